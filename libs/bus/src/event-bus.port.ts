@@ -1,0 +1,52 @@
+import type { BusMessage, DeliveredMessage } from '@sigillum/contracts';
+
+export interface ConsumerOptions {
+  /** Consumer group: each group receives every message once (at least once); members share partitions. */
+  readonly group: string;
+  readonly topics: readonly string[];
+  /**
+   * Called once per message, in order per key. Resolve to commit. Throw `PoisonMessageError` (or any
+   * error, once retries are spent) to send the message to the dead-letter topic with the reason.
+   */
+  readonly handler: (message: DeliveredMessage) => Promise<void>;
+  /** Attempts before a failing message is dead-lettered; default 3. */
+  readonly maxAttempts?: number;
+  /** Start from the earliest retained message when the group has no committed offset; default true. */
+  readonly fromBeginning?: boolean;
+}
+
+export interface BusConsumer {
+  /** Stops consuming; in-flight handling finishes first and is committed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The event bus port: publish to topics, consume in groups, at least once,
+ * committing only after the handler succeeded, ordered per key.
+ */
+export interface EventBus {
+  publish(messages: readonly BusMessage[]): Promise<void>;
+  consume(options: ConsumerOptions): Promise<BusConsumer>;
+  health(): Promise<{ up: boolean; detail?: string }>;
+  close(): Promise<void>;
+}
+
+export const EVENT_BUS = Symbol('EventBus');
+
+/** A message that can never be handled (malformed, unknown type, ...): dead-letter it at once, no retry. */
+export class PoisonMessageError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+/** Headers of a dead-lettered message, in addition to the original ones. */
+export const DeadLetterHeaders = {
+  reason: 'dlq_reason',
+  originalTopic: 'dlq_original_topic',
+  originalPartition: 'dlq_original_partition',
+  originalOffset: 'dlq_original_offset',
+  group: 'dlq_group',
+  attempts: 'dlq_attempts',
+} as const;

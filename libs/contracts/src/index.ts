@@ -1,0 +1,6 @@
+export * from './event';
+export * from './decider';
+export * from './errors';
+export * from './ports';
+export * from './message';
+export * from './topics';
