@@ -1,1 +1,2 @@
 export * from './event-bus.port';
+export * from './nest/bus-transport';

@@ -4,3 +4,4 @@ export * from './errors';
 export * from './ports';
 export * from './message';
 export * from './topics';
+export * from './directory/party.events';

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { PartyController } from './party.controller';
+
+@Module({ controllers: [PartyController] })
+export class PartyModule {}

@@ -1,0 +1,9 @@
+import type { RoleSpec } from '@sigillum/runtime';
+import { DomicileModule } from './domicile.module';
+
+export const domicileRole: RoleSpec = {
+  role: 'domicile',
+  module: DomicileModule,
+  ownedCategories: [],
+  consumes: false,
+};

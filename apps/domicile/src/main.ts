@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runSigillum } from '@sigillum/runtime';
+import { domicileRole } from './domicile.role';
+
+void runSigillum('domicile', [domicileRole]);

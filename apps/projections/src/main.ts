@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runSigillum } from '@sigillum/runtime';
+import { projectionsRole } from './projections.role';
+
+void runSigillum('projections', [projectionsRole]);

@@ -1,0 +1,87 @@
+import { Logger } from '@nestjs/common';
+import { BaseRpcContext, CustomTransportStrategy, EventPattern, Server } from '@nestjs/microservices';
+import type { DeliveredMessage } from '@sigillum/contracts';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { BusConsumer, EventBus } from '../event-bus.port';
+
+/** What an `@EventPattern(topic)` handler receives with `@Ctx()`. */
+export class BusContext extends BaseRpcContext<[DeliveredMessage, string]> {
+  getMessage(): DeliveredMessage {
+    return this.args[0];
+  }
+  getGroup(): string {
+    return this.args[1];
+  }
+}
+
+export interface BusTransportOptions {
+  /** The role whose handlers this transport serves; also names its consumer group `sigillum.<role>`. */
+  readonly role: string;
+  readonly maxAttempts?: number;
+}
+
+/** Transport id of a role: handlers declared with `@RoleEventPattern(role, topic)` are served only by it. */
+export const roleTransportId = (role: string): symbol => Symbol.for(`sigillum.bus.${role}`);
+
+/** `@EventPattern(topic)` bound to one role, so that each role consumes in its own group even in one process. */
+export const RoleEventPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleTransportId(role));
+
+/**
+ * Serves `@EventPattern(topic)` handlers from the EventBus port, whichever adapter is behind it
+ * (embedded SQLite log or Kafka). The handler receives the whole DeliveredMessage as payload.
+ * Errors reach the bus, so that its retry and dead-letter policy applies: Nest's own `handleEvent`
+ * would swallow them, which is why handlers are invoked here directly.
+ */
+export class BusTransport extends Server implements CustomTransportStrategy {
+  private consumer?: BusConsumer;
+  private readonly log = new Logger(BusTransport.name);
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly options: BusTransportOptions,
+  ) {
+    super();
+    this.transportId = roleTransportId(options.role);
+  }
+
+  get group(): string {
+    return `sigillum.${this.options.role}`;
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    const topics = [...this.getHandlers().keys()];
+    if (topics.length === 0) return callback();
+    try {
+      this.consumer = await this.bus.consume({
+        group: this.group,
+        topics,
+        maxAttempts: this.options.maxAttempts,
+        handler: (message) => this.dispatch(message),
+      });
+      this.log.log(`Group ${this.group} consuming ${topics.join(', ')}`);
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  private async dispatch(message: DeliveredMessage): Promise<void> {
+    const handler = this.getHandlerByPattern(message.topic);
+    if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic}`);
+    const result = await handler(message, new BusContext([message, this.group]));
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.stop();
+    this.consumer = undefined;
+  }
+
+  on(): never {
+    throw new Error('BusTransport emits no status events');
+  }
+
+  unwrap<T>(): T {
+    return this.bus as T;
+  }
+}

@@ -1,0 +1,45 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EmbeddedEventBus, type EventBus, KafkaEventBus } from '@sigillum/bus';
+import type { SigillumConfig } from '@sigillum/config';
+import { type EventStore, KurrentDbEventStore, SqliteEventStore } from '@sigillum/eventstore';
+import Database from 'better-sqlite3';
+
+/** Opens (creating if needed) the process's SQLite file in WAL mode. */
+export function openLocalDatabase(config: SigillumConfig): Database.Database {
+  try {
+    fs.mkdirSync(path.dirname(config.sqliteFile), { recursive: true });
+    const db = new Database(config.sqliteFile);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${config.sqliteSynchronous}`);
+    db.pragma('busy_timeout = 5000');
+    return db;
+  } catch (error) {
+    throw new Error(
+      `Cannot open the SQLite file ${config.sqliteFile}: ${(error as Error).message}. ` +
+        'Check that DATA_DIR (or SQLITE_FILE) points to a writable place.',
+    );
+  }
+}
+
+export function createStore(config: SigillumConfig, db: Database.Database): EventStore {
+  switch (config.eventStore.kind) {
+    case 'sqlite':
+      return new SqliteEventStore({ db });
+    case 'kurrentdb':
+      return new KurrentDbEventStore({ connectionString: config.eventStore.connectionString });
+  }
+}
+
+export function createBus(config: SigillumConfig, db: Database.Database): EventBus {
+  switch (config.eventBus.kind) {
+    case 'embedded':
+      return new EmbeddedEventBus({ db });
+    case 'kafka':
+      return new KafkaEventBus({
+        brokers: config.eventBus.brokers,
+        clientId: config.eventBus.clientId,
+        defaultPartitions: config.eventBus.partitions,
+      });
+  }
+}

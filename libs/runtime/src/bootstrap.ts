@@ -1,0 +1,79 @@
+import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
+import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
+import { JsonErrorFilter, strictValidationPipe } from './http-errors';
+import { RuntimeModule } from './runtime.module';
+
+export interface RoleSpec {
+  readonly role: Role;
+  /** The role's Nest module (HTTP controllers and `@RoleEventPattern` consumers). */
+  readonly module: Type<unknown>;
+  /** Stream categories this role writes, hence relays. */
+  readonly ownedCategories: readonly string[];
+  /** Whether the role declares `@RoleEventPattern` handlers, hence needs a bus transport. */
+  readonly consumes: boolean;
+}
+
+/** The root module of a process; its imports are chosen at start-up from the roles it runs. */
+@Module({})
+class ProcessModule {}
+
+/** Builds (without listening) one process running the given roles: the composition root of every main.ts and e2e test. */
+export async function createSigillumApp(config: SigillumConfig, roles: readonly RoleSpec[]): Promise<INestApplication> {
+  const root: DynamicModule = {
+    module: ProcessModule,
+    imports: [
+      RuntimeModule.forRoot({
+        config,
+        roles: roles.map((spec) => spec.role),
+        relayCategories: roles.flatMap((spec) => spec.ownedCategories),
+      }),
+      ...roles.map((spec) => spec.module),
+    ],
+  };
+  const app = await NestFactory.create(root, { logger: config.logLevels, abortOnError: false });
+  app.useGlobalPipes(strictValidationPipe());
+  app.useGlobalFilters(new JsonErrorFilter());
+  app.enableShutdownHooks();
+  const bus = app.get<EventBus>(EVENT_BUS);
+  for (const spec of roles.filter((s) => s.consumes)) {
+    app.connectMicroservice(
+      { strategy: new BusTransport(bus, { role: spec.role, maxAttempts: config.consumerMaxAttempts }) },
+      { inheritAppConfig: true },
+    );
+  }
+  return app;
+}
+
+/** Entry point of a process: validated config or a clear exit, then HTTP and bus consumers. */
+export async function runSigillum(
+  processName: string,
+  chooseRoles: readonly RoleSpec[] | ((config: SigillumConfig) => readonly RoleSpec[]),
+): Promise<void> {
+  let config: SigillumConfig;
+  try {
+    config = loadConfig(process.env, processName);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = new Logger(processName);
+  const roles = typeof chooseRoles === 'function' ? chooseRoles(config) : chooseRoles;
+  try {
+    const app = await createSigillumApp(config, roles);
+    await app.startAllMicroservices();
+    await app.listen(config.port, config.host);
+    log.log(
+      `Listening on http://${config.host}:${config.port} — roles ${roles.map((r) => r.role).join(', ')}; ` +
+        `store ${config.eventStore.kind}, bus ${config.eventBus.kind}, data in ${config.dataDir}`,
+    );
+  } catch (error) {
+    log.error(`Could not start: ${(error as Error).message}`);
+    log.error('Check that the data directory is writable and, in distributed mode, that Kafka/KurrentDB are reachable.');
+    process.exit(1);
+  }
+}

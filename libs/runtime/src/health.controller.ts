@@ -1,0 +1,43 @@
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import type { Response } from 'express';
+import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
+
+interface ComponentHealth {
+  readonly up: boolean;
+  readonly detail?: string;
+  readonly [key: string]: unknown;
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(EVENT_RELAY) private readonly relay: EventRelay,
+    @Inject(PROCESS_ROLES) private readonly roles: readonly string[],
+  ) {}
+
+  /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
+  @Get()
+  async health(@Res() response: Response): Promise<void> {
+    const components: Record<string, ComponentHealth> = {
+      eventStore: await this.safely(() => this.store.health()),
+      bus: await this.safely(() => this.bus.health()),
+      relay: await this.safely(() => this.relay.health()),
+    };
+    const up = Object.values(components).every((component) => component.up);
+    response
+      .status(up ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
+      .json({ status: up ? 'up' : 'down', roles: this.roles, components });
+  }
+
+  private async safely(check: () => Promise<ComponentHealth>): Promise<ComponentHealth> {
+    try {
+      return await check();
+    } catch (error) {
+      return { up: false, detail: (error as Error).message };
+    }
+  }
+}

@@ -1,0 +1,5 @@
+export * from './tokens';
+export * from './ids';
+export * from './http-errors';
+export * from './runtime.module';
+export * from './bootstrap';

@@ -1,0 +1,74 @@
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
+import type { Role, SigillumConfig } from '@sigillum/config';
+import { CLOCK, ID_GENERATOR, systemClock } from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import type Database from 'better-sqlite3';
+import { createBus, createStore, openLocalDatabase } from './adapters';
+import { HealthController } from './health.controller';
+import { uuidGenerator } from './ids';
+import { EVENT_RELAY as RELAY, LOCAL_DB, PROCESS_ROLES, SIGILLUM_CONFIG } from './tokens';
+
+export interface RuntimeOptions {
+  readonly config: SigillumConfig;
+  readonly roles: readonly Role[];
+  /** Stream categories whose events this process relays to the bus; all when omitted. */
+  readonly relayCategories?: readonly string[];
+}
+
+/** Owns the process's infrastructure: local SQLite, event store, bus and relay, opened at start, closed at stop. */
+@Global()
+@Module({})
+export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Runtime');
+
+  static forRoot(options: RuntimeOptions): DynamicModule {
+    return {
+      module: RuntimeModule,
+      controllers: [HealthController],
+      providers: [
+        { provide: SIGILLUM_CONFIG, useValue: options.config },
+        { provide: PROCESS_ROLES, useValue: options.roles },
+        { provide: CLOCK, useValue: systemClock },
+        { provide: ID_GENERATOR, useValue: uuidGenerator },
+        { provide: LOCAL_DB, useFactory: () => openLocalDatabase(options.config) },
+        { provide: EVENT_STORE, useFactory: (db: Database.Database) => createStore(options.config, db), inject: [LOCAL_DB] },
+        { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },
+        {
+          provide: RELAY,
+          useFactory: (store: EventStore, bus: EventBus, db: Database.Database) =>
+            new EventRelay({ store, bus, db, name: `relay`, categories: options.relayCategories }),
+          inject: [EVENT_STORE, EVENT_BUS, LOCAL_DB],
+        },
+      ],
+      exports: [SIGILLUM_CONFIG, PROCESS_ROLES, CLOCK, ID_GENERATOR, LOCAL_DB, EVENT_STORE, EVENT_BUS, RELAY],
+    };
+  }
+
+  constructor(
+    @Inject(RELAY) private readonly relay: EventRelay,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOCAL_DB) private readonly db: Database.Database,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.relay.start();
+  }
+
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    if (signal) this.log.log(`Stopping on ${signal}`);
+    await this.relay.stop();
+    await this.bus.close();
+    await this.store.close();
+    if (this.db.open) this.db.close();
+  }
+}
