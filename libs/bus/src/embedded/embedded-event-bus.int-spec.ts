@@ -1,0 +1,138 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { DeliveredMessage } from '@sigillum/contracts';
+import { SqliteEventStore } from '@sigillum/eventstore';
+import { busMessage, eventBusContract, eventually, newGroup, newTopic } from '@sigillum/testing';
+import Database from 'better-sqlite3';
+import type { BusConsumer } from '../event-bus.port';
+import { EmbeddedEventBus } from './embedded-event-bus';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: (message: string) => console.error(message) };
+
+function openFile(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+describe('EmbeddedEventBus', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bus-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  let contractDb: Database.Database;
+  eventBusContract(
+    'embedded (SQLite file)',
+    async () => {
+      contractDb = openFile(path.join(dir, 'contract.db'));
+      return new EmbeddedEventBus({ db: contractDb, retryBackoffMs: 5, pollIntervalMs: 200, logger: quiet });
+    },
+    async () => {
+      contractDb.close();
+    },
+  );
+
+  describe('embedded specifics', () => {
+    let db: Database.Database;
+    let bus: EmbeddedEventBus;
+    const consumers: BusConsumer[] = [];
+    beforeAll(() => {
+      db = openFile(path.join(dir, 'specifics.db'));
+      bus = new EmbeddedEventBus({ db, retryBackoffMs: 5, pollIntervalMs: 100, logger: quiet });
+    });
+    afterEach(async () => {
+      await Promise.all(consumers.splice(0).map((consumer) => consumer.stop()));
+    });
+    afterAll(async () => {
+      await bus.close();
+      db.close();
+    });
+
+    const collectInto = (into: DeliveredMessage[]) => async (message: DeliveredMessage) => void into.push(message);
+
+    it('publishing an already published (topic, id) is a no-op, so at-least-once publishing becomes exactly-once', async () => {
+      const topic = newTopic();
+      const message = busMessage(topic, 'note-1', 0);
+      await bus.publish([message]);
+      await bus.publish([message, busMessage(topic, 'note-1', 1)]);
+      await bus.publish([{ ...message, data: { changed: true } }]);
+
+      const rows = db.prepare('SELECT message_id, data FROM bus_messages WHERE topic = ? ORDER BY "offset"').all(topic) as {
+        message_id: string;
+        data: string;
+      }[];
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toEqual({ message_id: message.id, data: JSON.stringify({ seq: 0 }) });
+    });
+
+    it('a second consumer of the same group stands by and takes over, from the checkpoint, when the first stops', async () => {
+      const topic = newTopic();
+      const group = newGroup();
+      const [first, second]: DeliveredMessage[][] = [[], []];
+      const active = await bus.consume({ group, topics: [topic], handler: collectInto(first) });
+      consumers.push(active, await bus.consume({ group, topics: [topic], handler: collectInto(second) }));
+
+      await bus.publish([busMessage(topic, 'note-1', 0), busMessage(topic, 'note-1', 1)]);
+      await eventually(() => expect(first).toHaveLength(2));
+      await active.stop();
+      await bus.publish([busMessage(topic, 'note-1', 2)]);
+
+      await eventually(() => expect(second.map((message) => (message.data as { seq: number }).seq)).toEqual([2]));
+      expect(first).toHaveLength(2);
+    });
+
+    it('delivers messages published by another process (another handle on the file) through the poll', async () => {
+      const topic = newTopic();
+      const received: DeliveredMessage[] = [];
+      consumers.push(await bus.consume({ group: newGroup(), topics: [topic], handler: collectInto(received) }));
+      await bus.publish([busMessage(topic, 'note-1', 0)]);
+      await eventually(() => expect(received).toHaveLength(1)); // now idle, waiting for a notification or the poll
+      const otherHandle = openFile(db.name);
+      const otherBus = new EmbeddedEventBus({ db: otherHandle, logger: quiet });
+      try {
+        await otherBus.publish([busMessage(topic, 'note-1', 1)]);
+        await eventually(() => expect(received).toHaveLength(2), 5_000);
+      } finally {
+        await otherBus.close();
+        otherHandle.close();
+      }
+    });
+
+    it('fromBeginning: false starts after what was published before consume()', async () => {
+      const topic = newTopic();
+      await bus.publish([busMessage(topic, 'note-1', 0)]);
+      const received: DeliveredMessage[] = [];
+      consumers.push(await bus.consume({ group: newGroup(), topics: [topic], fromBeginning: false, handler: collectInto(received) }));
+      await bus.publish([busMessage(topic, 'note-1', 1)]);
+      await eventually(() => expect(received.map((message) => (message.data as { seq: number }).seq)).toEqual([1]));
+    });
+
+    it('consumes several topics in log order, with a checkpoint per topic', async () => {
+      const [a, b] = [newTopic(), newTopic()];
+      const group = newGroup();
+      const messages = Array.from({ length: 30 }, (_, seq) => busMessage(seq % 3 === 0 ? a : b, `k-${randomUUID()}`, seq));
+      await bus.publish(messages);
+      const received: DeliveredMessage[] = [];
+      const consumer = await bus.consume({ group, topics: [a, b], handler: collectInto(received) });
+      await eventually(() => expect(received).toHaveLength(30));
+      await consumer.stop();
+      expect(received.map((message) => message.id)).toEqual(messages.map((message) => message.id));
+      const checkpoints = db.prepare('SELECT topic, "offset" FROM bus_checkpoints WHERE group_id = ? ORDER BY topic').all(group);
+      expect(checkpoints).toEqual(
+        [a, b].sort().map((topic) => ({ topic, offset: Math.max(...received.filter((m) => m.topic === topic).map((m) => Number(m.offset))) })),
+      );
+    });
+
+    it('shares its file with the SQLite event store', async () => {
+      const store = new SqliteEventStore({ db });
+      await store.close(); // leaves the shared handle open
+
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+      expect(tables).toEqual(expect.arrayContaining(['bus_checkpoints', 'bus_messages', 'events', 'schema_versions', 'streams']));
+      const versions = db.prepare('SELECT component, version FROM schema_versions ORDER BY component').all();
+      expect(versions).toEqual(expect.arrayContaining([{ component: 'bus', version: 1 }, { component: 'eventstore', version: 1 }]));
+    });
+  });
+});

@@ -1,0 +1,40 @@
+import type Database from 'better-sqlite3';
+import { migrateComponent } from '../sqlite/migrations';
+
+/**
+ * The embedded bus log. `offset` is the single, gap-free order of the whole log (SQLite has one writer
+ * at a time and AUTOINCREMENT never reuses a value), so ordering per key holds trivially.
+ * `dlq_group` is '' for ordinary messages and names the group for dead letters: publishing an already
+ * published (topic, id) is a no-op, while two groups dead-lettering the same message keep a row each.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE bus_messages (
+    "offset"        INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic           TEXT    NOT NULL,
+    key             TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    type            TEXT    NOT NULL,
+    source          TEXT    NOT NULL,
+    time            TEXT    NOT NULL,
+    correlation_id  TEXT    NOT NULL,
+    causation_id    TEXT    NOT NULL,
+    data_version    INTEGER NOT NULL,
+    data            TEXT    NOT NULL,
+    headers         TEXT    NULL,
+    dlq_group       TEXT    NOT NULL DEFAULT '',
+    UNIQUE (topic, message_id, dlq_group)
+  );
+  CREATE INDEX bus_messages_by_topic ON bus_messages (topic, "offset");
+  CREATE TABLE bus_checkpoints (
+    group_id TEXT    NOT NULL,
+    topic    TEXT    NOT NULL,
+    "offset" INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export function migrateEmbeddedBusSchema(db: Database.Database): void {
+  migrateComponent(db, 'bus', MIGRATIONS);
+}

@@ -1,0 +1,442 @@
+import { Topics, type BusMessage } from '@sigillum/contracts';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachMessagePayload,
+  type KafkaConfig,
+  type LogEntry,
+  type Message,
+  type Producer,
+} from 'kafkajs';
+import { defaultLogger, type BusLogger } from '../bus-logger';
+import {
+  deadLetterHeaders,
+  deliverWithRetries,
+  poisonReason,
+  retryPolicy,
+  type DeliveryOutcome,
+  type RetryPolicy,
+} from '../delivery-policy';
+import { PoisonMessageError, type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
+import { isTopicName, serializeForPublish } from '../message-validation';
+import { fromKafkaMessage, toKafkaMessage } from './cloudevents-codec';
+
+export interface KafkaConsumerTuning {
+  /** Broker default minimum is 6000 ms; default 30000. A dead member holds its partitions this long. */
+  readonly sessionTimeout?: number;
+  /** Default 3000 ms; keep well under a third of sessionTimeout. */
+  readonly heartbeatInterval?: number;
+  /** How long the group waits for members to rejoin during a rebalance; default 60000 ms. */
+  readonly rebalanceTimeout?: number;
+  /** Longest a fetch waits for data; lower means lower latency when idle; default 5000 ms. */
+  readonly maxWaitTimeInMs?: number;
+  /** Partitions handled in parallel by one consumer (order still holds per key); default 1. */
+  readonly partitionsConsumedConcurrently?: number;
+  /** How long `consume()` waits for the first group join before returning anyway; default 60000 ms. */
+  readonly joinTimeoutMs?: number;
+}
+
+export interface KafkaEventBusOptions {
+  readonly brokers: readonly string[];
+  /** Prefix of the kafkajs client ids; default `sigillum`. */
+  readonly clientId?: string;
+  /** Partitions of topics created on demand; default 3. */
+  readonly defaultPartitions?: number;
+  /** Per-topic partition counts, for topics that need more than the default. */
+  readonly partitionsByTopic?: Readonly<Record<string, number>>;
+  /** Replication factor of created topics; default min(3, brokers in the cluster). */
+  readonly replicationFactor?: number;
+  readonly consumer?: KafkaConsumerTuning;
+  /** Wait before the 2nd attempt of a failing handler, doubling up to `maxBackoffMs`; default 100 / 2000 ms. */
+  readonly retryBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** TLS and SASL settings passed to kafkajs as they are; never logged. */
+  readonly security?: Pick<KafkaConfig, 'ssl' | 'sasl'>;
+  readonly connectionTimeout?: number;
+  readonly requestTimeout?: number;
+  /** kafkajs retries of a failed request (connect, metadata, produce...) before giving up; default 5. */
+  readonly retries?: number;
+  /** kafkajs messages at or above this level reach `logger`; default `warn`. */
+  readonly logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'nothing';
+  readonly logger?: BusLogger;
+}
+
+/** Messages per produce request at most; large batches are split (in order) to stay under the broker's size limit. */
+const MAX_MESSAGES_PER_SEND = 500;
+const MAX_BYTES_PER_SEND = 512 * 1024;
+
+/**
+ * The event bus on Kafka (kafkajs). Messages are binary-mode CloudEvents keyed by stream id, produced
+ * by an idempotent producer with acks=all; topics are created on demand. Each `consume()` is one
+ * kafkajs consumer in the given group, committing each offset after its handler succeeded.
+ */
+export class KafkaEventBus implements EventBus {
+  private readonly kafka: Kafka;
+  private readonly logger: BusLogger;
+  private readonly clientId: string;
+  private readonly brokers: readonly string[];
+  private producer?: Promise<Producer>;
+  private admin?: Promise<Admin>;
+  /** Topics known to exist, or being created. */
+  private readonly topics = new Map<string, Promise<void>>();
+  private readonly consumers = new Set<KafkaConsumer>();
+  private closed = false;
+
+  constructor(private readonly options: KafkaEventBusOptions) {
+    if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
+      throw new Error('KafkaEventBus needs at least one broker, e.g. KAFKA_BROKERS=127.0.0.1:9092 (`bash scripts/kafka.sh start` runs one).');
+    }
+    this.brokers = options.brokers;
+    this.clientId = options.clientId ?? 'sigillum';
+    this.logger = options.logger ?? defaultLogger('KafkaEventBus');
+    this.kafka = new Kafka({
+      clientId: this.clientId,
+      brokers: [...options.brokers],
+      ...options.security,
+      connectionTimeout: options.connectionTimeout ?? 3_000,
+      requestTimeout: options.requestTimeout ?? 30_000,
+      retry: options.retries === undefined ? undefined : { retries: options.retries },
+      logLevel: LOG_LEVELS[options.logLevel ?? 'warn'],
+      logCreator: () => (entry) => this.logKafkajs(entry),
+    });
+  }
+
+  async publish(messages: readonly BusMessage[]): Promise<void> {
+    this.assertOpen('publish');
+    const data = serializeForPublish(messages);
+    if (messages.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    messages.forEach((message, index) => {
+      const list = byTopic.get(message.topic) ?? [];
+      list.push(toKafkaMessage(message, data[index]));
+      byTopic.set(message.topic, list);
+    });
+    try {
+      await this.ensureTopics([...byTopic.keys()]);
+      const producer = await this.connectedProducer();
+      for (const chunk of chunked(byTopic)) {
+        await producer.sendBatch({ acks: -1, topicMessages: chunk });
+      }
+    } catch (error) {
+      throw new Error(
+        `Publishing ${messages.length} message(s) to ${[...byTopic.keys()].join(', ')} failed: ${(error as Error).message}. ` +
+          `Check that the brokers ${this.brokers.join(',')} are reachable (bash scripts/kafka.sh status); publishing again is safe.`,
+        { cause: error },
+      );
+    }
+  }
+
+  async consume(options: ConsumerOptions): Promise<BusConsumer> {
+    this.assertOpen('consume');
+    if (typeof options.group !== 'string' || options.group.length === 0) {
+      throw new TypeError('consume() needs a non-empty group name, e.g. "sigillum.projections".');
+    }
+    if (!Array.isArray(options.topics) || options.topics.length === 0 || !options.topics.every(isTopicName)) {
+      throw new TypeError(`consume() for group "${options.group}" needs at least one valid topic name (Topics.eventsOf(category)).`);
+    }
+    if (typeof options.handler !== 'function') throw new TypeError(`consume() for group "${options.group}" needs a handler function.`);
+    const policy = retryPolicy(options.maxAttempts, this.options.retryBackoffMs, this.options.maxBackoffMs);
+    const topics = [...new Set(options.topics)];
+    await this.ensureTopics(topics);
+    const tuning = this.options.consumer ?? {};
+    const kafkaConsumer = this.kafka.consumer({
+      groupId: options.group,
+      sessionTimeout: tuning.sessionTimeout,
+      heartbeatInterval: tuning.heartbeatInterval,
+      rebalanceTimeout: tuning.rebalanceTimeout,
+      maxWaitTimeInMs: tuning.maxWaitTimeInMs,
+      allowAutoTopicCreation: false,
+    });
+    const consumer = new KafkaConsumer(this, kafkaConsumer, options, topics, policy, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    try {
+      await consumer.start(tuning.partitionsConsumedConcurrently ?? 1, tuning.joinTimeoutMs ?? 60_000);
+    } catch (error) {
+      await consumer.stop().catch(() => undefined);
+      throw new Error(
+        `Group ${options.group} could not start consuming ${topics.join(', ')}: ${(error as Error).message}. ` +
+          `Check that the brokers ${this.brokers.join(',')} are reachable (bash scripts/kafka.sh status).`,
+        { cause: error },
+      );
+    }
+    return consumer;
+  }
+
+  async health(): Promise<{ up: boolean; detail?: string }> {
+    if (this.closed) return { up: false, detail: 'kafka bus closed' };
+    try {
+      const cluster = await withTimeout(
+        this.connectedAdmin().then((admin) => admin.describeCluster()),
+        5_000,
+        'no answer to describeCluster within 5 s',
+      );
+      return {
+        up: cluster.brokers.length > 0,
+        detail: `kafka cluster ${cluster.clusterId}: ${cluster.brokers.length} broker(s), controller ${cluster.controller ?? 'unknown'}, ${this.consumers.size} consumer(s)`,
+      };
+    } catch (error) {
+      // Reconnect on the next check; a connection still being attempted is released when it settles.
+      const stale = this.admin;
+      this.admin = undefined;
+      stale?.then((admin) => admin.disconnect()).catch(() => undefined);
+      return { up: false, detail: `brokers ${this.brokers.join(',')} unreachable: ${(error as Error).message}` };
+    }
+  }
+
+  /** Stops every consumer (in-flight handlers finish and commit), then disconnects the producer and admin client. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    const disconnect = async (client?: Promise<Producer | Admin>) => {
+      try {
+        await (await client)?.disconnect();
+      } catch {
+        // never connected, or the broker is gone: nothing left to release
+      }
+    };
+    await Promise.all([disconnect(this.producer), disconnect(this.admin)]);
+  }
+
+  // ---- used by KafkaConsumer ----
+
+  get log(): BusLogger {
+    return this.logger;
+  }
+
+  /** Creates the topics that this bus has not seen yet; concurrent callers share one creation. */
+  async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((topic) => !this.topics.has(topic));
+    if (missing.length > 0) {
+      const creation = this.createTopics(missing);
+      for (const topic of missing) this.topics.set(topic, creation);
+      creation.catch(() => missing.forEach((topic) => this.topics.get(topic) === creation && this.topics.delete(topic)));
+    }
+    await Promise.all(topics.map((topic) => this.topics.get(topic)));
+  }
+
+  async connectedProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true, // broker drops retried duplicates; kafkajs then forces acks=-1 and unlimited retries
+        maxInFlightRequests: 1, // kafkajs keeps no per-request sequence window, so >1 in flight could reorder
+        allowAutoTopicCreation: false, // topics come from ensureTopics with our partition count, never broker defaults
+        // Explicit (murmur2, as the Java client) so kafkajs does not warn about its v2 partitioner change.
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      return producer;
+    })();
+    this.producer.catch(() => (this.producer = undefined));
+    return this.producer;
+  }
+
+  private async createTopics(topics: readonly string[]): Promise<void> {
+    const admin = await this.connectedAdmin();
+    // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return;
+    const replicationFactor = this.options.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3,
+        replicationFactor,
+      })),
+    });
+  }
+
+  private async connectedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => (this.admin = undefined));
+    return this.admin;
+  }
+
+  private logKafkajs({ namespace, level, log }: LogEntry): void {
+    // A topic created concurrently elsewhere: createTopics resolves (or throws for real errors) on its own.
+    if (String(log.message).startsWith('Response CreateTopics')) return;
+    // Only the message and the error text: kafkajs entries can carry request payloads and broker settings.
+    const text = `[kafkajs ${namespace}] ${log.message}${log.error ? ` (${String(log.error)})` : ''}`;
+    // kafkajs logs every ordinary rebalance at ERROR; it is expected whenever a member joins or leaves.
+    if (level <= logLevel.ERROR && !/rebalanc/i.test(text)) this.logger.error(text);
+    else if (level <= logLevel.ERROR) this.logger.warn(text);
+    else if (level === logLevel.WARN) this.logger.warn(text);
+    else this.logger.log(text);
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new Error(`KafkaEventBus (${this.brokers.join(',')}) is closed; create a new bus to ${operation}.`);
+  }
+}
+
+const LOG_LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
+
+class KafkaConsumer implements BusConsumer {
+  private readonly controller = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping?: Promise<void>;
+
+  constructor(
+    private readonly bus: KafkaEventBus,
+    private readonly consumer: Consumer,
+    private readonly options: ConsumerOptions,
+    private readonly topics: readonly string[],
+    private readonly policy: RetryPolicy,
+    private readonly onStopped: () => void,
+  ) {}
+
+  async start(partitionsConsumedConcurrently: number, joinTimeoutMs: number): Promise<void> {
+    const { GROUP_JOIN, CRASH } = this.consumer.events;
+    const joined = new Promise<void>((resolve) => {
+      const remove = this.consumer.on(GROUP_JOIN, () => {
+        remove();
+        resolve();
+      });
+    });
+    this.consumer.on(CRASH, ({ payload }) => {
+      this.bus.log.error(
+        `Group ${this.options.group} consumer crashed: ${payload.error.message}` +
+          (payload.restart ? '; kafkajs restarts it' : '; it stopped, restart the process or call consume() again'),
+      );
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently,
+      eachMessage: (payload) => this.track(this.handle(payload)),
+    });
+    // Resolving only once the group is joined makes "consume, then publish" deliver, as on the embedded bus.
+    const timedOut = await withTimeout(joined.then(() => false), joinTimeoutMs, '').catch(() => true);
+    if (timedOut) {
+      this.bus.log.warn(`Group ${this.options.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
+    }
+  }
+
+  /**
+   * Pauses fetching, lets the in-flight handler finish and commit, then leaves the group. kafkajs would drop
+   * a commit issued after its own stop() began, which is why the wait happens here, before disconnect().
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.controller.abort();
+      try {
+        this.consumer.pause(this.topics.map((topic) => ({ topic })));
+      } catch {
+        // not running yet: nothing to pause
+      }
+      await Promise.allSettled([...this.inFlight]);
+      try {
+        await this.consumer.disconnect();
+      } catch (error) {
+        this.bus.log.warn(`Group ${this.options.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
+      } finally {
+        this.onStopped();
+      }
+    })();
+    return this.stopping;
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
+  }
+
+  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+    // Stopping: leave it uncommitted for whoever owns the partition next.
+    if (this.controller.signal.aborted) return;
+    let outcome: DeliveryOutcome;
+    try {
+      const delivered = fromKafkaMessage(topic, partition, message);
+      outcome = await deliverWithRetries(delivered, this.options.handler, this.policy, this.controller.signal, { beforeRetry: heartbeat });
+    } catch (error) {
+      if (!(error instanceof PoisonMessageError)) throw error;
+      outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
+    }
+    if (outcome.kind === 'abandoned') return;
+    if (outcome.kind === 'dead-letter') await this.deadLetter(topic, partition, message, outcome);
+    // Throwing here (commit failed, e.g. during a rebalance) makes kafkajs deliver the message again: at least once.
+    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+  }
+
+  /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    message: EachMessagePayload['message'],
+    outcome: { attempts: number; reason: string },
+  ): Promise<void> {
+    const deadLetterTopic = Topics.deadLetterOf(topic);
+    const headers = {
+      ...message.headers,
+      ...deadLetterHeaders({
+        reason: outcome.reason,
+        originalTopic: topic,
+        originalPartition: partition,
+        originalOffset: message.offset,
+        group: this.options.group,
+        attempts: outcome.attempts,
+      }),
+    };
+    await this.bus.ensureTopics([deadLetterTopic]);
+    const producer = await this.bus.connectedProducer();
+    await producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    this.bus.log.warn(
+      `Group ${this.options.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
+    );
+  }
+}
+
+/** Splits the messages into produce requests of bounded size, keeping each topic's order. */
+function* chunked(byTopic: ReadonlyMap<string, Message[]>): Generator<{ topic: string; messages: Message[] }[]> {
+  let chunk: { topic: string; messages: Message[] }[] = [];
+  let count = 0;
+  let bytes = 0;
+  for (const [topic, messages] of byTopic) {
+    let current: Message[] = [];
+    chunk.push({ topic, messages: current });
+    for (const message of messages) {
+      const size = String(message.value ?? '').length + String(message.key ?? '').length + 256;
+      if (count > 0 && (count >= MAX_MESSAGES_PER_SEND || bytes + size > MAX_BYTES_PER_SEND)) {
+        yield chunk.filter((entry) => entry.messages.length > 0);
+        current = [];
+        chunk = [{ topic, messages: current }];
+        count = 0;
+        bytes = 0;
+      }
+      current.push(message);
+      count++;
+      bytes += size;
+    }
+  }
+  if (count > 0) yield chunk.filter((entry) => entry.messages.length > 0);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

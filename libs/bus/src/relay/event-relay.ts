@@ -1,0 +1,248 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { eventTopicForStream, messageFromRecordedEvent, streamCategory, type RecordedEvent } from '@sigillum/contracts';
+import type { EventStore, StoreSubscription } from '@sigillum/eventstore';
+import type Database from 'better-sqlite3';
+import { defaultLogger, type BusLogger } from '../bus-logger';
+import type { EventBus } from '../event-bus.port';
+import { migrateComponent } from '../sqlite/migrations';
+
+export interface EventRelayOptions {
+  readonly store: EventStore;
+  readonly bus: EventBus;
+  /** Holds the checkpoint: the event store's file in the embedded default, the role's local file otherwise. */
+  readonly db: Database.Database;
+  /** Checkpoint name; two relays of one store into two buses need two names. Default `relay`. */
+  readonly name?: string;
+  /** Stream categories to relay (the ones this process writes); all when omitted, none when empty. */
+  readonly categories?: readonly string[];
+  readonly topicOf?: (streamId: string) => string;
+  /** Events published in one call at most; default 256. */
+  readonly maxBatchSize?: number;
+  /** First wait before resubscribing after a failure, doubling up to 30 s; default 1000 ms. */
+  readonly retryDelayMs?: number;
+  /**
+   * Longest `stop()` waits for a publish in flight; default 10000 ms. Kafka's idempotent producer retries
+   * without end while the broker is away, and shutdown must not hang on it: the unacknowledged batch is
+   * simply published again from the checkpoint at the next start.
+   */
+  readonly stopTimeoutMs?: number;
+  /** A publish in flight for longer than this makes health() report the relay down; default 15000 ms. */
+  readonly stalledAfterMs?: number;
+  readonly logger?: BusLogger;
+}
+
+export type RelayHealth = {
+  readonly up: boolean;
+  readonly detail: string;
+  /** Global position of the last event published (decimal), or null before the first. */
+  readonly checkpoint: string | null;
+  /** Events of the relayed categories stored but not yet published (counted up to LAG_SCAN_LIMIT). */
+  readonly lag: number;
+};
+
+const MIGRATIONS: readonly string[] = [
+  // TEXT: positions are opaque unsigned 64-bit values (KurrentDB commit positions can exceed SQLite's signed INTEGER).
+  'CREATE TABLE relay_checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID;',
+];
+const LAG_SCAN_LIMIT = 1_000;
+const MAX_RETRY_DELAY_MS = 30_000;
+
+type RelayState = 'idle' | 'running' | 'retrying' | 'stopped';
+
+/**
+ * Publishes every stored event to the bus, in global order, from a persisted checkpoint (the outbox
+ * pattern over the store's own log). Events arriving in the same tick are published as one batch, and
+ * the checkpoint moves only after the bus accepted the batch: at least once. A crash re-publishes the
+ * last batch, which the embedded bus ignores (same topic and id) and Kafka consumers drop by event id.
+ */
+export class EventRelay {
+  private readonly name: string;
+  private readonly logger: BusLogger;
+  private readonly maxBatchSize: number;
+  private readonly retryDelayMs: number;
+  private readonly topicOf: (streamId: string) => string;
+  private readonly categories?: ReadonlySet<string>;
+  private readonly loadCheckpoint: Database.Statement<[string], string>;
+  private readonly saveCheckpoint: Database.Statement<[string, string]>;
+
+  private state: RelayState = 'idle';
+  private checkpoint: bigint | undefined;
+  private subscription?: StoreSubscription;
+  /** Bumped on every (re)subscription; work of an older one is dropped. */
+  private generation = 0;
+  private buffer: RecordedEvent[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private lastError?: string;
+  private published = 0;
+  private publishStartedAt?: number;
+
+  constructor(private readonly options: EventRelayOptions) {
+    this.name = options.name ?? 'relay';
+    this.logger = options.logger ?? defaultLogger(`EventRelay(${this.name})`);
+    this.maxBatchSize = options.maxBatchSize ?? 256;
+    this.retryDelayMs = options.retryDelayMs ?? 1_000;
+    this.topicOf = options.topicOf ?? eventTopicForStream;
+    this.categories = options.categories && new Set(options.categories);
+    if (!Number.isSafeInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new TypeError('EventRelay maxBatchSize must be an integer >= 1.');
+    migrateComponent(options.db, 'bus.relay', MIGRATIONS);
+    this.loadCheckpoint = options.db.prepare<[string], string>('SELECT position FROM relay_checkpoints WHERE name = ?').pluck();
+    this.saveCheckpoint = options.db.prepare(
+      'INSERT INTO relay_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+    );
+  }
+
+  /** Subscribes from the persisted checkpoint; returns at once, publishing goes on in the background. */
+  async start(): Promise<void> {
+    if (this.state === 'running' || this.state === 'retrying') return;
+    this.state = 'running';
+    if (this.categories?.size === 0) return; // this process writes no stream category: nothing to relay
+    this.subscribe();
+  }
+
+  /** Stops reading, publishes what was already read, and saves the checkpoint. */
+  async stop(): Promise<void> {
+    if (this.state === 'idle' || this.state === 'stopped') return;
+    this.state = 'stopped';
+    clearTimeout(this.retryTimer);
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    const drained = (async () => {
+      await subscription?.stop();
+      await this.flush(this.generation);
+    })();
+    const stopTimeoutMs = this.options.stopTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.generation++; // whatever the stalled publish does later must not move the checkpoint
+      this.logger.warn(
+        `Relay "${this.name}" stopped with a publish still unanswered after ${stopTimeoutMs} ms; ` +
+          'those events are published again from the checkpoint at the next start.',
+      );
+    }
+  }
+
+  async health(): Promise<RelayHealth> {
+    const checkpoint = this.checkpoint ?? this.readCheckpoint();
+    let lag = 0;
+    let lagText: string;
+    try {
+      const pending = await this.options.store.readAll({ after: checkpoint, maxCount: LAG_SCAN_LIMIT });
+      lag = pending.filter((event) => this.relays(event)).length;
+      lagText = `${lag}${pending.length === LAG_SCAN_LIMIT ? '+' : ''} event(s) behind`;
+    } catch (error) {
+      lagText = `lag unknown (${(error as Error).message})`;
+    }
+    const position = checkpoint === undefined ? null : checkpoint.toString();
+    const where = `relay "${this.name}" at position ${position ?? '(start)'}, ${lagText}, ${this.published} published since start`;
+    const stalledMs = this.publishStartedAt === undefined ? 0 : Date.now() - this.publishStartedAt;
+    if (this.state === 'running' && stalledMs > (this.options.stalledAfterMs ?? 15_000)) {
+      return { up: false, detail: `${where}; a publish has been waiting ${Math.round(stalledMs / 1000)} s: is the bus reachable?`, checkpoint: position, lag };
+    }
+    switch (this.state) {
+      case 'running':
+        return { up: true, detail: this.categories?.size === 0 ? 'no stream category to relay' : where, checkpoint: position, lag };
+      case 'retrying':
+        return { up: false, detail: `${where}; retrying after: ${this.lastError}`, checkpoint: position, lag };
+      default:
+        return { up: false, detail: `${where}; ${this.state === 'idle' ? 'not started' : 'stopped'}`, checkpoint: position, lag };
+    }
+  }
+
+  private subscribe(): void {
+    const generation = ++this.generation;
+    this.buffer = [];
+    this.checkpoint = this.readCheckpoint();
+    this.subscription = this.options.store.subscribeAll((event) => this.onEvent(event, generation), {
+      after: this.checkpoint,
+      categories: this.options.categories,
+      onError: (error) => this.fail(error, generation),
+    });
+  }
+
+  private async onEvent(event: RecordedEvent, generation: number): Promise<void> {
+    if (generation !== this.generation) return;
+    this.buffer.push(event);
+    if (this.buffer.length >= this.maxBatchSize) {
+      await this.flush(generation); // backpressure: read no further than one batch ahead
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush(generation));
+    }
+  }
+
+  /** Queues a publish of everything buffered; publishes run one at a time, so order and checkpoints stay monotonic. */
+  private flush(generation: number): Promise<void> {
+    this.flushScheduled = false;
+    this.flushing = this.flushing.then(() => this.publishBuffered(generation));
+    return this.flushing;
+  }
+
+  private async publishBuffered(generation: number): Promise<void> {
+    while (generation === this.generation && this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, this.maxBatchSize);
+      try {
+        this.publishStartedAt = Date.now();
+        try {
+          await this.options.bus.publish(batch.map((event) => messageFromRecordedEvent(event, this.topicOf)));
+        } finally {
+          this.publishStartedAt = undefined;
+        }
+        if (generation !== this.generation) return; // a failure elsewhere restarted us; the new subscription re-reads
+        const last = batch[batch.length - 1].globalPosition;
+        this.saveCheckpoint.run(this.name, last.toString());
+        this.checkpoint = last;
+        this.buffer.splice(0, batch.length);
+        this.published += batch.length;
+        this.failures = 0;
+        this.lastError = undefined;
+      } catch (error) {
+        this.fail(error as Error, generation, batch[0]);
+        return;
+      }
+      await yieldToEventLoop(); // a long catch-up must not starve the HTTP server
+    }
+  }
+
+  /** Drops the buffer and resubscribes from the persisted checkpoint after a growing delay. */
+  private fail(error: Error, generation: number, first?: RecordedEvent): void {
+    if (generation !== this.generation || this.state !== 'running') {
+      if (this.state === 'stopped') this.logger.warn(`Relay "${this.name}" could not publish while stopping (${error.message}); it resumes from its checkpoint at the next start.`);
+      return;
+    }
+    this.generation++;
+    this.buffer = [];
+    this.state = 'retrying';
+    this.failures++;
+    const delay = Math.min(this.retryDelayMs * 2 ** (this.failures - 1), MAX_RETRY_DELAY_MS);
+    this.lastError = first
+      ? `publishing from position ${first.globalPosition} (stream ${first.streamId}) failed: ${error.message}`
+      : `reading the event store failed: ${error.message}`;
+    this.logger.error(`Relay "${this.name}": ${this.lastError}. Retrying from the checkpoint in ${delay} ms.`);
+    const stopped = this.subscription?.stop(); // not awaited: we may be inside its handler
+    this.subscription = undefined;
+    this.retryTimer = setTimeout(() => {
+      void Promise.resolve(stopped).then(() => {
+        if (this.state !== 'retrying') return;
+        this.state = 'running';
+        this.subscribe();
+      });
+    }, delay);
+  }
+
+  private relays(event: RecordedEvent): boolean {
+    return !this.categories || this.categories.has(streamCategory(event.streamId));
+  }
+
+  private readCheckpoint(): bigint | undefined {
+    const position = this.loadCheckpoint.get(this.name);
+    return position === undefined ? undefined : BigInt(position);
+  }
+}

@@ -1,0 +1,189 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { RecordedEvent } from '@sigillum/contracts';
+import { eventStoreContract, pendingEvent } from '@sigillum/testing';
+import { DuplicateEventIdError, SqliteEventStore } from './sqlite-event-store';
+
+function tempDir(): { dir: string; remove: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'sigillum-eventstore-'));
+  return { dir, remove: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const contractDir = tempDir();
+eventStoreContract(
+  'SQLite file',
+  async () => new SqliteEventStore({ filename: join(contractDir.dir, 'events.db') }),
+  contractDir.remove,
+);
+eventStoreContract('SQLite :memory:', async () => new SqliteEventStore({ filename: ':memory:' }));
+
+describe('SqliteEventStore', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  let file: string;
+  const open: SqliteEventStore[] = [];
+
+  function openStore(options: Partial<{ pollIntervalMs: number }> = {}): SqliteEventStore {
+    const store = new SqliteEventStore({ filename: file, ...options });
+    open.push(store);
+    return store;
+  }
+
+  beforeEach(() => {
+    ({ dir, remove } = tempDir());
+    file = join(dir, 'events.db');
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((store) => store.close()));
+    await remove();
+  });
+
+  it('reads back what an earlier instance wrote to the same file, and carries on from there', async () => {
+    const first = openStore();
+    const written = await first.append('note-1', [pendingEvent('NoteTaken', { text: 'kept' })], 'no-stream');
+    await first.close();
+
+    const reopened = openStore();
+    const read = await reopened.readStream('note-1');
+    const next = await reopened.append('note-1', [pendingEvent('NoteTagged', {})], 0);
+
+    expect(read).toMatchObject([{ streamRevision: 0, event: { type: 'NoteTaken', data: { text: 'kept' } } }]);
+    expect(next.nextExpectedVersion).toBe(1);
+    expect(next.lastGlobalPosition).toBeGreaterThan(written.lastGlobalPosition);
+  });
+
+  it('close() writes appends still waiting for their batch', async () => {
+    const store = openStore();
+    const pending = store.append('note-1', [pendingEvent('NoteTaken', {})], 'no-stream');
+    await store.close();
+
+    await expect(pending).resolves.toMatchObject({ nextExpectedVersion: 0 });
+    await expect(store.append('note-1', [pendingEvent('NoteTaken', {})], 'any')).rejects.toThrow(/closed/);
+    expect(await openStore().readStream('note-1')).toHaveLength(1);
+  });
+
+  it("a second instance on the same file sees the first one's appends through its poll", async () => {
+    const writer = openStore();
+    const reader = openStore({ pollIntervalMs: 50 });
+    const received: RecordedEvent[] = [];
+    const subscription = reader.subscribeAll(async (event) => void received.push(event), { categories: ['note'] });
+
+    await writer.append('note-1', [pendingEvent('NoteTaken', {})], 'no-stream');
+    await writer.append('other-1', [pendingEvent('Ignored', {})], 'no-stream');
+    await writer.append('note-2', [pendingEvent('NoteTaken', {})], 'no-stream');
+    await waitUntil(() => received.length === 2);
+    await subscription.stop();
+
+    expect(received.map((event) => event.streamId)).toEqual(['note-1', 'note-2']);
+  });
+
+  it('pages through catch-up, skipping long runs of other categories without losing events', async () => {
+    const store = new SqliteEventStore({ filename: file, pageSize: 3 });
+    open.push(store);
+    for (let index = 0; index < 20; index++) {
+      const category = index === 7 || index === 15 ? 'note' : 'other';
+      await store.append(`${category}-${index}`, [pendingEvent('Happened', { index })], 'no-stream');
+    }
+    const notes: RecordedEvent[] = [];
+    const all: RecordedEvent[] = [];
+
+    store.subscribeAll(async (event) => void notes.push(event), { categories: ['note'] });
+    store.subscribeAll(async (event) => void all.push(event));
+    await waitUntil(() => notes.length === 2 && all.length === 20);
+    await store.append('note-99', [pendingEvent('Happened', { index: 99 })], 'no-stream');
+    await waitUntil(() => notes.length === 3 && all.length === 21);
+
+    expect(notes.map((event) => event.streamId)).toEqual(['note-7', 'note-15', 'note-99']);
+    expect(all.map((event) => (event.event.data as { index: number }).index)).toEqual([...Array(20).keys(), 99]);
+  });
+
+  it('refuses an append that reuses an event id, writes none of it, and commits its batch neighbours', async () => {
+    const store = openStore();
+    const taken = pendingEvent('NoteTaken', {});
+    await store.append('note-1', [taken], 'no-stream');
+    const reused = pendingEvent('NoteTaken', {}, { eventId: taken.metadata.eventId });
+
+    const outcomes = await Promise.allSettled([
+      store.append('note-2', [pendingEvent('NoteTaken', {}), reused], 'no-stream'),
+      store.append('note-3', [pendingEvent('NoteTaken', {})], 'no-stream'),
+    ]);
+
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.any(DuplicateEventIdError) });
+    expect((outcomes[0] as PromiseRejectedResult).reason.message).toMatch(/already in the store.*wrote nothing/);
+    expect(outcomes[1].status).toBe('fulfilled');
+    expect(await store.readStream('note-2')).toEqual([]);
+    expect(await store.readStream('note-3')).toHaveLength(1);
+    await expect(store.append('note-2', [pendingEvent('NoteTaken', {})], 'no-stream')).resolves.toMatchObject({
+      nextExpectedVersion: 0,
+    });
+  });
+
+  it('rejects data JSON cannot carry without failing the batch', async () => {
+    const store = openStore();
+
+    const outcomes = await Promise.allSettled([
+      store.append('note-1', [pendingEvent('NoteTaken', { amount: 1n })], 'no-stream'),
+      store.append('note-2', [pendingEvent('NoteTaken', {})], 'no-stream'),
+    ]);
+
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.any(TypeError) });
+    expect(outcomes[1].status).toBe('fulfilled');
+  });
+
+  it('queues the appends of one tick, and writes the queue at once when it reaches maxBatchSize', async () => {
+    const store = new SqliteEventStore({ filename: file, maxBatchSize: 7 });
+    open.push(store);
+    const append = (index: number) => store.append(`note-${index}`, [pendingEvent('NoteTaken', {})], 'no-stream');
+    const countRows = () => store.database.prepare('SELECT count(*) FROM events').pluck().get();
+
+    const firstSix = [0, 1, 2, 3, 4, 5].map(append);
+    const queuedOnly = countRows();
+    const seventh = append(6);
+    const writtenAtSeven = countRows();
+    const rest = Array.from({ length: 43 }, (_, index) => append(7 + index));
+    const results = await Promise.all([...firstSix, seventh, ...rest]);
+
+    expect([queuedOnly, writtenAtSeven]).toEqual([0, 7]);
+    expect(new Set(results.map((result) => result.lastGlobalPosition)).size).toBe(50);
+    expect(await store.readAll()).toHaveLength(50);
+  });
+
+  it('shares a database handle it was given, without closing it', async () => {
+    const db = new Database(file);
+    const store = new SqliteEventStore({ db });
+    await store.append('note-1', [pendingEvent('NoteTaken', {})], 'no-stream');
+    await store.close();
+
+    expect(store.database).toBe(db);
+    expect(db.open).toBe(true);
+    expect(db.prepare('SELECT category FROM streams').pluck().all()).toEqual(['note']);
+    db.close();
+  });
+
+  it('refuses a file whose schema is newer than this build', async () => {
+    await openStore().close();
+    const db = new Database(file);
+    db.prepare("UPDATE schema_versions SET version = 99 WHERE component = 'eventstore'").run();
+    db.close();
+
+    expect(() => new SqliteEventStore({ filename: file })).toThrow(/schema version 99.*Upgrade Sigillum/);
+  });
+
+  it('reports health, and down once closed', async () => {
+    const store = new SqliteEventStore({ filename: file });
+
+    await expect(store.health()).resolves.toMatchObject({ up: true });
+    await store.close();
+    await expect(store.health()).resolves.toMatchObject({ up: false });
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,367 @@
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import { streamCategory, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
+import { assertValidAppend, toJsonText } from '../append-validation';
+import {
+  WrongExpectedVersionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoreSubscription,
+  type SubscribeAllOptions,
+} from '../event-store.port';
+import { runSubscription } from '../subscription';
+import { migrateEventStoreSchema } from './sqlite-schema';
+
+const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
+
+export interface SqliteTuning {
+  /** `NORMAL` (default, WAL): a power cut may lose the last commits but never corrupts; `FULL` fsyncs each commit. */
+  readonly synchronous?: (typeof SYNCHRONOUS_MODES)[number];
+  /** How long a write waits for another process's lock before failing; default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+  /** Appends written in one transaction at most; default 512. */
+  readonly maxBatchSize?: number;
+  /** How often subscriptions look for rows written by other processes; default 500 ms. */
+  readonly pollIntervalMs?: number;
+  /** Rows a subscription reads per query; default 500. */
+  readonly pageSize?: number;
+}
+
+/**
+ * Either a file path (`':memory:'` for a private in-memory store) that the store opens, configures and closes,
+ * or a handle shared with others (e.g. the embedded bus): the store keeps its owner's pragmas unless tuned here,
+ * and leaves closing it to the owner.
+ */
+export type SqliteEventStoreOptions = SqliteTuning & ({ readonly filename: string } | { readonly db: Database.Database });
+
+/** The append reused an event id already in the store; nothing of that append was written. */
+export class DuplicateEventIdError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly eventId: string,
+  ) {
+    super(
+      `Event id ${eventId} is already in the store, so the append to "${streamId}" was refused and wrote nothing. ` +
+        'If this retries an append that succeeded, read the stream instead; otherwise give the event a new id.',
+    );
+    this.name = 'DuplicateEventIdError';
+  }
+}
+
+interface QueuedAppend {
+  readonly streamId: string;
+  readonly expected: ExpectedVersion;
+  readonly rows: readonly EventInsert[];
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface EventInsert {
+  readonly eventId: string;
+  readonly type: string;
+  readonly version: number;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+interface EventRow {
+  global_position: bigint;
+  stream_id: string;
+  stream_revision: bigint;
+  event_type: string;
+  event_version: bigint;
+  data: string;
+  metadata: string;
+}
+
+const EVENT_COLUMNS = 'e.global_position, e.stream_id, e.stream_revision, e.event_type, e.event_version, e.data, e.metadata';
+
+/**
+ * Event store on one SQLite file. Appends issued in the same tick share one `BEGIN IMMEDIATE`
+ * transaction (group commit); each runs in its own savepoint, so one refused append leaves the others intact.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly db: Database.Database;
+  private readonly ownsDatabase: boolean;
+  private readonly maxBatchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+
+  private queue: QueuedAppend[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  /** Bumped on every commit, so a subscription can tell it missed a notification while its handler ran. */
+  private commitCount = 0;
+  private readonly commits = new EventEmitter().setMaxListeners(0);
+  private readonly subscriptions = new Set<StoreSubscription>();
+
+  private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
+  private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<AppendResult | Error>>;
+
+  constructor(source: SqliteEventStoreOptions | Database.Database) {
+    const options: SqliteEventStoreOptions = source instanceof Database ? { db: source } : source;
+    this.ownsDatabase = 'filename' in options;
+    this.db = 'filename' in options ? new Database(options.filename) : options.db;
+    this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.pageSize = options.pageSize ?? 500;
+
+    if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
+    const synchronous = options.synchronous ?? (this.ownsDatabase ? 'NORMAL' : undefined);
+    if (synchronous) {
+      if (!SYNCHRONOUS_MODES.includes(synchronous)) {
+        throw new Error(`Invalid SQLite synchronous mode "${synchronous}": use one of ${SYNCHRONOUS_MODES.join(', ')}.`);
+      }
+      this.db.pragma(`synchronous = ${synchronous}`);
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? (this.ownsDatabase ? 5000 : undefined);
+    if (busyTimeoutMs !== undefined) this.db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+
+    try {
+      migrateEventStoreSchema(this.db);
+    } catch (error) {
+      if (this.ownsDatabase) this.db.close();
+      throw error;
+    }
+    this.statements = this.prepareStatements();
+
+    const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
+    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[]) =>
+      batch.map((append) => {
+        try {
+          return appendOne(append); // nested transaction = savepoint
+        } catch (error) {
+          if (error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError) return error;
+          throw error; // I/O, busy, full disk...: the whole batch fails
+        }
+      }),
+    );
+  }
+
+  /** The underlying handle, e.g. for an embedded bus sharing the file. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) throw new Error(`SqliteEventStore on "${this.db.name}" is closed; create a new store to append.`);
+      assertValidAppend(streamId, events, expected);
+      // Serialise now so a bad payload rejects this call only, never the shared transaction.
+      const rows = events.map(({ event, metadata }) => ({
+        eventId: metadata.eventId,
+        type: event.type,
+        version: event.version,
+        data: toJsonText(event.data, `Data of event ${metadata.eventId} (${event.type})`),
+        metadata: toJsonText(metadata, `Metadata of event ${metadata.eventId}`),
+      }));
+      this.queue.push({ streamId, expected, rows, resolve, reject });
+      if (this.queue.length >= this.maxBatchSize) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const rows = this.statements.readStream.all(streamId, options.fromRevision ?? 0, options.maxCount ?? -1) as EventRow[];
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const rows = this.statements.readAll.all(options.after ?? 0n, options.maxCount ?? -1) as EventRow[];
+    return rows.map(toRecordedEvent);
+  }
+
+  subscribeAll(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeAllOptions = {}): StoreSubscription {
+    this.assertOpen();
+    const subscription = runSubscription(
+      (signal) => this.eventsAfter(options.after ?? 0n, options.categories, signal),
+      handler,
+      options.onError,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async health(): Promise<{ up: boolean; detail?: string }> {
+    if (this.closed) return { up: false, detail: 'event store closed' };
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { up: true, detail: `sqlite ${this.db.name}` };
+    } catch (error) {
+      return { up: false, detail: (error as Error).message };
+    }
+  }
+
+  /** Writes pending appends, stops subscriptions (waiting for their handlers), then closes the file if this store opened it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    if (this.ownsDatabase) this.db.close();
+  }
+
+  private prepareStatements() {
+    const db = this.db;
+    return {
+      head: db.prepare('SELECT revision FROM streams WHERE stream_id = ?').pluck(),
+      insertEvent: db
+        .prepare(
+          `INSERT INTO events (stream_id, stream_revision, event_id, event_type, event_version, data, metadata)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .safeIntegers(true),
+      upsertHead: db.prepare(
+        `INSERT INTO streams (stream_id, revision, category) VALUES (?, ?, ?)
+         ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision`,
+      ),
+      readStream: db
+        .prepare(
+          `SELECT ${EVENT_COLUMNS} FROM events e
+           WHERE e.stream_id = ? AND e.stream_revision >= ? ORDER BY e.stream_revision LIMIT ?`,
+        )
+        .safeIntegers(true),
+      readAll: db
+        .prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`)
+        .safeIntegers(true),
+      lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
+      pageUpTo: db
+        .prepare(
+          `SELECT ${EVENT_COLUMNS} FROM events e
+           WHERE e.global_position > ? AND e.global_position <= ? ORDER BY e.global_position LIMIT ?`,
+        )
+        .safeIntegers(true),
+      // CROSS JOIN keeps the scan in global order (no sort); the head bound lets a rare category skip ahead.
+      pageUpToInCategories: db
+        .prepare(
+          `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.stream_id = e.stream_id
+           WHERE e.global_position > ? AND e.global_position <= ? AND s.category IN (SELECT value FROM json_each(?))
+           ORDER BY e.global_position LIMIT ?`,
+        )
+        .safeIntegers(true),
+    };
+  }
+
+  /** Runs inside the batch transaction, in its own savepoint. */
+  private writeAppend({ streamId, expected, rows }: QueuedAppend): AppendResult {
+    const head = this.statements.head.get(streamId) as number | undefined;
+    const current = head ?? -1;
+    const satisfied =
+      expected === 'any' ||
+      (expected === 'no-stream' && current === -1) ||
+      (expected === 'stream-exists' && current >= 0) ||
+      expected === current;
+    if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
+
+    let revision = current;
+    let lastGlobalPosition = 0n;
+    for (const row of rows) {
+      revision++;
+      try {
+        const info = this.statements.insertEvent.run(
+          streamId, revision, row.eventId, row.type, row.version, row.data, row.metadata,
+        );
+        lastGlobalPosition = BigInt(info.lastInsertRowid);
+      } catch (error) {
+        if (isUniqueViolation(error, 'events.event_id')) throw new DuplicateEventIdError(streamId, row.eventId);
+        throw error;
+      }
+    }
+    this.statements.upsertHead.run(streamId, revision, streamCategory(streamId));
+    return { nextExpectedVersion: revision, lastGlobalPosition };
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    let outcomes: Array<AppendResult | Error>;
+    try {
+      outcomes = this.writeBatch.immediate(batch);
+    } catch (error) {
+      for (const append of batch) append.reject(error);
+      return;
+    }
+    batch.forEach((append, index) => {
+      const outcome = outcomes[index];
+      if (outcome instanceof Error) append.reject(outcome);
+      else append.resolve(outcome);
+    });
+    if (outcomes.some((outcome) => !(outcome instanceof Error))) {
+      this.commitCount++;
+      this.commits.emit('commit');
+    }
+  }
+
+  private async *eventsAfter(
+    after: bigint,
+    categories: readonly string[] | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<RecordedEvent> {
+    let checkpoint = after;
+    const categoriesJson = categories && JSON.stringify(categories);
+    while (!signal.aborted) {
+      const commitsSeen = this.commitCount;
+      // Rows at or below the head are all committed (single writer, positions never reused), so none can appear later.
+      const head = (this.statements.lastPosition.get() as bigint | null) ?? 0n;
+      const rows = (
+        categoriesJson
+          ? this.statements.pageUpToInCategories.all(checkpoint, head, categoriesJson, this.pageSize)
+          : this.statements.pageUpTo.all(checkpoint, head, this.pageSize)
+      ) as EventRow[];
+      for (const row of rows) {
+        if (signal.aborted) return;
+        const event = toRecordedEvent(row);
+        checkpoint = event.globalPosition;
+        yield event;
+      }
+      if (rows.length < this.pageSize) {
+        if (head > checkpoint) checkpoint = head; // everything up to the head was scanned
+        if (this.commitCount === commitsSeen) await this.nextCommitOrPoll(signal);
+      }
+    }
+  }
+
+  /** Resolves on an in-process commit, after the poll interval (other processes' writes), or on stop. */
+  private nextCommitOrPoll(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.commits.off('commit', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.commits.on('commit', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`SqliteEventStore on "${this.db.name}" is closed; create a new store to read.`);
+  }
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    streamId: row.stream_id,
+    streamRevision: Number(row.stream_revision),
+    globalPosition: row.global_position,
+    event: { type: row.event_type, version: Number(row.event_version), data: JSON.parse(row.data) },
+    metadata: JSON.parse(row.metadata),
+  };
+}
+
+function isUniqueViolation(error: unknown, column: string): boolean {
+  return error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE' && error.message.includes(column);
+}

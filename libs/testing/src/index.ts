@@ -1,0 +1,5 @@
+export * from './events';
+export * from './event-store.contract';
+export * from './eventually';
+export * from './event-bus.contract';
+export * from './kafka-suite';
