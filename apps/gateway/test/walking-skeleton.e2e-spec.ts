@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { EVENT_BUS, type EventBus } from '@sigillum/bus';
+import { EVENT_BUS, type EventBus, deadLetterInfoOf } from '@sigillum/bus';
 import { loadConfig } from '@sigillum/config';
 import { PARTY_CATEGORY, Topics } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -109,11 +109,14 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
       group: `e2e-dlq-watch-${poisonId}`,
       topics: [Topics.deadLetterOf(topic)],
       handler: async (message) => {
-        deadLetters.push({ id: message.id, reason: String((message as unknown as { headers?: Record<string, string> }).headers?.dlq_reason ?? '') });
+        deadLetters.push({ id: message.id, reason: deadLetterInfoOf(message)?.reason ?? '' });
       },
     });
     try {
       await eventually(async () => expect(deadLetters.map((d) => d.id)).toContain(poisonId), 30_000);
+      const reason = deadLetters.find((d) => d.id === poisonId)?.reason ?? '';
+      // The reason names what was wrong with the message, so an operator can fix the producer.
+      expect(reason).toMatch(/displayName|kind|invalid|version/i);
     } finally {
       await watcher.stop();
     }

@@ -110,15 +110,9 @@ export function deadLetterHeaders(info: DeadLetterInfo): Record<string, string> 
   };
 }
 
-/**
- * A delivered message as the adapters hand it over: transport headers that are not CloudEvents attributes
- * (the dead-letter headers, anything a partner added) ride along in `headers`, present only when there are some.
- */
-export type DeliveredMessageWithHeaders = DeliveredMessage & { readonly headers?: Readonly<Record<string, string>> };
-
 /** The non-CloudEvents headers of a delivered message (empty when it has none). */
 export function headersOf(message: DeliveredMessage): Readonly<Record<string, string>> {
-  return (message as DeliveredMessageWithHeaders).headers ?? {};
+  return message.headers ?? {};
 }
 
 /** The dead-letter facts of a message read from a `<topic>.dlq` topic, or undefined for an ordinary message. */

@@ -30,6 +30,8 @@ export interface DeliveredMessage extends BusMessage {
   readonly partition: number;
   /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
   readonly offset: string;
+  /** Transport headers that are not CloudEvents attributes (dead-letter facts, partner extras); absent when none. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export const CLOUDEVENTS_SPEC_VERSION = '1.0';

@@ -62,6 +62,8 @@ export class JsonErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('HTTP');
 
   catch(error: unknown, host: ArgumentsHost): void {
+    // Bus handlers must see their own errors: the transport retries them or dead-letters them with the reason.
+    if (host.getType() !== 'http') throw error;
     const response = host.switchToHttp().getResponse<Response>();
     if (error instanceof DomainError) {
       const status = STATUS_OF_KIND[error.kind];

@@ -9,7 +9,6 @@ import {
   poisonReason,
   retryPolicy,
   sleep,
-  type DeliveredMessageWithHeaders,
   type DeliveryOutcome,
   type RetryPolicy,
 } from '../delivery-policy';
@@ -423,7 +422,7 @@ class EmbeddedConsumer implements BusConsumer {
 }
 
 /** A row as the handler sees it; a row another process wrote badly is poison, not a crash. */
-function toDeliveredMessage(row: MessageRow): DeliveredMessageWithHeaders {
+function toDeliveredMessage(row: MessageRow): DeliveredMessage {
   let data: unknown;
   let headers: Record<string, string> | undefined;
   try {

@@ -1,6 +1,5 @@
-import { CLOUDEVENTS_SPEC_VERSION, type BusMessage } from '@sigillum/contracts';
+import { CLOUDEVENTS_SPEC_VERSION, type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import type { DeliveredMessageWithHeaders } from '../delivery-policy';
 import { PoisonMessageError } from '../event-bus.port';
 import { isDataVersion, isRfc3339Time, serializeForPublish } from '../message-validation';
 
@@ -60,7 +59,7 @@ const MAPPED_HEADERS = new Set<string>(Object.values(CloudEventHeaders));
  * our attributes throws PoisonMessageError naming the first problem: such a record can never be handled,
  * so it goes to the dead-letter topic at once. Headers that are not mapped attributes ride along in `headers`.
  */
-export function fromKafkaMessage(topic: string, partition: number, record: Pick<KafkaMessage, 'key' | 'value' | 'headers' | 'offset'>): DeliveredMessageWithHeaders {
+export function fromKafkaMessage(topic: string, partition: number, record: Pick<KafkaMessage, 'key' | 'value' | 'headers' | 'offset'>): DeliveredMessage {
   const headers = record.headers ?? {};
   const header = (name: string): string | undefined => headerValue(headers, name);
   const required = (name: string): string => {
@@ -115,7 +114,7 @@ export function fromKafkaMessage(topic: string, partition: number, record: Pick<
     const value = headerValue(headers, name);
     if (value !== undefined) extra[name] = value;
   }
-  const message: DeliveredMessageWithHeaders = {
+  const message: DeliveredMessage = {
     topic,
     key: record.key.toString('utf8'),
     id,
