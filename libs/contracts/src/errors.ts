@@ -1,3 +1,5 @@
+import type { Reason } from './trust/levels';
+
 /**
  * A command refused by the domain. `code` is stable and machine-readable (e.g. `DEMO.NOTE_ALREADY_TAKEN`);
  * `reasons` say which party or rule failed, never private data.
@@ -7,7 +9,7 @@ export class DomainError extends Error {
     readonly code: string,
     message: string,
     readonly kind: 'conflict' | 'forbidden' | 'not-found' | 'invalid' = 'conflict',
-    readonly reasons: readonly string[] = [],
+    readonly reasons: readonly (Reason | string)[] = [],
   ) {
     super(message);
     this.name = 'DomainError';

@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../event';
+import type { ProcessingStep } from '../trust/correspondence-kinds';
 
 /** Stream category of parties in the directory; stream id `party-<partyId>`. */
 export const PARTY_CATEGORY = 'party';
@@ -6,14 +7,126 @@ export const PARTY_CATEGORY = 'party';
 export const PARTY_KINDS = ['person', 'organisation', 'operator'] as const;
 export type PartyKind = (typeof PARTY_KINDS)[number];
 
+/** What an operator does; only `processing` operators carry a specification. */
+export const OPERATOR_ROLES = ['domicile', 'processing', 'certification', 'gateway'] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
+
+export const SECOND_CHANNEL_KINDS = ['email', 'sms'] as const;
+export type SecondChannelKind = (typeof SECOND_CHANNEL_KINDS)[number];
+
+export const KEY_ALGORITHMS = ['Ed25519', 'RSA', 'X25519'] as const;
+export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
+
+/** A parameter a processing step accepts, as declared in the operator's specification. */
+export interface StepParameterSpec {
+  readonly type: 'string' | 'number' | 'boolean';
+  /** For strings: the allowed values, when the set is closed. */
+  readonly allowed?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly required?: boolean;
+}
+
+/** One step a processing operator offers, with its parameters and the longest it may take. */
+export interface OperatorStepSpec {
+  readonly step: ProcessingStep;
+  readonly parameters: Readonly<Record<string, StepParameterSpec>>;
+  readonly maxDurationSeconds: number;
+}
+
+/** The machine-checkable specification of a processing operator. */
+export interface OperatorSpecification {
+  readonly version: number;
+  readonly steps: readonly OperatorStepSpec[];
+}
+
 export type PartyRegistered = DomainEvent<
   'PartyRegistered',
-  { readonly partyId: string; readonly kind: PartyKind; readonly displayName: string; readonly registeredAt: string }
+  {
+    readonly partyId: string;
+    readonly kind: PartyKind;
+    /** Present for operators only. */
+    readonly operatorRole?: OperatorRole;
+    readonly displayName: string;
+    readonly registeredAt: string;
+  }
 >;
 
-export type PartyRenamed = DomainEvent<
-  'PartyRenamed',
-  { readonly partyId: string; readonly displayName: string; readonly renamedAt: string }
+export type PartyRenamed = DomainEvent<'PartyRenamed', { readonly partyId: string; readonly displayName: string; readonly renamedAt: string }>;
+
+/** A declared (not yet certified) identity attribute, e.g. `legalName`, `registrationNumber`, `dateOfBirth`. */
+export type IdentityAttributeDeclared = DomainEvent<
+  'IdentityAttributeDeclared',
+  { readonly partyId: string; readonly name: string; readonly value: string; readonly declaredAt: string }
 >;
 
-export type PartyEvent = PartyRegistered | PartyRenamed;
+/**
+ * A second channel enrolled and a verification code sent over it. `verifier` is HMAC-SHA256 under the
+ * directory's verifier key of `<channelId>:<code>`: useless without that key, never the code.
+ */
+export type SecondChannelEnrolled = DomainEvent<
+  'SecondChannelEnrolled',
+  {
+    readonly partyId: string;
+    readonly channelId: string;
+    readonly kind: SecondChannelKind;
+    readonly address: string;
+    readonly verifier: string;
+    readonly verifierKeyId: string;
+    readonly expiresAt: string;
+    readonly maxAttempts: number;
+    readonly enrolledAt: string;
+  }
+>;
+
+export type SecondChannelVerificationFailed = DomainEvent<
+  'SecondChannelVerificationFailed',
+  { readonly partyId: string; readonly channelId: string; readonly attempt: number; readonly rule: string; readonly failedAt: string }
+>;
+
+export type SecondChannelVerified = DomainEvent<
+  'SecondChannelVerified',
+  { readonly partyId: string; readonly channelId: string; readonly verifiedAt: string }
+>;
+
+export type SecondChannelRemoved = DomainEvent<
+  'SecondChannelRemoved',
+  { readonly partyId: string; readonly channelId: string; readonly removedAt: string }
+>;
+
+export type PublicKeyRegistered = DomainEvent<
+  'PublicKeyRegistered',
+  {
+    readonly partyId: string;
+    readonly keyId: string;
+    readonly algorithm: KeyAlgorithm;
+    readonly use: 'signature' | 'encryption';
+    /** SPKI, PEM. */
+    readonly publicKeyPem: string;
+    /** SHA-256 of the SPKI DER, hex. */
+    readonly fingerprint: string;
+    readonly registeredAt: string;
+  }
+>;
+
+export type PublicKeyRevoked = DomainEvent<
+  'PublicKeyRevoked',
+  { readonly partyId: string; readonly keyId: string; readonly reason: string; readonly revokedAt: string }
+>;
+
+export type OperatorSpecificationRegistered = DomainEvent<
+  'OperatorSpecificationRegistered',
+  { readonly partyId: string; readonly specification: OperatorSpecification; readonly registeredAt: string }
+>;
+
+export type PartyEvent =
+  | PartyRegistered
+  | PartyRenamed
+  | IdentityAttributeDeclared
+  | SecondChannelEnrolled
+  | SecondChannelVerificationFailed
+  | SecondChannelVerified
+  | SecondChannelRemoved
+  | PublicKeyRegistered
+  | PublicKeyRevoked
+  | OperatorSpecificationRegistered;
