@@ -17,6 +17,8 @@ const base = {
 };
 
 module.exports = {
+  // Every test's name in the output, so a CI log shows which suites ran against the real broker.
+  verbose: true,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/**/*.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/**/*.int-spec.ts'] },

@@ -217,6 +217,21 @@ async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => strin
   }
 }
 
+function rateOf(id: string): number | undefined {
+  const result = results.find((candidate) => candidate.id === id);
+  return result && result.count / result.seconds;
+}
+
+/** "0.93x" of one result's rate over another's, once both are recorded. */
+function ratioText(id: string, ceilingId: string): string {
+  const [rate, ceiling] = [rateOf(id), rateOf(ceilingId)];
+  return rate === undefined || ceiling === undefined ? '?' : formatRatio(rate / ceiling);
+}
+
+function formatRatio(ratio: number): string {
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toFixed(3)}x`;
+}
+
 function formatInt(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
@@ -238,14 +253,14 @@ function printTable(): void {
       formatInt(result.count),
       result.seconds.toFixed(3),
       formatInt(rate),
-      ratio === undefined ? (result.ceiling ? '?' : 'ceiling') : `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toFixed(3)}x`,
+      ratio === undefined ? (result.ceiling ? '?' : 'ceiling') : formatRatio(ratio),
       ceiling ? ceiling.operation : '—',
     ];
   });
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const numeric = new Set([2, 3, 4, 5]);
   const line = (cells: string[]) =>
-    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join(' | ');
+    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join(' | ').trimEnd();
   process.stdout.write(`\n${line(header)}\n${widths.map((width) => '-'.repeat(width)).join('-|-')}\n`);
   for (const row of rows) process.stdout.write(`${line(row)}\n`);
 }
@@ -266,7 +281,7 @@ const RAW_EVENTS_TABLE = `CREATE TABLE raw_events (
   event_type TEXT NOT NULL, event_version INTEGER NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL)`;
 
 /** Plain-table inserts, one transaction per STORE_BATCH_SIZE rows, serialising data and metadata as the store does. */
-function rawInsert(db: Database.Database, table: string, payloads: readonly Payload[], progress?: Progress): void {
+function rawInsert(db: Database.Database, table: string, payloads: readonly Payload[], progress?: Progress, batchSize = STORE_BATCH_SIZE): void {
   const insert = db.prepare(
     `INSERT INTO ${table} (stream_id, stream_revision, event_id, event_type, event_version, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
@@ -276,9 +291,9 @@ function rawInsert(db: Database.Database, table: string, payloads: readonly Payl
         JSON.stringify(pending.event.data), JSON.stringify(pending.metadata));
     }
   });
-  for (let start = 0; start < payloads.length; start += STORE_BATCH_SIZE) {
-    writeBatch.immediate(payloads.slice(start, start + STORE_BATCH_SIZE));
-    progress?.update(Math.min(start + STORE_BATCH_SIZE, payloads.length));
+  for (let start = 0; start < payloads.length; start += batchSize) {
+    writeBatch.immediate(payloads.slice(start, start + batchSize));
+    progress?.update(Math.min(start + batchSize, payloads.length));
   }
 }
 
@@ -296,6 +311,13 @@ async function benchSqlite(settings: Settings, payloads: readonly Payload[], dir
   let start = performance.now();
   rawInsert(raw, 'raw_events', payloads, new Progress('raw insert', n));
   record({ id: 'sqlite.raw.insert', adapter: 'sqlite (raw)', operation: `insert, ${STORE_BATCH_SIZE}/tx`, count: n, seconds: seconds(start) });
+
+  // The same with one row per transaction: what one-by-one appends cannot go below (a commit each).
+  raw.exec(RAW_EVENTS_TABLE.replace('raw_events', 'raw_events_single'));
+  progressLine('raw better-sqlite3 insert, 1 row per transaction');
+  start = performance.now();
+  rawInsert(raw, 'raw_events_single', payloads, new Progress('raw insert 1/tx', n), 1);
+  record({ id: 'sqlite.raw.insert1', adapter: 'sqlite (raw)', operation: 'insert, 1/tx', count: n, seconds: seconds(start), ceiling: 'sqlite.raw.insert' });
 
   // 2a. Store: all appends issued at once, to distinct streams (group commit).
   const concurrentDb = track(openDb(path.join(dir, 'store-concurrent.db'), settings.synchronous));
@@ -321,7 +343,18 @@ async function benchSqlite(settings: Settings, payloads: readonly Payload[], dir
     progress.update(index + 1);
   }
   record({ id: 'store.serial', adapter: 'SqliteEventStore', operation: 'append, one by one awaited', count: n, seconds: seconds(start), ceiling: 'sqlite.raw.insert' });
+  notes.push(`SqliteEventStore one-by-one appends run at ${ratioText('store.serial', 'sqlite.raw.insert1')} of raw 1-row transactions: ` +
+    'awaiting each append costs a commit (and a setImmediate turn) per event; concurrent callers share commits.');
   await serialStore.close();
+
+  // Ceiling of the relay: read the same event rows, parse them, and insert bus rows into a plain table.
+  raw.exec(`CREATE TABLE raw_bus (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+    type TEXT NOT NULL, source TEXT NOT NULL, time TEXT NOT NULL, correlation_id TEXT NOT NULL, causation_id TEXT NOT NULL,
+    data_version INTEGER NOT NULL, data TEXT NOT NULL)`);
+  progressLine('raw copy: read event rows, insert bus rows (the relay\'s ceiling)');
+  start = performance.now();
+  rawCopy(concurrentDb, raw, new Progress('raw copy', n));
+  record({ id: 'sqlite.raw.copy', adapter: 'sqlite (raw)', operation: 'copy events -> plain table, 256/tx', count: n, seconds: seconds(start) });
 
   // 3a. Relay store -> embedded bus, catching up on the n events of 2a (store and bus share the file, as in the runtime).
   const bus = new EmbeddedEventBus({ db: concurrentDb, logger: benchLogger('EmbeddedEventBus') });
@@ -336,17 +369,15 @@ async function benchSqlite(settings: Settings, payloads: readonly Payload[], dir
   await relay.stop();
   record({ id: 'embedded.relay', adapter: 'EventRelay -> embedded', operation: 'relay store -> bus (catch-up)', count: n, seconds: seconds(start, end), ceiling: 'sqlite.raw.copy' });
 
-  // Ceiling of the relay: read the same event rows, parse them, and insert bus rows into a plain table.
-  raw.exec(`CREATE TABLE raw_bus (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
-    type TEXT NOT NULL, source TEXT NOT NULL, time TEXT NOT NULL, correlation_id TEXT NOT NULL, causation_id TEXT NOT NULL,
-    data_version INTEGER NOT NULL, data TEXT NOT NULL)`);
-  progressLine('raw copy: read event rows, insert bus rows (the relay\'s ceiling)');
+  // Ceiling of the consumer: read the same bus rows in order and parse their data.
+  const topic = Topics.eventsOf(CATEGORY);
+  progressLine('raw read of the same bus rows (the consumer\'s ceiling)');
   start = performance.now();
-  rawCopy(concurrentDb, raw, new Progress('raw copy', n));
-  record({ id: 'sqlite.raw.copy', adapter: 'sqlite (raw)', operation: 'copy events -> plain table, 256/tx', count: n, seconds: seconds(start) });
+  const read = rawRead(concurrentDb, topic, new Progress('raw read', n));
+  record({ id: 'sqlite.raw.read', adapter: 'sqlite (raw)', operation: 'read bus rows + JSON.parse', count: read, seconds: seconds(start) });
+  if (read !== n) notes.push(`The raw read found ${read} bus rows instead of ${n}: the relay published duplicates or missed some; check the relay.`);
 
   // 3b. Embedded bus: a consumer group works through the n relayed messages.
-  const topic = Topics.eventsOf(CATEGORY);
   const consumed = new Countdown('embedded consume', n);
   progressLine('EmbeddedEventBus: consumer group reads the backlog');
   start = performance.now();
@@ -356,13 +387,6 @@ async function benchSqlite(settings: Settings, payloads: readonly Payload[], dir
       'Look for [EmbeddedEventBus] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.');
   await consumer.stop();
   record({ id: 'embedded.consume', adapter: 'EmbeddedEventBus', operation: 'consume (group, backlog)', count: n, seconds: seconds(start, end), ceiling: 'sqlite.raw.read' });
-
-  // Ceiling of the consumer: read the same bus rows in order and parse their data.
-  progressLine('raw read of the same bus rows (the consumer\'s ceiling)');
-  start = performance.now();
-  const read = rawRead(concurrentDb, topic, new Progress('raw read', n));
-  record({ id: 'sqlite.raw.read', adapter: 'sqlite (raw)', operation: 'read bus rows + JSON.parse', count: read, seconds: seconds(start) });
-  if (read !== n) notes.push(`The raw read found ${read} bus rows instead of ${n}: the relay published duplicates or missed some; check the relay.`);
   await bus.close();
 
   // 3c. End to end on a fresh file: append -> relay -> embedded bus -> consumer, all running together.
@@ -479,7 +503,7 @@ async function benchKafka(
   const n = payloads.length;
   const suffix = `${Date.now()}-${randomHex(4)}`;
   const topics = { raw: `bench.raw.${suffix}`, bus: `bench.bus.${suffix}`, relay: `bench.relay.${suffix}` };
-  const groups = { raw: `bench.raw.${suffix}`, bus: `bench.bus.${suffix}` };
+  const groups = { raw: `bench.raw.${suffix}`, rawCommit: `bench.raw-commit.${suffix}`, bus: `bench.bus.${suffix}` };
   const timeout = settings.phaseTimeoutMs;
   const kafka = new Kafka({
     clientId: 'sigillum-bench',
@@ -561,6 +585,27 @@ async function benchKafka(
   await rawConsumer.disconnect();
   record({ id: 'kafka.raw.consume', adapter: 'kafkajs (raw)', operation: 'consume, eachBatch + auto-commit', count: n, seconds: seconds(rawConsumed.first!, end) });
 
+  // 4b'. The consume pattern KafkaEventBus uses, without the adapter: eachMessage, then commitOffsets of that message.
+  const commitConsumer = kafka.consumer({ groupId: groups.rawCommit, allowAutoTopicCreation: false });
+  const commitConsumed = new Countdown('raw consume, commit per message', n);
+  progressLine(`raw kafkajs consume (eachMessage + commitOffsets per message) from ${topics.raw}`);
+  await commitConsumer.connect();
+  cleanups.unshift(() => commitConsumer.disconnect().catch(() => undefined));
+  await commitConsumer.subscribe({ topics: [topics.raw], fromBeginning: true });
+  await commitConsumer.run({
+    autoCommit: false,
+    eachMessage: async ({ topic, partition, message }) => {
+      JSON.parse(message.value!.toString('utf8'));
+      await commitConsumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      commitConsumed.add();
+    },
+  });
+  end = await within(commitConsumed.done, timeout, () =>
+    `The raw kafkajs consumer (commit per message) received only ${commitConsumed.count} of ${n} records within ${timeout / 1000} s. ` +
+      `Rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S; if it received none, ${KAFKA_HINT}`);
+  await commitConsumer.disconnect();
+  record({ id: 'kafka.raw.consume.commit', adapter: 'kafkajs (raw)', operation: 'consume, eachMessage + commit each', count: n, seconds: seconds(commitConsumed.first!, end), ceiling: 'kafka.raw.consume' });
+
   // 4c. KafkaEventBus publish of the same payloads (topic created and producer connected beforehand, as in a running process).
   const bus = new KafkaEventBus({
     brokers,
@@ -597,6 +642,9 @@ async function benchKafka(
   await busConsumer.stop();
   notes.push(`KafkaEventBus.consume: joining the group and the first fetch took ${seconds(start, busConsumed.first).toFixed(3)} s (not in the rate).`);
   record({ id: 'kafka.bus.consume', adapter: 'KafkaEventBus', operation: 'consume (group, commit per message)', count: n, seconds: seconds(busConsumed.first!, end), ceiling: 'kafka.raw.consume' });
+  notes.push(`KafkaEventBus.consume runs at ${ratioText('kafka.bus.consume', 'kafka.raw.consume.commit')} of raw kafkajs with the same ` +
+    'commit-per-message pattern: its gap to the eachBatch ceiling is the awaited commitOffsets round trip after every message ' +
+    '(one partition at a time, partitionsConsumedConcurrently 1), not the decoding.');
 
   // 4e. Relay store -> KafkaEventBus: the production path with EVENT_BUS=kafka, catching up on the store of 2a.
   const relayed = new CountingBus(bus, 'relay -> Kafka', n);

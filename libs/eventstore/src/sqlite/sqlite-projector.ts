@@ -1,0 +1,60 @@
+import type { DeliveredMessage } from '@sigillum/contracts';
+import type Database from 'better-sqlite3';
+
+/**
+ * A read model kept in the local SQLite file. `apply` runs inside one transaction together with the
+ * record of the event id, so a redelivered event changes nothing: exactly-once effect on an
+ * at-least-once bus.
+ */
+export interface SqliteProjection {
+  readonly name: string;
+  /** Bump when the read model's shape changes; the tables are then rebuilt from the log. */
+  readonly version: number;
+  /** DDL of the read model's tables, idempotent. */
+  readonly schema: string;
+  /** Table names, dropped on a version change. */
+  readonly tables: readonly string[];
+  apply(db: Database.Database, message: DeliveredMessage): void;
+}
+
+export class SqliteProjector {
+  private readonly alreadyApplied: Database.Statement<[string, string]>;
+  private readonly markApplied: Database.Statement<[string, string, string, string]>;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly projection: SqliteProjection,
+  ) {
+    db.exec(`CREATE TABLE IF NOT EXISTS projection_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS projection_applied (
+        name TEXT NOT NULL, event_id TEXT NOT NULL, topic TEXT NOT NULL, offset TEXT NOT NULL,
+        PRIMARY KEY (name, event_id)) WITHOUT ROWID;`);
+    const known = db.prepare('SELECT version FROM projection_versions WHERE name = ?').get(projection.name) as
+      | { version: number }
+      | undefined;
+    if (known && known.version !== projection.version) {
+      // The shape changed: drop what the old version built; the consumer group replays it from the log.
+      db.transaction(() => {
+        for (const table of projection.tables) db.exec(`DROP TABLE IF EXISTS ${table}`);
+        db.prepare('DELETE FROM projection_applied WHERE name = ?').run(projection.name);
+      })();
+    }
+    db.exec(projection.schema);
+    db.prepare('INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version').run(
+      projection.name,
+      projection.version,
+    );
+    this.alreadyApplied = db.prepare('SELECT 1 FROM projection_applied WHERE name = ? AND event_id = ?');
+    this.markApplied = db.prepare('INSERT INTO projection_applied (name, event_id, topic, offset) VALUES (?, ?, ?, ?)');
+  }
+
+  /** Applies the message once; returns false when it had already been applied. */
+  handle(message: DeliveredMessage): boolean {
+    return this.db.transaction(() => {
+      if (this.alreadyApplied.get(this.projection.name, message.id)) return false;
+      this.projection.apply(this.db, message);
+      this.markApplied.run(this.projection.name, message.id, message.topic, message.offset);
+      return true;
+    })();
+  }
+}
