@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
+import { serveOpenApi } from './openapi';
 import { RuntimeModule } from './runtime.module';
 
 export interface RoleSpec {
@@ -36,6 +37,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();
+  serveOpenApi(app, roles.map((spec) => spec.role));
   const bus = app.get<EventBus>(EVENT_BUS);
   for (const spec of roles.filter((s) => s.consumes)) {
     app.connectMicroservice(

@@ -3,3 +3,4 @@ export * from './ids';
 export * from './http-errors';
 export * from './runtime.module';
 export * from './bootstrap';
+export * from './openapi';
