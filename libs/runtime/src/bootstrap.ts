@@ -1,6 +1,7 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
+import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
 import { serveOpenApi } from './openapi';
@@ -21,7 +22,12 @@ export interface RoleSpec {
 class ProcessModule {}
 
 /** Builds (without listening) one process running the given roles: the composition root of every main.ts and e2e test. */
-export async function createSigillumApp(config: SigillumConfig, roles: readonly RoleSpec[]): Promise<INestApplication> {
+export interface AppOptions {
+  /** Replaces the system clock (tests that need time to pass: code expiry, idle sessions). */
+  readonly clock?: Clock;
+}
+
+export async function createSigillumApp(config: SigillumConfig, roles: readonly RoleSpec[], options: AppOptions = {}): Promise<INestApplication> {
   const root: DynamicModule = {
     module: ProcessModule,
     imports: [
@@ -29,6 +35,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
         config,
         roles: roles.map((spec) => spec.role),
         relayCategories: roles.flatMap((spec) => spec.ownedCategories),
+        clock: options.clock,
       }),
       ...roles.map((spec) => spec.module),
     ],

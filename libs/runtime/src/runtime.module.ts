@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
 import type { Role, SigillumConfig } from '@sigillum/config';
-import { CLOCK, ID_GENERATOR, systemClock } from '@sigillum/contracts';
+import { CLOCK, type Clock, ID_GENERATOR, systemClock } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { createBus, createStore, openLocalDatabase } from './adapters';
@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   readonly roles: readonly Role[];
   /** Stream categories whose events this process relays to the bus; all when omitted. */
   readonly relayCategories?: readonly string[];
+  /** The clock of every decision; the system clock unless a test moves time. */
+  readonly clock?: Clock;
 }
 
 /** Owns the process's infrastructure: local SQLite, event store, bus and relay, opened at start, closed at stop. */
@@ -37,7 +39,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
       providers: [
         { provide: SIGILLUM_CONFIG, useValue: options.config },
         { provide: PROCESS_ROLES, useValue: options.roles },
-        { provide: CLOCK, useValue: systemClock },
+        { provide: CLOCK, useValue: options.clock ?? systemClock },
         { provide: ID_GENERATOR, useValue: uuidGenerator },
         { provide: LOCAL_DB, useFactory: () => openLocalDatabase(options.config) },
         { provide: EVENT_STORE, useFactory: (db: Database.Database) => createStore(options.config, db), inject: [LOCAL_DB] },
