@@ -15,6 +15,10 @@ export interface OutOfBandMessage {
   readonly reference: string;
   readonly code: string;
   readonly expiresAt: string;
+  /** Correlation of the flow that asked for the message (e.g. the session's); carried by bus-based adapters. */
+  readonly correlationId?: string;
+  /** Id of the event that caused the message (e.g. SessionSecretIssued's event id). */
+  readonly causationId?: string;
 }
 
 export interface OutOfBandReceipt {
@@ -38,5 +42,16 @@ export class OutOfBandUnavailableError extends Error {
   constructor(readonly kind: SecondChannelKind, detail: string) {
     super(`No transport for ${kind} messages: ${detail}`);
     this.name = 'OutOfBandUnavailableError';
+  }
+}
+
+/**
+ * The transport took the message but could not deliver it (SMTP refused, bus down, file not writable...).
+ * The message is safe to log and to record in an event: adapters never put the code or the full address in it.
+ */
+export class OutOfBandDeliveryError extends Error {
+  constructor(readonly transport: string, detail: string) {
+    super(`The ${transport} transport could not take the message: ${detail}`);
+    this.name = 'OutOfBandDeliveryError';
   }
 }

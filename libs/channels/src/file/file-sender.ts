@@ -1,0 +1,73 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { SecondChannelKind } from '@sigillum/contracts';
+import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
+import {
+  OutOfBandDeliveryError,
+  OutOfBandUnavailableError,
+  type OutOfBandMessage,
+  type OutOfBandReceipt,
+  type OutOfBandSender,
+} from '../out-of-band.port';
+import { renderOutOfBandMessage } from '../render';
+
+export interface FileSenderOptions {
+  /** Where the message files go, e.g. `<DATA_DIR>/outbox`; created (0700) when missing. */
+  readonly directory: string;
+  /** Kinds of channel this sender takes; default both. */
+  readonly kinds?: readonly SecondChannelKind[];
+  readonly serviceName?: string;
+  readonly logger?: ChannelLogger;
+  readonly clock?: () => Date;
+}
+
+/**
+ * Development channel of the embedded default: instead of sending, writes each message to its own file
+ * `<directory>/<time>-<messageId>.txt` (mode 0600, directory 0700), exactly as the user would receive it.
+ * Only for a developer's machine or a demo: the files hold the codes in clear. Logs the file path only.
+ */
+export class FileSender implements OutOfBandSender {
+  static readonly transportName = 'file';
+  private readonly kinds: ReadonlySet<SecondChannelKind>;
+  private readonly logger: ChannelLogger;
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: FileSenderOptions) {
+    this.kinds = new Set(options.kinds ?? ['email', 'sms']);
+    this.logger = options.logger ?? defaultChannelLogger('FileSender');
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  supports(kind: SecondChannelKind): boolean {
+    return this.kinds.has(kind);
+  }
+
+  async send(message: OutOfBandMessage): Promise<OutOfBandReceipt> {
+    const { kind, address } = message.channel;
+    if (!this.kinds.has(kind)) throw new OutOfBandUnavailableError(kind, `the file transport is not configured for ${kind}`);
+    const rendered = renderOutOfBandMessage(message, { serviceName: this.options.serviceName });
+    const now = this.clock();
+    const safeId = message.messageId.replace(/[^A-Za-z0-9._-]/g, '_');
+    const file = path.join(this.options.directory, `${now.toISOString().replace(/:/g, '-')}-${safeId}.txt`);
+    const content =
+      kind === 'email'
+        ? [`To: ${address}`, `Subject: ${rendered.subject}`, `Message-Id: ${message.messageId}`, '', rendered.text].join('\n')
+        : [`To: ${address}`, 'Channel: SMS', `Message-Id: ${message.messageId}`, '', rendered.short, ''].join('\n');
+    try {
+      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+      const handle = await fsp.open(file, 'wx', 0o600);
+      try {
+        await handle.chmod(0o600); // whatever the umask
+        await handle.writeFile(content, 'utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      const detail = redactSecret((error as Error).message, message.code);
+      this.logger.warn(`out-of-band message could not be written to ${file}: ${detail}`);
+      throw new OutOfBandDeliveryError(FileSender.transportName, `cannot write ${file}: ${detail}`);
+    }
+    this.logger.log(`out-of-band message written to ${file}`);
+    return { transport: FileSender.transportName, acceptedAt: now.toISOString(), transportReference: file };
+  }
+}
