@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { SessionModule } from './session/session.module';
 
-/** The domicile role: each user's private office: sessions, drafts, validation, sending, inbox. Its streams arrive with the sessions issue. */
-@Module({})
+/** The domicile role: each user's private office: sessions (this module), then drafts, validation, sending, inbox. */
+@Module({ imports: [SessionModule] })
 export class DomicileModule {}

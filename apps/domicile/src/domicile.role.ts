@@ -1,9 +1,10 @@
+import { SESSION_CATEGORY } from '@sigillum/contracts';
 import type { RoleSpec } from '@sigillum/runtime';
 import { DomicileModule } from './domicile.module';
 
 export const domicileRole: RoleSpec = {
   role: 'domicile',
   module: DomicileModule,
-  ownedCategories: [],
-  consumes: false,
+  ownedCategories: [SESSION_CATEGORY],
+  consumes: true,
 };

@@ -20,6 +20,8 @@ export interface SigillumConfig {
   /** Roles the gateway process hosts besides itself (`ROLES`). */
   readonly roles: readonly Role[];
   readonly logLevels: ('error' | 'warn' | 'log' | 'debug' | 'verbose')[];
+  /** The environment this config was read from; each role validates its own variables from it at start-up. */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** Every variable the product reads, with its default; the README's table is generated from the same facts. */
@@ -37,6 +39,7 @@ export const ENVIRONMENT = {
   KAFKA_TOPIC_PARTITIONS: { default: '3', help: 'partitions of topics the bus creates' },
   CONSUMER_MAX_ATTEMPTS: { default: '3', help: 'attempts before a failing message goes to the dead-letter topic' },
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
+  KEYSTORE_PASSPHRASE: { default: '(generated beside the keys)', help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production' },
   LOG_LEVEL: { default: 'log', help: 'error | warn | log | debug | verbose' },
 } as const;
 
@@ -116,5 +119,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     consumerMaxAttempts,
     roles: roles as Role[],
     logLevels: [...LEVELS.slice(0, LEVELS.indexOf(level) + 1)],
+    env: { ...env },
   };
 }

@@ -3,3 +3,4 @@ export * from './event-store.contract';
 export * from './eventually';
 export * from './event-bus.contract';
 export * from './kafka-suite';
+export * from './mail-catcher';

@@ -1,0 +1,177 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import type { Reason } from '@sigillum/contracts';
+import type { Response } from 'express';
+import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
+import { SessionCredentialGuard, CurrentSession, type AuthenticatedSession } from './session-credential.guard';
+import { RequestSessionBody, SubmitCodeBody } from './session.dto';
+import type { SessionState } from './session.decider';
+import { SessionLocalStore } from './session-local.store';
+import { SessionService } from './session.service';
+
+/** The session as its user may see it: never the verifier nor the credential digest. */
+export function sessionView(state: Exclude<SessionState, { status: 'none' }>, notice: unknown = null) {
+  const base = {
+    sessionId: state.sessionId,
+    status: state.status,
+    userId: state.userId,
+    counterpartIds: state.counterpartIds,
+    correspondenceKind: state.correspondenceKind,
+    levelRequired: state.levelRequired,
+    requestedAt: state.requestedAt,
+  };
+  switch (state.status) {
+    case 'requested':
+      return { ...base, notice };
+    case 'denied':
+      return { ...base, reasons: state.reasons, deniedAt: state.deniedAt };
+    case 'challenged':
+    case 'locked':
+      return {
+        ...base,
+        channel: { kind: state.challenge.channel.kind, maskedAddress: state.challenge.channel.maskedAddress },
+        issueNumber: state.challenge.issueNumber,
+        expiresAt: state.challenge.expiresAt,
+        remainingAttempts: Math.max(0, state.challenge.maxAttempts - state.challenge.attempts),
+        ...(state.status === 'locked' ? { lockedAt: state.lockedAt, lockedUntil: state.lockedUntil } : {}),
+        notice,
+      };
+    case 'open':
+      return { ...base, openedAt: state.openedAt, idleTimeoutSeconds: state.idleTimeoutSeconds, absoluteExpiresAt: state.absoluteExpiresAt };
+    case 'closed':
+      return { ...base, closedAt: state.closedAt };
+    case 'expired':
+      return { ...base, rule: state.rule, expiredAt: state.expiredAt };
+  }
+}
+
+const refusal = (status: number, code: string, message: string, reasons: readonly Reason[], extra: Record<string, unknown> = {}) =>
+  new HttpException({ statusCode: status, code, message, reasons, ...extra }, status);
+
+/** Sessions with the user's private office (claim 1): request, prove the out-of-band code, use, close. */
+@Controller('sessions')
+export class SessionController {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly local: SessionLocalStore,
+    @Inject(DOMICILE_CONFIG) private readonly config: DomicileConfig,
+  ) {}
+
+  /**
+   * Asks for a session: the certifier checks the user, the counterparts and the chain operators, then sends the
+   * code over the second channel. 201 once challenged, 403 when denied, 202 when the answer is still pending.
+   */
+  @Post()
+  async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response) {
+    const { sessionId } = await this.sessions.request({
+      userId: body.userId,
+      counterpartIds: body.counterpartIds,
+      correspondenceKind: body.correspondenceKind,
+    });
+    const state = await this.sessions.awaitDecision(sessionId, this.config.session.requestWaitMs);
+    switch (state.status) {
+      case 'challenged':
+        return {
+          sessionId,
+          status: state.status,
+          channel: { kind: state.challenge.channel.kind, maskedAddress: state.challenge.channel.maskedAddress },
+          expiresAt: state.challenge.expiresAt,
+        };
+      case 'denied':
+        throw refusal(HttpStatus.FORBIDDEN, 'SESSION.DENIED', 'The session cannot open: a party of it falls short; see reasons', state.reasons, {
+          sessionId,
+        });
+      case 'requested':
+        response.status(HttpStatus.ACCEPTED);
+        return { sessionId, status: state.status };
+      default:
+        return state.status === 'none' ? { sessionId, status: 'requested' } : sessionView(state);
+    }
+  }
+
+  @Get(':id')
+  async view(@Param('id', new ParseUUIDPipe()) sessionId: string) {
+    const state = await this.sessions.load(sessionId);
+    if (state.status === 'none') {
+      throw refusal(HttpStatus.NOT_FOUND, 'SESSION.NOT_FOUND', 'No such session', [{ rule: 'session.unknown', message: 'No session has this id' }]);
+    }
+    return sessionView(state, this.local.notice(sessionId));
+  }
+
+  /** The code received over the second channel. 200 with the session credential (shown once). */
+  @Post(':id/code')
+  @HttpCode(HttpStatus.OK)
+  async submitCode(@Param('id', new ParseUUIDPipe()) sessionId: string, @Body() body: SubmitCodeBody) {
+    const outcome = await this.sessions.submitCode(sessionId, body.code);
+    if (outcome.kind === 'opened') {
+      return {
+        sessionId,
+        credential: outcome.credential,
+        idleTimeoutSeconds: outcome.state.idleTimeoutSeconds,
+        absoluteExpiresAt: outcome.state.absoluteExpiresAt,
+      };
+    }
+    const rejected = outcome.events.find((event) => event.type === 'SessionCodeRejected');
+    const locked = outcome.events.find((event) => event.type === 'SessionLocked');
+    const remainingAttempts = rejected?.type === 'SessionCodeRejected' ? rejected.data.remainingAttempts : 0;
+    if (locked?.type === 'SessionLocked') {
+      const until = locked.data.lockedUntil === null ? 'permanently' : `until ${locked.data.lockedUntil}`;
+      throw refusal(
+        HttpStatus.FORBIDDEN,
+        'SESSION.LOCKED',
+        `Wrong code; too many attempts: the session is locked ${until}`,
+        [
+          { rule: 'code.mismatch', message: 'The code does not match' },
+          { rule: 'session.locked', message: `Too many wrong codes: the session is locked ${until}` },
+        ],
+        { remainingAttempts: 0, lockedUntil: locked.data.lockedUntil },
+      );
+    }
+    if (rejected?.type === 'SessionCodeRejected' && rejected.data.rule === 'code.expired') {
+      throw refusal(
+        HttpStatus.UNAUTHORIZED,
+        'SESSION.CODE_EXPIRED',
+        'The code has expired; ask for a new one (POST /sessions/:id/resend)',
+        [{ rule: 'code.expired', message: 'The code has expired' }],
+        { remainingAttempts },
+      );
+    }
+    throw refusal(
+      HttpStatus.UNAUTHORIZED,
+      'SESSION.CODE_REJECTED',
+      `Wrong code; ${remainingAttempts} attempt(s) left`,
+      [{ rule: 'code.mismatch', message: 'The code does not match' }],
+      { remainingAttempts },
+    );
+  }
+
+  /** Asks the certifier for a new code (it may refuse when asked too soon or too often: see GET notice). */
+  @Post(':id/resend')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async resend(@Param('id', new ParseUUIDPipe()) sessionId: string) {
+    const now = this.sessions.now();
+    await this.sessions.execute(sessionId, { type: 'RequestResend', now }, this.sessions.newRequestContext());
+    return { sessionId, status: 'resend-requested', requestedAt: now.toISOString() };
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @UseGuards(SessionCredentialGuard)
+  async close(@Param('id', new ParseUUIDPipe()) sessionId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {
+    await this.sessions.execute(session.sessionId, { type: 'Close', now: this.sessions.now() }, this.sessions.newRequestContext());
+    this.local.forgetActivity(sessionId);
+  }
+}

@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { LOCAL_DB } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
+import { DomicileConfigModule } from '../domicile.config';
+import { SessionCredentialGuard } from './session-credential.guard';
+import { SessionLocalStore } from './session-local.store';
+import { SessionConsumer } from './session.consumer';
+import { SessionController } from './session.controller';
+import { SessionNotifier } from './session.notifier';
+import { SessionService } from './session.service';
+
+/** The sessions management module and its authorization submodule (claim 1, 1e-1h). */
+@Module({
+  imports: [DomicileConfigModule],
+  controllers: [SessionController, SessionConsumer],
+  providers: [
+    SessionService,
+    SessionNotifier,
+    SessionCredentialGuard,
+    { provide: SessionLocalStore, useFactory: (db: Database.Database) => new SessionLocalStore(db), inject: [LOCAL_DB] },
+  ],
+  exports: [SessionService, SessionLocalStore, SessionCredentialGuard],
+})
+export class SessionModule {}
