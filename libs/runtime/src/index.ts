@@ -4,3 +4,4 @@ export * from './http-errors';
 export * from './runtime.module';
 export * from './bootstrap';
 export * from './openapi';
+export * from './trust-providers';

@@ -14,6 +14,7 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { createBus, createStore, openLocalDatabase } from './adapters';
 import { HealthController } from './health.controller';
+import { TRUST_TOKENS, trustProviders } from './trust-providers';
 import { uuidGenerator } from './ids';
 import { EVENT_RELAY as RELAY, LOCAL_DB, PROCESS_ROLES, SIGILLUM_CONFIG } from './tokens';
 
@@ -50,8 +51,9 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
             new EventRelay({ store, bus, db, name: `relay`, categories: options.relayCategories }),
           inject: [EVENT_STORE, EVENT_BUS, LOCAL_DB],
         },
+        ...trustProviders(),
       ],
-      exports: [SIGILLUM_CONFIG, PROCESS_ROLES, CLOCK, ID_GENERATOR, LOCAL_DB, EVENT_STORE, EVENT_BUS, RELAY],
+      exports: [SIGILLUM_CONFIG, PROCESS_ROLES, CLOCK, ID_GENERATOR, LOCAL_DB, EVENT_STORE, EVENT_BUS, RELAY, ...TRUST_TOKENS],
     };
   }
 

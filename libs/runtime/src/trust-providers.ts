@@ -29,7 +29,7 @@ export function trustProviders(): Provider[] {
       provide: KEY_STORE,
       useFactory: (config: SigillumConfig) => {
         const directory = path.join(config.dataDir, 'keys');
-        const { passphrase, generated } = resolveKeystorePassphrase({ dataDir: config.dataDir, env: process.env });
+        const { passphrase, generated } = resolveKeystorePassphrase({ dataDir: config.dataDir, env: config.env });
         if (generated) {
           log.warn(
             `KEYSTORE_PASSPHRASE is not set: keys under ${directory} are encrypted with a passphrase kept beside them. ` +
@@ -53,7 +53,7 @@ export function trustProviders(): Provider[] {
     {
       provide: OUT_OF_BAND_SENDER,
       useFactory: (config: SigillumConfig, bus: EventBus, store: EventStore) => {
-        const channels = loadChannelConfig(process.env, config.dataDir);
+        const channels = loadChannelConfig(config.env, config.dataDir);
         return createOutOfBandSender(channels, {
           bus,
           resolveGatewayKey: async () => (channels.gatewayPartyId ? gatewayEncryptionKey(store, channels.gatewayPartyId) : undefined),
