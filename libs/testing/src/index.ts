@@ -4,3 +4,4 @@ export * from './eventually';
 export * from './event-bus.contract';
 export * from './kafka-suite';
 export * from './mail-catcher';
+export * from './movable-clock';
