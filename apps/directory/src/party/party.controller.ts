@@ -1,44 +1,80 @@
-import { Body, Controller, HttpCode, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
-import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
-import type { PartyEvent } from '@sigillum/contracts';
-import { type PartyCommand, partyDecider, type PartyState } from './party.decider';
-import { RegisterPartyBody, RenamePartyBody } from './party.dto';
+import { Body, Controller, Delete, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
+import {
+  EnrolChannelBody,
+  RegisterKeyBody,
+  RegisterPartyBody,
+  RenamePartyBody,
+  RevokeKeyBody,
+  SpecificationBody,
+  AttributeBody,
+  VerifyChannelBody,
+} from './party.dto';
+import { PartyService } from './party.service';
 
+const uuid = () => new ParseUUIDPipe();
+
+/** The directory's command API: parties, their declared attributes, second channels, keys and specifications. */
 @Controller('parties')
 export class PartyController {
-  private readonly handle: HandleCommand<PartyCommand, PartyState, PartyEvent>;
-
-  constructor(
-    @Inject(EVENT_STORE) store: EventStore,
-    @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
-  ) {
-    this.handle = commandHandler(partyDecider, { store, clock, ids, source: '/sigillum/directory' });
-  }
+  constructor(private readonly parties: PartyService) {}
 
   /** Registers a party; the directory assigns its id. */
   @Post()
-  async register(@Body() body: RegisterPartyBody) {
-    const partyId = this.ids.next();
-    const requestId = this.ids.next();
-    const result = await this.handle(
-      streamIdOf(PARTY_CATEGORY, partyId),
-      { type: 'RegisterParty', partyId, kind: body.kind, displayName: body.displayName, now: this.clock.now() },
-      { correlationId: requestId, causationId: requestId },
-    );
-    return { partyId, revision: result.nextExpectedVersion };
+  register(@Body() body: RegisterPartyBody) {
+    return this.parties.register({
+      kind: body.kind,
+      ...(body.operatorRole !== undefined ? { operatorRole: body.operatorRole } : {}),
+      displayName: body.displayName,
+      attributes: (body.attributes ?? []).map(({ name, value }) => ({ name, value })),
+    });
   }
 
   @Post(':partyId/name')
   @HttpCode(200)
-  async rename(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Body() body: RenamePartyBody) {
-    const requestId = this.ids.next();
-    const result = await this.handle(
-      streamIdOf(PARTY_CATEGORY, partyId),
-      { type: 'RenameParty', partyId, displayName: body.displayName, now: this.clock.now() },
-      { correlationId: requestId, causationId: requestId },
-    );
-    return { partyId, revision: result.nextExpectedVersion, changed: result.events.length > 0 };
+  rename(@Param('partyId', uuid()) partyId: string, @Body() body: RenamePartyBody) {
+    return this.parties.rename({ partyId, displayName: body.displayName });
+  }
+
+  /** Declares (or re-declares) one identity attribute; the certifier certifies it later. */
+  @Post(':partyId/attributes')
+  @HttpCode(200)
+  declareAttribute(@Param('partyId', uuid()) partyId: string, @Body() body: AttributeBody) {
+    return this.parties.declareAttribute({ partyId, name: body.name, value: body.value });
+  }
+
+  /** Enrols a second channel and sends a verification code over it. */
+  @Post(':partyId/channels')
+  enrolChannel(@Param('partyId', uuid()) partyId: string, @Body() body: EnrolChannelBody) {
+    return this.parties.enrolChannel(partyId, body.kind, body.address);
+  }
+
+  @Post(':partyId/channels/:channelId/verification')
+  @HttpCode(200)
+  verifyChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string, @Body() body: VerifyChannelBody) {
+    return this.parties.verifyChannel(partyId, channelId, body.code);
+  }
+
+  @Delete(':partyId/channels/:channelId')
+  removeChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string) {
+    return this.parties.removeChannel({ partyId, channelId });
+  }
+
+  @Post(':partyId/keys')
+  registerKey(@Param('partyId', uuid()) partyId: string, @Body() body: RegisterKeyBody) {
+    return this.parties.registerKey(partyId, body.algorithm, body.use, body.publicKeyPem);
+  }
+
+  @Delete(':partyId/keys/:keyId')
+  revokeKey(@Param('partyId', uuid()) partyId: string, @Param('keyId', uuid()) keyId: string, @Body() body: RevokeKeyBody) {
+    return this.parties.revokeKey({ partyId, keyId, reason: body.reason });
+  }
+
+  /** Registers the next version of a processing operator's specification. */
+  @Put(':partyId/specification')
+  registerSpecification(@Param('partyId', uuid()) partyId: string, @Body() body: SpecificationBody) {
+    return this.parties.registerSpecification(partyId, {
+      version: body.version,
+      steps: body.steps.map(({ step, parameters, maxDurationSeconds }) => ({ step, parameters: { ...parameters }, maxDurationSeconds })),
+    });
   }
 }

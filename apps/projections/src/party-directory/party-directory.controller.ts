@@ -1,11 +1,23 @@
-import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
+import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
-import { findParty, type PartyView } from './party-directory.projection';
+import { findParty, type PartySummary, type PartyView, searchParties } from './party-directory.projection';
+import { PartySearchQuery } from './party-directory.query';
+
+const DEFAULT_LIMIT = 20;
 
 @Controller('parties')
 export class PartyDirectoryController {
   constructor(@Inject(LOCAL_DB) private readonly db: Database.Database) {}
+
+  /** Counterparts and operators: by display name, kind, operator role, offered step; paged. */
+  @Get()
+  search(@Query() query: PartySearchQuery): { items: PartySummary[]; total: number; limit: number; offset: number } {
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const offset = query.offset ?? 0;
+    const { items, total } = searchParties(this.db, { ...query, limit, offset });
+    return { items, total, limit, offset };
+  }
 
   /** The party as projected from the log; a party just registered appears once its event is consumed. */
   @Get(':partyId')

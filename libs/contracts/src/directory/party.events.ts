@@ -130,3 +130,34 @@ export type PartyEvent =
   | PublicKeyRegistered
   | PublicKeyRevoked
   | OperatorSpecificationRegistered;
+
+/**
+ * The identity attributes a party may declare, per kind: a closed list, so that the certifier and the
+ * level policy can rely on the names. Declared values are not certified; the certifier certifies them.
+ */
+export const IDENTITY_ATTRIBUTES: Readonly<Record<PartyKind, readonly string[]>> = {
+  person: ['legalName', 'givenName', 'familyName', 'dateOfBirth', 'placeOfBirth', 'nationalId', 'email', 'phone', 'address', 'country'],
+  organisation: ['legalName', 'registrationNumber', 'vatNumber', 'email', 'phone', 'address', 'country'],
+  operator: ['legalName', 'registrationNumber', 'vatNumber', 'operatorAccreditation', 'email', 'phone', 'address', 'country'],
+};
+
+/** Every attribute name of every kind. */
+export const IDENTITY_ATTRIBUTE_NAMES: readonly string[] = [...new Set(Object.values(IDENTITY_ATTRIBUTES).flat())];
+
+/**
+ * Attributes whose value read models may show to other users: the registry facts of organisations and
+ * operators. Everything a person declares, and contact details of anyone, stay private (name only).
+ */
+export function isPublicIdentityAttribute(kind: PartyKind, name: string): boolean {
+  return kind !== 'person' && ['legalName', 'registrationNumber', 'vatNumber', 'operatorAccreditation', 'country'].includes(name);
+}
+
+/** The uses a public key may be registered for, per algorithm (X25519 only agrees keys; Ed25519 only signs). */
+export const KEY_USES: Readonly<Record<KeyAlgorithm, readonly ('signature' | 'encryption')[]>> = {
+  Ed25519: ['signature'],
+  RSA: ['signature', 'encryption'],
+  X25519: ['encryption'],
+};
+
+/** Longest a processing step may be specified to take: 30 days. */
+export const MAX_STEP_DURATION_SECONDS = 30 * 24 * 3600;
