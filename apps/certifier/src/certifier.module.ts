@@ -1,5 +1,34 @@
 import { Module } from '@nestjs/common';
+import type { SigillumConfig } from '@sigillum/config';
+import { SIGILLUM_CONFIG } from '@sigillum/runtime';
+import { AttributesController } from './attributes/attributes.controller';
+import { CertificatesModule } from './certificates/certificates.module';
+import { CERTIFIER_CONFIG, loadCertifierConfig } from './certifier.config';
+import { LevelPolicyController } from './policy/level-policy.controller';
+import { LevelPolicyService } from './policy/level-policy.service';
+import { SessionSecretConsumer } from './session-secret/session-secret.consumer';
+import { SessionSecretHandler } from './session-secret/session-secret.handler';
+import { TrustStateReader } from './state/trust-state.reader';
+import { OperatorIndex } from './trust-check/operator-index';
+import { OperatorIndexConsumer } from './trust-check/operator-index.consumer';
+import { TrustCheckService } from './trust-check/trust-check.service';
 
-/** The certifier role: certified trust levels, trust checks, the one-time secret, certification tokens, certificates and seals. Its streams arrive with the trust-core issue. */
-@Module({})
+/**
+ * The certifier role: certified attributes and levels under a versioned policy, trust checks, the one-time
+ * session secret, and its CA (CertificatesModule). Needs from the process: EVENT_STORE, LOCAL_DB, CLOCK, ID_GENERATOR (RuntimeModule),
+ * SESSION_VERIFIER_KEY and OUT_OF_BAND_SENDER.
+ */
+@Module({
+  imports: [CertificatesModule],
+  controllers: [AttributesController, LevelPolicyController, OperatorIndexConsumer, SessionSecretConsumer],
+  providers: [
+    { provide: CERTIFIER_CONFIG, useFactory: (config: SigillumConfig) => loadCertifierConfig(config.env), inject: [SIGILLUM_CONFIG] },
+    TrustStateReader,
+    LevelPolicyService,
+    OperatorIndex,
+    TrustCheckService,
+    SessionSecretHandler,
+  ],
+  exports: [CERTIFIER_CONFIG, TrustStateReader, LevelPolicyService, TrustCheckService],
+})
 export class CertifierModule {}

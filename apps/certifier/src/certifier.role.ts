@@ -1,9 +1,17 @@
+import {
+  ATTRIBUTES_CATEGORY,
+  CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
+  LEVEL_POLICY_CATEGORY,
+  SESSION_SECRET_CATEGORY,
+  TRUST_CHECK_CATEGORY,
+} from '@sigillum/contracts';
 import type { RoleSpec } from '@sigillum/runtime';
 import { CertifierModule } from './certifier.module';
 
 export const certifierRole: RoleSpec = {
   role: 'certifier',
   module: CertifierModule,
-  ownedCategories: [],
-  consumes: false,
+  ownedCategories: [ATTRIBUTES_CATEGORY, LEVEL_POLICY_CATEGORY, TRUST_CHECK_CATEGORY, SESSION_SECRET_CATEGORY, CERTIFICATE_CATEGORY, CA_CATEGORY],
+  consumes: true,
 };

@@ -1,0 +1,233 @@
+import type { CertificateIssued, CertificationAuthorityEstablished, DomainError, PartyEvent } from '@sigillum/contracts';
+import type { IssuedCertificate } from '@sigillum/crypto';
+import { deciderSpecification } from '@sigillum/testing/decider-specification';
+import {
+  certifiableKey,
+  certificateDecider,
+  certificateSubjectOf,
+  type EstablishCertificationAuthority,
+  type IssueCertificate,
+} from './certificate.decider';
+import { partyKeysOf } from './party-keys';
+
+const now = new Date('2026-11-25T08:00:00.000Z');
+const at = '2026-11-25T08:00:00.000Z';
+const spec = deciderSpecification(certificateDecider);
+
+const establish: EstablishCertificationAuthority = {
+  type: 'EstablishCertificationAuthority',
+  caId: '0123456789abcdef',
+  subject: 'CN=Sigillum Certifier CA,O=Sigillum',
+  certificatePem: '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
+  fingerprint: '0123456789abcdef'.padEnd(64, '0'),
+  notBefore: at,
+  notAfter: '2036-11-22T08:00:00.000Z',
+  now,
+};
+const established: CertificationAuthorityEstablished = {
+  type: 'CertificationAuthorityEstablished',
+  version: 1,
+  data: {
+    caId: establish.caId,
+    subject: establish.subject,
+    certificatePem: establish.certificatePem,
+    fingerprint: establish.fingerprint,
+    notBefore: establish.notBefore,
+    notAfter: establish.notAfter,
+    establishedAt: at,
+  },
+};
+
+const partyEvents = (...more: PartyEvent[]): PartyEvent[] => [
+  { type: 'PartyRegistered', version: 1, data: { partyId: 'p1', kind: 'person', displayName: 'Ada Lovelace', registeredAt: at } },
+  {
+    type: 'PublicKeyRegistered',
+    version: 1,
+    data: { partyId: 'p1', keyId: 'k-sig', algorithm: 'Ed25519', use: 'signature', publicKeyPem: 'PEM-SIG', fingerprint: 'f1', registeredAt: at },
+  },
+  {
+    type: 'PublicKeyRegistered',
+    version: 1,
+    data: { partyId: 'p1', keyId: 'k-enc', algorithm: 'X25519', use: 'encryption', publicKeyPem: 'PEM-ENC', fingerprint: 'f2', registeredAt: at },
+  },
+  ...more,
+];
+const revokedSig: PartyEvent = { type: 'PublicKeyRevoked', version: 1, data: { partyId: 'p1', keyId: 'k-sig', reason: 'lost', revokedAt: at } };
+
+const certificate: IssuedCertificate = {
+  certificatePem: '-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n',
+  serialNumber: '01ab',
+  fingerprint: 'a'.repeat(64),
+  subject: 'CN=Ada Lovelace,OU=p1',
+  issuer: establish.subject,
+  notBefore: at,
+  notAfter: '2027-11-25T08:00:00.000Z',
+};
+const issue = (overrides: Partial<IssueCertificate> = {}): IssueCertificate => ({
+  type: 'IssueCertificate',
+  certificateId: 'c1',
+  partyId: 'p1',
+  keyId: 'k-sig',
+  profile: 'signing',
+  party: partyKeysOf(partyEvents()),
+  certificate,
+  now,
+  ...overrides,
+});
+const issued: CertificateIssued = {
+  type: 'CertificateIssued',
+  version: 1,
+  data: {
+    certificateId: 'c1',
+    partyId: 'p1',
+    keyId: 'k-sig',
+    serialNumber: '01ab',
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    certificatePem: certificate.certificatePem,
+    fingerprint: certificate.fingerprint,
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    issuedAt: at,
+  },
+};
+
+const codeOf = (check: (code: string) => void) => (error: Error) => check((error as DomainError).code);
+
+describe('certificate decider', () => {
+  describe('the CA stream', () => {
+    it('given nothing, when established, then CertificationAuthorityEstablished', () => {
+      spec.given([]).when(establish).then([established]);
+    });
+
+    it('given it is established, when established again with the same certificate, then nothing happens', () => {
+      spec.given([established]).when(establish).thenNothingHappens();
+    });
+
+    it('given it is established, when established with another certificate, then it is a conflict', () => {
+      spec
+        .given([established])
+        .when({ ...establish, fingerprint: 'f'.repeat(64) })
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CA_ALREADY_ESTABLISHED')));
+    });
+
+    it('never carries a private key', () => {
+      expect(JSON.stringify(certificateDecider.decide(establish, certificateDecider.initialState()))).not.toMatch(/PRIVATE KEY/);
+    });
+  });
+
+  describe('a certificate stream', () => {
+    it('given nothing, when a registered key is certified, then CertificateIssued', () => {
+      spec.given([]).when(issue()).then([issued]);
+    });
+
+    it('certifies an encryption key under the encryption profile', () => {
+      const [event] = certificateDecider.decide(issue({ keyId: 'k-enc', profile: 'encryption' }), certificateDecider.initialState());
+      expect(event).toMatchObject({ type: 'CertificateIssued', data: { keyId: 'k-enc' } });
+    });
+
+    it('given it is issued, when the same certificate is recorded again, then nothing happens', () => {
+      spec.given([issued]).when(issue()).thenNothingHappens();
+    });
+
+    it('given it is issued, when another certificate comes under the same id, then it is a conflict', () => {
+      spec
+        .given([issued])
+        .when(issue({ certificate: { ...certificate, fingerprint: 'b'.repeat(64) } }))
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CERTIFICATE_EXISTS')));
+    });
+
+    it('refuses an unknown party (not found)', () => {
+      spec
+        .given([])
+        .when(issue({ party: partyKeysOf([]) }))
+        .thenThrows((error) => {
+          expect((error as DomainError).code).toBe('CERTIFIER.PARTY_NOT_FOUND');
+          expect((error as DomainError).kind).toBe('not-found');
+        });
+    });
+
+    it('refuses an unknown key (not found)', () => {
+      spec
+        .given([])
+        .when(issue({ keyId: 'k-other' }))
+        .thenThrows((error) => {
+          expect((error as DomainError).code).toBe('CERTIFIER.KEY_NOT_FOUND');
+          expect((error as DomainError).kind).toBe('not-found');
+        });
+    });
+
+    it('refuses a revoked key (conflict), with the rule', () => {
+      spec
+        .given([])
+        .when(issue({ party: partyKeysOf(partyEvents(revokedSig)) }))
+        .thenThrows((error) => {
+          expect((error as DomainError).code).toBe('CERTIFIER.KEY_REVOKED');
+          expect((error as DomainError).kind).toBe('conflict');
+          expect((error as DomainError).reasons).toEqual([expect.objectContaining({ rule: 'key.revoked', partyId: 'p1' })]);
+        });
+    });
+
+    it.each([
+      ['k-enc', 'signing'],
+      ['k-enc', 'tsa'],
+      ['k-sig', 'encryption'],
+    ] as const)('refuses key %s for the %s profile (invalid)', (keyId, profile) => {
+      spec
+        .given([])
+        .when(issue({ keyId, profile }))
+        .thenThrows((error) => {
+          expect((error as DomainError).code).toBe('CERTIFIER.KEY_PROFILE_MISMATCH');
+          expect((error as DomainError).kind).toBe('invalid');
+        });
+    });
+
+    it('given a certificate, when it is revoked, then the state says so', () => {
+      const revoked = { type: 'CertificateRevoked', version: 1, data: { certificateId: 'c1', reason: 'key compromise', revokedAt: at } } as const;
+      const state = [issued, revoked].reduce(certificateDecider.evolve, certificateDecider.initialState());
+      expect(state).toEqual({ status: 'revoked', certificate: issued.data, reason: 'key compromise', revokedAt: at });
+    });
+  });
+});
+
+describe('party keys', () => {
+  it('follows registration, renaming and revocation', () => {
+    const party = partyKeysOf(
+      partyEvents(revokedSig, { type: 'PartyRenamed', version: 1, data: { partyId: 'p1', displayName: 'Ada King', renamedAt: at } }),
+    );
+    expect(party).toMatchObject({ status: 'registered', displayName: 'Ada King' });
+    if (party.status !== 'registered') throw new Error('registered expected');
+    expect(party.keys['k-sig'].revokedAt).toBe(at);
+    expect(party.keys['k-enc'].revokedAt).toBeNull();
+  });
+
+  it('keeps the first revocation time', () => {
+    const later = { ...revokedSig, data: { ...revokedSig.data, revokedAt: '2027-01-01T00:00:00.000Z' } } as PartyEvent;
+    const party = partyKeysOf(partyEvents(revokedSig, later));
+    expect(party.status === 'registered' && party.keys['k-sig'].revokedAt).toBe(at);
+  });
+
+  it('gives the certifiable key', () => {
+    expect(certifiableKey(partyKeysOf(partyEvents()), 'p1', 'k-sig', 'tsa')).toMatchObject({ keyId: 'k-sig', publicKeyPem: 'PEM-SIG' });
+  });
+});
+
+describe('certificate subject', () => {
+  const registered = (displayName: string) => {
+    const party = partyKeysOf([{ type: 'PartyRegistered', version: 1, data: { partyId: 'p1', kind: 'organisation', displayName, registeredAt: at } }]);
+    if (party.status !== 'registered') throw new Error('registered expected');
+    return party;
+  };
+
+  it('names the party and its id', () => {
+    expect(certificateSubjectOf(registered('Acme SA'))).toEqual({ commonName: 'Acme SA', organisationalUnit: 'p1' });
+  });
+
+  it('cuts a long name to 64 characters and drops control characters', () => {
+    expect(certificateSubjectOf(registered(`A\u0007B ${'x'.repeat(100)}`)).commonName).toBe(`A B ${'x'.repeat(60)}`);
+  });
+
+  it('falls back to the party id when the name is blank', () => {
+    expect(certificateSubjectOf(registered('\u0001')).commonName).toBe('p1');
+  });
+});

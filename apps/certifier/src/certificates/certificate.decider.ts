@@ -1,0 +1,181 @@
+import {
+  assertNever,
+  type CertificateIssued,
+  type CertificateRevoked,
+  type CertificationAuthorityEstablished,
+  type Decider,
+  DomainError,
+} from '@sigillum/contracts';
+import { type CertificateProfile, type DistinguishedName, type IssuedCertificate, profileKeyProblem } from '@sigillum/crypto';
+import type { PartyKey, PartyKeys } from './party-keys';
+
+/**
+ * Streams `ca-<caId>` (the CA, established once) and `certificate-<certificateId>` (one issued certificate).
+ * Signing is done before deciding (it needs the CA key, an effect); the decider judges the facts and records them.
+ */
+
+export type CertificateEvent = CertificationAuthorityEstablished | CertificateIssued | CertificateRevoked;
+
+//////// Commands
+
+export type EstablishCertificationAuthority = {
+  readonly type: 'EstablishCertificationAuthority';
+  readonly caId: string;
+  readonly subject: string;
+  readonly certificatePem: string;
+  readonly fingerprint: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly now: Date;
+};
+
+export type IssueCertificate = {
+  readonly type: 'IssueCertificate';
+  readonly certificateId: string;
+  readonly partyId: string;
+  readonly keyId: string;
+  readonly profile: CertificateProfile;
+  /** The party's directory facts the certificate was issued on. */
+  readonly party: PartyKeys;
+  readonly certificate: IssuedCertificate;
+  readonly now: Date;
+};
+
+export type CertificateCommand = EstablishCertificationAuthority | IssueCertificate;
+
+//////// State
+
+export type CertificateState =
+  | { readonly status: 'none' }
+  | { readonly status: 'established'; readonly caId: string; readonly fingerprint: string }
+  | { readonly status: 'issued'; readonly certificate: CertificateIssued['data'] }
+  | { readonly status: 'revoked'; readonly certificate: CertificateIssued['data']; readonly reason: string; readonly revokedAt: string };
+
+//////// Rules shared with the controller (checked before signing, and again when deciding)
+
+/** The directory use a key must be registered for to carry a certificate of `profile`. */
+export function keyUseFor(profile: CertificateProfile): PartyKey['use'] {
+  switch (profile) {
+    case 'signing':
+    case 'tsa':
+      return 'signature';
+    case 'encryption':
+      return 'encryption';
+    default:
+      return assertNever(profile, 'certificate profile');
+  }
+}
+
+/** The key to certify, or the DomainError that says why it cannot be: unknown party or key (404), revoked (409), wrong use (400). */
+export function certifiableKey(party: PartyKeys, partyId: string, keyId: string, profile: CertificateProfile): PartyKey {
+  if (party.status !== 'registered') {
+    throw new DomainError('CERTIFIER.PARTY_NOT_FOUND', `Party ${partyId} is not registered in the directory`, 'not-found', [
+      { rule: 'party.unknown', message: 'no such party in the directory', partyId },
+    ]);
+  }
+  const key = party.keys[keyId];
+  if (!key) {
+    throw new DomainError('CERTIFIER.KEY_NOT_FOUND', `Party ${partyId} has no public key ${keyId}; register it in the directory first`, 'not-found', [
+      { rule: 'key.unknown', message: 'no such key for this party', partyId },
+    ]);
+  }
+  if (key.revokedAt !== null) {
+    throw new DomainError('CERTIFIER.KEY_REVOKED', `Key ${keyId} of party ${partyId} was revoked at ${key.revokedAt}; register a new key`, 'conflict', [
+      { rule: 'key.revoked', message: `the key was revoked at ${key.revokedAt}`, partyId },
+    ]);
+  }
+  const use = keyUseFor(profile);
+  const problem = key.use !== use ? `a ${profile} certificate needs a key registered for ${use}, and key ${keyId} is for ${key.use}` : profileKeyProblem(profile, key.algorithm);
+  if (problem) {
+    throw new DomainError('CERTIFIER.KEY_PROFILE_MISMATCH', `Key ${keyId} cannot carry a ${profile} certificate: ${problem}`, 'invalid', [
+      { rule: 'key.profile', message: problem, partyId },
+    ]);
+  }
+  return key;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]+/g;
+
+/** The certificate subject of a party: CN = its display name (cut to the X.520 limit of 64), OU = its party id. */
+export function certificateSubjectOf(party: Extract<PartyKeys, { status: 'registered' }>): DistinguishedName {
+  const name = party.displayName.replace(CONTROL, ' ').trim();
+  const commonName = [...(name.length > 0 ? name : party.partyId)].slice(0, 64).join('').trim();
+  return { commonName, organisationalUnit: party.partyId };
+}
+
+//////// Decisions
+
+function establish(command: EstablishCertificationAuthority, state: CertificateState): CertificationAuthorityEstablished[] {
+  if (state.status === 'established') {
+    if (state.fingerprint === command.fingerprint) return [];
+    throw new DomainError('CERTIFIER.CA_ALREADY_ESTABLISHED', `Another certificate is already recorded for CA ${command.caId}`);
+  }
+  if (state.status !== 'none') throw new DomainError('CERTIFIER.STREAM_MISMATCH', `Stream of CA ${command.caId} holds a certificate`);
+  const { caId, subject, certificatePem, fingerprint, notBefore, notAfter } = command;
+  return [
+    {
+      type: 'CertificationAuthorityEstablished',
+      version: 1,
+      data: { caId, subject, certificatePem, fingerprint, notBefore, notAfter, establishedAt: command.now.toISOString() },
+    },
+  ];
+}
+
+function issue(command: IssueCertificate, state: CertificateState): CertificateIssued[] {
+  if (state.status === 'issued' || state.status === 'revoked') {
+    // A retried append of the same certificate is a no-op; anything else under this id is a conflict.
+    if (state.certificate.fingerprint === command.certificate.fingerprint) return [];
+    throw new DomainError('CERTIFIER.CERTIFICATE_EXISTS', `Certificate ${command.certificateId} already exists`);
+  }
+  if (state.status !== 'none') throw new DomainError('CERTIFIER.STREAM_MISMATCH', `Stream of certificate ${command.certificateId} holds a CA`);
+  certifiableKey(command.party, command.partyId, command.keyId, command.profile);
+  const { serialNumber, subject, issuer, certificatePem, fingerprint, notBefore, notAfter } = command.certificate;
+  return [
+    {
+      type: 'CertificateIssued',
+      version: 1,
+      data: {
+        certificateId: command.certificateId,
+        partyId: command.partyId,
+        keyId: command.keyId,
+        serialNumber,
+        subject,
+        issuer,
+        certificatePem,
+        fingerprint,
+        notBefore,
+        notAfter,
+        issuedAt: command.now.toISOString(),
+      },
+    },
+  ];
+}
+
+export function decide(command: CertificateCommand, state: CertificateState): CertificateEvent[] {
+  switch (command.type) {
+    case 'EstablishCertificationAuthority':
+      return establish(command, state);
+    case 'IssueCertificate':
+      return issue(command, state);
+    default:
+      return assertNever(command, 'certificate command');
+  }
+}
+
+export function evolve(state: CertificateState, event: CertificateEvent): CertificateState {
+  switch (event.type) {
+    case 'CertificationAuthorityEstablished':
+      return { status: 'established', caId: event.data.caId, fingerprint: event.data.fingerprint };
+    case 'CertificateIssued':
+      return { status: 'issued', certificate: event.data };
+    case 'CertificateRevoked':
+      return state.status === 'issued' ? { status: 'revoked', certificate: state.certificate, reason: event.data.reason, revokedAt: event.data.revokedAt } : state;
+    default:
+      return assertNever(event, 'certificate event');
+  }
+}
+
+export const initialState = (): CertificateState => ({ status: 'none' });
+
+export const certificateDecider: Decider<CertificateCommand, CertificateState, CertificateEvent> = { decide, evolve, initialState };

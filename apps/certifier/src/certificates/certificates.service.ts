@@ -1,0 +1,117 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  CERTIFICATE_CATEGORY,
+  type CertificateIssued,
+  CLOCK,
+  type Clock,
+  DomainError,
+  ID_GENERATOR,
+  type IdGenerator,
+  PARTY_CATEGORY,
+  type PartyEvent,
+  streamIdOf,
+} from '@sigillum/contracts';
+import { type CertificateAuthority, type CertificateProfile, CertificateRequestError, type IssuedCertificate } from '@sigillum/crypto';
+import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { CERTIFIER_SOURCE } from '../certifier.source';
+import {
+  type CertificateCommand,
+  type CertificateEvent,
+  certificateDecider,
+  type CertificateState,
+  certifiableKey,
+  certificateSubjectOf,
+} from './certificate.decider';
+import { CERTIFICATES_OPTIONS, type CertificatesOptions } from './certificates.options';
+import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
+import { partyKeysOf } from './party-keys';
+
+/** A certificate as the API shows it. */
+export type CertificateView = CertificateIssued['data'] & {
+  readonly status: 'valid' | 'revoked';
+  readonly revokedAt: string | null;
+  readonly revocationReason: string | null;
+};
+
+export interface IssueRequest {
+  readonly partyId: string;
+  readonly keyId: string;
+  readonly profile: CertificateProfile;
+  readonly validityDays?: number;
+}
+
+@Injectable()
+export class CertificatesService {
+  private readonly handle: HandleCommand<CertificateCommand, CertificateState, CertificateEvent>;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(CERTIFICATION_AUTHORITY) private readonly ca: CertificateAuthority,
+    @Inject(CERTIFICATES_OPTIONS) private readonly options: CertificatesOptions,
+  ) {
+    this.handle = commandHandler(certificateDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
+  }
+
+  /** The CA certificate, PEM. */
+  caCertificatePem(): string {
+    return this.ca.caCertificatePem;
+  }
+
+  /** Certifies a party's registered, unrevoked key under `profile`, and records CertificateIssued. */
+  async issue(request: IssueRequest): Promise<CertificateView & { readonly profile: CertificateProfile }> {
+    const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, request.partyId));
+    const party = partyKeysOf(recorded.map(({ event }) => event as PartyEvent));
+    const key = certifiableKey(party, request.partyId, request.keyId, request.profile);
+    if (party.status !== 'registered') throw new Error('unreachable: certifiableKey accepted an unknown party');
+    const now = this.clock.now();
+    let certificate: IssuedCertificate;
+    try {
+      certificate = this.ca.issue({
+        subject: certificateSubjectOf(party),
+        publicKeyPem: key.publicKeyPem,
+        profile: request.profile,
+        validityDays: request.validityDays ?? this.options.defaultValidityDays,
+        now,
+      });
+    } catch (error) {
+      if (!(error instanceof CertificateRequestError)) throw error;
+      throw new DomainError('CERTIFIER.CERTIFICATE_REFUSED', `The CA refused the certificate: ${error.message}`, 'invalid', [
+        { rule: error.rule, message: error.message, partyId: request.partyId },
+      ]);
+    }
+    const certificateId = this.ids.next();
+    const requestId = this.ids.next();
+    const result = await this.handle(
+      streamIdOf(CERTIFICATE_CATEGORY, certificateId),
+      { type: 'IssueCertificate', certificateId, partyId: request.partyId, keyId: request.keyId, profile: request.profile, party, certificate, now },
+      { correlationId: requestId, causationId: requestId },
+    );
+    return { ...viewOf(result.state, certificateId), profile: request.profile };
+  }
+
+  /** A certificate as recorded in `certificate-<certificateId>`; 404 when there is none. */
+  async get(certificateId: string): Promise<CertificateView> {
+    const recorded = await this.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId));
+    let state = certificateDecider.initialState();
+    for (const { event } of recorded) state = certificateDecider.evolve(state, event as CertificateEvent);
+    return viewOf(state, certificateId);
+  }
+}
+
+function viewOf(state: CertificateState, certificateId: string): CertificateView {
+  switch (state.status) {
+    case 'issued':
+      return { ...state.certificate, status: 'valid', revokedAt: null, revocationReason: null };
+    case 'revoked':
+      return { ...state.certificate, status: 'revoked', revokedAt: state.revokedAt, revocationReason: state.reason };
+    case 'none':
+    case 'established':
+      throw new DomainError('CERTIFIER.CERTIFICATE_NOT_FOUND', `No certificate ${certificateId}`, 'not-found');
+    default: {
+      const never: never = state;
+      throw new Error(`Unexpected certificate state ${JSON.stringify(never)}`);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { Body, Controller, Get, Inject, Post } from '@nestjs/common';
+import { ID_GENERATOR, type IdGenerator, type LevelPolicy } from '@sigillum/contracts';
+import { PublishPolicyBody } from './level-policy.dto';
+import { LevelPolicyService } from './level-policy.service';
+
+@Controller('policies')
+export class LevelPolicyController {
+  constructor(
+    private readonly policies: LevelPolicyService,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
+
+  /** Publishes a new version of the level policy; it is in force for every decision from then on. */
+  @Post()
+  async publish(@Body() body: PublishPolicyBody): Promise<{ policyId: string; version: number; changed: boolean; policy: LevelPolicy }> {
+    const requestId = this.ids.next();
+    const { policy, changed } = await this.policies.publish(
+      { name: body.name, scale: body.scale, rules: body.rules.map(({ partyKind, level, allOf }) => ({ partyKind, level, allOf })) },
+      { correlationId: requestId, causationId: requestId },
+    );
+    return { policyId: policy.policyId, version: policy.version, changed, policy };
+  }
+
+  @Get('current')
+  current(): Promise<LevelPolicy> {
+    return this.policies.current();
+  }
+}

@@ -1,0 +1,15 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RoleEventPattern } from '@sigillum/bus';
+import { type DeliveredMessage, SESSION_CATEGORY, Topics } from '@sigillum/contracts';
+import { SessionSecretHandler } from './session-secret.handler';
+
+@Controller()
+export class SessionSecretConsumer {
+  constructor(private readonly handler: SessionSecretHandler) {}
+
+  @RoleEventPattern('certifier', Topics.eventsOf(SESSION_CATEGORY))
+  async onSessionEvent(@Payload() message: DeliveredMessage): Promise<void> {
+    await this.handler.handle(message);
+  }
+}

@@ -1,0 +1,68 @@
+import { PoisonMessageError } from '@sigillum/bus';
+import { type DeliveredMessage, eventTypeOf, OPERATOR_ROLES, PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
+import type { SqliteProjection } from '@sigillum/eventstore';
+import type Database from 'better-sqlite3';
+
+const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+/**
+ * Which processing operator offers which step, in registration order: the certifier's small read model of
+ * `sigillum.party.events`, used to choose the operator of each step of a chain. Only operators and their
+ * specifications are kept; other party events pass through untouched.
+ */
+export const operatorIndexProjection: SqliteProjection = {
+  name: 'certifier-operator-index',
+  version: 1,
+  tables: ['cert_operators', 'cert_operator_steps'],
+  schema: `CREATE TABLE IF NOT EXISTS cert_operators (
+      party_id TEXT PRIMARY KEY, operator_role TEXT NOT NULL, registered_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS cert_operator_steps (
+      party_id TEXT NOT NULL, step TEXT NOT NULL, PRIMARY KEY (party_id, step)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS cert_operator_steps_by_step ON cert_operator_steps (step, party_id);`,
+  apply(db: Database.Database, message: DeliveredMessage): void {
+    const type = eventTypeOf(message);
+    if (type !== 'PartyRegistered' && type !== 'OperatorSpecificationRegistered') return;
+    const data = message.data as Record<string, unknown> | null;
+    if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
+    if (!isText(data.partyId)) throw new PoisonMessageError(`${type}: data.partyId must be a non-empty string`);
+    if (type === 'PartyRegistered') {
+      if (data.kind !== 'operator') return;
+      if (!OPERATOR_ROLES.includes(data.operatorRole as never)) {
+        throw new PoisonMessageError(`${type}: data.operatorRole must be one of ${OPERATOR_ROLES.join(', ')} for an operator`);
+      }
+      if (!isText(data.registeredAt)) throw new PoisonMessageError(`${type}: data.registeredAt must be an ISO time`);
+      db.prepare(
+        `INSERT INTO cert_operators (party_id, operator_role, registered_at) VALUES (?, ?, ?)
+         ON CONFLICT(party_id) DO UPDATE SET operator_role = excluded.operator_role, registered_at = excluded.registered_at`,
+      ).run(data.partyId, data.operatorRole as string, data.registeredAt);
+      return;
+    }
+    const specification = data.specification as { steps?: unknown } | null | undefined;
+    if (typeof specification !== 'object' || specification === null || !Array.isArray(specification.steps)) {
+      throw new PoisonMessageError(`${type}: data.specification.steps must be an array`);
+    }
+    const steps = new Set<ProcessingStep>();
+    for (const entry of specification.steps as unknown[]) {
+      const step = (entry as { step?: unknown } | null)?.step;
+      if (!PROCESSING_STEPS.includes(step as ProcessingStep)) {
+        throw new PoisonMessageError(`${type}: every data.specification.steps[].step must be one of ${PROCESSING_STEPS.join(', ')}`);
+      }
+      steps.add(step as ProcessingStep);
+    }
+    // A new specification replaces the previous one.
+    db.prepare('DELETE FROM cert_operator_steps WHERE party_id = ?').run(data.partyId);
+    const insert = db.prepare('INSERT INTO cert_operator_steps (party_id, step) VALUES (?, ?)');
+    for (const step of steps) insert.run(data.partyId, step);
+  },
+};
+
+/** Processing operators whose last projected specification offers `step`, earliest registered first. */
+export function operatorCandidates(db: Database.Database, step: ProcessingStep, limit = 20): string[] {
+  const rows = db
+    .prepare(
+      `SELECT o.party_id AS partyId FROM cert_operator_steps s JOIN cert_operators o ON o.party_id = s.party_id
+       WHERE s.step = ? AND o.operator_role = 'processing' ORDER BY o.registered_at, o.party_id LIMIT ?`,
+    )
+    .all(step, limit) as { partyId: string }[];
+  return rows.map((row) => row.partyId);
+}

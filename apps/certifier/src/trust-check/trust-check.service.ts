@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  CLOCK,
+  type Clock,
+  DEFAULT_CORRESPONDENCE_KINDS,
+  DomainError,
+  ID_GENERATOR,
+  type IdGenerator,
+  type LevelPolicy,
+  type ProcessingStep,
+  streamIdOf,
+  type SubjectRole,
+  type SubjectVerdict,
+  TRUST_CHECK_CATEGORY,
+  type TrustCheckAnswered,
+  type TrustLevel,
+} from '@sigillum/contracts';
+import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { CERTIFIER_CONFIG, type CertifierConfig } from '../certifier.config';
+import { CERTIFIER_SOURCE } from '../certifier.source';
+import { certifiedAttributesOf } from '../attributes/attributes.decider';
+import { evaluateParty } from '../policy/evaluate';
+import { LevelPolicyService } from '../policy/level-policy.service';
+import { offersStep } from '../state/party-facts';
+import { TrustStateReader } from '../state/trust-state.reader';
+import { OperatorIndex } from './operator-index';
+import { type TrustCheckCommand, trustCheckDecider, type TrustCheckState } from './trust-check.decider';
+
+export interface TrustCheckRequest {
+  readonly purpose: 'session' | 'delivery';
+  /** The session (or correspondence) the check is for. */
+  readonly subjectOf: string;
+  readonly subjects: readonly { readonly partyId: string; readonly subjectRole: SubjectRole }[];
+  readonly levelRequired: TrustLevel;
+  /** When given, every operator of the kind's chain is a subject too. */
+  readonly correspondenceKind?: string;
+  /** A fixed id makes the check idempotent: asked again, it returns the answer recorded the first time. */
+  readonly checkId?: string;
+}
+
+/** A UUID (v5 layout) derived from a name, so that the same question always gets the same check id. */
+export function nameBasedId(name: string): string {
+  const hash = createHash('sha1').update(`sigillum.certifier:${name}`, 'utf8').digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The check id of a session's trust check: one per session. */
+export const sessionCheckId = (sessionId: string): string => nameBasedId(`session:${sessionId}`);
+
+/**
+ * Answers whether every subject (and every operator of the kind's chain) holds valid certified attributes at or
+ * above a level now, under the policy in force; records the answer as TrustCheckAnswered in `trustcheck-<checkId>`.
+ */
+@Injectable()
+export class TrustCheckService {
+  private readonly handle: HandleCommand<TrustCheckCommand, TrustCheckState, TrustCheckAnswered>;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(CERTIFIER_CONFIG) private readonly config: CertifierConfig,
+    private readonly reader: TrustStateReader,
+    private readonly policies: LevelPolicyService,
+    private readonly operators: OperatorIndex,
+  ) {
+    this.handle = commandHandler(trustCheckDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
+  }
+
+  async check(request: TrustCheckRequest, context: CommandContext): Promise<TrustCheckAnswered['data']> {
+    const checkId = request.checkId ?? this.ids.next();
+    const streamId = streamIdOf(TRUST_CHECK_CATEGORY, checkId);
+    if (request.checkId) {
+      const recorded = await this.store.readStream(streamId);
+      const state = recorded.reduce((s, { event }) => trustCheckDecider.evolve(s, event as TrustCheckAnswered), trustCheckDecider.initialState());
+      if (state.status === 'answered') return state.answer;
+    }
+    const chain = this.chainOf(request.correspondenceKind);
+    const policy = await this.policies.current();
+    const now = this.clock.now();
+
+    const subjects = [...request.subjects];
+    const unavailable: SubjectVerdict[] = [];
+    const stepsOf = new Map<string, ProcessingStep[]>();
+    for (const step of chain) {
+      const operatorId = await this.operatorFor(step);
+      if (!operatorId) {
+        unavailable.push(this.noOperator(step, request.levelRequired));
+        continue;
+      }
+      subjects.push({ partyId: operatorId, subjectRole: 'operator' });
+      stepsOf.set(operatorId, [...(stepsOf.get(operatorId) ?? []), step]);
+    }
+
+    const seen = new Set<string>();
+    const verdicts: SubjectVerdict[] = [];
+    for (const subject of subjects) {
+      const key = `${subject.subjectRole}:${subject.partyId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const steps = subject.subjectRole === 'operator' ? (stepsOf.get(subject.partyId) ?? []) : [];
+      verdicts.push(await this.evaluate(subject.partyId, subject.subjectRole, request.levelRequired, policy, now, steps));
+    }
+    verdicts.push(...unavailable);
+
+    const answer: TrustCheckAnswered['data'] = {
+      checkId,
+      purpose: request.purpose,
+      subjectOf: request.subjectOf,
+      policyId: policy.policyId,
+      levelRequired: request.levelRequired,
+      passed: verdicts.length > 0 && verdicts.every((verdict) => verdict.validNow),
+      verdicts,
+      answeredAt: now.toISOString(),
+    };
+    const result = await this.handle(streamId, { type: 'RecordTrustCheckAnswer', answer }, context);
+    if (result.state.status !== 'answered') throw new Error(`Trust check ${checkId} was not recorded`);
+    // Asked again with the same id: the answer recorded first stands.
+    return result.state.answer;
+  }
+
+  /** The processing steps of a kind of correspondence, in order; none without a kind. */
+  private chainOf(kindName: string | undefined): readonly ProcessingStep[] {
+    if (kindName === undefined) return [];
+    const kind = DEFAULT_CORRESPONDENCE_KINDS.find((candidate) => candidate.name === kindName);
+    if (!kind) {
+      throw new DomainError(
+        'CERTIFIER.UNKNOWN_CORRESPONDENCE_KIND',
+        `Unknown kind of correspondence "${kindName}"; known kinds: ${DEFAULT_CORRESPONDENCE_KINDS.map((k) => k.name).join(', ')}`,
+        'invalid',
+        [{ rule: 'kind.unknown', message: `unknown kind of correspondence "${kindName}"` }],
+      );
+    }
+    return kind.chain;
+  }
+
+  /**
+   * The operator of a step: CHAIN_OPERATORS when it names one (checked like any subject), otherwise the
+   * earliest-registered processing operator whose specification (as the directory holds it now) offers the step.
+   */
+  async operatorFor(step: ProcessingStep): Promise<string | null> {
+    const configured = this.config.chainOperators[step];
+    if (configured) return configured;
+    for (const candidate of this.operators.candidates(step)) {
+      // The index may lag the directory: confirm on the party's stream itself.
+      const { state } = await this.reader.partyFacts(candidate);
+      if (offersStep(state, step)) return candidate;
+    }
+    return null;
+  }
+
+  private async evaluate(
+    partyId: string,
+    subjectRole: SubjectRole,
+    levelRequired: TrustLevel,
+    policy: LevelPolicy,
+    now: Date,
+    /** Chain steps this subject was chosen for (CHAIN_OPERATORS may name one that does not offer them). */
+    steps: readonly ProcessingStep[],
+  ): Promise<SubjectVerdict> {
+    const [facts, attributes] = await Promise.all([this.reader.partyFacts(partyId), this.reader.certifiedAttributes(partyId)]);
+    const verdict = evaluateParty(facts.state, certifiedAttributesOf(attributes.state), policy, now, { partyId, subjectRole, levelRequired });
+    if (facts.state.status !== 'registered' || verdict.reasons.some((reason) => reason.rule === 'operator.unavailable')) return verdict;
+    const missing = steps.filter((step) => !offersStep(facts.state, step));
+    if (missing.length === 0) return verdict;
+    return {
+      ...verdict,
+      validNow: false,
+      reasons: [
+        ...verdict.reasons,
+        ...missing.map((step) => ({
+          rule: 'operator.unavailable',
+          message: `operator ${partyId} does not offer the step ${step}`,
+          partyId,
+          subjectRole,
+        })),
+      ],
+    };
+  }
+
+  /** No processing operator offers the step: a verdict without a party (partyId empty). */
+  private noOperator(step: ProcessingStep, levelRequired: TrustLevel): SubjectVerdict {
+    return {
+      partyId: '',
+      subjectRole: 'operator',
+      levelHeld: null,
+      levelRequired,
+      validNow: false,
+      reasons: [{ rule: 'operator.unavailable', message: `no processing operator offers the step ${step}`, subjectRole: 'operator' }],
+    };
+  }
+}
