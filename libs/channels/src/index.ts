@@ -6,3 +6,4 @@ export * from './smtp/smtp-sender';
 export * from './kafka/kafka-gateway-sender';
 export * from './file/file-sender';
 export * from './routing-sender';
+export * from './smtp/loopback-mailbox';

@@ -3,5 +3,5 @@ export * from './event-store.contract';
 export * from './eventually';
 export * from './event-bus.contract';
 export * from './kafka-suite';
-export * from './mail-catcher';
 export * from './movable-clock';
+export { LoopbackMailbox as MailCatcher, type CaughtMail } from '@sigillum/channels';

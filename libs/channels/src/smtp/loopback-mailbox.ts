@@ -1,5 +1,4 @@
 import { SMTPServer } from 'smtp-server';
-import { eventually } from './eventually';
 
 export interface CaughtMail {
   readonly to: string[];
@@ -12,11 +11,24 @@ function decodeQuotedPrintable(raw: string): string {
   return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** Retries `check` until it returns, up to `timeoutMs`. */
+async function poll<T>(check: () => T, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /**
- * A real SMTP server on loopback that keeps every mail it accepts: the e-mail second channel in tests
- * goes through nodemailer and SMTP for real, and the test reads the code out of the received mail.
+ * A real SMTP server on loopback that keeps every mail it accepts, for the demo and the tests: the e-mail
+ * second channel goes through nodemailer and SMTP for real, and the reader takes the code out of the mail.
  */
-export class MailCatcher {
+export class LoopbackMailbox {
   readonly mails: CaughtMail[] = [];
   private server?: SMTPServer;
   port = 0;
@@ -55,10 +67,10 @@ export class MailCatcher {
 
   /** Waits for the mail that names `reference` (a session or channel id) and returns the code in it; the latest when several. */
   async codeFor(reference: string, options: { after?: number; timeoutMs?: number } = {}): Promise<string> {
-    return eventually(async () => {
+    return poll(() => {
       const mails = this.mails.slice(options.after ?? 0).filter((mail) => mail.text.includes(reference));
       const code = mails.length ? /^ {4}(\d{6,12})\s*$/m.exec(mails[mails.length - 1].text)?.[1] : undefined;
-      if (!code) throw new Error(`no mail with a code for ${reference} yet (${this.mails.length} mails caught)`);
+      if (!code) throw new Error(`No mail with a code for ${reference} arrived (${this.mails.length} mails received in all)`);
       return code;
     }, options.timeoutMs ?? 15_000);
   }
