@@ -363,5 +363,14 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 }
 
 function isUniqueViolation(error: unknown, column: string): boolean {
-  return error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE' && error.message.includes(column);
+  // Duck-typed, not instanceof: the native binding keeps the SqliteError class of the first module instance
+  // that loaded it, so under several module registries (Jest) instanceof fails for the others.
+  const candidate = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    candidate.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+    typeof candidate.message === 'string' &&
+    candidate.message.includes(column)
+  );
 }
