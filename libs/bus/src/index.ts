@@ -1,5 +1,6 @@
 export * from './event-bus.port';
 export * from './nest/bus-transport';
+export * from './nest/kafka-role-server';
 export * from './bus-logger';
 export * from './delivery-policy';
 export * from './message-validation';

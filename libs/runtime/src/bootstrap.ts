@@ -1,6 +1,6 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
+import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
@@ -46,11 +46,20 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   app.enableShutdownHooks();
   serveOpenApi(app, roles.map((spec) => spec.role));
   const bus = app.get<EventBus>(EVENT_BUS);
+  const eventBus = config.eventBus;
   for (const spec of roles.filter((s) => s.consumes)) {
-    app.connectMicroservice(
-      { strategy: new BusTransport(bus, { role: spec.role, maxAttempts: config.consumerMaxAttempts }) },
-      { inheritAppConfig: true },
-    );
+    // Distributed: Nest's own Kafka transport (ServerKafka) serves the role's handlers; embedded: the bus port does.
+    const strategy =
+      eventBus.kind === 'kafka'
+        ? new KafkaRoleServer({
+            role: spec.role,
+            brokers: eventBus.brokers,
+            clientId: eventBus.clientId,
+            partitions: eventBus.partitions,
+            maxAttempts: config.consumerMaxAttempts,
+          })
+        : new BusTransport(bus, { role: spec.role, maxAttempts: config.consumerMaxAttempts });
+    app.connectMicroservice({ strategy }, { inheritAppConfig: true });
   }
   return app;
 }

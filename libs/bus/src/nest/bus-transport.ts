@@ -27,8 +27,9 @@ export const roleTransportId = (role: string): symbol => Symbol.for(`sigillum.bu
 export const RoleEventPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleTransportId(role));
 
 /**
- * Serves `@EventPattern(topic)` handlers from the EventBus port, whichever adapter is behind it
- * (embedded SQLite log or Kafka). The handler receives the whole DeliveredMessage as payload.
+ * Serves `@EventPattern(topic)` handlers from the EventBus port: the embedded mode's transport (the apps
+ * use `KafkaRoleServer`, Nest's own Kafka transport, in distributed mode; this one also works over the
+ * Kafka adapter). The handler receives the whole DeliveredMessage as payload.
  * Errors reach the bus, so that its retry and dead-letter policy applies: Nest's own `handleEvent`
  * would swallow them, which is why handlers are invoked here directly.
  */

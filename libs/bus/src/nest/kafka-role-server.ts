@@ -1,0 +1,318 @@
+import { Logger } from '@nestjs/common';
+import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
+import { Topics, type DeliveredMessage } from '@sigillum/contracts';
+import { Partitioners, logLevel, type Admin, type Consumer, type EachMessagePayload, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { BusLogger } from '../bus-logger';
+import {
+  deadLetterHeaders,
+  deliverWithRetries,
+  isPoison,
+  poisonReason,
+  retryPolicy,
+  type DeliveryOutcome,
+  type RetryPolicy,
+} from '../delivery-policy';
+import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
+import { fromKafkaMessage } from '../kafka/cloudevents-codec';
+import { BusContext, roleTransportId } from './bus-transport';
+
+export interface KafkaRoleServerOptions {
+  /** The role whose `@RoleEventPattern(role, topic)` handlers this server serves, in consumer group `sigillum.<role>`. */
+  readonly role: string;
+  readonly brokers: readonly string[];
+  /** Prefix of the kafkajs client id, which becomes `<clientId>.<role>`; default `sigillum`. */
+  readonly clientId?: string;
+  /** Attempts before a failing message is dead-lettered; default 3. */
+  readonly maxAttempts?: number;
+  /** Wait before the 2nd attempt, doubling up to `maxBackoffMs`; default 100 / 2000 ms. */
+  readonly retryBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Partitions of the topics (handler topics, dead-letter topics) this server creates when missing; default 3. */
+  readonly partitions?: number;
+  /** Replication factor of created topics; default min(3, brokers in the cluster). */
+  readonly replicationFactor?: number;
+  /** Start from the earliest retained message when the group has no committed offset; default true. */
+  readonly fromBeginning?: boolean;
+  readonly consumer?: KafkaConsumerTuning;
+  /** TLS and SASL settings passed to kafkajs as they are; never logged. */
+  readonly security?: Pick<KafkaConfig, 'ssl' | 'sasl'>;
+  readonly connectionTimeout?: number;
+  readonly requestTimeout?: number;
+  /** kafkajs messages at or above this level reach `logger`; default `warn`. */
+  readonly logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'nothing';
+  readonly logger?: BusLogger;
+}
+
+const LOG_LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
+
+/**
+ * Serves one role's `@RoleEventPattern` handlers with Nest's own Kafka transport (`ServerKafka`, kafkajs),
+ * under our contract rather than Nest's JSON request/reply conventions:
+ *
+ * - the consumer group is `sigillum.<role>` and the subscription is the topics of that role's handlers only
+ *   (Nest registers on this server only the handlers whose transport id is `roleTransportId(role)`);
+ * - records are binary-mode CloudEvents, decoded by `fromKafkaMessage` into the DeliveredMessage the
+ *   handler receives as payload (with a `BusContext`), exactly as under `BusTransport`; no reply topic is
+ *   read or written, Nest's deserializer and reply publisher are never used;
+ * - at least once: auto-commit is off and a record's offset is committed only after its handler succeeded
+ *   or it was written to `<topic>.dlq`;
+ * - per key order: one partition is handled one record at a time, retries included;
+ * - retries with backoff then dead-letter with the reason headers (delivery-policy.ts); a PoisonMessageError
+ *   (or an undecodable record) is dead-lettered at once; the consumer goes on with the next record.
+ *
+ * Handler errors reach this server because `handleEvent` (which would log and swallow them) is not used:
+ * `handleMessage` calls the handler itself and awaits its result.
+ */
+export class KafkaRoleServer extends ServerKafka {
+  private readonly role: string;
+  private readonly policy: RetryPolicy;
+  private readonly busLog: BusLogger;
+  private readonly partitions: number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private controller = new AbortController();
+  private admin?: Promise<Admin>;
+  private readonly knownTopics = new Map<string, Promise<void>>();
+  private subscribed: string[] = [];
+
+  constructor(private readonly roleOptions: KafkaRoleServerOptions) {
+    if (!Array.isArray(roleOptions.brokers) || roleOptions.brokers.length === 0) {
+      throw new Error(`KafkaRoleServer for role ${roleOptions.role} needs at least one broker, e.g. KAFKA_BROKERS=127.0.0.1:9092.`);
+    }
+    const busLog: BusLogger = roleOptions.logger ?? new Logger(`KafkaRoleServer:${roleOptions.role}`);
+    const tuning = roleOptions.consumer ?? {};
+    const client: KafkaConfig = {
+      clientId: `${roleOptions.clientId ?? 'sigillum'}.${roleOptions.role}`,
+      brokers: [...roleOptions.brokers],
+      ...roleOptions.security,
+      connectionTimeout: roleOptions.connectionTimeout ?? 3_000,
+      requestTimeout: roleOptions.requestTimeout ?? 30_000,
+      logLevel: LOG_LEVELS[roleOptions.logLevel ?? 'warn'],
+      logCreator: () => (entry) => logKafkajs(busLog, entry),
+    };
+    const options: Required<KafkaOptions>['options'] = {
+      // The group and client id are ours exactly: no "-server" suffix.
+      postfixId: '',
+      client: client as NonNullable<KafkaOptions['options']>['client'],
+      consumer: {
+        groupId: `sigillum.${roleOptions.role}`,
+        sessionTimeout: tuning.sessionTimeout,
+        heartbeatInterval: tuning.heartbeatInterval,
+        rebalanceTimeout: tuning.rebalanceTimeout,
+        maxWaitTimeInMs: tuning.maxWaitTimeInMs,
+        // Topics come from ensureTopics with our partition count, never broker defaults.
+        allowAutoTopicCreation: false,
+      },
+      subscribe: { fromBeginning: roleOptions.fromBeginning ?? true },
+      // autoCommit off: handleMessage commits each offset itself, after the handler succeeded.
+      run: { autoCommit: false, partitionsConsumedConcurrently: tuning.partitionsConsumedConcurrently ?? 1 },
+      // Only the dead-letter records are produced: idempotent, hence acks=all, one request in flight.
+      producer: {
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner as never,
+      },
+    };
+    super(options);
+    this.role = roleOptions.role;
+    this.transportId = roleTransportId(roleOptions.role);
+    this.policy = retryPolicy(roleOptions.maxAttempts, roleOptions.retryBackoffMs, roleOptions.maxBackoffMs);
+    this.partitions = roleOptions.partitions ?? 3;
+    this.busLog = busLog;
+  }
+
+  get group(): string {
+    return this.groupId;
+  }
+
+  /** The topics this server consumes: those of the role's handlers. */
+  get topics(): readonly string[] {
+    return [...this.getHandlers().keys()];
+  }
+
+  override async listen(callback: (error?: unknown, ...optionalParams: unknown[]) => void): Promise<void> {
+    // A role without handlers on this transport needs no consumer, no producer, no group.
+    if (this.topics.length === 0) return callback();
+    this.controller = new AbortController();
+    return super.listen(callback);
+  }
+
+  /** Subscribes to the role's topics only (created first, with our partition count) and runs with auto-commit off. */
+  override async bindEvents(consumer: Parameters<ServerKafka['bindEvents']>[0]): Promise<void> {
+    const topics = this.topics;
+    await this.ensureTopics(topics);
+    const kafkaConsumer = consumer as unknown as Consumer;
+    const joined = new Promise<void>((resolve) => {
+      const remove = kafkaConsumer.on(kafkaConsumer.events.GROUP_JOIN, () => {
+        remove();
+        resolve();
+      });
+    });
+    await kafkaConsumer.subscribe({ ...this.options.subscribe, topics: [...topics] });
+    this.subscribed = [...topics];
+    await kafkaConsumer.run({
+      ...this.options.run,
+      autoCommit: false,
+      eachMessage: (payload) => this.track(this.handleMessage(payload as never)),
+    });
+    // Listening only once the group is joined makes "start, then publish" deliver, as with BusTransport.
+    const joinTimeoutMs = this.roleOptions.consumer?.joinTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      joined.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), joinTimeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (timedOut) this.busLog.warn(`Group ${this.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
+    this.busLog.log(`Group ${this.group} consuming ${topics.join(', ')}`);
+  }
+
+  /**
+   * One record: decode, deliver with retries, dead-letter if need be, then commit past it. Throwing (the
+   * dead-letter write or the commit failed) leaves the offset uncommitted: kafkajs delivers the record again.
+   */
+  override async handleMessage(payload: Parameters<ServerKafka['handleMessage']>[0]): Promise<void> {
+    const { topic, partition, message, heartbeat } = payload as unknown as EachMessagePayload;
+    // Stopping: leave it uncommitted for whoever owns the partition next.
+    if (this.controller.signal.aborted) return;
+    let outcome: DeliveryOutcome;
+    try {
+      const delivered = fromKafkaMessage(topic, partition, message);
+      outcome = await deliverWithRetries(delivered, (m) => this.dispatch(m), this.policy, this.controller.signal, {
+        beforeRetry: heartbeat,
+        onAttemptFailed: (error, attempt) =>
+          isPoison(error) || attempt >= this.policy.maxAttempts
+            ? undefined
+            : this.busLog.warn(`Group ${this.group} ${topic}[${partition}]@${message.offset} attempt ${attempt} failed: ${describe(error)}`),
+      });
+    } catch (error) {
+      if (!isPoison(error)) throw error;
+      outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
+    }
+    if (outcome.kind === 'abandoned') return;
+    if (outcome.kind === 'dead-letter') await this.deadLetter(payload as unknown as EachMessagePayload, outcome);
+    await (this.consumer as unknown as Consumer).commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+  }
+
+  /** Pauses fetching, lets the in-flight record finish and commit, then leaves the group and disconnects. */
+  override async close(): Promise<void> {
+    this.controller.abort();
+    try {
+      if (this.subscribed.length > 0) (this.consumer as unknown as Consumer | null)?.pause(this.subscribed.map((topic) => ({ topic })));
+    } catch {
+      // not running: nothing to pause
+    }
+    await Promise.allSettled([...this.inFlight]);
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((client) => client.disconnect()).catch(() => undefined);
+    try {
+      await super.close();
+    } catch (error) {
+      this.busLog.warn(`Group ${this.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
+    }
+    this.subscribed = [];
+    this.knownTopics.clear();
+  }
+
+  /** The role's handler for the record's topic, called with the DeliveredMessage; its error (or stream error) is rethrown. */
+  private async dispatch(message: DeliveredMessage): Promise<void> {
+    const handler = this.getHandlerByPattern(message.topic);
+    if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic} in role ${this.role}`);
+    const context = new BusContext([message, this.group]);
+    await this.onProcessingStartHook(this.transportId, context, async () => {
+      try {
+        const result = await handler(message, context);
+        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      } finally {
+        this.onProcessingEndHook?.(this.transportId, context);
+      }
+    });
+  }
+
+  /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
+  private async deadLetter({ topic, partition, message }: EachMessagePayload, outcome: { attempts: number; reason: string }): Promise<void> {
+    const deadLetterTopic = Topics.deadLetterOf(topic);
+    const headers = {
+      ...message.headers,
+      ...deadLetterHeaders({
+        reason: outcome.reason,
+        originalTopic: topic,
+        originalPartition: partition,
+        originalOffset: message.offset,
+        group: this.group,
+        attempts: outcome.attempts,
+      }),
+    };
+    await this.ensureTopics([deadLetterTopic]);
+    const producer = this.producer as unknown as Producer;
+    await producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    this.busLog.warn(`Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`);
+  }
+
+  private async track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
+  }
+
+  /** Creates the topics not seen yet (listTopics, then createTopics); concurrent callers share one creation. */
+  private async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((topic) => !this.knownTopics.has(topic));
+    if (missing.length > 0) {
+      const creation = this.createTopics(missing);
+      for (const topic of missing) this.knownTopics.set(topic, creation);
+      creation.catch(() => missing.forEach((topic) => this.knownTopics.get(topic) === creation && this.knownTopics.delete(topic)));
+    }
+    await Promise.all(topics.map((topic) => this.knownTopics.get(topic)));
+  }
+
+  private async createTopics(topics: readonly string[]): Promise<void> {
+    const admin = await this.connectedAdmin();
+    // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return;
+    const replicationFactor = this.roleOptions.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
+    // Resolves false when another client created them meanwhile.
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions: this.partitions, replicationFactor })),
+    });
+  }
+
+  private connectedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      if (!this.client) throw new Error(`KafkaRoleServer for role ${this.role} is not listening`);
+      const admin = (this.client as unknown as { admin(): Admin }).admin();
+      await admin.connect();
+      return admin;
+    })();
+    this.admin.catch(() => (this.admin = undefined));
+    return this.admin;
+  }
+}
+
+function logKafkajs(logger: BusLogger, { namespace, level, log }: LogEntry): void {
+  // A topic created concurrently elsewhere: createTopics resolves (or throws for real errors) on its own.
+  if (String(log.message).startsWith('Response CreateTopics')) return;
+  // Only the message and the error text: kafkajs entries can carry request payloads and broker settings.
+  const text = `[kafkajs ${namespace}] ${log.message}${log.error ? ` (${String(log.error)})` : ''}`;
+  // kafkajs logs every ordinary rebalance at ERROR; it is expected whenever a member joins or leaves.
+  if (level <= logLevel.ERROR && !/rebalanc/i.test(text)) logger.error(text);
+  else if (level <= logLevel.WARN) logger.warn(text);
+  else logger.log(text);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
