@@ -3,7 +3,6 @@
  * requires it, so a broken install fails with what to do instead of a stack trace.
  */
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Database = require('better-sqlite3') as typeof import('better-sqlite3');
   new Database(':memory:').close();
 } catch (error) {
