@@ -1,0 +1,178 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS).
+ *
+ * - objects: members sorted by their names compared as arrays of UTF-16 code units (§3.2.3), recursively;
+ * - numbers: the ECMAScript Number-to-String serialisation (§3.2.2.3): `-0` → `0`, `1e21` → `1e+21`, …;
+ * - strings: escaped as ECMAScript's JSON.stringify does (§3.2.2.2), with no Unicode normalisation;
+ * - no insignificant whitespace.
+ *
+ * Only the I-JSON (RFC 7493) data model is accepted: plain objects, arrays, strings, finite numbers, booleans and
+ * null. Anything else (NaN, ±Infinity, bigint, Date, Buffer, Map, class instances, functions, symbols, `undefined`
+ * in an array, strings with lone surrogates, cycles) is refused with a {@link CanonicalJsonError} naming the place
+ * (`$.a[2].b`) and what to do instead. As with JSON.stringify, an object member whose value is `undefined` is left out.
+ */
+
+/** The JSON values JCS canonicalises. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The canonicalization identifier carried beside signed evidence (`canonicalization` field). */
+export const JCS_CANONICALIZATION_ID = 'urn:ietf:rfc:8785';
+
+/** A value that has no canonical JSON form; `path` is where it sits (`$` is the root), `rule` which rule it breaks. */
+export class CanonicalJsonError extends Error {
+  constructor(
+    readonly path: string,
+    readonly rule: string,
+    message: string,
+  ) {
+    super(`${message} (at ${path})`);
+    this.name = 'CanonicalJsonError';
+  }
+}
+
+/** RFC 8785 canonical JSON text of `value`. Throws CanonicalJsonError for anything outside the I-JSON data model. */
+export function canonicalize(value: unknown): string {
+  const parts: string[] = [];
+  write(value, '$', parts, new Set<object>());
+  return parts.join('');
+}
+
+/** The UTF-8 bytes of the canonical JSON of `value`: what is hashed and signed. */
+export function canonicalizeToBuffer(value: unknown): Buffer {
+  return Buffer.from(canonicalize(value), 'utf8');
+}
+
+/** Whether `text` is JSON that is already in RFC 8785 canonical form (byte for byte). */
+export function isCanonicalJson(text: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  try {
+    return canonicalize(parsed) === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses JSON text and returns its canonical form; throws CanonicalJsonError when the text is not JSON or holds
+ * values I-JSON forbids (e.g. lone surrogates).
+ */
+export function canonicalizeJsonText(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CanonicalJsonError('$', 'json.syntax', `Not JSON: ${(error as Error).message}`);
+  }
+  return canonicalize(parsed);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function serialiseString(text: string, path: string, what: string): string {
+  if (LONE_SURROGATE.test(text)) {
+    throw new CanonicalJsonError(path, 'string.lone-surrogate', `The ${what} holds a lone UTF-16 surrogate, which I-JSON forbids; encode binary data as base64`);
+  }
+  // ES2019 well-formed JSON.stringify: exactly the RFC 8785 §3.2.2.2 escaping for well-formed strings.
+  return JSON.stringify(text);
+}
+
+function childPath(path: string, key: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+function describe(value: object): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name.length > 0 ? name : 'object';
+}
+
+function write(value: unknown, path: string, out: string[], ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+      out.push(serialiseString(value, path, 'string'));
+      return;
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new CanonicalJsonError(path, 'number.finite', `${String(value)} has no JSON form; use a finite number, null or a string`);
+      }
+      // Number.prototype.toString is the ECMAScript serialisation RFC 8785 §3.2.2.3 mandates; String(-0) is "0".
+      out.push(String(value));
+      return;
+    case 'bigint':
+      throw new CanonicalJsonError(path, 'type.bigint', 'A bigint has no I-JSON form; pass it as a decimal string (or a number when it is within ±2^53)');
+    case 'undefined':
+      throw new CanonicalJsonError(path, 'type.undefined', 'undefined has no JSON form; use null or leave the member out');
+    case 'function':
+      throw new CanonicalJsonError(path, 'type.function', 'A function has no JSON form');
+    case 'symbol':
+      throw new CanonicalJsonError(path, 'type.symbol', 'A symbol has no JSON form');
+    case 'object':
+      break;
+    default:
+      throw new CanonicalJsonError(path, 'type.unknown', `A ${typeof value} has no JSON form`);
+  }
+  if (value === null) {
+    out.push('null');
+    return;
+  }
+  if (ancestors.has(value)) throw new CanonicalJsonError(path, 'structure.cycle', 'The value refers to itself (a cycle) and has no JSON form');
+  if (Array.isArray(value)) {
+    ancestors.add(value);
+    out.push('[');
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) out.push(',');
+      const element: unknown = value[index];
+      const elementPath = `${path}[${index}]`;
+      if (element === undefined) {
+        throw new CanonicalJsonError(
+          elementPath,
+          'array.undefined',
+          index in value ? 'undefined in an array has no JSON form; use null' : 'A hole in a sparse array has no JSON form; use null',
+        );
+      }
+      write(element, elementPath, out, ancestors);
+    }
+    out.push(']');
+    ancestors.delete(value);
+    return;
+  }
+  if (value instanceof Date) {
+    throw new CanonicalJsonError(path, 'type.date', 'A Date is not JSON; pass date.toISOString() (an ISO-8601 UTC string) instead');
+  }
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    throw new CanonicalJsonError(path, 'type.binary', 'Binary data is not JSON; encode it as a base64 or hex string');
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new CanonicalJsonError(
+      path,
+      'type.object',
+      `A ${describe(value)} is not a plain object; convert it to plain objects, arrays, strings, numbers, booleans and null first`,
+    );
+  }
+  if (Object.getOwnPropertySymbols(value).some((symbol) => Object.prototype.propertyIsEnumerable.call(value, symbol))) {
+    throw new CanonicalJsonError(path, 'key.symbol', 'An object with symbol keys has no JSON form');
+  }
+  ancestors.add(value);
+  const record = value as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
+  const keys = Object.keys(record)
+    .filter((key) => record[key] !== undefined)
+    .sort();
+  out.push('{');
+  keys.forEach((key, index) => {
+    const memberPath = childPath(path, key);
+    if (index > 0) out.push(',');
+    out.push(serialiseString(key, memberPath, 'member name'), ':');
+    write(record[key], memberPath, out, ancestors);
+  });
+  out.push('}');
+  ancestors.delete(value);
+}
