@@ -9,3 +9,4 @@ export * from './trust/levels';
 export * from './trust/correspondence-kinds';
 export * from './certifier/certifier.events';
 export * from './domicile/session.events';
+export * from './event-catalogue';

@@ -52,14 +52,15 @@ interface MessageRow {
  */
 interface SharedState {
   readonly published: EventEmitter;
-  publishCount: number;
+  /** Publishes per topic in this process (only ever grows): a consumer wakes only for its own topics. */
+  readonly publishCounts: Map<string, number>;
   readonly groupTails: Map<string, Promise<void>>;
 }
 const sharedStates = new WeakMap<Database.Database, SharedState>();
 function sharedStateOf(db: Database.Database): SharedState {
   let state = sharedStates.get(db);
   if (!state) {
-    state = { published: new EventEmitter().setMaxListeners(0), publishCount: 0, groupTails: new Map() };
+    state = { published: new EventEmitter().setMaxListeners(0), publishCounts: new Map(), groupTails: new Map() };
     sharedStates.set(db, state);
   }
   return state;
@@ -68,7 +69,7 @@ function sharedStateOf(db: Database.Database): SharedState {
 /**
  * The in-process bus of the embedded default: the log is the `bus_messages` table, each group keeps a
  * checkpoint per topic in `bus_checkpoints`, and dead letters are rows of `<topic>.dlq` with the
- * DeadLetterHeaders. Consumers wake on a publish in this process and poll for other processes.
+ * DeadLetterHeaders. Consumers wake on a publish to one of their topics in this process and poll for other processes.
  *
  * Groups: a group has one active consumer at a time per Database handle (the process's one handle in the
  * runtime); a second `consume()` for the same group stands by and takes over, from the checkpoint, when
@@ -132,7 +133,7 @@ export class EmbeddedEventBus implements EventBus {
         { cause: error },
       );
     }
-    this.notifyPublished();
+    this.notifyPublished(messages.map((message) => message.topic));
   }
 
   async consume(options: ConsumerOptions): Promise<BusConsumer> {
@@ -186,28 +187,37 @@ export class EmbeddedEventBus implements EventBus {
   get tuning() {
     return { pollIntervalMs: this.pollIntervalMs, pageSize: this.pageSize, checkpointIntervalMs: this.checkpointIntervalMs };
   }
-  get publishCount(): number {
-    return this.shared.publishCount;
+  /** How many publishes to these topics this process has made so far (only ever grows). */
+  publishCountOf(topics: readonly string[]): number {
+    let count = 0;
+    for (const topic of topics) count += this.shared.publishCounts.get(topic) ?? 0;
+    return count;
   }
 
-  /** Resolves on a publish in this process, after the poll interval (other processes), or when `signal` aborts. */
-  waitForPublish(seenCount: number, signal: AbortSignal): Promise<void> {
-    if (this.shared.publishCount !== seenCount || signal.aborted) return Promise.resolve();
+  /**
+   * Resolves on a publish to one of `topics` in this process, after the poll interval (other processes), or when
+   * `signal` aborts. Publishes to other topics do not wake the consumer: it would only read empty pages.
+   */
+  waitForPublish(topics: readonly string[], seenCount: number, signal: AbortSignal): Promise<void> {
+    if (this.publishCountOf(topics) !== seenCount || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.shared.published.off('published', done);
+        this.shared.published.off('published', onPublished);
         signal.removeEventListener('abort', done);
         resolve();
       };
+      const onPublished = () => {
+        if (this.publishCountOf(topics) !== seenCount) done();
+      };
       const timer = setTimeout(done, this.pollIntervalMs);
-      this.shared.published.on('published', done);
+      this.shared.published.on('published', onPublished);
       signal.addEventListener('abort', done);
     });
   }
 
-  notifyPublished(): void {
-    this.shared.publishCount++;
+  notifyPublished(topics: Iterable<string>): void {
+    for (const topic of new Set(topics)) this.shared.publishCounts.set(topic, (this.shared.publishCounts.get(topic) ?? 0) + 1);
     this.shared.published.emit('published');
   }
 
@@ -340,11 +350,11 @@ class EmbeddedConsumer implements BusConsumer {
   }
 
   private async consumeOnePage(): Promise<void> {
-    const seen = this.bus.publishCount;
+    const seen = this.bus.publishCountOf(this.topics);
     const rows = this.readPage();
     if (rows.length === 0) {
       this.flushCheckpoints();
-      await this.bus.waitForPublish(seen, this.signal);
+      await this.bus.waitForPublish(this.topics, seen, this.signal);
       return;
     }
     for (const row of rows) {
@@ -404,7 +414,7 @@ class EmbeddedConsumer implements BusConsumer {
       this.bus.statements.insertDeadLetter.run(deadLetterTopic, JSON.stringify(headers), this.options.group, row.offset);
       this.bus.statements.saveCheckpoint.run(this.options.group, row.topic, row.offset);
     }).immediate();
-    this.bus.notifyPublished();
+    this.bus.notifyPublished([deadLetterTopic]);
     this.bus.log.warn(
       `Group ${this.options.group} dead-lettered message ${row.message_id} (${row.topic}@${row.offset}) to ${deadLetterTopic}: ${outcome.reason}`,
     );

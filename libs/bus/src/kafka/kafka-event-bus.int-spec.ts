@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Topics, type DeliveredMessage } from '@sigillum/contracts';
 import { busMessage, eventBusContract, eventually, newGroup, newTopic } from '@sigillum/testing';
 import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage } from 'kafkajs';
@@ -132,6 +132,72 @@ if (!brokers) {
           expect(text(record.headers?.[DeadLetterHeaders.attempts])).toBe('0');
         }
       }, 60_000);
+
+      it('handles partitions in parallel by default, commits on stop exactly what was handled, never past a message abandoned mid-retry', async () => {
+        const topic = newTopic();
+        const group = newGroup();
+        const keys = Array.from({ length: 9 }, (_, index) => `stream-${index}-${randomUUID()}`);
+        const messages = Array.from({ length: 15 }, (_, seq) => keys.map((key) => busMessage(topic, key, seq))).flat();
+        const stuck = messages.find((message) => message.key === keys[0] && (message.data as { seq: number }).seq === 4)!;
+        await bus.publish(messages);
+        const admin = raw.admin();
+        await admin.connect();
+        try {
+          const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+          const firstRun: DeliveredMessage[] = [];
+          let stuckAt: DeliveredMessage | undefined;
+          // The stuck message keeps failing (many attempts): its partition waits behind it, the others go on.
+          const first = await bus.consume({
+            group,
+            topics: [topic],
+            maxAttempts: 1_000,
+            handler: async (message) => {
+              if (message.id === stuck.id) {
+                stuckAt = message;
+                throw new Error('still failing');
+              }
+              firstRun.push(message);
+            },
+          });
+          consumers.push(first);
+          await eventually(() => {
+            expect(stuckAt).toBeDefined();
+            const others = [...ends].filter(([partition]) => partition !== stuckAt!.partition).reduce((sum, [, end]) => sum + end, 0);
+            expect(firstRun.filter((message) => message.partition !== stuckAt!.partition)).toHaveLength(others);
+          }, 30_000);
+          await first.stop();
+          const stuckOffset = Number(stuckAt!.offset);
+          expect(firstRun.filter((message) => message.partition === stuckAt!.partition).map((message) => Number(message.offset))).toEqual(
+            Array.from({ length: stuckOffset }, (_, offset) => offset),
+          );
+          const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+          expect(new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]))).toEqual(
+            new Map([...ends].map(([partition, end]) => [partition, partition === stuckAt!.partition ? stuckOffset : end])),
+          );
+
+          // Restarted: exactly the rest of the stuck partition, from the stuck message on, in order; nothing else again.
+          const secondRun: DeliveredMessage[] = [];
+          consumers.push(await bus.consume({ group, topics: [topic], handler: async (message) => void secondRun.push(message) }));
+          const end = ends.get(stuckAt!.partition)!;
+          await eventually(() => expect(secondRun).toHaveLength(end - stuckOffset), 30_000);
+          expect(secondRun[0].id).toBe(stuck.id);
+          expect(secondRun.map((message) => Number(message.offset))).toEqual(Array.from({ length: end - stuckOffset }, (_, index) => stuckOffset + index));
+          expect(secondRun.every((message) => message.partition === stuckAt!.partition)).toBe(true);
+        } finally {
+          await admin.disconnect();
+        }
+      }, 60_000);
+
+      it('refuses invalid commit tuning with the option named', async () => {
+        const invalid = new KafkaEventBus({ ...busOptions(brokerList), consumer: { autoCommitThreshold: 0 } });
+        try {
+          await expect(invalid.consume({ group: newGroup(), topics: [newTopic()], handler: async () => undefined })).rejects.toThrow(
+            /consumer\.autoCommitThreshold must be an integer >= 1 \(got 0\)/,
+          );
+        } finally {
+          await invalid.close();
+        }
+      }, 30_000);
 
       it('creates topics on demand with the configured partition count', async () => {
         const topic = newTopic();

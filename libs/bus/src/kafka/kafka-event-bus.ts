@@ -5,12 +5,13 @@ import {
   logLevel,
   type Admin,
   type Consumer,
-  type EachMessagePayload,
   type KafkaConfig,
+  type KafkaMessage,
   type LogEntry,
   type Message,
   type Producer,
 } from 'kafkajs';
+import { waitForTopicLeaders } from './topic-readiness';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import {
   deadLetterHeaders,
@@ -23,8 +24,10 @@ import {
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { fromKafkaMessage, toKafkaMessage } from './cloudevents-codec';
+import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaCommitTuning, type KafkaRecord, type RecordOutcome } from './ordered-batch-consumer';
 
-export interface KafkaConsumerTuning {
+/** Group timings, plus how the consumer commits and how many partitions it handles at once (KafkaCommitTuning). */
+export interface KafkaConsumerTuning extends KafkaCommitTuning {
   /** Broker default minimum is 6000 ms; default 30000. A dead member holds its partitions this long. */
   readonly sessionTimeout?: number;
   /** Default 3000 ms; keep well under a third of sessionTimeout. */
@@ -33,8 +36,6 @@ export interface KafkaConsumerTuning {
   readonly rebalanceTimeout?: number;
   /** Longest a fetch waits for data; lower means lower latency when idle; default 5000 ms. */
   readonly maxWaitTimeInMs?: number;
-  /** Partitions handled in parallel by one consumer (order still holds per key); default 1. */
-  readonly partitionsConsumedConcurrently?: number;
   /** How long `consume()` waits for the first group join before returning anyway; default 60000 ms. */
   readonly joinTimeoutMs?: number;
 }
@@ -71,7 +72,9 @@ const MAX_BYTES_PER_SEND = 512 * 1024;
 /**
  * The event bus on Kafka (kafkajs). Messages are binary-mode CloudEvents keyed by stream id, produced
  * by an idempotent producer with acks=all; topics are created on demand. Each `consume()` is one
- * kafkajs consumer in the given group, committing each offset after its handler succeeded.
+ * kafkajs consumer in the given group, handling each partition in order (partitions in parallel) and
+ * committing, in batches, only offsets whose handler succeeded or which were dead-lettered
+ * (OrderedBatchConsumer).
  */
 export class KafkaEventBus implements EventBus {
   private readonly kafka: Kafka;
@@ -140,8 +143,11 @@ export class KafkaEventBus implements EventBus {
     if (typeof options.handler !== 'function') throw new TypeError(`consume() for group "${options.group}" needs a handler function.`);
     const policy = retryPolicy(options.maxAttempts, this.options.retryBackoffMs, this.options.maxBackoffMs);
     const topics = [...new Set(options.topics)];
-    await this.ensureTopics(topics);
     const tuning = this.options.consumer ?? {};
+    // Default concurrency: every partition of the subscribed topics at once (order only matters within one).
+    const partitions = topics.reduce((sum, topic) => sum + (this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3), 0);
+    const runConfig = orderedBatchRunConfig(tuning, partitions, `consume() for group "${options.group}"`);
+    await this.ensureTopics(topics);
     const kafkaConsumer = this.kafka.consumer({
       groupId: options.group,
       sessionTimeout: tuning.sessionTimeout,
@@ -153,7 +159,7 @@ export class KafkaEventBus implements EventBus {
     const consumer = new KafkaConsumer(this, kafkaConsumer, options, topics, policy, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     try {
-      await consumer.start(tuning.partitionsConsumedConcurrently ?? 1, tuning.joinTimeoutMs ?? 60_000);
+      await consumer.start(runConfig, tuning.joinTimeoutMs ?? 60_000);
     } catch (error) {
       await consumer.stop().catch(() => undefined);
       throw new Error(
@@ -186,7 +192,7 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
-  /** Stops every consumer (in-flight handlers finish and commit), then disconnects the producer and admin client. */
+  /** Stops every consumer (in-flight handlers finish, then a final commit), then disconnects the producer and admin client. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -239,7 +245,8 @@ export class KafkaEventBus implements EventBus {
     // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
-    if (missing.length === 0) return;
+    // Listed is not led: a topic another role just created may have no partition leader yet.
+    if (missing.length === 0) return waitForTopicLeaders(admin, topics);
     const replicationFactor = this.options.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
     await admin.createTopics({
       waitForLeaders: true,
@@ -249,6 +256,8 @@ export class KafkaEventBus implements EventBus {
         replicationFactor,
       })),
     });
+    // createTopics resolves false when another client created them meanwhile, leaders perhaps not yet elected.
+    await waitForTopicLeaders(admin, topics);
   }
 
   private async connectedAdmin(): Promise<Admin> {
@@ -288,7 +297,7 @@ const LOG_LEVELS = {
 
 class KafkaConsumer implements BusConsumer {
   private readonly controller = new AbortController();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly batches: OrderedBatchConsumer;
   private stopping?: Promise<void>;
 
   constructor(
@@ -298,9 +307,15 @@ class KafkaConsumer implements BusConsumer {
     private readonly topics: readonly string[],
     private readonly policy: RetryPolicy,
     private readonly onStopped: () => void,
-  ) {}
+  ) {
+    this.batches = new OrderedBatchConsumer(
+      this.controller.signal,
+      (record) => this.handle(record),
+      (error) => this.bus.log.warn(`Group ${this.options.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
+    );
+  }
 
-  async start(partitionsConsumedConcurrently: number, joinTimeoutMs: number): Promise<void> {
+  async start(runConfig: ReturnType<typeof orderedBatchRunConfig>, joinTimeoutMs: number): Promise<void> {
     const { GROUP_JOIN, CRASH } = this.consumer.events;
     const joined = new Promise<void>((resolve) => {
       const remove = this.consumer.on(GROUP_JOIN, () => {
@@ -316,11 +331,7 @@ class KafkaConsumer implements BusConsumer {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.options.fromBeginning ?? true });
-    await this.consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently,
-      eachMessage: (payload) => this.track(this.handle(payload)),
-    });
+    await this.consumer.run({ ...runConfig, eachBatch: this.batches.eachBatch });
     // Resolving only once the group is joined makes "consume, then publish" deliver, as on the embedded bus.
     const timedOut = await withTimeout(joined.then(() => false), joinTimeoutMs, '').catch(() => true);
     if (timedOut) {
@@ -329,8 +340,9 @@ class KafkaConsumer implements BusConsumer {
   }
 
   /**
-   * Pauses fetching, lets the in-flight handler finish and commit, then leaves the group. kafkajs would drop
-   * a commit issued after its own stop() began, which is why the wait happens here, before disconnect().
+   * Pauses fetching, lets the in-flight handlers finish (a handler between retries gives up, uncommitted),
+   * commits what was handled, then leaves the group. kafkajs would drop a commit issued after its own stop()
+   * began, which is why the wait and the final commit happen here, before disconnect().
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -340,7 +352,7 @@ class KafkaConsumer implements BusConsumer {
       } catch {
         // not running yet: nothing to pause
       }
-      await Promise.allSettled([...this.inFlight]);
+      await this.batches.drain();
       try {
         await this.consumer.disconnect();
       } catch (error) {
@@ -352,18 +364,8 @@ class KafkaConsumer implements BusConsumer {
     return this.stopping;
   }
 
-  private async track(work: Promise<void>): Promise<void> {
-    this.inFlight.add(work);
-    try {
-      await work;
-    } finally {
-      this.inFlight.delete(work);
-    }
-  }
-
-  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
-    // Stopping: leave it uncommitted for whoever owns the partition next.
-    if (this.controller.signal.aborted) return;
+  /** One record: decode, deliver with retries, dead-letter if need be. The OrderedBatchConsumer resolves and commits it. */
+  private async handle({ topic, partition, message, heartbeat }: KafkaRecord): Promise<RecordOutcome> {
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);
@@ -372,17 +374,18 @@ class KafkaConsumer implements BusConsumer {
       if (!(error instanceof PoisonMessageError)) throw error;
       outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
     }
-    if (outcome.kind === 'abandoned') return;
+    // Stopping between attempts: leave it (and the rest of its partition) uncommitted for whoever owns the partition next.
+    if (outcome.kind === 'abandoned') return 'abandoned';
+    // Throwing here (the dead letter could not be written) leaves it unresolved: kafkajs delivers it again.
     if (outcome.kind === 'dead-letter') await this.deadLetter(topic, partition, message, outcome);
-    // Throwing here (commit failed, e.g. during a rebalance) makes kafkajs deliver the message again: at least once.
-    await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    return 'done';
   }
 
   /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
   private async deadLetter(
     topic: string,
     partition: number,
-    message: EachMessagePayload['message'],
+    message: KafkaMessage,
     outcome: { attempts: number; reason: string },
   ): Promise<void> {
     const deadLetterTopic = Topics.deadLetterOf(topic);

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
 import { Topics, type DeliveredMessage } from '@sigillum/contracts';
-import { Partitioners, logLevel, type Admin, type Consumer, type EachMessagePayload, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
 import {
@@ -15,6 +15,8 @@ import {
 } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
+import { waitForTopicLeaders } from '../kafka/topic-readiness';
+import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
 import { BusContext, roleTransportId } from './bus-transport';
 
 export interface KafkaRoleServerOptions {
@@ -34,6 +36,10 @@ export interface KafkaRoleServerOptions {
   readonly replicationFactor?: number;
   /** Start from the earliest retained message when the group has no committed offset; default true. */
   readonly fromBeginning?: boolean;
+  /**
+   * Group timings and commit batching. `partitionsConsumedConcurrently` defaults to the partition count of the
+   * role's topics (`partitions` each, at most 12); `autoCommitInterval` / `autoCommitThreshold` to 1000 ms / 1000.
+   */
   readonly consumer?: KafkaConsumerTuning;
   /** TLS and SASL settings passed to kafkajs as they are; never logged. */
   readonly security?: Pick<KafkaConfig, 'ssl' | 'sasl'>;
@@ -61,22 +67,23 @@ const LOG_LEVELS = {
  * - records are binary-mode CloudEvents, decoded by `fromKafkaMessage` into the DeliveredMessage the
  *   handler receives as payload (with a `BusContext`), exactly as under `BusTransport`; no reply topic is
  *   read or written, Nest's deserializer and reply publisher are never used;
- * - at least once: auto-commit is off and a record's offset is committed only after its handler succeeded
- *   or it was written to `<topic>.dlq`;
- * - per key order: one partition is handled one record at a time, retries included;
+ * - at least once: a record's offset is resolved only after its handler succeeded or it was written to
+ *   `<topic>.dlq`, and only resolved offsets are committed, in batches (OrderedBatchConsumer: every
+ *   `autoCommitInterval` ms or `autoCommitThreshold` records, at the end of each fetched batch, and on close);
+ * - per key order: one partition is handled one record at a time, retries included; partitions in parallel;
  * - retries with backoff then dead-letter with the reason headers (delivery-policy.ts); a PoisonMessageError
  *   (or an undecodable record) is dead-lettered at once; the consumer goes on with the next record.
  *
- * Handler errors reach this server because `handleEvent` (which would log and swallow them) is not used:
- * `handleMessage` calls the handler itself and awaits its result.
+ * Handler errors reach this server because neither `handleEvent` (which would log and swallow them) nor
+ * `handleMessage` is used: `handleRecord` calls the handler itself and awaits its result.
  */
 export class KafkaRoleServer extends ServerKafka {
   private readonly role: string;
   private readonly policy: RetryPolicy;
   private readonly busLog: BusLogger;
   private readonly partitions: number;
-  private readonly inFlight = new Set<Promise<void>>();
   private controller = new AbortController();
+  private batches?: OrderedBatchConsumer;
   private admin?: Promise<Admin>;
   private readonly knownTopics = new Map<string, Promise<void>>();
   private subscribed: string[] = [];
@@ -110,8 +117,8 @@ export class KafkaRoleServer extends ServerKafka {
         allowAutoTopicCreation: false,
       },
       subscribe: { fromBeginning: roleOptions.fromBeginning ?? true },
-      // autoCommit off: handleMessage commits each offset itself, after the handler succeeded.
-      run: { autoCommit: false, partitionsConsumedConcurrently: tuning.partitionsConsumedConcurrently ?? 1 },
+      // Replaced in bindEvents by orderedBatchRunConfig (commits of resolved offsets only, eachBatch).
+      run: { autoCommit: false },
       // Only the dead-letter records are produced: idempotent, hence acks=all, one request in flight.
       producer: {
         idempotent: true,
@@ -144,7 +151,7 @@ export class KafkaRoleServer extends ServerKafka {
     return super.listen(callback);
   }
 
-  /** Subscribes to the role's topics only (created first, with our partition count) and runs with auto-commit off. */
+  /** Subscribes to the role's topics only (created first, with our partition count) and runs the ordered batch consumer. */
   override async bindEvents(consumer: Parameters<ServerKafka['bindEvents']>[0]): Promise<void> {
     const topics = this.topics;
     await this.ensureTopics(topics);
@@ -155,13 +162,17 @@ export class KafkaRoleServer extends ServerKafka {
         resolve();
       });
     });
+    const runConfig = orderedBatchRunConfig(this.roleOptions.consumer ?? {}, topics.length * this.partitions, `KafkaRoleServer for role ${this.role}`);
+    const controller = this.controller;
+    const batches = new OrderedBatchConsumer(
+      controller.signal,
+      (record) => this.handleRecord(record, controller.signal),
+      (error) => this.busLog.warn(`Group ${this.group} could not commit on close (${(error as Error).message}); the last records handled will be delivered again.`),
+    );
+    this.batches = batches;
     await kafkaConsumer.subscribe({ ...this.options.subscribe, topics: [...topics] });
     this.subscribed = [...topics];
-    await kafkaConsumer.run({
-      ...this.options.run,
-      autoCommit: false,
-      eachMessage: (payload) => this.track(this.handleMessage(payload as never)),
-    });
+    await kafkaConsumer.run({ ...runConfig, eachBatch: batches.eachBatch });
     // Listening only once the group is joined makes "start, then publish" deliver, as with BusTransport.
     const joinTimeoutMs = this.roleOptions.consumer?.joinTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -173,18 +184,20 @@ export class KafkaRoleServer extends ServerKafka {
     this.busLog.log(`Group ${this.group} consuming ${topics.join(', ')}`);
   }
 
+  /** Not used: records go through `handleRecord`, never through Nest's JSON request/reply handling. */
+  override async handleMessage(): Promise<void> {
+    throw new Error(`KafkaRoleServer for role ${this.role} consumes with eachBatch; handleMessage is not used.`);
+  }
+
   /**
-   * One record: decode, deliver with retries, dead-letter if need be, then commit past it. Throwing (the
-   * dead-letter write or the commit failed) leaves the offset uncommitted: kafkajs delivers the record again.
+   * One record: decode, deliver with retries, dead-letter if need be; the OrderedBatchConsumer then resolves and
+   * commits it. Throwing (the dead-letter write failed) leaves it unresolved: kafkajs delivers the record again.
    */
-  override async handleMessage(payload: Parameters<ServerKafka['handleMessage']>[0]): Promise<void> {
-    const { topic, partition, message, heartbeat } = payload as unknown as EachMessagePayload;
-    // Stopping: leave it uncommitted for whoever owns the partition next.
-    if (this.controller.signal.aborted) return;
+  private async handleRecord({ topic, partition, message, heartbeat }: KafkaRecord, stopping: AbortSignal): Promise<RecordOutcome> {
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);
-      outcome = await deliverWithRetries(delivered, (m) => this.dispatch(m), this.policy, this.controller.signal, {
+      outcome = await deliverWithRetries(delivered, (m) => this.dispatch(m), this.policy, stopping, {
         beforeRetry: heartbeat,
         onAttemptFailed: (error, attempt) =>
           isPoison(error) || attempt >= this.policy.maxAttempts
@@ -195,12 +208,16 @@ export class KafkaRoleServer extends ServerKafka {
       if (!isPoison(error)) throw error;
       outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
     }
-    if (outcome.kind === 'abandoned') return;
-    if (outcome.kind === 'dead-letter') await this.deadLetter(payload as unknown as EachMessagePayload, outcome);
-    await (this.consumer as unknown as Consumer).commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    // Stopping between attempts: leave it (and the rest of its partition) uncommitted for whoever owns the partition next.
+    if (outcome.kind === 'abandoned') return 'abandoned';
+    if (outcome.kind === 'dead-letter') await this.deadLetter(topic, partition, message, outcome);
+    return 'done';
   }
 
-  /** Pauses fetching, lets the in-flight record finish and commit, then leaves the group and disconnects. */
+  /**
+   * Pauses fetching, lets the in-flight records finish (a record between retries is given up, uncommitted),
+   * commits what was handled, then leaves the group and disconnects.
+   */
   override async close(): Promise<void> {
     this.controller.abort();
     try {
@@ -208,7 +225,8 @@ export class KafkaRoleServer extends ServerKafka {
     } catch {
       // not running: nothing to pause
     }
-    await Promise.allSettled([...this.inFlight]);
+    await this.batches?.drain();
+    this.batches = undefined;
     const admin = this.admin;
     this.admin = undefined;
     await admin?.then((client) => client.disconnect()).catch(() => undefined);
@@ -237,7 +255,12 @@ export class KafkaRoleServer extends ServerKafka {
   }
 
   /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
-  private async deadLetter({ topic, partition, message }: EachMessagePayload, outcome: { attempts: number; reason: string }): Promise<void> {
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaRecord['message'],
+    outcome: { attempts: number; reason: string },
+  ): Promise<void> {
     const deadLetterTopic = Topics.deadLetterOf(topic);
     const headers = {
       ...message.headers,
@@ -256,15 +279,6 @@ export class KafkaRoleServer extends ServerKafka {
     this.busLog.warn(`Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`);
   }
 
-  private async track(work: Promise<void>): Promise<void> {
-    this.inFlight.add(work);
-    try {
-      await work;
-    } finally {
-      this.inFlight.delete(work);
-    }
-  }
-
   /** Creates the topics not seen yet (listTopics, then createTopics); concurrent callers share one creation. */
   private async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((topic) => !this.knownTopics.has(topic));
@@ -281,13 +295,16 @@ export class KafkaRoleServer extends ServerKafka {
     // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
-    if (missing.length === 0) return;
+    // Listed is not led: a topic another role just created may have no partition leader yet.
+    if (missing.length === 0) return waitForTopicLeaders(admin, topics);
     const replicationFactor = this.roleOptions.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
     // Resolves false when another client created them meanwhile.
     await admin.createTopics({
       waitForLeaders: true,
       topics: missing.map((topic) => ({ topic, numPartitions: this.partitions, replicationFactor })),
     });
+    // createTopics resolves false when another client created them meanwhile, leaders perhaps not yet elected.
+    await waitForTopicLeaders(admin, topics);
   }
 
   private connectedAdmin(): Promise<Admin> {

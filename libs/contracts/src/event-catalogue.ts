@@ -1,0 +1,108 @@
+import {
+  ATTRIBUTES_CATEGORY,
+  CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
+  LEVEL_POLICY_CATEGORY,
+  SESSION_SECRET_CATEGORY,
+  TRUST_CHECK_CATEGORY,
+  type AttributeEvent,
+  type CertificateIssued,
+  type CertificateRevoked,
+  type CertificationAuthorityEstablished,
+  type LevelPolicyPublished,
+  type SessionSecretEvent,
+  type TrustCheckAnswered,
+} from './certifier/certifier.events';
+import { PARTY_CATEGORY, type PartyEvent } from './directory/party.events';
+import { SESSION_CATEGORY, type SessionEvent } from './domicile/session.events';
+
+/** Events of the level policy streams (`levelpolicy-<policyId>`). */
+export type LevelPolicyEvent = LevelPolicyPublished;
+/** Events of the trust check streams (`trustcheck-<checkId>`). */
+export type TrustCheckEvent = TrustCheckAnswered;
+/** Events of the streams of certificates the CA issued (`certificate-<certificateId>`). */
+export type IssuedCertificateEvent = CertificateIssued | CertificateRevoked;
+/** Events of the CA's own stream (`ca-<caId>`). */
+export type CertificationAuthorityEvent = CertificationAuthorityEstablished;
+
+/** Every stream category the product records, with the union of the events its streams hold. */
+export interface EventsByCategory {
+  [PARTY_CATEGORY]: PartyEvent;
+  [ATTRIBUTES_CATEGORY]: AttributeEvent;
+  [LEVEL_POLICY_CATEGORY]: LevelPolicyEvent;
+  [TRUST_CHECK_CATEGORY]: TrustCheckEvent;
+  [SESSION_SECRET_CATEGORY]: SessionSecretEvent;
+  [CERTIFICATE_CATEGORY]: IssuedCertificateEvent;
+  [CA_CATEGORY]: CertificationAuthorityEvent;
+  [SESSION_CATEGORY]: SessionEvent;
+}
+
+export type EventCategory = keyof EventsByCategory;
+/** Any event the product records, on any stream. */
+export type SigillumEvent = EventsByCategory[EventCategory];
+export type SigillumEventType = SigillumEvent['type'];
+
+/**
+ * The member names of a union of event types, at run time. `members` must name every member of `T` and
+ * nothing else: adding an event to a union without adding it here fails to compile (missing property), and
+ * so does a stale name (excess property).
+ */
+function eventTypes<T extends string>(members: Record<T, true>): readonly T[] {
+  return Object.freeze(Object.keys(members) as T[]);
+}
+
+/**
+ * Every event type, per stream category: what the relay publishes on `sigillum.<category>.events` with
+ * CloudEvents type `sigillum.<category>.<EventType>`. The AsyncAPI document (docs/asyncapi.yaml) must
+ * document each of them; a test checks it.
+ */
+export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsByCategory[C]['type'][] } = {
+  [PARTY_CATEGORY]: eventTypes<PartyEvent['type']>({
+    PartyRegistered: true,
+    PartyRenamed: true,
+    IdentityAttributeDeclared: true,
+    SecondChannelEnrolled: true,
+    SecondChannelVerificationFailed: true,
+    SecondChannelVerified: true,
+    SecondChannelRemoved: true,
+    PublicKeyRegistered: true,
+    PublicKeyRevoked: true,
+    OperatorSpecificationRegistered: true,
+  }),
+  [ATTRIBUTES_CATEGORY]: eventTypes<AttributeEvent['type']>({
+    AttributeCertified: true,
+    AttributeRevoked: true,
+  }),
+  [LEVEL_POLICY_CATEGORY]: eventTypes<LevelPolicyEvent['type']>({
+    LevelPolicyPublished: true,
+  }),
+  [TRUST_CHECK_CATEGORY]: eventTypes<TrustCheckEvent['type']>({
+    TrustCheckAnswered: true,
+  }),
+  [SESSION_SECRET_CATEGORY]: eventTypes<SessionSecretEvent['type']>({
+    SessionSecretIssued: true,
+    SessionSecretRefused: true,
+    SessionSecretResendRefused: true,
+    SecondChannelDeliveryFailed: true,
+  }),
+  [CERTIFICATE_CATEGORY]: eventTypes<IssuedCertificateEvent['type']>({
+    CertificateIssued: true,
+    CertificateRevoked: true,
+  }),
+  [CA_CATEGORY]: eventTypes<CertificationAuthorityEvent['type']>({
+    CertificationAuthorityEstablished: true,
+  }),
+  [SESSION_CATEGORY]: eventTypes<SessionEvent['type']>({
+    SessionRequested: true,
+    SessionDenied: true,
+    SessionChallengeIssued: true,
+    SessionCodeRejected: true,
+    SessionLocked: true,
+    SessionCodeResendRequested: true,
+    SessionOpened: true,
+    SessionClosed: true,
+    SessionExpired: true,
+  }),
+};
+
+export const EVENT_CATEGORIES = Object.freeze(Object.keys(EVENT_CATALOGUE) as EventCategory[]);
