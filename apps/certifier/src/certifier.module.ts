@@ -11,6 +11,7 @@ import { SessionSecretHandler } from './session-secret/session-secret.handler';
 import { TrustStateReader } from './state/trust-state.reader';
 import { OperatorIndex } from './trust-check/operator-index';
 import { OperatorIndexConsumer } from './trust-check/operator-index.consumer';
+import { OperatorIndexController } from './trust-check/operator-index.controller';
 import { TrustCheckService } from './trust-check/trust-check.service';
 
 /**
@@ -20,7 +21,7 @@ import { TrustCheckService } from './trust-check/trust-check.service';
  */
 @Module({
   imports: [CertificatesModule],
-  controllers: [AttributesController, LevelPolicyController, OperatorIndexConsumer, SessionSecretConsumer],
+  controllers: [AttributesController, LevelPolicyController, OperatorIndexController, OperatorIndexConsumer, SessionSecretConsumer],
   providers: [
     { provide: CERTIFIER_CONFIG, useFactory: (config: SigillumConfig) => loadCertifierConfig(config.env), inject: [SIGILLUM_CONFIG] },
     TrustStateReader,

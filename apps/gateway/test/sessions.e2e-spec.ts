@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { eventually, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
@@ -149,8 +149,13 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
   let carol: string;
 
   beforeAll(async () => {
-    await processingOperator('Sealing & Archiving Co', ['seal', 'timestamp', 'deliver', 'archive'], true);
-    await processingOperator('Print Shop Without Accreditation', ['print-and-post'], false);
+    const sealer = await processingOperator('Sealing & Archiving Co', ['seal', 'timestamp', 'deliver', 'archive'], true);
+    const printer = await processingOperator('Print Shop Without Accreditation', ['print-and-post'], false);
+    // The certifier learns operators from the party topic; on a fresh broker its consumer joins a little later.
+    await eventually(async () => {
+      expect((await http().get('/chain-operators/seal').expect(200)).body.operators).toContain(sealer);
+      expect((await http().get('/chain-operators/print-and-post').expect(200)).body.operators).toContain(printer);
+    }, 30_000);
     alice = await person('Alice Sender');
     bob = await person('Bob Recipient', { channel: 'none' });
     carol = await person('Carol Recipient', { channel: 'none' });

@@ -242,9 +242,11 @@ function reason(d: Data): Reason {
   return { rule: str(d, 'rule'), message: str(d, 'message'), ...(partyId ? { partyId } : {}), ...(subjectRole ? { subjectRole } : {}) };
 }
 function verdict(d: Data): SubjectVerdict {
+  const subjectRole = oneOf(d, 'subjectRole', SUBJECT_ROLES);
   return {
-    partyId: str(d, 'partyId'),
-    subjectRole: oneOf(d, 'subjectRole', SUBJECT_ROLES),
+    // A chain step that no processing operator offers yields an operator verdict without a party.
+    partyId: subjectRole === 'operator' && d.partyId === '' ? '' : str(d, 'partyId'),
+    subjectRole,
     levelHeld: d.levelHeld === null ? null : str(d, 'levelHeld'),
     levelRequired: str(d, 'levelRequired'),
     validNow: bool(d, 'validNow'),
