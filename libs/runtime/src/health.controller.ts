@@ -2,6 +2,7 @@ import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type { Response } from 'express';
+import { OUT_OF_BAND_SENDER, type RoutingOutOfBandSender } from '@sigillum/channels';
 import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
 
 interface ComponentHealth {
@@ -17,6 +18,7 @@ export class HealthController {
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(EVENT_RELAY) private readonly relay: EventRelay,
     @Inject(PROCESS_ROLES) private readonly roles: readonly string[],
+    @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: RoutingOutOfBandSender,
   ) {}
 
   /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
@@ -26,11 +28,21 @@ export class HealthController {
       eventStore: await this.safely(() => this.store.health()),
       bus: await this.safely(() => this.bus.health()),
       relay: await this.safely(() => this.relay.health()),
+      secondChannels: this.describeSecondChannels(),
     };
     const up = Object.values(components).every((component) => component.up);
     response
       .status(up ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
       .json({ status: up ? 'up' : 'down', roles: this.roles, components });
+  }
+
+  /** Which transports carry codes; none configured is a choice (sessions then refuse to open), not an outage. */
+  private describeSecondChannels(): ComponentHealth {
+    const routes = this.secondChannels.describe();
+    const kinds = ['email', 'sms'] as const;
+    const detail = kinds.map((kind) => `${kind}: ${routes[kind] ?? 'none'}`).join(', ');
+    const none = kinds.every((kind) => !routes[kind]);
+    return { up: true, detail: none ? `${detail} (no transport: sessions cannot open; see OOB_EMAIL_TRANSPORT)` : detail };
   }
 
   private async safely(check: () => Promise<ComponentHealth>): Promise<ComponentHealth> {
