@@ -8,6 +8,8 @@ describe('loadCertifierConfig', () => {
       sessionResendIntervalSeconds: 30,
       sessionMaxResends: 3,
       chainOperators: {},
+      oobSendConcurrency: 16,
+      oobSendDrainSeconds: 10,
     });
   });
 
@@ -19,6 +21,8 @@ describe('loadCertifierConfig', () => {
         SESSION_RESEND_INTERVAL_SECONDS: '0',
         SESSION_MAX_RESENDS: '5',
         CHAIN_OPERATORS: 'seal=op-1, deliver=op-2',
+        OOB_SEND_CONCURRENCY: '4',
+        OOB_SEND_DRAIN_SECONDS: '0',
       }),
     ).toEqual({
       sessionCodeLength: 8,
@@ -26,6 +30,8 @@ describe('loadCertifierConfig', () => {
       sessionResendIntervalSeconds: 0,
       sessionMaxResends: 5,
       chainOperators: { seal: 'op-1', deliver: 'op-2' },
+      oobSendConcurrency: 4,
+      oobSendDrainSeconds: 0,
     });
   });
 

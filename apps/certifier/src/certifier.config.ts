@@ -12,6 +12,10 @@ export interface CertifierConfig {
   readonly sessionMaxResends: number;
   /** Operator chosen for each step when set; other steps take the earliest-registered processing operator offering them. */
   readonly chainOperators: Readonly<Partial<Record<ProcessingStep, string>>>;
+  /** Out-of-band sends (codes over SMTP, a gateway, files) running at once, outside the consumer. */
+  readonly oobSendConcurrency: number;
+  /** How long shutdown waits for queued out-of-band sends to finish. */
+  readonly oobSendDrainSeconds: number;
 }
 
 export const CERTIFIER_CONFIG = Symbol('CertifierConfig');
@@ -22,6 +26,8 @@ export const CERTIFIER_ENVIRONMENT = {
   SESSION_CODE_TTL_SECONDS: { default: '300', help: 'lifetime of a session code, seconds (30 to 3600)' },
   SESSION_RESEND_INTERVAL_SECONDS: { default: '30', help: 'shortest wait between two sends of a session code, seconds (0 to 3600)' },
   SESSION_MAX_RESENDS: { default: '3', help: 'resends of a session code allowed after the first (0 to 20)' },
+  OOB_SEND_CONCURRENCY: { default: '16', help: 'out-of-band sends of session codes running at once, apart from the consumer (1 to 1024)' },
+  OOB_SEND_DRAIN_SECONDS: { default: '10', help: 'how long shutdown waits for queued out-of-band sends to finish, seconds (0 to 300)' },
   CHAIN_OPERATORS: {
     default: '',
     help: 'operator per processing step, e.g. seal=<partyId>,deliver=<partyId>; unset steps take the earliest-registered processing operator offering them',
@@ -56,6 +62,8 @@ export function loadCertifierConfig(env: Readonly<Record<string, string | undefi
   const sessionCodeTtlSeconds = integer('SESSION_CODE_TTL_SECONDS', 30, 3600);
   const sessionResendIntervalSeconds = integer('SESSION_RESEND_INTERVAL_SECONDS', 0, 3600);
   const sessionMaxResends = integer('SESSION_MAX_RESENDS', 0, 20);
+  const oobSendConcurrency = integer('OOB_SEND_CONCURRENCY', 1, 1024);
+  const oobSendDrainSeconds = integer('OOB_SEND_DRAIN_SECONDS', 0, 300);
 
   const chainOperators: Partial<Record<ProcessingStep, string>> = {};
   const rawChain = read('CHAIN_OPERATORS');
@@ -76,5 +84,13 @@ export function loadCertifierConfig(env: Readonly<Record<string, string | undefi
   }
 
   if (problems.length > 0) throw new CertifierConfigError(problems);
-  return { sessionCodeLength, sessionCodeTtlSeconds, sessionResendIntervalSeconds, sessionMaxResends, chainOperators };
+  return {
+    sessionCodeLength,
+    sessionCodeTtlSeconds,
+    sessionResendIntervalSeconds,
+    sessionMaxResends,
+    chainOperators,
+    oobSendConcurrency,
+    oobSendDrainSeconds,
+  };
 }

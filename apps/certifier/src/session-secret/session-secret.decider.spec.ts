@@ -13,12 +13,13 @@ const unverified: SecretOffer = {
   reasons: [{ rule: 'channel.unverified', message: 'party u1 has no verified second channel (e-mail or SMS)', partyId: 'u1', subjectRole: 'user' }],
 };
 
-const issue: IssueSessionSecret = { type: 'IssueSessionSecret', sessionId: 's1', partyId: 'u1', offer: offer('v1'), ttlSeconds: 300, now: t0 };
+const issue: IssueSessionSecret = { type: 'IssueSessionSecret', sessionId: 's1', checkId: 'chk1', partyId: 'u1', offer: offer('v1'), ttlSeconds: 300, now: t0 };
 const issued = (issueNumber: number, verifier: string, now: Date): SessionSecretIssued => ({
   type: 'SessionSecretIssued',
   version: 1,
   data: {
     sessionId: 's1',
+    checkId: 'chk1',
     partyId: 'u1',
     issueNumber,
     verifier,
@@ -46,7 +47,7 @@ const failed: SecondChannelDeliveryFailed = {
 
 describe('session secret decider', () => {
   describe('given no secret', () => {
-    it('when issued with a channel, then SessionSecretIssued #1 with the verifier and expiry now + TTL', () => {
+    it('when issued with a channel, then SessionSecretIssued #1 naming the passed check, with the verifier and expiry now + TTL', () => {
       spec.given([]).when(issue).then([issued(1, 'v1', t0)]);
     });
 
@@ -98,7 +99,7 @@ describe('session secret decider', () => {
         ]);
     });
 
-    it('when a resend comes after the interval, then SessionSecretIssued #2', () => {
+    it('when a resend comes after the interval, then SessionSecretIssued #2, naming the same passed check', () => {
       spec.given([issued(1, 'v1', t0)]).when(resend(at(30))).then([issued(2, 'v2', at(30))]);
     });
 

@@ -29,6 +29,8 @@ export type SecretOffer =
 export type IssueSessionSecret = {
   readonly type: 'IssueSessionSecret';
   readonly sessionId: string;
+  /** The passed trust check the secret follows (SessionSecretIssued names it). */
+  readonly checkId: string;
   readonly partyId: string;
   readonly offer: SecretOffer;
   readonly ttlSeconds: number;
@@ -61,6 +63,8 @@ export type SessionSecretState =
   | {
       readonly status: 'issued';
       readonly sessionId: string;
+      /** The passed trust check the secret followed; every resend names it again. */
+      readonly checkId: string;
       readonly partyId: string;
       readonly issueNumber: number;
       readonly channel: ChannelHint;
@@ -73,6 +77,7 @@ export type SessionSecretState =
 
 function issued(
   command: { sessionId: string; ttlSeconds: number; now: Date },
+  checkId: string,
   partyId: string,
   issueNumber: number,
   offer: Extract<SecretOffer, { kind: 'offer' }>,
@@ -82,6 +87,7 @@ function issued(
     version: 1,
     data: {
       sessionId: command.sessionId,
+      checkId,
       partyId,
       issueNumber,
       verifier: offer.verifier,
@@ -106,7 +112,7 @@ function issue(command: IssueSessionSecret, state: SessionSecretState): (Session
       },
     ];
   }
-  return [issued(command, command.partyId, 1, command.offer)];
+  return [issued(command, command.checkId, command.partyId, 1, command.offer)];
 }
 
 function resendRefused(command: ResendSessionSecret, reasons: readonly Reason[], retryAfter: string | null): SessionSecretResendRefused {
@@ -145,7 +151,7 @@ function resend(command: ResendSessionSecret, state: SessionSecretState): (Sessi
         ];
       }
       if (command.offer.kind === 'refused') return [resendRefused(command, command.offer.reasons, null)];
-      return [issued(command, state.partyId, state.issueNumber + 1, command.offer)];
+      return [issued(command, state.checkId, state.partyId, state.issueNumber + 1, command.offer)];
     }
     default:
       return assertNever(state, 'session secret state');
@@ -188,6 +194,8 @@ export function evolve(state: SessionSecretState, event: SessionSecretEvent): Se
       return {
         status: 'issued',
         sessionId: event.data.sessionId,
+        // A resend keeps naming the check of the first issue.
+        checkId: event.data.checkId ?? (state.status === 'issued' ? state.checkId : ''),
         partyId: event.data.partyId,
         issueNumber: event.data.issueNumber,
         channel: event.data.channel,

@@ -196,6 +196,7 @@ describe('SessionSecretHandler (SQLite event store, events as the directory and 
     const issued = events[0] as SessionSecretIssued;
     expect(issued.data).toMatchObject({
       sessionId,
+      checkId: sessionCheckId(sessionId), // the passed check it follows
       partyId: user,
       issueNumber: 1,
       verifierKeyId: verifierKey.keyId,
@@ -275,6 +276,7 @@ describe('SessionSecretHandler (SQLite event store, events as the directory and 
       throw new Error(`SMTP 451 while sending "${sent.code}" to ${sent.channel.address}`);
     };
     await handler.handle(message);
+    await handler.deliveriesSettled(); // the send runs apart from the consumer
     const events = await secretEvents(sessionId);
     expect(events.map((e) => e.type)).toEqual(['SessionSecretIssued', 'SecondChannelDeliveryFailed']);
     expect(events[1].data).toMatchObject({ sessionId, issueNumber: 1, channel: { kind: 'email', maskedAddress: 'a***@example.org' } });
@@ -321,6 +323,35 @@ describe('SessionSecretHandler (SQLite event store, events as the directory and 
     expect(events.slice(3).map((e) => e.type)).toEqual(['SessionSecretIssued', 'SessionSecretIssued', 'SessionSecretResendRefused']);
     expect(events[5].data).toMatchObject({ reasons: [{ rule: 'resend.limit' }], retryAfter: null });
     await expectNoCodeInTheLog();
+  });
+
+  it('does not hold the consumer while the transport sends: the handler returns once the verifier is recorded; shutdown waits for the send', async () => {
+    const user = await registerPerson([{ kind: 'sms', address: '+33612345678', verifiedAt: '2026-01-03T00:00:00.000Z' }]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let finished = 0;
+    sender.send = async function (this: RecordingOutOfBandSender, sent: OutOfBandMessage) {
+      this.sent.push(sent);
+      await gate; // a slow SMTP relay
+      finished++;
+      return { transport: 'recording', acceptedAt: new Date().toISOString() };
+    };
+    const first = await requestSession(user);
+    const second = await requestSession(user);
+    await handler.handle(first);
+    await handler.handle(second); // the first send is still in flight
+    for (const message of [first, second]) {
+      expect((await secretEvents((message.data as { sessionId: string }).sessionId)).map((e) => e.type)).toEqual(['SessionSecretIssued']);
+    }
+    expect(sender.sent).toHaveLength(2);
+    expect(finished).toBe(0);
+
+    const shutdown = handler.onApplicationShutdown();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(finished).toBe(0);
+    release();
+    await shutdown;
+    expect(finished).toBe(2);
   });
 
   it('ignores other session events and dead-letters a malformed request', async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { PoisonMessageError } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import {
@@ -21,6 +21,7 @@ import { CERTIFIER_CONFIG, type CertifierConfig } from '../certifier.config';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { TrustStateReader } from '../state/trust-state.reader';
 import { sessionCheckId, TrustCheckService } from '../trust-check/trust-check.service';
+import { OutOfBandDeliveryQueue } from './out-of-band-delivery';
 import { chooseSecondChannel } from './second-channel';
 import { type SecretOffer, type SessionSecretCommand, sessionSecretDecider, type SessionSecretState } from './session-secret.decider';
 
@@ -49,12 +50,18 @@ function parseSessionRequested(data: Record<string, unknown>): SessionRequestedD
  * counterpart and every chain operator, then — if it passed — one secret in two forms: the verifier in
  * `secret-<sessionId>` for the domicile, the code over the user's verified second channel. On
  * SessionCodeResendRequested, a new code unless throttled. The code lives only in this handler's memory
- * and in the out-of-band message.
+ * (and its delivery queue's) and in the out-of-band message.
+ *
+ * The send itself does not hold the consumer: once SessionSecretIssued is appended, the message goes to a
+ * bounded-concurrency delivery queue (OOB_SEND_CONCURRENCY) and the handler returns, so the transport's
+ * latency no longer caps how many sessions open per second. A failed send still records
+ * SecondChannelDeliveryFailed; shutdown waits for queued sends (OOB_SEND_DRAIN_SECONDS).
  */
 @Injectable()
-export class SessionSecretHandler {
+export class SessionSecretHandler implements OnApplicationShutdown {
   private readonly log = new Logger('SessionSecret');
   private readonly handleSecret: HandleCommand<SessionSecretCommand, SessionSecretState, SessionSecretEvent>;
+  private readonly deliveries: OutOfBandDeliveryQueue;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -67,6 +74,22 @@ export class SessionSecretHandler {
     private readonly reader: TrustStateReader,
   ) {
     this.handleSecret = commandHandler(sessionSecretDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
+    this.deliveries = new OutOfBandDeliveryQueue(config.oobSendConcurrency ?? 16);
+  }
+
+  /** Lets the queued out-of-band sends finish (the consumers are stopped by now, the event store still open). */
+  async onApplicationShutdown(): Promise<void> {
+    const pending = this.deliveries.pending;
+    if (pending === 0) return;
+    const seconds = this.config.oobSendDrainSeconds ?? 10;
+    if (!(await this.deliveries.drain(seconds * 1000))) {
+      this.log.warn(`${this.deliveries.pending} out-of-band send(s) of session codes did not finish within ${seconds}s of shutdown; their users can ask for a resend`);
+    }
+  }
+
+  /** Resolves once every out-of-band send handed over so far has run (and its failure, if any, is recorded). */
+  async deliveriesSettled(timeoutMs = 30_000): Promise<boolean> {
+    return this.deliveries.drain(timeoutMs);
   }
 
   /** One message of `sigillum.session.events`; events other than the two below are not the certifier's business. */
@@ -85,9 +108,10 @@ export class SessionSecretHandler {
     const streamId = streamIdOf(SESSION_SECRET_CATEGORY, request.sessionId);
     if ((await this.store.readStream(streamId, { maxCount: 1 })).length > 0) return; // redelivered: already decided
 
-    let passed: boolean;
+    const checkId = sessionCheckId(request.sessionId);
+    let answer: { readonly passed: boolean; readonly checkId: string };
     try {
-      const answer = await this.trustCheck.check(
+      answer = await this.trustCheck.check(
         {
           purpose: 'session',
           subjectOf: request.sessionId,
@@ -97,11 +121,10 @@ export class SessionSecretHandler {
           ],
           levelRequired: request.levelRequired,
           correspondenceKind: request.correspondenceKind,
-          checkId: sessionCheckId(request.sessionId),
+          checkId,
         },
         context,
       );
-      passed = answer.passed;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       // The request cannot be checked at all (e.g. an unknown kind): no secret, with the reason.
@@ -110,6 +133,7 @@ export class SessionSecretHandler {
         {
           type: 'IssueSessionSecret',
           sessionId: request.sessionId,
+          checkId,
           partyId: request.userId,
           offer: { kind: 'refused', reasons: error.reasons.map((r) => (typeof r === 'string' ? { rule: error.code, message: r } : r)) },
           ttlSeconds: this.config.sessionCodeTtlSeconds,
@@ -119,7 +143,7 @@ export class SessionSecretHandler {
       );
       return;
     }
-    if (!passed) return; // the domicile denies the session from TrustCheckAnswered
+    if (!answer.passed) return; // the domicile denies the session from TrustCheckAnswered
 
     const { offer, code, address } = await this.prepareSecret(request.userId, request.sessionId);
     const result = await this.handleSecret(
@@ -127,6 +151,8 @@ export class SessionSecretHandler {
       {
         type: 'IssueSessionSecret',
         sessionId: request.sessionId,
+        // The secret names the check it follows: the domicile needs nothing else to record the challenge.
+        checkId: answer.checkId,
         partyId: request.userId,
         offer,
         ttlSeconds: this.config.sessionCodeTtlSeconds,
@@ -180,10 +206,18 @@ export class SessionSecretHandler {
     };
   }
 
-  /** Sends the code once its verifier is recorded; a transport failure is recorded (without the code) so the user can ask again. */
+  /**
+   * Hands the code to the delivery queue once its verifier is recorded, and returns (waiting only when the queue's
+   * backlog is full). The send runs apart from the consumer.
+   */
   private async deliver(events: readonly SessionSecretEvent[], code: string | null, address: string | null, context: CommandContext): Promise<void> {
     const issued = events.find((event): event is SessionSecretIssued => event.type === 'SessionSecretIssued');
     if (!issued || code === null || address === null) return;
+    await this.deliveries.enqueue(() => this.send(issued, code, address, context));
+  }
+
+  /** Sends the code; a transport failure is recorded (without the code) so the user can ask again. Never throws. */
+  private async send(issued: SessionSecretIssued, code: string, address: string, context: CommandContext): Promise<void> {
     const { sessionId, partyId, issueNumber, channel, expiresAt } = issued.data;
     try {
       await this.sender.send({
@@ -200,11 +234,16 @@ export class SessionSecretHandler {
       // Transports may echo what they were given: keep the code (and the full address) out of the log and the event.
       const reason = detail.split(code).join('******').split(address).join(channel.maskedAddress).slice(0, 500);
       this.log.warn(`Session ${sessionId}: code ${issueNumber} could not be sent over ${channel.kind} channel ${channel.channelId}: ${reason}`);
-      await this.handleSecret(
-        streamIdOf(SESSION_SECRET_CATEGORY, sessionId),
-        { type: 'RecordDeliveryFailure', sessionId, issueNumber, reason, now: this.clock.now() },
-        context,
-      );
+      try {
+        await this.handleSecret(
+          streamIdOf(SESSION_SECRET_CATEGORY, sessionId),
+          { type: 'RecordDeliveryFailure', sessionId, issueNumber, reason, now: this.clock.now() },
+          context,
+        );
+      } catch (recordError) {
+        const why = recordError instanceof Error ? `${recordError.name}: ${recordError.message}` : String(recordError);
+        this.log.error(`Session ${sessionId}: the failed send of code ${issueNumber} could not be recorded: ${why.split(code).join('******').slice(0, 500)}`);
+      }
     }
   }
 }

@@ -3,9 +3,6 @@ import type Database from 'better-sqlite3';
 /**
  * The domicile's local, non-evidential session bookkeeping in LOCAL_DB (never a secret, never the code):
  * - `last activity` of open sessions, so a request does not cost an event;
- * - the passed trust check of a session, until the certifier's secret arrives (the session stream records the
- *   check id with the challenge);
- * - a secret issue that arrived before its trust check (topics are not ordered with each other on Kafka);
  * - the last notice about the out-of-band delivery (failed transport, refused resend) shown by GET /sessions/:id.
  */
 export class SessionLocalStore {
@@ -17,16 +14,6 @@ export class SessionLocalStore {
         session_id       TEXT PRIMARY KEY,
         last_activity_at TEXT NOT NULL
       ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS domicile_session_checks (
-        session_id TEXT PRIMARY KEY,
-        check_id   TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS domicile_session_early_secrets (
-        session_id   TEXT    NOT NULL,
-        issue_number INTEGER NOT NULL,
-        payload      TEXT    NOT NULL,
-        PRIMARY KEY (session_id, issue_number)
-      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS domicile_session_notices (
         session_id TEXT PRIMARY KEY,
         notice     TEXT NOT NULL
@@ -36,18 +23,14 @@ export class SessionLocalStore {
       getActivity: db.prepare('SELECT last_activity_at AS at FROM domicile_session_activity WHERE session_id = ?'),
       touch: db.prepare(
         `INSERT INTO domicile_session_activity (session_id, last_activity_at) VALUES (?, ?)
-         ON CONFLICT (session_id) DO UPDATE SET last_activity_at = excluded.last_activity_at`,
+         ON CONFLICT (session_id) DO UPDATE SET last_activity_at = excluded.last_activity_at
+         WHERE last_activity_at <> excluded.last_activity_at`,
       ),
       forgetActivity: db.prepare('DELETE FROM domicile_session_activity WHERE session_id = ?'),
-      getCheck: db.prepare('SELECT check_id AS checkId FROM domicile_session_checks WHERE session_id = ?'),
-      putCheck: db.prepare('INSERT OR IGNORE INTO domicile_session_checks (session_id, check_id) VALUES (?, ?)'),
-      putEarly: db.prepare('INSERT OR IGNORE INTO domicile_session_early_secrets (session_id, issue_number, payload) VALUES (?, ?, ?)'),
-      takeEarly: db.prepare('SELECT payload FROM domicile_session_early_secrets WHERE session_id = ? ORDER BY issue_number'),
-      dropEarly: db.prepare('DELETE FROM domicile_session_early_secrets WHERE session_id = ?'),
       getNotice: db.prepare('SELECT notice FROM domicile_session_notices WHERE session_id = ?'),
       putNotice: db.prepare(
         `INSERT INTO domicile_session_notices (session_id, notice) VALUES (?, ?)
-         ON CONFLICT (session_id) DO UPDATE SET notice = excluded.notice`,
+         ON CONFLICT (session_id) DO UPDATE SET notice = excluded.notice WHERE notice <> excluded.notice`,
       ),
     };
   }
@@ -63,29 +46,6 @@ export class SessionLocalStore {
 
   forgetActivity(sessionId: string): void {
     this.statements.forgetActivity.run(sessionId);
-  }
-
-  passedCheck(sessionId: string): string | null {
-    const row = this.statements.getCheck.get(sessionId) as { checkId: string } | undefined;
-    return row?.checkId ?? null;
-  }
-
-  /** Keeps the first passed check of a session (a redelivery changes nothing). */
-  recordPassedCheck(sessionId: string, checkId: string): void {
-    this.statements.putCheck.run(sessionId, checkId);
-  }
-
-  stashEarlySecret(sessionId: string, issueNumber: number, payload: unknown): void {
-    this.statements.putEarly.run(sessionId, issueNumber, JSON.stringify(payload));
-  }
-
-  /** The secret issues that waited for the trust check, oldest first, removed from the stash. */
-  takeEarlySecrets<T>(sessionId: string): T[] {
-    return this.db.transaction(() => {
-      const rows = this.statements.takeEarly.all(sessionId) as { payload: string }[];
-      this.statements.dropEarly.run(sessionId);
-      return rows.map((row) => JSON.parse(row.payload) as T);
-    })();
   }
 
   notice(sessionId: string): SessionNotice | null {

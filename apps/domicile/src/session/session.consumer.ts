@@ -20,6 +20,8 @@ import { SessionService } from './session.service';
 /** What the domicile keeps of a SessionSecretIssued (the verifier is the domicile's form of the secret, never the code). */
 interface IssuedSecret {
   readonly sessionId: string;
+  /** The passed trust check the secret follows. */
+  readonly checkId: string;
   readonly issueNumber: number;
   readonly verifier: string;
   readonly verifierKeyId: string;
@@ -30,6 +32,9 @@ interface IssuedSecret {
 
 /**
  * The authorization submodule listening to the certifier: trust check answers and the session secret's forms.
+ * A secret is only issued after a passed check and names it (`checkId`), so SessionSecretIssued alone records
+ * the challenge, whatever the order in which the two topics (keyed differently, maybe read by different
+ * domicile instances) deliver; a passed TrustCheckAnswered leaves nothing to do, a failed one denies.
  * Idempotent: the decider ignores a check or an issue it already recorded, so redeliveries change nothing.
  * A message whose data does not have the documented shape is poison: it goes to the dead-letter topic with why.
  */
@@ -53,24 +58,15 @@ export class SessionConsumer {
       passed: bool(d, 'passed'),
       verdicts: arr(d, 'verdicts').map(verdict),
     }));
-    if (data.purpose !== 'session') return;
+    // A passed check leaves no event of its own: SessionSecretIssued names it when it records the challenge.
+    if (data.purpose !== 'session' || data.passed) return;
     const sessionId = data.subjectOf;
-    const state = await this.sessions.load(sessionId);
-    if (state.status === 'none') {
-      this.log.warn(`Trust check ${data.checkId} answers session ${sessionId}, unknown to this domicile; ignored`);
-      return;
-    }
-    const context = contextOf(message);
-    if (!data.passed) {
-      await this.sessions.execute(sessionId, { type: 'RecordTrustCheck', checkId: data.checkId, passed: false, verdicts: data.verdicts, now: this.sessions.now() }, context);
-      return;
-    }
-    // A passed check leaves no event of its own: its id goes into SessionChallengeIssued when the secret arrives.
-    this.local.recordPassedCheck(sessionId, data.checkId);
-    for (const early of this.local.takeEarlySecrets<IssuedSecret>(sessionId)) {
-      await this.recordChallenge(early, data.checkId, context);
-    }
-    this.notifier.changed(sessionId);
+    const result = await this.sessions.execute(
+      sessionId,
+      { type: 'RecordTrustCheck', checkId: data.checkId, passed: false, verdicts: data.verdicts, now: this.sessions.now() },
+      contextOf(message),
+    );
+    if (result.state.status === 'none') this.log.warn(`Trust check ${data.checkId} answers session ${sessionId}, unknown to this domicile; ignored`);
   }
 
   @RoleEventPattern('domicile', Topics.eventsOf(SESSION_SECRET_CATEGORY))
@@ -81,6 +77,7 @@ export class SessionConsumer {
       case 'SessionSecretIssued': {
         const issued = parse(message, (d): IssuedSecret => ({
           sessionId: str(d, 'sessionId'),
+          checkId: str(d, 'checkId'),
           issueNumber: int(d, 'issueNumber'),
           verifier: hex(d, 'verifier'),
           verifierKeyId: str(d, 'verifierKeyId'),
@@ -88,20 +85,10 @@ export class SessionConsumer {
           issuedAt: time(d, 'issuedAt'),
           expiresAt: time(d, 'expiresAt'),
         }));
-        const state = await this.sessions.load(issued.sessionId);
-        if (state.status === 'none') {
+        const result = await this.recordChallenge(issued, context);
+        if (result.state.status === 'none') {
           this.log.warn(`Secret issue ${issued.issueNumber} for session ${issued.sessionId}, unknown to this domicile; ignored`);
-          return;
         }
-        const checkId = state.status === 'challenged' || state.status === 'locked' ? state.challenge.checkId : this.local.passedCheck(issued.sessionId);
-        if (checkId === null) {
-          if (state.status === 'requested') {
-            // The secret overtook its trust check (two topics): keep it until the check arrives.
-            this.local.stashEarlySecret(issued.sessionId, issued.issueNumber, issued);
-          }
-          return;
-        }
-        await this.recordChallenge(issued, checkId, context);
         return;
       }
       case 'SessionSecretRefused': {
@@ -155,12 +142,13 @@ export class SessionConsumer {
     }
   }
 
-  private async recordChallenge(issued: IssuedSecret, checkId: string, context: CommandContext): Promise<void> {
-    await this.sessions.execute(
+  private recordChallenge(issued: IssuedSecret, context: CommandContext) {
+    // A redelivered or older issue, or one for a session already denied (or over), changes nothing: the decider says so.
+    return this.sessions.execute(
       issued.sessionId,
       {
         type: 'RecordChallenge',
-        checkId,
+        checkId: issued.checkId,
         issueNumber: issued.issueNumber,
         verifier: issued.verifier,
         verifierKeyId: issued.verifierKeyId,

@@ -134,8 +134,7 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     reasons: failing ? [{ rule: failing, message: `${failing} for the required level` }] : [],
   });
 
-  async function answerCheck(sessionId: string, verdicts: SubjectVerdict[]): Promise<{ checkId: string; message: DeliveredMessage }> {
-    const checkId = uuidGenerator.next();
+  async function answerCheck(sessionId: string, verdicts: SubjectVerdict[], checkId = uuidGenerator.next()): Promise<{ checkId: string; message: DeliveredMessage }> {
     const data: TrustCheckAnswered['data'] = {
       checkId,
       purpose: 'session',
@@ -151,11 +150,16 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
   }
 
   /** Issues a code the way the certifier does: the verifier to the domicile, the code "over the second channel" (returned). */
-  async function issueCode(sessionId: string, issueNumber = 1, options: { verifier?: string; code?: string; ttlSeconds?: number } = {}) {
+  async function issueCode(
+    sessionId: string,
+    issueNumber = 1,
+    options: { verifier?: string; code?: string; ttlSeconds?: number; checkId?: string } = {},
+  ) {
     const code = options.code ?? String(100000 + Math.floor(Math.random() * 900000));
     secrets.push(code);
     const data: SessionSecretIssued['data'] = {
       sessionId,
+      checkId: options.checkId ?? checkIds.get(sessionId) ?? uuidGenerator.next(),
       partyId: 'user-ada',
       issueNumber,
       verifier: options.verifier ?? codeVerifier(verifierKey.key, sessionId, code),
@@ -185,12 +189,15 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     throw new Error('No SessionRequested appeared');
   }
   const seen = new Set<string>();
+  /** The passed check of each session, as the certifier names it in every SessionSecretIssued. */
+  const checkIds = new Map<string, string>();
 
   /** POST /sessions while the simulated certifier answers; returns the HTTP answer and the code sent out of band. */
   async function openChallenge(verdicts = okVerdicts()) {
     const answer = http().post('/sessions').send(body).then((response) => response);
     const sessionId = await newestSessionId();
-    await answerCheck(sessionId, verdicts);
+    const { checkId } = await answerCheck(sessionId, verdicts);
+    checkIds.set(sessionId, checkId);
     const issued = verdicts.every((v) => v.validNow) ? await issueCode(sessionId) : undefined;
     return { sessionId, response: await answer, code: issued?.code };
   }
@@ -252,22 +259,30 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     expect(response.body.reasons).toEqual([expect.objectContaining({ rule: failing.reasons[0].rule, partyId, subjectRole })]);
     expect((await eventsOf(sessionId)).map((e) => e.type)).toEqual(['SessionRequested', 'SessionDenied']);
     await http().post(`/sessions/${sessionId}/code`).send({ code: '123456' }).expect(409);
+    // A secret for a session already denied (it cannot come from this check, but the domicile does not rely on it) is ignored.
+    await issueCode(sessionId);
+    expect((await eventsOf(sessionId)).map((e) => e.type)).toEqual(['SessionRequested', 'SessionDenied']);
   });
 
-  it('answers 202 while the certifier has not answered; a secret that overtakes its trust check waits for it', async () => {
+  it('answers 202 while the certifier has not answered; a secret that overtakes its trust check challenges at once (it names the passed check)', async () => {
     const response = await http().post('/sessions').send(body).expect(202);
     const sessionId: string = response.body.sessionId;
     seen.add(`session-${sessionId}`);
     expect(response.body).toEqual({ sessionId, status: 'requested' });
 
-    const { code } = await issueCode(sessionId); // before the check (two topics are not ordered with each other)
-    expect((await http().get(`/sessions/${sessionId}`).expect(200)).body.status).toBe('requested');
-    const { message } = await answerCheck(sessionId, okVerdicts());
+    const checkId = uuidGenerator.next();
+    // Before the check (two topics, keyed differently, are not ordered with each other).
+    const { code, message: secret } = await issueCode(sessionId, 1, { checkId });
+    expect((await http().get(`/sessions/${sessionId}`).expect(200)).body.status).toBe('challenged');
+    const { message } = await answerCheck(sessionId, okVerdicts(), checkId);
     expect((await http().get(`/sessions/${sessionId}`).expect(200)).body.status).toBe('challenged');
 
-    // Redelivery changes nothing.
+    // Redeliveries change nothing.
     await consumer.onTrustCheckEvent(message);
-    expect((await eventsOf(sessionId)).map((e) => e.type)).toEqual(['SessionRequested', 'SessionChallengeIssued']);
+    await consumer.onSecretEvent(secret);
+    const events = await eventsOf(sessionId);
+    expect(events.map((e) => e.type)).toEqual(['SessionRequested', 'SessionChallengeIssued']);
+    expect(events[1].data).toMatchObject({ checkId, issueNumber: 1 });
     await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200).then((r) => secrets.push(r.body.credential));
   });
 
@@ -396,7 +411,15 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     await expect(consumer.onTrustCheckEvent({ ...base, type: 'sigillum.trustcheck.TrustCheckAnswered', data: 'nope' })).rejects.toThrow(/unexpected shape: data is not an object/);
     await expect(
       consumer.onSecretEvent({ ...base, topic: 'sigillum.secret.events', type: 'sigillum.secret.SessionSecretIssued', data: { sessionId: 's', issueNumber: 1, verifier: 'not-hex' } }),
-    ).rejects.toThrow(/issueNumber|verifier/);
+    ).rejects.toThrow(/checkId|issueNumber|verifier/);
+    await expect(
+      consumer.onSecretEvent({
+        ...base,
+        topic: 'sigillum.secret.events',
+        type: 'sigillum.secret.SessionSecretIssued',
+        data: { sessionId: 's', checkId: 'c', issueNumber: 1, verifier: 'not-hex' },
+      }),
+    ).rejects.toThrow(/verifier must be 64 lowercase hex digits/);
     await expect(
       consumer.onTrustCheckEvent({
         ...base,

@@ -7,21 +7,15 @@ import {
   ID_GENERATOR,
   type IdGenerator,
   SESSION_CATEGORY,
+  type PendingEvent,
   type SessionEvent,
   streamIdOf,
 } from '@sigillum/contracts';
 import { verifyCode } from '@sigillum/crypto';
-import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { type CommandContext, type CommandResult, EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
-import {
-  type SessionCommand,
-  sessionDecider,
-  SessionErrors,
-  type SessionState,
-  evolve,
-  initialState,
-} from './session.decider';
+import { decide, evolve, initialState, type SessionCommand, SessionErrors, type SessionPolicy, type SessionState } from './session.decider';
 import { SessionNotifier } from './session.notifier';
 
 export const DOMICILE_SOURCE = '/sigillum/domicile';
@@ -35,11 +29,28 @@ export type CodeOutcome =
   | { readonly kind: 'opened'; readonly credential: string; readonly state: Extract<SessionState, { status: 'open' }> }
   | { readonly kind: 'rejected'; readonly events: readonly SessionEvent[]; readonly state: SessionState };
 
-/** The sessions management module: runs the session decider against the event store for HTTP and bus alike. */
+/** A session's folded state and the revision of the last event folded into it (-1: no stream). */
+interface FoldedSession {
+  readonly state: SessionState;
+  readonly revision: number;
+}
+
+/** Sessions whose folded state is kept in memory at most; the least recently used is dropped first. */
+const MAX_CACHED_SESSIONS = 10_000;
+/** Attempts of a command when another writer (another instance, a concurrent request) got to the stream first. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The sessions management module: runs the session decider against the event store for HTTP and bus alike.
+ * The folded state of each session is cached in memory keyed by its stream revision: a load still reads the
+ * store, but only the events after the cached revision (so it always sees what another instance appended), and
+ * a command appends with that revision as expected version, then folds its own events into the cache.
+ */
 @Injectable()
 export class SessionService {
   private readonly log = new Logger('Sessions');
-  private readonly handle: HandleCommand<SessionCommand, SessionState, SessionEvent>;
+  private readonly policy: SessionPolicy;
+  private readonly folded = new Map<string, FoldedSession>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -49,7 +60,7 @@ export class SessionService {
     private readonly notifier: SessionNotifier,
     @Optional() @Inject(SESSION_VERIFIER_KEY) private readonly verifierKey?: VerifierKey,
   ) {
-    this.handle = commandHandler(sessionDecider(config.session), { store, clock, ids, source: DOMICILE_SOURCE });
+    this.policy = config.session;
     if (!verifierKey) this.log.warn('No session verifier key (SESSION_VERIFIER_KEY) is provided: codes cannot be checked until it is.');
   }
 
@@ -63,17 +74,67 @@ export class SessionService {
   }
 
   async load(sessionId: string): Promise<SessionState> {
-    const recorded = await this.store.readStream(sessionStreamId(sessionId));
-    let state = initialState();
-    for (const { event } of recorded) state = evolve(state, event as SessionEvent);
-    return state;
+    return (await this.loadFolded(sessionId)).state;
   }
 
-  /** Runs one command on the session's stream and wakes whoever waits for it to change. */
-  async execute(sessionId: string, command: SessionCommand, context: CommandContext) {
-    const result = await this.handle(sessionStreamId(sessionId), command, context);
-    if (result.events.length > 0) this.notifier.changed(sessionId);
-    return result;
+  /** The session folded up to its last event: the cached fold plus the events appended since (read from the store). */
+  private async loadFolded(sessionId: string): Promise<FoldedSession> {
+    const cached = this.folded.get(sessionId);
+    const recorded = await this.store.readStream(sessionStreamId(sessionId), cached ? { fromRevision: cached.revision + 1 } : undefined);
+    // Another load or command may have cached further meanwhile: start from whichever fold is newest.
+    const latest = this.folded.get(sessionId);
+    let state = latest ? latest.state : initialState();
+    let revision = latest ? latest.revision : -1;
+    for (const event of recorded) {
+      if (event.streamRevision <= revision) continue;
+      state = evolve(state, event.event as SessionEvent);
+      revision = event.streamRevision;
+    }
+    const folded = { state, revision };
+    this.remember(sessionId, folded);
+    return folded;
+  }
+
+  private remember(sessionId: string, folded: FoldedSession): void {
+    if (folded.revision < 0) return;
+    const cached = this.folded.get(sessionId);
+    if (cached && cached.revision > folded.revision) return; // never go back
+    this.folded.delete(sessionId);
+    this.folded.set(sessionId, folded);
+    if (this.folded.size > MAX_CACHED_SESSIONS) {
+      const oldest = this.folded.keys().next().value;
+      if (oldest !== undefined) this.folded.delete(oldest);
+    }
+  }
+
+  /**
+   * Runs one command on the session's stream (fold, decide, append with the folded revision as expected version;
+   * on a concurrent write, again with the newer events) and wakes whoever waits for the session to change.
+   */
+  async execute(sessionId: string, command: SessionCommand, context: CommandContext): Promise<CommandResult<SessionState, SessionEvent>> {
+    const streamId = sessionStreamId(sessionId);
+    for (let attempt = 1; ; attempt++) {
+      const { state, revision } = await this.loadFolded(sessionId);
+      const events = decide(command, state, this.policy);
+      if (events.length === 0) return { events, state, nextExpectedVersion: revision };
+      const occurredAt = this.clock.now().toISOString();
+      const pending: PendingEvent[] = events.map((event) => ({
+        event,
+        metadata: { eventId: this.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt, source: DOMICILE_SOURCE },
+      }));
+      let nextExpectedVersion: number;
+      try {
+        ({ nextExpectedVersion } = await this.store.append(streamId, pending, revision === -1 ? 'no-stream' : revision));
+      } catch (error) {
+        if (error instanceof WrongExpectedVersionError && attempt < MAX_ATTEMPTS) continue;
+        throw error;
+      }
+      let next = state;
+      for (const event of events) next = evolve(next, event);
+      this.remember(sessionId, { state: next, revision: nextExpectedVersion });
+      this.notifier.changed(sessionId, next);
+      return { events, state: next, nextExpectedVersion };
+    }
   }
 
   async request(input: { userId: string; counterpartIds: string[]; correspondenceKind: string }) {
@@ -82,14 +143,24 @@ export class SessionService {
     return { sessionId, state: result.state };
   }
 
-  /** Waits up to `ms` for the session to leave `requested` (woken by the consumer, polling as a fallback). */
+  /**
+   * Waits up to `ms` for the session to leave `requested`. Event-driven: the consumer of this process hands the
+   * new state over the moment it appends (no read, no delay); the store is read again only every `pollMs`, for a
+   * decision recorded by another domicile instance. The watch starts before the read, so no change is missed.
+   */
   async awaitDecision(sessionId: string, ms: number, pollMs = 250): Promise<SessionState> {
     const deadline = Date.now() + ms;
     for (;;) {
+      const watch = this.notifier.watch(sessionId);
       const state = await this.load(sessionId);
-      const left = deadline - Date.now();
-      if (state.status !== 'requested' || left <= 0) return state;
-      await this.notifier.nextChange(sessionId, Math.min(left, pollMs));
+      let left = deadline - Date.now();
+      if (state.status !== 'requested' || left <= 0) {
+        watch.cancel();
+        return state;
+      }
+      const changed = await watch.next(Math.min(left, pollMs));
+      left = deadline - Date.now();
+      if (changed && (changed.status !== 'requested' || left <= 0)) return changed;
     }
   }
 

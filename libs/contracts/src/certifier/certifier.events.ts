@@ -4,7 +4,7 @@ import type { Reason, SubjectRole, TrustLevel } from '../trust/levels';
 
 /** Certified attributes of one party: stream `attributes-<partyId>`. */
 export const ATTRIBUTES_CATEGORY = 'attributes';
-/** Versions of the level policy: stream `levelpolicy-<policyId>`. */
+/** Versions of the level policy: stream `levelpolicy-current` holds every version; the last is in force. */
 export const LEVEL_POLICY_CATEGORY = 'levelpolicy';
 /** One trust check and its answer: stream `trustcheck-<checkId>`. */
 export const TRUST_CHECK_CATEGORY = 'trustcheck';
@@ -102,6 +102,8 @@ export type SessionSecretIssued = DomainEvent<
   'SessionSecretIssued',
   {
     readonly sessionId: string;
+    /** The passed trust check (TrustCheckAnswered, `trustcheck-<checkId>`) this secret follows: a secret implies a passed check. */
+    readonly checkId: string;
     readonly partyId: string;
     /** 1 for the first code, 2 for the first resend... */
     readonly issueNumber: number;
