@@ -13,6 +13,12 @@ export interface ConsumerOptions {
   readonly maxAttempts?: number;
   /** Start from the earliest retained message when the group has no committed offset; default true. */
   readonly fromBeginning?: boolean;
+  /**
+   * Messages this consumer hands to the handler at the same time, never two with the same key, and per key
+   * always in order. The embedded bus honours it (default 16; 1 = one message at a time, in log order); on Kafka
+   * the unit of concurrency is the partition, and this is ignored.
+   */
+  readonly maxInFlight?: number;
 }
 
 export interface BusConsumer {

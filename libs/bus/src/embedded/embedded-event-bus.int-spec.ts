@@ -125,6 +125,128 @@ describe('EmbeddedEventBus', () => {
       );
     });
 
+    const checkpointOf = (group: string, topic: string): number | undefined =>
+      db.prepare('SELECT "offset" FROM bus_checkpoints WHERE group_id = ? AND topic = ?').pluck().get(group, topic) as number | undefined;
+    const offsetOf = (topic: string, id: string): number =>
+      db.prepare('SELECT "offset" FROM bus_messages WHERE topic = ? AND message_id = ? AND dlq_group = \'\'').pluck().get(topic, id) as number;
+
+    it('handles up to maxInFlight messages at once, never two of one key, each key in order', async () => {
+      const topic = newTopic();
+      const keys = Array.from({ length: 10 }, (_, index) => `k${index}-${randomUUID()}`);
+      const messages = Array.from({ length: 8 }, (_, seq) => keys.map((key) => busMessage(topic, key, seq))).flat();
+      const active = new Set<string>();
+      let peak = 0;
+      const overlaps: string[] = [];
+      const seen = new Map<string, number[]>(keys.map((key) => [key, []]));
+      consumers.push(
+        await bus.consume({
+          group: newGroup(),
+          topics: [topic],
+          maxInFlight: 4,
+          handler: async (message) => {
+            if (active.has(message.key)) overlaps.push(message.id);
+            active.add(message.key);
+            peak = Math.max(peak, active.size);
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
+            seen.get(message.key)!.push((message.data as { seq: number }).seq);
+            active.delete(message.key);
+          },
+        }),
+      );
+      await bus.publish(messages);
+      await eventually(() => expect([...seen.values()].flat()).toHaveLength(messages.length));
+      expect(overlaps).toEqual([]);
+      expect(peak).toBe(4);
+      for (const key of keys) expect(seen.get(key)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    });
+
+    it('maxInFlight: 1 handles the log strictly one message at a time, in log order', async () => {
+      const topic = newTopic();
+      const messages = Array.from({ length: 40 }, (_, seq) => busMessage(topic, `k${seq % 7}-${topic}`, seq));
+      let active = 0;
+      let peak = 0;
+      const received: string[] = [];
+      consumers.push(
+        await bus.consume({
+          group: newGroup(),
+          topics: [topic],
+          maxInFlight: 1,
+          handler: async (message) => {
+            peak = Math.max(peak, ++active);
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 2));
+            received.push(message.id);
+            active--;
+          },
+        }),
+      );
+      await bus.publish(messages);
+      await eventually(() => expect(received).toHaveLength(40));
+      expect(received).toEqual(messages.map((message) => message.id));
+      expect(peak).toBe(1);
+    });
+
+    it('refuses a maxInFlight below 1', async () => {
+      await expect(bus.consume({ group: newGroup(), topics: [newTopic()], maxInFlight: 0, handler: async () => undefined })).rejects.toThrow(
+        /maxInFlight must be an integer >= 1/,
+      );
+    });
+
+    it('the checkpoint never passes an unfinished message, even when later ones finished: they come again after a restart', async () => {
+      const topic = newTopic();
+      const group = newGroup();
+      const stuck = busMessage(topic, `stuck-${randomUUID()}`, 0);
+      const others = Array.from({ length: 6 }, (_, index) => busMessage(topic, `other-${index}-${randomUUID()}`, index + 1));
+      await bus.publish([stuck, ...others]);
+      let stopRequested!: () => void;
+      const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
+      const firstRun: string[] = [];
+      const first = await bus.consume({
+        group,
+        topics: [topic],
+        maxInFlight: 4,
+        handler: async (message) => {
+          if (message.id === stuck.id) {
+            await stopping;
+            throw new Error('interrupted by stop');
+          }
+          firstRun.push(message.id);
+        },
+      });
+      // Every other message is handled while the first one is still unfinished...
+      await eventually(() => expect(firstRun).toEqual(others.map((message) => message.id)));
+      const stopped = first.stop();
+      stopRequested();
+      await stopped;
+      // ...yet the checkpoint stays before it.
+      expect(checkpointOf(group, topic) ?? 0).toBeLessThan(offsetOf(topic, stuck.id));
+
+      const secondRun: string[] = [];
+      consumers.push(await bus.consume({ group, topics: [topic], handler: async (message) => void secondRun.push(message.id) }));
+      await eventually(() => expect(secondRun).toEqual([stuck, ...others].map((message) => message.id)));
+    });
+
+    it('writes checkpoints by timer, one commit per interval, and at stop: a crash redelivers at most that interval', async () => {
+      const slowCheckpoints = new EmbeddedEventBus({ db, checkpointIntervalMs: 300, pollIntervalMs: 100, logger: quiet });
+      const topic = newTopic();
+      const group = newGroup();
+      const received: string[] = [];
+      const consumer = await slowCheckpoints.consume({ group, topics: [topic], handler: async (message) => void received.push(message.id) });
+      try {
+        const messages = Array.from({ length: 5 }, (_, seq) => busMessage(topic, `k-${seq}`, seq));
+        await slowCheckpoints.publish(messages);
+        await eventually(() => expect(received).toHaveLength(5));
+        expect(checkpointOf(group, topic)).toBeUndefined(); // handled, not yet written: a crash now would redeliver them
+        await eventually(() => expect(checkpointOf(group, topic)).toBe(offsetOf(topic, messages[4].id)), 2_000);
+        const last = busMessage(topic, 'k-5', 5);
+        await slowCheckpoints.publish([last]);
+        await eventually(() => expect(received).toHaveLength(6));
+        await consumer.stop(); // stop writes at once
+        expect(checkpointOf(group, topic)).toBe(offsetOf(topic, last.id));
+      } finally {
+        await slowCheckpoints.close();
+      }
+    });
+
     it('shares its file with the SQLite event store', async () => {
       const store = new SqliteEventStore({ db });
       await store.close(); // leaves the shared handle open

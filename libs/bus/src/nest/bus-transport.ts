@@ -18,6 +18,11 @@ export interface BusTransportOptions {
   /** The role whose handlers this transport serves; also names its consumer group `sigillum.<role>`. */
   readonly role: string;
   readonly maxAttempts?: number;
+  /**
+   * Handler calls of this role in flight at once (never two for one key, per key in order): passed to the bus
+   * as `ConsumerOptions.maxInFlight`. Default: the bus's (embedded: 16). Handlers are not serialised here.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** Transport id of a role: handlers declared with `@RoleEventPattern(role, topic)` are served only by it. */
@@ -57,6 +62,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         group: this.group,
         topics,
         maxAttempts: this.options.maxAttempts,
+        ...(this.options.maxInFlight === undefined ? {} : { maxInFlight: this.options.maxInFlight }),
         handler: (message) => this.dispatch(message),
       });
       this.log.log(`Group ${this.group} consuming ${topics.join(', ')}`);

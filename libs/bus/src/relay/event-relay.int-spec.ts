@@ -3,6 +3,7 @@ import { SqliteEventStore } from '@sigillum/eventstore';
 import { eventually, pendingEvent } from '@sigillum/testing';
 import { randomBytes } from 'node:crypto';
 import type { BusConsumer, ConsumerOptions, EventBus } from '../event-bus.port';
+import { EmbeddedEventBus } from '../embedded/embedded-event-bus';
 import { EventRelay } from './event-relay';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -127,6 +128,32 @@ describe('EventRelay', () => {
     await stuck.stop();
     expect(publishes).toBe(1);
     expect(await stuck.health()).toMatchObject({ checkpoint: null, lag: 2 });
+  });
+
+  it('on the embedded bus in its own file, writes the bus rows and its checkpoint in one transaction', async () => {
+    const embedded = new EmbeddedEventBus({ db: store.database, logger: quiet });
+    const topicCategory = category();
+    const streamId = streamIdOf(topicCategory, '1');
+    const db = store.database;
+    const busRows = () => db.prepare('SELECT count(*) FROM bus_messages WHERE topic = ?').pluck().get(Topics.eventsOf(topicCategory)) as number;
+    const sameFile = relay({ bus: embedded, name: 'same-file' });
+    await sameFile.start(); // creates relay_checkpoints
+    // The checkpoint write fails: the bus rows of the same batch must roll back with it.
+    db.exec(`CREATE TRIGGER refuse_checkpoint BEFORE INSERT ON relay_checkpoints BEGIN SELECT RAISE(ABORT, 'disk says no'); END;`);
+    try {
+      const ids = await appendTo(streamId, 3);
+      await eventually(async () => expect((await sameFile.health()).detail).toMatch(/disk says no/));
+      expect(busRows()).toBe(0);
+
+      db.exec('DROP TRIGGER refuse_checkpoint');
+      await eventually(() => expect(busRows()).toBe(3));
+      await eventually(async () => expect(await sameFile.health()).toMatchObject({ up: true, lag: 0 }));
+      const published = db.prepare('SELECT message_id FROM bus_messages WHERE topic = ? ORDER BY "offset"').pluck().all(Topics.eventsOf(topicCategory));
+      expect(published).toEqual(ids);
+    } finally {
+      db.exec('DROP TRIGGER IF EXISTS refuse_checkpoint');
+      await embedded.close();
+    }
   });
 
   it('is down before start and after stop', async () => {

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { eventTopicForStream, messageFromRecordedEvent, streamCategory, type RecordedEvent } from '@sigillum/contracts';
+import { eventTopicForStream, messageFromRecordedEvent, streamCategory, type BusMessage, type RecordedEvent } from '@sigillum/contracts';
 import type { EventStore, StoreSubscription } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { defaultLogger, type BusLogger } from '../bus-logger';
@@ -50,10 +50,26 @@ const MAX_RETRY_DELAY_MS = 30_000;
 type RelayState = 'idle' | 'running' | 'retrying' | 'stopped';
 
 /**
+ * A bus that can append messages in a transaction of its own SQLite handle together with other writes
+ * (EmbeddedEventBus; a wrapper may forward it). When that handle is the relay's `db`, the relay writes
+ * the bus rows and its checkpoint in one commit instead of two.
+ */
+export interface TransactionalPublisher {
+  readonly database: Database.Database;
+  publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void): Promise<void>;
+}
+
+function publishesInTransactionOf(bus: EventBus, db: Database.Database): TransactionalPublisher | undefined {
+  const candidate = bus as Partial<TransactionalPublisher>;
+  return typeof candidate.publishInTransaction === 'function' && candidate.database === db ? (bus as EventBus & TransactionalPublisher) : undefined;
+}
+
+/**
  * Publishes every stored event to the bus, in global order, from a persisted checkpoint (the outbox
  * pattern over the store's own log). Events arriving in the same tick are published as one batch, and
  * the checkpoint moves only after the bus accepted the batch: at least once. A crash re-publishes the
  * last batch, which the embedded bus ignores (same topic and id) and Kafka consumers drop by event id.
+ * When the bus is the embedded one on the checkpoint's own file, bus rows and checkpoint commit together.
  */
 export class EventRelay {
   private readonly name: string;
@@ -64,6 +80,9 @@ export class EventRelay {
   private readonly categories?: ReadonlySet<string>;
   private readonly loadCheckpoint: Database.Statement<[string], string>;
   private readonly saveCheckpoint: Database.Statement<[string, string]>;
+
+  /** The bus, when it can publish in a transaction of `options.db` (the embedded bus in the checkpoint's file). */
+  private readonly sameFileBus?: TransactionalPublisher;
 
   private state: RelayState = 'idle';
   private checkpoint: bigint | undefined;
@@ -92,6 +111,7 @@ export class EventRelay {
     this.saveCheckpoint = options.db.prepare(
       'INSERT INTO relay_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
     );
+    this.sameFileBus = publishesInTransactionOf(options.bus, options.db);
   }
 
   /** Subscribes from the persisted checkpoint; returns at once, publishing goes on in the background. */
@@ -190,14 +210,20 @@ export class EventRelay {
       const batch = this.buffer.slice(0, this.maxBatchSize);
       try {
         this.publishStartedAt = Date.now();
+        const messages = batch.map((event) => messageFromRecordedEvent(event, this.topicOf));
+        const last = batch[batch.length - 1].globalPosition;
         try {
-          await this.options.bus.publish(batch.map((event) => messageFromRecordedEvent(event, this.topicOf)));
+          if (this.sameFileBus) {
+            // Bus rows and checkpoint in one commit (the generation cannot change within this synchronous transaction).
+            await this.sameFileBus.publishInTransaction(messages, () => this.saveCheckpoint.run(this.name, last.toString()));
+          } else {
+            await this.options.bus.publish(messages);
+          }
         } finally {
           this.publishStartedAt = undefined;
         }
         if (generation !== this.generation) return; // a failure elsewhere restarted us; the new subscription re-reads
-        const last = batch[batch.length - 1].globalPosition;
-        this.saveCheckpoint.run(this.name, last.toString());
+        if (!this.sameFileBus) this.saveCheckpoint.run(this.name, last.toString());
         this.checkpoint = last;
         this.buffer.splice(0, batch.length);
         this.published += batch.length;
