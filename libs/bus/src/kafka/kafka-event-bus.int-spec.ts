@@ -171,7 +171,8 @@ if (!brokers) {
             Array.from({ length: stuckOffset }, (_, offset) => offset),
           );
           const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-          expect(new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]))).toEqual(
+          // -1 is "nothing committed", the same as 0 for a partition that got no message at all (keys hash unevenly).
+          expect(new Map(committed.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))]))).toEqual(
             new Map([...ends].map(([partition, end]) => [partition, partition === stuckAt!.partition ? stuckOffset : end])),
           );
 
