@@ -8,6 +8,13 @@ describe('loadConfig', () => {
     expect(config.eventBus).toEqual({ kind: 'embedded' });
     expect(config.sqliteFile.endsWith('/var/sigillum.db')).toBe(true);
     expect(config.logLevels).toEqual(['error', 'warn', 'log']);
+    expect(config.sqliteCheckpoint).toBe('background');
+  });
+
+  it('reads SQLITE_CHECKPOINT and refuses other values', () => {
+    expect(loadConfig({ SQLITE_CHECKPOINT: 'inline' }).sqliteCheckpoint).toBe('inline');
+    expect(loadConfig({ SQLITE_CHECKPOINT: ' background ' }).sqliteCheckpoint).toBe('background');
+    expect(() => loadConfig({ SQLITE_CHECKPOINT: 'worker' })).toThrow(/SQLITE_CHECKPOINT="worker" must be one of background, inline/);
   });
 
   it('requires brokers for the Kafka bus and names the variable', () => {

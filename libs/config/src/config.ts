@@ -12,6 +12,8 @@ export interface SigillumConfig {
   /** The local SQLite file: the event store in the embedded default, checkpoints and read models always. */
   readonly sqliteFile: string;
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** Where WAL checkpoints run: `background` on a worker thread (off the event loop), `inline` inside commits (SQLite's auto-checkpoint). */
+  readonly sqliteCheckpoint: 'background' | 'inline';
   readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string };
   readonly eventBus:
     | { kind: 'embedded' }
@@ -31,6 +33,10 @@ export const ENVIRONMENT = {
   DATA_DIR: { default: './var', help: 'where SQLite files and other local data live' },
   SQLITE_FILE: { default: '<DATA_DIR>/<process>.db', help: 'local SQLite file; shared by all roles in the embedded default' },
   SQLITE_SYNCHRONOUS: { default: 'NORMAL', help: 'NORMAL (WAL, fsync at checkpoints) or FULL (fsync every commit)' },
+  SQLITE_CHECKPOINT: {
+    default: 'background',
+    help: 'background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite\'s auto-checkpoint inside commits)',
+  },
   EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb' },
   EVENTSTORE_CONNECTION_STRING: { default: '', help: 'required when EVENT_STORE=kurrentdb, e.g. kurrentdb://127.0.0.1:2113?tls=false' },
   EVENT_BUS: { default: 'embedded', help: 'embedded | kafka' },
@@ -77,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const dataDir = path.resolve(read('DATA_DIR'));
   const sqliteFile = env.SQLITE_FILE ? path.resolve(env.SQLITE_FILE) : path.join(dataDir, `${processName}.db`);
   const sqliteSynchronous = oneOf('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const);
+  const sqliteCheckpoint = oneOf('SQLITE_CHECKPOINT', ['background', 'inline'] as const);
 
   const storeKind = oneOf('EVENT_STORE', ['sqlite', 'kurrentdb'] as const);
   const connectionString = read('EVENTSTORE_CONNECTION_STRING');
@@ -111,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     dataDir,
     sqliteFile,
     sqliteSynchronous,
+    sqliteCheckpoint,
     eventStore: storeKind === 'kurrentdb' ? { kind: 'kurrentdb', connectionString } : { kind: 'sqlite' },
     eventBus:
       busKind === 'kafka'

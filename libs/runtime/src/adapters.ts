@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { EmbeddedEventBus, type EventBus, KafkaEventBus } from '@sigillum/bus';
 import type { SigillumConfig } from '@sigillum/config';
 import { type EventStore, KurrentDbEventStore, SqliteEventStore } from '@sigillum/eventstore';
+import { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import Database from 'better-sqlite3';
 
 /** Opens (creating if needed) the process's SQLite file in WAL mode. */
@@ -19,6 +20,24 @@ export function openLocalDatabase(config: SigillumConfig): Database.Database {
       `Cannot open the SQLite file ${config.sqliteFile}: ${(error as Error).message}. ` +
         'Check that DATA_DIR (or SQLITE_FILE) points to a writable place.',
     );
+  }
+}
+
+/**
+ * SQLITE_CHECKPOINT=background (default): WAL checkpoints (copy + fsync of the database file) run on a worker
+ * thread, not inside a commit on the event loop. `inline` keeps SQLite's auto-checkpoint; so does a failing worker.
+ */
+export function startWalCheckpointer(
+  config: SigillumConfig,
+  db: Database.Database,
+  warn: (message: string) => void,
+): WalCheckpointer | undefined {
+  if (config.sqliteCheckpoint !== 'background') return undefined;
+  try {
+    return WalCheckpointer.start(db, { onWarning: warn });
+  } catch (error) {
+    warn(`WAL checkpoints stay inline: ${(error as Error).message}`);
+    return undefined;
   }
 }
 

@@ -13,7 +13,8 @@ import type { Role, SigillumConfig } from '@sigillum/config';
 import { CLOCK, type Clock, ID_GENERATOR, systemClock } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
-import { createBus, createStore, openLocalDatabase } from './adapters';
+import type { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
+import { createBus, createStore, openLocalDatabase, startWalCheckpointer } from './adapters';
 import { HealthController } from './health.controller';
 import { TRUST_TOKENS, trustProviders } from './trust-providers';
 import { uuidGenerator } from './ids';
@@ -27,6 +28,9 @@ export interface RuntimeOptions {
   /** The clock of every decision; the system clock unless a test moves time. */
   readonly clock?: Clock;
 }
+
+/** The background WAL checkpointer of LOCAL_DB (null when SQLITE_CHECKPOINT=inline). */
+const WAL_CHECKPOINTER = Symbol('WAL_CHECKPOINTER');
 
 /** Owns the process's infrastructure: local SQLite, event store, bus and relay, opened at start, closed at stop. */
 @Global()
@@ -44,6 +48,12 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: CLOCK, useValue: options.clock ?? systemClock },
         { provide: ID_GENERATOR, useValue: uuidGenerator },
         { provide: LOCAL_DB, useFactory: () => openLocalDatabase(options.config) },
+        {
+          provide: WAL_CHECKPOINTER,
+          useFactory: (db: Database.Database) =>
+            startWalCheckpointer(options.config, db, (message) => new Logger('WalCheckpointer').warn(message)) ?? null,
+          inject: [LOCAL_DB],
+        },
         { provide: EVENT_STORE, useFactory: (db: Database.Database) => createStore(options.config, db), inject: [LOCAL_DB] },
         { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },
         {
@@ -64,6 +74,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: RoutingOutOfBandSender,
+    @Inject(WAL_CHECKPOINTER) private readonly checkpointer: WalCheckpointer | null,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -76,6 +87,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.secondChannels.close(); // the SMTP pool
     await this.bus.close();
     await this.store.close();
+    await this.checkpointer?.stop(); // final checkpoint on the worker, before the main connection closes
     if (this.db.open) this.db.close();
   }
 }
