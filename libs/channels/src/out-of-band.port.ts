@@ -34,6 +34,10 @@ export interface OutOfBandSender {
   send(message: OutOfBandMessage): Promise<OutOfBandReceipt>;
   /** Whether a transport is configured for this kind of channel (a session cannot open without one). */
   supports(kind: SecondChannelKind): boolean;
+  /** Which transport serves each kind, for health and ops (e.g. `{ email: 'SmtpSender' }`). */
+  describe?(): Partial<Record<SecondChannelKind, string>>;
+  /** Releases connections (an SMTP pool); called once at shutdown. */
+  close?(): void | Promise<void>;
 }
 
 export const OUT_OF_BAND_SENDER = Symbol('OUT_OF_BAND_SENDER');

@@ -2,7 +2,7 @@ import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type { Response } from 'express';
-import { OUT_OF_BAND_SENDER, type RoutingOutOfBandSender } from '@sigillum/channels';
+import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
 
 interface ComponentHealth {
@@ -18,7 +18,7 @@ export class HealthController {
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(EVENT_RELAY) private readonly relay: EventRelay,
     @Inject(PROCESS_ROLES) private readonly roles: readonly string[],
-    @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: RoutingOutOfBandSender,
+    @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: OutOfBandSender,
   ) {}
 
   /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
@@ -38,7 +38,7 @@ export class HealthController {
 
   /** Which transports carry codes; none configured is a choice (sessions then refuse to open), not an outage. */
   private describeSecondChannels(): ComponentHealth {
-    const routes = this.secondChannels.describe();
+    const routes = this.secondChannels.describe?.() ?? {};
     const kinds = ['email', 'sms'] as const;
     const detail = kinds.map((kind) => `${kind}: ${routes[kind] ?? 'none'}`).join(', ');
     const none = kinds.every((kind) => !routes[kind]);

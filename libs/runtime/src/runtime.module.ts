@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
-import { OUT_OF_BAND_SENDER, type RoutingOutOfBandSender } from '@sigillum/channels';
+import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import type { Role, SigillumConfig } from '@sigillum/config';
 import { CLOCK, type Clock, ID_GENERATOR, systemClock } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -73,7 +73,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOCAL_DB) private readonly db: Database.Database,
-    @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: RoutingOutOfBandSender,
+    @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: OutOfBandSender,
     @Inject(WAL_CHECKPOINTER) private readonly checkpointer: WalCheckpointer | null,
   ) {}
 
@@ -84,7 +84,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(signal?: string): Promise<void> {
     if (signal) this.log.log(`Stopping on ${signal}`);
     await this.relay.stop();
-    await this.secondChannels.close(); // the SMTP pool
+    await this.secondChannels.close?.(); // the SMTP pool
     await this.bus.close();
     await this.store.close();
     await this.checkpointer?.stop(); // final checkpoint on the worker, before the main connection closes
