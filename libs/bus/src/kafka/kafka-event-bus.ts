@@ -11,7 +11,7 @@ import {
   type Message,
   type Producer,
 } from 'kafkajs';
-import { waitForTopicLeaders } from './topic-readiness';
+import { TopicProvisioner } from './topic-readiness';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import {
   deadLetterHeaders,
@@ -84,7 +84,11 @@ export class KafkaEventBus implements EventBus {
   private producer?: Promise<Producer>;
   private admin?: Promise<Admin>;
   /** Topics known to exist, or being created. */
-  private readonly topics = new Map<string, Promise<void>>();
+  private readonly provisioner = new TopicProvisioner(() => this.connectedAdmin(), {
+    partitionsOf: (topic) => this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3,
+    // Read when a topic is created, after the constructor ran.
+    replicationFactor: () => this.options.replicationFactor,
+  });
   private readonly consumers = new Set<KafkaConsumer>();
   private closed = false;
 
@@ -214,14 +218,8 @@ export class KafkaEventBus implements EventBus {
   }
 
   /** Creates the topics that this bus has not seen yet; concurrent callers share one creation. */
-  async ensureTopics(topics: readonly string[]): Promise<void> {
-    const missing = topics.filter((topic) => !this.topics.has(topic));
-    if (missing.length > 0) {
-      const creation = this.createTopics(missing);
-      for (const topic of missing) this.topics.set(topic, creation);
-      creation.catch(() => missing.forEach((topic) => this.topics.get(topic) === creation && this.topics.delete(topic)));
-    }
-    await Promise.all(topics.map((topic) => this.topics.get(topic)));
+  ensureTopics(topics: readonly string[]): Promise<void> {
+    return this.provisioner.ensure(topics);
   }
 
   async connectedProducer(): Promise<Producer> {
@@ -238,26 +236,6 @@ export class KafkaEventBus implements EventBus {
     })();
     this.producer.catch(() => (this.producer = undefined));
     return this.producer;
-  }
-
-  private async createTopics(topics: readonly string[]): Promise<void> {
-    const admin = await this.connectedAdmin();
-    // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((topic) => !existing.has(topic));
-    // Listed is not led: a topic another role just created may have no partition leader yet.
-    if (missing.length === 0) return waitForTopicLeaders(admin, topics);
-    const replicationFactor = this.options.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3,
-        replicationFactor,
-      })),
-    });
-    // createTopics resolves false when another client created them meanwhile, leaders perhaps not yet elected.
-    await waitForTopicLeaders(admin, topics);
   }
 
   private async connectedAdmin(): Promise<Admin> {

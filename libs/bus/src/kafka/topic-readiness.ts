@@ -30,3 +30,55 @@ export async function waitForTopicLeaders(admin: Admin, topics: readonly string[
     await delay(pause);
   }
 }
+
+export interface TopicLayout {
+  /** Partitions of a topic this client creates. */
+  partitionsOf(topic: string): number;
+  /** Replication factor of created topics; undefined: min(3, brokers in the cluster). */
+  replicationFactor(): number | undefined;
+}
+
+/**
+ * Creates the topics a client needs, with our partition count (never the broker's defaults), once per topic
+ * however many callers ask at the same time, and returns only when every partition has a leader.
+ */
+export class TopicProvisioner {
+  private readonly known = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly admin: () => Promise<Admin>,
+    private readonly layout: TopicLayout,
+  ) {}
+
+  async ensure(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((topic) => !this.known.has(topic));
+    if (missing.length > 0) {
+      const creation = this.create(missing);
+      for (const topic of missing) this.known.set(topic, creation);
+      creation.catch(() => missing.forEach((topic) => this.known.get(topic) === creation && this.known.delete(topic)));
+    }
+    await Promise.all(topics.map((topic) => this.known.get(topic)));
+  }
+
+  /** Forgets what was ensured (after a reconnect, topics may have been deleted). */
+  forget(): void {
+    this.known.clear();
+  }
+
+  private async create(topics: readonly string[]): Promise<void> {
+    const admin = await this.admin();
+    // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      const replicationFactor = this.layout.replicationFactor() ?? Math.min(3, (await admin.describeCluster()).brokers.length);
+      // Resolves false when another client created them meanwhile.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: this.layout.partitionsOf(topic), replicationFactor })),
+      });
+    }
+    // Listed is not led: a topic another client just created may have no partition leader yet.
+    await waitForTopicLeaders(admin, topics);
+  }
+}

@@ -15,7 +15,7 @@ import {
 } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
-import { waitForTopicLeaders } from '../kafka/topic-readiness';
+import { TopicProvisioner } from '../kafka/topic-readiness';
 import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
 import { BusContext, roleTransportId } from './bus-transport';
 
@@ -85,8 +85,14 @@ export class KafkaRoleServer extends ServerKafka {
   private controller = new AbortController();
   private batches?: OrderedBatchConsumer;
   private admin?: Promise<Admin>;
-  private readonly knownTopics = new Map<string, Promise<void>>();
+  private readonly provisioner = new TopicProvisioner(() => this.connectedAdmin(), {
+    partitionsOf: () => this.partitions,
+    // Read when a topic is created, after the constructor ran.
+    replicationFactor: () => this.roleOptions.replicationFactor,
+  });
   private subscribed: string[] = [];
+  /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
+  private readonly routes = new Map<string, string>();
 
   constructor(private readonly roleOptions: KafkaRoleServerOptions) {
     if (!Array.isArray(roleOptions.brokers) || roleOptions.brokers.length === 0) {
@@ -236,12 +242,22 @@ export class KafkaRoleServer extends ServerKafka {
       this.busLog.warn(`Group ${this.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
     }
     this.subscribed = [];
-    this.knownTopics.clear();
+    this.provisioner.forget();
   }
 
   /** The role's handler for the record's topic, called with the DeliveredMessage; its error (or stream error) is rethrown. */
+  /** `getHandlerByPattern(topic)`, with the topic's route computed once. */
+  private handlerFor(topic: string): ReturnType<ServerKafka['getHandlerByPattern']> {
+    let route = this.routes.get(topic);
+    if (route === undefined) {
+      route = this.getRouteFromPattern(topic);
+      this.routes.set(topic, route);
+    }
+    return this.messageHandlers.get(route) ?? null;
+  }
+
   private async dispatch(message: DeliveredMessage): Promise<void> {
-    const handler = this.getHandlerByPattern(message.topic);
+    const handler = this.handlerFor(message.topic);
     if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic} in role ${this.role}`);
     const context = new BusContext([message, this.group]);
     await this.onProcessingStartHook(this.transportId, context, async () => {
@@ -279,32 +295,8 @@ export class KafkaRoleServer extends ServerKafka {
     this.busLog.warn(`Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`);
   }
 
-  /** Creates the topics not seen yet (listTopics, then createTopics); concurrent callers share one creation. */
-  private async ensureTopics(topics: readonly string[]): Promise<void> {
-    const missing = topics.filter((topic) => !this.knownTopics.has(topic));
-    if (missing.length > 0) {
-      const creation = this.createTopics(missing);
-      for (const topic of missing) this.knownTopics.set(topic, creation);
-      creation.catch(() => missing.forEach((topic) => this.knownTopics.get(topic) === creation && this.knownTopics.delete(topic)));
-    }
-    await Promise.all(topics.map((topic) => this.knownTopics.get(topic)));
-  }
-
-  private async createTopics(topics: readonly string[]): Promise<void> {
-    const admin = await this.connectedAdmin();
-    // listTopics, not fetchTopicMetadata: the admin's metadata request would auto-create with broker defaults.
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((topic) => !existing.has(topic));
-    // Listed is not led: a topic another role just created may have no partition leader yet.
-    if (missing.length === 0) return waitForTopicLeaders(admin, topics);
-    const replicationFactor = this.roleOptions.replicationFactor ?? Math.min(3, (await admin.describeCluster()).brokers.length);
-    // Resolves false when another client created them meanwhile.
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: this.partitions, replicationFactor })),
-    });
-    // createTopics resolves false when another client created them meanwhile, leaders perhaps not yet elected.
-    await waitForTopicLeaders(admin, topics);
+  private ensureTopics(topics: readonly string[]): Promise<void> {
+    return this.provisioner.ensure(topics);
   }
 
   private connectedAdmin(): Promise<Admin> {
