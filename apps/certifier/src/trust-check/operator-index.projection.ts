@@ -58,11 +58,21 @@ export const operatorIndexProjection: SqliteProjection = {
 
 /** Processing operators whose last projected specification offers `step`, earliest registered first. */
 export function operatorCandidates(db: Database.Database, step: ProcessingStep, limit = 20): string[] {
-  const rows = db
-    .prepare(
+  const rows = candidatesStatement(db).all(step, limit) as { partyId: string }[];
+  return rows.map((row) => row.partyId);
+}
+
+/** The candidates query, prepared once per connection (it runs on every trust check). */
+const candidateStatements = new WeakMap<Database.Database, Database.Statement>();
+
+function candidatesStatement(db: Database.Database): Database.Statement {
+  let statement = candidateStatements.get(db);
+  if (!statement) {
+    statement = db.prepare(
       `SELECT o.party_id AS partyId FROM cert_operator_steps s JOIN cert_operators o ON o.party_id = s.party_id
        WHERE s.step = ? AND o.operator_role = 'processing' ORDER BY o.registered_at, o.party_id LIMIT ?`,
-    )
-    .all(step, limit) as { partyId: string }[];
-  return rows.map((row) => row.partyId);
+    );
+    candidateStatements.set(db, statement);
+  }
+  return statement;
 }

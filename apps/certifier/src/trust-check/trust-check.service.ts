@@ -22,7 +22,8 @@ import { CERTIFIER_SOURCE } from '../certifier.source';
 import { certifiedAttributesOf } from '../attributes/attributes.decider';
 import { evaluateParty } from '../policy/evaluate';
 import { LevelPolicyService } from '../policy/level-policy.service';
-import { offersStep } from '../state/party-facts';
+import type { FoldedStream } from '../state/folded-stream-cache';
+import { offersStep, type PartyFacts } from '../state/party-facts';
 import { TrustStateReader } from '../state/trust-state.reader';
 import { OperatorIndex } from './operator-index';
 import { type TrustCheckCommand, trustCheckDecider, type TrustCheckState } from './trust-check.decider';
@@ -38,6 +39,8 @@ export interface TrustCheckRequest {
   /** A fixed id makes the check idempotent: asked again, it returns the answer recorded the first time. */
   readonly checkId?: string;
 }
+
+type PartyFactsOf = (partyId: string) => Promise<FoldedStream<PartyFacts>>;
 
 /** A UUID (v5 layout) derived from a name, so that the same question always gets the same check id. */
 export function nameBasedId(name: string): string {
@@ -86,8 +89,10 @@ export class TrustCheckService {
     const subjects = [...request.subjects];
     const unavailable: SubjectVerdict[] = [];
     const stepsOf = new Map<string, ProcessingStep[]>();
+    // One read of each party's directory stream per check (the chain's steps often share their operator).
+    const factsOf = this.partyFactsOnce();
     for (const step of chain) {
-      const operatorId = await this.operatorFor(step);
+      const operatorId = await this.operatorFor(step, factsOf);
       if (!operatorId) {
         unavailable.push(this.noOperator(step, request.levelRequired));
         continue;
@@ -103,7 +108,7 @@ export class TrustCheckService {
       if (seen.has(key)) continue;
       seen.add(key);
       const steps = subject.subjectRole === 'operator' ? (stepsOf.get(subject.partyId) ?? []) : [];
-      verdicts.push(await this.evaluate(subject.partyId, subject.subjectRole, request.levelRequired, policy, now, steps));
+      verdicts.push(await this.evaluate(subject.partyId, subject.subjectRole, request.levelRequired, policy, now, steps, factsOf));
     }
     verdicts.push(...unavailable);
 
@@ -142,12 +147,12 @@ export class TrustCheckService {
    * The operator of a step: CHAIN_OPERATORS when it names one (checked like any subject), otherwise the
    * earliest-registered processing operator whose specification (as the directory holds it now) offers the step.
    */
-  async operatorFor(step: ProcessingStep): Promise<string | null> {
+  async operatorFor(step: ProcessingStep, factsOf: PartyFactsOf = (partyId) => this.reader.partyFacts(partyId)): Promise<string | null> {
     const configured = this.config.chainOperators[step];
     if (configured) return configured;
     for (const candidate of this.operators.candidates(step)) {
       // The index may lag the directory: confirm on the party's stream itself.
-      const { state } = await this.reader.partyFacts(candidate);
+      const { state } = await factsOf(candidate);
       if (offersStep(state, step)) return candidate;
     }
     return null;
@@ -161,8 +166,9 @@ export class TrustCheckService {
     now: Date,
     /** Chain steps this subject was chosen for (CHAIN_OPERATORS may name one that does not offer them). */
     steps: readonly ProcessingStep[],
+    factsOf: PartyFactsOf,
   ): Promise<SubjectVerdict> {
-    const [facts, attributes] = await Promise.all([this.reader.partyFacts(partyId), this.reader.certifiedAttributes(partyId)]);
+    const [facts, attributes] = await Promise.all([factsOf(partyId), this.reader.certifiedAttributes(partyId)]);
     const verdict = evaluateParty(facts.state, certifiedAttributesOf(attributes.state), policy, now, { partyId, subjectRole, levelRequired });
     if (facts.state.status !== 'registered' || verdict.reasons.some((reason) => reason.rule === 'operator.unavailable')) return verdict;
     const missing = steps.filter((step) => !offersStep(facts.state, step));
@@ -179,6 +185,19 @@ export class TrustCheckService {
           subjectRole,
         })),
       ],
+    };
+  }
+
+  /** Reads each party's facts at most once: for the span of one check. */
+  private partyFactsOnce(): PartyFactsOf {
+    const loaded = new Map<string, Promise<FoldedStream<PartyFacts>>>();
+    return (partyId) => {
+      let facts = loaded.get(partyId);
+      if (!facts) {
+        facts = this.reader.partyFacts(partyId);
+        loaded.set(partyId, facts);
+      }
+      return facts;
     };
   }
 

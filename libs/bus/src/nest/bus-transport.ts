@@ -41,6 +41,8 @@ export const RoleEventPattern = (role: string, topic: string): MethodDecorator =
 export class BusTransport extends Server implements CustomTransportStrategy {
   private consumer?: BusConsumer;
   private readonly log = new Logger(BusTransport.name);
+  /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
+  private readonly routes = new Map<string, string>();
 
   constructor(
     private readonly bus: EventBus,
@@ -72,8 +74,18 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     }
   }
 
+  /** `getHandlerByPattern(topic)`, with the topic's route computed once. */
+  private handlerFor(topic: string): ReturnType<Server['getHandlerByPattern']> {
+    let route = this.routes.get(topic);
+    if (route === undefined) {
+      route = this.getRouteFromPattern(topic);
+      this.routes.set(topic, route);
+    }
+    return this.messageHandlers.get(route) ?? null;
+  }
+
   private async dispatch(message: DeliveredMessage): Promise<void> {
-    const handler = this.getHandlerByPattern(message.topic);
+    const handler = this.handlerFor(message.topic);
     if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic}`);
     const result = await handler(message, new BusContext([message, this.group]));
     if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
