@@ -10,3 +10,4 @@ export * from './kafka/kafka-event-bus';
 export * from './dedupe/processed-messages';
 export * from './relay/event-relay';
 export * from './event-bus.factory';
+export * from './sqlite/migrations';

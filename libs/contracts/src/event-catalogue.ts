@@ -15,6 +15,9 @@ import {
 } from './certifier/certifier.events';
 import { PARTY_CATEGORY, type PartyEvent } from './directory/party.events';
 import { SESSION_CATEGORY, type SessionEvent } from './domicile/session.events';
+import { CHAIN_CATEGORY, type ChainEvent, EVIDENCE_CATEGORY, type EvidenceEvent } from './certifier/chain.events';
+import { CORRESPONDENCE_CATEGORY, type CorrespondenceEvent, DRAFT_CATEGORY, type DraftEvent } from './correspondence/correspondence.events';
+import { JOB_CATEGORY, type JobEvent } from './processor/job.events';
 
 /** Events of the level policy streams (`levelpolicy-<policyId>`). */
 export type LevelPolicyEvent = LevelPolicyPublished;
@@ -35,6 +38,11 @@ export interface EventsByCategory {
   [CERTIFICATE_CATEGORY]: IssuedCertificateEvent;
   [CA_CATEGORY]: CertificationAuthorityEvent;
   [SESSION_CATEGORY]: SessionEvent;
+  [DRAFT_CATEGORY]: DraftEvent;
+  [CORRESPONDENCE_CATEGORY]: CorrespondenceEvent;
+  [CHAIN_CATEGORY]: ChainEvent;
+  [JOB_CATEGORY]: JobEvent;
+  [EVIDENCE_CATEGORY]: EvidenceEvent;
 }
 
 export type EventCategory = keyof EventsByCategory;
@@ -102,6 +110,45 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
     SessionOpened: true,
     SessionClosed: true,
     SessionExpired: true,
+  }),
+  [DRAFT_CATEGORY]: eventTypes<DraftEvent['type']>({
+    DraftOpened: true,
+    DraftEdited: true,
+    SpecimenShown: true,
+    DraftValidated: true,
+    DraftSubmitted: true,
+    DraftReturnedForEditing: true,
+    DraftDiscarded: true,
+  }),
+  [CORRESPONDENCE_CATEGORY]: eventTypes<CorrespondenceEvent['type']>({
+    SubmissionRequested: true,
+    SubmissionAccepted: true,
+    SubmissionRejected: true,
+    DeliveredToRecipient: true,
+    AcceptedByRecipient: true,
+    RefusedByRecipient: true,
+    AcceptanceWindowExpired: true,
+    ContentHandedOver: true,
+    ArchivedInSafes: true,
+    CorrespondenceFailed: true,
+  }),
+  [CHAIN_CATEGORY]: eventTypes<ChainEvent['type']>({
+    ChainStarted: true,
+    ChainRefused: true,
+    StepTokenIssued: true,
+    StepCertified: true,
+    StepNonCompliant: true,
+    StepDeadlineMissed: true,
+    ChainCompleted: true,
+    ChainFailed: true,
+  }),
+  [JOB_CATEGORY]: eventTypes<JobEvent['type']>({
+    TokenAcknowledged: true,
+    TokenReturned: true,
+    StepFailed: true,
+  }),
+  [EVIDENCE_CATEGORY]: eventTypes<EvidenceEvent['type']>({
+    EvidenceRecorded: true,
   }),
 };
 

@@ -9,4 +9,7 @@ export * from './trust/levels';
 export * from './trust/correspondence-kinds';
 export * from './certifier/certifier.events';
 export * from './domicile/session.events';
+export * from './correspondence/correspondence.events';
+export * from './certifier/chain.events';
+export * from './processor/job.events';
 export * from './event-catalogue';

@@ -5,3 +5,4 @@ export * from './runtime.module';
 export * from './bootstrap';
 export * from './openapi';
 export * from './trust-providers';
+export * from './timers/durable-timers';

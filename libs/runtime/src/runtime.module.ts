@@ -19,6 +19,7 @@ import { HealthController } from './health.controller';
 import { TRUST_TOKENS, trustProviders } from './trust-providers';
 import { uuidGenerator } from './ids';
 import { EVENT_RELAY as RELAY, LOCAL_DB, PROCESS_ROLES, SIGILLUM_CONFIG } from './tokens';
+import { DURABLE_TIMERS, DurableTimers } from './timers/durable-timers';
 
 export interface RuntimeOptions {
   readonly config: SigillumConfig;
@@ -27,6 +28,17 @@ export interface RuntimeOptions {
   readonly relayCategories?: readonly string[];
   /** The clock of every decision; the system clock unless a test moves time. */
   readonly clock?: Clock;
+}
+
+/** TIMER_POLL_MS: how often due durable timers are looked for (default 1000 ms). */
+function timerPollMs(config: SigillumConfig): number {
+  const raw = config.env.TIMER_POLL_MS;
+  if (raw === undefined || raw === '') return 1_000;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 10 || value > 60_000) {
+    throw new Error(`TIMER_POLL_MS must be an integer number of milliseconds between 10 and 60000, got "${raw}"; fix or unset it.`);
+  }
+  return value;
 }
 
 /** The background WAL checkpointer of LOCAL_DB (null when SQLITE_CHECKPOINT=inline). */
@@ -62,9 +74,14 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
             new EventRelay({ store, bus, db, name: `relay`, categories: options.relayCategories }),
           inject: [EVENT_STORE, EVENT_BUS, LOCAL_DB],
         },
+        {
+          provide: DURABLE_TIMERS,
+          useFactory: (db: Database.Database, clock: Clock) => new DurableTimers(db, clock, timerPollMs(options.config)),
+          inject: [LOCAL_DB, CLOCK],
+        },
         ...trustProviders(),
       ],
-      exports: [SIGILLUM_CONFIG, PROCESS_ROLES, CLOCK, ID_GENERATOR, LOCAL_DB, EVENT_STORE, EVENT_BUS, RELAY, ...TRUST_TOKENS],
+      exports: [SIGILLUM_CONFIG, PROCESS_ROLES, CLOCK, ID_GENERATOR, LOCAL_DB, EVENT_STORE, EVENT_BUS, RELAY, DURABLE_TIMERS, ...TRUST_TOKENS],
     };
   }
 
@@ -75,14 +92,17 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: OutOfBandSender,
     @Inject(WAL_CHECKPOINTER) private readonly checkpointer: WalCheckpointer | null,
+    @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.relay.start();
+    this.timers.start();
   }
 
   async onApplicationShutdown(signal?: string): Promise<void> {
     if (signal) this.log.log(`Stopping on ${signal}`);
+    await this.timers.stop();
     await this.relay.stop();
     await this.secondChannels.close?.(); // the SMTP pool
     await this.bus.close();

@@ -1,0 +1,149 @@
+import type { DomainEvent } from '../event';
+import type { Reason, TrustLevel } from '../trust/levels';
+import type { ProcessingStep } from '../trust/correspondence-kinds';
+
+/** The certified processing chain of one correspondence: stream `chain-<correspondenceId>` (certifier). */
+export const CHAIN_CATEGORY = 'chain';
+/** The evidence of one correspondence, hash-chained: stream `evidence-<correspondenceId>` (certifier). */
+export const EVIDENCE_CATEGORY = 'evidence';
+
+export type StepParameters = Readonly<Record<string, string | number | boolean>>;
+
+/** A planned step: which operator performs it, with which parameters. */
+export interface PlannedStep {
+  readonly step: ProcessingStep;
+  readonly operatorId: string;
+  readonly parameters: StepParameters;
+}
+
+/**
+ * A certification token: the certifier's order to one operator to perform one step on one input. Signed by the
+ * certifier: `StepTokenIssued.signature` is a detached JWS (EdDSA, `x5c` = certifier signing certificate + CA)
+ * over the RFC 8785 canonical JSON of this object.
+ */
+export interface CertificationToken {
+  readonly tokenId: string;
+  readonly correspondenceId: string;
+  readonly stepIndex: number;
+  readonly step: ProcessingStep;
+  /** 1 for the first token of a step; a retry or a reroute issues a new token with the next attempt. */
+  readonly attempt: number;
+  readonly operatorId: string;
+  /** Version of the operator's specification the token was issued under. */
+  readonly specificationVersion: number;
+  /** SHA-256 hex: the specimen digest for the first step, the previous step's certified output digest after. */
+  readonly inputDigest: string;
+  readonly parameters: StepParameters;
+  readonly issuedAt: string;
+  /** The operator must acknowledge receipt by then. */
+  readonly acknowledgeBy: string;
+  /** The operator must return the token with its report by then (issuedAt + the spec's maxDurationSeconds). */
+  readonly returnBy: string;
+}
+
+export type ChainStarted = DomainEvent<
+  'ChainStarted',
+  {
+    readonly correspondenceId: string;
+    readonly senderId: string;
+    readonly recipientIds: readonly string[];
+    readonly kind: string;
+    readonly requiredLevel: TrustLevel;
+    readonly consignment: 'basic' | 'consent';
+    /** The delivery gate's passed trust check. */
+    readonly checkId: string;
+    readonly policyId: string;
+    readonly steps: readonly PlannedStep[];
+    readonly specimenDigest: string;
+    readonly submittedAt: string;
+    readonly startedAt: string;
+  }
+>;
+
+/** The delivery gate refused: nothing is processed. */
+export type ChainRefused = DomainEvent<
+  'ChainRefused',
+  { readonly correspondenceId: string; readonly checkId: string | null; readonly policyId: string | null; readonly reasons: readonly Reason[]; readonly refusedAt: string }
+>;
+
+export type StepTokenIssued = DomainEvent<'StepTokenIssued', { readonly token: CertificationToken; readonly signature: string }>;
+
+/** The operator's acknowledgement and return were checked against its specification and the token: the step is certified. */
+export type StepCertified = DomainEvent<
+  'StepCertified',
+  {
+    readonly tokenId: string;
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    readonly step: ProcessingStep;
+    readonly operatorId: string;
+    readonly inputDigest: string;
+    readonly outputDigest: string;
+    readonly acknowledgedAt: string;
+    readonly returnedAt: string;
+    readonly certifiedAt: string;
+  }
+>;
+
+/** The return did not comply (step not allowed, parameters, deadline, signature, digest chain): each reason names the rule. */
+export type StepNonCompliant = DomainEvent<
+  'StepNonCompliant',
+  {
+    readonly tokenId: string;
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    readonly step: ProcessingStep;
+    readonly operatorId: string;
+    readonly reasons: readonly Reason[];
+    readonly recordedAt: string;
+  }
+>;
+
+/** A durable timer found no acknowledgement (or no return) by the token's deadline: a reasoned failure, never silence. */
+export type StepDeadlineMissed = DomainEvent<
+  'StepDeadlineMissed',
+  {
+    readonly tokenId: string;
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    readonly step: ProcessingStep;
+    readonly operatorId: string;
+    readonly missing: 'acknowledgement' | 'return';
+    readonly deadline: string;
+    readonly recordedAt: string;
+  }
+>;
+
+export type ChainCompleted = DomainEvent<'ChainCompleted', { readonly correspondenceId: string; readonly finalDigest: string; readonly completedAt: string }>;
+
+/** Retries and reroutes are exhausted: the chain stops with the reasons of the last failure. */
+export type ChainFailed = DomainEvent<
+  'ChainFailed',
+  { readonly correspondenceId: string; readonly stepIndex: number; readonly step: ProcessingStep; readonly reasons: readonly Reason[]; readonly failedAt: string }
+>;
+
+export type ChainEvent = ChainStarted | ChainRefused | StepTokenIssued | StepCertified | StepNonCompliant | StepDeadlineMissed | ChainCompleted | ChainFailed;
+
+/**
+ * One evidence record. `record` is the evidence itself (fields of EN 319 522-3 where one exists, our namespace
+ * otherwise) and `jws` a compact JWS (EdDSA, `x5c`) whose payload is exactly `canonicalize(record)`.
+ * `record.previousEvidenceDigest` is `recordDigest` of the evidence before it in the same correspondence.
+ */
+export type EvidenceRecorded = DomainEvent<
+  'EvidenceRecorded',
+  {
+    readonly evidenceId: string;
+    readonly correspondenceId: string;
+    readonly chainIndex: number;
+    /** EN 319 522 event name (`SubmissionAcceptance`...) or our extension (`sigillum:CertificationTokenIssued`...). */
+    readonly eventName: string;
+    readonly record: Readonly<Record<string, unknown>>;
+    /** SHA-256 hex of `canonicalize(record)`. */
+    readonly recordDigest: string;
+    readonly previousEvidenceDigest: string | null;
+    readonly jws: string;
+    readonly recordedAt: string;
+  }
+>;
+
+export type EvidenceEvent = EvidenceRecorded;
