@@ -8,6 +8,7 @@ import { LevelPolicyController } from './policy/level-policy.controller';
 import { LevelPolicyService } from './policy/level-policy.service';
 import { SessionSecretConsumer } from './session-secret/session-secret.consumer';
 import { SessionSecretHandler } from './session-secret/session-secret.handler';
+import { certifierSignerProvider, CERTIFIER_SIGNER } from './signing/certifier-signer';
 import { TrustStateReader } from './state/trust-state.reader';
 import { OperatorIndex } from './trust-check/operator-index';
 import { OperatorIndexConsumer } from './trust-check/operator-index.consumer';
@@ -29,7 +30,8 @@ import { TrustCheckService } from './trust-check/trust-check.service';
     OperatorIndex,
     TrustCheckService,
     SessionSecretHandler,
+    certifierSignerProvider,
   ],
-  exports: [CERTIFIER_CONFIG, TrustStateReader, LevelPolicyService, TrustCheckService],
+  exports: [CERTIFIER_SIGNER, CERTIFIER_CONFIG, TrustStateReader, LevelPolicyService, TrustCheckService],
 })
 export class CertifierModule {}

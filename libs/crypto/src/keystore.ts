@@ -226,6 +226,14 @@ export class FileKeyStore {
     return { content: fs.readFileSync(file, 'utf8'), created };
   }
 
+  /** Replaces a public artefact (e.g. a certificate issued again after expiry); written atomically. */
+  replaceArtifact(name: string, content: string): void {
+    const file = this.artifactFile(name);
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, content, { mode: 0o644 });
+    fs.renameSync(temporary, file);
+  }
+
   /** Path of a key pair's encrypted PKCS#8 PEM (for operators and tests; the content is encrypted). */
   keyFile(name: string): string {
     assertName(name);

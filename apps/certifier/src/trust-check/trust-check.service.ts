@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   CLOCK,
@@ -17,6 +16,7 @@ import {
   type TrustLevel,
 } from '@sigillum/contracts';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { nameBasedId } from '@sigillum/runtime';
 import { CERTIFIER_CONFIG, type CertifierConfig } from '../certifier.config';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { certifiedAttributesOf } from '../attributes/attributes.decider';
@@ -42,14 +42,7 @@ export interface TrustCheckRequest {
 
 type PartyFactsOf = (partyId: string) => Promise<FoldedStream<PartyFacts>>;
 
-/** A UUID (v5 layout) derived from a name, so that the same question always gets the same check id. */
-export function nameBasedId(name: string): string {
-  const hash = createHash('sha1').update(`sigillum.certifier:${name}`, 'utf8').digest();
-  hash[6] = (hash[6] & 0x0f) | 0x50;
-  hash[8] = (hash[8] & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export { nameBasedId };
 
 /** The check id of a session's trust check: one per session. */
 export const sessionCheckId = (sessionId: string): string => nameBasedId(`session:${sessionId}`);

@@ -1,0 +1,89 @@
+import { X509Certificate } from 'node:crypto';
+import { Logger, type Provider } from '@nestjs/common';
+import { CLOCK, type Clock } from '@sigillum/contracts';
+import { type CertificateAuthority, spkiDerOf, type FileKeyStore, signJws, signJwsDetached, type StoredKeyPair, verifyJws, verifyJwsDetached, type VerifiedJws } from '@sigillum/crypto';
+import { KEY_STORE } from '@sigillum/runtime';
+import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
+
+/** The certifier's signer of certification tokens and evidence. */
+export const CERTIFIER_SIGNER = Symbol('CERTIFIER_SIGNER');
+
+const KEY_NAME = 'certifier-signing';
+const CERTIFICATE_ARTIFACT = 'certifier-signing-certificate';
+const VALIDITY_DAYS = 825;
+
+const pemToBase64Der = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+
+/**
+ * Signs what the certifier vouches for — certification tokens, evidence — with an Ed25519 key (node:crypto, fast)
+ * whose certificate the certifier's own CA issued; every JWS carries `x5c` = [signing certificate, CA certificate],
+ * so anyone holding the CA certificate verifies it offline (any JWS library, `openssl verify` for the chain).
+ */
+export class CertifierSigner {
+  readonly x5c: readonly string[];
+  readonly certificatePem: string;
+  readonly caCertificatePem: string;
+
+  constructor(
+    private readonly key: StoredKeyPair,
+    certificatePem: string,
+    caCertificatePem: string,
+  ) {
+    this.certificatePem = certificatePem;
+    this.caCertificatePem = caCertificatePem;
+    this.x5c = [pemToBase64Der(certificatePem), pemToBase64Der(caCertificatePem)];
+  }
+
+  /** SHA-256 of the signing key's SPKI DER, hex: the `kid` of every signature. */
+  get keyId(): string {
+    return this.key.fingerprint;
+  }
+
+  /** Compact JWS over canonicalize(payload). */
+  sign(payload: unknown, typ = 'JOSE'): string {
+    return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
+  }
+
+  /** Detached compact JWS (`header..signature`) over canonicalize(payload). */
+  signDetached(payload: unknown, typ = 'JOSE'): string {
+    return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
+  }
+
+  verify(compact: string, at?: Date): VerifiedJws {
+    return verifyJws(compact, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
+  }
+
+  verifyDetached(compact: string, payload: unknown, at?: Date): VerifiedJws {
+    return verifyJwsDetached(compact, payload, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
+  }
+}
+
+/**
+ * Loads the signing key (created at first start, kept encrypted in the keystore) and its certificate; a missing,
+ * expired or mismatched certificate is issued again by the CA.
+ */
+export function loadCertifierSigner(keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock): CertifierSigner {
+  const key = keystore.getOrCreateKeyPair(KEY_NAME, 'Ed25519');
+  const now = clock.now();
+  const issue = () =>
+    ca.issue({ subject: { commonName: 'Sigillum certifier signing', organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: 'signing', validityDays: VALIDITY_DAYS, now })
+      .certificatePem;
+  let { content: certificatePem } = keystore.getOrCreateArtifact(CERTIFICATE_ARTIFACT, issue);
+  const certificate = new X509Certificate(certificatePem);
+  const usable =
+    certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(spkiDerOf(key.publicKeyPem)) &&
+    new Date(certificate.validTo).getTime() > now.getTime() &&
+    certificate.checkIssued(new X509Certificate(ca.caCertificatePem));
+  if (!usable) {
+    certificatePem = issue();
+    keystore.replaceArtifact(CERTIFICATE_ARTIFACT, certificatePem);
+    new Logger('CertifierSigner').log('Issued a new certificate for the certifier signing key');
+  }
+  return new CertifierSigner(key, certificatePem, ca.caCertificatePem);
+}
+
+export const certifierSignerProvider: Provider = {
+  provide: CERTIFIER_SIGNER,
+  useFactory: (keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock) => loadCertifierSigner(keystore, ca, clock),
+  inject: [KEY_STORE, CERTIFICATION_AUTHORITY, CLOCK],
+};
