@@ -1,0 +1,94 @@
+/**
+ * The steps of the registered-correspondence story as HTTP calls, shared by `npm run demo`, the end-to-end test
+ * of the whole chain and the delivery benchmark: enrol a hosted processing operator, enrol a person with a
+ * verified e-mail channel, certify, open a session with the code read from the (loopback) mailbox.
+ */
+import type { LoopbackMailbox } from '@sigillum/channels';
+
+export type Api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<any>;
+
+export const DEMO_EVIDENCE = { method: 'in-person-id-check', reference: 'demo-file-1', verifiedBy: 'certification-officer-1' };
+
+const inAYear = (now: Date) => new Date(now.getTime() + 365 * 24 * 3600 * 1000).toISOString();
+
+export interface EnrolledOperator {
+  readonly operatorId: string;
+  readonly signingCertificate: { serialNumber: string; issuer: string };
+  readonly tsaCertificate: { serialNumber: string; issuer: string };
+}
+
+/**
+ * A processing operator hosted by this Sigillum's processor: registered with its specification, its keys made by
+ * the processor (only public keys travel), registered in the directory, certified by the CA, accredited at `level`.
+ */
+export async function enrolHostedOperator(
+  api: Api,
+  options: { displayName: string; steps: readonly string[]; level: string; now: Date; maxDurationSeconds?: number },
+): Promise<EnrolledOperator> {
+  const operatorId = (await api('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: options.displayName })).partyId;
+  await api('PUT', `/parties/${operatorId}/specification`, {
+    version: 1,
+    steps: options.steps.map((step) => ({
+      step,
+      parameters: step === 'archive' ? { retentionYears: { type: 'number', min: 1, max: 30 } } : {},
+      maxDurationSeconds: options.maxDurationSeconds ?? 600,
+    })),
+  });
+  const hosted = await api('POST', '/processor/operators', { operatorId, keys: ['signing', 'tsa'] });
+  const keyOf = (purpose: string) => hosted.keys.find((key: { purpose: string }) => key.purpose === purpose);
+  const signingKey = await api('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: keyOf('signing').publicKeyPem });
+  const tsaKey = await api('POST', `/parties/${operatorId}/keys`, { algorithm: 'RSA', use: 'signature', publicKeyPem: keyOf('tsa').publicKeyPem });
+  for (const name of ['legalName', 'operatorAccreditation']) {
+    await api('POST', `/parties/${operatorId}/certifications`, { name, level: options.level, validUntil: inAYear(options.now), evidence: DEMO_EVIDENCE });
+  }
+  const signingCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
+  const tsaCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
+  return { operatorId, signingCertificate, tsaCertificate };
+}
+
+/** A person with a verified e-mail channel (the code read from the mailbox) and certified attributes at `level`. */
+export async function enrolPerson(
+  api: Api,
+  mailbox: LoopbackMailbox,
+  options: { displayName: string; email: string; level: string; now: Date; address?: string },
+): Promise<string> {
+  const partyId = (await api('POST', '/parties', { kind: 'person', displayName: options.displayName })).partyId;
+  if (options.address) {
+    await api('POST', `/parties/${partyId}/attributes`, { name: 'address', value: options.address });
+    await api('POST', `/parties/${partyId}/attributes`, { name: 'country', value: 'FR' });
+  }
+  const before = mailbox.mails.length;
+  const channel = await api('POST', `/parties/${partyId}/channels`, { kind: 'email', address: options.email });
+  const code = await mailbox.codeFor(channel.channelId, { after: before });
+  await api('POST', `/parties/${partyId}/channels/${channel.channelId}/verification`, { code });
+  for (const name of ['legalName', 'dateOfBirth']) {
+    await api('POST', `/parties/${partyId}/certifications`, { name, level: options.level, validUntil: inAYear(options.now), evidence: DEMO_EVIDENCE });
+  }
+  return partyId;
+}
+
+export interface OpenedSession {
+  readonly sessionId: string;
+  readonly credential: string;
+  readonly maskedAddress?: string;
+  readonly auth: Record<string, string>;
+}
+
+/** Claim 1: trust check, one secret in two forms, the code typed back; returns the session credential. */
+export async function openSession(
+  api: Api,
+  mailbox: LoopbackMailbox,
+  options: { userId: string; counterpartIds: string[]; kind: string },
+): Promise<OpenedSession> {
+  const before = mailbox.mails.length;
+  const session = await api('POST', '/sessions', { userId: options.userId, counterpartIds: options.counterpartIds, correspondenceKind: options.kind });
+  if (session.status !== 'challenged') throw new Error(`The session was not challenged: ${JSON.stringify(session)}`);
+  const code = await mailbox.codeFor(session.sessionId, { after: before });
+  const opened = await api('POST', `/sessions/${session.sessionId}/code`, { code });
+  return {
+    sessionId: session.sessionId,
+    credential: opened.credential,
+    maskedAddress: session.channel?.maskedAddress,
+    auth: { authorization: `Bearer ${opened.credential}` },
+  };
+}
