@@ -4,6 +4,7 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type { Response } from 'express';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
+import { DURABLE_TIMERS, type DurableTimers } from './timers/durable-timers';
 
 interface ComponentHealth {
   readonly up: boolean;
@@ -19,6 +20,7 @@ export class HealthController {
     @Inject(EVENT_RELAY) private readonly relay: EventRelay,
     @Inject(PROCESS_ROLES) private readonly roles: readonly string[],
     @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: OutOfBandSender,
+    @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
   ) {}
 
   /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
@@ -29,6 +31,11 @@ export class HealthController {
       bus: await this.safely(() => this.bus.health()),
       relay: await this.safely(() => this.relay.health()),
       secondChannels: this.describeSecondChannels(),
+      timers: await this.safely(async () => {
+        const { pending, failing, lastPollAt } = this.timers.stats();
+        // A failing timer is retried with backoff: reported, but the process still serves.
+        return { up: true, pending, failing, lastPollAt, ...(failing > 0 ? { detail: `${failing} timer(s) failing and retried; see the DurableTimers log lines` } : {}) };
+      }),
     };
     const up = Object.values(components).every((component) => component.up);
     response
