@@ -1,0 +1,435 @@
+import {
+  assertNever,
+  type Decider,
+  type DraftContent,
+  type DraftEvent,
+  DomainError,
+  type Reason,
+} from '@sigillum/contracts';
+
+/**
+ * The private office's drafts: one stream `draft-<draftId>` per draft of one sender.
+ *
+ *   (none) ──open──▶ editing ──specimen shown, then validated──▶ validated ──submitted──▶ submitted
+ *                      ▲  │                                         │                      │
+ *                      │  └──edit (whole content)◀──────────────────┘ (voids validation)  │
+ *                      └───────────────────────────returned for editing (gate refused)────┘
+ *   editing | validated ──discard──▶ discarded
+ *
+ * The decider never signs nor hashes: the handler computes the specimen digest of the current content and the
+ * validation proof (domicile key) and passes them in; the decider checks they fit the draft's history.
+ */
+
+//////// Policy (from DraftConfig)
+
+export interface DraftRules {
+  readonly maxRecipients: number;
+  readonly maxParts: number;
+  readonly maxSubjectLength: number;
+  /** Names of the configured kinds of correspondence. */
+  readonly kindNames: readonly string[];
+}
+
+//////// Commands
+
+export type OpenDraft = {
+  readonly type: 'OpenDraft';
+  readonly draftId: string;
+  readonly senderId: string;
+  readonly sessionId: string;
+  readonly content: DraftContent;
+  readonly now: Date;
+};
+export type EditDraft = { readonly type: 'EditDraft'; readonly actorId: string; readonly sessionId: string; readonly content: DraftContent; readonly now: Date };
+/** `specimenDigest`: the digest of the specimen of the current content, computed by the handler. */
+export type ShowSpecimen = { readonly type: 'ShowSpecimen'; readonly actorId: string; readonly specimenDigest: string; readonly now: Date };
+export type ValidateDraft = {
+  readonly type: 'ValidateDraft';
+  readonly actorId: string;
+  readonly sessionId: string;
+  /** The digest the sender says it validates. */
+  readonly specimenDigest: string;
+  /** The digest of the specimen of the current content under the kind's current configuration. */
+  readonly currentSpecimenDigest: string;
+  readonly validatedAt: string;
+  /** JWS by the domicile key over canonicalize({ draftId, sessionId, specimenDigest, validatedAt }). */
+  readonly proof: string;
+  readonly keyId: string;
+};
+export type SubmitDraft = {
+  readonly type: 'SubmitDraft';
+  readonly actorId: string;
+  readonly correspondenceId: string;
+  readonly submissionKey: string;
+  readonly now: Date;
+};
+/** From the correspondence: the delivery gate refused the submission. */
+export type ReturnForEditing = { readonly type: 'ReturnForEditing'; readonly correspondenceId: string; readonly reasons: readonly Reason[]; readonly now: Date };
+export type DiscardDraft = { readonly type: 'DiscardDraft'; readonly actorId: string; readonly now: Date };
+
+export type DraftCommand = OpenDraft | EditDraft | ShowSpecimen | ValidateDraft | SubmitDraft | ReturnForEditing | DiscardDraft;
+
+//////// State
+
+export interface DraftFacts {
+  readonly draftId: string;
+  readonly senderId: string;
+  readonly content: DraftContent;
+  readonly openedAt: string;
+  readonly updatedAt: string;
+}
+
+export interface DraftValidation {
+  readonly sessionId: string;
+  readonly specimenDigest: string;
+  readonly validatedAt: string;
+  readonly proof: string;
+  readonly keyId: string;
+}
+
+export interface DraftSubmission {
+  readonly correspondenceId: string;
+  readonly submissionKey: string;
+  readonly submittedAt: string;
+}
+
+export interface DraftReturn {
+  readonly correspondenceId: string;
+  readonly reasons: readonly Reason[];
+  readonly returnedAt: string;
+}
+
+export type DraftState =
+  | { readonly status: 'none' }
+  | ({
+      readonly status: 'editing';
+      /** Digest of the last specimen shown of the current content; null after an edit. */
+      readonly shownSpecimenDigest: string | null;
+      /** Why the last submission came back, when it did. */
+      readonly returned: DraftReturn | null;
+    } & DraftFacts)
+  | ({ readonly status: 'validated'; readonly shownSpecimenDigest: string; readonly validation: DraftValidation; readonly returned: DraftReturn | null } & DraftFacts)
+  | ({ readonly status: 'submitted'; readonly validation: DraftValidation; readonly submission: DraftSubmission } & DraftFacts)
+  | ({ readonly status: 'discarded'; readonly discardedAt: string } & DraftFacts);
+
+export type DraftStatus = DraftState['status'];
+
+//////// Refusals
+
+export const DraftErrors = {
+  notFound: 'DRAFT.NOT_FOUND',
+  forbidden: 'DRAFT.FORBIDDEN',
+  invalid: 'DRAFT.INVALID',
+  specimenStale: 'DRAFT.SPECIMEN_STALE',
+  notValidated: 'DRAFT.NOT_VALIDATED',
+  submitted: 'DRAFT.SUBMITTED',
+  discarded: 'DRAFT.DISCARDED',
+  alreadyExists: 'DRAFT.ALREADY_EXISTS',
+} as const;
+
+/** A field of a draft that breaks a rule: what the HTTP layer answers as a 400 violation. */
+export interface DraftViolation {
+  readonly field: string;
+  readonly rule: string;
+  readonly message: string;
+}
+
+/**
+ * Every rule a draft's content breaks, by field: recipients (at least one, at most the limit, distinct, not the
+ * sender), subject (not blank, at most the limit), kind (configured), parts (at least one, at most the limit,
+ * distinct digests, sizes known). Used by the handler before anything is written, and by the decider.
+ */
+export function draftViolations(senderId: string, content: DraftContent, rules: DraftRules): DraftViolation[] {
+  const violations: DraftViolation[] = [];
+  const { recipientIds, subject, kind, parts } = content;
+  if (recipientIds.length === 0) violations.push({ field: 'recipientIds', rule: 'arrayMinSize', message: 'name at least one recipient' });
+  if (recipientIds.length > rules.maxRecipients) {
+    violations.push({ field: 'recipientIds', rule: 'arrayMaxSize', message: `at most ${rules.maxRecipients} recipients (DRAFT_MAX_RECIPIENTS)` });
+  }
+  const seen = new Set<string>();
+  recipientIds.forEach((id, i) => {
+    if (seen.has(id)) violations.push({ field: `recipientIds[${i}]`, rule: 'recipients.duplicate', message: 'this recipient is named twice' });
+    seen.add(id);
+    if (id === senderId) violations.push({ field: `recipientIds[${i}]`, rule: 'recipients.self', message: 'the sender cannot be a recipient of its own correspondence' });
+  });
+  if (subject.trim().length === 0) violations.push({ field: 'subject', rule: 'isNotEmpty', message: 'subject must not be blank' });
+  if (subject.length > rules.maxSubjectLength) violations.push({ field: 'subject', rule: 'maxLength', message: `subject must be at most ${rules.maxSubjectLength} characters` });
+  if (!rules.kindNames.includes(kind)) {
+    violations.push({ field: 'kind', rule: 'kind.unknown', message: `unknown kind of correspondence; use one of ${rules.kindNames.join(', ')}` });
+  }
+  if (parts.length === 0) violations.push({ field: 'parts', rule: 'arrayMinSize', message: 'attach at least one content part' });
+  if (parts.length > rules.maxParts) violations.push({ field: 'parts', rule: 'arrayMaxSize', message: `at most ${rules.maxParts} parts (DRAFT_MAX_PARTS)` });
+  const digests = new Set<string>();
+  parts.forEach((part, i) => {
+    if (digests.has(part.digest)) violations.push({ field: `parts[${i}].digest`, rule: 'parts.duplicate', message: 'this content is attached twice' });
+    digests.add(part.digest);
+    if (!Number.isSafeInteger(part.size) || part.size < 0) violations.push({ field: `parts[${i}].digest`, rule: 'content.unknown', message: 'no stored content has this digest' });
+  });
+  return violations;
+}
+
+function checkContent(senderId: string, content: DraftContent, rules: DraftRules): void {
+  const violations = draftViolations(senderId, content, rules);
+  if (violations.length === 0) return;
+  throw new DomainError(
+    DraftErrors.invalid,
+    'The draft breaks a rule; see reasons',
+    'invalid',
+    violations.map((v) => ({ rule: v.rule, message: `${v.field}: ${v.message}` })),
+  );
+}
+
+function notFound(): never {
+  throw new DomainError(DraftErrors.notFound, 'No such draft', 'not-found', [{ rule: 'draft.unknown', message: 'No draft has this id' }]);
+}
+
+function checkOwner(state: DraftFacts, actorId: string): void {
+  if (state.senderId === actorId) return;
+  throw new DomainError(DraftErrors.forbidden, 'This draft is not yours', 'forbidden', [
+    { rule: 'draft.not-yours', message: 'Only the sender who opened a draft may see or change it' },
+  ]);
+}
+
+function refuseSubmitted(state: { readonly submission: DraftSubmission }): never {
+  throw new DomainError(DraftErrors.submitted, 'The draft was sent; it cannot change any more', 'conflict', [
+    { rule: 'draft.submitted', message: `The draft was sent as correspondence ${state.submission.correspondenceId}` },
+  ]);
+}
+
+function refuseDiscarded(): never {
+  throw new DomainError(DraftErrors.discarded, 'The draft was discarded', 'conflict', [{ rule: 'draft.discarded', message: 'The draft was discarded' }]);
+}
+
+const sameContent = (a: DraftContent, b: DraftContent) => JSON.stringify(a) === JSON.stringify(b);
+
+//////// Decisions
+
+function open(command: OpenDraft, state: DraftState, rules: DraftRules): DraftEvent[] {
+  checkContent(command.senderId, command.content, rules);
+  if (state.status !== 'none') {
+    if (state.senderId === command.senderId && sameContent(state.content, command.content)) return [];
+    throw new DomainError(DraftErrors.alreadyExists, `Draft ${command.draftId} already exists`, 'conflict');
+  }
+  return [
+    {
+      type: 'DraftOpened',
+      version: 1,
+      data: { draftId: command.draftId, senderId: command.senderId, sessionId: command.sessionId, content: command.content, openedAt: command.now.toISOString() },
+    },
+  ];
+}
+
+function edit(command: EditDraft, state: DraftState, rules: DraftRules): DraftEvent[] {
+  if (state.status === 'none') return notFound();
+  checkOwner(state, command.actorId);
+  switch (state.status) {
+    case 'submitted':
+      return refuseSubmitted(state);
+    case 'discarded':
+      return refuseDiscarded();
+    case 'editing':
+    case 'validated':
+      break;
+    default:
+      return assertNever(state, 'draft state');
+  }
+  checkContent(state.senderId, command.content, rules);
+  // The same whole content again changes nothing (a retried PUT keeps the validation).
+  if (sameContent(state.content, command.content)) return [];
+  return [
+    { type: 'DraftEdited', version: 1, data: { draftId: state.draftId, sessionId: command.sessionId, content: command.content, editedAt: command.now.toISOString() } },
+  ];
+}
+
+function showSpecimen(command: ShowSpecimen, state: DraftState): DraftEvent[] {
+  if (state.status === 'none') return notFound();
+  checkOwner(state, command.actorId);
+  switch (state.status) {
+    case 'discarded':
+      return refuseDiscarded();
+    case 'submitted':
+      return []; // what was sent may be shown again; nothing to record
+    case 'validated':
+    case 'editing':
+      if (state.shownSpecimenDigest === command.specimenDigest) return [];
+      return [{ type: 'SpecimenShown', version: 1, data: { draftId: state.draftId, specimenDigest: command.specimenDigest, shownAt: command.now.toISOString() } }];
+    default:
+      return assertNever(state, 'draft state');
+  }
+}
+
+function stale(message: string): never {
+  throw new DomainError(DraftErrors.specimenStale, 'The specimen validated is not the one last shown of the current draft', 'conflict', [
+    { rule: 'specimen.stale', message },
+  ]);
+}
+
+function validate(command: ValidateDraft, state: DraftState): DraftEvent[] {
+  if (state.status === 'none') return notFound();
+  checkOwner(state, command.actorId);
+  switch (state.status) {
+    case 'submitted':
+      return refuseSubmitted(state);
+    case 'discarded':
+      return refuseDiscarded();
+    case 'validated':
+      if (state.validation.specimenDigest === command.specimenDigest && command.currentSpecimenDigest === command.specimenDigest) return [];
+      break;
+    case 'editing':
+      break;
+    default:
+      return assertNever(state, 'draft state');
+  }
+  if (state.shownSpecimenDigest === null) stale('No specimen of the current draft was shown: show it (POST /drafts/:draftId/specimen), then validate its digest');
+  if (command.specimenDigest !== state.shownSpecimenDigest) stale('This digest is not the one of the specimen last shown; show the specimen again and validate what it shows');
+  if (command.currentSpecimenDigest !== state.shownSpecimenDigest) {
+    stale('The draft as it would be sent changed since the specimen was shown (e.g. its kind was reconfigured); show it again');
+  }
+  return [
+    {
+      type: 'DraftValidated',
+      version: 1,
+      data: {
+        draftId: state.draftId,
+        sessionId: command.sessionId,
+        specimenDigest: command.specimenDigest,
+        validatedAt: command.validatedAt,
+        proof: command.proof,
+        keyId: command.keyId,
+      },
+    },
+  ];
+}
+
+function submit(command: SubmitDraft, state: DraftState): DraftEvent[] {
+  if (state.status === 'none') return notFound();
+  checkOwner(state, command.actorId);
+  switch (state.status) {
+    case 'submitted':
+      if (state.submission.correspondenceId === command.correspondenceId) return [];
+      return refuseSubmitted(state);
+    case 'discarded':
+      return refuseDiscarded();
+    case 'editing':
+      throw new DomainError(DraftErrors.notValidated, 'The draft must be validated before it is sent', 'conflict', [
+        {
+          rule: 'draft.not-validated',
+          message:
+            state.returned === null
+              ? 'Show the specimen and validate it (POST /drafts/:draftId/specimen, then /validation) before sending'
+              : 'The last submission was refused and the draft returned for editing: validate it again before sending',
+        },
+      ]);
+    case 'validated':
+      return [
+        {
+          type: 'DraftSubmitted',
+          version: 1,
+          data: { draftId: state.draftId, correspondenceId: command.correspondenceId, submissionKey: command.submissionKey, submittedAt: command.now.toISOString() },
+        },
+      ];
+    default:
+      return assertNever(state, 'draft state');
+  }
+}
+
+function returnForEditing(command: ReturnForEditing, state: DraftState): DraftEvent[] {
+  // Only the submission that is pending on this draft comes back; a redelivered refusal finds it already back.
+  if (state.status !== 'submitted' || state.submission.correspondenceId !== command.correspondenceId) return [];
+  return [
+    {
+      type: 'DraftReturnedForEditing',
+      version: 1,
+      data: { draftId: state.draftId, correspondenceId: command.correspondenceId, reasons: command.reasons, returnedAt: command.now.toISOString() },
+    },
+  ];
+}
+
+function discard(command: DiscardDraft, state: DraftState): DraftEvent[] {
+  if (state.status === 'none') return notFound();
+  checkOwner(state, command.actorId);
+  switch (state.status) {
+    case 'discarded':
+      return [];
+    case 'submitted':
+      return refuseSubmitted(state);
+    case 'editing':
+    case 'validated':
+      return [{ type: 'DraftDiscarded', version: 1, data: { draftId: state.draftId, discardedAt: command.now.toISOString() } }];
+    default:
+      return assertNever(state, 'draft state');
+  }
+}
+
+export function decide(command: DraftCommand, state: DraftState, rules: DraftRules): DraftEvent[] {
+  switch (command.type) {
+    case 'OpenDraft':
+      return open(command, state, rules);
+    case 'EditDraft':
+      return edit(command, state, rules);
+    case 'ShowSpecimen':
+      return showSpecimen(command, state);
+    case 'ValidateDraft':
+      return validate(command, state);
+    case 'SubmitDraft':
+      return submit(command, state);
+    case 'ReturnForEditing':
+      return returnForEditing(command, state);
+    case 'DiscardDraft':
+      return discard(command, state);
+    default:
+      return assertNever(command, 'draft command');
+  }
+}
+
+//////// Evolution
+
+function factsOf(state: Exclude<DraftState, { status: 'none' }>): DraftFacts {
+  const { draftId, senderId, content, openedAt, updatedAt } = state;
+  return { draftId, senderId, content, openedAt, updatedAt };
+}
+
+export function evolve(state: DraftState, event: DraftEvent): DraftState {
+  if (event.type === 'DraftOpened') {
+    const { draftId, senderId, content, openedAt } = event.data;
+    return { status: 'editing', draftId, senderId, content, openedAt, updatedAt: openedAt, shownSpecimenDigest: null, returned: null };
+  }
+  if (state.status === 'none') return state;
+  const facts = factsOf(state);
+  switch (event.type) {
+    case 'DraftEdited':
+      // A new content voids the specimen shown and the validation.
+      return { ...facts, status: 'editing', content: event.data.content, updatedAt: event.data.editedAt, shownSpecimenDigest: null, returned: null };
+    case 'SpecimenShown':
+      if (state.status === 'validated' && state.validation.specimenDigest === event.data.specimenDigest) return state;
+      if (state.status !== 'editing' && state.status !== 'validated') return state;
+      // Another specimen shown (the kind's configuration changed): what was validated no longer stands.
+      return { ...facts, status: 'editing', shownSpecimenDigest: event.data.specimenDigest, returned: state.returned };
+    case 'DraftValidated': {
+      const { sessionId, specimenDigest, validatedAt, proof, keyId } = event.data;
+      const returned = state.status === 'editing' || state.status === 'validated' ? state.returned : null;
+      return { ...facts, status: 'validated', shownSpecimenDigest: specimenDigest, validation: { sessionId, specimenDigest, validatedAt, proof, keyId }, returned };
+    }
+    case 'DraftSubmitted': {
+      if (state.status !== 'validated') return state;
+      const { correspondenceId, submissionKey, submittedAt } = event.data;
+      return { ...facts, status: 'submitted', validation: state.validation, submission: { correspondenceId, submissionKey, submittedAt } };
+    }
+    case 'DraftReturnedForEditing': {
+      const { correspondenceId, reasons, returnedAt } = event.data;
+      // Editable again; the validation is void (the sender validates again what it sends next).
+      return { ...facts, status: 'editing', updatedAt: returnedAt, shownSpecimenDigest: null, returned: { correspondenceId, reasons, returnedAt } };
+    }
+    case 'DraftDiscarded':
+      return { ...facts, status: 'discarded', discardedAt: event.data.discardedAt };
+    default:
+      return assertNever(event, 'draft event');
+  }
+}
+
+export const initialState = (): DraftState => ({ status: 'none' });
+
+/** The draft decider bound to the configured rules (for commandHandler and the Given/When/Then specs). */
+export function draftDecider(rules: DraftRules): Decider<DraftCommand, DraftState, DraftEvent> {
+  return { decide: (command, state) => decide(command, state, rules), evolve, initialState };
+}
