@@ -1,5 +1,61 @@
 import { Module } from '@nestjs/common';
+import type { SigillumConfig } from '@sigillum/config';
+import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator } from '@sigillum/contracts';
+import type { FileKeyStore } from '@sigillum/crypto';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { KEY_STORE, LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
+import { ChainReader } from './job/chain-reader';
+import { JobConsumer } from './job/job.consumer';
+import { JobRunner } from './job/job.runner';
+import { CertifierTokenVerifier } from './job/token-verifier';
+import { CertificatesConsumer } from './operators/certificates.consumer';
+import { HostedOperatorsStore } from './operators/hosted-operators.store';
+import { OperatorCredentials } from './operators/operator-credentials';
+import { OperatorsController } from './operators/operators.controller';
+import { OperatorsService } from './operators/operators.service';
+import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './processor.config';
 
-/** The processor role: processing operators that seal, timestamp, deliver and archive, each step bound to a certification token. Its streams arrive with the processing-chain issue. */
-@Module({})
+/**
+ * The processor role: processing operators hosted in this process (keys in its keystore, certificates from the
+ * certifier CA) that acknowledge, perform — seal, timestamp, deliver, archive, print-and-post — and return each
+ * certification token addressed to them, in `job-<tokenId>`.
+ */
+@Module({
+  controllers: [OperatorsController, CertificatesConsumer, JobConsumer],
+  providers: [
+    { provide: PROCESSOR_CONFIG, useFactory: (config: SigillumConfig) => loadProcessorConfig(config.env, config.dataDir), inject: [SIGILLUM_CONFIG] },
+    { provide: HostedOperatorsStore, useFactory: (db: Database.Database) => new HostedOperatorsStore(db), inject: [LOCAL_DB] },
+    {
+      provide: OperatorCredentials,
+      useFactory: (operators: HostedOperatorsStore, keystore: FileKeyStore) => new OperatorCredentials(operators, keystore),
+      inject: [HostedOperatorsStore, KEY_STORE],
+    },
+    {
+      provide: JobRunner,
+      useFactory: (
+        store: EventStore,
+        operators: HostedOperatorsStore,
+        credentials: OperatorCredentials,
+        config: ProcessorConfig,
+        sigillum: SigillumConfig,
+        clock: Clock,
+        ids: IdGenerator,
+      ) =>
+        new JobRunner({
+          store,
+          operators,
+          credentials,
+          verifier: new CertifierTokenVerifier(),
+          reader: new ChainReader(store),
+          config,
+          durableFiles: sigillum.sqliteSynchronous === 'FULL',
+          clock,
+          ids,
+        }),
+      inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PROCESSOR_CONFIG, SIGILLUM_CONFIG, CLOCK, ID_GENERATOR],
+    },
+    OperatorsService,
+  ],
+})
 export class ProcessorModule {}

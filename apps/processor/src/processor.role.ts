@@ -1,9 +1,10 @@
+import { JOB_CATEGORY } from '@sigillum/contracts';
 import type { RoleSpec } from '@sigillum/runtime';
 import { ProcessorModule } from './processor.module';
 
 export const processorRole: RoleSpec = {
   role: 'processor',
   module: ProcessorModule,
-  ownedCategories: [],
-  consumes: false,
+  ownedCategories: [JOB_CATEGORY],
+  consumes: true,
 };

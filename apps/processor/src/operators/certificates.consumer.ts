@@ -1,0 +1,87 @@
+import { X509Certificate } from 'node:crypto';
+import { Controller, Logger } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RoleEventPattern } from '@sigillum/bus';
+import { CA_CATEGORY, CERTIFICATE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
+import { fingerprintOf } from '@sigillum/crypto';
+import { type Data, hex64, parseMessage, pem, ShapeError, str, time } from '../message-shape';
+import { HostedOperatorsStore } from './hosted-operators.store';
+import { certificateFingerprintOf } from './operator-signer';
+
+function certificateOf(pemText: string, field: string): X509Certificate {
+  try {
+    return new X509Certificate(pemText);
+  } catch {
+    throw new ShapeError(`${field} is not a readable X.509 certificate`);
+  }
+}
+
+/**
+ * What the processor learns from the certifier's CA: the CA certificate (trust anchor, `sigillum.ca.events`) and the
+ * certificates issued for keys it hosts (`sigillum.certificate.events`), matched by the public key's fingerprint;
+ * revocations drop them. Recorded in LOCAL_DB, idempotently (by CA id and certificate id).
+ */
+@Controller()
+export class CertificatesConsumer {
+  private readonly log = new Logger('ProcessorCertificates');
+
+  constructor(private readonly operators: HostedOperatorsStore) {}
+
+  @RoleEventPattern('processor', Topics.eventsOf(CA_CATEGORY))
+  onCaEvent(@Payload() message: DeliveredMessage): void {
+    if (eventTypeOf(message) !== 'CertificationAuthorityEstablished') return;
+    const anchor = parseMessage(message, (d: Data) => {
+      const certificatePem = pem(d, 'certificatePem');
+      const certificate = certificateOf(certificatePem, 'certificatePem');
+      if (!certificate.ca) throw new ShapeError('certificatePem is not a CA certificate');
+      const fingerprint = hex64(d, 'fingerprint');
+      if (certificateFingerprintOf(certificate) !== fingerprint) throw new ShapeError('fingerprint is not the SHA-256 of the CA certificate');
+      return { caId: str(d, 'caId'), certificatePem, fingerprint, establishedAt: time(d, 'establishedAt') };
+    });
+    if (this.operators.recordTrustAnchor(anchor)) this.log.log(`Trust anchor: CA ${anchor.caId}`);
+  }
+
+  @RoleEventPattern('processor', Topics.eventsOf(CERTIFICATE_CATEGORY))
+  onCertificateEvent(@Payload() message: DeliveredMessage): void {
+    switch (eventTypeOf(message)) {
+      case 'CertificateIssued': {
+        const issued = parseMessage(message, (d: Data) => {
+          const certificatePem = pem(d, 'certificatePem');
+          return {
+            certificateId: str(d, 'certificateId'),
+            partyId: str(d, 'partyId'),
+            keyId: str(d, 'keyId'),
+            serialNumber: str(d, 'serialNumber'),
+            certificatePem,
+            certificate: certificateOf(certificatePem, 'certificatePem'),
+            notBefore: time(d, 'notBefore'),
+            notAfter: time(d, 'notAfter'),
+            issuedAt: time(d, 'issuedAt'),
+          };
+        });
+        const hosted = this.operators.keyByFingerprint(fingerprintOf(issued.certificate.publicKey));
+        if (!hosted) return; // a certificate for someone else's key
+        if (hosted.operatorId !== issued.partyId) {
+          this.log.warn(`Certificate ${issued.certificateId} certifies operator ${hosted.operatorId}'s ${hosted.purpose} key for party ${issued.partyId}; ignored`);
+          return;
+        }
+        const { certificate, partyId, ...facts } = issued;
+        const recorded = this.operators.recordCertificate({
+          ...facts,
+          operatorId: partyId,
+          purpose: hosted.purpose,
+          fingerprint: certificateFingerprintOf(certificate),
+        });
+        if (recorded) this.log.log(`Operator ${partyId}: ${hosted.purpose} certificate ${issued.certificateId} (key ${issued.keyId})`);
+        return;
+      }
+      case 'CertificateRevoked': {
+        const revoked = parseMessage(message, (d: Data) => ({ certificateId: str(d, 'certificateId'), revokedAt: time(d, 'revokedAt') }));
+        if (this.operators.revokeCertificate(revoked.certificateId, revoked.revokedAt)) this.log.warn(`Certificate ${revoked.certificateId} of a hosted operator was revoked`);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

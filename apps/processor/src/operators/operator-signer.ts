@@ -1,0 +1,61 @@
+import { createHash, type KeyObject, sign as cryptoSign, X509Certificate } from 'node:crypto';
+import { base64UrlEncode, canonicalize, signJwsDetached } from '@sigillum/crypto';
+
+/** Standard base64 DER of a PEM certificate, as `x5c` carries it. */
+export function base64DerOfPem(pem: string): string {
+  return pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+}
+
+/** SHA-256 of a certificate's DER, hex (as CertificateIssued.fingerprint). */
+export function certificateFingerprintOf(certificate: X509Certificate): string {
+  return createHash('sha256').update(certificate.raw).digest('hex');
+}
+
+/**
+ * One operator's signer: its Ed25519 key, certified by the CA, signing JWS (EdDSA, `x5c` = [operator certificate,
+ * CA certificate], `kid` = the directory key id) over RFC 8785 canonical JSON.
+ *
+ * Built once per certificate: the protected header is made (and checked: the leaf certifies the key) by
+ * `signJwsDetached` at construction, so each signature afterwards is one canonicalisation and one Ed25519 sign,
+ * not a parse of the chain. The tokens are byte-for-byte what `signJws`/`signJwsDetached` would produce.
+ */
+export class OperatorSigner {
+  /** Base64url of the canonical protected header. */
+  private readonly encodedHeader: string;
+  readonly x5c: readonly string[];
+  /** SHA-256 of the operator certificate's DER, hex. */
+  readonly certificateFingerprint: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+
+  constructor(
+    private readonly privateKey: KeyObject,
+    readonly certificatePem: string,
+    readonly caCertificatePem: string,
+    /** The directory id of the public key (PublicKeyRegistered.keyId, carried by CertificateIssued.keyId). */
+    readonly keyId: string,
+  ) {
+    this.x5c = [base64DerOfPem(certificatePem), base64DerOfPem(caCertificatePem)];
+    this.encodedHeader = signJwsDetached({}, { privateKey, alg: 'EdDSA', x5c: this.x5c, kid: keyId }).split('.')[0];
+    const certificate = new X509Certificate(certificatePem);
+    this.certificateFingerprint = certificateFingerprintOf(certificate);
+    this.notBefore = Date.parse(certificate.validFrom);
+    // notAfter is inclusive at the second (RFC 5280 §4.1.2.5).
+    this.notAfter = Date.parse(certificate.validTo) + 999;
+  }
+
+  /** Compact JWS `header.payload.signature` over canonicalize(payload). */
+  sign(payload: unknown): string {
+    const body = base64UrlEncode(canonicalize(payload));
+    return `${this.encodedHeader}.${body}.${this.signature(body)}`;
+  }
+
+  /** Detached compact JWS `header..signature` over canonicalize(payload) (RFC 7515 Appendix F). */
+  signDetached(payload: unknown): string {
+    return `${this.encodedHeader}..${this.signature(base64UrlEncode(canonicalize(payload)))}`;
+  }
+
+  private signature(encodedPayload: string): string {
+    return cryptoSign(null, Buffer.from(`${this.encodedHeader}.${encodedPayload}`, 'ascii'), this.privateKey).toString('base64url');
+  }
+}

@@ -1,0 +1,28 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { HostOperatorBody } from './operators.dto';
+import { type HostedOperatorView, OperatorsService } from './operators.service';
+
+/** Processing operators hosted by this processor: their public keys and certificates (private keys never leave). */
+@Controller('processor/operators')
+export class OperatorsController {
+  constructor(private readonly operators: OperatorsService) {}
+
+  /** Hosts an operator and generates its keys: 201 the first time, 200 (same keys) after; 404 unknown party, 409 not a processing operator. */
+  @Post()
+  async host(@Body() body: HostOperatorBody, @Res({ passthrough: true }) response: Response): Promise<HostedOperatorView> {
+    const { created, view } = await this.operators.host(body.operatorId, body.keys ?? ['signing']);
+    response.status(created ? 201 : 200);
+    return view;
+  }
+
+  @Get()
+  list(): HostedOperatorView[] {
+    return this.operators.list();
+  }
+
+  @Get(':operatorId')
+  get(@Param('operatorId', new ParseUUIDPipe()) operatorId: string): HostedOperatorView {
+    return this.operators.view(operatorId);
+  }
+}
