@@ -7,3 +7,4 @@ export * from './kafka/kafka-gateway-sender';
 export * from './file/file-sender';
 export * from './routing-sender';
 export * from './smtp/loopback-mailbox';
+export * from './notice-render';

@@ -21,6 +21,31 @@ export interface OutOfBandMessage {
   readonly causationId?: string;
 }
 
+/**
+ * A notice for a party over its second channel: something happened in its private office (a registered
+ * correspondence was delivered to its inbox). It carries no secret and no content — only who sent it, its
+ * reference and until when to answer — and no link: the party opens the service as it always does.
+ */
+export interface OutOfBandNotice {
+  /** Unique id of this notice (also its idempotency key for gateways). */
+  readonly messageId: string;
+  readonly partyId: string;
+  readonly channel: { readonly channelId: string; readonly kind: SecondChannelKind; readonly address: string };
+  readonly purpose: 'correspondence-delivered';
+  /** The correspondence id, shown so the recipient can find it in its inbox. */
+  readonly reference: string;
+  /** The sender's display name in the directory. */
+  readonly senderName: string;
+  /** The kind of correspondence, e.g. `registered`. */
+  readonly correspondenceKind: string;
+  /** `consent`: the content is handed over only once the recipient accepts. */
+  readonly consignment: 'basic' | 'consent';
+  /** ISO-8601: the end of the acceptance window. */
+  readonly acceptBy: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+}
+
 export interface OutOfBandReceipt {
   /** Which adapter took the message, e.g. `smtp`, `kafka-gateway`, `file`. */
   readonly transport: string;
@@ -36,6 +61,11 @@ export interface OutOfBandSender {
   supports(kind: SecondChannelKind): boolean;
   /** Which transport serves each kind, for health and ops (e.g. `{ email: 'SmtpSender' }`). */
   describe?(): Partial<Record<SecondChannelKind, string>>;
+  /**
+   * Sends a notice (no code) over the channel; optional: a transport without it cannot notify, and callers must
+   * treat its absence like OutOfBandUnavailableError.
+   */
+  notify?(notice: OutOfBandNotice): Promise<OutOfBandReceipt>;
   /** Releases connections (an SMTP pool); called once at shutdown. */
   close?(): void | Promise<void>;
 }

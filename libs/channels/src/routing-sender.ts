@@ -4,7 +4,7 @@ import type { ChannelConfig } from './channel-config';
 import type { ChannelLogger } from './channel-logger';
 import { FileSender } from './file/file-sender';
 import { KafkaGatewaySender, type GatewayKeyResolver } from './kafka/kafka-gateway-sender';
-import { OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from './out-of-band.port';
+import { OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandNotice, type OutOfBandReceipt, type OutOfBandSender } from './out-of-band.port';
 import { SmtpSender } from './smtp/smtp-sender';
 
 /** The transport for each kind of channel; a kind left out has no transport. */
@@ -31,6 +31,17 @@ export class RoutingOutOfBandSender implements OutOfBandSender {
       throw new OutOfBandUnavailableError(kind, `no ${kind} transport is configured (set ${VARIABLE_OF[kind]})`);
     }
     return route.send(message);
+  }
+
+  /** Sends a notice through the transport of its kind; rejects with OutOfBandUnavailableError when that transport cannot notify. */
+  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
+    const kind = notice.channel.kind;
+    const route = this.routes[kind];
+    if (!route || !route.supports(kind)) {
+      throw new OutOfBandUnavailableError(kind, `no ${kind} transport is configured (set ${VARIABLE_OF[kind]})`);
+    }
+    if (!route.notify) throw new OutOfBandUnavailableError(kind, `the ${route.constructor.name} transport cannot carry notices`);
+    return route.notify(notice);
   }
 
   /** The transport serving each kind, for logs and health: e.g. `{ email: 'SmtpSender' }`. */

@@ -2,10 +2,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { SecondChannelKind } from '@sigillum/contracts';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
+import { renderOutOfBandNotice } from '../notice-render';
 import {
   OutOfBandDeliveryError,
   OutOfBandUnavailableError,
   type OutOfBandMessage,
+  type OutOfBandNotice,
   type OutOfBandReceipt,
   type OutOfBandSender,
 } from '../out-of-band.port';
@@ -68,6 +70,36 @@ export class FileSender implements OutOfBandSender {
       throw new OutOfBandDeliveryError(FileSender.transportName, `cannot write ${file}: ${detail}`);
     }
     this.logger.log(`out-of-band message written to ${file}`);
+    return { transport: FileSender.transportName, acceptedAt: now.toISOString(), transportReference: file };
+  }
+
+  /** Writes a notice (no code) to its own file, exactly as the recipient would receive it. */
+  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
+    const { kind, address } = notice.channel;
+    if (!this.kinds.has(kind)) throw new OutOfBandUnavailableError(kind, `the file transport is not configured for ${kind}`);
+    const rendered = renderOutOfBandNotice(notice, { serviceName: this.options.serviceName });
+    const now = this.clock();
+    const safeId = notice.messageId.replace(/[^A-Za-z0-9._-]/g, '_');
+    const file = path.join(this.options.directory, `${now.toISOString().replace(/:/g, '-')}-${safeId}.txt`);
+    const content =
+      kind === 'email'
+        ? [`To: ${address}`, `Subject: ${rendered.subject}`, `Message-Id: ${notice.messageId}`, '', rendered.text].join('\n')
+        : [`To: ${address}`, 'Channel: SMS', `Message-Id: ${notice.messageId}`, '', rendered.short, ''].join('\n');
+    try {
+      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+      const handle = await fsp.open(file, 'wx', 0o600);
+      try {
+        await handle.chmod(0o600);
+        await handle.writeFile(content, 'utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      const detail = (error as Error).message;
+      this.logger.warn(`notice could not be written to ${file}: ${detail}`);
+      throw new OutOfBandDeliveryError(FileSender.transportName, `cannot write ${file}: ${detail}`);
+    }
+    this.logger.log(`notice written to ${file}`);
     return { transport: FileSender.transportName, acceptedAt: now.toISOString(), transportReference: file };
   }
 }

@@ -3,10 +3,12 @@ import type { SecondChannelKind } from '@sigillum/contracts';
 import { createTransport, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
+import { renderOutOfBandNotice } from '../notice-render';
 import {
   OutOfBandDeliveryError,
   OutOfBandUnavailableError,
   type OutOfBandMessage,
+  type OutOfBandNotice,
   type OutOfBandReceipt,
   type OutOfBandSender,
 } from '../out-of-band.port';
@@ -99,6 +101,40 @@ export class SmtpSender implements OutOfBandSender {
       throw new OutOfBandDeliveryError(SmtpSender.transportName, `the relay refused the recipient ${masked}: ${response}`);
     }
     this.logger.log(`out-of-band message ${message.messageId} to ${masked} accepted by SMTP ${info.messageId}: ${response}`);
+    return { transport: SmtpSender.transportName, acceptedAt: this.clock().toISOString(), transportReference: info.messageId };
+  }
+
+  /** Sends a notice (no code) by e-mail; same envelope, headers and logging as a code message. */
+  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
+    const { kind, address } = notice.channel;
+    if (kind !== 'email') throw new OutOfBandUnavailableError(kind, 'the SMTP transport sends e-mail only');
+    const rendered = renderOutOfBandNotice(notice, { serviceName: this.options.serviceName });
+    const masked = maskAddress('email', address);
+    const clean = (text: string) => text.split(address).join(masked);
+    let info: SMTPTransport.SentMessageInfo;
+    try {
+      info = await this.transporter.sendMail({
+        from: this.options.from,
+        to: { name: '', address },
+        subject: rendered.subject,
+        text: rendered.text,
+        messageId: `<${notice.messageId}@${this.fromDomain}>`,
+        headers: { 'X-Sigillum-Message-Id': notice.messageId, 'X-Sigillum-Reference': notice.reference, 'Auto-Submitted': 'auto-generated' },
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      });
+    } catch (error) {
+      const err = error as Error & { code?: string; responseCode?: number };
+      const detail = clean([err.code, err.responseCode, err.message].filter((part) => part !== undefined).join(' '));
+      this.logger.warn(`notice ${notice.messageId} to ${masked}: SMTP ${this.options.host}:${this.options.port} failed: ${detail}`);
+      throw new OutOfBandDeliveryError(SmtpSender.transportName, `${this.options.host}:${this.options.port}: ${detail}`);
+    }
+    const response = clean(String(info.response ?? ''));
+    if (info.rejected.length > 0 || info.accepted.length === 0) {
+      this.logger.warn(`notice ${notice.messageId} to ${masked}: SMTP relay refused the recipient: ${response}`);
+      throw new OutOfBandDeliveryError(SmtpSender.transportName, `the relay refused the recipient ${masked}: ${response}`);
+    }
+    this.logger.log(`notice ${notice.messageId} to ${masked} accepted by SMTP ${info.messageId}: ${response}`);
     return { transport: SmtpSender.transportName, acceptedAt: this.clock().toISOString(), transportReference: info.messageId };
   }
 
