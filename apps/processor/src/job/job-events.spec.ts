@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { canonicalize, verifyJwsDetached } from '@sigillum/crypto';
+import { performSeal } from '../steps/seal.step';
+import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { stepFailed, stepReport, tokenAcknowledged, tokenReturned } from './job-events';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('job events: acknowledgement, signed report, failure', () => {
+  let pki: TestPki;
+  beforeAll(() => (pki = createTestPki()));
+  afterAll(() => pki.cleanup());
+
+  const token = testToken({ stepIndex: 0, step: 'seal', parameters: { level: 'substantial', copies: 2 } });
+  const at = new Date(TEST_NOW.getTime() + 1_000);
+  const later = new Date(TEST_NOW.getTime() + 1_250);
+
+  it('acknowledges with the digest of the canonical token, signed detached by the operator key (x5c, directory key id)', () => {
+    const event = tokenAcknowledged(token, pki.signer, at);
+    expect(event).toMatchObject({
+      type: 'TokenAcknowledged',
+      version: 1,
+      data: { tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: 0, operatorId: token.operatorId, tokenDigest: sha256(canonicalize(token)), acknowledgedAt: at.toISOString(), keyId: SIGNING_KEY_ID },
+    });
+    const payload = { tokenId: token.tokenId, tokenDigest: event.data.tokenDigest, acknowledgedAt: event.data.acknowledgedAt };
+    const verified = verifyJwsDetached(event.data.signature, payload, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at });
+    expect(verified.header.kid).toBe(SIGNING_KEY_ID);
+    expect(verified.signerCertificatePem).toBeDefined();
+    expect(() => verifyJwsDetached(event.data.signature, { ...payload, acknowledgedAt: later.toISOString() }, { trustedCaPem: pki.ca.caCertificatePem, at })).toThrow();
+  });
+
+  it('returns the token with a report whose output digest is SHA-256 of the canonical output, signed detached', () => {
+    const output = performSeal(token, pki.signer, at);
+    const report = stepReport(token, output, at, later);
+    expect(report).toEqual({
+      tokenId: token.tokenId,
+      step: 'seal',
+      inputDigest: token.inputDigest,
+      outputDigest: sha256(canonicalize(output)),
+      parameters: { level: 'substantial', copies: 2 },
+      startedAt: at.toISOString(),
+      finishedAt: later.toISOString(),
+      output,
+    });
+    const event = tokenReturned(token, report, pki.signer, later);
+    expect(event.data).toMatchObject({ tokenId: token.tokenId, stepIndex: 0, operatorId: token.operatorId, returnedAt: later.toISOString(), keyId: SIGNING_KEY_ID, report });
+    expect(verifyJwsDetached(event.data.signature, report, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at: later }).payload).toEqual(report);
+    expect(() => verifyJwsDetached(event.data.signature, { ...report, outputDigest: '0'.repeat(64) }, { trustedCaPem: pki.ca.caCertificatePem, at: later })).toThrow();
+  });
+
+  it('records a failure with its reasons', () => {
+    const reasons = [{ rule: 'certificate.missing', message: 'no certificate', partyId: token.operatorId }];
+    expect(stepFailed(token, reasons, at)).toEqual({
+      type: 'StepFailed',
+      version: 1,
+      data: { tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: 0, operatorId: token.operatorId, reasons, failedAt: at.toISOString() },
+    });
+  });
+});
