@@ -3,6 +3,11 @@ import type { SigillumConfig } from '@sigillum/config';
 import { SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { AttributesController } from './attributes/attributes.controller';
 import { CertificatesModule } from './certificates/certificates.module';
+import { CHAIN_CONFIG, loadChainConfig } from './chain/chain.config';
+import { ChainConsumer } from './chain/chain.consumer';
+import { ChainController } from './chain/chain.controller';
+import { ChainDeadlines } from './chain/chain.deadlines';
+import { ChainService } from './chain/chain.service';
 import { CERTIFIER_CONFIG, loadCertifierConfig } from './certifier.config';
 import { LevelPolicyController } from './policy/level-policy.controller';
 import { LevelPolicyService } from './policy/level-policy.service';
@@ -22,7 +27,7 @@ import { TrustCheckService } from './trust-check/trust-check.service';
  */
 @Module({
   imports: [CertificatesModule],
-  controllers: [AttributesController, LevelPolicyController, OperatorIndexController, OperatorIndexConsumer, SessionSecretConsumer],
+  controllers: [AttributesController, LevelPolicyController, OperatorIndexController, OperatorIndexConsumer, SessionSecretConsumer, ChainController, ChainConsumer],
   providers: [
     { provide: CERTIFIER_CONFIG, useFactory: (config: SigillumConfig) => loadCertifierConfig(config.env), inject: [SIGILLUM_CONFIG] },
     TrustStateReader,
@@ -31,6 +36,9 @@ import { TrustCheckService } from './trust-check/trust-check.service';
     TrustCheckService,
     SessionSecretHandler,
     certifierSignerProvider,
+    { provide: CHAIN_CONFIG, useFactory: (config: SigillumConfig) => loadChainConfig(config.env), inject: [SIGILLUM_CONFIG] },
+    ChainService,
+    ChainDeadlines,
   ],
   exports: [CERTIFIER_SIGNER, CERTIFIER_CONFIG, TrustStateReader, LevelPolicyService, TrustCheckService],
 })

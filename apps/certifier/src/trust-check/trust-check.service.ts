@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { loadCorrespondenceKinds, type SigillumConfig } from '@sigillum/config';
 import {
   CLOCK,
   type Clock,
-  DEFAULT_CORRESPONDENCE_KINDS,
+  type CorrespondenceKind,
   DomainError,
   ID_GENERATOR,
   type IdGenerator,
@@ -16,7 +17,7 @@ import {
   type TrustLevel,
 } from '@sigillum/contracts';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
-import { nameBasedId } from '@sigillum/runtime';
+import { nameBasedId, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { CERTIFIER_CONFIG, type CertifierConfig } from '../certifier.config';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { certifiedAttributesOf } from '../attributes/attributes.decider';
@@ -54,6 +55,8 @@ export const sessionCheckId = (sessionId: string): string => nameBasedId(`sessio
 @Injectable()
 export class TrustCheckService {
   private readonly handle: HandleCommand<TrustCheckCommand, TrustCheckState, TrustCheckAnswered>;
+  /** The kinds of correspondence configured for this process (CORRESPONDENCE_KINDS_FILE, or the defaults). */
+  readonly kinds: readonly CorrespondenceKind[];
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -63,8 +66,16 @@ export class TrustCheckService {
     private readonly reader: TrustStateReader,
     private readonly policies: LevelPolicyService,
     private readonly operators: OperatorIndex,
+    // Optional so that tests building the service by hand get the default kinds.
+    @Optional() @Inject(SIGILLUM_CONFIG) processConfig?: SigillumConfig,
   ) {
     this.handle = commandHandler(trustCheckDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
+    this.kinds = loadCorrespondenceKinds(processConfig?.env ?? {});
+  }
+
+  /** The configured kind of that name, if any. */
+  kindNamed(name: string): CorrespondenceKind | undefined {
+    return this.kinds.find((kind) => kind.name === name);
   }
 
   async check(request: TrustCheckRequest, context: CommandContext): Promise<TrustCheckAnswered['data']> {
@@ -124,11 +135,11 @@ export class TrustCheckService {
   /** The processing steps of a kind of correspondence, in order; none without a kind. */
   private chainOf(kindName: string | undefined): readonly ProcessingStep[] {
     if (kindName === undefined) return [];
-    const kind = DEFAULT_CORRESPONDENCE_KINDS.find((candidate) => candidate.name === kindName);
+    const kind = this.kindNamed(kindName);
     if (!kind) {
       throw new DomainError(
         'CERTIFIER.UNKNOWN_CORRESPONDENCE_KIND',
-        `Unknown kind of correspondence "${kindName}"; known kinds: ${DEFAULT_CORRESPONDENCE_KINDS.map((k) => k.name).join(', ')}`,
+        `Unknown kind of correspondence "${kindName}"; known kinds: ${this.kinds.map((k) => k.name).join(', ')}`,
         'invalid',
         [{ rule: 'kind.unknown', message: `unknown kind of correspondence "${kindName}"` }],
       );
@@ -149,6 +160,20 @@ export class TrustCheckService {
       if (offersStep(state, step)) return candidate;
     }
     return null;
+  }
+
+  /**
+   * Whether a processing operator could take `step` now at `levelRequired`, under the policy in force: the verdict a
+   * trust check would give it as a chain operator (not recorded; used to choose where to reroute a failed step).
+   */
+  async evaluateOperator(operatorId: string, step: ProcessingStep, levelRequired: TrustLevel): Promise<SubjectVerdict> {
+    const policy = await this.policies.current();
+    return this.evaluate(operatorId, 'operator', levelRequired, policy, this.clock.now(), [step], this.partyFactsOnce());
+  }
+
+  /** The processing operators the index knows for `step`, earliest-registered first (the directory may be ahead). */
+  operatorCandidates(step: ProcessingStep): string[] {
+    return this.operators.candidates(step);
   }
 
   private async evaluate(
