@@ -1,0 +1,31 @@
+/** The evidence settings, read from the environment once at start. */
+export interface EvidenceConfig {
+  /** `EvidenceIssuerPolicyID` of every record: the URI or OID of the evidence policy (CPS) the certifier follows. */
+  readonly policyId: string;
+}
+
+export const EVIDENCE_CONFIG = Symbol('EvidenceConfig');
+
+export const EVIDENCE_ENVIRONMENT = {
+  EVIDENCE_POLICY_ID: {
+    default: 'urn:sigillum:policy:evidence:1',
+    help: 'EvidenceIssuerPolicyID written in every evidence record: the URI (or urn:oid:…) of your evidence policy',
+  },
+} as const;
+
+export class EvidenceConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EvidenceConfigError';
+  }
+}
+
+export function loadEvidenceConfig(env: Readonly<Record<string, string | undefined>>): EvidenceConfig {
+  const raw = env.EVIDENCE_POLICY_ID?.trim();
+  const policyId = raw === undefined || raw === '' ? EVIDENCE_ENVIRONMENT.EVIDENCE_POLICY_ID.default : raw;
+  // A URI (scheme:rest), e.g. urn:oid:1.2.3 or https://example.org/cps, without spaces: it is written into signed evidence.
+  if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(policyId) || policyId.length > 512) {
+    throw new EvidenceConfigError(`EVIDENCE_POLICY_ID="${policyId}" must be a URI without spaces (e.g. urn:oid:1.3.6.1.4.1.99999.1 or https://example.org/cps)`);
+  }
+  return { policyId };
+}
