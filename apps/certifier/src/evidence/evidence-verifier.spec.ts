@@ -1,0 +1,84 @@
+import type { EvidenceRecorded } from '@sigillum/contracts';
+import { createEvidenceDecider } from './evidence.decider';
+import { evidenceIssuerOf } from './evidence.service';
+import { recordDigestOf } from './evidence-record';
+import { verifyEvidenceChain } from './evidence-verifier';
+import { CorrespondenceStory, temporarySigner } from './testing-fixtures';
+
+describe('offline evidence verifier', () => {
+  const certifier = temporarySigner();
+  const stranger = temporarySigner(); // another CA: its signatures must not pass for the certifier's
+  afterAll(() => {
+    certifier.cleanup();
+    stranger.cleanup();
+  });
+  const recordedAt = new Date().toISOString();
+
+  function chain(signer = certifier.signer, correspondenceId = 'c-verify'): EvidenceRecorded['data'][] {
+    const story = new CorrespondenceStory({ correspondenceId });
+    story.submissionRequested();
+    story.chainStarted();
+    story.runChain();
+    story.handedOver('recipient-0001');
+    const decider = createEvidenceDecider(evidenceIssuerOf(signer, 'urn:sigillum:policy:evidence:test'));
+    return decider
+      .decide({ type: 'RecordEvidence', correspondenceId, sources: story.sources, context: story.context, recordedAt }, decider.initialState())
+      .map((event) => ({ ...event.data }));
+  }
+  const rules = (items: unknown[]) => verifyEvidenceChain(items, certifier.signer.caCertificatePem).problems.map((p) => `${p.index}:${p.rule}`);
+
+  it('accepts the chain as served, record by record', () => {
+    const items = chain();
+    const verdict = verifyEvidenceChain(items, certifier.signer.caCertificatePem);
+    expect(verdict).toMatchObject({ valid: true, correspondenceId: 'c-verify', problems: [] });
+    expect(verdict.records).toHaveLength(items.length);
+    expect(verdict.records[0]).toMatchObject({ index: 0, eventName: 'sigillum:CorrespondenceValidatedBySender', valid: true, recordDigest: items[0].recordDigest });
+  });
+
+  it('names the rule a changed record breaks: the payload, the digest and the next link', () => {
+    const items = chain().map((item) => ({ ...item, record: { ...item.record } }));
+    (items[2].record as Record<string, unknown>).EventTime = '2020-01-01T00:00:00.000Z';
+    expect(rules(items)).toEqual(['2:payload.mismatch', '2:digest.mismatch', '3:chain.link']);
+  });
+
+  it('names a broken signature, a wrong digest and a wrong link', () => {
+    const items = chain();
+    const [h, p, s] = items[1].jws.split('.');
+    items[1] = { ...items[1], jws: `${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}` };
+    items[4] = { ...items[4], recordDigest: 'e'.repeat(64) };
+    items[5] = { ...items[5], previousEvidenceDigest: null };
+    expect(rules(items)).toEqual(['1:jws.signature.invalid', '4:digest.mismatch', '5:chain.link']);
+  });
+
+  it('names gaps and reordering', () => {
+    const items = chain();
+    expect(rules([items[0], items[2], items[3]])).toEqual(['1:chain.index', '1:chain.link', '2:chain.index']);
+    expect(rules([items[1], items[0]])).toEqual(['0:chain.index', '0:chain.link', '1:chain.index', '1:chain.link']);
+  });
+
+  it('refuses evidence signed under another CA, and a record naming another signing certificate', () => {
+    const foreign = chain(stranger.signer);
+    expect(rules(foreign.slice(0, 1))).toEqual(['0:jws.chain.untrusted']);
+    const items = chain();
+    const record = { ...items[0].record, EvidenceIssuerDetails: { ...(items[0].record.EvidenceIssuerDetails as object), certificateFingerprint: '0'.repeat(64) } };
+    const resigned = { ...items[0], record, recordDigest: recordDigestOf(record), jws: certifier.signer.sign(record) };
+    expect(rules([resigned])).toEqual(['0:issuer.mismatch']);
+  });
+
+  it('refuses records of two correspondences in one chain', () => {
+    const mine = chain();
+    const other = chain(certifier.signer, 'c-other');
+    expect(rules([mine[0], other[1]])).toContain('1:chain.correspondence');
+  });
+
+  it('says what is wrong with input that is not evidence', () => {
+    expect(rules([{ hello: 'world' }])).toEqual(['0:record.shape']);
+    expect(verifyEvidenceChain('nope' as unknown as unknown[], certifier.signer.caCertificatePem)).toMatchObject({ valid: false, problems: [{ rule: 'record.shape' }] });
+  });
+
+  it('checks certificates when the evidence was recorded, or at a time given', () => {
+    const items = chain();
+    expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem, { at: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000) }).problems[0].rule).toBe('jws.certificate.expired');
+    expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem).valid).toBe(true);
+  });
+});
