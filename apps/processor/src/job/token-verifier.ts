@@ -1,5 +1,6 @@
 import { type KeyObject, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { base64UrlDecode, base64UrlEncode, canonicalize, JwsError, verifyJwsDetached } from '@sigillum/crypto';
+import { chainValidity } from '../operators/operator-signer';
 
 /**
  * Subject of the certifier's token-signing certificate (apps/certifier/src/signing/certifier-signer.ts). Party
@@ -79,8 +80,7 @@ export class CertifierTokenVerifier {
     this.signers.set(header, {
       key: chain[0].publicKey,
       anchors: trustedCaPems,
-      notBefore: Math.max(...chain.map((certificate) => Date.parse(certificate.validFrom))),
-      notAfter: Math.min(...chain.map((certificate) => Date.parse(certificate.validTo) + 999)),
+      ...chainValidity(chain),
     });
     return undefined;
   }

@@ -3,7 +3,7 @@ import type { Reason } from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
 import { StepFailure } from '../steps/step-failure';
 import type { HostedKey, HostedOperatorsStore, KeyPurpose, KnownCertificate, TrustAnchor } from './hosted-operators.store';
-import { OperatorSigner } from './operator-signer';
+import { chainValidity, OperatorSigner } from './operator-signer';
 
 /** The RSA TSA key of an operator with its `tsa`-profile certificate and the CA that issued it. */
 export interface TsaCredentials {
@@ -76,8 +76,8 @@ export class OperatorCredentials {
       revision,
       signer: this.resolve(operatorId, 'signing', keyOf('signing'), (key, certificate, caPem) => new OperatorSigner(key, certificate.certificatePem, caPem, certificate.keyId)),
       tsa: this.resolve(operatorId, 'tsa', keyOf('tsa'), (key, certificate, caPem) => {
-        const x509 = new X509Certificate(certificate.certificatePem);
-        return { privateKey: key, certificatePem: certificate.certificatePem, caCertificatePem: caPem, notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo) + 999 };
+        const validity = chainValidity([new X509Certificate(certificate.certificatePem), new X509Certificate(caPem)]);
+        return { privateKey: key, certificatePem: certificate.certificatePem, caCertificatePem: caPem, ...validity };
       }),
     };
     this.cache.set(operatorId, material);

@@ -11,6 +11,14 @@ export function certificateFingerprintOf(certificate: X509Certificate): string {
   return createHash('sha256').update(certificate.raw).digest('hex');
 }
 
+/** When every certificate of a chain is valid: [latest notBefore, earliest notAfter], notAfter inclusive at the second (RFC 5280 §4.1.2.5). */
+export function chainValidity(chain: readonly X509Certificate[]): { readonly notBefore: number; readonly notAfter: number } {
+  return {
+    notBefore: Math.max(...chain.map((certificate) => Date.parse(certificate.validFrom))),
+    notAfter: Math.min(...chain.map((certificate) => Date.parse(certificate.validTo) + 999)),
+  };
+}
+
 /**
  * One operator's signer: its Ed25519 key, certified by the CA, signing JWS (EdDSA, `x5c` = [operator certificate,
  * CA certificate], `kid` = the directory key id) over RFC 8785 canonical JSON.
@@ -39,9 +47,7 @@ export class OperatorSigner {
     this.encodedHeader = signJwsDetached({}, { privateKey, alg: 'EdDSA', x5c: this.x5c, kid: keyId }).split('.')[0];
     const certificate = new X509Certificate(certificatePem);
     this.certificateFingerprint = certificateFingerprintOf(certificate);
-    this.notBefore = Date.parse(certificate.validFrom);
-    // notAfter is inclusive at the second (RFC 5280 §4.1.2.5).
-    this.notAfter = Date.parse(certificate.validTo) + 999;
+    ({ notBefore: this.notBefore, notAfter: this.notAfter } = chainValidity([certificate, new X509Certificate(caCertificatePem)]));
   }
 
   /** Compact JWS `header.payload.signature` over canonicalize(payload). */
