@@ -35,6 +35,8 @@ describe('evidence decider', () => {
   it('given no evidence, when the submission is requested, then the sender validation is evidenced with every field', () => {
     const story = new CorrespondenceStory({ correspondenceId: 'c-0001' });
     const requested = story.submissionRequested();
+    if (requested.event.type !== 'SubmissionRequested') throw new Error('unexpected');
+    const submission = requested.event.data;
     const expectedRecord: EvidenceRecord = {
       version: 1,
       canonicalization: 'urn:ietf:rfc:8785',
@@ -50,13 +52,13 @@ describe('evidence decider', () => {
       RecipientDetails: [{ partyId: 'recipient-0001' }],
       MessageIdentifier: 'c-0001',
       UserContentInfo: {
-        specimenDigest: (requested.event.data as { specimenDigest: string }).specimenDigest,
+        specimenDigest: submission.specimenDigest,
         PartsInfo: [
           {
             ContentType: 'application/pdf',
             size: 1234,
             DigestMethod: 'http://www.w3.org/2001/04/xmlenc#sha256',
-            DigestValue: (requested.event.data as { parts: { digest: string }[] }).parts[0].digest,
+            DigestValue: submission.parts[0].digest,
           },
         ],
       },
@@ -68,9 +70,9 @@ describe('evidence decider', () => {
       sourceEventId: requested.eventId,
       sourceEventType: 'SubmissionRequested',
       validation: {
-        specimenDigest: (requested.event.data as { specimenDigest: string }).specimenDigest,
+        specimenDigest: submission.specimenDigest,
         sessionId: 'session-sender',
-        proof: (requested.event.data as { validationProof: string }).validationProof,
+        proof: submission.validationProof,
       },
     };
     spec
