@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CertificationToken, OperatorSpecification, ProcessingStep, Reason, StepOutput, TokenReturned } from '@sigillum/contracts';
+import type { CertificationToken, OperatorSpecification, OperatorStepSpec, ProcessingStep, StepParameters, Reason, StepOutput, TokenReturned } from '@sigillum/contracts';
 import { CertificateAuthority, FileKeyStore, generateKeyPair, signJwsDetached } from '@sigillum/crypto';
 import type { PartyKey } from '../certificates/party-keys';
 import type { ChainState } from './chain.decider';
@@ -47,7 +47,7 @@ function credentials(authority: CertificateAuthority, keyId: string): OperatorCr
 
 const specification = (steps: ProcessingStep[] = ['seal', 'timestamp', 'deliver', 'archive']): OperatorSpecification => ({
   version: 3,
-  steps: steps.map((step) => ({
+  steps: steps.map((step): OperatorStepSpec => ({
     step,
     parameters: step === 'seal' ? { mode: { type: 'string', allowed: ['fast', 'thorough'] }, strength: { type: 'number', min: 1, max: 5 }, archived: { type: 'boolean' } } : {},
     maxDurationSeconds: 60,
@@ -199,7 +199,7 @@ describe('compliance of a returned token', () => {
     });
 
     it('spec.parameters: bad parameters against the specification (type, allowed, min, max, unknown)', () => {
-      for (const parameters of [{ mode: 'sloppy' }, { strength: 0 }, { strength: 6 }, { strength: 'high' }, { colour: 'red' }, { archived: 'yes' }]) {
+      for (const parameters of <StepParameters[]>[{ mode: 'sloppy' }, { strength: 0 }, { strength: 6 }, { strength: 'high' }, { colour: 'red' }, { archived: 'yes' }]) {
         const token = tokenFor('seal', { parameters });
         expect(rules(check('seal', (input) => input, token))).toEqual(['spec.parameters']);
       }
