@@ -70,6 +70,7 @@ export class CertificatesConsumer {
           ...facts,
           operatorId: partyId,
           purpose: hosted.purpose,
+          keyFingerprint: hosted.fingerprint,
           fingerprint: certificateFingerprintOf(certificate),
         });
         if (recorded) this.log.log(`Operator ${partyId}: ${hosted.purpose} certificate ${issued.certificateId} (key ${issued.keyId})`);

@@ -28,6 +28,8 @@ export interface KnownCertificate {
   readonly purpose: KeyPurpose;
   /** The directory key id of the certified public key. */
   readonly keyId: string;
+  /** SHA-256 of the certified public key's SPKI DER, hex: which hosted key it certifies. */
+  readonly keyFingerprint: string;
   readonly serialNumber: string;
   readonly certificatePem: string;
   /** SHA-256 of the certificate DER, hex. */
@@ -64,6 +66,7 @@ const MIGRATIONS = [
     operator_id     TEXT NOT NULL,
     purpose         TEXT NOT NULL,
     key_id          TEXT NOT NULL,
+    key_fingerprint TEXT NOT NULL,
     serial_number   TEXT NOT NULL,
     certificate_pem TEXT NOT NULL,
     fingerprint     TEXT NOT NULL,
@@ -72,7 +75,7 @@ const MIGRATIONS = [
     issued_at       TEXT NOT NULL,
     revoked_at      TEXT
   ) WITHOUT ROWID;
-  CREATE INDEX processor_certificates_by_key ON processor_certificates (operator_id, purpose, issued_at);
+  CREATE INDEX processor_certificates_by_key ON processor_certificates (key_fingerprint, issued_at);
   CREATE TABLE processor_trust_anchors (
     ca_id           TEXT PRIMARY KEY,
     certificate_pem TEXT NOT NULL,
@@ -96,6 +99,7 @@ interface CertificateRow {
   operator_id: string;
   purpose: KeyPurpose;
   key_id: string;
+  key_fingerprint: string;
   serial_number: string;
   certificate_pem: string;
   fingerprint: string;
@@ -125,21 +129,26 @@ export class HostedOperatorsStore {
       allOperators: db.prepare('SELECT operator_id FROM processor_operators ORDER BY hosted_at, operator_id'),
       addKey: db.prepare(
         `INSERT INTO processor_operator_keys (operator_id, purpose, key_name, algorithm, public_key_pem, fingerprint)
-         VALUES (@operator_id, @purpose, @key_name, @algorithm, @public_key_pem, @fingerprint) ON CONFLICT (operator_id, purpose) DO NOTHING`,
+         VALUES (@operator_id, @purpose, @key_name, @algorithm, @public_key_pem, @fingerprint)
+         ON CONFLICT (operator_id, purpose) DO UPDATE SET
+           key_name = excluded.key_name, algorithm = excluded.algorithm, public_key_pem = excluded.public_key_pem, fingerprint = excluded.fingerprint
+         WHERE fingerprint <> excluded.fingerprint`,
       ),
       keysOf: db.prepare('SELECT * FROM processor_operator_keys WHERE operator_id = ? ORDER BY purpose'),
       keyByFingerprint: db.prepare('SELECT * FROM processor_operator_keys WHERE fingerprint = ?'),
       addCertificate: db.prepare(
         `INSERT INTO processor_certificates
-           (certificate_id, operator_id, purpose, key_id, serial_number, certificate_pem, fingerprint, not_before, not_after, issued_at, revoked_at)
-         VALUES (@certificate_id, @operator_id, @purpose, @key_id, @serial_number, @certificate_pem, @fingerprint, @not_before, @not_after, @issued_at, NULL)
+           (certificate_id, operator_id, purpose, key_id, key_fingerprint, serial_number, certificate_pem, fingerprint, not_before, not_after, issued_at, revoked_at)
+         VALUES (@certificate_id, @operator_id, @purpose, @key_id, @key_fingerprint, @serial_number, @certificate_pem, @fingerprint, @not_before, @not_after, @issued_at, NULL)
          ON CONFLICT (certificate_id) DO NOTHING`,
       ),
       revoke: db.prepare('UPDATE processor_certificates SET revoked_at = ? WHERE certificate_id = ? AND revoked_at IS NULL'),
-      // The latest issued certificate of a key replaces the earlier ones; if it is revoked, the key has none.
+      // The latest issued certificate of the key hosted now replaces the earlier ones; if it is revoked, the key has none.
       latest: db.prepare(
-        `SELECT * FROM processor_certificates WHERE operator_id = ? AND purpose = ?
-         ORDER BY issued_at DESC, not_before DESC, certificate_id DESC LIMIT 1`,
+        `SELECT c.* FROM processor_certificates c
+           JOIN processor_operator_keys k ON k.fingerprint = c.key_fingerprint AND k.operator_id = c.operator_id AND k.purpose = c.purpose
+         WHERE c.operator_id = ? AND c.purpose = ?
+         ORDER BY c.issued_at DESC, c.not_before DESC, c.certificate_id DESC LIMIT 1`,
       ),
       addAnchor: db.prepare(
         `INSERT INTO processor_trust_anchors (ca_id, certificate_pem, fingerprint, established_at) VALUES (?, ?, ?, ?)
@@ -150,7 +159,7 @@ export class HostedOperatorsStore {
     for (const row of this.statements.allOperators.all() as { operator_id: string }[]) this.hosted.add(row.operator_id);
   }
 
-  /** Grows whenever a certificate or a trust anchor is recorded or revoked. */
+  /** Grows whenever a key, a certificate or a trust anchor is recorded, replaced or revoked. */
   get revision(): number {
     return this.changes;
   }
@@ -160,19 +169,23 @@ export class HostedOperatorsStore {
     return this.hosted.has(operatorId);
   }
 
-  /** Records the hosting and any keys not recorded yet, in one transaction; true when the operator was new. */
+  /**
+   * Records the hosting and its keys, in one transaction; true when the operator was new. A key that differs from the
+   * one recorded for its purpose (the keystore lost the old one and made a new one) replaces it: certificates of the
+   * old key no longer count.
+   */
   host(operatorId: string, hostedAt: string, keys: readonly HostedKey[]): boolean {
     const created = this.db.transaction(() => {
       const inserted = this.statements.host.run(operatorId, hostedAt).changes === 1;
       for (const key of keys) {
-        this.statements.addKey.run({
+        this.changes += this.statements.addKey.run({
           operator_id: operatorId,
           purpose: key.purpose,
           key_name: key.keyName,
           algorithm: key.algorithm,
           public_key_pem: key.publicKeyPem,
           fingerprint: key.fingerprint,
-        });
+        }).changes;
       }
       return inserted;
     })();
@@ -205,6 +218,7 @@ export class HostedOperatorsStore {
         operator_id: certificate.operatorId,
         purpose: certificate.purpose,
         key_id: certificate.keyId,
+        key_fingerprint: certificate.keyFingerprint,
         serial_number: certificate.serialNumber,
         certificate_pem: certificate.certificatePem,
         fingerprint: certificate.fingerprint,
@@ -232,6 +246,7 @@ export class HostedOperatorsStore {
       operatorId: row.operator_id,
       purpose: row.purpose,
       keyId: row.key_id,
+      keyFingerprint: row.key_fingerprint,
       serialNumber: row.serial_number,
       certificatePem: row.certificate_pem,
       fingerprint: row.fingerprint,

@@ -47,7 +47,7 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
   function certificate(issuedAt: Date, validityDays = 365): KnownCertificate {
     const pair = keystore.getOrCreateKeyPair(operatorKeyName(operatorId, 'signing'), 'Ed25519');
     const issued = ca.issue({ subject: { commonName: 'Op', organisationalUnit: operatorId }, publicKeyPem: pair.publicKeyPem, profile: 'signing', validityDays, now: issuedAt });
-    return { certificateId: randomUUID(), operatorId, purpose: 'signing', keyId: randomUUID(), ...issued, issuedAt: issuedAt.toISOString() };
+    return { certificateId: randomUUID(), operatorId, purpose: 'signing', keyId: randomUUID(), keyFingerprint: pair.fingerprint, ...issued, issuedAt: issuedAt.toISOString() };
   }
 
   it('says why it cannot sign: no certificate, an unknown CA, a TSA key it does not host', () => {
@@ -97,5 +97,18 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
     expect(reopened.operator(operatorId)?.keys.map((key) => key.purpose)).toEqual(['signing']);
     expect(reopened.currentCertificate(operatorId, 'signing')).toEqual(store.currentCertificate(operatorId, 'signing'));
     expect(reopened.trustAnchors().map((anchor) => anchor.caId)).toEqual([ca.caId]);
+  });
+
+  it('a key the keystore lost and made anew replaces the hosted one: certificates of the old key no longer count', () => {
+    expect(store.currentCertificate(operatorId, 'signing')).toBeDefined();
+    fs.renameSync(keystore.keyFile(operatorKeyName(operatorId, 'signing')), path.join(dir, 'lost.key.pem'));
+    const fresh = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: 'credentials test passphrase' });
+    const pair = fresh.getOrCreateKeyPair(operatorKeyName(operatorId, 'signing'), 'Ed25519');
+    const revision = store.revision;
+    expect(store.host(operatorId, now.toISOString(), [{ purpose: 'signing', keyName: operatorKeyName(operatorId, 'signing'), algorithm: 'Ed25519', publicKeyPem: pair.publicKeyPem, fingerprint: pair.fingerprint }])).toBe(false);
+    expect(store.revision).toBeGreaterThan(revision);
+    expect(store.operator(operatorId)?.keys[0].fingerprint).toBe(pair.fingerprint);
+    expect(store.currentCertificate(operatorId, 'signing')).toBeUndefined();
+    expect(store.keyByFingerprint(pair.fingerprint)).toMatchObject({ operatorId, purpose: 'signing' });
   });
 });
