@@ -1,0 +1,143 @@
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RoleEventPattern } from '@sigillum/bus';
+import {
+  CHAIN_CATEGORY,
+  type DeliveredMessage,
+  eventTypeOf,
+  JOB_CATEGORY,
+  type JobEvent,
+  PROCESSING_STEPS,
+  streamIdOf,
+  Topics,
+} from '@sigillum/contracts';
+import { type CommandContext, EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { DraftService } from '../draft/draft.service';
+import { CORRESPONDENCE_CONFIG, type CorrespondenceConfig } from './correspondence.config';
+import { CorrespondenceService, correspondenceStreamId } from './correspondence.service';
+import { arr, type Data, hex64, oneOf, optionalStr, parseData, reason, ShapeError, str, time } from './message-shape';
+
+/** Steps whose certification hands the correspondence over to its recipients. */
+const HAND_OVER_STEPS = new Set(['deliver', 'print-and-post']);
+
+/** The archive step's output as the operator reported it (TokenReturned.report.output). */
+interface ArchiveOutput {
+  readonly packageDigest: string;
+  readonly safes: readonly { readonly ownerId: string; readonly retainUntil: string }[];
+}
+
+/**
+ * The private office listening to the certifier's chain (`sigillum.chain.events`): the delivery gate's answer, the
+ * hand-over and archive steps once certified, and the chain's failure, each recorded on `correspondence-<id>`.
+ * Idempotent: the correspondence decider ignores what it already recorded, so redeliveries change nothing.
+ * A correspondence this domicile does not know is not its business (another domicile's); a malformed message
+ * is poison (dead-lettered with why).
+ */
+@Controller()
+export class ChainConsumer {
+  private readonly log = new Logger('CorrespondenceChain');
+
+  constructor(
+    private readonly correspondences: CorrespondenceService,
+    private readonly drafts: DraftService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CORRESPONDENCE_CONFIG) private readonly config: CorrespondenceConfig,
+  ) {}
+
+  @RoleEventPattern('domicile', Topics.eventsOf(CHAIN_CATEGORY))
+  async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
+    const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
+    switch (eventTypeOf(message)) {
+      case 'ChainStarted': {
+        const started = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), checkId: str(d, 'checkId'), startedAt: time(d, 'startedAt') }));
+        if (!(await this.known(started.correspondenceId))) return;
+        await this.correspondences.execute(started.correspondenceId, { type: 'RecordGatePassed', checkId: started.checkId, acceptedAt: started.startedAt }, context);
+        return;
+      }
+      case 'ChainRefused': {
+        const refused = parseData(message, (d) => ({
+          correspondenceId: str(d, 'correspondenceId'),
+          checkId: optionalStr(d, 'checkId'),
+          reasons: arr(d, 'reasons').map(reason),
+          refusedAt: time(d, 'refusedAt'),
+        }));
+        const loaded = await this.correspondences.load(refused.correspondenceId);
+        if (loaded.state.status === 'none') return this.unknown(refused.correspondenceId);
+        await this.correspondences.execute(
+          refused.correspondenceId,
+          { type: 'RecordGateRefused', checkId: refused.checkId, reasons: refused.reasons, rejectedAt: refused.refusedAt },
+          context,
+        );
+        // The draft stays the sender's, editable again (its validation void); a redelivery finds it back already.
+        await this.drafts.execute(
+          loaded.state.draftId,
+          { type: 'ReturnForEditing', correspondenceId: refused.correspondenceId, reasons: refused.reasons, now: this.drafts.now() },
+          context,
+        );
+        return;
+      }
+      case 'StepCertified': {
+        const certified = parseData(message, (d) => ({
+          tokenId: str(d, 'tokenId'),
+          correspondenceId: str(d, 'correspondenceId'),
+          step: oneOf(d, 'step', PROCESSING_STEPS),
+          certifiedAt: time(d, 'certifiedAt'),
+        }));
+        if (HAND_OVER_STEPS.has(certified.step)) {
+          if (!(await this.known(certified.correspondenceId))) return;
+          await this.correspondences.execute(
+            certified.correspondenceId,
+            { type: 'RecordDelivery', tokenId: certified.tokenId, deliveredAt: certified.certifiedAt, windowSeconds: this.config.acceptanceWindowSeconds },
+            context,
+          );
+        } else if (certified.step === 'archive') {
+          if (!(await this.known(certified.correspondenceId))) return;
+          const output = await this.archiveOutput(certified.tokenId, message);
+          await this.correspondences.execute(
+            certified.correspondenceId,
+            { type: 'RecordArchive', tokenId: certified.tokenId, safes: output.safes, packageDigest: output.packageDigest, archivedAt: certified.certifiedAt },
+            context,
+          );
+        }
+        return;
+      }
+      case 'ChainFailed': {
+        const failed = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: arr(d, 'reasons').map(reason), failedAt: time(d, 'failedAt') }));
+        if (!(await this.known(failed.correspondenceId))) return;
+        await this.correspondences.execute(failed.correspondenceId, { type: 'RecordChainFailure', reasons: failed.reasons, failedAt: failed.failedAt }, context);
+        return;
+      }
+      default:
+        return; // tokens issued, non-compliance (retried by the certifier), completion: nothing for the office to record
+    }
+  }
+
+  private async known(correspondenceId: string): Promise<boolean> {
+    if ((await this.store.readStream(correspondenceStreamId(correspondenceId), { maxCount: 1 })).length > 0) return true;
+    this.unknown(correspondenceId);
+    return false;
+  }
+
+  private unknown(correspondenceId: string): void {
+    this.log.warn(`Chain event for correspondence ${correspondenceId}, unknown to this domicile; ignored`);
+  }
+
+  /**
+   * What the archive operator reported: TokenReturned on `job-<tokenId>`, appended before the certifier certified
+   * the step. Not found (yet) is an error the bus retries, never a guess.
+   */
+  private async archiveOutput(tokenId: string, message: DeliveredMessage): Promise<ArchiveOutput> {
+    const job = await this.store.readStream(streamIdOf(JOB_CATEGORY, tokenId));
+    const returned = [...job].reverse().find(({ event }) => (event as JobEvent).type === 'TokenReturned');
+    if (!returned) throw new Error(`StepCertified ${message.id}: job-${tokenId} has no TokenReturned yet; the archive's report is needed to record it`);
+    const report = (returned.event.data as Data).report;
+    return parseData({ ...message, data: report }, (r) => {
+      const output = (r as Data).output as Data | undefined;
+      if (typeof output !== 'object' || output === null || output.step !== 'archive') throw new ShapeError('report.output must be the archive step output');
+      return {
+        packageDigest: hex64(output, 'packageDigest'),
+        safes: arr(output, 'safes').map((safe) => ({ ownerId: str(safe, 'ownerId'), retainUntil: time(safe, 'retainUntil') })),
+      };
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RoleEventPattern } from '@sigillum/bus';
+import { CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
+import { SqliteProjector } from '@sigillum/eventstore';
+import { LOCAL_DB } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
+import { AcceptanceWindows } from './acceptance-window';
+import { mailboxProjection } from './mailbox.projection';
+import { parseData, str, time } from './message-shape';
+import { RecipientNotices } from './recipient-notices';
+
+/**
+ * The private office consuming its own `sigillum.correspondence.events` (at least once, in order per correspondence):
+ * keeps the inbox/outbox read model, schedules each recipient's acceptance-window timer when the correspondence
+ * is delivered (and cancels it once answered), and notifies the recipient. Everything here is idempotent: the
+ * projector applies an event once, timers are keyed by (correspondence, recipient), a notice is claimed once.
+ */
+@Controller()
+export class CorrespondenceEventsConsumer {
+  private readonly projector: SqliteProjector;
+
+  constructor(
+    @Inject(LOCAL_DB) db: Database.Database,
+    private readonly windows: AcceptanceWindows,
+    private readonly notices: RecipientNotices,
+  ) {
+    this.projector = new SqliteProjector(db, mailboxProjection);
+  }
+
+  @RoleEventPattern('domicile', Topics.eventsOf(CORRESPONDENCE_CATEGORY))
+  async onCorrespondenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
+    const type = eventTypeOf(message);
+    switch (type) {
+      case 'DeliveredToRecipient': {
+        const delivered = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), recipientId: str(d, 'recipientId'), acceptBy: time(d, 'acceptBy') }));
+        this.windows.schedule(delivered.correspondenceId, delivered.recipientId, delivered.acceptBy);
+        this.notices.notify({ ...delivered, correlationId: message.correlationId, causationId: message.id });
+        break;
+      }
+      case 'AcceptedByRecipient':
+      case 'RefusedByRecipient': {
+        const answered = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), recipientId: str(d, 'recipientId') }));
+        this.windows.cancel(answered.correspondenceId, answered.recipientId);
+        break;
+      }
+      default:
+        break;
+    }
+    this.projector.handle(message);
+  }
+}
