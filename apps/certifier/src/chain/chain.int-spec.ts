@@ -238,7 +238,7 @@ describe('certified processing chain (certifier, embedded)', () => {
       return recorded;
     }, 15_000);
     expect(events[0].type).toBe('ChainRefused');
-    const refusal = events[0].data as { checkId: string; policyId: string; reasons: { partyId?: string; subjectRole?: string; rule: string }[] };
+    const refusal = events[0].data as unknown as { checkId: string; policyId: string; reasons: { partyId?: string; subjectRole?: string; rule: string }[] };
     expect(refusal.reasons.length).toBeGreaterThan(0);
     expect(refusal.reasons.every((reason) => reason.partyId === dave && reason.subjectRole === 'recipient')).toBe(true);
     expect(refusal.checkId).toEqual(expect.any(String));
@@ -309,7 +309,7 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(types(events).slice(4)).toEqual(['StepDeadlineMissed', 'ChainFailed']);
     expect(events[5].data).toMatchObject({ correspondenceId, stepIndex: 0, step: 'deliver' });
     expect(rulesOf(events[5])).toEqual(['deadline.acknowledgement-missed']);
-    expect((events[5].data as { reasons: { partyId: string }[] }).reasons[0].partyId).toBe(backupDeliverer.operatorId);
+    expect((events[5].data as unknown as { reasons: { partyId: string }[] }).reasons[0].partyId).toBe(backupDeliverer.operatorId);
 
     const { body } = await http().get(`/chains/${correspondenceId}`).expect(200);
     expect(body).toMatchObject({ status: 'failed', steps: [{ step: 'deliver', status: 'failed' }] });
