@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize, verifyJwsDetached } from '@sigillum/crypto';
 import { performSeal } from '../steps/seal.step';
-import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { stepFailed, stepReport, tokenAcknowledged, tokenReturned } from './job-events';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -1,6 +1,6 @@
 import { signJwsDetached } from '@sigillum/crypto';
 import { loadCertifierSigner } from '../../../certifier/src/signing/certifier-signer';
-import { createTestPki, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { createTestPki, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { CertifierTokenVerifier } from './token-verifier';
 
 describe("the certifier's token signature, as the processor checks it", () => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SubmissionRequested } from '@sigillum/contracts';
 import { canonicalize } from '@sigillum/crypto';
-import { chainOf, createTestPki, RECIPIENT_IDS, SENDER_ID, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { chainOf, createTestPki, RECIPIENT_IDS, SENDER_ID, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { addYears, ARCHIVE_PACKAGE_FORMAT, type ArchiveInput, type ArchivePackage, type CertifiedStep, performArchive } from './archive.step';
 import { performSeal } from './seal.step';
 import { StepFailure } from './step-failure';

@@ -1,4 +1,4 @@
-import { chainOf, RECIPIENT_IDS, TEST_NOW, testToken } from '../testing/test-pki';
+import { chainOf, RECIPIENT_IDS, TEST_NOW, testToken } from '../testing-fixtures';
 import { performDeliver } from './deliver.step';
 import { StepFailure } from './step-failure';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { canonicalize } from '@sigillum/crypto';
-import { chainOf, RECIPIENT_IDS, SENDER_ID, TEST_NOW, testToken } from '../testing/test-pki';
+import { chainOf, RECIPIENT_IDS, SENDER_ID, TEST_NOW, testToken } from '../testing-fixtures';
 import { addressBlockOf, performPrintAndPost, PRINT_JOB_FORMAT, type PostalIdentity, type PrintAndPostInput, type PrintJob } from './print-and-post.step';
 import { StepFailure } from './step-failure';
 

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { signJws, signJwsDetached, verifyJws, verifyJwsDetached } from '@sigillum/crypto';
 import { OperatorSigner } from '../operators/operator-signer';
-import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { performSeal } from './seal.step';
 
 describe('seal step', () => {

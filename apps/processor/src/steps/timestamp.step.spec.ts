@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parseTimeStampToken, verifyTimeStampToken } from '@sigillum/crypto';
 import { DEFAULT_TSA_POLICY_OID } from '../processor.config';
-import { createTestPki, TEST_NOW, testToken, type TestPki } from '../testing/test-pki';
+import { createTestPki, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { StepFailure } from './step-failure';
 import { inputDigestBytes, performTimestamp, timestampImprintOf } from './timestamp.step';
 

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CertificationToken, ChainStarted } from '@sigillum/contracts';
 import { CertificateAuthority, FileKeyStore, generateKeyPair, type GeneratedKeyPair, type IssuedCertificate } from '@sigillum/crypto';
-import type { TsaCredentials } from '../operators/operator-credentials';
-import { OperatorSigner } from '../operators/operator-signer';
+import type { TsaCredentials } from './operators/operator-credentials';
+import { OperatorSigner } from './operators/operator-signer';
 
 /** For the processor's tests: a real CA (libs/crypto) in a temporary keystore, and an operator certified by it. */
 export interface TestPki {
