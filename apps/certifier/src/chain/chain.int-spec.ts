@@ -228,6 +228,9 @@ describe('certified processing chain (certifier, embedded)', () => {
     const { body } = await http().get('/correspondence-kinds').expect(200);
     expect(body.kinds.map((kind: { name: string }) => kind.name)).toEqual(['simple', 'registered', 'registered-ack', 'hybrid']);
     expect(body.kinds[1]).toEqual({ name: 'registered', requiredLevel: 'substantial', consignment: 'basic', chain: ['seal', 'timestamp', 'deliver', 'archive'] });
+    const document = (await http().get('/docs-json').expect(200)).body;
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/chains/{correspondenceId}', '/correspondence-kinds']));
+    expect(Object.keys(document.paths['/chains/{correspondenceId}'].get.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
   });
 
   it('refuses at the delivery gate a recipient below the kind\'s level: ChainRefused naming the party, nothing processed', async () => {
