@@ -175,7 +175,7 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     await feed(streamIdOf(PARTY_CATEGORY, senderId), [registered(senderId, 'organisation', 'Acme SARL')]);
     await feed(streamIdOf(PARTY_CATEGORY, postalRecipient), [
       registered(postalRecipient, 'person', 'Ada Lovelace'),
-      declared(postalRecipient, 'address', '12 St James Square\nLondon SW1Y 4JH'),
+      declared(postalRecipient, 'address', '12 St James Square, London SW1Y 4JH'),
       declared(postalRecipient, 'country', 'GB'),
     ]);
     await feed(streamIdOf(PARTY_CATEGORY, addresslessRecipient), [registered(addresslessRecipient, 'person', 'Charles Babbage'), declared(addresslessRecipient, 'country', 'GB')]);

@@ -14,7 +14,7 @@ describe('print-and-post step', () => {
   const token = testToken({ step: 'print-and-post', stepIndex: 2, parameters: { postalClass: 'registered' } });
   const [first, second] = RECIPIENT_IDS;
   const known = new Map<string, PostalIdentity | undefined>([
-    [first, { displayName: 'Ada Lovelace', address: '12 St James Square\n\n  London SW1Y 4JH ', country: 'GB' }],
+    [first, { displayName: 'Ada Lovelace', address: '12 St James Square, , London SW1Y 4JH ', country: 'GB' }],
     [second, { displayName: 'Acme SARL', address: '3 rue de la Paix\r\n75002 Paris', country: 'FR' }],
   ]);
   const input = (overrides: Partial<PrintAndPostInput> = {}): PrintAndPostInput => ({
@@ -28,8 +28,9 @@ describe('print-and-post step', () => {
     ...overrides,
   });
 
-  it('makes the address block from the name, the address lines and the country', () => {
+  it('makes the address block from the name, the address lines (comma or newline separated) and the country', () => {
     expect(addressBlockOf({ displayName: ' Ada ', address: 'a\n\n b \r\nc', country: 'GB' })).toEqual(['Ada', 'a', 'b', 'c', 'GB']);
+    expect(addressBlockOf({ displayName: 'Bob', address: 'Flat 3, 12 Baker Street,London NW1 6XE', country: 'GB' })).toEqual(['Bob', 'Flat 3', '12 Baker Street', 'London NW1 6XE', 'GB']);
   });
 
   it('writes one letter per recipient with the content digest and the correspondence id, once', () => {

@@ -40,9 +40,12 @@ export interface PrintJob {
   readonly createdAt: string;
 }
 
-/** Name, then the address lines, then the country: blank lines and surrounding spaces dropped. */
+/**
+ * Name, then the address lines, then the country; blank lines and surrounding spaces dropped. The directory keeps an
+ * address on one line (no control characters), its lines separated by commas: each comma starts a new line.
+ */
 export function addressBlockOf(identity: PostalIdentity): string[] {
-  const lines = [identity.displayName, ...(identity.address ?? '').split(/\r?\n/), identity.country ?? ''];
+  const lines = [identity.displayName, ...(identity.address ?? '').split(/\r?\n|,/), identity.country ?? ''];
   return lines.map((line) => line.trim()).filter((line) => line.length > 0);
 }
 
