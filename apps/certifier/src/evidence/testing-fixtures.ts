@@ -39,6 +39,9 @@ export interface StoryOptions {
   readonly chain?: readonly ProcessingStep[];
   /** Event ids: `uuid` for a real store, `counter` (readable, deterministic) otherwise. */
   readonly ids?: 'uuid' | 'counter';
+  /** Party ids (readable defaults: `sender-0001`, `recipient-0001`…). */
+  readonly senderId?: string;
+  readonly recipientIds?: readonly string[];
 }
 
 /**
@@ -48,7 +51,7 @@ export interface StoryOptions {
  */
 export class CorrespondenceStory {
   readonly correspondenceId: string;
-  readonly senderId = 'sender-0001';
+  readonly senderId: string;
   readonly recipientIds: string[];
   readonly consignment: 'basic' | 'consent';
   readonly chain: readonly ProcessingStep[];
@@ -66,7 +69,10 @@ export class CorrespondenceStory {
 
   constructor(options: StoryOptions = {}) {
     this.correspondenceId = options.correspondenceId ?? randomUUID();
-    this.recipientIds = Array.from({ length: options.recipients ?? 1 }, (_, i) => `recipient-${String(i + 1).padStart(4, '0')}`);
+    this.senderId = options.senderId ?? 'sender-0001';
+    this.recipientIds = options.recipientIds
+      ? [...options.recipientIds]
+      : Array.from({ length: options.recipients ?? 1 }, (_, i) => `recipient-${String(i + 1).padStart(4, '0')}`);
     this.consignment = options.consignment ?? 'basic';
     this.chain = options.chain ?? ['seal', 'timestamp', 'deliver', 'archive'];
     this.idStyle = options.ids ?? 'counter';

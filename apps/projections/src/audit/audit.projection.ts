@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import { PoisonMessageError } from '@sigillum/bus';
+import { CA_CATEGORY, type DeliveredMessage, EVENT_CATALOGUE, eventTypeOf, EVIDENCE_CATEGORY, streamCategory } from '@sigillum/contracts';
+import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
+import type Database from 'better-sqlite3';
+import type { RebuildableProjection } from './rebuild/projection-runner';
+
+/**
+ * Audit read model: per correspondence the evidence chain (records, digests, JWS) and its verification status;
+ * per party every evidence that names it (as sender, recipient or operator). The trust anchors are the CA
+ * certificates the certifier recorded (`ca-<caId>`). Rows depend only on the events, never on their order of
+ * arrival; verification is computed when read, against the anchors known then.
+ */
+
+export const AUDIT_CATEGORIES = [EVIDENCE_CATEGORY, CA_CATEGORY] as const;
+
+type Data = Record<string, unknown>;
+
+const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+const isObject = (value: unknown): value is Data => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function check(ok: boolean, type: string, field: string, rule: string): void {
+  if (!ok) throw new PoisonMessageError(`${type}: data.${field} must be ${rule}`);
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS rm_audit_evidence (
+    correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, evidence_id TEXT NOT NULL, event_name TEXT NOT NULL,
+    erds_event_id TEXT, event_time TEXT, record_digest TEXT NOT NULL, previous_digest TEXT, recorded_at TEXT NOT NULL,
+    record TEXT NOT NULL, jws TEXT NOT NULL, PRIMARY KEY (correspondence_id, chain_index)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS rm_audit_party_evidence (
+    party_id TEXT NOT NULL, correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (party_id, correspondence_id, chain_index, role)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS rm_audit_trust_anchors (
+    ca_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, certificate_pem TEXT NOT NULL, established_at TEXT NOT NULL);`;
+
+/** Who an evidence record names, and as what: its sender, its recipients, the operators of its tokens or attestation. */
+export function partiesNamedBy(record: Data): { partyId: string; role: 'sender' | 'recipient' | 'operator' }[] {
+  const named: { partyId: string; role: 'sender' | 'recipient' | 'operator' }[] = [];
+  const sender = isObject(record.SenderDetails) ? record.SenderDetails.partyId : undefined;
+  if (isText(sender)) named.push({ partyId: sender, role: 'sender' });
+  for (const recipient of Array.isArray(record.RecipientDetails) ? record.RecipientDetails : []) {
+    if (isObject(recipient) && isText(recipient.partyId)) named.push({ partyId: recipient.partyId, role: 'recipient' });
+  }
+  for (const token of Array.isArray(record.processingTokens) ? record.processingTokens : []) {
+    if (isObject(token) && isText(token.operatorId)) named.push({ partyId: token.operatorId, role: 'operator' });
+  }
+  if (isObject(record.certificationToken) && isText(record.certificationToken.operatorId)) named.push({ partyId: record.certificationToken.operatorId, role: 'operator' });
+  const attestation = isObject(record.trustAttestation) ? record.trustAttestation : undefined;
+  for (const verdict of Array.isArray(attestation?.verdicts) ? attestation.verdicts : []) {
+    if (isObject(verdict) && isText(verdict.partyId) && verdict.subjectRole === 'operator') named.push({ partyId: verdict.partyId, role: 'operator' });
+  }
+  return named;
+}
+
+export const auditProjection: RebuildableProjection = {
+  name: 'audit',
+  version: 1,
+  categories: AUDIT_CATEGORIES,
+  tables: ['rm_audit_evidence', 'rm_audit_party_evidence', 'rm_audit_trust_anchors'],
+  schema: SCHEMA,
+  apply(db: Database.Database, message: DeliveredMessage): void {
+    const category = streamCategory(message.key);
+    const type = eventTypeOf(message);
+    if (!(AUDIT_CATEGORIES as readonly string[]).includes(category)) throw new PoisonMessageError(`key ${message.key} is not an evidence or CA stream`);
+    if (!(EVENT_CATALOGUE[category as (typeof AUDIT_CATEGORIES)[number]] as readonly string[]).includes(type)) {
+      throw new PoisonMessageError(`unknown ${category} event type "${message.type}"`);
+    }
+    const d = message.data as Data;
+    if (!isObject(d)) throw new PoisonMessageError(`${type}: body is not a JSON object`);
+
+    if (type === 'CertificationAuthorityEstablished') {
+      check(isText(d.caId), type, 'caId', 'a non-empty string');
+      check(isText(d.certificatePem) && d.certificatePem.includes('BEGIN CERTIFICATE'), type, 'certificatePem', 'a PEM certificate');
+      check(isText(d.fingerprint), type, 'fingerprint', 'a non-empty string');
+      check(isText(d.establishedAt), type, 'establishedAt', 'an ISO-8601 time');
+      db.prepare('INSERT INTO rm_audit_trust_anchors (ca_id, fingerprint, certificate_pem, established_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
+        d.caId,
+        d.fingerprint,
+        d.certificatePem,
+        d.establishedAt,
+      );
+      return;
+    }
+    if (type !== 'EvidenceRecorded') return;
+    check(isText(d.correspondenceId) && message.key === `${EVIDENCE_CATEGORY}-${d.correspondenceId}`, type, 'correspondenceId', `the id of stream ${message.key}`);
+    check(isText(d.evidenceId), type, 'evidenceId', 'a non-empty string');
+    check(Number.isSafeInteger(d.chainIndex) && (d.chainIndex as number) >= 0, type, 'chainIndex', 'an integer ≥ 0');
+    check(isText(d.eventName), type, 'eventName', 'a non-empty string');
+    check(isObject(d.record), type, 'record', 'an object');
+    check(isText(d.recordDigest) && /^[0-9a-f]{64}$/.test(d.recordDigest), type, 'recordDigest', '64 lowercase hex digits');
+    check(d.previousEvidenceDigest === null || isText(d.previousEvidenceDigest), type, 'previousEvidenceDigest', 'a digest or null');
+    check(isText(d.jws), type, 'jws', 'a compact JWS');
+    check(isText(d.recordedAt), type, 'recordedAt', 'an ISO-8601 time');
+    const record = d.record as Data;
+    let canonicalRecord: string;
+    try {
+      canonicalRecord = canonicalize(record);
+    } catch (error) {
+      throw new PoisonMessageError(`${type}: data.record has no canonical JSON form: ${(error as Error).message}`);
+    }
+    db.prepare(
+      `INSERT INTO rm_audit_evidence (correspondence_id, chain_index, evidence_id, event_name, erds_event_id, event_time, record_digest,
+         previous_digest, recorded_at, record, jws) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ).run(
+      d.correspondenceId,
+      d.chainIndex,
+      d.evidenceId,
+      d.eventName,
+      isText(record.ERDSEventId) ? record.ERDSEventId : null,
+      isText(record.EventTime) ? record.EventTime : null,
+      d.recordDigest,
+      d.previousEvidenceDigest ?? null,
+      d.recordedAt,
+      canonicalRecord,
+      d.jws,
+    );
+    const named = db.prepare('INSERT INTO rm_audit_party_evidence (party_id, correspondence_id, chain_index, role) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    for (const { partyId, role } of partiesNamedBy(record)) named.run(partyId, d.correspondenceId, d.chainIndex, role);
+  },
+};
+
+//////// Verification, when read
+
+export interface AuditProblem {
+  readonly chainIndex: number;
+  readonly rule: string;
+  readonly message: string;
+}
+
+/** `verified`: every check passed; `incomplete`: indexes missing (evidence still arriving); `invalid`; `unverifiable`: no trust anchor known. */
+export type AuditStatus = 'verified' | 'incomplete' | 'invalid' | 'unverifiable';
+
+interface EvidenceRow {
+  correspondence_id: string;
+  chain_index: number;
+  evidence_id: string;
+  event_name: string;
+  erds_event_id: string | null;
+  event_time: string | null;
+  record_digest: string;
+  previous_digest: string | null;
+  recorded_at: string;
+  record: string;
+  jws: string;
+}
+
+const sha256Hex = (text: string) => createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex');
+
+/**
+ * The auditor's own check of a chain, independent of the certifier's code: each JWS (EdDSA, `x5c` to a recorded CA,
+ * certificates valid when recorded) signs exactly the canonical record, the digest is the record's SHA-256, indexes
+ * run 0…n-1, each record links to the digest of the one before.
+ */
+function verifyRows(rows: readonly EvidenceRow[], anchors: readonly string[]): { status: AuditStatus; problems: AuditProblem[]; perRecord: Map<number, AuditProblem[]> } {
+  const perRecord = new Map<number, AuditProblem[]>(rows.map((row) => [row.chain_index, []]));
+  const add = (chainIndex: number, rule: string, message: string) => perRecord.get(chainIndex)?.push({ chainIndex, rule, message });
+  const missing = rows.length === 0 ? [] : Array.from({ length: rows[rows.length - 1].chain_index + 1 }, (_, i) => i).filter((i) => !perRecord.has(i));
+  let previous: EvidenceRow | undefined;
+  for (const row of rows) {
+    const digest = sha256Hex(row.record);
+    if (digest !== row.record_digest) add(row.chain_index, 'digest.mismatch', 'recordDigest is not SHA-256 of the canonical record');
+    const record = JSON.parse(row.record) as Data;
+    if (record.chainIndex !== row.chain_index) add(row.chain_index, 'chain.index', `the record says chainIndex ${String(record.chainIndex)}`);
+    if (previous && previous.chain_index === row.chain_index - 1 && record.previousEvidenceDigest !== sha256Hex(previous.record)) {
+      add(row.chain_index, 'chain.link', `previousEvidenceDigest is not the digest of record ${previous.chain_index}`);
+    }
+    if (row.chain_index === 0 && record.previousEvidenceDigest !== null) add(0, 'chain.link', 'the first record must have previousEvidenceDigest null');
+    if (anchors.length > 0) {
+      try {
+        const verified = verifyJws(row.jws, { trustedCaPem: anchors, expectedAlg: 'EdDSA', at: new Date(row.recorded_at) });
+        if (verified.payloadText !== row.record) add(row.chain_index, 'payload.mismatch', 'the JWS does not sign this record');
+      } catch (error) {
+        add(row.chain_index, error instanceof JwsError ? error.code : 'jws.invalid', (error as Error).message);
+      }
+    }
+    previous = row;
+  }
+  const problems = [...perRecord.values()].flat();
+  const status: AuditStatus = problems.length > 0 ? 'invalid' : missing.length > 0 ? 'incomplete' : anchors.length === 0 ? 'unverifiable' : 'verified';
+  for (const index of missing) problems.push({ chainIndex: index, rule: 'chain.missing', message: `record ${index} is not in the audit view (yet)` });
+  if (anchors.length === 0 && rows.length > 0) problems.push({ chainIndex: -1, rule: 'ca.unknown', message: 'no CA certificate is known to the audit view yet' });
+  return { status, problems, perRecord };
+}
+
+export interface AuditRecordView {
+  readonly chainIndex: number;
+  readonly evidenceId: string;
+  readonly eventName: string;
+  readonly ERDSEventId: string | null;
+  readonly eventTime: string | null;
+  readonly recordDigest: string;
+  readonly previousEvidenceDigest: string | null;
+  readonly recordedAt: string;
+  readonly record: Readonly<Record<string, unknown>>;
+  readonly jws: string;
+  readonly valid: boolean;
+  readonly problems: readonly AuditProblem[];
+}
+
+export interface AuditCorrespondenceView {
+  readonly correspondenceId: string;
+  readonly status: AuditStatus;
+  readonly trustAnchors: readonly string[];
+  readonly problems: readonly AuditProblem[];
+  readonly records: readonly AuditRecordView[];
+}
+
+function trustAnchors(db: Database.Database): { pems: string[]; fingerprints: string[] } {
+  const rows = db.prepare('SELECT fingerprint, certificate_pem FROM rm_audit_trust_anchors ORDER BY established_at, ca_id').all() as { fingerprint: string; certificate_pem: string }[];
+  return { pems: rows.map((r) => r.certificate_pem), fingerprints: rows.map((r) => r.fingerprint) };
+}
+
+export function auditCorrespondence(db: Database.Database, correspondenceId: string): AuditCorrespondenceView | undefined {
+  const rows = db.prepare('SELECT * FROM rm_audit_evidence WHERE correspondence_id = ? ORDER BY chain_index').all(correspondenceId) as EvidenceRow[];
+  if (rows.length === 0) return undefined;
+  const anchors = trustAnchors(db);
+  const { status, problems, perRecord } = verifyRows(rows, anchors.pems);
+  return {
+    correspondenceId,
+    status,
+    trustAnchors: anchors.fingerprints,
+    problems,
+    records: rows.map((row) => {
+      const mine = perRecord.get(row.chain_index) ?? [];
+      return {
+        chainIndex: row.chain_index,
+        evidenceId: row.evidence_id,
+        eventName: row.event_name,
+        ERDSEventId: row.erds_event_id,
+        eventTime: row.event_time,
+        recordDigest: row.record_digest,
+        previousEvidenceDigest: row.previous_digest,
+        recordedAt: row.recorded_at,
+        record: JSON.parse(row.record) as Record<string, unknown>,
+        jws: row.jws,
+        valid: mine.length === 0 && anchors.pems.length > 0,
+        problems: mine,
+      };
+    }),
+  };
+}
+
+export interface PartyEvidenceView {
+  readonly correspondenceId: string;
+  readonly chainIndex: number;
+  readonly evidenceId: string;
+  readonly eventName: string;
+  readonly eventTime: string | null;
+  readonly recordDigest: string;
+  readonly roles: readonly string[];
+}
+
+/** Every evidence naming the party, newest first (by the fact's time), paged. */
+export function auditParty(db: Database.Database, partyId: string, limit: number, offset: number): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
+  const { total } = db.prepare('SELECT count(*) AS total FROM (SELECT DISTINCT correspondence_id, chain_index FROM rm_audit_party_evidence WHERE party_id = ?)').get(partyId) as {
+    total: number;
+  };
+  const rows = db
+    .prepare(
+      `SELECT e.correspondence_id, e.chain_index, e.evidence_id, e.event_name, e.event_time, e.record_digest, group_concat(p.role, ',') AS roles
+       FROM rm_audit_party_evidence p JOIN rm_audit_evidence e ON e.correspondence_id = p.correspondence_id AND e.chain_index = p.chain_index
+       WHERE p.party_id = ? GROUP BY e.correspondence_id, e.chain_index
+       ORDER BY e.event_time DESC, e.correspondence_id, e.chain_index LIMIT ? OFFSET ?`,
+    )
+    .all(partyId, limit, offset) as { correspondence_id: string; chain_index: number; evidence_id: string; event_name: string; event_time: string | null; record_digest: string; roles: string }[];
+  return {
+    items: rows.map((row) => ({
+      correspondenceId: row.correspondence_id,
+      chainIndex: row.chain_index,
+      evidenceId: row.evidence_id,
+      eventName: row.event_name,
+      eventTime: row.event_time,
+      recordDigest: row.record_digest,
+      roles: [...new Set(row.roles.split(','))].sort(),
+    })),
+    total,
+    limit,
+    offset,
+  };
+}

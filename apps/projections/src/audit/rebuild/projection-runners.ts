@@ -1,0 +1,49 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { LOCAL_DB } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
+import { ProjectionRunner, type RebuildableProjection } from './projection-runner';
+
+/**
+ * The rebuildable projections of this process, by name. Consumers get their runner here; a projection whose
+ * version changed since the last start is rebuilt from the log once the application is up.
+ */
+@Injectable()
+export class ProjectionRunners implements OnApplicationBootstrap {
+  private readonly log = new Logger('ProjectionRunners');
+  private readonly runners = new Map<string, ProjectionRunner>();
+
+  constructor(
+    @Inject(LOCAL_DB) private readonly db: Database.Database,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  runnerFor(projection: RebuildableProjection): ProjectionRunner {
+    let runner = this.runners.get(projection.name);
+    if (!runner) {
+      runner = new ProjectionRunner(this.db, this.store, projection, () => this.clock.now());
+      this.runners.set(projection.name, runner);
+    }
+    return runner;
+  }
+
+  names(): string[] {
+    return [...this.runners.keys()].sort();
+  }
+
+  get(name: string): ProjectionRunner {
+    const runner = this.runners.get(name);
+    if (!runner) throw new DomainError('PROJECTION.UNKNOWN', `No rebuildable projection "${name}"; known: ${this.names().join(', ')}`, 'not-found');
+    return runner;
+  }
+
+  onApplicationBootstrap(): void {
+    for (const runner of this.runners.values()) {
+      if (!runner.versionChanged) continue;
+      this.log.log(`Projection ${runner.projection.name} changed version: rebuilding it from the log`);
+      runner.rebuild().catch((error: unknown) => this.log.error(`Rebuild of ${runner.projection.name} failed: ${(error as Error).message}`));
+    }
+  }
+}

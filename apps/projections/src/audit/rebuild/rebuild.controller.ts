@@ -1,0 +1,34 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import type { RebuildReport } from './projection-runner';
+import { ProjectionRunners } from './projection-runners';
+
+/**
+ * Rebuilding read models from the start of the log, and their digests: a regulator (or an operator after a bug fix)
+ * rebuilds a projection and compares the digest with the one before. 404 for an unknown projection, 409 while one
+ * rebuild of it already runs. Progress is logged page by page.
+ */
+@Controller('projections')
+export class RebuildController {
+  constructor(private readonly runners: ProjectionRunners) {}
+
+  @Get()
+  list(): { projections: { name: string; version: number; rebuilding: boolean; digest: string }[] } {
+    return {
+      projections: this.runners.names().map((name) => {
+        const runner = this.runners.get(name);
+        return { name, version: runner.projection.version, rebuilding: runner.isRebuilding, digest: runner.digest().digest };
+      }),
+    };
+  }
+
+  @Get(':name/digest')
+  digest(@Param('name') name: string): { projection: string; digest: string; rows: Record<string, number> } {
+    return { projection: name, ...this.runners.get(name).digest() };
+  }
+
+  @Post(':name/rebuild')
+  @HttpCode(200)
+  rebuild(@Param('name') name: string): Promise<RebuildReport> {
+    return this.runners.get(name).rebuild();
+  }
+}
