@@ -29,7 +29,7 @@ export interface TimestampOptions {
 
 /**
  * `timestamp`: an RFC 3161 TimeStampToken (CMS SignedData, DER) signed by the operator's RSA TSA key under its
- * `tsa`-profile certificate. The token carries the TSA certificate and the CA certificate, so
+ * `tsa`-profile certificate. The token carries the TSA certificate, so
  * `openssl ts -verify -data <32 raw bytes> -in token -token_in -CAfile ca.pem` accepts it.
  * The serial number in the output is lowercase hex (as certificate serials elsewhere).
  */
@@ -45,7 +45,9 @@ export function performTimestamp(token: CertificationToken, tsa: TsaCredentials,
       policyOid: options.policyOid,
       serialNumber,
       genTime: options.genTime,
-      tsa: { certificatePem: tsa.certificatePem, privateKey: tsa.privateKey, chainPems: [tsa.caCertificatePem] },
+      // The TSA certificate goes in the token (ESSCertIDv2 names it); the CA does not: every verifier brings it as its
+      // trust anchor anyway, and embedding it would cost another node-forge parse per token (~0.25 ms).
+      tsa: { certificatePem: tsa.certificatePem, privateKey: tsa.privateKey },
     });
   } catch (error) {
     // A certificate unfit for time-stamping (no timeStamping usage, outside its validity): the operator's failure, with why.
