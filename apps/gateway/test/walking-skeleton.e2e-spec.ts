@@ -64,7 +64,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
   it('answers /health with every component up', async () => {
     const health = await eventually(async () => (await http().get('/health').expect(200)).body, 20_000);
     expect(health.status).toBe('up');
-    expect(Object.keys(health.components)).toEqual(['eventStore', 'bus', 'relay', 'secondChannels']);
+    expect(Object.keys(health.components)).toEqual(['eventStore', 'bus', 'relay', 'secondChannels', 'timers']);
     for (const component of Object.values(health.components) as { up: boolean }[]) expect(component.up).toBe(true);
   });
 
