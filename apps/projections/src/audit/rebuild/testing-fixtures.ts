@@ -66,25 +66,11 @@ export function realisticStories(): RealisticLog {
 /**
  * Appends the stories to the store interleaved as a busy system would (a few facts of each in turn), with the trust
  * checks and jobs they quote, the certifier CA's record, and after each correspondence fact the evidence it gives.
+ * Without a signer, only the facts: a running certifier records the evidence (and the CA) itself.
  */
-export async function writeRealisticLog(store: EventStore, log: RealisticLog, signer: CertifierSigner): Promise<void> {
-  const ca = describeCertificate(signer.caCertificatePem);
-  await store.append(
-    streamIdOf(CA_CATEGORY, ca.fingerprint.slice(0, 16)),
-    [
-      pendingEvent('CertificationAuthorityEstablished', {
-        caId: ca.fingerprint.slice(0, 16),
-        subject: ca.subject,
-        certificatePem: signer.caCertificatePem,
-        fingerprint: ca.fingerprint,
-        notBefore: ca.notBefore,
-        notAfter: ca.notAfter,
-        establishedAt: ca.notBefore,
-      }),
-    ],
-    'any',
-  );
-  const decider = createEvidenceDecider(evidenceIssuerOf(signer, 'urn:sigillum:policy:evidence:test'));
+export async function writeRealisticLog(store: EventStore, log: RealisticLog, signer?: CertifierSigner): Promise<void> {
+  if (signer) await recordCa(store, signer);
+  const decider = signer ? createEvidenceDecider(evidenceIssuerOf(signer, 'urn:sigillum:policy:evidence:test')) : undefined;
   const states = new Map<string, EvidenceState>();
   const positions = new Map<CorrespondenceStory, number>(log.all.map((s) => [s, 0]));
   for (const s of log.all) {
@@ -103,6 +89,7 @@ export async function writeRealisticLog(store: EventStore, log: RealisticLog, si
       for (const source of batch) {
         await store.append(streamIdOf(source.category, s.correspondenceId), [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
       }
+      if (!decider) continue;
       let state = states.get(s.correspondenceId) ?? initialState();
       const events = decider.decide(
         { type: 'RecordEvidence', correspondenceId: s.correspondenceId, sources: s.sources.slice(0, from + batch.length), context: s.context, recordedAt: new Date().toISOString() },
@@ -113,6 +100,25 @@ export async function writeRealisticLog(store: EventStore, log: RealisticLog, si
       states.set(s.correspondenceId, state);
     }
   }
+}
+
+async function recordCa(store: EventStore, signer: CertifierSigner): Promise<void> {
+  const ca = describeCertificate(signer.caCertificatePem);
+  await store.append(
+    streamIdOf(CA_CATEGORY, ca.fingerprint.slice(0, 16)),
+    [
+      pendingEvent('CertificationAuthorityEstablished', {
+        caId: ca.fingerprint.slice(0, 16),
+        subject: ca.subject,
+        certificatePem: signer.caCertificatePem,
+        fingerprint: ca.fingerprint,
+        notBefore: ca.notBefore,
+        notAfter: ca.notAfter,
+        establishedAt: ca.notBefore,
+      }),
+    ],
+    'any',
+  );
 }
 
 /** The log's events of some categories as the bus delivers them. */

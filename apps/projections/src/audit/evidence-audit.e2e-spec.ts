@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { type INestApplication, Module } from '@nestjs/common';
+import { loadConfig } from '@sigillum/config';
+import {
+  CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
+  CHAIN_CATEGORY,
+  CORRESPONDENCE_CATEGORY,
+  EVIDENCE_CATEGORY,
+  JOB_CATEGORY,
+  TRUST_CHECK_CATEGORY,
+} from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { createSigillumApp, type RoleSpec } from '@sigillum/runtime';
+import { eventually } from '@sigillum/testing';
+import request from 'supertest';
+// Only tests reach across apps like this: the certifier's evidence part, without the rest of the certifier (whose
+// chain would react to these synthetic facts), so that the evidence is recorded by the real consumer.
+import { CertificatesModule } from '../../../certifier/src/certificates/certificates.module';
+import { EVIDENCE_CONFIG } from '../../../certifier/src/evidence/evidence.config';
+import { EvidenceConsumer } from '../../../certifier/src/evidence/evidence.consumer';
+import { EvidenceController } from '../../../certifier/src/evidence/evidence.controller';
+import { EvidenceService } from '../../../certifier/src/evidence/evidence.service';
+import { certifierSignerProvider } from '../../../certifier/src/signing/certifier-signer';
+import { projectionsRole } from '../projections.role';
+import { type RealisticLog, realisticStories, writeRealisticLog } from './rebuild/testing-fixtures';
+
+@Module({
+  imports: [CertificatesModule],
+  controllers: [EvidenceConsumer, EvidenceController],
+  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e' } }, EvidenceService],
+})
+class EvidenceOnlyModule {}
+
+const evidenceRole: RoleSpec = {
+  role: 'certifier',
+  module: EvidenceOnlyModule,
+  // The facts written by the test are relayed as if their writers ran here.
+  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
+  consumes: true,
+};
+
+const root = path.resolve(__dirname, '../../../..');
+const run = promisify(execFile);
+
+/** `npm run verify:evidence -- …` as a user runs it; resolves with the exit code and what it printed. */
+async function verifyScript(...args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['-r', './libs/testing/src/event-bus-restart/ts-register.js', 'scripts/verify-evidence.ts', ...args], { cwd: root });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, out: failed.stdout + failed.stderr };
+  }
+}
+
+describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
+  let app: INestApplication;
+  let dataDir: string;
+  let base: string;
+  let log: RealisticLog;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-evidence-e2e-'));
+    const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', CONSUMER_MAX_ATTEMPTS: '3' });
+    app = await createSigillumApp(config, [evidenceRole, projectionsRole]);
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    base = await app.getUrl();
+    base = base.replace('[::1]', '127.0.0.1');
+    log = realisticStories();
+    await writeRealisticLog(app.get<EventStore>(EVENT_STORE), log);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  const http = () => request(app.getHttpServer());
+  const lastEvidence = { delivered: 'ContentHandover', refusedAndExpired: 'AcceptanceRejectionExpiry', gateRefused: 'SubmissionRejection', chainFailed: 'ContentConsignmentFailure' } as const;
+
+  it('records the evidence of every correspondence from its facts, serves it with its JWS, and verifies it', async () => {
+    for (const [name, last] of Object.entries(lastEvidence)) {
+      const story = log[name as keyof typeof lastEvidence];
+      const body = await eventually(async () => {
+        const response = (await http().get(`/evidence/${story.correspondenceId}`).expect(200)).body;
+        expect(response.records[response.records.length - 1]?.eventName).toBe(last);
+        return response;
+      }, 30_000);
+      expect(body.records.map((r: { chainIndex: number }) => r.chainIndex)).toEqual(body.records.map((_: unknown, i: number) => i));
+      expect(body.records[0].jws.split('.')).toHaveLength(3);
+      const verdict = (await http().get(`/evidence/${story.correspondenceId}/verification`).expect(200)).body;
+      expect(verdict).toMatchObject({ valid: true, correspondenceId: story.correspondenceId, problems: [] });
+    }
+    await http().get(`/evidence/${randomUUID()}`).expect(404);
+    await http().get(`/evidence/${randomUUID()}/verification`).expect(404);
+    await http().get('/evidence/not-a-uuid').expect(400);
+  }, 60_000);
+
+  it('serves mailboxes and the audit view once the evidence is projected', async () => {
+    const { delivered, refusedAndExpired } = log;
+    const outbox = await eventually(async () => {
+      const body = (await http().get(`/mailbox/${delivered.senderId}/outbox`).expect(200)).body;
+      expect(body.items[0]).toMatchObject({ correspondenceId: delivered.correspondenceId, status: 'closed', lastEvidence: 'ContentHandover' });
+      return body;
+    }, 30_000);
+    expect(outbox).toMatchObject({ total: 1, limit: 20, offset: 0 });
+    const inbox = (await http().get(`/mailbox/${refusedAndExpired.recipientIds[1]}/inbox?limit=5`).expect(200)).body;
+    expect(inbox).toMatchObject({ total: 1, limit: 5, items: [{ correspondenceId: refusedAndExpired.correspondenceId, myStatus: 'expired' }] });
+    const view = (await http().get(`/mailbox/correspondences/${refusedAndExpired.correspondenceId}`).expect(200)).body;
+    expect(view.history.length).toBe(refusedAndExpired.sources.length);
+    expect(view.evidence.length).toBeGreaterThan(5);
+
+    const audit = await eventually(async () => {
+      const body = (await http().get(`/audit/correspondences/${delivered.correspondenceId}`).expect(200)).body;
+      expect(body.status).toBe('verified');
+      expect(body.records[body.records.length - 1].eventName).toBe('ContentHandover');
+      return body;
+    }, 30_000);
+    expect(audit.trustAnchors).toHaveLength(1);
+    const party = (await http().get(`/audit/parties/${delivered.recipientIds[0]}?limit=3`).expect(200)).body;
+    expect(party.items).toHaveLength(3);
+    expect(party.total).toBeGreaterThan(3);
+
+    await http().get('/mailbox/not-a-uuid/inbox').expect(400);
+    await http().get(`/mailbox/${delivered.senderId}/outbox?limit=0`).expect(400);
+    await http().get(`/mailbox/${delivered.senderId}/outbox?page=2`).expect(400);
+    await http().get(`/mailbox/correspondences/${randomUUID()}`).expect(404);
+    await http().get(`/audit/correspondences/${randomUUID()}`).expect(404);
+  }, 60_000);
+
+  it('rebuilds mailbox and audit from position 0 to the same digests', async () => {
+    const expectedEvidence = (await http().get(`/evidence/${log.refusedAndExpired.correspondenceId}`).expect(200)).body.records.length;
+    await eventually(async () => {
+      const view = (await http().get(`/mailbox/correspondences/${log.refusedAndExpired.correspondenceId}`).expect(200)).body;
+      expect(view.evidence.length).toBe(expectedEvidence);
+    }, 30_000);
+    for (const name of ['mailbox', 'audit']) {
+      const before = (await http().get(`/projections/${name}/digest`).expect(200)).body;
+      const report = (await http().post(`/projections/${name}/rebuild`).expect(200)).body;
+      expect(report).toMatchObject({ projection: name, digest: before.digest, rows: before.rows, poison: 0 });
+      expect((await http().get(`/projections/${name}/digest`).expect(200)).body.digest).toBe(before.digest);
+    }
+    const listed = (await http().get('/projections').expect(200)).body;
+    expect(listed.projections.map((p: { name: string }) => p.name)).toEqual(['audit', 'mailbox']);
+    await http().post('/projections/nope/rebuild').expect(404);
+  }, 60_000);
+
+  it('npm run verify:evidence: VALID from the running server; INVALID with the rule for a tampered export', async () => {
+    const id = log.delivered.correspondenceId;
+    const exported = path.join(dataDir, 'evidence.json');
+    const online = await verifyScript(id, '--url', base, '--export', exported);
+    expect(online.out).toMatch(/VALID: every signature leads to the CA/);
+    expect(online.code).toBe(0);
+    expect(online.out).toMatch(/#0 +ok +sigillum:CorrespondenceValidatedBySender/);
+
+    const offline = await verifyScript('--file', exported);
+    expect(offline.code).toBe(0);
+    const tampered = JSON.parse(fs.readFileSync(exported, 'utf8'));
+    tampered.records[3].record.EventTime = '2020-01-01T00:00:00.000Z';
+    fs.writeFileSync(exported, JSON.stringify(tampered));
+    const caught = await verifyScript('--file', exported);
+    expect(caught.code).toBe(1);
+    expect(caught.out).toMatch(/#3 +INVALID/);
+    expect(caught.out).toMatch(/payload\.mismatch/);
+
+    const unknown = await verifyScript(randomUUID(), '--url', base);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toMatch(/404/);
+  }, 60_000);
+});
