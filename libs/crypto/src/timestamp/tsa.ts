@@ -206,9 +206,43 @@ interface TsaMaterial {
   readonly certificate: X509Certificate;
   readonly chainDers: Buffer[];
   readonly kind: 'rsa' | 'ed25519';
+  /** The TSA certificate's issuer, serial and subject as ASN.1 (node-forge), for SignerInfo and TSTInfo. */
+  readonly issuer: Asn1;
+  readonly serial: Asn1;
+  readonly subject: Asn1;
+  /** The SET OF certificates to embed, parsed and DER-sorted once. */
+  readonly certificateSet: Asn1;
 }
 
+/**
+ * Parsed TSA material by certificate (and chain): parsing the certificate and checking it certifies the key cost more
+ * than the RSA signature itself, and a TSA signs many tokens with the same credentials. Bounded, oldest dropped first.
+ */
+const materialCache = new Map<string, { readonly material: TsaMaterial; readonly privateKey: KeyObject }>();
+const MATERIAL_CACHE_SIZE = 64;
+
 function tsaMaterial(tsa: TimeStampAuthorityCredentials, genTime: Date): TsaMaterial {
+  const cacheKey = [tsa.certificatePem, ...(tsa.chainPems ?? [])].join('\n');
+  const cached = materialCache.get(cacheKey);
+  const material = cached && cached.privateKey === tsa.privateKey ? cached.material : loadTsaMaterial(tsa);
+  if (!cached || cached.material !== material) {
+    materialCache.delete(cacheKey);
+    materialCache.set(cacheKey, { material, privateKey: tsa.privateKey });
+    if (materialCache.size > MATERIAL_CACHE_SIZE) materialCache.delete(materialCache.keys().next().value as string);
+  }
+  const { certificate } = material;
+  const moment = genTime.getTime();
+  if (moment < Date.parse(certificate.validFrom) || moment >= Date.parse(certificate.validTo) + 1000) {
+    throw new TimeStampError(
+      'tsa.certificate.validity',
+      `genTime ${genTime.toISOString()} is outside the TSA certificate's validity (${new Date(certificate.validFrom).toISOString()} to ${new Date(certificate.validTo).toISOString()}); renew the TSA certificate`,
+      'timeNotAvailable',
+    );
+  }
+  return material;
+}
+
+function loadTsaMaterial(tsa: TimeStampAuthorityCredentials): TsaMaterial {
   let certificateDer: Buffer;
   let certificate: X509Certificate;
   try {
@@ -228,14 +262,6 @@ function tsaMaterial(tsa: TimeStampAuthorityCredentials, genTime: Date): TsaMate
   if (!certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(publicDer)) {
     throw new TimeStampError('tsa.certificate.key', 'The TSA certificate does not certify the TSA private key');
   }
-  const moment = genTime.getTime();
-  if (moment < Date.parse(certificate.validFrom) || moment >= Date.parse(certificate.validTo) + 1000) {
-    throw new TimeStampError(
-      'tsa.certificate.validity',
-      `genTime ${genTime.toISOString()} is outside the TSA certificate's validity (${new Date(certificate.validFrom).toISOString()} to ${new Date(certificate.validTo).toISOString()}); renew the TSA certificate`,
-      'timeNotAvailable',
-    );
-  }
   let chainDers: Buffer[];
   try {
     chainDers = (tsa.chainPems ?? []).map((pem) => pemToDer(pem, 'chain certificate'));
@@ -243,7 +269,9 @@ function tsaMaterial(tsa: TimeStampAuthorityCredentials, genTime: Date): TsaMate
   } catch {
     throw new TimeStampError('tsa.chain', 'A TSA chain certificate is not a readable PEM X.509 certificate');
   }
-  return { certificateDer, certificate, chainDers, kind };
+  const { issuer, serial, subject } = issuerAndSerialOf(certificateDer);
+  const certificateSet = setOf([certificateDer, ...chainDers].map((der) => fromDer(der)));
+  return { certificateDer, certificate, chainDers, kind, issuer, serial, subject, certificateSet };
 }
 
 function tstInfoAsn1(options: TimeStampTokenOptions, tsaSubject: Asn1): Asn1 {
@@ -279,7 +307,7 @@ function attribute(type: string, value: Asn1): Asn1 {
 export function createTimeStampToken(options: TimeStampTokenOptions): Buffer {
   if (!(options.genTime instanceof Date) || Number.isNaN(options.genTime.getTime())) throw new TimeStampError('genTime.invalid', 'genTime is not a valid date');
   const material = tsaMaterial(options.tsa, options.genTime);
-  const { issuer, serial, subject } = issuerAndSerialOf(material.certificateDer);
+  const { issuer, serial, subject } = material;
   const tstInfoDer = toDer(tstInfoAsn1(options, subject));
 
   const digest: TimeStampHashAlgorithm = material.kind === 'ed25519' ? 'sha512' : 'sha256';
@@ -320,8 +348,7 @@ export function createTimeStampToken(options: TimeStampTokenOptions): Buffer {
     seq([oid(OID.tstInfo), asn1.create(CONTEXT, 0, true, [octets(tstInfoDer)])]),
   ];
   if (options.includeCertificates ?? true) {
-    const certificates = [material.certificateDer, ...material.chainDers].map((der) => fromDer(der));
-    signedDataFields.push(asn1.create(CONTEXT, 0, true, setOf(certificates).value as Asn1[]));
+    signedDataFields.push(asn1.create(CONTEXT, 0, true, material.certificateSet.value as Asn1[]));
   }
   signedDataFields.push(setOf([signerInfo]));
   return toDer(seq([oid(OID.signedData), asn1.create(CONTEXT, 0, true, [seq(signedDataFields)])]));
