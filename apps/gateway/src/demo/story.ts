@@ -89,6 +89,6 @@ export async function openSession(
     sessionId: session.sessionId,
     credential: opened.credential,
     maskedAddress: session.channel?.maskedAddress,
-    auth: { authorization: `Bearer ${opened.credential}` },
+    auth: { authorization: `Bearer ${opened.credential}`, 'x-sigillum-session': session.sessionId },
   };
 }
