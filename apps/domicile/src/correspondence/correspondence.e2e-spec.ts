@@ -427,6 +427,25 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     });
   });
 
+  it('two concurrent sendings with the same key make one correspondence; with two keys, one wins and the other is a 409', async () => {
+    const sender = await openSession(alice.partyId, [bob.partyId]);
+    const { draftId } = await validatedDraft(sender, [bob.partyId]);
+    const key = `key-${randomUUID()}`;
+    const correspondenceId = correspondenceIdFor(alice.partyId, key);
+    const answers = await Promise.all([1, 2, 3].map(() => as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: key })));
+    for (const answer of answers) expect(answer.body.correspondenceId).toBe(correspondenceId);
+    expect(answers.map((a) => a.status).sort()).toEqual(expect.arrayContaining([202]));
+    const submissions = ((await store.readAll()) as Stored[]).filter((e) => e.event.type === 'SubmissionRequested' && e.event.data.draftId === draftId);
+    expect(submissions).toHaveLength(1);
+    expect(((await store.readStream(`draft-${draftId}`)) as Stored[]).filter((e) => e.event.type === 'DraftSubmitted')).toHaveLength(1);
+
+    const other = await validatedDraft(sender, [bob.partyId]);
+    const raced = await Promise.all(['a', 'b'].map((suffix) => as(sender, http().post(`/drafts/${other.draftId}/sending`)).send({ submissionKey: `${key}-${suffix}` })));
+    expect(raced.map((a) => a.status).sort()).toEqual([202, 409]);
+    const sent = ((await store.readAll()) as Stored[]).filter((e) => e.event.type === 'SubmissionRequested' && e.event.data.draftId === other.draftId);
+    expect(sent).toHaveLength(1);
+  });
+
   it('answers submitted when the gate is silent past SEND_AWAIT_MS, and the state once it answers', async () => {
     const sender = await openSession(alice.partyId, [bob.partyId]);
     const { draftId } = await validatedDraft(sender, [bob.partyId]);

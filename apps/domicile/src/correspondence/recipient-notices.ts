@@ -90,7 +90,9 @@ export class RecipientNotices implements OnApplicationShutdown {
     while (this.running.size > 0 || this.waiting.length > 0) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
-      await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => setTimeout(resolve, left))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
     }
     return true;
   }
