@@ -120,9 +120,13 @@ export interface EvidenceRecord {
   readonly expiresAt?: string;
   readonly trustAttestation?: TrustAttestation;
   readonly processingTokens?: readonly ProcessingTokenEntry[];
-  /** The certification token as issued, and the certifier's detached JWS over it. */
+  /** The certification token as issued (or the facts naming it, for a mismatch or a missed deadline). */
   readonly certificationToken?: Readonly<Record<string, unknown>>;
-  readonly tokenSignature?: string;
+  /**
+   * SHA-256 of the canonical token as issued: what the operator's acknowledgement signs. (The certifier's own
+   * signature over the token stays in `chain-<id>`: this record is signed by the same certifier.)
+   */
+  readonly tokenDigest?: string;
   /** The sender's validation of the specimen (DraftValidated's proof). */
   readonly validation?: { readonly specimenDigest: string; readonly sessionId: string; readonly proof: string };
 }

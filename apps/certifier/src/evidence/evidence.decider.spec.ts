@@ -145,6 +145,8 @@ describe('evidence decider', () => {
       acknowledgementSignature: 'eyJhbGciOiJFZERTQSJ9..ack-1',
       reportSignature: 'eyJhbGciOiJFZERTQSJ9..report-1',
     });
+    const issued = records(events).find((r) => r.eventName === 'sigillum:CertificationTokenIssued' && r.certificationToken?.stepIndex === 1);
+    expect(issued?.tokenDigest).toBe(returned?.processingTokens?.[0].tokenDigest); // what the operator acknowledged
     const consignment = records(events).find((r) => r.eventName === 'ContentConsignment');
     expect(consignment).toMatchObject({ issuerRole: 'R-ERDS', RecipientDetails: [{ partyId: 'recipient-0001' }], expiresAt: story.acceptByOf('recipient-0001') });
     expect(JSON.stringify(events)).not.toContain('Mise en demeure'); // the subject is private: never in evidence
@@ -179,8 +181,8 @@ describe('evidence decider', () => {
     story.runChain();
     const handover = story.handedOver('recipient-0001');
     const plan = planEvidence(initialState(), command(story), digestIssuer);
-    expect(plan.records.map((r) => r.eventName)).not.toContain('ContentHandover');
-    expect(plan.records.map((r) => r.eventName)).toContain('NotificationForAcceptance');
+    expect(plan.records.map(({ record }) => record.eventName)).not.toContain('ContentHandover');
+    expect(plan.records.map(({ record }) => record.eventName)).toContain('NotificationForAcceptance');
     expect(plan.ignored).toEqual([expect.objectContaining({ sourceEventId: handover.eventId, rule: 'handover.before-acceptance' })]);
   });
 
@@ -229,7 +231,7 @@ describe('evidence decider', () => {
     story.expired('recipient-0001', acceptBy, acceptBy);
     const plan = planEvidence(initialState(), command(story), digestIssuer);
     expect(plan.ignored).toEqual([expect.objectContaining({ sourceEventId: premature.eventId, rule: 'expiry.premature' })]);
-    const expiry = plan.records.find((r) => r.eventName === 'AcceptanceRejectionExpiry');
+    const expiry = plan.records.map(({ record }) => record).find((r) => r.eventName === 'AcceptanceRejectionExpiry');
     expect(expiry).toMatchObject({ EventTime: acceptBy, expiresAt: acceptBy, EventReasons: [expect.objectContaining({ code: 'acceptance.window-expired' })] });
   });
 

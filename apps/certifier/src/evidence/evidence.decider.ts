@@ -250,10 +250,10 @@ function evaluate(facts: Facts, source: SourceEvent, context: EvidenceContext): 
       }));
     }
     case 'StepTokenIssued': {
-      const { token, signature } = event.data;
+      const { token } = event.data;
       return evidence('sigillum:CertificationTokenIssued', token.issuedAt, facts.recipientIds, () => ({
         certificationToken: token as unknown as Record<string, unknown>,
-        tokenSignature: signature,
+        tokenDigest: sha256Hex(Buffer.from(canonicalize(token), 'utf8')),
       }));
     }
     case 'StepCertified': {
@@ -476,8 +476,8 @@ function learn(facts: Facts, source: SourceEvent, outcome: Outcome): void {
 }
 
 export interface EvidencePlan {
-  /** Records to append, chained after the state's last one, unsigned. */
-  readonly records: readonly EvidenceRecord[];
+  /** Records to append, chained after the state's last one, unsigned, with their digests. */
+  readonly records: readonly { readonly record: EvidenceRecord; readonly digest: string }[];
   readonly ignored: readonly IgnoredSource[];
 }
 
@@ -487,7 +487,7 @@ export function planEvidence(state: EvidenceState, command: RecordEvidence, issu
   let chainIndex = state.status === 'recording' ? state.nextIndex : 0;
   let previousDigest = state.status === 'recording' ? state.lastDigest : null;
   const facts = newFacts();
-  const records: EvidenceRecord[] = [];
+  const records: { record: EvidenceRecord; digest: string }[] = [];
   const ignoredSources: IgnoredSource[] = [];
   const seen = new Set<string>();
   for (const source of command.sources) {
@@ -504,8 +504,8 @@ export function planEvidence(state: EvidenceState, command: RecordEvidence, issu
     }
     if (outcome.kind === 'none') continue;
     const record = buildRecord(command.correspondenceId, source, outcome, facts, issuer, chainIndex, previousDigest);
-    records.push(record);
     previousDigest = recordDigestOf(record);
+    records.push({ record, digest: previousDigest });
     chainIndex += 1;
   }
   return { records, ignored: ignoredSources };
@@ -563,7 +563,7 @@ export function recordEvidence(command: EvidenceCommand, state: EvidenceState, i
       }
       const plan = planEvidence(state, command, issuer);
       const events = plan.records.map(
-        (record): EvidenceRecorded => ({
+        ({ record, digest }): EvidenceRecorded => ({
           type: 'EvidenceRecorded',
           version: 1,
           data: {
@@ -572,7 +572,7 @@ export function recordEvidence(command: EvidenceCommand, state: EvidenceState, i
             chainIndex: record.chainIndex,
             eventName: record.eventName,
             record: record as unknown as Readonly<Record<string, unknown>>,
-            recordDigest: recordDigestOf(record),
+            recordDigest: digest,
             previousEvidenceDigest: record.previousEvidenceDigest,
             jws: issuer.sign(record),
             recordedAt: command.recordedAt,
