@@ -187,6 +187,12 @@ export class CorrespondenceController {
         { rule: 'part.unknown', message: 'No part of this correspondence has this digest' },
       ]);
     }
+    const digest = contentDigestOf(part.digest);
+    if (!(await this.contents.stat(digest))) {
+      // Never record a hand-over of bytes the store no longer has.
+      this.log.error(`Part ${digest} of correspondence ${correspondenceId} is missing from the content store`);
+      throw new ContentNotFoundError(digest);
+    }
     if (!isSender) {
       // Refused (403 not-delivered / consent.required) or recorded: the first retrieval is the hand-over.
       await this.correspondences.execute(
@@ -195,14 +201,7 @@ export class CorrespondenceController {
         this.correspondences.newRequestContext(),
       );
     }
-    const digest = contentDigestOf(part.digest);
-    let stream: Readable;
-    try {
-      stream = await this.contents.get(digest);
-    } catch (error) {
-      if (error instanceof ContentNotFoundError) this.log.error(`Part ${digest} of correspondence ${correspondenceId} is missing from the content store`);
-      throw error;
-    }
+    const stream: Readable = await this.contents.get(digest);
     response.status(200);
     response.setHeader('Content-Type', part.contentType);
     response.setHeader('Content-Length', String(part.size));
