@@ -548,8 +548,8 @@ function buildRecord(
   if (negative && !(record.EventReasons && record.EventReasons.length > 0)) {
     throw new Error(`Negative evidence ${outcome.name} without a reason: a bug in the evidence decider`);
   }
-  // Round-trip through canonical JSON: the record appended is exactly what is signed and hashed (no undefined members).
-  return JSON.parse(canonicalize(record)) as EvidenceRecord;
+  // Optional members are added only when present (never `undefined`), so the record as stored is the record signed.
+  return record;
 }
 
 //////// The decider

@@ -257,7 +257,7 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
     );
   });
 
-  it('one evidence per source event, contiguous chain indexes, every link the digest of the record before', () => {
+  it('one evidence per source event, stored as signed, contiguous chain indexes, every link the digest of the record before', () => {
     fc.assert(
       fc.property(scenarioArb, (scenario) => {
         const story = storyOf(scenario);
@@ -265,6 +265,8 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
         const sourceIds = events.map((e) => (e.data.record as unknown as EvidenceRecord).sourceEventId);
         expect(new Set(sourceIds).size).toBe(sourceIds.length);
         events.forEach((event, index) => {
+          // What the store keeps (JSON) is exactly the record signed: no undefined members, nothing JSON drops.
+          expect(JSON.parse(JSON.stringify(event.data.record))).toStrictEqual(event.data.record);
           expect(event.data.chainIndex).toBe(index);
           expect(event.data.previousEvidenceDigest).toBe(index === 0 ? null : events[index - 1].data.recordDigest);
         });
