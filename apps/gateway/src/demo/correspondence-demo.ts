@@ -80,7 +80,7 @@ async function main(): Promise<void> {
 
     narrator.title('Alice uploads the letter (content store, addressed by SHA-256) and drafts the correspondence');
     const letter = Buffer.from('Dear Bob,\nplease find our notice of termination, effective 1 March.\nAlice\n', 'utf8');
-    const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceSession.auth, 'content-type': 'text/plain' }, body: letter }).then((r) => r.json());
+    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceSession.auth, 'content-type': 'text/plain' }, body: letter }).then((r) => r.json())) as { digest: string; size: number };
     const draft = await api(
       'POST',
       '/drafts',
