@@ -446,6 +446,29 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(sent).toHaveLength(1);
   });
 
+  it('a retry after a crash between the two writes of a sending completes it (same key), never doubling it', async () => {
+    const sender = await openSession(alice.partyId, [bob.partyId]);
+    const { draftId } = await validatedDraft(sender, [bob.partyId]);
+    const key = `key-${randomUUID()}`;
+    const correspondenceId = correspondenceIdFor(alice.partyId, key);
+    // The first attempt recorded DraftSubmitted, then the process died before SubmissionRequested.
+    const draftEvents = await store.readStream(`draft-${draftId}`);
+    await store.append(
+      `draft-${draftId}`,
+      [{ event: { type: 'DraftSubmitted', version: 1, data: { draftId, correspondenceId, submissionKey: key, submittedAt: clock.now().toISOString() } }, metadata: { ...metadata(), source: '/sigillum/domicile' } }],
+      draftEvents.length - 1,
+    );
+    expect((await store.readStream(`correspondence-${correspondenceId}`)).length).toBe(0);
+
+    const { response } = await send(sender, draftId, key);
+    expect(response.status).toBe(202);
+    expect(response.body).toEqual({ correspondenceId, status: 'accepted' });
+    expect((await eventsOf(correspondenceId))[0].event).toMatchObject({ type: 'SubmissionRequested', data: { draftId, submissionKey: key } });
+    expect(((await store.readStream(`draft-${draftId}`)) as Stored[]).filter((e) => e.event.type === 'DraftSubmitted')).toHaveLength(1);
+    const another = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: `key-${randomUUID()}` }).expect(409);
+    expect(rules(another.body)).toEqual(['draft.submitted']);
+  });
+
   it('answers submitted when the gate is silent past SEND_AWAIT_MS, and the state once it answers', async () => {
     const sender = await openSession(alice.partyId, [bob.partyId]);
     const { draftId } = await validatedDraft(sender, [bob.partyId]);
@@ -538,6 +561,15 @@ describe('private office over HTTP (the certifier chain played by the test, appe
       expect(entry?.recipients[bob.partyId]).toMatchObject({ status: 'accepted' });
       expect(entry?.recipients[bob.partyId].handedOverAt).toBeDefined();
     });
+  });
+
+  it('delivers to a recipient without a verified channel: no notice can go, and that is recorded; the inbox still has it', async () => {
+    const dave = (await http().post('/parties').send({ kind: 'person', displayName: 'Dave Without Channel' }).expect(201)).body.partyId as string;
+    const sender = await openSession(alice.partyId, [dave]);
+    const { correspondenceId } = await delivered(sender, [dave]);
+    await eventually(() => expect(app.get(RecipientNotices).noticeOf(correspondenceId, dave)).toMatchObject({ status: 'no-channel' }));
+    const recipient = await openSession(dave, [alice.partyId]);
+    await eventually(async () => expect(JSON.stringify((await as(recipient, http().get('/inbox')).expect(200)).body)).toContain(correspondenceId));
   });
 
   it('records the archive from the operator report (TokenReturned + StepCertified archive appended by the test)', async () => {
