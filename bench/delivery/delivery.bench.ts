@@ -1,0 +1,324 @@
+/*
+ * Registered deliveries end to end, through every role, in one process.
+ *
+ *   npm run bench:delivery                                              # embedded bus (the default)
+ *   BENCH_KAFKA=1 KAFKA_BROKERS=127.0.0.1:9092 npm run bench:delivery   # EVENT_BUS=kafka (bash scripts/kafka.sh start)
+ *
+ * Target (issue): >= 1,000 registered deliveries per second end to end on 2 cores embedded, >= 500/s on Kafka.
+ *
+ * What it does: boots the whole app in-process (as `npm start` does), enrols a processing operator hosted by the
+ * processor (its keys made by the processor, certified by the CA), BENCH_PAIRS senders and recipients, opens one
+ * strong session per sender, and prepares BENCH_DELIVERIES drafts, each shown as a specimen and validated (setup,
+ * not timed). Then it sends them all, BENCH_CONCURRENCY in flight, and times each one from POST /drafts/:id/sending
+ * until its chain is completed (seal, RFC 3161 time-stamp, deliver, archive — every token issued, acknowledged,
+ * returned and certified) and the recipient holds it (DeliveredToRecipient), observed on the store's own log.
+ * It counts the events and the signatures one delivery writes, and measures in the same run the floors they rest
+ * on: raw better-sqlite3 inserts of those very events (one transaction per append the product made) and raw
+ * node:crypto Ed25519 / RSA-2048 signatures of the same count.
+ *
+ * Environment: BENCH_DELIVERIES (default 1000), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
+ * SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files).
+ *
+ * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
+ */
+import '../bus/preflight';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { INestApplication } from '@nestjs/common';
+import { LoopbackMailbox } from '@sigillum/channels';
+import { loadConfig, type SigillumConfig } from '@sigillum/config';
+import type { RecordedEvent } from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore, type StoreSubscription } from '@sigillum/eventstore';
+import { createSigillumApp } from '@sigillum/runtime';
+import Database from 'better-sqlite3';
+import { type Api, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../../apps/gateway/src/demo/story';
+import { rolesFor } from '../../apps/gateway/src/roles';
+import { BenchError, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
+
+interface Settings {
+  readonly deliveries: number;
+  readonly concurrency: number;
+  readonly pairs: number;
+  readonly synchronous: 'NORMAL' | 'FULL';
+  readonly brokers?: string;
+  readonly phaseTimeoutMs: number;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const problems: string[] = [];
+  const integer = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw.replace(/_/g, ''));
+    if (!Number.isSafeInteger(value) || value < min) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer >= ${min}, e.g. ${name}=${fallback}`);
+      return fallback;
+    }
+    return value;
+  };
+  const deliveries = integer('BENCH_DELIVERIES', 1_000, 10);
+  const concurrency = integer('BENCH_CONCURRENCY', 64, 1);
+  const pairs = integer('BENCH_PAIRS', 20, 1);
+  const phaseTimeoutMs = integer('BENCH_PHASE_TIMEOUT_S', 600, 1) * 1000;
+  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL`);
+  let brokers: string | undefined;
+  if (env.BENCH_KAFKA?.trim() === '1') {
+    brokers = env.KAFKA_BROKERS?.trim();
+    if (!brokers) problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
+  }
+  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  return { deliveries, concurrency, pairs, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs };
+}
+
+/** Fields that hold a signature (JWS, detached JWS, RFC 3161 token) in the events a delivery writes. */
+const SIGNATURE_FIELDS = new Set(['signature', 'jws', 'sealJws', 'proof', 'validationProof', 'timeStampToken']);
+
+function countSignatures(value: unknown): { ed25519: number; rsa: number } {
+  const counts = { ed25519: 0, rsa: 0 };
+  const seen = new Set<string>();
+  const visit = (node: unknown, key?: string) => {
+    if (typeof node === 'string' && key && SIGNATURE_FIELDS.has(key)) {
+      if (seen.has(node)) return; // the same proof copied into another event is one signature
+      seen.add(node);
+      if (key === 'timeStampToken') counts.rsa += 1;
+      else counts.ed25519 += 1;
+    } else if (Array.isArray(node)) node.forEach((item) => visit(item));
+    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) visit(v, k);
+  };
+  visit(value);
+  return counts;
+}
+
+/** Watches the store's log for the two facts that end a delivery, per correspondence. */
+class DeliveryWatch {
+  private readonly completed = new Set<string>();
+  private readonly delivered = new Set<string>();
+  private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private failure?: Error;
+  private subscription?: StoreSubscription;
+  readonly events: RecordedEvent[] = [];
+  recording = false;
+
+  start(store: EventStore, from: bigint): void {
+    this.subscription = store.subscribeAll(
+      async (recorded) => {
+        if (this.recording) this.events.push(recorded);
+        const id = recorded.streamId.slice(recorded.streamId.indexOf('-') + 1);
+        if (recorded.event.type === 'ChainCompleted') this.completed.add(id);
+        else if (recorded.event.type === 'DeliveredToRecipient') this.delivered.add(id);
+        else if (recorded.event.type === 'ChainFailed' || recorded.event.type === 'ChainRefused') {
+          this.fail(new BenchError(`Correspondence ${id}: ${recorded.event.type} ${JSON.stringify(recorded.event.data).slice(0, 400)}; run with LOG_LEVEL=log to see why`));
+        }
+        if (this.completed.has(id) && this.delivered.has(id)) this.waiting.get(id)?.resolve();
+      },
+      { after: from, onError: (error) => this.fail(error) },
+    );
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+  }
+
+  done(correspondenceId: string): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.completed.has(correspondenceId) && this.delivered.has(correspondenceId)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.set(correspondenceId, { resolve, reject }));
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+  }
+}
+
+interface Prepared {
+  readonly draftId: string;
+  readonly session: OpenedSession;
+  readonly key: string;
+}
+
+async function setUp(client: Client, base: string, mailbox: LoopbackMailbox, settings: Settings): Promise<Prepared[]> {
+  const api: Api = async (method, url, body, headers) => {
+    const answer = await client.call(method, url, body, headers);
+    if (answer.status >= 400) throw new BenchError(`${method} ${url} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
+    return answer.body;
+  };
+  const now = new Date();
+  await enrolHostedOperator(api, { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+  const sessions: { session: OpenedSession; recipientId: string }[] = [];
+  for (let i = 0; i < settings.pairs; i++) {
+    const sender = await enrolPerson(api, mailbox, { displayName: `Sender ${i}`, email: `sender${i}@example.org`, level: 'substantial', now });
+    const recipient = await enrolPerson(api, mailbox, { displayName: `Recipient ${i}`, email: `recipient${i}@example.org`, level: 'substantial', now });
+    sessions.push({ session: await openSession(api, mailbox, { userId: sender, counterpartIds: [recipient], kind: 'registered' }), recipientId: recipient });
+  }
+  const progress = new Progress('drafts validated', settings.deliveries);
+  const prepared: Prepared[] = [];
+  for (let i = 0; i < settings.deliveries; i++) {
+    const { session, recipientId } = sessions[i % sessions.length];
+    const letter = Buffer.from(`Registered letter ${i} of bench ${process.pid}\n${'.'.repeat(2_000)}\n`);
+    const upload = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: letter });
+    if (upload.status !== 201) throw new BenchError(`PUT /contents answered ${upload.status}: ${await upload.text()}`);
+    const { digest } = (await upload.json()) as { digest: string };
+    const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] }, session.auth);
+    const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
+    await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
+    prepared.push({ draftId: draft.draftId as string, session, key: `bench-${process.pid}-${i}` });
+    progress.update(i + 1);
+  }
+  return prepared;
+}
+
+/** Raw better-sqlite3: the events the deliveries wrote, one transaction per append the product made. */
+function rawAppendFloor(dir: string, synchronous: Settings['synchronous'], events: readonly RecordedEvent[]): number {
+  const db = new Database(path.join(dir, 'raw-substrate.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    db.exec('CREATE TABLE raw_events (id INTEGER PRIMARY KEY, stream_id TEXT, stream_revision INTEGER, event_id TEXT, event_type TEXT, data TEXT, metadata TEXT)');
+    const insert = db.prepare('INSERT INTO raw_events (stream_id, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+    // Events appended together share a stream and a causation: group them as the product committed them.
+    const groups: RecordedEvent[][] = [];
+    for (const event of events) {
+      const last = groups[groups.length - 1];
+      if (last && last[0].streamId === event.streamId && last[0].metadata.causationId === event.metadata.causationId) last.push(event);
+      else groups.push([event]);
+    }
+    const append = db.transaction((group: RecordedEvent[]) => {
+      for (const recorded of group) {
+        insert.run(recorded.streamId, recorded.streamRevision, recorded.metadata.eventId, recorded.event.type, JSON.stringify(recorded.event.data), JSON.stringify(recorded.metadata));
+      }
+    });
+    const started = performance.now();
+    for (const group of groups) append.immediate(group);
+    return performance.now() - started;
+  } finally {
+    db.close();
+  }
+}
+
+/** Raw node:crypto signatures per second: Ed25519 and RSA-2048 (PKCS#1 v1.5, SHA-256), 32-byte messages. */
+function rawSignatureFloor(): { ed25519PerSecond: number; rsaPerSecond: number } {
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const message = Buffer.alloc(200, 7);
+  const rate = (run: () => void, count: number) => {
+    for (let i = 0; i < Math.min(200, count); i++) run();
+    const started = performance.now();
+    for (let i = 0; i < count; i++) run();
+    return count / ((performance.now() - started) / 1000);
+  };
+  return { ed25519PerSecond: rate(() => sign(null, message, ed), 5_000), rsaPerSecond: rate(() => sign('sha256', message, rsa), 500) };
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings(process.env);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-delivery-'));
+  process.once('SIGINT', () => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    process.stderr.write(`\n[bench] interrupted; removed ${dataDir}.\n`);
+    process.exit(130);
+  });
+  const mailbox = await new LoopbackMailbox().start();
+  let app: INestApplication | undefined;
+  let client: Client | undefined;
+  let config: SigillumConfig | undefined;
+  let watch: DeliveryWatch | undefined;
+  try {
+    config = loadConfig({
+      ...process.env,
+      ...mailbox.env(),
+      ...(settings.brokers ? { EVENT_BUS: 'kafka', KAFKA_BROKERS: settings.brokers } : { EVENT_BUS: 'embedded' }),
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      SQLITE_SYNCHRONOUS: settings.synchronous,
+      KEYSTORE_PASSPHRASE: 'bench passphrase for a throw-away data directory',
+    });
+    progressLine(`booting the app in-process (${config.eventBus.kind} bus, data in ${dataDir})`);
+    app = await createSigillumApp(config, rolesFor(config.roles));
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const store = app.get<EventStore>(EVENT_STORE);
+    client = new Client('127.0.0.1', port, Math.max(settings.concurrency, 4));
+    const timeout = settings.phaseTimeoutMs;
+
+    progressLine(`setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(settings.deliveries)} drafts validated`);
+    const prepared = await within(setUp(client, `http://127.0.0.1:${port}`, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
+    const all = await store.readAll();
+    watch = new DeliveryWatch();
+    watch.start(store, all.length ? all[all.length - 1].globalPosition : 0n);
+    watch.recording = true;
+
+    progressLine(`sending ${formatInt(settings.deliveries)} registered deliveries, ${settings.concurrency} in flight`);
+    const latencies: number[] = [];
+    const progress = new Progress('delivered', settings.deliveries);
+    let next = 0;
+    const started = performance.now();
+    const worker = async () => {
+      while (next < prepared.length) {
+        const item = prepared[next++];
+        const t0 = performance.now();
+        const answer = await client!.call('POST', `/drafts/${item.draftId}/sending`, { submissionKey: item.key }, item.session.auth);
+        if (answer.status !== 202 && answer.status !== 200) throw new BenchError(`sending answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
+        await watch!.done(answer.body.correspondenceId as string);
+        latencies.push(performance.now() - t0);
+        progress.update(latencies.length);
+      }
+    };
+    await within(Promise.all(Array.from({ length: settings.concurrency }, worker)), timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
+    const elapsedMs = performance.now() - started;
+    // Let the evidence of the last deliveries land before counting what one delivery writes.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    watch.recording = false;
+    const events = watch.events;
+    const perDelivery = events.length / settings.deliveries;
+    const signatures = countSignatures(events.map((e) => e.event.data));
+    const byType = new Map<string, number>();
+    for (const recorded of events) byType.set(recorded.event.type, (byType.get(recorded.event.type) ?? 0) + 1);
+
+    progressLine('floors: raw SQLite inserts of the same events, raw node:crypto signatures');
+    const rawMs = rawAppendFloor(dataDir, settings.synchronous, events);
+    const { ed25519PerSecond, rsaPerSecond } = rawSignatureFloor();
+    const deliveriesPerSecond = settings.deliveries / (elapsedMs / 1000);
+    const rawStoreDeliveriesPerSecond = settings.deliveries / (rawMs / 1000);
+    const edPerDelivery = signatures.ed25519 / settings.deliveries;
+    const rsaPerDelivery = signatures.rsa / settings.deliveries;
+    const signatureCeiling = 1 / (edPerDelivery / ed25519PerSecond + rsaPerDelivery / rsaPerSecond);
+
+    rows.push({ what: `registered delivery, send → chain completed + delivered (${config.eventBus.kind})`, dist: distribution(latencies), perSecond: deliveriesPerSecond });
+    rows.push({ what: 'floor: raw SQLite inserts of those events', perSecond: rawStoreDeliveriesPerSecond, ratio: formatRatio(deliveriesPerSecond / rawStoreDeliveriesPerSecond), against: 'product / raw store' });
+    rows.push({ what: 'floor: raw node:crypto signatures of one delivery', perSecond: signatureCeiling, ratio: formatRatio(deliveriesPerSecond / signatureCeiling), against: 'product / raw signing' });
+    notes.push(`per delivery: ${perDelivery.toFixed(1)} events, ${edPerDelivery.toFixed(1)} Ed25519 signatures, ${rsaPerDelivery.toFixed(1)} RSA-2048 (RFC 3161); node:crypto on this machine: ${formatInt(ed25519PerSecond)} Ed25519/s, ${formatInt(rsaPerSecond)} RSA-2048/s per core`);
+    notes.push(`events per delivery by type: ${[...byType].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${(n / settings.deliveries).toFixed(2)}`).join(', ')}`);
+    notes.push(`target: >= 1,000/s embedded, >= 500/s on Kafka, on 2 cores (this machine: ${os.cpus().length} cores)`);
+
+    process.stdout.write(`\nSigillum registered-delivery benchmark (${new Date().toISOString()})\n`);
+    process.stdout.write(`  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${config.eventBus.kind}, store ${config.eventStore.kind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`);
+    process.stdout.write(`  ${formatInt(settings.deliveries)} deliveries, ${settings.concurrency} in flight, ${settings.pairs} sender/recipient pairs, kind "registered" (seal, timestamp, deliver, archive)\n`);
+    printTable();
+    for (const note of notes) process.stdout.write(`  ${note}\n`);
+    return 0;
+  } finally {
+    await watch?.stop();
+    client?.close();
+    await app?.close();
+    await mailbox.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
+    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or drop BENCH_KAFKA.\n`);
+    process.exit(1);
+  },
+);
