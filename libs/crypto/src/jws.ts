@@ -148,7 +148,33 @@ function pemOf(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
+/**
+ * Small bounded caches: a signer signs thousands of tokens with one key and chain, a verifier sees the same few
+ * chains again and again, and parsing X.509 or checking a certificate's signature costs far more than Ed25519 itself.
+ * Only successful parses and checks are kept; validity periods are checked on every call.
+ */
+class BoundedCache<V> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly size: number) {}
+  get(key: string, produce: () => V): V {
+    const found = this.entries.get(key);
+    if (found !== undefined) return found;
+    const value = produce();
+    this.entries.set(key, value);
+    if (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value as string);
+    return value;
+  }
+}
+const anchorCache = new BoundedCache<X509Certificate[]>(32);
+const x5cCache = new BoundedCache<X509Certificate[]>(256);
+const chainSignatureCache = new BoundedCache<X509Certificate>(256);
+const signingHeaderCache = new WeakMap<KeyObject, BoundedCache<string>>();
+
 function certificatesOfPem(pems: string | readonly string[]): X509Certificate[] {
+  return anchorCache.get(typeof pems === 'string' ? pems : pems.join('\n'), () => parseCertificatesOfPem(pems));
+}
+
+function parseCertificatesOfPem(pems: string | readonly string[]): X509Certificate[] {
   const texts = typeof pems === 'string' ? [pems] : pems;
   const certificates: X509Certificate[] = [];
   for (const text of texts) {
@@ -169,6 +195,10 @@ function decodeX5c(x5c: unknown): X509Certificate[] {
   if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > 10) {
     throw new JwsError('jws.x5c.invalid', 'The x5c header must be a non-empty array of at most 10 base64 DER certificates');
   }
+  return x5cCache.get(x5c.map(String).join(','), () => parseX5c(x5c));
+}
+
+function parseX5c(x5c: unknown[]): X509Certificate[] {
   return x5c.map((entry: unknown, index) => {
     if (typeof entry !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(entry)) {
       throw new JwsError('jws.x5c.invalid', `x5c[${index}] is not standard base64 (RFC 7515 §4.1.6)`);
@@ -203,6 +233,13 @@ function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
 /** Checks `chain` (leaf first) leads to one of `anchors`, every certificate valid at `at`. */
 function checkChain(chain: X509Certificate[], anchors: X509Certificate[], at: Date): void {
   chain.forEach((certificate, index) => checkValidity(certificate, at, index === 0 ? 'signer' : `x5c[${index}]`));
+  const key = `${chain.map((certificate) => certificate.fingerprint256).join(',')}|${anchors.map((anchor) => anchor.fingerprint256).join(',')}`;
+  const anchor = chainSignatureCache.get(key, () => chainAnchor(chain, anchors));
+  checkValidity(anchor, at, 'trusted CA');
+}
+
+/** The anchor the chain's signatures lead to (checked once per chain and anchors), or a JwsError. */
+function chainAnchor(chain: X509Certificate[], anchors: X509Certificate[]): X509Certificate {
   for (let index = 0; index + 1 < chain.length; index++) {
     const parent = chain[index + 1];
     if (!parent.ca) throw new JwsError('jws.chain.broken', `x5c[${index + 1}] is not a CA certificate, so it cannot issue x5c[${index}]`);
@@ -213,7 +250,7 @@ function checkChain(chain: X509Certificate[], anchors: X509Certificate[], at: Da
   if (!anchor) {
     throw new JwsError('jws.chain.untrusted', `The x5c chain does not lead to the trusted CA (its last certificate's issuer is ${last.issuer.replace(/\n/g, ', ')})`);
   }
-  checkValidity(anchor, at, 'trusted CA');
+  return anchor;
 }
 
 function samePublicKey(a: KeyObject, b: KeyObject): boolean {
@@ -250,8 +287,20 @@ function protectedHeader(options: SignJwsOptions): Record<string, JsonValue> {
   return header;
 }
 
+/** The encoded protected header, checked and built once per key and header fields. */
+function encodedProtectedHeader(options: SignJwsOptions): string {
+  if (options.privateKey?.type !== 'private') return base64UrlEncode(canonicalize(protectedHeader(options)));
+  let cache = signingHeaderCache.get(options.privateKey);
+  if (!cache) {
+    cache = new BoundedCache<string>(16);
+    signingHeaderCache.set(options.privateKey, cache);
+  }
+  const key = JSON.stringify([options.alg, options.kid, options.typ, options.cty, options.x5c]);
+  return cache.get(key, () => base64UrlEncode(canonicalize(protectedHeader(options))));
+}
+
 function signParts(payload: unknown, options: SignJwsOptions): { header: string; payload: string; signature: string } {
-  const header = base64UrlEncode(canonicalize(protectedHeader(options)));
+  const header = encodedProtectedHeader(options);
   const body = base64UrlEncode(canonicalize(payload));
   const signature = base64UrlEncode(rawSign(options.alg, Buffer.from(`${header}.${body}`, 'ascii'), options.privateKey));
   return { header, payload: body, signature };
