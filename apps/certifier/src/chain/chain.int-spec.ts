@@ -412,3 +412,15 @@ describe('certified processing chain (certifier, embedded)', () => {
     await http().get('/chains/not-a-uuid').expect(400);
   });
 });
+
+describe('chain configuration at start-up', () => {
+  it('a bad value stops the certifier before it serves anything, naming the variable and its rule', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-chain-config-'));
+    try {
+      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error', KEYSTORE_PASSPHRASE: 'chain int-spec passphrase, not a secret', CHAIN_REROUTE: 'sometimes' });
+      await expect(createSigillumApp(config, [certifierRole])).rejects.toThrow(/CHAIN_REROUTE="sometimes" must be true or false/);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
