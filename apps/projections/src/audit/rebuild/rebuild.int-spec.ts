@@ -74,7 +74,12 @@ describe('mailbox and audit projections: live feeding, then rebuild from positio
         expect.objectContaining({ recipientId: silent, status: 'expired' }),
       ]),
     );
-    expect(view?.history.map((h) => h.type)).toEqual(refusedAndExpired.sources.map((s) => s.event.type)); // full history, in the facts' order
+    // Full history, in the facts' own time order (facts of the same millisecond in a fixed, event-id order).
+    expect(view?.history.map((h) => h.eventId).sort()).toEqual(refusedAndExpired.sources.map((s) => s.eventId).sort());
+    const times = view?.history.map((h) => h.at) ?? [];
+    expect(times).toEqual([...times].sort());
+    const distinctTimes = view?.history.filter((h, i, all) => all.filter((other) => other.at === h.at).length === 1).map((h) => h.eventId) ?? [];
+    expect(distinctTimes).toEqual(refusedAndExpired.sources.map((s) => s.eventId).filter((id) => distinctTimes.includes(id)));
     expect(view?.evidence.map((e) => e.chainIndex)).toEqual(view?.evidence.map((_, i) => i));
     expect(view?.evidence.map((e) => e.eventName).slice(-2)).toEqual(['ConsignmentRejection', 'AcceptanceRejectionExpiry']);
     expect(findCorrespondence(db, '00000000-0000-4000-8000-000000000000')).toBeUndefined();
