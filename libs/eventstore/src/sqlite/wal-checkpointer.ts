@@ -186,7 +186,6 @@ export class WalCheckpointer {
         synchronous,
       },
     });
-    this.worker.unref(); // a forgotten stop() must not keep the process alive
     this.ready = new Promise((resolve, reject) => {
       this.events.once('ready', resolve);
       this.events.once('failed', reject);
@@ -198,6 +197,9 @@ export class WalCheckpointer {
     this.worker.once('exit', (code) => {
       if (!this.stopping) this.fail(`the WAL checkpointer's worker exited (code ${code})`);
     });
+    // After the listeners: adding a 'message' listener refs the worker's port again. A forgotten stop() (a start-up
+    // that failed half-way, say) must not keep the process alive.
+    this.worker.unref();
   }
 
   /**
