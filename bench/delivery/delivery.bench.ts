@@ -17,13 +17,15 @@
  * node:crypto Ed25519 / RSA-2048 signatures of the same count.
  *
  * Environment: BENCH_DELIVERIES (default 1000), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
- * SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files).
+ * SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files), BENCH_CPU_PROFILE=<file>
+ * (a V8 CPU profile of the timed phase only, for Chrome DevTools or speedscope).
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
 import '../bus/preflight';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import * as fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -257,6 +259,12 @@ async function main(): Promise<number> {
     watch.recording = true;
 
     progressLine(`sending ${formatInt(settings.deliveries)} registered deliveries, ${settings.concurrency} in flight`);
+    const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const latencies: number[] = [];
     const progress = new Progress('delivered', settings.deliveries);
     let next = 0;
@@ -274,6 +282,12 @@ async function main(): Promise<number> {
     };
     await within(Promise.all(Array.from({ length: settings.concurrency }, worker)), timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
     const elapsedMs = performance.now() - started;
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      fs.writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+      progressLine(`CPU profile of the timed phase written to ${process.env.BENCH_CPU_PROFILE}`);
+      profiler.disconnect();
+    }
     // Let the evidence of the last deliveries land before counting what one delivery writes.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     watch.recording = false;
