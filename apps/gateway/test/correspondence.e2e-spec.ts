@@ -325,6 +325,16 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     expect(await evidenceNames(correspondenceId)).not.toContain('ContentHandover');
   }, 60_000);
 
+  it('no event of the whole run carries a private key, a session credential or a one-time code', async () => {
+    const codes = mail.mails.map((caught) => /\b(\d{6,12})\b/.exec(caught.text)?.[1]).filter((code): code is string => Boolean(code));
+    expect(codes.length).toBeGreaterThan(0);
+    const everything = (await store.readAll()).map((recorded) => JSON.stringify(recorded.event.data)).join('\n');
+    expect(everything).not.toMatch(/PRIVATE KEY/);
+    for (const secret of [aliceSession.credential, bobSession.credential]) expect(everything).not.toContain(secret);
+    // A code is a handful of digits: look for it where it would be written, as a JSON value of its own.
+    for (const code of codes) expect(everything).not.toContain(`"${code}"`);
+  }, 30_000);
+
   it('acceptance window expires: 15 days of silence give expiry evidence by event time, never early', async () => {
     const { correspondenceId } = await send(aliceSession, [bob], 'registered', 'silence');
     await eventually(async () => expect(JSON.stringify(await api('GET', '/inbox', undefined, bobSession.auth))).toContain(correspondenceId), wait);
