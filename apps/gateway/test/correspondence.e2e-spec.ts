@@ -151,7 +151,7 @@ describe.each(runtimes)('registered correspondence through every role on the $na
 
     aliceSession = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'registered' });
     bobSession = await openSession(api, mail, { userId: bob, counterpartIds: [alice], kind: 'registered' });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await app?.close();

@@ -81,9 +81,15 @@ export async function openSession(
   options: { userId: string; counterpartIds: string[]; kind: string },
 ): Promise<OpenedSession> {
   const before = mailbox.mails.length;
-  const session = await api('POST', '/sessions', { userId: options.userId, counterpartIds: options.counterpartIds, correspondenceKind: options.kind });
+  let session = await api('POST', '/sessions', { userId: options.userId, counterpartIds: options.counterpartIds, correspondenceKind: options.kind });
+  // 202 "requested": the trust check is still on its way (a cold Kafka consumer group, say); ask again, as a client does.
+  const deadline = Date.now() + 60_000;
+  while (session.status === 'requested' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    session = await api('GET', `/sessions/${session.sessionId}`);
+  }
   if (session.status !== 'challenged') throw new Error(`The session was not challenged: ${JSON.stringify(session)}`);
-  const code = await mailbox.codeFor(session.sessionId, { after: before });
+  const code = await mailbox.codeFor(session.sessionId, { after: before, timeoutMs: 30_000 });
   const opened = await api('POST', `/sessions/${session.sessionId}/code`, { code });
   return {
     sessionId: session.sessionId,
