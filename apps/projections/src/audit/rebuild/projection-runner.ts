@@ -58,10 +58,44 @@ export class ProjectionRunner {
     return (this.db.prepare('SELECT version FROM projection_versions WHERE name = ?').get(this.projection.name) as { version: number } | undefined)?.version;
   }
 
-  /** Applies one live message once (after a running rebuild); false when it had already been applied. */
-  async handle(message: DeliveredMessage): Promise<boolean> {
+  /**
+   * Applies one live message once (after a running rebuild); false when it had already been applied. Messages that
+   * arrive together (the bus hands several over at once) are applied in one SQLite transaction, each in its own
+   * savepoint: a commit per batch instead of per event, and a refused message rolls back alone.
+   */
+  handle(message: DeliveredMessage): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private readonly pending: { message: DeliveredMessage; resolve: (applied: boolean) => void; reject: (error: unknown) => void }[] = [];
+
+  private async flush(): Promise<void> {
     if (this.rebuilding) await this.rebuilding.catch(() => undefined);
-    return this.projector.handle(message);
+    const batch = this.pending.splice(0, this.pending.length);
+    const outcomes: ({ applied: boolean } | { error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { message } of batch) {
+          try {
+            outcomes.push({ applied: this.projector.handle(message) }); // a savepoint inside this transaction
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, index) => {
+      const outcome = outcomes[index];
+      if ('error' in outcome) reject(outcome.error);
+      else resolve(outcome.applied);
+    });
   }
 
   get isRebuilding(): boolean {
