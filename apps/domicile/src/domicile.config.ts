@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
-import { ConfigError } from '@sigillum/config';
-import { DEFAULT_CORRESPONDENCE_KINDS, DEFAULT_TRUST_LEVELS, type TrustLevel } from '@sigillum/contracts';
+import { ConfigError, loadCorrespondenceKinds, type SigillumConfig } from '@sigillum/config';
+import { SIGILLUM_CONFIG } from '@sigillum/runtime';
+import { DEFAULT_TRUST_LEVELS, type TrustLevel } from '@sigillum/contracts';
 import type { SessionPolicy } from './session/session.decider';
 
 /** The domicile's validated configuration. */
@@ -29,7 +30,7 @@ type Name = keyof typeof DOMICILE_ENVIRONMENT;
 export const MAX_COUNTERPARTS = 50;
 
 /** Reads and validates the domicile's variables; throws ConfigError naming every problem at once. */
-export function loadDomicileConfig(env: NodeJS.ProcessEnv): DomicileConfig {
+export function loadDomicileConfig(env: Readonly<Record<string, string | undefined>>): DomicileConfig {
   const problems: string[] = [];
   const read = (name: Name) => {
     const value = env[name];
@@ -61,7 +62,7 @@ export function loadDomicileConfig(env: NodeJS.ProcessEnv): DomicileConfig {
   return {
     session: {
       presetLevel,
-      correspondenceKinds: DEFAULT_CORRESPONDENCE_KINDS.map((kind) => kind.name),
+      correspondenceKinds: loadCorrespondenceKinds(env).map((kind) => kind.name),
       maxCounterparts: MAX_COUNTERPARTS,
       maxAttempts,
       lockoutSeconds,
@@ -73,5 +74,8 @@ export function loadDomicileConfig(env: NodeJS.ProcessEnv): DomicileConfig {
 }
 
 /** Provides DOMICILE_CONFIG from the environment; a bad variable stops the start with every problem listed. */
-@Module({ providers: [{ provide: DOMICILE_CONFIG, useFactory: () => loadDomicileConfig(process.env) }], exports: [DOMICILE_CONFIG] })
+@Module({
+  providers: [{ provide: DOMICILE_CONFIG, useFactory: (config: SigillumConfig) => loadDomicileConfig(config.env), inject: [SIGILLUM_CONFIG] }],
+  exports: [DOMICILE_CONFIG],
+})
 export class DomicileConfigModule {}
