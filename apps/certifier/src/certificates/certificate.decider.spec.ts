@@ -1,4 +1,4 @@
-import type { CertificateIssued, CertificationAuthorityEstablished, DomainError, PartyEvent } from '@sigillum/contracts';
+import type { CertificateIssued, CertificateRevoked, CertificationAuthorityEstablished, DomainError, PartyEvent } from '@sigillum/contracts';
 import type { IssuedCertificate } from '@sigillum/crypto';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
 import {
@@ -7,6 +7,7 @@ import {
   certificateSubjectOf,
   type EstablishCertificationAuthority,
   type IssueCertificate,
+  type RevokeCertificate,
 } from './certificate.decider';
 import { partyKeysOf } from './party-keys';
 
@@ -180,6 +181,34 @@ describe('certificate decider', () => {
           expect((error as DomainError).code).toBe('CERTIFIER.KEY_PROFILE_MISMATCH');
           expect((error as DomainError).kind).toBe('invalid');
         });
+    });
+
+    describe('revocation', () => {
+      const revokeCommand: RevokeCertificate = { type: 'RevokeCertificate', certificateId: 'c1', reason: 'key compromise', now };
+      const revokedEvent: CertificateRevoked = { type: 'CertificateRevoked', version: 1, data: { certificateId: 'c1', reason: 'key compromise', revokedAt: at } };
+
+      it('given an issued certificate, when it is revoked, then CertificateRevoked with the reason and the time', () => {
+        spec.given([issued]).when(revokeCommand).then([revokedEvent]);
+      });
+
+      it('given a revoked certificate, when it is revoked again (another reason, later), then nothing happens: the first revocation stands', () => {
+        spec
+          .given([issued, revokedEvent])
+          .when({ ...revokeCommand, reason: 'superseded', now: new Date('2026-12-01T00:00:00.000Z') })
+          .thenNothingHappens();
+      });
+
+      it('given nothing (or a CA stream), when revoked, then it is not found', () => {
+        for (const history of [[], [established]]) {
+          spec
+            .given(history)
+            .when(revokeCommand)
+            .thenThrows((error) => {
+              expect((error as DomainError).code).toBe('CERTIFIER.CERTIFICATE_NOT_FOUND');
+              expect((error as DomainError).kind).toBe('not-found');
+            });
+        }
+      });
     });
 
     it('given a certificate, when it is revoked, then the state says so', () => {

@@ -41,7 +41,15 @@ export type IssueCertificate = {
   readonly now: Date;
 };
 
-export type CertificateCommand = EstablishCertificationAuthority | IssueCertificate;
+/** Revokes an issued certificate: relying parties refuse signatures under it from `now` on. */
+export type RevokeCertificate = {
+  readonly type: 'RevokeCertificate';
+  readonly certificateId: string;
+  readonly reason: string;
+  readonly now: Date;
+};
+
+export type CertificateCommand = EstablishCertificationAuthority | IssueCertificate | RevokeCertificate;
 
 //////// State
 
@@ -152,12 +160,27 @@ function issue(command: IssueCertificate, state: CertificateState): CertificateI
   ];
 }
 
+function revoke(command: RevokeCertificate, state: CertificateState): CertificateRevoked[] {
+  // Revocation is final: a second request keeps the first revocation (its time and reason) and records nothing.
+  if (state.status === 'revoked') return [];
+  if (state.status !== 'issued') throw new DomainError('CERTIFIER.CERTIFICATE_NOT_FOUND', `No certificate ${command.certificateId}`, 'not-found');
+  return [
+    {
+      type: 'CertificateRevoked',
+      version: 1,
+      data: { certificateId: command.certificateId, reason: command.reason, revokedAt: command.now.toISOString() },
+    },
+  ];
+}
+
 export function decide(command: CertificateCommand, state: CertificateState): CertificateEvent[] {
   switch (command.type) {
     case 'EstablishCertificationAuthority':
       return establish(command, state);
     case 'IssueCertificate':
       return issue(command, state);
+    case 'RevokeCertificate':
+      return revoke(command, state);
     default:
       return assertNever(command, 'certificate command');
   }

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, Header, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { IssueCertificateBody } from './certificates.dto';
+import { Body, Controller, Get, Header, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { IssueCertificateBody, RevokeCertificateBody } from './certificates.dto';
 import { CertificatesService } from './certificates.service';
 
 /** X.509 certificates the certifier's CA issues for keys registered in the directory, and the CA certificate itself. */
@@ -21,6 +22,18 @@ export class CertificatesController {
   @Get('certificates/:certificateId')
   get(@Param('certificateId', new ParseUUIDPipe()) certificateId: string) {
     return this.certificates.get(certificateId);
+  }
+
+  @Post('certificates/:certificateId/revocation')
+  @HttpCode(200)
+  @ApiTags('certificates')
+  @ApiOperation({ summary: 'Revokes a certificate of the certifier CA: from then on the certified chain refuses what is signed under it (rule certificate.revoked)' })
+  @ApiParam({ name: 'certificateId', format: 'uuid' })
+  @ApiOkResponse({ description: 'The certificate, status revoked, with revokedAt and revocationReason; a certificate revoked already keeps its first revocation' })
+  @ApiBadRequestResponse({ description: 'certificateId is not a UUID, or reason is missing, empty or longer than 300 characters (nothing recorded)' })
+  @ApiNotFoundResponse({ description: 'No certificate with this id' })
+  revoke(@Param('certificateId', new ParseUUIDPipe()) certificateId: string, @Body() body: RevokeCertificateBody) {
+    return this.certificates.revoke(certificateId, body.reason);
   }
 
   /** The CA certificate, PEM: the trust anchor to give `openssl verify -CAfile`. */

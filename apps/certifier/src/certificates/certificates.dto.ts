@@ -1,5 +1,6 @@
 import { CERTIFICATE_PROFILES, type CertificateProfile } from '@sigillum/crypto';
-import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 
 export class IssueCertificateBody {
   /** The party whose key is certified (directory id). */
@@ -19,4 +20,12 @@ export class IssueCertificateBody {
   @Min(1)
   @Max(3650)
   validityDays?: number;
+}
+
+export class RevokeCertificateBody {
+  /** Why the certificate is revoked (e.g. key compromise, operator accreditation withdrawn); recorded as given. */
+  @ApiProperty({ minLength: 1, maxLength: 300, example: 'key compromise' })
+  @IsString()
+  @Length(1, 300)
+  reason!: string;
 }

@@ -5,24 +5,29 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Global, type INestApplication, Module } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { Test } from '@nestjs/testing';
 import {
   CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
   CLOCK,
   type Clock,
   ID_GENERATOR,
   type KeyAlgorithm,
+  messageFromRecordedEvent,
   PARTY_CATEGORY,
   type PartyEvent,
   type PendingEvent,
   streamIdOf,
+  Topics,
 } from '@sigillum/contracts';
 import { type CertificateAuthority, FileKeyStore, generateKeyPair } from '@sigillum/crypto';
 import { EVENT_STORE, SqliteEventStore } from '@sigillum/eventstore';
-import { JsonErrorFilter, KEY_STORE, strictValidationPipe, uuidGenerator } from '@sigillum/runtime';
+import { JsonErrorFilter, KEY_STORE, LOCAL_DB, strictValidationPipe, uuidGenerator } from '@sigillum/runtime';
 import request from 'supertest';
 import { CertificatesModule } from './certificates.module';
 import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
+import { RevokedCertificates } from './revoked-certificates';
 
 const OPENSSL = '/usr/bin/openssl';
 const PASSPHRASE = 'integration passphrase';
@@ -37,6 +42,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
   let dir: string;
   let store: SqliteEventStore;
   let keystore: FileKeyStore;
+  let localDb: Database.Database;
   let app: INestApplication;
   let current = start;
   const clock: Clock = { now: () => current };
@@ -47,10 +53,11 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       providers: [
         { provide: EVENT_STORE, useValue: store },
         { provide: KEY_STORE, useValue: keystore },
+        { provide: LOCAL_DB, useValue: localDb },
         { provide: CLOCK, useValue: clock },
         { provide: ID_GENERATOR, useValue: uuidGenerator },
       ],
-      exports: [EVENT_STORE, KEY_STORE, CLOCK, ID_GENERATOR],
+      exports: [EVENT_STORE, KEY_STORE, LOCAL_DB, CLOCK, ID_GENERATOR],
     })
     class TestInfrastructure {}
 
@@ -103,12 +110,14 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-certificates-'));
     store = new SqliteEventStore({ filename: path.join(dir, 'events.db') });
     keystore = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: PASSPHRASE });
+    localDb = new Database(path.join(dir, 'local.db'));
     app = await boot();
   });
 
   afterAll(async () => {
     await app?.close();
     await store?.close();
+    localDb?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -251,6 +260,111 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     expect(response.body).toMatchObject({ code: 'CERTIFIER.CERTIFICATE_NOT_FOUND' });
   });
 
+  describe('revocation', () => {
+    async function issuedCertificate(name: string) {
+      const { partyId, keys } = await registerParty(name, [{ algorithm: 'Ed25519', use: 'signature' }]);
+      const response = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(201);
+      return response.body as { certificateId: string; fingerprint: string; partyId: string };
+    }
+    const eventsOf = async (certificateId: string) => (await store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId))).map((r) => r.event);
+
+    it('revokes a certificate: 200 with revokedAt and the reason, CertificateRevoked recorded, the index knows it at once', async () => {
+      const certificate = await issuedCertificate('Revocable Co');
+      const index = app.get(RevokedCertificates);
+      expect(index.isRevoked(certificate.fingerprint)).toBe(false);
+      current = new Date('2026-11-27T10:00:00.000Z');
+      try {
+        const response = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(200);
+        expect(response.body).toMatchObject({
+          certificateId: certificate.certificateId,
+          fingerprint: certificate.fingerprint,
+          status: 'revoked',
+          revokedAt: '2026-11-27T10:00:00.000Z',
+          revocationReason: 'key compromise',
+        });
+      } finally {
+        current = start;
+      }
+      expect(await eventsOf(certificate.certificateId)).toEqual([
+        expect.objectContaining({ type: 'CertificateIssued' }),
+        { type: 'CertificateRevoked', version: 1, data: { certificateId: certificate.certificateId, reason: 'key compromise', revokedAt: '2026-11-27T10:00:00.000Z' } },
+      ]);
+      expect(index.isRevoked(certificate.fingerprint)).toBe(true);
+      const fetched = await request(app.getHttpServer()).get(`/certificates/${certificate.certificateId}`).expect(200);
+      expect(fetched.body).toMatchObject({ status: 'revoked', revokedAt: '2026-11-27T10:00:00.000Z', revocationReason: 'key compromise' });
+      // Kept in the local SQLite file: a process started afterwards knows it before any event reaches it.
+      expect(new RevokedCertificates(localDb).isRevoked(certificate.fingerprint)).toBe(true);
+    });
+
+    it('is idempotent: revoking a revoked certificate answers the first revocation, 200, and records nothing', async () => {
+      const certificate = await issuedCertificate('Twice Revoked Co');
+      const first = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'superseded' }).expect(200);
+      current = new Date('2026-11-28T10:00:00.000Z');
+      try {
+        const second = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'another reason' }).expect(200);
+        expect(second.body).toEqual(first.body);
+        expect(second.body).toMatchObject({ revokedAt: start.toISOString(), revocationReason: 'superseded' });
+      } finally {
+        current = start;
+      }
+      expect((await eventsOf(certificate.certificateId)).map((event) => event.type)).toEqual(['CertificateIssued', 'CertificateRevoked']);
+    });
+
+    it('answers 404 for an unknown certificate, and writes nothing', async () => {
+      const certificateId = randomUUID();
+      const response = await request(app.getHttpServer()).post(`/certificates/${certificateId}/revocation`).send({ reason: 'key compromise' }).expect(404);
+      expect(response.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.CERTIFICATE_NOT_FOUND' });
+      expect(await eventsOf(certificateId)).toEqual([]);
+    });
+
+    it('refuses bad input with 400 naming the field and rule, and writes nothing', async () => {
+      const certificate = await issuedCertificate('Badly Revoked Co');
+      const server = app.getHttpServer();
+      const cases: [Record<string, unknown>, string, string][] = [
+        [{}, 'reason', 'isString'],
+        [{ reason: '' }, 'reason', 'isLength'],
+        [{ reason: 'x'.repeat(301) }, 'reason', 'isLength'],
+        [{ reason: 42 }, 'reason', 'isString'],
+        [{ reason: 'key compromise', revokedAt: '2020-01-01T00:00:00.000Z' }, 'revokedAt', 'whitelist'],
+      ];
+      for (const [body, field, rule] of cases) {
+        const response = await request(server).post(`/certificates/${certificate.certificateId}/revocation`).send(body).expect(400);
+        expect(response.body.violations).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
+      }
+      await request(server).post('/certificates/not-a-uuid/revocation').send({ reason: 'key compromise' }).expect(400);
+      expect((await eventsOf(certificate.certificateId)).map((event) => event.type)).toEqual(['CertificateIssued']);
+      expect(app.get(RevokedCertificates).isRevoked(certificate.fingerprint)).toBe(false);
+      // 300 characters is the limit, not beyond it.
+      await request(server).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'x'.repeat(300) }).expect(200);
+    });
+
+    it('a process that did not record the revocation learns it from the certificate events, once however often delivered', async () => {
+      const certificate = await issuedCertificate('Remotely Revoked Co');
+      await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'accreditation withdrawn' }).expect(200);
+      const elsewhere = new Database(':memory:');
+      try {
+        const index = new RevokedCertificates(elsewhere);
+        const recorded = await store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificate.certificateId));
+        const messages = recorded.map((event, offset) => ({
+          ...messageFromRecordedEvent(event, () => Topics.eventsOf(CERTIFICATE_CATEGORY)),
+          partition: 0,
+          offset: String(offset),
+        }));
+        expect(index.apply(messages[0])).toBe(true);
+        expect(index.isRevoked(certificate.fingerprint)).toBe(false);
+        expect(index.apply(messages[1])).toBe(true);
+        expect(index.isRevoked(certificate.fingerprint)).toBe(true);
+        // Redelivered: nothing applied twice, still revoked.
+        expect(index.apply(messages[1])).toBe(false);
+        expect(index.apply(messages[0])).toBe(false);
+        expect(index.isRevoked(certificate.fingerprint)).toBe(true);
+        expect(index.size).toBe(1);
+      } finally {
+        elsewhere.close();
+      }
+    });
+  });
+
   it('applies CertificatesModule.withOptions', async () => {
     const otherDir = path.join(dir, 'other-ca-keys');
     @Global()
@@ -258,10 +372,11 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       providers: [
         { provide: EVENT_STORE, useValue: store },
         { provide: KEY_STORE, useValue: FileKeyStore.open({ directory: otherDir, passphrase: PASSPHRASE }) },
+        { provide: LOCAL_DB, useValue: localDb },
         { provide: CLOCK, useValue: clock },
         { provide: ID_GENERATOR, useValue: uuidGenerator },
       ],
-      exports: [EVENT_STORE, KEY_STORE, CLOCK, ID_GENERATOR],
+      exports: [EVENT_STORE, KEY_STORE, LOCAL_DB, CLOCK, ID_GENERATOR],
     })
     class OtherInfrastructure {}
     const moduleRef = await Test.createTestingModule({

@@ -25,6 +25,7 @@ import {
 import { CERTIFICATES_OPTIONS, type CertificatesOptions } from './certificates.options';
 import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
 import { partyKeysOf } from './party-keys';
+import { RevokedCertificates } from './revoked-certificates';
 
 /** A certificate as the API shows it. */
 export type CertificateView = CertificateIssued['data'] & {
@@ -50,6 +51,7 @@ export class CertificatesService {
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(CERTIFICATION_AUTHORITY) private readonly ca: CertificateAuthority,
     @Inject(CERTIFICATES_OPTIONS) private readonly options: CertificatesOptions,
+    private readonly revocations: RevokedCertificates,
   ) {
     this.handle = commandHandler(certificateDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
   }
@@ -89,6 +91,22 @@ export class CertificatesService {
       { correlationId: requestId, causationId: requestId },
     );
     return { ...viewOf(result.state, certificateId), profile: request.profile };
+  }
+
+  /**
+   * Revokes a certificate (CertificateRevoked): 404 when there is none; a revoked one stays as first revoked (same
+   * answer, nothing recorded). The revocation index of this process knows it before the call returns.
+   */
+  async revoke(certificateId: string, reason: string): Promise<CertificateView> {
+    const requestId = this.ids.next();
+    const result = await this.handle(
+      streamIdOf(CERTIFICATE_CATEGORY, certificateId),
+      { type: 'RevokeCertificate', certificateId, reason, now: this.clock.now() },
+      { correlationId: requestId, causationId: requestId },
+    );
+    const view = viewOf(result.state, certificateId);
+    if (view.revokedAt !== null) this.revocations.recordRevoked(certificateId, view.fingerprint, view.revokedAt);
+    return view;
   }
 
   /** A certificate as recorded in `certificate-<certificateId>`; 404 when there is none. */

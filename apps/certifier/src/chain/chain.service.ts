@@ -29,6 +29,7 @@ import {
 } from '@sigillum/contracts';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { nameBasedId } from '@sigillum/runtime';
+import { RevokedCertificates } from '../certificates/revoked-certificates';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
 import { FoldedStreamCache } from '../state/folded-stream-cache';
@@ -81,11 +82,12 @@ export class ChainService {
     @Inject(CHAIN_CONFIG) private readonly config: ChainConfig,
     @Inject(CERTIFIER_SIGNER) private readonly signer: CertifierSigner,
     private readonly trust: TrustCheckService,
+    revocations: RevokedCertificates,
   ) {
     // A return, a timer and a redelivery may race on one chain: re-read and decide again a few times.
     this.handle = commandHandler(chainDecider, { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: 8 });
     this.operators = new FoldedStreamCache(store, operatorFactsFold);
-    this.verifier = new CertifiedSignatureVerifier(signer.caCertificatePem);
+    this.verifier = new CertifiedSignatureVerifier(signer.caCertificatePem, revocations);
   }
 
   get kinds(): readonly CorrespondenceKind[] {

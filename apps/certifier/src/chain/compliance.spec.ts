@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,8 +8,8 @@ import type { PartyKey } from '../certificates/party-keys';
 import type { ChainState } from './chain.decider';
 import { chainDecider } from './chain.decider';
 import { acknowledge, compliantReturn, type OperatorCredentials, outputFor, reportOf, returnWith, x5cOf } from './chain-test-kit';
-import { checkReturn, digestOf, parameterProblems, type ReturnToCheck, standingOf, stepFailedReasons } from './compliance';
-import { CertifiedSignatureVerifier } from './signatures';
+import { acknowledgementPayload, checkReturn, digestOf, parameterProblems, type ReturnToCheck, standingOf, stepFailedReasons } from './compliance';
+import { CertificateRevokedError, CertifiedSignatureVerifier } from './signatures';
 
 const now = new Date('2026-06-01T12:00:00.000Z');
 const iso = (offsetSeconds: number) => new Date(now.getTime() + offsetSeconds * 1000).toISOString();
@@ -22,6 +23,13 @@ let otherCa: CertificateAuthority;
 let operator: OperatorCredentials;
 let keys: Record<string, PartyKey>;
 let verifier: CertifiedSignatureVerifier;
+/** What the certifier CA revoked, by certificate fingerprint; empty unless a test revokes. */
+const revokedFingerprints = new Set<string>();
+/** The operator's signature key under a second certificate, revoked by the tests that use it. */
+let underRevoked: OperatorCredentials;
+
+const certificateFingerprintOf = (pem: string) =>
+  createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64')).digest('hex');
 
 function keyRecord(keyId: string, publicKeyPem: string, fingerprint: string, overrides: Partial<PartyKey> = {}): PartyKey {
   return { keyId, algorithm: 'Ed25519', use: 'signature', publicKeyPem, fingerprint, registeredAt: iso(-3600), revokedAt: null, ...overrides };
@@ -108,8 +116,12 @@ beforeAll(() => {
   const own = credentials(ca, 'key-1');
   operator = own;
   keys = { 'key-1': keyRecord('key-1', own.publicKeyPem, own.fingerprint) };
-  verifier = new CertifiedSignatureVerifier(ca.caCertificatePem);
+  verifier = new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revokedFingerprints.has(fingerprint) });
+  const second = ca.issue({ subject: { commonName: 'Operator key-1', organisation: 'Processing Co' }, publicKeyPem: own.publicKeyPem, profile: 'signing', validityDays: 365, now: new Date(now.getTime() - 3600_000) });
+  underRevoked = { ...own, certificatePem: second.certificatePem };
 });
+
+afterEach(() => revokedFingerprints.clear());
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -262,6 +274,37 @@ describe('compliance of a returned token', () => {
     });
   });
 
+  describe('revoked certificates', () => {
+    const revoke = (credentials: OperatorCredentials) => revokedFingerprints.add(certificateFingerprintOf(credentials.certificatePem));
+
+    it('certificate.revoked: the report is signed under a certificate the CA revoked, naming the operator', () => {
+      revoke(underRevoked);
+      const reasons = check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, underRevoked, input.returned.returnedAt) }));
+      expect(reasons).toEqual([
+        { rule: 'certificate.revoked', message: expect.stringContaining(certificateFingerprintOf(underRevoked.certificatePem)), partyId: operatorId, subjectRole: 'operator' },
+      ]);
+      // The same return under the certificate still in force complies.
+      expect(check('deliver')).toEqual([]);
+    });
+
+    it('certificate.revoked: the acknowledgement names (x5c) a certificate the CA revoked', () => {
+      revoke(underRevoked);
+      const reasons = check('deliver', (input) => {
+        const acknowledgement = input.acknowledgement!;
+        const payload = acknowledgementPayload(input.token, acknowledgement.acknowledgedAt);
+        const signature = signJwsDetached(payload, { privateKey: underRevoked.privateKey, alg: 'EdDSA', x5c: x5cOf(underRevoked), kid: underRevoked.keyId });
+        return { ...input, acknowledgement: { ...acknowledgement, signature } };
+      });
+      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the acknowledgement/) })]);
+    });
+
+    it('certificate.revoked: the seal is made under a certificate the CA revoked (the report itself under one in force)', () => {
+      revoke(underRevoked);
+      const reasons = check('seal', (input) => withOutput(input, outputFor(input.token, underRevoked, recipients, now)));
+      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the seal/) })]);
+    });
+  });
+
   describe('step-specific outputs', () => {
     it('seal.invalid: the seal names another input', () => {
       const token = tokenFor('seal');
@@ -381,6 +424,24 @@ describe('CertifiedSignatureVerifier', () => {
     expect(() => local.verifyDetached(returned.signature, { ...returned.report, finishedAt: iso(9) }, now)).toThrow(/does not verify/);
     // Outside the certificate's validity, even when cached.
     expect(() => local.verifyDetached(returned.signature, returned.report, new Date(now.getTime() + 400 * 86_400_000))).toThrow(/not valid/);
+  });
+
+  it('asks for revocation on every use: a certificate revoked after it was cached is refused from the cache', () => {
+    const revoked = new Set<string>();
+    const local = new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) });
+    const { returned } = compliantReturn(tokenFor('deliver'), underRevoked, recipients);
+    const signer = local.verifyDetached(returned.signature, returned.report, now);
+    expect(signer.certificateFingerprint).toBe(certificateFingerprintOf(underRevoked.certificatePem));
+    expect(local.size).toBe(1);
+    revoked.add(signer.certificateFingerprint);
+    expect(() => local.verifyDetached(returned.signature, returned.report, now)).toThrow(CertificateRevokedError);
+    expect(local.size).toBe(1);
+    // A fresh verifier (nothing cached) refuses it too, and a seal under it likewise.
+    const seal = outputFor(tokenFor('seal'), underRevoked, recipients, now);
+    if (seal.step !== 'seal') throw new Error('unreachable');
+    expect(() => new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) }).verify(seal.sealJws, now)).toThrow(
+      expect.objectContaining({ code: 'certificate.revoked' }),
+    );
   });
 
   it('verifies an embedded-payload JWS (a seal) from the cache too', () => {

@@ -13,7 +13,7 @@ import type {
 import { canonicalize, sha256Imprint, verifyTimeStampToken } from '@sigillum/crypto';
 import type { PartyKey } from '../certificates/party-keys';
 import { type ChainState, type TokenRecord, tokenOf, openTokenOf } from './chain.decider';
-import { type CertifiedSignatureVerifier, verifyDetachedByKey } from './signatures';
+import { CertificateRevokedError, type CertifiedSignatureVerifier, verifyDetachedByKey, x5cLeafFingerprintOf } from './signatures';
 
 /**
  * Checks of an operator's return against its token and its specification: pure functions (crypto included, no I/O).
@@ -21,7 +21,7 @@ import { type CertifiedSignatureVerifier, verifyDetachedByKey } from './signatur
  *   ack.missing, ack.signature-invalid, ack.late,
  *   report.token-mismatch, report.step-mismatch, report.times-invalid, digest.input-mismatch, digest.output-mismatch,
  *   spec.step-not-allowed, spec.parameters, deadline.exceeded,
- *   signature.invalid, signature.key-not-certified,
+ *   signature.invalid, signature.key-not-certified, certificate.revoked,
  *   seal.invalid, timestamp.invalid, deliver.recipients-mismatch.
  */
 
@@ -75,7 +75,7 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
   const fail = (rule: string, message: string) => reasons.push({ rule, message, partyId: token.operatorId, subjectRole: 'operator' });
   const report = returned.report;
 
-  checkAcknowledgement(input, fail);
+  checkAcknowledgement(input, verifier, fail);
 
   // The report is about this token, this step and this input.
   if (report.tokenId !== token.tokenId || returned.tokenId !== token.tokenId || returned.operatorId !== token.operatorId || returned.stepIndex !== token.stepIndex || returned.correspondenceId !== token.correspondenceId) {
@@ -108,11 +108,18 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
 
 type Fail = (rule: string, message: string) => void;
 
-function checkAcknowledgement({ token, acknowledgement, operatorKeys }: ReturnToCheck, fail: Fail): void {
+/** The refusal of what an operator signed under a certificate the certifier CA revoked. */
+const revokedMessage = (what: string, token: CertificationToken, certificateFingerprint: string) =>
+  `${what} is signed under certificate ${certificateFingerprint} of operator ${token.operatorId}, revoked by the certifier CA`;
+
+function checkAcknowledgement({ token, acknowledgement, operatorKeys }: ReturnToCheck, verifier: CertifiedSignatureVerifier, fail: Fail): void {
   if (!acknowledgement) {
     fail('ack.missing', `operator ${token.operatorId} never acknowledged token ${token.tokenId}`);
     return;
   }
+  // The acknowledgement is verified by the key the directory pins; when it names its certificate (x5c), that must not be revoked.
+  const ackCertificate = x5cLeafFingerprintOf(acknowledgement.signature);
+  if (ackCertificate !== null && verifier.isRevoked(ackCertificate)) fail('certificate.revoked', revokedMessage('the acknowledgement', token, ackCertificate));
   const key = usableKey(operatorKeys, acknowledgement.keyId);
   if (!key) {
     fail('ack.signature-invalid', `the acknowledgement is signed with key ${String(acknowledgement.keyId)}, not a signature key of operator ${token.operatorId} in force`);
@@ -151,7 +158,8 @@ function checkReportSignature({ token, returned, operatorKeys, now }: ReturnToCh
   try {
     signer = verifier.verifyDetached(returned.signature, returned.report, now);
   } catch (error) {
-    fail('signature.invalid', `the report signature does not verify under a certificate of the certifier CA: ${(error as Error).message}`);
+    if (error instanceof CertificateRevokedError) fail('certificate.revoked', revokedMessage('the report', token, error.certificateFingerprint));
+    else fail('signature.invalid', `the report signature does not verify under a certificate of the certifier CA: ${(error as Error).message}`);
     return;
   }
   const key = usableKey(operatorKeys, returned.keyId);
@@ -175,7 +183,8 @@ function checkOutput(input: ReturnToCheck, verifier: CertifiedSignatureVerifier,
         }
         if (output.certificateFingerprint !== seal.certificateFingerprint) fail('seal.invalid', 'the seal\'s certificateFingerprint is not SHA-256 of its signing certificate');
       } catch (error) {
-        fail('seal.invalid', `the seal does not verify under a certificate of the certifier CA: ${(error as Error).message}`);
+        if (error instanceof CertificateRevokedError) fail('certificate.revoked', revokedMessage('the seal', token, error.certificateFingerprint));
+        else fail('seal.invalid', `the seal does not verify under a certificate of the certifier CA: ${(error as Error).message}`);
       }
       return;
     }

@@ -10,6 +10,35 @@ export interface CertifiedSigner {
   readonly payload: JsonValue;
 }
 
+/** Which certificates are revoked, by fingerprint (SHA-256 of the DER, hex). */
+export interface RevocationCheck {
+  isRevoked(certificateFingerprint: string): boolean;
+}
+
+const NOTHING_REVOKED: RevocationCheck = { isRevoked: () => false };
+
+/** A signature that verifies, under a certificate the CA has revoked. */
+export class CertificateRevokedError extends JwsError {
+  constructor(readonly certificateFingerprint: string) {
+    super('certificate.revoked', `The signer certificate ${certificateFingerprint} was revoked by the certifier CA`);
+    this.name = 'CertificateRevokedError';
+  }
+}
+
+/** SHA-256 (hex) of the DER of the leaf certificate a compact JWS names in its `x5c` header; null when it names none. */
+export function x5cLeafFingerprintOf(compact: unknown): string | null {
+  if (typeof compact !== 'string') return null;
+  let header: unknown;
+  try {
+    header = JSON.parse(base64UrlDecode(compact.split('.')[0], 'protected header').toString('utf8'));
+  } catch {
+    return null;
+  }
+  const x5c = (header as { x5c?: unknown } | null)?.x5c;
+  if (!Array.isArray(x5c) || typeof x5c[0] !== 'string' || x5c[0].length === 0) return null;
+  return createHash('sha256').update(Buffer.from(x5c[0], 'base64')).digest('hex');
+}
+
 interface CachedLeaf {
   readonly publicKey: KeyObject;
   readonly spkiFingerprint: string;
@@ -64,6 +93,8 @@ function checkEd25519(parts: CompactParts, encodedPayload: string, key: KeyObjec
 /**
  * Verifies EdDSA JWS whose `x5c` chain must lead to one CA (the certifier's), remembering each leaf certificate
  * once its chain verified: later signatures under the same certificate cost one Ed25519 verify, no X.509 parsing.
+ * Revocation is asked on every use, cached leaf or not (a set lookup), so a certificate revoked after it was
+ * cached is refused from then on: CertificateRevokedError.
  */
 export class CertifiedSignatureVerifier {
   private readonly leaves = new Map<string, CachedLeaf>();
@@ -72,6 +103,7 @@ export class CertifiedSignatureVerifier {
 
   constructor(
     readonly caCertificatePem: string,
+    private readonly revocations: RevocationCheck = NOTHING_REVOKED,
     private readonly maxEntries = 4_096,
   ) {
     const ca = new X509Certificate(caCertificatePem);
@@ -85,8 +117,9 @@ export class CertifiedSignatureVerifier {
     const cached = this.cachedLeaf(parts, at);
     if (!cached) {
       const verified = verifyJws(compact, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
-      return { ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload };
+      return this.unlessRevoked({ ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload });
     }
+    this.unlessRevoked(cached);
     checkEd25519(parts, parts.encodedPayload, cached.publicKey);
     const payloadText = base64UrlDecode(parts.encodedPayload, 'payload').toString('utf8');
     if (!isCanonicalJson(payloadText)) throw new JwsError('jws.payload.not-canonical', 'The signed payload is not RFC 8785 canonical JSON');
@@ -99,14 +132,25 @@ export class CertifiedSignatureVerifier {
     const cached = this.cachedLeaf(parts, at);
     if (!cached) {
       const verified = verifyJwsDetached(compact, payload, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
-      return { ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload };
+      return this.unlessRevoked({ ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload });
     }
+    this.unlessRevoked(cached);
     checkEd25519(parts, base64UrlEncode(canonicalize(payload)), cached.publicKey);
     return { spkiFingerprint: cached.spkiFingerprint, certificateFingerprint: cached.certificateFingerprint, payload: payload as JsonValue };
   }
 
   get size(): number {
     return this.leaves.size;
+  }
+
+  /** Whether the CA revoked the certificate with this fingerprint. */
+  isRevoked(certificateFingerprint: string): boolean {
+    return this.revocations.isRevoked(certificateFingerprint);
+  }
+
+  private unlessRevoked<T extends { readonly certificateFingerprint: string }>(signer: T): T {
+    if (this.revocations.isRevoked(signer.certificateFingerprint)) throw new CertificateRevokedError(signer.certificateFingerprint);
+    return signer;
   }
 
   private cachedLeaf(parts: CompactParts, at: Date): CachedLeaf | undefined {

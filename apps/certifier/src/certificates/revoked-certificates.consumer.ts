@@ -1,0 +1,16 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RoleEventPattern } from '@sigillum/bus';
+import { CERTIFICATE_CATEGORY, type DeliveredMessage, Topics } from '@sigillum/contracts';
+import { RevokedCertificates } from './revoked-certificates';
+
+/** Keeps the revoked-certificate index of this process up to date (at least once; the projector applies each event once). */
+@Controller()
+export class RevokedCertificatesConsumer {
+  constructor(private readonly index: RevokedCertificates) {}
+
+  @RoleEventPattern('certifier', Topics.eventsOf(CERTIFICATE_CATEGORY))
+  async onCertificateEvent(@Payload() message: DeliveredMessage): Promise<void> {
+    this.index.apply(message);
+  }
+}
