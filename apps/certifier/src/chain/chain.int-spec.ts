@@ -406,6 +406,29 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(await chainEvents(correspondenceId)).toHaveLength(10);
   }, 60_000);
 
+  it('a return signed under a certificate revoked through the HTTP route: StepNonCompliant with certificate.revoked naming the operator, then a retry', async () => {
+    // A second certificate for the operator's signing key, revoked at once: the first one stays in force for the other tests.
+    const issued = await http().post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(201);
+    const revocation = await http().post(`/certificates/${issued.body.certificateId}/revocation`).send({ reason: 'operator key compromise' }).expect(200);
+    expect(revocation.body).toMatchObject({ status: 'revoked', revocationReason: 'operator key compromise', revokedAt: expect.any(String) });
+    const underRevoked: OperatorCredentials = { ...everyStep, certificatePem: issued.body.certificatePem as string };
+
+    const { correspondenceId } = await submit(alice, [bob], 'simple', aliceSession);
+    const first = await openToken(correspondenceId, 0);
+    expect(first.operatorId).toBe(everyStep.operatorId);
+    await returnToken(first, underRevoked, [bob]);
+    const retry = await openToken(correspondenceId, 0, 2);
+    const events = await chainEvents(correspondenceId);
+    expect(types(events)).toEqual(['ChainStarted', 'StepTokenIssued', 'StepNonCompliant', 'StepTokenIssued']);
+    expect(rulesOf(events[2])).toEqual(['certificate.revoked']);
+    expect((events[2] as StepNonCompliant).data).toMatchObject({
+      tokenId: first.tokenId,
+      operatorId: everyStep.operatorId,
+      reasons: [{ rule: 'certificate.revoked', partyId: everyStep.operatorId, subjectRole: 'operator', message: expect.stringContaining(issued.body.fingerprint) }],
+    });
+    expect(retry.operatorId).toBe(backupDeliverer.operatorId);
+  }, 60_000);
+
   it('answers 404 for a correspondence without a chain and 400 for an id that is not a UUID', async () => {
     const missing = await http().get(`/chains/${randomUUID()}`).expect(404);
     expect(JSON.stringify(missing.body)).toMatch(/No certified chain/);
