@@ -1,6 +1,5 @@
 import { CERTIFICATE_PROFILES, type CertificateProfile } from '@sigillum/crypto';
-import { ApiProperty } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
 
 export class IssueCertificateBody {
   /** The party whose key is certified (directory id). */
@@ -24,8 +23,8 @@ export class IssueCertificateBody {
 
 export class RevokeCertificateBody {
   /** Why the certificate is revoked (e.g. key compromise, operator accreditation withdrawn); recorded as given. */
-  @ApiProperty({ minLength: 1, maxLength: 300, example: 'key compromise' })
   @IsString()
-  @Length(1, 300)
+  @MinLength(1)
+  @MaxLength(300)
   reason!: string;
 }

@@ -322,8 +322,8 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       const server = app.getHttpServer();
       const cases: [Record<string, unknown>, string, string][] = [
         [{}, 'reason', 'isString'],
-        [{ reason: '' }, 'reason', 'isLength'],
-        [{ reason: 'x'.repeat(301) }, 'reason', 'isLength'],
+        [{ reason: '' }, 'reason', 'minLength'],
+        [{ reason: 'x'.repeat(301) }, 'reason', 'maxLength'],
         [{ reason: 42 }, 'reason', 'isString'],
         [{ reason: 'key compromise', revokedAt: '2020-01-01T00:00:00.000Z' }, 'revokedAt', 'whitelist'],
       ];

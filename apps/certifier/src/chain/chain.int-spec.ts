@@ -410,6 +410,10 @@ describe('certified processing chain (certifier, embedded)', () => {
     // A second certificate for the operator's signing key, revoked at once: the first one stays in force for the other tests.
     const issued = await http().post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(201);
     const revocation = await http().post(`/certificates/${issued.body.certificateId}/revocation`).send({ reason: 'operator key compromise' }).expect(200);
+    const document = (await http().get('/docs-json').expect(200)).body;
+    const route = document.paths['/certificates/{certificateId}/revocation'].post;
+    expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
+    expect(document.components.schemas.RevokeCertificateBody.properties.reason).toMatchObject({ type: 'string', minLength: 1, maxLength: 300 });
     expect(revocation.body).toMatchObject({ status: 'revoked', revocationReason: 'operator key compromise', revokedAt: expect.any(String) });
     const underRevoked: OperatorCredentials = { ...everyStep, certificatePem: issued.body.certificatePem as string };
 

@@ -305,6 +305,14 @@ describe('compliance of a returned token', () => {
     });
   });
 
+  describe('revoked TSA certificate', () => {
+    it('certificate.revoked: the time-stamp token is signed under a TSA certificate the CA revoked', () => {
+      revokedFingerprints.add(certificateFingerprintOf(operator.tsa!.certificatePem));
+      const reasons = check('timestamp');
+      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the time-stamp token/) })]);
+    });
+  });
+
   describe('step-specific outputs', () => {
     it('seal.invalid: the seal names another input', () => {
       const token = tokenFor('seal');

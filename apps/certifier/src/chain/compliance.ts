@@ -108,6 +108,10 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
 
 type Fail = (rule: string, message: string) => void;
 
+/** SHA-256 (hex) of a PEM certificate's DER. */
+const certificateFingerprintOfPem = (pem: string): string =>
+  createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64')).digest('hex');
+
 /** The refusal of what an operator signed under a certificate the certifier CA revoked. */
 const revokedMessage = (what: string, token: CertificationToken, certificateFingerprint: string) =>
   `${what} is signed under certificate ${certificateFingerprint} of operator ${token.operatorId}, revoked by the certifier CA`;
@@ -191,7 +195,9 @@ function checkOutput(input: ReturnToCheck, verifier: CertifiedSignatureVerifier,
     case 'timestamp': {
       try {
         const der = Buffer.from(String(output.timeStampToken), 'base64');
-        verifyTimeStampToken(der, { trustedCaPem: verifier.caCertificatePem, messageImprint: sha256Imprint(Buffer.from(token.inputDigest, 'hex')) });
+        const stamped = verifyTimeStampToken(der, { trustedCaPem: verifier.caCertificatePem, messageImprint: sha256Imprint(Buffer.from(token.inputDigest, 'hex')) });
+        const tsaCertificate = stamped.signerCertificatePem ? certificateFingerprintOfPem(stamped.signerCertificatePem) : null;
+        if (tsaCertificate !== null && verifier.isRevoked(tsaCertificate)) fail('certificate.revoked', revokedMessage('the time-stamp token', token, tsaCertificate));
       } catch (error) {
         fail('timestamp.invalid', `the time-stamp token does not verify against the certifier CA over the input digest: ${(error as Error).message}`);
       }
