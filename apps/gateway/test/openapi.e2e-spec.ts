@@ -32,6 +32,11 @@ describe('OpenAPI document at /docs', () => {
     expect(register.properties.kind.enum).toEqual(expect.arrayContaining(['person', 'organisation', 'operator']));
     expect(register.properties.displayName).toMatchObject({ type: 'string', minLength: 1, maxLength: 200 });
     expect(register.required).toEqual(expect.arrayContaining(['kind', 'displayName']));
+    // @Length(1, 255) on a content part's name: class-validator calls the rule isLength.
+    expect(document.components.schemas.ContentPartBody.properties.name).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/drafts', '/drafts/{draftId}/sending', '/chains/{correspondenceId}', '/evidence/{correspondenceId}', '/processor/operators']),
+    );
   });
 
   it('serves the interactive UI', async () => {

@@ -92,6 +92,7 @@ function applyRule(item: Schema, property: Schema, rule: string, constraints: un
     case 'maxLength':
       item.maxLength = first;
       break;
+    case 'isLength': // @Length(min, max): class-validator names the rule isLength
     case 'length':
       item.minLength = first;
       if (second !== undefined) item.maxLength = second;
