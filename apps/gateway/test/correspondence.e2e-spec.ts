@@ -20,7 +20,7 @@ import { eventually, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
 import { verifyEvidenceChain } from '../../certifier/src/evidence/evidence-verifier';
 import { call } from '../src/demo/narrator';
-import { type Api, DEMO_EVIDENCE, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../src/demo/story';
+import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../src/demo/story';
 import { rolesFor } from '../src/roles';
 
 /**
@@ -148,6 +148,7 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     caPem = await fetch(`${base}/ca/certificate`).then((response) => response.text());
     if (!caPem.includes('BEGIN CERTIFICATE')) caPem = JSON.parse(caPem).certificatePem;
     slowPost = { operatorId: slowPostId, keyId: key.keyId, privateKey, certificatePem: certificate.certificatePem, caCertificatePem: caPem };
+    await awaitChainOperator(api, 'print-and-post', slowPostId);
 
     aliceSession = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'registered' });
     bobSession = await openSession(api, mail, { userId: bob, counterpartIds: [alice], kind: 'registered' });

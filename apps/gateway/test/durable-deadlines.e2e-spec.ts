@@ -9,7 +9,7 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
 import { eventually, MailCatcher, MovableClock } from '@sigillum/testing';
 import { call } from '../src/demo/narrator';
-import { type Api, DEMO_EVIDENCE, enrolPerson, openSession } from '../src/demo/story';
+import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolPerson, openSession } from '../src/demo/story';
 import { rolesFor } from '../src/roles';
 
 /**
@@ -71,6 +71,7 @@ describe('certification-token deadlines survive a restart (embedded)', () => {
     for (const name of ['legalName', 'operatorAccreditation']) {
       await api('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
     }
+    await awaitChainOperator(api, 'print-and-post', operatorId);
     const alice = await enrolPerson(api, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
     const bob = await enrolPerson(api, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
     const session = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'posted' });
