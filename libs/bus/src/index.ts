@@ -11,3 +11,4 @@ export * from './dedupe/processed-messages';
 export * from './relay/event-relay';
 export * from './event-bus.factory';
 export * from './sqlite/migrations';
+export * from './message-shape';

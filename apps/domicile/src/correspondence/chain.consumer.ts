@@ -1,6 +1,6 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { type Data, hex64, objects, oneOf, optionalStr, parseData, reason, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   type DeliveredMessage,
@@ -15,7 +15,6 @@ import { type CommandContext, EVENT_STORE, type EventStore } from '@sigillum/eve
 import { DraftService } from '../draft/draft.service';
 import { CORRESPONDENCE_CONFIG, type CorrespondenceConfig } from './correspondence.config';
 import { CorrespondenceService, correspondenceStreamId } from './correspondence.service';
-import { arr, type Data, hex64, oneOf, optionalStr, parseData, reason, ShapeError, str, time } from './message-shape';
 
 /** Steps whose certification hands the correspondence over to its recipients. */
 const HAND_OVER_STEPS = new Set(['deliver', 'print-and-post']);
@@ -58,7 +57,7 @@ export class ChainConsumer {
         const refused = parseData(message, (d) => ({
           correspondenceId: str(d, 'correspondenceId'),
           checkId: optionalStr(d, 'checkId'),
-          reasons: arr(d, 'reasons').map(reason),
+          reasons: objects(d, 'reasons').map(reason),
           refusedAt: time(d, 'refusedAt'),
         }));
         const loaded = await this.correspondences.load(refused.correspondenceId);
@@ -102,7 +101,7 @@ export class ChainConsumer {
         return;
       }
       case 'ChainFailed': {
-        const failed = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: arr(d, 'reasons').map(reason), failedAt: time(d, 'failedAt') }));
+        const failed = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: objects(d, 'reasons').map(reason), failedAt: time(d, 'failedAt') }));
         if (!(await this.known(failed.correspondenceId))) return;
         await this.correspondences.execute(failed.correspondenceId, { type: 'RecordChainFailure', reasons: failed.reasons, failedAt: failed.failedAt }, context);
         return;
@@ -136,7 +135,7 @@ export class ChainConsumer {
       if (typeof output !== 'object' || output === null || output.step !== 'archive') throw new ShapeError('report.output must be the archive step output');
       return {
         packageDigest: hex64(output, 'packageDigest'),
-        safes: arr(output, 'safes').map((safe) => ({ ownerId: str(safe, 'ownerId'), retainUntil: time(safe, 'retainUntil') })),
+        safes: objects(output, 'safes').map((safe) => ({ ownerId: str(safe, 'ownerId'), retainUntil: time(safe, 'retainUntil') })),
       };
     });
   }

@@ -1,13 +1,12 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { parseData, RoleEventPattern, str, time } from '@sigillum/bus';
 import { CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
 import { SqliteProjector } from '@sigillum/eventstore';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { AcceptanceWindows } from './acceptance-window';
 import { mailboxProjection } from './mailbox.projection';
-import { parseData, str, time } from './message-shape';
 import { RecipientNotices } from './recipient-notices';
 
 /**

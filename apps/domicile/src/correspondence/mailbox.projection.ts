@@ -1,7 +1,7 @@
 import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
 import type { SqliteProjection } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
-import { arr, type Data, parseData, reason, str, strings, time } from './message-shape';
+import { type Data, objects, parseData, reason, str, strings, time } from '@sigillum/bus';
 
 /**
  * The private office's own small read model of `sigillum.correspondence.events`, kept in LOCAL_DB: each party's
@@ -170,7 +170,7 @@ export const mailboxProjection: SqliteProjection = {
       case 'SubmissionRejected':
       case 'CorrespondenceFailed': {
         const rejected = eventTypeOf(message) === 'SubmissionRejected';
-        const r = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: arr(d, 'reasons').map(reason), at: time(d, rejected ? 'rejectedAt' : 'failedAt') }));
+        const r = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: objects(d, 'reasons').map(reason), at: time(d, rejected ? 'rejectedAt' : 'failedAt') }));
         db.prepare(`UPDATE ${OUTBOX} SET status = ?, reasons = ?, updated_at = ? WHERE correspondence_id = ?`).run(rejected ? 'rejected' : 'failed', JSON.stringify(r.reasons), r.at, r.correspondenceId);
         return;
       }

@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { PoisonMessageError, RoleEventPattern } from '@sigillum/bus';
+import { bool, type Data, hex64, integer, objectField, objects, oneOf, parseData, reason, RoleEventPattern, str, SUBJECT_ROLES, time } from '@sigillum/bus';
 import {
   type ChannelHint,
   type DeliveredMessage,
@@ -51,12 +51,12 @@ export class SessionConsumer {
   @RoleEventPattern('domicile', Topics.eventsOf(TRUST_CHECK_CATEGORY))
   async onTrustCheckEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'TrustCheckAnswered') return;
-    const data = parse(message, (d) => ({
+    const data = parseData(message, (d) => ({
       checkId: str(d, 'checkId'),
       purpose: oneOf(d, 'purpose', ['session', 'delivery'] as const),
       subjectOf: str(d, 'subjectOf'),
       passed: bool(d, 'passed'),
-      verdicts: arr(d, 'verdicts').map(verdict),
+      verdicts: objects(d, 'verdicts').map(verdict),
     }));
     // A passed check leaves no event of its own: SessionSecretIssued names it when it records the challenge.
     if (data.purpose !== 'session' || data.passed) return;
@@ -75,13 +75,13 @@ export class SessionConsumer {
     const context = contextOf(message);
     switch (type) {
       case 'SessionSecretIssued': {
-        const issued = parse(message, (d): IssuedSecret => ({
+        const issued = parseData(message, (d): IssuedSecret => ({
           sessionId: str(d, 'sessionId'),
           checkId: str(d, 'checkId'),
-          issueNumber: int(d, 'issueNumber'),
-          verifier: hex(d, 'verifier'),
+          issueNumber: integer(d, 'issueNumber', 1),
+          verifier: hex64(d, 'verifier'),
           verifierKeyId: str(d, 'verifierKeyId'),
-          channel: channel(obj(d, 'channel')),
+          channel: channel(objectField(d, 'channel')),
           issuedAt: time(d, 'issuedAt'),
           expiresAt: time(d, 'expiresAt'),
         }));
@@ -92,10 +92,10 @@ export class SessionConsumer {
         return;
       }
       case 'SessionSecretRefused': {
-        const refused = parse(message, (d) => ({
+        const refused = parseData(message, (d) => ({
           sessionId: str(d, 'sessionId'),
           partyId: str(d, 'partyId'),
-          reasons: arr(d, 'reasons').map(reason),
+          reasons: objects(d, 'reasons').map(reason),
         }));
         await this.sessions.execute(
           refused.sessionId,
@@ -105,9 +105,9 @@ export class SessionConsumer {
         return;
       }
       case 'SessionSecretResendRefused': {
-        const refused = parse(message, (d) => ({
+        const refused = parseData(message, (d) => ({
           sessionId: str(d, 'sessionId'),
-          reasons: arr(d, 'reasons').map(reason),
+          reasons: objects(d, 'reasons').map(reason),
           retryAfter: d.retryAfter === null ? null : time(d, 'retryAfter'),
           refusedAt: time(d, 'refusedAt'),
         }));
@@ -122,10 +122,10 @@ export class SessionConsumer {
         return;
       }
       case 'SecondChannelDeliveryFailed': {
-        const failed = parse(message, (d) => ({
+        const failed = parseData(message, (d) => ({
           sessionId: str(d, 'sessionId'),
-          issueNumber: int(d, 'issueNumber'),
-          channel: channel(obj(d, 'channel')),
+          issueNumber: integer(d, 'issueNumber', 1),
+          channel: channel(objectField(d, 'channel')),
           failedAt: time(d, 'failedAt'),
         }));
         // The transport's own reason is not copied: it may name the address.
@@ -163,72 +163,8 @@ export class SessionConsumer {
 
 const contextOf = (message: DeliveredMessage): CommandContext => ({ correlationId: message.correlationId, causationId: message.id });
 
-//////// Shape checks: a message that does not match is poison (dead-lettered with the reason)
+//////// Shapes of the certifier's events (the field checks are the bus's shared ones)
 
-type Data = Record<string, unknown>;
-
-class ShapeError extends Error {}
-
-function parse<T>(message: DeliveredMessage, read: (data: Data) => T): T {
-  try {
-    if (typeof message.data !== 'object' || message.data === null || Array.isArray(message.data)) throw new ShapeError('data is not an object');
-    return read(message.data as Data);
-  } catch (error) {
-    if (error instanceof ShapeError) {
-      throw new PoisonMessageError(`${message.type} ${message.id} (dataversion ${message.dataVersion}) has an unexpected shape: ${error.message}`);
-    }
-    throw error;
-  }
-}
-
-function obj(d: Data, field: string): Data {
-  const value = d[field];
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ShapeError(`${field} must be an object`);
-  return value as Data;
-}
-function str(d: Data, field: string): string {
-  const value = d[field];
-  if (typeof value !== 'string' || value.length === 0 || value.length > 512) throw new ShapeError(`${field} must be a non-empty string`);
-  return value;
-}
-function hex(d: Data, field: string): string {
-  const value = str(d, field);
-  if (!/^[0-9a-f]{64}$/.test(value)) throw new ShapeError(`${field} must be 64 lowercase hex digits`);
-  return value;
-}
-function time(d: Data, field: string): string {
-  const value = str(d, field);
-  if (Number.isNaN(Date.parse(value))) throw new ShapeError(`${field} must be an ISO-8601 time`);
-  return value;
-}
-function bool(d: Data, field: string): boolean {
-  if (typeof d[field] !== 'boolean') throw new ShapeError(`${field} must be a boolean`);
-  return d[field] as boolean;
-}
-function int(d: Data, field: string): number {
-  const value = d[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new ShapeError(`${field} must be an integer >= 1`);
-  return value;
-}
-function arr(d: Data, field: string): Data[] {
-  const value = d[field];
-  if (!Array.isArray(value)) throw new ShapeError(`${field} must be an array`);
-  return value.map((item, i) => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new ShapeError(`${field}[${i}] must be an object`);
-    return item as Data;
-  });
-}
-function oneOf<T extends string>(d: Data, field: string, allowed: readonly T[]): T {
-  const value = d[field];
-  if (typeof value !== 'string' || !allowed.includes(value as T)) throw new ShapeError(`${field} must be one of ${allowed.join(', ')}`);
-  return value as T;
-}
-const SUBJECT_ROLES = ['user', 'counterpart', 'operator', 'sender', 'recipient'] as const;
-function reason(d: Data): Reason {
-  const partyId = d.partyId === undefined ? undefined : str(d, 'partyId');
-  const subjectRole = d.subjectRole === undefined ? undefined : oneOf(d, 'subjectRole', SUBJECT_ROLES);
-  return { rule: str(d, 'rule'), message: str(d, 'message'), ...(partyId ? { partyId } : {}), ...(subjectRole ? { subjectRole } : {}) };
-}
 function verdict(d: Data): SubjectVerdict {
   const subjectRole = oneOf(d, 'subjectRole', SUBJECT_ROLES);
   return {
@@ -238,7 +174,7 @@ function verdict(d: Data): SubjectVerdict {
     levelHeld: d.levelHeld === null ? null : str(d, 'levelHeld'),
     levelRequired: str(d, 'levelRequired'),
     validNow: bool(d, 'validNow'),
-    reasons: arr(d, 'reasons').map(reason),
+    reasons: objects(d, 'reasons').map(reason),
   };
 }
 function channel(d: Data): ChannelHint {

@@ -1,4 +1,4 @@
-import { ShapeError } from '../message-shape';
+import { ShapeError } from '@sigillum/bus';
 import { testToken } from '../testing-fixtures';
 import { certificationTokenOf } from './job.consumer';
 

@@ -1,8 +1,8 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { type Data, hex64, integer, object, oneOf, parseData, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
 import { CHAIN_CATEGORY, type CertificationToken, type DeliveredMessage, eventTypeOf, PROCESSING_STEPS, Topics } from '@sigillum/contracts';
-import { type Data, hex64, id, int, object, oneOf, parseMessage, ShapeError, str, time } from '../message-shape';
+import { id } from '../message-shape';
 import { type IssuedToken, JobRunner } from './job.runner';
 
 /** Checks a token's shape and returns it as it came: the certifier signed exactly this object (fields added later included). */
@@ -10,11 +10,11 @@ export function certificationTokenOf(value: unknown): CertificationToken {
   const d = object(value, 'token');
   id(d, 'tokenId');
   id(d, 'correspondenceId');
-  int(d, 'stepIndex', 0);
+  integer(d, 'stepIndex', 0);
   oneOf(d, 'step', PROCESSING_STEPS);
-  int(d, 'attempt', 1);
+  integer(d, 'attempt', 1);
   id(d, 'operatorId');
-  int(d, 'specificationVersion', 1);
+  integer(d, 'specificationVersion', 1);
   hex64(d, 'inputDigest');
   const parameters = object(d.parameters, 'parameters');
   for (const [name, parameter] of Object.entries(parameters)) {
@@ -39,7 +39,7 @@ export class JobConsumer {
   @RoleEventPattern('processor', Topics.eventsOf(CHAIN_CATEGORY))
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'StepTokenIssued') return;
-    const issued = parseMessage(message, (d: Data): IssuedToken => ({ token: certificationTokenOf(d.token), signature: str(d, 'signature', 16_384) }));
+    const issued = parseData(message, (d: Data): IssuedToken => ({ token: certificationTokenOf(d.token), signature: str(d, 'signature', 16_384) }));
     const outcome = await this.runner.run(issued, { correlationId: message.correlationId, causationId: message.id });
     if (outcome !== 'not-hosted') this.log.debug(`Token ${issued.token.tokenId} (${issued.token.step}) for operator ${issued.token.operatorId}: ${outcome}`);
   }

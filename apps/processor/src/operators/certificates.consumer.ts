@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { type Data, hex64, parseData, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
 import { CA_CATEGORY, CERTIFICATE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
 import { fingerprintOf } from '@sigillum/crypto';
-import { type Data, hex64, parseMessage, pem, ShapeError, str, time } from '../message-shape';
+import { pem } from '../message-shape';
 import { HostedOperatorsStore } from './hosted-operators.store';
 import { certificateFingerprintOf } from './operator-signer';
 
@@ -30,7 +30,7 @@ export class CertificatesConsumer {
   @RoleEventPattern('processor', Topics.eventsOf(CA_CATEGORY))
   onCaEvent(@Payload() message: DeliveredMessage): void {
     if (eventTypeOf(message) !== 'CertificationAuthorityEstablished') return;
-    const anchor = parseMessage(message, (d: Data) => {
+    const anchor = parseData(message, (d: Data) => {
       const certificatePem = pem(d, 'certificatePem');
       const certificate = certificateOf(certificatePem, 'certificatePem');
       if (!certificate.ca) throw new ShapeError('certificatePem is not a CA certificate');
@@ -45,7 +45,7 @@ export class CertificatesConsumer {
   onCertificateEvent(@Payload() message: DeliveredMessage): void {
     switch (eventTypeOf(message)) {
       case 'CertificateIssued': {
-        const issued = parseMessage(message, (d: Data) => {
+        const issued = parseData(message, (d: Data) => {
           const certificatePem = pem(d, 'certificatePem');
           return {
             certificateId: str(d, 'certificateId'),
@@ -77,7 +77,7 @@ export class CertificatesConsumer {
         return;
       }
       case 'CertificateRevoked': {
-        const revoked = parseMessage(message, (d: Data) => ({ certificateId: str(d, 'certificateId'), revokedAt: time(d, 'revokedAt') }));
+        const revoked = parseData(message, (d: Data) => ({ certificateId: str(d, 'certificateId'), revokedAt: time(d, 'revokedAt') }));
         if (this.operators.revokeCertificate(revoked.certificateId, revoked.revokedAt)) this.log.warn(`Certificate ${revoked.certificateId} of a hosted operator was revoked`);
         return;
       }
