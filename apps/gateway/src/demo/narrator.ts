@@ -1,5 +1,18 @@
-/** What both demos share: a narrator printing each step with the events it recorded, and a small HTTP client. */
-import type { EventStore } from '@sigillum/eventstore';
+/**
+ * What both demos share: the run itself (a throw-away data directory, a loopback SMTP mailbox, the whole app in this
+ * process — embedded, or on Kafka when KAFKA_BROKERS is set), a narrator printing each step with the events it
+ * recorded, and a small HTTP client.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { LoopbackMailbox } from '@sigillum/channels';
+import { ConfigError, loadConfig, type SigillumConfig } from '@sigillum/config';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { createSigillumApp } from '@sigillum/runtime';
+import { rolesFor } from '../roles';
+import type { Api } from './story';
 
 export const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 export const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
@@ -71,3 +84,64 @@ export async function call(base: string, method: string, url: string, body?: unk
   return json;
 }
 
+
+export interface DemoContext {
+  readonly config: SigillumConfig;
+  readonly base: string;
+  readonly api: Api;
+  readonly mailbox: LoopbackMailbox;
+  readonly narrator: Narrator;
+}
+
+/**
+ * Runs one demo: boots the app on a fresh data directory with a loopback mailbox, prints the title and the set-up,
+ * hands over to `story`, says "Done.", cleans up, and exits 0 — or 1 with what to do next.
+ */
+export function runDemo(options: { title: string; env?: Record<string, string>; story: (demo: DemoContext) => Promise<void> }): void {
+  const run = async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-'));
+    const mailbox = await new LoopbackMailbox().start();
+    const kafka = process.env.KAFKA_BROKERS?.trim();
+    let app: INestApplication | undefined;
+    try {
+      const config = loadConfig({
+        ...process.env,
+        ...mailbox.env(),
+        ...(kafka ? { EVENT_BUS: 'kafka' } : {}),
+        DATA_DIR: dataDir,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        KEYSTORE_PASSPHRASE: process.env.KEYSTORE_PASSPHRASE ?? 'demo passphrase for a throw-away data directory',
+        ...options.env,
+      });
+      app = await createSigillumApp(config, rolesFor(config.roles));
+      await app.startAllMicroservices();
+      await app.listen(0, '127.0.0.1');
+      const base = await app.getUrl();
+      const narrator = new Narrator(app.get<EventStore>(EVENT_STORE));
+      process.stdout.write(
+        `${bold(options.title)}\n` +
+          `   bus ${config.eventBus.kind}${kafka ? ` (${kafka})` : ''}, store ${config.eventStore.kind}, data in ${dataDir}\n` +
+          `   the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`,
+      );
+      await narrator.events(500); // the CA and the level policy are established at first start
+      await narrator.skipHistory();
+      const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
+      await options.story({ config, base, api, mailbox, narrator });
+      process.stdout.write(`\n${bold('Done.')} Every step above is an event in ${config.eventStore.kind}; none carries a code, a credential or a private key.\n`);
+    } finally {
+      await app?.close();
+      await mailbox.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  run().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+      else process.stderr.write(`\nThe demo stopped: ${(error as Error).message}\nIf it mentions Kafka, start a broker with \`bash scripts/kafka.sh start\` or unset KAFKA_BROKERS.\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -5,51 +5,13 @@
  * events it recorded. The code and the credential are masked in the output, as they would be in any log.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { INestApplication } from '@nestjs/common';
-import { LoopbackMailbox } from '@sigillum/channels';
-import { ConfigError, loadConfig } from '@sigillum/config';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { createSigillumApp } from '@sigillum/runtime';
-import { rolesFor } from '../roles';
+import { runDemo } from './narrator';
+import { DEMO_EVIDENCE as evidence } from './story';
 
-import { bold, call, Narrator } from './narrator';
-
-async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-session-'));
-  const mailbox = await new LoopbackMailbox().start();
-  const kafka = process.env.KAFKA_BROKERS?.trim();
-  let app: INestApplication | undefined;
-  try {
-    const config = loadConfig({
-      ...process.env,
-      ...mailbox.env(),
-      ...(kafka ? { EVENT_BUS: 'kafka' } : {}),
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      KEYSTORE_PASSPHRASE: process.env.KEYSTORE_PASSPHRASE ?? 'demo passphrase for a throw-away data directory',
-    });
-    app = await createSigillumApp(config, rolesFor(config.roles));
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    const base = await app.getUrl();
-    const store = app.get<EventStore>(EVENT_STORE);
-    const narrator = new Narrator(store);
-    const api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => call(base, method, url, body, headers);
+runDemo({
+  title: 'Sigillum — opening a strongly authenticated session (patent US8813208, claim 1)',
+  story: async ({ api, mailbox, narrator }) => {
     const year = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString();
-    const evidence = { method: 'in-person-id-check', reference: 'demo-file-1', verifiedBy: 'certification-officer-1' };
-
-    process.stdout.write(
-      `${bold('Sigillum — opening a strongly authenticated session (patent US8813208, claim 1)')}\n` +
-        `   bus ${config.eventBus.kind}${kafka ? ` (${kafka})` : ''}, store ${config.eventStore.kind}, data in ${dataDir}\n` +
-        `   the user's mailbox is a local SMTP server on 127.0.0.1:${mailbox.port}\n`,
-    );
-    await narrator.events(500); // the CA and the level policy are established at first start
-    await narrator.skipHistory();
 
     narrator.title('A processing operator registers, declares what it does, and is certified');
     const operator = (await api('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Acme Processing' })).partyId;
@@ -103,19 +65,5 @@ async function main(): Promise<void> {
     await api('DELETE', `/sessions/${session.sessionId}`, undefined, { authorization: `Bearer ${opened.credential}` });
     await narrator.events();
 
-    process.stdout.write(`\n${bold('Done.')} Every step above is an event in ${config.eventStore.kind}; none carries the code, the credential or a private key.\n`);
-  } finally {
-    await app?.close();
-    await mailbox.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
-    else process.stderr.write(`\nThe demo stopped: ${(error as Error).message}\nIf it mentions Kafka, start a broker with \`bash scripts/kafka.sh start\` or unset KAFKA_BROKERS.\n`);
-    process.exit(1);
   },
-);
+});

@@ -44,26 +44,31 @@ export async function enrolHostedOperator(
   const signingCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
   const tsaCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
   // The certifier and the processor learn all this from events: on a cold Kafka consumer group that takes a moment.
-  await until(`the processor to hold the certificates of ${operatorId}`, async () => {
-    const status = await api('GET', `/processor/operators/${operatorId}`);
-    return status.keys.every((key: { certificate: unknown }) => key.certificate !== null);
-  });
+  await until(
+    `the processor to hold the certificates of ${operatorId}`,
+    () => api('GET', `/processor/operators/${operatorId}`),
+    (status) => status.keys.every((key: { certificate: unknown }) => key.certificate !== null),
+  );
   for (const step of options.steps) await awaitChainOperator(api, step, operatorId);
   return { operatorId, signingCertificate, tsaCertificate };
 }
 
 /** Waits until the certifier would put `operatorId` in a chain for `step` (its operator index follows the directory's events). */
 export async function awaitChainOperator(api: Api, step: string, operatorId: string): Promise<void> {
-  await until(`the certifier to know operator ${operatorId} for ${step}`, async () => {
-    const { operators } = await api('GET', `/chain-operators/${step}`);
-    return (operators as string[]).includes(operatorId);
-  });
+  await until(
+    `the certifier to know operator ${operatorId} for ${step}`,
+    () => api('GET', `/chain-operators/${step}`),
+    ({ operators }) => (operators as string[]).includes(operatorId),
+  );
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Gave up after ${timeoutMs / 1000} s waiting for ${what}`);
+/** Polls `read` until `done` holds, for at most `ms`; says what it waited for, and the last answer, when it gives up. */
+export async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`Gave up waiting for ${what} after ${ms} ms; last answer: ${JSON.stringify(value).slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
