@@ -72,45 +72,31 @@ export class SmtpSender implements OutOfBandSender {
   }
 
   async send(message: OutOfBandMessage): Promise<OutOfBandReceipt> {
-    const { kind, address } = message.channel;
-    if (kind !== 'email') throw new OutOfBandUnavailableError(kind, 'the SMTP transport sends e-mail only');
     const rendered = renderOutOfBandMessage(message, { serviceName: this.options.serviceName });
-    const masked = maskAddress('email', address);
-    const clean = (text: string) => redactSecret(text, message.code).split(address).join(masked);
-    let info: SMTPTransport.SentMessageInfo;
-    try {
-      info = await this.transporter.sendMail({
-        from: this.options.from,
-        to: { name: '', address },
-        subject: rendered.subject,
-        text: rendered.text,
-        messageId: `<${message.messageId}@${this.fromDomain}>`,
-        headers: { 'X-Sigillum-Message-Id': message.messageId, 'Auto-Submitted': 'auto-generated' },
-        disableFileAccess: true,
-        disableUrlAccess: true,
-      });
-    } catch (error) {
-      const err = error as Error & { code?: string; responseCode?: number };
-      const detail = clean([err.code, err.responseCode, err.message].filter((part) => part !== undefined).join(' '));
-      this.logger.warn(`out-of-band message ${message.messageId} to ${masked}: SMTP ${this.options.host}:${this.options.port} failed: ${detail}`);
-      throw new OutOfBandDeliveryError(SmtpSender.transportName, `${this.options.host}:${this.options.port}: ${detail}`);
-    }
-    const response = clean(String(info.response ?? ''));
-    if (info.rejected.length > 0 || info.accepted.length === 0) {
-      this.logger.warn(`out-of-band message ${message.messageId} to ${masked}: SMTP relay refused the recipient: ${response}`);
-      throw new OutOfBandDeliveryError(SmtpSender.transportName, `the relay refused the recipient ${masked}: ${response}`);
-    }
-    this.logger.log(`out-of-band message ${message.messageId} to ${masked} accepted by SMTP ${info.messageId}: ${response}`);
-    return { transport: SmtpSender.transportName, acceptedAt: this.clock().toISOString(), transportReference: info.messageId };
+    return this.deliver('out-of-band message', message, rendered, {}, (text) => redactSecret(text, message.code));
   }
 
   /** Sends a notice (no code) by e-mail; same envelope, headers and logging as a code message. */
   async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
-    const { kind, address } = notice.channel;
-    if (kind !== 'email') throw new OutOfBandUnavailableError(kind, 'the SMTP transport sends e-mail only');
     const rendered = renderOutOfBandNotice(notice, { serviceName: this.options.serviceName });
+    return this.deliver('notice', notice, rendered, { 'X-Sigillum-Reference': notice.reference }, (text) => text);
+  }
+
+  /**
+   * One e-mail to `item.channel`: what the relay answers, or an OutOfBandDeliveryError saying why not. Neither the
+   * address nor (through `redact`) a code ever reaches the logs or the error.
+   */
+  private async deliver(
+    what: string,
+    item: { readonly messageId: string; readonly channel: { readonly kind: SecondChannelKind; readonly address: string } },
+    rendered: { readonly subject: string; readonly text: string },
+    extraHeaders: Record<string, string>,
+    redact: (text: string) => string,
+  ): Promise<OutOfBandReceipt> {
+    const { kind, address } = item.channel;
+    if (kind !== 'email') throw new OutOfBandUnavailableError(kind, 'the SMTP transport sends e-mail only');
     const masked = maskAddress('email', address);
-    const clean = (text: string) => text.split(address).join(masked);
+    const clean = (text: string) => redact(text).split(address).join(masked);
     let info: SMTPTransport.SentMessageInfo;
     try {
       info = await this.transporter.sendMail({
@@ -118,23 +104,23 @@ export class SmtpSender implements OutOfBandSender {
         to: { name: '', address },
         subject: rendered.subject,
         text: rendered.text,
-        messageId: `<${notice.messageId}@${this.fromDomain}>`,
-        headers: { 'X-Sigillum-Message-Id': notice.messageId, 'X-Sigillum-Reference': notice.reference, 'Auto-Submitted': 'auto-generated' },
+        messageId: `<${item.messageId}@${this.fromDomain}>`,
+        headers: { 'X-Sigillum-Message-Id': item.messageId, ...extraHeaders, 'Auto-Submitted': 'auto-generated' },
         disableFileAccess: true,
         disableUrlAccess: true,
       });
     } catch (error) {
       const err = error as Error & { code?: string; responseCode?: number };
       const detail = clean([err.code, err.responseCode, err.message].filter((part) => part !== undefined).join(' '));
-      this.logger.warn(`notice ${notice.messageId} to ${masked}: SMTP ${this.options.host}:${this.options.port} failed: ${detail}`);
+      this.logger.warn(`${what} ${item.messageId} to ${masked}: SMTP ${this.options.host}:${this.options.port} failed: ${detail}`);
       throw new OutOfBandDeliveryError(SmtpSender.transportName, `${this.options.host}:${this.options.port}: ${detail}`);
     }
     const response = clean(String(info.response ?? ''));
     if (info.rejected.length > 0 || info.accepted.length === 0) {
-      this.logger.warn(`notice ${notice.messageId} to ${masked}: SMTP relay refused the recipient: ${response}`);
+      this.logger.warn(`${what} ${item.messageId} to ${masked}: SMTP relay refused the recipient: ${response}`);
       throw new OutOfBandDeliveryError(SmtpSender.transportName, `the relay refused the recipient ${masked}: ${response}`);
     }
-    this.logger.log(`notice ${notice.messageId} to ${masked} accepted by SMTP ${info.messageId}: ${response}`);
+    this.logger.log(`${what} ${item.messageId} to ${masked} accepted by SMTP ${info.messageId}: ${response}`);
     return { transport: SmtpSender.transportName, acceptedAt: this.clock().toISOString(), transportReference: info.messageId };
   }
 
