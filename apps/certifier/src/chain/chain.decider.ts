@@ -179,11 +179,7 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
         type: 'StepCertified',
         version: 1,
         data: {
-          tokenId: token.tokenId,
-          correspondenceId: token.correspondenceId,
-          stepIndex: token.stepIndex,
-          step: token.step,
-          operatorId: token.operatorId,
+          ...tokenFacts(token),
           inputDigest: token.inputDigest,
           outputDigest: command.outputDigest,
           acknowledgedAt: command.acknowledgedAt,
@@ -217,11 +213,7 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
         type: 'StepNonCompliant',
         version: 1,
         data: {
-          tokenId: token.tokenId,
-          correspondenceId: token.correspondenceId,
-          stepIndex: token.stepIndex,
-          step: token.step,
-          operatorId: token.operatorId,
+          ...tokenFacts(token),
           reasons: command.reasons,
           recordedAt: command.now.toISOString(),
         },
@@ -241,11 +233,7 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
         type: 'StepDeadlineMissed',
         version: 1,
         data: {
-          tokenId: token.tokenId,
-          correspondenceId: token.correspondenceId,
-          stepIndex: token.stepIndex,
-          step: token.step,
-          operatorId: token.operatorId,
+          ...tokenFacts(token),
           missing: command.missing,
           deadline,
           recordedAt: command.now.toISOString(),
@@ -262,6 +250,12 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
     default:
       return assertNever(command, 'chain command');
   }
+}
+
+/** What every event about one token names: the token, its correspondence, step and operator. */
+function tokenFacts(token: CertificationToken) {
+  const { tokenId, correspondenceId, stepIndex, step, operatorId } = token;
+  return { tokenId, correspondenceId, stepIndex, step, operatorId };
 }
 
 /** Replaces the record of token `tokenId` (and its step) in a started chain. */
