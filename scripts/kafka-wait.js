@@ -9,19 +9,18 @@
  * transactional producer), so the first test does not hit COORDINATOR_NOT_AVAILABLE /
  * COORDINATOR_LOAD_IN_PROGRESS retries. Warm-up failures are reported but not fatal.
  *
- *   node scripts/kafka-wait.js [--brokers 127.0.0.1:9092] [--timeout 90] [--pid <broker pid>] [--warm]
+ *   node scripts/kafka-wait.js [--brokers 127.0.0.1:9092] [--sasl scram-sha-512 --username U --password-file F]
+ *                              [--timeout 90] [--pid <broker pid>] [--warm]
  *
  * Prints a progress dot per failed attempt (on stderr). Exit codes:
  *   0 broker ready, 1 timeout, 2 the broker process (--pid) exited, 4 kafkajs not installed.
  */
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
+const { arg, connectionOptions } = require('./kafka-client');
 
-const brokers = arg('brokers', process.env.KAFKA_BROKERS || '127.0.0.1:9092')
-  .split(',').map((s) => s.trim()).filter(Boolean);
+// --brokers, and --sasl/--username/--password-file for a secure broker (kafka-client.js).
+const connection = connectionOptions();
+const { brokers } = connection;
 const timeoutMs = Number(arg('timeout', '90')) * 1000;
 const pid = arg('pid') ? Number(arg('pid')) : undefined;
 
@@ -43,7 +42,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function attempt() {
   const kafka = new Kafka({
     clientId: 'sigillum-kafka-wait',
-    brokers,
+    ...connection,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2000,
     requestTimeout: 5000,
@@ -65,7 +64,7 @@ async function warm() {
   const t0 = Date.now();
   const kafka = new Kafka({
     clientId: 'sigillum-kafka-wait',
-    brokers,
+    ...connection,
     logLevel: logLevel.NOTHING,
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2000 },
   });

@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * ACLs of the secure broker (bash scripts/kafka.sh start --secure), written with the kafkajs admin client
+ * as the super user. Used by scripts/kafka.sh; each command is idempotent.
+ *
+ *   node scripts/kafka-acls.js <connection> app --user sigillum
+ *       The app principal (it relays the event log and consumes it, in one process): CREATE, DESCRIBE,
+ *       READ, WRITE on topics prefixed `sigillum.` and READ on groups prefixed `sigillum.`. It is the only
+ *       principal (besides the super user) that may write `sigillum.<category>.events` and `<topic>.dlq`.
+ *
+ *   node scripts/kafka-acls.js <connection> partner --name acme [--read party,sigillum.chain.events]
+ *       Principal `User:partner-acme`: WRITE and READ on its own inbound topic `sigillum.partner.acme.inbound`
+ *       (created when missing), READ on the listed topics (a bare category `c` means `sigillum.c.events`),
+ *       READ on groups prefixed `sigillum.partner.acme.`. Nothing else: the broker denies what no ACL allows.
+ *       The partner's ACLs are set to exactly this (ACLs of an earlier --read list that are not in the new
+ *       one are deleted).
+ *
+ *   node scripts/kafka-acls.js <connection> list
+ *
+ * <connection>: --brokers 127.0.0.1:9094 --sasl scram-sha-512 --username admin --password-file <file>
+ * (kafka-client.js). Exit 0 on success, 1 on a broker error, 2 on a usage error.
+ */
+const { arg, connectionOptions } = require('./kafka-client');
+
+let kafkajs;
+try {
+  kafkajs = require('kafkajs');
+} catch (e) {
+  console.error(`kafka-acls: cannot load kafkajs (${e.code || e.message}); run 'npm ci' in the repo root first.`);
+  process.exit(2);
+}
+const { Kafka, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = kafkajs;
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const PARTNER_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
+
+const usage = (message) => {
+  console.error(`kafka-acls: ${message}\nusage: node scripts/kafka-acls.js <connection> app --user NAME | partner --name NAME [--read T,...] | list`);
+  process.exit(2);
+};
+
+const allow = (principal, resourceType, resourceName, patternType, operation) => ({
+  principal,
+  host: '*',
+  resourceType,
+  resourceName,
+  resourcePatternType: patternType,
+  operation,
+  permissionType: AclPermissionTypes.ALLOW,
+});
+
+/** The app principal: the event log's only writer, and the consumer of every role. */
+function appAcls(user) {
+  const principal = `User:${user}`;
+  const { TOPIC, GROUP } = AclResourceTypes;
+  const { PREFIXED } = ResourcePatternTypes;
+  const { CREATE, DESCRIBE, READ, WRITE } = AclOperationTypes;
+  return [
+    ...[CREATE, DESCRIBE, READ, WRITE].map((op) => allow(principal, TOPIC, 'sigillum.', PREFIXED, op)),
+    allow(principal, GROUP, 'sigillum.', PREFIXED, READ),
+  ];
+}
+
+const inboundTopicOf = (name) => `sigillum.partner.${name}.inbound`;
+
+function partnerReadTopics(list) {
+  const topics = (list || '').split(',').map((s) => s.trim()).filter(Boolean)
+    .map((entry) => (entry.includes('.') ? entry : `sigillum.${entry}.events`));
+  for (const topic of topics) {
+    if (!TOPIC_NAME.test(topic)) usage(`--read entry "${topic}" is not a topic name (letters, digits, '.', '_', '-'; no wildcard)`);
+  }
+  return [...new Set(topics)];
+}
+
+function partnerAcls(name, readTopics) {
+  const principal = `User:partner-${name}`;
+  const { TOPIC, GROUP } = AclResourceTypes;
+  const { LITERAL, PREFIXED } = ResourcePatternTypes;
+  const { READ, WRITE } = AclOperationTypes;
+  const inbound = inboundTopicOf(name);
+  return [
+    allow(principal, TOPIC, inbound, LITERAL, WRITE),
+    allow(principal, TOPIC, inbound, LITERAL, READ),
+    ...readTopics.filter((t) => t !== inbound).map((topic) => allow(principal, TOPIC, topic, LITERAL, READ)),
+    allow(principal, GROUP, `sigillum.partner.${name}.`, PREFIXED, READ),
+  ];
+}
+
+const key = (a) => [a.principal, a.host, a.resourceType, a.resourceName, a.resourcePatternType, a.operation, a.permissionType].join('|');
+
+/** Flattens a DescribeAcls answer into one entry per ACL. */
+async function aclsOf(admin, principal) {
+  const { resources } = await admin.describeAcls({
+    resourceType: AclResourceTypes.ANY,
+    resourcePatternType: ResourcePatternTypes.ANY,
+    principal: principal || undefined,
+    operation: AclOperationTypes.ANY,
+    permissionType: AclPermissionTypes.ANY,
+  });
+  return resources.flatMap((r) =>
+    r.acls.map((a) => ({
+      principal: a.principal,
+      host: a.host,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
+      resourcePatternType: r.resourcePatternType,
+      operation: a.operation,
+      permissionType: a.permissionType,
+    })),
+  );
+}
+
+/** Makes the principal's ACLs exactly `wanted`. */
+async function setAcls(admin, principal, wanted) {
+  const existing = await aclsOf(admin, principal);
+  const wantedKeys = new Set(wanted.map(key));
+  const existingKeys = new Set(existing.map(key));
+  const extra = existing.filter((a) => !wantedKeys.has(key(a)));
+  const missing = wanted.filter((a) => !existingKeys.has(key(a)));
+  if (extra.length > 0) await admin.deleteAcls({ filters: extra });
+  if (missing.length > 0) await admin.createAcls({ acl: missing });
+  return { added: missing.length, removed: extra.length, total: wanted.length };
+}
+
+const nameOf = (table, value) => Object.keys(table).find((k) => table[k] === value) || String(value);
+
+function describe(a) {
+  const pattern = a.resourcePatternType === ResourcePatternTypes.PREFIXED ? '*' : '';
+  return `${nameOf(AclPermissionTypes, a.permissionType)} ${nameOf(AclOperationTypes, a.operation)} on ` +
+    `${nameOf(AclResourceTypes, a.resourceType).toLowerCase()} ${a.resourceName}${pattern}`;
+}
+
+async function ensureTopic(admin, topic) {
+  if ((await admin.listTopics()).includes(topic)) return false;
+  const brokers = (await admin.describeCluster()).brokers.length;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: Math.min(3, brokers) }], waitForLeaders: true });
+  return true;
+}
+
+async function main() {
+  const command = process.argv.slice(2).find((a, i, all) => !a.startsWith('--') && !(all[i - 1] || '').startsWith('--'));
+  if (!command) usage('no command');
+  const kafka = new Kafka({ clientId: 'sigillum-kafka-acls', ...connectionOptions(), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    switch (command) {
+      case 'app': {
+        const user = arg('user');
+        if (!user || !/^[A-Za-z0-9._-]+$/.test(user)) usage('app needs --user NAME');
+        const r = await setAcls(admin, `User:${user}`, appAcls(user));
+        console.log(`kafka-acls: User:${user}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
+          'CREATE/DESCRIBE/READ/WRITE topics sigillum.*, READ groups sigillum.*');
+        break;
+      }
+      case 'partner': {
+        const name = arg('name');
+        if (!name || !PARTNER_NAME.test(name)) usage('partner needs --name NAME (lower-case letters, digits, -)');
+        const readTopics = partnerReadTopics(arg('read', ''));
+        const inbound = inboundTopicOf(name);
+        const created = await ensureTopic(admin, inbound);
+        const r = await setAcls(admin, `User:partner-${name}`, partnerAcls(name, readTopics));
+        console.log(`kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
+          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${readTopics.join(', ') || '(no other topic)'}; ` +
+          `READ groups sigillum.partner.${name}.*`);
+        break;
+      }
+      case 'list': {
+        const all = await aclsOf(admin, null);
+        const byPrincipal = new Map();
+        for (const a of all) byPrincipal.set(a.principal, [...(byPrincipal.get(a.principal) || []), describe(a)]);
+        if (byPrincipal.size === 0) console.log('(no ACLs: only the super user can do anything)');
+        for (const [principal, lines] of [...byPrincipal].sort()) {
+          console.log(principal);
+          for (const line of lines.sort()) console.log(`  ${line}`);
+        }
+        break;
+      }
+      default:
+        usage(`unknown command ${command}`);
+    }
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+main().catch((e) => {
+  console.error(`kafka-acls: ${e.message}${e.type ? ` (${e.type})` : ''}`);
+  process.exit(1);
+});
