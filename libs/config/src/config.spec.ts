@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -47,4 +51,106 @@ describe('loadConfig', () => {
     const config = loadConfig({ EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9094' });
     expect(config.eventBus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], clientId: 'sigillum', partitions: 3 });
   });
+
+  describe('Kafka SASL and TLS', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sigillum-config-'));
+    const file = (name: string, content: string) => {
+      const target = path.join(dir, name);
+      writeFileSync(target, content, { mode: 0o600 });
+      return target;
+    };
+    const kafka = { EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9094' };
+    const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+
+    it('has no SASL nor TLS unless asked', () => {
+      const bus = loadConfig(kafka).eventBus;
+      expect(bus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9094'], clientId: 'sigillum', partitions: 3 });
+      expect('sasl' in bus || 'ssl' in bus).toBe(false);
+    });
+
+    it('reads SCRAM credentials from a password file, and never shows the password', () => {
+      const secret = 'pa55-word-from-file';
+      const config = loadConfig({
+        ...kafka,
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        KAFKA_SASL_USERNAME: 'sigillum',
+        KAFKA_SASL_PASSWORD_FILE: file('app.password', `${secret}\n`),
+      });
+      const bus = config.eventBus as Extract<typeof config.eventBus, { kind: 'kafka' }>;
+      expect(bus.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'sigillum' });
+      expect(bus.sasl?.password).toBe(secret);
+      expect(bus.ssl).toBeUndefined();
+      // What a log line or a JSON dump of the bus config would show.
+      expect(JSON.stringify(bus)).not.toContain(secret);
+      expect(inspect(bus, { depth: 5 })).not.toContain(secret);
+    });
+
+    it('reads a password from KAFKA_SASL_PASSWORD, and TLS with a CA file', () => {
+      const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      const config = loadConfig({
+        ...kafka,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: 'sigillum',
+        KAFKA_SASL_PASSWORD: 'from-env',
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: file('ca.pem', pem),
+      });
+      const bus = config.eventBus as Extract<typeof config.eventBus, { kind: 'kafka' }>;
+      expect(bus.sasl?.mechanism).toBe('plain');
+      expect(bus.sasl?.password).toBe('from-env');
+      expect(bus.ssl).toEqual({ ca: [pem] });
+      expect(loadConfig({ ...kafka, KAFKA_SSL: 'true' }).eventBus).toMatchObject({ ssl: true });
+    });
+
+    it('names every problem, without quoting a secret', () => {
+      expect(problemsOf({ ...kafka, KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SSL: 'yes' })).toEqual([
+        'KAFKA_SSL="yes" must be true or false',
+        'KAFKA_SASL_MECHANISM="gssapi" must be one of plain, scram-sha-256, scram-sha-512 (or empty for no SASL)',
+      ]);
+      expect(problemsOf({ ...kafka, KAFKA_SASL_MECHANISM: 'scram-sha-512' })).toEqual([
+        'KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=scram-sha-512',
+        'KAFKA_SASL_PASSWORD_FILE (or KAFKA_SASL_PASSWORD) is required with KAFKA_SASL_MECHANISM=scram-sha-512',
+      ]);
+      const both = problemsOf({
+        ...kafka,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'sigillum',
+        KAFKA_SASL_PASSWORD: 'do-not-print-me',
+        KAFKA_SASL_PASSWORD_FILE: file('other.password', 'x'),
+      });
+      expect(both).toEqual(['KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: keep one']);
+      expect(problemsOf({ ...kafka, KAFKA_SASL_USERNAME: 'sigillum', KAFKA_SASL_PASSWORD: 'do-not-print-me' })).toEqual([
+        'KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD(_FILE) are set but KAFKA_SASL_MECHANISM is not: set it to one of plain, scram-sha-256, scram-sha-512',
+      ]);
+      const missing = path.join(dir, 'missing.password');
+      expect(problemsOf({ ...kafka, KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: missing })).toEqual([
+        `KAFKA_SASL_PASSWORD_FILE="${missing}" cannot be read (ENOENT): it must be a readable file holding the SASL password`,
+      ]);
+      expect(problemsOf({ ...kafka, KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: file('empty', '\n') })).toEqual([
+        `KAFKA_SASL_PASSWORD_FILE="${path.join(dir, 'empty')}" is empty`,
+      ]);
+      expect(problemsOf({ ...kafka, KAFKA_SSL_CA_FILE: file('not-a-ca.pem', 'hello') })).toEqual([
+        'KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true: set KAFKA_SSL=true to use TLS',
+        `KAFKA_SSL_CA_FILE="${path.join(dir, 'not-a-ca.pem')}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      ]);
+    });
+
+    it('refuses SASL/PLAIN in clear to a remote broker, allows it on loopback', () => {
+      const plain = { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'secret-value' };
+      expect(problemsOf({ ...kafka, ...plain, KAFKA_BROKERS: 'kafka.example:9092' })).toEqual([
+        'KAFKA_SASL_MECHANISM=plain would send the password in clear to a remote broker: set KAFKA_SSL=true, or use scram-sha-512',
+      ]);
+      expect(problemsOf({ ...kafka, ...plain, KAFKA_BROKERS: 'kafka.example:9092', KAFKA_SSL: 'true' })).toEqual([]);
+      expect(problemsOf({ ...kafka, ...plain, KAFKA_BROKERS: 'localhost:9094,127.0.0.1:9094' })).toEqual([]);
+    });
+  });
 });
+

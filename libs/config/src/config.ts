@@ -1,9 +1,24 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export type EventStoreKind = 'sqlite' | 'kurrentdb';
 export type EventBusKind = 'embedded' | 'kafka';
 export const ROLES = ['directory', 'certifier', 'domicile', 'processor', 'projections', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/**
+ * SASL login of the Kafka clients, in kafkajs's shape. `password` is not enumerable: it never shows in
+ * `JSON.stringify`, `util.inspect` or a logged config object, while kafkajs reads it as usual.
+ */
+export interface KafkaSaslConfig {
+  readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number];
+  readonly username: string;
+  readonly password: string;
+}
+
+/** TLS to the brokers, in kafkajs's shape: `true` (Node's CA list) or the PEM CAs to trust instead. */
+export type KafkaSslConfig = true | { readonly ca: string[] };
 
 export interface SigillumConfig {
   readonly port: number;
@@ -17,7 +32,7 @@ export interface SigillumConfig {
   readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string };
   readonly eventBus:
     | { kind: 'embedded' }
-    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number };
+    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; sasl?: KafkaSaslConfig; ssl?: KafkaSslConfig };
   readonly consumerMaxAttempts: number;
   /** Roles the gateway process hosts besides itself (`ROLES`). */
   readonly roles: readonly Role[];
@@ -43,6 +58,12 @@ export const ENVIRONMENT = {
   KAFKA_BROKERS: { default: '', help: 'comma-separated host:port list; required when EVENT_BUS=kafka; enables the Kafka test suites' },
   KAFKA_CLIENT_ID: { default: 'sigillum', help: 'kafkajs client id prefix' },
   KAFKA_TOPIC_PARTITIONS: { default: '3', help: 'partitions of topics the bus creates' },
+  KAFKA_SASL_MECHANISM: { default: '', help: 'SASL login to the brokers: plain | scram-sha-256 | scram-sha-512; empty: none' },
+  KAFKA_SASL_USERNAME: { default: '', help: 'SASL user (the Kafka principal User:<name>); required with KAFKA_SASL_MECHANISM' },
+  KAFKA_SASL_PASSWORD: { default: '', help: 'SASL password; prefer KAFKA_SASL_PASSWORD_FILE; never logged' },
+  KAFKA_SASL_PASSWORD_FILE: { default: '', help: 'file holding the SASL password (a trailing newline is ignored); instead of KAFKA_SASL_PASSWORD' },
+  KAFKA_SSL: { default: 'false', help: 'true: TLS to the brokers (required with KAFKA_SASL_MECHANISM=plain unless every broker is on loopback)' },
+  KAFKA_SSL_CA_FILE: { default: '', help: 'PEM file of the CAs that sign the brokers\' certificates, instead of Node\'s list; needs KAFKA_SSL=true' },
   CONSUMER_MAX_ATTEMPTS: { default: '3', help: 'attempts before a failing message goes to the dead-letter topic' },
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
   KEYSTORE_PASSPHRASE: { default: '(generated beside the keys)', help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production' },
@@ -103,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     problems.push('EVENT_BUS=embedded reads the SQLite log, so it needs EVENT_STORE=sqlite; use EVENT_BUS=kafka with KurrentDB');
   }
   const partitions = integer('KAFKA_TOPIC_PARTITIONS', 1, 1000);
+  const { sasl, ssl } = kafkaSecurity(env, brokers, problems);
   const consumerMaxAttempts = integer('CONSUMER_MAX_ATTEMPTS', 1, 100);
   const level = oneOf('LOG_LEVEL', LEVELS);
   const rolesRaw = read('ROLES');
@@ -122,11 +144,74 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     eventStore: storeKind === 'kurrentdb' ? { kind: 'kurrentdb', connectionString } : { kind: 'sqlite' },
     eventBus:
       busKind === 'kafka'
-        ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions }
+        ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions, ...(sasl && { sasl }), ...(ssl && { ssl }) }
         : { kind: 'embedded' },
     consumerMaxAttempts,
     roles: roles as Role[],
     logLevels: [...LEVELS.slice(0, LEVELS.indexOf(level) + 1)],
     env: { ...env },
   };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/i;
+
+/** KAFKA_SASL_* and KAFKA_SSL*: checked whatever EVENT_BUS says, so that a typo shows at once. Problems never quote a secret. */
+function kafkaSecurity(env: NodeJS.ProcessEnv, brokers: readonly string[], problems: string[]): { sasl?: KafkaSaslConfig; ssl?: KafkaSslConfig } {
+  const value = (name: keyof typeof ENVIRONMENT) => env[name]?.trim() || '';
+  const readFile = (name: keyof typeof ENVIRONMENT, what: string): string | undefined => {
+    try {
+      return readFileSync(value(name), 'utf8');
+    } catch (error) {
+      problems.push(`${name}="${value(name)}" cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): it must be a readable file holding ${what}`);
+      return undefined;
+    }
+  };
+
+  const sslRaw = value('KAFKA_SSL').toLowerCase() || ENVIRONMENT.KAFKA_SSL.default;
+  if (sslRaw !== 'true' && sslRaw !== 'false') problems.push(`KAFKA_SSL="${value('KAFKA_SSL')}" must be true or false`);
+  const tls = sslRaw === 'true';
+  let ssl: KafkaSslConfig | undefined = tls ? true : undefined;
+  if (value('KAFKA_SSL_CA_FILE')) {
+    if (!tls) problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true: set KAFKA_SSL=true to use TLS');
+    const pem = readFile('KAFKA_SSL_CA_FILE', 'PEM certificates');
+    if (pem !== undefined && !pem.includes('-----BEGIN CERTIFICATE-----')) {
+      problems.push(`KAFKA_SSL_CA_FILE="${value('KAFKA_SSL_CA_FILE')}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    } else if (pem !== undefined && tls) {
+      ssl = { ca: [pem] };
+    }
+  }
+
+  const mechanism = value('KAFKA_SASL_MECHANISM').toLowerCase() as KafkaSaslConfig['mechanism'] | '';
+  const username = value('KAFKA_SASL_USERNAME');
+  const hasPassword = (env.KAFKA_SASL_PASSWORD ?? '') !== '';
+  const hasPasswordFile = value('KAFKA_SASL_PASSWORD_FILE') !== '';
+  if (!mechanism) {
+    if (username || hasPassword || hasPasswordFile) {
+      problems.push(`KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD(_FILE) are set but KAFKA_SASL_MECHANISM is not: set it to one of ${KAFKA_SASL_MECHANISMS.join(', ')}`);
+    }
+    return { ssl };
+  }
+  if (!KAFKA_SASL_MECHANISMS.includes(mechanism)) {
+    problems.push(`KAFKA_SASL_MECHANISM="${value('KAFKA_SASL_MECHANISM')}" must be one of ${KAFKA_SASL_MECHANISMS.join(', ')} (or empty for no SASL)`);
+    return { ssl };
+  }
+  if (!username) problems.push(`KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=${mechanism}`);
+  let password: string | undefined;
+  if (hasPassword && hasPasswordFile) {
+    problems.push('KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: keep one');
+  } else if (hasPasswordFile) {
+    password = readFile('KAFKA_SASL_PASSWORD_FILE', 'the SASL password')?.replace(/\r?\n$/, '');
+    if (password === '') problems.push(`KAFKA_SASL_PASSWORD_FILE="${value('KAFKA_SASL_PASSWORD_FILE')}" is empty`);
+  } else if (hasPassword) {
+    password = env.KAFKA_SASL_PASSWORD;
+  } else {
+    problems.push(`KAFKA_SASL_PASSWORD_FILE (or KAFKA_SASL_PASSWORD) is required with KAFKA_SASL_MECHANISM=${mechanism}`);
+  }
+  if (mechanism === 'plain' && !tls && !brokers.every((broker) => LOOPBACK.test(broker.replace(/:\d+$/, '')))) {
+    problems.push('KAFKA_SASL_MECHANISM=plain would send the password in clear to a remote broker: set KAFKA_SSL=true, or use scram-sha-512');
+  }
+  if (!username || !password) return { ssl };
+  const sasl = { mechanism, username } as KafkaSaslConfig;
+  Object.defineProperty(sasl, 'password', { value: password, enumerable: false });
+  return { sasl, ssl };
 }
