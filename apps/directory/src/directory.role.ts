@@ -1,10 +1,10 @@
-import { PARTY_CATEGORY } from '@sigillum/contracts';
+import { PARTY_CATEGORY, STAFF_CATEGORY } from '@sigillum/contracts';
 import type { RoleSpec } from '@sigillum/runtime';
 import { DirectoryModule } from './directory.module';
 
 export const directoryRole: RoleSpec = {
   role: 'directory',
   module: DirectoryModule,
-  ownedCategories: [PARTY_CATEGORY],
+  ownedCategories: [PARTY_CATEGORY, STAFF_CATEGORY],
   consumes: false,
 };

@@ -7,7 +7,7 @@ import { loadConfig } from '@sigillum/config';
 import { PARTY_CATEGORY, Topics } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { eventually, kafkaBrokers, reportSkippedKafka } from '@sigillum/testing';
+import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, reportSkippedKafka } from '@sigillum/testing';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
 
@@ -26,6 +26,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
   let dataDir: string;
   let store: EventStore;
   let bus: EventBus;
+  let staff: Record<string, string>;
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-e2e-'));
@@ -35,6 +36,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
     await app.listen(0, '127.0.0.1');
     store = app.get(EVENT_STORE);
     bus = app.get(EVENT_BUS);
+    staff = bearer(await issueStaffToken(baseUrlOf(app.getHttpServer()), dataDir, ['registrar', 'ops']));
   }, 60_000);
 
   afterAll(async () => {
@@ -42,7 +44,16 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  const http = () => request(app.getHttpServer());
+  const server = () => request(app.getHttpServer());
+  /** Requests as a registrar (who enrols and reads parties). */
+  const http = () => {
+    const agent = server();
+    const as = <T extends { set(headers: Record<string, string>): T }>(test: T) => test.set(staff);
+    return {
+      get: (url: string) => as(agent.get(url)),
+      post: (url: string) => as(agent.post(url)),
+    };
+  };
 
   it('registers a party over HTTP and reads it back from the projection', async () => {
     const created = await http().post('/parties').send({ kind: 'organisation', displayName: 'Acme Registered Mail' }).expect(201);
@@ -62,7 +73,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
   }, 90_000);
 
   it('answers /health with every component up', async () => {
-    const health = await eventually(async () => (await http().get('/health').expect(200)).body, 20_000);
+    const health = await eventually(async () => (await server().get('/health').expect(200)).body, 20_000);
     expect(health.status).toBe('up');
     expect(Object.keys(health.components)).toEqual(['eventStore', 'bus', 'relay', 'secondChannels', 'timers']);
     for (const component of Object.values(health.components) as { up: boolean }[]) expect(component.up).toBe(true);

@@ -14,6 +14,7 @@ import {
   type TrustCheckAnswered,
 } from './certifier/certifier.events';
 import { PARTY_CATEGORY, type PartyEvent } from './directory/party.events';
+import { STAFF_CATEGORY, type StaffEvent } from './directory/staff.events';
 import { SESSION_CATEGORY, type SessionEvent } from './domicile/session.events';
 import { CHAIN_CATEGORY, type ChainEvent, EVIDENCE_CATEGORY, type EvidenceEvent } from './certifier/chain.events';
 import { CORRESPONDENCE_CATEGORY, type CorrespondenceEvent, DRAFT_CATEGORY, type DraftEvent } from './correspondence/correspondence.events';
@@ -31,6 +32,7 @@ export type CertificationAuthorityEvent = CertificationAuthorityEstablished;
 /** Every stream category the product records, with the union of the events its streams hold. */
 export interface EventsByCategory {
   [PARTY_CATEGORY]: PartyEvent;
+  [STAFF_CATEGORY]: StaffEvent;
   [ATTRIBUTES_CATEGORY]: AttributeEvent;
   [LEVEL_POLICY_CATEGORY]: LevelPolicyEvent;
   [TRUST_CHECK_CATEGORY]: TrustCheckEvent;
@@ -76,6 +78,10 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
     PublicKeyRegistered: true,
     PublicKeyRevoked: true,
     OperatorSpecificationRegistered: true,
+  }),
+  [STAFF_CATEGORY]: eventTypes<StaffEvent['type']>({
+    StaffCredentialIssued: true,
+    StaffCredentialRevoked: true,
   }),
   [ATTRIBUTES_CATEGORY]: eventTypes<AttributeEvent['type']>({
     AttributeCertified: true,

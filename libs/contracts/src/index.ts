@@ -5,6 +5,7 @@ export * from './ports';
 export * from './message';
 export * from './topics';
 export * from './directory/party.events';
+export * from './directory/staff.events';
 export * from './trust/levels';
 export * from './trust/correspondence-kinds';
 export * from './certifier/certifier.events';

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { Access, publicRoute } from '@sigillum/auth';
 import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import type { Response } from 'express';
@@ -25,6 +26,7 @@ export class HealthController {
 
   /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
   @Get()
+  @Access(publicRoute('health: load balancers and monitors probe it without credentials'))
   async health(@Res() response: Response): Promise<void> {
     const components: Record<string, ComponentHealth> = {
       eventStore: await this.safely(() => this.store.health()),

@@ -5,3 +5,4 @@ export * from './event-bus.contract';
 export * from './kafka-suite';
 export * from './movable-clock';
 export { LoopbackMailbox as MailCatcher, type CaughtMail } from '@sigillum/channels';
+export * from './staff';

@@ -1,3 +1,4 @@
+import { Access, party, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import {
   ATTRIBUTES_CATEGORY,
@@ -53,6 +54,7 @@ export class AttributesController {
 
   /** Certifies an attribute of a party of the directory at a level of the policy in force. */
   @Post('parties/:partyId/certifications')
+  @Access(staff('registrar'))
   async certify(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Body() body: CertifyAttributeBody) {
     await this.requireParty(partyId);
     const policy = await this.policies.current();
@@ -80,6 +82,7 @@ export class AttributesController {
 
   /** Records a revocation (201: a new fact, the AttributeRevoked event). */
   @Post('certifications/:partyId/:attributeId/revocation')
+  @Access(staff('registrar'))
   async revoke(
     @Param('partyId', new ParseUUIDPipe()) partyId: string,
     @Param('attributeId', new ParseUUIDPipe()) attributeId: string,
@@ -97,6 +100,7 @@ export class AttributesController {
 
   /** The party's level and each certification's standing, computed now under the policy in force. */
   @Get('parties/:partyId/trust')
+  @Access(party('partyId'), staff('admin', 'registrar', 'ops', 'auditor'))
   async trust(@Param('partyId', new ParseUUIDPipe()) partyId: string): Promise<TrustView> {
     const facts = await this.requireParty(partyId);
     const [{ state }, policy] = await Promise.all([this.reader.certifiedAttributes(partyId), this.policies.current()]);

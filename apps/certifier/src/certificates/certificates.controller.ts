@@ -1,3 +1,4 @@
+import { Access, publicRoute, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Header, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { IssueCertificateBody, RevokeCertificateBody } from './certificates.dto';
@@ -10,6 +11,7 @@ export class CertificatesController {
 
   /** Issues a certificate for a party's registered key: 404 unknown party or key, 409 revoked key, 400 key unfit for the profile. */
   @Post('certificates')
+  @Access(staff('admin'))
   issue(@Body() body: IssueCertificateBody) {
     return this.certificates.issue({
       partyId: body.partyId,
@@ -20,11 +22,13 @@ export class CertificatesController {
   }
 
   @Get('certificates/:certificateId')
+  @Access(staff('admin', 'ops', 'auditor'))
   get(@Param('certificateId', new ParseUUIDPipe()) certificateId: string) {
     return this.certificates.get(certificateId);
   }
 
   @Post('certificates/:certificateId/revocation')
+  @Access(staff('admin'))
   @HttpCode(200)
   @ApiTags('certificates')
   @ApiOperation({ summary: 'Revokes a certificate of the certifier CA: from then on the certified chain refuses what is signed under it (rule certificate.revoked)' })
@@ -38,6 +42,7 @@ export class CertificatesController {
 
   /** The CA certificate, PEM: the trust anchor to give `openssl verify -CAfile`. */
   @Get('ca/certificate')
+  @Access(publicRoute('the CA certificate: every relying party needs it to verify what Sigillum signs'))
   @Header('Content-Type', 'application/x-pem-file')
   caCertificate(): string {
     return this.certificates.caCertificatePem();

@@ -1,3 +1,4 @@
+import { Access, party, staff } from '@sigillum/auth';
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { CorrespondenceKind } from '@sigillum/contracts';
@@ -11,6 +12,7 @@ export class ChainController {
   constructor(private readonly chains: ChainService) {}
 
   @Get('chains/:correspondenceId')
+  @Access(staff('ops', 'auditor', 'admin'))
   @ApiOperation({ summary: 'The certified chain of a correspondence: every step, every token (issued, acknowledged, returned, certified), operators, digests, status' })
   @ApiParam({ name: 'correspondenceId', format: 'uuid' })
   @ApiOkResponse({ description: 'The chain (status refused, running, completed or failed) with its steps and tokens' })
@@ -38,6 +40,7 @@ export class ChainController {
   }
 
   @Get('correspondence-kinds')
+  @Access(party(), staff('admin', 'registrar', 'ops', 'auditor'))
   @ApiOperation({ summary: 'The kinds of correspondence configured (CORRESPONDENCE_KINDS_FILE or the defaults): required level, consignment mode, processing chain' })
   @ApiOkResponse({ description: '{ kinds: [{ name, requiredLevel, consignment, chain }] }' })
   kinds(): { kinds: readonly CorrespondenceKind[] } {

@@ -1,3 +1,4 @@
+import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
 import { EvidenceService, type EvidenceView } from './evidence.service';
 import type { EvidenceVerdict } from './evidence-verifier';
@@ -18,6 +19,7 @@ export class EvidenceController {
   constructor(private readonly evidence: EvidenceService) {}
 
   @Get(':correspondenceId')
+  @Access(staff('auditor'))
   async list(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): Promise<{ correspondenceId: string; caCertificate: string; records: EvidenceView[] }> {
     const records = await this.evidence.list(correspondenceId);
     if (records === undefined) throw unknown(correspondenceId);
@@ -25,6 +27,7 @@ export class EvidenceController {
   }
 
   @Get(':correspondenceId/verification')
+  @Access(staff('auditor'))
   async verification(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): Promise<EvidenceVerdict> {
     const verdict = await this.evidence.verification(correspondenceId);
     if (verdict === undefined) throw unknown(correspondenceId);

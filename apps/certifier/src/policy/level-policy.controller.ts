@@ -1,3 +1,4 @@
+import { Access, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Inject, Post } from '@nestjs/common';
 import { ID_GENERATOR, type IdGenerator, type LevelPolicy } from '@sigillum/contracts';
 import { PublishPolicyBody } from './level-policy.dto';
@@ -12,6 +13,7 @@ export class LevelPolicyController {
 
   /** Publishes a new version of the level policy; it is in force for every decision from then on. */
   @Post()
+  @Access(staff('admin'))
   async publish(@Body() body: PublishPolicyBody): Promise<{ policyId: string; version: number; changed: boolean; policy: LevelPolicy }> {
     const requestId = this.ids.next();
     const { policy, changed } = await this.policies.publish(
@@ -22,6 +24,7 @@ export class LevelPolicyController {
   }
 
   @Get('current')
+  @Access(staff('admin', 'registrar', 'ops', 'auditor'))
   current(): Promise<LevelPolicy> {
     return this.policies.current();
   }

@@ -1,3 +1,4 @@
+import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, Param, ParseEnumPipe } from '@nestjs/common';
 import { PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
 import { OperatorIndex } from './operator-index';
@@ -10,6 +11,7 @@ export class OperatorIndexController {
   constructor(private readonly index: OperatorIndex) {}
 
   @Get(':step')
+  @Access(staff('admin', 'ops'))
   candidates(@Param('step', new ParseEnumPipe(STEPS)) step: ProcessingStep) {
     return { step, operators: this.index.candidates(step) };
   }

@@ -1,3 +1,4 @@
+import { Access, party, staff } from '@sigillum/auth';
 import { Body, Controller, Delete, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
 import {
   EnrolChannelBody,
@@ -20,6 +21,7 @@ export class PartyController {
 
   /** Registers a party; the directory assigns its id. */
   @Post()
+  @Access(staff('registrar', 'admin'))
   register(@Body() body: RegisterPartyBody) {
     return this.parties.register({
       kind: body.kind,
@@ -30,6 +32,7 @@ export class PartyController {
   }
 
   @Post(':partyId/name')
+  @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   rename(@Param('partyId', uuid()) partyId: string, @Body() body: RenamePartyBody) {
     return this.parties.rename({ partyId, displayName: body.displayName });
@@ -37,6 +40,7 @@ export class PartyController {
 
   /** Declares (or re-declares) one identity attribute; the certifier certifies it later. */
   @Post(':partyId/attributes')
+  @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   declareAttribute(@Param('partyId', uuid()) partyId: string, @Body() body: AttributeBody) {
     return this.parties.declareAttribute({ partyId, name: body.name, value: body.value });
@@ -44,33 +48,39 @@ export class PartyController {
 
   /** Enrols a second channel and sends a verification code over it. */
   @Post(':partyId/channels')
+  @Access(party('partyId'), staff('registrar'))
   enrolChannel(@Param('partyId', uuid()) partyId: string, @Body() body: EnrolChannelBody) {
     return this.parties.enrolChannel(partyId, body.kind, body.address);
   }
 
   @Post(':partyId/channels/:channelId/verification')
+  @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   verifyChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string, @Body() body: VerifyChannelBody) {
     return this.parties.verifyChannel(partyId, channelId, body.code);
   }
 
   @Delete(':partyId/channels/:channelId')
+  @Access(party('partyId'), staff('registrar'))
   removeChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string) {
     return this.parties.removeChannel({ partyId, channelId });
   }
 
   @Post(':partyId/keys')
+  @Access(party('partyId'), staff('registrar', 'admin'))
   registerKey(@Param('partyId', uuid()) partyId: string, @Body() body: RegisterKeyBody) {
     return this.parties.registerKey(partyId, body.algorithm, body.use, body.publicKeyPem);
   }
 
   @Delete(':partyId/keys/:keyId')
+  @Access(party('partyId'), staff('registrar', 'admin'))
   revokeKey(@Param('partyId', uuid()) partyId: string, @Param('keyId', uuid()) keyId: string, @Body() body: RevokeKeyBody) {
     return this.parties.revokeKey({ partyId, keyId, reason: body.reason });
   }
 
   /** Registers the next version of a processing operator's specification. */
   @Put(':partyId/specification')
+  @Access(staff('admin'))
   registerSpecification(@Param('partyId', uuid()) partyId: string, @Body() body: SpecificationBody) {
     return this.parties.registerSpecification(partyId, {
       version: body.version,

@@ -1,3 +1,4 @@
+import { Access, party } from '@sigillum/auth';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -15,11 +16,10 @@ import {
   Req,
   Res,
   UnsupportedMediaTypeException,
-  UseGuards,
-} from '@nestjs/common';
+  } from '@nestjs/common';
 import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
 import type { Request, Response } from 'express';
-import { type AuthenticatedSession, CurrentSession, SessionCredentialGuard } from '../session/session-credential.guard';
+import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
 import { ContentAccessStore } from './content-access.store';
 import { CONTENT_CONFIG, type ContentConfig } from './content.config';
 import {
@@ -45,7 +45,7 @@ export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
  * session: `Authorization: Bearer <credential>` and `X-Sigillum-Session: <sessionId>`.
  */
 @Controller('contents')
-@UseGuards(SessionCredentialGuard)
+@Access(party())
 export class ContentController {
   private readonly log = new Logger('Contents');
 

@@ -1,13 +1,14 @@
+import { Access, party } from '@sigillum/auth';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Logger, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Logger, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { type CorrespondenceEvent, DomainError, type RecordedEvent } from '@sigillum/contracts';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { Response } from 'express';
 import { CONTENT_STORE, type ContentStore, contentDigestOf, ContentNotFoundError } from '../content/content-store.port';
 import { violationsError } from '../draft/draft.service';
-import { type AuthenticatedSession, CurrentSession, SessionCredentialGuard } from '../session/session-credential.guard';
+import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
 import { CorrespondenceErrors, type CorrespondenceState, publicStatus, type RecipientState } from './correspondence.decider';
 import { CorrespondenceService } from './correspondence.service';
 
@@ -119,7 +120,7 @@ export function correspondenceView(state: Existing, history: readonly RecordedEv
  * Every route needs the party's own open session (claim 1); the route parameter is `:correspondenceId`.
  */
 @Controller('correspondences')
-@UseGuards(SessionCredentialGuard)
+@Access(party())
 export class CorrespondenceController {
   private readonly log = new Logger('Correspondences');
 

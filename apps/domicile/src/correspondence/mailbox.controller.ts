@@ -1,10 +1,11 @@
-import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
+import { Access, party } from '@sigillum/auth';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { type AuthenticatedSession, CurrentSession, SessionCredentialGuard } from '../session/session-credential.guard';
+import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
 import { MailboxQueries } from './mailbox.projection';
 
 export class MailboxQuery {
@@ -23,7 +24,7 @@ export class MailboxQuery {
  * a change shows once the consumer has applied it; GET /correspondences/:correspondenceId reads the log itself).
  */
 @Controller()
-@UseGuards(SessionCredentialGuard)
+@Access(party())
 export class MailboxController {
   private readonly queries: MailboxQueries;
 

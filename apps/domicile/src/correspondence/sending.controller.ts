@@ -1,8 +1,9 @@
-import { Body, Controller, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
+import { Access, party } from '@sigillum/auth';
+import { Body, Controller, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { violationsError } from '../draft/draft.service';
 import { SendDraftBody, SUBMISSION_KEY } from '../draft/draft.dto';
-import { type AuthenticatedSession, CurrentSession, SessionCredentialGuard } from '../session/session-credential.guard';
+import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
 import { SendingService } from './sending.service';
 
 /**
@@ -12,7 +13,7 @@ import { SendingService } from './sending.service';
  * with the same key answers 200 with the same correspondence's current state; the key on another draft is a 409.
  */
 @Controller('drafts')
-@UseGuards(SessionCredentialGuard)
+@Access(party())
 export class SendingController {
   constructor(private readonly sending: SendingService) {}
 

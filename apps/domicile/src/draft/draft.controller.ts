@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Put, UseGuards } from '@nestjs/common';
-import { type AuthenticatedSession, CurrentSession, SessionCredentialGuard } from '../session/session-credential.guard';
+import { Access, party } from '@sigillum/auth';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
+import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
 import { DraftBody, ValidateDraftBody } from './draft.dto';
 import { DraftService, draftView } from './draft.service';
 
@@ -9,7 +10,7 @@ import { DraftService, draftView } from './draft.service';
  * (The route parameter is `:draftId`, not `:id`: the session guard reads `:id` as the session id.)
  */
 @Controller('drafts')
-@UseGuards(SessionCredentialGuard)
+@Access(party())
 export class DraftController {
   constructor(private readonly drafts: DraftService) {}
 

@@ -1,16 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
+import { createParamDecorator, type ExecutionContext, Injectable, type OnModuleInit } from '@nestjs/common';
 import {
-  type CanActivate,
-  createParamDecorator,
-  type ExecutionContext,
-  Injectable,
-  UnauthorizedException,
-} from '@nestjs/common';
-import type { Reason } from '@sigillum/contracts';
-import type { Request, Response } from 'express';
+  AuthenticationError,
+  type AuthenticatedRequest,
+  AuthenticatorRegistry,
+  type PartyPrincipal,
+  type PartySessionAuthenticator,
+} from '@sigillum/auth';
 import { expiryRuleAt } from './session.decider';
 import { SessionLocalStore } from './session-local.store';
 import { credentialDigest, SessionService } from './session.service';
+
+export { SESSION_ID_HEADER } from '@sigillum/auth';
 
 /** The open session a request was authenticated with. */
 export interface AuthenticatedSession {
@@ -18,57 +19,39 @@ export interface AuthenticatedSession {
   readonly userId: string;
 }
 
-/** Header naming the session when the route has no `:id` / `:sessionId` parameter. */
-export const SESSION_ID_HEADER = 'x-sigillum-session';
-
-type SessionRequest = Request & { sigillumSession?: AuthenticatedSession };
-
-const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
+const CREDENTIAL = /^[A-Za-z0-9_-]{16,128}$/;
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Guards routes that need an open session: `Authorization: Bearer <credential>` plus the session id (route param
- * `:id` or `:sessionId`, else header `X-Sigillum-Session`). The credential's SHA-256 must match the digest in
- * SessionOpened (constant-time); the session must be open and within its idle and absolute limits. Last activity is
- * kept in LOCAL_DB, not as an event per request; a session found past a limit gets SessionExpired and a 401.
+ * The authorization submodule's check of a party's session (claim 1 is the party's authentication), plugged into the
+ * global AccessGuard: the credential's SHA-256 must match the digest in SessionOpened (constant-time); the session
+ * must be open and within its idle and absolute limits. Last activity is kept in LOCAL_DB, not as an event per
+ * request; a session found past a limit gets SessionExpired and a 401.
  */
 @Injectable()
-export class SessionCredentialGuard implements CanActivate {
+export class SessionCredentialAuthenticator implements PartySessionAuthenticator, OnModuleInit {
   constructor(
     private readonly sessions: SessionService,
     private readonly local: SessionLocalStore,
+    private readonly registry: AuthenticatorRegistry,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const http = context.switchToHttp();
-    const request = http.getRequest<SessionRequest>();
-    const response = http.getResponse<Response>();
-    const refuse = (reason: Reason): never => {
-      response.setHeader?.('WWW-Authenticate', 'Bearer realm="sigillum-session"');
-      throw new UnauthorizedException({
-        statusCode: 401,
-        code: 'SESSION.UNAUTHENTICATED',
-        message: reason.message,
-        reasons: [reason],
-      });
-    };
+  onModuleInit(): void {
+    this.registry.registerPartySessions(this);
+  }
 
-    const params = (request.params ?? {}) as Record<string, string | undefined>;
-    const header = request.headers[SESSION_ID_HEADER];
-    const sessionId = params.sessionId ?? params.id ?? (typeof header === 'string' ? header : undefined);
-    if (!sessionId) return refuse({ rule: 'session.missing', message: `Name the session (route or ${SESSION_ID_HEADER} header)` });
-    const match = BEARER.exec(request.headers.authorization ?? '');
-    if (!match) return refuse({ rule: 'credential.missing', message: 'Send the session credential as "Authorization: Bearer <credential>"' });
-
+  async authenticate(sessionId: string, credential: string): Promise<PartyPrincipal> {
+    const invalid = () => new AuthenticationError('credential.invalid', 'The credential does not open this session');
+    if (!SESSION_ID.test(sessionId) || !CREDENTIAL.test(credential)) throw invalid();
     const state = await this.sessions.load(sessionId);
-    const invalid = { rule: 'credential.invalid', message: 'The credential does not open this session' };
-    if (state.status === 'none') return refuse(invalid);
+    if (state.status === 'none') throw invalid();
     if (state.status !== 'open') {
       // The status is no secret (GET /sessions/:id shows it); the credential of a session no longer open is worthless.
-      return refuse({ rule: `session.${state.status}`, message: `The session is ${state.status}; open a new one` });
+      throw new AuthenticationError(`session.${state.status}`, `The session is ${state.status}; open a new one`);
     }
     const expected = Buffer.from(state.credentialDigest, 'hex');
-    const actual = Buffer.from(credentialDigest(match[1]), 'hex');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return refuse(invalid);
+    const actual = Buffer.from(credentialDigest(credential), 'hex');
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw invalid();
 
     const now = this.sessions.now();
     const lastActivityAt = this.local.lastActivity(sessionId);
@@ -76,20 +59,19 @@ export class SessionCredentialGuard implements CanActivate {
     if (rule) {
       await this.sessions.execute(sessionId, { type: 'Expire', lastActivityAt, now }, this.sessions.newRequestContext());
       this.local.forgetActivity(sessionId);
-      return refuse({
+      throw new AuthenticationError(
         rule,
-        message: rule === 'session.idle' ? 'The session expired after inactivity; open a new one' : 'The session reached its maximum lifetime; open a new one',
-      });
+        rule === 'session.idle' ? 'The session expired after inactivity; open a new one' : 'The session reached its maximum lifetime; open a new one',
+      );
     }
     this.local.touch(sessionId, now);
-    request.sigillumSession = { sessionId, userId: state.userId };
-    return true;
+    return { kind: 'party', partyId: state.userId, sessionId };
   }
 }
 
-/** The session SessionCredentialGuard authenticated: `@CurrentSession() session: AuthenticatedSession`. */
+/** The session the AccessGuard authenticated (a route with `@Access(party(...))`): `@CurrentSession() session`. */
 export const CurrentSession = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedSession => {
-  const session = context.switchToHttp().getRequest<SessionRequest>().sigillumSession;
-  if (!session) throw new Error('CurrentSession used on a route without SessionCredentialGuard');
-  return session;
+  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (principal?.kind !== 'party') throw new Error('CurrentSession used on a route that does not admit party sessions only');
+  return { sessionId: principal.sessionId, userId: principal.partyId };
 });

@@ -1,3 +1,4 @@
+import { Access, party, publicRoute } from '@sigillum/auth';
 import {
   Body,
   Controller,
@@ -11,12 +12,11 @@ import {
   ParseUUIDPipe,
   Post,
   Res,
-  UseGuards,
-} from '@nestjs/common';
+  } from '@nestjs/common';
 import type { Reason } from '@sigillum/contracts';
 import type { Response } from 'express';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
-import { SessionCredentialGuard, CurrentSession, type AuthenticatedSession } from './session-credential.guard';
+import { CurrentSession, type AuthenticatedSession } from './session-credential.guard';
 import { RequestSessionBody, SubmitCodeBody } from './session.dto';
 import type { SessionState } from './session.decider';
 import { SessionLocalStore } from './session-local.store';
@@ -75,6 +75,7 @@ export class SessionController {
    * code over the second channel. 201 once challenged, 403 when denied, 202 when the answer is still pending.
    */
   @Post()
+  @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response) {
     const { sessionId } = await this.sessions.request({
       userId: body.userId,
@@ -103,6 +104,7 @@ export class SessionController {
   }
 
   @Get(':id')
+  @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   async view(@Param('id', new ParseUUIDPipe()) sessionId: string) {
     const state = await this.sessions.load(sessionId);
     if (state.status === 'none') {
@@ -113,6 +115,7 @@ export class SessionController {
 
   /** The code received over the second channel. 200 with the session credential (shown once). */
   @Post(':id/code')
+  @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.OK)
   async submitCode(@Param('id', new ParseUUIDPipe()) sessionId: string, @Body() body: SubmitCodeBody) {
     const outcome = await this.sessions.submitCode(sessionId, body.code);
@@ -160,6 +163,7 @@ export class SessionController {
 
   /** Asks the certifier for a new code (it may refuse when asked too soon or too often: see GET notice). */
   @Post(':id/resend')
+  @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.ACCEPTED)
   async resend(@Param('id', new ParseUUIDPipe()) sessionId: string) {
     const now = this.sessions.now();
@@ -167,10 +171,16 @@ export class SessionController {
     return { sessionId, status: 'resend-requested', requestedAt: now.toISOString() };
   }
 
-  @Delete(':id')
+  /** A party closes its own session: the credential authenticates the session named in the path (no header needed). */
+  @Delete(':sessionId')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @UseGuards(SessionCredentialGuard)
-  async close(@Param('id', new ParseUUIDPipe()) sessionId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {
+  @Access(party())
+  async close(@Param('sessionId', new ParseUUIDPipe()) sessionId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {
+    if (sessionId !== session.sessionId) {
+      throw refusal(HttpStatus.FORBIDDEN, 'ACCESS.FORBIDDEN', 'A party may close only the session it is authenticated with', [
+        { rule: 'access.not-own-resource', message: 'The path names another session than the credential opens' },
+      ]);
+    }
     await this.sessions.execute(session.sessionId, { type: 'Close', now: this.sessions.now() }, this.sessions.newRequestContext());
     this.local.forgetActivity(sessionId);
   }

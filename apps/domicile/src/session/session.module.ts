@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { DomicileConfigModule } from '../domicile.config';
-import { SessionCredentialGuard } from './session-credential.guard';
+import { SessionCredentialAuthenticator } from './session-credential.guard';
 import { SessionLocalStore } from './session-local.store';
 import { SessionConsumer } from './session.consumer';
 import { SessionController } from './session.controller';
@@ -16,9 +16,9 @@ import { SessionService } from './session.service';
   providers: [
     SessionService,
     SessionNotifier,
-    SessionCredentialGuard,
+    SessionCredentialAuthenticator,
     { provide: SessionLocalStore, useFactory: (db: Database.Database) => new SessionLocalStore(db), inject: [LOCAL_DB] },
   ],
-  exports: [SessionService, SessionLocalStore, SessionCredentialGuard],
+  exports: [SessionService, SessionLocalStore, SessionCredentialAuthenticator],
 })
 export class SessionModule {}

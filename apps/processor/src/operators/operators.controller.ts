@@ -1,3 +1,4 @@
+import { Access, machine, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { HostOperatorBody } from './operators.dto';
@@ -10,6 +11,7 @@ export class OperatorsController {
 
   /** Hosts an operator and generates its keys: 201 the first time, 200 (same keys) after; 404 unknown party, 409 not a processing operator. */
   @Post()
+  @Access(staff('admin'))
   async host(@Body() body: HostOperatorBody, @Res({ passthrough: true }) response: Response): Promise<HostedOperatorView> {
     const { created, view } = await this.operators.host(body.operatorId, body.keys ?? ['signing']);
     response.status(created ? 201 : 200);
@@ -17,11 +19,13 @@ export class OperatorsController {
   }
 
   @Get()
+  @Access(staff('admin', 'ops'))
   list(): HostedOperatorView[] {
     return this.operators.list();
   }
 
   @Get(':operatorId')
+  @Access(machine('operatorId'), staff('admin', 'ops'))
   get(@Param('operatorId', new ParseUUIDPipe()) operatorId: string): HostedOperatorView {
     return this.operators.view(operatorId);
   }

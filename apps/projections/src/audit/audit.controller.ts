@@ -1,3 +1,4 @@
+import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
@@ -13,6 +14,7 @@ export class AuditController {
   constructor(@Inject(LOCAL_DB) private readonly db: Database.Database) {}
 
   @Get('correspondences/:correspondenceId')
+  @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): AuditCorrespondenceView {
     const view = auditCorrespondence(this.db, correspondenceId);
     if (!view) throw new NotFoundException({ statusCode: 404, code: 'AUDIT.UNKNOWN_CORRESPONDENCE', message: `No evidence of correspondence ${correspondenceId} in the audit view (yet)` });
@@ -20,6 +22,7 @@ export class AuditController {
   }
 
   @Get('parties/:partyId')
+  @Access(staff('auditor'))
   party(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
     return auditParty(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);
   }

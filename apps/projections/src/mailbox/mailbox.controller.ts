@@ -1,3 +1,4 @@
+import { Access, party, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
@@ -14,6 +15,7 @@ export class MailboxController {
 
   // Declared before ':partyId/…' so that "correspondences" is never taken for a party.
   @Get('correspondences/:correspondenceId')
+  @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): CorrespondenceView {
     const view = findCorrespondence(this.db, correspondenceId);
     if (!view) throw new NotFoundException({ statusCode: 404, code: 'MAILBOX.UNKNOWN_CORRESPONDENCE', message: `No correspondence ${correspondenceId} in the mailbox view (yet)` });
@@ -21,11 +23,13 @@ export class MailboxController {
   }
 
   @Get(':partyId/inbox')
+  @Access(party('partyId'), staff('auditor'))
   inbox(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): Page<CorrespondenceSummary & { myStatus: RecipientStatus }> {
     return inbox(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);
   }
 
   @Get(':partyId/outbox')
+  @Access(party('partyId'), staff('auditor'))
   outbox(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): Page<CorrespondenceSummary> {
     return outbox(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);
   }

@@ -1,3 +1,4 @@
+import { Access, party, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
@@ -12,6 +13,7 @@ export class PartyDirectoryController {
 
   /** Counterparts and operators: by display name, kind, operator role, offered step; paged. */
   @Get()
+  @Access(staff('admin', 'registrar', 'ops', 'auditor'))
   search(@Query() query: PartySearchQuery): { items: PartySummary[]; total: number; limit: number; offset: number } {
     const limit = query.limit ?? DEFAULT_LIMIT;
     const offset = query.offset ?? 0;
@@ -21,6 +23,7 @@ export class PartyDirectoryController {
 
   /** The party as projected from the log; a party just registered appears once its event is consumed. */
   @Get(':partyId')
+  @Access(party('partyId'), staff('admin', 'registrar', 'ops', 'auditor'))
   get(@Param('partyId', new ParseUUIDPipe()) partyId: string): PartyView {
     const party = findParty(this.db, partyId);
     if (!party) throw new NotFoundException({ statusCode: 404, message: `No party ${partyId} in the directory view (yet)` });

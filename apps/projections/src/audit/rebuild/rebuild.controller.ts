@@ -1,3 +1,4 @@
+import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { RebuildReport } from './projection-runner';
 import { ProjectionRunners } from './projection-runners';
@@ -12,6 +13,7 @@ export class RebuildController {
   constructor(private readonly runners: ProjectionRunners) {}
 
   @Get()
+  @Access(staff('ops', 'admin', 'auditor'))
   list(): { projections: { name: string; version: number; rebuilding: boolean; digest: string }[] } {
     return {
       projections: this.runners.names().map((name) => {
@@ -22,11 +24,13 @@ export class RebuildController {
   }
 
   @Get(':name/digest')
+  @Access(staff('ops', 'auditor'))
   digest(@Param('name') name: string): { projection: string; digest: string; rows: Record<string, number> } {
     return { projection: name, ...this.runners.get(name).digest() };
   }
 
   @Post(':name/rebuild')
+  @Access(staff('ops'))
   @HttpCode(200)
   rebuild(@Param('name') name: string): Promise<RebuildReport> {
     return this.runners.get(name).rebuild();
