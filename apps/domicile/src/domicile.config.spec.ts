@@ -50,6 +50,62 @@ describe('domicile config', () => {
     expect(problems.join('\n')).toMatch(/SESSION_REQUEST_WAIT_MS="soon"/);
   });
 
+  it('has the documented abuse limits by default, and no trusted proxy', () => {
+    const config = loadDomicileConfig({});
+    expect(config.sessionLimits).toEqual({ codesPerUserPerHour: 5, requestsPerAddressPerHour: 30, failedCodesPerUser: 10, failedCodesWindowMinutes: 60 });
+    expect(config.trustProxy).toBe(false);
+  });
+
+  it('reads the abuse limits; 0 turns the per-address limit off', () => {
+    const config = loadDomicileConfig({
+      SESSION_CODES_PER_USER_PER_HOUR: '3',
+      SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0',
+      SESSION_FAILED_CODES_PER_USER: '100',
+      SESSION_FAILED_CODES_WINDOW_MINUTES: '15',
+    });
+    expect(config.sessionLimits).toEqual({ codesPerUserPerHour: 3, requestsPerAddressPerHour: 0, failedCodesPerUser: 100, failedCodesWindowMinutes: 15 });
+  });
+
+  it('names each abuse limit out of range, with its variable', () => {
+    let error: unknown;
+    try {
+      loadDomicileConfig({
+        SESSION_CODES_PER_USER_PER_HOUR: '0',
+        SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '-5',
+        SESSION_FAILED_CODES_PER_USER: '101',
+        SESSION_FAILED_CODES_WINDOW_MINUTES: 'an hour',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join('\n');
+    expect((error as ConfigError).problems).toHaveLength(4);
+    expect(problems).toMatch(/SESSION_CODES_PER_USER_PER_HOUR="0" must be an integer between 1 and 10000 \(session requests and resends/);
+    expect(problems).toMatch(/SESSION_REQUESTS_PER_ADDRESS_PER_HOUR="-5" must be an integer between 0 and 1000000/);
+    expect(problems).toMatch(/SESSION_FAILED_CODES_PER_USER="101" must be an integer between 1 and 100/);
+    expect(problems).toMatch(/SESSION_FAILED_CODES_WINDOW_MINUTES="an hour" must be an integer between 1 and 1440/);
+  });
+
+  it.each([
+    ['false', false],
+    ['TRUE', true],
+    ['2', 2],
+    ['loopback', ['loopback']],
+    ['10.0.0.0/8, 192.0.2.1,2001:db8::/32,uniquelocal', ['10.0.0.0/8', '192.0.2.1', '2001:db8::/32', 'uniquelocal']],
+  ])('reads TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadDomicileConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it.each([
+    ['0', /TRUST_PROXY="0" must be false, true, a number of hops between 1 and 10/],
+    ['11', /TRUST_PROXY="11"/],
+    ['proxy.example.org', /TRUST_PROXY="proxy.example.org" must be .*not "proxy.example.org"/],
+    ['10.0.0.0/33', /not "10.0.0.0\/33"/],
+    ['loopback,,', /not ""/],
+  ])('refuses TRUST_PROXY=%s', (raw, message) => {
+    expect(() => loadDomicileConfig({ TRUST_PROXY: raw })).toThrow(message);
+  });
+
   it('refuses an absolute lifetime shorter than the idle timeout', () => {
     expect(() => loadDomicileConfig({ SESSION_IDLE_SECONDS: '3600', SESSION_ABSOLUTE_SECONDS: '600' })).toThrow(
       /SESSION_ABSOLUTE_SECONDS \(600\) must not be shorter than SESSION_IDLE_SECONDS \(3600\)/,
