@@ -11,11 +11,9 @@ export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512']
  * SASL login of the Kafka clients, in kafkajs's shape. `password` is not enumerable: it never shows in
  * `JSON.stringify`, `util.inspect` or a logged config object, while kafkajs reads it as usual.
  */
-export interface KafkaSaslConfig {
-  readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number];
-  readonly username: string;
-  readonly password: string;
-}
+export type KafkaSaslConfig = {
+  readonly [M in (typeof KAFKA_SASL_MECHANISMS)[number]]: { readonly mechanism: M; readonly username: string; readonly password: string };
+}[(typeof KAFKA_SASL_MECHANISMS)[number]];
 
 /** TLS to the brokers, in kafkajs's shape: `true` (Node's CA list) or the PEM CAs to trust instead. */
 export type KafkaSslConfig = true | { readonly ca: string[] };

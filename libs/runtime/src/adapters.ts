@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EmbeddedEventBus, type EventBus, KafkaEventBus } from '@sigillum/bus';
+import { EmbeddedEventBus, type EventBus, KafkaEventBus, type KafkaEventBusOptions } from '@sigillum/bus';
 import type { SigillumConfig } from '@sigillum/config';
 import { type EventStore, KurrentDbEventStore, SqliteEventStore } from '@sigillum/eventstore';
 import { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
@@ -59,6 +59,16 @@ export function createBus(config: SigillumConfig, db: Database.Database): EventB
         brokers: config.eventBus.brokers,
         clientId: config.eventBus.clientId,
         defaultPartitions: config.eventBus.partitions,
+        security: kafkaSecurity(config.eventBus),
       });
   }
+}
+
+/**
+ * TLS and SASL settings (KAFKA_SSL*, KAFKA_SASL_*) for every kafkajs client of the process: the bus here, the
+ * role servers (KafkaRoleServer `security`). Passed to kafkajs as they are, never logged.
+ */
+export function kafkaSecurity(eventBus: SigillumConfig['eventBus']): KafkaEventBusOptions['security'] {
+  if (eventBus.kind !== 'kafka' || (!eventBus.sasl && !eventBus.ssl)) return undefined;
+  return { sasl: eventBus.sasl, ssl: eventBus.ssl };
 }
