@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Controller, Get, Global, type INestApplication, Module, UseGuards } from '@nestjs/common';
+import { Controller, Get, Global, type INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { Access, AuthModule, party } from '@sigillum/auth';
 import { PoisonMessageError } from '@sigillum/bus';
 import {
   CLOCK,
@@ -24,7 +25,7 @@ import { pendingEvent } from '@sigillum/testing/events';
 import Database from 'better-sqlite3';
 import request from 'supertest';
 import { DOMICILE_CONFIG, type DomicileConfig, loadDomicileConfig } from '../domicile.config';
-import { type AuthenticatedSession, CurrentSession, SESSION_ID_HEADER, SessionCredentialGuard } from './session-credential.guard';
+import { type AuthenticatedSession, CurrentSession, SESSION_ID_HEADER } from './session-credential.guard';
 import { SessionConsumer } from './session.consumer';
 import { SessionModule } from './session.module';
 
@@ -49,7 +50,7 @@ const config: DomicileConfig = loadDomicileConfig({ SESSION_REQUEST_WAIT_MS: '15
 @Controller('probe')
 class ProbeController {
   @Get()
-  @UseGuards(SessionCredentialGuard)
+  @Access(party())
   whoAmI(@CurrentSession() session: AuthenticatedSession) {
     return session;
   }
@@ -83,7 +84,7 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
   beforeAll(async () => {
     db = new Database(':memory:');
     store = new SqliteEventStore({ db });
-    const moduleRef = await Test.createTestingModule({ imports: [TestRuntimeModule, SessionModule, ProbeModule] })
+    const moduleRef = await Test.createTestingModule({ imports: [TestRuntimeModule, AuthModule, SessionModule, ProbeModule] })
       .overrideProvider(DOMICILE_CONFIG)
       .useValue(config)
       .compile();
@@ -429,7 +430,7 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     ).resolves.toBeUndefined();
   });
 
-  describe('SessionCredentialGuard', () => {
+  describe('SessionCredentialAuthenticator (through the global AccessGuard)', () => {
     async function openSession() {
       const { sessionId, code } = await openChallenge();
       const credential: string = (await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200)).body.credential;
