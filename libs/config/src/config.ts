@@ -66,6 +66,9 @@ export const ENVIRONMENT = {
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
   KEYSTORE_PASSPHRASE: { default: '(generated beside the keys)', help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production' },
   LOG_LEVEL: { default: 'log', help: 'error | warn | log | debug | verbose' },
+  // Read by @sigillum/runtime (json-limits.ts) when it builds the HTTP app.
+  HTTP_JSON_MAX_BYTES: { default: '1048576', help: 'largest JSON or form request body: bytes, or a number with KiB or MiB (1 KiB to 64 MiB); larger bodies answer 413 before validation' },
+  HTTP_JSON_MAX_DEPTH: { default: '32', help: 'deepest nesting of objects and arrays in a request body (1-256); deeper bodies answer 400 before validation' },
 } as const;
 
 export class ConfigError extends Error {

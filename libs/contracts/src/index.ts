@@ -14,3 +14,4 @@ export * from './correspondence/correspondence.events';
 export * from './certifier/chain.events';
 export * from './processor/job.events';
 export * from './event-catalogue';
+export * from './plain-text';

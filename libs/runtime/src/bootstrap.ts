@@ -1,9 +1,11 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
+import { installJsonLimits, loadJsonLimits } from './json-limits';
 import { serveOpenApi } from './openapi';
 import { RuntimeModule } from './runtime.module';
 
@@ -28,6 +30,7 @@ export interface AppOptions {
 }
 
 export async function createSigillumApp(config: SigillumConfig, roles: readonly RoleSpec[], options: AppOptions = {}): Promise<INestApplication> {
+  const jsonLimits = loadJsonLimits(config.env);
   const root: DynamicModule = {
     module: ProcessModule,
     imports: [
@@ -40,7 +43,9 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
       ...roles.map((spec) => spec.module),
     ],
   };
-  const app = await NestFactory.create(root, { logger: config.logLevels, abortOnError: false });
+  // Body parsers of our own (size, depth, Unicode limits), installed before any route, guard or pipe runs.
+  const app = await NestFactory.create<NestExpressApplication>(root, { logger: config.logLevels, abortOnError: false, bodyParser: false });
+  installJsonLimits(app, jsonLimits);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { DomainError } from '@sigillum/contracts';
 import type { Response } from 'express';
+import { bodyParserError } from './json-limits';
 
 export interface Violation {
   /** Dotted path of the offending field, e.g. `address.city`. */
@@ -75,10 +76,10 @@ export class JsonErrorFilter implements ExceptionFilter {
       response.status(error.getStatus()).json(typeof body === 'string' ? { statusCode: error.getStatus(), message: body } : body);
       return;
     }
-    // body-parser rejects malformed JSON before validation; it is the client's error, not ours.
-    const status = (error as { status?: number; type?: string }).status;
-    if (status && status >= 400 && status < 500) {
-      response.status(status).json({ statusCode: status, message: (error as Error).message, violations: [{ field: 'body', rule: 'json', message: (error as Error).message }] });
+    // body-parser rejects malformed, too large or unreadable bodies before validation; it is the client's error, not ours.
+    const refused = bodyParserError(error);
+    if (refused) {
+      response.status(refused.getStatus()).json(refused.getResponse());
       return;
     }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -6,3 +6,5 @@ export * from './bootstrap';
 export * from './openapi';
 export * from './trust-providers';
 export * from './timers/durable-timers';
+export * from './json-limits';
+export * from './text-rules';
