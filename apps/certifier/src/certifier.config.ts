@@ -1,4 +1,5 @@
 import { PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
+import { DEFAULT_CHANNEL_COOLING_HOURS } from '@sigillum/contracts/directory/channel-choice';
 
 /** The certifier's own settings (session secrets, chain operators), read from the environment once at start. */
 export interface CertifierConfig {
@@ -16,6 +17,11 @@ export interface CertifierConfig {
   readonly oobSendConcurrency: number;
   /** How long shutdown waits for queued out-of-band sends to finish. */
   readonly oobSendDrainSeconds: number;
+  /**
+   * How long a newly verified second channel waits before it may receive session codes while the party has (or had)
+   * an older verified one (`chooseSessionChannel`, issue #8); 0 turns the wait off.
+   */
+  readonly channelCoolingHours: number;
 }
 
 export const CERTIFIER_CONFIG = Symbol('CertifierConfig');
@@ -28,6 +34,10 @@ export const CERTIFIER_ENVIRONMENT = {
   SESSION_MAX_RESENDS: { default: '3', help: 'resends of a session code allowed after the first (0 to 20)' },
   OOB_SEND_CONCURRENCY: { default: '16', help: 'out-of-band sends of session codes running at once, apart from the consumer (1 to 1024)' },
   OOB_SEND_DRAIN_SECONDS: { default: '10', help: 'how long shutdown waits for queued out-of-band sends to finish, seconds (0 to 300)' },
+  CHANNEL_COOLING_HOURS: {
+    default: String(DEFAULT_CHANNEL_COOLING_HOURS),
+    help: 'hours a newly verified second channel waits before it receives session codes while an older verified one exists (0 to 720; 0: no wait)',
+  },
   CHAIN_OPERATORS: {
     default: '',
     help: 'operator per processing step, e.g. seal=<partyId>,deliver=<partyId>; unset steps take the earliest-registered processing operator offering them',
@@ -64,6 +74,7 @@ export function loadCertifierConfig(env: Readonly<Record<string, string | undefi
   const sessionMaxResends = integer('SESSION_MAX_RESENDS', 0, 20);
   const oobSendConcurrency = integer('OOB_SEND_CONCURRENCY', 1, 1024);
   const oobSendDrainSeconds = integer('OOB_SEND_DRAIN_SECONDS', 0, 300);
+  const channelCoolingHours = integer('CHANNEL_COOLING_HOURS', 0, 720);
 
   const chainOperators: Partial<Record<ProcessingStep, string>> = {};
   const rawChain = read('CHAIN_OPERATORS');
@@ -92,5 +103,6 @@ export function loadCertifierConfig(env: Readonly<Record<string, string | undefi
     chainOperators,
     oobSendConcurrency,
     oobSendDrainSeconds,
+    channelCoolingHours,
   };
 }

@@ -14,6 +14,7 @@ import {
   type SessionSecretIssued,
   streamIdOf,
 } from '@sigillum/contracts';
+import { DEFAULT_CHANNEL_COOLING_HOURS } from '@sigillum/contracts/directory/channel-choice';
 import { codeVerifier, generateNumericCode, maskAddress } from '@sigillum/crypto';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';
@@ -189,7 +190,9 @@ export class SessionSecretHandler implements OnApplicationShutdown {
   /** Chooses the channel and creates the one secret: the code (kept in memory) and its verifier bound to the session. */
   private async prepareSecret(partyId: string, sessionId: string): Promise<{ offer: SecretOffer; code: string | null; address: string | null }> {
     const { state: facts } = await this.reader.partyFacts(partyId);
-    const choice = chooseSecondChannel(partyId, facts, (kind) => this.sender.supports(kind));
+    // Event time: the directory's verifiedAt/removedAt against this clock (issue #8: a new channel cools first).
+    const coolingMs = (this.config.channelCoolingHours ?? DEFAULT_CHANNEL_COOLING_HOURS) * 3600_000;
+    const choice = chooseSecondChannel(partyId, facts, (kind) => this.sender.supports(kind), { now: this.clock.now(), coolingMs });
     if (choice.kind === 'none') return { offer: { kind: 'refused', reasons: choice.reasons }, code: null, address: null };
     const code = generateNumericCode(this.config.sessionCodeLength);
     const { channel } = choice;

@@ -16,6 +16,8 @@ export interface SecondChannelFact {
   readonly enrolledAt: string;
   /** Null until the party typed the enrolment code. */
   readonly verifiedAt: string | null;
+  /** Null while the channel is the party's; removed channels are kept for the session-channel rule (`chooseSessionChannel`). */
+  readonly removedAt: string | null;
 }
 
 /** What the certifier reads of a party's directory stream `party-<partyId>` (written by the directory). */
@@ -56,17 +58,23 @@ export function evolvePartyFacts(state: PartyFacts, event: PartyEvent): PartyFac
     case 'SecondChannelEnrolled': {
       const { channelId, kind, address, enrolledAt } = event.data;
       const others = state.channels.filter((channel) => channel.channelId !== channelId);
-      return { ...state, channels: [...others, { channelId, kind, address, enrolledAt, verifiedAt: null }] };
+      return { ...state, channels: [...others, { channelId, kind, address, enrolledAt, verifiedAt: null, removedAt: null }] };
     }
     case 'SecondChannelVerified':
       return {
         ...state,
         channels: state.channels.map((channel) =>
-          channel.channelId === event.data.channelId ? { ...channel, verifiedAt: event.data.verifiedAt } : channel,
+          channel.channelId === event.data.channelId && channel.removedAt === null ? { ...channel, verifiedAt: event.data.verifiedAt } : channel,
         ),
       };
     case 'SecondChannelRemoved':
-      return { ...state, channels: state.channels.filter((channel) => channel.channelId !== event.data.channelId) };
+      // Kept, with the time: a removed channel that had settled still makes a new one wait (chooseSessionChannel).
+      return {
+        ...state,
+        channels: state.channels.map((channel) =>
+          channel.channelId === event.data.channelId && channel.removedAt === null ? { ...channel, removedAt: event.data.removedAt } : channel,
+        ),
+      };
     case 'OperatorSpecificationRegistered':
       return { ...state, specification: event.data.specification };
     default:
