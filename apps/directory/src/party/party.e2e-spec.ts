@@ -4,13 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Global, type INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { AuthModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from '@sigillum/channels';
 import { loadConfig } from '@sigillum/config';
 import { CLOCK, type Clock, PARTY_CATEGORY, type SecondChannelKind } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore, SqliteEventStore } from '@sigillum/eventstore';
 import { CHANNEL_VERIFIER_KEY, JsonErrorFilter, RuntimeModule, strictValidationPipe, type VerifierKey } from '@sigillum/runtime';
-import { eventually } from '@sigillum/testing';
+import { adminCredentialOf, bearer, eventually, type TestStaffRole } from '@sigillum/testing';
 import request from 'supertest';
 // The read side is part of the flow under test; only tests reach across apps like this (the gateway composes them in production).
 import { ProjectionsModule } from '../../../projections/src/projections.module';
@@ -79,6 +80,14 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
   let app: INestApplication;
   let dataDir: string;
   let store: EventStore;
+  let admin: string;
+  let registrar: string;
+  let auditor: string;
+
+  const issue = async (subject: string, roles: TestStaffRole[]) => {
+    const issued = await request(app.getHttpServer()).post('/staff/credentials').set(bearer(admin)).send({ subject, roles }).expect(201);
+    return issued.body.credential as string;
+  };
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-directory-'));
@@ -86,6 +95,7 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     const moduleRef = await Test.createTestingModule({
       imports: [
         RuntimeModule.forRoot({ config, roles: ['directory', 'projections'], relayCategories: [PARTY_CATEGORY] }),
+        AuthModule,
         TestTrustModule,
         DirectoryModule,
         ProjectionsModule,
@@ -106,6 +116,10 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     await app.init();
     store = app.get(EVENT_STORE);
     expect(store).toBeInstanceOf(SqliteEventStore);
+    // Staff as an operator's IT issues them: from the first-start admin credential the directory wrote under DATA_DIR.
+    admin = adminCredentialOf(dataDir);
+    registrar = await issue('registrar-1', ['registrar']);
+    auditor = await issue('auditor-1', ['auditor']);
   }, 60_000);
 
   afterAll(async () => {
@@ -113,7 +127,17 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  const http = () => request(app.getHttpServer());
+  const anonymous = () => request(app.getHttpServer());
+  /** Requests as a staff member: the registrar (who enrols parties, their attributes, channels and keys) unless told. */
+  const http = (token = registrar) => {
+    const agent = anonymous();
+    return {
+      get: (url: string) => agent.get(url).set(bearer(token)),
+      post: (url: string) => agent.post(url).set(bearer(token)),
+      put: (url: string) => agent.put(url).set(bearer(token)),
+      delete: (url: string) => agent.delete(url).set(bearer(token)),
+    };
+  };
   const register = async (body: object) => (await http().post('/parties').send(body).expect(201)).body.partyId as string;
   const view = (partyId: string, check: (body: Record<string, unknown>) => void = () => undefined) =>
     eventually(async () => {
@@ -128,6 +152,31 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     expect((await store.readAll()).length).toBe(before);
     return result;
   };
+
+  describe('access', () => {
+    it('refuses anonymous callers with 401 and staff without the role with 403, and writes nothing', async () => {
+      const partyId = await register({ kind: 'person', displayName: 'Ada Access' });
+      await writesNothing(async () => {
+        const anonymousEnrol = await anonymous().post('/parties').send({ kind: 'person', displayName: 'Eve' }).expect(401);
+        expect(anonymousEnrol.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
+        expect(anonymousEnrol.headers['www-authenticate']).toMatch(/^Bearer/);
+        await anonymous().get(`/parties/${partyId}`).expect(401);
+        await anonymous().get('/parties').expect(401);
+        const unknownToken = await anonymous().get('/parties').set(bearer(randomBytes(32).toString('base64url'))).expect(401);
+        expect(unknownToken.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.unrecognised' })]);
+
+        const auditorEnrol = await http(auditor).post('/parties').send({ kind: 'person', displayName: 'Eve' }).expect(403);
+        expect(auditorEnrol.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role' })] });
+        await http(auditor).post(`/parties/${partyId}/attributes`).send({ name: 'givenName', value: 'Eve' }).expect(403);
+        await http(auditor).post(`/parties/${partyId}/channels`).send({ kind: 'email', address: 'eve@example.org' }).expect(403);
+        const registrarSpec = await http().put(`/parties/${partyId}/specification`).send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] }).expect(403);
+        expect(registrarSpec.body.reasons).toEqual([expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })]);
+      });
+      // Any staff member reads the directory.
+      await view(partyId);
+      await eventually(async () => (await http(auditor).get(`/parties/${partyId}`).expect(200)).body, 20_000);
+    });
+  });
 
   describe('parties and attributes', () => {
     it('registers a person with attributes and shows attribute names, not private values', async () => {
@@ -186,7 +235,7 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
         await http().delete(`/parties/${NOBODY}/channels/${NOBODY}`).expect(404);
         await http().post(`/parties/${NOBODY}/keys`).send({ algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicPem('ed25519') }).expect(404);
         await http().delete(`/parties/${NOBODY}/keys/${NOBODY}`).send({ reason: 'lost' }).expect(404);
-        await http().put(`/parties/${NOBODY}/specification`).send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] }).expect(404);
+        await http(admin).put(`/parties/${NOBODY}/specification`).send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] }).expect(404);
         await http().get(`/parties/${NOBODY}`).expect(404);
       });
     });
@@ -357,7 +406,8 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     beforeAll(async () => {
       operatorId = await register({ kind: 'operator', operatorRole: 'processing', displayName: 'Sceau Express' });
     });
-    const putSpec = (body: object, partyId = operatorId) => http().put(`/parties/${partyId}/specification`).send(body);
+    /** An admin registers operators' specifications. */
+    const putSpec = (body: object, partyId = operatorId) => http(admin).put(`/parties/${partyId}/specification`).send(body);
 
     it('registers a specification, then a higher version; operators offering a step are found', async () => {
       await putSpec({ version: 1, steps: [seal] }).expect(200);
