@@ -69,6 +69,13 @@ export const ENVIRONMENT = {
   // Read by @sigillum/runtime (json-limits.ts) when it builds the HTTP app.
   HTTP_JSON_MAX_BYTES: { default: '1048576', help: 'largest JSON or form request body: bytes, or a number with KiB or MiB (1 KiB to 64 MiB); larger bodies answer 413 before validation' },
   HTTP_JSON_MAX_DEPTH: { default: '32', help: 'deepest nesting of objects and arrays in a request body (1-256); deeper bodies answer 400 before validation' },
+  // Read by @sigillum/runtime (https-listener.ts): the HTTPS listener with mutual TLS.
+  HTTPS_PORT: { default: '', help: 'port of the HTTPS listener with mutual TLS (client certificates of the Sigillum CA), beside PORT; unset: no HTTPS listener; 0: any free port' },
+  TLS_CERT_FILE: { default: '', help: 'server certificate (PEM) of the HTTPS listener, with TLS_KEY_FILE; unset: one issued at start-up by the process\'s own CA (certifier role) for TLS_SERVER_NAMES' },
+  TLS_KEY_FILE: { default: '', help: 'unencrypted PEM private key of TLS_CERT_FILE' },
+  TLS_CLIENT_CA_FILE: { default: '', help: 'CA certificate(s) (PEM) client certificates must chain to; unset: the process\'s own CA (certifier role)' },
+  TLS_SERVER_NAMES: { default: 'localhost,127.0.0.1', help: 'DNS names and IP addresses of the server certificate issued at start-up (comma list)' },
+  TLS_MIN_VERSION: { default: 'TLSv1.2', help: 'oldest TLS version the HTTPS listener accepts: TLSv1.2 or TLSv1.3' },
 } as const;
 
 export class ConfigError extends Error {

@@ -11,16 +11,30 @@ type Asn1 = forge.asn1.Asn1;
  * What a certificate is for:
  * - `signing`: evidence and report signatures (Ed25519 or RSA): digitalSignature + nonRepudiation;
  * - `tsa`: a time-stamping unit (Ed25519 or RSA): digitalSignature, extendedKeyUsage timeStamping (critical);
- * - `encryption`: keys messages are sealed to (X25519: keyAgreement; RSA: keyEncipherment).
+ * - `encryption`: keys messages are sealed to (X25519: keyAgreement; RSA: keyEncipherment);
+ * - `client`: a machine's TLS client certificate (mutual TLS, Ed25519 or RSA): digitalSignature, extendedKeyUsage
+ *   clientAuth; its subject CN is the directory party id the CA certified.
+ * A TLS server certificate (serverAuth, subjectAltName) is not a party's profile: see `issueServerCertificate`.
  */
-export const CERTIFICATE_PROFILES = ['signing', 'tsa', 'encryption'] as const;
+export const CERTIFICATE_PROFILES = ['signing', 'tsa', 'encryption', 'client'] as const;
 export type CertificateProfile = (typeof CERTIFICATE_PROFILES)[number];
 
 const ALGORITHMS_OF_PROFILE: Readonly<Record<CertificateProfile, readonly KeyAlgorithm[]>> = {
   signing: ['Ed25519', 'RSA'],
   tsa: ['Ed25519', 'RSA'],
   encryption: ['X25519', 'RSA'],
+  client: ['Ed25519', 'RSA'],
 };
+
+/** Keys a TLS server certificate may certify. */
+const SERVER_ALGORITHMS: readonly KeyAlgorithm[] = ['RSA', 'Ed25519'];
+
+/** extendedKeyUsage purposes (RFC 5280 §4.2.1.12) the CA puts in certificates. */
+export const EXTENDED_KEY_USAGE = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+} as const;
 
 export interface DistinguishedName {
   readonly commonName: string;
@@ -38,6 +52,19 @@ export interface IssueCertificateRequest {
   readonly now: Date;
   /** Positive serial, hex, at most 20 bytes; 16 random bytes when omitted. */
   readonly serialNumber?: string;
+}
+
+/** A TLS server certificate: subjectAltName DNS names and IP addresses, extendedKeyUsage serverAuth. */
+export interface IssueServerCertificateRequest {
+  /** Host names (`localhost`, `gateway.example.org`, `*.example.org`) and IPv4/IPv6 addresses; the first is also the CN. */
+  readonly names: readonly string[];
+  /** The server's public key, SPKI PEM: RSA (what every client accepts) or Ed25519. */
+  readonly publicKeyPem: string;
+  readonly validityDays: number;
+  readonly now: Date;
+  readonly serialNumber?: string;
+  /** The subject's O; the CN is the first name. */
+  readonly organisation?: string;
 }
 
 export interface IssuedCertificate {
@@ -94,7 +121,10 @@ const OID = {
   extKeyUsage: '2.5.29.37',
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
-  timeStamping: '1.3.6.1.5.5.7.3.8',
+  timeStamping: EXTENDED_KEY_USAGE.timeStamping,
+  clientAuth: EXTENDED_KEY_USAGE.clientAuth,
+  serverAuth: EXTENDED_KEY_USAGE.serverAuth,
+  subjectAltName: '2.5.29.17',
 } as const;
 
 const SHORT_NAME_OF_OID: Readonly<Record<string, string>> = {
@@ -295,9 +325,56 @@ function profileExtensions(profile: CertificateProfile, algorithm: KeyAlgorithm)
       ];
     case 'encryption':
       return [extension(OID.keyUsage, true, keyUsage(algorithm === 'X25519' ? KU.keyAgreement : KU.keyEncipherment))];
+    case 'client':
+      return [
+        extension(OID.keyUsage, true, keyUsage(KU.digitalSignature)),
+        extension(OID.extKeyUsage, false, seq([oid(OID.clientAuth)])),
+      ];
     default:
       throw new CertificateRequestError('profile.unknown', `Unknown certificate profile "${String(profile)}"`);
   }
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** The octets of an IP address (4 or 16), or undefined when `name` is not one. */
+function ipOctets(name: string): Buffer | undefined {
+  if (IPV4.test(name)) return Buffer.from(name.split('.').map(Number));
+  if (!name.includes(':')) return undefined;
+  const parts = name.split('::');
+  if (parts.length > 2) return undefined;
+  const groups = (text: string): string[] | undefined => {
+    if (text === '') return [];
+    const list = text.split(':');
+    return list.every((group) => /^[0-9a-f]{1,4}$/i.test(group)) ? list : undefined;
+  };
+  const head = groups(parts[0]);
+  const tail = parts.length === 2 ? groups(parts[1]) : [];
+  if (!head || !tail) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if ((parts.length === 1 && missing !== 0) || (parts.length === 2 && missing < 1)) return undefined;
+  const all = [...head, ...Array<string>(parts.length === 2 ? missing : 0).fill('0'), ...tail];
+  const octets = Buffer.alloc(16);
+  all.forEach((group, index) => octets.writeUInt16BE(parseInt(group, 16), index * 2));
+  return octets;
+}
+
+/** Whether `name` can be a subjectAltName of a TLS server certificate: a DNS name (wildcard allowed on the left) or an IP address. */
+export function isServerName(name: string): boolean {
+  return ipOctets(name) !== undefined || (name.length <= 253 && DNS_NAME.test(name));
+}
+
+/** subjectAltName: dNSName [2] IA5String for host names, iPAddress [7] OCTET STRING for addresses. */
+function subjectAltNames(names: readonly string[]): Asn1 {
+  return seq(
+    names.map((name) => {
+      const ip = ipOctets(name);
+      return ip
+        ? asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, bin(ip))
+        : asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name.toLowerCase());
+    }),
+  );
 }
 
 interface TbsParts {
@@ -331,6 +408,38 @@ function buildCertificate(parts: TbsParts, signer: KeyObject): { pem: string; de
   ]);
   const der = toDer(certificate);
   return { pem: derToPem(der), der };
+}
+
+/** The algorithm and SPKI DER of a subject's public key, or CertificateRequestError('publicKey.unsupported'). */
+function subjectKeyOf(publicKeyPem: string): { algorithm: KeyAlgorithm; spkiDer: Buffer } {
+  try {
+    const publicKey = toPublicKey(publicKeyPem);
+    if (publicKey.type !== 'public') throw new Error('not a public key');
+    return { algorithm: algorithmOf(publicKey), spkiDer: spkiDerOf(publicKey) };
+  } catch (error) {
+    throw new CertificateRequestError('publicKey.unsupported', (error as Error).message);
+  }
+}
+
+/**
+ * The extendedKeyUsage purposes (OIDs) a certificate names; empty when it has no such extension (any purpose then,
+ * for a TLS stack, but never a `client` certificate of this CA, which always names clientAuth).
+ */
+export function extendedKeyUsagesOf(certificatePem: string): string[] {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(certificatePem);
+  } catch {
+    throw new CertificateRequestError('certificate.unreadable', 'The text is not a readable X.509 certificate');
+  }
+  // Node 20 names the extendedKeyUsage list `keyUsage` (later versions add `extKeyUsage`).
+  const purposes = (x509 as X509Certificate & { extKeyUsage?: string[] }).extKeyUsage ?? x509.keyUsage;
+  return Array.isArray(purposes) ? [...purposes] : [];
+}
+
+/** Whether the certificate is fit for TLS client authentication (extendedKeyUsage clientAuth). */
+export function isClientAuthCertificate(certificatePem: string): boolean {
+  return extendedKeyUsagesOf(certificatePem).includes(EXTENDED_KEY_USAGE.clientAuth);
 }
 
 /** The facts of a certificate of any key type, read back from its PEM. */
@@ -447,18 +556,39 @@ export class CertificateAuthority {
   /** Issues a certificate for the subject's public key under `profile`. Throws CertificateRequestError on a bad request. */
   issue(request: IssueCertificateRequest): IssuedCertificate {
     checkName(request.subject);
-    let algorithm: KeyAlgorithm;
-    let spkiDer: Buffer;
-    try {
-      const publicKey = toPublicKey(request.publicKeyPem);
-      if (publicKey.type !== 'public') throw new Error('not a public key');
-      algorithm = algorithmOf(publicKey);
-      spkiDer = spkiDerOf(publicKey);
-    } catch (error) {
-      throw new CertificateRequestError('publicKey.unsupported', (error as Error).message);
-    }
+    const { algorithm, spkiDer } = subjectKeyOf(request.publicKeyPem);
     const problem = profileKeyProblem(request.profile, algorithm);
     if (problem) throw new CertificateRequestError('profile.key', problem);
+    return this.sign(request, spkiDer, profileExtensions(request.profile, algorithm));
+  }
+
+  /**
+   * Issues a TLS server certificate (e.g. the gateway's HTTPS listener): CN = the first name, subjectAltName = every
+   * name (DNS names and IP addresses), keyUsage digitalSignature (+ keyEncipherment for RSA), extendedKeyUsage serverAuth.
+   */
+  issueServerCertificate(request: IssueServerCertificateRequest): IssuedCertificate {
+    const names = [...new Set(request.names.map((name) => name.trim()).filter((name) => name.length > 0))];
+    if (names.length === 0 || names.length > 100) throw new CertificateRequestError('names.count', 'A server certificate names 1 to 100 hosts');
+    const bad = names.find((name) => !isServerName(name));
+    if (bad !== undefined) throw new CertificateRequestError('names.invalid', `"${bad}" is neither a DNS name nor an IP address`);
+    const subject: DistinguishedName = { commonName: names[0].slice(0, 64), ...(request.organisation ? { organisation: request.organisation } : {}) };
+    checkName(subject);
+    const { algorithm, spkiDer } = subjectKeyOf(request.publicKeyPem);
+    if (!SERVER_ALGORITHMS.includes(algorithm)) {
+      throw new CertificateRequestError('profile.key', `A TLS server certificate needs an ${SERVER_ALGORITHMS.join(' or ')} key, not ${algorithm}`);
+    }
+    return this.sign({ ...request, subject }, spkiDer, [
+      extension(OID.keyUsage, true, keyUsage(algorithm === 'RSA' ? KU.digitalSignature | KU.keyEncipherment : KU.digitalSignature)),
+      extension(OID.extKeyUsage, false, seq([oid(OID.serverAuth)])),
+      extension(OID.subjectAltName, false, subjectAltNames(names)),
+    ]);
+  }
+
+  private sign(
+    request: { readonly subject: DistinguishedName; readonly publicKeyPem: string; readonly validityDays: number; readonly now: Date; readonly serialNumber?: string },
+    spkiDer: Buffer,
+    purposeExtensions: Asn1[],
+  ): IssuedCertificate {
     const { notBefore, notAfter } = validityOf(request.now, request.validityDays, CertificateAuthority.MAX_LEAF_VALIDITY_DAYS);
     const caNotAfter = new Date(this.notAfter);
     if (notBefore.getTime() >= caNotAfter.getTime()) {
@@ -477,7 +607,7 @@ export class CertificateAuthority {
         spkiDer,
         extensions: [
           extension(OID.basicConstraints, true, seq([])),
-          ...profileExtensions(request.profile, algorithm),
+          ...purposeExtensions,
           extension(OID.subjectKeyIdentifier, false, asn1.create(U, T.OCTETSTRING, false, bin(keyIdentifierOf(request.publicKeyPem)))),
           extension(
             OID.authorityKeyIdentifier,

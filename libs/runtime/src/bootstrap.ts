@@ -5,6 +5,7 @@ import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigill
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
+import { checkHttpsConfig, startHttpsListener } from './https-listener';
 import { installJsonLimits, loadJsonLimits } from './json-limits';
 import { serveOpenApi } from './openapi';
 import { RuntimeModule } from './runtime.module';
@@ -77,6 +78,7 @@ export async function runSigillum(
   let config: SigillumConfig;
   try {
     config = loadConfig(process.env, processName);
+    checkHttpsConfig(config); // HTTPS_PORT, TLS_*: refused here (exit 78) rather than after the HTTP listener is up
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -90,6 +92,7 @@ export async function runSigillum(
     const app = await createSigillumApp(config, roles);
     await app.startAllMicroservices();
     await app.listen(config.port, config.host);
+    await startHttpsListener(app, config); // when HTTPS_PORT is set: the same app over HTTPS with mutual TLS
     log.log(
       `Listening on http://${config.host}:${config.port} — roles ${roles.map((r) => r.role).join(', ')}; ` +
         `store ${config.eventStore.kind}, bus ${config.eventBus.kind}, data in ${config.dataDir}`,

@@ -66,6 +66,7 @@ export function keyUseFor(profile: CertificateProfile): PartyKey['use'] {
   switch (profile) {
     case 'signing':
     case 'tsa':
+    case 'client':
       return 'signature';
     case 'encryption':
       return 'encryption';
@@ -105,11 +106,27 @@ export function certifiableKey(party: PartyKeys, partyId: string, keyId: string,
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]+/g;
 
-/** The certificate subject of a party: CN = its display name (cut to the X.520 limit of 64), OU = its party id. */
-export function certificateSubjectOf(party: Extract<PartyKeys, { status: 'registered' }>): DistinguishedName {
+/**
+ * The certificate subject of a party: CN = its display name (cut to the X.520 limit of 64), OU = its party id.
+ * A `client` certificate (mutual TLS) is the exception: CN = the party id (what the machine authenticator maps to the
+ * directory party), O = the display name.
+ */
+export function certificateSubjectOf(party: Extract<PartyKeys, { status: 'registered' }>, profile: CertificateProfile = 'signing'): DistinguishedName {
   const name = party.displayName.replace(CONTROL, ' ').trim();
+  if (profile === 'client') {
+    return name.length > 0 ? { commonName: party.partyId, organisation: [...name].slice(0, 64).join('').trim() } : { commonName: party.partyId };
+  }
   const commonName = [...(name.length > 0 ? name : party.partyId)].slice(0, 64).join('').trim();
   return { commonName, organisationalUnit: party.partyId };
+}
+
+/** The RFC 4514 subject a client certificate of `partyId` starts with: its CN, which names the directory party. */
+export const clientSubjectPrefix = (partyId: string): string => `CN=${partyId}`;
+
+/** Whether an RFC 4514 subject's CN (most specific first) is exactly `partyId`. */
+export function subjectNamesParty(subject: string, partyId: string): boolean {
+  const prefix = clientSubjectPrefix(partyId);
+  return subject === prefix || subject.startsWith(`${prefix},`);
 }
 
 //////// Decisions
@@ -138,6 +155,12 @@ function issue(command: IssueCertificate, state: CertificateState): CertificateI
   }
   if (state.status !== 'none') throw new DomainError('CERTIFIER.STREAM_MISMATCH', `Stream of certificate ${command.certificateId} holds a CA`);
   certifiableKey(command.party, command.partyId, command.keyId, command.profile);
+  if (command.profile === 'client' && !subjectNamesParty(command.certificate.subject, command.partyId)) {
+    // The machine authenticator maps a client certificate to the party its CN names: it must be this party.
+    throw new DomainError('CERTIFIER.CERTIFICATE_SUBJECT_MISMATCH', `A client certificate of party ${command.partyId} must have CN=${command.partyId}`, 'invalid', [
+      { rule: 'subject.party', message: `the subject ${command.certificate.subject} does not name the party by its CN`, partyId: command.partyId },
+    ]);
+  }
   const { serialNumber, subject, issuer, certificatePem, fingerprint, notBefore, notAfter } = command.certificate;
   return [
     {

@@ -25,6 +25,7 @@ import {
 import { CERTIFICATES_OPTIONS, type CertificatesOptions } from './certificates.options';
 import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
 import { partyKeysOf } from './party-keys';
+import { serialForCertificateId } from './certificate-serials';
 import { RevokedCertificates } from './revoked-certificates';
 
 /** A certificate as the API shows it. */
@@ -68,10 +69,14 @@ export class CertificatesService {
     const key = certifiableKey(party, request.partyId, request.keyId, request.profile);
     if (party.status !== 'registered') throw new Error('unreachable: certifiableKey accepted an unknown party');
     const now = this.clock.now();
+    const certificateId = this.ids.next();
+    // The serial is the certificate id (122 random bits of a UUID v4): a TLS peer's serial names the certificate's stream.
+    const serialNumber = serialForCertificateId(certificateId);
     let certificate: IssuedCertificate;
     try {
       certificate = this.ca.issue({
-        subject: certificateSubjectOf(party),
+        ...(serialNumber !== undefined ? { serialNumber } : {}),
+        subject: certificateSubjectOf(party, request.profile),
         publicKeyPem: key.publicKeyPem,
         profile: request.profile,
         validityDays: request.validityDays ?? this.options.defaultValidityDays,
@@ -83,7 +88,6 @@ export class CertificatesService {
         { rule: error.rule, message: error.message, partyId: request.partyId },
       ]);
     }
-    const certificateId = this.ids.next();
     const requestId = this.ids.next();
     const result = await this.handle(
       streamIdOf(CERTIFICATE_CATEGORY, certificateId),
