@@ -16,10 +16,11 @@ import {
 } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
-import { eventually, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { adminCredentialOf, bearer, eventually, issueStaffToken, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
 import { verifyEvidenceChain } from '../../certifier/src/evidence/evidence-verifier';
 import { call } from '../src/demo/narrator';
+import { asBearer } from '../src/demo/staff';
 import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../src/demo/story';
 import { rolesFor } from '../src/roles';
 
@@ -27,7 +28,8 @@ import { rolesFor } from '../src/roles';
  * A registered letter through every role over HTTP — domicile, certifier (delivery gate, tokens, evidence), the real
  * processor (seal, RFC 3161 time-stamp, deliver, archive) and back — and each refusal path named by the issue: gate
  * refused, token late, token tampered, recipient refuses, acceptance window expires. Embedded, and with KAFKA_BROKERS
- * against the real broker.
+ * against the real broker. Everyone calls as themselves: the first-start admin and a registrar enrol, parties act
+ * through their sessions, ops reads the chains and an auditor the evidence.
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
@@ -48,7 +50,17 @@ describe.each(runtimes)('registered correspondence through every role on the $na
   const clock = new MovableClock();
   const wait = name === 'kafka' ? 30_000 : 10_000;
 
+  /** Anonymous: what a party's client is before its session opens. */
   let api: Api;
+  /** The first-start admin: operators, specifications, keys, certificates. */
+  let admin: Api;
+  /** registrar-1: enrols and certifies parties. */
+  let registrar: Api;
+  /** ops-1: reads the chains and the operator index. */
+  let ops: Api;
+  /** auditor-1's headers: reads the evidence. */
+  let auditorAuth: Record<string, string>;
+  const staffTokens: string[] = [];
   let alice: string;
   let bob: string;
   let carol: string;
@@ -66,11 +78,14 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : {} };
   };
-  const chainOf = (correspondenceId: string) => api('GET', `/chains/${correspondenceId}`);
+  const chainOf = (correspondenceId: string) => ops('GET', `/chains/${correspondenceId}`);
+  /** The evidence names as the auditor reads them; none while the certifier does not know the correspondence yet (404). */
   const evidenceNames = async (correspondenceId: string): Promise<string[]> => {
-    const answer = await raw('GET', `/evidence/${correspondenceId}`);
+    const answer = await raw('GET', `/evidence/${correspondenceId}`, undefined, auditorAuth);
+    if (answer.status === 404) return [];
+    if (answer.status !== 200) throw new Error(`GET /evidence/${correspondenceId} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     const records = (answer.body.records ?? answer.body) as { eventName: string }[];
-    return answer.status === 200 ? records.map((record) => record.eventName) : [];
+    return records.map((record) => record.eventName);
   };
   const correspondenceOf = (correspondenceId: string, session: OpenedSession) => api('GET', `/correspondences/${correspondenceId}`, undefined, session.auth);
 
@@ -129,26 +144,38 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     store = app.get(EVENT_STORE);
     timers = app.get(DURABLE_TIMERS);
     api = (method, url, body, headers) => call(base, method, url, body, headers);
+    // The staff as an operator's IT sets them up: the first-start admin credential, and one issued per role.
+    const adminToken = adminCredentialOf(dataDir);
+    const [registrarToken, opsToken, auditorToken] = [
+      await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'),
+      await issueStaffToken(base, dataDir, ['ops'], 'ops-1'),
+      await issueStaffToken(base, dataDir, ['auditor'], 'auditor-1'),
+    ];
+    staffTokens.push(adminToken, registrarToken, opsToken, auditorToken);
+    admin = asBearer(api, adminToken);
+    registrar = asBearer(api, registrarToken);
+    ops = asBearer(api, opsToken);
+    auditorAuth = bearer(auditorToken);
     const now = clock.now();
 
-    await enrolHostedOperator(api, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
-    alice = await enrolPerson(api, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-    bob = await enrolPerson(api, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
-    carol = await enrolPerson(api, mail, { displayName: 'Carol Low', email: 'carol@example.org', level: 'low', now });
+    await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
+    bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+    carol = await enrolPerson(registrar, mail, { displayName: 'Carol Low', email: 'carol@example.org', level: 'low', now });
 
     // Slow Post: a processing operator registered and certified here, but hosted nowhere — the test holds its key.
-    const slowPostId = (await api('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Slow Post' })).partyId;
-    await api('PUT', `/parties/${slowPostId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 120 }] });
+    const slowPostId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Slow Post' })).partyId;
+    await admin('PUT', `/parties/${slowPostId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 120 }] });
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const key = await api('POST', `/parties/${slowPostId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    const key = await admin('POST', `/parties/${slowPostId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
     for (const attribute of ['legalName', 'operatorAccreditation']) {
-      await api('POST', `/parties/${slowPostId}/certifications`, { name: attribute, level: 'substantial', validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(), evidence: DEMO_EVIDENCE });
+      await registrar('POST', `/parties/${slowPostId}/certifications`, { name: attribute, level: 'substantial', validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(), evidence: DEMO_EVIDENCE });
     }
-    const certificate = await api('POST', '/certificates', { partyId: slowPostId, keyId: key.keyId, profile: 'signing' });
+    const certificate = await admin('POST', '/certificates', { partyId: slowPostId, keyId: key.keyId, profile: 'signing' });
     caPem = await fetch(`${base}/ca/certificate`).then((response) => response.text());
     if (!caPem.includes('BEGIN CERTIFICATE')) caPem = JSON.parse(caPem).certificatePem;
     slowPost = { operatorId: slowPostId, keyId: key.keyId, privateKey, certificatePem: certificate.certificatePem, caCertificatePem: caPem };
-    await awaitChainOperator(api, 'print-and-post', slowPostId);
+    await awaitChainOperator(ops, 'print-and-post', slowPostId);
 
     aliceSession = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'registered' });
     bobSession = await openSession(api, mail, { userId: bob, counterpartIds: [alice], kind: 'registered' });
@@ -198,10 +225,10 @@ describe.each(runtimes)('registered correspondence through every role on the $na
       return recorded;
     }, wait);
     expect(names).toEqual(expect.arrayContaining(['SubmissionAcceptance', 'ContentConsignment', 'ConsignmentAcceptance', 'ContentHandover']));
-    const evidence = await api('GET', `/evidence/${correspondenceId}`);
+    const evidence = await api('GET', `/evidence/${correspondenceId}`, undefined, auditorAuth);
     const verdict = verifyEvidenceChain(evidence.records ?? evidence, caPem);
     expect(verdict).toMatchObject({ valid: true });
-    expect(await api('GET', `/evidence/${correspondenceId}/verification`)).toMatchObject({ valid: true });
+    expect(await api('GET', `/evidence/${correspondenceId}/verification`, undefined, auditorAuth)).toMatchObject({ valid: true });
   }, 60_000);
 
   (name === 'embedded' ? it : it.skip)('openssl accepts the chain of the seal (openssl verify) and the RFC 3161 time-stamp (openssl ts -verify) the processor produced', async () => {
@@ -326,12 +353,13 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     expect(await evidenceNames(correspondenceId)).not.toContain('ContentHandover');
   }, 60_000);
 
-  it('no event of the whole run carries a private key, a session credential or a one-time code', async () => {
+  it('no event of the whole run carries a private key, a session or staff credential, or a one-time code', async () => {
     const codes = mail.mails.map((caught) => /\b(\d{6,12})\b/.exec(caught.text)?.[1]).filter((code): code is string => Boolean(code));
     expect(codes.length).toBeGreaterThan(0);
     const everything = (await store.readAll()).map((recorded) => JSON.stringify(recorded.event.data)).join('\n');
     expect(everything).not.toMatch(/PRIVATE KEY/);
-    for (const secret of [aliceSession.credential, bobSession.credential]) expect(everything).not.toContain(secret);
+    expect(staffTokens).toHaveLength(4);
+    for (const secret of [aliceSession.credential, bobSession.credential, ...staffTokens]) expect(everything).not.toContain(secret);
     // A code is a handful of digits: look for it where it would be written, as a JSON value of its own.
     for (const code of codes) expect(everything).not.toContain(`"${code}"`);
   }, 30_000);

@@ -1,32 +1,40 @@
 /**
  * `npm run demo`: the whole story of a registered letter. Starts Sigillum in this process (embedded, or on Kafka
- * when KAFKA_BROKERS is set) and a local SMTP server standing for the users' mailboxes; enrols a processing
- * operator hosted by the processor, a sender and a recipient; the sender opens a strong session, drafts, is shown
- * the specimen, validates it and sends; every step's certification token is issued, acknowledged, returned and
- * certified; the recipient opens its own session and accepts; the evidence chain is verified offline.
+ * when KAFKA_BROKERS is set) and a local SMTP server standing for the users' mailboxes. Everyone acts as themselves:
+ * the admin (first-start credential) issues staff credentials and enrols a processing operator hosted by the
+ * processor; registrar-1 certifies it and enrols a sender and a recipient; the sender opens a strong session,
+ * drafts, is shown the specimen, validates it and sends; every step's certification token is issued, acknowledged,
+ * returned and certified while ops-1 watches the chain; the recipient opens its own session and accepts; auditor-1
+ * reads the evidence chain, which anyone verifies offline against the public CA certificate.
  */
 import { verifyEvidenceChain } from '../../../certifier/src/evidence/evidence-verifier';
-import { runDemo } from './narrator';
+import { runDemo, staffOf } from './narrator';
+import { STAFF_SUBJECTS as who } from './staff';
 import { enrolHostedOperator, enrolPerson, openSession, until } from './story';
 
 runDemo({
   title: 'Sigillum — a registered letter from sender to recipient, every step certified (patent US8813208)',
   env: { TIMER_POLL_MS: '200' },
-  story: async ({ base, api, mailbox, narrator }) => {
+  story: async (demo) => {
+    const { base, api, mailbox, narrator } = demo;
     const now = new Date();
+    const { admin, registrar, ops, auditor } = await staffOf(demo);
 
-
-    narrator.title('A processing operator hosted by this processor: specification, keys, certificates, accreditation');
-    const operator = await enrolHostedOperator(api, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    narrator.title(`The admin enrols a processing operator hosted by this processor; ${who.registrar} certifies its accreditation`);
+    const operator = await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    narrator.say('the admin: party, specification, keys made by the processor (only public keys leave it), X.509 certificates from the CA');
     narrator.say(`signing certificate serial ${operator.signingCertificate.serialNumber}, TSA certificate serial ${operator.tsaCertificate.serialNumber}`);
+    narrator.say(`${who.registrar}: legal name and operator accreditation certified "substantial"`);
     await narrator.events();
 
-    narrator.title('Alice (sender) and Bob (recipient) enrol an e-mail channel and are certified "substantial"');
-    const alice = await enrolPerson(api, mailbox, { displayName: 'Alice Martin', email: 'alice.martin@example.org', level: 'substantial', now });
-    const bob = await enrolPerson(api, mailbox, { displayName: 'Bob Durand', email: 'bob.durand@example.org', level: 'substantial', now });
+    narrator.title(`${who.registrar} enrols Alice (sender) and Bob (recipient): e-mail channel verified, identity certified "substantial"`);
+    const alice = await enrolPerson(registrar, mailbox, { displayName: 'Alice Martin', email: 'alice.martin@example.org', level: 'substantial', now });
+    const bob = await enrolPerson(registrar, mailbox, { displayName: 'Bob Durand', email: 'bob.durand@example.org', level: 'substantial', now });
+    narrator.say(`each reads the code sent to the new address and hands it to ${who.registrar}, who types it back`);
     await narrator.events();
 
     narrator.title('Alice opens a strong session: trust check, one secret in two forms, the code typed back');
+    narrator.say('her client is anonymous until then; from now on she sends the session credential and the session id');
     const aliceSession = await openSession(api, mailbox, { userId: alice, counterpartIds: [bob], kind: 'registered' });
     narrator.say(`session ${aliceSession.sessionId} open (code went to ${aliceSession.maskedAddress}; masked here as in any log)`);
     await narrator.events();
@@ -56,8 +64,8 @@ runDemo({
     narrator.say(`correspondence ${sent.correspondenceId}: ${sent.status}; sent again with the same key → ${again.correspondenceId === sent.correspondenceId ? 'the same correspondence' : 'ANOTHER ONE (bug)'}`);
     await narrator.events();
 
-    narrator.title('The chain runs: per step a token issued by the certifier, acknowledged and returned by the operator, certified');
-    const chain = await until('the processing chain to complete', () => api('GET', `/chains/${sent.correspondenceId}`), (c: { status: string; steps?: { step: string; status: string }[] }) => ['completed', 'failed'].includes(c.status));
+    narrator.title(`The chain runs: per step a token issued by the certifier, acknowledged and returned by the operator, certified (${who.ops} watches)`);
+    const chain = await until('the processing chain to complete', () => ops('GET', `/chains/${sent.correspondenceId}`), (c: { status: string; steps?: { step: string; status: string }[] }) => ['completed', 'failed'].includes(c.status));
     for (const step of chain.steps ?? []) narrator.say(`${String(step.step).padEnd(10)} ${step.status}`);
     await narrator.events();
 
@@ -70,12 +78,12 @@ runDemo({
     narrator.say(`Bob retrieves the part: HTTP ${read.status}, ${(await read.arrayBuffer()).byteLength} bytes`);
     await narrator.events();
 
-    narrator.title('The evidence chain: EN 319 522 events, canonical JSON, JWS with x5c, each linked to the previous');
-    const evidence = await until('the evidence of the handover', () => api('GET', `/evidence/${sent.correspondenceId}`), (e: { records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'));
+    narrator.title(`${who.auditor} reads the evidence chain: EN 319 522 events, canonical JSON, JWS with x5c, each linked to the previous`);
+    const evidence = await until('the evidence of the handover', () => auditor('GET', `/evidence/${sent.correspondenceId}`), (e: { records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'));
     const ca = await fetch(`${base}/ca/certificate`).then((r) => r.text());
     const verdict = verifyEvidenceChain(evidence.records, ca);
     for (const record of evidence.records) narrator.say(`#${record.chainIndex} ${record.eventName}`);
-    narrator.say(`offline verification against the CA certificate: ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
+    narrator.say(`offline verification against the CA certificate (public, GET /ca/certificate): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
     if (!verdict.valid) throw new Error('The evidence chain does not verify');
   },
 });

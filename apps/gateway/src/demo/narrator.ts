@@ -1,7 +1,7 @@
 /**
  * What both demos share: the run itself (a throw-away data directory, a loopback SMTP mailbox, the whole app in this
  * process — embedded, or on Kafka when KAFKA_BROKERS is set), a narrator printing each step with the events it
- * recorded, and a small HTTP client.
+ * recorded, and a small HTTP client (anonymous; ./staff.ts makes staff actors of it).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, type SigillumConfig } from '@sigillum/config';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import { rolesFor } from '../roles';
+import { STAFF_SUBJECTS, type StaffActors, staffActors } from './staff';
 import type { Api } from './story';
 
 export const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
@@ -63,6 +64,8 @@ export function summary(data: unknown): string {
       parts.push(`step=${token.step} attempt=${token.attempt}`);
     } else if (key === 'report' && value && typeof value === 'object') {
       parts.push(`step=${(value as { step?: string }).step}`);
+    } else if (key === 'roles' && Array.isArray(value)) {
+      parts.push(`roles=${value.join(',')}`);
     } else if (key === 'channel' && value && typeof value === 'object') {
       parts.push(`channel=${(value as { maskedAddress?: string }).maskedAddress ?? ''}`);
     }
@@ -87,10 +90,29 @@ export async function call(base: string, method: string, url: string, body?: unk
 
 export interface DemoContext {
   readonly config: SigillumConfig;
+  /** The data directory, where the directory wrote the first-start admin credential (admin-credential, 0600). */
+  readonly dataDir: string;
   readonly base: string;
+  /** An anonymous client: what a party's software is before its session opens. Staff actors: see ./staff.ts. */
   readonly api: Api;
   readonly mailbox: LoopbackMailbox;
   readonly narrator: Narrator;
+}
+
+/**
+ * The first step of each demo: the operator's admin takes the credential the directory wrote at the first start
+ * (`<DATA_DIR>/admin-credential`, 0600) and issues one to each member of the staff; everyone acts as themselves from
+ * then on.
+ */
+export async function staffOf({ api, dataDir, narrator }: DemoContext): Promise<StaffActors> {
+  const file = path.join(dataDir, 'admin-credential');
+  narrator.title('The admin takes the first-start credential and issues credentials to the operator\'s staff');
+  narrator.say(`the directory wrote it at the first start to ${file} (mode ${(fs.statSync(file).mode & 0o777).toString(8)})`);
+  const staff = await staffActors(api, dataDir);
+  narrator.say(`${STAFF_SUBJECTS.registrar} (registrar) enrols and certifies parties; ${STAFF_SUBJECTS.ops} (ops) watches the chains; ${STAFF_SUBJECTS.auditor} (auditor) reads the evidence`);
+  narrator.say('each calls with its own "Authorization: Bearer <token>"; the tokens are shown once, and only their digests are recorded');
+  await narrator.events();
+  return staff;
 }
 
 /**
@@ -128,7 +150,7 @@ export function runDemo(options: { title: string; env?: Record<string, string>; 
       await narrator.events(500); // the CA and the level policy are established at first start
       await narrator.skipHistory();
       const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
-      await options.story({ config, base, api, mailbox, narrator });
+      await options.story({ config, dataDir, base, api, mailbox, narrator });
       process.stdout.write(`\n${bold('Done.')} Every step above is an event in ${config.eventStore.kind}; none carries a code, a credential or a private key.\n`);
     } finally {
       await app?.close();

@@ -33,12 +33,28 @@ export async function issueStaffCredential(admin: Api, subject: string, roles: r
   return issued.credential as string;
 }
 
+/** Who the staff actors are, as their credentials name them (and as the demos narrate them). */
+export const STAFF_SUBJECTS = {
+  admin: 'first-start-admin',
+  registrar: 'registrar-1',
+  ops: 'ops-1',
+  auditor: 'auditor-1',
+  operatorStaff: 'operator-staff-1',
+} as const;
+
 export interface StaffActors {
+  /** The first-start admin: registers operators, specifications, keys, certificates, policies; issues staff credentials. */
   readonly admin: Api;
+  /** registrar-1: enrols and certifies parties. */
   readonly registrar: Api;
+  /** ops-1: watches chains, projections and the operator index. */
   readonly ops: Api;
+  /** auditor-1: reads the evidence and the audit trails. */
   readonly auditor: Api;
-  /** One member holding every staff role: for tests whose subject is not who may do what. */
+  /**
+   * One member holding every staff role: for tests whose subject is not who may do what. Its credential is issued at
+   * its first call only, so a run that never uses it records no credential for it.
+   */
   readonly operatorStaff: Api;
 }
 
@@ -46,11 +62,16 @@ export interface StaffActors {
 export async function staffActors(api: Api, dataDir: string): Promise<StaffActors> {
   const admin = asBearer(api, readAdminCredential(dataDir));
   const as = async (subject: string, roles: readonly StaffRoleName[]) => asBearer(api, await issueStaffCredential(admin, subject, roles));
+  let allRoles: Promise<Api> | undefined;
+  const operatorStaff: Api = async (method, url, body, headers) => {
+    allRoles ??= as(STAFF_SUBJECTS.operatorStaff, STAFF_ROLES_ALL);
+    return (await allRoles)(method, url, body, headers);
+  };
   return {
     admin,
-    registrar: await as('registrar-1', ['registrar']),
-    ops: await as('ops-1', ['ops']),
-    auditor: await as('auditor-1', ['auditor']),
-    operatorStaff: await as('operator-staff-1', STAFF_ROLES_ALL),
+    registrar: await as(STAFF_SUBJECTS.registrar, ['registrar']),
+    ops: await as(STAFF_SUBJECTS.ops, ['ops']),
+    auditor: await as(STAFF_SUBJECTS.auditor, ['auditor']),
+    operatorStaff,
   };
 }

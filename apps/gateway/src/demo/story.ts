@@ -1,11 +1,25 @@
 /**
  * The steps of the registered-correspondence story as HTTP calls, shared by `npm run demo`, the end-to-end test
- * of the whole chain and the delivery benchmark: enrol a hosted processing operator, enrol a person with a
- * verified e-mail channel, certify, open a session with the code read from the (loopback) mailbox.
+ * of the whole chain and the delivery benchmark, each made by whoever may make it: an admin enrols a hosted
+ * processing operator (specification, keys, certificates) and a registrar certifies it; a registrar enrols a person
+ * with a verified e-mail channel and certifies her; the person opens her own session with the code read from the
+ * (loopback) mailbox, anonymously as claim 1 wants, and acts through it from then on.
  */
 import type { LoopbackMailbox } from '@sigillum/channels';
 
 export type Api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<any>;
+
+/**
+ * The operator's staff the enrolment needs, each with its own credential (see ./staff.ts): an admin registers
+ * operators, their specifications, keys and certificates; a registrar enrols and certifies parties. One Api holding
+ * both roles (an all-roles staff member) may stand for both.
+ */
+export interface EnrolmentDesk {
+  readonly admin: Api;
+  readonly registrar: Api;
+}
+
+const deskOf = (staff: Api | EnrolmentDesk): EnrolmentDesk => (typeof staff === 'function' ? { admin: staff, registrar: staff } : staff);
 
 export const DEMO_EVIDENCE = { method: 'in-person-id-check', reference: 'demo-file-1', verifiedBy: 'certification-officer-1' };
 
@@ -19,12 +33,15 @@ export interface EnrolledOperator {
 
 /**
  * A processing operator hosted by this Sigillum's processor: registered with its specification, its keys made by
- * the processor (only public keys travel), registered in the directory, certified by the CA, accredited at `level`.
+ * the processor (only public keys travel), registered in the directory, certified by the CA — all by the admin —
+ * and its legal name and accreditation certified at `level` by the registrar.
  */
 export async function enrolHostedOperator(
-  api: Api,
+  staff: Api | EnrolmentDesk,
   options: { displayName: string; steps: readonly string[]; level: string; now: Date; maxDurationSeconds?: number },
 ): Promise<EnrolledOperator> {
+  const { admin, registrar } = deskOf(staff);
+  const api = admin;
   const operatorId = (await api('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: options.displayName })).partyId;
   await api('PUT', `/parties/${operatorId}/specification`, {
     version: 1,
@@ -39,7 +56,7 @@ export async function enrolHostedOperator(
   const signingKey = await api('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: keyOf('signing').publicKeyPem });
   const tsaKey = await api('POST', `/parties/${operatorId}/keys`, { algorithm: 'RSA', use: 'signature', publicKeyPem: keyOf('tsa').publicKeyPem });
   for (const name of ['legalName', 'operatorAccreditation']) {
-    await api('POST', `/parties/${operatorId}/certifications`, { name, level: options.level, validUntil: inAYear(options.now), evidence: DEMO_EVIDENCE });
+    await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: options.level, validUntil: inAYear(options.now), evidence: DEMO_EVIDENCE });
   }
   const signingCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
   const tsaCertificate = await api('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
@@ -53,7 +70,10 @@ export async function enrolHostedOperator(
   return { operatorId, signingCertificate, tsaCertificate };
 }
 
-/** Waits until the certifier would put `operatorId` in a chain for `step` (its operator index follows the directory's events). */
+/**
+ * Waits until the certifier would put `operatorId` in a chain for `step` (its operator index follows the directory's
+ * events). `api` reads the operator index: an admin or ops.
+ */
 export async function awaitChainOperator(api: Api, step: string, operatorId: string): Promise<void> {
   await until(
     `the certifier to know operator ${operatorId} for ${step}`,
@@ -73,12 +93,17 @@ export async function until<T>(what: string, read: () => Promise<T>, done: (valu
   }
 }
 
-/** A person with a verified e-mail channel (the code read from the mailbox) and certified attributes at `level`. */
+/**
+ * A person enrolled by a registrar: registered, her e-mail channel verified with the code she received (read from the
+ * mailbox, handed to the registrar at the desk), her identity attributes certified at `level`. `registrar` is a
+ * registrar's Api (or an all-roles staff member's).
+ */
 export async function enrolPerson(
-  api: Api,
+  registrar: Api,
   mailbox: LoopbackMailbox,
   options: { displayName: string; email: string; level: string; now: Date; address?: string },
 ): Promise<string> {
+  const api = registrar;
   const partyId = (await api('POST', '/parties', { kind: 'person', displayName: options.displayName })).partyId;
   if (options.address) {
     await api('POST', `/parties/${partyId}/attributes`, { name: 'address', value: options.address });
@@ -101,7 +126,11 @@ export interface OpenedSession {
   readonly auth: Record<string, string>;
 }
 
-/** Claim 1: trust check, one secret in two forms, the code typed back; returns the session credential. */
+/**
+ * Claim 1: trust check, one secret in two forms, the code typed back; returns the session credential and the headers
+ * the party acts with from then on. The party is not authenticated yet: `api` is an anonymous client (the session
+ * routes are public), and `auth` is what it sends afterwards.
+ */
 export async function openSession(
   api: Api,
   mailbox: LoopbackMailbox,
