@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsISO8601, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import { ATTRIBUTE_NAME_PATTERN, LEVEL_NAME_PATTERN } from '../policy/level-policy';
 
 /** What the certification rests on: the vetting method and a reference to its record, never the document itself. */
@@ -7,16 +8,19 @@ export class EvidenceBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(100)
+  @IsPlainText()
   method!: string;
 
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
+  @IsPlainText()
   reference!: string;
 
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
+  @IsPlainText()
   verifiedBy!: string;
 }
 
@@ -48,5 +52,6 @@ export class RevokeAttributeBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
+  @IsPlainText()
   reason!: string;
 }

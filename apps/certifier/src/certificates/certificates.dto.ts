@@ -1,5 +1,6 @@
 import { CERTIFICATE_PROFILES, type CertificateProfile } from '@sigillum/crypto';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 
 export class IssueCertificateBody {
   /** The party whose key is certified (directory id). */
@@ -26,5 +27,6 @@ export class RevokeCertificateBody {
   @IsString()
   @MinLength(1)
   @MaxLength(300)
+  @IsPlainText()
   reason!: string;
 }

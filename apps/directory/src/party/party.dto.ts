@@ -32,6 +32,7 @@ import {
   ValidateNested,
   type ValidationArguments,
 } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import { addressViolation, normaliseAddress } from './party.rules';
 
 export class AttributeBody {
@@ -41,6 +42,8 @@ export class AttributeBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
+  // Only a postal address may span lines.
+  @IsPlainText({ lineBreaks: (body) => (body as AttributeBody).name === 'address' })
   value!: string;
 }
 
@@ -56,6 +59,7 @@ export class RegisterPartyBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
+  @IsPlainText()
   displayName!: string;
 
   @IsOptional()
@@ -70,6 +74,7 @@ export class RenamePartyBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
+  @IsPlainText()
   displayName!: string;
 }
 
@@ -100,6 +105,7 @@ export class EnrolChannelBody {
 
   @IsString()
   @MaxLength(254)
+  @IsPlainText()
   @IsChannelAddress()
   address!: string;
 }
@@ -127,6 +133,7 @@ export class RevokeKeyBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
+  @IsPlainText()
   reason!: string;
 }
 

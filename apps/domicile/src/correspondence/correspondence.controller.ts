@@ -5,6 +5,7 @@ import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Logger, Param, Par
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { type CorrespondenceEvent, DomainError, type RecordedEvent } from '@sigillum/contracts';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import type { Response } from 'express';
 import { CONTENT_STORE, type ContentStore, contentDigestOf, ContentNotFoundError } from '../content/content-store.port';
 import { violationsError } from '../draft/draft.service';
@@ -17,6 +18,7 @@ export class RefusalBody {
   @IsOptional()
   @IsString()
   @MaxLength(1000)
+  @IsPlainText()
   reason?: string;
 }
 

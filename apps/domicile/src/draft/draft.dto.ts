@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMinSize, ArrayUnique, IsArray, IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import { MAX_SUBJECT_LENGTH } from './draft.config';
 
 /** Party ids as the directory gives them (UUIDs, or other opaque ids of federated directories). */
@@ -22,12 +23,14 @@ export class ContentPartBody {
   // No path separators nor control characters: it is a name, not a path.
   // eslint-disable-next-line no-control-regex
   @Matches(/^[^/\\\u0000-\u001f\u007f]+$/, { message: 'name must be a file name without / \\ or control characters' })
+  @IsPlainText()
   name!: string;
 
   @ApiProperty({ example: 'application/pdf' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(255)
+  @IsPlainText()
   contentType!: string;
 }
 
@@ -45,6 +48,7 @@ export class DraftBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_SUBJECT_LENGTH)
+  @IsPlainText()
   subject!: string;
 
   @ApiProperty({ example: 'registered', description: 'a configured kind of correspondence' })

@@ -1,4 +1,5 @@
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import { MAX_COUNTERPARTS } from '../domicile.config';
 
 /** Party ids as the directory gives them (UUIDs, or other opaque ids of federated directories). */
@@ -20,6 +21,7 @@ export class RequestSessionBody {
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)
+  @IsPlainText()
   correspondenceKind!: string;
 }
 
