@@ -121,10 +121,14 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
     const before = census();
 
     const put = await http().put('/contents').set('Content-Type', 'application/octet-stream').send(randomBytes(1000)).expect(401);
-    await http().put('/contents').set('Authorization', `Bearer ${'x'.repeat(43)}`).set(SESSION_ID_HEADER, ada.sessionId).send('x').expect(401);
+    const wrong = await http().put('/contents').set('Authorization', `Bearer ${'x'.repeat(43)}`).set(SESSION_ID_HEADER, ada.sessionId).send('x').expect(401);
+    const noCredential = await http().put('/contents').set(SESSION_ID_HEADER, ada.sessionId).send('x').expect(401);
     await http().get(`/contents/${sha256(Buffer.from('x'))}`).expect(401);
 
-    expect(put.body).toMatchObject({ statusCode: 401, code: 'SESSION.UNAUTHENTICATED' });
+    expect(put.body).toMatchObject({ statusCode: 401, code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
+    expect(put.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(wrong.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.invalid' })]);
+    expect(noCredential.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.missing' })]);
     expect(census()).toEqual(before);
   });
 
