@@ -7,8 +7,9 @@ import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, type ChainEvent, type CertificationToken, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
-import { eventually, MailCatcher, MovableClock } from '@sigillum/testing';
+import { adminCredentialOf, eventually, issueStaffToken, MailCatcher, MovableClock } from '@sigillum/testing';
 import { call } from '../src/demo/narrator';
+import { asBearer } from '../src/demo/staff';
 import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolPerson, openSession } from '../src/demo/story';
 import { rolesFor } from '../src/roles';
 
@@ -60,20 +61,23 @@ describe('certification-token deadlines survive a restart (embedded)', () => {
   it('a deadline scheduled by one process is kept by the next one and fires at the deadline, never before', async () => {
     app = await boot();
     const base = await app.getUrl();
+    // Anonymous until a party's session opens; the first-start admin and a registrar it issues a credential to enrol.
     const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
+    const admin = asBearer(api, adminCredentialOf(dataDir));
+    const registrar = asBearer(api, await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'));
     const now = clock.now();
 
     // An operator registered and certified, but hosted by no processor: it will never acknowledge.
-    const operatorId = (await api('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Silent Post' })).partyId;
-    await api('PUT', `/parties/${operatorId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }] });
+    const operatorId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Silent Post' })).partyId;
+    await admin('PUT', `/parties/${operatorId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }] });
     const { publicKey } = generateKeyPairSync('ed25519');
-    await api('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
     for (const name of ['legalName', 'operatorAccreditation']) {
-      await api('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
+      await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
     }
-    await awaitChainOperator(api, 'print-and-post', operatorId);
-    const alice = await enrolPerson(api, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-    const bob = await enrolPerson(api, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+    await awaitChainOperator(admin, 'print-and-post', operatorId);
+    const alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
+    const bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
     const session = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'posted' });
 
     const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: Buffer.from('a letter') }).then((r) => r.json())) as { digest: string };
