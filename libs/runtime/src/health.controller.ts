@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { Access, publicRoute } from '@sigillum/auth';
 import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
@@ -26,6 +27,7 @@ export class HealthController {
 
   /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
   @Get()
+  @ApiOperation({ summary: 'Health of each component of this process' })
   @Access(publicRoute('health: load balancers and monitors probe it without credentials'))
   async health(@Res() response: Response): Promise<void> {
     const components: Record<string, ComponentHealth> = {

@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { SECURITY_SCHEMES } from '@sigillum/auth';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { getMetadataStorage } from 'class-validator';
 import type { MetadataStorage } from 'class-transformer/types/MetadataStorage';
@@ -46,12 +47,9 @@ function schemaOf(target: Function, seen: Set<Function>, schemas: Record<string,
     }
     applyRule(item, property, meta.name ?? '', meta.constraints ?? []);
   }
-  schemas[target.name] = {
-    type: 'object',
-    properties,
-    required: Object.keys(properties).filter((name) => !optional.has(name)),
-    additionalProperties: false,
-  };
+  const required = Object.keys(properties).filter((name) => !optional.has(name));
+  // OpenAPI 3.0 forbids an empty `required` array: leave it out when every field is optional.
+  schemas[target.name] = { type: 'object', properties, ...(required.length ? { required } : {}), additionalProperties: false };
   return ref;
 }
 
@@ -147,15 +145,37 @@ function validatedClasses(): Map<string, Function> {
 }
 
 /** Builds the OpenAPI 3 document of the app's HTTP API, with request schemas taken from the validation rules. */
-export function buildOpenApiDocument(app: INestApplication, roles: readonly string[]): OpenAPIObject {
+export function buildOpenApiDocument(app: INestApplication, roles: readonly string[], oidcIssuer?: string): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Sigillum')
     .setDescription(
       `Registered electronic correspondence with probative value. Roles served by this process: ${roles.join(', ')}. ` +
-        'Bad input answers 400 with `violations` naming each field and rule; unknown fields are refused.',
+        'Bad input answers 400 with `violations` naming each field and rule; unknown fields are refused. ' +
+        'Every operation states who may call it (`security`, and `x-sigillum-access` with the exact rules); refusals answer 401 or 403 with the rule named.',
     )
     .setVersion('0.1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Session credential returned when a session opens' })
+    .addSecurity(SECURITY_SCHEMES.staffOidc, {
+      type: 'openIdConnect',
+      openIdConnectUrl: `${oidcIssuer ?? 'https://issuer.example'}/.well-known/openid-configuration`,
+      description: `Staff: an access token (JWT) of the operator's OIDC issuer (OIDC_ISSUER${oidcIssuer ? '' : ', not configured on this server'}); roles from its roles claim.`,
+    })
+    .addSecurity(SECURITY_SCHEMES.staffCredential, {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'Staff: a credential issued by Sigillum (`sgst_…`): the first-start admin credential in <DATA_DIR>/admin-credential, or one issued by POST /staff/credentials.',
+    })
+    .addSecurity(SECURITY_SCHEMES.partySession, {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'Party: the session credential answered by POST /sessions/{id}/code, sent with the X-Sigillum-Session header.',
+    })
+    .addSecurity(SECURITY_SCHEMES.partySessionId, { type: 'apiKey', in: 'header', name: 'X-Sigillum-Session', description: 'Party: the id of the open session.' })
+    .addSecurity(SECURITY_SCHEMES.machineCertificate, {
+      type: 'http',
+      scheme: 'mutual-tls',
+      description:
+        'Machine: a TLS client certificate issued by the Sigillum CA (profile client), presented on the HTTPS listener (HTTPS_PORT); its subject CN is the party id. OpenAPI 3.0 has no mutual-TLS scheme: this entry documents it.',
+    })
     .build();
   const document = SwaggerModule.createDocument(app, config);
   const schemas = (document.components ??= {}).schemas ?? {};
@@ -171,6 +191,6 @@ export function buildOpenApiDocument(app: INestApplication, roles: readonly stri
 }
 
 /** Serves the document at `/docs` (UI) and `/docs-json`. */
-export function serveOpenApi(app: INestApplication, roles: readonly string[]): void {
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, roles), { jsonDocumentUrl: 'docs-json' });
+export function serveOpenApi(app: INestApplication, roles: readonly string[], oidcIssuer?: string): void {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, roles, oidcIssuer), { jsonDocumentUrl: 'docs-json' });
 }

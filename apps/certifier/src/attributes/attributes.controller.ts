@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import {
@@ -54,6 +55,7 @@ export class AttributesController {
 
   /** Certifies an attribute of a party of the directory at a level of the policy in force. */
   @Post('parties/:partyId/certifications')
+  @ApiOperation({ summary: "Certifies a party's identity attribute at a level, after identity proofing" })
   @Access(staff('registrar'))
   async certify(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Body() body: CertifyAttributeBody) {
     await this.requireParty(partyId);
@@ -82,6 +84,7 @@ export class AttributesController {
 
   /** Records a revocation (201: a new fact, the AttributeRevoked event). */
   @Post('certifications/:partyId/:attributeId/revocation')
+  @ApiOperation({ summary: 'Revokes a certified attribute' })
   @Access(staff('registrar'))
   async revoke(
     @Param('partyId', new ParseUUIDPipe()) partyId: string,
@@ -100,6 +103,7 @@ export class AttributesController {
 
   /** The party's level and each certification's standing, computed now under the policy in force. */
   @Get('parties/:partyId/trust')
+  @ApiOperation({ summary: "A party's certified attributes and the level they support now" })
   @Access(party('partyId'), staff('admin', 'registrar', 'ops', 'auditor'))
   async trust(@Param('partyId', new ParseUUIDPipe()) partyId: string): Promise<TrustView> {
     const facts = await this.requireParty(partyId);

@@ -11,6 +11,7 @@ export class CertificatesController {
 
   /** Issues a certificate for a party's registered key: 404 unknown party or key, 409 revoked key, 400 key unfit for the profile. */
   @Post('certificates')
+  @ApiOperation({ summary: "Issues an X.509 certificate of the Sigillum CA for a party's registered key" })
   @Access(staff('admin'))
   issue(@Body() body: IssueCertificateBody) {
     return this.certificates.issue({
@@ -22,6 +23,7 @@ export class CertificatesController {
   }
 
   @Get('certificates/:certificateId')
+  @ApiOperation({ summary: 'One certificate the CA issued' })
   @Access(staff('admin', 'ops', 'auditor'))
   get(@Param('certificateId', new ParseUUIDPipe()) certificateId: string) {
     return this.certificates.get(certificateId);
@@ -42,6 +44,7 @@ export class CertificatesController {
 
   /** The CA certificate, PEM: the trust anchor to give `openssl verify -CAfile`. */
   @Get('ca/certificate')
+  @ApiOperation({ summary: 'The Sigillum CA certificate (PEM), for every relying party' })
   @Access(publicRoute('the CA certificate: every relying party needs it to verify what Sigillum signs'))
   @Header('Content-Type', 'application/x-pem-file')
   caCertificate(): string {

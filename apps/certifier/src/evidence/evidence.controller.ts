@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
 import { EvidenceService, type EvidenceView } from './evidence.service';
@@ -19,6 +20,7 @@ export class EvidenceController {
   constructor(private readonly evidence: EvidenceService) {}
 
   @Get(':correspondenceId')
+  @ApiOperation({ summary: 'The signed evidence records of a correspondence' })
   @Access(staff('auditor'))
   async list(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): Promise<{ correspondenceId: string; caCertificate: string; records: EvidenceView[] }> {
     const records = await this.evidence.list(correspondenceId);
@@ -27,6 +29,7 @@ export class EvidenceController {
   }
 
   @Get(':correspondenceId/verification')
+  @ApiOperation({ summary: 'Verifies the evidence chain of a correspondence on the server' })
   @Access(staff('auditor'))
   async verification(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): Promise<EvidenceVerdict> {
     const verdict = await this.evidence.verification(correspondenceId);

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
 import { Body, Controller, Get, Inject, Post } from '@nestjs/common';
 import { ID_GENERATOR, type IdGenerator, type LevelPolicy } from '@sigillum/contracts';
@@ -13,6 +14,7 @@ export class LevelPolicyController {
 
   /** Publishes a new version of the level policy; it is in force for every decision from then on. */
   @Post()
+  @ApiOperation({ summary: 'Publishes a new version of the level policy' })
   @Access(staff('admin'))
   async publish(@Body() body: PublishPolicyBody): Promise<{ policyId: string; version: number; changed: boolean; policy: LevelPolicy }> {
     const requestId = this.ids.next();
@@ -24,6 +26,7 @@ export class LevelPolicyController {
   }
 
   @Get('current')
+  @ApiOperation({ summary: 'The level policy in force' })
   @Access(staff('admin', 'registrar', 'ops', 'auditor'))
   current(): Promise<LevelPolicy> {
     return this.policies.current();

@@ -1,3 +1,4 @@
+import { ApiOperation, ApiParam } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, Param, ParseEnumPipe } from '@nestjs/common';
 import { PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
@@ -11,6 +12,8 @@ export class OperatorIndexController {
   constructor(private readonly index: OperatorIndex) {}
 
   @Get(':step')
+  @ApiOperation({ summary: 'The certified operators the certifier would choose for a processing step' })
+  @ApiParam({ name: 'step', enum: PROCESSING_STEPS })
   @Access(staff('admin', 'ops'))
   candidates(@Param('step', new ParseEnumPipe(STEPS)) step: ProcessingStep) {
     return { step, operators: this.index.candidates(step) };

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, staff } from '@sigillum/auth';
 import { Body, Controller, Delete, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
 import {
@@ -21,6 +22,7 @@ export class PartyController {
 
   /** Registers a party; the directory assigns its id. */
   @Post()
+  @ApiOperation({ summary: 'Enrols a party (person, organisation or operator)' })
   @Access(staff('registrar', 'admin'))
   register(@Body() body: RegisterPartyBody) {
     return this.parties.register({
@@ -32,6 +34,7 @@ export class PartyController {
   }
 
   @Post(':partyId/name')
+  @ApiOperation({ summary: "Changes a party's display name" })
   @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   rename(@Param('partyId', uuid()) partyId: string, @Body() body: RenamePartyBody) {
@@ -40,6 +43,7 @@ export class PartyController {
 
   /** Declares (or re-declares) one identity attribute; the certifier certifies it later. */
   @Post(':partyId/attributes')
+  @ApiOperation({ summary: 'Declares an identity attribute of a party' })
   @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   declareAttribute(@Param('partyId', uuid()) partyId: string, @Body() body: AttributeBody) {
@@ -48,12 +52,14 @@ export class PartyController {
 
   /** Enrols a second channel and sends a verification code over it. */
   @Post(':partyId/channels')
+  @ApiOperation({ summary: 'Adds a second channel and sends its verification code over it' })
   @Access(party('partyId'), staff('registrar'))
   enrolChannel(@Param('partyId', uuid()) partyId: string, @Body() body: EnrolChannelBody) {
     return this.parties.enrolChannel(partyId, body.kind, body.address);
   }
 
   @Post(':partyId/channels/:channelId/verification')
+  @ApiOperation({ summary: 'Verifies a second channel with the code it received' })
   @Access(party('partyId'), staff('registrar'))
   @HttpCode(200)
   verifyChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string, @Body() body: VerifyChannelBody) {
@@ -61,18 +67,21 @@ export class PartyController {
   }
 
   @Delete(':partyId/channels/:channelId')
+  @ApiOperation({ summary: 'Removes a second channel' })
   @Access(party('partyId'), staff('registrar'))
   removeChannel(@Param('partyId', uuid()) partyId: string, @Param('channelId', uuid()) channelId: string) {
     return this.parties.removeChannel({ partyId, channelId });
   }
 
   @Post(':partyId/keys')
+  @ApiOperation({ summary: 'Registers a public key of a party' })
   @Access(party('partyId'), staff('registrar', 'admin'))
   registerKey(@Param('partyId', uuid()) partyId: string, @Body() body: RegisterKeyBody) {
     return this.parties.registerKey(partyId, body.algorithm, body.use, body.publicKeyPem);
   }
 
   @Delete(':partyId/keys/:keyId')
+  @ApiOperation({ summary: 'Revokes a public key of a party' })
   @Access(party('partyId'), staff('registrar', 'admin'))
   revokeKey(@Param('partyId', uuid()) partyId: string, @Param('keyId', uuid()) keyId: string, @Body() body: RevokeKeyBody) {
     return this.parties.revokeKey({ partyId, keyId, reason: body.reason });
@@ -80,6 +89,7 @@ export class PartyController {
 
   /** Registers the next version of a processing operator's specification. */
   @Put(':partyId/specification')
+  @ApiOperation({ summary: "Registers a processing operator's specification" })
   @Access(staff('admin'))
   registerSpecification(@Param('partyId', uuid()) partyId: string, @Body() body: SpecificationBody) {
     return this.parties.registerSpecification(partyId, {

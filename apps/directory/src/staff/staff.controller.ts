@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, Post } from '@nestjs/common';
 import { Access, CurrentPrincipal, type Principal, staff } from '@sigillum/auth';
+import { ApiOperation, ApiParam } from '@nestjs/swagger';
 import { Matches } from 'class-validator';
 import { staffCredentialView, StaffCredentialService } from './staff-credential.service';
 import { IssueStaffCredentialBody, RevokeStaffCredentialBody } from './staff.dto';
@@ -18,12 +19,15 @@ export class StaffController {
 
   /** Issues a staff credential; the answer holds its token, shown this once. */
   @Post('credentials')
+  @ApiOperation({ summary: 'Issues a staff credential (shown once)' })
   @Access(staff('admin'))
   async issue(@Body() body: IssueStaffCredentialBody, @CurrentPrincipal() principal: Principal) {
     return this.credentials.issue(body.subject, body.roles, issuer(principal));
   }
 
   @Get('credentials/:credentialId')
+  @ApiParam({ name: 'credentialId', type: 'string' })
+  @ApiOperation({ summary: 'One staff credential (never its secret)' })
   @Access(staff('admin'))
   async view(@Param() params: CredentialParams) {
     const view = staffCredentialView(await this.credentials.load(params.credentialId));
@@ -33,6 +37,8 @@ export class StaffController {
 
   /** Revokes a credential: refused from its next call on. */
   @Post('credentials/:credentialId/revocation')
+  @ApiParam({ name: 'credentialId', type: 'string' })
+  @ApiOperation({ summary: 'Revokes a staff credential: refused from its next call on' })
   @HttpCode(HttpStatus.OK)
   @Access(staff('admin'))
   async revoke(@Param() params: CredentialParams, @Body() body: RevokeStaffCredentialBody, @CurrentPrincipal() principal: Principal) {
@@ -41,6 +47,7 @@ export class StaffController {
 
   /** Who the caller is, as the server authenticated it (roles included): for consoles and scripts. */
   @Get('me')
+  @ApiOperation({ summary: 'Who the calling staff member is, with roles' })
   @Access(staff('admin', 'registrar', 'ops', 'auditor'))
   me(@CurrentPrincipal() principal: Principal) {
     return principal;

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party } from '@sigillum/auth';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +58,7 @@ export class ContentController {
   ) {}
 
   @Put()
+  @ApiOperation({ summary: 'Uploads a content part into the private office; answers its digest' })
   @HttpCode(HttpStatus.CREATED)
   async upload(
     @Req() request: Request,
@@ -102,6 +104,7 @@ export class ContentController {
   }
 
   @Get(':digest')
+  @ApiOperation({ summary: "Downloads a content part of the caller's own office by digest" })
   async download(
     @Param('digest') raw: string,
     @CurrentSession() session: AuthenticatedSession,

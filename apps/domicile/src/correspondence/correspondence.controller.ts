@@ -2,7 +2,7 @@ import { Access, party } from '@sigillum/auth';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Logger, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, ApiOperation } from '@nestjs/swagger';
 import { type CorrespondenceEvent, DomainError, type RecordedEvent } from '@sigillum/contracts';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { IsPlainText } from '@sigillum/runtime/text-rules';
@@ -132,6 +132,7 @@ export class CorrespondenceController {
   ) {}
 
   @Get(':correspondenceId')
+  @ApiOperation({ summary: 'One correspondence the caller sent or received' })
   async view(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentSession() session: AuthenticatedSession) {
     const { state, history } = await this.correspondences.load(correspondenceId);
     if (state.status === 'none') return notFound();
@@ -140,6 +141,7 @@ export class CorrespondenceController {
 
   /** The recipient accepts: 200; 409 `not-delivered`, `window.expired`, `already-answered`; the same answer again is a 200. */
   @Post(':correspondenceId/acceptance')
+  @ApiOperation({ summary: 'The recipient accepts the correspondence (consent mode)' })
   @HttpCode(HttpStatus.OK)
   async accept(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentSession() session: AuthenticatedSession) {
     const result = await this.correspondences.execute(
@@ -152,6 +154,7 @@ export class CorrespondenceController {
 
   /** The recipient refuses (optionally saying why): same rules as acceptance. */
   @Post(':correspondenceId/refusal')
+  @ApiOperation({ summary: 'The recipient refuses the correspondence' })
   @HttpCode(HttpStatus.OK)
   async refuse(
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
@@ -172,6 +175,7 @@ export class CorrespondenceController {
    * ContentHandedOver (before the first byte leaves).
    */
   @Get(':correspondenceId/parts/:digest')
+  @ApiOperation({ summary: 'A content part of a correspondence, handed over after acceptance' })
   async part(
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
     @Param('digest') raw: string,

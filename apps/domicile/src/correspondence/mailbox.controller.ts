@@ -1,6 +1,6 @@
 import { Access, party } from '@sigillum/auth';
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, ApiOperation } from '@nestjs/swagger';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
@@ -33,11 +33,13 @@ export class MailboxController {
   }
 
   @Get('inbox')
+  @ApiOperation({ summary: "The caller's inbox" })
   inbox(@Query() query: MailboxQuery, @CurrentSession() session: AuthenticatedSession) {
     return { partyId: session.userId, correspondences: this.queries.inboxOf(session.userId, query.limit ?? 50) };
   }
 
   @Get('outbox')
+  @ApiOperation({ summary: "The caller's outbox" })
   outbox(@Query() query: MailboxQuery, @CurrentSession() session: AuthenticatedSession) {
     return { partyId: session.userId, correspondences: this.queries.outboxOf(session.userId, query.limit ?? 50) };
   }

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party } from '@sigillum/auth';
 import { Body, Controller, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
@@ -18,6 +19,7 @@ export class SendingController {
   constructor(private readonly sending: SendingService) {}
 
   @Post(':draftId/sending')
+  @ApiOperation({ summary: 'Sends a validated draft through the delivery gate (idempotent by submission key)' })
   async send(
     @Param('draftId', new ParseUUIDPipe()) draftId: string,
     @Body() body: SendDraftBody,

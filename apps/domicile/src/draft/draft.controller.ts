@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party } from '@sigillum/auth';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
 import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
@@ -16,22 +17,26 @@ export class DraftController {
 
   /** Opens a draft: 201 with the draft; 400 naming `parts[i].digest` for a content you did not upload. */
   @Post()
+  @ApiOperation({ summary: "Opens a draft in the caller's private office" })
   async open(@Body() body: DraftBody, @CurrentSession() session: AuthenticatedSession) {
     return draftView(await this.drafts.open(session, body));
   }
 
   @Get(':draftId')
+  @ApiOperation({ summary: 'One draft of the caller' })
   async view(@Param('draftId', new ParseUUIDPipe()) draftId: string, @CurrentSession() session: AuthenticatedSession) {
     return draftView(await this.drafts.loadOwned(draftId, session.userId));
   }
 
   /** Replaces the whole content; voids the specimen shown and any validation (the same content again changes nothing). */
   @Put(':draftId')
+  @ApiOperation({ summary: 'Edits a draft of the caller' })
   async edit(@Param('draftId', new ParseUUIDPipe()) draftId: string, @Body() body: DraftBody, @CurrentSession() session: AuthenticatedSession) {
     return draftView(await this.drafts.edit(session, draftId, body));
   }
 
   @Delete(':draftId')
+  @ApiOperation({ summary: 'Discards a draft of the caller' })
   @HttpCode(HttpStatus.NO_CONTENT)
   async discard(@Param('draftId', new ParseUUIDPipe()) draftId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {
     await this.drafts.discard(session, draftId);
@@ -42,6 +47,7 @@ export class DraftController {
    * hashed) and its SHA-256 (`specimenDigest`), which validation must name.
    */
   @Post(':draftId/specimen')
+  @ApiOperation({ summary: 'Shows the specimen of a draft (the exact content to validate)' })
   @HttpCode(HttpStatus.OK)
   async specimen(@Param('draftId', new ParseUUIDPipe()) draftId: string, @CurrentSession() session: AuthenticatedSession) {
     const { shown, shownAt } = await this.drafts.showSpecimen(session, draftId);
@@ -53,6 +59,7 @@ export class DraftController {
    * over canonicalize({ draftId, sessionId, specimenDigest, validatedAt }); 409 `specimen.stale` otherwise.
    */
   @Post(':draftId/validation')
+  @ApiOperation({ summary: 'Validates the specimen: the validation proof binds its digest, the session and the time' })
   async validate(@Param('draftId', new ParseUUIDPipe()) draftId: string, @Body() body: ValidateDraftBody, @CurrentSession() session: AuthenticatedSession) {
     const state = await this.drafts.validate(session, draftId, body.specimenDigest);
     if (state.status !== 'validated' && state.status !== 'submitted') return draftView(state);

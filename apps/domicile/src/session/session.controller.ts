@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, publicRoute } from '@sigillum/auth';
 import {
   Body,
@@ -11,15 +12,17 @@ import {
   Param,
   ParseUUIDPipe,
   Post,
+  Req,
   Res,
   } from '@nestjs/common';
 import type { Reason } from '@sigillum/contracts';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
 import { CurrentSession, type AuthenticatedSession } from './session-credential.guard';
 import { RequestSessionBody, SubmitCodeBody } from './session.dto';
 import type { SessionState } from './session.decider';
 import { SessionLocalStore } from './session-local.store';
+import { SessionRateLimiter } from './session-rate-limiter';
 import { SessionService } from './session.service';
 
 /** The session as its user may see it: never the verifier nor the credential digest. */
@@ -68,6 +71,7 @@ export class SessionController {
     private readonly sessions: SessionService,
     private readonly local: SessionLocalStore,
     @Inject(DOMICILE_CONFIG) private readonly config: DomicileConfig,
+    private readonly limits: SessionRateLimiter,
   ) {}
 
   /**
@@ -75,13 +79,14 @@ export class SessionController {
    * code over the second channel. 201 once challenged, 403 when denied, 202 when the answer is still pending.
    */
   @Post()
+  @ApiOperation({ summary: 'Claim 1, step 1: asks to open a session; the code goes over the second channel' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response) {
-    const { sessionId } = await this.sessions.request({
-      userId: body.userId,
-      counterpartIds: body.counterpartIds,
-      correspondenceKind: body.correspondenceKind,
-    });
+    // Abuse limits (429 + Retry-After) before anything is written or sent.
+    const admission = this.limits.admitSessionRequest(response.req, body.userId);
+    const { sessionId } = await admission.during(() =>
+      this.sessions.request({ userId: body.userId, counterpartIds: body.counterpartIds, correspondenceKind: body.correspondenceKind }),
+    );
     const state = await this.sessions.awaitDecision(sessionId, this.config.session.requestWaitMs);
     switch (state.status) {
       case 'challenged':
@@ -104,6 +109,7 @@ export class SessionController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'State of a session being opened (polled while the trust check runs)' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   async view(@Param('id', new ParseUUIDPipe()) sessionId: string) {
     const state = await this.sessions.load(sessionId);
@@ -115,10 +121,13 @@ export class SessionController {
 
   /** The code received over the second channel. 200 with the session credential (shown once). */
   @Post(':id/code')
+  @ApiOperation({ summary: 'Claim 1, step 2: the code received over the second channel; answers the session credential once' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.OK)
-  async submitCode(@Param('id', new ParseUUIDPipe()) sessionId: string, @Body() body: SubmitCodeBody) {
-    const outcome = await this.sessions.submitCode(sessionId, body.code);
+  async submitCode(@Param('id', new ParseUUIDPipe()) sessionId: string, @Body() body: SubmitCodeBody, @Req() http: Request) {
+    const admission = this.limits.admitCode(http, await this.sessions.userOf(sessionId));
+    const outcome = await admission.during(() => this.sessions.submitCode(sessionId, body.code));
+    admission.settle(outcome);
     if (outcome.kind === 'opened') {
       return {
         sessionId,
@@ -163,16 +172,19 @@ export class SessionController {
 
   /** Asks the certifier for a new code (it may refuse when asked too soon or too often: see GET notice). */
   @Post(':id/resend')
+  @ApiOperation({ summary: 'Asks for a new code over the second channel (throttled)' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.ACCEPTED)
-  async resend(@Param('id', new ParseUUIDPipe()) sessionId: string) {
+  async resend(@Param('id', new ParseUUIDPipe()) sessionId: string, @Req() http: Request) {
+    const admission = this.limits.admitResend(http, await this.sessions.userOf(sessionId));
     const now = this.sessions.now();
-    await this.sessions.execute(sessionId, { type: 'RequestResend', now }, this.sessions.newRequestContext());
+    await admission.during(() => this.sessions.execute(sessionId, { type: 'RequestResend', now }, this.sessions.newRequestContext()));
     return { sessionId, status: 'resend-requested', requestedAt: now.toISOString() };
   }
 
   /** A party closes its own session: the credential authenticates the session named in the path (no header needed). */
   @Delete(':sessionId')
+  @ApiOperation({ summary: "Closes the caller's own session" })
   @HttpCode(HttpStatus.NO_CONTENT)
   @Access(party())
   async close(@Param('sessionId', new ParseUUIDPipe()) sessionId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {

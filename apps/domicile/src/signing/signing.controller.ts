@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, machine, party, staff } from '@sigillum/auth';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DOMICILE_SIGNER, type DomicileSigner } from './domicile-signer';
@@ -9,6 +10,7 @@ export class SigningController {
 
   /** `{ keys: [{ kid, alg, use, publicKeyPem, jwk }] }`: pick the key whose `kid` is the proof's header `kid`. */
   @Get('keys')
+  @ApiOperation({ summary: "The domicile's public signing keys" })
   @Access(party(), machine(), staff('admin', 'registrar', 'ops', 'auditor'))
   keys() {
     return { keys: [this.signer.published] };

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
@@ -14,6 +15,7 @@ export class AuditController {
   constructor(@Inject(LOCAL_DB) private readonly db: Database.Database) {}
 
   @Get('correspondences/:correspondenceId')
+  @ApiOperation({ summary: 'Audit trail of one correspondence, rebuilt from the log' })
   @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): AuditCorrespondenceView {
     const view = auditCorrespondence(this.db, correspondenceId);
@@ -22,6 +24,7 @@ export class AuditController {
   }
 
   @Get('parties/:partyId')
+  @ApiOperation({ summary: 'Audit trail of one party, rebuilt from the log' })
   @Access(staff('auditor'))
   party(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
     return auditParty(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
@@ -10,11 +11,12 @@ import { DEFAULT_PAGE_LIMIT, PageQuery } from './page.query';
  * its status, every recipient's answer, its history and its evidence. A fact just recorded appears once consumed.
  */
 @Controller('mailbox')
-export class MailboxController {
+export class MailboxReadModelController {
   constructor(@Inject(LOCAL_DB) private readonly db: Database.Database) {}
 
   // Declared before ':partyId/…' so that "correspondences" is never taken for a party.
   @Get('correspondences/:correspondenceId')
+  @ApiOperation({ summary: 'Mailbox read model of one correspondence (auditor)' })
   @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): CorrespondenceView {
     const view = findCorrespondence(this.db, correspondenceId);
@@ -23,12 +25,14 @@ export class MailboxController {
   }
 
   @Get(':partyId/inbox')
+  @ApiOperation({ summary: "A party's inbox read model" })
   @Access(party('partyId'), staff('auditor'))
   inbox(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): Page<CorrespondenceSummary & { myStatus: RecipientStatus }> {
     return inbox(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);
   }
 
   @Get(':partyId/outbox')
+  @ApiOperation({ summary: "A party's outbox read model" })
   @Access(party('partyId'), staff('auditor'))
   outbox(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): Page<CorrespondenceSummary> {
     return outbox(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);

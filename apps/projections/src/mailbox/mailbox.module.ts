@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { RebuildModule } from '../audit/rebuild/rebuild.module';
 import { MailboxConsumer } from './mailbox.consumer';
-import { MailboxController } from './mailbox.controller';
+import { MailboxReadModelController } from './mailbox.controller';
 
 /** The mailbox read model: `GET /mailbox/:partyId/inbox|outbox`, `GET /mailbox/correspondences/:id`; rebuildable. */
-@Module({ imports: [RebuildModule], controllers: [MailboxConsumer, MailboxController] })
+@Module({ imports: [RebuildModule], controllers: [MailboxConsumer, MailboxReadModelController] })
 export class MailboxModule {}

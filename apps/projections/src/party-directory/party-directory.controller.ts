@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, staff } from '@sigillum/auth';
 import { Controller, Get, Inject, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { LOCAL_DB } from '@sigillum/runtime';
@@ -13,6 +14,7 @@ export class PartyDirectoryController {
 
   /** Counterparts and operators: by display name, kind, operator role, offered step; paged. */
   @Get()
+  @ApiOperation({ summary: 'Lists the parties of the directory read model (staff only)' })
   @Access(staff('admin', 'registrar', 'ops', 'auditor'))
   search(@Query() query: PartySearchQuery): { items: PartySummary[]; total: number; limit: number; offset: number } {
     const limit = query.limit ?? DEFAULT_LIMIT;
@@ -23,6 +25,7 @@ export class PartyDirectoryController {
 
   /** The party as projected from the log; a party just registered appears once its event is consumed. */
   @Get(':partyId')
+  @ApiOperation({ summary: 'One party of the directory read model: attributes, channels (masked), keys, specification' })
   @Access(party('partyId'), staff('admin', 'registrar', 'ops', 'auditor'))
   get(@Param('partyId', new ParseUUIDPipe()) partyId: string): PartyView {
     const party = findParty(this.db, partyId);

@@ -1,3 +1,4 @@
+import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { RebuildReport } from './projection-runner';
@@ -13,6 +14,7 @@ export class RebuildController {
   constructor(private readonly runners: ProjectionRunners) {}
 
   @Get()
+  @ApiOperation({ summary: 'Lists the projections with their positions' })
   @Access(staff('ops', 'admin', 'auditor'))
   list(): { projections: { name: string; version: number; rebuilding: boolean; digest: string }[] } {
     return {
@@ -24,12 +26,14 @@ export class RebuildController {
   }
 
   @Get(':name/digest')
+  @ApiOperation({ summary: "Digest of a projection's content, to compare a replay with the live read model" })
   @Access(staff('ops', 'auditor'))
   digest(@Param('name') name: string): { projection: string; digest: string; rows: Record<string, number> } {
     return { projection: name, ...this.runners.get(name).digest() };
   }
 
   @Post(':name/rebuild')
+  @ApiOperation({ summary: 'Rebuilds a projection from position 0 of the log' })
   @Access(staff('ops'))
   @HttpCode(200)
   rebuild(@Param('name') name: string): Promise<RebuildReport> {
