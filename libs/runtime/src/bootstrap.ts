@@ -1,6 +1,7 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { assertEveryRouteDecided, AuthModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
@@ -41,6 +42,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
         relayCategories: roles.flatMap((spec) => spec.ownedCategories),
         clock: options.clock,
       }),
+      AuthModule,
       ...roles.map((spec) => spec.module),
     ],
   };
@@ -50,7 +52,9 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();
-  serveOpenApi(app, roles.map((spec) => spec.role));
+  // Deny by default: a route without an explicit access decision stops the start, naming the route.
+  assertEveryRouteDecided(app);
+  serveOpenApi(app, roles.map((spec) => spec.role), config.env.OIDC_ISSUER || undefined);
   const bus = app.get<EventBus>(EVENT_BUS);
   const eventBus = config.eventBus;
   for (const spec of roles.filter((s) => s.consumes)) {
