@@ -7,3 +7,6 @@ export * from './access.guard';
 export * from './auth.module';
 export * from './current-principal';
 export * from './route-decisions';
+export * from './oidc/oidc-config';
+export { OidcStaffAuthenticator, oidcAuthenticatorFromEnv, type OidcStaffAuthenticatorOptions } from './oidc/oidc-staff-authenticator';
+export * from './oidc/oidc.module';
