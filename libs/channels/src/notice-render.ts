@@ -1,15 +1,17 @@
+import { toDisplayText } from '@sigillum/contracts';
 import type { OutOfBandNotice } from './out-of-band.port';
-import { formatExpiry, type RenderedOutOfBandMessage, type RenderOptions, shortReference } from './render';
+import { formatExpiry, type RenderedOutOfBandMessage, type RenderOptions, serviceNameOf, shortReference } from './render';
 
 const SMS_MAX = 160;
 const REFERENCE_PATTERN = /^[\x21-\x7e]{1,100}$/;
 
-/** A display name as a notice may quote it: one line, no control characters, at most `max` characters. */
+/**
+ * A display name as a notice may quote it: one line (no CR/LF can reach a mail header), no control or bidirectional
+ * control characters, no lone surrogate, at most `max` UTF-16 units with an ellipsis. The HTTP API refuses such
+ * names now, but events recorded before hold them as they were typed: they are made plain here, when shown.
+ */
 export function plainName(name: string, max = 80): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
-  const cut = flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-  return cut || 'a sender';
+  return toDisplayText(name, max, 'a sender');
 }
 
 /**
@@ -18,14 +20,14 @@ export function plainName(name: string, max = 80): string {
  * look-alike message cannot lure anyone to a fake page). Plain English, no content of the correspondence.
  */
 export function renderOutOfBandNotice(notice: OutOfBandNotice, options: RenderOptions = {}): RenderedOutOfBandMessage {
-  const service = options.serviceName ?? 'Sigillum';
+  const service = serviceNameOf(options);
   if (typeof notice.reference !== 'string' || !REFERENCE_PATTERN.test(notice.reference)) {
     throw new RangeError('The reference must be 1 to 100 printable ASCII characters without spaces');
   }
   if (notice.purpose !== 'correspondence-delivered') throw new RangeError(`Unknown notice purpose "${String(notice.purpose)}"`);
   const answerBy = formatExpiry(notice.acceptBy);
   const sender = plainName(notice.senderName);
-  const kind = plainName(notice.correspondenceKind, 40);
+  const kind = toDisplayText(notice.correspondenceKind, 40, 'new');
   const consent =
     notice.consignment === 'consent'
       ? ['Its content will be handed over to you once you accept it.']

@@ -1,4 +1,4 @@
-import { bodyFor, formatExpiry, renderOutOfBandMessage, shortReference } from './render';
+import { bodyFor, formatExpiry, MAX_SERVICE_NAME, renderOutOfBandMessage, serviceNameOf, shortReference } from './render';
 import { sampleMessage } from './testing-fixtures';
 
 describe('renderOutOfBandMessage', () => {
@@ -42,6 +42,17 @@ describe('renderOutOfBandMessage', () => {
     expect(subject.startsWith('LRE Demo:')).toBe(true);
     expect(text).toContain('not even to LRE Demo staff');
     expect(short.startsWith('LRE Demo code 739164')).toBe(true);
+  });
+
+  it('shows the service name as one plain line, whatever was configured', () => {
+    const { subject, text } = renderOutOfBandMessage(message, { serviceName: 'LRE\r\nBcc: everyone@example.org' });
+    expect(subject).toBe(`LRE Bcc: everyone@example.org: your code to open session ${message.reference}`);
+    expect(text).not.toContain('\r');
+    expect(text).not.toMatch(/^Bcc:/m);
+    expect(serviceNameOf({ serviceName: '\u202eLRE\u0000' })).toBe('LRE');
+    expect(serviceNameOf({ serviceName: ' \t ' })).toBe('Sigillum');
+    expect(serviceNameOf({})).toBe('Sigillum');
+    expect(serviceNameOf({ serviceName: 'x'.repeat(100) }).length).toBe(MAX_SERVICE_NAME);
   });
 
   it('bodyFor picks the short text for SMS and the full text for e-mail', () => {

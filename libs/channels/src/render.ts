@@ -1,4 +1,4 @@
-import type { SecondChannelKind } from '@sigillum/contracts';
+import { type SecondChannelKind, toDisplayText } from '@sigillum/contracts';
 import type { OutOfBandMessage } from './out-of-band.port';
 
 export interface RenderOptions {
@@ -17,8 +17,15 @@ export interface RenderedOutOfBandMessage {
 }
 
 const SMS_MAX = 160;
+/** The longest service name a message shows (longer configured names are cut with an ellipsis). */
+export const MAX_SERVICE_NAME = 40;
 const CODE_PATTERN = /^[0-9A-Za-z]{4,16}$/;
 const REFERENCE_PATTERN = /^[\x21-\x7e]{1,100}$/;
+
+/** The service name as messages show it: configured text, but one plain line all the same (it ends in a mail subject). */
+export function serviceNameOf(options: RenderOptions): string {
+  return toDisplayText(options.serviceName, MAX_SERVICE_NAME, 'Sigillum');
+}
 
 /**
  * The reference as a short SMS shows it: references longer than 12 characters (session UUIDs) are cut to
@@ -41,7 +48,7 @@ export function formatExpiry(expiresAt: string): string {
  * not ask for it. Plain English, no markup. Throws (without the code in the error) on a malformed message.
  */
 export function renderOutOfBandMessage(message: OutOfBandMessage, options: RenderOptions = {}): RenderedOutOfBandMessage {
-  const service = options.serviceName ?? 'Sigillum';
+  const service = serviceNameOf(options);
   checkRenderable(message);
   const expiry = formatExpiry(message.expiresAt);
   const { code, reference } = message;
