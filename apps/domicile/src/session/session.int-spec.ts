@@ -45,7 +45,13 @@ const clock: Clock & { at: Date; advance(seconds: number): void } = {
   },
 };
 const verifierKey: VerifierKey = { keyId: 'session-verifier', key: randomBytes(32) };
-const config: DomicileConfig = loadDomicileConfig({ SESSION_REQUEST_WAIT_MS: '1500' });
+// Many sessions for one user from one address: the abuse limits have their own suite (session-rate-limits.int-spec.ts).
+const config: DomicileConfig = loadDomicileConfig({
+  SESSION_REQUEST_WAIT_MS: '1500',
+  SESSION_CODES_PER_USER_PER_HOUR: '1000',
+  SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0',
+  SESSION_FAILED_CODES_PER_USER: '100',
+});
 
 @Controller('probe')
 class ProbeController {

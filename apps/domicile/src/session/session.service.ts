@@ -77,6 +77,12 @@ export class SessionService {
     return (await this.loadFolded(sessionId)).state;
   }
 
+  /** The user a session was asked for, null when there is no such session (what the abuse limits count under). */
+  async userOf(sessionId: string): Promise<string | null> {
+    const state = await this.load(sessionId);
+    return state.status === 'none' ? null : state.userId;
+  }
+
   /** The session folded up to its last event: the cached fold plus the events appended since (read from the store). */
   private async loadFolded(sessionId: string): Promise<FoldedSession> {
     const cached = this.folded.get(sessionId);
