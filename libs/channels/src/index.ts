@@ -8,3 +8,4 @@ export * from './file/file-sender';
 export * from './routing-sender';
 export * from './smtp/loopback-mailbox';
 export * from './notice-render';
+export * from './account-notice-render';

@@ -46,6 +46,42 @@ export interface OutOfBandNotice {
   readonly causationId?: string;
 }
 
+/**
+ * What changed on a party's account, as an account-change notice tells it: never a secret, never a full address
+ * (`maskedAddress` is what `maskAddress` gives), never a display name (the notified party knows its own).
+ */
+export type AccountChange =
+  | {
+      readonly what: 'channel-added' | 'channel-verified' | 'channel-removed';
+      readonly channelKind: SecondChannelKind;
+      readonly maskedAddress: string;
+      /** The notice goes to the channel concerned itself (a verified channel told of its own removal). */
+      readonly thisChannel: boolean;
+    }
+  | { readonly what: 'key-registered' | 'key-revoked'; readonly algorithm: string; readonly fingerprint: string }
+  | { readonly what: 'renamed' };
+
+/**
+ * A notice to every other verified channel of a party that its account changed (a channel added, verified or
+ * removed, a key registered or revoked, the name changed), so that a change nobody asked for is noticed (issue #8).
+ * No secret, no link, no full address: the party opens the service as usual or calls its operator.
+ */
+export interface AccountChangeNotice {
+  /** Unique id of this notice (also its idempotency key for gateways). */
+  readonly messageId: string;
+  readonly partyId: string;
+  /** The channel the notice goes to (not, in general, the one that changed). */
+  readonly channel: { readonly channelId: string; readonly kind: SecondChannelKind; readonly address: string };
+  readonly purpose: 'account-changed';
+  /** Id of the directory event that recorded the change, shown so the operator can find it. */
+  readonly reference: string;
+  readonly change: AccountChange;
+  /** ISO-8601: when the change was recorded (event time). */
+  readonly changedAt: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+}
+
 export interface OutOfBandReceipt {
   /** Which adapter took the message, e.g. `smtp`, `kafka-gateway`, `file`. */
   readonly transport: string;
@@ -65,7 +101,7 @@ export interface OutOfBandSender {
    * Sends a notice (no code) over the channel; optional: a transport without it cannot notify, and callers must
    * treat its absence like OutOfBandUnavailableError.
    */
-  notify?(notice: OutOfBandNotice): Promise<OutOfBandReceipt>;
+  notify?(notice: OutOfBandNotice | AccountChangeNotice): Promise<OutOfBandReceipt>;
   /** Releases connections (an SMTP pool); called once at shutdown. */
   close?(): void | Promise<void>;
 }

@@ -4,7 +4,8 @@ import type { ChannelConfig } from './channel-config';
 import type { ChannelLogger } from './channel-logger';
 import { FileSender } from './file/file-sender';
 import { KafkaGatewaySender, type GatewayKeyResolver } from './kafka/kafka-gateway-sender';
-import { OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandNotice, type OutOfBandReceipt, type OutOfBandSender } from './out-of-band.port';
+import type { AnyOutOfBandNotice } from './account-notice-render';
+import { OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from './out-of-band.port';
 import { SmtpSender } from './smtp/smtp-sender';
 
 /** The transport for each kind of channel; a kind left out has no transport. */
@@ -34,7 +35,7 @@ export class RoutingOutOfBandSender implements OutOfBandSender {
   }
 
   /** Sends a notice through the transport of its kind; rejects with OutOfBandUnavailableError when that transport cannot notify. */
-  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
+  async notify(notice: AnyOutOfBandNotice): Promise<OutOfBandReceipt> {
     const kind = notice.channel.kind;
     const route = this.routes[kind];
     if (!route || !route.supports(kind)) {

@@ -2,12 +2,11 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { SecondChannelKind } from '@sigillum/contracts';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
-import { renderOutOfBandNotice } from '../notice-render';
+import { type AnyOutOfBandNotice, renderAnyNotice } from '../account-notice-render';
 import {
   OutOfBandDeliveryError,
   OutOfBandUnavailableError,
   type OutOfBandMessage,
-  type OutOfBandNotice,
   type OutOfBandReceipt,
   type OutOfBandSender,
 } from '../out-of-band.port';
@@ -74,10 +73,10 @@ export class FileSender implements OutOfBandSender {
   }
 
   /** Writes a notice (no code) to its own file, exactly as the recipient would receive it. */
-  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
+  async notify(notice: AnyOutOfBandNotice): Promise<OutOfBandReceipt> {
     const { kind, address } = notice.channel;
     if (!this.kinds.has(kind)) throw new OutOfBandUnavailableError(kind, `the file transport is not configured for ${kind}`);
-    const rendered = renderOutOfBandNotice(notice, { serviceName: this.options.serviceName });
+    const rendered = renderAnyNotice(notice, { serviceName: this.options.serviceName });
     const now = this.clock();
     const safeId = notice.messageId.replace(/[^A-Za-z0-9._-]/g, '_');
     const file = path.join(this.options.directory, `${now.toISOString().replace(/:/g, '-')}-${safeId}.txt`);

@@ -3,12 +3,11 @@ import type { SecondChannelKind } from '@sigillum/contracts';
 import { createTransport, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
-import { renderOutOfBandNotice } from '../notice-render';
+import { type AnyOutOfBandNotice, renderAnyNotice } from '../account-notice-render';
 import {
   OutOfBandDeliveryError,
   OutOfBandUnavailableError,
   type OutOfBandMessage,
-  type OutOfBandNotice,
   type OutOfBandReceipt,
   type OutOfBandSender,
 } from '../out-of-band.port';
@@ -77,8 +76,8 @@ export class SmtpSender implements OutOfBandSender {
   }
 
   /** Sends a notice (no code) by e-mail; same envelope, headers and logging as a code message. */
-  async notify(notice: OutOfBandNotice): Promise<OutOfBandReceipt> {
-    const rendered = renderOutOfBandNotice(notice, { serviceName: this.options.serviceName });
+  async notify(notice: AnyOutOfBandNotice): Promise<OutOfBandReceipt> {
+    const rendered = renderAnyNotice(notice, { serviceName: this.options.serviceName });
     return this.deliver('notice', notice, rendered, { 'X-Sigillum-Reference': notice.reference }, (text) => text);
   }
 
