@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { eventually, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { adminCredentialOf, baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
@@ -15,7 +15,9 @@ import { rolesFor } from '../src/roles';
  * Claim 1 end to end, over HTTP, through every role: parties registered in the directory, attributes
  * certified by the certifier, a session requested at the domicile, the trust check and the one secret
  * answered as events, the code delivered by real SMTP, typed back, and the session opened — plus every
- * refusal. Runs on the embedded bus and, with KAFKA_BROKERS, on the real broker.
+ * refusal. The operator's staff enrol as themselves (the first-start admin registers operators, a registrar enrols
+ * and certifies parties, ops reads the operator index); the session routes are called anonymously, as a party's
+ * client does before it holds a session. Runs on the embedded bus and, with KAFKA_BROKERS, on the real broker.
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
@@ -33,6 +35,12 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
   const logged: string[] = [];
   const restoreWrites: (() => void)[] = [];
   const startedAt = Date.now();
+  /** Staff headers: the first-start admin, registrar-1, ops-1. */
+  let admin: Record<string, string>;
+  let registrar: Record<string, string>;
+  let ops: Record<string, string>;
+  /** Every credential of the run (staff tokens, session credentials), for the leak scan. */
+  const credentials: string[] = [];
 
   const http = () => request(app.getHttpServer());
   const iso = (offsetMs: number) => new Date(clock.now().getTime() + offsetMs).toISOString();
@@ -56,12 +64,20 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
       PORT: '0',
       LOG_LEVEL: 'log',
       SESSION_REQUEST_WAIT_MS: '10000',
+      // Alice asks for a dozen sessions from one address within the (movable) hour: the abuse limits, which have
+      // their own tests, are raised here so that each refusal below is the one it names.
+      SESSION_CODES_PER_USER_PER_HOUR: '100',
+      SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '1000',
       KEYSTORE_PASSPHRASE: 'e2e passphrase, not a real secret',
     });
     app = await createSigillumApp(config, rolesFor(config.roles), { clock });
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
     store = app.get(EVENT_STORE);
+    const base = baseUrlOf(app.getHttpServer());
+    const tokens = [adminCredentialOf(dataDir), await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'), await issueStaffToken(base, dataDir, ['ops'], 'ops-1')];
+    credentials.push(...tokens);
+    [admin, registrar, ops] = tokens.map(bearer);
   }, 90_000);
 
   afterAll(async () => {
@@ -71,18 +87,19 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  //////// Building blocks: what an operator's enrolment desk and a certification officer do.
+  //////// Building blocks: what an operator's enrolment desk (a registrar) and its admin do.
 
   const evidence = { method: 'in-person-id-check', reference: 'file-42', verifiedBy: 'officer-7' };
 
-  async function register(body: Record<string, unknown>): Promise<string> {
-    const response = await http().post('/parties').send(body).expect(201);
+  async function register(body: Record<string, unknown>, by = registrar): Promise<string> {
+    const response = await http().post('/parties').set(by).send(body).expect(201);
     return response.body.partyId as string;
   }
 
   async function certify(partyId: string, name: string, level: string, validUntil = iso(YEAR_MS)): Promise<string> {
     const response = await http()
       .post(`/parties/${partyId}/certifications`)
+      .set(registrar)
       .send({ name, level, validUntil, evidence })
       .expect(201);
     return response.body.attributeId as string;
@@ -90,10 +107,10 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
 
   async function verifiedEmail(partyId: string, address: string): Promise<void> {
     const before = mail.mails.length;
-    const enrolled = await http().post(`/parties/${partyId}/channels`).send({ kind: 'email', address }).expect(201);
+    const enrolled = await http().post(`/parties/${partyId}/channels`).set(registrar).send({ kind: 'email', address }).expect(201);
     const channelId = enrolled.body.channelId as string;
     const code = await mail.codeFor(channelId, { after: before });
-    await http().post(`/parties/${partyId}/channels/${channelId}/verification`).send({ code }).expect(200);
+    await http().post(`/parties/${partyId}/channels/${channelId}/verification`).set(registrar).send({ code }).expect(200);
   }
 
   /** A person at `substantial`: legal name and date of birth certified, e-mail channel verified. */
@@ -105,19 +122,21 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     }
     const address = `${displayName.toLowerCase().replace(/\W+/g, '.')}@example.org`;
     if ((options.channel ?? 'verified') === 'verified') await verifiedEmail(partyId, address);
-    if (options.channel === 'unverified') await http().post(`/parties/${partyId}/channels`).send({ kind: 'email', address }).expect(201);
+    if (options.channel === 'unverified') await http().post(`/parties/${partyId}/channels`).set(registrar).send({ kind: 'email', address }).expect(201);
     return partyId;
   }
 
   async function processingOperator(displayName: string, steps: string[], certified: boolean) {
-    const partyId = await register({ kind: 'operator', operatorRole: 'processing', displayName });
+    const partyId = await register({ kind: 'operator', operatorRole: 'processing', displayName }, admin);
     await http()
       .put(`/parties/${partyId}/specification`)
+      .set(admin)
       .send({ version: 1, steps: steps.map((step) => ({ step, parameters: {}, maxDurationSeconds: 600 })) })
       .expect(200);
     const { publicKey } = generateKeyPairSync('ed25519');
     await http()
       .post(`/parties/${partyId}/keys`)
+      .set(admin)
       .send({ algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) })
       .expect(201);
     await certify(partyId, 'legalName', 'substantial');
@@ -153,8 +172,8 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     const printer = await processingOperator('Print Shop Without Accreditation', ['print-and-post'], false);
     // The certifier learns operators from the party topic; on a fresh broker its consumer joins a little later.
     await eventually(async () => {
-      expect((await http().get('/chain-operators/seal').expect(200)).body.operators).toContain(sealer);
-      expect((await http().get('/chain-operators/print-and-post').expect(200)).body.operators).toContain(printer);
+      expect((await http().get('/chain-operators/seal').set(ops).expect(200)).body.operators).toContain(sealer);
+      expect((await http().get('/chain-operators/print-and-post').set(ops).expect(200)).body.operators).toContain(printer);
     }, 30_000);
     alice = await person('Alice Sender');
     bob = await person('Bob Recipient', { channel: 'none' });
@@ -168,6 +187,7 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
 
     const opened = await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200);
     expect(opened.body.credential).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    credentials.push(opened.body.credential);
     expect((await http().get(`/sessions/${sessionId}`).expect(200)).body.status).toBe('open');
 
     const events = (await store.readStream(`session-${sessionId}`)).map((e) => e.event.type);
@@ -217,7 +237,7 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     const grace = await person('Grace Revoked', { certify: false });
     await certify(grace, 'legalName', 'substantial');
     const attributeId = await certify(grace, 'dateOfBirth', 'substantial');
-    await http().post(`/certifications/${grace}/${attributeId}/revocation`).send({ reason: 'identity document reported stolen' }).expect(201);
+    await http().post(`/certifications/${grace}/${attributeId}/revocation`).set(registrar).send({ reason: 'identity document reported stolen' }).expect(201);
     const denied = await requestSession(grace, [bob]);
     expect(denied.status).toBe(403);
     expect(rules(denied.body).join(' ')).toMatch(/revoked/);
@@ -271,10 +291,14 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     expect(rules(reused.body)).toContain('code.already-used');
   }, 60_000);
 
-  it('never writes a clear code or a private key into an event, a log line or a bus message', async () => {
+  it('never writes a clear code, a credential or a private key into an event, a log line or a bus message', async () => {
     const codes = mail.allCodes();
     expect(codes.length).toBeGreaterThan(8);
-    const leaks = (text: string) => codes.filter((code) => new RegExp(`(?<![0-9A-Fa-f])${code}(?![0-9A-Fa-f])`).test(text));
+    expect(credentials.length).toBeGreaterThanOrEqual(4); // three staff tokens and the session credential of the first test
+    const leaks = (text: string) => [
+      ...codes.filter((code) => new RegExp(`(?<![0-9A-Fa-f])${code}(?![0-9A-Fa-f])`).test(text)),
+      ...credentials.filter((credential) => text.includes(credential)),
+    ];
     const privateKeyMarker = /PRIVATE KEY/;
 
     const events = JSON.stringify(await store.readAll(), (_, value) => (typeof value === 'bigint' ? value.toString() : value));
