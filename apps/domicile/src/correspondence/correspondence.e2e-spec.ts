@@ -8,10 +8,11 @@ import { CHAIN_CATEGORY, type DomainEvent, JOB_CATEGORY, type RecordedEvent } fr
 import { canonicalize, verifyJws } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers, type RoleSpec } from '@sigillum/runtime';
-import { eventually, MailCatcher, MovableClock } from '@sigillum/testing';
+import { adminCredentialOf, bearer, eventually, MailCatcher, MovableClock } from '@sigillum/testing';
 import request from 'supertest';
 import { certifierRole } from '../../../certifier/src/certifier.role';
 import { directoryRole } from '../../../directory/src/directory.role';
+import { type StaffActors, staffActors } from '../../../gateway/src/demo/staff';
 import { rolesFor } from '../../../gateway/src/roles';
 import { processorRole } from '../../../processor/src/processor.role';
 import { domicileRole } from '../domicile.role';
@@ -67,6 +68,8 @@ describe('private office over HTTP (the certifier chain played by the test, appe
 
   const http = () => request(app.getHttpServer());
   const as = (session: Session, test: request.Test) => test.set('Authorization', `Bearer ${session.credential}`).set(SESSION_ID_HEADER, session.sessionId);
+  /** The registrar's credential: the registrar enrols the parties (issued by the first-start admin, as an operator's IT would). */
+  let registrar: Record<string, string>;
 
   beforeAll(async () => {
     await mail.start();
@@ -84,6 +87,8 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     await app.init();
     store = app.get(EVENT_STORE);
     timers = app.get(DURABLE_TIMERS);
+    const issued = await http().post('/staff/credentials').set(bearer(adminCredentialOf(dataDir))).send({ subject: 'registrar-1', roles: ['registrar'] }).expect(201);
+    registrar = bearer(issued.body.credential as string);
   }, 60_000);
 
   afterAll(async () => {
@@ -94,13 +99,14 @@ describe('private office over HTTP (the certifier chain played by the test, appe
 
   //////// The parties, in the directory with a verified e-mail (notices go there), and their sessions.
 
+  /** Enrolled by a registrar, the code read from the party's mailbox. */
   async function party(displayName: string): Promise<{ partyId: string; email: string }> {
-    const partyId = (await http().post('/parties').send({ kind: 'person', displayName }).expect(201)).body.partyId as string;
+    const partyId = (await http().post('/parties').set(registrar).send({ kind: 'person', displayName }).expect(201)).body.partyId as string;
     const email = `${displayName.toLowerCase().replace(/\W+/g, '.')}@example.org`;
     const before = mail.mails.length;
-    const channelId = (await http().post(`/parties/${partyId}/channels`).send({ kind: 'email', address: email }).expect(201)).body.channelId as string;
+    const channelId = (await http().post(`/parties/${partyId}/channels`).set(registrar).send({ kind: 'email', address: email }).expect(201)).body.channelId as string;
     const code = await mail.codeFor(channelId, { after: before });
-    await http().post(`/parties/${partyId}/channels/${channelId}/verification`).send({ code }).expect(200);
+    await http().post(`/parties/${partyId}/channels/${channelId}/verification`).set(registrar).send({ code }).expect(200);
     return { partyId, email };
   }
 
@@ -260,7 +266,11 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     await http().get(`/correspondences/${id}/parts/${'a'.repeat(64)}`).expect(401);
     await http().get('/inbox').expect(401);
     const forged = await http().get('/outbox').set('Authorization', `Bearer ${'x'.repeat(43)}`).set(SESSION_ID_HEADER, randomUUID()).expect(401);
-    expect(forged.body).toMatchObject({ statusCode: 401, code: 'SESSION.UNAUTHENTICATED' });
+    expect(forged.body).toMatchObject({ statusCode: 401, code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'credential.invalid' })] });
+    // Staff have no office of their own: a registrar's credential is no session.
+    const staffInbox = await http().get('/inbox').set(registrar).expect(403);
+    expect(staffInbox.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.staff-not-allowed' })] });
+    await http().post('/drafts').set(registrar).send(draftBody([bob.partyId], 'a'.repeat(64))).expect(403);
     expect((await store.readAll()).length).toBe(before);
   });
 
@@ -291,7 +301,7 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     });
 
     const validated = await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: shown.body.specimenDigest }).expect(201);
-    const keys = (await http().get('/domicile/keys').expect(200)).body.keys as { kid: string; publicKeyPem: string }[];
+    const keys = (await as(sender, http().get('/domicile/keys')).expect(200)).body.keys as { kid: string; publicKeyPem: string }[];
     const key = keys.find((candidate) => candidate.kid === validated.body.keyId)!;
     const proof = verifyJws(validated.body.proof, { publicKey: key.publicKeyPem, expectedAlg: 'EdDSA' });
     expect(proof.payload).toEqual({ draftId, sessionId: sender.sessionId, specimenDigest: shown.body.specimenDigest, validatedAt: validated.body.validatedAt });
@@ -564,7 +574,7 @@ describe('private office over HTTP (the certifier chain played by the test, appe
   });
 
   it('delivers to a recipient without a verified channel: no notice can go, and that is recorded; the inbox still has it', async () => {
-    const dave = (await http().post('/parties').send({ kind: 'person', displayName: 'Dave Without Channel' }).expect(201)).body.partyId as string;
+    const dave = (await http().post('/parties').set(registrar).send({ kind: 'person', displayName: 'Dave Without Channel' }).expect(201)).body.partyId as string;
     const sender = await openSession(alice.partyId, [dave]);
     const { correspondenceId } = await delivered(sender, [dave]);
     await eventually(() => expect(app.get(RecipientNotices).noticeOf(correspondenceId, dave)).toMatchObject({ status: 'no-channel' }));
@@ -680,6 +690,8 @@ if (!chainRegistered) {
   let app: INestApplication;
   let base: string;
   let dataDir: string;
+  /** The operator's staff, each with its own credential: an admin hosts the processing operator, a registrar enrols and certifies people. */
+  let staff: StaffActors;
   const mail = new MailCatcher();
 
   async function api(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
@@ -696,13 +708,15 @@ if (!chainRegistered) {
   const evidence = { method: 'in-person-id-check', reference: 'e2e-file-1', verifiedBy: 'officer-1' };
   const inAYear = () => new Date(Date.now() + 365 * DAY_MS).toISOString();
 
+  /** A person enrolled and certified by a registrar. */
   async function person(displayName: string, email: string): Promise<string> {
-    const partyId = (await ok('POST', '/parties', { kind: 'person', displayName })).partyId as string;
+    const { registrar } = staff;
+    const partyId = (await registrar('POST', '/parties', { kind: 'person', displayName })).partyId as string;
     const before = mail.mails.length;
-    const channel = await ok('POST', `/parties/${partyId}/channels`, { kind: 'email', address: email });
+    const channel = await registrar('POST', `/parties/${partyId}/channels`, { kind: 'email', address: email });
     const code = await mail.codeFor(channel.channelId, { after: before });
-    await ok('POST', `/parties/${partyId}/channels/${channel.channelId}/verification`, { code });
-    for (const name of ['legalName', 'dateOfBirth']) await ok('POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
+    await registrar('POST', `/parties/${partyId}/channels/${channel.channelId}/verification`, { code });
+    for (const name of ['legalName', 'dateOfBirth']) await registrar('POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
     return partyId;
   }
 
@@ -724,6 +738,7 @@ if (!chainRegistered) {
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    staff = await staffActors(ok, dataDir);
   }, 90_000);
 
   afterAll(async () => {
@@ -733,9 +748,10 @@ if (!chainRegistered) {
   }, 30_000);
 
   it('sends, is certified step by step, notifies the recipient, who opens its own session, finds it in its inbox, accepts and reads it', async () => {
-    // A processing operator hosted by this processor, certified by the CA, accredited.
-    const operatorId = (await ok('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Acme Processing' })).partyId as string;
-    await ok('PUT', `/parties/${operatorId}/specification`, {
+    // A processing operator hosted by this processor, certified by the CA (all by an admin), accredited (by a registrar).
+    const { admin, registrar } = staff;
+    const operatorId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Acme Processing' })).partyId as string;
+    await admin('PUT', `/parties/${operatorId}/specification`, {
       version: 1,
       steps: ['seal', 'timestamp', 'deliver', 'archive'].map((step) => ({
         step,
@@ -743,14 +759,14 @@ if (!chainRegistered) {
         maxDurationSeconds: 600,
       })),
     });
-    const hosted = await ok('POST', '/processor/operators', { operatorId, keys: ['signing', 'tsa'] });
+    const hosted = await admin('POST', '/processor/operators', { operatorId, keys: ['signing', 'tsa'] });
     const keyOf = (purpose: string) => hosted.keys.find((key: { purpose: string }) => key.purpose === purpose).publicKeyPem as string;
-    const signingKey = await ok('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: keyOf('signing') });
-    const tsaKey = await ok('POST', `/parties/${operatorId}/keys`, { algorithm: 'RSA', use: 'signature', publicKeyPem: keyOf('tsa') });
-    for (const name of ['legalName', 'operatorAccreditation']) await ok('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
-    await ok('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
-    await ok('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
-    await eventually(async () => expect((await ok('GET', '/chain-operators/seal')).operators).toContain(operatorId), 30_000);
+    const signingKey = await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: keyOf('signing') });
+    const tsaKey = await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'RSA', use: 'signature', publicKeyPem: keyOf('tsa') });
+    for (const name of ['legalName', 'operatorAccreditation']) await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
+    await admin('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
+    await admin('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
+    await eventually(async () => expect((await staff.ops('GET', '/chain-operators/seal')).operators).toContain(operatorId), 30_000);
 
     const alice = await person('Alice Chain', 'alice.chain@example.org');
     const bob = await person('Bob Chain', 'bob.chain@example.org');
