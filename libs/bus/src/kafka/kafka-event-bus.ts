@@ -130,7 +130,7 @@ export class KafkaEventBus implements EventBus {
     } catch (error) {
       throw new Error(
         `Publishing ${messages.length} message(s) to ${[...byTopic.keys()].join(', ')} failed: ${(error as Error).message}. ` +
-          `Check that the brokers ${this.brokers.join(',')} are reachable (bash scripts/kafka.sh status); publishing again is safe.`,
+          `${brokerAdvice(error, this.brokers)}; publishing again is safe.`,
         { cause: error },
       );
     }
@@ -168,7 +168,7 @@ export class KafkaEventBus implements EventBus {
       await consumer.stop().catch(() => undefined);
       throw new Error(
         `Group ${options.group} could not start consuming ${topics.join(', ')}: ${(error as Error).message}. ` +
-          `Check that the brokers ${this.brokers.join(',')} are reachable (bash scripts/kafka.sh status).`,
+          `${brokerAdvice(error, this.brokers)}.`,
         { cause: error },
       );
     }
@@ -192,7 +192,7 @@ export class KafkaEventBus implements EventBus {
       const stale = this.admin;
       this.admin = undefined;
       stale?.then((admin) => admin.disconnect()).catch(() => undefined);
-      return { up: false, detail: `brokers ${this.brokers.join(',')} unreachable: ${(error as Error).message}` };
+      return { up: false, detail: `brokers ${this.brokers.join(',')} unreachable: ${(error as Error).message}. ${brokerAdvice(error, this.brokers)}` };
     }
   }
 
@@ -410,6 +410,28 @@ function* chunked(byTopic: ReadonlyMap<string, Message[]>): Generator<{ topic: s
     }
   }
   if (count > 0) yield chunk.filter((entry) => entry.messages.length > 0);
+}
+
+/**
+ * What to check after a failed request: the login (KAFKA_SASL_*) when the brokers refused it, the principal's
+ * ACLs when they refused an operation, else that the brokers are reachable. Never quotes a credential.
+ */
+function brokerAdvice(error: unknown, brokers: readonly string[]): string {
+  const chain: string[] = [];
+  let current = error as { name?: string; type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; current && depth < 6; depth++) {
+    chain.push(`${current.name ?? ''} ${current.type ?? ''}`);
+    current = (current.cause ?? current.originalError) as typeof current;
+  }
+  const seen = chain.join(' ');
+  if (/SASLAuthentication|SASL_AUTHENTICATION_FAILED|ILLEGAL_SASL_STATE|UNSUPPORTED_SASL_MECHANISM/.test(seen)) {
+    return 'The brokers refused the login: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD(_FILE)';
+  }
+  const refused = /\b(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED\b/.exec(seen);
+  if (refused) {
+    return `The brokers' ACLs refuse this principal (${refused[0]}): grant it the operation (bash scripts/kafka.sh acls lists them in secure mode)`;
+  }
+  return `Check that the brokers ${brokers.join(',')} are reachable (bash scripts/kafka.sh status)`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

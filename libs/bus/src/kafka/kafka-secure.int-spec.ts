@@ -203,6 +203,23 @@ if (!brokers) {
         await producer.disconnect();
       }
 
+      // The same through KafkaEventBus with the partner's login: refused, and the error says why.
+      const partnerBus = new KafkaEventBus({
+        brokers: brokerList,
+        clientId: `partner-bus-${run}`,
+        security: { sasl: { mechanism: 'scram-sha-512', username: partnerUser, password: partnerPassword } },
+        retries: 1,
+        logLevel: 'nothing',
+        logger: quiet,
+      });
+      try {
+        await expect(partnerBus.publish([busMessage(partyTopic, `party-${run}`, 2, { id: forgedId })])).rejects.toThrow(
+          /ACLs refuse this principal \(TOPIC_AUTHORIZATION_FAILED\)/,
+        );
+      } finally {
+        await partnerBus.close();
+      }
+
       // Read back, as the app principal, everything the topic holds: the genuine record, never the forged one.
       const app = client(appUser, readPassword(appUser));
       const records = await readAll(app, `sigillum.secure-e2e.check.${run}`, partyTopic);
@@ -269,6 +286,18 @@ if (!brokers) {
       );
       expect(await failure(attempt(client(appUser, 'not-the-password', { retry: { retries: 0 } })))).toMatch(/Authentication failed/i);
       expect(await failure(attempt(client(`nobody-${run}`, 'whatever-password', { retry: { retries: 0 } })))).toMatch(/Authentication failed/i);
+      const wrongBus = new KafkaEventBus({
+        brokers: brokerList,
+        security: { sasl: { mechanism: 'scram-sha-512', username: appUser, password: 'not-the-password' } },
+        retries: 0,
+        logLevel: 'nothing',
+        logger: quiet,
+      });
+      const health = await wrongBus.health();
+      await wrongBus.close();
+      expect(health.up).toBe(false);
+      expect(health.detail).toMatch(/refused the login: check KAFKA_SASL_MECHANISM/);
+      expect(health.detail).not.toContain('not-the-password');
       const plain = new Kafka({ clientId: 'secure-e2e-plain', brokers: brokerList, logLevel: logLevel.NOTHING, connectionTimeout: 2_000, requestTimeout: 3_000, retry: { retries: 0 } });
       await expect(attempt(plain)).rejects.toThrow();
     });
