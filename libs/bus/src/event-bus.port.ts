@@ -39,7 +39,10 @@ export interface EventBus {
 
 export const EVENT_BUS = Symbol('EventBus');
 
-/** A message that can never be handled (malformed, unknown type, ...): dead-letter it at once, no retry. */
+/**
+ * A message that can never be handled (malformed body of a known type, key of a stream the consumer does not read...):
+ * dead-letter it at once, no retry. A type the consumer does not know is not poison: `skipUnknownEventType`.
+ */
 export class PoisonMessageError extends Error {
   constructor(reason: string) {
     super(reason);

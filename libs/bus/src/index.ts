@@ -12,3 +12,4 @@ export * from './relay/event-relay';
 export * from './event-bus.factory';
 export * from './sqlite/migrations';
 export * from './message-shape';
+export * from './unknown-event-types';

@@ -1,9 +1,9 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { PoisonMessageError, RoleEventPattern } from '@sigillum/bus';
+import { PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, streamIdOf, Topics } from '@sigillum/contracts';
 import { EvidenceService } from './evidence.service';
-import { checkSourceEvent, correspondenceIdOf, type SourceCategory, SourceShapeError } from './evidence-sources';
+import { checkSourceEvent, correspondenceIdOf, isSourceEventType, type SourceCategory, SourceShapeError } from './evidence-sources';
 
 /**
  * Turns the facts of correspondences and their chains into evidence. Each message is shape-checked against its
@@ -29,6 +29,11 @@ export class EvidenceConsumer {
 
   private async handle(category: SourceCategory, message: DeliveredMessage): Promise<void> {
     const type = eventTypeOf(message);
+    // A type the contracts do not have yet (a newer producer): skipped and counted, not poison.
+    if (!isSourceEventType(category, type)) {
+      skipUnknownEventType('evidence', message);
+      return;
+    }
     let correspondenceId: string;
     try {
       const event = checkSourceEvent(category, type, message.dataVersion, message.data);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PoisonMessageError } from '@sigillum/bus';
+import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
 import { CA_CATEGORY, type DeliveredMessage, EVENT_CATALOGUE, eventTypeOf, EVIDENCE_CATEGORY, streamCategory } from '@sigillum/contracts';
 import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
 import type Database from 'better-sqlite3';
@@ -64,7 +64,8 @@ export const auditProjection: RebuildableProjection = {
     const type = eventTypeOf(message);
     if (!(AUDIT_CATEGORIES as readonly string[]).includes(category)) throw new PoisonMessageError(`key ${message.key} is not an evidence or CA stream`);
     if (!(EVENT_CATALOGUE[category as (typeof AUDIT_CATEGORIES)[number]] as readonly string[]).includes(type)) {
-      throw new PoisonMessageError(`unknown ${category} event type "${message.type}"`);
+      skipUnknownEventType('audit', message); // a newer producer's event type: skipped and counted, not poison
+      return;
     }
     const d = message.data as Data;
     if (!isObject(d)) throw new PoisonMessageError(`${type}: body is not a JSON object`);

@@ -1,4 +1,4 @@
-import { PoisonMessageError } from '@sigillum/bus';
+import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   CORRESPONDENCE_CATEGORY,
@@ -72,13 +72,16 @@ const FIELDS: Record<string, Record<string, Parameters<typeof need>[3]>> = {
 
 const TOKEN_FIELDS: Record<string, Parameters<typeof need>[3]> = { tokenId: 'text', correspondenceId: 'text', stepIndex: 'int', step: 'text', attempt: 'int', operatorId: 'text', issuedAt: 'time' };
 
-/** The event with its data checked, or null for an event of the catalogue the mailbox does not show. */
+/** The event with its data checked; null for an event of the catalogue the mailbox does not show, or of a type it does not know. */
 export function parseMailboxMessage(message: DeliveredMessage): { type: string; data: Data; correspondenceId: string } | null {
   const category = streamCategory(message.key);
   const type = eventTypeOf(message);
   if (!(MAILBOX_CATEGORIES as readonly string[]).includes(category)) throw new PoisonMessageError(`key ${message.key} is not a correspondence, chain or evidence stream`);
   const catalogue = EVENT_CATALOGUE[category as (typeof MAILBOX_CATEGORIES)[number]] as readonly string[];
-  if (!catalogue.includes(type)) throw new PoisonMessageError(`unknown ${category} event type "${message.type}"`);
+  if (!catalogue.includes(type)) {
+    skipUnknownEventType('mailbox', message); // a newer producer's event type: skipped and counted, not poison
+    return null;
+  }
   const fields = FIELDS[type];
   if (!fields) return null;
   const data = message.data as Data | null;

@@ -1,4 +1,4 @@
-import { PoisonMessageError } from '@sigillum/bus';
+import { PoisonMessageError, resetUnknownEventTypeCounts, unknownEventTypeCounts } from '@sigillum/bus';
 import type { DeliveredMessage, PartyEvent } from '@sigillum/contracts';
 import Database from 'better-sqlite3';
 import { SqliteProjector } from '../sqlite-projector';
@@ -176,8 +176,19 @@ describe('party-directory projection', () => {
     expect(findParty(old, P)?.displayName).toBe('Élodie Dupré');
   });
 
+  it('skips a type it does not know (a newer producer), counted, not poison; its known types stay checked', () => {
+    resetUnknownEventTypeCounts();
+    const db = new Database(':memory:');
+    const fresh = new SqliteProjector(db, partyDirectoryProjection);
+    const unknown = { ...message(history[0]), type: 'sigillum.party.PartyExploded', data: { anything: true } } as DeliveredMessage;
+    expect(fresh.handle(unknown)).toBe(true);
+    expect(fresh.handle(unknown)).toBe(false); // redelivered: applied once, counted once
+    expect(findParty(db, P)).toBeUndefined();
+    expect(unknownEventTypeCounts()).toEqual([{ consumer: 'party-directory', topic: 'sigillum.party.events', type: 'sigillum.party.PartyExploded', count: 1 }]);
+    expect(() => fresh.handle({ ...message(history[0]), data: { partyId: 'x' } })).toThrow(PoisonMessageError);
+  });
+
   it.each([
-    ['an unknown type', { ...message(history[0]), type: 'sigillum.party.PartyExploded' }, /unknown party event type/],
     ['a registration without display name', { ...message(history[0]), data: { partyId: 'x' } }, /displayName/],
     ['a registration with an unknown kind', { ...message(history[0]), data: { ...history[0].data, kind: 'robot' } }, /kind/],
     ['an enrolment without channel id', { ...message(history[3]), data: { ...history[3].data, channelId: '' } }, /channelId/],

@@ -1,4 +1,4 @@
-import { PoisonMessageError } from '@sigillum/bus';
+import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
 import {
   type DeliveredMessage,
   eventTypeOf,
@@ -119,10 +119,14 @@ function check(type: string, field: string, value: unknown, rule: FieldCheck): v
   }
 }
 
-export function parsePartyEvent(message: DeliveredMessage): PartyEvent {
+/** The event with its data checked; null for a type this projection does not know (skipped and counted, not poison). */
+export function parsePartyEvent(message: DeliveredMessage): PartyEvent | null {
   const data = message.data as Record<string, unknown> | null;
   const type = eventTypeOf(message);
-  if (!Object.prototype.hasOwnProperty.call(REQUIRED, type)) throw new PoisonMessageError(`unknown party event type "${message.type}"`);
+  if (!Object.prototype.hasOwnProperty.call(REQUIRED, type)) {
+    skipUnknownEventType('party-directory', message);
+    return null;
+  }
   if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
   check(type, 'partyId', data.partyId, 'text');
   for (const [field, rule] of Object.entries(REQUIRED[type as PartyEvent['type']])) check(type, field, data[field], rule);
@@ -184,6 +188,7 @@ export const partyDirectoryProjection: SqliteProjection = {
   schema: SCHEMA,
   apply(db: Database.Database, message: DeliveredMessage): void {
     const event = parsePartyEvent(message);
+    if (!event) return; // a newer producer's event type: nothing to project
     const partyId = event.data.partyId;
     switch (event.type) {
       case 'PartyRegistered': {
