@@ -107,9 +107,9 @@ export interface DemoContext {
 export async function staffOf({ api, dataDir, narrator }: DemoContext): Promise<StaffActors> {
   const file = path.join(dataDir, 'admin-credential');
   narrator.title('The admin takes the first-start credential and issues credentials to the operator\'s staff');
-  narrator.say(`the directory wrote it at the first start to ${file} (mode ${(fs.statSync(file).mode & 0o777).toString(8)})`);
+  narrator.say(`the directory wrote it at the first start to ${file} (mode 0${(fs.statSync(file).mode & 0o777).toString(8)})`);
   const staff = await staffActors(api, dataDir);
-  narrator.say(`${STAFF_SUBJECTS.registrar} (registrar) enrols and certifies parties; ${STAFF_SUBJECTS.ops} (ops) watches the chains; ${STAFF_SUBJECTS.auditor} (auditor) reads the evidence`);
+  narrator.say(`${STAFF_SUBJECTS.registrar} (registrar) enrols and certifies parties; ${STAFF_SUBJECTS.ops} (ops) runs the platform; ${STAFF_SUBJECTS.auditor} (auditor) reads evidence and audit trails`);
   narrator.say('each calls with its own "Authorization: Bearer <token>"; the tokens are shown once, and only their digests are recorded');
   await narrator.events();
   return staff;
