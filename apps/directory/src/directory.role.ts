@@ -6,5 +6,6 @@ export const directoryRole: RoleSpec = {
   role: 'directory',
   module: DirectoryModule,
   ownedCategories: [PARTY_CATEGORY, STAFF_CATEGORY],
-  consumes: false,
+  // Its own party events: account-change notices (apps/directory/src/party/account-notices.ts).
+  consumes: true,
 };
