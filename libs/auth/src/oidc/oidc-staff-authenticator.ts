@@ -277,14 +277,18 @@ export class OidcStaffAuthenticator implements StaffAuthenticator {
   }
 }
 
+/** Why the issuer could not be read, in a few words (duck-typed: fetch's errors may come from another realm). */
 function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof errors.JWKSTimeout || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) {
+  const fields = (value: unknown): { name?: unknown; message?: unknown; code?: unknown; cause?: unknown } =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const outer = fields(error);
+  const cause = fields(outer.cause);
+  if (error instanceof errors.JWKSTimeout || [outer.name, cause.name].some((name) => name === 'TimeoutError' || name === 'AbortError')) {
     return `no answer within ${timeoutMs} ms`;
   }
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return code ? `${code}: ${cause?.message ?? message}` : message;
+  const code = typeof cause.code === 'string' ? cause.code : typeof outer.code === 'string' ? outer.code : undefined;
+  const message = typeof cause.message === 'string' && cause.message ? cause.message : typeof outer.message === 'string' ? outer.message : String(error);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /**
