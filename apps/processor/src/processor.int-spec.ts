@@ -24,10 +24,12 @@ import {
 import { canonicalize, CertificateAuthority, FileKeyStore, verifyJws, verifyJwsDetached, verifyTimeStampToken } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, type RoleSpec } from '@sigillum/runtime';
-import { eventually, kafkaBrokers, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { pendingEvent } from '@sigillum/testing/events';
 import request from 'supertest';
 import { type CertifierSigner, loadCertifierSigner } from '../../certifier/src/signing/certifier-signer';
+// The directory issues and checks the staff credentials the admin and the ops engineer call with.
+import { directoryRole } from '../../directory/src/directory.role';
 import { DEFAULT_TSA_POLICY_OID } from './processor.config';
 import { processorRole } from './processor.role';
 import type { HostedOperatorView } from './operators/operators.service';
@@ -54,13 +56,16 @@ function openssl(args: string[]): { status: number; stdout: string; out: string 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const pemOfBase64Der = (der: string) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 
-/** Writes, in this test, the streams the directory, certifier and domicile own, so that the relay publishes them. */
+/**
+ * Writes, in this test, the streams the certifier and domicile own, so that the relay publishes them. The directory
+ * runs for real (it issues the staff credentials), so it relays the party streams the test writes.
+ */
 @Module({})
 class UpstreamModule {}
 const upstreamRole: RoleSpec = {
   role: 'certifier',
   module: UpstreamModule,
-  ownedCategories: [PARTY_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY, CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY],
+  ownedCategories: [CA_CATEGORY, CERTIFICATE_CATEGORY, CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY],
   consumes: false,
 };
 
@@ -86,14 +91,25 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
 
   async function boot(): Promise<void> {
     const config = loadConfig({ ...env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error', CONSUMER_MAX_ATTEMPTS: '2' });
-    app = await createSigillumApp(config, [processorRole, upstreamRole], { clock });
+    app = await createSigillumApp(config, [directoryRole, processorRole, upstreamRole], { clock });
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
     store = app.get(EVENT_STORE);
     bus = app.get(EVENT_BUS);
   }
 
-  const http = () => request(app.getHttpServer());
+  /** The admin hosts operators; ops reads them. */
+  let admin: Record<string, string>;
+  let ops: Record<string, string>;
+  const anonymous = () => request(app.getHttpServer());
+  /** Requests as `who` (the admin unless told). */
+  const http = (who = admin) => {
+    const agent = anonymous();
+    return {
+      get: (url: string) => agent.get(url).set(who),
+      post: (url: string) => agent.post(url).set(who),
+    };
+  };
 
   async function feed(streamId: string, events: [type: string, data: unknown][]): Promise<void> {
     const occurredAt = clock.now().toISOString();
@@ -160,6 +176,8 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-processor-files-'));
     clock.advance(24 * 3600_000);
     await boot();
+    admin = bearer(await issueStaffToken(baseUrlOf(app.getHttpServer()), dataDir, ['admin'], 'admin-1'));
+    ops = bearer(await issueStaffToken(baseUrlOf(app.getHttpServer()), dataDir, ['ops'], 'ops-1'));
     // The certifier's CA and signing key, run by the test.
     const keystore = FileKeyStore.open({ directory: path.join(workDir, 'certifier-keys'), passphrase: 'certifier test passphrase' });
     ca = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Sigillum Test CA', organisation: 'Sigillum', validityDays: 3650, now: new Date() }).ca;
@@ -208,8 +226,19 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     // The private keys are in the keystore, encrypted.
     const keyFile = fs.readFileSync(path.join(dataDir, 'keys', `operator-${operatorId}-signing.key.pem`), 'utf8');
     expect(keyFile).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
-    expect((await http().get(`/processor/operators/${operatorId}`).expect(200)).body).toEqual(hosted);
-    expect((await http().get('/processor/operators').expect(200)).body).toEqual([hosted]);
+    expect((await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body).toEqual(hosted);
+    expect((await http(ops).get('/processor/operators').expect(200)).body).toEqual([hosted]);
+  });
+
+  it('hosts operators for an admin only: 401 anonymous, 403 to ops, nothing hosted', async () => {
+    const other = randomUUID();
+    const anonymousHost = await anonymous().post('/processor/operators').send({ operatorId: other }).expect(401);
+    expect(anonymousHost.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
+    const opsHost = await http(ops).post('/processor/operators').send({ operatorId: other }).expect(403);
+    expect(opsHost.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })] });
+    await anonymous().get('/processor/operators').expect(401);
+    await anonymous().get(`/processor/operators/${operatorId}`).expect(401);
+    expect((await http(ops).get('/processor/operators').expect(200)).body).toEqual([hosted]);
   });
 
   it('refuses bad input (400 naming the field), unknown parties (404) and parties that are not processing operators (409)', async () => {
@@ -470,10 +499,11 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
   }, 60_000);
 
   it('keeps hosting, certificates and trust anchor across a restart; a revoked signing certificate leaves certificate.missing', async () => {
-    const before = (await http().get(`/processor/operators/${operatorId}`).expect(200)).body;
+    const before = (await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body;
     await app.close();
     await boot();
-    expect((await http().get(`/processor/operators/${operatorId}`).expect(200)).body).toEqual(before);
+    // The staff credentials are events: they still work after the restart.
+    expect((await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body).toEqual(before);
     const afterRestartId = randomUUID();
     const sealAgain = tokenFor(afterRestartId, 0, 'seal', sha256('after restart'));
     await feed(streamIdOf(CHAIN_CATEGORY, afterRestartId), [issued(sealAgain)]);
@@ -481,7 +511,7 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
 
     await feed(streamIdOf(CERTIFICATE_CATEGORY, signingCertificateId), [['CertificateRevoked', { certificateId: signingCertificateId, reason: 'key compromise', revokedAt: new Date().toISOString() }]]);
     await eventually(async () => {
-      const body = (await http().get(`/processor/operators/${operatorId}`).expect(200)).body as HostedOperatorView;
+      const body = (await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body as HostedOperatorView;
       expect(body.keys[0].certificate).toBeNull();
     }, 30_000);
     const revokedId = randomUUID();
