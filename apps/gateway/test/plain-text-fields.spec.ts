@@ -2,6 +2,7 @@ import { type ArgumentMetadata, BadRequestException } from '@nestjs/common';
 import { RevokeAttributeBody, CertifyAttributeBody } from '../../certifier/src/attributes/attributes.dto';
 import { RevokeCertificateBody } from '../../certifier/src/certificates/certificates.dto';
 import { AttributeBody, EnrolChannelBody, RegisterPartyBody, RenamePartyBody, RevokeKeyBody } from '../../directory/src/party/party.dto';
+import { RevokeStaffCredentialBody } from '../../directory/src/staff/staff.dto';
 import { RefusalBody } from '../../domicile/src/correspondence/correspondence.controller';
 import { DraftBody } from '../../domicile/src/draft/draft.dto';
 import { RequestSessionBody } from '../../domicile/src/session/session.dto';
@@ -36,6 +37,7 @@ const FIELDS: [string, new () => object, (text: string) => object, string][] = [
   ['DraftBody.parts[].contentType', DraftBody, (text) => draft({ parts: [{ digest, name: 'a.pdf', contentType: `application/pdf${text}` }] }), 'parts.0.contentType'],
   ['RequestSessionBody.correspondenceKind', RequestSessionBody, (text) => ({ userId: 'party-1', counterpartIds: ['party-2'], correspondenceKind: text }), 'correspondenceKind'],
   ['RefusalBody.reason', RefusalBody, (text) => ({ reason: text }), 'reason'],
+  ['RevokeStaffCredentialBody.reason', RevokeStaffCredentialBody, (text) => ({ reason: text }), 'reason'],
   ['RevokeCertificateBody.reason', RevokeCertificateBody, (text) => ({ reason: text }), 'reason'],
   ['RevokeAttributeBody.reason', RevokeAttributeBody, (text) => ({ reason: text }), 'reason'],
   ['CertifyAttributeBody.evidence.method', CertifyAttributeBody, (text) => certify({ method: text }), 'evidence.method'],

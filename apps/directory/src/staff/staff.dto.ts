@@ -1,5 +1,6 @@
 import { STAFF_ROLE_NAMES } from '@sigillum/contracts';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsIn, IsString, Length, Matches } from 'class-validator';
+import { IsPlainText } from '@sigillum/runtime/text-rules';
 import type { StaffRoleName } from './staff-credential.decider';
 
 export class IssueStaffCredentialBody {
@@ -20,5 +21,6 @@ export class RevokeStaffCredentialBody {
   @IsString()
   @Length(1, 500)
   @Matches(/^[^\u0000-\u001f\u007f]+$/, { message: 'reason may not hold control characters' })
+  @IsPlainText()
   reason!: string;
 }
