@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { Global, type INestApplication, Module } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { Test } from '@nestjs/testing';
+import { AuthModule } from '@sigillum/auth';
+import { loadConfig } from '@sigillum/config';
 import {
   CA_CATEGORY,
   CERTIFICATE_CATEGORY,
@@ -23,8 +25,12 @@ import {
 } from '@sigillum/contracts';
 import { type CertificateAuthority, FileKeyStore, generateKeyPair } from '@sigillum/crypto';
 import { EVENT_STORE, SqliteEventStore } from '@sigillum/eventstore';
-import { JsonErrorFilter, KEY_STORE, LOCAL_DB, strictValidationPipe, uuidGenerator } from '@sigillum/runtime';
+import { JsonErrorFilter, KEY_STORE, LOCAL_DB, SIGILLUM_CONFIG, strictValidationPipe, uuidGenerator } from '@sigillum/runtime';
+import { adminCredentialOf, bearer } from '@sigillum/testing';
 import request from 'supertest';
+// The directory's staff credentials (and the first-start admin credential under DATA_DIR), as a process running the
+// directory has them: the staff the certificate routes need.
+import { StaffModule } from '../../../directory/src/staff/staff.module';
 import { CertificatesModule } from './certificates.module';
 import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
 import { RevokedCertificates } from './revoked-certificates';
@@ -56,12 +62,13 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
         { provide: LOCAL_DB, useValue: localDb },
         { provide: CLOCK, useValue: clock },
         { provide: ID_GENERATOR, useValue: uuidGenerator },
+        { provide: SIGILLUM_CONFIG, useValue: loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'error' }) },
       ],
-      exports: [EVENT_STORE, KEY_STORE, LOCAL_DB, CLOCK, ID_GENERATOR],
+      exports: [EVENT_STORE, KEY_STORE, LOCAL_DB, CLOCK, ID_GENERATOR, SIGILLUM_CONFIG],
     })
     class TestInfrastructure {}
 
-    const moduleRef = await Test.createTestingModule({ imports: [TestInfrastructure, CertificatesModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [TestInfrastructure, AuthModule, StaffModule, CertificatesModule] }).compile();
     const nest = moduleRef.createNestApplication({ logger: false });
     nest.useGlobalPipes(strictValidationPipe());
     nest.useGlobalFilters(new JsonErrorFilter());
@@ -106,12 +113,28 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     return file;
   }
 
+  /** The first-start admin (who issues and revokes certificates) and an auditor (who may only read them). */
+  let admin: Record<string, string>;
+  let auditor: Record<string, string>;
+  const anonymous = () => request(app.getHttpServer());
+  /** Requests as `who` (the admin unless told). */
+  const http = (who = admin) => {
+    const agent = anonymous();
+    return {
+      get: (url: string) => agent.get(url).set(who),
+      post: (url: string) => agent.post(url).set(who),
+    };
+  };
+
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-certificates-'));
     store = new SqliteEventStore({ filename: path.join(dir, 'events.db') });
     keystore = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: PASSPHRASE });
     localDb = new Database(path.join(dir, 'local.db'));
     app = await boot();
+    admin = bearer(adminCredentialOf(dir));
+    const issued = await anonymous().post('/staff/credentials').set(admin).send({ subject: 'auditor-1', roles: ['auditor'] }).expect(201);
+    auditor = bearer(issued.body.credential);
   });
 
   afterAll(async () => {
@@ -142,7 +165,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     expect(recorded[0].metadata.source).toBe('/sigillum/certifier');
     expect(JSON.stringify(recorded.map((r) => r.event))).not.toMatch(/PRIVATE KEY/);
 
-    const response = await request(app.getHttpServer()).get('/ca/certificate').expect(200);
+    const response = await anonymous().get('/ca/certificate').expect(200);
     expect(response.headers['content-type']).toMatch(/^application\/x-pem-file/);
     expect(response.text).toBe(ca.caCertificatePem);
   });
@@ -167,7 +190,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       { algorithm: 'RSA', use: 'signature' },
       { algorithm: 'X25519', use: 'encryption' },
     ]);
-    const caFile = writeFile('ca.pem', (await request(app.getHttpServer()).get('/ca/certificate').expect(200)).text);
+    const caFile = writeFile('ca.pem', (await anonymous().get('/ca/certificate').expect(200)).text);
     const attime = ['-attime', String(start.getTime() / 1000 + 60)];
     const cases = [
       { key: keys[0], profile: 'signing', purpose: [] as string[] },
@@ -175,7 +198,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       { key: keys[2], profile: 'encryption', purpose: [] as string[] },
     ];
     for (const { key, profile, purpose } of cases) {
-      const response = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: key.keyId, profile }).expect(201);
+      const response = await http().post('/certificates').send({ partyId, keyId: key.keyId, profile }).expect(201);
       const body = response.body;
       expect(body).toMatchObject({
         partyId,
@@ -198,7 +221,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       expect(recorded.map((r) => r.event.type)).toEqual(['CertificateIssued']);
       expect(JSON.stringify(recorded.map((r) => r.event))).not.toMatch(/PRIVATE KEY/);
 
-      const fetched = await request(app.getHttpServer()).get(`/certificates/${body.certificateId}`).expect(200);
+      const fetched = await http().get(`/certificates/${body.certificateId}`).expect(200);
       const { profile: _omitted, ...withoutProfile } = body;
       expect(fetched.body).toEqual(withoutProfile);
     }
@@ -206,7 +229,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
 
   it('honours validityDays', async () => {
     const { partyId, keys } = await registerParty('Short Lived', [{ algorithm: 'Ed25519', use: 'signature' }]);
-    const response = await request(app.getHttpServer())
+    const response = await http()
       .post('/certificates')
       .send({ partyId, keyId: keys[0].keyId, profile: 'signing', validityDays: 7 })
       .expect(201);
@@ -216,12 +239,12 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
   it('answers 404 for an unknown party or key, and writes nothing', async () => {
     const { partyId } = await registerParty('No Keys', []);
     const certificatesBefore = (await store.readAll()).filter((r) => r.streamId.startsWith('certificate-')).length;
-    const unknownParty = await request(app.getHttpServer())
+    const unknownParty = await http()
       .post('/certificates')
       .send({ partyId: randomUUID(), keyId: randomUUID(), profile: 'signing' })
       .expect(404);
     expect(unknownParty.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.PARTY_NOT_FOUND' });
-    const unknownKey = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: randomUUID(), profile: 'signing' }).expect(404);
+    const unknownKey = await http().post('/certificates').send({ partyId, keyId: randomUUID(), profile: 'signing' }).expect(404);
     expect(unknownKey.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.KEY_NOT_FOUND', reasons: [{ rule: 'key.unknown', partyId }] });
     expect((await store.readAll()).filter((r) => r.streamId.startsWith('certificate-'))).toHaveLength(certificatesBefore);
   });
@@ -232,14 +255,13 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       { algorithm: 'X25519', use: 'encryption' },
     ]);
     await revokeKey(partyId, keys[0].keyId);
-    const revoked = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(409);
+    const revoked = await http().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(409);
     expect(revoked.body).toMatchObject({ statusCode: 409, code: 'CERTIFIER.KEY_REVOKED', reasons: [{ rule: 'key.revoked', partyId }] });
-    const unfit = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: keys[1].keyId, profile: 'tsa' }).expect(400);
+    const unfit = await http().post('/certificates').send({ partyId, keyId: keys[1].keyId, profile: 'tsa' }).expect(400);
     expect(unfit.body).toMatchObject({ statusCode: 400, code: 'CERTIFIER.KEY_PROFILE_MISMATCH', reasons: [{ rule: 'key.profile' }] });
   });
 
   it('refuses bad input with 400 naming the field and rule', async () => {
-    const server = app.getHttpServer();
     const cases: [Record<string, unknown>, string, string][] = [
       [{ keyId: randomUUID(), profile: 'signing' }, 'partyId', 'isUuid'],
       [{ partyId: 'p1', keyId: randomUUID(), profile: 'signing' }, 'partyId', 'isUuid'],
@@ -249,21 +271,41 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       [{ partyId: randomUUID(), keyId: randomUUID(), profile: 'signing', admin: true }, 'admin', 'whitelist'],
     ];
     for (const [body, field, rule] of cases) {
-      const response = await request(server).post('/certificates').send(body).expect(400);
+      const response = await http().post('/certificates').send(body).expect(400);
       expect(response.body.violations).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
     }
-    await request(server).get('/certificates/not-a-uuid').expect(400);
+    await http().get('/certificates/not-a-uuid').expect(400);
   });
 
   it('answers 404 for an unknown certificate', async () => {
-    const response = await request(app.getHttpServer()).get(`/certificates/${randomUUID()}`).expect(404);
+    const response = await http().get(`/certificates/${randomUUID()}`).expect(404);
     expect(response.body).toMatchObject({ code: 'CERTIFIER.CERTIFICATE_NOT_FOUND' });
+  });
+
+  it('issues and revokes for an admin only: 401 anonymous, 403 to an auditor, who may read a certificate; nothing written', async () => {
+    const { partyId, keys } = await registerParty('Guarded Co', [{ algorithm: 'Ed25519', use: 'signature' }]);
+    const certificate = (await http().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(201)).body;
+    const before = (await store.readAll()).length;
+
+    const anonymousIssue = await anonymous().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(401);
+    expect(anonymousIssue.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
+    expect(anonymousIssue.headers['www-authenticate']).toMatch(/^Bearer/);
+    await anonymous().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(401);
+    await anonymous().get(`/certificates/${certificate.certificateId}`).expect(401);
+
+    const auditorIssue = await http(auditor).post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(403);
+    expect(auditorIssue.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })] });
+    await http(auditor).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(403);
+    expect((await http(auditor).get(`/certificates/${certificate.certificateId}`).expect(200)).body).toMatchObject({ certificateId: certificate.certificateId, status: 'valid' });
+
+    expect((await store.readAll()).length).toBe(before);
+    expect(app.get(RevokedCertificates).isRevoked(certificate.fingerprint)).toBe(false);
   });
 
   describe('revocation', () => {
     async function issuedCertificate(name: string) {
       const { partyId, keys } = await registerParty(name, [{ algorithm: 'Ed25519', use: 'signature' }]);
-      const response = await request(app.getHttpServer()).post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(201);
+      const response = await http().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(201);
       return response.body as { certificateId: string; fingerprint: string; partyId: string };
     }
     const eventsOf = async (certificateId: string) => (await store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId))).map((r) => r.event);
@@ -274,7 +316,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       expect(index.isRevoked(certificate.fingerprint)).toBe(false);
       current = new Date('2026-11-27T10:00:00.000Z');
       try {
-        const response = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(200);
+        const response = await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(200);
         expect(response.body).toMatchObject({
           certificateId: certificate.certificateId,
           fingerprint: certificate.fingerprint,
@@ -290,7 +332,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
         { type: 'CertificateRevoked', version: 1, data: { certificateId: certificate.certificateId, reason: 'key compromise', revokedAt: '2026-11-27T10:00:00.000Z' } },
       ]);
       expect(index.isRevoked(certificate.fingerprint)).toBe(true);
-      const fetched = await request(app.getHttpServer()).get(`/certificates/${certificate.certificateId}`).expect(200);
+      const fetched = await http().get(`/certificates/${certificate.certificateId}`).expect(200);
       expect(fetched.body).toMatchObject({ status: 'revoked', revokedAt: '2026-11-27T10:00:00.000Z', revocationReason: 'key compromise' });
       // Kept in the local SQLite file: a process started afterwards knows it before any event reaches it.
       expect(new RevokedCertificates(localDb).isRevoked(certificate.fingerprint)).toBe(true);
@@ -298,10 +340,10 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
 
     it('is idempotent: revoking a revoked certificate answers the first revocation, 200, and records nothing', async () => {
       const certificate = await issuedCertificate('Twice Revoked Co');
-      const first = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'superseded' }).expect(200);
+      const first = await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'superseded' }).expect(200);
       current = new Date('2026-11-28T10:00:00.000Z');
       try {
-        const second = await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'another reason' }).expect(200);
+        const second = await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'another reason' }).expect(200);
         expect(second.body).toEqual(first.body);
         expect(second.body).toMatchObject({ revokedAt: start.toISOString(), revocationReason: 'superseded' });
       } finally {
@@ -312,15 +354,14 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
 
     it('answers 404 for an unknown certificate, and writes nothing', async () => {
       const certificateId = randomUUID();
-      const response = await request(app.getHttpServer()).post(`/certificates/${certificateId}/revocation`).send({ reason: 'key compromise' }).expect(404);
+      const response = await http().post(`/certificates/${certificateId}/revocation`).send({ reason: 'key compromise' }).expect(404);
       expect(response.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.CERTIFICATE_NOT_FOUND' });
       expect(await eventsOf(certificateId)).toEqual([]);
     });
 
     it('refuses bad input with 400 naming the field and rule, and writes nothing', async () => {
       const certificate = await issuedCertificate('Badly Revoked Co');
-      const server = app.getHttpServer();
-      const cases: [Record<string, unknown>, string, string][] = [
+        const cases: [Record<string, unknown>, string, string][] = [
         [{}, 'reason', 'isString'],
         [{ reason: '' }, 'reason', 'minLength'],
         [{ reason: 'x'.repeat(301) }, 'reason', 'maxLength'],
@@ -328,19 +369,19 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
         [{ reason: 'key compromise', revokedAt: '2020-01-01T00:00:00.000Z' }, 'revokedAt', 'whitelist'],
       ];
       for (const [body, field, rule] of cases) {
-        const response = await request(server).post(`/certificates/${certificate.certificateId}/revocation`).send(body).expect(400);
+        const response = await http().post(`/certificates/${certificate.certificateId}/revocation`).send(body).expect(400);
         expect(response.body.violations).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
       }
-      await request(server).post('/certificates/not-a-uuid/revocation').send({ reason: 'key compromise' }).expect(400);
+      await http().post('/certificates/not-a-uuid/revocation').send({ reason: 'key compromise' }).expect(400);
       expect((await eventsOf(certificate.certificateId)).map((event) => event.type)).toEqual(['CertificateIssued']);
       expect(app.get(RevokedCertificates).isRevoked(certificate.fingerprint)).toBe(false);
       // 300 characters is the limit, not beyond it.
-      await request(server).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'x'.repeat(300) }).expect(200);
+      await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'x'.repeat(300) }).expect(200);
     });
 
     it('a process that did not record the revocation learns it from the certificate events, once however often delivered', async () => {
       const certificate = await issuedCertificate('Remotely Revoked Co');
-      await request(app.getHttpServer()).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'accreditation withdrawn' }).expect(200);
+      await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'accreditation withdrawn' }).expect(200);
       const elsewhere = new Database(':memory:');
       try {
         const index = new RevokedCertificates(elsewhere);
