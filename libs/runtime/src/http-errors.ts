@@ -82,6 +82,12 @@ export class JsonErrorFilter implements ExceptionFilter {
       response.status(refused.getStatus()).json(refused.getResponse());
       return;
     }
+    // Other middleware's client errors (a 4xx `status` on the error) keep their status.
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      response.status(status).json({ statusCode: status, message: (error as Error).message });
+      return;
+    }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     response.status(500).json({ statusCode: 500, message: 'Internal error; the operator has been told. Retry later.' });
   }
