@@ -6,10 +6,11 @@
  *
  * Target (issue): >= 1,000 registered deliveries per second end to end on 2 cores embedded, >= 500/s on Kafka.
  *
- * What it does: boots the whole app in-process (as `npm start` does), enrols a processing operator hosted by the
- * processor (its keys made by the processor, certified by the CA), BENCH_PAIRS senders and recipients, opens one
- * strong session per sender, and prepares BENCH_DELIVERIES drafts, each shown as a specimen and validated (setup,
- * not timed). Then it sends them all, BENCH_CONCURRENCY in flight, and times each one from POST /drafts/:id/sending
+ * What it does: boots the whole app in-process (as `npm start` does); as the operator's staff (the first-start
+ * admin credential under DATA_DIR, and a registrar credential it issues) enrols a processing operator hosted by the
+ * processor (its keys made by the processor, certified by the CA), BENCH_PAIRS senders and recipients; each sender
+ * opens its strong session, and through it prepares BENCH_DELIVERIES drafts, each shown as a specimen and validated
+ * (setup, not timed). Then it sends them all, BENCH_CONCURRENCY in flight, and times each one from POST /drafts/:id/sending
  * until its chain is completed (seal, RFC 3161 time-stamp, deliver, archive — every token issued, acknowledged,
  * returned and certified) and the recipient holds it (DeliveredToRecipient), observed on the store's own log.
  * It counts the events and the signatures one delivery writes, and measures in the same run the floors they rest
@@ -18,7 +19,9 @@
  *
  * Environment: BENCH_DELIVERIES (default 1000), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
  * SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files), BENCH_CPU_PROFILE=<file>
- * (a V8 CPU profile of the timed phase only, for Chrome DevTools or speedscope).
+ * (a V8 CPU profile of the timed phase only, for Chrome DevTools or speedscope). The domicile's per-address limit on
+ * session requests is off unless set (SESSION_REQUESTS_PER_ADDRESS_PER_HOUR=0): one client address opens a session
+ * for each of BENCH_PAIRS senders.
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
@@ -37,6 +40,7 @@ import type { RecordedEvent } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore, type StoreSubscription } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import Database from 'better-sqlite3';
+import { asBearer, issueStaffCredential, readAdminCredential } from '../../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../../apps/gateway/src/demo/story';
 import { rolesFor } from '../../apps/gateway/src/roles';
 import { BenchError, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
@@ -144,18 +148,22 @@ interface Prepared {
   readonly key: string;
 }
 
-async function setUp(client: Client, base: string, mailbox: LoopbackMailbox, settings: Settings): Promise<Prepared[]> {
+async function setUp(client: Client, base: string, dataDir: string, mailbox: LoopbackMailbox, settings: Settings): Promise<Prepared[]> {
+  /** Anonymous, as a party's client before its session opens; staff and sessions add their own Authorization. */
   const api: Api = async (method, url, body, headers) => {
     const answer = await client.call(method, url, body, headers);
     if (answer.status >= 400) throw new BenchError(`${method} ${url} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
     return answer.body;
   };
+  // The operator's staff: the first-start admin (written to DATA_DIR while the app started) and a registrar it issues.
+  const admin = asBearer(api, readAdminCredential(dataDir));
+  const registrar = asBearer(api, await issueStaffCredential(admin, 'bench-registrar', ['registrar']));
   const now = new Date();
-  await enrolHostedOperator(api, { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+  await enrolHostedOperator({ admin, registrar }, { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
   const sessions: { session: OpenedSession; recipientId: string }[] = [];
   for (let i = 0; i < settings.pairs; i++) {
-    const sender = await enrolPerson(api, mailbox, { displayName: `Sender ${i}`, email: `sender${i}@example.org`, level: 'substantial', now });
-    const recipient = await enrolPerson(api, mailbox, { displayName: `Recipient ${i}`, email: `recipient${i}@example.org`, level: 'substantial', now });
+    const sender = await enrolPerson(registrar, mailbox, { displayName: `Sender ${i}`, email: `sender${i}@example.org`, level: 'substantial', now });
+    const recipient = await enrolPerson(registrar, mailbox, { displayName: `Recipient ${i}`, email: `recipient${i}@example.org`, level: 'substantial', now });
     sessions.push({ session: await openSession(api, mailbox, { userId: sender, counterpartIds: [recipient], kind: 'registered' }), recipientId: recipient });
   }
   const progress = new Progress('drafts validated', settings.deliveries);
@@ -240,6 +248,7 @@ async function main(): Promise<number> {
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       SQLITE_SYNCHRONOUS: settings.synchronous,
+      SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: process.env.SESSION_REQUESTS_PER_ADDRESS_PER_HOUR?.trim() || '0',
       KEYSTORE_PASSPHRASE: 'bench passphrase for a throw-away data directory',
     });
     progressLine(`booting the app in-process (${config.eventBus.kind} bus, data in ${dataDir})`);
@@ -252,7 +261,7 @@ async function main(): Promise<number> {
     const timeout = settings.phaseTimeoutMs;
 
     progressLine(`setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(settings.deliveries)} drafts validated`);
-    const prepared = await within(setUp(client, `http://127.0.0.1:${port}`, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
+    const prepared = await within(setUp(client, `http://127.0.0.1:${port}`, dataDir, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
     const all = await store.readAll();
     watch = new DeliveryWatch();
     watch.start(store, all.length ? all[all.length - 1].globalPosition : 0n);

@@ -8,9 +8,11 @@
  * of openings per second on 2 cores.
  *
  * What it does: boots the whole app in-process (createSigillumApp, as `npm start` does) with the file
- * transport for e-mail codes (OOB_EMAIL_TRANSPORT=file, written to tmpfs when /dev/shm exists), registers
- * and certifies a processing operator, BENCH_USERS users with a verified e-mail channel and as many
- * counterparts (setup, not timed), then measures:
+ * transport for e-mail codes (OOB_EMAIL_TRANSPORT=file, written to tmpfs when /dev/shm exists); as the operator's
+ * staff (the first-start admin credential under DATA_DIR, and a registrar credential it issues) registers and
+ * certifies a processing operator, BENCH_USERS users with a verified e-mail channel and as many counterparts
+ * (setup, not timed); then, as the users' clients do, anonymously (opening a session is how a party authenticates),
+ * measures:
  *   (a) latency, BENCH_SESSIONS openings one after the other, split into
  *       request = POST /sessions until it answers 201 "challenged" (trust check, secret issue, event hops),
  *       code    = POST /sessions/:id/code until 200 "open";
@@ -25,6 +27,8 @@
  * counterparts; default 50), BENCH_WARMUP (openings before measuring, default 200), SQLITE_SYNCHRONOUS
  * (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, BENCH_PHASE_TIMEOUT_S (default 300), TMPDIR (SQLite files),
  * BENCH_OUTBOX_DIR (where the file transport writes; default /dev/shm/… when it exists, else TMPDIR).
+ * The domicile's abuse limits are lifted unless set in the environment (SESSION_CODES_PER_USER_PER_HOUR=10000,
+ * SESSION_REQUESTS_PER_ADDRESS_PER_HOUR=0): one client address opens thousands of sessions for BENCH_USERS users.
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
@@ -45,6 +49,7 @@ import { createSigillumApp } from '@sigillum/runtime';
 import Database from 'better-sqlite3';
 import { rolesFor } from '../../apps/gateway/src/roles';
 import { BenchError, Client, type Distribution, distribution, formatInt, formatRatio, ms, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
+import { benchStaff } from '../common/staff';
 
 
 // ---------------------------------------------------------------- settings
@@ -58,6 +63,8 @@ interface Settings {
   readonly brokers?: string;
   readonly phaseTimeoutMs: number;
   readonly outboxRoot: string;
+  /** The domicile's abuse limits for this run (as variables), lifted unless set. */
+  readonly sessionLimits: { readonly SESSION_CODES_PER_USER_PER_HOUR: string; readonly SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: string };
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -89,7 +96,12 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const shm = '/dev/shm';
   const outboxRoot = env.BENCH_OUTBOX_DIR?.trim() || (isWritableDir(shm) ? shm : os.tmpdir());
   if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
-  return { sessions, concurrency, users, warmup, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs: phaseTimeoutS * 1000, outboxRoot };
+  // One client address opening thousands of sessions for BENCH_USERS users is the load, not an abuse.
+  const sessionLimits = {
+    SESSION_CODES_PER_USER_PER_HOUR: env.SESSION_CODES_PER_USER_PER_HOUR?.trim() || '10000',
+    SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: env.SESSION_REQUESTS_PER_ADDRESS_PER_HOUR?.trim() || '0',
+  };
+  return { sessions, concurrency, users, warmup, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs: phaseTimeoutS * 1000, outboxRoot, sessionLimits };
 }
 
 function isWritableDir(dir: string): boolean {
@@ -176,18 +188,23 @@ interface Scene {
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const EVIDENCE = { method: 'in-person-id-check', reference: 'bench-file', verifiedBy: 'bench-officer' };
 
-async function setUp(client: Client, outbox: OutboxWatch, settings: Settings): Promise<Scene> {
+/** The operator's staff enrol (admin: the operator; registrar: everyone's enrolment and certification). */
+async function setUp(client: Client, dataDir: string, outbox: OutboxWatch, settings: Settings): Promise<Scene> {
+  const { admin, registrar } = await benchStaff(client, dataDir);
   const validUntil = new Date(Date.now() + YEAR_MS).toISOString();
   const certify = (partyId: string, name: string) =>
-    client.expect(201, 'POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil, evidence: EVIDENCE });
+    client.expect(201, 'POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil, evidence: EVIDENCE }, registrar);
 
-  const operator = (await client.expect(201, 'POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Bench Processing' })).partyId as string;
-  await client.expect(200, 'PUT', `/parties/${operator}/specification`, {
-    version: 1,
-    steps: ['seal', 'timestamp', 'deliver', 'archive'].map((step) => ({ step, parameters: {}, maxDurationSeconds: 600 })),
-  });
+  const operator = (await client.expect(201, 'POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Bench Processing' }, admin)).partyId as string;
+  await client.expect(
+    200,
+    'PUT',
+    `/parties/${operator}/specification`,
+    { version: 1, steps: ['seal', 'timestamp', 'deliver', 'archive'].map((step) => ({ step, parameters: {}, maxDurationSeconds: 600 })) },
+    admin,
+  );
   const { publicKey } = generateKeyPairSync('ed25519');
-  await client.expect(201, 'POST', `/parties/${operator}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+  await client.expect(201, 'POST', `/parties/${operator}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) }, admin);
   await certify(operator, 'legalName');
   await certify(operator, 'operatorAccreditation');
 
@@ -195,17 +212,17 @@ async function setUp(client: Client, outbox: OutboxWatch, settings: Settings): P
   const counterparts: string[] = [];
   const progress = new Progress('setup (users + counterparts)', settings.users * 2);
   for (let i = 0; i < settings.users; i++) {
-    const user = (await client.expect(201, 'POST', '/parties', { kind: 'person', displayName: `Bench User ${i}` })).partyId as string;
+    const user = (await client.expect(201, 'POST', '/parties', { kind: 'person', displayName: `Bench User ${i}` }, registrar)).partyId as string;
     await certify(user, 'legalName');
     await certify(user, 'dateOfBirth');
-    const channel = await client.expect(201, 'POST', `/parties/${user}/channels`, { kind: 'email', address: `bench.user.${i}@example.org` });
+    const channel = await client.expect(201, 'POST', `/parties/${user}/channels`, { kind: 'email', address: `bench.user.${i}@example.org` }, registrar);
     const channelId = channel.channelId as string;
     const { code } = await outbox.code(channelId);
-    await client.expect(200, 'POST', `/parties/${user}/channels/${channelId}/verification`, { code });
+    await client.expect(200, 'POST', `/parties/${user}/channels/${channelId}/verification`, { code }, registrar);
     users.push(user);
     progress.update(users.length + counterparts.length);
 
-    const counterpart = (await client.expect(201, 'POST', '/parties', { kind: 'person', displayName: `Bench Counterpart ${i}` })).partyId as string;
+    const counterpart = (await client.expect(201, 'POST', '/parties', { kind: 'person', displayName: `Bench Counterpart ${i}` }, registrar)).partyId as string;
     await certify(counterpart, 'legalName');
     await certify(counterpart, 'dateOfBirth');
     counterparts.push(counterpart);
@@ -350,6 +367,8 @@ function printFacts(settings: Settings, config: SigillumConfig | undefined, outb
     ['SQLite', `${sqliteVersion}, WAL, SQLITE_SYNCHRONOUS=${settings.synchronous}, files in ${os.tmpdir()} (${fileSystemOf(os.tmpdir())})`],
     ['bus', config ? `${config.eventBus.kind}${settings.brokers ? ` (${settings.brokers})` : ''}, store ${config.eventStore.kind}` : '?'],
     ['out-of-band', `OOB_EMAIL_TRANSPORT=file into ${outbox}`],
+    ['abuse limits', Object.entries(settings.sessionLimits).map(([name, value]) => `${name}=${value}`).join(', ')],
+    ['staff', 'set-up by the first-start admin and a registrar it issued a credential to; openings anonymous, as a party\'s client'],
     ['sessions', `${formatInt(settings.sessions)} (BENCH_SESSIONS) after ${settings.warmup} warm-up, concurrency ${settings.concurrency}, ${settings.users} users + ${settings.users} counterparts, kind "registered" (1 chain operator)`],
   ];
   if (eventsPerOpening) {
@@ -388,6 +407,7 @@ async function main(): Promise<number> {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...settings.sessionLimits,
       OOB_EMAIL_TRANSPORT: 'file',
       OOB_FILE_DIR: outboxDir,
       SQLITE_SYNCHRONOUS: settings.synchronous,
@@ -406,7 +426,7 @@ async function main(): Promise<number> {
     const timeout = settings.phaseTimeoutMs;
 
     progressLine(`setup: a processing operator, ${settings.users} users (verified e-mail) and ${settings.users} counterparts, all certified "substantial"`);
-    const scene = await within(setUp(client, outbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s`);
+    const scene = await within(setUp(client, dataDir, outbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s`);
     const pair = (i: number) => [scene.users[i % scene.users.length], scene.counterparts[(i * 7 + 3) % scene.counterparts.length]] as const;
 
     // Floors, measured now, in the same process and with the same client.
