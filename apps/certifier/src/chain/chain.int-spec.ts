@@ -11,7 +11,6 @@ import {
   type DomainEvent,
   JOB_CATEGORY,
   type OperatorStepSpec,
-  PARTY_CATEGORY,
   type ProcessingStep,
   type StepNonCompliant,
   type StepTokenIssued,
@@ -20,9 +19,11 @@ import {
 import { generateKeyPair } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers, type RoleSpec } from '@sigillum/runtime';
-import { eventually, MovableClock } from '@sigillum/testing';
+import { baseUrlOf, bearer, eventually, issueStaffToken, MovableClock } from '@sigillum/testing';
 import { pendingEvent } from '@sigillum/testing/events';
 import request from 'supertest';
+// The directory issues and checks the staff credentials (registrar, admin, ops, auditor) the routes need.
+import { directoryRole } from '../../../directory/src/directory.role';
 import { certifierRole } from '../certifier.role';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
 import { deadlineTimerId } from './chain.deadlines';
@@ -33,14 +34,15 @@ import { digestOf } from './compliance';
 /**
  * The certifier's certified chain, embedded on real SQLite with the relay and the embedded bus: the events it consumes
  * (parties, sessions, submissions, jobs) are appended exactly as the directory, the domicile and a processor write
- * them, so this suite depends on no other app. Time moves only when the test moves it (durable timers fire on
+ * them; the directory runs only for the staff credentials the routes need (and relays the party streams the test
+ * writes). Time moves only when the test moves it (durable timers fire on
  * `fireDue()` after the clock passed a deadline).
  */
 @Module({})
 class OtherWritersModule {}
 
-/** Stands for the writers of the streams the certifier reads: it relays their categories, nothing more. */
-const otherWriters: RoleSpec = { role: 'directory', module: OtherWritersModule, ownedCategories: [PARTY_CATEGORY, CORRESPONDENCE_CATEGORY, JOB_CATEGORY], consumes: false };
+/** Stands for the other writers of the streams the certifier reads (domicile, processor): it relays their categories, nothing more. */
+const otherWriters: RoleSpec = { role: 'domicile', module: OtherWritersModule, ownedCategories: [CORRESPONDENCE_CATEGORY, JOB_CATEGORY], consumes: false };
 
 const YEAR_MS = 365 * 86_400_000;
 const ACK_SECONDS = 30;
@@ -52,7 +54,19 @@ describe('certified processing chain (certifier, embedded)', () => {
   let timers: DurableTimers;
   let signer: CertifierSigner;
   const clock = new MovableClock();
-  const http = () => request(app.getHttpServer());
+  /** Staff, each with its own credential: a registrar certifies attributes, an admin issues certificates, ops and an auditor read. */
+  let registrar: Record<string, string>;
+  let admin: Record<string, string>;
+  let ops: Record<string, string>;
+  let auditor: Record<string, string>;
+  const anonymous = () => request(app.getHttpServer());
+  const http = (who: Record<string, string>) => {
+    const agent = anonymous();
+    return {
+      get: (url: string) => agent.get(url).set(who),
+      post: (url: string) => agent.post(url).set(who),
+    };
+  };
   const iso = (offsetMs = 0) => new Date(clock.now().getTime() + offsetMs).toISOString();
 
   beforeAll(async () => {
@@ -67,9 +81,14 @@ describe('certified processing chain (certifier, embedded)', () => {
       // Timers fire when the test calls fireDue(), not on their own.
       TIMER_POLL_MS: '60000',
     });
-    app = await createSigillumApp(config, [certifierRole, otherWriters], { clock });
+    app = await createSigillumApp(config, [certifierRole, directoryRole, otherWriters], { clock });
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
+    const base = baseUrlOf(app.getHttpServer());
+    registrar = bearer(await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'));
+    admin = bearer(await issueStaffToken(base, dataDir, ['admin'], 'admin-1'));
+    ops = bearer(await issueStaffToken(base, dataDir, ['ops'], 'ops-1'));
+    auditor = bearer(await issueStaffToken(base, dataDir, ['auditor'], 'auditor-1'));
     store = app.get(EVENT_STORE);
     timers = app.get(DURABLE_TIMERS);
     signer = app.get(CERTIFIER_SIGNER);
@@ -85,7 +104,7 @@ describe('certified processing chain (certifier, embedded)', () => {
   const evidence = { method: 'in-person-id-check', reference: 'file-7', verifiedBy: 'officer-2' };
 
   async function certify(partyId: string, name: string, level: string): Promise<void> {
-    await http().post(`/parties/${partyId}/certifications`).send({ name, level, validUntil: iso(YEAR_MS), evidence }).expect(201);
+    await http(registrar).post(`/parties/${partyId}/certifications`).send({ name, level, validUntil: iso(YEAR_MS), evidence }).expect(201);
   }
 
   async function person(level: 'low' | 'substantial'): Promise<string> {
@@ -104,7 +123,7 @@ describe('certified processing chain (certifier, embedded)', () => {
       [pendingEvent('PublicKeyRegistered', { partyId, keyId, algorithm: 'Ed25519', use: 'signature', publicKeyPem: key.publicKeyPem, fingerprint: key.fingerprint, registeredAt: iso() })],
       'stream-exists',
     );
-    const issued = await http().post('/certificates').send({ partyId, keyId, profile }).expect(201);
+    const issued = await http(admin).post('/certificates').send({ partyId, keyId, profile }).expect(201);
     return { keyId, privateKey: key.privateKey, certificatePem: issued.body.certificatePem as string };
   }
 
@@ -219,16 +238,16 @@ describe('certified processing chain (certifier, embedded)', () => {
     dave = await person('low');
     aliceSession = await session(alice);
     await eventually(async () => {
-      const { body } = await http().get('/chain-operators/deliver').expect(200);
+      const { body } = await http(ops).get('/chain-operators/deliver').expect(200);
       expect(body.operators).toEqual([everyStep.operatorId, backupDeliverer.operatorId]);
     }, 15_000);
   }, 60_000);
 
   it('lists the configured kinds of correspondence', async () => {
-    const { body } = await http().get('/correspondence-kinds').expect(200);
+    const { body } = await http(ops).get('/correspondence-kinds').expect(200);
     expect(body.kinds.map((kind: { name: string }) => kind.name)).toEqual(['simple', 'registered', 'registered-ack', 'hybrid']);
     expect(body.kinds[1]).toEqual({ name: 'registered', requiredLevel: 'substantial', consignment: 'basic', chain: ['seal', 'timestamp', 'deliver', 'archive'] });
-    const document = (await http().get('/docs-json').expect(200)).body;
+    const document = (await anonymous().get('/docs-json').expect(200)).body;
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/chains/{correspondenceId}', '/correspondence-kinds']));
     expect(Object.keys(document.paths['/chains/{correspondenceId}'].get.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
   });
@@ -247,7 +266,7 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(refusal.checkId).toEqual(expect.any(String));
     const check = await store.readStream(`trustcheck-${refusal.checkId}`);
     expect(check[0].event.data).toMatchObject({ purpose: 'delivery', subjectOf: correspondenceId, passed: false, levelRequired: 'substantial' });
-    const { body } = await http().get(`/chains/${correspondenceId}`).expect(200);
+    const { body } = await http(auditor).get(`/chains/${correspondenceId}`).expect(200);
     expect(body).toMatchObject({ correspondenceId, status: 'refused' });
   }, 30_000);
 
@@ -314,7 +333,7 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(rulesOf(events[5])).toEqual(['deadline.acknowledgement-missed']);
     expect((events[5].data as unknown as { reasons: { partyId: string }[] }).reasons[0].partyId).toBe(backupDeliverer.operatorId);
 
-    const { body } = await http().get(`/chains/${correspondenceId}`).expect(200);
+    const { body } = await http(auditor).get(`/chains/${correspondenceId}`).expect(200);
     expect(body).toMatchObject({ status: 'failed', steps: [{ step: 'deliver', status: 'failed' }] });
     expect(body.steps[0].tokens.map((token: { status: string; missing: string }) => [token.status, token.missing])).toEqual([
       ['deadline-missed', 'acknowledgement'],
@@ -393,7 +412,7 @@ describe('certified processing chain (certifier, embedded)', () => {
     ]);
     expect(events[9].data).toMatchObject({ finalDigest: input });
 
-    const { body } = await http().get(`/chains/${correspondenceId}`).expect(200);
+    const { body } = await http(auditor).get(`/chains/${correspondenceId}`).expect(200);
     expect(body).toMatchObject({ status: 'completed', kind: 'registered', finalDigest: input, senderId: alice, recipientIds: [bob] });
     expect(body.steps.map((step: { step: string; status: string }) => [step.step, step.status])).toEqual(steps.map((step) => [step, 'certified']));
     for (const step of body.steps) {
@@ -408,9 +427,9 @@ describe('certified processing chain (certifier, embedded)', () => {
 
   it('a return signed under a certificate revoked through the HTTP route: StepNonCompliant with certificate.revoked naming the operator, then a retry', async () => {
     // A second certificate for the operator's signing key, revoked at once: the first one stays in force for the other tests.
-    const issued = await http().post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(201);
-    const revocation = await http().post(`/certificates/${issued.body.certificateId}/revocation`).send({ reason: 'operator key compromise' }).expect(200);
-    const document = (await http().get('/docs-json').expect(200)).body;
+    const issued = await http(admin).post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(201);
+    const revocation = await http(admin).post(`/certificates/${issued.body.certificateId}/revocation`).send({ reason: 'operator key compromise' }).expect(200);
+    const document = (await anonymous().get('/docs-json').expect(200)).body;
     const route = document.paths['/certificates/{certificateId}/revocation'].post;
     expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
     expect(document.components.schemas.RevokeCertificateBody.properties.reason).toMatchObject({ type: 'string', minLength: 1, maxLength: 300 });
@@ -433,10 +452,30 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(retry.operatorId).toBe(backupDeliverer.operatorId);
   }, 60_000);
 
+  it('shows chains to ops, auditors and admins only, and takes certifications from a registrar only', async () => {
+    // The guard answers before the route looks for the chain: the roles it admits get the route's own 404.
+    const correspondenceId = randomUUID();
+    for (const who of [ops, auditor, admin]) await http(who).get(`/chains/${correspondenceId}`).expect(404);
+    const anonymousRead = await anonymous().get(`/chains/${correspondenceId}`).expect(401);
+    expect(anonymousRead.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
+    const registrarRead = await http(registrar).get(`/chains/${correspondenceId}`).expect(403);
+    expect(registrarRead.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role' })] });
+    await anonymous().get('/chain-operators/deliver').expect(401);
+    await http(auditor).get('/chain-operators/deliver').expect(403);
+
+    const before = (await store.readAll()).length;
+    const certification = { name: 'legalName', level: 'substantial', validUntil: iso(YEAR_MS), evidence };
+    await anonymous().post(`/parties/${bob}/certifications`).send(certification).expect(401);
+    const adminCertifies = await http(admin).post(`/parties/${bob}/certifications`).send(certification).expect(403);
+    expect(adminCertifies.body.reasons).toEqual([expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('registrar') })]);
+    await http(registrar).post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(403);
+    expect((await store.readAll()).length).toBe(before);
+  }, 30_000);
+
   it('answers 404 for a correspondence without a chain and 400 for an id that is not a UUID', async () => {
-    const missing = await http().get(`/chains/${randomUUID()}`).expect(404);
+    const missing = await http(auditor).get(`/chains/${randomUUID()}`).expect(404);
     expect(JSON.stringify(missing.body)).toMatch(/No certified chain/);
-    await http().get('/chains/not-a-uuid').expect(400);
+    await http(auditor).get('/chains/not-a-uuid').expect(400);
   });
 });
 
