@@ -19,6 +19,8 @@ import {
   PARTY_KINDS,
   PROCESSING_STEPS,
   SECOND_CHANNEL_KINDS,
+  STAFF_CATEGORY,
+  STAFF_ROLE_NAMES,
   Topics,
   eventTopicForStream,
   messageFromRecordedEvent,
@@ -29,9 +31,10 @@ import {
 import { SEALED_BOX_ALGORITHMS } from '@sigillum/crypto/sealed-box';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { MovableClock } from '@sigillum/testing';
+import { adminCredentialOf, baseUrlOf, bearer, issueStaffToken, MovableClock } from '@sigillum/testing';
 import request from 'supertest';
 import { call } from '../../../apps/gateway/src/demo/narrator';
+import { asBearer } from '../../../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, openSession } from '../../../apps/gateway/src/demo/story';
 import { rolesFor } from '../../../apps/gateway/src/roles';
 
@@ -186,7 +189,7 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(problems).toEqual([]);
   });
 
-  it('has the product send on every topic, partners receive the event topics and the gateway operator the out-of-band requests', () => {
+  it('has the product send on every topic, partners receive the event topics but the staff one, staff auditing that one, and the gateway operator the out-of-band requests', () => {
     const byAddress = (action: 'send' | 'receive', tag: string) =>
       document
         .operations()
@@ -194,9 +197,15 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
         .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
         .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
+    // The staff credentials (who holds which staff role) are for the operator's own staff auditing, not for partners.
+    const staffTopic = Topics.eventsOf(STAFF_CATEGORY);
     expect(byAddress('send', 'product').sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, DEAD_LETTER_ADDRESS].sort());
-    expect(byAddress('receive', 'partner').sort()).toEqual([...eventTopics].sort());
+    expect(byAddress('receive', 'partner').sort()).toEqual(eventTopics.filter((topic) => topic !== staffTopic).sort());
+    expect(byAddress('receive', 'operations').sort()).toEqual([staffTopic, DEAD_LETTER_ADDRESS].sort());
     expect(byAddress('receive', 'gateway-operator')).toEqual([OUT_OF_BAND_REQUESTS_TOPIC]);
+    const staffChannel = channelAt(staffTopic)?.description() ?? '';
+    expect(staffChannel).toMatch(/staff auditing only/);
+    expect(staffChannel).toMatch(/secretDigest/);
   });
 
   it('keeps its enums in step with the constants of the code', () => {
@@ -208,6 +217,7 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(enumOf('KeyAlgorithm')).toEqual([...KEY_ALGORITHMS].sort());
     expect(enumOf('ProcessingStep')).toEqual([...PROCESSING_STEPS].sort());
     expect(enumOf('IdentityAttributeName')).toEqual([...IDENTITY_ATTRIBUTE_NAMES].sort());
+    expect(enumOf('StaffRole')).toEqual([...STAFF_ROLE_NAMES].sort());
     const sealedBox = schema('SealedBox')?.properties as Record<string, Json>;
     expect((sealedBox.alg.enum as string[]).slice().sort()).toEqual([...SEALED_BOX_ALGORITHMS].sort());
   });
@@ -276,6 +286,8 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     let recorded: RecordedEvent[] = [];
 
     const http = () => request(app.getHttpServer());
+    /** The registrar who enrols and certifies the parties (a credential issued by the first-start admin). */
+    let registrar: Record<string, string>;
     const inAYear = () => new Date(clock.now().getTime() + 365 * 24 * 3600 * 1000).toISOString();
     const evidence = { method: 'in-person-id-check', reference: 'file-42', verifiedBy: 'officer-7' };
 
@@ -292,10 +304,10 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       eventually(async () => (await store.readAll()).find((e) => e.event.type === type && filter(e.event.data as Json)), type);
 
     async function register(body: Json): Promise<string> {
-      return (await http().post('/parties').send(body).expect(201)).body.partyId as string;
+      return (await http().post('/parties').set(registrar).send(body).expect(201)).body.partyId as string;
     }
     async function certify(partyId: string, name: string, level = 'substantial'): Promise<string> {
-      const response = await http().post(`/parties/${partyId}/certifications`).send({ name, level, validUntil: inAYear(), evidence }).expect(201);
+      const response = await http().post(`/parties/${partyId}/certifications`).set(registrar).set(registrar).send({ name, level, validUntil: inAYear(), evidence }).expect(201);
       return response.body.attributeId as string;
     }
     const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
@@ -316,33 +328,42 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       await app.listen(0, '127.0.0.1');
       store = app.get(EVENT_STORE);
 
-      // A processing operator for every step of `registered`, hosted by the processor (its keys, certificates, accreditation).
-      const base = await app.getUrl();
+      // Staff: the first-start admin issues a registrar's credential, and one it revokes at once (StaffCredentialRevoked).
+      const base = baseUrlOf(app.getHttpServer());
       const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
-      await enrolHostedOperator(api, { displayName: 'Sealing & Archiving Co', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now: clock.now() });
+      const admin = bearer(adminCredentialOf(dataDir));
+      const registrarToken = await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1');
+      registrar = bearer(registrarToken);
+      const leaver = (await http().post('/staff/credentials').set(admin).send({ subject: 'leaver@operator.example', roles: ['ops', 'auditor'] }).expect(201)).body;
+      await http().post(`/staff/credentials/${leaver.credentialId}/revocation`).set(admin).send({ reason: 'left the operator' }).expect(200);
+      await http().get('/parties').set(bearer(leaver.credential)).expect(401);
+
+      // A processing operator for every step of `registered`, hosted by the processor (its keys, certificates) by the
+      // admin, accredited by the registrar.
+      await enrolHostedOperator({ admin: asBearer(api, adminCredentialOf(dataDir)), registrar: asBearer(api, registrarToken) }, { displayName: 'Sealing & Archiving Co', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now: clock.now() });
 
       // Alice: renamed, declares an attribute, fails then passes her e-mail verification, drops a second
       // channel, revokes a key; certified, with one certification revoked.
       const alice = await register({ kind: 'person', displayName: 'Alice' });
       const bob = await register({ kind: 'person', displayName: 'Bob Recipient' });
-      await http().post(`/parties/${alice}/name`).send({ displayName: 'Alice Sender' }).expect(200);
-      await http().post(`/parties/${alice}/attributes`).send({ name: 'country', value: 'FR' }).expect(200);
+      await http().post(`/parties/${alice}/name`).set(registrar).send({ displayName: 'Alice Sender' }).expect(200);
+      await http().post(`/parties/${alice}/attributes`).set(registrar).send({ name: 'country', value: 'FR' }).expect(200);
       let before = mailbox.mails.length;
-      const channel = (await http().post(`/parties/${alice}/channels`).send({ kind: 'email', address: 'alice@example.org' }).expect(201)).body.channelId as string;
+      const channel = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice@example.org' }).expect(201)).body.channelId as string;
       const enrolmentCode = await mailbox.codeFor(channel, { after: before });
-      await http().post(`/parties/${alice}/channels/${channel}/verification`).send({ code: wrong(enrolmentCode) }).expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
-      await http().post(`/parties/${alice}/channels/${channel}/verification`).send({ code: enrolmentCode }).expect(200);
-      const spare = (await http().post(`/parties/${alice}/channels`).send({ kind: 'email', address: 'alice.spare@example.org' }).expect(201)).body.channelId as string;
-      await http().delete(`/parties/${alice}/channels/${spare}`).expect((r) => expect(r.status).toBeLessThan(300));
+      await http().post(`/parties/${alice}/channels/${channel}/verification`).set(registrar).send({ code: wrong(enrolmentCode) }).expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
+      await http().post(`/parties/${alice}/channels/${channel}/verification`).set(registrar).send({ code: enrolmentCode }).expect(200);
+      const spare = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice.spare@example.org' }).expect(201)).body.channelId as string;
+      await http().delete(`/parties/${alice}/channels/${spare}`).set(registrar).expect((r) => expect(r.status).toBeLessThan(300));
       const agreement = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' });
-      const aliceKey = (await http().post(`/parties/${alice}/keys`).send({ algorithm: 'X25519', use: 'encryption', publicKeyPem: agreement }).expect(201)).body.keyId as string;
-      await http().delete(`/parties/${alice}/keys/${aliceKey}`).send({ reason: 'key rotated' }).expect((r) => expect(r.status).toBeLessThan(300));
+      const aliceKey = (await http().post(`/parties/${alice}/keys`).set(registrar).send({ algorithm: 'X25519', use: 'encryption', publicKeyPem: agreement }).expect(201)).body.keyId as string;
+      await http().delete(`/parties/${alice}/keys/${aliceKey}`).set(registrar).send({ reason: 'key rotated' }).expect((r) => expect(r.status).toBeLessThan(300));
       for (const party of [alice, bob]) {
         await certify(party, 'legalName');
         await certify(party, 'dateOfBirth');
       }
       const mistaken = await certify(alice, 'placeOfBirth');
-      await http().post(`/certifications/${alice}/${mistaken}/revocation`).send({ reason: 'certified by mistake' }).expect((r) => expect(r.status).toBeLessThan(300));
+      await http().post(`/certifications/${alice}/${mistaken}/revocation`).set(registrar).send({ reason: 'certified by mistake' }).expect((r) => expect(r.status).toBeLessThan(300));
 
       // A session denied: the counterpart was never vetted.
       const stranger = await register({ kind: 'person', displayName: 'Erin Unvetted' });
@@ -361,8 +382,8 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
 
       // Bob enrols his e-mail too; then a registered letter from Alice, edited once, accepted by Bob and read.
       before = mailbox.mails.length;
-      const bobChannel = (await http().post(`/parties/${bob}/channels`).send({ kind: 'email', address: 'bob@example.org' }).expect(201)).body.channelId as string;
-      await http().post(`/parties/${bob}/channels/${bobChannel}/verification`).send({ code: await mailbox.codeFor(bobChannel, { after: before }) }).expect(200);
+      const bobChannel = (await http().post(`/parties/${bob}/channels`).set(registrar).send({ kind: 'email', address: 'bob@example.org' }).expect(201)).body.channelId as string;
+      await http().post(`/parties/${bob}/channels/${bobChannel}/verification`).set(registrar).send({ code: await mailbox.codeFor(bobChannel, { after: before }) }).expect(200);
       const aliceSession = await openSession(api, mailbox, { userId: alice, counterpartIds: [bob], kind: 'registered' });
       const bobSession = await openSession(api, mailbox, { userId: bob, counterpartIds: [alice], kind: 'registered' });
       const part = (await http().put('/contents').set(aliceSession.auth).set('content-type', 'text/plain').send('A registered letter').expect(201)).body as { digest: string };
