@@ -6,6 +6,8 @@ import {
   certificateDecider,
   certificateSubjectOf,
   type EstablishCertificationAuthority,
+  keyUseFor,
+  subjectNamesParty,
   type IssueCertificate,
   type RevokeCertificate,
 } from './certificate.decider';
@@ -125,6 +127,32 @@ describe('certificate decider', () => {
     it('certifies an encryption key under the encryption profile', () => {
       const [event] = certificateDecider.decide(issue({ keyId: 'k-enc', profile: 'encryption' }), certificateDecider.initialState());
       expect(event).toMatchObject({ type: 'CertificateIssued', data: { keyId: 'k-enc' } });
+    });
+
+    it('certifies a signature key under the client profile when the subject CN is the party id', () => {
+      const client = { ...certificate, subject: 'CN=p1,O=Ada Lovelace' };
+      const [event] = certificateDecider.decide(issue({ profile: 'client', certificate: client }), certificateDecider.initialState());
+      expect(event).toMatchObject({ type: 'CertificateIssued', version: 1, data: { keyId: 'k-sig', subject: 'CN=p1,O=Ada Lovelace' } });
+      expect(Object.keys(event.data)).not.toContain('profile'); // the event shape stays version 1
+    });
+
+    it('refuses a client certificate whose CN is not the party id (the machine authenticator maps by it)', () => {
+      spec
+        .given([])
+        .when(issue({ profile: 'client' }))
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CERTIFICATE_SUBJECT_MISMATCH')));
+      spec
+        .given([])
+        .when(issue({ profile: 'client', certificate: { ...certificate, subject: 'CN=p10,O=Other' } }))
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CERTIFICATE_SUBJECT_MISMATCH')));
+    });
+
+    it('refuses an encryption key under the client profile (invalid)', () => {
+      spec
+        .given([])
+        .when(issue({ profile: 'client', keyId: 'k-enc', certificate: { ...certificate, subject: 'CN=p1' } }))
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.KEY_PROFILE_MISMATCH')));
+      expect(keyUseFor('client')).toBe('signature');
     });
 
     it('given it is issued, when the same certificate is recorded again, then nothing happens', () => {
@@ -258,5 +286,19 @@ describe('certificate subject', () => {
 
   it('falls back to the party id when the name is blank', () => {
     expect(certificateSubjectOf(registered('\u0001')).commonName).toBe('p1');
+  });
+
+  it('names a client certificate by the party id (CN) and its name (O)', () => {
+    expect(certificateSubjectOf(registered('Acme SA'), 'client')).toEqual({ commonName: 'p1', organisation: 'Acme SA' });
+    expect(certificateSubjectOf(registered(`A\u0007B ${'x'.repeat(100)}`), 'client').organisation).toBe(`A B ${'x'.repeat(60)}`);
+    expect(certificateSubjectOf(registered('\u0001'), 'client')).toEqual({ commonName: 'p1' });
+  });
+
+  it('tells whether an RFC 4514 subject names the party by its CN', () => {
+    expect(subjectNamesParty('CN=p1', 'p1')).toBe(true);
+    expect(subjectNamesParty('CN=p1,O=Acme SA', 'p1')).toBe(true);
+    expect(subjectNamesParty('CN=p10,O=Acme SA', 'p1')).toBe(false);
+    expect(subjectNamesParty('CN=Acme SA,OU=p1', 'p1')).toBe(false);
+    expect(subjectNamesParty('O=p1', 'p1')).toBe(false);
   });
 });
