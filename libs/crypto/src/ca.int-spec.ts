@@ -3,7 +3,16 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CertificateAuthority, CertificateRequestError, describeCertificate, distinguishedNameToString } from './ca';
+import {
+  CertificateAuthority,
+  CertificateRequestError,
+  describeCertificate,
+  distinguishedNameToString,
+  EXTENDED_KEY_USAGE,
+  extendedKeyUsagesOf,
+  isClientAuthCertificate,
+  isServerName,
+} from './ca';
 import { generateKeyPair } from './keys';
 import { FileKeyStore } from './keystore';
 
@@ -136,6 +145,71 @@ describe('CertificateAuthority', () => {
       expect(openssl(['x509', '-in', rFile, '-noout', '-text']).out).toMatch(/Key Usage: critical\s+Key Encipherment/);
     });
 
+    it('issues TLS client certificates (Ed25519 and RSA) that openssl verifies for the sslclient purpose, and no other profile passes', () => {
+      for (const algorithm of ['Ed25519', 'RSA'] as const) {
+        const issued = ca.issue({ subject: { commonName: 'party-id', organisation: 'Acme' }, publicKeyPem: generateKeyPair(algorithm).publicKeyPem, profile: 'client', validityDays: 30, now });
+        const leaf = write(`client-${algorithm}.pem`, issued.certificatePem);
+        expect(openssl(['verify', ...attime, '-purpose', 'sslclient', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
+        expect(openssl(['verify', ...attime, '-purpose', 'sslserver', '-CAfile', caFile, leaf]).status).not.toBe(0);
+        const { out } = openssl(['x509', '-in', leaf, '-noout', '-text']);
+        expect(out).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
+        expect(out).toMatch(/X509v3 Extended Key Usage: \s*TLS Web Client Authentication/);
+        expect(issued.subject).toBe('CN=party-id,O=Acme');
+        expect(extendedKeyUsagesOf(issued.certificatePem)).toEqual([EXTENDED_KEY_USAGE.clientAuth]);
+        expect(isClientAuthCertificate(issued.certificatePem)).toBe(true);
+      }
+      const tsa = ca.issue({ subject, publicKeyPem: generateKeyPair('Ed25519').publicKeyPem, profile: 'tsa', validityDays: 30, now });
+      const signing = ca.issue({ subject, publicKeyPem: generateKeyPair('Ed25519').publicKeyPem, profile: 'signing', validityDays: 30, now });
+      expect(isClientAuthCertificate(tsa.certificatePem)).toBe(false);
+      expect(isClientAuthCertificate(signing.certificatePem)).toBe(false);
+      expect(extendedKeyUsagesOf(signing.certificatePem)).toEqual([]);
+      expect(() => extendedKeyUsagesOf('not a certificate')).toThrow(CertificateRequestError);
+    });
+
+    it('issues a TLS server certificate with the names as subjectAltName that openssl verifies for sslserver', () => {
+      const names = ['localhost', '127.0.0.1', 'gateway.example.org', '::1'];
+      const issued = ca.issueServerCertificate({ names, publicKeyPem: generateKeyPair('RSA').publicKeyPem, validityDays: 90, now, organisation: 'Sigillum' });
+      const leaf = write('server.pem', issued.certificatePem);
+      expect(openssl(['verify', ...attime, '-purpose', 'sslserver', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
+      expect(openssl(['verify', ...attime, '-purpose', 'sslclient', '-CAfile', caFile, leaf]).status).not.toBe(0);
+      for (const [flag, value] of [['-verify_hostname', 'localhost'], ['-verify_hostname', 'gateway.example.org'], ['-verify_ip', '127.0.0.1'], ['-verify_ip', '::1']]) {
+        expect(openssl(['verify', ...attime, '-purpose', 'sslserver', flag, value, '-CAfile', caFile, leaf]).status).toBe(0);
+      }
+      expect(openssl(['verify', ...attime, '-verify_hostname', 'evil.example.org', '-CAfile', caFile, leaf]).status).not.toBe(0);
+      const { out } = openssl(['x509', '-in', leaf, '-noout', '-text']);
+      expect(out).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment/);
+      expect(out).toMatch(/X509v3 Extended Key Usage: \s*TLS Web Server Authentication/);
+      const x509 = new X509Certificate(issued.certificatePem);
+      expect(x509.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, DNS:gateway.example.org, IP Address:0:0:0:0:0:0:0:1');
+      expect(issued.subject).toBe('CN=localhost,O=Sigillum');
+      expect(extendedKeyUsagesOf(issued.certificatePem)).toEqual([EXTENDED_KEY_USAGE.serverAuth]);
+      // Ed25519 is allowed (digitalSignature only); X25519 cannot sign a handshake.
+      const ed = ca.issueServerCertificate({ names: ['localhost'], publicKeyPem: generateKeyPair('Ed25519').publicKeyPem, validityDays: 1, now });
+      expect(openssl(['x509', '-in', write('server-ed.pem', ed.certificatePem), '-noout', '-text']).out).toMatch(/Key Usage: critical\s+Digital Signature\n/);
+      const refused = (request: Partial<Parameters<CertificateAuthority['issueServerCertificate']>[0]>): string => {
+        try {
+          ca.issueServerCertificate({ names: ['localhost'], publicKeyPem: generateKeyPair('RSA').publicKeyPem, validityDays: 1, now, ...request });
+        } catch (error) {
+          return (error as CertificateRequestError).rule;
+        }
+        return 'issued';
+      };
+      expect(refused({ publicKeyPem: generateKeyPair('X25519').publicKeyPem })).toBe('profile.key');
+      expect(refused({ names: [] })).toBe('names.count');
+      expect(refused({ names: [' ', ''] })).toBe('names.count');
+      expect(refused({ names: ['bad name'] })).toBe('names.invalid');
+      expect(refused({ names: ['a..b'] })).toBe('names.invalid');
+    });
+
+    it('tells server names: DNS names (wildcard on the left), IPv4 and IPv6 addresses', () => {
+      for (const name of ['localhost', 'gateway.example.org', '*.example.org', 'a-b.c', '127.0.0.1', '10.0.0.255', '::1', '2001:db8::8a2e:370:7334', '1:2:3:4:5:6:7:8']) {
+        expect({ name, ok: isServerName(name) }).toEqual({ name, ok: true });
+      }
+      for (const name of ['', 'bad name', '-a.b', 'a..b', 'a.*.b', 'x'.repeat(64), '1:2:3:4:5:6:7:8:9', '1::2::3', 'http://x', 'a_b']) {
+        expect({ name, ok: isServerName(name) }).toEqual({ name, ok: false });
+      }
+    });
+
     it('returns the facts of the certificate, matching what openssl and node read', () => {
       const key = generateKeyPair('Ed25519');
       const issued = ca.issue({
@@ -219,6 +293,7 @@ describe('CertificateAuthority', () => {
         [{ publicKeyPem: x, profile: 'signing' }, 'profile.key'],
         [{ publicKeyPem: x, profile: 'tsa' }, 'profile.key'],
         [{ publicKeyPem: ed, profile: 'encryption' }, 'profile.key'],
+        [{ publicKeyPem: x, profile: 'client' }, 'profile.key'],
         [{ publicKeyPem: 'not a key' }, 'publicKey.unsupported'],
         [{ subject: { commonName: '' } }, 'subject.commonName'],
         [{ subject: { commonName: 'x'.repeat(65) } }, 'subject.commonName'],

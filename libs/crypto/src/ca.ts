@@ -372,7 +372,7 @@ function subjectAltNames(names: readonly string[]): Asn1 {
       const ip = ipOctets(name);
       return ip
         ? asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, bin(ip))
-        : asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name.toLowerCase());
+        : asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name);
     }),
   );
 }
@@ -567,7 +567,7 @@ export class CertificateAuthority {
    * name (DNS names and IP addresses), keyUsage digitalSignature (+ keyEncipherment for RSA), extendedKeyUsage serverAuth.
    */
   issueServerCertificate(request: IssueServerCertificateRequest): IssuedCertificate {
-    const names = [...new Set(request.names.map((name) => name.trim()).filter((name) => name.length > 0))];
+    const names = [...new Set(request.names.map((name) => name.trim().toLowerCase()).filter((name) => name.length > 0))];
     if (names.length === 0 || names.length > 100) throw new CertificateRequestError('names.count', 'A server certificate names 1 to 100 hosts');
     const bad = names.find((name) => !isServerName(name));
     if (bad !== undefined) throw new CertificateRequestError('names.invalid', `"${bad}" is neither a DNS name nor an IP address`);
