@@ -1,10 +1,11 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { assertEveryRouteDecided, AuthModule } from '@sigillum/auth';
+import { assertEveryRouteDecided, AuthModule, OidcStaffModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
+import { kafkaSecurity } from './adapters';
 import { JsonErrorFilter, strictValidationPipe } from './http-errors';
 import { checkHttpsConfig, startHttpsListener } from './https-listener';
 import { installJsonLimits, loadJsonLimits } from './json-limits';
@@ -43,6 +44,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
         clock: options.clock,
       }),
       AuthModule,
+      // Staff bearer tokens of the operator's OIDC issuer, when OIDC_ISSUER is set.
+      OidcStaffModule.fromEnv(config.env),
       ...roles.map((spec) => spec.module),
     ],
   };
@@ -67,6 +70,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
             clientId: eventBus.clientId,
             partitions: eventBus.partitions,
             maxAttempts: config.consumerMaxAttempts,
+            security: kafkaSecurity(eventBus),
           })
         : new BusTransport(bus, { role: spec.role, maxAttempts: config.consumerMaxAttempts });
     app.connectMicroservice({ strategy }, { inheritAppConfig: true });
