@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { type INestApplication, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { ConfigError, ENVIRONMENT, type SigillumConfig } from '@sigillum/config';
 import { isServerName } from '@sigillum/crypto';
 
@@ -118,7 +119,8 @@ export interface HttpsListenerOptions {
 
 function materialOf(app: INestApplication): TlsMaterialSource | undefined {
   try {
-    return app.get<TlsMaterialSource>(TLS_MATERIAL_SOURCE, { strict: false });
+    // Through ModuleRef: a miss on the app itself would end the process when the app was created with abortOnError.
+    return app.get(ModuleRef).get<TlsMaterialSource>(TLS_MATERIAL_SOURCE, { strict: false });
   } catch {
     return undefined; // the certifier does not run in this process
   }
@@ -195,7 +197,9 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
     });
   });
 
-  const close = app.close.bind(app);
+  // Closed with the app: NestApplication.close() closes its HTTP adapter (the app itself is a proxy that ignores assignments).
+  const adapter = app.getHttpAdapter();
+  const closeAdapter = adapter.close.bind(adapter);
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (closing ??= new Promise<void>((resolve) => {
@@ -203,9 +207,9 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
       listener.close(() => resolve());
       listener.closeAllConnections();
     }));
-  app.close = async (...args: Parameters<INestApplication['close']>) => {
+  adapter.close = async () => {
     await stop();
-    return close(...args);
+    return closeAdapter();
   };
 
   const { port } = listener.address() as AddressInfo;
