@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Global, type INestApplication, Module } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { Test } from '@nestjs/testing';
-import { AuthModule } from '@sigillum/auth';
+import { AuthenticatorRegistry, AuthModule } from '@sigillum/auth';
 import { loadConfig } from '@sigillum/config';
 import {
   CA_CATEGORY,
@@ -225,6 +225,28 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       const { profile: _omitted, ...withoutProfile } = body;
       expect(fetched.body).toEqual(withoutProfile);
     }
+  });
+
+  it('issues a TLS client certificate (profile client) named by the party id, its serial the certificate id, that the machine authenticator maps', async () => {
+    const { partyId, keys } = await registerParty('Acme Processing', [
+      { algorithm: 'Ed25519', use: 'signature' },
+      { algorithm: 'X25519', use: 'encryption' },
+    ]);
+    const caFile = writeFile('ca-client.pem', (await anonymous().get('/ca/certificate').expect(200)).text);
+    const body = (await http().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'client' }).expect(201)).body;
+    expect(body).toMatchObject({ partyId, profile: 'client', status: 'valid', subject: `CN=${partyId},O=Acme Processing` });
+    expect(body.serialNumber.replace(/^0+/, '')).toBe(body.certificateId.replace(/-/g, '').replace(/^0+/, ''));
+    const leaf = writeFile('client.pem', body.certificatePem);
+    const attime = ['-attime', String(start.getTime() / 1000 + 60)];
+    expect(openssl(['verify', ...attime, '-purpose', 'sslclient', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
+    const machines = app.get(AuthenticatorRegistry).machines!;
+    const presented = { serialNumber: body.serialNumber, subjectCommonName: partyId, fingerprint256: body.fingerprint };
+    await expect(machines.authenticate(presented)).resolves.toEqual({ kind: 'machine', partyId, certificateSerial: body.serialNumber });
+    await http().post(`/certificates/${body.certificateId}/revocation`).send({ reason: 'operator left' }).expect(200);
+    await expect(machines.authenticate(presented)).rejects.toMatchObject({ rule: 'machine.certificate-revoked' });
+    // An encryption key cannot carry a client certificate.
+    const refused = await http().post('/certificates').send({ partyId, keyId: keys[1].keyId, profile: 'client' }).expect(400);
+    expect(refused.body.reasons).toEqual([expect.objectContaining({ rule: 'key.profile' })]);
   });
 
   it('honours validityDays', async () => {
