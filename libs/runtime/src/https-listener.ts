@@ -216,7 +216,7 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
   log.log(
     `Listening on https://${settings.host}:${port} (TLS ≥ ${settings.minVersion.slice(4)}; ` +
       `${clientCa !== undefined ? `client certificates verified against ${settings.clientCaFile ?? "the process's own CA"}` : 'no client certificates'}; ` +
-      `server certificate ${settings.certFile ?? `issued for ${settings.serverNames.join(', ')}`})`,
+      `server certificate ${settings.certFile ?? `of the process's own CA for ${settings.serverNames.join(', ')}`})`,
   );
   return listener;
 }
