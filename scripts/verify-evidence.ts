@@ -18,6 +18,9 @@ const USAGE = `Usage:
   --ca                the CA certificate (PEM) to trust; needed with --file unless the export carries it
   --export            also save what was fetched (records and CA certificate) for later, offline checks
   --at                check certificates at this time instead of when each record was signed
+Credentials (the evidence route is not public): SIGILLUM_TOKEN, an auditor's staff token (or a party's session
+credential, with SIGILLUM_SESSION naming its session: a party reads the evidence of its own correspondence only).
+They are read from the environment, never from the command line, so they stay out of shell history and ps.
 Exit status: 0 valid, 1 invalid, 2 could not verify (usage, network, unreadable files).`;
 
 class UsageError extends Error {}
@@ -82,15 +85,27 @@ interface Evidence {
   readonly caCertificatePem: string;
 }
 
+/** The caller's credentials, from the environment only. */
+function credentialHeaders(): Record<string, string> {
+  const token = process.env.SIGILLUM_TOKEN?.trim();
+  const session = process.env.SIGILLUM_SESSION?.trim();
+  return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(token && session ? { 'x-sigillum-session': session } : {}) };
+}
+
 async function fetchText(url: string): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json, application/x-pem-file' } });
+    response = await fetch(url, { headers: { accept: 'application/json, application/x-pem-file', ...credentialHeaders() } });
   } catch (error) {
     throw new Error(`Cannot reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is Sigillum running there? Pass --url to point elsewhere.`);
   }
   const body = await response.text();
   if (response.status === 404) throw new Error(`${url} answered 404: ${messageOf(body)}. Check the correspondence id (GET /mailbox/<partyId>/outbox lists yours).`);
+  if (response.status === 401 || response.status === 403) {
+    throw new Error(
+      `${url} answered ${response.status}: ${messageOf(body)}. Set SIGILLUM_TOKEN to an auditor's staff token (or a party's session credential with SIGILLUM_SESSION).`,
+    );
+  }
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}: ${messageOf(body)}`);
   return body;
 }

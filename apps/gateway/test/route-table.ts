@@ -17,7 +17,7 @@ const PARTY: readonly Caller[] = ['party-own', 'party-other'];
 const OWN: readonly Caller[] = ['party-own'];
 
 export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
-  // public by decision: health, the CA certificate, and the steps of opening a session (claim 1 authenticates)
+  // public by decision: health, the CA certificate, the domicile's public keys, and the steps of opening a session (claim 1 authenticates)
   'GET /health': EVERYONE,
   'GET /ca/certificate': EVERYONE,
   'POST /sessions': EVERYONE,
@@ -57,8 +57,9 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /chain-operators/{step}': ['admin', 'ops'],
   'GET /chains/{correspondenceId}': ['admin', 'ops', 'auditor'],
   'GET /correspondence-kinds': [...STAFF, ...PARTY],
-  'GET /evidence/{correspondenceId}': ['auditor'],
-  'GET /evidence/{correspondenceId}/verification': ['auditor'],
+  // the sender and recipients hold their own evidence (the handler refuses other parties: access.not-own-resource)
+  'GET /evidence/{correspondenceId}': ['auditor', ...PARTY],
+  'GET /evidence/{correspondenceId}/verification': ['auditor', ...PARTY],
 
   // processor
   'POST /processor/operators': ['admin'],
@@ -66,7 +67,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /processor/operators/{operatorId}': ['admin', 'ops', 'machine'],
 
   // domicile: the private office, through the party's own session
-  'GET /domicile/keys': [...STAFF, ...PARTY, 'machine'],
+  'GET /domicile/keys': EVERYONE,
   'PUT /contents': PARTY,
   'GET /contents/{digest}': PARTY,
   'POST /drafts': PARTY,

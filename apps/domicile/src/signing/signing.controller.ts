@@ -1,5 +1,5 @@
 import { ApiOperation } from '@nestjs/swagger';
-import { Access, machine, party, staff } from '@sigillum/auth';
+import { Access, publicRoute } from '@sigillum/auth';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DOMICILE_SIGNER, type DomicileSigner } from './domicile-signer';
 
@@ -11,7 +11,7 @@ export class SigningController {
   /** `{ keys: [{ kid, alg, use, publicKeyPem, jwk }] }`: pick the key whose `kid` is the proof's header `kid`. */
   @Get('keys')
   @ApiOperation({ summary: "The domicile's public signing keys" })
-  @Access(party(), machine(), staff('admin', 'registrar', 'ops', 'auditor'))
+  @Access(publicRoute('public keys: anyone (a court, a relying party) checks a validation proof with them, like the CA certificate'))
   keys() {
     return { keys: [this.signer.published] };
   }

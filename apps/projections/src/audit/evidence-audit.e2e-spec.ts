@@ -51,9 +51,12 @@ const root = path.resolve(__dirname, '../../../..');
 const run = promisify(execFile);
 
 /** `npm run verify:evidence -- …` as a user runs it; resolves with the exit code and what it printed. */
-async function verifyScript(...args: string[]): Promise<{ code: number; out: string }> {
+async function verifyScript(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', './libs/testing/src/event-bus-restart/ts-register.js', 'scripts/verify-evidence.ts', ...args], { cwd: root });
+    const { stdout, stderr } = await run(process.execPath, ['-r', './libs/testing/src/event-bus-restart/ts-register.js', 'scripts/verify-evidence.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, SIGILLUM_TOKEN: '', SIGILLUM_SESSION: '', ...env },
+    });
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -203,22 +206,24 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
     const caCertificatePem = (await anonymous().get('/ca/certificate').expect(200)).text;
     fs.writeFileSync(exported, `${JSON.stringify({ correspondenceId: id, records: evidence.records, caCertificatePem }, null, 2)}\n`);
 
-    const offline = await verifyScript('--file', exported);
+    const offline = await verifyScript(['--file', exported]);
     expect(offline.out).toMatch(/VALID: every signature leads to the CA/);
     expect(offline.code).toBe(0);
     expect(offline.out).toMatch(/#0 +ok +sigillum:CorrespondenceValidatedBySender/);
     const tampered = JSON.parse(fs.readFileSync(exported, 'utf8'));
     tampered.records[3].record.EventTime = '2020-01-01T00:00:00.000Z';
     fs.writeFileSync(exported, JSON.stringify(tampered));
-    const caught = await verifyScript('--file', exported);
+    const caught = await verifyScript(['--file', exported]);
     expect(caught.code).toBe(1);
     expect(caught.out).toMatch(/#3 +INVALID/);
     expect(caught.out).toMatch(/payload\.mismatch/);
 
-    // Fetching from the running server: GET /evidence/:id is for auditors, and the script sends no credential (it has no
-    // option for one yet), so the server refuses it and the script says it could not verify.
-    const online = await verifyScript(id, '--url', base);
-    expect(online.code).toBe(2);
-    expect(online.out).toMatch(/answered HTTP 401/);
+    // Fetching from the running server: GET /evidence/:id needs a credential, read from SIGILLUM_TOKEN (never argv).
+    const refused = await verifyScript([id, '--url', base]);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/answered 401.*Set SIGILLUM_TOKEN/);
+    const online = await verifyScript([id, '--url', base], { SIGILLUM_TOKEN: auditor.authorization.replace(/^Bearer /, '') });
+    expect(online.out).toMatch(/VALID: every signature leads to the CA/);
+    expect(online.code).toBe(0);
   }, 60_000);
 });
