@@ -220,6 +220,9 @@ describe('access control on every surface', () => {
       const everyone = await raw('GET', '/parties', undefined, aliceSession.auth);
       expect([everyone.status, ruleOf(everyone)]).toEqual([403, 'access.party-not-allowed']);
       expect((await raw('GET', `/mailbox/${alice}/inbox`, undefined, aliceSession.auth)).status).toBe(200);
+      // Evidence: a party reads only the evidence of a correspondence it sent or received (an unknown id answers the same).
+      const foreignEvidence = await raw('GET', `/evidence/${randomUUID()}`, undefined, aliceSession.auth);
+      expect([foreignEvidence.status, ruleOf(foreignEvidence)]).toEqual([403, 'evidence.not-participant']);
     });
 
     it('a forged or revoked staff credential is refused at the next call; the first-start file is 0600 and its secret is in no event', async () => {

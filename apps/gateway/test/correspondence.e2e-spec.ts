@@ -229,6 +229,10 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     const verdict = verifyEvidenceChain(evidence.records ?? evidence, caPem);
     expect(verdict).toMatchObject({ valid: true });
     expect(await api('GET', `/evidence/${correspondenceId}/verification`, undefined, auditorAuth)).toMatchObject({ valid: true });
+    // The sender and the recipient hold the same evidence of their own letter.
+    for (const session of [aliceSession, bobSession]) {
+      expect((await api('GET', `/evidence/${correspondenceId}`, undefined, session.auth)).records).toEqual(evidence.records);
+    }
   }, 60_000);
 
   (name === 'embedded' ? it : it.skip)('openssl accepts the chain of the seal (openssl verify) and the RFC 3161 time-stamp (openssl ts -verify) the processor produced', async () => {
