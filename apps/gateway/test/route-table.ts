@@ -20,6 +20,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   // public by decision: health, the CA certificate, the domicile's public keys, and the steps of opening a session (claim 1 authenticates)
   'GET /health': EVERYONE,
   'GET /ca/certificate': EVERYONE,
+  'GET /correspondence-kinds': EVERYONE,
   'POST /sessions': EVERYONE,
   'GET /sessions/{id}': EVERYONE,
   'POST /sessions/{id}/code': EVERYONE,
@@ -56,7 +57,6 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /policies/current': STAFF,
   'GET /chain-operators/{step}': ['admin', 'ops'],
   'GET /chains/{correspondenceId}': ['admin', 'ops', 'auditor'],
-  'GET /correspondence-kinds': [...STAFF, ...PARTY],
   // the sender and recipients hold their own evidence (the handler refuses other parties: access.not-own-resource)
   'GET /evidence/{correspondenceId}': ['auditor', ...PARTY],
   'GET /evidence/{correspondenceId}/verification': ['auditor', ...PARTY],

@@ -1,4 +1,4 @@
-import { Access, party, staff } from '@sigillum/auth';
+import { Access, publicRoute, staff } from '@sigillum/auth';
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { CorrespondenceKind } from '@sigillum/contracts';
@@ -40,7 +40,7 @@ export class ChainController {
   }
 
   @Get('correspondence-kinds')
-  @Access(party(), staff('admin', 'registrar', 'ops', 'auditor'))
+  @Access(publicRoute('claim 1, step 1: a client names the kind of correspondence when it asks for a session, before it holds one'))
   @ApiOperation({ summary: 'The kinds of correspondence configured (CORRESPONDENCE_KINDS_FILE or the defaults): required level, consignment mode, processing chain' })
   @ApiOkResponse({ description: '{ kinds: [{ name, requiredLevel, consignment, chain }] }' })
   kinds(): { kinds: readonly CorrespondenceKind[] } {
