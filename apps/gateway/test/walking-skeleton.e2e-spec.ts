@@ -20,6 +20,21 @@ const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embe
 const brokers = kafkaBrokers();
 if (brokers) runtimes.push({ name: 'kafka', env: { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers } });
 else reportSkippedKafka('walking-skeleton e2e on Kafka');
+// The broker in secure mode (SASL/SCRAM, ACLs deny by default): the whole app as its `sigillum` principal.
+const secureBrokers = process.env.KAFKA_SECURE_BROKERS?.trim();
+if (secureBrokers) {
+  const stateDir = process.env.KAFKA_SECURE_STATE_DIR?.trim() || path.resolve(__dirname, '../../../.kafka/state-secure');
+  runtimes.push({
+    name: 'secure Kafka',
+    env: {
+      EVENT_BUS: 'kafka',
+      KAFKA_BROKERS: secureBrokers,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: process.env.KAFKA_SECURE_APP_USER?.trim() || 'sigillum',
+      KAFKA_SASL_PASSWORD_FILE: path.join(stateDir, 'credentials', `${process.env.KAFKA_SECURE_APP_USER?.trim() || 'sigillum'}.password`),
+    },
+  });
+} else reportSkippedKafka('walking-skeleton e2e on the secure (SASL + ACL) broker (set KAFKA_SECURE_BROKERS)');
 
 describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
   let app: INestApplication;
@@ -117,7 +132,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
     ]);
     const deadLetters: { id: string; reason: string }[] = [];
     const watcher = await bus.consume({
-      group: `e2e-dlq-watch-${poisonId}`,
+      group: `sigillum.e2e-dlq-watch-${poisonId}`, // the app principal may join groups under sigillum. only (secure mode)
       topics: [Topics.deadLetterOf(topic)],
       handler: async (message) => {
         deadLetters.push({ id: message.id, reason: deadLetterInfoOf(message)?.reason ?? '' });
