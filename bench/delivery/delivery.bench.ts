@@ -2,7 +2,7 @@
  * Registered deliveries end to end, through every role, in one process.
  *
  *   npm run bench:delivery                                              # embedded bus (the default)
- *   BENCH_KAFKA=1 KAFKA_BROKERS=127.0.0.1:9092 npm run bench:delivery   # EVENT_BUS=kafka (bash scripts/kafka.sh start)
+ *   KAFKA_BROKERS=127.0.0.1:9092 npm run bench:delivery   # KAFKA_BROKERS implies EVENT_BUS=kafka (bash scripts/kafka.sh start)
  *
  * Target (issue): >= 1,000 registered deliveries per second end to end on 2 cores embedded, >= 500/s on Kafka.
  *
@@ -72,10 +72,10 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const phaseTimeoutMs = integer('BENCH_PHASE_TIMEOUT_S', 600, 1) * 1000;
   const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL`);
-  let brokers: string | undefined;
-  if (env.BENCH_KAFKA?.trim() === '1') {
-    brokers = env.KAFKA_BROKERS?.trim();
-    if (!brokers) problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
+  // The apps' rule: KAFKA_BROKERS implies the Kafka bus (BENCH_KAFKA=1 only insists on it).
+  const brokers = env.KAFKA_BROKERS?.trim() || undefined;
+  if (env.BENCH_KAFKA?.trim() === '1' && !brokers) {
+    problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
   }
   if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
   return { deliveries, concurrency, pairs, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs };
@@ -341,7 +341,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or drop BENCH_KAFKA.\n`);
+    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or unset KAFKA_BROKERS for the embedded bus.\n`);
     process.exit(1);
   },
 );

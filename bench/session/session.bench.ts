@@ -2,7 +2,7 @@
  * Opening a strongly authenticated session (claim 1), end to end through every role, in one process.
  *
  *   npm run bench:session                                              # embedded bus (the default)
- *   BENCH_KAFKA=1 KAFKA_BROKERS=127.0.0.1:9092 npm run bench:session   # EVENT_BUS=kafka (bash scripts/kafka.sh start)
+ *   KAFKA_BROKERS=127.0.0.1:9092 npm run bench:session   # KAFKA_BROKERS implies EVENT_BUS=kafka (bash scripts/kafka.sh start)
  *
  * Target (issue): p99 <= 10 ms per opening in embedded mode, out-of-band transport excluded, and thousands
  * of openings per second on 2 cores.
@@ -88,10 +88,10 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
     problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL (as for the apps)`);
   }
-  let brokers: string | undefined;
-  if (env.BENCH_KAFKA?.trim() === '1') {
-    brokers = env.KAFKA_BROKERS?.trim();
-    if (!brokers) problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
+  // The apps' rule: KAFKA_BROKERS implies the Kafka bus (BENCH_KAFKA=1 only insists on it).
+  const brokers = env.KAFKA_BROKERS?.trim() || undefined;
+  if (env.BENCH_KAFKA?.trim() === '1' && !brokers) {
+    problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
   }
   const shm = '/dev/shm';
   const outboxRoot = env.BENCH_OUTBOX_DIR?.trim() || (isWritableDir(shm) ? shm : os.tmpdir());

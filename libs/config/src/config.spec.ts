@@ -47,6 +47,12 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes the Kafka bus from KAFKA_BROKERS alone, and refuses EVENT_BUS=embedded beside a broker', () => {
+    expect(loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }).eventBus).toMatchObject({ kind: 'kafka', brokers: ['127.0.0.1:9092'] });
+    expect(loadConfig({ KAFKA_BROKERS: '' }).eventBus).toEqual({ kind: 'embedded' });
+    expect(() => loadConfig({ EVENT_BUS: 'embedded', KAFKA_BROKERS: '127.0.0.1:9092' })).toThrow(/KAFKA_BROKERS is set but EVENT_BUS=embedded/);
+  });
+
   it('reads a Kafka configuration', () => {
     const config = loadConfig({ EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9094' });
     expect(config.eventBus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], clientId: 'sigillum', partitions: 3 });

@@ -52,7 +52,7 @@ export const ENVIRONMENT = {
   },
   EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb' },
   EVENTSTORE_CONNECTION_STRING: { default: '', help: 'required when EVENT_STORE=kurrentdb, e.g. kurrentdb://127.0.0.1:2113?tls=false' },
-  EVENT_BUS: { default: 'embedded', help: 'embedded | kafka' },
+  EVENT_BUS: { default: 'kafka when KAFKA_BROKERS is set, else embedded', help: 'embedded | kafka; EVENT_BUS=embedded with KAFKA_BROKERS set is refused' },
   KAFKA_BROKERS: { default: '', help: 'comma-separated host:port list; required when EVENT_BUS=kafka; enables the Kafka test suites' },
   KAFKA_CLIENT_ID: { default: 'sigillum', help: 'kafkajs client id prefix' },
   KAFKA_TOPIC_PARTITIONS: { default: '3', help: 'partitions of topics the bus creates' },
@@ -120,8 +120,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     problems.push('EVENTSTORE_CONNECTION_STRING is required when EVENT_STORE=kurrentdb (e.g. kurrentdb://127.0.0.1:2113?tls=false)');
   }
 
-  const busKind = oneOf('EVENT_BUS', ['embedded', 'kafka'] as const);
   const brokers = read('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean);
+  // One rule for npm start, the demos and the benches: KAFKA_BROKERS implies the Kafka bus; naming a broker while
+  // asking for the embedded bus is refused rather than silently ignored.
+  const explicitBus = env.EVENT_BUS?.trim();
+  const busKind = explicitBus ? oneOf('EVENT_BUS', ['embedded', 'kafka'] as const) : brokers.length > 0 ? 'kafka' : 'embedded';
+  if (explicitBus === 'embedded' && brokers.length > 0) {
+    problems.push('KAFKA_BROKERS is set but EVENT_BUS=embedded: unset KAFKA_BROKERS for the embedded bus, or unset EVENT_BUS (KAFKA_BROKERS implies EVENT_BUS=kafka)');
+  }
   if (busKind === 'kafka' && brokers.length === 0) {
     problems.push('KAFKA_BROKERS is required when EVENT_BUS=kafka (e.g. 127.0.0.1:9092; `bash scripts/kafka.sh start` runs one)');
   }
