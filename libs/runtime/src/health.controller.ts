@@ -8,6 +8,9 @@ import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
 import { DURABLE_TIMERS, type DurableTimers } from './timers/durable-timers';
 
+/** Longest a component's check may take: /health answers within about this, saying which component did not. */
+export const HEALTH_CHECK_DEADLINE_MS = 800;
+
 interface ComponentHealth {
   readonly up: boolean;
   readonly detail?: string;
@@ -25,22 +28,28 @@ export class HealthController {
     @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
   ) {}
 
-  /** 200 when every component is up, 503 otherwise; each component says what it is doing. */
+  /**
+   * 200 when every component is up, 503 otherwise; each component says what it is doing. The checks run at once,
+   * each within HEALTH_CHECK_DEADLINE_MS: one that has not answered by then is reported down, so a dependency that
+   * hangs (a broker gone) makes the answer a prompt 503 naming it, never a slow one.
+   */
   @Get()
   @ApiOperation({ summary: 'Health of each component of this process' })
   @Access(publicRoute('health: load balancers and monitors probe it without credentials'))
   async health(@Res() response: Response): Promise<void> {
-    const components: Record<string, ComponentHealth> = {
-      eventStore: await this.safely(() => this.store.health()),
-      bus: await this.safely(() => this.bus.health()),
-      relay: await this.safely(() => this.relay.health()),
-      secondChannels: this.describeSecondChannels(),
-      timers: await this.safely(async () => {
+    const checks: Record<string, () => Promise<ComponentHealth>> = {
+      eventStore: () => this.store.health(),
+      bus: () => this.bus.health(),
+      relay: () => this.relay.health(),
+      secondChannels: async () => this.describeSecondChannels(),
+      timers: async () => {
         const { pending, failing, lastPollAt } = this.timers.stats();
         // A failing timer is retried with backoff: reported, but the process still serves.
         return { up: true, pending, failing, lastPollAt, ...(failing > 0 ? { detail: `${failing} timer(s) failing and retried; see the DurableTimers log lines` } : {}) };
-      }),
+      },
     };
+    const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await this.safely(check)] as const));
+    const components: Record<string, ComponentHealth> = Object.fromEntries(entries);
     const up = Object.values(components).every((component) => component.up);
     response
       .status(up ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
@@ -56,11 +65,18 @@ export class HealthController {
     return { up: true, detail: none ? `${detail} (no transport: sessions cannot open; see OOB_EMAIL_TRANSPORT)` : detail };
   }
 
+  /** The check's answer, or down with its error, or down when it has not answered within the deadline. */
   private async safely(check: () => Promise<ComponentHealth>): Promise<ComponentHealth> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<ComponentHealth>((resolve) => {
+      timer = setTimeout(() => resolve({ up: false, detail: `no answer within ${HEALTH_CHECK_DEADLINE_MS} ms` }), HEALTH_CHECK_DEADLINE_MS);
+    });
     try {
-      return await check();
+      return await Promise.race([Promise.resolve().then(check), late]);
     } catch (error) {
       return { up: false, detail: (error as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
