@@ -1,17 +1,41 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { migrateComponent } from '@sigillum/bus';
+import { OUT_OF_BAND_SENDER, OutOfBandDeliveryError, type OutOfBandSender, OutOfBandUnavailableError } from '@sigillum/channels';
 import { PARTY_CATEGORY, type PartyEvent, type SecondChannelKind, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { LOCAL_DB, nameBasedId } from '@sigillum/runtime';
+import { DURABLE_TIMERS, type DurableTimer, type DurableTimers, LOCAL_DB, nameBasedId } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { CorrespondenceService } from './correspondence.service';
+
+/** Kind of the durable timer that sends (and, until it is sent, re-sends) the notice of one delivery. */
+export const RECIPIENT_NOTICE_TIMER_KIND = 'domicile.recipient-notice';
+
+/** One timer per (correspondence, recipient): claiming the notice again (a redelivered event, a restart) changes nothing. */
+export const recipientNoticeTimerId = (correspondenceId: string, recipientId: string) => `recipient-notice:${correspondenceId}:${recipientId}`;
+
+/**
+ * The notice's message id, the same on every attempt: the SMTP Message-ID (`<id@from-domain>`, and the header
+ * X-Sigillum-Message-Id), the Kafka gateway message id. A re-send after a crash between the hand-over and its record
+ * carries the same id, so the recipient's mail client (or the gateway) recognises the duplicate.
+ */
+export const recipientNoticeMessageId = (correspondenceId: string, recipientId: string) => nameBasedId(`notice:${correspondenceId}:${recipientId}`);
+
+/** A send that has not answered after this long counts as failed (and is retried): a hung relay must not hold the timers. */
+export const RECIPIENT_NOTICE_SEND_TIMEOUT_MS = 60_000;
 
 /** What became of the notice of one delivery, kept in LOCAL_DB (operations data, not evidence). */
 export interface NoticeRecord {
   readonly correspondenceId: string;
   readonly recipientId: string;
-  /** `pending`, `sent`, `failed` (the transport refused), `no-channel` (no verified channel a transport serves). */
+  /**
+   * `pending` (claimed, not sent yet: its durable timer sends it, and retries it with backoff after a failure, whose
+   * reason is in `detail`), `sent`, `no-channel` (no verified channel a transport serves), `undeliverable` (refused
+   * for good: no transport can carry it, or the relay answered with a permanent SMTP 5xx; the reason in `detail`).
+   * Rows written before the outbox may also say `failed`.
+   */
   readonly status: string;
+  /** Sends tried so far (handed to the transport, whatever came of it). */
+  readonly attempts: number;
   readonly transport: string | null;
   readonly detail: string | null;
   readonly updatedAt: string;
@@ -30,132 +54,184 @@ interface Contact {
   readonly channels: readonly { readonly channelId: string; readonly kind: SecondChannelKind; readonly address: string; readonly verifiedAt: string }[];
 }
 
-/** Notices sent at once; the rest wait their turn (the consumer never waits for a transport). */
-const CONCURRENCY = 8;
+const MIGRATIONS = [
+  // The table as it was before the outbox (kept by CREATE TABLE IF NOT EXISTS on data written by older builds).
+  `CREATE TABLE IF NOT EXISTS domicile_notices (
+     correspondence_id TEXT NOT NULL,
+     recipient_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     transport TEXT,
+     detail TEXT,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (correspondence_id, recipient_id)
+   ) WITHOUT ROWID;`,
+  `ALTER TABLE domicile_notices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE domicile_notices ADD COLUMN accept_by TEXT;
+   ALTER TABLE domicile_notices ADD COLUMN correlation_id TEXT;
+   ALTER TABLE domicile_notices ADD COLUMN causation_id TEXT;
+   CREATE INDEX domicile_notices_status ON domicile_notices (status);`,
+];
+
+/** The statuses after which nothing more is tried. */
+const FINAL = new Set(['sent', 'no-channel', 'undeliverable', 'failed']);
+
+/**
+ * A refusal that trying again cannot change: no transport for the channel, or an SMTP permanent reply (5xx: unknown
+ * mailbox, policy refusal). Anything else (relay down, 4xx, timeout, bus unavailable) is transient and retried.
+ */
+export function isPermanentRefusal(error: unknown): boolean {
+  if (error instanceof OutOfBandUnavailableError) return true;
+  return error instanceof OutOfBandDeliveryError && error.transport === 'smtp' && /(?:^|\s)5\d\d(?:[\s-]|$)/.test(error.message);
+}
 
 /**
  * Tells a recipient that a correspondence reached its inbox, over its verified second channel (e-mail first, as
- * the legal notice; SMS otherwise) through the OUT_OF_BAND_SENDER's `notify`. At most one notice per delivery:
- * the row (correspondence, recipient) is claimed before sending, so a redelivered DeliveredToRecipient sends
- * nothing. Sending runs off the consumer, bounded; shutdown waits for what is in flight. The notice carries no
- * content and no link — the recipient opens its own session (claim 1) to read, accept or refuse.
+ * the legal notice; SMS otherwise) through the OUT_OF_BAND_SENDER's `notify`. The notice carries no content and no
+ * link — the recipient opens its own session (claim 1) to read, accept or refuse.
+ *
+ * A durable outbox (issue #9): `notify` — called by the consumer of our own DeliveredToRecipient — claims the row
+ * (correspondence, recipient) and schedules its durable timer in one SQLite transaction, and returns; the timer
+ * sends. A send that fails is recorded and thrown, so the timer retries it with backoff, across restarts, until it
+ * is sent; only a permanent refusal is given up (`undeliverable`, with its reason). A crash anywhere leaves either
+ * nothing (the bus redelivers the event: the claim is made then) or a pending timer (fired by the next process).
+ * At start, rows left `pending` by a build before the outbox (claimed, queued in memory, lost) get their timer too.
+ *
+ * At least once, recognisably: every attempt carries the same message id (recipientNoticeMessageId). The one
+ * window left is a crash after the transport accepted the notice and before `sent` is recorded: the next process
+ * sends it again, with the same Message-ID — a duplicate the recipient's mail client may collapse, but that an SMTP
+ * relay delivers all the same.
  */
 @Injectable()
-export class RecipientNotices implements OnApplicationShutdown {
+export class RecipientNotices implements OnModuleInit {
   private readonly log = new Logger('RecipientNotices');
-  private readonly waiting: (() => Promise<void>)[] = [];
-  private readonly running = new Set<Promise<void>>();
   private readonly statements;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(OUT_OF_BAND_SENDER) private readonly sender: OutOfBandSender,
-    @Inject(LOCAL_DB) db: Database.Database,
+    @Inject(LOCAL_DB) private readonly db: Database.Database,
+    @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
     private readonly correspondences: CorrespondenceService,
   ) {
-    db.exec(`CREATE TABLE IF NOT EXISTS domicile_notices (
-      correspondence_id TEXT NOT NULL,
-      recipient_id TEXT NOT NULL,
-      status TEXT NOT NULL,
-      transport TEXT,
-      detail TEXT,
-      updated_at TEXT NOT NULL,
-      PRIMARY KEY (correspondence_id, recipient_id)
-    ) WITHOUT ROWID;`);
+    // Versioned (component `domicile_notices`): rows written by older builds are kept, and given a timer at start.
+    migrateComponent(db, 'domicile_notices', MIGRATIONS);
     this.statements = {
-      claim: db.prepare(`INSERT INTO domicile_notices (correspondence_id, recipient_id, status, updated_at) VALUES (?, ?, 'pending', ?) ON CONFLICT DO NOTHING`),
+      claim: db.prepare(
+        `INSERT INTO domicile_notices (correspondence_id, recipient_id, status, accept_by, correlation_id, causation_id, updated_at)
+         VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      attempt: db.prepare(`UPDATE domicile_notices SET attempts = attempts + 1, updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`),
       settle: db.prepare(`UPDATE domicile_notices SET status = ?, transport = ?, detail = ?, updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`),
       get: db.prepare(
-        `SELECT correspondence_id AS correspondenceId, recipient_id AS recipientId, status, transport, detail, updated_at AS updatedAt
+        `SELECT correspondence_id AS correspondenceId, recipient_id AS recipientId, status, attempts, transport, detail, updated_at AS updatedAt
          FROM domicile_notices WHERE correspondence_id = ? AND recipient_id = ?`,
       ),
+      row: db.prepare(`SELECT status, accept_by AS acceptBy, correlation_id AS correlationId, causation_id AS causationId FROM domicile_notices WHERE correspondence_id = ? AND recipient_id = ?`),
+      pending: db.prepare(`SELECT correspondence_id AS correspondenceId, recipient_id AS recipientId FROM domicile_notices WHERE status = 'pending'`),
     };
   }
 
-  /** Queues the notice of a delivery, unless one was already claimed for it. */
+  /** Registers the timer handler, and gives a timer to every pending row that has none (rows of older builds). */
+  onModuleInit(): void {
+    this.timers.onDue(RECIPIENT_NOTICE_TIMER_KIND, (timer) => this.fire(timer));
+    const rows = this.statements.pending.all() as { correspondenceId: string; recipientId: string }[];
+    const now = this.correspondences.now().toISOString();
+    let armed = 0;
+    this.db.transaction(() => {
+      for (const { correspondenceId, recipientId } of rows) {
+        if (this.timers.stateOf(recipientNoticeTimerId(correspondenceId, recipientId)) !== undefined) continue;
+        this.schedule(correspondenceId, recipientId, now);
+        armed++;
+      }
+    })();
+    if (armed > 0) this.log.log(`${armed} notice(s) left pending by an earlier process will be sent`);
+  }
+
+  /** Claims the notice of a delivery and schedules its sending (durable); nothing when it was already claimed. */
   notify(delivery: DeliveryToNotify): void {
-    const claimed = this.statements.claim.run(delivery.correspondenceId, delivery.recipientId, this.correspondences.now().toISOString()).changes > 0;
-    if (!claimed) return;
-    this.waiting.push(() => this.send(delivery));
-    this.pump();
+    const now = this.correspondences.now().toISOString();
+    this.db.transaction(() => {
+      const claimed =
+        this.statements.claim.run(delivery.correspondenceId, delivery.recipientId, delivery.acceptBy, delivery.correlationId, delivery.causationId, now).changes > 0;
+      if (claimed) this.schedule(delivery.correspondenceId, delivery.recipientId, now);
+    })();
   }
 
   noticeOf(correspondenceId: string, recipientId: string): NoticeRecord | undefined {
     return this.statements.get.get(correspondenceId, recipientId) as NoticeRecord | undefined;
   }
 
-  /** Resolves once every queued notice has been tried (or after `ms`); true when none is left. */
-  async settled(ms = 30_000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (this.running.size > 0 || this.waiting.length > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
-      clearTimeout(timer);
+  private schedule(correspondenceId: string, recipientId: string, dueAt: string): void {
+    this.timers.schedule({ timerId: recipientNoticeTimerId(correspondenceId, recipientId), kind: RECIPIENT_NOTICE_TIMER_KIND, dueAt, payload: { correspondenceId, recipientId } });
+  }
+
+  private settle(correspondenceId: string, recipientId: string, status: string, transport: string | null, detail: string | null): void {
+    this.statements.settle.run(status, transport, detail, this.correspondences.now().toISOString(), correspondenceId, recipientId);
+  }
+
+  /** Sends one claimed notice; returns once it is settled for good, throws (the timer retries) otherwise. */
+  private async fire(timer: DurableTimer): Promise<void> {
+    const { correspondenceId, recipientId } = timer.payload as { correspondenceId?: unknown; recipientId?: unknown };
+    if (typeof correspondenceId !== 'string' || typeof recipientId !== 'string') {
+      this.log.error(`Timer ${timer.timerId} has no correspondence or recipient in its payload; dropped`);
+      return;
     }
-    return true;
-  }
+    const row = this.statements.row.get(correspondenceId, recipientId) as
+      | { status: string; acceptBy: string | null; correlationId: string | null; causationId: string | null }
+      | undefined;
+    if (!row || FINAL.has(row.status)) return; // settled before a crash kept the timer from being marked fired
+    const settle = (status: string, transport: string | null, detail: string | null) => this.settle(correspondenceId, recipientId, status, transport, detail);
 
-  async onApplicationShutdown(): Promise<void> {
-    if (!(await this.settled(10_000))) this.log.warn(`${this.waiting.length + this.running.size} notice(s) still unsent at shutdown; recipients find the correspondence in their inbox`);
-  }
+    const { state, history } = await this.correspondences.load(correspondenceId);
+    if (state.status === 'none') throw new Error(`correspondence ${correspondenceId} is not in the store (yet)`);
+    // The delivery as recorded (rows of older builds kept neither acceptBy nor the event's ids).
+    const delivered = history.find((r) => r.event.type === 'DeliveredToRecipient' && r.event.data.recipientId === recipientId);
+    const acceptBy = row.acceptBy ?? (delivered?.event.type === 'DeliveredToRecipient' ? delivered.event.data.acceptBy : null);
+    if (!acceptBy) throw new Error(`correspondence ${correspondenceId} records no delivery to ${recipientId} (yet)`);
 
-  private pump(): void {
-    while (this.running.size < CONCURRENCY && this.waiting.length > 0) {
-      const task = this.waiting.shift()!;
-      const run: Promise<void> = task()
-        .catch((error) => this.log.error(`Notice task failed: ${(error as Error).message}`))
-        .finally(() => {
-          this.running.delete(run);
-          this.pump();
-        });
-      this.running.add(run);
-    }
-  }
-
-  private settle(delivery: DeliveryToNotify, status: string, transport: string | null, detail: string | null): void {
-    this.statements.settle.run(status, transport, detail, this.correspondences.now().toISOString(), delivery.correspondenceId, delivery.recipientId);
-  }
-
-  private async send(delivery: DeliveryToNotify): Promise<void> {
-    const { state } = await this.correspondences.load(delivery.correspondenceId);
-    if (state.status === 'none') return this.settle(delivery, 'failed', null, 'correspondence unknown');
-    const recipient = await this.contactOf(delivery.recipientId);
-    const sender = await this.contactOf(state.senderId);
+    const recipient = await this.contactOf(recipientId);
     const usable = recipient.channels.filter((channel) => this.sender.supports(channel.kind));
     // E-mail first: it is the notice of record; SMS only for a recipient without a verified e-mail.
     const channel =
       usable.filter((c) => c.kind === 'email').sort((a, b) => b.verifiedAt.localeCompare(a.verifiedAt))[0] ??
       usable.sort((a, b) => b.verifiedAt.localeCompare(a.verifiedAt))[0];
     if (!channel) {
-      this.log.warn(`No notice for ${delivery.recipientId} of correspondence ${delivery.correspondenceId}: no verified second channel a transport serves`);
-      return this.settle(delivery, 'no-channel', null, 'the recipient has no verified channel that a configured transport serves');
+      this.log.warn(`No notice for ${recipientId} of correspondence ${correspondenceId}: no verified second channel a transport serves`);
+      return settle('no-channel', null, 'the recipient has no verified channel that a configured transport serves');
     }
     if (!this.sender.notify) {
-      this.log.warn(`No notice for ${delivery.recipientId}: the out-of-band sender cannot carry notices`);
-      return this.settle(delivery, 'failed', null, 'the out-of-band sender cannot carry notices');
+      this.log.warn(`No notice for ${recipientId}: the out-of-band sender cannot carry notices`);
+      return settle('undeliverable', null, 'the out-of-band sender cannot carry notices');
     }
+    const sender = await this.contactOf(state.senderId);
+    this.statements.attempt.run(this.correspondences.now().toISOString(), correspondenceId, recipientId);
     try {
-      const receipt = await this.sender.notify({
-        messageId: nameBasedId(`notice:${delivery.correspondenceId}:${delivery.recipientId}`),
-        partyId: delivery.recipientId,
-        channel: { channelId: channel.channelId, kind: channel.kind, address: channel.address },
-        purpose: 'correspondence-delivered',
-        reference: delivery.correspondenceId,
-        senderName: sender.displayName ?? state.senderId,
-        correspondenceKind: state.kind,
-        consignment: state.consignment,
-        acceptBy: delivery.acceptBy,
-        correlationId: delivery.correlationId,
-        causationId: delivery.causationId,
-      });
-      this.settle(delivery, 'sent', receipt.transport, receipt.transportReference ?? null);
+      const receipt = await withTimeout(
+        this.sender.notify({
+          messageId: recipientNoticeMessageId(correspondenceId, recipientId),
+          partyId: recipientId,
+          channel: { channelId: channel.channelId, kind: channel.kind, address: channel.address },
+          purpose: 'correspondence-delivered',
+          reference: correspondenceId,
+          senderName: sender.displayName ?? state.senderId,
+          correspondenceKind: state.kind,
+          consignment: state.consignment,
+          acceptBy,
+          correlationId: row.correlationId ?? delivered?.metadata.correlationId ?? correspondenceId,
+          causationId: row.causationId ?? delivered?.metadata.eventId ?? correspondenceId,
+        }),
+        RECIPIENT_NOTICE_SEND_TIMEOUT_MS,
+      );
+      settle('sent', receipt.transport, receipt.transportReference ?? null);
     } catch (error) {
       // Transport errors never carry a code (there is none) and mask addresses: safe to keep and log.
-      const detail = (error as Error).message.slice(0, 500);
-      this.log.warn(`Notice to ${delivery.recipientId} of correspondence ${delivery.correspondenceId} failed: ${detail}`);
-      this.settle(delivery, 'failed', null, detail);
+      const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+      if (isPermanentRefusal(error)) {
+        this.log.warn(`Notice to ${recipientId} of correspondence ${correspondenceId} refused for good: ${detail}`);
+        return settle('undeliverable', null, detail);
+      }
+      settle('pending', null, detail);
+      throw new Error(`notice to ${recipientId} of correspondence ${correspondenceId} not sent: ${detail}`);
     }
   }
 
@@ -187,4 +263,14 @@ export class RecipientNotices implements OnApplicationShutdown {
     const verified = [...channels.values()].filter((c): c is Contact['channels'][number] => c.verifiedAt !== null);
     return { displayName, channels: verified };
   }
+}
+
+/** The promise's outcome, or a (transient) failure after `ms`; the timer does not keep the process alive. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the transport did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
