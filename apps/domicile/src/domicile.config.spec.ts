@@ -111,4 +111,12 @@ describe('domicile config', () => {
       /SESSION_ABSOLUTE_SECONDS \(600\) must not be shorter than SESSION_IDLE_SECONDS \(3600\)/,
     );
   });
+
+  it('reads CHANNEL_COOLING_HOURS as the certifier does (24 by default, 0 to 720 whole hours)', () => {
+    expect(loadDomicileConfig({}).channelCoolingHours).toBe(24);
+    expect(loadDomicileConfig({ CHANNEL_COOLING_HOURS: '0' }).channelCoolingHours).toBe(0);
+    expect(loadDomicileConfig({ CHANNEL_COOLING_HOURS: '720' }).channelCoolingHours).toBe(720);
+    expect(() => loadDomicileConfig({ CHANNEL_COOLING_HOURS: '1.5' })).toThrow(/CHANNEL_COOLING_HOURS="1.5" must be an integer between 0 and 720/);
+    expect(() => loadDomicileConfig({ CHANNEL_COOLING_HOURS: '721' })).toThrow(/CHANNEL_COOLING_HOURS="721"/);
+  });
 });

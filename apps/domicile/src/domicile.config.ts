@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { ConfigError, loadCorrespondenceKinds, type SigillumConfig } from '@sigillum/config';
 import { SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { DEFAULT_TRUST_LEVELS, type TrustLevel } from '@sigillum/contracts';
+import { DEFAULT_CHANNEL_COOLING_HOURS } from '@sigillum/contracts/directory/channel-choice';
 import type { SessionPolicy } from './session/session.decider';
 
 /** The domicile's validated configuration. */
@@ -17,6 +18,11 @@ export interface DomicileConfig {
   readonly sessionLimits: SessionLimits;
   /** Express `trust proxy`: whose X-Forwarded-For gives the client address the per-address limit counts. */
   readonly trustProxy: TrustProxy;
+  /**
+   * CHANNEL_COOLING_HOURS, read as the certifier reads it: a newly verified channel does not receive delivery notices
+   * while an older verified one exists, the same rule as for session codes (`chooseSessionChannel`).
+   */
+  readonly channelCoolingHours: number;
 }
 
 export interface SessionLimits {
@@ -51,6 +57,10 @@ export const DOMICILE_ENVIRONMENT = {
     help: "wrong codes per user across all of its sessions; past it, the user's code submissions, resends and new sessions answer 429 (1-100)",
   },
   SESSION_FAILED_CODES_WINDOW_MINUTES: { default: '60', help: 'the sliding window SESSION_FAILED_CODES_PER_USER counts in (1-1440)' },
+  CHANNEL_COOLING_HOURS: {
+    default: String(DEFAULT_CHANNEL_COOLING_HOURS),
+    help: 'hours a newly verified second channel waits before it receives delivery notices while an older verified one exists (0 to 720; 0: no wait; the certifier reads it for session codes)',
+  },
   TRUST_PROXY: {
     default: 'false',
     help: 'whose X-Forwarded-For names the client: false (nobody: the socket address), a number of proxy hops (1-10), or the proxies\' addresses/subnets (comma list; loopback, linklocal, uniquelocal allowed); true trusts anyone',
@@ -98,6 +108,7 @@ export function loadDomicileConfig(env: Readonly<Record<string, string | undefin
     failedCodesWindowMinutes: integer('SESSION_FAILED_CODES_WINDOW_MINUTES', 1, 1440),
   };
   const trustProxy = parseTrustProxy(read('TRUST_PROXY'), problems);
+  const channelCoolingHours = integer('CHANNEL_COOLING_HOURS', 0, 720);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -113,6 +124,7 @@ export function loadDomicileConfig(env: Readonly<Record<string, string | undefin
     },
     sessionLimits,
     trustProxy,
+    channelCoolingHours,
   };
 }
 

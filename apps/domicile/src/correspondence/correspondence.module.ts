@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import type { SigillumConfig } from '@sigillum/config';
 import { SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { ContentModule } from '../content/content.module';
+import { DomicileConfigModule } from '../domicile.config';
 import { DraftModule } from '../draft/draft.module';
 import { SessionModule } from '../session/session.module';
 import { AcceptanceWindows } from './acceptance-window';
@@ -21,7 +22,7 @@ import { SendingService } from './sending.service';
  * (ACCEPTANCE_WINDOW_DAYS or ACCEPTANCE_WINDOW_SECONDS).
  */
 @Module({
-  imports: [SessionModule, ContentModule, DraftModule],
+  imports: [DomicileConfigModule, SessionModule, ContentModule, DraftModule],
   controllers: [SendingController, CorrespondenceController, MailboxController, ChainConsumer, CorrespondenceEventsConsumer],
   providers: [
     { provide: CORRESPONDENCE_CONFIG, useFactory: (config: SigillumConfig) => loadCorrespondenceConfig(config.env), inject: [SIGILLUM_CONFIG] },

@@ -83,7 +83,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const store = new SqliteEventStore({ db });
     const timers = new DurableTimers(db, clock, 60_000);
     const correspondences = new CorrespondenceService(store, clock, uuidGenerator);
-    const notices = new RecipientNotices(store, transport, db, timers, correspondences);
+    const notices = new RecipientNotices(store, transport, db, timers, correspondences, { channelCoolingHours: 24 });
     notices.onModuleInit();
     return { db, store, timers, notices, crash: () => db.close() };
   }
@@ -276,6 +276,59 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     expect(transport.calls).toBe(1);
     expect(transport.handedOver).toEqual([]);
     process.crash();
+  });
+
+  it('follows the channel rule: not to a freshly added address while an older one exists; waits for it when it is all that is left', async () => {
+    const transport = new StubTransport();
+    const first = boot(transport);
+    await deliveredLetter(first.store); // Bob enrolled with bob@example.org, now
+    clock.advance(100 * 3600_000);
+    const BOB_STREAM = `party-${BOB}`;
+    await first.store.append(
+      BOB_STREAM,
+      [
+        pendingEvent('SecondChannelEnrolled', {
+          partyId: BOB,
+          channelId: 'bob-new',
+          kind: 'email',
+          address: 'bob.new@example.net',
+          verifier: 'ab'.repeat(32),
+          verifierKeyId: 'k',
+          expiresAt: at(600_000),
+          maxAttempts: 3,
+          enrolledAt: at(),
+        }),
+        pendingEvent('SecondChannelVerified', { partyId: BOB, channelId: 'bob-new', verifiedAt: at() }),
+      ] as never,
+      'any',
+    );
+    const second = await deliveredLetter(first.store);
+    first.notices.notify(second);
+    expect(await first.timers.fireDue()).toBe(1);
+    expect(transport.handedOver.map((n) => n.channel.address)).toEqual(['bob@example.org']);
+
+    // The old address removed: the new one is all there is, and it is still cooling. The notice waits, durably.
+    await first.store.append(BOB_STREAM, [pendingEvent('SecondChannelRemoved', { partyId: BOB, channelId: 'Bob-mail', removedAt: at() })] as never, 'any');
+    const third = await deliveredLetter(first.store);
+    first.notices.notify(third);
+    await first.timers.fireDue();
+    const usableFrom = new Date(clock.now().getTime() + 24 * 3600_000).toISOString();
+    expect(first.notices.noticeOf(third.correspondenceId, BOB)).toMatchObject({ status: 'pending', attempts: 0, detail: expect.stringContaining(`channel.cooling`) });
+    expect(transport.handedOver).toHaveLength(1);
+    first.crash();
+
+    const next = boot(transport);
+    clock.advance(24 * 3600_000 - 1_000);
+    expect(await next.timers.fireDue()).toBe(0); // never early
+    clock.advance(1_000);
+    expect(await next.timers.fireDue()).toBe(1);
+    expect(clock.now().toISOString()).toBe(usableFrom);
+    expect(transport.handedOver.map((n) => [n.reference, n.channel.address])).toEqual([
+      [second.correspondenceId, 'bob@example.org'],
+      [third.correspondenceId, 'bob.new@example.net'],
+    ]);
+    expect(next.notices.noticeOf(third.correspondenceId, BOB)).toMatchObject({ status: 'sent', attempts: 1 });
+    next.crash();
   });
 
   it('tells permanent refusals from transient failures', () => {

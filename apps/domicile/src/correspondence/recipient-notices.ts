@@ -1,11 +1,14 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { migrateComponent } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, OutOfBandDeliveryError, type OutOfBandSender, OutOfBandUnavailableError } from '@sigillum/channels';
-import { PARTY_CATEGORY, type PartyEvent, type SecondChannelKind, streamIdOf } from '@sigillum/contracts';
+import { PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
+import { type ChannelHistory, evolveChannelHistory } from '@sigillum/contracts/directory/channel-choice';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { DURABLE_TIMERS, type DurableTimer, type DurableTimers, LOCAL_DB, nameBasedId } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
+import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
 import { CorrespondenceService } from './correspondence.service';
+import { chooseNoticeChannel } from './recipient-notice-channel';
 
 /** Kind of the durable timer that sends (and, until it is sent, re-sends) the notice of one delivery. */
 export const RECIPIENT_NOTICE_TIMER_KIND = 'domicile.recipient-notice';
@@ -51,7 +54,8 @@ export interface DeliveryToNotify {
 
 interface Contact {
   readonly displayName: string | null;
-  readonly channels: readonly { readonly channelId: string; readonly kind: SecondChannelKind; readonly address: string; readonly verifiedAt: string }[];
+  /** Every channel the party enrolled, removed ones included (the channel rule needs them), with its address. */
+  readonly channels: readonly (ChannelHistory & { readonly address: string })[];
 }
 
 const MIGRATIONS = [
@@ -87,7 +91,9 @@ export function isPermanentRefusal(error: unknown): boolean {
 /**
  * Tells a recipient that a correspondence reached its inbox, over its verified second channel (e-mail first, as
  * the legal notice; SMS otherwise) through the OUT_OF_BAND_SENDER's `notify`. The notice carries no content and no
- * link — the recipient opens its own session (claim 1) to read, accept or refuse.
+ * link — the recipient opens its own session (claim 1) to read, accept or refuse. The channel is chosen by the
+ * session-code rule (`chooseNoticeChannel`: a channel verified within CHANNEL_COOLING_HOURS gets nothing while an
+ * older one exists); when the recipient's usable channels are all still cooling, the notice waits until one settles.
  *
  * A durable outbox (issue #9): `notify` — called by the consumer of our own DeliveredToRecipient — claims the row
  * (correspondence, recipient) and schedules its durable timer in one SQLite transaction, and returns; the timer
@@ -112,6 +118,7 @@ export class RecipientNotices implements OnModuleInit {
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
     private readonly correspondences: CorrespondenceService,
+    @Inject(DOMICILE_CONFIG) private readonly config: Pick<DomicileConfig, 'channelCoolingHours'>,
   ) {
     // Versioned (component `domicile_notices`): rows written by older builds are kept, and given a timer at start.
     migrateComponent(db, 'domicile_notices', MIGRATIONS);
@@ -190,15 +197,27 @@ export class RecipientNotices implements OnModuleInit {
     if (!acceptBy) throw new Error(`correspondence ${correspondenceId} records no delivery to ${recipientId} (yet)`);
 
     const recipient = await this.contactOf(recipientId);
-    const usable = recipient.channels.filter((channel) => this.sender.supports(channel.kind));
-    // E-mail first: it is the notice of record; SMS only for a recipient without a verified e-mail.
-    const channel =
-      usable.filter((c) => c.kind === 'email').sort((a, b) => b.verifiedAt.localeCompare(a.verifiedAt))[0] ??
-      usable.sort((a, b) => b.verifiedAt.localeCompare(a.verifiedAt))[0];
-    if (!channel) {
+    // E-mail first (the notice of record), and never to a channel still cooling while an older one exists (issue #8).
+    const choice = chooseNoticeChannel(recipient.channels, this.correspondences.now(), this.config.channelCoolingHours * 3600_000, (kind) => this.sender.supports(kind));
+    if (choice.outcome === 'none') {
       this.log.warn(`No notice for ${recipientId} of correspondence ${correspondenceId}: no verified second channel a transport serves`);
       return settle('no-channel', null, 'the recipient has no verified channel that a configured transport serves');
     }
+    if (choice.outcome === 'cooling') {
+      // Its channels were all verified within CHANNEL_COOLING_HOURS while it has or had an older one: wait for them.
+      this.log.warn(`Notice to ${recipientId} of correspondence ${correspondenceId} waits until ${choice.usableFrom}: its usable channels are still cooling`);
+      this.db.transaction(() => {
+        settle('pending', null, `channel.cooling: the recipient's usable channels were all verified recently; the notice goes at ${choice.usableFrom}`);
+        this.timers.schedule({
+          timerId: `${recipientNoticeTimerId(correspondenceId, recipientId)}:after:${choice.usableFrom}`,
+          kind: RECIPIENT_NOTICE_TIMER_KIND,
+          dueAt: choice.usableFrom,
+          payload: { correspondenceId, recipientId },
+        });
+      })();
+      return;
+    }
+    const { channel } = choice;
     if (!this.sender.notify) {
       this.log.warn(`No notice for ${recipientId}: the out-of-band sender cannot carry notices`);
       return settle('undeliverable', null, 'the out-of-band sender cannot carry notices');
@@ -235,33 +254,17 @@ export class RecipientNotices implements OnModuleInit {
     }
   }
 
-  /** The party's display name and verified channels, read from its directory stream `party-<id>`. */
+  /** The party's display name and channel history (with addresses), read from its directory stream `party-<id>`. */
   private async contactOf(partyId: string): Promise<Contact> {
     let displayName: string | null = null;
-    const channels = new Map<string, { channelId: string; kind: SecondChannelKind; address: string; verifiedAt: string | null }>();
+    let history: ChannelHistory[] = [];
+    const addresses = new Map<string, string>();
     for (const { event } of (await this.store.readStream(streamIdOf(PARTY_CATEGORY, partyId))) as { event: PartyEvent }[]) {
-      switch (event.type) {
-        case 'PartyRegistered':
-        case 'PartyRenamed':
-          displayName = event.data.displayName;
-          break;
-        case 'SecondChannelEnrolled':
-          channels.set(event.data.channelId, { channelId: event.data.channelId, kind: event.data.kind, address: event.data.address, verifiedAt: null });
-          break;
-        case 'SecondChannelVerified': {
-          const channel = channels.get(event.data.channelId);
-          if (channel) channels.set(channel.channelId, { ...channel, verifiedAt: event.data.verifiedAt });
-          break;
-        }
-        case 'SecondChannelRemoved':
-          channels.delete(event.data.channelId);
-          break;
-        default:
-          break;
-      }
+      if (event.type === 'PartyRegistered' || event.type === 'PartyRenamed') displayName = event.data.displayName;
+      if (event.type === 'SecondChannelEnrolled') addresses.set(event.data.channelId, event.data.address);
+      history = evolveChannelHistory(history, event);
     }
-    const verified = [...channels.values()].filter((c): c is Contact['channels'][number] => c.verifiedAt !== null);
-    return { displayName, channels: verified };
+    return { displayName, channels: history.map((channel) => ({ ...channel, address: addresses.get(channel.channelId) ?? '' })) };
   }
 }
 
