@@ -34,7 +34,7 @@ describe('loadConfig', () => {
       const problems = (error as ConfigError).problems;
       expect(problems).toEqual([
         'PORT="eighty" must be an integer between 0 and 65535',
-        'EVENT_STORE="mongo" must be one of sqlite, kurrentdb',
+        'EVENT_STORE="mongo" must be one of sqlite, kurrentdb, postgres',
         'KAFKA_BROKERS entry "nohost" must be host:port',
       ]);
     }
@@ -44,6 +44,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ EVENT_STORE: 'kurrentdb' })).toThrow(/EVENTSTORE_CONNECTION_STRING is required/);
     expect(() => loadConfig({ EVENT_STORE: 'kurrentdb', EVENTSTORE_CONNECTION_STRING: 'kurrentdb://h:2113' })).toThrow(
       /needs EVENT_STORE=sqlite/,
+    );
+  });
+
+  it('reads a PostgreSQL event store: DATABASE_URL required and checked (never quoted back), PG_SCHEMA, the Kafka bus', () => {
+    const kafka = { KAFKA_BROKERS: '127.0.0.1:9092' };
+    expect(loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://sigillum@db:5432/sigillum' }).eventStore).toEqual({
+      kind: 'postgres',
+      connectionString: 'postgres://sigillum@db:5432/sigillum',
+      schema: 'sigillum',
+    });
+    expect(
+      loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: 'postgresql://u@db/s', PG_SCHEMA: 'run_42' }).eventStore,
+    ).toMatchObject({ kind: 'postgres', schema: 'run_42' });
+    expect(() => loadConfig({ ...kafka, EVENT_STORE: 'postgres' })).toThrow(/DATABASE_URL is required when EVENT_STORE=postgres/);
+    const secret = 'mysql://root:hunter2@db/s';
+    expect(() => loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: secret })).toThrow(/DATABASE_URL must be a postgres:\/\//);
+    try {
+      loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: secret });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+    expect(() => loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://db/s', PG_SCHEMA: 'Bad-Name' })).toThrow(
+      /PG_SCHEMA="Bad-Name" must be/,
+    );
+  });
+
+  it('refuses the PostgreSQL store with the embedded bus, naming the fix', () => {
+    expect(() => loadConfig({ EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://db/s' })).toThrow(
+      /EVENT_BUS=embedded reads the SQLite log.*use EVENT_BUS=kafka \(set KAFKA_BROKERS\) with PostgreSQL/,
     );
   });
 

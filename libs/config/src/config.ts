@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-export type EventStoreKind = 'sqlite' | 'kurrentdb';
+export type EventStoreKind = 'sqlite' | 'kurrentdb' | 'postgres';
 export type EventBusKind = 'embedded' | 'kafka';
 export const ROLES = ['directory', 'certifier', 'domicile', 'processor', 'projections', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
@@ -27,7 +27,10 @@ export interface SigillumConfig {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Where WAL checkpoints run: `background` on a worker thread (off the event loop), `inline` inside commits (SQLite's auto-checkpoint). */
   readonly sqliteCheckpoint: 'background' | 'inline';
-  readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string };
+  readonly eventStore:
+    | { kind: 'sqlite' }
+    | { kind: 'kurrentdb'; connectionString: string }
+    | { kind: 'postgres'; connectionString: string; schema: string };
   readonly eventBus:
     | { kind: 'embedded' }
     | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; sasl?: KafkaSaslConfig; ssl?: KafkaSslConfig };
@@ -50,8 +53,10 @@ export const ENVIRONMENT = {
     default: 'background',
     help: 'background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite\'s auto-checkpoint inside commits)',
   },
-  EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb' },
+  EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb | postgres' },
   EVENTSTORE_CONNECTION_STRING: { default: '', help: 'required when EVENT_STORE=kurrentdb, e.g. kurrentdb://127.0.0.1:2113?tls=false' },
+  DATABASE_URL: { default: '', help: 'required when EVENT_STORE=postgres, e.g. postgres://sigillum@127.0.0.1:5432/sigillum' },
+  PG_SCHEMA: { default: 'sigillum', help: 'PostgreSQL schema of the event store (created and migrated at start)' },
   EVENT_BUS: { default: 'kafka when KAFKA_BROKERS is set, else embedded', help: 'embedded | kafka; EVENT_BUS=embedded with KAFKA_BROKERS set is refused' },
   KAFKA_BROKERS: { default: '', help: 'comma-separated host:port list; required when EVENT_BUS=kafka; enables the Kafka test suites' },
   KAFKA_CLIENT_ID: { default: 'sigillum', help: 'kafkajs client id prefix' },
@@ -114,10 +119,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const sqliteSynchronous = oneOf('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const);
   const sqliteCheckpoint = oneOf('SQLITE_CHECKPOINT', ['background', 'inline'] as const);
 
-  const storeKind = oneOf('EVENT_STORE', ['sqlite', 'kurrentdb'] as const);
+  const storeKind = oneOf('EVENT_STORE', ['sqlite', 'kurrentdb', 'postgres'] as const);
   const connectionString = read('EVENTSTORE_CONNECTION_STRING');
   if (storeKind === 'kurrentdb' && !connectionString) {
     problems.push('EVENTSTORE_CONNECTION_STRING is required when EVENT_STORE=kurrentdb (e.g. kurrentdb://127.0.0.1:2113?tls=false)');
+  }
+  // PostgreSQL event store: DATABASE_URL (never quoted back: it may hold a password) and PG_SCHEMA.
+  const databaseUrl = read('DATABASE_URL');
+  const pgSchema = read('PG_SCHEMA');
+  if (storeKind === 'postgres') {
+    if (!databaseUrl) {
+      problems.push('DATABASE_URL is required when EVENT_STORE=postgres (e.g. postgres://sigillum@127.0.0.1:5432/sigillum)');
+    } else if (!isPostgresUrl(databaseUrl)) {
+      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL with a host (e.g. postgres://sigillum@127.0.0.1:5432/sigillum)');
+    }
+    if (!/^[a-z_][a-z0-9_]{0,47}$/.test(pgSchema)) {
+      problems.push(`PG_SCHEMA="${pgSchema}" must be 1-48 lower-case letters, digits and underscores, not starting with a digit`);
+    }
   }
 
   const brokers = read('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean);
@@ -137,6 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   if (storeKind === 'kurrentdb' && busKind === 'embedded') {
     problems.push('EVENT_BUS=embedded reads the SQLite log, so it needs EVENT_STORE=sqlite; use EVENT_BUS=kafka with KurrentDB');
   }
+  if (storeKind === 'postgres' && busKind === 'embedded') {
+    problems.push('EVENT_BUS=embedded reads the SQLite log, so it needs EVENT_STORE=sqlite; use EVENT_BUS=kafka (set KAFKA_BROKERS) with PostgreSQL');
+  }
   const partitions = integer('KAFKA_TOPIC_PARTITIONS', 1, 1000);
   const { sasl, ssl } = kafkaSecurity(env, brokers, problems);
   const consumerMaxAttempts = integer('CONSUMER_MAX_ATTEMPTS', 1, 100);
@@ -155,7 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     sqliteFile,
     sqliteSynchronous,
     sqliteCheckpoint,
-    eventStore: storeKind === 'kurrentdb' ? { kind: 'kurrentdb', connectionString } : { kind: 'sqlite' },
+    eventStore:
+      storeKind === 'kurrentdb'
+        ? { kind: 'kurrentdb', connectionString }
+        : storeKind === 'postgres'
+          ? { kind: 'postgres', connectionString: databaseUrl, schema: pgSchema }
+          : { kind: 'sqlite' },
     eventBus:
       busKind === 'kafka'
         ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions, ...(sasl && { sasl }), ...(ssl && { ssl }) }
@@ -165,6 +191,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     logLevels: [...LEVELS.slice(0, LEVELS.indexOf(level) + 1)],
     env: { ...env },
   };
+}
+
+/** A postgres:// or postgresql:// URL naming a host (pg also reads other forms; the configuration asks for this one). */
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/i;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EmbeddedEventBus, type EventBus, KafkaEventBus, type KafkaEventBusOptions } from '@sigillum/bus';
 import type { SigillumConfig } from '@sigillum/config';
-import { type EventStore, KurrentDbEventStore, SqliteEventStore } from '@sigillum/eventstore';
+import { type EventStore, KurrentDbEventStore, PostgresEventStore, SqliteEventStore } from '@sigillum/eventstore';
 import { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import Database from 'better-sqlite3';
 
@@ -47,6 +47,8 @@ export function createStore(config: SigillumConfig, db: Database.Database): Even
       return new SqliteEventStore({ db });
     case 'kurrentdb':
       return new KurrentDbEventStore({ connectionString: config.eventStore.connectionString });
+    case 'postgres':
+      return new PostgresEventStore({ connectionString: config.eventStore.connectionString, schema: config.eventStore.schema });
   }
 }
 
