@@ -10,8 +10,10 @@ import {
   type LogEntry,
   type Message,
   type Producer,
+  type ProducerConfig,
 } from 'kafkajs';
 import { TopicProvisioner } from './topic-readiness';
+import { fatalProducerFault } from './producer-faults';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import {
   deadLetterHeaders,
@@ -63,6 +65,33 @@ export interface KafkaEventBusOptions {
   /** kafkajs messages at or above this level reach `logger`; default `warn`. */
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'nothing';
   readonly logger?: BusLogger;
+  /**
+   * health(): a cluster probe (describeCluster) younger than this is reported as it is, without asking the
+   * brokers again; default 5000 ms.
+   */
+  readonly healthProbeIntervalMs?: number;
+  /** health(): how long it waits for a new probe before reporting "no answer" (the probe goes on); default 600 ms. */
+  readonly healthProbeWaitMs?: number;
+  /** The kafkajs client; a seam for tests that inject faults. Default `new Kafka(config)`. */
+  readonly createClient?: (config: KafkaConfig) => KafkaClient;
+}
+
+/** The part of a kafkajs `Kafka` the bus uses. */
+export type KafkaClient = Pick<Kafka, 'producer' | 'admin' | 'consumer'>;
+
+/** The producer every send uses: idempotent, one request in flight, topics never auto-created. */
+export const PRODUCER_CONFIG: ProducerConfig = {
+  idempotent: true, // broker drops retried duplicates; kafkajs then forces acks=-1 and unlimited retries
+  maxInFlightRequests: 1, // kafkajs keeps no per-request sequence window, so >1 in flight could reorder
+  allowAutoTopicCreation: false, // topics come from ensureTopics with our partition count, never broker defaults
+  // Explicit (murmur2, as the Java client) so kafkajs does not warn about its v2 partitioner change.
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
+interface ClusterProbe {
+  readonly at: number;
+  readonly up: boolean;
+  readonly detail: string;
 }
 
 /** Messages per produce request at most; large batches are split (in order) to stay under the broker's size limit. */
@@ -77,7 +106,7 @@ const MAX_BYTES_PER_SEND = 512 * 1024;
  * (OrderedBatchConsumer).
  */
 export class KafkaEventBus implements EventBus {
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly logger: BusLogger;
   private readonly clientId: string;
   private readonly brokers: readonly string[];
@@ -91,6 +120,12 @@ export class KafkaEventBus implements EventBus {
   });
   private readonly consumers = new Set<KafkaConsumer>();
   private closed = false;
+  /** Producers built so far (1 + rebuilds after fatal errors). */
+  private producerGeneration = 0;
+  /** The outcome of the last send, whoever made it: the cheap part of health(). */
+  private lastSend?: { readonly at: number; readonly ok: boolean; readonly error?: string };
+  private lastProbe?: ClusterProbe;
+  private probing?: Promise<ClusterProbe>;
 
   constructor(private readonly options: KafkaEventBusOptions) {
     if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -99,7 +134,7 @@ export class KafkaEventBus implements EventBus {
     this.brokers = options.brokers;
     this.clientId = options.clientId ?? 'sigillum';
     this.logger = options.logger ?? defaultLogger('KafkaEventBus');
-    this.kafka = new Kafka({
+    this.kafka = (options.createClient ?? ((config) => new Kafka(config)))({
       clientId: this.clientId,
       brokers: [...options.brokers],
       ...options.security,
@@ -123,9 +158,8 @@ export class KafkaEventBus implements EventBus {
     });
     try {
       await this.ensureTopics([...byTopic.keys()]);
-      const producer = await this.connectedProducer();
       for (const chunk of chunked(byTopic)) {
-        await producer.sendBatch({ acks: -1, topicMessages: chunk });
+        await this.send((producer) => producer.sendBatch({ acks: -1, topicMessages: chunk }));
       }
     } catch (error) {
       throw new Error(
@@ -175,15 +209,48 @@ export class KafkaEventBus implements EventBus {
     return consumer;
   }
 
+  /**
+   * Cheap: the last cluster probe when it is younger than `healthProbeIntervalMs`, else a new one awaited at most
+   * `healthProbeWaitMs` (it goes on in the background and serves the next calls), and the outcome of the last
+   * send. Down when the brokers do not answer, or the last send failed and none succeeded since.
+   */
   async health(): Promise<{ up: boolean; detail?: string }> {
     if (this.closed) return { up: false, detail: 'kafka bus closed' };
+    const interval = this.options.healthProbeIntervalMs ?? 5_000;
+    let probe = this.lastProbe;
+    if (!probe || Date.now() - probe.at >= interval) {
+      this.probing ??= this.probeCluster().finally(() => (this.probing = undefined));
+      const wait = this.options.healthProbeWaitMs ?? 600;
+      const answered = await withTimeout(this.probing, wait, '').catch(() => undefined);
+      probe = answered ?? {
+        at: Date.now(),
+        up: false,
+        detail:
+          `brokers ${this.brokers.join(',')}: no answer to describeCluster within ${wait} ms` +
+          (this.lastProbe ? ` (last answer ${Math.round((Date.now() - this.lastProbe.at) / 1000)} s ago: ${this.lastProbe.detail})` : ''),
+      };
+    }
+    const send = this.lastSend;
+    const producer =
+      send === undefined
+        ? 'producer idle'
+        : send.ok
+          ? `last send ok ${Math.round((Date.now() - send.at) / 1000)} s ago`
+          : `last send failed ${Math.round((Date.now() - send.at) / 1000)} s ago: ${send.error}`;
+    const rebuilt = this.producerGeneration > 1 ? `, producer rebuilt ${this.producerGeneration - 1} time(s)` : '';
+    return { up: probe.up && send?.ok !== false, detail: `${probe.detail}; ${producer}${rebuilt}` };
+  }
+
+  private async probeCluster(): Promise<ClusterProbe> {
+    let probe: ClusterProbe;
     try {
       const cluster = await withTimeout(
         this.connectedAdmin().then((admin) => admin.describeCluster()),
         5_000,
         'no answer to describeCluster within 5 s',
       );
-      return {
+      probe = {
+        at: Date.now(),
         up: cluster.brokers.length > 0,
         detail: `kafka cluster ${cluster.clusterId}: ${cluster.brokers.length} broker(s), controller ${cluster.controller ?? 'unknown'}, ${this.consumers.size} consumer(s)`,
       };
@@ -192,8 +259,14 @@ export class KafkaEventBus implements EventBus {
       const stale = this.admin;
       this.admin = undefined;
       stale?.then((admin) => admin.disconnect()).catch(() => undefined);
-      return { up: false, detail: `brokers ${this.brokers.join(',')} unreachable: ${(error as Error).message}. ${brokerAdvice(error, this.brokers)}` };
+      probe = {
+        at: Date.now(),
+        up: false,
+        detail: `brokers ${this.brokers.join(',')} unreachable: ${(error as Error).message}. ${brokerAdvice(error, this.brokers)}`,
+      };
     }
+    this.lastProbe = probe;
+    return probe;
   }
 
   /** Stops every consumer (in-flight handlers finish, then a final commit), then disconnects the producer and admin client. */
@@ -222,20 +295,47 @@ export class KafkaEventBus implements EventBus {
     return this.provisioner.ensure(topics);
   }
 
-  async connectedProducer(): Promise<Producer> {
+  /**
+   * Runs one send on the current producer. After a fatal error (fatalProducerFault: the broker refused the
+   * producer's id, epoch or sequence, or the producer is disconnected) that producer is dropped, so the next
+   * send builds and connects a new idempotent one with a new producer id; the error is still thrown, and the
+   * caller publishes again (the relay from its checkpoint): at least once, duplicates carry the same event id.
+   */
+  async send<T>(operation: (producer: Producer) => Promise<T>): Promise<T> {
+    const current = this.connectedProducer();
+    try {
+      const result = await operation(await current);
+      this.lastSend = { at: Date.now(), ok: true };
+      return result;
+    } catch (error) {
+      this.lastSend = { at: Date.now(), ok: false, error: (error as Error).message };
+      const fault = fatalProducerFault(error);
+      if (fault) this.dropProducer(current, fault);
+      throw error;
+    }
+  }
+
+  /** The current producer, connecting one if there is none (the same promise for every caller until it is dropped). */
+  connectedProducer(): Promise<Producer> {
     this.producer ??= (async () => {
-      const producer = this.kafka.producer({
-        idempotent: true, // broker drops retried duplicates; kafkajs then forces acks=-1 and unlimited retries
-        maxInFlightRequests: 1, // kafkajs keeps no per-request sequence window, so >1 in flight could reorder
-        allowAutoTopicCreation: false, // topics come from ensureTopics with our partition count, never broker defaults
-        // Explicit (murmur2, as the Java client) so kafkajs does not warn about its v2 partitioner change.
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
+      const producer = this.kafka.producer(PRODUCER_CONFIG);
+      this.producerGeneration++;
       await producer.connect();
       return producer;
     })();
-    this.producer.catch(() => (this.producer = undefined));
-    return this.producer;
+    const connecting = this.producer;
+    connecting.catch(() => this.producer === connecting && (this.producer = undefined));
+    return connecting;
+  }
+
+  /** Forgets `stale` (unless already replaced) and disconnects it best-effort, without waiting for it. */
+  private dropProducer(stale: Promise<Producer>, fault: string): void {
+    if (this.producer !== stale) return; // a concurrent send already dropped it
+    this.producer = undefined;
+    this.logger.warn(
+      `Kafka producer dropped after a fatal error (${fault}); the next send connects a new idempotent producer, and what failed is published again.`,
+    );
+    stale.then((producer) => producer.disconnect()).catch(() => undefined);
   }
 
   private async connectedAdmin(): Promise<Admin> {
@@ -379,8 +479,7 @@ class KafkaConsumer implements BusConsumer {
       }),
     };
     await this.bus.ensureTopics([deadLetterTopic]);
-    const producer = await this.bus.connectedProducer();
-    await producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    await this.bus.send((producer) => producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] }));
     this.bus.log.warn(
       `Group ${this.options.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
     );
@@ -440,6 +539,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
     promise,
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(message)), ms);
+      timer.unref(); // a probe still waiting must not keep the process alive
     }),
   ]).finally(() => clearTimeout(timer));
 }

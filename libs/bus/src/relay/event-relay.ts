@@ -28,6 +28,11 @@ export interface EventRelayOptions {
   readonly stopTimeoutMs?: number;
   /** A publish in flight for longer than this makes health() report the relay down; default 15000 ms. */
   readonly stalledAfterMs?: number;
+  /**
+   * health() counts the lag by reading the store; a read slower than this reports the last count instead (the
+   * read goes on and serves the next call), so health answers quickly while the store is slow; default 300 ms.
+   */
+  readonly lagReadWaitMs?: number;
   readonly logger?: BusLogger;
 }
 
@@ -45,6 +50,13 @@ const MIGRATIONS: readonly string[] = [
   'CREATE TABLE relay_checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID;',
 ];
 const LAG_SCAN_LIMIT = 1_000;
+
+interface LagCount {
+  readonly at: number;
+  readonly after: bigint | undefined;
+  readonly lag: number;
+  readonly text: string;
+}
 const MAX_RETRY_DELAY_MS = 30_000;
 
 type RelayState = 'idle' | 'running' | 'retrying' | 'stopped';
@@ -68,7 +80,9 @@ function publishesInTransactionOf(bus: EventBus, db: Database.Database): Transac
  * Publishes every stored event to the bus, in global order, from a persisted checkpoint (the outbox
  * pattern over the store's own log). Events arriving in the same tick are published as one batch, and
  * the checkpoint moves only after the bus accepted the batch: at least once. A crash re-publishes the
- * last batch, which the embedded bus ignores (same topic and id) and Kafka consumers drop by event id.
+ * last batch, which the embedded bus ignores (same topic and id); on Kafka the handlers are idempotent (most skip an
+ * event id already applied). A publish that fails (a broker away, a producer the bus had to rebuild) is retried from
+ * the checkpoint after a doubling delay, by itself.
  * When the bus is the embedded one on the checkpoint's own file, bus rows and checkpoint commit together.
  */
 export class EventRelay {
@@ -97,6 +111,9 @@ export class EventRelay {
   private lastError?: string;
   private published = 0;
   private publishStartedAt?: number;
+  /** The lag read in flight (one at a time) and the last one that answered. */
+  private lagRead?: Promise<LagCount>;
+  private lastLag?: LagCount;
 
   constructor(private readonly options: EventRelayOptions) {
     this.name = options.name ?? 'relay';
@@ -151,15 +168,7 @@ export class EventRelay {
 
   async health(): Promise<RelayHealth> {
     const checkpoint = this.checkpoint ?? this.readCheckpoint();
-    let lag = 0;
-    let lagText: string;
-    try {
-      const pending = await this.options.store.readAll({ after: checkpoint, maxCount: LAG_SCAN_LIMIT });
-      lag = pending.filter((event) => this.relays(event)).length;
-      lagText = `${lag}${pending.length === LAG_SCAN_LIMIT ? '+' : ''} event(s) behind`;
-    } catch (error) {
-      lagText = `lag unknown (${(error as Error).message})`;
-    }
+    const { lag, text: lagText } = await this.countLag(checkpoint);
     const position = checkpoint === undefined ? null : checkpoint.toString();
     const where = `relay "${this.name}" at position ${position ?? '(start)'}, ${lagText}, ${this.published} published since start`;
     const stalledMs = this.publishStartedAt === undefined ? 0 : Date.now() - this.publishStartedAt;
@@ -174,6 +183,36 @@ export class EventRelay {
       default:
         return { up: false, detail: `${where}; ${this.state === 'idle' ? 'not started' : 'stopped'}`, checkpoint: position, lag };
     }
+  }
+
+  /** Events not yet published, counted by reading the store within lagReadWaitMs; else the last count, dated. */
+  private async countLag(
+    checkpoint: bigint | undefined,
+    deadline = Date.now() + (this.options.lagReadWaitMs ?? 300),
+  ): Promise<{ lag: number; text: string }> {
+    this.lagRead ??= (async (): Promise<LagCount> => {
+      try {
+        const pending = await this.options.store.readAll({ after: checkpoint, maxCount: LAG_SCAN_LIMIT });
+        const lag = pending.filter((event) => this.relays(event)).length;
+        return { at: Date.now(), after: checkpoint, lag, text: `${lag}${pending.length === LAG_SCAN_LIMIT ? '+' : ''} event(s) behind` };
+      } catch (error) {
+        return { at: Date.now(), after: checkpoint, lag: this.lastLag?.lag ?? 0, text: `lag unknown (${(error as Error).message})` };
+      }
+    })()
+      .then((count) => (this.lastLag = count))
+      .finally(() => (this.lagRead = undefined));
+    const reading = this.lagRead;
+    let timer: NodeJS.Timeout | undefined;
+    const count = await Promise.race([reading, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
+    if (count) {
+      // A read that another call started from an older checkpoint also counts events published since: count again.
+      if (count.after !== checkpoint && Date.now() < deadline) return this.countLag(checkpoint, deadline);
+      return { lag: count.lag, text: count.text };
+    }
+    const last = this.lastLag;
+    const known = last ? `${last.text} ${Math.round((Date.now() - last.at) / 1000)} s ago` : 'lag not counted yet';
+    return { lag: last?.lag ?? 0, text: `${known} (the store did not answer within ${this.options.lagReadWaitMs ?? 300} ms)` };
   }
 
   private subscribe(): void {
