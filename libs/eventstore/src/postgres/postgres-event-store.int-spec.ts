@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { eventStoreContract, pendingEvent } from '@sigillum/testing';
+import { createEventStore } from '../event-store.factory';
 import { DuplicateEventIdError } from '../sqlite/sqlite-event-store';
 import { migratePostgresSchema, POSTGRES_SCHEMA_VERSION } from './migrations';
 import { PostgresEventStore, type PostgresEventStoreOptions } from './postgres-event-store';
@@ -128,6 +129,18 @@ if (!databaseUrl) {
       await store.close();
       await expect(store.health()).resolves.toMatchObject({ up: false });
       await expect(store.append('note-1', [pendingEvent('NoteTaken', {})], 'any')).rejects.toThrow(/closed/);
+    });
+
+    it('is what createEventStore gives for kind "postgres" (EVENT_STORE=postgres), migrating on first use', async () => {
+      const schema = freshSchema();
+      const store = createEventStore({ kind: 'postgres', connectionString: url, schema });
+      try {
+        expect(store).toBeInstanceOf(PostgresEventStore);
+        await expect(store.append('note-1', [pendingEvent('NoteTaken', {})], 'no-stream')).resolves.toMatchObject({ nextExpectedVersion: 0 });
+        await expect(store.health()).resolves.toEqual({ up: true, detail: `postgres schema ${schema}` });
+      } finally {
+        await store.close();
+      }
     });
 
     it(

@@ -117,7 +117,13 @@ export class PostgresEventStore implements EventStore {
       if (!options.connectionString) {
         throw new Error('PostgresEventStore needs a connectionString (DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/sigillum) or a pool.');
       }
-      const config: PoolConfig = { connectionString: options.connectionString, max: options.poolSize ?? 10 };
+      const config: PoolConfig = {
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        // A server that does not answer fails the call (and a subscription retries) instead of hanging it.
+        connectionTimeoutMillis: 10_000,
+        application_name: 'sigillum-eventstore',
+      };
       this.pool = new Pool(config);
       this.ownsPool = true;
       // An idle connection that breaks is dropped by the pool; without a listener the error would end the process.
