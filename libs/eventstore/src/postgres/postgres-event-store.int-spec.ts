@@ -293,7 +293,7 @@ if (!databaseUrl) {
       }, 20_000);
 
       it('fall back to polling when notifications are lost (LISTEN connection killed), and listen again later', async () => {
-        const subscriber = await openStore({ pollIntervalMs: 200, listenReconnectMs: 1_500 });
+        const subscriber = await openStore({ pollIntervalMs: 200, listenReconnectMs: 3_000 });
         const writer = await PostgresEventStore.open({ connectionString: url, schema: subscriber.schema });
         open.push(writer);
         const received: RecordedEvent[] = [];
@@ -307,7 +307,7 @@ if (!databaseUrl) {
         await waitUntil(() => received.length === 1, 2_000);
         expect(subscriber.listenerProcessId).toBeUndefined(); // delivered by the poll, not by a notification
 
-        await waitUntil(() => subscriber.listenerProcessId !== undefined, 5_000);
+        await waitUntil(() => subscriber.listenerProcessId !== undefined, 8_000);
         expect(subscriber.listenerProcessId).not.toBe(killed);
         await writer.append('note-2', [pendingEvent('NoteTaken', {})], 'no-stream');
         await waitUntil(() => received.length === 2, 2_000);
