@@ -271,6 +271,31 @@ if (!databaseUrl) {
       30_000,
     );
 
+    it('an append that waited for a slow writer of the same stream sorts after it in global order', async () => {
+      const store = await openStore();
+      const slowWriter = await PostgresEventStore.open({
+        connectionString: url,
+        schema: store.schema,
+        beforeCommit: async (client) => void (await client.query('SELECT pg_sleep(0.4)')),
+      });
+      open.push(slowWriter);
+      const streamId = `note-${randomUUID()}`;
+      const marker = await store.append(`other-${randomUUID()}`, [pendingEvent('Marker', {})], 'no-stream');
+
+      const slow = slowWriter.append(streamId, [pendingEvent('NoteTaken', 'first')], 'no-stream');
+      await sleep(100); // the slow writer holds the stream lock, asleep before its commit
+      const waiting = store.append(streamId, [pendingEvent('NoteTagged', 'second')], 'any');
+      const [first, second] = await Promise.all([slow, waiting]);
+
+      expect([first.nextExpectedVersion, second.nextExpectedVersion]).toEqual([0, 1]);
+      expect(second.lastGlobalPosition).toBeGreaterThan(first.lastGlobalPosition);
+      const all = (await store.readAll({ after: marker.lastGlobalPosition })).filter((event) => event.streamId === streamId);
+      expect(all.map((event) => [event.streamRevision, event.event.data])).toEqual([
+        [0, 'first'],
+        [1, 'second'],
+      ]);
+    });
+
     describe('subscriptions', () => {
       it('wake promptly on NOTIFY from another instance, without waiting for the poll', async () => {
         const subscriber = await openStore({ pollIntervalMs: 60_000 });
