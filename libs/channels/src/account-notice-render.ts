@@ -1,8 +1,7 @@
 import { renderOutOfBandNotice } from './notice-render';
 import type { AccountChange, AccountChangeNotice, OutOfBandNotice } from './out-of-band.port';
-import { formatExpiry, type RenderedOutOfBandMessage, type RenderOptions } from './render';
+import { formatExpiry, noticeFooter, type RenderedOutOfBandMessage, type RenderOptions, serviceNameOf, SMS_MAX } from './render';
 
-const SMS_MAX = 160;
 const REFERENCE_PATTERN = /^[\x21-\x7e]{1,100}$/;
 /** A masked address: printable ASCII, at most 64 characters, and masked (at least one `*`). */
 const MASKED_PATTERN = /^(?=[\x21-\x7e]*\*)[\x21-\x7e]{1,64}$/;
@@ -113,7 +112,8 @@ function describe(change: AccountChange, service: string): { sentence: string; s
  * English, no link (a look-alike message cannot lure anyone to a fake page), no secret, no full address.
  */
 export function renderAccountChangeNotice(notice: AccountChangeNotice, options: RenderOptions = {}): RenderedOutOfBandMessage {
-  const service = options.serviceName ?? 'Sigillum';
+  // The configured name as every notice shows it: one plain, bounded line (it ends in the mail subject).
+  const service = serviceNameOf(options);
   checkRenderable(notice);
   const when = formatExpiry(notice.changedAt);
   const described = describe(notice.change, service);
@@ -128,11 +128,7 @@ export function renderAccountChangeNotice(notice: AccountChangeNotice, options: 
     '',
     `Reference: change ${notice.reference}`,
     '',
-    `This message has no link on purpose: always open ${service} yourself.`,
-    '',
-    '-- ',
-    service,
-    '',
+    ...noticeFooter(service),
   ].join('\n');
   const sms = (words: string) => `${service}: ${words} on ${when}. Not you? Contact your operator at once.`;
   let short = sms(described.sms);

@@ -1,8 +1,7 @@
 import { toDisplayText } from '@sigillum/contracts';
 import type { OutOfBandNotice } from './out-of-band.port';
-import { formatExpiry, type RenderedOutOfBandMessage, type RenderOptions, serviceNameOf, shortReference } from './render';
+import { formatExpiry, noticeFooter, type RenderedOutOfBandMessage, type RenderOptions, serviceNameOf, shortReference, SMS_MAX } from './render';
 
-const SMS_MAX = 160;
 const REFERENCE_PATTERN = /^[\x21-\x7e]{1,100}$/;
 
 /**
@@ -47,11 +46,7 @@ export function renderOutOfBandNotice(notice: OutOfBandNotice, options: RenderOp
     'accept or refuse it in your inbox. If you do not answer in time,',
     'the expiry of the acceptance window is recorded as evidence.',
     '',
-    `This message has no link on purpose: always open ${service} yourself.`,
-    '',
-    '-- ',
-    service,
-    '',
+    ...noticeFooter(service),
   ].join('\n');
 
   const subject = `${service}: a ${kind} correspondence for you (reference ${notice.reference})`;

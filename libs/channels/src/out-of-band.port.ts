@@ -125,3 +125,12 @@ export class OutOfBandDeliveryError extends Error {
     this.name = 'OutOfBandDeliveryError';
   }
 }
+
+/**
+ * A refusal that trying again cannot change: no transport for the channel, or an SMTP permanent reply (5xx: unknown
+ * mailbox, policy refusal). Anything else (relay down, 4xx, timeout, bus unavailable) is transient and retried.
+ */
+export function isPermanentRefusal(error: unknown): boolean {
+  if (error instanceof OutOfBandUnavailableError) return true;
+  return error instanceof OutOfBandDeliveryError && error.transport === 'smtp' && /(?:^|\s)5\d\d(?:[\s-]|$)/.test(error.message);
+}

@@ -16,7 +16,8 @@ export interface RenderedOutOfBandMessage {
   readonly short: string;
 }
 
-const SMS_MAX = 160;
+/** One SMS, in GSM-7 characters. */
+export const SMS_MAX = 160;
 /** The longest service name a message shows (longer configured names are cut with an ellipsis). */
 export const MAX_SERVICE_NAME = 40;
 const CODE_PATTERN = /^[0-9A-Za-z]{4,16}$/;
@@ -25,6 +26,11 @@ const REFERENCE_PATTERN = /^[\x21-\x7e]{1,100}$/;
 /** The service name as messages show it: configured text, but one plain line all the same (it ends in a mail subject). */
 export function serviceNameOf(options: RenderOptions): string {
   return toDisplayText(options.serviceName, MAX_SERVICE_NAME, 'Sigillum');
+}
+
+/** The closing lines of every notice: no link, on purpose, and the service's signature. */
+export function noticeFooter(service: string): string[] {
+  return [`This message has no link on purpose: always open ${service} yourself.`, '', '-- ', service, ''];
 }
 
 /**

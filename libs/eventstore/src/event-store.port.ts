@@ -58,6 +58,20 @@ export interface EventStore {
 
 export const EVENT_STORE = Symbol('EventStore');
 
+/** The append reused an event id already in the store; nothing of that append was written. */
+export class DuplicateEventIdError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly eventId: string,
+  ) {
+    super(
+      `Event id ${eventId} is already in the store, so the append to "${streamId}" was refused and wrote nothing. ` +
+        'If this retries an append that succeeded, read the stream instead; otherwise give the event a new id.',
+    );
+    this.name = 'DuplicateEventIdError';
+  }
+}
+
 /** The stream was not at the version the writer expected: reload, decide again, retry. */
 export class WrongExpectedVersionError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { OUT_OF_BAND_SENDER, type OutOfBandSender, OutOfBandUnavailableError } from '@sigillum/channels';
+import { isPermanentRefusal, OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { CLOCK, type Clock, type DeliveredMessage, eventTypeOf, PARTY_CATEGORY, type PartyEvent, type RecordedEvent, streamIdOf } from '@sigillum/contracts';
 import { maskAddress } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -157,7 +157,7 @@ export class AccountNotices implements OnModuleInit {
     } catch (error) {
       // Adapters mask addresses and a notice has no code: the message is safe to keep and log.
       const detail = (error instanceof Error ? error.message : String(error)).split(channel.address).join(masked).slice(0, 500);
-      if (error instanceof OutOfBandUnavailableError) {
+      if (isPermanentRefusal(error)) {
         this.log.warn(`Account notice ${change.what} of party ${partyId} to ${masked} cannot be carried: ${detail}; given up`);
         settle('undeliverable', null, detail);
         return;

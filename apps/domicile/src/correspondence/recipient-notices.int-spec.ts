@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   type AnyOutOfBandNotice,
+  isPermanentRefusal,
   OutOfBandDeliveryError,
   type OutOfBandMessage,
   type OutOfBandReceipt,
@@ -17,7 +18,7 @@ import { DurableTimers, uuidGenerator } from '@sigillum/runtime';
 import { pendingEvent } from '@sigillum/testing/events';
 import Database from 'better-sqlite3';
 import { CorrespondenceService, correspondenceStreamId } from './correspondence.service';
-import { isPermanentRefusal, type DeliveryToNotify, recipientNoticeMessageId, recipientNoticeTimerId, RecipientNotices } from './recipient-notices';
+import { type DeliveryToNotify, recipientNoticeMessageId, recipientNoticeTimerId, RecipientNotices } from './recipient-notices';
 
 /**
  * A transport stub. `hang` makes the next sends never answer (the process dies while the relay talks), after

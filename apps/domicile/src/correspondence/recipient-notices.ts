@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { migrateComponent } from '@sigillum/bus';
-import { OUT_OF_BAND_SENDER, OutOfBandDeliveryError, type OutOfBandSender, OutOfBandUnavailableError } from '@sigillum/channels';
+import { isPermanentRefusal, OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
 import { type ChannelHistory, evolveChannelHistory } from '@sigillum/contracts/directory/channel-choice';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -79,14 +79,6 @@ const MIGRATIONS = [
 /** The statuses after which nothing more is tried. */
 const FINAL = new Set(['sent', 'no-channel', 'undeliverable', 'failed']);
 
-/**
- * A refusal that trying again cannot change: no transport for the channel, or an SMTP permanent reply (5xx: unknown
- * mailbox, policy refusal). Anything else (relay down, 4xx, timeout, bus unavailable) is transient and retried.
- */
-export function isPermanentRefusal(error: unknown): boolean {
-  if (error instanceof OutOfBandUnavailableError) return true;
-  return error instanceof OutOfBandDeliveryError && error.transport === 'smtp' && /(?:^|\s)5\d\d(?:[\s-]|$)/.test(error.message);
-}
 
 /**
  * Tells a recipient that a correspondence reached its inbox, over its verified second channel (e-mail first, as

@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { eventStoreContract, pendingEvent } from '@sigillum/testing';
 import { createEventStore } from '../event-store.factory';
-import { DuplicateEventIdError } from '../sqlite/sqlite-event-store';
+import { DuplicateEventIdError } from '../event-store.port';
 import { migratePostgresSchema, POSTGRES_SCHEMA_VERSION } from './migrations';
 import { PostgresEventStore, type PostgresEventStoreOptions } from './postgres-event-store';
 

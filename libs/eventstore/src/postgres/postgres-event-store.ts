@@ -3,6 +3,7 @@ import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { streamCategory, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
 import { assertValidAppend, toJsonText } from '../append-validation';
 import {
+  DuplicateEventIdError,
   WrongExpectedVersionError,
   type AppendResult,
   type EventStore,
@@ -12,7 +13,6 @@ import {
   type StoreSubscription,
   type SubscribeAllOptions,
 } from '../event-store.port';
-import { DuplicateEventIdError } from '../sqlite/sqlite-event-store';
 import { runSubscription } from '../subscription';
 import {
   MAX_EVENTS_PER_APPEND,

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { streamCategory, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
 import { assertValidAppend, toJsonText } from '../append-validation';
 import {
+  DuplicateEventIdError,
   WrongExpectedVersionError,
   type AppendResult,
   type EventStore,
@@ -12,6 +13,7 @@ import {
   type StoreSubscription,
   type SubscribeAllOptions,
 } from '../event-store.port';
+export { DuplicateEventIdError } from '../event-store.port';
 import { runSubscription } from '../subscription';
 import { migrateEventStoreSchema } from './sqlite-schema';
 
@@ -36,20 +38,6 @@ export interface SqliteTuning {
  * and leaves closing it to the owner.
  */
 export type SqliteEventStoreOptions = SqliteTuning & ({ readonly filename: string } | { readonly db: Database.Database });
-
-/** The append reused an event id already in the store; nothing of that append was written. */
-export class DuplicateEventIdError extends Error {
-  constructor(
-    readonly streamId: string,
-    readonly eventId: string,
-  ) {
-    super(
-      `Event id ${eventId} is already in the store, so the append to "${streamId}" was refused and wrote nothing. ` +
-        'If this retries an append that succeeded, read the stream instead; otherwise give the event a new id.',
-    );
-    this.name = 'DuplicateEventIdError';
-  }
-}
 
 interface QueuedAppend {
   readonly streamId: string;
