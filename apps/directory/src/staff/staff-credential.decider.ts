@@ -6,7 +6,7 @@ export type StaffRoleName = (typeof STAFF_ROLE_NAMES)[number];
 export type StaffCredentialState =
   | { readonly status: 'none' }
   | { readonly status: 'active'; readonly credentialId: string; readonly subject: string; readonly roles: readonly StaffRoleName[]; readonly secretDigest: string; readonly issuedAt: string; readonly issuedBy: string }
-  | { readonly status: 'revoked'; readonly credentialId: string; readonly subject: string; readonly roles: readonly StaffRoleName[]; readonly issuedAt: string; readonly issuedBy: string; readonly revokedAt: string; readonly reason: string };
+  | { readonly status: 'revoked'; readonly credentialId: string; readonly subject: string; readonly roles: readonly StaffRoleName[]; readonly secretDigest: string; readonly issuedAt: string; readonly issuedBy: string; readonly revokedAt: string; readonly reason: string };
 
 export type StaffCredentialCommand =
   | {
@@ -76,12 +76,8 @@ function evolve(state: StaffCredentialState, event: StaffEvent): StaffCredential
     case 'StaffCredentialRevoked':
       if (state.status !== 'active') return state;
       return {
+        ...state,
         status: 'revoked',
-        credentialId: state.credentialId,
-        subject: state.subject,
-        roles: state.roles,
-        issuedAt: state.issuedAt,
-        issuedBy: state.issuedBy,
         revokedAt: event.data.revokedAt,
         reason: event.data.reason,
       };

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { AuthenticationError, AuthenticatorRegistry, type StaffAuthenticator, type StaffPrincipal } from '@sigillum/auth';
-import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator, STAFF_CATEGORY, type StaffEvent, streamIdOf } from '@sigillum/contracts';
+import { CLOCK, type Clock, foldEvents, ID_GENERATOR, type IdGenerator, STAFF_CATEGORY, type StaffEvent, streamIdOf } from '@sigillum/contracts';
 import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { type StaffCredentialCommand, staffCredentialDecider, type StaffCredentialState, type StaffRoleName } from './staff-credential.decider';
 import { looksLikeStaffToken, newStaffToken, parseStaffToken, secretMatches } from './staff-credential.token';
@@ -45,22 +45,15 @@ export class StaffCredentialService implements StaffAuthenticator, OnModuleInit 
     const invalid = new AuthenticationError('staff.credential-invalid', 'The staff credential is not valid');
     if (!parsed) throw invalid;
     const state = await this.load(parsed.credentialId);
-    if (state.status === 'none') throw invalid;
-    if (state.status === 'revoked') {
-      // Only a holder of the secret learns that it was revoked.
-      if (!secretMatches(parsed.secret, (await this.issuedDigest(parsed.credentialId)) ?? '')) throw invalid;
-      throw new AuthenticationError('staff.credential-revoked', 'This staff credential was revoked; ask an admin for a new one');
-    }
-    if (!secretMatches(parsed.secret, state.secretDigest)) throw invalid;
+    if (state.status === 'none' || !secretMatches(parsed.secret, state.secretDigest)) throw invalid;
+    // Only a holder of the secret learns that it was revoked.
+    if (state.status === 'revoked') throw new AuthenticationError('staff.credential-revoked', 'This staff credential was revoked; ask an admin for a new one');
     return { kind: 'staff', subject: state.subject, roles: state.roles, via: 'credential' };
   }
 
   async load(credentialId: string): Promise<StaffCredentialState> {
-    let state = staffCredentialDecider.initialState();
-    for (const { event } of await this.store.readStream(streamIdOf(STAFF_CATEGORY, credentialId))) {
-      state = staffCredentialDecider.evolve(state, event as StaffEvent);
-    }
-    return state;
+    const recorded = await this.store.readStream(streamIdOf(STAFF_CATEGORY, credentialId));
+    return foldEvents(staffCredentialDecider, recorded.map(({ event }) => event as StaffEvent));
   }
 
   /** Issues a credential and returns its token: the only time the secret exists outside its holder. */
@@ -88,12 +81,5 @@ export class StaffCredentialService implements StaffAuthenticator, OnModuleInit 
       { correlationId: requestId, causationId: requestId },
     );
     return staffCredentialView(result.state)!;
-  }
-
-  private async issuedDigest(credentialId: string): Promise<string | undefined> {
-    for (const { event } of await this.store.readStream(streamIdOf(STAFF_CATEGORY, credentialId))) {
-      if ((event as StaffEvent).type === 'StaffCredentialIssued') return (event as Extract<StaffEvent, { type: 'StaffCredentialIssued' }>).data.secretDigest;
-    }
-    return undefined;
   }
 }
