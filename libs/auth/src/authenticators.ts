@@ -1,4 +1,4 @@
-import type { Principal, StaffRole } from './principal';
+import type { Principal } from './principal';
 
 /** An authentication failure: the guard answers 401 with this rule and message (never the credential itself). */
 export class AuthenticationError extends Error {
@@ -43,9 +43,4 @@ export interface PresentedCertificate {
 /** Maps a verified client certificate to its directory party, refusing revoked or unknown certificates; the certifier provides it. */
 export interface MachineAuthenticator {
   authenticate(certificate: PresentedCertificate): Promise<MachinePrincipal>;
-}
-
-export interface StaffClaims {
-  readonly subject: string;
-  readonly roles: readonly StaffRole[];
 }

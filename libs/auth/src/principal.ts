@@ -1,5 +1,7 @@
-/** Staff roles (BRIEF §4b): what an operator's own people may do. */
-export const STAFF_ROLES = ['admin', 'registrar', 'ops', 'auditor'] as const;
+import { STAFF_ROLE_NAMES } from '@sigillum/contracts';
+
+/** Staff roles (BRIEF §4b): what an operator's own people may do; the names the staff events record. */
+export const STAFF_ROLES = STAFF_ROLE_NAMES;
 export type StaffRole = (typeof STAFF_ROLES)[number];
 
 export const isStaffRole = (value: unknown): value is StaffRole => STAFF_ROLES.includes(value as StaffRole);

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const ALL_STAFF_ROLES = ['admin', 'registrar', 'ops', 'auditor'] as const;
+import { STAFF_ROLE_NAMES } from '@sigillum/contracts';
+
+export const ALL_STAFF_ROLES = STAFF_ROLE_NAMES;
 export type TestStaffRole = (typeof ALL_STAFF_ROLES)[number];
 
 /** The first-start admin credential the directory wrote under `dataDir` (0600). */

@@ -4,9 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { STAFF_ROLE_NAMES } from '@sigillum/contracts';
 import type { Api } from './story';
 
-export const STAFF_ROLES_ALL = ['admin', 'registrar', 'ops', 'auditor'] as const;
+export const STAFF_ROLES_ALL = STAFF_ROLE_NAMES;
 export type StaffRoleName = (typeof STAFF_ROLES_ALL)[number];
 
 /** The first-start admin credential of a data directory (written by the directory at its first start). */
