@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 export type EventStoreKind = 'sqlite' | 'kurrentdb' | 'postgres';
@@ -33,7 +34,20 @@ export interface SigillumConfig {
     | { kind: 'postgres'; connectionString: string; schema: string };
   readonly eventBus:
     | { kind: 'embedded' }
-    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; sasl?: KafkaSaslConfig; ssl?: KafkaSslConfig };
+    | {
+        kind: 'kafka';
+        brokers: string[];
+        clientId: string;
+        partitions: number;
+        /** KAFKA_TOPIC_PREFIX: put before every topic and consumer group on the wire ('' for none). */
+        topicPrefix: string;
+        sasl?: KafkaSaslConfig;
+        ssl?: KafkaSslConfig;
+      };
+  /** INSTANCE_ID: this process among the instances of its role (its per-instance consumer groups, relay identity, logs). */
+  readonly instanceId: string;
+  /** ROLE_URLS: where the gateway forwards the HTTP routes of roles running in other processes (role -> base URLs). */
+  readonly roleUrls: Readonly<Partial<Record<Role, readonly string[]>>>;
   readonly consumerMaxAttempts: number;
   /** Roles the gateway process hosts besides itself (`ROLES`). */
   readonly roles: readonly Role[];
@@ -61,6 +75,15 @@ export const ENVIRONMENT = {
   KAFKA_BROKERS: { default: '', help: 'comma-separated host:port list; required when EVENT_BUS=kafka; enables the Kafka test suites' },
   KAFKA_CLIENT_ID: { default: 'sigillum', help: 'kafkajs client id prefix' },
   KAFKA_TOPIC_PARTITIONS: { default: '3', help: 'partitions of topics the bus creates' },
+  KAFKA_TOPIC_PREFIX: {
+    default: '',
+    help: 'put before every topic and consumer group name (e.g. acme. gives acme.sigillum.party.events), so two deployments share a broker without seeing each other\'s records',
+  },
+  INSTANCE_ID: { default: '<hostname>-<pid>', help: 'name of this process among the instances of its role (letters, digits, . _ -); keep it stable across restarts of the same instance' },
+  ROLE_URLS: {
+    default: '',
+    help: 'gateway only: roles served by other processes, e.g. directory=http://10.0.0.5:3001,processor=http://10.0.0.6:3004|http://10.0.0.7:3004; the gateway forwards their routes',
+  },
   KAFKA_SASL_MECHANISM: { default: '', help: 'SASL login to the brokers: plain | scram-sha-256 | scram-sha-512; empty: none' },
   KAFKA_SASL_USERNAME: { default: '', help: 'SASL user (the Kafka principal User:<name>); required with KAFKA_SASL_MECHANISM' },
   KAFKA_SASL_PASSWORD: { default: '', help: 'SASL password; prefer KAFKA_SASL_PASSWORD_FILE; never logged' },
@@ -159,6 +182,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     problems.push('EVENT_BUS=embedded reads the SQLite log, so it needs EVENT_STORE=sqlite; use EVENT_BUS=kafka (set KAFKA_BROKERS) with PostgreSQL');
   }
   const partitions = integer('KAFKA_TOPIC_PARTITIONS', 1, 1000);
+  const topicPrefix = read('KAFKA_TOPIC_PREFIX');
+  if (topicPrefix && !/^[A-Za-z0-9._-]{1,64}$/.test(topicPrefix)) {
+    problems.push(`KAFKA_TOPIC_PREFIX="${topicPrefix}" must be 1-64 letters, digits, '.', '_' or '-' (Kafka topic characters)`);
+  }
+  const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) problems.push(`INSTANCE_ID="${instanceId}" must be 1-64 letters, digits, '.', '_' or '-'`);
+  const roleUrls = parseRoleUrls(read('ROLE_URLS'), problems);
   const { sasl, ssl } = kafkaSecurity(env, brokers, problems);
   const consumerMaxAttempts = integer('CONSUMER_MAX_ATTEMPTS', 1, 100);
   const level = oneOf('LOG_LEVEL', LEVELS);
@@ -184,13 +214,43 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
           : { kind: 'sqlite' },
     eventBus:
       busKind === 'kafka'
-        ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions, ...(sasl && { sasl }), ...(ssl && { ssl }) }
+        ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions, topicPrefix, ...(sasl && { sasl }), ...(ssl && { ssl }) }
         : { kind: 'embedded' },
     consumerMaxAttempts,
+    instanceId,
+    roleUrls,
     roles: roles as Role[],
     logLevels: [...LEVELS.slice(0, LEVELS.indexOf(level) + 1)],
     env: { ...env },
   };
+}
+
+/** ROLE_URLS: `role=url|url,role=url`; each URL http(s) with a host, no path beyond '/'. */
+function parseRoleUrls(raw: string, problems: string[]): Partial<Record<Role, string[]>> {
+  const result: Partial<Record<Role, string[]>> = {};
+  if (!raw) return result;
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [role, urls] = entry.split('=', 2).map((part) => part?.trim() ?? '');
+    if (!ROLES.includes(role as Role) || role === 'gateway') {
+      problems.push(`ROLE_URLS entry "${entry}" must start with one of ${ROLES.filter((r) => r !== 'gateway').join(', ')} then '='`);
+      continue;
+    }
+    const list = (urls ?? '').split('|').map((u) => u.trim()).filter(Boolean);
+    if (list.length === 0) problems.push(`ROLE_URLS entry "${entry}" names no URL (role=http://host:port)`);
+    for (const url of list) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.pathname.replace(/\/$/, '') !== '' || parsed.search) {
+        problems.push(`ROLE_URLS URL "${url}" for ${role} must be http(s)://host:port with no path`);
+      }
+    }
+    result[role as Role] = [...(result[role as Role] ?? []), ...list.map((u) => u.replace(/\/$/, ''))];
+  }
+  return result;
 }
 
 /** A postgres:// or postgresql:// URL naming a host (pg also reads other forms; the configuration asks for this one). */
