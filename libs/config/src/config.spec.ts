@@ -84,7 +84,7 @@ describe('loadConfig', () => {
 
   it('reads a Kafka configuration', () => {
     const config = loadConfig({ EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9094' });
-    expect(config.eventBus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], clientId: 'sigillum', partitions: 3 });
+    expect(config.eventBus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9094'], clientId: 'sigillum', partitions: 3, topicPrefix: '' });
   });
 
   describe('Kafka SASL and TLS', () => {
@@ -107,7 +107,7 @@ describe('loadConfig', () => {
 
     it('has no SASL nor TLS unless asked', () => {
       const bus = loadConfig(kafka).eventBus;
-      expect(bus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9094'], clientId: 'sigillum', partitions: 3 });
+      expect(bus).toEqual({ kind: 'kafka', brokers: ['127.0.0.1:9094'], clientId: 'sigillum', partitions: 3, topicPrefix: '' });
       expect('sasl' in bus || 'ssl' in bus).toBe(false);
     });
 
@@ -185,6 +185,26 @@ describe('loadConfig', () => {
       ]);
       expect(problemsOf({ ...kafka, ...plain, KAFKA_BROKERS: 'kafka.example:9092', KAFKA_SSL: 'true' })).toEqual([]);
       expect(problemsOf({ ...kafka, ...plain, KAFKA_BROKERS: 'localhost:9094,127.0.0.1:9094' })).toEqual([]);
+    });
+  });
+
+  describe('distributed settings', () => {
+    it('reads KAFKA_TOPIC_PREFIX, INSTANCE_ID and ROLE_URLS', () => {
+      const config = loadConfig({
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        KAFKA_TOPIC_PREFIX: 'acme.',
+        INSTANCE_ID: 'processor-2',
+        ROLE_URLS: 'directory=http://127.0.0.1:3101/, processor=http://127.0.0.1:3105|http://127.0.0.1:3107',
+      });
+      expect(config.eventBus).toMatchObject({ kind: 'kafka', topicPrefix: 'acme.' });
+      expect(config.instanceId).toBe('processor-2');
+      expect(config.roleUrls).toEqual({ directory: ['http://127.0.0.1:3101'], processor: ['http://127.0.0.1:3105', 'http://127.0.0.1:3107'] });
+    });
+
+    it('names a bad prefix, instance id and role URL', () => {
+      expect(() =>
+        loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_TOPIC_PREFIX: 'a b', INSTANCE_ID: 'x/y', ROLE_URLS: 'mailer=http://a:1,directory=ftp://a/b' }),
+      ).toThrow(/KAFKA_TOPIC_PREFIX[\s\S]*INSTANCE_ID[\s\S]*ROLE_URLS entry "mailer[\s\S]*ftp:\/\/a\/b/);
     });
   });
 });
