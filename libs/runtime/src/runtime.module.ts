@@ -11,7 +11,7 @@ import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import type { Role, SigillumConfig } from '@sigillum/config';
 import { CLOCK, type Clock, ID_GENERATOR, systemClock } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, restrictToOwnedCategories } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import type { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import { createBus, createStore, openLocalDatabase, startWalCheckpointer } from './adapters';
@@ -66,7 +66,12 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
             startWalCheckpointer(options.config, db, (message) => new Logger('WalCheckpointer').warn(message)) ?? null,
           inject: [LOCAL_DB],
         },
-        { provide: EVENT_STORE, useFactory: (db: Database.Database) => createStore(options.config, db), inject: [LOCAL_DB] },
+        {
+          // Writes only to the categories the process's roles own (ForeignStreamWriteError otherwise); reads pass.
+          provide: EVENT_STORE,
+          useFactory: (db: Database.Database) => restrictToOwnedCategories(createStore(options.config, db), options.relayCategories),
+          inject: [LOCAL_DB],
+        },
         { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },
         {
           provide: RELAY,
