@@ -29,20 +29,13 @@ import '../bus/preflight';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { INestApplication } from '@nestjs/common';
 import { LoopbackMailbox } from '@sigillum/channels';
-import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import type { RecordedEvent } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore, type StoreSubscription } from '@sigillum/eventstore';
-import { createSigillumApp } from '@sigillum/runtime';
 import Database from 'better-sqlite3';
-import { asBearer, issueStaffCredential, readAdminCredential } from '../../apps/gateway/src/demo/staff';
-import { type Api, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../../apps/gateway/src/demo/story';
-import { rolesFor } from '../../apps/gateway/src/roles';
+import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
 import { BenchError, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
 
 interface Settings {
@@ -100,89 +93,6 @@ function countSignatures(value: unknown): { ed25519: number; rsa: number } {
   return counts;
 }
 
-/** Watches the store's log for the two facts that end a delivery, per correspondence. */
-class DeliveryWatch {
-  private readonly completed = new Set<string>();
-  private readonly delivered = new Set<string>();
-  private readonly waiting = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
-  private failure?: Error;
-  private subscription?: StoreSubscription;
-  readonly events: RecordedEvent[] = [];
-  recording = false;
-
-  start(store: EventStore, from: bigint): void {
-    this.subscription = store.subscribeAll(
-      async (recorded) => {
-        if (this.recording) this.events.push(recorded);
-        const id = recorded.streamId.slice(recorded.streamId.indexOf('-') + 1);
-        if (recorded.event.type === 'ChainCompleted') this.completed.add(id);
-        else if (recorded.event.type === 'DeliveredToRecipient') this.delivered.add(id);
-        else if (recorded.event.type === 'ChainFailed' || recorded.event.type === 'ChainRefused') {
-          this.fail(new BenchError(`Correspondence ${id}: ${recorded.event.type} ${JSON.stringify(recorded.event.data).slice(0, 400)}; run with LOG_LEVEL=log to see why`));
-        }
-        if (this.completed.has(id) && this.delivered.has(id)) this.waiting.get(id)?.resolve();
-      },
-      { after: from, onError: (error) => this.fail(error) },
-    );
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiter of this.waiting.values()) waiter.reject(error);
-  }
-
-  done(correspondenceId: string): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.completed.has(correspondenceId) && this.delivered.has(correspondenceId)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiting.set(correspondenceId, { resolve, reject }));
-  }
-
-  async stop(): Promise<void> {
-    await this.subscription?.stop();
-  }
-}
-
-interface Prepared {
-  readonly draftId: string;
-  readonly session: OpenedSession;
-  readonly key: string;
-}
-
-async function setUp(client: Client, base: string, dataDir: string, mailbox: LoopbackMailbox, settings: Settings): Promise<Prepared[]> {
-  /** Anonymous, as a party's client before its session opens; staff and sessions add their own Authorization. */
-  const api: Api = async (method, url, body, headers) => {
-    const answer = await client.call(method, url, body, headers);
-    if (answer.status >= 400) throw new BenchError(`${method} ${url} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
-    return answer.body;
-  };
-  // The operator's staff: the first-start admin (written to DATA_DIR while the app started) and a registrar it issues.
-  const admin = asBearer(api, readAdminCredential(dataDir));
-  const registrar = asBearer(api, await issueStaffCredential(admin, 'bench-registrar', ['registrar']));
-  const now = new Date();
-  await enrolHostedOperator({ admin, registrar }, { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
-  const sessions: { session: OpenedSession; recipientId: string }[] = [];
-  for (let i = 0; i < settings.pairs; i++) {
-    const sender = await enrolPerson(registrar, mailbox, { displayName: `Sender ${i}`, email: `sender${i}@example.org`, level: 'substantial', now });
-    const recipient = await enrolPerson(registrar, mailbox, { displayName: `Recipient ${i}`, email: `recipient${i}@example.org`, level: 'substantial', now });
-    sessions.push({ session: await openSession(api, mailbox, { userId: sender, counterpartIds: [recipient], kind: 'registered' }), recipientId: recipient });
-  }
-  const progress = new Progress('drafts validated', settings.deliveries);
-  const prepared: Prepared[] = [];
-  for (let i = 0; i < settings.deliveries; i++) {
-    const { session, recipientId } = sessions[i % sessions.length];
-    const letter = Buffer.from(`Registered letter ${i} of bench ${process.pid}\n${'.'.repeat(2_000)}\n`);
-    const upload = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: letter });
-    if (upload.status !== 201) throw new BenchError(`PUT /contents answered ${upload.status}: ${await upload.text()}`);
-    const { digest } = (await upload.json()) as { digest: string };
-    const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] }, session.auth);
-    const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
-    await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
-    prepared.push({ draftId: draft.draftId as string, session, key: `bench-${process.pid}-${i}` });
-    progress.update(i + 1);
-  }
-  return prepared;
-}
-
 /** Raw better-sqlite3: the events the deliveries wrote, one transaction per append the product made. */
 function rawAppendFloor(dir: string, synchronous: Settings['synchronous'], events: readonly RecordedEvent[]): number {
   const db = new Database(path.join(dir, 'raw-substrate.db'));
@@ -234,37 +144,20 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   const mailbox = await new LoopbackMailbox().start();
-  let app: INestApplication | undefined;
+  let bench: BenchApp | undefined;
   let client: Client | undefined;
-  let config: SigillumConfig | undefined;
   let watch: DeliveryWatch | undefined;
   try {
-    config = loadConfig({
-      ...process.env,
-      ...mailbox.env(),
-      ...(settings.brokers ? { EVENT_BUS: 'kafka', KAFKA_BROKERS: settings.brokers } : { EVENT_BUS: 'embedded' }),
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      SQLITE_SYNCHRONOUS: settings.synchronous,
-      SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: process.env.SESSION_REQUESTS_PER_ADDRESS_PER_HOUR?.trim() || '0',
-      KEYSTORE_PASSPHRASE: 'bench passphrase for a throw-away data directory',
-    });
-    progressLine(`booting the app in-process (${config.eventBus.kind} bus, data in ${dataDir})`);
-    app = await createSigillumApp(config, rolesFor(config.roles));
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    const store = app.get<EventStore>(EVENT_STORE);
+    progressLine(`booting the app in-process (${settings.brokers ? 'kafka' : 'embedded'} bus, data in ${dataDir})`);
+    bench = await startBenchApp({ dataDir, mailbox, synchronous: settings.synchronous, brokers: settings.brokers });
+    const { config, port, store } = bench;
     client = new Client('127.0.0.1', port, Math.max(settings.concurrency, 4));
     const timeout = settings.phaseTimeoutMs;
 
     progressLine(`setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(settings.deliveries)} drafts validated`);
-    const prepared = await within(setUp(client, `http://127.0.0.1:${port}`, dataDir, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
-    const all = await store.readAll();
+    const prepared = await within(prepareDrafts(client, `http://127.0.0.1:${port}`, dataDir, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
     watch = new DeliveryWatch();
-    watch.start(store, all.length ? all[all.length - 1].globalPosition : 0n);
+    await watch.startAtEnd(store);
     watch.recording = true;
 
     progressLine(`sending ${formatInt(settings.deliveries)} registered deliveries, ${settings.concurrency} in flight`);
@@ -276,20 +169,12 @@ async function main(): Promise<number> {
     }
     const latencies: number[] = [];
     const progress = new Progress('delivered', settings.deliveries);
-    let next = 0;
     const started = performance.now();
-    const worker = async () => {
-      while (next < prepared.length) {
-        const item = prepared[next++];
-        const t0 = performance.now();
-        const answer = await client!.call('POST', `/drafts/${item.draftId}/sending`, { submissionKey: item.key }, item.session.auth);
-        if (answer.status !== 202 && answer.status !== 200) throw new BenchError(`sending answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
-        await watch!.done(answer.body.correspondenceId as string);
-        latencies.push(performance.now() - t0);
-        progress.update(latencies.length);
-      }
-    };
-    await within(Promise.all(Array.from({ length: settings.concurrency }, worker)), timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
+    const sending = sendAll(client, prepared, watch, settings.concurrency, (elapsed) => {
+      latencies.push(elapsed);
+      progress.update(latencies.length);
+    });
+    await within(sending, timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
     const elapsedMs = performance.now() - started;
     if (profiler) {
       const { profile } = await profiler.post('Profiler.stop');
@@ -331,7 +216,7 @@ async function main(): Promise<number> {
   } finally {
     await watch?.stop();
     client?.close();
-    await app?.close();
+    await bench?.app.close();
     await mailbox.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
