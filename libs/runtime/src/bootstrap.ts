@@ -30,6 +30,8 @@ class ProcessModule {}
 export interface AppOptions {
   /** Replaces the system clock (tests that need time to pass: code expiry, idle sessions). */
   readonly clock?: Clock;
+  /** Called right before the body parsers are installed: middleware that must see the raw request (the gateway's proxy). */
+  readonly beforeBodyParsers?: (app: NestExpressApplication) => void;
 }
 
 export async function createSigillumApp(config: SigillumConfig, roles: readonly RoleSpec[], options: AppOptions = {}): Promise<INestApplication> {
@@ -51,6 +53,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   };
   // Body parsers of our own (size, depth, Unicode limits), installed before any route, guard or pipe runs.
   const app = await NestFactory.create<NestExpressApplication>(root, { logger: config.logLevels, abortOnError: false, bodyParser: false });
+  options.beforeBodyParsers?.(app);
   installJsonLimits(app, jsonLimits);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
@@ -82,6 +85,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
 export async function runSigillum(
   processName: string,
   chooseRoles: readonly RoleSpec[] | ((config: SigillumConfig) => readonly RoleSpec[]),
+  options?: AppOptions | ((config: SigillumConfig) => AppOptions),
 ): Promise<void> {
   let config: SigillumConfig;
   try {
@@ -97,7 +101,7 @@ export async function runSigillum(
   const log = new Logger(processName);
   const roles = typeof chooseRoles === 'function' ? chooseRoles(config) : chooseRoles;
   try {
-    const app = await createSigillumApp(config, roles);
+    const app = await createSigillumApp(config, roles, typeof options === 'function' ? options(config) : options);
     await app.startAllMicroservices();
     await app.listen(config.port, config.host);
     await startHttpsListener(app, config); // when HTTPS_PORT is set: the same app over HTTPS with mutual TLS
