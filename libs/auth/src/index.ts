@@ -10,3 +10,7 @@ export * from './route-decisions';
 export * from './oidc/oidc-config';
 export { OidcStaffAuthenticator, oidcAuthenticatorFromEnv, type OidcStaffAuthenticatorOptions } from './oidc/oidc-staff-authenticator';
 export * from './oidc/oidc.module';
+export * from './staff-credentials/staff-credential.decider';
+export * from './staff-credentials/staff-credential.token';
+export * from './staff-credentials/staff-credential.authenticator';
+export * from './staff-credentials/staff-credentials.module';

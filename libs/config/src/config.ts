@@ -92,6 +92,10 @@ export const ENVIRONMENT = {
   KAFKA_SSL_CA_FILE: { default: '', help: 'PEM file of the CAs that sign the brokers\' certificates, instead of Node\'s list; needs KAFKA_SSL=true' },
   CONSUMER_MAX_ATTEMPTS: { default: '3', help: 'attempts before a failing message goes to the dead-letter topic' },
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
+  KEYSTORE_DIR: {
+    default: '<DATA_DIR>/keys',
+    help: 'the key store directory; instances of a deployment that must sign as one (two processors, two certifiers, the session verifier key) share it (a mounted secret volume)',
+  },
   KEYSTORE_PASSPHRASE: { default: '(generated beside the keys)', help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production' },
   LOG_LEVEL: { default: 'log', help: 'error | warn | log | debug | verbose' },
   // Read by @sigillum/runtime (json-limits.ts) when it builds the HTTP app.

@@ -1,7 +1,7 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { assertEveryRouteDecided, AuthModule, OidcStaffModule } from '@sigillum/auth';
+import { assertEveryRouteDecided, AuthModule, OidcStaffModule, StaffCredentialsModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
@@ -46,6 +46,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
         clock: options.clock,
       }),
       AuthModule,
+      // Sigillum staff credentials (`sgst_…`), checked in every process from the staff streams of the shared store.
+      StaffCredentialsModule,
       // Staff bearer tokens of the operator's OIDC issuer, when OIDC_ISSUER is set.
       OidcStaffModule.fromEnv(config.env),
       ...roles.map((spec) => spec.module),

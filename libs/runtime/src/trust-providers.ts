@@ -28,7 +28,7 @@ export function trustProviders(): Provider[] {
     {
       provide: KEY_STORE,
       useFactory: (config: SigillumConfig) => {
-        const directory = path.join(config.dataDir, 'keys');
+        const directory = config.env.KEYSTORE_DIR?.trim() ? path.resolve(config.env.KEYSTORE_DIR.trim()) : path.join(config.dataDir, 'keys');
         const { passphrase, generated } = resolveKeystorePassphrase({ dataDir: config.dataDir, env: config.env });
         if (generated) {
           log.warn(

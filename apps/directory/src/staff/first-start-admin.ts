@@ -5,7 +5,7 @@ import type { SigillumConfig } from '@sigillum/config';
 import { WrongExpectedVersionError } from '@sigillum/eventstore';
 import { SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { StaffCredentialService } from './staff-credential.service';
-import { digestOfSecret, newStaffToken, parseStaffToken } from './staff-credential.token';
+import { digestOfSecret, newStaffToken, parseStaffToken } from '@sigillum/auth';
 
 /** The credential id of the admin credential issued at the first start. */
 export const FIRST_START_ADMIN_ID = 'first-start-admin';

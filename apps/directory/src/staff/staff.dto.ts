@@ -1,7 +1,7 @@
 import { STAFF_ROLE_NAMES } from '@sigillum/contracts';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsIn, IsString, Length, Matches } from 'class-validator';
 import { IsPlainText } from '@sigillum/runtime/text-rules';
-import type { StaffRoleName } from './staff-credential.decider';
+import type { StaffRoleName } from '@sigillum/auth';
 
 export class IssueStaffCredentialBody {
   /** Who the credential is for (login or e-mail); letters, digits and `.@_+-` only. */
