@@ -14,6 +14,9 @@ import { HostedOperatorsStore } from './operators/hosted-operators.store';
 import { OperatorCredentials } from './operators/operator-credentials';
 import { OperatorsController } from './operators/operators.controller';
 import { OperatorsService } from './operators/operators.service';
+import { loadPartnerConfig, PARTNER_CONFIG, type PartnerConfig } from './partner/partner.config';
+import { declarePartnerTopics, PartnerInboundConsumer } from './partner/partner-inbound.consumer';
+import { PartnerJobs } from './partner/partner-jobs';
 import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './processor.config';
 
 /**
@@ -22,7 +25,7 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
  * certification token addressed to them, in `job-<tokenId>`.
  */
 @Module({
-  controllers: [OperatorsController, CertificatesConsumer, JobConsumer],
+  controllers: [OperatorsController, CertificatesConsumer, JobConsumer, PartnerInboundConsumer],
   providers: [
     { provide: PROCESSOR_CONFIG, useFactory: (config: SigillumConfig) => loadProcessorConfig(config.env, config.dataDir), inject: [SIGILLUM_CONFIG] },
     { provide: HostedOperatorsStore, useFactory: (db: Database.Database) => new HostedOperatorsStore(db), inject: [LOCAL_DB] },
@@ -56,6 +59,29 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
       inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PROCESSOR_CONFIG, SIGILLUM_CONFIG, CLOCK, ID_GENERATOR],
     },
     OperatorsService,
+    // Partner operators over Kafka (PROCESSOR_PARTNERS): their inbound topics are declared before the transport starts.
+    {
+      provide: PARTNER_CONFIG,
+      useFactory: (config: SigillumConfig) => {
+        const partners = loadPartnerConfig(config.env, config.eventBus.kind);
+        declarePartnerTopics(partners.partners);
+        return partners;
+      },
+      inject: [SIGILLUM_CONFIG],
+    },
+    {
+      provide: PartnerJobs,
+      useFactory: (store: EventStore, operators: HostedOperatorsStore, credentials: OperatorCredentials, config: PartnerConfig, clock: Clock, ids: IdGenerator) =>
+        new PartnerJobs({
+          store,
+          trustedCaPems: () => credentials.trustedCaPems(),
+          isHosted: (operatorId) => operators.isHosted(operatorId),
+          config,
+          clock,
+          ids,
+        }),
+      inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PARTNER_CONFIG, CLOCK, ID_GENERATOR],
+    },
   ],
 })
 export class ProcessorModule {}
