@@ -14,3 +14,5 @@ export * from './staff-credentials/staff-credential.decider';
 export * from './staff-credentials/staff-credential.token';
 export * from './staff-credentials/staff-credential.authenticator';
 export * from './staff-credentials/staff-credentials.module';
+export * from './party-sessions/stored-session.authenticator';
+export * from './party-sessions/party-sessions.module';

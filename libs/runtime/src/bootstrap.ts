@@ -1,7 +1,7 @@
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { assertEveryRouteDecided, AuthModule, OidcStaffModule, StaffCredentialsModule } from '@sigillum/auth';
+import { assertEveryRouteDecided, AuthModule, OidcStaffModule, StaffCredentialsModule, StoredPartySessionsModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, KafkaRoleServer, type EventBus } from '@sigillum/bus';
 import type { Clock } from '@sigillum/contracts';
 import { ConfigError, loadConfig, type Role, type SigillumConfig } from '@sigillum/config';
@@ -48,6 +48,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
       AuthModule,
       // Sigillum staff credentials (`sgst_…`), checked in every process from the staff streams of the shared store.
       StaffCredentialsModule,
+      // Party sessions read from the shared store where the domicile (which owns them) runs in another process.
+      ...(roles.some((spec) => spec.role === 'domicile') ? [] : [StoredPartySessionsModule]),
       // Staff bearer tokens of the operator's OIDC issuer, when OIDC_ISSUER is set.
       OidcStaffModule.fromEnv(config.env),
       ...roles.map((spec) => spec.module),
