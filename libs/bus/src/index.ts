@@ -7,6 +7,7 @@ export * from './message-validation';
 export * from './embedded/embedded-event-bus';
 export * from './kafka/cloudevents-codec';
 export * from './kafka/kafka-event-bus';
+export * from './kafka/topic-prefix';
 export * from './dedupe/processed-messages';
 export * from './relay/event-relay';
 export * from './event-bus.factory';

@@ -60,6 +60,7 @@ export function createBus(config: SigillumConfig, db: Database.Database): EventB
       return new KafkaEventBus({
         brokers: config.eventBus.brokers,
         clientId: config.eventBus.clientId,
+        topicPrefix: config.eventBus.topicPrefix,
         defaultPartitions: config.eventBus.partitions,
         security: kafkaSecurity(config.eventBus),
       });

@@ -13,6 +13,7 @@ import {
   type ProducerConfig,
 } from 'kafkajs';
 import { TopicProvisioner } from './topic-readiness';
+import { checkedTopicPrefix, withoutPrefix } from './topic-prefix';
 import { fatalProducerFault } from './producer-faults';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import {
@@ -46,9 +47,16 @@ export interface KafkaEventBusOptions {
   readonly brokers: readonly string[];
   /** Prefix of the kafkajs client ids; default `sigillum`. */
   readonly clientId?: string;
+  /**
+   * KAFKA_TOPIC_PREFIX: put before every topic and consumer group name on the wire (several deployments on one
+   * cluster), e.g. `staging.` gives `staging.sigillum.party.events` and group `staging.sigillum.projections`. The
+   * port stays logical: callers publish to and consume `sigillum.<category>.events` in group `sigillum.<role>`, and
+   * delivered messages (dead letters and their headers included) name the logical topic and group. Default ''.
+   */
+  readonly topicPrefix?: string;
   /** Partitions of topics created on demand; default 3. */
   readonly defaultPartitions?: number;
-  /** Per-topic partition counts, for topics that need more than the default. */
+  /** Per-topic partition counts (by logical topic name), for topics that need more than the default. */
   readonly partitionsByTopic?: Readonly<Record<string, number>>;
   /** Replication factor of created topics; default min(3, brokers in the cluster). */
   readonly replicationFactor?: number;
@@ -110,11 +118,13 @@ export class KafkaEventBus implements EventBus {
   private readonly logger: BusLogger;
   private readonly clientId: string;
   private readonly brokers: readonly string[];
+  /** Put before every topic and group name on the wire; '' by default. */
+  readonly topicPrefix: string;
   private producer?: Promise<Producer>;
   private admin?: Promise<Admin>;
   /** Topics known to exist, or being created. */
   private readonly provisioner = new TopicProvisioner(() => this.connectedAdmin(), {
-    partitionsOf: (topic) => this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3,
+    partitionsOf: (wireTopic) => this.partitionsOf(this.logicalTopic(wireTopic)),
     // Read when a topic is created, after the constructor ran.
     replicationFactor: () => this.options.replicationFactor,
   });
@@ -132,6 +142,7 @@ export class KafkaEventBus implements EventBus {
       throw new Error('KafkaEventBus needs at least one broker, e.g. KAFKA_BROKERS=127.0.0.1:9092 (`bash scripts/kafka.sh start` runs one).');
     }
     this.brokers = options.brokers;
+    this.topicPrefix = checkedTopicPrefix(options.topicPrefix);
     this.clientId = options.clientId ?? 'sigillum';
     this.logger = options.logger ?? defaultLogger('KafkaEventBus');
     this.kafka = (options.createClient ?? ((config) => new Kafka(config)))({
@@ -150,11 +161,13 @@ export class KafkaEventBus implements EventBus {
     this.assertOpen('publish');
     const data = serializeForPublish(messages);
     if (messages.length === 0) return;
+    // By topic on the wire (prefixed).
     const byTopic = new Map<string, Message[]>();
     messages.forEach((message, index) => {
-      const list = byTopic.get(message.topic) ?? [];
+      const topic = this.wireTopic(message.topic);
+      const list = byTopic.get(topic) ?? [];
       list.push(toKafkaMessage(message, data[index]));
-      byTopic.set(message.topic, list);
+      byTopic.set(topic, list);
     });
     try {
       await this.ensureTopics([...byTopic.keys()]);
@@ -183,25 +196,26 @@ export class KafkaEventBus implements EventBus {
     const topics = [...new Set(options.topics)];
     const tuning = this.options.consumer ?? {};
     // Default concurrency: every partition of the subscribed topics at once (order only matters within one).
-    const partitions = topics.reduce((sum, topic) => sum + (this.options.partitionsByTopic?.[topic] ?? this.options.defaultPartitions ?? 3), 0);
+    const partitions = topics.reduce((sum, topic) => sum + this.partitionsOf(topic), 0);
     const runConfig = orderedBatchRunConfig(tuning, partitions, `consume() for group "${options.group}"`);
-    await this.ensureTopics(topics);
+    const wireTopics = topics.map((topic) => this.wireTopic(topic));
+    await this.ensureTopics(wireTopics);
     const kafkaConsumer = this.kafka.consumer({
-      groupId: options.group,
+      groupId: this.wireGroup(options.group),
       sessionTimeout: tuning.sessionTimeout,
       heartbeatInterval: tuning.heartbeatInterval,
       rebalanceTimeout: tuning.rebalanceTimeout,
       maxWaitTimeInMs: tuning.maxWaitTimeInMs,
       allowAutoTopicCreation: false,
     });
-    const consumer = new KafkaConsumer(this, kafkaConsumer, options, topics, policy, () => this.consumers.delete(consumer));
+    const consumer = new KafkaConsumer(this, kafkaConsumer, options, wireTopics, policy, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     try {
       await consumer.start(runConfig, tuning.joinTimeoutMs ?? 60_000);
     } catch (error) {
       await consumer.stop().catch(() => undefined);
       throw new Error(
-        `Group ${options.group} could not start consuming ${topics.join(', ')}: ${(error as Error).message}. ` +
+        `Group ${this.wireGroup(options.group)} could not start consuming ${wireTopics.join(', ')}: ${(error as Error).message}. ` +
           `${brokerAdvice(error, this.brokers)}.`,
         { cause: error },
       );
@@ -290,9 +304,28 @@ export class KafkaEventBus implements EventBus {
     return this.logger;
   }
 
-  /** Creates the topics that this bus has not seen yet; concurrent callers share one creation. */
+  /** Creates the topics (names on the wire, prefixed) that this bus has not seen yet; concurrent callers share one creation. */
   ensureTopics(topics: readonly string[]): Promise<void> {
     return this.provisioner.ensure(topics);
+  }
+
+  /** The topic on the wire of a logical topic: `<topicPrefix><topic>`. */
+  wireTopic(topic: string): string {
+    return this.topicPrefix + topic;
+  }
+
+  /** The logical topic of a topic on the wire (the prefix removed). */
+  logicalTopic(wireTopic: string): string {
+    return withoutPrefix(this.topicPrefix, wireTopic);
+  }
+
+  /** The consumer group on the wire of a logical group: `<topicPrefix><group>`. */
+  wireGroup(group: string): string {
+    return this.topicPrefix + group;
+  }
+
+  private partitionsOf(logicalTopic: string): number {
+    return this.options.partitionsByTopic?.[logicalTopic] ?? this.options.defaultPartitions ?? 3;
   }
 
   /**
@@ -377,7 +410,10 @@ class KafkaConsumer implements BusConsumer {
   private readonly controller = new AbortController();
   private readonly batches: OrderedBatchConsumer;
   private stopping?: Promise<void>;
+  /** The group on the wire (prefixed): what the logs name. */
+  private readonly group: string;
 
+  /** `topics`: the subscribed topics on the wire (prefixed). */
   constructor(
     private readonly bus: KafkaEventBus,
     private readonly consumer: Consumer,
@@ -386,10 +422,11 @@ class KafkaConsumer implements BusConsumer {
     private readonly policy: RetryPolicy,
     private readonly onStopped: () => void,
   ) {
+    this.group = bus.wireGroup(options.group);
     this.batches = new OrderedBatchConsumer(
       this.controller.signal,
       (record) => this.handle(record),
-      (error) => this.bus.log.warn(`Group ${this.options.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
+      (error) => this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
     );
   }
 
@@ -403,7 +440,7 @@ class KafkaConsumer implements BusConsumer {
     });
     this.consumer.on(CRASH, ({ payload }) => {
       this.bus.log.error(
-        `Group ${this.options.group} consumer crashed: ${payload.error.message}` +
+        `Group ${this.group} consumer crashed: ${payload.error.message}` +
           (payload.restart ? '; kafkajs restarts it' : '; it stopped, restart the process or call consume() again'),
       );
     });
@@ -413,7 +450,7 @@ class KafkaConsumer implements BusConsumer {
     // Resolving only once the group is joined makes "consume, then publish" deliver, as on the embedded bus.
     const timedOut = await withTimeout(joined.then(() => false), joinTimeoutMs, '').catch(() => true);
     if (timedOut) {
-      this.bus.log.warn(`Group ${this.options.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
+      this.bus.log.warn(`Group ${this.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
     }
   }
 
@@ -434,7 +471,7 @@ class KafkaConsumer implements BusConsumer {
       try {
         await this.consumer.disconnect();
       } catch (error) {
-        this.bus.log.warn(`Group ${this.options.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
+        this.bus.log.warn(`Group ${this.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
       } finally {
         this.onStopped();
       }
@@ -443,7 +480,9 @@ class KafkaConsumer implements BusConsumer {
   }
 
   /** One record: decode, deliver with retries, dead-letter if need be. The OrderedBatchConsumer resolves and commits it. */
-  private async handle({ topic, partition, message, heartbeat }: KafkaRecord): Promise<RecordOutcome> {
+  private async handle({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord): Promise<RecordOutcome> {
+    // Delivered (and dead-lettered) under its logical name.
+    const topic = this.bus.logicalTopic(wireTopic);
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);
@@ -459,14 +498,17 @@ class KafkaConsumer implements BusConsumer {
     return 'done';
   }
 
-  /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
+  /**
+   * The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders, to `<topic>.dlq` on the
+   * wire (prefixed); the headers name the logical topic and group, as the bus delivers them.
+   */
   private async deadLetter(
     topic: string,
     partition: number,
     message: KafkaMessage,
     outcome: { attempts: number; reason: string },
   ): Promise<void> {
-    const deadLetterTopic = Topics.deadLetterOf(topic);
+    const deadLetterTopic = this.bus.wireTopic(Topics.deadLetterOf(topic));
     const headers = {
       ...message.headers,
       ...deadLetterHeaders({
@@ -481,7 +523,7 @@ class KafkaConsumer implements BusConsumer {
     await this.bus.ensureTopics([deadLetterTopic]);
     await this.bus.send((producer) => producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] }));
     this.bus.log.warn(
-      `Group ${this.options.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
+      `Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
     );
   }
 }

@@ -17,6 +17,11 @@ export class BusContext extends BaseRpcContext<[DeliveredMessage, string]> {
 export interface BusTransportOptions {
   /** The role whose handlers this transport serves; also names its consumer group `sigillum.<role>`. */
   readonly role: string;
+  /**
+   * Serve the role's `@RoleViewPattern` handlers instead, in group `sigillum.<role>.view`. The embedded bus lives in
+   * the process's own SQLite file, so that group is already this instance's own.
+   */
+  readonly view?: boolean;
   readonly maxAttempts?: number;
   /**
    * Handler calls of this role in flight at once (never two for one key, per key in order): passed to the bus
@@ -28,8 +33,33 @@ export interface BusTransportOptions {
 /** Transport id of a role: handlers declared with `@RoleEventPattern(role, topic)` are served only by it. */
 export const roleTransportId = (role: string): symbol => Symbol.for(`sigillum.bus.${role}`);
 
-/** `@EventPattern(topic)` bound to one role, so that each role consumes in its own group even in one process. */
+/** Transport id of a role's views: handlers declared with `@RoleViewPattern(role, topic)` are served only by it. */
+export const roleViewTransportId = (role: string): symbol => Symbol.for(`sigillum.bus.${role}.views`);
+
+/** The (logical) consumer group of a role's work: `sigillum.<role>`, shared by its instances, which split the partitions. */
+export const roleGroup = (role: string): string => `sigillum.${role}`;
+
+/**
+ * The (logical) consumer group of one instance's views on Kafka: `sigillum.<role>.view.<instanceId>`, its own, so that
+ * it receives every event. The embedded bus uses `sigillum.<role>.view` (its log is already the process's own).
+ */
+export const roleViewGroup = (role: string, instanceId?: string): string =>
+  instanceId === undefined ? `sigillum.${role}.view` : `sigillum.${role}.view.${instanceId}`;
+
+/**
+ * `@EventPattern(topic)` bound to one role, so that each role consumes in its own group even in one process. WORK:
+ * the role's instances share the group `sigillum.<role>`, so each event is handled by one instance (the one that owns
+ * its partition). Use it for handlers whose effect is shared: appending events, sending, calling out.
+ */
 export const RoleEventPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleTransportId(role));
+
+/**
+ * `@EventPattern(topic)` for a role's LOCAL VIEW: a handler that only updates the process's own state (its local
+ * SQLite file, memory), so that every instance of the role needs every event. Served in the instance's own group
+ * (`sigillum.<role>.view.<instanceId>` on Kafka, from the beginning for a new instance; `sigillum.<role>.view` on
+ * the embedded bus). A handler that appends events or has any other shared effect is work: `@RoleEventPattern`.
+ */
+export const RoleViewPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleViewTransportId(role));
 
 /**
  * Serves `@EventPattern(topic)` handlers from the EventBus port: the embedded mode's transport (the apps
@@ -49,11 +79,11 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     private readonly options: BusTransportOptions,
   ) {
     super();
-    this.transportId = roleTransportId(options.role);
+    this.transportId = options.view ? roleViewTransportId(options.role) : roleTransportId(options.role);
   }
 
   get group(): string {
-    return `sigillum.${this.options.role}`;
+    return this.options.view ? roleViewGroup(this.options.role) : roleGroup(this.options.role);
   }
 
   async listen(callback: (error?: unknown) => void): Promise<void> {

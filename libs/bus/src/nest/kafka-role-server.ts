@@ -16,14 +16,27 @@ import {
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
 import { TopicProvisioner } from '../kafka/topic-readiness';
+import { checkedTopicPrefix, withoutPrefix } from '../kafka/topic-prefix';
 import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
-import { BusContext, roleTransportId } from './bus-transport';
+import { BusContext, roleGroup, roleTransportId, roleViewGroup, roleViewTransportId } from './bus-transport';
 
 export interface KafkaRoleServerOptions {
   /** The role whose `@RoleEventPattern(role, topic)` handlers this server serves, in consumer group `sigillum.<role>`. */
   readonly role: string;
+  /**
+   * Serve the role's `@RoleViewPattern(role, topic)` handlers instead (local views: every instance needs every
+   * event), in a group of this instance alone, `sigillum.<role>.view.<instanceId>`, always from the beginning when
+   * the group is new. Keep the instance id stable across restarts of an instance (its local database), or each
+   * start replays every retained event into the view (harmless, the views apply each event once, but slow).
+   */
+  readonly view?: { readonly instanceId: string };
   readonly brokers: readonly string[];
-  /** Prefix of the kafkajs client id, which becomes `<clientId>.<role>`; default `sigillum`. */
+  /**
+   * KAFKA_TOPIC_PREFIX: put before every topic and the group name on the wire (`<prefix>sigillum.<role>`); handlers
+   * are still looked up, and messages delivered, by the logical topic. Default ''.
+   */
+  readonly topicPrefix?: string;
+  /** Prefix of the kafkajs client id, which becomes `<clientId>.<role>` (`<clientId>.<role>.view` for views); default `sigillum`. */
   readonly clientId?: string;
   /** Attempts before a failing message is dead-lettered; default 3. */
   readonly maxAttempts?: number;
@@ -34,7 +47,7 @@ export interface KafkaRoleServerOptions {
   readonly partitions?: number;
   /** Replication factor of created topics; default min(3, brokers in the cluster). */
   readonly replicationFactor?: number;
-  /** Start from the earliest retained message when the group has no committed offset; default true. */
+  /** Start from the earliest retained message when the group has no committed offset; default true (always for `view`). */
   readonly fromBeginning?: boolean;
   /**
    * Group timings and commit batching. `partitionsConsumedConcurrently` defaults to the partition count of the
@@ -63,7 +76,10 @@ const LOG_LEVELS = {
  * under our contract rather than Nest's JSON request/reply conventions:
  *
  * - the consumer group is `sigillum.<role>` and the subscription is the topics of that role's handlers only
- *   (Nest registers on this server only the handlers whose transport id is `roleTransportId(role)`);
+ *   (Nest registers on this server only the handlers whose transport id is `roleTransportId(role)`); with `view`,
+ *   the `@RoleViewPattern` handlers (`roleViewTransportId(role)`) in the instance's own group
+ *   `sigillum.<role>.view.<instanceId>`, so that every instance sees every event;
+ * - with `topicPrefix`, topics and the group carry the prefix on the wire, handlers and messages the logical names;
  * - records are binary-mode CloudEvents, decoded by `fromKafkaMessage` into the DeliveredMessage the
  *   handler receives as payload (with a `BusContext`), exactly as under `BusTransport`; no reply topic is
  *   read or written, Nest's deserializer and reply publisher are never used;
@@ -79,6 +95,9 @@ const LOG_LEVELS = {
  */
 export class KafkaRoleServer extends ServerKafka {
   private readonly role: string;
+  private readonly topicPrefix: string;
+  /** The group as the code names it (BusContext.getGroup(), dead-letter headers): `sigillum.<role>[.view.<instanceId>]`. */
+  readonly logicalGroup: string;
   private readonly policy: RetryPolicy;
   private readonly busLog: BusLogger;
   private readonly partitions: number;
@@ -98,10 +117,16 @@ export class KafkaRoleServer extends ServerKafka {
     if (!Array.isArray(roleOptions.brokers) || roleOptions.brokers.length === 0) {
       throw new Error(`KafkaRoleServer for role ${roleOptions.role} needs at least one broker, e.g. KAFKA_BROKERS=127.0.0.1:9092.`);
     }
-    const busLog: BusLogger = roleOptions.logger ?? new Logger(`KafkaRoleServer:${roleOptions.role}`);
+    const view = roleOptions.view;
+    if (view !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(view.instanceId ?? '')) {
+      throw new TypeError(`KafkaRoleServer for role ${roleOptions.role}: view.instanceId must be 1-64 letters, digits, '.', '_' or '-'`);
+    }
+    const topicPrefix = checkedTopicPrefix(roleOptions.topicPrefix);
+    const logicalGroup = view ? roleViewGroup(roleOptions.role, view.instanceId) : roleGroup(roleOptions.role);
+    const busLog: BusLogger = roleOptions.logger ?? new Logger(`KafkaRoleServer:${roleOptions.role}${view ? '.view' : ''}`);
     const tuning = roleOptions.consumer ?? {};
     const client: KafkaConfig = {
-      clientId: `${roleOptions.clientId ?? 'sigillum'}.${roleOptions.role}`,
+      clientId: `${roleOptions.clientId ?? 'sigillum'}.${roleOptions.role}${view ? '.view' : ''}`,
       brokers: [...roleOptions.brokers],
       ...roleOptions.security,
       connectionTimeout: roleOptions.connectionTimeout ?? 3_000,
@@ -114,7 +139,7 @@ export class KafkaRoleServer extends ServerKafka {
       postfixId: '',
       client: client as NonNullable<KafkaOptions['options']>['client'],
       consumer: {
-        groupId: `sigillum.${roleOptions.role}`,
+        groupId: topicPrefix + logicalGroup,
         sessionTimeout: tuning.sessionTimeout,
         heartbeatInterval: tuning.heartbeatInterval,
         rebalanceTimeout: tuning.rebalanceTimeout,
@@ -122,7 +147,8 @@ export class KafkaRoleServer extends ServerKafka {
         // Topics come from ensureTopics with our partition count, never broker defaults.
         allowAutoTopicCreation: false,
       },
-      subscribe: { fromBeginning: roleOptions.fromBeginning ?? true },
+      // A view must see every retained event: a new instance's group starts from the beginning.
+      subscribe: { fromBeginning: view ? true : (roleOptions.fromBeginning ?? true) },
       // Replaced in bindEvents by orderedBatchRunConfig (commits of resolved offsets only, eachBatch).
       run: { autoCommit: false },
       // Only the dead-letter records are produced: idempotent, hence acks=all, one request in flight.
@@ -135,19 +161,27 @@ export class KafkaRoleServer extends ServerKafka {
     };
     super(options);
     this.role = roleOptions.role;
-    this.transportId = roleTransportId(roleOptions.role);
+    this.topicPrefix = topicPrefix;
+    this.logicalGroup = logicalGroup;
+    this.transportId = view ? roleViewTransportId(roleOptions.role) : roleTransportId(roleOptions.role);
     this.policy = retryPolicy(roleOptions.maxAttempts, roleOptions.retryBackoffMs, roleOptions.maxBackoffMs);
     this.partitions = roleOptions.partitions ?? 3;
     this.busLog = busLog;
   }
 
+  /** The consumer group on the wire: `<topicPrefix>sigillum.<role>` (or `...<role>.view.<instanceId>`). */
   get group(): string {
     return this.groupId;
   }
 
-  /** The topics this server consumes: those of the role's handlers. */
+  /** The topics this server consumes, logical: those of the role's handlers. */
   get topics(): readonly string[] {
     return [...this.getHandlers().keys()];
+  }
+
+  /** The topics this server consumes on the wire: `<topicPrefix><topic>`. */
+  get wireTopics(): readonly string[] {
+    return this.topics.map((topic) => this.topicPrefix + topic);
   }
 
   override async listen(callback: (error?: unknown, ...optionalParams: unknown[]) => void): Promise<void> {
@@ -159,7 +193,7 @@ export class KafkaRoleServer extends ServerKafka {
 
   /** Subscribes to the role's topics only (created first, with our partition count) and runs the ordered batch consumer. */
   override async bindEvents(consumer: Parameters<ServerKafka['bindEvents']>[0]): Promise<void> {
-    const topics = this.topics;
+    const topics = this.wireTopics;
     await this.ensureTopics(topics);
     const kafkaConsumer = consumer as unknown as Consumer;
     const joined = new Promise<void>((resolve) => {
@@ -199,7 +233,9 @@ export class KafkaRoleServer extends ServerKafka {
    * One record: decode, deliver with retries, dead-letter if need be; the OrderedBatchConsumer then resolves and
    * commits it. Throwing (the dead-letter write failed) leaves it unresolved: kafkajs delivers the record again.
    */
-  private async handleRecord({ topic, partition, message, heartbeat }: KafkaRecord, stopping: AbortSignal): Promise<RecordOutcome> {
+  private async handleRecord({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord, stopping: AbortSignal): Promise<RecordOutcome> {
+    // Handlers are found, and messages delivered and dead-lettered, by the logical topic.
+    const topic = withoutPrefix(this.topicPrefix, wireTopic);
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);
@@ -259,7 +295,7 @@ export class KafkaRoleServer extends ServerKafka {
   private async dispatch(message: DeliveredMessage): Promise<void> {
     const handler = this.handlerFor(message.topic);
     if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic} in role ${this.role}`);
-    const context = new BusContext([message, this.group]);
+    const context = new BusContext([message, this.logicalGroup]);
     await this.onProcessingStartHook(this.transportId, context, async () => {
       try {
         const result = await handler(message, context);
@@ -270,14 +306,17 @@ export class KafkaRoleServer extends ServerKafka {
     });
   }
 
-  /** The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders. */
+  /**
+   * The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders (logical topic and
+   * group, as delivered), to `<topicPrefix><topic>.dlq`.
+   */
   private async deadLetter(
     topic: string,
     partition: number,
     message: KafkaRecord['message'],
     outcome: { attempts: number; reason: string },
   ): Promise<void> {
-    const deadLetterTopic = Topics.deadLetterOf(topic);
+    const deadLetterTopic = this.topicPrefix + Topics.deadLetterOf(topic);
     const headers = {
       ...message.headers,
       ...deadLetterHeaders({
@@ -285,7 +324,7 @@ export class KafkaRoleServer extends ServerKafka {
         originalTopic: topic,
         originalPartition: partition,
         originalOffset: message.offset,
-        group: this.group,
+        group: this.logicalGroup,
         attempts: outcome.attempts,
       }),
     };
