@@ -5,6 +5,7 @@ export * from './bus-logger';
 export * from './delivery-policy';
 export * from './message-validation';
 export * from './embedded/embedded-event-bus';
+export * from './embedded/log-pruner';
 export * from './kafka/cloudevents-codec';
 export * from './kafka/kafka-event-bus';
 export * from './kafka/topic-prefix';

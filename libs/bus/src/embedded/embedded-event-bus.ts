@@ -15,6 +15,7 @@ import {
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
+import { LogPruner, type LogPruningOptions } from './log-pruner';
 
 export interface EmbeddedEventBusOptions {
   /** The SQLite handle holding the log (in the embedded default, the event store's file). The bus never closes it. */
@@ -37,6 +38,11 @@ export interface EmbeddedEventBusOptions {
   /** Wait before the 2nd attempt of a failing handler, doubling up to `maxBackoffMs`; default 100 / 2000 ms. */
   readonly retryBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Pruning of the log behind the slowest known group (see LogPruner): on by default (a pass every 10 s, messages
+   * kept at least 60 s, 2 000 rows per transaction); `false` keeps every message forever.
+   */
+  readonly pruning?: LogPruningOptions | false;
   readonly logger?: BusLogger;
 }
 
@@ -94,6 +100,13 @@ function sharedStateOf(db: Database.Database): SharedState {
  * Checkpoints only ever cover messages that are done, and every message before them: never an unfinished one.
  * They are written by a timer, at most one commit per `checkpointIntervalMs` and group, with a dead letter in one
  * transaction, and at stop: a crash can redeliver what was handled in the last interval, never skip a message.
+ *
+ * Retention: `consume()` records its group as a known consumer of its topics (`bus_subscriptions`), and the log
+ * is pruned (LogPruner, `pruning`) of the messages every known group of their topic has checkpointed past, once
+ * they are older than the retention (60 s by default). Dead letters and topics no group consumes are kept. A group
+ * never seen before (fromBeginning, the default) starts at the earliest message still in the log, as on Kafka
+ * after retention: in the embedded default every role's groups subscribe at start-up, and nothing is pruned in
+ * the first retention period after the bus starts, so a group that consumed once never misses a message.
  */
 export class EmbeddedEventBus implements EventBus {
   private readonly db: Database.Database;
@@ -106,6 +119,7 @@ export class EmbeddedEventBus implements EventBus {
   private readonly retryBackoffMs?: number;
   private readonly maxBackoffMs?: number;
   private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly pruner?: LogPruner;
   private closed = false;
   /** @internal for EmbeddedConsumer */
   readonly statements: ReturnType<typeof prepareStatements>;
@@ -138,6 +152,10 @@ export class EmbeddedEventBus implements EventBus {
       alsoInTransaction?.();
       return inserted;
     });
+    if (tuning.pruning !== false) {
+      this.pruner = new LogPruner(db, tuning.pruning ?? {}, this.logger);
+      this.pruner.start();
+    }
   }
 
   /** Appends the messages in one transaction; a (topic, id) already in the log is skipped, so republishing is harmless. */
@@ -189,12 +207,15 @@ export class EmbeddedEventBus implements EventBus {
         `consume() for group "${options.group}": maxInFlight must be an integer >= 1 (got ${JSON.stringify(maxInFlight)}); 1 handles one message at a time.`,
       );
     }
-    if (options.fromBeginning === false) {
-      // Persist "latest" now, so that whatever is published after consume() resolves is delivered, even to a standby.
-      this.db.transaction(() => {
-        for (const topic of new Set(options.topics)) this.statements.initCheckpointAtEnd.run(options.group, topic, topic);
-      }).immediate();
-    }
+    this.db.transaction(() => {
+      for (const topic of new Set(options.topics)) {
+        // Known from now on: the log is not pruned past this group's checkpoint (0 until it has one).
+        this.statements.subscribe.run(options.group, topic);
+        // fromBeginning: false persists "latest" now, so that whatever is published after consume() resolves is
+        // delivered, even to a standby.
+        if (options.fromBeginning === false) this.statements.initCheckpointAtEnd.run(options.group, topic, topic);
+      }
+    }).immediate();
     const consumer = new EmbeddedConsumer(this, options, policy, maxInFlight, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     consumer.start();
@@ -212,11 +233,34 @@ export class EmbeddedEventBus implements EventBus {
     }
   }
 
-  /** Stops every consumer (waiting for in-flight handlers); the Database stays open, its owner closes it. */
+  /** Stops the pruning and every consumer (waiting for in-flight handlers); the Database stays open, its owner closes it. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    await Promise.all([this.pruner?.stop(), ...[...this.consumers].map((consumer) => consumer.stop())]);
+  }
+
+  /**
+   * One pruning pass now (it also runs by itself every `pruning.intervalMs`): deletes the messages every known
+   * group of their topic has checkpointed past and older than the retention; returns how many. 0 with `pruning: false`.
+   */
+  async pruneLog(): Promise<number> {
+    this.assertOpen('prune the log');
+    return (await this.pruner?.prune()) ?? 0;
+  }
+
+  /**
+   * Forgets a group that will never consume again (a role removed): its subscriptions and checkpoints go, so
+   * the log is no longer kept for it. Refused while a consumer of the group runs in this process. If the group
+   * ever consumes again, it starts at the earliest message still in the log, like a new group.
+   */
+  forgetGroup(group: string): void {
+    this.assertOpen('forget a group');
+    if (this.shared.groupTails.has(group)) throw new Error(`Group "${group}" is consuming in this process; stop its consumer before forgetting it.`);
+    this.db.transaction(() => {
+      this.statements.forgetSubscriptions.run(group);
+      this.statements.forgetCheckpoints.run(group);
+    }).immediate();
   }
 
   // ---- @internal: used by EmbeddedConsumer ----
@@ -323,7 +367,11 @@ function prepareStatements(db: Database.Database) {
        SELECT ?, ?, coalesce(max("offset"), 0) FROM bus_messages WHERE topic = ?
        ON CONFLICT (group_id, topic) DO NOTHING`,
     ),
-    lastOffset: db.prepare('SELECT max("offset") FROM bus_messages').pluck(),
+    /** The last offset ever given (AUTOINCREMENT's counter), also when pruning left the table empty. */
+    lastOffset: db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'bus_messages'").pluck(),
+    subscribe: db.prepare('INSERT INTO bus_subscriptions (group_id, topic) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    forgetSubscriptions: db.prepare('DELETE FROM bus_subscriptions WHERE group_id = ?'),
+    forgetCheckpoints: db.prepare('DELETE FROM bus_checkpoints WHERE group_id = ?'),
   };
 }
 

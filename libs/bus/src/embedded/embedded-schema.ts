@@ -6,6 +6,7 @@ import { migrateComponent } from '../sqlite/migrations';
  * at a time and AUTOINCREMENT never reuses a value), so ordering per key holds trivially.
  * `dlq_group` is '' for ordinary messages and names the group for dead letters: publishing an already
  * published (topic, id) is a no-op, while two groups dead-lettering the same message keep a row each.
+ * `bus_subscriptions` lists the groups that ever consumed a topic (what the log pruning waits for).
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -32,6 +33,16 @@ const MIGRATIONS: readonly string[] = [
     "offset" INTEGER NOT NULL,
     PRIMARY KEY (group_id, topic)
   ) WITHOUT ROWID;
+  `,
+  // 2: the groups known to consume each topic, whether or not they have checkpointed yet. The log is pruned
+  // only behind every known group (see LogPruner); the groups that have a checkpoint are known from the start.
+  `
+  CREATE TABLE bus_subscriptions (
+    group_id TEXT NOT NULL,
+    topic    TEXT NOT NULL,
+    PRIMARY KEY (group_id, topic)
+  ) WITHOUT ROWID;
+  INSERT INTO bus_subscriptions (group_id, topic) SELECT group_id, topic FROM bus_checkpoints;
   `,
 ];
 
