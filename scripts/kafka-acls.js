@@ -20,8 +20,14 @@
  *
  * <connection>: --brokers 127.0.0.1:9094 --sasl scram-sha-512 --username admin --password-file <file>
  * (kafka-client.js). Exit 0 on success, 1 on a broker error, 2 on a usage error.
+ *
+ * --prefix P (default $KAFKA_TOPIC_PREFIX): the deployment's KAFKA_TOPIC_PREFIX. Every `sigillum.` topic and group
+ * named above (logical names, --read entries included) is granted as `P` + name on the wire, e.g. `staging.sigillum.`;
+ * the app's per-instance view groups (`P` + `sigillum.<role>.view.<instanceId>`) fall under its group prefix.
  */
-const { arg, connectionOptions } = require('./kafka-client');
+const { arg, connectionOptions, topicPrefix } = require('./kafka-client');
+/** Logical name -> name on the wire (KAFKA_TOPIC_PREFIX). */
+const wire = (name) => topicPrefix() + name;
 
 let kafkajs;
 try {
@@ -57,16 +63,16 @@ function appAcls(user) {
   const { PREFIXED } = ResourcePatternTypes;
   const { CREATE, DESCRIBE, READ, WRITE } = AclOperationTypes;
   return [
-    ...[CREATE, DESCRIBE, READ, WRITE].map((op) => allow(principal, TOPIC, 'sigillum.', PREFIXED, op)),
-    allow(principal, GROUP, 'sigillum.', PREFIXED, READ),
+    ...[CREATE, DESCRIBE, READ, WRITE].map((op) => allow(principal, TOPIC, wire('sigillum.'), PREFIXED, op)),
+    allow(principal, GROUP, wire('sigillum.'), PREFIXED, READ),
   ];
 }
 
-const inboundTopicOf = (name) => `sigillum.partner.${name}.inbound`;
+const inboundTopicOf = (name) => wire(`sigillum.partner.${name}.inbound`);
 
 function partnerReadTopics(list) {
   const topics = (list || '').split(',').map((s) => s.trim()).filter(Boolean)
-    .map((entry) => (entry.includes('.') ? entry : `sigillum.${entry}.events`));
+    .map((entry) => wire(entry.includes('.') ? entry : `sigillum.${entry}.events`));
   for (const topic of topics) {
     if (!TOPIC_NAME.test(topic)) usage(`--read entry "${topic}" is not a topic name (letters, digits, '.', '_', '-'; no wildcard)`);
   }
@@ -83,7 +89,7 @@ function partnerAcls(name, readTopics) {
     allow(principal, TOPIC, inbound, LITERAL, WRITE),
     allow(principal, TOPIC, inbound, LITERAL, READ),
     ...readTopics.filter((t) => t !== inbound).map((topic) => allow(principal, TOPIC, topic, LITERAL, READ)),
-    allow(principal, GROUP, `sigillum.partner.${name}.`, PREFIXED, READ),
+    allow(principal, GROUP, wire(`sigillum.partner.${name}.`), PREFIXED, READ),
   ];
 }
 
@@ -151,7 +157,7 @@ async function main() {
         if (!user || !/^[A-Za-z0-9._-]+$/.test(user)) usage('app needs --user NAME');
         const r = await setAcls(admin, `User:${user}`, appAcls(user));
         console.log(`kafka-acls: User:${user}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
-          'CREATE/DESCRIBE/READ/WRITE topics sigillum.*, READ groups sigillum.*');
+          `CREATE/DESCRIBE/READ/WRITE topics ${wire('sigillum.')}*, READ groups ${wire('sigillum.')}*`);
         break;
       }
       case 'partner': {
@@ -163,7 +169,7 @@ async function main() {
         const r = await setAcls(admin, `User:partner-${name}`, partnerAcls(name, readTopics));
         console.log(`kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
           `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${readTopics.join(', ') || '(no other topic)'}; ` +
-          `READ groups sigillum.partner.${name}.*`);
+          `READ groups ${wire(`sigillum.partner.${name}.`)}*`);
         break;
       }
       case 'list': {

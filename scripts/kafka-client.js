@@ -6,6 +6,8 @@
  *   --sasl scram-sha-512 --username admin --password-file <file>
  *                                             (default: $KAFKA_SASL_MECHANISM, $KAFKA_SASL_USERNAME,
  *                                              $KAFKA_SASL_PASSWORD_FILE; none: no SASL)
+ *   --prefix staging.                         (default: $KAFKA_TOPIC_PREFIX, else none) the deployment's prefix of
+ *                                              every topic and group name on the wire, as the apps use it
  *
  * The password is only ever read from a file and never printed.
  */
@@ -40,4 +42,11 @@ function connectionOptions() {
   return { brokers, sasl: { mechanism, username, password } };
 }
 
-module.exports = { arg, connectionOptions };
+/** KAFKA_TOPIC_PREFIX (or --prefix): put before every topic and group name on the wire; '' for none. */
+function topicPrefix() {
+  const prefix = arg('prefix', process.env.KAFKA_TOPIC_PREFIX || '');
+  if (!/^[A-Za-z0-9._-]{0,64}$/.test(prefix)) fail(`--prefix "${prefix}": up to 64 letters, digits, '.', '_' or '-'`);
+  return prefix;
+}
+
+module.exports = { arg, connectionOptions, topicPrefix };
