@@ -5,5 +5,7 @@ export * from './owned-categories';
 export * from './sqlite/sqlite-event-store';
 export * from './kurrentdb/kurrentdb-event-store';
 export * from './postgres/postgres-event-store';
+export * from './postgres/postgres-relay-lease';
+export * from './relay-lease.port';
 export { POSTGRES_SCHEMA_VERSION, migratePostgresSchema } from './postgres/migrations';
 export * from './sqlite/sqlite-projector';

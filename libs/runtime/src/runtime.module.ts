@@ -11,7 +11,7 @@ import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import type { Role, SigillumConfig } from '@sigillum/config';
 import { CLOCK, type Clock, ID_GENERATOR, systemClock } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore, restrictToOwnedCategories } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, PostgresRelayLease, type RelayLease, restrictToOwnedCategories } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import type { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import { createBus, createStore, openLocalDatabase, startWalCheckpointer } from './adapters';
@@ -39,6 +39,20 @@ function timerPollMs(config: SigillumConfig): number {
     throw new Error(`TIMER_POLL_MS must be an integer number of milliseconds between 10 and 60000, got "${raw}"; fix or unset it.`);
   }
   return value;
+}
+
+/**
+ * On the shared PostgreSQL store, the instances of a role (same categories) take turns relaying them: one lease per
+ * category set, its checkpoint shared. Elsewhere (SQLite, KurrentDB) each process relays from its own checkpoint.
+ */
+function relayLease({ config, relayCategories }: RuntimeOptions): RelayLease | undefined {
+  if (config.eventStore.kind !== 'postgres' || !relayCategories || relayCategories.length === 0) return undefined;
+  return new PostgresRelayLease({
+    connectionString: config.eventStore.connectionString,
+    schema: config.eventStore.schema,
+    name: `relay:${[...new Set(relayCategories)].sort().join(',')}`,
+    holder: config.instanceId,
+  });
 }
 
 /** The background WAL checkpointer of LOCAL_DB (null when SQLITE_CHECKPOINT=inline). */
@@ -76,7 +90,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
         {
           provide: RELAY,
           useFactory: (store: EventStore, bus: EventBus, db: Database.Database) =>
-            new EventRelay({ store, bus, db, name: `relay`, categories: options.relayCategories }),
+            new EventRelay({ store, bus, db, name: `relay`, categories: options.relayCategories, lease: relayLease(options) }),
           inject: [EVENT_STORE, EVENT_BUS, LOCAL_DB],
         },
         {

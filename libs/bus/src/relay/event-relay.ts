@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { eventTopicForStream, messageFromRecordedEvent, streamCategory, type BusMessage, type RecordedEvent } from '@sigillum/contracts';
-import type { EventStore, StoreSubscription } from '@sigillum/eventstore';
+import type { EventStore, RelayLease, StoreSubscription } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import type { EventBus } from '../event-bus.port';
@@ -34,6 +34,12 @@ export interface EventRelayOptions {
    */
   readonly lagReadWaitMs?: number;
   readonly logger?: BusLogger;
+  /**
+   * Several instances of a role on one shared store: only the lease holder relays, from the checkpoint the lease
+   * keeps (shared by the instances); the others stand by and take over when it goes. Without: this process relays
+   * from its own checkpoint in `db`.
+   */
+  readonly lease?: RelayLease;
 }
 
 export type RelayHealth = {
@@ -59,7 +65,7 @@ interface LagCount {
 }
 const MAX_RETRY_DELAY_MS = 30_000;
 
-type RelayState = 'idle' | 'running' | 'retrying' | 'stopped';
+type RelayState = 'idle' | 'standby' | 'running' | 'retrying' | 'stopped';
 
 /**
  * A bus that can append messages in a transaction of its own SQLite handle together with other writes
@@ -114,6 +120,8 @@ export class EventRelay {
   /** The lag read in flight (one at a time) and the last one that answered. */
   private lagRead?: Promise<LagCount>;
   private lastLag?: LagCount;
+  /** Aborts a lease acquisition in progress (stop). */
+  private leaseWait?: AbortController;
 
   constructor(private readonly options: EventRelayOptions) {
     this.name = options.name ?? 'relay';
@@ -133,17 +141,64 @@ export class EventRelay {
 
   /** Subscribes from the persisted checkpoint; returns at once, publishing goes on in the background. */
   async start(): Promise<void> {
-    if (this.state === 'running' || this.state === 'retrying') return;
-    this.state = 'running';
-    if (this.categories?.size === 0) return; // this process writes no stream category: nothing to relay
-    this.subscribe();
+    if (this.state === 'running' || this.state === 'retrying' || this.state === 'standby') return;
+    if (this.categories?.size === 0) {
+      this.state = 'running';
+      return; // this process writes no stream category: nothing to relay
+    }
+    if (!this.options.lease) {
+      this.state = 'running';
+      this.subscribe();
+      return;
+    }
+    this.standBy();
+  }
+
+  /** Waits for the lease (in the background), then relays from its shared checkpoint; again after losing it. */
+  private standBy(): void {
+    const lease = this.options.lease!;
+    this.state = 'standby';
+    const wait = (this.leaseWait = new AbortController());
+    void (async () => {
+      try {
+        await lease.acquire(wait.signal, (reason) => this.leaseLost(reason));
+        this.checkpoint = await lease.readCheckpoint();
+      } catch (error) {
+        if (wait.signal.aborted || this.state !== 'standby') return;
+        this.logger.warn(`Relay "${this.name}": ${lease.description} unusable (${(error as Error).message}); trying again.`);
+        await lease.release().catch(() => undefined);
+        setTimeout(() => this.state === 'standby' && this.standBy(), this.retryDelayMs);
+        return;
+      }
+      if (this.state !== 'standby') return void lease.release();
+      this.logger.log(`Relay "${this.name}" holds ${lease.description}; relaying from position ${this.checkpoint ?? '(start)'}.`);
+      this.state = 'running';
+      this.subscribe();
+    })();
+  }
+
+  private leaseLost(reason: Error): void {
+    if (this.state === 'stopped' || this.state === 'idle') return;
+    this.logger.warn(`Relay "${this.name}" lost ${this.options.lease!.description} (${reason.message}); standing by.`);
+    this.generation++; // a publish in flight must not move the checkpoint
+    clearTimeout(this.retryTimer);
+    this.buffer = [];
+    void this.subscription?.stop();
+    this.subscription = undefined;
+    this.standBy();
   }
 
   /** Stops reading, publishes what was already read, and saves the checkpoint. */
   async stop(): Promise<void> {
     if (this.state === 'idle' || this.state === 'stopped') return;
+    const wasRelaying = this.state !== 'standby';
     this.state = 'stopped';
     clearTimeout(this.retryTimer);
+    this.leaseWait?.abort();
+    if (!wasRelaying) {
+      await this.options.lease?.release();
+      return;
+    }
     const subscription = this.subscription;
     this.subscription = undefined;
     const drained = (async () => {
@@ -164,10 +219,11 @@ export class EventRelay {
           'those events are published again from the checkpoint at the next start.',
       );
     }
+    await this.options.lease?.release(); // another instance takes over at once
   }
 
   async health(): Promise<RelayHealth> {
-    const checkpoint = this.checkpoint ?? this.readCheckpoint();
+    const checkpoint = this.options.lease ? this.checkpoint : (this.checkpoint ?? this.readCheckpoint());
     const { lag, text: lagText } = await this.countLag(checkpoint);
     const position = checkpoint === undefined ? null : checkpoint.toString();
     const where = `relay "${this.name}" at position ${position ?? '(start)'}, ${lagText}, ${this.published} published since start`;
@@ -176,6 +232,8 @@ export class EventRelay {
       return { up: false, detail: `${where}; a publish has been waiting ${Math.round(stalledMs / 1000)} s: is the bus reachable?`, checkpoint: position, lag };
     }
     switch (this.state) {
+      case 'standby':
+        return { up: true, detail: `standing by: another instance holds ${this.options.lease?.description}`, checkpoint: position, lag };
       case 'running':
         return { up: true, detail: this.categories?.size === 0 ? 'no stream category to relay' : where, checkpoint: position, lag };
       case 'retrying':
@@ -218,7 +276,8 @@ export class EventRelay {
   private subscribe(): void {
     const generation = ++this.generation;
     this.buffer = [];
-    this.checkpoint = this.readCheckpoint();
+    // With a lease, the checkpoint read when it was taken and moved by each save is the truth.
+    if (!this.options.lease) this.checkpoint = this.readCheckpoint();
     this.subscription = this.options.store.subscribeAll((event) => this.onEvent(event, generation), {
       after: this.checkpoint,
       categories: this.options.categories,
@@ -262,7 +321,9 @@ export class EventRelay {
           this.publishStartedAt = undefined;
         }
         if (generation !== this.generation) return; // a failure elsewhere restarted us; the new subscription re-reads
-        if (!this.sameFileBus) this.saveCheckpoint.run(this.name, last.toString());
+        if (this.options.lease) await this.options.lease.saveCheckpoint(last);
+        else if (!this.sameFileBus) this.saveCheckpoint.run(this.name, last.toString());
+        if (generation !== this.generation) return;
         this.checkpoint = last;
         this.buffer.splice(0, batch.length);
         this.published += batch.length;

@@ -11,6 +11,8 @@ export const MAX_EVENTS_PER_APPEND = Number((1n << POSITION_SHIFT) - 1n);
 /** Advisory lock class (the two-int key space) of schema migrations; stream locks use {@link STREAM_LOCK_CLASS}. */
 export const MIGRATION_LOCK_CLASS = 0x5369_6701;
 export const STREAM_LOCK_CLASS = 0x5369_6702;
+/** Advisory lock class of relay leases (pg_try_advisory_lock(class, hashtext(schema:relay))). */
+export const RELAY_LOCK_CLASS = 0x5369_6703;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 
@@ -54,6 +56,19 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK (global_position >> ${POSITION_SHIFT} = transaction_id::text::bigint)
       );
       CREATE INDEX events_by_category ON $schema.events (category, global_position);
+    `,
+  },
+  {
+    version: 2,
+    name: 'relay checkpoints',
+    // One row per relay (a role's categories): shared by that role's instances, written only by the lease holder.
+    sql: `
+      CREATE TABLE $schema.relay_checkpoints (
+        name       text        PRIMARY KEY,
+        position   text        NOT NULL,
+        holder     text        NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
     `,
   },
 ];

@@ -81,14 +81,17 @@ if (!databaseUrl) {
         const schema = freshSchema();
         const pool = new Pool({ connectionString: url, max: 2 });
         try {
-          await expect(migratePostgresSchema(pool, schema)).resolves.toEqual({ applied: [1] });
+          await expect(migratePostgresSchema(pool, schema)).resolves.toEqual({ applied: [1, 2] });
           await expect(migratePostgresSchema(pool, schema)).resolves.toEqual({ applied: [] });
         } finally {
           await pool.end();
         }
         const { rows } = await admin.query(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
-        expect(rows).toEqual([{ version: 1, name: 'events' }]);
-        expect(POSTGRES_SCHEMA_VERSION).toBe(1);
+        expect(rows).toEqual([
+          { version: 1, name: 'events' },
+          { version: 2, name: 'relay checkpoints' },
+        ]);
+        expect(POSTGRES_SCHEMA_VERSION).toBe(2);
       });
 
       it('take turns when several processes migrate the same schema at once', async () => {
@@ -96,12 +99,12 @@ if (!databaseUrl) {
         const pools = Array.from({ length: 4 }, () => new Pool({ connectionString: url, max: 1 }));
         try {
           const outcomes = await Promise.all(pools.map((pool) => migratePostgresSchema(pool, schema)));
-          expect(outcomes.map((outcome) => outcome.applied).flat()).toEqual([1]);
+          expect(outcomes.map((outcome) => outcome.applied).flat()).toEqual([1, 2]);
         } finally {
           await Promise.all(pools.map((pool) => pool.end()));
         }
         const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
-        expect(rows[0].n).toBe(1);
+        expect(rows[0].n).toBe(2);
       });
 
       it('refuses a schema written by a newer release, and a schema name that is not an identifier', async () => {
