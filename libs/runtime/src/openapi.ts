@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Type } from '@nestjs/common';
 import { SECURITY_SCHEMES } from '@sigillum/auth';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { getMetadataStorage } from 'class-validator';
@@ -144,12 +144,42 @@ function validatedClasses(): Map<string, Function> {
   return classes;
 }
 
+/** Roles another process serves behind this one (a gateway's ROLE_URLS): their controllers, documented without running them. */
+const REMOTE_ROLES = new WeakMap<INestApplication, { readonly roles: readonly string[]; readonly controllers: readonly Type<unknown>[] }>();
+
+/** Documents, in `app`'s OpenAPI document, the routes of roles other processes serve (their controllers are not in `app`). */
+export function documentRemoteRoles(app: INestApplication, roles: readonly string[], controllers: readonly Type<unknown>[]): void {
+  REMOTE_ROLES.set(app, { roles, controllers });
+}
+
+/** `app` as the Swagger scanner sees it, with the remote roles' controllers as one more module (never instantiated). */
+function withRemoteControllers(app: INestApplication): INestApplication {
+  const remote = REMOTE_ROLES.get(app);
+  if (!remote || remote.controllers.length === 0) return app;
+  const internal = app as unknown as { container: { getModules(): Map<unknown, unknown> & { applicationId?: string }; isGlobalModule(m: unknown): boolean }; config: unknown };
+  const modules = internal.container.getModules();
+  class RemoteRolesModule {}
+  const controllers = new Map(remote.controllers.map((metatype) => [metatype, { metatype, instance: Object.create(metatype.prototype) as object }]));
+  const merged = Object.assign(new Map([...modules, [RemoteRolesModule, { metatype: RemoteRolesModule, controllers, imports: new Map() }]]), {
+    applicationId: modules.applicationId,
+  });
+  // What SwaggerModule.createDocument reads of an app: its container, its config (prefix, versioning), its HTTP adapter.
+  const scanned = {
+    container: { getModules: () => merged, isGlobalModule: (m: unknown) => internal.container.isGlobalModule(m) },
+    config: internal.config,
+    getHttpAdapter: () => app.getHttpAdapter(),
+  };
+  return scanned as unknown as INestApplication;
+}
+
 /** Builds the OpenAPI 3 document of the app's HTTP API, with request schemas taken from the validation rules. */
 export function buildOpenApiDocument(app: INestApplication, roles: readonly string[], oidcIssuer?: string): OpenAPIObject {
+  const remoteRoles = REMOTE_ROLES.get(app)?.roles ?? [];
   const config = new DocumentBuilder()
     .setTitle('Sigillum')
     .setDescription(
       `Registered electronic correspondence with probative value. Roles served by this process: ${roles.join(', ')}. ` +
+        (remoteRoles.length ? `Roles served by other processes behind this gateway: ${remoteRoles.join(', ')}. ` : '') +
         'Bad input answers 400 with `violations` naming each field and rule; unknown fields are refused. ' +
         'Every operation states who may call it (`security`, and `x-sigillum-access` with the exact rules); refusals answer 401 or 403 with the rule named.',
     )
@@ -177,7 +207,7 @@ export function buildOpenApiDocument(app: INestApplication, roles: readonly stri
         'Machine: a TLS client certificate issued by the Sigillum CA (profile client), presented on the HTTPS listener (HTTPS_PORT); its subject CN is the party id. OpenAPI 3.0 has no mutual-TLS scheme: this entry documents it.',
     })
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(withRemoteControllers(app), config);
   const schemas = (document.components ??= {}).schemas ?? {};
   const seen = new Set<Function>();
   const generated: Record<string, Schema> = {};
