@@ -9,7 +9,6 @@ export * from './embedded/log-pruner';
 export * from './kafka/cloudevents-codec';
 export * from './kafka/kafka-event-bus';
 export * from './kafka/topic-prefix';
-export * from './dedupe/processed-messages';
 export * from './relay/event-relay';
 export * from './event-bus.factory';
 export * from './sqlite/migrations';

@@ -2,6 +2,10 @@ import type { DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
 import { migrateComponent } from '../sqlite/migrations';
 
+// Not used by the apps, and not exported from '@sigillum/bus': their handlers are idempotent by their own state (see
+// the README, "Kafka contract"). What uses it is the test projection of the bus's kill-and-restart test
+// (libs/testing/src/event-bus-restart), which shows an exactly-once effect on an at-least-once bus.
+
 /**
  * Which message ids a consumer group has already handled. The bus delivers at least once (a crash
  * between handling and committing redelivers), so handlers with effects drop what they have seen.
