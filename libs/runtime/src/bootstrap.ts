@@ -69,18 +69,24 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   const eventBus = config.eventBus;
   for (const spec of roles.filter((s) => s.consumes)) {
     // Distributed: Nest's own Kafka transport (ServerKafka) serves the role's handlers; embedded: the bus port does.
-    const strategy =
-      eventBus.kind === 'kafka'
-        ? new KafkaRoleServer({
-            role: spec.role,
-            brokers: eventBus.brokers,
-            clientId: eventBus.clientId,
-            partitions: eventBus.partitions,
-            maxAttempts: config.consumerMaxAttempts,
-            security: kafkaSecurity(eventBus),
-          })
-        : new BusTransport(bus, { role: spec.role, maxAttempts: config.consumerMaxAttempts });
-    app.connectMicroservice({ strategy }, { inheritAppConfig: true });
+    // Two servers per role: its work (@RoleEventPattern, group sigillum.<role>, shared by its instances) and its local
+    // views (@RoleViewPattern, a group of this instance's own); a server without handlers starts no consumer.
+    for (const view of [false, true]) {
+      const strategy =
+        eventBus.kind === 'kafka'
+          ? new KafkaRoleServer({
+              role: spec.role,
+              ...(view && { view: { instanceId: config.instanceId } }),
+              brokers: eventBus.brokers,
+              topicPrefix: eventBus.topicPrefix,
+              clientId: eventBus.clientId,
+              partitions: eventBus.partitions,
+              maxAttempts: config.consumerMaxAttempts,
+              security: kafkaSecurity(eventBus),
+            })
+          : new BusTransport(bus, { role: spec.role, view, maxAttempts: config.consumerMaxAttempts });
+      app.connectMicroservice({ strategy }, { inheritAppConfig: true });
+    }
   }
   return app;
 }

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { RoleViewPattern } from '@sigillum/bus';
 import { CERTIFICATE_CATEGORY, type DeliveredMessage, Topics } from '@sigillum/contracts';
 import { RevokedCertificates } from './revoked-certificates';
 
@@ -9,7 +9,7 @@ import { RevokedCertificates } from './revoked-certificates';
 export class RevokedCertificatesConsumer {
   constructor(private readonly index: RevokedCertificates) {}
 
-  @RoleEventPattern('certifier', Topics.eventsOf(CERTIFICATE_CATEGORY))
+  @RoleViewPattern('certifier', Topics.eventsOf(CERTIFICATE_CATEGORY))
   async onCertificateEvent(@Payload() message: DeliveredMessage): Promise<void> {
     this.index.apply(message);
   }

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { RoleViewPattern } from '@sigillum/bus';
 import { type DeliveredMessage, PARTY_CATEGORY, Topics } from '@sigillum/contracts';
 import { OperatorIndex } from './operator-index';
 
@@ -8,7 +8,7 @@ import { OperatorIndex } from './operator-index';
 export class OperatorIndexConsumer {
   constructor(private readonly index: OperatorIndex) {}
 
-  @RoleEventPattern('certifier', Topics.eventsOf(PARTY_CATEGORY))
+  @RoleViewPattern('certifier', Topics.eventsOf(PARTY_CATEGORY))
   async onPartyEvent(@Payload() message: DeliveredMessage): Promise<void> {
     this.index.apply(message);
   }

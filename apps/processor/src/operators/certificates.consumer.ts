@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { type Data, hex64, parseData, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
+import { type Data, hex64, parseData, RoleViewPattern, ShapeError, str, time } from '@sigillum/bus';
 import { CA_CATEGORY, CERTIFICATE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
 import { fingerprintOf } from '@sigillum/crypto';
 import { pem } from '../message-shape';
@@ -27,7 +27,7 @@ export class CertificatesConsumer {
 
   constructor(private readonly operators: HostedOperatorsStore) {}
 
-  @RoleEventPattern('processor', Topics.eventsOf(CA_CATEGORY))
+  @RoleViewPattern('processor', Topics.eventsOf(CA_CATEGORY))
   onCaEvent(@Payload() message: DeliveredMessage): void {
     if (eventTypeOf(message) !== 'CertificationAuthorityEstablished') return;
     const anchor = parseData(message, (d: Data) => {
@@ -41,7 +41,7 @@ export class CertificatesConsumer {
     if (this.operators.recordTrustAnchor(anchor)) this.log.log(`Trust anchor: CA ${anchor.caId}`);
   }
 
-  @RoleEventPattern('processor', Topics.eventsOf(CERTIFICATE_CATEGORY))
+  @RoleViewPattern('processor', Topics.eventsOf(CERTIFICATE_CATEGORY))
   onCertificateEvent(@Payload() message: DeliveredMessage): void {
     switch (eventTypeOf(message)) {
       case 'CertificateIssued': {

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { RoleViewPattern } from '@sigillum/bus';
 import { CA_CATEGORY, type DeliveredMessage, EVIDENCE_CATEGORY, Topics } from '@sigillum/contracts';
 import { auditProjection } from './audit.projection';
 import type { ProjectionRunner } from './rebuild/projection-runner';
@@ -15,12 +15,12 @@ export class AuditConsumer {
     this.runner = runners.runnerFor(auditProjection);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(EVIDENCE_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(EVIDENCE_CATEGORY))
   async onEvidenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.runner.handle(message);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(CA_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(CA_CATEGORY))
   async onCaEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.runner.handle(message);
   }

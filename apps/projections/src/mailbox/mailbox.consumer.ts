@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { RoleViewPattern } from '@sigillum/bus';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, EVIDENCE_CATEGORY, Topics } from '@sigillum/contracts';
 import type { ProjectionRunner } from '../audit/rebuild/projection-runner';
 import { ProjectionRunners } from '../audit/rebuild/projection-runners';
@@ -15,17 +15,17 @@ export class MailboxConsumer {
     this.runner = runners.runnerFor(mailboxProjection);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(CORRESPONDENCE_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(CORRESPONDENCE_CATEGORY))
   async onCorrespondenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.runner.handle(message);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(CHAIN_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(CHAIN_CATEGORY))
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.runner.handle(message);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(EVIDENCE_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(EVIDENCE_CATEGORY))
   async onEvidenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.runner.handle(message);
   }

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { RoleEventPattern } from '@sigillum/bus';
+import { RoleViewPattern } from '@sigillum/bus';
 import { type DeliveredMessage, PARTY_CATEGORY, Topics } from '@sigillum/contracts';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
@@ -15,7 +15,7 @@ export class PartyDirectoryConsumer {
     this.projector = new SqliteProjector(db, partyDirectoryProjection);
   }
 
-  @RoleEventPattern('projections', Topics.eventsOf(PARTY_CATEGORY))
+  @RoleViewPattern('projections', Topics.eventsOf(PARTY_CATEGORY))
   async onPartyEvent(@Payload() message: DeliveredMessage): Promise<void> {
     this.projector.handle(message);
   }
