@@ -13,6 +13,9 @@ import type { RouteTable } from './route-table';
  */
 export const GATEWAY_PROXY_TIMEOUT_MS = 30_000;
 
+/** Longest the gateway waits for a role's URL to take the connection before it tries the role's next URL. */
+export const GATEWAY_CONNECT_TIMEOUT_MS = 5_000;
+
 export interface RoleProxyOptions {
   /** The routes of the roles served elsewhere (and only those: a request matching none goes on to this process). */
   readonly table: RouteTable;
@@ -108,20 +111,25 @@ class Forwarding {
     });
     this.current = upstream;
 
+    const connectTimeoutMs = Math.min(GATEWAY_CONNECT_TIMEOUT_MS, this.timeoutMs);
+    const connectDeadline = setTimeout(() => {
+      if (settled || connected) return;
+      settled = true;
+      clearTimeout(deadline);
+      upstream.destroy();
+      this.causes.push(`${base}: no connection within ${connectTimeoutMs} ms`);
+      this.attempt(index + 1);
+    }, connectTimeoutMs);
     const deadline = setTimeout(() => {
       if (settled) return;
       settled = true;
       upstream.destroy();
-      if (!connected) {
-        this.causes.push(`${base}: no connection within ${this.timeoutMs} ms`);
-        this.attempt(index + 1);
-      } else {
-        sendReply(this.response, roleTimeout(this.role, base, this.timeoutMs));
-      }
+      sendReply(this.response, roleTimeout(this.role, base, this.timeoutMs));
     }, this.timeoutMs);
 
     const send = () => {
       connected = true;
+      clearTimeout(connectDeadline);
       if (this.hasBody) this.request.pipe(upstream);
     };
     if (!this.hasBody) upstream.end();
@@ -132,6 +140,7 @@ class Forwarding {
 
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(deadline);
+      clearTimeout(connectDeadline);
       if (settled) {
         if (this.response.headersSent && !this.response.writableFinished) this.response.destroy();
         return;
@@ -152,6 +161,7 @@ class Forwarding {
 
     upstream.on('response', (answer) => {
       clearTimeout(deadline);
+      clearTimeout(connectDeadline);
       if (settled) {
         answer.resume();
         return;
