@@ -40,7 +40,7 @@ export interface EmbeddedEventBusOptions {
   readonly maxBackoffMs?: number;
   /**
    * Pruning of the log behind the slowest known group (see LogPruner): on by default (a pass every 10 s, messages
-   * kept at least 60 s, 2 000 rows per transaction); `false` keeps every message forever.
+   * kept at least 60 s, 500 rows per transaction); `false` keeps every message forever.
    */
   readonly pruning?: LogPruningOptions | false;
   readonly logger?: BusLogger;

@@ -8,9 +8,16 @@ import type { BusLogger } from '../bus-logger';
 export interface LogPruningOptions {
   /** How often a pass runs, on a timer off the publish and delivery paths; default 10 000 ms. */
   readonly intervalMs?: number;
-  /** Rows deleted per transaction at most (a short write lock each); default 2 000. */
+  /**
+   * Rows deleted per transaction at most; default 500. Each transaction holds the write lock and the event loop
+   * (better-sqlite3 is synchronous): 500 rows of ~6 kB take ~5-10 ms on a 2-core machine, while 2 000 rows
+   * overflow SQLite's page cache (2 MB by default) and take 50-170 ms.
+   */
   readonly batchSize?: number;
-  /** Rows deleted per pass at most; the rest waits for the next pass. Default 20 000. */
+  /**
+   * Rows deleted per pass at most, the event loop free between batches; the rest waits for the next pass.
+   * Default 100 000: 10 000 rows/s at the default interval, ~260 registered deliveries/s (38 messages each).
+   */
   readonly maxRowsPerPass?: number;
   /**
    * How long a message stays in the log at least, however far every group got; default 60 000 ms. Within it a
@@ -22,8 +29,8 @@ export interface LogPruningOptions {
 
 export const DEFAULT_LOG_PRUNING: Required<LogPruningOptions> = {
   intervalMs: 10_000,
-  batchSize: 2_000,
-  maxRowsPerPass: 20_000,
+  batchSize: 500,
+  maxRowsPerPass: 100_000,
   retainMs: 60_000,
 };
 
