@@ -12,7 +12,7 @@ describe('gatewayPlan: ROLES and ROLE_URLS', () => {
   });
 
   it('lets ROLE_URLS win over ROLES=all (the default): those roles are forwarded, not run here', () => {
-    for (const env of [{}, { ROLES: 'all' }]) {
+    for (const env of [{}, { ROLES: 'all' }] as Record<string, string>[]) {
       const split = plan({ ...env, ROLE_URLS: 'directory=http://10.0.0.5:3001,processor=http://10.0.0.6:3004|http://10.0.0.7:3004' });
       expect(split.local.map((spec) => spec.role)).toEqual(['gateway', 'certifier', 'domicile', 'projections']);
       expect(split.remote).toEqual({ directory: ['http://10.0.0.5:3001'], processor: ['http://10.0.0.6:3004', 'http://10.0.0.7:3004'] });
