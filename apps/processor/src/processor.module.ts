@@ -11,6 +11,7 @@ import { JobRunner } from './job/job.runner';
 import { CertifierTokenVerifier } from './job/token-verifier';
 import { CertificatesConsumer } from './operators/certificates.consumer';
 import { HostedOperatorsStore } from './operators/hosted-operators.store';
+import { HostingConsumer } from './operators/hosting.consumer';
 import { OperatorCredentials } from './operators/operator-credentials';
 import { OperatorsController } from './operators/operators.controller';
 import { OperatorsService } from './operators/operators.service';
@@ -25,7 +26,7 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
  * certification token addressed to them, in `job-<tokenId>`.
  */
 @Module({
-  controllers: [OperatorsController, CertificatesConsumer, JobConsumer, PartnerInboundConsumer],
+  controllers: [OperatorsController, CertificatesConsumer, HostingConsumer, JobConsumer, PartnerInboundConsumer],
   providers: [
     { provide: PROCESSOR_CONFIG, useFactory: (config: SigillumConfig) => loadProcessorConfig(config.env, config.dataDir), inject: [SIGILLUM_CONFIG] },
     { provide: HostedOperatorsStore, useFactory: (db: Database.Database) => new HostedOperatorsStore(db), inject: [LOCAL_DB] },

@@ -19,6 +19,7 @@ import { SESSION_CATEGORY, type SessionEvent } from './domicile/session.events';
 import { CHAIN_CATEGORY, type ChainEvent, EVIDENCE_CATEGORY, type EvidenceEvent } from './certifier/chain.events';
 import { CORRESPONDENCE_CATEGORY, type CorrespondenceEvent, DRAFT_CATEGORY, type DraftEvent } from './correspondence/correspondence.events';
 import { JOB_CATEGORY, type JobEvent } from './processor/job.events';
+import { HOSTING_CATEGORY, type HostingEvent } from './processor/hosting.events';
 
 /** Events of the level policy streams (`levelpolicy-<policyId>`). */
 export type LevelPolicyEvent = LevelPolicyPublished;
@@ -44,6 +45,7 @@ export interface EventsByCategory {
   [CORRESPONDENCE_CATEGORY]: CorrespondenceEvent;
   [CHAIN_CATEGORY]: ChainEvent;
   [JOB_CATEGORY]: JobEvent;
+  [HOSTING_CATEGORY]: HostingEvent;
   [EVIDENCE_CATEGORY]: EvidenceEvent;
 }
 
@@ -152,6 +154,9 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
     TokenAcknowledged: true,
     TokenReturned: true,
     StepFailed: true,
+  }),
+  [HOSTING_CATEGORY]: eventTypes<HostingEvent['type']>({
+    OperatorHosted: true,
   }),
   [EVIDENCE_CATEGORY]: eventTypes<EvidenceEvent['type']>({
     EvidenceRecorded: true,

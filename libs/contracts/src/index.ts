@@ -13,5 +13,6 @@ export * from './domicile/session.events';
 export * from './correspondence/correspondence.events';
 export * from './certifier/chain.events';
 export * from './processor/job.events';
+export * from './processor/hosting.events';
 export * from './event-catalogue';
 export * from './plain-text';

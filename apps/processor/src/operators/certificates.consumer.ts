@@ -59,21 +59,23 @@ export class CertificatesConsumer {
             issuedAt: time(d, 'issuedAt'),
           };
         });
-        const hosted = this.operators.keyByFingerprint(fingerprintOf(issued.certificate.publicKey));
-        if (!hosted) return; // a certificate for someone else's key
-        if (hosted.operatorId !== issued.partyId) {
+        const keyFingerprint = fingerprintOf(issued.certificate.publicKey);
+        const hosted = this.operators.keyByFingerprint(keyFingerprint);
+        if (hosted && hosted.operatorId !== issued.partyId) {
           this.log.warn(`Certificate ${issued.certificateId} certifies operator ${hosted.operatorId}'s ${hosted.purpose} key for party ${issued.partyId}; ignored`);
           return;
         }
+        // Recorded whether or not the key is hosted yet: an instance may learn the hosting (OperatorHosted, another
+        // topic) after the certificate; the certificate counts once a hosted key of that operator has its fingerprint.
         const { certificate, partyId, ...facts } = issued;
         const recorded = this.operators.recordCertificate({
           ...facts,
           operatorId: partyId,
-          purpose: hosted.purpose,
-          keyFingerprint: hosted.fingerprint,
+          purpose: hosted?.purpose ?? null,
+          keyFingerprint,
           fingerprint: certificateFingerprintOf(certificate),
         });
-        if (recorded) this.log.log(`Operator ${partyId}: ${hosted.purpose} certificate ${issued.certificateId} (key ${issued.keyId})`);
+        if (recorded && hosted) this.log.log(`Operator ${partyId}: ${hosted.purpose} certificate ${issued.certificateId} (key ${issued.keyId})`);
         return;
       }
       case 'CertificateRevoked': {

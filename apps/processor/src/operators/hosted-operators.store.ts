@@ -147,7 +147,7 @@ export class HostedOperatorsStore {
       latest: db.prepare(
         `SELECT c.* FROM processor_certificates c
            JOIN processor_operator_keys k ON k.fingerprint = c.key_fingerprint AND k.operator_id = c.operator_id AND k.purpose = c.purpose
-         WHERE c.operator_id = ? AND c.purpose = ?
+         WHERE c.operator_id = ? AND k.purpose = ?
          ORDER BY c.issued_at DESC, c.not_before DESC, c.certificate_id DESC LIMIT 1`,
       ),
       addAnchor: db.prepare(
@@ -210,13 +210,16 @@ export class HostedOperatorsStore {
     return row ? { ...keyOf(row), operatorId: row.operator_id } : undefined;
   }
 
-  /** Records a certificate of a hosted key; false when it was already recorded. */
-  recordCertificate(certificate: KnownCertificate): boolean {
+  /**
+   * Records a certificate the CA issued (for a hosted key or not yet: `purpose` null, '' in the table); which hosted
+   * key it certifies is found by fingerprint when it is looked up. False when it was already recorded.
+   */
+  recordCertificate(certificate: Omit<KnownCertificate, 'purpose'> & { readonly purpose: KeyPurpose | null }): boolean {
     const inserted =
       this.statements.addCertificate.run({
         certificate_id: certificate.certificateId,
         operator_id: certificate.operatorId,
-        purpose: certificate.purpose,
+        purpose: certificate.purpose ?? '',
         key_id: certificate.keyId,
         key_fingerprint: certificate.keyFingerprint,
         serial_number: certificate.serialNumber,
@@ -244,7 +247,7 @@ export class HostedOperatorsStore {
     return {
       certificateId: row.certificate_id,
       operatorId: row.operator_id,
-      purpose: row.purpose,
+      purpose,
       keyId: row.key_id,
       keyFingerprint: row.key_fingerprint,
       serialNumber: row.serial_number,

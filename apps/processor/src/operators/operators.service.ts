@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, type Clock, DomainError, PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
+import { CLOCK, type Clock, DomainError, HOSTING_CATEGORY, type HostingEvent, ID_GENERATOR, type IdGenerator, type OperatorHosted, PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { KEY_STORE } from '@sigillum/runtime';
 import { type HostedKey, HostedOperatorsStore, type KeyPurpose } from './hosted-operators.store';
 import { operatorKeyName } from './operator-credentials';
+import { PROCESSOR_SOURCE } from '../processor.source';
 
 const ALGORITHM_OF: Readonly<Record<KeyPurpose, 'Ed25519' | 'RSA'>> = {
   signing: 'Ed25519',
@@ -42,6 +43,7 @@ export class OperatorsService {
     @Inject(KEY_STORE) private readonly keystore: FileKeyStore,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
   ) {}
 
   /**
@@ -55,8 +57,35 @@ export class OperatorsService {
       const pair = this.keystore.getOrCreateKeyPair(keyName, ALGORITHM_OF[purpose]);
       return { purpose, keyName, algorithm: ALGORITHM_OF[purpose], publicKeyPem: pair.publicKeyPem, fingerprint: pair.fingerprint };
     });
-    const created = this.operators.host(operatorId, this.clock.now().toISOString(), keys);
+    const hostedAt = this.clock.now().toISOString();
+    await this.recordHosting(operatorId, hostedAt, keys);
+    const created = this.operators.host(operatorId, hostedAt, keys);
     return { created, view: this.view(operatorId) };
+  }
+
+  /**
+   * OperatorHosted on `hosting-<operatorId>`, unless the stream already says so with these keys: how the other
+   * instances of the processor learn the hosting (HostingConsumer). Asking again adds no event.
+   */
+  private async recordHosting(operatorId: string, hostedAt: string, keys: readonly HostedKey[]): Promise<void> {
+    const streamId = streamIdOf(HOSTING_CATEGORY, operatorId);
+    const recorded = await this.store.readStream(streamId);
+    const last = recorded[recorded.length - 1]?.event as HostingEvent | undefined;
+    const known = new Map((last?.data.keys ?? []).map((key) => [key.purpose, key.fingerprint]));
+    const merged = new Map((last?.data.keys ?? []).map((key) => [key.purpose, key]));
+    for (const key of keys) merged.set(key.purpose, { purpose: key.purpose, algorithm: key.algorithm, publicKeyPem: key.publicKeyPem, fingerprint: key.fingerprint });
+    if (last && keys.every((key) => known.get(key.purpose) === key.fingerprint)) return;
+    const event: OperatorHosted = {
+      type: 'OperatorHosted',
+      version: 1,
+      data: { operatorId, hostedAt: last?.data.hostedAt ?? hostedAt, keys: [...merged.values()].sort((a, b) => a.purpose.localeCompare(b.purpose)) },
+    };
+    const requestId = this.ids.next();
+    await this.store.append(
+      streamId,
+      [{ event, metadata: { eventId: this.ids.next(), correlationId: requestId, causationId: requestId, occurredAt: hostedAt, source: PROCESSOR_SOURCE } }],
+      recorded.length === 0 ? 'no-stream' : recorded.length - 1,
+    );
   }
 
   /** The hosting status (404 when this process does not host the operator). */
