@@ -11,6 +11,7 @@ import {
   type DomainEvent,
   JOB_CATEGORY,
   type OperatorStepSpec,
+  SESSION_CATEGORY,
   type ProcessingStep,
   type StepNonCompliant,
   type StepTokenIssued,
@@ -41,8 +42,8 @@ import { digestOf } from './compliance';
 @Module({})
 class OtherWritersModule {}
 
-/** Stands for the other writers of the streams the certifier reads (domicile, processor): it relays their categories, nothing more. */
-const otherWriters: RoleSpec = { role: 'domicile', module: OtherWritersModule, ownedCategories: [CORRESPONDENCE_CATEGORY, JOB_CATEGORY], consumes: false };
+/** Stands for the other writers of the streams the certifier reads (domicile, processor): it owns (may write) and relays their categories, nothing more. */
+const otherWriters: RoleSpec = { role: 'domicile', module: OtherWritersModule, ownedCategories: [CORRESPONDENCE_CATEGORY, SESSION_CATEGORY, JOB_CATEGORY], consumes: false };
 
 const YEAR_MS = 365 * 86_400_000;
 const ACK_SECONDS = 30;

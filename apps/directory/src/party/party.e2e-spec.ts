@@ -8,8 +8,8 @@ import { AuthModule } from '@sigillum/auth';
 import { BusTransport, EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from '@sigillum/channels';
 import { loadConfig } from '@sigillum/config';
-import { CLOCK, type Clock, PARTY_CATEGORY, type SecondChannelKind } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore, SqliteEventStore } from '@sigillum/eventstore';
+import { CLOCK, type Clock, PARTY_CATEGORY, type SecondChannelKind, STAFF_CATEGORY } from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore, OwnedCategoriesEventStore } from '@sigillum/eventstore';
 import { CHANNEL_VERIFIER_KEY, JsonErrorFilter, RuntimeModule, strictValidationPipe, type VerifierKey } from '@sigillum/runtime';
 import { adminCredentialOf, bearer, eventually, type TestStaffRole } from '@sigillum/testing';
 import request from 'supertest';
@@ -94,7 +94,7 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error', CONSUMER_MAX_ATTEMPTS: '2' }, 'directory-e2e');
     const moduleRef = await Test.createTestingModule({
       imports: [
-        RuntimeModule.forRoot({ config, roles: ['directory', 'projections'], relayCategories: [PARTY_CATEGORY] }),
+        RuntimeModule.forRoot({ config, roles: ['directory', 'projections'], relayCategories: [PARTY_CATEGORY, STAFF_CATEGORY] }),
         AuthModule,
         TestTrustModule,
         DirectoryModule,
@@ -115,7 +115,8 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     await app.startAllMicroservices();
     await app.init();
     store = app.get(EVENT_STORE);
-    expect(store).toBeInstanceOf(SqliteEventStore);
+    // The SQLite store, written only in the directory's own categories (party, staff: the first-start admin).
+    expect(store).toBeInstanceOf(OwnedCategoriesEventStore);
     // Staff as an operator's IT issues them: from the first-start admin credential the directory wrote under DATA_DIR.
     admin = adminCredentialOf(dataDir);
     registrar = await issue('registrar-1', ['registrar']);
