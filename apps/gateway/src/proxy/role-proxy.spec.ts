@@ -168,6 +168,27 @@ describe('roleProxy', () => {
   });
 });
 
+describe('roleProxy and client certificates', () => {
+  const middleware = roleProxy({
+    table: new RouteTable([{ role: 'things', method: 'GET', path: '/things/:id', machine: true }]),
+    upstreams: new RoundRobin({ things: ['http://127.0.0.1:9'] }),
+  });
+
+  it('refuses with 421 a machine route called with a client certificate: certificates are not forwarded', () => {
+    const written: { status?: number; body?: string } = {};
+    const response = {
+      headersSent: false,
+      once: () => undefined,
+      writeHead: (status: number) => ((written.status = status), response),
+      end: (body: string) => (written.body = body),
+    };
+    const request = { method: 'GET', originalUrl: '/things/1', headers: {}, socket: { getPeerCertificate: () => ({ subject: { CN: 'op-1' } }) } };
+    middleware(request as unknown as Request, response as unknown as Response, (() => undefined) as NextFunction);
+    expect(written.status).toBe(421);
+    expect(JSON.parse(written.body ?? '{}').reasons[0]).toEqual(expect.objectContaining({ rule: 'gateway.client-certificate-not-forwarded', role: 'things' }));
+  });
+});
+
 describe('endToEnd', () => {
   it('drops hop-by-hop headers and those named by Connection, keeps the rest', () => {
     expect(

@@ -41,12 +41,15 @@ export function roleProxy(options: RoleProxyOptions): Middleware {
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   return (request, response, next) => {
     const url = request.originalUrl ?? request.url;
-    const role = options.table.match(request.method, url);
-    if (role === undefined) {
+    const route = options.table.find(request.method, url);
+    if (route === undefined) {
       next();
       return;
     }
-    if (presentsCertificate(request)) {
+    const role = route.role;
+    // Client certificates end at this process's TLS listener; forwarding the request without it would have the role
+    // answer "no credential" to a machine that presented one. Other routes go on: the certificate plays no part there.
+    if (route.machine && presentsCertificate(request)) {
       sendReply(response, certificateNotForwarded(role));
       return;
     }

@@ -13,6 +13,8 @@ describe('RouteTable on the real role modules', () => {
     for (const role of Object.keys(ALL_ROLES)) expect(table.entries.filter((e) => e.role === role).length).toBeGreaterThan(0);
     expect(table.entries).toContainEqual({ role: 'directory', method: 'POST', path: '/parties' });
     expect(table.entries).toContainEqual({ role: 'certifier', method: 'GET', path: '/parties/:partyId/trust' });
+    // machine routes (client certificate) are marked: the gateway does not forward client certificates
+    expect(table.find('GET', '/processor/operators/op-1')).toEqual({ role: 'processor', method: 'GET', path: '/processor/operators/:operatorId', machine: true });
   });
 
   it('maps every route of every role to its role, with concrete values for its parameters', () => {

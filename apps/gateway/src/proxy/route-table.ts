@@ -1,5 +1,6 @@
 import { RequestMethod, type Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { ACCESS_DECISION, type AccessDecision } from '@sigillum/auth';
 
 /** One HTTP route of a role, as Nest registers it: `GET /parties/:partyId`. */
 export interface RouteEntry {
@@ -8,6 +9,8 @@ export interface RouteEntry {
   readonly method: string;
   /** Normalised path: leading '/', no trailing '/', `:name` for parameters. */
   readonly path: string;
+  /** The route admits machines (a client certificate, mutual TLS) among its callers. */
+  readonly machine?: boolean;
 }
 
 type ModuleRef = Type<unknown> | { module: Type<unknown>; imports?: unknown[]; controllers?: Type<unknown>[] } | { forwardRef: () => unknown };
@@ -68,8 +71,10 @@ export function routesOfModule(role: string, module: Type<unknown>): RouteEntry[
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
       const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
       if (method === undefined || paths === undefined) continue; // not an HTTP handler
+      const decision = (Reflect.getMetadata(ACCESS_DECISION, handler) ?? Reflect.getMetadata(ACCESS_DECISION, controller)) as AccessDecision | undefined;
+      const machine = decision?.some((rule) => rule.kind === 'machine') ?? false;
       for (const prefix of prefixes) {
-        for (const path of asArray(paths)) routes.push({ role, method: RequestMethod[method], path: joinPath(prefix, path) });
+        for (const path of asArray(paths)) routes.push({ role, method: RequestMethod[method], path: joinPath(prefix, path), ...(machine && { machine }) });
       }
     }
   }
@@ -122,7 +127,7 @@ export class RouteTable {
   }
 
   get entries(): readonly RouteEntry[] {
-    return this.routes.map(({ role, method, path }) => ({ role, method, path }));
+    return this.routes.map(entryOf);
   }
 
   /** The role owning the route, or undefined (not a route of any of these roles). `path` may carry a query string. */
@@ -140,8 +145,12 @@ export class RouteTable {
         candidate.segments.length === segments.length &&
         candidate.segments.every((segment, i) => segment === null || segment === segments[i]),
     );
-    return route && { role: route.role, method: route.method, path: route.path };
+    return route && entryOf(route);
   }
+}
+
+function entryOf({ role, method, path, machine }: CompiledRoute): RouteEntry {
+  return { role, method, path, ...(machine && { machine }) };
 }
 
 /** Lower-cased segments of the path part of a request URL; undefined when it is not a path. */
