@@ -7,7 +7,7 @@
 // then checks every record locally: the JWS (EdDSA, x5c chain to the CA), its payload = the canonical record, the
 // digest, the link to the record before, contiguous indexes. Exit 0: valid; 1: invalid; 2: could not verify.
 import * as fs from 'node:fs';
-import { type EvidenceVerdict, verifyEvidenceChain } from '../apps/certifier/src/evidence/evidence-verifier';
+import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
 
 const USAGE = `Usage:
   npm run verify:evidence -- <correspondenceId> [--url http://127.0.0.1:3000] [--export evidence.json] [--at <ISO time>]

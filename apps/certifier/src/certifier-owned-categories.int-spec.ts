@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, EVIDENCE_CATEGORY, PARTY_CATEGORY, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore, ForeignStreamWriteError, SqliteEventStore } from '@sigillum/eventstore';
-import { verifyEvidenceChain } from './evidence/evidence-verifier';
+import { verifyEvidenceChain } from '@sigillum/evidence';
 import { createSigillumApp } from '@sigillum/runtime';
 import { pendingEvent } from '@sigillum/testing';
 import { certifierRole } from './certifier.role';

@@ -1,29 +1,20 @@
-import type { EvidenceRecorded } from '@sigillum/contracts';
-import { createEvidenceDecider } from './evidence.decider';
-import { evidenceIssuerOf } from './evidence.service';
-import { recordDigestOf } from './evidence-record';
-import { verifyEvidenceChain } from './evidence-verifier';
-import { CorrespondenceStory, temporarySigner } from './testing-fixtures';
+import { type EvidenceItem, verifyEvidenceChain } from './evidence-verifier';
+import { evidenceChain, recordDigestOf, temporaryEvidenceSigner } from './testing-fixtures';
+
+/** An item as the certifier serves it: every field present. */
+type ServedItem = EvidenceItem & { readonly record: Record<string, unknown>; readonly recordDigest: string };
 
 describe('offline evidence verifier', () => {
-  const certifier = temporarySigner();
-  const stranger = temporarySigner(); // another CA: its signatures must not pass for the certifier's
+  const certifier = temporaryEvidenceSigner();
+  const stranger = temporaryEvidenceSigner('Another CA'); // another CA: its signatures must not pass for the certifier's
   afterAll(() => {
     certifier.cleanup();
     stranger.cleanup();
   });
   const recordedAt = new Date().toISOString();
 
-  function chain(signer = certifier.signer, correspondenceId = 'c-verify'): EvidenceRecorded['data'][] {
-    const story = new CorrespondenceStory({ correspondenceId });
-    story.submissionRequested();
-    story.chainStarted();
-    story.runChain();
-    story.handedOver('recipient-0001');
-    const decider = createEvidenceDecider(evidenceIssuerOf(signer, 'urn:sigillum:policy:evidence:test'));
-    return decider
-      .decide({ type: 'RecordEvidence', correspondenceId, sources: story.sources, context: story.context, recordedAt }, decider.initialState())
-      .map((event) => ({ ...event.data }));
+  function chain(signer = certifier.signer, correspondenceId = 'c-verify'): ServedItem[] {
+    return evidenceChain(signer, correspondenceId, recordedAt) as ServedItem[];
   }
   const rules = (items: unknown[]) => verifyEvidenceChain(items, certifier.signer.caCertificatePem).problems.map((p) => `${p.index}:${p.rule}`);
 

@@ -4,7 +4,7 @@ import { Access, CurrentPrincipal, party, type Principal, staff } from '@sigillu
 import { CHAIN_CATEGORY, type ChainEvent, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { EvidenceService, type EvidenceView } from './evidence.service';
-import type { EvidenceVerdict } from './evidence-verifier';
+import type { EvidenceVerdict } from '@sigillum/evidence';
 
 const unknown = (correspondenceId: string) =>
   new NotFoundException({

@@ -7,7 +7,7 @@ import { NEGATIVE_EVIDENCE, TERMINAL_EVIDENCE } from './evidence-names';
 import type { EvidenceRecord } from './evidence-record';
 import type { SourceEvent } from './evidence-sources';
 import { evidenceIssuerOf } from './evidence.service';
-import { verifyEvidenceChain } from './evidence-verifier';
+import { verifyEvidenceChain } from '@sigillum/evidence';
 import { ACCEPTANCE_WINDOW_MS, CorrespondenceStory, digestIssuer, temporarySigner } from './testing-fixtures';
 
 /**

@@ -7,7 +7,7 @@ import { pendingEvent } from '@sigillum/testing';
 import { createEvidenceDecider, initialState } from './evidence.decider';
 import { evidenceIssuerOf, EvidenceService, SourceNotInStoreError } from './evidence.service';
 import type { SourceEvent } from './evidence-sources';
-import { verifyEvidenceChain } from './evidence-verifier';
+import { verifyEvidenceChain } from '@sigillum/evidence';
 import { CorrespondenceStory, temporarySigner } from './testing-fixtures';
 
 const POLICY = 'urn:sigillum:policy:evidence:test';

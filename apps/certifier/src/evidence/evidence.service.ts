@@ -23,7 +23,7 @@ import { evolve, type EvidenceIssuer, type EvidenceState, type IgnoredSource, in
 import type { EvidenceRecord } from './evidence-record';
 import { EvidenceSourceLog } from './evidence-source-log';
 import type { EvidenceContext, JobFacts, SourceEvent } from './evidence-sources';
-import { type EvidenceVerdict, verifyEvidenceChain } from './evidence-verifier';
+import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
 
 const fingerprintOfPem = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 

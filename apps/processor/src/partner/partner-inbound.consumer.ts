@@ -36,19 +36,12 @@ export class PartnerInboundConsumer {
     try {
       command = readPartnerCommand(message);
     } catch (error) {
-      if (error instanceof ShapeError) {
-        this.log.warn(`Partner ${partner.name}: record ${message.id} refused: ${error.message}`);
-        throw new PoisonMessageError(`refused command.malformed: ${message.type} ${message.id} has an unexpected shape: ${error.message}`);
-      }
+      // The transport logs the dead letter with this reason.
+      if (error instanceof ShapeError) throw new PoisonMessageError(`refused command.malformed: ${message.type} ${message.id} has an unexpected shape: ${error.message}`);
       throw error;
     }
-    try {
-      const outcome = await this.jobs.handle(command, partner, { correlationId: message.correlationId, causationId: message.id });
-      if (outcome.kind === 'duplicate') this.log.debug(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId} was already recorded`);
-    } catch (error) {
-      if (error instanceof PoisonMessageError) this.log.warn(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId}: ${error.message}`);
-      throw error;
-    }
+    const outcome = await this.jobs.handle(command, partner, { correlationId: message.correlationId, causationId: message.id });
+    if (outcome.kind === 'duplicate') this.log.debug(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId} was already recorded`);
   }
 }
 

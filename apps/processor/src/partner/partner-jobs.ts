@@ -76,13 +76,14 @@ const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).d
  *
  * 1. the command speaks for the operator bound to its topic, which this processor does not host;
  * 2. the token exists in `chain-<correspondenceId>` and was issued to that operator;
- * 3. idempotency against `job-<tokenId>`: the same command again changes nothing; a second, different
- *    acknowledgement, return or failure, a return before an acknowledgement, anything after a return or a failure
- *    is refused with its reason; a token the certifier settled (certified, non-compliant, deadline missed) too;
- * 4. the detached JWS verifies over exactly what the event will hold, under an `x5c` chain to the Sigillum CA,
+ * 3. the detached JWS verifies over exactly what the event will hold, under an `x5c` chain to the Sigillum CA,
  *    its leaf being certificate `certificateId` (issued for key `keyId` of this operator, not revoked), the key
  *    being a signature key of the operator in force in the directory — the checks the certifier makes again;
- * 5. the stated time is not ahead of this processor's clock (beyond the tolerated skew) nor before the token;
+ *    an acknowledgement names the digest of the token as issued;
+ * 4. the stated time is not ahead of this processor's clock (beyond the tolerated skew) nor before the token;
+ * 5. idempotency against `job-<tokenId>`: the same command again changes nothing; a second, different
+ *    acknowledgement, return or failure, a return before an acknowledgement, anything after a return or a failure
+ *    is refused with its reason; a token the certifier settled (certified, non-compliant, deadline missed) too;
  * 6. one append, expecting the job stream as it was read.
  */
 export class PartnerJobs {
@@ -109,6 +110,13 @@ export class PartnerJobs {
       throw new PartnerCommandRefused('token.not-issued-to-operator', `token ${token.tokenId} was issued to operator ${token.operatorId}, not ${command.operatorId}`);
     }
 
+    // Who speaks first: nothing about the job is told (nor done) for a command that is not the operator's own.
+    await this.authenticate(command, receivedAt);
+    if (command.kind === 'acknowledge' && command.tokenDigest !== canonicalDigest(token)) {
+      throw new PartnerCommandRefused('ack.token-digest-mismatch', `tokenDigest is not SHA-256 of the RFC 8785 canonical token ${token.tokenId} as issued`);
+    }
+    this.checkTime(command, token, receivedAt);
+
     const streamId = streamIdOf(JOB_CATEGORY, token.tokenId);
     const job = (await store.readStream(streamId)) as RecordedEvent<JobEvent>[];
     const recorded = (type: JobEvent['type']) => job.map(({ event }) => event).find((event) => event.type === type);
@@ -125,12 +133,6 @@ export class PartnerJobs {
     }
     const settled = chain.find(({ event }) => isSettlement(event) && event.data.tokenId === token.tokenId);
     if (settled) throw new PartnerCommandRefused('token.settled', `the certifier already settled token ${token.tokenId} (${settled.event.type})`);
-
-    if (command.kind === 'acknowledge' && command.tokenDigest !== canonicalDigest(token)) {
-      throw new PartnerCommandRefused('ack.token-digest-mismatch', `tokenDigest is not SHA-256 of the RFC 8785 canonical token ${token.tokenId} as issued`);
-    }
-    this.checkTime(command, token, receivedAt);
-    await this.authenticate(command, receivedAt);
 
     const occurredAt = clock.now().toISOString();
     try {
