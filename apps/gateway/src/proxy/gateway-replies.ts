@@ -21,13 +21,13 @@ export const roleUnreachable = (role: string, urls: readonly string[], causes: r
       `or fix its address in ROLE_URLS of the gateway (GET /health/roles says which roles answer).`,
   );
 
-/** The role took the connection but did not answer in time. */
+/** The role took the connection but went silent (no byte for the timeout) before its answer was complete. */
 export const roleTimeout = (role: string, url: string, timeoutMs: number): GatewayReply =>
   reply(
     504,
     'gateway.role-timeout',
     role,
-    `${role} at ${url} did not answer within ${timeoutMs} ms. The request may or may not have been carried out: ` +
+    `${role} at ${url} sent nothing for ${timeoutMs} ms. The request may or may not have been carried out: ` +
       'read the resource back before retrying a change.',
   );
 

@@ -27,7 +27,14 @@ interface Answer {
   bytes: Buffer;
 }
 
-function send(base: string, method: string, path: string, body?: Buffer | Buffer[], headers: http.OutgoingHttpHeaders = {}): Promise<Answer> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  body?: Buffer | Buffer[],
+  headers: http.OutgoingHttpHeaders = {},
+  pauseMs = 0,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${base}${path}`, { method, headers, agent: false }, (response) => {
       const chunks: Buffer[] = [];
@@ -42,7 +49,7 @@ function send(base: string, method: string, path: string, body?: Buffer | Buffer
     if (Array.isArray(body)) {
       // chunked, written piece by piece
       let i = 0;
-      const next = () => (i < body.length ? request.write(body[i++], next) : request.end());
+      const next = (): unknown => (i < body.length ? request.write(body[i++], () => setTimeout(next, pauseMs)) : request.end());
       next();
     } else request.end(body);
   });
@@ -156,6 +163,16 @@ describe('roleProxy', () => {
     const answer = await send(base, 'POST', '/things', body, { 'content-type': 'application/json', 'content-length': body.length });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body)).toEqual({ statusCode: 413, declared: String(body.length) });
+  });
+
+  it('does not cut an upload that keeps moving, however long it takes', async () => {
+    const base = await gateway([await role(echo)], 300);
+    const pieces = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1024, i));
+    const started = Date.now();
+    const answer = await send(base, 'POST', '/things', pieces, { 'content-type': 'application/octet-stream' }, 150);
+    expect(Date.now() - started).toBeGreaterThan(900);
+    expect(answer.status).toBe(200);
+    expect(answer.bytes.equals(Buffer.concat(pieces))).toBe(true);
   });
 
   it('answers 504 gateway.role-timeout when the role does not answer in time', async () => {

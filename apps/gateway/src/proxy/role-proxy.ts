@@ -8,8 +8,10 @@ import type { RoundRobin } from './round-robin';
 import type { RouteTable } from './route-table';
 
 /**
- * Longest the gateway waits for a role's answer (its status line and headers), then for each further piece of the
- * answer. Fixed: a role that takes longer is stuck, and the client learns it (504) rather than hanging.
+ * Longest a forwarded request may go without a byte in either direction once connected: the role's answer after the
+ * request is sent, or the next piece of a body on its way. Fixed (not an environment variable): a role silent for
+ * longer is stuck, and the client learns it (504 gateway.role-timeout) rather than hanging; an upload or download
+ * that keeps moving is never cut, however long it takes.
  */
 export const GATEWAY_PROXY_TIMEOUT_MS = 30_000;
 
@@ -118,17 +120,20 @@ class Forwarding {
     const connectDeadline = setTimeout(() => {
       if (settled || connected) return;
       settled = true;
-      clearTimeout(deadline);
       upstream.destroy();
       this.causes.push(`${base}: no connection within ${connectTimeoutMs} ms`);
       this.attempt(index + 1);
     }, connectTimeoutMs);
-    const deadline = setTimeout(() => {
-      if (settled) return;
-      settled = true;
+    // Once connected: no byte either way for timeoutMs (a role that does not answer, a stalled upload or download).
+    upstream.setTimeout(this.timeoutMs, () => {
       upstream.destroy();
-      sendReply(this.response, roleTimeout(this.role, base, this.timeoutMs));
-    }, this.timeoutMs);
+      if (!settled) {
+        settled = true;
+        sendReply(this.response, roleTimeout(this.role, base, this.timeoutMs));
+      } else if (!this.response.writableFinished) {
+        this.response.destroy(); // the answer had started: the client sees it cut short
+      }
+    });
 
     const send = () => {
       connected = true;
@@ -142,8 +147,8 @@ class Forwarding {
     });
 
     upstream.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(deadline);
       clearTimeout(connectDeadline);
+      if (this.clientGone) return;
       if (settled) {
         if (this.response.headersSent && !this.response.writableFinished) this.response.destroy();
         return;
@@ -163,14 +168,12 @@ class Forwarding {
     });
 
     upstream.on('response', (answer) => {
-      clearTimeout(deadline);
       clearTimeout(connectDeadline);
       if (settled) {
         answer.resume();
         return;
       }
       settled = true;
-      upstream.setTimeout(this.timeoutMs, () => upstream.destroy(new Error(`no data within ${this.timeoutMs} ms`)));
       this.response.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
       answer.on('error', () => this.response.destroy());
       answer.on('aborted', () => this.response.destroy());
