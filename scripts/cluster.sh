@@ -12,7 +12,8 @@
 # address clients call (ROLE_URLS routes each request to the role's process; processor routes to both processors).
 # Every instance writes its own streams to the shared PostgreSQL event store (schema CLUSTER_NAME), relays them to
 # Kafka (topics and groups prefixed `CLUSTER_NAME.`), keeps its checkpoints, timers and views in its own SQLite file
-# under CLUSTER_DIR/<instance>, and shares the deployment's key store (CLUSTER_DIR/keys).
+# under CLUSTER_DIR/<instance>, and shares the deployment's key store (CLUSTER_DIR/keys); the processors share the
+# archive and the print jobs (CLUSTER_DIR/archive, CLUSTER_DIR/print-jobs).
 #
 # Settings (environment): CLUSTER_NAME (default sigillum; letters, digits, _), CLUSTER_DIR (default var/cluster-<name>),
 # CLUSTER_BASE_PORT (default 3100: gateway on it, the others on the next ports), KAFKA_BROKERS (default 127.0.0.1:9092;
@@ -76,6 +77,8 @@ start_instance() {
   mkdir -p "$DIR/$instance"
   local extra=()
   if [[ "$role" == "gateway" ]]; then extra=(ROLES=gateway "ROLE_URLS=$(role_urls)"); fi
+  # The processors' archive and print jobs are the deployment's, whichever instance performed the step.
+  if [[ "$role" == "processor" ]]; then extra=(PROCESSOR_ARCHIVE_DIR="$DIR/archive" PROCESSOR_PRINT_JOBS_DIR="$DIR/print-jobs"); fi
   say "starting $instance ($role) on port $port"
   (
     cd "$ROOT"
