@@ -9,10 +9,14 @@
  *       READ, WRITE on topics prefixed `sigillum.` and READ on groups prefixed `sigillum.`. It is the only
  *       principal (besides the super user) that may write `sigillum.<category>.events` and `<topic>.dlq`.
  *
- *   node scripts/kafka-acls.js <connection> partner --name acme [--read party,sigillum.chain.events]
+ *   node scripts/kafka-acls.js <connection> partner --name acme [--read party,sigillum.correspondence.events]
  *       Principal `User:partner-acme`: WRITE and READ on its own inbound topic `sigillum.partner.acme.inbound`
- *       (created when missing), READ on the listed topics (a bare category `c` means `sigillum.c.events`),
- *       READ on groups prefixed `sigillum.partner.acme.`. Nothing else: the broker denies what no ACL allows.
+ *       (created when missing: a partner operator's signed commands, read by the processor), READ on
+ *       `sigillum.chain.events` (where its certification tokens are: every partner operator needs it), READ on its
+ *       refusals `sigillum.partner.acme.inbound.dlq`, READ on the listed topics (a bare category `c` means
+ *       `sigillum.c.events`; a print-and-post partner needs `party` for the postal addresses), READ on groups
+ *       prefixed `sigillum.partner.acme.`. Nothing else: the broker denies what no ACL allows; in particular it
+ *       writes no other partner's topic and no event topic.
  *       The partner's ACLs are set to exactly this (ACLs of an earlier --read list that are not in the new
  *       one are deleted).
  *
@@ -70,6 +74,9 @@ function appAcls(user) {
 
 const inboundTopicOf = (name) => wire(`sigillum.partner.${name}.inbound`);
 
+/** What every partner operator reads: the chain topic (its certification tokens) and its own inbound dead letters. */
+const partnerBaseReadTopics = (name) => [wire('sigillum.chain.events'), `${inboundTopicOf(name)}.dlq`];
+
 function partnerReadTopics(list) {
   const topics = (list || '').split(',').map((s) => s.trim()).filter(Boolean)
     .map((entry) => wire(entry.includes('.') ? entry : `sigillum.${entry}.events`));
@@ -85,10 +92,12 @@ function partnerAcls(name, readTopics) {
   const { LITERAL, PREFIXED } = ResourcePatternTypes;
   const { READ, WRITE } = AclOperationTypes;
   const inbound = inboundTopicOf(name);
+  // Its tokens (sigillum.chain.events) and the dead letters of its own commands (why one was refused), always.
+  const reads = [...new Set([...partnerBaseReadTopics(name), ...readTopics])].filter((t) => t !== inbound);
   return [
     allow(principal, TOPIC, inbound, LITERAL, WRITE),
     allow(principal, TOPIC, inbound, LITERAL, READ),
-    ...readTopics.filter((t) => t !== inbound).map((topic) => allow(principal, TOPIC, topic, LITERAL, READ)),
+    ...reads.map((topic) => allow(principal, TOPIC, topic, LITERAL, READ)),
     allow(principal, GROUP, wire(`sigillum.partner.${name}.`), PREFIXED, READ),
   ];
 }
@@ -168,7 +177,7 @@ async function main() {
         const created = await ensureTopic(admin, inbound);
         const r = await setAcls(admin, `User:partner-${name}`, partnerAcls(name, readTopics));
         console.log(`kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
-          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${readTopics.join(', ') || '(no other topic)'}; ` +
+          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${[...new Set([...partnerBaseReadTopics(name), ...readTopics])].join(', ')}; ` +
           `READ groups ${wire(`sigillum.partner.${name}.`)}*`);
         break;
       }
