@@ -72,9 +72,11 @@ export class TopicProvisioner {
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
       const replicationFactor = this.layout.replicationFactor() ?? Math.min(3, (await admin.describeCluster()).brokers.length);
-      // Resolves false when another client created them meanwhile.
+      // Resolves false when another client created them meanwhile. Not kafkajs' waitForLeaders: right after the
+      // creation a broker may still answer "does not host this topic-partition", which kafkajs does not retry;
+      // waitForTopicLeaders below retries any error until the deadline.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((topic) => ({ topic, numPartitions: this.layout.partitionsOf(topic), replicationFactor })),
       });
     }
