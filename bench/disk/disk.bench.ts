@@ -136,6 +136,11 @@ function snapshot(dataDir: string): Snapshot {
       for (const table of COUNTED_TABLES) {
         if (owners.get(table) === table) rows.set(prefix + table, db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number);
       }
+      if (owners.get('bus_messages') === 'bus_messages') {
+        // What the embedded bus log still holds, per topic (dead letters apart).
+        const perTopic = db.prepare(`SELECT topic || CASE WHEN dlq_group = '' THEN '' ELSE ' (dead letters)' END AS topic, count(*) AS n FROM bus_messages GROUP BY 1`).all() as { topic: string; n: number }[];
+        for (const { topic, n } of perTopic) rows.set(`${prefix}bus_messages ${topic}`, n);
+      }
     } finally {
       db.close();
     }
