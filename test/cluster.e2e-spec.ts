@@ -19,7 +19,7 @@ import type { EvidenceRecorded, RecordedEvent } from '@sigillum/contracts';
 import { eventually } from '@sigillum/testing';
 import { asBearer, issueStaffCredential } from '../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../apps/gateway/src/demo/story';
-import { Cluster, LOCAL_DATABASE_URL, postgresAnswers, restartableBroker } from './cluster/cluster-harness';
+import { Cluster, LOCAL_DATABASE_URL, postgresAnswers, restartableBroker } from '../apps/gateway/src/demo/cluster';
 
 const brokers = process.env.KAFKA_BROKERS?.trim();
 const databaseUrl = process.env.DATABASE_URL?.trim() || (postgresAnswers(LOCAL_DATABASE_URL) ? LOCAL_DATABASE_URL : undefined);

@@ -1,7 +1,8 @@
 /**
- * The distributed Sigillum of scripts/cluster.sh, driven from a test: start, kill -9 an instance, start it again,
- * restart the broker, stop; the gateway as the one HTTP address; the shared PostgreSQL store read to see what
- * happened. Nothing here reaches into a role: the test sees what an operator and a client see.
+ * The distributed Sigillum of scripts/cluster.sh, driven from a program (the demo with SIGILLUM_CLUSTER=1, the cluster
+ * end-to-end test): start, kill -9 an instance, start it again, restart the broker, stop; the gateway as the one HTTP
+ * address; the shared PostgreSQL store read to see what happened. Nothing here reaches into a role: what an operator
+ * and a client see.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,9 +11,10 @@ import { promisify } from 'node:util';
 import { Pool } from 'pg';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { PostgresEventStore } from '@sigillum/eventstore';
-import type { Api } from '../../apps/gateway/src/demo/story';
+import type { Api } from './story';
 
-const ROOT = path.resolve(__dirname, '../..');
+/** The repository (this file runs from apps/gateway/src/demo or from dist/apps/gateway/src/demo). */
+const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../../..' : '../../../..');
 const run = promisify(execFile);
 
 export const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -33,7 +35,7 @@ export interface ClusterOptions {
   readonly basePort: number;
   readonly brokers: string;
   readonly databaseUrl: string;
-  /** Passed to every instance (SMTP of the test's mailbox, timers...). */
+  /** Passed to every instance (SMTP of the caller's mailbox, timers...). */
   readonly env: Record<string, string>;
 }
 
@@ -58,10 +60,12 @@ export class Cluster {
     return run('bash', [path.join(ROOT, 'scripts/cluster.sh'), ...args], { env: this.env, cwd: ROOT, timeout: 240_000, maxBuffer: 4 << 20 });
   }
 
-  /** Starts every instance that is not running, each waited for until its /health answers 200. */
-  async start(): Promise<void> {
+  /** Starts every instance that is not running, each waited for until its /health answers 200; `progress` gets its lines. */
+  async start(progress?: (line: string) => void): Promise<void> {
     try {
-      await this.script('start');
+      const started = this.script('start');
+      if (progress) started.child.stderr?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach(progress));
+      await started;
     } catch (error) {
       const { stderr } = error as { stderr?: string };
       throw new Error(`scripts/cluster.sh start failed:\n${stderr ?? (error as Error).message}`);

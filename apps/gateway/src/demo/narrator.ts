@@ -9,9 +9,10 @@ import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { ConfigError, loadConfig, type SigillumConfig } from '@sigillum/config';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, PostgresEventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import { rolesFor } from '../roles';
+import { Cluster, LOCAL_DATABASE_URL } from './cluster';
 import { STAFF_SUBJECTS, type StaffActors, staffActors } from './staff';
 import type { Api } from './story';
 
@@ -120,7 +121,7 @@ export async function staffOf({ api, dataDir, narrator }: DemoContext): Promise<
  * hands over to `story`, says "Done.", cleans up, and exits 0 — or 1 with what to do next.
  */
 export function runDemo(options: { title: string; env?: Record<string, string>; story: (demo: DemoContext) => Promise<void> }): void {
-  const run = async () => {
+  const run = process.env.SIGILLUM_CLUSTER?.trim() === '1' ? () => runThroughCluster(options) : async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-'));
     const mailbox = await new LoopbackMailbox().start();
     const kafka = process.env.KAFKA_BROKERS?.trim();
@@ -166,4 +167,43 @@ export function runDemo(options: { title: string; env?: Record<string, string>; 
       process.exit(1);
     },
   );
+}
+
+/**
+ * SIGILLUM_CLUSTER=1: the same story through the distributed mode of scripts/cluster.sh, started for the demo (Kafka
+ * from KAFKA_BROKERS or scripts/kafka.sh, PostgreSQL from DATABASE_URL or the local one; every role in its own
+ * process and a second processor) and stopped after it. Every call goes to the gateway, the one address.
+ */
+async function runThroughCluster(options: { title: string; env?: Record<string, string>; story: (demo: DemoContext) => Promise<void> }): Promise<void> {
+  const name = `demo${Date.now().toString(36)}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-cluster-'));
+  const mailbox = await new LoopbackMailbox().start();
+  const brokers = process.env.KAFKA_BROKERS?.trim() || '127.0.0.1:9092';
+  const databaseUrl = process.env.DATABASE_URL?.trim() || LOCAL_DATABASE_URL;
+  const cluster = new Cluster({ name, dir, basePort: Number(process.env.CLUSTER_BASE_PORT ?? 3100), brokers, databaseUrl, env: { ...mailbox.env(), LOG_LEVEL: 'warn', ...options.env } });
+  const store = new PostgresEventStore({ connectionString: databaseUrl, schema: name, listen: false });
+  try {
+    process.stdout.write(`${bold(options.title)}\n   distributed: starting scripts/cluster.sh (Kafka ${brokers}, PostgreSQL schema ${name}, state in ${dir})\n`);
+    await cluster.start((line) => process.stdout.write(`   ${dim(line)}\n`));
+    process.stdout.write(`   every call below goes to the gateway ${cluster.gatewayUrl}; the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`);
+    const config = loadConfig({ ...process.env, EVENT_STORE: 'postgres', DATABASE_URL: databaseUrl, PG_SCHEMA: name, KAFKA_BROKERS: brokers, DATA_DIR: dir });
+    const narrator = new Narrator(store);
+    await narrator.events(500);
+    await narrator.skipHistory();
+    const base = cluster.gatewayUrl;
+    const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
+    await options.story({ config, dataDir: path.join(dir, 'directory'), base, api, mailbox, narrator });
+    process.stdout.write(`\n${bold('Done.')} Every step above is an event in the shared PostgreSQL store (schema ${name}), relayed to Kafka by the role that wrote it.\n`);
+    process.stdout.write(`${(await cluster.status()).trimEnd().split('\n').map((line) => `   ${dim(line)}`).join('\n')}\n`);
+  } finally {
+    await store.close();
+    if (process.env.SIGILLUM_CLUSTER_KEEP?.trim() === '1') {
+      process.stdout.write(`   the cluster keeps running (SIGILLUM_CLUSTER_KEEP=1): CLUSTER_NAME=${name} CLUSTER_DIR=${dir} bash scripts/cluster.sh stop\n`);
+    } else {
+      await cluster.stop();
+      await cluster.dropSchema().catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await mailbox.stop();
+  }
 }
