@@ -112,6 +112,8 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     app.useGlobalPipes(strictValidationPipe());
     app.useGlobalFilters(new JsonErrorFilter());
     app.connectMicroservice({ strategy: new BusTransport(app.get<EventBus>(EVENT_BUS), { role: 'projections', maxAttempts: 2 }) }, { inheritAppConfig: true });
+    // The party directory is a local view (@RoleViewPattern): served by the role's view transport.
+    app.connectMicroservice({ strategy: new BusTransport(app.get<EventBus>(EVENT_BUS), { role: 'projections', maxAttempts: 2, view: true }) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.init();
     store = app.get(EVENT_STORE);
