@@ -91,6 +91,24 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   return app;
 }
 
+const DOMAIN_ROLES: readonly Role[] = ['directory', 'certifier', 'domicile', 'processor', 'projections'];
+
+/**
+ * Roles in separate processes learn each other's facts from one event store they all reach. A process running some
+ * of the roles on Kafka with its own SQLite file would answer "no such party" for what another process recorded:
+ * refused at start-up, saying what to do. (A SQLITE_FILE shared by processes on one machine is left to the operator.)
+ */
+export function unsharedStoreProblem(config: SigillumConfig, roles: readonly RoleSpec[]): string | undefined {
+  const domain = roles.filter((spec) => spec.role !== 'gateway');
+  if (config.eventBus.kind !== 'kafka' || config.eventStore.kind !== 'sqlite' || config.env.SQLITE_FILE?.trim()) return undefined;
+  if (domain.length === 0 || DOMAIN_ROLES.every((role) => domain.some((spec) => spec.role === role))) return undefined;
+  return (
+    `This process runs ${domain.map((spec) => spec.role).join(', ')} alone on Kafka with its own SQLite event store (${config.sqliteFile}): ` +
+    'the other roles could not see what it records, nor it theirs. Set EVENT_STORE=postgres and DATABASE_URL (one store the roles ' +
+    'share; see "Distributed mode" in the README and scripts/cluster.sh), or run every role in one process (npm start).'
+  );
+}
+
 /** Entry point of a process: validated config or a clear exit, then HTTP and bus consumers. */
 export async function runSigillum(
   processName: string,
@@ -110,6 +128,11 @@ export async function runSigillum(
   }
   const log = new Logger(processName);
   const roles = typeof chooseRoles === 'function' ? chooseRoles(config) : chooseRoles;
+  const unshared = unsharedStoreProblem(config, roles);
+  if (unshared) {
+    process.stderr.write(`${unshared}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   try {
     const app = await createSigillumApp(config, roles, typeof options === 'function' ? options(config) : options);
     await app.startAllMicroservices();
