@@ -3,7 +3,9 @@ import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, rand
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import type { INestApplication } from '@nestjs/common';
+import { Parser } from '@asyncapi/parser';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, type ChainEvent, type CertificationToken, JOB_CATEGORY, type JobEvent, streamIdOf } from '@sigillum/contracts';
 import { canonicalize, CertificateAuthority, FileKeyStore } from '@sigillum/crypto';
@@ -28,6 +30,38 @@ const brokers = kafkaBrokers();
 const PARTNER_PROGRAM = path.resolve(__dirname, '../../../examples/partner-operator/partner.js');
 const DAY_MS = 24 * 3600 * 1000;
 const WAIT = 60_000;
+
+/** Problems of the partner's records against their documented messages on channel partnerInbound of docs/asyncapi.yaml. */
+async function asyncApiProblems(records: readonly KafkaMessage[]): Promise<string[]> {
+  const parsed = await new Parser().parse(fs.readFileSync(path.resolve(__dirname, '../../../docs/asyncapi.yaml'), 'utf8'));
+  if (!parsed.document) return parsed.diagnostics.filter((d) => d.severity === 0).map((d) => d.message);
+  // The ajv (and its formats) that @asyncapi/parser itself depends on, as libs/contracts/src/asyncapi.int-spec.ts does.
+  const requireFromParser = createRequire(require.resolve('@asyncapi/parser'));
+  const Ajv = requireFromParser('ajv').default;
+  const addFormats = requireFromParser('ajv-formats').default;
+  const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+  const channel = parsed.document.channels().all().find((candidate) => candidate.address() === 'sigillum.partner.{name}.inbound');
+  if (!channel) return ['no channel sigillum.partner.{name}.inbound'];
+  const problems: string[] = [];
+  for (const record of records) {
+    const headers = Object.fromEntries(Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]));
+    const message = channel.messages().all().find((candidate) => candidate.name() === headers.ce_type?.replace('sigillum.partner.', ''));
+    if (!message) {
+      problems.push(`no message documented for ${headers.ce_type}`);
+      continue;
+    }
+    const checks: [string, unknown, unknown][] = [
+      ['payload', message.payload()?.json(), JSON.parse(record.value!.toString('utf8'))],
+      ['headers', message.headers()?.json(), headers],
+      ['key', (message.bindings().get('kafka')?.value() as { key?: unknown } | undefined)?.key, record.key?.toString()],
+    ];
+    for (const [what, schema, value] of checks) {
+      const validate = ajv.compile(schema);
+      if (!validate(value)) problems.push(`${headers.ce_type} ${what}: ${JSON.stringify(validate.errors)}`);
+    }
+  }
+  return problems;
+}
 
 if (!brokers) {
   reportSkippedKafka('partner operator over Kafka e2e');
@@ -279,6 +313,8 @@ if (!brokers) {
       expect(printJob.letters[0].addressBlock).toEqual(output.addressBlock);
       // The partner's commands, as they are on its topic: binary-mode CloudEvents keyed by the job stream.
       await eventually(() => expect(inbound.filter((record) => record.key?.toString() === `job-${certifiedToken.tokenId}`)).toHaveLength(2), WAIT);
+      // ... which docs/asyncapi.yaml documents: headers, key and closed body of each.
+      expect(await asyncApiProblems(inbound.filter((record) => record.key?.toString() === `job-${certifiedToken.tokenId}`))).toEqual([]);
       expect(deadLetters).toHaveLength(0);
     }, 180_000);
 
