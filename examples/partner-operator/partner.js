@@ -110,11 +110,20 @@ const joinOf = (consumer) => new Promise((resolve) => {
     resolve();
   });
 });
+/** The record's JSON body; undefined (skipped) when it has none. A failed send, by contrast, throws: the record comes again. */
+function jsonOf(message) {
+  try {
+    return JSON.parse(message.value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
 const log = (...parts) => console.log(new Date().toISOString(), ...parts);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function runCommand(dir) {
   const identity = loadIdentity(dir);
+  // KAFKA_TOPIC_PREFIX, if the deployment sets one, is put before every topic and group name on the wire.
   const prefix = process.env.KAFKA_TOPIC_PREFIX || '';
   const topic = (name) => `${prefix}${name}`;
   const inbound = topic(`sigillum.partner.${identity.name}.inbound`);
@@ -125,14 +134,15 @@ async function runCommand(dir) {
 
   // The directory: names and postal addresses, from the start of sigillum.party.events, in memory only.
   const parties = new Map();
-  const directory = kafka.consumer({ groupId: `sigillum.partner.${identity.name}.directory-${crypto.randomUUID()}` });
+  const directory = kafka.consumer({ groupId: topic(`sigillum.partner.${identity.name}.directory-${crypto.randomUUID()}`) });
   const joined = [joinOf(directory)];
   await directory.connect();
   await directory.subscribe({ topic: topic('sigillum.party.events'), fromBeginning: true });
   await directory.run({
     eachMessage: async ({ message }) => {
       const type = String(message.headers.ce_type || '');
-      const data = JSON.parse(message.value.toString('utf8'));
+      const data = jsonOf(message);
+      if (!data) return;
       if (type.endsWith('.PartyRegistered')) parties.set(data.partyId, { displayName: data.displayName });
       else if (type.endsWith('.PartyRenamed') && parties.has(data.partyId)) parties.get(data.partyId).displayName = data.displayName;
       else if (type.endsWith('.IdentityAttributeDeclared') && ['address', 'country'].includes(data.name) && parties.has(data.partyId)) {
@@ -260,7 +270,7 @@ async function runCommand(dir) {
   // The tokens: every StepTokenIssued of sigillum.chain.events names its operator; ours are those naming us.
   // ChainStarted (same key, earlier) says who the recipients are; only the chains that plan a step for us are kept.
   const chains = new Map();
-  const tokens = kafka.consumer({ groupId: `sigillum.partner.${identity.name}.tokens` });
+  const tokens = kafka.consumer({ groupId: topic(`sigillum.partner.${identity.name}.tokens`) });
   joined.push(joinOf(tokens));
   await tokens.connect();
   // From the beginning the first time this group runs (then from its committed offsets): no token is missed.
@@ -268,7 +278,8 @@ async function runCommand(dir) {
   await tokens.run({
     eachMessage: async ({ message }) => {
       const type = String(message.headers.ce_type || '');
-      const data = JSON.parse(message.value.toString('utf8'));
+      const data = jsonOf(message);
+      if (!data) return;
       if (type.endsWith('.ChainStarted') && data.steps.some((step) => step.operatorId === identity.operatorId)) {
         chains.set(data.correspondenceId, { senderId: data.senderId, recipientIds: data.recipientIds });
       }
