@@ -37,6 +37,7 @@ import { call } from '../../../apps/gateway/src/demo/narrator';
 import { asBearer } from '../../../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, openSession } from '../../../apps/gateway/src/demo/story';
 import { rolesFor } from '../../../apps/gateway/src/roles';
+import { PARTNER_COMMAND_TYPES } from '../../../apps/processor/src/partner/partner-commands';
 
 /**
  * The Kafka contract in docs/asyncapi.yaml, held to the code three ways: the AsyncAPI parser accepts the
@@ -46,6 +47,8 @@ import { rolesFor } from '../../../apps/gateway/src/roles';
  */
 const DOCUMENT_PATH = path.resolve(__dirname, '../../../docs/asyncapi.yaml');
 const DEAD_LETTER_ADDRESS = Topics.deadLetterOf('{topic}');
+/** Where partner processing operators write their signed commands (apps/processor/src/partner). */
+const PARTNER_INBOUND_ADDRESS = 'sigillum.partner.{name}.inbound';
 const ERROR_SEVERITY = 0; // Spectral: 0 error, 1 warning, 2 information, 3 hint
 
 // The ajv (and its formats) that @asyncapi/parser itself depends on, not a second copy.
@@ -159,10 +162,10 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(document.version()).toMatch(/^3\./);
   });
 
-  it('documents one channel per topic: each event category, the out-of-band requests and the dead letters', () => {
+  it('documents one channel per topic: each event category, the out-of-band requests, the partners\' inbound topics and the dead letters', () => {
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
     const addresses = document.channels().all().map((channel) => channel.address());
-    expect([...addresses].sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, DEAD_LETTER_ADDRESS].sort());
+    expect([...addresses].sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_INBOUND_ADDRESS, DEAD_LETTER_ADDRESS].sort());
 
     const topicParameter = channelAt(DEAD_LETTER_ADDRESS)!.parameters().get('topic');
     expect(topicParameter?.schema()?.enum()?.slice().sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC].sort());
@@ -206,6 +209,23 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     const staffChannel = channelAt(staffTopic)?.description() ?? '';
     expect(staffChannel).toMatch(/staff auditing only/);
     expect(staffChannel).toMatch(/secretDigest/);
+  });
+
+  it('documents the partner commands: sent by partners, received by the product, closed bodies keyed job-<tokenId>, the ce_type the processor reads', () => {
+    const byAction = (action: 'send' | 'receive', tag: string) =>
+      document
+        .operations()
+        .all()
+        .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
+        .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
+    expect(byAction('send', 'partner')).toEqual([PARTNER_INBOUND_ADDRESS]);
+    expect(byAction('receive', 'product')).toEqual([PARTNER_INBOUND_ADDRESS]);
+    const messages = messagesAt(PARTNER_INBOUND_ADDRESS);
+    expect(messages.map((message) => constTypeOf(message)).sort()).toEqual(Object.values(PARTNER_COMMAND_TYPES).sort());
+    for (const message of messages) {
+      expect(message.payload()?.json()).toMatchObject({ type: 'object', additionalProperties: false });
+      expect((message.bindings().get('kafka')?.value() as Json).key).toMatchObject({ pattern: '^job-.+$' });
+    }
   });
 
   it('keeps its enums in step with the constants of the code', () => {
