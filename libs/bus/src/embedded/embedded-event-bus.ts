@@ -153,7 +153,7 @@ export class EmbeddedEventBus implements EventBus {
       return inserted;
     });
     if (tuning.pruning !== false) {
-      this.pruner = new LogPruner(db, tuning.pruning ?? {}, this.logger);
+      this.pruner = new LogPruner(db, tuning.pruning ?? {}, this.logger, Date.now, () => new Set([...this.consumers].map((consumer) => consumer.group)));
       this.pruner.start();
     }
   }
@@ -210,7 +210,7 @@ export class EmbeddedEventBus implements EventBus {
     this.db.transaction(() => {
       for (const topic of new Set(options.topics)) {
         // Known from now on: the log is not pruned past this group's checkpoint (0 until it has one).
-        this.statements.subscribe.run(options.group, topic);
+        this.statements.subscribe.run(options.group, topic, Date.now());
         // fromBeginning: false persists "latest" now, so that whatever is published after consume() resolves is
         // delivered, even to a standby.
         if (options.fromBeginning === false) this.statements.initCheckpointAtEnd.run(options.group, topic, topic);
@@ -369,7 +369,9 @@ function prepareStatements(db: Database.Database) {
     ),
     /** The last offset ever given (AUTOINCREMENT's counter), also when pruning left the table empty. */
     lastOffset: db.prepare("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'bus_messages'").pluck(),
-    subscribe: db.prepare('INSERT INTO bus_subscriptions (group_id, topic) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    subscribe: db.prepare(
+      'INSERT INTO bus_subscriptions (group_id, topic, seen_at) VALUES (?, ?, ?) ON CONFLICT (group_id, topic) DO UPDATE SET seen_at = excluded.seen_at',
+    ),
     forgetSubscriptions: db.prepare('DELETE FROM bus_subscriptions WHERE group_id = ?'),
     forgetCheckpoints: db.prepare('DELETE FROM bus_checkpoints WHERE group_id = ?'),
   };
@@ -418,6 +420,10 @@ class EmbeddedConsumer implements BusConsumer {
   /** Resolvers of waits for a delivery to finish; `failureWaiters` only for a failure. */
   private progressWaiters: (() => void)[] = [];
   private failureWaiters: (() => void)[] = [];
+
+  get group(): string {
+    return this.options.group;
+  }
 
   constructor(
     private readonly bus: EmbeddedEventBus,

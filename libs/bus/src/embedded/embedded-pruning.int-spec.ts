@@ -269,6 +269,34 @@ describe('EmbeddedEventBus log pruning', () => {
     }
   });
 
+  it('lets a group gone longer than the expiry stop holding the log back, as Kafka expires its offsets', async () => {
+    const topic = newTopic();
+    let now = Date.now();
+    const own = openFile(path.join(dir, 'expiry.db'));
+    const ownBus = new EmbeddedEventBus({ db: own, pruning: false, logger: quiet });
+    const live = newGroup('live');
+    // The live group consumes through the bus the pruner serves: seen at every pass.
+    const pruner = new LogPruner(own, { retainMs: 60_000, groupExpiryMs: 3_600_000 }, quiet, () => now, () => [live]);
+    const seqs = () => own.prepare('SELECT count(*) FROM bus_messages WHERE topic = ?').pluck().get(topic) as number;
+    try {
+      await ownBus.publish(messagesOf(topic, 4));
+      const gone = await ownBus.consume({ group: newGroup('gone'), topics: [topic], handler: async () => new Promise<void>(() => undefined) });
+      void gone.stop(); // subscribed, never checkpointed, never back
+      await consumeAll(live, topic, 4, ownBus);
+      pruner.start();
+      now += 120_000;
+      expect(await pruner.prune()).toBe(0); // the gone group still holds everything (seen 2 min ago)
+      expect(seqs()).toBe(4);
+      now += 3_600_000;
+      expect(await pruner.prune()).toBe(4); // gone for more than an hour: only the live group counts
+      expect(seqs()).toBe(0);
+    } finally {
+      await pruner.stop();
+      await ownBus.close();
+      own.close();
+    }
+  });
+
   it('refuses a pruning setting that makes no sense', () => {
     expect(() => new EmbeddedEventBus({ db, logger: quiet, pruning: { batchSize: 0 } })).toThrow(/batchSize must be an integer >= 1/);
   });

@@ -44,6 +44,12 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   INSERT INTO bus_subscriptions (group_id, topic) SELECT group_id, topic FROM bus_checkpoints;
   `,
+  // 3: when each group was last seen consuming (ms since the epoch): a group gone longer than the expiry (7 days by
+  // default, as Kafka expires a group's offsets) no longer holds the log back. Known groups count as seen now.
+  `
+  ALTER TABLE bus_subscriptions ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE bus_subscriptions SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+  `,
 ];
 
 export function migrateEmbeddedBusSchema(db: Database.Database): void {

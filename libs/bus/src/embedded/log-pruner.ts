@@ -25,6 +25,12 @@ export interface LogPruningOptions {
    * at all is pruned during the first `retainMs` after the bus starts, which leaves the roles time to subscribe.
    */
   readonly retainMs?: number;
+  /**
+   * A group not seen consuming for this long stops holding the log back (its subscription is ignored, as Kafka
+   * expires the offsets of a group gone for `offsets.retention.minutes`); default 7 days. A group comes back as a new
+   * one: from the earliest message still in the log. Groups consuming through this bus are seen at every pass.
+   */
+  readonly groupExpiryMs?: number;
 }
 
 export const DEFAULT_LOG_PRUNING: Required<LogPruningOptions> = {
@@ -32,6 +38,7 @@ export const DEFAULT_LOG_PRUNING: Required<LogPruningOptions> = {
   batchSize: 500,
   maxRowsPerPass: 100_000,
   retainMs: 60_000,
+  groupExpiryMs: 7 * 24 * 3600 * 1000,
 };
 
 /**
@@ -61,6 +68,7 @@ export class LogPruner {
     readonly floors: Database.Statement;
     readonly floorOf: Database.Statement;
     readonly deleteBatch: Database.Statement;
+    readonly seen: Database.Statement;
   };
   private readonly pruneBatch: Database.Transaction<(topic: string, horizon: number, limit: number) => number>;
   /** Rows deleted since start. */
@@ -71,6 +79,8 @@ export class LogPruner {
     options: LogPruningOptions,
     private readonly logger: BusLogger,
     private readonly now: () => number = Date.now,
+    /** The groups consuming through this bus now: seen at every pass. */
+    private readonly activeGroups: () => Iterable<string> = () => [],
   ) {
     this.options = { ...DEFAULT_LOG_PRUNING, ...options };
     for (const [name, value] of Object.entries(this.options)) {
@@ -84,22 +94,24 @@ export class LogPruner {
       floors: db.prepare(
         `SELECT s.topic AS topic, min(coalesce(c."offset", 0)) AS floor
          FROM bus_subscriptions s LEFT JOIN bus_checkpoints c ON c.group_id = s.group_id AND c.topic = s.topic
+         WHERE s.seen_at >= ?
          GROUP BY s.topic`,
       ),
       floorOf: db
         .prepare(
           `SELECT min(coalesce(c."offset", 0))
            FROM bus_subscriptions s LEFT JOIN bus_checkpoints c ON c.group_id = s.group_id AND c.topic = s.topic
-           WHERE s.topic = ?`,
+           WHERE s.topic = ? AND s.seen_at >= ?`,
         )
         .pluck(),
+      seen: db.prepare('UPDATE bus_subscriptions SET seen_at = ? WHERE group_id = ?'),
       deleteBatch: db.prepare(
         `DELETE FROM bus_messages WHERE "offset" IN (
            SELECT "offset" FROM bus_messages WHERE topic = ? AND "offset" <= ? AND dlq_group = '' ORDER BY "offset" LIMIT ?)`,
       ),
     };
     this.pruneBatch = db.transaction((topic: string, horizon: number, limit: number) => {
-      const floor = this.statements.floorOf.get(topic) as number | null;
+      const floor = this.statements.floorOf.get(topic, this.now() - this.options.groupExpiryMs) as number | null;
       if (floor === null) return 0;
       return this.statements.deleteBatch.run(topic, Math.min(floor, horizon), limit).changes;
     });
@@ -162,7 +174,11 @@ export class LogPruner {
     const horizon = this.sample();
     if (horizon === 0) return 0;
     let deleted = 0;
-    const topics = this.statements.floors.all() as { topic: string; floor: number }[];
+    const at = this.now();
+    this.db.transaction(() => {
+      for (const group of this.activeGroups()) this.statements.seen.run(at, group);
+    })();
+    const topics = this.statements.floors.all(at - this.options.groupExpiryMs) as { topic: string; floor: number }[];
     for (const { topic, floor } of topics) {
       if (Math.min(floor, horizon) <= 0) continue;
       while (deleted < this.options.maxRowsPerPass && !this.stopped && this.db.open) {
