@@ -97,7 +97,9 @@ if (!brokers) {
       rawConsumers.push(consumer);
       const records: KafkaMessage[] = [];
       await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
+      // A topic created a moment ago may not be hosted yet by its leader ("does not host this topic-partition"):
+      // a client subscribing then is told to come back, as kafkajs's own retries would after a metadata refresh.
+      await eventually(() => consumer.subscribe({ topic, fromBeginning: true }), 30_000, 250);
       await consumer.run({ eachMessage: async ({ message }) => void records.push(message) });
       return records;
     }
