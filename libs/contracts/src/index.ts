@@ -16,3 +16,28 @@ export * from './processor/job.events';
 export * from './processor/hosting.events';
 export * from './event-catalogue';
 export * from './plain-text';
+// Shape checks and typed readers of event data (the checks that build the tables: '@sigillum/contracts/readers/shape').
+export {
+  type Data,
+  ShapeError,
+  object,
+  objectField,
+  str,
+  optionalStr,
+  hex64,
+  time,
+  bool,
+  integer,
+  oneOf,
+  objects,
+  strings,
+  id,
+  pem,
+  SUBJECT_ROLES,
+  reason,
+  type Check,
+  type Shape,
+  type ReadersOf,
+  fields,
+  eventReader,
+} from './readers/shape';
