@@ -42,8 +42,15 @@ export class PostgresRelayLease implements RelayLease {
         await this.drop(); // unreachable server: try again later, as when another instance holds the lease
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        const onAbort = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort); // a standby waits for hours: one listener at a time
+          resolve();
+        }, retryMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
