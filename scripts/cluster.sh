@@ -18,7 +18,7 @@
 # Settings (environment): CLUSTER_NAME (default sigillum; letters, digits, _), CLUSTER_DIR (default var/cluster-<name>),
 # CLUSTER_BASE_PORT (default 3100: gateway on it, the others on the next ports), KAFKA_BROKERS (default 127.0.0.1:9092;
 # started by scripts/kafka.sh when it is that default and down), DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
-# CLUSTER_START_TIMEOUT_S (default 90). Any other variable (SMTP_*, CHAIN_*, LOG_LEVEL...) is passed to every instance.
+# CLUSTER_START_TIMEOUT_S (default 90), CLUSTER_CERTIFIERS (1 or 2). Any other variable (SMTP_*, CHAIN_*, LOG_LEVEL...) is passed to every instance.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,8 +33,15 @@ BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 DB_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 START_TIMEOUT="${CLUSTER_START_TIMEOUT_S:-90}"
 
-# instance:role:port-offset, in start order (the gateway last: it forwards to the others).
-INSTANCES=(directory:directory:1 certifier:certifier:2 domicile:domicile:3 processor:processor:4 projections:projections:5 processor-2:processor:6 gateway:gateway:0)
+# instance:role:port-offset, in start order (the gateway last: it forwards to the others). CLUSTER_CERTIFIERS=2 adds
+# a second certifier (certifier-2), started after the first has established the CA.
+INSTANCES=(directory:directory:1 certifier:certifier:2 domicile:domicile:3 processor:processor:4 projections:projections:5 processor-2:processor:6)
+case "${CLUSTER_CERTIFIERS:-1}" in
+  1) ;;
+  2) INSTANCES+=(certifier-2:certifier:7) ;;
+  *) echo "[cluster] CLUSTER_CERTIFIERS=${CLUSTER_CERTIFIERS} must be 1 or 2" >&2; exit 64 ;;
+esac
+INSTANCES+=(gateway:gateway:0)
 
 say() { echo "[cluster] $*" >&2; }
 role_of() { for spec in "${INSTANCES[@]}"; do IFS=: read -r i r o <<<"$spec"; [[ "$i" == "$1" ]] && { echo "$r"; return; }; done; return 1; }
@@ -67,7 +74,9 @@ ensure_kafka() {
 }
 
 role_urls() {
-  echo "directory=$(url directory),certifier=$(url certifier),domicile=$(url domicile),processor=$(url processor)|$(url processor-2),projections=$(url projections)"
+  local certifiers="$(url certifier)"
+  if role_of certifier-2 >/dev/null; then certifiers+="|$(url certifier-2)"; fi
+  echo "directory=$(url directory),certifier=$certifiers,domicile=$(url domicile),processor=$(url processor)|$(url processor-2),projections=$(url projections)"
 }
 
 start_instance() {
