@@ -1,6 +1,6 @@
 /**
  * The distributed mode as an operator runs it (scripts/cluster.sh): Kafka + PostgreSQL + every role in its own
- * process + a second processor, one address (the gateway). 200 registered letters go through the gateway in three
+ * process + a second processor and a second certifier, one address (the gateway). 200 registered letters go through the gateway in three
  * waves; mid-flight, the processor is killed with -9 (then started again), then the certifier, then the broker is
  * restarted. Afterwards every letter is completed with exactly one terminal evidence per recipient, every recipient
  * got exactly one notice per letter, and the read models equal a rebuild from position 0 of the log.
@@ -66,11 +66,12 @@ if (!brokers || !databaseUrl) {
         basePort: 23_100 + Math.floor(Math.random() * 80) * 10,
         brokers,
         databaseUrl,
-        env: { ...mailbox.env(), LOG_LEVEL: 'warn', TIMER_POLL_MS: '250', SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0' },
+        // Two certifiers and two processors: the one killed has a peer that takes over its partitions and its relay.
+        env: { ...mailbox.env(), CLUSTER_CERTIFIERS: process.env.CLUSTER_CERTIFIERS ?? '2', LOG_LEVEL: 'warn', TIMER_POLL_MS: '250', SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0' },
       });
       const started = performance.now();
       await cluster.start();
-      log(`7 instances up in ${Math.round((performance.now() - started) / 1000)} s at ${cluster.gatewayUrl} (schema and topic prefix ${name})`);
+      log(`instances up in ${Math.round((performance.now() - started) / 1000)} s at ${cluster.gatewayUrl} (schema and topic prefix ${name})`);
       api = cluster.api();
       admin = asBearer(api, cluster.adminCredential());
       registrar = asBearer(api, await issueStaffCredential(admin, 'cluster-registrar', ['registrar']));
