@@ -24,7 +24,10 @@ import {
   Topics,
   eventTopicForStream,
   messageFromRecordedEvent,
+  readEvent,
+  readRecordedEvent,
   streamCategory,
+  type EventCategory,
   type BusMessage,
   type RecordedEvent,
 } from '@sigillum/contracts';
@@ -261,6 +264,27 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(problems).toEqual([]);
   });
 
+  it('has event examples that the typed readers of libs/contracts accept (the readers are no stricter than the contract)', () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const message of document.allMessages().all()) {
+      const ceType = constTypeOf(message);
+      const [, category, type] = /^sigillum\.([a-z][a-z0-9_.]*)\.([A-Z][A-Za-z0-9]*)$/.exec(ceType ?? '') ?? [];
+      if (!category || !(EVENT_CATEGORIES as readonly string[]).includes(category)) continue;
+      for (const example of message.examples().all()) {
+        if (!example.hasPayload()) continue;
+        checked += 1;
+        try {
+          if (!readEvent(category as EventCategory, type, 1, example.payload())) problems.push(`${message.id()} example ${example.name()}: no reader for ${type}`);
+        } catch (error) {
+          problems.push(`${message.id()} example ${example.name()}: ${(error as Error).message}`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+  });
+
   describe('against what the gateway sender publishes on sigillum.outofband.requests', () => {
     const outOfBand: OutOfBandMessage = {
       messageId: '7d0c3f7e-8f0b-4f56-9a53-0c1de9b1c7a2',
@@ -466,6 +490,19 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     it('every recorded event, as the relay puts it on Kafka (key, ce_* headers, JSON body), matches its documented message', () => {
       expect(recorded.length).toBeGreaterThan(0);
       const problems = recorded.flatMap((e) => problemsOfBusMessage(messageFromRecordedEvent(e, eventTopicForStream)));
+      expect(problems).toEqual([]);
+    });
+
+    it('every recorded event passes the typed reader of its category (libs/contracts *.readers.ts), returned as recorded', () => {
+      expect(recorded.length).toBeGreaterThan(0);
+      const problems = recorded.flatMap((e) => {
+        try {
+          const read = readRecordedEvent(streamCategory(e.streamId) as EventCategory, e);
+          return read.event.data === e.event.data ? [] : [`${e.streamId} ${e.event.type}: not returned as recorded`];
+        } catch (error) {
+          return [`${e.streamId} ${e.event.type}: ${(error as Error).message}`];
+        }
+      });
       expect(problems).toEqual([]);
     });
   });

@@ -41,3 +41,12 @@ export {
   fields,
   eventReader,
 } from './readers/shape';
+export * from './readers/event-readers';
+export * from './certifier/chain.readers';
+export * from './certifier/certifier.readers';
+export * from './processor/job.readers';
+export * from './processor/hosting.readers';
+export * from './directory/party.readers';
+export * from './directory/staff.readers';
+export * from './domicile/session.readers';
+export * from './correspondence/correspondence.readers';

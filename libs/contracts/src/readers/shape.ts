@@ -125,13 +125,18 @@ export const Hex64: Check = (v, p) => (typeof v === 'string' && /^[0-9a-f]{64}$/
 export const Bool: Check = (v, p) => (typeof v === 'boolean' ? undefined : fail(p, 'a boolean'));
 /** A JWS (compact or detached) or another signature, as the writers produce it. */
 export const Signature: Check = text(16_384);
-/** A PEM certificate: the AsyncAPI `PemCertificate`. */
-export const Pem: Check = (v, p) => (typeof v === 'string' && v.length <= 16_384 && v.startsWith('-----BEGIN CERTIFICATE-----') ? undefined : fail(p, 'a PEM certificate'));
-/** An integer ≥ `min`. */
-export const int =
-  (min = 0): Check =>
+/** A PEM block of `label` (`CERTIFICATE`, `PUBLIC KEY`) of at most `max` characters. */
+export const pemOf =
+  (label: string, max = 16_384): Check =>
   (v, p) =>
-    typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? undefined : fail(p, `an integer >= ${min}`);
+    typeof v === 'string' && v.length <= max && v.includes(`-----BEGIN ${label}-----`) ? undefined : fail(p, `a PEM ${label.toLowerCase()} of at most ${max} characters`);
+/** A PEM certificate: the AsyncAPI `PemCertificate`. */
+export const Pem: Check = pemOf('CERTIFICATE');
+/** An integer ≥ `min` (and ≤ `max`). */
+export const int =
+  (min = 0, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v, p) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? undefined : fail(p, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
 export const nullable =
   (check: Check): Check =>
   (v, p) =>
@@ -154,6 +159,15 @@ export const list =
   (v, p) => {
     if (!Array.isArray(v) || v.length < min || v.length > max) return fail(p, `an array of ${min} to ${max} items`);
     v.forEach((entry, index) => item(entry, `${p}[${index}]`));
+  };
+/** A finite number. */
+export const Num: Check = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? undefined : fail(p, 'a number'));
+/** An object whose every value passes `check` (a map by name). */
+export const mapOf =
+  (check: Check): Check =>
+  (v, p) => {
+    if (!isObject(v)) return fail(p, 'an object');
+    for (const [name, item] of Object.entries(v)) check(item, `${p}.${name}`);
   };
 /** Any object (open: its fields are another contract's, e.g. an evidence record). */
 export const AnyObject: Check = (v, p) => (isObject(v) ? undefined : fail(p, 'an object'));
@@ -208,8 +222,18 @@ export function fields<T>(shape: Shape<T>): (data: unknown) => T {
   };
 }
 
+/** The table of a category: each event type's fields with their checks (compile-time complete). */
+export type ShapesOf<E extends DomainEvent> = { readonly [K in E['type']]: Shape<Extract<E, { type: K }>['data']> };
+
 /** The readers of a category's events, by type. */
 export type ReadersOf<E extends DomainEvent> = { readonly [K in E['type']]: (data: unknown) => Extract<E, { type: K }>['data'] };
+
+/** One reader per event type, from the category's table. */
+export function readersOf<E extends DomainEvent>(shapes: ShapesOf<E>): ReadersOf<E> {
+  const readers: Record<string, (data: unknown) => unknown> = {};
+  for (const [type, shape] of Object.entries(shapes as Record<string, Shape<unknown>>)) readers[type] = fields(shape);
+  return Object.freeze(readers) as unknown as ReadersOf<E>;
+}
 
 /**
  * `read<Category>Event(type, version, data)`: the typed event, or null for a type the category's table does not
