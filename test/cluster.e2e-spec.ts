@@ -246,6 +246,13 @@ if (!brokers || !databaseUrl) {
       const evidenceOfOne = await auditor('GET', `/evidence/${letters[0].correspondenceId}/verification`);
       expect(JSON.stringify(evidenceOfOne)).toMatch(/valid/i);
       log(`${LETTERS} letters, ${events.length} events in the shared log, ${mailbox.mails.length} mails caught`);
+      const bytes = await cluster.bytesOnDisk();
+      const perLetter = (n: number | undefined) => (n === undefined ? 'n/a (not the local broker)' : `${Math.round(n / LETTERS / 1024)} kB`);
+      log(
+        `bytes on disk per delivery (whole run, enrolments included): PostgreSQL ${perLetter(bytes.postgres)}, ` +
+          `instances' SQLite + archive ${perLetter(bytes.instances)} (${Object.entries(bytes.byInstance).map(([name, n]) => `${name} ${perLetter(n)}`).join(', ')}), ` +
+          `Kafka partitions ${perLetter(bytes.kafka)}`,
+      );
     }, 1_500_000);
   });
 }

@@ -118,6 +118,45 @@ export class Cluster {
     }
   }
 
+  /**
+   * Bytes on disk the cluster holds: its PostgreSQL schema (tables and indexes), each instance's SQLite files and
+   * the archive under CLUSTER_DIR, and the Kafka partitions of its prefixed topics when the broker is the local one of
+   * scripts/kafka.sh (its data directory is read; undefined otherwise).
+   */
+  async bytesOnDisk(): Promise<{ postgres: number; instances: number; byInstance: Record<string, number>; kafka?: number }> {
+    const admin = new Pool({ connectionString: this.options.databaseUrl, max: 1 });
+    let postgres = 0;
+    try {
+      const { rows } = await admin.query<{ bytes: string }>(
+        `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'r'`,
+        [this.options.name],
+      );
+      postgres = Number(rows[0]?.bytes ?? 0);
+    } finally {
+      await admin.end();
+    }
+    const sizeOf = (target: string): number => {
+      const stat = fs.statSync(target, { throwIfNoEntry: false });
+      if (!stat) return 0;
+      if (!stat.isDirectory()) return stat.blocks * 512; // allocated, not apparent: Kafka's index files are sparse
+      return fs.readdirSync(target).reduce((sum, entry) => sum + sizeOf(path.join(target, entry)), 0);
+    };
+    const byInstance: Record<string, number> = {};
+    for (const entry of fs.readdirSync(this.options.dir)) {
+      if (entry !== 'keys' && fs.statSync(path.join(this.options.dir, entry)).isDirectory()) byInstance[entry] = sizeOf(path.join(this.options.dir, entry));
+    }
+    const instances = Object.values(byInstance).reduce((sum, bytes) => sum + bytes, 0);
+    const kafkaData = path.join(process.env.KAFKA_STATE_DIR?.trim() || path.join(ROOT, '.kafka', 'state'), 'data');
+    const kafka = fs.existsSync(kafkaData)
+      ? fs
+          .readdirSync(kafkaData)
+          .filter((entry) => entry.startsWith(`${this.options.name}.`))
+          .reduce((sum, entry) => sum + sizeOf(path.join(kafkaData, entry)), 0)
+      : undefined;
+    return { postgres, instances, byInstance, kafka };
+  }
+
   /** Drops the cluster's PostgreSQL schema (the test's own). */
   async dropSchema(): Promise<void> {
     const admin = new Pool({ connectionString: this.options.databaseUrl, max: 1 });
