@@ -18,7 +18,7 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
 import { adminCredentialOf, bearer, eventually, issueStaffToken, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
-import { verifyEvidenceChain } from '../../certifier/src/evidence/evidence-verifier';
+import { verifyEvidenceChain } from '@sigillum/evidence';
 import { call } from '../src/demo/narrator';
 import { asBearer } from '../src/demo/staff';
 import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../src/demo/story';

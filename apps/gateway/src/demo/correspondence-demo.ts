@@ -7,7 +7,7 @@
  * returned and certified while ops-1 watches the chain; the recipient opens its own session and accepts; auditor-1
  * reads the evidence chain, which anyone verifies offline against the public CA certificate.
  */
-import { verifyEvidenceChain } from '../../../certifier/src/evidence/evidence-verifier';
+import { verifyEvidenceChain } from '@sigillum/evidence';
 import { runDemo, staffOf } from './narrator';
 import { STAFF_SUBJECTS as who } from './staff';
 import { enrolHostedOperator, enrolPerson, openSession, until } from './story';
