@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import type { SigillumConfig } from '@sigillum/config';
+import { EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator } from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -18,6 +19,7 @@ import { OperatorsService } from './operators/operators.service';
 import { loadPartnerConfig, PARTNER_CONFIG, type PartnerConfig } from './partner/partner.config';
 import { declarePartnerTopics, PartnerInboundConsumer } from './partner/partner-inbound.consumer';
 import { PartnerJobs } from './partner/partner-jobs';
+import { PartnerTokens } from './partner/partner-tokens';
 import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './processor.config';
 
 /**
@@ -82,6 +84,12 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
           ids,
         }),
       inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PARTNER_CONFIG, CLOCK, ID_GENERATOR],
+    },
+    // Each partner's own tokens (and its letters' address blocks) on sigillum.partner.<name>.tokens, published by JobConsumer.
+    {
+      provide: PartnerTokens,
+      useFactory: (bus: EventBus, store: EventStore, config: PartnerConfig) => new PartnerTokens({ bus, reader: new ChainReader(store), partners: config.partners }),
+      inject: [EVENT_BUS, EVENT_STORE, PARTNER_CONFIG],
     },
   ],
 })

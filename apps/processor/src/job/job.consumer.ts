@@ -3,6 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import { type Data, hex64, integer, object, oneOf, parseData, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
 import { CHAIN_CATEGORY, type CertificationToken, type DeliveredMessage, eventTypeOf, PROCESSING_STEPS, Topics } from '@sigillum/contracts';
 import { id } from '../message-shape';
+import { PartnerTokens } from '../partner/partner-tokens';
 import { type IssuedToken, JobRunner } from './job.runner';
 
 /** Checks a token's shape and returns it as it came: the certifier signed exactly this object (fields added later included). */
@@ -34,13 +35,18 @@ export function certificationTokenOf(value: unknown): CertificationToken {
 export class JobConsumer {
   private readonly log = new Logger('JobConsumer');
 
-  constructor(@Inject(JobRunner) private readonly runner: JobRunner) {}
+  constructor(
+    @Inject(JobRunner) private readonly runner: JobRunner,
+    @Inject(PartnerTokens) private readonly partnerTokens: PartnerTokens,
+  ) {}
 
   @RoleEventPattern('processor', Topics.eventsOf(CHAIN_CATEGORY))
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'StepTokenIssued') return;
     const issued = parseData(message, (d: Data): IssuedToken => ({ token: certificationTokenOf(d.token), signature: str(d, 'signature', 16_384) }));
     const outcome = await this.runner.run(issued, { correlationId: message.correlationId, causationId: message.id });
-    if (outcome !== 'not-hosted') this.log.debug(`Token ${issued.token.tokenId} (${issued.token.step}) for operator ${issued.token.operatorId}: ${outcome}`);
+    // A partner operator's token goes to its own topic (PartnerTokens); other operators' tokens are their processors'.
+    if (outcome === 'not-hosted') await this.partnerTokens.forward(issued, { correlationId: message.correlationId, causationId: message.id });
+    else this.log.debug(`Token ${issued.token.tokenId} (${issued.token.step}) for operator ${issued.token.operatorId}: ${outcome}`);
   }
 }

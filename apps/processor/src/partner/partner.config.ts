@@ -47,6 +47,12 @@ const PARTY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** The inbound topic of a partner (a logical name: a topic prefix, if any, is applied on the wire by the Kafka adapters). */
 export const partnerInboundTopicOf = (name: string): string => `sigillum.partner.${name}.inbound`;
 
+/**
+ * The topic where the processor hands a partner its own certification tokens (and, for print-and-post, its letters'
+ * address blocks): the only Sigillum topic a partner reads (apps/processor/src/partner/partner-tokens.ts). Logical.
+ */
+export const partnerTokensTopicOf = (name: string): string => `sigillum.partner.${name}.tokens`;
+
 /** Reads and validates the partner bindings; throws ConfigError naming every problem at once. */
 export function loadPartnerConfig(env: Readonly<Record<string, string | undefined>>, eventBus: 'embedded' | 'kafka'): PartnerConfig {
   const problems: string[] = [];
