@@ -41,6 +41,8 @@ import { asBearer } from '../../../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, openSession } from '../../../apps/gateway/src/demo/story';
 import { rolesFor } from '../../../apps/gateway/src/roles';
 import { PARTNER_COMMAND_TYPES } from '../../../apps/processor/src/partner/partner-commands';
+import { PARTNER_TOKEN_TYPE, PartnerTokens } from '../../../apps/processor/src/partner/partner-tokens';
+import { chainOf, OPERATOR_ID, RECIPIENT_IDS, testToken } from '../../../apps/processor/src/testing-fixtures';
 
 /**
  * The Kafka contract in docs/asyncapi.yaml, held to the code three ways: the AsyncAPI parser accepts the
@@ -52,6 +54,8 @@ const DOCUMENT_PATH = path.resolve(__dirname, '../../../docs/asyncapi.yaml');
 const DEAD_LETTER_ADDRESS = Topics.deadLetterOf('{topic}');
 /** Where partner processing operators write their signed commands (apps/processor/src/partner). */
 const PARTNER_INBOUND_ADDRESS = 'sigillum.partner.{name}.inbound';
+/** Where the processor hands each partner its own tokens (apps/processor/src/partner/partner-tokens.ts). */
+const PARTNER_TOKENS_ADDRESS = 'sigillum.partner.{name}.tokens';
 const ERROR_SEVERITY = 0; // Spectral: 0 error, 1 warning, 2 information, 3 hint
 
 // The ajv (and its formats) that @asyncapi/parser itself depends on, not a second copy.
@@ -165,10 +169,10 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(document.version()).toMatch(/^3\./);
   });
 
-  it('documents one channel per topic: each event category, the out-of-band requests, the partners\' inbound topics and the dead letters', () => {
+  it('documents one channel per topic: each event category, the out-of-band requests, the partners\' inbound and tokens topics and the dead letters', () => {
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
     const addresses = document.channels().all().map((channel) => channel.address());
-    expect([...addresses].sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_INBOUND_ADDRESS, DEAD_LETTER_ADDRESS].sort());
+    expect([...addresses].sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_INBOUND_ADDRESS, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort());
 
     const topicParameter = channelAt(DEAD_LETTER_ADDRESS)!.parameters().get('topic');
     expect(topicParameter?.schema()?.enum()?.slice().sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC].sort());
@@ -195,7 +199,7 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(problems).toEqual([]);
   });
 
-  it('has the product send on every topic, partners receive the event topics but the staff one, staff auditing that one, and the gateway operator the out-of-band requests', () => {
+  it('has the product send on every topic, partners receive the event topics but the staff one and their tokens topics, staff auditing that one, and the gateway operator the out-of-band requests', () => {
     const byAddress = (action: 'send' | 'receive', tag: string) =>
       document
         .operations()
@@ -205,8 +209,8 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
     // The staff credentials (who holds which staff role) are for the operator's own staff auditing, not for partners.
     const staffTopic = Topics.eventsOf(STAFF_CATEGORY);
-    expect(byAddress('send', 'product').sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, DEAD_LETTER_ADDRESS].sort());
-    expect(byAddress('receive', 'partner').sort()).toEqual(eventTopics.filter((topic) => topic !== staffTopic).sort());
+    expect(byAddress('send', 'product').sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort());
+    expect(byAddress('receive', 'partner').sort()).toEqual([...eventTopics.filter((topic) => topic !== staffTopic), PARTNER_TOKENS_ADDRESS].sort());
     expect(byAddress('receive', 'operations').sort()).toEqual([staffTopic, DEAD_LETTER_ADDRESS].sort());
     expect(byAddress('receive', 'gateway-operator')).toEqual([OUT_OF_BAND_REQUESTS_TOPIC]);
     const staffChannel = channelAt(staffTopic)?.description() ?? '';
@@ -229,6 +233,46 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       expect(message.payload()?.json()).toMatchObject({ type: 'object', additionalProperties: false });
       expect((message.bindings().get('kafka')?.value() as Json).key).toMatchObject({ pattern: '^job-.+$' });
     }
+  });
+
+  it('documents the partner tokens: sent by the product, received by partners, a closed body keyed job-<tokenId>, what the processor publishes', async () => {
+    const byAction = (action: 'send' | 'receive', tag: string) =>
+      document
+        .operations()
+        .all()
+        .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
+        .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
+    expect(byAction('send', 'product')).toContain(PARTNER_TOKENS_ADDRESS);
+    expect(byAction('receive', 'partner')).toContain(PARTNER_TOKENS_ADDRESS);
+    const messages = messagesAt(PARTNER_TOKENS_ADDRESS);
+    expect(messages.map((message) => constTypeOf(message))).toEqual([PARTNER_TOKEN_TYPE]);
+    expect(messages[0].payload()?.json()).toMatchObject({ type: 'object', additionalProperties: false });
+    expect((messages[0].bindings().get('kafka')?.value() as Json).key).toMatchObject({ pattern: '^job-.+$' });
+
+    // What PartnerTokens publishes, as it goes on Kafka: a recipient with a postal address, one without.
+    const [withAddress, without] = RECIPIENT_IDS;
+    const published: BusMessage[] = [];
+    const partnerTokens = new PartnerTokens({
+      bus: { publish: async (batch: readonly BusMessage[]) => void published.push(...batch) } as unknown as EventBus,
+      reader: {
+        chainStarted: async () => chainOf(),
+        postalIdentity: async (partyId: string) => (partyId === withAddress ? { displayName: 'Bob Durand', address: '1 rue de la Paix, 75002 Paris', country: 'FR' } : { displayName: 'Carol' }),
+      },
+      partners: [{ name: 'acme-post', operatorId: OPERATOR_ID, topic: 'sigillum.partner.acme-post.inbound' }],
+    });
+    const signature = 'eyJhbGciOiJFZERTQSJ9..c2lnbmF0dXJl';
+    await partnerTokens.forward({ token: testToken({ step: 'print-and-post', parameters: { postal: 'registered' } }), signature }, { correlationId: 'c-1', causationId: 'e-1' });
+    await partnerTokens.forward({ token: testToken({ step: 'seal' }), signature }, { correlationId: 'c-1', causationId: 'e-2' });
+    expect(published.map((message) => message.topic)).toEqual(['sigillum.partner.acme-post.tokens', 'sigillum.partner.acme-post.tokens']);
+    expect((published[0].data as { recipients: unknown[] }).recipients).toEqual([{ recipientId: withAddress, addressBlock: ['Bob Durand', '1 rue de la Paix', '75002 Paris', 'FR'], country: 'FR' }, { recipientId: without }]);
+    const problems = published.flatMap((message) => {
+      const record = toKafkaMessage(message);
+      return problemsOf(PARTNER_TOKENS_ADDRESS, { key: record.key, headers: record.headers, type: message.type, data: JSON.parse(record.value) });
+    });
+    expect(problems).toEqual([]);
+    // Closed: a field the document does not list is refused.
+    const extra = toKafkaMessage({ ...published[1], data: { ...(published[1].data as Json), chain: chainOf() } });
+    expect(problemsOf(PARTNER_TOKENS_ADDRESS, { key: extra.key, headers: extra.headers, type: PARTNER_TOKEN_TYPE, data: JSON.parse(extra.value) })).not.toEqual([]);
   });
 
   it('keeps its enums in step with the constants of the code', () => {
