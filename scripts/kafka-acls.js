@@ -9,16 +9,19 @@
  *       READ, WRITE on topics prefixed `sigillum.` and READ on groups prefixed `sigillum.`. It is the only
  *       principal (besides the super user) that may write `sigillum.<category>.events` and `<topic>.dlq`.
  *
- *   node scripts/kafka-acls.js <connection> partner --name acme [--read party,sigillum.correspondence.events]
- *       Principal `User:partner-acme`: WRITE and READ on its own inbound topic `sigillum.partner.acme.inbound`
- *       (created when missing: a partner operator's signed commands, read by the processor), READ on
- *       `sigillum.chain.events` (where its certification tokens are: every partner operator needs it), READ on its
- *       refusals `sigillum.partner.acme.inbound.dlq`, READ on the listed topics (a bare category `c` means
- *       `sigillum.c.events`; a print-and-post partner needs `party` for the postal addresses), READ on groups
- *       prefixed `sigillum.partner.acme.`. Nothing else: the broker denies what no ACL allows; in particular it
- *       writes no other partner's topic and no event topic.
- *       The partner's ACLs are set to exactly this (ACLs of an earlier --read list that are not in the new
- *       one are deleted).
+ *   node scripts/kafka-acls.js <connection> partner --name acme [--read TOPIC|CATEGORY,...]
+ *       Principal `User:partner-acme`: READ on its tokens topic `sigillum.partner.acme.tokens` (its own
+ *       certification tokens and, for print-and-post, its letters' address blocks, written by the processor),
+ *       WRITE and READ on its own inbound topic `sigillum.partner.acme.inbound` (its signed commands, read by the
+ *       processor; READ gives it back only what it wrote), READ on its refusals `sigillum.partner.acme.inbound.dlq`,
+ *       READ on groups prefixed `sigillum.partner.acme.`; both topics are created when missing. That is all a
+ *       processing partner (the print-and-post one of examples/partner-operator included) needs: no event topic,
+ *       neither `sigillum.chain.events` (every correspondence's tokens) nor `sigillum.party.events` (the whole
+ *       directory). `--read` (none by default) adds READ on other topics for a partner whose contract covers them
+ *       (a bare category `c` means `sigillum.c.events`). Nothing else: the broker denies what no ACL allows; in
+ *       particular it writes no other partner's topic and no event topic.
+ *       The partner's ACLs are set to exactly this (ACLs of an earlier grant that are not in the new one — e.g.
+ *       READ on sigillum.chain.events and sigillum.party.events from before the tokens topic — are deleted).
  *
  *   node scripts/kafka-acls.js <connection> list
  *
@@ -73,9 +76,10 @@ function appAcls(user) {
 }
 
 const inboundTopicOf = (name) => wire(`sigillum.partner.${name}.inbound`);
+const tokensTopicOf = (name) => wire(`sigillum.partner.${name}.tokens`);
 
-/** What every partner operator reads: the chain topic (its certification tokens) and its own inbound dead letters. */
-const partnerBaseReadTopics = (name) => [wire('sigillum.chain.events'), `${inboundTopicOf(name)}.dlq`];
+/** What every partner operator reads: its own tokens topic and its own inbound dead letters (no event topic). */
+const partnerBaseReadTopics = (name) => [tokensTopicOf(name), `${inboundTopicOf(name)}.dlq`];
 
 function partnerReadTopics(list) {
   const topics = (list || '').split(',').map((s) => s.trim()).filter(Boolean)
@@ -92,7 +96,7 @@ function partnerAcls(name, readTopics) {
   const { LITERAL, PREFIXED } = ResourcePatternTypes;
   const { READ, WRITE } = AclOperationTypes;
   const inbound = inboundTopicOf(name);
-  // Its tokens (sigillum.chain.events) and the dead letters of its own commands (why one was refused), always.
+  // Its tokens (sigillum.partner.<name>.tokens) and the dead letters of its own commands (why one was refused), always.
   const reads = [...new Set([...partnerBaseReadTopics(name), ...readTopics])].filter((t) => t !== inbound);
   return [
     allow(principal, TOPIC, inbound, LITERAL, WRITE),
@@ -175,9 +179,13 @@ async function main() {
         const readTopics = partnerReadTopics(arg('read', ''));
         const inbound = inboundTopicOf(name);
         const created = await ensureTopic(admin, inbound);
+        // The processor creates it too (at start, and at the partner's first token); created here so that the partner,
+        // which may not create topics, can subscribe before either.
+        const tokensCreated = await ensureTopic(admin, tokensTopicOf(name));
         const r = await setAcls(admin, `User:partner-${name}`, partnerAcls(name, readTopics));
+        const reads = [...new Set([...partnerBaseReadTopics(name), ...readTopics])].map((t) => (t === tokensTopicOf(name) && tokensCreated ? `${t} (created)` : t));
         console.log(`kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
-          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${[...new Set([...partnerBaseReadTopics(name), ...readTopics])].join(', ')}; ` +
+          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${reads.join(', ')}; ` +
           `READ groups ${wire(`sigillum.partner.${name}.`)}*`);
         break;
       }
