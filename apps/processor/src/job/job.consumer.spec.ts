@@ -1,11 +1,11 @@
-import { ShapeError } from '@sigillum/bus';
+import { ShapeError } from '@sigillum/contracts';
 import { testToken } from '../testing-fixtures';
-import { certificationTokenOf } from './job.consumer';
+import { issuedTokenOf } from './job.consumer';
 
-describe('shape of a consumed certification token', () => {
+describe('shape of a consumed certification token (contracts reader + path-safe ids)', () => {
   it('returns the token exactly as received, fields added later included (the certifier signed all of them)', () => {
     const received = { ...testToken({ parameters: { retentionYears: 10, postal: 'registered', urgent: false } }), addedLater: 'x' };
-    expect(certificationTokenOf(received)).toBe(received);
+    expect(issuedTokenOf({ token: received, signature: 'h..s' }).token).toBe(received);
   });
 
   it.each([
@@ -18,6 +18,6 @@ describe('shape of a consumed certification token', () => {
     ['a nested parameter', { ...testToken(), parameters: { nested: { a: 1 } } }],
     ['a deadline that is not a time', { ...testToken(), returnBy: 'tomorrow' }],
   ])('refuses %s', (_what, token) => {
-    expect(() => certificationTokenOf(token)).toThrow(ShapeError);
+    expect(() => issuedTokenOf({ token, signature: 'h..s' })).toThrow(ShapeError);
   });
 });

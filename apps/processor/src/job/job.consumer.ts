@@ -1,30 +1,20 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { type Data, hex64, integer, object, oneOf, parseData, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
-import { CHAIN_CATEGORY, type CertificationToken, type DeliveredMessage, eventTypeOf, PROCESSING_STEPS, Topics } from '@sigillum/contracts';
-import { id } from '../message-shape';
+import { parseData, RoleEventPattern } from '@sigillum/bus';
+import { CHAIN_CATEGORY, type Data, type DeliveredMessage, eventTypeOf, id, readStepTokenIssued, Topics } from '@sigillum/contracts';
 import { PartnerTokens } from '../partner/partner-tokens';
 import { type IssuedToken, JobRunner } from './job.runner';
 
-/** Checks a token's shape and returns it as it came: the certifier signed exactly this object (fields added later included). */
-export function certificationTokenOf(value: unknown): CertificationToken {
-  const d = object(value, 'token');
-  id(d, 'tokenId');
-  id(d, 'correspondenceId');
-  integer(d, 'stepIndex', 0);
-  oneOf(d, 'step', PROCESSING_STEPS);
-  integer(d, 'attempt', 1);
-  id(d, 'operatorId');
-  integer(d, 'specificationVersion', 1);
-  hex64(d, 'inputDigest');
-  const parameters = object(d.parameters, 'parameters');
-  for (const [name, parameter] of Object.entries(parameters)) {
-    if (!['string', 'number', 'boolean'].includes(typeof parameter)) throw new ShapeError(`parameters.${name} must be a string, a number or a boolean`);
-  }
-  time(d, 'issuedAt');
-  time(d, 'acknowledgeBy');
-  time(d, 'returnBy');
-  return d as unknown as CertificationToken;
+/**
+ * The issued token as the contracts read it (`readStepTokenIssued`: returned as it came, since the certifier signed
+ * exactly this object, fields added later included), plus the processor's own rule: the ids it puts in file names and
+ * paths are path-safe.
+ */
+export function issuedTokenOf(data: Data): IssuedToken {
+  const issued = readStepTokenIssued(data);
+  const token = issued.token as unknown as Data;
+  for (const field of ['tokenId', 'correspondenceId', 'operatorId']) id(token, field);
+  return issued;
 }
 
 /**
@@ -43,7 +33,7 @@ export class JobConsumer {
   @RoleEventPattern('processor', Topics.eventsOf(CHAIN_CATEGORY))
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'StepTokenIssued') return;
-    const issued = parseData(message, (d: Data): IssuedToken => ({ token: certificationTokenOf(d.token), signature: str(d, 'signature', 16_384) }));
+    const issued = parseData(message, issuedTokenOf);
     const outcome = await this.runner.run(issued, { correlationId: message.correlationId, causationId: message.id });
     // A partner operator's token goes to its own topic (PartnerTokens); other operators' tokens are their processors'.
     if (outcome === 'not-hosted') await this.partnerTokens.forward(issued, { correlationId: message.correlationId, causationId: message.id });

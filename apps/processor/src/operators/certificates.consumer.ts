@@ -1,10 +1,19 @@
 import { X509Certificate } from 'node:crypto';
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { type Data, hex64, parseData, RoleViewPattern, ShapeError, str, time } from '@sigillum/bus';
-import { CA_CATEGORY, CERTIFICATE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
+import { parseData, RoleViewPattern } from '@sigillum/bus';
+import {
+  CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
+  type DeliveredMessage,
+  eventTypeOf,
+  readCertificateIssued,
+  readCertificateRevoked,
+  readCertificationAuthorityEstablished,
+  ShapeError,
+  Topics,
+} from '@sigillum/contracts';
 import { fingerprintOf } from '@sigillum/crypto';
-import { pem } from '../message-shape';
 import { HostedOperatorsStore } from './hosted-operators.store';
 import { certificateFingerprintOf } from './operator-signer';
 
@@ -30,13 +39,12 @@ export class CertificatesConsumer {
   @RoleViewPattern('processor', Topics.eventsOf(CA_CATEGORY))
   onCaEvent(@Payload() message: DeliveredMessage): void {
     if (eventTypeOf(message) !== 'CertificationAuthorityEstablished') return;
-    const anchor = parseData(message, (d: Data) => {
-      const certificatePem = pem(d, 'certificatePem');
+    const anchor = parseData(message, (d) => {
+      const { caId, certificatePem, fingerprint, establishedAt } = readCertificationAuthorityEstablished(d);
       const certificate = certificateOf(certificatePem, 'certificatePem');
       if (!certificate.ca) throw new ShapeError('certificatePem is not a CA certificate');
-      const fingerprint = hex64(d, 'fingerprint');
       if (certificateFingerprintOf(certificate) !== fingerprint) throw new ShapeError('fingerprint is not the SHA-256 of the CA certificate');
-      return { caId: str(d, 'caId'), certificatePem, fingerprint, establishedAt: time(d, 'establishedAt') };
+      return { caId, certificatePem, fingerprint, establishedAt };
     });
     if (this.operators.recordTrustAnchor(anchor)) this.log.log(`Trust anchor: CA ${anchor.caId}`);
   }
@@ -45,19 +53,9 @@ export class CertificatesConsumer {
   onCertificateEvent(@Payload() message: DeliveredMessage): void {
     switch (eventTypeOf(message)) {
       case 'CertificateIssued': {
-        const issued = parseData(message, (d: Data) => {
-          const certificatePem = pem(d, 'certificatePem');
-          return {
-            certificateId: str(d, 'certificateId'),
-            partyId: str(d, 'partyId'),
-            keyId: str(d, 'keyId'),
-            serialNumber: str(d, 'serialNumber'),
-            certificatePem,
-            certificate: certificateOf(certificatePem, 'certificatePem'),
-            notBefore: time(d, 'notBefore'),
-            notAfter: time(d, 'notAfter'),
-            issuedAt: time(d, 'issuedAt'),
-          };
+        const issued = parseData(message, (d) => {
+          const { certificateId, partyId, keyId, serialNumber, certificatePem, notBefore, notAfter, issuedAt } = readCertificateIssued(d);
+          return { certificateId, partyId, keyId, serialNumber, certificatePem, certificate: certificateOf(certificatePem, 'certificatePem'), notBefore, notAfter, issuedAt };
         });
         const keyFingerprint = fingerprintOf(issued.certificate.publicKey);
         const hosted = this.operators.keyByFingerprint(keyFingerprint);
@@ -79,7 +77,7 @@ export class CertificatesConsumer {
         return;
       }
       case 'CertificateRevoked': {
-        const revoked = parseData(message, (d: Data) => ({ certificateId: str(d, 'certificateId'), revokedAt: time(d, 'revokedAt') }));
+        const revoked = parseData(message, readCertificateRevoked);
         if (this.operators.revokeCertificate(revoked.certificateId, revoked.revokedAt)) this.log.warn(`Certificate ${revoked.certificateId} of a hosted operator was revoked`);
         return;
       }

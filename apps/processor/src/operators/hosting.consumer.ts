@@ -1,7 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { type Data, hex64, objects, oneOf, parseData, RoleViewPattern, ShapeError, str, time } from '@sigillum/bus';
-import { type DeliveredMessage, eventTypeOf, HOSTING_CATEGORY, Topics } from '@sigillum/contracts';
+import { parseData, RoleViewPattern } from '@sigillum/bus';
+import { type DeliveredMessage, eventTypeOf, HOSTING_CATEGORY, readOperatorHosted, Topics } from '@sigillum/contracts';
 import { HostedOperatorsStore, type HostedKey } from './hosted-operators.store';
 import { operatorKeyName } from './operator-credentials';
 
@@ -19,17 +19,8 @@ export class HostingConsumer {
   @RoleViewPattern('processor', Topics.eventsOf(HOSTING_CATEGORY))
   onHostingEvent(@Payload() message: DeliveredMessage): void {
     if (eventTypeOf(message) !== 'OperatorHosted') return;
-    const hosted = parseData(message, (d: Data) => {
-      const operatorId = str(d, 'operatorId', 128);
-      const keys: HostedKey[] = objects(d, 'keys').map((key) => {
-        const purpose = oneOf(key, 'purpose', ['signing', 'tsa'] as const);
-        const algorithm = oneOf(key, 'algorithm', ['Ed25519', 'RSA'] as const);
-        const publicKeyPem = str(key, 'publicKeyPem', 4_096);
-        if (!publicKeyPem.includes('-----BEGIN PUBLIC KEY-----')) throw new ShapeError('keys[].publicKeyPem must be a PEM public key');
-        return { purpose, algorithm, publicKeyPem, fingerprint: hex64(key, 'fingerprint'), keyName: operatorKeyName(operatorId, purpose) };
-      });
-      return { operatorId, hostedAt: time(d, 'hostedAt'), keys };
-    });
-    if (this.operators.host(hosted.operatorId, hosted.hostedAt, hosted.keys)) this.log.log(`Operator ${hosted.operatorId} hosted by this deployment (learnt)`);
+    const hosted = parseData(message, readOperatorHosted);
+    const keys: HostedKey[] = hosted.keys.map(({ purpose, algorithm, publicKeyPem, fingerprint }) => ({ purpose, algorithm, publicKeyPem, fingerprint, keyName: operatorKeyName(hosted.operatorId, purpose) }));
+    if (this.operators.host(hosted.operatorId, hosted.hostedAt, keys)) this.log.log(`Operator ${hosted.operatorId} hosted by this deployment (learnt)`);
   }
 }
