@@ -1,25 +1,26 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { PoisonMessageError, RoleEventPattern } from '@sigillum/bus';
-import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, JOB_CATEGORY, Topics } from '@sigillum/contracts';
+import { parseData as parse, RoleEventPattern } from '@sigillum/bus';
+import {
+  CHAIN_CATEGORY,
+  CORRESPONDENCE_CATEGORY,
+  type DeliveredMessage,
+  eventTypeOf,
+  JOB_CATEGORY,
+  readStepCertified,
+  readStepDeadlineMissed,
+  readStepFailed,
+  readStepNonCompliant,
+  readStepTokenIssued,
+  readSubmissionRequested,
+  readTokenReturned,
+  Topics,
+} from '@sigillum/contracts';
 import type { CommandContext } from '@sigillum/eventstore';
 import { ChainDeadlines } from './chain.deadlines';
 import { ChainService } from './chain.service';
-import { readIssuedTokenDeadlines, readStepFailed, readSubmissionRequested, readTokenId, readTokenReturned, ShapeError } from './shapes';
 
 const contextOf = (message: DeliveredMessage): CommandContext => ({ correlationId: message.correlationId, causationId: message.id });
-
-/** The data of `message` read by `read`; a shape that does not match is poison (dead-lettered with the reason). */
-function parse<T>(message: DeliveredMessage, read: (data: unknown) => T): T {
-  try {
-    return read(message.data);
-  } catch (error) {
-    if (error instanceof ShapeError) {
-      throw new PoisonMessageError(`${message.type} ${message.id} (dataversion ${message.dataVersion}) has an unexpected shape: ${error.message}`);
-    }
-    throw error;
-  }
-}
 
 /**
  * The certifier's chain listens to three topics: submissions (the delivery gate), the processors' jobs (returns and
@@ -56,12 +57,16 @@ export class ChainConsumer {
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     switch (eventTypeOf(message)) {
       case 'StepTokenIssued':
-        this.deadlines.schedule(parse(message, readIssuedTokenDeadlines), message.correlationId);
+        this.deadlines.schedule(parse(message, readStepTokenIssued).token, message.correlationId);
         return;
       case 'StepCertified':
+        this.deadlines.cancel(parse(message, readStepCertified).tokenId);
+        return;
       case 'StepNonCompliant':
+        this.deadlines.cancel(parse(message, readStepNonCompliant).tokenId);
+        return;
       case 'StepDeadlineMissed':
-        this.deadlines.cancel(parse(message, readTokenId));
+        this.deadlines.cancel(parse(message, readStepDeadlineMissed).tokenId);
         return;
       default:
         return;

@@ -15,10 +15,14 @@ import {
   type PartyEvent,
   type PlannedStep,
   type ProcessingStep,
+  readStepFailed,
+  readTokenAcknowledged,
+  readTokenReturned,
   type Reason,
   type RecordedEvent,
   SESSION_CATEGORY,
   type SessionEvent,
+  ShapeError,
   type StepFailed,
   type StepParameters,
   streamIdOf,
@@ -39,7 +43,6 @@ import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, ope
 import { checkReturn, standingOf, stepFailedReasons } from './compliance';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
 import { senderSessionFold, sessionProblem } from './sender-session';
-import { readStepFailed, readTokenAcknowledged, readTokenReturned, ShapeError } from './shapes';
 import { CertifiedSignatureVerifier } from './signatures';
 
 export type DeadlineKind = 'acknowledgement' | 'return';

@@ -1,5 +1,4 @@
-import type { SessionEvent } from '@sigillum/contracts';
-import { readSubmissionRequested, ShapeError } from './shapes';
+import { readSubmissionRequested, type SessionEvent, ShapeError } from '@sigillum/contracts';
 import { evolveSenderSession, initialSenderSession, type SenderSession, sessionProblem } from './sender-session';
 
 const t = (minutes: number) => new Date(Date.UTC(2026, 5, 1, 12, minutes)).toISOString();
