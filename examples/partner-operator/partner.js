@@ -2,9 +2,10 @@
 'use strict';
 /*
  * A partner processing operator for Sigillum, outside Sigillum: it holds its own Ed25519 key (certified by the
- * Sigillum CA), reads its certification tokens from Kafka and answers on its own topic
- * `sigillum.partner.<name>.inbound`, as docs/asyncapi.yaml describes. It performs `print-and-post`: it writes a
- * print job (address block and digests) and returns the token with its signed report.
+ * Sigillum CA), reads its certification tokens on its own topic `sigillum.partner.<name>.tokens` and answers on its
+ * own topic `sigillum.partner.<name>.inbound`, as docs/asyncapi.yaml describes (channels partnerTokens and
+ * partnerInbound). It reads no other topic. It performs `print-and-post`: it writes a print job (the address blocks
+ * the tokens topic gives for the letter's recipients, and digests) and returns the token with its signed report.
  *
  * Only kafkajs and node:crypto: no Sigillum code.
  *
@@ -14,8 +15,7 @@
  * DIR/partner.json: { "name": "acme-post", "operatorId": "...", "keyId": "...", "certificateId": "...",
  *                     "brokers": ["127.0.0.1:9092"] }   (KAFKA_BROKERS overrides brokers)
  * Optional environment: KAFKA_SASL_MECHANISM (scram-sha-512...), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD_FILE,
- * KAFKA_TOPIC_PREFIX (if the deployment prefixes its topics on the wire), PARTNER_WAIT_MS (how long a token
- * waits for its recipients' addresses, default 20000).
+ * KAFKA_TOPIC_PREFIX (if the deployment prefixes its topics and groups on the wire).
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -121,35 +121,31 @@ function jsonOf(message) {
 const log = (...parts) => console.log(new Date().toISOString(), ...parts);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `name` exists (the processor creates it at start; so does `kafka.sh add-partner`): never auto-created here. */
+async function topicExists(kafka, name) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let said = false; ; said = true) {
+      if ((await admin.listTopics()).includes(name)) return;
+      if (!said) log(`waiting for ${name} (the processor creates it when it starts with PROCESSOR_PARTNERS naming this partner)`);
+      await sleep(1_000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function runCommand(dir) {
   const identity = loadIdentity(dir);
   // KAFKA_TOPIC_PREFIX, if the deployment sets one, is put before every topic and group name on the wire.
   const prefix = process.env.KAFKA_TOPIC_PREFIX || '';
   const topic = (name) => `${prefix}${name}`;
   const inbound = topic(`sigillum.partner.${identity.name}.inbound`);
-  const waitMs = Number(process.env.PARTNER_WAIT_MS || 20_000);
+  const tokensTopic = topic(`sigillum.partner.${identity.name}.tokens`);
   const kafka = kafkaOf(identity);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
-
-  // The directory: names and postal addresses, from the start of sigillum.party.events, in memory only.
-  const parties = new Map();
-  const directory = kafka.consumer({ groupId: topic(`sigillum.partner.${identity.name}.directory-${crypto.randomUUID()}`) });
-  const joined = [joinOf(directory)];
-  await directory.connect();
-  await directory.subscribe({ topic: topic('sigillum.party.events'), fromBeginning: true });
-  await directory.run({
-    eachMessage: async ({ message }) => {
-      const type = String(message.headers.ce_type || '');
-      const data = jsonOf(message);
-      if (!data) return;
-      if (type.endsWith('.PartyRegistered')) parties.set(data.partyId, { displayName: data.displayName });
-      else if (type.endsWith('.PartyRenamed') && parties.has(data.partyId)) parties.get(data.partyId).displayName = data.displayName;
-      else if (type.endsWith('.IdentityAttributeDeclared') && ['address', 'country'].includes(data.name) && parties.has(data.partyId)) {
-        parties.get(data.partyId)[data.name] = data.value;
-      }
-    },
-  });
 
   /** Sends one command, keyed by the job stream so that a token's commands stay in order. */
   async function send(type, data) {
@@ -183,25 +179,22 @@ async function runCommand(dir) {
     certificateId: identity.certificateId,
   });
 
-  async function addressOf(recipientId) {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const party = parties.get(recipientId);
-      if (party && party.address && party.country) return party;
-      if (Date.now() > deadline) return undefined;
-      await sleep(200);
+  /**
+   * print-and-post: one letter per recipient the tokens topic names, with the address block it gives (name, address
+   * lines, country, as the directory holds them); a recipient without one cannot be posted to.
+   */
+  async function printAndPost(token, recipients) {
+    if (recipients.length === 0) return { failure: [{ rule: 'recipients.missing', message: 'no recipient to post the letter to' }] };
+    const missing = recipients.filter((recipient) => !Array.isArray(recipient.addressBlock) || recipient.addressBlock.length === 0);
+    if (missing.length > 0) {
+      return { failure: missing.map((recipient) => ({ rule: 'address.missing', message: `no postal address and country for recipient ${recipient.recipientId}` })) };
     }
-  }
-
-  /** print-and-post: one letter per recipient, address block = name, address lines (commas split them), country. */
-  async function printAndPost(token, chain) {
-    const letters = [];
-    for (const recipientId of chain.recipientIds) {
-      const party = await addressOf(recipientId);
-      if (!party) return { failure: [{ rule: 'address.missing', message: `no postal address and country for recipient ${recipientId}` }] };
-      const addressBlock = [party.displayName, ...party.address.split(/\r?\n|,/), party.country].map((line) => line.trim()).filter(Boolean);
-      letters.push({ recipientId, addressBlock, contentDigest: token.inputDigest, correspondenceId: token.correspondenceId });
-    }
+    const letters = recipients.map((recipient) => ({
+      recipientId: recipient.recipientId,
+      addressBlock: recipient.addressBlock,
+      contentDigest: token.inputDigest,
+      correspondenceId: token.correspondenceId,
+    }));
     const printJobId = `print-job-${token.tokenId}`;
     const file = path.join(identity.printJobsDir, `${printJobId}.json`);
     const job = {
@@ -209,7 +202,6 @@ async function runCommand(dir) {
       printJobId,
       tokenId: token.tokenId,
       correspondenceId: token.correspondenceId,
-      senderId: chain.senderId,
       parameters: token.parameters,
       letters,
       createdAt: new Date().toISOString(),
@@ -233,7 +225,7 @@ async function runCommand(dir) {
     };
   }
 
-  async function answer(token, chain) {
+  async function answer(token, recipients) {
     const acknowledgedAt = new Date().toISOString();
     const tokenDigest = digestOf(token);
     await send('sigillum.partner.AcknowledgeToken', {
@@ -244,9 +236,9 @@ async function runCommand(dir) {
     });
     log(`acknowledged token ${token.tokenId} (${token.step}, correspondence ${token.correspondenceId})`);
     const startedAt = new Date().toISOString();
-    const done = token.step === 'print-and-post' && chain
-      ? await printAndPost(token, chain)
-      : { failure: [{ rule: chain ? 'step.not-offered' : 'chain.unknown', message: chain ? `this partner performs print-and-post, not ${token.step}` : 'the chain of this token was not seen' }] };
+    const done = token.step === 'print-and-post'
+      ? await printAndPost(token, Array.isArray(recipients) ? recipients : [])
+      : { failure: [{ rule: 'step.not-offered', message: `this partner performs print-and-post, not ${token.step}` }] };
     if (done.failure) {
       const failedAt = new Date().toISOString();
       await send('sigillum.partner.ReportStepFailure', { ...who(token), reasons: done.failure, failedAt, signature: signDetached({ tokenId: token.tokenId, reasons: done.failure, failedAt }, identity) });
@@ -267,35 +259,38 @@ async function runCommand(dir) {
     log(`returned token ${token.tokenId}: print job ${done.output.printJobId}`);
   }
 
-  // The tokens: every StepTokenIssued of sigillum.chain.events names its operator; ours are those naming us.
-  // ChainStarted (same key, earlier) says who the recipients are; only the chains that plan a step for us are kept.
-  const chains = new Map();
-  const tokens = kafka.consumer({ groupId: topic(`sigillum.partner.${identity.name}.tokens`) });
-  joined.push(joinOf(tokens));
+  // The tokens: the processor puts on our own topic each token issued to our operator (sigillum.partner.TokenIssued:
+  // the token as the certifier signed it, its signature, and for print-and-post the recipients' address blocks).
+  await topicExists(kafka, tokensTopic);
+  const seen = new Set(); // ce_id of the records answered while this process runs: a redelivered record is dropped
+  const tokens = kafka.consumer({ groupId: topic(`sigillum.partner.${identity.name}.tokens`), allowAutoTopicCreation: false });
+  const joined = joinOf(tokens);
   await tokens.connect();
   // From the beginning the first time this group runs (then from its committed offsets): no token is missed.
-  await tokens.subscribe({ topic: topic('sigillum.chain.events'), fromBeginning: true });
+  await tokens.subscribe({ topic: tokensTopic, fromBeginning: true });
   await tokens.run({
     eachMessage: async ({ message }) => {
-      const type = String(message.headers.ce_type || '');
+      const id = String(message.headers.ce_id || '');
+      if (String(message.headers.ce_type || '') !== 'sigillum.partner.TokenIssued' || seen.has(id)) return;
       const data = jsonOf(message);
-      if (!data) return;
-      if (type.endsWith('.ChainStarted') && data.steps.some((step) => step.operatorId === identity.operatorId)) {
-        chains.set(data.correspondenceId, { senderId: data.senderId, recipientIds: data.recipientIds });
+      if (!data || !data.token) return;
+      if (data.token.operatorId !== identity.operatorId) {
+        log(`token ${data.token.tokenId} ignored: issued to operator ${data.token.operatorId}, not us`);
+        return;
       }
-      if (!type.endsWith('.StepTokenIssued') || data.token.operatorId !== identity.operatorId) return;
       if (!certifierSigned(data.token, data.signature, identity.ca)) {
         log(`token ${data.token.tokenId} ignored: not signed by the Sigillum certifier`);
         return;
       }
-      await answer(data.token, chains.get(data.token.correspondenceId));
+      await answer(data.token, data.recipients);
+      seen.add(id);
     },
   });
-  await Promise.all(joined);
-  log(`partner ${identity.name} (operator ${identity.operatorId}) answering its tokens on ${inbound}`);
+  await joined;
+  log(`partner ${identity.name} (operator ${identity.operatorId}) answering its tokens from ${tokensTopic} on ${inbound}`);
 
   const stop = async () => {
-    await Promise.allSettled([tokens.disconnect(), directory.disconnect(), producer.disconnect()]);
+    await Promise.allSettled([tokens.disconnect(), producer.disconnect()]);
     process.exit(0);
   };
   process.once('SIGTERM', stop);

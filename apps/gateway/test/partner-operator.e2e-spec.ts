@@ -21,8 +21,11 @@ import { rolesFor } from '../src/roles';
 /**
  * Issue #9 item 6: a partner operator over Kafka. The partner — examples/partner-operator/partner.js, a separate
  * process using only kafkajs and node:crypto — holds its own Ed25519 key, certified by the Sigillum CA; it reads its
- * token of a hybrid letter on sigillum.chain.events, writes a print job and answers with signed commands on
+ * token of a hybrid letter, with the address block of the letter's recipient, on its own topic
+ * sigillum.partner.<name>.tokens (and no other topic), writes a print job and answers with signed commands on
  * sigillum.partner.<name>.inbound; the processor records them in job-<tokenId> and the certifier certifies the step.
+ * Its tokens topic carries its own tokens only (not the hosted operator's steps of the same letter, nothing of a
+ * letter whose steps are all hosted) and the address blocks of its letters' recipients only.
  * Then what must be refused is: a command signed under another operator's certificate, under a CA that is not
  * Sigillum's, a second different return; and the same commands received again change nothing.
  */
@@ -31,8 +34,8 @@ const PARTNER_PROGRAM = path.resolve(__dirname, '../../../examples/partner-opera
 const DAY_MS = 24 * 3600 * 1000;
 const WAIT = 60_000;
 
-/** Problems of the partner's records against their documented messages on channel partnerInbound of docs/asyncapi.yaml. */
-async function asyncApiProblems(records: readonly KafkaMessage[]): Promise<string[]> {
+/** Problems of records against their documented messages on a partner channel of docs/asyncapi.yaml (partnerInbound by default). */
+async function asyncApiProblems(records: readonly KafkaMessage[], address = 'sigillum.partner.{name}.inbound'): Promise<string[]> {
   const parsed = await new Parser().parse(fs.readFileSync(path.resolve(__dirname, '../../../docs/asyncapi.yaml'), 'utf8'));
   if (!parsed.document) return parsed.diagnostics.filter((d) => d.severity === 0).map((d) => d.message);
   // The ajv (and its formats) that @asyncapi/parser itself depends on, as libs/contracts/src/asyncapi.int-spec.ts does.
@@ -40,8 +43,8 @@ async function asyncApiProblems(records: readonly KafkaMessage[]): Promise<strin
   const Ajv = requireFromParser('ajv').default;
   const addFormats = requireFromParser('ajv-formats').default;
   const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
-  const channel = parsed.document.channels().all().find((candidate) => candidate.address() === 'sigillum.partner.{name}.inbound');
-  if (!channel) return ['no channel sigillum.partner.{name}.inbound'];
+  const channel = parsed.document.channels().all().find((candidate) => candidate.address() === address);
+  if (!channel) return [`no channel ${address}`];
   const problems: string[] = [];
   for (const record of records) {
     const headers = Object.fromEntries(Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]));
@@ -73,6 +76,7 @@ if (!brokers) {
     const partnerName = `e2e-${randomBytes(4).toString('hex')}`;
     const inboundTopic = `sigillum.partner.${partnerName}.inbound`;
     const deadLetterTopic = `${inboundTopic}.dlq`;
+    const tokensTopic = `sigillum.partner.${partnerName}.tokens`;
     const mail = new MailCatcher();
     const kafka = new Kafka({ clientId: 'partner-e2e', brokers: brokers.split(',').map((b) => b.trim()), logLevel: logLevel.NOTHING });
     const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -92,11 +96,15 @@ if (!brokers) {
     let partnerCertificateId: string;
     let aliceSession: OpenedSession;
     let bob: string;
+    let carol: string;
+    let carolSession: OpenedSession;
     /** Another operator, certified by the same CA, whose key the test holds: it must not speak for the partner. */
     let mallory: { operatorId: string; keyId: string; certificateId: string; certificatePem: string; privateKey: KeyObject };
     let caPem: string;
     const inbound: KafkaMessage[] = [];
     const deadLetters: KafkaMessage[] = [];
+    /** What the processor put on the partner's tokens topic (all the partner reads). */
+    const tokenRecords: KafkaMessage[] = [];
     const consumers: ReturnType<Kafka['consumer']>[] = [];
     const cleanups: (() => void)[] = [];
 
@@ -196,17 +204,30 @@ if (!brokers) {
       return `${encodedHeader}..${sign(null, Buffer.from(input, 'ascii'), privateKey).toString('base64url')}`;
     }
 
-    async function sendHybrid(subject: string): Promise<string> {
+    async function sendLetter(subject: string, session: OpenedSession = aliceSession, recipientId: string = bob, kind = 'hybrid'): Promise<string> {
       const content = `${subject}\n${'x'.repeat(64)}\n`;
-      const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceSession.auth, 'content-type': 'text/plain' }, body: Buffer.from(content) });
+      const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: Buffer.from(content) });
       expect(uploaded.status).toBe(201);
       const part = (await uploaded.json()) as { digest: string };
-      const draft = await api('POST', '/drafts', { recipientIds: [bob], subject, kind: 'hybrid', parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] }, aliceSession.auth);
-      const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, aliceSession.auth);
-      await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, aliceSession.auth);
-      const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: randomUUID() }, aliceSession.auth);
+      const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject, kind, parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] }, session.auth);
+      const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
+      await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
+      const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: randomUUID() }, session.auth);
       return sent.correspondenceId as string;
     }
+
+    /** The chain of a correspondence once completed. */
+    const completedChain = (correspondenceId: string) =>
+      eventually(async () => {
+        const view = await ops('GET', `/chains/${correspondenceId}`);
+        if (view.status === 'failed') throw new Error(`the chain failed: ${JSON.stringify(view)}\npartner log:\n${partnerLog}`);
+        expect(view.status).toBe('completed');
+        return view;
+      }, 120_000);
+
+    /** The TokenIssued records of the partner's tokens topic, with their bodies. */
+    const tokenIssued = () =>
+      tokenRecords.map((record) => ({ id: header(record, 'ce_id'), type: header(record, 'ce_type'), key: record.key?.toString(), data: dataOf(record) as { token: CertificationToken; recipients?: unknown[] } }));
 
     /** The print-and-post token of a correspondence, once issued. */
     const printToken = (correspondenceId: string) =>
@@ -256,14 +277,18 @@ if (!brokers) {
 
       // 2. The processor is told about the partner (PROCESSOR_PARTNERS) and restarted: it now reads the partner's topic.
       await start({ PROCESSOR_PARTNERS: `${partnerName}=${partnerId}` });
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Hermes Processing', steps: ['seal', 'timestamp', 'archive'], level: 'substantial', now });
+      await enrolHostedOperator({ admin, registrar }, { displayName: 'Hermes Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
       const alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
       bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+      // Carol, in the directory with a postal address too, receives only a registered letter (all its steps hosted).
+      carol = await enrolPerson(registrar, mail, { displayName: 'Carol Lenoir', email: 'carol@example.org', level: 'substantial', now, address: '9 quai des Brumes, 69002 Lyon' });
       await awaitChainOperator(ops, 'print-and-post', partnerId);
       aliceSession = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'hybrid' });
+      carolSession = await openSession(api, mail, { userId: alice, counterpartIds: [carol], kind: 'registered' });
 
       await follow(inboundTopic, inbound);
       await follow(deadLetterTopic, deadLetters);
+      await follow(tokensTopic, tokenRecords);
       // 3. The partner runs, outside Sigillum.
       await startPartner();
     }, 300_000);
@@ -281,13 +306,8 @@ if (!brokers) {
     let certifiedToken: CertificationToken;
 
     it('a hybrid letter: the partner acknowledges and returns its print-and-post token over Kafka, the certifier certifies the step and the chain completes', async () => {
-      const correspondenceId = await sendHybrid('posted by a partner');
-      const chain = await eventually(async () => {
-        const view = await ops('GET', `/chains/${correspondenceId}`);
-        if (view.status === 'failed') throw new Error(`the chain failed: ${JSON.stringify(view)}\npartner log:\n${partnerLog}`);
-        expect(view.status).toBe('completed');
-        return view;
-      }, 120_000);
+      const correspondenceId = await sendLetter('posted by a partner');
+      const chain = await completedChain(correspondenceId);
       expect(chain.steps.map((step: { step: string; status: string }) => `${step.step}:${step.status}`)).toEqual([
         'seal:certified',
         'timestamp:certified',
@@ -316,6 +336,32 @@ if (!brokers) {
       // ... which docs/asyncapi.yaml documents: headers, key and closed body of each.
       expect(await asyncApiProblems(inbound.filter((record) => record.key?.toString() === `job-${certifiedToken.tokenId}`))).toEqual([]);
       expect(deadLetters).toHaveLength(0);
+    }, 180_000);
+
+    it('the partner\'s tokens topic carries its own tokens only, with the address blocks of that letter\'s recipients only', async () => {
+      // A registered letter to Carol: every step (seal, timestamp, deliver, archive) goes to the hosted operator.
+      const registered = await sendLetter('all steps hosted', carolSession, carol, 'registered');
+      const hostedChain = await completedChain(registered);
+      expect(hostedChain.steps.every((step: { tokens: { operatorId: string }[] }) => step.tokens.every((token) => token.operatorId !== partnerId))).toBe(true);
+
+      // The hybrid letter's print-and-post token is there (once; a redelivery would repeat the same ce_id) ...
+      await eventually(() => expect(tokenIssued().some((record) => record.data.token.tokenId === certifiedToken.tokenId)).toBe(true), WAIT);
+      const records = tokenIssued();
+      expect(new Set(records.map((record) => record.id)).size).toBe(1);
+      const [record] = records;
+      expect(record).toMatchObject({ type: 'sigillum.partner.TokenIssued', key: `job-${certifiedToken.tokenId}` });
+      // ... the token exactly as the certifier signed it (the one in chain-<correspondenceId>) ...
+      expect(record.data.token).toEqual(certifiedToken);
+      // ... with Bob's address block, the letter's only recipient, and nothing else.
+      expect(record.data.recipients).toEqual([{ recipientId: bob, addressBlock: ['Bob Durand', '1 rue de la Paix', '75002 Paris', 'FR'], country: 'FR' }]);
+      expect(Object.keys(record.data).sort()).toEqual(['recipients', 'signature', 'token']);
+      // Not the hosted operator's tokens of the same letter, nothing of the registered letter, no other party.
+      expect(records.every((each) => each.data.token.operatorId === partnerId && each.data.token.step === 'print-and-post')).toBe(true);
+      expect(records.some((each) => each.data.token.correspondenceId === registered)).toBe(false);
+      const everything = tokenRecords.map((each) => `${each.key?.toString()} ${each.value?.toString()}`).join('\n');
+      for (const absent of [registered, carol, 'Carol Lenoir', 'quai des Brumes', 'Alice Martin', 'Hermes Processing']) expect(everything).not.toContain(absent);
+      // As docs/asyncapi.yaml documents it (channel partnerTokens): headers, key and closed body.
+      expect(await asyncApiProblems(tokenRecords, 'sigillum.partner.{name}.tokens')).toEqual([]);
     }, 180_000);
 
     it('a command signed under another operator\'s certificate of the same CA is refused, nothing appended', async () => {
