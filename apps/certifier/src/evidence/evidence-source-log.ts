@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type RecordedEvent, streamIdOf } from '@sigillum/contracts';
+import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type RecordedEvent, ShapeError, streamIdOf } from '@sigillum/contracts';
 import type { EventStore } from '@sigillum/eventstore';
-import { checkSourceEvent, type SourceCategory, type SourceEvent, SourceShapeError } from './evidence-sources';
+import { checkSourceEvent, type SourceCategory, type SourceEvent } from './evidence-sources';
 
 interface StreamTail {
   /** Revision of the last event read; -1 before any. */
@@ -64,7 +64,7 @@ export class EvidenceSourceLog {
       const event = checkSourceEvent(category, recorded.event.type, recorded.event.version, recorded.event.data);
       return event ? { eventId: recorded.metadata.eventId, category, event } : null;
     } catch (error) {
-      if (!(error instanceof SourceShapeError)) throw error;
+      if (!(error instanceof ShapeError)) throw error;
       this.log.warn(`${recorded.streamId}@${recorded.streamRevision} (${recorded.event.type}, event ${recorded.metadata.eventId}) gives no evidence: ${error.message}`);
       return null;
     }

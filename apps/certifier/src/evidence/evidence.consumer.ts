@@ -1,9 +1,9 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
-import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, streamIdOf, Topics } from '@sigillum/contracts';
+import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, ShapeError, streamIdOf, Topics } from '@sigillum/contracts';
 import { EvidenceService } from './evidence.service';
-import { checkSourceEvent, correspondenceIdOf, isSourceEventType, type SourceCategory, SourceShapeError } from './evidence-sources';
+import { checkSourceEvent, correspondenceIdOf, isSourceEventType, type SourceCategory } from './evidence-sources';
 
 /**
  * Turns the facts of correspondences and their chains into evidence. Each message is shape-checked against its
@@ -40,7 +40,7 @@ export class EvidenceConsumer {
       if (!event) return; // an event of the catalogue evidence does not know: no evidence
       correspondenceId = correspondenceIdOf(event);
     } catch (error) {
-      if (error instanceof SourceShapeError) {
+      if (error instanceof ShapeError) {
         throw new PoisonMessageError(`${message.type} ${message.id} (dataversion ${message.dataVersion}) has an unexpected shape: ${error.message}`);
       }
       throw error;

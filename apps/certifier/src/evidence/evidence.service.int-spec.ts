@@ -125,7 +125,7 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     await store.append(streamIdOf('correspondence', story.correspondenceId), [pendingEvent(broken.type, broken.data)], 'any');
     await service().record(story.correspondenceId, story.sources[1].eventId, context);
     expect((await service().list(story.correspondenceId))?.map((item) => item.eventName)).toEqual(['sigillum:CorrespondenceValidatedBySender', 'SubmissionAcceptance']);
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/DeliveredToRecipient, event .* gives no evidence: data\.tokenId must be a non-empty string/));
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/DeliveredToRecipient, event .* gives no evidence: tokenId must be a non-empty string/));
     warn.mockRestore();
   });
 });

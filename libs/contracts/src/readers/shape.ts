@@ -202,7 +202,7 @@ export const ReasonShape: Check = record({
   subjectRole: optional(among(SUBJECT_ROLES)),
 });
 /** One reason or more. */
-export const Reasons: Check = list(ReasonShape, 1, 1_000);
+export const Reasons: Check = list(ReasonShape, 1);
 
 //////// Typed readers
 
