@@ -35,6 +35,7 @@ export {
   pem,
   SUBJECT_ROLES,
   reason,
+  recordableReasons,
   type Check,
   type Shape,
   type ReadersOf,

@@ -1,13 +1,19 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { type Data, hex64, objects, oneOf, optionalStr, parseData, reason, RoleEventPattern, ShapeError, str, time } from '@sigillum/bus';
+import { parseData, RoleEventPattern } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   type DeliveredMessage,
   eventTypeOf,
   JOB_CATEGORY,
-  type JobEvent,
-  PROCESSING_STEPS,
+  readChainFailed,
+  readChainRefused,
+  readChainStarted,
+  readStepCertified,
+  readStepOutput,
+  readTokenReturned,
+  recordableReasons,
+  ShapeError,
   streamIdOf,
   Topics,
 } from '@sigillum/contracts';
@@ -48,18 +54,14 @@ export class ChainConsumer {
     const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
     switch (eventTypeOf(message)) {
       case 'ChainStarted': {
-        const started = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), checkId: str(d, 'checkId'), startedAt: time(d, 'startedAt') }));
+        const started = parseData(message, readChainStarted);
         if (!(await this.known(started.correspondenceId))) return;
         await this.correspondences.execute(started.correspondenceId, { type: 'RecordGatePassed', checkId: started.checkId, acceptedAt: started.startedAt }, context);
         return;
       }
       case 'ChainRefused': {
-        const refused = parseData(message, (d) => ({
-          correspondenceId: str(d, 'correspondenceId'),
-          checkId: optionalStr(d, 'checkId'),
-          reasons: objects(d, 'reasons').map(reason),
-          refusedAt: time(d, 'refusedAt'),
-        }));
+        const read = parseData(message, readChainRefused);
+        const refused = { ...read, reasons: recordableReasons(read.reasons) };
         const loaded = await this.correspondences.load(refused.correspondenceId);
         if (loaded.state.status === 'none') return this.unknown(refused.correspondenceId);
         await this.correspondences.execute(
@@ -76,12 +78,7 @@ export class ChainConsumer {
         return;
       }
       case 'StepCertified': {
-        const certified = parseData(message, (d) => ({
-          tokenId: str(d, 'tokenId'),
-          correspondenceId: str(d, 'correspondenceId'),
-          step: oneOf(d, 'step', PROCESSING_STEPS),
-          certifiedAt: time(d, 'certifiedAt'),
-        }));
+        const certified = parseData(message, readStepCertified);
         if (HAND_OVER_STEPS.has(certified.step)) {
           if (!(await this.known(certified.correspondenceId))) return;
           await this.correspondences.execute(
@@ -101,7 +98,8 @@ export class ChainConsumer {
         return;
       }
       case 'ChainFailed': {
-        const failed = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: objects(d, 'reasons').map(reason), failedAt: time(d, 'failedAt') }));
+        const read = parseData(message, readChainFailed);
+        const failed = { ...read, reasons: recordableReasons(read.reasons) };
         if (!(await this.known(failed.correspondenceId))) return;
         await this.correspondences.execute(failed.correspondenceId, { type: 'RecordChainFailure', reasons: failed.reasons, failedAt: failed.failedAt }, context);
         return;
@@ -127,16 +125,12 @@ export class ChainConsumer {
    */
   private async archiveOutput(tokenId: string, message: DeliveredMessage): Promise<ArchiveOutput> {
     const job = await this.store.readStream(streamIdOf(JOB_CATEGORY, tokenId));
-    const returned = [...job].reverse().find(({ event }) => (event as JobEvent).type === 'TokenReturned');
+    const returned = [...job].reverse().find(({ event }) => event.type === 'TokenReturned');
     if (!returned) throw new Error(`StepCertified ${message.id}: job-${tokenId} has no TokenReturned yet; the archive's report is needed to record it`);
-    const report = (returned.event.data as Data).report;
-    return parseData({ ...message, data: report }, (r) => {
-      const output = (r as Data).output as Data | undefined;
-      if (typeof output !== 'object' || output === null || output.step !== 'archive') throw new ShapeError('report.output must be the archive step output');
-      return {
-        packageDigest: hex64(output, 'packageDigest'),
-        safes: objects(output, 'safes').map((safe) => ({ ownerId: str(safe, 'ownerId'), retainUntil: time(safe, 'retainUntil') })),
-      };
+    return parseData({ ...message, data: returned.event.data }, (data) => {
+      const output = readStepOutput(readTokenReturned(data).report.output);
+      if (output.step !== 'archive') throw new ShapeError('report.output must be the archive step output');
+      return output;
     });
   }
 }

@@ -1,7 +1,15 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData, RoleEventPattern, str, time } from '@sigillum/bus';
-import { CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, Topics } from '@sigillum/contracts';
+import { parseData, RoleEventPattern } from '@sigillum/bus';
+import {
+  CORRESPONDENCE_CATEGORY,
+  type DeliveredMessage,
+  eventTypeOf,
+  readAcceptedByRecipient,
+  readDeliveredToRecipient,
+  readRefusedByRecipient,
+  Topics,
+} from '@sigillum/contracts';
 import { SqliteProjector } from '@sigillum/eventstore';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
@@ -32,14 +40,14 @@ export class CorrespondenceEventsConsumer {
     const type = eventTypeOf(message);
     switch (type) {
       case 'DeliveredToRecipient': {
-        const delivered = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), recipientId: str(d, 'recipientId'), acceptBy: time(d, 'acceptBy') }));
-        this.windows.schedule(delivered.correspondenceId, delivered.recipientId, delivered.acceptBy);
-        this.notices.notify({ ...delivered, correlationId: message.correlationId, causationId: message.id });
+        const { correspondenceId, recipientId, acceptBy } = parseData(message, readDeliveredToRecipient);
+        this.windows.schedule(correspondenceId, recipientId, acceptBy);
+        this.notices.notify({ correspondenceId, recipientId, acceptBy, correlationId: message.correlationId, causationId: message.id });
         break;
       }
       case 'AcceptedByRecipient':
       case 'RefusedByRecipient': {
-        const answered = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), recipientId: str(d, 'recipientId') }));
+        const answered = parseData(message, (d) => (type === 'AcceptedByRecipient' ? readAcceptedByRecipient(d) : readRefusedByRecipient(d)));
         this.windows.cancel(answered.correspondenceId, answered.recipientId);
         break;
       }

@@ -1,7 +1,21 @@
-import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
+import {
+  type DeliveredMessage,
+  eventTypeOf,
+  readAcceptanceWindowExpired,
+  readAcceptedByRecipient,
+  readArchivedInSafes,
+  readContentHandedOver,
+  readCorrespondenceFailed,
+  readDeliveredToRecipient,
+  readRefusedByRecipient,
+  readSubmissionAccepted,
+  readSubmissionRejected,
+  readSubmissionRequested,
+  recordableReasons,
+} from '@sigillum/contracts';
 import type { SqliteProjection } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
-import { type Data, objects, parseData, reason, str, strings, time } from '@sigillum/bus';
+import { parseData } from '@sigillum/bus';
 
 /**
  * The private office's own small read model of `sigillum.correspondence.events`, kept in LOCAL_DB: each party's
@@ -102,8 +116,6 @@ function answerInbox(db: Database.Database, correspondenceId: string, recipientI
   db.prepare(`UPDATE ${INBOX} SET status = ?, answered_at = ?, updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(status, at, at, correspondenceId, recipientId);
 }
 
-const ids = (d: Data) => ({ correspondenceId: str(d, 'correspondenceId'), recipientId: str(d, 'recipientId') });
-
 export const mailboxProjection: SqliteProjection = {
   name: 'domicile-mailbox',
   version: 1,
@@ -145,16 +157,7 @@ export const mailboxProjection: SqliteProjection = {
   apply(db: Database.Database, message: DeliveredMessage): void {
     switch (eventTypeOf(message)) {
       case 'SubmissionRequested': {
-        const s = parseData(message, (d) => ({
-          correspondenceId: str(d, 'correspondenceId'),
-          draftId: str(d, 'draftId'),
-          senderId: str(d, 'senderId'),
-          recipientIds: strings(d, 'recipientIds'),
-          subject: str(d, 'subject'),
-          kind: str(d, 'kind'),
-          consignment: str(d, 'consignment'),
-          requestedAt: time(d, 'requestedAt'),
-        }));
+        const s = parseData(message, readSubmissionRequested);
         const recipients = Object.fromEntries(s.recipientIds.map((id) => [id, { status: 'awaiting-delivery' }]));
         db.prepare(
           `INSERT INTO ${OUTBOX} (correspondence_id, sender_id, draft_id, subject, kind, consignment, recipient_ids, status, reasons, recipients, requested_at, archived_at, updated_at)
@@ -163,19 +166,26 @@ export const mailboxProjection: SqliteProjection = {
         return;
       }
       case 'SubmissionAccepted': {
-        const a = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), at: time(d, 'acceptedAt') }));
-        db.prepare(`UPDATE ${OUTBOX} SET status = 'accepted', updated_at = ? WHERE correspondence_id = ?`).run(a.at, a.correspondenceId);
+        const a = parseData(message, readSubmissionAccepted);
+        db.prepare(`UPDATE ${OUTBOX} SET status = 'accepted', updated_at = ? WHERE correspondence_id = ?`).run(a.acceptedAt, a.correspondenceId);
         return;
       }
       case 'SubmissionRejected':
       case 'CorrespondenceFailed': {
         const rejected = eventTypeOf(message) === 'SubmissionRejected';
-        const r = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), reasons: objects(d, 'reasons').map(reason), at: time(d, rejected ? 'rejectedAt' : 'failedAt') }));
-        db.prepare(`UPDATE ${OUTBOX} SET status = ?, reasons = ?, updated_at = ? WHERE correspondence_id = ?`).run(rejected ? 'rejected' : 'failed', JSON.stringify(r.reasons), r.at, r.correspondenceId);
+        const r = parseData(message, (d) => {
+          if (rejected) {
+            const e = readSubmissionRejected(d);
+            return { correspondenceId: e.correspondenceId, reasons: e.reasons, at: e.rejectedAt };
+          }
+          const e = readCorrespondenceFailed(d);
+          return { correspondenceId: e.correspondenceId, reasons: e.reasons, at: e.failedAt };
+        });
+        db.prepare(`UPDATE ${OUTBOX} SET status = ?, reasons = ?, updated_at = ? WHERE correspondence_id = ?`).run(rejected ? 'rejected' : 'failed', JSON.stringify(recordableReasons(r.reasons)), r.at, r.correspondenceId);
         return;
       }
       case 'DeliveredToRecipient': {
-        const e = parseData(message, (d) => ({ ...ids(d), deliveredAt: time(d, 'deliveredAt'), acceptBy: time(d, 'acceptBy') }));
+        const e = parseData(message, readDeliveredToRecipient);
         const row = updateRecipient(db, e.correspondenceId, e.recipientId, { status: 'delivered', deliveredAt: e.deliveredAt, acceptBy: e.acceptBy }, e.deliveredAt);
         db.prepare(
           `INSERT INTO ${INBOX} (recipient_id, correspondence_id, sender_id, subject, kind, consignment, status, delivered_at, accept_by, answered_at, handed_over_at, updated_at)
@@ -187,22 +197,32 @@ export const mailboxProjection: SqliteProjection = {
       case 'RefusedByRecipient':
       case 'AcceptanceWindowExpired': {
         const type = eventTypeOf(message);
-        const field = type === 'AcceptedByRecipient' ? 'acceptedAt' : type === 'RefusedByRecipient' ? 'refusedAt' : 'expiredAt';
         const status = type === 'AcceptedByRecipient' ? 'accepted' : type === 'RefusedByRecipient' ? 'refused' : 'expired';
-        const e = parseData(message, (d) => ({ ...ids(d), at: time(d, field) }));
+        const e = parseData(message, (d) => {
+          if (type === 'AcceptedByRecipient') {
+            const { correspondenceId, recipientId, acceptedAt } = readAcceptedByRecipient(d);
+            return { correspondenceId, recipientId, at: acceptedAt };
+          }
+          if (type === 'RefusedByRecipient') {
+            const { correspondenceId, recipientId, refusedAt } = readRefusedByRecipient(d);
+            return { correspondenceId, recipientId, at: refusedAt };
+          }
+          const { correspondenceId, recipientId, expiredAt } = readAcceptanceWindowExpired(d);
+          return { correspondenceId, recipientId, at: expiredAt };
+        });
         updateRecipient(db, e.correspondenceId, e.recipientId, { status, answeredAt: e.at }, e.at);
         answerInbox(db, e.correspondenceId, e.recipientId, status, e.at);
         return;
       }
       case 'ContentHandedOver': {
-        const e = parseData(message, (d) => ({ ...ids(d), at: time(d, 'handedOverAt') }));
-        updateRecipient(db, e.correspondenceId, e.recipientId, { handedOverAt: e.at }, e.at);
-        db.prepare(`UPDATE ${INBOX} SET handed_over_at = COALESCE(handed_over_at, ?), updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(e.at, e.at, e.correspondenceId, e.recipientId);
+        const { handedOverAt: at, ...e } = parseData(message, readContentHandedOver);
+        updateRecipient(db, e.correspondenceId, e.recipientId, { handedOverAt: at }, at);
+        db.prepare(`UPDATE ${INBOX} SET handed_over_at = COALESCE(handed_over_at, ?), updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(at, at, e.correspondenceId, e.recipientId);
         return;
       }
       case 'ArchivedInSafes': {
-        const e = parseData(message, (d) => ({ correspondenceId: str(d, 'correspondenceId'), at: time(d, 'archivedAt') }));
-        db.prepare(`UPDATE ${OUTBOX} SET archived_at = ?, updated_at = ? WHERE correspondence_id = ?`).run(e.at, e.at, e.correspondenceId);
+        const e = parseData(message, readArchivedInSafes);
+        db.prepare(`UPDATE ${OUTBOX} SET archived_at = ?, updated_at = ? WHERE correspondence_id = ?`).run(e.archivedAt, e.archivedAt, e.correspondenceId);
         return;
       }
       default:

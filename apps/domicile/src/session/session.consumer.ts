@@ -1,12 +1,17 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { bool, type Data, hex64, integer, objectField, objects, oneOf, parseData, reason, RoleEventPattern, str, SUBJECT_ROLES, time } from '@sigillum/bus';
+import { parseData, RoleEventPattern } from '@sigillum/bus';
 import {
   type ChannelHint,
   type DeliveredMessage,
   eventTypeOf,
   type Reason,
-  SECOND_CHANNEL_KINDS,
+  readSecondChannelDeliveryFailed,
+  readSessionSecretIssued,
+  readSessionSecretRefused,
+  readSessionSecretResendRefused,
+  readTrustCheckAnswered,
+  recordableReasons,
   SESSION_SECRET_CATEGORY,
   type SubjectVerdict,
   Topics,
@@ -51,13 +56,8 @@ export class SessionConsumer {
   @RoleEventPattern('domicile', Topics.eventsOf(TRUST_CHECK_CATEGORY))
   async onTrustCheckEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'TrustCheckAnswered') return;
-    const data = parseData(message, (d) => ({
-      checkId: str(d, 'checkId'),
-      purpose: oneOf(d, 'purpose', ['session', 'delivery'] as const),
-      subjectOf: str(d, 'subjectOf'),
-      passed: bool(d, 'passed'),
-      verdicts: objects(d, 'verdicts').map(verdict),
-    }));
+    const answered = parseData(message, readTrustCheckAnswered);
+    const data = { ...answered, verdicts: answered.verdicts.map(verdict) };
     // A passed check leaves no event of its own: SessionSecretIssued names it when it records the challenge.
     if (data.purpose !== 'session' || data.passed) return;
     const sessionId = data.subjectOf;
@@ -75,16 +75,17 @@ export class SessionConsumer {
     const context = contextOf(message);
     switch (type) {
       case 'SessionSecretIssued': {
-        const issued = parseData(message, (d): IssuedSecret => ({
-          sessionId: str(d, 'sessionId'),
-          checkId: str(d, 'checkId'),
-          issueNumber: integer(d, 'issueNumber', 1),
-          verifier: hex64(d, 'verifier'),
-          verifierKeyId: str(d, 'verifierKeyId'),
-          channel: channel(objectField(d, 'channel')),
-          issuedAt: time(d, 'issuedAt'),
-          expiresAt: time(d, 'expiresAt'),
-        }));
+        const read = parseData(message, readSessionSecretIssued);
+        const issued: IssuedSecret = {
+          sessionId: read.sessionId,
+          checkId: read.checkId,
+          issueNumber: read.issueNumber,
+          verifier: read.verifier,
+          verifierKeyId: read.verifierKeyId,
+          channel: channel(read.channel),
+          issuedAt: read.issuedAt,
+          expiresAt: read.expiresAt,
+        };
         const result = await this.recordChallenge(issued, context);
         if (result.state.status === 'none') {
           this.log.warn(`Secret issue ${issued.issueNumber} for session ${issued.sessionId}, unknown to this domicile; ignored`);
@@ -92,11 +93,8 @@ export class SessionConsumer {
         return;
       }
       case 'SessionSecretRefused': {
-        const refused = parseData(message, (d) => ({
-          sessionId: str(d, 'sessionId'),
-          partyId: str(d, 'partyId'),
-          reasons: objects(d, 'reasons').map(reason),
-        }));
+        const read = parseData(message, readSessionSecretRefused);
+        const refused = { sessionId: read.sessionId, partyId: read.partyId, reasons: recordableReasons(read.reasons) };
         await this.sessions.execute(
           refused.sessionId,
           { type: 'RecordSecretRefused', partyId: refused.partyId, reasons: refused.reasons, now: this.sessions.now() },
@@ -105,12 +103,7 @@ export class SessionConsumer {
         return;
       }
       case 'SessionSecretResendRefused': {
-        const refused = parseData(message, (d) => ({
-          sessionId: str(d, 'sessionId'),
-          reasons: objects(d, 'reasons').map(reason),
-          retryAfter: d.retryAfter === null ? null : time(d, 'retryAfter'),
-          refusedAt: time(d, 'refusedAt'),
-        }));
+        const refused = parseData(message, readSessionSecretResendRefused);
         const first = refused.reasons[0];
         this.local.recordNotice(refused.sessionId, {
           rule: first?.rule ?? 'resend.refused',
@@ -122,12 +115,7 @@ export class SessionConsumer {
         return;
       }
       case 'SecondChannelDeliveryFailed': {
-        const failed = parseData(message, (d) => ({
-          sessionId: str(d, 'sessionId'),
-          issueNumber: integer(d, 'issueNumber', 1),
-          channel: channel(objectField(d, 'channel')),
-          failedAt: time(d, 'failedAt'),
-        }));
+        const failed = parseData(message, readSecondChannelDeliveryFailed);
         // The transport's own reason is not copied: it may name the address.
         this.local.recordNotice(failed.sessionId, {
           rule: 'channel.delivery-failed',
@@ -163,20 +151,12 @@ export class SessionConsumer {
 
 const contextOf = (message: DeliveredMessage): CommandContext => ({ correlationId: message.correlationId, causationId: message.id });
 
-//////// Shapes of the certifier's events (the field checks are the bus's shared ones)
+//////// What the domicile records again of the certifier's events (read by the contracts readers)
 
-function verdict(d: Data): SubjectVerdict {
-  const subjectRole = oneOf(d, 'subjectRole', SUBJECT_ROLES);
-  return {
-    // A chain step that no processing operator offers yields an operator verdict without a party.
-    partyId: subjectRole === 'operator' && d.partyId === '' ? '' : str(d, 'partyId'),
-    subjectRole,
-    levelHeld: d.levelHeld === null ? null : str(d, 'levelHeld'),
-    levelRequired: str(d, 'levelRequired'),
-    validNow: bool(d, 'validNow'),
-    reasons: objects(d, 'reasons').map(reason),
-  };
+function verdict(v: SubjectVerdict): SubjectVerdict {
+  const { partyId, subjectRole, levelHeld, levelRequired, validNow, reasons } = v;
+  return { partyId, subjectRole, levelHeld, levelRequired, validNow, reasons: recordableReasons(reasons) };
 }
-function channel(d: Data): ChannelHint {
-  return { channelId: str(d, 'channelId'), kind: oneOf(d, 'kind', SECOND_CHANNEL_KINDS), maskedAddress: str(d, 'maskedAddress') };
+function channel({ channelId, kind, maskedAddress }: ChannelHint): ChannelHint {
+  return { channelId, kind, maskedAddress };
 }

@@ -424,14 +424,14 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
         ...base,
         topic: 'sigillum.secret.events',
         type: 'sigillum.secret.SessionSecretIssued',
-        data: { sessionId: 's', checkId: 'c', issueNumber: 1, verifier: 'not-hex' },
+        data: { sessionId: 's', checkId: 'c', partyId: 'p', issueNumber: 1, verifier: 'not-hex' },
       }),
     ).rejects.toThrow(/verifier must be 64 lowercase hex digits/);
     await expect(
       consumer.onTrustCheckEvent({
         ...base,
         type: 'sigillum.trustcheck.TrustCheckAnswered',
-        data: { checkId: 'x', purpose: 'delivery', subjectOf: 'corr-1', passed: false, verdicts: [] },
+        data: { checkId: 'x', purpose: 'delivery', subjectOf: 'corr-1', policyId: 'eidas-default@1', levelRequired: 'high', passed: false, verdicts: [], answeredAt: t0.toISOString() },
       }),
     ).resolves.toBeUndefined();
   });

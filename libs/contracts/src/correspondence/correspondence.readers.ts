@@ -45,6 +45,15 @@ export const CORRESPONDENCE_READERS = readersOf<CorrespondenceEvent>({
 });
 
 export const readSubmissionRequested = CORRESPONDENCE_READERS.SubmissionRequested;
+export const readSubmissionAccepted = CORRESPONDENCE_READERS.SubmissionAccepted;
+export const readSubmissionRejected = CORRESPONDENCE_READERS.SubmissionRejected;
+export const readDeliveredToRecipient = CORRESPONDENCE_READERS.DeliveredToRecipient;
+export const readAcceptedByRecipient = CORRESPONDENCE_READERS.AcceptedByRecipient;
+export const readRefusedByRecipient = CORRESPONDENCE_READERS.RefusedByRecipient;
+export const readAcceptanceWindowExpired = CORRESPONDENCE_READERS.AcceptanceWindowExpired;
+export const readContentHandedOver = CORRESPONDENCE_READERS.ContentHandedOver;
+export const readArchivedInSafes = CORRESPONDENCE_READERS.ArchivedInSafes;
+export const readCorrespondenceFailed = CORRESPONDENCE_READERS.CorrespondenceFailed;
 
 export const readDraftEvent = eventReader(DRAFT_READERS);
 export const readCorrespondenceEvent = eventReader(CORRESPONDENCE_READERS);

@@ -1,6 +1,6 @@
 import { Step } from '../readers/common';
-import { type Check, eventReader, fields, Hex64, Id, int, Parameters, Reasons, record, readersOf, Signature, Time } from '../readers/shape';
-import type { JobEvent, StepReport } from './job.events';
+import { anyText, type Check, eventReader, fields, Hex64, list, tagged, text, Id, int, Parameters, Reasons, record, readersOf, Signature, Time } from '../readers/shape';
+import type { JobEvent, StepOutput, StepReport } from './job.events';
 
 /**
  * Typed readers of the operators' job events (`job-<tokenId>`, processor) at the strictness of the
@@ -52,4 +52,19 @@ export const readTokenAcknowledged = JOB_READERS.TokenAcknowledged;
 export const readTokenReturned = JOB_READERS.TokenReturned;
 export const readStepFailed = JOB_READERS.StepFailed;
 
+/**
+ * A step's output checked for its step (the partner commands' rules: apps/processor/src/partner/partner-commands.ts),
+ * for a reader that uses what an operator reported (the archive's safes...), once the certifier certified it.
+ */
+const STEP_OUTPUT: Check = tagged('step', {
+  seal: { sealJws: text(32_768), certificateFingerprint: Hex64 },
+  timestamp: { timeStampToken: text(65_536), genTime: Time, serialNumber: text(128) },
+  deliver: { recipientIds: list(Id), deliveredAt: Time },
+  archive: { packageDigest: Hex64, safes: list(record({ ownerId: Id, retainUntil: Time })), location: text(1_024) },
+  'print-and-post': { printJobId: text(128), addressBlock: list(anyText(500), 0, 200), contentDigest: Hex64, location: text(1_024) },
+});
+export function readStepOutput(value: unknown, path = 'report.output'): StepOutput {
+  STEP_OUTPUT(value, path);
+  return value as StepOutput;
+}
 export const readJobEvent = eventReader(JOB_READERS);

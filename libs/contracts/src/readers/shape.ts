@@ -96,6 +96,14 @@ export function reason(d: Data): Reason {
   return { rule: str(d, 'rule'), message: str(d, 'message', 2_000), ...(partyId ? { partyId } : {}), ...(subjectRole ? { subjectRole } : {}) };
 }
 
+/**
+ * Reasons as a role records them again in its own events: rule, message, and the party and its role only when
+ * given (a verdict without a party, e.g. `operator.unavailable`, may carry an empty partyId; it is dropped).
+ */
+export function recordableReasons(reasons: readonly Reason[]): Reason[] {
+  return reasons.map(({ rule, message, partyId, subjectRole }) => ({ rule, message, ...(partyId ? { partyId } : {}), ...(subjectRole ? { subjectRole } : {}) }));
+}
+
 //////// Checks: the cells of the per-event tables
 
 /** Checks one value at `path`; throws a ShapeError naming the path and the rule it broke. */
