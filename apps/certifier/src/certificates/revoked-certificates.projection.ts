@@ -1,10 +1,7 @@
-import { PoisonMessageError } from '@sigillum/bus';
-import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
+import { parseData, PoisonMessageError } from '@sigillum/bus';
+import { type DeliveredMessage, eventTypeOf, readCertificateIssued, readCertificateRevoked } from '@sigillum/contracts';
 import type { SqliteProjection } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
-
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * The certifier's small read model of `sigillum.certificate.events`: the fingerprint (SHA-256 of the DER) of every
@@ -21,15 +18,12 @@ export const revokedCertificatesProjection: SqliteProjection = {
   apply(db: Database.Database, message: DeliveredMessage): void {
     const type = eventTypeOf(message);
     if (type !== 'CertificateIssued' && type !== 'CertificateRevoked') return;
-    const data = message.data as Record<string, unknown> | null;
-    if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
-    if (!isText(data.certificateId)) throw new PoisonMessageError(`${type}: data.certificateId must be a non-empty string`);
     if (type === 'CertificateIssued') {
-      if (typeof data.fingerprint !== 'string' || !SHA256_HEX.test(data.fingerprint)) throw new PoisonMessageError(`${type}: data.fingerprint must be 64 lowercase hex digits`);
-      db.prepare('INSERT INTO cert_certificate_revocations (certificate_id, fingerprint) VALUES (?, ?) ON CONFLICT(certificate_id) DO NOTHING').run(data.certificateId, data.fingerprint);
+      const issued = parseData(message, readCertificateIssued);
+      db.prepare('INSERT INTO cert_certificate_revocations (certificate_id, fingerprint) VALUES (?, ?) ON CONFLICT(certificate_id) DO NOTHING').run(issued.certificateId, issued.fingerprint);
       return;
     }
-    if (!isText(data.revokedAt) || Number.isNaN(Date.parse(data.revokedAt))) throw new PoisonMessageError(`${type}: data.revokedAt must be an ISO time`);
+    const data = parseData(message, readCertificateRevoked);
     const known = db.prepare('SELECT 1 FROM cert_certificate_revocations WHERE certificate_id = ?').get(data.certificateId);
     if (!known) throw new PoisonMessageError(`${type}: certificate ${data.certificateId} was never issued (no CertificateIssued before it in its stream)`);
     markRevoked(db, data.certificateId, null, data.revokedAt);

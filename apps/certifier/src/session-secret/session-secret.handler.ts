@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { PoisonMessageError } from '@sigillum/bus';
+import { parseData } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import {
   CLOCK,
@@ -9,6 +9,8 @@ import {
   eventTypeOf,
   ID_GENERATOR,
   type IdGenerator,
+  readSessionCodeResendRequested,
+  readSessionRequested,
   SESSION_SECRET_CATEGORY,
   type SessionSecretEvent,
   type SessionSecretIssued,
@@ -32,18 +34,6 @@ interface SessionRequestedData {
   readonly counterpartIds: readonly string[];
   readonly correspondenceKind: string;
   readonly levelRequired: string;
-}
-
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
-function parseSessionRequested(data: Record<string, unknown>): SessionRequestedData {
-  const problems: string[] = [];
-  for (const field of ['sessionId', 'userId', 'correspondenceKind', 'levelRequired'] as const) {
-    if (!isText(data[field])) problems.push(`data.${field} must be a non-empty string`);
-  }
-  if (!Array.isArray(data.counterpartIds) || !data.counterpartIds.every(isText)) problems.push('data.counterpartIds must be an array of ids');
-  if (problems.length > 0) throw new PoisonMessageError(`SessionRequested: ${problems.join('; ')}`);
-  return data as unknown as SessionRequestedData;
 }
 
 /**
@@ -95,14 +85,11 @@ export class SessionSecretHandler implements OnApplicationShutdown {
 
   /** One message of `sigillum.session.events`; events other than the two below are not the certifier's business. */
   async handle(message: DeliveredMessage): Promise<void> {
-    const data = message.data as Record<string, unknown> | null;
     const type = eventTypeOf(message);
     if (type !== 'SessionRequested' && type !== 'SessionCodeResendRequested') return;
-    if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
     const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
-    if (type === 'SessionRequested') return this.onSessionRequested(parseSessionRequested(data), context);
-    if (!isText(data.sessionId)) throw new PoisonMessageError(`${type}: data.sessionId must be a non-empty string`);
-    return this.onResendRequested(data.sessionId, context);
+    if (type === 'SessionRequested') return this.onSessionRequested(parseData(message, readSessionRequested), context);
+    return this.onResendRequested(parseData(message, readSessionCodeResendRequested).sessionId, context);
   }
 
   private async onSessionRequested(request: SessionRequestedData, context: CommandContext): Promise<void> {

@@ -1,9 +1,7 @@
-import { PoisonMessageError } from '@sigillum/bus';
-import { type DeliveredMessage, eventTypeOf, OPERATOR_ROLES, PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
+import { parseData, PoisonMessageError } from '@sigillum/bus';
+import { type DeliveredMessage, eventTypeOf, OPERATOR_ROLES, type ProcessingStep, readOperatorSpecificationRegistered, readPartyRegistered } from '@sigillum/contracts';
 import type { SqliteProjection } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
-
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 /**
  * Which processing operator offers which step, in registration order: the certifier's small read model of
@@ -22,33 +20,18 @@ export const operatorIndexProjection: SqliteProjection = {
   apply(db: Database.Database, message: DeliveredMessage): void {
     const type = eventTypeOf(message);
     if (type !== 'PartyRegistered' && type !== 'OperatorSpecificationRegistered') return;
-    const data = message.data as Record<string, unknown> | null;
-    if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
-    if (!isText(data.partyId)) throw new PoisonMessageError(`${type}: data.partyId must be a non-empty string`);
     if (type === 'PartyRegistered') {
+      const data = parseData(message, readPartyRegistered);
       if (data.kind !== 'operator') return;
-      if (!OPERATOR_ROLES.includes(data.operatorRole as never)) {
-        throw new PoisonMessageError(`${type}: data.operatorRole must be one of ${OPERATOR_ROLES.join(', ')} for an operator`);
-      }
-      if (!isText(data.registeredAt)) throw new PoisonMessageError(`${type}: data.registeredAt must be an ISO time`);
+      if (!data.operatorRole) throw new PoisonMessageError(`${type}: data.operatorRole must be one of ${OPERATOR_ROLES.join(', ')} for an operator`);
       db.prepare(
         `INSERT INTO cert_operators (party_id, operator_role, registered_at) VALUES (?, ?, ?)
          ON CONFLICT(party_id) DO UPDATE SET operator_role = excluded.operator_role, registered_at = excluded.registered_at`,
-      ).run(data.partyId, data.operatorRole as string, data.registeredAt);
+      ).run(data.partyId, data.operatorRole, data.registeredAt);
       return;
     }
-    const specification = data.specification as { steps?: unknown } | null | undefined;
-    if (typeof specification !== 'object' || specification === null || !Array.isArray(specification.steps)) {
-      throw new PoisonMessageError(`${type}: data.specification.steps must be an array`);
-    }
-    const steps = new Set<ProcessingStep>();
-    for (const entry of specification.steps as unknown[]) {
-      const step = (entry as { step?: unknown } | null)?.step;
-      if (!PROCESSING_STEPS.includes(step as ProcessingStep)) {
-        throw new PoisonMessageError(`${type}: every data.specification.steps[].step must be one of ${PROCESSING_STEPS.join(', ')}`);
-      }
-      steps.add(step as ProcessingStep);
-    }
+    const data = parseData(message, readOperatorSpecificationRegistered);
+    const steps = new Set<ProcessingStep>(data.specification.steps.map(({ step }) => step));
     // A new specification replaces the previous one.
     db.prepare('DELETE FROM cert_operator_steps WHERE party_id = ?').run(data.partyId);
     const insert = db.prepare('INSERT INTO cert_operator_steps (party_id, step) VALUES (?, ?)');

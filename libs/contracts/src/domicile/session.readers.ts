@@ -34,4 +34,7 @@ export const SESSION_READERS = readersOf<SessionEvent>({
   SessionExpired: { sessionId: Id, rule: among(['session.idle', 'session.absolute', 'challenge.expired']), expiredAt: Time },
 });
 
+export const readSessionRequested = SESSION_READERS.SessionRequested;
+export const readSessionCodeResendRequested = SESSION_READERS.SessionCodeResendRequested;
+
 export const readSessionEvent = eventReader(SESSION_READERS);
