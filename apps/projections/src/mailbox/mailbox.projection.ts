@@ -1,4 +1,4 @@
-import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
+import { parseData, PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   CORRESPONDENCE_CATEGORY,
@@ -6,6 +6,7 @@ import {
   EVENT_CATALOGUE,
   eventTypeOf,
   EVIDENCE_CATEGORY,
+  readEvent,
   streamCategory,
 } from '@sigillum/contracts';
 import { canonicalize } from '@sigillum/crypto';
@@ -24,78 +25,25 @@ import type { RebuildableProjection } from '../audit/rebuild/projection-runner';
 
 export const MAILBOX_CATEGORIES = [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, EVIDENCE_CATEGORY] as const;
 
-//////// Shape checks (poison when a field the mailbox reads is missing)
+//////// Shape checks: the contracts readers (poison when an event does not have its documented shape)
 
 type Data = Record<string, unknown>;
 
-function need(type: string, data: Data, field: string, rule: 'text' | 'time' | 'int' | 'list' | 'object' | 'text?'): void {
-  const value = data[field];
-  const ok =
-    rule === 'text'
-      ? typeof value === 'string' && value.length > 0
-      : rule === 'text?'
-        ? value === null || value === undefined || typeof value === 'string'
-        : rule === 'time'
-          ? typeof value === 'string' && !Number.isNaN(Date.parse(value))
-          : rule === 'int'
-            ? Number.isSafeInteger(value)
-            : rule === 'list'
-              ? Array.isArray(value)
-              : typeof value === 'object' && value !== null && !Array.isArray(value);
-  if (!ok) {
-    const expected = { text: 'a non-empty string', 'text?': 'a string or null', time: 'an ISO-8601 time', int: 'an integer', list: 'an array', object: 'an object' }[rule];
-    throw new PoisonMessageError(`${type}: data.${field} must be ${expected}`);
-  }
-}
-
-const FIELDS: Record<string, Record<string, Parameters<typeof need>[3]>> = {
-  SubmissionRequested: { senderId: 'text', recipientIds: 'list', subject: 'text?', kind: 'text', consignment: 'text', parts: 'list', specimenDigest: 'text', requestedAt: 'time' },
-  SubmissionAccepted: { acceptedAt: 'time' },
-  SubmissionRejected: { reasons: 'list', rejectedAt: 'time' },
-  DeliveredToRecipient: { recipientId: 'text', acceptBy: 'time', deliveredAt: 'time' },
-  AcceptedByRecipient: { recipientId: 'text', acceptedAt: 'time' },
-  RefusedByRecipient: { recipientId: 'text', reason: 'text?', refusedAt: 'time' },
-  AcceptanceWindowExpired: { recipientId: 'text', expiredAt: 'time' },
-  ContentHandedOver: { recipientId: 'text', handedOverAt: 'time' },
-  ArchivedInSafes: { archivedAt: 'time', safes: 'list' },
-  CorrespondenceFailed: { reasons: 'list', failedAt: 'time' },
-  ChainStarted: { senderId: 'text', recipientIds: 'list', kind: 'text', consignment: 'text', steps: 'list', startedAt: 'time' },
-  ChainRefused: { reasons: 'list', refusedAt: 'time' },
-  StepTokenIssued: { token: 'object' },
-  StepCertified: { tokenId: 'text', stepIndex: 'int', step: 'text', operatorId: 'text', outputDigest: 'text', certifiedAt: 'time' },
-  StepNonCompliant: { tokenId: 'text', stepIndex: 'int', step: 'text', operatorId: 'text', reasons: 'list', recordedAt: 'time' },
-  StepDeadlineMissed: { tokenId: 'text', stepIndex: 'int', step: 'text', operatorId: 'text', missing: 'text', deadline: 'time', recordedAt: 'time' },
-  ChainCompleted: { finalDigest: 'text', completedAt: 'time' },
-  ChainFailed: { stepIndex: 'int', step: 'text', reasons: 'list', failedAt: 'time' },
-  EvidenceRecorded: { evidenceId: 'text', chainIndex: 'int', eventName: 'text', record: 'object', recordDigest: 'text', jws: 'text', recordedAt: 'time' },
-};
-
-const TOKEN_FIELDS: Record<string, Parameters<typeof need>[3]> = { tokenId: 'text', correspondenceId: 'text', stepIndex: 'int', step: 'text', attempt: 'int', operatorId: 'text', issuedAt: 'time' };
-
-/** The event with its data checked; null for an event of the catalogue the mailbox does not show, or of a type it does not know. */
+/** The event with its data checked; null for an event of a type the catalogue does not know (a newer producer's). */
 export function parseMailboxMessage(message: DeliveredMessage): { type: string; data: Data; correspondenceId: string } | null {
   const category = streamCategory(message.key);
   const type = eventTypeOf(message);
   if (!(MAILBOX_CATEGORIES as readonly string[]).includes(category)) throw new PoisonMessageError(`key ${message.key} is not a correspondence, chain or evidence stream`);
-  const catalogue = EVENT_CATALOGUE[category as (typeof MAILBOX_CATEGORIES)[number]] as readonly string[];
-  if (!catalogue.includes(type)) {
+  const mailboxCategory = category as (typeof MAILBOX_CATEGORIES)[number];
+  if (!(EVENT_CATALOGUE[mailboxCategory] as readonly string[]).includes(type)) {
     skipUnknownEventType('mailbox', message); // a newer producer's event type: skipped and counted, not poison
     return null;
   }
-  const fields = FIELDS[type];
-  if (!fields) return null;
-  const data = message.data as Data | null;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new PoisonMessageError(`${type}: body is not a JSON object`);
-  if (type === 'StepTokenIssued') {
-    need(type, data, 'token', 'object');
-    for (const [field, rule] of Object.entries(TOKEN_FIELDS)) need(type, data.token as Data, field, rule);
-  } else {
-    need(type, data, 'correspondenceId', 'text');
-  }
-  for (const [field, rule] of Object.entries(fields)) need(type, data, field, rule);
-  const correspondenceId = type === 'StepTokenIssued' ? ((data.token as Data).correspondenceId as string) : (data.correspondenceId as string);
+  const event = parseData(message, (data) => readEvent(mailboxCategory, type, message.dataVersion, data));
+  if (!event) return null;
+  const correspondenceId = event.type === 'StepTokenIssued' ? event.data.token.correspondenceId : event.data.correspondenceId;
   if (message.key !== `${category}-${correspondenceId}`) throw new PoisonMessageError(`${type} keyed ${message.key} is about correspondence ${correspondenceId}`);
-  return { type, data, correspondenceId };
+  return { type, data: event.data as unknown as Data, correspondenceId };
 }
 
 //////// Schema
