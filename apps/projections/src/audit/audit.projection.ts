@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
-import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
-import { CA_CATEGORY, type DeliveredMessage, EVENT_CATALOGUE, eventTypeOf, EVIDENCE_CATEGORY, streamCategory } from '@sigillum/contracts';
+import { parseData, PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
+import {
+  CA_CATEGORY,
+  type DeliveredMessage,
+  EVENT_CATALOGUE,
+  eventTypeOf,
+  EVIDENCE_CATEGORY,
+  readCertificationAuthorityEstablished,
+  readEvidenceRecorded,
+  streamCategory,
+} from '@sigillum/contracts';
 import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
 import type Database from 'better-sqlite3';
 import type { RebuildableProjection } from './rebuild/projection-runner';
@@ -18,10 +27,6 @@ type Data = Record<string, unknown>;
 
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const isObject = (value: unknown): value is Data => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function check(ok: boolean, type: string, field: string, rule: string): void {
-  if (!ok) throw new PoisonMessageError(`${type}: data.${field} must be ${rule}`);
-}
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS rm_audit_evidence (
@@ -67,32 +72,19 @@ export const auditProjection: RebuildableProjection = {
       skipUnknownEventType('audit', message); // a newer producer's event type: skipped and counted, not poison
       return;
     }
-    const d = message.data as Data;
-    if (!isObject(d)) throw new PoisonMessageError(`${type}: body is not a JSON object`);
-
     if (type === 'CertificationAuthorityEstablished') {
-      check(isText(d.caId), type, 'caId', 'a non-empty string');
-      check(isText(d.certificatePem) && d.certificatePem.includes('BEGIN CERTIFICATE'), type, 'certificatePem', 'a PEM certificate');
-      check(isText(d.fingerprint), type, 'fingerprint', 'a non-empty string');
-      check(isText(d.establishedAt), type, 'establishedAt', 'an ISO-8601 time');
+      const ca = parseData(message, readCertificationAuthorityEstablished);
       db.prepare('INSERT INTO rm_audit_trust_anchors (ca_id, fingerprint, certificate_pem, established_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
-        d.caId,
-        d.fingerprint,
-        d.certificatePem,
-        d.establishedAt,
+        ca.caId,
+        ca.fingerprint,
+        ca.certificatePem,
+        ca.establishedAt,
       );
       return;
     }
     if (type !== 'EvidenceRecorded') return;
-    check(isText(d.correspondenceId) && message.key === `${EVIDENCE_CATEGORY}-${d.correspondenceId}`, type, 'correspondenceId', `the id of stream ${message.key}`);
-    check(isText(d.evidenceId), type, 'evidenceId', 'a non-empty string');
-    check(Number.isSafeInteger(d.chainIndex) && (d.chainIndex as number) >= 0, type, 'chainIndex', 'an integer ≥ 0');
-    check(isText(d.eventName), type, 'eventName', 'a non-empty string');
-    check(isObject(d.record), type, 'record', 'an object');
-    check(isText(d.recordDigest) && /^[0-9a-f]{64}$/.test(d.recordDigest), type, 'recordDigest', '64 lowercase hex digits');
-    check(d.previousEvidenceDigest === null || isText(d.previousEvidenceDigest), type, 'previousEvidenceDigest', 'a digest or null');
-    check(isText(d.jws), type, 'jws', 'a compact JWS');
-    check(isText(d.recordedAt), type, 'recordedAt', 'an ISO-8601 time');
+    const d = parseData(message, readEvidenceRecorded);
+    if (message.key !== `${EVIDENCE_CATEGORY}-${d.correspondenceId}`) throw new PoisonMessageError(`${type}: data.correspondenceId must be the id of stream ${message.key}`);
     const record = d.record as Data;
     let canonicalRecord: string;
     try {

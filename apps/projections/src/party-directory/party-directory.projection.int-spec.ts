@@ -60,7 +60,7 @@ const history: PartyEvent[] = [
   {
     type: 'PublicKeyRegistered',
     version: 1,
-    data: { partyId: P, keyId: 'k1', algorithm: 'Ed25519', use: 'signature', publicKeyPem: 'PEM', fingerprint: 'f'.repeat(64), registeredAt: at },
+    data: { partyId: P, keyId: 'k1', algorithm: 'Ed25519', use: 'signature', publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n', fingerprint: 'f'.repeat(64), registeredAt: at },
   },
   { type: 'PublicKeyRevoked', version: 1, data: { partyId: P, keyId: 'k1', reason: 'lost', revokedAt: at } },
   { type: 'PartyRegistered', version: 1, data: { partyId: O, kind: 'operator', operatorRole: 'processing', displayName: 'Sceau Rapide', registeredAt: at } },
@@ -189,7 +189,7 @@ describe('party-directory projection', () => {
   });
 
   it.each([
-    ['a registration without display name', { ...message(history[0]), data: { partyId: 'x' } }, /displayName/],
+    ['a registration without display name', { ...message(history[0]), data: { ...history[0].data, displayName: undefined } }, /displayName/],
     ['a registration with an unknown kind', { ...message(history[0]), data: { ...history[0].data, kind: 'robot' } }, /kind/],
     ['an enrolment without channel id', { ...message(history[3]), data: { ...history[3].data, channelId: '' } }, /channelId/],
     ['a key of unknown algorithm', { ...message(history[9]), data: { ...history[9].data, algorithm: 'DSA' } }, /algorithm/],

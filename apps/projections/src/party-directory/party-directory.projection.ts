@@ -1,15 +1,12 @@
-import { PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
+import { parseData, skipUnknownEventType } from '@sigillum/bus';
 import {
   type DeliveredMessage,
   eventTypeOf,
   isPublicIdentityAttribute,
-  KEY_ALGORITHMS,
-  OPERATOR_ROLES,
-  PARTY_KINDS,
+  PARTY_READERS,
   type PartyEvent,
   type PartyKind,
-  PROCESSING_STEPS,
-  SECOND_CHANNEL_KINDS,
+  readPartyEvent,
   type StepParameterSpec,
 } from '@sigillum/contracts';
 import { maskAddress } from '@sigillum/crypto';
@@ -86,61 +83,16 @@ export interface PartySearch {
   readonly offset: number;
 }
 
-//////// Parsing: a message whose body is not the event its type announces is poison
-
-type FieldCheck = 'text' | 'int' | 'object' | readonly string[];
-const REQUIRED: Record<PartyEvent['type'], Record<string, FieldCheck>> = {
-  PartyRegistered: { displayName: 'text', kind: PARTY_KINDS, registeredAt: 'text' },
-  PartyRenamed: { displayName: 'text', renamedAt: 'text' },
-  IdentityAttributeDeclared: { name: 'text', value: 'text', declaredAt: 'text' },
-  SecondChannelEnrolled: { channelId: 'text', kind: SECOND_CHANNEL_KINDS, address: 'text', expiresAt: 'text', enrolledAt: 'text' },
-  SecondChannelVerificationFailed: { channelId: 'text', rule: 'text', attempt: 'int', failedAt: 'text' },
-  SecondChannelVerified: { channelId: 'text', verifiedAt: 'text' },
-  SecondChannelRemoved: { channelId: 'text', removedAt: 'text' },
-  PublicKeyRegistered: { keyId: 'text', algorithm: KEY_ALGORITHMS, use: ['signature', 'encryption'], fingerprint: 'text', registeredAt: 'text' },
-  PublicKeyRevoked: { keyId: 'text', revokedAt: 'text' },
-  OperatorSpecificationRegistered: { specification: 'object', registeredAt: 'text' },
-};
-
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
-function check(type: string, field: string, value: unknown, rule: FieldCheck): void {
-  const ok =
-    rule === 'text'
-      ? isText(value)
-      : rule === 'int'
-        ? Number.isInteger(value)
-        : rule === 'object'
-          ? typeof value === 'object' && value !== null && !Array.isArray(value)
-          : rule.includes(value as string);
-  if (!ok) {
-    const expected = rule === 'text' ? 'a non-empty string' : rule === 'int' ? 'an integer' : rule === 'object' ? 'an object' : `one of ${rule.join(', ')}`;
-    throw new PoisonMessageError(`${type}: data.${field} must be ${expected}`);
-  }
-}
+//////// Parsing: a message whose body is not the event its type announces is poison (the contracts readers)
 
 /** The event with its data checked; null for a type this projection does not know (skipped and counted, not poison). */
 export function parsePartyEvent(message: DeliveredMessage): PartyEvent | null {
-  const data = message.data as Record<string, unknown> | null;
   const type = eventTypeOf(message);
-  if (!Object.prototype.hasOwnProperty.call(REQUIRED, type)) {
+  if (!Object.prototype.hasOwnProperty.call(PARTY_READERS, type)) {
     skipUnknownEventType('party-directory', message);
     return null;
   }
-  if (typeof data !== 'object' || data === null) throw new PoisonMessageError(`${type}: body is not a JSON object`);
-  check(type, 'partyId', data.partyId, 'text');
-  for (const [field, rule] of Object.entries(REQUIRED[type as PartyEvent['type']])) check(type, field, data[field], rule);
-  if (type === 'PartyRegistered' && data.operatorRole !== undefined) check(type, 'operatorRole', data.operatorRole, OPERATOR_ROLES);
-  if (type === 'OperatorSpecificationRegistered') {
-    const specification = data.specification as Record<string, unknown>;
-    check(type, 'specification.version', specification.version, 'int');
-    if (!Array.isArray(specification.steps)) throw new PoisonMessageError(`${type}: data.specification.steps must be an array`);
-    for (const step of specification.steps as Record<string, unknown>[]) {
-      check(type, 'specification.steps[].step', step?.step, PROCESSING_STEPS);
-      check(type, 'specification.steps[].maxDurationSeconds', step?.maxDurationSeconds, 'int');
-    }
-  }
-  return { type, version: message.dataVersion, data } as PartyEvent;
+  return parseData(message, (data) => readPartyEvent(type, message.dataVersion, data));
 }
 
 //////// Projection

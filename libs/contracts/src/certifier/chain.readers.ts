@@ -96,7 +96,7 @@ export const EVIDENCE_READERS = readersOf<EvidenceEvent>({
     record: AnyObject,
     recordDigest: Hex64,
     previousEvidenceDigest: nullable(Hex64),
-    jws: text(65_536),
+    jws: text(1_048_576),
     recordedAt: Time,
   },
 });
