@@ -1,7 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
-import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, ShapeError, streamIdOf, Topics } from '@sigillum/contracts';
+import { parseData, PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
+import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, streamIdOf, Topics } from '@sigillum/contracts';
 import { EvidenceService } from './evidence.service';
 import { checkSourceEvent, correspondenceIdOf, isSourceEventType, type SourceCategory } from './evidence-sources';
 
@@ -34,17 +34,9 @@ export class EvidenceConsumer {
       skipUnknownEventType('evidence', message);
       return;
     }
-    let correspondenceId: string;
-    try {
-      const event = checkSourceEvent(category, type, message.dataVersion, message.data);
-      if (!event) return; // an event of the catalogue evidence does not know: no evidence
-      correspondenceId = correspondenceIdOf(event);
-    } catch (error) {
-      if (error instanceof ShapeError) {
-        throw new PoisonMessageError(`${message.type} ${message.id} (dataversion ${message.dataVersion}) has an unexpected shape: ${error.message}`);
-      }
-      throw error;
-    }
+    const event = parseData(message, (data) => checkSourceEvent(category, type, message.dataVersion, data));
+    if (!event) return; // an event of the catalogue that has no reader: no evidence
+    const correspondenceId = correspondenceIdOf(event);
     if (message.key !== streamIdOf(category, correspondenceId)) {
       throw new PoisonMessageError(`${message.type} ${message.id} is keyed ${message.key} but is about correspondence ${correspondenceId}`);
     }
