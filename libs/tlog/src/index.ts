@@ -1,0 +1,6 @@
+export * from './hash';
+export * from './merkle';
+export * from './tree';
+export * from './checkpoint';
+export * from './note';
+export * from './tiles';
