@@ -16,7 +16,7 @@ import {
 } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
-import { adminCredentialOf, bearer, eventually, issueStaffToken, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { adminCredentialOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
 import { verifyEvidenceChain } from '@sigillum/evidence';
 import { call } from '../src/demo/narrator';
@@ -33,7 +33,7 @@ import { rolesFor } from '../src/roles';
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
-if (brokers) runtimes.push({ name: 'kafka', env: { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers } });
+if (brokers) runtimes.push({ name: 'kafka', env: kafkaAppEnv(brokers) });
 else reportSkippedKafka('correspondence e2e on Kafka');
 
 const DAY_MS = 24 * 3600 * 1000;

@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { adminCredentialOf, baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { adminCredentialOf, baseUrlOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
@@ -21,7 +21,7 @@ import { rolesFor } from '../src/roles';
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
-if (brokers) runtimes.push({ name: 'kafka', env: { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers } });
+if (brokers) runtimes.push({ name: 'kafka', env: kafkaAppEnv(brokers) });
 else reportSkippedKafka('sessions e2e on Kafka');
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -311,7 +311,7 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     expect(logs).not.toMatch(privateKeyMarker);
 
     if (name === 'kafka') {
-      const messages = await readEveryKafkaMessageSince(brokers!, startedAt);
+      const messages = await readEveryKafkaMessageSince(brokers!, startedAt, (env as { KAFKA_TOPIC_PREFIX?: string }).KAFKA_TOPIC_PREFIX ?? '');
       expect(messages.length).toBeGreaterThan(0);
       const text = messages.join('\n');
       expect(leaks(text)).toEqual([]);
@@ -320,12 +320,12 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
   }, 60_000);
 });
 
-/** Values and headers of every message on every `sigillum.*` topic appended since `since`, read with a raw client. */
-async function readEveryKafkaMessageSince(brokers: string, since: number): Promise<string[]> {
+/** Values and headers of every message on every `<prefix>sigillum.*` topic appended since `since`, read with a raw client. */
+async function readEveryKafkaMessageSince(brokers: string, since: number, prefix: string): Promise<string[]> {
   const kafka = new Kafka({ clientId: 'leak-scan', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith('sigillum.'));
+  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${prefix}sigillum.`));
   const ends = new Map<string, Map<number, string>>();
   for (const topic of topics) {
     const offsets = await admin.fetchTopicOffsets(topic);

@@ -7,7 +7,7 @@ import { loadConfig } from '@sigillum/config';
 import { PARTY_CATEGORY, Topics } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, reportSkippedKafka } from '@sigillum/testing';
+import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, reportSkippedKafka } from '@sigillum/testing';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
 
@@ -18,7 +18,7 @@ import { rolesFor } from '../src/roles';
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
-if (brokers) runtimes.push({ name: 'kafka', env: { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers } });
+if (brokers) runtimes.push({ name: 'kafka', env: kafkaAppEnv(brokers) });
 else reportSkippedKafka('walking-skeleton e2e on Kafka');
 // The broker in secure mode (SASL/SCRAM, ACLs deny by default): the whole app as its `sigillum` principal.
 const secureBrokers = process.env.KAFKA_SECURE_BROKERS?.trim();

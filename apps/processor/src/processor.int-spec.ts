@@ -24,7 +24,7 @@ import {
 import { canonicalize, CertificateAuthority, FileKeyStore, verifyJws, verifyJwsDetached, verifyTimeStampToken } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, type RoleSpec } from '@sigillum/runtime';
-import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaBrokers, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import { baseUrlOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, MovableClock, reportSkippedKafka } from '@sigillum/testing';
 import { pendingEvent } from '@sigillum/testing/events';
 import request from 'supertest';
 import { type CertifierSigner, loadCertifierSigner } from '../../certifier/src/signing/certifier-signer';
@@ -44,7 +44,7 @@ import type { PrintJob } from './steps/print-and-post.step';
  */
 const runtimes: { name: string; env: Record<string, string> }[] = [{ name: 'embedded', env: {} }];
 const brokers = kafkaBrokers();
-if (brokers) runtimes.push({ name: 'kafka', env: { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers } });
+if (brokers) runtimes.push({ name: 'kafka', env: kafkaAppEnv(brokers) });
 else reportSkippedKafka('processor int-spec on Kafka');
 
 const OPENSSL = '/usr/bin/openssl';
