@@ -99,9 +99,10 @@ export function ed25519NoteSigner(name: string, privateKey: KeyObject): NoteSign
 
 /** The verifier of a verifier key text; throws NoteFormatError for anything but a well-formed Ed25519 vkey. */
 export function parseVerifierKey(vkey: string): NoteVerifier {
-  const parts = vkey.split('+');
-  if (parts.length !== 3) throw new NoteFormatError('a verifier key is <name>+<hex key ID>+<base64 key>');
-  const [name, hexId, encoded] = parts;
+  // The name and the hex key ID hold no "+"; the base64 key may.
+  const match = /^([^+]*)\+([^+]*)\+(.*)$/s.exec(vkey);
+  if (!match) throw new NoteFormatError('a verifier key is <name>+<hex key ID>+<base64 key>');
+  const [, name, hexId, encoded] = match;
   checkKeyName(name);
   if (!/^[0-9a-f]{8}$/.test(hexId)) throw new NoteFormatError('the key ID must be 8 lowercase hex digits');
   const key = Buffer.from(encoded, 'base64');
