@@ -129,6 +129,9 @@ if (!hasCryptography) {
           const run = verify(['--note-only', '--vkey', vkey, '--checkpoint', writeNote(bad)]);
           expect(run).toEqual({ status: 1, out: expect.stringMatching(/INVALID: signature: Ed25519 signature by .* does not verify/) });
         }
+        const garbled = note.replace(/ \S(\S+)\n$/, ' !$1\n'); // the signature's base64 itself broken
+        expect(verify(['--note-only', '--vkey', vkey, '--checkpoint', writeNote(garbled)]))
+          .toEqual({ status: 1, out: expect.stringMatching(/INVALID: signature of \S+: not base64/) });
       });
 
       it('ignores a signature by another key and refuses a note with no signature by the trusted key', () => {

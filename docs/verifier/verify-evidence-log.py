@@ -33,9 +33,9 @@ class Invalid(Exception): pass   # the data does not verify -> exit 1
 class BadInput(Exception): pass  # the data cannot be read -> exit 2
 
 
-def b64(s, what):
+def b64(s, what, error=BadInput):
     try: return base64.b64decode(s, validate=True)
-    except (binascii.Error, ValueError, TypeError): raise BadInput(f"{what}: not base64")
+    except (binascii.Error, ValueError, TypeError): raise error(f"{what}: not base64")
 
 
 def hash32(s, what):
@@ -70,7 +70,7 @@ def verify_note(note, vkey, label="signature"):  # signed-note "Format" and "Sig
     for line in text[cut + 2:-1].split("\n"):
         m = re.fullmatch(r"\u2014 (\S+) (\S+)", line)
         if not m: raise Invalid(f"{label}: malformed signature line {line!r}")
-        sig = b64(m.group(2), f"{label} of {m.group(1)}")
+        sig = b64(m.group(2), f"{label} of {m.group(1)}", Invalid)  # a signed note that is not well formed
         if m.group(1) != name or sig[:4] != key_id: continue  # unknown key: ignored, as the spec requires
         found += 1
         try: Ed25519PublicKey.from_public_bytes(public).verify(sig[4:], body.encode())
@@ -83,8 +83,7 @@ def parse_checkpoint(body, label="checkpoint"):  # tlog-checkpoint "Note text"
     lines = body.split("\n")[:-1]
     if len(lines) < 3 or not all(lines): raise Invalid(f"{label}: fewer than 3 lines, or an empty line")
     if not re.fullmatch(r"0|[1-9][0-9]*", lines[1]): raise Invalid(f"{label}: tree size {lines[1]!r} is not decimal")
-    try: root = base64.b64decode(lines[2], validate=True)
-    except binascii.Error: root = b""
+    root = b64(lines[2], f"{label}: root hash", Invalid)
     if len(root) != 32: raise Invalid(f"{label}: root hash is not base64 of 32 bytes")
     return lines[0], int(lines[1]), root
 
@@ -152,7 +151,7 @@ def inputs(argv):
         try: d = dict(vkey=read(a.vkey, "vkey"), checkpoint=read(a.checkpoint, "checkpoint", True), index=a.index,
                       old=read(a.old_checkpoint, "old-checkpoint", True), entry=read(a.entry, "entry", True),
                       proof=load(a.proof, "proof"), cons=load(a.consistency, "consistency"))
-        except ValueError as e: raise BadInput(f"proof: not JSON ({e})")
+        except ValueError as e: raise BadInput(f"proof or consistency: not JSON ({e})")
     if not isinstance(d["vkey"], str) or d["checkpoint"] is None: raise BadInput("need a vkey and a checkpoint")
     if (d["entry"] is None) != (d["proof"] is None) or (d["entry"] is not None and d["index"] is None):
         raise BadInput("an inclusion check needs entry, index and proof together")
@@ -161,9 +160,9 @@ def inputs(argv):
             if not isinstance(d[k], list): raise BadInput(f"{k}: not a JSON list")
             d[k] = [hash32(h, f"{k}[{i}]") for i, h in enumerate(d[k])]
     if d["index"] is not None:
-        try: d["index"] = int(d["index"])
-        except ValueError: raise BadInput("index: not an integer")
-        if d["index"] < 0: raise BadInput("index: negative")
+        if isinstance(d["index"], bool) or not re.fullmatch(r"[0-9]+", str(d["index"])):
+            raise BadInput("index: not a non-negative integer")
+        d["index"] = int(d["index"])
     return a.note_only, d
 
 
@@ -177,7 +176,8 @@ def main(argv):
         print(f"signature: valid, Ed25519 by {vkey[0]}+{vkey[1].hex()}")
         if note_only: print("VALID"); return 0
         origin, size, root = parse_checkpoint(body)
-        print(f"checkpoint: origin {origin}, tree size {size}, root {base64.b64encode(root).decode()}")
+        differs = "" if origin == vkey[0] else f" (not the key name {vkey[0]}: the spec says SHOULD match)"
+        print(f"checkpoint: origin {origin}{differs}, tree size {size}, root {base64.b64encode(root).decode()}")
         if d["entry"] is not None:
             verify_inclusion(d["index"], size, sha256(b"\x00", d["entry"]), d["proof"], root)
             print(f"inclusion: entry sha256:{hashlib.sha256(d['entry']).hexdigest()} is leaf {d['index']} of that tree")
