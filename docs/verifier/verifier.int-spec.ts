@@ -26,6 +26,13 @@ const GO_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hf
 const GO_NOTE =
   "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n\n" +
   '— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+// A production checkpoint: the example of c2sp.org/tlog-checkpoint (C2SP/C2SP tlog-checkpoint.md) is a checkpoint of the
+// Go checksum database with its origin and key name renamed to example.com/behind-the-sofa; with them set back it verifies
+// under sum.golang.org's published key (golang.org/x/mod gosumcheck/main.go, default of -k).
+const SUMDB_VKEY = 'sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8';
+const SUMDB_CHECKPOINT =
+  'go.sum database tree\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n' +
+  '— sum.golang.org Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n';
 
 // RFC 6962 test tree of github.com/transparency-dev/merkle: leaves from testonly/constants.go (LeafInputs, @ 582a6ad1),
 // roots and proofs from cmd/proofgen/main.go (@ 417fb0c3; 1-based leaf numbers there, 0-based indexes here).
@@ -145,6 +152,16 @@ if (!hasCryptography) {
           .toEqual({ status: 1, out: expect.stringContaining('INVALID: signature: Ed25519 signature by example.com/foo+530d903a does not verify') });
         expect(verify(['--note-only', '--vkey', C2SP_VKEY.replace('530d903a', '530d903b'), '--checkpoint', writeNote(C2SP_NOTE)]))
           .toEqual({ status: 2, out: expect.stringContaining('vkey: key ID does not match') });
+      });
+
+      it('accepts a production checkpoint of sum.golang.org, and refuses it with a tree size or root edited', () => {
+        expect(verify({ vkey: SUMDB_VKEY, checkpoint: SUMDB_CHECKPOINT })).toEqual({
+          status: 0,
+          out: expect.stringContaining('checkpoint: origin go.sum database tree (not the key name sum.golang.org: the spec says SHOULD match), tree size 20852163, root CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I='),
+        });
+        for (const bad of [SUMDB_CHECKPOINT.replace('20852163', '20852162'), SUMDB_CHECKPOINT.replace('CsUY', 'CsUZ'), flipSignature(SUMDB_CHECKPOINT)]) {
+          expect(verify({ vkey: SUMDB_VKEY, checkpoint: bad })).toEqual({ status: 1, out: expect.stringContaining('INVALID: signature: Ed25519 signature by sum.golang.org+033de0ae does not verify') });
+        }
       });
 
       it('builds the published Go vkey from the published Go private key (the test signer below is built the same way)', () => {
