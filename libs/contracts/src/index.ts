@@ -51,3 +51,4 @@ export * from './directory/party.readers';
 export * from './directory/staff.readers';
 export * from './domicile/session.readers';
 export * from './correspondence/correspondence.readers';
+export * from './readers/store-readers';

@@ -5,10 +5,10 @@ import {
   CLOCK,
   type Clock,
   DomainError,
+  eventsOf,
   ID_GENERATOR,
   type IdGenerator,
   PARTY_CATEGORY,
-  type PartyEvent,
   streamIdOf,
 } from '@sigillum/contracts';
 import { type CertificateAuthority, type CertificateProfile, CertificateRequestError, type IssuedCertificate } from '@sigillum/crypto';
@@ -65,7 +65,7 @@ export class CertificatesService {
   /** Certifies a party's registered, unrevoked key under `profile`, and records CertificateIssued. */
   async issue(request: IssueRequest): Promise<CertificateView & { readonly profile: CertificateProfile }> {
     const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, request.partyId));
-    const party = partyKeysOf(recorded.map(({ event }) => event as PartyEvent));
+    const party = partyKeysOf(eventsOf(PARTY_CATEGORY, recorded));
     const key = certifiableKey(party, request.partyId, request.keyId, request.profile);
     if (party.status !== 'registered') throw new Error('unreachable: certifiableKey accepted an unknown party');
     const now = this.clock.now();

@@ -6,7 +6,7 @@ import {
   type MachinePrincipal,
   type PresentedCertificate,
 } from '@sigillum/auth';
-import { CERTIFICATE_CATEGORY, CLOCK, type Clock, PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
+import { CERTIFICATE_CATEGORY, CLOCK, type Clock, eventsOf, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
 import { isClientAuthCertificate } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { type CertificateEvent, certificateDecider, type CertificateState, subjectNamesParty } from './certificate.decider';
@@ -113,7 +113,7 @@ export class CertificateMachineAuthenticator implements MachineAuthenticator, On
     let party: PartyKeys = { status: 'unknown' };
     if (state.status === 'issued' || state.status === 'revoked') {
       const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, state.certificate.partyId));
-      party = partyKeysOf(recorded.map(({ event }) => event as PartyEvent));
+      party = partyKeysOf(eventsOf(PARTY_CATEGORY, recorded));
     }
     return machinePrincipalFor(presented, state, party, this.clock.now());
   }

@@ -7,6 +7,7 @@ import {
   type Clock,
   type CorrespondenceKind,
   DomainError,
+  eventsOf,
   ID_GENERATOR,
   type IdGenerator,
   JOB_CATEGORY,
@@ -21,7 +22,6 @@ import {
   type Reason,
   type RecordedEvent,
   SESSION_CATEGORY,
-  type SessionEvent,
   ShapeError,
   type StepFailed,
   type StepParameters,
@@ -191,7 +191,7 @@ export class ChainService {
   private async senderSession(sessionId: string) {
     const recorded = await this.store.readStream(streamIdOf(SESSION_CATEGORY, sessionId));
     let session = senderSessionFold.initialState();
-    for (const { event } of recorded) session = senderSessionFold.evolve(session, event as SessionEvent);
+    for (const event of eventsOf(SESSION_CATEGORY, recorded)) session = senderSessionFold.evolve(session, event);
     return session;
   }
 

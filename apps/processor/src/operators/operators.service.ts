@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, type Clock, DomainError, HOSTING_CATEGORY, type HostingEvent, ID_GENERATOR, type IdGenerator, type OperatorHosted, PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
+import { CLOCK, type Clock, DomainError, HOSTING_CATEGORY, type HostingEvent, ID_GENERATOR, type IdGenerator, type OperatorHosted, PARTY_CATEGORY, eventsOf, streamIdOf } from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { KEY_STORE } from '@sigillum/runtime';
@@ -128,7 +128,7 @@ export class OperatorsService {
 
   private async assertProcessingOperator(operatorId: string): Promise<void> {
     const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, operatorId), { maxCount: 1 });
-    const registered = recorded[0]?.event as PartyEvent | undefined;
+    const [registered] = eventsOf(PARTY_CATEGORY, recorded);
     if (registered?.type !== 'PartyRegistered') {
       throw new DomainError('PROCESSOR.OPERATOR_UNKNOWN', `Party ${operatorId} is not registered in the directory`, 'not-found', [
         { rule: 'party.unknown', message: 'no such party in the directory', partyId: operatorId },

@@ -1,6 +1,7 @@
 import { EVENT_CATALOGUE, EVENT_CATEGORIES } from '../event-catalogue';
 import type { RecordedEvent } from '../event';
 import { EVENT_READERS, readEvent, readRecordedEvent } from './event-readers';
+import { eventsOf, recordedEventsOf } from './store-readers';
 import { readChainEvent, readStepTokenIssued } from '../certifier/chain.readers';
 import { readTokenReturned } from '../processor/job.readers';
 import { ShapeError } from './shape';
@@ -84,5 +85,20 @@ describe('typed event readers (libs/contracts)', () => {
     expect(readRecordedEvent('chain', recorded).event.type).toBe('ChainCompleted');
     expect(() => readRecordedEvent('party', recorded)).toThrow('stream chain-corr-1 is not a party stream');
     expect(() => readRecordedEvent('chain', { ...recorded, event: { ...recorded.event, data: {} } })).toThrow('correspondenceId must be');
+  });
+
+  it('reads store events typed (eventsOf, recordedEventsOf): unknown types left out, a misfit refused', () => {
+    const completed = { type: 'ChainCompleted', version: 1, data: { correspondenceId: 'corr-1', finalDigest: 'c'.repeat(64), completedAt: '2026-01-01T00:00:00.000Z' } };
+    const later = { type: 'ChainPaused', version: 1, data: {} };
+    expect(eventsOf('chain', [{ event: later }, { event: completed }])).toEqual([completed]);
+    const recorded = [later, completed].map((event, i) => ({
+      streamId: 'chain-corr-1',
+      streamRevision: i,
+      globalPosition: BigInt(i),
+      event,
+      metadata: { eventId: `e${i}`, correlationId: 'c', causationId: 'c', occurredAt: '2026-01-01T00:00:00.000Z', source: 'sigillum/certifier' },
+    }));
+    expect(recordedEventsOf('chain', recorded).map((r) => r.metadata.eventId)).toEqual(['e1']);
+    expect(() => eventsOf('chain', [{ event: { ...completed, data: { ...completed.data, finalDigest: 'x' } } }])).toThrow('finalDigest must be 64 lowercase hex digits');
   });
 });
