@@ -10,6 +10,7 @@ import { ChainDeadlines } from './chain/chain.deadlines';
 import { ChainService } from './chain/chain.service';
 import { CERTIFIER_CONFIG, loadCertifierConfig } from './certifier.config';
 import { EvidenceModule } from './evidence/evidence.module';
+import { EvidenceLogModule } from './evidence-log/evidence-log.module';
 import { LevelPolicyController } from './policy/level-policy.controller';
 import { LevelPolicyService } from './policy/level-policy.service';
 import { SessionSecretConsumer } from './session-secret/session-secret.consumer';
@@ -27,7 +28,7 @@ import { TrustCheckService } from './trust-check/trust-check.service';
  * SESSION_VERIFIER_KEY and OUT_OF_BAND_SENDER.
  */
 @Module({
-  imports: [CertificatesModule, EvidenceModule],
+  imports: [CertificatesModule, EvidenceModule, EvidenceLogModule],
   controllers: [AttributesController, LevelPolicyController, OperatorIndexController, OperatorIndexConsumer, SessionSecretConsumer, ChainController, ChainConsumer],
   providers: [
     { provide: CERTIFIER_CONFIG, useFactory: (config: SigillumConfig) => loadCertifierConfig(config.env), inject: [SIGILLUM_CONFIG] },

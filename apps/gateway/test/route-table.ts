@@ -60,6 +60,12 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   // the sender and recipients hold their own evidence (the handler refuses other parties: access.not-own-resource)
   'GET /evidence/{correspondenceId}': ['auditor', ...PARTY],
   'GET /evidence/{correspondenceId}/verification': ['auditor', ...PARTY],
+  // the evidence transparency log: the verifier key is public (anyone checks a checkpoint with it), the rest for auditors
+  'GET /evidence/{correspondenceId}/proof': ['auditor'],
+  'GET /evidence-log/key': EVERYONE,
+  'GET /evidence-log/checkpoint': ['auditor'],
+  'GET /evidence-log/tile/{path}': ['auditor'],
+  'GET /evidence-log/consistency': ['auditor'],
 
   // processor
   'POST /processor/operators': ['admin'],

@@ -486,6 +486,7 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       await http().post(`/correspondences/${correspondenceId}/acceptance`).set(bobSession.auth).expect(200);
       await http().get(`/correspondences/${correspondenceId}/parts/${part.digest}`).set(bobSession.auth).expect(200);
       await recordedOfType('EvidenceRecorded', (data) => data.eventName === 'ContentHandover');
+      await recordedOfType('EvidenceCheckpointSigned'); // the evidence log signs within EVIDENCE_CHECKPOINT_MS
 
       recorded = await store.readAll();
     }, 120_000);

@@ -16,7 +16,7 @@ import {
 import { PARTY_CATEGORY, type PartyEvent } from './directory/party.events';
 import { STAFF_CATEGORY, type StaffEvent } from './directory/staff.events';
 import { SESSION_CATEGORY, type SessionEvent } from './domicile/session.events';
-import { CHAIN_CATEGORY, type ChainEvent, EVIDENCE_CATEGORY, type EvidenceEvent } from './certifier/chain.events';
+import { CHAIN_CATEGORY, type ChainEvent, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, type EvidenceEvent, type EvidenceLogEvent } from './certifier/chain.events';
 import { CORRESPONDENCE_CATEGORY, type CorrespondenceEvent, DRAFT_CATEGORY, type DraftEvent } from './correspondence/correspondence.events';
 import { JOB_CATEGORY, type JobEvent } from './processor/job.events';
 import { HOSTING_CATEGORY, type HostingEvent } from './processor/hosting.events';
@@ -47,6 +47,7 @@ export interface EventsByCategory {
   [JOB_CATEGORY]: JobEvent;
   [HOSTING_CATEGORY]: HostingEvent;
   [EVIDENCE_CATEGORY]: EvidenceEvent;
+  [EVIDENCE_LOG_CATEGORY]: EvidenceLogEvent;
 }
 
 export type EventCategory = keyof EventsByCategory;
@@ -160,6 +161,9 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
   }),
   [EVIDENCE_CATEGORY]: eventTypes<EvidenceEvent['type']>({
     EvidenceRecorded: true,
+  }),
+  [EVIDENCE_LOG_CATEGORY]: eventTypes<EvidenceLogEvent['type']>({
+    EvidenceCheckpointSigned: true,
   }),
 };
 

@@ -147,3 +147,29 @@ export type EvidenceRecorded = DomainEvent<
 >;
 
 export type EvidenceEvent = EvidenceRecorded;
+
+/**
+ * The certifier's evidence transparency log (c2sp.org/tlog-checkpoint): every EvidenceRecorded of the store, in the
+ * store's global order, is a leaf (entry = the RFC 8785 canonical JSON of its `record`, leaf hash
+ * SHA-256(0x00 || entry)); one stream `evidencelog-<originId>` per log origin holds the checkpoints it signed.
+ */
+export const EVIDENCE_LOG_CATEGORY = 'evidencelog';
+
+/**
+ * A signed checkpoint of the evidence log: the tree of the first `treeSize` evidence records has root `rootHash`
+ * (hex here; base64 in the note), and `note` is the C2SP signed note (Ed25519, key name = origin) whose text is the
+ * checkpoint body `<origin>\n<treeSize>\n<base64 root>\n`. `verifierKey` is the note verifier key that signed it.
+ */
+export type EvidenceCheckpointSigned = DomainEvent<
+  'EvidenceCheckpointSigned',
+  {
+    readonly origin: string;
+    readonly treeSize: number;
+    readonly rootHash: string;
+    readonly note: string;
+    readonly verifierKey: string;
+    readonly signedAt: string;
+  }
+>;
+
+export type EvidenceLogEvent = EvidenceCheckpointSigned;

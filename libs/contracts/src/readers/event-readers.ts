@@ -1,7 +1,8 @@
 import { ATTRIBUTE_READERS, CA_READERS, CERTIFICATE_READERS, LEVEL_POLICY_READERS, SESSION_SECRET_READERS, TRUST_CHECK_READERS } from '../certifier/certifier.readers';
 import { ATTRIBUTES_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY, LEVEL_POLICY_CATEGORY, SESSION_SECRET_CATEGORY, TRUST_CHECK_CATEGORY } from '../certifier/certifier.events';
 import { CHAIN_READERS, EVIDENCE_READERS } from '../certifier/chain.readers';
-import { CHAIN_CATEGORY, EVIDENCE_CATEGORY } from '../certifier/chain.events';
+import { CHAIN_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY } from '../certifier/chain.events';
+import { EVIDENCE_LOG_READERS } from '../certifier/evidence-log.readers';
 import { CORRESPONDENCE_READERS, DRAFT_READERS } from '../correspondence/correspondence.readers';
 import { CORRESPONDENCE_CATEGORY, DRAFT_CATEGORY } from '../correspondence/correspondence.events';
 import { PARTY_READERS } from '../directory/party.readers';
@@ -39,6 +40,7 @@ export const EVENT_READERS: { readonly [C in EventCategory]: ReadersOf<EventsByC
   [JOB_CATEGORY]: JOB_READERS,
   [HOSTING_CATEGORY]: HOSTING_READERS,
   [EVIDENCE_CATEGORY]: EVIDENCE_READERS,
+  [EVIDENCE_LOG_CATEGORY]: EVIDENCE_LOG_READERS,
 };
 
 /**

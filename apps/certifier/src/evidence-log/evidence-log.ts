@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  CLOCK,
+  type Clock,
+  EVIDENCE_CATEGORY,
+  EVIDENCE_LOG_CATEGORY,
+  type EvidenceCheckpointSigned,
+  type EvidenceRecorded,
+  ID_GENERATOR,
+  type IdGenerator,
+  streamCategory,
+  streamIdOf,
+} from '@sigillum/contracts';
+import { canonicalizeToBuffer } from '@sigillum/crypto';
+import { EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
+import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
+import { CERTIFIER_SOURCE } from '../certifier.source';
+import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
+import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
+
+/** A checkpoint the log signed (from its stream). */
+export interface SignedCheckpoint {
+  readonly treeSize: number;
+  readonly rootHash: Buffer;
+  readonly note: string;
+  readonly signedAt: string;
+}
+
+/** One evidence record with its place in the log and its inclusion proof to a checkpoint. */
+export interface EvidenceLeaf {
+  readonly evidenceId: string;
+  readonly chainIndex: number;
+  readonly eventName: string;
+  readonly record: Readonly<Record<string, unknown>>;
+  readonly recordDigest: string;
+  /** The leaf index in the log; null when the log has not read the record yet. */
+  readonly leafIndex: number | null;
+  /** Base64 hashes from the leaf's sibling up; null when the checkpoint does not cover the record yet. */
+  readonly inclusionProof: string[] | null;
+}
+
+const READ_BATCH = 2_000;
+/** How often the log looks for new evidence (at most; EVIDENCE_CHECKPOINT_MS if shorter). */
+const POLL_MS = 250;
+
+/**
+ * The certifier's evidence transparency log. Every EvidenceRecorded of the event store is a leaf, in the store's
+ * global order (one and the same order for every certifier instance reading the same store): entry = the RFC 8785
+ * canonical JSON of `record`, exactly what `recordDigest` hashes, so anyone re-derives the leaf from the record.
+ * The tree is rebuilt from the store at start and follows it (readAll from its own position). A checkpoint is
+ * signed EVIDENCE_CHECKPOINT_MS after the tree grew, or once EVIDENCE_CHECKPOINT_LEAVES leaves are unsigned, and
+ * recorded as EvidenceCheckpointSigned on `evidencelog-<originId>` with the stream's last revision as expected
+ * version: of two certifiers, one wins, the other re-reads. No checkpoint is signed that is inconsistent with the
+ * last one recorded (a rewritten store stops the signing, loudly).
+ */
+@Injectable()
+export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('EvidenceLog');
+  private readonly tree = new MerkleTree();
+  private readonly entries: Buffer[] = [];
+  private readonly leafOf = new Map<string, number>();
+  private position: bigint | undefined;
+  private readonly checkpoints: SignedCheckpoint[] = [];
+  private revision = -1;
+  /** When the tree first held leaves no checkpoint covers (monotonic ms: the cadence is not the injected clock's business); undefined when all are signed. */
+  private grewAt: number | undefined;
+  /** Why signing stopped: the store no longer gives the tree a recorded checkpoint signed. */
+  private halted: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  readonly origin: string;
+  readonly streamId: string;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(EVIDENCE_LOG_SIGNER) private readonly signer: EvidenceLogSigner,
+    @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
+  ) {
+    this.origin = config.origin;
+    this.streamId = streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(config.origin));
+  }
+
+  get verifierKey(): string {
+    return this.signer.verifierKey;
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), Math.min(POLL_MS, this.config.checkpointMs));
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Reads what the store added (leaves, checkpoints) and signs a checkpoint when one is due. */
+  tick(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.stopping) return;
+      try {
+        await this.follow();
+        if (this.due()) await this.sign();
+      } catch (error) {
+        if (!this.stopping) this.log.warn(`evidence log: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /** Brings the tree and the checkpoints up to the store (for readers: what is served is at least this fresh). */
+  refresh(): Promise<void> {
+    return this.exclusive(() => this.follow());
+  }
+
+  /** The latest signed checkpoint, if any. */
+  latest(): SignedCheckpoint | undefined {
+    return this.checkpoints[this.checkpoints.length - 1];
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** The evidence records of a correspondence with their leaf indexes and inclusion proofs to `checkpoint`. */
+  async leavesOf(correspondenceId: string, checkpoint: SignedCheckpoint | undefined): Promise<EvidenceLeaf[]> {
+    const recorded = await this.store.readStream(streamIdOf(EVIDENCE_CATEGORY, correspondenceId));
+    return recorded
+      .filter((event) => event.event.type === 'EvidenceRecorded')
+      .map((event) => {
+        const data = (event.event as EvidenceRecorded).data;
+        const leafIndex = this.leafOf.get(data.evidenceId) ?? null;
+        const covered = checkpoint !== undefined && leafIndex !== null && leafIndex < checkpoint.treeSize;
+        return {
+          evidenceId: data.evidenceId,
+          chainIndex: data.chainIndex,
+          eventName: data.eventName,
+          record: data.record,
+          recordDigest: data.recordDigest,
+          leafIndex,
+          inclusionProof: covered ? this.tree.inclusionProof(leafIndex, checkpoint.treeSize).map((hash) => hash.toString('base64')) : null,
+        };
+      });
+  }
+
+  /** The consistency proof between two tree sizes the log has (base64 hashes). */
+  consistencyProof(from: number, to: number): string[] {
+    return this.tree.consistencyProof(from, to).map((hash) => hash.toString('base64'));
+  }
+
+  /** The root hash of the tree of the first `size` leaves. */
+  rootAt(size: number): Buffer {
+    return this.tree.root(size);
+  }
+
+  /** A tile of c2sp.org/tlog-tiles within the latest checkpoint; undefined when that checkpoint has no such tile. */
+  tile(ref: TileRef): Buffer | undefined {
+    const size = this.latest()?.treeSize ?? 0;
+    if (!tileExists(ref, size)) return undefined;
+    if (ref.kind === 'hash') return hashTile(this.tree, ref.level, ref.index, ref.width);
+    return encodeEntryBundle(this.entries.slice(ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width));
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.catch(() => undefined).then(work);
+    this.queue = next;
+    return next;
+  }
+
+  private async follow(): Promise<void> {
+    await this.readLeaves();
+    await this.readCheckpoints();
+    this.checkAgainstCheckpoints();
+    const signed = this.latest()?.treeSize ?? 0;
+    if (this.tree.size > signed) this.grewAt ??= performance.now();
+    else this.grewAt = undefined;
+  }
+
+  private async readLeaves(): Promise<void> {
+    for (;;) {
+      const batch = await this.store.readAll({ after: this.position, maxCount: READ_BATCH });
+      for (const recorded of batch) {
+        this.position = recorded.globalPosition;
+        if (streamCategory(recorded.streamId) !== EVIDENCE_CATEGORY || recorded.event.type !== 'EvidenceRecorded') continue;
+        const data = (recorded.event as EvidenceRecorded).data;
+        const entry = canonicalizeToBuffer(data.record);
+        if (createHash('sha256').update(entry).digest('hex') !== data.recordDigest) {
+          this.log.error(`evidence ${data.evidenceId} (${recorded.streamId}@${recorded.streamRevision}): recordDigest is not the SHA-256 of its record; logged as stored`);
+        }
+        this.leafOf.set(data.evidenceId, this.tree.append(entry));
+        this.entries.push(entry);
+      }
+      if (batch.length < READ_BATCH) return;
+    }
+  }
+
+  private async readCheckpoints(): Promise<void> {
+    const recorded = await this.store.readStream(this.streamId, { fromRevision: this.revision + 1 });
+    for (const event of recorded) {
+      this.revision = event.streamRevision;
+      if (event.event.type !== 'EvidenceCheckpointSigned') continue;
+      const data = (event.event as EvidenceCheckpointSigned).data;
+      this.checkpoints.push({ treeSize: data.treeSize, rootHash: Buffer.from(data.rootHash, 'hex'), note: data.note, signedAt: data.signedAt });
+    }
+  }
+
+  private verified = 0;
+
+  /** Every recorded checkpoint the tree reaches must have the tree's root at its size; otherwise signing stops. */
+  private checkAgainstCheckpoints(): void {
+    while (this.verified < this.checkpoints.length && this.checkpoints[this.verified].treeSize <= this.tree.size) {
+      const checkpoint = this.checkpoints[this.verified];
+      if (!this.tree.root(checkpoint.treeSize).equals(checkpoint.rootHash) && this.halted === undefined) {
+        this.halted = `the evidence in the store no longer gives the root of the checkpoint of size ${checkpoint.treeSize} signed at ${checkpoint.signedAt}: evidence was removed, reordered or edited`;
+        this.log.error(`${this.halted}; no further checkpoint will be signed`);
+      }
+      this.verified += 1;
+    }
+  }
+
+  private due(): boolean {
+    if (this.halted !== undefined || this.grewAt === undefined) return false;
+    const latest = this.latest();
+    if (latest !== undefined && latest.treeSize > this.tree.size) return false; // another instance is ahead: catch up first
+    const unsigned = this.tree.size - (latest?.treeSize ?? 0);
+    return unsigned >= this.config.checkpointLeaves || performance.now() - this.grewAt >= this.config.checkpointMs;
+  }
+
+  private async sign(): Promise<void> {
+    const treeSize = this.tree.size;
+    const rootHash = this.tree.root();
+    const note = signNote(formatCheckpoint({ origin: this.origin, size: treeSize, rootHash }), [this.signer.note]);
+    const signedAt = this.clock.now().toISOString();
+    const eventId = this.ids.next();
+    const event: EvidenceCheckpointSigned = {
+      type: 'EvidenceCheckpointSigned',
+      version: 1,
+      data: { origin: this.origin, treeSize, rootHash: rootHash.toString('hex'), note, verifierKey: this.signer.verifierKey, signedAt },
+    };
+    try {
+      await this.store.append(this.streamId, [{ event, metadata: { eventId, correlationId: eventId, causationId: eventId, occurredAt: signedAt, source: CERTIFIER_SOURCE } }], this.revision === -1 ? 'no-stream' : this.revision);
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      // Another certifier signed first: take its checkpoint, sign again later if still due.
+      await this.readCheckpoints();
+      this.checkAgainstCheckpoints();
+      return;
+    }
+    await this.readCheckpoints();
+    this.verified = Math.max(this.verified, this.checkpoints.length);
+    this.grewAt = undefined;
+  }
+}
