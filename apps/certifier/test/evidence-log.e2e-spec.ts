@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -5,7 +6,7 @@ import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
-import { canonicalizeToBuffer } from '@sigillum/crypto';
+import { canonicalizeToBuffer, verifyTimeStampToken } from '@sigillum/crypto';
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import { baseUrlOf, bearer, eventually, issueStaffToken, pendingEvent } from '@sigillum/testing';
@@ -28,7 +29,7 @@ import { CorrespondenceStory } from '../src/evidence/testing-fixtures';
 interface ProofAnswer {
   correspondenceId: string;
   verifierKey: string;
-  checkpoint: { origin: string; treeSize: number; rootHash: string; note: string; signedAt: string } | null;
+  checkpoint: { origin: string; treeSize: number; rootHash: string; note: string; signedAt: string; timeStampToken: string } | null;
   records: { evidenceId: string; record: Record<string, unknown>; recordDigest: string; leafIndex: number | null; inclusionProof: string[] | null }[];
 }
 
@@ -49,6 +50,7 @@ describe('evidence transparency log (e2e)', () => {
   let base: string;
   let auditor: Record<string, string>;
   let verifier: NoteVerifier;
+  let caPem: string;
   /** The other roles' writer (domicile, gateway): a second connection to the same store file. */
   let others: SqliteEventStore;
 
@@ -93,6 +95,10 @@ describe('evidence transparency log (e2e)', () => {
     const opened = openNote(answer.checkpoint!.note, [verifier]);
     const checkpoint = parseCheckpoint(opened.text);
     expect(checkpoint.origin).toBe(ORIGIN);
+    // The note is time-stamped (RFC 3161) by the certifier's TSA, certified by its CA.
+    const stamped = verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), { data: Buffer.from(answer.checkpoint!.note, 'utf8'), trustedCaPem: caPem });
+    expect(stamped.genTime.toISOString()).toBe(answer.checkpoint!.signedAt);
+    expect(() => verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), { data: Buffer.from(`${answer.checkpoint!.note} `, 'utf8'), trustedCaPem: caPem })).toThrow();
     for (const item of answer.records) {
       const entry = canonicalizeToBuffer(item.record);
       expect(createHash('sha256').update(entry).digest('hex')).toBe(item.recordDigest);
@@ -142,6 +148,7 @@ describe('evidence transparency log (e2e)', () => {
     expect(key.headers.get('content-type')).toMatch(/^text\/plain/);
     const vkey = (await key.text()).trim();
     verifier = parseVerifierKey(vkey);
+    caPem = await (await get('/ca/certificate', {})).text();
     expect(verifier.name).toBe(ORIGIN);
     expect(vkey).toMatch(/^sigillum\.test\/sigillum\/evidence\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
     for (const url of ['/evidence-log/checkpoint', '/evidence-log/tile/0/000', '/evidence-log/consistency?from=1', `/evidence/${randomUUID()}/proof`]) {
@@ -213,10 +220,25 @@ describe('evidence transparency log (e2e)', () => {
     expect(await consistent(second, third)).toBe(true);
 
     // Every checkpoint recorded on the log's stream verifies and none contradicts the next.
-    const recorded = (await others.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(ORIGIN)))).map((event) => event.event.data as { treeSize: number; note: string; rootHash: string });
+    const recorded = (await others.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(ORIGIN)))).map((event) => event.event.data as { treeSize: number; note: string; rootHash: string; timeStampToken: string });
     expect(recorded.length).toBeGreaterThanOrEqual(3);
     const checkpoints = recorded.map((data) => parseCheckpoint(openNote(data.note, [verifier]).text));
     checkpoints.forEach((checkpoint, i) => expect([checkpoint.size, checkpoint.rootHash.toString('hex')]).toEqual([recorded[i].treeSize, recorded[i].rootHash]));
+    for (const data of recorded) verifyTimeStampToken(Buffer.from(data.timeStampToken, 'base64'), { data: Buffer.from(data.note, 'utf8'), trustedCaPem: caPem });
+    // … and so does OpenSSL, given only the note, the token and the CA certificate.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-evidence-log-ts-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'note.txt'), recorded[0].note, 'utf8');
+      fs.writeFileSync(path.join(dir, 'note.tst'), Buffer.from(recorded[0].timeStampToken, 'base64'));
+      fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
+      const verified = execFileSync('openssl', ['ts', '-verify', '-token_in', '-in', path.join(dir, 'note.tst'), '-data', path.join(dir, 'note.txt'), '-CAfile', path.join(dir, 'ca.pem')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      expect(verified).toContain('Verification: OK');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     for (let i = 1; i < checkpoints.length; i++) {
       expect(checkpoints[i].size).toBeGreaterThan(checkpoints[i - 1].size);
       expect(await consistent({ size: checkpoints[i - 1].size, root: checkpoints[i - 1].rootHash }, { size: checkpoints[i].size, root: checkpoints[i].rootHash })).toBe(true);

@@ -23,6 +23,8 @@ export interface CheckpointView {
   readonly rootHash: string;
   readonly note: string;
   readonly signedAt: string;
+  /** RFC 3161 TimeStampToken over SHA-256 of the note, base64 DER (TSA certified by GET /ca/certificate). */
+  readonly timeStampToken: string;
 }
 
 /**
@@ -108,7 +110,7 @@ export class EvidenceLogController {
     return {
       correspondenceId,
       verifierKey: this.evidenceLog.verifierKey,
-      checkpoint: latest ? { origin: this.evidenceLog.origin, treeSize: latest.treeSize, rootHash: latest.rootHash.toString('base64'), note: latest.note, signedAt: latest.signedAt } : null,
+      checkpoint: latest ? { origin: this.evidenceLog.origin, treeSize: latest.treeSize, rootHash: latest.rootHash.toString('base64'), note: latest.note, signedAt: latest.signedAt, timeStampToken: latest.timeStampToken } : null,
       records,
     };
   }

@@ -19,6 +19,7 @@ import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, ty
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
+import { EVIDENCE_LOG_TSA, type EvidenceLogTsa } from './evidence-log.tsa';
 
 /** A checkpoint the log signed (from its stream). */
 export interface SignedCheckpoint {
@@ -26,6 +27,8 @@ export interface SignedCheckpoint {
   readonly rootHash: Buffer;
   readonly note: string;
   readonly signedAt: string;
+  /** RFC 3161 TimeStampToken over SHA-256 of the note (UTF-8), base64 DER. */
+  readonly timeStampToken: string;
 }
 
 /** One evidence record with its place in the log and its inclusion proof to a checkpoint. */
@@ -52,7 +55,8 @@ const POLL_MS = 250;
  * The tree is rebuilt from the store at start and follows it (readAll from its own position). A checkpoint is
  * signed EVIDENCE_CHECKPOINT_MS after the tree grew, or once EVIDENCE_CHECKPOINT_LEAVES leaves are unsigned, and
  * recorded as EvidenceCheckpointSigned on `evidencelog-<originId>` with the stream's last revision as expected
- * version: of two certifiers, one wins, the other re-reads. No checkpoint is signed that is inconsistent with the
+ * version: of two certifiers, one wins, the other re-reads. Each note is time-stamped (RFC 3161) by the certifier's
+ * own TSA. No checkpoint is signed that is inconsistent with the
  * last one recorded (a rewritten store stops the signing, loudly).
  */
 @Injectable()
@@ -79,6 +83,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(EVIDENCE_LOG_SIGNER) private readonly signer: EvidenceLogSigner,
+    @Inject(EVIDENCE_LOG_TSA) private readonly tsa: EvidenceLogTsa,
     @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
   ) {
     this.origin = config.origin;
@@ -206,7 +211,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       this.revision = event.streamRevision;
       if (event.event.type !== 'EvidenceCheckpointSigned') continue;
       const data = (event.event as EvidenceCheckpointSigned).data;
-      this.checkpoints.push({ treeSize: data.treeSize, rootHash: Buffer.from(data.rootHash, 'hex'), note: data.note, signedAt: data.signedAt });
+      this.checkpoints.push({ treeSize: data.treeSize, rootHash: Buffer.from(data.rootHash, 'hex'), note: data.note, signedAt: data.signedAt, timeStampToken: data.timeStampToken });
     }
   }
 
@@ -236,12 +241,14 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     const treeSize = this.tree.size;
     const rootHash = this.tree.root();
     const note = signNote(formatCheckpoint({ origin: this.origin, size: treeSize, rootHash }), [this.signer.note]);
-    const signedAt = this.clock.now().toISOString();
+    const now = this.clock.now();
+    const signedAt = now.toISOString();
+    const timeStampToken = this.tsa.timeStamp(Buffer.from(note, 'utf8'), now).toString('base64');
     const eventId = this.ids.next();
     const event: EvidenceCheckpointSigned = {
       type: 'EvidenceCheckpointSigned',
       version: 1,
-      data: { origin: this.origin, treeSize, rootHash: rootHash.toString('hex'), note, verifierKey: this.signer.verifierKey, signedAt },
+      data: { origin: this.origin, treeSize, rootHash: rootHash.toString('hex'), note, verifierKey: this.signer.verifierKey, signedAt, timeStampToken },
     };
     try {
       await this.store.append(this.streamId, [{ event, metadata: { eventId, correlationId: eventId, causationId: eventId, occurredAt: signedAt, source: CERTIFIER_SOURCE } }], this.revision === -1 ? 'no-stream' : this.revision);

@@ -169,6 +169,8 @@ export type EvidenceCheckpointSigned = DomainEvent<
     readonly note: string;
     readonly verifierKey: string;
     readonly signedAt: string;
+    /** RFC 3161 TimeStampToken (base64 DER) over SHA-256 of `note` (UTF-8), by the certifier's TSA. */
+    readonly timeStampToken: string;
   }
 >;
 

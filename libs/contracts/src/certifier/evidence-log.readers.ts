@@ -10,6 +10,7 @@ export const EVIDENCE_LOG_READERS = readersOf<EvidenceLogEvent>({
     note: text(16_384),
     verifierKey: text(512),
     signedAt: Time,
+    timeStampToken: text(65_536),
   },
 });
 
