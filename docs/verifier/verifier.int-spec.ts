@@ -1,14 +1,27 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, type EvidenceCheckpointSigned, streamIdOf } from '@sigillum/contracts';
+import { SqliteEventStore } from '@sigillum/eventstore';
+import { uuidGenerator } from '@sigillum/runtime/ids';
+import { pendingEvent } from '@sigillum/testing';
+import { ed25519NoteSigner, ed25519VerifierKey, rawEd25519PublicKey } from '@sigillum/tlog';
+// Sigillum code only PRODUCES the real data below (the certifier's evidence log and its routes); the script verifies alone.
+import { recordDigestOf } from '../../apps/certifier/src/evidence/evidence-record';
+import { EvidenceLog } from '../../apps/certifier/src/evidence-log/evidence-log';
+import { originIdOf } from '../../apps/certifier/src/evidence-log/evidence-log.config';
+import { EvidenceLogController } from '../../apps/certifier/src/evidence-log/evidence-log.controller';
+import type { EvidenceLogTsa } from '../../apps/certifier/src/evidence-log/evidence-log.tsa';
 
 /**
  * Runs docs/verifier/verify-evidence-log.py -- the verifier that shares nothing with the log's writer -- with Debian's
  * /usr/bin/python3 on published vectors: the signed notes of the C2SP signed-note spec and of golang.org/x/mod/sumdb/note,
  * and the RFC 6962 inclusion and consistency vectors of github.com/transparency-dev/merkle. Valid data must exit 0,
- * every tampering must exit 1 naming the failing part, unreadable input must exit 2.
+ * every tampering must exit 1 naming the failing part, unreadable input must exit 2. Then on real data: records, inclusion
+ * proofs, checkpoints and a consistency proof as the certifier's evidence log serves them (GET /evidence/:id/proof,
+ * /evidence-log/key, /evidence-log/consistency), produced here by Sigillum's code on a SQLite store.
  * Without python3-cryptography the suite says SKIPPED with the install command (.ci/run installs it).
  */
 const PYTHON = '/usr/bin/python3';
@@ -219,7 +232,103 @@ if (!hasCryptography) {
       expect(verify({ vkey: vkeyFor(ORIGIN), checkpoint: checkpoint(size), entry: 'AA==', proof: [] }).status).toBe(2); // no index
     });
 
-    it.todo('verifies a real checkpoint and inclusion proof produced by Sigillum (libs/tlog or the certifier evidence-log routes: not in the tree yet)');
+    describe('real data: the certifier evidence log (Sigillum code produces, the script alone verifies)', () => {
+      const SIGILLUM_ORIGIN = 'verifier.test/sigillum/evidence';
+      let store: SqliteEventStore;
+      let log: EvidenceLog;
+      let controller: EvidenceLogController;
+      const correspondences: string[] = [];
+
+      /** An evidence record as the certifier writes it (EN 319 522-3 shapes), with non-ASCII text, numbers, nulls and arrays. */
+      function recordOf(correspondenceId: string, chainIndex: number, previousEvidenceDigest: string | null) {
+        return {
+          version: 1, canonicalization: 'urn:ietf:rfc:8785', EvidenceIdentifier: randomUUID(), ERDSEventId: randomUUID(),
+          eventName: chainIndex === 0 ? 'SubmissionAcceptance' : 'ContentHandover', EventTime: new Date().toISOString(),
+          SubmissionTime: new Date().toISOString(), EvidenceIssuerPolicyID: '1.3.6.1.4.1.99999.1',
+          EvidenceIssuerDetails: { name: 'Sigillum — Certifier «test»', certificateFingerprint: 'ab'.repeat(32), caCertificateFingerprint: 'cd'.repeat(32), keyId: 'ef'.repeat(32) },
+          issuerRole: 'certifier', SenderDetails: { partyId: randomUUID() }, RecipientDetails: [{ partyId: randomUUID() }],
+          MessageIdentifier: correspondenceId,
+          UserContentInfo: { specimenDigest: '01'.repeat(32), PartsInfo: [{ ContentType: 'application/pdf', size: 123_456, DigestMethod: 'http://www.w3.org/2001/04/xmlenc#sha256', DigestValue: '02'.repeat(32) }] },
+          consignmentMode: 'consent', correspondenceKind: 'registered', requiredLevel: null, chainIndex, previousEvidenceDigest,
+          sourceEventId: randomUUID(), sourceEventType: 'Submitted', EventReasons: [{ code: 'OK', uri: 'urn:x:ok', text: 'Zoë Łukasiewicz — reçu 😀' }],
+        };
+      }
+
+      async function recordCorrespondence(): Promise<void> {
+        const correspondenceId = randomUUID();
+        correspondences.push(correspondenceId);
+        let previous: string | null = null;
+        for (let chainIndex = 0; chainIndex < 2; chainIndex++) {
+          const record = recordOf(correspondenceId, chainIndex, previous);
+          const recordDigest = recordDigestOf(record);
+          await store.append(
+            streamIdOf(EVIDENCE_CATEGORY, correspondenceId),
+            [pendingEvent('EvidenceRecorded', { evidenceId: record.EvidenceIdentifier, correspondenceId, chainIndex, eventName: record.eventName, record, recordDigest, previousEvidenceDigest: previous, jws: 'x.y.z', recordedAt: new Date().toISOString() })],
+            chainIndex === 0 ? 'no-stream' : 0,
+          );
+          previous = recordDigest;
+        }
+      }
+
+      beforeAll(async () => {
+        store = new SqliteEventStore({ filename: join(dir, 'events.sqlite') });
+        const { privateKey } = generateKeyPairSync('ed25519');
+        const signer = { note: ed25519NoteSigner(SIGILLUM_ORIGIN, privateKey), verifierKey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(privateKey)) };
+        const tsa = { timeStamp: () => Buffer.from('not checked here') } as unknown as EvidenceLogTsa;
+        log = new EvidenceLog(store, { now: () => new Date() }, uuidGenerator, signer, tsa, { origin: SIGILLUM_ORIGIN, checkpointMs: 3_600_000, checkpointLeaves: 6, tsaPolicyOid: '1.2.3' });
+        controller = new EvidenceLogController(log);
+        for (let i = 0; i < 3; i++) await recordCorrespondence();
+        await log.tick(); // 6 leaves: the first checkpoint
+        for (let i = 0; i < 4; i++) await recordCorrespondence();
+        await log.tick(); // 14 leaves: the second
+      });
+      afterAll(async () => store.close());
+
+      /** GET /evidence/:id/proof and GET /evidence-log/key as an auditor receives them, turned into the script's input. */
+      async function inputsOf(correspondenceId: string) {
+        const answer = JSON.parse(JSON.stringify(await controller.proof(correspondenceId))) as Awaited<ReturnType<EvidenceLogController['proof']>>;
+        const vkey = controller.key().trim();
+        expect(answer.checkpoint?.treeSize).toBe(14);
+        return answer.records.map((leaf) => ({ input: { vkey, checkpoint: answer.checkpoint!.note, record: leaf.record, index: leaf.leafIndex, proof: leaf.inclusionProof }, leaf }));
+      }
+
+      it('verifies every record of a correspondence: its canonical JSON is leaf N under the signed checkpoint', async () => {
+        for (const correspondenceId of [correspondences[0], correspondences[6]]) {
+          for (const { input, leaf } of await inputsOf(correspondenceId)) {
+            const run = verify(input);
+            expect(run).toEqual({ status: 0, out: expect.stringContaining(`inclusion: entry sha256:${leaf.recordDigest} is leaf ${leaf.leafIndex} of that tree`) });
+            expect(run.out).toContain(`checkpoint: origin ${SIGILLUM_ORIGIN}, tree size 14`);
+          }
+        }
+      });
+
+      it('refuses an edited record, another leaf index, a flipped proof hash, an edited checkpoint and another key, naming each', async () => {
+        const [{ input }] = await inputsOf(correspondences[1]);
+        const note = input.checkpoint;
+        const proof = input.proof!;
+        const other = generateKeyPairSync('ed25519').privateKey;
+        const cases: Array<[object, RegExp]> = [
+          [{ ...input, record: { ...input.record, eventName: 'ContentHandover' } }, /INVALID: inclusion: /],
+          [{ ...input, index: input.index! + 1 }, /INVALID: inclusion: /],
+          [{ ...input, proof: proof.map((h, i) => (i === 0 ? b64(flipHex(Buffer.from(h, 'base64').toString('hex'))) : h)) }, /INVALID: inclusion: /],
+          [{ ...input, proof: proof.slice(1) }, /INVALID: inclusion: /],
+          [{ ...input, checkpoint: note.replace('\n14\n', '\n13\n') }, /INVALID: signature: Ed25519 signature by .* does not verify/],
+          [{ ...input, checkpoint: flipSignature(note) }, /INVALID: signature: Ed25519 signature by .* does not verify/],
+          [{ ...input, vkey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(other)) }, /INVALID: signature: no signature by verifier\.test\/sigillum\/evidence\+/],
+        ];
+        for (const [bad, failure] of cases) expect(verify(bad)).toEqual({ status: 1, out: expect.stringMatching(failure) });
+      });
+
+      it('verifies the consistency proof of GET /evidence-log/consistency between the two signed checkpoints', async () => {
+        const notes = (await store.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(SIGILLUM_ORIGIN)))).map((event) => (event.event as EvidenceCheckpointSigned).data.note);
+        expect(notes).toHaveLength(2);
+        const answer = await controller.consistency('6', '14');
+        const base = { vkey: controller.key().trim(), oldCheckpoint: notes[0], checkpoint: notes[1], consistency: answer.proof };
+        expect(verify(base)).toEqual({ status: 0, out: expect.stringContaining('consistency: the tree of size 6 is a prefix of the tree of size 14') });
+        const flipped = answer.proof.map((h, i) => (i === 1 ? b64(flipHex(Buffer.from(h, 'base64').toString('hex'))) : h));
+        expect(verify({ ...base, consistency: flipped })).toEqual({ status: 1, out: expect.stringMatching(/INVALID: consistency: /) });
+      });
+    });
   });
 }
 

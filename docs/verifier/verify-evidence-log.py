@@ -16,11 +16,13 @@ Written from the specifications, sharing no code with the log that produced the 
   RFC 9162 §2.1.1: leaf hash = SHA-256(0x00 || entry); interior node = SHA-256(0x01 || left || right).
   RFC 9162 §2.1.3.2: verifying an inclusion proof (the fn/sn walk, steps 1-5, followed step by step below).
   RFC 9162 §2.1.4.2: verifying a consistency proof between an older and a newer tree head (optional here).
+  RFC 8785 §3.2 (JSON Canonicalization Scheme), only when the entry is given as a JSON record: the entry is then the
+      record's canonical form (keys sorted by UTF-16 code units, no whitespace, ECMAScript strings and numbers).
 
 Usage (flags, or one JSON file whose keys have the same names; binary values in JSON are base64):
-  verify-evidence-log.py --vkey VKEY|FILE --checkpoint NOTE-FILE [--entry FILE --index N --proof JSON|FILE]
+  verify-evidence-log.py --vkey VKEY|FILE --checkpoint NOTE-FILE [--entry FILE|--record JSON-FILE --index N --proof JSON|FILE]
                          [--old-checkpoint NOTE-FILE --consistency JSON|FILE]
-  verify-evidence-log.py --json FILE    {"vkey", "checkpoint" (note text), "entry" (base64), "index", "proof",
+  verify-evidence-log.py --json FILE    {"vkey", "checkpoint" (note text), "entry" (base64) or "record", "index", "proof",
                                           "oldCheckpoint", "consistency"}
   verify-evidence-log.py --note-only --vkey VKEY --checkpoint NOTE-FILE   (any signed note: signature only)
 A proof is a JSON list of 32-byte hashes, each base64 or hex. Exit status: 0 valid, 1 invalid (stderr names the
@@ -46,6 +48,24 @@ def hash32(s, what):
 
 def sha256(*parts): return hashlib.sha256(b"".join(parts)).digest()
 def node(left, right): return sha256(b"\x01", left, right)  # RFC 9162 §2.1.1
+
+
+def jcs(v):  # RFC 8785 §3.2.2 for the values a record holds; numbers only where Python prints them as ECMAScript does
+    if v is None or isinstance(v, bool): return json.dumps(v)
+    if isinstance(v, int) and abs(v) <= 2 ** 53: return str(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21: return str(int(v))
+    if isinstance(v, float) and 1e-4 <= abs(v) < 1e16: return repr(v)  # shortest round-trip digits, no exponent
+    if isinstance(v, str): return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list): return "[" + ",".join(jcs(x) for x in v) + "]"
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: k.encode("utf-16-be"))  # §3.2.3: by UTF-16 code units
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jcs(v[k]) for k in keys) + "}"
+    raise BadInput(f"record: the number {v!r} is beyond this short canonicalizer (give --entry instead)")
+
+
+def canonical(record):
+    try: return jcs(record).encode("utf-8")
+    except UnicodeEncodeError: raise BadInput("record: a string is not valid Unicode")
 
 
 def parse_vkey(vkey):  # signed-note "Verifier keys"
@@ -135,7 +155,7 @@ def read(value, what, binary=False):  # a file's content, or the value itself
 
 def inputs(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="Exit: 0 valid, 1 invalid, 2 bad input.")
-    for flag in ("--json", "--vkey", "--checkpoint", "--entry", "--index", "--proof", "--old-checkpoint", "--consistency"):
+    for flag in ("--json", "--vkey", "--checkpoint", "--entry", "--record", "--index", "--proof", "--old-checkpoint", "--consistency"):
         ap.add_argument(flag)
     ap.add_argument("--note-only", action="store_true", help="verify the note signature only")
     a = ap.parse_args(argv)
@@ -145,13 +165,16 @@ def inputs(argv):
         if not isinstance(j, dict): raise BadInput("json: not an object")
         text = lambda k: j[k].encode() if isinstance(j.get(k), str) else None
         d = dict(vkey=j.get("vkey"), checkpoint=text("checkpoint"), old=text("oldCheckpoint"), index=j.get("index"),
-                 entry=b64(j["entry"], "entry") if "entry" in j else None, proof=j.get("proof"), cons=j.get("consistency"))
+                 entry=b64(j["entry"], "entry") if "entry" in j else canonical(j["record"]) if "record" in j else None,
+                 proof=j.get("proof"), cons=j.get("consistency"))
     else:
         load = lambda v, w: json.loads(read(v, w)) if v is not None else None
-        try: d = dict(vkey=read(a.vkey, "vkey"), checkpoint=read(a.checkpoint, "checkpoint", True), index=a.index,
-                      old=read(a.old_checkpoint, "old-checkpoint", True), entry=read(a.entry, "entry", True),
-                      proof=load(a.proof, "proof"), cons=load(a.consistency, "consistency"))
-        except ValueError as e: raise BadInput(f"proof or consistency: not JSON ({e})")
+        try:
+            d = dict(vkey=read(a.vkey, "vkey"), checkpoint=read(a.checkpoint, "checkpoint", True), index=a.index,
+                     old=read(a.old_checkpoint, "old-checkpoint", True), entry=read(a.entry, "entry", True),
+                     proof=load(a.proof, "proof"), cons=load(a.consistency, "consistency"))
+            if a.record is not None: d["entry"] = canonical(load(a.record, "record"))
+        except ValueError as e: raise BadInput(f"proof, consistency or record: not JSON ({e})")
     if not isinstance(d["vkey"], str) or d["checkpoint"] is None: raise BadInput("need a vkey and a checkpoint")
     if (d["entry"] is None) != (d["proof"] is None) or (d["entry"] is not None and d["index"] is None):
         raise BadInput("an inclusion check needs entry, index and proof together")
