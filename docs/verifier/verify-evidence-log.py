@@ -154,7 +154,7 @@ def read(value, what, binary=False):  # a file's content, or the value itself
 
 
 def inputs(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="Exit: 0 valid, 1 invalid, 2 bad input.")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag in ("--json", "--vkey", "--checkpoint", "--entry", "--record", "--index", "--proof", "--old-checkpoint", "--consistency"):
         ap.add_argument(flag)
     ap.add_argument("--note-only", action="store_true", help="verify the note signature only")
