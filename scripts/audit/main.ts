@@ -1,0 +1,170 @@
+// The regulator's kit: npm run audit -- <command> [options]   (npm run audit -- --help)
+//
+// export       one self-contained bundle of correspondences' evidence, proofs, checkpoints, keys and certificates
+// verify       a bundle, offline: checkpoint signatures, leaves, inclusion proofs, chains, completeness
+// consistency  an old and a new checkpoint: both signed, the new tree extends the old (proof fetched or given)
+// checkpoint   saves the latest signed checkpoint (for a later consistency check)
+// fsck         re-derives the whole log from the tiles served and compares with the latest signed checkpoint
+import * as fs from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readBundle } from './bundle';
+import { checkConsistency, readNote, readProof, serverProof } from './consistency';
+import { EXIT, EXIT_CODES_HELP, ServerError, UsageError } from './errors';
+import { exportBundle } from './export';
+import { fsck } from './fsck';
+import { AuditClient, tokenOf } from './http';
+import { keyText, verifierOf } from './keys';
+import { progress } from './progress';
+import { verifyBundle } from './verify';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+const collect = (value: string, previous: string[]) => [...previous, value];
+const time = (value: string) => {
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new InvalidArgumentError('not an ISO-8601 time (e.g. 2026-03-02T09:00:00Z)');
+  return at;
+};
+const milliseconds = (value: string) => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a number of milliseconds');
+  return Number(value);
+};
+const serverOption = () => new Option('--server <url>', 'the Sigillum gateway (e.g. http://127.0.0.1:3000)').makeOptionMandatory();
+const tokenOption = () => new Option('--token <token>', "an auditor's staff token (default: the SIGILLUM_TOKEN environment variable, which keeps it out of ps and shell history)");
+
+function program(): Command {
+  const root = new Command('audit')
+    .description("The regulator's kit for Sigillum's evidence transparency log: export evidence with its proofs, verify it offline, check that the log only grows.")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nProgress goes to stderr (a bar on a terminal, plain lines when piped); results to stdout.`);
+
+  root
+    .command('export')
+    .description('Export correspondences into one self-contained bundle: records (with their JWS), leaf indexes and inclusion proofs, the signed checkpoint they rest on (and its RFC 3161 time-stamp), the log verifier key, the CA and TSA certificates, and what the server had (so verify finds a dropped record).')
+    .addOption(serverOption())
+    .addOption(tokenOption())
+    .option('--correspondence <id>', 'a correspondence to export (repeatable)', collect, [])
+    .option('--party <id>', 'every correspondence in which this party has evidence (GET /audit/parties/:id; repeatable)', collect, [])
+    .option('--since <time>', 'with --party: only evidence at or after this time', time)
+    .option('--until <time>', 'with --party: only evidence at or before this time', time)
+    .option('--wait <ms>', 'wait up to this long for a checkpoint to cover fresh records', milliseconds, 10_000)
+    .requiredOption('--out <bundle.json>', 'where to write the bundle')
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --correspondence <id> --out bundle.json`)
+    .action(async (options: { server: string; token?: string; correspondence: string[]; party: string[]; since?: Date; until?: Date; wait: number; out: string }) => {
+      if ((options.since || options.until) && options.party.length === 0) throw new UsageError('--since/--until select within a --party (the server lists correspondences by party only)');
+      const client = new AuditClient(options.server, tokenOf(options.token));
+      await exportBundle(client, { correspondences: options.correspondence, parties: options.party, since: options.since, until: options.until, out: options.out, waitMs: options.wait }, out);
+      process.exitCode = EXIT.VALID;
+    });
+
+  root
+    .command('verify')
+    .description('Verify a bundle offline (no network): checkpoint signatures against the log key, each record\'s leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c to the bundle\'s CA), and that no record the server had is missing (first, middle or last).')
+    .argument('<bundle>', 'the bundle written by export')
+    .option('--key <vkey>', "the log's verifier key you expect (the text <name>+<hex id>+<base64>, or a file holding it); a bundle under another key is invalid")
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  npm run audit -- verify bundle.json --key "$(cat evidence-log.vkey)"`)
+    .action((file: string, options: { key?: string; json?: boolean }) => {
+      const bundle = readBundle(file);
+      const pinnedKey = options.key === undefined ? undefined : keyText(options.key);
+      const bar = progress('verify', bundle.correspondences.length);
+      let report;
+      try {
+        report = verifyBundle(bundle, { pinnedKey, onCorrespondence: (id) => bar.tick(id) });
+      } finally {
+        bar.stop();
+      }
+      if (options.json) out(JSON.stringify({ valid: report.valid, keyId: report.keyId, problems: report.problems }, null, 2));
+      else for (const line of report.lines) out(line);
+      process.exitCode = report.valid ? EXIT.VALID : EXIT.INVALID;
+    });
+
+  root
+    .command('consistency')
+    .description('Check that a later checkpoint extends an earlier one: both notes signed by the log key, and the RFC 9162 consistency proof between them (fetched from --server, or read from --proof offline).')
+    .argument('<old-checkpoint>', 'the earlier signed checkpoint note (from "checkpoint --out", or GET /evidence-log/checkpoint)')
+    .argument('<new-checkpoint>', 'the later signed checkpoint note')
+    .option('--server <url>', 'fetch the proof (and the key, unless --key) from this gateway')
+    .addOption(tokenOption())
+    .option('--proof <file>', 'the proof, offline: the JSON answer of GET /evidence-log/consistency?from=&to=')
+    .option('--key <vkey>', "the log's verifier key (text or file); required offline")
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExamples:\n  npm run audit -- consistency old.note new.note --server http://127.0.0.1:3000 --key evidence-log.vkey\n  npm run audit -- consistency old.note new.note --proof proof.json --key evidence-log.vkey`)
+    .action(async (oldFile: string, newFile: string, options: { server?: string; token?: string; proof?: string; key?: string }) => {
+      if (!options.server && !options.proof) throw new UsageError('give --server (to fetch the proof) or --proof <file> (offline)');
+      if (options.server && options.proof) throw new UsageError('give either --server or --proof, not both');
+      const oldNote = readNote(oldFile);
+      const newNote = readNote(newFile);
+      const client = options.server ? new AuditClient(options.server, tokenOf(options.token)) : undefined;
+      if (!options.key && !client) throw new UsageError('offline, pass the log key with --key');
+      const vkey = options.key ? keyText(options.key) : (await client!.text('/evidence-log/key', { auth: false })).trim();
+      const verifier = verifierOf(vkey, options.key ? '--key' : 'the served key');
+      const proof = options.proof ? readProof(options.proof) : undefined;
+      const result = await checkConsistency(oldNote, newNote, verifier, (from, to) => (proof ? Promise.resolve(proof) : serverProof(client!, from, to)));
+      for (const line of result.lines) out(line);
+      process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
+    });
+
+  root
+    .command('checkpoint')
+    .description('Save the latest signed checkpoint of the log (verified against the key first), for a later consistency check.')
+    .addOption(serverOption())
+    .addOption(tokenOption())
+    .option('--key <vkey>', "the log's verifier key (text or file); default: the one the server publishes")
+    .requiredOption('--out <file>', 'where to write the note')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (options: { server: string; token?: string; key?: string; out: string }) => {
+      const client = new AuditClient(options.server, tokenOf(options.token));
+      const vkey = options.key ? keyText(options.key) : (await client.text('/evidence-log/key', { auth: false })).trim();
+      const verifier = verifierOf(vkey, options.key ? '--key' : 'the served key');
+      const note = await client.text('/evidence-log/checkpoint');
+      const result = await checkConsistency(note, note, verifier, async () => []);
+      fs.writeFileSync(options.out, note);
+      for (const line of result.lines.slice(0, 2)) out(line);
+      out(`saved to ${options.out}`);
+      process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
+    });
+
+  root
+    .command('fsck')
+    .description('Re-derive the whole evidence log from the entry bundles and tiles the server serves: the rebuilt root against the latest signed checkpoint, every hash tile, every entry canonical, every correspondence chain contiguous and linked in log order.')
+    .addOption(serverOption())
+    .addOption(tokenOption())
+    .option('--key <vkey>', "the log's verifier key (text or file); default: the one the server publishes")
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (options: { server: string; token?: string; key?: string }) => {
+      const client = new AuditClient(options.server, tokenOf(options.token));
+      const vkey = options.key ? keyText(options.key) : (await client.text('/evidence-log/key', { auth: false })).trim();
+      const result = await fsck(client, verifierOf(vkey, options.key ? '--key' : 'the served key'));
+      for (const line of result.lines) out(line);
+      process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
+    });
+
+  return root;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const root = program();
+  if (argv.length === 0) {
+    root.outputHelp({ error: true });
+    return EXIT.USAGE;
+  }
+  try {
+    await root.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.VALID;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? EXIT.VALID : EXIT.USAGE;
+    }
+    if (error instanceof ServerError) {
+      err(`audit: server: ${error.message}`);
+      return EXIT.SERVER;
+    }
+    err(`audit: ${error instanceof UsageError ? '' : 'error: '}${(error as Error).message}`);
+    return EXIT.USAGE;
+  }
+}
+
+// Exit once stdout is flushed (a piped report must not be cut by process.exit).
+main(process.argv.slice(2)).then((code) => process.stdout.write('', () => process.exit(code)));

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
+import { verifyEvidenceChain } from '@sigillum/evidence';
+import { type Checkpoint, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@sigillum/tlog';
+import type { Bundle, BundleCorrespondence, BundleRecord } from './bundle';
+import { canonicalJson } from './jcs';
+
+/** One thing that does not hold, with the record it is about (null: the correspondence or the bundle as a whole). */
+export interface Problem {
+  readonly correspondenceId: string | null;
+  readonly chainIndex: number | null;
+  readonly eventName: string | null;
+  readonly rule: string;
+  readonly message: string;
+}
+
+export interface VerifyReport {
+  readonly valid: boolean;
+  readonly problems: readonly Problem[];
+  readonly lines: readonly string[];
+  readonly keyId: string | null;
+}
+
+export interface VerifyOptions {
+  /** The verifier key the auditor expects (published by the operator); the bundle's own key must be this one. */
+  readonly pinnedKey?: string;
+  /** Called once per correspondence checked (progress). */
+  readonly onCorrespondence?: (correspondenceId: string) => void;
+}
+
+const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const keyIdOf = (verifier: NoteVerifier) => `${verifier.name}+${verifier.keyId.toString('hex')}`;
+const sameKey = (a: NoteVerifier, b: NoteVerifier) => a.name === b.name && a.keyId.equals(b.keyId) && a.publicKey.equals(b.publicKey);
+
+/**
+ * Verifies an audit bundle offline: the log's checkpoint signatures (against the bundle's key, or the pinned one),
+ * each record's leaf (SHA-256(0x00 || canonical JSON)), each inclusion proof to its checkpoint's root, the per-
+ * correspondence chain (libs/evidence: JWS with x5c to the bundle's CA, previousEvidenceDigest links, contiguous
+ * chain indexes) and completeness against what the server had when exporting (a record dropped anywhere is named).
+ */
+export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): VerifyReport {
+  const problems: Problem[] = [];
+  const lines: string[] = [];
+  const problem = (correspondenceId: string | null, record: Pick<BundleRecord, 'chainIndex' | 'eventName'> | null, rule: string, message: string) =>
+    problems.push({ correspondenceId, chainIndex: record?.chainIndex ?? null, eventName: record?.eventName ?? null, rule, message });
+
+  let verifier: NoteVerifier | null = null;
+  try {
+    verifier = parseVerifierKey(bundle.verifierKey.trim());
+  } catch (error) {
+    problem(null, null, 'key.malformed', `the bundle's verifier key is not a signed-note Ed25519 key: ${(error as Error).message}`);
+  }
+  if (options.pinnedKey !== undefined) {
+    let pinned: NoteVerifier | null = null;
+    try {
+      pinned = parseVerifierKey(options.pinnedKey.trim());
+    } catch (error) {
+      problem(null, null, 'key.malformed', `the --key given is not a signed-note Ed25519 key: ${(error as Error).message}`);
+    }
+    if (pinned) {
+      if (verifier && !sameKey(pinned, verifier)) {
+        problem(null, null, 'key.mismatch', `the bundle's log key ${keyIdOf(verifier)} is not the expected key ${keyIdOf(pinned)}: the checkpoints were not signed by the log you expect`);
+      }
+      verifier = pinned;
+      lines.push(`Log key: ${keyIdOf(pinned)} (pinned with --key)`);
+    }
+  } else if (verifier) {
+    lines.push(`Log key: ${keyIdOf(verifier)} (taken from the bundle; pin the operator's published key with --key to rule out a substituted log)`);
+  }
+
+  for (const item of bundle.correspondences) {
+    verifyCorrespondence(item, bundle.caCertificatePem, verifier, problem, lines);
+    options.onCorrespondence?.(item.correspondenceId);
+  }
+
+  const valid = problems.length === 0;
+  const total = bundle.correspondences.reduce((sum, item) => sum + item.records.length, 0);
+  if (valid) {
+    lines.push(
+      `VALID: ${bundle.correspondences.length} correspondence(s), ${total} record(s): every checkpoint is signed by the log key, every record is a leaf included under it, every chain is unbroken and complete up to what the server had.`,
+    );
+  } else {
+    lines.push(`INVALID: ${problems.length} problem(s):`);
+    for (const p of problems) {
+      const where = p.correspondenceId === null ? 'bundle' : p.chainIndex === null ? `correspondence ${p.correspondenceId}` : `correspondence ${p.correspondenceId}, chainIndex ${p.chainIndex}, ${p.eventName ?? '?'}`;
+      lines.push(`  - ${where}: ${p.rule}: ${p.message}`);
+    }
+  }
+  return { valid, problems, lines, keyId: verifier ? keyIdOf(verifier) : null };
+}
+
+type ProblemSink = (correspondenceId: string | null, record: Pick<BundleRecord, 'chainIndex' | 'eventName'> | null, rule: string, message: string) => void;
+
+function verifyCorrespondence(item: BundleCorrespondence, caPem: string, verifier: NoteVerifier | null, sink: ProblemSink, lines: string[]): void {
+  const id = item.correspondenceId;
+  const failing = new Set<number>();
+  const problem: ProblemSink = (correspondenceId, record, rule, message) => {
+    if (record) failing.add(record.chainIndex);
+    sink(correspondenceId, record, rule, message);
+  };
+  const before = lines.length;
+  const records = item.records;
+
+  // The checkpoint: signed by the log key, well-formed, time-stamped by the CA's TSA when the server does so.
+  let checkpoint: Checkpoint | null = null;
+  if (!item.checkpoint || typeof item.checkpoint.note !== 'string') {
+    problem(id, null, 'checkpoint.missing', 'the bundle carries no signed checkpoint for this correspondence: its records are not proven in the log');
+  } else if (verifier) {
+    try {
+      const opened = openNote(item.checkpoint.note, [verifier]);
+      checkpoint = parseCheckpoint(opened.text);
+      if (checkpoint.origin !== verifier.name) problem(id, null, 'checkpoint.origin', `the checkpoint's origin "${checkpoint.origin}" is not the key's name "${verifier.name}"`);
+    } catch (error) {
+      problem(id, null, 'checkpoint.signature', `the checkpoint does not verify under ${keyIdOf(verifier)}: ${(error as Error).message}`);
+    }
+    if (item.checkpoint.timeStampToken) {
+      try {
+        const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), { data: Buffer.from(item.checkpoint.note, 'utf8'), trustedCaPem: caPem });
+        lines.push(`  checkpoint time-stamped ${info.genTime.toISOString()} (RFC 3161, TSA under the bundle's CA)`);
+      } catch (error) {
+        problem(id, null, 'checkpoint.timestamp', `the checkpoint's RFC 3161 time-stamp does not verify against the bundle's CA: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  // Each record: its leaf is the hash of its canonical JSON, proven included under the checkpoint's root.
+  const digests: (string | null)[] = [];
+  for (const record of records) {
+    let entry: Buffer | null = null;
+    try {
+      entry = Buffer.from(canonicalJson(record.record), 'utf8');
+    } catch (error) {
+      problem(id, record, 'record.shape', `the record has no canonical JSON form: ${(error as Error).message}`);
+    }
+    digests.push(entry ? sha256Hex(entry) : null);
+    if (entry && record.recordDigest !== sha256Hex(entry)) {
+      problem(id, record, 'record.digest', `recordDigest ${String(record.recordDigest).slice(0, 16)}… is not SHA-256 of the record's canonical JSON (${sha256Hex(entry).slice(0, 16)}…): the record was altered`);
+    }
+    if (record.record?.chainIndex !== record.chainIndex || record.record?.eventName !== record.eventName) {
+      problem(id, record, 'record.label', `the bundle labels the record chainIndex ${record.chainIndex} ${record.eventName}, the record itself says ${String(record.record?.chainIndex)} ${String(record.record?.eventName)}`);
+    }
+    if (record.record?.MessageIdentifier !== id) {
+      problem(id, record, 'chain.correspondence', `the record is about ${String(record.record?.MessageIdentifier)}, not ${id}`);
+    }
+    if (record.leafIndex === null || record.leafIndex === undefined || !Array.isArray(record.inclusionProof)) {
+      problem(id, record, 'inclusion.missing', 'no leaf index or inclusion proof: the checkpoint does not cover this record');
+      continue;
+    }
+    if (!checkpoint || !entry) continue;
+    if (!Number.isSafeInteger(record.leafIndex) || record.leafIndex < 0 || record.leafIndex >= checkpoint.size) {
+      problem(id, record, 'checkpoint.not-covering', `leaf index ${record.leafIndex} is not below the checkpoint's tree size ${checkpoint.size}: the bundle's checkpoint does not cover this record`);
+      continue;
+    }
+    const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
+    if (!verifyInclusion(record.leafIndex, checkpoint.size, leafHash(entry), proof, checkpoint.rootHash)) {
+      problem(id, record, 'inclusion.proof', `the record is not leaf ${record.leafIndex} of the checkpointed tree (size ${checkpoint.size}): the inclusion proof does not lead to the signed root`);
+    }
+  }
+
+  // Log order: a later record of a correspondence is a later leaf.
+  for (let i = 1; i < records.length; i++) {
+    const [a, b] = [records[i - 1].leafIndex, records[i].leafIndex];
+    if (a !== null && b !== null && !(b > a)) problem(id, records[i], 'log.order', `leaf index ${b} does not come after the previous record's ${a}: the records are out of log order`);
+  }
+
+  // The chain: with per-record JWS, libs/evidence verifies signatures (x5c to the CA), links and indexes; without, the links here.
+  if (records.length > 0 && records.every((record) => typeof record.jws === 'string')) {
+    const verdict = verifyEvidenceChain(records, caPem);
+    for (const p of verdict.problems) {
+      const record = records[p.index] ?? null;
+      problem(id, record, p.rule, p.message);
+    }
+  } else {
+    if (records.some((record) => typeof record.jws === 'string')) lines.push('  some records carry a JWS, some do not: the chain is checked by its digests and the inclusion proofs');
+    records.forEach((record, i) => {
+      const expected = i === 0 ? null : digests[i - 1];
+      if (record.chainIndex !== i) problem(id, record, 'chain.index', `record ${i} of the bundle has chainIndex ${record.chainIndex}; indexes must run 0, 1, 2… without gaps`);
+      if ((record.record?.previousEvidenceDigest ?? null) !== expected) {
+        problem(id, record, 'chain.link', i === 0 ? 'the first record must have previousEvidenceDigest null' : `previousEvidenceDigest is not the digest of the record before it (${String(expected).slice(0, 16)}…)`);
+      }
+    });
+  }
+
+  // Completeness: every record the server had, none dropped in the middle or at the end.
+  const present = new Set(records.map((record) => record.chainIndex));
+  const last = item.expected.lastChainIndex;
+  const highest = records.reduce((max, record) => Math.max(max, record.chainIndex), -1);
+  for (let index = 0; index <= Math.max(last, highest); index++) {
+    if (present.has(index)) continue;
+    if (index > highest) {
+      problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.end', `the record with chainIndex ${index} is missing: the server had ${item.expected.recordCount} record(s) up to chainIndex ${last} (leaf ${String(item.expected.lastLeafIndex)}), the bundle stops at chainIndex ${highest}`);
+    } else {
+      problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.gap', `the record with chainIndex ${index} is missing from the bundle (records ${index - 1} and ${index + 1} are there)`);
+    }
+  }
+  if (records.length !== item.expected.recordCount) {
+    problem(id, null, 'truncation.count', `the bundle holds ${records.length} record(s); the server had ${item.expected.recordCount}`);
+  }
+  const lastLeaf = records.reduce<number | null>((max, record) => (record.leafIndex === null ? max : Math.max(max ?? -1, record.leafIndex)), null);
+  if (item.expected.lastLeafIndex !== null && lastLeaf !== item.expected.lastLeafIndex) {
+    problem(id, null, 'truncation.leaf', `the last record the server had is leaf ${item.expected.lastLeafIndex}; the bundle's last is ${String(lastLeaf)}`);
+  }
+  if (checkpoint && item.expected.lastLeafIndex !== null && item.expected.lastLeafIndex >= checkpoint.size) {
+    problem(id, null, 'checkpoint.not-covering', `the bundle claims records up to leaf ${item.expected.lastLeafIndex}, but its checkpoint covers ${checkpoint.size} leaves (0…${checkpoint.size - 1})`);
+  }
+
+  const header = `Correspondence ${id}: ${records.length} record(s)${checkpoint ? `, checkpoint ${checkpoint.origin} size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}` : ''}`;
+  lines.splice(before, 0, header);
+  records.forEach((record, i) => {
+    const verdict = failing.has(record.chainIndex) ? 'INVALID' : 'ok     ';
+    lines.push(`  #${String(record.chainIndex).padEnd(3)} ${verdict} leaf ${String(record.leafIndex ?? '-').padEnd(6)} ${String(record.eventName).padEnd(40)} ${digests[i]?.slice(0, 16) ?? '-'}…`);
+  });
+}
