@@ -1,0 +1,286 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { loadConfig, type SigillumConfig } from '@sigillum/config';
+import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
+import { SqliteEventStore } from '@sigillum/eventstore';
+import { createSigillumApp } from '@sigillum/runtime';
+import { baseUrlOf, eventually, issueStaffToken, pendingEvent } from '@sigillum/testing';
+import { ed25519VerifierKey, parseVerifierKey, rawEd25519PublicKey } from '@sigillum/tlog';
+import { rolesFor } from '../../apps/gateway/src/roles';
+import { EvidenceService } from '../../apps/certifier/src/evidence/evidence.service';
+import { CorrespondenceStory } from '../../apps/certifier/src/evidence/testing-fixtures';
+
+const ROOT = path.join(__dirname, '..', '..');
+const ORIGIN = 'sigillum.test/sigillum/evidence';
+
+// The CLI runs as a child process, as a regulator runs it: its exit code, stdout and stderr are what they see. It is
+// loaded from the sources (TypeScript transpiled on load, @sigillum/* paths as in tsconfig.json, like the gateway
+// proxy e2e), so the test needs no `npm run build` and never runs a stale dist/.
+const LOADER = `
+const root = ${JSON.stringify(ROOT)};
+const rootRequire = require('node:module').createRequire(root + '/package.json');
+const ts = rootRequire('typescript');
+const fs = require('node:fs');
+const { compilerOptions } = require(root + '/tsconfig.json');
+const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true, inlineSourceMap: true };
+require.extensions['.ts'] = (module, filename) => {
+  module._compile(ts.transpileModule(fs.readFileSync(filename, 'utf8'), { compilerOptions: options, fileName: filename }).outputText, filename);
+};
+rootRequire('tsconfig-paths').register({ baseUrl: root, paths: compilerOptions.paths });
+require(root + '/scripts/audit/main.ts');
+`;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface BundleJson {
+  verifierKey: string;
+  correspondences: { correspondenceId: string; expected: { recordCount: number; lastChainIndex: number; lastLeafIndex: number }; records: { chainIndex: number; eventName: string; leafIndex: number; record: Record<string, unknown> }[] }[];
+}
+
+/**
+ * The regulator's kit against a real process (directory and certifier roles, embedded SQLite): a letter's evidence
+ * (4 records) is exported with its proofs, verified offline; a flipped byte, a dropped last or middle record, a
+ * checkpoint that does not cover its records and a substituted log key are each found and named, with exit 1.
+ */
+describe("the regulator's kit: npm run audit (e2e)", () => {
+  let dataDir: string;
+  let work: string;
+  let loader: string;
+  let config: SigillumConfig;
+  let app: INestApplication;
+  let base: string;
+  let token: string;
+  let others: SqliteEventStore;
+  let correspondenceId: string;
+  let bundleFile: string;
+
+  /** Runs `audit <args>` (asynchronously: the server lives in this process). */
+  function audit(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [loader, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      });
+    });
+  }
+
+  /** A letter's evidence: validated and accepted for submission, then two certification tokens issued (4 records). */
+  async function letter(): Promise<string> {
+    const story = new CorrespondenceStory({ ids: 'uuid' });
+    const requested = story.submissionRequested();
+    const started = story.chainStarted();
+    for (const [checkId, answer] of Object.entries(story.trustChecks)) {
+      await others.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
+    }
+    await others.append(streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId), [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })], 'no-stream');
+    const service = app.get(EvidenceService);
+    const context = (causationId: string) => ({ correlationId: 'audit-e2e', causationId });
+    const chain = streamIdOf(CHAIN_CATEGORY, story.correspondenceId);
+    for (const source of [started, story.tokenIssued(0), story.tokenIssued(1)]) {
+      await others.append(chain, [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
+      await service.record(story.correspondenceId, source.eventId, context(source.eventId));
+    }
+    return story.correspondenceId;
+  }
+
+  function readBundle(): BundleJson {
+    return JSON.parse(fs.readFileSync(bundleFile, 'utf8')) as BundleJson;
+  }
+
+  function writeVariant(name: string, edit: (bundle: BundleJson) => void): string {
+    const bundle = readBundle();
+    edit(bundle);
+    const file = path.join(work, name);
+    fs.writeFileSync(file, JSON.stringify(bundle, null, 2));
+    return file;
+  }
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-audit-'));
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-audit-work-'));
+    loader = path.join(work, 'audit-loader.js');
+    fs.writeFileSync(loader, LOADER);
+    bundleFile = path.join(work, 'bundle.json');
+    config = loadConfig({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      LOG_LEVEL: 'error',
+      KEYSTORE_PASSPHRASE: 'audit e2e passphrase, not a secret',
+      EVIDENCE_LOG_ORIGIN: ORIGIN,
+      EVIDENCE_CHECKPOINT_MS: '100',
+      EVIDENCE_CHECKPOINT_LEAVES: '1000',
+    });
+    app = await createSigillumApp(config, rolesFor(['directory', 'certifier']));
+    await app.listen(0, '127.0.0.1');
+    base = baseUrlOf(app.getHttpServer());
+    others = new SqliteEventStore({ filename: config.sqliteFile });
+    token = await issueStaffToken(base, dataDir, ['auditor'], 'regulator-1');
+    correspondenceId = await letter();
+  }, 90_000);
+
+  afterAll(async () => {
+    await others?.close();
+    await app?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  }, 30_000);
+
+  it('documents every command and its exit codes in --help', async () => {
+    for (const command of [[], ['export'], ['verify'], ['consistency'], ['checkpoint'], ['fsck']]) {
+      const run = await audit([...command, '--help']);
+      expect({ command, code: run.code }).toEqual({ command, code: 0 });
+      expect(run.stdout).toContain('Exit status:');
+      expect(run.stdout).toContain('3  server unreachable');
+    }
+    const usage = await audit(['verify']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("missing required argument 'bundle'");
+    expect((await audit(['frobnicate'])).code).toBe(2);
+  }, 120_000);
+
+  it('exports a correspondence into one bundle (token from SIGILLUM_TOKEN), with plain progress lines when piped', async () => {
+    const run = await audit(['export', '--server', base, '--correspondence', correspondenceId, '--out', bundleFile], { SIGILLUM_TOKEN: token });
+    expect(run.stderr).toContain(`export 1/1 ${correspondenceId} (4 records)`);
+    expect(run).toMatchObject({ code: 0 });
+    expect(run.stdout).toContain(`exported 1 correspondence(s), 4 record(s) to ${bundleFile}`);
+    const bundle = readBundle();
+    expect(bundle.verifierKey).toMatch(/^sigillum\.test\/sigillum\/evidence\+[0-9a-f]{8}\+/);
+    const [item] = bundle.correspondences;
+    expect(item.records.map((record) => record.chainIndex)).toEqual([0, 1, 2, 3]);
+    expect(item.expected).toMatchObject({ recordCount: 4, lastChainIndex: 3, lastLeafIndex: item.records[3].leafIndex });
+    expect(fs.readFileSync(bundleFile, 'utf8')).toContain('BEGIN CERTIFICATE');
+  }, 60_000);
+
+  it('verifies the bundle offline: valid, exit 0, naming the log key', async () => {
+    const run = await audit(['verify', bundleFile]);
+    expect(run.code).toBe(0);
+    const { name, keyId } = parseVerifierKey(readBundle().verifierKey);
+    expect(run.stdout).toContain(`Log key: ${name}+${keyId.toString('hex')}`);
+    expect(run.stdout).toContain(`Correspondence ${correspondenceId}: 4 record(s)`);
+    expect(run.stdout).toContain('checkpoint time-stamped');
+    expect(run.stdout).toMatch(/^VALID: 1 correspondence\(s\), 4 record\(s\)/m);
+    // Pinned to the published key (text or file): still valid.
+    const keyFile = path.join(work, 'evidence-log.vkey');
+    fs.writeFileSync(keyFile, `${readBundle().verifierKey}\n`);
+    expect((await audit(['verify', bundleFile, '--key', keyFile])).code).toBe(0);
+    expect((await audit(['verify', bundleFile, '--key', readBundle().verifierKey])).code).toBe(0);
+  }, 60_000);
+
+  it('a bundle under another log key than the pinned one is invalid', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const wrong = ed25519VerifierKey(ORIGIN, rawEd25519PublicKey(privateKey));
+    const run = await audit(['verify', bundleFile, '--key', wrong]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('key.mismatch');
+    expect(run.stdout).toContain('checkpoint.signature');
+    expect(run.stdout).toContain(`Log key: ${wrong.split('+').slice(0, 2).join('+')} (pinned with --key)`);
+  }, 60_000);
+
+  it('a flipped byte in one record is found and the record named', async () => {
+    let name = '';
+    const file = writeVariant('flipped.json', (bundle) => {
+      const record = bundle.correspondences[0].records[2];
+      name = record.eventName;
+      const time = String(record.record.EventTime);
+      record.record.EventTime = time.replace(/\d(?=Z$|\.\d+Z$)/, (digit) => String((Number(digit) + 1) % 10));
+      expect(record.record.EventTime).not.toBe(time);
+    });
+    const run = await audit(['verify', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 2, ${name}: inclusion.proof`);
+    expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 2, ${name}: record.digest`);
+    expect(run.stdout).toMatch(/#2\s+INVALID/);
+    expect(run.stdout).toMatch(/^INVALID: /m);
+  }, 60_000);
+
+  it('a dropped last record is found: the bundle stops short of what the server had', async () => {
+    const file = writeVariant('truncated.json', (bundle) => {
+      bundle.correspondences[0].records.pop();
+    });
+    const run = await audit(['verify', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 3, ?: truncation.end: the record with chainIndex 3 is missing`);
+    expect(run.stdout).toContain('truncation.count');
+  }, 60_000);
+
+  it('a dropped middle record is found and named', async () => {
+    const file = writeVariant('gap.json', (bundle) => {
+      bundle.correspondences[0].records.splice(1, 1);
+    });
+    const run = await audit(['verify', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('truncation.gap: the record with chainIndex 1 is missing from the bundle');
+    expect(run.stdout).toContain('chain.link');
+  }, 60_000);
+
+  it("says when the bundle's checkpoint does not cover the records it claims", async () => {
+    const file = writeVariant('uncovered.json', (bundle) => {
+      const item = bundle.correspondences[0];
+      item.records[3].leafIndex = 1_000;
+      item.expected.lastLeafIndex = 1_000;
+    });
+    const run = await audit(['verify', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/chainIndex 3, .*: checkpoint\.not-covering: leaf index 1000 is not below the checkpoint's tree size \d+/);
+    expect(run.stdout).toMatch(/the bundle claims records up to leaf 1000, but its checkpoint covers \d+ leaves/);
+  }, 60_000);
+
+  it('bad input exits 2; an unreachable or refusing server exits 3', async () => {
+    const notJson = path.join(work, 'not.json');
+    fs.writeFileSync(notJson, '{ nope');
+    expect((await audit(['verify', notJson])).code).toBe(2);
+    expect((await audit(['verify', path.join(work, 'absent.json')])).code).toBe(2);
+    expect((await audit(['export', '--server', base, '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')])).code).toBe(2); // no token
+    const refused = await audit(['export', '--server', base, '--token', 'not-a-token', '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/refused \(401\)/);
+    expect((await audit(['export', '--server', 'http://127.0.0.1:9', '--token', token, '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')])).code).toBe(3);
+  }, 60_000);
+
+  it('consistency between a saved checkpoint and a later one, from the server and offline with --proof', async () => {
+    const oldNote = path.join(work, 'old.note');
+    const saved = await audit(['checkpoint', '--server', base, '--token', token, '--out', oldNote]);
+    expect(saved.code).toBe(0);
+    const oldSize = Number(fs.readFileSync(oldNote, 'utf8').split('\n')[1]);
+    await letter();
+    const newNote = path.join(work, 'new.note');
+    await eventually(async () => {
+      expect((await audit(['checkpoint', '--server', base, '--token', token, '--out', newNote])).code).toBe(0);
+      expect(Number(fs.readFileSync(newNote, 'utf8').split('\n')[1])).toBeGreaterThan(oldSize);
+    }, 20_000, 200);
+    const newSize = Number(fs.readFileSync(newNote, 'utf8').split('\n')[1]);
+
+    const online = await audit(['consistency', oldNote, newNote, '--server', base, '--token', token]);
+    expect(online.code).toBe(0);
+    expect(online.stdout).toContain(`VALID: the tree of ${newSize} leaves extends the tree of ${oldSize}`);
+
+    const proofFile = path.join(work, 'proof.json');
+    const answer = await fetch(`${base}/evidence-log/consistency?from=${oldSize}&to=${newSize}`, { headers: { authorization: `Bearer ${token}` } });
+    fs.writeFileSync(proofFile, await answer.text());
+    const key = readBundle().verifierKey;
+    expect((await audit(['consistency', oldNote, newNote, '--proof', proofFile, '--key', key])).code).toBe(0);
+    const proof = JSON.parse(fs.readFileSync(proofFile, 'utf8')) as { proof: string[] };
+    proof.proof[0] = Buffer.alloc(32, 7).toString('base64');
+    fs.writeFileSync(proofFile, JSON.stringify(proof));
+    const bad = await audit(['consistency', oldNote, newNote, '--proof', proofFile, '--key', key]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('INVALID: consistency.proof');
+    // Offline without a key: usage.
+    expect((await audit(['consistency', oldNote, newNote, '--proof', proofFile])).code).toBe(2);
+  }, 90_000);
+
+  it('fsck re-derives the whole log from the tiles and matches the signed checkpoint', async () => {
+    const run = await audit(['fsck', '--server', base, '--token', token]);
+    expect(run.stdout).toContain('VALID: the tree rebuilt from every entry served has the signed root');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/fsck \d+\/\d+ tile\/entries\/000\.p\/\d+/);
+  }, 60_000);
+});
