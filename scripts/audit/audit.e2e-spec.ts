@@ -67,6 +67,8 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     return new Promise((resolve) => {
       execFile(process.execPath, [loader, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
         const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
+        // AUDIT_E2E_TRANSCRIPT=<file>: keep what a regulator would have seen, for docs and reviews.
+        if (process.env.AUDIT_E2E_TRANSCRIPT) fs.appendFileSync(process.env.AUDIT_E2E_TRANSCRIPT, `$ npm run audit -- ${args.join(' ')}\n${String(stdout)}${String(stderr)}(exit ${code})\n\n`);
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       });
     });

@@ -35,7 +35,13 @@ export interface ConsistencyResult {
 }
 
 /** Both signatures, then the RFC 9162 consistency proof from the old tree to the new one. */
-export async function checkConsistency(oldNote: string, newNote: string, verifier: NoteVerifier, proofOf: (from: number, to: number) => Promise<string[]>): Promise<ConsistencyResult> {
+export async function checkConsistency(
+  oldNote: string,
+  newNote: string,
+  verifier: NoteVerifier,
+  proofOf: (from: number, to: number) => Promise<string[]>,
+  labels: readonly [string, string] = ['old', 'new'],
+): Promise<ConsistencyResult> {
   const lines = [`Log key: ${keyIdOf(verifier)}`];
   const open = (note: string, which: string): Checkpoint | null => {
     try {
@@ -47,8 +53,8 @@ export async function checkConsistency(oldNote: string, newNote: string, verifie
       return null;
     }
   };
-  const older = open(oldNote, 'old');
-  const newer = open(newNote, 'new');
+  const older = open(oldNote, labels[0]);
+  const newer = open(newNote, labels[1]);
   if (!older || !newer) return { valid: false, lines: [...lines, 'INVALID: a checkpoint is not signed by the log key'] };
   if (older.origin !== newer.origin) return { valid: false, lines: [...lines, `INVALID: the checkpoints are of different logs (${older.origin}, ${newer.origin})`] };
   if (older.size > newer.size) return { valid: false, lines: [...lines, `INVALID: the "old" checkpoint (size ${older.size}) is larger than the "new" one (${newer.size}); swap them, or the log shrank`] };

@@ -42,6 +42,7 @@ function program(): Command {
 
   root
     .command('export')
+    .summary('export correspondences with their proofs into one self-contained bundle')
     .description('Export correspondences into one self-contained bundle: records (with their JWS), leaf indexes and inclusion proofs, the signed checkpoint they rest on (and its RFC 3161 time-stamp), the log verifier key, the CA and TSA certificates, and what the server had (so verify finds a dropped record).')
     .addOption(serverOption())
     .addOption(tokenOption())
@@ -61,6 +62,7 @@ function program(): Command {
 
   root
     .command('verify')
+    .summary('verify a bundle offline, naming every failing record')
     .description('Verify a bundle offline (no network): checkpoint signatures against the log key, each record\'s leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c to the bundle\'s CA), and that no record the server had is missing (first, middle or last).')
     .argument('<bundle>', 'the bundle written by export')
     .option('--key <vkey>', "the log's verifier key you expect (the text <name>+<hex id>+<base64>, or a file holding it); a bundle under another key is invalid")
@@ -83,6 +85,7 @@ function program(): Command {
 
   root
     .command('consistency')
+    .summary('check that a later checkpoint extends an earlier one')
     .description('Check that a later checkpoint extends an earlier one: both notes signed by the log key, and the RFC 9162 consistency proof between them (fetched from --server, or read from --proof offline).')
     .argument('<old-checkpoint>', 'the earlier signed checkpoint note (from "checkpoint --out", or GET /evidence-log/checkpoint)')
     .argument('<new-checkpoint>', 'the later signed checkpoint note')
@@ -108,6 +111,7 @@ function program(): Command {
 
   root
     .command('checkpoint')
+    .summary('save the latest signed checkpoint (for a later consistency check)')
     .description('Save the latest signed checkpoint of the log (verified against the key first), for a later consistency check.')
     .addOption(serverOption())
     .addOption(tokenOption())
@@ -119,7 +123,7 @@ function program(): Command {
       const vkey = options.key ? keyText(options.key) : (await client.text('/evidence-log/key', { auth: false })).trim();
       const verifier = verifierOf(vkey, options.key ? '--key' : 'the served key');
       const note = await client.text('/evidence-log/checkpoint');
-      const result = await checkConsistency(note, note, verifier, async () => []);
+      const result = await checkConsistency(note, note, verifier, async () => [], ['latest', 'latest']);
       fs.writeFileSync(options.out, note);
       for (const line of result.lines.slice(0, 2)) out(line);
       out(`saved to ${options.out}`);
@@ -128,6 +132,7 @@ function program(): Command {
 
   root
     .command('fsck')
+    .summary('re-derive the whole log from the tiles served and compare with the signed checkpoint')
     .description('Re-derive the whole evidence log from the entry bundles and tiles the server serves: the rebuilt root against the latest signed checkpoint, every hash tile, every entry canonical, every correspondence chain contiguous and linked in log order.')
     .addOption(serverOption())
     .addOption(tokenOption())

@@ -168,6 +168,8 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, verifie
     const verdict = verifyEvidenceChain(records, caPem);
     for (const p of verdict.problems) {
       const record = records[p.index] ?? null;
+      // The same finding as record.digest above, in libs/evidence's words: said once.
+      if (p.rule === 'digest.mismatch' && record && digests[p.index] !== null && record.recordDigest !== digests[p.index]) continue;
       problem(id, record, p.rule, p.message);
     }
   } else {
@@ -207,7 +209,7 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, verifie
   const header = `Correspondence ${id}: ${records.length} record(s)${checkpoint ? `, checkpoint ${checkpoint.origin} size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}` : ''}`;
   lines.splice(before, 0, header);
   records.forEach((record, i) => {
-    const verdict = failing.has(record.chainIndex) ? 'INVALID' : 'ok     ';
+    const verdict = (failing.has(record.chainIndex) ? 'INVALID' : checkpoint ? 'ok' : 'UNPROVEN').padEnd(8);
     lines.push(`  #${String(record.chainIndex).padEnd(3)} ${verdict} leaf ${String(record.leafIndex ?? '-').padEnd(6)} ${String(record.eventName).padEnd(40)} ${digests[i]?.slice(0, 16) ?? '-'}…`);
   });
 }
