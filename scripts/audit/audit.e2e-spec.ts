@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -75,8 +75,8 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
   }
 
   /** A letter's evidence: validated and accepted for submission, then two certification tokens issued (4 records). */
-  async function letter(): Promise<string> {
-    const story = new CorrespondenceStory({ ids: 'uuid' });
+  async function letter(senderId = randomUUID()): Promise<string> {
+    const story = new CorrespondenceStory({ ids: 'uuid', senderId });
     const requested = story.submissionRequested();
     const started = story.chainStarted();
     for (const [checkId, answer] of Object.entries(story.trustChecks)) {
@@ -86,6 +86,8 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const service = app.get(EvidenceService);
     const context = (causationId: string) => ({ correlationId: 'audit-e2e', causationId });
     const chain = streamIdOf(CHAIN_CATEGORY, story.correspondenceId);
+    // The tokens' deadlines an hour from now: the certifier's deadline timers (running here) add no evidence mid-test.
+    story.wait(Date.now() - story.now + 3_600_000);
     for (const source of [started, story.tokenIssued(0), story.tokenIssued(1)]) {
       await others.append(chain, [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
       await service.record(story.correspondenceId, source.eventId, context(source.eventId));
@@ -120,7 +122,8 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
       EVIDENCE_CHECKPOINT_MS: '100',
       EVIDENCE_CHECKPOINT_LEAVES: '1000',
     });
-    app = await createSigillumApp(config, rolesFor(['directory', 'certifier']));
+    app = await createSigillumApp(config, rolesFor(['directory', 'certifier', 'projections']));
+    await app.startAllMicroservices(); // the projections' consumers (the audit view lists a party's correspondences)
     await app.listen(0, '127.0.0.1');
     base = baseUrlOf(app.getHttpServer());
     others = new SqliteEventStore({ filename: config.sqliteFile });
@@ -278,6 +281,24 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     // Offline without a key: usage.
     expect((await audit(['consistency', oldNote, newNote, '--proof', proofFile])).code).toBe(2);
   }, 90_000);
+
+  it("exports a party's correspondences, listed by the audit projection (GET /audit/parties/:partyId)", async () => {
+    const partyId = randomUUID();
+    const ids = [await letter(partyId), await letter(partyId)];
+    const file = path.join(work, 'party.json');
+    await eventually(async () => {
+      const run = await audit(['export', '--server', base, '--token', token, '--party', partyId, '--out', file]);
+      expect(run.code).toBe(0);
+      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([...ids].sort());
+    }, 20_000, 250);
+    const verified = await audit(['verify', file]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^VALID: 2 correspondence\(s\), 8 record\(s\)/m);
+    // A time range before any of it: nothing to export (usage).
+    const none = await audit(['export', '--server', base, '--token', token, '--party', partyId, '--until', '2000-01-01T00:00:00Z', '--out', file]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('nothing to export');
+  }, 60_000);
 
   it('fsck re-derives the whole log from the tiles and matches the signed checkpoint', async () => {
     const run = await audit(['fsck', '--server', base, '--token', token]);
