@@ -204,6 +204,12 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 2, ${name}: record.digest`);
     expect(run.stdout).toMatch(/#2\s+INVALID/);
     expect(run.stdout).toMatch(/^INVALID: /m);
+    // The same as JSON, for a regulator's own tooling.
+    const json = await audit(['verify', file, '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { valid: boolean; problems: { correspondenceId: string; chainIndex: number; eventName: string; rule: string }[] };
+    expect(report.valid).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ correspondenceId, chainIndex: 2, eventName: name, rule: 'inclusion.proof' }));
   }, 60_000);
 
   it('a dropped last record is found: the bundle stops short of what the server had', async () => {
