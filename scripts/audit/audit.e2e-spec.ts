@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
 import { SqliteEventStore } from '@sigillum/eventstore';
@@ -312,4 +313,27 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/fsck \d+\/\d+ tile\/entries\/000\.p\/\d+/);
   }, 60_000);
+
+  it('fsck finds an evidence row edited in the store: the rebuilt root is not the signed one, and the record is named', async () => {
+    await app.close();
+    const db = new Database(config.sqliteFile);
+    try {
+      const changed = db
+        .prepare(
+          `UPDATE events SET data = json_set(data, '$.record.EventTime', '1999-01-01T00:00:00.000Z')
+           WHERE event_type = 'EvidenceRecorded' AND json_extract(data, '$.record.MessageIdentifier') = ? AND json_extract(data, '$.record.chainIndex') = 1`,
+        )
+        .run(correspondenceId);
+      expect(changed.changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    app = await createSigillumApp(config, rolesFor(['directory', 'certifier', 'projections']));
+    await app.listen(0, '127.0.0.1');
+    base = baseUrlOf(app.getHttpServer());
+    const run = await audit(['fsck', '--server', base, '--token', token]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('root: the tree rebuilt from the entries has root');
+    expect(run.stdout).toMatch(new RegExp(`correspondence ${correspondenceId}, chainIndex 2, .*: chain\\.link: .*previous leaf \\d+ \\(chainIndex 1, SubmissionAcceptance\\)`));
+  }, 90_000);
 });

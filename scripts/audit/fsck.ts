@@ -66,7 +66,7 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier): Promise
   }
 
   // Each entry is a record in canonical form; each correspondence's chain holds in log order.
-  const chains = new Map<string, { chainIndex: number; digest: string }>();
+  const chains = new Map<string, { chainIndex: number; digest: string; leaf: number; eventName: string }>();
   entries.forEach((entry, leaf) => {
     let record: Record<string, unknown>;
     try {
@@ -81,8 +81,14 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier): Promise
     const previous = chains.get(id);
     const expectedIndex = previous ? previous.chainIndex + 1 : 0;
     if (record.chainIndex !== expectedIndex) problems.push(`${name}: chain.index: expected chainIndex ${expectedIndex} next in the log for this correspondence`);
-    if ((record.previousEvidenceDigest ?? null) !== (previous?.digest ?? null)) problems.push(`${name}: chain.link: previousEvidenceDigest is not the digest of the correspondence's previous leaf`);
-    chains.set(id, { chainIndex: typeof record.chainIndex === 'number' ? record.chainIndex : expectedIndex, digest: createHash('sha256').update(entry).digest('hex') });
+    if ((record.previousEvidenceDigest ?? null) !== (previous?.digest ?? null)) {
+      problems.push(
+        previous
+          ? `${name}: chain.link: previousEvidenceDigest is not the digest of the correspondence's previous leaf ${previous.leaf} (chainIndex ${previous.chainIndex}, ${previous.eventName}): that record was edited, or one between them removed`
+          : `${name}: chain.link: the correspondence's first leaf in the log has a previousEvidenceDigest: earlier records were removed`,
+      );
+    }
+    chains.set(id, { chainIndex: typeof record.chainIndex === 'number' ? record.chainIndex : expectedIndex, digest: createHash('sha256').update(entry).digest('hex'), leaf, eventName: String(record.eventName) });
   });
 
   lines.push(`Entries: ${entries.length} in ${refs.filter((r) => r.kind === 'entries').length} bundle(s); hash tiles: ${hashTiles.length}; correspondences: ${chains.size}`);
