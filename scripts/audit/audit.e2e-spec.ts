@@ -139,6 +139,18 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     fs.rmSync(work, { recursive: true, force: true });
   }, 30_000);
 
+  it('verifies with verification code only: nothing of apps/**, nothing of the signing side of libs/crypto', () => {
+    for (const file of fs.readdirSync(__dirname).filter((name) => name.endsWith('.ts') && !name.includes('.spec.') && !name.includes('.e2e-spec.'))) {
+      const source = fs.readFileSync(path.join(__dirname, file), 'utf8');
+      const imports = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1]);
+      for (const module of imports) {
+        expect({ file, module, ok: !module.includes('apps/') && module !== '@sigillum/crypto' && !module.startsWith('@sigillum/eventstore') }).toEqual({ file, module, ok: true });
+      }
+    }
+    const verify = fs.readFileSync(path.join(__dirname, 'verify.ts'), 'utf8');
+    expect(verify).not.toMatch(/from '\.\/http'|fetch\(/);
+  });
+
   it('documents every command and its exit codes in --help', async () => {
     for (const command of [[], ['export'], ['verify'], ['consistency'], ['checkpoint'], ['fsck']]) {
       const run = await audit([...command, '--help']);

@@ -17,7 +17,7 @@ export function readNote(file: string): string {
 }
 
 /** The proof file: the JSON answer of GET /evidence-log/consistency, or a bare array of base64 hashes. */
-export function readProof(file: string): string[] {
+export function readProof(file: string): { proof: string[]; from?: number; to?: number } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -26,7 +26,12 @@ export function readProof(file: string): string[] {
   }
   const proof = Array.isArray(parsed) ? parsed : (parsed as { proof?: unknown })?.proof;
   if (!Array.isArray(proof) || !proof.every((hash) => typeof hash === 'string')) throw new UsageError(`${file} holds no proof (an array of base64 hashes, or { "proof": [...] })`);
-  return proof as string[];
+  const sizes = Array.isArray(parsed) ? {} : (parsed as { from?: unknown; to?: unknown });
+  return {
+    proof: proof as string[],
+    ...(typeof sizes.from === 'number' ? { from: sizes.from } : {}),
+    ...(typeof sizes.to === 'number' ? { to: sizes.to } : {}),
+  };
 }
 
 export interface ConsistencyResult {

@@ -104,7 +104,13 @@ function program(): Command {
       const vkey = options.key ? keyText(options.key) : (await client!.text('/evidence-log/key', { auth: false })).trim();
       const verifier = verifierOf(vkey, options.key ? '--key' : 'the served key');
       const proof = options.proof ? readProof(options.proof) : undefined;
-      const result = await checkConsistency(oldNote, newNote, verifier, (from, to) => (proof ? Promise.resolve(proof) : serverProof(client!, from, to)));
+      const result = await checkConsistency(oldNote, newNote, verifier, async (from, to) => {
+        if (!proof) return serverProof(client!, from, to);
+        if ((proof.from !== undefined && proof.from !== from) || (proof.to !== undefined && proof.to !== to)) {
+          throw new UsageError(`${options.proof} is the proof from size ${String(proof.from)} to ${String(proof.to)}, but the checkpoints are of sizes ${from} and ${to}`);
+        }
+        return proof.proof;
+      });
       for (const line of result.lines) out(line);
       process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
     });
