@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, type EvidenceCheckpointSigned, streamIdOf } from '@sigillum/contracts';
@@ -14,6 +14,8 @@ import { EvidenceLog } from '../../apps/certifier/src/evidence-log/evidence-log'
 import { originIdOf } from '../../apps/certifier/src/evidence-log/evidence-log.config';
 import { EvidenceLogController } from '../../apps/certifier/src/evidence-log/evidence-log.controller';
 import type { EvidenceLogTsa } from '../../apps/certifier/src/evidence-log/evidence-log.tsa';
+import { exportBundle } from '../../scripts/audit/export';
+import type { AuditClient } from '../../scripts/audit/http';
 
 /**
  * Runs docs/verifier/verify-evidence-log.py -- the verifier that shares nothing with the log's writer -- with Debian's
@@ -276,7 +278,8 @@ if (!hasCryptography) {
         const signer = { note: ed25519NoteSigner(SIGILLUM_ORIGIN, privateKey), verifierKey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(privateKey)) };
         const tsa = { timeStamp: () => Buffer.from('not checked here') } as unknown as EvidenceLogTsa;
         log = new EvidenceLog(store, { now: () => new Date() }, uuidGenerator, signer, tsa, { origin: SIGILLUM_ORIGIN, checkpointMs: 3_600_000, checkpointLeaves: 6, tsaPolicyOid: '1.2.3' });
-        controller = new EvidenceLogController(log);
+        // The routes used here need only the log (other constructor arguments, e.g. an integrity checker, stay out).
+        controller = Reflect.construct(EvidenceLogController, [log]) as EvidenceLogController;
         for (let i = 0; i < 3; i++) await recordCorrespondence();
         await log.tick(); // 6 leaves: the first checkpoint
         for (let i = 0; i < 4; i++) await recordCorrespondence();
@@ -317,6 +320,44 @@ if (!hasCryptography) {
           [{ ...input, vkey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(other)) }, /INVALID: signature: no signature by verifier\.test\/sigillum\/evidence\+/],
         ];
         for (const [bad, failure] of cases) expect(verify(bad)).toEqual({ status: 1, out: expect.stringMatching(failure) });
+      });
+
+      it('verifies records of an export bundle (npm run audit -- export), read from the bundle file as an auditor would', async () => {
+        // The export command's own code, its HTTP client answered by the certifier's controller and store in-process.
+        const answer = async (path: string): Promise<unknown> => {
+          const proofOf = /^\/evidence\/([0-9a-f-]{36})\/proof$/.exec(path);
+          if (proofOf) return JSON.parse(JSON.stringify(await controller.proof(proofOf[1])));
+          const evidenceOf = /^\/evidence\/([0-9a-f-]{36})$/.exec(path);
+          if (evidenceOf) return { records: (await store.readStream(streamIdOf(EVIDENCE_CATEGORY, evidenceOf[1]))).map((event) => event.event.data) };
+          throw new Error(`unexpected GET ${path}`);
+        };
+        const client = {
+          base: 'http://certifier.test',
+          json: answer,
+          text: async (path: string) => (path === '/evidence-log/key' ? controller.key() : '-----BEGIN CERTIFICATE-----\n(not read by this verifier)\n-----END CERTIFICATE-----\n'),
+        } as unknown as AuditClient;
+        const out = join(dir, 'bundle.json');
+        await exportBundle(client, { correspondences: [correspondences[2], correspondences[5]], parties: [], out, waitMs: 0 }, () => undefined);
+
+        // From here on only the file: what `jq` in docs/verifier/README.md does.
+        const bundle = JSON.parse(readFileSync(out, 'utf8')) as { verifierKey: string; correspondences: Array<{ checkpoint: { note: string }; records: Array<{ record: object; recordDigest: string; leafIndex: number; inclusionProof: string[] }> }> };
+        const inputs = bundle.correspondences.flatMap((c) => c.records.map((r) => ({ vkey: bundle.verifierKey, checkpoint: c.checkpoint.note, record: r.record, index: r.leafIndex, proof: r.inclusionProof, digest: r.recordDigest })));
+        expect(inputs).toHaveLength(4);
+        for (const { digest, ...input } of inputs) {
+          expect(verify(input)).toEqual({ status: 0, out: expect.stringContaining(`inclusion: entry sha256:${digest} is leaf ${input.index} of that tree`) });
+        }
+        // The auditor's own trusted key (--vkey) replaces the bundle's: another key than the log's is refused.
+        const inputFile = join(dir, 'from-bundle.json');
+        writeFileSync(inputFile, JSON.stringify({ ...inputs[0], digest: undefined }));
+        expect(verify(['--json', inputFile, '--vkey', controller.key().trim()]).status).toBe(0);
+        const otherKey = ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(generateKeyPairSync('ed25519').privateKey));
+        expect(verify(['--json', inputFile, '--vkey', otherKey])).toEqual({ status: 1, out: expect.stringContaining('INVALID: signature: no signature by') });
+        const flipped = readFileSync(out, 'utf8').replace('"size": 123456', '"size": 123457'); // one byte of the first record in the file
+        const edited = JSON.parse(flipped) as typeof bundle;
+        const record = edited.correspondences[0].records[0];
+        expect(record.record).toMatchObject({ UserContentInfo: { PartsInfo: [{ size: 123_457 }] } });
+        expect(verify({ vkey: edited.verifierKey, checkpoint: edited.correspondences[0].checkpoint.note, record: record.record, index: record.leafIndex, proof: record.inclusionProof }))
+          .toEqual({ status: 1, out: expect.stringMatching(/INVALID: inclusion: /) });
       });
 
       it('verifies the consistency proof of GET /evidence-log/consistency between the two signed checkpoints', async () => {

@@ -22,8 +22,8 @@ Written from the specifications, sharing no code with the log that produced the 
 Usage (flags, or one JSON file whose keys have the same names; binary values in JSON are base64):
   verify-evidence-log.py --vkey VKEY|FILE --checkpoint NOTE-FILE [--entry FILE|--record JSON-FILE --index N --proof JSON|FILE]
                          [--old-checkpoint NOTE-FILE --consistency JSON|FILE]
-  verify-evidence-log.py --json FILE    {"vkey", "checkpoint" (note text), "entry" (base64) or "record", "index", "proof",
-                                          "oldCheckpoint", "consistency"}
+  verify-evidence-log.py --json FILE [--vkey VKEY|FILE]    {"vkey" (--vkey replaces it), "checkpoint" (note text),
+                         "entry" (base64) or "record", "index", "proof", "oldCheckpoint", "consistency"}
   verify-evidence-log.py --note-only --vkey VKEY --checkpoint NOTE-FILE   (any signed note: signature only)
 A proof is a JSON list of 32-byte hashes, each base64 or hex. Exit status: 0 valid, 1 invalid (stderr names the
 part that failed: signature, checkpoint, inclusion, consistency), 2 bad input (or python3-cryptography missing).
@@ -164,7 +164,7 @@ def inputs(argv):
         except (ValueError, UnicodeDecodeError) as e: raise BadInput(f"json: {e}")
         if not isinstance(j, dict): raise BadInput("json: not an object")
         text = lambda k: j[k].encode() if isinstance(j.get(k), str) else None
-        d = dict(vkey=j.get("vkey"), checkpoint=text("checkpoint"), old=text("oldCheckpoint"), index=j.get("index"),
+        d = dict(vkey=read(a.vkey, "vkey") if a.vkey else j.get("vkey"), checkpoint=text("checkpoint"), old=text("oldCheckpoint"), index=j.get("index"),
                  entry=b64(j["entry"], "entry") if "entry" in j else canonical(j["record"]) if "record" in j else None,
                  proof=j.get("proof"), cons=j.get("consistency"))
     else:
