@@ -177,5 +177,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (| head) is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.VALID);
+  throw error;
+});
 // Exit once stdout is flushed (a piped report must not be cut by process.exit).
 main(process.argv.slice(2)).then((code) => process.stdout.write('', () => process.exit(code)));
