@@ -7,9 +7,13 @@
  * returned and certified while ops-1 watches the chain; the recipient opens its own session and accepts; auditor-1
  * reads the evidence chain, which anyone verifies offline against the public CA certificate.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { verifyEvidenceChain } from '@sigillum/evidence';
 import { runDemo, staffOf } from './narrator';
-import { STAFF_SUBJECTS as who } from './staff';
+import { issueStaffCredential, STAFF_SUBJECTS as who } from './staff';
 import { enrolHostedOperator, enrolPerson, openSession, until } from './story';
 
 runDemo({
@@ -85,5 +89,45 @@ runDemo({
     for (const record of evidence.records) narrator.say(`#${record.chainIndex} ${record.eventName}`);
     narrator.say(`offline verification against the CA certificate (public, GET /ca/certificate): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
     if (!verdict.valid) throw new Error('The evidence chain does not verify');
+    await narrator.events(1_500); // the evidence log's checkpoint of these records
+
+    narrator.title('A regulator exports the correspondence with the regulator\'s kit and verifies the bundle offline');
+    const regulatorToken = await issueStaffCredential(admin, 'regulator-1', ['auditor']);
+    const bundle = path.join(os.tmpdir(), `sigillum-demo-bundle-${sent.correspondenceId}.json`);
+    try {
+      const exported = await audit(['export', '--server', base, '--correspondence', sent.correspondenceId, '--out', bundle], regulatorToken);
+      narrator.say(`npm run audit -- export … → exit ${exported.code}: ${lastLine(exported.stdout)}`);
+      const verified = await audit(['verify', bundle]);
+      narrator.say(`npm run audit -- verify ${path.basename(bundle)} → exit ${verified.code}: ${lastLine(verified.stdout)}`);
+      if (verified.code !== 0) throw new Error(`The exported bundle does not verify:\n${verified.stdout}${verified.stderr}`);
+      // One byte of one record changed in the bundle, as a forger (or a bad disk) would.
+      const text = fs.readFileSync(bundle, 'utf8');
+      const parsed = JSON.parse(text) as { correspondences: { records: { record: Record<string, unknown> }[] }[] };
+      const victim = parsed.correspondences[0].records[1].record;
+      const field = Object.keys(victim).find((key) => typeof victim[key] === 'string' && (victim[key] as string).length > 0)!;
+      const value = victim[field] as string;
+      victim[field] = `${value[0] === 'x' ? 'y' : 'x'}${value.slice(1)}`;
+      fs.writeFileSync(bundle, JSON.stringify(parsed, null, text.includes('\n  ') ? 2 : undefined));
+      const tampered = await audit(['verify', bundle]);
+      narrator.say(`one byte flipped, verify again → exit ${tampered.code}: ${tampered.stdout.split('\n').find((line) => line.trim().startsWith('-'))?.trim() ?? lastLine(tampered.stdout)}`);
+      if (tampered.code === 0) throw new Error('A tampered bundle verified as valid');
+    } finally {
+      fs.rmSync(bundle, { force: true });
+    }
   },
 });
+
+/** The regulator's CLI (scripts/audit) as a regulator runs it: a separate process, its exit code and output. */
+function audit(args: string[], token?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../../..' : '../../../..');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['-r', path.join(root, 'scripts/register-paths.js'), path.join(root, 'dist/scripts/audit/main.js'), ...args],
+      { cwd: root, env: { ...process.env, ...(token ? { SIGILLUM_TOKEN: token } : {}) }, timeout: 120_000 },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
