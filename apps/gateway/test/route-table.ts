@@ -66,6 +66,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /evidence-log/checkpoint': ['auditor'],
   'GET /evidence-log/tile/{path}': ['auditor'],
   'GET /evidence-log/consistency': ['auditor'],
+  'GET /evidence-log/integrity': ['auditor'],
 
   // processor
   'POST /processor/operators': ['admin'],

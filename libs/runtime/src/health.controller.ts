@@ -1,5 +1,5 @@
 import { ApiOperation } from '@nestjs/swagger';
-import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Optional, Res } from '@nestjs/common';
 import { Access, publicRoute } from '@sigillum/auth';
 import { EVENT_BUS, type EventBus, type EventRelay } from '@sigillum/bus';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -7,15 +7,10 @@ import type { Response } from 'express';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { EVENT_RELAY, PROCESS_ROLES } from './tokens';
 import { DURABLE_TIMERS, type DurableTimers } from './timers/durable-timers';
+import { type ComponentHealth, HealthChecks } from './health-checks';
 
 /** Longest a component's check may take: /health answers within about this, saying which component did not. */
 export const HEALTH_CHECK_DEADLINE_MS = 800;
-
-interface ComponentHealth {
-  readonly up: boolean;
-  readonly detail?: string;
-  readonly [key: string]: unknown;
-}
 
 @Controller('health')
 export class HealthController {
@@ -26,6 +21,8 @@ export class HealthController {
     @Inject(PROCESS_ROLES) private readonly roles: readonly string[],
     @Inject(OUT_OF_BAND_SENDER) private readonly secondChannels: OutOfBandSender,
     @Inject(DURABLE_TIMERS) private readonly timers: DurableTimers,
+    /** The roles' own checks (HealthChecksModule), when a role of this process contributes any. */
+    @Optional() private readonly contributed?: HealthChecks,
   ) {}
 
   /**
@@ -48,6 +45,7 @@ export class HealthController {
         return { up: true, pending, failing, lastPollAt, ...(failing > 0 ? { detail: `${failing} timer(s) failing and retried; see the DurableTimers log lines` } : {}) };
       },
     };
+    for (const [name, check] of this.contributed?.entries() ?? []) checks[name] ??= check;
     const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await this.safely(check)] as const));
     const components: Record<string, ComponentHealth> = Object.fromEntries(entries);
     const up = Object.values(components).every((component) => component.up);

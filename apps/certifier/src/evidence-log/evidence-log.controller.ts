@@ -3,6 +3,8 @@ import { ApiOperation, ApiParam, ApiProduces, ApiQuery } from '@nestjs/swagger';
 import { Access, publicRoute, staff } from '@sigillum/auth';
 import { parseTilePath } from '@sigillum/tlog';
 import { EvidenceLog, type EvidenceLeaf } from './evidence-log';
+import type { LogIntegrityReport } from './log-integrity';
+import { EvidenceLogIntegrity } from './log-integrity.service';
 
 const noCheckpoint = () =>
   new NotFoundException({ statusCode: 404, code: 'EVIDENCE_LOG.NO_CHECKPOINT', message: 'The evidence log has not signed a checkpoint yet (it signs within EVIDENCE_CHECKPOINT_MS of the first evidence)' });
@@ -34,7 +36,10 @@ export interface CheckpointView {
  */
 @Controller()
 export class EvidenceLogController {
-  constructor(private readonly evidenceLog: EvidenceLog) {}
+  constructor(
+    private readonly evidenceLog: EvidenceLog,
+    private readonly integrity: EvidenceLogIntegrity,
+  ) {}
 
   @Get('evidence-log/key')
   @ApiOperation({ summary: 'The verifier key of the evidence log checkpoints (c2sp.org/signed-note: <name>+<hex key id>+<base64(0x01 || Ed25519 key)>)' })
@@ -93,6 +98,17 @@ export class EvidenceLogController {
       toRoot: this.evidenceLog.rootAt(to).toString('base64'),
       proof: this.evidenceLog.consistencyProof(from, to),
     };
+  }
+
+  @Get('evidence-log/integrity')
+  @ApiOperation({
+    summary:
+      'Re-derives the evidence log from the store and compares it with every signed checkpoint: each record edited, deleted, reordered or cut off at the end is named (correspondenceId, chainIndex, eventName, evidenceId, leaf index); checkpoints whose note does not verify are listed',
+  })
+  @Access(staff('auditor'))
+  @Header('Cache-Control', 'no-store')
+  integrityReport(): Promise<LogIntegrityReport> {
+    return this.integrity.check();
   }
 
   @Get('evidence/:correspondenceId/proof')

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { canonicalizeToBuffer } from '@sigillum/crypto';
 import { ed25519NoteSigner, ed25519VerifierKey, formatCheckpoint, MerkleTree, rawEd25519PublicKey, signNote } from '@sigillum/tlog';
-import { checkLogIntegrity, type RecordedCheckpoint, type StoredEvidence } from './log-integrity';
+import { checkLogIntegrity, checkLogIntegrityDetailed, type RecordedCheckpoint, type StoredEvidence } from './log-integrity';
 
 const ORIGIN = 'sigillum.test/sigillum/evidence';
 const { privateKey } = generateKeyPairSync('ed25519');
@@ -103,5 +103,7 @@ describe('checkLogIntegrity', () => {
     forged[1] = { ...forged[1], note: forged[1].note.replace('\n6\n', '\n7\n') };
     const report = check(original, forged);
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'checkpoint', leafIndex: null, message: expect.stringMatching(/checkpoint #2 \(size 6.*does not verify/) })]);
+    expect(checkLogIntegrityDetailed({ verifierKey, evidence: original, checkpoints: forged }).signingStopped).toBe(false);
+    expect(checkLogIntegrityDetailed({ verifierKey, evidence: original.slice(0, 11), checkpoints }).signingStopped).toBe(true);
   });
 });

@@ -93,6 +93,15 @@ function jwsPayload(jws: string): Buffer | undefined {
 
 /** Re-derives the log from the store and compares it with every signed checkpoint. */
 export function checkLogIntegrity(input: LogIntegrityInput): LogIntegrityReport {
+  return checkLogIntegrityDetailed(input).report;
+}
+
+/**
+ * The report, and whether the store stops the log's signing: it no longer gives a signed root, or holds fewer leaves
+ * than the last checkpoint (the log signs nothing inconsistent with what it recorded). Other problems (a checkpoint
+ * note that does not verify, a record edited after the last checkpoint) are reported while the log still signs.
+ */
+export function checkLogIntegrityDetailed(input: LogIntegrityInput): { report: LogIntegrityReport; signingStopped: boolean } {
   const problems: IntegrityProblem[] = [];
   const leaves = input.evidence;
   const n = leaves.length;
@@ -216,10 +225,13 @@ export function checkLogIntegrity(input: LogIntegrityInput): LogIntegrityReport 
   }
   const all = [...primary, ...problems, ...structural.sort((a, b) => (a.leafIndex ?? -1) - (b.leafIndex ?? -1))];
   return {
-    status: all.length === 0 ? 'consistent' : 'inconsistent',
-    checkedLeaves: n,
-    lastCheckpoint: last ? { size: last.size, root: last.root.toString('base64') } : null,
-    problems: all,
+    report: {
+      status: all.length === 0 ? 'consistent' : 'inconsistent',
+      checkedLeaves: n,
+      lastCheckpoint: last ? { size: last.size, root: last.root.toString('base64') } : null,
+      problems: all,
+    },
+    signingStopped: primary.length > 0,
   };
 }
 
