@@ -54,7 +54,7 @@ export class Narrator {
 export function summary(data: unknown): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries((data ?? {}) as Record<string, unknown>)) {
-    if (/Pem$|verifier|Digest$|fingerprint|signature|jws|proof|^record$/i.test(key)) continue;
+    if (/Pem$|verifier|Digest$|fingerprint|signature|jws|proof|^record$|^note$|Token$/i.test(key)) continue;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       if (/Id$/.test(key) && typeof value === 'string' && value.length > 12) continue;
       parts.push(`${key}=${String(value).slice(0, 40)}`);
