@@ -13,7 +13,7 @@ import { baseUrlOf, eventually, issueStaffToken, pendingEvent } from '@sigillum/
 import { ed25519VerifierKey, parseVerifierKey, rawEd25519PublicKey } from '@sigillum/tlog';
 import { rolesFor } from '../../apps/gateway/src/roles';
 import { EvidenceService } from '../../apps/certifier/src/evidence/evidence.service';
-import { CorrespondenceStory } from '../../apps/certifier/src/evidence/testing-fixtures';
+import { CorrespondenceStory, STORY_START } from '../../apps/certifier/src/evidence/testing-fixtures';
 
 const ROOT = path.join(__dirname, '..', '..');
 const ORIGIN = 'sigillum.test/sigillum/evidence';
@@ -75,10 +75,13 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     });
   }
 
-  /** A letter's evidence: validated and accepted for submission, then two certification tokens issued (4 records). */
-  async function letter(senderId = randomUUID()): Promise<string> {
+  /**
+   * A letter's evidence: validated and accepted for submission, then two certification tokens issued (4 records).
+   * Submitted at STORY_START, or that many minutes later.
+   */
+  async function letter(senderId = randomUUID(), submittedMinutesLater = 0): Promise<string> {
     const story = new CorrespondenceStory({ ids: 'uuid', senderId });
-    const requested = story.submissionRequested();
+    const requested = story.submissionRequested(submittedMinutesLater);
     const started = story.chainStarted();
     for (const [checkId, answer] of Object.entries(story.trustChecks)) {
       await others.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
@@ -318,6 +321,42 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('nothing to export');
   }, 60_000);
+
+  it('exports every correspondence submitted in a time range, without a party (GET /audit/correspondences, paged), and it verifies', async () => {
+    const DAY = 24 * 60;
+    const at = (minutes: number) => new Date(STORY_START + minutes * 60_000).toISOString();
+    // Two letters submitted 40 days after every other letter of this suite, the second exactly at --until (inclusive); one a day later.
+    const inRange = [await letter(undefined, 40 * DAY), await letter(undefined, 40 * DAY + 30)];
+    const later = await letter(undefined, 41 * DAY);
+    const file = path.join(work, 'range.json');
+    const help = await audit(['export', '--help']);
+    expect(help.stdout).toMatch(/without --party/);
+    expect(help.stdout).toContain('GET /audit/correspondences');
+    const run = await eventually(async () => {
+      const exported = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY), '--until', at(40 * DAY + 30), '--out', file]);
+      expect(exported.code).toBe(0);
+      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([...inRange].sort());
+      return exported;
+    }, 20_000, 250);
+    expect(run.stderr).toContain(`list page 1: 2 correspondence(s) (submitted up to ${at(40 * DAY + 30)})`);
+    expect(run.stderr).toMatch(/export 2\/2 /);
+    expect(run.stdout).toContain(`exported 2 correspondence(s), 8 record(s) to ${file}`);
+    const verified = await audit(['verify', file]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^VALID: 2 correspondence\(s\), 8 record\(s\)/m);
+    // Open-ended: --since alone takes the later letter too; a range with nothing in it is usage (exit 2), and so is --until before --since.
+    await eventually(async () => {
+      const open = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY + 1), '--out', file]);
+      expect(open.code).toBe(0);
+      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([inRange[1], later].sort());
+    }, 20_000, 250);
+    const none = await audit(['export', '--server', base, '--token', token, '--until', '2000-01-01T00:00:00Z', '--out', file]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('nothing to export');
+    const reversed = await audit(['export', '--server', base, '--token', token, '--since', at(41 * DAY), '--until', at(40 * DAY), '--out', file]);
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toContain('--until must not be before --since');
+  }, 90_000);
 
   it('fsck re-derives the whole log from the tiles and matches the signed checkpoint', async () => {
     const run = await audit(['fsck', '--server', base, '--token', token]);

@@ -44,6 +44,38 @@ async function correspondencesOfParty(client: AuditClient, partyId: string, sinc
   return [...ids];
 }
 
+interface RangePage {
+  items: { correspondenceId: string; firstEvidenceTime: string }[];
+  next: string | null;
+}
+
+/** The server's largest page of GET /audit/correspondences. */
+const RANGE_PAGE = 500;
+
+/**
+ * Every correspondence whose first evidence (the sender's submission) is at or after `since` and at or before
+ * `until` (GET /audit/correspondences, paged by its `next` cursor; the server's range is half-open, so `until` is
+ * sent 1 ms later). One progress line per page on stderr.
+ */
+async function correspondencesInRange(client: AuditClient, since: Date | undefined, until: Date | undefined, note: (line: string) => void): Promise<string[]> {
+  const range = new URLSearchParams({ limit: String(RANGE_PAGE) });
+  if (since) range.set('since', since.toISOString());
+  if (until) range.set('until', new Date(until.getTime() + 1).toISOString());
+  const ids = new Set<string>();
+  let after: string | null = null;
+  for (let pageNumber = 1; ; pageNumber += 1) {
+    const query = new URLSearchParams(range);
+    if (after) query.set('after', after);
+    const page: RangePage = await client.json<RangePage>(`/audit/correspondences?${query.toString()}`);
+    for (const item of page.items) ids.add(item.correspondenceId);
+    const last = page.items[page.items.length - 1];
+    note(`list page ${pageNumber}: ${ids.size} correspondence(s)${last ? ` (submitted up to ${last.firstEvidenceTime})` : ''}${page.next ? ', more to come' : ''}`);
+    if (!page.next || page.next === after || page.items.length === 0) break;
+    after = page.next;
+  }
+  return [...ids];
+}
+
 /** One correspondence: its records with JWS, joined to their leaves and proofs, waiting until a checkpoint covers all. */
 async function exportOne(client: AuditClient, correspondenceId: string, waitMs: number): Promise<{ item: BundleCorrespondence; verifierKey: string }> {
   const id = encodeURIComponent(correspondenceId);
@@ -95,12 +127,18 @@ async function exportOne(client: AuditClient, correspondenceId: string, waitMs: 
   }
 }
 
-/** Writes one self-contained bundle; returns it. */
-export async function exportBundle(client: AuditClient, options: ExportOptions, log: (line: string) => void): Promise<Bundle> {
+/**
+ * Writes one self-contained bundle; returns it. The correspondences: those named, those of each `--party` (within
+ * `since`/`until` by evidence time), and without a party, those submitted within `since`/`until` (both inclusive).
+ * Listing progress goes to `note` (stderr), results to `log` (stdout).
+ */
+export async function exportBundle(client: AuditClient, options: ExportOptions, log: (line: string) => void, note: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<Bundle> {
   for (const id of [...options.correspondences, ...options.parties]) if (!UUID.test(id)) throw new UsageError(`"${id}" is not an id (a UUID)`);
+  if (options.since && options.until && options.until.getTime() < options.since.getTime()) throw new UsageError('--until must not be before --since');
   const ids = new Set(options.correspondences);
   for (const partyId of options.parties) for (const id of await correspondencesOfParty(client, partyId, options.since, options.until)) ids.add(id);
-  if (ids.size === 0) throw new UsageError('nothing to export: name --correspondence <id> (or a --party with evidence in the time range)');
+  if (options.parties.length === 0 && (options.since || options.until)) for (const id of await correspondencesInRange(client, options.since, options.until, note)) ids.add(id);
+  if (ids.size === 0) throw new UsageError('nothing to export: name --correspondence <id>, or a --party or a --since/--until range with evidence in it');
 
   const verifierKey = (await client.text('/evidence-log/key', { auth: false })).trim();
   const caCertificatePem = await client.text('/ca/certificate', { auth: false });

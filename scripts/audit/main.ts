@@ -1,6 +1,7 @@
 // The regulator's kit: npm run audit -- <command> [options]   (npm run audit -- --help)
 //
 // export       one self-contained bundle of correspondences' evidence, proofs, checkpoints, keys and certificates
+//              (named, a party's, or every correspondence submitted in a time range)
 // verify       a bundle, offline: checkpoint signatures, leaves, inclusion proofs, chains, completeness
 // consistency  an old and a new checkpoint: both signed, the new tree extends the old (proof fetched or given)
 // checkpoint   saves the latest signed checkpoint (for a later consistency check)
@@ -43,18 +44,24 @@ function program(): Command {
   root
     .command('export')
     .summary('export correspondences with their proofs into one self-contained bundle')
-    .description('Export correspondences into one self-contained bundle: records (with their JWS), leaf indexes and inclusion proofs, the signed checkpoint they rest on (and its RFC 3161 time-stamp), the log verifier key, the CA and TSA certificates, and what the server had (so verify finds a dropped record).')
+    .description(
+      'Export correspondences into one self-contained bundle: records (with their JWS), leaf indexes and inclusion proofs, the signed checkpoint they rest on (and its RFC 3161 time-stamp), the log verifier key, the CA and TSA certificates, and what the server had (so verify finds a dropped record). ' +
+        'Name them with --correspondence, take a party\'s with --party, or give a time range (--since and/or --until) without --party: every correspondence whose first evidence (the submission) falls in it, listed page by page through GET /audit/correspondences (progress on stderr).',
+    )
     .addOption(serverOption())
     .addOption(tokenOption())
     .option('--correspondence <id>', 'a correspondence to export (repeatable)', collect, [])
     .option('--party <id>', 'every correspondence in which this party has evidence (GET /audit/parties/:id; repeatable)', collect, [])
-    .option('--since <time>', 'with --party: only evidence at or after this time', time)
-    .option('--until <time>', 'with --party: only evidence at or before this time', time)
+    .option('--since <time>', "with --party: only the party's evidence at or after this time; without --party: every correspondence submitted (first evidence) at or after it", time)
+    .option('--until <time>', "with --party: only the party's evidence at or before this time; without --party: every correspondence submitted (first evidence) at or before it", time)
     .option('--wait <ms>', 'wait up to this long for a checkpoint to cover fresh records', milliseconds, 10_000)
     .requiredOption('--out <bundle.json>', 'where to write the bundle')
-    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --correspondence <id> --out bundle.json`)
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\n\nExamples:\n  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --correspondence <id> --out bundle.json\n` +
+        '  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --since 2026-03-01T00:00:00Z --until 2026-03-31T23:59:59Z --out march.json',
+    )
     .action(async (options: { server: string; token?: string; correspondence: string[]; party: string[]; since?: Date; until?: Date; wait: number; out: string }) => {
-      if ((options.since || options.until) && options.party.length === 0) throw new UsageError('--since/--until select within a --party (the server lists correspondences by party only)');
       const client = new AuditClient(options.server, tokenOf(options.token));
       await exportBundle(client, { correspondences: options.correspondence, parties: options.party, since: options.since, until: options.until, out: options.out, waitMs: options.wait }, out);
       process.exitCode = EXIT.VALID;

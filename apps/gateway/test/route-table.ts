@@ -95,6 +95,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /mailbox/correspondences/{correspondenceId}': ['auditor'],
   'GET /mailbox/{partyId}/inbox': ['auditor', ...OWN],
   'GET /mailbox/{partyId}/outbox': ['auditor', ...OWN],
+  'GET /audit/correspondences': ['auditor'],
   'GET /audit/correspondences/{correspondenceId}': ['auditor'],
   'GET /audit/parties/{partyId}': ['auditor'],
   'GET /projections': ['admin', 'ops', 'auditor'],

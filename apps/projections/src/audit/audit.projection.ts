@@ -28,6 +28,18 @@ type Data = Record<string, unknown>;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const isObject = (value: unknown): value is Data => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A correspondence's time in the range listing: its first evidence's (chainIndex 0: the sender's submission, as
+ * validated) EventTime, normalized to UTC as `toISOString()` writes it, so that text order is time order whatever
+ * offset the fact was written with. Indexed by expression (partial, chainIndex 0 only): the index is derived from the
+ * rows, so neither the rows nor the read model's digest change.
+ */
+const FIRST_TIME = "strftime('%Y-%m-%dT%H:%M:%fZ', event_time)";
+
+// Migration: the schema is idempotent DDL that the projector runs every time it opens the read model and a rebuild
+// runs again after dropping the tables (dropping a table drops its indexes). An index added here is therefore
+// created in place on an existing database at the next start, with no version bump (a bump would drop and replay
+// the whole read model for rows that do not change).
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS rm_audit_evidence (
     correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, evidence_id TEXT NOT NULL, event_name TEXT NOT NULL,
@@ -37,7 +49,8 @@ const SCHEMA = `
     party_id TEXT NOT NULL, correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (party_id, correspondence_id, chain_index, role)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS rm_audit_trust_anchors (
-    ca_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, certificate_pem TEXT NOT NULL, established_at TEXT NOT NULL);`;
+    ca_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, certificate_pem TEXT NOT NULL, established_at TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS rm_audit_evidence_first_time ON rm_audit_evidence (${FIRST_TIME}, correspondence_id) WHERE chain_index = 0;`;
 
 /** Who an evidence record names, and as what: its sender, its recipients, the operators of its tokens or attestation. */
 export function partiesNamedBy(record: Data): { partyId: string; role: 'sender' | 'recipient' | 'operator' }[] {
@@ -271,4 +284,57 @@ export function auditParty(db: Database.Database, partyId: string, limit: number
     limit,
     offset,
   };
+}
+
+export interface AuditCorrespondenceInRange {
+  readonly correspondenceId: string;
+  /** EventTime of the correspondence's first evidence (chainIndex 0: the submission), normalized UTC. */
+  readonly firstEvidenceTime: string;
+}
+
+/**
+ * Correspondences whose first evidence has its EventTime in [since, until) (each bound optional, normalized UTC),
+ * ordered by (time, correspondence id), after a cursor (the last item of the previous page); `next` is the last item
+ * of this page when more follow. Correspondences whose first evidence has not been projected yet are not listed.
+ */
+export function auditCorrespondencesInRange(
+  db: Database.Database,
+  range: { since?: string; until?: string; after?: { time: string; correspondenceId: string }; limit: number },
+): { items: AuditCorrespondenceInRange[]; next: { time: string; correspondenceId: string } | null } {
+  const where = ['chain_index = 0', `${FIRST_TIME} IS NOT NULL`];
+  const params: (string | number)[] = [];
+  // After a cursor, the scan starts at the cursor's time (the index is searched from there, not from `since`).
+  const from = range.after !== undefined && (range.since === undefined || range.after.time > range.since) ? range.after.time : range.since;
+  if (from !== undefined) {
+    where.push(`${FIRST_TIME} >= ?`);
+    params.push(from);
+  }
+  if (range.until !== undefined) {
+    where.push(`${FIRST_TIME} < ?`);
+    params.push(range.until);
+  }
+  if (range.after !== undefined) {
+    where.push(`(${FIRST_TIME}, correspondence_id) > (?, ?)`);
+    params.push(range.after.time, range.after.correspondenceId);
+  }
+  const rows = db
+    .prepare(`SELECT correspondence_id, ${FIRST_TIME} AS first_time FROM rm_audit_evidence WHERE ${where.join(' AND ')} ORDER BY ${FIRST_TIME}, correspondence_id LIMIT ?`)
+    .all(...params, range.limit + 1) as { correspondence_id: string; first_time: string }[];
+  const page = rows.slice(0, range.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((row) => ({ correspondenceId: row.correspondence_id, firstEvidenceTime: row.first_time })),
+    next: rows.length > range.limit && last ? { time: last.first_time, correspondenceId: last.correspondence_id } : null,
+  };
+}
+
+/** The query plan of the range listing (tests check that it uses the index, not a scan of every record). */
+export function auditRangeQueryPlan(db: Database.Database): string[] {
+  const rows = db
+    .prepare(
+      `EXPLAIN QUERY PLAN SELECT correspondence_id, ${FIRST_TIME} FROM rm_audit_evidence WHERE chain_index = 0 AND ${FIRST_TIME} IS NOT NULL AND ${FIRST_TIME} >= ? AND ${FIRST_TIME} < ?
+       AND (${FIRST_TIME}, correspondence_id) > (?, ?) ORDER BY ${FIRST_TIME}, correspondence_id LIMIT ?`,
+    )
+    .all('2000-01-01T00:00:00.000Z', '2100-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z', '', 10) as { detail: string }[];
+  return rows.map((row) => row.detail);
 }

@@ -131,6 +131,7 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
       `/mailbox/correspondences/${delivered.correspondenceId}`,
       `/audit/correspondences/${delivered.correspondenceId}`,
       `/audit/parties/${delivered.recipientIds[0]}`,
+      '/audit/correspondences?since=2026-01-01T00:00:00Z',
     ];
     for (const url of reads) {
       const refused = await anonymous().get(url).expect(401);
@@ -168,6 +169,26 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
     const party = (await http().get(`/audit/parties/${delivered.recipientIds[0]}?limit=3`).expect(200)).body;
     expect(party.items).toHaveLength(3);
     expect(party.total).toBeGreaterThan(3);
+
+    // Every correspondence by the time of its first evidence (the submission), two per page.
+    const listed = await eventually(async () => {
+      const ids: string[] = [];
+      const times: string[] = [];
+      let after: string | null = null;
+      do {
+        const query: string = `/audit/correspondences?limit=2${after ? `&after=${after}` : ''}`;
+        const body = (await http().get(query).expect(200)).body as { items: { correspondenceId: string; firstEvidenceTime: string }[]; next: string | null };
+        expect(body.items.length).toBeLessThanOrEqual(2);
+        ids.push(...body.items.map((item) => item.correspondenceId));
+        times.push(...body.items.map((item) => item.firstEvidenceTime));
+        after = body.next;
+      } while (after);
+      expect([...ids].sort()).toEqual(log.all.map((story) => story.correspondenceId).sort());
+      return times;
+    }, 30_000);
+    expect(listed).toEqual([...listed].sort());
+    const bad = (await http().get('/audit/correspondences?since=2026-03-02T09:00:00Z&until=2026-03-02T08:00:00Z&limit=0').expect(400)).body;
+    expect(bad.violations).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'until', rule: 'isAfterSince' }), expect.objectContaining({ field: 'limit', rule: 'min' })]));
 
     await http().get('/mailbox/not-a-uuid/inbox').expect(400);
     await http().get(`/mailbox/${delivered.senderId}/outbox?limit=0`).expect(400);
