@@ -155,7 +155,7 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
   });
 
   it('documents every command and its exit codes in --help', async () => {
-    for (const command of [[], ['export'], ['verify'], ['consistency'], ['checkpoint'], ['fsck']]) {
+    for (const command of [[], ['export'], ['verify'], ['consistency'], ['checkpoint'], ['fsck'], ['replay']]) {
       const run = await audit([...command, '--help']);
       expect({ command, code: run.code }).toEqual({ command, code: 0 });
       expect(run.stdout).toContain('Exit status:');
@@ -357,6 +357,40 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(reversed.code).toBe(2);
     expect(reversed.stderr).toContain('--until must not be before --since');
   }, 90_000);
+
+  it('replay rebuilds a read model from position 0 into a scratch place: equal digests, exit 0; a tampered live read model, exit 1 naming it', async () => {
+    const help = await audit(['replay', '--help']);
+    expect(help.stdout).toContain('--projection <name>');
+    // The audit read model (this process runs no role relaying the letter's correspondence facts, which the mailbox
+    // reads from the log: its live model lacks them, and a replay says so; the audit one is complete).
+    const run = await eventually(async () => {
+      const attempt = await audit(['replay', '--server', base, '--token', token, '--projection', 'audit']);
+      expect(`${attempt.code} ${attempt.stdout}`).toMatch(/^0 /);
+      return attempt;
+    }, 30_000);
+    expect(run.stdout).toMatch(/^Projection audit at position \d+:/m);
+    expect(run.stdout).toMatch(/^VALID: 1 projection\(s\)/m);
+    const live = run.stdout.match(/^ {2}live {6}([0-9a-f]{64})/m)?.[1];
+    expect(run.stdout).toContain(`replayed  ${String(live)}`);
+
+    // A bug writes the live audit read model behind the projection's back.
+    const db = new Database(config.sqliteFile);
+    const { record } = db.prepare('SELECT record FROM rm_audit_evidence WHERE correspondence_id = ? AND chain_index = 0').get(correspondenceId) as { record: string };
+    try {
+      db.prepare('UPDATE rm_audit_evidence SET record = ? WHERE correspondence_id = ? AND chain_index = 0').run(`${record} `, correspondenceId);
+      const tampered = await audit(['replay', '--server', base, '--token', token, '--projection', 'audit']);
+      expect(`${tampered.code} ${tampered.stdout}`).toMatch(/^1 /);
+      expect(tampered.stdout).toContain('DIFFERENT');
+      expect(tampered.stdout).toMatch(/^INVALID: audit replayed/m);
+      // Unknown projection: exit 2; refused or unreachable: exit 3.
+      expect((await audit(['replay', '--server', base, '--token', token, '--projection', 'nope'])).code).toBe(2);
+      expect((await audit(['replay', '--server', base, '--token', 'not-a-token'])).code).toBe(3);
+      expect((await audit(['replay', '--server', 'http://127.0.0.1:9', '--token', token])).code).toBe(3);
+    } finally {
+      db.prepare('UPDATE rm_audit_evidence SET record = ? WHERE correspondence_id = ? AND chain_index = 0').run(record, correspondenceId);
+      db.close();
+    }
+  }, 120_000);
 
   it('fsck re-derives the whole log from the tiles and matches the signed checkpoint', async () => {
     const run = await audit(['fsck', '--server', base, '--token', token]);

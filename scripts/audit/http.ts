@@ -18,13 +18,13 @@ export class AuditClient {
     this.base = url.toString().replace(/\/+$/, '');
   }
 
-  async get(path: string, options: { auth?: boolean; accept?: string } = {}): Promise<{ status: number; body: Buffer }> {
+  async get(path: string, options: { auth?: boolean; accept?: string; method?: 'GET' | 'POST' } = {}): Promise<{ status: number; body: Buffer }> {
     const url = `${this.base}${path}`;
     const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
     if (options.auth !== false && this.token) headers.authorization = `Bearer ${this.token}`;
     let response: Response;
     try {
-      response = await fetch(url, { headers });
+      response = await fetch(url, { headers, method: options.method ?? 'GET' });
     } catch (error) {
       const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
       throw new ServerError(`cannot reach ${url}: ${cause}`);
@@ -40,6 +40,17 @@ export class AuditClient {
   /** GET a JSON resource that must exist (404 and other 4xx: bad input, exit 2). */
   async json<T>(path: string, options: { auth?: boolean } = {}): Promise<T> {
     const { status, body } = await this.get(path, options);
+    if (status !== 200) throw new UsageError(`${this.base}${path} answered ${status}: ${messageOf(body)}`);
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch {
+      throw new ServerError(`${this.base}${path} did not answer JSON`);
+    }
+  }
+
+  /** POST without a body to a route answering JSON (404 and other 4xx: bad input, exit 2). */
+  async postJson<T>(path: string): Promise<T> {
+    const { status, body } = await this.get(path, { method: 'POST' });
     if (status !== 200) throw new UsageError(`${this.base}${path} answered ${status}: ${messageOf(body)}`);
     try {
       return JSON.parse(body.toString('utf8')) as T;

@@ -6,6 +6,8 @@
 // consistency  an old and a new checkpoint: both signed, the new tree extends the old (proof fetched or given)
 // checkpoint   saves the latest signed checkpoint (for a later consistency check)
 // fsck         re-derives the whole log from the tiles served and compares with the latest signed checkpoint
+// replay       has the server rebuild the mailbox and audit read models from position 0 into a scratch database and
+//              compares their digests with the live ones
 import * as fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readBundle } from './bundle';
@@ -16,6 +18,7 @@ import { fsck } from './fsck';
 import { AuditClient, tokenOf } from './http';
 import { keyText, verifierOf } from './keys';
 import { progress } from './progress';
+import { DEFAULT_PROJECTIONS, replayProjections } from './replay';
 import { verifyBundle } from './verify';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -156,6 +159,25 @@ function program(): Command {
       const vkey = options.key ? keyText(options.key) : (await client.text('/evidence-log/key', { auth: false })).trim();
       const result = await fsck(client, verifierOf(vkey, options.key ? '--key' : 'the served key'));
       for (const line of result.lines) out(line);
+      process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
+    });
+
+  root
+    .command('replay')
+    .summary('rebuild the read models from position 0 into a scratch place and compare digests with the live ones')
+    .description(
+      'Have the server rebuild read models from position 0 of the event log into a scratch SQLite database (POST /projections/:name/replay; the live read model is not touched) ' +
+        "and compare the replay's digest with the live one, both at the live model's position read at the start. Prints both digests and row counts per projection; " +
+        'exit 1 naming every projection whose live read model differs from what the log gives.',
+    )
+    .addOption(serverOption())
+    .addOption(tokenOption())
+    .option('--projection <name>', `a projection to replay (repeatable; default: ${DEFAULT_PROJECTIONS.join(' and ')})`, collect, [])
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  SIGILLUM_TOKEN=... npm run audit -- replay --server http://127.0.0.1:3000 --projection mailbox --projection audit`)
+    .action(async (options: { server: string; token?: string; projection: string[] }) => {
+      const client = new AuditClient(options.server, tokenOf(options.token));
+      const projections = options.projection.length > 0 ? [...new Set(options.projection)] : [...DEFAULT_PROJECTIONS];
+      const result = await replayProjections(client, projections, out);
       process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
     });
 

@@ -101,4 +101,5 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /projections': ['admin', 'ops', 'auditor'],
   'GET /projections/{name}/digest': ['ops', 'auditor'],
   'POST /projections/{name}/rebuild': ['ops'],
+  'POST /projections/{name}/replay': ['auditor', 'ops'],
 };

@@ -1,8 +1,12 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { PoisonMessageError } from '@sigillum/bus';
 import { type DeliveredMessage, DomainError, eventTopicForStream, messageFromRecordedEvent, streamCategory } from '@sigillum/contracts';
 import type { EventStore } from '@sigillum/eventstore';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { SqliteProjector, type SqliteProjection } from '../../sqlite-projector';
 import { readModelDigest } from './read-model-digest';
 
@@ -26,7 +30,78 @@ export interface RebuildReport {
   readonly finishedAt: string;
 }
 
+/** A read model's digest at a position of the log. */
+export interface DigestAt {
+  readonly digest: string;
+  readonly rows: Record<string, number>;
+  /** Global position of the newest event of the log this read model has applied; null when it applied none. */
+  readonly position: string | null;
+}
+
+export interface ReplayComparison {
+  readonly projection: string;
+  readonly live: DigestAt;
+  readonly replayed: DigestAt;
+  readonly equal: boolean;
+}
+
 const PAGE = 500;
+
+export interface ReplayCount {
+  readonly eventsRead: number;
+  readonly applied: number;
+  readonly poison: number;
+  /** Global position of the last event read (up to `upTo`); null when none was read. */
+  readonly lastPosition: string | null;
+}
+
+/**
+ * Reads the log from position 0 (up to `upTo` inclusive, when given) and applies every event of the projection's
+ * categories through the projector, one SQLite transaction per page; refused events are counted and skipped. The
+ * machinery of a rebuild, and of a replay into a scratch database.
+ */
+export async function replayLog(
+  db: Database.Database,
+  projector: SqliteProjector,
+  store: EventStore,
+  projection: RebuildableProjection,
+  log: Logger,
+  label: string,
+  upTo?: bigint,
+): Promise<ReplayCount> {
+  let after: bigint | undefined;
+  let last: bigint | undefined;
+  let eventsRead = 0;
+  let applied = 0;
+  let poison = 0;
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: PAGE });
+    const within = upTo === undefined ? page : page.filter((event) => event.globalPosition <= upTo);
+    const messages = within
+      .filter((event) => projection.categories.includes(streamCategory(event.streamId)))
+      .map((event): DeliveredMessage => ({ ...messageFromRecordedEvent(event, eventTopicForStream), partition: 0, offset: event.globalPosition.toString() }));
+    // One transaction per page: the projector's own transactions nest as savepoints.
+    db.transaction(() => {
+      for (const message of messages) {
+        eventsRead += 1;
+        try {
+          if (projector.handle(message)) applied += 1;
+        } catch (error) {
+          if (!(error instanceof PoisonMessageError)) throw error;
+          poison += 1;
+          log.warn(`${label} skips ${message.type} ${message.id}: ${error.message}`);
+        }
+      }
+    })();
+    if (page.length > 0) after = page[page.length - 1].globalPosition;
+    if (within.length > 0) last = within[within.length - 1].globalPosition;
+    if (messages.length > 0) log.log(`${label} progress: ${eventsRead} events replayed, ${applied} applied, at position ${String(last)}`);
+    if (page.length < PAGE || within.length < page.length) break;
+    // Let live work (and HTTP) breathe between pages.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { eventsRead, applied, poison, lastPosition: last === undefined ? null : last.toString() };
+}
 
 /**
  * Applies live messages to one projection, and rebuilds it from position 0 of the event store on demand. While a
@@ -118,6 +193,76 @@ export class ProjectionRunner {
     return run;
   }
 
+  /**
+   * Rebuilds the projection from position 0 into a scratch SQLite file (under `scratchDir`, deleted afterwards) and
+   * compares its digest with the live read model's, at the same position: the live model's digest and the ids of
+   * the events it applied are read together at the start (one synchronous read: no live batch can interleave); its
+   * position is the newest event of the log among them; the replay stops there. The live read model is not
+   * touched and live messages go on being applied meanwhile. One replay of a projection at a time.
+   */
+  async replayAndCompare(scratchDir: string = os.tmpdir()): Promise<ReplayComparison> {
+    if (this.replaying) {
+      throw new DomainError('PROJECTION.REPLAYING', `A replay of projection ${this.projection.name} runs already; wait for it to finish`, 'conflict');
+    }
+    this.replaying = true;
+    try {
+      // A running rebuild first: the live read model is then complete again.
+      if (this.rebuilding) await this.rebuilding.catch(() => undefined);
+      const { live, appliedIds } = this.db.transaction(() => ({
+        live: this.digest(),
+        appliedIds: new Set((this.db.prepare('SELECT event_id AS id FROM projection_applied WHERE name = ?').all(this.projection.name) as { id: string }[]).map((row) => row.id)),
+      }))();
+      const livePosition = await this.positionOf(appliedIds);
+      fs.mkdirSync(scratchDir, { recursive: true });
+      const file = path.join(scratchDir, `replay-${this.projection.name}-${randomUUID()}.db`);
+      const scratch = new Database(file);
+      try {
+        const projector = new SqliteProjector(scratch, this.projection);
+        this.log.log(`Replay started into ${file}, up to position ${String(livePosition)}`);
+        const count =
+          livePosition === null
+            ? { lastPosition: null, eventsRead: 0 }
+            : await replayLog(scratch, projector, this.store, this.projection, this.log, 'Replay', livePosition);
+        const replayed = readModelDigest(scratch, this.projection);
+        const replayedPosition = (scratch.prepare('SELECT max(CAST(offset AS INTEGER)) AS p FROM projection_applied WHERE name = ?').get(this.projection.name) as { p: number | null }).p;
+        const comparison: ReplayComparison = {
+          projection: this.projection.name,
+          live: { ...live, position: livePosition === null ? null : livePosition.toString() },
+          replayed: { ...replayed, position: replayedPosition === null ? null : String(replayedPosition) },
+          equal: live.digest === replayed.digest,
+        };
+        this.log.log(`Replay finished: ${count.eventsRead} events; live ${live.digest}, replayed ${replayed.digest}: ${comparison.equal ? 'equal' : 'DIFFERENT'}`);
+        return comparison;
+      } finally {
+        scratch.close();
+        for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(`${file}${suffix}`, { force: true });
+      }
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  private replaying = false;
+
+  get isReplaying(): boolean {
+    return this.replaying;
+  }
+
+  /** The global position of the newest event of the projection's categories among these event ids. */
+  private async positionOf(eventIds: ReadonlySet<string>): Promise<bigint | null> {
+    let after: bigint | undefined;
+    let position: bigint | null = null;
+    for (;;) {
+      const page = await this.store.readAll({ after, maxCount: PAGE });
+      for (const event of page) {
+        if (this.projection.categories.includes(streamCategory(event.streamId)) && eventIds.has(event.metadata.eventId)) position = event.globalPosition;
+      }
+      if (page.length < PAGE) return position;
+      after = page[page.length - 1].globalPosition;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   private applied(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM projection_applied WHERE name = ?').get(this.projection.name) as { n: number }).n;
   }
@@ -152,41 +297,14 @@ export class ProjectionRunner {
       this.db.exec(this.projection.schema);
     })();
 
-    let after: bigint | undefined;
-    let eventsRead = 0;
-    let applied = 0;
-    let poison = 0;
-    for (;;) {
-      const page = await this.store.readAll({ after, maxCount: PAGE });
-      const messages = page
-        .filter((event) => this.projection.categories.includes(streamCategory(event.streamId)))
-        .map((event): DeliveredMessage => ({ ...messageFromRecordedEvent(event, eventTopicForStream), partition: 0, offset: event.globalPosition.toString() }));
-      // One transaction per page: the projector's own transactions nest as savepoints.
-      this.db.transaction(() => {
-        for (const message of messages) {
-          eventsRead += 1;
-          try {
-            if (this.projector.handle(message)) applied += 1;
-          } catch (error) {
-            if (!(error instanceof PoisonMessageError)) throw error;
-            poison += 1;
-            this.log.warn(`Rebuild skips ${message.type} ${message.id}: ${error.message}`);
-          }
-        }
-      })();
-      if (page.length > 0) after = page[page.length - 1].globalPosition;
-      if (messages.length > 0) this.log.log(`Rebuild progress: ${eventsRead} events replayed, ${applied} applied, at position ${String(after)}`);
-      if (page.length < PAGE) break;
-      // Let live work (and HTTP) breathe between pages.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const { eventsRead, applied, poison, lastPosition } = await replayLog(this.db, this.projector, this.store, this.projection, this.log, 'Rebuild');
     const { digest, rows } = this.digest();
     const report: RebuildReport = {
       projection: name,
       eventsRead,
       applied,
       poison,
-      lastPosition: after === undefined ? null : after.toString(),
+      lastPosition,
       digest,
       rows,
       startedAt,

@@ -1,7 +1,11 @@
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { RebuildReport } from './projection-runner';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Controller, Get, HttpCode, Inject, Optional, Param, Post } from '@nestjs/common';
+import type { SigillumConfig } from '@sigillum/config';
+import { SIGILLUM_CONFIG } from '@sigillum/runtime';
+import type { RebuildReport, ReplayComparison } from './projection-runner';
 import { ProjectionRunners } from './projection-runners';
 
 /**
@@ -11,7 +15,10 @@ import { ProjectionRunners } from './projection-runners';
  */
 @Controller('projections')
 export class RebuildController {
-  constructor(private readonly runners: ProjectionRunners) {}
+  constructor(
+    private readonly runners: ProjectionRunners,
+    @Optional() @Inject(SIGILLUM_CONFIG) private readonly config?: SigillumConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Lists the projections with their positions' })
@@ -38,5 +45,20 @@ export class RebuildController {
   @HttpCode(200)
   rebuild(@Param('name') name: string): Promise<RebuildReport> {
     return this.runners.get(name).rebuild();
+  }
+
+  @Post(':name/replay')
+  @ApiOperation({
+    summary: 'Replays a projection from position 0 into a scratch database and compares its digest with the live one',
+    description:
+      "The live read model's digest and position (the newest log event it applied) are read at the start; the replay stops at that position, so both " +
+      'are compared at the same point of the log while live consumers go on. The scratch SQLite file (under DATA_DIR) is deleted afterwards; the live ' +
+      'read model is not touched. 404 for an unknown projection, 409 while a replay of it runs.',
+  })
+  @Access(staff('auditor', 'ops'))
+  @HttpCode(200)
+  replay(@Param('name') name: string): Promise<ReplayComparison> {
+    const runner = this.runners.get(name);
+    return runner.replayAndCompare(this.config ? path.join(this.config.dataDir, 'replay-scratch') : os.tmpdir());
   }
 }
