@@ -1,9 +1,10 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { Logger, type Provider } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { Provider } from '@nestjs/common';
 import { CLOCK, type Clock } from '@sigillum/contracts';
-import { type CertificateAuthority, createTimeStampToken, type FileKeyStore, sha256Imprint, spkiDerOf, type StoredKeyPair } from '@sigillum/crypto';
+import { type CertificateAuthority, createTimeStampToken, type FileKeyStore, sha256Imprint, type StoredKeyPair } from '@sigillum/crypto';
 import { KEY_STORE } from '@sigillum/runtime';
 import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
+import { loadCertifiedKey } from '../signing/certified-key';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig } from './evidence-log.config';
 
 /** The certifier's own time-stamping unit, for the evidence log's checkpoints. */
@@ -41,21 +42,14 @@ export class EvidenceLogTsa {
 /** Loads the TSA key and its certificate; a missing, expired or mismatched certificate is issued again by the CA. */
 export function loadEvidenceLogTsa(keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock, config: EvidenceLogConfig): EvidenceLogTsa {
   // RSA, as the processor's operators' TSAs: OpenSSL 3.0 cannot verify Ed25519 CMS signatures (`openssl ts -verify`).
-  const key = keystore.getOrCreateKeyPair(KEY_NAME, 'RSA');
-  const now = clock.now();
-  const issue = () =>
-    ca.issue({ subject: { commonName: 'Sigillum evidence log TSA', organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: 'tsa', validityDays: VALIDITY_DAYS, now }).certificatePem;
-  let { content: certificatePem } = keystore.getOrCreateArtifact(CERTIFICATE_ARTIFACT, issue);
-  const certificate = new X509Certificate(certificatePem);
-  const usable =
-    certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(spkiDerOf(key.publicKeyPem)) &&
-    new Date(certificate.validTo).getTime() > now.getTime() &&
-    certificate.checkIssued(new X509Certificate(ca.caCertificatePem));
-  if (!usable) {
-    certificatePem = issue();
-    keystore.replaceArtifact(CERTIFICATE_ARTIFACT, certificatePem);
-    new Logger('EvidenceLogTsa').log('Issued a new certificate for the evidence log TSA key');
-  }
+  const { key, certificatePem } = loadCertifiedKey(keystore, ca, clock, {
+    keyName: KEY_NAME,
+    algorithm: 'RSA',
+    certificateArtifact: CERTIFICATE_ARTIFACT,
+    commonName: 'Sigillum evidence log TSA',
+    profile: 'tsa',
+    validityDays: VALIDITY_DAYS,
+  });
   return new EvidenceLogTsa(key, certificatePem, ca.caCertificatePem, config.tsaPolicyOid);
 }
 

@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
-import { Logger, type Provider } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import { CLOCK, type Clock } from '@sigillum/contracts';
-import { type CertificateAuthority, spkiDerOf, type FileKeyStore, signJws, signJwsDetached, type StoredKeyPair, verifyJws, verifyJwsDetached, type VerifiedJws } from '@sigillum/crypto';
+import { type CertificateAuthority, type FileKeyStore, signJws, signJwsDetached, type StoredKeyPair, verifyJws, verifyJwsDetached, type VerifiedJws } from '@sigillum/crypto';
 import { KEY_STORE } from '@sigillum/runtime';
 import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
+import { loadCertifiedKey } from './certified-key';
 
 /** The certifier's signer of certification tokens and evidence. */
 export const CERTIFIER_SIGNER = Symbol('CERTIFIER_SIGNER');
@@ -63,22 +63,14 @@ export class CertifierSigner {
  * expired or mismatched certificate is issued again by the CA.
  */
 export function loadCertifierSigner(keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock): CertifierSigner {
-  const key = keystore.getOrCreateKeyPair(KEY_NAME, 'Ed25519');
-  const now = clock.now();
-  const issue = () =>
-    ca.issue({ subject: { commonName: 'Sigillum certifier signing', organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: 'signing', validityDays: VALIDITY_DAYS, now })
-      .certificatePem;
-  let { content: certificatePem } = keystore.getOrCreateArtifact(CERTIFICATE_ARTIFACT, issue);
-  const certificate = new X509Certificate(certificatePem);
-  const usable =
-    certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(spkiDerOf(key.publicKeyPem)) &&
-    new Date(certificate.validTo).getTime() > now.getTime() &&
-    certificate.checkIssued(new X509Certificate(ca.caCertificatePem));
-  if (!usable) {
-    certificatePem = issue();
-    keystore.replaceArtifact(CERTIFICATE_ARTIFACT, certificatePem);
-    new Logger('CertifierSigner').log('Issued a new certificate for the certifier signing key');
-  }
+  const { key, certificatePem } = loadCertifiedKey(keystore, ca, clock, {
+    keyName: KEY_NAME,
+    algorithm: 'Ed25519',
+    certificateArtifact: CERTIFICATE_ARTIFACT,
+    commonName: 'Sigillum certifier signing',
+    profile: 'signing',
+    validityDays: VALIDITY_DAYS,
+  });
   return new CertifierSigner(key, certificatePem, ca.caCertificatePem);
 }
 
