@@ -5,6 +5,20 @@ import { performance } from 'node:perf_hooks';
 /** A failure whose message already says what to do next. */
 export class BenchError extends Error {}
 
+/** Reads integer settings from the environment (underscores allowed); a bad one is added to `problems`, its default used. */
+export function integerSetting(env: NodeJS.ProcessEnv, problems: string[]): (name: string, fallback: number, min: number) => number {
+  return (name, fallback, min) => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw.replace(/_/g, ''));
+    if (!Number.isSafeInteger(value) || value < min) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer >= ${min}, e.g. ${name}=${fallback}`);
+      return fallback;
+    }
+    return value;
+  };
+}
+
 
 export function progressLine(text: string): void {
   process.stderr.write(`[bench] ${text}\n`);

@@ -36,7 +36,7 @@ import { LoopbackMailbox } from '@sigillum/channels';
 import type { RecordedEvent } from '@sigillum/contracts';
 import Database from 'better-sqlite3';
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
-import { BenchError, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
+import { BenchError, integerSetting, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
 
 interface Settings {
   readonly deliveries: number;
@@ -49,16 +49,7 @@ interface Settings {
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const problems: string[] = [];
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw.replace(/_/g, ''));
-    if (!Number.isSafeInteger(value) || value < min) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer >= ${min}, e.g. ${name}=${fallback}`);
-      return fallback;
-    }
-    return value;
-  };
+  const integer = integerSetting(env, problems);
   const deliveries = integer('BENCH_DELIVERIES', 1_000, 10);
   const concurrency = integer('BENCH_CONCURRENCY', 64, 1);
   const pairs = integer('BENCH_PAIRS', 20, 1);

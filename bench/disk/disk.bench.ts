@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { LoopbackMailbox } from '@sigillum/channels';
 import Database from 'better-sqlite3';
 import { type BenchApp, DeliveryWatch, enrolParties, prepareLetters, sendAll, startBenchApp } from '../common/delivery-run';
-import { BenchError, Client, formatInt, Progress, progressLine, within } from '../common/report';
+import { BenchError, integerSetting, Client, formatInt, Progress, progressLine, within } from '../common/report';
 
 interface Settings {
   readonly letters: number;
@@ -41,16 +41,7 @@ interface Settings {
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const problems: string[] = [];
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw.replace(/_/g, ''));
-    if (!Number.isSafeInteger(value) || value < min) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer >= ${min}, e.g. ${name}=${fallback}`);
-      return fallback;
-    }
-    return value;
-  };
+  const integer = integerSetting(env, problems);
   const letters = integer('BENCH_LETTERS', 200, 1);
   const batches = integer('BENCH_BATCHES', 2, 1);
   const settleMs = integer('BENCH_SETTLE_S', 75, 0) * 1000;
