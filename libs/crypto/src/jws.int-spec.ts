@@ -118,6 +118,26 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
     expect(verifyJws(token, { trustedCaPem: [ca.caCertificatePem], at: now }).signerCertificatePem).toBe(signer.certificatePem);
   });
 
+  it('a token naming its certificate by x5t#S256 verifies given the certificate; the thumbprint is what openssl computes', () => {
+    const signer = signers.EdDSA!;
+    const token = signJws(evidence, { privateKey: signer.key.privateKey, alg: 'EdDSA', x5tCertificatePem: signer.certificatePem, kid: 'ed' });
+    const header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as Record<string, unknown>;
+    expect(header.x5c).toBeUndefined();
+    // openssl's SHA-256 fingerprint of the DER, re-encoded base64url, is the header's x5t#S256 (RFC 7515 §4.1.8).
+    const fingerprint = openssl(['x509', '-in', write('x5t-leaf.pem', signer.certificatePem), '-noout', '-fingerprint', '-sha256']).out;
+    const hex = /=([0-9A-F:]+)/.exec(fingerprint)![1].replace(/:/g, '');
+    expect(header['x5t#S256']).toBe(Buffer.from(hex, 'hex').toString('base64url'));
+    const verified = verifyJws(token, { trustedCaPem: ca.caCertificatePem, certificates: [signers.RS256!.certificatePem, signer.certificatePem], at: now });
+    expect(verified.payload).toEqual(evidence);
+    expect(verified.signerCertificatePem).toBe(signer.certificatePem);
+    expect(codeOf(() => verifyJws(token, { trustedCaPem: ca.caCertificatePem, at: now }))).toBe('jws.x5t.unresolved');
+    expect(codeOf(() => verifyJws(token, { trustedCaPem: ca.caCertificatePem, certificates: signers.RS256!.certificatePem, at: now }))).toBe('jws.x5t.unknown');
+    const otherStore = FileKeyStore.open({ directory: path.join(dir, 'x5t-other-keys'), passphrase: PASSPHRASE });
+    const other = CertificateAuthority.loadOrCreate(otherStore, { commonName: 'Other CA', organisation: 'Other', validityDays: 3650, now }).ca;
+    expect(codeOf(() => verifyJws(token, { trustedCaPem: other.caCertificatePem, certificates: signer.certificatePem, at: now }))).toBe('jws.chain.untrusted');
+    expect(codeOf(() => signJws(evidence, { privateKey: signer.key.privateKey, alg: 'EdDSA', x5tCertificatePem: signers.RS256!.certificatePem }))).toBe('jws.x5t.key-mismatch');
+  });
+
   it('refuses a chain to another CA, a certificate outside its validity, and a missing trust anchor', () => {
     const signer = signers.EdDSA!;
     const token = signJws(evidence, { privateKey: signer.key.privateKey, alg: 'EdDSA' as JwsAlgorithm, x5c: [derBase64(signer.certificatePem)] });

@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { canonicalize, isCanonicalJson, type JsonValue } from './canonical-json';
 
 /**
@@ -26,6 +26,8 @@ export interface JwsHeader {
   readonly cty?: string;
   /** Standard base64 (not base64url) DER certificates, leaf first (RFC 7515 §4.1.6). */
   readonly x5c?: readonly string[];
+  /** base64url SHA-256 of the signer certificate's DER (RFC 7515 §4.1.8): the certificate by reference, not by copy. */
+  readonly 'x5t#S256'?: string;
   readonly [member: string]: JsonValue | readonly string[] | undefined;
 }
 
@@ -35,6 +37,11 @@ export interface SignJwsOptions {
   readonly alg: JwsAlgorithm;
   /** The signer's chain, standard base64 DER, leaf first; the leaf must certify `privateKey`'s public key. */
   readonly x5c?: readonly string[];
+  /**
+   * The signer's certificate (PEM) named by reference: the header carries its `x5t#S256` thumbprint instead of the
+   * certificate itself; the certificate must certify `privateKey`'s public key. The verifier is given it out of band.
+   */
+  readonly x5tCertificatePem?: string;
   readonly kid?: string;
   readonly typ?: string;
   readonly cty?: string;
@@ -45,6 +52,8 @@ export interface VerifyJwsOptions {
   readonly trustedCaPem?: string | readonly string[];
   /** The signer's public key (SPKI PEM or KeyObject), for a token without `x5c` (or to pin the `x5c` leaf's key). */
   readonly publicKey?: string | KeyObject;
+  /** Certificates (PEM) a token's `x5t#S256` may name: the one whose thumbprint matches is the signer's, checked to the CA. */
+  readonly certificates?: string | readonly string[];
   /** The algorithm(s) accepted; any of JWS_ALGORITHMS when omitted. */
   readonly expectedAlg?: JwsAlgorithm | readonly JwsAlgorithm[];
   /** When the certificates must be valid; default: now. */
@@ -253,6 +262,21 @@ function chainAnchor(chain: X509Certificate[], anchors: X509Certificate[]): X509
   return anchor;
 }
 
+/** `x5t#S256` of a certificate: base64url (no padding) of SHA-256 of its DER (RFC 7515 §4.1.8). */
+export function x5tS256Of(certificate: X509Certificate | string): string {
+  const der = typeof certificate === 'string' ? certificatesOfPem(certificate)[0].raw : certificate.raw;
+  return createHash('sha256').update(der).digest('base64url');
+}
+
+function certificateByThumbprint(thumbprint: unknown, pems: string | readonly string[]): X509Certificate {
+  if (typeof thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(thumbprint)) {
+    throw new JwsError('jws.x5t.invalid', 'x5t#S256 must be the base64url SHA-256 (43 characters) of a DER certificate');
+  }
+  const found = certificatesOfPem(pems).find((certificate) => x5tS256Of(certificate) === thumbprint);
+  if (!found) throw new JwsError('jws.x5t.unknown', `No certificate given has the x5t#S256 thumbprint ${thumbprint}`);
+  return found;
+}
+
 function samePublicKey(a: KeyObject, b: KeyObject): boolean {
   return a.export({ type: 'spki', format: 'der' }).equals(b.export({ type: 'spki', format: 'der' }));
 }
@@ -284,6 +308,13 @@ function protectedHeader(options: SignJwsOptions): Record<string, JsonValue> {
     }
     header.x5c = [...options.x5c];
   }
+  if (options.x5tCertificatePem !== undefined) {
+    const [certificate] = certificatesOfPem(options.x5tCertificatePem);
+    if (!samePublicKey(certificate.publicKey, createPublicKey(privateKey))) {
+      throw new JwsError('jws.x5t.key-mismatch', 'The certificate named by x5t#S256 does not certify the signing key');
+    }
+    header['x5t#S256'] = x5tS256Of(certificate);
+  }
   return header;
 }
 
@@ -295,7 +326,7 @@ function encodedProtectedHeader(options: SignJwsOptions): string {
     cache = new BoundedCache<string>(16);
     signingHeaderCache.set(options.privateKey, cache);
   }
-  const key = JSON.stringify([options.alg, options.kid, options.typ, options.cty, options.x5c]);
+  const key = JSON.stringify([options.alg, options.kid, options.typ, options.cty, options.x5c, options.x5tCertificatePem]);
   return cache.get(key, () => base64UrlEncode(canonicalize(protectedHeader(options))));
 }
 
@@ -360,8 +391,16 @@ function verifyParts(encodedHeader: string, encodedPayload: string, encodedSigna
     if (options.trustedCaPem !== undefined) checkChain(chain, certificatesOfPem(options.trustedCaPem), at);
     else if (!pinned) throw new JwsError('jws.trust-anchor.missing', 'The token carries an x5c chain; pass trustedCaPem (or the expected publicKey) to verify it');
     if (pinned && !samePublicKey(pinned, key)) throw new JwsError('jws.key.mismatch', 'The x5c leaf certificate is not for the expected public key');
+  } else if (header['x5t#S256'] !== undefined && options.certificates !== undefined) {
+    chain = [certificateByThumbprint(header['x5t#S256'], options.certificates)];
+    key = chain[0].publicKey;
+    if (options.trustedCaPem !== undefined) checkChain(chain, certificatesOfPem(options.trustedCaPem), at);
+    else if (!pinned) throw new JwsError('jws.trust-anchor.missing', 'The token names its certificate by x5t#S256; pass trustedCaPem (or the expected publicKey) to verify it');
+    if (pinned && !samePublicKey(pinned, key)) throw new JwsError('jws.key.mismatch', 'The certificate named by x5t#S256 is not for the expected public key');
   } else if (pinned) {
     key = pinned;
+  } else if (header['x5t#S256'] !== undefined) {
+    throw new JwsError('jws.x5t.unresolved', 'The token names its signer certificate by x5t#S256; pass the certificates it may name (e.g. the bundle\'s signing certificates)');
   } else {
     throw new JwsError('jws.key.missing', 'The token carries no x5c chain; pass the signer\'s publicKey to verify it');
   }
