@@ -1,5 +1,6 @@
-import type { Clock, Decider, DomainEvent, IdGenerator, PendingEvent } from '@sigillum/contracts';
+import { type Clock, type Decider, type DomainEvent, foldEvents, type IdGenerator, type PendingEvent } from '@sigillum/contracts';
 import { type EventStore, WrongExpectedVersionError } from './event-store.port';
+import { FoldedStreamCache, type FoldedStream, loadFolded } from './folded-stream-cache';
 
 /** Causality of a command: who asked, as part of which request. */
 export interface CommandContext {
@@ -16,6 +17,12 @@ export interface CommandHandlerDeps {
   readonly source: string;
   /** Attempts when another writer got to the stream first; default 3. */
   readonly maxAttempts?: number;
+  /**
+   * Keep the fold of the most recently used streams in memory, keyed by stream revision: a command (or `load`)
+   * then reads only the events after the cached revision, so it still sees what another writer appended.
+   * Without it, every command reads and folds the whole stream.
+   */
+  readonly cache?: { readonly maxStreams: number };
 }
 
 export interface CommandResult<State, Event extends DomainEvent> {
@@ -27,20 +34,22 @@ export interface CommandResult<State, Event extends DomainEvent> {
 /**
  * Read the stream, fold it, decide, append with the version read as expected version.
  * On a concurrent write the whole cycle is retried, so the decision always sees the latest state.
+ * The returned function also has `load(streamId)`: the stream folded as a command would see it (through the cache).
  */
 export function commandHandler<Command, State, Event extends DomainEvent>(
   decider: Decider<Command, State, Event>,
   deps: CommandHandlerDeps,
 ) {
   const maxAttempts = deps.maxAttempts ?? 3;
-  return async (streamId: string, command: Command, context: CommandContext): Promise<CommandResult<State, Event>> => {
+  const fold = { initialState: () => decider.initialState(), evolve: (state: State, event: Event) => decider.evolve(state, event) };
+  const cache = deps.cache ? new FoldedStreamCache<State, Event>(deps.store, fold, deps.cache.maxStreams) : undefined;
+  const load = (streamId: string): Promise<FoldedStream<State>> => (cache ? cache.load(streamId) : loadFolded(deps.store, fold, streamId));
+
+  const handle = async (streamId: string, command: Command, context: CommandContext): Promise<CommandResult<State, Event>> => {
     for (let attempt = 1; ; attempt++) {
-      const recorded = await deps.store.readStream(streamId);
-      let state = decider.initialState();
-      for (const { event } of recorded) state = decider.evolve(state, event as Event);
+      const { state, revision } = await load(streamId);
       const events = decider.decide(command, state);
-      const currentVersion = recorded.length - 1;
-      if (events.length === 0) return { events, state, nextExpectedVersion: currentVersion };
+      if (events.length === 0) return { events, state, nextExpectedVersion: revision };
 
       const occurredAt = deps.clock.now().toISOString();
       const pending: PendingEvent[] = events.map((event) => ({
@@ -54,14 +63,16 @@ export function commandHandler<Command, State, Event extends DomainEvent>(
         },
       }));
       try {
-        const appended = await deps.store.append(streamId, pending, currentVersion === -1 ? 'no-stream' : currentVersion);
-        for (const event of events) state = decider.evolve(state, event);
-        return { events, state, nextExpectedVersion: appended.nextExpectedVersion };
+        const appended = await deps.store.append(streamId, pending, revision === -1 ? 'no-stream' : revision);
+        const next = foldEvents({ initialState: () => state, evolve: fold.evolve }, events);
+        cache?.remember(streamId, { state: next, revision: appended.nextExpectedVersion });
+        return { events, state: next, nextExpectedVersion: appended.nextExpectedVersion };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError) || attempt >= maxAttempts) throw error;
       }
     }
   };
+  return Object.assign(handle, { load });
 }
 
 export type HandleCommand<Command, State, Event extends DomainEvent> = ReturnType<typeof commandHandler<Command, State, Event>>;

@@ -1,5 +1,6 @@
 export * from './event-store.port';
 export * from './command-handler';
+export * from './folded-stream-cache';
 export * from './event-store.factory';
 export * from './owned-categories';
 export * from './sqlite/sqlite-event-store';

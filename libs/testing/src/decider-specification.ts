@@ -1,4 +1,4 @@
-import type { Decider, DomainEvent } from '@sigillum/contracts';
+import { type Decider, type DomainEvent, foldEvents } from '@sigillum/contracts';
 
 /**
  * Given/When/Then for deciders: given past events, when a command, then these events (or this error).
@@ -10,11 +10,7 @@ export function deciderSpecification<Command, State, Event extends DomainEvent>(
     given(events: readonly Event[]) {
       return {
         when(command: Command) {
-          const run = () => {
-            let state = decider.initialState();
-            for (const event of events) state = decider.evolve(state, event);
-            return decider.decide(command, state);
-          };
+          const run = () => decider.decide(command, foldEvents(decider, events));
           return {
             then(expected: readonly Event[]) {
               expect(run()).toEqual(expected);

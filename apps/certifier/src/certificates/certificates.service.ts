@@ -115,9 +115,7 @@ export class CertificatesService {
 
   /** A certificate as recorded in `certificate-<certificateId>`; 404 when there is none. */
   async get(certificateId: string): Promise<CertificateView> {
-    const recorded = await this.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId));
-    let state = certificateDecider.initialState();
-    for (const { event } of recorded) state = certificateDecider.evolve(state, event as CertificateEvent);
+    const { state } = await this.handle.load(streamIdOf(CERTIFICATE_CATEGORY, certificateId));
     return viewOf(state, certificateId);
   }
 }

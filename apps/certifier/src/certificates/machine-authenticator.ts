@@ -6,7 +6,7 @@ import {
   type MachinePrincipal,
   type PresentedCertificate,
 } from '@sigillum/auth';
-import { CERTIFICATE_CATEGORY, CLOCK, type Clock, eventsOf, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
+import { CERTIFICATE_CATEGORY, CLOCK, type Clock, eventsOf, foldEvents, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
 import { isClientAuthCertificate } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { type CertificateEvent, certificateDecider, type CertificateState, subjectNamesParty } from './certificate.decider';
@@ -106,10 +106,8 @@ export class CertificateMachineAuthenticator implements MachineAuthenticator, On
     if (certificateId === undefined) {
       throw new AuthenticationError(MACHINE_RULES.unknownCertificate, `No client certificate with serial ${presented.serialNumber} was issued by this CA`);
     }
-    let state = certificateDecider.initialState();
-    for (const { event } of await this.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId))) {
-      state = certificateDecider.evolve(state, event as CertificateEvent);
-    }
+    const recordedCertificate = await this.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId));
+    const state = foldEvents(certificateDecider, recordedCertificate.map(({ event }) => event as CertificateEvent));
     let party: PartyKeys = { status: 'unknown' };
     if (state.status === 'issued' || state.status === 'revoked') {
       const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, state.certificate.partyId));

@@ -2,7 +2,6 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator, type LevelPolicy, type LevelPolicyPublished } from '@sigillum/contracts';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { CERTIFIER_SOURCE } from '../certifier.source';
-import { FoldedStreamCache } from '../state/folded-stream-cache';
 import { DEFAULT_LEVEL_POLICY, LEVEL_POLICY_STREAM_ID, type LevelPolicyDraft } from './level-policy';
 import { type LevelPolicyCommand, levelPolicyDecider, type LevelPolicyState } from './level-policy.decider';
 
@@ -10,15 +9,14 @@ import { type LevelPolicyCommand, levelPolicyDecider, type LevelPolicyState } fr
 @Injectable()
 export class LevelPolicyService implements OnApplicationBootstrap {
   private readonly handle: HandleCommand<LevelPolicyCommand, LevelPolicyState, LevelPolicyPublished>;
-  private readonly policies: FoldedStreamCache<LevelPolicyState, LevelPolicyPublished>;
 
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
   ) {
-    this.handle = commandHandler(levelPolicyDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
-    this.policies = new FoldedStreamCache(store, levelPolicyDecider, 1);
+    // One stream, read before every decision: its fold is cached.
+    this.handle = commandHandler(levelPolicyDecider, { store, clock, ids, source: CERTIFIER_SOURCE, cache: { maxStreams: 1 } });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -27,7 +25,7 @@ export class LevelPolicyService implements OnApplicationBootstrap {
 
   /** The policy in force; every decision records its `policyId`, so the default is written before it is used. */
   async current(): Promise<LevelPolicy> {
-    const { state } = await this.policies.load(LEVEL_POLICY_STREAM_ID);
+    const { state } = await this.handle.load(LEVEL_POLICY_STREAM_ID);
     if (state.status === 'published') return state.current;
     const requestId = this.ids.next();
     const result = await this.handle(

@@ -7,6 +7,7 @@ import {
   type DeliveredMessage,
   DomainError,
   eventTypeOf,
+  foldEvents,
   ID_GENERATOR,
   type IdGenerator,
   readSessionCodeResendRequested,
@@ -156,7 +157,7 @@ export class SessionSecretHandler implements OnApplicationShutdown {
     const current = await this.store.readStream(streamId);
     // A redelivered resend request already left its mark (its id is the causation of what it caused).
     if (current.some((recorded) => recorded.metadata.causationId === context.causationId)) return;
-    const state = current.reduce((s, { event }) => sessionSecretDecider.evolve(s, event as SessionSecretEvent), sessionSecretDecider.initialState());
+    const state = foldEvents(sessionSecretDecider, current.map(({ event }) => event as SessionSecretEvent));
     const prepared = state.status === 'issued' ? await this.prepareSecret(state.partyId, sessionId) : null;
     const result = await this.handleSecret(
       streamId,

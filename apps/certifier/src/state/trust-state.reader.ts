@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ATTRIBUTES_CATEGORY, type AttributeEvent, PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, type FoldedStream, FoldedStreamCache } from '@sigillum/eventstore';
 import { type AttributesState, attributesDecider } from '../attributes/attributes.decider';
-import { FoldedStreamCache, type FoldedStream } from './folded-stream-cache';
 import { type PartyFacts, partyFactsFold } from './party-facts';
 
 /**

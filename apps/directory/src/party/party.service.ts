@@ -33,7 +33,7 @@ export class PartyService {
   private readonly options: DirectoryOptions;
 
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(CHANNEL_VERIFIER_KEY) private readonly verifierKey: VerifierKey,
@@ -50,9 +50,7 @@ export class PartyService {
   }
 
   private async load(partyId: string): Promise<PartyState> {
-    let state = partyDecider.initialState();
-    for (const { event } of await this.store.readStream(streamIdOf(PARTY_CATEGORY, partyId))) state = partyDecider.evolve(state, event as PartyEvent);
-    return state;
+    return (await this.handle.load(streamIdOf(PARTY_CATEGORY, partyId))).state;
   }
 
   async register(command: Omit<RegisterParty, 'type' | 'now' | 'partyId'>) {

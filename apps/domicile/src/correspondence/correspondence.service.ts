@@ -4,6 +4,7 @@ import {
   type Clock,
   CORRESPONDENCE_CATEGORY,
   type CorrespondenceEvent,
+  foldEvents,
   ID_GENERATOR,
   type IdGenerator,
   type RecordedEvent,
@@ -50,8 +51,7 @@ export class CorrespondenceService {
 
   async load(correspondenceId: string): Promise<LoadedCorrespondence> {
     const history = (await this.store.readStream(correspondenceStreamId(correspondenceId))) as RecordedEvent<CorrespondenceEvent>[];
-    let state = correspondenceDecider.initialState();
-    for (const recorded of history) state = correspondenceDecider.evolve(state, recorded.event);
+    const state = foldEvents(correspondenceDecider, history.map((recorded) => recorded.event));
     return { state, history };
   }
 

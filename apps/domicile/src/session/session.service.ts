@@ -7,12 +7,11 @@ import {
   ID_GENERATOR,
   type IdGenerator,
   SESSION_CATEGORY,
-  type PendingEvent,
   type SessionEvent,
   streamIdOf,
 } from '@sigillum/contracts';
 import { verifyCode } from '@sigillum/crypto';
-import { type CommandContext, type CommandResult, EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
+import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
 import { decide, evolve, initialState, type SessionCommand, SessionErrors, type SessionPolicy, type SessionState } from './session.decider';
@@ -29,12 +28,6 @@ export type CodeOutcome =
   | { readonly kind: 'opened'; readonly credential: string; readonly state: Extract<SessionState, { status: 'open' }> }
   | { readonly kind: 'rejected'; readonly events: readonly SessionEvent[]; readonly state: SessionState };
 
-/** A session's folded state and the revision of the last event folded into it (-1: no stream). */
-interface FoldedSession {
-  readonly state: SessionState;
-  readonly revision: number;
-}
-
 /** Sessions whose folded state is kept in memory at most; the least recently used is dropped first. */
 const MAX_CACHED_SESSIONS = 10_000;
 /** Attempts of a command when another writer (another instance, a concurrent request) got to the stream first. */
@@ -49,18 +42,21 @@ const MAX_ATTEMPTS = 3;
 @Injectable()
 export class SessionService {
   private readonly log = new Logger('Sessions');
-  private readonly policy: SessionPolicy;
-  private readonly folded = new Map<string, FoldedSession>();
+  private readonly handle: HandleCommand<SessionCommand, SessionState, SessionEvent>;
 
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(DOMICILE_CONFIG) readonly config: DomicileConfig,
     private readonly notifier: SessionNotifier,
     @Optional() @Inject(SESSION_VERIFIER_KEY) private readonly verifierKey?: VerifierKey,
   ) {
-    this.policy = config.session;
+    const policy: SessionPolicy = config.session;
+    this.handle = commandHandler(
+      { decide: (command: SessionCommand, state: SessionState) => decide(command, state, policy), evolve, initialState },
+      { store, clock, ids, source: DOMICILE_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: MAX_CACHED_SESSIONS } },
+    );
     if (!verifierKey) this.log.warn('No session verifier key (SESSION_VERIFIER_KEY) is provided: codes cannot be checked until it is.');
   }
 
@@ -74,7 +70,7 @@ export class SessionService {
   }
 
   async load(sessionId: string): Promise<SessionState> {
-    return (await this.loadFolded(sessionId)).state;
+    return (await this.handle.load(sessionStreamId(sessionId))).state;
   }
 
   /** The user a session was asked for, null when there is no such session (what the abuse limits count under). */
@@ -83,64 +79,14 @@ export class SessionService {
     return state.status === 'none' ? null : state.userId;
   }
 
-  /** The session folded up to its last event: the cached fold plus the events appended since (read from the store). */
-  private async loadFolded(sessionId: string): Promise<FoldedSession> {
-    const cached = this.folded.get(sessionId);
-    const recorded = await this.store.readStream(sessionStreamId(sessionId), cached ? { fromRevision: cached.revision + 1 } : undefined);
-    // Another load or command may have cached further meanwhile: start from whichever fold is newest.
-    const latest = this.folded.get(sessionId);
-    let state = latest ? latest.state : initialState();
-    let revision = latest ? latest.revision : -1;
-    for (const event of recorded) {
-      if (event.streamRevision <= revision) continue;
-      state = evolve(state, event.event as SessionEvent);
-      revision = event.streamRevision;
-    }
-    const folded = { state, revision };
-    this.remember(sessionId, folded);
-    return folded;
-  }
-
-  private remember(sessionId: string, folded: FoldedSession): void {
-    if (folded.revision < 0) return;
-    const cached = this.folded.get(sessionId);
-    if (cached && cached.revision > folded.revision) return; // never go back
-    this.folded.delete(sessionId);
-    this.folded.set(sessionId, folded);
-    if (this.folded.size > MAX_CACHED_SESSIONS) {
-      const oldest = this.folded.keys().next().value;
-      if (oldest !== undefined) this.folded.delete(oldest);
-    }
-  }
-
   /**
    * Runs one command on the session's stream (fold, decide, append with the folded revision as expected version;
    * on a concurrent write, again with the newer events) and wakes whoever waits for the session to change.
    */
   async execute(sessionId: string, command: SessionCommand, context: CommandContext): Promise<CommandResult<SessionState, SessionEvent>> {
-    const streamId = sessionStreamId(sessionId);
-    for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await this.loadFolded(sessionId);
-      const events = decide(command, state, this.policy);
-      if (events.length === 0) return { events, state, nextExpectedVersion: revision };
-      const occurredAt = this.clock.now().toISOString();
-      const pending: PendingEvent[] = events.map((event) => ({
-        event,
-        metadata: { eventId: this.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt, source: DOMICILE_SOURCE },
-      }));
-      let nextExpectedVersion: number;
-      try {
-        ({ nextExpectedVersion } = await this.store.append(streamId, pending, revision === -1 ? 'no-stream' : revision));
-      } catch (error) {
-        if (error instanceof WrongExpectedVersionError && attempt < MAX_ATTEMPTS) continue;
-        throw error;
-      }
-      let next = state;
-      for (const event of events) next = evolve(next, event);
-      this.remember(sessionId, { state: next, revision: nextExpectedVersion });
-      this.notifier.changed(sessionId, next);
-      return { events, state: next, nextExpectedVersion };
-    }
+    const result = await this.handle(sessionStreamId(sessionId), command, context);
+    if (result.events.length > 0) this.notifier.changed(sessionId, result.state);
+    return result;
   }
 
   async request(input: { userId: string; counterpartIds: string[]; correspondenceKind: string }) {
