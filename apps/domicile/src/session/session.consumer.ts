@@ -5,7 +5,6 @@ import {
   type ChannelHint,
   type DeliveredMessage,
   eventTypeOf,
-  type Reason,
   readSecondChannelDeliveryFailed,
   readSessionSecretIssued,
   readSessionSecretRefused,

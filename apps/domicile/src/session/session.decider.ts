@@ -1,6 +1,5 @@
 import {
   assertNever,
-  type ChannelHint,
   type Decider,
   DomainError,
   type Reason,
@@ -11,8 +10,23 @@ import {
   type SessionOpened,
   type SessionRequested,
   type SubjectVerdict,
-  type TrustLevel,
 } from '@sigillum/contracts';
+import type {
+  CloseSession,
+  ExpireSession,
+  RecordChallenge,
+  RecordSecretRefused,
+  RecordTrustCheck,
+  RequestResend,
+  RequestSession,
+  SessionCommand,
+  SessionPolicy,
+  SubmitCode,
+} from './session.commands';
+import { type Challenge, evolve, expiryRuleAt, initialState, lockInForce, type SessionState, type SessionStatus } from './session.state';
+
+export * from './session.commands';
+export * from './session.state';
 
 /**
  * The sessions management module's decider (claim 1, 1e-1h): one stream `session-<sessionId>` per attempt to
@@ -29,125 +43,6 @@ import {
  * passes only its SHA-256 digest.
  */
 
-//////// Policy (from DomicileConfig)
-
-export interface SessionPolicy {
-  /** The preset level every party of the session's trust check must meet (claim 1, 1f). */
-  readonly presetLevel: TrustLevel;
-  /** Names of the known correspondence kinds. */
-  readonly correspondenceKinds: readonly string[];
-  readonly maxCounterparts: number;
-  /** Wrong codes allowed per challenge before the session is locked. */
-  readonly maxAttempts: number;
-  /** Lock-out length; 0 means the lock is permanent. */
-  readonly lockoutSeconds: number;
-  readonly idleSeconds: number;
-  readonly absoluteSeconds: number;
-}
-
-//////// Commands
-
-export type RequestSession = {
-  readonly type: 'RequestSession';
-  readonly sessionId: string;
-  readonly userId: string;
-  readonly counterpartIds: readonly string[];
-  readonly correspondenceKind: string;
-  readonly now: Date;
-};
-/** From the certifier's TrustCheckAnswered (purpose `session`). */
-export type RecordTrustCheck = {
-  readonly type: 'RecordTrustCheck';
-  readonly checkId: string;
-  readonly passed: boolean;
-  readonly verdicts: readonly SubjectVerdict[];
-  readonly now: Date;
-};
-/** From the certifier's SessionSecretIssued; `checkId` is the passed trust check the secret followed. */
-export type RecordChallenge = {
-  readonly type: 'RecordChallenge';
-  readonly checkId: string;
-  readonly issueNumber: number;
-  readonly verifier: string;
-  readonly verifierKeyId: string;
-  readonly channel: ChannelHint;
-  readonly expiresAt: string;
-  readonly issuedAt: string;
-};
-/** From the certifier's SessionSecretRefused. */
-export type RecordSecretRefused = {
-  readonly type: 'RecordSecretRefused';
-  readonly partyId: string;
-  readonly reasons: readonly Reason[];
-  readonly now: Date;
-};
-export type SubmitCode = {
-  readonly type: 'SubmitCode';
-  /** The issue whose verifier the handler checked the code against. */
-  readonly issueNumber: number;
-  /** `verifyCode(key, sessionId, code, verifier)`, computed by the handler. */
-  readonly matches: boolean;
-  /** SHA-256 (hex) of the credential the handler will hand out if the session opens. */
-  readonly credentialDigest: string;
-  readonly now: Date;
-};
-export type RequestResend = { readonly type: 'RequestResend'; readonly now: Date };
-export type CloseSession = { readonly type: 'Close'; readonly now: Date };
-/** `lastActivityAt`: the credential's last use, kept outside the log by the guard. */
-export type ExpireSession = { readonly type: 'Expire'; readonly lastActivityAt: Date | null; readonly now: Date };
-
-export type SessionCommand =
-  | RequestSession
-  | RecordTrustCheck
-  | RecordChallenge
-  | RecordSecretRefused
-  | SubmitCode
-  | RequestResend
-  | CloseSession
-  | ExpireSession;
-
-//////// State
-
-export interface SessionFacts {
-  readonly sessionId: string;
-  readonly userId: string;
-  readonly counterpartIds: readonly string[];
-  readonly correspondenceKind: string;
-  readonly levelRequired: TrustLevel;
-  readonly requestedAt: string;
-}
-
-export interface Challenge {
-  readonly checkId: string;
-  readonly issueNumber: number;
-  readonly verifier: string;
-  readonly verifierKeyId: string;
-  readonly channel: ChannelHint;
-  readonly expiresAt: string;
-  readonly maxAttempts: number;
-  /** Wrong codes typed against this challenge (since the last lock-out ended). */
-  readonly attempts: number;
-}
-
-export type SessionState =
-  | { readonly status: 'none' }
-  | ({ readonly status: 'requested' } & SessionFacts)
-  | ({ readonly status: 'denied'; readonly checkId: string | null; readonly reasons: readonly Reason[]; readonly deniedAt: string } & SessionFacts)
-  | ({ readonly status: 'challenged'; readonly challenge: Challenge } & SessionFacts)
-  | ({ readonly status: 'locked'; readonly challenge: Challenge; readonly lockedAt: string; readonly lockedUntil: string | null } & SessionFacts)
-  | ({
-      readonly status: 'open';
-      readonly checkId: string;
-      readonly credentialDigest: string;
-      readonly openedAt: string;
-      readonly idleTimeoutSeconds: number;
-      readonly absoluteExpiresAt: string;
-    } & SessionFacts)
-  | ({ readonly status: 'closed'; readonly closedAt: string } & SessionFacts)
-  | ({ readonly status: 'expired'; readonly rule: string; readonly expiredAt: string } & SessionFacts);
-
-export type SessionStatus = SessionState['status'];
-
 //////// Refusals
 
 export const SessionErrors = {
@@ -161,18 +56,8 @@ export const SessionErrors = {
   notOpen: 'SESSION.NOT_OPEN',
 } as const;
 
-function facts(state: Exclude<SessionState, { status: 'none' }>): SessionFacts {
-  const { sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt } = state;
-  return { sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt };
-}
-
 function notFound(): never {
   throw new DomainError(SessionErrors.notFound, 'No such session', 'not-found', [{ rule: 'session.unknown', message: 'No session has this id' }]);
-}
-
-/** The lock of a locked session is in force at `now` (a null `lockedUntil` is permanent). */
-export function lockInForce(state: { readonly lockedUntil: string | null }, now: Date): boolean {
-  return state.lockedUntil === null || now.getTime() < Date.parse(state.lockedUntil);
 }
 
 function lockedError(state: { readonly lockedUntil: string | null }): never {
@@ -446,17 +331,6 @@ function close(command: CloseSession, state: SessionState): SessionEvent[] {
   return [{ type: 'SessionClosed', version: 1, data: { sessionId: state.sessionId, closedAt: command.now.toISOString() } }];
 }
 
-/** Which limit an open session has passed at `now`, if any: the absolute expiry first, then idleness. */
-export function expiryRuleAt(
-  state: { readonly openedAt: string; readonly idleTimeoutSeconds: number; readonly absoluteExpiresAt: string },
-  lastActivityAt: Date | null,
-  now: Date,
-): 'session.absolute' | 'session.idle' | null {
-  if (now.getTime() >= Date.parse(state.absoluteExpiresAt)) return 'session.absolute';
-  const last = Math.max(Date.parse(state.openedAt), lastActivityAt?.getTime() ?? 0);
-  if (now.getTime() - last >= state.idleTimeoutSeconds * 1000) return 'session.idle';
-  return null;
-}
 
 function expire(command: ExpireSession, state: SessionState): SessionEvent[] {
   if (state.status !== 'open') return [];
@@ -487,57 +361,6 @@ export function decide(command: SessionCommand, state: SessionState, policy: Ses
       return assertNever(command, 'session command');
   }
 }
-
-//////// Evolution
-
-export function evolve(state: SessionState, event: SessionEvent): SessionState {
-  switch (event.type) {
-    case 'SessionRequested': {
-      const { sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt } = event.data;
-      return { status: 'requested', sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt };
-    }
-    case 'SessionDenied':
-      if (state.status === 'none') return state;
-      return { status: 'denied', ...facts(state), checkId: event.data.checkId, reasons: event.data.reasons, deniedAt: event.data.deniedAt };
-    case 'SessionChallengeIssued': {
-      if (state.status === 'none') return state;
-      const { checkId, issueNumber, verifier, verifierKeyId, channel, expiresAt, maxAttempts } = event.data;
-      const fresh: Challenge = { checkId, issueNumber, verifier, verifierKeyId, channel, expiresAt, maxAttempts, attempts: 0 };
-      // A new code gives a new round of attempts, but never lifts a lock.
-      if (state.status === 'locked') return { ...state, challenge: { ...fresh, attempts: state.challenge.attempts } };
-      return { status: 'challenged', ...facts(state), challenge: fresh };
-    }
-    case 'SessionCodeRejected':
-      if (state.status !== 'challenged' && state.status !== 'locked') return state;
-      return { status: 'challenged', ...facts(state), challenge: { ...state.challenge, attempts: event.data.attempt } };
-    case 'SessionLocked':
-      if (state.status !== 'challenged' && state.status !== 'locked') return state;
-      return { status: 'locked', ...facts(state), challenge: state.challenge, lockedAt: event.data.lockedAt, lockedUntil: event.data.lockedUntil };
-    case 'SessionCodeResendRequested':
-      return state;
-    case 'SessionOpened':
-      if (state.status === 'none') return state;
-      return {
-        status: 'open',
-        ...facts(state),
-        checkId: state.status === 'challenged' || state.status === 'locked' ? state.challenge.checkId : '',
-        credentialDigest: event.data.credentialDigest,
-        openedAt: event.data.openedAt,
-        idleTimeoutSeconds: event.data.idleTimeoutSeconds,
-        absoluteExpiresAt: event.data.absoluteExpiresAt,
-      };
-    case 'SessionClosed':
-      if (state.status === 'none') return state;
-      return { status: 'closed', ...facts(state), closedAt: event.data.closedAt };
-    case 'SessionExpired':
-      if (state.status === 'none') return state;
-      return { status: 'expired', ...facts(state), rule: event.data.rule, expiredAt: event.data.expiredAt };
-    default:
-      return assertNever(event, 'session event');
-  }
-}
-
-export const initialState = (): SessionState => ({ status: 'none' });
 
 export function sessionDecider(policy: SessionPolicy): Decider<SessionCommand, SessionState, SessionEvent> {
   return { decide: (command, state) => decide(command, state, policy), evolve, initialState };

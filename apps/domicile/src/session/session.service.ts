@@ -14,7 +14,7 @@ import { verifyCode } from '@sigillum/crypto';
 import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
-import { decide, evolve, initialState, type SessionCommand, SessionErrors, type SessionPolicy, type SessionState } from './session.decider';
+import { type SessionCommand, sessionDecider, SessionErrors, type SessionState } from './session.decider';
 import { SessionNotifier } from './session.notifier';
 
 export const DOMICILE_SOURCE = '/sigillum/domicile';
@@ -52,11 +52,14 @@ export class SessionService {
     private readonly notifier: SessionNotifier,
     @Optional() @Inject(SESSION_VERIFIER_KEY) private readonly verifierKey?: VerifierKey,
   ) {
-    const policy: SessionPolicy = config.session;
-    this.handle = commandHandler(
-      { decide: (command: SessionCommand, state: SessionState) => decide(command, state, policy), evolve, initialState },
-      { store, clock, ids, source: DOMICILE_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: MAX_CACHED_SESSIONS } },
-    );
+    this.handle = commandHandler(sessionDecider(config.session), {
+      store,
+      clock,
+      ids,
+      source: DOMICILE_SOURCE,
+      maxAttempts: MAX_ATTEMPTS,
+      cache: { maxStreams: MAX_CACHED_SESSIONS },
+    });
     if (!verifierKey) this.log.warn('No session verifier key (SESSION_VERIFIER_KEY) is provided: codes cannot be checked until it is.');
   }
 
