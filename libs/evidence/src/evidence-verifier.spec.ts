@@ -34,7 +34,7 @@ describe('offline evidence verifier', () => {
 
   it('names a broken signature, a wrong digest and a wrong link', () => {
     const items = chain();
-    const [h, p, s] = items[1].jws.split('.');
+    const [h, p, s] = items[1].jws!.split('.');
     items[1] = { ...items[1], jws: `${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}` };
     items[4] = { ...items[4], recordDigest: 'e'.repeat(64) };
     items[5] = { ...items[5], previousEvidenceDigest: null };
@@ -71,5 +71,25 @@ describe('offline evidence verifier', () => {
     const items = chain();
     expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem, { at: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000) }).problems[0].rule).toBe('jws.certificate.expired');
     expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem).valid).toBe(true);
+  });
+  it('verifies records that name their certificate by x5t#S256 when given the certificate, and says so when not', () => {
+    const items = evidenceChain(certifier.signer, 'c-x5t', recordedAt, 'x5t');
+    const ca = certifier.signer.caCertificatePem;
+    const verdict = verifyEvidenceChain(items, ca, { certificates: [stranger.signer.certificatePem, certifier.signer.certificatePem] });
+    expect(verdict).toMatchObject({ valid: true, problems: [] });
+    expect(verdict.records.every((record) => record.signed)).toBe(true);
+    expect(verifyEvidenceChain(items.slice(0, 1), ca).problems.map((p) => p.rule)).toEqual(['jws.x5t.unresolved']);
+    expect(verifyEvidenceChain(items.slice(0, 1), ca, { certificates: [stranger.signer.certificatePem] }).problems.map((p) => p.rule)).toEqual(['jws.x5t.unknown']);
+  });
+
+  it('checks the chain of unsigned records (the evidence log vouches for them) and still finds an edit', () => {
+    const items = evidenceChain(certifier.signer, 'c-unsigned', recordedAt, 'none') as ServedItem[];
+    const verdict = verifyEvidenceChain(items, certifier.signer.caCertificatePem);
+    expect(verdict).toMatchObject({ valid: true, problems: [] });
+    expect(verdict.records.some((record) => record.signed)).toBe(false);
+    const edited = items.map((item) => ({ ...item, record: { ...item.record } }));
+    edited[3].record.EventTime = '2020-01-01T00:00:00.000Z';
+    expect(rules(edited)).toEqual(['3:digest.mismatch', '4:chain.link']);
+    expect(rules([{ record: items[0].record, jws: 42 }])).toEqual(['0:record.shape']);
   });
 });

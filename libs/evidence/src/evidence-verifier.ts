@@ -2,19 +2,22 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
 
 /**
- * The offline verifier of one correspondence's evidence: pure, no store, no network. Given the records as
+ * The offline verifier of one correspondence's evidence chain: pure, no store, no network. Given the records as
  * `GET /evidence/:correspondenceId` serves them (or an export of them) and the CA certificate PEM
  * (`GET /ca/certificate`), it checks for each record:
- * - `jws.*`: the JWS verifies (EdDSA, `x5c` chain leading to the CA, certificates valid when it was recorded);
+ * - `jws.*`: when the record carries a per-record JWS (EVIDENCE_RECORD_SIGNATURES=jws), it verifies (EdDSA; the
+ *   signer's certificate from `x5c`, or named by `x5t#S256` among `certificates`, leads to the CA and was valid when
+ *   the record was recorded);
  * - `payload.mismatch`: the signed payload is exactly canonicalize(record);
- * - `digest.mismatch`: `recordDigest` is SHA-256 of that canonical JSON;
  * - `issuer.mismatch`: the record's EvidenceIssuerDetails name the certificate that signed it;
+ * - `digest.mismatch`: `recordDigest` is SHA-256 of that canonical JSON;
  * - `chain.index`: chain indexes run 0, 1, 2… with no gap or repeat;
  * - `chain.link`: `previousEvidenceDigest` is the digest of the record before it (null for the first);
  * - `chain.correspondence`: every record is about the same correspondence;
- * - `record.shape`: the item has a record and a JWS at all.
- * What it cannot see: records cut off after the last one served (a truncated chain verifies); compare the count
- * with the correspondence's known outcome, or anchor the last digest elsewhere.
+ * - `record.shape`: the item has a record at all (and a JWS, if any, is a string).
+ * A record without JWS is vouched for by the evidence log instead (its inclusion proof to a signed checkpoint,
+ * checked by `npm run audit -- verify` and by the server's verification), which also finds records cut off at the
+ * end — something a chain alone cannot show.
  */
 
 export interface EvidenceItem {
@@ -24,7 +27,8 @@ export interface EvidenceItem {
   readonly record: unknown;
   readonly recordDigest?: string;
   readonly previousEvidenceDigest?: string | null;
-  readonly jws: string;
+  /** The per-record signature, when the certifier signs every record. */
+  readonly jws?: string;
   /** When the certifier signed it: the time certificates must be valid at (default: the record's EventTime). */
   readonly recordedAt?: string;
 }
@@ -42,6 +46,8 @@ export interface RecordVerdict {
   readonly eventName: string | null;
   readonly chainIndex: number | null;
   readonly recordDigest: string | null;
+  /** Whether the record carries its own signature (checked above); otherwise the evidence log vouches for it. */
+  readonly signed: boolean;
   readonly valid: boolean;
   readonly problems: readonly EvidenceProblem[];
 }
@@ -57,6 +63,8 @@ export interface EvidenceVerdict {
 export interface VerifyEvidenceOptions {
   /** Check certificates at this time for every record instead of each record's own time. */
   readonly at?: Date;
+  /** Signing certificates (PEM) a record's JWS may name by `x5t#S256` instead of carrying them in `x5c`. */
+  readonly certificates?: readonly string[];
 }
 
 const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -78,10 +86,10 @@ function verifyOne(item: unknown, index: number, caCertificatePem: string, optio
   const problem = (rule: string, message: string) => problems.push({ index, rule, message });
   const entry = isObject(item) ? (item as unknown as EvidenceItem) : null;
   const record = entry && isObject(entry.record) ? entry.record : null;
-  if (!entry || !record || typeof entry.jws !== 'string') {
-    problem('record.shape', 'The item needs a "record" object and a "jws" string (as GET /evidence/:correspondenceId serves them)');
+  if (!entry || !record || (entry.jws !== undefined && typeof entry.jws !== 'string')) {
+    problem('record.shape', 'The item needs a "record" object, and "jws", when present, a string (as GET /evidence/:correspondenceId serves them)');
     return {
-      verdict: { index, evidenceId: null, eventName: null, chainIndex: null, recordDigest: null, valid: false, problems },
+      verdict: { index, evidenceId: null, eventName: null, chainIndex: null, recordDigest: null, signed: false, valid: false, problems },
       digest: null,
       record: null,
     };
@@ -95,21 +103,28 @@ function verifyOne(item: unknown, index: number, caCertificatePem: string, optio
   }
   const digest = canonical === null ? null : sha256Hex(Buffer.from(canonical, 'utf8'));
 
-  try {
-    const verified = verifyJws(entry.jws, { trustedCaPem: caCertificatePem, expectedAlg: 'EdDSA', at: signingTime(entry, record, options) });
-    if (canonical !== null && verified.payloadText !== canonical) {
-      problem('payload.mismatch', 'The JWS payload is not the canonical JSON of the record: the record was changed after signing');
-    }
-    const issuer = isObject(record.EvidenceIssuerDetails) ? record.EvidenceIssuerDetails : null;
-    if (verified.signerCertificatePem) {
-      const fingerprint = sha256Hex(new X509Certificate(verified.signerCertificatePem).raw);
-      if (issuer?.certificateFingerprint !== fingerprint) {
-        problem('issuer.mismatch', `The record names signing certificate ${String(issuer?.certificateFingerprint)}, but ${fingerprint} signed it`);
+  if (entry.jws !== undefined) {
+    try {
+      const verified = verifyJws(entry.jws, {
+        trustedCaPem: caCertificatePem,
+        expectedAlg: 'EdDSA',
+        at: signingTime(entry, record, options),
+        ...(options.certificates ? { certificates: options.certificates } : {}),
+      });
+      if (canonical !== null && verified.payloadText !== canonical) {
+        problem('payload.mismatch', 'The JWS payload is not the canonical JSON of the record: the record was changed after signing');
       }
+      const issuer = isObject(record.EvidenceIssuerDetails) ? record.EvidenceIssuerDetails : null;
+      if (verified.signerCertificatePem) {
+        const fingerprint = sha256Hex(new X509Certificate(verified.signerCertificatePem).raw);
+        if (issuer?.certificateFingerprint !== fingerprint) {
+          problem('issuer.mismatch', `The record names signing certificate ${String(issuer?.certificateFingerprint)}, but ${fingerprint} signed it`);
+        }
+      }
+    } catch (error) {
+      if (error instanceof JwsError) problem(error.code, error.message);
+      else problem('jws.invalid', `The JWS does not verify: ${(error as Error).message}`);
     }
-  } catch (error) {
-    if (error instanceof JwsError) problem(error.code, error.message);
-    else problem('jws.invalid', `The JWS does not verify: ${(error as Error).message}`);
   }
 
   if (entry.recordDigest !== undefined && entry.recordDigest !== digest) {
@@ -130,6 +145,7 @@ function verifyOne(item: unknown, index: number, caCertificatePem: string, optio
     eventName: typeof record.eventName === 'string' ? record.eventName : null,
     chainIndex: typeof record.chainIndex === 'number' ? record.chainIndex : null,
     recordDigest: digest,
+    signed: entry.jws !== undefined,
     valid: problems.length === 0,
     problems,
   };

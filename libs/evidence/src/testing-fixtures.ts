@@ -18,8 +18,11 @@ export interface TestEvidenceSigner {
   readonly caCertificatePem: string;
   /** SHA-256 of the signing certificate's DER, hex: what EvidenceIssuerDetails names. */
   readonly certificateFingerprint: string;
+  readonly certificatePem: string;
   /** Compact JWS (EdDSA, x5c = [signing certificate, CA]) over canonicalize(record). */
   sign(record: unknown): string;
+  /** The same, naming the signing certificate by x5t#S256 instead of carrying it. */
+  signByReference(record: unknown): string;
 }
 
 /** A CA (30 days) and an Ed25519 signing certificate it issued, in a temporary keystore; `cleanup` removes it. */
@@ -34,6 +37,8 @@ export function temporaryEvidenceSigner(commonName = 'Evidence verifier test CA'
   const signer: TestEvidenceSigner = {
     caCertificatePem: ca.caCertificatePem,
     certificateFingerprint: issued.fingerprint,
+    certificatePem: issued.certificatePem,
+    signByReference: (record) => signJws(record, { privateKey: key.privateKey, alg: 'EdDSA', x5tCertificatePem: issued.certificatePem, kid: key.fingerprint, typ: 'JOSE' }),
     sign: (record) => signJws(record, { privateKey: key.privateKey, alg: 'EdDSA', x5c, kid: key.fingerprint, typ: 'JOSE' }),
   };
   return { signer, cleanup: () => fs.rmSync(directory, { recursive: true, force: true }) };
@@ -55,8 +60,16 @@ export const TEST_EVENT_NAMES = [
   'ContentHandover',
 ] as const;
 
-/** An evidence chain of one correspondence, one item per event name, signed by `signer`, linked by digest. */
-export function evidenceChain(signer: TestEvidenceSigner, correspondenceId = 'c-verify', recordedAt = new Date().toISOString()): EvidenceItem[] {
+/**
+ * An evidence chain of one correspondence, one item per event name, linked by digest; each record signed by `signer`
+ * with `x5c` (default), by reference (`x5t#S256`), or not at all (the evidence log vouches for it).
+ */
+export function evidenceChain(
+  signer: TestEvidenceSigner,
+  correspondenceId = 'c-verify',
+  recordedAt = new Date().toISOString(),
+  signatures: 'x5c' | 'x5t' | 'none' = 'x5c',
+): EvidenceItem[] {
   let previousEvidenceDigest: string | null = null;
   return TEST_EVENT_NAMES.map((eventName, chainIndex) => {
     const record = {
@@ -70,7 +83,8 @@ export function evidenceChain(signer: TestEvidenceSigner, correspondenceId = 'c-
       EvidenceIssuerDetails: { name: 'Sigillum certifier', certificateFingerprint: signer.certificateFingerprint },
     };
     const recordDigest = recordDigestOf(record);
-    const item: EvidenceItem = { evidenceId: record.EvidenceIdentifier, chainIndex, eventName, record, recordDigest, previousEvidenceDigest, jws: signer.sign(record), recordedAt };
+    const jws = signatures === 'x5c' ? signer.sign(record) : signatures === 'x5t' ? signer.signByReference(record) : undefined;
+    const item: EvidenceItem = { evidenceId: record.EvidenceIdentifier, chainIndex, eventName, record, recordDigest, previousEvidenceDigest, ...(jws ? { jws } : {}), recordedAt };
     previousEvidenceDigest = recordDigest;
     return item;
   });

@@ -20,6 +20,7 @@ import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
 import { EVIDENCE_LOG_TSA, type EvidenceLogTsa } from './evidence-log.tsa';
+import { type LoggedLeaf, type LogVerdict, logVerdict, type ServedRecord } from './log-verdict';
 
 /** A checkpoint the log signed (from its stream). */
 export interface SignedCheckpoint {
@@ -65,6 +66,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly tree = new MerkleTree();
   private readonly entries: Buffer[] = [];
   private readonly leafOf = new Map<string, number>();
+  /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
+  private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
   private position: bigint | undefined;
   private readonly checkpoints: SignedCheckpoint[] = [];
   private revision = -1;
@@ -154,6 +157,17 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       });
   }
 
+  /** The log's word on the records of a correspondence as the store serves them now (see logVerdict). */
+  async verdictOn(correspondenceId: string, served: readonly ServedRecord[]): Promise<LogVerdict> {
+    await this.refresh();
+    return logVerdict(correspondenceId, served, {
+      checkpoint: this.latest(),
+      leafOf: (evidenceId) => this.leafOf.get(evidenceId),
+      leavesOfCorrespondence: (id) => this.leavesByCorrespondence.get(id) ?? [],
+      inclusionProof: (leafIndex, treeSize) => this.tree.inclusionProof(leafIndex, treeSize),
+    });
+  }
+
   /** The consistency proof between two tree sizes the log has (base64 hashes). */
   consistencyProof(from: number, to: number): string[] {
     return this.tree.consistencyProof(from, to).map((hash) => hash.toString('base64'));
@@ -198,8 +212,12 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
         if (createHash('sha256').update(entry).digest('hex') !== data.recordDigest) {
           this.log.error(`evidence ${data.evidenceId} (${recorded.streamId}@${recorded.streamRevision}): recordDigest is not the SHA-256 of its record; logged as stored`);
         }
-        this.leafOf.set(data.evidenceId, this.tree.append(entry));
+        const leafIndex = this.tree.append(entry);
+        this.leafOf.set(data.evidenceId, leafIndex);
         this.entries.push(entry);
+        const leaves = this.leavesByCorrespondence.get(data.correspondenceId) ?? [];
+        leaves.push({ leafIndex, evidenceId: data.evidenceId, chainIndex: data.chainIndex, eventName: data.eventName });
+        this.leavesByCorrespondence.set(data.correspondenceId, leaves);
       }
       if (batch.length < READ_BATCH) return;
     }

@@ -2,7 +2,16 @@
 export interface EvidenceConfig {
   /** `EvidenceIssuerPolicyID` of every record: the URI or OID of the evidence policy (CPS) the certifier follows. */
   readonly policyId: string;
+  /**
+   * Whether each record is also signed on its own (`jws`, certificate by `x5t#S256`), for relying parties that demand
+   * a signature per record. Default `none`: a record is proven by its inclusion proof to a signed checkpoint of the
+   * evidence log, which spares ~11 signatures and their certificates per delivery.
+   */
+  readonly recordSignatures: RecordSignatures;
 }
+
+export const RECORD_SIGNATURES = ['none', 'jws'] as const;
+export type RecordSignatures = (typeof RECORD_SIGNATURES)[number];
 
 export const EVIDENCE_CONFIG = Symbol('EvidenceConfig');
 
@@ -10,6 +19,10 @@ export const EVIDENCE_ENVIRONMENT = {
   EVIDENCE_POLICY_ID: {
     default: 'urn:sigillum:policy:evidence:1',
     help: 'EvidenceIssuerPolicyID written in every evidence record: the URI (or urn:oid:…) of your evidence policy',
+  },
+  EVIDENCE_RECORD_SIGNATURES: {
+    default: 'none',
+    help: 'none (default): records are proven by the evidence log (inclusion proof to a signed checkpoint); jws: each record is also signed (EdDSA JWS, certificate by x5t#S256)',
   },
 } as const;
 
@@ -27,5 +40,9 @@ export function loadEvidenceConfig(env: Readonly<Record<string, string | undefin
   if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(policyId) || policyId.length > 512) {
     throw new EvidenceConfigError(`EVIDENCE_POLICY_ID="${policyId}" must be a URI without spaces (e.g. urn:oid:1.3.6.1.4.1.99999.1 or https://example.org/cps)`);
   }
-  return { policyId };
+  const signatures = env.EVIDENCE_RECORD_SIGNATURES?.trim() || EVIDENCE_ENVIRONMENT.EVIDENCE_RECORD_SIGNATURES.default;
+  if (!(RECORD_SIGNATURES as readonly string[]).includes(signatures)) {
+    throw new EvidenceConfigError(`EVIDENCE_RECORD_SIGNATURES="${signatures}" must be one of ${RECORD_SIGNATURES.join(', ')} (none: proven by the evidence log; jws: each record signed too)`);
+  }
+  return { policyId, recordSignatures: signatures as RecordSignatures };
 }

@@ -3,8 +3,15 @@ import { Controller, ForbiddenException, Get, Inject, NotFoundException, Param, 
 import { Access, CurrentPrincipal, party, type Principal, staff } from '@sigillum/auth';
 import { CHAIN_CATEGORY, type ChainEvent, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { EvidenceService, type EvidenceView } from './evidence.service';
 import type { EvidenceVerdict } from '@sigillum/evidence';
+import { EvidenceLog } from '../evidence-log/evidence-log';
+import type { LogVerdict } from '../evidence-log/log-verdict';
+import { EvidenceService, type EvidenceView } from './evidence.service';
+
+/** The chain's verdict and the evidence log's, together: valid only when both hold. */
+export interface EvidenceVerification extends EvidenceVerdict {
+  readonly log: LogVerdict;
+}
 
 const unknown = (correspondenceId: string) =>
   new NotFoundException({
@@ -14,13 +21,16 @@ const unknown = (correspondenceId: string) =>
   });
 
 /**
- * The evidence of a correspondence, as a court or a regulator takes it away: every record with its JWS (`x5c` leads
- * to `GET /ca/certificate`), and the offline verifier's verdict on it. Records hold party ids and digests, no content.
+ * The evidence of a correspondence, as a court or a regulator takes it away: every record (with its own JWS when the
+ * certifier signs each record, naming `signingCertificate` by x5t#S256, which leads to `GET /ca/certificate`), and
+ * the verdict of the chain and of the evidence log on it (`GET /evidence/:id/proof` gives the inclusion proofs to
+ * take away). Records hold party ids and digests, no content.
  */
 @Controller('evidence')
 export class EvidenceController {
   constructor(
     private readonly evidence: EvidenceService,
+    private readonly evidenceLog: EvidenceLog,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
@@ -49,20 +59,26 @@ export class EvidenceController {
   async list(
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
     @CurrentPrincipal() principal: Principal,
-  ): Promise<{ correspondenceId: string; caCertificate: string; records: EvidenceView[] }> {
+  ): Promise<{ correspondenceId: string; caCertificate: string; signingCertificate: string; proof: string; records: EvidenceView[] }> {
     await this.ensureParticipant(principal, correspondenceId);
     const records = await this.evidence.list(correspondenceId);
     if (records === undefined) throw unknown(correspondenceId);
-    return { correspondenceId, caCertificate: '/ca/certificate', records };
+    return { correspondenceId, caCertificate: '/ca/certificate', signingCertificate: this.evidence.signingCertificatePem, proof: `/evidence/${correspondenceId}/proof`, records };
   }
 
   @Get(':correspondenceId/verification')
-  @ApiOperation({ summary: 'Verifies the evidence chain of a correspondence on the server' })
+  @ApiOperation({
+    summary:
+      'Verifies the evidence of a correspondence on the server: the chain (digests, links, indexes, per-record JWS if any) and the evidence log (each record as stored is the leaf the latest signed checkpoint covers, in log order, none deleted)',
+  })
   @Access(staff('auditor'), party())
-  async verification(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentPrincipal() principal: Principal): Promise<EvidenceVerdict> {
+  async verification(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentPrincipal() principal: Principal): Promise<EvidenceVerification> {
     await this.ensureParticipant(principal, correspondenceId);
-    const verdict = await this.evidence.verification(correspondenceId);
-    if (verdict === undefined) throw unknown(correspondenceId);
-    return verdict;
+    const records = await this.evidence.list(correspondenceId);
+    if (records === undefined) throw unknown(correspondenceId);
+    const chain = this.evidence.verify(records);
+    const log = await this.evidenceLog.verdictOn(correspondenceId, records);
+    const logProblems = log.problems.map((problem) => ({ index: problem.chainIndex, rule: problem.rule, message: problem.message }));
+    return { ...chain, valid: chain.valid && log.problems.length === 0, problems: [...chain.problems, ...logProblems], log };
   }
 }

@@ -90,7 +90,6 @@ describe('evidence decider', () => {
             record: expectedRecord as unknown as Record<string, unknown>,
             recordDigest: recordDigestOf(expectedRecord),
             previousEvidenceDigest: null,
-            jws: digestIssuer.sign(expectedRecord),
             recordedAt: RECORDED_AT,
           },
         },

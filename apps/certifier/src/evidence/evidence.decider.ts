@@ -76,12 +76,14 @@ export function evolve(state: EvidenceState, event: EvidenceRecorded): EvidenceS
 
 //////// The issuer
 
-/** Who vouches for the evidence, and how it signs (CertifierSigner in production). */
+/**
+ * Who vouches for the evidence: its policy and the certificate that stands for it. The decider only decides what
+ * the records say; whether each record is also signed (EVIDENCE_RECORD_SIGNATURES=jws) is the service's matter, done
+ * by a port after the decision. Every record is proven by the evidence log in any case.
+ */
 export interface EvidenceIssuer {
   readonly policyId: string;
   readonly details: EvidenceIssuerDetails;
-  /** Compact JWS whose payload is canonicalize(record). */
-  sign(record: EvidenceRecord): string;
 }
 
 /** A source event the decider declined to evidence, and why (the consumer logs it). */
@@ -482,7 +484,7 @@ export interface EvidencePlan {
 }
 
 /** The records the command's new sources give, in log order, chained after what the state recorded. Pure. */
-export function planEvidence(state: EvidenceState, command: RecordEvidence, issuer: Pick<EvidenceIssuer, 'policyId' | 'details'>): EvidencePlan {
+export function planEvidence(state: EvidenceState, command: RecordEvidence, issuer: EvidenceIssuer): EvidencePlan {
   const recordedSources = state.status === 'recording' ? state.recordedSources : new Set<string>();
   let chainIndex = state.status === 'recording' ? state.nextIndex : 0;
   let previousDigest = state.status === 'recording' ? state.lastDigest : null;
@@ -516,7 +518,7 @@ function buildRecord(
   source: SourceEvent,
   outcome: Extract<Outcome, { kind: 'evidence' }>,
   facts: Facts,
-  issuer: Pick<EvidenceIssuer, 'policyId' | 'details'>,
+  issuer: EvidenceIssuer,
   chainIndex: number,
   previousEvidenceDigest: string | null,
 ): EvidenceRecord {
@@ -554,7 +556,7 @@ function buildRecord(
 
 //////// The decider
 
-/** The events the new records give, each signed by the issuer with its digest and link; and the sources declined. */
+/** The events the new records give, each with its digest and link (unsigned: see EvidenceIssuer); and the sources declined. */
 export function recordEvidence(command: EvidenceCommand, state: EvidenceState, issuer: EvidenceIssuer): { events: EvidenceRecorded[]; ignored: readonly IgnoredSource[] } {
   switch (command.type) {
     case 'RecordEvidence': {
@@ -574,7 +576,6 @@ export function recordEvidence(command: EvidenceCommand, state: EvidenceState, i
             record: record as unknown as Readonly<Record<string, unknown>>,
             recordDigest: digest,
             previousEvidenceDigest: record.previousEvidenceDigest,
-            jws: issuer.sign(record),
             recordedAt: command.recordedAt,
           },
         }),

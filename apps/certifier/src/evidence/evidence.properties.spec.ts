@@ -6,7 +6,7 @@ import { createEvidenceDecider, type EvidenceIssuer, type EvidenceState, evolve,
 import { NEGATIVE_EVIDENCE, TERMINAL_EVIDENCE } from './evidence-names';
 import type { EvidenceRecord } from './evidence-record';
 import type { SourceEvent } from './evidence-sources';
-import { evidenceIssuerOf } from './evidence.service';
+import { evidenceIssuerOf, recordSignerOf, signedEvents } from './evidence.service';
 import { verifyEvidenceChain } from '@sigillum/evidence';
 import { ACCEPTANCE_WINDOW_MS, CorrespondenceStory, digestIssuer, temporarySigner } from './testing-fixtures';
 
@@ -289,23 +289,26 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
     );
   });
 
-  describe('with real signatures (Ed25519, x5c to a CA)', () => {
+  describe('with per-record signatures (EVIDENCE_RECORD_SIGNATURES=jws: Ed25519, certificate by x5t#S256 to a CA)', () => {
     const { signer, cleanup } = temporarySigner();
     const issuer = evidenceIssuerOf(signer, 'urn:sigillum:policy:evidence:test');
+    const signRecord = recordSignerOf(signer, 'jws');
     afterAll(cleanup);
     const recordedAt = new Date().toISOString();
+    const verify = (items: readonly unknown[]) => verifyEvidenceChain(items, signer.caCertificatePem, { certificates: [signer.certificatePem] });
 
     const signedChain = (scenario: Scenario) => {
       const story = storyOf(scenario);
-      return run(story, story.sources, scenario.cuts, issuer, recordedAt).map((event) => ({ ...event.data }));
+      return signedEvents(run(story, story.sources, scenario.cuts, issuer, recordedAt), signRecord).map((event) => ({ ...event.data, jws: event.data.jws as string }));
     };
 
     it('an untampered chain verifies, and its JWS are deterministic (same key, same record, same signature)', () => {
       fc.assert(
         fc.property(scenarioArb, (scenario) => {
           const chain = signedChain(scenario);
-          const verdict = verifyEvidenceChain(chain, signer.caCertificatePem);
+          const verdict = verify(chain);
           expect(verdict.problems).toEqual([]);
+          expect(verdict.records.every((record) => record.signed)).toBe(true);
           expect(verdict.valid).toBe(true);
           expect(signedChain(scenario).map((e) => e.jws)).toEqual(chain.map((e) => e.jws));
         }),
@@ -365,7 +368,7 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
               items[i].previousEvidenceDigest = 'f'.repeat(64);
               break;
           }
-          const verdict = verifyEvidenceChain(items, signer.caCertificatePem);
+          const verdict = verify(items);
           expect(verdict.valid).toBe(false);
           expect(verdict.problems.length).toBeGreaterThan(0);
         }),

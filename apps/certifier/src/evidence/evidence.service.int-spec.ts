@@ -5,7 +5,8 @@ import { type EventStore, SqliteEventStore } from '@sigillum/eventstore';
 import { uuidGenerator } from '@sigillum/runtime/ids';
 import { pendingEvent } from '@sigillum/testing';
 import { createEvidenceDecider, initialState } from './evidence.decider';
-import { evidenceIssuerOf, EvidenceService, SourceNotInStoreError } from './evidence.service';
+import { evidenceIssuerOf, EvidenceService, recordSignerOf, signedEvents, SourceNotInStoreError } from './evidence.service';
+import type { RecordSignatures } from './evidence.config';
 import type { SourceEvent } from './evidence-sources';
 import { verifyEvidenceChain } from '@sigillum/evidence';
 import { CorrespondenceStory, temporarySigner } from './testing-fixtures';
@@ -30,7 +31,7 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
   const { signer, cleanup } = temporarySigner();
   const clock = { now: () => new Date() };
   let store: SqliteEventStore;
-  const service = (s: EventStore = store) => new EvidenceService(s, clock, uuidGenerator, signer, { policyId: POLICY });
+  const service = (s: EventStore = store, recordSignatures: RecordSignatures = 'jws') => new EvidenceService(s, clock, uuidGenerator, signer, { policyId: POLICY, recordSignatures });
   const context = { correlationId: 'corr', causationId: 'cause' };
 
   beforeEach(() => {
@@ -65,13 +66,28 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
       initialState(),
     );
     expect(served?.map((item) => item.record)).toEqual(expected.map((event) => event.data.record));
-    expect(served?.map((item) => item.jws)).toEqual(expected.map((event) => event.data.jws));
+    // Ed25519 is deterministic: the service's signatures are the port's over the decided records.
+    expect(served?.map((item) => item.jws)).toEqual(signedEvents(expected, recordSignerOf(signer, 'jws')).map((event) => event.data.jws));
+    expect(served?.every((item) => typeof item.jws === 'string' && !('x5c' in JSON.parse(Buffer.from(item.jws.split('.')[0], 'base64url').toString())))).toBe(true);
     expect(served?.map((item) => item.eventName)).toContain('ConsignmentRejection');
     const verdict = await evidence.verification(story.correspondenceId);
     expect(verdict).toMatchObject({ valid: true, problems: [] });
-    expect(verifyEvidenceChain(served ?? [], signer.caCertificatePem).valid).toBe(true);
+    expect(verifyEvidenceChain(served ?? [], signer.caCertificatePem, { certificates: [signer.certificatePem] }).valid).toBe(true);
     const stored = await store.readStream(streamIdOf(EVIDENCE_CATEGORY, story.correspondenceId));
     expect(stored.every((event) => event.metadata.source === '/sigillum/certifier' && event.metadata.correlationId === 'corr')).toBe(true);
+  });
+
+  it('by default (EVIDENCE_RECORD_SIGNATURES=none) records the same records without any signature: the evidence log vouches for them', async () => {
+    const story = consentStory();
+    await write(store, story);
+    const evidence = service(store, 'none');
+    for (const source of story.sources) await evidence.record(story.correspondenceId, source.eventId, context);
+    const served = (await evidence.list(story.correspondenceId)) ?? [];
+    expect(served.length).toBeGreaterThan(5);
+    expect(served.some((item) => 'jws' in item)).toBe(false);
+    const stored = await store.readStream(streamIdOf(EVIDENCE_CATEGORY, story.correspondenceId));
+    expect(stored.some((event) => 'jws' in (event.event.data as object))).toBe(false);
+    expect(await evidence.verification(story.correspondenceId)).toMatchObject({ valid: true, problems: [] });
   });
 
   it('two certifier processes racing on the same correspondence append each record once (expected version, retry)', async () => {
@@ -82,7 +98,7 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     const served = (await a.list(story.correspondenceId)) ?? [];
     expect(served.map((item) => item.chainIndex)).toEqual(served.map((_, index) => index));
     expect(new Set(served.map((item) => item.evidenceId)).size).toBe(served.length);
-    expect(verifyEvidenceChain(served, signer.caCertificatePem).valid).toBe(true);
+    expect(verifyEvidenceChain(served, signer.caCertificatePem, { certificates: [signer.certificatePem] }).valid).toBe(true);
   });
 
   it('catches up as the log grows: evidence follows the log, appended after what was recorded', async () => {
@@ -97,7 +113,7 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     const after = (await evidence.list(story.correspondenceId)) ?? [];
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after.length).toBeGreaterThan(before.length);
-    expect(verifyEvidenceChain(after, signer.caCertificatePem).valid).toBe(true);
+    expect(verifyEvidenceChain(after, signer.caCertificatePem, { certificates: [signer.certificatePem] }).valid).toBe(true);
   });
 
   it('refuses to act on a message the store does not show yet (the bus retries it)', async () => {

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  assertNever,
   CLOCK,
   type Clock,
   EVIDENCE_CATEGORY,
@@ -18,16 +19,15 @@ import { type CommandContext, EVENT_STORE, type EventStore, WrongExpectedVersion
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
 import { FoldedStreamCache } from '../state/folded-stream-cache';
-import { EVIDENCE_CONFIG, type EvidenceConfig } from './evidence.config';
+import { EVIDENCE_CONFIG, type EvidenceConfig, type RecordSignatures } from './evidence.config';
 import { evolve, type EvidenceIssuer, type EvidenceState, type IgnoredSource, initialState, recordEvidence } from './evidence.decider';
-import type { EvidenceRecord } from './evidence-record';
 import { EvidenceSourceLog } from './evidence-source-log';
 import type { EvidenceContext, JobFacts, SourceEvent } from './evidence-sources';
 import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
 
 const fingerprintOfPem = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 
-/** The certifier as evidence issuer: its signing certificate, its CA, its policy; signs with the CertifierSigner. */
+/** The certifier as evidence issuer: its signing certificate, its CA, its policy. */
 export function evidenceIssuerOf(signer: CertifierSigner, policyId: string): EvidenceIssuer {
   return {
     policyId,
@@ -37,8 +37,28 @@ export function evidenceIssuerOf(signer: CertifierSigner, policyId: string): Evi
       caCertificateFingerprint: fingerprintOfPem(signer.caCertificatePem),
       keyId: signer.keyId,
     },
-    sign: (record: EvidenceRecord) => signer.sign(record),
   };
+}
+
+/** Signs one record (compact JWS over its canonical JSON) when the certifier is configured to sign every record. */
+export type EvidenceRecordSigner = (record: Readonly<Record<string, unknown>>) => string;
+
+/** The per-record signer EVIDENCE_RECORD_SIGNATURES asks for: none, or an EdDSA JWS naming the certificate by x5t#S256. */
+export function recordSignerOf(signer: CertifierSigner, signatures: RecordSignatures): EvidenceRecordSigner | null {
+  switch (signatures) {
+    case 'none':
+      return null;
+    case 'jws':
+      return (record) => signer.signByReference(record);
+    default:
+      return assertNever(signatures, 'EVIDENCE_RECORD_SIGNATURES');
+  }
+}
+
+/** The events with their per-record signature added (the decision is unchanged; only a signature is attached). */
+export function signedEvents(events: readonly EvidenceRecorded[], sign: EvidenceRecordSigner | null): EvidenceRecorded[] {
+  if (sign === null) return [...events];
+  return events.map((event) => ({ ...event, data: { ...event.data, jws: sign(event.data.record) } }));
 }
 
 /** One evidence as `GET /evidence/:correspondenceId` serves it: what the offline verifier takes. */
@@ -49,7 +69,8 @@ export interface EvidenceView {
   readonly record: Readonly<Record<string, unknown>>;
   readonly recordDigest: string;
   readonly previousEvidenceDigest: string | null;
-  readonly jws: string;
+  /** Only when the certifier signs every record (EVIDENCE_RECORD_SIGNATURES=jws, or records from before the log). */
+  readonly jws?: string;
   readonly recordedAt: string;
 }
 
@@ -81,6 +102,7 @@ export class EvidenceService {
   private readonly states: FoldedStreamCache<EvidenceState, EvidenceRecorded>;
   private readonly sources: EvidenceSourceLog;
   private readonly issuer: EvidenceIssuer;
+  private readonly signRecord: EvidenceRecordSigner | null;
   private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -91,6 +113,7 @@ export class EvidenceService {
     @Inject(EVIDENCE_CONFIG) config: EvidenceConfig,
   ) {
     this.issuer = evidenceIssuerOf(signer, config.policyId);
+    this.signRecord = recordSignerOf(signer, config.recordSignatures);
     this.states = new FoldedStreamCache(store, { initialState, evolve });
     this.sources = new EvidenceSourceLog(store);
   }
@@ -98,6 +121,11 @@ export class EvidenceService {
   /** The CA certificate evidence chains lead to. */
   get caCertificatePem(): string {
     return this.signer.caCertificatePem;
+  }
+
+  /** The certificate a record's `x5t#S256` names (the certifier's signing certificate). */
+  get signingCertificatePem(): string {
+    return this.signer.certificatePem;
   }
 
   /**
@@ -129,8 +157,10 @@ export class EvidenceService {
         context: await this.contextFor(sources, state),
         recordedAt,
       };
-      const { events, ignored } = recordEvidence(command, state, this.issuer);
-      if (events.length === 0) return { recorded: [], ignored };
+      const decided = recordEvidence(command, state, this.issuer);
+      const { ignored } = decided;
+      if (decided.events.length === 0) return { recorded: [], ignored };
+      const events = signedEvents(decided.events, this.signRecord);
       const pending: PendingEvent[] = events.map((event) => ({
         event,
         metadata: { eventId: this.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt: recordedAt, source: CERTIFIER_SOURCE },
@@ -194,15 +224,20 @@ export class EvidenceService {
           record: data.record,
           recordDigest: data.recordDigest,
           previousEvidenceDigest: data.previousEvidenceDigest,
-          jws: data.jws,
+          ...(data.jws !== undefined ? { jws: data.jws } : {}),
           recordedAt: data.recordedAt,
         };
       });
   }
 
-  /** The offline verifier's verdict on the correspondence's evidence, against this certifier's CA. */
+  /** The offline verifier's verdict on the correspondence's evidence chain, against this certifier's CA. */
   async verification(correspondenceId: string): Promise<EvidenceVerdict | undefined> {
     const evidence = await this.list(correspondenceId);
-    return evidence === undefined ? undefined : verifyEvidenceChain(evidence, this.caCertificatePem);
+    return evidence === undefined ? undefined : this.verify(evidence);
+  }
+
+  /** The chain verdict on records as served (digests, links, indexes; per-record JWS with x5c or x5t#S256). */
+  verify(evidence: readonly EvidenceView[]): EvidenceVerdict {
+    return verifyEvidenceChain(evidence, this.caCertificatePem, { certificates: [this.signer.certificatePem] });
   }
 }

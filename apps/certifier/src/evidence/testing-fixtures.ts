@@ -18,11 +18,10 @@ export function temporarySigner(): { signer: CertifierSigner; cleanup: () => voi
   return { signer, cleanup: () => fs.rmSync(directory, { recursive: true, force: true }) };
 }
 
-/** An issuer whose "signature" is a digest: pure and fast, for decider specs that do not verify signatures. */
+/** An issuer with made-up certificate fingerprints: for decider specs (the decider never signs). */
 export const digestIssuer = {
   policyId: 'urn:sigillum:policy:evidence:test',
   details: { name: 'Sigillum certifier', certificateFingerprint: 'c'.repeat(64), caCertificateFingerprint: 'a'.repeat(64), keyId: 'k'.repeat(64) },
-  sign: (record: unknown) => `signed:${recordDigestOf(record)}`,
 };
 
 const MINUTE = 60_000;

@@ -44,6 +44,11 @@ export class CertifierSigner {
     return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
   }
 
+  /** Compact JWS over canonicalize(payload) naming the certificate by `x5t#S256` instead of carrying `x5c`. */
+  signByReference(payload: unknown, typ = 'JOSE'): string {
+    return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5tCertificatePem: this.certificatePem, kid: this.key.fingerprint, typ });
+  }
+
   /** Detached compact JWS (`header..signature`) over canonicalize(payload). */
   signDetached(payload: unknown, typ = 'JOSE'): string {
     return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });

@@ -126,8 +126,12 @@ export type ChainEvent = ChainStarted | ChainRefused | StepTokenIssued | StepCer
 
 /**
  * One evidence record. `record` is the evidence itself (fields of EN 319 522-3 where one exists, our namespace
- * otherwise) and `jws` a compact JWS (EdDSA, `x5c`) whose payload is exactly `canonicalize(record)`.
- * `record.previousEvidenceDigest` is `recordDigest` of the evidence before it in the same correspondence.
+ * otherwise). The record is proven by the evidence log: it is a leaf of the certifier's Merkle tree, whose signed
+ * checkpoints (`EvidenceCheckpointSigned`) and inclusion proofs (`GET /evidence/:id/proof`) vouch for it. A certifier
+ * configured with `EVIDENCE_RECORD_SIGNATURES=jws` also signs each record: `jws`, a compact JWS (EdDSA) whose payload
+ * is exactly `canonicalize(record)` and whose header names the signing certificate by `x5t#S256` (records written
+ * before version 2 of the log carry `x5c` instead). `record.previousEvidenceDigest` is `recordDigest` of the evidence
+ * before it in the same correspondence.
  */
 export type EvidenceRecorded = DomainEvent<
   'EvidenceRecorded',
@@ -141,7 +145,8 @@ export type EvidenceRecorded = DomainEvent<
     /** SHA-256 hex of `canonicalize(record)`. */
     readonly recordDigest: string;
     readonly previousEvidenceDigest: string | null;
-    readonly jws: string;
+    /** Present only when the certifier signs each record (EVIDENCE_RECORD_SIGNATURES=jws). */
+    readonly jws?: string;
     readonly recordedAt: string;
   }
 >;

@@ -9,6 +9,7 @@ import {
   int,
   list,
   nullable,
+  optional,
   Parameters,
   Reasons,
   record,
@@ -96,7 +97,7 @@ export const EVIDENCE_READERS = readersOf<EvidenceEvent>({
     record: AnyObject,
     recordDigest: Hex64,
     previousEvidenceDigest: nullable(Hex64),
-    jws: text(1_048_576),
+    jws: optional(text(1_048_576)),
     recordedAt: Time,
   },
 });
