@@ -1,12 +1,10 @@
-import { Topics, type BusMessage } from '@sigillum/contracts';
+import { type BusMessage } from '@sigillum/contracts';
 import {
   Kafka,
   Partitioners,
   logLevel,
   type Admin,
-  type Consumer,
   type KafkaConfig,
-  type KafkaMessage,
   type LogEntry,
   type Message,
   type Producer,
@@ -16,18 +14,13 @@ import { TopicProvisioner } from './topic-readiness';
 import { checkedTopicPrefix, withoutPrefix } from './topic-prefix';
 import { fatalProducerFault } from './producer-faults';
 import { defaultLogger, type BusLogger } from '../bus-logger';
-import {
-  deadLetterHeaders,
-  deliverWithRetries,
-  poisonReason,
-  retryPolicy,
-  type DeliveryOutcome,
-  type RetryPolicy,
-} from '../delivery-policy';
-import { PoisonMessageError, type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
+import { retryPolicy } from '../delivery-policy';
+import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
-import { fromKafkaMessage, toKafkaMessage } from './cloudevents-codec';
-import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaCommitTuning, type KafkaRecord, type RecordOutcome } from './ordered-batch-consumer';
+import { toKafkaMessage } from './cloudevents-codec';
+import { KafkaConsumer } from './kafka-consumer';
+import { brokerAdvice, chunked, withTimeout } from './kafka-requests';
+import { orderedBatchRunConfig, type KafkaCommitTuning } from './ordered-batch-consumer';
 
 /** Group timings, plus how the consumer commits and how many partitions it handles at once (KafkaCommitTuning). */
 export interface KafkaConsumerTuning extends KafkaCommitTuning {
@@ -101,10 +94,6 @@ interface ClusterProbe {
   readonly up: boolean;
   readonly detail: string;
 }
-
-/** Messages per produce request at most; large batches are split (in order) to stay under the broker's size limit. */
-const MAX_MESSAGES_PER_SEND = 500;
-const MAX_BYTES_PER_SEND = 512 * 1024;
 
 /**
  * The event bus on Kafka (kafkajs). Messages are binary-mode CloudEvents keyed by stream id, produced
@@ -405,183 +394,3 @@ const LOG_LEVELS = {
   info: logLevel.INFO,
   debug: logLevel.DEBUG,
 } as const;
-
-class KafkaConsumer implements BusConsumer {
-  private readonly controller = new AbortController();
-  private readonly batches: OrderedBatchConsumer;
-  private stopping?: Promise<void>;
-  /** The group on the wire (prefixed): what the logs name. */
-  private readonly group: string;
-
-  /** `topics`: the subscribed topics on the wire (prefixed). */
-  constructor(
-    private readonly bus: KafkaEventBus,
-    private readonly consumer: Consumer,
-    private readonly options: ConsumerOptions,
-    private readonly topics: readonly string[],
-    private readonly policy: RetryPolicy,
-    private readonly onStopped: () => void,
-  ) {
-    this.group = bus.wireGroup(options.group);
-    this.batches = new OrderedBatchConsumer(
-      this.controller.signal,
-      (record) => this.handle(record),
-      (error) => this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
-    );
-  }
-
-  async start(runConfig: ReturnType<typeof orderedBatchRunConfig>, joinTimeoutMs: number): Promise<void> {
-    const { GROUP_JOIN, CRASH } = this.consumer.events;
-    const joined = new Promise<void>((resolve) => {
-      const remove = this.consumer.on(GROUP_JOIN, () => {
-        remove();
-        resolve();
-      });
-    });
-    this.consumer.on(CRASH, ({ payload }) => {
-      this.bus.log.error(
-        `Group ${this.group} consumer crashed: ${payload.error.message}` +
-          (payload.restart ? '; kafkajs restarts it' : '; it stopped, restart the process or call consume() again'),
-      );
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.options.fromBeginning ?? true });
-    await this.consumer.run({ ...runConfig, eachBatch: this.batches.eachBatch });
-    // Resolving only once the group is joined makes "consume, then publish" deliver, as on the embedded bus.
-    const timedOut = await withTimeout(joined.then(() => false), joinTimeoutMs, '').catch(() => true);
-    if (timedOut) {
-      this.bus.log.warn(`Group ${this.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
-    }
-  }
-
-  /**
-   * Pauses fetching, lets the in-flight handlers finish (a handler between retries gives up, uncommitted),
-   * commits what was handled, then leaves the group. kafkajs would drop a commit issued after its own stop()
-   * began, which is why the wait and the final commit happen here, before disconnect().
-   */
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.controller.abort();
-      try {
-        this.consumer.pause(this.topics.map((topic) => ({ topic })));
-      } catch {
-        // not running yet: nothing to pause
-      }
-      await this.batches.drain();
-      try {
-        await this.consumer.disconnect();
-      } catch (error) {
-        this.bus.log.warn(`Group ${this.group} did not leave cleanly (${(error as Error).message}); its partitions move after the session timeout.`);
-      } finally {
-        this.onStopped();
-      }
-    })();
-    return this.stopping;
-  }
-
-  /** One record: decode, deliver with retries, dead-letter if need be. The OrderedBatchConsumer resolves and commits it. */
-  private async handle({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord): Promise<RecordOutcome> {
-    // Delivered (and dead-lettered) under its logical name.
-    const topic = this.bus.logicalTopic(wireTopic);
-    let outcome: DeliveryOutcome;
-    try {
-      const delivered = fromKafkaMessage(topic, partition, message);
-      outcome = await deliverWithRetries(delivered, this.options.handler, this.policy, this.controller.signal, { beforeRetry: heartbeat });
-    } catch (error) {
-      if (!(error instanceof PoisonMessageError)) throw error;
-      outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
-    }
-    // Stopping between attempts: leave it (and the rest of its partition) uncommitted for whoever owns the partition next.
-    if (outcome.kind === 'abandoned') return 'abandoned';
-    // Throwing here (the dead letter could not be written) leaves it unresolved: kafkajs delivers it again.
-    if (outcome.kind === 'dead-letter') await this.deadLetter(topic, partition, message, outcome);
-    return 'done';
-  }
-
-  /**
-   * The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders, to `<topic>.dlq` on the
-   * wire (prefixed); the headers name the logical topic and group, as the bus delivers them.
-   */
-  private async deadLetter(
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    outcome: { attempts: number; reason: string },
-  ): Promise<void> {
-    const deadLetterTopic = this.bus.wireTopic(Topics.deadLetterOf(topic));
-    const headers = {
-      ...message.headers,
-      ...deadLetterHeaders({
-        reason: outcome.reason,
-        originalTopic: topic,
-        originalPartition: partition,
-        originalOffset: message.offset,
-        group: this.options.group,
-        attempts: outcome.attempts,
-      }),
-    };
-    await this.bus.ensureTopics([deadLetterTopic]);
-    await this.bus.send((producer) => producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] }));
-    this.bus.log.warn(
-      `Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
-    );
-  }
-}
-
-/** Splits the messages into produce requests of bounded size, keeping each topic's order. */
-function* chunked(byTopic: ReadonlyMap<string, Message[]>): Generator<{ topic: string; messages: Message[] }[]> {
-  let chunk: { topic: string; messages: Message[] }[] = [];
-  let count = 0;
-  let bytes = 0;
-  for (const [topic, messages] of byTopic) {
-    let current: Message[] = [];
-    chunk.push({ topic, messages: current });
-    for (const message of messages) {
-      const size = String(message.value ?? '').length + String(message.key ?? '').length + 256;
-      if (count > 0 && (count >= MAX_MESSAGES_PER_SEND || bytes + size > MAX_BYTES_PER_SEND)) {
-        yield chunk.filter((entry) => entry.messages.length > 0);
-        current = [];
-        chunk = [{ topic, messages: current }];
-        count = 0;
-        bytes = 0;
-      }
-      current.push(message);
-      count++;
-      bytes += size;
-    }
-  }
-  if (count > 0) yield chunk.filter((entry) => entry.messages.length > 0);
-}
-
-/**
- * What to check after a failed request: the login (KAFKA_SASL_*) when the brokers refused it, the principal's
- * ACLs when they refused an operation, else that the brokers are reachable. Never quotes a credential.
- */
-function brokerAdvice(error: unknown, brokers: readonly string[]): string {
-  const chain: string[] = [];
-  let current = error as { name?: string; type?: string; cause?: unknown; originalError?: unknown } | undefined;
-  for (let depth = 0; current && depth < 6; depth++) {
-    chain.push(`${current.name ?? ''} ${current.type ?? ''}`);
-    current = (current.cause ?? current.originalError) as typeof current;
-  }
-  const seen = chain.join(' ');
-  if (/SASLAuthentication|SASL_AUTHENTICATION_FAILED|ILLEGAL_SASL_STATE|UNSUPPORTED_SASL_MECHANISM/.test(seen)) {
-    return 'The brokers refused the login: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD(_FILE)';
-  }
-  const refused = /\b(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED\b/.exec(seen);
-  if (refused) {
-    return `The brokers' ACLs refuse this principal (${refused[0]}): grant it the operation (bash scripts/kafka.sh acls lists them in secure mode)`;
-  }
-  return `Check that the brokers ${brokers.join(',')} are reachable (bash scripts/kafka.sh status)`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-      timer.unref(); // a probe still waiting must not keep the process alive
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
