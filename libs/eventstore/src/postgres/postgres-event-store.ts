@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { streamCategory, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
 import { assertValidAppend, toJsonText } from '../append-validation';
@@ -14,13 +13,9 @@ import {
   type SubscribeAllOptions,
 } from '../event-store.port';
 import { runSubscription } from '../subscription';
-import {
-  MAX_EVENTS_PER_APPEND,
-  migratePostgresSchema,
-  POSITION_SHIFT,
-  quotedSchema,
-  STREAM_LOCK_CLASS,
-} from './migrations';
+import { MAX_EVENTS_PER_APPEND, migratePostgresSchema, POSITION_SHIFT, quotedSchema, STREAM_LOCK_CLASS } from './migrations';
+import { PostgresNotifications } from './postgres-notifications';
+import { EVENT_COLUMNS, type EventRow, HORIZON, isConnectionError, isUniqueViolation, limitOf, type PageRow, toRecordedEvent } from './postgres-rows';
 
 export const DEFAULT_PG_SCHEMA = 'sigillum';
 
@@ -48,31 +43,6 @@ export interface PostgresEventStoreOptions {
   readonly beforeCommit?: (client: PoolClient, streamId: string) => Promise<void>;
 }
 
-interface EventRow {
-  global_position: string;
-  stream_id: string;
-  stream_revision: string;
-  event_type: string;
-  event_version: number;
-  data: unknown;
-  metadata: RecordedEvent['metadata'];
-}
-
-interface PageRow extends Partial<EventRow> {
-  horizon: string;
-  pending: boolean;
-}
-
-const EVENT_COLUMNS =
-  'e.global_position::text AS global_position, e.stream_id, e.stream_revision::text AS stream_revision, ' +
-  'e.event_type, e.event_version, e.data, e.metadata';
-
-/**
- * The first global position no reader may pass yet: every transaction whose id is below the snapshot's xmin has
- * ended, so no row below `xmin << 20` can still appear; rows at or above it wait until the older transactions end.
- */
-const HORIZON = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_SHIFT})`;
-
 /**
  * Event store on PostgreSQL. Each append is one transaction: a per-stream advisory lock, the head read, one INSERT
  * of all its events, a NOTIFY. A row's global position is `(transaction id << 20) + its place in the append`,
@@ -90,20 +60,14 @@ export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly listen: boolean;
-  private readonly listenReconnectMs: number;
   private readonly beforeCommit: PostgresEventStoreOptions['beforeCommit'];
 
   private ready: Promise<void> | undefined;
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly subscriptions = new Set<StoreSubscription>();
-  /** Bumped on every notification (and on reconnection), so a poller can tell it missed one while busy. */
-  private wakeCount = 0;
-  private readonly wakes = new EventEmitter().setMaxListeners(0);
-  private listener: PoolClient | undefined;
-  private listenerStarting = false;
-  private listenerRetry: NodeJS.Timeout | undefined;
-  private listenerPid: number | undefined;
+  /** LISTEN/NOTIFY wake-ups of the subscriptions. */
+  private readonly notifications: PostgresNotifications;
 
   constructor(options: PostgresEventStoreOptions) {
     this.schema = options.schema ?? DEFAULT_PG_SCHEMA;
@@ -132,8 +96,14 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.pageSize = options.pageSize ?? 500;
     this.listen = options.listen ?? true;
-    this.listenReconnectMs = options.listenReconnectMs ?? 1000;
     this.beforeCommit = options.beforeCommit;
+    this.notifications = new PostgresNotifications(
+      this.pool,
+      this.channel,
+      () => this.ensureReady(),
+      options.listenReconnectMs ?? 1000,
+      () => this.listen && !this.closed && this.subscriptions.size > 0,
+    );
     this.ensureReady().catch(() => undefined); // start migrating now; callers see the error on first use
   }
 
@@ -151,7 +121,7 @@ export class PostgresEventStore implements EventStore {
 
   /** Backend pid of the LISTEN connection, while it is up (for tests and diagnostics). */
   get listenerProcessId(): number | undefined {
-    return this.listener ? this.listenerPid : undefined;
+    return this.notifications.listenerProcessId;
   }
 
   append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
@@ -269,11 +239,11 @@ export class PostgresEventStore implements EventStore {
       options.onError,
       () => {
         this.subscriptions.delete(subscription);
-        if (this.subscriptions.size === 0) this.stopListener();
+        if (this.subscriptions.size === 0) this.notifications.stop();
       },
     );
     this.subscriptions.add(subscription);
-    this.startListener();
+    this.notifications.start();
     return subscription;
   }
 
@@ -294,7 +264,7 @@ export class PostgresEventStore implements EventStore {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
-    this.stopListener();
+    this.notifications.stop();
     await this.ready?.catch(() => undefined);
     if (this.ownsPool) await this.pool.end();
   }
@@ -358,7 +328,7 @@ export class PostgresEventStore implements EventStore {
     let retryMs = 0;
     let failures = 0;
     while (!signal.aborted) {
-      const wakesSeen = this.wakeCount;
+      const wakesSeen = this.notifications.wakeCount;
       let page: Awaited<ReturnType<PostgresEventStore['page']>>;
       try {
         page = await this.page(checkpoint, categories);
@@ -366,7 +336,7 @@ export class PostgresEventStore implements EventStore {
       } catch (error) {
         // A lost connection or a restarting server: try again (the pool reconnects); anything else stops the subscription.
         if (!isConnectionError(error) || ++failures > 20 || signal.aborted) throw error;
-        await this.nextWake(signal, Math.min(this.pollIntervalMs * failures, 5_000));
+        await this.notifications.nextWake(signal, Math.min(this.pollIntervalMs * failures, 5_000));
         continue;
       }
       for (const event of page.events) {
@@ -376,134 +346,15 @@ export class PostgresEventStore implements EventStore {
       }
       if (page.events.length < this.pageSize) {
         if (page.horizon - 1n > checkpoint) checkpoint = page.horizon - 1n; // every row below the horizon was scanned
-        if (this.wakeCount !== wakesSeen) continue;
+        if (this.notifications.wakeCount !== wakesSeen) continue;
         // Rows committed above the horizon wait for an older transaction: it may end without a notification (rollback).
         retryMs = page.pending ? Math.min(Math.max(retryMs * 2, 10), this.pollIntervalMs) : 0;
-        await this.nextWake(signal, page.pending ? retryMs : this.pollIntervalMs);
+        await this.notifications.nextWake(signal, page.pending ? retryMs : this.pollIntervalMs);
       }
     }
-  }
-
-  /** Resolves on a notification, after `ms`, or on stop. */
-  private nextWake(signal: AbortSignal, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakes.off('wake', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakes.on('wake', done);
-      signal.addEventListener('abort', done);
-    });
-  }
-
-  private wake(): void {
-    this.wakeCount++;
-    this.wakes.emit('wake');
-  }
-
-  private startListener(): void {
-    if (!this.listen || this.closed || this.listener || this.listenerStarting || this.subscriptions.size === 0) return;
-    clearTimeout(this.listenerRetry);
-    this.listenerRetry = undefined;
-    this.listenerStarting = true;
-    void (async () => {
-      let client: PoolClient | undefined;
-      try {
-        await this.ensureReady();
-        client = await this.pool.connect();
-        const connection = client;
-        let lost = false;
-        const onLost = (error?: Error) => {
-          if (lost) return;
-          lost = true;
-          connection.removeListener('notification', onNotification);
-          if (this.listener === connection) this.listener = undefined;
-          connection.release(error ?? new Error('LISTEN connection ended'));
-          this.scheduleListener();
-        };
-        const onNotification = () => this.wake();
-        connection.on('error', (error) => onLost(error));
-        connection.on('end', () => onLost());
-        connection.on('notification', onNotification);
-        await connection.query(`LISTEN "${this.channel}"`);
-        const { rows } = await connection.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        if (lost) return;
-        if (this.closed || this.subscriptions.size === 0) {
-          lost = true;
-          connection.removeListener('notification', onNotification);
-          await connection.query(`UNLISTEN "${this.channel}"`).catch(() => undefined);
-          connection.release();
-          return;
-        }
-        this.listenerPid = rows[0].pid;
-        this.listener = connection;
-        this.wake(); // anything committed while no one listened
-      } catch {
-        client?.release(true);
-        this.scheduleListener();
-      } finally {
-        this.listenerStarting = false;
-      }
-    })();
-  }
-
-  private scheduleListener(): void {
-    if (this.closed || !this.listen || this.subscriptions.size === 0 || this.listenerRetry) return;
-    this.listenerRetry = setTimeout(() => {
-      this.listenerRetry = undefined;
-      this.startListener();
-    }, this.listenReconnectMs);
-    this.listenerRetry.unref();
-  }
-
-  private stopListener(): void {
-    clearTimeout(this.listenerRetry);
-    this.listenerRetry = undefined;
-    const connection = this.listener;
-    if (!connection) return;
-    this.listener = undefined;
-    connection.removeAllListeners('notification');
-    connection.removeAllListeners('end');
-    connection.removeAllListeners('error');
-    connection.on('error', () => undefined);
-    // Destroyed rather than returned: a pooled connection must not keep listening.
-    connection.release(true);
   }
 
   private assertOpen(what: string): void {
     if (this.closed) throw new Error(`PostgresEventStore (schema "${this.schema}") is closed; create a new store to ${what}.`);
   }
-}
-
-function limitOf(maxCount: number | undefined): number | null {
-  return maxCount === undefined ? null : Math.max(0, Math.trunc(maxCount));
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    streamId: row.stream_id,
-    streamRevision: Number(row.stream_revision),
-    globalPosition: BigInt(row.global_position),
-    event: { type: row.event_type, version: row.event_version, data: row.data },
-    metadata: row.metadata,
-  };
-}
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const candidate = error as { code?: unknown; constraint?: unknown } | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.code === '23505' && candidate.constraint === constraint;
-}
-
-/** Errors of the connection rather than of the statement: worth a retry on another connection. */
-function isConnectionError(error: unknown): boolean {
-  const candidate = error as { code?: unknown; message?: unknown } | null;
-  const code = candidate?.code;
-  if (typeof code === 'string') {
-    // SQLSTATE class 08 (connection), 57P01-03 (shutdown, crash, cannot connect now); Node socket errors (ECONNRESET...).
-    return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || /^E[A-Z]+$/.test(code);
-  }
-  return typeof candidate?.message === 'string' && /connection|terminat|timeout/i.test(candidate.message);
 }
