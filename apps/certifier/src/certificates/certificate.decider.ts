@@ -6,7 +6,7 @@ import {
   type Decider,
   DomainError,
 } from '@sigillum/contracts';
-import { type CertificateProfile, type DistinguishedName, type IssuedCertificate, profileKeyProblem } from '@sigillum/crypto';
+import { type CertificateProfile, type DistinguishedName, type IssuedCertificate, profileKeyProblem } from '@sigillum/crypto/ca-model';
 import type { PartyKey, PartyKeys } from './party-keys';
 
 /**

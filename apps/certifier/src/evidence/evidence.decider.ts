@@ -1,5 +1,5 @@
 import { assertNever, type CertificationToken, type Decider, type EvidenceRecorded, type Reason, type TrustCheckAnswered } from '@sigillum/contracts';
-import { canonicalize } from '@sigillum/crypto';
+import { canonicalize } from '@sigillum/crypto/canonical-json';
 import { nameBasedId } from '@sigillum/runtime/ids';
 import { type EvidenceName, erdsEventIdOf, issuerRoleOf, NEGATIVE_EVIDENCE } from './evidence-names';
 import {
