@@ -4,19 +4,14 @@ import {
   DomainError,
   type IdentityAttributeDeclared,
   KEY_USES,
-  type KeyAlgorithm,
-  type OperatorRole,
-  type OperatorSpecification,
   type OperatorSpecificationRegistered,
   type PartyEvent,
-  type PartyKind,
   type PartyRegistered,
   type PartyRenamed,
   type PublicKeyRegistered,
   type PublicKeyRevoked,
   type Reason,
   type SecondChannelEnrolled,
-  type SecondChannelKind,
   type SecondChannelRemoved,
   type SecondChannelVerificationFailed,
   type SecondChannelVerified,
@@ -30,130 +25,24 @@ import {
   sameJson,
   specificationViolations,
 } from './party.rules';
-import type { PublicKeyInspection } from './public-key';
+import type {
+  DeclareAttribute,
+  EnrolChannel,
+  PartyCommand,
+  RegisterParty,
+  RegisterPublicKey,
+  RegisterSpecification,
+  RemoveChannel,
+  RenameParty,
+  RevokePublicKey,
+  VerifyChannel,
+} from './party.commands';
+import { type ChannelState, evolve, initialState, type PartyState, type RegisteredParty } from './party.state';
 
-//////// Commands
+export * from './party.commands';
+export * from './party.state';
 
-export type KeyUse = 'signature' | 'encryption';
-
-export type RegisterParty = {
-  readonly type: 'RegisterParty';
-  readonly partyId: string;
-  readonly kind: PartyKind;
-  readonly operatorRole?: OperatorRole;
-  readonly displayName: string;
-  /** Identity attributes declared at registration; each becomes an IdentityAttributeDeclared. */
-  readonly attributes?: readonly { readonly name: string; readonly value: string }[];
-  readonly now: Date;
-};
-export type RenameParty = { readonly type: 'RenameParty'; readonly partyId: string; readonly displayName: string; readonly now: Date };
-export type DeclareAttribute = {
-  readonly type: 'DeclareAttribute';
-  readonly partyId: string;
-  readonly name: string;
-  readonly value: string;
-  readonly now: Date;
-};
-/** The code is generated and sent by the handler; the decider only ever sees its HMAC verifier. */
-export type EnrolChannel = {
-  readonly type: 'EnrolChannel';
-  readonly partyId: string;
-  readonly channelId: string;
-  readonly kind: SecondChannelKind;
-  readonly address: string;
-  readonly verifier: string;
-  readonly verifierKeyId: string;
-  readonly codeTtlSeconds: number;
-  readonly maxAttempts: number;
-  readonly maxChannels: number;
-  readonly now: Date;
-};
-/** `codeMatches` is the handler's constant-time check of the typed code against the channel's verifier. */
-export type VerifyChannel = {
-  readonly type: 'VerifyChannel';
-  readonly partyId: string;
-  readonly channelId: string;
-  readonly codeMatches: boolean;
-  readonly now: Date;
-};
-export type RemoveChannel = { readonly type: 'RemoveChannel'; readonly partyId: string; readonly channelId: string; readonly now: Date };
-export type RegisterPublicKey = {
-  readonly type: 'RegisterPublicKey';
-  readonly partyId: string;
-  /** Id the key gets if it is new. */
-  readonly keyId: string;
-  readonly algorithm: KeyAlgorithm;
-  readonly use: KeyUse;
-  /** The handler's reading of the PEM with node:crypto. */
-  readonly key: PublicKeyInspection;
-  readonly maxKeys: number;
-  readonly now: Date;
-};
-export type RevokePublicKey = {
-  readonly type: 'RevokePublicKey';
-  readonly partyId: string;
-  readonly keyId: string;
-  readonly reason: string;
-  readonly now: Date;
-};
-export type RegisterSpecification = {
-  readonly type: 'RegisterSpecification';
-  readonly partyId: string;
-  readonly specification: OperatorSpecification;
-  readonly now: Date;
-};
-export type PartyCommand =
-  | RegisterParty
-  | RenameParty
-  | DeclareAttribute
-  | EnrolChannel
-  | VerifyChannel
-  | RemoveChannel
-  | RegisterPublicKey
-  | RevokePublicKey
-  | RegisterSpecification;
-
-//////// State
-
-export type ChannelStatus =
-  /** Code sent, not yet typed correctly. */
-  | { readonly status: 'pending'; readonly failedAttempts: number }
-  | { readonly status: 'verified' }
-  /** Expired or attempts exhausted: only a new enrolment gives a new code. */
-  | { readonly status: 'closed'; readonly rule: 'code.expired' | 'attempts.exhausted'; readonly failedAttempts: number }
-  | { readonly status: 'removed' };
-
-export type ChannelState = ChannelStatus & {
-  readonly channelId: string;
-  readonly kind: SecondChannelKind;
-  readonly address: string;
-  readonly verifier: string;
-  readonly verifierKeyId: string;
-  readonly expiresAt: string;
-  readonly maxAttempts: number;
-};
-
-export interface KeyState {
-  readonly keyId: string;
-  readonly algorithm: KeyAlgorithm;
-  readonly use: KeyUse;
-  readonly fingerprint: string;
-  readonly revoked: boolean;
-}
-
-export interface RegisteredParty {
-  readonly status: 'registered';
-  readonly partyId: string;
-  readonly kind: PartyKind;
-  readonly operatorRole?: OperatorRole;
-  readonly displayName: string;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly channels: readonly ChannelState[];
-  readonly keys: readonly KeyState[];
-  readonly specification?: OperatorSpecification;
-}
-
-export type PartyState = { readonly status: 'unknown' } | RegisteredParty;
+// Decisions on a party stream: commands in party.commands.ts, the state they are decided on in party.state.ts.
 
 //////// Helpers
 
@@ -474,67 +363,5 @@ export function decide(command: PartyCommand, state: PartyState): PartyEvent[] {
       return assertNever(command, 'party command');
   }
 }
-
-//////// Evolution
-
-function updateChannel(party: RegisteredParty, channelId: string, update: (channel: ChannelState) => ChannelState): RegisteredParty {
-  return { ...party, channels: party.channels.map((c) => (c.channelId === channelId ? update(c) : c)) };
-}
-
-function evolveRegistered(party: RegisteredParty, event: Exclude<PartyEvent, PartyRegistered>): RegisteredParty {
-  switch (event.type) {
-    case 'PartyRenamed':
-      return { ...party, displayName: event.data.displayName };
-    case 'IdentityAttributeDeclared':
-      return { ...party, attributes: { ...party.attributes, [event.data.name]: event.data.value } };
-    case 'SecondChannelEnrolled': {
-      const { channelId, kind, address, verifier, verifierKeyId, expiresAt, maxAttempts } = event.data;
-      const channel: ChannelState = { status: 'pending', failedAttempts: 0, channelId, kind, address, verifier, verifierKeyId, expiresAt, maxAttempts };
-      return { ...party, channels: [...party.channels, channel] };
-    }
-    case 'SecondChannelVerificationFailed':
-      return updateChannel(party, event.data.channelId, (c) => {
-        if (c.status !== 'pending') return c;
-        const failedAttempts = c.failedAttempts + 1;
-        const rule = event.data.rule;
-        if (rule === 'code.expired' || rule === 'attempts.exhausted') return { ...c, status: 'closed', rule, failedAttempts };
-        return { ...c, status: 'pending', failedAttempts };
-      });
-    case 'SecondChannelVerified':
-      return updateChannel(party, event.data.channelId, (c) => ({ ...c, status: 'verified' }));
-    case 'SecondChannelRemoved':
-      return updateChannel(party, event.data.channelId, (c) => ({ ...c, status: 'removed' }));
-    case 'PublicKeyRegistered': {
-      const { keyId, algorithm, use, fingerprint } = event.data;
-      return { ...party, keys: [...party.keys, { keyId, algorithm, use, fingerprint, revoked: false }] };
-    }
-    case 'PublicKeyRevoked':
-      return { ...party, keys: party.keys.map((k) => (k.keyId === event.data.keyId ? { ...k, revoked: true } : k)) };
-    case 'OperatorSpecificationRegistered':
-      return { ...party, specification: event.data.specification };
-    default:
-      return assertNever(event, 'party event');
-  }
-}
-
-export function evolve(state: PartyState, event: PartyEvent): PartyState {
-  if (event.type === 'PartyRegistered') {
-    if (state.status === 'registered') return state;
-    const { partyId, kind, operatorRole, displayName } = event.data;
-    return {
-      status: 'registered',
-      partyId,
-      kind,
-      ...(operatorRole ? { operatorRole } : {}),
-      displayName,
-      attributes: {},
-      channels: [],
-      keys: [],
-    };
-  }
-  return state.status === 'registered' ? evolveRegistered(state, event) : state;
-}
-
-export const initialState = (): PartyState => ({ status: 'unknown' });
 
 export const partyDecider: Decider<PartyCommand, PartyState, PartyEvent> = { decide, evolve, initialState };
