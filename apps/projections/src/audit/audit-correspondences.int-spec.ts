@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import { AuditCorrespondencesQuery, encodeAuditCursor } from './audit-correspondences.query';
 import { AuditController, type AuditCorrespondencesPage } from './audit.controller';
 import { auditProjection, auditRangeQueryPlan } from './audit.projection';
-import { ProjectionRunner } from './rebuild/projection-runner';
-import { readModelDigest } from './rebuild/read-model-digest';
+import { ProjectionRunner } from '../rebuild/projection-runner';
+import { readModelDigest } from '../rebuild/read-model-digest';
 
 const pipe = strictValidationPipe();
 type Violation = { field: string; rule: string; message: string };

@@ -3,8 +3,8 @@ import { Payload } from '@nestjs/microservices';
 import { RoleViewPattern } from '@sigillum/bus';
 import { CA_CATEGORY, type DeliveredMessage, EVIDENCE_CATEGORY, Topics } from '@sigillum/contracts';
 import { auditProjection } from './audit.projection';
-import type { ProjectionRunner } from './rebuild/projection-runner';
-import { ProjectionRunners } from './rebuild/projection-runners';
+import type { ProjectionRunner } from '../rebuild/projection-runner';
+import { ProjectionRunners } from '../rebuild/projection-runners';
 
 /** Feeds the audit view from the evidence topic and the CA topic (its trust anchors). */
 @Controller()

@@ -12,7 +12,7 @@ import {
 } from '@sigillum/contracts';
 import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
 import type Database from 'better-sqlite3';
-import type { RebuildableProjection } from './rebuild/projection-runner';
+import type { RebuildableProjection } from '../rebuild/projection-runner';
 
 /**
  * Audit read model: per correspondence the evidence chain (records, digests, JWS) and its verification status;

@@ -30,7 +30,7 @@ import { certifierSignerProvider } from '../../../certifier/src/signing/certifie
 // The directory issues and checks the staff credentials the auditor and the ops engineer call with.
 import { directoryRole } from '../../../directory/src/directory.role';
 import { projectionsRole } from '../projections.role';
-import { type RealisticLog, realisticStories, writeRealisticLog } from './rebuild/testing-fixtures';
+import { type RealisticLog, realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
 
 @Module({
   imports: [CertificatesModule],

@@ -2,8 +2,8 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { RoleViewPattern } from '@sigillum/bus';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, EVIDENCE_CATEGORY, Topics } from '@sigillum/contracts';
-import type { ProjectionRunner } from '../audit/rebuild/projection-runner';
-import { ProjectionRunners } from '../audit/rebuild/projection-runners';
+import type { ProjectionRunner } from '../rebuild/projection-runner';
+import { ProjectionRunners } from '../rebuild/projection-runners';
 import { mailboxProjection } from './mailbox.projection';
 
 /** Feeds the mailbox from the correspondence, chain and evidence topics (once per event id; poison is dead-lettered). */

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RebuildModule } from '../audit/rebuild/rebuild.module';
+import { RebuildModule } from '../rebuild/rebuild.module';
 import { MailboxConsumer } from './mailbox.consumer';
 import { MailboxReadModelController } from './mailbox.controller';
 

@@ -14,7 +14,7 @@ import {
 } from '@sigillum/contracts';
 import { canonicalize } from '@sigillum/crypto';
 import type Database from 'better-sqlite3';
-import type { RebuildableProjection } from '../audit/rebuild/projection-runner';
+import type { RebuildableProjection } from '../rebuild/projection-runner';
 
 /**
  * Mailbox read model: per party its inbox (as recipient, once the correspondence reached it) and outbox (as

@@ -1,14 +1,14 @@
 // Test-only: builds a realistic log with the certifier's own evidence decider and a real signer (only tests reach
 // across apps like this; the gateway composes them in production).
 import { randomUUID } from 'node:crypto';
-import { CA_CATEGORY, type DeliveredMessage, eventTopicForStream, EVIDENCE_CATEGORY, JOB_CATEGORY, messageFromRecordedEvent, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
+import { CA_CATEGORY, type DeliveredMessage, eventTopicForStream, EVIDENCE_CATEGORY, foldEvents, JOB_CATEGORY, messageFromRecordedEvent, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
 import { describeCertificate } from '@sigillum/crypto';
 import type { EventStore } from '@sigillum/eventstore';
 import { pendingEvent } from '@sigillum/testing';
-import { createEvidenceDecider, evolve, initialState, type EvidenceState } from '../../../../certifier/src/evidence/evidence.decider';
-import { evidenceIssuerOf } from '../../../../certifier/src/evidence/evidence.service';
-import { CorrespondenceStory } from '../../../../certifier/src/evidence/testing-fixtures';
-import type { CertifierSigner } from '../../../../certifier/src/signing/certifier-signer';
+import { createEvidenceDecider, evolve, initialState, type EvidenceState } from '../../../certifier/src/evidence/evidence.decider';
+import { evidenceIssuerOf } from '../../../certifier/src/evidence/evidence.service';
+import { CorrespondenceStory } from '../../../certifier/src/evidence/testing-fixtures';
+import type { CertifierSigner } from '../../../certifier/src/signing/certifier-signer';
 
 export interface RealisticLog {
   readonly delivered: CorrespondenceStory;
@@ -90,14 +90,13 @@ export async function writeRealisticLog(store: EventStore, log: RealisticLog, si
         await store.append(streamIdOf(source.category, s.correspondenceId), [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
       }
       if (!decider) continue;
-      let state = states.get(s.correspondenceId) ?? initialState();
+      const state = states.get(s.correspondenceId) ?? initialState();
       const events = decider.decide(
         { type: 'RecordEvidence', correspondenceId: s.correspondenceId, sources: s.sources.slice(0, from + batch.length), context: s.context, recordedAt: new Date().toISOString() },
         state,
       );
       if (events.length > 0) await store.append(streamIdOf(EVIDENCE_CATEGORY, s.correspondenceId), events.map((e) => pendingEvent(e.type, e.data)), 'any');
-      for (const event of events) state = evolve(state, event);
-      states.set(s.correspondenceId, state);
+      states.set(s.correspondenceId, foldEvents({ initialState: () => state, evolve }, events));
     }
   }
 }

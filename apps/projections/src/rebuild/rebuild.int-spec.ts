@@ -3,9 +3,9 @@ import { CA_CATEGORY, type DeliveredMessage, EVIDENCE_CATEGORY, PARTY_CATEGORY, 
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { pendingEvent } from '@sigillum/testing';
 import Database from 'better-sqlite3';
-import { temporarySigner } from '../../../../certifier/src/evidence/testing-fixtures';
-import { findCorrespondence, inbox, MAILBOX_CATEGORIES, mailboxProjection, outbox } from '../../mailbox/mailbox.projection';
-import { AUDIT_CATEGORIES, auditCorrespondence, auditParty, auditProjection } from '../audit.projection';
+import { temporarySigner } from '../../../certifier/src/evidence/testing-fixtures';
+import { findCorrespondence, inbox, MAILBOX_CATEGORIES, mailboxProjection, outbox } from '../mailbox/mailbox.projection';
+import { AUDIT_CATEGORIES, auditCorrespondence, auditParty, auditProjection } from '../audit/audit.projection';
 import { ProjectionRunner } from './projection-runner';
 import { messagesOf, type RealisticLog, realisticStories, writeRealisticLog } from './testing-fixtures';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@sigillum/crypto';
 import type Database from 'better-sqlite3';
-import type { SqliteProjection } from '../../sqlite-projector';
+import type { SqliteProjection } from '../sqlite-projector';
 
 /**
  * SHA-256 of a read model: every table of the projection, every row sorted by all its columns, as RFC 8785

@@ -7,7 +7,7 @@ import { PoisonMessageError } from '@sigillum/bus';
 import { type DeliveredMessage, DomainError, eventTopicForStream, messageFromRecordedEvent, streamCategory } from '@sigillum/contracts';
 import type { EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
-import { SqliteProjector, type SqliteProjection } from '../../sqlite-projector';
+import { SqliteProjector, type SqliteProjection } from '../sqlite-projector';
 import { readModelDigest } from './read-model-digest';
 
 /** A projection that can be rebuilt from the log: it names the stream categories it reads. */
