@@ -11,8 +11,7 @@ import Database from 'better-sqlite3';
 import request from 'supertest';
 // Only tests reach across apps like this: the certifier's evidence part records the evidence the audit view reads.
 import { CertificatesModule } from '../../../certifier/src/certificates/certificates.module';
-import { EVIDENCE_CONFIG, type EvidenceConfig } from '../../../certifier/src/evidence/evidence.config';
-import { EvidenceLogModule } from '../../../certifier/src/evidence-log/evidence-log.module';
+import { EVIDENCE_CONFIG } from '../../../certifier/src/evidence/evidence.config';
 import { EvidenceConsumer } from '../../../certifier/src/evidence/evidence.consumer';
 import { EvidenceController } from '../../../certifier/src/evidence/evidence.controller';
 import { EvidenceService } from '../../../certifier/src/evidence/evidence.service';
@@ -22,16 +21,16 @@ import { projectionsRole } from '../projections.role';
 import { type RealisticLog, realisticStories, writeRealisticLog } from './testing-fixtures';
 
 @Module({
-  imports: [CertificatesModule, EvidenceLogModule],
+  imports: [CertificatesModule],
   controllers: [EvidenceConsumer, EvidenceController],
-  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig }, EvidenceService],
+  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e' } }, EvidenceService],
 })
 class EvidenceOnlyModule {}
 
 const evidenceRole: RoleSpec = {
   role: 'certifier',
   module: EvidenceOnlyModule,
-  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
+  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
   consumes: true,
 };
 
