@@ -4,8 +4,10 @@
 //   npm run verify:evidence -- --file evidence.json [--ca ca.pem]
 //
 // It fetches GET /evidence/:correspondenceId and GET /ca/certificate from a running Sigillum (or reads an export),
-// then checks every record locally: the JWS (EdDSA, x5c chain to the CA), its payload = the canonical record, the
-// digest, the link to the record before, contiguous indexes. Exit 0: valid; 1: invalid; 2: could not verify.
+// then checks every record locally: the digest, the link to the record before, contiguous indexes and, for records
+// signed one by one (EVIDENCE_RECORD_SIGNATURES=jws), the JWS (EdDSA, certificate by x5t#S256 or x5c, to the CA) and
+// its payload = the canonical record. Records are proven by the evidence log: for that proof (inclusion in a signed
+// checkpoint, truncation found) use `npm run audit -- export` and `verify`. Exit 0: valid; 1: invalid; 2: could not verify.
 import * as fs from 'node:fs';
 import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
 
@@ -83,6 +85,8 @@ interface Evidence {
   readonly correspondenceId: string | null;
   readonly records: unknown[];
   readonly caCertificatePem: string;
+  /** The certificate per-record JWS name by x5t#S256 (GET /evidence/:id serves it). */
+  readonly signingCertificate?: string;
 }
 
 /** The caller's credentials, from the environment only. */
@@ -119,14 +123,15 @@ function messageOf(body: string): string {
   }
 }
 
-function recordsOf(body: unknown, where: string): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string } {
+function recordsOf(body: unknown, where: string): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string; signingCertificate?: string } {
   if (Array.isArray(body)) return { correspondenceId: null, records: body };
   if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
-    const object = body as { correspondenceId?: unknown; records: unknown[]; caCertificatePem?: unknown };
+    const object = body as { correspondenceId?: unknown; records: unknown[]; caCertificatePem?: unknown; signingCertificate?: unknown };
     return {
       correspondenceId: typeof object.correspondenceId === 'string' ? object.correspondenceId : null,
       records: object.records,
       ...(typeof object.caCertificatePem === 'string' ? { caCertificatePem: object.caCertificatePem } : {}),
+      ...(typeof object.signingCertificate === 'string' ? { signingCertificate: object.signingCertificate } : {}),
     };
   }
   throw new Error(`${where} is not evidence: expected the body of GET /evidence/<id> ({ "records": [...] }) or an array of records`);
@@ -152,14 +157,19 @@ async function load(options: Options): Promise<Evidence> {
     const parsed = recordsOf(body, options.file);
     const caCertificatePem = options.ca ? readFile(options.ca, 'the CA certificate') : parsed.caCertificatePem;
     if (!caCertificatePem) throw new UsageError(`${options.file} carries no CA certificate: pass --ca ca.pem (from GET /ca/certificate of the issuing Sigillum)`);
-    return { correspondenceId: parsed.correspondenceId, records: parsed.records, caCertificatePem };
+    return { correspondenceId: parsed.correspondenceId, records: parsed.records, caCertificatePem, ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}) };
   }
   const id = encodeURIComponent(options.correspondenceId as string);
   const [evidenceText, caText] = await Promise.all([fetchText(`${options.url}/evidence/${id}`), options.ca ? Promise.resolve('') : fetchText(`${options.url}/ca/certificate`)]);
   const parsed = recordsOf(JSON.parse(evidenceText) as unknown, `${options.url}/evidence/${id}`);
   const caCertificatePem = options.ca ? readFile(options.ca, 'the CA certificate') : caText;
   if (!caCertificatePem.includes('BEGIN CERTIFICATE')) throw new Error(`${options.url}/ca/certificate did not return a PEM certificate`);
-  return { correspondenceId: parsed.correspondenceId ?? (options.correspondenceId as string), records: parsed.records, caCertificatePem };
+  return {
+    correspondenceId: parsed.correspondenceId ?? (options.correspondenceId as string),
+    records: parsed.records,
+    caCertificatePem,
+    ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}),
+  };
 }
 
 function report(evidence: Evidence, verdict: EvidenceVerdict): string {
@@ -170,12 +180,17 @@ function report(evidence: Evidence, verdict: EvidenceVerdict): string {
     for (const problem of record.problems) lines.push(`        ${problem.rule}: ${problem.message}`);
   }
   if (evidence.records.length === 0) lines.push('  (no evidence recorded yet: the correspondence is known but nothing was evidenced; try again in a moment)');
+  const signed = verdict.records.filter((record) => record.signed).length;
   lines.push(
-    verdict.valid
-      ? 'VALID: every signature leads to the CA, every record is exactly what was signed, and the chain is unbroken.'
-      : `INVALID: ${verdict.problems.length} problem(s). The evidence was altered, reordered or cut, or was not signed under this CA.`,
+    !verdict.valid
+      ? `INVALID: ${verdict.problems.length} problem(s). The evidence was altered, reordered or cut, or was not signed under this CA.`
+      : signed === verdict.records.length && signed > 0
+        ? 'VALID: every signature leads to the CA, every record is exactly what was signed, and the chain is unbroken.'
+        : `VALID chain: every digest and link holds (${signed} of ${verdict.records.length} record(s) carry a signature of their own, all valid).`,
   );
-  lines.push('Note: a chain cut after its last record still verifies; compare the last record with the outcome you expect.');
+  lines.push(
+    'Note: the records are proven by the evidence log, and a chain cut after its last record still verifies here: for the proof (inclusion in a signed checkpoint, truncation found), run npm run audit -- export and verify.',
+  );
   return lines.join('\n');
 }
 
@@ -190,10 +205,14 @@ async function main(): Promise<number> {
   try {
     const evidence = await load(options);
     if (options.exportTo) {
-      fs.writeFileSync(options.exportTo, `${JSON.stringify({ correspondenceId: evidence.correspondenceId, records: evidence.records, caCertificatePem: evidence.caCertificatePem }, null, 2)}\n`);
+      const saved = { correspondenceId: evidence.correspondenceId, records: evidence.records, caCertificatePem: evidence.caCertificatePem, ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}) };
+      fs.writeFileSync(options.exportTo, `${JSON.stringify(saved, null, 2)}\n`);
       process.stdout.write(`Saved the evidence and the CA certificate to ${options.exportTo} (verify it later with --file).\n`);
     }
-    const verdict = verifyEvidenceChain(evidence.records, evidence.caCertificatePem, options.at ? { at: options.at } : {});
+    const verdict = verifyEvidenceChain(evidence.records, evidence.caCertificatePem, {
+      ...(options.at ? { at: options.at } : {}),
+      ...(evidence.signingCertificate ? { certificates: [evidence.signingCertificate] } : {}),
+    });
     process.stdout.write(`${report(evidence, verdict)}\n`);
     return verdict.valid ? 0 : 1;
   } catch (error) {

@@ -11,7 +11,7 @@ export interface BundleRecord {
   readonly record: Record<string, unknown>;
   readonly recordDigest: string;
   readonly previousEvidenceDigest: string | null;
-  /** The per-record JWS (x5c to the CA), when the server signs records one by one. */
+  /** The per-record JWS (certificate by x5t#S256 among signingCertificatePems, or x5c), when the server signs records one by one. */
   readonly jws?: string;
   readonly recordedAt?: string;
   /** Leaf index in the evidence log; null when the log had not read it. */
@@ -46,6 +46,8 @@ export interface Bundle {
   readonly caCertificatePem: string;
   /** TSA certificates carried by the time-stamps of the bundle (PEM), for reference. */
   readonly tsaCertificatePems: string[];
+  /** The certifier's signing certificates (PEM) that per-record JWS name by x5t#S256; absent when no record is signed. */
+  readonly signingCertificatePems?: string[];
   readonly correspondences: BundleCorrespondence[];
 }
 

@@ -6,6 +6,8 @@ import type { AuditClient } from './http';
 import { progress } from './progress';
 
 interface EvidenceAnswer {
+  /** The certificate per-record JWS name by x5t#S256 (absent from servers before optional signing). */
+  signingCertificate?: string;
   records: { evidenceId: string; chainIndex: number; eventName: string; record: Record<string, unknown>; recordDigest: string; previousEvidenceDigest: string | null; jws?: string; recordedAt?: string }[];
 }
 
@@ -77,7 +79,7 @@ async function correspondencesInRange(client: AuditClient, since: Date | undefin
 }
 
 /** One correspondence: its records with JWS, joined to their leaves and proofs, waiting until a checkpoint covers all. */
-async function exportOne(client: AuditClient, correspondenceId: string, waitMs: number): Promise<{ item: BundleCorrespondence; verifierKey: string }> {
+async function exportOne(client: AuditClient, correspondenceId: string, waitMs: number): Promise<{ item: BundleCorrespondence; verifierKey: string; signingCertificate?: string }> {
   const id = encodeURIComponent(correspondenceId);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -121,7 +123,7 @@ async function exportOne(client: AuditClient, correspondenceId: string, waitMs: 
           : null,
         records,
       };
-      return { item, verifierKey: proof.verifierKey };
+      return { item, verifierKey: proof.verifierKey, ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}) };
     }
     await sleep(200);
   }
@@ -146,9 +148,12 @@ export async function exportBundle(client: AuditClient, options: ExportOptions, 
 
   const bar = progress('export', ids.size);
   const correspondences: BundleCorrespondence[] = [];
+  const signingCertificatePems = new Set<string>();
   try {
     for (const id of ids) {
-      const { item, verifierKey: servedKey } = await exportOne(client, id, options.waitMs);
+      const { item, verifierKey: servedKey, signingCertificate } = await exportOne(client, id, options.waitMs);
+      // Only needed by records signed one by one (EVIDENCE_RECORD_SIGNATURES=jws): their JWS name it by x5t#S256.
+      if (signingCertificate && item.records.some((record) => record.jws !== undefined)) signingCertificatePems.add(signingCertificate);
       if (servedKey.trim() !== verifierKey) throw new UsageError(`the proof of ${id} names verifier key ${servedKey}, not the published ${verifierKey}`);
       correspondences.push(item);
       bar.tick(`${id} (${item.records.length} records)`);
@@ -176,6 +181,7 @@ export async function exportBundle(client: AuditClient, options: ExportOptions, 
     verifierKey,
     caCertificatePem,
     tsaCertificatePems: [...tsaCertificatePems],
+    ...(signingCertificatePems.size > 0 ? { signingCertificatePems: [...signingCertificatePems] } : {}),
     correspondences,
   };
   fs.writeFileSync(options.out, `${JSON.stringify(bundle, null, 2)}\n`);

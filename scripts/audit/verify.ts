@@ -69,7 +69,7 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
   }
 
   for (const item of bundle.correspondences) {
-    verifyCorrespondence(item, bundle.caCertificatePem, verifier, problem, lines);
+    verifyCorrespondence(item, bundle.caCertificatePem, bundle.signingCertificatePems ?? [], verifier, problem, lines);
     options.onCorrespondence?.(item.correspondenceId);
   }
 
@@ -91,7 +91,7 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
 
 type ProblemSink = (correspondenceId: string | null, record: Pick<BundleRecord, 'chainIndex' | 'eventName'> | null, rule: string, message: string) => void;
 
-function verifyCorrespondence(item: BundleCorrespondence, caPem: string, verifier: NoteVerifier | null, sink: ProblemSink, lines: string[]): void {
+function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signingCertificates: readonly string[], verifier: NoteVerifier | null, sink: ProblemSink, lines: string[]): void {
   const id = item.correspondenceId;
   const failing = new Set<number>();
   const problem: ProblemSink = (correspondenceId, record, rule, message) => {
@@ -163,9 +163,9 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, verifie
     if (a !== null && b !== null && !(b > a)) problem(id, records[i], 'log.order', `leaf index ${b} does not come after the previous record's ${a}: the records are out of log order`);
   }
 
-  // The chain: with per-record JWS, libs/evidence verifies signatures (x5c to the CA), links and indexes; without, the links here.
+  // The chain: with per-record JWS, libs/evidence verifies signatures (x5t#S256 or x5c to the CA), links and indexes; without, the links here.
   if (records.length > 0 && records.every((record) => typeof record.jws === 'string')) {
-    const verdict = verifyEvidenceChain(records, caPem);
+    const verdict = verifyEvidenceChain(records, caPem, { certificates: signingCertificates });
     for (const p of verdict.problems) {
       const record = records[p.index] ?? null;
       // The same finding as record.digest above, in libs/evidence's words: said once.

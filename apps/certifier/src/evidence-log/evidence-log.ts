@@ -78,6 +78,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private lastFailure: string | undefined;
   readonly origin: string;
   readonly streamId: string;
 
@@ -116,8 +117,12 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       try {
         await this.follow();
         if (this.due()) await this.sign();
+        this.lastFailure = undefined;
       } catch (error) {
-        if (!this.stopping) this.log.warn(`evidence log: ${(error as Error).message}`);
+        // Said once per distinct failure, not every POLL_MS while it lasts.
+        const message = (error as Error).message;
+        if (!this.stopping && message !== this.lastFailure) this.log.warn(`evidence log: ${message} (retried every ${Math.min(POLL_MS, this.config.checkpointMs)} ms)`);
+        this.lastFailure = message;
       }
     });
   }

@@ -12,6 +12,7 @@ import {
   CHAIN_CATEGORY,
   CORRESPONDENCE_CATEGORY,
   EVIDENCE_CATEGORY,
+  EVIDENCE_LOG_CATEGORY,
   JOB_CATEGORY,
   TRUST_CHECK_CATEGORY,
 } from '@sigillum/contracts';
@@ -22,7 +23,8 @@ import request from 'supertest';
 // Only tests reach across apps like this: the certifier's evidence part, without the rest of the certifier (whose
 // chain would react to these synthetic facts), so that the evidence is recorded by the real consumer.
 import { CertificatesModule } from '../../../certifier/src/certificates/certificates.module';
-import { EVIDENCE_CONFIG } from '../../../certifier/src/evidence/evidence.config';
+import { EVIDENCE_CONFIG, type EvidenceConfig } from '../../../certifier/src/evidence/evidence.config';
+import { EvidenceLogModule } from '../../../certifier/src/evidence-log/evidence-log.module';
 import { EvidenceConsumer } from '../../../certifier/src/evidence/evidence.consumer';
 import { EvidenceController } from '../../../certifier/src/evidence/evidence.controller';
 import { EvidenceService } from '../../../certifier/src/evidence/evidence.service';
@@ -33,9 +35,9 @@ import { projectionsRole } from '../projections.role';
 import { type RealisticLog, realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
 
 @Module({
-  imports: [CertificatesModule],
+  imports: [CertificatesModule, EvidenceLogModule],
   controllers: [EvidenceConsumer, EvidenceController],
-  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e' } }, EvidenceService],
+  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig }, EvidenceService],
 })
 class EvidenceOnlyModule {}
 
@@ -43,7 +45,7 @@ const evidenceRole: RoleSpec = {
   role: 'certifier',
   module: EvidenceOnlyModule,
   // The facts written by the test are relayed as if their writers ran here.
-  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
+  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
   consumes: true,
 };
 
@@ -103,7 +105,7 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
   };
   const lastEvidence = { delivered: 'ContentHandover', refusedAndExpired: 'AcceptanceRejectionExpiry', gateRefused: 'SubmissionRejection', chainFailed: 'ContentConsignmentFailure' } as const;
 
-  it('records the evidence of every correspondence from its facts, serves it with its JWS, and verifies it', async () => {
+  it('records the evidence of every correspondence from its facts, serves it (proven by the evidence log, no per-record JWS by default), and verifies it', async () => {
     for (const [name, last] of Object.entries(lastEvidence)) {
       const story = log[name as keyof typeof lastEvidence];
       const body = await eventually(async () => {
@@ -112,9 +114,14 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
         return response;
       }, 30_000);
       expect(body.records.map((r: { chainIndex: number }) => r.chainIndex)).toEqual(body.records.map((_: unknown, i: number) => i));
-      expect(body.records[0].jws.split('.')).toHaveLength(3);
-      const verdict = (await http().get(`/evidence/${story.correspondenceId}/verification`).expect(200)).body;
-      expect(verdict).toMatchObject({ valid: true, correspondenceId: story.correspondenceId, problems: [] });
+      expect(body.records.some((r: object) => 'jws' in r)).toBe(false);
+      expect(body.signingCertificate).toContain('BEGIN CERTIFICATE');
+      const verdict = await eventually(async () => {
+        const answer = (await http().get(`/evidence/${story.correspondenceId}/verification`).expect(200)).body;
+        expect(answer.log.pending).toBe(0); // the log signs a checkpoint within EVIDENCE_CHECKPOINT_MS
+        return answer;
+      }, 30_000);
+      expect(verdict).toMatchObject({ valid: true, correspondenceId: story.correspondenceId, problems: [], log: { covered: body.records.length, problems: [] } });
     }
     await http().get(`/evidence/${randomUUID()}`).expect(404);
     await http().get(`/evidence/${randomUUID()}/verification`).expect(404);
@@ -228,7 +235,9 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
     fs.writeFileSync(exported, `${JSON.stringify({ correspondenceId: id, records: evidence.records, caCertificatePem }, null, 2)}\n`);
 
     const offline = await verifyScript(['--file', exported]);
-    expect(offline.out).toMatch(/VALID: every signature leads to the CA/);
+    // Records carry no signature of their own by default: the chain holds, and the log proof is the audit CLI's.
+    expect(offline.out).toMatch(/VALID chain: every digest and link holds \(0 of 13/);
+    expect(offline.out).toMatch(/npm run audit -- export and verify/);
     expect(offline.code).toBe(0);
     expect(offline.out).toMatch(/#0 +ok +sigillum:CorrespondenceValidatedBySender/);
     const tampered = JSON.parse(fs.readFileSync(exported, 'utf8'));
@@ -237,14 +246,14 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
     const caught = await verifyScript(['--file', exported]);
     expect(caught.code).toBe(1);
     expect(caught.out).toMatch(/#3 +INVALID/);
-    expect(caught.out).toMatch(/payload\.mismatch/);
+    expect(caught.out).toMatch(/digest\.mismatch/);
 
     // Fetching from the running server: GET /evidence/:id needs a credential, read from SIGILLUM_TOKEN (never argv).
     const refused = await verifyScript([id, '--url', base]);
     expect(refused.code).toBe(2);
     expect(refused.out).toMatch(/answered 401.*Set SIGILLUM_TOKEN/);
     const online = await verifyScript([id, '--url', base], { SIGILLUM_TOKEN: auditor.authorization.replace(/^Bearer /, '') });
-    expect(online.out).toMatch(/VALID: every signature leads to the CA/);
+    expect(online.out).toMatch(/VALID chain/);
     expect(online.code).toBe(0);
   }, 60_000);
 });
