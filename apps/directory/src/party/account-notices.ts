@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { isPermanentRefusal, OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
-import { CLOCK, type Clock, type DeliveredMessage, eventTypeOf, PARTY_CATEGORY, type PartyEvent, type RecordedEvent, streamIdOf } from '@sigillum/contracts';
+import { CLOCK, type Clock, type DeliveredMessage, eventTypeOf, foldEvents, PARTY_CATEGORY, type PartyEvent, type RecordedEvent, streamIdOf } from '@sigillum/contracts';
 import { maskAddress } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { DURABLE_TIMERS, type DurableTimer, type DurableTimers, LOCAL_DB, nameBasedId } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { NOTICED_EVENT_TYPES, planAccountNotices, type PlannedNotice } from './account-change';
-import { partyDecider, type PartyState } from './party.decider';
+import { partyDecider } from './party.decider';
 
 /** Kind of the durable timer that sends one account-change notice. */
 export const ACCOUNT_NOTICE_TIMER_KIND = 'directory.account-notice';
@@ -172,11 +172,10 @@ export class AccountNotices implements OnModuleInit {
     if (!streamId.startsWith(`${PARTY_CATEGORY}-`)) throw new Error(`${streamId} is not a party stream`);
     const partyId = streamId.slice(PARTY_CATEGORY.length + 1);
     const stream = await this.store.readStream(streamIdOf(PARTY_CATEGORY, partyId));
-    let before: PartyState = partyDecider.initialState();
-    for (const recorded of stream) {
-      if (recorded.metadata.eventId === eventId) return { partyId, recorded, notices: planAccountNotices(before, recorded.event as PartyEvent) };
-      before = partyDecider.evolve(before, recorded.event as PartyEvent);
-    }
-    throw new Error(`Event ${eventId} is not in stream ${streamId}`);
+    const index = stream.findIndex((recorded) => recorded.metadata.eventId === eventId);
+    if (index < 0) throw new Error(`Event ${eventId} is not in stream ${streamId}`);
+    const before = foldEvents(partyDecider, stream.slice(0, index).map((recorded) => recorded.event as PartyEvent));
+    const recorded = stream[index];
+    return { partyId, recorded, notices: planAccountNotices(before, recorded.event as PartyEvent) };
   }
 }
