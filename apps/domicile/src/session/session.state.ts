@@ -44,7 +44,7 @@ export type SessionState =
 
 export type SessionStatus = SessionState['status'];
 
-export function facts(state: Exclude<SessionState, { status: 'none' }>): SessionFacts {
+function facts(state: Exclude<SessionState, { status: 'none' }>): SessionFacts {
   const { sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt } = state;
   return { sessionId, userId, counterpartIds, correspondenceKind, levelRequired, requestedAt };
 }
