@@ -2,8 +2,21 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Topics } from '@sigillum/contracts';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
-import type { EmbeddedEventBus } from './embedded-event-bus';
-import { toDeliveredMessage, type MessageRow } from './embedded-log';
+import type Database from 'better-sqlite3';
+import type { BusLogger } from '../bus-logger';
+import { toDeliveredMessage, type EmbeddedStatements, type MessageRow } from './embedded-log';
+
+/** What a consumer needs of its EmbeddedEventBus (which implements it): the file, its statements, wake-ups, group slots. */
+export interface EmbeddedConsumerHost {
+  readonly database: Database.Database;
+  readonly log: BusLogger;
+  readonly statements: EmbeddedStatements;
+  readonly tuning: { readonly pollIntervalMs: number; readonly pageSize: number; readonly checkpointIntervalMs: number };
+  publishCountOf(topics: readonly string[]): number;
+  waitForPublish(topics: readonly string[], seenCount: number, signal: AbortSignal): Promise<void>;
+  notifyPublished(topics: Iterable<string>): void;
+  acquireGroup(group: string, signal: AbortSignal): Promise<(() => void) | undefined>;
+}
 
 /** A message read into a consumer's window, from its read to its retirement into the checkpoint. */
 interface WindowEntry {
@@ -54,7 +67,7 @@ export class EmbeddedConsumer implements BusConsumer {
   }
 
   constructor(
-    private readonly bus: EmbeddedEventBus,
+    private readonly bus: EmbeddedConsumerHost,
     private readonly options: ConsumerOptions,
     private readonly policy: RetryPolicy,
     private readonly maxInFlight: number,

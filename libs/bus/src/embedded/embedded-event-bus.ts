@@ -5,7 +5,7 @@ import { defaultLogger, type BusLogger } from '../bus-logger';
 import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
-import { EmbeddedConsumer } from './embedded-consumer';
+import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer';
 import { prepareStatements, type EmbeddedStatements } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
@@ -86,7 +86,7 @@ function sharedStateOf(db: Database.Database): SharedState {
  * after retention: in the embedded default every role's groups subscribe at start-up, and nothing is pruned in
  * the first retention period after the bus starts, so a group that consumed once never misses a message.
  */
-export class EmbeddedEventBus implements EventBus {
+export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   private readonly db: Database.Database;
   private readonly shared: SharedState;
   private readonly logger: BusLogger;

@@ -1,11 +1,21 @@
 import { Topics } from '@sigillum/contracts';
-import type { Consumer, KafkaMessage } from 'kafkajs';
+import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
+import type { BusLogger } from '../bus-logger';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import { fromKafkaMessage } from './cloudevents-codec';
-import type { KafkaEventBus } from './kafka-event-bus';
 import { withTimeout } from './kafka-requests';
 import { OrderedBatchConsumer, type orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from './ordered-batch-consumer';
+
+/** What a consumer needs of its KafkaEventBus (which implements it): names on the wire, topics, the producer, the log. */
+export interface KafkaConsumerHost {
+  readonly log: BusLogger;
+  wireGroup(group: string): string;
+  wireTopic(topic: string): string;
+  logicalTopic(wireTopic: string): string;
+  ensureTopics(topics: readonly string[]): Promise<void>;
+  send<T>(operation: (producer: Producer) => Promise<T>): Promise<T>;
+}
 
 /**
  * One `consume()` on Kafka: a kafkajs consumer in the group, its records handled per partition in order by an
@@ -20,7 +30,7 @@ export class KafkaConsumer implements BusConsumer {
 
   /** `topics`: the subscribed topics on the wire (prefixed). */
   constructor(
-    private readonly bus: KafkaEventBus,
+    private readonly bus: KafkaConsumerHost,
     private readonly consumer: Consumer,
     private readonly options: ConsumerOptions,
     private readonly topics: readonly string[],

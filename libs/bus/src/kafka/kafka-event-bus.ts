@@ -18,7 +18,7 @@ import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { toKafkaMessage } from './cloudevents-codec';
-import { KafkaConsumer } from './kafka-consumer';
+import { KafkaConsumer, type KafkaConsumerHost } from './kafka-consumer';
 import { brokerAdvice, chunked, withTimeout } from './kafka-requests';
 import { orderedBatchRunConfig, type KafkaCommitTuning } from './ordered-batch-consumer';
 
@@ -102,7 +102,7 @@ interface ClusterProbe {
  * committing, in batches, only offsets whose handler succeeded or which were dead-lettered
  * (OrderedBatchConsumer).
  */
-export class KafkaEventBus implements EventBus {
+export class KafkaEventBus implements EventBus, KafkaConsumerHost {
   private readonly kafka: KafkaClient;
   private readonly logger: BusLogger;
   private readonly clientId: string;
