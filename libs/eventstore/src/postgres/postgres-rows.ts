@@ -28,7 +28,6 @@ export const EVENT_COLUMNS =
  */
 export const HORIZON = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_SHIFT})`;
 
-
 export function limitOf(maxCount: number | undefined): number | null {
   return maxCount === undefined ? null : Math.max(0, Math.trunc(maxCount));
 }
