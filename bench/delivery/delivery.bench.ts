@@ -17,6 +17,11 @@
  * on: raw better-sqlite3 inserts of those very events (one transaction per append the product made) and raw
  * node:crypto Ed25519 / RSA-2048 signatures of the same count.
  *
+ * It runs twice: first a quarter of the deliveries with every evidence record signed on its own
+ * (EVIDENCE_RECORD_SIGNATURES=jws, as before the evidence log), then all of them with the default (records proven by
+ * the evidence log), and prints signatures, deliveries/s, CPU ms and bytes per delivery before and after
+ * (BENCH_COMPARE=0: the second run only).
+ *
  * Environment: BENCH_DELIVERIES (default 1000), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
  * SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files), BENCH_CPU_PROFILE=<file>
  * (a V8 CPU profile of the timed phase only, for Chrome DevTools or speedscope). The domicile's per-address limit on
@@ -65,8 +70,8 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   return { deliveries, concurrency, pairs, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs };
 }
 
-/** Fields that hold a signature (JWS, detached JWS, RFC 3161 token) in the events a delivery writes. */
-const SIGNATURE_FIELDS = new Set(['signature', 'jws', 'sealJws', 'proof', 'validationProof', 'timeStampToken']);
+/** Fields that hold a signature (JWS, detached JWS, RFC 3161 token, the evidence log's signed note) in the events a delivery writes. */
+const SIGNATURE_FIELDS = new Set(['signature', 'jws', 'sealJws', 'proof', 'validationProof', 'timeStampToken', 'note']);
 
 function countSignatures(value: unknown): { ed25519: number; rsa: number } {
   const counts = { ed25519: 0, rsa: 0 };
@@ -126,40 +131,52 @@ function rawSignatureFloor(): { ed25519PerSecond: number; rsaPerSecond: number }
   return { ed25519PerSecond: rate(() => sign(null, message, ed), 5_000), rsaPerSecond: rate(() => sign('sha256', message, rsa), 500) };
 }
 
-async function main(): Promise<number> {
-  const settings = readSettings(process.env);
+/** What one run measured. */
+interface RunResult {
+  readonly label: string;
+  readonly deliveries: number;
+  readonly latencies: number[];
+  readonly deliveriesPerSecond: number;
+  /** Process CPU (user + system) over the timed phase, per delivery. */
+  readonly cpuMsPerDelivery: number;
+  readonly events: RecordedEvent[];
+  readonly signatures: { ed25519: number; rsa: number };
+  readonly busKind: string;
+  readonly storeKind: string;
+  readonly dataDir: string;
+}
+
+/** One whole run: boot, set up, send `deliveries`, watch them complete; `env` applied over the bench's settings. */
+async function runOnce(settings: Settings, label: string, deliveries: number, env: NodeJS.ProcessEnv, profile: boolean, keepDir: (dir: string) => void): Promise<RunResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-delivery-'));
-  process.once('SIGINT', () => {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    process.stderr.write(`\n[bench] interrupted; removed ${dataDir}.\n`);
-    process.exit(130);
-  });
+  keepDir(dataDir);
   const mailbox = await new LoopbackMailbox().start();
   let bench: BenchApp | undefined;
   let client: Client | undefined;
   let watch: DeliveryWatch | undefined;
   try {
-    progressLine(`booting the app in-process (${settings.brokers ? 'kafka' : 'embedded'} bus, data in ${dataDir})`);
-    bench = await startBenchApp({ dataDir, mailbox, synchronous: settings.synchronous, brokers: settings.brokers });
+    progressLine(`[${label}] booting the app in-process (${settings.brokers ? 'kafka' : 'embedded'} bus, data in ${dataDir})`);
+    bench = await startBenchApp({ dataDir, mailbox, synchronous: settings.synchronous, brokers: settings.brokers, env });
     const { config, port, store } = bench;
     client = new Client('127.0.0.1', port, Math.max(settings.concurrency, 4));
     const timeout = settings.phaseTimeoutMs;
 
-    progressLine(`setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(settings.deliveries)} drafts validated`);
-    const prepared = await within(prepareDrafts(client, `http://127.0.0.1:${port}`, dataDir, mailbox, settings), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
+    progressLine(`[${label}] setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(deliveries)} drafts validated`);
+    const prepared = await within(prepareDrafts(client, `http://127.0.0.1:${port}`, dataDir, mailbox, { ...settings, deliveries }), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
     watch = new DeliveryWatch();
     await watch.startAtEnd(store);
     watch.recording = true;
 
-    progressLine(`sending ${formatInt(settings.deliveries)} registered deliveries, ${settings.concurrency} in flight`);
-    const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+    progressLine(`[${label}] sending ${formatInt(deliveries)} registered deliveries, ${settings.concurrency} in flight`);
+    const profiler = profile ? new Session() : undefined;
     if (profiler) {
       profiler.connect();
       await profiler.post('Profiler.enable');
       await profiler.post('Profiler.start');
     }
     const latencies: number[] = [];
-    const progress = new Progress('delivered', settings.deliveries);
+    const progress = new Progress('delivered', deliveries);
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const sending = sendAll(client, prepared, watch, settings.concurrency, (elapsed) => {
       latencies.push(elapsed);
@@ -167,50 +184,106 @@ async function main(): Promise<number> {
     });
     await within(sending, timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
     const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     if (profiler) {
-      const { profile } = await profiler.post('Profiler.stop');
-      fs.writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+      const { profile: written } = await profiler.post('Profiler.stop');
+      fs.writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(written));
       progressLine(`CPU profile of the timed phase written to ${process.env.BENCH_CPU_PROFILE}`);
       profiler.disconnect();
     }
-    // Let the evidence of the last deliveries land before counting what one delivery writes.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Let the evidence of the last deliveries (and a checkpoint of the evidence log) land before counting.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     watch.recording = false;
-    const events = watch.events;
-    const perDelivery = events.length / settings.deliveries;
-    const signatures = countSignatures(events.map((e) => e.event.data));
-    const byType = new Map<string, number>();
-    for (const recorded of events) byType.set(recorded.event.type, (byType.get(recorded.event.type) ?? 0) + 1);
-
-    progressLine('floors: raw SQLite inserts of the same events, raw node:crypto signatures');
-    const rawMs = rawAppendFloor(dataDir, settings.synchronous, events);
-    const { ed25519PerSecond, rsaPerSecond } = rawSignatureFloor();
-    const deliveriesPerSecond = settings.deliveries / (elapsedMs / 1000);
-    const rawStoreDeliveriesPerSecond = settings.deliveries / (rawMs / 1000);
-    const edPerDelivery = signatures.ed25519 / settings.deliveries;
-    const rsaPerDelivery = signatures.rsa / settings.deliveries;
-    const signatureCeiling = 1 / (edPerDelivery / ed25519PerSecond + rsaPerDelivery / rsaPerSecond);
-
-    rows.push({ what: `registered delivery, send → chain completed + delivered (${config.eventBus.kind})`, dist: distribution(latencies), perSecond: deliveriesPerSecond });
-    rows.push({ what: 'floor: raw SQLite inserts of those events', perSecond: rawStoreDeliveriesPerSecond, ratio: formatRatio(deliveriesPerSecond / rawStoreDeliveriesPerSecond), against: 'product / raw store' });
-    rows.push({ what: 'floor: raw node:crypto signatures of one delivery', perSecond: signatureCeiling, ratio: formatRatio(deliveriesPerSecond / signatureCeiling), against: 'product / raw signing' });
-    notes.push(`per delivery: ${perDelivery.toFixed(1)} events, ${edPerDelivery.toFixed(1)} Ed25519 signatures, ${rsaPerDelivery.toFixed(1)} RSA-2048 (RFC 3161); node:crypto on this machine: ${formatInt(ed25519PerSecond)} Ed25519/s, ${formatInt(rsaPerSecond)} RSA-2048/s per core`);
-    notes.push(`events per delivery by type: ${[...byType].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${(n / settings.deliveries).toFixed(2)}`).join(', ')}`);
-    notes.push(`target: >= 1,000/s embedded, >= 500/s on Kafka, on 2 cores (this machine: ${os.cpus().length} cores)`);
-
-    process.stdout.write(`\nSigillum registered-delivery benchmark (${new Date().toISOString()})\n`);
-    process.stdout.write(`  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${config.eventBus.kind}, store ${config.eventStore.kind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`);
-    process.stdout.write(`  ${formatInt(settings.deliveries)} deliveries, ${settings.concurrency} in flight, ${settings.pairs} sender/recipient pairs, kind "registered" (seal, timestamp, deliver, archive)\n`);
-    printTable();
-    for (const note of notes) process.stdout.write(`  ${note}\n`);
-    return 0;
+    const events = [...watch.events];
+    return {
+      label,
+      deliveries,
+      latencies,
+      deliveriesPerSecond: deliveries / (elapsedMs / 1000),
+      cpuMsPerDelivery: (cpu.user + cpu.system) / 1000 / deliveries,
+      events,
+      signatures: countSignatures(events.map((e) => e.event.data)),
+      busKind: config.eventBus.kind,
+      storeKind: config.eventStore.kind,
+      dataDir,
+    };
   } finally {
     await watch?.stop();
     client?.close();
     await bench?.app.close();
     await mailbox.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings(process.env);
+  const dirs: string[] = [];
+  const cleanup = () => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+  process.once('SIGINT', () => {
+    cleanup();
+    process.stderr.write(`\n[bench] interrupted; removed ${dirs.join(', ')}.\n`);
+    process.exit(130);
+  });
+  try {
+    // Before: every evidence record signed on its own (EVIDENCE_RECORD_SIGNATURES=jws), a quarter of the deliveries;
+    // after: the product's default, records proven by the evidence log. BENCH_COMPARE=0 skips the first run.
+    const compare = process.env.BENCH_COMPARE?.trim() !== '0';
+    const before = compare
+      ? await runOnce(settings, 'before: per-record JWS', Math.max(50, Math.floor(settings.deliveries / 4)), { EVIDENCE_RECORD_SIGNATURES: 'jws' }, false, (dir) => dirs.push(dir))
+      : undefined;
+    const after = await runOnce(settings, 'evidence log', settings.deliveries, { EVIDENCE_RECORD_SIGNATURES: 'none' }, Boolean(process.env.BENCH_CPU_PROFILE), (dir) => dirs.push(dir));
+
+    const { events, signatures } = after;
+    const perDelivery = events.length / settings.deliveries;
+    const byType = new Map<string, number>();
+    for (const recorded of events) byType.set(recorded.event.type, (byType.get(recorded.event.type) ?? 0) + 1);
+
+    progressLine('floors: raw SQLite inserts of the same events, raw node:crypto signatures');
+    const rawMs = rawAppendFloor(after.dataDir, settings.synchronous, events);
+    const { ed25519PerSecond, rsaPerSecond } = rawSignatureFloor();
+    const deliveriesPerSecond = after.deliveriesPerSecond;
+    const rawStoreDeliveriesPerSecond = settings.deliveries / (rawMs / 1000);
+    const edPerDelivery = signatures.ed25519 / settings.deliveries;
+    const rsaPerDelivery = signatures.rsa / settings.deliveries;
+    const signatureCeiling = 1 / (edPerDelivery / ed25519PerSecond + rsaPerDelivery / rsaPerSecond);
+
+    if (before) {
+      rows.push({ what: `before: every evidence record signed (EVIDENCE_RECORD_SIGNATURES=jws), ${formatInt(before.deliveries)} deliveries`, dist: distribution(before.latencies), perSecond: before.deliveriesPerSecond });
+    }
+    rows.push({ what: `registered delivery, send → chain completed + delivered (${after.busKind})`, dist: distribution(after.latencies), perSecond: deliveriesPerSecond });
+    rows.push({ what: 'floor: raw SQLite inserts of those events', perSecond: rawStoreDeliveriesPerSecond, ratio: formatRatio(deliveriesPerSecond / rawStoreDeliveriesPerSecond), against: 'product / raw store' });
+    rows.push({ what: 'floor: raw node:crypto signatures of one delivery', perSecond: signatureCeiling, ratio: formatRatio(deliveriesPerSecond / signatureCeiling), against: 'product / raw signing' });
+    if (before) {
+      const beforeEd = before.signatures.ed25519 / before.deliveries;
+      const beforeBytes = bytesOf(before.events) / before.deliveries;
+      const afterBytes = bytesOf(after.events) / after.deliveries;
+      notes.push(
+        `signatures per delivery: before (per-record JWS) ${beforeEd.toFixed(1)} Ed25519 + ${(before.signatures.rsa / before.deliveries).toFixed(2)} RSA, after (evidence log) ${edPerDelivery.toFixed(1)} Ed25519 + ${rsaPerDelivery.toFixed(2)} RSA: ${(beforeEd - edPerDelivery).toFixed(1)} fewer Ed25519 (checkpoint notes and time-stamps counted, shared by every delivery of their second)`,
+      );
+      notes.push(
+        `before → after: ${before.deliveriesPerSecond.toFixed(1)} → ${deliveriesPerSecond.toFixed(1)} deliveries/s, ${before.cpuMsPerDelivery.toFixed(1)} → ${after.cpuMsPerDelivery.toFixed(1)} ms of process CPU per delivery, ${formatInt(beforeBytes)} → ${formatInt(afterBytes)} bytes of event data per delivery`,
+      );
+    } else {
+      notes.push(`process CPU per delivery: ${after.cpuMsPerDelivery.toFixed(1)} ms (BENCH_COMPARE=0: no per-record JWS run to compare with)`);
+    }
+    notes.push(`per delivery: ${perDelivery.toFixed(1)} events, ${edPerDelivery.toFixed(1)} Ed25519 signatures, ${rsaPerDelivery.toFixed(2)} RSA-2048 (RFC 3161); node:crypto on this machine: ${formatInt(ed25519PerSecond)} Ed25519/s, ${formatInt(rsaPerSecond)} RSA-2048/s per core`);
+    notes.push(`events per delivery by type: ${[...byType].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${(n / settings.deliveries).toFixed(2)}`).join(', ')}`);
+    notes.push(`target: >= 1,000/s embedded, >= 500/s on Kafka, on 2 cores (this machine: ${os.cpus().length} cores)`);
+
+    process.stdout.write(`\nSigillum registered-delivery benchmark (${new Date().toISOString()})\n`);
+    process.stdout.write(`  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${after.busKind}, store ${after.storeKind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`);
+    process.stdout.write(`  ${formatInt(settings.deliveries)} deliveries, ${settings.concurrency} in flight, ${settings.pairs} sender/recipient pairs, kind "registered" (seal, timestamp, deliver, archive)\n`);
+    printTable();
+    for (const note of notes) process.stdout.write(`  ${note}\n`);
+    return 0;
+  } finally {
+    cleanup();
+  }
+}
+
+/** Bytes of event data (JSON) the events hold. */
+function bytesOf(events: readonly RecordedEvent[]): number {
+  return events.reduce((sum, recorded) => sum + Buffer.byteLength(JSON.stringify(recorded.event.data)), 0);
 }
 
 main().then(

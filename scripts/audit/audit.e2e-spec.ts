@@ -43,7 +43,7 @@ interface Run {
 
 interface BundleJson {
   verifierKey: string;
-  correspondences: { correspondenceId: string; expected: { recordCount: number; lastChainIndex: number; lastLeafIndex: number }; records: { chainIndex: number; eventName: string; leafIndex: number; record: Record<string, unknown> }[] }[];
+  correspondences: { correspondenceId: string; completeness?: string; expected: { recordCount: number; lastChainIndex: number; lastLeafIndex: number }; records: { chainIndex: number; eventName: string; leafIndex: number; record: Record<string, unknown> }[] }[];
 }
 
 /**
@@ -187,6 +187,7 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(run.stdout).toContain(`Log key: ${name}+${keyId.toString('hex')}`);
     expect(run.stdout).toContain(`Correspondence ${correspondenceId}: 4 record(s)`);
     expect(run.stdout).toContain('checkpoint time-stamped');
+    expect(run.stdout).toContain('completeness: signed by the log — 4 record(s) up to chainIndex 3');
     expect(run.stdout).toMatch(/^VALID: 1 correspondence\(s\), 4 record\(s\)/m);
     // Pinned to the published key (text or file): still valid.
     const keyFile = path.join(work, 'evidence-log.vkey');
@@ -236,6 +237,27 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 3, ?: truncation.end: the record with chainIndex 3 is missing`);
     expect(run.stdout).toContain('truncation.count');
+  }, 60_000);
+
+  it("a dropped last record is found even when the exporter's own count is edited to match: the log signed the count", async () => {
+    const file = writeVariant('truncated-and-recounted.json', (bundle) => {
+      const item = bundle.correspondences[0];
+      item.records.pop();
+      const last = item.records[item.records.length - 1];
+      item.expected = { recordCount: item.records.length, lastChainIndex: last.chainIndex, lastLeafIndex: last.leafIndex };
+    });
+    const run = await audit(['verify', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 3, ?: truncation.signed: the log signed that it holds 4 record(s) up to chainIndex 3; record 3 is not in the bundle`);
+    expect(run.stdout).not.toContain('truncation.count');
+    // And the statement itself cannot be edited: it is a note signed with the log key.
+    const forged = writeVariant('forged-completeness.json', (bundle) => {
+      const item = bundle.correspondences[0];
+      item.completeness = String(item.completeness).replace('records 4', 'records 3');
+    });
+    const forgedRun = await audit(['verify', forged]);
+    expect(forgedRun.code).toBe(1);
+    expect(forgedRun.stdout).toContain('completeness.signature');
   }, 60_000);
 
   it('a dropped middle record is found and named', async () => {

@@ -33,6 +33,8 @@ export interface BundleCorrespondence {
   /** What the server had when exporting: the verifier checks that the bundle holds every record up to it. */
   readonly expected: { readonly recordCount: number; readonly lastChainIndex: number; readonly lastLeafIndex: number | null };
   readonly checkpoint: BundleCheckpoint | null;
+  /** The log's signed statement (signed note, checkpoint key) of how many records it holds for the correspondence. */
+  readonly completeness?: string | null;
   readonly records: BundleRecord[];
 }
 

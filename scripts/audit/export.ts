@@ -14,6 +14,8 @@ interface EvidenceAnswer {
 interface ProofAnswer {
   verifierKey: string;
   checkpoint: { note: string; signedAt?: string; timeStampToken?: string; treeSize: number } | null;
+  /** The log's signed completeness statement (absent from servers before it). */
+  completeness?: string | null;
   records: { evidenceId: string; leafIndex: number | null; inclusionProof: string[] | null }[];
 }
 
@@ -121,6 +123,7 @@ async function exportOne(client: AuditClient, correspondenceId: string, waitMs: 
               ...(proof.checkpoint.timeStampToken ? { timeStampToken: proof.checkpoint.timeStampToken } : {}),
             }
           : null,
+        ...(proof.completeness ? { completeness: proof.completeness } : {}),
         records,
       };
       return { item, verifierKey: proof.verifierKey, ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}) };

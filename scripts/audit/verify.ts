@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
-import { verifyEvidenceChain } from '@sigillum/evidence';
+import { type CompletenessStatement, parseCompleteness, verifyEvidenceChain } from '@sigillum/evidence';
 import { type Checkpoint, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@sigillum/tlog';
 import type { Bundle, BundleCorrespondence, BundleRecord } from './bundle';
 import { canonicalJson } from './jcs';
@@ -202,6 +202,7 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
   if (item.expected.lastLeafIndex !== null && lastLeaf !== item.expected.lastLeafIndex) {
     problem(id, null, 'truncation.leaf', `the last record the server had is leaf ${item.expected.lastLeafIndex}; the bundle's last is ${String(lastLeaf)}`);
   }
+  verifyCompleteness(item, verifier, checkpoint, problem, lines);
   if (checkpoint && item.expected.lastLeafIndex !== null && item.expected.lastLeafIndex >= checkpoint.size) {
     problem(id, null, 'checkpoint.not-covering', `the bundle claims records up to leaf ${item.expected.lastLeafIndex}, but its checkpoint covers ${checkpoint.size} leaves (0…${checkpoint.size - 1})`);
   }
@@ -212,4 +213,40 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
     const verdict = (failing.has(record.chainIndex) ? 'INVALID' : checkpoint ? 'ok' : 'UNPROVEN').padEnd(8);
     lines.push(`  #${String(record.chainIndex).padEnd(3)} ${verdict} leaf ${String(record.leafIndex ?? '-').padEnd(6)} ${String(record.eventName).padEnd(40)} ${digests[i]?.slice(0, 16) ?? '-'}…`);
   });
+}
+
+/**
+ * The log's signed completeness statement (GET /evidence/:id/proof), when the bundle carries one: how many records of
+ * the correspondence the log held under the checkpoint, counted by the log itself. Unlike `expected` (the exporter's
+ * word), it cannot be edited to match a bundle from which records were dropped.
+ */
+function verifyCompleteness(item: BundleCorrespondence, verifier: NoteVerifier | null, checkpoint: Checkpoint | null, problem: ProblemSink, lines: string[]): void {
+  const id = item.correspondenceId;
+  if (item.completeness === undefined || item.completeness === null) {
+    lines.push('  completeness: the bundle carries no statement signed by the log (an older server): the record count is the exporter\'s word');
+    return;
+  }
+  if (!verifier) return;
+  let statement: CompletenessStatement;
+  try {
+    statement = parseCompleteness(openNote(item.completeness, [verifier]).text);
+  } catch (error) {
+    problem(id, null, 'completeness.signature', `the completeness statement is not signed by the log key or not well-formed: ${(error as Error).message}`);
+    return;
+  }
+  if (statement.correspondenceId !== id) {
+    problem(id, null, 'completeness.correspondence', `the completeness statement is about ${statement.correspondenceId}, not ${id}`);
+    return;
+  }
+  if (checkpoint && statement.treeSize !== checkpoint.size) {
+    problem(id, null, 'completeness.checkpoint', `the completeness statement was counted under a tree of ${statement.treeSize}, not the bundle's checkpoint of ${checkpoint.size}`);
+  }
+  const present = new Set(item.records.map((record) => record.chainIndex));
+  for (let index = 0; index <= statement.lastChainIndex; index++) {
+    if (!present.has(index)) problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.signed', `the log signed that it holds ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex}; record ${index} is not in the bundle`);
+  }
+  if (item.records.filter((record) => record.leafIndex !== null && record.leafIndex < statement.treeSize).length !== statement.recordCount) {
+    problem(id, null, 'truncation.signed-count', `the log signed ${statement.recordCount} record(s) under its checkpoint; the bundle holds ${item.records.length}`);
+  }
+  lines.push(`  completeness: signed by the log — ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex} (leaf ${statement.lastLeafIndex ?? '-'})`);
 }

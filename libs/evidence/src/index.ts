@@ -1,1 +1,2 @@
 export * from './evidence-verifier';
+export * from './completeness';

@@ -112,11 +112,14 @@ export class EvidenceLogController {
   }
 
   @Get('evidence/:correspondenceId/proof')
-  @ApiOperation({ summary: 'The evidence records of a correspondence with their leaf indexes and inclusion proofs (RFC 9162 §2.1.3) to the latest signed checkpoint' })
+  @ApiOperation({
+    summary:
+      'The evidence records of a correspondence with their leaf indexes and inclusion proofs (RFC 9162 §2.1.3) to the latest signed checkpoint, and the log\'s signed completeness statement (how many records of the correspondence the log holds under it)',
+  })
   @Access(staff('auditor'))
   async proof(
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
-  ): Promise<{ correspondenceId: string; verifierKey: string; checkpoint: CheckpointView | null; records: EvidenceLeaf[] }> {
+  ): Promise<{ correspondenceId: string; verifierKey: string; checkpoint: CheckpointView | null; completeness: string | null; records: EvidenceLeaf[] }> {
     await this.evidenceLog.refresh();
     const latest = this.evidenceLog.latest();
     const records = await this.evidenceLog.leavesOf(correspondenceId, latest);
@@ -127,6 +130,8 @@ export class EvidenceLogController {
       correspondenceId,
       verifierKey: this.evidenceLog.verifierKey,
       checkpoint: latest ? { origin: this.evidenceLog.origin, treeSize: latest.treeSize, rootHash: latest.rootHash.toString('base64'), note: latest.note, signedAt: latest.signedAt, timeStampToken: latest.timeStampToken } : null,
+      // Signed with the checkpoint key: how many records of the correspondence the log holds under that checkpoint.
+      completeness: this.evidenceLog.completenessOf(correspondenceId, latest),
       records,
     };
   }

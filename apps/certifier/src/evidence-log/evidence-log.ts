@@ -14,6 +14,7 @@ import {
   streamIdOf,
 } from '@sigillum/contracts';
 import { canonicalizeToBuffer } from '@sigillum/crypto';
+import { formatCompleteness } from '@sigillum/evidence';
 import { EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
 import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
 import { CERTIFIER_SOURCE } from '../certifier.source';
@@ -171,6 +172,25 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       leavesOfCorrespondence: (id) => this.leavesByCorrespondence.get(id) ?? [],
       inclusionProof: (leafIndex, treeSize) => this.tree.inclusionProof(leafIndex, treeSize),
     });
+  }
+
+  /**
+   * The log's signed word on how many records of the correspondence it holds under `checkpoint` (a signed note with
+   * the checkpoint key; see libs/evidence completeness.ts): counted from the log's own leaves, not from the store, so a
+   * row deleted from the store — or a record dropped from an export — still shows. Null before the first checkpoint.
+   */
+  completenessOf(correspondenceId: string, checkpoint: SignedCheckpoint | undefined): string | null {
+    if (checkpoint === undefined) return null;
+    const leaves = (this.leavesByCorrespondence.get(correspondenceId) ?? []).filter((leaf) => leaf.leafIndex < checkpoint.treeSize);
+    const last = leaves[leaves.length - 1];
+    const text = formatCompleteness({
+      correspondenceId,
+      recordCount: leaves.length,
+      lastChainIndex: last?.chainIndex ?? -1,
+      lastLeafIndex: last?.leafIndex ?? null,
+      treeSize: checkpoint.treeSize,
+    });
+    return signNote(text, [this.signer.note]);
   }
 
   /** The consistency proof between two tree sizes the log has (base64 hashes). */

@@ -60,6 +60,24 @@ describe('durable timers (SQLite, driven by the injected clock)', () => {
     db.close();
   });
 
+  it('fires nothing once stopped (the app closing), whoever asks; the timer stays due for the next start', async () => {
+    const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
+    const { db, timers } = open(clock);
+    const fired: string[] = [];
+    timers.onDue('window', async (timer) => void fired.push(timer.timerId));
+    timers.schedule({ timerId: 't-stop', kind: 'window', dueAt: '2026-01-01T00:00:01Z', payload: {} });
+    clock.advance(2_000);
+    await timers.stop();
+    expect(await timers.fireDue()).toBe(0);
+    expect(fired).toEqual([]);
+    db.close();
+    const next = open(clock);
+    next.timers.onDue('window', async (timer) => void fired.push(timer.timerId));
+    expect(await next.timers.fireDue()).toBe(1);
+    expect(fired).toEqual(['t-stop']);
+    next.db.close();
+  });
+
   it('survives a restart: a timer scheduled before is fired by the next process', async () => {
     const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
     const first = open(clock);

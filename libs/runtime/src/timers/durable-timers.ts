@@ -51,6 +51,7 @@ export class DurableTimers {
   private readonly log = new Logger('DurableTimers');
   private readonly handlers = new Map<string, TimerHandler>();
   private poller: NodeJS.Timeout | null = null;
+  private stopped = false;
   private running: Promise<number> | null = null;
   private lastPollAt: string | null = null;
   private readonly statements;
@@ -109,6 +110,7 @@ export class DurableTimers {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
     await this.running?.catch(() => undefined);
@@ -119,7 +121,11 @@ export class DurableTimers {
    * Polls never overlap: a call while one runs waits for it and then runs again.
    */
   async fireDue(limit = 500): Promise<number> {
+    // After stop (the app closing: the store and the bus go next), nothing fires, whoever asks; the timers stay due
+    // in the table and fire at the next start.
+    if (this.stopped) return 0;
     while (this.running) await this.running.catch(() => undefined);
+    if (this.stopped) return 0;
     this.running = this.fireDueNow(limit);
     try {
       return await this.running;
