@@ -22,7 +22,7 @@ export function record(result: Result): void {
   progressLine(`${result.adapter} / ${result.operation}: ${formatInt(result.count)} in ${result.seconds.toFixed(3)} s = ${formatInt(rate)}/s`);
 }
 
-/** Prints a line each time another quarter of `total` is done. */
+/** Prints a line each time another quarter of `total` is done (the shared Progress prints tenths: too chatty for the many short phases here). */
 export class Progress {
   private quarters = 0;
   private readonly started = performance.now();
@@ -73,6 +73,7 @@ export function ratioText(id: string, ceilingId: string): string {
   return rate === undefined || !ceiling ? '?' : formatRatio(rate / ceiling);
 }
 
+/** Two decimals even above 10x (unlike the shared formatRatio), as this table always printed them. */
 export function formatRatio(ratio: number): string {
   return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toFixed(3)}x`;
 }
