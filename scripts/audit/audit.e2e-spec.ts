@@ -421,6 +421,37 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(run.stderr).toMatch(/fsck \d+\/\d+ tile\/entries\/000\.p\/\d+/);
   }, 60_000);
 
+  it('fsck --store re-derives the tree from the store itself, behind a running server: an edited and a deleted row are named', async () => {
+    const clean = await audit(['fsck', '--server', base, '--token', token, '--store', config.sqliteFile]);
+    expect(clean.stdout).toContain('the store re-derives the same tree, record for record');
+    expect(clean.code).toBe(0);
+
+    const db = new Database(config.sqliteFile);
+    const rowOf = (chainIndex: number) =>
+      db
+        .prepare(`SELECT * FROM events WHERE event_type = 'EvidenceRecorded' AND json_extract(data, '$.record.MessageIdentifier') = ? AND json_extract(data, '$.record.chainIndex') = ?`)
+        .get(correspondenceId, chainIndex) as Record<string, unknown>;
+    const second = rowOf(1);
+    const last = rowOf(3);
+    try {
+      db.prepare(`UPDATE events SET data = json_set(data, '$.record.EventTime', '1999-01-01T00:00:00.000Z') WHERE global_position = ?`).run(second.global_position);
+      db.prepare('DELETE FROM events WHERE global_position = ?').run(last.global_position);
+      const run = await audit(['fsck', '--server', base, '--token', token, '--store', config.sqliteFile]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(new RegExp(`correspondence ${correspondenceId}, chainIndex 1, SubmissionAcceptance\\): store\\.edited`));
+      expect(run.stdout).toMatch(new RegExp(`correspondence ${correspondenceId}, chainIndex 3, [^)]+\\): store\\.deleted`));
+      expect(run.stdout).toMatch(/store\.(root|truncated)/);
+      // Bad input: a store that is not there is a usage error (exit 2), not an invalid log.
+      expect((await audit(['fsck', '--server', base, '--token', token, '--store', path.join(work, 'nope.db')])).code).toBe(2);
+    } finally {
+      db.prepare('UPDATE events SET data = ? WHERE global_position = ?').run(second.data, second.global_position);
+      const columns = Object.keys(last);
+      db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...columns.map((column) => last[column]));
+      db.close();
+    }
+    expect((await audit(['fsck', '--server', base, '--token', token, '--store', config.sqliteFile])).code).toBe(0);
+  }, 120_000);
+
   it('fsck finds an evidence row edited in the store: the rebuilt root is not the signed one, and the record is named', async () => {
     await app.close();
     const db = new Database(config.sqliteFile);

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { decodeEntryBundle, hashTile, MerkleTree, type NoteVerifier, openNote, parseCheckpoint, tilePath, tilesOf } from '@sigillum/tlog';
 import type { AuditClient } from './http';
+import { compareStoreWithLog } from './fsck-store';
 import { canonicalJson } from './jcs';
 import { keyIdOf } from './keys';
 import { progress } from './progress';
+import type { StoredEvidence } from './store-evidence';
 
 export interface FsckResult {
   readonly valid: boolean;
@@ -15,7 +17,7 @@ export interface FsckResult {
  * rebuilt from the entries, its root against the signed checkpoint, every hash tile against the rebuilt tree, each
  * entry in canonical form, and each correspondence's chain in log order (indexes contiguous, digests linked).
  */
-export async function fsck(client: AuditClient, verifier: NoteVerifier): Promise<FsckResult> {
+export async function fsck(client: AuditClient, verifier: NoteVerifier, options: { store?: readonly StoredEvidence[] } = {}): Promise<FsckResult> {
   const lines = [`Log key: ${keyIdOf(verifier)}`];
   const problems: string[] = [];
   const note = await client.text('/evidence-log/checkpoint');
@@ -92,7 +94,16 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier): Promise
   });
 
   lines.push(`Entries: ${entries.length} in ${refs.filter((r) => r.kind === 'entries').length} bundle(s); hash tiles: ${hashTiles.length}; correspondences: ${chains.size}`);
-  if (problems.length === 0) lines.push('VALID: the tree rebuilt from every entry served has the signed root; every tile matches; every chain is contiguous and linked in log order.');
+  if (options.store) {
+    const compared = compareStoreWithLog(options.store, entries, checkpoint, hashTiles);
+    lines.push(...compared.lines);
+    problems.push(...compared.problems);
+  }
+  if (problems.length === 0) {
+    lines.push(
+      `VALID: the tree rebuilt from every entry served has the signed root; every tile matches; every chain is contiguous and linked in log order${options.store ? '; the store re-derives the same tree, record for record' : ''}.`,
+    );
+  }
   else lines.push(`INVALID: ${problems.length} problem(s):`, ...problems.map((p) => `  - ${p}`));
   return { valid: problems.length === 0, lines };
 }

@@ -5,7 +5,8 @@
 // verify       a bundle, offline: checkpoint signatures, leaves, inclusion proofs, chains, completeness
 // consistency  an old and a new checkpoint: both signed, the new tree extends the old (proof fetched or given)
 // checkpoint   saves the latest signed checkpoint (for a later consistency check)
-// fsck         re-derives the whole log from the tiles served and compares with the latest signed checkpoint
+// fsck         re-derives the whole log from the tiles served and compares with the latest signed checkpoint;
+//              with --store, also from the event store itself, naming each record deleted, edited or reordered there
 // replay       has the server rebuild the mailbox and audit read models from position 0 into a scratch database and
 //              compares their digests with the live ones
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { checkConsistency, readNote, readProof, serverProof } from './consistenc
 import { EXIT, EXIT_CODES_HELP, ServerError, UsageError } from './errors';
 import { exportBundle } from './export';
 import { fsck } from './fsck';
+import { readStoredEvidence } from './store-evidence';
 import { AuditClient, tokenOf } from './http';
 import { keyText, verifierOf } from './keys';
 import { progress } from './progress';
@@ -148,16 +150,19 @@ function program(): Command {
 
   root
     .command('fsck')
-    .summary('re-derive the whole log from the tiles served and compare with the signed checkpoint')
+    .summary('re-derive the whole log from the tiles served (and the store, with --store) and compare with the signed checkpoint')
     .description('Re-derive the whole evidence log from the entry bundles and tiles the server serves: the rebuilt root against the latest signed checkpoint, every hash tile, every entry canonical, every correspondence chain contiguous and linked in log order.')
     .addOption(serverOption())
     .addOption(tokenOption())
     .option('--key <vkey>', "the log's verifier key (text or file); default: the one the server publishes")
+    .option('--store <file-or-url>', "also re-derive the tree from the event store itself: the deployment's SQLite file (read-only) or a postgres:// URL; every record deleted, edited or reordered there is named")
+    .option('--pg-schema <name>', 'the PostgreSQL schema of the event store (PG_SCHEMA)', 'sigillum')
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (options: { server: string; token?: string; key?: string }) => {
+    .action(async (options: { server: string; token?: string; key?: string; store?: string; pgSchema: string }) => {
       const client = new AuditClient(options.server, tokenOf(options.token));
       const vkey = options.key ? keyText(options.key) : (await client.text('/evidence-log/key', { auth: false })).trim();
-      const result = await fsck(client, verifierOf(vkey, options.key ? '--key' : 'the served key'));
+      const store = options.store ? await readStoredEvidence(options.store, options.pgSchema) : undefined;
+      const result = await fsck(client, verifierOf(vkey, options.key ? '--key' : 'the served key'), store ? { store } : {});
       for (const line of result.lines) out(line);
       process.exitCode = result.valid ? EXIT.VALID : EXIT.INVALID;
     });
