@@ -82,14 +82,20 @@ runDemo({
     narrator.say(`Bob retrieves the part: HTTP ${read.status}, ${(await read.arrayBuffer()).byteLength} bytes`);
     await narrator.events();
 
-    narrator.title(`${who.auditor} reads the evidence chain: EN 319 522 events, canonical JSON, JWS with x5c, each linked to the previous`);
-    const evidence = await until('the evidence of the handover', () => auditor('GET', `/evidence/${sent.correspondenceId}`), (e: { records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'));
+    narrator.title(`${who.auditor} reads the evidence chain: EN 319 522 events, canonical JSON, each linked to the previous, each a leaf of the evidence log`);
+    const evidence = await until('the evidence of the handover', () => auditor('GET', `/evidence/${sent.correspondenceId}`), (e: { signingCertificate: string; records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'));
     const ca = await fetch(`${base}/ca/certificate`).then((r) => r.text());
-    const verdict = verifyEvidenceChain(evidence.records, ca);
+    const verdict = verifyEvidenceChain(evidence.records, ca, { certificates: [evidence.signingCertificate] });
     for (const record of evidence.records) narrator.say(`#${record.chainIndex} ${record.eventName}`);
-    narrator.say(`offline verification against the CA certificate (public, GET /ca/certificate): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
+    narrator.say(`offline check of the chain (digests and links; records signed on their own: ${verdict.records.filter((r) => r.signed).length}): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
     if (!verdict.valid) throw new Error('The evidence chain does not verify');
     await narrator.events(1_500); // the evidence log's checkpoint of these records
+    const onServer = await until(
+      "the log's checkpoint over the records",
+      () => auditor('GET', `/evidence/${sent.correspondenceId}/verification`),
+      (v: { valid: boolean; log: { pending: number; covered: number; checkpoint: { treeSize: number } | null } }) => v.log.pending === 0,
+    );
+    narrator.say(`the certifier's verification, chain and log: ${onServer.valid ? 'VALID' : 'INVALID'} (${onServer.log.covered} records included under the checkpoint of size ${onServer.log.checkpoint?.treeSize})`);
 
     narrator.title('A regulator exports the correspondence with the regulator\'s kit and verifies the bundle offline');
     const regulatorToken = await issueStaffCredential(admin, 'regulator-1', ['auditor']);
