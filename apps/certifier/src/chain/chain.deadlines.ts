@@ -1,13 +1,15 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DURABLE_TIMERS, type DurableTimer, DurableTimers, nameBasedId } from '@sigillum/runtime';
-import { ChainService, type DeadlineKind } from './chain.service';
+import { ChainService } from './chain.service';
+import { DEADLINE_KINDS, type DeadlineKind, dueDeadlines } from './rules/token-deadlines';
 
 const TIMER_KINDS: Readonly<Record<DeadlineKind, string>> = { acknowledgement: 'chain.ack', return: 'chain.return' };
 
 /** The durable timer of one deadline of one token: a stable id, so a redelivered StepTokenIssued schedules nothing new. */
 export const deadlineTimerId = (tokenId: string, missing: DeadlineKind): string => nameBasedId(`${TIMER_KINDS[missing]}:${tokenId}`);
 
-export interface TokenDeadlines {
+/** A token to watch: its ids and its two deadlines. */
+export interface WatchedToken {
   readonly tokenId: string;
   readonly correspondenceId: string;
   readonly acknowledgeBy: string;
@@ -15,9 +17,10 @@ export interface TokenDeadlines {
 }
 
 /**
- * The two deadlines of every token on durable timers (they survive restarts and fire by the injected clock, never
- * early): `chain.ack` at acknowledgeBy and `chain.return` at returnBy. Scheduled from the consumer of the chain's own
- * events (at least once), cancelled once the token is settled; a timer that fires for a settled token does nothing.
+ * The two deadlines of every token (rules/token-deadlines.ts) on durable timers (they survive restarts and fire by
+ * the injected clock, never early): `chain.ack` at acknowledgeBy and `chain.return` at returnBy. Scheduled from the
+ * consumer of the chain's own events (at least once), cancelled once the token is settled; a timer that fires for a
+ * settled token does nothing.
  */
 @Injectable()
 export class ChainDeadlines implements OnModuleInit {
@@ -27,21 +30,19 @@ export class ChainDeadlines implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const missing of Object.keys(TIMER_KINDS) as DeadlineKind[]) {
+    for (const missing of DEADLINE_KINDS) {
       this.timers.onDue(TIMER_KINDS[missing], (timer) => this.fire(timer, missing));
     }
   }
 
-  schedule(token: TokenDeadlines, correlationId: string): void {
+  schedule(token: WatchedToken, correlationId: string): void {
     const payload = { correspondenceId: token.correspondenceId, tokenId: token.tokenId, correlationId };
-    this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, 'acknowledgement'), kind: TIMER_KINDS.acknowledgement, dueAt: token.acknowledgeBy, payload });
-    this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, 'return'), kind: TIMER_KINDS.return, dueAt: token.returnBy, payload });
+    for (const { missing, dueAt } of dueDeadlines(token)) this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, missing), kind: TIMER_KINDS[missing], dueAt, payload });
   }
 
   /** The token is settled: its timers need not fire (they would find nothing to do). */
   cancel(tokenId: string): void {
-    this.timers.cancel(deadlineTimerId(tokenId, 'acknowledgement'));
-    this.timers.cancel(deadlineTimerId(tokenId, 'return'));
+    for (const missing of DEADLINE_KINDS) this.timers.cancel(deadlineTimerId(tokenId, missing));
   }
 
   private async fire(timer: DurableTimer, missing: DeadlineKind): Promise<void> {

@@ -15,6 +15,7 @@ import {
   type StepNonCompliant,
   type StepTokenIssued,
 } from '@sigillum/contracts';
+import { deadlineOf, deadlinePassed, deadlinesInOrder, missedDeadlineReason, missedDeadlineRule } from './rules/token-deadlines';
 
 /** A token as the certifier issues it: the token and its detached JWS. */
 export type IssuedToken = StepTokenIssued['data'];
@@ -126,7 +127,7 @@ function assertTokenFits(issued: IssuedToken, expected: { correspondenceId: stri
   if (expected.operatorId !== undefined && token.operatorId !== expected.operatorId) {
     invalid(`Token ${token.tokenId} goes to operator ${token.operatorId}; the plan names ${expected.operatorId}`);
   }
-  if (!(Date.parse(token.issuedAt) <= Date.parse(token.acknowledgeBy) && Date.parse(token.acknowledgeBy) <= Date.parse(token.returnBy))) {
+  if (!deadlinesInOrder(token)) {
     invalid(`Token ${token.tokenId} has deadlines out of order (issued ${token.issuedAt}, acknowledge by ${token.acknowledgeBy}, return by ${token.returnBy})`);
   }
   if (issued.signature.length === 0) invalid(`Token ${token.tokenId} is not signed`);
@@ -224,9 +225,9 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
       const open = openTokenOf(state);
       if (state.status !== 'running' || !open || open.token.tokenId !== command.tokenId) return [];
       const { token } = open;
-      const deadline = command.missing === 'acknowledgement' ? token.acknowledgeBy : token.returnBy;
+      const deadline = deadlineOf(token, command.missing);
       // Never early: a deadline is missed only once it has passed.
-      if (command.now.getTime() < Date.parse(deadline)) {
+      if (!deadlinePassed(token, command.missing, command.now)) {
         throw new DomainError('CHAIN.DEADLINE_NOT_REACHED', `Token ${token.tokenId}: the ${command.missing} deadline ${deadline} has not passed yet`, 'conflict');
       }
       const missed: StepDeadlineMissed = {
@@ -239,13 +240,7 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
           recordedAt: command.now.toISOString(),
         },
       };
-      const reason: Reason = {
-        rule: command.missing === 'acknowledgement' ? 'deadline.acknowledgement-missed' : 'deadline.return-missed',
-        message: `operator ${token.operatorId} did not ${command.missing === 'acknowledgement' ? 'acknowledge' : 'return'} token ${token.tokenId} (step ${token.step}, attempt ${token.attempt}) by ${deadline}`,
-        partyId: token.operatorId,
-        subjectRole: 'operator',
-      };
-      return [missed, ...retryOrFail(open, [reason], command.retryToken, command.maxAttempts, command.now)];
+      return [missed, ...retryOrFail(open, [missedDeadlineReason(token, command.missing)], command.retryToken, command.maxAttempts, command.now)];
     }
     default:
       return assertNever(command, 'chain command');
@@ -322,7 +317,7 @@ function evolve(state: ChainState, event: ChainEvent): ChainState {
       if (state.status !== 'running') return state;
       const { tokenId, missing, recordedAt, operatorId, deadline } = event.data;
       const reason: Reason = {
-        rule: missing === 'acknowledgement' ? 'deadline.acknowledgement-missed' : 'deadline.return-missed',
+        rule: missedDeadlineRule(missing),
         message: `no ${missing} by ${deadline}`,
         partyId: operatorId,
         subjectRole: 'operator',

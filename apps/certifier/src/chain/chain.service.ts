@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CHAIN_CATEGORY,
   type ChainEvent,
-  type ChainStarted,
+  type ChainRefused,
   CLOCK,
   type Clock,
   type CorrespondenceKind,
@@ -14,7 +14,6 @@ import {
   type JobEvent,
   PARTY_CATEGORY,
   type PartyEvent,
-  type PlannedStep,
   type ProcessingStep,
   readStepFailed,
   readTokenAcknowledged,
@@ -26,7 +25,6 @@ import {
   type StepFailed,
   type StepParameters,
   streamIdOf,
-  type SubjectVerdict,
   type SubmissionRequested,
   type TokenAcknowledged,
   type TokenReturned,
@@ -42,10 +40,10 @@ import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
 import { checkReturn, standingOf, stepFailedReasons } from './compliance';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
-import { senderSessionFold, sessionProblem } from './sender-session';
+import { admitSubmission, deliveryDecision } from './rules/delivery-gate';
+import { atDeadline, type DeadlineKind, tokenDeadlines } from './rules/token-deadlines';
+import { senderSessionFold } from './sender-session';
 import { CertifiedSignatureVerifier } from './signatures';
-
-export type DeadlineKind = 'acknowledgement' | 'return';
 
 /** What a token asks for, before it gets an id, times and a signature. */
 interface TokenOrder {
@@ -57,8 +55,6 @@ interface TokenOrder {
   readonly inputDigest: string;
   readonly parameters: StepParameters;
 }
-
-const addSeconds = (at: Date, seconds: number) => new Date(at.getTime() + seconds * 1000).toISOString();
 
 /** The delivery gate's check id of a correspondence: one per correspondence, so a redelivered submission finds it. */
 export const deliveryCheckId = (correspondenceId: string): string => nameBasedId(`delivery:${correspondenceId}`);
@@ -108,84 +104,32 @@ export class ChainService {
     return (await this.store.readStream(jobStreamOf(tokenId))) as RecordedEvent<JobEvent>[];
   }
 
-  //////// 1. The delivery gate
+  //////// 1. The delivery gate (the rule: rules/delivery-gate.ts)
 
   async onSubmissionRequested(request: SubmissionRequested['data'], context: CommandContext): Promise<void> {
-    const { correspondenceId } = request;
-    const streamId = chainStreamOf(correspondenceId);
+    const streamId = chainStreamOf(request.correspondenceId);
     // Redelivered: the first decision stands (the decider would ignore a second one anyway).
     if ((await this.store.readStream(streamId, { maxCount: 1 })).length > 0) return;
     const now = this.clock.now();
-    const refuse = async (reasons: readonly Reason[], checkId: string | null = null, policyId: string | null = null) => {
-      await this.handle(streamId, { type: 'RefuseChain', refusal: { correspondenceId, checkId, policyId, reasons, refusedAt: now.toISOString() } }, context);
-      this.log.log(`Chain ${correspondenceId} refused: ${reasons.map((reason) => reason.rule).join(', ')}`);
-    };
+    const admission = admitSubmission(request, this.kinds, await this.senderSession(request.sessionId), now);
+    if (!admission.admitted) return this.refuse(streamId, admission.refusal, context);
+    // The check chooses the chain's operators and checks them with the parties, now (never inherited from the session).
+    const checked = await this.trust.checkWithOperators({ ...admission.check, checkId: deliveryCheckId(request.correspondenceId) }, context);
+    const decision = deliveryDecision(request, admission.kind, checked, now);
+    if (!decision.passed) return this.refuse(streamId, decision.refusal, context);
 
-    const kind = this.trust.kindNamed(request.kind);
-    if (!kind) {
-      return refuse([{ rule: 'kind.unknown', message: `unknown kind of correspondence "${request.kind}"; known kinds: ${this.kinds.map((k) => k.name).join(', ')}` }]);
-    }
-    if (kind.requiredLevel !== request.requiredLevel) {
-      return refuse([{ rule: 'kind.level-mismatch', message: `the kind ${kind.name} requires the level ${kind.requiredLevel}, the submission names ${request.requiredLevel}` }]);
-    }
-    if (kind.consignment !== request.consignment) {
-      return refuse([{ rule: 'kind.consignment-mismatch', message: `the kind ${kind.name} is handed over in ${kind.consignment} mode, the submission names ${request.consignment}` }]);
-    }
-
-    const session = await this.senderSession(request.sessionId);
-    const notOpen = sessionProblem(session, request.senderId, request.requestedAt, now);
-    if (notOpen) return refuse([notOpen]);
-
-    // The operators the check below puts in (the same choice it makes), planned before it answers.
-    const operatorIds = await Promise.all(kind.chain.map((step) => this.trust.operatorFor(step)));
-    // Re-checked now, never inherited from the session.
-    const answer = await this.trust.check(
-      {
-        purpose: 'delivery',
-        subjectOf: correspondenceId,
-        subjects: [
-          { partyId: request.senderId, subjectRole: 'sender' },
-          ...request.recipientIds.map((partyId) => ({ partyId, subjectRole: 'recipient' as const })),
-        ],
-        levelRequired: kind.requiredLevel,
-        correspondenceKind: kind.name,
-        checkId: deliveryCheckId(correspondenceId),
-      },
-      context,
-    );
-    if (!answer.passed) return refuse(reasonsOfFailedVerdicts(answer.verdicts), answer.checkId, answer.policyId);
-    const certifiedOperators = new Set(answer.verdicts.filter((v) => v.subjectRole === 'operator' && v.validNow).map((v) => v.partyId));
-    const unplanned = kind.chain.filter((_, index) => !operatorIds[index] || !certifiedOperators.has(operatorIds[index]!));
-    if (unplanned.length > 0) {
-      // The directory changed between the plan and the check: refuse rather than run an unchecked operator.
-      return refuse(
-        unplanned.map((step) => ({ rule: 'operator.unavailable', message: `the operator of step ${step} changed during the check; send again`, subjectRole: 'operator' as const })),
-        answer.checkId,
-        answer.policyId,
-      );
-    }
-
-    const steps: PlannedStep[] = kind.chain.map((step, index) => ({ step, operatorId: operatorIds[index]!, parameters: {} }));
-    const started: ChainStarted['data'] = {
-      correspondenceId,
-      senderId: request.senderId,
-      recipientIds: request.recipientIds,
-      kind: kind.name,
-      requiredLevel: kind.requiredLevel,
-      consignment: kind.consignment,
-      checkId: answer.checkId,
-      policyId: answer.policyId,
-      steps,
-      specimenDigest: request.specimenDigest,
-      submittedAt: request.requestedAt,
-      startedAt: now.toISOString(),
-    };
-    const first = steps[0];
+    const { started } = decision;
+    const first = started.steps[0];
     const firstToken = await this.issueToken(
-      { correspondenceId, stepIndex: 0, step: first.step, attempt: 1, operatorId: first.operatorId, inputDigest: request.specimenDigest, parameters: first.parameters },
+      { correspondenceId: started.correspondenceId, stepIndex: 0, step: first.step, attempt: 1, operatorId: first.operatorId, inputDigest: started.specimenDigest, parameters: first.parameters },
       now,
     );
     await this.handle(streamId, { type: 'StartChain', started, firstToken }, context);
+  }
+
+  private async refuse(streamId: string, refusal: ChainRefused['data'], context: CommandContext): Promise<void> {
+    await this.handle(streamId, { type: 'RefuseChain', refusal }, context);
+    this.log.log(`Chain ${refusal.correspondenceId} refused: ${refusal.reasons.map((reason) => reason.rule).join(', ')}`);
   }
 
   private async senderSession(sessionId: string) {
@@ -198,17 +142,15 @@ export class ChainService {
   //////// 2. Tokens
 
   /**
-   * A certification token signed by the certifier. Deadlines come from the operator's specification in force; an
-   * operator that no longer offers the step still gets its token (returnBy = acknowledgeBy = issuedAt + CHAIN_ACK_SECONDS) and its return is refused
-   * (`spec.step-not-allowed`), so the retry policy, not silence, takes over.
+   * A certification token signed by the certifier, its deadlines from the operator's specification in force
+   * (`tokenDeadlines`, rules/token-deadlines.ts): an operator that no longer offers the step still gets its token and
+   * its return is refused (`spec.step-not-allowed`), so the retry policy, not silence, takes over.
    */
   private async issueToken(order: TokenOrder, now: Date): Promise<IssuedToken> {
     const { state } = await this.operators.load(streamIdOf(PARTY_CATEGORY, order.operatorId));
     const specification = state.facts.status === 'registered' ? state.facts.specification : null;
     const stepSpec = specification?.steps.find((candidate) => candidate.step === order.step);
-    const returnBy = addSeconds(now, stepSpec ? stepSpec.maxDurationSeconds : this.config.ackSeconds);
-    // Receipt is due before the work is: never after the return deadline.
-    const acknowledgeBy = addSeconds(now, Math.min(this.config.ackSeconds, stepSpec ? stepSpec.maxDurationSeconds : this.config.ackSeconds));
+    const { acknowledgeBy, returnBy } = tokenDeadlines(now, stepSpec, this.config.ackSeconds);
     const token = {
       tokenId: this.ids.next(),
       correspondenceId: order.correspondenceId,
@@ -327,12 +269,11 @@ export class ChainService {
     await this.handle(chainStreamOf(token.correspondenceId), { type: 'RecordNonCompliance', tokenId: token.tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
   }
 
-  //////// 4. Deadlines
+  //////// 4. Deadlines (the rule: rules/token-deadlines.ts)
 
   /**
-   * A deadline of a token passed (fired by a durable timer, never early). Nothing when the token is settled, or when
-   * the job shows what was due; otherwise StepDeadlineMissed and the retry policy. At the return deadline a return
-   * still unsettled (e.g. one whose message was dead-lettered) is checked here, so no token stays open for ever.
+   * A deadline of a token passed (fired by a durable timer, never early). Nothing when the token is settled; otherwise
+   * what `atDeadline` says of the job: nothing, settle it from the job, or StepDeadlineMissed and the retry policy.
    */
   async onDeadline(correspondenceId: string, tokenId: string, missing: DeadlineKind, context: CommandContext): Promise<void> {
     const state = await this.state(correspondenceId);
@@ -340,14 +281,9 @@ export class ChainService {
     if (state.status !== 'running' || !open || open.token.tokenId !== tokenId) return;
     const job = await this.jobEvents(tokenId);
     const settledByJob = job.find((recorded) => recorded.event.type === 'TokenReturned' || recorded.event.type === 'StepFailed');
-    if (missing === 'acknowledgement') {
-      const acknowledgement = firstAcknowledgement(job);
-      // Acknowledged in time, or already returned (the return's check judges a late acknowledgement).
-      if ((acknowledgement && Date.parse(acknowledgement.acknowledgedAt) <= Date.parse(open.token.acknowledgeBy)) || settledByJob) return;
-    } else if (settledByJob) {
-      await this.settleFromJob(settledByJob, context);
-      return;
-    }
+    const outcome = atDeadline(open.token, missing, { acknowledgedAt: firstAcknowledgement(job)?.acknowledgedAt ?? null, settled: settledByJob !== undefined });
+    if (outcome === 'nothing') return;
+    if (outcome === 'settle-from-job') return this.settleFromJob(settledByJob!, context);
     const now = this.clock.now();
     const retryToken = await this.retryToken(state, open, now);
     await this.handle(chainStreamOf(correspondenceId), { type: 'RecordDeadlineMissed', tokenId, missing, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
@@ -391,18 +327,4 @@ export function firstAcknowledgement(job: readonly RecordedEvent<JobEvent>[]): T
     }
   }
   return null;
-}
-
-/** Each reason of each failing verdict, naming its party and role (never private data). */
-export function reasonsOfFailedVerdicts(verdicts: readonly SubjectVerdict[]): Reason[] {
-  const reasons: Reason[] = [];
-  for (const verdict of verdicts.filter((candidate) => !candidate.validNow)) {
-    const own = verdict.reasons.length > 0 ? verdict.reasons : [{ rule: 'level.insufficient', message: `holds ${verdict.levelHeld ?? 'no level'}, ${verdict.levelRequired} required` }];
-    for (const reason of own) {
-      const partyId = reason.partyId ?? (verdict.partyId || undefined);
-      const subjectRole = reason.subjectRole ?? verdict.subjectRole;
-      reasons.push({ rule: reason.rule, message: reason.message, ...(partyId ? { partyId } : {}), subjectRole });
-    }
-  }
-  return reasons;
 }

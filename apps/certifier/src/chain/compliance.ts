@@ -13,6 +13,7 @@ import type {
 import { canonicalize, sha256Imprint, verifyTimeStampToken } from '@sigillum/crypto';
 import type { PartyKey } from '../certificates/party-keys';
 import { type ChainState, type TokenRecord, tokenOf, openTokenOf } from './chain.decider';
+import { lateAcknowledgement, lateReturn, overlongStep } from './rules/token-deadlines';
 import { CertificateRevokedError, type CertifiedSignatureVerifier, verifyDetachedByKey, x5cLeafFingerprintOf } from './signatures';
 
 /**
@@ -20,7 +21,7 @@ import { CertificateRevokedError, type CertifiedSignatureVerifier, verifyDetache
  * Every failure is a Reason whose `rule` is stable:
  *   ack.missing, ack.signature-invalid, ack.late,
  *   report.token-mismatch, report.step-mismatch, report.times-invalid, digest.input-mismatch, digest.output-mismatch,
- *   spec.step-not-allowed, spec.parameters, deadline.exceeded,
+ *   spec.step-not-allowed, spec.parameters, deadline.exceeded (the lateness rules themselves: rules/token-deadlines.ts),
  *   signature.invalid, signature.key-not-certified, certificate.revoked,
  *   seal.invalid, timestamp.invalid, deliver.recipients-mismatch.
  */
@@ -138,21 +139,20 @@ function checkAcknowledgement({ token, acknowledgement, operatorKeys }: ReturnTo
   if (acknowledgement.tokenId !== token.tokenId || acknowledgement.tokenDigest !== digestOf(token)) {
     fail('ack.signature-invalid', `the acknowledgement names another token than ${token.tokenId} as issued`);
   }
-  const acknowledgedAt = time(acknowledgement.acknowledgedAt);
-  if (!(acknowledgedAt <= time(token.acknowledgeBy))) fail('ack.late', `acknowledged at ${String(acknowledgement.acknowledgedAt)}, after the deadline ${token.acknowledgeBy}`);
+  const late = lateAcknowledgement(token, acknowledgement.acknowledgedAt);
+  if (late) fail(late.rule, late.message);
 }
 
 function checkTimes({ token, returned, returnRecordedAt }: ReturnToCheck, stepSpec: OperatorStepSpec | undefined, fail: Fail): void {
-  const returnBy = time(token.returnBy);
-  const returnedAt = time(returned.returnedAt);
-  if (!(returnedAt <= returnBy)) fail('deadline.exceeded', `returned at ${String(returned.returnedAt)}, after the deadline ${token.returnBy}`);
-  else if (returnRecordedAt !== null && time(returnRecordedAt) > returnBy) fail('deadline.exceeded', `the return was recorded at ${returnRecordedAt}, after the deadline ${token.returnBy}`);
+  const late = lateReturn(token, returned.returnedAt, returnRecordedAt);
+  if (late) fail(late.rule, late.message);
   const started = time(returned.report.startedAt);
   const finished = time(returned.report.finishedAt);
   if (Number.isNaN(started) || Number.isNaN(finished) || finished < started) {
     fail('report.times-invalid', 'the report\'s startedAt and finishedAt are not ISO-8601 times in order');
-  } else if (stepSpec && finished - started > stepSpec.maxDurationSeconds * 1000) {
-    fail('deadline.exceeded', `the step took ${Math.round((finished - started) / 1000)} s, more than the ${stepSpec.maxDurationSeconds} s its specification allows`);
+  } else {
+    const overlong = overlongStep(started, finished, stepSpec);
+    if (overlong) fail(overlong.rule, overlong.message);
   }
 }
 

@@ -1,5 +1,6 @@
 import { readSubmissionRequested, type SessionEvent, ShapeError } from '@sigillum/contracts';
-import { evolveSenderSession, initialSenderSession, type SenderSession, sessionProblem } from './sender-session';
+import { sessionProblem } from './rules/delivery-gate';
+import { evolveSenderSession, initialSenderSession, type SenderSession } from './sender-session';
 
 const t = (minutes: number) => new Date(Date.UTC(2026, 5, 1, 12, minutes)).toISOString();
 const now = new Date(t(30));

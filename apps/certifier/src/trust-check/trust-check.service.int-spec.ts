@@ -144,6 +144,31 @@ describe('TrustCheckService (SQLite event store, events as the directory writes 
     expect(policy.map((r) => r.event.type)).toEqual(['LevelPolicyPublished']);
   });
 
+  it('returns the operators it chose, one per step, each checked in its answer; asked again, the recorded answer with the operators chosen now', async () => {
+    const user = await registerParty('person');
+    const sealer = await processing(['seal', 'timestamp'], '2026-01-10T00:00:00.000Z');
+    const deliverer = await processing(['deliver', 'archive'], '2026-01-20T00:00:00.000Z');
+    await certify(user, ['legalName', 'dateOfBirth'], 'substantial');
+    for (const operator of [sealer, deliverer]) await certify(operator, ['legalName', 'operatorAccreditation'], 'substantial');
+    await feedIndex();
+    const trust = service();
+    const ask = { purpose: 'delivery' as const, subjectOf: 'c-1', subjects: [{ partyId: user, subjectRole: 'sender' as const }], levelRequired: 'substantial' as const, correspondenceKind: 'registered', checkId: randomUUID() };
+
+    const { answer, operators } = await trust.checkWithOperators(ask, context);
+    expect(operators).toEqual([sealer, sealer, deliverer, deliverer]);
+    expect(answer.passed).toBe(true);
+    expect(answer.verdicts.filter((v) => v.subjectRole === 'operator').map((v) => v.partyId)).toEqual([sealer, deliverer]);
+    expect((await store.readStream(`trustcheck-${answer.checkId}`)).map((r) => r.event.data)).toEqual([answer]);
+
+    // An earlier-registered operator now offers delivery: the recorded answer stands, the operators are chosen now.
+    const earlier = await processing(['deliver'], '2026-01-01T00:00:00.000Z');
+    await feedIndex();
+    const again = await trust.checkWithOperators(ask, context);
+    expect(again.answer).toEqual(answer);
+    expect(again.operators).toEqual([sealer, sealer, earlier, deliverer]);
+    expect(await store.readStream(`trustcheck-${answer.checkId}`)).toHaveLength(1);
+  });
+
   it('fails, naming the party and the rule, when a counterpart attribute expired or an attribute is missing', async () => {
     const user = await registerParty('person');
     const counterpart = await registerParty('person');

@@ -27,19 +27,9 @@ import type { FoldedStream } from '../state/folded-stream-cache';
 import { offersStep, type PartyFacts } from '../state/party-facts';
 import { TrustStateReader } from '../state/trust-state.reader';
 import { OperatorIndex } from './operator-index';
-import { type TrustCheckCommand, trustCheckDecider, type TrustCheckState } from './trust-check.decider';
+import { type CheckedOperators, type TrustCheckCommand, trustCheckDecider, type TrustCheckRequest, type TrustCheckState } from './trust-check.decider';
 
-export interface TrustCheckRequest {
-  readonly purpose: 'session' | 'delivery';
-  /** The session (or correspondence) the check is for. */
-  readonly subjectOf: string;
-  readonly subjects: readonly { readonly partyId: string; readonly subjectRole: SubjectRole }[];
-  readonly levelRequired: TrustLevel;
-  /** When given, every operator of the kind's chain is a subject too. */
-  readonly correspondenceKind?: string;
-  /** A fixed id makes the check idempotent: asked again, it returns the answer recorded the first time. */
-  readonly checkId?: string;
-}
+export type { CheckedOperators, TrustCheckRequest };
 
 type PartyFactsOf = (partyId: string) => Promise<FoldedStream<PartyFacts>>;
 
@@ -79,13 +69,35 @@ export class TrustCheckService {
   }
 
   async check(request: TrustCheckRequest, context: CommandContext): Promise<TrustCheckAnswered['data']> {
+    return (await this.recordedAnswer(request)) ?? (await this.answer(request, context)).answer;
+  }
+
+  /**
+   * The check, with the operators it chose for the kind's chain (one per step, null where none offers it): the
+   * chain runs these, never a second choice. Asked again with a fixed id, the answer recorded first stands and the
+   * operators are chosen as the directory stands now (the plan is not part of the answer).
+   */
+  async checkWithOperators(request: TrustCheckRequest, context: CommandContext): Promise<CheckedOperators> {
+    const recorded = await this.recordedAnswer(request);
+    if (!recorded) return this.answer(request, context);
+    const factsOf = this.partyFactsOnce();
+    const operators: (string | null)[] = [];
+    for (const step of this.chainOf(request.correspondenceKind)) operators.push(await this.operatorFor(step, factsOf));
+    return { answer: recorded, operators };
+  }
+
+  /** The answer recorded under the request's fixed check id, if any. */
+  private async recordedAnswer(request: TrustCheckRequest): Promise<TrustCheckAnswered['data'] | null> {
+    if (!request.checkId) return null;
+    const recorded = await this.store.readStream(streamIdOf(TRUST_CHECK_CATEGORY, request.checkId));
+    const state = recorded.reduce((s, { event }) => trustCheckDecider.evolve(s, event as TrustCheckAnswered), trustCheckDecider.initialState());
+    return state.status === 'answered' ? state.answer : null;
+  }
+
+  /** Chooses the chain's operators once, evaluates every subject with them, and records the answer. */
+  private async answer(request: TrustCheckRequest, context: CommandContext): Promise<CheckedOperators> {
     const checkId = request.checkId ?? this.ids.next();
     const streamId = streamIdOf(TRUST_CHECK_CATEGORY, checkId);
-    if (request.checkId) {
-      const recorded = await this.store.readStream(streamId);
-      const state = recorded.reduce((s, { event }) => trustCheckDecider.evolve(s, event as TrustCheckAnswered), trustCheckDecider.initialState());
-      if (state.status === 'answered') return state.answer;
-    }
     const chain = this.chainOf(request.correspondenceKind);
     const policy = await this.policies.current();
     const now = this.clock.now();
@@ -93,10 +105,12 @@ export class TrustCheckService {
     const subjects = [...request.subjects];
     const unavailable: SubjectVerdict[] = [];
     const stepsOf = new Map<string, ProcessingStep[]>();
+    const operators: (string | null)[] = [];
     // One read of each party's directory stream per check (the chain's steps often share their operator).
     const factsOf = this.partyFactsOnce();
     for (const step of chain) {
       const operatorId = await this.operatorFor(step, factsOf);
+      operators.push(operatorId);
       if (!operatorId) {
         unavailable.push(this.noOperator(step, request.levelRequired));
         continue;
@@ -128,8 +142,8 @@ export class TrustCheckService {
     };
     const result = await this.handle(streamId, { type: 'RecordTrustCheckAnswer', answer }, context);
     if (result.state.status !== 'answered') throw new Error(`Trust check ${checkId} was not recorded`);
-    // Asked again with the same id: the answer recorded first stands.
-    return result.state.answer;
+    // Asked again with the same id: the answer recorded first stands (a concurrent one may have been first).
+    return { answer: result.state.answer, operators };
   }
 
   /** The processing steps of a kind of correspondence, in order; none without a kind. */
@@ -151,7 +165,7 @@ export class TrustCheckService {
    * The operator of a step: CHAIN_OPERATORS when it names one (checked like any subject), otherwise the
    * earliest-registered processing operator whose specification (as the directory holds it now) offers the step.
    */
-  async operatorFor(step: ProcessingStep, factsOf: PartyFactsOf = (partyId) => this.reader.partyFacts(partyId)): Promise<string | null> {
+  private async operatorFor(step: ProcessingStep, factsOf: PartyFactsOf): Promise<string | null> {
     const configured = this.config.chainOperators[step];
     if (configured) return configured;
     for (const candidate of this.operators.candidates(step)) {

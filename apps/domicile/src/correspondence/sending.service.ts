@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Reason } from '@sigillum/contracts';
 import { nameBasedId } from '@sigillum/runtime';
 import { DRAFT_CONFIG, type DraftConfig } from '../draft/draft.config';
-import { DraftErrors } from '../draft/draft.decider';
+import { sendableValidation } from '../draft/draft.decider';
 import { DraftService, type ExistingDraft } from '../draft/draft.service';
 import type { AuthenticatedSession } from '../session/session-credential.guard';
 import { CorrespondenceErrors, publicStatus, type CorrespondenceState } from './correspondence.decider';
@@ -55,8 +55,12 @@ export class SendingService {
     }
 
     const context = this.drafts.newRequestContext();
-    const validation = this.checkSendable(draft, correspondenceId);
-    await this.drafts.execute(draftId, { type: 'SubmitDraft', actorId: senderId, correspondenceId, submissionKey, now: this.drafts.now() }, context);
+    // Sendability is the draft decider's (checkSendable): refused here before the kind and the specimen are looked
+    // at, and decided whole by SubmitDraft before anything is written.
+    const validation = sendableValidation(draft, correspondenceId);
+    const kind = this.drafts.kindOf(draft.content.kind);
+    const specimenDigest = this.drafts.specimenOf(draft).digest;
+    await this.drafts.execute(draftId, { type: 'SubmitDraft', actorId: senderId, correspondenceId, submissionKey, specimenDigest, now: this.drafts.now() }, context);
     const result = await this.correspondences.execute(
       correspondenceId,
       {
@@ -70,8 +74,8 @@ export class SendingService {
           recipientIds: [...draft.content.recipientIds],
           subject: draft.content.subject,
           kind: draft.content.kind,
-          requiredLevel: validation.kind.requiredLevel,
-          consignment: validation.kind.consignment,
+          requiredLevel: kind.requiredLevel,
+          consignment: kind.consignment,
           parts: draft.content.parts.map((part) => ({ ...part })),
           specimenDigest: validation.specimenDigest,
           validationProof: validation.proof,
@@ -85,50 +89,12 @@ export class SendingService {
     return answerOf(state, created, correspondenceId);
   }
 
-  /**
-   * The draft must be validated (or already submitted to this very correspondence, by a first attempt that did
-   * not get to write the submission), and its specimen under the kind's current configuration must still be the
-   * one validated: what is sent is exactly what the sender saw.
-   */
-  private checkSendable(draft: ExistingDraft, correspondenceId: string) {
-    let validation;
-    switch (draft.status) {
-      case 'validated':
-        validation = draft.validation;
-        break;
-      case 'submitted':
-        if (draft.submission.correspondenceId !== correspondenceId) {
-          throw new DomainError(DraftErrors.submitted, 'The draft was already sent with another submission key', 'conflict', [
-            { rule: 'draft.submitted', message: `The draft was sent as correspondence ${draft.submission.correspondenceId}; retry with that submission key` },
-          ]);
-        }
-        validation = draft.validation;
-        break;
-      case 'editing':
-        throw new DomainError(DraftErrors.notValidated, 'The draft must be validated before it is sent', 'conflict', [
-          { rule: 'draft.not-validated', message: 'Show the specimen and validate it (POST /drafts/:draftId/specimen, then /validation) before sending' },
-        ]);
-      case 'discarded':
-        throw new DomainError(DraftErrors.discarded, 'The draft was discarded', 'conflict', [{ rule: 'draft.discarded', message: 'The draft was discarded' }]);
-      default:
-        throw new Error('unreachable');
-    }
-    const kind = this.drafts.kindOf(draft.content.kind);
-    const current = this.drafts.specimenOf(draft);
-    if (current.digest !== validation.specimenDigest) {
-      throw new DomainError(DraftErrors.specimenStale, 'The draft as it would be sent is not the specimen validated', 'conflict', [
-        { rule: 'specimen.stale', message: "The kind's configuration changed since validation; show the specimen and validate it again" },
-      ]);
-    }
-    return { kind, specimenDigest: validation.specimenDigest, proof: validation.proof };
-  }
-
   /** A first attempt wrote the submission but not DraftSubmitted (crash in between): record it now. */
   private async healDraft(draft: ExistingDraft, specimenDigest: string, correspondenceId: string, submissionKey: string, session: AuthenticatedSession): Promise<void> {
     if (draft.status !== 'validated' || draft.validation.specimenDigest !== specimenDigest) return;
     await this.drafts.execute(
       draft.draftId,
-      { type: 'SubmitDraft', actorId: session.userId, correspondenceId, submissionKey, now: this.drafts.now() },
+      { type: 'SubmitDraft', actorId: session.userId, correspondenceId, submissionKey, specimenDigest, now: this.drafts.now() },
       this.drafts.newRequestContext(),
     );
   }

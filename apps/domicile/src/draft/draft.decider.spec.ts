@@ -1,7 +1,7 @@
 import type { DraftContent, DraftEvent } from '@sigillum/contracts';
 import { DomainError } from '@sigillum/contracts';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
-import { type DraftCommand, draftDecider, type DraftRules, draftViolations } from './draft.decider';
+import { checkSendable, type DraftCommand, draftDecider, type DraftRules, type DraftState, draftViolations, sendableValidation } from './draft.decider';
 
 const rules: DraftRules = { maxRecipients: 3, maxParts: 2, maxSubjectLength: 300, kindNames: ['simple', 'registered'] };
 const spec = deciderSpecification(draftDecider(rules));
@@ -37,7 +37,14 @@ const validate = (specimenDigest: string, currentSpecimenDigest = specimenDigest
   proof: 'proof-jws',
   keyId: 'kid-1',
 });
-const submit = (correspondenceId = 'corr-1'): DraftCommand => ({ type: 'SubmitDraft', actorId: senderId, correspondenceId, submissionKey: 'key-00000001', now: at(3) });
+const submit = (correspondenceId = 'corr-1', specimenDigest = specimenA): DraftCommand => ({
+  type: 'SubmitDraft',
+  actorId: senderId,
+  correspondenceId,
+  submissionKey: 'key-00000001',
+  specimenDigest,
+  now: at(3),
+});
 
 function rulesOf(error: Error): string[] {
   expect(error).toBeInstanceOf(DomainError);
@@ -188,8 +195,62 @@ describe('draft decider', () => {
         .then([{ type: 'DraftEdited', version: 1, data: { draftId, sessionId, content: edited, editedAt: iso(7) } }]);
     });
 
+    it('refuses a draft whose specimen is no longer the one validated (its kind reconfigured since), and records nothing', () => {
+      spec.given([opened, shown(specimenA), validated()]).when(submit('corr-1', specimenB)).thenThrows((error) => {
+        expect((error as DomainError).kind).toBe('conflict');
+        expect(rulesOf(error)).toEqual(['specimen.stale']);
+      });
+      spec.given([opened, shown(specimenA), validated(), submitted]).when(submit('corr-1', specimenB)).thenThrows((error) => expect(rulesOf(error)).toEqual(['specimen.stale']));
+    });
+
+    it('refuses a discarded draft', () => {
+      const discarded: DraftEvent = { type: 'DraftDiscarded', version: 1, data: { draftId, discardedAt: iso(8) } };
+      spec.given([opened, shown(specimenA), discarded]).when(submit()).thenThrows((error) => expect(rulesOf(error)).toEqual(['draft.discarded']));
+    });
+
     it('ignores a refusal for another submission', () => {
       spec.given([opened, shown(specimenA), validated(), submitted]).when({ type: 'ReturnForEditing', correspondenceId: 'corr-9', reasons, now: at(5) }).thenNothingHappens();
+    });
+  });
+
+  describe('sendability (the one rule SubmitDraft and the sending service apply)', () => {
+    const stateOf = (events: DraftEvent[]): DraftState => events.reduce(draftDecider(rules).evolve, draftDecider(rules).initialState());
+    const validation = { sessionId, specimenDigest: specimenA, validatedAt: iso(2), proof: 'proof-jws', keyId: 'kid-1' };
+    const refusal = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return { rules: rulesOf(error as Error), messages: (error as DomainError).reasons.map((reason) => (typeof reason === 'string' ? reason : reason.message)) };
+      }
+      throw new Error('expected a refusal');
+    };
+
+    it('given a validated draft, when it is sent with the specimen validated, then it goes with its validation', () => {
+      expect(checkSendable(stateOf([opened, shown(specimenA), validated()]), 'corr-1', specimenA)).toEqual(validation);
+    });
+
+    it('given a draft submitted to this correspondence (a retried send), then it is sendable again with the same validation', () => {
+      expect(checkSendable(stateOf([opened, shown(specimenA), validated(), submitted]), 'corr-1', specimenA)).toEqual(validation);
+    });
+
+    it('given a draft submitted to another correspondence, then draft.submitted names it and the key to retry with', () => {
+      const refused = refusal(() => sendableValidation(stateOf([opened, shown(specimenA), validated(), submitted]), 'corr-2'));
+      expect(refused.rules).toEqual(['draft.submitted']);
+      expect(refused.messages[0]).toContain('corr-1; retry with that submission key');
+    });
+
+    it('given a draft being edited, then draft.not-validated, saying why when the gate returned it', () => {
+      const returned: DraftEvent = { type: 'DraftReturnedForEditing', version: 1, data: { draftId, correspondenceId: 'corr-1', reasons, returnedAt: iso(5) } };
+      expect(refusal(() => sendableValidation(stateOf([opened]), 'corr-1')).rules).toEqual(['draft.not-validated']);
+      expect(refusal(() => sendableValidation(stateOf([opened, shown(specimenA), validated(), submitted, returned]), 'corr-1')).messages[0]).toContain('returned for editing');
+    });
+
+    it('given a validated draft whose specimen changed since, then specimen.stale', () => {
+      expect(refusal(() => checkSendable(stateOf([opened, shown(specimenA), validated()]), 'corr-1', specimenB)).rules).toEqual(['specimen.stale']);
+    });
+
+    it('given no draft, then draft.unknown', () => {
+      expect(refusal(() => sendableValidation(stateOf([]), 'corr-1')).rules).toEqual(['draft.unknown']);
     });
   });
 

@@ -1,11 +1,4 @@
-import {
-  assertNever,
-  type Decider,
-  type DraftContent,
-  type DraftEvent,
-  DomainError,
-  type Reason,
-} from '@sigillum/contracts';
+import { assertNever, type Decider, type DraftContent, type DraftEvent, DomainError, type Reason } from '@sigillum/contracts';
 
 /**
  * The private office's drafts: one stream `draft-<draftId>` per draft of one sender.
@@ -61,6 +54,8 @@ export type SubmitDraft = {
   readonly actorId: string;
   readonly correspondenceId: string;
   readonly submissionKey: string;
+  /** The digest of the specimen sent: the draft's current content under its kind's current configuration, computed by the handler. */
+  readonly specimenDigest: string;
   readonly now: Date;
 };
 /** From the correspondence: the delivery gate refused the submission. */
@@ -202,6 +197,46 @@ function refuseDiscarded(): never {
 
 const sameContent = (a: DraftContent, b: DraftContent) => JSON.stringify(a) === JSON.stringify(b);
 
+//////// Sendability (claim 1, 1b: nothing is sent that the sender did not validate, as validated)
+
+/**
+ * Rule 1: a draft is sendable to `correspondenceId` when validated, or already submitted to that very correspondence
+ * (a retried send), and goes with its validation; otherwise `draft.not-validated`, `draft.submitted` or `draft.discarded`.
+ */
+export function sendableValidation(state: DraftState, correspondenceId: string): DraftValidation {
+  switch (state.status) {
+    case 'none':
+      return notFound();
+    case 'validated':
+      return state.validation;
+    case 'submitted':
+      if (state.submission.correspondenceId === correspondenceId) return state.validation;
+      throw new DomainError(DraftErrors.submitted, 'The draft was already sent with another submission key', 'conflict', [
+        { rule: 'draft.submitted', message: `The draft was sent as correspondence ${state.submission.correspondenceId}; retry with that submission key` },
+      ]);
+    case 'editing': {
+      const message =
+        state.returned === null
+          ? 'Show the specimen and validate it (POST /drafts/:draftId/specimen, then /validation) before sending'
+          : 'The last submission was refused and the draft returned for editing: validate it again before sending';
+      throw new DomainError(DraftErrors.notValidated, 'The draft must be validated before it is sent', 'conflict', [{ rule: 'draft.not-validated', message }]);
+    }
+    case 'discarded':
+      return refuseDiscarded();
+    default:
+      return assertNever(state, 'draft state');
+  }
+}
+
+/** The draft's sendability: rule 1, then rule 2 — what is sent (`specimenDigest`) is the specimen validated; `specimen.stale` otherwise. */
+export function checkSendable(state: DraftState, correspondenceId: string, specimenDigest: string): DraftValidation {
+  const validation = sendableValidation(state, correspondenceId);
+  if (specimenDigest === validation.specimenDigest) return validation;
+  throw new DomainError(DraftErrors.specimenStale, 'The draft as it would be sent is not the specimen validated', 'conflict', [
+    { rule: 'specimen.stale', message: "The kind's configuration changed since validation; show the specimen and validate it again" },
+  ]);
+}
+
 //////// Decisions
 
 function open(command: OpenDraft, state: DraftState, rules: DraftRules): DraftEvent[] {
@@ -304,33 +339,10 @@ function validate(command: ValidateDraft, state: DraftState): DraftEvent[] {
 function submit(command: SubmitDraft, state: DraftState): DraftEvent[] {
   if (state.status === 'none') return notFound();
   checkOwner(state, command.actorId);
-  switch (state.status) {
-    case 'submitted':
-      if (state.submission.correspondenceId === command.correspondenceId) return [];
-      return refuseSubmitted(state);
-    case 'discarded':
-      return refuseDiscarded();
-    case 'editing':
-      throw new DomainError(DraftErrors.notValidated, 'The draft must be validated before it is sent', 'conflict', [
-        {
-          rule: 'draft.not-validated',
-          message:
-            state.returned === null
-              ? 'Show the specimen and validate it (POST /drafts/:draftId/specimen, then /validation) before sending'
-              : 'The last submission was refused and the draft returned for editing: validate it again before sending',
-        },
-      ]);
-    case 'validated':
-      return [
-        {
-          type: 'DraftSubmitted',
-          version: 1,
-          data: { draftId: state.draftId, correspondenceId: command.correspondenceId, submissionKey: command.submissionKey, submittedAt: command.now.toISOString() },
-        },
-      ];
-    default:
-      return assertNever(state, 'draft state');
-  }
+  checkSendable(state, command.correspondenceId, command.specimenDigest);
+  if (state.status === 'submitted') return []; // a retried send to this very correspondence: nothing more to record
+  const { correspondenceId, submissionKey } = command;
+  return [{ type: 'DraftSubmitted', version: 1, data: { draftId: state.draftId, correspondenceId, submissionKey, submittedAt: command.now.toISOString() } }];
 }
 
 function returnForEditing(command: ReturnForEditing, state: DraftState): DraftEvent[] {
