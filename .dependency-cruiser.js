@@ -8,11 +8,12 @@ const TESTS = '\\.(spec|int-spec|e2e-spec)\\.ts$|testing-fixtures\\.ts$|test-kit
 const RULES = '\\.decider\\.ts$|/rules/|/policy/evaluate\\.ts$';
 
 /**
- * What a pure rule must not touch: the framework, the store, the bus, crypto and I/O adapters. Of libs/crypto only the
- * vocabulary (ca-model) and canonical JSON are pure; of libs/runtime only the name-based ids. The barrels count as
- * adapters: they load everything.
+ * What a pure rule must not touch: the framework, the store, the bus, crypto (node:crypto too) and I/O adapters.
+ * Of libs/crypto only the vocabulary (ca-model) and canonical JSON are pure; of libs/runtime only the name-based ids.
+ * The barrels count as adapters: they load everything.
  */
 const ADAPTERS = [
+  '^(node:)?crypto$',
   '(^|/)node_modules/@nestjs/',
   '(^|/)node_modules/(kafkajs|better-sqlite3|pg|@kurrent|node-forge|jose|nodemailer|smtp-server)/',
   '^libs/(eventstore|bus|channels|auth|tlog)/',

@@ -43,6 +43,7 @@ describe('dependency boundaries', () => {
       'error app-imports-no-other-app: apps/alpha/src/alpha.ts → apps/beta/src/beta.ts',
       'error lib-imports-no-app: libs/gamma/src/gamma.ts → apps/beta/src/beta.ts',
       'error no-circular: apps/alpha/src/first.ts → apps/alpha/src/second.ts',
+      'error rules-are-pure: apps/alpha/src/thing.decider.ts → crypto',
       'error rules-are-pure: apps/alpha/src/thing.decider.ts → node_modules/@nestjs/common/index.js',
       'warn no-circular-through-types: apps/alpha/src/typed-first.ts → apps/alpha/src/typed-second.ts',
     ]);
