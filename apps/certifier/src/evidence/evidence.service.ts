@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   assertNever,
   CLOCK,
@@ -10,17 +10,15 @@ import {
   type IdGenerator,
   JOB_CATEGORY,
   type JobEvent,
-  type PendingEvent,
   streamIdOf,
   TRUST_CHECK_CATEGORY,
   type TrustCheckAnswered,
 } from '@sigillum/contracts';
-import { type CommandContext, EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
+import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
-import { FoldedStreamCache } from '../state/folded-stream-cache';
 import { EVIDENCE_CONFIG, type EvidenceConfig, type RecordSignatures } from './evidence.config';
-import { evolve, type EvidenceIssuer, type EvidenceState, type IgnoredSource, initialState, recordEvidence } from './evidence.decider';
+import { evolve, type EvidenceIssuer, type EvidenceState, type IgnoredSource, initialState, type RecordEvidence, recordEvidence } from './evidence.decider';
 import { EvidenceSourceLog } from './evidence-source-log';
 import type { EvidenceContext, JobFacts, SourceEvent } from './evidence-sources';
 import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
@@ -88,6 +86,8 @@ export class SourceNotInStoreError extends Error {
 }
 
 const MAX_ATTEMPTS = 5;
+/** Correspondences whose evidence fold stays in memory (the most recently used). */
+const CACHED_STREAMS = 10_000;
 
 /**
  * Records the evidence of a correspondence when one of its facts arrives: reads every source event of the
@@ -98,8 +98,9 @@ const MAX_ATTEMPTS = 5;
  */
 @Injectable()
 export class EvidenceService {
-  private readonly log = new Logger('Evidence');
-  private readonly states: FoldedStreamCache<EvidenceState, EvidenceRecorded>;
+  private readonly handle: HandleCommand<RecordEvidence, EvidenceState, EvidenceRecorded>;
+  /** The sources a decision declined, by command (read once the handler returns; the consumer logs them). */
+  private readonly ignoredBy = new WeakMap<RecordEvidence, readonly IgnoredSource[]>();
   private readonly sources: EvidenceSourceLog;
   private readonly issuer: EvidenceIssuer;
   private readonly signRecord: EvidenceRecordSigner | null;
@@ -108,13 +109,19 @@ export class EvidenceService {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(ID_GENERATOR) ids: IdGenerator,
     @Inject(CERTIFIER_SIGNER) private readonly signer: CertifierSigner,
     @Inject(EVIDENCE_CONFIG) config: EvidenceConfig,
   ) {
     this.issuer = evidenceIssuerOf(signer, config.policyId);
     this.signRecord = recordSignerOf(signer, config.recordSignatures);
-    this.states = new FoldedStreamCache(store, { initialState, evolve });
+    // The pure decider decides the records; the signing port (when every record is signed) signs them after.
+    const decide = (command: RecordEvidence, state: EvidenceState): EvidenceRecorded[] => {
+      const decided = recordEvidence(command, state, this.issuer);
+      this.ignoredBy.set(command, decided.ignored);
+      return signedEvents(decided.events, this.signRecord);
+    };
+    this.handle = commandHandler({ decide, evolve, initialState }, { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: CACHED_STREAMS } });
     this.sources = new EvidenceSourceLog(store);
   }
 
@@ -144,35 +151,21 @@ export class EvidenceService {
 
   private async recordNow(correspondenceId: string, triggerEventId: string, context: CommandContext): Promise<RecordOutcome> {
     const streamId = streamIdOf(EVIDENCE_CATEGORY, correspondenceId);
-    for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await this.states.load(streamId);
-      if (state.status === 'recording' && state.recordedSources.has(triggerEventId)) return { recorded: [], ignored: [] };
-      const sources = await this.sources.load(correspondenceId);
-      if (!sources.some((source) => source.eventId === triggerEventId)) throw new SourceNotInStoreError(triggerEventId, correspondenceId);
-      const recordedAt = this.clock.now().toISOString();
-      const command = {
-        type: 'RecordEvidence' as const,
-        correspondenceId,
-        sources,
-        context: await this.contextFor(sources, state),
-        recordedAt,
-      };
-      const decided = recordEvidence(command, state, this.issuer);
-      const { ignored } = decided;
-      if (decided.events.length === 0) return { recorded: [], ignored };
-      const events = signedEvents(decided.events, this.signRecord);
-      const pending: PendingEvent[] = events.map((event) => ({
-        event,
-        metadata: { eventId: this.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt: recordedAt, source: CERTIFIER_SOURCE },
-      }));
-      try {
-        await this.store.append(streamId, pending, revision === -1 ? 'no-stream' : revision);
-        return { recorded: events, ignored };
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError) || attempt >= MAX_ATTEMPTS) throw error;
-        this.log.debug(`${streamId}: another writer appended first (attempt ${attempt}); deciding again`);
-      }
-    }
+    const { state } = await this.handle.load(streamId);
+    if (state.status === 'recording' && state.recordedSources.has(triggerEventId)) return { recorded: [], ignored: [] };
+    const sources = await this.sources.load(correspondenceId);
+    if (!sources.some((source) => source.eventId === triggerEventId)) throw new SourceNotInStoreError(triggerEventId, correspondenceId);
+    const command: RecordEvidence = {
+      type: 'RecordEvidence',
+      correspondenceId,
+      sources,
+      context: await this.contextFor(sources, state),
+      recordedAt: this.clock.now().toISOString(),
+    };
+    // The library's command handler: fold (cached by revision), decide, append with the revision read; a lost race
+    // with another certifier decides again on the newer state (the sources it already recorded are skipped).
+    const { events } = await this.handle(streamId, command, context);
+    return { recorded: events, ignored: this.ignoredBy.get(command) ?? [] };
   }
 
   /** The trust checks and jobs quoted by the sources not evidenced yet. */
