@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CHAIN_CATEGORY,
+  foldEvents,
   type ChainEvent,
   type ChainRefused,
   CLOCK,
@@ -34,7 +35,7 @@ import { nameBasedId } from '@sigillum/runtime';
 import { RevokedCertificates } from '../certificates/revoked-certificates';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
-import { FoldedStreamCache } from '../state/folded-stream-cache';
+import { FoldedStreamCache } from '@sigillum/eventstore';
 import { TrustCheckService } from '../trust-check/trust-check.service';
 import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
@@ -94,10 +95,7 @@ export class ChainService {
   }
 
   async state(correspondenceId: string): Promise<ChainState> {
-    const recorded = await this.store.readStream(chainStreamOf(correspondenceId));
-    let state = chainDecider.initialState();
-    for (const { event } of recorded) state = chainDecider.evolve(state, event as ChainEvent);
-    return state;
+    return (await this.handle.load(chainStreamOf(correspondenceId))).state;
   }
 
   async jobEvents(tokenId: string): Promise<RecordedEvent<JobEvent>[]> {
@@ -133,10 +131,7 @@ export class ChainService {
   }
 
   private async senderSession(sessionId: string) {
-    const recorded = await this.store.readStream(streamIdOf(SESSION_CATEGORY, sessionId));
-    let session = senderSessionFold.initialState();
-    for (const event of eventsOf(SESSION_CATEGORY, recorded)) session = senderSessionFold.evolve(session, event);
-    return session;
+    return foldEvents(senderSessionFold, eventsOf(SESSION_CATEGORY, await this.store.readStream(streamIdOf(SESSION_CATEGORY, sessionId))));
   }
 
   //////// 2. Tokens

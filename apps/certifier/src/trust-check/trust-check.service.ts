@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { loadCorrespondenceKinds, type SigillumConfig } from '@sigillum/config';
 import {
   CLOCK,
+  foldEvents,
   type Clock,
   type CorrespondenceKind,
   DomainError,
@@ -23,7 +24,7 @@ import { CERTIFIER_SOURCE } from '../certifier.source';
 import { certifiedAttributesOf } from '../attributes/attributes.decider';
 import { evaluateParty } from '../policy/evaluate';
 import { LevelPolicyService } from '../policy/level-policy.service';
-import type { FoldedStream } from '../state/folded-stream-cache';
+import type { FoldedStream } from '@sigillum/eventstore';
 import { offersStep, type PartyFacts } from '../state/party-facts';
 import { TrustStateReader } from '../state/trust-state.reader';
 import { OperatorIndex } from './operator-index';
@@ -90,7 +91,7 @@ export class TrustCheckService {
   private async recordedAnswer(request: TrustCheckRequest): Promise<TrustCheckAnswered['data'] | null> {
     if (!request.checkId) return null;
     const recorded = await this.store.readStream(streamIdOf(TRUST_CHECK_CATEGORY, request.checkId));
-    const state = recorded.reduce((s, { event }) => trustCheckDecider.evolve(s, event as TrustCheckAnswered), trustCheckDecider.initialState());
+    const state = foldEvents(trustCheckDecider, recorded.map(({ event }) => event as TrustCheckAnswered));
     return state.status === 'answered' ? state.answer : null;
   }
 

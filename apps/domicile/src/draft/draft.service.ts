@@ -12,7 +12,7 @@ import {
   type IdGenerator,
   streamIdOf,
 } from '@sigillum/contracts';
-import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { ContentAccessStore } from '../content/content-access.store';
 import { CONTENT_STORE, type ContentStore, contentDigestOf, normalizeMediaType } from '../content/content-store.port';
 import type { AuthenticatedSession } from '../session/session-credential.guard';
@@ -52,7 +52,7 @@ export function violationsError(violations: readonly DraftViolation[]): BadReque
 @Injectable()
 export class DraftService {
   readonly rules: DraftRules;
-  private readonly handle: (streamId: string, command: DraftCommand, context: CommandContext) => Promise<CommandResult<DraftState, DraftEvent>>;
+  private readonly handle: HandleCommand<DraftCommand, DraftState, DraftEvent>;
   private readonly decider;
 
   constructor(
@@ -95,9 +95,7 @@ export class DraftService {
   }
 
   async load(draftId: string): Promise<DraftState> {
-    let state = this.decider.initialState();
-    for (const { event } of await this.store.readStream(draftStreamId(draftId))) state = this.decider.evolve(state, event as DraftEvent);
-    return state;
+    return (await this.handle.load(draftStreamId(draftId))).state;
   }
 
   /** The draft, if it exists (404) and is the user's (403). */
