@@ -33,8 +33,7 @@ module.exports = {
     },
     {
       name: 'no-circular-through-types',
-      // A warning for now: a cycle closed only by `import type` does not change load order (listed by the spec).
-      severity: 'warn',
+      severity: 'error',
       comment: 'No cycle closed by a type-only import either: the types belong in a module both sides import.',
       from: {},
       to: { circular: true, via: { dependencyTypes: ['type-only'] } },

@@ -45,7 +45,7 @@ describe('dependency boundaries', () => {
       'error no-circular: apps/alpha/src/first.ts → apps/alpha/src/second.ts',
       'error rules-are-pure: apps/alpha/src/thing.decider.ts → crypto',
       'error rules-are-pure: apps/alpha/src/thing.decider.ts → node_modules/@nestjs/common/index.js',
-      'warn no-circular-through-types: apps/alpha/src/typed-first.ts → apps/alpha/src/typed-second.ts',
+      'error no-circular-through-types: apps/alpha/src/typed-first.ts → apps/alpha/src/typed-second.ts',
     ]);
   }, 180_000);
 });

@@ -12,14 +12,9 @@ import {
 import { DomainError } from '@sigillum/contracts';
 import type { Response } from 'express';
 import { bodyParserError } from './json-limits';
+import type { Violation } from './violation';
 
-export interface Violation {
-  /** Dotted path of the offending field, e.g. `address.city`. */
-  readonly field: string;
-  /** The class-validator rule that failed, e.g. `isEnum`, or `whitelist` for an unknown field. */
-  readonly rule: string;
-  readonly message: string;
-}
+export type { Violation } from './violation';
 
 function flatten(errors: readonly ValidationError[], prefix = ''): Violation[] {
   return errors.flatMap((error) => {

@@ -3,7 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, ENVIRONMENT } from '@sigillum/config';
 import { isWellFormedText } from '@sigillum/contracts';
 import type { NextFunction, Request, Response } from 'express';
-import type { Violation } from './http-errors';
+import type { Violation } from './violation';
 
 /**
  * Limits every request body meets before anything else reads it (validation, guards, handlers): its size, how
