@@ -1,4 +1,9 @@
-import { assertNever, type Decider, type DraftContent, type DraftEvent, DomainError, type Reason } from '@sigillum/contracts';
+import { assertNever, type Decider, type DraftContent, type DraftEvent, DomainError } from '@sigillum/contracts';
+import type { DiscardDraft, DraftCommand, DraftRules, EditDraft, OpenDraft, ReturnForEditing, ShowSpecimen, SubmitDraft, ValidateDraft } from './draft.commands';
+import { type DraftFacts, type DraftState, type DraftSubmission, type DraftValidation, evolve, initialState } from './draft.state';
+
+export * from './draft.commands';
+export * from './draft.state';
 
 /**
  * The private office's drafts: one stream `draft-<draftId>` per draft of one sender.
@@ -12,102 +17,6 @@ import { assertNever, type Decider, type DraftContent, type DraftEvent, DomainEr
  * The decider never signs nor hashes: the handler computes the specimen digest of the current content and the
  * validation proof (domicile key) and passes them in; the decider checks they fit the draft's history.
  */
-
-//////// Policy (from DraftConfig)
-
-export interface DraftRules {
-  readonly maxRecipients: number;
-  readonly maxParts: number;
-  readonly maxSubjectLength: number;
-  /** Names of the configured kinds of correspondence. */
-  readonly kindNames: readonly string[];
-}
-
-//////// Commands
-
-export type OpenDraft = {
-  readonly type: 'OpenDraft';
-  readonly draftId: string;
-  readonly senderId: string;
-  readonly sessionId: string;
-  readonly content: DraftContent;
-  readonly now: Date;
-};
-export type EditDraft = { readonly type: 'EditDraft'; readonly actorId: string; readonly sessionId: string; readonly content: DraftContent; readonly now: Date };
-/** `specimenDigest`: the digest of the specimen of the current content, computed by the handler. */
-export type ShowSpecimen = { readonly type: 'ShowSpecimen'; readonly actorId: string; readonly specimenDigest: string; readonly now: Date };
-export type ValidateDraft = {
-  readonly type: 'ValidateDraft';
-  readonly actorId: string;
-  readonly sessionId: string;
-  /** The digest the sender says it validates. */
-  readonly specimenDigest: string;
-  /** The digest of the specimen of the current content under the kind's current configuration. */
-  readonly currentSpecimenDigest: string;
-  readonly validatedAt: string;
-  /** JWS by the domicile key over canonicalize({ draftId, sessionId, specimenDigest, validatedAt }). */
-  readonly proof: string;
-  readonly keyId: string;
-};
-export type SubmitDraft = {
-  readonly type: 'SubmitDraft';
-  readonly actorId: string;
-  readonly correspondenceId: string;
-  readonly submissionKey: string;
-  /** The digest of the specimen sent: the draft's current content under its kind's current configuration, computed by the handler. */
-  readonly specimenDigest: string;
-  readonly now: Date;
-};
-/** From the correspondence: the delivery gate refused the submission. */
-export type ReturnForEditing = { readonly type: 'ReturnForEditing'; readonly correspondenceId: string; readonly reasons: readonly Reason[]; readonly now: Date };
-export type DiscardDraft = { readonly type: 'DiscardDraft'; readonly actorId: string; readonly now: Date };
-
-export type DraftCommand = OpenDraft | EditDraft | ShowSpecimen | ValidateDraft | SubmitDraft | ReturnForEditing | DiscardDraft;
-
-//////// State
-
-export interface DraftFacts {
-  readonly draftId: string;
-  readonly senderId: string;
-  readonly content: DraftContent;
-  readonly openedAt: string;
-  readonly updatedAt: string;
-}
-
-export interface DraftValidation {
-  readonly sessionId: string;
-  readonly specimenDigest: string;
-  readonly validatedAt: string;
-  readonly proof: string;
-  readonly keyId: string;
-}
-
-export interface DraftSubmission {
-  readonly correspondenceId: string;
-  readonly submissionKey: string;
-  readonly submittedAt: string;
-}
-
-export interface DraftReturn {
-  readonly correspondenceId: string;
-  readonly reasons: readonly Reason[];
-  readonly returnedAt: string;
-}
-
-export type DraftState =
-  | { readonly status: 'none' }
-  | ({
-      readonly status: 'editing';
-      /** Digest of the last specimen shown of the current content; null after an edit. */
-      readonly shownSpecimenDigest: string | null;
-      /** Why the last submission came back, when it did. */
-      readonly returned: DraftReturn | null;
-    } & DraftFacts)
-  | ({ readonly status: 'validated'; readonly shownSpecimenDigest: string; readonly validation: DraftValidation; readonly returned: DraftReturn | null } & DraftFacts)
-  | ({ readonly status: 'submitted'; readonly validation: DraftValidation; readonly submission: DraftSubmission } & DraftFacts)
-  | ({ readonly status: 'discarded'; readonly discardedAt: string } & DraftFacts);
-
-export type DraftStatus = DraftState['status'];
 
 //////// Refusals
 
@@ -393,53 +302,6 @@ export function decide(command: DraftCommand, state: DraftState, rules: DraftRul
       return assertNever(command, 'draft command');
   }
 }
-
-//////// Evolution
-
-function factsOf(state: Exclude<DraftState, { status: 'none' }>): DraftFacts {
-  const { draftId, senderId, content, openedAt, updatedAt } = state;
-  return { draftId, senderId, content, openedAt, updatedAt };
-}
-
-export function evolve(state: DraftState, event: DraftEvent): DraftState {
-  if (event.type === 'DraftOpened') {
-    const { draftId, senderId, content, openedAt } = event.data;
-    return { status: 'editing', draftId, senderId, content, openedAt, updatedAt: openedAt, shownSpecimenDigest: null, returned: null };
-  }
-  if (state.status === 'none') return state;
-  const facts = factsOf(state);
-  switch (event.type) {
-    case 'DraftEdited':
-      // A new content voids the specimen shown and the validation.
-      return { ...facts, status: 'editing', content: event.data.content, updatedAt: event.data.editedAt, shownSpecimenDigest: null, returned: null };
-    case 'SpecimenShown':
-      if (state.status === 'validated' && state.validation.specimenDigest === event.data.specimenDigest) return state;
-      if (state.status !== 'editing' && state.status !== 'validated') return state;
-      // Another specimen shown (the kind's configuration changed): what was validated no longer stands.
-      return { ...facts, status: 'editing', shownSpecimenDigest: event.data.specimenDigest, returned: state.returned };
-    case 'DraftValidated': {
-      const { sessionId, specimenDigest, validatedAt, proof, keyId } = event.data;
-      const returned = state.status === 'editing' || state.status === 'validated' ? state.returned : null;
-      return { ...facts, status: 'validated', shownSpecimenDigest: specimenDigest, validation: { sessionId, specimenDigest, validatedAt, proof, keyId }, returned };
-    }
-    case 'DraftSubmitted': {
-      if (state.status !== 'validated') return state;
-      const { correspondenceId, submissionKey, submittedAt } = event.data;
-      return { ...facts, status: 'submitted', validation: state.validation, submission: { correspondenceId, submissionKey, submittedAt } };
-    }
-    case 'DraftReturnedForEditing': {
-      const { correspondenceId, reasons, returnedAt } = event.data;
-      // Editable again; the validation is void (the sender validates again what it sends next).
-      return { ...facts, status: 'editing', updatedAt: returnedAt, shownSpecimenDigest: null, returned: { correspondenceId, reasons, returnedAt } };
-    }
-    case 'DraftDiscarded':
-      return { ...facts, status: 'discarded', discardedAt: event.data.discardedAt };
-    default:
-      return assertNever(event, 'draft event');
-  }
-}
-
-export const initialState = (): DraftState => ({ status: 'none' });
 
 /** The draft decider bound to the configured rules (for commandHandler and the Given/When/Then specs). */
 export function draftDecider(rules: DraftRules): Decider<DraftCommand, DraftState, DraftEvent> {
