@@ -102,4 +102,12 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /projections/{name}/digest': ['ops', 'auditor'],
   'POST /projections/{name}/rebuild': ['ops'],
   'POST /projections/{name}/replay': ['auditor', 'ops'],
+
+  // the operator's console queries: chains by state and one timeline without subject (projections), the embedded bus (gateway)
+  'GET /ops/chains': ['admin', 'ops', 'auditor'],
+  'GET /ops/chains/summary': ['admin', 'ops', 'auditor'],
+  'GET /ops/chains/{correspondenceId}/timeline': ['admin', 'ops', 'auditor'],
+  'GET /ops/bus': ['admin', 'ops', 'auditor'],
+  'GET /ops/dead-letters': ['admin', 'ops'],
+  'GET /ops/dead-letters/{offset}': ['admin', 'ops'],
 };

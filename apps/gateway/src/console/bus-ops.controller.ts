@@ -1,0 +1,138 @@
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, ParseIntPipe, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Access, staff } from '@sigillum/auth';
+import type { SigillumConfig } from '@sigillum/config';
+import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Matches, Max, MaxLength, Min } from 'class-validator';
+
+export interface BusOverview {
+  readonly bus: 'embedded' | 'kafka';
+  /** Empty on Kafka: read the groups' lag and the `.dlq` topics from the broker (kafka-consumer-groups.sh). */
+  readonly deadLetters: readonly { readonly topic: string; readonly group: string; readonly count: number }[];
+  readonly lag: readonly { readonly group: string; readonly topic: string; readonly checkpoint: number; readonly head: number; readonly behind: number }[];
+}
+
+export interface DeadLetterItem {
+  readonly offset: number;
+  readonly topic: string;
+  readonly group: string;
+  readonly key: string;
+  readonly type: string;
+  readonly messageId: string;
+  readonly time: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export class DeadLetterQuery {
+  @IsOptional()
+  @MaxLength(200)
+  @Matches(/^[a-z0-9._-]+\.dlq$/, { message: 'topic must be a dead-letter topic name (<topic>.dlq)' })
+  topic?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  after?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+interface MessageRow {
+  offset: number;
+  topic: string;
+  dlq_group: string;
+  key: string;
+  type: string;
+  message_id: string;
+  time: string;
+  headers: string | null;
+}
+
+const itemOf = (row: MessageRow): DeadLetterItem => ({
+  offset: row.offset,
+  topic: row.topic,
+  group: row.dlq_group,
+  key: row.key,
+  type: row.type,
+  messageId: row.message_id,
+  time: row.time,
+  headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
+});
+
+/**
+ * The embedded bus as the operator needs it (dead letters per topic and group, each group's distance from the head
+ * of each topic it reads) and its dead letters with their reason and headers. The body of a dead letter is never
+ * served here: it may be a letter's submission (subject), which `ops` must not read. Read from the bus tables of this
+ * process's SQLite by index; on Kafka the broker's own tools answer.
+ */
+@ApiTags('ops')
+@Controller('ops')
+export class BusOpsController {
+  constructor(
+    @Inject(LOCAL_DB) private readonly db: Database.Database,
+    @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
+  ) {}
+
+  private get embedded(): boolean {
+    return this.config.eventBus.kind !== 'kafka';
+  }
+
+  @Get('bus')
+  @ApiOperation({ summary: 'Embedded bus: dead letters per topic and group, and how far each consumer group is behind the head of each topic' })
+  @Access(staff('ops', 'admin', 'auditor'))
+  bus(): BusOverview {
+    if (!this.embedded) return { bus: 'kafka', deadLetters: [], lag: [] };
+    const deadLetters = this.db
+      .prepare(`SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`)
+      .all() as { topic: string; group: string; count: number }[];
+    const checkpoints = this.db.prepare('SELECT group_id, topic, "offset" FROM bus_checkpoints ORDER BY group_id, topic').all() as { group_id: string; topic: string; offset: number }[];
+    const head = this.db.prepare(`SELECT max("offset") AS head FROM bus_messages WHERE topic = ?`);
+    const behind = this.db.prepare(`SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND "offset" > ? AND dlq_group = ''`);
+    const lag = checkpoints
+      .filter((row) => !row.topic.endsWith('.dlq'))
+      .map((row) => ({
+        group: row.group_id,
+        topic: row.topic,
+        checkpoint: row.offset,
+        head: (head.get(row.topic) as { head: number | null }).head ?? 0,
+        behind: (behind.get(row.topic, row.offset) as { n: number }).n,
+      }));
+    return { bus: 'embedded', deadLetters, lag };
+  }
+
+  @Get('dead-letters')
+  @ApiOperation({ summary: 'Dead letters of the embedded bus, newest first, with their reason and headers (never their body)' })
+  @Access(staff('ops', 'admin'))
+  deadLetters(@Query() query: DeadLetterQuery): { items: DeadLetterItem[]; next: number | null } {
+    if (!this.embedded) throw new BadRequestException({ statusCode: 400, code: 'OPS.KAFKA_BUS', message: 'On Kafka, dead letters are the <topic>.dlq topics of the broker', reasons: [{ rule: 'bus.kafka', message: 'read the .dlq topics with the broker tools' }] });
+    const limit = query.limit ?? 20;
+    const rows = this.db
+      .prepare(
+        `SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages
+          WHERE dlq_group <> '' ${query.topic ? 'AND topic = ?' : ''} ${query.after !== undefined ? 'AND "offset" < ?' : ''}
+          ORDER BY "offset" DESC LIMIT ?`,
+      )
+      .all(...[...(query.topic ? [query.topic] : []), ...(query.after !== undefined ? [query.after] : []), limit + 1]) as MessageRow[];
+    const page = rows.slice(0, limit);
+    return { items: page.map(itemOf), next: rows.length > limit ? page[page.length - 1].offset : null };
+  }
+
+  @Get('dead-letters/:offset')
+  @ApiOperation({ summary: 'One dead letter of the embedded bus: headers (reason, original topic, offset, group, attempts), key, type, time' })
+  @Access(staff('ops', 'admin'))
+  deadLetter(@Param('offset', new ParseIntPipe()) offset: number): DeadLetterItem {
+    const row = this.embedded
+      ? (this.db.prepare(`SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> ''`).get(offset) as MessageRow | undefined)
+      : undefined;
+    if (!row) throw new NotFoundException({ statusCode: 404, code: 'OPS.UNKNOWN_DEAD_LETTER', message: `No dead letter at offset ${offset}` });
+    return itemOf(row);
+  }
+}

@@ -1,0 +1,223 @@
+import {
+  type ArgumentsHost,
+  BadRequestException,
+  Body,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  Header,
+  HttpCode,
+  HttpException,
+  Param,
+  ParseIntPipe,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+} from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { Access, CurrentPrincipal, type Principal, publicRoute, staff } from '@sigillum/auth';
+import { IsISO8601, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import type { Request, Response } from 'express';
+import { ConsoleApi, type ApiAnswer } from './console-api';
+import type { ConsoleRequest } from './console-session.middleware';
+import { CONSOLE_COOKIE, ConsoleSessions, clearedCookie, cookieOf, sessionCookie } from './console-sessions';
+import { type BusView, errorPage, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
+import { type ChainItem, chainsPage, type ChainView, deadLetterPage, deadLettersPage, type DeadLetter, timelinePage, type TimelineView, type Verification } from './timeline.views';
+
+/** The sign-in form: the staff token, once; it never comes back to the browser. */
+export class LoginForm {
+  @IsString()
+  @Length(16, 4096)
+  token!: string;
+}
+
+/** Every other console form carries the session's CSRF token only (checked by ConsoleSessionMiddleware). */
+export class CsrfForm {
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  csrf?: string;
+}
+
+export class ChainsQuery {
+  @IsOptional() @Matches(/^(all|in-flight|stuck|failed|completed)$/, { message: 'state must be one of all, in-flight, stuck, failed, completed' }) state?: string;
+  @IsOptional() @IsUUID() party?: string;
+  @IsOptional() @IsUUID() operator?: string;
+  @IsOptional() @IsISO8601({ strict: true }) since?: string;
+  @IsOptional() @IsISO8601({ strict: true }) until?: string;
+  @IsOptional() @MaxLength(400) @Matches(/^[A-Za-z0-9_-]+$/, { message: 'after must be a next-page cursor' }) after?: string;
+}
+
+export class SearchQuery {
+  @IsString() @IsUUID(undefined, { message: 'q must be a correspondence id or a party id (a UUID)' }) q!: string;
+}
+
+export class DeadLettersQuery {
+  @IsOptional() @MaxLength(200) @Matches(/^[a-z0-9._-]+\.dlq$/, { message: 'topic must be a dead-letter topic (<topic>.dlq)' }) topic?: string;
+  @IsOptional() @Matches(/^\d{1,15}$/, { message: 'after must be an offset' }) after?: string;
+}
+
+const CONSOLE_STAFF = staff('ops', 'auditor', 'admin');
+const roles = (principal: Principal) => (principal.kind === 'staff' ? principal.roles : []);
+const readOf = <T>(answer: ApiAnswer<T>): Read<T> => (answer.ok ? { ok: true, value: answer.body } : { ok: false, why: `${answer.rule}${answer.message ? `: ${answer.message}` : ''}` });
+
+/** Refusals and errors of console pages as pages: 401 signs in again, 403 names the rule, 400 the field. */
+@Catch(HttpException)
+export class ConsoleErrorFilter implements ExceptionFilter {
+  catch(exception: HttpException, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const request = host.switchToHttp().getRequest<ConsoleRequest & { principal?: Principal }>();
+    const status = exception.getStatus();
+    if (status === 401) {
+      response.setHeader('Set-Cookie', clearedCookie(request.secure));
+      response.redirect(303, '/console/login');
+      return;
+    }
+    const body = exception.getResponse() as { message?: unknown; reasons?: { rule?: string; message?: string }[] } | string;
+    const reason = typeof body === 'object' && Array.isArray(body.reasons) ? body.reasons[0] : undefined;
+    const message = typeof body === 'string' ? body : Array.isArray(body.message) ? body.message.join('; ') : String(body.message ?? exception.message);
+    const frame: Frame = { title: `Error ${status}`, principal: request.principal, csrf: request.consoleSession?.csrf };
+    response.status(status).type('html').send(errorPage(frame, status, reason?.rule ?? `http.${status}`, reason?.message ?? message));
+  }
+}
+
+/**
+ * The operator's console at /console: server-rendered pages, no script. Signed in with a staff token (kept on the
+ * server, the browser holding an HttpOnly SameSite=Strict cookie); every page has its own access decision, checked
+ * by the global guard, and reads through the API with the staff member's token, so what a role may see is what the
+ * API lets it see (an `ops` token never reads a subject: the mailbox read model answers it 403).
+ */
+@ApiExcludeController()
+@UseFilters(ConsoleErrorFilter)
+@Controller('console')
+export class ConsoleController {
+  constructor(
+    private readonly api: ConsoleApi,
+    private readonly sessions: ConsoleSessions,
+  ) {}
+
+  private frame(title: string, principal: Principal, request: ConsoleRequest, refresh?: number): Frame {
+    return { title, principal, csrf: request.consoleSession?.csrf, refresh };
+  }
+
+  @Get('login')
+  @Access(publicRoute('the console sign-in form: it asks for a staff token'))
+  @Header('content-type', 'text/html; charset=utf-8')
+  loginForm(): string {
+    return loginPage();
+  }
+
+  @Post('login')
+  @Access(publicRoute('signing in to the console: the token posted is checked against GET /staff/me'))
+  async login(@Body() form: LoginForm, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const me = await this.api.get<Principal>('/staff/me', `Bearer ${form.token}`);
+    const allowed = me.ok && me.body.kind === 'staff' && me.body.roles.some((role) => role === 'ops' || role === 'auditor' || role === 'admin');
+    if (!allowed) {
+      const why = me.ok ? 'This console is for the ops, auditor and admin roles (access.role)' : `Not signed in: ${me.rule}${me.message ? ` — ${me.message}` : ''}`;
+      response.status(me.ok ? 403 : 401).type('html').send(loginPage(why));
+      return;
+    }
+    this.sessions.close(cookieOf(request.headers.cookie, CONSOLE_COOKIE));
+    const session = this.sessions.open(form.token);
+    response.setHeader('Set-Cookie', sessionCookie(session.id, request.secure));
+    response.redirect(303, '/console');
+  }
+
+  @Post('logout')
+  @Access(publicRoute('signing out ends only the console session of the cookie presented'))
+  logout(@Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): void {
+    this.sessions.close(request.consoleSession?.id);
+    response.setHeader('Set-Cookie', clearedCookie(request.secure));
+    response.redirect(303, '/console/login');
+  }
+
+  @Get()
+  @Access(CONSOLE_STAFF)
+  @Header('content-type', 'text/html; charset=utf-8')
+  async overview(@CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest, @Query('rebuilt') rebuilt?: string): Promise<string> {
+    const auth = request.headers.authorization;
+    const [summary, health, bus, projections] = await Promise.all([
+      this.api.get<Summary>('/ops/chains/summary', auth),
+      this.api.call<Health>('GET', '/health', undefined),
+      this.api.get<BusView>('/ops/bus', auth),
+      this.api.get<Projections>('/projections', auth),
+    ]);
+    const notice = typeof rebuilt === 'string' && /^[a-z0-9-]{1,40}$/.test(rebuilt) ? `Projection ${rebuilt} rebuilt from the start of the log.` : undefined;
+    return overviewPage(this.frame('Overview', principal, request, 10), {
+      summary: readOf(summary),
+      health: health.ok ? { ok: true, value: health.body } : health.status === 503 && health.body ? { ok: true, value: health.body as Health } : readOf(health),
+      bus: readOf(bus),
+      projections: readOf(projections),
+      canRebuild: roles(principal).includes('ops'),
+      notice,
+    });
+  }
+
+  @Get('chains')
+  @Access(CONSOLE_STAFF)
+  @Header('content-type', 'text/html; charset=utf-8')
+  async chains(@CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest, @Query() filters: ChainsQuery): Promise<string> {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(filters)) if (typeof value === 'string' && value !== '') search.set(name, value);
+    const list = await this.api.get<{ items: ChainItem[]; next: string | null }>(`/ops/chains?${search.toString()}`, request.headers.authorization);
+    return chainsPage(this.frame('Chains', principal, request), filters, readOf(list));
+  }
+
+  @Get('search')
+  @Access(CONSOLE_STAFF)
+  async search(@Query() { q }: SearchQuery, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+    const timeline = await this.api.get(`/ops/chains/${q}/timeline`, request.headers.authorization);
+    response.redirect(303, timeline.ok ? `/console/correspondences/${q}` : `/console/chains?party=${q}`);
+  }
+
+  @Get('correspondences/:correspondenceId')
+  @Access(CONSOLE_STAFF)
+  @Header('content-type', 'text/html; charset=utf-8')
+  async correspondence(@Param('correspondenceId', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
+    const auth = request.headers.authorization;
+    // Subjects and evidence verification are the auditor's (the API refuses them to ops); not even asked for others.
+    const auditor = roles(principal).includes('auditor');
+    const noAuditor: ApiAnswer<never> = { ok: false, status: 403, rule: 'access.role', message: 'auditors only' };
+    const [timeline, chain, mailbox, verification] = await Promise.all([
+      this.api.get<TimelineView>(`/ops/chains/${id}/timeline`, auth),
+      this.api.get<ChainView>(`/chains/${id}`, auth),
+      auditor ? this.api.get<{ subject: string | null }>(`/mailbox/correspondences/${id}`, auth) : Promise.resolve(noAuditor),
+      auditor ? this.api.get<Verification>(`/evidence/${id}/verification`, auth) : Promise.resolve(noAuditor),
+    ]);
+    const subject: Read<string | null> = mailbox.ok ? { ok: true, value: mailbox.body.subject } : readOf(mailbox);
+    return timelinePage(this.frame('Correspondence', principal, request), id, { timeline: readOf(timeline), chain: readOf(chain), subject, verification: readOf(verification) });
+  }
+
+  @Get('dead-letters')
+  @Access(staff('ops', 'admin'))
+  @Header('content-type', 'text/html; charset=utf-8')
+  async deadLetters(@CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest, @Query() filters: DeadLettersQuery): Promise<string> {
+    const search = new URLSearchParams();
+    if (filters.topic) search.set('topic', filters.topic);
+    if (filters.after) search.set('after', filters.after);
+    const list = await this.api.get<{ items: DeadLetter[]; next: number | null }>(`/ops/dead-letters?${search.toString()}`, request.headers.authorization);
+    return deadLettersPage(this.frame('Dead letters', principal, request), filters.topic, readOf(list));
+  }
+
+  @Get('dead-letters/:offset')
+  @Access(staff('ops', 'admin'))
+  @Header('content-type', 'text/html; charset=utf-8')
+  async deadLetter(@Param('offset', new ParseIntPipe()) offset: number, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
+    const letter = await this.api.get<DeadLetter>(`/ops/dead-letters/${offset}`, request.headers.authorization);
+    return deadLetterPage(this.frame('Dead letter', principal, request), readOf(letter));
+  }
+
+  @Post('projections/:name/rebuild')
+  @Access(staff('ops'))
+  @HttpCode(303)
+  async rebuild(@Param('name') name: string, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+    if (!/^[a-z0-9-]{1,40}$/.test(name)) throw new BadRequestException({ statusCode: 400, message: 'name must be a projection name', reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }] });
+    const answer = await this.api.call('POST', `/projections/${name}/rebuild`, request.headers.authorization);
+    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    response.redirect(303, `/console?rebuilt=${name}`);
+  }
+}
