@@ -1,5 +1,20 @@
-import { createHash, createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { canonicalize, isCanonicalJson, type JsonValue } from './canonical-json';
+import {
+  BoundedCache,
+  certificateByThumbprint,
+  certificatesOfPem,
+  checkChain,
+  decodeX5c,
+  pemOf,
+  samePublicKey,
+  toPublicKeyObject,
+  x5tS256Of,
+} from './jws-certificates';
+import { base64UrlDecode, base64UrlEncode, JWS_ALGORITHMS, type JwsAlgorithm, JwsError, type JwsHeader, type SignJwsOptions, type VerifiedJws, type VerifyJwsOptions } from './jws-model';
+
+export * from './jws-model';
+export { x5tS256Of } from './jws-certificates';
 
 /**
  * Compact JWS (RFC 7515) over RFC 8785 canonical JSON.
@@ -14,91 +29,6 @@ import { canonicalize, isCanonicalJson, type JsonValue } from './canonical-json'
  * the chain with node:crypto X509Certificate (issuer, signature, CA flag and validity at a given time) and the
  * signature with the leaf's public key.
  */
-
-export const JWS_ALGORITHMS = ['EdDSA', 'RS256', 'ES256'] as const;
-export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
-
-/** The protected header. Extra members (e.g. `typ`, `cty`) are allowed; `crit` and `b64` are refused. */
-export interface JwsHeader {
-  readonly alg: JwsAlgorithm;
-  readonly kid?: string;
-  readonly typ?: string;
-  readonly cty?: string;
-  /** Standard base64 (not base64url) DER certificates, leaf first (RFC 7515 §4.1.6). */
-  readonly x5c?: readonly string[];
-  /** base64url SHA-256 of the signer certificate's DER (RFC 7515 §4.1.8): the certificate by reference, not by copy. */
-  readonly 'x5t#S256'?: string;
-  readonly [member: string]: JsonValue | readonly string[] | undefined;
-}
-
-export interface SignJwsOptions {
-  /** Ed25519 for EdDSA, RSA (≥ 2048 bits) for RS256, P-256 for ES256. */
-  readonly privateKey: KeyObject;
-  readonly alg: JwsAlgorithm;
-  /** The signer's chain, standard base64 DER, leaf first; the leaf must certify `privateKey`'s public key. */
-  readonly x5c?: readonly string[];
-  /**
-   * The signer's certificate (PEM) named by reference: the header carries its `x5t#S256` thumbprint instead of the
-   * certificate itself; the certificate must certify `privateKey`'s public key. The verifier is given it out of band.
-   */
-  readonly x5tCertificatePem?: string;
-  readonly kid?: string;
-  readonly typ?: string;
-  readonly cty?: string;
-}
-
-export interface VerifyJwsOptions {
-  /** CA certificate(s), PEM, that an `x5c` chain must lead to. */
-  readonly trustedCaPem?: string | readonly string[];
-  /** The signer's public key (SPKI PEM or KeyObject), for a token without `x5c` (or to pin the `x5c` leaf's key). */
-  readonly publicKey?: string | KeyObject;
-  /** Certificates (PEM) a token's `x5t#S256` may name: the one whose thumbprint matches is the signer's, checked to the CA. */
-  readonly certificates?: string | readonly string[];
-  /** The algorithm(s) accepted; any of JWS_ALGORITHMS when omitted. */
-  readonly expectedAlg?: JwsAlgorithm | readonly JwsAlgorithm[];
-  /** When the certificates must be valid; default: now. */
-  readonly at?: Date;
-  /** Refuse a payload that is not RFC 8785 canonical JSON (default true). */
-  readonly requireCanonicalPayload?: boolean;
-}
-
-export interface VerifiedJws {
-  readonly header: JwsHeader;
-  readonly payload: JsonValue;
-  /** The payload exactly as signed (UTF-8 text). */
-  readonly payloadText: string;
-  /** The `x5c` leaf, PEM, when the token carries a chain. */
-  readonly signerCertificatePem?: string;
-  /** The whole `x5c` chain, PEM, leaf first. */
-  readonly chainPems?: readonly string[];
-}
-
-/** Why a token cannot be made or does not verify; `code` is stable (e.g. `jws.signature.invalid`). Never carries key material. */
-export class JwsError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'JwsError';
-  }
-}
-
-//////// base64url
-
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
-export function base64UrlEncode(data: Buffer | string): string {
-  return (typeof data === 'string' ? Buffer.from(data, 'utf8') : data).toString('base64url');
-}
-
-/** Strict base64url: the alphabet only, no padding, and the canonical encoding (no stray low bits). */
-export function base64UrlDecode(text: string, what = 'value'): Buffer {
-  if (!BASE64URL.test(text) || text.length % 4 === 1) throw new JwsError('jws.encoding', `The ${what} is not base64url (RFC 7515 §2)`);
-  const bytes = Buffer.from(text, 'base64url');
-  if (bytes.toString('base64url') !== text) throw new JwsError('jws.encoding', `The ${what} is not canonical base64url`);
-  return bytes;
-}
 
 //////// keys and algorithms
 
@@ -150,144 +80,7 @@ function rawVerify(alg: JwsAlgorithm, input: Buffer, key: KeyObject, signature: 
   }
 }
 
-//////// certificates
-
-function pemOf(der: Buffer): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
-}
-
-/**
- * Small bounded caches: a signer signs thousands of tokens with one key and chain, a verifier sees the same few
- * chains again and again, and parsing X.509 or checking a certificate's signature costs far more than Ed25519 itself.
- * Only successful parses and checks are kept; validity periods are checked on every call.
- */
-class BoundedCache<V> {
-  private readonly entries = new Map<string, V>();
-  constructor(private readonly size: number) {}
-  get(key: string, produce: () => V): V {
-    const found = this.entries.get(key);
-    if (found !== undefined) return found;
-    const value = produce();
-    this.entries.set(key, value);
-    if (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value as string);
-    return value;
-  }
-}
-const anchorCache = new BoundedCache<X509Certificate[]>(32);
-const x5cCache = new BoundedCache<X509Certificate[]>(256);
-const chainSignatureCache = new BoundedCache<X509Certificate>(256);
 const signingHeaderCache = new WeakMap<KeyObject, BoundedCache<string>>();
-
-function certificatesOfPem(pems: string | readonly string[]): X509Certificate[] {
-  return anchorCache.get(typeof pems === 'string' ? pems : pems.join('\n'), () => parseCertificatesOfPem(pems));
-}
-
-function parseCertificatesOfPem(pems: string | readonly string[]): X509Certificate[] {
-  const texts = typeof pems === 'string' ? [pems] : pems;
-  const certificates: X509Certificate[] = [];
-  for (const text of texts) {
-    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new JwsError('jws.trust-anchor.unreadable', 'The trusted CA is not a PEM certificate ("-----BEGIN CERTIFICATE-----")');
-    for (const block of blocks) {
-      try {
-        certificates.push(new X509Certificate(block));
-      } catch {
-        throw new JwsError('jws.trust-anchor.unreadable', 'The trusted CA PEM is not a readable X.509 certificate');
-      }
-    }
-  }
-  return certificates;
-}
-
-function decodeX5c(x5c: unknown): X509Certificate[] {
-  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > 10) {
-    throw new JwsError('jws.x5c.invalid', 'The x5c header must be a non-empty array of at most 10 base64 DER certificates');
-  }
-  return x5cCache.get(x5c.map(String).join(','), () => parseX5c(x5c));
-}
-
-function parseX5c(x5c: unknown[]): X509Certificate[] {
-  return x5c.map((entry: unknown, index) => {
-    if (typeof entry !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(entry)) {
-      throw new JwsError('jws.x5c.invalid', `x5c[${index}] is not standard base64 (RFC 7515 §4.1.6)`);
-    }
-    try {
-      return new X509Certificate(Buffer.from(entry, 'base64'));
-    } catch {
-      throw new JwsError('jws.x5c.invalid', `x5c[${index}] is not a DER X.509 certificate`);
-    }
-  });
-}
-
-function checkValidity(certificate: X509Certificate, at: Date, what: string): void {
-  const moment = at.getTime();
-  // notBefore and notAfter are inclusive (RFC 5280 §4.1.2.5), at the second.
-  if (moment < Date.parse(certificate.validFrom)) {
-    throw new JwsError('jws.certificate.not-yet-valid', `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) is not valid before ${new Date(certificate.validFrom).toISOString()}`);
-  }
-  if (moment >= Date.parse(certificate.validTo) + 1000) {
-    throw new JwsError('jws.certificate.expired', `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) expired at ${new Date(certificate.validTo).toISOString()}`);
-  }
-}
-
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/** Checks `chain` (leaf first) leads to one of `anchors`, every certificate valid at `at`. */
-function checkChain(chain: X509Certificate[], anchors: X509Certificate[], at: Date): void {
-  chain.forEach((certificate, index) => checkValidity(certificate, at, index === 0 ? 'signer' : `x5c[${index}]`));
-  const key = `${chain.map((certificate) => certificate.fingerprint256).join(',')}|${anchors.map((anchor) => anchor.fingerprint256).join(',')}`;
-  const anchor = chainSignatureCache.get(key, () => chainAnchor(chain, anchors));
-  checkValidity(anchor, at, 'trusted CA');
-}
-
-/** The anchor the chain's signatures lead to (checked once per chain and anchors), or a JwsError. */
-function chainAnchor(chain: X509Certificate[], anchors: X509Certificate[]): X509Certificate {
-  for (let index = 0; index + 1 < chain.length; index++) {
-    const parent = chain[index + 1];
-    if (!parent.ca) throw new JwsError('jws.chain.broken', `x5c[${index + 1}] is not a CA certificate, so it cannot issue x5c[${index}]`);
-    if (!issuedBy(chain[index], parent)) throw new JwsError('jws.chain.broken', `x5c[${index}] was not issued (signed) by x5c[${index + 1}]`);
-  }
-  const last = chain[chain.length - 1];
-  const anchor = anchors.find((candidate) => candidate.raw.equals(last.raw) || (candidate.ca && issuedBy(last, candidate)));
-  if (!anchor) {
-    throw new JwsError('jws.chain.untrusted', `The x5c chain does not lead to the trusted CA (its last certificate's issuer is ${last.issuer.replace(/\n/g, ', ')})`);
-  }
-  return anchor;
-}
-
-/** `x5t#S256` of a certificate: base64url (no padding) of SHA-256 of its DER (RFC 7515 §4.1.8). */
-export function x5tS256Of(certificate: X509Certificate | string): string {
-  const der = typeof certificate === 'string' ? certificatesOfPem(certificate)[0].raw : certificate.raw;
-  return createHash('sha256').update(der).digest('base64url');
-}
-
-function certificateByThumbprint(thumbprint: unknown, pems: string | readonly string[]): X509Certificate {
-  if (typeof thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(thumbprint)) {
-    throw new JwsError('jws.x5t.invalid', 'x5t#S256 must be the base64url SHA-256 (43 characters) of a DER certificate');
-  }
-  const found = certificatesOfPem(pems).find((certificate) => x5tS256Of(certificate) === thumbprint);
-  if (!found) throw new JwsError('jws.x5t.unknown', `No certificate given has the x5t#S256 thumbprint ${thumbprint}`);
-  return found;
-}
-
-function samePublicKey(a: KeyObject, b: KeyObject): boolean {
-  return a.export({ type: 'spki', format: 'der' }).equals(b.export({ type: 'spki', format: 'der' }));
-}
-
-function toPublicKeyObject(key: string | KeyObject): KeyObject {
-  try {
-    return typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
-  } catch {
-    throw new JwsError('jws.key.unreadable', 'The verification public key is not a readable SPKI PEM public key');
-  }
-}
 
 //////// signing
 
