@@ -19,6 +19,8 @@ const OWN: readonly Caller[] = ['party-own'];
 export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   // public by decision: health, the CA certificate, the domicile's public keys, and the steps of opening a session (claim 1 authenticates)
   'GET /health': EVERYONE,
+  // Prometheus scrapes with an ops staff credential: the figures name no person, but they are the operator's business
+  'GET /metrics': ['admin', 'ops'],
   'GET /ca/certificate': EVERYONE,
   'GET /correspondence-kinds': EVERYONE,
   'POST /sessions': EVERYONE,

@@ -1,5 +1,7 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { DeadLetterHeaders, PoisonMessageError } from './event-bus.port';
+import { eventHandlingSeconds } from './observability/bus-metrics';
+import { messageHandling, runHandling } from './observability/trace-context';
 
 /**
  * The retry and dead-letter policy shared by every adapter: each adapter only decides how to commit
@@ -51,9 +53,24 @@ export async function deliverWithRetries(
   stopping: AbortSignal,
   hooks: DeliveryHooks = {},
 ): Promise<DeliveryOutcome> {
+  const stopTimer = eventHandlingSeconds.startTimer({ topic: message.topic });
+  const outcome = await attemptDelivery(message, handler, policy, stopping, hooks);
+  stopTimer({ outcome: outcome.kind });
+  return outcome;
+}
+
+async function attemptDelivery(
+  message: DeliveredMessage,
+  handler: (message: DeliveredMessage) => Promise<void>,
+  policy: RetryPolicy,
+  stopping: AbortSignal,
+  hooks: DeliveryHooks,
+): Promise<DeliveryOutcome> {
+  // The handler runs in the message's context: its log lines carry the message's ids, and the events it records its trace.
+  const context = messageHandling(message);
   for (let attempt = 1; ; attempt++) {
     try {
-      await handler(message);
+      await runHandling(context, () => handler(message));
       return { kind: 'handled', attempts: attempt };
     } catch (error) {
       hooks.onAttemptFailed?.(error, attempt);

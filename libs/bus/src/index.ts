@@ -14,3 +14,5 @@ export * from './event-bus.factory';
 export * from './sqlite/migrations';
 export * from './message-shape';
 export * from './unknown-event-types';
+export * from './observability/trace-context';
+export * from './observability/bus-metrics';

@@ -20,6 +20,8 @@ export interface EventMetadata {
   readonly occurredAt: string;
   /** The role that recorded the event, e.g. `sigillum/domicile`; the CloudEvents `source`. */
   readonly source: string;
+  /** W3C `traceparent` of the HTTP request this event follows from, carried from event to event; absent when none. */
+  readonly traceparent?: string;
 }
 
 /** An event about to be appended. */

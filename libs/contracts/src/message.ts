@@ -22,6 +22,8 @@ export interface BusMessage {
   /** Schema version of `data` (extension attribute `dataversion`). */
   readonly dataVersion: number;
   readonly data: unknown;
+  /** W3C Trace Context of the request that led to this event (CloudEvents distributed-tracing extension); absent when none. */
+  readonly traceparent?: string;
 }
 
 /** A message handed to a consumer, with where it came from. */
@@ -62,6 +64,7 @@ export function messageFromRecordedEvent(recorded: RecordedEvent, topicOf: (stre
     causationId: recorded.metadata.causationId,
     dataVersion: recorded.event.version,
     data: recorded.event.data,
+    ...(recorded.metadata.traceparent && { traceparent: recorded.metadata.traceparent }),
   };
 }
 

@@ -10,6 +10,8 @@ import { JsonErrorFilter, strictValidationPipe } from './http-errors';
 import { checkHttpsConfig, startHttpsListener } from './https-listener';
 import { installJsonLimits, loadJsonLimits } from './json-limits';
 import { serveOpenApi } from './openapi';
+import { collectProcessMetrics, installRequestObservation, installRequestTraceContext } from './observability/metrics';
+import { loggerModule, nestLogger } from './observability/logger';
 import { RuntimeModule } from './runtime.module';
 
 export interface RoleSpec {
@@ -39,6 +41,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   const root: DynamicModule = {
     module: ProcessModule,
     imports: [
+      // JSON log lines through nestjs-pino (pino-http: one line per request), with the ids of what is being handled.
+      loggerModule(config),
       RuntimeModule.forRoot({
         config,
         roles: roles.map((spec) => spec.role),
@@ -56,9 +60,13 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
     ],
   };
   // Body parsers of our own (size, depth, Unicode limits), installed before any route, guard or pipe runs.
-  const app = await NestFactory.create<NestExpressApplication>(root, { logger: config.logLevels, abortOnError: false, bodyParser: false });
+  collectProcessMetrics();
+  const app = await NestFactory.create<NestExpressApplication>(root, { logger: nestLogger(config), abortOnError: false, bodyParser: false });
+  // First: the request's trace context and its duration, before the gateway's proxy can take it elsewhere.
+  installRequestObservation(app);
   options.beforeBodyParsers?.(app);
   installJsonLimits(app, jsonLimits);
+  installRequestTraceContext(app);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();

@@ -8,3 +8,4 @@ export * from './trust-providers';
 export * from './timers/durable-timers';
 export * from './json-limits';
 export * from './text-rules';
+export * from './observability';

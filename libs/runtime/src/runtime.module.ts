@@ -16,6 +16,8 @@ import type Database from 'better-sqlite3';
 import type { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import { createBus, createStore, openLocalDatabase, startWalCheckpointer } from './adapters';
 import { HealthController } from './health.controller';
+import { MetricsController } from './observability/metrics.controller';
+import { ObservedEventStore } from './observability/observed-store';
 import { TRUST_TOKENS, trustProviders } from './trust-providers';
 import { uuidGenerator } from './ids';
 import { EVENT_RELAY as RELAY, LOCAL_DB, PROCESS_ROLES, SIGILLUM_CONFIG } from './tokens';
@@ -67,7 +69,7 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
   static forRoot(options: RuntimeOptions): DynamicModule {
     return {
       module: RuntimeModule,
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: SIGILLUM_CONFIG, useValue: options.config },
         { provide: PROCESS_ROLES, useValue: options.roles },
@@ -83,7 +85,9 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
         {
           // Writes only to the categories the process's roles own (ForeignStreamWriteError otherwise); reads pass.
           provide: EVENT_STORE,
-          useFactory: (db: Database.Database) => restrictToOwnedCategories(createStore(options.config, db), options.relayCategories),
+          // Observed: appends take the trace context of what is being handled, and are counted and logged (observability/).
+          useFactory: (db: Database.Database) =>
+            new ObservedEventStore(restrictToOwnedCategories(createStore(options.config, db), options.relayCategories)),
           inject: [LOCAL_DB],
         },
         { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },

@@ -5,6 +5,8 @@ import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../e
 import type Database from 'better-sqlite3';
 import type { BusLogger } from '../bus-logger';
 import { toDeliveredMessage, type EmbeddedStatements, type MessageRow } from './embedded-log';
+import { TRACEPARENT_HEADER } from '../observability/trace-context';
+import { recordDeadLetter } from '../observability/bus-metrics';
 
 /** What a consumer needs of its EmbeddedEventBus (which implements it): the file, its statements, wake-ups, group slots. */
 export interface EmbeddedConsumerHost {
@@ -267,7 +269,7 @@ export class EmbeddedConsumer implements BusConsumer {
     let headers: Record<string, string> = {};
     try {
       const message = toDeliveredMessage(row);
-      headers = { ...(message.headers ?? {}) };
+      headers = { ...(message.headers ?? {}), ...(message.traceparent && { [TRACEPARENT_HEADER]: message.traceparent }) };
       outcome = await deliverWithRetries(message, this.options.handler, this.policy, this.signal);
     } catch (error) {
       if (!(error instanceof PoisonMessageError)) throw error;
@@ -311,6 +313,7 @@ export class EmbeddedConsumer implements BusConsumer {
     this.window.splice(0, advanced.count);
     for (const [topic, offset] of advanced.offsets) this.checkpoints.set(topic, offset);
     for (const topic of toWrite.keys()) this.dirty.delete(topic);
+    recordDeadLetter(row.topic, this.options.group);
     this.bus.notifyPublished([deadLetterTopic]);
     this.bus.log.warn(
       `Group ${this.options.group} dead-lettered message ${row.message_id} (${row.topic}@${row.offset}) to ${deadLetterTopic}: ${outcome.reason}`,

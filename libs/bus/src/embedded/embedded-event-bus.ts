@@ -9,6 +9,7 @@ import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer
 import { prepareStatements, type EmbeddedStatements } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
+import { TRACEPARENT_HEADER } from '../observability/trace-context';
 
 export interface EmbeddedEventBusOptions {
   /** The SQLite handle holding the log (in the embedded default, the event store's file). The bus never closes it. */
@@ -124,7 +125,9 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
       messages.forEach((message, index) => {
         inserted += this.statements.insert.run(
           message.topic, message.key, message.id, message.type, message.source, message.time,
-          message.correlationId, message.causationId, message.dataVersion, data[index], null, '',
+          message.correlationId, message.causationId, message.dataVersion, data[index],
+          // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
+          message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null, '',
         ).changes;
       });
       alsoInTransaction?.();

@@ -1,6 +1,7 @@
 import { type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
 import { PoisonMessageError } from '../event-bus.port';
+import { TRACEPARENT_HEADER, validTraceparent } from '../observability/trace-context';
 
 /** The embedded bus's log in SQL: the row of `bus_messages`, the statements the bus and its consumers run, and a row read back as a message. */
 
@@ -84,5 +85,12 @@ export function toDeliveredMessage(row: MessageRow): DeliveredMessage {
     partition: 0,
     offset: String(row.offset),
   };
-  return headers && Object.keys(headers).length > 0 ? { ...message, headers } : message;
+  // The trace context is an attribute of the message, not one of its extra headers (as the Kafka codec decodes it).
+  const traceparent = validTraceparent(headers?.[TRACEPARENT_HEADER]);
+  if (headers && TRACEPARENT_HEADER in headers) {
+    const { [TRACEPARENT_HEADER]: _, ...rest } = headers;
+    headers = rest;
+  }
+  const traced: DeliveredMessage = traceparent ? { ...message, traceparent } : message;
+  return headers && Object.keys(headers).length > 0 ? { ...traced, headers } : traced;
 }

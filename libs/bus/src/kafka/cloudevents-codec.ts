@@ -2,6 +2,7 @@ import { CLOUDEVENTS_SPEC_VERSION, type BusMessage, type DeliveredMessage } from
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { PoisonMessageError } from '../event-bus.port';
 import { isDataVersion, isRfc3339Time, serializeForPublish } from '../message-validation';
+import { validTraceparent } from '../observability/trace-context';
 
 /**
  * CloudEvents 1.0 Kafka protocol binding, binary content mode: attributes in `ce_*` headers, the event
@@ -18,6 +19,10 @@ export const CloudEventHeaders = {
   causationId: 'ce_causationid',
   dataVersion: 'ce_dataversion',
   contentType: 'content-type',
+  /** The CloudEvents distributed-tracing extension: the W3C traceparent of the request the event follows from. */
+  traceparent: 'ce_traceparent',
+  /** The same value under its W3C name, which OpenTelemetry's Kafka instrumentations read and write. */
+  w3cTraceparent: 'traceparent',
 } as const;
 
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -48,6 +53,7 @@ export function toKafkaMessage(message: BusMessage, data?: string): KafkaRecord 
       [CloudEventHeaders.causationId]: message.causationId,
       [CloudEventHeaders.dataVersion]: String(message.dataVersion),
       [CloudEventHeaders.contentType]: JSON_CONTENT_TYPE,
+      ...(message.traceparent && { [CloudEventHeaders.traceparent]: message.traceparent, [CloudEventHeaders.w3cTraceparent]: message.traceparent }),
     },
   };
 }
@@ -108,6 +114,8 @@ export function fromKafkaMessage(topic: string, partition: number, record: Pick<
     throw new PoisonMessageError(`body is not valid JSON (${(error as Error).message})`);
   }
 
+  // A missing or malformed trace context is not poison: the event is handled, only untraced (W3C: ignore an invalid one).
+  const traceparent = validTraceparent(header(CloudEventHeaders.traceparent)) ?? validTraceparent(header(CloudEventHeaders.w3cTraceparent));
   const extra: Record<string, string> = {};
   for (const name of Object.keys(headers)) {
     if (MAPPED_HEADERS.has(name)) continue;
@@ -127,6 +135,7 @@ export function fromKafkaMessage(topic: string, partition: number, record: Pick<
     data,
     partition,
     offset: record.offset,
+    ...(traceparent && { traceparent }),
   };
   return Object.keys(extra).length > 0 ? { ...message, headers: extra } : message;
 }

@@ -5,6 +5,7 @@ import { deadLetterHeaders, deliverWithRetries, poisonReason, type DeliveryOutco
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import { fromKafkaMessage } from './cloudevents-codec';
 import { withTimeout } from './kafka-requests';
+import { recordDeadLetter } from '../observability/bus-metrics';
 import { OrderedBatchConsumer, type orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from './ordered-batch-consumer';
 
 /** What a consumer needs of its KafkaEventBus (which implements it): names on the wire, topics, the producer, the log. */
@@ -42,6 +43,7 @@ export class KafkaConsumer implements BusConsumer {
       this.controller.signal,
       (record) => this.handle(record),
       (error) => this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
+      options.group,
     );
   }
 
@@ -137,6 +139,7 @@ export class KafkaConsumer implements BusConsumer {
     };
     await this.bus.ensureTopics([deadLetterTopic]);
     await this.bus.send((producer) => producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] }));
+    recordDeadLetter(topic, this.options.group);
     this.bus.log.warn(
       `Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
     );

@@ -1,4 +1,5 @@
 import type { ConsumerRunConfig, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { consumerLagMessages } from '../observability/bus-metrics';
 
 /**
  * How a Kafka consumer of ours commits and how many partitions it handles at once; shared by KafkaEventBus
@@ -94,6 +95,8 @@ export class OrderedBatchConsumer {
     private readonly stopping: AbortSignal,
     private readonly handle: (record: KafkaRecord) => Promise<RecordOutcome>,
     private readonly onFinalCommitFailed: (error: unknown) => void,
+    /** The (logical) group, labelling the consumer lag gauge; no gauge without it. */
+    private readonly group?: string,
   ) {}
 
   /** Pass as `eachBatch` to kafkajs `consumer.run()`, with `orderedBatchRunConfig()`. */
@@ -125,6 +128,11 @@ export class OrderedBatchConsumer {
       const outcome = await this.handle({ topic, partition, message, heartbeat });
       if (outcome === 'abandoned') break;
       resolveOffset(message.offset);
+      if (this.group !== undefined) {
+        // What is left on the partition as of this batch's high watermark: 0 once caught up.
+        const lag = Math.max(0, Number(batch.highWatermark) - 1 - Number(message.offset));
+        consumerLagMessages.set({ group: this.group, topic, partition: String(partition) }, lag);
+      }
       if (this.stopping.aborted) break;
       await commitOffsetsIfNecessary();
       await heartbeat();

@@ -16,6 +16,7 @@ import {
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
 import { TopicProvisioner } from '../kafka/topic-readiness';
+import { recordDeadLetter } from '../observability/bus-metrics';
 import { checkedTopicPrefix, withoutPrefix } from '../kafka/topic-prefix';
 import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
 import { BusContext, roleGroup, roleTransportId, roleViewGroup, roleViewTransportId } from './bus-transport';
@@ -208,6 +209,7 @@ export class KafkaRoleServer extends ServerKafka {
       controller.signal,
       (record) => this.handleRecord(record, controller.signal),
       (error) => this.busLog.warn(`Group ${this.group} could not commit on close (${(error as Error).message}); the last records handled will be delivered again.`),
+      this.logicalGroup,
     );
     this.batches = batches;
     await kafkaConsumer.subscribe({ ...this.options.subscribe, topics: [...topics] });
@@ -331,6 +333,7 @@ export class KafkaRoleServer extends ServerKafka {
     await this.ensureTopics([deadLetterTopic]);
     const producer = this.producer as unknown as Producer;
     await producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+    recordDeadLetter(topic, this.logicalGroup);
     this.busLog.warn(`Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`);
   }
 

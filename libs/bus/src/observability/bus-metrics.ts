@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, register } from 'prom-client';
+
+/**
+ * What the bus can tell about consumption, in prom-client's default registry (which GET /metrics serves): how long
+ * handlers take, what was dead-lettered, how far behind each group is. Defined once per module instance, so a
+ * process (or a test file) running several apps shares them, as Prometheus expects one series per name and labels.
+ */
+function once<T>(name: string, make: () => T): T {
+  return (register.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export const eventHandlingSeconds = once(
+  'sigillum_event_handling_seconds',
+  () =>
+    new Histogram({
+      name: 'sigillum_event_handling_seconds',
+      help: 'Time to handle one consumed event, retries included, by topic and outcome (handled, dead-letter, abandoned).',
+      labelNames: ['topic', 'outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+);
+
+export const deadLettersTotal = once(
+  'sigillum_dead_letters_total',
+  () =>
+    new Counter({
+      name: 'sigillum_dead_letters_total',
+      help: 'Messages written to a dead-letter topic, by original topic and consumer group.',
+      labelNames: ['topic', 'group'] as const,
+    }),
+);
+
+export const consumerLagMessages = once(
+  'sigillum_consumer_lag_messages',
+  () =>
+    new Gauge({
+      name: 'sigillum_consumer_lag_messages',
+      help: 'Messages a consumer group has still to handle on a topic partition (Kafka: high watermark - 1 - last handled offset, after each batch).',
+      labelNames: ['group', 'topic', 'partition'] as const,
+    }),
+);
+
+export function recordDeadLetter(topic: string, group: string): void {
+  deadLettersTotal.inc({ topic, group });
+}

@@ -1,0 +1,5 @@
+export * from './logger';
+export * from './metrics';
+export * from './metrics.controller';
+export * from './observed-store';
+export * from './domain-metrics';
