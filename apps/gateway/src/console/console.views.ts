@@ -160,7 +160,7 @@ ${bus.value.lag.map(
 <h2>Projections</h2>
 ${
   projections.ok
-    ? html`<p class="muted">Each projection is fed by the <code>sigillum.projections</code> group: its distance from the head of the log is in the lag table above.</p>
+    ? html`<p class="muted">Each projection is fed by the <code>sigillum.projections.view</code> group: its distance from the head of the log is in the lag table above.</p>
 <table><tr><th>projection</th><th>version</th><th>state</th><th>digest</th><th></th></tr>
 ${projections.value.projections.map(
   (p) => html`<tr><td>${p.name}</td><td>${p.version}</td><td>${p.rebuilding ? 'rebuilding…' : 'live'}</td><td><code>${p.digest.slice(0, 16)}…</code></td>

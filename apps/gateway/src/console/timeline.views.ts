@@ -95,7 +95,8 @@ export interface ChainView {
 }
 export interface Verification {
   valid?: boolean;
-  [key: string]: unknown;
+  problems?: unknown[];
+  records?: { chainIndex?: number; valid?: boolean; problems?: unknown[] }[];
 }
 
 const PARTY_KEYS = new Set(['senderId', 'recipientId', 'operatorId']);
@@ -109,6 +110,14 @@ function detailsOf(details: Record<string, unknown>) {
     }
     return html`<div>${name}: <code>${typeof value === 'string' ? value : JSON.stringify(value)}</code></div>`;
   });
+}
+
+/** A record's verdict from GET /evidence/:id/verification (auditors), or why there is none. */
+function verifiedOf(verification: Read<Verification>, chainIndex: number) {
+  if (!verification.ok) return html`<span class="muted">auditor only</span>`;
+  const record = (verification.value.records ?? []).find((r) => r.chainIndex === chainIndex);
+  if (!record) return html`<span class="muted">not yet verified</span>`;
+  return record.valid ? html`<span class="ok">valid</span>` : html`<span class="bad">INVALID</span> <code>${JSON.stringify(record.problems ?? [])}</code>`;
 }
 
 export function timelinePage(
@@ -131,7 +140,8 @@ ${
 }
 <tr><th>evidence verification</th><td data-testid="verification">${
       verification.ok
-        ? html`<b class="${verification.value.valid ? 'ok' : 'bad'}">${verification.value.valid ? 'valid' : 'INVALID'}</b> <code>${JSON.stringify(verification.value).slice(0, 400)}</code>`
+        ? html`<b class="${verification.value.valid ? 'ok' : 'bad'}">${verification.value.valid ? 'valid' : 'INVALID'}</b> (chain and evidence log)
+${(verification.value.problems ?? []).map((p) => html`<div class="bad"><code>${JSON.stringify(p)}</code></div>`)}`
         : html`<span class="muted">${verification.why}</span>`
     }</td></tr></table>
 <h2>Chain: certification tokens, operators, deadlines</h2>
@@ -157,8 +167,9 @@ ${
     ? html`<table data-testid="timeline"><tr><th>at</th><th>stream</th><th>event</th><th>details</th></tr>
 ${t.history.map((h) => html`<tr class="${h.type === 'StepDeadlineMissed' || h.type === 'ChainFailed' ? 'stuck' : ''}"><td>${h.at}</td><td>${h.source}</td><td>${h.type}</td><td>${detailsOf(h.details)}</td></tr>`)}</table>
 <h2>Evidence</h2>
-<table data-testid="evidence"><tr><th>#</th><th>event</th><th>time</th><th>record digest</th><th>previous</th></tr>
-${t.evidence.map((e) => html`<tr><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td><td><code>${e.previousEvidenceDigest ?? '—'}</code></td></tr>`)}</table>`
+<table data-testid="evidence"><tr><th>#</th><th>event</th><th>time</th><th>record digest</th><th>previous</th><th>verified</th></tr>
+${t.evidence.map((e) => html`<tr><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td><td><code>${e.previousEvidenceDigest ?? '—'}</code></td>
+<td>${verifiedOf(verification, e.chainIndex)}</td></tr>`)}</table>`
     : ''
 }`,
   );
