@@ -59,12 +59,13 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
       ...roles.map((spec) => spec.module),
     ],
   };
-  // Body parsers of our own (size, depth, Unicode limits), installed before any route, guard or pipe runs.
   collectProcessMetrics();
+  // JSON lines from the first one on (nestjs-pino); our own body parsers (size, depth, Unicode limits) below.
   const app = await NestFactory.create<NestExpressApplication>(root, { logger: nestLogger(config), abortOnError: false, bodyParser: false });
   // First: the request's trace context and its duration, before the gateway's proxy can take it elsewhere.
   installRequestObservation(app);
   options.beforeBodyParsers?.(app);
+  // Body parsers of our own, installed before any route, guard or pipe runs.
   installJsonLimits(app, jsonLimits);
   installRequestTraceContext(app);
   app.useGlobalPipes(strictValidationPipe());
