@@ -7,7 +7,8 @@ import { processorRole } from '../../processor/src/processor.role';
 import { projectionsRole } from '../../projections/src/projections.role';
 import { GatewayModule } from './gateway.module';
 
-export const gatewayRole: RoleSpec = { role: 'gateway', module: GatewayModule, ownedCategories: [], consumes: false };
+// The gateway owns `deadletter-<offset>`: what operators did with the embedded bus's dead letters (the console).
+export const gatewayRole: RoleSpec = { role: 'gateway', module: GatewayModule, ownedCategories: ['deadletter'], consumes: false };
 
 export type HostedRole = Exclude<Role, 'gateway'>;
 

@@ -96,6 +96,29 @@ suite('operator console in Chromium', () => {
     await shot('dead-letter');
   }, 60_000);
 
+  it('replays a dead letter after a fix and sees it handled: the missed deadline reaches the timeline', async () => {
+    world.breakMailbox();
+    await world.passDeadline(await world.latestToken(letter.correspondenceId));
+    const row = page.locator('[data-testid="dead-letters"] tr', { hasText: 'StepDeadlineMissed' }).filter({ hasText: 'sigillum.projections.view' });
+    await eventually(async () => {
+      await page.goto(`${world.base}/console/dead-letters?topic=sigillum.chain.events.dlq`);
+      expect(await row.count()).toBeGreaterThan(0);
+    }, 20_000);
+    world.fixMailbox();
+    await Promise.all([page.waitForURL(/\/console\/dead-letters\/\d+$/), row.first().locator('a').first().click()]);
+    expect(await page.textContent('[data-testid="dead-letter-state"]')).toContain('open');
+    await Promise.all([page.waitForURL(/\/console\/dead-letters\/\d+$/), page.click('[data-testid="replay"]')]);
+    expect(await page.textContent('[data-testid="dead-letter-state"]')).toContain('replayed 1×');
+    await eventually(async () => {
+      await page.reload();
+      expect(await page.textContent('[data-testid="replay-progress"]')).toContain('has gone past it');
+    }, 15_000);
+    await shot('dead-letter-replayed');
+    await page.goto(`${world.base}/console/correspondences/${letter.correspondenceId}`);
+    const missed = await page.locator('[data-testid="timeline"] tr', { hasText: 'StepDeadlineMissed' }).count();
+    expect(missed).toBe(2);
+  }, 60_000);
+
   it('signs out; an auditor sees the subject as text, and nothing in it runs', async () => {
     await Promise.all([page.waitForURL(/\/console\/login/), page.click('button:has-text("Sign out")')]);
     await signIn(world.tokens.auditor);

@@ -7,7 +7,8 @@ import { EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { loadConfig } from '@sigillum/config';
 import { CHAIN_CATEGORY, type ChainEvent, type CertificationToken, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
+import { createSigillumApp, DURABLE_TIMERS, type DurableTimers, LOCAL_DB } from '@sigillum/runtime';
+import type Database from 'better-sqlite3';
 import { adminCredentialOf, baseUrlOf, eventually, issueStaffToken, MailCatcher, MovableClock } from '@sigillum/testing';
 import { call } from '../src/demo/narrator';
 import { asBearer } from '../src/demo/staff';
@@ -102,6 +103,27 @@ export class ConsoleWorld {
   async passDeadline(token: CertificationToken): Promise<void> {
     this.clock.advance(Math.max(0, Date.parse(token.acknowledgeBy) - this.clock.now().getTime()) + 1_000);
     await this.app.get<DurableTimers>(DURABLE_TIMERS).fireDue();
+  }
+
+  /** The latest token of a correspondence's chain (a new attempt is issued after each missed deadline). */
+  async latestToken(correspondenceId: string): Promise<CertificationToken> {
+    const events = (await this.app.get<EventStore>(EVENT_STORE).readStream(streamIdOf(CHAIN_CATEGORY, correspondenceId))).map(({ event }) => event as ChainEvent);
+    const issued = events.filter((event) => event.type === 'StepTokenIssued');
+    const last = issued[issued.length - 1];
+    if (!last || last.type !== 'StepTokenIssued') throw new Error('no token');
+    return last.data.token as CertificationToken;
+  }
+
+  /**
+   * A fault an operator can fix: the mailbox history table is moved aside, so the projections cannot record the next
+   * chain facts and their consumer dead-letters them (after its retries); moving it back is the fix.
+   */
+  breakMailbox(): void {
+    this.app.get<Database.Database>(LOCAL_DB).exec('ALTER TABLE rm_mailbox_history RENAME TO rm_mailbox_history_aside');
+  }
+
+  fixMailbox(): void {
+    this.app.get<Database.Database>(LOCAL_DB).exec('ALTER TABLE rm_mailbox_history_aside RENAME TO rm_mailbox_history');
   }
 
   /** A message the projections cannot read (its body lacks every field): their consumer dead-letters it. */

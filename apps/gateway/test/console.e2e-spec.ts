@@ -1,3 +1,4 @@
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { eventually } from '@sigillum/testing';
 import { ConsoleWorld, SECRET_SUBJECT } from './console-fixture';
 
@@ -122,6 +123,47 @@ describe('operator console (embedded, HTTP)', () => {
     expect(page).toContain('dlq_reason');
     expect(page).not.toContain('not a submission');
   });
+
+  it('a dead letter replayed after a fix is handled: recorded as an event, and the fact reaches the read model', async () => {
+    const ops = await signIn(world.tokens.ops);
+    const timeline = async () => (await (await get(`/ops/chains/${letter.correspondenceId}/timeline`, bearer(world.tokens.ops))).json()) as { history: { type: string; eventId: string }[] };
+    const missedBefore = (await timeline()).history.filter((h) => h.type === 'StepDeadlineMissed').length;
+    world.breakMailbox();
+    await world.passDeadline(await world.latestToken(letter.correspondenceId));
+    type Letters = { items: { offset: number; type: string; group: string; topic: string; state: { status: string } }[] };
+    const dead = await eventually(async () => {
+      const list = (await (await get('/ops/dead-letters?topic=sigillum.chain.events.dlq', bearer(world.tokens.ops))).json()) as Letters;
+      const found = list.items.find((item) => item.type.endsWith('StepDeadlineMissed') && item.group === 'sigillum.projections.view');
+      if (!found) throw new Error('not dead-lettered yet');
+      return found;
+    }, 20_000);
+    expect(dead.state.status).toBe('open');
+    world.fixMailbox();
+    // an auditor may look but not act; a bad reason is refused naming the rule
+    expect((await fetch(`${world.base}/ops/dead-letters/${dead.offset}/replay`, { method: 'POST', headers: bearer(world.tokens.auditor) })).status).toBe(403);
+    expect((await fetch(`${world.base}/ops/dead-letters/${dead.offset}/replay`, { method: 'POST' })).status).toBe(401);
+    const badReason = await fetch(`${world.base}/ops/dead-letters/${dead.offset}/discard`, { method: 'POST', headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'a\u202eb' }) });
+    expect(badReason.status).toBe(400);
+    expect(await badReason.text()).toContain('reason');
+
+    const replayed = await fetch(`${world.base}/console/dead-letters/${dead.offset}/replay`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: ops.cookie }, body: new URLSearchParams({ csrf: ops.csrf }) });
+    expect(replayed.status).toBe(303);
+    await eventually(async () => expect((await timeline()).history.filter((h) => h.type === 'StepDeadlineMissed').length).toBe(missedBefore + 1), 15_000);
+    const events = await world.app.get<EventStore>(EVENT_STORE).readStream(`deadletter-${dead.offset}`);
+    expect(events.map(({ event }) => event.type)).toEqual(['DeadLetterReplayed']);
+    expect(events[0].event.data).toMatchObject({ offset: dead.offset, group: 'sigillum.projections.view', originalTopic: 'sigillum.chain.events', by: 'ops-on-call', replay: 1 });
+    await eventually(async () => expect(await (await get(`/console/dead-letters/${dead.offset}`, { cookie: ops.cookie })).text()).toContain('has gone past it'), 15_000);
+
+    // the other dead letters of the fault: one discarded with a reason, then closed
+    const list = (await (await get('/ops/dead-letters?topic=sigillum.chain.events.dlq', bearer(world.tokens.ops))).json()) as Letters;
+    const other = list.items.find((item) => item.offset !== dead.offset && item.state.status === 'open');
+    if (other) {
+      const discarded = await fetch(`${world.base}/ops/dead-letters/${other.offset}/discard`, { method: 'POST', headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'token reissued since; nothing to project' }) });
+      expect(discarded.status).toBe(200);
+      const again = await fetch(`${world.base}/ops/dead-letters/${other.offset}/replay`, { method: 'POST', headers: bearer(world.tokens.ops) });
+      expect(again.status).toBe(409);
+    }
+  }, 60_000);
 
   it('signing out ends the session: the cookie no longer opens a page', async () => {
     const ops = await signIn(world.tokens.ops);

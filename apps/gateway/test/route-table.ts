@@ -112,4 +112,6 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /ops/bus': ['admin', 'ops', 'auditor'],
   'GET /ops/dead-letters': ['admin', 'ops'],
   'GET /ops/dead-letters/{offset}': ['admin', 'ops'],
+  'POST /ops/dead-letters/{offset}/replay': ['ops'],
+  'POST /ops/dead-letters/{offset}/discard': ['ops'],
 };

@@ -1,11 +1,13 @@
-import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, ParseIntPipe, Query } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Access, staff } from '@sigillum/auth';
+import { Access, CurrentPrincipal, type Principal, staff } from '@sigillum/auth';
 import type { SigillumConfig } from '@sigillum/config';
-import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import { IsPlainText, LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { DeadLetterState } from './dead-letter.decider';
+import { DeadLettersService, type ReplayProgress } from './dead-letters.service';
 
 export interface BusOverview {
   readonly bus: 'embedded' | 'kafka';
@@ -23,6 +25,17 @@ export interface DeadLetterItem {
   readonly messageId: string;
   readonly time: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** What operators did with it (from its `deadletter-<offset>` events). */
+  readonly state?: DeadLetterState;
+  /** After a replay: whether the group that had failed has gone past the replayed copy. */
+  readonly progress?: ReplayProgress | null;
+}
+
+export class DiscardForm {
+  @IsString()
+  @Length(1, 300)
+  @IsPlainText()
+  reason!: string;
 }
 
 export class DeadLetterQuery {
@@ -79,6 +92,7 @@ export class BusOpsController {
   constructor(
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
+    private readonly actions: DeadLettersService,
   ) {}
 
   private get embedded(): boolean {
@@ -91,7 +105,7 @@ export class BusOpsController {
   bus(): BusOverview {
     if (!this.embedded) return { bus: 'kafka', deadLetters: [], lag: [] };
     const deadLetters = this.db
-      .prepare(`SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`)
+      .prepare(`SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' AND topic LIKE '%.dlq' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`)
       .all() as { topic: string; group: string; count: number }[];
     const checkpoints = this.db.prepare('SELECT group_id, topic, "offset" FROM bus_checkpoints ORDER BY group_id, topic').all() as { group_id: string; topic: string; offset: number }[];
     const head = this.db.prepare(`SELECT max("offset") AS head FROM bus_messages WHERE topic = ?`);
@@ -111,28 +125,53 @@ export class BusOpsController {
   @Get('dead-letters')
   @ApiOperation({ summary: 'Dead letters of the embedded bus, newest first, with their reason and headers (never their body)' })
   @Access(staff('ops', 'admin'))
-  deadLetters(@Query() query: DeadLetterQuery): { items: DeadLetterItem[]; next: number | null } {
+  async deadLetters(@Query() query: DeadLetterQuery): Promise<{ items: DeadLetterItem[]; next: number | null }> {
     if (!this.embedded) throw new BadRequestException({ statusCode: 400, code: 'OPS.KAFKA_BUS', message: 'On Kafka, dead letters are the <topic>.dlq topics of the broker', reasons: [{ rule: 'bus.kafka', message: 'read the .dlq topics with the broker tools' }] });
     const limit = query.limit ?? 20;
     const rows = this.db
       .prepare(
         `SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages
-          WHERE dlq_group <> '' ${query.topic ? 'AND topic = ?' : ''} ${query.after !== undefined ? 'AND "offset" < ?' : ''}
+          WHERE dlq_group <> '' AND topic LIKE '%.dlq' ${query.topic ? 'AND topic = ?' : ''} ${query.after !== undefined ? 'AND "offset" < ?' : ''}
           ORDER BY "offset" DESC LIMIT ?`,
       )
       .all(...[...(query.topic ? [query.topic] : []), ...(query.after !== undefined ? [query.after] : []), limit + 1]) as MessageRow[];
     const page = rows.slice(0, limit);
-    return { items: page.map(itemOf), next: rows.length > limit ? page[page.length - 1].offset : null };
+    const items = await Promise.all(page.map(async (row) => ({ ...itemOf(row), state: (await this.actions.state(row.offset)).state })));
+    return { items, next: rows.length > limit ? page[page.length - 1].offset : null };
   }
 
   @Get('dead-letters/:offset')
   @ApiOperation({ summary: 'One dead letter of the embedded bus: headers (reason, original topic, offset, group, attempts), key, type, time' })
   @Access(staff('ops', 'admin'))
-  deadLetter(@Param('offset', new ParseIntPipe()) offset: number): DeadLetterItem {
+  async deadLetter(@Param('offset', new ParseIntPipe()) offset: number): Promise<DeadLetterItem> {
     const row = this.embedded
-      ? (this.db.prepare(`SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> ''`).get(offset) as MessageRow | undefined)
+      ? (this.db.prepare(`SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> '' AND topic LIKE '%.dlq'`).get(offset) as MessageRow | undefined)
       : undefined;
     if (!row) throw new NotFoundException({ statusCode: 404, code: 'OPS.UNKNOWN_DEAD_LETTER', message: `No dead letter at offset ${offset}` });
-    return itemOf(row);
+    return { ...itemOf(row), state: (await this.actions.state(offset)).state, progress: this.actions.progress(offset) };
+  }
+
+  @Post('dead-letters/:offset/replay')
+  @ApiOperation({ summary: 'Replays a dead letter after a fix: recorded as DeadLetterReplayed, then the message is delivered again on its original topic' })
+  @Access(staff('ops'))
+  @HttpCode(200)
+  async replay(@Param('offset', new ParseIntPipe()) offset: number, @CurrentPrincipal() principal: Principal): Promise<{ offset: number; state: DeadLetterState }> {
+    this.requireEmbedded();
+    return { offset, state: await this.actions.replay(offset, subjectOf(principal)) };
+  }
+
+  @Post('dead-letters/:offset/discard')
+  @ApiOperation({ summary: 'Discards a dead letter with a reason, recorded as DeadLetterDiscarded; it is then closed' })
+  @Access(staff('ops'))
+  @HttpCode(200)
+  async discard(@Param('offset', new ParseIntPipe()) offset: number, @Body() form: DiscardForm, @CurrentPrincipal() principal: Principal): Promise<{ offset: number; state: DeadLetterState }> {
+    this.requireEmbedded();
+    return { offset, state: await this.actions.discard(offset, form.reason, subjectOf(principal)) };
+  }
+
+  private requireEmbedded(): void {
+    if (!this.embedded) throw new BadRequestException({ statusCode: 400, code: 'OPS.KAFKA_BUS', message: 'On Kafka, replay a .dlq record with the broker tools', reasons: [{ rule: 'bus.kafka', message: 'embedded bus only' }] });
   }
 }
+
+const subjectOf = (principal: Principal) => (principal.kind === 'staff' ? principal.subject : principal.kind);

@@ -52,6 +52,13 @@ export class ChainsQuery {
   @IsOptional() @MaxLength(400) @Matches(/^[A-Za-z0-9_-]+$/, { message: 'after must be a next-page cursor' }) after?: string;
 }
 
+/** Discarding a dead letter: the reason is recorded in DeadLetterDiscarded (plain text, checked by the API). */
+export class DiscardConsoleForm extends CsrfForm {
+  @IsString()
+  @Length(1, 300)
+  reason!: string;
+}
+
 export class SearchQuery {
   @IsString() @IsUUID(undefined, { message: 'q must be a correspondence id or a party id (a UUID)' }) q!: string;
 }
@@ -208,7 +215,23 @@ export class ConsoleController {
   @Header('content-type', 'text/html; charset=utf-8')
   async deadLetter(@Param('offset', new ParseIntPipe()) offset: number, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
     const letter = await this.api.get<DeadLetter>(`/ops/dead-letters/${offset}`, request.headers.authorization);
-    return deadLetterPage(this.frame('Dead letter', principal, request), readOf(letter));
+    return deadLetterPage(this.frame('Dead letter', principal, request), readOf(letter), roles(principal).includes('ops'));
+  }
+
+  @Post('dead-letters/:offset/replay')
+  @Access(staff('ops'))
+  async replay(@Param('offset', new ParseIntPipe()) offset: number, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+    const answer = await this.api.call('POST', `/ops/dead-letters/${offset}/replay`, request.headers.authorization);
+    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    response.redirect(303, `/console/dead-letters/${offset}`);
+  }
+
+  @Post('dead-letters/:offset/discard')
+  @Access(staff('ops'))
+  async discard(@Param('offset', new ParseIntPipe()) offset: number, @Body() form: DiscardConsoleForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+    const answer = await this.api.call('POST', `/ops/dead-letters/${offset}/discard`, request.headers.authorization, { reason: form.reason });
+    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    response.redirect(303, `/console/dead-letters/${offset}`);
   }
 
   @Post('projections/:name/rebuild')

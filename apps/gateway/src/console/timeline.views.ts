@@ -184,6 +184,15 @@ export interface DeadLetter {
   messageId: string;
   time: string;
   headers: Record<string, string>;
+  state?: { status: string; replays: number; lastReplayAt: string | null; lastBy: string | null; discardReason: string | null };
+  progress?: { replayOffset: number; groupCheckpoint: number | null; passed: boolean } | null;
+}
+
+function stateOf(d: DeadLetter) {
+  const state = d.state;
+  if (!state || state.status === 'open') return html`<span class="bad">open</span>`;
+  if (state.status === 'discarded') return html`discarded by ${state.lastBy ?? ''}: ${state.discardReason ?? ''}`;
+  return html`replayed ${state.replays}× (last ${state.lastReplayAt ?? ''} by ${state.lastBy ?? ''})`;
 }
 
 export function deadLettersPage(frame: Frame, topic: string | undefined, list: Read<{ items: DeadLetter[]; next: number | null }>): string {
@@ -192,10 +201,10 @@ export function deadLettersPage(frame: Frame, topic: string | undefined, list: R
     html`<h1>Dead letters${topic ? html` of <code>${topic}</code>` : ''}</h1>
 ${
   list.ok
-    ? html`<table data-testid="dead-letters"><tr><th>offset</th><th>topic</th><th>group</th><th>event</th><th>key</th><th>reason</th></tr>
+    ? html`<table data-testid="dead-letters"><tr><th>offset</th><th>topic</th><th>group</th><th>event</th><th>key</th><th>reason</th><th>state</th></tr>
 ${list.value.items.map(
   (d) => html`<tr><td><a href="/console/dead-letters/${d.offset}">${d.offset}</a></td><td>${d.topic}</td><td>${d.group}</td><td>${d.type}</td><td><code>${d.key}</code></td>
-<td>${d.headers['dlq_reason'] ?? ''}</td></tr>`,
+<td>${d.headers['dlq_reason'] ?? ''}</td><td>${stateOf(d)}</td></tr>`,
 )}</table>
 ${list.value.items.length === 0 ? html`<p class="muted">No dead letter.</p>` : ''}
 ${list.value.next !== null ? html`<a href="/console/dead-letters${query({ topic, after: String(list.value.next) })}">next page →</a>` : ''}`
@@ -204,7 +213,7 @@ ${list.value.next !== null ? html`<a href="/console/dead-letters${query({ topic,
   );
 }
 
-export function deadLetterPage(frame: Frame, letter: Read<DeadLetter>): string {
+export function deadLetterPage(frame: Frame, letter: Read<DeadLetter>, canAct: boolean): string {
   return page(
     frame,
     letter.ok
@@ -213,7 +222,21 @@ export function deadLetterPage(frame: Frame, letter: Read<DeadLetter>): string {
 <tr><th>event</th><td>${letter.value.type} <code>${letter.value.messageId}</code></td></tr><tr><th>key</th><td><code>${letter.value.key}</code></td></tr>
 <tr><th>time</th><td>${letter.value.time}</td></tr></table>
 <h2>Headers</h2><table>${Object.entries(letter.value.headers).map(([name, value]) => html`<tr><th>${name}</th><td><code>${value}</code></td></tr>`)}</table>
-<p class="muted">The body is not shown: it may hold a letter's subject.</p>`
+<p class="muted">The body is not shown: it may hold a letter's subject.</p>
+<h2>State</h2><p data-testid="dead-letter-state">${stateOf(letter.value)}</p>
+${
+  letter.value.progress
+    ? html`<p data-testid="replay-progress">Replayed copy at offset ${letter.value.progress.replayOffset} of ${letter.value.topic.replace(/\.dlq$/, '')}: group ${letter.value.group}
+${letter.value.progress.passed ? html`<b class="ok">has gone past it</b> (checkpoint ${letter.value.progress.groupCheckpoint ?? ''}): handled, unless its log says it failed again` : html`<b>not yet past it</b> (checkpoint ${letter.value.progress.groupCheckpoint ?? 'none'})`}</p>`
+    : ''
+}
+${
+  canAct && letter.value.state?.status !== 'discarded'
+    ? html`<form method="post" action="/console/dead-letters/${letter.value.offset}/replay"><input type="hidden" name="csrf" value="${frame.csrf ?? ''}"><button data-testid="replay">Replay after a fix</button></form>
+<form method="post" action="/console/dead-letters/${letter.value.offset}/discard"><input type="hidden" name="csrf" value="${frame.csrf ?? ''}">
+<label>Reason <input name="reason" required maxlength="300" size="50"></label> <button data-testid="discard">Discard</button></form>`
+    : ''
+}`
       : html`<div class="error">${letter.why}</div>`,
   );
 }
