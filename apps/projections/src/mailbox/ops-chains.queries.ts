@@ -74,9 +74,7 @@ function stateOf(row: Row): ChainListItem['state'] {
   return 'submitted';
 }
 
-/** Newest first by (submitted_at, id); filters by state, party (sender or recipient), operator and time range. */
-export function listChains(db: Database.Database, query: ChainListQuery): { items: ChainListItem[]; next: { time: string; correspondenceId: string } | null } {
-  ensureOpsIndexes(db);
+function chainListStatement(query: ChainListQuery): { sql: string; params: (string | number)[] } {
   const where: string[] = ['c.submitted_at IS NOT NULL'];
   const params: (string | number)[] = [];
   if (query.state === 'in-flight') where.push(IN_FLIGHT);
@@ -90,7 +88,7 @@ export function listChains(db: Database.Database, query: ChainListQuery): { item
     params.push(query.party, query.party);
   }
   if (query.operator) {
-    // The operators a chain named are in its ChainStarted history entry (steps with their operatorId).
+    // The operators a chain named are in its ChainStarted and StepTokenIssued history entries (operatorId).
     where.push(`c.correspondence_id IN (SELECT correspondence_id FROM rm_mailbox_history WHERE type IN ('ChainStarted', 'StepTokenIssued') AND instr(details, ?) > 0)`);
     params.push(`"operatorId":${JSON.stringify(query.operator)}`);
   }
@@ -106,14 +104,25 @@ export function listChains(db: Database.Database, query: ChainListQuery): { item
     where.push('(c.submitted_at < ? OR (c.submitted_at = ? AND c.correspondence_id < ?))');
     params.push(query.after.time, query.after.time, query.after.correspondenceId);
   }
-  const rows = db
-    .prepare(
-      `SELECT c.correspondence_id, c.sender_id, c.kind, c.submitted_at, c.chain_started_at, c.chain_refused_at, c.chain_completed_at, c.chain_failed_at,
-              (SELECT count(*) FROM rm_mailbox_history h WHERE h.correspondence_id = c.correspondence_id AND h.type = 'StepDeadlineMissed') AS missed
+  const sql = `SELECT c.correspondence_id, c.sender_id, c.kind, c.submitted_at, c.chain_started_at, c.chain_refused_at, c.chain_completed_at, c.chain_failed_at,
+              (SELECT count(*) FROM rm_mailbox_history h WHERE h.correspondence_id = c.correspondence_id AND +h.type = 'StepDeadlineMissed') AS missed
          FROM rm_mailbox_correspondences c WHERE ${where.join(' AND ')}
-        ORDER BY c.submitted_at DESC, c.correspondence_id DESC LIMIT ?`,
-    )
-    .all(...params, query.limit + 1) as Row[];
+        ORDER BY c.submitted_at DESC, c.correspondence_id DESC LIMIT ?`;
+  return { sql, params: [...params, query.limit + 1] };
+}
+
+/** SQLite's plan for a list query (the tests check that no page scans the correspondences or sorts them all). */
+export function chainListPlan(db: Database.Database, query: ChainListQuery): string[] {
+  ensureOpsIndexes(db);
+  const { sql, params } = chainListStatement(query);
+  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+}
+
+/** Newest first by (submitted_at, id); filters by state, party (sender or recipient), operator and time range. */
+export function listChains(db: Database.Database, query: ChainListQuery): { items: ChainListItem[]; next: { time: string; correspondenceId: string } | null } {
+  ensureOpsIndexes(db);
+  const { sql, params } = chainListStatement(query);
+  const rows = db.prepare(sql).all(...params) as Row[];
   const page = rows.slice(0, query.limit);
   const items = page.map((row) => {
     const state = stateOf(row);
