@@ -18,6 +18,7 @@ import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { toKafkaMessage } from './cloudevents-codec';
+import { logKafkajs } from './kafkajs-log';
 import { KafkaConsumer, type KafkaConsumerHost } from './kafka-consumer';
 import { brokerAdvice, chunked, withTimeout } from './kafka-requests';
 import { orderedBatchRunConfig, type KafkaCommitTuning } from './ordered-batch-consumer';
@@ -370,16 +371,8 @@ export class KafkaEventBus implements EventBus, KafkaConsumerHost {
     return this.admin;
   }
 
-  private logKafkajs({ namespace, level, log }: LogEntry): void {
-    // A topic created concurrently elsewhere: createTopics resolves (or throws for real errors) on its own.
-    if (String(log.message).startsWith('Response CreateTopics')) return;
-    // Only the message and the error text: kafkajs entries can carry request payloads and broker settings.
-    const text = `[kafkajs ${namespace}] ${log.message}${log.error ? ` (${String(log.error)})` : ''}`;
-    // kafkajs logs every ordinary rebalance at ERROR; it is expected whenever a member joins or leaves.
-    if (level <= logLevel.ERROR && !/rebalanc/i.test(text)) this.logger.error(text);
-    else if (level <= logLevel.ERROR) this.logger.warn(text);
-    else if (level === logLevel.WARN) this.logger.warn(text);
-    else this.logger.log(text);
+  private logKafkajs(entry: LogEntry): void {
+    logKafkajs(this.logger, entry);
   }
 
   private assertOpen(operation: string): void {

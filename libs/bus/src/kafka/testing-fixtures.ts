@@ -53,6 +53,7 @@ export class FakeKafkaClient implements KafkaClient {
       fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
         topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })),
       }),
+      fetchTopicOffsets: async () => [{ partition: 0, offset: '0', high: '0', low: '0' }],
       describeCluster: () => {
         this.describeCalls++;
         return this.describeCluster();

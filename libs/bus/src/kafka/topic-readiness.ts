@@ -16,7 +16,12 @@ export async function waitForTopicLeaders(admin: Admin, topics: readonly string[
       const leaderless = metadata.flatMap((topic) =>
         topic.partitions.length === 0 ? [`${topic.name}/*`] : topic.partitions.filter((p) => p.leader < 0).map((p) => `${topic.name}/${p.partitionId}`),
       );
-      if (leaderless.length === 0) return;
+      if (leaderless.length === 0) {
+        // Led is not yet hosted: on a fresh broker the leader answers "does not host this topic-partition" for a
+        // moment after the election. Its offsets answering for every partition means consumers can join now.
+        await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+        return;
+      }
       lastProblem = `no leader yet for ${leaderless.join(', ')}`;
     } catch (error) {
       lastProblem = error instanceof Error ? error.message : String(error);

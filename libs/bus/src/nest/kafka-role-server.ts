@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
 import { Topics, type DeliveredMessage } from '@sigillum/contracts';
-import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
 import {
@@ -16,6 +16,7 @@ import {
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
 import { TopicProvisioner } from '../kafka/topic-readiness';
+import { logKafkajs } from '../kafka/kafkajs-log';
 import { recordDeadLetter } from '../observability/bus-metrics';
 import { checkedTopicPrefix, withoutPrefix } from '../kafka/topic-prefix';
 import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
@@ -353,16 +354,6 @@ export class KafkaRoleServer extends ServerKafka {
   }
 }
 
-function logKafkajs(logger: BusLogger, { namespace, level, log }: LogEntry): void {
-  // A topic created concurrently elsewhere: createTopics resolves (or throws for real errors) on its own.
-  if (String(log.message).startsWith('Response CreateTopics')) return;
-  // Only the message and the error text: kafkajs entries can carry request payloads and broker settings.
-  const text = `[kafkajs ${namespace}] ${log.message}${log.error ? ` (${String(log.error)})` : ''}`;
-  // kafkajs logs every ordinary rebalance at ERROR; it is expected whenever a member joins or leaves.
-  if (level <= logLevel.ERROR && !/rebalanc/i.test(text)) logger.error(text);
-  else if (level <= logLevel.WARN) logger.warn(text);
-  else logger.log(text);
-}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
