@@ -9,6 +9,7 @@ import {
   Header,
   HttpCode,
   HttpException,
+  Logger,
   Param,
   ParseIntPipe,
   ParseUUIDPipe,
@@ -107,6 +108,8 @@ export class ConsoleController {
     private readonly sessions: ConsoleSessions,
   ) {}
 
+  private readonly log = new Logger('Console');
+
   private frame(title: string, principal: Principal, request: ConsoleRequest, refresh?: number): Frame {
     return { title, principal, csrf: request.consoleSession?.csrf, refresh };
   }
@@ -145,7 +148,12 @@ export class ConsoleController {
   @Get()
   @Access(CONSOLE_STAFF)
   @Header('content-type', 'text/html; charset=utf-8')
-  async overview(@CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest, @Query('rebuilt') rebuilt?: string): Promise<string> {
+  async overview(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: ConsoleRequest,
+    @Query('rebuilt') rebuilt?: string,
+    @Query('rebuilding') rebuilding?: string,
+  ): Promise<string> {
     const auth = request.headers.authorization;
     const [summary, health, bus, projections] = await Promise.all([
       this.api.get<Summary>('/ops/chains/summary', auth),
@@ -153,7 +161,12 @@ export class ConsoleController {
       this.api.get<BusView>('/ops/bus', auth),
       this.api.get<Projections>('/projections', auth),
     ]);
-    const notice = typeof rebuilt === 'string' && /^[a-z0-9-]{1,40}$/.test(rebuilt) ? `Projection ${rebuilt} rebuilt from the start of the log.` : undefined;
+    const named = (value: unknown) => typeof value === 'string' && /^[a-z0-9-]{1,40}$/.test(value);
+    const notice = named(rebuilt)
+      ? `Projection ${rebuilt} rebuilt from the start of the log.`
+      : named(rebuilding)
+        ? `Projection ${rebuilding} is being rebuilt from the start of the log: this page reloads until its state is live again.`
+        : undefined;
     return overviewPage(this.frame('Overview', principal, request, 10), {
       summary: readOf(summary),
       health: health.ok ? { ok: true, value: health.body } : health.status === 503 && health.body ? { ok: true, value: health.body as Health } : readOf(health),
@@ -239,7 +252,14 @@ export class ConsoleController {
   @HttpCode(303)
   async rebuild(@Param('name') name: string, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
     if (!/^[a-z0-9-]{1,40}$/.test(name)) throw new BadRequestException({ statusCode: 400, message: 'name must be a projection name', reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }] });
-    const answer = await this.api.call('POST', `/projections/${name}/rebuild`, request.headers.authorization);
+    // A long rebuild goes on after the answer: the overview then shows it "rebuilding…" and reloads until it is live.
+    const rebuild = this.api.call('POST', `/projections/${name}/rebuild`, request.headers.authorization);
+    const answer = await Promise.race([rebuild, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000).unref())]);
+    if (answer === undefined) {
+      void rebuild.then((late) => late.ok || this.log.warn(`Rebuild of ${name} refused or failed: ${late.rule} ${late.message}`));
+      response.redirect(303, `/console?rebuilding=${name}`);
+      return;
+    }
     if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
     response.redirect(303, `/console?rebuilt=${name}`);
   }

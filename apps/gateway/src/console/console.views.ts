@@ -22,6 +22,7 @@ const STYLE = `
   code { font-size: 12px; word-break: break-all; }
   form.inline { display: inline; }
   .error { background: #fde8e8; border: 1px solid #f5b5b5; padding: 8px; margin-bottom: 12px; }
+  .notice { background: #e8f1fd; border: 1px solid #b5cdf5; padding: 8px; margin-bottom: 12px; }
 `;
 
 export interface Frame {
@@ -105,7 +106,7 @@ export function overviewPage(
   return page(
     frame,
     html`<h1>Overview</h1>
-${data.notice ? html`<div class="error" role="status">${data.notice}</div>` : ''}
+${data.notice ? html`<div class="notice" role="status">${data.notice}</div>` : ''}
 ${
   summary.ok
     ? html`<div class="cards">
