@@ -32,6 +32,7 @@ export class ConsoleWorld {
   base = '';
   tokens!: { admin: string; ops: string; auditor: string; registrar: string };
   operatorId = '';
+  operatorKeyId = '';
   alice = '';
   bob = '';
 
@@ -69,7 +70,7 @@ export class ConsoleWorld {
     this.operatorId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Silent Post' })).partyId;
     await admin('PUT', `/parties/${this.operatorId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }] });
     const { publicKey } = generateKeyPairSync('ed25519');
-    await admin('POST', `/parties/${this.operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    this.operatorKeyId = (await admin('POST', `/parties/${this.operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) })).keyId;
     for (const name of ['legalName', 'operatorAccreditation']) {
       await registrar('POST', `/parties/${this.operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
     }

@@ -46,6 +46,31 @@ describe('operator console (embedded, HTTP)', () => {
     expect((await get('/ops/dead-letters', bearer(world.tokens.auditor))).status).toBe(403);
   });
 
+  it('certificates expiring within 30 days: listed on the overview, soonest first; 401/403 on the query', async () => {
+    const issue = (validityDays: number) =>
+      fetch(`${world.base}/certificates`, {
+        method: 'POST',
+        headers: { ...bearer(world.tokens.admin), 'content-type': 'application/json' },
+        body: JSON.stringify({ partyId: world.operatorId, keyId: world.operatorKeyId, profile: 'client', validityDays }),
+      }).then(async (r) => {
+        expect(r.status).toBe(201);
+        return ((await r.json()) as { certificateId: string }).certificateId;
+      });
+    const soon = await issue(10);
+    const later = await issue(365);
+    expect((await get('/ops/certificates/expiring')).status).toBe(401);
+    expect((await get('/ops/certificates/expiring', bearer(world.tokens.registrar))).status).toBe(403);
+    expect((await get('/ops/certificates/expiring?days=0', bearer(world.tokens.ops))).status).toBe(400);
+    const ids = async () =>
+      ((await (await get('/ops/certificates/expiring', bearer(world.tokens.ops))).json()) as { certificates: { certificateId: string }[] }).certificates.map((c) => c.certificateId);
+    await eventually(async () => expect(await ids()).toContain(soon), 10_000);
+    expect(await ids()).not.toContain(later);
+    const { cookie } = await signIn(world.tokens.ops);
+    const overview = await (await get('/console', { cookie })).text();
+    expect(overview).toContain(soon);
+    expect(overview).not.toContain(later);
+  });
+
   it('bad filters answer 400 naming the field and the rule', async () => {
     const response = await get('/ops/chains?state=sleeping&limit=1000', bearer(world.tokens.ops));
     expect(response.status).toBe(400);

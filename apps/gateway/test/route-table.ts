@@ -109,6 +109,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /ops/chains': ['admin', 'ops', 'auditor'],
   'GET /ops/chains/summary': ['admin', 'ops', 'auditor'],
   'GET /ops/chains/{correspondenceId}/timeline': ['admin', 'ops', 'auditor'],
+  'GET /ops/certificates/expiring': ['admin', 'ops', 'auditor'],
   'GET /ops/bus': ['admin', 'ops', 'auditor'],
   'GET /ops/dead-letters': ['admin', 'ops'],
   'GET /ops/dead-letters/{offset}': ['admin', 'ops'],

@@ -4,6 +4,7 @@ import { CertificatesController } from './certificates.controller';
 import { CERTIFICATES_OPTIONS, type CertificatesOptions, DEFAULT_CERTIFICATES_OPTIONS } from './certificates.options';
 import { CertificatesService } from './certificates.service';
 import { CERTIFICATION_AUTHORITY, certificationAuthorityProvider } from './certification-authority.provider';
+import { ExpiringCertificatesController } from './expiring-certificates.controller';
 import { CertificateMachineAuthenticator } from './machine-authenticator';
 import { RevokedCertificates } from './revoked-certificates';
 import { RevokedCertificatesConsumer } from './revoked-certificates.consumer';
@@ -18,7 +19,7 @@ import { TlsServerCredentials } from './tls-server-credentials';
  * Needs from the process: KEY_STORE, EVENT_STORE, LOCAL_DB, CLOCK, ID_GENERATOR.
  */
 @Module({
-  controllers: [CertificatesController, RevokedCertificatesConsumer],
+  controllers: [CertificatesController, RevokedCertificatesConsumer, ExpiringCertificatesController],
   providers: [
     { provide: CERTIFICATES_OPTIONS, useValue: DEFAULT_CERTIFICATES_OPTIONS },
     certificationAuthorityProvider,

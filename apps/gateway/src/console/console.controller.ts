@@ -26,7 +26,7 @@ import type { Request, Response } from 'express';
 import { ConsoleApi, type ApiAnswer } from './console-api';
 import type { ConsoleRequest } from './console-session.middleware';
 import { CONSOLE_COOKIE, ConsoleSessions, clearedCookie, cookieOf, sessionCookie } from './console-sessions';
-import { type BusView, errorPage, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
+import { type BusView, errorPage, type Expiring, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
 import { type ChainItem, chainsPage, type ChainView, deadLetterPage, deadLettersPage, type DeadLetter, timelinePage, type TimelineView, type Verification } from './timeline.views';
 
 /** The sign-in form: the staff token, once; it never comes back to the browser. */
@@ -155,11 +155,12 @@ export class ConsoleController {
     @Query('rebuilding') rebuilding?: string,
   ): Promise<string> {
     const auth = request.headers.authorization;
-    const [summary, health, bus, projections] = await Promise.all([
+    const [summary, health, bus, projections, expiring] = await Promise.all([
       this.api.get<Summary>('/ops/chains/summary', auth),
       this.api.call<Health>('GET', '/health', undefined),
       this.api.get<BusView>('/ops/bus', auth),
       this.api.get<Projections>('/projections', auth),
+      this.api.get<Expiring>('/ops/certificates/expiring?days=30', auth),
     ]);
     const named = (value: unknown) => typeof value === 'string' && /^[a-z0-9-]{1,40}$/.test(value);
     const notice = named(rebuilt)
@@ -172,6 +173,7 @@ export class ConsoleController {
       health: health.ok ? { ok: true, value: health.body } : health.status === 503 && health.body ? { ok: true, value: health.body as Health } : readOf(health),
       bus: readOf(bus),
       projections: readOf(projections),
+      expiring: readOf(expiring),
       canRebuild: roles(principal).includes('ops'),
       notice,
     });

@@ -92,15 +92,19 @@ export interface BusView {
   deadLetters: { topic: string; group: string; count: number }[];
   lag: { group: string; topic: string; checkpoint: number; head: number; behind: number }[];
 }
+export interface Expiring {
+  days: number;
+  certificates: { certificateId: string; partyId: string; subject: string; notAfter: string; daysLeft: number }[];
+}
 export interface Projections {
   projections: { name: string; version: number; rebuilding: boolean; digest: string }[];
 }
 
 export function overviewPage(
   frame: Frame,
-  data: { summary: Read<Summary>; health: Read<Health>; bus: Read<BusView>; projections: Read<Projections>; canRebuild: boolean; notice?: string },
+  data: { summary: Read<Summary>; health: Read<Health>; bus: Read<BusView>; projections: Read<Projections>; expiring: Read<Expiring>; canRebuild: boolean; notice?: string },
 ): string {
-  const { summary, health, bus, projections } = data;
+  const { summary, health, bus, projections, expiring } = data;
   const perMinute = summary.ok ? summary.value.deliveriesPerMinute : [];
   const lastMinute = perMinute.length > 0 ? perMinute[perMinute.length - 1].count : 0;
   return page(
@@ -127,6 +131,17 @@ ${summary.value.recentFailures.map(
 )}</table>`
 }`
     : html`<p>Chains: ${unavailable(summary.why)}</p>`
+}
+<h2>Certificates expiring within ${expiring.ok ? expiring.value.days : 30} days</h2>
+${
+  expiring.ok
+    ? expiring.value.certificates.length === 0
+      ? html`<p class="ok" data-testid="no-expiring">none</p>`
+      : html`<table data-testid="expiring"><tr><th>certificate</th><th>party</th><th>subject</th><th>not after</th><th>days left</th></tr>
+${expiring.value.certificates.map(
+  (c) => html`<tr><td><code>${c.certificateId}</code></td><td><a href="/console/chains${query({ operator: c.partyId })}"><code>${c.partyId}</code></a></td><td>${c.subject}</td><td>${c.notAfter}</td><td class="${c.daysLeft < 7 ? 'bad' : ''}">${c.daysLeft}</td></tr>`,
+)}</table>`
+    : html`<p>${unavailable(expiring.why)}</p>`
 }
 <h2>Health of each role</h2>
 ${
