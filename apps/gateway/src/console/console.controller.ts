@@ -26,7 +26,7 @@ import type { Request, Response } from 'express';
 import { ConsoleApi, type ApiAnswer } from './console-api';
 import type { ConsoleRequest } from './console-session.middleware';
 import { CONSOLE_COOKIE, ConsoleSessions, clearedCookie, cookieOf, sessionCookie } from './console-sessions';
-import { type BusView, errorPage, type Expiring, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
+import { type BusView, errorPage, type Expiring, type RemoteRoles, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
 import { type ChainItem, chainsPage, type ChainView, deadLetterPage, deadLettersPage, type DeadLetter, timelinePage, type TimelineView, type Verification } from './timeline.views';
 
 /** The sign-in form: the staff token, once; it never comes back to the browser. */
@@ -155,12 +155,13 @@ export class ConsoleController {
     @Query('rebuilding') rebuilding?: string,
   ): Promise<string> {
     const auth = request.headers.authorization;
-    const [summary, health, bus, projections, expiring] = await Promise.all([
+    const [summary, health, bus, projections, expiring, remote] = await Promise.all([
       this.api.get<Summary>('/ops/chains/summary', auth),
       this.api.call<Health>('GET', '/health', undefined),
       this.api.get<BusView>('/ops/bus', auth),
       this.api.get<Projections>('/projections', auth),
       this.api.get<Expiring>('/ops/certificates/expiring?days=30', auth),
+      this.api.call<RemoteRoles>('GET', '/health/roles', undefined), // 404 when every role runs in this process
     ]);
     const named = (value: unknown) => typeof value === 'string' && /^[a-z0-9-]{1,40}$/.test(value);
     const notice = named(rebuilt)
@@ -174,6 +175,7 @@ export class ConsoleController {
       bus: readOf(bus),
       projections: readOf(projections),
       expiring: readOf(expiring),
+      remote: remote.ok ? remote.body : remote.status === 503 && remote.body ? (remote.body as RemoteRoles) : undefined,
       canRebuild: roles(principal).includes('ops'),
       notice,
     });

@@ -92,6 +92,10 @@ export interface BusView {
   deadLetters: { topic: string; group: string; count: number }[];
   lag: { group: string; topic: string; checkpoint: number; head: number; behind: number }[];
 }
+export interface RemoteRoles {
+  status: string;
+  roles: Record<string, { up: boolean; detail?: string; urls: { url: string; up: boolean; detail?: string }[] }>;
+}
 export interface Expiring {
   days: number;
   certificates: { certificateId: string; partyId: string; subject: string; notAfter: string; daysLeft: number }[];
@@ -102,7 +106,7 @@ export interface Projections {
 
 export function overviewPage(
   frame: Frame,
-  data: { summary: Read<Summary>; health: Read<Health>; bus: Read<BusView>; projections: Read<Projections>; expiring: Read<Expiring>; canRebuild: boolean; notice?: string },
+  data: { summary: Read<Summary>; health: Read<Health>; bus: Read<BusView>; projections: Read<Projections>; expiring: Read<Expiring>; remote?: RemoteRoles; canRebuild: boolean; notice?: string },
 ): string {
   const { summary, health, bus, projections, expiring } = data;
   const perMinute = summary.ok ? summary.value.deliveriesPerMinute : [];
@@ -152,6 +156,15 @@ ${Object.entries(health.value.components).map(
   ([name, c]) => html`<tr><td>${name}</td><td class="${c.up ? 'ok' : 'bad'}">${c.up ? 'up' : 'down'}</td><td>${c.detail ?? ''}</td></tr>`,
 )}</table>`
     : html`<p>${unavailable(health.why)}</p>`
+}
+${
+  data.remote
+    ? html`<table data-testid="remote-roles"><tr><th>role in another process</th><th>state</th><th>instances</th></tr>
+${Object.entries(data.remote.roles).map(
+  ([name, r]) => html`<tr><td>${name}</td><td class="${r.up ? 'ok' : 'bad'}">${r.up ? 'up' : 'down'}</td>
+<td>${r.urls.map((u) => html`<div><code>${u.url}</code> <span class="${u.up ? 'ok' : 'bad'}">${u.up ? 'up' : 'down'}</span> ${u.detail ?? ''}</div>`)}</td></tr>`,
+)}</table>`
+    : ''
 }
 <h2>Dead letters per topic</h2>
 ${
