@@ -11,7 +11,7 @@ import { checkHttpsConfig, startHttpsListener } from './https-listener';
 import { installJsonLimits, loadJsonLimits } from './json-limits';
 import { serveOpenApi } from './openapi';
 import { collectProcessMetrics, installRequestObservation, installRequestTraceContext } from './observability/metrics';
-import { loggerModule, nestLogger } from './observability/logger';
+import { loggerModule, logUnroutedRequest, nestLogger } from './observability/logger';
 import { RuntimeModule } from './runtime.module';
 
 export interface RoleSpec {
@@ -63,7 +63,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   // JSON lines from the first one on (nestjs-pino); our own body parsers (size, depth, Unicode limits) below.
   const app = await NestFactory.create<NestExpressApplication>(root, { logger: nestLogger(config), abortOnError: false, bodyParser: false });
   // First: the request's trace context and its duration, before the gateway's proxy can take it elsewhere.
-  installRequestObservation(app);
+  installRequestObservation(app, logUnroutedRequest(config));
   options.beforeBodyParsers?.(app);
   // Body parsers of our own, installed before any route, guard or pipe runs.
   installJsonLimits(app, jsonLimits);

@@ -97,7 +97,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
         ...(this.options.maxInFlight === undefined ? {} : { maxInFlight: this.options.maxInFlight }),
         handler: (message) => this.dispatch(message),
       });
-      this.log.log(`Group ${this.group} consuming ${topics.join(', ')}`);
+      this.log.debug(`Group ${this.group} consuming ${topics.join(', ')}`);
       callback();
     } catch (error) {
       callback(error);

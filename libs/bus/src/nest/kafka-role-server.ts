@@ -224,7 +224,7 @@ export class KafkaRoleServer extends ServerKafka {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), joinTimeoutMs))),
     ]).finally(() => clearTimeout(timer));
     if (timedOut) this.busLog.warn(`Group ${this.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
-    this.busLog.log(`Group ${this.group} consuming ${topics.join(', ')}`);
+    this.busLog.debug?.(`Group ${this.group} consuming ${topics.join(', ')}`);
   }
 
   /** Not used: records go through `handleRecord`, never through Nest's JSON request/reply handling. */

@@ -105,3 +105,22 @@ export function nestLogger(config: SigillumConfig): LoggerService {
   const pinoLogger = new PinoLogger({ pinoHttp: { logger: rootLogger(pinoLevelOf(config)) }, renameContext: 'context' });
   return new QuietNestLogger(pinoLogger, { renameContext: 'context' });
 }
+
+/**
+ * The line of a request that ended before pino-http saw it (the gateway's proxy, the body limits), in the same shape:
+ * `<METHOD> <path> <status> <ms> ms`, `routed: false`, with its traceparent, never its headers or query.
+ */
+export function logUnroutedRequest(config: SigillumConfig) {
+  const logger = rootLogger(pinoLevelOf(config));
+  return (req: IncomingMessage, status: number, seconds: number, traceparent: string): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (QUIET_PATHS.test(path)) return;
+    const responseTime = Math.round(seconds * 1000);
+    // routed: false — answered by the gateway's proxy (the role behind it logs the route) or refused by the body limits.
+    const line = { req: { method: req.method, path }, res: { statusCode: status }, responseTime, routed: false, traceparent, traceId: traceIdOf(traceparent) };
+    const msg = `${req.method} ${path} ${status} ${responseTime} ms`;
+    if (status >= 500) logger.error(line, msg);
+    else logger.info(line, msg);
+  };
+}
+

@@ -23,18 +23,25 @@ export function collectProcessMetrics(): void {
   collectDefaultMetrics({ register });
 }
 
+export type UnroutedRequestLog = (req: Request, status: number, seconds: number, traceparent: string) => void;
+
 /**
  * The first middleware of every request: its W3C trace context (the caller's `traceparent` when valid, a new one
  * otherwise), put back on the request so that the gateway's proxy forwards it to the role that serves the route, and
  * sent back so a caller can quote it; and its duration, by route template, when it ends.
  */
-export function installRequestObservation(app: INestApplication): void {
+export function installRequestObservation(app: INestApplication, logUnroutedRequest?: UnroutedRequestLog): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const traceparent = validTraceparent(req.headers.traceparent) ?? newTraceparent();
     req.headers.traceparent = traceparent;
     res.setHeader('traceparent', traceparent);
     const stop = httpRequestSeconds.startTimer();
-    res.once('finish', () => stop({ method: req.method, route: routeOf(req), status: String(res.statusCode) }));
+    res.once('finish', () => {
+      const seconds = stop({ method: req.method, route: routeOf(req), status: String(res.statusCode) });
+      // pino-http (a Nest middleware, after the body parsers) logs the others; these ended before it: proxied by the
+      // gateway to the role that serves them, or refused by the body limits.
+      if (!('log' in req)) logUnroutedRequest?.(req, res.statusCode, seconds, traceparent);
+    });
     next();
   });
 }
