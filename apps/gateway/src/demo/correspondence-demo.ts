@@ -120,6 +120,13 @@ runDemo({
     } finally {
       fs.rmSync(bundle, { force: true });
     }
+
+    narrator.title(`Prometheus scrapes GET /metrics with an ops credential: this letter in the figures`);
+    const scraper = await issueStaffCredential(admin, 'prometheus', ['ops']);
+    const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${scraper}` } }).then((r) => r.text());
+    const shown = metrics.split('\n').filter((line) => /^sigillum_(deliveries_total|step_duration_seconds_(sum|count)|deadline_misses_total|codes_sent_total|dead_letters_total)\b/.test(line));
+    for (const line of shown) narrator.say(line);
+    if (shown.length === 0) narrator.say('(none in this process: with the roles in separate processes, each serves its own /metrics)');
   },
 });
 
