@@ -114,7 +114,7 @@ export function unsharedStoreProblem(config: SigillumConfig, roles: readonly Rol
   return (
     `This process runs ${domain.map((spec) => spec.role).join(', ')} alone on Kafka with its own SQLite event store (${config.sqliteFile}): ` +
     'the other roles could not see what it records, nor it theirs. Set EVENT_STORE=postgres and DATABASE_URL (one store the roles ' +
-    'share; see "Distributed mode" in the README and scripts/cluster.sh), or run every role in one process (npm start).'
+    'share; see "Distributed mode" in docs/kafka.md and scripts/cluster.sh), or run every role in one process (npm start).'
   );
 }
 
