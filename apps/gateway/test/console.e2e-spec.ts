@@ -28,7 +28,10 @@ describe('operator console (embedded, HTTP)', () => {
     expect(setCookie).toMatch(/SameSite=Strict/);
     expect(setCookie).not.toContain(token);
     const cookie = setCookie.split(';')[0];
-    const page = await (await get('/console', { cookie })).text();
+    const overview = await get('/console', { cookie });
+    expect(overview.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(overview.headers.get('cache-control')).toBe('no-store');
+    const page = await overview.text();
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
     if (!csrf) throw new Error('no CSRF token in the overview');
     return { cookie, csrf };

@@ -18,7 +18,12 @@ function forbidden(rule: string, message: string): HttpException {
 export class ConsoleSessionMiddleware implements NestMiddleware {
   constructor(private readonly sessions: ConsoleSessions) {}
 
-  use(request: ConsoleRequest, _response: Response, next: NextFunction): void {
+  use(request: ConsoleRequest, response: Response, next: NextFunction): void {
+    // No script may run in a console page, nothing loads from elsewhere, no other site frames it; nothing is cached.
+    response.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    response.setHeader('X-Frame-Options', 'DENY');
+    response.setHeader('Cache-Control', 'no-store');
+    response.setHeader('Referrer-Policy', 'same-origin'); // not no-referrer: Chromium would then post forms with Origin: null
     const session = this.sessions.find(cookieOf(request.headers.cookie, CONSOLE_COOKIE));
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const origin = request.headers.origin;
