@@ -113,6 +113,9 @@ describe('operator console (embedded, HTTP)', () => {
     expect(opsPage).toContain('StepDeadlineMissed');
     expect(opsPage).toContain(world.operatorId);
     expect(opsPage).toContain(letter.token.acknowledgeBy);
+    // links between them: a fact's token to the token's row in the chain table
+    expect(opsPage).toContain(`<tr id="token-${letter.token.tokenId}"`);
+    expect(opsPage).toContain(`href="#token-${letter.token.tokenId}"`);
     expect(opsPage).not.toContain('Confidential');
     const opsTimeline = await (await get(`/ops/chains/${letter.correspondenceId}/timeline`, bearer(world.tokens.ops))).text();
     expect(opsTimeline).not.toContain('Confidential');

@@ -104,6 +104,7 @@ const PARTY_KEYS = new Set(['senderId', 'recipientId', 'operatorId']);
 /** A history entry's details: ids become links to the chains of that party or operator; the rest is shown as text. */
 function detailsOf(details: Record<string, unknown>) {
   return Object.entries(details).map(([name, value]) => {
+    if (name === 'tokenId' && typeof value === 'string') return html`<div>${name}: <a href="#token-${value}"><code>${value}</code></a></div>`;
     if (PARTY_KEYS.has(name) && typeof value === 'string') {
       const filter = name === 'operatorId' ? { operator: value } : { party: value };
       return html`<div>${name}: <a href="/console/chains${query(filter)}"><code>${value}</code></a></div>`;
@@ -153,7 +154,7 @@ ${(chain.value.steps ?? []).flatMap((s) =>
   s.tokens.length === 0
     ? [html`<tr><td>${s.stepIndex}. ${s.step}</td><td></td><td><a href="/console/chains${query({ operator: s.plannedOperatorId })}"><code>${s.plannedOperatorId}</code></a></td><td colspan="6"></td><td>${s.status}</td></tr>`]
     : s.tokens.map(
-        (k) => html`<tr class="${k.missing ? 'stuck' : ''}"><td>${s.stepIndex}. ${s.step}</td><td>${k.attempt}</td>
+        (k) => html`<tr id="token-${k.tokenId}" class="${k.missing ? 'stuck' : ''}"><td>${s.stepIndex}. ${s.step}</td><td>${k.attempt}</td>
 <td><a href="/console/chains${query({ operator: k.operatorId })}"><code>${k.operatorId}</code></a></td><td>${k.issuedAt}</td><td>${k.acknowledgeBy}</td><td>${k.returnBy}</td>
 <td>${k.acknowledgedAt ?? ''}</td><td>${k.returnedAt ?? ''}</td><td>${k.certifiedAt ?? ''}</td>
 <td>${k.status}${k.missing ? html` <b class="bad">${k.missing} missing</b>` : ''}${k.reasons.map((r) => html`<br><code>${r.rule}</code> ${r.message}`)}</td></tr>`,
@@ -168,7 +169,8 @@ ${
 ${t.history.map((h) => html`<tr class="${h.type === 'StepDeadlineMissed' || h.type === 'ChainFailed' ? 'stuck' : ''}"><td>${h.at}</td><td>${h.source}</td><td>${h.type}</td><td>${detailsOf(h.details)}</td></tr>`)}</table>
 <h2>Evidence</h2>
 <table data-testid="evidence"><tr><th>#</th><th>event</th><th>time</th><th>record digest</th><th>previous</th><th>verified</th></tr>
-${t.evidence.map((e) => html`<tr><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td><td><code>${e.previousEvidenceDigest ?? '—'}</code></td>
+${t.evidence.map((e) => html`<tr id="evidence-${e.recordDigest}"><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td>
+<td>${e.previousEvidenceDigest ? html`<a href="#evidence-${e.previousEvidenceDigest}"><code>${e.previousEvidenceDigest}</code></a>` : '—'}</td>
 <td>${verifiedOf(verification, e.chainIndex)}</td></tr>`)}</table>`
     : ''
 }`,
