@@ -88,8 +88,15 @@ describe('ops chain queries over 100,000 correspondences', () => {
     expect(stuck).not.toMatch(/SCAN c(?! USING)/);
   });
 
-  it('gives the timeline without the subject', () => {
+  it('gives the timeline without the subject nor a refusal reason', () => {
+    db.prepare(`UPDATE rm_mailbox_recipients SET refused_at = ?, refusal_reason = 'my private reason' WHERE correspondence_id = ?`).run(at(43), ID(42));
+    db.prepare('INSERT INTO rm_mailbox_history (correspondence_id, event_id, at, category, type, details) VALUES (?, ?, ?, ?, ?, ?)').run(
+      ID(42), 'e42-9', at(43), 'correspondence', 'RefusedByRecipient', JSON.stringify({ recipientId: PARTY(43), reason: 'my private reason' }),
+    );
     const timeline = opsTimeline(db, ID(42));
+    expect(JSON.stringify(timeline)).not.toContain('my private reason');
+    expect(timeline?.history.map((entry) => entry.type)).toContain('RefusedByRecipient');
+    expect(timeline?.recipients[0]).toMatchObject({ status: 'refused', refusalReason: null });
     expect(timeline).toMatchObject({ correspondenceId: ID(42) });
     expect(JSON.stringify(timeline)).not.toContain('secret subject');
     expect(opsTimeline(db, ID(COUNT + 1))).toBeNull();

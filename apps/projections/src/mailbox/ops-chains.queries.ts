@@ -192,14 +192,21 @@ export function chainsSummary(db: Database.Database, now: Date): ChainsSummary {
   };
 }
 
-/** One correspondence's history and evidence as the operator may see them: the mailbox view without its subject. */
+/** One correspondence's history and evidence as the operator may see them: the mailbox view without subject or refusal reasons. */
 export type OpsTimeline = Omit<CorrespondenceView, 'subject'>;
 
 export function opsTimeline(db: Database.Database, correspondenceId: string): OpsTimeline | null {
   const view = findCorrespondence(db, correspondenceId);
   if (!view) return null;
-  // never to ops: the subject is the letter's content
+  // Never to ops: the subject (the letter's content) and a recipient's refusal reason (free text a person wrote).
   const rest: Record<string, unknown> = { ...view };
   delete rest.subject;
+  rest.recipients = view.recipients.map((recipient) => ({ ...recipient, refusalReason: null }));
+  rest.history = view.history.map((entry) => {
+    if (!('reason' in entry.details)) return entry;
+    const details: Record<string, unknown> = { ...entry.details };
+    delete details.reason;
+    return { ...entry, details };
+  });
   return rest as OpsTimeline;
 }
