@@ -85,9 +85,9 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
         {
           // Writes only to the categories the process's roles own (ForeignStreamWriteError otherwise); reads pass.
           provide: EVENT_STORE,
-          // Observed: appends take the trace context of what is being handled, and are counted and logged (observability/).
+          // Observed inside: the appends let through take the trace context of what is being handled, and are counted and logged.
           useFactory: (db: Database.Database) =>
-            new ObservedEventStore(restrictToOwnedCategories(createStore(options.config, db), options.relayCategories)),
+            restrictToOwnedCategories(new ObservedEventStore(createStore(options.config, db)), options.relayCategories),
           inject: [LOCAL_DB],
         },
         { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },
