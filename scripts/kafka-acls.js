@@ -82,7 +82,10 @@ const tokensTopicOf = (name) => wire(`sigillum.partner.${name}.tokens`);
 const partnerBaseReadTopics = (name) => [tokensTopicOf(name), `${inboundTopicOf(name)}.dlq`];
 
 function partnerReadTopics(list) {
-  const topics = (list || '').split(',').map((s) => s.trim()).filter(Boolean)
+  const topics = (list || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
     .map((entry) => wire(entry.includes('.') ? entry : `sigillum.${entry}.events`));
   for (const topic of topics) {
     if (!TOPIC_NAME.test(topic)) usage(`--read entry "${topic}" is not a topic name (letters, digits, '.', '_', '-'; no wildcard)`);
@@ -146,8 +149,10 @@ const nameOf = (table, value) => Object.keys(table).find((k) => table[k] === val
 
 function describe(a) {
   const pattern = a.resourcePatternType === ResourcePatternTypes.PREFIXED ? '*' : '';
-  return `${nameOf(AclPermissionTypes, a.permissionType)} ${nameOf(AclOperationTypes, a.operation)} on ` +
-    `${nameOf(AclResourceTypes, a.resourceType).toLowerCase()} ${a.resourceName}${pattern}`;
+  return (
+    `${nameOf(AclPermissionTypes, a.permissionType)} ${nameOf(AclOperationTypes, a.operation)} on ` +
+    `${nameOf(AclResourceTypes, a.resourceType).toLowerCase()} ${a.resourceName}${pattern}`
+  );
 }
 
 async function ensureTopic(admin, topic) {
@@ -169,8 +174,10 @@ async function main() {
         const user = arg('user');
         if (!user || !/^[A-Za-z0-9._-]+$/.test(user)) usage('app needs --user NAME');
         const r = await setAcls(admin, `User:${user}`, appAcls(user));
-        console.log(`kafka-acls: User:${user}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
-          `CREATE/DESCRIBE/READ/WRITE topics ${wire('sigillum.')}*, READ groups ${wire('sigillum.')}*`);
+        console.log(
+          `kafka-acls: User:${user}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
+            `CREATE/DESCRIBE/READ/WRITE topics ${wire('sigillum.')}*, READ groups ${wire('sigillum.')}*`,
+        );
         break;
       }
       case 'partner': {
@@ -183,10 +190,14 @@ async function main() {
         // which may not create topics, can subscribe before either.
         const tokensCreated = await ensureTopic(admin, tokensTopicOf(name));
         const r = await setAcls(admin, `User:partner-${name}`, partnerAcls(name, readTopics));
-        const reads = [...new Set([...partnerBaseReadTopics(name), ...readTopics])].map((t) => (t === tokensTopicOf(name) && tokensCreated ? `${t} (created)` : t));
-        console.log(`kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
-          `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${reads.join(', ')}; ` +
-          `READ groups ${wire(`sigillum.partner.${name}.`)}*`);
+        const reads = [...new Set([...partnerBaseReadTopics(name), ...readTopics])].map((t) =>
+          t === tokensTopicOf(name) && tokensCreated ? `${t} (created)` : t,
+        );
+        console.log(
+          `kafka-acls: User:partner-${name}: ${r.total} ACLs (${r.added} added, ${r.removed} removed): ` +
+            `WRITE+READ ${inbound}${created ? ' (created)' : ''}; READ ${reads.join(', ')}; ` +
+            `READ groups ${wire(`sigillum.partner.${name}.`)}*`,
+        );
         break;
       }
       case 'list': {

@@ -26,7 +26,9 @@ function fail(message) {
 /** { brokers, sasl? } for `new Kafka(...)`, from the command line (or the KAFKA_* variables). */
 function connectionOptions() {
   const brokers = arg('brokers', process.env.KAFKA_BROKERS || '127.0.0.1:9092')
-    .split(',').map((s) => s.trim()).filter(Boolean);
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const mechanism = arg('sasl', process.env.KAFKA_SASL_MECHANISM || '').toLowerCase();
   if (!mechanism) return { brokers };
   if (!['plain', 'scram-sha-256', 'scram-sha-512'].includes(mechanism)) fail(`--sasl ${mechanism}: use plain, scram-sha-256 or scram-sha-512`);

@@ -34,7 +34,12 @@ try {
 const { Kafka, logLevel } = kafkajs;
 
 function processAlive(p) {
-  try { process.kill(p, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+  try {
+    process.kill(p, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

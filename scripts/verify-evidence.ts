@@ -101,10 +101,13 @@ async function fetchText(url: string): Promise<string> {
   try {
     response = await fetch(url, { headers: { accept: 'application/json, application/x-pem-file', ...credentialHeaders() } });
   } catch (error) {
-    throw new Error(`Cannot reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is Sigillum running there? Pass --url to point elsewhere.`);
+    throw new Error(
+      `Cannot reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is Sigillum running there? Pass --url to point elsewhere.`,
+    );
   }
   const body = await response.text();
-  if (response.status === 404) throw new Error(`${url} answered 404: ${messageOf(body)}. Check the correspondence id (GET /mailbox/<partyId>/outbox lists yours).`);
+  if (response.status === 404)
+    throw new Error(`${url} answered 404: ${messageOf(body)}. Check the correspondence id (GET /mailbox/<partyId>/outbox lists yours).`);
   if (response.status === 401 || response.status === 403) {
     throw new Error(
       `${url} answered ${response.status}: ${messageOf(body)}. Set SIGILLUM_TOKEN to an auditor's staff token (or a party's session credential with SIGILLUM_SESSION).`,
@@ -123,7 +126,10 @@ function messageOf(body: string): string {
   }
 }
 
-function recordsOf(body: unknown, where: string): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string; signingCertificate?: string } {
+function recordsOf(
+  body: unknown,
+  where: string,
+): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string; signingCertificate?: string } {
   if (Array.isArray(body)) return { correspondenceId: null, records: body };
   if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
     const object = body as { correspondenceId?: unknown; records: unknown[]; caCertificatePem?: unknown; signingCertificate?: unknown };
@@ -156,11 +162,20 @@ async function load(options: Options): Promise<Evidence> {
     }
     const parsed = recordsOf(body, options.file);
     const caCertificatePem = options.ca ? readFile(options.ca, 'the CA certificate') : parsed.caCertificatePem;
-    if (!caCertificatePem) throw new UsageError(`${options.file} carries no CA certificate: pass --ca ca.pem (from GET /ca/certificate of the issuing Sigillum)`);
-    return { correspondenceId: parsed.correspondenceId, records: parsed.records, caCertificatePem, ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}) };
+    if (!caCertificatePem)
+      throw new UsageError(`${options.file} carries no CA certificate: pass --ca ca.pem (from GET /ca/certificate of the issuing Sigillum)`);
+    return {
+      correspondenceId: parsed.correspondenceId,
+      records: parsed.records,
+      caCertificatePem,
+      ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}),
+    };
   }
   const id = encodeURIComponent(options.correspondenceId as string);
-  const [evidenceText, caText] = await Promise.all([fetchText(`${options.url}/evidence/${id}`), options.ca ? Promise.resolve('') : fetchText(`${options.url}/ca/certificate`)]);
+  const [evidenceText, caText] = await Promise.all([
+    fetchText(`${options.url}/evidence/${id}`),
+    options.ca ? Promise.resolve('') : fetchText(`${options.url}/ca/certificate`),
+  ]);
   const parsed = recordsOf(JSON.parse(evidenceText) as unknown, `${options.url}/evidence/${id}`);
   const caCertificatePem = options.ca ? readFile(options.ca, 'the CA certificate') : caText;
   if (!caCertificatePem.includes('BEGIN CERTIFICATE')) throw new Error(`${options.url}/ca/certificate did not return a PEM certificate`);
@@ -176,7 +191,9 @@ function report(evidence: Evidence, verdict: EvidenceVerdict): string {
   const lines = [`Correspondence ${verdict.correspondenceId ?? evidence.correspondenceId ?? '(unnamed)'}: ${evidence.records.length} evidence record(s)`];
   for (const record of verdict.records) {
     const digest = record.recordDigest ? `${record.recordDigest.slice(0, 16)}…` : '-';
-    lines.push(`  #${String(record.chainIndex ?? record.index).padEnd(3)} ${record.valid ? 'ok     ' : 'INVALID'} ${String(record.eventName ?? '?').padEnd(42)} ${digest}`);
+    lines.push(
+      `  #${String(record.chainIndex ?? record.index).padEnd(3)} ${record.valid ? 'ok     ' : 'INVALID'} ${String(record.eventName ?? '?').padEnd(42)} ${digest}`,
+    );
     for (const problem of record.problems) lines.push(`        ${problem.rule}: ${problem.message}`);
   }
   if (evidence.records.length === 0) lines.push('  (no evidence recorded yet: the correspondence is known but nothing was evidenced; try again in a moment)');
@@ -205,7 +222,12 @@ async function main(): Promise<number> {
   try {
     const evidence = await load(options);
     if (options.exportTo) {
-      const saved = { correspondenceId: evidence.correspondenceId, records: evidence.records, caCertificatePem: evidence.caCertificatePem, ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}) };
+      const saved = {
+        correspondenceId: evidence.correspondenceId,
+        records: evidence.records,
+        caCertificatePem: evidence.caCertificatePem,
+        ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}),
+      };
       fs.writeFileSync(options.exportTo, `${JSON.stringify(saved, null, 2)}\n`);
       process.stdout.write(`Saved the evidence and the CA certificate to ${options.exportTo} (verify it later with --file).\n`);
     }

@@ -79,14 +79,24 @@ if (!brokers || !databaseUrl) {
       const registrar = asBearer(api, await issueStaffCredential(admin, 'trace-registrar', ['registrar']));
       const ops = asBearer(api, await issueStaffCredential(admin, 'trace-ops', ['ops']));
       const now = new Date();
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+      await enrolHostedOperator(
+        { admin, registrar },
+        { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+      );
       const alice = await enrolPerson(registrar, mailbox, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
       const bob = await enrolPerson(registrar, mailbox, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now });
       const session = await openSession(api, mailbox, { userId: alice, counterpartIds: [bob], kind: 'registered' });
-      const uploaded = (await fetch(`${cluster.gatewayUrl}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: 'Dear Bob' }).then((r) =>
-        r.json(),
-      )) as { digest: string };
-      const draft = await api('POST', '/drafts', { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'n.txt', contentType: 'text/plain' }] }, session.auth);
+      const uploaded = (await fetch(`${cluster.gatewayUrl}/contents`, {
+        method: 'PUT',
+        headers: { ...session.auth, 'content-type': 'text/plain' },
+        body: 'Dear Bob',
+      }).then((r) => r.json())) as { digest: string };
+      const draft = await api(
+        'POST',
+        '/drafts',
+        { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'n.txt', contentType: 'text/plain' }] },
+        session.auth,
+      );
       const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
       await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
 

@@ -67,7 +67,13 @@ if (!brokers || !databaseUrl) {
         brokers,
         databaseUrl,
         // Two certifiers and two processors: the one killed has a peer that takes over its partitions and its relay.
-        env: { ...mailbox.env(), CLUSTER_CERTIFIERS: process.env.CLUSTER_CERTIFIERS ?? '2', LOG_LEVEL: 'warn', TIMER_POLL_MS: '250', SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0' },
+        env: {
+          ...mailbox.env(),
+          CLUSTER_CERTIFIERS: process.env.CLUSTER_CERTIFIERS ?? '2',
+          LOG_LEVEL: 'warn',
+          TIMER_POLL_MS: '250',
+          SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: '0',
+        },
       });
       const started = performance.now();
       await cluster.start();
@@ -95,11 +101,24 @@ if (!brokers || !databaseUrl) {
 
     it('completes every letter exactly once through kill -9 of the processor, of the certifier, and a broker restart', async () => {
       const now = new Date();
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Cluster Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+      await enrolHostedOperator(
+        { admin, registrar },
+        { displayName: 'Cluster Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+      );
       const pairs: { sender: OpenedSession; senderId: string; recipientId: string }[] = [];
       for (let i = 0; i < PAIRS; i++) {
-        const senderId = await enrolPerson(registrar, mailbox, { displayName: `Sender ${i}`, email: `sender${i}.${name}@example.org`, level: 'substantial', now });
-        const recipientId = await enrolPerson(registrar, mailbox, { displayName: `Recipient ${i}`, email: `recipient${i}.${name}@example.org`, level: 'substantial', now });
+        const senderId = await enrolPerson(registrar, mailbox, {
+          displayName: `Sender ${i}`,
+          email: `sender${i}.${name}@example.org`,
+          level: 'substantial',
+          now,
+        });
+        const recipientId = await enrolPerson(registrar, mailbox, {
+          displayName: `Recipient ${i}`,
+          email: `recipient${i}.${name}@example.org`,
+          level: 'substantial',
+          now,
+        });
         pairs.push({ sender: await openSession(api, mailbox, { userId: senderId, counterpartIds: [recipientId], kind: 'registered' }), senderId, recipientId });
       }
       log(`${PAIRS} senders with an open session, ${PAIRS} recipients, a hosted operator certified`);
@@ -111,7 +130,12 @@ if (!brokers || !databaseUrl) {
         const upload = await fetch(`${cluster.gatewayUrl}/contents`, { method: 'PUT', headers: { ...sender.auth, 'content-type': 'text/plain' }, body });
         expect(upload.status).toBe(201);
         const { digest } = (await upload.json()) as { digest: string };
-        const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] }, sender.auth);
+        const draft = await api(
+          'POST',
+          '/drafts',
+          { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] },
+          sender.auth,
+        );
         const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, sender.auth);
         await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, sender.auth);
         letters.push({ draftId: draft.draftId, sender, recipientId, digest });
@@ -170,7 +194,9 @@ if (!brokers || !databaseUrl) {
         300_000,
         2_000,
       ).catch(async (error: Error) => {
-        throw new Error(`${error.message}\n${await cluster.status()}\ncertifier log:\n${cluster.logTail('certifier')}\nprocessor log:\n${cluster.logTail('processor')}`);
+        throw new Error(
+          `${error.message}\n${await cluster.status()}\ncertifier log:\n${cluster.logTail('certifier')}\nprocessor log:\n${cluster.logTail('processor')}`,
+        );
       });
       log(`every chain completed and delivered ${Math.round((performance.now() - started) / 1000)} s after the last wave was sent`);
 
@@ -250,7 +276,9 @@ if (!brokers || !databaseUrl) {
       const perLetter = (n: number | undefined) => (n === undefined ? 'n/a (not the local broker)' : `${Math.round(n / LETTERS / 1024)} kB`);
       log(
         `bytes on disk per delivery (whole run, enrolments included): PostgreSQL ${perLetter(bytes.postgres)}, ` +
-          `instances' SQLite + archive ${perLetter(bytes.instances)} (${Object.entries(bytes.byInstance).map(([name, n]) => `${name} ${perLetter(n)}`).join(', ')}), ` +
+          `instances' SQLite + archive ${perLetter(bytes.instances)} (${Object.entries(bytes.byInstance)
+            .map(([name, n]) => `${name} ${perLetter(n)}`)
+            .join(', ')}), ` +
           `Kafka partitions ${perLetter(bytes.kafka)}`,
       );
     }, 1_500_000);

@@ -32,7 +32,13 @@ import { benchSqlite } from './sqlite-phases';
 /** The file system under `dir`, which decides what a commit (and an fsync with FULL) costs. */
 function fileSystemOf(dir: string): string {
   const known: Record<number, string> = {
-    0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs', 0x6969: 'nfs',
+    0xef53: 'ext4',
+    0x58465342: 'xfs',
+    0x9123683e: 'btrfs',
+    0x01021994: 'tmpfs',
+    0x794c7630: 'overlayfs',
+    0x2fc12fc1: 'zfs',
+    0x6969: 'nfs',
   };
   try {
     const type = fs.statfsSync(dir).type;
@@ -55,9 +61,20 @@ function printFacts(settings: Settings, payloads: readonly Payload[]): void {
     ['cpus', `${cpus.length} x ${cpus[0]?.model?.trim() ?? 'unknown'}`],
     ['memory', `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
     ['SQLite', `${sqliteVersion}, WAL, SQLITE_SYNCHRONOUS=${settings.synchronous}, files in ${os.tmpdir()} (${fileSystemOf(os.tmpdir())}; TMPDIR moves them)`],
-    ['events', `${formatInt(settings.events)} (BENCH_EVENTS), data ~${Math.round(dataBytes)} B JSON + metadata ~${Math.round(metadataBytes)} B, 1 event per stream`],
-    ['batching', `store ${STORE_BATCH_SIZE} appends/tx, relay 256/publish (embedded: bus rows + relay checkpoint in 1 tx), embedded consumer page 100, ${DEFAULT_MAX_IN_FLIGHT} in flight per group, checkpoint every 250 ms, Kafka ${KAFKA_SEND_BATCH} records/send`],
-    ['Kafka', settings.brokers ? `${settings.brokers.join(',')}, kafkajs ${kafkajsVersion}, ${settings.partitions} partition(s)/topic` : 'skipped (KAFKA_BROKERS not set)'],
+    [
+      'events',
+      `${formatInt(settings.events)} (BENCH_EVENTS), data ~${Math.round(dataBytes)} B JSON + metadata ~${Math.round(metadataBytes)} B, 1 event per stream`,
+    ],
+    [
+      'batching',
+      `store ${STORE_BATCH_SIZE} appends/tx, relay 256/publish (embedded: bus rows + relay checkpoint in 1 tx), embedded consumer page 100, ${DEFAULT_MAX_IN_FLIGHT} in flight per group, checkpoint every 250 ms, Kafka ${KAFKA_SEND_BATCH} records/send`,
+    ],
+    [
+      'Kafka',
+      settings.brokers
+        ? `${settings.brokers.join(',')}, kafkajs ${kafkajsVersion}, ${settings.partitions} partition(s)/topic`
+        : 'skipped (KAFKA_BROKERS not set)',
+    ],
   ];
   const width = Math.max(...facts.map(([name]) => name.length));
   process.stdout.write(`\nSigillum bus benchmark (${new Date().toISOString()})\n`);
@@ -111,7 +128,9 @@ async function main(): Promise<number> {
   printFacts(settings, sample.length > 0 ? sample : makePayloads(Math.min(settings.events, 100), settings.payloadBytes));
   if (results.length > 0) printTable();
   process.stdout.write('\nratio = per second / per second of the raw ceiling named in the last column (same payloads, same run).\n');
-  process.stdout.write(`Ceilings (the SQLite batched insert, copy and read: best of ${CEILING_RUNS}, everything else one run; repeat the whole run to judge the noise):\n`);
+  process.stdout.write(
+    `Ceilings (the SQLite batched insert, copy and read: best of ${CEILING_RUNS}, everything else one run; repeat the whole run to judge the noise):\n`,
+  );
   process.stdout.write('  raw insert = plain table without indexes, JSON.stringify of data and metadata, batched as the store;\n');
   process.stdout.write('  raw copy = read event rows, parse, insert bus rows; raw read = SELECT the bus rows in order + JSON.parse;\n');
   process.stdout.write('  kafkajs raw = the same records (key, value, CloudEvents headers) sent/received without the adapter.\n');
@@ -123,8 +142,11 @@ async function main(): Promise<number> {
     );
   }
   if (failure) {
-    const message = failure instanceof BenchError ? failure.message : `${(failure as Error)?.stack ?? String(failure)}\n` +
-      'This is unexpected: rerun with a smaller BENCH_EVENTS to see whether it is load-related, and report the output above.';
+    const message =
+      failure instanceof BenchError
+        ? failure.message
+        : `${(failure as Error)?.stack ?? String(failure)}\n` +
+          'This is unexpected: rerun with a smaller BENCH_EVENTS to see whether it is load-related, and report the output above.';
     process.stderr.write(`\n[bench] FAILED: ${message}\n`);
     return 1;
   }
@@ -134,7 +156,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error) => {
-    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : (error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
     process.exit(1);
   },
 );

@@ -10,7 +10,8 @@ import { KAFKA_SEND_BATCH, type Payload, randomHex, type Settings } from './setu
 
 // The Kafka phases of bus.bench.ts: raw kafkajs produce and consume, KafkaEventBus, and the relay to Kafka.
 
-export const KAFKA_HINT = 'Start a broker with `bash scripts/kafka.sh start` (check it with `bash scripts/kafka.sh status`, logs with `bash scripts/kafka.sh logs`), or unset KAFKA_BROKERS to run the SQLite part only.';
+export const KAFKA_HINT =
+  'Start a broker with `bash scripts/kafka.sh start` (check it with `bash scripts/kafka.sh status`, logs with `bash scripts/kafka.sh logs`), or unset KAFKA_BROKERS to run the SQLite part only.';
 
 export async function benchKafka(
   settings: Settings,
@@ -32,7 +33,10 @@ export async function benchKafka(
     requestTimeout: 30_000,
     retry: { retries: 3 },
     logLevel: logLevel.ERROR,
-    logCreator: () => ({ namespace, log }: LogEntry) => process.stderr.write(`[kafkajs ${namespace}] ERROR ${log.message}\n`),
+    logCreator:
+      () =>
+      ({ namespace, log }: LogEntry) =>
+        process.stderr.write(`[kafkajs ${namespace}] ERROR ${log.message}\n`),
   });
 
   const admin: Admin = kafka.admin();
@@ -55,8 +59,10 @@ export async function benchKafka(
         await admin.deleteTopics({ topics: toDelete, timeout: 10_000 });
         progressLine(`deleted Kafka topics ${toDelete.join(', ')}`);
       } catch (error) {
-        progressLine(`could not delete Kafka topics ${toDelete.join(', ')} (${(error as Error).message}); ` +
-          'delete them by hand with kafka-topics.sh --delete, or `bash scripts/kafka.sh stop --clean` to wipe the local broker.');
+        progressLine(
+          `could not delete Kafka topics ${toDelete.join(', ')} (${(error as Error).message}); ` +
+            'delete them by hand with kafka-topics.sh --delete, or `bash scripts/kafka.sh stop --clean` to wipe the local broker.',
+        );
       }
     }
     await admin.disconnect().catch(() => undefined);
@@ -79,11 +85,20 @@ export async function benchKafka(
   let progress = new Progress('raw produce', n);
   let start = performance.now();
   for (let from = 0; from < n; from += KAFKA_SEND_BATCH) {
-    await within(producer.send({ topic: topics.raw, acks: -1, messages: records.slice(from, from + KAFKA_SEND_BATCH) }), timeout,
-      () => `A raw produce to ${topics.raw} got no answer within ${timeout / 1000} s. ${KAFKA_HINT}`);
+    await within(
+      producer.send({ topic: topics.raw, acks: -1, messages: records.slice(from, from + KAFKA_SEND_BATCH) }),
+      timeout,
+      () => `A raw produce to ${topics.raw} got no answer within ${timeout / 1000} s. ${KAFKA_HINT}`,
+    );
     progress.update(Math.min(from + KAFKA_SEND_BATCH, n));
   }
-  record({ id: 'kafka.raw.produce', adapter: 'kafkajs (raw)', operation: `produce, idempotent acks=all, ${KAFKA_SEND_BATCH}/send`, count: n, seconds: seconds(start) });
+  record({
+    id: 'kafka.raw.produce',
+    adapter: 'kafkajs (raw)',
+    operation: `produce, idempotent acks=all, ${KAFKA_SEND_BATCH}/send`,
+    count: n,
+    seconds: seconds(start),
+  });
 
   // 4b. Raw kafkajs consume: eachBatch, auto-commit, parse each value. Timed from the group join (connect and join excluded).
   const rawConsumer = kafka.consumer({ groupId: groups.raw, allowAutoTopicCreation: false });
@@ -101,11 +116,16 @@ export async function benchKafka(
       rawConsumed.add(batch.messages.length);
     },
   });
-  let end = await within(rawConsumed.done, timeout, () =>
-    `The raw kafkajs consumer received only ${rawConsumed.count} of ${n} records from ${topics.raw} within ${timeout / 1000} s. ${KAFKA_HINT}`);
+  let end = await within(
+    rawConsumed.done,
+    timeout,
+    () => `The raw kafkajs consumer received only ${rawConsumed.count} of ${n} records from ${topics.raw} within ${timeout / 1000} s. ${KAFKA_HINT}`,
+  );
   let joined = Math.min(joinedAt ?? Infinity, rawConsumed.first!);
-  notes.push(`Kafka consumers are timed from the moment their group is joined to the last record handled; connecting and joining ` +
-    `(${seconds(start, joined).toFixed(3)} s for the raw eachBatch consumer) are left out.`);
+  notes.push(
+    `Kafka consumers are timed from the moment their group is joined to the last record handled; connecting and joining ` +
+      `(${seconds(start, joined).toFixed(3)} s for the raw eachBatch consumer) are left out.`,
+  );
   await rawConsumer.disconnect();
   record({ id: 'kafka.raw.consume', adapter: 'kafkajs (raw)', operation: 'consume, eachBatch + auto-commit', count: n, seconds: seconds(joined, end) });
 
@@ -126,12 +146,23 @@ export async function benchKafka(
       commitConsumed.add();
     },
   });
-  end = await within(commitConsumed.done, timeout, () =>
-    `The raw kafkajs consumer (commit per message) received only ${commitConsumed.count} of ${n} records within ${timeout / 1000} s. ` +
-      `Rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S; if it received none, ${KAFKA_HINT}`);
+  end = await within(
+    commitConsumed.done,
+    timeout,
+    () =>
+      `The raw kafkajs consumer (commit per message) received only ${commitConsumed.count} of ${n} records within ${timeout / 1000} s. ` +
+      `Rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S; if it received none, ${KAFKA_HINT}`,
+  );
   await commitConsumer.disconnect();
   joined = Math.min(joinedAt ?? Infinity, commitConsumed.first!);
-  record({ id: 'kafka.raw.consume.commit', adapter: 'kafkajs (raw)', operation: 'consume, eachMessage + commit each', count: n, seconds: seconds(joined, end), ceiling: 'kafka.raw.consume' });
+  record({
+    id: 'kafka.raw.consume.commit',
+    adapter: 'kafkajs (raw)',
+    operation: 'consume, eachMessage + commit each',
+    count: n,
+    seconds: seconds(joined, end),
+    ceiling: 'kafka.raw.consume',
+  });
 
   // 4c. KafkaEventBus publish of the same payloads (topic created and producer connected beforehand, as in a running process).
   const bus = new KafkaEventBus({
@@ -152,8 +183,11 @@ export async function benchKafka(
   progress = new Progress('bus publish', n);
   start = performance.now();
   for (let from = 0; from < n; from += quarter) {
-    await within(bus.publish(messages.slice(from, from + quarter)), timeout, () =>
-      `KafkaEventBus.publish to ${topics.bus} got no answer within ${timeout / 1000} s. ${KAFKA_HINT}`);
+    await within(
+      bus.publish(messages.slice(from, from + quarter)),
+      timeout,
+      () => `KafkaEventBus.publish to ${topics.bus} got no answer within ${timeout / 1000} s. ${KAFKA_HINT}`,
+    );
     progress.update(Math.min(from + quarter, n));
   }
   record({ id: 'kafka.bus.publish', adapter: 'KafkaEventBus', operation: 'publish', count: n, seconds: seconds(start), ceiling: 'kafka.raw.produce' });
@@ -164,18 +198,31 @@ export async function benchKafka(
   start = performance.now();
   const busConsumer = await bus.consume({ group: groups.bus, topics: [topics.bus], fromBeginning: true, handler: async () => busConsumed.add() });
   const consumeResolvedAt = performance.now(); // consume() resolves once the group is joined
-  end = await within(busConsumed.done, timeout, () =>
-    `The KafkaEventBus consumer handled only ${busConsumed.count} of ${n} messages from ${topics.bus} within ${timeout / 1000} s. ` +
-      `Rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S; if it handled none, ${KAFKA_HINT}`);
+  end = await within(
+    busConsumed.done,
+    timeout,
+    () =>
+      `The KafkaEventBus consumer handled only ${busConsumed.count} of ${n} messages from ${topics.bus} within ${timeout / 1000} s. ` +
+      `Rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S; if it handled none, ${KAFKA_HINT}`,
+  );
   await busConsumer.stop();
   joined = Math.min(consumeResolvedAt, busConsumed.first!);
   notes.push(`KafkaEventBus.consume() took ${seconds(start, joined).toFixed(3)} s to connect and join its group (left out of its rate).`);
-  record({ id: 'kafka.bus.consume', adapter: 'KafkaEventBus', operation: 'consume (group, eachBatch, batched commits)', count: n, seconds: seconds(joined, end), ceiling: 'kafka.raw.consume' });
+  record({
+    id: 'kafka.bus.consume',
+    adapter: 'KafkaEventBus',
+    operation: 'consume (group, eachBatch, batched commits)',
+    count: n,
+    seconds: seconds(joined, end),
+    ceiling: 'kafka.raw.consume',
+  });
   const vsCommitEach = rateOf('kafka.bus.consume')! / rateOf('kafka.raw.consume.commit')!;
-  notes.push(`KafkaEventBus.consume runs at ${formatRatio(rateOf('kafka.bus.consume')! / rateOf('kafka.raw.consume')!)} of raw kafkajs eachBatch ` +
-    `and ${formatRatio(vsCommitEach)} of raw kafkajs committing after every message: it handles each partition in order (partitions in ` +
-    'parallel), resolves each offset once its message is handled or dead-lettered, and commits the resolved offsets every ' +
-    '1000 ms / 1000 messages and at the end of each fetched batch; the rest of its gap is decoding, the retry policy and a heartbeat check per message.');
+  notes.push(
+    `KafkaEventBus.consume runs at ${formatRatio(rateOf('kafka.bus.consume')! / rateOf('kafka.raw.consume')!)} of raw kafkajs eachBatch ` +
+      `and ${formatRatio(vsCommitEach)} of raw kafkajs committing after every message: it handles each partition in order (partitions in ` +
+      'parallel), resolves each offset once its message is handled or dead-lettered, and commits the resolved offsets every ' +
+      '1000 ms / 1000 messages and at the end of each fetched batch; the rest of its gap is decoding, the retry policy and a heartbeat check per message.',
+  );
 
   // 4e. Relay store -> KafkaEventBus: the production path with EVENT_BUS=kafka, catching up on the store of 2a.
   const relayed = new CountingBus(bus, 'relay -> Kafka', n);
@@ -184,9 +231,20 @@ export async function benchKafka(
   progressLine(`EventRelay: store -> KafkaEventBus (${topics.relay}), catch-up`);
   start = performance.now();
   await relay.start();
-  end = await within(relayed.countdown.done, timeout, () =>
-    `The relay published only ${relayed.countdown.count} of ${n} events to Kafka within ${timeout / 1000} s. ` +
-      `Look for [EventRelay] errors above. ${KAFKA_HINT}`);
+  end = await within(
+    relayed.countdown.done,
+    timeout,
+    () =>
+      `The relay published only ${relayed.countdown.count} of ${n} events to Kafka within ${timeout / 1000} s. ` +
+      `Look for [EventRelay] errors above. ${KAFKA_HINT}`,
+  );
   await relay.stop();
-  record({ id: 'kafka.relay', adapter: 'EventRelay -> Kafka', operation: 'relay store -> bus (catch-up)', count: n, seconds: seconds(start, end), ceiling: 'kafka.raw.produce' });
+  record({
+    id: 'kafka.relay',
+    adapter: 'EventRelay -> Kafka',
+    operation: 'relay store -> bus (catch-up)',
+    count: n,
+    seconds: seconds(start, end),
+    ceiling: 'kafka.raw.produce',
+  });
 }

@@ -35,7 +35,9 @@ export class Progress {
     while (this.quarters < reached) {
       this.quarters++;
       const seconds = ((performance.now() - this.started) / 1000).toFixed(2);
-      progressLine(`  ${this.label}: ${this.quarters * 25}% (${formatInt(Math.round((this.total * this.quarters) / 4))}/${formatInt(this.total)}, ${seconds} s)`);
+      progressLine(
+        `  ${this.label}: ${this.quarters * 25}% (${formatInt(Math.round((this.total * this.quarters) / 4))}/${formatInt(this.total)}, ${seconds} s)`,
+      );
     }
   }
 }
@@ -102,7 +104,10 @@ export function printTable(): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const numeric = new Set([2, 3, 4, 5]);
   const line = (cells: string[]) =>
-    cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join(' | ').trimEnd();
+    cells
+      .map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
+      .join(' | ')
+      .trimEnd();
   process.stdout.write(`\n${line(header)}\n${widths.map((width) => '-'.repeat(width)).join('-|-')}\n`);
   for (const row of rows) process.stdout.write(`${line(row)}\n`);
 }

@@ -36,7 +36,9 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
     problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL (as for the apps)`);
   }
-  const brokers = env.KAFKA_BROKERS?.split(',').map((broker) => broker.trim()).filter(Boolean);
+  const brokers = env.KAFKA_BROKERS?.split(',')
+    .map((broker) => broker.trim())
+    .filter(Boolean);
   if (brokers?.some((broker) => !/^[^\s:]+:\d+$/.test(broker))) {
     problems.push(`KAFKA_BROKERS=${JSON.stringify(env.KAFKA_BROKERS)} must be host:port[,host:port...], e.g. KAFKA_BROKERS=127.0.0.1:9092`);
   }
@@ -61,7 +63,9 @@ export interface Payload {
 }
 
 export function randomHex(length: number): string {
-  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length);
+  return randomBytes(Math.ceil(length / 2))
+    .toString('hex')
+    .slice(0, length);
 }
 
 /** N events on N distinct streams; each event's data is a JSON object of about `payloadBytes`. */
@@ -99,4 +103,3 @@ export function makePayloads(count: number, payloadBytes: number): Payload[] {
     };
   });
 }
-

@@ -31,8 +31,15 @@ function rawInsert(db: Database.Database, table: string, payloads: readonly Payl
   );
   const writeBatch = db.transaction((batch: readonly Payload[]) => {
     for (const { streamId, pending } of batch) {
-      insert.run(streamId, 0, pending.metadata.eventId, pending.event.type, pending.event.version,
-        JSON.stringify(pending.event.data), JSON.stringify(pending.metadata));
+      insert.run(
+        streamId,
+        0,
+        pending.metadata.eventId,
+        pending.event.type,
+        pending.event.version,
+        JSON.stringify(pending.event.data),
+        JSON.stringify(pending.metadata),
+      );
     }
   });
   for (let start = 0; start < payloads.length; start += batchSize) {
@@ -75,7 +82,14 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
     progressLine(`raw better-sqlite3, the store's SQL and schema, ${batchSize} append(s) per transaction`);
     start = performance.now();
     rawStoreSql(schemaDb, payloads, batchSize, new Progress(`raw store SQL ${batchSize}/tx`, n));
-    record({ id: `sqlite.raw.storeSql${batchSize}`, adapter: 'sqlite (raw)', operation: `store's SQL+schema, ${batchSize}/tx`, count: n, seconds: seconds(start), ceiling: 'sqlite.raw.insert' });
+    record({
+      id: `sqlite.raw.storeSql${batchSize}`,
+      adapter: 'sqlite (raw)',
+      operation: `store's SQL+schema, ${batchSize}/tx`,
+      count: n,
+      seconds: seconds(start),
+      ceiling: 'sqlite.raw.insert',
+    });
   }
 
   // 2a. Store: all appends issued at once, to distinct streams (group commit).
@@ -89,11 +103,20 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
     await Promise.all(payloads.slice(from, from + quarter).map((p) => store.append(p.streamId, [p.pending], 'no-stream')));
     progress.update(Math.min(from + quarter, n));
   }
-  record({ id: 'store.concurrent', adapter: 'SqliteEventStore', operation: 'append, concurrent (group commit)', count: n, seconds: seconds(start), ceiling: 'sqlite.raw.insert' });
-  notes.push(`SqliteEventStore concurrent appends run at ${ratioText('store.concurrent', `sqlite.raw.storeSql${STORE_BATCH_SIZE}`)} of ` +
-    `the store's own SQL and schema run raw, which itself runs at ${ratioText(`sqlite.raw.storeSql${STORE_BATCH_SIZE}`, 'sqlite.raw.insert')} ` +
-    'of the plain table: the schema (unique indexes on event_id and (stream_id, revision), the streams table) is that part of the gap, ' +
-    'the adapter (a promise, validation and a savepoint per append) the rest.');
+  record({
+    id: 'store.concurrent',
+    adapter: 'SqliteEventStore',
+    operation: 'append, concurrent (group commit)',
+    count: n,
+    seconds: seconds(start),
+    ceiling: 'sqlite.raw.insert',
+  });
+  notes.push(
+    `SqliteEventStore concurrent appends run at ${ratioText('store.concurrent', `sqlite.raw.storeSql${STORE_BATCH_SIZE}`)} of ` +
+      `the store's own SQL and schema run raw, which itself runs at ${ratioText(`sqlite.raw.storeSql${STORE_BATCH_SIZE}`, 'sqlite.raw.insert')} ` +
+      'of the plain table: the schema (unique indexes on event_id and (stream_id, revision), the streams table) is that part of the gap, ' +
+      'the adapter (a promise, validation and a savepoint per append) the rest.',
+  );
 
   // 2b. Store: one append at a time, each awaited (one transaction per event).
   const serialDb = track(openDb(path.join(dir, 'store-serial.db'), settings.synchronous));
@@ -105,11 +128,20 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
     await serialStore.append(payloads[index].streamId, [payloads[index].pending], 'no-stream');
     progress.update(index + 1);
   }
-  record({ id: 'store.serial', adapter: 'SqliteEventStore', operation: 'append, one by one awaited', count: n, seconds: seconds(start), ceiling: 'sqlite.raw.insert' });
-  notes.push(`SqliteEventStore one-by-one appends run at ${ratioText('store.serial', 'sqlite.raw.storeSql1')} of its own SQL and schema ` +
-    `driven raw with one append per transaction (and ${ratioText('store.serial', 'sqlite.raw.insert1')} of plain 1-row transactions): ` +
-    'awaiting each append costs one commit per event, and each commit writes every index page it touched to the WAL; ' +
-    'concurrent callers share commits.');
+  record({
+    id: 'store.serial',
+    adapter: 'SqliteEventStore',
+    operation: 'append, one by one awaited',
+    count: n,
+    seconds: seconds(start),
+    ceiling: 'sqlite.raw.insert',
+  });
+  notes.push(
+    `SqliteEventStore one-by-one appends run at ${ratioText('store.serial', 'sqlite.raw.storeSql1')} of its own SQL and schema ` +
+      `driven raw with one append per transaction (and ${ratioText('store.serial', 'sqlite.raw.insert1')} of plain 1-row transactions): ` +
+      'awaiting each append costs one commit per event, and each commit writes every index page it touched to the WAL; ' +
+      'concurrent callers share commits.',
+  );
   await serialStore.close();
 
   // Ceiling of the relay: read the same event rows, parse them, and insert bus rows into a plain table.
@@ -132,11 +164,22 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
   progressLine('EventRelay: store -> embedded bus, catch-up of the events appended above');
   start = performance.now();
   await relay.start();
-  let end = await within(relayed.countdown.done, settings.phaseTimeoutMs, () =>
-    `The relay published only ${relayed.countdown.count} of ${n} events to the embedded bus within ${settings.phaseTimeoutMs / 1000} s. ` +
-      'Look for [EventRelay] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.');
+  let end = await within(
+    relayed.countdown.done,
+    settings.phaseTimeoutMs,
+    () =>
+      `The relay published only ${relayed.countdown.count} of ${n} events to the embedded bus within ${settings.phaseTimeoutMs / 1000} s. ` +
+      'Look for [EventRelay] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.',
+  );
   await relay.stop();
-  record({ id: 'embedded.relay', adapter: 'EventRelay -> embedded', operation: 'relay store -> bus (catch-up, rows+ckpt 1 tx)', count: n, seconds: seconds(start, end), ceiling: 'sqlite.raw.copy' });
+  record({
+    id: 'embedded.relay',
+    adapter: 'EventRelay -> embedded',
+    operation: 'relay store -> bus (catch-up, rows+ckpt 1 tx)',
+    count: n,
+    seconds: seconds(start, end),
+    ceiling: 'sqlite.raw.copy',
+  });
 
   // Ceiling of the consumer: read the same bus rows in order and parse their data.
   const topic = Topics.eventsOf(CATEGORY);
@@ -156,11 +199,22 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
   progressLine('EmbeddedEventBus: consumer group reads the backlog');
   start = performance.now();
   const consumer = await bus.consume({ group: 'bench.embedded', topics: [topic], handler: async () => consumed.add() });
-  end = await within(consumed.done, settings.phaseTimeoutMs, () =>
-    `The embedded consumer handled only ${consumed.count} of ${n} messages within ${settings.phaseTimeoutMs / 1000} s. ` +
-      'Look for [EmbeddedEventBus] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.');
+  end = await within(
+    consumed.done,
+    settings.phaseTimeoutMs,
+    () =>
+      `The embedded consumer handled only ${consumed.count} of ${n} messages within ${settings.phaseTimeoutMs / 1000} s. ` +
+      'Look for [EmbeddedEventBus] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.',
+  );
   await consumer.stop();
-  record({ id: 'embedded.consume', adapter: 'EmbeddedEventBus', operation: `consume (group, backlog, ${DEFAULT_MAX_IN_FLIGHT} in flight)`, count: n, seconds: seconds(start, end), ceiling: 'sqlite.raw.read' });
+  record({
+    id: 'embedded.consume',
+    adapter: 'EmbeddedEventBus',
+    operation: `consume (group, backlog, ${DEFAULT_MAX_IN_FLIGHT} in flight)`,
+    count: n,
+    seconds: seconds(start, end),
+    ceiling: 'sqlite.raw.read',
+  });
   await bus.close();
 
   // 3c. End to end on a fresh file: append -> relay -> embedded bus -> consumer, all running together.
@@ -177,11 +231,24 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
     await Promise.all(payloads.slice(from, from + quarter).map((p) => e2eStore.append(p.streamId, [p.pending], 'no-stream')));
   }
   const appendedAt = performance.now();
-  end = await within(delivered.done, settings.phaseTimeoutMs, () =>
-    `End to end, the consumer handled only ${delivered.count} of ${n} events within ${settings.phaseTimeoutMs / 1000} s. ` +
-      'Look for [EventRelay] or [EmbeddedEventBus] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.');
-  record({ id: 'embedded.e2e', adapter: 'store+relay+embedded', operation: 'append -> relay -> consume', count: n, seconds: seconds(start, end), ceiling: 'sqlite.raw.insert' });
-  notes.push(`End to end (embedded): the appends alone finished after ${seconds(start, appendedAt).toFixed(3)} s; the last event was consumed ${seconds(appendedAt, end).toFixed(3)} s later.`);
+  end = await within(
+    delivered.done,
+    settings.phaseTimeoutMs,
+    () =>
+      `End to end, the consumer handled only ${delivered.count} of ${n} events within ${settings.phaseTimeoutMs / 1000} s. ` +
+      'Look for [EventRelay] or [EmbeddedEventBus] errors above; rerun with a smaller BENCH_EVENTS or a larger BENCH_PHASE_TIMEOUT_S.',
+  );
+  record({
+    id: 'embedded.e2e',
+    adapter: 'store+relay+embedded',
+    operation: 'append -> relay -> consume',
+    count: n,
+    seconds: seconds(start, end),
+    ceiling: 'sqlite.raw.insert',
+  });
+  notes.push(
+    `End to end (embedded): the appends alone finished after ${seconds(start, appendedAt).toFixed(3)} s; the last event was consumed ${seconds(appendedAt, end).toFixed(3)} s later.`,
+  );
   await e2eConsumer.stop();
   await e2eRelay.stop();
   await e2eBus.close();
@@ -200,8 +267,15 @@ function rawStoreSql(db: Database.Database, payloads: readonly Payload[], batchS
   const writeBatch = db.transaction((batch: readonly Payload[]) => {
     for (const { streamId, pending } of batch) {
       const revision = ((head.get(streamId) as number | undefined) ?? -1) + 1;
-      insert.run(streamId, revision, pending.metadata.eventId, pending.event.type, pending.event.version,
-        JSON.stringify(pending.event.data), JSON.stringify(pending.metadata));
+      insert.run(
+        streamId,
+        revision,
+        pending.metadata.eventId,
+        pending.event.type,
+        pending.event.version,
+        JSON.stringify(pending.event.data),
+        JSON.stringify(pending.metadata),
+      );
       upsertHead.run(streamId, revision, CATEGORY);
     }
   });
@@ -213,8 +287,10 @@ function rawStoreSql(db: Database.Database, payloads: readonly Payload[], batchS
 
 function rawCopy(from: Database.Database, to: Database.Database, table: string, progress?: Progress): void {
   const page = from
-    .prepare(`SELECT global_position, stream_id, event_type, event_version, data, metadata FROM events
-              WHERE global_position > ? ORDER BY global_position LIMIT 256`)
+    .prepare(
+      `SELECT global_position, stream_id, event_type, event_version, data, metadata FROM events
+              WHERE global_position > ? ORDER BY global_position LIMIT 256`,
+    )
     .safeIntegers(true);
   const insert = to.prepare(`INSERT INTO ${table} (topic, key, message_id, type, source, time, correlation_id, causation_id, data_version, data)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -223,8 +299,18 @@ function rawCopy(from: Database.Database, to: Database.Database, table: string, 
     for (const row of rows) {
       const data = JSON.parse(row.data);
       const metadata = JSON.parse(row.metadata);
-      insert.run(Topics.eventsOf(CATEGORY), row.stream_id, metadata.eventId, `sigillum.${CATEGORY}.${row.event_type}`, metadata.source,
-        metadata.occurredAt, metadata.correlationId, metadata.causationId, row.event_version, JSON.stringify(data));
+      insert.run(
+        Topics.eventsOf(CATEGORY),
+        row.stream_id,
+        metadata.eventId,
+        `sigillum.${CATEGORY}.${row.event_type}`,
+        metadata.source,
+        metadata.occurredAt,
+        metadata.correlationId,
+        metadata.causationId,
+        row.event_version,
+        JSON.stringify(data),
+      );
     }
   });
   let after = 0n;

@@ -76,7 +76,11 @@ export class DeliveryWatch {
         if (recorded.event.type === 'ChainCompleted') this.completed.add(id);
         else if (recorded.event.type === 'DeliveredToRecipient') this.delivered.add(id);
         else if (recorded.event.type === 'ChainFailed' || recorded.event.type === 'ChainRefused') {
-          this.fail(new BenchError(`Correspondence ${id}: ${recorded.event.type} ${JSON.stringify(recorded.event.data).slice(0, 400)}; run with LOG_LEVEL=log to see why`));
+          this.fail(
+            new BenchError(
+              `Correspondence ${id}: ${recorded.event.type} ${JSON.stringify(recorded.event.data).slice(0, 400)}; run with LOG_LEVEL=log to see why`,
+            ),
+          );
         }
         if (this.completed.has(id) && this.delivered.has(id)) this.waiting.get(id)?.resolve();
       },
@@ -132,7 +136,10 @@ export async function enrolParties(client: Client, dataDir: string, mailbox: Loo
   const admin = asBearer(api, readAdminCredential(dataDir));
   const registrar = asBearer(api, await issueStaffCredential(admin, 'bench-registrar', ['registrar']));
   const now = new Date();
-  await enrolHostedOperator({ admin, registrar }, { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+  await enrolHostedOperator(
+    { admin, registrar },
+    { displayName: 'Bench Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+  );
   const sessions: { session: OpenedSession; recipientId: string }[] = [];
   for (let i = 0; i < pairs; i++) {
     const sender = await enrolPerson(registrar, mailbox, { displayName: `Sender ${i}`, email: `sender${i}@example.org`, level: 'substantial', now });
@@ -153,7 +160,12 @@ export async function prepareLetters(base: string, enrolled: Enrolled, count: nu
     const upload = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: letter });
     if (upload.status !== 201) throw new BenchError(`PUT /contents answered ${upload.status}: ${await upload.text()}`);
     const { digest } = (await upload.json()) as { digest: string };
-    const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] }, session.auth);
+    const draft = await api(
+      'POST',
+      '/drafts',
+      { recipientIds: [recipientId], subject: `Letter ${i}`, kind: 'registered', parts: [{ digest, name: `letter-${i}.txt`, contentType: 'text/plain' }] },
+      session.auth,
+    );
     const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
     prepared.push({ draftId: draft.draftId as string, session, key: `bench-${process.pid}-${i}` });
@@ -190,7 +202,8 @@ export async function sendAll(
       const item = prepared[next++];
       const t0 = performance.now();
       const answer = await client.call('POST', `/drafts/${item.draftId}/sending`, { submissionKey: item.key }, item.session.auth);
-      if (answer.status !== 202 && answer.status !== 200) throw new BenchError(`sending answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
+      if (answer.status !== 202 && answer.status !== 200)
+        throw new BenchError(`sending answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
       await watch.done(answer.body.correspondenceId as string);
       onDone(performance.now() - t0);
     }

@@ -19,7 +19,6 @@ export function integerSetting(env: NodeJS.ProcessEnv, problems: string[]): (nam
   };
 }
 
-
 export function progressLine(text: string): void {
   process.stderr.write(`[bench] ${text}\n`);
 }
@@ -95,7 +94,10 @@ export function printTable(): void {
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column].length)));
   const line = (values: string[]) =>
-    values.map((cell, column) => (column === 0 || column === 9 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join(' | ').trimEnd();
+    values
+      .map((cell, column) => (column === 0 || column === 9 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
+      .join(' | ')
+      .trimEnd();
   process.stdout.write(`\n${line(header)}\n${widths.map((width) => '-'.repeat(width)).join('-|-')}\n`);
   for (const row of cells) process.stdout.write(`${line(row)}\n`);
 }
@@ -172,4 +174,3 @@ export class Client {
     this.agent.destroy();
   }
 }
-

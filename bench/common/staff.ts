@@ -21,7 +21,8 @@ export interface BenchStaff {
 /** Issues a staff credential as `admin` and returns its headers. */
 export async function issueStaff(client: Client, admin: Headers, subject: string, roles: readonly StaffRoleName[]): Promise<Headers> {
   const issued = await client.expect(201, 'POST', '/staff/credentials', { subject, roles }, admin);
-  if (typeof issued.credential !== 'string') throw new BenchError(`POST /staff/credentials answered without a credential: ${JSON.stringify(issued).slice(0, 200)}`);
+  if (typeof issued.credential !== 'string')
+    throw new BenchError(`POST /staff/credentials answered without a credential: ${JSON.stringify(issued).slice(0, 200)}`);
   return bearer(issued.credential);
 }
 

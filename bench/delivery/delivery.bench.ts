@@ -41,7 +41,20 @@ import { LoopbackMailbox } from '@sigillum/channels';
 import type { RecordedEvent } from '@sigillum/contracts';
 import Database from 'better-sqlite3';
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
-import { BenchError, integerSetting, Client, distribution, formatInt, formatRatio, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
+import {
+  BenchError,
+  integerSetting,
+  Client,
+  distribution,
+  formatInt,
+  formatRatio,
+  notes,
+  printTable,
+  Progress,
+  progressLine,
+  rows,
+  within,
+} from '../common/report';
 
 interface Settings {
   readonly deliveries: number;
@@ -95,7 +108,9 @@ function rawAppendFloor(dir: string, synchronous: Settings['synchronous'], event
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
-    db.exec('CREATE TABLE raw_events (id INTEGER PRIMARY KEY, stream_id TEXT, stream_revision INTEGER, event_id TEXT, event_type TEXT, data TEXT, metadata TEXT)');
+    db.exec(
+      'CREATE TABLE raw_events (id INTEGER PRIMARY KEY, stream_id TEXT, stream_revision INTEGER, event_id TEXT, event_type TEXT, data TEXT, metadata TEXT)',
+    );
     const insert = db.prepare('INSERT INTO raw_events (stream_id, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
     // Events appended together share a stream and a causation: group them as the product committed them.
     const groups: RecordedEvent[][] = [];
@@ -106,7 +121,14 @@ function rawAppendFloor(dir: string, synchronous: Settings['synchronous'], event
     }
     const append = db.transaction((group: RecordedEvent[]) => {
       for (const recorded of group) {
-        insert.run(recorded.streamId, recorded.streamRevision, recorded.metadata.eventId, recorded.event.type, JSON.stringify(recorded.event.data), JSON.stringify(recorded.metadata));
+        insert.run(
+          recorded.streamId,
+          recorded.streamRevision,
+          recorded.metadata.eventId,
+          recorded.event.type,
+          JSON.stringify(recorded.event.data),
+          JSON.stringify(recorded.metadata),
+        );
       }
     });
     const started = performance.now();
@@ -147,7 +169,14 @@ interface RunResult {
 }
 
 /** One whole run: boot, set up, send `deliveries`, watch them complete; `env` applied over the bench's settings. */
-async function runOnce(settings: Settings, label: string, deliveries: number, env: NodeJS.ProcessEnv, profile: boolean, keepDir: (dir: string) => void): Promise<RunResult> {
+async function runOnce(
+  settings: Settings,
+  label: string,
+  deliveries: number,
+  env: NodeJS.ProcessEnv,
+  profile: boolean,
+  keepDir: (dir: string) => void,
+): Promise<RunResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-delivery-'));
   keepDir(dataDir);
   const mailbox = await new LoopbackMailbox().start();
@@ -161,8 +190,14 @@ async function runOnce(settings: Settings, label: string, deliveries: number, en
     client = new Client('127.0.0.1', port, Math.max(settings.concurrency, 4));
     const timeout = settings.phaseTimeoutMs;
 
-    progressLine(`[${label}] setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(deliveries)} drafts validated`);
-    const prepared = await within(prepareDrafts(client, `http://127.0.0.1:${port}`, dataDir, mailbox, { ...settings, deliveries }), timeout, () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`);
+    progressLine(
+      `[${label}] setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients; ${formatInt(deliveries)} drafts validated`,
+    );
+    const prepared = await within(
+      prepareDrafts(client, `http://127.0.0.1:${port}`, dataDir, mailbox, { ...settings, deliveries }),
+      timeout,
+      () => `setup did not finish within ${timeout / 1000} s; lower BENCH_DELIVERIES`,
+    );
     watch = new DeliveryWatch();
     await watch.startAtEnd(store);
     watch.recording = true;
@@ -229,9 +264,23 @@ async function main(): Promise<number> {
     // after: the product's default, records proven by the evidence log. BENCH_COMPARE=0 skips the first run.
     const compare = process.env.BENCH_COMPARE?.trim() !== '0';
     const before = compare
-      ? await runOnce(settings, 'before: per-record JWS', Math.max(50, Math.floor(settings.deliveries / 4)), { EVIDENCE_RECORD_SIGNATURES: 'jws' }, false, (dir) => dirs.push(dir))
+      ? await runOnce(
+          settings,
+          'before: per-record JWS',
+          Math.max(50, Math.floor(settings.deliveries / 4)),
+          { EVIDENCE_RECORD_SIGNATURES: 'jws' },
+          false,
+          (dir) => dirs.push(dir),
+        )
       : undefined;
-    const after = await runOnce(settings, 'evidence log', settings.deliveries, { EVIDENCE_RECORD_SIGNATURES: 'none' }, Boolean(process.env.BENCH_CPU_PROFILE), (dir) => dirs.push(dir));
+    const after = await runOnce(
+      settings,
+      'evidence log',
+      settings.deliveries,
+      { EVIDENCE_RECORD_SIGNATURES: 'none' },
+      Boolean(process.env.BENCH_CPU_PROFILE),
+      (dir) => dirs.push(dir),
+    );
 
     const { events, signatures } = after;
     const perDelivery = events.length / settings.deliveries;
@@ -248,11 +297,29 @@ async function main(): Promise<number> {
     const signatureCeiling = 1 / (edPerDelivery / ed25519PerSecond + rsaPerDelivery / rsaPerSecond);
 
     if (before) {
-      rows.push({ what: `before: every evidence record signed (EVIDENCE_RECORD_SIGNATURES=jws), ${formatInt(before.deliveries)} deliveries`, dist: distribution(before.latencies), perSecond: before.deliveriesPerSecond });
+      rows.push({
+        what: `before: every evidence record signed (EVIDENCE_RECORD_SIGNATURES=jws), ${formatInt(before.deliveries)} deliveries`,
+        dist: distribution(before.latencies),
+        perSecond: before.deliveriesPerSecond,
+      });
     }
-    rows.push({ what: `registered delivery, send → chain completed + delivered (${after.busKind})`, dist: distribution(after.latencies), perSecond: deliveriesPerSecond });
-    rows.push({ what: 'floor: raw SQLite inserts of those events', perSecond: rawStoreDeliveriesPerSecond, ratio: formatRatio(deliveriesPerSecond / rawStoreDeliveriesPerSecond), against: 'product / raw store' });
-    rows.push({ what: 'floor: raw node:crypto signatures of one delivery', perSecond: signatureCeiling, ratio: formatRatio(deliveriesPerSecond / signatureCeiling), against: 'product / raw signing' });
+    rows.push({
+      what: `registered delivery, send → chain completed + delivered (${after.busKind})`,
+      dist: distribution(after.latencies),
+      perSecond: deliveriesPerSecond,
+    });
+    rows.push({
+      what: 'floor: raw SQLite inserts of those events',
+      perSecond: rawStoreDeliveriesPerSecond,
+      ratio: formatRatio(deliveriesPerSecond / rawStoreDeliveriesPerSecond),
+      against: 'product / raw store',
+    });
+    rows.push({
+      what: 'floor: raw node:crypto signatures of one delivery',
+      perSecond: signatureCeiling,
+      ratio: formatRatio(deliveriesPerSecond / signatureCeiling),
+      against: 'product / raw signing',
+    });
     if (before) {
       const beforeEd = before.signatures.ed25519 / before.deliveries;
       const beforeBytes = bytesOf(before.events) / before.deliveries;
@@ -266,13 +333,24 @@ async function main(): Promise<number> {
     } else {
       notes.push(`process CPU per delivery: ${after.cpuMsPerDelivery.toFixed(1)} ms (BENCH_COMPARE=0: no per-record JWS run to compare with)`);
     }
-    notes.push(`per delivery: ${perDelivery.toFixed(1)} events, ${edPerDelivery.toFixed(1)} Ed25519 signatures, ${rsaPerDelivery.toFixed(2)} RSA-2048 (RFC 3161); node:crypto on this machine: ${formatInt(ed25519PerSecond)} Ed25519/s, ${formatInt(rsaPerSecond)} RSA-2048/s per core`);
-    notes.push(`events per delivery by type: ${[...byType].sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${(n / settings.deliveries).toFixed(2)}`).join(', ')}`);
+    notes.push(
+      `per delivery: ${perDelivery.toFixed(1)} events, ${edPerDelivery.toFixed(1)} Ed25519 signatures, ${rsaPerDelivery.toFixed(2)} RSA-2048 (RFC 3161); node:crypto on this machine: ${formatInt(ed25519PerSecond)} Ed25519/s, ${formatInt(rsaPerSecond)} RSA-2048/s per core`,
+    );
+    notes.push(
+      `events per delivery by type: ${[...byType]
+        .sort((a, b) => b[1] - a[1])
+        .map(([type, n]) => `${type} ${(n / settings.deliveries).toFixed(2)}`)
+        .join(', ')}`,
+    );
     notes.push(`target: >= 1,000/s embedded, >= 500/s on Kafka, on 2 cores (this machine: ${os.cpus().length} cores)`);
 
     process.stdout.write(`\nSigillum registered-delivery benchmark (${new Date().toISOString()})\n`);
-    process.stdout.write(`  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${after.busKind}, store ${after.storeKind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`);
-    process.stdout.write(`  ${formatInt(settings.deliveries)} deliveries, ${settings.concurrency} in flight, ${settings.pairs} sender/recipient pairs, kind "registered" (seal, timestamp, deliver, archive)\n`);
+    process.stdout.write(
+      `  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${after.busKind}, store ${after.storeKind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`,
+    );
+    process.stdout.write(
+      `  ${formatInt(settings.deliveries)} deliveries, ${settings.concurrency} in flight, ${settings.pairs} sender/recipient pairs, kind "registered" (seal, timestamp, deliver, archive)\n`,
+    );
     printTable();
     for (const note of notes) process.stdout.write(`  ${note}\n`);
     return 0;
@@ -290,7 +368,10 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or unset KAFKA_BROKERS for the embedded bus.\n`);
+    if (!(error instanceof BenchError))
+      process.stderr.write(
+        `${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or unset KAFKA_BROKERS for the embedded bus.\n`,
+      );
     process.exit(1);
   },
 );

@@ -113,7 +113,10 @@ function snapshot(dataDir: string): Snapshot {
     try {
       const prefix = databases.length > 1 ? `${path.basename(file)}:` : '';
       const owners = new Map(
-        (db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')").all() as { name: string; tbl_name: string }[]).map((r) => [r.name, r.tbl_name]),
+        (db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')").all() as { name: string; tbl_name: string }[]).map((r) => [
+          r.name,
+          r.tbl_name,
+        ]),
       );
       owners.set('sqlite_schema', 'sqlite_schema');
       owners.set('sqlite_master', 'sqlite_schema');
@@ -129,7 +132,9 @@ function snapshot(dataDir: string): Snapshot {
       }
       if (owners.get('bus_messages') === 'bus_messages') {
         // What the embedded bus log still holds, per topic (dead letters apart).
-        const perTopic = db.prepare(`SELECT topic || CASE WHEN dlq_group = '' THEN '' ELSE ' (dead letters)' END AS topic, count(*) AS n FROM bus_messages GROUP BY 1`).all() as { topic: string; n: number }[];
+        const perTopic = db
+          .prepare(`SELECT topic || CASE WHEN dlq_group = '' THEN '' ELSE ' (dead letters)' END AS topic, count(*) AS n FROM bus_messages GROUP BY 1`)
+          .all() as { topic: string; n: number }[];
         for (const { topic, n } of perTopic) rows.set(`${prefix}bus_messages ${topic}`, n);
       }
     } finally {
@@ -185,12 +190,20 @@ async function main(): Promise<number> {
     await watch.startAtEnd(store);
 
     progressLine(`setup: a hosted processing operator, ${settings.pairs} senders with an open session and ${settings.pairs} recipients`);
-    const enrolled = await within(enrolParties(client, dataDir, mailbox, settings.pairs), timeout, () => `the enrolment did not finish within ${timeout / 1000} s`);
+    const enrolled = await within(
+      enrolParties(client, dataDir, mailbox, settings.pairs),
+      timeout,
+      () => `the enrolment did not finish within ${timeout / 1000} s`,
+    );
     await settle(settings.settleMs, 'after the enrolment');
     const snapshots: Snapshot[] = [snapshot(dataDir)];
     for (let batch = 0; batch < settings.batches; batch++) {
       progressLine(`batch ${batch + 1}/${settings.batches}: ${formatInt(settings.letters)} letters prepared and validated`);
-      const prepared = await within(prepareLetters(base, enrolled, settings.letters, batch * settings.letters), timeout, () => `the drafts were not ready within ${timeout / 1000} s`);
+      const prepared = await within(
+        prepareLetters(base, enrolled, settings.letters, batch * settings.letters),
+        timeout,
+        () => `the drafts were not ready within ${timeout / 1000} s`,
+      );
       progressLine(`batch ${batch + 1}/${settings.batches}: sending them, ${settings.concurrency} in flight, until every chain is completed`);
       const progress = new Progress('delivered', settings.letters);
       let done = 0;
@@ -205,8 +218,12 @@ async function main(): Promise<number> {
 
     const last = snapshots[snapshots.length - 1];
     process.stdout.write(`\nSigillum bytes on disk per registered delivery (${new Date().toISOString()})\n`);
-    process.stdout.write(`  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${config.eventBus.kind}, store ${config.eventStore.kind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`);
-    process.stdout.write(`  ${settings.batches} batch(es) of ${formatInt(settings.letters)} registered letters (2 kB each), ${settings.pairs} sender/recipient pairs, settled ${settings.settleMs / 1000} s after each\n\n`);
+    process.stdout.write(
+      `  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${config.eventBus.kind}, store ${config.eventStore.kind}, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`,
+    );
+    process.stdout.write(
+      `  ${settings.batches} batch(es) of ${formatInt(settings.letters)} registered letters (2 kB each), ${settings.pairs} sender/recipient pairs, settled ${settings.settleMs / 1000} s after each\n\n`,
+    );
     process.stdout.write(`  DATA_DIR after the enrolment: ${formatInt(snapshots[0].total)} bytes; after everything: ${formatInt(last.total)} bytes\n`);
     for (let batch = 1; batch < snapshots.length; batch++) {
       const growth = snapshots[batch].total - snapshots[batch - 1].total;

@@ -54,7 +54,12 @@ const RAW_EVENTS_TABLE = `CREATE TABLE raw_events (
  * Raw better-sqlite3: the events the openings wrote, inserted into a plain table one transaction each (the product
  * commits each append on its own), JSON.stringify included. Returns the time per opening (its events in a row).
  */
-export function rawAppendFloor(dir: string, synchronous: Settings['synchronous'], events: readonly RecordedEvent[], openings: number): Distribution & { total: number } {
+export function rawAppendFloor(
+  dir: string,
+  synchronous: Settings['synchronous'],
+  events: readonly RecordedEvent[],
+  openings: number,
+): Distribution & { total: number } {
   const db = new Database(path.join(dir, 'raw-substrate.db'));
   try {
     db.pragma('journal_mode = WAL');
@@ -64,8 +69,15 @@ export function rawAppendFloor(dir: string, synchronous: Settings['synchronous']
       'INSERT INTO raw_events (stream_id, stream_revision, event_id, event_type, event_version, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     const append = db.transaction((recorded: RecordedEvent, suffix: string) => {
-      insert.run(recorded.streamId, recorded.streamRevision, `${recorded.metadata.eventId}${suffix}`,
-        recorded.event.type, recorded.event.version, JSON.stringify(recorded.event.data), JSON.stringify(recorded.metadata));
+      insert.run(
+        recorded.streamId,
+        recorded.streamRevision,
+        `${recorded.metadata.eventId}${suffix}`,
+        recorded.event.type,
+        recorded.event.version,
+        JSON.stringify(recorded.event.data),
+        JSON.stringify(recorded.metadata),
+      );
     });
     const perOpening = events.length / openings;
     // Warm-up pass on the same rows (distinct ids), then the measured pass, grouped as the openings wrote them.

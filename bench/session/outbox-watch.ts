@@ -55,7 +55,11 @@ export class OutboxWatch {
       return done instanceof Error ? Promise.reject(done) : Promise.resolve(done);
     }
     const pending = new Promise<Delivery>((resolve, reject) => this.waiting.set(reference, { resolve, reject }));
-    return within(pending, timeoutMs, () => `No out-of-band message for ${reference} within ${timeoutMs / 1000} s: did the certifier fail? Look above for its warnings.`);
+    return within(
+      pending,
+      timeoutMs,
+      () => `No out-of-band message for ${reference} within ${timeoutMs / 1000} s: did the certifier fail? Look above for its warnings.`,
+    );
   }
 
   /** Reads the code from the file the transport wrote, checking that the file names the reference. */

@@ -22,7 +22,8 @@ export async function setUp(client: Client, dataDir: string, outbox: OutboxWatch
   const certify = (partyId: string, name: string) =>
     client.expect(201, 'POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil, evidence: EVIDENCE }, registrar);
 
-  const operator = (await client.expect(201, 'POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Bench Processing' }, admin)).partyId as string;
+  const operator = (await client.expect(201, 'POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Bench Processing' }, admin))
+    .partyId as string;
   await client.expect(
     200,
     'PUT',
@@ -31,7 +32,13 @@ export async function setUp(client: Client, dataDir: string, outbox: OutboxWatch
     admin,
   );
   const { publicKey } = generateKeyPairSync('ed25519');
-  await client.expect(201, 'POST', `/parties/${operator}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) }, admin);
+  await client.expect(
+    201,
+    'POST',
+    `/parties/${operator}/keys`,
+    { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) },
+    admin,
+  );
   await certify(operator, 'legalName');
   await certify(operator, 'operatorAccreditation');
 
@@ -88,7 +95,9 @@ export async function openOne(client: Client, outbox: OutboxWatch, userId: strin
   const opened = await client.call('POST', `/sessions/${sessionId}/code`, { code });
   const t3 = performance.now();
   if (opened.status !== 200 || typeof opened.body.credential !== 'string') {
-    throw new BenchError(`POST /sessions/${sessionId}/code answered ${opened.status} ${JSON.stringify(opened.body).slice(0, 400)} instead of 200 with a credential`);
+    throw new BenchError(
+      `POST /sessions/${sessionId}/code answered ${opened.status} ${JSON.stringify(opened.body).slice(0, 400)} instead of 200 with a credential`,
+    );
   }
   return { sessionId, requestMs: t1 - t0, outOfBandMs: t2 - t1, sendMs: delivery.sendMs, codeMs: t3 - t2 };
 }

@@ -56,7 +56,14 @@ import { readSettings, type Settings } from './settings';
 // ---------------------------------------------------------------- main
 
 function fileSystemOf(dir: string): string {
-  const known: Record<number, string> = { 0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
+  const known: Record<number, string> = {
+    0xef53: 'ext4',
+    0x58465342: 'xfs',
+    0x9123683e: 'btrfs',
+    0x01021994: 'tmpfs',
+    0x794c7630: 'overlayfs',
+    0x2fc12fc1: 'zfs',
+  };
   try {
     const type = fs.statfsSync(dir).type;
     return known[type] ?? `fs 0x${type.toString(16)}`;
@@ -72,13 +79,24 @@ function printFacts(settings: Settings, config: SigillumConfig | undefined, outb
   memory.close();
   const facts: Array<[string, string]> = [
     ['node', `${process.version} (${process.platform} ${process.arch})`],
-    ['cpus', `${cpus.length} x ${cpus[0]?.model?.trim() ?? 'unknown'}${cpus.length !== 2 ? '  (the target is stated for 2 cores: taskset -c 0,1 to match)' : ''}`],
+    [
+      'cpus',
+      `${cpus.length} x ${cpus[0]?.model?.trim() ?? 'unknown'}${cpus.length !== 2 ? '  (the target is stated for 2 cores: taskset -c 0,1 to match)' : ''}`,
+    ],
     ['SQLite', `${sqliteVersion}, WAL, SQLITE_SYNCHRONOUS=${settings.synchronous}, files in ${os.tmpdir()} (${fileSystemOf(os.tmpdir())})`],
     ['bus', config ? `${config.eventBus.kind}${settings.brokers ? ` (${settings.brokers})` : ''}, store ${config.eventStore.kind}` : '?'],
     ['out-of-band', `OOB_EMAIL_TRANSPORT=file into ${outbox}`],
-    ['abuse limits', Object.entries(settings.sessionLimits).map(([name, value]) => `${name}=${value}`).join(', ')],
-    ['staff', 'set-up by the first-start admin and a registrar it issued a credential to; openings anonymous, as a party\'s client'],
-    ['sessions', `${formatInt(settings.sessions)} (BENCH_SESSIONS) after ${settings.warmup} warm-up, concurrency ${settings.concurrency}, ${settings.users} users + ${settings.users} counterparts, kind "registered" (1 chain operator)`],
+    [
+      'abuse limits',
+      Object.entries(settings.sessionLimits)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(', '),
+    ],
+    ['staff', "set-up by the first-start admin and a registrar it issued a credential to; openings anonymous, as a party's client"],
+    [
+      'sessions',
+      `${formatInt(settings.sessions)} (BENCH_SESSIONS) after ${settings.warmup} warm-up, concurrency ${settings.concurrency}, ${settings.users} users + ${settings.users} counterparts, kind "registered" (1 chain operator)`,
+    ],
   ];
   if (eventsPerOpening) {
     facts.push(['events/opening', [...eventsPerOpening].map(([type, n]) => `${type} ${n % 1 === 0 ? n : n.toFixed(2)}`).join(', ')]);
@@ -219,7 +237,13 @@ async function main(): Promise<number> {
     const eventsEach = ofOpenings.length / openings.length;
     rows.push(
       { what: 'HTTP floor: bare node:http GET', dist: bare, perSecond: 1000 / bare.mean },
-      { what: 'HTTP floor: app GET /health', dist: health, perSecond: 1000 / health.mean, ratio: formatRatio(health.p50 / bare.p50), against: 'bare node:http (p50)' },
+      {
+        what: 'HTTP floor: app GET /health',
+        dist: health,
+        perSecond: 1000 / health.mean,
+        ratio: formatRatio(health.p50 / bare.p50),
+        against: 'bare node:http (p50)',
+      },
       { what: `raw SQLite: ${eventsEach.toFixed(1)} appends (1/tx) per opening`, dist: raw, perSecond: (openings.length * 1000) / raw.total },
       { what: 'open, sequential: POST /sessions → challenged', dist: request },
       { what: 'open, sequential: POST /:id/code → open', dist: code },
@@ -236,7 +260,7 @@ async function main(): Promise<number> {
         what: `open, ${settings.concurrency} in flight: request + code`,
         dist: loadedTotal,
         perSecond: (loaded.length * 1000) / throughputWall,
-        ratio: formatRatio(((loaded.length * 1000) / throughputWall) / ((openings.length * 1000) / raw.total)),
+        ratio: formatRatio((loaded.length * 1000) / throughputWall / ((openings.length * 1000) / raw.total)),
         against: 'raw SQLite openings/s',
       },
       { what: `  ${settings.concurrency} in flight: POST /sessions → challenged`, dist: loadedRequest },
@@ -269,7 +293,7 @@ async function main(): Promise<number> {
   process.stdout.write(
     '\nrequest = POST /sessions until 201 challenged (trust check, secret issue, event hops); code = POST /sessions/:id/code until 200.\n' +
       'The out-of-band leg (certifier → file → bench reads the code) is timed apart and left out of "request + code".\n' +
-      'ratio: p50 over the floor\'s p50 (sequential), or openings/s over the raw SQLite floor\'s openings/s (in flight).\n',
+      "ratio: p50 over the floor's p50 (sequential), or openings/s over the raw SQLite floor's openings/s (in flight).\n",
   );
   for (const note of notes) process.stdout.write(`Note: ${note}\n`);
   if (failure) {
@@ -283,7 +307,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error) => {
-    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : (error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
     process.exit(1);
   },
 );

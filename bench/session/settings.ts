@@ -42,7 +42,17 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     SESSION_CODES_PER_USER_PER_HOUR: env.SESSION_CODES_PER_USER_PER_HOUR?.trim() || '10000',
     SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: env.SESSION_REQUESTS_PER_ADDRESS_PER_HOUR?.trim() || '0',
   };
-  return { sessions, concurrency, users, warmup, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs: phaseTimeoutS * 1000, outboxRoot, sessionLimits };
+  return {
+    sessions,
+    concurrency,
+    users,
+    warmup,
+    synchronous: synchronous as Settings['synchronous'],
+    brokers,
+    phaseTimeoutMs: phaseTimeoutS * 1000,
+    outboxRoot,
+    sessionLimits,
+  };
 }
 
 function isWritableDir(dir: string): boolean {

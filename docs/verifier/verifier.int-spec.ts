@@ -53,24 +53,80 @@ const SUMDB_CHECKPOINT =
 // roots and proofs from cmd/proofgen/main.go (@ 417fb0c3; 1-based leaf numbers there, 0-based indexes here).
 const LEAVES = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'];
 const ROOTS = [
-  '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d', 'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
-  'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77', 'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
-  '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4', '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
-  'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c', '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+  '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+  'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
+  'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77',
+  'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+  '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4',
+  '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
+  'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c',
+  '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
 ];
 const INCLUSION: Array<{ index: number; size: number; proof: string[] }> = [
   { index: 0, size: 1, proof: [] },
-  { index: 0, size: 8, proof: ['96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7', '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e', '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4'] },
-  { index: 5, size: 8, proof: ['bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b', 'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0', 'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7'] },
+  {
+    index: 0,
+    size: 8,
+    proof: [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  },
+  {
+    index: 5,
+    size: 8,
+    proof: [
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  },
   { index: 2, size: 3, proof: ['fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125'] },
-  { index: 1, size: 5, proof: ['6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d', '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e', 'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b'] },
+  {
+    index: 1,
+    size: 5,
+    proof: [
+      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
+    ],
+  },
 ];
 const CONSISTENCY: Array<{ size1: number; size2: number; proof: string[] }> = [
   { size1: 1, size2: 1, proof: [] },
-  { size1: 1, size2: 8, proof: ['96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7', '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e', '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4'] },
-  { size1: 6, size2: 8, proof: ['0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a', 'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0', 'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7'] },
-  { size1: 2, size2: 5, proof: ['5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e', 'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b'] },
-  { size1: 6, size2: 7, proof: ['0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a', 'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f', 'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7'] },
+  {
+    size1: 1,
+    size2: 8,
+    proof: [
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
+      '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
+      '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4',
+    ],
+  },
+  {
+    size1: 6,
+    size2: 8,
+    proof: [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  },
+  {
+    size1: 2,
+    size2: 5,
+    proof: ['5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e', 'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b'],
+  },
+  {
+    size1: 6,
+    size2: 7,
+    proof: [
+      '0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a',
+      'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+    ],
+  },
 ];
 
 const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
@@ -152,8 +208,10 @@ if (!hasCryptography) {
           expect(run).toEqual({ status: 1, out: expect.stringMatching(/INVALID: signature: Ed25519 signature by .* does not verify/) });
         }
         const garbled = note.replace(/ \S(\S+)\n$/, ' !$1\n'); // the signature's base64 itself broken
-        expect(verify(['--note-only', '--vkey', vkey, '--checkpoint', writeNote(garbled)]))
-          .toEqual({ status: 1, out: expect.stringMatching(/INVALID: signature of \S+: not base64/) });
+        expect(verify(['--note-only', '--vkey', vkey, '--checkpoint', writeNote(garbled)])).toEqual({
+          status: 1,
+          out: expect.stringMatching(/INVALID: signature of \S+: not base64/),
+        });
       });
 
       it('ignores a signature by another key and refuses a note with no signature by the trusted key', () => {
@@ -163,19 +221,28 @@ if (!hasCryptography) {
         // a holder of the C2SP key must check it, and it does not verify over Go's text.
         const both = GO_NOTE + C2SP_NOTE.slice(C2SP_NOTE.indexOf('—'));
         expect(verify(['--note-only', '--vkey', GO_VKEY, '--checkpoint', writeNote(both)]).status).toBe(0);
-        expect(verify(['--note-only', '--vkey', C2SP_VKEY, '--checkpoint', writeNote(both)]))
-          .toEqual({ status: 1, out: expect.stringContaining('INVALID: signature: Ed25519 signature by example.com/foo+530d903a does not verify') });
-        expect(verify(['--note-only', '--vkey', C2SP_VKEY.replace('530d903a', '530d903b'), '--checkpoint', writeNote(C2SP_NOTE)]))
-          .toEqual({ status: 2, out: expect.stringContaining('vkey: key ID does not match') });
+        expect(verify(['--note-only', '--vkey', C2SP_VKEY, '--checkpoint', writeNote(both)])).toEqual({
+          status: 1,
+          out: expect.stringContaining('INVALID: signature: Ed25519 signature by example.com/foo+530d903a does not verify'),
+        });
+        expect(verify(['--note-only', '--vkey', C2SP_VKEY.replace('530d903a', '530d903b'), '--checkpoint', writeNote(C2SP_NOTE)])).toEqual({
+          status: 2,
+          out: expect.stringContaining('vkey: key ID does not match'),
+        });
       });
 
       it('accepts a production checkpoint of sum.golang.org, and refuses it with a tree size or root edited', () => {
         expect(verify({ vkey: SUMDB_VKEY, checkpoint: SUMDB_CHECKPOINT })).toEqual({
           status: 0,
-          out: expect.stringContaining('checkpoint: origin go.sum database tree (not the key name sum.golang.org: the spec says SHOULD match), tree size 20852163, root CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I='),
+          out: expect.stringContaining(
+            'checkpoint: origin go.sum database tree (not the key name sum.golang.org: the spec says SHOULD match), tree size 20852163, root CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=',
+          ),
         });
         for (const bad of [SUMDB_CHECKPOINT.replace('20852163', '20852162'), SUMDB_CHECKPOINT.replace('CsUY', 'CsUZ'), flipSignature(SUMDB_CHECKPOINT)]) {
-          expect(verify({ vkey: SUMDB_VKEY, checkpoint: bad })).toEqual({ status: 1, out: expect.stringContaining('INVALID: signature: Ed25519 signature by sum.golang.org+033de0ae does not verify') });
+          expect(verify({ vkey: SUMDB_VKEY, checkpoint: bad })).toEqual({
+            status: 1,
+            out: expect.stringContaining('INVALID: signature: Ed25519 signature by sum.golang.org+033de0ae does not verify'),
+          });
         }
       });
 
@@ -244,15 +311,38 @@ if (!hasCryptography) {
       /** An evidence record as the certifier writes it (EN 319 522-3 shapes), with non-ASCII text, numbers, nulls and arrays. */
       function recordOf(correspondenceId: string, chainIndex: number, previousEvidenceDigest: string | null) {
         return {
-          version: 1, canonicalization: 'urn:ietf:rfc:8785', EvidenceIdentifier: randomUUID(), ERDSEventId: randomUUID(),
-          eventName: chainIndex === 0 ? 'SubmissionAcceptance' : 'ContentHandover', EventTime: new Date().toISOString(),
-          SubmissionTime: new Date().toISOString(), EvidenceIssuerPolicyID: '1.3.6.1.4.1.99999.1',
-          EvidenceIssuerDetails: { name: 'Sigillum — Certifier «test»', certificateFingerprint: 'ab'.repeat(32), caCertificateFingerprint: 'cd'.repeat(32), keyId: 'ef'.repeat(32) },
-          issuerRole: 'certifier', SenderDetails: { partyId: randomUUID() }, RecipientDetails: [{ partyId: randomUUID() }],
+          version: 1,
+          canonicalization: 'urn:ietf:rfc:8785',
+          EvidenceIdentifier: randomUUID(),
+          ERDSEventId: randomUUID(),
+          eventName: chainIndex === 0 ? 'SubmissionAcceptance' : 'ContentHandover',
+          EventTime: new Date().toISOString(),
+          SubmissionTime: new Date().toISOString(),
+          EvidenceIssuerPolicyID: '1.3.6.1.4.1.99999.1',
+          EvidenceIssuerDetails: {
+            name: 'Sigillum — Certifier «test»',
+            certificateFingerprint: 'ab'.repeat(32),
+            caCertificateFingerprint: 'cd'.repeat(32),
+            keyId: 'ef'.repeat(32),
+          },
+          issuerRole: 'certifier',
+          SenderDetails: { partyId: randomUUID() },
+          RecipientDetails: [{ partyId: randomUUID() }],
           MessageIdentifier: correspondenceId,
-          UserContentInfo: { specimenDigest: '01'.repeat(32), PartsInfo: [{ ContentType: 'application/pdf', size: 123_456, DigestMethod: 'http://www.w3.org/2001/04/xmlenc#sha256', DigestValue: '02'.repeat(32) }] },
-          consignmentMode: 'consent', correspondenceKind: 'registered', requiredLevel: null, chainIndex, previousEvidenceDigest,
-          sourceEventId: randomUUID(), sourceEventType: 'Submitted', EventReasons: [{ code: 'OK', uri: 'urn:x:ok', text: 'Zoë Łukasiewicz — reçu 😀' }],
+          UserContentInfo: {
+            specimenDigest: '01'.repeat(32),
+            PartsInfo: [
+              { ContentType: 'application/pdf', size: 123_456, DigestMethod: 'http://www.w3.org/2001/04/xmlenc#sha256', DigestValue: '02'.repeat(32) },
+            ],
+          },
+          consignmentMode: 'consent',
+          correspondenceKind: 'registered',
+          requiredLevel: null,
+          chainIndex,
+          previousEvidenceDigest,
+          sourceEventId: randomUUID(),
+          sourceEventType: 'Submitted',
+          EventReasons: [{ code: 'OK', uri: 'urn:x:ok', text: 'Zoë Łukasiewicz — reçu 😀' }],
         };
       }
 
@@ -265,7 +355,19 @@ if (!hasCryptography) {
           const recordDigest = recordDigestOf(record);
           await store.append(
             streamIdOf(EVIDENCE_CATEGORY, correspondenceId),
-            [pendingEvent('EvidenceRecorded', { evidenceId: record.EvidenceIdentifier, correspondenceId, chainIndex, eventName: record.eventName, record, recordDigest, previousEvidenceDigest: previous, jws: 'x.y.z', recordedAt: new Date().toISOString() })],
+            [
+              pendingEvent('EvidenceRecorded', {
+                evidenceId: record.EvidenceIdentifier,
+                correspondenceId,
+                chainIndex,
+                eventName: record.eventName,
+                record,
+                recordDigest,
+                previousEvidenceDigest: previous,
+                jws: 'x.y.z',
+                recordedAt: new Date().toISOString(),
+              }),
+            ],
             chainIndex === 0 ? 'no-stream' : 0,
           );
           previous = recordDigest;
@@ -275,9 +377,17 @@ if (!hasCryptography) {
       beforeAll(async () => {
         store = new SqliteEventStore({ filename: join(dir, 'events.sqlite') });
         const { privateKey } = generateKeyPairSync('ed25519');
-        const signer = { note: ed25519NoteSigner(SIGILLUM_ORIGIN, privateKey), verifierKey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(privateKey)) };
+        const signer = {
+          note: ed25519NoteSigner(SIGILLUM_ORIGIN, privateKey),
+          verifierKey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(privateKey)),
+        };
         const tsa = { timeStamp: () => Buffer.from('not checked here') } as unknown as EvidenceLogTsa;
-        log = new EvidenceLog(store, { now: () => new Date() }, uuidGenerator, signer, tsa, { origin: SIGILLUM_ORIGIN, checkpointMs: 3_600_000, checkpointLeaves: 6, tsaPolicyOid: '1.2.3' });
+        log = new EvidenceLog(store, { now: () => new Date() }, uuidGenerator, signer, tsa, {
+          origin: SIGILLUM_ORIGIN,
+          checkpointMs: 3_600_000,
+          checkpointLeaves: 6,
+          tsaPolicyOid: '1.2.3',
+        });
         // The routes used here need only the log (other constructor arguments, e.g. an integrity checker, stay out).
         controller = Reflect.construct(EvidenceLogController, [log]) as EvidenceLogController;
         for (let i = 0; i < 3; i++) await recordCorrespondence();
@@ -292,14 +402,20 @@ if (!hasCryptography) {
         const answer = JSON.parse(JSON.stringify(await controller.proof(correspondenceId))) as Awaited<ReturnType<EvidenceLogController['proof']>>;
         const vkey = controller.key().trim();
         expect(answer.checkpoint?.treeSize).toBe(14);
-        return answer.records.map((leaf) => ({ input: { vkey, checkpoint: answer.checkpoint!.note, record: leaf.record, index: leaf.leafIndex, proof: leaf.inclusionProof }, leaf }));
+        return answer.records.map((leaf) => ({
+          input: { vkey, checkpoint: answer.checkpoint!.note, record: leaf.record, index: leaf.leafIndex, proof: leaf.inclusionProof },
+          leaf,
+        }));
       }
 
       it('verifies every record of a correspondence: its canonical JSON is leaf N under the signed checkpoint', async () => {
         for (const correspondenceId of [correspondences[0], correspondences[6]]) {
           for (const { input, leaf } of await inputsOf(correspondenceId)) {
             const run = verify(input);
-            expect(run).toEqual({ status: 0, out: expect.stringContaining(`inclusion: entry sha256:${leaf.recordDigest} is leaf ${leaf.leafIndex} of that tree`) });
+            expect(run).toEqual({
+              status: 0,
+              out: expect.stringContaining(`inclusion: entry sha256:${leaf.recordDigest} is leaf ${leaf.leafIndex} of that tree`),
+            });
             expect(run.out).toContain(`checkpoint: origin ${SIGILLUM_ORIGIN}, tree size 14`);
           }
         }
@@ -317,7 +433,10 @@ if (!hasCryptography) {
           [{ ...input, proof: proof.slice(1) }, /INVALID: inclusion: /],
           [{ ...input, checkpoint: note.replace('\n14\n', '\n13\n') }, /INVALID: signature: Ed25519 signature by .* does not verify/],
           [{ ...input, checkpoint: flipSignature(note) }, /INVALID: signature: Ed25519 signature by .* does not verify/],
-          [{ ...input, vkey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(other)) }, /INVALID: signature: no signature by verifier\.test\/sigillum\/evidence\+/],
+          [
+            { ...input, vkey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(other)) },
+            /INVALID: signature: no signature by verifier\.test\/sigillum\/evidence\+/,
+          ],
         ];
         for (const [bad, failure] of cases) expect(verify(bad)).toEqual({ status: 1, out: expect.stringMatching(failure) });
       });
@@ -334,14 +453,30 @@ if (!hasCryptography) {
         const client = {
           base: 'http://certifier.test',
           json: answer,
-          text: async (path: string) => (path === '/evidence-log/key' ? controller.key() : '-----BEGIN CERTIFICATE-----\n(not read by this verifier)\n-----END CERTIFICATE-----\n'),
+          text: async (path: string) =>
+            path === '/evidence-log/key' ? controller.key() : '-----BEGIN CERTIFICATE-----\n(not read by this verifier)\n-----END CERTIFICATE-----\n',
         } as unknown as AuditClient;
         const out = join(dir, 'bundle.json');
         await exportBundle(client, { correspondences: [correspondences[2], correspondences[5]], parties: [], out, waitMs: 0 }, () => undefined);
 
         // From here on only the file: what `jq` in docs/verifier/README.md does.
-        const bundle = JSON.parse(readFileSync(out, 'utf8')) as { verifierKey: string; correspondences: Array<{ checkpoint: { note: string }; records: Array<{ record: object; recordDigest: string; leafIndex: number; inclusionProof: string[] }> }> };
-        const inputs = bundle.correspondences.flatMap((c) => c.records.map((r) => ({ vkey: bundle.verifierKey, checkpoint: c.checkpoint.note, record: r.record, index: r.leafIndex, proof: r.inclusionProof, digest: r.recordDigest })));
+        const bundle = JSON.parse(readFileSync(out, 'utf8')) as {
+          verifierKey: string;
+          correspondences: Array<{
+            checkpoint: { note: string };
+            records: Array<{ record: object; recordDigest: string; leafIndex: number; inclusionProof: string[] }>;
+          }>;
+        };
+        const inputs = bundle.correspondences.flatMap((c) =>
+          c.records.map((r) => ({
+            vkey: bundle.verifierKey,
+            checkpoint: c.checkpoint.note,
+            record: r.record,
+            index: r.leafIndex,
+            proof: r.inclusionProof,
+            digest: r.recordDigest,
+          })),
+        );
         expect(inputs).toHaveLength(4);
         for (const { digest, ...input } of inputs) {
           expect(verify(input)).toEqual({ status: 0, out: expect.stringContaining(`inclusion: entry sha256:${digest} is leaf ${input.index} of that tree`) });
@@ -356,12 +491,21 @@ if (!hasCryptography) {
         const edited = JSON.parse(flipped) as typeof bundle;
         const record = edited.correspondences[0].records[0];
         expect(record.record).toMatchObject({ UserContentInfo: { PartsInfo: [{ size: 123_457 }] } });
-        expect(verify({ vkey: edited.verifierKey, checkpoint: edited.correspondences[0].checkpoint.note, record: record.record, index: record.leafIndex, proof: record.inclusionProof }))
-          .toEqual({ status: 1, out: expect.stringMatching(/INVALID: inclusion: /) });
+        expect(
+          verify({
+            vkey: edited.verifierKey,
+            checkpoint: edited.correspondences[0].checkpoint.note,
+            record: record.record,
+            index: record.leafIndex,
+            proof: record.inclusionProof,
+          }),
+        ).toEqual({ status: 1, out: expect.stringMatching(/INVALID: inclusion: /) });
       });
 
       it('verifies the consistency proof of GET /evidence-log/consistency between the two signed checkpoints', async () => {
-        const notes = (await store.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(SIGILLUM_ORIGIN)))).map((event) => (event.event as EvidenceCheckpointSigned).data.note);
+        const notes = (await store.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(SIGILLUM_ORIGIN)))).map(
+          (event) => (event.event as EvidenceCheckpointSigned).data.note,
+        );
         expect(notes).toHaveLength(2);
         const answer = await controller.consistency('6', '14');
         const base = { vkey: controller.key().trim(), oldCheckpoint: notes[0], checkpoint: notes[1], consistency: answer.proof };

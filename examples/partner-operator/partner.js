@@ -30,7 +30,9 @@ function canonicalize(value) {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalize).join(',')}]`;
-  const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort(); // UTF-16 code unit order
+  const keys = Object.keys(value)
+    .filter((key) => value[key] !== undefined)
+    .sort(); // UTF-16 code unit order
   return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalize(value[key])}`).join(',')}}`;
 }
 const b64url = (data) => Buffer.from(data).toString('base64url');
@@ -104,12 +106,13 @@ function kafkaOf(identity) {
 }
 
 /** Resolves when the consumer has joined its group (its partitions are assigned). */
-const joinOf = (consumer) => new Promise((resolve) => {
-  const remove = consumer.on(consumer.events.GROUP_JOIN, () => {
-    remove();
-    resolve();
+const joinOf = (consumer) =>
+  new Promise((resolve) => {
+    const remove = consumer.on(consumer.events.GROUP_JOIN, () => {
+      remove();
+      resolve();
+    });
   });
-});
 /** The record's JSON body; undefined (skipped) when it has none. A failed send, by contrast, throws: the record comes again. */
 function jsonOf(message) {
   try {
@@ -187,7 +190,9 @@ async function runCommand(dir) {
     if (recipients.length === 0) return { failure: [{ rule: 'recipients.missing', message: 'no recipient to post the letter to' }] };
     const missing = recipients.filter((recipient) => !Array.isArray(recipient.addressBlock) || recipient.addressBlock.length === 0);
     if (missing.length > 0) {
-      return { failure: missing.map((recipient) => ({ rule: 'address.missing', message: `no postal address and country for recipient ${recipient.recipientId}` })) };
+      return {
+        failure: missing.map((recipient) => ({ rule: 'address.missing', message: `no postal address and country for recipient ${recipient.recipientId}` })),
+      };
     }
     const letters = recipients.map((recipient) => ({
       recipientId: recipient.recipientId,
@@ -236,12 +241,18 @@ async function runCommand(dir) {
     });
     log(`acknowledged token ${token.tokenId} (${token.step}, correspondence ${token.correspondenceId})`);
     const startedAt = new Date().toISOString();
-    const done = token.step === 'print-and-post'
-      ? await printAndPost(token, Array.isArray(recipients) ? recipients : [])
-      : { failure: [{ rule: 'step.not-offered', message: `this partner performs print-and-post, not ${token.step}` }] };
+    const done =
+      token.step === 'print-and-post'
+        ? await printAndPost(token, Array.isArray(recipients) ? recipients : [])
+        : { failure: [{ rule: 'step.not-offered', message: `this partner performs print-and-post, not ${token.step}` }] };
     if (done.failure) {
       const failedAt = new Date().toISOString();
-      await send('sigillum.partner.ReportStepFailure', { ...who(token), reasons: done.failure, failedAt, signature: signDetached({ tokenId: token.tokenId, reasons: done.failure, failedAt }, identity) });
+      await send('sigillum.partner.ReportStepFailure', {
+        ...who(token),
+        reasons: done.failure,
+        failedAt,
+        signature: signDetached({ tokenId: token.tokenId, reasons: done.failure, failedAt }, identity),
+      });
       log(`reported failure of token ${token.tokenId}: ${done.failure.map((reason) => reason.rule).join(', ')}`);
       return;
     }

@@ -43,7 +43,12 @@ interface Run {
 
 interface BundleJson {
   verifierKey: string;
-  correspondences: { correspondenceId: string; completeness?: string; expected: { recordCount: number; lastChainIndex: number; lastLeafIndex: number }; records: { chainIndex: number; eventName: string; leafIndex: number; record: Record<string, unknown> }[] }[];
+  correspondences: {
+    correspondenceId: string;
+    completeness?: string;
+    expected: { recordCount: number; lastChainIndex: number; lastLeafIndex: number };
+    records: { chainIndex: number; eventName: string; leafIndex: number; record: Record<string, unknown> }[];
+  }[];
 }
 
 /**
@@ -66,12 +71,18 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
   /** Runs `audit <args>` (asynchronously: the server lives in this process). */
   function audit(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [loader, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
-        // AUDIT_E2E_TRANSCRIPT=<file>: keep what a regulator would have seen, for docs and reviews.
-        if (process.env.AUDIT_E2E_TRANSCRIPT) fs.appendFileSync(process.env.AUDIT_E2E_TRANSCRIPT, `$ npm run audit -- ${args.join(' ')}\n${String(stdout)}${String(stderr)}(exit ${code})\n\n`);
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      });
+      execFile(
+        process.execPath,
+        [loader, ...args],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1) : 0;
+          // AUDIT_E2E_TRANSCRIPT=<file>: keep what a regulator would have seen, for docs and reviews.
+          if (process.env.AUDIT_E2E_TRANSCRIPT)
+            fs.appendFileSync(process.env.AUDIT_E2E_TRANSCRIPT, `$ npm run audit -- ${args.join(' ')}\n${String(stdout)}${String(stderr)}(exit ${code})\n\n`);
+          resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        },
+      );
     });
   }
 
@@ -86,7 +97,11 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     for (const [checkId, answer] of Object.entries(story.trustChecks)) {
       await others.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
     }
-    await others.append(streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId), [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })], 'no-stream');
+    await others.append(
+      streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId),
+      [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })],
+      'no-stream',
+    );
     const service = app.get(EvidenceService);
     const context = (causationId: string) => ({ correlationId: 'audit-e2e', causationId });
     const chain = streamIdOf(CHAIN_CATEGORY, story.correspondenceId);
@@ -147,7 +162,11 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
       const source = fs.readFileSync(path.join(__dirname, file), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1]);
       for (const module of imports) {
-        expect({ file, module, ok: !module.includes('apps/') && module !== '@sigillum/crypto' && !module.startsWith('@sigillum/eventstore') }).toEqual({ file, module, ok: true });
+        expect({ file, module, ok: !module.includes('apps/') && module !== '@sigillum/crypto' && !module.startsWith('@sigillum/eventstore') }).toEqual({
+          file,
+          module,
+          ok: true,
+        });
       }
     }
     const verify = fs.readFileSync(path.join(__dirname, 'verify.ts'), 'utf8');
@@ -248,7 +267,9 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     });
     const run = await audit(['verify', file]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain(`correspondence ${correspondenceId}, chainIndex 3, ?: truncation.signed: the log signed that it holds 4 record(s) up to chainIndex 3; record 3 is not in the bundle`);
+    expect(run.stdout).toContain(
+      `correspondence ${correspondenceId}, chainIndex 3, ?: truncation.signed: the log signed that it holds 4 record(s) up to chainIndex 3; record 3 is not in the bundle`,
+    );
     expect(run.stdout).not.toContain('truncation.count');
     // And the statement itself cannot be edited: it is a note signed with the log key.
     const forged = writeVariant('forged-completeness.json', (bundle) => {
@@ -288,10 +309,23 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect((await audit(['verify', notJson])).code).toBe(2);
     expect((await audit(['verify', path.join(work, 'absent.json')])).code).toBe(2);
     expect((await audit(['export', '--server', base, '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')])).code).toBe(2); // no token
-    const refused = await audit(['export', '--server', base, '--token', 'not-a-token', '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')]);
+    const refused = await audit([
+      'export',
+      '--server',
+      base,
+      '--token',
+      'not-a-token',
+      '--correspondence',
+      correspondenceId,
+      '--out',
+      path.join(work, 'x.json'),
+    ]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/refused \(401\)/);
-    expect((await audit(['export', '--server', 'http://127.0.0.1:9', '--token', token, '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')])).code).toBe(3);
+    expect(
+      (await audit(['export', '--server', 'http://127.0.0.1:9', '--token', token, '--correspondence', correspondenceId, '--out', path.join(work, 'x.json')]))
+        .code,
+    ).toBe(3);
   }, 60_000);
 
   it('consistency between a saved checkpoint and a later one, from the server and offline with --proof', async () => {
@@ -301,10 +335,14 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const oldSize = Number(fs.readFileSync(oldNote, 'utf8').split('\n')[1]);
     await letter();
     const newNote = path.join(work, 'new.note');
-    await eventually(async () => {
-      expect((await audit(['checkpoint', '--server', base, '--token', token, '--out', newNote])).code).toBe(0);
-      expect(Number(fs.readFileSync(newNote, 'utf8').split('\n')[1])).toBeGreaterThan(oldSize);
-    }, 20_000, 200);
+    await eventually(
+      async () => {
+        expect((await audit(['checkpoint', '--server', base, '--token', token, '--out', newNote])).code).toBe(0);
+        expect(Number(fs.readFileSync(newNote, 'utf8').split('\n')[1])).toBeGreaterThan(oldSize);
+      },
+      20_000,
+      200,
+    );
     const newSize = Number(fs.readFileSync(newNote, 'utf8').split('\n')[1]);
 
     const online = await audit(['consistency', oldNote, newNote, '--server', base, '--token', token]);
@@ -330,11 +368,15 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const partyId = randomUUID();
     const ids = [await letter(partyId), await letter(partyId)];
     const file = path.join(work, 'party.json');
-    await eventually(async () => {
-      const run = await audit(['export', '--server', base, '--token', token, '--party', partyId, '--out', file]);
-      expect(run.code).toBe(0);
-      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([...ids].sort());
-    }, 20_000, 250);
+    await eventually(
+      async () => {
+        const run = await audit(['export', '--server', base, '--token', token, '--party', partyId, '--out', file]);
+        expect(run.code).toBe(0);
+        expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([...ids].sort());
+      },
+      20_000,
+      250,
+    );
     const verified = await audit(['verify', file]);
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^VALID: 2 correspondence\(s\), 8 record\(s\)/m);
@@ -354,12 +396,18 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const help = await audit(['export', '--help']);
     expect(help.stdout).toMatch(/without --party/);
     expect(help.stdout).toContain('GET /audit/correspondences');
-    const run = await eventually(async () => {
-      const exported = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY), '--until', at(40 * DAY + 30), '--out', file]);
-      expect(exported.code).toBe(0);
-      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([...inRange].sort());
-      return exported;
-    }, 20_000, 250);
+    const run = await eventually(
+      async () => {
+        const exported = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY), '--until', at(40 * DAY + 30), '--out', file]);
+        expect(exported.code).toBe(0);
+        expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual(
+          [...inRange].sort(),
+        );
+        return exported;
+      },
+      20_000,
+      250,
+    );
     expect(run.stderr).toContain(`list page 1: 2 correspondence(s) (submitted up to ${at(40 * DAY + 30)})`);
     expect(run.stderr).toMatch(/export 2\/2 /);
     expect(run.stdout).toContain(`exported 2 correspondence(s), 8 record(s) to ${file}`);
@@ -367,11 +415,17 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^VALID: 2 correspondence\(s\), 8 record\(s\)/m);
     // Open-ended: --since alone takes the later letter too; a range with nothing in it is usage (exit 2), and so is --until before --since.
-    await eventually(async () => {
-      const open = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY + 1), '--out', file]);
-      expect(open.code).toBe(0);
-      expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual([inRange[1], later].sort());
-    }, 20_000, 250);
+    await eventually(
+      async () => {
+        const open = await audit(['export', '--server', base, '--token', token, '--since', at(40 * DAY + 1), '--out', file]);
+        expect(open.code).toBe(0);
+        expect((JSON.parse(fs.readFileSync(file, 'utf8')) as BundleJson).correspondences.map((item) => item.correspondenceId).sort()).toEqual(
+          [inRange[1], later].sort(),
+        );
+      },
+      20_000,
+      250,
+    );
     const none = await audit(['export', '--server', base, '--token', token, '--until', '2000-01-01T00:00:00Z', '--out', file]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('nothing to export');
@@ -397,7 +451,9 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
 
     // A bug writes the live audit read model behind the projection's back.
     const db = new Database(config.sqliteFile);
-    const { record } = db.prepare('SELECT record FROM rm_audit_evidence WHERE correspondence_id = ? AND chain_index = 0').get(correspondenceId) as { record: string };
+    const { record } = db.prepare('SELECT record FROM rm_audit_evidence WHERE correspondence_id = ? AND chain_index = 0').get(correspondenceId) as {
+      record: string;
+    };
     try {
       db.prepare('UPDATE rm_audit_evidence SET record = ? WHERE correspondence_id = ? AND chain_index = 0').run(`${record} `, correspondenceId);
       const tampered = await audit(['replay', '--server', base, '--token', token, '--projection', 'audit']);
@@ -429,12 +485,16 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const db = new Database(config.sqliteFile);
     const rowOf = (chainIndex: number) =>
       db
-        .prepare(`SELECT * FROM events WHERE event_type = 'EvidenceRecorded' AND json_extract(data, '$.record.MessageIdentifier') = ? AND json_extract(data, '$.record.chainIndex') = ?`)
+        .prepare(
+          `SELECT * FROM events WHERE event_type = 'EvidenceRecorded' AND json_extract(data, '$.record.MessageIdentifier') = ? AND json_extract(data, '$.record.chainIndex') = ?`,
+        )
         .get(correspondenceId, chainIndex) as Record<string, unknown>;
     const second = rowOf(1);
     const last = rowOf(3);
     try {
-      db.prepare(`UPDATE events SET data = json_set(data, '$.record.EventTime', '1999-01-01T00:00:00.000Z') WHERE global_position = ?`).run(second.global_position);
+      db.prepare(`UPDATE events SET data = json_set(data, '$.record.EventTime', '1999-01-01T00:00:00.000Z') WHERE global_position = ?`).run(
+        second.global_position,
+      );
       db.prepare('DELETE FROM events WHERE global_position = ?').run(last.global_position);
       const run = await audit(['fsck', '--server', base, '--token', token, '--store', config.sqliteFile]);
       expect(run.code).toBe(1);
@@ -472,6 +532,8 @@ describe("the regulator's kit: npm run audit (e2e)", () => {
     const run = await audit(['fsck', '--server', base, '--token', token]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('root: the tree rebuilt from the entries has root');
-    expect(run.stdout).toMatch(new RegExp(`correspondence ${correspondenceId}, chainIndex 2, .*: chain\\.link: .*previous leaf \\d+ \\(chainIndex 1, SubmissionAcceptance\\)`));
+    expect(run.stdout).toMatch(
+      new RegExp(`correspondence ${correspondenceId}, chainIndex 2, .*: chain\\.link: .*previous leaf \\d+ \\(chainIndex 1, SubmissionAcceptance\\)`),
+    );
   }, 90_000);
 });

@@ -69,7 +69,8 @@ export function readBundle(file: string): Bundle {
   } catch (error) {
     throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
   }
-  if (!isObject(parsed) || parsed.format !== BUNDLE_FORMAT) throw new UsageError(`${file} is not an audit bundle (format "${BUNDLE_FORMAT}"); make one with "npm run audit -- export"`);
+  if (!isObject(parsed) || parsed.format !== BUNDLE_FORMAT)
+    throw new UsageError(`${file} is not an audit bundle (format "${BUNDLE_FORMAT}"); make one with "npm run audit -- export"`);
   if (typeof parsed.verifierKey !== 'string' || typeof parsed.caCertificatePem !== 'string' || !Array.isArray(parsed.correspondences)) {
     throw new UsageError(`${file} lacks verifierKey, caCertificatePem or correspondences`);
   }

@@ -25,7 +25,8 @@ export function readProof(file: string): { proof: string[]; from?: number; to?: 
     throw new UsageError(`cannot read the proof ${file}: ${(error as Error).message}`);
   }
   const proof = Array.isArray(parsed) ? parsed : (parsed as { proof?: unknown })?.proof;
-  if (!Array.isArray(proof) || !proof.every((hash) => typeof hash === 'string')) throw new UsageError(`${file} holds no proof (an array of base64 hashes, or { "proof": [...] })`);
+  if (!Array.isArray(proof) || !proof.every((hash) => typeof hash === 'string'))
+    throw new UsageError(`${file} holds no proof (an array of base64 hashes, or { "proof": [...] })`);
   const sizes = Array.isArray(parsed) ? {} : (parsed as { from?: unknown; to?: unknown });
   return {
     proof: proof as string[],
@@ -61,11 +62,22 @@ export async function checkConsistency(
   const older = open(oldNote, labels[0]);
   const newer = open(newNote, labels[1]);
   if (!older || !newer) return { valid: false, lines: [...lines, 'INVALID: a checkpoint is not signed by the log key'] };
-  if (older.origin !== newer.origin) return { valid: false, lines: [...lines, `INVALID: the checkpoints are of different logs (${older.origin}, ${newer.origin})`] };
-  if (older.size > newer.size) return { valid: false, lines: [...lines, `INVALID: the "old" checkpoint (size ${older.size}) is larger than the "new" one (${newer.size}); swap them, or the log shrank`] };
+  if (older.origin !== newer.origin)
+    return { valid: false, lines: [...lines, `INVALID: the checkpoints are of different logs (${older.origin}, ${newer.origin})`] };
+  if (older.size > newer.size)
+    return {
+      valid: false,
+      lines: [...lines, `INVALID: the "old" checkpoint (size ${older.size}) is larger than the "new" one (${newer.size}); swap them, or the log shrank`],
+    };
   if (older.size === 0) return { valid: true, lines: [...lines, 'VALID: the old checkpoint is the empty tree; every tree extends it'] };
   const proof = older.size === newer.size ? [] : await proofOf(older.size, newer.size);
-  const ok = verifyConsistency(older.size, newer.size, proof.map((hash) => Buffer.from(hash, 'base64')), older.rootHash, newer.rootHash);
+  const ok = verifyConsistency(
+    older.size,
+    newer.size,
+    proof.map((hash) => Buffer.from(hash, 'base64')),
+    older.rootHash,
+    newer.rootHash,
+  );
   lines.push(
     ok
       ? `VALID: the tree of ${newer.size} leaves extends the tree of ${older.size} (consistency proof of ${proof.length} hash(es)): nothing was removed or rewritten in between`

@@ -8,7 +8,16 @@ import { progress } from './progress';
 interface EvidenceAnswer {
   /** The certificate per-record JWS name by x5t#S256 (absent from servers before optional signing). */
   signingCertificate?: string;
-  records: { evidenceId: string; chainIndex: number; eventName: string; record: Record<string, unknown>; recordDigest: string; previousEvidenceDigest: string | null; jws?: string; recordedAt?: string }[];
+  records: {
+    evidenceId: string;
+    chainIndex: number;
+    eventName: string;
+    record: Record<string, unknown>;
+    recordDigest: string;
+    previousEvidenceDigest: string | null;
+    jws?: string;
+    recordedAt?: string;
+  }[];
 }
 
 interface ProofAnswer {
@@ -36,7 +45,9 @@ export interface ExportOptions {
 async function correspondencesOfParty(client: AuditClient, partyId: string, since?: Date, until?: Date): Promise<string[]> {
   const ids = new Set<string>();
   for (let offset = 0; ; offset += 100) {
-    const page = await client.json<{ items: { correspondenceId: string; eventTime: string | null }[]; total: number }>(`/audit/parties/${encodeURIComponent(partyId)}?limit=100&offset=${offset}`);
+    const page = await client.json<{ items: { correspondenceId: string; eventTime: string | null }[]; total: number }>(
+      `/audit/parties/${encodeURIComponent(partyId)}?limit=100&offset=${offset}`,
+    );
     for (const item of page.items) {
       const at = item.eventTime ? Date.parse(item.eventTime) : NaN;
       if (since && !(at >= since.getTime())) continue;
@@ -73,7 +84,9 @@ async function correspondencesInRange(client: AuditClient, since: Date | undefin
     const page: RangePage = await client.json<RangePage>(`/audit/correspondences?${query.toString()}`);
     for (const item of page.items) ids.add(item.correspondenceId);
     const last = page.items[page.items.length - 1];
-    note(`list page ${pageNumber}: ${ids.size} correspondence(s)${last ? ` (submitted up to ${last.firstEvidenceTime})` : ''}${page.next ? ', more to come' : ''}`);
+    note(
+      `list page ${pageNumber}: ${ids.size} correspondence(s)${last ? ` (submitted up to ${last.firstEvidenceTime})` : ''}${page.next ? ', more to come' : ''}`,
+    );
     if (!page.next || page.next === after || page.items.length === 0) break;
     after = page.next;
   }
@@ -81,14 +94,21 @@ async function correspondencesInRange(client: AuditClient, since: Date | undefin
 }
 
 /** One correspondence: its records with JWS, joined to their leaves and proofs, waiting until a checkpoint covers all. */
-async function exportOne(client: AuditClient, correspondenceId: string, waitMs: number): Promise<{ item: BundleCorrespondence; verifierKey: string; signingCertificate?: string }> {
+async function exportOne(
+  client: AuditClient,
+  correspondenceId: string,
+  waitMs: number,
+): Promise<{ item: BundleCorrespondence; verifierKey: string; signingCertificate?: string }> {
   const id = encodeURIComponent(correspondenceId);
   const deadline = Date.now() + waitMs;
   for (;;) {
     const evidence = await client.json<EvidenceAnswer>(`/evidence/${id}`);
     const proof = await client.json<ProofAnswer>(`/evidence/${id}/proof`);
     const leaves = new Map(proof.records.map((leaf) => [leaf.evidenceId, leaf]));
-    const covered = evidence.records.length > 0 && evidence.records.every((record) => leaves.get(record.evidenceId)?.inclusionProof != null) && proof.records.length === evidence.records.length;
+    const covered =
+      evidence.records.length > 0 &&
+      evidence.records.every((record) => leaves.get(record.evidenceId)?.inclusionProof != null) &&
+      proof.records.length === evidence.records.length;
     if (covered || Date.now() >= deadline) {
       const records: BundleRecord[] = evidence.records
         .slice()
@@ -137,12 +157,18 @@ async function exportOne(client: AuditClient, correspondenceId: string, waitMs: 
  * `since`/`until` by evidence time), and without a party, those submitted within `since`/`until` (both inclusive).
  * Listing progress goes to `note` (stderr), results to `log` (stdout).
  */
-export async function exportBundle(client: AuditClient, options: ExportOptions, log: (line: string) => void, note: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<Bundle> {
+export async function exportBundle(
+  client: AuditClient,
+  options: ExportOptions,
+  log: (line: string) => void,
+  note: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<Bundle> {
   for (const id of [...options.correspondences, ...options.parties]) if (!UUID.test(id)) throw new UsageError(`"${id}" is not an id (a UUID)`);
   if (options.since && options.until && options.until.getTime() < options.since.getTime()) throw new UsageError('--until must not be before --since');
   const ids = new Set(options.correspondences);
   for (const partyId of options.parties) for (const id of await correspondencesOfParty(client, partyId, options.since, options.until)) ids.add(id);
-  if (options.parties.length === 0 && (options.since || options.until)) for (const id of await correspondencesInRange(client, options.since, options.until, note)) ids.add(id);
+  if (options.parties.length === 0 && (options.since || options.until))
+    for (const id of await correspondencesInRange(client, options.since, options.until, note)) ids.add(id);
   if (ids.size === 0) throw new UsageError('nothing to export: name --correspondence <id>, or a --party or a --since/--until range with evidence in it');
 
   const verifierKey = (await client.text('/evidence-log/key', { auth: false })).trim();
@@ -170,7 +196,10 @@ export async function exportBundle(client: AuditClient, options: ExportOptions, 
   for (const item of correspondences) {
     if (!item.checkpoint?.timeStampToken) continue;
     try {
-      const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), { data: Buffer.from(item.checkpoint.note, 'utf8'), trustedCaPem: caCertificatePem });
+      const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), {
+        data: Buffer.from(item.checkpoint.note, 'utf8'),
+        trustedCaPem: caCertificatePem,
+      });
       if (info.signerCertificatePem) tsaCertificatePems.add(info.signerCertificatePem);
     } catch (error) {
       log(`warning: the time-stamp of the checkpoint of ${item.correspondenceId} does not verify: ${(error as Error).message}`);
@@ -189,7 +218,9 @@ export async function exportBundle(client: AuditClient, options: ExportOptions, 
   };
   fs.writeFileSync(options.out, `${JSON.stringify(bundle, null, 2)}\n`);
   const records = correspondences.reduce((sum, item) => sum + item.records.length, 0);
-  const uncovered = correspondences.flatMap((item) => item.records.filter((record) => record.inclusionProof === null).map((record) => `${item.correspondenceId}#${record.chainIndex}`));
+  const uncovered = correspondences.flatMap((item) =>
+    item.records.filter((record) => record.inclusionProof === null).map((record) => `${item.correspondenceId}#${record.chainIndex}`),
+  );
   log(`exported ${correspondences.length} correspondence(s), ${records} record(s) to ${options.out}`);
   if (uncovered.length > 0) log(`warning: no checkpoint covered ${uncovered.join(', ')} yet (verify will say so); export again in a moment`);
   return bundle;

@@ -16,7 +16,8 @@ export function compareStoreWithLog(
 ): { problems: string[]; lines: string[] } {
   const problems: string[] = [];
   const entries = stored.map((row) => Buffer.from(canonicalJson(row.record), 'utf8'));
-  const nameOf = (record: Record<string, unknown>) => `correspondence ${String(record.MessageIdentifier)}, chainIndex ${String(record.chainIndex)}, ${String(record.eventName)}`;
+  const nameOf = (record: Record<string, unknown>) =>
+    `correspondence ${String(record.MessageIdentifier)}, chainIndex ${String(record.chainIndex)}, ${String(record.eventName)}`;
   const parse = (entry: Buffer): Record<string, unknown> => {
     try {
       return JSON.parse(entry.toString('utf8')) as Record<string, unknown>;
@@ -29,11 +30,14 @@ export function compareStoreWithLog(
   if (entries.length < checkpoint.size) {
     problems.push(`store.truncated: the store holds ${entries.length} evidence record(s); the signed checkpoint covers ${checkpoint.size}`);
   } else if (!tree.root(checkpoint.size).equals(checkpoint.rootHash)) {
-    problems.push(`store.root: the tree re-derived from the store has root ${tree.root(checkpoint.size).toString('base64')} at size ${checkpoint.size}, not the signed one`);
+    problems.push(
+      `store.root: the tree re-derived from the store has root ${tree.root(checkpoint.size).toString('base64')} at size ${checkpoint.size}, not the signed one`,
+    );
   }
   if (entries.length >= checkpoint.size) {
     for (const tile of hashTiles) {
-      if (!hashTile(tree, tile.level, tile.index, tile.width).equals(tile.content)) problems.push(`${tile.path}: store.tile: the tile re-derived from the store differs from the one served`);
+      if (!hashTile(tree, tile.level, tile.index, tile.width).equals(tile.content))
+        problems.push(`${tile.path}: store.tile: the tile re-derived from the store differs from the one served`);
     }
   }
 
@@ -47,7 +51,8 @@ export function compareStoreWithLog(
     servedIds.add(id);
     const at = storeAt.get(id);
     if (at === undefined) problems.push(`leaf ${leaf} (${nameOf(record)}): store.deleted: the log holds this record; the store no longer does`);
-    else if (!entries[at].equals(entry)) problems.push(`leaf ${leaf} (${nameOf(record)}): store.edited: the store's record differs from the one the log signed`);
+    else if (!entries[at].equals(entry))
+      problems.push(`leaf ${leaf} (${nameOf(record)}): store.edited: the store's record differs from the one the log signed`);
     else if (at !== leaf) problems.push(`leaf ${leaf} (${nameOf(record)}): store.reordered: the store has it at position ${at} among the evidence records`);
   });
   stored.forEach((row, index) => {

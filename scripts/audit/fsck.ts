@@ -60,7 +60,10 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier, options:
     bar.stop();
   }
   if (tree.size !== checkpoint.size) problems.push(`entries: the entry bundles hold ${tree.size} entries, the checkpoint ${checkpoint.size}`);
-  else if (!tree.root().equals(checkpoint.rootHash)) problems.push(`root: the tree rebuilt from the entries has root ${tree.root().toString('base64')}, not the checkpoint's: an entry was edited, removed or reordered`);
+  else if (!tree.root().equals(checkpoint.rootHash))
+    problems.push(
+      `root: the tree rebuilt from the entries has root ${tree.root().toString('base64')}, not the checkpoint's: an entry was edited, removed or reordered`,
+    );
   for (const tile of hashTiles) {
     if (tree.size !== checkpoint.size) break;
     const expected = hashTile(tree, tile.level, tile.index, tile.width);
@@ -82,7 +85,8 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier, options:
     const name = `leaf ${leaf} (correspondence ${id}, chainIndex ${String(record.chainIndex)}, ${String(record.eventName)})`;
     const previous = chains.get(id);
     const expectedIndex = previous ? previous.chainIndex + 1 : 0;
-    if (record.chainIndex !== expectedIndex) problems.push(`${name}: chain.index: expected chainIndex ${expectedIndex} next in the log for this correspondence`);
+    if (record.chainIndex !== expectedIndex)
+      problems.push(`${name}: chain.index: expected chainIndex ${expectedIndex} next in the log for this correspondence`);
     if ((record.previousEvidenceDigest ?? null) !== (previous?.digest ?? null)) {
       problems.push(
         previous
@@ -90,10 +94,17 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier, options:
           : `${name}: chain.link: the correspondence's first leaf in the log has a previousEvidenceDigest: earlier records were removed`,
       );
     }
-    chains.set(id, { chainIndex: typeof record.chainIndex === 'number' ? record.chainIndex : expectedIndex, digest: createHash('sha256').update(entry).digest('hex'), leaf, eventName: String(record.eventName) });
+    chains.set(id, {
+      chainIndex: typeof record.chainIndex === 'number' ? record.chainIndex : expectedIndex,
+      digest: createHash('sha256').update(entry).digest('hex'),
+      leaf,
+      eventName: String(record.eventName),
+    });
   });
 
-  lines.push(`Entries: ${entries.length} in ${refs.filter((r) => r.kind === 'entries').length} bundle(s); hash tiles: ${hashTiles.length}; correspondences: ${chains.size}`);
+  lines.push(
+    `Entries: ${entries.length} in ${refs.filter((r) => r.kind === 'entries').length} bundle(s); hash tiles: ${hashTiles.length}; correspondences: ${chains.size}`,
+  );
   if (options.store) {
     const compared = compareStoreWithLog(options.store, entries, checkpoint, hashTiles);
     lines.push(...compared.lines);
@@ -103,7 +114,6 @@ export async function fsck(client: AuditClient, verifier: NoteVerifier, options:
     lines.push(
       `VALID: the tree rebuilt from every entry served has the signed root; every tile matches; every chain is contiguous and linked in log order${options.store ? '; the store re-derives the same tree, record for record' : ''}.`,
     );
-  }
-  else lines.push(`INVALID: ${problems.length} problem(s):`, ...problems.map((p) => `  - ${p}`));
+  } else lines.push(`INVALID: ${problems.length} problem(s):`, ...problems.map((p) => `  - ${p}`));
   return { valid: problems.length === 0, lines };
 }

@@ -9,7 +9,9 @@ export function keyText(option: string): string {
   try {
     return fs.readFileSync(option, 'utf8').trim();
   } catch (error) {
-    throw new UsageError(`--key "${option}" is neither a verifier key (<name>+<hex id>+<base64>) nor a readable file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(
+      `--key "${option}" is neither a verifier key (<name>+<hex id>+<base64>) nor a readable file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 

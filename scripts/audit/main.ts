@@ -36,11 +36,14 @@ const milliseconds = (value: string) => {
   return Number(value);
 };
 const serverOption = () => new Option('--server <url>', 'the Sigillum gateway (e.g. http://127.0.0.1:3000)').makeOptionMandatory();
-const tokenOption = () => new Option('--token <token>', "an auditor's staff token (default: the SIGILLUM_TOKEN environment variable, which keeps it out of ps and shell history)");
+const tokenOption = () =>
+  new Option('--token <token>', "an auditor's staff token (default: the SIGILLUM_TOKEN environment variable, which keeps it out of ps and shell history)");
 
 function program(): Command {
   const root = new Command('audit')
-    .description("The regulator's kit for Sigillum's evidence transparency log: export evidence with its proofs, verify it offline, check that the log only grows.")
+    .description(
+      "The regulator's kit for Sigillum's evidence transparency log: export evidence with its proofs, verify it offline, check that the log only grows.",
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .showHelpAfterError('(add --help for usage)')
@@ -51,14 +54,22 @@ function program(): Command {
     .summary('export correspondences with their proofs into one self-contained bundle')
     .description(
       'Export correspondences into one self-contained bundle: records (with their JWS), leaf indexes and inclusion proofs, the signed checkpoint they rest on (and its RFC 3161 time-stamp), the log verifier key, the CA and TSA certificates, and what the server had (so verify finds a dropped record). ' +
-        'Name them with --correspondence, take a party\'s with --party, or give a time range (--since and/or --until) without --party: every correspondence whose first evidence (the submission) falls in it, listed page by page through GET /audit/correspondences (progress on stderr).',
+        "Name them with --correspondence, take a party's with --party, or give a time range (--since and/or --until) without --party: every correspondence whose first evidence (the submission) falls in it, listed page by page through GET /audit/correspondences (progress on stderr).",
     )
     .addOption(serverOption())
     .addOption(tokenOption())
     .option('--correspondence <id>', 'a correspondence to export (repeatable)', collect, [])
     .option('--party <id>', 'every correspondence in which this party has evidence (GET /audit/parties/:id; repeatable)', collect, [])
-    .option('--since <time>', "with --party: only the party's evidence at or after this time; without --party: every correspondence submitted (first evidence) at or after it", time)
-    .option('--until <time>', "with --party: only the party's evidence at or before this time; without --party: every correspondence submitted (first evidence) at or before it", time)
+    .option(
+      '--since <time>',
+      "with --party: only the party's evidence at or after this time; without --party: every correspondence submitted (first evidence) at or after it",
+      time,
+    )
+    .option(
+      '--until <time>',
+      "with --party: only the party's evidence at or before this time; without --party: every correspondence submitted (first evidence) at or before it",
+      time,
+    )
     .option('--wait <ms>', 'wait up to this long for a checkpoint to cover fresh records', milliseconds, 10_000)
     .requiredOption('--out <bundle.json>', 'where to write the bundle')
     .addHelpText(
@@ -66,18 +77,36 @@ function program(): Command {
       `${EXIT_CODES_HELP}\n\nExamples:\n  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --correspondence <id> --out bundle.json\n` +
         '  SIGILLUM_TOKEN=... npm run audit -- export --server http://127.0.0.1:3000 --since 2026-03-01T00:00:00Z --until 2026-03-31T23:59:59Z --out march.json',
     )
-    .action(async (options: { server: string; token?: string; correspondence: string[]; party: string[]; since?: Date; until?: Date; wait: number; out: string }) => {
-      const client = new AuditClient(options.server, tokenOf(options.token));
-      await exportBundle(client, { correspondences: options.correspondence, parties: options.party, since: options.since, until: options.until, out: options.out, waitMs: options.wait }, out);
-      process.exitCode = EXIT.VALID;
-    });
+    .action(
+      async (options: { server: string; token?: string; correspondence: string[]; party: string[]; since?: Date; until?: Date; wait: number; out: string }) => {
+        const client = new AuditClient(options.server, tokenOf(options.token));
+        await exportBundle(
+          client,
+          {
+            correspondences: options.correspondence,
+            parties: options.party,
+            since: options.since,
+            until: options.until,
+            out: options.out,
+            waitMs: options.wait,
+          },
+          out,
+        );
+        process.exitCode = EXIT.VALID;
+      },
+    );
 
   root
     .command('verify')
     .summary('verify a bundle offline, naming every failing record')
-    .description('Verify a bundle offline (no network): checkpoint signatures against the log key, each record\'s leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c to the bundle\'s CA), and that no record the server had is missing (first, middle or last).')
+    .description(
+      "Verify a bundle offline (no network): checkpoint signatures against the log key, each record's leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c to the bundle's CA), and that no record the server had is missing (first, middle or last).",
+    )
     .argument('<bundle>', 'the bundle written by export')
-    .option('--key <vkey>', "the log's verifier key you expect (the text <name>+<hex id>+<base64>, or a file holding it); a bundle under another key is invalid")
+    .option(
+      '--key <vkey>',
+      "the log's verifier key you expect (the text <name>+<hex id>+<base64>, or a file holding it); a bundle under another key is invalid",
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  npm run audit -- verify bundle.json --key "$(cat evidence-log.vkey)"`)
     .action((file: string, options: { key?: string; json?: boolean }) => {
@@ -98,14 +127,19 @@ function program(): Command {
   root
     .command('consistency')
     .summary('check that a later checkpoint extends an earlier one')
-    .description('Check that a later checkpoint extends an earlier one: both notes signed by the log key, and the RFC 9162 consistency proof between them (fetched from --server, or read from --proof offline).')
+    .description(
+      'Check that a later checkpoint extends an earlier one: both notes signed by the log key, and the RFC 9162 consistency proof between them (fetched from --server, or read from --proof offline).',
+    )
     .argument('<old-checkpoint>', 'the earlier signed checkpoint note (from "checkpoint --out", or GET /evidence-log/checkpoint)')
     .argument('<new-checkpoint>', 'the later signed checkpoint note')
     .option('--server <url>', 'fetch the proof (and the key, unless --key) from this gateway')
     .addOption(tokenOption())
     .option('--proof <file>', 'the proof, offline: the JSON answer of GET /evidence-log/consistency?from=&to=')
     .option('--key <vkey>', "the log's verifier key (text or file); required offline")
-    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExamples:\n  npm run audit -- consistency old.note new.note --server http://127.0.0.1:3000 --key evidence-log.vkey\n  npm run audit -- consistency old.note new.note --proof proof.json --key evidence-log.vkey`)
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\n\nExamples:\n  npm run audit -- consistency old.note new.note --server http://127.0.0.1:3000 --key evidence-log.vkey\n  npm run audit -- consistency old.note new.note --proof proof.json --key evidence-log.vkey`,
+    )
     .action(async (oldFile: string, newFile: string, options: { server?: string; token?: string; proof?: string; key?: string }) => {
       if (!options.server && !options.proof) throw new UsageError('give --server (to fetch the proof) or --proof <file> (offline)');
       if (options.server && options.proof) throw new UsageError('give either --server or --proof, not both');
@@ -119,7 +153,9 @@ function program(): Command {
       const result = await checkConsistency(oldNote, newNote, verifier, async (from, to) => {
         if (!proof) return serverProof(client!, from, to);
         if ((proof.from !== undefined && proof.from !== from) || (proof.to !== undefined && proof.to !== to)) {
-          throw new UsageError(`${options.proof} is the proof from size ${String(proof.from)} to ${String(proof.to)}, but the checkpoints are of sizes ${from} and ${to}`);
+          throw new UsageError(
+            `${options.proof} is the proof from size ${String(proof.from)} to ${String(proof.to)}, but the checkpoints are of sizes ${from} and ${to}`,
+          );
         }
         return proof.proof;
       });
@@ -151,11 +187,16 @@ function program(): Command {
   root
     .command('fsck')
     .summary('re-derive the whole log from the tiles served (and the store, with --store) and compare with the signed checkpoint')
-    .description('Re-derive the whole evidence log from the entry bundles and tiles the server serves: the rebuilt root against the latest signed checkpoint, every hash tile, every entry canonical, every correspondence chain contiguous and linked in log order.')
+    .description(
+      'Re-derive the whole evidence log from the entry bundles and tiles the server serves: the rebuilt root against the latest signed checkpoint, every hash tile, every entry canonical, every correspondence chain contiguous and linked in log order.',
+    )
     .addOption(serverOption())
     .addOption(tokenOption())
     .option('--key <vkey>', "the log's verifier key (text or file); default: the one the server publishes")
-    .option('--store <file-or-url>', "also re-derive the tree from the event store itself: the deployment's SQLite file (read-only) or a postgres:// URL; every record deleted, edited or reordered there is named")
+    .option(
+      '--store <file-or-url>',
+      "also re-derive the tree from the event store itself: the deployment's SQLite file (read-only) or a postgres:// URL; every record deleted, edited or reordered there is named",
+    )
     .option('--pg-schema <name>', 'the PostgreSQL schema of the event store (PG_SCHEMA)', 'sigillum')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (options: { server: string; token?: string; key?: string; store?: string; pgSchema: string }) => {
@@ -178,7 +219,10 @@ function program(): Command {
     .addOption(serverOption())
     .addOption(tokenOption())
     .option('--projection <name>', `a projection to replay (repeatable; default: ${DEFAULT_PROJECTIONS.join(' and ')})`, collect, [])
-    .addHelpText('after', `${EXIT_CODES_HELP}\n\nExample:\n  SIGILLUM_TOKEN=... npm run audit -- replay --server http://127.0.0.1:3000 --projection mailbox --projection audit`)
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\n\nExample:\n  SIGILLUM_TOKEN=... npm run audit -- replay --server http://127.0.0.1:3000 --projection mailbox --projection audit`,
+    )
     .action(async (options: { server: string; token?: string; projection: string[] }) => {
       const client = new AuditClient(options.server, tokenOf(options.token));
       const projections = options.projection.length > 0 ? [...new Set(options.projection)] : [...DEFAULT_PROJECTIONS];

@@ -24,7 +24,11 @@ const rowsText = (rows: Record<string, number>) =>
  * Asks the server to rebuild each read model from position 0 of the log into a scratch database
  * (POST /projections/:name/replay) and compares the digests with the live ones, at the same log position.
  */
-export async function replayProjections(client: AuditClient, projections: readonly string[], out: (line: string) => void): Promise<{ valid: boolean; differing: string[] }> {
+export async function replayProjections(
+  client: AuditClient,
+  projections: readonly string[],
+  out: (line: string) => void,
+): Promise<{ valid: boolean; differing: string[] }> {
   const differing: string[] = [];
   for (const name of projections) {
     const answer = await client.postJson<ReplayAnswer>(`/projections/${encodeURIComponent(name)}/replay`);

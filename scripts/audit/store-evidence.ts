@@ -32,7 +32,8 @@ export async function readStoredEvidence(source: string, pgSchema = 'sigillum'):
       await client.end();
     }
   }
-  if (!fs.existsSync(source)) throw new UsageError(`--store ${source}: no such file (give the SQLite file of the deployment, e.g. DATA_DIR/sigillum.db, or a postgres:// URL)`);
+  if (!fs.existsSync(source))
+    throw new UsageError(`--store ${source}: no such file (give the SQLite file of the deployment, e.g. DATA_DIR/sigillum.db, or a postgres:// URL)`);
   const db = new Database(source, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare(SQL('events')).all() as { stream_id: string; data: string }[];

@@ -59,7 +59,12 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
     }
     if (pinned) {
       if (verifier && !sameKey(pinned, verifier)) {
-        problem(null, null, 'key.mismatch', `the bundle's log key ${keyIdOf(verifier)} is not the expected key ${keyIdOf(pinned)}: the checkpoints were not signed by the log you expect`);
+        problem(
+          null,
+          null,
+          'key.mismatch',
+          `the bundle's log key ${keyIdOf(verifier)} is not the expected key ${keyIdOf(pinned)}: the checkpoints were not signed by the log you expect`,
+        );
       }
       verifier = pinned;
       lines.push(`Log key: ${keyIdOf(pinned)} (pinned with --key)`);
@@ -82,7 +87,12 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
   } else {
     lines.push(`INVALID: ${problems.length} problem(s):`);
     for (const p of problems) {
-      const where = p.correspondenceId === null ? 'bundle' : p.chainIndex === null ? `correspondence ${p.correspondenceId}` : `correspondence ${p.correspondenceId}, chainIndex ${p.chainIndex}, ${p.eventName ?? '?'}`;
+      const where =
+        p.correspondenceId === null
+          ? 'bundle'
+          : p.chainIndex === null
+            ? `correspondence ${p.correspondenceId}`
+            : `correspondence ${p.correspondenceId}, chainIndex ${p.chainIndex}, ${p.eventName ?? '?'}`;
       lines.push(`  - ${where}: ${p.rule}: ${p.message}`);
     }
   }
@@ -91,7 +101,14 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
 
 type ProblemSink = (correspondenceId: string | null, record: Pick<BundleRecord, 'chainIndex' | 'eventName'> | null, rule: string, message: string) => void;
 
-function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signingCertificates: readonly string[], verifier: NoteVerifier | null, sink: ProblemSink, lines: string[]): void {
+function verifyCorrespondence(
+  item: BundleCorrespondence,
+  caPem: string,
+  signingCertificates: readonly string[],
+  verifier: NoteVerifier | null,
+  sink: ProblemSink,
+  lines: string[],
+): void {
   const id = item.correspondenceId;
   const failing = new Set<number>();
   const problem: ProblemSink = (correspondenceId, record, rule, message) => {
@@ -109,13 +126,17 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
     try {
       const opened = openNote(item.checkpoint.note, [verifier]);
       checkpoint = parseCheckpoint(opened.text);
-      if (checkpoint.origin !== verifier.name) problem(id, null, 'checkpoint.origin', `the checkpoint's origin "${checkpoint.origin}" is not the key's name "${verifier.name}"`);
+      if (checkpoint.origin !== verifier.name)
+        problem(id, null, 'checkpoint.origin', `the checkpoint's origin "${checkpoint.origin}" is not the key's name "${verifier.name}"`);
     } catch (error) {
       problem(id, null, 'checkpoint.signature', `the checkpoint does not verify under ${keyIdOf(verifier)}: ${(error as Error).message}`);
     }
     if (item.checkpoint.timeStampToken) {
       try {
-        const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), { data: Buffer.from(item.checkpoint.note, 'utf8'), trustedCaPem: caPem });
+        const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), {
+          data: Buffer.from(item.checkpoint.note, 'utf8'),
+          trustedCaPem: caPem,
+        });
         lines.push(`  checkpoint time-stamped ${info.genTime.toISOString()} (RFC 3161, TSA under the bundle's CA)`);
       } catch (error) {
         problem(id, null, 'checkpoint.timestamp', `the checkpoint's RFC 3161 time-stamp does not verify against the bundle's CA: ${(error as Error).message}`);
@@ -134,10 +155,20 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
     }
     digests.push(entry ? sha256Hex(entry) : null);
     if (entry && record.recordDigest !== sha256Hex(entry)) {
-      problem(id, record, 'record.digest', `recordDigest ${String(record.recordDigest).slice(0, 16)}… is not SHA-256 of the record's canonical JSON (${sha256Hex(entry).slice(0, 16)}…): the record was altered`);
+      problem(
+        id,
+        record,
+        'record.digest',
+        `recordDigest ${String(record.recordDigest).slice(0, 16)}… is not SHA-256 of the record's canonical JSON (${sha256Hex(entry).slice(0, 16)}…): the record was altered`,
+      );
     }
     if (record.record?.chainIndex !== record.chainIndex || record.record?.eventName !== record.eventName) {
-      problem(id, record, 'record.label', `the bundle labels the record chainIndex ${record.chainIndex} ${record.eventName}, the record itself says ${String(record.record?.chainIndex)} ${String(record.record?.eventName)}`);
+      problem(
+        id,
+        record,
+        'record.label',
+        `the bundle labels the record chainIndex ${record.chainIndex} ${record.eventName}, the record itself says ${String(record.record?.chainIndex)} ${String(record.record?.eventName)}`,
+      );
     }
     if (record.record?.MessageIdentifier !== id) {
       problem(id, record, 'chain.correspondence', `the record is about ${String(record.record?.MessageIdentifier)}, not ${id}`);
@@ -148,19 +179,30 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
     }
     if (!checkpoint || !entry) continue;
     if (!Number.isSafeInteger(record.leafIndex) || record.leafIndex < 0 || record.leafIndex >= checkpoint.size) {
-      problem(id, record, 'checkpoint.not-covering', `leaf index ${record.leafIndex} is not below the checkpoint's tree size ${checkpoint.size}: the bundle's checkpoint does not cover this record`);
+      problem(
+        id,
+        record,
+        'checkpoint.not-covering',
+        `leaf index ${record.leafIndex} is not below the checkpoint's tree size ${checkpoint.size}: the bundle's checkpoint does not cover this record`,
+      );
       continue;
     }
     const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
     if (!verifyInclusion(record.leafIndex, checkpoint.size, leafHash(entry), proof, checkpoint.rootHash)) {
-      problem(id, record, 'inclusion.proof', `the record is not leaf ${record.leafIndex} of the checkpointed tree (size ${checkpoint.size}): the inclusion proof does not lead to the signed root`);
+      problem(
+        id,
+        record,
+        'inclusion.proof',
+        `the record is not leaf ${record.leafIndex} of the checkpointed tree (size ${checkpoint.size}): the inclusion proof does not lead to the signed root`,
+      );
     }
   }
 
   // Log order: a later record of a correspondence is a later leaf.
   for (let i = 1; i < records.length; i++) {
     const [a, b] = [records[i - 1].leafIndex, records[i].leafIndex];
-    if (a !== null && b !== null && !(b > a)) problem(id, records[i], 'log.order', `leaf index ${b} does not come after the previous record's ${a}: the records are out of log order`);
+    if (a !== null && b !== null && !(b > a))
+      problem(id, records[i], 'log.order', `leaf index ${b} does not come after the previous record's ${a}: the records are out of log order`);
   }
 
   // The chain: with per-record JWS, libs/evidence verifies signatures (x5t#S256 or x5c to the CA), links and indexes; without, the links here.
@@ -173,12 +215,21 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
       problem(id, record, p.rule, p.message);
     }
   } else {
-    if (records.some((record) => typeof record.jws === 'string')) lines.push('  some records carry a JWS, some do not: the chain is checked by its digests and the inclusion proofs');
+    if (records.some((record) => typeof record.jws === 'string'))
+      lines.push('  some records carry a JWS, some do not: the chain is checked by its digests and the inclusion proofs');
     records.forEach((record, i) => {
       const expected = i === 0 ? null : digests[i - 1];
-      if (record.chainIndex !== i) problem(id, record, 'chain.index', `record ${i} of the bundle has chainIndex ${record.chainIndex}; indexes must run 0, 1, 2… without gaps`);
+      if (record.chainIndex !== i)
+        problem(id, record, 'chain.index', `record ${i} of the bundle has chainIndex ${record.chainIndex}; indexes must run 0, 1, 2… without gaps`);
       if ((record.record?.previousEvidenceDigest ?? null) !== expected) {
-        problem(id, record, 'chain.link', i === 0 ? 'the first record must have previousEvidenceDigest null' : `previousEvidenceDigest is not the digest of the record before it (${String(expected).slice(0, 16)}…)`);
+        problem(
+          id,
+          record,
+          'chain.link',
+          i === 0
+            ? 'the first record must have previousEvidenceDigest null'
+            : `previousEvidenceDigest is not the digest of the record before it (${String(expected).slice(0, 16)}…)`,
+        );
       }
     });
   }
@@ -190,9 +241,19 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
   for (let index = 0; index <= Math.max(last, highest); index++) {
     if (present.has(index)) continue;
     if (index > highest) {
-      problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.end', `the record with chainIndex ${index} is missing: the server had ${item.expected.recordCount} record(s) up to chainIndex ${last} (leaf ${String(item.expected.lastLeafIndex)}), the bundle stops at chainIndex ${highest}`);
+      problem(
+        id,
+        { chainIndex: index, eventName: null as unknown as string },
+        'truncation.end',
+        `the record with chainIndex ${index} is missing: the server had ${item.expected.recordCount} record(s) up to chainIndex ${last} (leaf ${String(item.expected.lastLeafIndex)}), the bundle stops at chainIndex ${highest}`,
+      );
     } else {
-      problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.gap', `the record with chainIndex ${index} is missing from the bundle (records ${index - 1} and ${index + 1} are there)`);
+      problem(
+        id,
+        { chainIndex: index, eventName: null as unknown as string },
+        'truncation.gap',
+        `the record with chainIndex ${index} is missing from the bundle (records ${index - 1} and ${index + 1} are there)`,
+      );
     }
   }
   if (records.length !== item.expected.recordCount) {
@@ -204,14 +265,21 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
   }
   verifyCompleteness(item, verifier, checkpoint, problem, lines);
   if (checkpoint && item.expected.lastLeafIndex !== null && item.expected.lastLeafIndex >= checkpoint.size) {
-    problem(id, null, 'checkpoint.not-covering', `the bundle claims records up to leaf ${item.expected.lastLeafIndex}, but its checkpoint covers ${checkpoint.size} leaves (0…${checkpoint.size - 1})`);
+    problem(
+      id,
+      null,
+      'checkpoint.not-covering',
+      `the bundle claims records up to leaf ${item.expected.lastLeafIndex}, but its checkpoint covers ${checkpoint.size} leaves (0…${checkpoint.size - 1})`,
+    );
   }
 
   const header = `Correspondence ${id}: ${records.length} record(s)${checkpoint ? `, checkpoint ${checkpoint.origin} size ${checkpoint.size} root ${checkpoint.rootHash.toString('base64')}` : ''}`;
   lines.splice(before, 0, header);
   records.forEach((record, i) => {
     const verdict = (failing.has(record.chainIndex) ? 'INVALID' : checkpoint ? 'ok' : 'UNPROVEN').padEnd(8);
-    lines.push(`  #${String(record.chainIndex).padEnd(3)} ${verdict} leaf ${String(record.leafIndex ?? '-').padEnd(6)} ${String(record.eventName).padEnd(40)} ${digests[i]?.slice(0, 16) ?? '-'}…`);
+    lines.push(
+      `  #${String(record.chainIndex).padEnd(3)} ${verdict} leaf ${String(record.leafIndex ?? '-').padEnd(6)} ${String(record.eventName).padEnd(40)} ${digests[i]?.slice(0, 16) ?? '-'}…`,
+    );
   });
 }
 
@@ -220,10 +288,16 @@ function verifyCorrespondence(item: BundleCorrespondence, caPem: string, signing
  * the correspondence the log held under the checkpoint, counted by the log itself. Unlike `expected` (the exporter's
  * word), it cannot be edited to match a bundle from which records were dropped.
  */
-function verifyCompleteness(item: BundleCorrespondence, verifier: NoteVerifier | null, checkpoint: Checkpoint | null, problem: ProblemSink, lines: string[]): void {
+function verifyCompleteness(
+  item: BundleCorrespondence,
+  verifier: NoteVerifier | null,
+  checkpoint: Checkpoint | null,
+  problem: ProblemSink,
+  lines: string[],
+): void {
   const id = item.correspondenceId;
   if (item.completeness === undefined || item.completeness === null) {
-    lines.push('  completeness: the bundle carries no statement signed by the log (an older server): the record count is the exporter\'s word');
+    lines.push("  completeness: the bundle carries no statement signed by the log (an older server): the record count is the exporter's word");
     return;
   }
   if (!verifier) return;
@@ -239,14 +313,32 @@ function verifyCompleteness(item: BundleCorrespondence, verifier: NoteVerifier |
     return;
   }
   if (checkpoint && statement.treeSize !== checkpoint.size) {
-    problem(id, null, 'completeness.checkpoint', `the completeness statement was counted under a tree of ${statement.treeSize}, not the bundle's checkpoint of ${checkpoint.size}`);
+    problem(
+      id,
+      null,
+      'completeness.checkpoint',
+      `the completeness statement was counted under a tree of ${statement.treeSize}, not the bundle's checkpoint of ${checkpoint.size}`,
+    );
   }
   const present = new Set(item.records.map((record) => record.chainIndex));
   for (let index = 0; index <= statement.lastChainIndex; index++) {
-    if (!present.has(index)) problem(id, { chainIndex: index, eventName: null as unknown as string }, 'truncation.signed', `the log signed that it holds ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex}; record ${index} is not in the bundle`);
+    if (!present.has(index))
+      problem(
+        id,
+        { chainIndex: index, eventName: null as unknown as string },
+        'truncation.signed',
+        `the log signed that it holds ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex}; record ${index} is not in the bundle`,
+      );
   }
   if (item.records.filter((record) => record.leafIndex !== null && record.leafIndex < statement.treeSize).length !== statement.recordCount) {
-    problem(id, null, 'truncation.signed-count', `the log signed ${statement.recordCount} record(s) under its checkpoint; the bundle holds ${item.records.length}`);
+    problem(
+      id,
+      null,
+      'truncation.signed-count',
+      `the log signed ${statement.recordCount} record(s) under its checkpoint; the bundle holds ${item.records.length}`,
+    );
   }
-  lines.push(`  completeness: signed by the log — ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex} (leaf ${statement.lastLeafIndex ?? '-'})`);
+  lines.push(
+    `  completeness: signed by the log — ${statement.recordCount} record(s) up to chainIndex ${statement.lastChainIndex} (leaf ${statement.lastLeafIndex ?? '-'})`,
+  );
 }

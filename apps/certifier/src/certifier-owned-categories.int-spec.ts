@@ -44,7 +44,11 @@ describe('a certifier-only process writes its own categories only', () => {
   it('refuses an append to a party stream with ForeignStreamWriteError, and writes nothing', async () => {
     const streamId = streamIdOf(PARTY_CATEGORY, randomUUID());
     const refusal = await store
-      .append(streamId, [pendingEvent('PartyRegistered', { partyId: 'p', kind: 'person', displayName: 'P', registeredAt: new Date().toISOString() })], 'no-stream')
+      .append(
+        streamId,
+        [pendingEvent('PartyRegistered', { partyId: 'p', kind: 'person', displayName: 'P', registeredAt: new Date().toISOString() })],
+        'no-stream',
+      )
       .catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(ForeignStreamWriteError);
     expect(refusal).toMatchObject({ streamId, category: PARTY_CATEGORY });
@@ -52,7 +56,7 @@ describe('a certifier-only process writes its own categories only', () => {
     expect(await domicile.readStream(streamId)).toEqual([]);
   });
 
-  it('refuses the domicile\'s correspondence streams too, yet reads them', async () => {
+  it("refuses the domicile's correspondence streams too, yet reads them", async () => {
     const streamId = streamIdOf(CORRESPONDENCE_CATEGORY, randomUUID());
     await domicile.append(streamId, [pendingEvent('Noted', { by: 'domicile' })], 'no-stream');
     await expect(store.append(streamId, [pendingEvent('Noted', {})], 'any')).rejects.toBeInstanceOf(ForeignStreamWriteError);
@@ -67,8 +71,16 @@ describe('a certifier-only process writes its own categories only', () => {
     for (const [checkId, answer] of Object.entries(story.trustChecks)) {
       await store.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'no-stream');
     }
-    await domicile.append(streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId), [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })], 'no-stream');
-    await store.append(streamIdOf(CHAIN_CATEGORY, story.correspondenceId), [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })], 'no-stream');
+    await domicile.append(
+      streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId),
+      [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })],
+      'no-stream',
+    );
+    await store.append(
+      streamIdOf(CHAIN_CATEGORY, story.correspondenceId),
+      [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })],
+      'no-stream',
+    );
 
     const evidence = app.get(EvidenceService);
     await evidence.record(story.correspondenceId, started.eventId, { correlationId: 'owned', causationId: started.eventId });

@@ -78,7 +78,10 @@ export function loadCertifierConfig(env: Readonly<Record<string, string | undefi
 
   const chainOperators: Partial<Record<ProcessingStep, string>> = {};
   const rawChain = read('CHAIN_OPERATORS');
-  for (const entry of rawChain.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of rawChain
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const match = /^([a-z-]+)=(\S+)$/.exec(entry);
     if (!match) {
       problems.push(`CHAIN_OPERATORS entry "${entry}" must be step=partyId (e.g. seal=3f1c…)`);

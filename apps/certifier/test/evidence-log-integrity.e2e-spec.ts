@@ -80,9 +80,19 @@ describe('evidence log integrity (e2e)', () => {
       for (const [checkId, answer] of Object.entries(story.trustChecks)) {
         await others.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
       }
-      await others.append(streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId), [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })], 'no-stream');
-      await others.append(streamIdOf(CHAIN_CATEGORY, story.correspondenceId), [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })], 'no-stream');
-      await running.app.get(EvidenceService).record(story.correspondenceId, started.eventId, { correlationId: 'evidence-log-integrity-e2e', causationId: started.eventId });
+      await others.append(
+        streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId),
+        [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })],
+        'no-stream',
+      );
+      await others.append(
+        streamIdOf(CHAIN_CATEGORY, story.correspondenceId),
+        [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })],
+        'no-stream',
+      );
+      await running.app
+        .get(EvidenceService)
+        .record(story.correspondenceId, started.eventId, { correlationId: 'evidence-log-integrity-e2e', causationId: started.eventId });
       return story.correspondenceId;
     } finally {
       await others.close();
@@ -92,13 +102,17 @@ describe('evidence log integrity (e2e)', () => {
   /** The latest checkpoint once it covers `size` leaves. */
   async function checkpointCovering(running: Running, size: number): Promise<{ size: number; root: Buffer }> {
     const verifier = parseVerifierKey((await (await fetch(`${running.base}/evidence-log/key`)).text()).trim());
-    return eventually(async () => {
-      const response = await fetch(`${running.base}/evidence-log/checkpoint`, { headers: running.auditor });
-      expect(response.status).toBe(200);
-      const checkpoint = parseCheckpoint(openNote(await response.text(), [verifier]).text);
-      expect(checkpoint.size).toBeGreaterThanOrEqual(size);
-      return { size: checkpoint.size, root: checkpoint.rootHash };
-    }, 10_000, 100);
+    return eventually(
+      async () => {
+        const response = await fetch(`${running.base}/evidence-log/checkpoint`, { headers: running.auditor });
+        expect(response.status).toBe(200);
+        const checkpoint = parseCheckpoint(openNote(await response.text(), [verifier]).text);
+        expect(checkpoint.size).toBeGreaterThanOrEqual(size);
+        return { size: checkpoint.size, root: checkpoint.rootHash };
+      },
+      10_000,
+      100,
+    );
   }
 
   /** A copy of the pristine data directory, tampered with by `tamper` on its SQLite file, then started. */
@@ -108,7 +122,9 @@ describe('evidence log integrity (e2e)', () => {
     fs.cpSync(pristine, dataDir, { recursive: true });
     const db = new Database(configOf(dataDir).sqliteFile);
     try {
-      const rows = db.prepare("SELECT global_position, stream_id, data FROM events WHERE event_type = 'EvidenceRecorded' ORDER BY global_position").all() as EvidenceRow[];
+      const rows = db
+        .prepare("SELECT global_position, stream_id, data FROM events WHERE event_type = 'EvidenceRecorded' ORDER BY global_position")
+        .all() as EvidenceRow[];
       expect(rows).toHaveLength(leaves.length);
       tamper(db, rows);
     } finally {
@@ -204,7 +220,13 @@ describe('evidence log integrity (e2e)', () => {
     try {
       const report = await integrityOf(running);
       expect(report.checkedLeaves).toBe(8);
-      expect(report.problems[0]).toMatchObject({ kind: 'reordered', leafIndex: 3, evidenceId: leaves[4].evidenceId, correspondenceId: leaves[4].correspondenceId, chainIndex: 0 });
+      expect(report.problems[0]).toMatchObject({
+        kind: 'reordered',
+        leafIndex: 3,
+        evidenceId: leaves[4].evidenceId,
+        correspondenceId: leaves[4].correspondenceId,
+        chainIndex: 0,
+      });
       expect(report.problems[0].message).toContain(leaves[3].evidenceId);
       expect(report.problems).toHaveLength(1);
       await expectHealthStopped(running, report);
@@ -224,7 +246,14 @@ describe('evidence log integrity (e2e)', () => {
     try {
       const report = await integrityOf(running);
       expect(report.checkedLeaves).toBe(8);
-      expect(report.problems[0]).toMatchObject({ kind: 'edited', leafIndex: 5, evidenceId: leaves[5].evidenceId, correspondenceId: leaves[5].correspondenceId, chainIndex: 1, eventName: leaves[5].eventName });
+      expect(report.problems[0]).toMatchObject({
+        kind: 'edited',
+        leafIndex: 5,
+        evidenceId: leaves[5].evidenceId,
+        correspondenceId: leaves[5].correspondenceId,
+        chainIndex: 1,
+        eventName: leaves[5].eventName,
+      });
       expect(report.problems[0].message).toMatch(/recordDigest is no longer the SHA-256 of its record/);
       await expectHealthStopped(running, report);
     } finally {
@@ -237,7 +266,10 @@ describe('evidence log integrity (e2e)', () => {
     try {
       expect(await integrityOf(running)).toEqual({ status: 'consistent', checkedLeaves: 8, lastCheckpoint, problems: [] });
       const health = await getJson<{ components: Record<string, { up: boolean; detail?: string }> }>(running, '/health', {});
-      expect(health.body.components['evidence-log']).toMatchObject({ up: true, detail: `signing: 8 evidence records, last checkpoint of size ${lastCheckpoint.size}` });
+      expect(health.body.components['evidence-log']).toMatchObject({
+        up: true,
+        detail: `signing: 8 evidence records, last checkpoint of size ${lastCheckpoint.size}`,
+      });
 
       await letter(running);
       const after = await checkpointCovering(running, 10);
@@ -248,7 +280,12 @@ describe('evidence log integrity (e2e)', () => {
       expect(verifyConsistency(lastCheckpoint.size, after.size, proof, before, after.root)).toBe(true);
       expect(verifyConsistency(lastCheckpoint.size, after.size, proof, after.root, after.root)).toBe(false);
       const report = await integrityOf(running);
-      expect(report).toMatchObject({ status: 'consistent', checkedLeaves: 10, lastCheckpoint: { size: after.size, root: after.root.toString('base64') }, problems: [] });
+      expect(report).toMatchObject({
+        status: 'consistent',
+        checkedLeaves: 10,
+        lastCheckpoint: { size: after.size, root: after.root.toString('base64') },
+        problems: [],
+      });
     } finally {
       await running.app.close();
     }

@@ -72,22 +72,34 @@ describe('evidence transparency log (e2e)', () => {
     for (const [checkId, answer] of Object.entries(story.trustChecks)) {
       await others.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
     }
-    await others.append(streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId), [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })], 'no-stream');
-    await others.append(streamIdOf(CHAIN_CATEGORY, story.correspondenceId), [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })], 'no-stream');
+    await others.append(
+      streamIdOf(CORRESPONDENCE_CATEGORY, story.correspondenceId),
+      [pendingEvent(requested.event.type, requested.event.data, { eventId: requested.eventId })],
+      'no-stream',
+    );
+    await others.append(
+      streamIdOf(CHAIN_CATEGORY, story.correspondenceId),
+      [pendingEvent(started.event.type, started.event.data, { eventId: started.eventId })],
+      'no-stream',
+    );
     await app!.get(EvidenceService).record(story.correspondenceId, started.eventId, { correlationId: 'evidence-log-e2e', causationId: started.eventId });
     return story.correspondenceId;
   }
 
   /** The proof answer once a checkpoint covers every record of the correspondence. */
   async function provenProof(correspondenceId: string): Promise<ProofAnswer> {
-    return eventually(async () => {
-      const response = await get(`/evidence/${correspondenceId}/proof`);
-      expect(response.status).toBe(200);
-      const body = JSON.parse(await response.text()) as ProofAnswer;
-      expect(body.records.length).toBeGreaterThan(0);
-      expect(body.records.every((record) => record.inclusionProof !== null)).toBe(true);
-      return body;
-    }, 10_000, 100);
+    return eventually(
+      async () => {
+        const response = await get(`/evidence/${correspondenceId}/proof`);
+        expect(response.status).toBe(200);
+        const body = JSON.parse(await response.text()) as ProofAnswer;
+        expect(body.records.length).toBeGreaterThan(0);
+        expect(body.records.every((record) => record.inclusionProof !== null)).toBe(true);
+        return body;
+      },
+      10_000,
+      100,
+    );
   }
 
   /** Checks a proof answer the way an outside verifier would; returns the checkpoint's size and root. */
@@ -96,9 +108,17 @@ describe('evidence transparency log (e2e)', () => {
     const checkpoint = parseCheckpoint(opened.text);
     expect(checkpoint.origin).toBe(ORIGIN);
     // The note is time-stamped (RFC 3161) by the certifier's TSA, certified by its CA.
-    const stamped = verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), { data: Buffer.from(answer.checkpoint!.note, 'utf8'), trustedCaPem: caPem });
+    const stamped = verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), {
+      data: Buffer.from(answer.checkpoint!.note, 'utf8'),
+      trustedCaPem: caPem,
+    });
     expect(stamped.genTime.toISOString()).toBe(answer.checkpoint!.signedAt);
-    expect(() => verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), { data: Buffer.from(`${answer.checkpoint!.note} `, 'utf8'), trustedCaPem: caPem })).toThrow();
+    expect(() =>
+      verifyTimeStampToken(Buffer.from(answer.checkpoint!.timeStampToken, 'base64'), {
+        data: Buffer.from(`${answer.checkpoint!.note} `, 'utf8'),
+        trustedCaPem: caPem,
+      }),
+    ).toThrow();
     for (const item of answer.records) {
       const entry = canonicalizeToBuffer(item.record);
       expect(createHash('sha256').update(entry).digest('hex')).toBe(item.recordDigest);
@@ -159,7 +179,9 @@ describe('evidence transparency log (e2e)', () => {
   it('proves each record of a letter included in a signed checkpoint, verified by the published formats alone', async () => {
     const correspondenceId = await letter();
     const answer = await provenProof(correspondenceId);
-    expect(answer.verifierKey).toBe(`${verifier.name}+${verifier.keyId.toString('hex')}+${Buffer.concat([Buffer.from([1]), verifier.publicKey]).toString('base64')}`);
+    expect(answer.verifierKey).toBe(
+      `${verifier.name}+${verifier.keyId.toString('hex')}+${Buffer.concat([Buffer.from([1]), verifier.publicKey]).toString('base64')}`,
+    );
     first = verifyProofAnswer(answer);
     expect(answer.records.map((record) => record.leafIndex)).toEqual([0, 1]);
 
@@ -208,7 +230,9 @@ describe('evidence transparency log (e2e)', () => {
     app = undefined;
     await start();
     auditor = bearer(await issueStaffToken(base, dataDir, ['auditor'], 'auditor-2'));
-    expect((await (await get('/evidence-log/key', {})).text()).trim()).toBe(`${verifier.name}+${verifier.keyId.toString('hex')}+${Buffer.concat([Buffer.from([1]), verifier.publicKey]).toString('base64')}`);
+    expect((await (await get('/evidence-log/key', {})).text()).trim()).toBe(
+      `${verifier.name}+${verifier.keyId.toString('hex')}+${Buffer.concat([Buffer.from([1]), verifier.publicKey]).toString('base64')}`,
+    );
     // The checkpoint signed before the restart is still served until a new one is due.
     const served = parseCheckpoint(openNote(await (await get('/evidence-log/checkpoint')).text(), [verifier]).text);
     expect(served.size).toBeGreaterThanOrEqual(second.size);
@@ -220,28 +244,39 @@ describe('evidence transparency log (e2e)', () => {
     expect(await consistent(second, third)).toBe(true);
 
     // Every checkpoint recorded on the log's stream verifies and none contradicts the next.
-    const recorded = (await others.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(ORIGIN)))).map((event) => event.event.data as { treeSize: number; note: string; rootHash: string; timeStampToken: string });
+    const recorded = (await others.readStream(streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(ORIGIN)))).map(
+      (event) => event.event.data as { treeSize: number; note: string; rootHash: string; timeStampToken: string },
+    );
     expect(recorded.length).toBeGreaterThanOrEqual(3);
     const checkpoints = recorded.map((data) => parseCheckpoint(openNote(data.note, [verifier]).text));
-    checkpoints.forEach((checkpoint, i) => expect([checkpoint.size, checkpoint.rootHash.toString('hex')]).toEqual([recorded[i].treeSize, recorded[i].rootHash]));
-    for (const data of recorded) verifyTimeStampToken(Buffer.from(data.timeStampToken, 'base64'), { data: Buffer.from(data.note, 'utf8'), trustedCaPem: caPem });
+    checkpoints.forEach((checkpoint, i) =>
+      expect([checkpoint.size, checkpoint.rootHash.toString('hex')]).toEqual([recorded[i].treeSize, recorded[i].rootHash]),
+    );
+    for (const data of recorded)
+      verifyTimeStampToken(Buffer.from(data.timeStampToken, 'base64'), { data: Buffer.from(data.note, 'utf8'), trustedCaPem: caPem });
     // … and so does OpenSSL, given only the note, the token and the CA certificate.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-evidence-log-ts-'));
     try {
       fs.writeFileSync(path.join(dir, 'note.txt'), recorded[0].note, 'utf8');
       fs.writeFileSync(path.join(dir, 'note.tst'), Buffer.from(recorded[0].timeStampToken, 'base64'));
       fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
-      const verified = execFileSync('openssl', ['ts', '-verify', '-token_in', '-in', path.join(dir, 'note.tst'), '-data', path.join(dir, 'note.txt'), '-CAfile', path.join(dir, 'ca.pem')], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const verified = execFileSync(
+        'openssl',
+        ['ts', '-verify', '-token_in', '-in', path.join(dir, 'note.tst'), '-data', path.join(dir, 'note.txt'), '-CAfile', path.join(dir, 'ca.pem')],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       expect(verified).toContain('Verification: OK');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     for (let i = 1; i < checkpoints.length; i++) {
       expect(checkpoints[i].size).toBeGreaterThan(checkpoints[i - 1].size);
-      expect(await consistent({ size: checkpoints[i - 1].size, root: checkpoints[i - 1].rootHash }, { size: checkpoints[i].size, root: checkpoints[i].rootHash })).toBe(true);
+      expect(
+        await consistent({ size: checkpoints[i - 1].size, root: checkpoints[i - 1].rootHash }, { size: checkpoints[i].size, root: checkpoints[i].rootHash }),
+      ).toBe(true);
     }
   }, 60_000);
 });

@@ -47,7 +47,10 @@ export const DOMICILE_ENVIRONMENT = {
   SESSION_IDLE_SECONDS: { default: '900', help: 'an open session expires after this long without use (60-86400)' },
   SESSION_ABSOLUTE_SECONDS: { default: '28800', help: 'an open session expires this long after it opened, used or not (>= idle, <= 604800)' },
   SESSION_REQUEST_WAIT_MS: { default: '3000', help: 'how long POST /sessions waits for the challenge before answering 202 (0-30000)' },
-  SESSION_CODES_PER_USER_PER_HOUR: { default: '5', help: 'session requests and resends (each sends a code) per user in a sliding hour; more answer 429 (1-10000)' },
+  SESSION_CODES_PER_USER_PER_HOUR: {
+    default: '5',
+    help: 'session requests and resends (each sends a code) per user in a sliding hour; more answer 429 (1-10000)',
+  },
   SESSION_REQUESTS_PER_ADDRESS_PER_HOUR: {
     default: '30',
     help: 'session requests and resends per client address (IPv6: per /64) in a sliding hour; more answer 429; 0 turns it off (0-1000000)',
@@ -63,7 +66,7 @@ export const DOMICILE_ENVIRONMENT = {
   },
   TRUST_PROXY: {
     default: 'false',
-    help: 'whose X-Forwarded-For names the client: false (nobody: the socket address), a number of proxy hops (1-10), or the proxies\' addresses/subnets (comma list; loopback, linklocal, uniquelocal allowed); true trusts anyone',
+    help: "whose X-Forwarded-For names the client: false (nobody: the socket address), a number of proxy hops (1-10), or the proxies' addresses/subnets (comma list; loopback, linklocal, uniquelocal allowed); true trusts anyone",
   },
 } as const;
 

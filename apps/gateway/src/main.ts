@@ -18,4 +18,8 @@ function setupFor(config: SigillumConfig): RemoteRolesSetup {
   }
 }
 
-void runSigillum('sigillum', (config) => setupFor(config).roles, (config) => setupFor(config).appOptions);
+void runSigillum(
+  'sigillum',
+  (config) => setupFor(config).roles,
+  (config) => setupFor(config).appOptions,
+);

@@ -50,10 +50,7 @@ export function gatewayPlan(config: Pick<SigillumConfig, 'roles' | 'roleUrls' | 
     const both = config.roles.filter((role) => role !== 'gateway' && remote[role] !== undefined);
     if (both.length > 0) {
       throw new ConfigError(
-        both.map(
-          (role) =>
-            `${role} is in ROLES and in ROLE_URLS: run it in this process (remove it from ROLE_URLS) or in another one (remove it from ROLES)`,
-        ),
+        both.map((role) => `${role} is in ROLES and in ROLE_URLS: run it in this process (remove it from ROLE_URLS) or in another one (remove it from ROLES)`),
       );
     }
   }

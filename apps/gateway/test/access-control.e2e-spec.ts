@@ -134,7 +134,10 @@ describe('access control on every surface', () => {
     const now = clock.now();
 
     operatorId = (
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now })
+      await enrolHostedOperator(
+        { admin, registrar },
+        { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+      )
     ).operatorId;
     alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
     bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now });
@@ -142,7 +145,11 @@ describe('access control on every surface', () => {
 
     // The operator as a machine: an EC key of its own, certified by the CA with the client profile.
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const key = await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    const key = await admin('POST', `/parties/${operatorId}/keys`, {
+      algorithm: 'Ed25519',
+      use: 'signature',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
     const certificate = await admin('POST', '/certificates', { partyId: operatorId, keyId: key.keyId, profile: 'client' });
     machineTls = { cert: certificate.certificatePem, key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
     caPem = await fetch(`${base}/ca/certificate`).then((response) => response.text());
@@ -172,7 +179,12 @@ describe('access control on every surface', () => {
     it('self-certification: a party cannot raise its own level, nor revoke another party', async () => {
       const trustBefore = await raw('GET', `/parties/${alice}/trust`, undefined, aliceSession.auth);
       expect(trustBefore.status).toBe(200);
-      const attribute = { name: 'qualifiedCertificate', level: 'high', validUntil: new Date(clock.now().getTime() + YEAR_MS).toISOString(), evidence: DEMO_EVIDENCE };
+      const attribute = {
+        name: 'qualifiedCertificate',
+        level: 'high',
+        validUntil: new Date(clock.now().getTime() + YEAR_MS).toISOString(),
+        evidence: DEMO_EVIDENCE,
+      };
       const anonymous = await raw('POST', `/parties/${alice}/certifications`, attribute);
       expect([anonymous.status, ruleOf(anonymous)]).toEqual([401, 'access.unauthenticated']);
       const bySelf = await raw('POST', `/parties/${alice}/certifications`, attribute, aliceSession.auth);
@@ -211,7 +223,16 @@ describe('access control on every surface', () => {
     });
 
     it('mailbox, audit, evidence, chain, party and session views are closed to the anonymous and to other parties', async () => {
-      for (const url of [`/mailbox/${bob}/inbox`, `/mailbox/${bob}/outbox`, '/parties', `/parties/${bob}`, `/audit/parties/${bob}`, `/evidence/${randomUUID()}`, `/chains/${randomUUID()}`, '/inbox']) {
+      for (const url of [
+        `/mailbox/${bob}/inbox`,
+        `/mailbox/${bob}/outbox`,
+        '/parties',
+        `/parties/${bob}`,
+        `/audit/parties/${bob}`,
+        `/evidence/${randomUUID()}`,
+        `/chains/${randomUUID()}`,
+        '/inbox',
+      ]) {
         const anonymous = await raw('GET', url);
         expect({ url, status: anonymous.status }).toEqual({ url, status: 401 });
       }

@@ -90,7 +90,9 @@ describe('party channel safety: cooling period and change notices (embedded bus,
   /** POST /sessions (a public route) and the mail that carried the code: to whom it went. */
   async function sessionCodeGoesTo(userId: string, counterpartId: string): Promise<{ to: string[]; maskedAddress: string }> {
     const before = mail.mails.length;
-    const response = await http().post('/sessions').send({ userId, counterpartIds: [counterpartId], correspondenceKind: 'registered' });
+    const response = await http()
+      .post('/sessions')
+      .send({ userId, counterpartIds: [counterpartId], correspondenceKind: 'registered' });
     expect(response.status).toBe(201);
     const sessionId = response.body.sessionId as string;
     await mail.codeFor(sessionId, { after: before });
@@ -137,7 +139,9 @@ describe('party channel safety: cooling period and change notices (embedded bus,
 
     // (b) Bob's channel was told of the addition and of its confirmation: masked address, no code, no link.
     await eventually(async () => {
-      const subjects = mailsTo(BOB, beforeAttack).map(subjectOf).filter((s) => s.includes('your account'));
+      const subjects = mailsTo(BOB, beforeAttack)
+        .map(subjectOf)
+        .filter((s) => s.includes('your account'));
       expect(subjects).toEqual(['Sigillum: a new e-mail address was added to your account', 'Sigillum: a new e-mail address was confirmed on your account']);
     }, 15_000);
     for (const notice of mailsTo(BOB, beforeAttack).filter((m) => subjectOf(m).includes('your account'))) {
@@ -149,7 +153,12 @@ describe('party channel safety: cooling period and change notices (embedded bus,
     }
     // The attacker's own mailbox got its verification code, and no notice and no session code.
     expect(mailsTo(MALLORY, beforeAttack).map(subjectOf)).toEqual([expect.stringContaining('confirm your e-mail address')]);
-    expect(app.get(AccountNotices).noticesOf(bob).map((n) => [n.what, n.status])).toEqual([
+    expect(
+      app
+        .get(AccountNotices)
+        .noticesOf(bob)
+        .map((n) => [n.what, n.status]),
+    ).toEqual([
       ['channel-added', 'sent'],
       ['channel-verified', 'sent'],
     ]);
@@ -171,7 +180,9 @@ describe('party channel safety: cooling period and change notices (embedded bus,
     await parties().removeChannel({ partyId: dave, channelId: daveChannel });
     await verifiedEmail(dave, MALLORY);
 
-    const denied = await http().post('/sessions').send({ userId: dave, counterpartIds: [carol], correspondenceKind: 'registered' });
+    const denied = await http()
+      .post('/sessions')
+      .send({ userId: dave, counterpartIds: [carol], correspondenceKind: 'registered' });
     expect(denied.status).toBe(403);
     expect(denied.body.reasons).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'channel.cooling', partyId: dave })]));
     expect(mailsTo(MALLORY, before).map(subjectOf)).toEqual([expect.stringContaining('confirm your e-mail address')]);

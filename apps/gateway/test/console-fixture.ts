@@ -68,23 +68,57 @@ export class ConsoleWorld {
     const registrar = asBearer(api, this.tokens.registrar);
     const now = this.clock.now();
     this.operatorId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Silent Post' })).partyId;
-    await admin('PUT', `/parties/${this.operatorId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }] });
+    await admin('PUT', `/parties/${this.operatorId}/specification`, {
+      version: 1,
+      steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }],
+    });
     const { publicKey } = generateKeyPairSync('ed25519');
-    this.operatorKeyId = (await admin('POST', `/parties/${this.operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) })).keyId;
+    this.operatorKeyId = (
+      await admin('POST', `/parties/${this.operatorId}/keys`, {
+        algorithm: 'Ed25519',
+        use: 'signature',
+        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+      })
+    ).keyId;
     for (const name of ['legalName', 'operatorAccreditation']) {
-      await registrar('POST', `/parties/${this.operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
+      await registrar('POST', `/parties/${this.operatorId}/certifications`, {
+        name,
+        level: 'substantial',
+        validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+        evidence: DEMO_EVIDENCE,
+      });
     }
     await awaitChainOperator(admin, 'print-and-post', this.operatorId);
     this.alice = await enrolPerson(registrar, this.mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-    this.bob = await enrolPerson(registrar, this.mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+    this.bob = await enrolPerson(registrar, this.mail, {
+      displayName: 'Bob Durand',
+      email: 'bob@example.org',
+      level: 'substantial',
+      now,
+      address: '1 rue de la Paix, 75002 Paris',
+    });
   }
 
   /** Sends a letter through the silent operator; returns its correspondence id and the first token. */
   async sendLetter(key: string): Promise<{ correspondenceId: string; token: CertificationToken }> {
     const api: Api = (method, url, body, headers) => call(this.base, method, url, body, headers);
     const session = await openSession(api, this.mail, { userId: this.alice, counterpartIds: [this.bob], kind: 'posted' });
-    const uploaded = (await fetch(`${this.base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: Buffer.from('a letter') }).then((r) => r.json())) as { digest: string };
-    const draft = await api('POST', '/drafts', { recipientIds: [this.bob], subject: SECRET_SUBJECT, kind: 'posted', parts: [{ digest: uploaded.digest, name: 'letter.txt', contentType: 'text/plain' }] }, session.auth);
+    const uploaded = (await fetch(`${this.base}/contents`, {
+      method: 'PUT',
+      headers: { ...session.auth, 'content-type': 'text/plain' },
+      body: Buffer.from('a letter'),
+    }).then((r) => r.json())) as { digest: string };
+    const draft = await api(
+      'POST',
+      '/drafts',
+      {
+        recipientIds: [this.bob],
+        subject: SECRET_SUBJECT,
+        kind: 'posted',
+        parts: [{ digest: uploaded.digest, name: 'letter.txt', contentType: 'text/plain' }],
+      },
+      session.auth,
+    );
     const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
     const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: key }, session.auth);
@@ -108,7 +142,9 @@ export class ConsoleWorld {
 
   /** The latest token of a correspondence's chain (a new attempt is issued after each missed deadline). */
   async latestToken(correspondenceId: string): Promise<CertificationToken> {
-    const events = (await this.app.get<EventStore>(EVENT_STORE).readStream(streamIdOf(CHAIN_CATEGORY, correspondenceId))).map(({ event }) => event as ChainEvent);
+    const events = (await this.app.get<EventStore>(EVENT_STORE).readStream(streamIdOf(CHAIN_CATEGORY, correspondenceId))).map(
+      ({ event }) => event as ChainEvent,
+    );
     const issued = events.filter((event) => event.type === 'StepTokenIssued');
     const last = issued[issued.length - 1];
     if (!last || last.type !== 'StepTokenIssued') throw new Error('no token');

@@ -21,7 +21,12 @@ describe('operator console (embedded, HTTP)', () => {
 
   /** Signs in through the form; returns the cookie and the page's CSRF token. */
   async function signIn(token: string): Promise<{ cookie: string; csrf: string }> {
-    const response = await fetch(`${world.base}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+    const response = await fetch(`${world.base}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
     expect(response.status).toBe(303);
     const setCookie = response.headers.get('set-cookie') ?? '';
     expect(setCookie).toMatch(/HttpOnly/);
@@ -65,7 +70,9 @@ describe('operator console (embedded, HTTP)', () => {
     expect((await get('/ops/certificates/expiring', bearer(world.tokens.registrar))).status).toBe(403);
     expect((await get('/ops/certificates/expiring?days=0', bearer(world.tokens.ops))).status).toBe(400);
     const ids = async () =>
-      ((await (await get('/ops/certificates/expiring', bearer(world.tokens.ops))).json()) as { certificates: { certificateId: string }[] }).certificates.map((c) => c.certificateId);
+      ((await (await get('/ops/certificates/expiring', bearer(world.tokens.ops))).json()) as { certificates: { certificateId: string }[] }).certificates.map(
+        (c) => c.certificateId,
+      );
     await eventually(async () => expect(await ids()).toContain(soon), 10_000);
     expect(await ids()).not.toContain(later);
     const { cookie } = await signIn(world.tokens.ops);
@@ -87,10 +94,20 @@ describe('operator console (embedded, HTTP)', () => {
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.get('location')).toBe('/console/login');
     expect((await get('/console', { cookie: 'sigillum_console=forged-session-id' })).status).toBe(303);
-    const registrar = await fetch(`${world.base}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: world.tokens.registrar }) });
+    const registrar = await fetch(`${world.base}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: world.tokens.registrar }),
+    });
     expect(registrar.status).toBe(403);
     expect(registrar.headers.get('set-cookie')).toBeNull();
-    const wrong = await fetch(`${world.base}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: 'sgst_not-a-real-token-at-all' }) });
+    const wrong = await fetch(`${world.base}/console/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'sgst_not-a-real-token-at-all' }),
+    });
     expect(wrong.status).toBe(401);
   });
 
@@ -130,7 +147,12 @@ describe('operator console (embedded, HTTP)', () => {
   it('POST actions need the session CSRF token and a same-origin form; ops rebuilds, an auditor may not', async () => {
     const ops = await signIn(world.tokens.ops);
     const post = (path: string, body: Record<string, string>, headers: Record<string, string>) =>
-      fetch(`${world.base}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body) });
+      fetch(`${world.base}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(body),
+      });
     expect((await post('/console/projections/mailbox/rebuild', {}, { cookie: ops.cookie })).status).toBe(403);
     expect((await post('/console/projections/mailbox/rebuild', { csrf: 'x'.repeat(43) }, { cookie: ops.cookie })).status).toBe(403);
     expect((await post('/console/projections/mailbox/rebuild', { csrf: ops.csrf }, { cookie: ops.cookie, origin: 'https://evil.example' })).status).toBe(403);
@@ -146,8 +168,16 @@ describe('operator console (embedded, HTTP)', () => {
   it('a dead letter is counted per topic and listed with its reason, never its body', async () => {
     const messageId = await world.publishPoison();
     const ops = await signIn(world.tokens.ops);
-    await eventually(async () => expect(await (await get('/console/dead-letters', { cookie: ops.cookie })).text()).toContain(messageId.slice(0, 0) + 'sigillum.correspondence.events.dlq'), 15_000);
-    const list = (await (await get('/ops/dead-letters', bearer(world.tokens.ops))).json()) as { items: { offset: number; messageId: string; headers: Record<string, string> }[] };
+    await eventually(
+      async () =>
+        expect(await (await get('/console/dead-letters', { cookie: ops.cookie })).text()).toContain(
+          messageId.slice(0, 0) + 'sigillum.correspondence.events.dlq',
+        ),
+      15_000,
+    );
+    const list = (await (await get('/ops/dead-letters', bearer(world.tokens.ops))).json()) as {
+      items: { offset: number; messageId: string; headers: Record<string, string> }[];
+    };
     const letterOf = list.items.find((item) => item.messageId === messageId);
     expect(letterOf?.headers.dlq_reason).toBeTruthy();
     const page = await (await get(`/console/dead-letters/${letterOf!.offset}`, { cookie: ops.cookie })).text();
@@ -157,7 +187,10 @@ describe('operator console (embedded, HTTP)', () => {
 
   it('a dead letter replayed after a fix is handled: recorded as an event, and the fact reaches the read model', async () => {
     const ops = await signIn(world.tokens.ops);
-    const timeline = async () => (await (await get(`/ops/chains/${letter.correspondenceId}/timeline`, bearer(world.tokens.ops))).json()) as { history: { type: string; eventId: string }[] };
+    const timeline = async () =>
+      (await (await get(`/ops/chains/${letter.correspondenceId}/timeline`, bearer(world.tokens.ops))).json()) as {
+        history: { type: string; eventId: string }[];
+      };
     const missedBefore = (await timeline()).history.filter((h) => h.type === 'StepDeadlineMissed').length;
     world.breakMailbox();
     await world.passDeadline(await world.latestToken(letter.correspondenceId));
@@ -173,23 +206,45 @@ describe('operator console (embedded, HTTP)', () => {
     // an auditor may look but not act; a bad reason is refused naming the rule
     expect((await fetch(`${world.base}/ops/dead-letters/${dead.offset}/replay`, { method: 'POST', headers: bearer(world.tokens.auditor) })).status).toBe(403);
     expect((await fetch(`${world.base}/ops/dead-letters/${dead.offset}/replay`, { method: 'POST' })).status).toBe(401);
-    const badReason = await fetch(`${world.base}/ops/dead-letters/${dead.offset}/discard`, { method: 'POST', headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'a\u202eb' }) });
+    const badReason = await fetch(`${world.base}/ops/dead-letters/${dead.offset}/discard`, {
+      method: 'POST',
+      headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'a\u202eb' }),
+    });
     expect(badReason.status).toBe(400);
     expect(await badReason.text()).toContain('reason');
 
-    const replayed = await fetch(`${world.base}/console/dead-letters/${dead.offset}/replay`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: ops.cookie }, body: new URLSearchParams({ csrf: ops.csrf }) });
+    const replayed = await fetch(`${world.base}/console/dead-letters/${dead.offset}/replay`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: ops.cookie },
+      body: new URLSearchParams({ csrf: ops.csrf }),
+    });
     expect(replayed.status).toBe(303);
     await eventually(async () => expect((await timeline()).history.filter((h) => h.type === 'StepDeadlineMissed').length).toBe(missedBefore + 1), 15_000);
     const events = await world.app.get<EventStore>(EVENT_STORE).readStream(`deadletter-${dead.offset}`);
     expect(events.map(({ event }) => event.type)).toEqual(['DeadLetterReplayed']);
-    expect(events[0].event.data).toMatchObject({ offset: dead.offset, group: 'sigillum.projections.view', originalTopic: 'sigillum.chain.events', by: 'ops-on-call', replay: 1 });
-    await eventually(async () => expect(await (await get(`/console/dead-letters/${dead.offset}`, { cookie: ops.cookie })).text()).toContain('has gone past it'), 15_000);
+    expect(events[0].event.data).toMatchObject({
+      offset: dead.offset,
+      group: 'sigillum.projections.view',
+      originalTopic: 'sigillum.chain.events',
+      by: 'ops-on-call',
+      replay: 1,
+    });
+    await eventually(
+      async () => expect(await (await get(`/console/dead-letters/${dead.offset}`, { cookie: ops.cookie })).text()).toContain('has gone past it'),
+      15_000,
+    );
 
     // the other dead letters of the fault: one discarded with a reason, then closed
     const list = (await (await get('/ops/dead-letters?topic=sigillum.chain.events.dlq', bearer(world.tokens.ops))).json()) as Letters;
     const other = list.items.find((item) => item.offset !== dead.offset && item.state.status === 'open');
     if (other) {
-      const discarded = await fetch(`${world.base}/ops/dead-letters/${other.offset}/discard`, { method: 'POST', headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'token reissued since; nothing to project' }) });
+      const discarded = await fetch(`${world.base}/ops/dead-letters/${other.offset}/discard`, {
+        method: 'POST',
+        headers: { ...bearer(world.tokens.ops), 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'token reissued since; nothing to project' }),
+      });
       expect(discarded.status).toBe(200);
       const again = await fetch(`${world.base}/ops/dead-letters/${other.offset}/replay`, { method: 'POST', headers: bearer(world.tokens.ops) });
       expect(again.status).toBe(409);
@@ -198,7 +253,12 @@ describe('operator console (embedded, HTTP)', () => {
 
   it('signing out ends the session: the cookie no longer opens a page', async () => {
     const ops = await signIn(world.tokens.ops);
-    const out = await fetch(`${world.base}/console/logout`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: ops.cookie }, body: new URLSearchParams({ csrf: ops.csrf }) });
+    const out = await fetch(`${world.base}/console/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: ops.cookie },
+      body: new URLSearchParams({ csrf: ops.csrf }),
+    });
     expect(out.status).toBe(303);
     expect((await get('/console', { cookie: ops.cookie })).status).toBe(303);
   });

@@ -5,18 +5,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
-import {
-  CHAIN_CATEGORY,
-  type ChainEvent,
-  type CertificationToken,
-  JOB_CATEGORY,
-  type JobEvent,
-  type PendingEvent,
-  streamIdOf,
-} from '@sigillum/contracts';
+import { CHAIN_CATEGORY, type ChainEvent, type CertificationToken, JOB_CATEGORY, type JobEvent, type PendingEvent, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, DURABLE_TIMERS, type DurableTimers } from '@sigillum/runtime';
-import { adminCredentialOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import {
+  adminCredentialOf,
+  bearer,
+  eventually,
+  issueStaffToken,
+  kafkaAppEnv,
+  kafkaBrokers,
+  MailCatcher,
+  MovableClock,
+  reportSkippedKafka,
+} from '@sigillum/testing';
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
 import { verifyEvidenceChain } from '@sigillum/evidence';
 import { call } from '../src/demo/narrator';
@@ -98,7 +100,12 @@ describe.each(runtimes)('registered correspondence through every role on the $na
   /** Drafts, is shown the specimen, validates it and sends it with a fresh submission key. */
   async function send(session: OpenedSession, recipientIds: string[], kind: string, subject: string) {
     const part = await upload(session, `${subject}\n${'x'.repeat(64)}\n`);
-    const draft = await api('POST', '/drafts', { recipientIds, subject, kind, parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] }, session.auth);
+    const draft = await api(
+      'POST',
+      '/drafts',
+      { recipientIds, subject, kind, parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] },
+      session.auth,
+    );
     const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
     const sent = await raw('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: `key-${subject}-${clock.now().getTime()}` }, session.auth);
@@ -121,11 +128,14 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     await mail.start();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `sigillum-correspondence-${name}-`));
     const kindsFile = path.join(dataDir, 'kinds.json');
-    fs.writeFileSync(kindsFile, JSON.stringify([
-      { name: 'registered', requiredLevel: 'substantial', consignment: 'basic', chain: ['seal', 'timestamp', 'deliver', 'archive'] },
-      { name: 'registered-ack', requiredLevel: 'substantial', consignment: 'consent', chain: ['seal', 'timestamp', 'deliver', 'archive'] },
-      POSTED_KIND,
-    ]));
+    fs.writeFileSync(
+      kindsFile,
+      JSON.stringify([
+        { name: 'registered', requiredLevel: 'substantial', consignment: 'basic', chain: ['seal', 'timestamp', 'deliver', 'archive'] },
+        { name: 'registered-ack', requiredLevel: 'substantial', consignment: 'consent', chain: ['seal', 'timestamp', 'deliver', 'archive'] },
+        POSTED_KIND,
+      ]),
+    );
     const config = loadConfig({
       ...env,
       ...mail.env(),
@@ -158,18 +168,36 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     auditorAuth = bearer(auditorToken);
     const now = clock.now();
 
-    await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    await enrolHostedOperator(
+      { admin, registrar },
+      { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+    );
     alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-    bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+    bob = await enrolPerson(registrar, mail, {
+      displayName: 'Bob Durand',
+      email: 'bob@example.org',
+      level: 'substantial',
+      now,
+      address: '1 rue de la Paix, 75002 Paris',
+    });
     carol = await enrolPerson(registrar, mail, { displayName: 'Carol Low', email: 'carol@example.org', level: 'low', now });
 
     // Slow Post: a processing operator registered and certified here, but hosted nowhere — the test holds its key.
     const slowPostId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Slow Post' })).partyId;
     await admin('PUT', `/parties/${slowPostId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 120 }] });
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const key = await admin('POST', `/parties/${slowPostId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    const key = await admin('POST', `/parties/${slowPostId}/keys`, {
+      algorithm: 'Ed25519',
+      use: 'signature',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
     for (const attribute of ['legalName', 'operatorAccreditation']) {
-      await registrar('POST', `/parties/${slowPostId}/certifications`, { name: attribute, level: 'substantial', validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(), evidence: DEMO_EVIDENCE });
+      await registrar('POST', `/parties/${slowPostId}/certifications`, {
+        name: attribute,
+        level: 'substantial',
+        validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(),
+        evidence: DEMO_EVIDENCE,
+      });
     }
     const certificate = await admin('POST', '/certificates', { partyId: slowPostId, keyId: key.keyId, profile: 'signing' });
     caPem = await fetch(`${base}/ca/certificate`).then((response) => response.text());
@@ -235,44 +263,50 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     }
   }, 60_000);
 
-  (name === 'embedded' ? it : it.skip)('openssl accepts the chain of the seal (openssl verify) and the RFC 3161 time-stamp (openssl ts -verify) the processor produced', async () => {
-    const { correspondenceId } = await send(aliceSession, [bob], 'registered', 'openssl');
-    const chain = await eventually(async () => {
-      const view = await chainOf(correspondenceId);
-      expect(view.status).toBe('completed');
-      return view;
-    }, wait);
-    const outputOf = async (stepName: string) => {
-      const step = chain.steps.find((candidate: { step: string }) => candidate.step === stepName);
-      const recorded = await store.readStream(streamIdOf(JOB_CATEGORY, step.tokens[0].tokenId));
-      const returned = recorded.map(({ event }) => event as JobEvent).find((event) => event.type === 'TokenReturned');
-      if (!returned || returned.type !== 'TokenReturned') throw new Error(`no return for ${stepName}`);
-      return { output: returned.data.report.output, inputDigest: returned.data.report.inputDigest };
-    };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-openssl-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
-      const seal = await outputOf('seal');
-      if (seal.output.step !== 'seal') throw new Error('not a seal');
-      const header = JSON.parse(Buffer.from(seal.output.sealJws.split('.')[0], 'base64url').toString('utf8')) as { x5c: string[] };
-      const pemOf = (der: string) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-      fs.writeFileSync(path.join(dir, 'seal-signer.pem'), pemOf(header.x5c[0]));
-      expect(execFileSync('openssl', ['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'seal-signer.pem')], { encoding: 'utf8' })).toContain(': OK');
+  (name === 'embedded' ? it : it.skip)(
+    'openssl accepts the chain of the seal (openssl verify) and the RFC 3161 time-stamp (openssl ts -verify) the processor produced',
+    async () => {
+      const { correspondenceId } = await send(aliceSession, [bob], 'registered', 'openssl');
+      const chain = await eventually(async () => {
+        const view = await chainOf(correspondenceId);
+        expect(view.status).toBe('completed');
+        return view;
+      }, wait);
+      const outputOf = async (stepName: string) => {
+        const step = chain.steps.find((candidate: { step: string }) => candidate.step === stepName);
+        const recorded = await store.readStream(streamIdOf(JOB_CATEGORY, step.tokens[0].tokenId));
+        const returned = recorded.map(({ event }) => event as JobEvent).find((event) => event.type === 'TokenReturned');
+        if (!returned || returned.type !== 'TokenReturned') throw new Error(`no return for ${stepName}`);
+        return { output: returned.data.report.output, inputDigest: returned.data.report.inputDigest };
+      };
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-openssl-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
+        const seal = await outputOf('seal');
+        if (seal.output.step !== 'seal') throw new Error('not a seal');
+        const header = JSON.parse(Buffer.from(seal.output.sealJws.split('.')[0], 'base64url').toString('utf8')) as { x5c: string[] };
+        const pemOf = (der: string) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+        fs.writeFileSync(path.join(dir, 'seal-signer.pem'), pemOf(header.x5c[0]));
+        expect(execFileSync('openssl', ['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'seal-signer.pem')], { encoding: 'utf8' })).toContain(
+          ': OK',
+        );
 
-      const stamp = await outputOf('timestamp');
-      if (stamp.output.step !== 'timestamp') throw new Error('not a time-stamp');
-      fs.writeFileSync(path.join(dir, 'token.tst'), Buffer.from(stamp.output.timeStampToken, 'base64'));
-      fs.writeFileSync(path.join(dir, 'input.bin'), Buffer.from(stamp.inputDigest, 'hex'));
-      const verified = execFileSync(
-        'openssl',
-        ['ts', '-verify', '-token_in', '-in', path.join(dir, 'token.tst'), '-data', path.join(dir, 'input.bin'), '-CAfile', path.join(dir, 'ca.pem')],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      expect(verified).toContain('Verification: OK');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
+        const stamp = await outputOf('timestamp');
+        if (stamp.output.step !== 'timestamp') throw new Error('not a time-stamp');
+        fs.writeFileSync(path.join(dir, 'token.tst'), Buffer.from(stamp.output.timeStampToken, 'base64'));
+        fs.writeFileSync(path.join(dir, 'input.bin'), Buffer.from(stamp.inputDigest, 'hex'));
+        const verified = execFileSync(
+          'openssl',
+          ['ts', '-verify', '-token_in', '-in', path.join(dir, 'token.tst'), '-data', path.join(dir, 'input.bin'), '-CAfile', path.join(dir, 'ca.pem')],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        expect(verified).toContain('Verification: OK');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   it('gate refused: a recipient below the level the kind requires gets a SubmissionRejection naming her, and the draft is editable again', async () => {
     const { correspondenceId, draftId } = await send(aliceSession, [carol], 'registered', 'refused');
@@ -287,8 +321,17 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     const draft = await api('GET', `/drafts/${draftId}`, undefined, aliceSession.auth);
     expect(JSON.stringify(draft)).not.toContain('"status":"submitted"');
     // Editable again: a new version of the draft is accepted.
-    const parts = ((draft.content?.parts ?? draft.parts) as { digest: string; name: string; contentType: string }[]).map(({ digest, name, contentType }) => ({ digest, name, contentType }));
-    const edited = await raw('PUT', `/drafts/${draftId}`, { recipientIds: [bob], subject: 'refused, then fixed', kind: 'registered', parts }, aliceSession.auth);
+    const parts = ((draft.content?.parts ?? draft.parts) as { digest: string; name: string; contentType: string }[]).map(({ digest, name, contentType }) => ({
+      digest,
+      name,
+      contentType,
+    }));
+    const edited = await raw(
+      'PUT',
+      `/drafts/${draftId}`,
+      { recipientIds: [bob], subject: 'refused, then fixed', kind: 'registered', parts },
+      aliceSession.auth,
+    );
     expect(edited.status).toBe(200);
   }, 60_000);
 
@@ -300,7 +343,9 @@ describe.each(runtimes)('registered correspondence through every role on the $na
       // Never early: one second before the deadline, nothing is recorded.
       clock.advance(Date.parse(token.acknowledgeBy) - clock.now().getTime() - 1_000);
       await timers.fireDue();
-      expect((await chainOf(correspondenceId)).steps[0].tokens.find((t: { tokenId: string }) => t.tokenId === token.tokenId).status).not.toBe('deadline-missed');
+      expect((await chainOf(correspondenceId)).steps[0].tokens.find((t: { tokenId: string }) => t.tokenId === token.tokenId).status).not.toBe(
+        'deadline-missed',
+      );
       clock.advance(2_000);
       await timers.fireDue();
       const view = await eventually(async () => {
@@ -317,7 +362,11 @@ describe.each(runtimes)('registered correspondence through every role on the $na
       expect(attempt).toBeLessThanOrEqual(5);
     }
     await eventually(async () => expect(JSON.stringify(await correspondenceOf(correspondenceId, aliceSession))).toContain('failed'), wait);
-    await eventually(async () => expect(await evidenceNames(correspondenceId)).toEqual(expect.arrayContaining(['sigillum:CertificationTokenMissing', 'ContentConsignmentFailure'])), wait);
+    await eventually(
+      async () =>
+        expect(await evidenceNames(correspondenceId)).toEqual(expect.arrayContaining(['sigillum:CertificationTokenMissing', 'ContentConsignmentFailure'])),
+      wait,
+    );
   }, 90_000);
 
   it('token tampered: a return whose output does not match its digest is StepNonCompliant with the rule, and the step is retried', async () => {

@@ -71,17 +71,41 @@ describe('certification-token deadlines survive a restart (embedded)', () => {
     const operatorId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Silent Post' })).partyId;
     await admin('PUT', `/parties/${operatorId}/specification`, { version: 1, steps: [{ step: 'print-and-post', parameters: {}, maxDurationSeconds: 300 }] });
     const { publicKey } = generateKeyPairSync('ed25519');
-    await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    await admin('POST', `/parties/${operatorId}/keys`, {
+      algorithm: 'Ed25519',
+      use: 'signature',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
     for (const name of ['legalName', 'operatorAccreditation']) {
-      await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(), evidence: DEMO_EVIDENCE });
+      await registrar('POST', `/parties/${operatorId}/certifications`, {
+        name,
+        level: 'substantial',
+        validUntil: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+        evidence: DEMO_EVIDENCE,
+      });
     }
     await awaitChainOperator(admin, 'print-and-post', operatorId);
     const alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-    const bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+    const bob = await enrolPerson(registrar, mail, {
+      displayName: 'Bob Durand',
+      email: 'bob@example.org',
+      level: 'substantial',
+      now,
+      address: '1 rue de la Paix, 75002 Paris',
+    });
     const session = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'posted' });
 
-    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: Buffer.from('a letter') }).then((r) => r.json())) as { digest: string };
-    const draft = await api('POST', '/drafts', { recipientIds: [bob], subject: 'restart', kind: 'posted', parts: [{ digest: uploaded.digest, name: 'letter.txt', contentType: 'text/plain' }] }, session.auth);
+    const uploaded = (await fetch(`${base}/contents`, {
+      method: 'PUT',
+      headers: { ...session.auth, 'content-type': 'text/plain' },
+      body: Buffer.from('a letter'),
+    }).then((r) => r.json())) as { digest: string };
+    const draft = await api(
+      'POST',
+      '/drafts',
+      { recipientIds: [bob], subject: 'restart', kind: 'posted', parts: [{ digest: uploaded.digest, name: 'letter.txt', contentType: 'text/plain' }] },
+      session.auth,
+    );
     const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
     const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: 'restart-1' }, session.auth);

@@ -87,7 +87,9 @@ describe('input hardening: body limits on every JSON operation, plain text in na
     registrarToken = await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1');
     registrar = asBearer(api, registrarToken);
 
-    const document = (await send('get', '/docs-json', undefined)).body as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>> };
+    const document = (await send('get', '/docs-json', undefined)).body as {
+      paths: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>;
+    };
     operations = Object.entries(document.paths).flatMap(([route, item]) =>
       HTTP_METHODS.filter((method) => item[method]?.requestBody?.content?.['application/json'] !== undefined).map((method) => ({
         method,
@@ -109,23 +111,31 @@ describe('input hardening: body limits on every JSON operation, plain text in na
     expect(operations.length).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(PROBES)('$name: every JSON operation answers $status naming rule $rule, anonymously, never 500', async (probe) => {
-    const failures: string[] = [];
-    for (const operation of operations) {
-      const { status, body } = await send(operation.method, operation.url, probe.text);
-      const violations = (body as { violations?: { field: string; rule: string; message: string }[] })?.violations ?? [];
-      const named = violations.some((violation) => violation.rule === probe.rule && (probe.field === undefined || violation.field === probe.field));
-      if (status !== probe.status || !named || (body as { statusCode?: number }).statusCode !== probe.status) {
-        failures.push(`${operation.method.toUpperCase()} ${operation.path} answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
+  it.each(PROBES)(
+    '$name: every JSON operation answers $status naming rule $rule, anonymously, never 500',
+    async (probe) => {
+      const failures: string[] = [];
+      for (const operation of operations) {
+        const { status, body } = await send(operation.method, operation.url, probe.text);
+        const violations = (body as { violations?: { field: string; rule: string; message: string }[] })?.violations ?? [];
+        const named = violations.some((violation) => violation.rule === probe.rule && (probe.field === undefined || violation.field === probe.field));
+        if (status !== probe.status || !named || (body as { statusCode?: number }).statusCode !== probe.status) {
+          failures.push(`${operation.method.toUpperCase()} ${operation.path} answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  }, 120_000);
+      expect(failures).toEqual([]);
+    },
+    120_000,
+  );
 
   it('malformed JSON still answers 400 naming the rule, on every JSON operation', async () => {
     for (const operation of operations) {
       const { status, body } = await send(operation.method, operation.url, '{"subject":');
-      expect({ operation: `${operation.method} ${operation.path}`, status, rule: body.violations?.[0]?.rule }).toEqual({ operation: `${operation.method} ${operation.path}`, status: 400, rule: 'json' });
+      expect({ operation: `${operation.method} ${operation.path}`, status, rule: body.violations?.[0]?.rule }).toEqual({
+        operation: `${operation.method} ${operation.path}`,
+        status: 400,
+        rule: 'json',
+      });
     }
   }, 60_000);
 
@@ -138,7 +148,10 @@ describe('input hardening: body limits on every JSON operation, plain text in na
     beforeAll(async () => {
       const admin = asBearer(api, adminCredentialOf(dataDir));
       const now = new Date();
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+      await enrolHostedOperator(
+        { admin, registrar },
+        { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+      );
       alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
       bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now });
       session = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'registered' });
@@ -154,7 +167,10 @@ describe('input hardening: body limits on every JSON operation, plain text in na
       const good = await send('post', '/drafts', draftText('Termination of contract'), session.auth);
       expect(good.status).toBe(201);
       const lone = await send('post', '/drafts', draftText('Relevé X').replace('X', '\\ud800'), session.auth);
-      expect(lone).toEqual({ status: 400, body: expect.objectContaining({ statusCode: 400, violations: [expect.objectContaining({ field: 'subject', rule: 'wellFormed' })] }) });
+      expect(lone).toEqual({
+        status: 400,
+        body: expect.objectContaining({ statusCode: 400, violations: [expect.objectContaining({ field: 'subject', rule: 'wellFormed' })] }),
+      });
       const edit = await send('put', `/drafts/${good.body.draftId}`, draftText('Relevé X').replace('X', '\\udc00'), session.auth);
       expect(edit.status).toBe(400);
       expect(edit.body.violations[0]).toMatchObject({ field: 'subject', rule: 'wellFormed' });

@@ -178,11 +178,14 @@ describe('mutual TLS: machines authenticated by client certificates of the Sigil
 
   it('serves HTTPS with a server certificate of the process CA for localhost and 127.0.0.1, TLS 1.2 at least; plain HTTP still answers', async () => {
     const seen = await new Promise<{ names: string; protocol: string | null; authorized: boolean }>((resolve, reject) => {
-      const outgoing = https.get({ host: '127.0.0.1', port: httpsPort, path: '/health', ca: caPem, agent: false, checkServerIdentity: () => undefined }, (response) => {
-        const socket = response.socket as TLSSocket;
-        resolve({ names: socket.getPeerCertificate().subjectaltname ?? '', protocol: socket.getProtocol(), authorized: socket.authorized });
-        response.resume();
-      });
+      const outgoing = https.get(
+        { host: '127.0.0.1', port: httpsPort, path: '/health', ca: caPem, agent: false, checkServerIdentity: () => undefined },
+        (response) => {
+          const socket = response.socket as TLSSocket;
+          resolve({ names: socket.getPeerCertificate().subjectaltname ?? '', protocol: socket.getProtocol(), authorized: socket.authorized });
+          response.resume();
+        },
+      );
       outgoing.on('error', reject);
     });
     expect(seen.authorized).toBe(true);
@@ -232,7 +235,12 @@ describe('mutual TLS: machines authenticated by client certificates of the Sigil
     const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-other-ca-'));
     try {
       const keystore = FileKeyStore.open({ directory: otherDir, passphrase: 'another passphrase' });
-      const { ca: otherCa } = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Sigillum Certifier CA', organisation: 'Sigillum', validityDays: 30, now: new Date() });
+      const { ca: otherCa } = CertificateAuthority.loadOrCreate(keystore, {
+        commonName: 'Sigillum Certifier CA',
+        organisation: 'Sigillum',
+        validityDays: 30,
+        now: new Date(),
+      });
       const forged = otherCa.issue({
         subject: { commonName: operatorId, organisation: 'Acme Processing' },
         publicKeyPem: pemOf(edKey.publicKey),
@@ -266,19 +274,31 @@ describe('mutual TLS: machines authenticated by client certificates of the Sigil
   it('sees the presented certificate as the guard does: authorized for the CA, not for a stranger', async () => {
     // A throwaway HTTPS server with the listener's settings, reporting what presentedCertificate reads.
     const serverKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const probe = https.createServer({ cert: await selfSigned(serverKey.privateKey, '/CN=localhost'), key: pemOf(serverKey.privateKey), ca: caPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ authorized: (req.socket as TLSSocket).authorized, presented: presentedCertificate(req as unknown as Request) }));
-    });
+    const probe = https.createServer(
+      {
+        cert: await selfSigned(serverKey.privateKey, '/CN=localhost'),
+        key: pemOf(serverKey.privateKey),
+        ca: caPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ authorized: (req.socket as TLSSocket).authorized, presented: presentedCertificate(req as unknown as Request) }));
+      },
+    );
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const ask = (client?: { cert: string; key: string }) =>
       new Promise<{ authorized: boolean; presented: { serialNumber: string; subjectCommonName: string; fingerprint256: string } | null }>((resolve, reject) => {
         https
-          .get({ host: '127.0.0.1', port: (probe.address() as AddressInfo).port, path: '/', rejectUnauthorized: false, agent: false, ...(client ?? {}) }, (response) => {
-            let text = '';
-            response.on('data', (chunk: Buffer) => (text += chunk.toString()));
-            response.on('end', () => resolve(JSON.parse(text)));
-          })
+          .get(
+            { host: '127.0.0.1', port: (probe.address() as AddressInfo).port, path: '/', rejectUnauthorized: false, agent: false, ...(client ?? {}) },
+            (response) => {
+              let text = '';
+              response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              response.on('end', () => resolve(JSON.parse(text)));
+            },
+          )
           .on('error', reject);
       });
     try {
@@ -305,14 +325,18 @@ describe('mutual TLS: machines authenticated by client certificates of the Sigil
     // The signing certificate's key is not ours to present here; the authenticator is asked with its facts directly.
     const machines = app.get(AuthenticatorRegistry).machines!;
     await expect(
-      machines.authenticate({ serialNumber: signingCertificate.serialNumber, subjectCommonName: 'Acme Processing', fingerprint256: signingCertificate.fingerprint }),
+      machines.authenticate({
+        serialNumber: signingCertificate.serialNumber,
+        subjectCommonName: 'Acme Processing',
+        fingerprint256: signingCertificate.fingerprint,
+      }),
     ).rejects.toMatchObject({ rule: 'machine.not-client-certificate' });
     await expect(
       machines.authenticate({ serialNumber: edCertificate.serialNumber, subjectCommonName: otherOperatorId, fingerprint256: edCertificate.fingerprint }),
     ).rejects.toMatchObject({ rule: 'machine.subject-mismatch' });
-    await expect(machines.authenticate({ serialNumber: 'ffff', subjectCommonName: operatorId, fingerprint256: edCertificate.fingerprint })).rejects.toBeInstanceOf(
-      AuthenticationError,
-    );
+    await expect(
+      machines.authenticate({ serialNumber: 'ffff', subjectCommonName: operatorId, fingerprint256: edCertificate.fingerprint }),
+    ).rejects.toBeInstanceOf(AuthenticationError);
   });
 
   it('completes the handshake with openssl s_client -cert -key and answers the machine', async () => {
@@ -325,8 +349,19 @@ describe('mutual TLS: machines authenticated by client certificates of the Sigil
       };
       const { status, out } = await opensslAsync(
         [
-          's_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'localhost', '-verify_return_error', '-quiet',
-          '-CAfile', write('ca.pem', caPem), '-cert', write('client.pem', rsaCertificate.certificatePem), '-key', write('client.key', pemOf(rsaKey.privateKey)),
+          's_client',
+          '-connect',
+          `127.0.0.1:${httpsPort}`,
+          '-servername',
+          'localhost',
+          '-verify_return_error',
+          '-quiet',
+          '-CAfile',
+          write('ca.pem', caPem),
+          '-cert',
+          write('client.pem', rsaCertificate.certificatePem),
+          '-key',
+          write('client.key', pemOf(rsaKey.privateKey)),
         ],
         `GET /processor/operators/${operatorId} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
       );

@@ -79,12 +79,22 @@ describe('observability: JSON logs, traceparent from sending to evidence, /metri
     };
     const staff = { admin: asBearer(api, tokens.admin), registrar: asBearer(api, tokens.registrar), ops: asBearer(api, tokens.ops) };
     const now = new Date();
-    await enrolHostedOperator({ admin: staff.admin, registrar: staff.registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    await enrolHostedOperator(
+      { admin: staff.admin, registrar: staff.registrar },
+      { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+    );
     const alice = await enrolPerson(staff.registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
     const bob = await enrolPerson(staff.registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now });
     const session = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'registered' });
-    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: 'Dear Bob' }).then((r) => r.json())) as { digest: string };
-    const draft = await api('POST', '/drafts', { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'n.txt', contentType: 'text/plain' }] }, session.auth);
+    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: 'Dear Bob' }).then(
+      (r) => r.json(),
+    )) as { digest: string };
+    const draft = await api(
+      'POST',
+      '/drafts',
+      { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'n.txt', contentType: 'text/plain' }] },
+      session.auth,
+    );
     const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
 
@@ -97,16 +107,24 @@ describe('observability: JSON logs, traceparent from sending to evidence, /metri
     });
     expect(sending.headers.get('traceparent')).toBe(traceparent);
     const { correspondenceId } = (await sending.json()) as { correspondenceId: string };
-    await until('the chain to complete', () => staff.ops('GET', `/chains/${correspondenceId}`), (c: { status: string }) => ['completed', 'failed'].includes(c.status));
+    await until(
+      'the chain to complete',
+      () => staff.ops('GET', `/chains/${correspondenceId}`),
+      (c: { status: string }) => ['completed', 'failed'].includes(c.status),
+    );
     const evidenceStream = `evidence-${correspondenceId}`;
     const evidenceLines = () => logged().filter((line) => line.eventType === 'EvidenceRecorded' && line.streamId === evidenceStream);
     // Settled: the evidence of the delivery is recorded after the chain completes; wait until no more comes.
     let seen = -1;
-    await until('the evidence to settle', async () => evidenceLines().length, (count: number) => {
-      const settled = count > 0 && count === seen;
-      seen = count;
-      return settled;
-    });
+    await until(
+      'the evidence to settle',
+      async () => evidenceLines().length,
+      (count: number) => {
+        const settled = count > 0 && count === seen;
+        seen = count;
+        return settled;
+      },
+    );
 
     const httpLine = logged().find((line) => (line.req as { path?: string } | undefined)?.path === `/drafts/${draft.draftId}/sending`);
     expect(httpLine).toMatchObject({ level: 'info', traceparent, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', res: { statusCode: expect.any(Number) } });
@@ -135,7 +153,9 @@ describe('observability: JSON logs, traceparent from sending to evidence, /metri
     expect(sample(metrics, 'sigillum_deliveries_total{outcome="delivered"}')).toBeGreaterThanOrEqual(1);
     expect(sample(metrics, 'sigillum_step_duration_seconds_count{step="seal"}')).toBeGreaterThanOrEqual(1);
     expect(sample(metrics, 'sigillum_step_duration_seconds_sum{step="seal"}')).toBeGreaterThan(0);
-    expect(sample(metrics, 'sigillum_http_request_duration_seconds_count{method="POST",route="/drafts/:draftId/sending",status="202"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(metrics, 'sigillum_http_request_duration_seconds_count{method="POST",route="/drafts/:draftId/sending",status="202"}')).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sample(metrics, 'sigillum_codes_sent_total{purpose="session",channel="email"}')).toBeGreaterThanOrEqual(1);
     expect(metrics).toMatch(/^sigillum_consumer_lag_messages\{group="sigillum.certifier",topic="sigillum.chain.events",partition="0"\} \d+$/m);
   }, 240_000);

@@ -57,7 +57,10 @@ describe('OpenAPI document at /docs', () => {
       expect({ name, decided: Array.isArray(access) && access.length > 0 }).toEqual({ name, decided: true });
       const isPublic = access!.some((rule) => rule.kind === 'public');
       // Public routes state no requirement; every other one names its schemes.
-      expect({ name, security: isPublic ? ((operation.security as unknown[] | undefined) ?? []).length === 0 : (operation.security as unknown[]).length > 0 }).toEqual({ name, security: true });
+      expect({
+        name,
+        security: isPublic ? ((operation.security as unknown[] | undefined) ?? []).length === 0 : (operation.security as unknown[]).length > 0,
+      }).toEqual({ name, security: true });
     }
     expect(Object.keys(document.components.securitySchemes)).toEqual(
       expect.arrayContaining(['staffOidc', 'staffCredential', 'partySession', 'partySessionId', 'machineCertificate']),

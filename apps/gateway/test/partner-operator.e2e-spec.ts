@@ -43,12 +43,18 @@ async function asyncApiProblems(records: readonly KafkaMessage[], address = 'sig
   const Ajv = requireFromParser('ajv').default;
   const addFormats = requireFromParser('ajv-formats').default;
   const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
-  const channel = parsed.document.channels().all().find((candidate) => candidate.address() === address);
+  const channel = parsed.document
+    .channels()
+    .all()
+    .find((candidate) => candidate.address() === address);
   if (!channel) return [`no channel ${address}`];
   const problems: string[] = [];
   for (const record of records) {
     const headers = Object.fromEntries(Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]));
-    const message = channel.messages().all().find((candidate) => candidate.name() === headers.ce_type?.replace('sigillum.partner.', ''));
+    const message = channel
+      .messages()
+      .all()
+      .find((candidate) => candidate.name() === headers.ce_type?.replace('sigillum.partner.', ''));
     if (!message) {
       problems.push(`no message documented for ${headers.ce_type}`);
       continue;
@@ -127,7 +133,10 @@ if (!brokers) {
       base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
       store = app.get(EVENT_STORE);
       api = (method, url, body, headers) => call(base, method, url, body, headers);
-      const [registrarToken, opsToken] = [await issueStaffToken(base, dataDir, ['registrar'], `registrar-${randomUUID()}`), await issueStaffToken(base, dataDir, ['ops'], `ops-${randomUUID()}`)];
+      const [registrarToken, opsToken] = [
+        await issueStaffToken(base, dataDir, ['registrar'], `registrar-${randomUUID()}`),
+        await issueStaffToken(base, dataDir, ['ops'], `ops-${randomUUID()}`),
+      ];
       admin = asBearer(api, adminCredentialOf(dataDir));
       registrar = asBearer(api, registrarToken);
       ops = asBearer(api, opsToken);
@@ -148,7 +157,10 @@ if (!brokers) {
 
     async function startPartner(): Promise<void> {
       partnerLog = '';
-      const child = spawn(process.execPath, [PARTNER_PROGRAM, 'run', partnerDir], { env: { ...process.env, KAFKA_BROKERS: brokers! }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [PARTNER_PROGRAM, 'run', partnerDir], {
+        env: { ...process.env, KAFKA_BROKERS: brokers! },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       partner = child;
       child.stdout!.on('data', (chunk: Buffer) => (partnerLog += chunk.toString('utf8')));
       child.stderr!.on('data', (chunk: Buffer) => (partnerLog += chunk.toString('utf8')));
@@ -206,10 +218,19 @@ if (!brokers) {
 
     async function sendLetter(subject: string, session: OpenedSession = aliceSession, recipientId: string = bob, kind = 'hybrid'): Promise<string> {
       const content = `${subject}\n${'x'.repeat(64)}\n`;
-      const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...session.auth, 'content-type': 'text/plain' }, body: Buffer.from(content) });
+      const uploaded = await fetch(`${base}/contents`, {
+        method: 'PUT',
+        headers: { ...session.auth, 'content-type': 'text/plain' },
+        body: Buffer.from(content),
+      });
       expect(uploaded.status).toBe(201);
       const part = (await uploaded.json()) as { digest: string };
-      const draft = await api('POST', '/drafts', { recipientIds: [recipientId], subject, kind, parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] }, session.auth);
+      const draft = await api(
+        'POST',
+        '/drafts',
+        { recipientIds: [recipientId], subject, kind, parts: [{ digest: part.digest, name: 'letter.txt', contentType: 'text/plain' }] },
+        session.auth,
+      );
       const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
       await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
       const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey: randomUUID() }, session.auth);
@@ -227,7 +248,12 @@ if (!brokers) {
 
     /** The TokenIssued records of the partner's tokens topic, with their bodies. */
     const tokenIssued = () =>
-      tokenRecords.map((record) => ({ id: header(record, 'ce_id'), type: header(record, 'ce_type'), key: record.key?.toString(), data: dataOf(record) as { token: CertificationToken; recipients?: unknown[] } }));
+      tokenRecords.map((record) => ({
+        id: header(record, 'ce_id'),
+        type: header(record, 'ce_type'),
+        key: record.key?.toString(),
+        data: dataOf(record) as { token: CertificationToken; recipients?: unknown[] },
+      }));
 
     /** The print-and-post token of a correspondence, once issued. */
     const printToken = (correspondenceId: string) =>
@@ -254,7 +280,12 @@ if (!brokers) {
       expect(publicKeyPem).toContain('BEGIN PUBLIC KEY');
       partnerKeyId = (await admin('POST', `/parties/${partnerId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem })).keyId;
       for (const name of ['legalName', 'operatorAccreditation']) {
-        await registrar('POST', `/parties/${partnerId}/certifications`, { name, level: 'substantial', validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(), evidence: DEMO_EVIDENCE });
+        await registrar('POST', `/parties/${partnerId}/certifications`, {
+          name,
+          level: 'substantial',
+          validUntil: new Date(now.getTime() + 365 * DAY_MS).toISOString(),
+          evidence: DEMO_EVIDENCE,
+        });
       }
       const certificate = await admin('POST', '/certificates', { partyId: partnerId, keyId: partnerKeyId, profile: 'signing' });
       partnerCertificateId = certificate.certificateId;
@@ -270,18 +301,45 @@ if (!brokers) {
       // Mallory: another operator, certified by the same CA, whose key the test holds.
       const malloryKeys = generateKeyPairSync('ed25519');
       const malloryId = (await admin('POST', '/parties', { kind: 'operator', operatorRole: 'processing', displayName: 'Mallory Post' })).partyId;
-      const malloryKeyId = (await admin('POST', `/parties/${malloryId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: malloryKeys.publicKey.export({ type: 'spki', format: 'pem' }) })).keyId;
+      const malloryKeyId = (
+        await admin('POST', `/parties/${malloryId}/keys`, {
+          algorithm: 'Ed25519',
+          use: 'signature',
+          publicKeyPem: malloryKeys.publicKey.export({ type: 'spki', format: 'pem' }),
+        })
+      ).keyId;
       const malloryCertificate = await admin('POST', '/certificates', { partyId: malloryId, keyId: malloryKeyId, profile: 'signing' });
-      mallory = { operatorId: malloryId, keyId: malloryKeyId, certificateId: malloryCertificate.certificateId, certificatePem: malloryCertificate.certificatePem, privateKey: malloryKeys.privateKey };
+      mallory = {
+        operatorId: malloryId,
+        keyId: malloryKeyId,
+        certificateId: malloryCertificate.certificateId,
+        certificatePem: malloryCertificate.certificatePem,
+        privateKey: malloryKeys.privateKey,
+      };
       await app!.close();
 
       // 2. The processor is told about the partner (PROCESSOR_PARTNERS) and restarted: it now reads the partner's topic.
       await start({ PROCESSOR_PARTNERS: `${partnerName}=${partnerId}` });
-      await enrolHostedOperator({ admin, registrar }, { displayName: 'Hermes Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+      await enrolHostedOperator(
+        { admin, registrar },
+        { displayName: 'Hermes Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+      );
       const alice = await enrolPerson(registrar, mail, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
-      bob = await enrolPerson(registrar, mail, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now, address: '1 rue de la Paix, 75002 Paris' });
+      bob = await enrolPerson(registrar, mail, {
+        displayName: 'Bob Durand',
+        email: 'bob@example.org',
+        level: 'substantial',
+        now,
+        address: '1 rue de la Paix, 75002 Paris',
+      });
       // Carol, in the directory with a postal address too, receives only a registered letter (all its steps hosted).
-      carol = await enrolPerson(registrar, mail, { displayName: 'Carol Lenoir', email: 'carol@example.org', level: 'substantial', now, address: '9 quai des Brumes, 69002 Lyon' });
+      carol = await enrolPerson(registrar, mail, {
+        displayName: 'Carol Lenoir',
+        email: 'carol@example.org',
+        level: 'substantial',
+        now,
+        address: '9 quai des Brumes, 69002 Lyon',
+      });
       await awaitChainOperator(ops, 'print-and-post', partnerId);
       aliceSession = await openSession(api, mail, { userId: alice, counterpartIds: [bob], kind: 'hybrid' });
       carolSession = await openSession(api, mail, { userId: alice, counterpartIds: [carol], kind: 'registered' });
@@ -329,7 +387,12 @@ if (!brokers) {
       expect(output.contentDigest).toBe(certifiedToken.inputDigest);
       // The print job the partner wrote, with the same address block and digests.
       const printJob = JSON.parse(fs.readFileSync(path.join(partnerDir, output.location), 'utf8'));
-      expect(printJob).toMatchObject({ format: 'sigillum.print-job/1', tokenId: certifiedToken.tokenId, correspondenceId, letters: [{ recipientId: bob, contentDigest: certifiedToken.inputDigest }] });
+      expect(printJob).toMatchObject({
+        format: 'sigillum.print-job/1',
+        tokenId: certifiedToken.tokenId,
+        correspondenceId,
+        letters: [{ recipientId: bob, contentDigest: certifiedToken.inputDigest }],
+      });
       expect(printJob.letters[0].addressBlock).toEqual(output.addressBlock);
       // The partner's commands, as they are on its topic: binary-mode CloudEvents keyed by the job stream.
       await eventually(() => expect(inbound.filter((record) => record.key?.toString() === `job-${certifiedToken.tokenId}`)).toHaveLength(2), WAIT);
@@ -338,7 +401,7 @@ if (!brokers) {
       expect(deadLetters).toHaveLength(0);
     }, 180_000);
 
-    it('the partner\'s tokens topic carries its own tokens only, with the address blocks of that letter\'s recipients only', async () => {
+    it("the partner's tokens topic carries its own tokens only, with the address blocks of that letter's recipients only", async () => {
       // A registered letter to Carol: every step (seal, timestamp, deliver, archive) goes to the hosted operator.
       const registered = await sendLetter('all steps hosted', carolSession, carol, 'registered');
       const hostedChain = await completedChain(registered);
@@ -359,12 +422,13 @@ if (!brokers) {
       expect(records.every((each) => each.data.token.operatorId === partnerId && each.data.token.step === 'print-and-post')).toBe(true);
       expect(records.some((each) => each.data.token.correspondenceId === registered)).toBe(false);
       const everything = tokenRecords.map((each) => `${each.key?.toString()} ${each.value?.toString()}`).join('\n');
-      for (const absent of [registered, carol, 'Carol Lenoir', 'quai des Brumes', 'Alice Martin', 'Hermes Processing']) expect(everything).not.toContain(absent);
+      for (const absent of [registered, carol, 'Carol Lenoir', 'quai des Brumes', 'Alice Martin', 'Hermes Processing'])
+        expect(everything).not.toContain(absent);
       // As docs/asyncapi.yaml documents it (channel partnerTokens): headers, key and closed body.
       expect(await asyncApiProblems(tokenRecords, 'sigillum.partner.{name}.tokens')).toEqual([]);
     }, 180_000);
 
-    it('a command signed under another operator\'s certificate of the same CA is refused, nothing appended', async () => {
+    it("a command signed under another operator's certificate of the same CA is refused, nothing appended", async () => {
       const before = await jobOf(certifiedToken.tokenId);
       const acknowledgedAt = new Date().toISOString();
       const tokenDigest = createHash('sha256').update(canonicalize(certifiedToken)).digest('hex');
@@ -389,9 +453,20 @@ if (!brokers) {
       // A certificate of another CA for her key: the chain does not lead to the Sigillum CA.
       const rogueDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-rogue-ca-'));
       cleanups.push(() => fs.rmSync(rogueDir, { recursive: true, force: true }));
-      const rogue = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: rogueDir, passphrase: 'rogue passphrase' }), { commonName: 'Sigillum CA', organisation: 'Sigillum', validityDays: 30, now: new Date() }).ca;
+      const rogue = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: rogueDir, passphrase: 'rogue passphrase' }), {
+        commonName: 'Sigillum CA',
+        organisation: 'Sigillum',
+        validityDays: 30,
+        now: new Date(),
+      }).ca;
       const rogueKeys = generateKeyPairSync('ed25519');
-      const rogueLeaf = rogue.issue({ subject: { commonName: 'Acme Post', organisationalUnit: partnerId }, publicKeyPem: rogueKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(), profile: 'signing', validityDays: 30, now: new Date() });
+      const rogueLeaf = rogue.issue({
+        subject: { commonName: 'Acme Post', organisationalUnit: partnerId },
+        publicKeyPem: rogueKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        profile: 'signing',
+        validityDays: 30,
+        now: new Date(),
+      });
       const underRogueCa = await sendCommand('sigillum.partner.AcknowledgeToken', {
         ...common,
         keyId: partnerKeyId,
@@ -400,7 +475,13 @@ if (!brokers) {
       });
       expect(await deadLetterOf(underRogueCa)).toMatch(/refused signature\.invalid: .*jws\.chain\.untrusted/);
       // A body with a field no command has: refused by the reader, before anything else.
-      const malformed = await sendCommand('sigillum.partner.AcknowledgeToken', { ...common, keyId: partnerKeyId, certificateId: partnerCertificateId, signature: 'x..y', extra: true });
+      const malformed = await sendCommand('sigillum.partner.AcknowledgeToken', {
+        ...common,
+        keyId: partnerKeyId,
+        certificateId: partnerCertificateId,
+        signature: 'x..y',
+        extra: true,
+      });
       expect(await deadLetterOf(malformed)).toMatch(/refused command\.malformed: .*unknown field\(s\) extra/);
       expect(await jobOf(certifiedToken.tokenId)).toEqual(before);
     }, 120_000);

@@ -6,7 +6,18 @@ import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
-import { adminCredentialOf, baseUrlOf, bearer, eventually, issueStaffToken, kafkaAppEnv, kafkaBrokers, MailCatcher, MovableClock, reportSkippedKafka } from '@sigillum/testing';
+import {
+  adminCredentialOf,
+  baseUrlOf,
+  bearer,
+  eventually,
+  issueStaffToken,
+  kafkaAppEnv,
+  kafkaBrokers,
+  MailCatcher,
+  MovableClock,
+  reportSkippedKafka,
+} from '@sigillum/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { rolesFor } from '../src/roles';
@@ -75,7 +86,11 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
     await app.listen(0, '127.0.0.1');
     store = app.get(EVENT_STORE);
     const base = baseUrlOf(app.getHttpServer());
-    const tokens = [adminCredentialOf(dataDir), await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'), await issueStaffToken(base, dataDir, ['ops'], 'ops-1')];
+    const tokens = [
+      adminCredentialOf(dataDir),
+      await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1'),
+      await issueStaffToken(base, dataDir, ['ops'], 'ops-1'),
+    ];
     credentials.push(...tokens);
     [admin, registrar, ops] = tokens.map(bearer);
   }, 90_000);
@@ -97,11 +112,7 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
   }
 
   async function certify(partyId: string, name: string, level: string, validUntil = iso(YEAR_MS)): Promise<string> {
-    const response = await http()
-      .post(`/parties/${partyId}/certifications`)
-      .set(registrar)
-      .send({ name, level, validUntil, evidence })
-      .expect(201);
+    const response = await http().post(`/parties/${partyId}/certifications`).set(registrar).send({ name, level, validUntil, evidence }).expect(201);
     return response.body.attributeId as string;
   }
 
@@ -252,7 +263,10 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
 
   it('refuses a wrong code and keeps the session waiting for the right one', async () => {
     const { sessionId, code } = await challengedSession(alice, [carol]);
-    const wrong = await http().post(`/sessions/${sessionId}/code`).send({ code: wrongCodeFor(code) }).expect(401);
+    const wrong = await http()
+      .post(`/sessions/${sessionId}/code`)
+      .send({ code: wrongCodeFor(code) })
+      .expect(401);
     expect(rules(wrong.body)).toContain('code.mismatch');
     expect(wrong.body.remainingAttempts).toBe(2);
     await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200);
@@ -267,9 +281,18 @@ describe.each(runtimes)('strongly authenticated sessions on the $name bus', ({ n
 
   it('locks the session after too many wrong codes, even against the right one', async () => {
     const { sessionId, code } = await challengedSession(alice, [bob]);
-    await http().post(`/sessions/${sessionId}/code`).send({ code: wrongCodeFor(code) }).expect(401);
-    await http().post(`/sessions/${sessionId}/code`).send({ code: wrongCodeFor(code) }).expect(401);
-    const locked = await http().post(`/sessions/${sessionId}/code`).send({ code: wrongCodeFor(code) }).expect(403);
+    await http()
+      .post(`/sessions/${sessionId}/code`)
+      .send({ code: wrongCodeFor(code) })
+      .expect(401);
+    await http()
+      .post(`/sessions/${sessionId}/code`)
+      .send({ code: wrongCodeFor(code) })
+      .expect(401);
+    const locked = await http()
+      .post(`/sessions/${sessionId}/code`)
+      .send({ code: wrongCodeFor(code) })
+      .expect(403);
     expect(rules(locked.body)).toContain('session.locked');
     const stillLocked = await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(403);
     expect(rules(stillLocked.body)).toContain('session.locked');

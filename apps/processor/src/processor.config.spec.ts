@@ -28,7 +28,10 @@ describe('processor configuration', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([expect.stringContaining('PROCESSOR_TSA_POLICY_OID="policy-1"'), expect.stringContaining('PROCESSOR_RETENTION_YEARS="0"')]);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringContaining('PROCESSOR_TSA_POLICY_OID="policy-1"'),
+      expect.stringContaining('PROCESSOR_RETENTION_YEARS="0"'),
+    ]);
     expect(() => loadProcessorConfig({ PROCESSOR_RETENTION_YEARS: '101' }, '/d')).toThrow(ConfigError);
     expect(() => loadProcessorConfig({ PROCESSOR_RETENTION_YEARS: '2.5' }, '/d')).toThrow(ConfigError);
   });

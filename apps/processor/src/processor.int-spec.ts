@@ -113,7 +113,11 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
 
   async function feed(streamId: string, events: [type: string, data: unknown][]): Promise<void> {
     const occurredAt = clock.now().toISOString();
-    await store.append(streamId, events.map(([type, data]) => pendingEvent(type, data, { occurredAt, source: '/tests/processor' })), 'any');
+    await store.append(
+      streamId,
+      events.map(([type, data]) => pendingEvent(type, data, { occurredAt, source: '/tests/processor' })),
+      'any',
+    );
   }
 
   const write = (name: string, content: string | Buffer) => {
@@ -122,7 +126,13 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     return file;
   };
 
-  function tokenFor(correspondenceId: string, stepIndex: number, step: CertificationToken['step'], inputDigest: string, overrides: Partial<CertificationToken> = {}): CertificationToken {
+  function tokenFor(
+    correspondenceId: string,
+    stepIndex: number,
+    step: CertificationToken['step'],
+    inputDigest: string,
+    overrides: Partial<CertificationToken> = {},
+  ): CertificationToken {
     const issuedAt = clock.now();
     return {
       tokenId: randomUUID(),
@@ -153,14 +163,27 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
   /** The returned report, after checking the acknowledgement and the return as the certifier will. */
   function checkedReturn(token: CertificationToken, events: JobEvent[]): StepReport {
     const [acknowledged, returned] = events;
-    if (acknowledged.type !== 'TokenAcknowledged' || returned.type !== 'TokenReturned') throw new Error(`expected acknowledgement and return, got ${events.map((e) => e.type)}`);
+    if (acknowledged.type !== 'TokenAcknowledged' || returned.type !== 'TokenReturned')
+      throw new Error(`expected acknowledgement and return, got ${events.map((e) => e.type)}`);
     const at = clock.now();
-    expect(acknowledged.data).toMatchObject({ tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: token.stepIndex, operatorId, keyId: signingKeyId });
+    expect(acknowledged.data).toMatchObject({
+      tokenId: token.tokenId,
+      correspondenceId: token.correspondenceId,
+      stepIndex: token.stepIndex,
+      operatorId,
+      keyId: signingKeyId,
+    });
     expect(acknowledged.data.tokenDigest).toBe(sha256(canonicalize(token)));
     const ackPayload = { tokenId: token.tokenId, tokenDigest: acknowledged.data.tokenDigest, acknowledgedAt: acknowledged.data.acknowledgedAt };
     verifyJwsDetached(acknowledged.data.signature, ackPayload, { trustedCaPem: ca.caCertificatePem, expectedAlg: 'EdDSA', at });
     const { report } = returned.data;
-    expect(returned.data).toMatchObject({ tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: token.stepIndex, operatorId, keyId: signingKeyId });
+    expect(returned.data).toMatchObject({
+      tokenId: token.tokenId,
+      correspondenceId: token.correspondenceId,
+      stepIndex: token.stepIndex,
+      operatorId,
+      keyId: signingKeyId,
+    });
     expect(report).toMatchObject({ tokenId: token.tokenId, step: token.step, inputDigest: token.inputDigest, parameters: token.parameters });
     expect(report.outputDigest).toBe(sha256(canonicalize(report.output)));
     verifyJwsDetached(returned.data.signature, report, { trustedCaPem: ca.caCertificatePem, expectedAlg: 'EdDSA', at });
@@ -188,7 +211,10 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
       'PartyRegistered',
       { partyId, kind, displayName, registeredAt: clock.now().toISOString(), ...extra },
     ];
-    const declared = (partyId: string, name: string, value: string): [string, unknown] => ['IdentityAttributeDeclared', { partyId, name, value, declaredAt: clock.now().toISOString() }];
+    const declared = (partyId: string, name: string, value: string): [string, unknown] => [
+      'IdentityAttributeDeclared',
+      { partyId, name, value, declaredAt: clock.now().toISOString() },
+    ];
     await feed(streamIdOf(PARTY_CATEGORY, operatorId), [registered(operatorId, 'operator', 'Hermes Processing', { operatorRole: 'processing' })]);
     await feed(streamIdOf(PARTY_CATEGORY, senderId), [registered(senderId, 'organisation', 'Acme SARL')]);
     await feed(streamIdOf(PARTY_CATEGORY, postalRecipient), [
@@ -196,7 +222,10 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
       declared(postalRecipient, 'address', '12 St James Square, London SW1Y 4JH'),
       declared(postalRecipient, 'country', 'GB'),
     ]);
-    await feed(streamIdOf(PARTY_CATEGORY, addresslessRecipient), [registered(addresslessRecipient, 'person', 'Charles Babbage'), declared(addresslessRecipient, 'country', 'GB')]);
+    await feed(streamIdOf(PARTY_CATEGORY, addresslessRecipient), [
+      registered(addresslessRecipient, 'person', 'Charles Babbage'),
+      declared(addresslessRecipient, 'country', 'GB'),
+    ]);
   }, 60_000);
 
   afterAll(async () => {
@@ -208,7 +237,10 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
   let hosted: HostedOperatorView;
 
   it('hosts a processing operator: generates its Ed25519 signing and RSA TSA keys once, shows only public keys', async () => {
-    const first = await http().post('/processor/operators').send({ operatorId, keys: ['signing', 'tsa'] }).expect(201);
+    const first = await http()
+      .post('/processor/operators')
+      .send({ operatorId, keys: ['signing', 'tsa'] })
+      .expect(201);
     hosted = first.body as HostedOperatorView;
     expect(hosted).toMatchObject({ operatorId, trustAnchorKnown: false });
     expect(hosted.keys.map((key) => [key.purpose, key.algorithm, key.certificate])).toEqual([
@@ -221,7 +253,10 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     }
     expect(JSON.stringify(hosted)).not.toMatch(/PRIVATE KEY/);
     // Again: the same keys, 200.
-    const again = await http().post('/processor/operators').send({ operatorId, keys: ['tsa'] }).expect(200);
+    const again = await http()
+      .post('/processor/operators')
+      .send({ operatorId, keys: ['tsa'] })
+      .expect(200);
     expect((again.body as HostedOperatorView).keys.map((key) => key.fingerprint)).toEqual(hosted.keys.map((key) => key.fingerprint));
     // The private keys are in the keystore, encrypted.
     const keyFile = fs.readFileSync(path.join(dataDir, 'keys', `operator-${operatorId}-signing.key.pem`), 'utf8');
@@ -235,14 +270,20 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     const anonymousHost = await anonymous().post('/processor/operators').send({ operatorId: other }).expect(401);
     expect(anonymousHost.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
     const opsHost = await http(ops).post('/processor/operators').send({ operatorId: other }).expect(403);
-    expect(opsHost.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })] });
+    expect(opsHost.body).toMatchObject({
+      code: 'ACCESS.FORBIDDEN',
+      reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })],
+    });
     await anonymous().get('/processor/operators').expect(401);
     await anonymous().get(`/processor/operators/${operatorId}`).expect(401);
     expect((await http(ops).get('/processor/operators').expect(200)).body).toEqual([hosted]);
   });
 
   it('refuses bad input (400 naming the field), unknown parties (404) and parties that are not processing operators (409)', async () => {
-    const badKey = await http().post('/processor/operators').send({ operatorId, keys: ['signing', 'decrypt'] }).expect(400);
+    const badKey = await http()
+      .post('/processor/operators')
+      .send({ operatorId, keys: ['signing', 'decrypt'] })
+      .expect(400);
     expect(badKey.body.violations).toEqual([expect.objectContaining({ field: 'keys' })]);
     const unknownField = await http().post('/processor/operators').send({ operatorId, admin: true }).expect(400);
     expect(unknownField.body.violations).toEqual([expect.objectContaining({ field: 'admin', rule: 'whitelist' })]);
@@ -282,12 +323,26 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     await feed(streamIdOf(CA_CATEGORY, ca.caId), [
       [
         'CertificationAuthorityEstablished',
-        { caId: ca.caId, subject: ca.subject, certificatePem: ca.caCertificatePem, fingerprint: ca.fingerprint, notBefore: ca.notBefore, notAfter: ca.notAfter, establishedAt: new Date().toISOString() },
+        {
+          caId: ca.caId,
+          subject: ca.subject,
+          certificatePem: ca.caCertificatePem,
+          fingerprint: ca.fingerprint,
+          notBefore: ca.notBefore,
+          notAfter: ca.notAfter,
+          establishedAt: new Date().toISOString(),
+        },
       ],
     ]);
     const certify = async (purpose: 'signing' | 'tsa', keyId: string, partyId = operatorId): Promise<{ certificateId: string; certificatePem: string }> => {
       const key = hosted.keys.find((candidate) => candidate.purpose === purpose)!;
-      const certificate = ca.issue({ subject: { commonName: 'Hermes Processing', organisationalUnit: operatorId }, publicKeyPem: key.publicKeyPem, profile: purpose, validityDays: 365, now: new Date() });
+      const certificate = ca.issue({
+        subject: { commonName: 'Hermes Processing', organisationalUnit: operatorId },
+        publicKeyPem: key.publicKeyPem,
+        profile: purpose,
+        validityDays: 365,
+        now: new Date(),
+      });
       const certificateId = randomUUID();
       await feed(streamIdOf(CERTIFICATE_CATEGORY, certificateId), [
         ['CertificateIssued', { certificateId, partyId, keyId, ...certificate, issuedAt: new Date().toISOString() }],
@@ -368,7 +423,12 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     expect({ status: checked.status, stdout: checked.stdout }).toEqual({ status: 0, stdout: `${leafFile}: OK\n` });
     // And openssl refuses that chain under another CA.
     const otherKeys = FileKeyStore.open({ directory: path.join(workDir, 'other-keys'), passphrase: 'another test passphrase' });
-    const otherCa = CertificateAuthority.loadOrCreate(otherKeys, { commonName: 'Sigillum Test CA', organisation: 'Sigillum', validityDays: 3650, now: new Date() }).ca;
+    const otherCa = CertificateAuthority.loadOrCreate(otherKeys, {
+      commonName: 'Sigillum Test CA',
+      organisation: 'Sigillum',
+      validityDays: 3650,
+      now: new Date(),
+    }).ca;
     expect(openssl(['verify', '-CAfile', write('other-ca.pem', otherCa.caCertificatePem), leafFile]).status).not.toBe(0);
   }, 60_000);
 
@@ -391,7 +451,19 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     // The token carries the TSA certificate: the CA alone is enough to openssl.
     expect(openssl(['ts', '-verify', '-data', dataFile, '-in', tokenFile, '-token_in', '-CAfile', caFile]).stdout).toBe('Verification: OK\n');
     // The hex text of the digest is not what was stamped.
-    const wrongData = openssl(['ts', '-verify', '-data', write('hex.txt', stampToken.inputDigest), '-in', tokenFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile]);
+    const wrongData = openssl([
+      'ts',
+      '-verify',
+      '-data',
+      write('hex.txt', stampToken.inputDigest),
+      '-in',
+      tokenFile,
+      '-token_in',
+      '-CAfile',
+      caFile,
+      '-untrusted',
+      tsaFile,
+    ]);
     expect(wrongData.status).not.toBe(0);
     const printed = openssl(['ts', '-reply', '-in', tokenFile, '-token_in', '-text']);
     expect(printed.out).toContain(`Policy OID: ${DEFAULT_TSA_POLICY_OID}`);
@@ -476,16 +548,25 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     const report = checkedReturn(printToken, await jobOf(printToken.tokenId, 2));
     const output = report.output;
     if (output.step !== 'print-and-post') throw new Error('expected a print-and-post output');
-    expect(output).toMatchObject({ addressBlock: ['Ada Lovelace', '12 St James Square', 'London SW1Y 4JH', 'GB'], contentDigest: printToken.inputDigest, location: `print-jobs/${output.printJobId}.json` });
+    expect(output).toMatchObject({
+      addressBlock: ['Ada Lovelace', '12 St James Square', 'London SW1Y 4JH', 'GB'],
+      contentDigest: printToken.inputDigest,
+      location: `print-jobs/${output.printJobId}.json`,
+    });
     const job = JSON.parse(fs.readFileSync(path.join(dataDir, output.location), 'utf8')) as PrintJob;
-    expect(job.letters).toEqual([{ recipientId: postalRecipient, addressBlock: output.addressBlock, contentDigest: printToken.inputDigest, correspondenceId: hybridId }]);
+    expect(job.letters).toEqual([
+      { recipientId: postalRecipient, addressBlock: output.addressBlock, contentDigest: printToken.inputDigest, correspondenceId: hybridId },
+    ]);
 
     const otherId = randomUUID();
     const refusedToken = tokenFor(otherId, 2, 'print-and-post', sha256('stamped'));
     await feed(streamIdOf(CHAIN_CATEGORY, otherId), [['ChainStarted', { ...chain([addresslessRecipient]), correspondenceId: otherId }], issued(refusedToken)]);
     const [acknowledged, failed] = await jobOf(refusedToken.tokenId, 2);
     expect(acknowledged.type).toBe('TokenAcknowledged');
-    expect(failed).toMatchObject({ type: 'StepFailed', data: { tokenId: refusedToken.tokenId, reasons: [expect.objectContaining({ rule: 'address.missing', partyId: addresslessRecipient })] } });
+    expect(failed).toMatchObject({
+      type: 'StepFailed',
+      data: { tokenId: refusedToken.tokenId, reasons: [expect.objectContaining({ rule: 'address.missing', partyId: addresslessRecipient })] },
+    });
   }, 60_000);
 
   it('a tampered token is refused with token.signature-invalid and nothing is performed', async () => {
@@ -495,7 +576,10 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     const tampered = { ...original, inputDigest: sha256('what an attacker wants sealed') };
     await feed(streamIdOf(CHAIN_CATEGORY, tamperedId), [['StepTokenIssued', { token: tampered, signature }]]);
     const events = await jobOf(original.tokenId, 1);
-    expect(events[0]).toMatchObject({ type: 'StepFailed', data: { tokenId: original.tokenId, operatorId, reasons: [expect.objectContaining({ rule: 'token.signature-invalid' })] } });
+    expect(events[0]).toMatchObject({
+      type: 'StepFailed',
+      data: { tokenId: original.tokenId, operatorId, reasons: [expect.objectContaining({ rule: 'token.signature-invalid' })] },
+    });
   }, 60_000);
 
   it('keeps hosting, certificates and trust anchor across a restart; a revoked signing certificate leaves certificate.missing', async () => {
@@ -509,7 +593,9 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     await feed(streamIdOf(CHAIN_CATEGORY, afterRestartId), [issued(sealAgain)]);
     checkedReturn(sealAgain, await jobOf(sealAgain.tokenId, 2));
 
-    await feed(streamIdOf(CERTIFICATE_CATEGORY, signingCertificateId), [['CertificateRevoked', { certificateId: signingCertificateId, reason: 'key compromise', revokedAt: new Date().toISOString() }]]);
+    await feed(streamIdOf(CERTIFICATE_CATEGORY, signingCertificateId), [
+      ['CertificateRevoked', { certificateId: signingCertificateId, reason: 'key compromise', revokedAt: new Date().toISOString() }],
+    ]);
     await eventually(async () => {
       const body = (await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body as HostedOperatorView;
       expect(body.keys[0].certificate).toBeNull();

@@ -74,7 +74,14 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
     },
     {
       provide: PartnerJobs,
-      useFactory: (store: EventStore, operators: HostedOperatorsStore, credentials: OperatorCredentials, config: PartnerConfig, clock: Clock, ids: IdGenerator) =>
+      useFactory: (
+        store: EventStore,
+        operators: HostedOperatorsStore,
+        credentials: OperatorCredentials,
+        config: PartnerConfig,
+        clock: Clock,
+        ids: IdGenerator,
+      ) =>
         new PartnerJobs({
           store,
           trustedCaPems: () => credentials.trustedCaPems(),
@@ -88,7 +95,8 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
     // Each partner's own tokens (and its letters' address blocks) on sigillum.partner.<name>.tokens, published by JobConsumer.
     {
       provide: PartnerTokens,
-      useFactory: (bus: EventBus, store: EventStore, config: PartnerConfig) => new PartnerTokens({ bus, reader: new ChainReader(store), partners: config.partners }),
+      useFactory: (bus: EventBus, store: EventStore, config: PartnerConfig) =>
+        new PartnerTokens({ bus, reader: new ChainReader(store), partners: config.partners }),
       inject: [EVENT_BUS, EVENT_STORE, PARTNER_CONFIG],
     },
   ],

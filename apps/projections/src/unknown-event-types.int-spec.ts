@@ -9,7 +9,20 @@ import { type SqliteProjection, SqliteProjector } from './sqlite-projector';
 let n = 0;
 function record(topic: string, key: string, type: string, data: unknown): DeliveredMessage {
   n += 1;
-  return { topic, key, id: `e${n}`, type, source: '/tests', time: '2026-01-01T00:00:00.000Z', correlationId: `c${n}`, causationId: `c${n}`, dataVersion: 1, data, partition: 0, offset: String(n) };
+  return {
+    topic,
+    key,
+    id: `e${n}`,
+    type,
+    source: '/tests',
+    time: '2026-01-01T00:00:00.000Z',
+    correlationId: `c${n}`,
+    causationId: `c${n}`,
+    dataVersion: 1,
+    data,
+    partition: 0,
+    offset: String(n),
+  };
 }
 
 const C = '44444444-4444-4444-8444-444444444444';
@@ -49,5 +62,7 @@ describe.each<[string, SqliteProjection, string, string, string]>([
 
 it('a record keyed to a stream the projection does not read stays poison', () => {
   const projector = new SqliteProjector(new Database(':memory:'), mailboxProjection);
-  expect(() => projector.handle(record('sigillum.correspondence.events', 'party-x', 'sigillum.party.Future', {}))).toThrow(/is not a correspondence, chain or evidence stream/);
+  expect(() => projector.handle(record('sigillum.correspondence.events', 'party-x', 'sigillum.party.Future', {}))).toThrow(
+    /is not a correspondence, chain or evidence stream/,
+  );
 });

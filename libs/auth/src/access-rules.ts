@@ -78,7 +78,12 @@ export function decideAccess(
   if (principal.kind === 'staff') {
     return staffRoles.length
       ? { allowed: false, status: 403, rule: 'access.role', message: `This route needs one of the staff roles: ${staffRoles.join(', ')}` }
-      : { allowed: false, status: 403, rule: 'access.staff-not-allowed', message: 'Staff may not call this route; it is for parties or machines acting on their own resources' };
+      : {
+          allowed: false,
+          status: 403,
+          rule: 'access.staff-not-allowed',
+          message: 'Staff may not call this route; it is for parties or machines acting on their own resources',
+        };
   }
   const own = decision.find((rule) => rule.kind === principal.kind);
   if (own) {

@@ -30,7 +30,10 @@ function securityOf(decision: AccessDecision): MethodDecorator[] {
   const unique = [...new Map(requirements.map((requirement) => [JSON.stringify(requirement), requirement])).values()];
   return [
     ...unique.map((requirement) => ApiSecurity(requirement) as MethodDecorator),
-    ApiUnauthorizedResponse({ description: 'No credential, or one that does not hold (reasons[0].rule says which: access.unauthenticated, credential.invalid, staff.credential-revoked, …)' }) as MethodDecorator,
+    ApiUnauthorizedResponse({
+      description:
+        'No credential, or one that does not hold (reasons[0].rule says which: access.unauthenticated, credential.invalid, staff.credential-revoked, …)',
+    }) as MethodDecorator,
     ApiForbiddenResponse({ description: 'Authenticated, but not allowed here (reasons[0].rule: access.role, access.not-own-resource, …)' }) as MethodDecorator,
   ];
 }

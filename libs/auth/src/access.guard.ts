@@ -85,7 +85,8 @@ export class AccessGuard implements CanActivate {
       const sessionId = typeof sessionHeader === 'string' ? sessionHeader : params.sessionId;
       if (sessionId !== undefined) {
         const sessions = this.registry.partySessions;
-        if (!sessions) throw new AuthenticationError('session.unavailable', 'Party sessions are checked by the domicile, which this process does not run; call the gateway');
+        if (!sessions)
+          throw new AuthenticationError('session.unavailable', 'Party sessions are checked by the domicile, which this process does not run; call the gateway');
         return sessions.authenticate(sessionId, token);
       }
       const staff = this.registry.staffFor(token);

@@ -14,7 +14,11 @@ export interface RouteDecision {
 }
 
 const joinPath = (...parts: (string | undefined)[]) =>
-  '/' + parts.flatMap((part) => (part ?? '').split('/')).filter(Boolean).join('/');
+  '/' +
+  parts
+    .flatMap((part) => (part ?? '').split('/'))
+    .filter(Boolean)
+    .join('/');
 
 /** Every HTTP route of the app with its access decision (undefined when it has none). */
 export function routeDecisions(app: INestApplication): RouteDecision[] {

@@ -46,7 +46,11 @@ const SCRIPT = 'oidc-provider-server.mjs';
 
 /** The provider script beside this file, or in the source tree when this file runs compiled from dist/. */
 function scriptPath(): string {
-  const candidates = [path.join(__dirname, SCRIPT), path.resolve(__dirname, '../../../../libs/auth/test', SCRIPT), path.resolve(process.cwd(), 'libs/auth/test', SCRIPT)];
+  const candidates = [
+    path.join(__dirname, SCRIPT),
+    path.resolve(__dirname, '../../../../libs/auth/test', SCRIPT),
+    path.resolve(process.cwd(), 'libs/auth/test', SCRIPT),
+  ];
   const found = candidates.find((candidate) => existsSync(candidate));
   if (!found) throw new Error(`${SCRIPT} not found (looked in ${candidates.join(', ')})`);
   return found;
@@ -194,7 +198,8 @@ export class OidcTestProvider {
     const alg = request.alg ?? this.options.alg ?? 'RS256';
     const shape = JSON.stringify({ roles, ttl, alg, username: request.username ?? null });
     const clientId =
-      request.clientId ?? `staff-${roles.map((role) => role.replace(/[^\w.@:-]/g, '_')).join('_') || 'none'}-${ttl}s-${alg}${request.username ? `-${request.username}` : ''}`;
+      request.clientId ??
+      `staff-${roles.map((role) => role.replace(/[^\w.@:-]/g, '_')).join('_') || 'none'}-${ttl}s-${alg}${request.username ? `-${request.username}` : ''}`;
     const known = this.clients.get(clientId);
     if (known) {
       if (known.shape !== shape) throw new Error(`Client ${clientId} is registered already with other roles, ttl, algorithm or name`);
@@ -217,7 +222,9 @@ export class OidcTestProvider {
     });
     const body = (await response.json()) as { client_id?: string; client_secret?: string; error?: string; error_description?: string };
     if (!response.ok || !body.client_id || !body.client_secret) {
-      throw new Error(`The OIDC test provider refused to register client ${clientId}: HTTP ${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
+      throw new Error(
+        `The OIDC test provider refused to register client ${clientId}: HTTP ${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`,
+      );
     }
     const client = { clientId: body.client_id, secret: body.client_secret, shape };
     this.clients.set(clientId, client);

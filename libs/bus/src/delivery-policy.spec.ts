@@ -9,18 +9,26 @@ describe('delivery policy', () => {
   it('succeeds on a later attempt, calling beforeRetry between attempts', async () => {
     let calls = 0;
     const beforeRetry = jest.fn(async () => undefined);
-    const outcome = await deliverWithRetries(message, async () => {
-      if (++calls < 3) throw new Error('flaky');
-    }, policy, new AbortController().signal, { beforeRetry });
+    const outcome = await deliverWithRetries(
+      message,
+      async () => {
+        if (++calls < 3) throw new Error('flaky');
+      },
+      policy,
+      new AbortController().signal,
+      { beforeRetry },
+    );
 
     expect(outcome).toEqual({ kind: 'handled', attempts: 3 });
     expect(beforeRetry).toHaveBeenCalledTimes(2);
   });
 
   it('dead-letters after maxAttempts with the last error, and a poison at once', async () => {
-    await expect(
-      deliverWithRetries(message, async () => Promise.reject(new TypeError('bad field')), policy, new AbortController().signal),
-    ).resolves.toEqual({ kind: 'dead-letter', attempts: 3, reason: 'handler failed 3 time(s); last error: TypeError: bad field' });
+    await expect(deliverWithRetries(message, async () => Promise.reject(new TypeError('bad field')), policy, new AbortController().signal)).resolves.toEqual({
+      kind: 'dead-letter',
+      attempts: 3,
+      reason: 'handler failed 3 time(s); last error: TypeError: bad field',
+    });
     await expect(
       deliverWithRetries(message, async () => Promise.reject(new PoisonMessageError('unknown type')), policy, new AbortController().signal),
     ).resolves.toEqual({ kind: 'dead-letter', attempts: 1, reason: 'poison message: unknown type' });
@@ -33,10 +41,15 @@ describe('delivery policy', () => {
 
   it('abandons (no commit, no dead letter) when the consumer stops between attempts', async () => {
     const stopping = new AbortController();
-    const outcome = await deliverWithRetries(message, async () => {
-      stopping.abort();
-      throw new Error('down');
-    }, retryPolicy(5, 10_000), stopping.signal);
+    const outcome = await deliverWithRetries(
+      message,
+      async () => {
+        stopping.abort();
+        throw new Error('down');
+      },
+      retryPolicy(5, 10_000),
+      stopping.signal,
+    );
 
     expect(outcome).toEqual({ kind: 'abandoned', attempts: 1 });
   });

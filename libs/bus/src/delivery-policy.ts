@@ -19,11 +19,7 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_RETRY_BACKOFF_MS = 100;
 export const DEFAULT_MAX_BACKOFF_MS = 2_000;
 
-export function retryPolicy(
-  maxAttempts: number | undefined,
-  retryBackoffMs = DEFAULT_RETRY_BACKOFF_MS,
-  maxBackoffMs = DEFAULT_MAX_BACKOFF_MS,
-): RetryPolicy {
+export function retryPolicy(maxAttempts: number | undefined, retryBackoffMs = DEFAULT_RETRY_BACKOFF_MS, maxBackoffMs = DEFAULT_MAX_BACKOFF_MS): RetryPolicy {
   const attempts = maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isSafeInteger(attempts) || attempts < 1) {
     throw new TypeError(`maxAttempts must be an integer >= 1 (got ${JSON.stringify(maxAttempts)}); use 1 to dead-letter on the first failure.`);

@@ -2,9 +2,7 @@ import { EmbeddedEventBus, type EmbeddedEventBusOptions } from './embedded/embed
 import type { EventBus } from './event-bus.port';
 import { KafkaEventBus, type KafkaEventBusOptions } from './kafka/kafka-event-bus';
 
-export type EventBusConfig =
-  | ({ readonly kind: 'embedded' } & EmbeddedEventBusOptions)
-  | ({ readonly kind: 'kafka' } & KafkaEventBusOptions);
+export type EventBusConfig = ({ readonly kind: 'embedded' } & EmbeddedEventBusOptions) | ({ readonly kind: 'kafka' } & KafkaEventBusOptions);
 
 export function createEventBus(config: EventBusConfig): EventBus {
   switch (config.kind) {

@@ -6,8 +6,7 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export const isTopicName = (value: unknown): value is string => typeof value === 'string' && TOPIC_NAME.test(value);
-export const isRfc3339Time = (value: unknown): value is string =>
-  typeof value === 'string' && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+export const isRfc3339Time = (value: unknown): value is string => typeof value === 'string' && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
 export const isDataVersion = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
 const STRING_ATTRIBUTES = ['key', 'id', 'type', 'source', 'correlationId', 'causationId'] as const;

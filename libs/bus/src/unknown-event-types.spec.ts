@@ -18,7 +18,9 @@ describe('skipUnknownEventType', () => {
       { consumer: 'audit', topic: 'sigillum.evidence.events', type: 'sigillum.evidence.Future', count: 1 },
     ]);
     expect(debug).toHaveBeenCalledTimes(3);
-    expect(debug.mock.calls[1][0]).toBe('party-directory skips sigillum.party.PartyExploded e2 on sigillum.party.events: an event type it does not know (2 skipped so far)');
+    expect(debug.mock.calls[1][0]).toBe(
+      'party-directory skips sigillum.party.PartyExploded e2 on sigillum.party.events: an event type it does not know (2 skipped so far)',
+    );
     expect(warn).not.toHaveBeenCalled();
   });
 

@@ -42,7 +42,9 @@ export function skipUnknownEventType(consumer: string, message: Pick<DeliveredMe
   const entry = counts.get(key) ?? { consumer, topic: message.topic, type, count: 0 };
   entry.count += 1;
   counts.set(key, entry);
-  log.debug(`${consumer} skips ${printable(message.type)} ${printable(message.id)} on ${message.topic}: an event type it does not know (${entry.count} skipped so far)`);
+  log.debug(
+    `${consumer} skips ${printable(message.type)} ${printable(message.id)} on ${message.topic}: an event type it does not know (${entry.count} skipped so far)`,
+  );
   return entry.count;
 }
 

@@ -23,16 +23,38 @@ describe('renderAccountChangeNotice', () => {
     // No line a code reader would take for a code, no line longer than an e-mail line should be.
     expect(rendered.text).not.toMatch(/^ {4}\d{6,12}\s*$/m);
     for (const line of rendered.text.split('\n')) expect(line.length).toBeLessThanOrEqual(76);
-    expect(rendered.short).toBe('Sigillum: new e-mail address m***@evil.example confirmed on your account on 2026-06-01 12:34 UTC. Not you? Contact your operator at once.');
+    expect(rendered.short).toBe(
+      'Sigillum: new e-mail address m***@evil.example confirmed on your account on 2026-06-01 12:34 UTC. Not you? Contact your operator at once.',
+    );
     expect(rendered.short.length).toBeLessThanOrEqual(160);
   });
 
   it.each([
-    [{ what: 'channel-added', channelKind: 'sms', maskedAddress: '+33*******78', thisChannel: false }, 'a new phone number was added to your account', 'A new phone number, +33*******78, was added'],
-    [{ what: 'channel-removed', channelKind: 'email', maskedAddress: 'b***@example.org', thisChannel: false }, 'an e-mail address was removed from your account', 'The e-mail address b***@example.org was removed'],
-    [{ what: 'channel-removed', channelKind: 'email', maskedAddress: 'b***@example.org', thisChannel: true }, 'this e-mail address was removed', 'This e-mail address, b***@example.org, was removed'],
-    [{ what: 'key-registered', algorithm: 'Ed25519', fingerprint: 'ab12cd34ef567890'.repeat(4) }, 'a new key was registered', 'A new Ed25519 key AB12 CD34 EF56 7890 was registered'],
-    [{ what: 'key-revoked', algorithm: 'RSA', fingerprint: 'ab12cd34ef567890'.repeat(4) }, 'a key of your account was revoked', 'The RSA key AB12 CD34 EF56 7890 of your'],
+    [
+      { what: 'channel-added', channelKind: 'sms', maskedAddress: '+33*******78', thisChannel: false },
+      'a new phone number was added to your account',
+      'A new phone number, +33*******78, was added',
+    ],
+    [
+      { what: 'channel-removed', channelKind: 'email', maskedAddress: 'b***@example.org', thisChannel: false },
+      'an e-mail address was removed from your account',
+      'The e-mail address b***@example.org was removed',
+    ],
+    [
+      { what: 'channel-removed', channelKind: 'email', maskedAddress: 'b***@example.org', thisChannel: true },
+      'this e-mail address was removed',
+      'This e-mail address, b***@example.org, was removed',
+    ],
+    [
+      { what: 'key-registered', algorithm: 'Ed25519', fingerprint: 'ab12cd34ef567890'.repeat(4) },
+      'a new key was registered',
+      'A new Ed25519 key AB12 CD34 EF56 7890 was registered',
+    ],
+    [
+      { what: 'key-revoked', algorithm: 'RSA', fingerprint: 'ab12cd34ef567890'.repeat(4) },
+      'a key of your account was revoked',
+      'The RSA key AB12 CD34 EF56 7890 of your',
+    ],
     [{ what: 'renamed' }, 'the name on your account was changed', 'The name of your Sigillum account was changed'],
   ] as const)('renders %o', (change, subject, sentence) => {
     const rendered = renderAccountChangeNotice(notice({ change }));
@@ -42,9 +64,9 @@ describe('renderAccountChangeNotice', () => {
   });
 
   it('refuses an address that is not masked, so a full address can never go out in a notice', () => {
-    expect(() => renderAccountChangeNotice(notice({ change: { what: 'channel-added', channelKind: 'email', maskedAddress: 'mallory@evil.example', thisChannel: false } }))).toThrow(
-      /masked/,
-    );
+    expect(() =>
+      renderAccountChangeNotice(notice({ change: { what: 'channel-added', channelKind: 'email', maskedAddress: 'mallory@evil.example', thisChannel: false } })),
+    ).toThrow(/masked/);
   });
 
   it('refuses a malformed reference, fingerprint or purpose', () => {

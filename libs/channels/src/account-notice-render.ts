@@ -42,7 +42,8 @@ function checkRenderable(notice: AccountChangeNotice): void {
     case 'channel-verified':
     case 'channel-removed':
       // Never a full address in a notice: only what maskAddress gives.
-      if (typeof change.maskedAddress !== 'string' || !MASKED_PATTERN.test(change.maskedAddress)) throw new RangeError('The channel address of an account notice must be masked');
+      if (typeof change.maskedAddress !== 'string' || !MASKED_PATTERN.test(change.maskedAddress))
+        throw new RangeError('The channel address of an account notice must be masked');
       if (change.channelKind !== 'email' && change.channelKind !== 'sms') throw new RangeError(`Unknown channel kind "${String(change.channelKind)}"`);
       return;
     case 'key-registered':
@@ -98,11 +99,23 @@ function describe(change: AccountChange, service: string): { sentence: string; s
     case 'key-revoked': {
       const key = `${change.algorithm} key ${shortFingerprint(change.fingerprint)}`;
       return change.what === 'key-registered'
-        ? { sentence: `A new ${key} was registered for your ${service} account`, subject: `${service}: a new key was registered for your account`, sms: `new key ${shortFingerprint(change.fingerprint)} registered for your account` }
-        : { sentence: `The ${key} of your ${service} account was revoked`, subject: `${service}: a key of your account was revoked`, sms: `key ${shortFingerprint(change.fingerprint)} of your account revoked` };
+        ? {
+            sentence: `A new ${key} was registered for your ${service} account`,
+            subject: `${service}: a new key was registered for your account`,
+            sms: `new key ${shortFingerprint(change.fingerprint)} registered for your account`,
+          }
+        : {
+            sentence: `The ${key} of your ${service} account was revoked`,
+            subject: `${service}: a key of your account was revoked`,
+            sms: `key ${shortFingerprint(change.fingerprint)} of your account revoked`,
+          };
     }
     case 'renamed':
-      return { sentence: `The name of your ${service} account was changed`, subject: `${service}: the name on your account was changed`, sms: 'the name on your account was changed' };
+      return {
+        sentence: `The name of your ${service} account was changed`,
+        subject: `${service}: the name on your account was changed`,
+        sms: 'the name on your account was changed',
+      };
   }
 }
 

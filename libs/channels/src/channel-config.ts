@@ -37,7 +37,10 @@ export const CHANNEL_ENVIRONMENT = {
   SMTP_PASSWORD: { default: '', help: 'SMTP password; never logged' },
   SMTP_FROM: { default: '', help: 'sender of the e-mails, "Name <address>" or address; required when OOB_EMAIL_TRANSPORT=smtp' },
   SMTP_TLS_REJECT_UNAUTHORIZED: { default: 'true', help: "check the relay's TLS certificate; false only for a test relay" },
-  OOB_GATEWAY_PARTY_ID: { default: '', help: 'party id of the SMS / e-mail gateway operator (its registered X25519 or RSA encryption key seals the codes); required when a transport is kafka' },
+  OOB_GATEWAY_PARTY_ID: {
+    default: '',
+    help: 'party id of the SMS / e-mail gateway operator (its registered X25519 or RSA encryption key seals the codes); required when a transport is kafka',
+  },
   OOB_FILE_DIR: { default: '<DATA_DIR>/outbox', help: 'where the file transport writes one 0600 file per message (holds codes in clear: development only)' },
 } as const;
 

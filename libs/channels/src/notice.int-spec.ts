@@ -43,7 +43,7 @@ describe('notices of delivered correspondence over the second channel', () => {
       expect(renderOutOfBandNotice(sampleNotice({ consignment: 'basic' })).text).toContain('Its content is available to you now');
     });
 
-    it("flattens a hostile sender name to one short line, and keeps the SMS within 160 characters", () => {
+    it('flattens a hostile sender name to one short line, and keeps the SMS within 160 characters', () => {
       const hostile = `Mallory\r\nBcc: everyone@example.org\n${'x'.repeat(400)}`;
       expect(plainName(hostile)).not.toMatch(/[\r\n]/);
       expect(plainName(hostile).length).toBeLessThanOrEqual(80);
@@ -82,7 +82,9 @@ describe('notices of delivered correspondence over the second channel', () => {
     it('refuses an SMS notice (e-mail only) and reports an unreachable relay as a delivery error', async () => {
       const sender = new SmtpSender({ host: '127.0.0.1', port: 1, secure: false, from: 'no-reply@sigillum.test', logger: captureLogger(), timeoutMs: 2000 });
       try {
-        expect(await rejectionOf(sender.notify(sampleNotice({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } })))).toBeInstanceOf(OutOfBandUnavailableError);
+        expect(await rejectionOf(sender.notify(sampleNotice({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } })))).toBeInstanceOf(
+          OutOfBandUnavailableError,
+        );
         const failed = await rejectionOf(sender.notify(sampleNotice()));
         expect(failed).toBeInstanceOf(OutOfBandDeliveryError);
         expect(failed.message).not.toContain('bob.recipient@example.org');
@@ -117,7 +119,7 @@ describe('notices of delivered correspondence over the second channel', () => {
   });
 
   describe('RoutingOutOfBandSender.notify', () => {
-    it("routes by kind, and refuses a transport that cannot carry notices or a kind without transport", async () => {
+    it('routes by kind, and refuses a transport that cannot carry notices or a kind without transport', async () => {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-route-notices-'));
       try {
         const codesOnly: OutOfBandSender = { supports: (kind) => kind === 'sms', send: async () => ({ transport: 'codes-only', acceptedAt: '' }) };

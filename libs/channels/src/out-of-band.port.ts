@@ -109,7 +109,10 @@ export interface OutOfBandSender {
 export const OUT_OF_BAND_SENDER = Symbol('OUT_OF_BAND_SENDER');
 
 export class OutOfBandUnavailableError extends Error {
-  constructor(readonly kind: SecondChannelKind, detail: string) {
+  constructor(
+    readonly kind: SecondChannelKind,
+    detail: string,
+  ) {
     super(`No transport for ${kind} messages: ${detail}`);
     this.name = 'OutOfBandUnavailableError';
   }
@@ -120,7 +123,10 @@ export class OutOfBandUnavailableError extends Error {
  * The message is safe to log and to record in an event: adapters never put the code or the full address in it.
  */
 export class OutOfBandDeliveryError extends Error {
-  constructor(readonly transport: string, detail: string) {
+  constructor(
+    readonly transport: string,
+    detail: string,
+  ) {
     super(`The ${transport} transport could not take the message: ${detail}`);
     this.name = 'OutOfBandDeliveryError';
   }

@@ -10,7 +10,10 @@ import { rejectionOf, sampleMessage } from './testing-fixtures';
 class RecordingSender implements OutOfBandSender {
   readonly sent: OutOfBandMessage[] = [];
   closed = 0;
-  constructor(private readonly name: string, private readonly kinds: readonly SecondChannelKind[]) {}
+  constructor(
+    private readonly name: string,
+    private readonly kinds: readonly SecondChannelKind[],
+  ) {}
   supports(kind: SecondChannelKind): boolean {
     return this.kinds.includes(kind);
   }

@@ -42,9 +42,7 @@ describe('loadConfig', () => {
 
   it('refuses KurrentDB without a connection string, and with the embedded bus', () => {
     expect(() => loadConfig({ EVENT_STORE: 'kurrentdb' })).toThrow(/EVENTSTORE_CONNECTION_STRING is required/);
-    expect(() => loadConfig({ EVENT_STORE: 'kurrentdb', EVENTSTORE_CONNECTION_STRING: 'kurrentdb://h:2113' })).toThrow(
-      /needs EVENT_STORE=sqlite/,
-    );
+    expect(() => loadConfig({ EVENT_STORE: 'kurrentdb', EVENTSTORE_CONNECTION_STRING: 'kurrentdb://h:2113' })).toThrow(/needs EVENT_STORE=sqlite/);
   });
 
   it('reads a PostgreSQL event store: DATABASE_URL required and checked (never quoted back), PG_SCHEMA, the Kafka bus', () => {
@@ -54,9 +52,10 @@ describe('loadConfig', () => {
       connectionString: 'postgres://sigillum@db:5432/sigillum',
       schema: 'sigillum',
     });
-    expect(
-      loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: 'postgresql://u@db/s', PG_SCHEMA: 'run_42' }).eventStore,
-    ).toMatchObject({ kind: 'postgres', schema: 'run_42' });
+    expect(loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: 'postgresql://u@db/s', PG_SCHEMA: 'run_42' }).eventStore).toMatchObject({
+      kind: 'postgres',
+      schema: 'run_42',
+    });
     expect(() => loadConfig({ ...kafka, EVENT_STORE: 'postgres' })).toThrow(/DATABASE_URL is required when EVENT_STORE=postgres/);
     const secret = 'mysql://root:hunter2@db/s';
     expect(() => loadConfig({ ...kafka, EVENT_STORE: 'postgres', DATABASE_URL: secret })).toThrow(/DATABASE_URL must be a postgres:\/\//);
@@ -208,4 +207,3 @@ describe('loadConfig', () => {
     });
   });
 });
-

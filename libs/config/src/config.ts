@@ -28,10 +28,7 @@ export interface SigillumConfig {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Where WAL checkpoints run: `background` on a worker thread (off the event loop), `inline` inside commits (SQLite's auto-checkpoint). */
   readonly sqliteCheckpoint: 'background' | 'inline';
-  readonly eventStore:
-    | { kind: 'sqlite' }
-    | { kind: 'kurrentdb'; connectionString: string }
-    | { kind: 'postgres'; connectionString: string; schema: string };
+  readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string } | { kind: 'postgres'; connectionString: string; schema: string };
   readonly eventBus:
     | { kind: 'embedded' }
     | {
@@ -65,7 +62,7 @@ export const ENVIRONMENT = {
   SQLITE_SYNCHRONOUS: { default: 'NORMAL', help: 'NORMAL (WAL, fsync at checkpoints) or FULL (fsync every commit)' },
   SQLITE_CHECKPOINT: {
     default: 'background',
-    help: 'background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite\'s auto-checkpoint inside commits)',
+    help: "background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite's auto-checkpoint inside commits)",
   },
   EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb | postgres' },
   EVENTSTORE_CONNECTION_STRING: { default: '', help: 'required when EVENT_STORE=kurrentdb, e.g. kurrentdb://127.0.0.1:2113?tls=false' },
@@ -77,9 +74,12 @@ export const ENVIRONMENT = {
   KAFKA_TOPIC_PARTITIONS: { default: '3', help: 'partitions of topics the bus creates' },
   KAFKA_TOPIC_PREFIX: {
     default: '',
-    help: 'put before every topic and consumer group name (e.g. acme. gives acme.sigillum.party.events), so two deployments share a broker without seeing each other\'s records',
+    help: "put before every topic and consumer group name (e.g. acme. gives acme.sigillum.party.events), so two deployments share a broker without seeing each other's records",
   },
-  INSTANCE_ID: { default: '<hostname>-<pid>', help: 'name of this process among the instances of its role (letters, digits, . _ -); keep it stable across restarts of the same instance' },
+  INSTANCE_ID: {
+    default: '<hostname>-<pid>',
+    help: 'name of this process among the instances of its role (letters, digits, . _ -); keep it stable across restarts of the same instance',
+  },
   ROLE_URLS: {
     default: '',
     help: 'gateway only: roles served by other processes, e.g. directory=http://10.0.0.5:3001,processor=http://10.0.0.6:3004|http://10.0.0.7:3004; the gateway forwards their routes',
@@ -89,23 +89,35 @@ export const ENVIRONMENT = {
   KAFKA_SASL_PASSWORD: { default: '', help: 'SASL password; prefer KAFKA_SASL_PASSWORD_FILE; never logged' },
   KAFKA_SASL_PASSWORD_FILE: { default: '', help: 'file holding the SASL password (a trailing newline is ignored); instead of KAFKA_SASL_PASSWORD' },
   KAFKA_SSL: { default: 'false', help: 'true: TLS to the brokers (required with KAFKA_SASL_MECHANISM=plain unless every broker is on loopback)' },
-  KAFKA_SSL_CA_FILE: { default: '', help: 'PEM file of the CAs that sign the brokers\' certificates, instead of Node\'s list; needs KAFKA_SSL=true' },
+  KAFKA_SSL_CA_FILE: { default: '', help: "PEM file of the CAs that sign the brokers' certificates, instead of Node's list; needs KAFKA_SSL=true" },
   CONSUMER_MAX_ATTEMPTS: { default: '3', help: 'attempts before a failing message goes to the dead-letter topic' },
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
   KEYSTORE_DIR: {
     default: '<DATA_DIR>/keys',
     help: 'the key store directory; instances of a deployment that must sign as one (two processors, two certifiers, the session verifier key) share it (a mounted secret volume)',
   },
-  KEYSTORE_PASSPHRASE: { default: '(generated beside the keys)', help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production' },
+  KEYSTORE_PASSPHRASE: {
+    default: '(generated beside the keys)',
+    help: 'passphrase that encrypts private keys and HMAC keys under <DATA_DIR>/keys; set it in production',
+  },
   LOG_LEVEL: { default: 'log', help: 'error | warn | log | debug | verbose' },
   // Read by @sigillum/runtime (json-limits.ts) when it builds the HTTP app.
-  HTTP_JSON_MAX_BYTES: { default: '1048576', help: 'largest JSON or form request body: bytes, or a number with KiB or MiB (1 KiB to 64 MiB); larger bodies answer 413 before validation' },
+  HTTP_JSON_MAX_BYTES: {
+    default: '1048576',
+    help: 'largest JSON or form request body: bytes, or a number with KiB or MiB (1 KiB to 64 MiB); larger bodies answer 413 before validation',
+  },
   HTTP_JSON_MAX_DEPTH: { default: '32', help: 'deepest nesting of objects and arrays in a request body (1-256); deeper bodies answer 400 before validation' },
   // Read by @sigillum/runtime (https-listener.ts): the HTTPS listener with mutual TLS.
-  HTTPS_PORT: { default: '', help: 'port of the HTTPS listener with mutual TLS (client certificates of the Sigillum CA), beside PORT; unset: no HTTPS listener; 0: any free port' },
-  TLS_CERT_FILE: { default: '', help: 'server certificate (PEM) of the HTTPS listener, with TLS_KEY_FILE; unset: one issued at start-up by the process\'s own CA (certifier role) for TLS_SERVER_NAMES' },
+  HTTPS_PORT: {
+    default: '',
+    help: 'port of the HTTPS listener with mutual TLS (client certificates of the Sigillum CA), beside PORT; unset: no HTTPS listener; 0: any free port',
+  },
+  TLS_CERT_FILE: {
+    default: '',
+    help: "server certificate (PEM) of the HTTPS listener, with TLS_KEY_FILE; unset: one issued at start-up by the process's own CA (certifier role) for TLS_SERVER_NAMES",
+  },
   TLS_KEY_FILE: { default: '', help: 'unencrypted PEM private key of TLS_CERT_FILE' },
-  TLS_CLIENT_CA_FILE: { default: '', help: 'CA certificate(s) (PEM) client certificates must chain to; unset: the process\'s own CA (certifier role)' },
+  TLS_CLIENT_CA_FILE: { default: '', help: "CA certificate(s) (PEM) client certificates must chain to; unset: the process's own CA (certifier role)" },
   TLS_SERVER_NAMES: { default: 'localhost,127.0.0.1', help: 'DNS names and IP addresses of the server certificate issued at start-up (comma list)' },
   TLS_MIN_VERSION: { default: 'TLSv1.2', help: 'oldest TLS version the HTTPS listener accepts: TLSv1.2 or TLSv1.3' },
 } as const;
@@ -165,13 +177,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     }
   }
 
-  const brokers = read('KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = read('KAFKA_BROKERS')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   // One rule for npm start, the demos and the benches: KAFKA_BROKERS implies the Kafka bus; naming a broker while
   // asking for the embedded bus is refused rather than silently ignored.
   const explicitBus = env.EVENT_BUS?.trim();
   const busKind = explicitBus ? oneOf('EVENT_BUS', ['embedded', 'kafka'] as const) : brokers.length > 0 ? 'kafka' : 'embedded';
   if (explicitBus === 'embedded' && brokers.length > 0) {
-    problems.push('KAFKA_BROKERS is set but EVENT_BUS=embedded: unset KAFKA_BROKERS for the embedded bus, or unset EVENT_BUS (KAFKA_BROKERS implies EVENT_BUS=kafka)');
+    problems.push(
+      'KAFKA_BROKERS is set but EVENT_BUS=embedded: unset KAFKA_BROKERS for the embedded bus, or unset EVENT_BUS (KAFKA_BROKERS implies EVENT_BUS=kafka)',
+    );
   }
   if (busKind === 'kafka' && brokers.length === 0) {
     problems.push('KAFKA_BROKERS is required when EVENT_BUS=kafka (e.g. 127.0.0.1:9092; `bash scripts/kafka.sh start` runs one)');
@@ -197,7 +214,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const consumerMaxAttempts = integer('CONSUMER_MAX_ATTEMPTS', 1, 100);
   const level = oneOf('LOG_LEVEL', LEVELS);
   const rolesRaw = read('ROLES');
-  const roles = rolesRaw === 'all' ? [...ROLES] : rolesRaw.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles =
+    rolesRaw === 'all'
+      ? [...ROLES]
+      : rolesRaw
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean);
   for (const role of roles) {
     if (!ROLES.includes(role as Role)) problems.push(`ROLES entry "${role}" must be one of ${ROLES.join(', ')} (or ROLES=all)`);
   }
@@ -233,13 +256,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
 function parseRoleUrls(raw: string, problems: string[]): Partial<Record<Role, string[]>> {
   const result: Partial<Record<Role, string[]>> = {};
   if (!raw) return result;
-  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [role, urls] = entry.split('=', 2).map((part) => part?.trim() ?? '');
     if (!ROLES.includes(role as Role) || role === 'gateway') {
       problems.push(`ROLE_URLS entry "${entry}" must start with one of ${ROLES.filter((r) => r !== 'gateway').join(', ')} then '='`);
       continue;
     }
-    const list = (urls ?? '').split('|').map((u) => u.trim()).filter(Boolean);
+    const list = (urls ?? '')
+      .split('|')
+      .map((u) => u.trim())
+      .filter(Boolean);
     if (list.length === 0) problems.push(`ROLE_URLS entry "${entry}" names no URL (role=http://host:port)`);
     for (const url of list) {
       let parsed: URL | undefined;
@@ -276,7 +305,9 @@ function kafkaSecurity(env: NodeJS.ProcessEnv, brokers: readonly string[], probl
     try {
       return readFileSync(value(name), 'utf8');
     } catch (error) {
-      problems.push(`${name}="${value(name)}" cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): it must be a readable file holding ${what}`);
+      problems.push(
+        `${name}="${value(name)}" cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): it must be a readable file holding ${what}`,
+      );
       return undefined;
     }
   };
@@ -301,7 +332,9 @@ function kafkaSecurity(env: NodeJS.ProcessEnv, brokers: readonly string[], probl
   const hasPasswordFile = value('KAFKA_SASL_PASSWORD_FILE') !== '';
   if (!mechanism) {
     if (username || hasPassword || hasPasswordFile) {
-      problems.push(`KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD(_FILE) are set but KAFKA_SASL_MECHANISM is not: set it to one of ${KAFKA_SASL_MECHANISMS.join(', ')}`);
+      problems.push(
+        `KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD(_FILE) are set but KAFKA_SASL_MECHANISM is not: set it to one of ${KAFKA_SASL_MECHANISMS.join(', ')}`,
+      );
     }
     return { ssl };
   }

@@ -1,11 +1,5 @@
 import * as fs from 'node:fs';
-import {
-  type CorrespondenceKind,
-  DEFAULT_CORRESPONDENCE_KINDS,
-  DEFAULT_TRUST_LEVELS,
-  PROCESSING_STEPS,
-  type ProcessingStep,
-} from '@sigillum/contracts';
+import { type CorrespondenceKind, DEFAULT_CORRESPONDENCE_KINDS, DEFAULT_TRUST_LEVELS, PROCESSING_STEPS, type ProcessingStep } from '@sigillum/contracts';
 import { ConfigError } from './config';
 
 /**
@@ -13,7 +7,10 @@ import { ConfigError } from './config';
  * `{ name, requiredLevel, consignment: 'basic'|'consent', chain: [step...] }`; unset, the defaults (simple,
  * registered, registered-ack, hybrid) apply. A file that does not validate stops the process with every problem named.
  */
-export function loadCorrespondenceKinds(env: Readonly<Record<string, string | undefined>>, levels: readonly string[] = DEFAULT_TRUST_LEVELS): readonly CorrespondenceKind[] {
+export function loadCorrespondenceKinds(
+  env: Readonly<Record<string, string | undefined>>,
+  levels: readonly string[] = DEFAULT_TRUST_LEVELS,
+): readonly CorrespondenceKind[] {
   const file = env.CORRESPONDENCE_KINDS_FILE?.trim();
   if (!file) return DEFAULT_CORRESPONDENCE_KINDS;
   let raw: unknown;
@@ -49,8 +46,14 @@ export function validateCorrespondenceKinds(raw: unknown, levels: readonly strin
       if (!PROCESSING_STEPS.includes(step as ProcessingStep)) problems.push(`${at}.chain[${i}] must be one of ${PROCESSING_STEPS.join(', ')}`);
     });
     if (new Set(steps).size !== steps.length) problems.push(`${at}.chain must not repeat a step`);
-    if (!steps.includes('deliver') && !steps.includes('print-and-post')) problems.push(`${at}.chain must hand the correspondence over: include deliver or print-and-post`);
-    kinds.push({ name: name as string, requiredLevel: requiredLevel as string, consignment: consignment as 'basic' | 'consent', chain: steps as ProcessingStep[] });
+    if (!steps.includes('deliver') && !steps.includes('print-and-post'))
+      problems.push(`${at}.chain must hand the correspondence over: include deliver or print-and-post`);
+    kinds.push({
+      name: name as string,
+      requiredLevel: requiredLevel as string,
+      consignment: consignment as 'basic' | 'consent',
+      chain: steps as ProcessingStep[],
+    });
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return kinds;

@@ -77,7 +77,9 @@ function extensionKeys(value: unknown, found = new Set<string>(), seen = new Set
 }
 
 function describeErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => `${e.instancePath}: ${e.message ?? e.keyword}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`);
+  return (errors ?? []).map(
+    (e) => `${e.instancePath}: ${e.message ?? e.keyword}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`,
+  );
 }
 
 describe('AsyncAPI document docs/asyncapi.yaml', () => {
@@ -101,7 +103,11 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     return validate;
   }
 
-  const channelAt = (address: string) => document.channels().all().find((channel) => channel.address() === address);
+  const channelAt = (address: string) =>
+    document
+      .channels()
+      .all()
+      .find((channel) => channel.address() === address);
   const messagesAt = (address: string) => channelAt(address)?.messages().all() ?? [];
 
   /** The documented message for a CloudEvents type on a topic: the one whose headers fix `ce_type` to it. */
@@ -169,10 +175,15 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(document.version()).toMatch(/^3\./);
   });
 
-  it('documents one channel per topic: each event category, the out-of-band requests, the partners\' inbound and tokens topics and the dead letters', () => {
+  it("documents one channel per topic: each event category, the out-of-band requests, the partners' inbound and tokens topics and the dead letters", () => {
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
-    const addresses = document.channels().all().map((channel) => channel.address());
-    expect([...addresses].sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_INBOUND_ADDRESS, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort());
+    const addresses = document
+      .channels()
+      .all()
+      .map((channel) => channel.address());
+    expect([...addresses].sort()).toEqual(
+      [...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_INBOUND_ADDRESS, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort(),
+    );
 
     const topicParameter = channelAt(DEAD_LETTER_ADDRESS)!.parameters().get('topic');
     expect(topicParameter?.schema()?.enum()?.slice().sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC].sort());
@@ -189,11 +200,15 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       const documented = messagesAt(topic).map((message) => constTypeOf(message));
       const expected = EVENT_CATALOGUE[category].map((type) => `${EVENT_TYPE_PREFIX}${category}.${type}`);
       for (const type of expected) if (!documented.includes(type)) problems.push(`${topic}: ${type} is not documented`);
-      for (const type of documented) if (!type || !expected.includes(type)) problems.push(`${topic}: documents ${type ?? 'a message without a ce_type const'}, which EVENT_CATALOGUE does not list`);
+      for (const type of documented)
+        if (!type || !expected.includes(type))
+          problems.push(`${topic}: documents ${type ?? 'a message without a ce_type const'}, which EVENT_CATALOGUE does not list`);
       for (const message of messagesAt(topic)) {
         const payload = message.payload()?.json() as Json | undefined;
-        if (payload?.type !== 'object' || payload.additionalProperties !== false) problems.push(`${topic} ${message.id()}: payload is not a closed object schema`);
-        if (message.correlationId()?.location() !== '$message.header#/ce_correlationid') problems.push(`${topic} ${message.id()}: correlationId is not ce_correlationid`);
+        if (payload?.type !== 'object' || payload.additionalProperties !== false)
+          problems.push(`${topic} ${message.id()}: payload is not a closed object schema`);
+        if (message.correlationId()?.location() !== '$message.header#/ce_correlationid')
+          problems.push(`${topic} ${message.id()}: correlationId is not ce_correlationid`);
       }
     }
     expect(problems).toEqual([]);
@@ -204,8 +219,20 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       document
         .operations()
         .all()
-        .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
-        .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
+        .filter(
+          (operation) =>
+            operation.action() === action &&
+            operation
+              .tags()
+              .all()
+              .some((t) => t.name() === tag),
+        )
+        .flatMap((operation) =>
+          operation
+            .channels()
+            .all()
+            .map((channel) => channel.address()),
+        );
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
     // The staff credentials (who holds which staff role) are for the operator's own staff auditing, not for partners.
     const staffTopic = Topics.eventsOf(STAFF_CATEGORY);
@@ -223,8 +250,20 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       document
         .operations()
         .all()
-        .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
-        .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
+        .filter(
+          (operation) =>
+            operation.action() === action &&
+            operation
+              .tags()
+              .all()
+              .some((t) => t.name() === tag),
+        )
+        .flatMap((operation) =>
+          operation
+            .channels()
+            .all()
+            .map((channel) => channel.address()),
+        );
     expect(byAction('send', 'partner')).toEqual([PARTNER_INBOUND_ADDRESS]);
     expect(byAction('receive', 'product')).toEqual([PARTNER_INBOUND_ADDRESS]);
     const messages = messagesAt(PARTNER_INBOUND_ADDRESS);
@@ -240,8 +279,20 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       document
         .operations()
         .all()
-        .filter((operation) => operation.action() === action && operation.tags().all().some((t) => t.name() === tag))
-        .flatMap((operation) => operation.channels().all().map((channel) => channel.address()));
+        .filter(
+          (operation) =>
+            operation.action() === action &&
+            operation
+              .tags()
+              .all()
+              .some((t) => t.name() === tag),
+        )
+        .flatMap((operation) =>
+          operation
+            .channels()
+            .all()
+            .map((channel) => channel.address()),
+        );
     expect(byAction('send', 'product')).toContain(PARTNER_TOKENS_ADDRESS);
     expect(byAction('receive', 'partner')).toContain(PARTNER_TOKENS_ADDRESS);
     const messages = messagesAt(PARTNER_TOKENS_ADDRESS);
@@ -256,15 +307,22 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       bus: { publish: async (batch: readonly BusMessage[]) => void published.push(...batch) } as unknown as EventBus,
       reader: {
         chainStarted: async () => chainOf(),
-        postalIdentity: async (partyId: string) => (partyId === withAddress ? { displayName: 'Bob Durand', address: '1 rue de la Paix, 75002 Paris', country: 'FR' } : { displayName: 'Carol' }),
+        postalIdentity: async (partyId: string) =>
+          partyId === withAddress ? { displayName: 'Bob Durand', address: '1 rue de la Paix, 75002 Paris', country: 'FR' } : { displayName: 'Carol' },
       },
       partners: [{ name: 'acme-post', operatorId: OPERATOR_ID, topic: 'sigillum.partner.acme-post.inbound' }],
     });
     const signature = 'eyJhbGciOiJFZERTQSJ9..c2lnbmF0dXJl';
-    await partnerTokens.forward({ token: testToken({ step: 'print-and-post', parameters: { postal: 'registered' } }), signature }, { correlationId: 'c-1', causationId: 'e-1' });
+    await partnerTokens.forward(
+      { token: testToken({ step: 'print-and-post', parameters: { postal: 'registered' } }), signature },
+      { correlationId: 'c-1', causationId: 'e-1' },
+    );
     await partnerTokens.forward({ token: testToken({ step: 'seal' }), signature }, { correlationId: 'c-1', causationId: 'e-2' });
     expect(published.map((message) => message.topic)).toEqual(['sigillum.partner.acme-post.tokens', 'sigillum.partner.acme-post.tokens']);
-    expect((published[0].data as { recipients: unknown[] }).recipients).toEqual([{ recipientId: withAddress, addressBlock: ['Bob Durand', '1 rue de la Paix', '75002 Paris', 'FR'], country: 'FR' }, { recipientId: without }]);
+    expect((published[0].data as { recipients: unknown[] }).recipients).toEqual([
+      { recipientId: withAddress, addressBlock: ['Bob Durand', '1 rue de la Paix', '75002 Paris', 'FR'], country: 'FR' },
+      { recipientId: without },
+    ]);
     const problems = published.flatMap((message) => {
       const record = toKafkaMessage(message);
       return problemsOf(PARTNER_TOKENS_ADDRESS, { key: record.key, headers: record.headers, type: message.type, data: JSON.parse(record.value) });
@@ -272,7 +330,9 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
     expect(problems).toEqual([]);
     // Closed: a field the document does not list is refused.
     const extra = toKafkaMessage({ ...published[1], data: { ...(published[1].data as Json), chain: chainOf() } });
-    expect(problemsOf(PARTNER_TOKENS_ADDRESS, { key: extra.key, headers: extra.headers, type: PARTNER_TOKEN_TYPE, data: JSON.parse(extra.value) })).not.toEqual([]);
+    expect(problemsOf(PARTNER_TOKENS_ADDRESS, { key: extra.key, headers: extra.headers, type: PARTNER_TOKEN_TYPE, data: JSON.parse(extra.value) })).not.toEqual(
+      [],
+    );
   });
 
   it('keeps its enums in step with the constants of the code', () => {
@@ -297,11 +357,13 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
         const headers = message.headers();
         if (example.hasPayload() && payload) {
           const validate = validatorFor(`payload:${message.id()}`, payload.json());
-          if (!validate(example.payload())) problems.push(...describeErrors(validate.errors).map((e) => `${message.id()} example ${example.name()} payload${e}`));
+          if (!validate(example.payload()))
+            problems.push(...describeErrors(validate.errors).map((e) => `${message.id()} example ${example.name()} payload${e}`));
         }
         if (example.hasHeaders() && headers) {
           const validate = validatorFor(`headers:${message.id()}`, headers.json());
-          if (!validate(example.headers())) problems.push(...describeErrors(validate.errors).map((e) => `${message.id()} example ${example.name()} headers${e}`));
+          if (!validate(example.headers()))
+            problems.push(...describeErrors(validate.errors).map((e) => `${message.id()} example ${example.name()} headers${e}`));
         }
       }
     }
@@ -319,7 +381,8 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
         if (!example.hasPayload()) continue;
         checked += 1;
         try {
-          if (!readEvent(category as EventCategory, type, 1, example.payload())) problems.push(`${message.id()} example ${example.name()}: no reader for ${type}`);
+          if (!readEvent(category as EventCategory, type, 1, example.payload()))
+            problems.push(`${message.id()} example ${example.name()}: no reader for ${type}`);
         } catch (error) {
           problems.push(`${message.id()} example ${example.name()}: ${(error as Error).message}`);
         }
@@ -359,7 +422,11 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
         clock: () => new Date('2025-03-01T09:30:00.000Z'),
       });
       await sender.send(outOfBand);
-      await sender.send({ ...outOfBand, messageId: 'a1b2c3d4-0000-4000-8000-000000000001', channel: { ...outOfBand.channel, kind: 'sms', address: '+33612345678' } });
+      await sender.send({
+        ...outOfBand,
+        messageId: 'a1b2c3d4-0000-4000-8000-000000000001',
+        channel: { ...outOfBand.channel, kind: 'sms', address: '+33612345678' },
+      });
       expect(published).toHaveLength(2);
       expect(published.flatMap(problemsOfBusMessage)).toEqual([]);
     });
@@ -395,7 +462,12 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       return (await http().post('/parties').set(registrar).send(body).expect(201)).body.partyId as string;
     }
     async function certify(partyId: string, name: string, level = 'substantial'): Promise<string> {
-      const response = await http().post(`/parties/${partyId}/certifications`).set(registrar).set(registrar).send({ name, level, validUntil: inAYear(), evidence }).expect(201);
+      const response = await http()
+        .post(`/parties/${partyId}/certifications`)
+        .set(registrar)
+        .set(registrar)
+        .send({ name, level, validUntil: inAYear(), evidence })
+        .expect(201);
       return response.body.attributeId as string;
     }
     const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
@@ -422,13 +494,22 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       const admin = bearer(adminCredentialOf(dataDir));
       const registrarToken = await issueStaffToken(base, dataDir, ['registrar'], 'registrar-1');
       registrar = bearer(registrarToken);
-      const leaver = (await http().post('/staff/credentials').set(admin).send({ subject: 'leaver@operator.example', roles: ['ops', 'auditor'] }).expect(201)).body;
+      const leaver = (
+        await http()
+          .post('/staff/credentials')
+          .set(admin)
+          .send({ subject: 'leaver@operator.example', roles: ['ops', 'auditor'] })
+          .expect(201)
+      ).body;
       await http().post(`/staff/credentials/${leaver.credentialId}/revocation`).set(admin).send({ reason: 'left the operator' }).expect(200);
       await http().get('/parties').set(bearer(leaver.credential)).expect(401);
 
       // A processing operator for every step of `registered`, hosted by the processor (its keys, certificates) by the
       // admin, accredited by the registrar.
-      await enrolHostedOperator({ admin: asBearer(api, adminCredentialOf(dataDir)), registrar: asBearer(api, registrarToken) }, { displayName: 'Sealing & Archiving Co', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now: clock.now() });
+      await enrolHostedOperator(
+        { admin: asBearer(api, adminCredentialOf(dataDir)), registrar: asBearer(api, registrarToken) },
+        { displayName: 'Sealing & Archiving Co', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now: clock.now() },
+      );
 
       // Alice: renamed, declares an attribute, fails then passes her e-mail verification, drops a second
       // channel, revokes a key; certified, with one certification revoked.
@@ -437,32 +518,60 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       await http().post(`/parties/${alice}/name`).set(registrar).send({ displayName: 'Alice Sender' }).expect(200);
       await http().post(`/parties/${alice}/attributes`).set(registrar).send({ name: 'country', value: 'FR' }).expect(200);
       let before = mailbox.mails.length;
-      const channel = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice@example.org' }).expect(201)).body.channelId as string;
+      const channel = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice@example.org' }).expect(201)).body
+        .channelId as string;
       const enrolmentCode = await mailbox.codeFor(channel, { after: before });
-      await http().post(`/parties/${alice}/channels/${channel}/verification`).set(registrar).send({ code: wrong(enrolmentCode) }).expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
+      await http()
+        .post(`/parties/${alice}/channels/${channel}/verification`)
+        .set(registrar)
+        .send({ code: wrong(enrolmentCode) })
+        .expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
       await http().post(`/parties/${alice}/channels/${channel}/verification`).set(registrar).send({ code: enrolmentCode }).expect(200);
-      const spare = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice.spare@example.org' }).expect(201)).body.channelId as string;
-      await http().delete(`/parties/${alice}/channels/${spare}`).set(registrar).expect((r) => expect(r.status).toBeLessThan(300));
+      const spare = (await http().post(`/parties/${alice}/channels`).set(registrar).send({ kind: 'email', address: 'alice.spare@example.org' }).expect(201))
+        .body.channelId as string;
+      await http()
+        .delete(`/parties/${alice}/channels/${spare}`)
+        .set(registrar)
+        .expect((r) => expect(r.status).toBeLessThan(300));
       const agreement = generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' });
-      const aliceKey = (await http().post(`/parties/${alice}/keys`).set(registrar).send({ algorithm: 'X25519', use: 'encryption', publicKeyPem: agreement }).expect(201)).body.keyId as string;
-      await http().delete(`/parties/${alice}/keys/${aliceKey}`).set(registrar).send({ reason: 'key rotated' }).expect((r) => expect(r.status).toBeLessThan(300));
+      const aliceKey = (
+        await http().post(`/parties/${alice}/keys`).set(registrar).send({ algorithm: 'X25519', use: 'encryption', publicKeyPem: agreement }).expect(201)
+      ).body.keyId as string;
+      await http()
+        .delete(`/parties/${alice}/keys/${aliceKey}`)
+        .set(registrar)
+        .send({ reason: 'key rotated' })
+        .expect((r) => expect(r.status).toBeLessThan(300));
       for (const party of [alice, bob]) {
         await certify(party, 'legalName');
         await certify(party, 'dateOfBirth');
       }
       const mistaken = await certify(alice, 'placeOfBirth');
-      await http().post(`/certifications/${alice}/${mistaken}/revocation`).set(registrar).send({ reason: 'certified by mistake' }).expect((r) => expect(r.status).toBeLessThan(300));
+      await http()
+        .post(`/certifications/${alice}/${mistaken}/revocation`)
+        .set(registrar)
+        .send({ reason: 'certified by mistake' })
+        .expect((r) => expect(r.status).toBeLessThan(300));
 
       // A session denied: the counterpart was never vetted.
       const stranger = await register({ kind: 'person', displayName: 'Erin Unvetted' });
-      await http().post('/sessions').send({ userId: alice, counterpartIds: [stranger], correspondenceKind: 'registered' }).expect(403);
+      await http()
+        .post('/sessions')
+        .send({ userId: alice, counterpartIds: [stranger], correspondenceKind: 'registered' })
+        .expect(403);
 
       // The session: requested, challenged, a wrong code, a resend asked too soon, the right code, closed.
       before = mailbox.mails.length;
-      const requested = await http().post('/sessions').send({ userId: alice, counterpartIds: [bob], correspondenceKind: 'registered' }).expect(201);
+      const requested = await http()
+        .post('/sessions')
+        .send({ userId: alice, counterpartIds: [bob], correspondenceKind: 'registered' })
+        .expect(201);
       const sessionId = requested.body.sessionId as string;
       const code = await mailbox.codeFor(sessionId, { after: before });
-      await http().post(`/sessions/${sessionId}/code`).send({ code: wrong(code) }).expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
+      await http()
+        .post(`/sessions/${sessionId}/code`)
+        .send({ code: wrong(code) })
+        .expect((r) => expect(r.status).toBeGreaterThanOrEqual(400));
       await http().post(`/sessions/${sessionId}/resend`).expect(202);
       await recordedOfType('SessionSecretResendRefused', (data) => data.sessionId === sessionId);
       const opened = await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200);
@@ -470,14 +579,30 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
 
       // Bob enrols his e-mail too; then a registered letter from Alice, edited once, accepted by Bob and read.
       before = mailbox.mails.length;
-      const bobChannel = (await http().post(`/parties/${bob}/channels`).set(registrar).send({ kind: 'email', address: 'bob@example.org' }).expect(201)).body.channelId as string;
-      await http().post(`/parties/${bob}/channels/${bobChannel}/verification`).set(registrar).send({ code: await mailbox.codeFor(bobChannel, { after: before }) }).expect(200);
+      const bobChannel = (await http().post(`/parties/${bob}/channels`).set(registrar).send({ kind: 'email', address: 'bob@example.org' }).expect(201)).body
+        .channelId as string;
+      await http()
+        .post(`/parties/${bob}/channels/${bobChannel}/verification`)
+        .set(registrar)
+        .send({ code: await mailbox.codeFor(bobChannel, { after: before }) })
+        .expect(200);
       const aliceSession = await openSession(api, mailbox, { userId: alice, counterpartIds: [bob], kind: 'registered' });
       const bobSession = await openSession(api, mailbox, { userId: bob, counterpartIds: [alice], kind: 'registered' });
-      const part = (await http().put('/contents').set(aliceSession.auth).set('content-type', 'text/plain').send('A registered letter').expect(201)).body as { digest: string };
-      const content = { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: part.digest, name: 'notice.txt', contentType: 'text/plain' }] };
+      const part = (await http().put('/contents').set(aliceSession.auth).set('content-type', 'text/plain').send('A registered letter').expect(201)).body as {
+        digest: string;
+      };
+      const content = {
+        recipientIds: [bob],
+        subject: 'Notice',
+        kind: 'registered',
+        parts: [{ digest: part.digest, name: 'notice.txt', contentType: 'text/plain' }],
+      };
       const draftId = (await http().post('/drafts').set(aliceSession.auth).send(content).expect(201)).body.draftId as string;
-      await http().put(`/drafts/${draftId}`).set(aliceSession.auth).send({ ...content, subject: 'Notice of termination' }).expect(200);
+      await http()
+        .put(`/drafts/${draftId}`)
+        .set(aliceSession.auth)
+        .send({ ...content, subject: 'Notice of termination' })
+        .expect(200);
       const specimen = (await http().post(`/drafts/${draftId}/specimen`).set(aliceSession.auth).expect(200)).body.specimenDigest as string;
       await http().post(`/drafts/${draftId}/validation`).set(aliceSession.auth).send({ specimenDigest: specimen }).expect(201);
       const sent = await http().post(`/drafts/${draftId}/sending`).set(aliceSession.auth).send({ submissionKey: 'asyncapi-letter-1' });

@@ -121,7 +121,13 @@ describe('CertificateAuthority', () => {
 
     it('issues a TSA certificate that openssl verifies for the timestampsign purpose', () => {
       const key = generateKeyPair('Ed25519');
-      const issued = ca.issue({ subject: { commonName: 'Sigillum TSA', organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: 'tsa', validityDays: 365, now });
+      const issued = ca.issue({
+        subject: { commonName: 'Sigillum TSA', organisation: 'Sigillum' },
+        publicKeyPem: key.publicKeyPem,
+        profile: 'tsa',
+        validityDays: 365,
+        now,
+      });
       const leaf = write('tsa-leaf.pem', issued.certificatePem);
       expect(openssl(['verify', ...attime, '-purpose', 'timestampsign', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
       const { out } = openssl(['x509', '-in', leaf, '-noout', '-text']);
@@ -147,7 +153,13 @@ describe('CertificateAuthority', () => {
 
     it('issues TLS client certificates (Ed25519 and RSA) that openssl verifies for the sslclient purpose, and no other profile passes', () => {
       for (const algorithm of ['Ed25519', 'RSA'] as const) {
-        const issued = ca.issue({ subject: { commonName: 'party-id', organisation: 'Acme' }, publicKeyPem: generateKeyPair(algorithm).publicKeyPem, profile: 'client', validityDays: 30, now });
+        const issued = ca.issue({
+          subject: { commonName: 'party-id', organisation: 'Acme' },
+          publicKeyPem: generateKeyPair(algorithm).publicKeyPem,
+          profile: 'client',
+          validityDays: 30,
+          now,
+        });
         const leaf = write(`client-${algorithm}.pem`, issued.certificatePem);
         expect(openssl(['verify', ...attime, '-purpose', 'sslclient', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
         expect(openssl(['verify', ...attime, '-purpose', 'sslserver', '-CAfile', caFile, leaf]).status).not.toBe(0);
@@ -172,7 +184,12 @@ describe('CertificateAuthority', () => {
       const leaf = write('server.pem', issued.certificatePem);
       expect(openssl(['verify', ...attime, '-purpose', 'sslserver', '-CAfile', caFile, leaf])).toEqual({ status: 0, out: `${leaf}: OK\n` });
       expect(openssl(['verify', ...attime, '-purpose', 'sslclient', '-CAfile', caFile, leaf]).status).not.toBe(0);
-      for (const [flag, value] of [['-verify_hostname', 'localhost'], ['-verify_hostname', 'gateway.example.org'], ['-verify_ip', '127.0.0.1'], ['-verify_ip', '::1']]) {
+      for (const [flag, value] of [
+        ['-verify_hostname', 'localhost'],
+        ['-verify_hostname', 'gateway.example.org'],
+        ['-verify_ip', '127.0.0.1'],
+        ['-verify_ip', '::1'],
+      ]) {
         expect(openssl(['verify', ...attime, '-purpose', 'sslserver', flag, value, '-CAfile', caFile, leaf]).status).toBe(0);
       }
       expect(openssl(['verify', ...attime, '-verify_hostname', 'evil.example.org', '-CAfile', caFile, leaf]).status).not.toBe(0);
@@ -202,7 +219,17 @@ describe('CertificateAuthority', () => {
     });
 
     it('tells server names: DNS names (wildcard on the left), IPv4 and IPv6 addresses', () => {
-      for (const name of ['localhost', 'gateway.example.org', '*.example.org', 'a-b.c', '127.0.0.1', '10.0.0.255', '::1', '2001:db8::8a2e:370:7334', '1:2:3:4:5:6:7:8']) {
+      for (const name of [
+        'localhost',
+        'gateway.example.org',
+        '*.example.org',
+        'a-b.c',
+        '127.0.0.1',
+        '10.0.0.255',
+        '::1',
+        '2001:db8::8a2e:370:7334',
+        '1:2:3:4:5:6:7:8',
+      ]) {
         expect({ name, ok: isServerName(name) }).toEqual({ name, ok: true });
       }
       for (const name of ['', 'bad name', '-a.b', 'a..b', 'a.*.b', 'x'.repeat(64), '1:2:3:4:5:6:7:8:9', '1::2::3', 'http://x', 'a_b']) {
@@ -251,7 +278,10 @@ describe('CertificateAuthority', () => {
       const at = der.indexOf(Buffer.from('Ada Lovelace'));
       expect(at).toBeGreaterThan(0);
       der[at] ^= 0x01;
-      const tampered = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+      const tampered = `-----BEGIN CERTIFICATE-----\n${der
+        .toString('base64')
+        .match(/.{1,64}/g)!
+        .join('\n')}\n-----END CERTIFICATE-----\n`;
       const file = write('tampered.pem', tampered);
       const result = openssl(['verify', ...attime, '-CAfile', caFile, file]);
       expect(result.status).not.toBe(0);

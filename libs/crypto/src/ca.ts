@@ -175,7 +175,13 @@ export class CertificateAuthority {
   }
 
   private sign(
-    request: { readonly subject: DistinguishedName; readonly publicKeyPem: string; readonly validityDays: number; readonly now: Date; readonly serialNumber?: string },
+    request: {
+      readonly subject: DistinguishedName;
+      readonly publicKeyPem: string;
+      readonly validityDays: number;
+      readonly now: Date;
+      readonly serialNumber?: string;
+    },
     spkiDer: Buffer,
     purposeExtensions: Asn1[],
   ): IssuedCertificate {
@@ -199,11 +205,7 @@ export class CertificateAuthority {
           extension(OID.basicConstraints, true, seq([])),
           ...purposeExtensions,
           extension(OID.subjectKeyIdentifier, false, asn1.create(U, T.OCTETSTRING, false, bin(keyIdentifierOf(request.publicKeyPem)))),
-          extension(
-            OID.authorityKeyIdentifier,
-            false,
-            seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, bin(this.keyIdentifier))]),
-          ),
+          extension(OID.authorityKeyIdentifier, false, seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, bin(this.keyIdentifier))])),
         ],
       },
       this.privateKey,

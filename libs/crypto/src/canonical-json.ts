@@ -75,7 +75,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 function serialiseString(text: string, path: string, what: string): string {
   if (LONE_SURROGATE.test(text)) {
-    throw new CanonicalJsonError(path, 'string.lone-surrogate', `The ${what} holds a lone UTF-16 surrogate, which I-JSON forbids; encode binary data as base64`);
+    throw new CanonicalJsonError(
+      path,
+      'string.lone-surrogate',
+      `The ${what} holds a lone UTF-16 surrogate, which I-JSON forbids; encode binary data as base64`,
+    );
   }
   // ES2019 well-formed JSON.stringify: exactly the RFC 8785 §3.2.2.2 escaping for well-formed strings.
   return JSON.stringify(text);

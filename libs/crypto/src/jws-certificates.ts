@@ -74,10 +74,16 @@ function checkValidity(certificate: X509Certificate, at: Date, what: string): vo
   const moment = at.getTime();
   // notBefore and notAfter are inclusive (RFC 5280 §4.1.2.5), at the second.
   if (moment < Date.parse(certificate.validFrom)) {
-    throw new JwsError('jws.certificate.not-yet-valid', `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) is not valid before ${new Date(certificate.validFrom).toISOString()}`);
+    throw new JwsError(
+      'jws.certificate.not-yet-valid',
+      `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) is not valid before ${new Date(certificate.validFrom).toISOString()}`,
+    );
   }
   if (moment >= Date.parse(certificate.validTo) + 1000) {
-    throw new JwsError('jws.certificate.expired', `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) expired at ${new Date(certificate.validTo).toISOString()}`);
+    throw new JwsError(
+      'jws.certificate.expired',
+      `The ${what} certificate (${certificate.subject.replace(/\n/g, ', ')}) expired at ${new Date(certificate.validTo).toISOString()}`,
+    );
   }
 }
 
@@ -107,7 +113,10 @@ function chainAnchor(chain: X509Certificate[], anchors: X509Certificate[]): X509
   const last = chain[chain.length - 1];
   const anchor = anchors.find((candidate) => candidate.raw.equals(last.raw) || (candidate.ca && issuedBy(last, candidate)));
   if (!anchor) {
-    throw new JwsError('jws.chain.untrusted', `The x5c chain does not lead to the trusted CA (its last certificate's issuer is ${last.issuer.replace(/\n/g, ', ')})`);
+    throw new JwsError(
+      'jws.chain.untrusted',
+      `The x5c chain does not lead to the trusted CA (its last certificate's issuer is ${last.issuer.replace(/\n/g, ', ')})`,
+    );
   }
   return anchor;
 }

@@ -36,7 +36,12 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
   let ca: CertificateAuthority;
   let caFile: string;
   const signers: Partial<Record<'EdDSA' | 'RS256', { key: GeneratedKeyPair; certificatePem: string }>> = {};
-  const evidence = { EvidenceIdentifier: 'ev-1', ERDSEventId: 'http://uri.etsi.org/19522/Event/ContentHandover', EventTime: '2026-11-26T10:00:00Z', reasons: [] };
+  const evidence = {
+    EvidenceIdentifier: 'ev-1',
+    ERDSEventId: 'http://uri.etsi.org/19522/Event/ContentHandover',
+    EventTime: '2026-11-26T10:00:00Z',
+    reasons: [],
+  };
 
   function write(name: string, content: string | Buffer): string {
     const file = path.join(dir, name);
@@ -49,9 +54,18 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
     const keystore = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: PASSPHRASE });
     ca = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Sigillum Test CA', organisation: 'Sigillum', validityDays: 3650, now }).ca;
     caFile = write('ca.pem', ca.caCertificatePem);
-    for (const [alg, algorithm] of [['EdDSA', 'Ed25519'], ['RS256', 'RSA']] as const) {
+    for (const [alg, algorithm] of [
+      ['EdDSA', 'Ed25519'],
+      ['RS256', 'RSA'],
+    ] as const) {
       const key = generateKeyPair(algorithm);
-      const issued = ca.issue({ subject: { commonName: `Evidence signer ${alg}`, organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: 'signing', validityDays: 365, now });
+      const issued = ca.issue({
+        subject: { commonName: `Evidence signer ${alg}`, organisation: 'Sigillum' },
+        publicKeyPem: key.publicKeyPem,
+        profile: 'signing',
+        validityDays: 365,
+        now,
+      });
       signers[alg] = { key, certificatePem: issued.certificatePem };
     }
   });
@@ -60,7 +74,12 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
 
   it.each<'EdDSA' | 'RS256'>(['EdDSA', 'RS256'])('a %s token verifies here with the chain, and with openssl (signature and certificate)', (alg) => {
     const signer = signers[alg]!;
-    const token = signJws(evidence, { privateKey: signer.key.privateKey, alg, x5c: [derBase64(signer.certificatePem), derBase64(ca.caCertificatePem)], kid: alg });
+    const token = signJws(evidence, {
+      privateKey: signer.key.privateKey,
+      alg,
+      x5c: [derBase64(signer.certificatePem), derBase64(ca.caCertificatePem)],
+      kid: alg,
+    });
     const at = new Date('2026-12-01T00:00:00Z');
     const verified = verifyJws(token, { trustedCaPem: ca.caCertificatePem, expectedAlg: alg, at });
     expect(verified.payload).toEqual(evidence);
@@ -86,7 +105,10 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
     expect(check).toEqual({ status: 0, out: expect.stringMatching(/Signature Verified Successfully|Verified OK/) });
 
     // A changed signing input fails openssl too.
-    const tamperedInput = write(`${alg}-input-tampered.bin`, `${h}.${Buffer.from(JSON.stringify({ ...evidence, EventTime: '2026-11-26T10:00:01Z' })).toString('base64url')}`);
+    const tamperedInput = write(
+      `${alg}-input-tampered.bin`,
+      `${h}.${Buffer.from(JSON.stringify({ ...evidence, EventTime: '2026-11-26T10:00:01Z' })).toString('base64url')}`,
+    );
     const bad =
       alg === 'EdDSA'
         ? openssl(['pkeyutl', '-verify', '-pubin', '-inkey', pubFile, '-rawin', '-in', tamperedInput, '-sigfile', sigFile])
@@ -135,7 +157,9 @@ describe('JWS with an x5c chain from the Sigillum CA, checked by openssl', () =>
     const otherStore = FileKeyStore.open({ directory: path.join(dir, 'x5t-other-keys'), passphrase: PASSPHRASE });
     const other = CertificateAuthority.loadOrCreate(otherStore, { commonName: 'Other CA', organisation: 'Other', validityDays: 3650, now }).ca;
     expect(codeOf(() => verifyJws(token, { trustedCaPem: other.caCertificatePem, certificates: signer.certificatePem, at: now }))).toBe('jws.chain.untrusted');
-    expect(codeOf(() => signJws(evidence, { privateKey: signer.key.privateKey, alg: 'EdDSA', x5tCertificatePem: signers.RS256!.certificatePem }))).toBe('jws.x5t.key-mismatch');
+    expect(codeOf(() => signJws(evidence, { privateKey: signer.key.privateKey, alg: 'EdDSA', x5tCertificatePem: signers.RS256!.certificatePem }))).toBe(
+      'jws.x5t.key-mismatch',
+    );
   });
 
   it('refuses a chain to another CA, a certificate outside its validity, and a missing trust anchor', () => {

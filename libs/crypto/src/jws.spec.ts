@@ -58,7 +58,13 @@ describe('JWS (RFC 7515) over canonical JSON', () => {
   });
 
   it('is deterministic for EdDSA and RS256 and independent of member order', () => {
-    const reordered = { names: evidence.names, amount: evidence.amount, EventTime: evidence.EventTime, ERDSEventId: evidence.ERDSEventId, EvidenceIdentifier: evidence.EvidenceIdentifier };
+    const reordered = {
+      names: evidence.names,
+      amount: evidence.amount,
+      EventTime: evidence.EventTime,
+      ERDSEventId: evidence.ERDSEventId,
+      EvidenceIdentifier: evidence.EvidenceIdentifier,
+    };
     for (const alg of ['EdDSA', 'RS256'] as const) {
       expect(signJws(reordered, { privateKey: keys[alg].privateKey, alg })).toBe(signJws(evidence, { privateKey: keys[alg].privateKey, alg }));
     }

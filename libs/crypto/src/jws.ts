@@ -11,7 +11,17 @@ import {
   toPublicKeyObject,
   x5tS256Of,
 } from './jws-certificates';
-import { base64UrlDecode, base64UrlEncode, JWS_ALGORITHMS, type JwsAlgorithm, JwsError, type JwsHeader, type SignJwsOptions, type VerifiedJws, type VerifyJwsOptions } from './jws-model';
+import {
+  base64UrlDecode,
+  base64UrlEncode,
+  JWS_ALGORITHMS,
+  type JwsAlgorithm,
+  JwsError,
+  type JwsHeader,
+  type SignJwsOptions,
+  type VerifiedJws,
+  type VerifyJwsOptions,
+} from './jws-model';
 
 export * from './jws-model';
 export { x5tS256Of } from './jws-certificates';
@@ -44,7 +54,9 @@ function keyProblem(key: KeyObject, alg: JwsAlgorithm): string | undefined {
     }
     case 'ES256':
       if (type !== 'ec') return `ES256 needs a P-256 EC key, not ${type ?? 'a symmetric key'}`;
-      return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? undefined : `ES256 needs a P-256 key, not ${key.asymmetricKeyDetails?.namedCurve ?? 'another curve'}`;
+      return key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+        ? undefined
+        : `ES256 needs a P-256 key, not ${key.asymmetricKeyDetails?.namedCurve ?? 'another curve'}`;
     default:
       return `Unsupported JWS algorithm "${String(alg)}"; use one of ${JWS_ALGORITHMS.join(', ')}`;
   }
@@ -85,7 +97,8 @@ const signingHeaderCache = new WeakMap<KeyObject, BoundedCache<string>>();
 //////// signing
 
 function protectedHeader(options: SignJwsOptions): Record<string, JsonValue> {
-  if (!isJwsAlgorithm(options.alg)) throw new JwsError('jws.alg.unsupported', `Unsupported JWS algorithm "${String(options.alg)}"; use one of ${JWS_ALGORITHMS.join(', ')}`);
+  if (!isJwsAlgorithm(options.alg))
+    throw new JwsError('jws.alg.unsupported', `Unsupported JWS algorithm "${String(options.alg)}"; use one of ${JWS_ALGORITHMS.join(', ')}`);
   const { privateKey, alg } = options;
   if (privateKey?.type !== 'private') throw new JwsError('jws.key.not-private', 'Signing needs a private KeyObject');
   const problem = keyProblem(privateKey, alg);
@@ -155,7 +168,8 @@ function parseHeader(encoded: string): JwsHeader {
   } catch {
     throw new JwsError('jws.header.invalid', 'The protected header is not JSON');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new JwsError('jws.header.invalid', 'The protected header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new JwsError('jws.header.invalid', 'The protected header is not a JSON object');
   const record = header as Record<string, unknown>;
   if (!isJwsAlgorithm(record.alg)) {
     throw new JwsError('jws.alg.unsupported', `The token's algorithm "${String(record.alg)}" is not accepted; accepted: ${JWS_ALGORITHMS.join(', ')}`);
@@ -182,20 +196,25 @@ function verifyParts(encodedHeader: string, encodedPayload: string, encodedSigna
     chain = decodeX5c(header.x5c);
     key = chain[0].publicKey;
     if (options.trustedCaPem !== undefined) checkChain(chain, certificatesOfPem(options.trustedCaPem), at);
-    else if (!pinned) throw new JwsError('jws.trust-anchor.missing', 'The token carries an x5c chain; pass trustedCaPem (or the expected publicKey) to verify it');
+    else if (!pinned)
+      throw new JwsError('jws.trust-anchor.missing', 'The token carries an x5c chain; pass trustedCaPem (or the expected publicKey) to verify it');
     if (pinned && !samePublicKey(pinned, key)) throw new JwsError('jws.key.mismatch', 'The x5c leaf certificate is not for the expected public key');
   } else if (header['x5t#S256'] !== undefined && options.certificates !== undefined) {
     chain = [certificateByThumbprint(header['x5t#S256'], options.certificates)];
     key = chain[0].publicKey;
     if (options.trustedCaPem !== undefined) checkChain(chain, certificatesOfPem(options.trustedCaPem), at);
-    else if (!pinned) throw new JwsError('jws.trust-anchor.missing', 'The token names its certificate by x5t#S256; pass trustedCaPem (or the expected publicKey) to verify it');
+    else if (!pinned)
+      throw new JwsError('jws.trust-anchor.missing', 'The token names its certificate by x5t#S256; pass trustedCaPem (or the expected publicKey) to verify it');
     if (pinned && !samePublicKey(pinned, key)) throw new JwsError('jws.key.mismatch', 'The certificate named by x5t#S256 is not for the expected public key');
   } else if (pinned) {
     key = pinned;
   } else if (header['x5t#S256'] !== undefined) {
-    throw new JwsError('jws.x5t.unresolved', 'The token names its signer certificate by x5t#S256; pass the certificates it may name (e.g. the bundle\'s signing certificates)');
+    throw new JwsError(
+      'jws.x5t.unresolved',
+      "The token names its signer certificate by x5t#S256; pass the certificates it may name (e.g. the bundle's signing certificates)",
+    );
   } else {
-    throw new JwsError('jws.key.missing', 'The token carries no x5c chain; pass the signer\'s publicKey to verify it');
+    throw new JwsError('jws.key.missing', "The token carries no x5c chain; pass the signer's publicKey to verify it");
   }
   const problem = keyProblem(key, header.alg);
   if (problem) throw new JwsError('jws.key.alg-mismatch', `The signer's key does not fit the token's algorithm: ${problem}`);

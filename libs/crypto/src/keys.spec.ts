@@ -1,14 +1,5 @@
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import {
-  algorithmOf,
-  fingerprintOf,
-  generateKeyPair,
-  publicKeyPemOf,
-  signBytes,
-  spkiDerOf,
-  UnsupportedKeyError,
-  verifySignature,
-} from './keys';
+import { algorithmOf, fingerprintOf, generateKeyPair, publicKeyPemOf, signBytes, spkiDerOf, UnsupportedKeyError, verifySignature } from './keys';
 
 describe('keys', () => {
   const ed = generateKeyPair('Ed25519');

@@ -1,12 +1,4 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign as cryptoSign,
-  verify as cryptoVerify,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import type { KeyAlgorithm } from '@sigillum/contracts';
 
 /** The key algorithms this product generates, registers and certifies. */

@@ -4,13 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { signBytes, verifySignature } from './keys';
-import {
-  FileKeyStore,
-  KeystoreError,
-  KeystorePassphraseError,
-  keystoreDirectory,
-  resolveKeystorePassphrase,
-} from './keystore';
+import { FileKeyStore, KeystoreError, KeystorePassphraseError, keystoreDirectory, resolveKeystorePassphrase } from './keystore';
 
 const OPENSSL = '/usr/bin/openssl';
 const PASSPHRASE = 'correct horse battery staple';
@@ -71,9 +65,7 @@ describe('FileKeyStore', () => {
       encoding: 'utf8',
     });
     expect(publicPem).toBe(pair.publicKeyPem);
-    expect(() =>
-      execFileSync(OPENSSL, ['pkey', '-in', store.keyFile('k'), '-passin', 'pass:wrong passphrase', '-noout'], { stdio: 'pipe' }),
-    ).toThrow();
+    expect(() => execFileSync(OPENSSL, ['pkey', '-in', store.keyFile('k'), '-passin', 'pass:wrong passphrase', '-noout'], { stdio: 'pipe' })).toThrow();
   });
 
   it('keeps a secret across reopenings, with a keyId that names it without revealing it', () => {

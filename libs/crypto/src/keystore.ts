@@ -1,12 +1,4 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createPrivateKey,
-  type KeyObject,
-  randomBytes,
-  scryptSync,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, type KeyObject, randomBytes, scryptSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KeyAlgorithm } from '@sigillum/contracts';
@@ -143,9 +135,7 @@ export class FileKeyStore {
   static open(options: KeystoreOptions): FileKeyStore {
     const { directory, passphrase } = options;
     if (typeof passphrase !== 'string' || passphrase.length < MIN_PASSPHRASE_LENGTH) {
-      throw new KeystoreError(
-        `The keystore passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters; set ${KEYSTORE_PASSPHRASE_ENV} to a longer one`,
-      );
+      throw new KeystoreError(`The keystore passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters; set ${KEYSTORE_PASSPHRASE_ENV} to a longer one`);
     }
     const resolved = path.resolve(directory);
     try {
@@ -173,9 +163,7 @@ export class FileKeyStore {
     const file = this.keyFile(name);
     if (!fs.existsSync(file)) {
       const generated = generateKeyPair(algorithm);
-      const pem = generated.privateKey
-        .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: this.passphrase })
-        .toString();
+      const pem = generated.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: this.passphrase }).toString();
       createExclusive(file, pem);
     }
     const pair = this.checkAlgorithm(this.readKeyPair(name, file), algorithm);

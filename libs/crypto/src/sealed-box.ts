@@ -98,12 +98,14 @@ export function openSealed(recipientPrivateKey: KeyObject | string, box: SealedB
   const parts = parseBox(box);
   let key: Buffer;
   if (parts.alg === 'X25519-HKDF-SHA256-A256GCM') {
-    if (privateKey.asymmetricKeyType !== 'x25519') throw new SealedBoxError(`A ${parts.alg} box opens with an X25519 private key, not ${privateKey.asymmetricKeyType}.`);
+    if (privateKey.asymmetricKeyType !== 'x25519')
+      throw new SealedBoxError(`A ${parts.alg} box opens with an X25519 private key, not ${privateKey.asymmetricKeyType}.`);
     if (!parts.epk || parts.epk.length !== 32) throw new SealedBoxError('Malformed sealed box: epk must be 32 bytes.');
     const ephemeral = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64(parts.epk) }, format: 'jwk' });
     key = deriveX25519Key(diffieHellman({ privateKey, publicKey: ephemeral }), parts.epk);
   } else {
-    if (privateKey.asymmetricKeyType !== 'rsa') throw new SealedBoxError(`A ${parts.alg} box opens with an RSA private key, not ${privateKey.asymmetricKeyType}.`);
+    if (privateKey.asymmetricKeyType !== 'rsa')
+      throw new SealedBoxError(`A ${parts.alg} box opens with an RSA private key, not ${privateKey.asymmetricKeyType}.`);
     if (!parts.ek) throw new SealedBoxError('Malformed sealed box: ek is missing.');
     try {
       key = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, parts.ek);

@@ -68,9 +68,7 @@ export function nameAsn1(dn: DistinguishedName): Asn1 {
   return seq(
     attributes
       .filter((entry): entry is [string, string] => entry[1] !== undefined)
-      .map(([type, value]) =>
-        asn1.create(U, T.SET, true, [seq([oid(type), asn1.create(U, T.UTF8, false, forge.util.encodeUtf8(value))])]),
-      ),
+      .map(([type, value]) => asn1.create(U, T.SET, true, [seq([oid(type), asn1.create(U, T.UTF8, false, forge.util.encodeUtf8(value))])])),
   );
 }
 
@@ -128,7 +126,9 @@ function subjectPublicKeyBytes(spkiDer: Buffer): Buffer {
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifierOf(publicKey: string | KeyObject): Buffer {
-  return createHash('sha1').update(subjectPublicKeyBytes(spkiDerOf(publicKey))).digest();
+  return createHash('sha1')
+    .update(subjectPublicKeyBytes(spkiDerOf(publicKey)))
+    .digest();
 }
 
 export function pemToDer(pem: string): Buffer {
@@ -187,17 +187,11 @@ export function profileExtensions(profile: CertificateProfile, algorithm: KeyAlg
     case 'signing':
       return [extension(OID.keyUsage, true, keyUsage(KU.digitalSignature | KU.nonRepudiation))];
     case 'tsa':
-      return [
-        extension(OID.keyUsage, true, keyUsage(KU.digitalSignature)),
-        extension(OID.extKeyUsage, true, seq([oid(OID.timeStamping)])),
-      ];
+      return [extension(OID.keyUsage, true, keyUsage(KU.digitalSignature)), extension(OID.extKeyUsage, true, seq([oid(OID.timeStamping)]))];
     case 'encryption':
       return [extension(OID.keyUsage, true, keyUsage(algorithm === 'X25519' ? KU.keyAgreement : KU.keyEncipherment))];
     case 'client':
-      return [
-        extension(OID.keyUsage, true, keyUsage(KU.digitalSignature)),
-        extension(OID.extKeyUsage, false, seq([oid(OID.clientAuth)])),
-      ];
+      return [extension(OID.keyUsage, true, keyUsage(KU.digitalSignature)), extension(OID.extKeyUsage, false, seq([oid(OID.clientAuth)]))];
     default:
       throw new CertificateRequestError('profile.unknown', `Unknown certificate profile "${String(profile)}"`);
   }
@@ -238,9 +232,7 @@ export function subjectAltNames(names: readonly string[]): Asn1 {
   return seq(
     names.map((name) => {
       const ip = ipOctets(name);
-      return ip
-        ? asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, bin(ip))
-        : asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name);
+      return ip ? asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, bin(ip)) : asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name);
     }),
   );
 }
@@ -269,11 +261,7 @@ export function buildCertificate(parts: TbsParts, signer: KeyObject): { pem: str
   ]);
   const tbsDer = toDer(tbs);
   const signature = cryptoSign('sha256', tbsDer, signer);
-  const certificate = seq([
-    fromDer(tbsDer),
-    SHA256_WITH_RSA(),
-    asn1.create(U, T.BITSTRING, false, String.fromCharCode(0) + bin(signature)),
-  ]);
+  const certificate = seq([fromDer(tbsDer), SHA256_WITH_RSA(), asn1.create(U, T.BITSTRING, false, String.fromCharCode(0) + bin(signature))]);
   const der = toDer(certificate);
   return { pem: derToPem(der), der };
 }
@@ -288,4 +276,3 @@ export function subjectKeyOf(publicKeyPem: string): { algorithm: KeyAlgorithm; s
     throw new CertificateRequestError('publicKey.unsupported', (error as Error).message);
   }
 }
-

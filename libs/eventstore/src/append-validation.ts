@@ -32,8 +32,7 @@ export function assertValidAppend(streamId: string, events: readonly PendingEven
   for (const { event, metadata } of events) {
     if (typeof event?.type !== 'string' || !/^[^$]/.test(event.type) || !Number.isSafeInteger(event.version)) {
       throw new TypeError(
-        `Every event appended to "${streamId}" needs a type (not starting with "$", reserved for system events) ` +
-          'and an integer schema version.',
+        `Every event appended to "${streamId}" needs a type (not starting with "$", reserved for system events) ` + 'and an integer schema version.',
       );
     }
     // KurrentDB only accepts UUID event ids; every adapter enforces it so SQLite runs catch it early.

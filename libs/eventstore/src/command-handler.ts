@@ -36,10 +36,7 @@ export interface CommandResult<State, Event extends DomainEvent> {
  * On a concurrent write the whole cycle is retried, so the decision always sees the latest state.
  * The returned function also has `load(streamId)`: the stream folded as a command would see it (through the cache).
  */
-export function commandHandler<Command, State, Event extends DomainEvent>(
-  decider: Decider<Command, State, Event>,
-  deps: CommandHandlerDeps,
-) {
+export function commandHandler<Command, State, Event extends DomainEvent>(decider: Decider<Command, State, Event>, deps: CommandHandlerDeps) {
   const maxAttempts = deps.maxAttempts ?? 3;
   const fold = { initialState: () => decider.initialState(), evolve: (state: State, event: Event) => decider.evolve(state, event) };
   const cache = deps.cache ? new FoldedStreamCache<State, Event>(deps.store, fold, deps.cache.maxStreams) : undefined;

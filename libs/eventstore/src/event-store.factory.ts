@@ -21,8 +21,6 @@ export function createEventStore(config: EventStoreConfig): EventStore {
       return new PostgresEventStore(options);
     }
     default:
-      throw new Error(
-        `Unknown event store kind ${JSON.stringify((config as { kind: unknown }).kind)}; use "sqlite", "kurrentdb" or "postgres".`,
-      );
+      throw new Error(`Unknown event store kind ${JSON.stringify((config as { kind: unknown }).kind)}; use "sqlite", "kurrentdb" or "postgres".`);
   }
 }

@@ -21,7 +21,10 @@ export function foldRecorded<State, Event extends DomainEvent>(
 ): FoldedStream<State> {
   const fresh = recorded.filter((event) => event.streamRevision > from.revision);
   if (fresh.length === 0) return from;
-  const state = foldEvents({ initialState: () => from.state, evolve: fold.evolve }, fresh.map(({ event }) => event as Event));
+  const state = foldEvents(
+    { initialState: () => from.state, evolve: fold.evolve },
+    fresh.map(({ event }) => event as Event),
+  );
   return { state, revision: fresh[fresh.length - 1].streamRevision };
 }
 

@@ -68,9 +68,12 @@ describe('OwnedCategoriesEventStore', () => {
     expect(await store.health()).toEqual(await inner.health());
 
     const seen: RecordedEvent[] = [];
-    const subscription = store.subscribeAll(async (event) => {
-      seen.push(event);
-    }, { categories: ['party'] });
+    const subscription = store.subscribeAll(
+      async (event) => {
+        seen.push(event);
+      },
+      { categories: ['party'] },
+    );
     const deadline = Date.now() + 5_000;
     while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     await subscription.stop();

@@ -1,13 +1,5 @@
 import { type PendingEvent, type RecordedEvent, streamCategory } from '@sigillum/contracts';
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedVersion,
-  ReadAllOptions,
-  ReadStreamOptions,
-  StoreSubscription,
-  SubscribeAllOptions,
-} from './event-store.port';
+import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StoreSubscription, SubscribeAllOptions } from './event-store.port';
 
 /**
  * The process tried to append to a stream of a category none of its roles owns. Every category has one owner

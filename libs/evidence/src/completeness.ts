@@ -52,7 +52,8 @@ export function parseCompleteness(text: string): CompletenessStatement {
   }
   const field = (index: number, name: string): string => {
     const prefix = `${name} `;
-    if (!lines[index].startsWith(prefix) || lines[index].length === prefix.length) throw new CompletenessFormatError(`line ${index + 1} must be "${name} <value>"`);
+    if (!lines[index].startsWith(prefix) || lines[index].length === prefix.length)
+      throw new CompletenessFormatError(`line ${index + 1} must be "${name} <value>"`);
     return lines[index].slice(prefix.length);
   };
   const integer = (index: number, name: string, allowMinusOne = false): number => {

@@ -23,7 +23,12 @@ describe('offline evidence verifier', () => {
     const verdict = verifyEvidenceChain(items, certifier.signer.caCertificatePem);
     expect(verdict).toMatchObject({ valid: true, correspondenceId: 'c-verify', problems: [] });
     expect(verdict.records).toHaveLength(items.length);
-    expect(verdict.records[0]).toMatchObject({ index: 0, eventName: 'sigillum:CorrespondenceValidatedBySender', valid: true, recordDigest: items[0].recordDigest });
+    expect(verdict.records[0]).toMatchObject({
+      index: 0,
+      eventName: 'sigillum:CorrespondenceValidatedBySender',
+      valid: true,
+      recordDigest: items[0].recordDigest,
+    });
   });
 
   it('names the rule a changed record breaks: the payload, the digest and the next link', () => {
@@ -51,7 +56,10 @@ describe('offline evidence verifier', () => {
     const foreign = chain(stranger.signer);
     expect(rules(foreign.slice(0, 1))).toEqual(['0:jws.chain.untrusted']);
     const items = chain();
-    const record = { ...items[0].record, EvidenceIssuerDetails: { ...(items[0].record.EvidenceIssuerDetails as object), certificateFingerprint: '0'.repeat(64) } };
+    const record = {
+      ...items[0].record,
+      EvidenceIssuerDetails: { ...(items[0].record.EvidenceIssuerDetails as object), certificateFingerprint: '0'.repeat(64) },
+    };
     const resigned = { ...items[0], record, recordDigest: recordDigestOf(record), jws: certifier.signer.sign(record) };
     expect(rules([resigned])).toEqual(['0:issuer.mismatch']);
   });
@@ -64,12 +72,17 @@ describe('offline evidence verifier', () => {
 
   it('says what is wrong with input that is not evidence', () => {
     expect(rules([{ hello: 'world' }])).toEqual(['0:record.shape']);
-    expect(verifyEvidenceChain('nope' as unknown as unknown[], certifier.signer.caCertificatePem)).toMatchObject({ valid: false, problems: [{ rule: 'record.shape' }] });
+    expect(verifyEvidenceChain('nope' as unknown as unknown[], certifier.signer.caCertificatePem)).toMatchObject({
+      valid: false,
+      problems: [{ rule: 'record.shape' }],
+    });
   });
 
   it('checks certificates when the evidence was recorded, or at a time given', () => {
     const items = chain();
-    expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem, { at: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000) }).problems[0].rule).toBe('jws.certificate.expired');
+    expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem, { at: new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000) }).problems[0].rule).toBe(
+      'jws.certificate.expired',
+    );
     expect(verifyEvidenceChain(items, certifier.signer.caCertificatePem).valid).toBe(true);
   });
   it('verifies records that name their certificate by x5t#S256 when given the certificate, and says so when not', () => {
@@ -79,7 +92,9 @@ describe('offline evidence verifier', () => {
     expect(verdict).toMatchObject({ valid: true, problems: [] });
     expect(verdict.records.every((record) => record.signed)).toBe(true);
     expect(verifyEvidenceChain(items.slice(0, 1), ca).problems.map((p) => p.rule)).toEqual(['jws.x5t.unresolved']);
-    expect(verifyEvidenceChain(items.slice(0, 1), ca, { certificates: [stranger.signer.certificatePem] }).problems.map((p) => p.rule)).toEqual(['jws.x5t.unknown']);
+    expect(verifyEvidenceChain(items.slice(0, 1), ca, { certificates: [stranger.signer.certificatePem] }).problems.map((p) => p.rule)).toEqual([
+      'jws.x5t.unknown',
+    ]);
   });
 
   it('checks the chain of unsigned records (the evidence log vouches for them) and still finds an edit', () => {

@@ -81,7 +81,12 @@ function signingTime(item: EvidenceItem, record: Json | null, options: VerifyEvi
   return new Date();
 }
 
-function verifyOne(item: unknown, index: number, caCertificatePem: string, options: VerifyEvidenceOptions): { verdict: RecordVerdict; digest: string | null; record: Json | null } {
+function verifyOne(
+  item: unknown,
+  index: number,
+  caCertificatePem: string,
+  options: VerifyEvidenceOptions,
+): { verdict: RecordVerdict; digest: string | null; record: Json | null } {
   const problems: EvidenceProblem[] = [];
   const problem = (rule: string, message: string) => problems.push({ index, rule, message });
   const entry = isObject(item) ? (item as unknown as EvidenceItem) : null;
@@ -166,7 +171,11 @@ export function verifyEvidenceChain(items: readonly unknown[], caCertificatePem:
     const problems = [...verdict.problems];
     if (record) {
       if (record.chainIndex !== index) {
-        problems.push({ index, rule: 'chain.index', message: `Record ${index} has chainIndex ${String(record.chainIndex)}; indexes must run 0, 1, 2… without gaps` });
+        problems.push({
+          index,
+          rule: 'chain.index',
+          message: `Record ${index} has chainIndex ${String(record.chainIndex)}; indexes must run 0, 1, 2… without gaps`,
+        });
       }
       const expectedPrevious = index === 0 ? null : previousDigest;
       if (record.previousEvidenceDigest !== expectedPrevious) {

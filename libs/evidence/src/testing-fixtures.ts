@@ -32,13 +32,20 @@ export function temporaryEvidenceSigner(commonName = 'Evidence verifier test CA'
   const now = new Date();
   const { ca } = CertificateAuthority.loadOrCreate(keystore, { commonName, organisation: 'Sigillum tests', validityDays: 30, now });
   const key = generateKeyPair('Ed25519');
-  const issued = ca.issue({ subject: { commonName: 'Evidence test signer', organisation: 'Sigillum tests' }, publicKeyPem: key.publicKeyPem, profile: 'signing', validityDays: 30, now });
+  const issued = ca.issue({
+    subject: { commonName: 'Evidence test signer', organisation: 'Sigillum tests' },
+    publicKeyPem: key.publicKeyPem,
+    profile: 'signing',
+    validityDays: 30,
+    now,
+  });
   const x5c = [base64DerOf(issued.certificatePem), base64DerOf(ca.caCertificatePem)];
   const signer: TestEvidenceSigner = {
     caCertificatePem: ca.caCertificatePem,
     certificateFingerprint: issued.fingerprint,
     certificatePem: issued.certificatePem,
-    signByReference: (record) => signJws(record, { privateKey: key.privateKey, alg: 'EdDSA', x5tCertificatePem: issued.certificatePem, kid: key.fingerprint, typ: 'JOSE' }),
+    signByReference: (record) =>
+      signJws(record, { privateKey: key.privateKey, alg: 'EdDSA', x5tCertificatePem: issued.certificatePem, kid: key.fingerprint, typ: 'JOSE' }),
     sign: (record) => signJws(record, { privateKey: key.privateKey, alg: 'EdDSA', x5c, kid: key.fingerprint, typ: 'JOSE' }),
   };
   return { signer, cleanup: () => fs.rmSync(directory, { recursive: true, force: true }) };
@@ -84,7 +91,16 @@ export function evidenceChain(
     };
     const recordDigest = recordDigestOf(record);
     const jws = signatures === 'x5c' ? signer.sign(record) : signatures === 'x5t' ? signer.signByReference(record) : undefined;
-    const item: EvidenceItem = { evidenceId: record.EvidenceIdentifier, chainIndex, eventName, record, recordDigest, previousEvidenceDigest, ...(jws ? { jws } : {}), recordedAt };
+    const item: EvidenceItem = {
+      evidenceId: record.EvidenceIdentifier,
+      chainIndex,
+      eventName,
+      record,
+      recordDigest,
+      previousEvidenceDigest,
+      ...(jws ? { jws } : {}),
+      recordedAt,
+    };
     previousEvidenceDigest = recordDigest;
     return item;
   });

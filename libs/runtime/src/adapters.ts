@@ -17,8 +17,7 @@ export function openLocalDatabase(config: SigillumConfig): Database.Database {
     return db;
   } catch (error) {
     throw new Error(
-      `Cannot open the SQLite file ${config.sqliteFile}: ${(error as Error).message}. ` +
-        'Check that DATA_DIR (or SQLITE_FILE) points to a writable place.',
+      `Cannot open the SQLite file ${config.sqliteFile}: ${(error as Error).message}. ` + 'Check that DATA_DIR (or SQLITE_FILE) points to a writable place.',
     );
   }
 }
@@ -27,11 +26,7 @@ export function openLocalDatabase(config: SigillumConfig): Database.Database {
  * SQLITE_CHECKPOINT=background (default): WAL checkpoints (copy + fsync of the database file) run on a worker
  * thread, not inside a commit on the event loop. `inline` keeps SQLite's auto-checkpoint; so does a failing worker.
  */
-export function startWalCheckpointer(
-  config: SigillumConfig,
-  db: Database.Database,
-  warn: (message: string) => void,
-): WalCheckpointer | undefined {
+export function startWalCheckpointer(config: SigillumConfig, db: Database.Database, warn: (message: string) => void): WalCheckpointer | undefined {
   if (config.sqliteCheckpoint !== 'background') return undefined;
   try {
     return WalCheckpointer.start(db, { onWarning: warn });

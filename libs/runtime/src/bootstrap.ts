@@ -73,7 +73,11 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   app.enableShutdownHooks();
   // Deny by default: a route without an explicit access decision stops the start, naming the route.
   assertEveryRouteDecided(app);
-  serveOpenApi(app, roles.map((spec) => spec.role), config.env.OIDC_ISSUER || undefined);
+  serveOpenApi(
+    app,
+    roles.map((spec) => spec.role),
+    config.env.OIDC_ISSUER || undefined,
+  );
   const bus = app.get<EventBus>(EVENT_BUS);
   const eventBus = config.eventBus;
   for (const spec of roles.filter((s) => s.consumes)) {

@@ -12,9 +12,16 @@ type Check = () => Promise<{ up: boolean; detail?: string }>;
 
 describe('GET /health', () => {
   let app: INestApplication;
-  const checks: { store: Check; bus: Check; relay: Check } = { store: async () => ({ up: true }), bus: async () => ({ up: true }), relay: async () => ({ up: true }) };
+  const checks: { store: Check; bus: Check; relay: Check } = {
+    store: async () => ({ up: true }),
+    bus: async () => ({ up: true }),
+    relay: async () => ({ up: true }),
+  };
   const never: Check = () => new Promise(() => undefined);
-  const after = (ms: number, up = true): Check => () => new Promise((resolve) => setTimeout(() => resolve({ up, detail: `answered after ${ms} ms` }), ms));
+  const after =
+    (ms: number, up = true): Check =>
+    () =>
+      new Promise((resolve) => setTimeout(() => resolve({ up, detail: `answered after ${ms} ms` }), ms));
 
   beforeEach(async () => {
     checks.store = async () => ({ up: true, detail: 'store ok' });

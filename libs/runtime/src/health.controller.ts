@@ -42,16 +42,20 @@ export class HealthController {
       timers: async () => {
         const { pending, failing, lastPollAt } = this.timers.stats();
         // A failing timer is retried with backoff: reported, but the process still serves.
-        return { up: true, pending, failing, lastPollAt, ...(failing > 0 ? { detail: `${failing} timer(s) failing and retried; see the DurableTimers log lines` } : {}) };
+        return {
+          up: true,
+          pending,
+          failing,
+          lastPollAt,
+          ...(failing > 0 ? { detail: `${failing} timer(s) failing and retried; see the DurableTimers log lines` } : {}),
+        };
       },
     };
     for (const [name, check] of this.contributed?.entries() ?? []) checks[name] ??= check;
     const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await this.safely(check)] as const));
     const components: Record<string, ComponentHealth> = Object.fromEntries(entries);
     const up = Object.values(components).every((component) => component.up);
-    response
-      .status(up ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
-      .json({ status: up ? 'up' : 'down', roles: this.roles, components });
+    response.status(up ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json({ status: up ? 'up' : 'down', roles: this.roles, components });
   }
 
   /** Which transports carry codes; none configured is a choice (sessions then refuse to open), not an outage. */

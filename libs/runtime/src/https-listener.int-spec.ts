@@ -63,13 +63,23 @@ describe('startHttpsListener with TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_
     ca = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Partner CA', validityDays: 30, now: new Date() }).ca;
     const serverKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const server = ca.issueServerCertificate({ names: ['gateway.test'], publicKeyPem: pem(serverKey.publicKey, 'spki'), validityDays: 1, now: new Date() });
-    clientCertificate = ca.issue({ subject: { commonName: 'machine-1' }, publicKeyPem: pem(clientKey.publicKey, 'spki'), profile: 'client', validityDays: 1, now: new Date() }).certificatePem;
+    clientCertificate = ca.issue({
+      subject: { commonName: 'machine-1' },
+      publicKeyPem: pem(clientKey.publicKey, 'spki'),
+      profile: 'client',
+      validityDays: 1,
+      now: new Date(),
+    }).certificatePem;
     const write = (name: string, content: string) => {
       const file = path.join(dir, name);
       fs.writeFileSync(file, content, { mode: 0o600 });
       return file;
     };
-    files = { cert: write('server.pem', server.certificatePem), key: write('server.key', pem(serverKey.privateKey, 'pkcs8')), clientCa: write('client-ca.pem', ca.caCertificatePem) };
+    files = {
+      cert: write('server.pem', server.certificatePem),
+      key: write('server.key', pem(serverKey.privateKey, 'pkcs8')),
+      clientCa: write('client-ca.pem', ca.caCertificatePem),
+    };
   });
 
   afterAll(async () => {
@@ -91,7 +101,13 @@ describe('startHttpsListener with TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_
       validityDays: 30,
       now: new Date(),
     });
-    const forged = otherCa.issue({ subject: { commonName: 'machine-1' }, publicKeyPem: pem(stranger.publicKey, 'spki'), profile: 'client', validityDays: 1, now: new Date() });
+    const forged = otherCa.issue({
+      subject: { commonName: 'machine-1' },
+      publicKeyPem: pem(stranger.publicKey, 'spki'),
+      profile: 'client',
+      validityDays: 1,
+      now: new Date(),
+    });
     expect((await get(port, { cert: forged.certificatePem, key: pem(stranger.privateKey, 'pkcs8') })).body).toEqual({ authorized: false, presented: null });
   });
 
@@ -123,7 +139,7 @@ describe('startHttpsListener with TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_
     await expect(startHttpsListener(app, loadConfig({ DATA_DIR: dir, PORT: '0', HTTPS_PORT: '0' }))).rejects.toThrow(/set TLS_CERT_FILE and TLS_KEY_FILE/);
   });
 
-  it('refuses a key that is not the certificate\'s', async () => {
+  it("refuses a key that is not the certificate's", async () => {
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const wrongKey = path.join(dir, 'wrong.key');
     fs.writeFileSync(wrongKey, pem(other.privateKey, 'pkcs8'));

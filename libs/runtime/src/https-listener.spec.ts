@@ -50,7 +50,14 @@ describe('HTTPS listener settings (HTTPS_PORT, TLS_*)', () => {
   it('reads files, names and the minimum version', () => {
     expect(
       loadHttpsSettings(
-        { HTTPS_PORT: '8443', TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, TLS_CLIENT_CA_FILE: certFile, TLS_SERVER_NAMES: ' gw.example.org , ::1 ', TLS_MIN_VERSION: 'TLSv1.3' },
+        {
+          HTTPS_PORT: '8443',
+          TLS_CERT_FILE: certFile,
+          TLS_KEY_FILE: keyFile,
+          TLS_CLIENT_CA_FILE: certFile,
+          TLS_SERVER_NAMES: ' gw.example.org , ::1 ',
+          TLS_MIN_VERSION: 'TLSv1.3',
+        },
         3000,
       ),
     ).toEqual({ port: 8443, host: '0.0.0.0', certFile, keyFile, clientCaFile: certFile, serverNames: ['gw.example.org', '::1'], minVersion: 'TLSv1.3' });

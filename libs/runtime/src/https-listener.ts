@@ -80,7 +80,9 @@ export function loadHttpsSettings(env: Readonly<Record<string, string | undefine
   const certFile = file('TLS_CERT_FILE');
   const keyFile = file('TLS_KEY_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    problems.push('TLS_CERT_FILE and TLS_KEY_FILE go together: set both (the server certificate and its key), or neither (a certificate issued by the process\'s own CA)');
+    problems.push(
+      "TLS_CERT_FILE and TLS_KEY_FILE go together: set both (the server certificate and its key), or neither (a certificate issued by the process's own CA)",
+    );
   }
   const clientCaFile = file('TLS_CLIENT_CA_FILE');
   const serverNames = read('TLS_SERVER_NAMES')
@@ -136,7 +138,8 @@ function readServerFiles(certFile: string, keyFile: string): { certificatePem: s
     throw new ConfigError([`TLS_CERT_FILE (${certFile}) is not a PEM certificate`]);
   }
   try {
-    if (!certificate.checkPrivateKey(createPrivateKey(privateKeyPem))) throw new ConfigError([`TLS_KEY_FILE (${keyFile}) is not the key of TLS_CERT_FILE (${certFile})`]);
+    if (!certificate.checkPrivateKey(createPrivateKey(privateKeyPem)))
+      throw new ConfigError([`TLS_KEY_FILE (${keyFile}) is not the key of TLS_CERT_FILE (${certFile})`]);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new ConfigError([`TLS_KEY_FILE (${keyFile}) is not an unencrypted PEM private key`]);

@@ -33,15 +33,21 @@ describe('loadJsonLimits', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(ConfigError);
-    expect((thrown as ConfigError).problems).toEqual([expect.stringMatching(/^HTTP_JSON_MAX_BYTES="1GiB"/), expect.stringMatching(/^HTTP_JSON_MAX_DEPTH="5000"/)]);
+    expect((thrown as ConfigError).problems).toEqual([
+      expect.stringMatching(/^HTTP_JSON_MAX_BYTES="1GiB"/),
+      expect.stringMatching(/^HTTP_JSON_MAX_DEPTH="5000"/),
+    ]);
   });
 
-  it.each([['HTTP_JSON_MAX_BYTES', '100'], ['HTTP_JSON_MAX_BYTES', 'lots'], ['HTTP_JSON_MAX_DEPTH', '0'], ['HTTP_JSON_MAX_DEPTH', '1.5'], ['HTTP_JSON_MAX_DEPTH', '-3']])(
-    'refuses %s=%s',
-    (name, value) => {
-      expect(() => loadJsonLimits({ [name]: value })).toThrow(new RegExp(name));
-    },
-  );
+  it.each([
+    ['HTTP_JSON_MAX_BYTES', '100'],
+    ['HTTP_JSON_MAX_BYTES', 'lots'],
+    ['HTTP_JSON_MAX_DEPTH', '0'],
+    ['HTTP_JSON_MAX_DEPTH', '1.5'],
+    ['HTTP_JSON_MAX_DEPTH', '-3'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(() => loadJsonLimits({ [name]: value })).toThrow(new RegExp(name));
+  });
 });
 
 describe('inputViolations (the walk of a parsed body)', () => {
@@ -53,7 +59,9 @@ describe('inputViolations (the walk of a parsed body)', () => {
   });
 
   it('refuses nesting deeper than the limit, naming where it starts', () => {
-    expect(inputViolations(JSON.parse(nested(33)), 32)).toEqual([{ field: '0' + '.0'.repeat(31), rule: 'maxDepth', message: expect.stringContaining('more than 32 deep') }]);
+    expect(inputViolations(JSON.parse(nested(33)), 32)).toEqual([
+      { field: '0' + '.0'.repeat(31), rule: 'maxDepth', message: expect.stringContaining('more than 32 deep') },
+    ]);
     expect(inputViolations({ a: { b: { c: {} } } }, 2)).toEqual([{ field: 'a.b', rule: 'maxDepth', message: expect.any(String) }]);
   });
 
@@ -68,7 +76,9 @@ describe('inputViolations (the walk of a parsed body)', () => {
     expect(inputViolations(JSON.parse('{"subject":"\\ud800"}'), 32)).toEqual([
       { field: 'subject', rule: 'wellFormed', message: 'the value of subject is not well-formed Unicode (a lone UTF-16 surrogate)' },
     ]);
-    expect(inputViolations(JSON.parse('{"parts":[{"name":"a\\udfffb"}]}'), 32)).toEqual([{ field: 'parts.0.name', rule: 'wellFormed', message: expect.any(String) }]);
+    expect(inputViolations(JSON.parse('{"parts":[{"name":"a\\udfffb"}]}'), 32)).toEqual([
+      { field: 'parts.0.name', rule: 'wellFormed', message: expect.any(String) },
+    ]);
     expect(inputViolations({ displayName: 'Ada\u0000' }, 32)).toEqual([{ field: 'displayName', rule: 'noNul', message: expect.stringContaining('NUL') }]);
     expect(inputViolations(['\ud83d'], 32)).toEqual([{ field: '0', rule: 'wellFormed', message: expect.any(String) }]);
   });
@@ -83,7 +93,12 @@ describe('inputViolations (the walk of a parsed body)', () => {
 
   it('names the whole body when the body itself is the bad string, and reports at most 20 violations', () => {
     expect(inputViolations('\u0000', 32)).toEqual([{ field: '(body)', rule: 'noNul', message: expect.any(String) }]);
-    expect(inputViolations(Array.from({ length: 100 }, () => '\ud800'), 32)).toHaveLength(20);
+    expect(
+      inputViolations(
+        Array.from({ length: 100 }, () => '\ud800'),
+        32,
+      ),
+    ).toHaveLength(20);
   });
 });
 
@@ -106,7 +121,10 @@ describe('jsonTooDeep (the scan of the raw bytes)', () => {
 
 describe('bodyParserError', () => {
   it('names maxBytes for a body too large (413) and json for a parse failure (400)', () => {
-    const tooLarge = bodyParserError(Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large' }), { maxBytes: 10, maxDepth: 2 });
+    const tooLarge = bodyParserError(Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large' }), {
+      maxBytes: 10,
+      maxDepth: 2,
+    });
     expect(tooLarge?.getStatus()).toBe(413);
     expect(tooLarge?.getResponse()).toEqual({
       statusCode: 413,
@@ -197,7 +215,12 @@ describe('installJsonLimits on an express app (before guards, pipes and handlers
   it.each(['/open', '/guarded'])('%s: arrays nested 5,000 deep answer 400 maxDepth, before the guard', async (path) => {
     DenyAll.calls = 0;
     const response = await post(path, `{"subject":${nested(5000)}}`).expect(400);
-    expect(response.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.any(String), violations: [{ field: '(body)', rule: 'maxDepth', message: expect.any(String) }] });
+    expect(response.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: expect.any(String),
+      violations: [{ field: '(body)', rule: 'maxDepth', message: expect.any(String) }],
+    });
     expect(DenyAll.calls).toBe(0);
   });
 
@@ -238,9 +261,14 @@ describe('installJsonLimits on an express app (before guards, pipes and handlers
   });
 
   it('NUL in a value or a key answers 400 noNul', async () => {
-    expect((await post('/open', '{"subject":"a\\u0000b"}').expect(400)).body.violations).toEqual([{ field: 'subject', rule: 'noNul', message: expect.any(String) }]);
+    expect((await post('/open', '{"subject":"a\\u0000b"}').expect(400)).body.violations).toEqual([
+      { field: 'subject', rule: 'noNul', message: expect.any(String) },
+    ]);
     expect((await post('/open', '{"sub\\u0000ject":"a"}').expect(400)).body.violations[0]).toMatchObject({ field: 'sub\\u0000ject', rule: 'noNul' });
-    expect((await post('/open', 'subject=a%00b', 'application/x-www-form-urlencoded').expect(400)).body.violations[0]).toMatchObject({ field: 'subject', rule: 'noNul' });
+    expect((await post('/open', 'subject=a%00b', 'application/x-www-form-urlencoded').expect(400)).body.violations[0]).toMatchObject({
+      field: 'subject',
+      rule: 'noNul',
+    });
   });
 
   it('malformed JSON still answers 400, as JSON naming the rule', async () => {

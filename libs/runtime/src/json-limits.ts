@@ -132,7 +132,8 @@ export function jsonTooDeep(bytes: Uint8Array, maxDepth: number): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
     if (inString) {
-      if (byte === 0x5c) i++; // backslash: skip the escaped character
+      if (byte === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) {
       inString = true;
@@ -157,7 +158,8 @@ const REFUSED = 'The request body is refused before validation; see violations.'
 
 /** The answer refusing a body: `{statusCode, error, message, violations}`, as the validation pipe's answers are. */
 export function refusedBody(status: number, violations: Violation[]): HttpException {
-  if (status === HttpStatus.PAYLOAD_TOO_LARGE) return new PayloadTooLargeException({ statusCode: status, error: 'Payload Too Large', message: REFUSED, violations });
+  if (status === HttpStatus.PAYLOAD_TOO_LARGE)
+    return new PayloadTooLargeException({ statusCode: status, error: 'Payload Too Large', message: REFUSED, violations });
   if (status === HttpStatus.BAD_REQUEST) return new BadRequestException({ statusCode: status, error: 'Bad Request', message: REFUSED, violations });
   return new HttpException({ statusCode: status, message: REFUSED, violations }, status);
 }

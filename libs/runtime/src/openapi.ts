@@ -37,7 +37,7 @@ function schemaOf(target: Function, seen: Set<Function>, schemas: Record<string,
       optional.add(meta.propertyName);
       continue;
     }
-    const item: Schema = meta.each ? ((property.items as Schema | undefined) ?? (property.items = {}) as Schema) : property;
+    const item: Schema = meta.each ? ((property.items as Schema | undefined) ?? ((property.items = {}) as Schema)) : property;
     if (meta.each) property.type = 'array';
     if (meta.type === 'nestedValidation') {
       const typeMeta = defaultMetadataStorage.findTypeMetadata(target, meta.propertyName);
@@ -156,7 +156,10 @@ export function documentRemoteRoles(app: INestApplication, roles: readonly strin
 function withRemoteControllers(app: INestApplication): INestApplication {
   const remote = REMOTE_ROLES.get(app);
   if (!remote || remote.controllers.length === 0) return app;
-  const internal = app as unknown as { container: { getModules(): Map<unknown, unknown> & { applicationId?: string }; isGlobalModule(m: unknown): boolean }; config: unknown };
+  const internal = app as unknown as {
+    container: { getModules(): Map<unknown, unknown> & { applicationId?: string }; isGlobalModule(m: unknown): boolean };
+    config: unknown;
+  };
   const modules = internal.container.getModules();
   class RemoteRolesModule {}
   const controllers = new Map(remote.controllers.map((metatype) => [metatype, { metatype, instance: Object.create(metatype.prototype) as object }]));
@@ -192,14 +195,20 @@ export function buildOpenApiDocument(app: INestApplication, roles: readonly stri
     .addSecurity(SECURITY_SCHEMES.staffCredential, {
       type: 'http',
       scheme: 'bearer',
-      description: 'Staff: a credential issued by Sigillum (`sgst_…`): the first-start admin credential in <DATA_DIR>/admin-credential, or one issued by POST /staff/credentials.',
+      description:
+        'Staff: a credential issued by Sigillum (`sgst_…`): the first-start admin credential in <DATA_DIR>/admin-credential, or one issued by POST /staff/credentials.',
     })
     .addSecurity(SECURITY_SCHEMES.partySession, {
       type: 'http',
       scheme: 'bearer',
       description: 'Party: the session credential answered by POST /sessions/{id}/code, sent with the X-Sigillum-Session header.',
     })
-    .addSecurity(SECURITY_SCHEMES.partySessionId, { type: 'apiKey', in: 'header', name: 'X-Sigillum-Session', description: 'Party: the id of the open session.' })
+    .addSecurity(SECURITY_SCHEMES.partySessionId, {
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-Sigillum-Session',
+      description: 'Party: the id of the open session.',
+    })
     .addSecurity(SECURITY_SCHEMES.machineCertificate, {
       type: 'http',
       scheme: 'mutual-tls',
@@ -216,7 +225,11 @@ export function buildOpenApiDocument(app: INestApplication, roles: readonly stri
     const target = classes.get(name);
     if (target) schemaOf(target, seen, generated);
   }
-  document.components.schemas = { ...schemas, ...generated } as OpenAPIObject['components'] extends infer C ? (C extends { schemas?: infer S } ? S : never) : never;
+  document.components.schemas = { ...schemas, ...generated } as OpenAPIObject['components'] extends infer C
+    ? C extends { schemas?: infer S }
+      ? S
+      : never
+    : never;
   return document;
 }
 

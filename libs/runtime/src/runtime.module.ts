@@ -1,12 +1,4 @@
-import {
-  type DynamicModule,
-  Global,
-  Inject,
-  Logger,
-  Module,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { type DynamicModule, Global, Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { EVENT_BUS, EventRelay, type EventBus } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import type { Role, SigillumConfig } from '@sigillum/config';
@@ -78,16 +70,14 @@ export class RuntimeModule implements OnApplicationBootstrap, OnApplicationShutd
         { provide: LOCAL_DB, useFactory: () => openLocalDatabase(options.config) },
         {
           provide: WAL_CHECKPOINTER,
-          useFactory: (db: Database.Database) =>
-            startWalCheckpointer(options.config, db, (message) => new Logger('WalCheckpointer').warn(message)) ?? null,
+          useFactory: (db: Database.Database) => startWalCheckpointer(options.config, db, (message) => new Logger('WalCheckpointer').warn(message)) ?? null,
           inject: [LOCAL_DB],
         },
         {
           // Writes only to the categories the process's roles own (ForeignStreamWriteError otherwise); reads pass.
           provide: EVENT_STORE,
           // Observed inside: the appends let through take the trace context of what is being handled, and are counted and logged.
-          useFactory: (db: Database.Database) =>
-            restrictToOwnedCategories(new ObservedEventStore(createStore(options.config, db)), options.relayCategories),
+          useFactory: (db: Database.Database) => restrictToOwnedCategories(new ObservedEventStore(createStore(options.config, db)), options.relayCategories),
           inject: [LOCAL_DB],
         },
         { provide: EVENT_BUS, useFactory: (db: Database.Database) => createBus(options.config, db), inject: [LOCAL_DB] },

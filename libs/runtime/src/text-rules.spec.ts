@@ -23,7 +23,9 @@ class AttributeBody {
 }
 
 const violations = <T extends object>(type: new () => T, plain: object) =>
-  validateSync(plainToInstance(type, plain) as object).flatMap((error) => Object.entries(error.constraints ?? {}).map(([rule, message]) => ({ field: error.property, rule, message })));
+  validateSync(plainToInstance(type, plain) as object).flatMap((error) =>
+    Object.entries(error.constraints ?? {}).map(([rule, message]) => ({ field: error.property, rule, message })),
+  );
 
 describe('@IsPlainText', () => {
   it('accepts plain names in any script', () => {
@@ -44,7 +46,9 @@ describe('@IsPlainText', () => {
   });
 
   it('checks each element of an array', () => {
-    expect(violations(NameBody, { displayName: 'Ada', aliases: ['ok', 'bad\n'] })).toEqual([{ field: 'aliases', rule: 'isPlainText', message: expect.any(String) }]);
+    expect(violations(NameBody, { displayName: 'Ada', aliases: ['ok', 'bad\n'] })).toEqual([
+      { field: 'aliases', rule: 'isPlainText', message: expect.any(String) },
+    ]);
   });
 
   it('leaves non-strings to @IsString', () => {
@@ -53,7 +57,9 @@ describe('@IsPlainText', () => {
 
   it('lets line breaks through only where the object says so (a postal address, not a legal name)', () => {
     expect(violations(AttributeBody, { name: 'address', value: '3 rue de la Paix\r\n75002 Paris' })).toEqual([]);
-    expect(violations(AttributeBody, { name: 'legalName', value: 'Acme\r\nSARL' })).toEqual([{ field: 'value', rule: 'isPlainText', message: expect.any(String) }]);
+    expect(violations(AttributeBody, { name: 'legalName', value: 'Acme\r\nSARL' })).toEqual([
+      { field: 'value', rule: 'isPlainText', message: expect.any(String) },
+    ]);
     expect(violations(AttributeBody, { name: 'address', value: '3 rue\u0000' })).toHaveLength(1);
   });
 });

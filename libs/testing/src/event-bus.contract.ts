@@ -1,14 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setImmediate as nextMacrotask, setTimeout as delay } from 'node:timers/promises';
 import { Topics, type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
-import {
-  deadLetterInfoOf,
-  headersOf,
-  PoisonMessageError,
-  type BusConsumer,
-  type ConsumerOptions,
-  type EventBus,
-} from '@sigillum/bus';
+import { deadLetterInfoOf, headersOf, PoisonMessageError, type BusConsumer, type ConsumerOptions, type EventBus } from '@sigillum/bus';
 import { eventually } from './eventually';
 
 export interface EventBusContractOptions {
@@ -244,9 +237,7 @@ export function eventBusContract(
         const redelivered = secondRun.filter((message) => firstIds.has(message.id));
         expect(redelivered.length).toBeLessThanOrEqual(1); // at most the message in flight at stop (stop finishes what it started)
         for (const key of keys) {
-          const sequence = [...firstRun, ...secondRun.filter((message) => !firstIds.has(message.id))]
-            .filter((message) => message.key === key)
-            .map(seqOf);
+          const sequence = [...firstRun, ...secondRun.filter((message) => !firstIds.has(message.id))].filter((message) => message.key === key).map(seqOf);
           expect(sequence).toEqual(Array.from({ length: 20 }, (_, seq) => seq));
         }
       },

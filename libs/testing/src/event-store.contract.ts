@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { streamIdOf, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
-import {
-  WrongExpectedVersionError,
-  type EventStore,
-  type ExpectedVersion,
-  type StoreSubscription,
-  type SubscribeAllOptions,
-} from '@sigillum/eventstore';
+import { WrongExpectedVersionError, type EventStore, type ExpectedVersion, type StoreSubscription, type SubscribeAllOptions } from '@sigillum/eventstore';
 import { pendingEvent } from './events';
 
 const TEST_TIMEOUT_MS = 20_000;
@@ -17,11 +11,7 @@ const WAIT_TIMEOUT_MS = 10_000;
  * fresh random streams and categories, so it can run against a shared server that already holds data.
  * The store is closed after the suite, then `cleanup` runs (e.g. to delete a temp file).
  */
-export function eventStoreContract(
-  adapterName: string,
-  makeStore: () => Promise<EventStore>,
-  cleanup?: () => Promise<void>,
-): void {
+export function eventStoreContract(adapterName: string, makeStore: () => Promise<EventStore>, cleanup?: () => Promise<void>): void {
   describe(`EventStore contract: ${adapterName}`, () => {
     let store: EventStore;
     const subscriptions: StoreSubscription[] = [];
@@ -88,9 +78,7 @@ export function eventStoreContract(
         const streamId = newStream();
 
         await expect(store.append(streamId, [], 'any')).rejects.toThrow(TypeError);
-        await expect(store.append(streamId, [pendingEvent('Noted', {}, { eventId: 'not-a-uuid' })], 'any')).rejects.toThrow(
-          /not a UUID/,
-        );
+        await expect(store.append(streamId, [pendingEvent('Noted', {}, { eventId: 'not-a-uuid' })], 'any')).rejects.toThrow(/not a UUID/);
         const twice = pendingEvent('Noted', {});
         await expect(store.append(streamId, [twice, twice], 'any')).rejects.toThrow(/appears twice/);
         await expect(store.append(streamId, [pendingEvent('Noted', {})], -2)).rejects.toThrow(/Invalid expected version/);
@@ -123,12 +111,7 @@ export function eventStoreContract(
       it('"stream-exists" fails on a missing stream and succeeds on an existing one', async () => {
         const streamId = newStream();
 
-        await expectWrongExpectedVersion(
-          store.append(streamId, [pendingEvent('Noted', {})], 'stream-exists'),
-          streamId,
-          'stream-exists',
-          -1,
-        );
+        await expectWrongExpectedVersion(store.append(streamId, [pendingEvent('Noted', {})], 'stream-exists'), streamId, 'stream-exists', -1);
         await appendOneEach(streamId, 'no-stream', 0);
         await expect(store.append(streamId, [pendingEvent('Noted', {})], 'stream-exists')).resolves.toMatchObject({
           nextExpectedVersion: 1,
@@ -232,153 +215,181 @@ export function eventStoreContract(
     });
 
     describe('subscribeAll', () => {
-      it('catches up on existing events, then delivers new ones, in order, one at a time', async () => {
-        const category = newCategory();
-        const [first, second] = [newStream(category), newStream(category)];
-        const existing = await appendOneEach(first, 'no-stream', 'old-1', 'old-2');
-        const received: RecordedEvent[] = [];
-        let running = 0;
-        let maxRunning = 0;
+      it(
+        'catches up on existing events, then delivers new ones, in order, one at a time',
+        async () => {
+          const category = newCategory();
+          const [first, second] = [newStream(category), newStream(category)];
+          const existing = await appendOneEach(first, 'no-stream', 'old-1', 'old-2');
+          const received: RecordedEvent[] = [];
+          let running = 0;
+          let maxRunning = 0;
 
-        subscribe(
-          async (event) => {
-            maxRunning = Math.max(maxRunning, ++running);
-            await new Promise((resolve) => setTimeout(resolve, 5));
-            received.push(event);
-            running--;
-          },
-          { categories: [category] },
-        );
-        await waitUntil(() => received.length === 2, 'the two existing events');
-        const live = [...(await appendOneEach(first, 1, 'new-1')), ...(await appendOneEach(second, 'no-stream', 'new-2'))];
-        await waitUntil(() => received.length === 4, 'the two live events');
+          subscribe(
+            async (event) => {
+              maxRunning = Math.max(maxRunning, ++running);
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              received.push(event);
+              running--;
+            },
+            { categories: [category] },
+          );
+          await waitUntil(() => received.length === 2, 'the two existing events');
+          const live = [...(await appendOneEach(first, 1, 'new-1')), ...(await appendOneEach(second, 'no-stream', 'new-2'))];
+          await waitUntil(() => received.length === 4, 'the two live events');
 
-        expect(received.map(idOf)).toEqual([...existing, ...live].map(idOf));
-        expect(received[2]).toMatchObject({ streamId: first, streamRevision: 2, event: live[0].event, metadata: live[0].metadata });
-        expectStrictlyIncreasing(received);
-        expect(maxRunning).toBe(1);
-      }, TEST_TIMEOUT_MS);
+          expect(received.map(idOf)).toEqual([...existing, ...live].map(idOf));
+          expect(received[2]).toMatchObject({ streamId: first, streamRevision: 2, event: live[0].event, metadata: live[0].metadata });
+          expectStrictlyIncreasing(received);
+          expect(maxRunning).toBe(1);
+        },
+        TEST_TIMEOUT_MS,
+      );
 
-      it('starts strictly after the given checkpoint', async () => {
-        const category = newCategory();
-        const streamId = newStream(category);
-        const written = await appendOneEach(streamId, 'no-stream', 0, 1, 2);
-        const [checkpoint] = await store.readStream(streamId, { maxCount: 1 });
-        const received: RecordedEvent[] = [];
+      it(
+        'starts strictly after the given checkpoint',
+        async () => {
+          const category = newCategory();
+          const streamId = newStream(category);
+          const written = await appendOneEach(streamId, 'no-stream', 0, 1, 2);
+          const [checkpoint] = await store.readStream(streamId, { maxCount: 1 });
+          const received: RecordedEvent[] = [];
 
-        subscribe(async (event) => void received.push(event), { after: checkpoint.globalPosition, categories: [category] });
-        await waitUntil(() => received.length === 2, 'the events after the checkpoint');
-        const live = await appendOneEach(streamId, 2, 3);
-        await waitUntil(() => received.length === 3, 'the live event');
+          subscribe(async (event) => void received.push(event), { after: checkpoint.globalPosition, categories: [category] });
+          await waitUntil(() => received.length === 2, 'the events after the checkpoint');
+          const live = await appendOneEach(streamId, 2, 3);
+          await waitUntil(() => received.length === 3, 'the live event');
 
-        expect(received.map(idOf)).toEqual([...written.slice(1), ...live].map(idOf));
-      }, TEST_TIMEOUT_MS);
+          expect(received.map(idOf)).toEqual([...written.slice(1), ...live].map(idOf));
+        },
+        TEST_TIMEOUT_MS,
+      );
 
-      it('delivers only the categories asked for; without categories, everything', async () => {
-        const [wanted, unwanted, alsoWanted] = [newCategory(), newCategory(), newCategory()];
-        const marker = await store.append(newStream(wanted), [pendingEvent('Marker', {})], 'no-stream');
-        const written: PendingEvent[] = [];
-        for (const category of [wanted, unwanted, alsoWanted, unwanted, wanted]) {
-          written.push(...(await appendOneEach(newStream(category), 'no-stream', category)));
-        }
-        const sentinelStream = newStream(wanted);
-        const [sentinel] = await appendOneEach(sentinelStream, 'no-stream', 'sentinel');
-        const filtered: RecordedEvent[] = [];
-        const unfiltered: RecordedEvent[] = [];
+      it(
+        'delivers only the categories asked for; without categories, everything',
+        async () => {
+          const [wanted, unwanted, alsoWanted] = [newCategory(), newCategory(), newCategory()];
+          const marker = await store.append(newStream(wanted), [pendingEvent('Marker', {})], 'no-stream');
+          const written: PendingEvent[] = [];
+          for (const category of [wanted, unwanted, alsoWanted, unwanted, wanted]) {
+            written.push(...(await appendOneEach(newStream(category), 'no-stream', category)));
+          }
+          const sentinelStream = newStream(wanted);
+          const [sentinel] = await appendOneEach(sentinelStream, 'no-stream', 'sentinel');
+          const filtered: RecordedEvent[] = [];
+          const unfiltered: RecordedEvent[] = [];
 
-        subscribe(async (event) => void filtered.push(event), { after: marker.lastGlobalPosition, categories: [wanted, alsoWanted] });
-        subscribe(async (event) => void unfiltered.push(event), { after: marker.lastGlobalPosition });
-        // Delivery is in global order, so once the sentinel arrives everything before it has been considered.
-        await waitUntil(() => [filtered, unfiltered].every((events) => events.some((event) => idOf(event) === idOf(sentinel))), 'the sentinel');
+          subscribe(async (event) => void filtered.push(event), { after: marker.lastGlobalPosition, categories: [wanted, alsoWanted] });
+          subscribe(async (event) => void unfiltered.push(event), { after: marker.lastGlobalPosition });
+          // Delivery is in global order, so once the sentinel arrives everything before it has been considered.
+          await waitUntil(() => [filtered, unfiltered].every((events) => events.some((event) => idOf(event) === idOf(sentinel))), 'the sentinel');
 
-        expect(filtered.map(idOf)).toEqual([written[0], written[2], written[4], sentinel].map(idOf));
-        expect(unfiltered.map(idOf)).toEqual(expect.arrayContaining([...written, sentinel].map(idOf)));
-      }, TEST_TIMEOUT_MS);
+          expect(filtered.map(idOf)).toEqual([written[0], written[2], written[4], sentinel].map(idOf));
+          expect(unfiltered.map(idOf)).toEqual(expect.arrayContaining([...written, sentinel].map(idOf)));
+        },
+        TEST_TIMEOUT_MS,
+      );
 
-      it('stop() waits for the handler call in flight, and nothing is delivered afterwards', async () => {
-        const category = newCategory();
-        const streamId = newStream(category);
-        await appendOneEach(streamId, 'no-stream', 'held', 'never');
-        const received: RecordedEvent[] = [];
-        let release!: () => void;
-        const gate = new Promise<void>((resolve) => (release = resolve));
-        let handlerStarted = false;
+      it(
+        'stop() waits for the handler call in flight, and nothing is delivered afterwards',
+        async () => {
+          const category = newCategory();
+          const streamId = newStream(category);
+          await appendOneEach(streamId, 'no-stream', 'held', 'never');
+          const received: RecordedEvent[] = [];
+          let release!: () => void;
+          const gate = new Promise<void>((resolve) => (release = resolve));
+          let handlerStarted = false;
 
-        const subscription = subscribe(
-          async (event) => {
-            handlerStarted = true;
-            await gate;
-            received.push(event);
-          },
-          { categories: [category] },
-        );
-        await waitUntil(() => handlerStarted, 'the first handler call');
-        let stopped = false;
-        const stopping = subscription.stop().then(() => (stopped = true));
-        await sleep(100);
-        expect(stopped).toBe(false);
-        release();
-        await stopping;
-        await appendOneEach(streamId, 1, 'after-stop');
-        await sleep(1_000); // longer than any adapter's poll interval
+          const subscription = subscribe(
+            async (event) => {
+              handlerStarted = true;
+              await gate;
+              received.push(event);
+            },
+            { categories: [category] },
+          );
+          await waitUntil(() => handlerStarted, 'the first handler call');
+          let stopped = false;
+          const stopping = subscription.stop().then(() => (stopped = true));
+          await sleep(100);
+          expect(stopped).toBe(false);
+          release();
+          await stopping;
+          await appendOneEach(streamId, 1, 'after-stop');
+          await sleep(1_000); // longer than any adapter's poll interval
 
-        expect(received.map((recorded) => recorded.event.data)).toEqual(['held']);
-      }, TEST_TIMEOUT_MS);
+          expect(received.map((recorded) => recorded.event.data)).toEqual(['held']);
+        },
+        TEST_TIMEOUT_MS,
+      );
 
-      it('a throwing handler is reported to onError and ends the subscription', async () => {
-        const category = newCategory();
-        const streamId = newStream(category);
-        await appendOneEach(streamId, 'no-stream', 'boom', 'never');
-        const calls: RecordedEvent[] = [];
-        const errors: Error[] = [];
+      it(
+        'a throwing handler is reported to onError and ends the subscription',
+        async () => {
+          const category = newCategory();
+          const streamId = newStream(category);
+          await appendOneEach(streamId, 'no-stream', 'boom', 'never');
+          const calls: RecordedEvent[] = [];
+          const errors: Error[] = [];
 
-        subscribe(
-          async (event) => {
-            calls.push(event);
-            throw new Error('handler failed');
-          },
-          { categories: [category], onError: (error) => errors.push(error) },
-        );
-        await waitUntil(() => errors.length === 1, 'onError');
-        await appendOneEach(streamId, 1, 'after-error');
-        await sleep(1_000);
+          subscribe(
+            async (event) => {
+              calls.push(event);
+              throw new Error('handler failed');
+            },
+            { categories: [category], onError: (error) => errors.push(error) },
+          );
+          await waitUntil(() => errors.length === 1, 'onError');
+          await appendOneEach(streamId, 1, 'after-error');
+          await sleep(1_000);
 
-        expect(errors[0].message).toBe('handler failed');
-        expect(calls).toHaveLength(1);
-      }, TEST_TIMEOUT_MS);
+          expect(errors[0].message).toBe('handler failed');
+          expect(calls).toHaveLength(1);
+        },
+        TEST_TIMEOUT_MS,
+      );
     });
 
     describe('many appends at once', () => {
-      it('appends to many streams in parallel all land with the right revisions', async () => {
-        const streams = Array.from({ length: 100 }, () => newStream());
-        const firsts = streams.map(() => pendingEvent('Noted', 'first'));
-        const seconds = streams.map(() => [pendingEvent('Noted', 'second'), pendingEvent('Noted', 'third')]);
+      it(
+        'appends to many streams in parallel all land with the right revisions',
+        async () => {
+          const streams = Array.from({ length: 100 }, () => newStream());
+          const firsts = streams.map(() => pendingEvent('Noted', 'first'));
+          const seconds = streams.map(() => [pendingEvent('Noted', 'second'), pendingEvent('Noted', 'third')]);
 
-        const round1 = await Promise.all(streams.map((streamId, index) => store.append(streamId, [firsts[index]], 'no-stream')));
-        const round2 = await Promise.all(streams.map((streamId, index) => store.append(streamId, seconds[index], 0)));
+          const round1 = await Promise.all(streams.map((streamId, index) => store.append(streamId, [firsts[index]], 'no-stream')));
+          const round2 = await Promise.all(streams.map((streamId, index) => store.append(streamId, seconds[index], 0)));
 
-        expect(round1.every((result) => result.nextExpectedVersion === 0)).toBe(true);
-        expect(round2.every((result) => result.nextExpectedVersion === 2)).toBe(true);
-        const positions = [...round1, ...round2].map((result) => result.lastGlobalPosition);
-        expect(new Set(positions).size).toBe(positions.length);
-        const read = await Promise.all(streams.map((streamId) => store.readStream(streamId)));
-        read.forEach((events, index) => {
-          expect(events.map((recorded) => recorded.streamRevision)).toEqual([0, 1, 2]);
-          expect(events.map(idOf)).toEqual([firsts[index], ...seconds[index]].map(idOf));
-        });
-      }, TEST_TIMEOUT_MS);
+          expect(round1.every((result) => result.nextExpectedVersion === 0)).toBe(true);
+          expect(round2.every((result) => result.nextExpectedVersion === 2)).toBe(true);
+          const positions = [...round1, ...round2].map((result) => result.lastGlobalPosition);
+          expect(new Set(positions).size).toBe(positions.length);
+          const read = await Promise.all(streams.map((streamId) => store.readStream(streamId)));
+          read.forEach((events, index) => {
+            expect(events.map((recorded) => recorded.streamRevision)).toEqual([0, 1, 2]);
+            expect(events.map(idOf)).toEqual([firsts[index], ...seconds[index]].map(idOf));
+          });
+        },
+        TEST_TIMEOUT_MS,
+      );
 
-      it('parallel "any" appends to one stream get distinct, gapless revisions', async () => {
-        const streamId = newStream();
-        const events = Array.from({ length: 50 }, (_, index) => pendingEvent('Noted', index));
+      it(
+        'parallel "any" appends to one stream get distinct, gapless revisions',
+        async () => {
+          const streamId = newStream();
+          const events = Array.from({ length: 50 }, (_, index) => pendingEvent('Noted', index));
 
-        const results = await Promise.all(events.map((event) => store.append(streamId, [event], 'any')));
+          const results = await Promise.all(events.map((event) => store.append(streamId, [event], 'any')));
 
-        expect(results.map((result) => result.nextExpectedVersion).sort((a, b) => a - b)).toEqual(events.map((_, index) => index));
-        const read = await store.readStream(streamId);
-        expect(read).toHaveLength(50);
-        results.forEach((result, index) => expect(idOf(read[result.nextExpectedVersion])).toBe(idOf(events[index])));
-      }, TEST_TIMEOUT_MS);
+          expect(results.map((result) => result.nextExpectedVersion).sort((a, b) => a - b)).toEqual(events.map((_, index) => index));
+          const read = await store.readStream(streamId);
+          expect(read).toHaveLength(50);
+          results.forEach((result, index) => expect(idOf(read[result.nextExpectedVersion])).toBe(idOf(events[index])));
+        },
+        TEST_TIMEOUT_MS,
+      );
     });
   });
 }
@@ -401,12 +412,7 @@ function expectStrictlyIncreasing(events: readonly RecordedEvent[]): void {
   }
 }
 
-async function expectWrongExpectedVersion(
-  append: Promise<unknown>,
-  streamId: string,
-  expected: ExpectedVersion,
-  actual: number,
-): Promise<void> {
+async function expectWrongExpectedVersion(append: Promise<unknown>, streamId: string, expected: ExpectedVersion, actual: number): Promise<void> {
   const error = await append.then(
     () => undefined,
     (reason: unknown) => reason,

@@ -18,6 +18,9 @@ export function reportSkippedKafka(suite: string): void {
  * (KAFKA_TOPIC_PREFIX `t<random>.`): a run sees nothing of earlier runs on a long-lived broker (whose groups would
  * otherwise resume, and whose views would replay old CA and party events), and runs never see each other.
  */
-export function kafkaAppEnv(brokers: string, prefix = `t${randomBytes(4).toString('hex')}.`): { EVENT_BUS: 'kafka'; KAFKA_BROKERS: string; KAFKA_TOPIC_PREFIX: string } {
+export function kafkaAppEnv(
+  brokers: string,
+  prefix = `t${randomBytes(4).toString('hex')}.`,
+): { EVENT_BUS: 'kafka'; KAFKA_BROKERS: string; KAFKA_TOPIC_PREFIX: string } {
   return { EVENT_BUS: 'kafka', KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix };
 }

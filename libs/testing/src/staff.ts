@@ -12,7 +12,12 @@ export function adminCredentialOf(dataDir: string): string {
 }
 
 /** Issues a staff credential over HTTP as the first-start admin, as an operator's IT would; returns its token. */
-export async function issueStaffToken(baseUrl: string, dataDir: string, roles: readonly TestStaffRole[] = ALL_STAFF_ROLES, subject = `staff-${roles.join('-')}`): Promise<string> {
+export async function issueStaffToken(
+  baseUrl: string,
+  dataDir: string,
+  roles: readonly TestStaffRole[] = ALL_STAFF_ROLES,
+  subject = `staff-${roles.join('-')}`,
+): Promise<string> {
   const response = await fetch(`${baseUrl}/staff/credentials`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${adminCredentialOf(dataDir)}` },

@@ -6,7 +6,12 @@ describe('tlog-checkpoint body', () => {
 
   it('parses and formats the spec example byte for byte', () => {
     const checkpoint = parseCheckpoint(EXAMPLE);
-    expect(checkpoint).toEqual({ origin: 'example.com/behind-the-sofa', size: 20852163, rootHash: Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64'), extensions: [] });
+    expect(checkpoint).toEqual({
+      origin: 'example.com/behind-the-sofa',
+      size: 20852163,
+      rootHash: Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64'),
+      extensions: [],
+    });
     expect(formatCheckpoint(checkpoint)).toBe(EXAMPLE);
   });
 

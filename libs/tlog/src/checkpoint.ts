@@ -38,9 +38,11 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (lines.length < 3) throw new CheckpointFormatError('origin, size and root hash lines are required');
   const [origin, sizeLine, rootLine, ...extensions] = lines;
   if (origin === '') throw new CheckpointFormatError('the origin line is empty');
-  if (!/^(0|[1-9][0-9]*)$/.test(sizeLine) || !Number.isSafeInteger(Number(sizeLine))) throw new CheckpointFormatError(`tree size "${sizeLine}" is not a decimal integer without leading zeroes`);
+  if (!/^(0|[1-9][0-9]*)$/.test(sizeLine) || !Number.isSafeInteger(Number(sizeLine)))
+    throw new CheckpointFormatError(`tree size "${sizeLine}" is not a decimal integer without leading zeroes`);
   const rootHash = Buffer.from(rootLine, 'base64');
-  if (rootHash.length !== HASH_SIZE || rootHash.toString('base64') !== rootLine) throw new CheckpointFormatError('the root hash line is not the base64 of 32 bytes');
+  if (rootHash.length !== HASH_SIZE || rootHash.toString('base64') !== rootLine)
+    throw new CheckpointFormatError('the root hash line is not the base64 of 32 bytes');
   if (extensions.some((line) => line === '')) throw new CheckpointFormatError('extension lines must be non-empty');
   if (lines.some((line) => CONTROL.test(line))) throw new CheckpointFormatError('control characters are not allowed');
   return { origin, size: Number(sizeLine), rootHash, extensions };

@@ -96,9 +96,7 @@ export function consistencyProof(first: number, second: number, mth: SubtreeHash
     const n = end - start;
     if (m === n) return whole ? [] : [mth(start, end)];
     const k = splitPoint(n);
-    return m <= k
-      ? [...subproof(m, start, start + k, whole), mth(start + k, end)]
-      : [...subproof(m - k, start + k, end, false), mth(start, start + k)];
+    return m <= k ? [...subproof(m, start, start + k, whole), mth(start + k, end)] : [...subproof(m - k, start + k, end, false), mth(start, start + k)];
   };
   return subproof(first, 0, second, true);
 }

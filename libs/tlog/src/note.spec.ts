@@ -1,9 +1,22 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { ed25519KeyId, ed25519NoteSigner, ed25519PrivateKeyOfSeed, ed25519VerifierKey, NoteFormatError, NoteVerificationError, openNote, parseNote, parseVerifierKey, rawEd25519PublicKey, signNote } from './note';
+import {
+  ed25519KeyId,
+  ed25519NoteSigner,
+  ed25519PrivateKeyOfSeed,
+  ed25519VerifierKey,
+  NoteFormatError,
+  NoteVerificationError,
+  openNote,
+  parseNote,
+  parseVerifierKey,
+  rawEd25519PublicKey,
+  signNote,
+} from './note';
 
 // c2sp.org/signed-note, section "Verifier keys", Example.
 const SPEC_VKEY = 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k';
-const SPEC_NOTE = 'This is an example message.\n\n\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n';
+const SPEC_NOTE =
+  'This is an example message.\n\n\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n';
 
 // golang.org/x/mod sumdb/note/note_test.go, TestSign and TestNewVerifier: the test key of "PeterNeumann"
 // (signer key PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz, i.e. 0x01 || seed).

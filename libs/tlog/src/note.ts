@@ -47,7 +47,12 @@ function checkKeyName(name: string): void {
 export function ed25519KeyId(name: string, publicKey: Uint8Array): Buffer {
   checkKeyName(name);
   if (publicKey.length !== 32) throw new NoteFormatError('an Ed25519 public key is 32 bytes');
-  return createHash('sha256').update(name, 'utf8').update(Buffer.from([0x0a, ED25519_SIGNATURE_TYPE])).update(publicKey).digest().subarray(0, 4);
+  return createHash('sha256')
+    .update(name, 'utf8')
+    .update(Buffer.from([0x0a, ED25519_SIGNATURE_TYPE]))
+    .update(publicKey)
+    .digest()
+    .subarray(0, 4);
 }
 
 /** The raw 32-byte public key of an Ed25519 KeyObject (public or private). */
@@ -107,7 +112,8 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   if (!/^[0-9a-f]{8}$/.test(hexId)) throw new NoteFormatError('the key ID must be 8 lowercase hex digits');
   const key = Buffer.from(encoded, 'base64');
   if (key.toString('base64') !== encoded || key.length === 0) throw new NoteFormatError('the key is not standard base64');
-  if (key[0] !== ED25519_SIGNATURE_TYPE) throw new NoteFormatError(`signature type 0x${key[0].toString(16).padStart(2, '0')} is not supported (Ed25519 is 0x01)`);
+  if (key[0] !== ED25519_SIGNATURE_TYPE)
+    throw new NoteFormatError(`signature type 0x${key[0].toString(16).padStart(2, '0')} is not supported (Ed25519 is 0x01)`);
   if (key.length !== 33) throw new NoteFormatError('an Ed25519 verifier key holds 32 bytes of key');
   const publicKey = key.subarray(1);
   const keyId = ed25519KeyId(name, publicKey);
@@ -168,7 +174,8 @@ export function parseNote(note: string): { text: string; signatures: NoteSignatu
     const encoded = rest.slice(space + 1);
     checkKeyName(name);
     const bytes = Buffer.from(encoded, 'base64');
-    if (bytes.length < 5 || bytes.toString('base64') !== encoded) throw new NoteFormatError(`the signature of ${name} is not base64 of a key ID and a signature`);
+    if (bytes.length < 5 || bytes.toString('base64') !== encoded)
+      throw new NoteFormatError(`the signature of ${name} is not base64 of a key ID and a signature`);
     return { name, keyId: bytes.subarray(0, 4), signature: bytes.subarray(4) };
   });
   return { text, signatures };

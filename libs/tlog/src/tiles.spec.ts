@@ -17,7 +17,18 @@ describe('tlog-tiles', () => {
     expect(parseTilePath('tile/0/x001/x234/067')).toEqual({ kind: 'hash', level: 0, index: 1234067, width: 256 });
     expect(parseTilePath('tile/entries/001.p/112')).toEqual({ kind: 'entries', index: 1, width: 112 });
     expect(parseTilePath('tile/12/000.p/1')).toEqual({ kind: 'hash', level: 12, index: 0, width: 1 });
-    for (const bad of ['tile/0/1', 'tile/00/000', 'tile/64/000', 'tile/0/x000/001', 'tile/0/001/x002', 'tile/0/000.p/0', 'tile/0/000.p/256', 'tile/0/000.p/012', '/tile/0/000', 'tile/0/000/']) {
+    for (const bad of [
+      'tile/0/1',
+      'tile/00/000',
+      'tile/64/000',
+      'tile/0/x000/001',
+      'tile/0/001/x002',
+      'tile/0/000.p/0',
+      'tile/0/000.p/256',
+      'tile/0/000.p/012',
+      '/tile/0/000',
+      'tile/0/000/',
+    ]) {
       expect(parseTilePath(bad)).toBeUndefined();
     }
   });
@@ -26,10 +37,18 @@ describe('tlog-tiles', () => {
     const hashTiles = tilesOf(70_000).filter((ref) => ref.kind === 'hash');
     const level = (l: number) => hashTiles.filter((ref) => ref.kind === 'hash' && ref.level === l);
     expect(level(0).filter((ref) => ref.width === 256)).toHaveLength(273);
-    expect(level(0).filter((ref) => ref.width !== 256).map((ref) => ref.width)).toEqual([112]);
+    expect(
+      level(0)
+        .filter((ref) => ref.width !== 256)
+        .map((ref) => ref.width),
+    ).toEqual([112]);
     expect(level(1).map((ref) => ref.width)).toEqual([256, 17]);
     expect(level(2).map((ref) => ref.width)).toEqual([1]);
-    expect(tilesOf(256).filter((ref) => ref.kind === 'hash').map((ref) => ref.kind === 'hash' && `${ref.level}/${ref.width}`)).toEqual(['0/256', '1/1']);
+    expect(
+      tilesOf(256)
+        .filter((ref) => ref.kind === 'hash')
+        .map((ref) => ref.kind === 'hash' && `${ref.level}/${ref.width}`),
+    ).toEqual(['0/256', '1/1']);
   });
 
   it('serves tile contents from the stored levels: level 0 = leaf hashes, level 1 = roots of full level-0 tiles', () => {

@@ -48,12 +48,10 @@ export interface CertifiedAttribute {
 }
 
 export type AttributesState =
-  | { readonly status: 'none' }
-  | { readonly status: 'certified'; readonly partyId: string; readonly attributes: readonly CertifiedAttribute[] };
+  { readonly status: 'none' } | { readonly status: 'certified'; readonly partyId: string; readonly attributes: readonly CertifiedAttribute[] };
 
 /** The certifications of a party, in the order they were made. */
-export const certifiedAttributesOf = (state: AttributesState): readonly CertifiedAttribute[] =>
-  state.status === 'certified' ? state.attributes : [];
+export const certifiedAttributesOf = (state: AttributesState): readonly CertifiedAttribute[] => (state.status === 'certified' ? state.attributes : []);
 
 //////// Decisions
 
@@ -100,17 +98,10 @@ function certify(command: CertifyAttribute, state: AttributesState): AttributeCe
 function revoke(command: RevokeAttribute, state: AttributesState): AttributeRevoked[] {
   const attribute = certifiedAttributesOf(state).find((candidate) => candidate.attributeId === command.attributeId);
   if (!attribute) {
-    throw new DomainError(
-      'CERTIFIER.ATTRIBUTE_NOT_FOUND',
-      `Party ${command.partyId} has no certified attribute ${command.attributeId}`,
-      'not-found',
-    );
+    throw new DomainError('CERTIFIER.ATTRIBUTE_NOT_FOUND', `Party ${command.partyId} has no certified attribute ${command.attributeId}`, 'not-found');
   }
   if (attribute.revoked) {
-    throw new DomainError(
-      'CERTIFIER.ATTRIBUTE_ALREADY_REVOKED',
-      `Attribute ${command.attributeId} was already revoked at ${attribute.revoked.revokedAt}`,
-    );
+    throw new DomainError('CERTIFIER.ATTRIBUTE_ALREADY_REVOKED', `Attribute ${command.attributeId} was already revoked at ${attribute.revoked.revokedAt}`);
   }
   return [
     {

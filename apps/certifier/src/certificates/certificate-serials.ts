@@ -23,6 +23,10 @@ export function certificateIdForSerial(serialNumber: string): string | undefined
 
 /** Two serials are the same number (case, colons and leading zeros aside). */
 export function sameSerial(a: string, b: string): boolean {
-  const normal = (serial: string) => serial.replace(/:/g, '').toLowerCase().replace(/^0+(?=.)/, '');
+  const normal = (serial: string) =>
+    serial
+      .replace(/:/g, '')
+      .toLowerCase()
+      .replace(/^0+(?=.)/, '');
   return normal(a) === normal(b);
 }

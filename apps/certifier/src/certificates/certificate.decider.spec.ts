@@ -213,7 +213,11 @@ describe('certificate decider', () => {
 
     describe('revocation', () => {
       const revokeCommand: RevokeCertificate = { type: 'RevokeCertificate', certificateId: 'c1', reason: 'key compromise', now };
-      const revokedEvent: CertificateRevoked = { type: 'CertificateRevoked', version: 1, data: { certificateId: 'c1', reason: 'key compromise', revokedAt: at } };
+      const revokedEvent: CertificateRevoked = {
+        type: 'CertificateRevoked',
+        version: 1,
+        data: { certificateId: 'c1', reason: 'key compromise', revokedAt: at },
+      };
 
       it('given an issued certificate, when it is revoked, then CertificateRevoked with the reason and the time', () => {
         spec.given([issued]).when(revokeCommand).then([revokedEvent]);
@@ -249,9 +253,7 @@ describe('certificate decider', () => {
 
 describe('party keys', () => {
   it('follows registration, renaming and revocation', () => {
-    const party = partyKeysOf(
-      partyEvents(revokedSig, { type: 'PartyRenamed', version: 1, data: { partyId: 'p1', displayName: 'Ada King', renamedAt: at } }),
-    );
+    const party = partyKeysOf(partyEvents(revokedSig, { type: 'PartyRenamed', version: 1, data: { partyId: 'p1', displayName: 'Ada King', renamedAt: at } }));
     expect(party).toMatchObject({ status: 'registered', displayName: 'Ada King' });
     if (party.status !== 'registered') throw new Error('registered expected');
     expect(party.keys['k-sig'].revokedAt).toBe(at);

@@ -94,7 +94,10 @@ export function certifiableKey(party: PartyKeys, partyId: string, keyId: string,
     ]);
   }
   const use = keyUseFor(profile);
-  const problem = key.use !== use ? `a ${profile} certificate needs a key registered for ${use}, and key ${keyId} is for ${key.use}` : profileKeyProblem(profile, key.algorithm);
+  const problem =
+    key.use !== use
+      ? `a ${profile} certificate needs a key registered for ${use}, and key ${keyId} is for ${key.use}`
+      : profileKeyProblem(profile, key.algorithm);
   if (problem) {
     throw new DomainError('CERTIFIER.KEY_PROFILE_MISMATCH', `Key ${keyId} cannot carry a ${profile} certificate: ${problem}`, 'invalid', [
       { rule: 'key.profile', message: problem, partyId },
@@ -157,9 +160,12 @@ function issue(command: IssueCertificate, state: CertificateState): CertificateI
   certifiableKey(command.party, command.partyId, command.keyId, command.profile);
   if (command.profile === 'client' && !subjectNamesParty(command.certificate.subject, command.partyId)) {
     // The machine authenticator maps a client certificate to the party its CN names: it must be this party.
-    throw new DomainError('CERTIFIER.CERTIFICATE_SUBJECT_MISMATCH', `A client certificate of party ${command.partyId} must have CN=${command.partyId}`, 'invalid', [
-      { rule: 'subject.party', message: `the subject ${command.certificate.subject} does not name the party by its CN`, partyId: command.partyId },
-    ]);
+    throw new DomainError(
+      'CERTIFIER.CERTIFICATE_SUBJECT_MISMATCH',
+      `A client certificate of party ${command.partyId} must have CN=${command.partyId}`,
+      'invalid',
+      [{ rule: 'subject.party', message: `the subject ${command.certificate.subject} does not name the party by its CN`, partyId: command.partyId }],
+    );
   }
   const { serialNumber, subject, issuer, certificatePem, fingerprint, notBefore, notAfter } = command.certificate;
   return [
@@ -216,7 +222,9 @@ export function evolve(state: CertificateState, event: CertificateEvent): Certif
     case 'CertificateIssued':
       return { status: 'issued', certificate: event.data };
     case 'CertificateRevoked':
-      return state.status === 'issued' ? { status: 'revoked', certificate: state.certificate, reason: event.data.reason, revokedAt: event.data.revokedAt } : state;
+      return state.status === 'issued'
+        ? { status: 'revoked', certificate: state.certificate, reason: event.data.reason, revokedAt: event.data.revokedAt }
+        : state;
     default:
       return assertNever(event, 'certificate event');
   }

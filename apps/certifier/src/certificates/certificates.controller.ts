@@ -33,9 +33,13 @@ export class CertificatesController {
   @Access(staff('admin'))
   @HttpCode(200)
   @ApiTags('certificates')
-  @ApiOperation({ summary: 'Revokes a certificate of the certifier CA: from then on the certified chain refuses what is signed under it (rule certificate.revoked)' })
+  @ApiOperation({
+    summary: 'Revokes a certificate of the certifier CA: from then on the certified chain refuses what is signed under it (rule certificate.revoked)',
+  })
   @ApiParam({ name: 'certificateId', format: 'uuid' })
-  @ApiOkResponse({ description: 'The certificate, status revoked, with revokedAt and revocationReason; a certificate revoked already keeps its first revocation' })
+  @ApiOkResponse({
+    description: 'The certificate, status revoked, with revokedAt and revocationReason; a certificate revoked already keeps its first revocation',
+  })
   @ApiBadRequestResponse({ description: 'certificateId is not a UUID, or reason is missing, empty or longer than 300 characters (nothing recorded)' })
   @ApiNotFoundResponse({ description: 'No certificate with this id' })
   revoke(@Param('certificateId', new ParseUUIDPipe()) certificateId: string, @Body() body: RevokeCertificateBody) {

@@ -87,13 +87,19 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     const generated = keys.map((key) => ({ ...key, keyId: randomUUID(), pair: generateKeyPair(key.algorithm) }));
     const events: PartyEvent[] = [
       { type: 'PartyRegistered', version: 1, data: { partyId, kind: 'organisation', displayName, registeredAt: at } },
-      ...generated.map(
-        (key): PartyEvent => ({
-          type: 'PublicKeyRegistered',
-          version: 1,
-          data: { partyId, keyId: key.keyId, algorithm: key.algorithm, use: key.use, publicKeyPem: key.pair.publicKeyPem, fingerprint: key.pair.fingerprint, registeredAt: at },
-        }),
-      ),
+      ...generated.map((key): PartyEvent => ({
+        type: 'PublicKeyRegistered',
+        version: 1,
+        data: {
+          partyId,
+          keyId: key.keyId,
+          algorithm: key.algorithm,
+          use: key.use,
+          publicKeyPem: key.pair.publicKeyPem,
+          fingerprint: key.pair.fingerprint,
+          registeredAt: at,
+        },
+      })),
     ];
     await store.append(streamIdOf(PARTY_CATEGORY, partyId), events.map(pending), 'no-stream');
     return { partyId, keys: generated };
@@ -133,7 +139,11 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     localDb = new Database(path.join(dir, 'local.db'));
     app = await boot();
     admin = bearer(adminCredentialOf(dir));
-    const issued = await anonymous().post('/staff/credentials').set(admin).send({ subject: 'auditor-1', roles: ['auditor'] }).expect(201);
+    const issued = await anonymous()
+      .post('/staff/credentials')
+      .set(admin)
+      .send({ subject: 'auditor-1', roles: ['auditor'] })
+      .expect(201);
     auditor = bearer(issued.body.credential);
   });
 
@@ -251,20 +261,14 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
 
   it('honours validityDays', async () => {
     const { partyId, keys } = await registerParty('Short Lived', [{ algorithm: 'Ed25519', use: 'signature' }]);
-    const response = await http()
-      .post('/certificates')
-      .send({ partyId, keyId: keys[0].keyId, profile: 'signing', validityDays: 7 })
-      .expect(201);
+    const response = await http().post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing', validityDays: 7 }).expect(201);
     expect(response.body.notAfter).toBe('2026-12-02T08:00:00.000Z');
   });
 
   it('answers 404 for an unknown party or key, and writes nothing', async () => {
     const { partyId } = await registerParty('No Keys', []);
     const certificatesBefore = (await store.readAll()).filter((r) => r.streamId.startsWith('certificate-')).length;
-    const unknownParty = await http()
-      .post('/certificates')
-      .send({ partyId: randomUUID(), keyId: randomUUID(), profile: 'signing' })
-      .expect(404);
+    const unknownParty = await http().post('/certificates').send({ partyId: randomUUID(), keyId: randomUUID(), profile: 'signing' }).expect(404);
     expect(unknownParty.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.PARTY_NOT_FOUND' });
     const unknownKey = await http().post('/certificates').send({ partyId, keyId: randomUUID(), profile: 'signing' }).expect(404);
     expect(unknownKey.body).toMatchObject({ statusCode: 404, code: 'CERTIFIER.KEY_NOT_FOUND', reasons: [{ rule: 'key.unknown', partyId }] });
@@ -316,9 +320,15 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
     await anonymous().get(`/certificates/${certificate.certificateId}`).expect(401);
 
     const auditorIssue = await http(auditor).post('/certificates').send({ partyId, keyId: keys[0].keyId, profile: 'signing' }).expect(403);
-    expect(auditorIssue.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })] });
+    expect(auditorIssue.body).toMatchObject({
+      code: 'ACCESS.FORBIDDEN',
+      reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })],
+    });
     await http(auditor).post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'key compromise' }).expect(403);
-    expect((await http(auditor).get(`/certificates/${certificate.certificateId}`).expect(200)).body).toMatchObject({ certificateId: certificate.certificateId, status: 'valid' });
+    expect((await http(auditor).get(`/certificates/${certificate.certificateId}`).expect(200)).body).toMatchObject({
+      certificateId: certificate.certificateId,
+      status: 'valid',
+    });
 
     expect((await store.readAll()).length).toBe(before);
     expect(app.get(RevokedCertificates).isRevoked(certificate.fingerprint)).toBe(false);
@@ -351,7 +361,11 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       }
       expect(await eventsOf(certificate.certificateId)).toEqual([
         expect.objectContaining({ type: 'CertificateIssued' }),
-        { type: 'CertificateRevoked', version: 1, data: { certificateId: certificate.certificateId, reason: 'key compromise', revokedAt: '2026-11-27T10:00:00.000Z' } },
+        {
+          type: 'CertificateRevoked',
+          version: 1,
+          data: { certificateId: certificate.certificateId, reason: 'key compromise', revokedAt: '2026-11-27T10:00:00.000Z' },
+        },
       ]);
       expect(index.isRevoked(certificate.fingerprint)).toBe(true);
       const fetched = await http().get(`/certificates/${certificate.certificateId}`).expect(200);
@@ -383,7 +397,7 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
 
     it('refuses bad input with 400 naming the field and rule, and writes nothing', async () => {
       const certificate = await issuedCertificate('Badly Revoked Co');
-        const cases: [Record<string, unknown>, string, string][] = [
+      const cases: [Record<string, unknown>, string, string][] = [
         [{}, 'reason', 'isString'],
         [{ reason: '' }, 'reason', 'minLength'],
         [{ reason: 'x'.repeat(301) }, 'reason', 'maxLength'],
@@ -398,7 +412,10 @@ describe('CertificatesModule over HTTP (real SQLite event store, real keystore, 
       expect((await eventsOf(certificate.certificateId)).map((event) => event.type)).toEqual(['CertificateIssued']);
       expect(app.get(RevokedCertificates).isRevoked(certificate.fingerprint)).toBe(false);
       // 300 characters is the limit, not beyond it.
-      await http().post(`/certificates/${certificate.certificateId}/revocation`).send({ reason: 'x'.repeat(300) }).expect(200);
+      await http()
+        .post(`/certificates/${certificate.certificateId}/revocation`)
+        .send({ reason: 'x'.repeat(300) })
+        .expect(200);
     });
 
     it('a process that did not record the revocation learns it from the certificate events, once however often delivered', async () => {

@@ -49,7 +49,9 @@ export class ExpiringCertificatesController {
     const days = query.days ?? 30;
     const now = this.clock.now().getTime();
     const ids = (
-      this.db.prepare('SELECT certificate_id FROM cert_certificate_revocations WHERE revoked_at IS NULL ORDER BY certificate_id LIMIT ?').all(MAX_CERTIFICATES + 1) as {
+      this.db
+        .prepare('SELECT certificate_id FROM cert_certificate_revocations WHERE revoked_at IS NULL ORDER BY certificate_id LIMIT ?')
+        .all(MAX_CERTIFICATES + 1) as {
         certificate_id: string;
       }[]
     ).map((row) => row.certificate_id);

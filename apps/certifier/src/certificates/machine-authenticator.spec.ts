@@ -42,7 +42,11 @@ describe('machine authentication (client certificate → directory party)', () =
   });
 
   const partyEvents = (...more: PartyEvent[]): PartyEvent[] => [
-    { type: 'PartyRegistered', version: 1, data: { partyId, kind: 'operator', operatorRole: 'processing', displayName: 'Acme Processing', registeredAt: at } } as PartyEvent,
+    {
+      type: 'PartyRegistered',
+      version: 1,
+      data: { partyId, kind: 'operator', operatorRole: 'processing', displayName: 'Acme Processing', registeredAt: at },
+    } as PartyEvent,
     {
       type: 'PublicKeyRegistered',
       version: 1,
@@ -89,7 +93,9 @@ describe('machine authentication (client certificate → directory party)', () =
   it('refuses another certificate under an issued serial (fingerprint) or a serial that is not the recorded one', () => {
     const client = issue('client');
     const state: CertificateState = { status: 'issued', certificate: client };
-    expect(refusal(() => machinePrincipalFor({ ...presentedOf(client), fingerprint256: 'f'.repeat(64) }, state, party(), during))).toBe(MACHINE_RULES.unknownCertificate);
+    expect(refusal(() => machinePrincipalFor({ ...presentedOf(client), fingerprint256: 'f'.repeat(64) }, state, party(), during))).toBe(
+      MACHINE_RULES.unknownCertificate,
+    );
     expect(refusal(() => machinePrincipalFor({ ...presentedOf(client), serialNumber: '1234' }, state, party(), during))).toBe(MACHINE_RULES.unknownCertificate);
     // Colons and upper case in the fingerprint are the same fingerprint.
     const colons = client.fingerprint.toUpperCase().match(/../g)!.join(':');
@@ -99,7 +105,9 @@ describe('machine authentication (client certificate → directory party)', () =
   it('refuses a certificate of the CA that is not for TLS client authentication', () => {
     for (const profile of ['signing', 'tsa'] as const) {
       const other = issue(profile);
-      expect(refusal(() => machinePrincipalFor(presentedOf(other), { status: 'issued', certificate: other }, party(), during))).toBe(MACHINE_RULES.notClientCertificate);
+      expect(refusal(() => machinePrincipalFor(presentedOf(other), { status: 'issued', certificate: other }, party(), during))).toBe(
+        MACHINE_RULES.notClientCertificate,
+      );
     }
   });
 
@@ -109,7 +117,9 @@ describe('machine authentication (client certificate → directory party)', () =
     expect(refusal(() => machinePrincipalFor(presentedOf(client, 'someone-else'), state, party(), during))).toBe(MACHINE_RULES.subjectMismatch);
     // A certificate recorded with another subject (e.g. issued before client certificates named the party by CN).
     const named = issue('client', 'Acme Processing');
-    expect(refusal(() => machinePrincipalFor(presentedOf(named), { status: 'issued', certificate: named }, party(), during))).toBe(MACHINE_RULES.subjectMismatch);
+    expect(refusal(() => machinePrincipalFor(presentedOf(named), { status: 'issued', certificate: named }, party(), during))).toBe(
+      MACHINE_RULES.subjectMismatch,
+    );
   });
 
   it('refuses a revoked certificate', () => {
@@ -160,13 +170,19 @@ describe('machine authentication (client certificate → directory party)', () =
       const { authenticator, reads } = authenticatorOver(streams);
       await expect(authenticator.authenticate(presentedOf(client))).resolves.toMatchObject({ kind: 'machine', partyId });
       expect(reads).toEqual([`certificate-${certificateId}`, `party-${partyId}`]);
-      streams[`certificate-${certificateId}`].push({ type: 'CertificateRevoked', version: 1, data: { certificateId, reason: 'key compromise', revokedAt: at } });
+      streams[`certificate-${certificateId}`].push({
+        type: 'CertificateRevoked',
+        version: 1,
+        data: { certificateId, reason: 'key compromise', revokedAt: at },
+      });
       await expect(authenticator.authenticate(presentedOf(client))).rejects.toMatchObject({ rule: MACHINE_RULES.revoked });
     });
 
     it('refuses a serial that cannot name a certificate without reading anything', async () => {
       const { authenticator, reads } = authenticatorOver({});
-      await expect(authenticator.authenticate({ serialNumber: 'ab'.repeat(20), subjectCommonName: partyId, fingerprint256: 'f'.repeat(64) })).rejects.toMatchObject({
+      await expect(
+        authenticator.authenticate({ serialNumber: 'ab'.repeat(20), subjectCommonName: partyId, fingerprint256: 'f'.repeat(64) }),
+      ).rejects.toMatchObject({
         rule: MACHINE_RULES.unknownCertificate,
       });
       expect(reads).toEqual([]);

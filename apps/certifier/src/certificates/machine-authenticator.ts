@@ -1,11 +1,5 @@
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
-import {
-  AuthenticationError,
-  AuthenticatorRegistry,
-  type MachineAuthenticator,
-  type MachinePrincipal,
-  type PresentedCertificate,
-} from '@sigillum/auth';
+import { AuthenticationError, AuthenticatorRegistry, type MachineAuthenticator, type MachinePrincipal, type PresentedCertificate } from '@sigillum/auth';
 import { CERTIFICATE_CATEGORY, CLOCK, type Clock, eventsOf, foldEvents, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
 import { isClientAuthCertificate } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
@@ -76,7 +70,9 @@ export function machinePrincipalFor(presented: PresentedCertificate, state: Cert
   if (!key || key.revokedAt !== null) {
     throw new AuthenticationError(
       MACHINE_RULES.keyRevoked,
-      key ? `The key of certificate ${issued.certificateId} was revoked in the directory at ${key.revokedAt}` : `The key of certificate ${issued.certificateId} is not in the directory`,
+      key
+        ? `The key of certificate ${issued.certificateId} was revoked in the directory at ${key.revokedAt}`
+        : `The key of certificate ${issued.certificateId} is not in the directory`,
     );
   }
   return { kind: 'machine', partyId: issued.partyId, certificateSerial: issued.serialNumber };
@@ -107,7 +103,10 @@ export class CertificateMachineAuthenticator implements MachineAuthenticator, On
       throw new AuthenticationError(MACHINE_RULES.unknownCertificate, `No client certificate with serial ${presented.serialNumber} was issued by this CA`);
     }
     const recordedCertificate = await this.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, certificateId));
-    const state = foldEvents(certificateDecider, recordedCertificate.map(({ event }) => event as CertificateEvent));
+    const state = foldEvents(
+      certificateDecider,
+      recordedCertificate.map(({ event }) => event as CertificateEvent),
+    );
     let party: PartyKeys = { status: 'unknown' };
     if (state.status === 'issued' || state.status === 'revoked') {
       const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, state.certificate.partyId));

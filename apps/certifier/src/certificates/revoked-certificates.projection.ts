@@ -20,7 +20,10 @@ export const revokedCertificatesProjection: SqliteProjection = {
     if (type !== 'CertificateIssued' && type !== 'CertificateRevoked') return;
     if (type === 'CertificateIssued') {
       const issued = parseData(message, readCertificateIssued);
-      db.prepare('INSERT INTO cert_certificate_revocations (certificate_id, fingerprint) VALUES (?, ?) ON CONFLICT(certificate_id) DO NOTHING').run(issued.certificateId, issued.fingerprint);
+      db.prepare('INSERT INTO cert_certificate_revocations (certificate_id, fingerprint) VALUES (?, ?) ON CONFLICT(certificate_id) DO NOTHING').run(
+        issued.certificateId,
+        issued.fingerprint,
+      );
       return;
     }
     const data = parseData(message, readCertificateRevoked);
@@ -45,12 +48,13 @@ export function markRevoked(db: Database.Database, certificateId: string, finger
 /** The fingerprint of a certificate, if projected and revoked. */
 export function revokedFingerprintOf(db: Database.Database, certificateId: string): string | null {
   const row = db.prepare('SELECT fingerprint FROM cert_certificate_revocations WHERE certificate_id = ? AND revoked_at IS NOT NULL').get(certificateId) as
-    | { fingerprint: string }
-    | undefined;
+    { fingerprint: string } | undefined;
   return row?.fingerprint ?? null;
 }
 
 /** Every revoked fingerprint (loaded once at start-up into memory). */
 export function revokedFingerprints(db: Database.Database): string[] {
-  return (db.prepare('SELECT fingerprint FROM cert_certificate_revocations WHERE revoked_at IS NOT NULL').all() as { fingerprint: string }[]).map((row) => row.fingerprint);
+  return (db.prepare('SELECT fingerprint FROM cert_certificate_revocations WHERE revoked_at IS NOT NULL').all() as { fingerprint: string }[]).map(
+    (row) => row.fingerprint,
+  );
 }

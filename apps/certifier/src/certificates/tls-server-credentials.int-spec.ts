@@ -19,7 +19,12 @@ describe('TlsServerCredentials (the HTTPS listener certificate issued by the pro
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-tls-server-'));
     keystore = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: 'integration passphrase' });
-    ca = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Sigillum Certifier CA', organisation: 'Sigillum', validityDays: 3650, now: clock.now() }).ca;
+    ca = CertificateAuthority.loadOrCreate(keystore, {
+      commonName: 'Sigillum Certifier CA',
+      organisation: 'Sigillum',
+      validityDays: 3650,
+      now: clock.now(),
+    }).ca;
     credentials = new TlsServerCredentials(keystore, ca, clock, DEFAULT_CERTIFICATES_OPTIONS);
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +68,9 @@ describe('TlsServerCredentials (the HTTPS listener certificate issued by the pro
     expect(renewed).not.toBe(renamed);
     expect(Date.parse(new X509Certificate(renewed).validTo)).toBeGreaterThan(clock.now().getTime() + 300 * DAY_MS);
     // Same key throughout: only the certificate changes.
-    expect(new X509Certificate(renewed).publicKey.export({ type: 'spki', format: 'pem' })).toBe(new X509Certificate(first).publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(new X509Certificate(renewed).publicKey.export({ type: 'spki', format: 'pem' })).toBe(
+      new X509Certificate(first).publicKey.export({ type: 'spki', format: 'pem' }),
+    );
   });
 
   it('replaces a certificate that is unreadable or of another CA', async () => {

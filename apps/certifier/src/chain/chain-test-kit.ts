@@ -52,7 +52,9 @@ export function outputFor(token: CertificationToken, credentials: OperatorCreden
           { correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: at.toISOString() },
           { privateKey: credentials.privateKey, alg: 'EdDSA', x5c: x5cOf(credentials), kid: credentials.keyId },
         ),
-        certificateFingerprint: createHash('sha256').update(Buffer.from(base64DerOf(credentials.certificatePem), 'base64')).digest('hex'),
+        certificateFingerprint: createHash('sha256')
+          .update(Buffer.from(base64DerOf(credentials.certificatePem), 'base64'))
+          .digest('hex'),
       };
     case 'timestamp': {
       if (!credentials.tsa) throw new Error('The timestamp step needs TSA credentials');
@@ -76,11 +78,22 @@ export function outputFor(token: CertificationToken, credentials: OperatorCreden
         location: `archive://${token.correspondenceId}`,
       };
     case 'print-and-post':
-      return { step: 'print-and-post', printJobId: token.tokenId, addressBlock: ['Recipient', '1 Main Street'], contentDigest: token.inputDigest, location: `print://${token.tokenId}` };
+      return {
+        step: 'print-and-post',
+        printJobId: token.tokenId,
+        addressBlock: ['Recipient', '1 Main Street'],
+        contentDigest: token.inputDigest,
+        location: `print://${token.tokenId}`,
+      };
   }
 }
 
-export function reportOf(token: CertificationToken, output: StepOutput, times: { startedAt: string; finishedAt: string }, parameters: StepParameters = token.parameters): StepReport {
+export function reportOf(
+  token: CertificationToken,
+  output: StepOutput,
+  times: { startedAt: string; finishedAt: string },
+  parameters: StepParameters = token.parameters,
+): StepReport {
   return { tokenId: token.tokenId, step: token.step, inputDigest: token.inputDigest, outputDigest: digestOf(output), parameters, ...times, output };
 }
 

@@ -6,7 +6,11 @@ describe('chain configuration', () => {
   });
 
   it('reads every variable (blank means the default)', () => {
-    expect(loadChainConfig({ CHAIN_ACK_SECONDS: '5', CHAIN_MAX_ATTEMPTS: '1', CHAIN_REROUTE: 'FALSE' })).toEqual({ ackSeconds: 5, maxAttempts: 1, reroute: false });
+    expect(loadChainConfig({ CHAIN_ACK_SECONDS: '5', CHAIN_MAX_ATTEMPTS: '1', CHAIN_REROUTE: 'FALSE' })).toEqual({
+      ackSeconds: 5,
+      maxAttempts: 1,
+      reroute: false,
+    });
     expect(loadChainConfig({ CHAIN_ACK_SECONDS: ' ', CHAIN_MAX_ATTEMPTS: '', CHAIN_REROUTE: '' })).toEqual({ ackSeconds: 60, maxAttempts: 3, reroute: true });
   });
 

@@ -13,7 +13,9 @@ export class ChainController {
 
   @Get('chains/:correspondenceId')
   @Access(staff('ops', 'auditor', 'admin'))
-  @ApiOperation({ summary: 'The certified chain of a correspondence: every step, every token (issued, acknowledged, returned, certified), operators, digests, status' })
+  @ApiOperation({
+    summary: 'The certified chain of a correspondence: every step, every token (issued, acknowledged, returned, certified), operators, digests, status',
+  })
   @ApiParam({ name: 'correspondenceId', format: 'uuid' })
   @ApiOkResponse({ description: 'The chain (status refused, running, completed or failed) with its steps and tokens' })
   @ApiBadRequestResponse({ description: 'correspondenceId is not a UUID' })
@@ -28,7 +30,8 @@ export class ChainController {
           const facts = { acknowledgedAt: null as string | null, returnedAt: null as string | null, failedAt: null as string | null };
           for (const { event } of await this.chains.jobEvents(tokenId)) {
             const data = event.data as { acknowledgedAt?: unknown; returnedAt?: unknown; failedAt?: unknown };
-            if (event.type === 'TokenAcknowledged' && facts.acknowledgedAt === null && typeof data.acknowledgedAt === 'string') facts.acknowledgedAt = data.acknowledgedAt;
+            if (event.type === 'TokenAcknowledged' && facts.acknowledgedAt === null && typeof data.acknowledgedAt === 'string')
+              facts.acknowledgedAt = data.acknowledgedAt;
             if (event.type === 'TokenReturned' && facts.returnedAt === null && typeof data.returnedAt === 'string') facts.returnedAt = data.returnedAt;
             if (event.type === 'StepFailed' && facts.failedAt === null && typeof data.failedAt === 'string') facts.failedAt = data.failedAt;
           }
@@ -41,7 +44,9 @@ export class ChainController {
 
   @Get('correspondence-kinds')
   @Access(publicRoute('claim 1, step 1: a client names the kind of correspondence when it asks for a session, before it holds one'))
-  @ApiOperation({ summary: 'The kinds of correspondence configured (CORRESPONDENCE_KINDS_FILE or the defaults): required level, consignment mode, processing chain' })
+  @ApiOperation({
+    summary: 'The kinds of correspondence configured (CORRESPONDENCE_KINDS_FILE or the defaults): required level, consignment mode, processing chain',
+  })
   @ApiOkResponse({ description: '{ kinds: [{ name, requiredLevel, consignment, chain }] }' })
   kinds(): { kinds: readonly CorrespondenceKind[] } {
     return { kinds: this.chains.kinds };

@@ -37,7 +37,8 @@ export class ChainDeadlines implements OnModuleInit {
 
   schedule(token: WatchedToken, correlationId: string): void {
     const payload = { correspondenceId: token.correspondenceId, tokenId: token.tokenId, correlationId };
-    for (const { missing, dueAt } of dueDeadlines(token)) this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, missing), kind: TIMER_KINDS[missing], dueAt, payload });
+    for (const { missing, dueAt } of dueDeadlines(token))
+      this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, missing), kind: TIMER_KINDS[missing], dueAt, payload });
   }
 
   /** The token is settled: its timers need not fire (they would find nothing to do). */

@@ -80,7 +80,15 @@ const E = {
   nonCompliant: (token: IssuedToken, reasons: Reason[], seconds: number): ChainEvent => ({
     type: 'StepNonCompliant',
     version: 1,
-    data: { tokenId: token.token.tokenId, correspondenceId, stepIndex: token.token.stepIndex, step: token.token.step, operatorId: token.token.operatorId, reasons, recordedAt: t(seconds) },
+    data: {
+      tokenId: token.token.tokenId,
+      correspondenceId,
+      stepIndex: token.token.stepIndex,
+      step: token.token.step,
+      operatorId: token.token.operatorId,
+      reasons,
+      recordedAt: t(seconds),
+    },
   }),
   missed: (token: IssuedToken, missing: 'acknowledgement' | 'return', seconds: number): ChainEvent => ({
     type: 'StepDeadlineMissed',
@@ -101,8 +109,16 @@ const E = {
     version: 1,
     data: { correspondenceId, stepIndex: token.token.stepIndex, step: token.token.step, reasons, failedAt: t(seconds) },
   }),
-  completed: (finalDigest: string, seconds: number): ChainEvent => ({ type: 'ChainCompleted', version: 1, data: { correspondenceId, finalDigest, completedAt: t(seconds) } }),
-  refused: (reasons: Reason[]): ChainEvent => ({ type: 'ChainRefused', version: 1, data: { correspondenceId, checkId: 'check-1', policyId: 'eidas-default@1', reasons, refusedAt: t(1) } }),
+  completed: (finalDigest: string, seconds: number): ChainEvent => ({
+    type: 'ChainCompleted',
+    version: 1,
+    data: { correspondenceId, finalDigest, completedAt: t(seconds) },
+  }),
+  refused: (reasons: Reason[]): ChainEvent => ({
+    type: 'ChainRefused',
+    version: 1,
+    data: { correspondenceId, checkId: 'check-1', policyId: 'eidas-default@1', reasons, refusedAt: t(1) },
+  }),
 };
 
 const badSeal: Reason[] = [{ rule: 'digest.output-mismatch', message: 'tampered', partyId: sealer, subjectRole: 'operator' }];
@@ -145,34 +161,64 @@ const fold = (events: ChainEvent[]): ChainState => events.reduce(chainDecider.ev
 describe('chain decider', () => {
   describe('StartChain (the delivery gate passed)', () => {
     it('given nothing, records the plan and the first token in one decision', () => {
-      spec.given([]).when(start()).then([E.started(), E.issued(sealToken)]);
+      spec
+        .given([])
+        .when(start())
+        .then([E.started(), E.issued(sealToken)]);
     });
 
     it('given a chain already started (a redelivered submission), does nothing', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(start(issued({ tokenId: 'tok-other' }))).thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(start(issued({ tokenId: 'tok-other' })))
+        .thenNothingHappens();
     });
 
     it('given a refused chain, does nothing: the refusal stands', () => {
-      spec.given([E.refused(levelReason)]).when(start()).thenNothingHappens();
+      spec
+        .given([E.refused(levelReason)])
+        .when(start())
+        .thenNothingHappens();
     });
 
     it('refuses a first token that does not take the specimen as input', () => {
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', inputDigest: sealed }))).thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', inputDigest: sealed })))
+        .thenThrows(invalidToken);
     });
 
     it('refuses a first token for another operator than the plan names', () => {
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', operatorId: backup }))).thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', operatorId: backup })))
+        .thenThrows(invalidToken);
     });
 
     it('refuses a first token that is not attempt 1 of step 0', () => {
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', attempt: 2 }))).thenThrows(invalidToken);
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', stepIndex: 1 }))).thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', attempt: 2 })))
+        .thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', stepIndex: 1 })))
+        .thenThrows(invalidToken);
     });
 
     it('refuses a token of another correspondence, an unsigned token, and deadlines out of order', () => {
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', correspondenceId: 'other' }))).thenThrows(invalidToken);
-      spec.given([]).when(start({ ...sealToken, signature: '' })).thenThrows(invalidToken);
-      spec.given([]).when(start(issued({ tokenId: 'tok-x', acknowledgeBy: t(30), returnBy: t(20) }))).thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', correspondenceId: 'other' })))
+        .thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start({ ...sealToken, signature: '' }))
+        .thenThrows(invalidToken);
+      spec
+        .given([])
+        .when(start(issued({ tokenId: 'tok-x', acknowledgeBy: t(30), returnBy: t(20) })))
+        .thenThrows(invalidToken);
     });
 
     it('refuses a chain without steps', () => {
@@ -190,22 +236,37 @@ describe('chain decider', () => {
     });
 
     it('given nothing, records the refusal with its reasons', () => {
-      spec.given([]).when(refuse(levelReason)).then([E.refused(levelReason)]);
+      spec
+        .given([])
+        .when(refuse(levelReason))
+        .then([E.refused(levelReason)]);
     });
 
     it('given a started chain or a refusal, does nothing', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(refuse(levelReason)).thenNothingHappens();
-      spec.given([E.refused(levelReason)]).when(refuse(levelReason)).thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(refuse(levelReason))
+        .thenNothingHappens();
+      spec
+        .given([E.refused(levelReason)])
+        .when(refuse(levelReason))
+        .thenNothingHappens();
     });
 
     it('refuses a refusal without a reason', () => {
-      spec.given([]).when(refuse([])).thenThrows((error) => expect((error as DomainError).code).toBe('CHAIN.REFUSAL_WITHOUT_REASON'));
+      spec
+        .given([])
+        .when(refuse([]))
+        .thenThrows((error) => expect((error as DomainError).code).toBe('CHAIN.REFUSAL_WITHOUT_REASON'));
     });
   });
 
   describe('CertifyStep (a compliant return)', () => {
-    it('certifies a step and issues the next step\'s token over its output in the same decision', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(certify('tok-seal-1', sealed, deliverToken)).then([E.certified(sealToken, sealed, 4), E.issued(deliverToken)]);
+    it("certifies a step and issues the next step's token over its output in the same decision", () => {
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(certify('tok-seal-1', sealed, deliverToken))
+        .then([E.certified(sealToken, sealed, 4), E.issued(deliverToken)]);
     });
 
     it('certifies the last step and completes the chain with the final digest', () => {
@@ -216,25 +277,50 @@ describe('chain decider', () => {
     });
 
     it('does nothing for a token already settled (a redelivered return) or superseded by a retry', () => {
-      spec.given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken)]).when(certify('tok-seal-1', sealed, deliverToken)).thenNothingHappens();
-      spec.given([E.started(), E.issued(sealToken), E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)]).when(certify('tok-seal-1', sealed, deliverToken)).thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken)])
+        .when(certify('tok-seal-1', sealed, deliverToken))
+        .thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)])
+        .when(certify('tok-seal-1', sealed, deliverToken))
+        .thenNothingHappens();
     });
 
     it('does nothing for an unknown token, a chain never started, or one completed', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(certify('tok-nobody', sealed, deliverToken)).thenNothingHappens();
-      spec.given([]).when(certify('tok-seal-1', sealed, deliverToken)).thenNothingHappens();
       spec
-        .given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken), E.certified(deliverToken, delivered, 9), E.completed(delivered, 9)])
+        .given([E.started(), E.issued(sealToken)])
+        .when(certify('tok-nobody', sealed, deliverToken))
+        .thenNothingHappens();
+      spec
+        .given([])
+        .when(certify('tok-seal-1', sealed, deliverToken))
+        .thenNothingHappens();
+      spec
+        .given([
+          E.started(),
+          E.issued(sealToken),
+          E.certified(sealToken, sealed, 4),
+          E.issued(deliverToken),
+          E.certified(deliverToken, delivered, 9),
+          E.completed(delivered, 9),
+        ])
         .when(certify('tok-deliver-1', delivered, null, 9))
         .thenNothingHappens();
     });
 
     it('breaks no digest chain: the next token must take exactly the certified output', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(certify('tok-seal-1', delivered, deliverToken)).thenThrows(invalidToken);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(certify('tok-seal-1', delivered, deliverToken))
+        .thenThrows(invalidToken);
     });
 
     it('needs the next token while steps remain, and none after the last', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(certify('tok-seal-1', sealed, null)).thenThrows(invalidToken);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(certify('tok-seal-1', sealed, null))
+        .thenThrows(invalidToken);
       spec
         .given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken)])
         .when(certify('tok-deliver-1', delivered, issued({ tokenId: 'tok-extra', stepIndex: 2 })))
@@ -249,20 +335,33 @@ describe('chain decider', () => {
     });
   });
 
-  describe('RecordNonCompliance (a return that does not comply, or the operator\'s StepFailed)', () => {
+  describe("RecordNonCompliance (a return that does not comply, or the operator's StepFailed)", () => {
     it('records the reasons and retries (a new token, next attempt, same input) in the same decision', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(nonCompliance('tok-seal-1', sealRetry)).then([E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)]);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(nonCompliance('tok-seal-1', sealRetry))
+        .then([E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)]);
     });
 
-    it('fails the chain with the last reasons once the step\'s attempts are spent', () => {
+    it("fails the chain with the last reasons once the step's attempts are spent", () => {
       spec
-        .given([E.started(), E.issued(sealToken), E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry), E.nonCompliant(sealRetry, badSeal, 55), E.issued(sealThird)])
+        .given([
+          E.started(),
+          E.issued(sealToken),
+          E.nonCompliant(sealToken, badSeal, 30),
+          E.issued(sealRetry),
+          E.nonCompliant(sealRetry, badSeal, 55),
+          E.issued(sealThird),
+        ])
         .when(nonCompliance('tok-seal-3', issued({ tokenId: 'tok-seal-4', attempt: 4 }, 90), 90))
         .then([E.nonCompliant(sealThird, badSeal, 90), E.failed(sealThird, badSeal, 90)]);
     });
 
     it('fails the chain when no retry token could be prepared', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(nonCompliance('tok-seal-1', null)).then([E.nonCompliant(sealToken, badSeal, 30), E.failed(sealToken, badSeal, 30)]);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(nonCompliance('tok-seal-1', null))
+        .then([E.nonCompliant(sealToken, badSeal, 30), E.failed(sealToken, badSeal, 30)]);
     });
 
     it('with one attempt allowed, fails at the first non-compliance', () => {
@@ -273,8 +372,14 @@ describe('chain decider', () => {
     });
 
     it('does nothing for a token that is not the open one', () => {
-      spec.given([E.started(), E.issued(sealToken), E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)]).when(nonCompliance('tok-seal-1', sealThird)).thenNothingHappens();
-      spec.given([E.refused(levelReason)]).when(nonCompliance('tok-seal-1', sealRetry)).thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.nonCompliant(sealToken, badSeal, 30), E.issued(sealRetry)])
+        .when(nonCompliance('tok-seal-1', sealThird))
+        .thenNothingHappens();
+      spec
+        .given([E.refused(levelReason)])
+        .when(nonCompliance('tok-seal-1', sealRetry))
+        .thenNothingHappens();
     });
 
     it('refuses a non-compliance without a reason', () => {
@@ -285,8 +390,14 @@ describe('chain decider', () => {
     });
 
     it('refuses a retry token that is not the next attempt of the same step on the same input', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(nonCompliance('tok-seal-1', issued({ tokenId: 'tok-r', attempt: 3 }, 30))).thenThrows(invalidToken);
-      spec.given([E.started(), E.issued(sealToken)]).when(nonCompliance('tok-seal-1', issued({ tokenId: 'tok-r', attempt: 2, inputDigest: sealed }, 30))).thenThrows(invalidToken);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(nonCompliance('tok-seal-1', issued({ tokenId: 'tok-r', attempt: 3 }, 30)))
+        .thenThrows(invalidToken);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(nonCompliance('tok-seal-1', issued({ tokenId: 'tok-r', attempt: 2, inputDigest: sealed }, 30)))
+        .thenThrows(invalidToken);
     });
   });
 
@@ -301,7 +412,10 @@ describe('chain decider', () => {
     ];
 
     it('records a missing acknowledgement at its deadline, then retries', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(deadline('tok-seal-1', 'acknowledgement', sealRetry, 11)).then([E.missed(sealToken, 'acknowledgement', 11), E.issued(sealRetry)]);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(deadline('tok-seal-1', 'acknowledgement', sealRetry, 11))
+        .then([E.missed(sealToken, 'acknowledgement', 11), E.issued(sealRetry)]);
     });
 
     it('refuses to record a deadline before it has passed (never early)', () => {
@@ -321,25 +435,41 @@ describe('chain decider', () => {
         .when(deadline('tok-seal-2', 'return', null, 50, 2))
         .then([
           E.missed(sealRetry, 'return', 50),
-          E.failed(sealRetry, [
-            {
-              rule: 'deadline.return-missed',
-              message: `operator ${backup} did not return token tok-seal-2 (step seal, attempt 2) by ${sealRetry.token.returnBy}`,
-              partyId: backup,
-              subjectRole: 'operator',
-            },
-          ], 50),
+          E.failed(
+            sealRetry,
+            [
+              {
+                rule: 'deadline.return-missed',
+                message: `operator ${backup} did not return token tok-seal-2 (step seal, attempt 2) by ${sealRetry.token.returnBy}`,
+                partyId: backup,
+                subjectRole: 'operator',
+              },
+            ],
+            50,
+          ),
         ]);
     });
 
     it('fails at once with max attempts 1', () => {
-      spec.given([E.started(), E.issued(sealToken)]).when(deadline('tok-seal-1', 'acknowledgement', sealRetry, 11, 1)).then([E.missed(sealToken, 'acknowledgement', 11), E.failed(sealToken, ackReason(sealToken), 11)]);
+      spec
+        .given([E.started(), E.issued(sealToken)])
+        .when(deadline('tok-seal-1', 'acknowledgement', sealRetry, 11, 1))
+        .then([E.missed(sealToken, 'acknowledgement', 11), E.failed(sealToken, ackReason(sealToken), 11)]);
     });
 
     it('does nothing for a settled token (its timer fired late or twice)', () => {
-      spec.given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken)]).when(deadline('tok-seal-1', 'return', null, 30)).thenNothingHappens();
-      spec.given([E.started(), E.issued(sealToken), E.missed(sealToken, 'acknowledgement', 11), E.issued(sealRetry)]).when(deadline('tok-seal-1', 'return', null, 30)).thenNothingHappens();
-      spec.given([E.started(), E.issued(sealToken), E.failed(sealToken, badSeal, 12)]).when(deadline('tok-seal-1', 'return', null, 30)).thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken)])
+        .when(deadline('tok-seal-1', 'return', null, 30))
+        .thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.missed(sealToken, 'acknowledgement', 11), E.issued(sealRetry)])
+        .when(deadline('tok-seal-1', 'return', null, 30))
+        .thenNothingHappens();
+      spec
+        .given([E.started(), E.issued(sealToken), E.failed(sealToken, badSeal, 12)])
+        .when(deadline('tok-seal-1', 'return', null, 30))
+        .thenNothingHappens();
     });
   });
 
@@ -351,7 +481,14 @@ describe('chain decider', () => {
       expect(tokenOf(running, 'tok-seal-1')).toMatchObject({ status: 'non-compliant', reasons: badSeal, settledAt: t(30) });
       expect(tokenOf(running, 'tok-nobody')).toBeUndefined();
 
-      const completed = fold([E.started(), E.issued(sealToken), E.certified(sealToken, sealed, 4), E.issued(deliverToken), E.certified(deliverToken, delivered, 9), E.completed(delivered, 9)]);
+      const completed = fold([
+        E.started(),
+        E.issued(sealToken),
+        E.certified(sealToken, sealed, 4),
+        E.issued(deliverToken),
+        E.certified(deliverToken, delivered, 9),
+        E.completed(delivered, 9),
+      ]);
       expect(completed).toMatchObject({ status: 'completed', completion: { finalDigest: delivered } });
       if (completed.status !== 'completed') throw new Error('unreachable');
       expect(completed.steps.map((step) => [step.status, step.outputDigest])).toEqual([

@@ -116,14 +116,19 @@ const invalid = (message: string): never => {
 };
 
 /** A token that does not follow from the chain is a programming error upstream: refuse it loudly. */
-function assertTokenFits(issued: IssuedToken, expected: { correspondenceId: string; stepIndex: number; step: ProcessingStep; attempt: number; inputDigest: string; operatorId?: string }): void {
+function assertTokenFits(
+  issued: IssuedToken,
+  expected: { correspondenceId: string; stepIndex: number; step: ProcessingStep; attempt: number; inputDigest: string; operatorId?: string },
+): void {
   const { token } = issued;
-  if (token.correspondenceId !== expected.correspondenceId) invalid(`Token ${token.tokenId} names correspondence ${token.correspondenceId}, not ${expected.correspondenceId}`);
+  if (token.correspondenceId !== expected.correspondenceId)
+    invalid(`Token ${token.tokenId} names correspondence ${token.correspondenceId}, not ${expected.correspondenceId}`);
   if (token.stepIndex !== expected.stepIndex || token.step !== expected.step) {
     invalid(`Token ${token.tokenId} is for step ${token.stepIndex} (${token.step}); the chain expects step ${expected.stepIndex} (${expected.step})`);
   }
   if (token.attempt !== expected.attempt) invalid(`Token ${token.tokenId} is attempt ${token.attempt}; the chain expects attempt ${expected.attempt}`);
-  if (token.inputDigest !== expected.inputDigest) invalid(`Token ${token.tokenId} takes input ${token.inputDigest}; the chain's input is ${expected.inputDigest}`);
+  if (token.inputDigest !== expected.inputDigest)
+    invalid(`Token ${token.tokenId} takes input ${token.inputDigest}; the chain's input is ${expected.inputDigest}`);
   if (expected.operatorId !== undefined && token.operatorId !== expected.operatorId) {
     invalid(`Token ${token.tokenId} goes to operator ${token.operatorId}; the plan names ${expected.operatorId}`);
   }
@@ -133,7 +138,11 @@ function assertTokenFits(issued: IssuedToken, expected: { correspondenceId: stri
   if (issued.signature.length === 0) invalid(`Token ${token.tokenId} is not signed`);
 }
 
-const tokenIssued = (issued: IssuedToken): StepTokenIssued => ({ type: 'StepTokenIssued', version: 1, data: { token: issued.token, signature: issued.signature } });
+const tokenIssued = (issued: IssuedToken): StepTokenIssued => ({
+  type: 'StepTokenIssued',
+  version: 1,
+  data: { token: issued.token, signature: issued.signature },
+});
 
 /**
  * After a failed attempt: a new token for the same step and input while attempts remain and a token was prepared;
@@ -142,9 +151,21 @@ const tokenIssued = (issued: IssuedToken): StepTokenIssued => ({ type: 'StepToke
 function retryOrFail(open: TokenRecord, reasons: readonly Reason[], retryToken: IssuedToken | null, maxAttempts: number, now: Date): ChainEvent[] {
   const { token } = open;
   if (token.attempt >= maxAttempts || retryToken === null) {
-    return [{ type: 'ChainFailed', version: 1, data: { correspondenceId: token.correspondenceId, stepIndex: token.stepIndex, step: token.step, reasons, failedAt: now.toISOString() } }];
+    return [
+      {
+        type: 'ChainFailed',
+        version: 1,
+        data: { correspondenceId: token.correspondenceId, stepIndex: token.stepIndex, step: token.step, reasons, failedAt: now.toISOString() },
+      },
+    ];
   }
-  assertTokenFits(retryToken, { correspondenceId: token.correspondenceId, stepIndex: token.stepIndex, step: token.step, attempt: token.attempt + 1, inputDigest: token.inputDigest });
+  assertTokenFits(retryToken, {
+    correspondenceId: token.correspondenceId,
+    stepIndex: token.stepIndex,
+    step: token.step,
+    attempt: token.attempt + 1,
+    inputDigest: token.inputDigest,
+  });
   return [tokenIssued(retryToken)];
 }
 
@@ -154,7 +175,8 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
       // Started or refused already (a redelivered submission): the first decision stands.
       if (state.status !== 'none') return [];
       const { started, firstToken } = command;
-      if (started.steps.length === 0) throw new DomainError('CHAIN.EMPTY', `Correspondence ${started.correspondenceId}: a chain needs at least one step`, 'invalid');
+      if (started.steps.length === 0)
+        throw new DomainError('CHAIN.EMPTY', `Correspondence ${started.correspondenceId}: a chain needs at least one step`, 'invalid');
       const first = started.steps[0];
       assertTokenFits(firstToken, {
         correspondenceId: started.correspondenceId,
@@ -168,7 +190,8 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
     }
     case 'RefuseChain': {
       if (state.status !== 'none') return [];
-      if (command.refusal.reasons.length === 0) throw new DomainError('CHAIN.REFUSAL_WITHOUT_REASON', 'A refusal must say why (at least one reason)', 'invalid');
+      if (command.refusal.reasons.length === 0)
+        throw new DomainError('CHAIN.REFUSAL_WITHOUT_REASON', 'A refusal must say why (at least one reason)', 'invalid');
       return [{ type: 'ChainRefused', version: 1, data: command.refusal }];
     }
     case 'CertifyStep': {
@@ -191,7 +214,14 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
       const next = state.started.steps[token.stepIndex + 1];
       if (!next) {
         if (command.nextToken !== null) invalid(`Step ${token.stepIndex} is the last of the chain: no token follows it`);
-        return [certified, { type: 'ChainCompleted', version: 1, data: { correspondenceId: token.correspondenceId, finalDigest: command.outputDigest, completedAt: command.now.toISOString() } }];
+        return [
+          certified,
+          {
+            type: 'ChainCompleted',
+            version: 1,
+            data: { correspondenceId: token.correspondenceId, finalDigest: command.outputDigest, completedAt: command.now.toISOString() },
+          },
+        ];
       }
       if (command.nextToken === null) return invalid(`Step ${token.stepIndex + 1} (${next.step}) follows: certifying step ${token.stepIndex} needs its token`);
       // The digest chain: the next step takes exactly what this one certified.
@@ -208,7 +238,8 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
     case 'RecordNonCompliance': {
       const open = openTokenOf(state);
       if (state.status !== 'running' || !open || open.token.tokenId !== command.tokenId) return [];
-      if (command.reasons.length === 0) throw new DomainError('CHAIN.NON_COMPLIANCE_WITHOUT_REASON', 'A non-compliant step must say why (at least one reason)', 'invalid');
+      if (command.reasons.length === 0)
+        throw new DomainError('CHAIN.NON_COMPLIANCE_WITHOUT_REASON', 'A non-compliant step must say why (at least one reason)', 'invalid');
       const { token } = open;
       const nonCompliant: StepNonCompliant = {
         type: 'StepNonCompliant',
@@ -228,7 +259,11 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
       const deadline = deadlineOf(token, command.missing);
       // Never early: a deadline is missed only once it has passed.
       if (!deadlinePassed(token, command.missing, command.now)) {
-        throw new DomainError('CHAIN.DEADLINE_NOT_REACHED', `Token ${token.tokenId}: the ${command.missing} deadline ${deadline} has not passed yet`, 'conflict');
+        throw new DomainError(
+          'CHAIN.DEADLINE_NOT_REACHED',
+          `Token ${token.tokenId}: the ${command.missing} deadline ${deadline} has not passed yet`,
+          'conflict',
+        );
       }
       const missed: StepDeadlineMissed = {
         type: 'StepDeadlineMissed',
@@ -254,7 +289,12 @@ function tokenFacts(token: CertificationToken) {
 }
 
 /** Replaces the record of token `tokenId` (and its step) in a started chain. */
-function settle(state: Started, tokenId: string, update: (token: TokenRecord) => TokenRecord, stepUpdate: (step: StepRecord) => StepRecord = (step) => step): Started {
+function settle(
+  state: Started,
+  tokenId: string,
+  update: (token: TokenRecord) => TokenRecord,
+  stepUpdate: (step: StepRecord) => StepRecord = (step) => step,
+): Started {
   return {
     ...state,
     steps: state.steps.map((step) =>
@@ -322,7 +362,10 @@ function evolve(state: ChainState, event: ChainEvent): ChainState {
         partyId: operatorId,
         subjectRole: 'operator',
       };
-      return { status: 'running', ...settle(state, tokenId, (token) => ({ ...token, status: 'deadline-missed', missing, reasons: [reason], settledAt: recordedAt })) };
+      return {
+        status: 'running',
+        ...settle(state, tokenId, (token) => ({ ...token, status: 'deadline-missed', missing, reasons: [reason], settledAt: recordedAt })),
+      };
     }
     case 'ChainCompleted': {
       const started = startedOf(state);

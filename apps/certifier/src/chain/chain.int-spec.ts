@@ -43,7 +43,12 @@ import { digestOf } from './compliance';
 class OtherWritersModule {}
 
 /** Stands for the other writers of the streams the certifier reads (domicile, processor): it owns (may write) and relays their categories, nothing more. */
-const otherWriters: RoleSpec = { role: 'domicile', module: OtherWritersModule, ownedCategories: [CORRESPONDENCE_CATEGORY, SESSION_CATEGORY, JOB_CATEGORY], consumes: false };
+const otherWriters: RoleSpec = {
+  role: 'domicile',
+  module: OtherWritersModule,
+  ownedCategories: [CORRESPONDENCE_CATEGORY, SESSION_CATEGORY, JOB_CATEGORY],
+  consumes: false,
+};
 
 const YEAR_MS = 365 * 86_400_000;
 const ACK_SECONDS = 30;
@@ -105,12 +110,19 @@ describe('certified processing chain (certifier, embedded)', () => {
   const evidence = { method: 'in-person-id-check', reference: 'file-7', verifiedBy: 'officer-2' };
 
   async function certify(partyId: string, name: string, level: string): Promise<void> {
-    await http(registrar).post(`/parties/${partyId}/certifications`).send({ name, level, validUntil: iso(YEAR_MS), evidence }).expect(201);
+    await http(registrar)
+      .post(`/parties/${partyId}/certifications`)
+      .send({ name, level, validUntil: iso(YEAR_MS), evidence })
+      .expect(201);
   }
 
   async function person(level: 'low' | 'substantial'): Promise<string> {
     const partyId = randomUUID();
-    await store.append(`party-${partyId}`, [pendingEvent('PartyRegistered', { partyId, kind: 'person', displayName: `Person ${partyId.slice(0, 4)}`, registeredAt: iso() })], 'no-stream');
+    await store.append(
+      `party-${partyId}`,
+      [pendingEvent('PartyRegistered', { partyId, kind: 'person', displayName: `Person ${partyId.slice(0, 4)}`, registeredAt: iso() })],
+      'no-stream',
+    );
     if (level === 'low') await certify(partyId, 'email', 'low');
     else for (const name of ['legalName', 'dateOfBirth']) await certify(partyId, name, 'substantial');
     return partyId;
@@ -121,7 +133,17 @@ describe('certified processing chain (certifier, embedded)', () => {
     const keyId = randomUUID();
     await store.append(
       `party-${partyId}`,
-      [pendingEvent('PublicKeyRegistered', { partyId, keyId, algorithm: 'Ed25519', use: 'signature', publicKeyPem: key.publicKeyPem, fingerprint: key.fingerprint, registeredAt: iso() })],
+      [
+        pendingEvent('PublicKeyRegistered', {
+          partyId,
+          keyId,
+          algorithm: 'Ed25519',
+          use: 'signature',
+          publicKeyPem: key.publicKeyPem,
+          fingerprint: key.fingerprint,
+          registeredAt: iso(),
+        }),
+      ],
       'stream-exists',
     );
     const issued = await http(admin).post('/certificates').send({ partyId, keyId, profile }).expect(201);
@@ -135,7 +157,13 @@ describe('certified processing chain (certifier, embedded)', () => {
     await store.append(
       `party-${operatorId}`,
       [
-        pendingEvent('PartyRegistered', { partyId: operatorId, kind: 'operator', operatorRole: 'processing', displayName: `Operator ${steps.join('+')}`, registeredAt }),
+        pendingEvent('PartyRegistered', {
+          partyId: operatorId,
+          kind: 'operator',
+          operatorRole: 'processing',
+          displayName: `Operator ${steps.join('+')}`,
+          registeredAt,
+        }),
         pendingEvent('OperatorSpecificationRegistered', { partyId: operatorId, specification: { version: 1, steps: specSteps }, registeredAt }),
       ],
       'no-stream',
@@ -151,11 +179,25 @@ describe('certified processing chain (certifier, embedded)', () => {
   async function session(userId: string, opened = true): Promise<string> {
     const sessionId = randomUUID();
     const events = [
-      pendingEvent('SessionRequested', { sessionId, userId, counterpartIds: [], correspondenceKind: 'registered', levelRequired: 'substantial', sessionChannel: 'https', requestedAt: iso(-2_000) }),
+      pendingEvent('SessionRequested', {
+        sessionId,
+        userId,
+        counterpartIds: [],
+        correspondenceKind: 'registered',
+        levelRequired: 'substantial',
+        sessionChannel: 'https',
+        requestedAt: iso(-2_000),
+      }),
     ];
     if (opened) {
       events.push(
-        pendingEvent('SessionOpened', { sessionId, credentialDigest: digestOf('credential'), openedAt: iso(-1_000), idleTimeoutSeconds: 900, absoluteExpiresAt: iso(8 * 3600_000) }) as never,
+        pendingEvent('SessionOpened', {
+          sessionId,
+          credentialDigest: digestOf('credential'),
+          openedAt: iso(-1_000),
+          idleTimeoutSeconds: 900,
+          absoluteExpiresAt: iso(8 * 3600_000),
+        }) as never,
       );
     }
     await store.append(`session-${sessionId}`, events, 'no-stream');
@@ -187,7 +229,8 @@ describe('certified processing chain (certifier, embedded)', () => {
     return { correspondenceId, data };
   }
 
-  const chainEvents = async (correspondenceId: string): Promise<ChainEvent[]> => (await store.readStream(`chain-${correspondenceId}`)).map(({ event }) => event as ChainEvent);
+  const chainEvents = async (correspondenceId: string): Promise<ChainEvent[]> =>
+    (await store.readStream(`chain-${correspondenceId}`)).map(({ event }) => event as ChainEvent);
 
   /** Waits until the chain's last event is a token issued (attempt `attempt` of step `stepIndex`) and returns it. */
   async function openToken(correspondenceId: string, stepIndex: number, attempt = 1): Promise<CertificationToken> {
@@ -201,12 +244,20 @@ describe('certified processing chain (certifier, embedded)', () => {
     }, 15_000);
   }
 
-  async function returnToken(token: CertificationToken, credentials: OperatorCredentials, recipientIds: string[], tamper?: (returned: ReturnType<typeof compliantReturn>['returned']) => ReturnType<typeof compliantReturn>['returned']) {
+  async function returnToken(
+    token: CertificationToken,
+    credentials: OperatorCredentials,
+    recipientIds: string[],
+    tamper?: (returned: ReturnType<typeof compliantReturn>['returned']) => ReturnType<typeof compliantReturn>['returned'],
+  ) {
     const { acknowledgement, returned } = compliantReturn(token, credentials, recipientIds);
     const at = { occurredAt: returned.returnedAt };
     await store.append(
       `job-${token.tokenId}`,
-      [pendingEvent('TokenAcknowledged', acknowledgement, { occurredAt: acknowledgement.acknowledgedAt }), pendingEvent('TokenReturned', tamper ? tamper(returned) : returned, at)] as never,
+      [
+        pendingEvent('TokenAcknowledged', acknowledgement, { occurredAt: acknowledgement.acknowledgedAt }),
+        pendingEvent('TokenReturned', tamper ? tamper(returned) : returned, at),
+      ] as never,
       'no-stream',
     );
     return returned;
@@ -247,13 +298,18 @@ describe('certified processing chain (certifier, embedded)', () => {
   it('lists the configured kinds of correspondence', async () => {
     const { body } = await http(ops).get('/correspondence-kinds').expect(200);
     expect(body.kinds.map((kind: { name: string }) => kind.name)).toEqual(['simple', 'registered', 'registered-ack', 'hybrid']);
-    expect(body.kinds[1]).toEqual({ name: 'registered', requiredLevel: 'substantial', consignment: 'basic', chain: ['seal', 'timestamp', 'deliver', 'archive'] });
+    expect(body.kinds[1]).toEqual({
+      name: 'registered',
+      requiredLevel: 'substantial',
+      consignment: 'basic',
+      chain: ['seal', 'timestamp', 'deliver', 'archive'],
+    });
     const document = (await anonymous().get('/docs-json').expect(200)).body;
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/chains/{correspondenceId}', '/correspondence-kinds']));
     expect(Object.keys(document.paths['/chains/{correspondenceId}'].get.responses)).toEqual(expect.arrayContaining(['200', '400', '404']));
   });
 
-  it('refuses at the delivery gate a recipient below the kind\'s level: ChainRefused naming the party, nothing processed', async () => {
+  it("refuses at the delivery gate a recipient below the kind's level: ChainRefused naming the party, nothing processed", async () => {
     const { correspondenceId } = await submit(alice, [bob, dave], 'registered', aliceSession);
     const events = await eventually(async () => {
       const recorded = await chainEvents(correspondenceId);
@@ -301,7 +357,10 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(Date.parse(first.acknowledgeBy) - Date.parse(first.issuedAt)).toBe(ACK_SECONDS * 1000);
     expect(Date.parse(first.returnBy) - Date.parse(first.issuedAt)).toBe(600 * 1000);
     const started = (await chainEvents(correspondenceId))[0];
-    expect(started).toMatchObject({ type: 'ChainStarted', data: { kind: 'simple', requiredLevel: 'low', steps: [{ step: 'deliver', operatorId: everyStep.operatorId, parameters: {} }] } });
+    expect(started).toMatchObject({
+      type: 'ChainStarted',
+      data: { kind: 'simple', requiredLevel: 'low', steps: [{ step: 'deliver', operatorId: everyStep.operatorId, parameters: {} }] },
+    });
     // The token is the certifier's, signed: a detached JWS with x5c to the CA over the canonical token.
     const issued = (await chainEvents(correspondenceId))[1] as StepTokenIssued;
     expect(() => signer.verifyDetached(issued.data.signature, first)).not.toThrow();
@@ -316,7 +375,12 @@ describe('certified processing chain (certifier, embedded)', () => {
     const retry = await openToken(correspondenceId, 0, 2);
     let events = await chainEvents(correspondenceId);
     expect(types(events)).toEqual(['ChainStarted', 'StepTokenIssued', 'StepDeadlineMissed', 'StepTokenIssued']);
-    expect(events[2].data).toMatchObject({ tokenId: first.tokenId, missing: 'acknowledgement', deadline: first.acknowledgeBy, operatorId: everyStep.operatorId });
+    expect(events[2].data).toMatchObject({
+      tokenId: first.tokenId,
+      missing: 'acknowledgement',
+      deadline: first.acknowledgeBy,
+      operatorId: everyStep.operatorId,
+    });
     // Rerouted to another operator offering the step at the level, same input.
     expect(retry).toMatchObject({ operatorId: backupDeliverer.operatorId, inputDigest: first.inputDigest, attempt: 2 });
     await eventually(() => expect(timers.stateOf(deadlineTimerId(first.tokenId, 'return'))).toBe('cancelled'), 15_000);
@@ -376,7 +440,16 @@ describe('certified processing chain (certifier, embedded)', () => {
     const first = await openToken(correspondenceId, 0);
     await store.append(
       `job-${first.tokenId}`,
-      [pendingEvent('StepFailed', { tokenId: first.tokenId, correspondenceId, stepIndex: 0, operatorId: everyStep.operatorId, reasons: [{ rule: 'content.unavailable', message: 'a part is missing from the content store' }], failedAt: iso() })],
+      [
+        pendingEvent('StepFailed', {
+          tokenId: first.tokenId,
+          correspondenceId,
+          stepIndex: 0,
+          operatorId: everyStep.operatorId,
+          reasons: [{ rule: 'content.unavailable', message: 'a part is missing from the content store' }],
+          failedAt: iso(),
+        }),
+      ],
       'no-stream',
     );
     await openToken(correspondenceId, 0, 2);
@@ -418,7 +491,13 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(body.steps.map((step: { step: string; status: string }) => [step.step, step.status])).toEqual(steps.map((step) => [step, 'certified']));
     for (const step of body.steps) {
       expect(step.tokens).toHaveLength(1);
-      expect(step.tokens[0]).toMatchObject({ status: 'certified', operatorId: everyStep.operatorId, acknowledgedAt: expect.any(String), returnedAt: expect.any(String), certifiedAt: expect.any(String) });
+      expect(step.tokens[0]).toMatchObject({
+        status: 'certified',
+        operatorId: everyStep.operatorId,
+        acknowledgedAt: expect.any(String),
+        returnedAt: expect.any(String),
+        certifiedAt: expect.any(String),
+      });
     }
 
     // A redelivered submission changes nothing.
@@ -448,7 +527,9 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect((events[2] as StepNonCompliant).data).toMatchObject({
       tokenId: first.tokenId,
       operatorId: everyStep.operatorId,
-      reasons: [{ rule: 'certificate.revoked', partyId: everyStep.operatorId, subjectRole: 'operator', message: expect.stringContaining(issued.body.fingerprint) }],
+      reasons: [
+        { rule: 'certificate.revoked', partyId: everyStep.operatorId, subjectRole: 'operator', message: expect.stringContaining(issued.body.fingerprint) },
+      ],
     });
     expect(retry.operatorId).toBe(backupDeliverer.operatorId);
   }, 60_000);
@@ -484,7 +565,13 @@ describe('chain configuration at start-up', () => {
   it('a bad value stops the certifier before it serves anything, naming the variable and its rule', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-chain-config-'));
     try {
-      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error', KEYSTORE_PASSPHRASE: 'chain int-spec passphrase, not a secret', CHAIN_REROUTE: 'sometimes' });
+      const config = loadConfig({
+        DATA_DIR: dataDir,
+        PORT: '0',
+        LOG_LEVEL: 'error',
+        KEYSTORE_PASSPHRASE: 'chain int-spec passphrase, not a secret',
+        CHAIN_REROUTE: 'sometimes',
+      });
       await expect(createSigillumApp(config, [certifierRole])).rejects.toThrow(/CHAIN_REROUTE="sometimes" must be true or false/);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -14,6 +14,10 @@ import { ChainService } from './chain.service';
 @Module({
   imports: [TrustCheckModule, SigningModule, CertificatesModule],
   controllers: [ChainController, ChainConsumer],
-  providers: [{ provide: CHAIN_CONFIG, useFactory: (config: SigillumConfig) => loadChainConfig(config.env), inject: [SIGILLUM_CONFIG] }, ChainService, ChainDeadlines],
+  providers: [
+    { provide: CHAIN_CONFIG, useFactory: (config: SigillumConfig) => loadChainConfig(config.env), inject: [SIGILLUM_CONFIG] },
+    ChainService,
+    ChainDeadlines,
+  ],
 })
 export class ChainModule {}

@@ -119,7 +119,15 @@ export class ChainService {
     const { started } = decision;
     const first = started.steps[0];
     const firstToken = await this.issueToken(
-      { correspondenceId: started.correspondenceId, stepIndex: 0, step: first.step, attempt: 1, operatorId: first.operatorId, inputDigest: started.specimenDigest, parameters: first.parameters },
+      {
+        correspondenceId: started.correspondenceId,
+        stepIndex: 0,
+        step: first.step,
+        attempt: 1,
+        operatorId: first.operatorId,
+        inputDigest: started.specimenDigest,
+        parameters: first.parameters,
+      },
       now,
     );
     await this.handle(streamId, { type: 'StartChain', started, firstToken }, context);
@@ -205,7 +213,9 @@ export class ChainService {
     const state = await this.state(returned.correspondenceId);
     const standing = standingOf(state, returned.tokenId);
     if (standing.kind === 'ignored') {
-      this.log.warn(`Return of token ${returned.tokenId} (correspondence ${returned.correspondenceId}) ignored: ${standing.reason.rule}: ${standing.reason.message}`);
+      this.log.warn(
+        `Return of token ${returned.tokenId} (correspondence ${returned.correspondenceId}) ignored: ${standing.reason.rule}: ${standing.reason.message}`,
+      );
       return;
     }
     if (state.status !== 'running') return;
@@ -228,22 +238,44 @@ export class ChainService {
     );
     const streamId = chainStreamOf(token.correspondenceId);
     if (reasons.length > 0) {
-      this.log.warn(`Step ${token.step} of ${token.correspondenceId} (token ${token.tokenId}) is not compliant: ${reasons.map((reason) => reason.rule).join(', ')}`);
+      this.log.warn(
+        `Step ${token.step} of ${token.correspondenceId} (token ${token.tokenId}) is not compliant: ${reasons.map((reason) => reason.rule).join(', ')}`,
+      );
       const retryToken = await this.retryToken(state, standing.record, now);
-      await this.handle(streamId, { type: 'RecordNonCompliance', tokenId: token.tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
+      await this.handle(
+        streamId,
+        { type: 'RecordNonCompliance', tokenId: token.tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now },
+        context,
+      );
       return;
     }
     const next = state.started.steps[token.stepIndex + 1];
     const outputDigest = returned.report.outputDigest;
     const nextToken = next
       ? await this.issueToken(
-          { correspondenceId: token.correspondenceId, stepIndex: token.stepIndex + 1, step: next.step, attempt: 1, operatorId: next.operatorId, inputDigest: outputDigest, parameters: next.parameters },
+          {
+            correspondenceId: token.correspondenceId,
+            stepIndex: token.stepIndex + 1,
+            step: next.step,
+            attempt: 1,
+            operatorId: next.operatorId,
+            inputDigest: outputDigest,
+            parameters: next.parameters,
+          },
           now,
         )
       : null;
     await this.handle(
       streamId,
-      { type: 'CertifyStep', tokenId: token.tokenId, acknowledgedAt: acknowledgement!.acknowledgedAt, returnedAt: returned.returnedAt, outputDigest, nextToken, now },
+      {
+        type: 'CertifyStep',
+        tokenId: token.tokenId,
+        acknowledgedAt: acknowledgement!.acknowledgedAt,
+        returnedAt: returned.returnedAt,
+        outputDigest,
+        nextToken,
+        now,
+      },
       context,
     );
   }
@@ -253,7 +285,9 @@ export class ChainService {
     const state = await this.state(failed.correspondenceId);
     const standing = standingOf(state, failed.tokenId);
     if (standing.kind === 'ignored') {
-      this.log.warn(`Failure of token ${failed.tokenId} (correspondence ${failed.correspondenceId}) ignored: ${standing.reason.rule}: ${standing.reason.message}`);
+      this.log.warn(
+        `Failure of token ${failed.tokenId} (correspondence ${failed.correspondenceId}) ignored: ${standing.reason.rule}: ${standing.reason.message}`,
+      );
       return;
     }
     if (state.status !== 'running') return;
@@ -261,7 +295,11 @@ export class ChainService {
     const now = this.clock.now();
     const reasons = stepFailedReasons(token, failed.reasons);
     const retryToken = await this.retryToken(state, standing.record, now);
-    await this.handle(chainStreamOf(token.correspondenceId), { type: 'RecordNonCompliance', tokenId: token.tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
+    await this.handle(
+      chainStreamOf(token.correspondenceId),
+      { type: 'RecordNonCompliance', tokenId: token.tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now },
+      context,
+    );
   }
 
   //////// 4. Deadlines (the rule: rules/token-deadlines.ts)
@@ -281,7 +319,11 @@ export class ChainService {
     if (outcome === 'settle-from-job') return this.settleFromJob(settledByJob!, context);
     const now = this.clock.now();
     const retryToken = await this.retryToken(state, open, now);
-    await this.handle(chainStreamOf(correspondenceId), { type: 'RecordDeadlineMissed', tokenId, missing, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
+    await this.handle(
+      chainStreamOf(correspondenceId),
+      { type: 'RecordDeadlineMissed', tokenId, missing, retryToken, maxAttempts: this.config.maxAttempts, now },
+      context,
+    );
   }
 
   /** Settles a token from what its job stream holds (the same checks as the consumer; a malformed return is non-compliant). */
@@ -297,9 +339,20 @@ export class ChainService {
       const tokenId = recorded.streamId.slice(JOB_CATEGORY.length + 1);
       if (state.status !== 'running' || !open || open.token.tokenId !== tokenId) return;
       const now = this.clock.now();
-      const reasons: Reason[] = [{ rule: 'report.malformed', message: `the ${recorded.event.type} of token ${tokenId} does not have its documented shape: ${error.message}`, partyId: open.token.operatorId, subjectRole: 'operator' }];
+      const reasons: Reason[] = [
+        {
+          rule: 'report.malformed',
+          message: `the ${recorded.event.type} of token ${tokenId} does not have its documented shape: ${error.message}`,
+          partyId: open.token.operatorId,
+          subjectRole: 'operator',
+        },
+      ];
       const retryToken = await this.retryToken(state, open, now);
-      await this.handle(chainStreamOf(open.token.correspondenceId), { type: 'RecordNonCompliance', tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now }, context);
+      await this.handle(
+        chainStreamOf(open.token.correspondenceId),
+        { type: 'RecordNonCompliance', tokenId, reasons, retryToken, maxAttempts: this.config.maxAttempts, now },
+        context,
+      );
     }
   }
 

@@ -42,7 +42,14 @@ export interface StepView {
 }
 
 export type ChainView =
-  | { readonly correspondenceId: string; readonly status: 'refused'; readonly checkId: string | null; readonly policyId: string | null; readonly reasons: readonly Reason[]; readonly refusedAt: string }
+  | {
+      readonly correspondenceId: string;
+      readonly status: 'refused';
+      readonly checkId: string | null;
+      readonly policyId: string | null;
+      readonly reasons: readonly Reason[];
+      readonly refusedAt: string;
+    }
   | {
       readonly correspondenceId: string;
       readonly status: 'running' | 'completed' | 'failed';

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CertificationToken, OperatorSpecification, OperatorStepSpec, ProcessingStep, StepParameters, Reason, StepOutput, TokenReturned } from '@sigillum/contracts';
+import type {
+  CertificationToken,
+  OperatorSpecification,
+  OperatorStepSpec,
+  ProcessingStep,
+  StepParameters,
+  Reason,
+  StepOutput,
+  TokenReturned,
+} from '@sigillum/contracts';
 import { CertificateAuthority, FileKeyStore, generateKeyPair, signJwsDetached } from '@sigillum/crypto';
 import type { PartyKey } from '../certificates/party-keys';
 import type { ChainState } from './chain.decider';
@@ -29,7 +38,9 @@ const revokedFingerprints = new Set<string>();
 let underRevoked: OperatorCredentials;
 
 const certificateFingerprintOf = (pem: string) =>
-  createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64')).digest('hex');
+  createHash('sha256')
+    .update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64'))
+    .digest('hex');
 
 function keyRecord(keyId: string, publicKeyPem: string, fingerprint: string, overrides: Partial<PartyKey> = {}): PartyKey {
   return { keyId, algorithm: 'Ed25519', use: 'signature', publicKeyPem, fingerprint, registeredAt: iso(-3600), revokedAt: null, ...overrides };
@@ -38,9 +49,21 @@ function keyRecord(keyId: string, publicKeyPem: string, fingerprint: string, ove
 /** An Ed25519 key with a certificate from `authority` (the certifier CA unless said otherwise). */
 function credentials(authority: CertificateAuthority, keyId: string): OperatorCredentials & { publicKeyPem: string; fingerprint: string } {
   const key = generateKeyPair('Ed25519');
-  const certificate = authority.issue({ subject: { commonName: `Operator ${keyId}`, organisation: 'Processing Co' }, publicKeyPem: key.publicKeyPem, profile: 'signing', validityDays: 365, now: new Date(now.getTime() - 3600_000) });
+  const certificate = authority.issue({
+    subject: { commonName: `Operator ${keyId}`, organisation: 'Processing Co' },
+    publicKeyPem: key.publicKeyPem,
+    profile: 'signing',
+    validityDays: 365,
+    now: new Date(now.getTime() - 3600_000),
+  });
   const tsaKey = generateKeyPair('Ed25519');
-  const tsa = authority.issue({ subject: { commonName: `TSA ${keyId}`, organisation: 'Processing Co' }, publicKeyPem: tsaKey.publicKeyPem, profile: 'tsa', validityDays: 365, now: new Date(now.getTime() - 3600_000) });
+  const tsa = authority.issue({
+    subject: { commonName: `TSA ${keyId}`, organisation: 'Processing Co' },
+    publicKeyPem: tsaKey.publicKeyPem,
+    profile: 'tsa',
+    validityDays: 365,
+    now: new Date(now.getTime() - 3600_000),
+  });
   return {
     operatorId,
     keyId,
@@ -57,7 +80,10 @@ const specification = (steps: ProcessingStep[] = ['seal', 'timestamp', 'deliver'
   version: 3,
   steps: steps.map((step): OperatorStepSpec => ({
     step,
-    parameters: step === 'seal' ? { mode: { type: 'string', allowed: ['fast', 'thorough'] }, strength: { type: 'number', min: 1, max: 5 }, archived: { type: 'boolean' } } : {},
+    parameters:
+      step === 'seal'
+        ? { mode: { type: 'string', allowed: ['fast', 'thorough'] }, strength: { type: 'number', min: 1, max: 5 }, archived: { type: 'boolean' } }
+        : {},
     maxDurationSeconds: 60,
   })),
 });
@@ -111,13 +137,29 @@ function withOutput(input: ReturnToCheck, output: StepOutput): ReturnToCheck {
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-compliance-'));
   const passphrase = 'compliance spec passphrase, not a secret';
-  ca = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: path.join(dir, 'ca'), passphrase }), { commonName: 'Certifier CA', organisation: 'Sigillum', validityDays: 3650, now: new Date(now.getTime() - 86_400_000) }).ca;
-  otherCa = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: path.join(dir, 'other'), passphrase }), { commonName: 'Certifier CA', organisation: 'Sigillum', validityDays: 3650, now: new Date(now.getTime() - 86_400_000) }).ca;
+  ca = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: path.join(dir, 'ca'), passphrase }), {
+    commonName: 'Certifier CA',
+    organisation: 'Sigillum',
+    validityDays: 3650,
+    now: new Date(now.getTime() - 86_400_000),
+  }).ca;
+  otherCa = CertificateAuthority.loadOrCreate(FileKeyStore.open({ directory: path.join(dir, 'other'), passphrase }), {
+    commonName: 'Certifier CA',
+    organisation: 'Sigillum',
+    validityDays: 3650,
+    now: new Date(now.getTime() - 86_400_000),
+  }).ca;
   const own = credentials(ca, 'key-1');
   operator = own;
   keys = { 'key-1': keyRecord('key-1', own.publicKeyPem, own.fingerprint) };
   verifier = new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revokedFingerprints.has(fingerprint) });
-  const second = ca.issue({ subject: { commonName: 'Operator key-1', organisation: 'Processing Co' }, publicKeyPem: own.publicKeyPem, profile: 'signing', validityDays: 365, now: new Date(now.getTime() - 3600_000) });
+  const second = ca.issue({
+    subject: { commonName: 'Operator key-1', organisation: 'Processing Co' },
+    publicKeyPem: own.publicKeyPem,
+    profile: 'signing',
+    validityDays: 365,
+    now: new Date(now.getTime() - 3600_000),
+  });
   underRevoked = { ...own, certificatePem: second.certificatePem };
 });
 
@@ -147,17 +189,26 @@ describe('compliance of a returned token', () => {
 
     it('ack.signature-invalid: signed by another key than the one it names', () => {
       const stranger = credentials(ca, 'key-1');
-      expect(rules(check('seal', (input) => ({ ...input, acknowledgement: acknowledge(input.token, stranger, input.acknowledgement!.acknowledgedAt) })))).toEqual(['ack.signature-invalid']);
+      expect(
+        rules(check('seal', (input) => ({ ...input, acknowledgement: acknowledge(input.token, stranger, input.acknowledgement!.acknowledgedAt) }))),
+      ).toEqual(['ack.signature-invalid']);
     });
 
     it('ack.signature-invalid: an acknowledgement of the token as it was not issued (another digest)', () => {
       expect(
-        rules(check('seal', (input) => ({ ...input, acknowledgement: acknowledge({ ...input.token, returnBy: iso(3600) }, operator, input.acknowledgement!.acknowledgedAt) }))),
+        rules(
+          check('seal', (input) => ({
+            ...input,
+            acknowledgement: acknowledge({ ...input.token, returnBy: iso(3600) }, operator, input.acknowledgement!.acknowledgedAt),
+          })),
+        ),
       ).toEqual(['ack.signature-invalid']);
     });
 
     it('ack.signature-invalid: the acknowledgement names an unknown or revoked key', () => {
-      expect(rules(check('seal', (input) => ({ ...input, acknowledgement: { ...input.acknowledgement!, keyId: 'key-unknown' } })))).toEqual(['ack.signature-invalid']);
+      expect(rules(check('seal', (input) => ({ ...input, acknowledgement: { ...input.acknowledgement!, keyId: 'key-unknown' } })))).toEqual([
+        'ack.signature-invalid',
+      ]);
       const revoked = { 'key-1': { ...keys['key-1'], revokedAt: iso(-10) } };
       expect(rules(check('seal', (input) => ({ ...input, operatorKeys: revoked })))).toEqual(expect.arrayContaining(['ack.signature-invalid']));
     });
@@ -169,7 +220,9 @@ describe('compliance of a returned token', () => {
 
   describe('report against the token', () => {
     it('report.token-mismatch: the report names another token', () => {
-      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, tokenId: '7a0e0c1d-0000-4000-8000-0000000000ff' }))))).toEqual(['report.token-mismatch']);
+      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, tokenId: '7a0e0c1d-0000-4000-8000-0000000000ff' }))))).toEqual([
+        'report.token-mismatch',
+      ]);
     });
 
     it('report.token-mismatch: the return names another step index or operator', () => {
@@ -181,37 +234,52 @@ describe('compliance of a returned token', () => {
     });
 
     it('digest.input-mismatch: the report worked on another input', () => {
-      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, inputDigest: digestOf('something else') }))))).toEqual(['digest.input-mismatch']);
+      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, inputDigest: digestOf('something else') }))))).toEqual([
+        'digest.input-mismatch',
+      ]);
     });
 
     it('digest.output-mismatch: the output digest is not the digest of the output (tampered digest, signed again)', () => {
-      expect(rules(check('archive', (input) => resigned(input, (report) => ({ ...report, outputDigest: digestOf('forged') }))))).toEqual(['digest.output-mismatch']);
+      expect(rules(check('archive', (input) => resigned(input, (report) => ({ ...report, outputDigest: digestOf('forged') }))))).toEqual([
+        'digest.output-mismatch',
+      ]);
     });
 
-    it('digest.output-mismatch: the output is another step\'s', () => {
+    it("digest.output-mismatch: the output is another step's", () => {
       const output = outputFor(tokenFor('deliver'), operator, recipients, now);
       expect(rules(check('archive', (input) => withOutput(input, output)))).toEqual(['digest.output-mismatch']);
     });
 
     it('report.times-invalid: finished before it started', () => {
-      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, startedAt: iso(5), finishedAt: iso(2) }))))).toEqual(['report.times-invalid']);
+      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, startedAt: iso(5), finishedAt: iso(2) }))))).toEqual([
+        'report.times-invalid',
+      ]);
     });
   });
 
   describe('specification', () => {
-    it('spec.step-not-allowed: the operator\'s current specification does not offer the step', () => {
+    it("spec.step-not-allowed: the operator's current specification does not offer the step", () => {
       expect(rules(check('timestamp', (input) => ({ ...input, specification: specification(['seal', 'deliver']) })))).toEqual(['spec.step-not-allowed']);
       expect(rules(check('timestamp', (input) => ({ ...input, specification: null })))).toEqual(['spec.step-not-allowed']);
     });
 
-    it('spec.parameters: parameters other than the token\'s', () => {
+    it("spec.parameters: parameters other than the token's", () => {
       const token = tokenFor('seal', { parameters: { mode: 'fast' } });
       expect(check('seal', (input) => input, token)).toEqual([]);
-      expect(rules(check('seal', (input) => resigned(input, (report) => ({ ...report, parameters: { mode: 'thorough' } })), token))).toEqual(['spec.parameters']);
+      expect(rules(check('seal', (input) => resigned(input, (report) => ({ ...report, parameters: { mode: 'thorough' } })), token))).toEqual([
+        'spec.parameters',
+      ]);
     });
 
     it('spec.parameters: bad parameters against the specification (type, allowed, min, max, unknown)', () => {
-      for (const parameters of <StepParameters[]>[{ mode: 'sloppy' }, { strength: 0 }, { strength: 6 }, { strength: 'high' }, { colour: 'red' }, { archived: 'yes' }]) {
+      for (const parameters of <StepParameters[]>[
+        { mode: 'sloppy' },
+        { strength: 0 },
+        { strength: 6 },
+        { strength: 'high' },
+        { colour: 'red' },
+        { archived: 'yes' },
+      ]) {
         const token = tokenFor('seal', { parameters });
         expect(rules(check('seal', (input) => input, token))).toEqual(['spec.parameters']);
       }
@@ -221,12 +289,18 @@ describe('compliance of a returned token', () => {
       const spec = { mode: { type: 'string' as const, allowed: ['a', 'b'], required: true }, n: { type: 'number' as const, min: 1, max: 3 } };
       expect(parameterProblems({ mode: 'a', n: 2 }, spec)).toEqual([]);
       expect(parameterProblems({ n: 2 }, spec)).toEqual(['parameter mode is required']);
-      expect(parameterProblems({ mode: 'c', n: 9, x: true }, spec)).toEqual(['parameter mode must be one of a, b', 'parameter n must be at most 3', 'parameter x is not in the specification']);
+      expect(parameterProblems({ mode: 'c', n: 9, x: true }, spec)).toEqual([
+        'parameter mode must be one of a, b',
+        'parameter n must be at most 3',
+        'parameter x is not in the specification',
+      ]);
       expect(parameterProblems({ mode: 'a', n: Number.NaN }, spec)).toEqual(['parameter n must be a number']);
     });
 
     it('deadline.exceeded: returned after returnBy', () => {
-      expect(rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, operator, iso(61)) })))).toEqual(['deadline.exceeded']);
+      expect(rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, operator, iso(61)) })))).toEqual([
+        'deadline.exceeded',
+      ]);
     });
 
     it('deadline.exceeded: recorded by the processor after returnBy, whatever returnedAt says', () => {
@@ -234,38 +308,44 @@ describe('compliance of a returned token', () => {
     });
 
     it('deadline.exceeded: the work took longer than the specification allows', () => {
-      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, startedAt: iso(-100), finishedAt: iso(1) }))))).toEqual(['deadline.exceeded']);
+      expect(rules(check('deliver', (input) => resigned(input, (report) => ({ ...report, startedAt: iso(-100), finishedAt: iso(1) }))))).toEqual([
+        'deadline.exceeded',
+      ]);
     });
   });
 
   describe('signature of the report', () => {
     it('signature.invalid: the report was altered after signing', () => {
-      expect(rules(check('deliver', (input) => ({ ...input, returned: { ...input.returned, report: { ...input.returned.report, finishedAt: iso(3.5) } } })))).toEqual(['signature.invalid']);
+      expect(
+        rules(check('deliver', (input) => ({ ...input, returned: { ...input.returned, report: { ...input.returned.report, finishedAt: iso(3.5) } } }))),
+      ).toEqual(['signature.invalid']);
     });
 
     it('signature.invalid: signed under a certificate of another CA', () => {
       const foreign = { ...credentials(otherCa, 'key-1') };
-      expect(rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, foreign, input.returned.returnedAt) })))).toEqual(['signature.invalid']);
+      expect(
+        rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, foreign, input.returned.returnedAt) }))),
+      ).toEqual(['signature.invalid']);
     });
 
     it('signature.invalid: no x5c chain at all', () => {
-      const bare = signJwsDetached(
-        {},
-        { privateKey: operator.privateKey, alg: 'EdDSA' },
-      );
+      const bare = signJwsDetached({}, { privateKey: operator.privateKey, alg: 'EdDSA' });
       expect(rules(check('deliver', (input) => ({ ...input, returned: { ...input.returned, signature: bare } })))).toEqual(['signature.invalid']);
     });
 
     it('signature.key-not-certified: a CA certificate, but for a key the directory does not hold for the operator', () => {
       const unregistered = credentials(ca, 'key-1');
-      expect(rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, unregistered, input.returned.returnedAt) })))).toEqual([
-        'signature.key-not-certified',
-      ]);
+      expect(
+        rules(check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, unregistered, input.returned.returnedAt) }))),
+      ).toEqual(['signature.key-not-certified']);
     });
 
     it('signature.key-not-certified: the key was revoked in the directory', () => {
       const revoked = { 'key-1': { ...keys['key-1'], revokedAt: iso(-10) } };
-      expect(rules(check('deliver', (input) => ({ ...input, acknowledgement: input.acknowledgement, operatorKeys: revoked })))).toEqual(['ack.signature-invalid', 'signature.key-not-certified']);
+      expect(rules(check('deliver', (input) => ({ ...input, acknowledgement: input.acknowledgement, operatorKeys: revoked })))).toEqual([
+        'ack.signature-invalid',
+        'signature.key-not-certified',
+      ]);
     });
 
     it('signature.key-not-certified: the key is registered for encryption, not signature', () => {
@@ -279,9 +359,17 @@ describe('compliance of a returned token', () => {
 
     it('certificate.revoked: the report is signed under a certificate the CA revoked, naming the operator', () => {
       revoke(underRevoked);
-      const reasons = check('deliver', (input) => ({ ...input, returned: returnWith(input.token, input.returned.report, underRevoked, input.returned.returnedAt) }));
+      const reasons = check('deliver', (input) => ({
+        ...input,
+        returned: returnWith(input.token, input.returned.report, underRevoked, input.returned.returnedAt),
+      }));
       expect(reasons).toEqual([
-        { rule: 'certificate.revoked', message: expect.stringContaining(certificateFingerprintOf(underRevoked.certificatePem)), partyId: operatorId, subjectRole: 'operator' },
+        {
+          rule: 'certificate.revoked',
+          message: expect.stringContaining(certificateFingerprintOf(underRevoked.certificatePem)),
+          partyId: operatorId,
+          subjectRole: 'operator',
+        },
       ]);
       // The same return under the certificate still in force complies.
       expect(check('deliver')).toEqual([]);
@@ -295,13 +383,22 @@ describe('compliance of a returned token', () => {
         const signature = signJwsDetached(payload, { privateKey: underRevoked.privateKey, alg: 'EdDSA', x5c: x5cOf(underRevoked), kid: underRevoked.keyId });
         return { ...input, acknowledgement: { ...acknowledgement, signature } };
       });
-      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the acknowledgement/) })]);
+      expect(reasons).toEqual([
+        expect.objectContaining({
+          rule: 'certificate.revoked',
+          partyId: operatorId,
+          subjectRole: 'operator',
+          message: expect.stringMatching(/^the acknowledgement/),
+        }),
+      ]);
     });
 
     it('certificate.revoked: the seal is made under a certificate the CA revoked (the report itself under one in force)', () => {
       revoke(underRevoked);
       const reasons = check('seal', (input) => withOutput(input, outputFor(input.token, underRevoked, recipients, now)));
-      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the seal/) })]);
+      expect(reasons).toEqual([
+        expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the seal/) }),
+      ]);
     });
   });
 
@@ -309,7 +406,14 @@ describe('compliance of a returned token', () => {
     it('certificate.revoked: the time-stamp token is signed under a TSA certificate the CA revoked', () => {
       revokedFingerprints.add(certificateFingerprintOf(operator.tsa!.certificatePem));
       const reasons = check('timestamp');
-      expect(reasons).toEqual([expect.objectContaining({ rule: 'certificate.revoked', partyId: operatorId, subjectRole: 'operator', message: expect.stringMatching(/^the time-stamp token/) })]);
+      expect(reasons).toEqual([
+        expect.objectContaining({
+          rule: 'certificate.revoked',
+          partyId: operatorId,
+          subjectRole: 'operator',
+          message: expect.stringMatching(/^the time-stamp token/),
+        }),
+      ]);
     });
   });
 
@@ -325,12 +429,12 @@ describe('compliance of a returned token', () => {
       expect(rules(check('seal', (input) => withOutput(input, output)))).toEqual(['seal.invalid']);
     });
 
-    it('seal.invalid: sealed with a certified key that is not the operator\'s', () => {
+    it("seal.invalid: sealed with a certified key that is not the operator's", () => {
       const output = outputFor(tokenFor('seal'), credentials(ca, 'key-1'), recipients, now);
       expect(rules(check('seal', (input) => withOutput(input, output)))).toEqual(['seal.invalid']);
     });
 
-    it('seal.invalid: the certificate fingerprint is not the seal certificate\'s', () => {
+    it("seal.invalid: the certificate fingerprint is not the seal certificate's", () => {
       const honest = outputFor(tokenFor('seal'), operator, recipients, now);
       if (honest.step !== 'seal') throw new Error('unreachable');
       expect(rules(check('seal', (input) => withOutput(input, { ...honest, certificateFingerprint: digestOf('x') })))).toEqual(['seal.invalid']);
@@ -362,7 +466,10 @@ describe('compliance of a returned token', () => {
   });
 
   it('a tampered return fails several rules at once, each named', () => {
-    const reasons = check('seal', (input) => ({ ...input, returned: { ...input.returned, report: { ...input.returned.report, outputDigest: digestOf('tampered') } } }));
+    const reasons = check('seal', (input) => ({
+      ...input,
+      returned: { ...input.returned, report: { ...input.returned.report, outputDigest: digestOf('tampered') } },
+    }));
     expect(rules(reasons).sort()).toEqual(['digest.output-mismatch', 'signature.invalid']);
   });
 });
@@ -407,9 +514,14 @@ describe('standing of a returned token in its chain', () => {
     expect(standingOf(settled, token.tokenId)).toMatchObject({ kind: 'ignored', reason: { rule: 'token.superseded', partyId: operatorId } });
   });
 
-  it('an operator\'s StepFailed reasons are attributed to it, after a step.failed reason', () => {
+  it("an operator's StepFailed reasons are attributed to it, after a step.failed reason", () => {
     expect(stepFailedReasons(token, [{ rule: 'content.unavailable', message: 'the content store has no part ab12', partyId: 'someone-else' }])).toEqual([
-      { rule: 'step.failed', message: `operator ${operatorId} reported it could not perform step seal (attempt 1)`, partyId: operatorId, subjectRole: 'operator' },
+      {
+        rule: 'step.failed',
+        message: `operator ${operatorId} reported it could not perform step seal (attempt 1)`,
+        partyId: operatorId,
+        subjectRole: 'operator',
+      },
       { rule: 'content.unavailable', message: 'the content store has no part ab12', partyId: operatorId, subjectRole: 'operator' },
     ]);
   });
@@ -447,9 +559,9 @@ describe('CertifiedSignatureVerifier', () => {
     // A fresh verifier (nothing cached) refuses it too, and a seal under it likewise.
     const seal = outputFor(tokenFor('seal'), underRevoked, recipients, now);
     if (seal.step !== 'seal') throw new Error('unreachable');
-    expect(() => new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) }).verify(seal.sealJws, now)).toThrow(
-      expect.objectContaining({ code: 'certificate.revoked' }),
-    );
+    expect(() =>
+      new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) }).verify(seal.sealJws, now),
+    ).toThrow(expect.objectContaining({ code: 'certificate.revoked' }));
   });
 
   it('verifies an embedded-payload JWS (a seal) from the cache too', () => {

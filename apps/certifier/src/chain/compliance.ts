@@ -30,7 +30,11 @@ import { CertificateRevokedError, type CertifiedSignatureVerifier, verifyDetache
 export const digestOf = (value: unknown): string => createHash('sha256').update(canonicalize(value), 'utf8').digest('hex');
 
 /** What a token's acknowledgement signs: `{ tokenId, tokenDigest, acknowledgedAt }`, tokenDigest = digestOf(token). */
-export const acknowledgementPayload = (token: CertificationToken, acknowledgedAt: string) => ({ tokenId: token.tokenId, tokenDigest: digestOf(token), acknowledgedAt });
+export const acknowledgementPayload = (token: CertificationToken, acknowledgedAt: string) => ({
+  tokenId: token.tokenId,
+  tokenDigest: digestOf(token),
+  acknowledgedAt,
+});
 
 /** Whether a return concerns the token its step waits for; anything else is recorded nowhere (only logged). */
 export type ReturnStanding = { readonly kind: 'open'; readonly record: TokenRecord } | { readonly kind: 'ignored'; readonly reason: Reason };
@@ -79,8 +83,17 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
   checkAcknowledgement(input, verifier, fail);
 
   // The report is about this token, this step and this input.
-  if (report.tokenId !== token.tokenId || returned.tokenId !== token.tokenId || returned.operatorId !== token.operatorId || returned.stepIndex !== token.stepIndex || returned.correspondenceId !== token.correspondenceId) {
-    fail('report.token-mismatch', `the return does not name token ${token.tokenId} of operator ${token.operatorId} for step ${token.stepIndex} of correspondence ${token.correspondenceId}`);
+  if (
+    report.tokenId !== token.tokenId ||
+    returned.tokenId !== token.tokenId ||
+    returned.operatorId !== token.operatorId ||
+    returned.stepIndex !== token.stepIndex ||
+    returned.correspondenceId !== token.correspondenceId
+  ) {
+    fail(
+      'report.token-mismatch',
+      `the return does not name token ${token.tokenId} of operator ${token.operatorId} for step ${token.stepIndex} of correspondence ${token.correspondenceId}`,
+    );
   }
   if (report.step !== token.step) fail('report.step-mismatch', `the report is for step ${String(report.step)}, the token for ${token.step}`);
   if (report.inputDigest !== token.inputDigest) fail('digest.input-mismatch', `the report's input digest is not the token's (${token.inputDigest})`);
@@ -92,14 +105,15 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
   } catch {
     outputDigest = null;
   }
-  if (outputDigest === null || report.outputDigest !== outputDigest) fail('digest.output-mismatch', 'the report\'s output digest is not SHA-256 of its canonical output');
+  if (outputDigest === null || report.outputDigest !== outputDigest)
+    fail('digest.output-mismatch', "the report's output digest is not SHA-256 of its canonical output");
   if (report.output?.step !== token.step) fail('digest.output-mismatch', `the output is for step ${String(report.output?.step)}, the token for ${token.step}`);
 
   // The specification in force: step, parameters, duration.
   const stepSpec = input.specification?.steps.find((candidate) => candidate.step === token.step);
   if (!stepSpec) fail('spec.step-not-allowed', `the specification of operator ${token.operatorId} does not allow the step ${token.step}`);
   else for (const problem of parameterProblems(report.parameters, stepSpec.parameters)) fail('spec.parameters', problem);
-  if (!sameParameters(report.parameters, token.parameters)) fail('spec.parameters', 'the parameters used are not the token\'s');
+  if (!sameParameters(report.parameters, token.parameters)) fail('spec.parameters', "the parameters used are not the token's");
   checkTimes(input, stepSpec, fail);
 
   checkReportSignature(input, verifier, fail);
@@ -111,7 +125,9 @@ type Fail = (rule: string, message: string) => void;
 
 /** SHA-256 (hex) of a PEM certificate's DER. */
 const certificateFingerprintOfPem = (pem: string): string =>
-  createHash('sha256').update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64')).digest('hex');
+  createHash('sha256')
+    .update(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64'))
+    .digest('hex');
 
 /** The refusal of what an operator signed under a certificate the certifier CA revoked. */
 const revokedMessage = (what: string, token: CertificationToken, certificateFingerprint: string) =>
@@ -127,7 +143,10 @@ function checkAcknowledgement({ token, acknowledgement, operatorKeys }: ReturnTo
   if (ackCertificate !== null && verifier.isRevoked(ackCertificate)) fail('certificate.revoked', revokedMessage('the acknowledgement', token, ackCertificate));
   const key = usableKey(operatorKeys, acknowledgement.keyId);
   if (!key) {
-    fail('ack.signature-invalid', `the acknowledgement is signed with key ${String(acknowledgement.keyId)}, not a signature key of operator ${token.operatorId} in force`);
+    fail(
+      'ack.signature-invalid',
+      `the acknowledgement is signed with key ${String(acknowledgement.keyId)}, not a signature key of operator ${token.operatorId} in force`,
+    );
   } else {
     try {
       // Signed over the token as the certifier issued it: an acknowledgement of another token digest fails here.
@@ -149,7 +168,7 @@ function checkTimes({ token, returned, returnRecordedAt }: ReturnToCheck, stepSp
   const started = time(returned.report.startedAt);
   const finished = time(returned.report.finishedAt);
   if (Number.isNaN(started) || Number.isNaN(finished) || finished < started) {
-    fail('report.times-invalid', 'the report\'s startedAt and finishedAt are not ISO-8601 times in order');
+    fail('report.times-invalid', "the report's startedAt and finishedAt are not ISO-8601 times in order");
   } else {
     const overlong = overlongStep(started, finished, stepSpec);
     if (overlong) fail(overlong.rule, overlong.message);
@@ -168,7 +187,10 @@ function checkReportSignature({ token, returned, operatorKeys, now }: ReturnToCh
   }
   const key = usableKey(operatorKeys, returned.keyId);
   if (!key || key.fingerprint !== signer.spkiFingerprint) {
-    fail('signature.key-not-certified', `the report is signed with a certificate whose key is not signature key ${String(returned.keyId)} of operator ${token.operatorId} in force`);
+    fail(
+      'signature.key-not-certified',
+      `the report is signed with a certificate whose key is not signature key ${String(returned.keyId)} of operator ${token.operatorId} in force`,
+    );
   }
 }
 
@@ -182,10 +204,16 @@ function checkOutput(input: ReturnToCheck, verifier: CertifiedSignatureVerifier,
         const payload = seal.payload as Record<string, unknown> | null;
         const owned = Object.values(input.operatorKeys).some((key) => isInForce(key) && key.fingerprint === seal.spkiFingerprint);
         if (!owned) fail('seal.invalid', `the seal is made with a key that is not a signature key of operator ${token.operatorId} in force`);
-        if (typeof payload !== 'object' || payload === null || payload.correspondenceId !== token.correspondenceId || payload.inputDigest !== token.inputDigest) {
+        if (
+          typeof payload !== 'object' ||
+          payload === null ||
+          payload.correspondenceId !== token.correspondenceId ||
+          payload.inputDigest !== token.inputDigest
+        ) {
           fail('seal.invalid', `the seal does not name correspondence ${token.correspondenceId} and input ${token.inputDigest}`);
         }
-        if (output.certificateFingerprint !== seal.certificateFingerprint) fail('seal.invalid', 'the seal\'s certificateFingerprint is not SHA-256 of its signing certificate');
+        if (output.certificateFingerprint !== seal.certificateFingerprint)
+          fail('seal.invalid', "the seal's certificateFingerprint is not SHA-256 of its signing certificate");
       } catch (error) {
         if (error instanceof CertificateRevokedError) fail('certificate.revoked', revokedMessage('the seal', token, error.certificateFingerprint));
         else fail('seal.invalid', `the seal does not verify under a certificate of the certifier CA: ${(error as Error).message}`);
@@ -195,9 +223,13 @@ function checkOutput(input: ReturnToCheck, verifier: CertifiedSignatureVerifier,
     case 'timestamp': {
       try {
         const der = Buffer.from(String(output.timeStampToken), 'base64');
-        const stamped = verifyTimeStampToken(der, { trustedCaPem: verifier.caCertificatePem, messageImprint: sha256Imprint(Buffer.from(token.inputDigest, 'hex')) });
+        const stamped = verifyTimeStampToken(der, {
+          trustedCaPem: verifier.caCertificatePem,
+          messageImprint: sha256Imprint(Buffer.from(token.inputDigest, 'hex')),
+        });
         const tsaCertificate = stamped.signerCertificatePem ? certificateFingerprintOfPem(stamped.signerCertificatePem) : null;
-        if (tsaCertificate !== null && verifier.isRevoked(tsaCertificate)) fail('certificate.revoked', revokedMessage('the time-stamp token', token, tsaCertificate));
+        if (tsaCertificate !== null && verifier.isRevoked(tsaCertificate))
+          fail('certificate.revoked', revokedMessage('the time-stamp token', token, tsaCertificate));
       } catch (error) {
         fail('timestamp.invalid', `the time-stamp token does not verify against the certifier CA over the input digest: ${(error as Error).message}`);
       }
@@ -206,7 +238,7 @@ function checkOutput(input: ReturnToCheck, verifier: CertifiedSignatureVerifier,
     case 'deliver': {
       const delivered = new Set(Array.isArray(output.recipientIds) ? output.recipientIds : []);
       if (delivered.size !== input.recipientIds.length || !input.recipientIds.every((recipientId) => delivered.has(recipientId))) {
-        fail('deliver.recipients-mismatch', 'the delivery does not name exactly the correspondence\'s recipients');
+        fail('deliver.recipients-mismatch', "the delivery does not name exactly the correspondence's recipients");
       }
       return;
     }
@@ -262,7 +294,12 @@ function sameParameters(a: StepParameters | undefined, b: StepParameters): boole
 /** The reasons of an operator's StepFailed, attributed to it. */
 export function stepFailedReasons(token: CertificationToken, reported: readonly Reason[]): Reason[] {
   return [
-    { rule: 'step.failed', message: `operator ${token.operatorId} reported it could not perform step ${token.step} (attempt ${token.attempt})`, partyId: token.operatorId, subjectRole: 'operator' },
+    {
+      rule: 'step.failed',
+      message: `operator ${token.operatorId} reported it could not perform step ${token.step} (attempt ${token.attempt})`,
+      partyId: token.operatorId,
+      subjectRole: 'operator',
+    },
     ...reported.map((reason) => ({ rule: reason.rule, message: reason.message, partyId: token.operatorId, subjectRole: 'operator' as const })),
   ];
 }

@@ -10,5 +10,8 @@ export interface OperatorFacts {
 
 export const operatorFactsFold = {
   initialState: (): OperatorFacts => ({ facts: initialPartyFacts(), keys: initialPartyKeys() }),
-  evolve: (state: OperatorFacts, event: PartyEvent): OperatorFacts => ({ facts: evolvePartyFacts(state.facts, event), keys: evolvePartyKeys(state.keys, event) }),
+  evolve: (state: OperatorFacts, event: PartyEvent): OperatorFacts => ({
+    facts: evolvePartyFacts(state.facts, event),
+    keys: evolvePartyKeys(state.keys, event),
+  }),
 };

@@ -8,24 +8,40 @@ const now = new Date(t(30));
 const requested: SessionEvent = {
   type: 'SessionRequested',
   version: 1,
-  data: { sessionId: 's1', userId: 'alice', counterpartIds: ['bob'], correspondenceKind: 'registered', levelRequired: 'substantial', sessionChannel: 'https', requestedAt: t(0) },
+  data: {
+    sessionId: 's1',
+    userId: 'alice',
+    counterpartIds: ['bob'],
+    correspondenceKind: 'registered',
+    levelRequired: 'substantial',
+    sessionChannel: 'https',
+    requestedAt: t(0),
+  },
 };
-const opened: SessionEvent = { type: 'SessionOpened', version: 1, data: { sessionId: 's1', credentialDigest: 'd', openedAt: t(1), idleTimeoutSeconds: 900, absoluteExpiresAt: t(20) } };
+const opened: SessionEvent = {
+  type: 'SessionOpened',
+  version: 1,
+  data: { sessionId: 's1', credentialDigest: 'd', openedAt: t(1), idleTimeoutSeconds: 900, absoluteExpiresAt: t(20) },
+};
 const closed = (minutes: number): SessionEvent => ({ type: 'SessionClosed', version: 1, data: { sessionId: 's1', closedAt: t(minutes) } });
-const expired = (minutes: number): SessionEvent => ({ type: 'SessionExpired', version: 1, data: { sessionId: 's1', rule: 'session.idle', expiredAt: t(minutes) } });
+const expired = (minutes: number): SessionEvent => ({
+  type: 'SessionExpired',
+  version: 1,
+  data: { sessionId: 's1', rule: 'session.idle', expiredAt: t(minutes) },
+});
 const denied: SessionEvent = { type: 'SessionDenied', version: 1, data: { sessionId: 's1', checkId: null, reasons: [], deniedAt: t(1) } };
 
 const fold = (events: SessionEvent[]): SenderSession => events.reduce(evolveSenderSession, initialSenderSession());
 const rule = (session: SenderSession, senderId: string, at: string) => sessionProblem(session, senderId, at, now)?.rule ?? null;
 
-describe('the sender\'s session at the delivery gate', () => {
-  it('accepts a submission made in the sender\'s open session', () => {
+describe("the sender's session at the delivery gate", () => {
+  it("accepts a submission made in the sender's open session", () => {
     expect(sessionProblem(fold([requested, opened]), 'alice', t(5), now)).toBeNull();
     // Closing the session after sending does not void what was sent while it was open.
     expect(rule(fold([requested, opened, closed(6)]), 'alice', t(5))).toBeNull();
   });
 
-  it('refuses (session.not-open) an unknown session, someone else\'s, or one never opened', () => {
+  it("refuses (session.not-open) an unknown session, someone else's, or one never opened", () => {
     expect(sessionProblem(fold([]), 'alice', t(5), now)).toMatchObject({ rule: 'session.not-open', partyId: 'alice', subjectRole: 'sender' });
     expect(rule(fold([requested, opened]), 'mallory', t(5))).toBe('session.not-open');
     expect(rule(fold([requested]), 'alice', t(5))).toBe('session.not-open');

@@ -25,7 +25,9 @@ export function evolveSenderSession(state: SenderSession, event: SessionEvent): 
   if (state.status === 'unknown') return state;
   switch (event.type) {
     case 'SessionOpened':
-      return state.status === 'requested' ? { ...state, status: 'open', openedAt: event.data.openedAt, absoluteExpiresAt: event.data.absoluteExpiresAt } : state;
+      return state.status === 'requested'
+        ? { ...state, status: 'open', openedAt: event.data.openedAt, absoluteExpiresAt: event.data.absoluteExpiresAt }
+        : state;
     case 'SessionClosed':
       return state.status === 'ended' ? state : { ...state, status: 'ended', endedAt: event.data.closedAt };
     case 'SessionExpired':

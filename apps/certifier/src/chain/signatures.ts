@@ -68,7 +68,8 @@ function splitCompact(compact: unknown, detached: boolean): CompactParts {
     if (error instanceof JwsError) throw error;
     throw new JwsError('jws.header.invalid', 'The protected header is not JSON');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new JwsError('jws.header.invalid', 'The protected header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new JwsError('jws.header.invalid', 'The protected header is not a JSON object');
   const record = header as Record<string, unknown>;
   // Ed25519 only on this path (node:crypto, fast); critical or unencoded-payload headers are not understood.
   if (record.alg !== 'EdDSA') throw new JwsError('jws.alg.unexpected', `The JWS is signed ${String(record.alg)}; expected EdDSA`);
@@ -161,7 +162,8 @@ export class CertifiedSignatureVerifier {
     const cached = this.leaves.get(x5c[0]);
     if (!cached) return undefined;
     const moment = at.getTime();
-    if (moment < cached.from || moment >= cached.until) throw new JwsError('jws.certificate.expired', 'The signer certificate (or the CA) is not valid at this time');
+    if (moment < cached.from || moment >= cached.until)
+      throw new JwsError('jws.certificate.expired', 'The signer certificate (or the CA) is not valid at this time');
     return cached;
   }
 
@@ -170,7 +172,9 @@ export class CertifiedSignatureVerifier {
     const leaf = new X509Certificate(signerCertificatePem);
     const entry: CachedLeaf = {
       publicKey: leaf.publicKey,
-      spkiFingerprint: createHash('sha256').update(leaf.publicKey.export({ type: 'spki', format: 'der' })).digest('hex'),
+      spkiFingerprint: createHash('sha256')
+        .update(leaf.publicKey.export({ type: 'spki', format: 'der' }))
+        .digest('hex'),
       certificateFingerprint: createHash('sha256').update(leaf.raw).digest('hex'),
       from: Math.max(Date.parse(leaf.validFrom), this.caFrom),
       until: Math.min(Date.parse(leaf.validTo) + 1000, this.caUntil),

@@ -2,8 +2,15 @@ import { EvidenceLogConfigError, loadEvidenceLogConfig, originIdOf } from './evi
 
 describe('evidence log configuration', () => {
   it('defaults to a checkpoint every second or every 1,000 records', () => {
-    expect(loadEvidenceLogConfig({})).toEqual({ origin: 'localhost/sigillum/evidence', checkpointMs: 1000, checkpointLeaves: 1000, tsaPolicyOid: '1.3.6.1.4.1.32473.3161.2' });
-    expect(loadEvidenceLogConfig({ EVIDENCE_LOG_ORIGIN: 'sigillum.example.org/sigillum/evidence', EVIDENCE_CHECKPOINT_MS: '250', EVIDENCE_CHECKPOINT_LEAVES: '10' })).toMatchObject({
+    expect(loadEvidenceLogConfig({})).toEqual({
+      origin: 'localhost/sigillum/evidence',
+      checkpointMs: 1000,
+      checkpointLeaves: 1000,
+      tsaPolicyOid: '1.3.6.1.4.1.32473.3161.2',
+    });
+    expect(
+      loadEvidenceLogConfig({ EVIDENCE_LOG_ORIGIN: 'sigillum.example.org/sigillum/evidence', EVIDENCE_CHECKPOINT_MS: '250', EVIDENCE_CHECKPOINT_LEAVES: '10' }),
+    ).toMatchObject({
       origin: 'sigillum.example.org/sigillum/evidence',
       checkpointMs: 250,
       checkpointLeaves: 10,

@@ -22,7 +22,10 @@ export const EVIDENCE_LOG_ENVIRONMENT = {
   },
   EVIDENCE_CHECKPOINT_MS: { default: '1000', help: 'the certifier signs a checkpoint of the evidence log this many ms after it grew (100 to 3600000)' },
   EVIDENCE_CHECKPOINT_LEAVES: { default: '1000', help: '… or as soon as this many evidence records were added, whichever comes first (1 to 1000000)' },
-  EVIDENCE_LOG_TSA_POLICY_OID: { default: '1.3.6.1.4.1.32473.3161.2', help: 'TSA policy OID (dotted decimal) of the RFC 3161 time-stamp of every checkpoint: your time-stamping policy' },
+  EVIDENCE_LOG_TSA_POLICY_OID: {
+    default: '1.3.6.1.4.1.32473.3161.2',
+    help: 'TSA policy OID (dotted decimal) of the RFC 3161 time-stamp of every checkpoint: your time-stamping policy',
+  },
 } as const;
 
 export class EvidenceLogConfigError extends Error {
@@ -45,11 +48,19 @@ export function loadEvidenceLogConfig(env: Readonly<Record<string, string | unde
   };
   const origin = read('EVIDENCE_LOG_ORIGIN');
   if (!isKeyName(origin) || origin.length > 256) {
-    throw new EvidenceLogConfigError(`EVIDENCE_LOG_ORIGIN="${origin}" must be a non-empty name of at most 256 characters without spaces or "+" (e.g. sigillum.example.org/sigillum/evidence)`);
+    throw new EvidenceLogConfigError(
+      `EVIDENCE_LOG_ORIGIN="${origin}" must be a non-empty name of at most 256 characters without spaces or "+" (e.g. sigillum.example.org/sigillum/evidence)`,
+    );
   }
   const tsaPolicyOid = read('EVIDENCE_LOG_TSA_POLICY_OID');
-  if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(tsaPolicyOid)) throw new EvidenceLogConfigError(`EVIDENCE_LOG_TSA_POLICY_OID="${tsaPolicyOid}" must be a dotted-decimal OID such as 1.3.6.1.4.1.32473.3161.2`);
-  return { origin, checkpointMs: integer('EVIDENCE_CHECKPOINT_MS', 100, 3_600_000), checkpointLeaves: integer('EVIDENCE_CHECKPOINT_LEAVES', 1, 1_000_000), tsaPolicyOid };
+  if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(tsaPolicyOid))
+    throw new EvidenceLogConfigError(`EVIDENCE_LOG_TSA_POLICY_OID="${tsaPolicyOid}" must be a dotted-decimal OID such as 1.3.6.1.4.1.32473.3161.2`);
+  return {
+    origin,
+    checkpointMs: integer('EVIDENCE_CHECKPOINT_MS', 100, 3_600_000),
+    checkpointLeaves: integer('EVIDENCE_CHECKPOINT_LEAVES', 1, 1_000_000),
+    tsaPolicyOid,
+  };
 }
 
 /** The id of the log's checkpoint stream `evidencelog-<originId>`: hex of the first 16 bytes of SHA-256(origin). */

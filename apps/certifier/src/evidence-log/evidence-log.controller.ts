@@ -7,7 +7,11 @@ import type { LogIntegrityReport } from './log-integrity';
 import { EvidenceLogIntegrity } from './log-integrity.service';
 
 const noCheckpoint = () =>
-  new NotFoundException({ statusCode: 404, code: 'EVIDENCE_LOG.NO_CHECKPOINT', message: 'The evidence log has not signed a checkpoint yet (it signs within EVIDENCE_CHECKPOINT_MS of the first evidence)' });
+  new NotFoundException({
+    statusCode: 404,
+    code: 'EVIDENCE_LOG.NO_CHECKPOINT',
+    message: 'The evidence log has not signed a checkpoint yet (it signs within EVIDENCE_CHECKPOINT_MS of the first evidence)',
+  });
 
 const badSize = (message: string) => new BadRequestException({ statusCode: 400, code: 'EVIDENCE_LOG.BAD_SIZE', message });
 
@@ -64,26 +68,44 @@ export class EvidenceLogController {
   }
 
   @Get('evidence-log/tile/*path')
-  @ApiOperation({ summary: 'A hash tile (tile/<L>/<N>[.p/<W>]) or an entry bundle (tile/entries/<N>[.p/<W>]) of the evidence log, per c2sp.org/tlog-tiles, within the latest checkpoint' })
+  @ApiOperation({
+    summary:
+      'A hash tile (tile/<L>/<N>[.p/<W>]) or an entry bundle (tile/entries/<N>[.p/<W>]) of the evidence log, per c2sp.org/tlog-tiles, within the latest checkpoint',
+  })
   @ApiParam({ name: 'path', description: 'the tile path after tile/, e.g. 0/000.p/12, 1/x001/234 or entries/000' })
   @ApiProduces('application/octet-stream')
   @Access(staff('auditor'))
   async tile(@Param('path') path: string | string[]): Promise<StreamableFile> {
     const tilePath = `tile/${Array.isArray(path) ? path.join('/') : path}`;
     const ref = parseTilePath(tilePath);
-    if (!ref) throw new NotFoundException({ statusCode: 404, code: 'EVIDENCE_LOG.NOT_A_TILE', message: `${tilePath} is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])` });
+    if (!ref)
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'EVIDENCE_LOG.NOT_A_TILE',
+        message: `${tilePath} is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])`,
+      });
     await this.evidenceLog.refresh();
     const content = this.evidenceLog.tile(ref);
-    if (!content) throw new NotFoundException({ statusCode: 404, code: 'EVIDENCE_LOG.NO_SUCH_TILE', message: `${tilePath} is not in the latest checkpoint of the evidence log` });
+    if (!content)
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'EVIDENCE_LOG.NO_SUCH_TILE',
+        message: `${tilePath} is not in the latest checkpoint of the evidence log`,
+      });
     return new StreamableFile(content, { type: 'application/octet-stream', length: content.length });
   }
 
   @Get('evidence-log/consistency')
-  @ApiOperation({ summary: 'A consistency proof (RFC 9162 §2.1.4) from the tree of `from` evidence records to the tree of `to` (default: the latest checkpoint)' })
+  @ApiOperation({
+    summary: 'A consistency proof (RFC 9162 §2.1.4) from the tree of `from` evidence records to the tree of `to` (default: the latest checkpoint)',
+  })
   @ApiQuery({ name: 'from', required: true, type: Number })
   @ApiQuery({ name: 'to', required: false, type: Number })
   @Access(staff('auditor'))
-  async consistency(@Query('from') rawFrom?: string, @Query('to') rawTo?: string): Promise<{ from: number; to: number; fromRoot: string; toRoot: string; proof: string[] }> {
+  async consistency(
+    @Query('from') rawFrom?: string,
+    @Query('to') rawTo?: string,
+  ): Promise<{ from: number; to: number; fromRoot: string; toRoot: string; proof: string[] }> {
     const from = sizeOf(rawFrom, 'from');
     if (from === undefined) throw badSize('from is required');
     await this.evidenceLog.refresh();
@@ -114,7 +136,7 @@ export class EvidenceLogController {
   @Get('evidence/:correspondenceId/proof')
   @ApiOperation({
     summary:
-      'The evidence records of a correspondence with their leaf indexes and inclusion proofs (RFC 9162 §2.1.3) to the latest signed checkpoint, and the log\'s signed completeness statement (how many records of the correspondence the log holds under it)',
+      "The evidence records of a correspondence with their leaf indexes and inclusion proofs (RFC 9162 §2.1.3) to the latest signed checkpoint, and the log's signed completeness statement (how many records of the correspondence the log holds under it)",
   })
   @Access(staff('auditor'))
   async proof(
@@ -124,12 +146,25 @@ export class EvidenceLogController {
     const latest = this.evidenceLog.latest();
     const records = await this.evidenceLog.leavesOf(correspondenceId, latest);
     if (records.length === 0) {
-      throw new NotFoundException({ statusCode: 404, code: 'EVIDENCE.UNKNOWN_CORRESPONDENCE', message: `No evidence of correspondence ${correspondenceId} is recorded (check the id, or wait a moment after sending)` });
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'EVIDENCE.UNKNOWN_CORRESPONDENCE',
+        message: `No evidence of correspondence ${correspondenceId} is recorded (check the id, or wait a moment after sending)`,
+      });
     }
     return {
       correspondenceId,
       verifierKey: this.evidenceLog.verifierKey,
-      checkpoint: latest ? { origin: this.evidenceLog.origin, treeSize: latest.treeSize, rootHash: latest.rootHash.toString('base64'), note: latest.note, signedAt: latest.signedAt, timeStampToken: latest.timeStampToken } : null,
+      checkpoint: latest
+        ? {
+            origin: this.evidenceLog.origin,
+            treeSize: latest.treeSize,
+            rootHash: latest.rootHash.toString('base64'),
+            note: latest.note,
+            signedAt: latest.signedAt,
+            timeStampToken: latest.timeStampToken,
+          }
+        : null,
       // Signed with the checkpoint key: how many records of the correspondence the log holds under that checkpoint.
       completeness: this.evidenceLog.completenessOf(correspondenceId, latest),
       records,

@@ -32,15 +32,39 @@ describe('EvidenceLog (real SQLite store)', () => {
     return store;
   };
   const logOf = (store: SqliteEventStore, config: Partial<EvidenceLogConfig> = {}) =>
-    new EvidenceLog(store, clock, uuidGenerator, signer, tsa, { origin: ORIGIN, checkpointMs: 3_600_000, checkpointLeaves: 3, tsaPolicyOid: '1.2.3', ...config });
+    new EvidenceLog(store, clock, uuidGenerator, signer, tsa, {
+      origin: ORIGIN,
+      checkpointMs: 3_600_000,
+      checkpointLeaves: 3,
+      tsaPolicyOid: '1.2.3',
+      ...config,
+    });
 
   async function recordEvidence(store: SqliteEventStore, count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const correspondenceId = randomUUID();
-      const record = { eventName: 'SubmissionAcceptance', EvidenceIdentifier: randomUUID(), MessageIdentifier: correspondenceId, chainIndex: 0, previousEvidenceDigest: null };
+      const record = {
+        eventName: 'SubmissionAcceptance',
+        EvidenceIdentifier: randomUUID(),
+        MessageIdentifier: correspondenceId,
+        chainIndex: 0,
+        previousEvidenceDigest: null,
+      };
       await store.append(
         streamIdOf(EVIDENCE_CATEGORY, correspondenceId),
-        [pendingEvent('EvidenceRecorded', { evidenceId: record.EvidenceIdentifier, correspondenceId, chainIndex: 0, eventName: record.eventName, record, recordDigest: recordDigestOf(record), previousEvidenceDigest: null, jws: 'x.y.z', recordedAt: new Date().toISOString() })],
+        [
+          pendingEvent('EvidenceRecorded', {
+            evidenceId: record.EvidenceIdentifier,
+            correspondenceId,
+            chainIndex: 0,
+            eventName: record.eventName,
+            record,
+            recordDigest: recordDigestOf(record),
+            previousEvidenceDigest: null,
+            jws: 'x.y.z',
+            recordedAt: new Date().toISOString(),
+          }),
+        ],
         'no-stream',
       );
     }
@@ -114,7 +138,10 @@ describe('EvidenceLog (real SQLite store)', () => {
     expect(await checkpointsOf(store)).toHaveLength(1);
 
     const db = new Database(file);
-    const row = db.prepare("SELECT global_position, data FROM events WHERE stream_id LIKE 'evidence-%' ORDER BY global_position LIMIT 1 OFFSET 1").get() as { global_position: number; data: string };
+    const row = db.prepare("SELECT global_position, data FROM events WHERE stream_id LIKE 'evidence-%' ORDER BY global_position LIMIT 1 OFFSET 1").get() as {
+      global_position: number;
+      data: string;
+    };
     const data = JSON.parse(row.data) as { record: { eventName: string } };
     data.record.eventName = 'ContentHandover';
     db.prepare('UPDATE events SET data = ? WHERE global_position = ?').run(JSON.stringify(data), row.global_position);

@@ -122,7 +122,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       } catch (error) {
         // Said once per distinct failure, not every POLL_MS while it lasts.
         const message = (error as Error).message;
-        if (!this.stopping && message !== this.lastFailure) this.log.warn(`evidence log: ${message} (retried every ${Math.min(POLL_MS, this.config.checkpointMs)} ms)`);
+        if (!this.stopping && message !== this.lastFailure)
+          this.log.warn(`evidence log: ${message} (retried every ${Math.min(POLL_MS, this.config.checkpointMs)} ms)`);
         this.lastFailure = message;
       }
     });
@@ -235,7 +236,9 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
         const data = (recorded.event as EvidenceRecorded).data;
         const entry = canonicalizeToBuffer(data.record);
         if (createHash('sha256').update(entry).digest('hex') !== data.recordDigest) {
-          this.log.error(`evidence ${data.evidenceId} (${recorded.streamId}@${recorded.streamRevision}): recordDigest is not the SHA-256 of its record; logged as stored`);
+          this.log.error(
+            `evidence ${data.evidenceId} (${recorded.streamId}@${recorded.streamRevision}): recordDigest is not the SHA-256 of its record; logged as stored`,
+          );
         }
         const leafIndex = this.tree.append(entry);
         this.leafOf.set(data.evidenceId, leafIndex);
@@ -254,7 +257,13 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       this.revision = event.streamRevision;
       if (event.event.type !== 'EvidenceCheckpointSigned') continue;
       const data = (event.event as EvidenceCheckpointSigned).data;
-      this.checkpoints.push({ treeSize: data.treeSize, rootHash: Buffer.from(data.rootHash, 'hex'), note: data.note, signedAt: data.signedAt, timeStampToken: data.timeStampToken });
+      this.checkpoints.push({
+        treeSize: data.treeSize,
+        rootHash: Buffer.from(data.rootHash, 'hex'),
+        note: data.note,
+        signedAt: data.signedAt,
+        timeStampToken: data.timeStampToken,
+      });
     }
   }
 
@@ -294,7 +303,11 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       data: { origin: this.origin, treeSize, rootHash: rootHash.toString('hex'), note, verifierKey: this.signer.verifierKey, signedAt, timeStampToken },
     };
     try {
-      await this.store.append(this.streamId, [{ event, metadata: { eventId, correlationId: eventId, causationId: eventId, occurredAt: signedAt, source: CERTIFIER_SOURCE } }], this.revision === -1 ? 'no-stream' : this.revision);
+      await this.store.append(
+        this.streamId,
+        [{ event, metadata: { eventId, correlationId: eventId, causationId: eventId, occurredAt: signedAt, source: CERTIFIER_SOURCE } }],
+        this.revision === -1 ? 'no-stream' : this.revision,
+      );
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       // Another certifier signed first: take its checkpoint, sign again later if still due.

@@ -36,7 +36,11 @@ export class EvidenceLogIntegrity {
     const { report, signingStopped } = this.cached && Date.now() - this.cached.at < HEALTH_REPORT_TTL_MS ? this.cached : await this.fresh();
     const last = report.lastCheckpoint;
     if (report.status === 'consistent') {
-      return { up: true, detail: `signing: ${report.checkedLeaves} evidence records, last checkpoint ${last ? `of size ${last.size}` : 'none yet'}`, checkedLeaves: report.checkedLeaves };
+      return {
+        up: true,
+        detail: `signing: ${report.checkedLeaves} evidence records, last checkpoint ${last ? `of size ${last.size}` : 'none yet'}`,
+        checkedLeaves: report.checkedLeaves,
+      };
     }
     const state = signingStopped ? 'signing stopped' : 'inconsistent (still signing)';
     return { up: false, detail: `${state}: ${report.problems[0].message}`, problems: report.problems.length, checkedLeaves: report.checkedLeaves };
@@ -78,7 +82,10 @@ export class EvidenceLogIntegrity {
       }
       if (batch.length < READ_BATCH) break;
     }
-    const checked = { ...checkLogIntegrityDetailed({ verifierKey: this.evidenceLog.verifierKey, origin: this.evidenceLog.origin, checkpoints, evidence }), at: Date.now() };
+    const checked = {
+      ...checkLogIntegrityDetailed({ verifierKey: this.evidenceLog.verifierKey, origin: this.evidenceLog.origin, checkpoints, evidence }),
+      at: Date.now(),
+    };
     this.cached = checked;
     return checked;
   }

@@ -18,10 +18,26 @@ function story(letters: number, perLetter: number): StoredEvidence[] {
     for (let chainIndex = 0; chainIndex < perLetter; chainIndex++) {
       const evidenceId = randomUUID();
       const eventName = ['SubmissionAcceptance', 'ContentHandover', 'sigillum:StepCertified'][chainIndex % 3];
-      const record = { EvidenceIdentifier: evidenceId, eventName, correspondenceId, chainIndex, previousEvidenceDigest: previous, EventTime: `2026-01-0${l + 1}T00:00:0${chainIndex}.000Z` };
+      const record = {
+        EvidenceIdentifier: evidenceId,
+        eventName,
+        correspondenceId,
+        chainIndex,
+        previousEvidenceDigest: previous,
+        EventTime: `2026-01-0${l + 1}T00:00:0${chainIndex}.000Z`,
+      };
       const recordDigest = digest(record);
       const payload = canonicalizeToBuffer(record).toString('base64url');
-      out.push({ evidenceId, correspondenceId, chainIndex, eventName, record, recordDigest, previousEvidenceDigest: previous, jws: `eyJhbGciOiJFZERTQSJ9.${payload}.c2ln` });
+      out.push({
+        evidenceId,
+        correspondenceId,
+        chainIndex,
+        eventName,
+        record,
+        recordDigest,
+        previousEvidenceDigest: previous,
+        jws: `eyJhbGciOiJFZERTQSJ9.${payload}.c2ln`,
+      });
       previous = recordDigest;
     }
   }
@@ -32,11 +48,17 @@ function checkpointsAt(evidence: readonly StoredEvidence[], sizes: readonly numb
   const tree = MerkleTree.fromEntries(evidence.map((leaf) => canonicalizeToBuffer(leaf.record)));
   return sizes.map((size, i) => {
     const rootHash = tree.root(size);
-    return { treeSize: size, rootHash: rootHash.toString('hex'), note: signNote(formatCheckpoint({ origin: ORIGIN, size, rootHash }), [signer]), signedAt: `2026-01-01T00:00:0${i}.000Z` };
+    return {
+      treeSize: size,
+      rootHash: rootHash.toString('hex'),
+      note: signNote(formatCheckpoint({ origin: ORIGIN, size, rootHash }), [signer]),
+      signedAt: `2026-01-01T00:00:0${i}.000Z`,
+    };
   });
 }
 
-const check = (evidence: readonly StoredEvidence[], checkpoints: readonly RecordedCheckpoint[]) => checkLogIntegrity({ verifierKey, origin: ORIGIN, evidence, checkpoints });
+const check = (evidence: readonly StoredEvidence[], checkpoints: readonly RecordedCheckpoint[]) =>
+  checkLogIntegrity({ verifierKey, origin: ORIGIN, evidence, checkpoints });
 
 describe('checkLogIntegrity', () => {
   const original = story(4, 3); // leaves 0..11: letter l holds leaves 3l..3l+2
@@ -44,7 +66,12 @@ describe('checkLogIntegrity', () => {
 
   it('finds nothing in an untouched log, and names its last checkpoint', () => {
     const report = check(original, checkpoints);
-    expect(report).toMatchObject({ status: 'consistent', checkedLeaves: 12, lastCheckpoint: { size: 12, root: Buffer.from(checkpoints[3].rootHash, 'hex').toString('base64') }, problems: [] });
+    expect(report).toMatchObject({
+      status: 'consistent',
+      checkedLeaves: 12,
+      lastCheckpoint: { size: 12, root: Buffer.from(checkpoints[3].rootHash, 'hex').toString('base64') },
+      problems: [],
+    });
     expect(check(original, []).status).toBe('consistent');
   });
 
@@ -66,7 +93,9 @@ describe('checkLogIntegrity', () => {
   it('a deleted row that ended its chain: the range and the chain that ends there', () => {
     const report = check([...original.slice(0, 5), ...original.slice(6)], checkpoints);
     expect(report.problems[0]).toMatchObject({ kind: 'deleted', leafIndex: 3 });
-    expect(report.problems[0].message).toContain(`correspondence ${original[4].correspondenceId} ends at chainIndex 1 (leaf 4): its chainIndex 2 may be among them`);
+    expect(report.problems[0].message).toContain(
+      `correspondence ${original[4].correspondenceId} ends at chainIndex 1 (leaf 4): its chainIndex 2 may be among them`,
+    );
   });
 
   it('names both leaves of a reordered pair, even across correspondences', () => {
@@ -87,7 +116,13 @@ describe('checkLogIntegrity', () => {
     const edited = [...original];
     edited[7] = { ...edited[7], record: { ...edited[7].record, EventTime: '2026-01-03T00:00:02.000Z' } };
     const report = check(edited, checkpoints);
-    expect(report.problems[0]).toMatchObject({ kind: 'edited', leafIndex: 7, evidenceId: original[7].evidenceId, correspondenceId: original[7].correspondenceId, chainIndex: 1 });
+    expect(report.problems[0]).toMatchObject({
+      kind: 'edited',
+      leafIndex: 7,
+      evidenceId: original[7].evidenceId,
+      correspondenceId: original[7].correspondenceId,
+      chainIndex: 1,
+    });
     expect(report.problems[0].message).toMatch(/recordDigest is no longer the SHA-256/);
 
     const rewritten = [...original];
@@ -102,7 +137,9 @@ describe('checkLogIntegrity', () => {
     const forged = [...checkpoints];
     forged[1] = { ...forged[1], note: forged[1].note.replace('\n6\n', '\n7\n') };
     const report = check(original, forged);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: 'checkpoint', leafIndex: null, message: expect.stringMatching(/checkpoint #2 \(size 6.*does not verify/) })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'checkpoint', leafIndex: null, message: expect.stringMatching(/checkpoint #2 \(size 6.*does not verify/) }),
+    ]);
     expect(checkLogIntegrityDetailed({ verifierKey, evidence: original, checkpoints: forged }).signingStopped).toBe(false);
     expect(checkLogIntegrityDetailed({ verifierKey, evidence: original.slice(0, 11), checkpoints }).signingStopped).toBe(true);
   });

@@ -180,13 +180,26 @@ export function checkLogIntegrityDetailed(input: LogIntegrityInput): { report: L
   const tree = MerkleTree.fromEntries(entries);
   const last = checkpoints[checkpoints.length - 1];
   const failing = checkpoints.find((checkpoint) => checkpoint.size <= n && !tree.root(checkpoint.size).equals(checkpoint.root));
-  const good = Math.max(0, ...checkpoints.filter((checkpoint) => checkpoint.size <= n && (failing === undefined || checkpoint.size < failing.size)).map((checkpoint) => checkpoint.size));
+  const good = Math.max(
+    0,
+    ...checkpoints
+      .filter((checkpoint) => checkpoint.size <= n && (failing === undefined || checkpoint.size < failing.size))
+      .map((checkpoint) => checkpoint.size),
+  );
   const short = last !== undefined && last.size > n ? last.size - n : 0;
-  const shortNote = short > 0 ? `; the store holds ${n} evidence records, ${short} fewer than the ${last!.size} of the checkpoint signed at ${last!.signedAt}` : '';
+  const shortNote =
+    short > 0 ? `; the store holds ${n} evidence records, ${short} fewer than the ${last!.size} of the checkpoint signed at ${last!.signedAt}` : '';
   const primary: IntegrityProblem[] = [];
   if (failing !== undefined) {
     const within = (problem: IntegrityProblem) => problem.leafIndex !== null && problem.leafIndex >= good && problem.leafIndex < failing.size;
-    const swap = findSwap(tree, leaves.map((_, i) => tree.leafHashAt(i)), checkpoints, good, failing.size, input.swapBudget ?? 20_000);
+    const swap = findSwap(
+      tree,
+      leaves.map((_, i) => tree.leafHashAt(i)),
+      checkpoints,
+      good,
+      failing.size,
+      input.swapBudget ?? 20_000,
+    );
     const stated = `the store no longer gives the root of the checkpoint of size ${failing.size} signed at ${failing.signedAt} (the one of size ${good} still matches)`;
     if (swap !== undefined) {
       const [i, j] = swap;
@@ -195,7 +208,11 @@ export function checkLogIntegrityDetailed(input: LogIntegrityInput): { report: L
         const { kind, leafIndex } = structural[k];
         if ((kind === 'deleted' || kind === 'reordered') && leafIndex !== null && leafIndex >= i && leafIndex <= j) structural.splice(k, 1);
       }
-      primary.push({ kind: 'reordered', ...name(i), message: `${describe(i)} and ${describe(j)} were swapped: exchanged back they give every signed root; ${stated}` });
+      primary.push({
+        kind: 'reordered',
+        ...name(i),
+        message: `${describe(i)} and ${describe(j)} were swapped: exchanged back they give every signed root; ${stated}`,
+      });
     } else if (structural.some(within)) {
       const first = structural.filter(within).sort((a, b) => a.leafIndex! - b.leafIndex!)[0];
       structural.splice(structural.indexOf(first), 1);
@@ -250,7 +267,8 @@ function verifyCheckpoints(input: LogIntegrityInput, problems: IntegrityProblem[
     try {
       const body = parseCheckpoint(openNote(recorded.note, [verifier!]).text);
       if (body.origin !== origin) throw new Error(`its origin is ${body.origin}, not ${origin}`);
-      if (body.size !== recorded.treeSize || body.rootHash.toString('hex') !== recorded.rootHash) throw new Error(`its note says size ${body.size} root ${body.rootHash.toString('hex')}, its event ${recorded.treeSize} ${recorded.rootHash}`);
+      if (body.size !== recorded.treeSize || body.rootHash.toString('hex') !== recorded.rootHash)
+        throw new Error(`its note says size ${body.size} root ${body.rootHash.toString('hex')}, its event ${recorded.treeSize} ${recorded.rootHash}`);
       const previous = usable[usable.length - 1];
       if (previous !== undefined && body.size < previous.size) throw new Error(`it is smaller than the checkpoint before it (${previous.size})`);
       usable.push({ size: body.size, root: body.rootHash, signedAt: recorded.signedAt ?? 'an unknown time' });
@@ -265,7 +283,12 @@ function verifyCheckpoints(input: LogIntegrityInput, problems: IntegrityProblem[
 function cutChains(leaves: readonly StoredEvidence[], from: number, to: number): string {
   const lastOf = new Map<string, number>();
   leaves.forEach((leaf, index) => lastOf.set(leaf.correspondenceId, index));
-  const cut = [...lastOf.entries()].filter(([, index]) => index >= from && index < to).map(([id, index]) => `correspondence ${id} ends at chainIndex ${leaves[index].chainIndex} (leaf ${index}): its chainIndex ${leaves[index].chainIndex + 1} may be among them`);
+  const cut = [...lastOf.entries()]
+    .filter(([, index]) => index >= from && index < to)
+    .map(
+      ([id, index]) =>
+        `correspondence ${id} ends at chainIndex ${leaves[index].chainIndex} (leaf ${index}): its chainIndex ${leaves[index].chainIndex + 1} may be among them`,
+    );
   return cut.length === 0 ? '' : `; chains that end there: ${cut.join('; ')}`;
 }
 
@@ -273,7 +296,14 @@ function cutChains(leaves: readonly StoredEvidence[], from: number, to: number):
  * Two leaves i < j, i in [from, to), whose exchange gives every signed root the tree reaches (the first divergence
  * at i). O(log² n) a pair, with the unchanged subtrees taken from the tree; at most `budget` pairs.
  */
-function findSwap(tree: MerkleTree, hashes: readonly Buffer[], checkpoints: readonly UsableCheckpoint[], from: number, to: number, budget: number): [number, number] | undefined {
+function findSwap(
+  tree: MerkleTree,
+  hashes: readonly Buffer[],
+  checkpoints: readonly UsableCheckpoint[],
+  from: number,
+  to: number,
+  budget: number,
+): [number, number] | undefined {
   const n = hashes.length;
   const reachable = checkpoints.filter((checkpoint) => checkpoint.size <= n && checkpoint.size > from);
   if (reachable.length === 0) return undefined;

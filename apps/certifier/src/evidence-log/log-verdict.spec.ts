@@ -8,7 +8,14 @@ function logOf(signedSize?: number) {
   const leaves = new Map<string, LoggedLeaf[]>();
   const leafOf = new Map<string, number>();
   const served: ServedRecord[] = [];
-  const order: [string, number][] = [['A', 0], ['B', 0], ['A', 1], ['A', 2], ['B', 1], ['A', 3]];
+  const order: [string, number][] = [
+    ['A', 0],
+    ['B', 0],
+    ['A', 1],
+    ['A', 2],
+    ['B', 1],
+    ['A', 3],
+  ];
   for (const [correspondence, chainIndex] of order) {
     const record = { MessageIdentifier: correspondence, chainIndex, eventName: `E${chainIndex}` };
     const evidenceId = `${correspondence}-${chainIndex}`;

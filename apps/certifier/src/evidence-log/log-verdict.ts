@@ -61,11 +61,19 @@ export function logVerdict(correspondenceId: string, served: readonly ServedReco
     const leafIndex = log.leafOf(item.evidenceId);
     const named = { chainIndex: item.chainIndex, eventName: item.eventName };
     if (leafIndex === undefined) {
-      problems.push({ ...named, rule: 'log.missing', message: `record ${item.chainIndex} (${item.eventName}) is not a leaf of the evidence log: it was not written by the certifier's log order` });
+      problems.push({
+        ...named,
+        rule: 'log.missing',
+        message: `record ${item.chainIndex} (${item.eventName}) is not a leaf of the evidence log: it was not written by the certifier's log order`,
+      });
       continue;
     }
     if (leafIndex <= previousLeaf) {
-      problems.push({ ...named, rule: 'log.order', message: `record ${item.chainIndex} (${item.eventName}) is leaf ${leafIndex}, not after the record before it (leaf ${previousLeaf}): records were reordered` });
+      problems.push({
+        ...named,
+        rule: 'log.order',
+        message: `record ${item.chainIndex} (${item.eventName}) is leaf ${leafIndex}, not after the record before it (leaf ${previousLeaf}): records were reordered`,
+      });
     }
     previousLeaf = Math.max(previousLeaf, leafIndex);
     if (checkpoint === undefined || leafIndex >= checkpoint.treeSize) {

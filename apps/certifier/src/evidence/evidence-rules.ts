@@ -72,7 +72,14 @@ const evidence = (
   recipients: readonly string[],
   details: () => Partial<EvidenceRecord> = () => ({}),
   expiresAt?: string,
-): Outcome => ({ kind: 'evidence', name, eventTime, recipients, details: () => ({ ...(expiresAt ? { expiresAt } : {}), ...details() }), ...(expiresAt ? { expiresAt } : {}) });
+): Outcome => ({
+  kind: 'evidence',
+  name,
+  eventTime,
+  recipients,
+  details: () => ({ ...(expiresAt ? { expiresAt } : {}), ...details() }),
+  ...(expiresAt ? { expiresAt } : {}),
+});
 
 const instant = (iso: string) => Date.parse(iso);
 
@@ -261,7 +268,8 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
       const refusal = event.type === 'RefusedByRecipient' ? event.data.reason : null;
       const recipient = facts.recipients.get(d.recipientId);
       if (!recipient) return ignored('recipient.unknown', `${d.recipientId} is not a recipient of this correspondence`);
-      if (recipient.phase !== 'notified') return ignored('recipient.not-awaiting-answer', `Recipient ${d.recipientId} is ${recipient.phase}, not awaiting an answer`);
+      if (recipient.phase !== 'notified')
+        return ignored('recipient.not-awaiting-answer', `Recipient ${d.recipientId} is ${recipient.phase}, not awaiting an answer`);
       const expiresAt = recipient.expiresAt as string;
       if (instant(at) >= instant(expiresAt)) return lateAnswer(d.recipientId, expiresAt, at, accepted ? 'acceptance' : 'refusal');
       if (accepted) return evidence('ConsignmentAcceptance', at, [d.recipientId], undefined, expiresAt);
@@ -286,7 +294,8 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
       const d = event.data;
       const recipient = facts.recipients.get(d.recipientId);
       if (!recipient) return ignored('recipient.unknown', `${d.recipientId} is not a recipient of this correspondence`);
-      if (recipient.phase !== 'notified') return ignored('recipient.not-awaiting-answer', `Recipient ${d.recipientId} is ${recipient.phase}, not awaiting an answer`);
+      if (recipient.phase !== 'notified')
+        return ignored('recipient.not-awaiting-answer', `Recipient ${d.recipientId} is ${recipient.phase}, not awaiting an answer`);
       const expiresAt = recipient.expiresAt as string;
       if (instant(d.expiredAt) < instant(expiresAt)) return ignored('expiry.premature', `Expiry at ${d.expiredAt} is before the deadline ${expiresAt}`);
       return evidence(
@@ -313,7 +322,8 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
       const expiresAt = recipient.expiresAt as string;
       // After a timely acceptance the content may be retrieved at any time.
       if (recipient.phase === 'accepted') return evidence('ContentHandover', d.handedOverAt, [d.recipientId], undefined, expiresAt);
-      if (recipient.phase !== 'notified') return ignored('recipient.not-reached', `Recipient ${d.recipientId} is ${recipient.phase}; no content can be handed over`);
+      if (recipient.phase !== 'notified')
+        return ignored('recipient.not-reached', `Recipient ${d.recipientId} is ${recipient.phase}; no content can be handed over`);
       // Consent mode: never certify a handover the recipient had not accepted.
       if (facts.mode === 'consent') return ignored('handover.before-acceptance', `Consent mode: recipient ${d.recipientId} had not accepted`);
       if (instant(d.handedOverAt) >= instant(expiresAt)) return lateAnswer(d.recipientId, expiresAt, d.handedOverAt, 'retrieval');
@@ -400,4 +410,3 @@ export function learn(facts: Facts, source: SourceEvent, outcome: Outcome): void
     }
   }
 }
-

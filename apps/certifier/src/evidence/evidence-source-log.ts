@@ -65,7 +65,9 @@ export class EvidenceSourceLog {
       return event ? { eventId: recorded.metadata.eventId, category, event } : null;
     } catch (error) {
       if (!(error instanceof ShapeError)) throw error;
-      this.log.warn(`${recorded.streamId}@${recorded.streamRevision} (${recorded.event.type}, event ${recorded.metadata.eventId}) gives no evidence: ${error.message}`);
+      this.log.warn(
+        `${recorded.streamId}@${recorded.streamRevision} (${recorded.event.type}, event ${recorded.metadata.eventId}) gives no evidence: ${error.message}`,
+      );
       return null;
     }
   }

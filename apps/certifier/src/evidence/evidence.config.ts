@@ -38,11 +38,15 @@ export function loadEvidenceConfig(env: Readonly<Record<string, string | undefin
   const policyId = raw === undefined || raw === '' ? EVIDENCE_ENVIRONMENT.EVIDENCE_POLICY_ID.default : raw;
   // A URI (scheme:rest), e.g. urn:oid:1.2.3 or https://example.org/cps, without spaces: it is written into signed evidence.
   if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(policyId) || policyId.length > 512) {
-    throw new EvidenceConfigError(`EVIDENCE_POLICY_ID="${policyId}" must be a URI without spaces (e.g. urn:oid:1.3.6.1.4.1.99999.1 or https://example.org/cps)`);
+    throw new EvidenceConfigError(
+      `EVIDENCE_POLICY_ID="${policyId}" must be a URI without spaces (e.g. urn:oid:1.3.6.1.4.1.99999.1 or https://example.org/cps)`,
+    );
   }
   const signatures = env.EVIDENCE_RECORD_SIGNATURES?.trim() || EVIDENCE_ENVIRONMENT.EVIDENCE_RECORD_SIGNATURES.default;
   if (!(RECORD_SIGNATURES as readonly string[]).includes(signatures)) {
-    throw new EvidenceConfigError(`EVIDENCE_RECORD_SIGNATURES="${signatures}" must be one of ${RECORD_SIGNATURES.join(', ')} (none: proven by the evidence log; jws: each record signed too)`);
+    throw new EvidenceConfigError(
+      `EVIDENCE_RECORD_SIGNATURES="${signatures}" must be one of ${RECORD_SIGNATURES.join(', ')} (none: proven by the evidence log; jws: each record signed too)`,
+    );
   }
   return { policyId, recordSignatures: signatures as RecordSignatures };
 }

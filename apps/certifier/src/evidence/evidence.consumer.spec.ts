@@ -35,7 +35,9 @@ describe('EvidenceConsumer and event types it does not know', () => {
   it('skips an unknown ce_type (counted, no evidence, not dead-lettered)', async () => {
     await expect(consumer.onCorrespondenceEvent(record('sigillum.correspondence.SomethingNew', { correspondenceId: C }))).resolves.toBeUndefined();
     expect(record$).not.toHaveBeenCalled();
-    expect(unknownEventTypeCounts()).toEqual([{ consumer: 'evidence', topic: 'sigillum.correspondence.events', type: 'sigillum.correspondence.SomethingNew', count: 1 }]);
+    expect(unknownEventTypeCounts()).toEqual([
+      { consumer: 'evidence', topic: 'sigillum.correspondence.events', type: 'sigillum.correspondence.SomethingNew', count: 1 },
+    ]);
   });
 
   it('dead-letters a malformed record of a type it knows, with the reason', async () => {

@@ -63,7 +63,13 @@ export class EvidenceController {
     await this.ensureParticipant(principal, correspondenceId);
     const records = await this.evidence.list(correspondenceId);
     if (records === undefined) throw unknown(correspondenceId);
-    return { correspondenceId, caCertificate: '/ca/certificate', signingCertificate: this.evidence.signingCertificatePem, proof: `/evidence/${correspondenceId}/proof`, records };
+    return {
+      correspondenceId,
+      caCertificate: '/ca/certificate',
+      signingCertificate: this.evidence.signingCertificatePem,
+      proof: `/evidence/${correspondenceId}/proof`,
+      records,
+    };
   }
 
   @Get(':correspondenceId/verification')
@@ -72,7 +78,10 @@ export class EvidenceController {
       'Verifies the evidence of a correspondence on the server: the chain (digests, links, indexes, per-record JWS if any) and the evidence log (each record as stored is the leaf the latest signed checkpoint covers, in log order, none deleted)',
   })
   @Access(staff('auditor'), party())
-  async verification(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentPrincipal() principal: Principal): Promise<EvidenceVerification> {
+  async verification(
+    @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<EvidenceVerification> {
     await this.ensureParticipant(principal, correspondenceId);
     const records = await this.evidence.list(correspondenceId);
     if (records === undefined) throw unknown(correspondenceId);

@@ -1,7 +1,15 @@
 import type { EvidenceRecorded } from '@sigillum/contracts';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
 import { nameBasedId } from '@sigillum/runtime/ids';
-import { createEvidenceDecider, type EvidenceState, initialState, evolve, MissingEvidenceContextError, planEvidence, type RecordEvidence } from './evidence.decider';
+import {
+  createEvidenceDecider,
+  type EvidenceState,
+  initialState,
+  evolve,
+  MissingEvidenceContextError,
+  planEvidence,
+  type RecordEvidence,
+} from './evidence.decider';
 import type { EvidenceRecord } from './evidence-record';
 import { recordDigestOf } from './evidence-record';
 import { EMPTY_CONTEXT, type SourceEvent } from './evidence-sources';
@@ -147,7 +155,11 @@ describe('evidence decider', () => {
     const issued = records(events).find((r) => r.eventName === 'sigillum:CertificationTokenIssued' && r.certificationToken?.stepIndex === 1);
     expect(issued?.tokenDigest).toBe(returned?.processingTokens?.[0].tokenDigest); // what the operator acknowledged
     const consignment = records(events).find((r) => r.eventName === 'ContentConsignment');
-    expect(consignment).toMatchObject({ issuerRole: 'R-ERDS', RecipientDetails: [{ partyId: 'recipient-0001' }], expiresAt: story.acceptByOf('recipient-0001') });
+    expect(consignment).toMatchObject({
+      issuerRole: 'R-ERDS',
+      RecipientDetails: [{ partyId: 'recipient-0001' }],
+      expiresAt: story.acceptByOf('recipient-0001'),
+    });
     expect(JSON.stringify(events)).not.toContain('Mise en demeure'); // the subject is private: never in evidence
     expect(JSON.stringify(events)).not.toContain('letter.pdf');
   });
@@ -206,7 +218,9 @@ describe('evidence decider', () => {
     story.handedOver('recipient-0001');
     const mine = forRecipient(record(story), 'recipient-0001');
     const rejection = mine.find((r) => r.eventName === 'ConsignmentRejection');
-    expect(rejection?.EventReasons).toEqual([{ code: 'recipient.refused', uri: 'urn:sigillum:reason:recipient.refused', text: 'Not my address', partyId: 'recipient-0001', subjectRole: 'recipient' }]);
+    expect(rejection?.EventReasons).toEqual([
+      { code: 'recipient.refused', uri: 'urn:sigillum:reason:recipient.refused', text: 'Not my address', partyId: 'recipient-0001', subjectRole: 'recipient' },
+    ]);
     expect(mine[mine.length - 1].eventName).toBe('ConsignmentRejection');
   });
 
@@ -278,7 +292,10 @@ describe('evidence decider', () => {
     expect(names(events).slice(-2)).toEqual(['sigillum:CertificationTokenMissing', 'ContentConsignmentFailure']);
     const [missing, failure] = records(events).slice(-2);
     expect(missing.EventReasons?.[0]).toMatchObject({ code: 'token.acknowledgement-missing', partyId: 'operator-seal', subjectRole: 'operator' });
-    expect(failure).toMatchObject({ RecipientDetails: [{ partyId: 'recipient-0001' }, { partyId: 'recipient-0002' }], EventReasons: [{ code: 'retries.exhausted' }] });
+    expect(failure).toMatchObject({
+      RecipientDetails: [{ partyId: 'recipient-0001' }, { partyId: 'recipient-0002' }],
+      EventReasons: [{ code: 'retries.exhausted' }],
+    });
   });
 
   it('given a chain failing after delivery (archive), then the chain failure is evidenced without closing the recipients', () => {

@@ -1,7 +1,14 @@
 import { assertNever, type Decider, type EvidenceRecorded } from '@sigillum/contracts';
 import { nameBasedId } from '@sigillum/runtime/ids';
 import { erdsEventIdOf, issuerRoleOf, NEGATIVE_EVIDENCE } from './evidence-names';
-import { EVIDENCE_CANONICALIZATION, EVIDENCE_RECORD_VERSION, type EvidenceIssuerDetails, type EvidenceRecord, recordDigestOf, type UserContentInfo } from './evidence-record';
+import {
+  EVIDENCE_CANONICALIZATION,
+  EVIDENCE_RECORD_VERSION,
+  type EvidenceIssuerDetails,
+  type EvidenceRecord,
+  recordDigestOf,
+  type UserContentInfo,
+} from './evidence-record';
 import { evaluate, type Facts, learn, newFacts, type Outcome } from './evidence-rules';
 import type { EvidenceContext, SourceEvent } from './evidence-sources';
 
@@ -165,29 +172,31 @@ function buildRecord(
 //////// The decider
 
 /** The events the new records give, each with its digest and link (unsigned: see EvidenceIssuer); and the sources declined. */
-export function recordEvidence(command: EvidenceCommand, state: EvidenceState, issuer: EvidenceIssuer): { events: EvidenceRecorded[]; ignored: readonly IgnoredSource[] } {
+export function recordEvidence(
+  command: EvidenceCommand,
+  state: EvidenceState,
+  issuer: EvidenceIssuer,
+): { events: EvidenceRecorded[]; ignored: readonly IgnoredSource[] } {
   switch (command.type) {
     case 'RecordEvidence': {
       if (state.status === 'recording' && state.correspondenceId !== command.correspondenceId) {
         throw new Error(`Evidence of ${state.correspondenceId} cannot record sources of ${command.correspondenceId}`);
       }
       const plan = planEvidence(state, command, issuer);
-      const events = plan.records.map(
-        ({ record, digest }): EvidenceRecorded => ({
-          type: 'EvidenceRecorded',
-          version: 1,
-          data: {
-            evidenceId: record.EvidenceIdentifier,
-            correspondenceId: command.correspondenceId,
-            chainIndex: record.chainIndex,
-            eventName: record.eventName,
-            record: record as unknown as Readonly<Record<string, unknown>>,
-            recordDigest: digest,
-            previousEvidenceDigest: record.previousEvidenceDigest,
-            recordedAt: command.recordedAt,
-          },
-        }),
-      );
+      const events = plan.records.map(({ record, digest }): EvidenceRecorded => ({
+        type: 'EvidenceRecorded',
+        version: 1,
+        data: {
+          evidenceId: record.EvidenceIdentifier,
+          correspondenceId: command.correspondenceId,
+          chainIndex: record.chainIndex,
+          eventName: record.eventName,
+          record: record as unknown as Readonly<Record<string, unknown>>,
+          recordDigest: digest,
+          previousEvidenceDigest: record.previousEvidenceDigest,
+          recordedAt: command.recordedAt,
+        },
+      }));
       return { events, ignored: plan.ignored };
     }
     default:

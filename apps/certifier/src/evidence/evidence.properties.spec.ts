@@ -18,7 +18,12 @@ import { ACCEPTANCE_WINDOW_MS, CorrespondenceStory, digestIssuer, temporarySigne
 
 type Answer = 'accept-then-retrieve' | 'refuse' | 'expire' | 'expire-premature' | 'accept-late' | 'refuse-late' | 'retrieve-directly' | 'silent';
 type Path = 'delivered' | 'gate-refused' | 'fails-before-delivery' | 'fails-after-delivery';
-type Mutation = { kind: 'none' } | { kind: 'duplicate'; at: number } | { kind: 'drop'; at: number } | { kind: 'swap'; a: number; b: number } | { kind: 'shuffle'; seed: number };
+type Mutation =
+  | { kind: 'none' }
+  | { kind: 'duplicate'; at: number }
+  | { kind: 'drop'; at: number }
+  | { kind: 'swap'; a: number; b: number }
+  | { kind: 'shuffle'; seed: number };
 
 interface Scenario {
   readonly consignment: 'basic' | 'consent';
@@ -31,7 +36,16 @@ interface Scenario {
   readonly cuts: readonly number[];
 }
 
-const answerArb = fc.constantFrom<Answer>('accept-then-retrieve', 'refuse', 'expire', 'expire-premature', 'accept-late', 'refuse-late', 'retrieve-directly', 'silent');
+const answerArb = fc.constantFrom<Answer>(
+  'accept-then-retrieve',
+  'refuse',
+  'expire',
+  'expire-premature',
+  'accept-late',
+  'refuse-late',
+  'retrieve-directly',
+  'silent',
+);
 const mutationArb = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Mutation>({ kind: 'none' }) },
   { weight: 1, arbitrary: fc.nat(200).map<Mutation>((at) => ({ kind: 'duplicate', at })) },
@@ -143,8 +157,11 @@ function mutate(sources: readonly SourceEvent[], mutations: readonly Mutation[])
       }
       case 'shuffle': {
         let seed = mutation.seed || 1;
-        const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-        result = result.map((source) => ({ source, key: random() })).sort((x, y) => x.key - y.key).map(({ source }) => source);
+        const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+        result = result
+          .map((source) => ({ source, key: random() }))
+          .sort((x, y) => x.key - y.key)
+          .map(({ source }) => source);
         break;
       }
     }
@@ -153,13 +170,22 @@ function mutate(sources: readonly SourceEvent[], mutations: readonly Mutation[])
 }
 
 /** Feeds the log to the decider as the consumer does: growing prefixes, each decided on the state so far. */
-function run(story: CorrespondenceStory, sources: readonly SourceEvent[], cuts: readonly number[], issuer: EvidenceIssuer = digestIssuer, recordedAt = '2026-03-02T12:00:00.000Z'): EvidenceRecorded[] {
+function run(
+  story: CorrespondenceStory,
+  sources: readonly SourceEvent[],
+  cuts: readonly number[],
+  issuer: EvidenceIssuer = digestIssuer,
+  recordedAt = '2026-03-02T12:00:00.000Z',
+): EvidenceRecorded[] {
   const decider = createEvidenceDecider(issuer);
   const ends = [...new Set([...cuts.map((cut) => cut % (sources.length + 1)), sources.length])].sort((a, b) => a - b);
   let state: EvidenceState = initialState();
   const all: EvidenceRecorded[] = [];
   for (const end of ends) {
-    const events = decider.decide({ type: 'RecordEvidence', correspondenceId: story.correspondenceId, sources: sources.slice(0, end), context: story.context, recordedAt }, state);
+    const events = decider.decide(
+      { type: 'RecordEvidence', correspondenceId: story.correspondenceId, sources: sources.slice(0, end), context: story.context, recordedAt },
+      state,
+    );
     for (const event of events) state = evolve(state, event);
     all.push(...events);
   }
@@ -167,8 +193,7 @@ function run(story: CorrespondenceStory, sources: readonly SourceEvent[], cuts: 
 }
 
 const recordsOf = (events: readonly EvidenceRecorded[]) => events.map((event) => event.data.record as unknown as EvidenceRecord);
-const names = (records: readonly EvidenceRecord[], recipientId: string) =>
-  records.filter((r) => r.RecipientDetails.some((d) => d.partyId === recipientId));
+const names = (records: readonly EvidenceRecord[], recipientId: string) => records.filter((r) => r.RecipientDetails.some((d) => d.partyId === recipientId));
 
 /** How many terminal evidences the unmutated scenario must give each recipient: exactly one when its story ends. */
 function expectedTerminals(scenario: Scenario, index: number): number {
@@ -203,16 +228,19 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
 
   it('2. no ContentHandover in consent mode before the recipient accepted', () => {
     fc.assert(
-      fc.property(scenarioArb.map((s) => ({ ...s, consignment: 'consent' as const })), (scenario) => {
-        const story = storyOf(scenario);
-        const records = recordsOf(run(story, mutate(story.sources, scenario.mutations), scenario.cuts));
-        for (const handover of records.filter((r) => r.eventName === 'ContentHandover')) {
-          const recipientId = handover.RecipientDetails[0].partyId;
-          const acceptance = records.find((r) => r.eventName === 'ConsignmentAcceptance' && r.RecipientDetails[0].partyId === recipientId);
-          expect(acceptance).toBeDefined();
-          expect(acceptance!.chainIndex).toBeLessThan(handover.chainIndex);
-        }
-      }),
+      fc.property(
+        scenarioArb.map((s) => ({ ...s, consignment: 'consent' as const })),
+        (scenario) => {
+          const story = storyOf(scenario);
+          const records = recordsOf(run(story, mutate(story.sources, scenario.mutations), scenario.cuts));
+          for (const handover of records.filter((r) => r.eventName === 'ContentHandover')) {
+            const recipientId = handover.RecipientDetails[0].partyId;
+            const acceptance = records.find((r) => r.eventName === 'ConsignmentAcceptance' && r.RecipientDetails[0].partyId === recipientId);
+            expect(acceptance).toBeDefined();
+            expect(acceptance!.chainIndex).toBeLessThan(handover.chainIndex);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -224,7 +252,8 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
         const records = recordsOf(run(story, mutate(story.sources, scenario.mutations), scenario.cuts));
         for (const r of records) {
           if (r.eventName === 'AcceptanceRejectionExpiry') expect(Date.parse(r.EventTime)).toBeGreaterThanOrEqual(Date.parse(r.expiresAt!));
-          if (r.eventName === 'ConsignmentAcceptance' || r.eventName === 'ConsignmentRejection') expect(Date.parse(r.EventTime)).toBeLessThan(Date.parse(r.expiresAt!));
+          if (r.eventName === 'ConsignmentAcceptance' || r.eventName === 'ConsignmentRejection')
+            expect(Date.parse(r.EventTime)).toBeLessThan(Date.parse(r.expiresAt!));
           if (r.eventName === 'ContentHandover' && Date.parse(r.EventTime) >= Date.parse(r.expiresAt!)) {
             const acceptance = records.find((a) => a.eventName === 'ConsignmentAcceptance' && a.RecipientDetails[0].partyId === r.RecipientDetails[0].partyId);
             expect(acceptance && Date.parse(acceptance.EventTime) < Date.parse(acceptance.expiresAt!)).toBe(true);
@@ -242,7 +271,9 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
         let sources = mutate(story.sources, scenario.mutations);
         if (withoutReasons) {
           // Writers that forgot their reasons: the evidence still states one.
-          sources = sources.map((s) => ('reasons' in (s.event.data as object) ? { ...s, event: { ...s.event, data: { ...s.event.data, reasons: [] } } as SourceEvent['event'] } : s));
+          sources = sources.map((s) =>
+            'reasons' in (s.event.data as object) ? { ...s, event: { ...s.event, data: { ...s.event.data, reasons: [] } } as SourceEvent['event'] } : s,
+          );
         }
         for (const r of recordsOf(run(story, sources, scenario.cuts))) {
           if (!NEGATIVE_EVIDENCE.has(r.eventName)) continue;
@@ -299,7 +330,10 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
 
     const signedChain = (scenario: Scenario) => {
       const story = storyOf(scenario);
-      return signedEvents(run(story, story.sources, scenario.cuts, issuer, recordedAt), signRecord).map((event) => ({ ...event.data, jws: event.data.jws as string }));
+      return signedEvents(run(story, story.sources, scenario.cuts, issuer, recordedAt), signRecord).map((event) => ({
+        ...event.data,
+        jws: event.data.jws as string,
+      }));
     };
 
     it('an untampered chain verifies, and its JWS are deterministic (same key, same record, same signature)', () => {
@@ -317,7 +351,18 @@ describe('evidence invariants (reference §2.3) over random and adversarial corr
     });
 
     type Tamper = 'record-field' | 'record-extra' | 'jws-signature' | 'jws-swap' | 'digest' | 'drop' | 'swap' | 'foreign-key' | 'resigned-link' | 'link';
-    const tamperArb = fc.constantFrom<Tamper>('record-field', 'record-extra', 'jws-signature', 'jws-swap', 'digest', 'drop', 'swap', 'foreign-key', 'resigned-link', 'link');
+    const tamperArb = fc.constantFrom<Tamper>(
+      'record-field',
+      'record-extra',
+      'jws-signature',
+      'jws-swap',
+      'digest',
+      'drop',
+      'swap',
+      'foreign-key',
+      'resigned-link',
+      'link',
+    );
     const foreign = generateKeyPairSync('ed25519');
 
     it('a tampered record, JWS or link is always detected', () => {

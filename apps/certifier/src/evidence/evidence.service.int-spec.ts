@@ -20,10 +20,19 @@ async function write(store: EventStore, story: CorrespondenceStory, sources: rea
   }
   for (const job of story.jobEvents) {
     const streamId = streamIdOf(JOB_CATEGORY, job.tokenId);
-    if ((await store.readStream(streamId)).length === 0) await store.append(streamId, job.events.map((e) => pendingEvent(e.type, e.data)), 'no-stream');
+    if ((await store.readStream(streamId)).length === 0)
+      await store.append(
+        streamId,
+        job.events.map((e) => pendingEvent(e.type, e.data)),
+        'no-stream',
+      );
   }
   for (const source of sources) {
-    await store.append(streamIdOf(source.category, story.correspondenceId), [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
+    await store.append(
+      streamIdOf(source.category, story.correspondenceId),
+      [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })],
+      'any',
+    );
   }
 }
 
@@ -31,7 +40,8 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
   const { signer, cleanup } = temporarySigner();
   const clock = { now: () => new Date() };
   let store: SqliteEventStore;
-  const service = (s: EventStore = store, recordSignatures: RecordSignatures = 'jws') => new EvidenceService(s, clock, uuidGenerator, signer, { policyId: POLICY, recordSignatures });
+  const service = (s: EventStore = store, recordSignatures: RecordSignatures = 'jws') =>
+    new EvidenceService(s, clock, uuidGenerator, signer, { policyId: POLICY, recordSignatures });
   const context = { correlationId: 'corr', causationId: 'cause' };
 
   beforeEach(() => {
@@ -68,7 +78,9 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     expect(served?.map((item) => item.record)).toEqual(expected.map((event) => event.data.record));
     // Ed25519 is deterministic: the service's signatures are the port's over the decided records.
     expect(served?.map((item) => item.jws)).toEqual(signedEvents(expected, recordSignerOf(signer, 'jws')).map((event) => event.data.jws));
-    expect(served?.every((item) => typeof item.jws === 'string' && !('x5c' in JSON.parse(Buffer.from(item.jws.split('.')[0], 'base64url').toString())))).toBe(true);
+    expect(served?.every((item) => typeof item.jws === 'string' && !('x5c' in JSON.parse(Buffer.from(item.jws.split('.')[0], 'base64url').toString())))).toBe(
+      true,
+    );
     expect(served?.map((item) => item.eventName)).toContain('ConsignmentRejection');
     const verdict = await evidence.verification(story.correspondenceId);
     expect(verdict).toMatchObject({ valid: true, problems: [] });
@@ -94,7 +106,13 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     const story = consentStory();
     await write(store, story);
     const [a, b] = [service(), service()];
-    await Promise.all(story.sources.flatMap((source, index) => [a.record(story.correspondenceId, source.eventId, context), (index % 2 ? b : a).record(story.correspondenceId, story.sources[story.sources.length - 1 - index].eventId, context), b.record(story.correspondenceId, source.eventId, context)]));
+    await Promise.all(
+      story.sources.flatMap((source, index) => [
+        a.record(story.correspondenceId, source.eventId, context),
+        (index % 2 ? b : a).record(story.correspondenceId, story.sources[story.sources.length - 1 - index].eventId, context),
+        b.record(story.correspondenceId, source.eventId, context),
+      ]),
+    );
     const served = (await a.list(story.correspondenceId)) ?? [];
     expect(served.map((item) => item.chainIndex)).toEqual(served.map((_, index) => index));
     expect(new Set(served.map((item) => item.evidenceId)).size).toBe(served.length);
@@ -140,7 +158,10 @@ describe('EvidenceService (real SQLite store, real signer)', () => {
     const broken: DomainEvent = { type: 'DeliveredToRecipient', version: 1, data: { correspondenceId: story.correspondenceId, recipientId: 'recipient-0001' } };
     await store.append(streamIdOf('correspondence', story.correspondenceId), [pendingEvent(broken.type, broken.data)], 'any');
     await service().record(story.correspondenceId, story.sources[1].eventId, context);
-    expect((await service().list(story.correspondenceId))?.map((item) => item.eventName)).toEqual(['sigillum:CorrespondenceValidatedBySender', 'SubmissionAcceptance']);
+    expect((await service().list(story.correspondenceId))?.map((item) => item.eventName)).toEqual([
+      'sigillum:CorrespondenceValidatedBySender',
+      'SubmissionAcceptance',
+    ]);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/DeliveredToRecipient, event .* gives no evidence: tokenId must be a non-empty string/));
     warn.mockRestore();
   });

@@ -121,7 +121,10 @@ export class EvidenceService {
       this.ignoredBy.set(command, decided.ignored);
       return signedEvents(decided.events, this.signRecord);
     };
-    this.handle = commandHandler({ decide, evolve, initialState }, { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: CACHED_STREAMS } });
+    this.handle = commandHandler(
+      { decide, evolve, initialState },
+      { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: CACHED_STREAMS } },
+    );
     this.sources = new EvidenceSourceLog(store);
   }
 
@@ -143,9 +146,11 @@ export class EvidenceService {
     const previous = this.running.get(correspondenceId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.recordNow(correspondenceId, triggerEventId, context));
     this.running.set(correspondenceId, next);
-    void next.finally(() => {
-      if (this.running.get(correspondenceId) === next) this.running.delete(correspondenceId);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.running.get(correspondenceId) === next) this.running.delete(correspondenceId);
+      })
+      .catch(() => undefined);
     return next;
   }
 

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CertificationToken, ChainEvent, CorrespondenceEvent, ProcessingStep, TokenAcknowledged, TokenReturned, TrustCheckAnswered } from '@sigillum/contracts';
+import type {
+  CertificationToken,
+  ChainEvent,
+  CorrespondenceEvent,
+  ProcessingStep,
+  TokenAcknowledged,
+  TokenReturned,
+  TrustCheckAnswered,
+} from '@sigillum/contracts';
 import { canonicalize, CertificateAuthority, FileKeyStore } from '@sigillum/crypto';
 import { type CertifierSigner, loadCertifierSigner } from '../signing/certifier-signer';
 import { recordDigestOf, sha256Hex } from './evidence-record';
@@ -186,7 +194,11 @@ export class CorrespondenceStory {
   chainRefused(minutes = 1, reasons = [{ rule: 'level.insufficient', message: 'recipient holds low, substantial required' }]): SourceEvent {
     const refusedAt = this.at(minutes);
     this.trustCheck(false, refusedAt);
-    return this.add('chain', { type: 'ChainRefused', version: 1, data: { correspondenceId: this.correspondenceId, checkId: this.checkId, policyId: 'eidas-default@1', reasons, refusedAt } });
+    return this.add('chain', {
+      type: 'ChainRefused',
+      version: 1,
+      data: { correspondenceId: this.correspondenceId, checkId: this.checkId, policyId: 'eidas-default@1', reasons, refusedAt },
+    });
   }
 
   tokenIssued(stepIndex: number, minutes = 1, attempt = 1): SourceEvent {
@@ -275,12 +287,24 @@ export class CorrespondenceStory {
     return certified;
   }
 
-  stepNonCompliant(stepIndex: number, minutes = 1, reasons = [{ rule: 'digest.chain', message: 'input digest does not follow the previous output' }]): SourceEvent {
+  stepNonCompliant(
+    stepIndex: number,
+    minutes = 1,
+    reasons = [{ rule: 'digest.chain', message: 'input digest does not follow the previous output' }],
+  ): SourceEvent {
     const token = this.tokens.get(stepIndex) as CertificationToken;
     return this.add('chain', {
       type: 'StepNonCompliant',
       version: 1,
-      data: { tokenId: token.tokenId, correspondenceId: this.correspondenceId, stepIndex, step: token.step, operatorId: token.operatorId, reasons, recordedAt: this.at(minutes) },
+      data: {
+        tokenId: token.tokenId,
+        correspondenceId: this.correspondenceId,
+        stepIndex,
+        step: token.step,
+        operatorId: token.operatorId,
+        reasons,
+        recordedAt: this.at(minutes),
+      },
     });
   }
 
@@ -311,11 +335,19 @@ export class CorrespondenceStory {
   }
 
   chainCompleted(minutes = 1): SourceEvent {
-    return this.add('chain', { type: 'ChainCompleted', version: 1, data: { correspondenceId: this.correspondenceId, finalDigest: this.digest, completedAt: this.at(minutes) } });
+    return this.add('chain', {
+      type: 'ChainCompleted',
+      version: 1,
+      data: { correspondenceId: this.correspondenceId, finalDigest: this.digest, completedAt: this.at(minutes) },
+    });
   }
 
   submissionAccepted(minutes = 0): SourceEvent {
-    return this.add('correspondence', { type: 'SubmissionAccepted', version: 1, data: { correspondenceId: this.correspondenceId, checkId: this.checkId, acceptedAt: this.at(minutes) } });
+    return this.add('correspondence', {
+      type: 'SubmissionAccepted',
+      version: 1,
+      data: { correspondenceId: this.correspondenceId, checkId: this.checkId, acceptedAt: this.at(minutes) },
+    });
   }
 
   /** DeliveredToRecipient with the window closing ACCEPTANCE_WINDOW_MS later. */

@@ -51,7 +51,12 @@ describe('evaluateParty under eidas-default@1', () => {
   });
 
   it('a higher level held meets a lower level required', () => {
-    const attributes = [attribute('email', 'high'), attribute('legalName', 'high'), attribute('dateOfBirth', 'high'), attribute('qualifiedCertificate', 'high')];
+    const attributes = [
+      attribute('email', 'high'),
+      attribute('legalName', 'high'),
+      attribute('dateOfBirth', 'high'),
+      attribute('qualifiedCertificate', 'high'),
+    ];
     const verdict = evaluateParty(party('person'), attributes, policy, now, ask('low'));
     expect(verdict.levelHeld).toBe('high');
     expect(verdict.validNow).toBe(true);
@@ -107,7 +112,13 @@ describe('evaluateParty under eidas-default@1', () => {
   });
 
   it('an attribute certified below the level required: level.insufficient naming the attribute', () => {
-    const verdict = evaluateParty(party('person'), [attribute('email', 'low'), attribute('legalName', 'low'), attribute('dateOfBirth', 'substantial')], policy, now, ask('substantial'));
+    const verdict = evaluateParty(
+      party('person'),
+      [attribute('email', 'low'), attribute('legalName', 'low'), attribute('dateOfBirth', 'substantial')],
+      policy,
+      now,
+      ask('substantial'),
+    );
     expect(verdict.levelHeld).toBe('low');
     expect(rules(verdict)).toEqual(['level.insufficient', 'level.insufficient']);
     expect(verdict.reasons[0].message).toBe('party p1 holds low, substantial is required');
@@ -120,7 +131,13 @@ describe('evaluateParty under eidas-default@1', () => {
   });
 
   it('the rules are those of the party kind: an organisation needs registrationNumber, not dateOfBirth', () => {
-    const verdict = evaluateParty(party('organisation'), [attribute('legalName', 'substantial'), attribute('dateOfBirth', 'substantial')], policy, now, ask('substantial'));
+    const verdict = evaluateParty(
+      party('organisation'),
+      [attribute('legalName', 'substantial'), attribute('dateOfBirth', 'substantial')],
+      policy,
+      now,
+      ask('substantial'),
+    );
     expect(rules(verdict)).toEqual(['level.insufficient', 'attribute.missing']);
     expect(verdict.reasons[1].message).toBe('attribute registrationNumber is not certified');
   });

@@ -56,12 +56,7 @@ const ruleHolds = (rule: LevelRule, attributes: readonly CertifiedAttribute[], s
   rule.allOf.every((name) => attributeShortfall(name, rule.level, attributes, scale, now) === null);
 
 /** The highest level of the policy the party's valid certified attributes support now; null when none. */
-export function levelHeld(
-  facts: PartyFacts,
-  attributes: readonly CertifiedAttribute[],
-  policy: LevelPolicy,
-  now: Date,
-): TrustLevel | null {
+export function levelHeld(facts: PartyFacts, attributes: readonly CertifiedAttribute[], policy: LevelPolicy, now: Date): TrustLevel | null {
   if (facts.status !== 'registered') return null;
   let held: TrustLevel | null = null;
   for (const rule of policy.rules) {

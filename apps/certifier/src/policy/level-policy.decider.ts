@@ -1,10 +1,4 @@
-import {
-  assertNever,
-  type Decider,
-  DomainError,
-  type LevelPolicy,
-  type LevelPolicyPublished,
-} from '@sigillum/contracts';
+import { assertNever, type Decider, DomainError, type LevelPolicy, type LevelPolicyPublished } from '@sigillum/contracts';
 import { type LevelPolicyDraft, policyProblems } from './level-policy';
 
 //////// Commands
@@ -17,9 +11,7 @@ export type LevelPolicyCommand = PublishInitialPolicy | PublishPolicy;
 
 //////// State
 
-export type LevelPolicyState =
-  | { readonly status: 'none' }
-  | { readonly status: 'published'; readonly current: LevelPolicy; readonly publishedAt: string };
+export type LevelPolicyState = { readonly status: 'none' } | { readonly status: 'published'; readonly current: LevelPolicy; readonly publishedAt: string };
 
 //////// Decisions
 

@@ -5,13 +5,15 @@ function gatedJobs() {
   let running = 0;
   let most = 0;
   const releases: (() => void)[] = [];
-  const job = (fail = false) => async () => {
-    running++;
-    most = Math.max(most, running);
-    await new Promise<void>((resolve) => releases.push(resolve));
-    running--;
-    if (fail) throw new Error('transport down');
-  };
+  const job =
+    (fail = false) =>
+    async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running--;
+      if (fail) throw new Error('transport down');
+    };
   const releaseAll = async () => {
     while (releases.length > 0 || running > 0) {
       releases.splice(0).forEach((release) => release());

@@ -31,8 +31,14 @@ describe('chooseSecondChannel', () => {
   it('keeps the codes on the older channel while a newly verified one cools, and moves them once it settled', () => {
     const facts = party([channel('old', 'email', '2026-01-02T00:00:00Z'), channel('new', 'email', '2026-02-01T00:00:00Z')]);
     const coolingMs = 24 * 3600_000;
-    expect(chooseSecondChannel('u1', facts, all, { now: new Date('2026-02-01T23:59:59Z'), coolingMs })).toMatchObject({ kind: 'chosen', channel: { channelId: 'old' } });
-    expect(chooseSecondChannel('u1', facts, all, { now: new Date('2026-02-02T00:00:00Z'), coolingMs })).toMatchObject({ kind: 'chosen', channel: { channelId: 'new' } });
+    expect(chooseSecondChannel('u1', facts, all, { now: new Date('2026-02-01T23:59:59Z'), coolingMs })).toMatchObject({
+      kind: 'chosen',
+      channel: { channelId: 'old' },
+    });
+    expect(chooseSecondChannel('u1', facts, all, { now: new Date('2026-02-02T00:00:00Z'), coolingMs })).toMatchObject({
+      kind: 'chosen',
+      channel: { channelId: 'new' },
+    });
   });
 
   it('refuses with channel.cooling when the settled channel was removed and the new one still cools, naming when', () => {

@@ -2,9 +2,7 @@ import type { Reason, SecondChannelKind } from '@sigillum/contracts';
 import { chooseSessionChannel } from '@sigillum/contracts/directory/channel-choice';
 import type { PartyFacts, SecondChannelFact } from '../state/party-facts';
 
-export type ChannelChoice =
-  | { readonly kind: 'chosen'; readonly channel: SecondChannelFact }
-  | { readonly kind: 'none'; readonly reasons: readonly Reason[] };
+export type ChannelChoice = { readonly kind: 'chosen'; readonly channel: SecondChannelFact } | { readonly kind: 'none'; readonly reasons: readonly Reason[] };
 
 /** How the rule is applied: the certifier's clock and CHANNEL_COOLING_HOURS. */
 export interface ChannelChoiceContext {

@@ -48,14 +48,19 @@ const failed: SecondChannelDeliveryFailed = {
 describe('session secret decider', () => {
   describe('given no secret', () => {
     it('when issued with a channel, then SessionSecretIssued #1 naming the passed check, with the verifier and expiry now + TTL', () => {
-      spec.given([]).when(issue).then([issued(1, 'v1', t0)]);
+      spec
+        .given([])
+        .when(issue)
+        .then([issued(1, 'v1', t0)]);
     });
 
     it('when no usable channel, then SessionSecretRefused with the reasons', () => {
       spec
         .given([])
         .when({ ...issue, offer: unverified })
-        .then([{ type: 'SessionSecretRefused', version: 1, data: { sessionId: 's1', partyId: 'u1', reasons: unverified.reasons, refusedAt: t0.toISOString() } }]);
+        .then([
+          { type: 'SessionSecretRefused', version: 1, data: { sessionId: 's1', partyId: 'u1', reasons: unverified.reasons, refusedAt: t0.toISOString() } },
+        ]);
     });
 
     it('when a resend is asked, then it is refused: there is nothing to resend', () => {
@@ -66,7 +71,12 @@ describe('session secret decider', () => {
           {
             type: 'SessionSecretResendRefused',
             version: 1,
-            data: { sessionId: 's1', reasons: [{ rule: 'secret.none', message: 'no code was issued for this session' }], retryAfter: null, refusedAt: t0.toISOString() },
+            data: {
+              sessionId: 's1',
+              reasons: [{ rule: 'secret.none', message: 'no code was issued for this session' }],
+              retryAfter: null,
+              refusedAt: t0.toISOString(),
+            },
           },
         ]);
     });
@@ -78,7 +88,10 @@ describe('session secret decider', () => {
 
   describe('given a secret issued', () => {
     it('when issued again (a redelivered request), then nothing happens', () => {
-      spec.given([issued(1, 'v1', t0)]).when({ ...issue, offer: offer('other') }).thenNothingHappens();
+      spec
+        .given([issued(1, 'v1', t0)])
+        .when({ ...issue, offer: offer('other') })
+        .thenNothingHappens();
     });
 
     it('when a resend comes before the interval, then it is refused with retryAfter', () => {
@@ -100,7 +113,10 @@ describe('session secret decider', () => {
     });
 
     it('when a resend comes after the interval, then SessionSecretIssued #2, naming the same passed check', () => {
-      spec.given([issued(1, 'v1', t0)]).when(resend(at(30))).then([issued(2, 'v2', at(30))]);
+      spec
+        .given([issued(1, 'v1', t0)])
+        .when(resend(at(30)))
+        .then([issued(2, 'v2', at(30))]);
     });
 
     it('when the resends are spent, then refused for good (retryAfter null)', () => {
@@ -125,20 +141,38 @@ describe('session secret decider', () => {
       spec
         .given([issued(1, 'v1', t0)])
         .when({ ...resend(at(40)), offer: unverified })
-        .then([{ type: 'SessionSecretResendRefused', version: 1, data: { sessionId: 's1', reasons: unverified.reasons, retryAfter: null, refusedAt: at(40).toISOString() } }]);
+        .then([
+          {
+            type: 'SessionSecretResendRefused',
+            version: 1,
+            data: { sessionId: 's1', reasons: unverified.reasons, retryAfter: null, refusedAt: at(40).toISOString() },
+          },
+        ]);
     });
 
     it('when its delivery failed, then SecondChannelDeliveryFailed, once', () => {
       const record = { type: 'RecordDeliveryFailure' as const, sessionId: 's1', issueNumber: 1, reason: 'Error: gateway down', now: t0 };
-      spec.given([issued(1, 'v1', t0)]).when(record).then([failed]);
-      spec.given([issued(1, 'v1', t0), failed]).when(record).thenNothingHappens();
-      spec.given([issued(1, 'v1', t0)]).when({ ...record, issueNumber: 2 }).thenNothingHappens();
+      spec
+        .given([issued(1, 'v1', t0)])
+        .when(record)
+        .then([failed]);
+      spec
+        .given([issued(1, 'v1', t0), failed])
+        .when(record)
+        .thenNothingHappens();
+      spec
+        .given([issued(1, 'v1', t0)])
+        .when({ ...record, issueNumber: 2 })
+        .thenNothingHappens();
     });
   });
 
   describe('given a secret whose delivery failed', () => {
     it('when a resend comes at once, then it is not throttled by the interval', () => {
-      spec.given([issued(1, 'v1', t0), failed]).when(resend(at(1))).then([issued(2, 'v2', at(1))]);
+      spec
+        .given([issued(1, 'v1', t0), failed])
+        .when(resend(at(1)))
+        .then([issued(2, 'v2', at(1))]);
     });
   });
 

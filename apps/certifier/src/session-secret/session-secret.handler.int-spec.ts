@@ -1,13 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PoisonMessageError } from '@sigillum/bus';
 import type { OutOfBandMessage, OutOfBandReceipt, OutOfBandSender } from '@sigillum/channels';
-import {
-  type DeliveredMessage,
-  eventTopicForStream,
-  messageFromRecordedEvent,
-  type SecondChannelKind,
-  type SessionSecretIssued,
-} from '@sigillum/contracts';
+import { type DeliveredMessage, eventTopicForStream, messageFromRecordedEvent, type SecondChannelKind, type SessionSecretIssued } from '@sigillum/contracts';
 import { verifyCode } from '@sigillum/crypto';
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { pendingEvent } from '@sigillum/testing/events';
@@ -188,7 +182,10 @@ describe('SessionSecretHandler (SQLite event store, events as the directory and 
     await handler.handle(message);
 
     const [check] = await store.readStream(`trustcheck-${sessionCheckId(sessionId)}`);
-    expect(check.event).toMatchObject({ type: 'TrustCheckAnswered', data: { passed: true, subjectOf: sessionId, purpose: 'session', policyId: 'eidas-default@1' } });
+    expect(check.event).toMatchObject({
+      type: 'TrustCheckAnswered',
+      data: { passed: true, subjectOf: sessionId, purpose: 'session', policyId: 'eidas-default@1' },
+    });
     expect((check.event.data as { verdicts: { subjectRole: string }[] }).verdicts.map((v) => v.subjectRole)).toEqual(['user', 'counterpart', 'operator']);
 
     const events = await secretEvents(sessionId);

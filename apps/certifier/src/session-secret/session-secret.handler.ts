@@ -75,7 +75,9 @@ export class SessionSecretHandler implements OnApplicationShutdown {
     if (pending === 0) return;
     const seconds = this.config.oobSendDrainSeconds ?? 10;
     if (!(await this.deliveries.drain(seconds * 1000))) {
-      this.log.warn(`${this.deliveries.pending} out-of-band send(s) of session codes did not finish within ${seconds}s of shutdown; their users can ask for a resend`);
+      this.log.warn(
+        `${this.deliveries.pending} out-of-band send(s) of session codes did not finish within ${seconds}s of shutdown; their users can ask for a resend`,
+      );
     }
   }
 
@@ -157,7 +159,10 @@ export class SessionSecretHandler implements OnApplicationShutdown {
     const current = await this.store.readStream(streamId);
     // A redelivered resend request already left its mark (its id is the causation of what it caused).
     if (current.some((recorded) => recorded.metadata.causationId === context.causationId)) return;
-    const state = foldEvents(sessionSecretDecider, current.map(({ event }) => event as SessionSecretEvent));
+    const state = foldEvents(
+      sessionSecretDecider,
+      current.map(({ event }) => event as SessionSecretEvent),
+    );
     const prepared = state.status === 'issued' ? await this.prepareSecret(state.partyId, sessionId) : null;
     const result = await this.handleSecret(
       streamId,

@@ -18,12 +18,22 @@ export interface CertifiedKeySpec {
  * One of the certifier's own keys and its certificate from the certifier's CA: the key is created at first use (kept
  * encrypted in the keystore); a missing, expired or mismatched certificate (another key, another CA) is issued again.
  */
-export function loadCertifiedKey(keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock, spec: CertifiedKeySpec): { key: StoredKeyPair; certificatePem: string } {
+export function loadCertifiedKey(
+  keystore: FileKeyStore,
+  ca: CertificateAuthority,
+  clock: Clock,
+  spec: CertifiedKeySpec,
+): { key: StoredKeyPair; certificatePem: string } {
   const key = keystore.getOrCreateKeyPair(spec.keyName, spec.algorithm);
   const now = clock.now();
   const issue = () =>
-    ca.issue({ subject: { commonName: spec.commonName, organisation: 'Sigillum' }, publicKeyPem: key.publicKeyPem, profile: spec.profile, validityDays: spec.validityDays, now })
-      .certificatePem;
+    ca.issue({
+      subject: { commonName: spec.commonName, organisation: 'Sigillum' },
+      publicKeyPem: key.publicKeyPem,
+      profile: spec.profile,
+      validityDays: spec.validityDays,
+      now,
+    }).certificatePem;
   let { content: certificatePem } = keystore.getOrCreateArtifact(spec.certificateArtifact, issue);
   const certificate = new X509Certificate(certificatePem);
   const usable =

@@ -1,6 +1,15 @@
 import type { Provider } from '@nestjs/common';
 import { CLOCK, type Clock } from '@sigillum/contracts';
-import { type CertificateAuthority, type FileKeyStore, signJws, signJwsDetached, type StoredKeyPair, verifyJws, verifyJwsDetached, type VerifiedJws } from '@sigillum/crypto';
+import {
+  type CertificateAuthority,
+  type FileKeyStore,
+  signJws,
+  signJwsDetached,
+  type StoredKeyPair,
+  verifyJws,
+  verifyJwsDetached,
+  type VerifiedJws,
+} from '@sigillum/crypto';
 import { KEY_STORE } from '@sigillum/runtime';
 import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
 import { loadCertifiedKey } from './certified-key';

@@ -1,5 +1,12 @@
 import { parseData, PoisonMessageError } from '@sigillum/bus';
-import { type DeliveredMessage, eventTypeOf, OPERATOR_ROLES, type ProcessingStep, readOperatorSpecificationRegistered, readPartyRegistered } from '@sigillum/contracts';
+import {
+  type DeliveredMessage,
+  eventTypeOf,
+  OPERATOR_ROLES,
+  type ProcessingStep,
+  readOperatorSpecificationRegistered,
+  readPartyRegistered,
+} from '@sigillum/contracts';
 import type { SqliteProjection } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 

@@ -17,7 +17,10 @@ const answer: TrustCheckAnswered['data'] = {
 
 describe('trust check decider', () => {
   it('given no answer, when an answer is recorded, then TrustCheckAnswered', () => {
-    spec.given([]).when({ type: 'RecordTrustCheckAnswer', answer }).then([{ type: 'TrustCheckAnswered', version: 1, data: answer }]);
+    spec
+      .given([])
+      .when({ type: 'RecordTrustCheckAnswer', answer })
+      .then([{ type: 'TrustCheckAnswered', version: 1, data: answer }]);
   });
 
   it('given an answer, when another is recorded, then nothing happens: the first answer stands', () => {

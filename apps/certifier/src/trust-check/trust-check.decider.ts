@@ -34,9 +34,7 @@ export type TrustCheckCommand = RecordTrustCheckAnswer;
 
 //////// State
 
-export type TrustCheckState =
-  | { readonly status: 'unanswered' }
-  | { readonly status: 'answered'; readonly answer: TrustCheckAnswered['data'] };
+export type TrustCheckState = { readonly status: 'unanswered' } | { readonly status: 'answered'; readonly answer: TrustCheckAnswered['data'] };
 
 //////// Decisions
 

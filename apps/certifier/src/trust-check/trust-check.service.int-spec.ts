@@ -152,7 +152,14 @@ describe('TrustCheckService (SQLite event store, events as the directory writes 
     for (const operator of [sealer, deliverer]) await certify(operator, ['legalName', 'operatorAccreditation'], 'substantial');
     await feedIndex();
     const trust = service();
-    const ask = { purpose: 'delivery' as const, subjectOf: 'c-1', subjects: [{ partyId: user, subjectRole: 'sender' as const }], levelRequired: 'substantial' as const, correspondenceKind: 'registered', checkId: randomUUID() };
+    const ask = {
+      purpose: 'delivery' as const,
+      subjectOf: 'c-1',
+      subjects: [{ partyId: user, subjectRole: 'sender' as const }],
+      levelRequired: 'substantial' as const,
+      correspondenceKind: 'registered',
+      checkId: randomUUID(),
+    };
 
     const { answer, operators } = await trust.checkWithOperators(ask, context);
     expect(operators).toEqual([sealer, sealer, deliverer, deliverer]);
@@ -249,7 +256,14 @@ describe('TrustCheckService (SQLite event store, events as the directory writes 
     const [{ event }] = await store.readStream(`attributes-${user}`);
     await store.append(
       `attributes-${user}`,
-      [pendingEvent('AttributeRevoked', { partyId: user, attributeId: (event as AttributeCertified).data.attributeId, reason: 'bounced', revokedAt: t0.toISOString() })],
+      [
+        pendingEvent('AttributeRevoked', {
+          partyId: user,
+          attributeId: (event as AttributeCertified).data.attributeId,
+          reason: 'bounced',
+          revokedAt: t0.toISOString(),
+        }),
+      ],
       0,
     );
     const checkId = randomUUID();

@@ -91,7 +91,10 @@ export class TrustCheckService {
   private async recordedAnswer(request: TrustCheckRequest): Promise<TrustCheckAnswered['data'] | null> {
     if (!request.checkId) return null;
     const recorded = await this.store.readStream(streamIdOf(TRUST_CHECK_CATEGORY, request.checkId));
-    const state = foldEvents(trustCheckDecider, recorded.map(({ event }) => event as TrustCheckAnswered));
+    const state = foldEvents(
+      trustCheckDecider,
+      recorded.map(({ event }) => event as TrustCheckAnswered),
+    );
     return state.status === 'answered' ? state.answer : null;
   }
 

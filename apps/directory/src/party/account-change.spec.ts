@@ -8,7 +8,17 @@ const registered: PartyEvent = { type: 'PartyRegistered', version: 1, data: { pa
 const enrolled = (channelId: string, kind: 'email' | 'sms', address: string): PartyEvent => ({
   type: 'SecondChannelEnrolled',
   version: 1,
-  data: { partyId: P, channelId, kind, address, verifier: 'ab'.repeat(32), verifierKeyId: 'k', expiresAt: '2026-06-01T12:10:00.000Z', maxAttempts: 3, enrolledAt: at },
+  data: {
+    partyId: P,
+    channelId,
+    kind,
+    address,
+    verifier: 'ab'.repeat(32),
+    verifierKeyId: 'k',
+    expiresAt: '2026-06-01T12:10:00.000Z',
+    maxAttempts: 3,
+    enrolledAt: at,
+  },
 });
 const verified = (channelId: string): PartyEvent => ({ type: 'SecondChannelVerified', version: 1, data: { partyId: P, channelId, verifiedAt: at } });
 const removed = (channelId: string): PartyEvent => ({ type: 'SecondChannelRemoved', version: 1, data: { partyId: P, channelId, removedAt: at } });
@@ -27,7 +37,13 @@ const given = (past: PartyEvent[]) => ({
   },
 });
 
-const bob = [registered, enrolled('bob-mail', 'email', 'bob@example.org'), verified('bob-mail'), enrolled('bob-sms', 'sms', '+33612345678'), verified('bob-sms')];
+const bob = [
+  registered,
+  enrolled('bob-mail', 'email', 'bob@example.org'),
+  verified('bob-mail'),
+  enrolled('bob-sms', 'sms', '+33612345678'),
+  verified('bob-sms'),
+];
 
 describe('planAccountNotices: who is told of a change to the account, and what', () => {
   it('given Bob with two verified channels, when a channel is added, then both are told, with its masked address only', () => {
@@ -58,17 +74,28 @@ describe('planAccountNotices: who is told of a change to the account, and what',
   });
 
   it('when an enrolment that was never verified is removed (withdrawn or superseded), then nobody is told again', () => {
-    given([...bob, enrolled('typo', 'email', 'bobb@example.org')]).when(removed('typo')).thenNobodyIsTold();
+    given([...bob, enrolled('typo', 'email', 'bobb@example.org')])
+      .when(removed('typo'))
+      .thenNobodyIsTold();
   });
 
   it('given no verified channel yet, when the first channel is added and verified, then nobody is told', () => {
-    given([registered]).when(enrolled('first', 'email', 'bob@example.org')).thenNobodyIsTold();
-    given([registered, enrolled('first', 'email', 'bob@example.org')]).when(verified('first')).thenNobodyIsTold();
+    given([registered])
+      .when(enrolled('first', 'email', 'bob@example.org'))
+      .thenNobodyIsTold();
+    given([registered, enrolled('first', 'email', 'bob@example.org')])
+      .when(verified('first'))
+      .thenNobodyIsTold();
   });
 
   it('when a key is registered or revoked, or the name changes, then every verified channel is told', () => {
     const keyChange = { what: 'key-registered', algorithm: 'Ed25519', fingerprint: 'ab'.repeat(32) };
-    given(bob).when(key).then([{ to: 'bob-mail', change: keyChange }, { to: 'bob-sms', change: keyChange }]);
+    given(bob)
+      .when(key)
+      .then([
+        { to: 'bob-mail', change: keyChange },
+        { to: 'bob-sms', change: keyChange },
+      ]);
     given([...bob, key])
       .when({ type: 'PublicKeyRevoked', version: 1, data: { partyId: P, keyId: 'k1', reason: 'rotated', revokedAt: at } })
       .then([
@@ -87,12 +114,18 @@ describe('planAccountNotices: who is told of a change to the account, and what',
     given([...bob, removed('bob-sms'), enrolled('pending', 'sms', '+33698765432')])
       .when({ type: 'PartyRenamed', version: 1, data: { partyId: P, displayName: 'Robert', renamedAt: at } })
       .then([{ to: 'bob-mail', change: { what: 'renamed' } }]);
-    given(bob).when({ type: 'IdentityAttributeDeclared', version: 1, data: { partyId: P, name: 'country', value: 'FR', declaredAt: at } }).thenNobodyIsTold();
-    given([]).when(enrolled('x', 'email', 'x@example.org')).thenNobodyIsTold();
+    given(bob)
+      .when({ type: 'IdentityAttributeDeclared', version: 1, data: { partyId: P, name: 'country', value: 'FR', declaredAt: at } })
+      .thenNobodyIsTold();
+    given([])
+      .when(enrolled('x', 'email', 'x@example.org'))
+      .thenNobodyIsTold();
   });
 
   it('never puts a verifier or a full address in what it plans', () => {
-    const planned = JSON.stringify(planAccountNotices(bob.reduce(partyDecider.evolve, partyDecider.initialState()), enrolled('evil', 'email', 'mallory@evil.example')).map((n) => n.change));
+    const planned = JSON.stringify(
+      planAccountNotices(bob.reduce(partyDecider.evolve, partyDecider.initialState()), enrolled('evil', 'email', 'mallory@evil.example')).map((n) => n.change),
+    );
     expect(planned).not.toContain('mallory@evil.example');
     expect(planned).not.toContain('ab'.repeat(32));
   });

@@ -47,7 +47,12 @@ export function planAccountNotices(before: PartyState, event: PartyEvent): Plann
     case 'SecondChannelVerified': {
       const subject = before.channels.find((c) => c.channelId === event.data.channelId);
       if (!subject || subject.status !== 'pending') return [];
-      const change: AccountChange = { what: 'channel-verified', channelKind: subject.kind, maskedAddress: maskAddress(subject.kind, subject.address), thisChannel: false };
+      const change: AccountChange = {
+        what: 'channel-verified',
+        channelKind: subject.kind,
+        maskedAddress: maskAddress(subject.kind, subject.address),
+        thisChannel: false,
+      };
       return others(subject.channelId).map((channel) => ({ channel, change }));
     }
     case 'SecondChannelRemoved': {

@@ -141,7 +141,9 @@ describe('AccountNotices (real SQLite event store and durable timers, restarts)'
   it('plans from the event even if the process stopped right after recording it (the bus hands it over again)', async () => {
     const recorder = new NoticeRecorder();
     const first = boot(recorder);
-    const [removedMail] = await bobThen(first.store, [pendingEvent('SecondChannelRemoved', { partyId: P, channelId: 'bob-mail', removedAt: at() }, { occurredAt: at() })]);
+    const [removedMail] = await bobThen(first.store, [
+      pendingEvent('SecondChannelRemoved', { partyId: P, channelId: 'bob-mail', removedAt: at() }, { occurredAt: at() }),
+    ]);
     first.close(); // crashed before the consumer ran
 
     const second = boot(recorder);
@@ -158,7 +160,9 @@ describe('AccountNotices (real SQLite event store and durable timers, restarts)'
   it('gives up, as undeliverable, only a notice no transport can carry', async () => {
     const emailOnly = new NoticeRecorder(['email']);
     const process = boot(emailOnly);
-    const [renamed] = await bobThen(process.store, [pendingEvent('PartyRenamed', { partyId: P, displayName: 'Robert', renamedAt: at() }, { occurredAt: at() })]);
+    const [renamed] = await bobThen(process.store, [
+      pendingEvent('PartyRenamed', { partyId: P, displayName: 'Robert', renamedAt: at() }, { occurredAt: at() }),
+    ]);
     await process.notices.plan(renamed);
     expect(await process.timers.fireDue()).toBe(2);
     expect(process.notices.noticesOf(P).map((r) => [r.channelId, r.status])).toEqual([
@@ -167,11 +171,20 @@ describe('AccountNotices (real SQLite event store and durable timers, restarts)'
     ]);
     // A transport that says it cannot carry notices at all: given up too, not retried for ever.
     emailOnly.failing = new OutOfBandUnavailableError('email', 'the SmtpSender transport cannot carry notices');
-    await process.store.append(STREAM, [pendingEvent('PartyRenamed', { partyId: P, displayName: 'Bob', renamedAt: at() }, { occurredAt: at() })] as never, 'any');
+    await process.store.append(
+      STREAM,
+      [pendingEvent('PartyRenamed', { partyId: P, displayName: 'Bob', renamedAt: at() }, { occurredAt: at() })] as never,
+      'any',
+    );
     const last = (await process.store.readStream(STREAM)).at(-1)!;
     await process.notices.plan({ ...messageFromRecordedEvent(last, eventTopicForStream), partition: 0, offset: String(last.globalPosition) });
     expect(await process.timers.fireDue()).toBe(2);
-    expect(process.notices.noticesOf(P).filter((r) => r.eventId === last.metadata.eventId).map((r) => [r.channelId, r.status])).toEqual([
+    expect(
+      process.notices
+        .noticesOf(P)
+        .filter((r) => r.eventId === last.metadata.eventId)
+        .map((r) => [r.channelId, r.status]),
+    ).toEqual([
       ['bob-mail', 'undeliverable'],
       ['bob-sms', 'undeliverable'],
     ]);

@@ -1,6 +1,16 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { isPermanentRefusal, OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
-import { CLOCK, type Clock, type DeliveredMessage, eventTypeOf, foldEvents, PARTY_CATEGORY, type PartyEvent, type RecordedEvent, streamIdOf } from '@sigillum/contracts';
+import {
+  CLOCK,
+  type Clock,
+  type DeliveredMessage,
+  eventTypeOf,
+  foldEvents,
+  PARTY_CATEGORY,
+  type PartyEvent,
+  type RecordedEvent,
+  streamIdOf,
+} from '@sigillum/contracts';
 import { maskAddress } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { DURABLE_TIMERS, type DurableTimer, type DurableTimers, LOCAL_DB, nameBasedId } from '@sigillum/runtime';
@@ -174,7 +184,10 @@ export class AccountNotices implements OnModuleInit {
     const stream = await this.store.readStream(streamIdOf(PARTY_CATEGORY, partyId));
     const index = stream.findIndex((recorded) => recorded.metadata.eventId === eventId);
     if (index < 0) throw new Error(`Event ${eventId} is not in stream ${streamId}`);
-    const before = foldEvents(partyDecider, stream.slice(0, index).map((recorded) => recorded.event as PartyEvent));
+    const before = foldEvents(
+      partyDecider,
+      stream.slice(0, index).map((recorded) => recorded.event as PartyEvent),
+    );
     const recorded = stream[index];
     return { partyId, recorded, notices: planAccountNotices(before, recorded.event as PartyEvent) };
   }

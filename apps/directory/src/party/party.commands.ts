@@ -74,12 +74,4 @@ export type RegisterSpecification = {
   readonly now: Date;
 };
 export type PartyCommand =
-  | RegisterParty
-  | RenameParty
-  | DeclareAttribute
-  | EnrolChannel
-  | VerifyChannel
-  | RemoveChannel
-  | RegisterPublicKey
-  | RevokePublicKey
-  | RegisterSpecification;
+  RegisterParty | RenameParty | DeclareAttribute | EnrolChannel | VerifyChannel | RemoveChannel | RegisterPublicKey | RevokePublicKey | RegisterSpecification;

@@ -11,14 +11,7 @@ import {
   type SecondChannelVerificationFailed,
 } from '@sigillum/contracts';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
-import {
-  type EnrolChannel,
-  partyDecider,
-  type RegisterParty,
-  type RegisterPublicKey,
-  type RegisterSpecification,
-  type VerifyChannel,
-} from './party.decider';
+import { type EnrolChannel, partyDecider, type RegisterParty, type RegisterPublicKey, type RegisterSpecification, type VerifyChannel } from './party.decider';
 import { inspectPublicKey } from './public-key';
 
 const now = new Date('2026-11-25T08:00:00.000Z');
@@ -67,7 +60,13 @@ describe('party decider', () => {
     it('given no party, when registered with attributes, then PartyRegistered and one IdentityAttributeDeclared each', () => {
       spec
         .given([])
-        .when({ ...register, attributes: [{ name: 'legalName', value: 'Augusta Ada King' }, { name: 'dateOfBirth', value: '1985-12-10' }] })
+        .when({
+          ...register,
+          attributes: [
+            { name: 'legalName', value: 'Augusta Ada King' },
+            { name: 'dateOfBirth', value: '1985-12-10' },
+          ],
+        })
         .then([registered, declared('legalName', 'Augusta Ada King'), declared('dateOfBirth', '1985-12-10')]);
     });
 
@@ -136,9 +135,18 @@ describe('party decider', () => {
     const declare = (name: string, value: string) => ({ type: 'DeclareAttribute' as const, partyId: 'p1', name, value, now });
 
     it('declares an attribute of the party kind; the same value again is a no-op; a new value is declared', () => {
-      spec.given([registered]).when(declare('familyName', 'Lovelace')).then([declared('familyName', 'Lovelace')]);
-      spec.given([registered, declared('familyName', 'Lovelace')]).when(declare('familyName', 'Lovelace')).thenNothingHappens();
-      spec.given([registered, declared('familyName', 'Lovelace')]).when(declare('familyName', 'King')).then([declared('familyName', 'King')]);
+      spec
+        .given([registered])
+        .when(declare('familyName', 'Lovelace'))
+        .then([declared('familyName', 'Lovelace')]);
+      spec
+        .given([registered, declared('familyName', 'Lovelace')])
+        .when(declare('familyName', 'Lovelace'))
+        .thenNothingHappens();
+      spec
+        .given([registered, declared('familyName', 'Lovelace')])
+        .when(declare('familyName', 'King'))
+        .then([declared('familyName', 'King')]);
     });
 
     it('refuses a name outside the closed list of the kind', () => {
@@ -175,7 +183,10 @@ describe('party decider', () => {
         ['phone', '+33612345678'],
         ['address', '12 rue de la Paix, 75002 Paris'],
       ]) {
-        spec.given([registered]).when(declare(name, value)).then([declared(name, value)]);
+        spec
+          .given([registered])
+          .when(declare(name, value))
+          .then([declared(name, value)]);
       }
     });
 
@@ -234,7 +245,10 @@ describe('party decider', () => {
     });
 
     it('enrols an SMS channel with an E.164 number', () => {
-      spec.given([registered]).when({ ...enrol, kind: 'sms', address: '+33612345678' }).then([enrolled('c1', '+33612345678', 'sms')]);
+      spec
+        .given([registered])
+        .when({ ...enrol, kind: 'sms', address: '+33612345678' })
+        .then([enrolled('c1', '+33612345678', 'sms')]);
     });
 
     it.each([
@@ -256,7 +270,10 @@ describe('party decider', () => {
     it('supersedes a dead enrolment of the same address (code expired, or attempts exhausted)', () => {
       const again = { ...enrol, channelId: 'c2', now: later(601) };
       const renewed = { ...enrolled('c2'), data: { ...enrolled('c2').data, enrolledAt: later(601).toISOString(), expiresAt: later(1201).toISOString() } };
-      spec.given([registered, enrolled()]).when(again).then([removed('c1', later(601)), renewed]);
+      spec
+        .given([registered, enrolled()])
+        .when(again)
+        .then([removed('c1', later(601)), renewed]);
       spec
         .given([registered, enrolled(), failed(1, 'code.mismatch'), failed(2, 'code.mismatch'), failed(3, 'attempts.exhausted')])
         .when(again)
@@ -264,7 +281,10 @@ describe('party decider', () => {
     });
 
     it('re-enrols an address once its channel was removed', () => {
-      spec.given([registered, enrolled(), removed()]).when({ ...enrol, channelId: 'c2' }).then([enrolled('c2')]);
+      spec
+        .given([registered, enrolled(), removed()])
+        .when({ ...enrol, channelId: 'c2' })
+        .then([enrolled('c2')]);
     });
 
     it('refuses more channels than the limit', () => {
@@ -286,30 +306,48 @@ describe('party decider', () => {
     });
 
     it('records a wrong code as code.mismatch with its attempt number', () => {
-      spec.given([registered, enrolled()]).when(verify(false)).then([failed(1, 'code.mismatch')]);
-      spec.given([registered, enrolled(), failed(1, 'code.mismatch')]).when(verify(false)).then([failed(2, 'code.mismatch')]);
+      spec
+        .given([registered, enrolled()])
+        .when(verify(false))
+        .then([failed(1, 'code.mismatch')]);
+      spec
+        .given([registered, enrolled(), failed(1, 'code.mismatch')])
+        .when(verify(false))
+        .then([failed(2, 'code.mismatch')]);
     });
 
     it('records the last allowed wrong code as attempts.exhausted, then refuses even the right code', () => {
       const history = [registered, enrolled(), failed(1, 'code.mismatch'), failed(2, 'code.mismatch')];
-      spec.given(history).when(verify(false)).then([failed(3, 'attempts.exhausted')]);
+      spec
+        .given(history)
+        .when(verify(false))
+        .then([failed(3, 'attempts.exhausted')]);
       const error = refusal([...history, failed(3, 'attempts.exhausted')], verify(true));
       expect(error.code).toBe('DIRECTORY.CHANNEL_VERIFICATION_CLOSED');
       expect(rulesOf(error)).toEqual(['attempts.exhausted']);
     });
 
     it('still accepts the right code after a wrong one', () => {
-      spec.given([registered, enrolled(), failed(1, 'code.mismatch')]).when(verify(true)).then([verified]);
+      spec
+        .given([registered, enrolled(), failed(1, 'code.mismatch')])
+        .when(verify(true))
+        .then([verified]);
     });
 
     it('records a code typed at or after expiry as code.expired, even if it matches, then refuses further codes', () => {
-      spec.given([registered, enrolled()]).when(verify(true, later(600))).then([failed(1, 'code.expired', later(600))]);
+      spec
+        .given([registered, enrolled()])
+        .when(verify(true, later(600)))
+        .then([failed(1, 'code.expired', later(600))]);
       const error = refusal([registered, enrolled(), failed(1, 'code.expired', later(600))], verify(true, later(700)));
       expect(rulesOf(error)).toEqual(['code.expired']);
     });
 
     it('treats the re-verification of a verified channel as a no-op', () => {
-      spec.given([registered, enrolled(), verified]).when(verify(true, later(5000))).thenNothingHappens();
+      spec
+        .given([registered, enrolled(), verified])
+        .when(verify(true, later(5000)))
+        .thenNothingHappens();
     });
 
     it('refuses to verify an unknown or removed channel as not found', () => {
@@ -370,7 +408,11 @@ describe('party decider', () => {
     const revoked = (keyId = 'k1') => ({ type: 'PublicKeyRevoked', version: 1, data: { partyId: 'p1', keyId, reason: 'compromised', revokedAt: at } }) as const;
 
     it('registers Ed25519 (signature), X25519 (encryption) and RSA-2048 (either) keys with the SPKI SHA-256 fingerprint', () => {
-      for (const command of [registerKey('Ed25519', 'signature', ed.publicPem), registerKey('X25519', 'encryption', x.publicPem), registerKey('RSA', 'encryption', rsa.publicPem)]) {
+      for (const command of [
+        registerKey('Ed25519', 'signature', ed.publicPem),
+        registerKey('X25519', 'encryption', x.publicPem),
+        registerKey('RSA', 'encryption', rsa.publicPem),
+      ]) {
         const event = keyRegistered(command);
         expect(event.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
         spec.given([registered]).when(command).then([event]);
@@ -404,7 +446,10 @@ describe('party decider', () => {
 
     it('treats the same key registered twice as a no-op, and refuses it for another use', () => {
       const first = registerKey('RSA', 'signature', rsa.publicPem);
-      spec.given([registered, keyRegistered(first)]).when({ ...first, keyId: 'k2' }).thenNothingHappens();
+      spec
+        .given([registered, keyRegistered(first)])
+        .when({ ...first, keyId: 'k2' })
+        .thenNothingHappens();
       expect(rulesOf(refusal([registered, keyRegistered(first)], registerKey('RSA', 'encryption', rsa.publicPem, 'k2')))).toEqual(['key.duplicate']);
     });
 
@@ -419,7 +464,10 @@ describe('party decider', () => {
       const two = keyRegistered(registerKey('X25519', 'encryption', x.publicPem, 'k2'));
       const third = registerKey('RSA', 'signature', rsa.publicPem, 'k3');
       expect(rulesOf(refusal([registered, one, two], third))).toEqual(['key.limit']);
-      spec.given([registered, one, two, revoked('k1')]).when(third).then([keyRegistered(third)]);
+      spec
+        .given([registered, one, two, revoked('k1')])
+        .when(third)
+        .then([keyRegistered(third)]);
     });
 
     it('revokes a key with a reason; again is a no-op; unknown is not found; a blank reason is invalid', () => {
@@ -449,7 +497,10 @@ describe('party decider', () => {
     const processing = operatorRegistered('processing');
 
     it('registers the specification of a processing operator', () => {
-      spec.given([processing]).when(registerSpec(specification)).then([specRegistered(specification)]);
+      spec
+        .given([processing])
+        .when(registerSpec(specification))
+        .then([specRegistered(specification)]);
     });
 
     it('refuses it for parties that are not processing operators', () => {
@@ -463,8 +514,14 @@ describe('party decider', () => {
 
     it('accepts a higher version, treats the same version and content as a no-op, refuses a version not increasing', () => {
       const v2 = { ...specification, version: 2 };
-      spec.given([processing, specRegistered(specification)]).when(registerSpec(v2)).then([specRegistered(v2)]);
-      spec.given([processing, specRegistered(v2)]).when(registerSpec(JSON.parse(JSON.stringify(v2)))).thenNothingHappens();
+      spec
+        .given([processing, specRegistered(specification)])
+        .when(registerSpec(v2))
+        .then([specRegistered(v2)]);
+      spec
+        .given([processing, specRegistered(v2)])
+        .when(registerSpec(JSON.parse(JSON.stringify(v2))))
+        .thenNothingHappens();
       const same = refusal([processing, specRegistered(v2)], registerSpec({ ...v2, steps: [specification.steps[0]] }));
       expect(same.reasons).toEqual([expect.objectContaining({ field: 'version', rule: 'version.not-increasing' })]);
       expect(rulesOf(refusal([processing, specRegistered(v2)], registerSpec(specification)))).toEqual(['version.not-increasing']);
@@ -483,14 +540,49 @@ describe('party decider', () => {
       ['a bad parameter name', { version: 1, steps: [step({ parameters: { '1x': { type: 'string' } } })] }, 'steps[0].parameters.1x', 'parameter.name'],
       ['a parameter spec not an object', { version: 1, steps: [step({ parameters: { a: 'string' } })] }, 'steps[0].parameters.a', 'parameter.shape'],
       ['an unknown parameter type', { version: 1, steps: [step({ parameters: { a: { type: 'date' } } })] }, 'steps[0].parameters.a.type', 'parameter.type'],
-      ['an unknown parameter field', { version: 1, steps: [step({ parameters: { a: { type: 'string', pattern: '.*' } } })] }, 'steps[0].parameters.a.pattern', 'parameter.unknown-field'],
-      ['allowed on a number', { version: 1, steps: [step({ parameters: { a: { type: 'number', allowed: ['1'] } } })] }, 'steps[0].parameters.a.allowed', 'parameter.allowed'],
-      ['empty allowed', { version: 1, steps: [step({ parameters: { a: { type: 'string', allowed: [] } } })] }, 'steps[0].parameters.a.allowed', 'parameter.allowed'],
-      ['duplicate allowed values', { version: 1, steps: [step({ parameters: { a: { type: 'string', allowed: ['x', 'x'] } } })] }, 'steps[0].parameters.a.allowed', 'parameter.allowed'],
+      [
+        'an unknown parameter field',
+        { version: 1, steps: [step({ parameters: { a: { type: 'string', pattern: '.*' } } })] },
+        'steps[0].parameters.a.pattern',
+        'parameter.unknown-field',
+      ],
+      [
+        'allowed on a number',
+        { version: 1, steps: [step({ parameters: { a: { type: 'number', allowed: ['1'] } } })] },
+        'steps[0].parameters.a.allowed',
+        'parameter.allowed',
+      ],
+      [
+        'empty allowed',
+        { version: 1, steps: [step({ parameters: { a: { type: 'string', allowed: [] } } })] },
+        'steps[0].parameters.a.allowed',
+        'parameter.allowed',
+      ],
+      [
+        'duplicate allowed values',
+        { version: 1, steps: [step({ parameters: { a: { type: 'string', allowed: ['x', 'x'] } } })] },
+        'steps[0].parameters.a.allowed',
+        'parameter.allowed',
+      ],
       ['min on a string', { version: 1, steps: [step({ parameters: { a: { type: 'string', min: 1 } } })] }, 'steps[0].parameters.a.min', 'parameter.range'],
-      ['min above max', { version: 1, steps: [step({ parameters: { a: { type: 'number', min: 5, max: 1 } } })] }, 'steps[0].parameters.a.min', 'parameter.range'],
-      ['a non-finite bound', { version: 1, steps: [step({ parameters: { a: { type: 'number', max: Number.POSITIVE_INFINITY } } })] }, 'steps[0].parameters.a.max', 'parameter.range'],
-      ['required not boolean', { version: 1, steps: [step({ parameters: { a: { type: 'string', required: 'yes' } } })] }, 'steps[0].parameters.a.required', 'parameter.required'],
+      [
+        'min above max',
+        { version: 1, steps: [step({ parameters: { a: { type: 'number', min: 5, max: 1 } } })] },
+        'steps[0].parameters.a.min',
+        'parameter.range',
+      ],
+      [
+        'a non-finite bound',
+        { version: 1, steps: [step({ parameters: { a: { type: 'number', max: Number.POSITIVE_INFINITY } } })] },
+        'steps[0].parameters.a.max',
+        'parameter.range',
+      ],
+      [
+        'required not boolean',
+        { version: 1, steps: [step({ parameters: { a: { type: 'string', required: 'yes' } } })] },
+        'steps[0].parameters.a.required',
+        'parameter.required',
+      ],
       [
         'too many parameters',
         { version: 1, steps: [step({ parameters: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`p${i}`, { type: 'boolean' }])) })] },

@@ -16,15 +16,7 @@ import {
   type SecondChannelVerificationFailed,
   type SecondChannelVerified,
 } from '@sigillum/contracts';
-import {
-  addressViolation,
-  attributeViolations,
-  type FieldReason,
-  fieldReason,
-  normaliseAddress,
-  sameJson,
-  specificationViolations,
-} from './party.rules';
+import { addressViolation, attributeViolations, type FieldReason, fieldReason, normaliseAddress, sameJson, specificationViolations } from './party.rules';
 import type {
   DeclareAttribute,
   EnrolChannel,
@@ -147,9 +139,7 @@ function rename(command: RenameParty, state: PartyState): PartyRenamed[] {
   const violations = displayNameViolations(command.displayName);
   if (violations.length > 0) invalid('DIRECTORY.INVALID_PARTY', 'The party cannot be renamed; see reasons.', violations);
   if (party.displayName === command.displayName) return [];
-  return [
-    { type: 'PartyRenamed', version: 1, data: { partyId: command.partyId, displayName: command.displayName, renamedAt: command.now.toISOString() } },
-  ];
+  return [{ type: 'PartyRenamed', version: 1, data: { partyId: command.partyId, displayName: command.displayName, renamedAt: command.now.toISOString() } }];
 }
 
 function declareAttribute(command: DeclareAttribute, state: PartyState): IdentityAttributeDeclared[] {

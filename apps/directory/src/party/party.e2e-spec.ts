@@ -113,7 +113,10 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
     app.useGlobalFilters(new JsonErrorFilter());
     app.connectMicroservice({ strategy: new BusTransport(app.get<EventBus>(EVENT_BUS), { role: 'projections', maxAttempts: 2 }) }, { inheritAppConfig: true });
     // The party directory is a local view (@RoleViewPattern): served by the role's view transport.
-    app.connectMicroservice({ strategy: new BusTransport(app.get<EventBus>(EVENT_BUS), { role: 'projections', maxAttempts: 2, view: true }) }, { inheritAppConfig: true });
+    app.connectMicroservice(
+      { strategy: new BusTransport(app.get<EventBus>(EVENT_BUS), { role: 'projections', maxAttempts: 2, view: true }) },
+      { inheritAppConfig: true },
+    );
     await app.startAllMicroservices();
     await app.init();
     store = app.get(EVENT_STORE);
@@ -165,14 +168,20 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
         expect(anonymousEnrol.headers['www-authenticate']).toMatch(/^Bearer/);
         await anonymous().get(`/parties/${partyId}`).expect(401);
         await anonymous().get('/parties').expect(401);
-        const unknownToken = await anonymous().get('/parties').set(bearer(randomBytes(32).toString('base64url'))).expect(401);
+        const unknownToken = await anonymous()
+          .get('/parties')
+          .set(bearer(randomBytes(32).toString('base64url')))
+          .expect(401);
         expect(unknownToken.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.unrecognised' })]);
 
         const auditorEnrol = await http(auditor).post('/parties').send({ kind: 'person', displayName: 'Eve' }).expect(403);
         expect(auditorEnrol.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role' })] });
         await http(auditor).post(`/parties/${partyId}/attributes`).send({ name: 'givenName', value: 'Eve' }).expect(403);
         await http(auditor).post(`/parties/${partyId}/channels`).send({ kind: 'email', address: 'eve@example.org' }).expect(403);
-        const registrarSpec = await http().put(`/parties/${partyId}/specification`).send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] }).expect(403);
+        const registrarSpec = await http()
+          .put(`/parties/${partyId}/specification`)
+          .send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] })
+          .expect(403);
         expect(registrarSpec.body.reasons).toEqual([expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('admin') })]);
       });
       // Any staff member reads the directory.
@@ -236,9 +245,15 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
         await http().post(`/parties/${NOBODY}/channels`).send({ kind: 'email', address: 'nobody@example.org' }).expect(404);
         await http().post(`/parties/${NOBODY}/channels/${NOBODY}/verification`).send({ code: '123456' }).expect(404);
         await http().delete(`/parties/${NOBODY}/channels/${NOBODY}`).expect(404);
-        await http().post(`/parties/${NOBODY}/keys`).send({ algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicPem('ed25519') }).expect(404);
+        await http()
+          .post(`/parties/${NOBODY}/keys`)
+          .send({ algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicPem('ed25519') })
+          .expect(404);
         await http().delete(`/parties/${NOBODY}/keys/${NOBODY}`).send({ reason: 'lost' }).expect(404);
-        await http(admin).put(`/parties/${NOBODY}/specification`).send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] }).expect(404);
+        await http(admin)
+          .put(`/parties/${NOBODY}/specification`)
+          .send({ version: 1, steps: [{ step: 'seal', parameters: {}, maxDurationSeconds: 60 }] })
+          .expect(404);
         await http().get(`/parties/${NOBODY}`).expect(404);
       });
     });
@@ -328,7 +343,9 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
         const email = await enrol('email', 'not-an-address').expect(400);
         expect(email.body.violations).toEqual([expect.objectContaining({ field: 'address', rule: 'isChannelAddress' })]);
         const sms = await enrol('sms', '06 12 34 56 78').expect(400);
-        expect(sms.body.violations).toEqual([expect.objectContaining({ field: 'address', rule: 'isChannelAddress', message: expect.stringContaining('E.164') })]);
+        expect(sms.body.violations).toEqual([
+          expect.objectContaining({ field: 'address', rule: 'isChannelAddress', message: expect.stringContaining('E.164') }),
+        ]);
         const kind = await enrol('pigeon', 'coop 3').expect(400);
         expect(kind.body.violations.map((v: { field: string }) => v.field)).toContain('kind');
         const code = await verify(NOBODY, '12ab').expect(400);
@@ -440,7 +457,12 @@ describe('directory over HTTP (real SQLite event store, embedded bus, projection
           [{ version: 3, steps: [{ ...seal, extra: true }] }, 'steps.0.extra', 'whitelist', 'violations'],
           [{ version: 3, steps: [seal, seal] }, 'steps[1].step', 'step.duplicate', 'reasons'],
           [{ version: 3, steps: [{ ...seal, parameters: { level: { type: 'date' } } }] }, 'steps[0].parameters.level.type', 'parameter.type', 'reasons'],
-          [{ version: 3, steps: [{ ...seal, parameters: { n: { type: 'number', min: 9, max: 1 } } }] }, 'steps[0].parameters.n.min', 'parameter.range', 'reasons'],
+          [
+            { version: 3, steps: [{ ...seal, parameters: { n: { type: 'number', min: 9, max: 1 } } }] },
+            'steps[0].parameters.n.min',
+            'parameter.range',
+            'reasons',
+          ],
         ];
         for (const [body, field, rule, where] of cases) {
           const refused = await putSpec(body).expect(400);

@@ -91,8 +91,7 @@ const PARAMETER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const PARAMETER_FIELDS = ['type', 'allowed', 'min', 'max', 'required'];
 const PARAMETER_TYPES = ['string', 'number', 'boolean'];
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function parameterViolations(path: string, name: string, spec: unknown): FieldReason[] {
   const at = `${path}.${name}`;
@@ -102,7 +101,8 @@ function parameterViolations(path: string, name: string, spec: unknown): FieldRe
   if (!isPlainObject(spec)) return [fieldReason(at, 'parameter.shape', 'a parameter is specified by an object {type, allowed?, min?, max?, required?}')];
   const reasons: FieldReason[] = [];
   for (const key of Object.keys(spec)) {
-    if (!PARAMETER_FIELDS.includes(key)) reasons.push(fieldReason(`${at}.${key}`, 'parameter.unknown-field', `unknown field "${key}"; allowed: ${PARAMETER_FIELDS.join(', ')}`));
+    if (!PARAMETER_FIELDS.includes(key))
+      reasons.push(fieldReason(`${at}.${key}`, 'parameter.unknown-field', `unknown field "${key}"; allowed: ${PARAMETER_FIELDS.join(', ')}`));
   }
   const type = spec.type;
   if (typeof type !== 'string' || !PARAMETER_TYPES.includes(type)) {
@@ -125,7 +125,8 @@ function parameterViolations(path: string, name: string, spec: unknown): FieldRe
     const value = spec[bound];
     if (value === undefined) continue;
     if (type !== 'number') reasons.push(fieldReason(`${at}.${bound}`, 'parameter.range', `${bound} applies to number parameters only`));
-    else if (typeof value !== 'number' || !Number.isFinite(value)) reasons.push(fieldReason(`${at}.${bound}`, 'parameter.range', `${bound} must be a finite number`));
+    else if (typeof value !== 'number' || !Number.isFinite(value))
+      reasons.push(fieldReason(`${at}.${bound}`, 'parameter.range', `${bound} must be a finite number`));
   }
   if (type === 'number' && typeof spec.min === 'number' && typeof spec.max === 'number' && spec.min > spec.max) {
     reasons.push(fieldReason(`${at}.min`, 'parameter.range', 'min must not exceed max'));
@@ -156,7 +157,9 @@ export function specificationViolations(specification: OperatorSpecification): F
     }
     seen.add(step.step);
     if (!Number.isInteger(step.maxDurationSeconds) || step.maxDurationSeconds < 1 || step.maxDurationSeconds > MAX_STEP_DURATION_SECONDS) {
-      reasons.push(fieldReason(`${at}.maxDurationSeconds`, 'maxDuration.range', `maxDurationSeconds must be an integer from 1 to ${MAX_STEP_DURATION_SECONDS} (30 days)`));
+      reasons.push(
+        fieldReason(`${at}.maxDurationSeconds`, 'maxDuration.range', `maxDurationSeconds must be an integer from 1 to ${MAX_STEP_DURATION_SECONDS} (30 days)`),
+      );
     }
     if (!isPlainObject(step.parameters)) {
       reasons.push(fieldReason(`${at}.parameters`, 'parameters.shape', 'parameters must be an object of parameter specifications'));

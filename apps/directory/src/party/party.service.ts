@@ -141,9 +141,7 @@ export class PartyService {
           : rule === 'code.expired'
             ? 'The code has expired; enrol the channel again to receive a new code.'
             : 'Too many wrong codes; enrol the channel again to receive a new code.';
-      throw new DomainError('DIRECTORY.CHANNEL_VERIFICATION_FAILED', message, 'conflict', [
-        { rule, message, partyId, attempt, attemptsLeft } as Reason,
-      ]);
+      throw new DomainError('DIRECTORY.CHANNEL_VERIFICATION_FAILED', message, 'conflict', [{ rule, message, partyId, attempt, attemptsLeft } as Reason]);
     }
     return { partyId, channelId, verified: true };
   }

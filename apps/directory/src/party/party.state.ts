@@ -1,4 +1,13 @@
-import { assertNever, type KeyAlgorithm, type OperatorRole, type OperatorSpecification, type PartyEvent, type PartyKind, type PartyRegistered, type SecondChannelKind } from '@sigillum/contracts';
+import {
+  assertNever,
+  type KeyAlgorithm,
+  type OperatorRole,
+  type OperatorSpecification,
+  type PartyEvent,
+  type PartyKind,
+  type PartyRegistered,
+  type SecondChannelKind,
+} from '@sigillum/contracts';
 import type { KeyUse } from './party.commands';
 
 // What a party stream folds into (see party.decider.ts): its channels, keys, attributes and specification.
@@ -106,4 +115,3 @@ export function evolve(state: PartyState, event: PartyEvent): PartyState {
 }
 
 export const initialState = (): PartyState => ({ status: 'unknown' });
-

@@ -38,7 +38,9 @@ export class FirstStartAdmin implements OnApplicationBootstrap {
         fs.renameSync(pending, file);
       }
       if (!fs.existsSync(file) && state.status === 'active') {
-        this.log.warn(`The first-start admin credential (issued ${state.issuedAt}) has no file at ${file} here; use the one kept where it was issued, or an OIDC admin.`);
+        this.log.warn(
+          `The first-start admin credential (issued ${state.issuedAt}) has no file at ${file} here; use the one kept where it was issued, or an OIDC admin.`,
+        );
       }
       return;
     }
@@ -61,7 +63,9 @@ export class FirstStartAdmin implements OnApplicationBootstrap {
       throw error;
     }
     fs.renameSync(pending, file);
-    this.log.log(`First start: an admin credential was written to ${file} (mode 0600). Use it as "Authorization: Bearer <its content>" to issue staff credentials.`);
+    this.log.log(
+      `First start: an admin credential was written to ${file} (mode 0600). Use it as "Authorization: Bearer <its content>" to issue staff credentials.`,
+    );
   }
 
   private digestOf(file: string): string | undefined {

@@ -3,13 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import {
-  type ContentDigest,
-  ContentNotFoundError,
-  type ContentStore,
-  ContentTooLargeError,
-  contentDigestOf,
-} from './content-store.port';
+import { type ContentDigest, ContentNotFoundError, type ContentStore, ContentTooLargeError, contentDigestOf } from './content-store.port';
 
 /** What the contract needs from an adapter besides the port: how to damage a stored content, and what lies around. */
 export interface ContentStoreHarness {

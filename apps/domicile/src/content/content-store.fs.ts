@@ -51,8 +51,7 @@ export class FsContentStore implements ContentStore {
       await access(store.directory, fsConstants.W_OK);
     } catch (error) {
       throw new Error(
-        `Cannot use ${store.directory} for content: ${(error as Error).message}. ` +
-          'Check that DATA_DIR (or CONTENT_DIR) points to a writable place.',
+        `Cannot use ${store.directory} for content: ${(error as Error).message}. ` + 'Check that DATA_DIR (or CONTENT_DIR) points to a writable place.',
       );
     }
     await store.removeStaleTemps(options.staleTempMs ?? 3_600_000);

@@ -76,8 +76,7 @@ contentStoreContract(
       census: async () => ({
         stored: count('SELECT count(*) FROM content_blobs'),
         leftovers:
-          count('SELECT count(*) FROM content_uploads') +
-          count('SELECT count(*) FROM content_chunks WHERE blob_id NOT IN (SELECT blob_id FROM content_blobs)'),
+          count('SELECT count(*) FROM content_uploads') + count('SELECT count(*) FROM content_chunks WHERE blob_id NOT IN (SELECT blob_id FROM content_blobs)'),
       }),
     };
   },

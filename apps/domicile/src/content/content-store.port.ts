@@ -82,9 +82,7 @@ export const ContentErrors = {
 /** No content has this digest (404 over HTTP). */
 export class ContentNotFoundError extends DomainError {
   constructor(readonly digest: string) {
-    super(ContentErrors.notFound, 'No content has this digest', 'not-found', [
-      { rule: 'content.unknown', message: `No content is stored under ${digest}` },
-    ]);
+    super(ContentErrors.notFound, 'No content has this digest', 'not-found', [{ rule: 'content.unknown', message: `No content is stored under ${digest}` }]);
     this.name = 'ContentNotFoundError';
   }
 }

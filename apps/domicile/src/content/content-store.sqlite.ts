@@ -84,9 +84,7 @@ export class SqliteContentStore implements ContentStore {
       putChunk: db.prepare('INSERT INTO content_chunks (blob_id, seq, data) VALUES (?, ?, ?)'),
       getChunk: db.prepare('SELECT data FROM content_chunks WHERE blob_id = ? AND seq = ?').pluck(),
       dropChunks: db.prepare('DELETE FROM content_chunks WHERE blob_id = ?'),
-      publish: db.prepare(
-        'INSERT OR IGNORE INTO content_blobs (digest, blob_id, size, chunk_count, stored_at) VALUES (?, ?, ?, ?, ?)',
-      ),
+      publish: db.prepare('INSERT OR IGNORE INTO content_blobs (digest, blob_id, size, chunk_count, stored_at) VALUES (?, ?, ?, ?, ?)'),
       getBlob: db.prepare('SELECT blob_id, size, chunk_count FROM content_blobs WHERE digest = ?'),
     };
     this.removeStaleUploads(Date.now() - (options.staleUploadMs ?? 3_600_000));

@@ -17,7 +17,7 @@ import {
   Req,
   Res,
   UnsupportedMediaTypeException,
-  } from '@nestjs/common';
+} from '@nestjs/common';
 import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
 import type { Request, Response } from 'express';
 import { type AuthenticatedSession, CurrentSession } from '../session/session-credential.guard';
@@ -105,11 +105,7 @@ export class ContentController {
 
   @Get(':digest')
   @ApiOperation({ summary: "Downloads a content part of the caller's own office by digest" })
-  async download(
-    @Param('digest') raw: string,
-    @CurrentSession() session: AuthenticatedSession,
-    @Res() response: Response,
-  ): Promise<void> {
+  async download(@Param('digest') raw: string, @CurrentSession() session: AuthenticatedSession, @Res() response: Response): Promise<void> {
     if (!isContentDigest(raw)) {
       throw new BadRequestException({
         statusCode: 400,
@@ -128,7 +124,9 @@ export class ContentController {
         statusCode: 403,
         code: ContentErrors.forbidden,
         message: 'This content is not yours to read',
-        reasons: [{ rule: 'content.not-granted', message: 'Only the user who uploaded a content (or, later, a party of a correspondence referencing it) may read it' }],
+        reasons: [
+          { rule: 'content.not-granted', message: 'Only the user who uploaded a content (or, later, a party of a correspondence referencing it) may read it' },
+        ],
       });
     }
     const stream: Readable = await this.store.get(digest);
@@ -160,7 +158,9 @@ export class ContentController {
         statusCode: 400,
         error: 'Bad Request',
         message: 'The request does not match the expected shape; see violations.',
-        violations: [{ field: 'content-type', rule: 'content.media-type', message: error.reasons.map((r) => (typeof r === 'string' ? r : r.message)).join('; ') }],
+        violations: [
+          { field: 'content-type', rule: 'content.media-type', message: error.reasons.map((r) => (typeof r === 'string' ? r : r.message)).join('; ') },
+        ],
       });
     }
   }

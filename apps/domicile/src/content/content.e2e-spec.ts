@@ -48,9 +48,7 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
       { DATA_DIR: dataDir, LOG_LEVEL: 'error', KEYSTORE_PASSPHRASE: 'content-e2e-passphrase', CONTENT_STORE: kind, CONTENT_MAX_BYTES: '1MiB' },
       'content-e2e',
     );
-    app = await createSigillumApp(sigillum, [
-      { role: 'domicile', module: DomicileWithContentModule, ownedCategories: [SESSION_CATEGORY], consumes: false },
-    ]);
+    app = await createSigillumApp(sigillum, [{ role: 'domicile', module: DomicileWithContentModule, ownedCategories: [SESSION_CATEGORY], consumes: false }]);
     await app.init();
     db = app.get(LOCAL_DB);
     store = app.get(CONTENT_STORE);
@@ -71,7 +69,11 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
     const credential = randomBytes(32).toString('base64url');
     const context = sessions.newRequestContext();
     const now = sessions.now();
-    await sessions.execute(sessionId, { type: 'RequestSession', sessionId, userId, counterpartIds: ['party-zoe'], correspondenceKind: 'registered', now }, context);
+    await sessions.execute(
+      sessionId,
+      { type: 'RequestSession', sessionId, userId, counterpartIds: ['party-zoe'], correspondenceKind: 'registered', now },
+      context,
+    );
     await sessions.execute(
       sessionId,
       {
@@ -96,7 +98,9 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
   const upload = (session: { sessionId: string; credential: string }, body: Buffer | string, type = 'application/octet-stream') =>
     as(session, http().put('/contents').set('Content-Type', type)).send(body);
   const download = (session: { sessionId: string; credential: string }, digest: string) =>
-    as(session, http().get(`/contents/${digest}`)).buffer(true).parse(binary);
+    as(session, http().get(`/contents/${digest}`))
+      .buffer(true)
+      .parse(binary);
 
   /** Blobs in the store, leftovers of uploads, grants: what a refused upload must not have added to. */
   function census() {
@@ -105,7 +109,8 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
     if (kind === 'sqlite') {
       return {
         stored: count('SELECT count(*) FROM content_blobs'),
-        leftovers: count('SELECT count(*) FROM content_uploads') + count('SELECT count(*) FROM content_chunks WHERE blob_id NOT IN (SELECT blob_id FROM content_blobs)'),
+        leftovers:
+          count('SELECT count(*) FROM content_uploads') + count('SELECT count(*) FROM content_chunks WHERE blob_id NOT IN (SELECT blob_id FROM content_blobs)'),
         grants,
       };
     }
@@ -121,9 +126,16 @@ describe.each(['fs', 'sqlite'] as const)('PUT/GET /contents over HTTP (CONTENT_S
     const before = census();
 
     const put = await http().put('/contents').set('Content-Type', 'application/octet-stream').send(randomBytes(1000)).expect(401);
-    const wrong = await http().put('/contents').set('Authorization', `Bearer ${'x'.repeat(43)}`).set(SESSION_ID_HEADER, ada.sessionId).send('x').expect(401);
+    const wrong = await http()
+      .put('/contents')
+      .set('Authorization', `Bearer ${'x'.repeat(43)}`)
+      .set(SESSION_ID_HEADER, ada.sessionId)
+      .send('x')
+      .expect(401);
     const noCredential = await http().put('/contents').set(SESSION_ID_HEADER, ada.sessionId).send('x').expect(401);
-    await http().get(`/contents/${sha256(Buffer.from('x'))}`).expect(401);
+    await http()
+      .get(`/contents/${sha256(Buffer.from('x'))}`)
+      .expect(401);
 
     expect(put.body).toMatchObject({ statusCode: 401, code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
     expect(put.headers['www-authenticate']).toMatch(/^Bearer/);

@@ -30,7 +30,12 @@ export class AcceptanceWindows implements OnModuleInit {
   }
 
   schedule(correspondenceId: string, recipientId: string, acceptBy: string): void {
-    this.timers.schedule({ timerId: acceptanceTimerId(correspondenceId, recipientId), kind: ACCEPTANCE_TIMER_KIND, dueAt: acceptBy, payload: { correspondenceId, recipientId } });
+    this.timers.schedule({
+      timerId: acceptanceTimerId(correspondenceId, recipientId),
+      kind: ACCEPTANCE_TIMER_KIND,
+      dueAt: acceptBy,
+      payload: { correspondenceId, recipientId },
+    });
   }
 
   /** The recipient answered: the timer has nothing left to do (firing it anyway would change nothing). */

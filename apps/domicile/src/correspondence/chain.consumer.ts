@@ -56,7 +56,11 @@ export class ChainConsumer {
       case 'ChainStarted': {
         const started = parseData(message, readChainStarted);
         if (!(await this.known(started.correspondenceId))) return;
-        await this.correspondences.execute(started.correspondenceId, { type: 'RecordGatePassed', checkId: started.checkId, acceptedAt: started.startedAt }, context);
+        await this.correspondences.execute(
+          started.correspondenceId,
+          { type: 'RecordGatePassed', checkId: started.checkId, acceptedAt: started.startedAt },
+          context,
+        );
         return;
       }
       case 'ChainRefused': {
@@ -101,7 +105,11 @@ export class ChainConsumer {
         const read = parseData(message, readChainFailed);
         const failed = { ...read, reasons: recordableReasons(read.reasons) };
         if (!(await this.known(failed.correspondenceId))) return;
-        await this.correspondences.execute(failed.correspondenceId, { type: 'RecordChainFailure', reasons: failed.reasons, failedAt: failed.failedAt }, context);
+        await this.correspondences.execute(
+          failed.correspondenceId,
+          { type: 'RecordChainFailure', reasons: failed.reasons, failedAt: failed.failedAt },
+          context,
+        );
         return;
       }
       default:

@@ -8,7 +8,12 @@ export type RequestSubmission = { readonly type: 'RequestSubmission'; readonly s
 /** From the certifier's ChainStarted: the delivery gate passed. */
 export type RecordGatePassed = { readonly type: 'RecordGatePassed'; readonly checkId: string; readonly acceptedAt: string };
 /** From the certifier's ChainRefused. */
-export type RecordGateRefused = { readonly type: 'RecordGateRefused'; readonly checkId: string | null; readonly reasons: readonly Reason[]; readonly rejectedAt: string };
+export type RecordGateRefused = {
+  readonly type: 'RecordGateRefused';
+  readonly checkId: string | null;
+  readonly reasons: readonly Reason[];
+  readonly rejectedAt: string;
+};
 /** From StepCertified of the `deliver` (or `print-and-post`) step. */
 export type RecordDelivery = { readonly type: 'RecordDelivery'; readonly tokenId: string; readonly deliveredAt: string; readonly windowSeconds: number };
 /** From StepCertified of the `archive` step and the operator's report. */

@@ -26,11 +26,15 @@ type Existing = Exclude<CorrespondenceState, { status: 'none' }>;
 type Viewer = { readonly role: 'sender' } | { readonly role: 'recipient'; readonly recipientId: string };
 
 function notFound(): never {
-  throw new DomainError(CorrespondenceErrors.notFound, 'No such correspondence', 'not-found', [{ rule: 'correspondence.unknown', message: 'No correspondence has this id' }]);
+  throw new DomainError(CorrespondenceErrors.notFound, 'No such correspondence', 'not-found', [
+    { rule: 'correspondence.unknown', message: 'No correspondence has this id' },
+  ]);
 }
 
 function recipientStateOf(state: Existing, recipientId: string): RecipientState {
-  return state.status === 'in-progress' || state.status === 'failed' ? (state.recipients[recipientId] ?? { status: 'awaiting-delivery' }) : { status: 'awaiting-delivery' };
+  return state.status === 'in-progress' || state.status === 'failed'
+    ? (state.recipients[recipientId] ?? { status: 'awaiting-delivery' })
+    : { status: 'awaiting-delivery' };
 }
 
 /** Sender: always; a recipient: once the correspondence was delivered to it; anyone else: 403. */
@@ -51,7 +55,14 @@ function viewerOf(state: Existing, userId: string): Viewer {
 
 function recipientView(recipient: RecipientState) {
   if (recipient.status === 'awaiting-delivery') return { status: recipient.status };
-  const answeredAt = recipient.status === 'accepted' ? recipient.acceptedAt : recipient.status === 'refused' ? recipient.refusedAt : recipient.status === 'expired' ? recipient.expiredAt : null;
+  const answeredAt =
+    recipient.status === 'accepted'
+      ? recipient.acceptedAt
+      : recipient.status === 'refused'
+        ? recipient.refusedAt
+        : recipient.status === 'expired'
+          ? recipient.expiredAt
+          : null;
   return {
     status: recipient.status,
     deliveredAt: recipient.deliveredAt,
@@ -78,8 +89,14 @@ function historyFor(history: readonly RecordedEvent<CorrespondenceEvent>[], view
     if (data.recipientId !== undefined && data.recipientId !== viewer.recipientId) return [];
     switch (event.type) {
       case 'SubmissionRequested': {
-        const { correspondenceId, senderId, recipientIds, subject, kind, requiredLevel, consignment, parts, specimenDigest, validationProof, requestedAt } = event.data;
-        return [{ ...entry, data: { correspondenceId, senderId, recipientIds, subject, kind, requiredLevel, consignment, parts, specimenDigest, validationProof, requestedAt } }];
+        const { correspondenceId, senderId, recipientIds, subject, kind, requiredLevel, consignment, parts, specimenDigest, validationProof, requestedAt } =
+          event.data;
+        return [
+          {
+            ...entry,
+            data: { correspondenceId, senderId, recipientIds, subject, kind, requiredLevel, consignment, parts, specimenDigest, validationProof, requestedAt },
+          },
+        ];
       }
       case 'SubmissionRejected':
         return []; // never seen by a recipient: nothing was delivered
@@ -183,7 +200,8 @@ export class CorrespondenceController {
     @Res() response: Response,
   ): Promise<void> {
     const match = /^(?:sha256:)?([0-9a-f]{64})$/.exec(raw);
-    if (!match) throw violationsError([{ field: 'digest', rule: 'content.digest', message: 'digest must be "sha256:" followed by 64 lowercase hexadecimal digits' }]);
+    if (!match)
+      throw violationsError([{ field: 'digest', rule: 'content.digest', message: 'digest must be "sha256:" followed by 64 lowercase hexadecimal digits' }]);
     const { state } = await this.correspondences.load(correspondenceId);
     if (state.status === 'none') return notFound();
     const isSender = state.senderId === session.userId;

@@ -58,7 +58,12 @@ const expired = (recipientId: string, seconds = 60 + WINDOW): CorrespondenceEven
   data: { correspondenceId, recipientId, acceptBy: iso(60 + WINDOW), expiredAt: iso(seconds) },
 });
 
-const accept = (recipientId: string, seconds: number): CorrespondenceCommand => ({ type: 'Accept', recipientId, sessionId: `session-${recipientId}`, now: at(seconds) });
+const accept = (recipientId: string, seconds: number): CorrespondenceCommand => ({
+  type: 'Accept',
+  recipientId,
+  sessionId: `session-${recipientId}`,
+  now: at(seconds),
+});
 const refuse = (recipientId: string, seconds: number): CorrespondenceCommand => ({
   type: 'Refuse',
   recipientId,
@@ -88,7 +93,10 @@ describe('correspondence decider', () => {
     });
 
     it('the same submission again changes nothing', () => {
-      spec.given([requested()]).when({ type: 'RequestSubmission', submission: { ...submission(), requestedAt: iso(30) } }).thenNothingHappens();
+      spec
+        .given([requested()])
+        .when({ type: 'RequestSubmission', submission: { ...submission(), requestedAt: iso(30) } })
+        .thenNothingHappens();
     });
 
     it('refuses the same key for another draft', () => {
@@ -101,43 +109,83 @@ describe('correspondence decider', () => {
 
   describe('delivery gate', () => {
     it('records the gate passing, once', () => {
-      spec.given([requested()]).when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) }).then([accepted]);
-      spec.given([requested(), accepted]).when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) }).thenNothingHappens();
+      spec
+        .given([requested()])
+        .when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) })
+        .then([accepted]);
+      spec
+        .given([requested(), accepted])
+        .when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) })
+        .thenNothingHappens();
     });
 
     it('records the refusal with its reasons, once', () => {
       const reasons = [{ rule: 'level.insufficient', message: 'recipient carol: below high', partyId: 'carol', subjectRole: 'recipient' as const }];
-      const rejected: CorrespondenceEvent = { type: 'SubmissionRejected', version: 1, data: { correspondenceId, checkId: 'check-1', reasons, rejectedAt: iso(1) } };
-      spec.given([requested()]).when({ type: 'RecordGateRefused', checkId: 'check-1', reasons, rejectedAt: iso(1) }).then([rejected]);
-      spec.given([requested(), rejected]).when({ type: 'RecordGateRefused', checkId: 'check-1', reasons, rejectedAt: iso(1) }).thenNothingHappens();
-      spec.given([requested(), rejected]).when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) }).thenNothingHappens();
+      const rejected: CorrespondenceEvent = {
+        type: 'SubmissionRejected',
+        version: 1,
+        data: { correspondenceId, checkId: 'check-1', reasons, rejectedAt: iso(1) },
+      };
+      spec
+        .given([requested()])
+        .when({ type: 'RecordGateRefused', checkId: 'check-1', reasons, rejectedAt: iso(1) })
+        .then([rejected]);
+      spec
+        .given([requested(), rejected])
+        .when({ type: 'RecordGateRefused', checkId: 'check-1', reasons, rejectedAt: iso(1) })
+        .thenNothingHappens();
+      spec
+        .given([requested(), rejected])
+        .when({ type: 'RecordGatePassed', checkId: 'check-1', acceptedAt: iso(1) })
+        .thenNothingHappens();
     });
   });
 
   describe('delivery', () => {
     it('delivers to every recipient with acceptBy = deliveredAt + window, once each', () => {
       const command: CorrespondenceCommand = { type: 'RecordDelivery', tokenId: 'token-deliver', deliveredAt: iso(60), windowSeconds: WINDOW };
-      spec.given([requested(), accepted]).when(command).then([delivered('bob'), delivered('carol')]);
-      spec.given([requested(), accepted, delivered('bob')]).when(command).then([delivered('carol')]);
-      spec.given([requested(), accepted, delivered('bob'), delivered('carol')]).when(command).thenNothingHappens();
+      spec
+        .given([requested(), accepted])
+        .when(command)
+        .then([delivered('bob'), delivered('carol')]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(command)
+        .then([delivered('carol')]);
+      spec
+        .given([requested(), accepted, delivered('bob'), delivered('carol')])
+        .when(command)
+        .thenNothingHappens();
     });
 
     it('does not deliver what the gate has not passed', () => {
-      spec.given([requested()]).when({ type: 'RecordDelivery', tokenId: 't', deliveredAt: iso(60), windowSeconds: WINDOW }).thenNothingHappens();
+      spec
+        .given([requested()])
+        .when({ type: 'RecordDelivery', tokenId: 't', deliveredAt: iso(60), windowSeconds: WINDOW })
+        .thenNothingHappens();
     });
   });
 
   describe("recipient's answer", () => {
     it('accepts within the window', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(accept('bob', 120)).then([acceptedBy('bob')]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(accept('bob', 120))
+        .then([acceptedBy('bob')]);
     });
 
     it('refuses within the window, with the reason given', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(refuse('bob', 120)).then([refusedBy('bob')]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(refuse('bob', 120))
+        .then([refusedBy('bob')]);
     });
 
     it('accepts up to the last moment before acceptBy, not at acceptBy', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(accept('bob', 60 + WINDOW - 1)).then([acceptedBy('bob', 60 + WINDOW - 1)]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(accept('bob', 60 + WINDOW - 1))
+        .then([acceptedBy('bob', 60 + WINDOW - 1)]);
       spec
         .given([requested(), accepted, delivered('bob')])
         .when(accept('bob', 60 + WINDOW))
@@ -152,17 +200,29 @@ describe('correspondence decider', () => {
     });
 
     it('refuses an answer before delivery', () => {
-      spec.given([requested(), accepted]).when(accept('bob', 30)).thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'conflict', rules: ['not-delivered'] }));
-      spec.given([requested()]).when(accept('bob', 30)).thenThrows((error) => expect(refusal(error).rules).toEqual(['not-delivered']));
+      spec
+        .given([requested(), accepted])
+        .when(accept('bob', 30))
+        .thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'conflict', rules: ['not-delivered'] }));
+      spec
+        .given([requested()])
+        .when(accept('bob', 30))
+        .thenThrows((error) => expect(refusal(error).rules).toEqual(['not-delivered']));
     });
 
     it('the same answer again changes nothing; another answer is refused', () => {
-      spec.given([requested(), accepted, delivered('bob'), acceptedBy('bob')]).when(accept('bob', 200)).thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), acceptedBy('bob')])
+        .when(accept('bob', 200))
+        .thenNothingHappens();
       spec
         .given([requested(), accepted, delivered('bob'), acceptedBy('bob')])
         .when(refuse('bob', 200))
         .thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'conflict', rules: ['already-answered'] }));
-      spec.given([requested(), accepted, delivered('bob'), refusedBy('bob')]).when(refuse('bob', 200)).thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), refusedBy('bob')])
+        .when(refuse('bob', 200))
+        .thenNothingHappens();
     });
 
     it('refuses a party that is not a recipient (403), and an unknown correspondence (404)', () => {
@@ -170,7 +230,10 @@ describe('correspondence decider', () => {
         .given([requested(), accepted, delivered('bob')])
         .when(accept('mallory', 120))
         .thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'forbidden', rules: ['correspondence.not-recipient'] }));
-      spec.given([]).when(accept('bob', 120)).thenThrows((error) => expect(refusal(error).kind).toBe('not-found'));
+      spec
+        .given([])
+        .when(accept('bob', 120))
+        .thenThrows((error) => expect(refusal(error).kind).toBe('not-found'));
     });
 
     it("keeps each recipient's answer apart", () => {
@@ -184,7 +247,10 @@ describe('correspondence decider', () => {
 
   describe('acceptance window expiry (event time, never early)', () => {
     it('expires a silent recipient at acceptBy', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) }).then([expired('bob')]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) })
+        .then([expired('bob')]);
     });
 
     it('expires a silent recipient after acceptBy (a late timer), naming the real acceptBy', () => {
@@ -231,9 +297,18 @@ describe('correspondence decider', () => {
     });
 
     it('does nothing for a recipient who answered, or already expired', () => {
-      spec.given([requested(), accepted, delivered('bob'), acceptedBy('bob')]).when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) }).thenNothingHappens();
-      spec.given([requested(), accepted, delivered('bob'), refusedBy('bob')]).when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) }).thenNothingHappens();
-      spec.given([requested(), accepted, delivered('bob'), expired('bob')]).when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW + 9) }).thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), acceptedBy('bob')])
+        .when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) })
+        .thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), refusedBy('bob')])
+        .when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW) })
+        .thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), expired('bob')])
+        .when({ type: 'ExpireWindow', recipientId: 'bob', now: at(60 + WINDOW + 9) })
+        .thenNothingHappens();
     });
   });
 
@@ -245,28 +320,52 @@ describe('correspondence decider', () => {
     });
 
     it('basic mode: hands over after delivery, recorded on the first retrieval only', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(handOver('bob', 90)).then([handedOver('bob', 90)]);
-      spec.given([requested(), accepted, delivered('bob'), handedOver('bob', 90)]).when(handOver('bob', 95)).thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(handOver('bob', 90))
+        .then([handedOver('bob', 90)]);
+      spec
+        .given([requested(), accepted, delivered('bob'), handedOver('bob', 90)])
+        .when(handOver('bob', 95))
+        .thenNothingHappens();
     });
 
     it('never before delivery', () => {
-      spec.given([requested(), accepted]).when(handOver('bob', 30)).thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'forbidden', rules: ['not-delivered'] }));
+      spec
+        .given([requested(), accepted])
+        .when(handOver('bob', 30))
+        .thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'forbidden', rules: ['not-delivered'] }));
     });
 
     it('consent mode: nothing before acceptance, then handed over', () => {
       const given = [requested('consent'), accepted, delivered('bob')];
-      spec.given(given).when(handOver('bob', 90)).thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'forbidden', rules: ['consent.required'] }));
-      spec.given([...given, acceptedBy('bob')]).when(handOver('bob', 130)).then([handedOver('bob', 130)]);
+      spec
+        .given(given)
+        .when(handOver('bob', 90))
+        .thenThrows((error) => expect(refusal(error)).toEqual({ kind: 'forbidden', rules: ['consent.required'] }));
+      spec
+        .given([...given, acceptedBy('bob')])
+        .when(handOver('bob', 130))
+        .then([handedOver('bob', 130)]);
     });
 
     it('consent mode: nothing after a refusal or an expiry', () => {
       const given = [requested('consent'), accepted, delivered('bob')];
-      spec.given([...given, refusedBy('bob')]).when(handOver('bob', 130)).thenThrows((error) => expect(refusal(error).rules).toEqual(['consent.required']));
-      spec.given([...given, expired('bob')]).when(handOver('bob', 60 + WINDOW + 1)).thenThrows((error) => expect(refusal(error).rules).toEqual(['consent.required']));
+      spec
+        .given([...given, refusedBy('bob')])
+        .when(handOver('bob', 130))
+        .thenThrows((error) => expect(refusal(error).rules).toEqual(['consent.required']));
+      spec
+        .given([...given, expired('bob')])
+        .when(handOver('bob', 60 + WINDOW + 1))
+        .thenThrows((error) => expect(refusal(error).rules).toEqual(['consent.required']));
     });
 
     it('refuses a party that is not a recipient', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(handOver('mallory', 90)).thenThrows((error) => expect(refusal(error).kind).toBe('forbidden'));
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(handOver('mallory', 90))
+        .thenThrows((error) => expect(refusal(error).kind).toBe('forbidden'));
     });
   });
 
@@ -274,7 +373,13 @@ describe('correspondence decider', () => {
     const archived: CorrespondenceEvent = {
       type: 'ArchivedInSafes',
       version: 1,
-      data: { correspondenceId, tokenId: 'token-archive', safes: [{ ownerId: 'alice', retainUntil: iso(10 * 365 * DAY) }], packageDigest: 'c'.repeat(64), archivedAt: iso(70) },
+      data: {
+        correspondenceId,
+        tokenId: 'token-archive',
+        safes: [{ ownerId: 'alice', retainUntil: iso(10 * 365 * DAY) }],
+        packageDigest: 'c'.repeat(64),
+        archivedAt: iso(70),
+      },
     };
     const archive: CorrespondenceCommand = {
       type: 'RecordArchive',
@@ -285,16 +390,31 @@ describe('correspondence decider', () => {
     };
 
     it('records the archive once', () => {
-      spec.given([requested(), accepted, delivered('bob')]).when(archive).then([archived]);
-      spec.given([requested(), accepted, delivered('bob'), archived]).when(archive).thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when(archive)
+        .then([archived]);
+      spec
+        .given([requested(), accepted, delivered('bob'), archived])
+        .when(archive)
+        .thenNothingHappens();
     });
 
     it('records a failure of the chain once, and keeps what was delivered answerable', () => {
       const reasons = [{ rule: 'token.deadline-missed', message: 'archive: no return by the deadline' }];
       const failed: CorrespondenceEvent = { type: 'CorrespondenceFailed', version: 1, data: { correspondenceId, reasons, failedAt: iso(80) } };
-      spec.given([requested(), accepted, delivered('bob')]).when({ type: 'RecordChainFailure', reasons, failedAt: iso(80) }).then([failed]);
-      spec.given([requested(), accepted, delivered('bob'), failed]).when({ type: 'RecordChainFailure', reasons, failedAt: iso(80) }).thenNothingHappens();
-      spec.given([requested(), accepted, delivered('bob'), failed]).when(accept('bob', 120)).then([acceptedBy('bob')]);
+      spec
+        .given([requested(), accepted, delivered('bob')])
+        .when({ type: 'RecordChainFailure', reasons, failedAt: iso(80) })
+        .then([failed]);
+      spec
+        .given([requested(), accepted, delivered('bob'), failed])
+        .when({ type: 'RecordChainFailure', reasons, failedAt: iso(80) })
+        .thenNothingHappens();
+      spec
+        .given([requested(), accepted, delivered('bob'), failed])
+        .when(accept('bob', 120))
+        .then([acceptedBy('bob')]);
     });
   });
 });

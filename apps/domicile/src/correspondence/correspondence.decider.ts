@@ -100,7 +100,9 @@ function requestSubmission(command: RequestSubmission, state: CorrespondenceStat
 
 function recordGatePassed(command: RecordGatePassed, state: CorrespondenceState): CorrespondenceEvent[] {
   if (state.status !== 'submitted') return []; // redelivered, or too late to matter
-  return [{ type: 'SubmissionAccepted', version: 1, data: { correspondenceId: state.correspondenceId, checkId: command.checkId, acceptedAt: command.acceptedAt } }];
+  return [
+    { type: 'SubmissionAccepted', version: 1, data: { correspondenceId: state.correspondenceId, checkId: command.checkId, acceptedAt: command.acceptedAt } },
+  ];
 }
 
 function recordGateRefused(command: RecordGateRefused, state: CorrespondenceState): CorrespondenceEvent[] {
@@ -135,7 +137,9 @@ function recordArchive(command: RecordArchive, state: CorrespondenceState): Corr
 
 function recordChainFailure(command: RecordChainFailure, state: CorrespondenceState): CorrespondenceEvent[] {
   if (state.status !== 'in-progress' && state.status !== 'submitted') return [];
-  return [{ type: 'CorrespondenceFailed', version: 1, data: { correspondenceId: state.correspondenceId, reasons: command.reasons, failedAt: command.failedAt } }];
+  return [
+    { type: 'CorrespondenceFailed', version: 1, data: { correspondenceId: state.correspondenceId, reasons: command.reasons, failedAt: command.failedAt } },
+  ];
 }
 
 function answer(command: Accept | Refuse, state: CorrespondenceState): CorrespondenceEvent[] {
@@ -161,7 +165,9 @@ function answer(command: Accept | Refuse, state: CorrespondenceState): Correspon
   const at = command.now.toISOString();
   const { correspondenceId } = state;
   if (command.type === 'Accept') {
-    return [{ type: 'AcceptedByRecipient', version: 1, data: { correspondenceId, recipientId: command.recipientId, sessionId: command.sessionId, acceptedAt: at } }];
+    return [
+      { type: 'AcceptedByRecipient', version: 1, data: { correspondenceId, recipientId: command.recipientId, sessionId: command.sessionId, acceptedAt: at } },
+    ];
   }
   return [
     {
@@ -213,7 +219,12 @@ function handOver(command: HandOverContent, state: CorrespondenceState): Corresp
     {
       type: 'ContentHandedOver',
       version: 1,
-      data: { correspondenceId: state.correspondenceId, recipientId: command.recipientId, sessionId: command.sessionId, handedOverAt: command.now.toISOString() },
+      data: {
+        correspondenceId: state.correspondenceId,
+        recipientId: command.recipientId,
+        sessionId: command.sessionId,
+        handedOverAt: command.now.toISOString(),
+      },
     },
   ];
 }

@@ -51,7 +51,8 @@ function binary(response: unknown, callback: (error: Error | null, body: Buffer)
 }
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
-const rules = (body: { reasons?: { rule: string }[]; violations?: { rule: string }[] }) => [...(body.reasons ?? []), ...(body.violations ?? [])].map((r) => r.rule);
+const rules = (body: { reasons?: { rule: string }[]; violations?: { rule: string }[] }) =>
+  [...(body.reasons ?? []), ...(body.violations ?? [])].map((r) => r.rule);
 
 /** The certifier's chain as the first app's tests play it: a role that only owns (hence relays) its categories. */
 @Module({})
@@ -87,7 +88,11 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     await app.init();
     store = app.get(EVENT_STORE);
     timers = app.get(DURABLE_TIMERS);
-    const issued = await http().post('/staff/credentials').set(bearer(adminCredentialOf(dataDir))).send({ subject: 'registrar-1', roles: ['registrar'] }).expect(201);
+    const issued = await http()
+      .post('/staff/credentials')
+      .set(bearer(adminCredentialOf(dataDir)))
+      .send({ subject: 'registrar-1', roles: ['registrar'] })
+      .expect(201);
     registrar = bearer(issued.body.credential as string);
   }, 60_000);
 
@@ -104,7 +109,8 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     const partyId = (await http().post('/parties').set(registrar).send({ kind: 'person', displayName }).expect(201)).body.partyId as string;
     const email = `${displayName.toLowerCase().replace(/\W+/g, '.')}@example.org`;
     const before = mail.mails.length;
-    const channelId = (await http().post(`/parties/${partyId}/channels`).set(registrar).send({ kind: 'email', address: email }).expect(201)).body.channelId as string;
+    const channelId = (await http().post(`/parties/${partyId}/channels`).set(registrar).send({ kind: 'email', address: email }).expect(201)).body
+      .channelId as string;
     const code = await mail.codeFor(channelId, { after: before });
     await http().post(`/parties/${partyId}/channels/${channelId}/verification`).set(registrar).send({ code }).expect(200);
     return { partyId, email };
@@ -162,13 +168,25 @@ describe('private office over HTTP (the certifier chain played by the test, appe
   async function validatedDraft(sender: Session, recipientIds: string[], kind = 'registered') {
     const bytes = randomBytes(2048);
     const digest = await upload(sender, bytes);
-    const draftId = (await as(sender, http().post('/drafts')).send(draftBody(recipientIds, digest, kind)).expect(201)).body.draftId as string;
+    const draftId = (
+      await as(sender, http().post('/drafts'))
+        .send(draftBody(recipientIds, digest, kind))
+        .expect(201)
+    ).body.draftId as string;
     const specimen = await as(sender, http().post(`/drafts/${draftId}/specimen`)).expect(200);
-    await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: specimen.body.specimenDigest }).expect(201);
+    await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: specimen.body.specimenDigest })
+      .expect(201);
     return { draftId, bytes, digest };
   }
 
-  const metadata = () => ({ eventId: randomUUID(), correlationId: randomUUID(), causationId: randomUUID(), occurredAt: clock.now().toISOString(), source: '/sigillum/certifier' });
+  const metadata = () => ({
+    eventId: randomUUID(),
+    correlationId: randomUUID(),
+    causationId: randomUUID(),
+    occurredAt: clock.now().toISOString(),
+    source: '/sigillum/certifier',
+  });
 
   async function appendChain(correspondenceId: string, type: string, data: Record<string, unknown>): Promise<void> {
     await store.append(`chain-${correspondenceId}`, [{ event: { type, version: 1, data }, metadata: metadata() }], 'any');
@@ -206,7 +224,14 @@ describe('private office over HTTP (the certifier chain played by the test, appe
         correspondenceId,
         checkId: randomUUID(),
         policyId: 'policy-1',
-        reasons: [{ rule: 'level.insufficient', message: `recipient ${refusedPartyId}: Level below the required level`, partyId: refusedPartyId, subjectRole: 'recipient' }],
+        reasons: [
+          {
+            rule: 'level.insufficient',
+            message: `recipient ${refusedPartyId}: Level below the required level`,
+            partyId: refusedPartyId,
+            subjectRole: 'recipient',
+          },
+        ],
         refusedAt: at,
       });
     }
@@ -259,30 +284,52 @@ describe('private office over HTTP (the certifier chain played by the test, appe
   it('answers 401 without an open session on every office route, writing nothing', async () => {
     const before = (await store.readAll()).length;
     const id = randomUUID();
-    await http().post('/drafts').send(draftBody([bob.partyId], 'a'.repeat(64))).expect(401);
+    await http()
+      .post('/drafts')
+      .send(draftBody([bob.partyId], 'a'.repeat(64)))
+      .expect(401);
     await http().get(`/drafts/${id}`).expect(401);
     await http().post(`/drafts/${id}/sending`).send({ submissionKey: 'key-12345678' }).expect(401);
     await http().post(`/correspondences/${id}/acceptance`).expect(401);
-    await http().get(`/correspondences/${id}/parts/${'a'.repeat(64)}`).expect(401);
+    await http()
+      .get(`/correspondences/${id}/parts/${'a'.repeat(64)}`)
+      .expect(401);
     await http().get('/inbox').expect(401);
-    const forged = await http().get('/outbox').set('Authorization', `Bearer ${'x'.repeat(43)}`).set(SESSION_ID_HEADER, randomUUID()).expect(401);
+    const forged = await http()
+      .get('/outbox')
+      .set('Authorization', `Bearer ${'x'.repeat(43)}`)
+      .set(SESSION_ID_HEADER, randomUUID())
+      .expect(401);
     expect(forged.body).toMatchObject({ statusCode: 401, code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'credential.invalid' })] });
     // Staff have no office of their own: a registrar's credential is no session.
     const staffInbox = await http().get('/inbox').set(registrar).expect(403);
     expect(staffInbox.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.staff-not-allowed' })] });
-    await http().post('/drafts').set(registrar).send(draftBody([bob.partyId], 'a'.repeat(64))).expect(403);
+    await http()
+      .post('/drafts')
+      .set(registrar)
+      .send(draftBody([bob.partyId], 'a'.repeat(64)))
+      .expect(403);
     expect((await store.readAll()).length).toBe(before);
   });
 
   it('opens, edits and validates a draft: the specimen is the canonical JSON hashed, the proof verifies with GET /domicile/keys', async () => {
     const sender = await openSession(alice.partyId, [bob.partyId]);
     const digest = await upload(sender, Buffer.from('%PDF-1.7 first version'));
-    const opened = await as(sender, http().post('/drafts')).send(draftBody([bob.partyId], digest)).expect(201);
-    expect(opened.body).toMatchObject({ status: 'editing', senderId: alice.partyId, recipientIds: [bob.partyId], parts: [{ digest, size: 22, name: 'notice.pdf' }] });
+    const opened = await as(sender, http().post('/drafts'))
+      .send(draftBody([bob.partyId], digest))
+      .expect(201);
+    expect(opened.body).toMatchObject({
+      status: 'editing',
+      senderId: alice.partyId,
+      recipientIds: [bob.partyId],
+      parts: [{ digest, size: 22, name: 'notice.pdf' }],
+    });
     const draftId = opened.body.draftId as string;
 
     const second = await upload(sender, Buffer.from('%PDF-1.7 second version'));
-    const edited = await as(sender, http().put(`/drafts/${draftId}`)).send({ ...draftBody([bob.partyId, carol.partyId], second), subject: 'Notice (corrected)' }).expect(200);
+    const edited = await as(sender, http().put(`/drafts/${draftId}`))
+      .send({ ...draftBody([bob.partyId, carol.partyId], second), subject: 'Notice (corrected)' })
+      .expect(200);
     expect(edited.body).toMatchObject({ status: 'editing', subject: 'Notice (corrected)', recipientIds: [bob.partyId, carol.partyId] });
 
     const shown = await as(sender, http().post(`/drafts/${draftId}/specimen`)).expect(200);
@@ -300,7 +347,9 @@ describe('private office over HTTP (the certifier chain played by the test, appe
       parts: [{ digest: second.slice('sha256:'.length), size: 23, contentType: 'application/pdf', name: 'notice.pdf' }],
     });
 
-    const validated = await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: shown.body.specimenDigest }).expect(201);
+    const validated = await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: shown.body.specimenDigest })
+      .expect(201);
     const keys = (await as(sender, http().get('/domicile/keys')).expect(200)).body.keys as { kid: string; publicKeyPem: string }[];
     const key = keys.find((candidate) => candidate.kid === validated.body.keyId)!;
     const proof = verifyJws(validated.body.proof, { publicKey: key.publicKeyPem, expectedAlg: 'EdDSA' });
@@ -338,11 +387,17 @@ describe('private office over HTTP (the certifier chain played by the test, appe
 
     const draftId = (await as(sender, http().post('/drafts')).send(valid).expect(201)).body.draftId as string;
     const afterOpen = (await store.readAll()).length;
-    const badKey = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: 'short' }).expect(400);
+    const badKey = await as(sender, http().post(`/drafts/${draftId}/sending`))
+      .send({ submissionKey: 'short' })
+      .expect(400);
     expect(badKey.body.violations[0]).toMatchObject({ field: 'submissionKey', rule: 'matches' });
-    const noKey = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({}).expect(400);
+    const noKey = await as(sender, http().post(`/drafts/${draftId}/sending`))
+      .send({})
+      .expect(400);
     expect(noKey.body.violations[0]).toMatchObject({ field: 'submissionKey', rule: 'isDefined' });
-    await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: 'nope' }).expect(400);
+    await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: 'nope' })
+      .expect(400);
     await as(sender, http().get('/drafts/not-a-uuid')).expect(400);
     expect((await store.readAll()).length).toBe(afterOpen);
     expect(afterOpen).toBe(before + 1);
@@ -372,24 +427,44 @@ describe('private office over HTTP (the certifier chain played by the test, appe
   it('refuses a stale specimen (409 specimen.stale) and sending a draft not validated (409 draft.not-validated)', async () => {
     const sender = await openSession(alice.partyId, [bob.partyId]);
     const digest = await upload(sender, Buffer.from('stale test'));
-    const draftId = (await as(sender, http().post('/drafts')).send(draftBody([bob.partyId], digest)).expect(201)).body.draftId as string;
+    const draftId = (
+      await as(sender, http().post('/drafts'))
+        .send(draftBody([bob.partyId], digest))
+        .expect(201)
+    ).body.draftId as string;
 
-    const notShown = await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: 'a'.repeat(64) }).expect(409);
+    const notShown = await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: 'a'.repeat(64) })
+      .expect(409);
     expect(rules(notShown.body)).toEqual(['specimen.stale']);
     const shown = (await as(sender, http().post(`/drafts/${draftId}/specimen`)).expect(200)).body.specimenDigest as string;
-    await as(sender, http().put(`/drafts/${draftId}`)).send({ ...draftBody([bob.partyId], digest), subject: 'changed after the specimen' }).expect(200);
-    const stale = await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: shown }).expect(409);
+    await as(sender, http().put(`/drafts/${draftId}`))
+      .send({ ...draftBody([bob.partyId], digest), subject: 'changed after the specimen' })
+      .expect(200);
+    const stale = await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: shown })
+      .expect(409);
     expect(rules(stale.body)).toEqual(['specimen.stale']);
 
-    const unvalidated = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: `key-${randomUUID()}` }).expect(409);
+    const unvalidated = await as(sender, http().post(`/drafts/${draftId}/sending`))
+      .send({ submissionKey: `key-${randomUUID()}` })
+      .expect(409);
     expect(rules(unvalidated.body)).toEqual(['draft.not-validated']);
-    expect((await store.readAll()).some((e) => e.event.type === 'SubmissionRequested' && (e.event.data as { draftId: string }).draftId === draftId)).toBe(false);
+    expect((await store.readAll()).some((e) => e.event.type === 'SubmissionRequested' && (e.event.data as { draftId: string }).draftId === draftId)).toBe(
+      false,
+    );
 
     // Validated, then edited: the validation is void.
     const again = (await as(sender, http().post(`/drafts/${draftId}/specimen`)).expect(200)).body.specimenDigest as string;
-    await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: again }).expect(201);
-    await as(sender, http().put(`/drafts/${draftId}`)).send({ ...draftBody([bob.partyId], digest), subject: 'edited after validation' }).expect(200);
-    const voided = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: `key-${randomUUID()}` }).expect(409);
+    await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: again })
+      .expect(201);
+    await as(sender, http().put(`/drafts/${draftId}`))
+      .send({ ...draftBody([bob.partyId], digest), subject: 'edited after validation' })
+      .expect(200);
+    const voided = await as(sender, http().post(`/drafts/${draftId}/sending`))
+      .send({ submissionKey: `key-${randomUUID()}` })
+      .expect(409);
     expect(rules(voided.body)).toEqual(['draft.not-validated']);
   });
 
@@ -405,7 +480,10 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(response.body).toEqual({ correspondenceId, status: 'accepted' });
     expect(response.headers.location).toBe(`/correspondences/${correspondenceId}`);
 
-    const retried = await as(sender, http().post(`/drafts/${first.draftId}/sending`)).set('Idempotency-Key', key).send({}).expect(200);
+    const retried = await as(sender, http().post(`/drafts/${first.draftId}/sending`))
+      .set('Idempotency-Key', key)
+      .send({})
+      .expect(200);
     expect(retried.body).toEqual({ correspondenceId, status: 'accepted' });
     const submissions = ((await store.readAll()) as Stored[]).filter((e) => e.event.type === 'SubmissionRequested' && e.event.data.draftId === first.draftId);
     expect(submissions).toHaveLength(1);
@@ -423,11 +501,18 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(((await store.readStream(`draft-${first.draftId}`)) as Stored[]).map((e) => e.event.type).pop()).toBe('DraftSubmitted');
 
     const other = await validatedDraft(sender, [bob.partyId]);
-    const reused = await as(sender, http().post(`/drafts/${other.draftId}/sending`)).send({ submissionKey: key }).expect(409);
+    const reused = await as(sender, http().post(`/drafts/${other.draftId}/sending`))
+      .send({ submissionKey: key })
+      .expect(409);
     expect(rules(reused.body)).toEqual(['submission-key.reused']);
-    const mismatch = await as(sender, http().post(`/drafts/${other.draftId}/sending`)).set('Idempotency-Key', `${key}-x`).send({ submissionKey: key }).expect(400);
+    const mismatch = await as(sender, http().post(`/drafts/${other.draftId}/sending`))
+      .set('Idempotency-Key', `${key}-x`)
+      .send({ submissionKey: key })
+      .expect(400);
     expect(mismatch.body.violations[0]).toMatchObject({ field: 'submissionKey', rule: 'submission-key.mismatch' });
-    const twice = await as(sender, http().post(`/drafts/${first.draftId}/sending`)).send({ submissionKey: `key-${randomUUID()}` }).expect(409);
+    const twice = await as(sender, http().post(`/drafts/${first.draftId}/sending`))
+      .send({ submissionKey: `key-${randomUUID()}` })
+      .expect(409);
     expect(rules(twice.body)).toEqual(['draft.submitted']);
 
     // The sender's outbox shows it (read model, eventually).
@@ -450,7 +535,9 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(((await store.readStream(`draft-${draftId}`)) as Stored[]).filter((e) => e.event.type === 'DraftSubmitted')).toHaveLength(1);
 
     const other = await validatedDraft(sender, [bob.partyId]);
-    const raced = await Promise.all(['a', 'b'].map((suffix) => as(sender, http().post(`/drafts/${other.draftId}/sending`)).send({ submissionKey: `${key}-${suffix}` })));
+    const raced = await Promise.all(
+      ['a', 'b'].map((suffix) => as(sender, http().post(`/drafts/${other.draftId}/sending`)).send({ submissionKey: `${key}-${suffix}` })),
+    );
     expect(raced.map((a) => a.status).sort()).toEqual([202, 409]);
     const sent = ((await store.readAll()) as Stored[]).filter((e) => e.event.type === 'SubmissionRequested' && e.event.data.draftId === other.draftId);
     expect(sent).toHaveLength(1);
@@ -465,7 +552,12 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     const draftEvents = await store.readStream(`draft-${draftId}`);
     await store.append(
       `draft-${draftId}`,
-      [{ event: { type: 'DraftSubmitted', version: 1, data: { draftId, correspondenceId, submissionKey: key, submittedAt: clock.now().toISOString() } }, metadata: { ...metadata(), source: '/sigillum/domicile' } }],
+      [
+        {
+          event: { type: 'DraftSubmitted', version: 1, data: { draftId, correspondenceId, submissionKey: key, submittedAt: clock.now().toISOString() } },
+          metadata: { ...metadata(), source: '/sigillum/domicile' },
+        },
+      ],
       draftEvents.length - 1,
     );
     expect((await store.readStream(`correspondence-${correspondenceId}`)).length).toBe(0);
@@ -475,7 +567,9 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(response.body).toEqual({ correspondenceId, status: 'accepted' });
     expect((await eventsOf(correspondenceId))[0].event).toMatchObject({ type: 'SubmissionRequested', data: { draftId, submissionKey: key } });
     expect(((await store.readStream(`draft-${draftId}`)) as Stored[]).filter((e) => e.event.type === 'DraftSubmitted')).toHaveLength(1);
-    const another = await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: `key-${randomUUID()}` }).expect(409);
+    const another = await as(sender, http().post(`/drafts/${draftId}/sending`))
+      .send({ submissionKey: `key-${randomUUID()}` })
+      .expect(409);
     expect(rules(another.body)).toEqual(['draft.submitted']);
   });
 
@@ -487,7 +581,15 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(response.status).toBe(202);
     expect(response.body).toEqual({ correspondenceId, status: 'submitted' });
     await answerGate(correspondenceId, 'pass');
-    await eventually(async () => expect((await as(sender, http().post(`/drafts/${draftId}/sending`)).send({ submissionKey: key }).expect(200)).body.status).toBe('accepted'));
+    await eventually(async () =>
+      expect(
+        (
+          await as(sender, http().post(`/drafts/${draftId}/sending`))
+            .send({ submissionKey: key })
+            .expect(200)
+        ).body.status,
+      ).toBe('accepted'),
+    );
   });
 
   it('gate refused (ChainRefused appended by the test): 202 rejected with reasons, the draft is editable again and can be sent anew', async () => {
@@ -495,7 +597,11 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     const { draftId } = await validatedDraft(sender, [carol.partyId]);
     const { response, correspondenceId } = await send(sender, draftId, `key-${randomUUID()}`, 'refuse', carol.partyId);
     expect(response.status).toBe(202);
-    expect(response.body).toMatchObject({ correspondenceId, status: 'rejected', reasons: [{ rule: 'level.insufficient', partyId: carol.partyId, subjectRole: 'recipient' }] });
+    expect(response.body).toMatchObject({
+      correspondenceId,
+      status: 'rejected',
+      reasons: [{ rule: 'level.insufficient', partyId: carol.partyId, subjectRole: 'recipient' }],
+    });
 
     const draft = await eventually(async () => {
       const view = await as(sender, http().get(`/drafts/${draftId}`)).expect(200);
@@ -506,7 +612,9 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(draft.validation).toBeNull();
 
     const shown = (await as(sender, http().post(`/drafts/${draftId}/specimen`)).expect(200)).body.specimenDigest as string;
-    await as(sender, http().post(`/drafts/${draftId}/validation`)).send({ specimenDigest: shown }).expect(201);
+    await as(sender, http().post(`/drafts/${draftId}/validation`))
+      .send({ specimenDigest: shown })
+      .expect(201);
     const second = await send(sender, draftId, `key-${randomUUID()}`);
     expect(second.response.body).toEqual({ correspondenceId: second.correspondenceId, status: 'accepted' });
     expect(second.correspondenceId).not.toBe(correspondenceId);
@@ -536,23 +644,44 @@ describe('private office over HTTP (the certifier chain played by the test, appe
       );
     });
     expect(rules((await as(outsider, http().get(`/correspondences/${correspondenceId}`)).expect(403)).body)).toEqual(['correspondence.not-party']);
-    expect(rules((await as(outsider, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).expect(403)).body)).toEqual(['correspondence.not-party']);
-    expect(rules((await as(outsider, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(403)).body)).toEqual(['correspondence.not-recipient']);
+    expect(rules((await as(outsider, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).expect(403)).body)).toEqual([
+      'correspondence.not-party',
+    ]);
+    expect(rules((await as(outsider, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(403)).body)).toEqual([
+      'correspondence.not-recipient',
+    ]);
     await as(recipient, http().get(`/correspondences/${randomUUID()}`)).expect(404);
 
     // Basic mode: the content is there on delivery; the first retrieval is the hand-over, recorded once.
-    const read = await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).buffer(true).parse(binary).expect(200);
+    const read = await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest}`))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     expect(Buffer.compare(read.body as Buffer, bytes)).toBe(0);
     expect(read.headers['content-type']).toBe('application/pdf');
-    await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest.slice('sha256:'.length)}`)).buffer(true).parse(binary).expect(200);
+    await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest.slice('sha256:'.length)}`))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/sha256:${'0'.repeat(64)}`)).expect(404);
-    const senderRead = await as(sender, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).buffer(true).parse(binary).expect(200);
+    const senderRead = await as(sender, http().get(`/correspondences/${correspondenceId}/parts/${digest}`))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     expect(Buffer.compare(senderRead.body as Buffer, bytes)).toBe(0);
 
     const accepted = await as(recipient, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(200);
     expect(accepted.body).toMatchObject({ correspondenceId, recipientId: bob.partyId, status: 'accepted' });
     await as(recipient, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(200); // the same answer again
-    expect(rules((await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`)).send({}).expect(409)).body)).toEqual(['already-answered']);
+    expect(
+      rules(
+        (
+          await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`))
+            .send({})
+            .expect(409)
+        ).body,
+      ),
+    ).toEqual(['already-answered']);
 
     const types = (await eventsOf(correspondenceId)).map((e) => e.event.type);
     expect(types).toEqual(['SubmissionRequested', 'SubmissionAccepted', 'DeliveredToRecipient', 'ContentHandedOver', 'AcceptedByRecipient']);
@@ -566,7 +695,10 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(JSON.stringify(recipientView.history)).not.toContain(sender.sessionId);
 
     await eventually(async () => {
-      const outbox = (await as(sender, http().get('/outbox')).expect(200)).body.correspondences as { correspondenceId: string; recipients: Record<string, { status: string; handedOverAt?: string }> }[];
+      const outbox = (await as(sender, http().get('/outbox')).expect(200)).body.correspondences as {
+        correspondenceId: string;
+        recipients: Record<string, { status: string; handedOverAt?: string }>;
+      }[];
       const entry = outbox.find((e) => e.correspondenceId === correspondenceId);
       expect(entry?.recipients[bob.partyId]).toMatchObject({ status: 'accepted' });
       expect(entry?.recipients[bob.partyId].handedOverAt).toBeDefined();
@@ -574,7 +706,8 @@ describe('private office over HTTP (the certifier chain played by the test, appe
   });
 
   it('delivers to a recipient without a verified channel: no notice can go, and that is recorded; the inbox still has it', async () => {
-    const dave = (await http().post('/parties').set(registrar).send({ kind: 'person', displayName: 'Dave Without Channel' }).expect(201)).body.partyId as string;
+    const dave = (await http().post('/parties').set(registrar).send({ kind: 'person', displayName: 'Dave Without Channel' }).expect(201)).body
+      .partyId as string;
     const sender = await openSession(alice.partyId, [dave]);
     const { correspondenceId } = await delivered(sender, [dave]);
     await eventually(() => expect(app.get(RecipientNotices).noticeOf(correspondenceId, dave)).toMatchObject({ status: 'no-channel' }));
@@ -592,9 +725,42 @@ describe('private office over HTTP (the certifier chain played by the test, appe
       { ownerId: bob.partyId, retainUntil: new Date(clock.now().getTime() + 3650 * DAY_MS).toISOString() },
     ];
     const packageDigest = sha256('archive package');
-    const report = { tokenId, step: 'archive', inputDigest: 'c'.repeat(64), outputDigest: 'd'.repeat(64), parameters: {}, startedAt: at, finishedAt: at, output: { step: 'archive', packageDigest, safes, location: 'archive/1' } };
-    await store.append(`job-${tokenId}`, [{ event: { type: 'TokenReturned', version: 1, data: { tokenId, correspondenceId, stepIndex: 1, operatorId: 'operator-1', report, returnedAt: at, keyId: 'k', signature: 's..s' } }, metadata: { ...metadata(), source: '/sigillum/processor' } }], 'any');
-    await appendChain(correspondenceId, 'StepCertified', { tokenId, correspondenceId, stepIndex: 1, step: 'archive', operatorId: 'operator-1', inputDigest: 'c'.repeat(64), outputDigest: 'd'.repeat(64), acknowledgedAt: at, returnedAt: at, certifiedAt: at });
+    const report = {
+      tokenId,
+      step: 'archive',
+      inputDigest: 'c'.repeat(64),
+      outputDigest: 'd'.repeat(64),
+      parameters: {},
+      startedAt: at,
+      finishedAt: at,
+      output: { step: 'archive', packageDigest, safes, location: 'archive/1' },
+    };
+    await store.append(
+      `job-${tokenId}`,
+      [
+        {
+          event: {
+            type: 'TokenReturned',
+            version: 1,
+            data: { tokenId, correspondenceId, stepIndex: 1, operatorId: 'operator-1', report, returnedAt: at, keyId: 'k', signature: 's..s' },
+          },
+          metadata: { ...metadata(), source: '/sigillum/processor' },
+        },
+      ],
+      'any',
+    );
+    await appendChain(correspondenceId, 'StepCertified', {
+      tokenId,
+      correspondenceId,
+      stepIndex: 1,
+      step: 'archive',
+      operatorId: 'operator-1',
+      inputDigest: 'c'.repeat(64),
+      outputDigest: 'd'.repeat(64),
+      acknowledgedAt: at,
+      returnedAt: at,
+      certifiedAt: at,
+    });
     const archived = await eventually(async () => {
       const found = (await eventsOf(correspondenceId)).find((e) => e.event.type === 'ArchivedInSafes');
       if (!found) throw new Error('not archived yet');
@@ -614,12 +780,19 @@ describe('private office over HTTP (the certifier chain played by the test, appe
 
     await certifyDelivery(correspondenceId);
     await eventually(async () => expect((await eventsOf(correspondenceId)).map((e) => e.event.type)).toContain('DeliveredToRecipient'));
-    const refused = await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`)).send({ reason: 'Not addressed to me' }).expect(200);
+    const refused = await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`))
+      .send({ reason: 'Not addressed to me' })
+      .expect(200);
     expect(refused.body).toMatchObject({ status: 'refused', reason: 'Not addressed to me' });
     expect(rules((await as(recipient, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(409)).body)).toEqual(['already-answered']);
-    await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`)).send({ reason: 'x'.repeat(1001) }).expect(400);
+    await as(recipient, http().post(`/correspondences/${correspondenceId}/refusal`))
+      .send({ reason: 'x'.repeat(1001) })
+      .expect(400);
     const last = (await eventsOf(correspondenceId)).pop()!;
-    expect(last.event).toMatchObject({ type: 'RefusedByRecipient', data: { recipientId: carol.partyId, sessionId: recipient.sessionId, reason: 'Not addressed to me' } });
+    expect(last.event).toMatchObject({
+      type: 'RefusedByRecipient',
+      data: { recipientId: carol.partyId, sessionId: recipient.sessionId, reason: 'Not addressed to me' },
+    });
   });
 
   it('consent mode (registered-ack): no content before acceptance (403 consent.required), handed over after', async () => {
@@ -631,10 +804,16 @@ describe('private office over HTTP (the certifier chain played by the test, appe
     expect(rules(refused.body)).toEqual(['consent.required']);
     expect((await eventsOf(correspondenceId)).map((e) => e.event.type)).not.toContain('ContentHandedOver');
     // The sender can always read its own parts.
-    await as(sender, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).buffer(true).parse(binary).expect(200);
+    await as(sender, http().get(`/correspondences/${correspondenceId}/parts/${digest}`))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
 
     await as(recipient, http().post(`/correspondences/${correspondenceId}/acceptance`)).expect(200);
-    const read = await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest}`)).buffer(true).parse(binary).expect(200);
+    const read = await as(recipient, http().get(`/correspondences/${correspondenceId}/parts/${digest}`))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     expect(Buffer.compare(read.body as Buffer, bytes)).toBe(0);
     expect((await eventsOf(correspondenceId)).map((e) => e.event.type).slice(-2)).toEqual(['AcceptedByRecipient', 'ContentHandedOver']);
   });
@@ -695,7 +874,11 @@ if (!chainRegistered) {
   const mail = new MailCatcher();
 
   async function api(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${base}${url}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : {} };
   }
@@ -716,7 +899,8 @@ if (!chainRegistered) {
     const channel = await registrar('POST', `/parties/${partyId}/channels`, { kind: 'email', address: email });
     const code = await mail.codeFor(channel.channelId, { after: before });
     await registrar('POST', `/parties/${partyId}/channels/${channel.channelId}/verification`, { code });
-    for (const name of ['legalName', 'dateOfBirth']) await registrar('POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
+    for (const name of ['legalName', 'dateOfBirth'])
+      await registrar('POST', `/parties/${partyId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
     return partyId;
   }
 
@@ -733,7 +917,14 @@ if (!chainRegistered) {
   beforeAll(async () => {
     await mail.start();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-office-chain-e2e-'));
-    const config = loadConfig({ ...mail.env(), DATA_DIR: dataDir, LOG_LEVEL: 'error', TIMER_POLL_MS: '200', SESSION_REQUEST_WAIT_MS: '10000', KEYSTORE_PASSPHRASE: 'office chain e2e passphrase' });
+    const config = loadConfig({
+      ...mail.env(),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'error',
+      TIMER_POLL_MS: '200',
+      SESSION_REQUEST_WAIT_MS: '10000',
+      KEYSTORE_PASSPHRASE: 'office chain e2e passphrase',
+    });
     app = await createSigillumApp(config, rolesFor(config.roles));
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
@@ -763,7 +954,8 @@ if (!chainRegistered) {
     const keyOf = (purpose: string) => hosted.keys.find((key: { purpose: string }) => key.purpose === purpose).publicKeyPem as string;
     const signingKey = await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: keyOf('signing') });
     const tsaKey = await admin('POST', `/parties/${operatorId}/keys`, { algorithm: 'RSA', use: 'signature', publicKeyPem: keyOf('tsa') });
-    for (const name of ['legalName', 'operatorAccreditation']) await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
+    for (const name of ['legalName', 'operatorAccreditation'])
+      await registrar('POST', `/parties/${operatorId}/certifications`, { name, level: 'substantial', validUntil: inAYear(), evidence });
     await admin('POST', '/certificates', { partyId: operatorId, keyId: signingKey.keyId, profile: 'signing' });
     await admin('POST', '/certificates', { partyId: operatorId, keyId: tsaKey.keyId, profile: 'tsa' });
     await eventually(async () => expect((await staff.ops('GET', '/chain-operators/seal')).operators).toContain(operatorId), 30_000);
@@ -773,8 +965,15 @@ if (!chainRegistered) {
     const aliceAuth = await session(alice, [bob]);
 
     const letter = Buffer.from('Dear Bob,\nour notice of termination.\nAlice\n', 'utf8');
-    const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceAuth, 'content-type': 'text/plain' }, body: letter }).then((r) => r.json() as Promise<{ digest: string }>);
-    const draft = await ok('POST', '/drafts', { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'notice.txt', contentType: 'text/plain' }] }, aliceAuth);
+    const uploaded = await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceAuth, 'content-type': 'text/plain' }, body: letter }).then(
+      (r) => r.json() as Promise<{ digest: string }>,
+    );
+    const draft = await ok(
+      'POST',
+      '/drafts',
+      { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'notice.txt', contentType: 'text/plain' }] },
+      aliceAuth,
+    );
     const specimen = await ok('POST', `/drafts/${draft.draftId}/specimen`, undefined, aliceAuth);
     await ok('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, aliceAuth);
 

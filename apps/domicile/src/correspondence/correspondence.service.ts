@@ -29,7 +29,11 @@ export interface LoadedCorrespondence {
  */
 @Injectable()
 export class CorrespondenceService {
-  private readonly handle: (streamId: string, command: CorrespondenceCommand, context: CommandContext) => Promise<CommandResult<CorrespondenceState, CorrespondenceEvent>>;
+  private readonly handle: (
+    streamId: string,
+    command: CorrespondenceCommand,
+    context: CommandContext,
+  ) => Promise<CommandResult<CorrespondenceState, CorrespondenceEvent>>;
   private readonly watchers = new StreamWatchers();
 
   constructor(
@@ -51,11 +55,18 @@ export class CorrespondenceService {
 
   async load(correspondenceId: string): Promise<LoadedCorrespondence> {
     const history = (await this.store.readStream(correspondenceStreamId(correspondenceId))) as RecordedEvent<CorrespondenceEvent>[];
-    const state = foldEvents(correspondenceDecider, history.map((recorded) => recorded.event));
+    const state = foldEvents(
+      correspondenceDecider,
+      history.map((recorded) => recorded.event),
+    );
     return { state, history };
   }
 
-  async execute(correspondenceId: string, command: CorrespondenceCommand, context: CommandContext): Promise<CommandResult<CorrespondenceState, CorrespondenceEvent>> {
+  async execute(
+    correspondenceId: string,
+    command: CorrespondenceCommand,
+    context: CommandContext,
+  ): Promise<CommandResult<CorrespondenceState, CorrespondenceEvent>> {
     const result = await this.handle(correspondenceStreamId(correspondenceId), command, context);
     if (result.events.length > 0) this.watchers.changed(correspondenceId);
     return result;

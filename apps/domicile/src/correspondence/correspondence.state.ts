@@ -80,7 +80,22 @@ function factsOf(state: Exclude<CorrespondenceState, { status: 'none' }>): Corre
     validationProof,
     requestedAt,
   } = state;
-  return { correspondenceId, draftId, submissionKey, senderId, sessionId, recipientIds, subject, kind, requiredLevel, consignment, parts, specimenDigest, validationProof, requestedAt };
+  return {
+    correspondenceId,
+    draftId,
+    submissionKey,
+    senderId,
+    sessionId,
+    recipientIds,
+    subject,
+    kind,
+    requiredLevel,
+    consignment,
+    parts,
+    specimenDigest,
+    validationProof,
+    requestedAt,
+  };
 }
 
 function withRecipient(state: CorrespondenceState, recipientId: string, change: (recipient: RecipientState) => RecipientState): CorrespondenceState {
@@ -121,7 +136,9 @@ export function evolve(state: CorrespondenceState, event: CorrespondenceEvent): 
     case 'RefusedByRecipient':
       return withRecipient(state, event.data.recipientId, (recipient) => {
         const delivery = deliveryOf(recipient);
-        return delivery ? { ...delivery, status: 'refused', refusedAt: event.data.refusedAt, sessionId: event.data.sessionId, reason: event.data.reason } : recipient;
+        return delivery
+          ? { ...delivery, status: 'refused', refusedAt: event.data.refusedAt, sessionId: event.data.sessionId, reason: event.data.reason }
+          : recipient;
       });
     case 'AcceptanceWindowExpired':
       return withRecipient(state, event.data.recipientId, (recipient) => {

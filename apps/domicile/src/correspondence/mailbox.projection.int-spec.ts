@@ -34,7 +34,11 @@ const events: CorrespondenceEvent[] = [
   { type: 'AcceptedByRecipient', version: 1, data: { correspondenceId, recipientId: 'bob', sessionId: 's-b', acceptedAt: at(3) } },
   { type: 'ContentHandedOver', version: 1, data: { correspondenceId, recipientId: 'bob', sessionId: 's-b', handedOverAt: at(4) } },
   { type: 'AcceptanceWindowExpired', version: 1, data: { correspondenceId, recipientId: 'carol', acceptBy: at(100), expiredAt: at(100) } },
-  { type: 'ArchivedInSafes', version: 1, data: { correspondenceId, tokenId: 't2', safes: [{ ownerId: 'alice', retainUntil: at(1000) }], packageDigest: 'c'.repeat(64), archivedAt: at(5) } },
+  {
+    type: 'ArchivedInSafes',
+    version: 1,
+    data: { correspondenceId, tokenId: 't2', safes: [{ ownerId: 'alice', retainUntil: at(1000) }], packageDigest: 'c'.repeat(64), archivedAt: at(5) },
+  },
 ];
 
 const messages: DeliveredMessage[] = events.map((event, offset) => ({

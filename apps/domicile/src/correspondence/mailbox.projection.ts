@@ -113,7 +113,13 @@ function updateRecipient(db: Database.Database, correspondenceId: string, recipi
 }
 
 function answerInbox(db: Database.Database, correspondenceId: string, recipientId: string, status: string, at: string): void {
-  db.prepare(`UPDATE ${INBOX} SET status = ?, answered_at = ?, updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(status, at, at, correspondenceId, recipientId);
+  db.prepare(`UPDATE ${INBOX} SET status = ?, answered_at = ?, updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(
+    status,
+    at,
+    at,
+    correspondenceId,
+    recipientId,
+  );
 }
 
 export const mailboxProjection: SqliteProjection = {
@@ -162,7 +168,18 @@ export const mailboxProjection: SqliteProjection = {
         db.prepare(
           `INSERT INTO ${OUTBOX} (correspondence_id, sender_id, draft_id, subject, kind, consignment, recipient_ids, status, reasons, recipients, requested_at, archived_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'submitted', NULL, ?, ?, NULL, ?) ON CONFLICT (correspondence_id) DO NOTHING`,
-        ).run(s.correspondenceId, s.senderId, s.draftId, s.subject, s.kind, s.consignment, JSON.stringify(s.recipientIds), JSON.stringify(recipients), s.requestedAt, s.requestedAt);
+        ).run(
+          s.correspondenceId,
+          s.senderId,
+          s.draftId,
+          s.subject,
+          s.kind,
+          s.consignment,
+          JSON.stringify(s.recipientIds),
+          JSON.stringify(recipients),
+          s.requestedAt,
+          s.requestedAt,
+        );
         return;
       }
       case 'SubmissionAccepted': {
@@ -181,12 +198,23 @@ export const mailboxProjection: SqliteProjection = {
           const e = readCorrespondenceFailed(d);
           return { correspondenceId: e.correspondenceId, reasons: e.reasons, at: e.failedAt };
         });
-        db.prepare(`UPDATE ${OUTBOX} SET status = ?, reasons = ?, updated_at = ? WHERE correspondence_id = ?`).run(rejected ? 'rejected' : 'failed', JSON.stringify(recordableReasons(r.reasons)), r.at, r.correspondenceId);
+        db.prepare(`UPDATE ${OUTBOX} SET status = ?, reasons = ?, updated_at = ? WHERE correspondence_id = ?`).run(
+          rejected ? 'rejected' : 'failed',
+          JSON.stringify(recordableReasons(r.reasons)),
+          r.at,
+          r.correspondenceId,
+        );
         return;
       }
       case 'DeliveredToRecipient': {
         const e = parseData(message, readDeliveredToRecipient);
-        const row = updateRecipient(db, e.correspondenceId, e.recipientId, { status: 'delivered', deliveredAt: e.deliveredAt, acceptBy: e.acceptBy }, e.deliveredAt);
+        const row = updateRecipient(
+          db,
+          e.correspondenceId,
+          e.recipientId,
+          { status: 'delivered', deliveredAt: e.deliveredAt, acceptBy: e.acceptBy },
+          e.deliveredAt,
+        );
         db.prepare(
           `INSERT INTO ${INBOX} (recipient_id, correspondence_id, sender_id, subject, kind, consignment, status, delivered_at, accept_by, answered_at, handed_over_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'delivered', ?, ?, NULL, NULL, ?) ON CONFLICT (recipient_id, correspondence_id) DO NOTHING`,
@@ -217,7 +245,12 @@ export const mailboxProjection: SqliteProjection = {
       case 'ContentHandedOver': {
         const { handedOverAt: at, ...e } = parseData(message, readContentHandedOver);
         updateRecipient(db, e.correspondenceId, e.recipientId, { handedOverAt: at }, at);
-        db.prepare(`UPDATE ${INBOX} SET handed_over_at = COALESCE(handed_over_at, ?), updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(at, at, e.correspondenceId, e.recipientId);
+        db.prepare(`UPDATE ${INBOX} SET handed_over_at = COALESCE(handed_over_at, ?), updated_at = ? WHERE correspondence_id = ? AND recipient_id = ?`).run(
+          at,
+          at,
+          e.correspondenceId,
+          e.recipientId,
+        );
         return;
       }
       case 'ArchivedInSafes': {

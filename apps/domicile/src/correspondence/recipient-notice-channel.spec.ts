@@ -41,7 +41,10 @@ describe('chooseNoticeChannel (the session-code channel rule, e-mail first)', ()
 
   it('no verified channel, or none a transport serves', () => {
     expect(chooseNoticeChannel([channel('mail', 'email', null)], NOW, COOLING, all)).toEqual({ outcome: 'none', rule: 'channel.unverified' });
-    expect(chooseNoticeChannel([channel('sms', 'sms', 100)], NOW, COOLING, (kind) => kind === 'email')).toEqual({ outcome: 'none', rule: 'channel.transport-unavailable' });
+    expect(chooseNoticeChannel([channel('sms', 'sms', 100)], NOW, COOLING, (kind) => kind === 'email')).toEqual({
+      outcome: 'none',
+      rule: 'channel.transport-unavailable',
+    });
   });
 
   it('a cooling period of 0: the most recently verified e-mail, as before', () => {

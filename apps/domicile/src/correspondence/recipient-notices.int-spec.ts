@@ -205,7 +205,10 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const second = boot(transport);
     expect(await second.timers.fireDue()).toBe(1);
     // The window that remains: the relay was handed the notice twice (at least once) ...
-    expect(transport.handedOver.map((n) => n.messageId)).toEqual([recipientNoticeMessageId(delivery.correspondenceId, BOB), recipientNoticeMessageId(delivery.correspondenceId, BOB)]);
+    expect(transport.handedOver.map((n) => n.messageId)).toEqual([
+      recipientNoticeMessageId(delivery.correspondenceId, BOB),
+      recipientNoticeMessageId(delivery.correspondenceId, BOB),
+    ]);
     // ... both with the same id, so a client that keys on Message-ID shows one.
     expect(transport.inbox.size).toBe(1);
     expect(second.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'sent', attempts: 2 });
@@ -219,8 +222,12 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     // The table and the claim exactly as the build before the outbox wrote them.
     old.exec(`CREATE TABLE domicile_notices (correspondence_id TEXT NOT NULL, recipient_id TEXT NOT NULL, status TEXT NOT NULL, transport TEXT, detail TEXT,
       updated_at TEXT NOT NULL, PRIMARY KEY (correspondence_id, recipient_id)) WITHOUT ROWID;`);
-    old.prepare(`INSERT INTO domicile_notices (correspondence_id, recipient_id, status, updated_at) VALUES (?, ?, 'pending', ?)`).run(delivery.correspondenceId, BOB, at());
-    old.prepare(`INSERT INTO domicile_notices (correspondence_id, recipient_id, status, detail, updated_at) VALUES (?, ?, 'sent', NULL, ?)`).run('other', BOB, at());
+    old
+      .prepare(`INSERT INTO domicile_notices (correspondence_id, recipient_id, status, updated_at) VALUES (?, ?, 'pending', ?)`)
+      .run(delivery.correspondenceId, BOB, at());
+    old
+      .prepare(`INSERT INTO domicile_notices (correspondence_id, recipient_id, status, detail, updated_at) VALUES (?, ?, 'sent', NULL, ?)`)
+      .run('other', BOB, at());
     old.close();
 
     const transport = new StubTransport();
@@ -228,7 +235,9 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     expect(next.timers.stateOf(recipientNoticeTimerId(delivery.correspondenceId, BOB))).toBe('pending');
     expect(next.timers.stateOf(recipientNoticeTimerId('other', BOB))).toBeUndefined(); // settled rows are left alone
     expect(await next.timers.fireDue()).toBe(1);
-    expect(transport.handedOver).toEqual([expect.objectContaining({ reference: delivery.correspondenceId, acceptBy: delivery.acceptBy, senderName: 'Alice Sender' })]);
+    expect(transport.handedOver).toEqual([
+      expect.objectContaining({ reference: delivery.correspondenceId, acceptBy: delivery.acceptBy, senderName: 'Alice Sender' }),
+    ]);
     expect(next.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'sent', attempts: 1 });
     next.crash();
   });
@@ -243,7 +252,11 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const delivery = await deliveredLetter(first.store);
     first.notices.notify(delivery);
     expect(await first.timers.fireDue()).toBe(0);
-    expect(first.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'pending', attempts: 1, detail: expect.stringContaining('ECONNREFUSED') });
+    expect(first.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      detail: expect.stringContaining('ECONNREFUSED'),
+    });
     expect(await first.timers.fireDue()).toBe(0); // not before its backoff
     expect(transport.calls).toBe(1);
     clock.advance(1_000);
@@ -257,7 +270,11 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     expect(transport.calls).toBe(3);
     expect(transport.handedOver).toHaveLength(1);
     expect(transport.inbox.size).toBe(1);
-    expect(second.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'sent', attempts: 3, detail: '<' + recipientNoticeMessageId(delivery.correspondenceId, BOB) + '@example.net>' });
+    expect(second.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({
+      status: 'sent',
+      attempts: 3,
+      detail: '<' + recipientNoticeMessageId(delivery.correspondenceId, BOB) + '@example.net>',
+    });
     clock.advance(3_600_000);
     expect(await second.timers.fireDue()).toBe(0);
     expect(transport.calls).toBe(3);
@@ -271,7 +288,11 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const delivery = await deliveredLetter(process.store);
     process.notices.notify(delivery);
     expect(await process.timers.fireDue()).toBe(1);
-    expect(process.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'undeliverable', attempts: 1, detail: expect.stringContaining('550 5.1.1 no such user') });
+    expect(process.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({
+      status: 'undeliverable',
+      attempts: 1,
+      detail: expect.stringContaining('550 5.1.1 no such user'),
+    });
     clock.advance(3_600_000);
     expect(await process.timers.fireDue()).toBe(0);
     expect(transport.calls).toBe(1);
@@ -314,7 +335,11 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     first.notices.notify(third);
     await first.timers.fireDue();
     const usableFrom = new Date(clock.now().getTime() + 24 * 3600_000).toISOString();
-    expect(first.notices.noticeOf(third.correspondenceId, BOB)).toMatchObject({ status: 'pending', attempts: 0, detail: expect.stringContaining(`channel.cooling`) });
+    expect(first.notices.noticeOf(third.correspondenceId, BOB)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      detail: expect.stringContaining(`channel.cooling`),
+    });
     expect(transport.handedOver).toHaveLength(1);
     first.crash();
 

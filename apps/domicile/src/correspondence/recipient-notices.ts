@@ -79,7 +79,6 @@ const MIGRATIONS = [
 /** The statuses after which nothing more is tried. */
 const FINAL = new Set(['sent', 'no-channel', 'undeliverable', 'failed']);
 
-
 /**
  * Tells a recipient that a correspondence reached its inbox, over its verified second channel (e-mail first, as
  * the legal notice; SMS otherwise) through the OUT_OF_BAND_SENDER's `notify`. The notice carries no content and no
@@ -125,7 +124,9 @@ export class RecipientNotices implements OnModuleInit {
         `SELECT correspondence_id AS correspondenceId, recipient_id AS recipientId, status, attempts, transport, detail, updated_at AS updatedAt
          FROM domicile_notices WHERE correspondence_id = ? AND recipient_id = ?`,
       ),
-      row: db.prepare(`SELECT status, accept_by AS acceptBy, correlation_id AS correlationId, causation_id AS causationId FROM domicile_notices WHERE correspondence_id = ? AND recipient_id = ?`),
+      row: db.prepare(
+        `SELECT status, accept_by AS acceptBy, correlation_id AS correlationId, causation_id AS causationId FROM domicile_notices WHERE correspondence_id = ? AND recipient_id = ?`,
+      ),
       pending: db.prepare(`SELECT correspondence_id AS correspondenceId, recipient_id AS recipientId FROM domicile_notices WHERE status = 'pending'`),
     };
   }
@@ -151,7 +152,8 @@ export class RecipientNotices implements OnModuleInit {
     const now = this.correspondences.now().toISOString();
     this.db.transaction(() => {
       const claimed =
-        this.statements.claim.run(delivery.correspondenceId, delivery.recipientId, delivery.acceptBy, delivery.correlationId, delivery.causationId, now).changes > 0;
+        this.statements.claim.run(delivery.correspondenceId, delivery.recipientId, delivery.acceptBy, delivery.correlationId, delivery.causationId, now)
+          .changes > 0;
       if (claimed) this.schedule(delivery.correspondenceId, delivery.recipientId, now);
     })();
   }
@@ -161,7 +163,12 @@ export class RecipientNotices implements OnModuleInit {
   }
 
   private schedule(correspondenceId: string, recipientId: string, dueAt: string): void {
-    this.timers.schedule({ timerId: recipientNoticeTimerId(correspondenceId, recipientId), kind: RECIPIENT_NOTICE_TIMER_KIND, dueAt, payload: { correspondenceId, recipientId } });
+    this.timers.schedule({
+      timerId: recipientNoticeTimerId(correspondenceId, recipientId),
+      kind: RECIPIENT_NOTICE_TIMER_KIND,
+      dueAt,
+      payload: { correspondenceId, recipientId },
+    });
   }
 
   private settle(correspondenceId: string, recipientId: string, status: string, transport: string | null, detail: string | null): void {
@@ -176,8 +183,7 @@ export class RecipientNotices implements OnModuleInit {
       return;
     }
     const row = this.statements.row.get(correspondenceId, recipientId) as
-      | { status: string; acceptBy: string | null; correlationId: string | null; causationId: string | null }
-      | undefined;
+      { status: string; acceptBy: string | null; correlationId: string | null; causationId: string | null } | undefined;
     if (!row || FINAL.has(row.status)) return; // settled before a crash kept the timer from being marked fired
     const settle = (status: string, transport: string | null, detail: string | null) => this.settle(correspondenceId, recipientId, status, transport, detail);
 
@@ -190,7 +196,9 @@ export class RecipientNotices implements OnModuleInit {
 
     const recipient = await this.contactOf(recipientId);
     // E-mail first (the notice of record), and never to a channel still cooling while an older one exists (issue #8).
-    const choice = chooseNoticeChannel(recipient.channels, this.correspondences.now(), this.config.channelCoolingHours * 3600_000, (kind) => this.sender.supports(kind));
+    const choice = chooseNoticeChannel(recipient.channels, this.correspondences.now(), this.config.channelCoolingHours * 3600_000, (kind) =>
+      this.sender.supports(kind),
+    );
     if (choice.outcome === 'none') {
       this.log.warn(`No notice for ${recipientId} of correspondence ${correspondenceId}: no verified second channel a transport serves`);
       return settle('no-channel', null, 'the recipient has no verified channel that a configured transport serves');

@@ -38,14 +38,24 @@ export class SendingController {
 
 function submissionKeyOf(fromBody: string | undefined, fromHeader: string | undefined): string {
   if (fromHeader !== undefined && !SUBMISSION_KEY.test(fromHeader)) {
-    throw violationsError([{ field: 'Idempotency-Key', rule: 'submission-key.format', message: 'Idempotency-Key must be 8 to 128 visible ASCII characters (e.g. a UUID)' }]);
+    throw violationsError([
+      { field: 'Idempotency-Key', rule: 'submission-key.format', message: 'Idempotency-Key must be 8 to 128 visible ASCII characters (e.g. a UUID)' },
+    ]);
   }
   if (fromBody !== undefined && fromHeader !== undefined && fromBody !== fromHeader) {
-    throw violationsError([{ field: 'submissionKey', rule: 'submission-key.mismatch', message: 'submissionKey and the Idempotency-Key header differ; send one key' }]);
+    throw violationsError([
+      { field: 'submissionKey', rule: 'submission-key.mismatch', message: 'submissionKey and the Idempotency-Key header differ; send one key' },
+    ]);
   }
   const key = fromBody ?? fromHeader;
   if (key === undefined) {
-    throw violationsError([{ field: 'submissionKey', rule: 'isDefined', message: 'a submission key is required (body submissionKey or header Idempotency-Key), 8 to 128 visible ASCII characters' }]);
+    throw violationsError([
+      {
+        field: 'submissionKey',
+        rule: 'isDefined',
+        message: 'a submission key is required (body submissionKey or header Idempotency-Key), 8 to 128 visible ASCII characters',
+      },
+    ]);
   }
   return key;
 }

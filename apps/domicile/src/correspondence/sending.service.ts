@@ -60,7 +60,11 @@ export class SendingService {
     const validation = sendableValidation(draft, correspondenceId);
     const kind = this.drafts.kindOf(draft.content.kind);
     const specimenDigest = this.drafts.specimenOf(draft).digest;
-    await this.drafts.execute(draftId, { type: 'SubmitDraft', actorId: senderId, correspondenceId, submissionKey, specimenDigest, now: this.drafts.now() }, context);
+    await this.drafts.execute(
+      draftId,
+      { type: 'SubmitDraft', actorId: senderId, correspondenceId, submissionKey, specimenDigest, now: this.drafts.now() },
+      context,
+    );
     const result = await this.correspondences.execute(
       correspondenceId,
       {
@@ -90,7 +94,13 @@ export class SendingService {
   }
 
   /** A first attempt wrote the submission but not DraftSubmitted (crash in between): record it now. */
-  private async healDraft(draft: ExistingDraft, specimenDigest: string, correspondenceId: string, submissionKey: string, session: AuthenticatedSession): Promise<void> {
+  private async healDraft(
+    draft: ExistingDraft,
+    specimenDigest: string,
+    correspondenceId: string,
+    submissionKey: string,
+    session: AuthenticatedSession,
+  ): Promise<void> {
     if (draft.status !== 'validated' || draft.validation.specimenDigest !== specimenDigest) return;
     await this.drafts.execute(
       draft.draftId,

@@ -36,11 +36,14 @@ export class StreamWatchers {
         if (fired) return Promise.resolve(true);
         return new Promise((resolve) => {
           resolveNext = resolve;
-          timer = setTimeout(() => {
-            fired = true;
-            stop();
-            resolve(false);
-          }, Math.max(0, ms));
+          timer = setTimeout(
+            () => {
+              fired = true;
+              stop();
+              resolve(false);
+            },
+            Math.max(0, ms),
+          );
         });
       },
       cancel: () => {

@@ -22,7 +22,13 @@ export type OpenDraft = {
   readonly content: DraftContent;
   readonly now: Date;
 };
-export type EditDraft = { readonly type: 'EditDraft'; readonly actorId: string; readonly sessionId: string; readonly content: DraftContent; readonly now: Date };
+export type EditDraft = {
+  readonly type: 'EditDraft';
+  readonly actorId: string;
+  readonly sessionId: string;
+  readonly content: DraftContent;
+  readonly now: Date;
+};
 /** `specimenDigest`: the digest of the specimen of the current content, computed by the handler. */
 export type ShowSpecimen = { readonly type: 'ShowSpecimen'; readonly actorId: string; readonly specimenDigest: string; readonly now: Date };
 export type ValidateDraft = {
@@ -48,7 +54,12 @@ export type SubmitDraft = {
   readonly now: Date;
 };
 /** From the correspondence: the delivery gate refused the submission. */
-export type ReturnForEditing = { readonly type: 'ReturnForEditing'; readonly correspondenceId: string; readonly reasons: readonly Reason[]; readonly now: Date };
+export type ReturnForEditing = {
+  readonly type: 'ReturnForEditing';
+  readonly correspondenceId: string;
+  readonly reasons: readonly Reason[];
+  readonly now: Date;
+};
 export type DiscardDraft = { readonly type: 'DiscardDraft'; readonly actorId: string; readonly now: Date };
 
 export type DraftCommand = OpenDraft | EditDraft | ShowSpecimen | ValidateDraft | SubmitDraft | ReturnForEditing | DiscardDraft;

@@ -1,5 +1,15 @@
 import { assertNever, type Decider, type DraftContent, type DraftEvent, DomainError } from '@sigillum/contracts';
-import type { DiscardDraft, DraftCommand, DraftRules, EditDraft, OpenDraft, ReturnForEditing, ShowSpecimen, SubmitDraft, ValidateDraft } from './draft.commands';
+import type {
+  DiscardDraft,
+  DraftCommand,
+  DraftRules,
+  EditDraft,
+  OpenDraft,
+  ReturnForEditing,
+  ShowSpecimen,
+  SubmitDraft,
+  ValidateDraft,
+} from './draft.commands';
 import { type DraftFacts, type DraftState, type DraftSubmission, type DraftValidation, evolve, initialState } from './draft.state';
 
 export * from './draft.commands';
@@ -54,10 +64,12 @@ export function draftViolations(senderId: string, content: DraftContent, rules: 
   recipientIds.forEach((id, i) => {
     if (seen.has(id)) violations.push({ field: `recipientIds[${i}]`, rule: 'recipients.duplicate', message: 'this recipient is named twice' });
     seen.add(id);
-    if (id === senderId) violations.push({ field: `recipientIds[${i}]`, rule: 'recipients.self', message: 'the sender cannot be a recipient of its own correspondence' });
+    if (id === senderId)
+      violations.push({ field: `recipientIds[${i}]`, rule: 'recipients.self', message: 'the sender cannot be a recipient of its own correspondence' });
   });
   if (subject.trim().length === 0) violations.push({ field: 'subject', rule: 'isNotEmpty', message: 'subject must not be blank' });
-  if (subject.length > rules.maxSubjectLength) violations.push({ field: 'subject', rule: 'maxLength', message: `subject must be at most ${rules.maxSubjectLength} characters` });
+  if (subject.length > rules.maxSubjectLength)
+    violations.push({ field: 'subject', rule: 'maxLength', message: `subject must be at most ${rules.maxSubjectLength} characters` });
   if (!rules.kindNames.includes(kind)) {
     violations.push({ field: 'kind', rule: 'kind.unknown', message: `unknown kind of correspondence; use one of ${rules.kindNames.join(', ')}` });
   }
@@ -67,7 +79,8 @@ export function draftViolations(senderId: string, content: DraftContent, rules: 
   parts.forEach((part, i) => {
     if (digests.has(part.digest)) violations.push({ field: `parts[${i}].digest`, rule: 'parts.duplicate', message: 'this content is attached twice' });
     digests.add(part.digest);
-    if (!Number.isSafeInteger(part.size) || part.size < 0) violations.push({ field: `parts[${i}].digest`, rule: 'content.unknown', message: 'no stored content has this digest' });
+    if (!Number.isSafeInteger(part.size) || part.size < 0)
+      violations.push({ field: `parts[${i}].digest`, rule: 'content.unknown', message: 'no stored content has this digest' });
   });
   return violations;
 }
@@ -158,7 +171,13 @@ function open(command: OpenDraft, state: DraftState, rules: DraftRules): DraftEv
     {
       type: 'DraftOpened',
       version: 1,
-      data: { draftId: command.draftId, senderId: command.senderId, sessionId: command.sessionId, content: command.content, openedAt: command.now.toISOString() },
+      data: {
+        draftId: command.draftId,
+        senderId: command.senderId,
+        sessionId: command.sessionId,
+        content: command.content,
+        openedAt: command.now.toISOString(),
+      },
     },
   ];
 }
@@ -181,7 +200,11 @@ function edit(command: EditDraft, state: DraftState, rules: DraftRules): DraftEv
   // The same whole content again changes nothing (a retried PUT keeps the validation).
   if (sameContent(state.content, command.content)) return [];
   return [
-    { type: 'DraftEdited', version: 1, data: { draftId: state.draftId, sessionId: command.sessionId, content: command.content, editedAt: command.now.toISOString() } },
+    {
+      type: 'DraftEdited',
+      version: 1,
+      data: { draftId: state.draftId, sessionId: command.sessionId, content: command.content, editedAt: command.now.toISOString() },
+    },
   ];
 }
 
@@ -196,7 +219,9 @@ function showSpecimen(command: ShowSpecimen, state: DraftState): DraftEvent[] {
     case 'validated':
     case 'editing':
       if (state.shownSpecimenDigest === command.specimenDigest) return [];
-      return [{ type: 'SpecimenShown', version: 1, data: { draftId: state.draftId, specimenDigest: command.specimenDigest, shownAt: command.now.toISOString() } }];
+      return [
+        { type: 'SpecimenShown', version: 1, data: { draftId: state.draftId, specimenDigest: command.specimenDigest, shownAt: command.now.toISOString() } },
+      ];
     default:
       return assertNever(state, 'draft state');
   }
@@ -224,8 +249,10 @@ function validate(command: ValidateDraft, state: DraftState): DraftEvent[] {
     default:
       return assertNever(state, 'draft state');
   }
-  if (state.shownSpecimenDigest === null) stale('No specimen of the current draft was shown: show it (POST /drafts/:draftId/specimen), then validate its digest');
-  if (command.specimenDigest !== state.shownSpecimenDigest) stale('This digest is not the one of the specimen last shown; show the specimen again and validate what it shows');
+  if (state.shownSpecimenDigest === null)
+    stale('No specimen of the current draft was shown: show it (POST /drafts/:draftId/specimen), then validate its digest');
+  if (command.specimenDigest !== state.shownSpecimenDigest)
+    stale('This digest is not the one of the specimen last shown; show the specimen again and validate what it shows');
   if (command.currentSpecimenDigest !== state.shownSpecimenDigest) {
     stale('The draft as it would be sent changed since the specimen was shown (e.g. its kind was reconfigured); show it again');
   }

@@ -19,15 +19,7 @@ import type { AuthenticatedSession } from '../session/session-credential.guard';
 import { DOMICILE_SOURCE } from '../session/session.service';
 import { DOMICILE_SIGNER, type DomicileSigner } from '../signing/domicile-signer';
 import { DRAFT_CONFIG, type DraftConfig } from './draft.config';
-import {
-  type DraftCommand,
-  draftDecider,
-  DraftErrors,
-  type DraftRules,
-  type DraftState,
-  type DraftViolation,
-  draftViolations,
-} from './draft.decider';
+import { type DraftCommand, draftDecider, DraftErrors, type DraftRules, type DraftState, type DraftViolation, draftViolations } from './draft.decider';
 import type { ContentPartBody, DraftBody } from './draft.dto';
 import { type ShownSpecimen, specimenOf } from './specimen';
 
@@ -64,7 +56,12 @@ export class DraftService {
     private readonly access: ContentAccessStore,
     @Inject(DOMICILE_SIGNER) private readonly signer: DomicileSigner,
   ) {
-    this.rules = { maxRecipients: config.maxRecipients, maxParts: config.maxParts, maxSubjectLength: config.maxSubjectLength, kindNames: config.kinds.map((k) => k.name) };
+    this.rules = {
+      maxRecipients: config.maxRecipients,
+      maxParts: config.maxParts,
+      maxSubjectLength: config.maxSubjectLength,
+      kindNames: config.kinds.map((k) => k.name),
+    };
     this.decider = draftDecider(this.rules);
     this.handle = commandHandler(this.decider, { store, clock, ids, source: DOMICILE_SOURCE });
   }
@@ -122,7 +119,9 @@ export class DraftService {
     const parts: ContentPartRef[] = [];
     for (const [index, part] of body.parts.entries()) parts.push(await this.resolvePart(senderId, part, index, violations));
     const content: DraftContent = { recipientIds: [...body.recipientIds], subject: body.subject, kind: body.kind, parts };
-    violations.push(...draftViolations(senderId, content, this.rules).filter((v) => !violations.some((seen) => seen.field === v.field && seen.rule === v.rule)));
+    violations.push(
+      ...draftViolations(senderId, content, this.rules).filter((v) => !violations.some((seen) => seen.field === v.field && seen.rule === v.rule)),
+    );
     if (violations.length > 0) throw violationsError(violations);
     return content;
   }
@@ -133,7 +132,11 @@ export class DraftService {
     try {
       contentType = normalizeMediaType(part.contentType);
     } catch {
-      violations.push({ field: `parts[${index}].contentType`, rule: 'content.media-type', message: 'contentType must be a media type such as "application/pdf"' });
+      violations.push({
+        field: `parts[${index}].contentType`,
+        rule: 'content.media-type',
+        message: 'contentType must be a media type such as "application/pdf"',
+      });
     }
     const digest = contentDigestOf(hex);
     const stat = this.access.grantOf(digest, senderId) ? await this.contents.stat(digest) : undefined;
@@ -148,14 +151,22 @@ export class DraftService {
   async open(session: AuthenticatedSession, body: DraftBody): Promise<ExistingDraft> {
     const content = await this.resolveContent(session.userId, body);
     const draftId = this.ids.next();
-    const result = await this.execute(draftId, { type: 'OpenDraft', draftId, senderId: session.userId, sessionId: session.sessionId, content, now: this.now() }, this.newRequestContext());
+    const result = await this.execute(
+      draftId,
+      { type: 'OpenDraft', draftId, senderId: session.userId, sessionId: session.sessionId, content, now: this.now() },
+      this.newRequestContext(),
+    );
     return result.state as ExistingDraft;
   }
 
   async edit(session: AuthenticatedSession, draftId: string, body: DraftBody): Promise<ExistingDraft> {
     await this.loadOwned(draftId, session.userId); // 404 / 403 before the parts are looked at
     const content = await this.resolveContent(session.userId, body);
-    const result = await this.execute(draftId, { type: 'EditDraft', actorId: session.userId, sessionId: session.sessionId, content, now: this.now() }, this.newRequestContext());
+    const result = await this.execute(
+      draftId,
+      { type: 'EditDraft', actorId: session.userId, sessionId: session.sessionId, content, now: this.now() },
+      this.newRequestContext(),
+    );
     return result.state as ExistingDraft;
   }
 
@@ -190,7 +201,16 @@ export class DraftService {
     const proof = this.signer.sign({ draftId, sessionId: session.sessionId, specimenDigest, validatedAt });
     const result = await this.execute(
       draftId,
-      { type: 'ValidateDraft', actorId: session.userId, sessionId: session.sessionId, specimenDigest, currentSpecimenDigest, validatedAt, proof, keyId: this.signer.keyId },
+      {
+        type: 'ValidateDraft',
+        actorId: session.userId,
+        sessionId: session.sessionId,
+        specimenDigest,
+        currentSpecimenDigest,
+        validatedAt,
+        proof,
+        keyId: this.signer.keyId,
+      },
       this.newRequestContext(),
     );
     return result.state as ExistingDraft;

@@ -41,7 +41,12 @@ export type DraftState =
       /** Why the last submission came back, when it did. */
       readonly returned: DraftReturn | null;
     } & DraftFacts)
-  | ({ readonly status: 'validated'; readonly shownSpecimenDigest: string; readonly validation: DraftValidation; readonly returned: DraftReturn | null } & DraftFacts)
+  | ({
+      readonly status: 'validated';
+      readonly shownSpecimenDigest: string;
+      readonly validation: DraftValidation;
+      readonly returned: DraftReturn | null;
+    } & DraftFacts)
   | ({ readonly status: 'submitted'; readonly validation: DraftValidation; readonly submission: DraftSubmission } & DraftFacts)
   | ({ readonly status: 'discarded'; readonly discardedAt: string } & DraftFacts);
 
@@ -73,7 +78,13 @@ export function evolve(state: DraftState, event: DraftEvent): DraftState {
     case 'DraftValidated': {
       const { sessionId, specimenDigest, validatedAt, proof, keyId } = event.data;
       const returned = state.status === 'editing' || state.status === 'validated' ? state.returned : null;
-      return { ...facts, status: 'validated', shownSpecimenDigest: specimenDigest, validation: { sessionId, specimenDigest, validatedAt, proof, keyId }, returned };
+      return {
+        ...facts,
+        status: 'validated',
+        shownSpecimenDigest: specimenDigest,
+        validation: { sessionId, specimenDigest, validatedAt, proof, keyId },
+        returned,
+      };
     }
     case 'DraftSubmitted': {
       if (state.status !== 'validated') return state;

@@ -28,7 +28,12 @@ export const sha256Hex = (text: string) => createHash('sha256').update(text, 'ut
  * The specimen of a draft's content under a kind's current configuration. Deterministic: the same draft and kind
  * always give the same canonical JSON and digest, so the digest shown, validated and sent can be compared.
  */
-export function specimenOf(draftId: string, senderId: string, content: DraftContent, kind: Pick<CorrespondenceKind, 'requiredLevel' | 'consignment'>): ShownSpecimen {
+export function specimenOf(
+  draftId: string,
+  senderId: string,
+  content: DraftContent,
+  kind: Pick<CorrespondenceKind, 'requiredLevel' | 'consignment'>,
+): ShownSpecimen {
   const specimen: Specimen = {
     draftId,
     senderId,

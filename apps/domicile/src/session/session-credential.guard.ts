@@ -1,12 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createParamDecorator, type ExecutionContext, Injectable, type OnModuleInit } from '@nestjs/common';
-import {
-  AuthenticationError,
-  type AuthenticatedRequest,
-  AuthenticatorRegistry,
-  type PartyPrincipal,
-  type PartySessionAuthenticator,
-} from '@sigillum/auth';
+import { AuthenticationError, type AuthenticatedRequest, AuthenticatorRegistry, type PartyPrincipal, type PartySessionAuthenticator } from '@sigillum/auth';
 import { expiryRuleAt } from './session.decider';
 import { SessionLocalStore } from './session-local.store';
 import { credentialDigest, SessionService } from './session.service';

@@ -89,7 +89,7 @@ export class SessionRateLimiter implements OnModuleInit {
     if (typeof server?.set !== 'function') return;
     server.set('trust proxy', Array.isArray(trust) ? [...trust] : trust);
     if (trust === true) {
-      this.log.warn('TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; give the hops or the proxies\' addresses instead.');
+      this.log.warn("TRUST_PROXY=true: any client can name its own address in X-Forwarded-For; give the hops or the proxies' addresses instead.");
     }
   }
 
@@ -112,7 +112,8 @@ export class SessionRateLimiter implements OnModuleInit {
     return {
       ...admission,
       settle: (outcome) => {
-        const wrong = outcome.kind === 'rejected' && outcome.events.some((event) => event.type === 'SessionCodeRejected' && event.data.rule === 'code.mismatch');
+        const wrong =
+          outcome.kind === 'rejected' && outcome.events.some((event) => event.type === 'SessionCodeRejected' && event.data.rule === 'code.mismatch');
         if (!wrong) return admission.release();
         if (countedAfter.get(attempts.rule) === attempts.limit) {
           this.log.warn(

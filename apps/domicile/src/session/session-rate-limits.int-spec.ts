@@ -127,7 +127,11 @@ describe('session abuse limits (429 before the decider: no event, no code)', () 
     const streamId = streamIdOf(SESSION_SECRET_CATEGORY, sessionId);
     await domicile.store.append(streamId, [pendingEvent('SessionSecretIssued', data, { occurredAt: clock.now().toISOString() })], 'any');
     const recorded = await domicile.store.readStream(streamId);
-    await domicile.consumer.onSecretEvent({ ...messageFromRecordedEvent(recorded[recorded.length - 1], eventTopicForStream), partition: 0, offset: String(offset++) });
+    await domicile.consumer.onSecretEvent({
+      ...messageFromRecordedEvent(recorded[recorded.length - 1], eventTopicForStream),
+      partition: 0,
+      offset: String(offset++),
+    });
     return code;
   }
 
@@ -232,7 +236,10 @@ describe('session abuse limits (429 before the decider: no event, no code)', () 
     const pending = await ask(ada).expect(202); // not challenged: no code can be resent
     for (let i = 0; i < 5; i++) await http().post(`/sessions/${pending.body.sessionId}/resend`).expect(409);
     await http().post(`/sessions/${uuidGenerator.next()}/resend`).expect(404);
-    await http().post('/sessions').send({ ...body(ada), correspondenceKind: 'pigeon' }).expect(400);
+    await http()
+      .post('/sessions')
+      .send({ ...body(ada), correspondenceKind: 'pigeon' })
+      .expect(400);
     await ask(ada).expect(202);
     await ask(ada).expect(202);
     await ask(ada).expect(429);
@@ -242,12 +249,27 @@ describe('session abuse limits (429 before the decider: no event, no code)', () 
     const ada = newUser();
     const a = await challenged(ada);
     const b = await challenged(ada);
-    await http().post(`/sessions/${a.sessionId}/code`).send({ code: wrong(a.code) }).expect(401);
-    await http().post(`/sessions/${a.sessionId}/code`).send({ code: wrong(a.code) }).expect(401);
-    await http().post(`/sessions/${a.sessionId}/code`).send({ code: wrong(a.code) }).expect(403); // session A locked (3 per session)
-    await http().post(`/sessions/${a.sessionId}/code`).send({ code: wrong(a.code) }).expect(403); // refused by the session lock: not a wrong code counted
+    await http()
+      .post(`/sessions/${a.sessionId}/code`)
+      .send({ code: wrong(a.code) })
+      .expect(401);
+    await http()
+      .post(`/sessions/${a.sessionId}/code`)
+      .send({ code: wrong(a.code) })
+      .expect(401);
+    await http()
+      .post(`/sessions/${a.sessionId}/code`)
+      .send({ code: wrong(a.code) })
+      .expect(403); // session A locked (3 per session)
+    await http()
+      .post(`/sessions/${a.sessionId}/code`)
+      .send({ code: wrong(a.code) })
+      .expect(403); // refused by the session lock: not a wrong code counted
     clock.advance(5 * MINUTE);
-    await http().post(`/sessions/${b.sessionId}/code`).send({ code: wrong(b.code) }).expect(401); // the 4th wrong code for Ada: the cap
+    await http()
+      .post(`/sessions/${b.sessionId}/code`)
+      .send({ code: wrong(b.code) })
+      .expect(401); // the 4th wrong code for Ada: the cap
 
     const before = await eventCount();
     // Even the right code of session B: 429, nothing written, the session still waiting.
@@ -272,11 +294,18 @@ describe('session abuse limits (429 before the decider: no event, no code)', () 
   it('a right code, or one the decider refuses, does not count as a failed one', async () => {
     const ada = newUser();
     const a = await challenged(ada);
-    for (let i = 0; i < 2; i++) await http().post(`/sessions/${a.sessionId}/code`).send({ code: wrong(a.code) }).expect(401);
+    for (let i = 0; i < 2; i++)
+      await http()
+        .post(`/sessions/${a.sessionId}/code`)
+        .send({ code: wrong(a.code) })
+        .expect(401);
     await http().post(`/sessions/${a.sessionId}/code`).send({ code: a.code }).expect(200);
     await http().post(`/sessions/${a.sessionId}/code`).send({ code: a.code }).expect(409); // already used: refused by the decider, not counted
     const b = await challenged(ada);
-    await http().post(`/sessions/${b.sessionId}/code`).send({ code: wrong(b.code) }).expect(401); // the 3rd wrong code of 4
+    await http()
+      .post(`/sessions/${b.sessionId}/code`)
+      .send({ code: wrong(b.code) })
+      .expect(401); // the 3rd wrong code of 4
     await http().post(`/sessions/${b.sessionId}/code`).send({ code: b.code }).expect(200);
   });
 
@@ -311,8 +340,7 @@ describe('session abuse limits (429 before the decider: no event, no code)', () 
     });
 
     it('counts the client the trusted proxy names in X-Forwarded-For, and an IPv6 client by its /64', async () => {
-      const from = (address: string) =>
-        request(proxied.app.getHttpServer()).post('/sessions').set('X-Forwarded-For', address).send(body(newUser()));
+      const from = (address: string) => request(proxied.app.getHttpServer()).post('/sessions').set('X-Forwarded-For', address).send(body(newUser()));
       await from('203.0.113.7').expect(202);
       await from('203.0.113.7').expect(202);
       expectRateLimited(await from('203.0.113.7'), ['session.rate-limited.address'], { min: 3590, max: 3600 });

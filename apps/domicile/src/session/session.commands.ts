@@ -70,11 +70,4 @@ export type CloseSession = { readonly type: 'Close'; readonly now: Date };
 export type ExpireSession = { readonly type: 'Expire'; readonly lastActivityAt: Date | null; readonly now: Date };
 
 export type SessionCommand =
-  | RequestSession
-  | RecordTrustCheck
-  | RecordChallenge
-  | RecordSecretRefused
-  | SubmitCode
-  | RequestResend
-  | CloseSession
-  | ExpireSession;
+  RequestSession | RecordTrustCheck | RecordChallenge | RecordSecretRefused | SubmitCode | RequestResend | CloseSession | ExpireSession;

@@ -1,20 +1,6 @@
 import { ApiOperation, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { Access, party, publicRoute } from '@sigillum/auth';
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpException,
-  HttpStatus,
-  Inject,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  Req,
-  Res,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpException, HttpStatus, Inject, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
 import type { Reason } from '@sigillum/contracts';
 import type { Request, Response } from 'express';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
@@ -79,7 +65,9 @@ export class SessionController {
    * code over the second channel. 201 once challenged, 403 when denied, 202 when the answer is still pending.
    */
   @Post()
-  @ApiTooManyRequestsResponse({ description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written' })
+  @ApiTooManyRequestsResponse({
+    description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written',
+  })
   @ApiOperation({ summary: 'Claim 1, step 1: asks to open a session; the code goes over the second channel' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response) {
@@ -122,7 +110,9 @@ export class SessionController {
 
   /** The code received over the second channel. 200 with the session credential (shown once). */
   @Post(':id/code')
-  @ApiTooManyRequestsResponse({ description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written' })
+  @ApiTooManyRequestsResponse({
+    description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written',
+  })
   @ApiOperation({ summary: 'Claim 1, step 2: the code received over the second channel; answers the session credential once' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.OK)
@@ -174,7 +164,9 @@ export class SessionController {
 
   /** Asks the certifier for a new code (it may refuse when asked too soon or too often: see GET notice). */
   @Post(':id/resend')
-  @ApiTooManyRequestsResponse({ description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written' })
+  @ApiTooManyRequestsResponse({
+    description: 'An abuse limit holds (codes per user, requests per address, failed codes per user): Retry-After says when to try again; nothing is written',
+  })
   @ApiOperation({ summary: 'Asks for a new code over the second channel (throttled)' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.ACCEPTED)

@@ -10,14 +10,7 @@ import {
   type SubjectVerdict,
 } from '@sigillum/contracts';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
-import {
-  type RecordChallenge,
-  type RecordTrustCheck,
-  type RequestSession,
-  type SessionPolicy,
-  type SubmitCode,
-  sessionDecider,
-} from './session.decider';
+import { type RecordChallenge, type RecordTrustCheck, type RequestSession, type SessionPolicy, type SubmitCode, sessionDecider } from './session.decider';
 
 const policy: SessionPolicy = {
   presetLevel: 'substantial',
@@ -179,7 +172,10 @@ describe('session decider', () => {
 
   describe('RecordTrustCheck', () => {
     it('a passed check records nothing by itself (its id comes with the challenge)', () => {
-      spec.given([requested]).when(check(true, [ok(USER, 'user'), ok(BOB, 'counterpart'), ok(SEAL_OP, 'operator')])).thenNothingHappens();
+      spec
+        .given([requested])
+        .when(check(true, [ok(USER, 'user'), ok(BOB, 'counterpart'), ok(SEAL_OP, 'operator')]))
+        .thenNothingHappens();
     });
 
     it('denies when the user falls short, naming the user and the rule', () => {
@@ -219,13 +215,21 @@ describe('session decider', () => {
       spec
         .given([requested])
         .when(check(false, [{ ...ok(BOB, 'counterpart'), validNow: false }]))
-        .then([denied([{ rule: 'level.insufficient', message: 'counterpart party-bob: Level below the required level', partyId: BOB, subjectRole: 'counterpart' }])]);
+        .then([
+          denied([{ rule: 'level.insufficient', message: 'counterpart party-bob: Level below the required level', partyId: BOB, subjectRole: 'counterpart' }]),
+        ]);
     });
 
     it('ignores a check already recorded, and any check once challenged', () => {
       const first = denied([{ rule: 'level.insufficient', message: 'x', partyId: BOB, subjectRole: 'counterpart' }]);
-      spec.given([requested, first]).when(check(false, [short(BOB, 'counterpart', 'level.insufficient', 'x')])).thenNothingHappens();
-      spec.given([requested, challenged()]).when(check(false, [short(BOB, 'counterpart', 'x', 'y')], 'check-2')).thenNothingHappens();
+      spec
+        .given([requested, first])
+        .when(check(false, [short(BOB, 'counterpart', 'level.insufficient', 'x')]))
+        .thenNothingHappens();
+      spec
+        .given([requested, challenged()])
+        .when(check(false, [short(BOB, 'counterpart', 'x', 'y')], 'check-2'))
+        .thenNothingHappens();
     });
   });
 
@@ -239,15 +243,24 @@ describe('session decider', () => {
         .given([requested, challenged()])
         .when(issue(2, { verifier: 'c'.repeat(64) }))
         .then([challenged(2, 'c'.repeat(64))]);
-      spec.given([requested, challenged(), challenged(2)]).when(issue(2)).thenNothingHappens();
-      spec.given([requested, challenged(), challenged(2)]).when(issue(1)).thenNothingHappens();
+      spec
+        .given([requested, challenged(), challenged(2)])
+        .when(issue(2))
+        .thenNothingHappens();
+      spec
+        .given([requested, challenged(), challenged(2)])
+        .when(issue(1))
+        .thenNothingHappens();
     });
 
     it('is ignored for a denied, open, closed or unknown session', () => {
       const deny = denied([{ rule: 'x', message: 'y' }]);
       spec.given([requested, deny]).when(issue()).thenNothingHappens();
       spec.given([requested, challenged(), opened()]).when(issue(2)).thenNothingHappens();
-      spec.given([requested, challenged(), opened(), { type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(60) } }]).when(issue(2)).thenNothingHappens();
+      spec
+        .given([requested, challenged(), opened(), { type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(60) } }])
+        .when(issue(2))
+        .thenNothingHappens();
       spec.given([]).when(issue()).thenNothingHappens();
     });
   });
@@ -272,7 +285,10 @@ describe('session decider', () => {
     });
 
     it('is ignored once the session is open', () => {
-      spec.given([requested, challenged(), opened()]).when({ type: 'RecordSecretRefused', partyId: USER, reasons: [], now: at(40) }).thenNothingHappens();
+      spec
+        .given([requested, challenged(), opened()])
+        .when({ type: 'RecordSecretRefused', partyId: USER, reasons: [], now: at(40) })
+        .thenNothingHappens();
     });
   });
 
@@ -282,20 +298,38 @@ describe('session decider', () => {
     });
 
     it('a wrong code is rejected with the attempt and what remains', () => {
-      spec.given([requested, challenged()]).when(submit(false)).then([rejected(1)]);
-      spec.given([requested, challenged(), rejected(1)]).when(submit(false, 40)).then([rejected(2, 40)]);
+      spec
+        .given([requested, challenged()])
+        .when(submit(false))
+        .then([rejected(1)]);
+      spec
+        .given([requested, challenged(), rejected(1)])
+        .when(submit(false, 40))
+        .then([rejected(2, 40)]);
     });
 
     it('the last wrong code also locks the session for the lock-out time', () => {
-      spec.given([requested, challenged(), rejected(1), rejected(2, 40)]).when(submit(false, 50)).then([rejected(3, 50), locked(50)]);
+      spec
+        .given([requested, challenged(), rejected(1), rejected(2, 40)])
+        .when(submit(false, 50))
+        .then([rejected(3, 50), locked(50)]);
     });
 
     it('a locked session refuses even the right code with 403 session.locked until the lock-out ends', () => {
       const history = [requested, challenged(), rejected(1), rejected(2, 40), rejected(3, 50), locked(50)];
-      spec.given(history).when(submit(true, 60)).thenThrows(refusedWith('SESSION.LOCKED', 'forbidden', 'session.locked'));
-      spec.given(history).when({ type: 'RequestResend', now: at(60) }).thenThrows(refusedWith('SESSION.LOCKED', 'forbidden', 'session.locked'));
+      spec
+        .given(history)
+        .when(submit(true, 60))
+        .thenThrows(refusedWith('SESSION.LOCKED', 'forbidden', 'session.locked'));
+      spec
+        .given(history)
+        .when({ type: 'RequestResend', now: at(60) })
+        .thenThrows(refusedWith('SESSION.LOCKED', 'forbidden', 'session.locked'));
       // After the lock-out: a fresh round of attempts on the current challenge (here a new code was resent).
-      spec.given([...history, challenged(2, VERIFIER, iso(1300))]).when(submit(true, 951, 2)).then([opened(951)]);
+      spec
+        .given([...history, challenged(2, VERIFIER, iso(1300))])
+        .when(submit(true, 951, 2))
+        .then([opened(951)]);
       spec
         .given([...history, challenged(2, VERIFIER, iso(1300))])
         .when(submit(false, 951, 2))
@@ -316,26 +350,46 @@ describe('session decider', () => {
       spec
         .given([requested, challenged(), rejected(1)])
         .when(submit(true, 302))
-        .then([{ type: 'SessionCodeRejected', version: 1, data: { sessionId: SESSION, attempt: 1, remainingAttempts: 2, rule: 'code.expired', rejectedAt: iso(302) } }]);
+        .then([
+          {
+            type: 'SessionCodeRejected',
+            version: 1,
+            data: { sessionId: SESSION, attempt: 1, remainingAttempts: 2, rule: 'code.expired', rejectedAt: iso(302) },
+          },
+        ]);
     });
 
     it('a used code (the session is open) is a 409 code.already-used', () => {
-      spec.given([requested, challenged(), opened()]).when(submit(true, 40)).thenThrows(refusedWith('SESSION.CODE_ALREADY_USED', 'conflict', 'code.already-used'));
+      spec
+        .given([requested, challenged(), opened()])
+        .when(submit(true, 40))
+        .thenThrows(refusedWith('SESSION.CODE_ALREADY_USED', 'conflict', 'code.already-used'));
     });
 
     it('no code is expected before the challenge, nor after denial, closing or expiry', () => {
       const notAwaiting = refusedWith('SESSION.NOT_AWAITING_CODE', 'conflict', 'session.not-awaiting-code');
       spec.given([requested]).when(submit(true)).thenThrows(notAwaiting);
-      spec.given([requested, denied([{ rule: 'x', message: 'y' }])]).when(submit(true)).thenThrows(notAwaiting);
       spec
-        .given([requested, challenged(), opened(), { type: 'SessionExpired', version: 1, data: { sessionId: SESSION, rule: 'session.idle', expiredAt: iso(999) } }])
+        .given([requested, denied([{ rule: 'x', message: 'y' }])])
+        .when(submit(true))
+        .thenThrows(notAwaiting);
+      spec
+        .given([
+          requested,
+          challenged(),
+          opened(),
+          { type: 'SessionExpired', version: 1, data: { sessionId: SESSION, rule: 'session.idle', expiredAt: iso(999) } },
+        ])
         .when(submit(true, 1000))
         .thenThrows(notAwaiting);
       spec.given([]).when(submit(true)).thenThrows(refusedWith('SESSION.NOT_FOUND', 'not-found'));
     });
 
     it('a code checked against a superseded issue is refused so the handler checks again', () => {
-      spec.given([requested, challenged(), challenged(2)]).when(submit(true, 30, 1)).thenThrows(refusedWith('SESSION.CHALLENGE_CHANGED', 'conflict'));
+      spec
+        .given([requested, challenged(), challenged(2)])
+        .when(submit(true, 30, 1))
+        .thenThrows(refusedWith('SESSION.CHALLENGE_CHANGED', 'conflict'));
     });
   });
 
@@ -348,8 +402,14 @@ describe('session decider', () => {
     });
 
     it('is refused before the challenge and once open', () => {
-      spec.given([requested]).when({ type: 'RequestResend', now: at(90) }).thenThrows(refusedWith('SESSION.NOT_AWAITING_CODE', 'conflict'));
-      spec.given([requested, challenged(), opened()]).when({ type: 'RequestResend', now: at(90) }).thenThrows(refusedWith('SESSION.NOT_AWAITING_CODE', 'conflict'));
+      spec
+        .given([requested])
+        .when({ type: 'RequestResend', now: at(90) })
+        .thenThrows(refusedWith('SESSION.NOT_AWAITING_CODE', 'conflict'));
+      spec
+        .given([requested, challenged(), opened()])
+        .when({ type: 'RequestResend', now: at(90) })
+        .thenThrows(refusedWith('SESSION.NOT_AWAITING_CODE', 'conflict'));
     });
   });
 
@@ -357,18 +417,33 @@ describe('session decider', () => {
     const open = [requested, challenged(), opened()];
 
     it('an open session closes; closing again changes nothing; a pending one cannot be closed', () => {
-      spec.given(open).when({ type: 'Close', now: at(100) }).then([{ type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(100) } }]);
-      spec.given([...open, { type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(100) } }]).when({ type: 'Close', now: at(101) }).thenNothingHappens();
-      spec.given([requested, challenged()]).when({ type: 'Close', now: at(100) }).thenThrows(refusedWith('SESSION.NOT_OPEN', 'conflict'));
+      spec
+        .given(open)
+        .when({ type: 'Close', now: at(100) })
+        .then([{ type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(100) } }]);
+      spec
+        .given([...open, { type: 'SessionClosed', version: 1, data: { sessionId: SESSION, closedAt: iso(100) } }])
+        .when({ type: 'Close', now: at(101) })
+        .thenNothingHappens();
+      spec
+        .given([requested, challenged()])
+        .when({ type: 'Close', now: at(100) })
+        .thenThrows(refusedWith('SESSION.NOT_OPEN', 'conflict'));
     });
 
     it('expires after idleness, counted from the last activity', () => {
-      spec.given(open).when({ type: 'Expire', lastActivityAt: null, now: at(30 + 899) }).thenNothingHappens();
+      spec
+        .given(open)
+        .when({ type: 'Expire', lastActivityAt: null, now: at(30 + 899) })
+        .thenNothingHappens();
       spec
         .given(open)
         .when({ type: 'Expire', lastActivityAt: null, now: at(30 + 900) })
         .then([{ type: 'SessionExpired', version: 1, data: { sessionId: SESSION, rule: 'session.idle', expiredAt: iso(930) } }]);
-      spec.given(open).when({ type: 'Expire', lastActivityAt: at(800), now: at(1000) }).thenNothingHappens();
+      spec
+        .given(open)
+        .when({ type: 'Expire', lastActivityAt: at(800), now: at(1000) })
+        .thenNothingHappens();
     });
 
     it('expires at the absolute limit even when in use', () => {
@@ -379,7 +454,10 @@ describe('session decider', () => {
     });
 
     it('does nothing to a session that is not open', () => {
-      spec.given([requested, challenged()]).when({ type: 'Expire', lastActivityAt: null, now: at(99_999) }).thenNothingHappens();
+      spec
+        .given([requested, challenged()])
+        .when({ type: 'Expire', lastActivityAt: null, now: at(99_999) })
+        .thenNothingHappens();
     });
   });
 });

@@ -107,9 +107,7 @@ function request(command: RequestSession, state: SessionState, policy: SessionPo
 
   if (state.status !== 'none') {
     const same =
-      state.userId === command.userId &&
-      state.correspondenceKind === command.correspondenceKind &&
-      state.counterpartIds.join('\n') === counterparts.join('\n');
+      state.userId === command.userId && state.correspondenceKind === command.correspondenceKind && state.counterpartIds.join('\n') === counterparts.join('\n');
     if (same) return [];
     throw new DomainError(SessionErrors.alreadyRequested, `Session ${command.sessionId} was already requested with other facts`);
   }
@@ -330,7 +328,6 @@ function close(command: CloseSession, state: SessionState): SessionEvent[] {
   }
   return [{ type: 'SessionClosed', version: 1, data: { sessionId: state.sessionId, closedAt: command.now.toISOString() } }];
 }
-
 
 function expire(command: ExpireSession, state: SessionState): SessionEvent[] {
   if (state.status !== 'open') return [];

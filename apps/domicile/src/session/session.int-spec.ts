@@ -141,7 +141,11 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     reasons: failing ? [{ rule: failing, message: `${failing} for the required level` }] : [],
   });
 
-  async function answerCheck(sessionId: string, verdicts: SubjectVerdict[], checkId = uuidGenerator.next()): Promise<{ checkId: string; message: DeliveredMessage }> {
+  async function answerCheck(
+    sessionId: string,
+    verdicts: SubjectVerdict[],
+    checkId = uuidGenerator.next(),
+  ): Promise<{ checkId: string; message: DeliveredMessage }> {
     const data: TrustCheckAnswered['data'] = {
       checkId,
       purpose: 'session',
@@ -157,11 +161,7 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
   }
 
   /** Issues a code the way the certifier does: the verifier to the domicile, the code "over the second channel" (returned). */
-  async function issueCode(
-    sessionId: string,
-    issueNumber = 1,
-    options: { verifier?: string; code?: string; ttlSeconds?: number; checkId?: string } = {},
-  ) {
+  async function issueCode(sessionId: string, issueNumber = 1, options: { verifier?: string; code?: string; ttlSeconds?: number; checkId?: string } = {}) {
     const code = options.code ?? String(100000 + Math.floor(Math.random() * 900000));
     secrets.push(code);
     const data: SessionSecretIssued['data'] = {
@@ -201,7 +201,10 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
 
   /** POST /sessions while the simulated certifier answers; returns the HTTP answer and the code sent out of band. */
   async function openChallenge(verdicts = okVerdicts()) {
-    const answer = http().post('/sessions').send(body).then((response) => response);
+    const answer = http()
+      .post('/sessions')
+      .send(body)
+      .then((response) => response);
     const sessionId = await newestSessionId();
     const { checkId } = await answerCheck(sessionId, verdicts);
     checkIds.set(sessionId, checkId);
@@ -243,7 +246,10 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     const probe = await http().get('/probe').set('Authorization', `Bearer ${credential}`).set(SESSION_ID_HEADER, sessionId).expect(200);
     expect(probe.body).toEqual({ sessionId, userId: 'user-ada' });
 
-    await http().delete(`/sessions/${sessionId}`).set('Authorization', `Bearer ${'x'.repeat(43)}`).expect(401);
+    await http()
+      .delete(`/sessions/${sessionId}`)
+      .set('Authorization', `Bearer ${'x'.repeat(43)}`)
+      .expect(401);
     await http().delete(`/sessions/${sessionId}`).set('Authorization', `Bearer ${credential}`).expect(204);
     expect((await http().get(`/sessions/${sessionId}`).expect(200)).body.status).toBe('closed');
     const afterClose = await http().get('/probe').set('Authorization', `Bearer ${credential}`).set(SESSION_ID_HEADER, sessionId).expect(401);
@@ -290,7 +296,11 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     const events = await eventsOf(sessionId);
     expect(events.map((e) => e.type)).toEqual(['SessionRequested', 'SessionChallengeIssued']);
     expect(events[1].data).toMatchObject({ checkId, issueNumber: 1 });
-    await http().post(`/sessions/${sessionId}/code`).send({ code }).expect(200).then((r) => secrets.push(r.body.credential));
+    await http()
+      .post(`/sessions/${sessionId}/code`)
+      .send({ code })
+      .expect(200)
+      .then((r) => secrets.push(r.body.credential));
   });
 
   it('a wrong code is 401 with what remains; the limit locks the session (403) until the lock-out ends; then a resend opens it', async () => {
@@ -351,18 +361,34 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
     await http().post(`/sessions/${b.sessionId}/code`).send({ code: a.code }).expect(401);
 
     // A is unaffected.
-    await http().post(`/sessions/${a.sessionId}/code`).send({ code: a.code }).expect(200).then((r) => secrets.push(r.body.credential));
+    await http()
+      .post(`/sessions/${a.sessionId}/code`)
+      .send({ code: a.code })
+      .expect(200)
+      .then((r) => secrets.push(r.body.credential));
   });
 
   it('refuses bad input with 400 naming the field and the rule, and writes nothing', async () => {
     const before = (await store.readAll()).length;
-    const unknown = await http().post('/sessions').send({ ...body, admin: true }).expect(400);
+    const unknown = await http()
+      .post('/sessions')
+      .send({ ...body, admin: true })
+      .expect(400);
     expect(unknown.body.violations).toEqual([expect.objectContaining({ field: 'admin', rule: 'whitelist' })]);
-    const duplicate = await http().post('/sessions').send({ ...body, counterpartIds: ['party-bob', 'party-bob'] }).expect(400);
+    const duplicate = await http()
+      .post('/sessions')
+      .send({ ...body, counterpartIds: ['party-bob', 'party-bob'] })
+      .expect(400);
     expect(duplicate.body.violations).toEqual([expect.objectContaining({ field: 'counterpartIds', rule: 'arrayUnique' })]);
-    const kind = await http().post('/sessions').send({ ...body, correspondenceKind: 'pigeon' }).expect(400);
+    const kind = await http()
+      .post('/sessions')
+      .send({ ...body, correspondenceKind: 'pigeon' })
+      .expect(400);
     expect(kind.body.reasons).toEqual([expect.objectContaining({ rule: 'kind.unknown' })]);
-    const self = await http().post('/sessions').send({ ...body, counterpartIds: ['user-ada'] }).expect(400);
+    const self = await http()
+      .post('/sessions')
+      .send({ ...body, counterpartIds: ['user-ada'] })
+      .expect(400);
     expect(self.body.reasons).toEqual([expect.objectContaining({ rule: 'counterparts.self' })]);
     const letters = await http().post(`/sessions/${uuidGenerator.next()}/code`).send({ code: '12ab56' }).expect(400);
     expect(letters.body.violations).toEqual([expect.objectContaining({ field: 'code', rule: 'matches' })]);
@@ -411,13 +437,31 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
   });
 
   it('dead-letters a certifier message of unknown shape, and ignores checks for other purposes', async () => {
-    const base = { topic: 'sigillum.trustcheck.events', key: 'trustcheck-x', id: uuidGenerator.next(), source: '/sigillum/certifier', time: t0.toISOString(), correlationId: 'c', causationId: 'c', dataVersion: 1, partition: 0, offset: '0' };
-    await expect(consumer.onTrustCheckEvent({ ...base, type: 'sigillum.trustcheck.TrustCheckAnswered', data: { checkId: 'x', purpose: 'session' } })).rejects.toThrow(
-      PoisonMessageError,
-    );
-    await expect(consumer.onTrustCheckEvent({ ...base, type: 'sigillum.trustcheck.TrustCheckAnswered', data: 'nope' })).rejects.toThrow(/unexpected shape: data is not an object/);
+    const base = {
+      topic: 'sigillum.trustcheck.events',
+      key: 'trustcheck-x',
+      id: uuidGenerator.next(),
+      source: '/sigillum/certifier',
+      time: t0.toISOString(),
+      correlationId: 'c',
+      causationId: 'c',
+      dataVersion: 1,
+      partition: 0,
+      offset: '0',
+    };
     await expect(
-      consumer.onSecretEvent({ ...base, topic: 'sigillum.secret.events', type: 'sigillum.secret.SessionSecretIssued', data: { sessionId: 's', issueNumber: 1, verifier: 'not-hex' } }),
+      consumer.onTrustCheckEvent({ ...base, type: 'sigillum.trustcheck.TrustCheckAnswered', data: { checkId: 'x', purpose: 'session' } }),
+    ).rejects.toThrow(PoisonMessageError);
+    await expect(consumer.onTrustCheckEvent({ ...base, type: 'sigillum.trustcheck.TrustCheckAnswered', data: 'nope' })).rejects.toThrow(
+      /unexpected shape: data is not an object/,
+    );
+    await expect(
+      consumer.onSecretEvent({
+        ...base,
+        topic: 'sigillum.secret.events',
+        type: 'sigillum.secret.SessionSecretIssued',
+        data: { sessionId: 's', issueNumber: 1, verifier: 'not-hex' },
+      }),
     ).rejects.toThrow(/checkId|issueNumber|verifier/);
     await expect(
       consumer.onSecretEvent({
@@ -431,7 +475,16 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
       consumer.onTrustCheckEvent({
         ...base,
         type: 'sigillum.trustcheck.TrustCheckAnswered',
-        data: { checkId: 'x', purpose: 'delivery', subjectOf: 'corr-1', policyId: 'eidas-default@1', levelRequired: 'high', passed: false, verdicts: [], answeredAt: t0.toISOString() },
+        data: {
+          checkId: 'x',
+          purpose: 'delivery',
+          subjectOf: 'corr-1',
+          policyId: 'eidas-default@1',
+          levelRequired: 'high',
+          passed: false,
+          verdicts: [],
+          answeredAt: t0.toISOString(),
+        },
       }),
     ).resolves.toBeUndefined();
   });
@@ -450,10 +503,21 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
       const missing = await http().get('/probe').set(SESSION_ID_HEADER, sessionId).expect(401);
       expect(missing.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.missing' })]);
       expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
-      const wrong = await http().get('/probe').set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`).set(SESSION_ID_HEADER, sessionId).expect(401);
+      const wrong = await http()
+        .get('/probe')
+        .set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`)
+        .set(SESSION_ID_HEADER, sessionId)
+        .expect(401);
       expect(wrong.body.reasons).toEqual([expect.objectContaining({ rule: 'credential.invalid' })]);
-      await http().get('/probe').set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`).set(SESSION_ID_HEADER, uuidGenerator.next()).expect(401);
-      await http().get('/probe').set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`).expect(401);
+      await http()
+        .get('/probe')
+        .set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`)
+        .set(SESSION_ID_HEADER, uuidGenerator.next())
+        .expect(401);
+      await http()
+        .get('/probe')
+        .set('Authorization', `Bearer ${randomBytes(32).toString('base64url')}`)
+        .expect(401);
     });
 
     it('keeps the session alive while used, expires it after idleness with SessionExpired and 401 session.idle', async () => {

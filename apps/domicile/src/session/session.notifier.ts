@@ -52,11 +52,14 @@ export class SessionNotifier {
         if (fired) return Promise.resolve(changedTo);
         return new Promise((resolve) => {
           resolveNext = resolve;
-          timer = setTimeout(() => {
-            fired = true;
-            stop();
-            resolve(undefined);
-          }, Math.max(0, ms));
+          timer = setTimeout(
+            () => {
+              fired = true;
+              stop();
+              resolve(undefined);
+            },
+            Math.max(0, ms),
+          );
         });
       },
       cancel: () => {

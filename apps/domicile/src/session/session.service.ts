@@ -1,15 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import {
-  CLOCK,
-  type Clock,
-  DomainError,
-  ID_GENERATOR,
-  type IdGenerator,
-  SESSION_CATEGORY,
-  type SessionEvent,
-  streamIdOf,
-} from '@sigillum/contracts';
+import { CLOCK, type Clock, DomainError, ID_GENERATOR, type IdGenerator, SESSION_CATEGORY, type SessionEvent, streamIdOf } from '@sigillum/contracts';
 import { verifyCode } from '@sigillum/crypto';
 import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';

@@ -105,9 +105,15 @@ export class BusOpsController {
   bus(): BusOverview {
     if (!this.embedded) return { bus: 'kafka', deadLetters: [], lag: [] };
     const deadLetters = this.db
-      .prepare(`SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' AND topic LIKE '%.dlq' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`)
+      .prepare(
+        `SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' AND topic LIKE '%.dlq' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`,
+      )
       .all() as { topic: string; group: string; count: number }[];
-    const checkpoints = this.db.prepare('SELECT group_id, topic, "offset" FROM bus_checkpoints ORDER BY group_id, topic').all() as { group_id: string; topic: string; offset: number }[];
+    const checkpoints = this.db.prepare('SELECT group_id, topic, "offset" FROM bus_checkpoints ORDER BY group_id, topic').all() as {
+      group_id: string;
+      topic: string;
+      offset: number;
+    }[];
     const head = this.db.prepare(`SELECT max("offset") AS head FROM bus_messages WHERE topic = ?`);
     const behind = this.db.prepare(`SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND "offset" > ? AND dlq_group = ''`);
     const lag = checkpoints
@@ -126,7 +132,13 @@ export class BusOpsController {
   @ApiOperation({ summary: 'Dead letters of the embedded bus, newest first, with their reason and headers (never their body)' })
   @Access(staff('ops', 'admin'))
   async deadLetters(@Query() query: DeadLetterQuery): Promise<{ items: DeadLetterItem[]; next: number | null }> {
-    if (!this.embedded) throw new BadRequestException({ statusCode: 400, code: 'OPS.KAFKA_BUS', message: 'On Kafka, dead letters are the <topic>.dlq topics of the broker', reasons: [{ rule: 'bus.kafka', message: 'read the .dlq topics with the broker tools' }] });
+    if (!this.embedded)
+      throw new BadRequestException({
+        statusCode: 400,
+        code: 'OPS.KAFKA_BUS',
+        message: 'On Kafka, dead letters are the <topic>.dlq topics of the broker',
+        reasons: [{ rule: 'bus.kafka', message: 'read the .dlq topics with the broker tools' }],
+      });
     const limit = query.limit ?? 20;
     const rows = this.db
       .prepare(
@@ -145,7 +157,11 @@ export class BusOpsController {
   @Access(staff('ops', 'admin'))
   async deadLetter(@Param('offset', new ParseIntPipe()) offset: number): Promise<DeadLetterItem> {
     const row = this.embedded
-      ? (this.db.prepare(`SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> '' AND topic LIKE '%.dlq'`).get(offset) as MessageRow | undefined)
+      ? (this.db
+          .prepare(
+            `SELECT "offset", topic, dlq_group, key, type, message_id, time, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> '' AND topic LIKE '%.dlq'`,
+          )
+          .get(offset) as MessageRow | undefined)
       : undefined;
     if (!row) throw new NotFoundException({ statusCode: 404, code: 'OPS.UNKNOWN_DEAD_LETTER', message: `No dead letter at offset ${offset}` });
     return { ...itemOf(row), state: (await this.actions.state(offset)).state, progress: this.actions.progress(offset) };
@@ -155,7 +171,10 @@ export class BusOpsController {
   @ApiOperation({ summary: 'Replays a dead letter after a fix: recorded as DeadLetterReplayed, then the message is delivered again on its original topic' })
   @Access(staff('ops'))
   @HttpCode(200)
-  async replay(@Param('offset', new ParseIntPipe()) offset: number, @CurrentPrincipal() principal: Principal): Promise<{ offset: number; state: DeadLetterState }> {
+  async replay(
+    @Param('offset', new ParseIntPipe()) offset: number,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<{ offset: number; state: DeadLetterState }> {
     this.requireEmbedded();
     return { offset, state: await this.actions.replay(offset, subjectOf(principal)) };
   }
@@ -164,13 +183,23 @@ export class BusOpsController {
   @ApiOperation({ summary: 'Discards a dead letter with a reason, recorded as DeadLetterDiscarded; it is then closed' })
   @Access(staff('ops'))
   @HttpCode(200)
-  async discard(@Param('offset', new ParseIntPipe()) offset: number, @Body() form: DiscardForm, @CurrentPrincipal() principal: Principal): Promise<{ offset: number; state: DeadLetterState }> {
+  async discard(
+    @Param('offset', new ParseIntPipe()) offset: number,
+    @Body() form: DiscardForm,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<{ offset: number; state: DeadLetterState }> {
     this.requireEmbedded();
     return { offset, state: await this.actions.discard(offset, form.reason, subjectOf(principal)) };
   }
 
   private requireEmbedded(): void {
-    if (!this.embedded) throw new BadRequestException({ statusCode: 400, code: 'OPS.KAFKA_BUS', message: 'On Kafka, replay a .dlq record with the broker tools', reasons: [{ rule: 'bus.kafka', message: 'embedded bus only' }] });
+    if (!this.embedded)
+      throw new BadRequestException({
+        statusCode: 400,
+        code: 'OPS.KAFKA_BUS',
+        message: 'On Kafka, replay a .dlq record with the broker tools',
+        reasons: [{ rule: 'bus.kafka', message: 'embedded bus only' }],
+      });
   }
 }
 

@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 
-export type ApiAnswer<T> = { readonly ok: true; readonly status: number; readonly body: T } | { readonly ok: false; readonly status: number; readonly rule: string; readonly message: string; readonly body?: unknown };
+export type ApiAnswer<T> =
+  | { readonly ok: true; readonly status: number; readonly body: T }
+  | { readonly ok: false; readonly status: number; readonly rule: string; readonly message: string; readonly body?: unknown };
 
 /**
  * The console reads and acts through the HTTP API of this very gateway, with the signed-in staff member's own token:
@@ -27,7 +29,12 @@ export class ConsoleApi {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(`${this.base()}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+      response = await fetch(`${this.base()}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (error) {
       return { ok: false, status: 502, rule: 'console.api-unreachable', message: (error as Error).message };
     }
@@ -46,7 +53,14 @@ export class ConsoleApi {
       status: response.status,
       body: parsed,
       rule: typeof reason?.rule === 'string' ? reason.rule : `http.${response.status}`,
-      message: typeof reason?.message === 'string' ? reason.message : typeof refusal.message === 'string' ? refusal.message : Array.isArray(refusal.message) ? refusal.message.join('; ') : '',
+      message:
+        typeof reason?.message === 'string'
+          ? reason.message
+          : typeof refusal.message === 'string'
+            ? refusal.message
+            : Array.isArray(refusal.message)
+              ? refusal.message.join('; ')
+              : '',
     };
   }
 

@@ -20,7 +20,10 @@ export class ConsoleSessionMiddleware implements NestMiddleware {
 
   use(request: ConsoleRequest, response: Response, next: NextFunction): void {
     // No script may run in a console page, nothing loads from elsewhere, no other site frames it; nothing is cached.
-    response.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    response.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
     response.setHeader('X-Frame-Options', 'DENY');
     response.setHeader('Cache-Control', 'no-store');
     response.setHeader('Referrer-Policy', 'same-origin'); // not no-referrer: Chromium would then post forms with Origin: null
@@ -34,12 +37,13 @@ export class ConsoleSessionMiddleware implements NestMiddleware {
         } catch {
           host = undefined;
         }
-        if (host !== request.headers.host) return next(forbidden('console.cross-origin', `A console form may only be posted from the console (Origin ${origin})`));
+        if (host !== request.headers.host)
+          return next(forbidden('console.cross-origin', `A console form may only be posted from the console (Origin ${origin})`));
       } else if (origin === 'null') {
         return next(forbidden('console.cross-origin', 'A console form may only be posted from the console (Origin null)'));
       }
       if (session && !sameSecret((request.body as Record<string, unknown> | undefined)?.csrf, session.csrf)) {
-        return next(forbidden('console.csrf', 'The form does not carry this session\'s CSRF token: reload the page and try again'));
+        return next(forbidden('console.csrf', "The form does not carry this session's CSRF token: reload the page and try again"));
       }
     }
     if (session) {

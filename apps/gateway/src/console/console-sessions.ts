@@ -32,7 +32,13 @@ export class ConsoleSessions {
       const oldest = this.sessions.keys().next().value;
       if (oldest !== undefined) this.sessions.delete(oldest);
     }
-    const session: ConsoleSession = { id: randomBytes(32).toString('base64url'), token, csrf: randomBytes(32).toString('base64url'), openedAt: now, lastSeenAt: now };
+    const session: ConsoleSession = {
+      id: randomBytes(32).toString('base64url'),
+      token,
+      csrf: randomBytes(32).toString('base64url'),
+      openedAt: now,
+      lastSeenAt: now,
+    };
     this.sessions.set(session.id, session);
     return session;
   }

@@ -26,8 +26,30 @@ import type { Request, Response } from 'express';
 import { ConsoleApi, type ApiAnswer } from './console-api';
 import type { ConsoleRequest } from './console-session.middleware';
 import { CONSOLE_COOKIE, ConsoleSessions, clearedCookie, cookieOf, sessionCookie } from './console-sessions';
-import { type BusView, errorPage, type Expiring, type RemoteRoles, type Frame, type Health, loginPage, overviewPage, type Projections, type Read, type Summary } from './console.views';
-import { type ChainItem, chainsPage, type ChainView, deadLetterPage, deadLettersPage, type DeadLetter, timelinePage, type TimelineView, type Verification } from './timeline.views';
+import {
+  type BusView,
+  errorPage,
+  type Expiring,
+  type RemoteRoles,
+  type Frame,
+  type Health,
+  loginPage,
+  overviewPage,
+  type Projections,
+  type Read,
+  type Summary,
+} from './console.views';
+import {
+  type ChainItem,
+  chainsPage,
+  type ChainView,
+  deadLetterPage,
+  deadLettersPage,
+  type DeadLetter,
+  timelinePage,
+  type TimelineView,
+  type Verification,
+} from './timeline.views';
 
 /** The sign-in form: the staff token, once; it never comes back to the browser. */
 export class LoginForm {
@@ -45,7 +67,9 @@ export class CsrfForm {
 }
 
 export class ChainsQuery {
-  @IsOptional() @Matches(/^(all|in-flight|stuck|failed|completed)$/, { message: 'state must be one of all, in-flight, stuck, failed, completed' }) state?: string;
+  @IsOptional()
+  @Matches(/^(all|in-flight|stuck|failed|completed)$/, { message: 'state must be one of all, in-flight, stuck, failed, completed' })
+  state?: string;
   @IsOptional() @IsUUID() party?: string;
   @IsOptional() @IsUUID() operator?: string;
   @IsOptional() @IsISO8601({ strict: true }) since?: string;
@@ -71,7 +95,8 @@ export class DeadLettersQuery {
 
 const CONSOLE_STAFF = staff('ops', 'auditor', 'admin');
 const roles = (principal: Principal) => (principal.kind === 'staff' ? principal.roles : []);
-const readOf = <T>(answer: ApiAnswer<T>): Read<T> => (answer.ok ? { ok: true, value: answer.body } : { ok: false, why: `${answer.rule}${answer.message ? `: ${answer.message}` : ''}` });
+const readOf = <T>(answer: ApiAnswer<T>): Read<T> =>
+  answer.ok ? { ok: true, value: answer.body } : { ok: false, why: `${answer.rule}${answer.message ? `: ${answer.message}` : ''}` };
 
 /** Refusals and errors of console pages as pages: 401 signs in again, 403 names the rule, 400 the field. */
 @Catch(HttpException)
@@ -89,7 +114,10 @@ export class ConsoleErrorFilter implements ExceptionFilter {
     const reason = typeof body === 'object' && Array.isArray(body.reasons) ? body.reasons[0] : undefined;
     const message = typeof body === 'string' ? body : Array.isArray(body.message) ? body.message.join('; ') : String(body.message ?? exception.message);
     const frame: Frame = { title: `Error ${status}`, principal: request.principal, csrf: request.consoleSession?.csrf };
-    response.status(status).type('html').send(errorPage(frame, status, reason?.rule ?? `http.${status}`, reason?.message ?? message));
+    response
+      .status(status)
+      .type('html')
+      .send(errorPage(frame, status, reason?.rule ?? `http.${status}`, reason?.message ?? message));
   }
 }
 
@@ -127,8 +155,13 @@ export class ConsoleController {
     const me = await this.api.get<Principal>('/staff/me', `Bearer ${form.token}`);
     const allowed = me.ok && me.body.kind === 'staff' && me.body.roles.some((role) => role === 'ops' || role === 'auditor' || role === 'admin');
     if (!allowed) {
-      const why = me.ok ? 'This console is for the ops, auditor and admin roles (access.role)' : `Not signed in: ${me.rule}${me.message ? ` — ${me.message}` : ''}`;
-      response.status(me.ok ? 403 : 401).type('html').send(loginPage(why));
+      const why = me.ok
+        ? 'This console is for the ops, auditor and admin roles (access.role)'
+        : `Not signed in: ${me.rule}${me.message ? ` — ${me.message}` : ''}`;
+      response
+        .status(me.ok ? 403 : 401)
+        .type('html')
+        .send(loginPage(why));
       return;
     }
     this.sessions.close(cookieOf(request.headers.cookie, CONSOLE_COOKIE));
@@ -201,7 +234,11 @@ export class ConsoleController {
   @Get('correspondences/:correspondenceId')
   @Access(CONSOLE_STAFF)
   @Header('content-type', 'text/html; charset=utf-8')
-  async correspondence(@Param('correspondenceId', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
+  async correspondence(
+    @Param('correspondenceId', new ParseUUIDPipe()) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: ConsoleRequest,
+  ): Promise<string> {
     const auth = request.headers.authorization;
     // Subjects and evidence verification are the auditor's (the API refuses them to ops); not even asked for others.
     const auditor = roles(principal).includes('auditor');
@@ -213,7 +250,12 @@ export class ConsoleController {
       auditor ? this.api.get<Verification>(`/evidence/${id}/verification`, auth) : Promise.resolve(noAuditor),
     ]);
     const subject: Read<string | null> = mailbox.ok ? { ok: true, value: mailbox.body.subject } : readOf(mailbox);
-    return timelinePage(this.frame('Correspondence', principal, request), id, { timeline: readOf(timeline), chain: readOf(chain), subject, verification: readOf(verification) });
+    return timelinePage(this.frame('Correspondence', principal, request), id, {
+      timeline: readOf(timeline),
+      chain: readOf(chain),
+      subject,
+      verification: readOf(verification),
+    });
   }
 
   @Get('dead-letters')
@@ -230,24 +272,40 @@ export class ConsoleController {
   @Get('dead-letters/:offset')
   @Access(staff('ops', 'admin'))
   @Header('content-type', 'text/html; charset=utf-8')
-  async deadLetter(@Param('offset', new ParseIntPipe()) offset: number, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
+  async deadLetter(
+    @Param('offset', new ParseIntPipe()) offset: number,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: ConsoleRequest,
+  ): Promise<string> {
     const letter = await this.api.get<DeadLetter>(`/ops/dead-letters/${offset}`, request.headers.authorization);
     return deadLetterPage(this.frame('Dead letter', principal, request), readOf(letter), roles(principal).includes('ops'));
   }
 
   @Post('dead-letters/:offset/replay')
   @Access(staff('ops'))
-  async replay(@Param('offset', new ParseIntPipe()) offset: number, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+  async replay(
+    @Param('offset', new ParseIntPipe()) offset: number,
+    @Body() _form: CsrfForm,
+    @Req() request: ConsoleRequest,
+    @Res() response: Response,
+  ): Promise<void> {
     const answer = await this.api.call('POST', `/ops/dead-letters/${offset}/replay`, request.headers.authorization);
-    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    if (!answer.ok)
+      throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
     response.redirect(303, `/console/dead-letters/${offset}`);
   }
 
   @Post('dead-letters/:offset/discard')
   @Access(staff('ops'))
-  async discard(@Param('offset', new ParseIntPipe()) offset: number, @Body() form: DiscardConsoleForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
+  async discard(
+    @Param('offset', new ParseIntPipe()) offset: number,
+    @Body() form: DiscardConsoleForm,
+    @Req() request: ConsoleRequest,
+    @Res() response: Response,
+  ): Promise<void> {
     const answer = await this.api.call('POST', `/ops/dead-letters/${offset}/discard`, request.headers.authorization, { reason: form.reason });
-    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    if (!answer.ok)
+      throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
     response.redirect(303, `/console/dead-letters/${offset}`);
   }
 
@@ -255,7 +313,12 @@ export class ConsoleController {
   @Access(staff('ops'))
   @HttpCode(303)
   async rebuild(@Param('name') name: string, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
-    if (!/^[a-z0-9-]{1,40}$/.test(name)) throw new BadRequestException({ statusCode: 400, message: 'name must be a projection name', reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }] });
+    if (!/^[a-z0-9-]{1,40}$/.test(name))
+      throw new BadRequestException({
+        statusCode: 400,
+        message: 'name must be a projection name',
+        reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }],
+      });
     // A long rebuild goes on after the answer: the overview then shows it "rebuilding…" and reloads until it is live.
     const rebuild = this.api.call('POST', `/projections/${name}/rebuild`, request.headers.authorization);
     const answer = await Promise.race([rebuild, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000).unref())]);
@@ -264,7 +327,8 @@ export class ConsoleController {
       response.redirect(303, `/console?rebuilding=${name}`);
       return;
     }
-    if (!answer.ok) throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
+    if (!answer.ok)
+      throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
     response.redirect(303, `/console?rebuilt=${name}`);
   }
 }

@@ -106,7 +106,16 @@ export interface Projections {
 
 export function overviewPage(
   frame: Frame,
-  data: { summary: Read<Summary>; health: Read<Health>; bus: Read<BusView>; projections: Read<Projections>; expiring: Read<Expiring>; remote?: RemoteRoles; canRebuild: boolean; notice?: string },
+  data: {
+    summary: Read<Summary>;
+    health: Read<Health>;
+    bus: Read<BusView>;
+    projections: Read<Projections>;
+    expiring: Read<Expiring>;
+    remote?: RemoteRoles;
+    canRebuild: boolean;
+    notice?: string;
+  },
 ): string {
   const { summary, health, bus, projections, expiring } = data;
   const perMinute = summary.ok ? summary.value.deliveriesPerMinute : [];
@@ -130,7 +139,9 @@ ${
     ? html`<p class="muted">none</p>`
     : html`<table><tr><th>correspondence</th><th>failed at</th><th>step</th><th>reasons</th></tr>
 ${summary.value.recentFailures.map(
-  (f) => html`<tr><td><a href="/console/correspondences/${f.correspondenceId}"><code>${f.correspondenceId}</code></a></td><td>${f.failedAt}</td><td>${f.step ?? ''}</td>
+  (
+    f,
+  ) => html`<tr><td><a href="/console/correspondences/${f.correspondenceId}"><code>${f.correspondenceId}</code></a></td><td>${f.failedAt}</td><td>${f.step ?? ''}</td>
 <td>${f.reasons.map((r) => html`<code>${r.rule}</code> ${r.message}<br>`)}</td></tr>`,
 )}</table>`
 }`
@@ -143,7 +154,8 @@ ${
       ? html`<p class="ok" data-testid="no-expiring">none</p>`
       : html`<table data-testid="expiring"><tr><th>certificate</th><th>party</th><th>subject</th><th>not after</th><th>days left</th></tr>
 ${expiring.value.certificates.map(
-  (c) => html`<tr><td><code>${c.certificateId}</code></td><td><a href="/console/chains${query({ operator: c.partyId })}"><code>${c.partyId}</code></a></td><td>${c.subject}</td><td>${c.notAfter}</td><td class="${c.daysLeft < 7 ? 'bad' : ''}">${c.daysLeft}</td></tr>`,
+  (c) =>
+    html`<tr><td><code>${c.certificateId}</code></td><td><a href="/console/chains${query({ operator: c.partyId })}"><code>${c.partyId}</code></a></td><td>${c.subject}</td><td>${c.notAfter}</td><td class="${c.daysLeft < 7 ? 'bad' : ''}">${c.daysLeft}</td></tr>`,
 )}</table>`
     : html`<p>${unavailable(expiring.why)}</p>`
 }
@@ -182,7 +194,8 @@ ${
   bus.ok && bus.value.bus !== 'kafka'
     ? html`<table><tr><th>group</th><th>topic</th><th>checkpoint</th><th>head of log</th><th>messages behind</th></tr>
 ${bus.value.lag.map(
-  (l) => html`<tr><td>${l.group}</td><td>${l.topic}</td><td>${l.checkpoint}</td><td>${l.head}</td><td class="${l.behind > 0 ? 'bad' : 'ok'}">${l.behind}</td></tr>`,
+  (l) =>
+    html`<tr><td>${l.group}</td><td>${l.topic}</td><td>${l.checkpoint}</td><td>${l.head}</td><td class="${l.behind > 0 ? 'bad' : 'ok'}">${l.behind}</td></tr>`,
 )}</table>`
     : html`<p class="muted">${bus.ok ? 'on Kafka: kafka-consumer-groups.sh --describe' : unavailable(bus.why)}</p>`
 }

@@ -2,7 +2,11 @@ import { decide, DeadLetterRefused, type DeadLetterEvent, evolve, initialState }
 
 const letter = { offset: 55, topic: 'sigillum.chain.events.dlq', originalTopic: 'sigillum.chain.events', group: 'sigillum.projections.view', messageId: 'm-1' };
 const given = (events: DeadLetterEvent[]) => events.reduce(evolve, initialState);
-const replayed = (replay: number): DeadLetterEvent => ({ type: 'DeadLetterReplayed', version: 1, data: { ...letter, replay, by: 'ops-1', replayedAt: '2026-12-02T10:00:00.000Z' } });
+const replayed = (replay: number): DeadLetterEvent => ({
+  type: 'DeadLetterReplayed',
+  version: 1,
+  data: { ...letter, replay, by: 'ops-1', replayedAt: '2026-12-02T10:00:00.000Z' },
+});
 
 describe('dead letter decider', () => {
   it('given an open dead letter, when replayed, then DeadLetterReplayed numbers the replay', () => {

@@ -15,8 +15,16 @@ export interface DeadLetterRef {
 }
 
 export type DeadLetterEvent =
-  | { readonly type: 'DeadLetterReplayed'; readonly version: 1; readonly data: DeadLetterRef & { readonly replay: number; readonly by: string; readonly replayedAt: string } }
-  | { readonly type: 'DeadLetterDiscarded'; readonly version: 1; readonly data: DeadLetterRef & { readonly reason: string; readonly by: string; readonly discardedAt: string } };
+  | {
+      readonly type: 'DeadLetterReplayed';
+      readonly version: 1;
+      readonly data: DeadLetterRef & { readonly replay: number; readonly by: string; readonly replayedAt: string };
+    }
+  | {
+      readonly type: 'DeadLetterDiscarded';
+      readonly version: 1;
+      readonly data: DeadLetterRef & { readonly reason: string; readonly by: string; readonly discardedAt: string };
+    };
 
 export type DeadLetterCommand =
   | { readonly type: 'Replay'; readonly letter: DeadLetterRef; readonly by: string; readonly at: string }
@@ -42,7 +50,11 @@ export class DeadLetterRefused extends Error {
 }
 
 export function decide(command: DeadLetterCommand, state: DeadLetterState): DeadLetterEvent[] {
-  if (state.status === 'discarded') throw new DeadLetterRefused('dead-letter.discarded', `Dead letter ${command.letter.offset} was discarded (${state.discardReason ?? ''}): nothing more to do`);
+  if (state.status === 'discarded')
+    throw new DeadLetterRefused(
+      'dead-letter.discarded',
+      `Dead letter ${command.letter.offset} was discarded (${state.discardReason ?? ''}): nothing more to do`,
+    );
   switch (command.type) {
     case 'Replay':
       return [{ type: 'DeadLetterReplayed', version: 1, data: { ...command.letter, replay: state.replays + 1, by: command.by, replayedAt: command.at } }];

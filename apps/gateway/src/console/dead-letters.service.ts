@@ -4,7 +4,17 @@ import { type Clock, CLOCK, ID_GENERATOR, type IdGenerator } from '@sigillum/con
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
-import { DEAD_LETTER_CATEGORY, type DeadLetterCommand, type DeadLetterEvent, type DeadLetterRef, DeadLetterRefused, type DeadLetterState, decide, evolve, initialState } from './dead-letter.decider';
+import {
+  DEAD_LETTER_CATEGORY,
+  type DeadLetterCommand,
+  type DeadLetterEvent,
+  type DeadLetterRef,
+  DeadLetterRefused,
+  type DeadLetterState,
+  decide,
+  evolve,
+  initialState,
+} from './dead-letter.decider';
 
 interface Row {
   offset: number;
@@ -39,7 +49,9 @@ export class DeadLettersService {
   ) {}
 
   private letter(offset: number): { ref: DeadLetterRef; row: Row } {
-    const row = this.db.prepare(`SELECT "offset", topic, dlq_group, message_id, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> '' AND topic LIKE '%.dlq'`).get(offset) as Row | undefined;
+    const row = this.db
+      .prepare(`SELECT "offset", topic, dlq_group, message_id, headers FROM bus_messages WHERE "offset" = ? AND dlq_group <> '' AND topic LIKE '%.dlq'`)
+      .get(offset) as Row | undefined;
     if (!row) throw new NotFoundException({ statusCode: 404, code: 'OPS.UNKNOWN_DEAD_LETTER', message: `No dead letter at offset ${offset}` });
     const headers = row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {};
     const originalTopic = headers.dlq_original_topic || row.topic.replace(/\.dlq$/, '');
@@ -53,10 +65,13 @@ export class DeadLettersService {
 
   /** Where the replayed copy stands: the last copy's offset and whether the failed group's checkpoint passed it. */
   progress(offset: number): ReplayProgress | null {
-    const copy = this.db.prepare(`SELECT "offset", topic FROM bus_messages WHERE dlq_group LIKE ? ORDER BY "offset" DESC LIMIT 1`).get(`replay:${offset}:%`) as { offset: number; topic: string } | undefined;
+    const copy = this.db.prepare(`SELECT "offset", topic FROM bus_messages WHERE dlq_group LIKE ? ORDER BY "offset" DESC LIMIT 1`).get(`replay:${offset}:%`) as
+      { offset: number; topic: string } | undefined;
     if (!copy) return null;
     const group = (this.db.prepare(`SELECT dlq_group FROM bus_messages WHERE "offset" = ?`).get(offset) as { dlq_group: string } | undefined)?.dlq_group ?? '';
-    const checkpoint = (this.db.prepare(`SELECT "offset" FROM bus_checkpoints WHERE group_id = ? AND topic = ?`).get(group, copy.topic) as { offset: number } | undefined)?.offset ?? null;
+    const checkpoint =
+      (this.db.prepare(`SELECT "offset" FROM bus_checkpoints WHERE group_id = ? AND topic = ?`).get(group, copy.topic) as { offset: number } | undefined)
+        ?.offset ?? null;
     return { replayOffset: copy.offset, groupCheckpoint: checkpoint, passed: checkpoint !== null && checkpoint >= copy.offset };
   }
 
@@ -66,13 +81,22 @@ export class DeadLettersService {
     try {
       events = decide(command, state);
     } catch (error) {
-      if (error instanceof DeadLetterRefused) throw new ConflictException({ statusCode: 409, code: 'OPS.DEAD_LETTER_CLOSED', message: error.message, reasons: [{ rule: error.rule, message: error.message }] });
+      if (error instanceof DeadLetterRefused)
+        throw new ConflictException({
+          statusCode: 409,
+          code: 'OPS.DEAD_LETTER_CLOSED',
+          message: error.message,
+          reasons: [{ rule: error.rule, message: error.message }],
+        });
       throw error;
     }
     const id = this.ids.next();
     await this.store.append(
       `${DEAD_LETTER_CATEGORY}-${command.letter.offset}`,
-      events.map((event) => ({ event, metadata: { eventId: this.ids.next(), correlationId: id, causationId: id, occurredAt: command.at, source: 'sigillum/gateway' } })),
+      events.map((event) => ({
+        event,
+        metadata: { eventId: this.ids.next(), correlationId: id, causationId: id, occurredAt: command.at, source: 'sigillum/gateway' },
+      })),
       revision < 0 ? 'no-stream' : revision,
     );
     return { event: events[0], state: events.reduce(evolve, state) };
@@ -82,7 +106,9 @@ export class DeadLettersService {
     const { ref, row } = this.letter(offset);
     const { event, state } = await this.record({ type: 'Replay', letter: ref, by, at: this.clock.now().toISOString() });
     if (event.type !== 'DeadLetterReplayed') throw new Error('a replay records DeadLetterReplayed');
-    const headers = Object.fromEntries(Object.entries(row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {}).filter(([name]) => !name.startsWith('dlq_')));
+    const headers = Object.fromEntries(
+      Object.entries(row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {}).filter(([name]) => !name.startsWith('dlq_')),
+    );
     this.db
       .prepare(
         `INSERT INTO bus_messages (topic, key, message_id, type, source, time, correlation_id, causation_id, data_version, data, headers, dlq_group)

@@ -152,7 +152,9 @@ ${
 <table><tr><th>step</th><th>attempt</th><th>operator</th><th>issued</th><th>acknowledge by</th><th>return by</th><th>acknowledged</th><th>returned</th><th>certified</th><th>status</th></tr>
 ${(chain.value.steps ?? []).flatMap((s) =>
   s.tokens.length === 0
-    ? [html`<tr><td>${s.stepIndex}. ${s.step}</td><td></td><td><a href="/console/chains${query({ operator: s.plannedOperatorId })}"><code>${s.plannedOperatorId}</code></a></td><td colspan="6"></td><td>${s.status}</td></tr>`]
+    ? [
+        html`<tr><td>${s.stepIndex}. ${s.step}</td><td></td><td><a href="/console/chains${query({ operator: s.plannedOperatorId })}"><code>${s.plannedOperatorId}</code></a></td><td colspan="6"></td><td>${s.status}</td></tr>`,
+      ]
     : s.tokens.map(
         (k) => html`<tr id="token-${k.tokenId}" class="${k.missing ? 'stuck' : ''}"><td>${s.stepIndex}. ${s.step}</td><td>${k.attempt}</td>
 <td><a href="/console/chains${query({ operator: k.operatorId })}"><code>${k.operatorId}</code></a></td><td>${k.issuedAt}</td><td>${k.acknowledgeBy}</td><td>${k.returnBy}</td>
@@ -169,9 +171,13 @@ ${
 ${t.history.map((h) => html`<tr class="${h.type === 'StepDeadlineMissed' || h.type === 'ChainFailed' ? 'stuck' : ''}"><td>${h.at}</td><td>${h.source}</td><td>${h.type}</td><td>${detailsOf(h.details)}</td></tr>`)}</table>
 <h2>Evidence</h2>
 <table data-testid="evidence"><tr><th>#</th><th>event</th><th>time</th><th>record digest</th><th>previous</th><th>verified</th></tr>
-${t.evidence.map((e) => html`<tr id="evidence-${e.recordDigest}"><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td>
+${t.evidence.map(
+  (
+    e,
+  ) => html`<tr id="evidence-${e.recordDigest}"><td>${e.chainIndex}</td><td>${e.eventName}</td><td>${e.eventTime ?? e.recordedAt}</td><td><code>${e.recordDigest}</code></td>
 <td>${e.previousEvidenceDigest ? html`<a href="#evidence-${e.previousEvidenceDigest}"><code>${e.previousEvidenceDigest}</code></a>` : '—'}</td>
-<td>${verifiedOf(verification, e.chainIndex)}</td></tr>`)}</table>`
+<td>${verifiedOf(verification, e.chainIndex)}</td></tr>`,
+)}</table>`
     : ''
 }`,
   );
@@ -205,7 +211,9 @@ ${
   list.ok
     ? html`<table data-testid="dead-letters"><tr><th>offset</th><th>topic</th><th>group</th><th>event</th><th>key</th><th>reason</th><th>state</th></tr>
 ${list.value.items.map(
-  (d) => html`<tr><td><a href="/console/dead-letters/${d.offset}">${d.offset}</a></td><td>${d.topic}</td><td>${d.group}</td><td>${d.type}</td><td><code>${d.key}</code></td>
+  (
+    d,
+  ) => html`<tr><td><a href="/console/dead-letters/${d.offset}">${d.offset}</a></td><td>${d.topic}</td><td>${d.group}</td><td>${d.type}</td><td><code>${d.key}</code></td>
 <td>${d.headers['dlq_reason'] ?? ''}</td><td>${stateOf(d)}</td></tr>`,
 )}</table>
 ${list.value.items.length === 0 ? html`<p class="muted">No dead letter.</p>` : ''}

@@ -25,7 +25,10 @@ runDemo({
     const { admin, registrar, ops, auditor } = await staffOf(demo);
 
     narrator.title(`The admin enrols a processing operator hosted by this processor; ${who.registrar} certifies its accreditation`);
-    const operator = await enrolHostedOperator({ admin, registrar }, { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now });
+    const operator = await enrolHostedOperator(
+      { admin, registrar },
+      { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+    );
     narrator.say('the admin: party, specification, keys made by the processor (only public keys leave it), X.509 certificates from the CA');
     narrator.say(`signing certificate serial ${operator.signingCertificate.serialNumber}, TSA certificate serial ${operator.tsaCertificate.serialNumber}`);
     narrator.say(`${who.registrar}: legal name and operator accreditation certified "substantial"`);
@@ -45,11 +48,18 @@ runDemo({
 
     narrator.title('Alice uploads the letter (content store, addressed by SHA-256) and drafts the correspondence');
     const letter = Buffer.from('Dear Bob,\nplease find our notice of termination, effective 1 March.\nAlice\n', 'utf8');
-    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceSession.auth, 'content-type': 'text/plain' }, body: letter }).then((r) => r.json())) as { digest: string; size: number };
+    const uploaded = (await fetch(`${base}/contents`, { method: 'PUT', headers: { ...aliceSession.auth, 'content-type': 'text/plain' }, body: letter }).then(
+      (r) => r.json(),
+    )) as { digest: string; size: number };
     const draft = await api(
       'POST',
       '/drafts',
-      { recipientIds: [bob], subject: 'Notice of termination', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'notice.txt', contentType: 'text/plain' }] },
+      {
+        recipientIds: [bob],
+        subject: 'Notice of termination',
+        kind: 'registered',
+        parts: [{ digest: uploaded.digest, name: 'notice.txt', contentType: 'text/plain' }],
+      },
       aliceSession.auth,
     );
     narrator.say(`draft ${draft.draftId}: one part, ${uploaded.size} bytes, sha256 ${uploaded.digest.slice(0, 16)}…`);
@@ -65,17 +75,27 @@ runDemo({
     const submissionKey = `demo-${Date.now()}`;
     const sent = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey }, aliceSession.auth);
     const again = await api('POST', `/drafts/${draft.draftId}/sending`, { submissionKey }, aliceSession.auth);
-    narrator.say(`correspondence ${sent.correspondenceId}: ${sent.status}; sent again with the same key → ${again.correspondenceId === sent.correspondenceId ? 'the same correspondence' : 'ANOTHER ONE (bug)'}`);
+    narrator.say(
+      `correspondence ${sent.correspondenceId}: ${sent.status}; sent again with the same key → ${again.correspondenceId === sent.correspondenceId ? 'the same correspondence' : 'ANOTHER ONE (bug)'}`,
+    );
     await narrator.events();
 
     narrator.title(`The chain runs: per step a token issued by the certifier, acknowledged and returned by the operator, certified (${who.ops} watches)`);
-    const chain = await until('the processing chain to complete', () => ops('GET', `/chains/${sent.correspondenceId}`), (c: { status: string; steps?: { step: string; status: string }[] }) => ['completed', 'failed'].includes(c.status));
+    const chain = await until(
+      'the processing chain to complete',
+      () => ops('GET', `/chains/${sent.correspondenceId}`),
+      (c: { status: string; steps?: { step: string; status: string }[] }) => ['completed', 'failed'].includes(c.status),
+    );
     for (const step of chain.steps ?? []) narrator.say(`${String(step.step).padEnd(10)} ${step.status}`);
     await narrator.events();
 
     narrator.title('Bob is notified, opens his own strong session, finds the letter in his inbox and accepts it');
     const bobSession = await openSession(api, mailbox, { userId: bob, counterpartIds: [alice], kind: 'registered' });
-    const inbox = await until('the letter in Bob\'s inbox', () => api('GET', '/inbox', undefined, bobSession.auth), (box: unknown) => JSON.stringify(box).includes(sent.correspondenceId));
+    const inbox = await until(
+      "the letter in Bob's inbox",
+      () => api('GET', '/inbox', undefined, bobSession.auth),
+      (box: unknown) => JSON.stringify(box).includes(sent.correspondenceId),
+    );
     narrator.say(`inbox: ${JSON.stringify(inbox).includes(sent.correspondenceId) ? 'the letter is there' : 'empty'}`);
     await api('POST', `/correspondences/${sent.correspondenceId}/acceptance`, {}, bobSession.auth);
     const read = await fetch(`${base}/correspondences/${sent.correspondenceId}/parts/${uploaded.digest}`, { headers: bobSession.auth });
@@ -83,11 +103,17 @@ runDemo({
     await narrator.events();
 
     narrator.title(`${who.auditor} reads the evidence chain: EN 319 522 events, canonical JSON, each linked to the previous, each a leaf of the evidence log`);
-    const evidence = await until('the evidence of the handover', () => auditor('GET', `/evidence/${sent.correspondenceId}`), (e: { signingCertificate: string; records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'));
+    const evidence = await until(
+      'the evidence of the handover',
+      () => auditor('GET', `/evidence/${sent.correspondenceId}`),
+      (e: { signingCertificate: string; records: { chainIndex: number; eventName: string }[] }) => JSON.stringify(e).includes('ContentHandover'),
+    );
     const ca = await fetch(`${base}/ca/certificate`).then((r) => r.text());
     const verdict = verifyEvidenceChain(evidence.records, ca, { certificates: [evidence.signingCertificate] });
     for (const record of evidence.records) narrator.say(`#${record.chainIndex} ${record.eventName}`);
-    narrator.say(`offline check of the chain (digests and links; records signed on their own: ${verdict.records.filter((r) => r.signed).length}): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`);
+    narrator.say(
+      `offline check of the chain (digests and links; records signed on their own: ${verdict.records.filter((r) => r.signed).length}): ${verdict.valid ? 'VALID' : `INVALID ${JSON.stringify(verdict.problems)}`}`,
+    );
     if (!verdict.valid) throw new Error('The evidence chain does not verify');
     await narrator.events(1_500); // the evidence log's checkpoint of these records
     const onServer = await until(
@@ -95,9 +121,11 @@ runDemo({
       () => auditor('GET', `/evidence/${sent.correspondenceId}/verification`),
       (v: { valid: boolean; log: { pending: number; covered: number; checkpoint: { treeSize: number } | null } }) => v.log.pending === 0,
     );
-    narrator.say(`the certifier's verification, chain and log: ${onServer.valid ? 'VALID' : 'INVALID'} (${onServer.log.covered} records included under the checkpoint of size ${onServer.log.checkpoint?.treeSize})`);
+    narrator.say(
+      `the certifier's verification, chain and log: ${onServer.valid ? 'VALID' : 'INVALID'} (${onServer.log.covered} records included under the checkpoint of size ${onServer.log.checkpoint?.treeSize})`,
+    );
 
-    narrator.title('A regulator exports the correspondence with the regulator\'s kit and verifies the bundle offline');
+    narrator.title("A regulator exports the correspondence with the regulator's kit and verifies the bundle offline");
     const regulatorToken = await issueStaffCredential(admin, 'regulator-1', ['auditor']);
     const bundle = path.join(os.tmpdir(), `sigillum-demo-bundle-${sent.correspondenceId}.json`);
     try {
@@ -115,7 +143,14 @@ runDemo({
       victim[field] = `${value[0] === 'x' ? 'y' : 'x'}${value.slice(1)}`;
       fs.writeFileSync(bundle, JSON.stringify(parsed, null, text.includes('\n  ') ? 2 : undefined));
       const tampered = await audit(['verify', bundle]);
-      narrator.say(`one byte flipped, verify again → exit ${tampered.code}: ${tampered.stdout.split('\n').find((line) => line.trim().startsWith('-'))?.trim() ?? lastLine(tampered.stdout)}`);
+      narrator.say(
+        `one byte flipped, verify again → exit ${tampered.code}: ${
+          tampered.stdout
+            .split('\n')
+            .find((line) => line.trim().startsWith('-'))
+            ?.trim() ?? lastLine(tampered.stdout)
+        }`,
+      );
       if (tampered.code === 0) throw new Error('A tampered bundle verified as valid');
     } finally {
       fs.rmSync(bundle, { force: true });
@@ -124,7 +159,11 @@ runDemo({
     narrator.title(`Prometheus scrapes GET /metrics with an ops credential: this letter in the figures`);
     const scraper = await issueStaffCredential(admin, 'prometheus', ['ops']);
     const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${scraper}` } }).then((r) => r.text());
-    const shown = metrics.split('\n').filter((line) => /^sigillum_(deliveries_total|step_duration_seconds_(sum|count)|deadline_misses_total|codes_sent_total|dead_letters_total)\b/.test(line));
+    const shown = metrics
+      .split('\n')
+      .filter((line) =>
+        /^sigillum_(deliveries_total|step_duration_seconds_(sum|count)|deadline_misses_total|codes_sent_total|dead_letters_total)\b/.test(line),
+      );
     for (const line of shown) narrator.say(line);
     if (shown.length === 0) narrator.say('(none in this process: with the roles in separate processes, each serves its own /metrics)');
   },

@@ -88,7 +88,6 @@ export async function call(base: string, method: string, url: string, body?: unk
   return json;
 }
 
-
 export interface DemoContext {
   readonly config: SigillumConfig;
   /** The data directory, where the directory wrote the first-start admin credential (admin-credential, 0600). */
@@ -107,10 +106,12 @@ export interface DemoContext {
  */
 export async function staffOf({ api, dataDir, narrator }: DemoContext): Promise<StaffActors> {
   const file = path.join(dataDir, 'admin-credential');
-  narrator.title('The admin takes the first-start credential and issues credentials to the operator\'s staff');
+  narrator.title("The admin takes the first-start credential and issues credentials to the operator's staff");
   narrator.say(`the directory wrote it at the first start to ${file} (mode 0${(fs.statSync(file).mode & 0o777).toString(8)})`);
   const staff = await staffActors(api, dataDir);
-  narrator.say(`${STAFF_SUBJECTS.registrar} (registrar) enrols and certifies parties; ${STAFF_SUBJECTS.ops} (ops) runs the platform; ${STAFF_SUBJECTS.auditor} (auditor) reads evidence and audit trails`);
+  narrator.say(
+    `${STAFF_SUBJECTS.registrar} (registrar) enrols and certifies parties; ${STAFF_SUBJECTS.ops} (ops) runs the platform; ${STAFF_SUBJECTS.auditor} (auditor) reads evidence and audit trails`,
+  );
   narrator.say('each calls with its own "Authorization: Bearer <token>"; the tokens are shown once, and only their digests are recorded');
   await narrator.events();
   return staff;
@@ -121,49 +122,57 @@ export async function staffOf({ api, dataDir, narrator }: DemoContext): Promise<
  * hands over to `story`, says "Done.", cleans up, and exits 0 — or 1 with what to do next.
  */
 export function runDemo(options: { title: string; env?: Record<string, string>; story: (demo: DemoContext) => Promise<void> }): void {
-  const run = process.env.SIGILLUM_CLUSTER?.trim() === '1' ? () => runThroughCluster(options) : async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-'));
-    const mailbox = await new LoopbackMailbox().start();
-    const kafka = process.env.KAFKA_BROKERS?.trim();
-    let app: INestApplication | undefined;
-    try {
-      const config = loadConfig({
-        ...process.env,
-        ...mailbox.env(),
-        ...(kafka ? { EVENT_BUS: 'kafka' } : {}),
-        DATA_DIR: dataDir,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        KEYSTORE_PASSPHRASE: process.env.KEYSTORE_PASSPHRASE ?? 'demo passphrase for a throw-away data directory',
-        ...options.env,
-      });
-      app = await createSigillumApp(config, rolesFor(config.roles));
-      await app.startAllMicroservices();
-      await app.listen(0, '127.0.0.1');
-      const base = await app.getUrl();
-      const narrator = new Narrator(app.get<EventStore>(EVENT_STORE));
-      process.stdout.write(
-        `${bold(options.title)}\n` +
-          `   bus ${config.eventBus.kind}${kafka ? ` (${kafka})` : ''}, store ${config.eventStore.kind}, data in ${dataDir}\n` +
-          `   the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`,
-      );
-      await narrator.events(500); // the CA and the level policy are established at first start
-      await narrator.skipHistory();
-      const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
-      await options.story({ config, dataDir, base, api, mailbox, narrator });
-      process.stdout.write(`\n${bold('Done.')} Every step above is an event in ${config.eventStore.kind}; none carries a code, a credential or a private key.\n`);
-    } finally {
-      await app?.close();
-      await mailbox.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    }
-  };
+  const run =
+    process.env.SIGILLUM_CLUSTER?.trim() === '1'
+      ? () => runThroughCluster(options)
+      : async () => {
+          const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-demo-'));
+          const mailbox = await new LoopbackMailbox().start();
+          const kafka = process.env.KAFKA_BROKERS?.trim();
+          let app: INestApplication | undefined;
+          try {
+            const config = loadConfig({
+              ...process.env,
+              ...mailbox.env(),
+              ...(kafka ? { EVENT_BUS: 'kafka' } : {}),
+              DATA_DIR: dataDir,
+              PORT: '0',
+              HOST: '127.0.0.1',
+              LOG_LEVEL: 'warn',
+              KEYSTORE_PASSPHRASE: process.env.KEYSTORE_PASSPHRASE ?? 'demo passphrase for a throw-away data directory',
+              ...options.env,
+            });
+            app = await createSigillumApp(config, rolesFor(config.roles));
+            await app.startAllMicroservices();
+            await app.listen(0, '127.0.0.1');
+            const base = await app.getUrl();
+            const narrator = new Narrator(app.get<EventStore>(EVENT_STORE));
+            process.stdout.write(
+              `${bold(options.title)}\n` +
+                `   bus ${config.eventBus.kind}${kafka ? ` (${kafka})` : ''}, store ${config.eventStore.kind}, data in ${dataDir}\n` +
+                `   the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`,
+            );
+            await narrator.events(500); // the CA and the level policy are established at first start
+            await narrator.skipHistory();
+            const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
+            await options.story({ config, dataDir, base, api, mailbox, narrator });
+            process.stdout.write(
+              `\n${bold('Done.')} Every step above is an event in ${config.eventStore.kind}; none carries a code, a credential or a private key.\n`,
+            );
+          } finally {
+            await app?.close();
+            await mailbox.stop();
+            fs.rmSync(dataDir, { recursive: true, force: true });
+          }
+        };
   run().then(
     () => process.exit(0),
     (error: unknown) => {
       if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
-      else process.stderr.write(`\nThe demo stopped: ${(error as Error).message}\nIf it mentions Kafka, start a broker with \`bash scripts/kafka.sh start\` or unset KAFKA_BROKERS.\n`);
+      else
+        process.stderr.write(
+          `\nThe demo stopped: ${(error as Error).message}\nIf it mentions Kafka, start a broker with \`bash scripts/kafka.sh start\` or unset KAFKA_BROKERS.\n`,
+        );
       process.exit(1);
     },
   );
@@ -180,12 +189,23 @@ async function runThroughCluster(options: { title: string; env?: Record<string, 
   const mailbox = await new LoopbackMailbox().start();
   const brokers = process.env.KAFKA_BROKERS?.trim() || '127.0.0.1:9092';
   const databaseUrl = process.env.DATABASE_URL?.trim() || LOCAL_DATABASE_URL;
-  const cluster = new Cluster({ name, dir, basePort: Number(process.env.CLUSTER_BASE_PORT ?? 3100), brokers, databaseUrl, env: { ...mailbox.env(), LOG_LEVEL: 'warn', ...options.env } });
+  const cluster = new Cluster({
+    name,
+    dir,
+    basePort: Number(process.env.CLUSTER_BASE_PORT ?? 3100),
+    brokers,
+    databaseUrl,
+    env: { ...mailbox.env(), LOG_LEVEL: 'warn', ...options.env },
+  });
   const store = new PostgresEventStore({ connectionString: databaseUrl, schema: name, listen: false });
   try {
-    process.stdout.write(`${bold(options.title)}\n   distributed: starting scripts/cluster.sh (Kafka ${brokers}, PostgreSQL schema ${name}, state in ${dir})\n`);
+    process.stdout.write(
+      `${bold(options.title)}\n   distributed: starting scripts/cluster.sh (Kafka ${brokers}, PostgreSQL schema ${name}, state in ${dir})\n`,
+    );
     await cluster.start((line) => process.stdout.write(`   ${dim(line)}\n`));
-    process.stdout.write(`   every call below goes to the gateway ${cluster.gatewayUrl}; the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`);
+    process.stdout.write(
+      `   every call below goes to the gateway ${cluster.gatewayUrl}; the users' mailboxes are a local SMTP server on 127.0.0.1:${mailbox.port}\n`,
+    );
     const config = loadConfig({ ...process.env, EVENT_STORE: 'postgres', DATABASE_URL: databaseUrl, PG_SCHEMA: name, KAFKA_BROKERS: brokers, DATA_DIR: dir });
     const narrator = new Narrator(store);
     await narrator.events(500);
@@ -193,8 +213,16 @@ async function runThroughCluster(options: { title: string; env?: Record<string, 
     const base = cluster.gatewayUrl;
     const api: Api = (method, url, body, headers) => call(base, method, url, body, headers);
     await options.story({ config, dataDir: path.join(dir, 'directory'), base, api, mailbox, narrator });
-    process.stdout.write(`\n${bold('Done.')} Every step above is an event in the shared PostgreSQL store (schema ${name}), relayed to Kafka by the role that wrote it.\n`);
-    process.stdout.write(`${(await cluster.status()).trimEnd().split('\n').map((line) => `   ${dim(line)}`).join('\n')}\n`);
+    process.stdout.write(
+      `\n${bold('Done.')} Every step above is an event in the shared PostgreSQL store (schema ${name}), relayed to Kafka by the role that wrote it.\n`,
+    );
+    process.stdout.write(
+      `${(await cluster.status())
+        .trimEnd()
+        .split('\n')
+        .map((line) => `   ${dim(line)}`)
+        .join('\n')}\n`,
+    );
   } finally {
     await store.close();
     if (process.env.SIGILLUM_CLUSTER_KEEP?.trim() === '1') {

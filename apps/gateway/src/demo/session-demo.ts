@@ -25,7 +25,11 @@ runDemo({
       steps: ['seal', 'timestamp', 'deliver', 'archive'].map((step) => ({ step, parameters: {}, maxDurationSeconds: 600 })),
     });
     const { publicKey } = generateKeyPairSync('ed25519');
-    const key = await admin('POST', `/parties/${operator}/keys`, { algorithm: 'Ed25519', use: 'signature', publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) });
+    const key = await admin('POST', `/parties/${operator}/keys`, {
+      algorithm: 'Ed25519',
+      use: 'signature',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
     await registrar('POST', `/parties/${operator}/certifications`, { name: 'legalName', level: 'substantial', validUntil: year, evidence });
     await registrar('POST', `/parties/${operator}/certifications`, { name: 'operatorAccreditation', level: 'substantial', validUntil: year, evidence });
     const certificate = await admin('POST', '/certificates', { partyId: operator, keyId: key.keyId, profile: 'signing' });

@@ -25,9 +25,7 @@ describe('gatewayPlan: ROLES and ROLE_URLS', () => {
 
   it('refuses a role named in an explicit ROLES list and in ROLE_URLS, naming it', () => {
     expect(() => plan({ ROLES: 'directory,certifier', ROLE_URLS: 'directory=http://10.0.0.5:3001' })).toThrow(ConfigError);
-    expect(() => plan({ ROLES: 'directory,certifier', ROLE_URLS: 'directory=http://10.0.0.5:3001' })).toThrow(
-      /directory is in ROLES and in ROLE_URLS/,
-    );
+    expect(() => plan({ ROLES: 'directory,certifier', ROLE_URLS: 'directory=http://10.0.0.5:3001' })).toThrow(/directory is in ROLES and in ROLE_URLS/);
   });
 });
 

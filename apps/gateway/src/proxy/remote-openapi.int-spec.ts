@@ -20,7 +20,10 @@ describe("the gateway's OpenAPI document with every role in other processes", ()
     const setup = remoteRolesSetup(gatewayPlan(config));
     const app = await createSigillumApp(config, setup.roles, setup.appOptions);
     try {
-      return buildOpenApiDocument(app, setup.roles.map((spec) => spec.role));
+      return buildOpenApiDocument(
+        app,
+        setup.roles.map((spec) => spec.role),
+      );
     } finally {
       await app.close();
     }

@@ -28,7 +28,11 @@ export function remoteRolesSetup(plan: GatewayPlan, options: { readonly timeoutM
     appOptions: {
       beforeBodyParsers: (app) => {
         app.use(roleProxy({ table, upstreams: new RoundRobin(remote), timeoutMs: options.timeoutMs, log }));
-        documentRemoteRoles(app, names, Object.values(modules).flatMap((module) => controllersOf(module)));
+        documentRemoteRoles(
+          app,
+          names,
+          Object.values(modules).flatMap((module) => controllersOf(module)),
+        );
         log.log(`Forwarding ${table.entries.length} routes: ${names.map((role) => `${role} → ${remote[role]?.join(' | ')}`).join('; ')}`);
       },
     },

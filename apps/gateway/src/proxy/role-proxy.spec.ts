@@ -27,14 +27,7 @@ interface Answer {
   bytes: Buffer;
 }
 
-function send(
-  base: string,
-  method: string,
-  path: string,
-  body?: Buffer | Buffer[],
-  headers: http.OutgoingHttpHeaders = {},
-  pauseMs = 0,
-): Promise<Answer> {
+function send(base: string, method: string, path: string, body?: Buffer | Buffer[], headers: http.OutgoingHttpHeaders = {}, pauseMs = 0): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${base}${path}`, { method, headers, agent: false }, (response) => {
       const chunks: Buffer[] = [];

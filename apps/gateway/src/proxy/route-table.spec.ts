@@ -14,7 +14,12 @@ describe('RouteTable on the real role modules', () => {
     expect(table.entries).toContainEqual({ role: 'directory', method: 'POST', path: '/parties' });
     expect(table.entries).toContainEqual({ role: 'certifier', method: 'GET', path: '/parties/:partyId/trust' });
     // machine routes (client certificate) are marked: the gateway does not forward client certificates
-    expect(table.find('GET', '/processor/operators/op-1')).toEqual({ role: 'processor', method: 'GET', path: '/processor/operators/:operatorId', machine: true });
+    expect(table.find('GET', '/processor/operators/op-1')).toEqual({
+      role: 'processor',
+      method: 'GET',
+      path: '/processor/operators/:operatorId',
+      machine: true,
+    });
   });
 
   it('maps every route of every role to its role, with concrete values for its parameters', () => {
@@ -71,12 +76,11 @@ describe('RouteTable on small modules', () => {
   class OuterModule {}
 
   it('walks dynamic imports, skips bus consumers, reads path arrays', () => {
-    expect(routesOfModule('things', OuterModule).map((r) => `${r.method} ${r.path}`).sort()).toEqual([
-      'GET /things/:id',
-      'GET /things/current',
-      'POST /things',
-      'POST /things/bulk',
-    ]);
+    expect(
+      routesOfModule('things', OuterModule)
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual(['GET /things/:id', 'GET /things/current', 'POST /things', 'POST /things/bulk']);
   });
 
   it('prefers the route with more literal segments', () => {

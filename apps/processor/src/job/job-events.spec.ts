@@ -20,13 +20,23 @@ describe('job events: acknowledgement, signed report, failure', () => {
     expect(event).toMatchObject({
       type: 'TokenAcknowledged',
       version: 1,
-      data: { tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: 0, operatorId: token.operatorId, tokenDigest: sha256(canonicalize(token)), acknowledgedAt: at.toISOString(), keyId: SIGNING_KEY_ID },
+      data: {
+        tokenId: token.tokenId,
+        correspondenceId: token.correspondenceId,
+        stepIndex: 0,
+        operatorId: token.operatorId,
+        tokenDigest: sha256(canonicalize(token)),
+        acknowledgedAt: at.toISOString(),
+        keyId: SIGNING_KEY_ID,
+      },
     });
     const payload = { tokenId: token.tokenId, tokenDigest: event.data.tokenDigest, acknowledgedAt: event.data.acknowledgedAt };
     const verified = verifyJwsDetached(event.data.signature, payload, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at });
     expect(verified.header.kid).toBe(SIGNING_KEY_ID);
     expect(verified.signerCertificatePem).toBeDefined();
-    expect(() => verifyJwsDetached(event.data.signature, { ...payload, acknowledgedAt: later.toISOString() }, { trustedCaPem: pki.ca.caCertificatePem, at })).toThrow();
+    expect(() =>
+      verifyJwsDetached(event.data.signature, { ...payload, acknowledgedAt: later.toISOString() }, { trustedCaPem: pki.ca.caCertificatePem, at }),
+    ).toThrow();
   });
 
   it('returns the token with a report whose output digest is SHA-256 of the canonical output, signed detached', () => {
@@ -43,9 +53,18 @@ describe('job events: acknowledgement, signed report, failure', () => {
       output,
     });
     const event = tokenReturned(token, report, pki.signer, later);
-    expect(event.data).toMatchObject({ tokenId: token.tokenId, stepIndex: 0, operatorId: token.operatorId, returnedAt: later.toISOString(), keyId: SIGNING_KEY_ID, report });
+    expect(event.data).toMatchObject({
+      tokenId: token.tokenId,
+      stepIndex: 0,
+      operatorId: token.operatorId,
+      returnedAt: later.toISOString(),
+      keyId: SIGNING_KEY_ID,
+      report,
+    });
     expect(verifyJwsDetached(event.data.signature, report, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at: later }).payload).toEqual(report);
-    expect(() => verifyJwsDetached(event.data.signature, { ...report, outputDigest: '0'.repeat(64) }, { trustedCaPem: pki.ca.caCertificatePem, at: later })).toThrow();
+    expect(() =>
+      verifyJwsDetached(event.data.signature, { ...report, outputDigest: '0'.repeat(64) }, { trustedCaPem: pki.ca.caCertificatePem, at: later }),
+    ).toThrow();
   });
 
   it('records a failure with its reasons', () => {
@@ -53,7 +72,14 @@ describe('job events: acknowledgement, signed report, failure', () => {
     expect(stepFailed(token, reasons, at)).toEqual({
       type: 'StepFailed',
       version: 1,
-      data: { tokenId: token.tokenId, correspondenceId: token.correspondenceId, stepIndex: 0, operatorId: token.operatorId, reasons, failedAt: at.toISOString() },
+      data: {
+        tokenId: token.tokenId,
+        correspondenceId: token.correspondenceId,
+        stepIndex: 0,
+        operatorId: token.operatorId,
+        reasons,
+        failedAt: at.toISOString(),
+      },
     });
   });
 });

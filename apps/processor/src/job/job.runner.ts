@@ -1,5 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { assertNever, type CertificationToken, type Clock, type DomainEvent, type IdGenerator, JOB_CATEGORY, type StepOutput, streamIdOf } from '@sigillum/contracts';
+import {
+  assertNever,
+  type CertificationToken,
+  type Clock,
+  type DomainEvent,
+  type IdGenerator,
+  JOB_CATEGORY,
+  type StepOutput,
+  streamIdOf,
+} from '@sigillum/contracts';
 import { type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
 import { nameBasedId } from '@sigillum/runtime';
 import type { HostedOperatorsStore } from '../operators/hosted-operators.store';

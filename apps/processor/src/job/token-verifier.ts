@@ -62,7 +62,9 @@ export class CertifierTokenVerifier {
         return (error as Error).message;
       }
       const input = Buffer.from(`${header}.${base64UrlEncode(canonicalize(token))}`, 'ascii');
-      return raw.length === 64 && cryptoVerify(null, input, known.key, raw) ? undefined : 'The JWS signature does not verify: the token was altered or signed with another key';
+      return raw.length === 64 && cryptoVerify(null, input, known.key, raw)
+        ? undefined
+        : 'The JWS signature does not verify: the token was altered or signed with another key';
     }
     let chainPems: readonly string[] | undefined;
     try {

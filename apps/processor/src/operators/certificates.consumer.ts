@@ -55,12 +55,24 @@ export class CertificatesConsumer {
       case 'CertificateIssued': {
         const issued = parseData(message, (d) => {
           const { certificateId, partyId, keyId, serialNumber, certificatePem, notBefore, notAfter, issuedAt } = readCertificateIssued(d);
-          return { certificateId, partyId, keyId, serialNumber, certificatePem, certificate: certificateOf(certificatePem, 'certificatePem'), notBefore, notAfter, issuedAt };
+          return {
+            certificateId,
+            partyId,
+            keyId,
+            serialNumber,
+            certificatePem,
+            certificate: certificateOf(certificatePem, 'certificatePem'),
+            notBefore,
+            notAfter,
+            issuedAt,
+          };
         });
         const keyFingerprint = fingerprintOf(issued.certificate.publicKey);
         const hosted = this.operators.keyByFingerprint(keyFingerprint);
         if (hosted && hosted.operatorId !== issued.partyId) {
-          this.log.warn(`Certificate ${issued.certificateId} certifies operator ${hosted.operatorId}'s ${hosted.purpose} key for party ${issued.partyId}; ignored`);
+          this.log.warn(
+            `Certificate ${issued.certificateId} certifies operator ${hosted.operatorId}'s ${hosted.purpose} key for party ${issued.partyId}; ignored`,
+          );
           return;
         }
         // Recorded whether or not the key is hosted yet: an instance may learn the hosting (OperatorHosted, another
@@ -78,7 +90,8 @@ export class CertificatesConsumer {
       }
       case 'CertificateRevoked': {
         const revoked = parseData(message, readCertificateRevoked);
-        if (this.operators.revokeCertificate(revoked.certificateId, revoked.revokedAt)) this.log.warn(`Certificate ${revoked.certificateId} of a hosted operator was revoked`);
+        if (this.operators.revokeCertificate(revoked.certificateId, revoked.revokedAt))
+          this.log.warn(`Certificate ${revoked.certificateId} of a hosted operator was revoked`);
         return;
       }
       default:

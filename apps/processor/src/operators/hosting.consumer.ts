@@ -20,7 +20,13 @@ export class HostingConsumer {
   onHostingEvent(@Payload() message: DeliveredMessage): void {
     if (eventTypeOf(message) !== 'OperatorHosted') return;
     const hosted = parseData(message, readOperatorHosted);
-    const keys: HostedKey[] = hosted.keys.map(({ purpose, algorithm, publicKeyPem, fingerprint }) => ({ purpose, algorithm, publicKeyPem, fingerprint, keyName: operatorKeyName(hosted.operatorId, purpose) }));
+    const keys: HostedKey[] = hosted.keys.map(({ purpose, algorithm, publicKeyPem, fingerprint }) => ({
+      purpose,
+      algorithm,
+      publicKeyPem,
+      fingerprint,
+      keyName: operatorKeyName(hosted.operatorId, purpose),
+    }));
     if (this.operators.host(hosted.operatorId, hosted.hostedAt, keys)) this.log.log(`Operator ${hosted.operatorId} hosted by this deployment (learnt)`);
   }
 }

@@ -37,7 +37,15 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
     store = new HostedOperatorsStore(db);
     credentials = new OperatorCredentials(store, keystore);
     const pair = keystore.getOrCreateKeyPair(operatorKeyName(operatorId, 'signing'), 'Ed25519');
-    store.host(operatorId, now.toISOString(), [{ purpose: 'signing', keyName: operatorKeyName(operatorId, 'signing'), algorithm: 'Ed25519', publicKeyPem: pair.publicKeyPem, fingerprint: pair.fingerprint }]);
+    store.host(operatorId, now.toISOString(), [
+      {
+        purpose: 'signing',
+        keyName: operatorKeyName(operatorId, 'signing'),
+        algorithm: 'Ed25519',
+        publicKeyPem: pair.publicKeyPem,
+        fingerprint: pair.fingerprint,
+      },
+    ]);
   });
   afterAll(() => {
     db.close();
@@ -46,8 +54,22 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
 
   function certificate(issuedAt: Date, validityDays = 365): KnownCertificate {
     const pair = keystore.getOrCreateKeyPair(operatorKeyName(operatorId, 'signing'), 'Ed25519');
-    const issued = ca.issue({ subject: { commonName: 'Op', organisationalUnit: operatorId }, publicKeyPem: pair.publicKeyPem, profile: 'signing', validityDays, now: issuedAt });
-    return { certificateId: randomUUID(), operatorId, purpose: 'signing', keyId: randomUUID(), keyFingerprint: pair.fingerprint, ...issued, issuedAt: issuedAt.toISOString() };
+    const issued = ca.issue({
+      subject: { commonName: 'Op', organisationalUnit: operatorId },
+      publicKeyPem: pair.publicKeyPem,
+      profile: 'signing',
+      validityDays,
+      now: issuedAt,
+    });
+    return {
+      certificateId: randomUUID(),
+      operatorId,
+      purpose: 'signing',
+      keyId: randomUUID(),
+      keyFingerprint: pair.fingerprint,
+      ...issued,
+      issuedAt: issuedAt.toISOString(),
+    };
   }
 
   it('says why it cannot sign: no certificate, an unknown CA, a TSA key it does not host', () => {
@@ -61,7 +83,9 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
   });
 
   it('signs once the CA is known; a later certificate replaces an earlier one; a revoked latest leaves none', () => {
-    expect(store.recordTrustAnchor({ caId: ca.caId, certificatePem: ca.caCertificatePem, fingerprint: ca.fingerprint, establishedAt: now.toISOString() })).toBe(true);
+    expect(store.recordTrustAnchor({ caId: ca.caId, certificatePem: ca.caCertificatePem, fingerprint: ca.fingerprint, establishedAt: now.toISOString() })).toBe(
+      true,
+    );
     expect(credentials.trustedCaPems()).toEqual([ca.caCertificatePem]);
     const current = store.currentCertificate(operatorId, 'signing')!;
     expect(credentials.signer(operatorId, now)).toMatchObject({ keyId: current.keyId, certificateFingerprint: current.fingerprint });
@@ -105,7 +129,17 @@ describe('hosted operators: certificates in SQLite and the credentials built fro
     const fresh = FileKeyStore.open({ directory: path.join(dir, 'keys'), passphrase: 'credentials test passphrase' });
     const pair = fresh.getOrCreateKeyPair(operatorKeyName(operatorId, 'signing'), 'Ed25519');
     const revision = store.revision;
-    expect(store.host(operatorId, now.toISOString(), [{ purpose: 'signing', keyName: operatorKeyName(operatorId, 'signing'), algorithm: 'Ed25519', publicKeyPem: pair.publicKeyPem, fingerprint: pair.fingerprint }])).toBe(false);
+    expect(
+      store.host(operatorId, now.toISOString(), [
+        {
+          purpose: 'signing',
+          keyName: operatorKeyName(operatorId, 'signing'),
+          algorithm: 'Ed25519',
+          publicKeyPem: pair.publicKeyPem,
+          fingerprint: pair.fingerprint,
+        },
+      ]),
+    ).toBe(false);
     expect(store.revision).toBeGreaterThan(revision);
     expect(store.operator(operatorId)?.keys[0].fingerprint).toBe(pair.fingerprint);
     expect(store.currentCertificate(operatorId, 'signing')).toBeUndefined();

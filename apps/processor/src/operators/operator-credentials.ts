@@ -60,7 +60,10 @@ export class OperatorCredentials {
     if (!resolved.ok) throw new StepFailure(resolved.reasons);
     const moment = now.getTime();
     if (moment < resolved.value.notBefore || moment > resolved.value.notAfter) {
-      const when = moment < resolved.value.notBefore ? `is not valid before ${new Date(resolved.value.notBefore).toISOString()}` : `expired at ${new Date(resolved.value.notAfter).toISOString()}`;
+      const when =
+        moment < resolved.value.notBefore
+          ? `is not valid before ${new Date(resolved.value.notBefore).toISOString()}`
+          : `expired at ${new Date(resolved.value.notAfter).toISOString()}`;
       throw new StepFailure([reason(operatorId, 'certificate.expired', `the operator's ${purpose} certificate ${when}; ask the certifier for a new one`)]);
     }
     return resolved.value;
@@ -74,7 +77,12 @@ export class OperatorCredentials {
     const keyOf = (purpose: KeyPurpose) => operator?.keys.find((key) => key.purpose === purpose);
     const material: OperatorMaterial = {
       revision,
-      signer: this.resolve(operatorId, 'signing', keyOf('signing'), (key, certificate, caPem) => new OperatorSigner(key, certificate.certificatePem, caPem, certificate.keyId)),
+      signer: this.resolve(
+        operatorId,
+        'signing',
+        keyOf('signing'),
+        (key, certificate, caPem) => new OperatorSigner(key, certificate.certificatePem, caPem, certificate.keyId),
+      ),
       tsa: this.resolve(operatorId, 'tsa', keyOf('tsa'), (key, certificate, caPem) => {
         const validity = chainValidity([new X509Certificate(certificate.certificatePem), new X509Certificate(caPem)]);
         return { privateKey: key, certificatePem: certificate.certificatePem, caCertificatePem: caPem, ...validity };
@@ -103,8 +111,10 @@ export class OperatorCredentials {
     }
     const x509 = new X509Certificate(certificate.certificatePem);
     const issuer = this.anchorSet().parsed.find(({ x509: ca }) => x509.checkIssued(ca) && x509.verify(ca.publicKey));
-    if (!issuer) return fail('certificate.untrusted', `the operator's ${purpose} certificate ${certificate.certificateId} was not issued by a CA this processor knows`);
-    if (!this.keystore.has(hostedKey.keyName)) return fail('key.missing', `the keystore no longer holds the operator's ${purpose} key; host the operator again and certify its new key`);
+    if (!issuer)
+      return fail('certificate.untrusted', `the operator's ${purpose} certificate ${certificate.certificateId} was not issued by a CA this processor knows`);
+    if (!this.keystore.has(hostedKey.keyName))
+      return fail('key.missing', `the keystore no longer holds the operator's ${purpose} key; host the operator again and certify its new key`);
     let pair;
     try {
       pair = this.keystore.getOrCreateKeyPair(hostedKey.keyName, hostedKey.algorithm);

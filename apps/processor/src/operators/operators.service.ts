@@ -1,5 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, type Clock, DomainError, HOSTING_CATEGORY, type HostingEvent, ID_GENERATOR, type IdGenerator, type OperatorHosted, PARTY_CATEGORY, eventsOf, streamIdOf } from '@sigillum/contracts';
+import {
+  CLOCK,
+  type Clock,
+  DomainError,
+  HOSTING_CATEGORY,
+  type HostingEvent,
+  ID_GENERATOR,
+  type IdGenerator,
+  type OperatorHosted,
+  PARTY_CATEGORY,
+  eventsOf,
+  streamIdOf,
+} from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { KEY_STORE } from '@sigillum/runtime';
@@ -73,7 +85,8 @@ export class OperatorsService {
     const last = recorded[recorded.length - 1]?.event as HostingEvent | undefined;
     const known = new Map((last?.data.keys ?? []).map((key) => [key.purpose, key.fingerprint]));
     const merged = new Map((last?.data.keys ?? []).map((key) => [key.purpose, key]));
-    for (const key of keys) merged.set(key.purpose, { purpose: key.purpose, algorithm: key.algorithm, publicKeyPem: key.publicKeyPem, fingerprint: key.fingerprint });
+    for (const key of keys)
+      merged.set(key.purpose, { purpose: key.purpose, algorithm: key.algorithm, publicKeyPem: key.publicKeyPem, fingerprint: key.fingerprint });
     if (last && keys.every((key) => known.get(key.purpose) === key.fingerprint)) return;
     const event: OperatorHosted = {
       type: 'OperatorHosted',
@@ -92,9 +105,12 @@ export class OperatorsService {
   view(operatorId: string): HostedOperatorView {
     const operator = this.operators.operator(operatorId);
     if (!operator) {
-      throw new DomainError('PROCESSOR.OPERATOR_NOT_HOSTED', `This processor does not host operator ${operatorId}; POST /processor/operators first`, 'not-found', [
-        { rule: 'operator.not-hosted', message: 'the operator is not hosted by this processor', partyId: operatorId },
-      ]);
+      throw new DomainError(
+        'PROCESSOR.OPERATOR_NOT_HOSTED',
+        `This processor does not host operator ${operatorId}; POST /processor/operators first`,
+        'not-found',
+        [{ rule: 'operator.not-hosted', message: 'the operator is not hosted by this processor', partyId: operatorId }],
+      );
     }
     return {
       operatorId,

@@ -79,7 +79,8 @@ function textList(d: Data, field: string, maxItems: number, maxLength: number, a
   const value = d[field];
   if (!Array.isArray(value) || value.length > maxItems) throw new ShapeError(`${field} must be an array of at most ${maxItems} strings`);
   return value.map((item, index) => {
-    if (typeof item !== 'string' || item.length > maxLength || (!allowEmpty && item.length === 0)) throw new ShapeError(`${field}[${index}] must be a string of at most ${maxLength} characters`);
+    if (typeof item !== 'string' || item.length > maxLength || (!allowEmpty && item.length === 0))
+      throw new ShapeError(`${field}[${index}] must be a string of at most ${maxLength} characters`);
     return item;
   });
 }
@@ -148,7 +149,9 @@ function readReasons(d: Data): Reason[] {
 }
 
 /** The CloudEvents types of the partner commands, by short name. */
-const KIND_OF_TYPE = new Map<string, PartnerCommand['kind']>(Object.entries(PARTNER_COMMAND_TYPES).map(([kind, type]) => [type, kind as PartnerCommand['kind']]));
+const KIND_OF_TYPE = new Map<string, PartnerCommand['kind']>(
+  Object.entries(PARTNER_COMMAND_TYPES).map(([kind, type]) => [type, kind as PartnerCommand['kind']]),
+);
 
 /**
  * THE reader of a partner command: its CloudEvents type, its key (`job-<tokenId>`) and its body, closed (no field
@@ -168,7 +171,8 @@ export function readPartnerCommand(message: Pick<DeliveredMessage, 'type' | 'key
     signature: str(d, 'signature', 32_768),
   };
   const common = Object.keys(base);
-  if (message.key !== streamIdOf(JOB_CATEGORY, base.tokenId)) throw new ShapeError(`the record key must be the job stream id job-${base.tokenId}, not "${message.key}"`);
+  if (message.key !== streamIdOf(JOB_CATEGORY, base.tokenId))
+    throw new ShapeError(`the record key must be the job stream id job-${base.tokenId}, not "${message.key}"`);
   switch (kind) {
     case 'acknowledge':
       closed(d, 'data', [...common, 'tokenDigest', 'acknowledgedAt']);
@@ -176,7 +180,7 @@ export function readPartnerCommand(message: Pick<DeliveredMessage, 'type' | 'key
     case 'return': {
       closed(d, 'data', [...common, 'report', 'returnedAt']);
       const report = readReport(d.report);
-      if (report.tokenId !== base.tokenId) throw new ShapeError('report.tokenId must be the command\'s tokenId');
+      if (report.tokenId !== base.tokenId) throw new ShapeError("report.tokenId must be the command's tokenId");
       return { kind, ...base, report, returnedAt: time(d, 'returnedAt') };
     }
     case 'fail':

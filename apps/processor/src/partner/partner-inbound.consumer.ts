@@ -37,11 +37,13 @@ export class PartnerInboundConsumer {
       command = readPartnerCommand(message);
     } catch (error) {
       // The transport logs the dead letter with this reason.
-      if (error instanceof ShapeError) throw new PoisonMessageError(`refused command.malformed: ${message.type} ${message.id} has an unexpected shape: ${error.message}`);
+      if (error instanceof ShapeError)
+        throw new PoisonMessageError(`refused command.malformed: ${message.type} ${message.id} has an unexpected shape: ${error.message}`);
       throw error;
     }
     const outcome = await this.jobs.handle(command, partner, { correlationId: message.correlationId, causationId: message.id });
-    if (outcome.kind === 'duplicate') this.log.debug(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId} was already recorded`);
+    if (outcome.kind === 'duplicate')
+      this.log.debug(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId} was already recorded`);
   }
 }
 

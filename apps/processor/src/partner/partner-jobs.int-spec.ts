@@ -6,7 +6,15 @@ import Database from 'better-sqlite3';
 import { createTestPki, OPERATOR_ID, SIGNING_KEY_ID, TEST_NOW, type TestPki, testToken } from '../testing-fixtures';
 import { canonicalDigest } from '../steps/step-outputs';
 import { loadPartnerConfig, type PartnerBinding, partnerInboundTopicOf } from './partner.config';
-import { type AcknowledgeCommand, type FailCommand, PARTNER_COMMAND_TYPES, type PartnerCommand, readPartnerCommand, type ReturnCommand, signedPayloadOf } from './partner-commands';
+import {
+  type AcknowledgeCommand,
+  type FailCommand,
+  PARTNER_COMMAND_TYPES,
+  type PartnerCommand,
+  readPartnerCommand,
+  type ReturnCommand,
+  signedPayloadOf,
+} from './partner-commands';
 import { PartnerCommandRefused, PartnerJobs } from './partner-jobs';
 
 const CERTIFICATE_ID = 'c0ffee00-0000-4000-8000-000000000001';
@@ -46,11 +54,23 @@ describe('partner operators over Kafka: the processor side', () => {
     await store.append(
       streamIdOf('party', OPERATOR_ID),
       [
-        pending({ type: 'PartyRegistered', version: 1, data: { partyId: OPERATOR_ID, kind: 'operator', operatorRole: 'processing', displayName: 'Acme Post', registeredAt: TEST_NOW.toISOString() } }),
+        pending({
+          type: 'PartyRegistered',
+          version: 1,
+          data: { partyId: OPERATOR_ID, kind: 'operator', operatorRole: 'processing', displayName: 'Acme Post', registeredAt: TEST_NOW.toISOString() },
+        }),
         pending({
           type: 'PublicKeyRegistered',
           version: 1,
-          data: { partyId: OPERATOR_ID, keyId: SIGNING_KEY_ID, algorithm: 'Ed25519', use: 'signature', publicKeyPem: spki, fingerprint: pki.signingKey.fingerprint, registeredAt: TEST_NOW.toISOString() },
+          data: {
+            partyId: OPERATOR_ID,
+            keyId: SIGNING_KEY_ID,
+            algorithm: 'Ed25519',
+            use: 'signature',
+            publicKeyPem: spki,
+            fingerprint: pki.signingKey.fingerprint,
+            registeredAt: TEST_NOW.toISOString(),
+          },
         }),
       ],
       'no-stream',
@@ -78,7 +98,11 @@ describe('partner operators over Kafka: the processor side', () => {
       ],
       'no-stream',
     );
-    await store.append(streamIdOf('chain', token.correspondenceId), [pending({ type: 'StepTokenIssued', version: 1, data: { token, signature: 'h..s' } })], 'no-stream');
+    await store.append(
+      streamIdOf('chain', token.correspondenceId),
+      [pending({ type: 'StepTokenIssued', version: 1, data: { token, signature: 'h..s' } })],
+      'no-stream',
+    );
   });
 
   afterEach(async () => {
@@ -86,10 +110,24 @@ describe('partner operators over Kafka: the processor side', () => {
     pki.cleanup();
   });
 
-  const base = { tokenId: token.tokenId, correspondenceId: token.correspondenceId, operatorId: OPERATOR_ID, keyId: SIGNING_KEY_ID, certificateId: CERTIFICATE_ID };
-  const signed = <C extends PartnerCommand>(command: Omit<C, 'signature'>): C => ({ ...command, signature: pki.signer.signDetached(signedPayloadOf({ ...command, signature: '' } as C)) }) as C;
-  const acknowledgement = (at = clock.now()) => signed<AcknowledgeCommand>({ kind: 'acknowledge', ...base, tokenDigest: canonicalDigest(token), acknowledgedAt: at.toISOString() });
-  const output = { step: 'print-and-post' as const, printJobId: 'pj-1', addressBlock: ['Bob Durand', '1 rue de la Paix', 'FR'], contentDigest: token.inputDigest, location: 'print-jobs/pj-1.json' };
+  const base = {
+    tokenId: token.tokenId,
+    correspondenceId: token.correspondenceId,
+    operatorId: OPERATOR_ID,
+    keyId: SIGNING_KEY_ID,
+    certificateId: CERTIFICATE_ID,
+  };
+  const signed = <C extends PartnerCommand>(command: Omit<C, 'signature'>): C =>
+    ({ ...command, signature: pki.signer.signDetached(signedPayloadOf({ ...command, signature: '' } as C)) }) as C;
+  const acknowledgement = (at = clock.now()) =>
+    signed<AcknowledgeCommand>({ kind: 'acknowledge', ...base, tokenDigest: canonicalDigest(token), acknowledgedAt: at.toISOString() });
+  const output = {
+    step: 'print-and-post' as const,
+    printJobId: 'pj-1',
+    addressBlock: ['Bob Durand', '1 rue de la Paix', 'FR'],
+    contentDigest: token.inputDigest,
+    location: 'print-jobs/pj-1.json',
+  };
   const report = (finishedAt = clock.now().toISOString()) => ({
     tokenId: token.tokenId,
     step: token.step,
@@ -100,8 +138,15 @@ describe('partner operators over Kafka: the processor side', () => {
     finishedAt,
     output,
   });
-  const returned = (finishedAt?: string) => signed<ReturnCommand>({ kind: 'return', ...base, report: report(finishedAt), returnedAt: clock.now().toISOString() });
-  const failure = () => signed<FailCommand>({ kind: 'fail', ...base, reasons: [{ rule: 'address.undeliverable', message: 'no such street' }], failedAt: clock.now().toISOString() });
+  const returned = (finishedAt?: string) =>
+    signed<ReturnCommand>({ kind: 'return', ...base, report: report(finishedAt), returnedAt: clock.now().toISOString() });
+  const failure = () =>
+    signed<FailCommand>({
+      kind: 'fail',
+      ...base,
+      reasons: [{ rule: 'address.undeliverable', message: 'no such street' }],
+      failedAt: clock.now().toISOString(),
+    });
   const job = async () => (await store.readStream(streamIdOf('job', token.tokenId))).map(({ event }) => event as JobEvent);
   const refusal = async (promise: Promise<unknown>): Promise<string> => {
     try {
@@ -119,7 +164,13 @@ describe('partner operators over Kafka: the processor side', () => {
     expect(await jobs.handle(ret, PARTNER, context)).toEqual({ kind: 'recorded', types: ['TokenReturned'] });
     const recorded = await job();
     expect(recorded.map((event) => event.type)).toEqual(['TokenAcknowledged', 'TokenReturned']);
-    expect(recorded[0].data).toMatchObject({ tokenId: token.tokenId, stepIndex: 0, operatorId: OPERATOR_ID, tokenDigest: canonicalDigest(token), keyId: SIGNING_KEY_ID });
+    expect(recorded[0].data).toMatchObject({
+      tokenId: token.tokenId,
+      stepIndex: 0,
+      operatorId: OPERATOR_ID,
+      tokenDigest: canonicalDigest(token),
+      keyId: SIGNING_KEY_ID,
+    });
     expect(recorded[1].data).toMatchObject({ report: ret.report, keyId: SIGNING_KEY_ID, signature: ret.signature });
 
     const before = await store.readStream(streamIdOf('job', token.tokenId));
@@ -143,21 +194,32 @@ describe('partner operators over Kafka: the processor side', () => {
     expect(await jobs.handle(failed, PARTNER, context)).toEqual({ kind: 'recorded', types: ['StepFailed'] });
     expect(await jobs.handle(failed, PARTNER, context)).toEqual({ kind: 'duplicate' });
     const [event] = await job();
-    expect(event).toMatchObject({ type: 'StepFailed', data: { reasons: [{ rule: 'address.undeliverable', message: 'no such street', partyId: OPERATOR_ID, subjectRole: 'operator' }] } });
+    expect(event).toMatchObject({
+      type: 'StepFailed',
+      data: { reasons: [{ rule: 'address.undeliverable', message: 'no such street', partyId: OPERATOR_ID, subjectRole: 'operator' }] },
+    });
     expect(await refusal(jobs.handle(acknowledgement(), PARTNER, context))).toBe('token.failed');
   });
 
-  it('refuses, appending nothing: another partner\'s operator, a hosted operator, an unknown token, a forged signature, a foreign CA, an unknown or revoked certificate, a revoked key, a time ahead of the clock, a wrong token digest', async () => {
+  it("refuses, appending nothing: another partner's operator, a hosted operator, an unknown token, a forged signature, a foreign CA, an unknown or revoked certificate, a revoked key, a time ahead of the clock, a wrong token digest", async () => {
     expect(await refusal(jobs.handle(acknowledgement(), { ...PARTNER, operatorId: 'someone-else' }, context))).toBe('partner.operator-mismatch');
     hosted.add(OPERATOR_ID);
     expect(await refusal(jobs.handle(acknowledgement(), PARTNER, context))).toBe('operator.hosted');
     hosted.clear();
     expect(await refusal(jobs.handle({ ...acknowledgement(), tokenId: 'unknown-token' }, PARTNER, context))).toBe('token.unknown');
-    expect(await refusal(jobs.handle({ ...acknowledgement(), acknowledgedAt: new Date(clock.now().getTime() - 1000).toISOString() }, PARTNER, context))).toBe('signature.invalid');
-    expect(await refusal(jobs.handle({ ...acknowledgement(), certificateId: 'no-such-certificate' }, PARTNER, context))).toBe('certificate.unknown');
-    expect(await refusal(jobs.handle(signed<AcknowledgeCommand>({ kind: 'acknowledge', ...base, tokenDigest: '0'.repeat(64), acknowledgedAt: clock.now().toISOString() }), PARTNER, context))).toBe(
-      'ack.token-digest-mismatch',
+    expect(await refusal(jobs.handle({ ...acknowledgement(), acknowledgedAt: new Date(clock.now().getTime() - 1000).toISOString() }, PARTNER, context))).toBe(
+      'signature.invalid',
     );
+    expect(await refusal(jobs.handle({ ...acknowledgement(), certificateId: 'no-such-certificate' }, PARTNER, context))).toBe('certificate.unknown');
+    expect(
+      await refusal(
+        jobs.handle(
+          signed<AcknowledgeCommand>({ kind: 'acknowledge', ...base, tokenDigest: '0'.repeat(64), acknowledgedAt: clock.now().toISOString() }),
+          PARTNER,
+          context,
+        ),
+      ),
+    ).toBe('ack.token-digest-mismatch');
     expect(await refusal(jobs.handle(acknowledgement(new Date(clock.now().getTime() + 600_000)), PARTNER, context))).toBe('time.in-future');
     const otherCa = createTestPki();
     try {
@@ -167,15 +229,39 @@ describe('partner operators over Kafka: the processor side', () => {
     } finally {
       otherCa.cleanup();
     }
-    await store.append(streamIdOf('party', OPERATOR_ID), [pending({ type: 'PublicKeyRevoked', version: 1, data: { partyId: OPERATOR_ID, keyId: SIGNING_KEY_ID, reason: 'lost', revokedAt: TEST_NOW.toISOString() } })], 'any');
+    await store.append(
+      streamIdOf('party', OPERATOR_ID),
+      [
+        pending({
+          type: 'PublicKeyRevoked',
+          version: 1,
+          data: { partyId: OPERATOR_ID, keyId: SIGNING_KEY_ID, reason: 'lost', revokedAt: TEST_NOW.toISOString() },
+        }),
+      ],
+      'any',
+    );
     expect(await refusal(jobs.handle(acknowledgement(), PARTNER, context))).toBe('signature.key-not-certified');
-    await store.append(streamIdOf('certificate', CERTIFICATE_ID), [pending({ type: 'CertificateRevoked', version: 1, data: { certificateId: CERTIFICATE_ID, reason: 'key compromise', revokedAt: TEST_NOW.toISOString() } })], 'any');
+    await store.append(
+      streamIdOf('certificate', CERTIFICATE_ID),
+      [
+        pending({
+          type: 'CertificateRevoked',
+          version: 1,
+          data: { certificateId: CERTIFICATE_ID, reason: 'key compromise', revokedAt: TEST_NOW.toISOString() },
+        }),
+      ],
+      'any',
+    );
     expect(await refusal(jobs.handle(acknowledgement(), PARTNER, context))).toBe('certificate.revoked');
     expect(await job()).toEqual([]);
   });
 
   it('refuses a command for a token the certifier already settled', async () => {
-    await store.append(streamIdOf('chain', token.correspondenceId), [pending({ type: 'StepDeadlineMissed', version: 1, data: { tokenId: token.tokenId } })], 'any');
+    await store.append(
+      streamIdOf('chain', token.correspondenceId),
+      [pending({ type: 'StepDeadlineMissed', version: 1, data: { tokenId: token.tokenId } })],
+      'any',
+    );
     expect(await refusal(jobs.handle(acknowledgement(), PARTNER, context))).toBe('token.settled');
   });
 
@@ -196,7 +282,12 @@ describe('the one reader of a partner command', () => {
     acknowledgedAt: TEST_NOW.toISOString(),
     signature: 'h..s',
   };
-  const message = (overrides: Record<string, unknown> = {}) => ({ type: PARTNER_COMMAND_TYPES.acknowledge, key: 'job-t-1', dataVersion: 1, data: { ...data, ...overrides } });
+  const message = (overrides: Record<string, unknown> = {}) => ({
+    type: PARTNER_COMMAND_TYPES.acknowledge,
+    key: 'job-t-1',
+    dataVersion: 1,
+    data: { ...data, ...overrides },
+  });
 
   it('reads a documented command', () => {
     expect(readPartnerCommand(message())).toEqual({ kind: 'acknowledge', ...data });
@@ -216,8 +307,22 @@ describe('the one reader of a partner command', () => {
 
   it('refuses a return whose report is not closed or names another token', () => {
     const output = { step: 'print-and-post', printJobId: 'p', addressBlock: ['A'], contentDigest: 'b'.repeat(64), location: 'x' };
-    const report = { tokenId: 't-1', step: 'print-and-post', inputDigest: 'b'.repeat(64), outputDigest: 'c'.repeat(64), parameters: {}, startedAt: data.acknowledgedAt, finishedAt: data.acknowledgedAt, output };
-    const ret = (r: unknown) => ({ type: PARTNER_COMMAND_TYPES.return, key: 'job-t-1', dataVersion: 1, data: { ...data, tokenDigest: undefined, acknowledgedAt: undefined, report: r, returnedAt: data.acknowledgedAt } });
+    const report = {
+      tokenId: 't-1',
+      step: 'print-and-post',
+      inputDigest: 'b'.repeat(64),
+      outputDigest: 'c'.repeat(64),
+      parameters: {},
+      startedAt: data.acknowledgedAt,
+      finishedAt: data.acknowledgedAt,
+      output,
+    };
+    const ret = (r: unknown) => ({
+      type: PARTNER_COMMAND_TYPES.return,
+      key: 'job-t-1',
+      dataVersion: 1,
+      data: { ...data, tokenDigest: undefined, acknowledgedAt: undefined, report: r, returnedAt: data.acknowledgedAt },
+    });
     const clean = (value: ReturnType<typeof ret>) => ({ ...value, data: JSON.parse(JSON.stringify(value.data)) });
     expect(readPartnerCommand(clean(ret(report)))).toMatchObject({ kind: 'return', report });
     expect(() => readPartnerCommand(clean(ret({ ...report, output: { ...output, secret: 'x' } })))).toThrow(ShapeError);

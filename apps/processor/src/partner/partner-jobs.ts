@@ -95,19 +95,30 @@ export class PartnerJobs {
     const { store, clock } = this.deps;
     const receivedAt = clock.now();
     if (command.operatorId !== partner.operatorId) {
-      throw new PartnerCommandRefused('partner.operator-mismatch', `partner ${partner.name} speaks for operator ${partner.operatorId} only, not ${command.operatorId}`);
+      throw new PartnerCommandRefused(
+        'partner.operator-mismatch',
+        `partner ${partner.name} speaks for operator ${partner.operatorId} only, not ${command.operatorId}`,
+      );
     }
     if (this.deps.isHosted(command.operatorId)) {
-      throw new PartnerCommandRefused('operator.hosted', `operator ${command.operatorId} is hosted by this processor: its tokens are answered here, not over Kafka`);
+      throw new PartnerCommandRefused(
+        'operator.hosted',
+        `operator ${command.operatorId} is hosted by this processor: its tokens are answered here, not over Kafka`,
+      );
     }
 
     const chain = (await store.readStream(streamIdOf(CHAIN_CATEGORY, command.correspondenceId))) as RecordedEvent<ChainEvent>[];
     const token = chain
       .map(({ event }) => event)
-      .find((event): event is Extract<ChainEvent, { type: 'StepTokenIssued' }> => event.type === 'StepTokenIssued' && event.data.token.tokenId === command.tokenId)?.data.token;
+      .find(
+        (event): event is Extract<ChainEvent, { type: 'StepTokenIssued' }> => event.type === 'StepTokenIssued' && event.data.token.tokenId === command.tokenId,
+      )?.data.token;
     if (!token) throw new PartnerCommandRefused('token.unknown', `no token ${command.tokenId} was issued in chain-${command.correspondenceId}`);
     if (token.operatorId !== command.operatorId) {
-      throw new PartnerCommandRefused('token.not-issued-to-operator', `token ${token.tokenId} was issued to operator ${token.operatorId}, not ${command.operatorId}`);
+      throw new PartnerCommandRefused(
+        'token.not-issued-to-operator',
+        `token ${token.tokenId} was issued to operator ${token.operatorId}, not ${command.operatorId}`,
+      );
     }
 
     // Who speaks first: nothing about the job is told (nor done) for a command that is not the operator's own.
@@ -124,12 +135,19 @@ export class PartnerJobs {
     const already = recorded(event.type);
     if (already) {
       if (sameEvent(already, event)) return { kind: 'duplicate' };
-      throw new PartnerCommandRefused(`${ruleNameOf(event.type)}.already-recorded`, `job-${token.tokenId} already holds a different ${event.type}: a token is answered once`);
+      throw new PartnerCommandRefused(
+        `${ruleNameOf(event.type)}.already-recorded`,
+        `job-${token.tokenId} already holds a different ${event.type}: a token is answered once`,
+      );
     }
-    if (recorded('StepFailed')) throw new PartnerCommandRefused('token.failed', `job-${token.tokenId} already records that the operator could not perform the step`);
+    if (recorded('StepFailed'))
+      throw new PartnerCommandRefused('token.failed', `job-${token.tokenId} already records that the operator could not perform the step`);
     if (recorded('TokenReturned')) throw new PartnerCommandRefused('token.returned', `token ${token.tokenId} was already returned`);
     if (command.kind === 'return' && !recorded('TokenAcknowledged')) {
-      throw new PartnerCommandRefused('return.before-acknowledgement', `token ${token.tokenId} has not been acknowledged: send sigillum.partner.AcknowledgeToken first`);
+      throw new PartnerCommandRefused(
+        'return.before-acknowledgement',
+        `token ${token.tokenId} has not been acknowledged: send sigillum.partner.AcknowledgeToken first`,
+      );
     }
     const settled = chain.find(({ event }) => isSettlement(event) && event.data.tokenId === token.tokenId);
     if (settled) throw new PartnerCommandRefused('token.settled', `the certifier already settled token ${token.tokenId} (${settled.event.type})`);
@@ -138,7 +156,18 @@ export class PartnerJobs {
     try {
       await store.append(
         streamId,
-        [{ event, metadata: { eventId: this.deps.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt, source: PROCESSOR_SOURCE } }],
+        [
+          {
+            event,
+            metadata: {
+              eventId: this.deps.ids.next(),
+              correlationId: context.correlationId,
+              causationId: context.causationId,
+              occurredAt,
+              source: PROCESSOR_SOURCE,
+            },
+          },
+        ],
         job.length === 0 ? 'no-stream' : job[job.length - 1].streamRevision,
       );
     } catch (error) {
@@ -160,14 +189,23 @@ export class PartnerJobs {
           data: { ...common, tokenDigest: command.tokenDigest, acknowledgedAt: command.acknowledgedAt, keyId: command.keyId, signature: command.signature },
         };
       case 'return':
-        return { type: 'TokenReturned', version: 1, data: { ...common, report: command.report, returnedAt: command.returnedAt, keyId: command.keyId, signature: command.signature } };
+        return {
+          type: 'TokenReturned',
+          version: 1,
+          data: { ...common, report: command.report, returnedAt: command.returnedAt, keyId: command.keyId, signature: command.signature },
+        };
       case 'fail':
         return {
           type: 'StepFailed',
           version: 1,
           data: {
             ...common,
-            reasons: command.reasons.map((reason) => ({ rule: reason.rule, message: reason.message, partyId: token.operatorId, subjectRole: 'operator' as const })),
+            reasons: command.reasons.map((reason) => ({
+              rule: reason.rule,
+              message: reason.message,
+              partyId: token.operatorId,
+              subjectRole: 'operator' as const,
+            })),
             failedAt: command.failedAt,
           },
         };
@@ -179,9 +217,13 @@ export class PartnerJobs {
     const skew = this.deps.config.maxClockSkewSeconds * 1000;
     const at = Date.parse(stated);
     if (at > receivedAt.getTime() + skew) {
-      throw new PartnerCommandRefused('time.in-future', `${stated} is ahead of this processor's clock (${receivedAt.toISOString()}) by more than ${skew / 1000} s`);
+      throw new PartnerCommandRefused(
+        'time.in-future',
+        `${stated} is ahead of this processor's clock (${receivedAt.toISOString()}) by more than ${skew / 1000} s`,
+      );
     }
-    if (at < Date.parse(token.issuedAt) - skew) throw new PartnerCommandRefused('time.before-token', `${stated} is before token ${token.tokenId} was issued (${token.issuedAt})`);
+    if (at < Date.parse(token.issuedAt) - skew)
+      throw new PartnerCommandRefused('time.before-token', `${stated} is before token ${token.tokenId} was issued (${token.issuedAt})`);
   }
 
   /** Step 4: signature, certificate, key, operator. Refuses with the first problem found. */
@@ -196,7 +238,11 @@ export class PartnerJobs {
       }
       chainPems = verified.chainPems;
     } catch (error) {
-      if (error instanceof JwsError) throw new PartnerCommandRefused('signature.invalid', `the command's signature does not verify under a certificate of the Sigillum CA: ${error.code}: ${error.message}`);
+      if (error instanceof JwsError)
+        throw new PartnerCommandRefused(
+          'signature.invalid',
+          `the command's signature does not verify under a certificate of the Sigillum CA: ${error.code}: ${error.message}`,
+        );
       throw error;
     }
     if (!chainPems || chainPems.length === 0) throw new PartnerCommandRefused('signature.invalid', 'the JWS carries no x5c chain to the Sigillum CA');
@@ -204,7 +250,9 @@ export class PartnerJobs {
     const certificateFingerprint = sha256Hex(leaf.raw);
     const spkiFingerprint = sha256Hex(leaf.publicKey.export({ type: 'spki', format: 'der' }));
 
-    const certificateEvents = (await this.deps.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, command.certificateId))).map(({ event }) => event as DomainEvent);
+    const certificateEvents = (await this.deps.store.readStream(streamIdOf(CERTIFICATE_CATEGORY, command.certificateId))).map(
+      ({ event }) => event as DomainEvent,
+    );
     const issued = certificateEvents.find((event): event is CertificateIssued => event.type === 'CertificateIssued')?.data;
     if (!issued) throw new PartnerCommandRefused('certificate.unknown', `the Sigillum CA issued no certificate ${command.certificateId}`);
     if (issued.fingerprint !== certificateFingerprint || issued.partyId !== command.operatorId || issued.keyId !== command.keyId) {
@@ -214,7 +262,10 @@ export class PartnerJobs {
       );
     }
     if (certificateEvents.some((event) => event.type === 'CertificateRevoked')) {
-      throw new PartnerCommandRefused('certificate.revoked', `certificate ${command.certificateId} of operator ${command.operatorId} was revoked by the Sigillum CA`);
+      throw new PartnerCommandRefused(
+        'certificate.revoked',
+        `certificate ${command.certificateId} of operator ${command.operatorId} was revoked by the Sigillum CA`,
+      );
     }
 
     const party = directoryFactsOf((await this.deps.store.readStream(streamIdOf(PARTY_CATEGORY, command.operatorId))).map(({ event }) => event as PartyEvent));
@@ -223,13 +274,17 @@ export class PartnerJobs {
     }
     const key = party.keys.get(command.keyId);
     if (!key || key.use !== 'signature' || key.revoked || key.fingerprint !== spkiFingerprint) {
-      throw new PartnerCommandRefused('signature.key-not-certified', `the signing key is not signature key ${command.keyId} of operator ${command.operatorId} in force in the directory`);
+      throw new PartnerCommandRefused(
+        'signature.key-not-certified',
+        `the signing key is not signature key ${command.keyId} of operator ${command.operatorId} in force in the directory`,
+      );
     }
   }
 }
 
 type Settlement = Extract<ChainEvent, { type: 'StepCertified' | 'StepNonCompliant' | 'StepDeadlineMissed' }>;
-const isSettlement = (event: ChainEvent): event is Settlement => event.type === 'StepCertified' || event.type === 'StepNonCompliant' || event.type === 'StepDeadlineMissed';
+const isSettlement = (event: ChainEvent): event is Settlement =>
+  event.type === 'StepCertified' || event.type === 'StepNonCompliant' || event.type === 'StepDeadlineMissed';
 
 const ruleNameOf = (type: JobEvent['type']) => (type === 'TokenAcknowledged' ? 'ack' : type === 'TokenReturned' ? 'return' : 'failure');
 

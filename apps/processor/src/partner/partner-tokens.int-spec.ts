@@ -16,7 +16,7 @@ const OTHER_OPERATOR = '0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b';
 const SIGNATURE = 'eyJhbGciOiJFZERTQSJ9..c2lnbmF0dXJl';
 const [BOB, CAROL] = RECIPIENT_IDS;
 
-describe('partner tokens: each partner gets its own tokens, and its letters\' address blocks, on its own topic', () => {
+describe("partner tokens: each partner gets its own tokens, and its letters' address blocks, on its own topic", () => {
   let store: SqliteEventStore;
   let published: BusMessage[];
   let tokens: PartnerTokens;
@@ -38,13 +38,21 @@ describe('partner tokens: each partner gets its own tokens, and its letters\' ad
     tokens = new PartnerTokens({ bus, reader: new ChainReader(store), partners: [PARTNER] });
     await store.append(streamIdOf('chain', testToken().correspondenceId), [pending({ type: 'ChainStarted', version: 1, data: chainOf() })], 'no-stream');
     // Bob declared his postal address; Carol did not; Dave, in the directory too, is no recipient of this letter.
-    await store.append(streamIdOf('party', BOB), [registered(BOB, 'Bob Durand'), declared(BOB, 'address', '1 rue de la Paix, 75002 Paris'), declared(BOB, 'country', 'FR')], 'no-stream');
+    await store.append(
+      streamIdOf('party', BOB),
+      [registered(BOB, 'Bob Durand'), declared(BOB, 'address', '1 rue de la Paix, 75002 Paris'), declared(BOB, 'country', 'FR')],
+      'no-stream',
+    );
     await store.append(streamIdOf('party', CAROL), [registered(CAROL, 'Carol Secret'), declared(CAROL, 'address', '2 Hidden Lane')], 'no-stream');
     const dave = 'e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b';
-    await store.append(streamIdOf('party', dave), [registered(dave, 'Dave Elsewhere'), declared(dave, 'address', '3 Other Road'), declared(dave, 'country', 'DE')], 'no-stream');
+    await store.append(
+      streamIdOf('party', dave),
+      [registered(dave, 'Dave Elsewhere'), declared(dave, 'address', '3 Other Road'), declared(dave, 'country', 'DE')],
+      'no-stream',
+    );
   });
 
-  it('a print-and-post token of a partner\'s operator: one record on its topic, the token as signed, the recipients\' address blocks only', async () => {
+  it("a print-and-post token of a partner's operator: one record on its topic, the token as signed, the recipients' address blocks only", async () => {
     const token = testToken({ step: 'print-and-post', stepIndex: 2, parameters: { postal: 'registered' } });
     expect(await tokens.forward({ token, signature: SIGNATURE }, context)).toBe('forwarded');
     expect(published).toHaveLength(1);
@@ -90,7 +98,9 @@ describe('partner tokens: each partner gets its own tokens, and its letters\' ad
     const seal = testToken({ step: 'seal' });
     expect(await tokens.forward({ token: seal, signature: SIGNATURE }, context)).toBe('forwarded');
     expect(published[0].data).toEqual({ token: seal, signature: SIGNATURE });
-    expect(await tokens.forward({ token: testToken({ step: 'print-and-post', operatorId: OTHER_OPERATOR }), signature: SIGNATURE }, context)).toBe('not-a-partner');
+    expect(await tokens.forward({ token: testToken({ step: 'print-and-post', operatorId: OTHER_OPERATOR }), signature: SIGNATURE }, context)).toBe(
+      'not-a-partner',
+    );
     expect(published).toHaveLength(1);
   });
 

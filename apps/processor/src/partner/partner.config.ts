@@ -38,7 +38,7 @@ export const PARTNER_ENVIRONMENT = {
     default: '',
     help: 'partner operators answering over Kafka, `<name>=<operatorPartyId>,...`: each writes its commands to sigillum.partner.<name>.inbound (Kafka bus only)',
   },
-  PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS: { default: '120', help: 'how far a partner command\'s stated time may lie ahead of this processor\'s clock (0-3600)' },
+  PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS: { default: '120', help: "how far a partner command's stated time may lie ahead of this processor's clock (0-3600)" },
 } as const;
 
 export const PARTNER_NAME = /^[a-z0-9][a-z0-9-]{0,40}$/;
@@ -79,7 +79,8 @@ export function loadPartnerConfig(env: Readonly<Record<string, string | undefine
   }
   const rawSkew = env.PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS?.trim() || PARTNER_ENVIRONMENT.PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS.default;
   const maxClockSkewSeconds = Number(rawSkew);
-  if (!/^\d+$/.test(rawSkew) || maxClockSkewSeconds > 3600) problems.push(`PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS="${rawSkew}" must be a whole number of seconds from 0 to 3600`);
+  if (!/^\d+$/.test(rawSkew) || maxClockSkewSeconds > 3600)
+    problems.push(`PROCESSOR_PARTNER_CLOCK_SKEW_SECONDS="${rawSkew}" must be a whole number of seconds from 0 to 3600`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { partners, maxClockSkewSeconds };
 }

@@ -127,7 +127,9 @@ describe('archive step', () => {
     expect(reasonsOf(() => performArchive(fresh('t2', { submission: undefined })))).toEqual(['submission.unknown']);
     expect(reasonsOf(() => performArchive(fresh('t3', { submission: submissionOf('0'.repeat(64)) })))).toEqual(['specimen.mismatch']);
     expect(reasonsOf(() => performArchive(input({ token: { ...token, tokenId: 't4', parameters: { retentionYears: 0 } } })))).toEqual(['parameters.invalid']);
-    expect(reasonsOf(() => performArchive(input({ token: { ...token, tokenId: 't5', parameters: { retentionYears: '10' } } })))).toEqual(['parameters.invalid']);
+    expect(reasonsOf(() => performArchive(input({ token: { ...token, tokenId: 't5', parameters: { retentionYears: '10' } } })))).toEqual([
+      'parameters.invalid',
+    ]);
     const withoutOutput = certifiedSteps.map(({ output: _output, ...step }) => step);
     expect(reasonsOf(() => performArchive(fresh('t6', { certifiedSteps: withoutOutput })))).toEqual(['chain.output-missing']);
     const altered = certifiedSteps.map((step) => (step.step === 'seal' ? { ...step, outputDigest: '0'.repeat(64) } : step));

@@ -66,7 +66,11 @@ function retentionYearsOf(token: CertificationToken, fallback: number): number {
   const asked = token.parameters.retentionYears;
   if (asked === undefined) return fallback;
   if (typeof asked !== 'number' || !Number.isInteger(asked) || asked < 1 || asked > MAX_RETENTION_YEARS) {
-    throw stepFailure(token.operatorId, 'parameters.invalid', `retentionYears must be a whole number of years from 1 to ${MAX_RETENTION_YEARS}, not ${JSON.stringify(asked)}`);
+    throw stepFailure(
+      token.operatorId,
+      'parameters.invalid',
+      `retentionYears must be a whole number of years from 1 to ${MAX_RETENTION_YEARS}, not ${JSON.stringify(asked)}`,
+    );
   }
   return asked;
 }
@@ -82,7 +86,11 @@ function earlierOutput<S extends 'seal' | 'timestamp'>(
   if (!certified) return null;
   const { operatorId } = input.token;
   if (!certified.output || certified.output.step !== step) {
-    throw stepFailure(operatorId, 'chain.output-missing', `the ${step} step certified at index ${certified.stepIndex} has no returned output in job-${certified.tokenId}`);
+    throw stepFailure(
+      operatorId,
+      'chain.output-missing',
+      `the ${step} step certified at index ${certified.stepIndex} has no returned output in job-${certified.tokenId}`,
+    );
   }
   if (canonicalDigest(certified.output) !== certified.outputDigest) {
     throw stepFailure(operatorId, 'chain.output-mismatch', `the ${step} output in job-${certified.tokenId} does not have the digest the certifier certified`);
@@ -101,7 +109,8 @@ export function performArchive(input: ArchiveInput): ArchiveOutput {
   const { token, chain, submission, now } = input;
   const { operatorId, correspondenceId, tokenId } = token;
   if (!chain) throw stepFailure(operatorId, 'chain.unknown', `no ChainStarted in chain-${correspondenceId}: sender and recipients are unknown`);
-  if (!submission) throw stepFailure(operatorId, 'submission.unknown', `no SubmissionRequested in correspondence-${correspondenceId}: the originals are unknown`);
+  if (!submission)
+    throw stepFailure(operatorId, 'submission.unknown', `no SubmissionRequested in correspondence-${correspondenceId}: the originals are unknown`);
   if (submission.specimenDigest !== chain.specimenDigest) {
     throw stepFailure(operatorId, 'specimen.mismatch', 'the submission and the chain name different specimen digests');
   }

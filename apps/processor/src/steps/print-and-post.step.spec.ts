@@ -30,7 +30,13 @@ describe('print-and-post step', () => {
 
   it('makes the address block from the name, the address lines (comma or newline separated) and the country', () => {
     expect(addressBlockOf({ displayName: ' Ada ', address: 'a\n\n b \r\nc', country: 'GB' })).toEqual(['Ada', 'a', 'b', 'c', 'GB']);
-    expect(addressBlockOf({ displayName: 'Bob', address: 'Flat 3, 12 Baker Street,London NW1 6XE', country: 'GB' })).toEqual(['Bob', 'Flat 3', '12 Baker Street', 'London NW1 6XE', 'GB']);
+    expect(addressBlockOf({ displayName: 'Bob', address: 'Flat 3, 12 Baker Street,London NW1 6XE', country: 'GB' })).toEqual([
+      'Bob',
+      'Flat 3',
+      '12 Baker Street',
+      'London NW1 6XE',
+      'GB',
+    ]);
   });
 
   it('writes one letter per recipient with the content digest and the correspondence id, once', () => {
@@ -45,10 +51,26 @@ describe('print-and-post step', () => {
     const text = fs.readFileSync(path.join(printJobsDir, 'job-1.json'), 'utf8');
     const job = JSON.parse(text) as PrintJob;
     expect(text).toBe(canonicalize(job));
-    expect(job).toMatchObject({ format: PRINT_JOB_FORMAT, tokenId: token.tokenId, correspondenceId: token.correspondenceId, senderId: SENDER_ID, parameters: { postalClass: 'registered' } });
+    expect(job).toMatchObject({
+      format: PRINT_JOB_FORMAT,
+      tokenId: token.tokenId,
+      correspondenceId: token.correspondenceId,
+      senderId: SENDER_ID,
+      parameters: { postalClass: 'registered' },
+    });
     expect(job.letters).toEqual([
-      { recipientId: first, addressBlock: ['Ada Lovelace', '12 St James Square', 'London SW1Y 4JH', 'GB'], contentDigest: token.inputDigest, correspondenceId: token.correspondenceId },
-      { recipientId: second, addressBlock: ['Acme SARL', '3 rue de la Paix', '75002 Paris', 'FR'], contentDigest: token.inputDigest, correspondenceId: token.correspondenceId },
+      {
+        recipientId: first,
+        addressBlock: ['Ada Lovelace', '12 St James Square', 'London SW1Y 4JH', 'GB'],
+        contentDigest: token.inputDigest,
+        correspondenceId: token.correspondenceId,
+      },
+      {
+        recipientId: second,
+        addressBlock: ['Acme SARL', '3 rue de la Paix', '75002 Paris', 'FR'],
+        contentDigest: token.inputDigest,
+        correspondenceId: token.correspondenceId,
+      },
     ]);
     // A retry finds the first job, even if the directory changed meanwhile.
     const renamed = new Map(known).set(first, { displayName: 'Ada King', address: 'elsewhere', country: 'GB' });

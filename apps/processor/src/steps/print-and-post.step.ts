@@ -36,7 +36,12 @@ export interface PrintJob {
   readonly parameters: StepParameters;
   readonly parts: readonly ContentPartRef[];
   /** One letter per recipient. */
-  readonly letters: readonly { readonly recipientId: string; readonly addressBlock: readonly string[]; readonly contentDigest: string; readonly correspondenceId: string }[];
+  readonly letters: readonly {
+    readonly recipientId: string;
+    readonly addressBlock: readonly string[];
+    readonly contentDigest: string;
+    readonly correspondenceId: string;
+  }[];
   readonly createdAt: string;
 }
 

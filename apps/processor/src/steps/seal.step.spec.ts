@@ -17,7 +17,10 @@ describe('seal step', () => {
     const verified = verifyJws(output.sealJws, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at });
     expect(verified.payload).toEqual({ correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: at.toISOString() });
     expect(verified.header).toMatchObject({ alg: 'EdDSA', kid: SIGNING_KEY_ID });
-    expect(verified.chainPems).toEqual([new X509Certificate(pki.signingCertificate.certificatePem).toString(), new X509Certificate(pki.ca.caCertificatePem).toString()]);
+    expect(verified.chainPems).toEqual([
+      new X509Certificate(pki.signingCertificate.certificatePem).toString(),
+      new X509Certificate(pki.ca.caCertificatePem).toString(),
+    ]);
     expect(output.step).toBe('seal');
     expect(output.certificateFingerprint).toBe(createHash('sha256').update(new X509Certificate(pki.signingCertificate.certificatePem).raw).digest('hex'));
     expect(output.certificateFingerprint).toBe(pki.signingCertificate.fingerprint);
@@ -26,7 +29,9 @@ describe('seal step', () => {
   it('a seal over another digest or altered in transit does not verify', () => {
     const output = performSeal(testToken(), pki.signer, at);
     const [header, payload, signature] = output.sealJws.split('.');
-    const forged = Buffer.from(JSON.stringify({ correspondenceId: testToken().correspondenceId, inputDigest: '0'.repeat(64), sealedAt: at.toISOString() })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ correspondenceId: testToken().correspondenceId, inputDigest: '0'.repeat(64), sealedAt: at.toISOString() }),
+    ).toString('base64url');
     expect(() => verifyJws(`${header}.${forged}.${signature}`, { trustedCaPem: pki.ca.caCertificatePem, at })).toThrow(/signature/);
     expect(() => verifyJws(`${header}.${payload}.${signature}`, { trustedCaPem: pki.ca.caCertificatePem, at })).not.toThrow();
   });

@@ -48,12 +48,20 @@ describe('timestamp step (RFC 3161)', () => {
   });
 
   it('fails with reasons for a certificate without timeStamping usage, a time outside its validity, a bad digest', () => {
-    const signingOnly = { ...pki.tsa, certificatePem: pki.ca.issue({ subject: { commonName: 'x' }, publicKeyPem: pki.tsaKey.publicKeyPem, profile: 'signing', validityDays: 30, now: TEST_NOW }).certificatePem };
+    const signingOnly = {
+      ...pki.tsa,
+      certificatePem: pki.ca.issue({ subject: { commonName: 'x' }, publicKeyPem: pki.tsaKey.publicKeyPem, profile: 'signing', validityDays: 30, now: TEST_NOW })
+        .certificatePem,
+    };
     expect(failureOf(() => performTimestamp(token, signingOnly, { policyOid: DEFAULT_TSA_POLICY_OID, genTime })).reasons).toEqual([
       expect.objectContaining({ rule: 'tsa.certificate.purpose', partyId: token.operatorId, subjectRole: 'operator' }),
     ]);
     const late = new Date(TEST_NOW.getTime() + 400 * 86_400_000);
-    expect(failureOf(() => performTimestamp(token, pki.tsa, { policyOid: DEFAULT_TSA_POLICY_OID, genTime: late })).reasons[0].rule).toBe('tsa.certificate.validity');
-    expect(failureOf(() => performTimestamp({ ...token, inputDigest: 'ABC' }, pki.tsa, { policyOid: DEFAULT_TSA_POLICY_OID, genTime })).reasons[0].rule).toBe('input.digest-invalid');
+    expect(failureOf(() => performTimestamp(token, pki.tsa, { policyOid: DEFAULT_TSA_POLICY_OID, genTime: late })).reasons[0].rule).toBe(
+      'tsa.certificate.validity',
+    );
+    expect(failureOf(() => performTimestamp({ ...token, inputDigest: 'ABC' }, pki.tsa, { policyOid: DEFAULT_TSA_POLICY_OID, genTime })).reasons[0].rule).toBe(
+      'input.digest-invalid',
+    );
   });
 });

@@ -45,7 +45,8 @@ const V1_SCHEMA_WITHOUT_INDEX = `
   CREATE TABLE projection_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
   INSERT INTO projection_versions VALUES ('audit', 1);`;
 
-const hasRangeIndex = (db: Database.Database) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rm_audit_evidence_first_time'").get() !== undefined;
+const hasRangeIndex = (db: Database.Database) =>
+  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rm_audit_evidence_first_time'").get() !== undefined;
 
 describe('GET /audit/correspondences: correspondences by first-evidence time, paged by cursor (audit read model on SQLite)', () => {
   let db: Database.Database;
@@ -133,7 +134,14 @@ describe('GET /audit/correspondences: correspondences by first-evidence time, pa
     const second = await page({ since: '2026-03-02T09:00:04Z', limit: '2', after: first.next as string });
     expect(second.items.map((item) => item.correspondenceId)).toEqual([ID(96), ID(95)]);
     // A range within paging: the cursor never leaves [since, until).
-    expect((await all({ since: '2026-03-02T09:00:02Z', until: '2026-03-02T09:00:06Z', limit: '2' })).ids).toEqual([ID(98), ID(97), ID(1), ID(2), ID(96), ID(95)]);
+    expect((await all({ since: '2026-03-02T09:00:02Z', until: '2026-03-02T09:00:06Z', limit: '2' })).ids).toEqual([
+      ID(98),
+      ID(97),
+      ID(1),
+      ID(2),
+      ID(96),
+      ID(95),
+    ]);
   });
 
   it('searches the partial index on the first record, never a scan of every record', () => {
@@ -153,7 +161,12 @@ describe('GET /audit/correspondences: correspondences by first-evidence time, pa
     ['a limit that is not a number', { limit: 'ten' }, 'limit', 'isInt'],
     ['a cursor that is not base64url', { after: 'not a cursor!' }, 'after', 'isAuditCursor'],
     ['a cursor of something else', { after: Buffer.from('{"offset":10}').toString('base64url') }, 'after', 'isAuditCursor'],
-    ['a cursor with a time not in normal form', { after: Buffer.from(JSON.stringify(['2026-03-02T09:00:00Z', ID(1)])).toString('base64url') }, 'after', 'isAuditCursor'],
+    [
+      'a cursor with a time not in normal form',
+      { after: Buffer.from(JSON.stringify(['2026-03-02T09:00:00Z', ID(1)])).toString('base64url') },
+      'after',
+      'isAuditCursor',
+    ],
     ['an unknown parameter', { offset: '10' }, 'offset', 'whitelist'],
   ])('400 for %s, naming the field and the rule', async (_name, query, field, rule) => {
     const violations = await validated(query);

@@ -46,7 +46,13 @@ export class AuditController {
     const until = utc(query.until);
     const after = query.after === undefined ? undefined : decodeAuditCursor(query.after); // validated by the pipe
     const { items, next } = auditCorrespondencesInRange(this.db, { since, until, after, limit });
-    return { items, next: next ? encodeAuditCursor({ time: next.time, correspondenceId: next.correspondenceId }) : null, since: since ?? null, until: until ?? null, limit };
+    return {
+      items,
+      next: next ? encodeAuditCursor({ time: next.time, correspondenceId: next.correspondenceId }) : null,
+      since: since ?? null,
+      until: until ?? null,
+      limit,
+    };
   }
 
   @Get('correspondences/:correspondenceId')
@@ -54,14 +60,22 @@ export class AuditController {
   @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): AuditCorrespondenceView {
     const view = auditCorrespondence(this.db, correspondenceId);
-    if (!view) throw new NotFoundException({ statusCode: 404, code: 'AUDIT.UNKNOWN_CORRESPONDENCE', message: `No evidence of correspondence ${correspondenceId} in the audit view (yet)` });
+    if (!view)
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'AUDIT.UNKNOWN_CORRESPONDENCE',
+        message: `No evidence of correspondence ${correspondenceId} in the audit view (yet)`,
+      });
     return view;
   }
 
   @Get('parties/:partyId')
   @ApiOperation({ summary: 'Audit trail of one party, rebuilt from the log' })
   @Access(staff('auditor'))
-  party(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Query() page: PageQuery): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
+  party(
+    @Param('partyId', new ParseUUIDPipe()) partyId: string,
+    @Query() page: PageQuery,
+  ): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
     return auditParty(this.db, partyId, page.limit ?? DEFAULT_PAGE_LIMIT, page.offset ?? 0);
   }
 }

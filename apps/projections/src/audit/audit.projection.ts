@@ -63,7 +63,8 @@ export function partiesNamedBy(record: Data): { partyId: string; role: 'sender' 
   for (const token of Array.isArray(record.processingTokens) ? record.processingTokens : []) {
     if (isObject(token) && isText(token.operatorId)) named.push({ partyId: token.operatorId, role: 'operator' });
   }
-  if (isObject(record.certificationToken) && isText(record.certificationToken.operatorId)) named.push({ partyId: record.certificationToken.operatorId, role: 'operator' });
+  if (isObject(record.certificationToken) && isText(record.certificationToken.operatorId))
+    named.push({ partyId: record.certificationToken.operatorId, role: 'operator' });
   const attestation = isObject(record.trustAttestation) ? record.trustAttestation : undefined;
   for (const verdict of Array.isArray(attestation?.verdicts) ? attestation.verdicts : []) {
     if (isObject(verdict) && isText(verdict.partyId) && verdict.subjectRole === 'operator') named.push({ partyId: verdict.partyId, role: 'operator' });
@@ -97,7 +98,8 @@ export const auditProjection: RebuildableProjection = {
     }
     if (type !== 'EvidenceRecorded') return;
     const d = parseData(message, readEvidenceRecorded);
-    if (message.key !== `${EVIDENCE_CATEGORY}-${d.correspondenceId}`) throw new PoisonMessageError(`${type}: data.correspondenceId must be the id of stream ${message.key}`);
+    if (message.key !== `${EVIDENCE_CATEGORY}-${d.correspondenceId}`)
+      throw new PoisonMessageError(`${type}: data.correspondenceId must be the id of stream ${message.key}`);
     const record = d.record as Data;
     let canonicalRecord: string;
     try {
@@ -162,7 +164,10 @@ const sha256Hex = (text: string) => createHash('sha256').update(Buffer.from(text
  * signs records (EdDSA, `x5c` to a recorded CA, certificates valid when recorded), signs exactly the canonical record.
  * A record without its own JWS is proven by the certifier's evidence log (GET /evidence/:id/proof, npm run audit).
  */
-function verifyRows(rows: readonly EvidenceRow[], anchors: readonly string[]): { status: AuditStatus; problems: AuditProblem[]; perRecord: Map<number, AuditProblem[]> } {
+function verifyRows(
+  rows: readonly EvidenceRow[],
+  anchors: readonly string[],
+): { status: AuditStatus; problems: AuditProblem[]; perRecord: Map<number, AuditProblem[]> } {
   const perRecord = new Map<number, AuditProblem[]>(rows.map((row) => [row.chain_index, []]));
   const add = (chainIndex: number, rule: string, message: string) => perRecord.get(chainIndex)?.push({ chainIndex, rule, message });
   const missing = rows.length === 0 ? [] : Array.from({ length: rows[rows.length - 1].chain_index + 1 }, (_, i) => i).filter((i) => !perRecord.has(i));
@@ -183,7 +188,8 @@ function verifyRows(rows: readonly EvidenceRow[], anchors: readonly string[]): {
       } catch (error) {
         // A JWS naming its certificate by x5t#S256 needs the certifier's signing certificate, which the log does not
         // carry: the audit view leaves that signature to the evidence routes and the audit CLI (the log proves the record).
-        if (!(error instanceof JwsError && error.code === 'jws.x5t.unresolved')) add(row.chain_index, error instanceof JwsError ? error.code : 'jws.invalid', (error as Error).message);
+        if (!(error instanceof JwsError && error.code === 'jws.x5t.unresolved'))
+          add(row.chain_index, error instanceof JwsError ? error.code : 'jws.invalid', (error as Error).message);
       }
     }
     previous = row;
@@ -221,7 +227,10 @@ export interface AuditCorrespondenceView {
 }
 
 function trustAnchors(db: Database.Database): { pems: string[]; fingerprints: string[] } {
-  const rows = db.prepare('SELECT fingerprint, certificate_pem FROM rm_audit_trust_anchors ORDER BY established_at, ca_id').all() as { fingerprint: string; certificate_pem: string }[];
+  const rows = db.prepare('SELECT fingerprint, certificate_pem FROM rm_audit_trust_anchors ORDER BY established_at, ca_id').all() as {
+    fingerprint: string;
+    certificate_pem: string;
+  }[];
   return { pems: rows.map((r) => r.certificate_pem), fingerprints: rows.map((r) => r.fingerprint) };
 }
 
@@ -266,8 +275,15 @@ export interface PartyEvidenceView {
 }
 
 /** Every evidence naming the party, newest first (by the fact's time), paged. */
-export function auditParty(db: Database.Database, partyId: string, limit: number, offset: number): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
-  const { total } = db.prepare('SELECT count(*) AS total FROM (SELECT DISTINCT correspondence_id, chain_index FROM rm_audit_party_evidence WHERE party_id = ?)').get(partyId) as {
+export function auditParty(
+  db: Database.Database,
+  partyId: string,
+  limit: number,
+  offset: number,
+): { items: PartyEvidenceView[]; total: number; limit: number; offset: number } {
+  const { total } = db
+    .prepare('SELECT count(*) AS total FROM (SELECT DISTINCT correspondence_id, chain_index FROM rm_audit_party_evidence WHERE party_id = ?)')
+    .get(partyId) as {
     total: number;
   };
   const rows = db
@@ -277,7 +293,15 @@ export function auditParty(db: Database.Database, partyId: string, limit: number
        WHERE p.party_id = ? GROUP BY e.correspondence_id, e.chain_index
        ORDER BY e.event_time DESC, e.correspondence_id, e.chain_index LIMIT ? OFFSET ?`,
     )
-    .all(partyId, limit, offset) as { correspondence_id: string; chain_index: number; evidence_id: string; event_name: string; event_time: string | null; record_digest: string; roles: string }[];
+    .all(partyId, limit, offset) as {
+    correspondence_id: string;
+    chain_index: number;
+    evidence_id: string;
+    event_name: string;
+    event_time: string | null;
+    record_digest: string;
+    roles: string;
+  }[];
   return {
     items: rows.map((row) => ({
       correspondenceId: row.correspondence_id,
@@ -326,7 +350,9 @@ export function auditCorrespondencesInRange(
     params.push(range.after.time, range.after.correspondenceId);
   }
   const rows = db
-    .prepare(`SELECT correspondence_id, ${FIRST_TIME} AS first_time FROM rm_audit_evidence WHERE ${where.join(' AND ')} ORDER BY ${FIRST_TIME}, correspondence_id LIMIT ?`)
+    .prepare(
+      `SELECT correspondence_id, ${FIRST_TIME} AS first_time FROM rm_audit_evidence WHERE ${where.join(' AND ')} ORDER BY ${FIRST_TIME}, correspondence_id LIMIT ?`,
+    )
     .all(...params, range.limit + 1) as { correspondence_id: string; first_time: string }[];
   const page = rows.slice(0, range.limit);
   const last = page[page.length - 1];

@@ -37,7 +37,11 @@ import { type RealisticLog, realisticStories, writeRealisticLog } from '../rebui
 @Module({
   imports: [CertificatesModule, EvidenceLogModule],
   controllers: [EvidenceConsumer, EvidenceController],
-  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig }, EvidenceService],
+  providers: [
+    certifierSignerProvider,
+    { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig },
+    EvidenceService,
+  ],
 })
 class EvidenceOnlyModule {}
 
@@ -45,7 +49,16 @@ const evidenceRole: RoleSpec = {
   role: 'certifier',
   module: EvidenceOnlyModule,
   // The facts written by the test are relayed as if their writers ran here.
-  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
+  ownedCategories: [
+    CORRESPONDENCE_CATEGORY,
+    CHAIN_CATEGORY,
+    TRUST_CHECK_CATEGORY,
+    JOB_CATEGORY,
+    EVIDENCE_CATEGORY,
+    EVIDENCE_LOG_CATEGORY,
+    CA_CATEGORY,
+    CERTIFICATE_CATEGORY,
+  ],
   consumes: true,
 };
 
@@ -55,10 +68,14 @@ const run = promisify(execFile);
 /** `npm run verify:evidence -- …` as a user runs it; resolves with the exit code and what it printed. */
 async function verifyScript(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', './libs/testing/src/event-bus-restart/ts-register.js', 'scripts/verify-evidence.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, SIGILLUM_TOKEN: '', SIGILLUM_SESSION: '', ...env },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['-r', './libs/testing/src/event-bus-restart/ts-register.js', 'scripts/verify-evidence.ts', ...args],
+      {
+        cwd: root,
+        env: { ...process.env, SIGILLUM_TOKEN: '', SIGILLUM_SESSION: '', ...env },
+      },
+    );
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -103,7 +120,12 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
       post: (url: string) => agent.post(url).set(who),
     };
   };
-  const lastEvidence = { delivered: 'ContentHandover', refusedAndExpired: 'AcceptanceRejectionExpiry', gateRefused: 'SubmissionRejection', chainFailed: 'ContentConsignmentFailure' } as const;
+  const lastEvidence = {
+    delivered: 'ContentHandover',
+    refusedAndExpired: 'AcceptanceRejectionExpiry',
+    gateRefused: 'SubmissionRejection',
+    chainFailed: 'ContentConsignmentFailure',
+  } as const;
 
   it('records the evidence of every correspondence from its facts, serves it (proven by the evidence log, no per-record JWS by default), and verifies it', async () => {
     for (const [name, last] of Object.entries(lastEvidence)) {
@@ -121,7 +143,12 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
         expect(answer.log.pending).toBe(0); // the log signs a checkpoint within EVIDENCE_CHECKPOINT_MS
         return answer;
       }, 30_000);
-      expect(verdict).toMatchObject({ valid: true, correspondenceId: story.correspondenceId, problems: [], log: { covered: body.records.length, problems: [] } });
+      expect(verdict).toMatchObject({
+        valid: true,
+        correspondenceId: story.correspondenceId,
+        problems: [],
+        log: { covered: body.records.length, problems: [] },
+      });
     }
     await http().get(`/evidence/${randomUUID()}`).expect(404);
     await http().get(`/evidence/${randomUUID()}/verification`).expect(404);
@@ -145,7 +172,10 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
       expect(refused.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED', reasons: [expect.objectContaining({ rule: 'access.unauthenticated' })] });
       expect(refused.headers['www-authenticate']).toMatch(/^Bearer/);
       const forbidden = await http(ops).get(url).expect(403);
-      expect(forbidden.body).toMatchObject({ code: 'ACCESS.FORBIDDEN', reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('auditor') })] });
+      expect(forbidden.body).toMatchObject({
+        code: 'ACCESS.FORBIDDEN',
+        reasons: [expect.objectContaining({ rule: 'access.role', message: expect.stringContaining('auditor') })],
+      });
     }
     await anonymous().post('/projections/audit/rebuild').expect(401);
     // The CA certificate is public: every relying party needs it.
@@ -195,7 +225,9 @@ describe('evidence, mailbox and audit over HTTP (embedded bus)', () => {
     }, 30_000);
     expect(listed).toEqual([...listed].sort());
     const bad = (await http().get('/audit/correspondences?since=2026-03-02T09:00:00Z&until=2026-03-02T08:00:00Z&limit=0').expect(400)).body;
-    expect(bad.violations).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'until', rule: 'isAfterSince' }), expect.objectContaining({ field: 'limit', rule: 'min' })]));
+    expect(bad.violations).toEqual(
+      expect.arrayContaining([expect.objectContaining({ field: 'until', rule: 'isAfterSince' }), expect.objectContaining({ field: 'limit', rule: 'min' })]),
+    );
 
     await http().get('/mailbox/not-a-uuid/inbox').expect(400);
     await http().get(`/mailbox/${delivered.senderId}/outbox?limit=0`).expect(400);

@@ -20,7 +20,12 @@ export class MailboxReadModelController {
   @Access(staff('auditor'))
   correspondence(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): CorrespondenceView {
     const view = findCorrespondence(this.db, correspondenceId);
-    if (!view) throw new NotFoundException({ statusCode: 404, code: 'MAILBOX.UNKNOWN_CORRESPONDENCE', message: `No correspondence ${correspondenceId} in the mailbox view (yet)` });
+    if (!view)
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'MAILBOX.UNKNOWN_CORRESPONDENCE',
+        message: `No correspondence ${correspondenceId} in the mailbox view (yet)`,
+      });
     return view;
   }
 

@@ -36,7 +36,8 @@ type MailboxEvent = EventsByCategory[(typeof MAILBOX_CATEGORIES)[number]];
 export function parseMailboxMessage(message: DeliveredMessage): { event: MailboxEvent; correspondenceId: string } | null {
   const category = streamCategory(message.key);
   const type = eventTypeOf(message);
-  if (!(MAILBOX_CATEGORIES as readonly string[]).includes(category)) throw new PoisonMessageError(`key ${message.key} is not a correspondence, chain or evidence stream`);
+  if (!(MAILBOX_CATEGORIES as readonly string[]).includes(category))
+    throw new PoisonMessageError(`key ${message.key} is not a correspondence, chain or evidence stream`);
   const mailboxCategory = category as (typeof MAILBOX_CATEGORIES)[number];
   if (!(EVENT_CATALOGUE[mailboxCategory] as readonly string[]).includes(type)) {
     skipUnknownEventType('mailbox', message); // a newer producer's event type: skipped and counted, not poison
@@ -45,7 +46,8 @@ export function parseMailboxMessage(message: DeliveredMessage): { event: Mailbox
   const event = parseData(message, (data) => readEvent(mailboxCategory, type, message.dataVersion, data));
   if (!event) return null;
   const correspondenceId = event.type === 'StepTokenIssued' ? event.data.token.correspondenceId : event.data.correspondenceId;
-  if (message.key !== `${category}-${correspondenceId}`) throw new PoisonMessageError(`${type} keyed ${message.key} is about correspondence ${correspondenceId}`);
+  if (message.key !== `${category}-${correspondenceId}`)
+    throw new PoisonMessageError(`${type} keyed ${message.key} is about correspondence ${correspondenceId}`);
   return { event, correspondenceId };
 }
 
@@ -131,19 +133,31 @@ function historyOf(event: MailboxEvent): { at: string; details: Readonly<Record<
       return { at: event.data.refusedAt, details: { reasons: reasonsOf(event.data.reasons) } };
     case 'StepTokenIssued': {
       const { token } = event.data;
-      return { at: token.issuedAt, details: { tokenId: token.tokenId, stepIndex: token.stepIndex, step: token.step, attempt: token.attempt, operatorId: token.operatorId } };
+      return {
+        at: token.issuedAt,
+        details: { tokenId: token.tokenId, stepIndex: token.stepIndex, step: token.step, attempt: token.attempt, operatorId: token.operatorId },
+      };
     }
     case 'StepCertified': {
       const d = event.data;
-      return { at: d.certifiedAt, details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, outputDigest: d.outputDigest } };
+      return {
+        at: d.certifiedAt,
+        details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, outputDigest: d.outputDigest },
+      };
     }
     case 'StepNonCompliant': {
       const d = event.data;
-      return { at: d.recordedAt, details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, reasons: reasonsOf(d.reasons) } };
+      return {
+        at: d.recordedAt,
+        details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, reasons: reasonsOf(d.reasons) },
+      };
     }
     case 'StepDeadlineMissed': {
       const d = event.data;
-      return { at: d.recordedAt, details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, missing: d.missing, deadline: d.deadline } };
+      return {
+        at: d.recordedAt,
+        details: { tokenId: d.tokenId, stepIndex: d.stepIndex, step: d.step, operatorId: d.operatorId, missing: d.missing, deadline: d.deadline },
+      };
     }
     case 'ChainCompleted':
       return { at: event.data.completedAt, details: { finalDigest: event.data.finalDigest } };
@@ -193,14 +207,9 @@ export const mailboxProjection: RebuildableProjection = {
 
     const history = historyOf(event);
     if (history) {
-      db.prepare('INSERT INTO rm_mailbox_history (correspondence_id, event_id, at, category, type, details) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
-        correspondenceId,
-        message.id,
-        history.at,
-        streamCategory(message.key),
-        event.type,
-        canonicalize(history.details),
-      );
+      db.prepare(
+        'INSERT INTO rm_mailbox_history (correspondence_id, event_id, at, category, type, details) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ).run(correspondenceId, message.id, history.at, streamCategory(message.key), event.type, canonicalize(history.details));
     }
     switch (event.type) {
       case 'SubmissionRequested': {

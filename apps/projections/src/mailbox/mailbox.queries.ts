@@ -122,7 +122,9 @@ function recipientsOf(db: Database.Database, correspondenceIds: readonly string[
   const byCorrespondence = new Map<string, RecipientRow[]>();
   if (correspondenceIds.length === 0) return byCorrespondence;
   const rows = db
-    .prepare(`SELECT * FROM rm_mailbox_recipients WHERE correspondence_id IN (${correspondenceIds.map(() => '?').join(',')}) ORDER BY correspondence_id, recipient_id`)
+    .prepare(
+      `SELECT * FROM rm_mailbox_recipients WHERE correspondence_id IN (${correspondenceIds.map(() => '?').join(',')}) ORDER BY correspondence_id, recipient_id`,
+    )
     .all(...correspondenceIds) as RecipientRow[];
   for (const row of rows) {
     const list = byCorrespondence.get(row.correspondence_id) ?? [];
@@ -177,7 +179,12 @@ export function outbox(db: Database.Database, partyId: string, limit: number, of
 }
 
 /** Correspondences that reached the party as a recipient (delivered or notified), newest first; with its own status. */
-export function inbox(db: Database.Database, partyId: string, limit: number, offset: number): Page<CorrespondenceSummary & { readonly myStatus: RecipientStatus }> {
+export function inbox(
+  db: Database.Database,
+  partyId: string,
+  limit: number,
+  offset: number,
+): Page<CorrespondenceSummary & { readonly myStatus: RecipientStatus }> {
   const { total } = db.prepare('SELECT count(*) AS total FROM rm_mailbox_recipients WHERE recipient_id = ? AND delivered_at IS NOT NULL').get(partyId) as {
     total: number;
   };

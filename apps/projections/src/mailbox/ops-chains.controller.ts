@@ -7,7 +7,16 @@ import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { decodeAuditCursor, encodeAuditCursor } from '../audit/audit-correspondences.query';
-import { CHAIN_STATES, type ChainListItem, chainsSummary, type ChainsSummary, type ChainState, listChains, opsTimeline, type OpsTimeline } from './ops-chains.queries';
+import {
+  CHAIN_STATES,
+  type ChainListItem,
+  chainsSummary,
+  type ChainsSummary,
+  type ChainState,
+  listChains,
+  opsTimeline,
+  type OpsTimeline,
+} from './ops-chains.queries';
 
 /** `GET /ops/chains` filters: state, party (sender or recipient), operator, submitted in [since, until), keyset page. */
 export class ChainListQueryDto {
@@ -67,7 +76,12 @@ export class OpsChainsController {
   list(@Query() query: ChainListQueryDto): ChainListPage {
     const after = query.after === undefined ? undefined : decodeAuditCursor(query.after);
     if (query.after !== undefined && after === undefined) {
-      throw new BadRequestException({ statusCode: 400, code: 'OPS.BAD_CURSOR', message: 'after is not a cursor of GET /ops/chains', reasons: [{ rule: 'after.cursor', message: 'after must be the `next` of a previous page' }] });
+      throw new BadRequestException({
+        statusCode: 400,
+        code: 'OPS.BAD_CURSOR',
+        message: 'after is not a cursor of GET /ops/chains',
+        reasons: [{ rule: 'after.cursor', message: 'after must be the `next` of a previous page' }],
+      });
     }
     const utc = (time: string | undefined) => (time === undefined ? undefined : new Date(time).toISOString());
     const { items, next } = listChains(this.db, {
@@ -83,7 +97,9 @@ export class OpsChainsController {
   }
 
   @Get('summary')
-  @ApiOperation({ summary: 'Counts for the overview: chains in flight, stuck (a deadline missed), failed (with the last reasons), completed; deliveries per minute' })
+  @ApiOperation({
+    summary: 'Counts for the overview: chains in flight, stuck (a deadline missed), failed (with the last reasons), completed; deliveries per minute',
+  })
   @Access(staff('ops', 'admin', 'auditor'))
   summary(): ChainsSummary {
     return chainsSummary(this.db, this.clock.now());
@@ -94,7 +110,12 @@ export class OpsChainsController {
   @Access(staff('ops', 'admin', 'auditor'))
   timeline(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string): OpsTimeline {
     const view = opsTimeline(this.db, correspondenceId);
-    if (!view) throw new NotFoundException({ statusCode: 404, code: 'OPS.UNKNOWN_CORRESPONDENCE', message: `No correspondence ${correspondenceId} in the mailbox view (yet)` });
+    if (!view)
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'OPS.UNKNOWN_CORRESPONDENCE',
+        message: `No correspondence ${correspondenceId} in the mailbox view (yet)`,
+      });
     return view;
   }
 }

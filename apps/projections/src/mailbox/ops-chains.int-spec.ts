@@ -31,9 +31,24 @@ describe('ops chain queries over 100,000 correspondences', () => {
         const inFlight = n % 10 === 1;
         correspondence.run(ID(n), PARTY(n % 500), at(n), at(n), !failed && !inFlight ? at(n + 1) : null, failed ? at(n + 2) : null);
         recipient.run(ID(n), PARTY((n + 1) % 500));
-        history.run(ID(n), `e${n}-1`, at(n), 'chain', 'ChainStarted', JSON.stringify({ steps: [{ operatorId: n % 1000 === 1 ? OPERATOR : PARTY(999), step: 'seal' }] }));
+        history.run(
+          ID(n),
+          `e${n}-1`,
+          at(n),
+          'chain',
+          'ChainStarted',
+          JSON.stringify({ steps: [{ operatorId: n % 1000 === 1 ? OPERATOR : PARTY(999), step: 'seal' }] }),
+        );
         if (inFlight && n % 1000 === 1) history.run(ID(n), `e${n}-2`, at(n + 1), 'chain', 'StepDeadlineMissed', '{}');
-        if (failed) history.run(ID(n), `e${n}-3`, at(n + 2), 'chain', 'ChainFailed', JSON.stringify({ step: 'seal', reasons: [{ rule: 'deadline.exceeded', message: 'no answer' }] }));
+        if (failed)
+          history.run(
+            ID(n),
+            `e${n}-3`,
+            at(n + 2),
+            'chain',
+            'ChainFailed',
+            JSON.stringify({ step: 'seal', reasons: [{ rule: 'deadline.exceeded', message: 'no answer' }] }),
+          );
         if (!failed && !inFlight && n >= COUNT - 120) history.run(ID(n), `e${n}-4`, at(n + 1), 'correspondence', 'DeliveredToRecipient', '{}');
       }
     })();
@@ -44,7 +59,11 @@ describe('ops chain queries over 100,000 correspondences', () => {
     const summary = chainsSummary(db, new Date(T0 + COUNT * 1_000));
     expect(summary).toMatchObject({ inFlight: 10_000, stuck: 100, failed: 10_000, completed: 80_000 });
     expect(summary.recentFailures).toHaveLength(10);
-    expect(summary.recentFailures[0]).toMatchObject({ correspondenceId: ID(99_990), step: 'seal', reasons: [{ rule: 'deadline.exceeded', message: 'no answer' }] });
+    expect(summary.recentFailures[0]).toMatchObject({
+      correspondenceId: ID(99_990),
+      step: 'seal',
+      reasons: [{ rule: 'deadline.exceeded', message: 'no answer' }],
+    });
     expect(summary.deliveriesPerMinute.reduce((sum, bucket) => sum + bucket.count, 0)).toBe(96);
   });
 
@@ -91,7 +110,12 @@ describe('ops chain queries over 100,000 correspondences', () => {
   it('gives the timeline without the subject nor a refusal reason', () => {
     db.prepare(`UPDATE rm_mailbox_recipients SET refused_at = ?, refusal_reason = 'my private reason' WHERE correspondence_id = ?`).run(at(43), ID(42));
     db.prepare('INSERT INTO rm_mailbox_history (correspondence_id, event_id, at, category, type, details) VALUES (?, ?, ?, ?, ?, ?)').run(
-      ID(42), 'e42-9', at(43), 'correspondence', 'RefusedByRecipient', JSON.stringify({ recipientId: PARTY(43), reason: 'my private reason' }),
+      ID(42),
+      'e42-9',
+      at(43),
+      'correspondence',
+      'RefusedByRecipient',
+      JSON.stringify({ recipientId: PARTY(43), reason: 'my private reason' }),
     );
     const timeline = opsTimeline(db, ID(42));
     expect(JSON.stringify(timeline)).not.toContain('my private reason');

@@ -89,7 +89,9 @@ function chainListStatement(query: ChainListQuery): { sql: string; params: (stri
   }
   if (query.operator) {
     // The operators a chain named are in its ChainStarted and StepTokenIssued history entries (operatorId).
-    where.push(`c.correspondence_id IN (SELECT correspondence_id FROM rm_mailbox_history WHERE type IN ('ChainStarted', 'StepTokenIssued') AND instr(details, ?) > 0)`);
+    where.push(
+      `c.correspondence_id IN (SELECT correspondence_id FROM rm_mailbox_history WHERE type IN ('ChainStarted', 'StepTokenIssued') AND instr(details, ?) > 0)`,
+    );
     params.push(`"operatorId":${JSON.stringify(query.operator)}`);
   }
   if (query.since) {
@@ -151,7 +153,12 @@ export interface ChainsSummary {
   readonly completed: number;
   /** Recipients reached per minute over the last ten minutes (oldest first). */
   readonly deliveriesPerMinute: readonly { readonly minute: string; readonly count: number }[];
-  readonly recentFailures: readonly { readonly correspondenceId: string; readonly failedAt: string; readonly step: string | null; readonly reasons: readonly { rule: string; message: string }[] }[];
+  readonly recentFailures: readonly {
+    readonly correspondenceId: string;
+    readonly failedAt: string;
+    readonly step: string | null;
+    readonly reasons: readonly { rule: string; message: string }[];
+  }[];
 }
 
 export function chainsSummary(db: Database.Database, now: Date): ChainsSummary {
@@ -187,7 +194,12 @@ export function chainsSummary(db: Database.Database, now: Date): ChainsSummary {
     deliveriesPerMinute: buckets,
     recentFailures: failures.map((row) => {
       const details = JSON.parse(row.details) as { step?: unknown; reasons?: { rule: string; message: string }[] };
-      return { correspondenceId: row.correspondence_id, failedAt: row.at, step: typeof details.step === 'string' ? details.step : null, reasons: details.reasons ?? [] };
+      return {
+        correspondenceId: row.correspondence_id,
+        failedAt: row.at,
+        step: typeof details.step === 'string' ? details.step : null,
+        reasons: details.reasons ?? [],
+      };
     }),
   };
 }

@@ -48,19 +48,47 @@ const history: PartyEvent[] = [
   {
     type: 'SecondChannelEnrolled',
     version: 1,
-    data: { partyId: P, channelId: 'c2', kind: 'sms', address: '+33612345678', verifier: 'cd'.repeat(32), verifierKeyId: 'k', expiresAt: at, maxAttempts: 3, enrolledAt: at },
+    data: {
+      partyId: P,
+      channelId: 'c2',
+      kind: 'sms',
+      address: '+33612345678',
+      verifier: 'cd'.repeat(32),
+      verifierKeyId: 'k',
+      expiresAt: at,
+      maxAttempts: 3,
+      enrolledAt: at,
+    },
   },
   { type: 'SecondChannelVerificationFailed', version: 1, data: { partyId: P, channelId: 'c2', attempt: 1, rule: 'code.expired', failedAt: at } },
   {
     type: 'SecondChannelEnrolled',
     version: 1,
-    data: { partyId: P, channelId: 'c3', kind: 'sms', address: '+33700000000', verifier: 'ef'.repeat(32), verifierKeyId: 'k', expiresAt: at, maxAttempts: 3, enrolledAt: at },
+    data: {
+      partyId: P,
+      channelId: 'c3',
+      kind: 'sms',
+      address: '+33700000000',
+      verifier: 'ef'.repeat(32),
+      verifierKeyId: 'k',
+      expiresAt: at,
+      maxAttempts: 3,
+      enrolledAt: at,
+    },
   },
   { type: 'SecondChannelRemoved', version: 1, data: { partyId: P, channelId: 'c3', removedAt: at } },
   {
     type: 'PublicKeyRegistered',
     version: 1,
-    data: { partyId: P, keyId: 'k1', algorithm: 'Ed25519', use: 'signature', publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n', fingerprint: 'f'.repeat(64), registeredAt: at },
+    data: {
+      partyId: P,
+      keyId: 'k1',
+      algorithm: 'Ed25519',
+      use: 'signature',
+      publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n',
+      fingerprint: 'f'.repeat(64),
+      registeredAt: at,
+    },
   },
   { type: 'PublicKeyRevoked', version: 1, data: { partyId: P, keyId: 'k1', reason: 'lost', revokedAt: at } },
   { type: 'PartyRegistered', version: 1, data: { partyId: O, kind: 'operator', operatorRole: 'processing', displayName: 'Sceau Rapide', registeredAt: at } },
@@ -118,7 +146,8 @@ describe('party-directory projection', () => {
       { keyId: 'k1', algorithm: 'Ed25519', use: 'signature', fingerprint: 'f'.repeat(64), revoked: true, registeredAt: at, revokedAt: at },
     ]);
     expect(person?.specification).toBeNull();
-    const everything = JSON.stringify(db.prepare('SELECT * FROM rm_party_attributes').all()) + JSON.stringify(db.prepare('SELECT * FROM rm_party_channels').all());
+    const everything =
+      JSON.stringify(db.prepare('SELECT * FROM rm_party_attributes').all()) + JSON.stringify(db.prepare('SELECT * FROM rm_party_channels').all());
     for (const secret of ['1990-02-28', 'Élodie Marie Dupré', 'elodie@example.org', '+33612345678', 'abab']) expect(everything).not.toContain(secret);
   });
 
@@ -193,7 +222,11 @@ describe('party-directory projection', () => {
     ['a registration with an unknown kind', { ...message(history[0]), data: { ...history[0].data, kind: 'robot' } }, /kind/],
     ['an enrolment without channel id', { ...message(history[3]), data: { ...history[3].data, channelId: '' } }, /channelId/],
     ['a key of unknown algorithm', { ...message(history[9]), data: { ...history[9].data, algorithm: 'DSA' } }, /algorithm/],
-    ['a specification with an unknown step', { ...message(history[14]), data: { partyId: O, registeredAt: at, specification: { version: 1, steps: [{ step: 'x', maxDurationSeconds: 1 }] } } }, /step/],
+    [
+      'a specification with an unknown step',
+      { ...message(history[14]), data: { partyId: O, registeredAt: at, specification: { version: 1, steps: [{ step: 'x', maxDurationSeconds: 1 }] } } },
+      /step/,
+    ],
     ['a body that is not an object', { ...message(history[0]), data: 'hello' }, /object/],
   ])('refuses %s as poison', (_name, poison, reason) => {
     const fresh = new SqliteProjector(new Database(':memory:'), partyDirectoryProjection);

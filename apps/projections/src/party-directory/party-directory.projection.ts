@@ -261,8 +261,7 @@ export function findParty(db: Database.Database, partyId: string): PartyView | u
       .all(partyId) as (Omit<KeyView, 'revoked' | 'revokedAt'> & { revoked: number; revokedAt: string | null })[]
   ).map(({ revoked, revokedAt, ...key }) => ({ ...key, revoked: revoked === 1, ...(revokedAt ? { revokedAt } : {}) }));
   const spec = db.prepare('SELECT version, registered_at AS registeredAt FROM rm_party_specifications WHERE party_id = ?').get(partyId) as
-    | { version: number; registeredAt: string }
-    | undefined;
+    { version: number; registeredAt: string } | undefined;
   const specification = spec
     ? {
         ...spec,

@@ -210,7 +210,9 @@ export class ProjectionRunner {
       if (this.rebuilding) await this.rebuilding.catch(() => undefined);
       const { live, appliedIds } = this.db.transaction(() => ({
         live: this.digest(),
-        appliedIds: new Set((this.db.prepare('SELECT event_id AS id FROM projection_applied WHERE name = ?').all(this.projection.name) as { id: string }[]).map((row) => row.id)),
+        appliedIds: new Set(
+          (this.db.prepare('SELECT event_id AS id FROM projection_applied WHERE name = ?').all(this.projection.name) as { id: string }[]).map((row) => row.id),
+        ),
       }))();
       const livePosition = await this.positionOf(appliedIds);
       fs.mkdirSync(scratchDir, { recursive: true });
@@ -224,14 +226,18 @@ export class ProjectionRunner {
             ? { lastPosition: null, eventsRead: 0 }
             : await replayLog(scratch, projector, this.store, this.projection, this.log, 'Replay', livePosition);
         const replayed = readModelDigest(scratch, this.projection);
-        const replayedPosition = (scratch.prepare('SELECT max(CAST(offset AS INTEGER)) AS p FROM projection_applied WHERE name = ?').get(this.projection.name) as { p: number | null }).p;
+        const replayedPosition = (
+          scratch.prepare('SELECT max(CAST(offset AS INTEGER)) AS p FROM projection_applied WHERE name = ?').get(this.projection.name) as { p: number | null }
+        ).p;
         const comparison: ReplayComparison = {
           projection: this.projection.name,
           live: { ...live, position: livePosition === null ? null : livePosition.toString() },
           replayed: { ...replayed, position: replayedPosition === null ? null : String(replayedPosition) },
           equal: live.digest === replayed.digest,
         };
-        this.log.log(`Replay finished: ${count.eventsRead} events; live ${live.digest}, replayed ${replayed.digest}: ${comparison.equal ? 'equal' : 'DIFFERENT'}`);
+        this.log.log(
+          `Replay finished: ${count.eventsRead} events; live ${live.digest}, replayed ${replayed.digest}: ${comparison.equal ? 'equal' : 'DIFFERENT'}`,
+        );
         return comparison;
       } finally {
         scratch.close();

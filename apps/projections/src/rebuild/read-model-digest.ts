@@ -14,7 +14,13 @@ export function readModelDigest(db: Database.Database, projection: Pick<SqlitePr
   for (const table of [...projection.tables].sort()) {
     const columns = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((column) => column.name).sort();
     // Rows as arrays of values in column order (plain JSON values whatever realm the driver builds objects in).
-    const content = columns.length === 0 ? [] : (db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${columns.join(', ')}`).raw(true).all() as unknown[][]);
+    const content =
+      columns.length === 0
+        ? []
+        : (db
+            .prepare(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY ${columns.join(', ')}`)
+            .raw(true)
+            .all() as unknown[][]);
     tables[table] = [columns, ...content.map((row) => [...row])];
     rows[table] = content.length;
   }

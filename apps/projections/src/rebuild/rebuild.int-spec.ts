@@ -27,7 +27,11 @@ describe('mailbox and audit projections: live feeding, then rebuild from positio
     log = realisticStories();
     await writeRealisticLog(store, log, signer);
     // Some noise the projections must not read.
-    await store.append(streamIdOf(PARTY_CATEGORY, 'p1'), [pendingEvent('PartyRegistered', { partyId: 'p1', kind: 'person', displayName: 'X', registeredAt: new Date().toISOString() })], 'any');
+    await store.append(
+      streamIdOf(PARTY_CATEGORY, 'p1'),
+      [pendingEvent('PartyRegistered', { partyId: 'p1', kind: 'person', displayName: 'X', registeredAt: new Date().toISOString() })],
+      'any',
+    );
   });
   afterAll(async () => {
     await store.close();
@@ -56,7 +60,10 @@ describe('mailbox and audit projections: live feeding, then rebuild from positio
 
     const { delivered, refusedAndExpired, gateRefused, chainFailed } = log;
     const [refuser, silent] = refusedAndExpired.recipientIds;
-    expect(outbox(db, delivered.senderId, 20, 0)).toMatchObject({ total: 1, items: [{ correspondenceId: delivered.correspondenceId, status: 'closed', subject: 'Mise en demeure' }] });
+    expect(outbox(db, delivered.senderId, 20, 0)).toMatchObject({
+      total: 1,
+      items: [{ correspondenceId: delivered.correspondenceId, status: 'closed', subject: 'Mise en demeure' }],
+    });
     expect(inbox(db, delivered.recipientIds[0], 20, 0).items).toEqual([
       expect.objectContaining({ correspondenceId: delivered.correspondenceId, myStatus: 'handed-over', senderId: delivered.senderId }),
     ]);
@@ -103,7 +110,9 @@ describe('mailbox and audit projections: live feeding, then rebuild from positio
     }
     const operator = log.delivered.operatorOf(1);
     const { items, total } = auditParty(db, log.delivered.recipientIds[0], 100, 0);
-    expect(items.map((item) => item.eventName)).toEqual(expect.arrayContaining(['ContentConsignment', 'ConsignmentAcceptance', 'ContentHandover', 'SubmissionAcceptance']));
+    expect(items.map((item) => item.eventName)).toEqual(
+      expect.arrayContaining(['ContentConsignment', 'ConsignmentAcceptance', 'ContentHandover', 'SubmissionAcceptance']),
+    );
     expect(items.every((item) => item.correspondenceId === log.delivered.correspondenceId)).toBe(true);
     expect(total).toBe(items.length);
     expect(auditParty(db, log.delivered.recipientIds[0], 2, 1).items).toEqual(items.slice(1, 3));
@@ -118,7 +127,10 @@ describe('mailbox and audit projections: live feeding, then rebuild from positio
     const target = log.delivered.correspondenceId;
     const row = db.prepare('SELECT record FROM rm_audit_evidence WHERE correspondence_id = ? AND chain_index = 2').get(target) as { record: string };
     const original = row.record;
-    db.prepare('UPDATE rm_audit_evidence SET record = ? WHERE correspondence_id = ? AND chain_index = 2').run(original.replace('"EventTime":"', '"EventTime":"1'), target);
+    db.prepare('UPDATE rm_audit_evidence SET record = ? WHERE correspondence_id = ? AND chain_index = 2').run(
+      original.replace('"EventTime":"', '"EventTime":"1'),
+      target,
+    );
     const view = auditCorrespondence(db, target);
     expect(view?.status).toBe('invalid');
     // Records carry no JWS of their own by default (the evidence log proves them): the digest and the next link show the change.

@@ -3,7 +3,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type INestApplication, Module } from '@nestjs/common';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
-import { CA_CATEGORY, CERTIFICATE_CATEGORY, CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, JOB_CATEGORY, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
+import {
+  CA_CATEGORY,
+  CERTIFICATE_CATEGORY,
+  CHAIN_CATEGORY,
+  CORRESPONDENCE_CATEGORY,
+  EVIDENCE_CATEGORY,
+  EVIDENCE_LOG_CATEGORY,
+  JOB_CATEGORY,
+  TRUST_CHECK_CATEGORY,
+} from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp, type RoleSpec } from '@sigillum/runtime';
 import { baseUrlOf, bearer, eventually, issueStaffToken } from '@sigillum/testing';
@@ -24,14 +33,27 @@ import { type RealisticLog, realisticStories, writeRealisticLog } from './testin
 @Module({
   imports: [CertificatesModule, EvidenceLogModule],
   controllers: [EvidenceConsumer, EvidenceController],
-  providers: [certifierSignerProvider, { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig }, EvidenceService],
+  providers: [
+    certifierSignerProvider,
+    { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig },
+    EvidenceService,
+  ],
 })
 class EvidenceOnlyModule {}
 
 const evidenceRole: RoleSpec = {
   role: 'certifier',
   module: EvidenceOnlyModule,
-  ownedCategories: [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, TRUST_CHECK_CATEGORY, JOB_CATEGORY, EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, CA_CATEGORY, CERTIFICATE_CATEGORY],
+  ownedCategories: [
+    CORRESPONDENCE_CATEGORY,
+    CHAIN_CATEGORY,
+    TRUST_CHECK_CATEGORY,
+    JOB_CATEGORY,
+    EVIDENCE_CATEGORY,
+    EVIDENCE_LOG_CATEGORY,
+    CA_CATEGORY,
+    CERTIFICATE_CATEGORY,
+  ],
   consumes: true,
 };
 
@@ -73,8 +95,10 @@ describe('POST /projections/:name/replay (embedded bus)', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  const replay = async (name: string, who = auditor): Promise<Replay> => (await request(app.getHttpServer()).post(`/projections/${name}/replay`).set(who).expect(200)).body as Replay;
-  const digest = async (name: string) => (await request(app.getHttpServer()).get(`/projections/${name}/digest`).set(auditor).expect(200)).body as { digest: string; rows: Record<string, number> };
+  const replay = async (name: string, who = auditor): Promise<Replay> =>
+    (await request(app.getHttpServer()).post(`/projections/${name}/replay`).set(who).expect(200)).body as Replay;
+  const digest = async (name: string) =>
+    (await request(app.getHttpServer()).get(`/projections/${name}/digest`).set(auditor).expect(200)).body as { digest: string; rows: Record<string, number> };
   const scratchFiles = () => (fs.existsSync(path.join(dataDir, 'replay-scratch')) ? fs.readdirSync(path.join(dataDir, 'replay-scratch')) : []);
 
   it('replays mailbox and audit into a scratch database: the same digests as the live read models, at the same position', async () => {
@@ -114,7 +138,9 @@ describe('POST /projections/:name/replay (embedded bus)', () => {
       expect(result.replayed.position).toBe(result.live.position);
       // The replay did not repair nor change the live read model.
       expect(await digest('mailbox')).toEqual(tampered);
-      expect((db.prepare('SELECT subject FROM rm_mailbox_correspondences WHERE correspondence_id = ?').get(target) as { subject: string }).subject).toBe('Tampered');
+      expect((db.prepare('SELECT subject FROM rm_mailbox_correspondences WHERE correspondence_id = ?').get(target) as { subject: string }).subject).toBe(
+        'Tampered',
+      );
       // The audit read model was not tampered with: still equal.
       expect((await replay('audit')).equal).toBe(true);
     } finally {
@@ -138,7 +164,10 @@ describe('POST /projections/:name/replay (embedded bus)', () => {
       return readAll(...args);
     });
     try {
-      const first = request(app.getHttpServer()).post('/projections/audit/replay').set(auditor).then((response) => response);
+      const first = request(app.getHttpServer())
+        .post('/projections/audit/replay')
+        .set(auditor)
+        .then((response) => response);
       await eventually(() => expect(spy).toHaveBeenCalled(), 10_000);
       const second = await request(app.getHttpServer()).post('/projections/audit/replay').set(ops);
       expect(second.status).toBe(409);

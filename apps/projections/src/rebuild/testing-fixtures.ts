@@ -1,7 +1,17 @@
 // Test-only: builds a realistic log with the certifier's own evidence decider and a real signer (only tests reach
 // across apps like this; the gateway composes them in production).
 import { randomUUID } from 'node:crypto';
-import { CA_CATEGORY, type DeliveredMessage, eventTopicForStream, EVIDENCE_CATEGORY, foldEvents, JOB_CATEGORY, messageFromRecordedEvent, streamIdOf, TRUST_CHECK_CATEGORY } from '@sigillum/contracts';
+import {
+  CA_CATEGORY,
+  type DeliveredMessage,
+  eventTopicForStream,
+  EVIDENCE_CATEGORY,
+  foldEvents,
+  JOB_CATEGORY,
+  messageFromRecordedEvent,
+  streamIdOf,
+  TRUST_CHECK_CATEGORY,
+} from '@sigillum/contracts';
 import { describeCertificate } from '@sigillum/crypto';
 import type { EventStore } from '@sigillum/eventstore';
 import { pendingEvent } from '@sigillum/testing';
@@ -23,7 +33,12 @@ const party = () => randomUUID();
 
 /** A story with UUIDs for ids and parties, as the HTTP routes parse them. */
 function story(options: { consignment: 'basic' | 'consent'; recipients?: number }): CorrespondenceStory {
-  return new CorrespondenceStory({ ids: 'uuid', consignment: options.consignment, senderId: party(), recipientIds: Array.from({ length: options.recipients ?? 1 }, party) });
+  return new CorrespondenceStory({
+    ids: 'uuid',
+    consignment: options.consignment,
+    senderId: party(),
+    recipientIds: Array.from({ length: options.recipients ?? 1 }, party),
+  });
 }
 
 /**
@@ -74,8 +89,14 @@ export async function writeRealisticLog(store: EventStore, log: RealisticLog, si
   const states = new Map<string, EvidenceState>();
   const positions = new Map<CorrespondenceStory, number>(log.all.map((s) => [s, 0]));
   for (const s of log.all) {
-    for (const [checkId, answer] of Object.entries(s.trustChecks)) await store.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
-    for (const job of s.jobEvents) await store.append(streamIdOf(JOB_CATEGORY, job.tokenId), job.events.map((e) => pendingEvent(e.type, e.data)), 'any');
+    for (const [checkId, answer] of Object.entries(s.trustChecks))
+      await store.append(streamIdOf(TRUST_CHECK_CATEGORY, checkId), [pendingEvent('TrustCheckAnswered', answer)], 'any');
+    for (const job of s.jobEvents)
+      await store.append(
+        streamIdOf(JOB_CATEGORY, job.tokenId),
+        job.events.map((e) => pendingEvent(e.type, e.data)),
+        'any',
+      );
   }
   let remaining = true;
   while (remaining) {
@@ -87,15 +108,30 @@ export async function writeRealisticLog(store: EventStore, log: RealisticLog, si
       remaining = true;
       positions.set(s, from + batch.length);
       for (const source of batch) {
-        await store.append(streamIdOf(source.category, s.correspondenceId), [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })], 'any');
+        await store.append(
+          streamIdOf(source.category, s.correspondenceId),
+          [pendingEvent(source.event.type, source.event.data, { eventId: source.eventId })],
+          'any',
+        );
       }
       if (!decider) continue;
       const state = states.get(s.correspondenceId) ?? initialState();
       const events = decider.decide(
-        { type: 'RecordEvidence', correspondenceId: s.correspondenceId, sources: s.sources.slice(0, from + batch.length), context: s.context, recordedAt: new Date().toISOString() },
+        {
+          type: 'RecordEvidence',
+          correspondenceId: s.correspondenceId,
+          sources: s.sources.slice(0, from + batch.length),
+          context: s.context,
+          recordedAt: new Date().toISOString(),
+        },
         state,
       );
-      if (events.length > 0) await store.append(streamIdOf(EVIDENCE_CATEGORY, s.correspondenceId), events.map((e) => pendingEvent(e.type, e.data)), 'any');
+      if (events.length > 0)
+        await store.append(
+          streamIdOf(EVIDENCE_CATEGORY, s.correspondenceId),
+          events.map((e) => pendingEvent(e.type, e.data)),
+          'any',
+        );
       states.set(s.correspondenceId, foldEvents({ initialState: () => state, evolve }, events));
     }
   }

@@ -71,7 +71,9 @@ describe('loadOidcConfig', () => {
   });
 
   it('wants https, except on a loopback address', () => {
-    expect(problemsOf({ ...base, OIDC_ISSUER: 'http://id.example.org' })).toEqual([expect.stringMatching(/^OIDC_ISSUER="http:\/\/id.example.org" must be an https URL/)]);
+    expect(problemsOf({ ...base, OIDC_ISSUER: 'http://id.example.org' })).toEqual([
+      expect.stringMatching(/^OIDC_ISSUER="http:\/\/id.example.org" must be an https URL/),
+    ]);
     expect(problemsOf({ ...base, OIDC_ISSUER: 'not a url' })).toEqual(['OIDC_ISSUER="not a url" is not a URL']);
     expect(problemsOf({ ...base, OIDC_JWKS_URI: 'http://keys.example.org/jwks' })[0]).toMatch(/^OIDC_JWKS_URI=.* must be an https URL/);
     expect(problemsOf({ ...base, OIDC_ISSUER: 'https://id.example.org/?realm=x' })[0]).toMatch(/must not carry a query/);
@@ -93,7 +95,9 @@ describe('loadOidcConfig', () => {
     ]);
     expect(problemsOf({ ...base, OIDC_ROLE_MAP: 'admin' })[0]).toMatch(/^OIDC_ROLE_MAP entry "admin" must read <external role>=<staff role>/);
     expect(problemsOf({ ...base, OIDC_ROLE_MAP: ',' })[0]).toMatch(/^OIDC_ROLE_MAP is set but maps nothing/);
-    expect(problemsOf({ ...base, OIDC_ROLES_CLAIM: 'realm_access..roles' })[0]).toMatch(/^OIDC_ROLES_CLAIM="realm_access..roles" must be a claim name or a dotted path/);
+    expect(problemsOf({ ...base, OIDC_ROLES_CLAIM: 'realm_access..roles' })[0]).toMatch(
+      /^OIDC_ROLES_CLAIM="realm_access..roles" must be a claim name or a dotted path/,
+    );
     expect(problemsOf({ ...base, OIDC_ROLES_CLAIM: 'my roles' })[0]).toMatch(/^OIDC_ROLES_CLAIM/);
     expect(loadOidcConfig({ ...base, OIDC_ROLES_CLAIM: 'https://sigillum.example.org/roles' })?.rolesClaim).toBe('https://sigillum.example.org/roles');
   });

@@ -10,14 +10,32 @@ export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 /** Every variable the OIDC staff sign-in reads, with its default; the README's table says the same. */
 export const OIDC_ENVIRONMENT = {
-  OIDC_ISSUER: { default: '', help: 'issuer identifier of the OpenID Connect provider staff sign in with (https; http only on a loopback address); set, it enables OIDC staff tokens' },
-  OIDC_AUDIENCE: { default: '', help: 'the audience (aud) staff access tokens must carry for this server, or a comma list of accepted ones; required with OIDC_ISSUER' },
-  OIDC_ROLES_CLAIM: { default: 'roles', help: 'claim holding the roles: a name, or a dotted path such as realm_access.roles; an array or a space-separated string' },
-  OIDC_ROLE_MAP: { default: '', help: 'external role names to staff roles, "idp-name=role,…" (e.g. sigillum-admin=admin); set, only the names it lists grant roles' },
+  OIDC_ISSUER: {
+    default: '',
+    help: 'issuer identifier of the OpenID Connect provider staff sign in with (https; http only on a loopback address); set, it enables OIDC staff tokens',
+  },
+  OIDC_AUDIENCE: {
+    default: '',
+    help: 'the audience (aud) staff access tokens must carry for this server, or a comma list of accepted ones; required with OIDC_ISSUER',
+  },
+  OIDC_ROLES_CLAIM: {
+    default: 'roles',
+    help: 'claim holding the roles: a name, or a dotted path such as realm_access.roles; an array or a space-separated string',
+  },
+  OIDC_ROLE_MAP: {
+    default: '',
+    help: 'external role names to staff roles, "idp-name=role,…" (e.g. sigillum-admin=admin); set, only the names it lists grant roles',
+  },
   OIDC_JWKS_URI: { default: '', help: "the issuer's key set; discovered from <OIDC_ISSUER>/.well-known/openid-configuration at first use when not set" },
-  OIDC_ALGORITHMS: { default: 'RS256,PS256,ES256,EdDSA', help: `signature algorithms accepted, a comma list of ${ASYMMETRIC_ALGORITHMS.join(', ')} (never HS* or none)` },
+  OIDC_ALGORITHMS: {
+    default: 'RS256,PS256,ES256,EdDSA',
+    help: `signature algorithms accepted, a comma list of ${ASYMMETRIC_ALGORITHMS.join(', ')} (never HS* or none)`,
+  },
   OIDC_CLOCK_TOLERANCE_SECONDS: { default: '30', help: 'clock skew allowed on exp and nbf (0-300 seconds)' },
-  OIDC_HTTP_TIMEOUT_MS: { default: '3000', help: 'longest wait for the issuer (discovery, key set) before a staff request is refused with staff.issuer-unreachable (100-30000)' },
+  OIDC_HTTP_TIMEOUT_MS: {
+    default: '3000',
+    help: 'longest wait for the issuer (discovery, key set) before a staff request is refused with staff.issuer-unreachable (100-30000)',
+  },
 } as const;
 
 export type OidcVariable = keyof typeof OIDC_ENVIRONMENT;
@@ -121,12 +139,16 @@ export function loadOidcConfig(env: NodeJS.ProcessEnv): OidcConfig | null {
     .map((audience) => audience.trim())
     .filter((audience) => audience !== '');
   if (audiences.length === 0) {
-    problems.push("OIDC_AUDIENCE is required when OIDC_ISSUER is set: the audience (aud) the issuer writes into access tokens meant for this server, so a token issued for another application is refused");
+    problems.push(
+      'OIDC_AUDIENCE is required when OIDC_ISSUER is set: the audience (aud) the issuer writes into access tokens meant for this server, so a token issued for another application is refused',
+    );
   }
 
   const rolesClaim = read('OIDC_ROLES_CLAIM');
   if (/\s/.test(rolesClaim) || rolesClaim.split('.').some((segment) => segment === '')) {
-    problems.push(`OIDC_ROLES_CLAIM="${rolesClaim}" must be a claim name or a dotted path of names (e.g. realm_access.roles), without spaces or empty segments`);
+    problems.push(
+      `OIDC_ROLES_CLAIM="${rolesClaim}" must be a claim name or a dotted path of names (e.g. realm_access.roles), without spaces or empty segments`,
+    );
   }
 
   const rawMap = given('OIDC_ROLE_MAP');
@@ -139,11 +161,16 @@ export function loadOidcConfig(env: NodeJS.ProcessEnv): OidcConfig | null {
   }
 
   const algorithms: AsymmetricAlgorithm[] = [];
-  for (const name of read('OIDC_ALGORITHMS').split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const name of read('OIDC_ALGORITHMS')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
     if ((ASYMMETRIC_ALGORITHMS as readonly string[]).includes(name)) {
       if (!algorithms.includes(name as AsymmetricAlgorithm)) algorithms.push(name as AsymmetricAlgorithm);
     } else if (/^HS\d+$/i.test(name) || name.toLowerCase() === 'none') {
-      problems.push(`OIDC_ALGORITHMS: "${name}" is refused: staff tokens must be signed with the issuer's private key (a shared secret or no signature would let others mint them); use ${ASYMMETRIC_ALGORITHMS.join(', ')}`);
+      problems.push(
+        `OIDC_ALGORITHMS: "${name}" is refused: staff tokens must be signed with the issuer's private key (a shared secret or no signature would let others mint them); use ${ASYMMETRIC_ALGORITHMS.join(', ')}`,
+      );
     } else {
       problems.push(`OIDC_ALGORITHMS: "${name}" is not one of ${ASYMMETRIC_ALGORITHMS.join(', ')}`);
     }

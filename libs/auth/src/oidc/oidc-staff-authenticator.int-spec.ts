@@ -13,7 +13,12 @@ jest.setTimeout(60_000);
 /** A logger that keeps what it is told, so the tests read the warnings and the output stays quiet. */
 function quietLogger() {
   const lines: string[] = [];
-  return { lines, log: (m: unknown) => void lines.push(`log ${m}`), warn: (m: unknown) => void lines.push(`warn ${m}`), debug: (m: unknown) => void lines.push(`debug ${m}`) };
+  return {
+    lines,
+    log: (m: unknown) => void lines.push(`log ${m}`),
+    warn: (m: unknown) => void lines.push(`warn ${m}`),
+    debug: (m: unknown) => void lines.push(`debug ${m}`),
+  };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<AuthenticationError> {
@@ -149,7 +154,7 @@ describe('OidcStaffAuthenticator against a real OpenID Connect provider (oidc-pr
   describe('forgeries made by hand (the attack itself)', () => {
     const claims = () => ({ iss: idp.issuer, aud: idp.audience, sub: 'mallory', roles: ['admin'], exp: Math.floor(Date.now() / 1000) + 300 });
 
-    it('refuses HS256, even keyed with the issuer\'s public key (algorithm confusion): staff.token-algorithm', async () => {
+    it("refuses HS256, even keyed with the issuer's public key (algorithm confusion): staff.token-algorithm", async () => {
       const jwks = (await (await fetch(idp.jwksUri)).json()) as { keys: Array<Record<string, string>> };
       const rsa = jwks.keys.find((key) => key.kty === 'RSA')!;
       const publicPem = createPublicKey({ key: rsa, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
@@ -230,7 +235,10 @@ describe('OidcStaffAuthenticator against a real OpenID Connect provider (oidc-pr
         .setExpirationTime('5m')
         .sign(privateKey);
       for (const env of [{}, { OIDC_JWKS_URI: `${issuer}/jwks` }]) {
-        const stuck = OidcStaffAuthenticator.fromEnv({ OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'sigillum', OIDC_HTTP_TIMEOUT_MS: '300', ...env }, { logger: quietLogger() })!;
+        const stuck = OidcStaffAuthenticator.fromEnv(
+          { OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'sigillum', OIDC_HTTP_TIMEOUT_MS: '300', ...env },
+          { logger: quietLogger() },
+        )!;
         const started = Date.now();
         const error = await refusal(stuck.authenticate(token));
         expect(Date.now() - started).toBeLessThan(1500);

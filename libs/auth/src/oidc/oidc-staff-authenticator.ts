@@ -1,15 +1,5 @@
 import { Logger } from '@nestjs/common';
-import {
-  createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JWK,
-  type JWTPayload,
-  type KeyLike,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWK, type JWTPayload, type KeyLike, type JWTVerifyGetKey } from 'jose';
 import { AuthenticationError, type StaffAuthenticator, type StaffPrincipal } from '../authenticators';
 import { isStaffRole, STAFF_ROLES, type StaffRole } from '../principal';
 import { describeOidcConfig, loadOidcConfig, type OidcConfig } from './oidc-config';
@@ -202,13 +192,20 @@ export class OidcStaffAuthenticator implements StaffAuthenticator {
         case 'iss':
           return new AuthenticationError('staff.token-issuer', `The staff token was not issued by ${this.config.issuer}, the issuer this server trusts`);
         case 'nbf':
-          return new AuthenticationError('staff.token-not-yet-valid', 'The staff token is not valid yet (nbf); check the clocks of the issuer and of this server');
+          return new AuthenticationError(
+            'staff.token-not-yet-valid',
+            'The staff token is not valid yet (nbf); check the clocks of the issuer and of this server',
+          );
         default:
           return new AuthenticationError('staff.token-invalid', `The staff token's ${error.claim} claim does not hold: ${error.message}`);
       }
     }
     if (error instanceof errors.JOSEAlgNotAllowed) return this.refusedAlgorithm(undefined);
-    if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    if (
+      error instanceof errors.JWSSignatureVerificationFailed ||
+      error instanceof errors.JWKSNoMatchingKey ||
+      error instanceof errors.JWKSMultipleMatchingKeys
+    ) {
       return new AuthenticationError('staff.token-signature', `The staff token's signature does not verify with the keys ${this.config.issuer} publishes`);
     }
     if (error instanceof errors.JOSEError) {

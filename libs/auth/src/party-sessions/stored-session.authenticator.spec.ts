@@ -5,7 +5,13 @@ const requested = { type: 'SessionRequested', version: 1, data: { sessionId: 's'
 const opened = {
   type: 'SessionOpened',
   version: 1,
-  data: { sessionId: 's', credentialDigest: 'ab'.repeat(32), openedAt: '2026-12-02T10:00:00Z', idleTimeoutSeconds: 900, absoluteExpiresAt: '2026-12-02T18:00:00Z' },
+  data: {
+    sessionId: 's',
+    credentialDigest: 'ab'.repeat(32),
+    openedAt: '2026-12-02T10:00:00Z',
+    idleTimeoutSeconds: 900,
+    absoluteExpiresAt: '2026-12-02T18:00:00Z',
+  },
 } as SessionEvent;
 
 describe('storedSessionState: what a process without the domicile knows of a session', () => {
@@ -15,7 +21,12 @@ describe('storedSessionState: what a process without the domicile knows of a ses
   });
 
   it('is open with its user, digest and absolute end once opened', () => {
-    expect(storedSessionState([requested, opened])).toEqual({ status: 'open', userId: 'ada', credentialDigest: 'ab'.repeat(32), absoluteExpiresAt: '2026-12-02T18:00:00Z' });
+    expect(storedSessionState([requested, opened])).toEqual({
+      status: 'open',
+      userId: 'ada',
+      credentialDigest: 'ab'.repeat(32),
+      absoluteExpiresAt: '2026-12-02T18:00:00Z',
+    });
   });
 
   it('is ended once closed, expired or locked', () => {

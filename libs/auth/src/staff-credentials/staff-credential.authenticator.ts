@@ -42,6 +42,9 @@ export class StaffCredentialAuthenticator implements StaffAuthenticator, OnModul
 
   async load(credentialId: string): Promise<StaffCredentialState> {
     const recorded = await this.store.readStream(streamIdOf(STAFF_CATEGORY, credentialId));
-    return foldEvents(staffCredentialDecider, recorded.map(({ event }) => event as StaffEvent));
+    return foldEvents(
+      staffCredentialDecider,
+      recorded.map(({ event }) => event as StaffEvent),
+    );
   }
 }

@@ -20,7 +20,14 @@ describe('staff credential decider', () => {
     expect(event).toEqual({
       type: 'StaffCredentialIssued',
       version: 1,
-      data: { credentialId: 'c1', subject: 'ada@operator.example', roles: ['registrar'], secretDigest: 'ab'.repeat(32), issuedBy: 'first-start', issuedAt: now.toISOString() },
+      data: {
+        credentialId: 'c1',
+        subject: 'ada@operator.example',
+        roles: ['registrar'],
+        secretDigest: 'ab'.repeat(32),
+        issuedBy: 'first-start',
+        issuedAt: now.toISOString(),
+      },
     });
     expect(() => decider.decide(issue, given(issue))).toThrow(DomainError);
   });

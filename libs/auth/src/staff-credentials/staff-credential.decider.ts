@@ -5,8 +5,26 @@ export type StaffRoleName = (typeof STAFF_ROLE_NAMES)[number];
 /** One staff credential's life: issued once, revoked at most once. */
 export type StaffCredentialState =
   | { readonly status: 'none' }
-  | { readonly status: 'active'; readonly credentialId: string; readonly subject: string; readonly roles: readonly StaffRoleName[]; readonly secretDigest: string; readonly issuedAt: string; readonly issuedBy: string }
-  | { readonly status: 'revoked'; readonly credentialId: string; readonly subject: string; readonly roles: readonly StaffRoleName[]; readonly secretDigest: string; readonly issuedAt: string; readonly issuedBy: string; readonly revokedAt: string; readonly reason: string };
+  | {
+      readonly status: 'active';
+      readonly credentialId: string;
+      readonly subject: string;
+      readonly roles: readonly StaffRoleName[];
+      readonly secretDigest: string;
+      readonly issuedAt: string;
+      readonly issuedBy: string;
+    }
+  | {
+      readonly status: 'revoked';
+      readonly credentialId: string;
+      readonly subject: string;
+      readonly roles: readonly StaffRoleName[];
+      readonly secretDigest: string;
+      readonly issuedAt: string;
+      readonly issuedBy: string;
+      readonly revokedAt: string;
+      readonly reason: string;
+    };
 
 export type StaffCredentialCommand =
   | {

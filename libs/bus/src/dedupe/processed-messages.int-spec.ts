@@ -30,10 +30,14 @@ describe('ProcessedMessages on SQLite', () => {
   it('deduplicate() drops a redelivered id, per group, and marks only after success', async () => {
     const handled: string[] = [];
     let fail = true;
-    const handler = deduplicate('g1', async (m) => {
-      if (fail) throw new Error('not yet');
-      handled.push(m.id);
-    }, store);
+    const handler = deduplicate(
+      'g1',
+      async (m) => {
+        if (fail) throw new Error('not yet');
+        handled.push(m.id);
+      },
+      store,
+    );
 
     await expect(handler(message('a'))).rejects.toThrow('not yet');
     expect(store.wasProcessed('g1', 'a')).toBe(false);
@@ -47,10 +51,14 @@ describe('ProcessedMessages on SQLite', () => {
 
   it('deduplicateInTransaction() applies and marks together, and rolls both back when the work fails', async () => {
     const insert = db.prepare('INSERT INTO effects (message_id) VALUES (?)');
-    const handler = deduplicateInTransaction('g', (m) => {
-      insert.run(m.id);
-      if (m.id === 'bad') throw new Error('constraint');
-    }, store);
+    const handler = deduplicateInTransaction(
+      'g',
+      (m) => {
+        insert.run(m.id);
+        if (m.id === 'bad') throw new Error('constraint');
+      },
+      store,
+    );
 
     await handler(message('a'));
     await handler(message('a'));

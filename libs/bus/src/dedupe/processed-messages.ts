@@ -65,12 +65,14 @@ export class SqliteProcessedMessages implements ProcessedMessages {
    * `work` must be synchronous and write only to this Database (better-sqlite3 transactions cannot span an await).
    */
   runOnce(group: string, messageId: string, work: () => void): boolean {
-    return this.db.transaction(() => {
-      if (this.wasProcessed(group, messageId)) return false;
-      work();
-      this.markProcessed(group, messageId);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.wasProcessed(group, messageId)) return false;
+        work();
+        this.markProcessed(group, messageId);
+        return true;
+      })
+      .immediate();
   }
 }
 

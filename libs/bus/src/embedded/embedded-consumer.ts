@@ -166,8 +166,7 @@ export class EmbeddedConsumer implements BusConsumer {
    * are merged, which gives exactly the first `limit` rows overall; one read transaction = one snapshot.
    */
   private readPage(limit: number): MessageRow[] {
-    const read = () =>
-      this.topics.flatMap((topic) => this.bus.statements.page.all(topic, this.readPositions.get(topic) ?? 0, limit) as MessageRow[]);
+    const read = () => this.topics.flatMap((topic) => this.bus.statements.page.all(topic, this.readPositions.get(topic) ?? 0, limit) as MessageRow[]);
     const rows = this.topics.length === 1 ? read() : this.bus.database.transaction(read)();
     return this.topics.length === 1 ? rows : rows.sort((a, b) => a.offset - b.offset).slice(0, limit);
   }
@@ -302,10 +301,12 @@ export class EmbeddedConsumer implements BusConsumer {
     const advanced = this.doneRange();
     const toWrite = new Map([...[...this.dirty].map((topic) => [topic, this.checkpoints.get(topic)!] as const), ...advanced.offsets]);
     try {
-      this.bus.database.transaction(() => {
-        this.bus.statements.insertDeadLetter.run(deadLetterTopic, JSON.stringify(headers), this.options.group, row.offset);
-        for (const [topic, offset] of toWrite) this.bus.statements.saveCheckpoint.run(this.options.group, topic, offset);
-      }).immediate();
+      this.bus.database
+        .transaction(() => {
+          this.bus.statements.insertDeadLetter.run(deadLetterTopic, JSON.stringify(headers), this.options.group, row.offset);
+          for (const [topic, offset] of toWrite) this.bus.statements.saveCheckpoint.run(this.options.group, topic, offset);
+        })
+        .immediate();
     } catch (error) {
       entry.done = false;
       throw error;

@@ -254,7 +254,12 @@ describe('EmbeddedEventBus', () => {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
       expect(tables).toEqual(expect.arrayContaining(['bus_checkpoints', 'bus_messages', 'events', 'schema_versions', 'streams']));
       const versions = db.prepare('SELECT component, version FROM schema_versions ORDER BY component').all();
-      expect(versions).toEqual(expect.arrayContaining([{ component: 'bus', version: 3 }, { component: 'eventstore', version: 1 }]));
+      expect(versions).toEqual(
+        expect.arrayContaining([
+          { component: 'bus', version: 3 },
+          { component: 'eventstore', version: 1 },
+        ]),
+      );
     });
   });
 });

@@ -102,9 +102,7 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   private closed = false;
   /** @internal for EmbeddedConsumer */
   readonly statements: EmbeddedStatements;
-  private readonly insertBatch: Database.Transaction<
-    (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => number
-  >;
+  private readonly insertBatch: Database.Transaction<(messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => number>;
 
   constructor(options: EmbeddedEventBusOptions | Database.Database) {
     const { db, ...tuning } = 'prepare' in options ? { db: options } : options;
@@ -124,10 +122,19 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
       let inserted = 0;
       messages.forEach((message, index) => {
         inserted += this.statements.insert.run(
-          message.topic, message.key, message.id, message.type, message.source, message.time,
-          message.correlationId, message.causationId, message.dataVersion, data[index],
+          message.topic,
+          message.key,
+          message.id,
+          message.type,
+          message.source,
+          message.time,
+          message.correlationId,
+          message.causationId,
+          message.dataVersion,
+          data[index],
           // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
-          message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null, '',
+          message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null,
+          '',
         ).changes;
       });
       alsoInTransaction?.();
@@ -188,15 +195,17 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
         `consume() for group "${options.group}": maxInFlight must be an integer >= 1 (got ${JSON.stringify(maxInFlight)}); 1 handles one message at a time.`,
       );
     }
-    this.db.transaction(() => {
-      for (const topic of new Set(options.topics)) {
-        // Known from now on: the log is not pruned past this group's checkpoint (0 until it has one).
-        this.statements.subscribe.run(options.group, topic, Date.now());
-        // fromBeginning: false persists "latest" now, so that whatever is published after consume() resolves is
-        // delivered, even to a standby.
-        if (options.fromBeginning === false) this.statements.initCheckpointAtEnd.run(options.group, topic, topic);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const topic of new Set(options.topics)) {
+          // Known from now on: the log is not pruned past this group's checkpoint (0 until it has one).
+          this.statements.subscribe.run(options.group, topic, Date.now());
+          // fromBeginning: false persists "latest" now, so that whatever is published after consume() resolves is
+          // delivered, even to a standby.
+          if (options.fromBeginning === false) this.statements.initCheckpointAtEnd.run(options.group, topic, topic);
+        }
+      })
+      .immediate();
     const consumer = new EmbeddedConsumer(this, options, policy, maxInFlight, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     consumer.start();
@@ -238,10 +247,12 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   forgetGroup(group: string): void {
     this.assertOpen('forget a group');
     if (this.shared.groupTails.has(group)) throw new Error(`Group "${group}" is consuming in this process; stop its consumer before forgetting it.`);
-    this.db.transaction(() => {
-      this.statements.forgetSubscriptions.run(group);
-      this.statements.forgetCheckpoints.run(group);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.statements.forgetSubscriptions.run(group);
+        this.statements.forgetCheckpoints.run(group);
+      })
+      .immediate();
   }
 
   // ---- @internal: used by EmbeddedConsumer ----

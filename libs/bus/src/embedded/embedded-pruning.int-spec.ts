@@ -276,7 +276,13 @@ describe('EmbeddedEventBus log pruning', () => {
     const ownBus = new EmbeddedEventBus({ db: own, pruning: false, logger: quiet });
     const live = newGroup('live');
     // The live group consumes through the bus the pruner serves: seen at every pass.
-    const pruner = new LogPruner(own, { retainMs: 60_000, groupExpiryMs: 3_600_000 }, quiet, () => now, () => [live]);
+    const pruner = new LogPruner(
+      own,
+      { retainMs: 60_000, groupExpiryMs: 3_600_000 },
+      quiet,
+      () => now,
+      () => [live],
+    );
     const seqs = () => own.prepare('SELECT count(*) FROM bus_messages WHERE topic = ?').pluck().get(topic) as number;
     try {
       await ownBus.publish(messagesOf(topic, 4));

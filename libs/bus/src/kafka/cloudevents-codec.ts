@@ -76,9 +76,7 @@ export function fromKafkaMessage(topic: string, partition: number, record: Pick<
 
   const contentType = header(CloudEventHeaders.contentType);
   if (contentType !== undefined && /^application\/cloudevents(\+|-batch)/i.test(contentType)) {
-    throw new PoisonMessageError(
-      `structured-mode CloudEvent (content-type ${contentType}); send binary mode: ce_* headers and the data as the value`,
-    );
+    throw new PoisonMessageError(`structured-mode CloudEvent (content-type ${contentType}); send binary mode: ce_* headers and the data as the value`);
   }
   const specVersion = required(CloudEventHeaders.specVersion);
   if (specVersion !== CLOUDEVENTS_SPEC_VERSION) {

@@ -42,7 +42,8 @@ export class KafkaConsumer implements BusConsumer {
     this.batches = new OrderedBatchConsumer(
       this.controller.signal,
       (record) => this.handle(record),
-      (error) => this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
+      (error) =>
+        this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
       options.group,
     );
   }
@@ -65,7 +66,11 @@ export class KafkaConsumer implements BusConsumer {
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({ ...runConfig, eachBatch: this.batches.eachBatch });
     // Resolving only once the group is joined makes "consume, then publish" deliver, as on the embedded bus.
-    const timedOut = await withTimeout(joined.then(() => false), joinTimeoutMs, '').catch(() => true);
+    const timedOut = await withTimeout(
+      joined.then(() => false),
+      joinTimeoutMs,
+      '',
+    ).catch(() => true);
     if (timedOut) {
       this.bus.log.warn(`Group ${this.group} has not joined after ${joinTimeoutMs} ms; it keeps trying in the background.`);
     }
@@ -119,12 +124,7 @@ export class KafkaConsumer implements BusConsumer {
    * The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders, to `<topic>.dlq` on the
    * wire (prefixed); the headers name the logical topic and group, as the bus delivers them.
    */
-  private async deadLetter(
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    outcome: { attempts: number; reason: string },
-  ): Promise<void> {
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, outcome: { attempts: number; reason: string }): Promise<void> {
     const deadLetterTopic = this.bus.wireTopic(Topics.deadLetterOf(topic));
     const headers = {
       ...message.headers,
@@ -140,8 +140,6 @@ export class KafkaConsumer implements BusConsumer {
     await this.bus.ensureTopics([deadLetterTopic]);
     await this.bus.send((producer) => producer.send({ topic: deadLetterTopic, acks: -1, messages: [{ key: message.key, value: message.value, headers }] }));
     recordDeadLetter(topic, this.options.group);
-    this.bus.log.warn(
-      `Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`,
-    );
+    this.bus.log.warn(`Group ${this.group} dead-lettered ${topic}[${partition}]@${message.offset} to ${deadLetterTopic}: ${outcome.reason}`);
   }
 }

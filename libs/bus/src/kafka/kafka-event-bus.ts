@@ -1,15 +1,5 @@
 import { type BusMessage } from '@sigillum/contracts';
-import {
-  Kafka,
-  Partitioners,
-  logLevel,
-  type Admin,
-  type KafkaConfig,
-  type LogEntry,
-  type Message,
-  type Producer,
-  type ProducerConfig,
-} from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type KafkaConfig, type LogEntry, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { TopicProvisioner } from './topic-readiness';
 import { checkedTopicPrefix, withoutPrefix } from './topic-prefix';
 import { fatalProducerFault } from './producer-faults';

@@ -279,11 +279,12 @@ if (!brokers) {
     it('(d) a wrong password, an unknown user and a client without SASL are refused', async () => {
       const attempt = (kafka: Kafka) => {
         const admin = kafka.admin();
-        return admin.connect().then(() => admin.listTopics()).finally(() => admin.disconnect());
+        return admin
+          .connect()
+          .then(() => admin.listTopics())
+          .finally(() => admin.disconnect());
       };
-      expect(await failure(attempt(client(partnerUser, `${partnerPassword}x`, { retry: { retries: 0 } })))).toMatch(
-        /SASL SCRAM SHA512 authentication failed/,
-      );
+      expect(await failure(attempt(client(partnerUser, `${partnerPassword}x`, { retry: { retries: 0 } })))).toMatch(/SASL SCRAM SHA512 authentication failed/);
       expect(await failure(attempt(client(appUser, 'not-the-password', { retry: { retries: 0 } })))).toMatch(/Authentication failed/i);
       expect(await failure(attempt(client(`nobody-${run}`, 'whatever-password', { retry: { retries: 0 } })))).toMatch(/Authentication failed/i);
       const wrongBus = new KafkaEventBus({
@@ -298,7 +299,14 @@ if (!brokers) {
       expect(health.up).toBe(false);
       expect(health.detail).toMatch(/refused the login: check KAFKA_SASL_MECHANISM/);
       expect(health.detail).not.toContain('not-the-password');
-      const plain = new Kafka({ clientId: 'secure-e2e-plain', brokers: brokerList, logLevel: logLevel.NOTHING, connectionTimeout: 2_000, requestTimeout: 3_000, retry: { retries: 0 } });
+      const plain = new Kafka({
+        clientId: 'secure-e2e-plain',
+        brokers: brokerList,
+        logLevel: logLevel.NOTHING,
+        connectionTimeout: 2_000,
+        requestTimeout: 3_000,
+        retry: { retries: 0 },
+      });
       await expect(attempt(plain)).rejects.toThrow();
     });
   });

@@ -6,7 +6,6 @@ import { createErrorFromCode, FakeKafkaClient as FakeClient, fromSend } from './
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
-
 /** As kafkajs' retrier gives up on a broker that does not answer. */
 const retriesExceeded = (text: string) => {
   const connection = new KafkaJSConnectionError(text);
@@ -20,9 +19,17 @@ describe('fatalProducerFault', () => {
     ['UNKNOWN_PRODUCER_ID (59)', fromSend(59), /UNKNOWN_PRODUCER_ID/],
     ['INVALID_PRODUCER_ID_MAPPING (49)', fromSend(49), /INVALID_PRODUCER_ID_MAPPING/],
     ['the bare protocol error', createErrorFromCode(45), /OUT_OF_ORDER_SEQUENCE_NUMBER/],
-    ['a fenced producer (code 90, unknown to kafkajs 2.2.4)', new KafkaJSError('There is a newer producer with the same transactionalId which fences the current one.'), /fences/],
+    [
+      'a fenced producer (code 90, unknown to kafkajs 2.2.4)',
+      new KafkaJSError('There is a newer producer with the same transactionalId which fences the current one.'),
+      /fences/,
+    ],
     ['a disconnected producer', new KafkaJSError('The producer is disconnected'), /disconnected/],
-    ['a disconnecting producer', new KafkaJSNonRetriableError("The producer is disconnecting; therefore, it can't safely accept messages anymore"), /disconnecting/],
+    [
+      'a disconnecting producer',
+      new KafkaJSNonRetriableError("The producer is disconnecting; therefore, it can't safely accept messages anymore"),
+      /disconnecting/,
+    ],
     ['any other non-retriable error from send', new KafkaJSNonRetriableError('Invalid message without value'), /KafkaJSNonRetriableError: Invalid message/],
     ['one inside our own wrapper', new Error('Publishing 1 message(s) failed', { cause: fromSend(45) }), /OUT_OF_ORDER/],
     ['one among aggregated errors', Object.assign(new Error('several'), { errors: [new Error('x'), fromSend(59)] }), /UNKNOWN_PRODUCER_ID/],

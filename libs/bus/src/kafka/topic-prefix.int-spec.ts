@@ -57,12 +57,10 @@ if (!brokers) {
 
   describe('KafkaEventBus with a topic prefix', () => {
     // Everything the port promises holds under a prefix: the adapter is as logical as without one.
-    eventBusContract(
-      'kafka (kafkajs) with KAFKA_TOPIC_PREFIX',
-      async () => new KafkaEventBus(busOptions(`p${randomBytes(3).toString('hex')}.`)),
-      undefined,
-      { testTimeoutMs: 60_000, waitMs: 30_000 },
-    );
+    eventBusContract('kafka (kafkajs) with KAFKA_TOPIC_PREFIX', async () => new KafkaEventBus(busOptions(`p${randomBytes(3).toString('hex')}.`)), undefined, {
+      testTimeoutMs: 60_000,
+      waitMs: 30_000,
+    });
   });
 
   describe('two deployments (prefixes a. and b.) on one broker', () => {

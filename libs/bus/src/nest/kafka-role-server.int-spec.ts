@@ -60,7 +60,13 @@ if (!brokers) {
     const rawConsumers: Consumer[] = [];
 
     beforeAll(async () => {
-      bus = new KafkaEventBus({ brokers: brokerList, clientId: `krs-test-${randomBytes(3).toString('hex')}`, consumer: consumerTuning, logger: quiet, logLevel: 'error' });
+      bus = new KafkaEventBus({
+        brokers: brokerList,
+        clientId: `krs-test-${randomBytes(3).toString('hex')}`,
+        consumer: consumerTuning,
+        logger: quiet,
+        logLevel: 'error',
+      });
       raw = new Kafka({ clientId: 'krs-test-raw', brokers: brokerList, logLevel: logLevel.NOTHING });
       admin = raw.admin();
       await admin.connect();

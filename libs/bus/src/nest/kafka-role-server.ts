@@ -4,15 +4,7 @@ import { Topics, type DeliveredMessage } from '@sigillum/contracts';
 import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
-import {
-  deadLetterHeaders,
-  deliverWithRetries,
-  isPoison,
-  poisonReason,
-  retryPolicy,
-  type DeliveryOutcome,
-  type RetryPolicy,
-} from '../delivery-policy';
+import { deadLetterHeaders, deliverWithRetries, isPoison, poisonReason, retryPolicy, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
 import { TopicProvisioner } from '../kafka/topic-readiness';
@@ -209,7 +201,8 @@ export class KafkaRoleServer extends ServerKafka {
     const batches = new OrderedBatchConsumer(
       controller.signal,
       (record) => this.handleRecord(record, controller.signal),
-      (error) => this.busLog.warn(`Group ${this.group} could not commit on close (${(error as Error).message}); the last records handled will be delivered again.`),
+      (error) =>
+        this.busLog.warn(`Group ${this.group} could not commit on close (${(error as Error).message}); the last records handled will be delivered again.`),
       this.logicalGroup,
     );
     this.batches = batches;
@@ -313,12 +306,7 @@ export class KafkaRoleServer extends ServerKafka {
    * The original record, byte for byte (it may not even decode), plus the DeadLetterHeaders (logical topic and
    * group, as delivered), to `<topicPrefix><topic>.dlq`.
    */
-  private async deadLetter(
-    topic: string,
-    partition: number,
-    message: KafkaRecord['message'],
-    outcome: { attempts: number; reason: string },
-  ): Promise<void> {
+  private async deadLetter(topic: string, partition: number, message: KafkaRecord['message'], outcome: { attempts: number; reason: string }): Promise<void> {
     const deadLetterTopic = this.topicPrefix + Topics.deadLetterOf(topic);
     const headers = {
       ...message.headers,
@@ -353,7 +341,6 @@ export class KafkaRoleServer extends ServerKafka {
     return this.admin;
   }
 }
-
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -54,7 +54,14 @@ if (!brokers) {
     const apps: INestApplication[] = [];
 
     beforeAll(async () => {
-      bus = new KafkaEventBus({ brokers: brokerList, clientId: 'instances-test', topicPrefix: 'a.', consumer: consumerTuning, logger: quiet, logLevel: 'error' });
+      bus = new KafkaEventBus({
+        brokers: brokerList,
+        clientId: 'instances-test',
+        topicPrefix: 'a.',
+        consumer: consumerTuning,
+        logger: quiet,
+        logLevel: 'error',
+      });
       admin = new Kafka({ clientId: 'instances-test-admin', brokers: brokerList, logLevel: logLevel.NOTHING }).admin();
       await admin.connect();
     });
@@ -77,7 +84,15 @@ if (!brokers) {
       const seen: Seen = { work: [], view: [], groups: new Set() };
       @Module({ controllers: consumerFor(role, topic, seen, withView) as never })
       class InstanceModule {}
-      const common = { role, brokers: brokerList, topicPrefix: 'a.', clientId: 'instances-test', consumer: consumerTuning, logger: quiet, logLevel: 'error' as const };
+      const common = {
+        role,
+        brokers: brokerList,
+        topicPrefix: 'a.',
+        clientId: 'instances-test',
+        consumer: consumerTuning,
+        logger: quiet,
+        logLevel: 'error' as const,
+      };
       const work = new KafkaRoleServer({ ...common, ...options });
       const view = new KafkaRoleServer({ ...common, ...options, view: { instanceId } });
       const app = await NestFactory.create(InstanceModule, { logger: false });
@@ -120,7 +135,9 @@ if (!brokers) {
       expect(late.seen.work).toEqual([]);
 
       const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
-      expect(groups).toEqual(expect.arrayContaining([`a.sigillum.${role}`, `a.sigillum.${role}.view.one`, `a.sigillum.${role}.view.two`, `a.sigillum.${role}.view.late`]));
+      expect(groups).toEqual(
+        expect.arrayContaining([`a.sigillum.${role}`, `a.sigillum.${role}.view.one`, `a.sigillum.${role}.view.two`, `a.sigillum.${role}.view.late`]),
+      );
     }, 90_000);
 
     it('a role without view handlers starts no view consumer', async () => {

@@ -12,7 +12,11 @@ import { deadLettersTotal, eventHandlingSeconds } from './bus-metrics';
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-async function value(metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number; metricName?: string }[] }> }, labels: Record<string, string>, name?: string): Promise<number> {
+async function value(
+  metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number; metricName?: string }[] }> },
+  labels: Record<string, string>,
+  name?: string,
+): Promise<number> {
   const { values } = await metric.get();
   const match = values.find((v) => (!name || v.metricName === name) && Object.entries(labels).every(([key, wanted]) => v.labels[key] === wanted));
   return match?.value ?? 0;
@@ -43,7 +47,10 @@ describe('bus metrics and trace context on the embedded bus', () => {
       },
     });
     try {
-      await bus.publish([{ ...busMessage(topic, 'note-good', 0), traceparent: TRACEPARENT }, { ...busMessage(topic, 'note-bad', 0), traceparent: TRACEPARENT }]);
+      await bus.publish([
+        { ...busMessage(topic, 'note-good', 0), traceparent: TRACEPARENT },
+        { ...busMessage(topic, 'note-bad', 0), traceparent: TRACEPARENT },
+      ]);
       await eventually(async () => expect(await value(deadLettersTotal, { topic, group })).toBe(1), 10_000, 50);
       expect(seen.map((m) => m.traceparent)).toEqual([TRACEPARENT, TRACEPARENT]);
       expect(seen.every((m) => m.headers === undefined)).toBe(true);

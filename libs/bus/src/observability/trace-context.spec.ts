@@ -42,7 +42,14 @@ describe('W3C trace context', () => {
       streamRevision: 0,
       globalPosition: 1n,
       event: { type: 'NoteTaken', version: 1, data: { text: 'hello' } },
-      metadata: { eventId: message().id, correlationId: 'c-1', causationId: 'e-0', occurredAt: '2026-01-01T00:00:00.000Z', source: '/sigillum/demo', traceparent: TRACEPARENT },
+      metadata: {
+        eventId: message().id,
+        correlationId: 'c-1',
+        causationId: 'e-0',
+        occurredAt: '2026-01-01T00:00:00.000Z',
+        source: '/sigillum/demo',
+        traceparent: TRACEPARENT,
+      },
     };
     const bus = messageFromRecordedEvent(recorded, () => 'sigillum.note.events');
     expect(bus.traceparent).toBe(TRACEPARENT);

@@ -244,10 +244,7 @@ export class EventRelay {
   }
 
   /** Events not yet published, counted by reading the store within lagReadWaitMs; else the last count, dated. */
-  private async countLag(
-    checkpoint: bigint | undefined,
-    deadline = Date.now() + (this.options.lagReadWaitMs ?? 300),
-  ): Promise<{ lag: number; text: string }> {
+  private async countLag(checkpoint: bigint | undefined, deadline = Date.now() + (this.options.lagReadWaitMs ?? 300)): Promise<{ lag: number; text: string }> {
     this.lagRead ??= (async (): Promise<LagCount> => {
       try {
         const pending = await this.options.store.readAll({ after: checkpoint, maxCount: LAG_SCAN_LIMIT });
@@ -261,7 +258,10 @@ export class EventRelay {
       .finally(() => (this.lagRead = undefined));
     const reading = this.lagRead;
     let timer: NodeJS.Timeout | undefined;
-    const count = await Promise.race([reading, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))))]);
+    const count = await Promise.race([
+      reading,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())))),
+    ]);
     clearTimeout(timer);
     if (count) {
       // A read that another call started from an older checkpoint also counts events published since: count again.
@@ -340,7 +340,8 @@ export class EventRelay {
   /** Drops the buffer and resubscribes from the persisted checkpoint after a growing delay. */
   private fail(error: Error, generation: number, first?: RecordedEvent): void {
     if (generation !== this.generation || this.state !== 'running') {
-      if (this.state === 'stopped') this.logger.warn(`Relay "${this.name}" could not publish while stopping (${error.message}); it resumes from its checkpoint at the next start.`);
+      if (this.state === 'stopped')
+        this.logger.warn(`Relay "${this.name}" could not publish while stopping (${error.message}); it resumes from its checkpoint at the next start.`);
       return;
     }
     this.generation++;

@@ -46,102 +46,103 @@ describe.each(adapters)('relay and consumer kill-and-restart on the %s bus', (ad
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  it(
-    'projects every event exactly once, none lost, through a crash and a mid-stream stop',
-    async () => {
-      const store = new SqliteEventStore({ filename: storeFile, pollIntervalMs: 50 });
-      closers.push(() => store.close());
-      let bus: EventBus;
-      let localDb: Database.Database; // relay checkpoint and projection: the store file when embedded, a local file on Kafka
-      if (adapter === 'embedded') {
-        bus = new EmbeddedEventBus({ db: store.database, pollIntervalMs: 50, logger: quiet });
-        localDb = store.database;
-      } else {
-        bus = new KafkaEventBus({ brokers: brokers!.split(','), clientId: 'sigillum-restart', consumer: KAFKA_CONSUMER, logLevel: 'error', logger: quiet });
-        localDb = new Database(path.join(dir, 'local.db'));
-        localDb.pragma('journal_mode = WAL');
-        localDb.pragma('busy_timeout = 5000');
-        closers.push(() => {
-          localDb.close();
-        });
+  it('projects every event exactly once, none lost, through a crash and a mid-stream stop', async () => {
+    const store = new SqliteEventStore({ filename: storeFile, pollIntervalMs: 50 });
+    closers.push(() => store.close());
+    let bus: EventBus;
+    let localDb: Database.Database; // relay checkpoint and projection: the store file when embedded, a local file on Kafka
+    if (adapter === 'embedded') {
+      bus = new EmbeddedEventBus({ db: store.database, pollIntervalMs: 50, logger: quiet });
+      localDb = store.database;
+    } else {
+      bus = new KafkaEventBus({ brokers: brokers!.split(','), clientId: 'sigillum-restart', consumer: KAFKA_CONSUMER, logLevel: 'error', logger: quiet });
+      localDb = new Database(path.join(dir, 'local.db'));
+      localDb.pragma('journal_mode = WAL');
+      localDb.pragma('busy_timeout = 5000');
+      closers.push(() => {
+        localDb.close();
+      });
+    }
+    closers.push(() => bus.close());
+
+    // Events: 10 streams, appended a round (one event per stream) at a time.
+    const streams = Array.from({ length: STREAMS }, (_, index) => streamIdOf(category, `s${index}`));
+    const eventIds: string[] = [];
+    let rounds = 0;
+    const appendRounds = async (count: number) => {
+      for (let round = 0; round < count; round++, rounds++) {
+        const revision = rounds;
+        await Promise.all(
+          streams.map((streamId) => {
+            const event = pendingEvent('Noted', { revision });
+            eventIds.push(event.metadata.eventId);
+            return store.append(streamId, [event], revision === 0 ? 'no-stream' : revision - 1);
+          }),
+        );
       }
-      closers.push(() => bus.close());
+    };
+    const relayOptions = { store, bus, db: localDb, name: `relay-${suffix}`, categories: [category], maxBatchSize: 40, logger: quiet };
 
-      // Events: 10 streams, appended a round (one event per stream) at a time.
-      const streams = Array.from({ length: STREAMS }, (_, index) => streamIdOf(category, `s${index}`));
-      const eventIds: string[] = [];
-      let rounds = 0;
-      const appendRounds = async (count: number) => {
-        for (let round = 0; round < count; round++, rounds++) {
-          const revision = rounds;
-          await Promise.all(
-            streams.map((streamId) => {
-              const event = pendingEvent('Noted', { revision });
-              eventIds.push(event.metadata.eventId);
-              return store.append(streamId, [event], revision === 0 ? 'no-stream' : revision - 1);
-            }),
-          );
-        }
-      };
-      const relayOptions = { store, bus, db: localDb, name: `relay-${suffix}`, categories: [category], maxBatchSize: 40, logger: quiet };
+    // The relay runs while events arrive, is stopped, misses some, and a new one resumes from the checkpoint.
+    await appendRounds(10);
+    const firstRelay = new EventRelay(relayOptions);
+    await firstRelay.start();
+    await appendRounds(10);
+    await eventually(async () => expect(Number((await firstRelay.health()).checkpoint)).toBeGreaterThan(0), 20_000);
+    await firstRelay.stop();
+    await appendRounds(N / STREAMS - 20);
+    const relay = new EventRelay(relayOptions);
+    closers.push(() => relay.stop());
+    await relay.start();
 
-      // The relay runs while events arrive, is stopped, misses some, and a new one resumes from the checkpoint.
-      await appendRounds(10);
-      const firstRelay = new EventRelay(relayOptions);
-      await firstRelay.start();
-      await appendRounds(10);
-      await eventually(async () => expect(Number((await firstRelay.health()).checkpoint)).toBeGreaterThan(0), 20_000);
-      await firstRelay.stop();
-      await appendRounds(N / STREAMS - 20);
-      const relay = new EventRelay(relayOptions);
-      closers.push(() => relay.stop());
-      await relay.start();
+    // (1) A consumer in a child process handles 60 messages and is SIGKILLed after the 60th handling, before its commit.
+    const worker = await runWorker({
+      adapter,
+      brokers: brokers?.split(','),
+      file: adapter === 'embedded' ? storeFile : localDb.name,
+      group,
+      topic,
+      crashAfter: CRASH_AFTER,
+    });
+    expect(worker.signal).toBe('SIGKILL');
+    const projection = new RestartProjection(localDb);
+    expect(projection.stats(group)).toEqual({ projected: CRASH_AFTER, applied: CRASH_AFTER, processedIds: CRASH_AFTER });
 
-      // (1) A consumer in a child process handles 60 messages and is SIGKILLed after the 60th handling, before its commit.
-      const worker = await runWorker({ adapter, brokers: brokers?.split(','), file: adapter === 'embedded' ? storeFile : localDb.name, group, topic, crashAfter: CRASH_AFTER });
-      expect(worker.signal).toBe('SIGKILL');
-      const projection = new RestartProjection(localDb);
-      expect(projection.stats(group)).toEqual({ projected: CRASH_AFTER, applied: CRASH_AFTER, processedIds: CRASH_AFTER });
+    // (2) Restarted here, then stopped while messages are still flowing.
+    const slowHandler = projection.handler(group);
+    const handler = async (message: Parameters<typeof slowHandler>[0]) => {
+      await delay(1);
+      await slowHandler(message);
+    };
+    const second = await bus.consume({ group, topics: [topic], handler });
+    await eventually(() => expect(projection.stats(group).projected).toBeGreaterThanOrEqual(150), 60_000);
+    await second.stop();
+    const atStop = projection.stats(group).projected;
+    expect(atStop).toBeLessThan(N);
 
-      // (2) Restarted here, then stopped while messages are still flowing.
-      const slowHandler = projection.handler(group);
-      const handler = async (message: Parameters<typeof slowHandler>[0]) => {
-        await delay(1);
-        await slowHandler(message);
-      };
-      const second = await bus.consume({ group, topics: [topic], handler });
-      await eventually(() => expect(projection.stats(group).projected).toBeGreaterThanOrEqual(150), 60_000);
-      await second.stop();
-      const atStop = projection.stats(group).projected;
-      expect(atStop).toBeLessThan(N);
+    // (3) Restarted again, to the end.
+    const third = await bus.consume({ group, topics: [topic], handler });
+    closers.push(() => third.stop());
+    await eventually(() => expect(projection.stats(group).projected).toBe(N), 60_000);
+    await eventually(async () => expect((await relay.health()).lag).toBe(0), 20_000);
+    await third.stop();
 
-      // (3) Restarted again, to the end.
-      const third = await bus.consume({ group, topics: [topic], handler });
-      closers.push(() => third.stop());
-      await eventually(() => expect(projection.stats(group).projected).toBe(N), 60_000);
-      await eventually(async () => expect((await relay.health()).lag).toBe(0), 20_000);
-      await third.stop();
-
-      expect(projection.stats(group)).toEqual({ projected: N, applied: N, processedIds: N });
-      expect(projection.eventIds().sort()).toEqual([...eventIds].sort());
-      for (const streamId of streams) {
-        expect(projection.revisionsByStream().get(streamId)).toEqual(Array.from({ length: N / STREAMS }, (_, revision) => revision));
-      }
-      // The message handled just before the kill came back and was dropped (more, on the embedded bus's batched checkpoints).
-      expect(projection.deliveries - (N - CRASH_AFTER)).toBeGreaterThanOrEqual(1);
-    },
-    180_000,
-  );
+    expect(projection.stats(group)).toEqual({ projected: N, applied: N, processedIds: N });
+    expect(projection.eventIds().sort()).toEqual([...eventIds].sort());
+    for (const streamId of streams) {
+      expect(projection.revisionsByStream().get(streamId)).toEqual(Array.from({ length: N / STREAMS }, (_, revision) => revision));
+    }
+    // The message handled just before the kill came back and was dropped (more, on the embedded bus's batched checkpoints).
+    expect(projection.deliveries - (N - CRASH_AFTER)).toBeGreaterThanOrEqual(1);
+  }, 180_000);
 });
 
 /** Runs the projection worker to its end (here: its own SIGKILL); fails with its stderr if it exits otherwise. */
 function runWorker(config: RestartWorkerConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['-r', path.join(FIXTURE, 'ts-register.js'), path.join(FIXTURE, 'projection-worker.ts'), JSON.stringify(config)],
-      { stdio: ['ignore', 'inherit', 'pipe'] },
-    );
+    const child = spawn(process.execPath, ['-r', path.join(FIXTURE, 'ts-register.js'), path.join(FIXTURE, 'projection-worker.ts'), JSON.stringify(config)], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     let timedOut = false;

@@ -42,7 +42,9 @@ class RecordingBus implements EventBus {
 }
 
 if (!databaseUrl) {
-  process.stderr.write('Relay lease suite SKIPPED: no DATABASE_URL and no PostgreSQL at 127.0.0.1:5432 (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)\n');
+  process.stderr.write(
+    'Relay lease suite SKIPPED: no DATABASE_URL and no PostgreSQL at 127.0.0.1:5432 (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)\n',
+  );
   describe('relay lease on PostgreSQL', () => {
     it.skip('needs DATABASE_URL or a PostgreSQL at 127.0.0.1:5432', () => undefined);
   });

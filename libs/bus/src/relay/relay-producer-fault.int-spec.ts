@@ -74,7 +74,9 @@ describe('EventRelay over KafkaEventBus, after a fatal producer error (injected 
     const ids = await appendEvents(store, streamId, 5);
     await relay.start();
 
-    await eventually(async () => expect(await relay.health()).toMatchObject({ up: false, checkpoint: null, detail: expect.stringMatching(/out of order sequence number/) }));
+    await eventually(async () =>
+      expect(await relay.health()).toMatchObject({ up: false, checkpoint: null, detail: expect.stringMatching(/out of order sequence number/) }),
+    );
     await eventually(() => expect(client.producers.length).toBeGreaterThan(2)); // rebuilt after each fatal error, never reused
     refuse = false;
 

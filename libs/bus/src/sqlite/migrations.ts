@@ -8,9 +8,7 @@ import type Database from 'better-sqlite3';
 export function migrateComponent(db: Database.Database, component: string, migrations: readonly string[]): void {
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
-    const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as
-      | { version: number }
-      | undefined;
+    const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined;
     const current = row?.version ?? 0;
     if (current > migrations.length) {
       throw new Error(
@@ -19,8 +17,9 @@ export function migrateComponent(db: Database.Database, component: string, migra
       );
     }
     for (let version = current; version < migrations.length; version++) db.exec(migrations[version]);
-    db.prepare(
-      'INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version',
-    ).run(component, migrations.length);
+    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version').run(
+      component,
+      migrations.length,
+    );
   }).immediate();
 }

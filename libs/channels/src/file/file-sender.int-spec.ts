@@ -60,8 +60,6 @@ describe('FileSender (real files)', () => {
     const sender = new FileSender({ directory: path.join(root, 'email-only'), kinds: ['email'], logger: captureLogger() });
     expect(sender.supports('email')).toBe(true);
     expect(sender.supports('sms')).toBe(false);
-    await expect(sender.send(sampleMessage({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } }))).rejects.toThrow(
-      OutOfBandUnavailableError,
-    );
+    await expect(sender.send(sampleMessage({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } }))).rejects.toThrow(OutOfBandUnavailableError);
   });
 });

@@ -3,13 +3,7 @@ import * as path from 'node:path';
 import type { SecondChannelKind } from '@sigillum/contracts';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
 import { type AnyOutOfBandNotice, renderAnyNotice } from '../account-notice-render';
-import {
-  OutOfBandDeliveryError,
-  OutOfBandUnavailableError,
-  type OutOfBandMessage,
-  type OutOfBandReceipt,
-  type OutOfBandSender,
-} from '../out-of-band.port';
+import { OutOfBandDeliveryError, OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from '../out-of-band.port';
 import { renderOutOfBandMessage } from '../render';
 
 export interface FileSenderOptions {

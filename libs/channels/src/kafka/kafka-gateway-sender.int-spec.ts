@@ -94,7 +94,11 @@ describe('KafkaGatewaySender on the embedded bus (SQLite file)', () => {
 
     const receipt = await sender.send(message);
 
-    expect(receipt).toEqual({ transport: 'kafka-gateway', acceptedAt: '2025-06-30T13:55:00.000Z', transportReference: `${OUT_OF_BAND_REQUESTS_TOPIC}/${message.messageId}` });
+    expect(receipt).toEqual({
+      transport: 'kafka-gateway',
+      acceptedAt: '2025-06-30T13:55:00.000Z',
+      transportReference: `${OUT_OF_BAND_REQUESTS_TOPIC}/${message.messageId}`,
+    });
     await eventually(() => expect(received.filter((delivered) => delivered.id === message.messageId)).toHaveLength(1));
     const delivered = received.find((candidate) => candidate.id === message.messageId)!;
     expect(delivered).toMatchObject({
@@ -165,46 +169,44 @@ if (!brokers) {
       return records;
     }
 
-    it(
-      'the raw Kafka record carries the code neither in value nor in headers; the gateway key opens it',
-      async () => {
-        const logger = captureLogger();
-        const sender = new KafkaGatewaySender({
-          bus,
-          resolveGatewayKey: resolverFor({
-            email: { gatewayId: 'gw-mail-1', publicKeyPem: spki(gatewayRsa.publicKey), keyId: 'gw-mail-1-enc-1' },
-            sms: { gatewayId: 'gw-sms-1', publicKeyPem: spki(gatewayX25519.publicKey), keyId: 'gw-sms-1-enc-1' },
-          }),
-          logger,
-        });
-        const [email, sms] = [freshMessage('email'), freshMessage('sms')];
-        await sender.send(email);
-        await sender.send(sms);
+    it('the raw Kafka record carries the code neither in value nor in headers; the gateway key opens it', async () => {
+      const logger = captureLogger();
+      const sender = new KafkaGatewaySender({
+        bus,
+        resolveGatewayKey: resolverFor({
+          email: { gatewayId: 'gw-mail-1', publicKeyPem: spki(gatewayRsa.publicKey), keyId: 'gw-mail-1-enc-1' },
+          sms: { gatewayId: 'gw-sms-1', publicKeyPem: spki(gatewayX25519.publicKey), keyId: 'gw-sms-1-enc-1' },
+        }),
+        logger,
+      });
+      const [email, sms] = [freshMessage('email'), freshMessage('sms')];
+      await sender.send(email);
+      await sender.send(sms);
 
-        const records = await readRaw();
-        const idOf = (record: KafkaMessage) => String(record.headers?.ce_id ?? '');
-        await eventually(() => {
-          expect(records.filter((record) => idOf(record) === email.messageId)).toHaveLength(1);
-          expect(records.filter((record) => idOf(record) === sms.messageId)).toHaveLength(1);
-        }, 30_000);
+      const records = await readRaw();
+      const idOf = (record: KafkaMessage) => String(record.headers?.ce_id ?? '');
+      await eventually(() => {
+        expect(records.filter((record) => idOf(record) === email.messageId)).toHaveLength(1);
+        expect(records.filter((record) => idOf(record) === sms.messageId)).toHaveLength(1);
+      }, 30_000);
 
-        for (const [message, gatewayId, privateKey] of [
-          [email, 'gw-mail-1', gatewayRsa.privateKey],
-          [sms, 'gw-sms-1', gatewayX25519.privateKey],
-        ] as const) {
-          const record = records.find((candidate) => idOf(candidate) === message.messageId)!;
-          const value = record.value!.toString('utf8');
-          const headers = Object.entries(record.headers ?? {}).map(([name, header]) => `${name}=${String(header)}`).join('\n');
-          expect(value).not.toContain(message.code);
-          expect(headers).not.toContain(message.code);
-          expect(record.key!.toString()).toBe(gatewayId);
-          expect(String(record.headers!.ce_type)).toBe(DELIVERY_REQUESTED_TYPE);
-          expectSealedRequest(JSON.parse(value) as DeliveryRequested, message, gatewayId, privateKey);
-        }
-        expect(logger.lines.join('\n')).not.toContain(email.code);
-        expect(logger.lines.join('\n')).not.toContain(sms.code);
-      },
-      60_000,
-    );
+      for (const [message, gatewayId, privateKey] of [
+        [email, 'gw-mail-1', gatewayRsa.privateKey],
+        [sms, 'gw-sms-1', gatewayX25519.privateKey],
+      ] as const) {
+        const record = records.find((candidate) => idOf(candidate) === message.messageId)!;
+        const value = record.value!.toString('utf8');
+        const headers = Object.entries(record.headers ?? {})
+          .map(([name, header]) => `${name}=${String(header)}`)
+          .join('\n');
+        expect(value).not.toContain(message.code);
+        expect(headers).not.toContain(message.code);
+        expect(record.key!.toString()).toBe(gatewayId);
+        expect(String(record.headers!.ce_type)).toBe(DELIVERY_REQUESTED_TYPE);
+        expectSealedRequest(JSON.parse(value) as DeliveryRequested, message, gatewayId, privateKey);
+      }
+      expect(logger.lines.join('\n')).not.toContain(email.code);
+      expect(logger.lines.join('\n')).not.toContain(sms.code);
+    }, 60_000);
   });
 }

@@ -78,7 +78,12 @@ describe('KafkaGatewaySender (unit)', () => {
     const message = sampleMessage({ purpose: 'channel-verification', reference: 'chan-1' });
     await sender.send(message);
     expect(published).toHaveLength(1);
-    expect(published[0]).toMatchObject({ id: message.messageId, correlationId: message.messageId, causationId: message.messageId, source: '/sigillum/directory' });
+    expect(published[0]).toMatchObject({
+      id: message.messageId,
+      correlationId: message.messageId,
+      causationId: message.messageId,
+      source: '/sigillum/directory',
+    });
     expect(published[0].data).not.toHaveProperty('keyId');
     expect(published[0].data).toMatchObject({ purpose: 'channel-verification', reference: 'chan-1' });
     expect(JSON.stringify(published[0])).not.toContain(message.code);

@@ -3,13 +3,7 @@ import type { BusMessage, SecondChannelKind } from '@sigillum/contracts';
 import { maskAddress } from '@sigillum/crypto/one-time-code';
 import { sealTo, type SealedBox } from '@sigillum/crypto/sealed-box';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
-import {
-  OutOfBandDeliveryError,
-  OutOfBandUnavailableError,
-  type OutOfBandMessage,
-  type OutOfBandReceipt,
-  type OutOfBandSender,
-} from '../out-of-band.port';
+import { OutOfBandDeliveryError, OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from '../out-of-band.port';
 import { bodyFor, renderOutOfBandMessage } from '../render';
 
 /** Topic where SMS / e-mail gateway operators pick up what to send. Key = the gateway's party id. */
@@ -133,7 +127,9 @@ export class KafkaGatewaySender implements OutOfBandSender {
     try {
       await this.options.bus.publish([busMessage]);
     } catch (error) {
-      const detail = redactSecret((error as Error).message, message.code).split(address).join(masked);
+      const detail = redactSecret((error as Error).message, message.code)
+        .split(address)
+        .join(masked);
       this.logger.warn(`out-of-band message ${message.messageId} to ${masked}: publishing to ${OUT_OF_BAND_REQUESTS_TOPIC} failed: ${detail}`);
       throw new OutOfBandDeliveryError(KafkaGatewaySender.transportName, `publishing to ${OUT_OF_BAND_REQUESTS_TOPIC} failed: ${detail}`);
     }

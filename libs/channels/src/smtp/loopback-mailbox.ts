@@ -62,7 +62,13 @@ export class LoopbackMailbox {
 
   /** Environment that points the product's e-mail channel at this server. */
   env(): Record<string, string> {
-    return { OOB_EMAIL_TRANSPORT: 'smtp', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(this.port), SMTP_SECURE: 'false', SMTP_FROM: 'Sigillum <no-reply@sigillum.test>' };
+    return {
+      OOB_EMAIL_TRANSPORT: 'smtp',
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(this.port),
+      SMTP_SECURE: 'false',
+      SMTP_FROM: 'Sigillum <no-reply@sigillum.test>',
+    };
   }
 
   /** Waits for the mail that names `reference` (a session or channel id) and returns the code in it; the latest when several. */

@@ -172,9 +172,7 @@ describe('SmtpSender against a real SMTP server', () => {
     const { sender } = await setup({}, {});
     expect(sender.supports('email')).toBe(true);
     expect(sender.supports('sms')).toBe(false);
-    await expect(sender.send(sampleMessage({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } }))).rejects.toThrow(
-      OutOfBandUnavailableError,
-    );
+    await expect(sender.send(sampleMessage({ channel: { channelId: 'c', kind: 'sms', address: '+33612345678' } }))).rejects.toThrow(OutOfBandUnavailableError);
   });
 
   it('check() reports a relay that does not answer', async () => {

@@ -4,13 +4,7 @@ import { createTransport, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { defaultChannelLogger, redactSecret, type ChannelLogger } from '../channel-logger';
 import { type AnyOutOfBandNotice, renderAnyNotice } from '../account-notice-render';
-import {
-  OutOfBandDeliveryError,
-  OutOfBandUnavailableError,
-  type OutOfBandMessage,
-  type OutOfBandReceipt,
-  type OutOfBandSender,
-} from '../out-of-band.port';
+import { OutOfBandDeliveryError, OutOfBandUnavailableError, type OutOfBandMessage, type OutOfBandReceipt, type OutOfBandSender } from '../out-of-band.port';
 import { renderOutOfBandMessage } from '../render';
 
 export interface SmtpSenderOptions {

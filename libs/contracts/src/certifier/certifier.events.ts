@@ -166,7 +166,4 @@ export type CertificateIssued = DomainEvent<
   }
 >;
 
-export type CertificateRevoked = DomainEvent<
-  'CertificateRevoked',
-  { readonly certificateId: string; readonly reason: string; readonly revokedAt: string }
->;
+export type CertificateRevoked = DomainEvent<'CertificateRevoked', { readonly certificateId: string; readonly reason: string; readonly revokedAt: string }>;

@@ -1,16 +1,26 @@
 import { PARTY_KINDS, SECOND_CHANNEL_KINDS } from '../directory/party.events';
 import { TrustLevelName } from '../readers/common';
 import { SUBJECT_ROLES } from '../readers/shape';
-import { among, anyText, Bool, eventReader, Hex64, Id, int, list, nullable, Pem, ReasonShape, Reasons, record, readersOf, text, Time, type Shape } from '../readers/shape';
-import type {
-  AttributeEvent,
-  ChannelHint,
-  CertificationEvidence,
-  LevelRule,
-  LevelPolicy,
-  SessionSecretEvent,
-  SubjectVerdict,
-} from './certifier.events';
+import {
+  among,
+  anyText,
+  Bool,
+  eventReader,
+  Hex64,
+  Id,
+  int,
+  list,
+  nullable,
+  Pem,
+  ReasonShape,
+  Reasons,
+  record,
+  readersOf,
+  text,
+  Time,
+  type Shape,
+} from '../readers/shape';
+import type { AttributeEvent, ChannelHint, CertificationEvidence, LevelRule, LevelPolicy, SessionSecretEvent, SubjectVerdict } from './certifier.events';
 import type { CertificationAuthorityEvent, IssuedCertificateEvent, LevelPolicyEvent, TrustCheckEvent } from '../event-catalogue';
 
 /**

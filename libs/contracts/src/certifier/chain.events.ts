@@ -63,7 +63,13 @@ export type ChainStarted = DomainEvent<
 /** The delivery gate refused: nothing is processed. */
 export type ChainRefused = DomainEvent<
   'ChainRefused',
-  { readonly correspondenceId: string; readonly checkId: string | null; readonly policyId: string | null; readonly reasons: readonly Reason[]; readonly refusedAt: string }
+  {
+    readonly correspondenceId: string;
+    readonly checkId: string | null;
+    readonly policyId: string | null;
+    readonly reasons: readonly Reason[];
+    readonly refusedAt: string;
+  }
 >;
 
 export type StepTokenIssued = DomainEvent<'StepTokenIssued', { readonly token: CertificationToken; readonly signature: string }>;
@@ -119,7 +125,13 @@ export type ChainCompleted = DomainEvent<'ChainCompleted', { readonly correspond
 /** Retries and reroutes are exhausted: the chain stops with the reasons of the last failure. */
 export type ChainFailed = DomainEvent<
   'ChainFailed',
-  { readonly correspondenceId: string; readonly stepIndex: number; readonly step: ProcessingStep; readonly reasons: readonly Reason[]; readonly failedAt: string }
+  {
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    readonly step: ProcessingStep;
+    readonly reasons: readonly Reason[];
+    readonly failedAt: string;
+  }
 >;
 
 export type ChainEvent = ChainStarted | ChainRefused | StepTokenIssued | StepCertified | StepNonCompliant | StepDeadlineMissed | ChainCompleted | ChainFailed;

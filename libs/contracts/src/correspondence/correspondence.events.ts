@@ -30,7 +30,10 @@ export type DraftOpened = DomainEvent<
   { readonly draftId: string; readonly senderId: string; readonly sessionId: string; readonly content: DraftContent; readonly openedAt: string }
 >;
 
-export type DraftEdited = DomainEvent<'DraftEdited', { readonly draftId: string; readonly sessionId: string; readonly content: DraftContent; readonly editedAt: string }>;
+export type DraftEdited = DomainEvent<
+  'DraftEdited',
+  { readonly draftId: string; readonly sessionId: string; readonly content: DraftContent; readonly editedAt: string }
+>;
 
 /**
  * The sender was shown the specimen: the RFC 8785 canonical JSON of the draft as it would be sent, and its
@@ -93,7 +96,10 @@ export type SubmissionRequested = DomainEvent<
 >;
 
 /** The delivery gate passed (trust check `checkId`) and the chain started. */
-export type SubmissionAccepted = DomainEvent<'SubmissionAccepted', { readonly correspondenceId: string; readonly checkId: string; readonly acceptedAt: string }>;
+export type SubmissionAccepted = DomainEvent<
+  'SubmissionAccepted',
+  { readonly correspondenceId: string; readonly checkId: string; readonly acceptedAt: string }
+>;
 
 /** SubmissionRejection (EN 319 522): the reasons say which party or operator failed which rule. */
 export type SubmissionRejected = DomainEvent<

@@ -84,15 +84,9 @@ export type SecondChannelVerificationFailed = DomainEvent<
   { readonly partyId: string; readonly channelId: string; readonly attempt: number; readonly rule: string; readonly failedAt: string }
 >;
 
-export type SecondChannelVerified = DomainEvent<
-  'SecondChannelVerified',
-  { readonly partyId: string; readonly channelId: string; readonly verifiedAt: string }
->;
+export type SecondChannelVerified = DomainEvent<'SecondChannelVerified', { readonly partyId: string; readonly channelId: string; readonly verifiedAt: string }>;
 
-export type SecondChannelRemoved = DomainEvent<
-  'SecondChannelRemoved',
-  { readonly partyId: string; readonly channelId: string; readonly removedAt: string }
->;
+export type SecondChannelRemoved = DomainEvent<'SecondChannelRemoved', { readonly partyId: string; readonly channelId: string; readonly removedAt: string }>;
 
 export type PublicKeyRegistered = DomainEvent<
   'PublicKeyRegistered',

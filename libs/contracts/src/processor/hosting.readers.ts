@@ -6,7 +6,9 @@ export const HOSTING_READERS = readersOf<HostingEvent>({
   OperatorHosted: {
     operatorId: Id,
     hostedAt: Time,
-    keys: list(record({ purpose: among(['signing', 'tsa']), algorithm: among(['Ed25519', 'RSA']), publicKeyPem: pemOf('PUBLIC KEY', 4_096), fingerprint: Hex64 })),
+    keys: list(
+      record({ purpose: among(['signing', 'tsa']), algorithm: among(['Ed25519', 'RSA']), publicKeyPem: pemOf('PUBLIC KEY', 4_096), fingerprint: Hex64 }),
+    ),
   },
 });
 

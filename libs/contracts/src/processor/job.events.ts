@@ -86,7 +86,14 @@ export type TokenReturned = DomainEvent<
 /** The operator could not perform the step (e.g. no certified key, content unavailable): reasons, no output. */
 export type StepFailed = DomainEvent<
   'StepFailed',
-  { readonly tokenId: string; readonly correspondenceId: string; readonly stepIndex: number; readonly operatorId: string; readonly reasons: readonly Reason[]; readonly failedAt: string }
+  {
+    readonly tokenId: string;
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    readonly operatorId: string;
+    readonly reasons: readonly Reason[];
+    readonly failedAt: string;
+  }
 >;
 
 export type JobEvent = TokenAcknowledged | TokenReturned | StepFailed;

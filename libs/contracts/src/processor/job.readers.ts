@@ -1,5 +1,22 @@
 import { Step } from '../readers/common';
-import { anyText, type Check, eventReader, fields, Hex64, list, tagged, text, Id, int, Parameters, Reasons, record, readersOf, Signature, Time } from '../readers/shape';
+import {
+  anyText,
+  type Check,
+  eventReader,
+  fields,
+  Hex64,
+  list,
+  tagged,
+  text,
+  Id,
+  int,
+  Parameters,
+  Reasons,
+  record,
+  readersOf,
+  Signature,
+  Time,
+} from '../readers/shape';
 import type { JobEvent, StepOutput, StepReport } from './job.events';
 
 /**

@@ -88,7 +88,11 @@ describe('typed event readers (libs/contracts)', () => {
   });
 
   it('reads store events typed (eventsOf, recordedEventsOf): unknown types left out, a misfit refused', () => {
-    const completed = { type: 'ChainCompleted', version: 1, data: { correspondenceId: 'corr-1', finalDigest: 'c'.repeat(64), completedAt: '2026-01-01T00:00:00.000Z' } };
+    const completed = {
+      type: 'ChainCompleted',
+      version: 1,
+      data: { correspondenceId: 'corr-1', finalDigest: 'c'.repeat(64), completedAt: '2026-01-01T00:00:00.000Z' },
+    };
     const later = { type: 'ChainPaused', version: 1, data: {} };
     expect(eventsOf('chain', [{ event: later }, { event: completed }])).toEqual([completed]);
     const recorded = [later, completed].map((event, i) => ({
@@ -99,6 +103,8 @@ describe('typed event readers (libs/contracts)', () => {
       metadata: { eventId: `e${i}`, correlationId: 'c', causationId: 'c', occurredAt: '2026-01-01T00:00:00.000Z', source: 'sigillum/certifier' },
     }));
     expect(recordedEventsOf('chain', recorded).map((r) => r.metadata.eventId)).toEqual(['e1']);
-    expect(() => eventsOf('chain', [{ event: { ...completed, data: { ...completed.data, finalDigest: 'x' } } }])).toThrow('finalDigest must be 64 lowercase hex digits');
+    expect(() => eventsOf('chain', [{ event: { ...completed, data: { ...completed.data, finalDigest: 'x' } } }])).toThrow(
+      'finalDigest must be 64 lowercase hex digits',
+    );
   });
 });

@@ -32,7 +32,8 @@ export function objectField(d: Data, field: string): Data {
 }
 export function str(d: Data, field: string, max = 512): string {
   const value = d[field];
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new ShapeError(`${field} must be a non-empty string of at most ${max} characters`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > max)
+    throw new ShapeError(`${field} must be a non-empty string of at most ${max} characters`);
   return value;
 }
 export function optionalStr(d: Data, field: string): string | null {
@@ -101,7 +102,12 @@ export function reason(d: Data): Reason {
  * given (a verdict without a party, e.g. `operator.unavailable`, may carry an empty partyId; it is dropped).
  */
 export function recordableReasons(reasons: readonly Reason[]): Reason[] {
-  return reasons.map(({ rule, message, partyId, subjectRole }) => ({ rule, message, ...(partyId ? { partyId } : {}), ...(subjectRole ? { subjectRole } : {}) }));
+  return reasons.map(({ rule, message, partyId, subjectRole }) => ({
+    rule,
+    message,
+    ...(partyId ? { partyId } : {}),
+    ...(subjectRole ? { subjectRole } : {}),
+  }));
 }
 
 //////// Checks: the cells of the per-event tables
@@ -137,14 +143,18 @@ export const Signature: Check = text(16_384);
 export const pemOf =
   (label: string, max = 16_384): Check =>
   (v, p) =>
-    typeof v === 'string' && v.length <= max && v.includes(`-----BEGIN ${label}-----`) ? undefined : fail(p, `a PEM ${label.toLowerCase()} of at most ${max} characters`);
+    typeof v === 'string' && v.length <= max && v.includes(`-----BEGIN ${label}-----`)
+      ? undefined
+      : fail(p, `a PEM ${label.toLowerCase()} of at most ${max} characters`);
 /** A PEM certificate: the AsyncAPI `PemCertificate`. */
 export const Pem: Check = pemOf('CERTIFICATE');
 /** An integer ≥ `min` (and ≤ `max`). */
 export const int =
   (min = 0, max = Number.MAX_SAFE_INTEGER): Check =>
   (v, p) =>
-    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? undefined : fail(p, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
+      ? undefined
+      : fail(p, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
 export const nullable =
   (check: Check): Check =>
   (v, p) =>

@@ -3,7 +3,7 @@ import { fromDer, generalizedTime, integer, integerBytes, integerValue, parseGen
 import { parseTimeStampRequest, TimeStampError } from './tsa';
 
 describe('timestamp DER helpers', () => {
-  it('encodes integers in minimal two\'s complement', () => {
+  it("encodes integers in minimal two's complement", () => {
     expect(integerBytes(0n).toString('hex')).toBe('00');
     expect(integerBytes(127n).toString('hex')).toBe('7f');
     expect(integerBytes(128n).toString('hex')).toBe('0080');
@@ -36,7 +36,12 @@ describe('timestamp DER helpers', () => {
     const imprint = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), Buffer.alloc(32, 7)]);
     const body = Buffer.concat([Buffer.from('020101', 'hex'), imprint, Buffer.from('0201ff', 'hex'), Buffer.from('0101ff', 'hex')]);
     const request = Buffer.concat([Buffer.from([0x30, body.length]), body]);
-    expect(parseTimeStampRequest(request)).toEqual({ version: 1, messageImprint: { hashAlgorithm: 'sha256', hashedMessage: Buffer.alloc(32, 7) }, nonce: -1n, certReq: true });
+    expect(parseTimeStampRequest(request)).toEqual({
+      version: 1,
+      messageImprint: { hashAlgorithm: 'sha256', hashedMessage: Buffer.alloc(32, 7) },
+      nonce: -1n,
+      certReq: true,
+    });
     const withExtensions = Buffer.concat([Buffer.from([0x30, body.length + 2]), body, Buffer.from('a000', 'hex')]);
     let error: unknown;
     try {

@@ -87,7 +87,10 @@ function accuracyAsn1(accuracy: TimeStampAccuracy): Asn1 {
     if (!Number.isInteger(seconds) || seconds < 0) throw new TimeStampError('accuracy.seconds', 'accuracy.seconds must be a non-negative integer');
     parts.push(integer(seconds));
   }
-  for (const [value, tag, name] of [[millis, 0, 'millis'], [micros, 1, 'micros']] as const) {
+  for (const [value, tag, name] of [
+    [millis, 0, 'millis'],
+    [micros, 1, 'micros'],
+  ] as const) {
     if (value === undefined) continue;
     if (!Number.isInteger(value) || value < 1 || value > 999) throw new TimeStampError(`accuracy.${name}`, `accuracy.${name} must be an integer from 1 to 999`);
     parts.push(integer(value, CONTEXT, tag));
@@ -152,7 +155,8 @@ function loadTsaMaterial(tsa: TimeStampAuthorityCredentials): TsaMaterial {
   if (tsa.privateKey?.type !== 'private') throw new TimeStampError('tsa.key', 'The TSA key must be a private KeyObject');
   const kind = tsa.privateKey.asymmetricKeyType;
   if (kind !== 'rsa' && kind !== 'ed25519') throw new TimeStampError('tsa.key', `The TSA key must be RSA or Ed25519, not ${kind ?? 'symmetric'}`);
-  if (kind === 'rsa' && (tsa.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new TimeStampError('tsa.key', 'An RSA TSA key needs at least 2048 bits');
+  if (kind === 'rsa' && (tsa.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    throw new TimeStampError('tsa.key', 'An RSA TSA key needs at least 2048 bits');
   const publicDer = createPublicKey(tsa.privateKey).export({ type: 'spki', format: 'der' });
   if (!certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(publicDer)) {
     throw new TimeStampError('tsa.certificate.key', 'The TSA certificate does not certify the TSA private key');
@@ -213,14 +217,7 @@ export function createTimeStampToken(options: TimeStampTokenOptions): Buffer {
     attribute(
       OID.signingCertificateV2,
       // SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 { hashAlgorithm DEFAULT sha256 (omitted), certHash, issuerSerial } }
-      seq([
-        seq([
-          seq([
-            octets(createHash('sha256').update(material.certificateDer).digest()),
-            seq([seq([asn1.create(CONTEXT, 4, true, [issuer])]), serial]),
-          ]),
-        ]),
-      ]),
+      seq([seq([seq([octets(createHash('sha256').update(material.certificateDer).digest()), seq([seq([asn1.create(CONTEXT, 4, true, [issuer])]), serial])])])]),
     ),
   ]);
   const signedAttributesDer = toDer(signedAttributes); // tagged SET (0x31): what is signed (RFC 5652 §5.4)
@@ -255,7 +252,7 @@ function statusInfo(status: number, text?: string, failure?: TimeStampFailure): 
   if (failure !== undefined) {
     const bit = TIME_STAMP_FAILURES[failure];
     const bytes = Buffer.alloc(Math.floor(bit / 8) + 1);
-    bytes[Math.floor(bit / 8)] = 0x80 >> bit % 8;
+    bytes[Math.floor(bit / 8)] = 0x80 >> (bit % 8);
     const unused = 7 - (bit % 8);
     parts.push(asn1.create(UNIVERSAL, TYPE.BITSTRING, false, String.fromCharCode(unused) + bin(bytes)));
   }

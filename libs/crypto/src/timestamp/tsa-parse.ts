@@ -1,19 +1,5 @@
 import * as forge from 'node-forge';
-import {
-  type Asn1,
-  bytesOf,
-  children,
-  derToPem,
-  fromDer,
-  integerValue,
-  isContext,
-  isUniversal,
-  OID,
-  oidValue,
-  parseGeneralizedTime,
-  toDer,
-  TYPE,
-} from './der';
+import { type Asn1, bytesOf, children, derToPem, fromDer, integerValue, isContext, isUniversal, OID, oidValue, parseGeneralizedTime, toDer, TYPE } from './der';
 import {
   checkImprint,
   HASH_OF_OID,
@@ -71,7 +57,11 @@ function parseImprint(node: Asn1 | undefined): MessageImprint {
   const algorithmOid = oidValue(algorithmParts[0]);
   const hashAlgorithm = HASH_OF_OID[algorithmOid];
   if (!hashAlgorithm) {
-    throw new TimeStampError('imprint.algorithm', `The hash algorithm ${algorithmOid} is not accepted; use SHA-256, SHA-384 or SHA-512 (e.g. openssl ts -query -sha256)`, 'badAlg');
+    throw new TimeStampError(
+      'imprint.algorithm',
+      `The hash algorithm ${algorithmOid} is not accepted; use SHA-256, SHA-384 or SHA-512 (e.g. openssl ts -query -sha256)`,
+      'badAlg',
+    );
   }
   if (algorithmParts.length > 2 || (algorithmParts[1] && !isUniversal(algorithmParts[1], TYPE.NULL))) {
     throw new TimeStampError('request.imprint', 'The hash AlgorithmIdentifier has unexpected parameters', 'badAlg');
@@ -100,7 +90,8 @@ export function parseTimeStampRequest(der: Buffer): TimeStampRequest {
     if (!isUniversal(root, TYPE.SEQUENCE)) throw new TimeStampError('request.structure', 'A TimeStampReq is a SEQUENCE', 'badDataFormat');
     const fields = children(root, 'TimeStampReq');
     const [version, imprintNode, ...rest] = fields;
-    if (!isUniversal(version, TYPE.INTEGER) || integerValue(version) !== 1n) throw new TimeStampError('request.version', 'Only TimeStampReq version 1 is supported', 'badRequest');
+    if (!isUniversal(version, TYPE.INTEGER) || integerValue(version) !== 1n)
+      throw new TimeStampError('request.version', 'Only TimeStampReq version 1 is supported', 'badRequest');
     const messageImprint = parseImprint(imprintNode);
     let reqPolicy: string | undefined;
     let nonce: bigint | undefined;
@@ -134,7 +125,7 @@ export function parseTimeStampResponse(der: Buffer): ParsedTimeStampResponse {
         const bytes = bytesOf(node).subarray(1);
         failure = (Object.keys(TIME_STAMP_FAILURES) as TimeStampFailure[]).filter((name) => {
           const bit = TIME_STAMP_FAILURES[name];
-          return (bytes[Math.floor(bit / 8)] ?? 0) & (0x80 >> bit % 8);
+          return (bytes[Math.floor(bit / 8)] ?? 0) & (0x80 >> (bit % 8));
         });
       }
     }
@@ -206,7 +197,10 @@ function universal(node: Asn1 | undefined, type: number, what: string): Asn1 {
 /** AlgorithmIdentifier { oid, params absent or NULL (or absent only) }: the OID. */
 function algorithmOid(node: Asn1 | undefined, what: string, nullAllowed = true): string {
   const parts = children(universal(node, TYPE.SEQUENCE, what), what);
-  need(parts.length === 1 || (nullAllowed && parts.length === 2 && isUniversal(parts[1], TYPE.NULL) && parts[1].value === ''), `${what} has unexpected parameters`);
+  need(
+    parts.length === 1 || (nullAllowed && parts.length === 2 && isUniversal(parts[1], TYPE.NULL) && parts[1].value === ''),
+    `${what} has unexpected parameters`,
+  );
   return oidValue(universal(parts[0], TYPE.OID, what));
 }
 
@@ -219,7 +213,9 @@ function parseSignedData(der: Buffer): ParsedSignedData {
   const fields = children(universal(children(content, '[0]')[0], TYPE.SEQUENCE, 'SignedData'), 'SignedData');
   const [version, digestAlgorithms, encap, ...rest] = fields;
   need(integerValue(universal(version, TYPE.INTEGER, 'SignedData version')) === 3n, 'the SignedData version is not 3');
-  const outerDigests = children(universal(digestAlgorithms, TYPE.SET, 'digestAlgorithms'), 'digestAlgorithms').map((node) => algorithmOid(node, 'digestAlgorithm'));
+  const outerDigests = children(universal(digestAlgorithms, TYPE.SET, 'digestAlgorithms'), 'digestAlgorithms').map((node) =>
+    algorithmOid(node, 'digestAlgorithm'),
+  );
   const encapParts = children(universal(encap, TYPE.SEQUENCE, 'EncapsulatedContentInfo'), 'EncapsulatedContentInfo');
   const [eContentType, eContent] = encapParts;
   need(encapParts.length === 2, 'the EncapsulatedContentInfo is malformed');

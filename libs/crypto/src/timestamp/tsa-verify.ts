@@ -92,7 +92,8 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
   let ok: boolean;
   const key = signerCertificate.publicKey;
   try {
-    if (signer.signatureAlgorithm === OID.ed25519) ok = key.asymmetricKeyType === 'ed25519' && cryptoVerify(null, signer.signedAttributesDer, key, signer.signature);
+    if (signer.signatureAlgorithm === OID.ed25519)
+      ok = key.asymmetricKeyType === 'ed25519' && cryptoVerify(null, signer.signedAttributesDer, key, signer.signature);
     else if (signer.signatureAlgorithm === OID.rsaEncryption || signer.signatureAlgorithm === OID.sha256WithRSAEncryption) {
       ok = key.asymmetricKeyType === 'rsa' && cryptoVerify(signer.digest, signer.signedAttributesDer, key, signer.signature);
     } else fail('token.signature.algorithm', `Unsupported signature algorithm ${signer.signatureAlgorithm}`);
@@ -103,16 +104,18 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
   if (!ok) fail('token.signature.invalid', 'The time-stamp token signature does not verify: the token was altered or signed by another key');
 
   // The TSA certificate: purpose and chain.
-  if (!(signerCertificate.keyUsage ?? []).includes(OID.timeStamping)) fail('token.signer.purpose', 'The signer certificate is not a time-stamping (TSA) certificate');
+  if (!(signerCertificate.keyUsage ?? []).includes(OID.timeStamping))
+    fail('token.signer.purpose', 'The signer certificate is not a time-stamping (TSA) certificate');
   const at = options.at ?? info.genTime;
-  const anchors = (typeof options.trustedCaPem === 'string' ? [options.trustedCaPem] : options.trustedCaPem).flatMap(
-    (text) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [],
-  ).map((pem) => new X509Certificate(pem));
+  const anchors = (typeof options.trustedCaPem === 'string' ? [options.trustedCaPem] : options.trustedCaPem)
+    .flatMap((text) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
+    .map((pem) => new X509Certificate(pem));
   if (anchors.length === 0) fail('token.trust-anchor.missing', 'Pass the trusted CA certificate (PEM) to verify a time-stamp token');
   const pool = candidates.map((candidate) => new X509Certificate(candidate));
   let current = signerCertificate;
   for (let depth = 0; ; depth++) {
-    if (!validAt(current, at)) fail('token.certificate.validity', `The certificate ${current.subject.replace(/\n/g, ', ')} is not valid at ${at.toISOString()}`);
+    if (!validAt(current, at))
+      fail('token.certificate.validity', `The certificate ${current.subject.replace(/\n/g, ', ')} is not valid at ${at.toISOString()}`);
     const anchor = anchors.find((candidate) => candidate.raw.equals(current.raw) || issuedBy(current, candidate));
     if (anchor) {
       if (!validAt(anchor, at)) fail('token.certificate.validity', `The trusted CA is not valid at ${at.toISOString()}`);
@@ -126,7 +129,8 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
   // What was stamped.
   if (options.data) {
     const expected = createHash(info.messageImprint.hashAlgorithm).update(options.data).digest();
-    if (!expected.equals(info.messageImprint.hashedMessage)) fail('token.imprint.mismatch', 'The token does not time-stamp this data (message imprint mismatch)');
+    if (!expected.equals(info.messageImprint.hashedMessage))
+      fail('token.imprint.mismatch', 'The token does not time-stamp this data (message imprint mismatch)');
   }
   if (options.messageImprint) {
     const { hashAlgorithm, hashedMessage } = options.messageImprint;
@@ -135,6 +139,7 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
     }
   }
   if (options.nonce !== undefined && info.nonce !== options.nonce) fail('token.nonce.mismatch', 'The token does not carry the request nonce');
-  if (options.policyOid !== undefined && info.policy !== options.policyOid) fail('token.policy.mismatch', `The token is under policy ${info.policy}, not ${options.policyOid}`);
+  if (options.policyOid !== undefined && info.policy !== options.policyOid)
+    fail('token.policy.mismatch', `The token is under policy ${info.policy}, not ${options.policyOid}`);
   return { ...info, certificatePems: parsed.certificateDers.map(derToPem), signerCertificatePem: derToPem(signerDer) };
 }

@@ -72,7 +72,13 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     ca = CertificateAuthority.loadOrCreate(keystore, { commonName: 'Sigillum Test CA', organisation: 'Sigillum', validityDays: 3650, now }).ca;
     caFile = write('ca.pem', ca.caCertificatePem);
     tsaKey = generateKeyPair('RSA');
-    const issued = ca.issue({ subject: { commonName: 'Sigillum TSA', organisation: 'Sigillum' }, publicKeyPem: tsaKey.publicKeyPem, profile: 'tsa', validityDays: 365, now });
+    const issued = ca.issue({
+      subject: { commonName: 'Sigillum TSA', organisation: 'Sigillum' },
+      publicKeyPem: tsaKey.publicKeyPem,
+      profile: 'tsa',
+      validityDays: 365,
+      now,
+    });
     tsa = { certificatePem: issued.certificatePem, privateKey: tsaKey.privateKey };
     tsaFile = write('tsa.pem', issued.certificatePem);
     dataFile = write('data.bin', data);
@@ -83,7 +89,10 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
   it('makes a token that openssl ts -verify accepts for the data (token_in)', () => {
     const token = createTimeStampToken({ messageImprint: sha256Imprint(data), policyOid: POLICY, serialNumber: 42n, genTime, tsa, nonce: 0x1234567890abcdefn });
     const tokenFile = write('token.tsr', token);
-    expect(verified(['-data', dataFile, '-in', tokenFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({ status: 0, stdout: 'Verification: OK\n' });
+    expect(verified(['-data', dataFile, '-in', tokenFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({
+      status: 0,
+      stdout: 'Verification: OK\n',
+    });
     // The CMS structure reads as a PKCS#7 SignedData with our certificate in it.
     const printed = openssl(['pkcs7', '-inform', 'DER', '-in', tokenFile, '-print_certs', '-noout']);
     expect(printed.out).toMatch(/subject=O = Sigillum, CN = Sigillum TSA/);
@@ -120,7 +129,13 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     expect(text.out).toContain(`0000 - ${[...digest.subarray(0, 8)].map((byte) => byte.toString(16).padStart(2, '0')).join(' ')}-`);
     const parsed = parseTimeStampResponse(response);
     expect(parsed.status).toBe(0);
-    expect(parseTimeStampToken(parsed.token!)).toMatchObject({ policy: POLICY, serialNumber: 0xabcdefn, genTime, accuracy: { seconds: 1, millis: 500 }, nonce: 7n });
+    expect(parseTimeStampToken(parsed.token!)).toMatchObject({
+      policy: POLICY,
+      serialNumber: 0xabcdefn,
+      genTime,
+      accuracy: { seconds: 1, millis: 500 },
+      nonce: 7n,
+    });
   });
 
   it('answers an openssl ts -query (sha256, nonce, cert) with a response openssl accepts for that query', () => {
@@ -134,7 +149,10 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     const answer = respondToTimeStampRequest(fs.readFileSync(requestFile), { tsa, policyOid: POLICY, serialNumber: 1001n, genTime });
     expect(answer.granted).toBe(true);
     const responseFile = write('query-resp.tsr', answer.der);
-    expect(verified(['-queryfile', requestFile, '-in', responseFile, '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({ status: 0, stdout: 'Verification: OK\n' });
+    expect(verified(['-queryfile', requestFile, '-in', responseFile, '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({
+      status: 0,
+      stdout: 'Verification: OK\n',
+    });
     // A response to another query (other nonce) is refused by openssl.
     const otherRequest = path.join(dir, 'req2.tsq');
     openssl(['ts', '-query', '-data', dataFile, '-sha256', '-cert', '-out', otherRequest]);
@@ -149,11 +167,20 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     const request = parseTimeStampRequest(fs.readFileSync(requestFile));
     expect(request).toMatchObject({ reqPolicy: '1.2.3.4.5', certReq: false, messageImprint: { hashAlgorithm: 'sha512' } });
     expect(request.nonce).toBeUndefined();
-    const granted = respondToTimeStampRequest(fs.readFileSync(requestFile), { tsa, policyOid: POLICY, acceptedPolicyOids: [POLICY, '1.2.3.4.5'], serialNumber: 5n, genTime });
+    const granted = respondToTimeStampRequest(fs.readFileSync(requestFile), {
+      tsa,
+      policyOid: POLICY,
+      acceptedPolicyOids: [POLICY, '1.2.3.4.5'],
+      serialNumber: 5n,
+      genTime,
+    });
     const responseFile = write('policy-resp.tsr', granted.der);
     // certReq was false: the token carries no certificate, so openssl needs -untrusted.
     expect(parseTimeStampToken(parseTimeStampResponse(granted.der).token!).certificatePems).toEqual([]);
-    expect(verified(['-queryfile', requestFile, '-in', responseFile, '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({ status: 0, stdout: 'Verification: OK\n' });
+    expect(verified(['-queryfile', requestFile, '-in', responseFile, '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({
+      status: 0,
+      stdout: 'Verification: OK\n',
+    });
     const rejected = respondToTimeStampRequest(fs.readFileSync(requestFile), { tsa, policyOid: POLICY, serialNumber: 6n, genTime });
     expect(rejected).toMatchObject({ granted: false, failure: 'unacceptedPolicy' });
     const text = openssl(['ts', '-reply', '-in', write('rejected.tsr', rejected.der), '-text']);
@@ -170,8 +197,14 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     expect(answer).toMatchObject({ granted: false, failure: 'badAlg' });
     expect(openssl(['ts', '-reply', '-in', write('badalg.tsr', answer.der), '-text']).out).toMatch(/unrecognized or unsupported algorithm identifier/);
     expect(errorOf(() => parseTimeStampRequest(Buffer.from('not a request'))).failure).toBe('badDataFormat');
-    expect(respondToTimeStampRequest(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), { tsa, policyOid: POLICY, serialNumber: 8n, genTime }).failure).toBe('badDataFormat');
-    expect(parseTimeStampResponse(createTimeStampRejection('systemFailure', 'clock unavailable'))).toEqual({ status: 2, statusText: ['clock unavailable'], failure: ['systemFailure'] });
+    expect(respondToTimeStampRequest(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), { tsa, policyOid: POLICY, serialNumber: 8n, genTime }).failure).toBe(
+      'badDataFormat',
+    );
+    expect(parseTimeStampResponse(createTimeStampRejection('systemFailure', 'clock unavailable'))).toEqual({
+      status: 2,
+      statusText: ['clock unavailable'],
+      failure: ['systemFailure'],
+    });
   });
 
   it('fails verification for tampered data, a tampered token and another CA', () => {
@@ -181,37 +214,53 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     const badData = openssl(['ts', '-verify', ...ATTIME, '-data', tamperedData, '-in', tokenFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile]);
     expect(badData.status).not.toBe(0);
     expect(badData.out).toMatch(/message imprint mismatch/);
-    expect(errorOf(() => verifyTimeStampToken(token, { data: Buffer.concat([data, Buffer.from('!')]), trustedCaPem: ca.caCertificatePem })).code).toBe('token.imprint.mismatch');
+    expect(errorOf(() => verifyTimeStampToken(token, { data: Buffer.concat([data, Buffer.from('!')]), trustedCaPem: ca.caCertificatePem })).code).toBe(
+      'token.imprint.mismatch',
+    );
 
     // One byte of the TSTInfo's serial changed: the messageDigest no longer matches.
     const altered = Buffer.from(token);
     const tstInfoAt = altered.indexOf(createHash('sha256').update(data).digest());
     altered[tstInfoAt + 32 + 2] ^= 0x01; // the serial INTEGER's content byte right after the imprint
     const alteredFile = write('token-altered.tsr', altered);
-    expect(openssl(['ts', '-verify', ...ATTIME, '-data', dataFile, '-in', alteredFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile]).status).not.toBe(0);
+    expect(openssl(['ts', '-verify', ...ATTIME, '-data', dataFile, '-in', alteredFile, '-token_in', '-CAfile', caFile, '-untrusted', tsaFile]).status).not.toBe(
+      0,
+    );
     expect(errorOf(() => verifyTimeStampToken(altered, { data, trustedCaPem: ca.caCertificatePem })).code).toBe('token.digest.mismatch');
 
     const otherStore = FileKeyStore.open({ directory: path.join(dir, 'other-keys'), passphrase: PASSPHRASE });
     const other = CertificateAuthority.loadOrCreate(otherStore, { commonName: 'Sigillum Test CA', organisation: 'Sigillum', validityDays: 3650, now }).ca;
     const otherFile = write('other-ca.pem', other.caCertificatePem);
-    expect(openssl(['ts', '-verify', ...ATTIME, '-data', dataFile, '-in', tokenFile, '-token_in', '-CAfile', otherFile, '-untrusted', tsaFile]).status).not.toBe(0);
+    expect(
+      openssl(['ts', '-verify', ...ATTIME, '-data', dataFile, '-in', tokenFile, '-token_in', '-CAfile', otherFile, '-untrusted', tsaFile]).status,
+    ).not.toBe(0);
     expect(errorOf(() => verifyTimeStampToken(token, { data, trustedCaPem: other.caCertificatePem })).code).toBe('token.chain.untrusted');
   });
 
   it('refuses to stamp with a certificate that is not a TSA certificate, a foreign key, or outside its validity', () => {
     const signing = ca.issue({ subject: { commonName: 'Not a TSA' }, publicKeyPem: tsaKey.publicKeyPem, profile: 'signing', validityDays: 365, now });
     const base = { messageImprint: sha256Imprint(data), policyOid: POLICY, serialNumber: 1n, genTime };
-    expect(errorOf(() => createTimeStampToken({ ...base, tsa: { certificatePem: signing.certificatePem, privateKey: tsaKey.privateKey } })).code).toBe('tsa.certificate.purpose');
+    expect(errorOf(() => createTimeStampToken({ ...base, tsa: { certificatePem: signing.certificatePem, privateKey: tsaKey.privateKey } })).code).toBe(
+      'tsa.certificate.purpose',
+    );
     expect(errorOf(() => createTimeStampToken({ ...base, tsa: { ...tsa, privateKey: generateKeyPair('RSA').privateKey } })).code).toBe('tsa.certificate.key');
     expect(errorOf(() => createTimeStampToken({ ...base, genTime: new Date('2030-01-01T00:00:00Z'), tsa })).failure).toBe('timeNotAvailable');
     expect(errorOf(() => createTimeStampToken({ ...base, policyOid: 'policy', tsa })).code).toBe('policy.oid');
     expect(errorOf(() => createTimeStampToken({ ...base, serialNumber: -1n, tsa })).code).toBe('serialNumber.range');
-    expect(errorOf(() => createTimeStampToken({ ...base, messageImprint: { hashAlgorithm: 'sha256', hashedMessage: Buffer.alloc(20) }, tsa })).code).toBe('imprint.length');
+    expect(errorOf(() => createTimeStampToken({ ...base, messageImprint: { hashAlgorithm: 'sha256', hashedMessage: Buffer.alloc(20) }, tsa })).code).toBe(
+      'imprint.length',
+    );
   });
 
   it('stamps with an Ed25519 TSA key (RFC 8419): our verifier accepts it', () => {
     const edKey = generateKeyPair('Ed25519');
-    const issued = ca.issue({ subject: { commonName: 'Sigillum TSA Ed25519', organisation: 'Sigillum' }, publicKeyPem: edKey.publicKeyPem, profile: 'tsa', validityDays: 365, now });
+    const issued = ca.issue({
+      subject: { commonName: 'Sigillum TSA Ed25519', organisation: 'Sigillum' },
+      publicKeyPem: edKey.publicKeyPem,
+      profile: 'tsa',
+      validityDays: 365,
+      now,
+    });
     const edTsa = { certificatePem: issued.certificatePem, privateKey: edKey.privateKey };
     const token = createTimeStampToken({ messageImprint: sha256Imprint(data), policyOid: POLICY, serialNumber: 99n, genTime, tsa: edTsa });
     expect(verifyTimeStampToken(token, { data, trustedCaPem: ca.caCertificatePem }).serialNumber).toBe(99n);

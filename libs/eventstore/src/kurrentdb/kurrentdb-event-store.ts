@@ -124,9 +124,7 @@ export class KurrentDbEventStore implements EventStore {
     const source = async function* (this: KurrentDbEventStore, signal: AbortSignal): AsyncGenerator<RecordedEvent> {
       const subscription = this.client.subscribeToAll({
         fromPosition: positionOf(after),
-        filter: categories
-          ? streamNameFilter({ prefixes: categories.map((category) => `${category}-`) })
-          : excludeSystemEvents(),
+        filter: categories ? streamNameFilter({ prefixes: categories.map((category) => `${category}-`) }) : excludeSystemEvents(),
       });
       const unsubscribe = () => void subscription.unsubscribe().catch(() => undefined);
       signal.addEventListener('abort', unsubscribe, { once: true });
@@ -142,9 +140,7 @@ export class KurrentDbEventStore implements EventStore {
         await subscription.unsubscribe().catch(() => undefined);
       }
     };
-    const subscription = runSubscription(source.bind(this), handler, options.onError, () =>
-      this.subscriptions.delete(subscription),
-    );
+    const subscription = runSubscription(source.bind(this), handler, options.onError, () => this.subscriptions.delete(subscription));
     this.subscriptions.add(subscription);
     return subscription;
   }

@@ -96,9 +96,7 @@ export async function migratePostgresSchema(pool: Pool, schema: string): Promise
          applied_at timestamptz NOT NULL DEFAULT now()
        )`,
     );
-    const { rows } = await client.query<{ version: number | null }>(
-      `SELECT max(version) AS version FROM ${quoted}.schema_migrations`,
-    );
+    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${quoted}.schema_migrations`);
     const current = rows[0]?.version ?? 0;
     if (current > MIGRATIONS.length) {
       throw new Error(
@@ -109,10 +107,7 @@ export async function migratePostgresSchema(pool: Pool, schema: string): Promise
     for (const migration of MIGRATIONS.filter((candidate) => candidate.version > current)) {
       await inTransaction(client, async () => {
         await client.query(migration.sql.replaceAll('$schema', quoted));
-        await client.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1, $2)`, [
-          migration.version,
-          migration.name,
-        ]);
+        await client.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       });
       applied.push(migration.version);
     }

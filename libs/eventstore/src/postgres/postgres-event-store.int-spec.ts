@@ -111,9 +111,7 @@ if (!databaseUrl) {
         const store = await openStore();
         await admin.query(`INSERT INTO "${store.schema}".schema_migrations (version, name) VALUES (99, 'future')`);
 
-        await expect(PostgresEventStore.open({ connectionString: url, schema: store.schema })).rejects.toThrow(
-          /schema version 99.*Upgrade Sigillum/,
-        );
+        await expect(PostgresEventStore.open({ connectionString: url, schema: store.schema })).rejects.toThrow(/schema version 99.*Upgrade Sigillum/);
         expect(() => new PostgresEventStore({ connectionString: url, schema: 'x"; DROP TABLE y; --' })).toThrow(/Invalid PostgreSQL schema name/);
       });
     });
@@ -146,133 +144,129 @@ if (!databaseUrl) {
       }
     });
 
-    it(
-      'concurrent writers with delayed commits: a reader polling readAll sees every event exactly once, in global order, never skipping the slow ones',
-      async () => {
-        const store = await openStore({ poolSize: 16 });
-        const slowMs = 700;
-        // A second instance on the same schema whose appends to "slow-*" streams hold their transaction open after
-        // the insert (pg_sleep), one of them then rolling back; meanwhile the fast writers commit later positions.
-        const slowWriter = await PostgresEventStore.open({
-          connectionString: url,
-          schema: store.schema,
-          poolSize: 4,
-          beforeCommit: async (client, streamId) => {
-            if (!streamId.startsWith('slow')) return;
-            await client.query('SELECT pg_sleep($1::float8 / 1000)', [slowMs]);
-            if (streamId.startsWith('slowrollback')) throw new Error('deliberate rollback after the delay');
-          },
-        });
-        open.push(slowWriter);
+    it('concurrent writers with delayed commits: a reader polling readAll sees every event exactly once, in global order, never skipping the slow ones', async () => {
+      const store = await openStore({ poolSize: 16 });
+      const slowMs = 700;
+      // A second instance on the same schema whose appends to "slow-*" streams hold their transaction open after
+      // the insert (pg_sleep), one of them then rolling back; meanwhile the fast writers commit later positions.
+      const slowWriter = await PostgresEventStore.open({
+        connectionString: url,
+        schema: store.schema,
+        poolSize: 4,
+        beforeCommit: async (client, streamId) => {
+          if (!streamId.startsWith('slow')) return;
+          await client.query('SELECT pg_sleep($1::float8 / 1000)', [slowMs]);
+          if (streamId.startsWith('slowrollback')) throw new Error('deliberate rollback after the delay');
+        },
+      });
+      open.push(slowWriter);
 
-        const committed = new Map<string, { resolvedAt: number; position: bigint }>();
-        const rolledBack: string[] = [];
-        let slowSettled = false;
+      const committed = new Map<string, { resolvedAt: number; position: bigint }>();
+      const rolledBack: string[] = [];
+      let slowSettled = false;
 
-        const fastWriter = async (writer: number) => {
-          const streamId = `fast-${writer}-${randomUUID()}`;
-          let version = -1;
-          let extraRounds = 3;
-          while (!slowSettled || extraRounds-- > 0) {
-            const events = version % 3 === 0 ? [pendingEvent('Fast', { writer }), pendingEvent('Fast', { writer })] : [pendingEvent('Fast', { writer })];
-            const result = await store.append(streamId, events, version === -1 ? 'no-stream' : version);
-            version = result.nextExpectedVersion;
-            for (const { metadata } of events) committed.set(metadata.eventId, { resolvedAt: performance.now(), position: result.lastGlobalPosition });
-            await sleep(5);
-          }
-        };
-        const slowAppend = async (delayMs: number, kind: 'slow' | 'slowrollback') => {
-          await sleep(delayMs);
-          const events = [pendingEvent('Slow', { kind }), pendingEvent('Slow', { kind })];
-          try {
-            const result = await slowWriter.append(`${kind}-${randomUUID()}`, events, 'no-stream');
-            for (const { metadata } of events) committed.set(metadata.eventId, { resolvedAt: performance.now(), position: result.lastGlobalPosition });
-          } catch (error) {
-            if (kind !== 'slowrollback') throw error;
-            rolledBack.push(...events.map(({ metadata }) => metadata.eventId));
-          }
-        };
+      const fastWriter = async (writer: number) => {
+        const streamId = `fast-${writer}-${randomUUID()}`;
+        let version = -1;
+        let extraRounds = 3;
+        while (!slowSettled || extraRounds-- > 0) {
+          const events = version % 3 === 0 ? [pendingEvent('Fast', { writer }), pendingEvent('Fast', { writer })] : [pendingEvent('Fast', { writer })];
+          const result = await store.append(streamId, events, version === -1 ? 'no-stream' : version);
+          version = result.nextExpectedVersion;
+          for (const { metadata } of events) committed.set(metadata.eventId, { resolvedAt: performance.now(), position: result.lastGlobalPosition });
+          await sleep(5);
+        }
+      };
+      const slowAppend = async (delayMs: number, kind: 'slow' | 'slowrollback') => {
+        await sleep(delayMs);
+        const events = [pendingEvent('Slow', { kind }), pendingEvent('Slow', { kind })];
+        try {
+          const result = await slowWriter.append(`${kind}-${randomUUID()}`, events, 'no-stream');
+          for (const { metadata } of events) committed.set(metadata.eventId, { resolvedAt: performance.now(), position: result.lastGlobalPosition });
+        } catch (error) {
+          if (kind !== 'slowrollback') throw error;
+          rolledBack.push(...events.map(({ metadata }) => metadata.eventId));
+        }
+      };
 
-        // The reader under test, and a naive one (position > last seen, no horizon) to show the gap is real.
-        const seen: RecordedEvent[] = [];
-        const naiveSeen: string[] = [];
-        let reading = true;
-        const reader = (async () => {
-          let checkpoint: bigint | undefined;
-          while (reading) {
-            const page = await store.readAll({ after: checkpoint, maxCount: 7 });
-            for (const event of page) {
-              seen.push(event);
-              checkpoint = event.globalPosition;
-            }
-            if (page.length < 7) await sleep(3);
+      // The reader under test, and a naive one (position > last seen, no horizon) to show the gap is real.
+      const seen: RecordedEvent[] = [];
+      const naiveSeen: string[] = [];
+      let reading = true;
+      const reader = (async () => {
+        let checkpoint: bigint | undefined;
+        while (reading) {
+          const page = await store.readAll({ after: checkpoint, maxCount: 7 });
+          for (const event of page) {
+            seen.push(event);
+            checkpoint = event.globalPosition;
           }
-        })();
-        const naiveReader = (async () => {
-          let checkpoint = 0n;
-          while (reading) {
-            const { rows } = await admin.query<{ position: string; event_id: string }>(
-              `SELECT global_position::text AS position, event_id::text FROM "${store.schema}".events
+          if (page.length < 7) await sleep(3);
+        }
+      })();
+      const naiveReader = (async () => {
+        let checkpoint = 0n;
+        while (reading) {
+          const { rows } = await admin.query<{ position: string; event_id: string }>(
+            `SELECT global_position::text AS position, event_id::text FROM "${store.schema}".events
                WHERE global_position > $1 ORDER BY global_position LIMIT 50`,
-              [checkpoint.toString()],
-            );
-            for (const row of rows) {
-              naiveSeen.push(row.event_id);
-              checkpoint = BigInt(row.position);
-            }
-            await sleep(3);
+            [checkpoint.toString()],
+          );
+          for (const row of rows) {
+            naiveSeen.push(row.event_id);
+            checkpoint = BigInt(row.position);
           }
-        })();
-        const delivered: RecordedEvent[] = [];
-        const subscription = store.subscribeAll(async (event) => void delivered.push(event));
-
-        const started = performance.now();
-        const writers = Array.from({ length: 8 }, (_, writer) => fastWriter(writer));
-        await Promise.all([slowAppend(50, 'slow'), slowAppend(150, 'slowrollback'), slowAppend(300, 'slow'), slowAppend(320, 'slow')]);
-        slowSettled = true;
-        await Promise.all(writers);
-        const writtenIn = performance.now() - started;
-        await waitUntil(() => seen.length >= committed.size && delivered.length >= committed.size, 10_000);
-        await sleep(300); // would reveal duplicates or late strays
-        reading = false;
-        await Promise.all([reader, naiveReader]);
-        await subscription.stop();
-
-        const ids = seen.map((event) => event.metadata.eventId);
-        // Exactly once, nothing rolled back, nothing missing.
-        expect(new Set(ids).size).toBe(ids.length);
-        expect(new Set(ids)).toEqual(new Set(committed.keys()));
-        expect(ids.filter((id) => rolledBack.includes(id))).toEqual([]);
-        expect(rolledBack).toHaveLength(2);
-        // In the order of the global positions it reports, which is also each stream's revision order.
-        for (let index = 1; index < seen.length; index++) expect(seen[index].globalPosition).toBeGreaterThan(seen[index - 1].globalPosition);
-        const revisions = new Map<string, number>();
-        for (const event of seen) {
-          expect(event.streamRevision).toBe((revisions.get(event.streamId) ?? -1) + 1);
-          revisions.set(event.streamId, event.streamRevision);
+          await sleep(3);
         }
-        // The subscription delivered the same sequence.
-        expect(delivered.map((event) => event.metadata.eventId)).toEqual(ids);
+      })();
+      const delivered: RecordedEvent[] = [];
+      const subscription = store.subscribeAll(async (event) => void delivered.push(event));
 
-        // The scenario did happen: each slow append's events sit before fast events that had committed while it slept...
-        const slowIds = seen.filter((event) => event.streamId.startsWith('slow-')).map((event) => event.metadata.eventId);
-        expect(slowIds).toHaveLength(6);
-        for (const slowId of slowIds) {
-          const slow = committed.get(slowId)!;
-          const overtaken = [...committed.values()].filter((fast) => fast.position > slow.position && fast.resolvedAt < slow.resolvedAt - slowMs / 2);
-          expect(overtaken.length).toBeGreaterThan(0);
-        }
-        // ...and a reader without the horizon skipped some of them for good.
-        const naiveMissed = slowIds.filter((id) => !naiveSeen.includes(id));
-        expect(naiveMissed.length).toBeGreaterThan(0);
-        process.stdout.write(
-          `gap test: ${committed.size} events committed by 8 fast writers and 3 slow (${slowMs} ms) transactions in ` +
-            `${Math.round(writtenIn)} ms, 1 slow rolled back; readAll saw all ${seen.length} exactly once; ` +
-            `a naive position reader missed ${naiveMissed.length} of the 6 slow events\n`,
-        );
-      },
-      30_000,
-    );
+      const started = performance.now();
+      const writers = Array.from({ length: 8 }, (_, writer) => fastWriter(writer));
+      await Promise.all([slowAppend(50, 'slow'), slowAppend(150, 'slowrollback'), slowAppend(300, 'slow'), slowAppend(320, 'slow')]);
+      slowSettled = true;
+      await Promise.all(writers);
+      const writtenIn = performance.now() - started;
+      await waitUntil(() => seen.length >= committed.size && delivered.length >= committed.size, 10_000);
+      await sleep(300); // would reveal duplicates or late strays
+      reading = false;
+      await Promise.all([reader, naiveReader]);
+      await subscription.stop();
+
+      const ids = seen.map((event) => event.metadata.eventId);
+      // Exactly once, nothing rolled back, nothing missing.
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(new Set(ids)).toEqual(new Set(committed.keys()));
+      expect(ids.filter((id) => rolledBack.includes(id))).toEqual([]);
+      expect(rolledBack).toHaveLength(2);
+      // In the order of the global positions it reports, which is also each stream's revision order.
+      for (let index = 1; index < seen.length; index++) expect(seen[index].globalPosition).toBeGreaterThan(seen[index - 1].globalPosition);
+      const revisions = new Map<string, number>();
+      for (const event of seen) {
+        expect(event.streamRevision).toBe((revisions.get(event.streamId) ?? -1) + 1);
+        revisions.set(event.streamId, event.streamRevision);
+      }
+      // The subscription delivered the same sequence.
+      expect(delivered.map((event) => event.metadata.eventId)).toEqual(ids);
+
+      // The scenario did happen: each slow append's events sit before fast events that had committed while it slept...
+      const slowIds = seen.filter((event) => event.streamId.startsWith('slow-')).map((event) => event.metadata.eventId);
+      expect(slowIds).toHaveLength(6);
+      for (const slowId of slowIds) {
+        const slow = committed.get(slowId)!;
+        const overtaken = [...committed.values()].filter((fast) => fast.position > slow.position && fast.resolvedAt < slow.resolvedAt - slowMs / 2);
+        expect(overtaken.length).toBeGreaterThan(0);
+      }
+      // ...and a reader without the horizon skipped some of them for good.
+      const naiveMissed = slowIds.filter((id) => !naiveSeen.includes(id));
+      expect(naiveMissed.length).toBeGreaterThan(0);
+      process.stdout.write(
+        `gap test: ${committed.size} events committed by 8 fast writers and 3 slow (${slowMs} ms) transactions in ` +
+          `${Math.round(writtenIn)} ms, 1 slow rolled back; readAll saw all ${seen.length} exactly once; ` +
+          `a naive position reader missed ${naiveMissed.length} of the 6 slow events\n`,
+      );
+    }, 30_000);
 
     it('an append that waited for a slow writer of the same stream sorts after it in global order', async () => {
       const store = await openStore();

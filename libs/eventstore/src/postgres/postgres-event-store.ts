@@ -146,16 +146,12 @@ export class PostgresEventStore implements EventStore {
         try {
           // Before any write, so the transaction id (assigned at the first write) comes after the previous writer's commit.
           await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [STREAM_LOCK_CLASS, `${this.schema}:${streamId}`]);
-          const head = await client.query<{ head: string | null }>(
-            `SELECT max(stream_revision)::text AS head FROM ${this.table} WHERE stream_id = $1`,
-            [streamId],
-          );
+          const head = await client.query<{ head: string | null }>(`SELECT max(stream_revision)::text AS head FROM ${this.table} WHERE stream_id = $1`, [
+            streamId,
+          ]);
           const current = head.rows[0]?.head === null || head.rows[0] === undefined ? -1 : Number(head.rows[0].head);
           const satisfied =
-            expected === 'any' ||
-            (expected === 'no-stream' && current === -1) ||
-            (expected === 'stream-exists' && current >= 0) ||
-            expected === current;
+            expected === 'any' || (expected === 'no-stream' && current === -1) || (expected === 'stream-exists' && current >= 0) || expected === current;
           if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
           const inserted = await client.query<{ last: string }>(
             `WITH inserted AS (
@@ -296,10 +292,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** One page after `checkpoint`, below the horizon; `pending` says committed rows wait at or above it. */
-  private async page(
-    checkpoint: bigint,
-    categories: readonly string[] | undefined,
-  ): Promise<{ events: RecordedEvent[]; horizon: bigint; pending: boolean }> {
+  private async page(checkpoint: bigint, categories: readonly string[] | undefined): Promise<{ events: RecordedEvent[]; horizon: bigint; pending: boolean }> {
     const { rows } = await this.pool.query<PageRow>(
       `WITH horizon AS MATERIALIZED (SELECT ${HORIZON} AS position),
             beyond AS MATERIALIZED (

@@ -19,8 +19,7 @@ export interface PageRow extends Partial<EventRow> {
 }
 
 export const EVENT_COLUMNS =
-  'e.global_position::text AS global_position, e.stream_id, e.stream_revision::text AS stream_revision, ' +
-  'e.event_type, e.event_version, e.data, e.metadata';
+  'e.global_position::text AS global_position, e.stream_id, e.stream_revision::text AS stream_revision, ' + 'e.event_type, e.event_version, e.data, e.metadata';
 
 /**
  * The first global position no reader may pass yet: every transaction whose id is below the snapshot's xmin has

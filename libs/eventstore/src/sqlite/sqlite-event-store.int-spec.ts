@@ -12,11 +12,7 @@ function tempDir(): { dir: string; remove: () => Promise<void> } {
 }
 
 const contractDir = tempDir();
-eventStoreContract(
-  'SQLite file',
-  async () => new SqliteEventStore({ filename: join(contractDir.dir, 'events.db') }),
-  contractDir.remove,
-);
+eventStoreContract('SQLite file', async () => new SqliteEventStore({ filename: join(contractDir.dir, 'events.db') }), contractDir.remove);
 eventStoreContract('SQLite :memory:', async () => new SqliteEventStore({ filename: ':memory:' }));
 
 describe('SqliteEventStore', () => {

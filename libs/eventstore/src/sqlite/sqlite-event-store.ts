@@ -218,9 +218,7 @@ export class SqliteEventStore implements EventStore {
            WHERE e.stream_id = ? AND e.stream_revision >= ? ORDER BY e.stream_revision LIMIT ?`,
         )
         .safeIntegers(true),
-      readAll: db
-        .prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`)
-        .safeIntegers(true),
+      readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`).safeIntegers(true),
       lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
       pageUpTo: db
         .prepare(
@@ -244,10 +242,7 @@ export class SqliteEventStore implements EventStore {
     const head = this.statements.head.get(streamId) as number | undefined;
     const current = head ?? -1;
     const satisfied =
-      expected === 'any' ||
-      (expected === 'no-stream' && current === -1) ||
-      (expected === 'stream-exists' && current >= 0) ||
-      expected === current;
+      expected === 'any' || (expected === 'no-stream' && current === -1) || (expected === 'stream-exists' && current >= 0) || expected === current;
     if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
 
     let revision = current;
@@ -255,9 +250,7 @@ export class SqliteEventStore implements EventStore {
     for (const row of rows) {
       revision++;
       try {
-        const info = this.statements.insertEvent.run(
-          streamId, revision, row.eventId, row.type, row.version, row.data, row.metadata,
-        );
+        const info = this.statements.insertEvent.run(streamId, revision, row.eventId, row.type, row.version, row.data, row.metadata);
         lastGlobalPosition = BigInt(info.lastInsertRowid);
       } catch (error) {
         if (isUniqueViolation(error, 'events.event_id')) throw new DuplicateEventIdError(streamId, row.eventId);
@@ -291,11 +284,7 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  private async *eventsAfter(
-    after: bigint,
-    categories: readonly string[] | undefined,
-    signal: AbortSignal,
-  ): AsyncGenerator<RecordedEvent> {
+  private async *eventsAfter(after: bigint, categories: readonly string[] | undefined, signal: AbortSignal): AsyncGenerator<RecordedEvent> {
     let checkpoint = after;
     const categoriesJson = categories && JSON.stringify(categories);
     while (!signal.aborted) {

@@ -29,9 +29,7 @@ export class SqliteProjector {
       CREATE TABLE IF NOT EXISTS projection_applied (
         name TEXT NOT NULL, event_id TEXT NOT NULL, topic TEXT NOT NULL, offset TEXT NOT NULL,
         PRIMARY KEY (name, event_id)) WITHOUT ROWID;`);
-    const known = db.prepare('SELECT version FROM projection_versions WHERE name = ?').get(projection.name) as
-      | { version: number }
-      | undefined;
+    const known = db.prepare('SELECT version FROM projection_versions WHERE name = ?').get(projection.name) as { version: number } | undefined;
     if (known && known.version !== projection.version) {
       // The shape changed: drop what the old version built; the consumer group replays it from the log.
       db.transaction(() => {

@@ -34,9 +34,7 @@ export const EVENT_STORE_SCHEMA_VERSION = MIGRATIONS.length;
 export function migrateEventStoreSchema(db: Database.Database): void {
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)');
-    const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(COMPONENT) as
-      | { version: number }
-      | undefined;
+    const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(COMPONENT) as { version: number } | undefined;
     const current = row?.version ?? 0;
     if (current > MIGRATIONS.length) {
       throw new Error(
@@ -45,8 +43,9 @@ export function migrateEventStoreSchema(db: Database.Database): void {
       );
     }
     for (let version = current; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]);
-    db.prepare(
-      'INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version',
-    ).run(COMPONENT, MIGRATIONS.length);
+    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version').run(
+      COMPONENT,
+      MIGRATIONS.length,
+    );
   }).immediate();
 }

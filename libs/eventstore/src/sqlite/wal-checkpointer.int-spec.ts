@@ -126,9 +126,7 @@ describe('WalCheckpointer', () => {
     const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
     for (let i = 0; i < 200; i++) insert.run(ROW);
     expect(walSize(file)).toBeGreaterThan(0);
-    const exited = new Promise<number>((resolve) =>
-      (checkpointer as unknown as { worker: import('node:worker_threads').Worker }).worker.once('exit', resolve),
-    );
+    const exited = new Promise<number>((resolve) => (checkpointer as unknown as { worker: import('node:worker_threads').Worker }).worker.once('exit', resolve));
 
     await checkpointer.stop();
     await expect(exited).resolves.toBe(0);

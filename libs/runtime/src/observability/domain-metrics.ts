@@ -12,57 +12,92 @@ function once<T>(name: string, make: () => T): T {
 
 const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
 
-export const eventsRecorded = once('sigillum_events_recorded_total', () =>
-  new Counter({ name: 'sigillum_events_recorded_total', help: 'Events this process recorded, by stream category and event type.', labelNames: ['category', 'type'] as const }),
+export const eventsRecorded = once(
+  'sigillum_events_recorded_total',
+  () =>
+    new Counter({
+      name: 'sigillum_events_recorded_total',
+      help: 'Events this process recorded, by stream category and event type.',
+      labelNames: ['category', 'type'] as const,
+    }),
 );
-export const deliveries = once('sigillum_deliveries_total', () =>
-  new Counter({
-    name: 'sigillum_deliveries_total',
-    help: 'Correspondence outcomes per recipient: delivered (handed to the recipient), accepted, refused, expired (acceptance window), failed.',
-    labelNames: ['outcome'] as const,
-  }),
+export const deliveries = once(
+  'sigillum_deliveries_total',
+  () =>
+    new Counter({
+      name: 'sigillum_deliveries_total',
+      help: 'Correspondence outcomes per recipient: delivered (handed to the recipient), accepted, refused, expired (acceptance window), failed.',
+      labelNames: ['outcome'] as const,
+    }),
 );
-export const submissions = once('sigillum_submissions_total', () =>
-  new Counter({ name: 'sigillum_submissions_total', help: 'Sendings through the delivery gate, by outcome (accepted, rejected).', labelNames: ['outcome'] as const }),
+export const submissions = once(
+  'sigillum_submissions_total',
+  () =>
+    new Counter({
+      name: 'sigillum_submissions_total',
+      help: 'Sendings through the delivery gate, by outcome (accepted, rejected).',
+      labelNames: ['outcome'] as const,
+    }),
 );
-export const chains = once('sigillum_chains_total', () =>
-  new Counter({ name: 'sigillum_chains_total', help: 'Certified processing chains, by outcome (started, refused, completed, failed).', labelNames: ['outcome'] as const }),
+export const chains = once(
+  'sigillum_chains_total',
+  () =>
+    new Counter({
+      name: 'sigillum_chains_total',
+      help: 'Certified processing chains, by outcome (started, refused, completed, failed).',
+      labelNames: ['outcome'] as const,
+    }),
 );
-export const stepDuration = once('sigillum_step_duration_seconds', () =>
-  new Histogram({
-    name: 'sigillum_step_duration_seconds',
-    help: 'From a step token issued to the step certified, by step (tokens issued by this process since it started).',
-    labelNames: ['step'] as const,
-    buckets: STEP_BUCKETS,
-  }),
+export const stepDuration = once(
+  'sigillum_step_duration_seconds',
+  () =>
+    new Histogram({
+      name: 'sigillum_step_duration_seconds',
+      help: 'From a step token issued to the step certified, by step (tokens issued by this process since it started).',
+      labelNames: ['step'] as const,
+      buckets: STEP_BUCKETS,
+    }),
 );
-export const stepProcessing = once('sigillum_step_processing_seconds', () =>
-  new Histogram({
-    name: 'sigillum_step_processing_seconds',
-    help: "An operator's work on a certified step: from its acknowledgement to its return, by step.",
-    labelNames: ['step'] as const,
-    buckets: STEP_BUCKETS,
-  }),
+export const stepProcessing = once(
+  'sigillum_step_processing_seconds',
+  () =>
+    new Histogram({
+      name: 'sigillum_step_processing_seconds',
+      help: "An operator's work on a certified step: from its acknowledgement to its return, by step.",
+      labelNames: ['step'] as const,
+      buckets: STEP_BUCKETS,
+    }),
 );
-export const stepsNonCompliant = once('sigillum_steps_non_compliant_total', () =>
-  new Counter({ name: 'sigillum_steps_non_compliant_total', help: 'Step returns refused as non-compliant, by step.', labelNames: ['step'] as const }),
+export const stepsNonCompliant = once(
+  'sigillum_steps_non_compliant_total',
+  () => new Counter({ name: 'sigillum_steps_non_compliant_total', help: 'Step returns refused as non-compliant, by step.', labelNames: ['step'] as const }),
 );
-export const deadlineMisses = once('sigillum_deadline_misses_total', () =>
-  new Counter({
-    name: 'sigillum_deadline_misses_total',
-    help: 'Step deadlines missed (no acknowledgement or no return by the token deadline), by step and what was missing.',
-    labelNames: ['step', 'missing'] as const,
-  }),
+export const deadlineMisses = once(
+  'sigillum_deadline_misses_total',
+  () =>
+    new Counter({
+      name: 'sigillum_deadline_misses_total',
+      help: 'Step deadlines missed (no acknowledgement or no return by the token deadline), by step and what was missing.',
+      labelNames: ['step', 'missing'] as const,
+    }),
 );
-export const codesSent = once('sigillum_codes_sent_total', () =>
-  new Counter({
-    name: 'sigillum_codes_sent_total',
-    help: 'One-time codes issued to a second channel (session codes, channel verification codes), by purpose and channel kind.',
-    labelNames: ['purpose', 'channel'] as const,
-  }),
+export const codesSent = once(
+  'sigillum_codes_sent_total',
+  () =>
+    new Counter({
+      name: 'sigillum_codes_sent_total',
+      help: 'One-time codes issued to a second channel (session codes, channel verification codes), by purpose and channel kind.',
+      labelNames: ['purpose', 'channel'] as const,
+    }),
 );
-export const codeDeliveryFailures = once('sigillum_code_delivery_failures_total', () =>
-  new Counter({ name: 'sigillum_code_delivery_failures_total', help: 'Session codes the second channel could not deliver, by channel kind.', labelNames: ['channel'] as const }),
+export const codeDeliveryFailures = once(
+  'sigillum_code_delivery_failures_total',
+  () =>
+    new Counter({
+      name: 'sigillum_code_delivery_failures_total',
+      help: 'Session codes the second channel could not deliver, by channel kind.',
+      labelNames: ['channel'] as const,
+    }),
 );
 
 const DELIVERY_OUTCOMES: Readonly<Record<string, string>> = {
@@ -72,7 +107,12 @@ const DELIVERY_OUTCOMES: Readonly<Record<string, string>> = {
   AcceptanceWindowExpired: 'expired',
   CorrespondenceFailed: 'failed',
 };
-const CHAIN_OUTCOMES: Readonly<Record<string, string>> = { ChainStarted: 'started', ChainRefused: 'refused', ChainCompleted: 'completed', ChainFailed: 'failed' };
+const CHAIN_OUTCOMES: Readonly<Record<string, string>> = {
+  ChainStarted: 'started',
+  ChainRefused: 'refused',
+  ChainCompleted: 'completed',
+  ChainFailed: 'failed',
+};
 
 /** Issue times of the step tokens this process issued, until certified; bounded, oldest forgotten first. */
 const MAX_OPEN_TOKENS = 10_000;

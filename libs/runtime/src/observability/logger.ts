@@ -15,7 +15,14 @@ const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
  * Nest's start-up chatter (every module initialised, every route mapped) is debug, not info: `npm start` then
  * prints what an operator needs (where it listens, which groups consume) and LOG_LEVEL=debug shows the rest.
  */
-const CHATTY_CONTEXTS: ReadonlySet<string> = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication', 'NestMicroservice']);
+const CHATTY_CONTEXTS: ReadonlySet<string> = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+  'NestApplication',
+  'NestMicroservice',
+]);
 
 let root: pino.Logger | undefined;
 
@@ -49,7 +56,10 @@ export function rootLogger(level: pino.Level): pino.Logger {
         };
       },
       // Belt and braces: the request serializer below never includes headers; if a line ever carries them, not these.
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-sigillum-session"]', 'headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-sigillum-session"]', 'headers.authorization'],
+        censor: '[redacted]',
+      },
     },
     process.stdout,
   );
@@ -123,4 +133,3 @@ export function logUnroutedRequest(config: SigillumConfig) {
     else logger.info(line, msg);
   };
 }
-

@@ -47,11 +47,17 @@ const answer = (verdicts: SubjectVerdict[]): TrustCheckAnswered['data'] => ({
   answeredAt: now.toISOString(),
 });
 
-const everyoneValid = [verdict('alice', 'sender'), verdict('bob', 'recipient'), verdict('carol', 'recipient'), verdict('op-seal', 'operator'), verdict('op-deliver', 'operator')];
+const everyoneValid = [
+  verdict('alice', 'sender'),
+  verdict('bob', 'recipient'),
+  verdict('carol', 'recipient'),
+  verdict('op-seal', 'operator'),
+  verdict('op-deliver', 'operator'),
+];
 
 describe('the delivery gate', () => {
-  describe('before the trust check: the kind and the sender\'s session', () => {
-    it('given a configured kind and the sender\'s open session, when admitted, then the check asks for the sender, every recipient and the kind\'s chain at its level', () => {
+  describe("before the trust check: the kind and the sender's session", () => {
+    it("given a configured kind and the sender's open session, when admitted, then the check asks for the sender, every recipient and the kind's chain at its level", () => {
       expect(admitSubmission(submission, kinds, openSession, now)).toEqual({
         admitted: true,
         kind: registered,
@@ -71,8 +77,18 @@ describe('the delivery gate', () => {
 
     it.each([
       ['an unknown kind', { kind: 'telegram' }, 'kind.unknown', 'unknown kind of correspondence "telegram"; known kinds: simple, registered'],
-      ['another level than the kind\'s', { requiredLevel: 'low' as const }, 'kind.level-mismatch', 'the kind registered requires the level substantial, the submission names low'],
-      ['another consignment than the kind\'s', { consignment: 'consent' as const }, 'kind.consignment-mismatch', 'the kind registered is handed over in basic mode, the submission names consent'],
+      [
+        "another level than the kind's",
+        { requiredLevel: 'low' as const },
+        'kind.level-mismatch',
+        'the kind registered requires the level substantial, the submission names low',
+      ],
+      [
+        "another consignment than the kind's",
+        { consignment: 'consent' as const },
+        'kind.consignment-mismatch',
+        'the kind registered is handed over in basic mode, the submission names consent',
+      ],
     ])('given %s, then refused before any check, with no check id', (_, change, rule, message) => {
       expect(admitSubmission({ ...submission, ...change }, kinds, openSession, now)).toEqual({
         admitted: false,
@@ -82,15 +98,20 @@ describe('the delivery gate', () => {
 
     it('given a submission outside an open session of the sender, then session.not-open naming the sender', () => {
       const admission = admitSubmission(submission, kinds, { status: 'unknown' }, now);
-      expect(admission).toMatchObject({ admitted: false, refusal: { checkId: null, reasons: [{ rule: 'session.not-open', partyId: 'alice', subjectRole: 'sender' }] } });
+      expect(admission).toMatchObject({
+        admitted: false,
+        refusal: { checkId: null, reasons: [{ rule: 'session.not-open', partyId: 'alice', subjectRole: 'sender' }] },
+      });
     });
 
     it('given an unknown kind and no session, then the kind is refused first', () => {
-      expect(admitSubmission({ ...submission, kind: 'telegram' }, kinds, { status: 'unknown' }, now)).toMatchObject({ refusal: { reasons: [{ rule: 'kind.unknown' }] } });
+      expect(admitSubmission({ ...submission, kind: 'telegram' }, kinds, { status: 'unknown' }, now)).toMatchObject({
+        refusal: { reasons: [{ rule: 'kind.unknown' }] },
+      });
     });
   });
 
-  describe('on the check\'s answer', () => {
+  describe("on the check's answer", () => {
     it('given every party and every chosen operator valid, then the chain starts with exactly the operators the check chose', () => {
       const decision = deliveryDecision(submission, registered, { answer: answer(everyoneValid), operators: ['op-seal', 'op-deliver'] }, now);
       expect(decision).toEqual({
@@ -116,7 +137,11 @@ describe('the delivery gate', () => {
     });
 
     it('given a recipient below the level, then refused with its reasons, naming the check and the policy', () => {
-      const failing = [verdict('alice', 'sender'), verdict('bob', 'recipient', false, [{ rule: 'attribute.expired', message: 'legalName expired' }]), verdict('op-seal', 'operator')];
+      const failing = [
+        verdict('alice', 'sender'),
+        verdict('bob', 'recipient', false, [{ rule: 'attribute.expired', message: 'legalName expired' }]),
+        verdict('op-seal', 'operator'),
+      ];
       expect(deliveryDecision(submission, registered, { answer: answer(failing), operators: ['op-seal', 'op-seal'] }, now)).toEqual({
         passed: false,
         refusal: {
@@ -133,18 +158,28 @@ describe('the delivery gate', () => {
       const decision = deliveryDecision(submission, registered, { answer: answer(everyoneValid), operators: ['op-seal', 'op-newcomer'] }, now);
       expect(decision).toMatchObject({
         passed: false,
-        refusal: { checkId: 'check-1', reasons: [{ rule: 'operator.unavailable', message: 'the operator of step deliver changed during the check; send again', subjectRole: 'operator' }] },
+        refusal: {
+          checkId: 'check-1',
+          reasons: [{ rule: 'operator.unavailable', message: 'the operator of step deliver changed during the check; send again', subjectRole: 'operator' }],
+        },
       });
     });
 
     it('given no operator for a step, then operator.unavailable for it', () => {
-      expect(deliveryDecision(submission, registered, { answer: answer(everyoneValid), operators: ['op-seal', null] }, now)).toMatchObject({ passed: false, refusal: { reasons: [{ rule: 'operator.unavailable' }] } });
+      expect(deliveryDecision(submission, registered, { answer: answer(everyoneValid), operators: ['op-seal', null] }, now)).toMatchObject({
+        passed: false,
+        refusal: { reasons: [{ rule: 'operator.unavailable' }] },
+      });
     });
   });
 
   describe('reasons of a failing check', () => {
     it('a failing verdict without its own reason reads as level.insufficient; a verdict without a party names none', () => {
-      const noParty: SubjectVerdict = { ...verdict('', 'operator', false, [{ rule: 'operator.unavailable', message: 'no processing operator offers the step deliver', subjectRole: 'operator' }]) };
+      const noParty: SubjectVerdict = {
+        ...verdict('', 'operator', false, [
+          { rule: 'operator.unavailable', message: 'no processing operator offers the step deliver', subjectRole: 'operator' },
+        ]),
+      };
       expect(reasonsOfFailedVerdicts([verdict('alice', 'sender'), verdict('bob', 'recipient', false), noParty])).toEqual([
         { rule: 'level.insufficient', message: 'holds low, substantial required', partyId: 'bob', subjectRole: 'recipient' },
         { rule: 'operator.unavailable', message: 'no processing operator offers the step deliver', subjectRole: 'operator' },

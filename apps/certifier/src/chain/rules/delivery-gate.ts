@@ -1,4 +1,13 @@
-import type { ChainRefused, ChainStarted, CorrespondenceKind, PlannedStep, Reason, SubjectVerdict, SubmissionRequested, TrustCheckAnswered } from '@sigillum/contracts';
+import type {
+  ChainRefused,
+  ChainStarted,
+  CorrespondenceKind,
+  PlannedStep,
+  Reason,
+  SubjectVerdict,
+  SubmissionRequested,
+  TrustCheckAnswered,
+} from '@sigillum/contracts';
 import type { CheckedOperators, TrustCheckRequest } from '../../trust-check/trust-check.decider';
 import type { SenderSession } from '../sender-session';
 
@@ -24,7 +33,8 @@ export type Admission =
   | { readonly admitted: false; readonly refusal: ChainRefused['data'] }
   | { readonly admitted: true; readonly kind: CorrespondenceKind; readonly check: DeliveryCheck };
 
-export type GateDecision = { readonly passed: false; readonly refusal: ChainRefused['data'] } | { readonly passed: true; readonly started: ChainStarted['data'] };
+export type GateDecision =
+  { readonly passed: false; readonly refusal: ChainRefused['data'] } | { readonly passed: true; readonly started: ChainStarted['data'] };
 
 type Submission = SubmissionRequested['data'];
 
@@ -41,13 +51,22 @@ export function admitSubmission(submission: Submission, kinds: readonly Correspo
   const refuse = (reason: Reason): Admission => ({ admitted: false, refusal: refusal(submission, [reason], now) });
   const kind = kinds.find((candidate) => candidate.name === submission.kind);
   if (!kind) {
-    return refuse({ rule: 'kind.unknown', message: `unknown kind of correspondence "${submission.kind}"; known kinds: ${kinds.map((k) => k.name).join(', ')}` });
+    return refuse({
+      rule: 'kind.unknown',
+      message: `unknown kind of correspondence "${submission.kind}"; known kinds: ${kinds.map((k) => k.name).join(', ')}`,
+    });
   }
   if (kind.requiredLevel !== submission.requiredLevel) {
-    return refuse({ rule: 'kind.level-mismatch', message: `the kind ${kind.name} requires the level ${kind.requiredLevel}, the submission names ${submission.requiredLevel}` });
+    return refuse({
+      rule: 'kind.level-mismatch',
+      message: `the kind ${kind.name} requires the level ${kind.requiredLevel}, the submission names ${submission.requiredLevel}`,
+    });
   }
   if (kind.consignment !== submission.consignment) {
-    return refuse({ rule: 'kind.consignment-mismatch', message: `the kind ${kind.name} is handed over in ${kind.consignment} mode, the submission names ${submission.consignment}` });
+    return refuse({
+      rule: 'kind.consignment-mismatch',
+      message: `the kind ${kind.name} is handed over in ${kind.consignment} mode, the submission names ${submission.consignment}`,
+    });
   }
   const notOpen = sessionProblem(session, submission.senderId, submission.requestedAt, now);
   if (notOpen) return refuse(notOpen);
@@ -83,7 +102,11 @@ export function deliveryDecision(submission: Submission, kind: CorrespondenceKin
   const certified = new Set(answer.verdicts.filter((verdict) => verdict.subjectRole === 'operator' && verdict.validNow).map((verdict) => verdict.partyId));
   const unchecked = kind.chain.filter((_, index) => !operators[index] || !certified.has(operators[index]!));
   if (unchecked.length > 0) {
-    const reasons = unchecked.map((step): Reason => ({ rule: 'operator.unavailable', message: `the operator of step ${step} changed during the check; send again`, subjectRole: 'operator' }));
+    const reasons = unchecked.map((step): Reason => ({
+      rule: 'operator.unavailable',
+      message: `the operator of step ${step} changed during the check; send again`,
+      subjectRole: 'operator',
+    }));
     return { passed: false, refusal: refusal(submission, reasons, now, answer) };
   }
   const steps: PlannedStep[] = kind.chain.map((step, index) => ({ step, operatorId: operators[index]!, parameters: {} }));
@@ -110,7 +133,10 @@ export function deliveryDecision(submission: Submission, kind: CorrespondenceKin
 export function reasonsOfFailedVerdicts(verdicts: readonly SubjectVerdict[]): Reason[] {
   const reasons: Reason[] = [];
   for (const verdict of verdicts.filter((candidate) => !candidate.validNow)) {
-    const own = verdict.reasons.length > 0 ? verdict.reasons : [{ rule: 'level.insufficient', message: `holds ${verdict.levelHeld ?? 'no level'}, ${verdict.levelRequired} required` }];
+    const own =
+      verdict.reasons.length > 0
+        ? verdict.reasons
+        : [{ rule: 'level.insufficient', message: `holds ${verdict.levelHeld ?? 'no level'}, ${verdict.levelRequired} required` }];
     for (const reason of own) {
       const partyId = reason.partyId ?? (verdict.partyId || undefined);
       const subjectRole = reason.subjectRole ?? verdict.subjectRole;

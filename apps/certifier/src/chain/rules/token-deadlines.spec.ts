@@ -45,7 +45,11 @@ describe('token deadlines', () => {
     });
 
     it('computed deadlines are always in order', () => {
-      for (const [spec, ack] of [[{ maxDurationSeconds: 1 }, 60], [{ maxDurationSeconds: 3600 }, 1], [undefined, 5]] as const) {
+      for (const [spec, ack] of [
+        [{ maxDurationSeconds: 1 }, 60],
+        [{ maxDurationSeconds: 3600 }, 1],
+        [undefined, 5],
+      ] as const) {
         expect(deadlinesInOrder({ issuedAt: t(0), ...tokenDeadlines(at(0), spec, ack) })).toBe(true);
       }
     });
@@ -93,13 +97,19 @@ describe('token deadlines', () => {
     });
 
     it('given a return dated in time but recorded by the processor after returnBy, then deadline.exceeded whatever it says', () => {
-      expect(lateReturn(token, t(500), t(601))).toEqual({ rule: 'deadline.exceeded', message: `the return was recorded at ${t(601)}, after the deadline ${t(600)}` });
+      expect(lateReturn(token, t(500), t(601))).toEqual({
+        rule: 'deadline.exceeded',
+        message: `the return was recorded at ${t(601)}, after the deadline ${t(600)}`,
+      });
       expect(lateReturn(token, t(500), t(600))).toBeNull();
     });
 
     it('given work that took longer than the specification allows, then deadline.exceeded; no specification, no limit', () => {
       expect(overlongStep(0, 60_000, { maxDurationSeconds: 60 })).toBeNull();
-      expect(overlongStep(0, 61_000, { maxDurationSeconds: 60 })).toEqual({ rule: 'deadline.exceeded', message: 'the step took 61 s, more than the 60 s its specification allows' });
+      expect(overlongStep(0, 61_000, { maxDurationSeconds: 60 })).toEqual({
+        rule: 'deadline.exceeded',
+        message: 'the step took 61 s, more than the 60 s its specification allows',
+      });
       expect(overlongStep(0, 61_000, undefined)).toBeNull();
     });
   });
@@ -111,7 +121,7 @@ describe('token deadlines', () => {
       expect(atDeadline(token, 'acknowledgement', { acknowledgedAt: null, settled: false })).toBe('missed');
     });
 
-    it('given a job already returned, then the acknowledgement deadline does nothing (the return\'s check judges a late acknowledgement)', () => {
+    it("given a job already returned, then the acknowledgement deadline does nothing (the return's check judges a late acknowledgement)", () => {
       expect(atDeadline(token, 'acknowledgement', { acknowledgedAt: t(31), settled: true })).toBe('nothing');
     });
 
@@ -127,7 +137,10 @@ describe('token deadlines', () => {
         partyId: 'op-1',
         subjectRole: 'operator',
       });
-      expect(missedDeadlineReason(token, 'return')).toMatchObject({ rule: 'deadline.return-missed', message: `operator op-1 did not return token tok-1 (step seal, attempt 2) by ${t(600)}` });
+      expect(missedDeadlineReason(token, 'return')).toMatchObject({
+        rule: 'deadline.return-missed',
+        message: `operator op-1 did not return token tok-1 (step seal, attempt 2) by ${t(600)}`,
+      });
     });
   });
 });

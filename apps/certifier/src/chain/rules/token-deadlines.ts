@@ -73,14 +73,18 @@ export function lateAcknowledgement(token: TokenTimes, acknowledgedAt: unknown):
 export function lateReturn(token: TokenTimes, returnedAt: unknown, recordedAt: string | null): Lateness | null {
   const returnBy = time(token.returnBy);
   if (!(time(returnedAt) <= returnBy)) return { rule: 'deadline.exceeded', message: `returned at ${String(returnedAt)}, after the deadline ${token.returnBy}` };
-  if (recordedAt !== null && time(recordedAt) > returnBy) return { rule: 'deadline.exceeded', message: `the return was recorded at ${recordedAt}, after the deadline ${token.returnBy}` };
+  if (recordedAt !== null && time(recordedAt) > returnBy)
+    return { rule: 'deadline.exceeded', message: `the return was recorded at ${recordedAt}, after the deadline ${token.returnBy}` };
   return null;
 }
 
 /** `deadline.exceeded` when the work (startedMs to finishedMs, in order) took longer than the step's specification allows. */
 export function overlongStep(startedMs: number, finishedMs: number, stepSpec: Pick<OperatorStepSpec, 'maxDurationSeconds'> | undefined): Lateness | null {
   if (!stepSpec || finishedMs - startedMs <= stepSpec.maxDurationSeconds * 1000) return null;
-  return { rule: 'deadline.exceeded', message: `the step took ${Math.round((finishedMs - startedMs) / 1000)} s, more than the ${stepSpec.maxDurationSeconds} s its specification allows` };
+  return {
+    rule: 'deadline.exceeded',
+    message: `the step took ${Math.round((finishedMs - startedMs) / 1000)} s, more than the ${stepSpec.maxDurationSeconds} s its specification allows`,
+  };
 }
 
 /** What the token's job showed when a deadline's timer fired. */
@@ -106,7 +110,8 @@ export function atDeadline(token: TokenTimes, missing: DeadlineKind, job: JobAtD
 }
 
 /** The rule of a missed deadline. */
-export const missedDeadlineRule = (missing: DeadlineKind): string => (missing === 'acknowledgement' ? 'deadline.acknowledgement-missed' : 'deadline.return-missed');
+export const missedDeadlineRule = (missing: DeadlineKind): string =>
+  missing === 'acknowledgement' ? 'deadline.acknowledgement-missed' : 'deadline.return-missed';
 
 /** Why a token's step failed when a deadline passed: the operator did not acknowledge (or return) by then. */
 export function missedDeadlineReason(token: CertificationToken, missing: DeadlineKind): Reason {
