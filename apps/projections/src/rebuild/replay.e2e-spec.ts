@@ -1,61 +1,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type INestApplication, Module } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type SigillumConfig } from '@sigillum/config';
-import {
-  CA_CATEGORY,
-  CERTIFICATE_CATEGORY,
-  CHAIN_CATEGORY,
-  CORRESPONDENCE_CATEGORY,
-  EVIDENCE_CATEGORY,
-  EVIDENCE_LOG_CATEGORY,
-  JOB_CATEGORY,
-  TRUST_CHECK_CATEGORY,
-} from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { createSigillumApp, type RoleSpec } from '@sigillum/runtime';
+import { createSigillumApp } from '@sigillum/runtime';
 import { baseUrlOf, bearer, eventually, issueStaffToken } from '@sigillum/testing';
 import Database from 'better-sqlite3';
 import request from 'supertest';
-// Only tests reach across apps like this: the certifier's evidence part records the evidence the audit view reads.
-import { CertificatesModule } from '../../../certifier/src/certificates/certificates.module';
-import { EVIDENCE_CONFIG, type EvidenceConfig } from '../../../certifier/src/evidence/evidence.config';
-import { EvidenceLogModule } from '../../../certifier/src/evidence-log/evidence-log.module';
-import { EvidenceConsumer } from '../../../certifier/src/evidence/evidence.consumer';
-import { EvidenceController } from '../../../certifier/src/evidence/evidence.controller';
-import { EvidenceService } from '../../../certifier/src/evidence/evidence.service';
-import { certifierSignerProvider } from '../../../certifier/src/signing/certifier-signer';
 import { directoryRole } from '../../../directory/src/directory.role';
 import { projectionsRole } from '../projections.role';
+import { evidenceRole } from './evidence-role.test-kit';
 import { type RealisticLog, realisticStories, writeRealisticLog } from './testing-fixtures';
-
-@Module({
-  imports: [CertificatesModule, EvidenceLogModule],
-  controllers: [EvidenceConsumer, EvidenceController],
-  providers: [
-    certifierSignerProvider,
-    { provide: EVIDENCE_CONFIG, useValue: { policyId: 'urn:sigillum:policy:evidence:e2e', recordSignatures: 'none' } satisfies EvidenceConfig },
-    EvidenceService,
-  ],
-})
-class EvidenceOnlyModule {}
-
-const evidenceRole: RoleSpec = {
-  role: 'certifier',
-  module: EvidenceOnlyModule,
-  ownedCategories: [
-    CORRESPONDENCE_CATEGORY,
-    CHAIN_CATEGORY,
-    TRUST_CHECK_CATEGORY,
-    JOB_CATEGORY,
-    EVIDENCE_CATEGORY,
-    EVIDENCE_LOG_CATEGORY,
-    CA_CATEGORY,
-    CERTIFICATE_CATEGORY,
-  ],
-  consumes: true,
-};
 
 interface Replay {
   projection: string;
