@@ -2,6 +2,7 @@ export * from './event-store.port';
 export * from './command-handler';
 export * from './folded-stream-cache';
 export * from './event-store.factory';
+export * from './forwarding-event-store';
 export * from './owned-categories';
 export * from './sqlite/sqlite-event-store';
 export * from './kurrentdb/kurrentdb-event-store';

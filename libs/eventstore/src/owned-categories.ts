@@ -1,5 +1,6 @@
-import { type PendingEvent, type RecordedEvent, streamCategory } from '@sigillum/contracts';
-import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StoreSubscription, SubscribeAllOptions } from './event-store.port';
+import { type PendingEvent, streamCategory } from '@sigillum/contracts';
+import type { AppendResult, EventStore, ExpectedVersion } from './event-store.port';
+import { ForwardingEventStore } from './forwarding-event-store';
 
 /**
  * The process tried to append to a stream of a category none of its roles owns. Every category has one owner
@@ -28,14 +29,12 @@ export class ForeignStreamWriteError extends Error {
  * category is not in `ownedCategories` (with ForeignStreamWriteError, before the adapter is called). Reads,
  * subscriptions, health and close pass through unchanged.
  */
-export class OwnedCategoriesEventStore implements EventStore {
+export class OwnedCategoriesEventStore extends ForwardingEventStore {
   private readonly owned: ReadonlySet<string>;
   private readonly ownedList: readonly string[];
 
-  constructor(
-    private readonly inner: EventStore,
-    ownedCategories: readonly string[],
-  ) {
+  constructor(inner: EventStore, ownedCategories: readonly string[]) {
+    super(inner);
     this.owned = new Set(ownedCategories);
     this.ownedList = [...this.owned].sort();
   }
@@ -45,31 +44,11 @@ export class OwnedCategoriesEventStore implements EventStore {
     return this.owned.has(streamCategory(streamId));
   }
 
-  append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  override append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     if (!this.mayAppendTo(streamId)) {
       return Promise.reject(new ForeignStreamWriteError(streamId, streamCategory(streamId), this.ownedList));
     }
-    return this.inner.append(streamId, events, expected);
-  }
-
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return this.inner.readStream(streamId, options);
-  }
-
-  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
-    return this.inner.readAll(options);
-  }
-
-  subscribeAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeAllOptions): StoreSubscription {
-    return this.inner.subscribeAll(handler, options);
-  }
-
-  health(): Promise<{ up: boolean; detail?: string }> {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.append(streamId, events, expected);
   }
 }
 

@@ -1,15 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { currentHandling } from '@sigillum/bus';
-import type { PendingEvent, RecordedEvent } from '@sigillum/contracts';
-import type {
-  AppendResult,
-  EventStore,
-  ExpectedVersion,
-  ReadAllOptions,
-  ReadStreamOptions,
-  StoreSubscription,
-  SubscribeAllOptions,
-} from '@sigillum/eventstore';
+import type { PendingEvent } from '@sigillum/contracts';
+import { type AppendResult, type EventStore, type ExpectedVersion, ForwardingEventStore } from '@sigillum/eventstore';
 import { recordDomainMetrics } from './domain-metrics';
 
 /** The steps of a letter an operator follows at the default level; every other recorded event is logged at debug. */
@@ -38,12 +30,14 @@ const MILESTONES: ReadonlySet<string> = new Set([
  * event is being handled takes that handling's `traceparent` (unless it has one), so the trace follows the letter from
  * role to role; once appended, each event is counted (domain-metrics.ts) and logged with its ids, never its data.
  */
-export class ObservedEventStore implements EventStore {
+export class ObservedEventStore extends ForwardingEventStore {
   private readonly log = new Logger('Events');
 
-  constructor(private readonly inner: EventStore) {}
+  constructor(inner: EventStore) {
+    super(inner);
+  }
 
-  async append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     const traceparent = currentHandling()?.traceparent;
     const traced = traceparent
       ? events.map((pending) => (pending.metadata.traceparent ? pending : { ...pending, metadata: { ...pending.metadata, traceparent } }))
@@ -64,25 +58,5 @@ export class ObservedEventStore implements EventStore {
       else this.log.debug(line);
     }
     return result;
-  }
-
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
-    return this.inner.readStream(streamId, options);
-  }
-
-  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]> {
-    return this.inner.readAll(options);
-  }
-
-  subscribeAll(handler: (event: RecordedEvent) => Promise<void>, options?: SubscribeAllOptions): StoreSubscription {
-    return this.inner.subscribeAll(handler, options);
-  }
-
-  health(): Promise<{ up: boolean; detail?: string }> {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
