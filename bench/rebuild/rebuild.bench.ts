@@ -1,0 +1,209 @@
+/*
+ * Rebuilding read models from the log: the mailbox and audit projections replayed from position 0.
+ *
+ *   npm run bench:rebuild
+ *   BENCH_REBUILD_EVENTS=1000000 npm run bench:rebuild
+ *
+ * Target (issue #12): >= 200,000 events/s.
+ *
+ * What it does (bench/rebuild/fill.ts): boots the whole app in-process, runs BENCH_DELIVERIES real registered
+ * deliveries, closes the app, then appends copies of the events those deliveries wrote, with fresh ids, through the
+ * product's SqliteEventStore until the log holds BENCH_REBUILD_EVENTS events. Then, on that SQLite file (events and
+ * read models in one file, as the embedded app has them), it times ProjectionRunner#rebuild() — the code behind
+ * POST /projections/:name/rebuild — of the mailbox projection, then of the audit projection: drop the read model,
+ * read the whole log from position 0 (pages of 500), apply every event of the projection's categories, one SQLite
+ * transaction per page. The app is not running meanwhile (its live consumers would react to the copies), so the
+ * runners are built here as ProjectionRunners builds them, on the same database and store classes.
+ *
+ * Printed: per projection the log events scanned per second and the events of its categories applied per second;
+ * in total the log events per second of rebuilding both (log events / the two rebuilds' time); the floors measured on
+ * the same file: raw better-sqlite3 reads of the log (pages of 500, JSON.parse of data and metadata as the store
+ * does), and SqliteEventStore#readAll pages. Last line: `RESULT events_per_s=… …`.
+ *
+ * Environment: BENCH_REBUILD_EVENTS (default 100000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
+ * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file).
+ *
+ * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
+ */
+import '../bus/preflight';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Logger } from '@nestjs/common';
+import { LoopbackMailbox } from '@sigillum/channels';
+import { SqliteEventStore } from '@sigillum/eventstore';
+import Database from 'better-sqlite3';
+import { auditProjection } from '../../apps/projections/src/audit/audit.projection';
+import { mailboxProjection } from '../../apps/projections/src/mailbox/mailbox.projection';
+import { ProjectionRunner, type RebuildableProjection } from '../../apps/projections/src/rebuild/projection-runner';
+import { resultLine } from '../common/ceiling';
+import { BenchError, formatInt, formatRatio, integerSetting, notes, printTable, progressLine, rows } from '../common/report';
+import { replicate, seedRun } from './fill';
+
+const PAGE = 500;
+
+function readSettings(env: NodeJS.ProcessEnv) {
+  const problems: string[] = [];
+  const integer = integerSetting(env, problems);
+  const settings = {
+    events: integer('BENCH_REBUILD_EVENTS', 100_000, 1_000),
+    deliveries: integer('BENCH_DELIVERIES', 100, 10),
+    concurrency: integer('BENCH_CONCURRENCY', 64, 1),
+    pairs: integer('BENCH_PAIRS', 20, 1),
+    synchronous: (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase() as 'NORMAL' | 'FULL',
+  };
+  if (settings.synchronous !== 'NORMAL' && settings.synchronous !== 'FULL') problems.push('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
+  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  return settings;
+}
+
+/** Raw better-sqlite3: the whole log read in pages of 500, data and metadata parsed; milliseconds. */
+function rawReadMs(db: Database.Database): { ms: number; events: number } {
+  const page = db
+    .prepare(
+      'SELECT global_position, stream_id, stream_revision, event_type, event_version, data, metadata FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?',
+    )
+    .safeIntegers(true);
+  const started = performance.now();
+  let after = 0n;
+  let events = 0;
+  for (;;) {
+    const batch = page.all(after, PAGE) as { global_position: bigint; data: string; metadata: string }[];
+    for (const row of batch) {
+      JSON.parse(row.data);
+      JSON.parse(row.metadata);
+    }
+    events += batch.length;
+    if (batch.length < PAGE) break;
+    after = batch[batch.length - 1].global_position;
+  }
+  return { ms: performance.now() - started, events };
+}
+
+/** The product's store: the whole log through SqliteEventStore#readAll, pages of 500; milliseconds. */
+async function storeReadMs(store: SqliteEventStore): Promise<number> {
+  const started = performance.now();
+  let after: bigint | undefined;
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: PAGE });
+    if (page.length < PAGE) break;
+    after = page[page.length - 1].globalPosition;
+  }
+  return performance.now() - started;
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings(process.env);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-rebuild-'));
+  const cleanup = () => fs.rmSync(dataDir, { recursive: true, force: true });
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  const mailbox = await new LoopbackMailbox().start();
+  let db: Database.Database | undefined;
+  try {
+    const seed = await seedRun(dataDir, mailbox, settings);
+    await mailbox.stop();
+    if (seed.events.length === 0) throw new BenchError('the seed deliveries wrote no events');
+    db = new Database(seed.sqliteFile);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${settings.synchronous}`);
+    db.pragma('busy_timeout = 5000');
+    const store = new SqliteEventStore(db);
+    const count = () => Number(db!.prepare('SELECT count(*) FROM events').pluck().get());
+    const copies = Math.max(0, Math.ceil((settings.events - count()) / seed.events.length));
+    progressLine(`filling the log: ${copies} copies of the ${formatInt(seed.events.length)} events of the seed, fresh ids`);
+    const fillStarted = performance.now();
+    await replicate(store, seed.events, seed.keep, copies);
+    const fillSeconds = (performance.now() - fillStarted) / 1000;
+    const logEvents = count();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+
+    Logger.overrideLogger(['warn', 'error']); // as the bench app runs (LOG_LEVEL=warn): no progress line per page
+    const results: { name: string; seconds: number; eventsRead: number; applied: number; poison: number; cpuMs: number }[] = [];
+    for (const projection of [mailboxProjection, auditProjection] as RebuildableProjection[]) {
+      const runner = new ProjectionRunner(db, store, projection, () => new Date());
+      progressLine(`rebuilding ${projection.name} from position 0 (${formatInt(logEvents)} events in the log)`);
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const report = await runner.rebuild();
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      results.push({
+        name: projection.name,
+        seconds,
+        eventsRead: report.eventsRead,
+        applied: report.applied,
+        poison: report.poison,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      });
+    }
+
+    progressLine('floors: raw better-sqlite3 reads of the log, SqliteEventStore#readAll');
+    const raw = rawReadMs(db);
+    const rawPerSecond = raw.events / (raw.ms / 1000);
+    const storePerSecond = logEvents / ((await storeReadMs(store)) / 1000);
+    const totalSeconds = results.reduce((sum, r) => sum + r.seconds, 0);
+    const totalPerSecond = logEvents / totalSeconds;
+
+    for (const r of results) {
+      rows.push({
+        what: `rebuild ${r.name}: log events scanned (${formatInt(r.eventsRead)} of its categories, ${formatInt(r.applied)} applied, ${r.poison} refused)`,
+        perSecond: logEvents / r.seconds,
+        ratio: formatRatio(logEvents / r.seconds / rawPerSecond),
+        against: 'rebuild / raw read',
+      });
+      rows.push({ what: `rebuild ${r.name}: events of its categories applied`, perSecond: r.eventsRead / r.seconds });
+    }
+    rows.push({
+      what: 'both rebuilds: log events per second (log events / both rebuilds)',
+      perSecond: totalPerSecond,
+      ratio: formatRatio(totalPerSecond / 200_000),
+      against: 'vs target 200,000/s',
+    });
+    rows.push({ what: 'floor: SqliteEventStore#readAll of the log, pages of 500', perSecond: storePerSecond });
+    rows.push({ what: 'floor: raw better-sqlite3 read of the log + JSON.parse, pages of 500', perSecond: rawPerSecond });
+    for (const r of results) {
+      notes.push(
+        `${r.name}: ${r.seconds.toFixed(2)} s, ${(r.cpuMs / 1000).toFixed(2)} s CPU, ${((r.cpuMs * 1000) / logEvents).toFixed(1)} µs CPU per log event`,
+      );
+    }
+    notes.push(
+      `log: ${formatInt(logEvents)} events (a seed of ${settings.deliveries} real deliveries, ${formatInt(seed.events.length)} events, copied ${copies} times in ${fillSeconds.toFixed(1)} s); file ${(fs.statSync(seed.sqliteFile).size / 1e6).toFixed(0)} MB`,
+    );
+    notes.push('target: >= 200,000 events/s; the machine is shared, figures are indicative');
+
+    process.stdout.write(`\nSigillum projection rebuild benchmark (${new Date().toISOString()})\n`);
+    process.stdout.write(
+      `  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, store sqlite, SQLITE_SYNCHRONOUS=${settings.synchronous}\n`,
+    );
+    printTable();
+    for (const note of notes) process.stdout.write(`  ${note}\n`);
+    const by = (name: string) => results.find((r) => r.name === name)!;
+    process.stdout.write(
+      `${resultLine({
+        events_per_s: totalPerSecond,
+        mailbox_events_per_s: logEvents / by('mailbox').seconds,
+        audit_events_per_s: logEvents / by('audit').seconds,
+        raw_read_events_per_s: rawPerSecond,
+        log_events: logEvents,
+      })}\n`,
+    );
+    return 0;
+  } finally {
+    db?.close();
+    await mailbox.stop().catch(() => undefined);
+    cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
+    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    process.exit(1);
+  },
+);
