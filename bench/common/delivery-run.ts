@@ -82,7 +82,11 @@ export class DeliveryWatch {
             ),
           );
         }
-        if (this.completed.has(id) && this.delivered.has(id)) this.waiting.get(id)?.resolve();
+        const waiter = this.waiting.get(id);
+        if (waiter && this.completed.has(id) && this.delivered.has(id)) {
+          this.forget(id);
+          waiter.resolve();
+        }
       },
       { after: from, onError: (error) => this.fail(error) },
     );
@@ -101,8 +105,23 @@ export class DeliveryWatch {
 
   done(correspondenceId: string): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.completed.has(correspondenceId) && this.delivered.has(correspondenceId)) return Promise.resolve();
+    if (this.completed.has(correspondenceId) && this.delivered.has(correspondenceId)) {
+      this.forget(correspondenceId);
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => this.waiting.set(correspondenceId, { resolve, reject }));
+  }
+
+  /** A delivery waited for is done: nothing of it is kept (a long run holds no more than what is in flight). */
+  private forget(id: string): void {
+    this.waiting.delete(id);
+    this.completed.delete(id);
+    this.delivered.delete(id);
+  }
+
+  /** Correspondences seen completing or delivered but not yet waited for, and waiters: the watch's own memory. */
+  get held(): number {
+    return this.completed.size + this.delivered.size + this.waiting.size;
   }
 
   async stop(): Promise<void> {
@@ -149,10 +168,10 @@ export async function enrolParties(client: Client, dataDir: string, mailbox: Loo
   return { api, pairs: sessions };
 }
 
-/** `count` registered drafts (numbered from `first`), each uploaded (2 kB), shown as a specimen and validated. */
-export async function prepareLetters(base: string, enrolled: Enrolled, count: number, first = 0): Promise<Prepared[]> {
+/** `count` registered drafts (numbered from `first`), each uploaded (2 kB), shown as a specimen and validated; `quiet`: no progress lines. */
+export async function prepareLetters(base: string, enrolled: Enrolled, count: number, first = 0, quiet = false): Promise<Prepared[]> {
   const { api } = enrolled;
-  const progress = new Progress('drafts validated', count);
+  const progress = quiet ? { update: () => undefined } : new Progress('drafts validated', count);
   const prepared: Prepared[] = [];
   for (let i = first; i < first + count; i++) {
     const { session, recipientId } = enrolled.pairs[i % enrolled.pairs.length];
