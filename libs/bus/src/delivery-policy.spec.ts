@@ -1,5 +1,5 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
-import { deadLetterHeaders, deadLetterInfoOf, deliverWithRetries, retryPolicy } from './delivery-policy';
+import { deadLetterHeaders, deadLetterInfoOf, deliverWithRetries, onAbort, retryPolicy, sleep } from './delivery-policy';
 import { PoisonMessageError } from './event-bus.port';
 
 const message = { id: 'm1' } as DeliveredMessage;
@@ -71,5 +71,35 @@ describe('delivery policy', () => {
     });
     expect(deadLetterInfoOf({ ...message, headers } as DeliveredMessage)).toEqual(info);
     expect(deadLetterInfoOf(message)).toBeUndefined();
+  });
+});
+
+describe('waits between retries', () => {
+  it('50 messages waiting on one consumer signal add one abort listener, not fifty (no MaxListenersExceededWarning), and stop wakes them all', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const stopping = new AbortController();
+      const waits = Array.from({ length: 50 }, () => sleep(60_000, stopping.signal));
+      await new Promise((resolve) => setImmediate(resolve));
+      stopping.abort();
+      await Promise.all(waits); // would time the test out if a wait were not woken
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('a wait that ended forgets its waker: a later abort calls none of the earlier ones', async () => {
+    const stopping = new AbortController();
+    const woken: string[] = [];
+    const forget = onAbort(stopping.signal, () => woken.push('forgotten'));
+    onAbort(stopping.signal, () => woken.push('waiting'));
+    forget();
+    await sleep(1, stopping.signal);
+    stopping.abort();
+    expect(woken).toEqual(['waiting']);
   });
 });

@@ -143,16 +143,35 @@ export function deadLetterInfoOf(message: DeliveredMessage): DeadLetterInfo | un
   };
 }
 
+/**
+ * Wakers of the waits on each signal. A consumer may have many messages waiting between retries at once (up to its
+ * in-flight limit); one abort listener per signal wakes them all, instead of one listener per wait (which Node
+ * reports as a leak, MaxListenersExceededWarning, past ten).
+ */
+const wakers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `wake` when `signal` aborts; returns the function that forgets it. */
+export function onAbort(signal: AbortSignal, wake: () => void): () => void {
+  let set = wakers.get(signal);
+  if (!set) {
+    const waiting = new Set<() => void>();
+    signal.addEventListener('abort', () => [...waiting].forEach((waker) => waker()), { once: true });
+    wakers.set(signal, (set = waiting));
+  }
+  set.add(wake);
+  return () => set.delete(wake);
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const done = () => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      forget?.();
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done);
+    const forget = signal ? onAbort(signal, done) : undefined;
   });
 }

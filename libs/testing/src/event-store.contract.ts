@@ -70,6 +70,24 @@ export function eventStoreContract(adapterName: string, makeStore: () => Promise
         expect(slice.map(idOf)).toEqual([events[2], events[3]].map(idOf));
       });
 
+      it('reads the same stream again and again as it grows: every slice is what the stream holds at that moment', async () => {
+        const streamId = newStream();
+        await appendOneEach(streamId, 'no-stream', 0, 1, 2);
+        const revisions = async (options?: { fromRevision?: number; maxCount?: number }) =>
+          (await store.readStream(streamId, options)).map((recorded) => recorded.streamRevision);
+
+        expect(await revisions()).toEqual([0, 1, 2]);
+        expect(await revisions({ fromRevision: 1, maxCount: 1 })).toEqual([1]);
+        await appendOneEach(streamId, 2, 3, 4);
+        expect(await revisions({ fromRevision: 2 })).toEqual([2, 3, 4]);
+        expect(await revisions({ fromRevision: 4, maxCount: 5 })).toEqual([4]);
+        expect(await revisions({ fromRevision: 7 })).toEqual([]);
+        expect(await revisions()).toEqual([0, 1, 2, 3, 4]);
+        const copy = await store.readStream(streamId);
+        copy.pop(); // a caller's array is its own
+        expect(await revisions()).toEqual([0, 1, 2, 3, 4]);
+      });
+
       it('reads a stream that does not exist as empty', async () => {
         await expect(store.readStream(newStream())).resolves.toEqual([]);
       });

@@ -75,6 +75,33 @@ describe('SqliteEventStore', () => {
     expect(received.map((event) => event.streamId)).toEqual(['note-1', 'note-2']);
   });
 
+  it('a stream it read before still shows what another instance appended since (the recent-streams cache reads the file past what it holds)', async () => {
+    const reader = openStore();
+    const writer = openStore();
+    await writer.append('note-1', [pendingEvent('NoteTaken', { n: 0 }), pendingEvent('NoteTaken', { n: 1 })], 'no-stream');
+    expect(await reader.readStream('note-1')).toHaveLength(2);
+
+    await writer.append('note-1', [pendingEvent('NoteTagged', { n: 2 })], 1);
+    const again = await reader.readStream('note-1');
+
+    expect(again.map((recorded) => recorded.event.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+    expect(Object.isFrozen(again[0]) && Object.isFrozen(again[0].event)).toBe(true); // shared with later readers: not writable
+  });
+
+  it('reads the same with the recent-streams cache off, and keeps the cache within its bound', async () => {
+    const plain = new SqliteEventStore({ filename: file, streamCacheChars: 0 });
+    const small = new SqliteEventStore({ filename: file, streamCacheChars: 2_000 });
+    open.push(plain, small);
+    for (let i = 0; i < 20; i++) await plain.append(`note-${i}`, [pendingEvent('NoteTaken', { text: 'x'.repeat(200) })], 'no-stream');
+
+    for (let i = 0; i < 20; i++) expect(await small.readStream(`note-${i}`)).toEqual(await plain.readStream(`note-${i}`));
+    const held = (small as unknown as { recent: { size: { weight: number; streams: number } } }).recent.size;
+
+    expect(held.weight).toBeLessThanOrEqual(2_000);
+    expect(held.streams).toBeGreaterThan(0);
+    expect(held.streams).toBeLessThan(20);
+  });
+
   it('pages through catch-up, skipping long runs of other categories without losing events', async () => {
     const store = new SqliteEventStore({ filename: file, pageSize: 3 });
     open.push(store);

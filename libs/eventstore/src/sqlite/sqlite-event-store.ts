@@ -15,6 +15,7 @@ import {
 } from '../event-store.port';
 export { DuplicateEventIdError } from '../event-store.port';
 import { runSubscription } from '../subscription';
+import { RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -30,6 +31,11 @@ export interface SqliteTuning {
   readonly pollIntervalMs?: number;
   /** Rows a subscription reads per query; default 500. */
   readonly pageSize?: number;
+  /**
+   * JSON characters of recently read streams kept in memory (see RecentStreams); default 32 Mi, 0 turns it off.
+   * A read then asks the file only for the revisions after those it holds.
+   */
+  readonly streamCacheChars?: number;
 }
 
 /**
@@ -77,6 +83,7 @@ export class SqliteEventStore implements EventStore {
   private readonly maxBatchSize: number;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
+  private readonly recent: RecentStreams;
 
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
@@ -96,6 +103,7 @@ export class SqliteEventStore implements EventStore {
     this.maxBatchSize = options.maxBatchSize ?? 512;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.pageSize = options.pageSize ?? 500;
+    this.recent = new RecentStreams(options.streamCacheChars ?? 32 * 1024 * 1024);
 
     if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? (this.ownsDatabase ? 'NORMAL' : undefined);
@@ -157,8 +165,21 @@ export class SqliteEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const rows = this.statements.readStream.all(streamId, options.fromRevision ?? 0, options.maxCount ?? -1) as EventRow[];
-    return rows.map(toRecordedEvent);
+    const fromRevision = options.fromRevision ?? 0;
+    const known = this.recent.knownCount(streamId);
+    // A stream read from its start, or one already held, goes through the cache; anything else is read as asked.
+    if (!this.recent.enabled || (known === 0 && fromRevision > 0)) {
+      return (this.statements.readStream.all(streamId, fromRevision, options.maxCount ?? -1) as EventRow[]).map(toRecordedEvent);
+    }
+    const rows = this.statements.readStream.all(streamId, known, -1) as EventRow[];
+    let weight = 0;
+    for (const row of rows) weight += row.data.length + row.metadata.length;
+    const fresh = rows.map(toRecordedEvent);
+    const cached = this.recent.extend(streamId, known, fresh, weight);
+    const [stream, firstRevision] = cached ? [cached, 0] : [fresh, known];
+    const first = Math.max(0, fromRevision - firstRevision);
+    const end = options.maxCount === undefined || options.maxCount < 0 ? undefined : first + options.maxCount;
+    return stream.slice(first, end);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -194,6 +215,7 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.recent.clear();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
     if (this.ownsDatabase) this.db.close();
   }

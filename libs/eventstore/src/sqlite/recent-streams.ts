@@ -1,0 +1,75 @@
+import type { RecordedEvent } from '@sigillum/contracts';
+
+interface Entry {
+  /** The stream's events from revision 0, contiguous, as read from the file (frozen: shared by every reader). */
+  readonly events: RecordedEvent[];
+  /** Characters of JSON the entry was parsed from: the measure of its weight. */
+  weight: number;
+}
+
+/**
+ * The recently read streams of an event store, in memory, bounded by the JSON characters they were parsed from,
+ * least recently used dropped first. Events are immutable once appended, so a cached prefix never goes stale; the
+ * store still asks the file for the revisions after it on every read, so an append by another process (or another
+ * connection) is always seen. What it saves is reading and parsing, again and again, the large events at the head
+ * of a stream that every step of a chain re-reads (tokens, evidence, jobs).
+ */
+export class RecentStreams {
+  private readonly entries = new Map<string, Entry>();
+  private weight = 0;
+
+  constructor(private readonly maxWeight: number) {}
+
+  get enabled(): boolean {
+    return this.maxWeight > 0;
+  }
+
+  /** Revisions known for the stream (0 when not cached); the caller reads the file from there. */
+  knownCount(streamId: string): number {
+    return this.entries.get(streamId)?.events.length ?? 0;
+  }
+
+  /**
+   * Adds `fresh` (read from revision `from`) to the stream's entry and returns the whole known stream. Starting a
+   * new entry needs the stream from revision 0; a read that does not start where the entry ends is not cached.
+   */
+  extend(streamId: string, from: number, fresh: readonly RecordedEvent[], weight: number): readonly RecordedEvent[] | undefined {
+    const entry = this.entries.get(streamId);
+    const known = entry?.events.length ?? 0;
+    if (from !== known || !this.enabled) return undefined;
+    const next: Entry = entry ?? { events: [], weight: 0 };
+    for (const event of fresh) next.events.push(freeze(event));
+    next.weight += weight;
+    this.weight += weight;
+    this.entries.delete(streamId); // most recently used last
+    this.entries.set(streamId, next);
+    this.evict();
+    return next.events;
+  }
+
+  /** Forgets everything (the file was replaced or closed). */
+  clear(): void {
+    this.entries.clear();
+    this.weight = 0;
+  }
+
+  /** Streams and JSON characters held now (for tests and metrics). */
+  get size(): { streams: number; weight: number } {
+    return { streams: this.entries.size, weight: this.weight };
+  }
+
+  private evict(): void {
+    for (const [streamId, entry] of this.entries) {
+      if (this.weight <= this.maxWeight) return;
+      this.entries.delete(streamId);
+      this.weight -= entry.weight;
+    }
+  }
+}
+
+/** Readers share the cached objects: freezing the envelope makes an accidental write throw instead of corrupting the cache. */
+function freeze(recorded: RecordedEvent): RecordedEvent {
+  Object.freeze(recorded.event);
+  Object.freeze(recorded.metadata);
+  return Object.freeze(recorded);
+}
