@@ -1,0 +1,207 @@
+/** The soak's machinery: settings, the app, drafts prepared ahead in batches, deliveries started at a fixed rate. */
+import { performance } from 'node:perf_hooks';
+import type { LoopbackMailbox } from '@sigillum/channels';
+import { type BenchApp, type DeliveryWatch, type Enrolled, type Prepared, prepareLetters, startBenchApp } from '../common/delivery-run';
+import { BenchError, type Client, distribution, integerSetting } from '../common/report';
+
+export interface SoakSettings {
+  /** Deliveries per second; undefined: half a quick measured maximum. */
+  readonly rate?: number;
+  readonly minutes: number;
+  readonly sampleS: number;
+  readonly probe: number;
+  readonly maxInFlight: number;
+  readonly pairs: number;
+  readonly synchronous: 'NORMAL' | 'FULL';
+  readonly brokers?: string;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
+  const problems: string[] = [];
+  const integer = integerSetting(env, problems);
+  const positive = (name: string, fallback: number | undefined, min: number) => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) problems.push(`${name}=${JSON.stringify(raw)} must be a number >= ${min}`);
+    return value;
+  };
+  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
+  const brokers = env.KAFKA_BROKERS?.trim() || undefined;
+  if (env.BENCH_KAFKA?.trim() === '1' && !brokers) problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092');
+  const settings: SoakSettings = {
+    rate: positive('BENCH_SOAK_RATE', undefined, 0.1),
+    minutes: positive('BENCH_SOAK_MINUTES', 10, 0.1)!,
+    sampleS: integer('BENCH_SOAK_SAMPLE_S', 10, 1),
+    probe: integer('BENCH_SOAK_PROBE', 200, 10),
+    maxInFlight: integer('BENCH_SOAK_MAX_IN_FLIGHT', 512, 1),
+    pairs: integer('BENCH_PAIRS', 20, 1),
+    synchronous: synchronous as SoakSettings['synchronous'],
+    brokers,
+  };
+  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  return settings;
+}
+
+/** The app as the delivery bench boots it; sessions kept open for the whole soak (idle timeout of an hour). */
+export function startSoakApp(dataDir: string, mailbox: LoopbackMailbox, settings: SoakSettings): Promise<BenchApp> {
+  return startBenchApp({
+    dataDir,
+    mailbox,
+    synchronous: settings.synchronous,
+    brokers: settings.brokers,
+    env: { SESSION_IDLE_SECONDS: '3600', SESSION_ABSOLUTE_SECONDS: '86400', EVIDENCE_RECORD_SIGNATURES: 'none' },
+  });
+}
+
+/** Validated drafts ready to send, prepared in batches ahead of the sender. */
+export class DraftSupply {
+  private readonly queue: Prepared[] = [];
+  private next = 0;
+  private stopped = false;
+  private running = false;
+  preparedDuringRun = 0;
+  failure?: Error;
+
+  constructor(
+    private readonly base: string,
+    private readonly enrolled: Enrolled,
+  ) {}
+
+  /** Prepares `count` more drafts, two requests chains side by side. */
+  async fill(count: number): Promise<void> {
+    const halves = [Math.ceil(count / 2), Math.floor(count / 2)];
+    const batches = await Promise.all(
+      halves.map((n) => {
+        const first = this.next;
+        this.next += n;
+        return n > 0 ? prepareLetters(this.base, this.enrolled, n, first, true) : Promise.resolve([]);
+      }),
+    );
+    for (const batch of batches) this.queue.push(...batch);
+  }
+
+  async take(count: number): Promise<Prepared[]> {
+    if (this.queue.length < count) await this.fill(count - this.queue.length);
+    return this.queue.splice(0, count);
+  }
+
+  shift(): Prepared | undefined {
+    return this.queue.shift();
+  }
+
+  /** In the background: a batch of `batch` drafts whenever fewer than `batch` are left, until `total` were made. */
+  keepAhead(batch: number, total: number): void {
+    if (this.running) return;
+    this.running = true;
+    const target = this.next + Math.max(0, total - this.queue.length);
+    void (async () => {
+      try {
+        while (!this.stopped && this.next < target) {
+          if (this.queue.length < batch) {
+            const n = Math.min(batch, target - this.next);
+            await this.fill(n);
+            this.preparedDuringRun += n;
+          } else await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      } catch (error) {
+        this.failure = error as Error;
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+export interface Sample {
+  readonly seconds: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly done: number;
+  readonly inFlight: number;
+}
+
+export interface SoakOutcome {
+  readonly done: number;
+  readonly failed: number;
+  /** Starts not made: too many in flight, or no draft ready. */
+  readonly skipped: number;
+  readonly elapsedMs: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * Starts a delivery every 1/rate s (open loop) for `durationMs` or `total` starts, samples memory every `sampleMs`
+ * (and at the start and the end), and waits up to a minute for those in flight once the time is up.
+ */
+export async function sendAtRate(o: {
+  client: Client;
+  watch: DeliveryWatch;
+  supply: DraftSupply;
+  rate: number;
+  total: number;
+  durationMs: number;
+  maxInFlight: number;
+  sampleMs: number;
+  onSample: (sample: Sample) => void;
+}): Promise<SoakOutcome> {
+  const latencies = new Float64Array(o.total);
+  let done = 0;
+  let failed = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  let failure: Error | undefined;
+  const start = performance.now();
+  const sample = () => {
+    const memory = process.memoryUsage();
+    o.onSample({ seconds: (performance.now() - start) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, done, inFlight });
+  };
+  sample();
+  const sampler = setInterval(sample, o.sampleMs);
+  const deliver = async (item: Prepared) => {
+    const t0 = performance.now();
+    try {
+      const answer = await o.client.call('POST', `/drafts/${item.draftId}/sending`, { submissionKey: item.key }, item.session.auth);
+      if (answer.status !== 202 && answer.status !== 200)
+        throw new BenchError(`sending answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 400)}`);
+      await o.watch.done(answer.body.correspondenceId as string);
+      latencies[done++] = performance.now() - t0;
+    } catch (error) {
+      failed += 1;
+      failure ??= error as Error;
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  try {
+    for (let i = 0; i < o.total; i++) {
+      const wait = start + (i * 1000) / o.rate - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (performance.now() - start > o.durationMs) break;
+      if (failure) throw failure;
+      if (o.supply.failure) throw o.supply.failure;
+      const item = inFlight < o.maxInFlight ? o.supply.shift() : undefined;
+      if (!item) {
+        skipped += 1;
+        continue;
+      }
+      inFlight += 1;
+      void deliver(item);
+    }
+    const drainUntil = performance.now() + 60_000;
+    while (inFlight > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (failure) throw failure;
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsedMs = performance.now() - start;
+  sample();
+  const dist = distribution(Array.from(latencies.subarray(0, Math.max(1, done))));
+  return { done, failed, skipped, elapsedMs, p50: dist.p50, p99: dist.p99 };
+}

@@ -1,0 +1,170 @@
+/*
+ * Soak: registered deliveries at a fixed rate for minutes, watching the process's memory.
+ *
+ *   npm run bench:soak                                        # 10 minutes at half the measured maximum
+ *   BENCH_SOAK_MINUTES=1 BENCH_SOAK_RATE=10 npm run bench:soak
+ *
+ * What it does: boots the whole app in-process (bench/common/delivery-run.ts), enrols BENCH_PAIRS senders and
+ * recipients, and, unless BENCH_SOAK_RATE is given, measures a quick maximum (BENCH_SOAK_PROBE deliveries, 64 in
+ * flight) and takes half of it. Drafts are prepared ahead, in batches (a first batch of 60 s worth before the clock
+ * starts, then batches of 30 s worth in the background whenever fewer than 30 s worth are left): preparing is not part
+ * of the rate. It then starts one delivery every 1/rate s for BENCH_SOAK_MINUTES (open loop: a delivery that has not
+ * completed does not hold the next one back; at most BENCH_SOAK_MAX_IN_FLIGHT in flight, later starts counted as
+ * skipped), samples RSS and heap every BENCH_SOAK_SAMPLE_S seconds, and prints the curve (time, RSS, heapUsed,
+ * deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the time) to the end, within
+ * 10 %; and the sizes of the in-memory collections of the app's singletons (bench/soak/collections.ts) after the
+ * warm-up and at the end, with their bounds where they declare one. Last line: `RESULT rss_growth_pct=… …`.
+ *
+ * Environment: BENCH_SOAK_RATE (deliveries/s; default half the probe), BENCH_SOAK_MINUTES (10), BENCH_SOAK_SAMPLE_S
+ * (10), BENCH_SOAK_PROBE (200), BENCH_SOAK_MAX_IN_FLIGHT (512), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS, BENCH_KAFKA=1 with
+ * KAFKA_BROKERS, TMPDIR.
+ *
+ * A benchmark, not a test: it asserts nothing. Progress goes to stderr, the curve and the verdict to stdout.
+ */
+import '../bus/preflight';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { LoopbackMailbox } from '@sigillum/channels';
+import { resultLine } from '../common/ceiling';
+import { type BenchApp, DeliveryWatch, enrolParties, sendAll } from '../common/delivery-run';
+import { BenchError, Client, formatInt, progressLine } from '../common/report';
+import { type Collection, collectionsOf, UNREACHABLE } from './collections';
+import { DraftSupply, readSettings, type Sample, sendAtRate, startSoakApp } from './run';
+
+const mb = (bytes: number) => bytes / 1024 / 1024;
+
+async function main(): Promise<number> {
+  const settings = readSettings(process.env);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-soak-'));
+  const cleanup = () => fs.rmSync(dataDir, { recursive: true, force: true });
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  const mailbox = await new LoopbackMailbox().start();
+  let bench: BenchApp | undefined;
+  let client: Client | undefined;
+  let watch: DeliveryWatch | undefined;
+  let supply: DraftSupply | undefined;
+  try {
+    bench = await startSoakApp(dataDir, mailbox, settings);
+    const base = `http://127.0.0.1:${bench.port}`;
+    client = new Client('127.0.0.1', bench.port, settings.maxInFlight + 8);
+    progressLine(`setup: ${settings.pairs} senders with an open session and ${settings.pairs} recipients (data in ${dataDir})`);
+    const enrolled = await enrolParties(client, dataDir, mailbox, settings.pairs);
+    watch = new DeliveryWatch();
+    await watch.startAtEnd(bench.store);
+    supply = new DraftSupply(base, enrolled);
+
+    let rate = settings.rate;
+    let probeRate: number | undefined;
+    if (rate === undefined) {
+      progressLine(`probe: ${settings.probe} deliveries, 64 in flight, for a quick maximum`);
+      const drafts = await supply.take(settings.probe);
+      const started = performance.now();
+      await sendAll(client, drafts, watch, 64, () => undefined);
+      probeRate = settings.probe / ((performance.now() - started) / 1000);
+      rate = Math.max(0.5, Math.round(probeRate * 5) / 10);
+      progressLine(`probe: ${probeRate.toFixed(1)} deliveries/s; the soak runs at half: ${rate}/s`);
+    }
+    const durationMs = settings.minutes * 60_000;
+    const total = Math.ceil((rate * durationMs) / 1000);
+    progressLine(`preparing the first ${formatInt(Math.min(total, rate * 60))} drafts (60 s worth) before the clock starts`);
+    await supply.fill(Math.ceil(Math.min(total, rate * 60)));
+    supply.keepAhead(Math.ceil(rate * 30), total);
+
+    const samples: Sample[] = [];
+    let afterWarmUp: Map<string, Collection> | undefined;
+    progressLine(`soak: ${rate} deliveries/s for ${settings.minutes} min (${formatInt(total)} deliveries), a sample every ${settings.sampleS} s`);
+    const outcome = await sendAtRate({
+      client,
+      watch,
+      supply,
+      rate,
+      total,
+      durationMs,
+      maxInFlight: settings.maxInFlight,
+      sampleMs: settings.sampleS * 1000,
+      onSample: (sample) => {
+        samples.push(sample);
+        process.stderr.write(
+          `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
+        );
+        if (!afterWarmUp && sample.seconds * 1000 >= durationMs * 0.2) afterWarmUp = collectionsOf(bench!.app);
+      },
+    });
+    const atEnd = collectionsOf(bench.app);
+
+    // The verdict: RSS at the end of the warm-up (first sample at or after 20 % of the time) against the last sample.
+    const warm = samples.find((s) => s.seconds * 1000 >= durationMs * 0.2) ?? samples[0];
+    const last = samples[samples.length - 1];
+    const growthPct = (100 * (last.rss - warm.rss)) / warm.rss;
+    const heapGrowthPct = (100 * (last.heapUsed - warm.heapUsed)) / warm.heapUsed;
+    const maxRss = Math.max(...samples.map((s) => s.rss));
+
+    process.stdout.write(`\nSigillum soak benchmark (${new Date().toISOString()})\n`);
+    process.stdout.write(
+      `  node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, bus ${bench.config.eventBus.kind}, store ${bench.config.eventStore.kind}\n`,
+    );
+    process.stdout.write(
+      `  ${rate} deliveries/s${probeRate ? ` (half the probe's ${probeRate.toFixed(1)}/s)` : ''} for ${settings.minutes} min: ${formatInt(outcome.done)} done, ${outcome.skipped} skipped (over ${settings.maxInFlight} in flight), ${outcome.failed} failed; achieved ${(outcome.done / (outcome.elapsedMs / 1000)).toFixed(1)}/s; p50 ${outcome.p50.toFixed(0)} ms, p99 ${outcome.p99.toFixed(0)} ms; drafts prepared during the run: ${formatInt(supply.preparedDuringRun)}\n\n`,
+    );
+    process.stdout.write(
+      `  ${'time s'.padStart(7)} ${'rss MB'.padStart(8)} ${'heapUsed MB'.padStart(12)} ${'deliveries'.padStart(11)} ${'in flight'.padStart(10)}\n`,
+    );
+    for (const s of samples) {
+      process.stdout.write(
+        `  ${s.seconds.toFixed(0).padStart(7)} ${mb(s.rss).toFixed(1).padStart(8)} ${mb(s.heapUsed).toFixed(1).padStart(12)} ${formatInt(s.done).padStart(11)} ${String(s.inFlight).padStart(10)}\n`,
+      );
+    }
+    const verdict = Math.abs(growthPct) <= 10 ? 'PASS' : 'FAIL';
+    process.stdout.write(
+      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
+    );
+    process.stdout.write(
+      '\n  in-memory collections of the app (largest at the end; after the warm-up -> at the end, a max… number beside it shown as its bound):\n',
+    );
+    const listed = [...atEnd.values()].sort((a, b) => b.size - a.size).filter((c, i) => i < 20 || (afterWarmUp?.get(c.name)?.size ?? 0) < c.size / 2);
+    for (const c of listed.slice(0, 30)) {
+      const before = afterWarmUp?.get(c.name)?.size;
+      process.stdout.write(
+        `    ${c.name.padEnd(80)} ${String(before ?? '-').padStart(7)} -> ${String(c.size).padStart(7)}${c.bound !== undefined ? `  (bound ${c.bound})` : ''}\n`,
+      );
+    }
+    process.stdout.write(`  not reachable from the container (held in closures): ${UNREACHABLE.join('; ')}\n`);
+    process.stdout.write(`  the bench's own watch holds ${watch.held} correspondences; the machine is shared, figures are indicative\n`);
+    const grown = [...atEnd.values()].filter((c) => c.size > 100 && c.size > 2 * (afterWarmUp?.get(c.name)?.size ?? 0)).length;
+    process.stdout.write(
+      `${resultLine({
+        rss_growth_pct: growthPct,
+        heap_growth_pct: heapGrowthPct,
+        rss_mb_end: mb(last.rss),
+        rss_mb_max: mb(maxRss),
+        rate_per_s: rate,
+        deliveries: outcome.done,
+        failed: outcome.failed,
+        p99_ms: outcome.p99,
+        collections_doubled: grown,
+      })}\n`,
+    );
+    return 0;
+  } finally {
+    supply?.stop();
+    await watch?.stop();
+    client?.close();
+    await bench?.app.close();
+    await mailbox.stop();
+    cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
+    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    process.exit(1);
+  },
+);
