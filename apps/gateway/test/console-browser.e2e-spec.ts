@@ -1,13 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { eventually } from '@sigillum/testing';
 import { ConsoleWorld } from './console-fixture';
 
 /**
  * The console driven in Debian's Chromium (playwright-core, no browser download): sign in, see a stuck chain appear
  * after the processing operator stops answering, open its timeline, find a dead letter with its reason, and check
- * that an `ops` user never sees a subject while an auditor sees it as text. Screenshots go to docs/console/.
+ * that an `ops` user never sees a subject while an auditor sees it as text; rebuild a projection and follow it on its
+ * page until it is live again. Screenshots go to docs/console/.
  * `.ci/run` installs the `chromium` package when it is missing; without it this suite says so and is skipped.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -117,6 +119,40 @@ suite('operator console in Chromium', () => {
     await page.goto(`${world.base}/console/correspondences/${letter.correspondenceId}`);
     const missed = await page.locator('[data-testid="timeline"] tr', { hasText: 'StepDeadlineMissed' }).count();
     expect(missed).toBe(2);
+  }, 60_000);
+
+  it('rebuilds a projection from the overview and follows it on its page, which reloads itself until it is live again', async () => {
+    // Hold the rebuild's first page (after its checks and its reading of the head of the log) until the page was seen.
+    const store = world.app.get<EventStore>(EVENT_STORE);
+    const readAll = store.readAll.bind(store);
+    let probed = false;
+    let holding = false;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const spy = jest.spyOn(store, 'readAll').mockImplementation(async (options) => {
+      if (options?.maxCount === 1) probed = true;
+      else if (probed && !holding && options?.maxCount === 500 && options.after === undefined) {
+        holding = true;
+        await held;
+      }
+      return readAll(options);
+    });
+    try {
+      await page.goto(`${world.base}/console`);
+      const row = page.locator('[data-testid="projections"] tr', { hasText: 'mailbox' });
+      await Promise.all([page.waitForURL(`${world.base}/console/projections/mailbox`), row.locator('[data-testid="rebuild"]').click()]);
+      expect(await page.textContent('[data-testid="projection-state"]')).toBe('rebuilding…');
+      expect(await page.getAttribute('meta[http-equiv="refresh"]', 'content')).toBe('2');
+      expect(await page.textContent('[data-testid="rebuild-figures"]')).toMatch(/^0 % · position — of head \d+ · /);
+      await shot('projection-rebuilding');
+    } finally {
+      release();
+      spy.mockRestore();
+    }
+    // No reload here: the page's own meta refresh brings the end of the rebuild.
+    await page.locator('[data-testid="projection-state"]', { hasText: /^live$/ }).waitFor({ timeout: 20_000 });
+    expect(await page.textContent('[data-testid="last-rebuild"]')).toMatch(/\d{4}-\d{2}-\d{2}T/);
+    await shot('projection-rebuilt');
   }, 60_000);
 
   it('signs out; an auditor sees the subject as text, and nothing in it runs', async () => {

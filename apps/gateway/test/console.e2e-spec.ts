@@ -158,11 +158,36 @@ describe('operator console (embedded, HTTP)', () => {
     expect((await post('/console/projections/mailbox/rebuild', { csrf: ops.csrf }, { cookie: ops.cookie, origin: 'https://evil.example' })).status).toBe(403);
     const rebuilt = await post('/console/projections/mailbox/rebuild', { csrf: ops.csrf }, { cookie: ops.cookie, origin: world.base });
     expect(rebuilt.status).toBe(303);
-    expect(rebuilt.headers.get('location')).toBe('/console?rebuilt=mailbox');
+    expect(rebuilt.headers.get('location')).toBe('/console/projections/mailbox'); // started (202), followed on its page
     const auditor = await signIn(world.tokens.auditor);
     const refused = await post('/console/projections/mailbox/rebuild', { csrf: auditor.csrf }, { cookie: auditor.cookie });
     expect(refused.status).toBe(403);
     expect(await refused.text()).toContain('access.role');
+  });
+
+  it('a projection page: ops, auditor and admin follow its rebuild to the last report; only ops has the button', async () => {
+    const ops = await signIn(world.tokens.ops);
+    const opsPage = await eventually(async () => {
+      const text = await (await get('/console/projections/mailbox', { cookie: ops.cookie })).text();
+      expect(text).toContain('data-testid="projection-state" class="ok">live<');
+      return text;
+    }, 15_000);
+    expect(opsPage).toContain('data-testid="last-rebuild"');
+    expect(opsPage).toContain('data-testid="rebuild"');
+    expect(opsPage).not.toContain('http-equiv="refresh"'); // reloads only while a rebuild runs
+    for (const token of [world.tokens.auditor, world.tokens.admin]) {
+      const { cookie } = await signIn(token);
+      const response = await get('/console/projections/mailbox', { cookie });
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(text).toContain('data-testid="last-rebuild"');
+      expect(text).not.toContain('data-testid="rebuild"');
+    }
+    expect((await get('/console/projections/nope', { cookie: ops.cookie })).status).toBe(404);
+    expect((await get('/console/projections/NOT_A_NAME', { cookie: ops.cookie })).status).toBe(400);
+    expect((await get('/console/projections/mailbox')).status).toBe(303); // anonymous: to the sign-in page
+    const overview = await (await get('/console', { cookie: ops.cookie })).text();
+    expect(overview).toContain('<a href="/console/projections/mailbox">mailbox</a>');
   });
 
   it('a dead letter is counted per topic and listed with its reason, never its body', async () => {

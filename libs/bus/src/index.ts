@@ -16,3 +16,4 @@ export * from './message-shape';
 export * from './unknown-event-types';
 export * from './observability/trace-context';
 export * from './observability/bus-metrics';
+export * from './observability/kafka-lag';

@@ -2,6 +2,7 @@ import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundE
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Access, CurrentPrincipal, type Principal, staff } from '@sigillum/auth';
 import type { SigillumConfig } from '@sigillum/config';
+import { EVENT_BUS, type EventBus, KafkaEventBus } from '@sigillum/bus';
 import { IsPlainText, LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
@@ -11,9 +12,26 @@ import { DeadLettersService, type ReplayProgress } from './dead-letters.service'
 
 export interface BusOverview {
   readonly bus: 'embedded' | 'kafka';
-  /** Empty on Kafka: read the groups' lag and the `.dlq` topics from the broker (kafka-consumer-groups.sh). */
-  readonly deadLetters: readonly { readonly topic: string; readonly group: string; readonly count: number }[];
-  readonly lag: readonly { readonly group: string; readonly topic: string; readonly checkpoint: number; readonly head: number; readonly behind: number }[];
+  /**
+   * Per dead-letter topic (and group on the embedded bus) the dead letters it holds. On Kafka, the records each
+   * `<topic>.dlq` topic retains; `group` is null there (each record's `dlq_group` header names it).
+   */
+  readonly deadLetters: readonly { readonly topic: string; readonly group: string | null; readonly count: number }[];
+  /**
+   * Per consumer group and topic: `checkpoint` (embedded: the group's checkpoint offset; Kafka: the committed offsets summed over the
+   * topic's partitions), `head` (the head of the log; Kafka: the log-end offsets summed) and `behind` (messages still to handle).
+   */
+  readonly lag: readonly {
+    readonly group: string;
+    readonly topic: string;
+    readonly checkpoint: number;
+    readonly head: number;
+    readonly behind: number;
+    /** Kafka: the same per partition (`committed` null when the group committed none there). */
+    readonly partitions?: readonly { readonly partition: number; readonly committed: number | null; readonly end: number; readonly lag: number }[];
+  }[];
+  /** Kafka: why the brokers could not be read (the lists are then empty); absent when they answered. */
+  readonly unreachable?: string;
 }
 
 export interface DeadLetterItem {
@@ -81,10 +99,11 @@ const itemOf = (row: MessageRow): DeadLetterItem => ({
 });
 
 /**
- * The embedded bus as the operator needs it (dead letters per topic and group, each group's distance from the head
- * of each topic it reads) and its dead letters with their reason and headers. The body of a dead letter is never
- * served here: it may be a letter's submission (subject), which `ops` must not read. Read from the bus tables of this
- * process's SQLite by index; on Kafka the broker's own tools answer.
+ * The bus as the operator needs it (dead letters per topic and group, each group's distance from the head of each
+ * topic it reads) and, on the embedded bus, its dead letters with their reason and headers. The body of a dead letter
+ * is never served here: it may be a letter's submission (subject), which `ops` must not read. Embedded: read from the
+ * bus tables of this process's SQLite by index. Kafka: asked of the brokers (every group and `.dlq` topic of the
+ * deployment, whichever process consumes), within 3 s; unreachable brokers are reported, not failed.
  */
 @ApiTags('ops')
 @Controller('ops')
@@ -93,6 +112,7 @@ export class BusOpsController {
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
     private readonly actions: DeadLettersService,
+    @Inject(EVENT_BUS) private readonly eventBus: EventBus,
   ) {}
 
   private get embedded(): boolean {
@@ -100,10 +120,15 @@ export class BusOpsController {
   }
 
   @Get('bus')
-  @ApiOperation({ summary: 'Embedded bus: dead letters per topic and group, and how far each consumer group is behind the head of each topic' })
+  @ApiOperation({
+    summary: 'Dead letters per topic, and how far each consumer group is behind the head of each topic',
+    description:
+      'Embedded bus: from its tables. Kafka: from the brokers (committed and log-end offsets per group and topic, records of each .dlq topic); ' +
+      'brokers that do not answer within 3 s give 200 with `unreachable` saying why.',
+  })
   @Access(staff('ops', 'admin', 'auditor'))
-  bus(): BusOverview {
-    if (!this.embedded) return { bus: 'kafka', deadLetters: [], lag: [] };
+  async bus(): Promise<BusOverview> {
+    if (!this.embedded) return this.kafkaBus();
     const deadLetters = this.db
       .prepare(
         `SELECT topic, dlq_group AS "group", count(*) AS count FROM bus_messages WHERE dlq_group <> '' AND topic LIKE '%.dlq' GROUP BY topic, dlq_group ORDER BY topic, dlq_group`,
@@ -126,6 +151,27 @@ export class BusOpsController {
         behind: (behind.get(row.topic, row.offset) as { n: number }).n,
       }));
     return { bus: 'embedded', deadLetters, lag };
+  }
+
+  private async kafkaBus(): Promise<BusOverview> {
+    if (!(this.eventBus instanceof KafkaEventBus)) return { bus: 'kafka', deadLetters: [], lag: [], unreachable: 'this process has no Kafka bus' };
+    try {
+      const state = await this.eventBus.readBusState(3_000);
+      return {
+        bus: 'kafka',
+        deadLetters: state.deadLetters.map((d) => ({ topic: d.topic, group: null, count: d.count })),
+        lag: state.lag.map((l) => ({
+          group: l.group,
+          topic: l.topic,
+          checkpoint: l.committed,
+          head: l.end,
+          behind: l.lag,
+          partitions: l.partitions.map(({ partition, committed, end, lag }) => ({ partition, committed, end, lag })),
+        })),
+      };
+    } catch (error) {
+      return { bus: 'kafka', deadLetters: [], lag: [], unreachable: (error as Error).message };
+    }
   }
 
   @Get('dead-letters')

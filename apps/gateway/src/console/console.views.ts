@@ -23,6 +23,7 @@ const STYLE = `
   form.inline { display: inline; }
   .error { background: #fde8e8; border: 1px solid #f5b5b5; padding: 8px; margin-bottom: 12px; }
   .notice { background: #e8f1fd; border: 1px solid #b5cdf5; padding: 8px; margin-bottom: 12px; }
+  progress { width: 220px; vertical-align: middle; }
 `;
 
 export interface Frame {
@@ -89,8 +90,18 @@ export interface Health {
 }
 export interface BusView {
   bus: string;
-  deadLetters: { topic: string; group: string; count: number }[];
-  lag: { group: string; topic: string; checkpoint: number; head: number; behind: number }[];
+  /** group: null on Kafka (each record's dlq_group header names it). */
+  deadLetters: { topic: string; group: string | null; count: number }[];
+  lag: {
+    group: string;
+    topic: string;
+    checkpoint: number;
+    head: number;
+    behind: number;
+    partitions?: { partition: number; committed: number | null; end: number; lag: number }[];
+  }[];
+  /** Kafka: why the brokers could not be read. */
+  unreachable?: string;
 }
 export interface RemoteRoles {
   status: string;
@@ -100,9 +111,51 @@ export interface Expiring {
   days: number;
   certificates: { certificateId: string; partyId: string; subject: string; notAfter: string; daysLeft: number }[];
 }
-export interface Projections {
-  projections: { name: string; version: number; rebuilding: boolean; digest: string }[];
+export interface RebuildProgress {
+  projection: string;
+  startedAt: string;
+  headPosition: string | null;
+  position: string | null;
+  percent: number | null;
+  eventsScanned: number;
+  eventsRead: number;
+  applied: number;
+  poison: number;
+  eventsPerSecond: number;
+  etaSeconds: number | null;
 }
+export interface RebuildReport {
+  eventsRead: number;
+  applied: number;
+  poison: number;
+  lastPosition: string | null;
+  digest: string;
+  rows: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
+}
+export interface RebuildStatus {
+  projection: string;
+  state: 'idle' | 'rebuilding';
+  progress: RebuildProgress | null;
+  last: RebuildReport | null;
+  lastFailure: { startedAt: string; failedAt: string; error: string } | null;
+}
+export interface Projections {
+  projections: { name: string; version: number; rebuilding: boolean; digest: string; progress?: RebuildProgress | null }[];
+}
+
+const seconds = (s: number) => (s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 360) / 10} h`);
+
+/** A rebuild's bar (no script: an HTML <progress>, redrawn by the page's reload) with position/head, pace and time left. */
+export function progressBar(p: RebuildProgress): Html {
+  const eta = p.etaSeconds === null ? 'time left unknown' : p.etaSeconds === 0 ? 'reaching the head' : `about ${seconds(p.etaSeconds)} left`;
+  return html`<progress data-testid="rebuild-progress" max="100"${p.percent === null ? '' : html` value="${p.percent}"`}>${p.percent ?? ''} %</progress>
+<span data-testid="rebuild-figures">${p.percent === null ? '' : `${p.percent} % · `}position ${p.position ?? '—'} of head ${p.headPosition ?? '—'} · ${p.eventsPerSecond} events/s · ${eta}</span>`;
+}
+
+const busUnreachable = (why: string) =>
+  html`<table><tr><td class="bad" data-testid="bus-unreachable">bus unreachable: ${why}, check KAFKA_BROKERS</td></tr></table>`;
 
 export function overviewPage(
   frame: Frame,
@@ -181,35 +234,85 @@ ${Object.entries(data.remote.roles).map(
 <h2>Dead letters per topic</h2>
 ${
   bus.ok
-    ? bus.value.bus === 'kafka'
-      ? html`<p class="muted">Kafka bus: read the <code>.dlq</code> topics and group lag with the broker's tools.</p>`
+    ? bus.value.unreachable !== undefined
+      ? busUnreachable(bus.value.unreachable)
       : bus.value.deadLetters.length === 0
         ? html`<p class="ok" data-testid="no-dead-letters">none</p>`
-        : html`<table><tr><th>topic</th><th>group</th><th>dead letters</th></tr>
-${bus.value.deadLetters.map((d) => html`<tr><td><a href="/console/dead-letters${query({ topic: d.topic })}">${d.topic}</a></td><td>${d.group}</td><td class="bad">${d.count}</td></tr>`)}</table>`
+        : html`<table data-testid="dead-letter-counts"><tr><th>topic</th><th>group</th><th>dead letters</th></tr>
+${bus.value.deadLetters.map(
+  (d) =>
+    html`<tr><td>${bus.value.bus === 'kafka' ? d.topic : html`<a href="/console/dead-letters${query({ topic: d.topic })}">${d.topic}</a>`}</td><td>${d.group ?? html`<span class="muted">each record's <code>dlq_group</code></span>`}</td><td class="bad">${d.count}</td></tr>`,
+)}</table>${bus.value.bus === 'kafka' ? html`<p class="muted">Kafka: records retained by each <code>.dlq</code> topic.</p>` : ''}`
     : html`<p>${unavailable(bus.why)}</p>`
 }
 <h2>Consumer lag per group</h2>
 ${
-  bus.ok && bus.value.bus !== 'kafka'
-    ? html`<table><tr><th>group</th><th>topic</th><th>checkpoint</th><th>head of log</th><th>messages behind</th></tr>
+  bus.ok
+    ? bus.value.unreachable !== undefined
+      ? busUnreachable(bus.value.unreachable)
+      : bus.value.bus === 'kafka'
+        ? html`<table data-testid="consumer-lag"><tr><th>group</th><th>topic</th><th>committed offset</th><th>log-end offset</th><th>lag</th><th>per partition (committed/end)</th></tr>
+${bus.value.lag.map(
+  (l) =>
+    html`<tr><td>${l.group}</td><td>${l.topic}</td><td>${l.checkpoint}</td><td>${l.head}</td><td class="${l.behind > 0 ? 'bad' : 'ok'}">${l.behind}</td>
+<td class="muted">${(l.partitions ?? []).map((p) => `${p.partition}: ${p.committed ?? '—'}/${p.end}`).join(' · ')}</td></tr>`,
+)}</table>`
+        : html`<table data-testid="consumer-lag"><tr><th>group</th><th>topic</th><th>checkpoint</th><th>head of log</th><th>messages behind</th></tr>
 ${bus.value.lag.map(
   (l) =>
     html`<tr><td>${l.group}</td><td>${l.topic}</td><td>${l.checkpoint}</td><td>${l.head}</td><td class="${l.behind > 0 ? 'bad' : 'ok'}">${l.behind}</td></tr>`,
 )}</table>`
-    : html`<p class="muted">${bus.ok ? 'on Kafka: kafka-consumer-groups.sh --describe' : unavailable(bus.why)}</p>`
+    : html`<p class="muted">${unavailable(bus.why)}</p>`
 }
 <h2>Projections</h2>
 ${
   projections.ok
     ? html`<p class="muted">Each projection is fed by the <code>sigillum.projections.view</code> group: its distance from the head of the log is in the lag table above.</p>
-<table><tr><th>projection</th><th>version</th><th>state</th><th>digest</th><th></th></tr>
+<table data-testid="projections"><tr><th>projection</th><th>version</th><th>state</th><th>digest</th><th></th></tr>
 ${projections.value.projections.map(
-  (p) => html`<tr><td>${p.name}</td><td>${p.version}</td><td>${p.rebuilding ? 'rebuilding…' : 'live'}</td><td><code>${p.digest.slice(0, 16)}…</code></td>
-<td>${data.canRebuild ? html`<form class="inline" method="post" action="/console/projections/${p.name}/rebuild"><input type="hidden" name="csrf" value="${frame.csrf ?? ''}"><button>Rebuild</button></form>` : ''}</td></tr>`,
+  (p) => html`<tr><td><a href="/console/projections/${p.name}">${p.name}</a></td><td>${p.version}</td>
+<td>${p.rebuilding ? html`rebuilding…${p.progress ? html`<br>${progressBar(p.progress)}` : ''}` : 'live'}</td><td><code>${p.digest.slice(0, 16)}…</code></td>
+<td>${data.canRebuild && !p.rebuilding ? rebuildButton(p.name, frame.csrf) : ''}</td></tr>`,
 )}</table>`
     : html`<p>${unavailable(projections.why)}</p>`
 }
 <p class="muted">Refreshed every ${frame.refresh ?? 0} s. ${summary.ok ? html`Read at ${(summary.value as Summary & { at?: string }).at ?? ''}.` : ''}</p>`,
+  );
+}
+
+const rebuildButton = (name: string, csrf: string | undefined) =>
+  html`<form class="inline" method="post" action="/console/projections/${name}/rebuild"><input type="hidden" name="csrf" value="${csrf ?? ''}"><button data-testid="rebuild">Rebuild</button></form>`;
+
+/** One projection: its rebuild under way (bar, position/head, pace, time left; the page reloads every 2 s), the last report, the last failure. */
+export function projectionPage(frame: Frame, name: string, status: Read<RebuildStatus>, canRebuild: boolean): string {
+  if (!status.ok) return page(frame, html`<h1>Projection ${name}</h1><p>${unavailable(status.why)}</p>`);
+  const { progress, last, lastFailure } = status.value;
+  return page(
+    frame,
+    html`<h1>Projection ${name}</h1>
+<p>State: <b data-testid="projection-state" class="${progress ? '' : 'ok'}">${progress ? 'rebuilding…' : 'live'}</b>
+${canRebuild && !progress ? rebuildButton(name, frame.csrf) : ''}</p>
+${
+  progress
+    ? html`<p>${progressBar(progress)}</p>
+<table><tr><th>started at</th><th>events of the log read</th><th>of this projection</th><th>applied</th><th>refused</th></tr>
+<tr><td>${progress.startedAt}</td><td>${progress.eventsScanned}</td><td>${progress.eventsRead}</td><td>${progress.applied}</td><td>${progress.poison}</td></tr></table>
+<p class="muted">This page reloads every ${frame.refresh ?? 2} s until the rebuild is done; live messages wait for it.</p>`
+    : ''
+}
+${
+  lastFailure
+    ? html`<div class="error" role="alert" data-testid="rebuild-failure">The last rebuild (started ${lastFailure.startedAt}) failed at ${lastFailure.failedAt}: ${lastFailure.error}</div>`
+    : ''
+}
+<h2>Last rebuild</h2>
+${
+  last
+    ? html`<table data-testid="last-rebuild"><tr><th>started at</th><th>finished at</th><th>events read</th><th>applied</th><th>refused</th><th>last position</th><th>digest</th></tr>
+<tr><td>${last.startedAt}</td><td>${last.finishedAt}</td><td>${last.eventsRead}</td><td>${last.applied}</td><td class="${last.poison > 0 ? 'bad' : ''}">${last.poison}</td><td>${last.lastPosition ?? '—'}</td><td><code>${last.digest}</code></td></tr></table>
+<table><tr><th>table</th><th>rows</th></tr>${Object.entries(last.rows).map(([table, rows]) => html`<tr><td><code>${table}</code></td><td>${rows}</td></tr>`)}</table>`
+    : html`<p class="muted">none since this process started</p>`
+}
+<p><a href="/console">Back to the overview</a></p>`,
   );
 }

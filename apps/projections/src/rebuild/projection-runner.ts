@@ -9,25 +9,13 @@ import type { EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector, type SqliteProjection } from '../sqlite-projector';
 import { readModelDigest } from './read-model-digest';
+import { logBounds, type PageCount, type RebuildReport, type RebuildStatus, RebuildTracker } from './rebuild-progress';
+
+export type { RebuildProgress, RebuildReport, RebuildStatus } from './rebuild-progress';
 
 /** A projection that can be rebuilt from the log: it names the stream categories it reads. */
 export interface RebuildableProjection extends SqliteProjection {
   readonly categories: readonly string[];
-}
-
-export interface RebuildReport {
-  readonly projection: string;
-  /** Events of the projection's categories read from the log. */
-  readonly eventsRead: number;
-  readonly applied: number;
-  /** Events the projection refused (they went to the dead-letter topic when consumed live). */
-  readonly poison: number;
-  /** Global position of the last event read; null for an empty log. */
-  readonly lastPosition: string | null;
-  readonly digest: string;
-  readonly rows: Record<string, number>;
-  readonly startedAt: string;
-  readonly finishedAt: string;
 }
 
 /** A read model's digest at a position of the log. */
@@ -58,7 +46,7 @@ export interface ReplayCount {
 /**
  * Reads the log from position 0 (up to `upTo` inclusive, when given) and applies every event of the projection's
  * categories through the projector, one SQLite transaction per page; refused events are counted and skipped. The
- * machinery of a rebuild, and of a replay into a scratch database.
+ * machinery of a rebuild, and of a replay into a scratch database. `onPage` hears the counts after each page.
  */
 export async function replayLog(
   db: Database.Database,
@@ -68,9 +56,11 @@ export async function replayLog(
   log: Logger,
   label: string,
   upTo?: bigint,
+  onPage?: (count: PageCount) => void,
 ): Promise<ReplayCount> {
   let after: bigint | undefined;
   let last: bigint | undefined;
+  let eventsScanned = 0;
   let eventsRead = 0;
   let applied = 0;
   let poison = 0;
@@ -95,6 +85,8 @@ export async function replayLog(
     })();
     if (page.length > 0) after = page[page.length - 1].globalPosition;
     if (within.length > 0) last = within[within.length - 1].globalPosition;
+    eventsScanned += within.length;
+    onPage?.({ eventsScanned, eventsRead, applied, poison, position: last });
     if (messages.length > 0) log.log(`${label} progress: ${eventsRead} events replayed, ${applied} applied, at position ${String(last)}`);
     if (page.length < PAGE || within.length < page.length) break;
     // Let live work (and HTTP) breathe between pages.
@@ -112,6 +104,12 @@ export class ProjectionRunner {
   private readonly log: Logger;
   private readonly projector: SqliteProjector;
   private rebuilding: Promise<RebuildReport> | null = null;
+  /** The running rebuild's progress record; null when none runs. */
+  private tracker: RebuildTracker | null = null;
+  /** Resolves once the running rebuild has passed its checks and emptied the read model (it is then under way). */
+  private started: Promise<void> = Promise.resolve();
+  private lastReport: RebuildReport | null = null;
+  private lastFailure: RebuildStatus['lastFailure'] = null;
   /** Whether the projector dropped an older version's tables when it opened (the read model must be rebuilt). */
   readonly versionChanged: boolean;
 
@@ -120,6 +118,8 @@ export class ProjectionRunner {
     private readonly store: EventStore,
     readonly projection: RebuildableProjection,
     private readonly now: () => Date,
+    /** Milliseconds of a monotonic clock, for the pace of a rebuild (the application's clock may stand still in tests). */
+    private readonly monotonicMs: () => number = () => performance.now(),
   ) {
     this.log = new Logger(`Projection ${projection.name}`);
     const known = this.knownVersion();
@@ -181,16 +181,54 @@ export class ProjectionRunner {
     return readModelDigest(this.db, this.projection);
   }
 
-  /** Drops the read model and replays every event of its categories from the start of the log. One at a time. */
+  /**
+   * Drops the read model and replays every event of its categories from the start of the log. One at a time. Its
+   * progress is in `status()` while it runs, and its report (or its failure) after.
+   */
   rebuild(): Promise<RebuildReport> {
     if (this.rebuilding) {
       throw new DomainError('PROJECTION.REBUILDING', `Projection ${this.projection.name} is being rebuilt already; wait for it to finish`, 'conflict');
     }
-    const run = this.replay().finally(() => {
-      this.rebuilding = null;
-    });
+    const tracker = new RebuildTracker(this.projection.name, this.now().toISOString(), this.monotonicMs);
+    let markStarted: () => void = () => undefined;
+    this.started = new Promise<void>((resolve) => (markStarted = resolve));
+    this.tracker = tracker;
+    const run = this.replay(tracker, markStarted)
+      .then(
+        (report) => {
+          this.lastReport = report;
+          this.lastFailure = null;
+          return report;
+        },
+        (error: unknown) => {
+          this.lastFailure = { startedAt: tracker.startedAt, failedAt: this.now().toISOString(), error: (error as Error).message };
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.rebuilding = null;
+        this.tracker = null;
+      });
     this.rebuilding = run;
     return run;
+  }
+
+  /**
+   * Starts a rebuild without waiting for it: resolves with its status once it is under way (its checks passed, the
+   * read model emptied), rejects as `rebuild()` would before that (409 when one runs, or when this process cannot
+   * read the log). Its outcome is then in `status()`.
+   */
+  async startRebuild(): Promise<RebuildStatus> {
+    const run = this.rebuild();
+    run.catch(() => undefined); // kept in status().lastFailure
+    await Promise.race([this.started, run]);
+    return this.status();
+  }
+
+  /** The running rebuild's progress (null when idle), the last completed rebuild's report, the last failure. */
+  status(): RebuildStatus {
+    const progress = this.tracker?.snapshot() ?? null;
+    return { projection: this.projection.name, state: progress ? 'rebuilding' : 'idle', progress, last: this.lastReport, lastFailure: this.lastFailure };
   }
 
   /**
@@ -283,8 +321,8 @@ export class ProjectionRunner {
     }
   }
 
-  private async replay(): Promise<RebuildReport> {
-    const startedAt = this.now().toISOString();
+  private async replay(tracker: RebuildTracker, markStarted: () => void): Promise<RebuildReport> {
+    const startedAt = tracker.startedAt;
     const name = this.projection.name;
     if (this.applied() > 0 && !(await this.firstRelevantPosition())) {
       // A process whose own store does not hold the log (distributed mode on a per-process SQLite file) would wipe
@@ -296,14 +334,30 @@ export class ProjectionRunner {
         'conflict',
       );
     }
-    this.log.log(`Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0`);
+    // The head of the log now: how far the rebuild has to go (events appended meanwhile are replayed too).
+    const bounds = await logBounds(this.store);
+    tracker.setBounds(bounds);
+    this.log.log(
+      `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
+        `(head of the log: ${bounds ? bounds.head.toString() : 'none'})`,
+    );
     this.db.transaction(() => {
       for (const table of this.projection.tables) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
       this.db.prepare('DELETE FROM projection_applied WHERE name = ?').run(name);
       this.db.exec(this.projection.schema);
     })();
 
-    const { eventsRead, applied, poison, lastPosition } = await replayLog(this.db, this.projector, this.store, this.projection, this.log, 'Rebuild');
+    markStarted();
+    const { eventsRead, applied, poison, lastPosition } = await replayLog(
+      this.db,
+      this.projector,
+      this.store,
+      this.projection,
+      this.log,
+      'Rebuild',
+      undefined,
+      (count) => tracker.page(count),
+    );
     const { digest, rows } = this.digest();
     const report: RebuildReport = {
       projection: name,

@@ -12,6 +12,7 @@ import { logKafkajs } from './kafkajs-log';
 import { KafkaConsumer, type KafkaConsumerHost } from './kafka-consumer';
 import { brokerAdvice, chunked, withTimeout } from './kafka-requests';
 import { orderedBatchRunConfig, type KafkaCommitTuning } from './ordered-batch-consumer';
+import { ConsumerLagSampler, readKafkaBus, type KafkaBusState } from '../observability/kafka-lag';
 
 /** Group timings, plus how the consumer commits and how many partitions it handles at once (KafkaCommitTuning). */
 export interface KafkaConsumerTuning extends KafkaCommitTuning {
@@ -116,6 +117,8 @@ export class KafkaEventBus implements EventBus, KafkaConsumerHost {
   private lastSend?: { readonly at: number; readonly ok: boolean; readonly error?: string };
   private lastProbe?: ClusterProbe;
   private probing?: Promise<ClusterProbe>;
+  /** The lag gauge of this bus's groups, from the brokers (every 10 s and at scrape time). */
+  private readonly lag: ConsumerLagSampler;
 
   constructor(private readonly options: KafkaEventBusOptions) {
     if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -135,6 +138,7 @@ export class KafkaEventBus implements EventBus, KafkaConsumerHost {
       logLevel: LOG_LEVELS[options.logLevel ?? 'warn'],
       logCreator: () => (entry) => this.logKafkajs(entry),
     });
+    this.lag = new ConsumerLagSampler(() => this.connectedAdmin(), this.topicPrefix, { logger: this.logger });
   }
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
@@ -188,7 +192,11 @@ export class KafkaEventBus implements EventBus, KafkaConsumerHost {
       maxWaitTimeInMs: tuning.maxWaitTimeInMs,
       allowAutoTopicCreation: false,
     });
-    const consumer = new KafkaConsumer(this, kafkaConsumer, options, wireTopics, policy, () => this.consumers.delete(consumer));
+    const unwatch = this.lag.watch(options.group, topics);
+    const consumer = new KafkaConsumer(this, kafkaConsumer, options, wireTopics, policy, () => {
+      this.consumers.delete(consumer);
+      unwatch();
+    });
     this.consumers.add(consumer);
     try {
       await consumer.start(runConfig, tuning.joinTimeoutMs ?? 60_000);
@@ -263,10 +271,31 @@ export class KafkaEventBus implements EventBus, KafkaConsumerHost {
     return probe;
   }
 
+  /**
+   * Every consumer group and dead-letter topic of the deployment (`<prefix>sigillum.…`) as the brokers know them:
+   * per group and topic the committed and log-end offsets and the lag; per `.dlq` topic the records it holds.
+   * Rejects after `timeoutMs` (default 3000) when the brokers do not answer.
+   */
+  async readBusState(timeoutMs = 3_000): Promise<KafkaBusState> {
+    this.assertOpen('read the bus state');
+    try {
+      return await withTimeout(
+        this.connectedAdmin().then((admin) => readKafkaBus(admin, this.topicPrefix)),
+        timeoutMs,
+        `brokers ${this.brokers.join(',')}: no answer within ${timeoutMs} ms`,
+      );
+    } catch (error) {
+      // Said when it is the login or the ACLs; the brokers' addresses are already in the message otherwise.
+      const advice = brokerAdvice(error, this.brokers);
+      throw new Error(advice.startsWith('Check that the brokers') ? (error as Error).message : `${(error as Error).message}. ${advice}`, { cause: error });
+    }
+  }
+
   /** Stops every consumer (in-flight handlers finish, then a final commit), then disconnects the producer and admin client. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lag.close();
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     const disconnect = async (client?: Promise<Producer | Admin>) => {
       try {

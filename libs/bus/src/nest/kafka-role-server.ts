@@ -10,6 +10,7 @@ import { fromKafkaMessage } from '../kafka/cloudevents-codec';
 import { TopicProvisioner } from '../kafka/topic-readiness';
 import { logKafkajs } from '../kafka/kafkajs-log';
 import { recordDeadLetter } from '../observability/bus-metrics';
+import { ConsumerLagSampler } from '../observability/kafka-lag';
 import { checkedTopicPrefix, withoutPrefix } from '../kafka/topic-prefix';
 import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
 import { BusContext, roleGroup, roleTransportId, roleViewGroup, roleViewTransportId } from './bus-transport';
@@ -104,6 +105,9 @@ export class KafkaRoleServer extends ServerKafka {
     replicationFactor: () => this.roleOptions.replicationFactor,
   });
   private subscribed: string[] = [];
+  /** The lag gauge of this server's group, from the brokers (every 10 s and at scrape time). */
+  private readonly lag: ConsumerLagSampler;
+  private unwatchLag?: () => void;
   /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
   private readonly routes = new Map<string, string>();
 
@@ -161,6 +165,7 @@ export class KafkaRoleServer extends ServerKafka {
     this.policy = retryPolicy(roleOptions.maxAttempts, roleOptions.retryBackoffMs, roleOptions.maxBackoffMs);
     this.partitions = roleOptions.partitions ?? 3;
     this.busLog = busLog;
+    this.lag = new ConsumerLagSampler(() => this.connectedAdmin(), topicPrefix, { logger: busLog });
   }
 
   /** The consumer group on the wire: `<topicPrefix>sigillum.<role>` (or `...<role>.view.<instanceId>`). */
@@ -209,6 +214,8 @@ export class KafkaRoleServer extends ServerKafka {
     await kafkaConsumer.subscribe({ ...this.options.subscribe, topics: [...topics] });
     this.subscribed = [...topics];
     await kafkaConsumer.run({ ...runConfig, eachBatch: batches.eachBatch });
+    this.unwatchLag?.();
+    this.unwatchLag = this.lag.watch(this.logicalGroup, this.topics);
     // Listening only once the group is joined makes "start, then publish" deliver, as with BusTransport.
     const joinTimeoutMs = this.roleOptions.consumer?.joinTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
@@ -258,6 +265,8 @@ export class KafkaRoleServer extends ServerKafka {
    */
   override async close(): Promise<void> {
     this.controller.abort();
+    this.unwatchLag?.();
+    this.unwatchLag = undefined;
     try {
       if (this.subscribed.length > 0) (this.consumer as unknown as Consumer | null)?.pause(this.subscribed.map((topic) => ({ topic })));
     } catch {

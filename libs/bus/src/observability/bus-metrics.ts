@@ -30,13 +30,35 @@ export const deadLettersTotal = once(
     }),
 );
 
+/** Something that refreshes the lag gauge from where the truth is (the Kafka brokers), at scrape time among others. */
+export interface LagSource {
+  /** Never rejects; resolves within the source's own time limit (the last figures stay when the brokers do not answer). */
+  refresh(): Promise<void>;
+}
+
+// Kept on the process, not the module instance: the gauge may have been made by another copy of this module.
+const LAG_SOURCES = Symbol.for('sigillum.bus.lagSources');
+const lagSources: Set<LagSource> = ((globalThis as Record<symbol, unknown>)[LAG_SOURCES] as Set<LagSource> | undefined) ?? new Set<LagSource>();
+(globalThis as Record<symbol, unknown>)[LAG_SOURCES] = lagSources;
+
+/** Adds a source the gauge asks at every scrape (prom-client `collect`); returns its removal. */
+export function registerLagSource(source: LagSource): () => void {
+  lagSources.add(source);
+  return () => void lagSources.delete(source);
+}
+
 export const consumerLagMessages = once(
   'sigillum_consumer_lag_messages',
   () =>
     new Gauge({
       name: 'sigillum_consumer_lag_messages',
-      help: 'Messages a consumer group has still to handle on a topic partition (Kafka: high watermark - 1 - last handled offset, after each batch).',
+      help:
+        'Messages a consumer group has still to handle on a topic partition. Kafka: log-end offset - committed offset (from the first retained ' +
+        'offset when none is committed), asked of the brokers every 10 s and at each scrape; embedded: messages after the group checkpoint.',
       labelNames: ['group', 'topic', 'partition'] as const,
+      async collect() {
+        await Promise.all([...lagSources].map((source) => source.refresh().catch(() => undefined)));
+      },
     }),
 );
 
