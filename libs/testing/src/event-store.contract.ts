@@ -82,9 +82,7 @@ export function eventStoreContract(adapterName: string, makeStore: () => Promise
         expect(await revisions({ fromRevision: 2 })).toEqual([2, 3, 4]);
         expect(await revisions({ fromRevision: 4, maxCount: 5 })).toEqual([4]);
         expect(await revisions({ fromRevision: 7 })).toEqual([]);
-        expect(await revisions()).toEqual([0, 1, 2, 3, 4]);
-        const copy = await store.readStream(streamId);
-        copy.pop(); // a caller's array is its own
+        (await store.readStream(streamId)).pop(); // a caller's array is its own
         expect(await revisions()).toEqual([0, 1, 2, 3, 4]);
       });
 
