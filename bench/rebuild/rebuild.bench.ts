@@ -20,7 +20,7 @@
  * the same file: raw better-sqlite3 reads of the log (pages of 500, JSON.parse of data and metadata as the store
  * does), and SqliteEventStore#readAll pages. Last line: `RESULT events_per_s=… …`.
  *
- * Environment: BENCH_REBUILD_EVENTS (default 100000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
+ * Environment: BENCH_REBUILD_EVENTS (default 80000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
  * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file).
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
@@ -47,7 +47,7 @@ function readSettings(env: NodeJS.ProcessEnv) {
   const problems: string[] = [];
   const integer = integerSetting(env, problems);
   const settings = {
-    events: integer('BENCH_REBUILD_EVENTS', 100_000, 1_000),
+    events: integer('BENCH_REBUILD_EVENTS', 80_000, 1_000),
     deliveries: integer('BENCH_DELIVERIES', 100, 10),
     concurrency: integer('BENCH_CONCURRENCY', 64, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),

@@ -15,6 +15,8 @@ export interface Collection {
   readonly size: number;
   /** The bound the holder declares next to it (`maxEntries`, `maxStreams`, `max…`), when there is one. */
   readonly bound?: number;
+  /** Bytes of the Buffers it holds, when it holds Buffers (an Array, or a Map's values). */
+  readonly bytes?: number;
 }
 
 /** Caches known to exist but held in closures, out of reach from the container (see the module comment). */
@@ -31,6 +33,12 @@ const FRAMEWORK =
 const sizeOf = (value: unknown): number | undefined =>
   value instanceof Map || value instanceof Set ? value.size : Array.isArray(value) ? value.length : undefined;
 
+function bytesOf(value: unknown): number | undefined {
+  const items = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : undefined;
+  if (!items || items.length === 0 || !(items[0] instanceof Uint8Array)) return undefined;
+  return items.reduce((sum: number, item: unknown) => sum + (item instanceof Uint8Array ? item.byteLength : 0), 0);
+}
+
 function boundOf(holder: Record<string, unknown>): number | undefined {
   for (const [key, value] of Object.entries(holder)) if (/^max/i.test(key) && typeof value === 'number') return value;
   return undefined;
@@ -40,9 +48,9 @@ function boundOf(holder: Record<string, unknown>): number | undefined {
 export function collectionsOf(app: INestApplication): Map<string, Collection> {
   const found = new Map<string, Collection>();
   const seen = new Set<object>();
-  const add = (name: string, size: number, bound?: number) => {
+  const add = (name: string, size: number, bound?: number, bytes?: number) => {
     const before = found.get(name);
-    if (!before || before.size < size) found.set(name, { name, size, ...(bound !== undefined ? { bound } : {}) });
+    if (!before || before.size < size) found.set(name, { name, size, ...(bound !== undefined ? { bound } : {}), ...(bytes !== undefined ? { bytes } : {}) });
   };
   const visit = (holder: object, name: string, depth: number) => {
     if (seen.has(holder)) return;
@@ -56,7 +64,7 @@ export function collectionsOf(app: INestApplication): Map<string, Collection> {
         continue;
       }
       const size = sizeOf(value);
-      if (size !== undefined) add(`${name}.${key}`, size, boundOf(fields));
+      if (size !== undefined) add(`${name}.${key}`, size, boundOf(fields), bytesOf(value));
       else if (depth < 2 && value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
         const type = (value as object).constructor?.name;
         if (type && type !== 'Object') visit(value as object, `${name}.${key}(${type})`, depth + 1);

@@ -122,6 +122,8 @@ export interface Sample {
   readonly seconds: number;
   readonly rss: number;
   readonly heapUsed: number;
+  /** Memory of ArrayBuffers and Buffers (outside the V8 heap, inside RSS). */
+  readonly arrayBuffers: number;
   readonly done: number;
   readonly inFlight: number;
 }
@@ -160,7 +162,7 @@ export async function sendAtRate(o: {
   const start = performance.now();
   const sample = () => {
     const memory = process.memoryUsage();
-    o.onSample({ seconds: (performance.now() - start) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, done, inFlight });
+    o.onSample({ seconds: (performance.now() - start) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, arrayBuffers: memory.arrayBuffers, done, inFlight });
   };
   sample();
   const sampler = setInterval(sample, o.sampleMs);

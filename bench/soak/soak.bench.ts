@@ -11,7 +11,7 @@
  * of the rate. It then starts one delivery every 1/rate s for BENCH_SOAK_MINUTES (open loop: a delivery that has not
  * completed does not hold the next one back; at most BENCH_SOAK_MAX_IN_FLIGHT in flight, later starts counted as
  * skipped), samples RSS and heap every BENCH_SOAK_SAMPLE_S seconds, and prints the curve (time, RSS, heapUsed,
- * deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the time) to the end, within
+ * Buffers outside the heap, deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the time) to the end, within
  * 10 %; and the sizes of the in-memory collections of the app's singletons (bench/soak/collections.ts) after the
  * warm-up and at the end, with their bounds where they declare one. Last line: `RESULT rss_growth_pct=… …`.
  *
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
       onSample: (sample) => {
         samples.push(sample);
         process.stderr.write(
-          `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
+          `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  buffers ${mb(sample.arrayBuffers).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
         );
         if (!afterWarmUp && sample.seconds * 1000 >= durationMs * 0.2) afterWarmUp = collectionsOf(bench!.app);
       },
@@ -102,6 +102,7 @@ async function main(): Promise<number> {
     const last = samples[samples.length - 1];
     const growthPct = (100 * (last.rss - warm.rss)) / warm.rss;
     const heapGrowthPct = (100 * (last.heapUsed - warm.heapUsed)) / warm.heapUsed;
+    const buffersGrowthMb = mb(last.arrayBuffers - warm.arrayBuffers);
     const maxRss = Math.max(...samples.map((s) => s.rss));
 
     process.stdout.write(`\nSigillum soak benchmark (${new Date().toISOString()})\n`);
@@ -112,16 +113,16 @@ async function main(): Promise<number> {
       `  ${rate} deliveries/s${probeRate ? ` (half the probe's ${probeRate.toFixed(1)}/s)` : ''} for ${settings.minutes} min: ${formatInt(outcome.done)} done, ${outcome.skipped} skipped (over ${settings.maxInFlight} in flight), ${outcome.failed} failed; achieved ${(outcome.done / (outcome.elapsedMs / 1000)).toFixed(1)}/s; p50 ${outcome.p50.toFixed(0)} ms, p99 ${outcome.p99.toFixed(0)} ms; drafts prepared during the run: ${formatInt(supply.preparedDuringRun)}\n\n`,
     );
     process.stdout.write(
-      `  ${'time s'.padStart(7)} ${'rss MB'.padStart(8)} ${'heapUsed MB'.padStart(12)} ${'deliveries'.padStart(11)} ${'in flight'.padStart(10)}\n`,
+      `  ${'time s'.padStart(7)} ${'rss MB'.padStart(8)} ${'heapUsed MB'.padStart(12)} ${'buffers MB'.padStart(11)} ${'deliveries'.padStart(11)} ${'in flight'.padStart(10)}\n`,
     );
     for (const s of samples) {
       process.stdout.write(
-        `  ${s.seconds.toFixed(0).padStart(7)} ${mb(s.rss).toFixed(1).padStart(8)} ${mb(s.heapUsed).toFixed(1).padStart(12)} ${formatInt(s.done).padStart(11)} ${String(s.inFlight).padStart(10)}\n`,
+        `  ${s.seconds.toFixed(0).padStart(7)} ${mb(s.rss).toFixed(1).padStart(8)} ${mb(s.heapUsed).toFixed(1).padStart(12)} ${mb(s.arrayBuffers).toFixed(1).padStart(11)} ${formatInt(s.done).padStart(11)} ${String(s.inFlight).padStart(10)}\n`,
       );
     }
     const verdict = Math.abs(growthPct) <= 10 ? 'PASS' : 'FAIL';
     process.stdout.write(
-      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
+      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
     );
     process.stdout.write(
       '\n  in-memory collections of the app (largest at the end; after the warm-up -> at the end, a max… number beside it shown as its bound):\n',
@@ -130,7 +131,7 @@ async function main(): Promise<number> {
     for (const c of listed.slice(0, 30)) {
       const before = afterWarmUp?.get(c.name)?.size;
       process.stdout.write(
-        `    ${c.name.padEnd(80)} ${String(before ?? '-').padStart(7)} -> ${String(c.size).padStart(7)}${c.bound !== undefined ? `  (bound ${c.bound})` : ''}\n`,
+        `    ${c.name.padEnd(80)} ${String(before ?? '-').padStart(7)} -> ${String(c.size).padStart(7)}${c.bound !== undefined ? `  (bound ${c.bound})` : ''}${c.bytes !== undefined ? `  ${mb(c.bytes).toFixed(1)} MB of Buffers` : ''}\n`,
       );
     }
     process.stdout.write(`  not reachable from the container (held in closures): ${UNREACHABLE.join('; ')}\n`);
@@ -140,6 +141,7 @@ async function main(): Promise<number> {
       `${resultLine({
         rss_growth_pct: growthPct,
         heap_growth_pct: heapGrowthPct,
+        buffers_growth_mb: buffersGrowthMb,
         rss_mb_end: mb(last.rss),
         rss_mb_max: mb(maxRss),
         rate_per_s: rate,
