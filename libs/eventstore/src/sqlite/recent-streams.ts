@@ -5,6 +5,10 @@ interface Entry {
   readonly events: RecordedEvent[];
   /** Characters of JSON the entry was parsed from: the measure of its weight. */
   weight: number;
+  /** The file's change epoch when the entry was last read up to the stream's end (see `isCurrent`). */
+  epoch: number;
+  /** This store appended to the stream since: the entry must be read past its end again. */
+  written: boolean;
 }
 
 /**
@@ -13,10 +17,16 @@ interface Entry {
  * store still asks the file for the revisions after it on every read, so an append by another process (or another
  * connection) is always seen. What it saves is reading and parsing, again and again, the large events at the head
  * of a stream that every step of a chain re-reads (tokens, evidence, jobs).
+ *
+ * It also knows when reading past the cached end would find nothing: the store marks the streams it appends to
+ * (`written`), and bumps the epoch whenever another connection committed to the file (SQLite's `data_version`); an
+ * entry read to the end in the current epoch and not written since is the whole stream, with no query at all.
  */
 export class RecentStreams {
   private readonly entries = new Map<string, Entry>();
   private weight = 0;
+  /** Bumped when another connection committed to the file: every entry may be behind. */
+  private epoch = 0;
 
   constructor(private readonly maxWeight: number) {}
 
@@ -37,14 +47,36 @@ export class RecentStreams {
     const entry = this.entries.get(streamId);
     const known = entry?.events.length ?? 0;
     if (from !== known || !this.enabled) return undefined;
-    const next: Entry = entry ?? { events: [], weight: 0 };
+    const next: Entry = entry ?? { events: [], weight: 0, epoch: this.epoch, written: false };
     for (const event of fresh) next.events.push(freeze(event));
     next.weight += weight;
+    next.epoch = this.epoch;
+    next.written = false;
     this.weight += weight;
     this.entries.delete(streamId); // most recently used last
     this.entries.set(streamId, next);
     this.evict();
     return next.events;
+  }
+
+  /**
+   * The whole stream, without a query, when nothing can have been appended since it was read to its end: not by this
+   * store (`wrote`), not by another connection (`foreignCommit` bumps the epoch). Otherwise undefined: read the file.
+   */
+  current(streamId: string): readonly RecordedEvent[] | undefined {
+    const entry = this.entries.get(streamId);
+    return entry && !entry.written && entry.epoch === this.epoch ? entry.events : undefined;
+  }
+
+  /** This store appended to the stream (inside its write transaction: also when that rolls back, which only costs a read). */
+  wrote(streamId: string): void {
+    const entry = this.entries.get(streamId);
+    if (entry) entry.written = true;
+  }
+
+  /** Another connection (or process) committed to the file: no entry is known to be current any more. */
+  foreignCommit(): void {
+    this.epoch++;
   }
 
   /** Forgets everything (the file was replaced or closed). */

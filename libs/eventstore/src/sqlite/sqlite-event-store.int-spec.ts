@@ -88,6 +88,26 @@ describe('SqliteEventStore', () => {
     expect(Object.isFrozen(again[0]) && Object.isFrozen(again[0].event)).toBe(true); // shared with later readers: not writable
   });
 
+  it('serves a cached stream without a query until this connection or another one appends (data_version)', async () => {
+    const store = openStore();
+    const other = openStore();
+    const sameHandle = new SqliteEventStore({ db: store.database });
+    const statement = (store as unknown as { statements: { readStream: { all: (...args: unknown[]) => unknown[] } } }).statements.readStream;
+    const queries = jest.spyOn(statement, 'all');
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    const reads = async () => (await store.readStream('note-1')).map((recorded) => (recorded.event.data as { n: number }).n);
+
+    expect(await reads()).toEqual([0]);
+    expect(await reads()).toEqual([0]);
+    expect(queries).toHaveBeenCalledTimes(1);
+    await sameHandle.append('note-1', [pendingEvent('NoteTaken', { n: 1 })], 0); // another store on the same handle
+    expect(await reads()).toEqual([0, 1]);
+    await other.append('note-1', [pendingEvent('NoteTaken', { n: 2 })], 1); // another connection
+    expect(await reads()).toEqual([0, 1, 2]);
+    expect(await reads()).toEqual([0, 1, 2]);
+    expect(queries).toHaveBeenCalledTimes(3);
+  });
+
   it('reads the same with the recent-streams cache off, and keeps the cache within its bound', async () => {
     const plain = new SqliteEventStore({ filename: file, streamCacheChars: 0 });
     const small = new SqliteEventStore({ filename: file, streamCacheChars: 2_000 });

@@ -33,7 +33,9 @@ export interface SqliteTuning {
   readonly pageSize?: number;
   /**
    * JSON characters of recently read streams kept in memory (see RecentStreams); default 32 Mi, 0 turns it off.
-   * A read then asks the file only for the revisions after those it holds.
+   * A read then asks the file only for the revisions after those it holds, and not at all when neither this
+   * connection's stores nor another connection appended since (SQLite's data_version). Rows written to the events
+   * table by hand through the same connection, outside a store, are not seen by a stream already cached.
    */
   readonly streamCacheChars?: number;
 }
@@ -71,6 +73,9 @@ interface EventRow {
   metadata: string;
 }
 
+/** The recent-streams cache of each connection (one per handle, whatever the number of stores on it). */
+const recentByDatabase = new WeakMap<Database.Database, RecentStreams>();
+
 const EVENT_COLUMNS = 'e.global_position, e.stream_id, e.stream_revision, e.event_type, e.event_version, e.data, e.metadata';
 
 /**
@@ -84,6 +89,8 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly recent: RecentStreams;
+  /** The file's data_version when last looked at (another connection's commit changes it). */
+  private dataVersion = -1;
 
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
@@ -103,7 +110,10 @@ export class SqliteEventStore implements EventStore {
     this.maxBatchSize = options.maxBatchSize ?? 512;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.pageSize = options.pageSize ?? 500;
-    this.recent = new RecentStreams(options.streamCacheChars ?? 32 * 1024 * 1024);
+    // Stores sharing a handle share its cache, so an append through either is seen by both.
+    const shared = recentByDatabase.get(this.db);
+    this.recent = shared ?? new RecentStreams(options.streamCacheChars ?? 32 * 1024 * 1024);
+    if (!shared) recentByDatabase.set(this.db, this.recent);
 
     if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? (this.ownsDatabase ? 'NORMAL' : undefined);
@@ -166,9 +176,14 @@ export class SqliteEventStore implements EventStore {
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
     const fromRevision = options.fromRevision ?? 0;
+    const end = (first: number) => (options.maxCount === undefined || options.maxCount < 0 ? undefined : first + options.maxCount);
+    if (!this.recent.enabled) return (this.statements.readStream.all(streamId, fromRevision, options.maxCount ?? -1) as EventRow[]).map(toRecordedEvent);
+    this.noticeForeignCommits();
+    const current = this.recent.current(streamId);
+    if (current) return current.slice(fromRevision, end(fromRevision));
     const known = this.recent.knownCount(streamId);
     // A stream read from its start, or one already held, goes through the cache; anything else is read as asked.
-    if (!this.recent.enabled || (known === 0 && fromRevision > 0)) {
+    if (known === 0 && fromRevision > 0) {
       return (this.statements.readStream.all(streamId, fromRevision, options.maxCount ?? -1) as EventRow[]).map(toRecordedEvent);
     }
     const rows = this.statements.readStream.all(streamId, known, -1) as EventRow[];
@@ -178,8 +193,16 @@ export class SqliteEventStore implements EventStore {
     const cached = this.recent.extend(streamId, known, fresh, weight);
     const [stream, firstRevision] = cached ? [cached, 0] : [fresh, known];
     const first = Math.max(0, fromRevision - firstRevision);
-    const end = options.maxCount === undefined || options.maxCount < 0 ? undefined : first + options.maxCount;
-    return stream.slice(first, end);
+    return stream.slice(first, end(first));
+  }
+
+  /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
+  private noticeForeignCommits(): void {
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      this.recent.foreignCommit();
+    }
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -242,6 +265,7 @@ export class SqliteEventStore implements EventStore {
         .safeIntegers(true),
       readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`).safeIntegers(true),
       lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       pageUpTo: db
         .prepare(
           `SELECT ${EVENT_COLUMNS} FROM events e
@@ -280,6 +304,7 @@ export class SqliteEventStore implements EventStore {
       }
     }
     this.statements.upsertHead.run(streamId, revision, streamCategory(streamId));
+    this.recent.wrote(streamId);
     return { nextExpectedVersion: revision, lastGlobalPosition };
   }
 
