@@ -1,4 +1,5 @@
 import { createHash, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { BoundedCache } from '../jws-certificates';
 import { type Asn1, bytesOf, children, derToPem, isUniversal, issuerAndSerialOf, OID, oidValue, pemToDer, toDer, TYPE } from './der';
 import { HASH_OF_OID, type MessageImprint, TimeStampError, type TimeStampHashAlgorithm } from './tsa-model';
 import { readSignedData, type TimeStampTokenInfo } from './tsa-parse';
@@ -24,12 +25,26 @@ function fail(code: string, message: string): never {
   throw new TimeStampError(code, message);
 }
 
+/**
+ * A verifier sees the same TSA certificate and CA with every token: parsing them and checking the CA's signature on
+ * the TSA certificate cost more than the token's own signature. Both depend only on the exact DER bytes, so they are
+ * kept (bounded); validity at the token's time and everything about the token itself is checked on every call.
+ */
+const parsedCertificates = new BoundedCache<X509Certificate>(256);
+const issuedPairs = new BoundedCache<boolean>(256);
+
+function certificateOf(source: Buffer | string): X509Certificate {
+  return parsedCertificates.get(typeof source === 'string' ? source : source.toString('base64'), () => new X509Certificate(source));
+}
+
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
-  }
+  return issuedPairs.get(`${child.fingerprint256}<${parent.fingerprint256}`, () => {
+    try {
+      return child.checkIssued(parent) && child.verify(parent.publicKey);
+    } catch {
+      return false;
+    }
+  });
 }
 
 function validAt(certificate: X509Certificate, at: Date): boolean {
@@ -63,7 +78,7 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
     return toDer(issuer).equals(signer.issuerDer) && toDer(serial).equals(signer.serialDer);
   });
   if (!signerDer) fail('token.signer.missing', 'The token does not carry the TSA certificate; pass tsaCertificatePem');
-  const signerCertificate = new X509Certificate(signerDer);
+  const signerCertificate = certificateOf(signerDer);
 
   // Signed attributes.
   const single = (type: string): Asn1 => {
@@ -109,9 +124,9 @@ function verifyToken(der: Buffer, options: VerifyTimeStampTokenOptions): TimeSta
   const at = options.at ?? info.genTime;
   const anchors = (typeof options.trustedCaPem === 'string' ? [options.trustedCaPem] : options.trustedCaPem)
     .flatMap((text) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
-    .map((pem) => new X509Certificate(pem));
+    .map((pem) => certificateOf(pem));
   if (anchors.length === 0) fail('token.trust-anchor.missing', 'Pass the trusted CA certificate (PEM) to verify a time-stamp token');
-  const pool = candidates.map((candidate) => new X509Certificate(candidate));
+  const pool = candidates.map((candidate) => certificateOf(candidate));
   let current = signerCertificate;
   for (let depth = 0; ; depth++) {
     if (!validAt(current, at))
