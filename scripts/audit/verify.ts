@@ -73,8 +73,9 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
     lines.push(`Log key: ${keyIdOf(verifier)} (taken from the bundle; pin the operator's published key with --key to rule out a substituted log)`);
   }
 
+  const checkpoints = new CheckpointChecks(bundle.caCertificatePem, verifier);
   for (const item of bundle.correspondences) {
-    verifyCorrespondence(item, bundle.caCertificatePem, bundle.signingCertificatePems ?? [], verifier, problem, lines);
+    verifyCorrespondence(item, bundle.signingCertificatePems ?? [], checkpoints, problem, lines);
     options.onCorrespondence?.(item.correspondenceId);
   }
 
@@ -101,14 +102,59 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
 
 type ProblemSink = (correspondenceId: string | null, record: Pick<BundleRecord, 'chainIndex' | 'eventName'> | null, rule: string, message: string) => void;
 
+/** What checking one checkpoint found: its parsed form, or why its signature failed; its time-stamp's time, or why it failed. */
+interface CheckpointCheck {
+  readonly checkpoint: Checkpoint | null;
+  readonly signatureError: string | null;
+  readonly genTime: Date | null;
+  readonly timeStampError: string | null;
+}
+
+/**
+ * Correspondences exported together mostly share a few checkpoints (one is signed per interval, not per letter): each
+ * distinct checkpoint (note + time-stamp) is verified once and its outcome reported for every correspondence using it.
+ */
+class CheckpointChecks {
+  private readonly done = new Map<string, CheckpointCheck>();
+
+  constructor(
+    readonly caPem: string,
+    readonly verifier: NoteVerifier | null,
+  ) {}
+
+  check(note: string, timeStampToken: string | undefined): CheckpointCheck {
+    const key = `${note}\u0000${timeStampToken ?? ''}`;
+    let found = this.done.get(key);
+    if (!found) this.done.set(key, (found = this.checkNow(note, timeStampToken)));
+    return found;
+  }
+
+  private checkNow(note: string, timeStampToken: string | undefined): CheckpointCheck {
+    let checkpoint: Checkpoint | null = null;
+    let signatureError: string | null = null;
+    try {
+      checkpoint = parseCheckpoint(openNote(note, [this.verifier!]).text);
+    } catch (error) {
+      signatureError = (error as Error).message;
+    }
+    if (!timeStampToken) return { checkpoint, signatureError, genTime: null, timeStampError: null };
+    try {
+      const info = verifyTimeStampToken(Buffer.from(timeStampToken, 'base64'), { data: Buffer.from(note, 'utf8'), trustedCaPem: this.caPem });
+      return { checkpoint, signatureError, genTime: info.genTime, timeStampError: null };
+    } catch (error) {
+      return { checkpoint, signatureError, genTime: null, timeStampError: (error as Error).message };
+    }
+  }
+}
+
 function verifyCorrespondence(
   item: BundleCorrespondence,
-  caPem: string,
   signingCertificates: readonly string[],
-  verifier: NoteVerifier | null,
+  checkpoints: CheckpointChecks,
   sink: ProblemSink,
   lines: string[],
 ): void {
+  const verifier = checkpoints.verifier;
   const id = item.correspondenceId;
   const failing = new Set<number>();
   const problem: ProblemSink = (correspondenceId, record, rule, message) => {
@@ -123,24 +169,16 @@ function verifyCorrespondence(
   if (!item.checkpoint || typeof item.checkpoint.note !== 'string') {
     problem(id, null, 'checkpoint.missing', 'the bundle carries no signed checkpoint for this correspondence: its records are not proven in the log');
   } else if (verifier) {
-    try {
-      const opened = openNote(item.checkpoint.note, [verifier]);
-      checkpoint = parseCheckpoint(opened.text);
-      if (checkpoint.origin !== verifier.name)
-        problem(id, null, 'checkpoint.origin', `the checkpoint's origin "${checkpoint.origin}" is not the key's name "${verifier.name}"`);
-    } catch (error) {
-      problem(id, null, 'checkpoint.signature', `the checkpoint does not verify under ${keyIdOf(verifier)}: ${(error as Error).message}`);
+    const checked = checkpoints.check(item.checkpoint.note, item.checkpoint.timeStampToken || undefined);
+    checkpoint = checked.checkpoint;
+    if (checked.signatureError !== null) {
+      problem(id, null, 'checkpoint.signature', `the checkpoint does not verify under ${keyIdOf(verifier)}: ${checked.signatureError}`);
+    } else if (checkpoint && checkpoint.origin !== verifier.name) {
+      problem(id, null, 'checkpoint.origin', `the checkpoint's origin "${checkpoint.origin}" is not the key's name "${verifier.name}"`);
     }
-    if (item.checkpoint.timeStampToken) {
-      try {
-        const info = verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), {
-          data: Buffer.from(item.checkpoint.note, 'utf8'),
-          trustedCaPem: caPem,
-        });
-        lines.push(`  checkpoint time-stamped ${info.genTime.toISOString()} (RFC 3161, TSA under the bundle's CA)`);
-      } catch (error) {
-        problem(id, null, 'checkpoint.timestamp', `the checkpoint's RFC 3161 time-stamp does not verify against the bundle's CA: ${(error as Error).message}`);
-      }
+    if (checked.genTime) lines.push(`  checkpoint time-stamped ${checked.genTime.toISOString()} (RFC 3161, TSA under the bundle's CA)`);
+    if (checked.timeStampError !== null) {
+      problem(id, null, 'checkpoint.timestamp', `the checkpoint's RFC 3161 time-stamp does not verify against the bundle's CA: ${checked.timeStampError}`);
     }
   }
 
@@ -153,8 +191,9 @@ function verifyCorrespondence(
     } catch (error) {
       problem(id, record, 'record.shape', `the record has no canonical JSON form: ${(error as Error).message}`);
     }
-    digests.push(entry ? sha256Hex(entry) : null);
-    if (entry && record.recordDigest !== sha256Hex(entry)) {
+    const digest = entry ? sha256Hex(entry) : null;
+    digests.push(digest);
+    if (entry && record.recordDigest !== digest) {
       problem(
         id,
         record,
@@ -207,7 +246,7 @@ function verifyCorrespondence(
 
   // The chain: with per-record JWS, libs/evidence verifies signatures (x5t#S256 or x5c to the CA), links and indexes; without, the links here.
   if (records.length > 0 && records.every((record) => typeof record.jws === 'string')) {
-    const verdict = verifyEvidenceChain(records, caPem, { certificates: signingCertificates });
+    const verdict = verifyEvidenceChain(records, checkpoints.caPem, { certificates: signingCertificates });
     for (const p of verdict.problems) {
       const record = records[p.index] ?? null;
       // The same finding as record.digest above, in libs/evidence's words: said once.
