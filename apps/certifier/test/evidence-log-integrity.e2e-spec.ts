@@ -286,6 +286,25 @@ describe('evidence log integrity (e2e)', () => {
         lastCheckpoint: { size: after.size, root: after.root.toString('base64') },
         problems: [],
       });
+
+      // Entry bundles are read back from the store when asked for: a record edited under the running log is not served.
+      const entries = `${running.base}/evidence-log/tile/entries/000.p/${after.size}`;
+      expect((await fetch(entries, { headers: running.auditor })).status).toBe(200);
+      const db = new Database(running.config.sqliteFile);
+      try {
+        const row = db.prepare("SELECT global_position, data FROM events WHERE event_type = 'EvidenceRecorded' ORDER BY global_position LIMIT 1").get() as {
+          global_position: number;
+          data: string;
+        };
+        db.prepare('UPDATE events SET data = ? WHERE global_position = ?').run(row.data.replace('"EventTime":"2', '"EventTime":"3'), row.global_position);
+      } finally {
+        db.close();
+      }
+      const refused = await getJson<{ code: string; message: string }>(running, `/evidence-log/tile/entries/000.p/${after.size}`);
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({ code: 'EVIDENCE_LOG.ENTRY_CHANGED' });
+      expect(refused.body.message).toMatch(/leaf 0 .*GET \/evidence-log\/integrity/);
+      expect((await fetch(`${running.base}/evidence-log/tile/0/000.p/${after.size}`, { headers: running.auditor })).status).toBe(200); // hashes are the tree's
     } finally {
       await running.app.close();
     }

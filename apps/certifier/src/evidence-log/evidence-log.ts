@@ -16,7 +16,7 @@ import {
 import { canonicalizeToBuffer } from '@sigillum/crypto';
 import { formatCompleteness } from '@sigillum/evidence';
 import { EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
-import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
+import { encodeEntryBundle, formatCheckpoint, hashTile, leafHash, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
@@ -61,11 +61,25 @@ const POLL_MS = 250;
  * own TSA. No checkpoint is signed that is inconsistent with the
  * last one recorded (a rewritten store stops the signing, loudly).
  */
+/** An entry read back from the store no longer hashes to its leaf: the store was altered after the tree was built. */
+export class LogEntryChangedError extends Error {
+  constructor(readonly leafIndex: number) {
+    super(
+      `The evidence record of leaf ${leafIndex} in the store no longer hashes to the leaf of the log: the store was altered; GET /evidence-log/integrity names what changed`,
+    );
+    this.name = 'LogEntryChangedError';
+  }
+}
+
 @Injectable()
 export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('EvidenceLog');
   private readonly tree = new MerkleTree();
-  private readonly entries: Buffer[] = [];
+  /**
+   * The global store position of each leaf's EvidenceRecorded, in leaf order: an entry bundle is re-read from the store
+   * when asked for (rarely: by monitors), instead of every record's canonical JSON staying in memory (~4 kB a leaf).
+   */
+  private readonly leafPositions: number[] = [];
   private readonly leafOf = new Map<string, number>();
   /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
   private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
@@ -205,11 +219,40 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** A tile of c2sp.org/tlog-tiles within the latest checkpoint; undefined when that checkpoint has no such tile. */
-  tile(ref: TileRef): Buffer | undefined {
+  async tile(ref: TileRef): Promise<Buffer | undefined> {
     const size = this.latest()?.treeSize ?? 0;
     if (!tileExists(ref, size)) return undefined;
     if (ref.kind === 'hash') return hashTile(this.tree, ref.level, ref.index, ref.width);
-    return encodeEntryBundle(this.entries.slice(ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width));
+    return encodeEntryBundle(await this.entriesAt(ref.index * TILE_WIDTH, ref.width));
+  }
+
+  /**
+   * The entries (canonical JSON of the records) at these store positions, read back from the store. An entry that no
+   * longer hashes to its leaf (the store was altered since the tree was built) is refused: a tile never contradicts
+   * the tree it belongs to; GET /evidence-log/integrity names what changed.
+   */
+  private async entriesAt(firstLeaf: number, count: number): Promise<Buffer[]> {
+    const positions = this.leafPositions.slice(firstLeaf, firstLeaf + count);
+    if (positions.length === 0) return [];
+    const wanted = new Set(positions);
+    const byPosition = new Map<number, Buffer>();
+    const last = positions[positions.length - 1];
+    for (let after = BigInt(positions[0]) - 1n; byPosition.size < wanted.size;) {
+      const batch = await this.store.readAll({ after, maxCount: Math.min(READ_BATCH, last - Number(after)) });
+      for (const recorded of batch) {
+        const position = Number(recorded.globalPosition);
+        if (wanted.has(position)) byPosition.set(position, canonicalizeToBuffer((recorded.event as EvidenceRecorded).data.record));
+      }
+      if (batch.length === 0 || Number(batch[batch.length - 1].globalPosition) >= last) break;
+      after = batch[batch.length - 1].globalPosition;
+    }
+    return positions.map((position, offset) => {
+      const entry = byPosition.get(position);
+      if (!entry || !leafHash(entry).equals(this.tree.leafHashAt(firstLeaf + offset))) {
+        throw new LogEntryChangedError(firstLeaf + offset);
+      }
+      return entry;
+    });
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -242,7 +285,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
         }
         const leafIndex = this.tree.append(entry);
         this.leafOf.set(data.evidenceId, leafIndex);
-        this.entries.push(entry);
+        this.leafPositions.push(Number(recorded.globalPosition));
         const leaves = this.leavesByCorrespondence.get(data.correspondenceId) ?? [];
         leaves.push({ leafIndex, evidenceId: data.evidenceId, chainIndex: data.chainIndex, eventName: data.eventName });
         this.leavesByCorrespondence.set(data.correspondenceId, leaves);
