@@ -21,10 +21,12 @@
  * does), and SqliteEventStore#readAll pages. Last line: `RESULT events_per_s=… …`.
  *
  * Environment: BENCH_REBUILD_EVENTS (default 80000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
- * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file).
+ * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file),
+ * BENCH_CPU_PROFILE=<file> (a V8 CPU profile of the two rebuilds only; npm run bench:profile -- <file>).
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
+import { startCpuProfile } from '../common/cpu-profile';
 import '../bus/preflight';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -123,6 +125,7 @@ async function main(): Promise<number> {
 
     Logger.overrideLogger(['warn', 'error']); // as the bench app runs (LOG_LEVEL=warn): no progress line per page
     const results: { name: string; seconds: number; eventsRead: number; applied: number; poison: number; cpuMs: number }[] = [];
+    const stopProfile = await startCpuProfile(process.env.BENCH_CPU_PROFILE?.trim() || undefined); // the rebuilds only
     for (const projection of [mailboxProjection, auditProjection] as RebuildableProjection[]) {
       const runner = new ProjectionRunner(db, store, projection, () => new Date());
       progressLine(`rebuilding ${projection.name} from position 0 (${formatInt(logEvents)} events in the log)`);
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
       });
     }
 
+    await stopProfile();
     progressLine('floors: raw better-sqlite3 reads of the log, SqliteEventStore#readAll');
     const raw = rawReadMs(db);
     const rawPerSecond = raw.events / (raw.ms / 1000);

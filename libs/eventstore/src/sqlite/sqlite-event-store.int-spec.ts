@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { eventStoreContract, pendingEvent } from '@sigillum/testing';
 import { DuplicateEventIdError, SqliteEventStore } from './sqlite-event-store';
+import { withStatementCache } from './sqlite-projector';
 
 function tempDir(): { dir: string; remove: () => Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'sigillum-eventstore-'));
@@ -230,3 +231,26 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('withStatementCache (what a projection is given)', () => {
+  it('hands out the statement compiled before for the same SQL, reset to plain rows; other methods work as on the connection', () => {
+    const db = new Database(':memory:');
+    try {
+      const cached = withStatementCache(db, 2);
+      cached.exec('CREATE TABLE t (a INTEGER, b TEXT)');
+      cached.prepare('INSERT INTO t (a, b) VALUES (?, ?)').run(1, 'one');
+      const first = cached.prepare('SELECT a, b FROM t');
+      expect(first.pluck().get()).toBe(1);
+      const again = cached.prepare('SELECT a, b FROM t');
+      expect(again).toBe(first);
+      expect(again.get()).toEqual({ a: 1, b: 'one' }); // not plucked any more
+      cached.transaction(() => cached.prepare('INSERT INTO t (a, b) VALUES (?, ?)').run(2, 'two'))();
+      expect(cached.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2 });
+      cached.prepare('SELECT b FROM t'); // a third statement: the oldest kept ones are dropped (bounded to 2)
+      expect(cached.prepare('SELECT a, b FROM t')).not.toBe(first);
+      expect(cached.open).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -17,7 +17,36 @@ export interface SqliteProjection {
   apply(db: Database.Database, message: DeliveredMessage): void;
 }
 
+/**
+ * The connection as a projection's `apply` sees it: `prepare` of SQL it prepared before returns the statement compiled
+ * then (projections prepare their statements on every event; compiling costs more than running them). A statement
+ * handed out again has its result modes reset (pluck, expand, raw off), as a fresh one would. At most `size` kept.
+ */
+export function withStatementCache(db: Database.Database, size = 256): Database.Database {
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string): Database.Statement => {
+    const known = statements.get(sql);
+    if (known) {
+      if (known.reader) known.pluck(false).expand(false).raw(false);
+      return known;
+    }
+    const statement = db.prepare(sql);
+    statements.set(sql, statement);
+    if (statements.size > size) statements.delete(statements.keys().next().value as string);
+    return statement;
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'prepare') return prepare;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export class SqliteProjector {
+  /** What `apply` is given: the connection with its statements kept compiled. */
+  private readonly projectionDb: Database.Database;
   private readonly alreadyApplied: Database.Statement<[string, string]>;
   private readonly markApplied: Database.Statement<[string, string, string, string]>;
 
@@ -42,6 +71,7 @@ export class SqliteProjector {
       projection.name,
       projection.version,
     );
+    this.projectionDb = withStatementCache(db);
     this.alreadyApplied = db.prepare('SELECT 1 FROM projection_applied WHERE name = ? AND event_id = ?');
     this.markApplied = db.prepare('INSERT INTO projection_applied (name, event_id, topic, offset) VALUES (?, ?, ?, ?)');
   }
@@ -50,7 +80,7 @@ export class SqliteProjector {
   handle(message: DeliveredMessage): boolean {
     return this.db.transaction(() => {
       if (this.alreadyApplied.get(this.projection.name, message.id)) return false;
-      this.projection.apply(this.db, message);
+      this.projection.apply(this.projectionDb, message);
       this.markApplied.run(this.projection.name, message.id, message.topic, message.offset);
       return true;
     })();
