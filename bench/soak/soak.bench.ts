@@ -88,6 +88,8 @@ async function main(): Promise<number> {
       maxInFlight: settings.maxInFlight,
       sampleMs: settings.sampleS * 1000,
       onSample: (sample) => {
+        // The harness's own SMTP sink keeps every mail it caught (notices of every delivery): not the product's memory.
+        mailbox.mails.splice(0);
         samples.push(sample);
         process.stderr.write(
           `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  buffers ${mb(sample.arrayBuffers).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
