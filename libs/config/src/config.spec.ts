@@ -15,6 +15,13 @@ describe('loadConfig', () => {
     expect(config.sqliteCheckpoint).toBe('background');
   });
 
+  it('reads SQLITE_STREAM_CACHE_MB (16 by default, 0 turns the cache off) and refuses what is not an integer in range', () => {
+    expect(loadConfig({}).sqliteStreamCacheChars).toBe(16 * 1024 * 1024);
+    expect(loadConfig({ SQLITE_STREAM_CACHE_MB: '0' }).sqliteStreamCacheChars).toBe(0);
+    expect(() => loadConfig({ SQLITE_STREAM_CACHE_MB: 'lots' })).toThrow(/SQLITE_STREAM_CACHE_MB/);
+    expect(() => loadConfig({ SQLITE_STREAM_CACHE_MB: '-1' })).toThrow(/SQLITE_STREAM_CACHE_MB/);
+  });
+
   it('reads SQLITE_CHECKPOINT and refuses other values', () => {
     expect(loadConfig({ SQLITE_CHECKPOINT: 'inline' }).sqliteCheckpoint).toBe('inline');
     expect(loadConfig({ SQLITE_CHECKPOINT: ' background ' }).sqliteCheckpoint).toBe('background');

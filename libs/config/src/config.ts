@@ -28,6 +28,8 @@ export interface SigillumConfig {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Where WAL checkpoints run: `background` on a worker thread (off the event loop), `inline` inside commits (SQLite's auto-checkpoint). */
   readonly sqliteCheckpoint: 'background' | 'inline';
+  /** JSON characters of recently read streams the SQLite store keeps in memory (0: none). */
+  readonly sqliteStreamCacheChars: number;
   readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string } | { kind: 'postgres'; connectionString: string; schema: string };
   readonly eventBus:
     | { kind: 'embedded' }
@@ -63,6 +65,10 @@ export const ENVIRONMENT = {
   SQLITE_CHECKPOINT: {
     default: 'background',
     help: "background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite's auto-checkpoint inside commits)",
+  },
+  SQLITE_STREAM_CACHE_MB: {
+    default: '16',
+    help: 'recently read event streams kept in memory by the SQLite store (millions of JSON characters; 0 = off): a read of a held stream queries only what was appended since, or nothing',
   },
   EVENT_STORE: { default: 'sqlite', help: 'sqlite | kurrentdb | postgres' },
   EVENTSTORE_CONNECTION_STRING: { default: '', help: 'required when EVENT_STORE=kurrentdb, e.g. kurrentdb://127.0.0.1:2113?tls=false' },
@@ -157,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const sqliteFile = env.SQLITE_FILE ? path.resolve(env.SQLITE_FILE) : path.join(dataDir, `${processName}.db`);
   const sqliteSynchronous = oneOf('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const);
   const sqliteCheckpoint = oneOf('SQLITE_CHECKPOINT', ['background', 'inline'] as const);
+  const sqliteStreamCacheChars = integer('SQLITE_STREAM_CACHE_MB', 0, 4096) * 1024 * 1024;
 
   const storeKind = oneOf('EVENT_STORE', ['sqlite', 'kurrentdb', 'postgres'] as const);
   const connectionString = read('EVENTSTORE_CONNECTION_STRING');
@@ -233,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     sqliteFile,
     sqliteSynchronous,
     sqliteCheckpoint,
+    sqliteStreamCacheChars,
     eventStore:
       storeKind === 'kurrentdb'
         ? { kind: 'kurrentdb', connectionString }

@@ -39,7 +39,7 @@ export function startWalCheckpointer(config: SigillumConfig, db: Database.Databa
 export function createStore(config: SigillumConfig, db: Database.Database): EventStore {
   switch (config.eventStore.kind) {
     case 'sqlite':
-      return new SqliteEventStore({ db });
+      return new SqliteEventStore({ db, streamCacheChars: config.sqliteStreamCacheChars });
     case 'kurrentdb':
       return new KurrentDbEventStore({ connectionString: config.eventStore.connectionString });
     case 'postgres':

@@ -32,7 +32,7 @@ export interface SqliteTuning {
   /** Rows a subscription reads per query; default 500. */
   readonly pageSize?: number;
   /**
-   * JSON characters of recently read streams kept in memory (see RecentStreams); default 32 Mi, 0 turns it off.
+   * JSON characters of recently read streams kept in memory (see RecentStreams); default 16 Mi, 0 turns it off.
    * A read then asks the file only for the revisions after those it holds, and not at all when neither this
    * connection's stores nor another connection appended since (SQLite's data_version). Rows written to the events
    * table by hand through the same connection, outside a store, are not seen by a stream already cached.
@@ -112,7 +112,7 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = options.pageSize ?? 500;
     // Stores sharing a handle share its cache, so an append through either is seen by both.
     const shared = recentByDatabase.get(this.db);
-    this.recent = shared ?? new RecentStreams(options.streamCacheChars ?? 32 * 1024 * 1024);
+    this.recent = shared ?? new RecentStreams(options.streamCacheChars ?? 16 * 1024 * 1024);
     if (!shared) recentByDatabase.set(this.db, this.recent);
 
     if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
