@@ -1,6 +1,7 @@
 import { type ArgumentMetadata, BadRequestException } from '@nestjs/common';
 import { RevokeAttributeBody, CertifyAttributeBody } from '../../certifier/src/attributes/attributes.dto';
 import { RevokeCertificateBody } from '../../certifier/src/certificates/certificates.dto';
+import { RetryChainBody } from '../../certifier/src/chain/chain.dto';
 import { AttributeBody, EnrolChannelBody, RegisterPartyBody, RenamePartyBody, RevokeKeyBody } from '../../directory/src/party/party.dto';
 import { RevokeStaffCredentialBody } from '../../directory/src/staff/staff.dto';
 import { RefusalBody } from '../../domicile/src/correspondence/correspondence.controller';
@@ -66,6 +67,7 @@ const FIELDS: [string, new () => object, (text: string) => object, string][] = [
   ['RevokeStaffCredentialBody.reason', RevokeStaffCredentialBody, (text) => ({ reason: text }), 'reason'],
   ['RevokeCertificateBody.reason', RevokeCertificateBody, (text) => ({ reason: text }), 'reason'],
   ['RevokeAttributeBody.reason', RevokeAttributeBody, (text) => ({ reason: text }), 'reason'],
+  ['RetryChainBody.reason', RetryChainBody, (text) => ({ reason: text }), 'reason'],
   ['CertifyAttributeBody.evidence.method', CertifyAttributeBody, (text) => certify({ method: text }), 'evidence.method'],
   ['CertifyAttributeBody.evidence.reference', CertifyAttributeBody, (text) => certify({ reference: text }), 'evidence.reference'],
   ['CertifyAttributeBody.evidence.verifiedBy', CertifyAttributeBody, (text) => certify({ verifiedBy: text }), 'evidence.verifiedBy'],

@@ -59,6 +59,8 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /policies/current': STAFF,
   'GET /chain-operators/{step}': ['admin', 'ops'],
   'GET /chains/{correspondenceId}': ['admin', 'ops', 'auditor'],
+  // a failed chain retried by hand (certifier's retry policy), by the operator's people who run it; auditors only read
+  'POST /chains/{correspondenceId}/retry': ['admin', 'ops'],
   // the sender and recipients hold their own evidence (the handler refuses other parties: access.not-own-resource)
   'GET /evidence/{correspondenceId}': ['auditor', ...PARTY],
   'GET /evidence/{correspondenceId}/verification': ['auditor', ...PARTY],
@@ -103,6 +105,7 @@ export const ROUTE_TABLE: Readonly<Record<string, readonly Caller[]>> = {
   'GET /projections': ['admin', 'ops', 'auditor'],
   'GET /projections/{name}/digest': ['ops', 'auditor'],
   'POST /projections/{name}/rebuild': ['ops'],
+  'GET /projections/{name}/rebuild': ['admin', 'ops', 'auditor'],
   'POST /projections/{name}/replay': ['auditor', 'ops'],
 
   // the operator's console queries: chains by state and one timeline without subject (projections), the embedded bus (gateway)

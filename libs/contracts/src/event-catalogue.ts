@@ -150,6 +150,7 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
     StepDeadlineMissed: true,
     ChainCompleted: true,
     ChainFailed: true,
+    ChainRetried: true,
   }),
   [JOB_CATEGORY]: eventTypes<JobEvent['type']>({
     TokenAcknowledged: true,

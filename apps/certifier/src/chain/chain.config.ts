@@ -1,4 +1,4 @@
-/** How the certifier runs certified processing chains: deadlines and the retry/reroute policy, read once at start. */
+/** How the certifier runs certified processing chains: deadlines, the retry/reroute policy and manual retries, read once at start. */
 export interface ChainConfig {
   /** Seconds an operator has to acknowledge a certification token after it is issued. */
   readonly ackSeconds: number;
@@ -6,6 +6,8 @@ export interface ChainConfig {
   readonly maxAttempts: number;
   /** On a retry, prefer another processing operator offering the step that holds the kind's level now. */
   readonly reroute: boolean;
+  /** Manual retries of one failed chain at most (staff, POST /chains/:id/retry; rules/chain-retry.ts); 0 turns them off. */
+  readonly manualRetries: number;
 }
 
 export const CHAIN_CONFIG = Symbol('ChainConfig');
@@ -17,6 +19,10 @@ export const CHAIN_ENVIRONMENT = {
   CHAIN_REROUTE: {
     default: 'true',
     help: 'true: a retry goes to another processing operator offering the step at the required level when there is one; false: always the same operator',
+  },
+  CHAIN_MANUAL_RETRIES: {
+    default: '2',
+    help: 'manual retries of one failed chain at most, by ops or admin staff (POST /chains/:correspondenceId/retry); 0 turns them off (0 to 10)',
   },
 } as const;
 
@@ -46,9 +52,10 @@ export function loadChainConfig(env: Readonly<Record<string, string | undefined>
 
   const ackSeconds = integer('CHAIN_ACK_SECONDS', 1, 86_400);
   const maxAttempts = integer('CHAIN_MAX_ATTEMPTS', 1, 10);
+  const manualRetries = integer('CHAIN_MANUAL_RETRIES', 0, 10);
   const rawReroute = read('CHAIN_REROUTE').toLowerCase();
   if (rawReroute !== 'true' && rawReroute !== 'false') problems.push(`CHAIN_REROUTE="${read('CHAIN_REROUTE')}" must be true or false`);
 
   if (problems.length > 0) throw new ChainConfigError(problems);
-  return { ackSeconds, maxAttempts, reroute: rawReroute === 'true' };
+  return { ackSeconds, maxAttempts, reroute: rawReroute === 'true', manualRetries };
 }

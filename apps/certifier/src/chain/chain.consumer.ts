@@ -68,6 +68,8 @@ export class ChainConsumer {
       case 'StepDeadlineMissed':
         this.deadlines.cancel(parse(message, readStepDeadlineMissed).tokenId);
         return;
+      case 'ChainRetried':
+        return; // a manual retry: its new token is the StepTokenIssued of the same append, scheduled above
       default:
         return;
     }

@@ -1,7 +1,17 @@
-import { Access, publicRoute, staff } from '@sigillum/auth';
-import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { CorrespondenceKind } from '@sigillum/contracts';
+import { Access, CurrentPrincipal, type Principal, publicRoute, staff } from '@sigillum/auth';
+import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { type CorrespondenceKind, ID_GENERATOR, type IdGenerator } from '@sigillum/contracts';
+import { type RetryAccepted, RetryChainBody } from './chain.dto';
 import { ChainService } from './chain.service';
 import { type ChainView, chainView, type JobFacts } from './chain.view';
 
@@ -9,7 +19,10 @@ import { type ChainView, chainView, type JobFacts } from './chain.view';
 @ApiTags('chains')
 @Controller()
 export class ChainController {
-  constructor(private readonly chains: ChainService) {}
+  constructor(
+    private readonly chains: ChainService,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
 
   @Get('chains/:correspondenceId')
   @Access(staff('ops', 'auditor', 'admin'))
@@ -40,6 +53,34 @@ export class ChainController {
       );
     }
     return chainView(state, jobs);
+  }
+
+  @Post('chains/:correspondenceId/retry')
+  @Access(staff('ops', 'admin'))
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary:
+      'Retries a failed chain from its failed step: a new token (next attempt, same input) to its operator, recorded with ChainRetried. ' +
+      'Only after the content reached its recipients, while CHAIN_MANUAL_RETRIES allows, and to an operator valid now',
+  })
+  @ApiParam({ name: 'correspondenceId', format: 'uuid' })
+  @ApiAcceptedResponse({ description: '{ correspondenceId, tokenId, stepIndex, step, attempt, operatorId }: the new token, on its way to its operator' })
+  @ApiBadRequestResponse({ description: 'correspondenceId is not a UUID, or the body is not { reason } (plain text, 1 to 500 characters)' })
+  @ApiNotFoundResponse({ description: 'No chain for this correspondence' })
+  @ApiConflictResponse({
+    description:
+      'The retry policy refuses (code CHAIN.RETRY_REFUSED), with every reason: chain.retry.not-failed (also a retry replayed once it ran), ' +
+      'chain.retry.consignment-failed, chain.retry.exhausted, chain.retry.operator-ineligible',
+  })
+  async retry(
+    @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
+    @Body() body: RetryChainBody,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RetryAccepted> {
+    const requestId = this.ids.next();
+    const requestedBy = principal.kind === 'staff' ? principal.subject : principal.kind;
+    const { token } = await this.chains.retry(correspondenceId, { reason: body.reason, requestedBy }, { correlationId: requestId, causationId: requestId });
+    return { correspondenceId, tokenId: token.tokenId, stepIndex: token.stepIndex, step: token.step, attempt: token.attempt, operatorId: token.operatorId };
   }
 
   @Get('correspondence-kinds')

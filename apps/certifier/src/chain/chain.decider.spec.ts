@@ -2,6 +2,9 @@ import type { CertificationToken, ChainEvent, ChainStarted, ProcessingStep, Reas
 import { DomainError } from '@sigillum/contracts';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, tokenOf } from './chain.decider';
+import { missedDeadlineReason } from './rules/token-deadlines';
+
+const missedDeadlineReasonOf = (token: IssuedToken) => missedDeadlineReason(token.token, 'acknowledgement');
 
 const spec = deciderSpecification(chainDecider);
 
@@ -470,6 +473,194 @@ describe('chain decider', () => {
         .given([E.started(), E.issued(sealToken), E.failed(sealToken, badSeal, 12)])
         .when(deadline('tok-seal-1', 'return', null, 30))
         .thenNothingHappens();
+    });
+  });
+
+  describe('RetryChain (a staff member retries a failed chain: rules/chain-retry.ts)', () => {
+    // A chain that delivers, then archives: the archive fails after the hand-over, which a retry may run again.
+    const archiver = 'op-archiver';
+    const archived = 'd'.repeat(64);
+    const plan: ChainStarted['data'] = {
+      ...started,
+      steps: [
+        { step: 'deliver', operatorId: deliverer, parameters: {} },
+        { step: 'archive', operatorId: archiver, parameters: {} },
+      ],
+    };
+    const deliverFirst = issued({ tokenId: 'tok-d-1', step: 'deliver', operatorId: deliverer });
+    const archive1 = issued({ tokenId: 'tok-a-1', stepIndex: 1, step: 'archive', operatorId: archiver, inputDigest: delivered }, 5);
+    const archive2 = issued({ tokenId: 'tok-a-2', stepIndex: 1, step: 'archive', attempt: 2, operatorId: archiver, inputDigest: delivered }, 40);
+    const archive3 = issued({ tokenId: 'tok-a-3', stepIndex: 1, step: 'archive', attempt: 3, operatorId: archiver, inputDigest: delivered }, 500);
+    const archive4 = issued({ tokenId: 'tok-a-4', stepIndex: 1, step: 'archive', attempt: 4, operatorId: archiver, inputDigest: delivered }, 900);
+    const noArchive: Reason[] = [{ rule: 'deadline.acknowledgement-missed', message: 'no acknowledgement', partyId: archiver, subjectRole: 'operator' }];
+    const valid = { partyId: archiver, validNow: true, reasons: [] };
+    const ops = 'ops-jane';
+
+    const planned = (): ChainEvent => ({ type: 'ChainStarted', version: 1, data: plan });
+    /** Delivered, then the archive failed after two attempts. */
+    const failedAfterDelivery = (): ChainEvent[] => [
+      planned(),
+      E.issued(deliverFirst),
+      E.certified(deliverFirst, delivered, 4),
+      E.issued(archive1),
+      E.missed(archive1, 'acknowledgement', 16),
+      E.issued(archive2),
+      E.missed(archive2, 'acknowledgement', 51),
+      E.failed(archive2, noArchive, 51),
+    ];
+    const retried = (attempt: number, seconds: number, reason = 'archive operator back after the outage'): ChainEvent => ({
+      type: 'ChainRetried',
+      version: 1,
+      data: { correspondenceId, stepIndex: 1, attempt, requestedBy: ops, reason, retriedAt: t(seconds) },
+    });
+    const retry = (retryToken: IssuedToken, seconds: number, overrides: Partial<Extract<ChainCommand, { type: 'RetryChain' }>> = {}): ChainCommand => ({
+      type: 'RetryChain',
+      reason: 'archive operator back after the outage',
+      requestedBy: ops,
+      retryToken,
+      operator: valid,
+      maxManualRetries: 2,
+      now: at(seconds),
+      ...overrides,
+    });
+    const refusedWith =
+      (...rules: string[]) =>
+      (error: Error) => {
+        expect(error).toBeInstanceOf(DomainError);
+        expect((error as DomainError).code).toBe('CHAIN.RETRY_REFUSED');
+        expect((error as DomainError).kind).toBe('conflict');
+        expect(((error as DomainError).reasons as Reason[]).map((reason) => reason.rule)).toEqual(rules);
+      };
+
+    it("given a chain failed after the hand-over, records ChainRetried and the failed step's next token (same input) in one decision", () => {
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500))
+        .then([retried(3, 500), E.issued(archive3)]);
+    });
+
+    it('puts the chain back to running on the failed step, whose new token is the open one; an answer then completes it', () => {
+      const events = [...failedAfterDelivery(), retried(3, 500), E.issued(archive3)];
+      const state = fold(events);
+      expect(state.status).toBe('running');
+      if (state.status !== 'running') throw new Error('unreachable');
+      expect(state.steps.map((step) => step.status)).toEqual(['certified', 'in-progress']);
+      expect(openTokenOf(state)?.token.tokenId).toBe('tok-a-3');
+      expect(state.retries).toEqual([retried(3, 500).data]);
+      spec
+        .given(events)
+        .when(certify('tok-a-3', archived, null, 520))
+        .then([E.certified(archive3, archived, 520), E.completed(archived, 520)]);
+    });
+
+    it('a retry failing again fails the chain at once (one attempt per manual retry), which may be retried again while retries remain', () => {
+      const again = [...failedAfterDelivery(), retried(3, 500), E.issued(archive3)];
+      spec
+        .given(again)
+        .when(deadline('tok-a-3', 'acknowledgement', null, 512, 2))
+        .then([E.missed(archive3, 'acknowledgement', 512), E.failed(archive3, [missedDeadlineReasonOf(archive3)], 512)]);
+      const failedTwice = [...again, E.missed(archive3, 'acknowledgement', 512), E.failed(archive3, noArchive, 512)];
+      expect(fold(failedTwice)).toMatchObject({ status: 'failed', retries: [retried(3, 500).data] });
+      spec
+        .given(failedTwice)
+        .when(retry(archive4, 900))
+        .then([retried(4, 900), E.issued(archive4)]);
+    });
+
+    it('refuses a chain that has not failed (running, completed, refused, unknown): chain.retry.not-failed', () => {
+      spec
+        .given([planned(), E.issued(deliverFirst)])
+        .when(retry(issued({ tokenId: 'tok-d-2', step: 'deliver', attempt: 2, operatorId: deliverer }), 20))
+        .thenThrows(refusedWith('chain.retry.not-failed'));
+      spec
+        .given([
+          planned(),
+          E.issued(deliverFirst),
+          E.certified(deliverFirst, delivered, 4),
+          E.issued(archive1),
+          E.certified(archive1, archived, 9),
+          E.completed(archived, 9),
+        ])
+        .when(retry(archive2, 20))
+        .thenThrows(refusedWith('chain.retry.not-failed'));
+      spec
+        .given([E.refused(levelReason)])
+        .when(retry(archive2, 20))
+        .thenThrows(refusedWith('chain.retry.not-failed'));
+      spec.given([]).when(retry(archive2, 20)).thenThrows(refusedWith('chain.retry.not-failed'));
+    });
+
+    it('refuses a retry replayed once it ran: the chain runs again, so not-failed, and no second token', () => {
+      spec
+        .given([...failedAfterDelivery(), retried(3, 500), E.issued(archive3)])
+        .when(retry(issued({ ...archive3.token, tokenId: 'tok-a-3-bis' }, 500), 501))
+        .thenThrows(refusedWith('chain.retry.not-failed'));
+    });
+
+    it('refuses a chain that failed before the content reached the recipients: chain.retry.consignment-failed', () => {
+      spec
+        .given([planned(), E.issued(deliverFirst), E.missed(deliverFirst, 'acknowledgement', 11), E.failed(deliverFirst, noArchive, 11)])
+        .when(retry(issued({ tokenId: 'tok-d-2', step: 'deliver', attempt: 2, operatorId: deliverer }, 30), 30, { operator: { ...valid, partyId: deliverer } }))
+        .thenThrows(refusedWith('chain.retry.consignment-failed'));
+    });
+
+    it('refuses once CHAIN_MANUAL_RETRIES retries were made (or with 0): chain.retry.exhausted', () => {
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500, { maxManualRetries: 0 }))
+        .thenThrows(refusedWith('chain.retry.exhausted'));
+      spec
+        .given([...failedAfterDelivery(), retried(3, 500), E.issued(archive3), E.missed(archive3, 'acknowledgement', 512), E.failed(archive3, noArchive, 512)])
+        .when(retry(archive4, 900, { maxManualRetries: 1 }))
+        .thenThrows(refusedWith('chain.retry.exhausted'));
+    });
+
+    it("refuses an operator the trust check finds invalid now, naming it and its verdict's rules, with every other reason", () => {
+      const revoked = { partyId: archiver, validNow: false, reasons: [{ rule: 'attribute.revoked', message: 'accreditation revoked' }] };
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500, { operator: revoked, maxManualRetries: 0 }))
+        .thenThrows((error) => {
+          refusedWith('chain.retry.exhausted', 'chain.retry.operator-ineligible')(error);
+          expect((error as DomainError).reasons[1]).toMatchObject({
+            partyId: archiver,
+            subjectRole: 'operator',
+            message: expect.stringContaining('attribute.revoked'),
+          });
+        });
+    });
+
+    it('refuses a token that is not the next attempt of the failed step on its input, or a verdict about another operator', () => {
+      spec.given(failedAfterDelivery()).when(retry(archive4, 500)).thenThrows(invalidToken);
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(issued({ ...archive3.token, inputDigest: specimen }, 500), 500))
+        .thenThrows(invalidToken);
+      spec
+        .given(failedAfterDelivery())
+        .when(retry({ ...archive3, signature: '' }, 500))
+        .thenThrows(invalidToken);
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500, { operator: { ...valid, partyId: backup } }))
+        .thenThrows(invalidToken);
+    });
+
+    it('refuses a retry without a reason or without who asked', () => {
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500, { reason: ' ' }))
+        .thenThrows((error) => expect((error as DomainError).code).toBe('CHAIN.RETRY_WITHOUT_REASON'));
+      spec
+        .given(failedAfterDelivery())
+        .when(retry(archive3, 500, { requestedBy: '' }))
+        .thenThrows((error) => expect((error as DomainError).code).toBe('CHAIN.RETRY_WITHOUT_REASON'));
+    });
+
+    it('ignores a ChainRetried that does not follow a failure', () => {
+      const running = fold([planned(), E.issued(deliverFirst)]);
+      expect(chainDecider.evolve(running, retried(2, 9))).toBe(running);
+      expect(fold([retried(2, 9)])).toEqual({ status: 'none' });
     });
   });
 

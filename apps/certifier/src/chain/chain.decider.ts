@@ -5,6 +5,7 @@ import {
   type ChainEvent,
   type ChainFailed,
   type ChainRefused,
+  type ChainRetried,
   type ChainStarted,
   type Decider,
   DomainError,
@@ -15,6 +16,7 @@ import {
   type StepNonCompliant,
   type StepTokenIssued,
 } from '@sigillum/contracts';
+import { type OperatorVerdict, retryRefused, retryRefusals } from './rules/chain-retry';
 import { deadlineOf, deadlinePassed, deadlinesInOrder, missedDeadlineReason, missedDeadlineRule } from './rules/token-deadlines';
 
 /** A token as the certifier issues it: the token and its detached JWS. */
@@ -48,6 +50,8 @@ export interface StepRecord {
 interface Started {
   readonly started: ChainStarted['data'];
   readonly steps: readonly StepRecord[];
+  /** The manual retries of the chain after a failure, in order (rules/chain-retry.ts). */
+  readonly retries: readonly ChainRetried['data'][];
 }
 
 /** The chain of one correspondence: `chain-<correspondenceId>`. */
@@ -89,6 +93,22 @@ export type ChainCommand =
       readonly missing: StepDeadlineMissed['data']['missing'];
       readonly retryToken: IssuedToken | null;
       readonly maxAttempts: number;
+      readonly now: Date;
+    }
+  /**
+   * A staff member retries the failed chain (rules/chain-retry.ts): ChainRetried and the failed step's new token
+   * (next attempt, same input) in one decision, or refused with every reason.
+   */
+  | {
+      readonly type: 'RetryChain';
+      readonly reason: string;
+      /** The staff member's subject. */
+      readonly requestedBy: string;
+      readonly retryToken: IssuedToken;
+      /** The trust check's verdict, now, on the operator the new token goes to. */
+      readonly operator: OperatorVerdict;
+      /** CHAIN_MANUAL_RETRIES. */
+      readonly maxManualRetries: number;
       readonly now: Date;
     };
 
@@ -277,9 +297,33 @@ function decide(command: ChainCommand, state: ChainState): ChainEvent[] {
       };
       return [missed, ...retryOrFail(open, [missedDeadlineReason(token, command.missing)], command.retryToken, command.maxAttempts, command.now)];
     }
+    case 'RetryChain':
+      return retry(command, state);
     default:
       return assertNever(command, 'chain command');
   }
+}
+
+/** A manual retry: refused with every reason of the policy, or ChainRetried and the failed step's next token. */
+function retry(command: Extract<ChainCommand, { type: 'RetryChain' }>, state: ChainState): ChainEvent[] {
+  const { retryToken, operator, now } = command;
+  const refusals = retryRefusals(state, { maxManualRetries: command.maxManualRetries }, operator);
+  if (refusals.length > 0 || state.status !== 'failed') throw retryRefused(retryToken.token.correspondenceId, refusals);
+  if (command.reason.trim().length === 0 || command.requestedBy.length === 0)
+    throw new DomainError('CHAIN.RETRY_WITHOUT_REASON', 'A retry must say who asked for it and why', 'invalid');
+  const { correspondenceId, stepIndex, step } = state.failure;
+  const last = state.steps[stepIndex]?.tokens.at(-1);
+  if (!last) return invalid(`Step ${stepIndex} of correspondence ${correspondenceId} failed without a token: nothing to retry from`);
+  if (operator.partyId !== retryToken.token.operatorId)
+    invalid(`Token ${retryToken.token.tokenId} goes to operator ${retryToken.token.operatorId}; the verdict is about ${operator.partyId}`);
+  const attempt = last.token.attempt + 1;
+  assertTokenFits(retryToken, { correspondenceId, stepIndex, step, attempt, inputDigest: last.token.inputDigest });
+  const retried: ChainRetried = {
+    type: 'ChainRetried',
+    version: 1,
+    data: { correspondenceId, stepIndex, attempt, requestedBy: command.requestedBy, reason: command.reason, retriedAt: now.toISOString() },
+  };
+  return [retried, tokenIssued(retryToken)];
 }
 
 /** What every event about one token names: the token, its correspondence, step and operator. */
@@ -306,7 +350,9 @@ function settle(
 }
 
 function startedOf(state: ChainState): Started | undefined {
-  return state.status === 'running' || state.status === 'completed' || state.status === 'failed' ? { started: state.started, steps: state.steps } : undefined;
+  return state.status === 'running' || state.status === 'completed' || state.status === 'failed'
+    ? { started: state.started, steps: state.steps, retries: state.retries }
+    : undefined;
 }
 
 function evolve(state: ChainState, event: ChainEvent): ChainState {
@@ -323,6 +369,7 @@ function evolve(state: ChainState, event: ChainEvent): ChainState {
           tokens: [],
           outputDigest: null,
         })),
+        retries: [],
       };
     case 'ChainRefused':
       return state.status === 'none' ? { status: 'refused', refusal: event.data } : state;
@@ -375,7 +422,18 @@ function evolve(state: ChainState, event: ChainEvent): ChainState {
       const started = startedOf(state);
       if (!started) return state;
       const steps = started.steps.map((step) => (step.stepIndex === event.data.stepIndex ? { ...step, status: 'failed' as const } : step));
-      return { status: 'failed', started: started.started, steps, failure: event.data };
+      return { status: 'failed', started: started.started, steps, retries: started.retries, failure: event.data };
+    }
+    case 'ChainRetried': {
+      // The chain runs again from the failed step; its new token is the StepTokenIssued that follows.
+      if (state.status !== 'failed') return state;
+      const { stepIndex } = event.data;
+      return {
+        status: 'running',
+        started: state.started,
+        steps: state.steps.map((step) => (step.stepIndex === stepIndex ? { ...step, status: 'in-progress' as const } : step)),
+        retries: [...state.retries, event.data],
+      };
     }
     default:
       return assertNever(event, 'chain event');

@@ -505,6 +505,120 @@ describe('certified processing chain (certifier, embedded)', () => {
     expect(await chainEvents(correspondenceId)).toHaveLength(10);
   }, 60_000);
 
+  it('retry of a failed chain over HTTP (ops): the archive failed after delivery, one token for the retry, the chain completes when the operator answers', async () => {
+    const { correspondenceId } = await submit(alice, [bob], 'registered', aliceSession);
+    for (const [stepIndex] of ['seal', 'timestamp', 'deliver'].entries()) await returnToken(await openToken(correspondenceId, stepIndex), everyStep, [bob]);
+    // The archive operator never acknowledges: its two attempts (CHAIN_MAX_ATTEMPTS=2; no other operator archives) miss their deadline.
+    for (const attempt of [1, 2]) {
+      const archive = await openToken(correspondenceId, 3, attempt);
+      await timersScheduled(archive.tokenId);
+      clock.advance((ACK_SECONDS + 1) * 1000);
+      await timers.fireDue();
+    }
+    const failed = await eventually(async () => {
+      const all = await chainEvents(correspondenceId);
+      expect(all[all.length - 1].type).toBe('ChainFailed');
+      return all;
+    }, 15_000);
+    expect(failed[failed.length - 1].data).toMatchObject({ stepIndex: 3, step: 'archive' });
+    const before = failed.length;
+
+    // Who may: ops and admin staff only; the body is { reason }, plain text; the id a UUID of a chain.
+    const url = `/chains/${correspondenceId}/retry`;
+    const reason = 'archive operator back after the storage outage';
+    const anonymousRetry = await anonymous().post(url).send({ reason }).expect(401);
+    expect(anonymousRetry.body).toMatchObject({ code: 'ACCESS.UNAUTHENTICATED' });
+    const auditorRetry = await http(auditor).post(url).send({ reason }).expect(403);
+    expect(auditorRetry.body.reasons).toEqual([expect.objectContaining({ rule: 'access.role' })]);
+    await http(registrar).post(url).send({ reason }).expect(403);
+    for (const body of [{}, { reason: '' }, { reason: 'x'.repeat(501) }, { reason: 'back\u202e' }, { reason, extra: true }])
+      await http(ops).post(url).send(body).expect(400);
+    await http(ops).post('/chains/not-a-uuid/retry').send({ reason }).expect(400);
+    const unknown = await http(ops).post(`/chains/${randomUUID()}/retry`).send({ reason }).expect(404);
+    expect(unknown.body).toMatchObject({ code: 'CHAIN.NOT_FOUND' });
+    expect(await chainEvents(correspondenceId)).toHaveLength(before);
+
+    // Two at once (two staff members, one click each): one retry, one token; the other finds the chain running.
+    const answers = await Promise.all([http(ops).post(url).send({ reason }), http(admin).post(url).send({ reason: 'same outage' })]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409]);
+    const accepted = answers.find((answer) => answer.status === 202)!;
+    const raced = answers.find((answer) => answer.status === 409)!;
+    expect(raced.body.reasons).toEqual([expect.objectContaining({ rule: 'chain.retry.not-failed' })]);
+    const requestedBy = accepted === answers[0] ? 'ops-1' : 'admin-1';
+    expect(accepted.body).toEqual({
+      correspondenceId,
+      tokenId: expect.any(String),
+      stepIndex: 3,
+      step: 'archive',
+      attempt: 3,
+      operatorId: everyStep.operatorId,
+    });
+    // ChainRetried and the new token, in one append; the token as an automatic retry's (signed, same input, deadlines).
+    const recorded = await store.readStream(`chain-${correspondenceId}`);
+    expect(types(recorded.slice(before).map(({ event }) => event))).toEqual(['ChainRetried', 'StepTokenIssued']);
+    const { retriedAt } = recorded[before].event.data as { retriedAt: string };
+    expect(recorded[before].event.data).toEqual({
+      correspondenceId,
+      stepIndex: 3,
+      attempt: 3,
+      requestedBy,
+      reason: requestedBy === 'ops-1' ? reason : 'same outage',
+      retriedAt,
+    });
+    expect(recorded[before + 1].metadata.causationId).toBe(recorded[before].metadata.causationId);
+    expect(recorded[before + 1].globalPosition).toBe(recorded[before].globalPosition + 1n);
+    const retry = (recorded[before + 1].event as StepTokenIssued).data;
+    const lastFailed = (recorded[before - 3].event as StepTokenIssued).data.token;
+    expect(retry.token).toMatchObject({ tokenId: accepted.body.tokenId, attempt: 3, inputDigest: lastFailed.inputDigest, issuedAt: retriedAt });
+    expect(() => signer.verifyDetached(retry.signature, retry.token)).not.toThrow();
+    await timersScheduled(retry.token.tokenId);
+
+    // Replayed (a double click, a retried request): the chain runs, so not-failed, and no second token.
+    const replayed = await http(admin).post(url).send({ reason }).expect(409);
+    expect(replayed.body).toMatchObject({ code: 'CHAIN.RETRY_REFUSED', reasons: [expect.objectContaining({ rule: 'chain.retry.not-failed' })] });
+    expect(await chainEvents(correspondenceId)).toHaveLength(before + 2);
+
+    // The operator answers this time: the chain completes.
+    const returned = await returnToken(retry.token, everyStep, [bob]);
+    const done = await eventually(async () => {
+      const all = await chainEvents(correspondenceId);
+      expect(all[all.length - 1].type).toBe('ChainCompleted');
+      return all;
+    }, 15_000);
+    expect(types(done).slice(before + 2)).toEqual(['StepCertified', 'ChainCompleted']);
+    expect(done[done.length - 1].data).toMatchObject({ finalDigest: returned.report.outputDigest });
+    const { body } = await http(auditor).get(`/chains/${correspondenceId}`).expect(200);
+    expect(body).toMatchObject({ status: 'completed', retries: [{ stepIndex: 3, attempt: 3, requestedBy }] });
+    expect(body.steps[3].tokens.map((token: { attempt: number; status: string }) => [token.attempt, token.status])).toEqual([
+      [1, 'deadline-missed'],
+      [2, 'deadline-missed'],
+      [3, 'certified'],
+    ]);
+    await http(ops).post(url).send({ reason }).expect(409);
+  }, 90_000);
+
+  it('refuses to retry a chain that failed before delivery (the recipients hold ContentConsignmentFailure), naming the rule', async () => {
+    const { correspondenceId } = await submit(alice, [bob], 'simple', aliceSession);
+    for (const attempt of [1, 2]) {
+      const deliver = await openToken(correspondenceId, 0, attempt);
+      await timersScheduled(deliver.tokenId);
+      clock.advance((ACK_SECONDS + 1) * 1000);
+      await timers.fireDue();
+    }
+    await eventually(async () => expect((await chainEvents(correspondenceId)).at(-1)?.type).toBe('ChainFailed'), 15_000);
+    const refused = await http(ops).post(`/chains/${correspondenceId}/retry`).send({ reason: 'try again' }).expect(409);
+    expect(refused.body).toMatchObject({
+      statusCode: 409,
+      code: 'CHAIN.RETRY_REFUSED',
+      reasons: [expect.objectContaining({ rule: 'chain.retry.consignment-failed', message: expect.stringContaining('step 0 (deliver)') })],
+    });
+    expect((await chainEvents(correspondenceId)).at(-1)?.type).toBe('ChainFailed');
+    const document = (await anonymous().get('/docs-json').expect(200)).body;
+    const route = document.paths['/chains/{correspondenceId}/retry'].post;
+    expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['202', '400', '404', '409']));
+    expect(document.components.schemas.RetryChainBody.properties.reason).toMatchObject({ type: 'string', minLength: 1, maxLength: 500 });
+  }, 60_000);
+
   it('a return signed under a certificate revoked through the HTTP route: StepNonCompliant with certificate.revoked naming the operator, then a retry', async () => {
     // A second certificate for the operator's signing key, revoked at once: the first one stays in force for the other tests.
     const issued = await http(admin).post('/certificates').send({ partyId: everyStep.operatorId, keyId: everyStep.keyId, profile: 'signing' }).expect(201);

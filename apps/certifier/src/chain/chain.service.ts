@@ -41,6 +41,7 @@ import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
 import { checkReturn, standingOf, stepFailedReasons } from './compliance';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
+import { chainRetryRefusals, operatorRefusals, retryRefused } from './rules/chain-retry';
 import { admitSubmission, deliveryDecision } from './rules/delivery-gate';
 import { atDeadline, type DeadlineKind, tokenDeadlines } from './rules/token-deadlines';
 import { senderSessionFold } from './sender-session';
@@ -63,10 +64,14 @@ export const deliveryCheckId = (correspondenceId: string): string => nameBasedId
 export const chainStreamOf = (correspondenceId: string): string => streamIdOf(CHAIN_CATEGORY, correspondenceId);
 export const jobStreamOf = (tokenId: string): string => streamIdOf(JOB_CATEGORY, tokenId);
 
+/** A chain that has started: its steps and tokens, running or ended. */
+type StartedChain = Extract<ChainState, { status: 'running' | 'failed' }>;
+
 /**
  * The certified processing chain of each correspondence (`chain-<correspondenceId>`): the delivery gate, one
  * certification token per step signed by the certifier, the check of each return against the token and the
- * operator's specification, deadlines, and the retry/reroute policy. Every transition is ONE append.
+ * operator's specification, deadlines, the retry/reroute policy, and manual retries of failed chains by staff.
+ * Every transition is ONE append.
  */
 @Injectable()
 export class ChainService {
@@ -173,9 +178,18 @@ export class ChainService {
 
   /** The next attempt's token, or null when the step's attempts are spent (the chain then fails). */
   private async retryToken(state: Extract<ChainState, { status: 'running' }>, open: TokenRecord, now: Date): Promise<IssuedToken | null> {
-    const { token } = open;
-    if (token.attempt >= this.config.maxAttempts) return null;
-    const operatorId = this.config.reroute ? await this.rerouteTarget(state, open) : token.operatorId;
+    if (open.token.attempt >= this.config.maxAttempts) return null;
+    return this.nextAttemptToken(open, await this.retryOperator(state, open), now);
+  }
+
+  /** Who performs the next attempt of `last`'s step: another operator when CHAIN_REROUTE finds one, else the same. */
+  private retryOperator(state: StartedChain, last: TokenRecord): Promise<string> {
+    return this.config.reroute ? this.rerouteTarget(state, last) : Promise.resolve(last.token.operatorId);
+  }
+
+  /** The token of the next attempt of `last`'s step, on the same input, for `operatorId` (with its parameters when it is the same operator). */
+  private nextAttemptToken(last: TokenRecord, operatorId: string, now: Date): Promise<IssuedToken> {
+    const { token } = last;
     return this.issueToken(
       {
         correspondenceId: token.correspondenceId,
@@ -194,7 +208,7 @@ export class ChainService {
    * Another processing operator offering the step that holds the kind's level now (one not tried on this step first),
    * as a trust check would judge it; the same operator when there is none.
    */
-  private async rerouteTarget(state: Extract<ChainState, { status: 'running' }>, open: TokenRecord): Promise<string> {
+  private async rerouteTarget(state: StartedChain, open: TokenRecord): Promise<string> {
     const { token } = open;
     const tried = new Set(state.steps[token.stepIndex].tokens.map((record) => record.token.operatorId));
     const others = this.trust.operatorCandidates(token.step).filter((candidate) => candidate !== token.operatorId);
@@ -354,6 +368,40 @@ export class ChainService {
         context,
       );
     }
+  }
+
+  //////// 5. Manual retries (the rule: rules/chain-retry.ts)
+
+  /**
+   * A staff member retries a failed chain: refused (409, every reason) unless the policy allows it; otherwise
+   * ChainRetried and the failed step's next token in one append. The token is an automatic retry's (the same choice
+   * of operator, signature and deadlines), and reaches its operator as every StepTokenIssued does: on the chain
+   * events, which also schedule its deadlines (ChainConsumer). A replayed or concurrent retry finds the chain running
+   * when it appends (optimistic concurrency on the stream) and is refused: one token per retry.
+   */
+  async retry(correspondenceId: string, request: { readonly reason: string; readonly requestedBy: string }, context: CommandContext): Promise<IssuedToken> {
+    const state = await this.require(correspondenceId);
+    const maxManualRetries = this.config.manualRetries;
+    const refusals = chainRetryRefusals(state, { maxManualRetries });
+    if (refusals.length > 0 || state.status !== 'failed') throw retryRefused(correspondenceId, refusals);
+    const { stepIndex, step } = state.failure;
+    const last = state.steps[stepIndex].tokens.at(-1);
+    if (!last) throw new DomainError('CHAIN.TOKEN_INVALID', `Step ${stepIndex} of correspondence ${correspondenceId} failed without a token`, 'invalid');
+    const operatorId = await this.retryOperator(state, last);
+    const operator = await this.trust.evaluateOperator(operatorId, step, state.started.requiredLevel);
+    const ineligible = operatorRefusals(operator, step);
+    if (ineligible.length > 0) throw retryRefused(correspondenceId, ineligible);
+    const now = this.clock.now();
+    const retryToken = await this.nextAttemptToken(last, operatorId, now);
+    await this.handle(
+      chainStreamOf(correspondenceId),
+      { type: 'RetryChain', reason: request.reason, requestedBy: request.requestedBy, retryToken, operator, maxManualRetries, now },
+      context,
+    );
+    this.log.log(
+      `Chain ${correspondenceId} retried by ${request.requestedBy}: step ${stepIndex} (${step}), attempt ${retryToken.token.attempt}, operator ${operatorId}`,
+    );
+    return retryToken;
   }
 
   /** Throws a 404 DomainError for a correspondence without a chain. */

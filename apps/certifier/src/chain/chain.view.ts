@@ -41,6 +41,14 @@ export interface StepView {
   readonly tokens: readonly TokenView[];
 }
 
+export interface RetryView {
+  readonly stepIndex: number;
+  readonly attempt: number;
+  readonly requestedBy: string;
+  readonly reason: string;
+  readonly retriedAt: string;
+}
+
 export type ChainView =
   | {
       readonly correspondenceId: string;
@@ -67,6 +75,8 @@ export type ChainView =
       readonly finalDigest: string | null;
       readonly failedAt: string | null;
       readonly reasons: readonly Reason[];
+      /** Manual retries after a failure, in order: who asked, why, and the attempt each one issued. */
+      readonly retries: readonly RetryView[];
       readonly steps: readonly StepView[];
     };
 
@@ -96,6 +106,7 @@ export function chainView(state: Exclude<ChainState, { status: 'none' }>, jobs: 
     finalDigest: state.status === 'completed' ? state.completion.finalDigest : null,
     failedAt: state.status === 'failed' ? state.failure.failedAt : null,
     reasons: state.status === 'failed' ? state.failure.reasons : [],
+    retries: state.retries.map(({ stepIndex, attempt, requestedBy, reason, retriedAt }) => ({ stepIndex, attempt, requestedBy, reason, retriedAt })),
     steps: state.steps.map((step) => ({
       stepIndex: step.stepIndex,
       step: step.step,

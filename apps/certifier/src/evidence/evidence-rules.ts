@@ -337,6 +337,11 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
     case 'ArchivedInSafes':
     case 'ChainCompleted':
       return none;
+    // A failed chain retried by hand: its new token is evidenced (CertificationTokenIssued, the next attempt) like any
+    // other. The retry concerns no recipient and reopens nothing: it is allowed only for a failure after the hand-over
+    // step was certified (chain/rules/chain-retry.ts), not one before it (which gave them ContentConsignmentFailure).
+    case 'ChainRetried':
+      return none;
     default:
       return assertNever(event, 'source event');
   }

@@ -112,6 +112,10 @@ export class ChainConsumer {
         );
         return;
       }
+      case 'ChainRetried':
+        // A failed chain retried by staff: allowed only after the hand-over, so the recipients were delivered and the
+        // CorrespondenceFailed recorded stands; what the chain certifies next (the archive) is recorded as above.
+        return;
       default:
         return; // tokens issued, non-compliance (retried by the certifier), completion: nothing for the office to record
     }

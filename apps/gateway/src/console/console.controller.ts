@@ -35,8 +35,10 @@ import {
   type Health,
   loginPage,
   overviewPage,
+  projectionPage,
   type Projections,
   type Read,
+  type RebuildStatus,
   type Summary,
 } from './console.views';
 import {
@@ -50,6 +52,8 @@ import {
   type TimelineView,
   type Verification,
 } from './timeline.views';
+import { RetryChainForm } from './chain-retry.form';
+import { retryRefusedPage } from './timeline.views';
 
 /** The sign-in form: the staff token, once; it never comes back to the browser. */
 export class LoginForm {
@@ -94,6 +98,16 @@ export class DeadLettersQuery {
 }
 
 const CONSOLE_STAFF = staff('ops', 'auditor', 'admin');
+
+/** A projection name in a console path, or 400 naming the rule. */
+function projectionName(name: string): void {
+  if (!/^[a-z0-9-]{1,40}$/.test(name))
+    throw new BadRequestException({
+      statusCode: 400,
+      message: 'name must be a projection name',
+      reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }],
+    });
+}
 const roles = (principal: Principal) => (principal.kind === 'staff' ? principal.roles : []);
 const readOf = <T>(answer: ApiAnswer<T>): Read<T> =>
   answer.ok ? { ok: true, value: answer.body } : { ok: false, why: `${answer.rule}${answer.message ? `: ${answer.message}` : ''}` };
@@ -181,12 +195,7 @@ export class ConsoleController {
   @Get()
   @Access(CONSOLE_STAFF)
   @Header('content-type', 'text/html; charset=utf-8')
-  async overview(
-    @CurrentPrincipal() principal: Principal,
-    @Req() request: ConsoleRequest,
-    @Query('rebuilt') rebuilt?: string,
-    @Query('rebuilding') rebuilding?: string,
-  ): Promise<string> {
+  async overview(@CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
     const auth = request.headers.authorization;
     const [summary, health, bus, projections, expiring, remote] = await Promise.all([
       this.api.get<Summary>('/ops/chains/summary', auth),
@@ -196,12 +205,6 @@ export class ConsoleController {
       this.api.get<Expiring>('/ops/certificates/expiring?days=30', auth),
       this.api.call<RemoteRoles>('GET', '/health/roles', undefined), // 404 when every role runs in this process
     ]);
-    const named = (value: unknown) => typeof value === 'string' && /^[a-z0-9-]{1,40}$/.test(value);
-    const notice = named(rebuilt)
-      ? `Projection ${rebuilt} rebuilt from the start of the log.`
-      : named(rebuilding)
-        ? `Projection ${rebuilding} is being rebuilt from the start of the log: this page reloads until its state is live again.`
-        : undefined;
     return overviewPage(this.frame('Overview', principal, request, 10), {
       summary: readOf(summary),
       health: health.ok ? { ok: true, value: health.body } : health.status === 503 && health.body ? { ok: true, value: health.body as Health } : readOf(health),
@@ -210,7 +213,6 @@ export class ConsoleController {
       expiring: readOf(expiring),
       remote: remote.ok ? remote.body : remote.status === 503 && remote.body ? (remote.body as RemoteRoles) : undefined,
       canRebuild: roles(principal).includes('ops'),
-      notice,
     });
   }
 
@@ -309,26 +311,69 @@ export class ConsoleController {
     response.redirect(303, `/console/dead-letters/${offset}`);
   }
 
+  @Get('projections/:name')
+  @Access(CONSOLE_STAFF)
+  @Header('content-type', 'text/html; charset=utf-8')
+  async projection(@Param('name') name: string, @CurrentPrincipal() principal: Principal, @Req() request: ConsoleRequest): Promise<string> {
+    projectionName(name);
+    const status = await this.api.get<RebuildStatus>(`/projections/${name}/rebuild`, request.headers.authorization);
+    if (!status.ok && status.status === 404)
+      throw new HttpException({ statusCode: 404, message: status.message, reasons: [{ rule: status.rule, message: status.message }] }, 404);
+    // Reloads every 2 s while a rebuild runs (a meta refresh: no script), then stays.
+    const running = status.ok && status.body.state === 'rebuilding';
+    return projectionPage(
+      this.frame(`Projection ${name}`, principal, request, running ? 2 : undefined),
+      name,
+      readOf(status),
+      roles(principal).includes('ops'),
+    );
+  }
+
   @Post('projections/:name/rebuild')
   @Access(staff('ops'))
   @HttpCode(303)
   async rebuild(@Param('name') name: string, @Body() _form: CsrfForm, @Req() request: ConsoleRequest, @Res() response: Response): Promise<void> {
-    if (!/^[a-z0-9-]{1,40}$/.test(name))
-      throw new BadRequestException({
-        statusCode: 400,
-        message: 'name must be a projection name',
-        reasons: [{ rule: 'name.format', message: 'name must be a projection name ([a-z0-9-])' }],
-      });
-    // A long rebuild goes on after the answer: the overview then shows it "rebuilding…" and reloads until it is live.
-    const rebuild = this.api.call('POST', `/projections/${name}/rebuild`, request.headers.authorization);
-    const answer = await Promise.race([rebuild, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000).unref())]);
-    if (answer === undefined) {
-      void rebuild.then((late) => late.ok || this.log.warn(`Rebuild of ${name} refused or failed: ${late.rule} ${late.message}`));
-      response.redirect(303, `/console?rebuilding=${name}`);
-      return;
-    }
+    projectionName(name);
+    // Answered once the rebuild is under way (202); its page follows it to the end.
+    const answer = await this.api.call('POST', `/projections/${name}/rebuild?wait=false`, request.headers.authorization);
     if (!answer.ok)
       throw new HttpException({ statusCode: answer.status, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, answer.status);
-    response.redirect(303, `/console?rebuilt=${name}`);
+    response.redirect(303, `/console/projections/${name}`);
+  }
+
+  /**
+   * Retries a failed chain (its timeline's form): through the API with the staff member's token, so the certifier's
+   * access decision and retry policy apply; back to the timeline, at the retry's notice, or every refusal reason.
+   */
+  @Post('chains/:correspondenceId/retry')
+  @Access(staff('ops', 'admin'))
+  async retryChain(
+    @Param('correspondenceId', new ParseUUIDPipe()) id: string,
+    @Body() form: RetryChainForm,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: ConsoleRequest,
+    @Res() response: Response,
+  ): Promise<void> {
+    const answer = await this.api.call<{ attempt: number }>('POST', `/chains/${id}/retry`, request.headers.authorization, { reason: form.reason });
+    if (answer.ok) {
+      response.redirect(303, `/console/correspondences/${id}#retry-${answer.body.attempt}`);
+      return;
+    }
+    if (answer.status === 401)
+      throw new HttpException({ statusCode: 401, message: answer.message, reasons: [{ rule: answer.rule, message: answer.message }] }, 401);
+    const listed = (answer.body as { reasons?: unknown } | undefined)?.reasons;
+    const reasons = Array.isArray(listed)
+      ? listed.map((reason: { rule?: unknown; message?: unknown }) => ({ rule: String(reason?.rule ?? ''), message: String(reason?.message ?? '') }))
+      : [{ rule: answer.rule, message: answer.message }];
+    const violations = (answer.body as { violations?: { field?: unknown; rule?: unknown; message?: unknown }[] } | undefined)?.violations ?? [];
+    response
+      .status(answer.status)
+      .type('html')
+      .send(
+        retryRefusedPage(this.frame('Retry refused', principal, request), id, answer.status, [
+          ...reasons,
+          ...violations.map((violation) => ({ rule: String(violation.rule ?? ''), message: String(violation.message ?? '') })),
+        ]),
+      );
   }
 }

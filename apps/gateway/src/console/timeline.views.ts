@@ -88,9 +88,17 @@ export interface TokenView {
   missing: string | null;
   reasons: { rule: string; message: string }[];
 }
+export interface RetryView {
+  stepIndex: number;
+  attempt: number;
+  requestedBy: string;
+  reason: string;
+  retriedAt: string;
+}
 export interface ChainView {
   status: string;
   reasons?: { rule: string; message: string }[];
+  retries?: RetryView[];
   steps?: { stepIndex: number; step: string; plannedOperatorId: string; status: string; tokens: TokenView[] }[];
 }
 export interface Verification {
@@ -121,6 +129,37 @@ function verifiedOf(verification: Read<Verification>, chainIndex: number) {
   return record.valid ? html`<span class="ok">valid</span>` : html`<span class="bad">INVALID</span> <code>${JSON.stringify(record.problems ?? [])}</code>`;
 }
 
+/** Who may retry a failed chain (the API decides again): the operator's ops and admin staff, not auditors. */
+const mayRetry = (frame: Frame) => frame.principal?.kind === 'staff' && frame.principal.roles.some((role) => role === 'ops' || role === 'admin');
+
+/**
+ * The chain's manual retries (each anchored `#retry-<attempt>`: the retry form redirects there), and for a failed
+ * chain the form that retries it (ops, admin): a reason and the session's CSRF token.
+ */
+function retriesOf(frame: Frame, id: string, chain: ChainView) {
+  return html`${(chain.retries ?? []).map(
+    (r) =>
+      html`<div class="notice" id="retry-${r.attempt}" data-testid="chain-retry">Retried by <code>${r.requestedBy}</code> at ${r.retriedAt}: step ${r.stepIndex}, attempt ${r.attempt}. ${r.reason}</div>`,
+  )}
+${
+  chain.status === 'failed' && mayRetry(frame)
+    ? html`<form method="post" action="/console/chains/${id}/retry" data-testid="retry-chain-form"><input type="hidden" name="csrf" value="${frame.csrf ?? ''}">
+<label>Reason <input name="reason" required maxlength="500" size="60" placeholder="e.g. the operator is back after incident 2026-031"></label>
+<button data-testid="retry-chain">Retry chain</button> <span class="muted">from the failed step, if the retry policy allows it</span></form>`
+    : ''
+}`;
+}
+
+/** The API refused the retry (409: the retry policy; 400, 404): every reason, and the way back to the correspondence. */
+export function retryRefusedPage(frame: Frame, id: string, status: number, reasons: readonly { rule: string; message: string }[]): string {
+  return page(
+    frame,
+    html`<h1>${status === 409 ? 'Retry refused' : `Retry failed (${status})`}</h1>
+<div class="error" role="alert" data-testid="retry-refused">${reasons.map((r) => html`<div><code>${r.rule}</code> ${r.message}</div>`)}</div>
+<p><a href="/console/correspondences/${id}">Back to correspondence <code>${id}</code></a></p>`,
+  );
+}
+
 export function timelinePage(
   frame: Frame,
   id: string,
@@ -149,6 +188,7 @@ ${(verification.value.problems ?? []).map((p) => html`<div class="bad"><code>${J
 ${
   chain.ok
     ? html`<p>Chain <b data-testid="chain-status">${chain.value.status}</b> ${(chain.value.reasons ?? []).map((r) => html`<code>${r.rule}</code> ${r.message} `)}</p>
+${retriesOf(frame, id, chain.value)}
 <table><tr><th>step</th><th>attempt</th><th>operator</th><th>issued</th><th>acknowledge by</th><th>return by</th><th>acknowledged</th><th>returned</th><th>certified</th><th>status</th></tr>
 ${(chain.value.steps ?? []).flatMap((s) =>
   s.tokens.length === 0

@@ -22,8 +22,8 @@ import type { RebuildableProjection } from '../rebuild/projection-runner';
  * facts) and its evidence list.
  *
  * Messages of three topics arrive in any order, and a rebuild replays them in log order: every column is set by one
- * kind of fact only (or by facts that agree), statuses are computed when read, and history is ordered by the facts'
- * own times. So the read model is the same whatever the order of delivery, which the rebuild test checks by digest.
+ * kind of fact only (or by facts that agree; `chain_failed_at`, by a chain's failures and retries, is computed from
+ * its history), statuses are computed when read, and history is ordered by the facts' own times. So the read model is the same whatever the order of delivery, which the rebuild test checks by digest.
  */
 
 export const MAILBOX_CATEGORIES = [CORRESPONDENCE_CATEGORY, CHAIN_CATEGORY, EVIDENCE_CATEGORY] as const;
@@ -100,6 +100,26 @@ function setRecipient(db: Database.Database, correspondenceId: string, recipient
   ).run(correspondenceId, recipientId, ...names.map((n) => columns[n]));
 }
 
+/**
+ * `chain_failed_at`: the last ChainFailed while the chain stays failed, null once a manual retry (ChainRetried) set it
+ * running again. Each retry follows one failure, so the chain is failed when its history holds more failures than
+ * retries: computed from the history rows (deduplicated by event id), the column is the same whatever the order in
+ * which the two facts arrive.
+ */
+function setChainFailure(db: Database.Database, correspondenceId: string): void {
+  const { failures, retries, lastFailedAt } = db
+    .prepare(
+      `SELECT count(*) FILTER (WHERE type = 'ChainFailed') AS failures, count(*) FILTER (WHERE type = 'ChainRetried') AS retries,
+              max(at) FILTER (WHERE type = 'ChainFailed') AS lastFailedAt
+         FROM rm_mailbox_history WHERE correspondence_id = ? AND type IN ('ChainFailed', 'ChainRetried')`,
+    )
+    .get(correspondenceId) as { failures: number; retries: number; lastFailedAt: string | null };
+  db.prepare(
+    `INSERT INTO rm_mailbox_correspondences (correspondence_id, chain_failed_at) VALUES (?, ?)
+     ON CONFLICT(correspondence_id) DO UPDATE SET chain_failed_at = excluded.chain_failed_at`,
+  ).run(correspondenceId, failures > retries ? lastFailedAt : null);
+}
+
 const reasonsOf = (reasons: readonly Reason[]) => reasons.map((reason) => ({ rule: String(reason.rule ?? ''), message: String(reason.message ?? '') }));
 
 /** What the history shows of a fact: its time, who, and the few details that explain it (never content). */
@@ -163,6 +183,11 @@ function historyOf(event: MailboxEvent): { at: string; details: Readonly<Record<
       return { at: event.data.completedAt, details: { finalDigest: event.data.finalDigest } };
     case 'ChainFailed':
       return { at: event.data.failedAt, details: { stepIndex: event.data.stepIndex, step: event.data.step, reasons: reasonsOf(event.data.reasons) } };
+    case 'ChainRetried': {
+      const d = event.data;
+      // `retryReason`, not `reason`: the ops timeline drops `reason` (a recipient's own words); this one is staff's, for staff.
+      return { at: d.retriedAt, details: { stepIndex: d.stepIndex, attempt: d.attempt, requestedBy: d.requestedBy, retryReason: d.reason } };
+    }
     case 'EvidenceRecorded':
       return null; // its own table
     default: {
@@ -246,7 +271,8 @@ export const mailboxProjection: RebuildableProjection = {
       case 'ChainCompleted':
         return upsertCorrespondence(db, correspondenceId, { chain_completed_at: event.data.completedAt });
       case 'ChainFailed':
-        return upsertCorrespondence(db, correspondenceId, { chain_failed_at: event.data.failedAt });
+      case 'ChainRetried':
+        return setChainFailure(db, correspondenceId);
       case 'CorrespondenceFailed':
         return upsertCorrespondence(db, correspondenceId, { correspondence_failed_at: event.data.failedAt });
       case 'ArchivedInSafes':

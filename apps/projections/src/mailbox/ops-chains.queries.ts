@@ -4,6 +4,7 @@ import { type CorrespondenceView, findCorrespondence } from './mailbox.queries';
 /**
  * The operator's questions over the mailbox read model (never the log): how many chains run, which are stuck (a
  * deadline missed and the chain neither completed nor failed), which failed and why, how many deliveries per minute.
+ * A failed chain retried by hand (ChainRetried) runs again: in flight, and stuck only by a deadline missed since.
  * Every list is a keyset page over an index, so a page costs the same with 100,000 correspondences as with ten.
  * Nothing here carries a subject or content: the operator (ops) sees ids, steps, operators, times and reasons.
  */
@@ -62,9 +63,15 @@ interface Row {
   chain_completed_at: string | null;
   chain_failed_at: string | null;
   missed: number;
+  /** Deadlines missed since the last manual retry (all of them without one): in flight with one, the chain is stuck. */
+  missed_now: number;
 }
 
 const IN_FLIGHT = 'c.chain_started_at IS NOT NULL AND c.chain_completed_at IS NULL AND c.chain_failed_at IS NULL';
+
+/** After the chain's last manual retry, if any: a deadline missed before it belongs to the failure the retry answered. */
+const SINCE_LAST_RETRY = (h: string) =>
+  `${h}.at > COALESCE((SELECT max(r.at) FROM rm_mailbox_history r WHERE r.correspondence_id = ${h}.correspondence_id AND +r.type = 'ChainRetried'), '')`;
 
 function stateOf(row: Row): ChainListItem['state'] {
   if (row.chain_refused_at) return 'refused';
@@ -81,7 +88,10 @@ function chainListStatement(query: ChainListQuery): { sql: string; params: (stri
   if (query.state === 'failed') where.push('c.chain_failed_at IS NOT NULL');
   if (query.state === 'completed') where.push('c.chain_completed_at IS NOT NULL');
   if (query.state === 'stuck') {
-    where.push(IN_FLIGHT, `c.correspondence_id IN (SELECT correspondence_id FROM rm_mailbox_history WHERE type = 'StepDeadlineMissed')`);
+    where.push(
+      IN_FLIGHT,
+      `c.correspondence_id IN (SELECT h.correspondence_id FROM rm_mailbox_history h WHERE h.type = 'StepDeadlineMissed' AND ${SINCE_LAST_RETRY('h')})`,
+    );
   }
   if (query.party) {
     where.push('(c.sender_id = ? OR c.correspondence_id IN (SELECT correspondence_id FROM rm_mailbox_recipients WHERE recipient_id = ?))');
@@ -107,7 +117,9 @@ function chainListStatement(query: ChainListQuery): { sql: string; params: (stri
     params.push(query.after.time, query.after.time, query.after.correspondenceId);
   }
   const sql = `SELECT c.correspondence_id, c.sender_id, c.kind, c.submitted_at, c.chain_started_at, c.chain_refused_at, c.chain_completed_at, c.chain_failed_at,
-              (SELECT count(*) FROM rm_mailbox_history h WHERE h.correspondence_id = c.correspondence_id AND +h.type = 'StepDeadlineMissed') AS missed
+              (SELECT count(*) FROM rm_mailbox_history h WHERE h.correspondence_id = c.correspondence_id AND +h.type = 'StepDeadlineMissed') AS missed,
+              (SELECT count(*) FROM rm_mailbox_history h WHERE h.correspondence_id = c.correspondence_id AND +h.type = 'StepDeadlineMissed'
+                  AND ${SINCE_LAST_RETRY('h')}) AS missed_now
          FROM rm_mailbox_correspondences c WHERE ${where.join(' AND ')}
         ORDER BY c.submitted_at DESC, c.correspondence_id DESC LIMIT ?`;
   return { sql, params: [...params, query.limit + 1] };
@@ -137,7 +149,7 @@ export function listChains(db: Database.Database, query: ChainListQuery): { item
       chainCompletedAt: row.chain_completed_at,
       chainFailedAt: row.chain_failed_at,
       state,
-      stuck: state === 'in-flight' && row.missed > 0,
+      stuck: state === 'in-flight' && row.missed_now > 0,
       missedDeadlines: row.missed,
     };
   });
@@ -167,7 +179,7 @@ export function chainsSummary(db: Database.Database, now: Date): ChainsSummary {
   const inFlight = count(`SELECT count(*) AS n FROM rm_mailbox_correspondences c WHERE ${IN_FLIGHT}`);
   const stuck = count(
     `SELECT count(DISTINCT h.correspondence_id) AS n FROM rm_mailbox_history h JOIN rm_mailbox_correspondences c ON c.correspondence_id = h.correspondence_id
-      WHERE h.type = 'StepDeadlineMissed' AND ${IN_FLIGHT}`,
+      WHERE h.type = 'StepDeadlineMissed' AND ${SINCE_LAST_RETRY('h')} AND ${IN_FLIGHT}`,
   );
   const failed = count('SELECT count(*) AS n FROM rm_mailbox_correspondences WHERE chain_failed_at IS NOT NULL');
   const completed = count('SELECT count(*) AS n FROM rm_mailbox_correspondences WHERE chain_completed_at IS NOT NULL');
@@ -182,8 +194,12 @@ export function chainsSummary(db: Database.Database, now: Date): ChainsSummary {
     const index = Math.floor((Date.parse(at) - start) / minuteMs);
     if (index >= 0 && index < 10) buckets[index].count += 1;
   }
+  // The chains failed now (a failure a manual retry answered is not listed), by their last failure.
   const failures = db
-    .prepare(`SELECT correspondence_id, at, details FROM rm_mailbox_history WHERE type = 'ChainFailed' ORDER BY at DESC, correspondence_id DESC LIMIT 10`)
+    .prepare(
+      `SELECT h.correspondence_id, h.at, h.details FROM rm_mailbox_history h JOIN rm_mailbox_correspondences c ON c.correspondence_id = h.correspondence_id
+        WHERE h.type = 'ChainFailed' AND c.chain_failed_at = h.at ORDER BY h.at DESC, h.correspondence_id DESC LIMIT 10`,
+    )
     .all() as { correspondence_id: string; at: string; details: string }[];
   return {
     at: now.toISOString(),

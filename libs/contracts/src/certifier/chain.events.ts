@@ -134,7 +134,28 @@ export type ChainFailed = DomainEvent<
   }
 >;
 
-export type ChainEvent = ChainStarted | ChainRefused | StepTokenIssued | StepCertified | StepNonCompliant | StepDeadlineMissed | ChainCompleted | ChainFailed;
+/**
+ * A staff member (`ops` or `admin`) retried a failed chain, as the retry policy allows (rules/chain-retry.ts in the
+ * certifier): the chain runs again from the failed step, whose new token is the StepTokenIssued of the same append
+ * (attempt `attempt`, same input digest).
+ */
+export type ChainRetried = DomainEvent<
+  'ChainRetried',
+  {
+    readonly correspondenceId: string;
+    readonly stepIndex: number;
+    /** The attempt of the new token: the step's last attempt + 1. */
+    readonly attempt: number;
+    /** The staff member who asked (their subject: a Sigillum staff credential's or the OIDC token's). */
+    readonly requestedBy: string;
+    /** Why, as the staff member wrote it (plain text, 1 to 500 characters). */
+    readonly reason: string;
+    readonly retriedAt: string;
+  }
+>;
+
+export type ChainEvent =
+  ChainStarted | ChainRefused | StepTokenIssued | StepCertified | StepNonCompliant | StepDeadlineMissed | ChainCompleted | ChainFailed | ChainRetried;
 
 /**
  * One evidence record. `record` is the evidence itself (fields of EN 319 522-3 where one exists, our namespace

@@ -86,6 +86,7 @@ export const CHAIN_READERS = readersOf<ChainEvent>({
   },
   ChainCompleted: { correspondenceId: Id, finalDigest: Hex64, completedAt: Time },
   ChainFailed: { correspondenceId: Id, stepIndex: int(0), step: Step, reasons: Reasons, failedAt: Time },
+  ChainRetried: { correspondenceId: Id, stepIndex: int(0), attempt: int(2), requestedBy: text(), reason: text(500), retriedAt: Time },
 });
 
 export const EVIDENCE_READERS = readersOf<EvidenceEvent>({
@@ -110,6 +111,7 @@ export const readStepNonCompliant = CHAIN_READERS.StepNonCompliant;
 export const readStepDeadlineMissed = CHAIN_READERS.StepDeadlineMissed;
 export const readChainCompleted = CHAIN_READERS.ChainCompleted;
 export const readChainFailed = CHAIN_READERS.ChainFailed;
+export const readChainRetried = CHAIN_READERS.ChainRetried;
 export const readEvidenceRecorded = EVIDENCE_READERS.EvidenceRecorded;
 
 /** A chain event, typed; null for a type this code does not know; ShapeError naming the field. */
