@@ -128,7 +128,23 @@ export class Client {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
 
-  call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  /**
+   * One call. A keep-alive socket the server closed just as it was reused (its idle timeout) resets the request before
+   * any answer: that call is made once more on a fresh socket, as Node's documentation advises; every call the benches
+   * make is idempotent (sending carries its submission key).
+   */
+  async call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    try {
+      return await this.callOnce(method, url, body, headers);
+    } catch (error) {
+      if ((error as { reusedSocket?: boolean }).reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        return this.callOnce(method, url, body, headers);
+      }
+      throw error;
+    }
+  }
+
+  private callOnce(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const request = http.request(
@@ -156,7 +172,7 @@ export class Client {
           response.on('error', reject);
         },
       );
-      request.on('error', reject);
+      request.on('error', (error) => reject(Object.assign(error, { reusedSocket: request.reusedSocket })));
       request.end(payload);
     });
   }
