@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_MAX_IN_FLIGHT } from '@sigillum/bus';
 import Database from 'better-sqlite3';
-import { BenchError, formatInt, progressLine, within } from '../common/report';
+import { BenchError, formatInt, progressLine, within, runBench } from '../common/report';
 import { benchKafka, KAFKA_HINT } from './kafka-phases';
 import { notes, printTable, results, seconds } from './results';
 import { CEILING_RUNS, KAFKA_SEND_BATCH, makePayloads, type Payload, readSettings, type Settings, STORE_BATCH_SIZE } from './setup';
@@ -153,10 +153,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

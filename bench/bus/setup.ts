@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Topics, type BusMessage, type PendingEvent } from '@sigillum/contracts';
-import { BenchError, integerSetting } from '../common/report';
+import { integerSetting, synchronousSetting, refuseProblems } from '../common/report';
 
 // What bus.bench.ts measures with: its settings from the environment and the payloads every phase shares.
 
@@ -32,21 +32,18 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const payloadBytes = integer('BENCH_PAYLOAD_BYTES', 300, 64);
   const partitions = integer('KAFKA_TOPIC_PARTITIONS', 3, 1);
   const phaseTimeoutS = integer('BENCH_PHASE_TIMEOUT_S', 120, 1);
-  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL (as for the apps)`);
-  }
+  const synchronous = synchronousSetting(env, problems);
   const brokers = env.KAFKA_BROKERS?.split(',')
     .map((broker) => broker.trim())
     .filter(Boolean);
   if (brokers?.some((broker) => !/^[^\s:]+:\d+$/.test(broker))) {
     problems.push(`KAFKA_BROKERS=${JSON.stringify(env.KAFKA_BROKERS)} must be host:port[,host:port...], e.g. KAFKA_BROKERS=127.0.0.1:9092`);
   }
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  refuseProblems(problems);
   return {
     events,
     payloadBytes,
-    synchronous: synchronous as Settings['synchronous'],
+    synchronous,
     brokers: brokers && brokers.length > 0 ? brokers : undefined,
     partitions,
     phaseTimeoutMs: phaseTimeoutS * 1000,

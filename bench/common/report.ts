@@ -190,3 +190,31 @@ export class Client {
     this.agent.destroy();
   }
 }
+
+/** SQLITE_SYNCHRONOUS as the apps read it (NORMAL when unset); another value is added to `problems`. */
+export function synchronousSetting(env: NodeJS.ProcessEnv, problems: string[]): 'NORMAL' | 'FULL' {
+  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
+  if (synchronous === 'NORMAL' || synchronous === 'FULL') return synchronous;
+  problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL (as for the apps)`);
+  return 'NORMAL';
+}
+
+/** Stops a bench before it starts when its settings have problems, listing them all. */
+export function refuseProblems(problems: readonly string[]): void {
+  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+}
+
+/**
+ * Runs a bench's `main` and exits with its code; when it stops, says why (with the stack only for an unexpected
+ * error, and `hint` then) and exits 1.
+ */
+export function runBench(main: () => Promise<number>, hint?: string): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`\n[bench] stopped: ${(error as Error)?.message ?? String(error)}\n`);
+      if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error)?.stack ?? ''}\n${hint ? `${hint}\n` : ''}`);
+      process.exit(1);
+    },
+  );
+}

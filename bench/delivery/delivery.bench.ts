@@ -58,6 +58,9 @@ import {
   progressLine,
   rows,
   within,
+  runBench,
+  synchronousSetting,
+  refuseProblems,
 } from '../common/report';
 
 interface Settings {
@@ -76,15 +79,14 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const concurrency = integer('BENCH_CONCURRENCY', 64, 1);
   const pairs = integer('BENCH_PAIRS', 20, 1);
   const phaseTimeoutMs = integer('BENCH_PHASE_TIMEOUT_S', 600, 1) * 1000;
-  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL`);
+  const synchronous = synchronousSetting(env, problems);
   // The apps' rule: KAFKA_BROKERS implies the Kafka bus (BENCH_KAFKA=1 only insists on it).
   const brokers = env.KAFKA_BROKERS?.trim() || undefined;
   if (env.BENCH_KAFKA?.trim() === '1' && !brokers) {
     problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092 (bash scripts/kafka.sh start)');
   }
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
-  return { deliveries, concurrency, pairs, synchronous: synchronous as Settings['synchronous'], brokers, phaseTimeoutMs };
+  refuseProblems(problems);
+  return { deliveries, concurrency, pairs, synchronous, brokers, phaseTimeoutMs };
 }
 
 /** What one run measured. */
@@ -334,14 +336,4 @@ function bytesOf(events: readonly RecordedEvent[]): number {
   return events.reduce((sum, recorded) => sum + Buffer.byteLength(JSON.stringify(recorded.event.data)), 0);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError))
-      process.stderr.write(
-        `${(error as Error).stack ?? ''}\nIf it mentions Kafka, start a broker (bash scripts/kafka.sh start) or unset KAFKA_BROKERS for the embedded bus.\n`,
-      );
-    process.exit(1);
-  },
-);
+runBench(main, 'If it mentions Kafka, start a broker (bash scripts/kafka.sh start) or unset KAFKA_BROKERS for the embedded bus.');

@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { LoopbackMailbox } from '@sigillum/channels';
 import Database from 'better-sqlite3';
 import { type BenchApp, DeliveryWatch, enrolParties, prepareLetters, sendAll, startBenchApp } from '../common/delivery-run';
-import { BenchError, integerSetting, Client, formatInt, Progress, progressLine, within } from '../common/report';
+import { BenchError, integerSetting, Client, formatInt, Progress, progressLine, within, runBench, synchronousSetting, refuseProblems } from '../common/report';
 
 interface Settings {
   readonly letters: number;
@@ -48,11 +48,10 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const concurrency = integer('BENCH_CONCURRENCY', 32, 1);
   const pairs = integer('BENCH_PAIRS', 10, 1);
   const phaseTimeoutMs = integer('BENCH_PHASE_TIMEOUT_S', 600, 1) * 1000;
-  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL`);
+  const synchronous = synchronousSetting(env, problems);
   if (env.KAFKA_BROKERS?.trim()) problems.push('bench:disk measures the embedded one-process app: unset KAFKA_BROKERS');
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
-  return { letters, batches, settleMs, concurrency, pairs, synchronous: synchronous as Settings['synchronous'], phaseTimeoutMs };
+  refuseProblems(problems);
+  return { letters, batches, settleMs, concurrency, pairs, synchronous, phaseTimeoutMs };
 }
 
 /** What DATA_DIR holds at one moment. */
@@ -252,11 +251,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -40,7 +40,19 @@ import { auditProjection } from '../../apps/projections/src/audit/audit.projecti
 import { mailboxProjection } from '../../apps/projections/src/mailbox/mailbox.projection';
 import { ProjectionRunner, type RebuildableProjection } from '../../apps/projections/src/rebuild/projection-runner';
 import { resultLine } from '../common/ceiling';
-import { BenchError, formatInt, formatRatio, integerSetting, notes, printTable, progressLine, rows } from '../common/report';
+import {
+  BenchError,
+  formatInt,
+  formatRatio,
+  integerSetting,
+  notes,
+  printTable,
+  progressLine,
+  rows,
+  runBench,
+  synchronousSetting,
+  refuseProblems,
+} from '../common/report';
 import { replicate, seedRun } from './fill';
 
 const PAGE = 500;
@@ -53,10 +65,9 @@ function readSettings(env: NodeJS.ProcessEnv) {
     deliveries: integer('BENCH_DELIVERIES', 100, 10),
     concurrency: integer('BENCH_CONCURRENCY', 64, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),
-    synchronous: (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase() as 'NORMAL' | 'FULL',
+    synchronous: synchronousSetting(env, problems),
   };
-  if (settings.synchronous !== 'NORMAL' && settings.synchronous !== 'FULL') problems.push('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  refuseProblems(problems);
   return settings;
 }
 
@@ -203,11 +214,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -45,7 +45,21 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import Database from 'better-sqlite3';
 import { rolesFor } from '../../apps/gateway/src/roles';
-import { BenchError, Client, distribution, formatInt, formatRatio, ms, notes, printTable, Progress, progressLine, rows, within } from '../common/report';
+import {
+  BenchError,
+  Client,
+  distribution,
+  formatInt,
+  formatRatio,
+  ms,
+  notes,
+  printTable,
+  Progress,
+  progressLine,
+  rows,
+  within,
+  runBench,
+} from '../common/report';
 import { appHealthFloor, bareHttpFloor, rawAppendFloor } from './floors';
 import { OutboxWatch } from './outbox-watch';
 import { openOne, type Opening, setUp } from './scene';
@@ -304,10 +318,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`[bench] FAILED: ${error instanceof BenchError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

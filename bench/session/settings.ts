@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { BenchError, integerSetting } from '../common/report';
+import { integerSetting, synchronousSetting, refuseProblems } from '../common/report';
 
 // session.bench.ts's settings, read from the environment (see its header).
 
@@ -25,10 +25,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const users = integer('BENCH_USERS', 50, 1);
   const warmup = integer('BENCH_WARMUP', 200, 0);
   const phaseTimeoutS = integer('BENCH_PHASE_TIMEOUT_S', 300, 1);
-  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    problems.push(`SQLITE_SYNCHRONOUS=${JSON.stringify(env.SQLITE_SYNCHRONOUS)} must be NORMAL or FULL (as for the apps)`);
-  }
+  const synchronous = synchronousSetting(env, problems);
   // The apps' rule: KAFKA_BROKERS implies the Kafka bus (BENCH_KAFKA=1 only insists on it).
   const brokers = env.KAFKA_BROKERS?.trim() || undefined;
   if (env.BENCH_KAFKA?.trim() === '1' && !brokers) {
@@ -36,7 +33,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
   }
   const shm = '/dev/shm';
   const outboxRoot = env.BENCH_OUTBOX_DIR?.trim() || (isWritableDir(shm) ? shm : os.tmpdir());
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  refuseProblems(problems);
   // One client address opening thousands of sessions for BENCH_USERS users is the load, not an abuse.
   const sessionLimits = {
     SESSION_CODES_PER_USER_PER_HOUR: env.SESSION_CODES_PER_USER_PER_HOUR?.trim() || '10000',
@@ -47,7 +44,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     concurrency,
     users,
     warmup,
-    synchronous: synchronous as Settings['synchronous'],
+    synchronous,
     brokers,
     phaseTimeoutMs: phaseTimeoutS * 1000,
     outboxRoot,

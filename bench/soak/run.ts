@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LoopbackMailbox } from '@sigillum/channels';
 import { type BenchApp, type DeliveryWatch, type Enrolled, type Prepared, prepareLetters, startBenchApp } from '../common/delivery-run';
-import { BenchError, type Client, distribution, integerSetting } from '../common/report';
+import { BenchError, type Client, distribution, integerSetting, synchronousSetting, refuseProblems } from '../common/report';
 
 export interface SoakSettings {
   /** Deliveries per second; undefined: half a quick measured maximum. */
@@ -26,8 +26,7 @@ export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
     if (!Number.isFinite(value) || value < min) problems.push(`${name}=${JSON.stringify(raw)} must be a number >= ${min}`);
     return value;
   };
-  const synchronous = (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') problems.push('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
+  const synchronous = synchronousSetting(env, problems);
   const brokers = env.KAFKA_BROKERS?.trim() || undefined;
   if (env.BENCH_KAFKA?.trim() === '1' && !brokers) problems.push('BENCH_KAFKA=1 needs KAFKA_BROKERS, e.g. KAFKA_BROKERS=127.0.0.1:9092');
   const settings: SoakSettings = {
@@ -37,10 +36,10 @@ export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
     probe: integer('BENCH_SOAK_PROBE', 200, 10),
     maxInFlight: integer('BENCH_SOAK_MAX_IN_FLIGHT', 512, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),
-    synchronous: synchronous as SoakSettings['synchronous'],
+    synchronous,
     brokers,
   };
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  refuseProblems(problems);
   return settings;
 }
 

@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { resultLine } from '../common/ceiling';
 import { type BenchApp, DeliveryWatch, enrolParties, sendAll } from '../common/delivery-run';
-import { BenchError, Client, formatInt, progressLine } from '../common/report';
+import { Client, formatInt, progressLine, runBench } from '../common/report';
 import { type Collection, collectionsOf, UNREACHABLE } from './collections';
 import { DraftSupply, readSettings, type Sample, sendAtRate, startSoakApp } from './run';
 
@@ -164,11 +164,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

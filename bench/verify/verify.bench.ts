@@ -34,7 +34,21 @@ import { AuditClient } from '../../scripts/audit/http';
 import { verifyBundle } from '../../scripts/audit/verify';
 import { resultLine } from '../common/ceiling';
 import { DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
-import { BenchError, Client, formatInt, integerSetting, ms, notes, printTable, Progress, progressLine, rows } from '../common/report';
+import {
+  BenchError,
+  Client,
+  formatInt,
+  integerSetting,
+  ms,
+  notes,
+  printTable,
+  Progress,
+  progressLine,
+  rows,
+  runBench,
+  synchronousSetting,
+  refuseProblems,
+} from '../common/report';
 import { bearer } from '../common/staff';
 import { splitOf } from './split';
 
@@ -46,10 +60,9 @@ function readSettings(env: NodeJS.ProcessEnv) {
     repeat: integer('BENCH_VERIFY_REPEAT', 5, 1),
     concurrency: integer('BENCH_CONCURRENCY', 64, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),
-    synchronous: (env.SQLITE_SYNCHRONOUS?.trim() || 'NORMAL').toUpperCase() as 'NORMAL' | 'FULL',
+    synchronous: synchronousSetting(env, problems),
   };
-  if (settings.synchronous !== 'NORMAL' && settings.synchronous !== 'FULL') problems.push('SQLITE_SYNCHRONOUS must be NORMAL or FULL');
-  if (problems.length > 0) throw new BenchError(`Invalid settings:\n  - ${problems.join('\n  - ')}\nFix them and run again.`);
+  refuseProblems(problems);
   return settings;
 }
 
@@ -180,11 +193,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`\n[bench] stopped: ${(error as Error).message}\n`);
-    if (!(error instanceof BenchError)) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);
