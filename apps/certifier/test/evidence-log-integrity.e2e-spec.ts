@@ -7,7 +7,7 @@ import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, streamIdOf, TRUST_CHECK_CATEGO
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import { baseUrlOf, bearer, eventually, issueStaffToken, pendingEvent } from '@sigillum/testing';
-import { openNote, parseCheckpoint, parseVerifierKey, verifyConsistency } from '@sigillum/tlog';
+import { decodeEntryBundle, openNote, parseCheckpoint, parseVerifierKey, verifyConsistency } from '@sigillum/tlog';
 import Database from 'better-sqlite3';
 import { rolesFor } from '../../gateway/src/roles';
 import { EvidenceService } from '../src/evidence/evidence.service';
@@ -287,24 +287,27 @@ describe('evidence log integrity (e2e)', () => {
         problems: [],
       });
 
-      // Entry bundles are read back from the store when asked for: a record edited under the running log is not served.
-      const entries = `${running.base}/evidence-log/tile/entries/000.p/${after.size}`;
-      expect((await fetch(entries, { headers: running.auditor })).status).toBe(200);
+      // The entry bundles are the log's witness copy (kept on disk as each leaf was made): a record edited in the store
+      // under the running log is still served as it was logged, so the edit shows against it.
+      const tilePath = `/evidence-log/tile/entries/000.p/${after.size}`;
+      const logged = decodeEntryBundle(Buffer.from(await (await fetch(`${running.base}${tilePath}`, { headers: running.auditor })).arrayBuffer()));
       const db = new Database(running.config.sqliteFile);
       try {
         const row = db.prepare("SELECT global_position, data FROM events WHERE event_type = 'EvidenceRecorded' ORDER BY global_position LIMIT 1").get() as {
           global_position: number;
           data: string;
         };
+        expect(row.data).toContain('"EventTime":"2');
         db.prepare('UPDATE events SET data = ? WHERE global_position = ?').run(row.data.replace('"EventTime":"2', '"EventTime":"3'), row.global_position);
       } finally {
         db.close();
       }
-      const refused = await getJson<{ code: string; message: string }>(running, `/evidence-log/tile/entries/000.p/${after.size}`);
-      expect(refused.status).toBe(409);
-      expect(refused.body).toMatchObject({ code: 'EVIDENCE_LOG.ENTRY_CHANGED' });
-      expect(refused.body.message).toMatch(/leaf 0 .*GET \/evidence-log\/integrity/);
-      expect((await fetch(`${running.base}/evidence-log/tile/0/000.p/${after.size}`, { headers: running.auditor })).status).toBe(200); // hashes are the tree's
+      const served = await fetch(`${running.base}${tilePath}`, { headers: running.auditor });
+      expect(served.status).toBe(200);
+      const entries = decodeEntryBundle(Buffer.from(await served.arrayBuffer()));
+      expect(entries.map((entry) => entry.toString('base64'))).toEqual(logged.map((entry) => entry.toString('base64')));
+      expect(entries[0].toString('utf8')).toContain('"EventTime":"2');
+      expect(fs.readdirSync(path.join(running.dataDir, 'evidence-log')).filter((name) => name.endsWith('.bin'))).toHaveLength(1);
     } finally {
       await running.app.close();
     }

@@ -11,6 +11,8 @@ export interface EvidenceLogConfig {
   readonly checkpointLeaves: number;
   /** The policy OID of the RFC 3161 time-stamps of the checkpoints. */
   readonly tsaPolicyOid: string;
+  /** Where the leaves' entries are kept on disk (`<DATA_DIR>/evidence-log`); a temporary directory when absent. */
+  readonly entriesDir?: string;
 }
 
 export const EVIDENCE_LOG_CONFIG = Symbol('EvidenceLogConfig');

@@ -13,7 +13,7 @@ import {
 import { ApiOperation, ApiParam, ApiProduces, ApiQuery } from '@nestjs/swagger';
 import { Access, publicRoute, staff } from '@sigillum/auth';
 import { parseTilePath } from '@sigillum/tlog';
-import { EvidenceLog, type EvidenceLeaf, LogEntryChangedError } from './evidence-log';
+import { EvidenceLog, type EvidenceLeaf } from './evidence-log';
 import type { LogIntegrityReport } from './log-integrity';
 import { EvidenceLogIntegrity } from './log-integrity.service';
 
@@ -96,13 +96,7 @@ export class EvidenceLogController {
         message: `${tilePath} is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])`,
       });
     await this.evidenceLog.refresh();
-    let content: Buffer | undefined;
-    try {
-      content = await this.evidenceLog.tile(ref);
-    } catch (error) {
-      if (!(error instanceof LogEntryChangedError)) throw error;
-      throw new ConflictException({ statusCode: 409, code: 'EVIDENCE_LOG.ENTRY_CHANGED', message: error.message });
-    }
+    const content = await this.evidenceLog.tile(ref);
     if (!content)
       throw new NotFoundException({
         statusCode: 404,

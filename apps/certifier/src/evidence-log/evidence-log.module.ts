@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { Module } from '@nestjs/common';
 import type { SigillumConfig } from '@sigillum/config';
 import { SIGILLUM_CONFIG } from '@sigillum/runtime';
@@ -20,7 +21,11 @@ import { EvidenceLogIntegrity } from './log-integrity.service';
   imports: [CertificatesModule, HealthChecksModule],
   controllers: [EvidenceLogController],
   providers: [
-    { provide: EVIDENCE_LOG_CONFIG, useFactory: (config: SigillumConfig) => loadEvidenceLogConfig(config.env), inject: [SIGILLUM_CONFIG] },
+    {
+      provide: EVIDENCE_LOG_CONFIG,
+      useFactory: (config: SigillumConfig) => ({ ...loadEvidenceLogConfig(config.env), entriesDir: path.join(config.dataDir, 'evidence-log') }),
+      inject: [SIGILLUM_CONFIG],
+    },
     evidenceLogSignerProvider,
     evidenceLogTsaProvider,
     EvidenceLog,

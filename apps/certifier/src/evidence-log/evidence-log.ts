@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
@@ -16,11 +19,12 @@ import {
 import { canonicalizeToBuffer } from '@sigillum/crypto';
 import { formatCompleteness } from '@sigillum/evidence';
 import { EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
-import { encodeEntryBundle, formatCheckpoint, hashTile, leafHash, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
+import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
 import { EVIDENCE_LOG_TSA, type EvidenceLogTsa } from './evidence-log.tsa';
+import { LeafEntryFile } from './leaf-entry-file';
 import { type LoggedLeaf, type LogVerdict, logVerdict, type ServedRecord } from './log-verdict';
 
 /** A checkpoint the log signed (from its stream). */
@@ -61,25 +65,14 @@ const POLL_MS = 250;
  * own TSA. No checkpoint is signed that is inconsistent with the
  * last one recorded (a rewritten store stops the signing, loudly).
  */
-/** An entry read back from the store no longer hashes to its leaf: the store was altered after the tree was built. */
-export class LogEntryChangedError extends Error {
-  constructor(readonly leafIndex: number) {
-    super(
-      `The evidence record of leaf ${leafIndex} in the store no longer hashes to the leaf of the log: the store was altered; GET /evidence-log/integrity names what changed`,
-    );
-    this.name = 'LogEntryChangedError';
-  }
-}
-
 @Injectable()
 export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('EvidenceLog');
   private readonly tree = new MerkleTree();
-  /**
-   * The global store position of each leaf's EvidenceRecorded, in leaf order: an entry bundle is re-read from the store
-   * when asked for (rarely: by monitors), instead of every record's canonical JSON staying in memory (~4 kB a leaf).
-   */
-  private readonly leafPositions: number[] = [];
+  /** The leaves' entries, on disk (one offset per leaf in memory): what the entry bundles serve. */
+  private readonly entries: LeafEntryFile;
+  /** The temporary directory of `entries` when the configuration names none (removed at shutdown). */
+  private readonly scratchDir: string | undefined;
   private readonly leafOf = new Map<string, number>();
   /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
   private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
@@ -105,6 +98,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(EVIDENCE_LOG_TSA) private readonly tsa: EvidenceLogTsa,
     @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
   ) {
+    this.scratchDir = config.entriesDir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-evidence-log-'));
+    this.entries = new LeafEntryFile(path.join(config.entriesDir ?? this.scratchDir!, `entries-${originIdOf(config.origin)}.bin`));
     this.origin = config.origin;
     this.streamId = streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(config.origin));
   }
@@ -123,6 +118,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
+    this.entries.close();
+    if (this.scratchDir) fs.rmSync(this.scratchDir, { recursive: true, force: true });
   }
 
   /** Reads what the store added (leaves, checkpoints) and signs a checkpoint when one is due. */
@@ -223,36 +220,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     const size = this.latest()?.treeSize ?? 0;
     if (!tileExists(ref, size)) return undefined;
     if (ref.kind === 'hash') return hashTile(this.tree, ref.level, ref.index, ref.width);
-    return encodeEntryBundle(await this.entriesAt(ref.index * TILE_WIDTH, ref.width));
-  }
-
-  /**
-   * The entries (canonical JSON of the records) at these store positions, read back from the store. An entry that no
-   * longer hashes to its leaf (the store was altered since the tree was built) is refused: a tile never contradicts
-   * the tree it belongs to; GET /evidence-log/integrity names what changed.
-   */
-  private async entriesAt(firstLeaf: number, count: number): Promise<Buffer[]> {
-    const positions = this.leafPositions.slice(firstLeaf, firstLeaf + count);
-    if (positions.length === 0) return [];
-    const wanted = new Set(positions);
-    const byPosition = new Map<number, Buffer>();
-    const last = positions[positions.length - 1];
-    for (let after = BigInt(positions[0]) - 1n; byPosition.size < wanted.size;) {
-      const batch = await this.store.readAll({ after, maxCount: Math.min(READ_BATCH, last - Number(after)) });
-      for (const recorded of batch) {
-        const position = Number(recorded.globalPosition);
-        if (wanted.has(position)) byPosition.set(position, canonicalizeToBuffer((recorded.event as EvidenceRecorded).data.record));
-      }
-      if (batch.length === 0 || Number(batch[batch.length - 1].globalPosition) >= last) break;
-      after = batch[batch.length - 1].globalPosition;
-    }
-    return positions.map((position, offset) => {
-      const entry = byPosition.get(position);
-      if (!entry || !leafHash(entry).equals(this.tree.leafHashAt(firstLeaf + offset))) {
-        throw new LogEntryChangedError(firstLeaf + offset);
-      }
-      return entry;
-    });
+    return encodeEntryBundle(this.entries.read(ref.index * TILE_WIDTH, ref.width));
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -285,11 +253,12 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
         }
         const leafIndex = this.tree.append(entry);
         this.leafOf.set(data.evidenceId, leafIndex);
-        this.leafPositions.push(Number(recorded.globalPosition));
+        this.entries.append(entry);
         const leaves = this.leavesByCorrespondence.get(data.correspondenceId) ?? [];
         leaves.push({ leafIndex, evidenceId: data.evidenceId, chainIndex: data.chainIndex, eventName: data.eventName });
         this.leavesByCorrespondence.set(data.correspondenceId, leaves);
       }
+      this.entries.flush();
       if (batch.length < READ_BATCH) return;
     }
   }
