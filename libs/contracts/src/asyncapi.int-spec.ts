@@ -109,6 +109,25 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
       .all()
       .find((channel) => channel.address() === address);
   const messagesAt = (address: string) => channelAt(address)?.messages().all() ?? [];
+  /** The channel addresses of the operations with this action and tag (who sends or receives what). */
+  const addressesOf = (action: 'send' | 'receive', tag: string) =>
+    document
+      .operations()
+      .all()
+      .filter(
+        (operation) =>
+          operation.action() === action &&
+          operation
+            .tags()
+            .all()
+            .some((t) => t.name() === tag),
+      )
+      .flatMap((operation) =>
+        operation
+          .channels()
+          .all()
+          .map((channel) => channel.address()),
+      );
 
   /** The documented message for a CloudEvents type on a topic: the one whose headers fix `ce_type` to it. */
   function messageFor(topic: string, cloudEventType: string): MessageInterface | undefined {
@@ -215,57 +234,21 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
   });
 
   it('has the product send on every topic, partners receive the event topics but the staff one and their tokens topics, staff auditing that one, and the gateway operator the out-of-band requests', () => {
-    const byAddress = (action: 'send' | 'receive', tag: string) =>
-      document
-        .operations()
-        .all()
-        .filter(
-          (operation) =>
-            operation.action() === action &&
-            operation
-              .tags()
-              .all()
-              .some((t) => t.name() === tag),
-        )
-        .flatMap((operation) =>
-          operation
-            .channels()
-            .all()
-            .map((channel) => channel.address()),
-        );
     const eventTopics = EVENT_CATEGORIES.map((category) => Topics.eventsOf(category));
     // The staff credentials (who holds which staff role) are for the operator's own staff auditing, not for partners.
     const staffTopic = Topics.eventsOf(STAFF_CATEGORY);
-    expect(byAddress('send', 'product').sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort());
-    expect(byAddress('receive', 'partner').sort()).toEqual([...eventTopics.filter((topic) => topic !== staffTopic), PARTNER_TOKENS_ADDRESS].sort());
-    expect(byAddress('receive', 'operations').sort()).toEqual([staffTopic, DEAD_LETTER_ADDRESS].sort());
-    expect(byAddress('receive', 'gateway-operator')).toEqual([OUT_OF_BAND_REQUESTS_TOPIC]);
+    expect(addressesOf('send', 'product').sort()).toEqual([...eventTopics, OUT_OF_BAND_REQUESTS_TOPIC, PARTNER_TOKENS_ADDRESS, DEAD_LETTER_ADDRESS].sort());
+    expect(addressesOf('receive', 'partner').sort()).toEqual([...eventTopics.filter((topic) => topic !== staffTopic), PARTNER_TOKENS_ADDRESS].sort());
+    expect(addressesOf('receive', 'operations').sort()).toEqual([staffTopic, DEAD_LETTER_ADDRESS].sort());
+    expect(addressesOf('receive', 'gateway-operator')).toEqual([OUT_OF_BAND_REQUESTS_TOPIC]);
     const staffChannel = channelAt(staffTopic)?.description() ?? '';
     expect(staffChannel).toMatch(/staff auditing only/);
     expect(staffChannel).toMatch(/secretDigest/);
   });
 
   it('documents the partner commands: sent by partners, received by the product, closed bodies keyed job-<tokenId>, the ce_type the processor reads', () => {
-    const byAction = (action: 'send' | 'receive', tag: string) =>
-      document
-        .operations()
-        .all()
-        .filter(
-          (operation) =>
-            operation.action() === action &&
-            operation
-              .tags()
-              .all()
-              .some((t) => t.name() === tag),
-        )
-        .flatMap((operation) =>
-          operation
-            .channels()
-            .all()
-            .map((channel) => channel.address()),
-        );
-    expect(byAction('send', 'partner')).toEqual([PARTNER_INBOUND_ADDRESS]);
-    expect(byAction('receive', 'product')).toEqual([PARTNER_INBOUND_ADDRESS]);
+    expect(addressesOf('send', 'partner')).toEqual([PARTNER_INBOUND_ADDRESS]);
+    expect(addressesOf('receive', 'product')).toEqual([PARTNER_INBOUND_ADDRESS]);
     const messages = messagesAt(PARTNER_INBOUND_ADDRESS);
     expect(messages.map((message) => constTypeOf(message)).sort()).toEqual(Object.values(PARTNER_COMMAND_TYPES).sort());
     for (const message of messages) {
@@ -275,26 +258,8 @@ describe('AsyncAPI document docs/asyncapi.yaml', () => {
   });
 
   it('documents the partner tokens: sent by the product, received by partners, a closed body keyed job-<tokenId>, what the processor publishes', async () => {
-    const byAction = (action: 'send' | 'receive', tag: string) =>
-      document
-        .operations()
-        .all()
-        .filter(
-          (operation) =>
-            operation.action() === action &&
-            operation
-              .tags()
-              .all()
-              .some((t) => t.name() === tag),
-        )
-        .flatMap((operation) =>
-          operation
-            .channels()
-            .all()
-            .map((channel) => channel.address()),
-        );
-    expect(byAction('send', 'product')).toContain(PARTNER_TOKENS_ADDRESS);
-    expect(byAction('receive', 'partner')).toContain(PARTNER_TOKENS_ADDRESS);
+    expect(addressesOf('send', 'product')).toContain(PARTNER_TOKENS_ADDRESS);
+    expect(addressesOf('receive', 'partner')).toContain(PARTNER_TOKENS_ADDRESS);
     const messages = messagesAt(PARTNER_TOKENS_ADDRESS);
     expect(messages.map((message) => constTypeOf(message))).toEqual([PARTNER_TOKEN_TYPE]);
     expect(messages[0].payload()?.json()).toMatchObject({ type: 'object', additionalProperties: false });
