@@ -39,15 +39,9 @@ export class RecentStreams {
     return this.entries.get(streamId)?.events.length ?? 0;
   }
 
-  /**
-   * Adds `fresh` (read from revision `from`) to the stream's entry and returns the whole known stream. Starting a
-   * new entry needs the stream from revision 0; a read that does not start where the entry ends is not cached.
-   */
-  extend(streamId: string, from: number, fresh: readonly RecordedEvent[], weight: number): readonly RecordedEvent[] | undefined {
-    const entry = this.entries.get(streamId);
-    const known = entry?.events.length ?? 0;
-    if (from !== known || !this.enabled) return undefined;
-    const next: Entry = entry ?? { events: [], weight: 0, epoch: this.epoch, written: false };
+  /** Adds `fresh` (the stream's revisions from `knownCount` on) to the stream's entry; returns the whole stream held. */
+  extend(streamId: string, fresh: readonly RecordedEvent[], weight: number): readonly RecordedEvent[] {
+    const next: Entry = this.entries.get(streamId) ?? { events: [], weight: 0, epoch: this.epoch, written: false };
     for (const event of fresh) next.events.push(freeze(event));
     next.weight += weight;
     next.epoch = this.epoch;

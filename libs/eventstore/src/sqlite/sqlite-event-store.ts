@@ -176,24 +176,21 @@ export class SqliteEventStore implements EventStore {
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
     const fromRevision = options.fromRevision ?? 0;
-    const end = (first: number) => (options.maxCount === undefined || options.maxCount < 0 ? undefined : first + options.maxCount);
-    if (!this.recent.enabled) return (this.statements.readStream.all(streamId, fromRevision, options.maxCount ?? -1) as EventRow[]).map(toRecordedEvent);
+    const maxCount = options.maxCount ?? -1;
+    const read = (from: number, count: number) => this.statements.readStream.all(streamId, from, count) as EventRow[];
+    // Without the cache, or a slice of a stream it does not hold: read as asked. Otherwise through the cache.
+    if (!this.recent.enabled || (fromRevision > 0 && this.recent.knownCount(streamId) === 0)) return read(fromRevision, maxCount).map(toRecordedEvent);
     this.noticeForeignCommits();
-    const current = this.recent.current(streamId);
-    if (current) return current.slice(fromRevision, end(fromRevision));
-    const known = this.recent.knownCount(streamId);
-    // A stream read from its start, or one already held, goes through the cache; anything else is read as asked.
-    if (known === 0 && fromRevision > 0) {
-      return (this.statements.readStream.all(streamId, fromRevision, options.maxCount ?? -1) as EventRow[]).map(toRecordedEvent);
+    let stream = this.recent.current(streamId);
+    if (!stream) {
+      const rows = read(this.recent.knownCount(streamId), -1);
+      stream = this.recent.extend(
+        streamId,
+        rows.map(toRecordedEvent),
+        rows.reduce((chars, row) => chars + row.data.length + row.metadata.length, 0),
+      );
     }
-    const rows = this.statements.readStream.all(streamId, known, -1) as EventRow[];
-    let weight = 0;
-    for (const row of rows) weight += row.data.length + row.metadata.length;
-    const fresh = rows.map(toRecordedEvent);
-    const cached = this.recent.extend(streamId, known, fresh, weight);
-    const [stream, firstRevision] = cached ? [cached, 0] : [fresh, known];
-    const first = Math.max(0, fromRevision - firstRevision);
-    return stream.slice(first, end(first));
+    return stream.slice(fromRevision, maxCount < 0 ? undefined : fromRevision + maxCount);
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
