@@ -387,6 +387,7 @@ if (!hasCryptography) {
           checkpointMs: 3_600_000,
           checkpointLeaves: 6,
           tsaPolicyOid: '1.2.3',
+          entriesDir: join(dir, 'evidence-log'),
         });
         // The routes used here need only the log (other constructor arguments, e.g. an integrity checker, stay out).
         controller = Reflect.construct(EvidenceLogController, [log]) as EvidenceLogController;

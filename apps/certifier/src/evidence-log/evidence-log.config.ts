@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isKeyName } from '@sigillum/tlog';
 
 /** The evidence transparency log's settings, read from the environment once at start. */
-export interface EvidenceLogConfig {
+export interface EvidenceLogSettings {
   /** The checkpoint origin line, also the note key name: `<host>/sigillum/evidence` by default. */
   readonly origin: string;
   /** Sign a checkpoint at most this long after the tree grew (ms). */
@@ -11,8 +11,11 @@ export interface EvidenceLogConfig {
   readonly checkpointLeaves: number;
   /** The policy OID of the RFC 3161 time-stamps of the checkpoints. */
   readonly tsaPolicyOid: string;
-  /** Where the leaves' entries are kept on disk (`<DATA_DIR>/evidence-log`); a temporary directory when absent. */
-  readonly entriesDir?: string;
+}
+
+/** The settings and where the leaves' entries are kept on disk (`<DATA_DIR>/evidence-log`). */
+export interface EvidenceLogConfig extends EvidenceLogSettings {
+  readonly entriesDir: string;
 }
 
 export const EVIDENCE_LOG_CONFIG = Symbol('EvidenceLogConfig');
@@ -37,7 +40,7 @@ export class EvidenceLogConfigError extends Error {
   }
 }
 
-export function loadEvidenceLogConfig(env: Readonly<Record<string, string | undefined>>): EvidenceLogConfig {
+export function loadEvidenceLogConfig(env: Readonly<Record<string, string | undefined>>): EvidenceLogSettings {
   const read = (name: keyof typeof EVIDENCE_LOG_ENVIRONMENT): string => {
     const value = env[name]?.trim();
     return value === undefined || value === '' ? EVIDENCE_LOG_ENVIRONMENT[name].default : value;

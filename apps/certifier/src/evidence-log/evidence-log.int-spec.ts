@@ -37,6 +37,7 @@ describe('EvidenceLog (real SQLite store)', () => {
       checkpointMs: 3_600_000,
       checkpointLeaves: 3,
       tsaPolicyOid: '1.2.3',
+      entriesDir: fs.mkdtempSync(path.join(dir, 'log-')),
       ...config,
     });
 

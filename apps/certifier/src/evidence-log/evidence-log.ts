@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -71,8 +69,6 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly tree = new MerkleTree();
   /** The leaves' entries, on disk (one offset per leaf in memory): what the entry bundles serve. */
   private readonly entries: LeafEntryFile;
-  /** The temporary directory of `entries` when the configuration names none (removed at shutdown). */
-  private readonly scratchDir: string | undefined;
   private readonly leafOf = new Map<string, number>();
   /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
   private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
@@ -98,8 +94,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(EVIDENCE_LOG_TSA) private readonly tsa: EvidenceLogTsa,
     @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
   ) {
-    this.scratchDir = config.entriesDir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-evidence-log-'));
-    this.entries = new LeafEntryFile(path.join(config.entriesDir ?? this.scratchDir!, `entries-${originIdOf(config.origin)}.bin`));
+    this.entries = new LeafEntryFile(path.join(config.entriesDir, `entries-${originIdOf(config.origin)}.bin`));
     this.origin = config.origin;
     this.streamId = streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(config.origin));
   }
@@ -119,7 +114,6 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
     this.entries.close();
-    if (this.scratchDir) fs.rmSync(this.scratchDir, { recursive: true, force: true });
   }
 
   /** Reads what the store added (leaves, checkpoints) and signs a checkpoint when one is due. */
