@@ -17,6 +17,8 @@ describe('mailbox read model: a failed chain retried by hand', () => {
   const correspondenceId = randomUUID();
   const [senderId, recipientId, operatorId] = [randomUUID(), randomUUID(), randomUUID()];
   let position = 0;
+  // Event ids in log order: events of one append share their time, and the timeline breaks that tie by event id.
+  const eventIdAt = (at: number) => `${at.toString(16).padStart(8, '0')}-${randomUUID().slice(9)}`;
 
   function message(category: 'correspondence' | 'chain', event: DomainEvent): DeliveredMessage {
     position += 1;
@@ -26,7 +28,7 @@ describe('mailbox read model: a failed chain retried by hand', () => {
       streamRevision: position,
       globalPosition: BigInt(position),
       event,
-      metadata: { eventId: randomUUID(), correlationId: 'corr', causationId: 'cause', occurredAt: at(position), source: 'sigillum/test' },
+      metadata: { eventId: eventIdAt(position), correlationId: 'corr', causationId: 'cause', occurredAt: at(position), source: 'sigillum/test' },
     };
     return { ...messageFromRecordedEvent(recorded, eventTopicForStream), partition: 0, offset: String(position) };
   }
