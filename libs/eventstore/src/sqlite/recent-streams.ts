@@ -62,6 +62,25 @@ export class RecentStreams {
     return entry && !entry.written && entry.epoch === this.epoch ? entry.events : undefined;
   }
 
+  /**
+   * Whether events committed at `firstRevision` on would continue the stream's entry exactly: the entry holds
+   * revisions 0 to firstRevision - 1, or there is no entry and they open the stream (revision 0).
+   */
+  continues(streamId: string, firstRevision: number): boolean {
+    const entry = this.entries.get(streamId);
+    return entry ? entry.events.length === firstRevision : firstRevision === 0;
+  }
+
+  /**
+   * This store committed `events` (the stream's revisions from `firstRevision`, see `continues`): with the entry they
+   * are the whole stream as of that commit, so the entry is current again (an append by another connection since is
+   * still caught, by the epoch).
+   */
+  appended(streamId: string, firstRevision: number, events: readonly RecordedEvent[], weight: number): void {
+    if (!this.continues(streamId, firstRevision)) return;
+    this.extend(streamId, events, weight);
+  }
+
   /** This store appended to the stream (inside its write transaction: also when that rolls back, which only costs a read). */
   wrote(streamId: string): void {
     const entry = this.entries.get(streamId);

@@ -89,7 +89,7 @@ describe('SqliteEventStore', () => {
     expect(Object.isFrozen(again[0]) && Object.isFrozen(again[0].event)).toBe(true); // shared with later readers: not writable
   });
 
-  it('serves a cached stream without a query until this connection or another one appends (data_version)', async () => {
+  it("serves a stream without a query while only this connection appends to it (its own appends join the cache), and reads past the cache after another connection's (data_version)", async () => {
     const store = openStore();
     const other = openStore();
     const sameHandle = new SqliteEventStore({ db: store.database });
@@ -100,13 +100,34 @@ describe('SqliteEventStore', () => {
 
     expect(await reads()).toEqual([0]);
     expect(await reads()).toEqual([0]);
-    expect(queries).toHaveBeenCalledTimes(1);
     await sameHandle.append('note-1', [pendingEvent('NoteTaken', { n: 1 })], 0); // another store on the same handle
     expect(await reads()).toEqual([0, 1]);
+    expect(queries).toHaveBeenCalledTimes(0);
     await other.append('note-1', [pendingEvent('NoteTaken', { n: 2 })], 1); // another connection
     expect(await reads()).toEqual([0, 1, 2]);
     expect(await reads()).toEqual([0, 1, 2]);
-    expect(queries).toHaveBeenCalledTimes(3);
+    expect(queries).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives from its own appends exactly what a read of the file gives, and never a stream with a hole', async () => {
+    const store = openStore();
+    const other = openStore();
+    const plain = new SqliteEventStore({ filename: file, streamCacheChars: 0 });
+    open.push(plain);
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0, nested: { list: [1, 'two'] } }), pendingEvent('NoteTagged', { n: 1 })], 'no-stream');
+    expect(await store.readStream('note-1')).toEqual(await plain.readStream('note-1'));
+
+    // Another connection appends revision 2 unseen; this store's append of revision 3 must not join the cache (its entry
+    // ends at 1): the next read goes to the file and finds all four.
+    await other.append('note-1', [pendingEvent('NoteTaken', { n: 2 })], 1);
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 3 })], 2);
+    const read = await store.readStream('note-1');
+    expect(read.map((recorded) => recorded.streamRevision)).toEqual([0, 1, 2, 3]);
+    expect(read).toEqual(await plain.readStream('note-1'));
+
+    // A refused append leaves the cache as it was.
+    await expect(store.append('note-1', [pendingEvent('NoteTaken', { n: 9 })], 1)).rejects.toThrow();
+    expect(await store.readStream('note-1')).toEqual(await plain.readStream('note-1'));
   });
 
   it('reads the same with the recent-streams cache off, and keeps the cache within its bound', async () => {

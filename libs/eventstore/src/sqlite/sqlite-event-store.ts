@@ -55,6 +55,13 @@ interface QueuedAppend {
   readonly reject: (error: unknown) => void;
 }
 
+/** An append as written inside the batch transaction: its result, and where its events went (for the cache, once committed). */
+interface WrittenAppend {
+  readonly result: AppendResult;
+  readonly firstRevision: number;
+  readonly positions: readonly bigint[];
+}
+
 interface EventInsert {
   readonly eventId: string;
   readonly type: string;
@@ -90,7 +97,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pageSize: number;
   private readonly recent: RecentStreams;
   /** The file's data_version when last looked at (another connection's commit changes it). */
-  private dataVersion = -1;
+  private dataVersion: number;
 
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
@@ -101,7 +108,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<StoreSubscription>();
 
   private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
-  private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<AppendResult | Error>>;
+  private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
 
   constructor(source: SqliteEventStoreOptions | Database.Database) {
     const options: SqliteEventStoreOptions = source instanceof Database ? { db: source } : source;
@@ -133,6 +140,7 @@ export class SqliteEventStore implements EventStore {
       throw error;
     }
     this.statements = this.prepareStatements();
+    this.dataVersion = this.statements.dataVersion.get() as number;
 
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
     this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[]) =>
@@ -191,6 +199,28 @@ export class SqliteEventStore implements EventStore {
       );
     }
     return stream.slice(fromRevision, maxCount < 0 ? undefined : fromRevision + maxCount);
+  }
+
+  /**
+   * After the commit: the appended events join the stream's cached entry when it held exactly the revisions before
+   * them (the append read the stream's head inside its transaction, so the entry plus these events is the whole
+   * stream as committed), so the next read of a stream this process just wrote needs no query. Parsed back from the
+   * JSON text written, so a reader gets exactly what a read of the file would give.
+   */
+  private writeThrough(append: QueuedAppend, written: WrittenAppend): void {
+    if (!this.recent.enabled || !this.recent.continues(append.streamId, written.firstRevision)) return;
+    let weight = 0;
+    const events = append.rows.map((row, index): RecordedEvent => {
+      weight += row.data.length + row.metadata.length;
+      return {
+        streamId: append.streamId,
+        streamRevision: written.firstRevision + index,
+        globalPosition: written.positions[index],
+        event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
+        metadata: JSON.parse(row.metadata),
+      };
+    });
+    this.recent.appended(append.streamId, written.firstRevision, events, weight);
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
@@ -281,7 +311,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Runs inside the batch transaction, in its own savepoint. */
-  private writeAppend({ streamId, expected, rows }: QueuedAppend): AppendResult {
+  private writeAppend({ streamId, expected, rows }: QueuedAppend): WrittenAppend {
     const head = this.statements.head.get(streamId) as number | undefined;
     const current = head ?? -1;
     const satisfied =
@@ -289,12 +319,12 @@ export class SqliteEventStore implements EventStore {
     if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
 
     let revision = current;
-    let lastGlobalPosition = 0n;
+    const positions: bigint[] = [];
     for (const row of rows) {
       revision++;
       try {
         const info = this.statements.insertEvent.run(streamId, revision, row.eventId, row.type, row.version, row.data, row.metadata);
-        lastGlobalPosition = BigInt(info.lastInsertRowid);
+        positions.push(BigInt(info.lastInsertRowid));
       } catch (error) {
         if (isUniqueViolation(error, 'events.event_id')) throw new DuplicateEventIdError(streamId, row.eventId);
         throw error;
@@ -302,7 +332,7 @@ export class SqliteEventStore implements EventStore {
     }
     this.statements.upsertHead.run(streamId, revision, streamCategory(streamId));
     this.recent.wrote(streamId);
-    return { nextExpectedVersion: revision, lastGlobalPosition };
+    return { result: { nextExpectedVersion: revision, lastGlobalPosition: positions[positions.length - 1] ?? 0n }, firstRevision: current + 1, positions };
   }
 
   private flush(): void {
@@ -310,7 +340,7 @@ export class SqliteEventStore implements EventStore {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    let outcomes: Array<AppendResult | Error>;
+    let outcomes: Array<WrittenAppend | Error>;
     try {
       outcomes = this.writeBatch.immediate(batch);
     } catch (error) {
@@ -320,7 +350,10 @@ export class SqliteEventStore implements EventStore {
     batch.forEach((append, index) => {
       const outcome = outcomes[index];
       if (outcome instanceof Error) append.reject(outcome);
-      else append.resolve(outcome);
+      else {
+        this.writeThrough(append, outcome);
+        append.resolve(outcome.result);
+      }
     });
     if (outcomes.some((outcome) => !(outcome instanceof Error))) {
       this.commitCount++;
