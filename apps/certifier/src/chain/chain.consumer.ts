@@ -57,17 +57,14 @@ export class ChainConsumer {
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     switch (eventTypeOf(message)) {
       case 'StepTokenIssued':
-        this.deadlines.schedule(parse(message, readStepTokenIssued).token, message.correlationId);
-        return;
+        // Awaited: the message is acknowledged only once its timers are committed.
+        return this.deadlines.schedule(parse(message, readStepTokenIssued).token, message.correlationId);
       case 'StepCertified':
-        this.deadlines.cancel(parse(message, readStepCertified).tokenId);
-        return;
+        return this.deadlines.cancel(parse(message, readStepCertified).tokenId);
       case 'StepNonCompliant':
-        this.deadlines.cancel(parse(message, readStepNonCompliant).tokenId);
-        return;
+        return this.deadlines.cancel(parse(message, readStepNonCompliant).tokenId);
       case 'StepDeadlineMissed':
-        this.deadlines.cancel(parse(message, readStepDeadlineMissed).tokenId);
-        return;
+        return this.deadlines.cancel(parse(message, readStepDeadlineMissed).tokenId);
       case 'ChainRetried':
         return; // a manual retry: its new token is the StepTokenIssued of the same append, scheduled above
       default:

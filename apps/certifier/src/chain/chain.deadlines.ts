@@ -35,15 +35,19 @@ export class ChainDeadlines implements OnModuleInit {
     }
   }
 
-  schedule(token: WatchedToken, correlationId: string): void {
+  /** Resolves once both timers are committed (asked in the same turn, they share one transaction). */
+  async schedule(token: WatchedToken, correlationId: string): Promise<void> {
     const payload = { correspondenceId: token.correspondenceId, tokenId: token.tokenId, correlationId };
-    for (const { missing, dueAt } of dueDeadlines(token))
-      this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, missing), kind: TIMER_KINDS[missing], dueAt, payload });
+    await Promise.all(
+      dueDeadlines(token).map(({ missing, dueAt }) =>
+        this.timers.schedule({ timerId: deadlineTimerId(token.tokenId, missing), kind: TIMER_KINDS[missing], dueAt, payload }),
+      ),
+    );
   }
 
-  /** The token is settled: its timers need not fire (they would find nothing to do). */
-  cancel(tokenId: string): void {
-    for (const missing of DEADLINE_KINDS) this.timers.cancel(deadlineTimerId(tokenId, missing));
+  /** The token is settled: its timers need not fire (they would find nothing to do). Resolves once committed. */
+  async cancel(tokenId: string): Promise<void> {
+    await Promise.all(DEADLINE_KINDS.map((missing) => this.timers.cancel(deadlineTimerId(tokenId, missing))));
   }
 
   private async fire(timer: DurableTimer, missing: DeadlineKind): Promise<void> {

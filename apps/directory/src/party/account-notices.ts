@@ -119,13 +119,18 @@ export class AccountNotices implements OnModuleInit {
     const planned = found.notices;
     for (const { channel, change } of planned) {
       this.statements.planned.run(message.id, channel.channelId, found.partyId, change.what, now.toISOString());
-      this.timers.schedule({
-        timerId: timerIdOf(message.id, channel.channelId),
-        kind: ACCOUNT_NOTICE_TIMER_KIND,
-        dueAt: now.toISOString(),
-        payload: { streamId: message.key, eventId: message.id, channelId: channel.channelId },
-      });
     }
+    // Returns (and the message is acknowledged) only once every timer is committed (asked together: one transaction).
+    await Promise.all(
+      planned.map(({ channel }) =>
+        this.timers.schedule({
+          timerId: timerIdOf(message.id, channel.channelId),
+          kind: ACCOUNT_NOTICE_TIMER_KIND,
+          dueAt: now.toISOString(),
+          payload: { streamId: message.key, eventId: message.id, channelId: channel.channelId },
+        }),
+      ),
+    );
     return planned.length;
   }
 

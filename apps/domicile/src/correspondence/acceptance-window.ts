@@ -29,8 +29,9 @@ export class AcceptanceWindows implements OnModuleInit {
     this.timers.onDue(ACCEPTANCE_TIMER_KIND, (timer) => this.fire(timer));
   }
 
-  schedule(correspondenceId: string, recipientId: string, acceptBy: string): void {
-    this.timers.schedule({
+  /** Resolves once the timer is committed. */
+  schedule(correspondenceId: string, recipientId: string, acceptBy: string): Promise<void> {
+    return this.timers.schedule({
       timerId: acceptanceTimerId(correspondenceId, recipientId),
       kind: ACCEPTANCE_TIMER_KIND,
       dueAt: acceptBy,
@@ -39,8 +40,8 @@ export class AcceptanceWindows implements OnModuleInit {
   }
 
   /** The recipient answered: the timer has nothing left to do (firing it anyway would change nothing). */
-  cancel(correspondenceId: string, recipientId: string): void {
-    this.timers.cancel(acceptanceTimerId(correspondenceId, recipientId));
+  cancel(correspondenceId: string, recipientId: string): Promise<void> {
+    return this.timers.cancel(acceptanceTimerId(correspondenceId, recipientId));
   }
 
   private async fire(timer: DurableTimer): Promise<void> {

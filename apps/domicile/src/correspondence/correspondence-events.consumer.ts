@@ -41,14 +41,15 @@ export class CorrespondenceEventsConsumer {
     switch (type) {
       case 'DeliveredToRecipient': {
         const { correspondenceId, recipientId, acceptBy } = parseData(message, readDeliveredToRecipient);
-        this.windows.schedule(correspondenceId, recipientId, acceptBy);
+        // Awaited: the message is acknowledged only once the window's timer is committed.
+        await this.windows.schedule(correspondenceId, recipientId, acceptBy);
         this.notices.notify({ correspondenceId, recipientId, acceptBy, correlationId: message.correlationId, causationId: message.id });
         break;
       }
       case 'AcceptedByRecipient':
       case 'RefusedByRecipient': {
         const answered = parseData(message, (d) => (type === 'AcceptedByRecipient' ? readAcceptedByRecipient(d) : readRefusedByRecipient(d)));
-        this.windows.cancel(answered.correspondenceId, answered.recipientId);
+        await this.windows.cancel(answered.correspondenceId, answered.recipientId);
         break;
       }
       default:

@@ -162,8 +162,9 @@ export class RecipientNotices implements OnModuleInit {
     return this.statements.get.get(correspondenceId, recipientId) as NoticeRecord | undefined;
   }
 
+  /** Inside the caller's transaction: the notice's row and its timer commit together. */
   private schedule(correspondenceId: string, recipientId: string, dueAt: string): void {
-    this.timers.schedule({
+    this.timers.scheduleWithin({
       timerId: recipientNoticeTimerId(correspondenceId, recipientId),
       kind: RECIPIENT_NOTICE_TIMER_KIND,
       dueAt,
@@ -208,7 +209,7 @@ export class RecipientNotices implements OnModuleInit {
       this.log.warn(`Notice to ${recipientId} of correspondence ${correspondenceId} waits until ${choice.usableFrom}: its usable channels are still cooling`);
       this.db.transaction(() => {
         settle('pending', null, `channel.cooling: the recipient's usable channels were all verified recently; the notice goes at ${choice.usableFrom}`);
-        this.timers.schedule({
+        this.timers.scheduleWithin({
           timerId: `${recipientNoticeTimerId(correspondenceId, recipientId)}:after:${choice.usableFrom}`,
           kind: RECIPIENT_NOTICE_TIMER_KIND,
           dueAt: choice.usableFrom,

@@ -42,10 +42,27 @@ const MIGRATIONS = [
 /** Longest wait before a failing handler is tried again. */
 const MAX_RETRY_DELAY_MS = 60_000;
 
+/** Queued writes committed in one transaction at most (a larger turn is written in several). */
+const MAX_BATCH_SIZE = 512;
+
+/** A schedule or a cancel waiting for the next group commit, with the promise of the caller who asked. */
+type QueuedWrite = (
+  | { readonly op: 'schedule'; readonly timerId: string; readonly kind: string; readonly dueAt: string; readonly payload: string }
+  | { readonly op: 'cancel'; readonly timerId: string }
+) & { readonly resolve: () => void; readonly reject: (error: unknown) => void };
+
 /**
  * Timers that survive restarts: kept in the process's SQLite file, fired by a poll against the injected clock.
  * A handler that throws is retried with backoff (its timer stays pending), so a missed deadline is always recorded
  * eventually; handlers must be idempotent (a crash between the handler and the mark fires it again).
+ *
+ * Writes are group-committed, like the SQLite event store's appends: `schedule` and `cancel` made in the same turn
+ * of the event loop are queued and written, in the order asked, in one `BEGIN IMMEDIATE` transaction (one commit,
+ * not one per call), and each caller's promise resolves only once that transaction is committed. A caller that
+ * awaits it (a bus consumer's handler) therefore reports success, and has its message checkpointed, only once its
+ * timers are durable: a crash at any instant loses no timer (the message is redelivered). When the batch fails, every
+ * caller in it is rejected and nothing of it is written. A caller that needs its timer atomic with its own writes in
+ * the same file uses `scheduleWithin` inside its transaction instead.
  */
 export class DurableTimers {
   private readonly log = new Logger('DurableTimers');
@@ -55,6 +72,10 @@ export class DurableTimers {
   private running: Promise<number> | null = null;
   private lastPollAt: string | null = null;
   private readonly statements;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
+  private committedBatches = 0;
+  private readonly writeBatch: Database.Transaction<(batch: readonly QueuedWrite[]) => void>;
 
   constructor(
     private readonly db: Database.Database,
@@ -74,6 +95,12 @@ export class DurableTimers {
       get: db.prepare('SELECT timer_id, kind, due_at, payload, state FROM durable_timers WHERE timer_id = ?'),
       stats: db.prepare("SELECT SUM(state = 'pending') AS pending, SUM(state = 'pending' AND last_error IS NOT NULL) AS failing FROM durable_timers"),
     };
+    this.writeBatch = db.transaction((batch: readonly QueuedWrite[]) => {
+      for (const write of batch) {
+        if (write.op === 'schedule') this.statements.schedule.run(write.timerId, write.kind, write.dueAt, write.payload);
+        else this.statements.cancel.run(write.timerId);
+      }
+    });
   }
 
   /** Registers the handler of one kind of timer; a timer of an unknown kind waits until its handler is registered. */
@@ -82,15 +109,43 @@ export class DurableTimers {
     this.handlers.set(kind, handler);
   }
 
-  /** Schedules a timer; idempotent by `timerId` (the first schedule stands). */
-  schedule(timer: DurableTimer): void {
-    if (Number.isNaN(Date.parse(timer.dueAt))) throw new Error(`Timer ${timer.timerId}: dueAt "${timer.dueAt}" is not an ISO-8601 time`);
-    this.statements.schedule.run(timer.timerId, timer.kind, new Date(timer.dueAt).toISOString(), JSON.stringify(timer.payload));
+  /**
+   * Schedules a timer; idempotent by `timerId` (the first schedule stands). Resolves once the timer is committed
+   * (with every other write of the same turn); rejects, writing nothing, for a `dueAt` that is not a time or a
+   * payload that is not JSON (this caller only), when the batch's transaction fails (every caller of the batch), or
+   * after `stop`.
+   */
+  schedule(timer: DurableTimer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const row = rowOf(timer); // validated now, so a bad timer rejects this caller only, never the shared transaction
+      this.enqueue({ op: 'schedule', ...row, resolve, reject });
+    });
   }
 
-  /** Cancels a pending timer (a no-op when it fired or does not exist). */
-  cancel(timerId: string): void {
-    this.statements.cancel.run(timerId);
+  /** Cancels a pending timer (a no-op when it fired or does not exist); resolves once committed, like `schedule`. */
+  cancel(timerId: string): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ op: 'cancel', timerId, resolve, reject }));
+  }
+
+  /**
+   * Schedules a timer now, inside the caller's open transaction on the same database: it commits or rolls back with
+   * the caller's own writes (a claimed outbox row and its timer, together or not at all). Idempotent like `schedule`.
+   */
+  scheduleWithin(timer: DurableTimer): void {
+    if (!this.db.inTransaction) {
+      throw new Error(`Timer ${timer.timerId}: scheduleWithin writes inside the caller's transaction, and none is open; use schedule (and await it)`);
+    }
+    // A write of the same id still queued would land after this one, against the order asked.
+    if (this.queue.some((write) => write.timerId === timer.timerId)) {
+      throw new Error(`Timer ${timer.timerId}: a schedule or cancel of it is still queued in this turn; await it before scheduleWithin`);
+    }
+    const row = rowOf(timer);
+    this.statements.schedule.run(row.timerId, row.kind, row.dueAt, row.payload);
+  }
+
+  /** Transactions that committed queued schedules and cancels since construction (tests, diagnostics). */
+  get committedWriteBatches(): number {
+    return this.committedBatches;
   }
 
   /** The timer's state: `pending`, `fired`, `cancelled`, or undefined when never scheduled. */
@@ -109,10 +164,12 @@ export class DurableTimers {
     this.poller.unref();
   }
 
+  /** Commits the writes still queued (or rejects their callers if that fails), then stops firing; later writes reject. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
+    this.flush();
     await this.running?.catch(() => undefined);
   }
 
@@ -132,6 +189,46 @@ export class DurableTimers {
     } finally {
       this.running = null;
     }
+  }
+
+  private enqueue(write: QueuedWrite): void {
+    if (this.stopped) {
+      throw new Error(
+        `DurableTimers are stopped (the process is closing): ${write.op} of timer ${write.timerId} was not written. ` +
+          'Fail the work that asked for it (a bus message is then redelivered) and do it again in the next process.',
+      );
+    }
+    // Queued from inside a transaction, the write would commit apart from it, later: the caller wants scheduleWithin.
+    if (this.db.inTransaction) {
+      throw new Error(
+        `Timer ${write.timerId}: ${write.op} called inside an open SQLite transaction, whose writes it would not join; ` +
+          'use scheduleWithin inside the transaction, or call it after the transaction.',
+      );
+    }
+    this.queue.push(write);
+    if (this.queue.length >= MAX_BATCH_SIZE) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes the queued schedules and cancels in one transaction, then settles their callers' promises. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      // An open transaction (a caller's, across turns) would make ours a savepoint: resolved, yet not committed.
+      if (this.db.inTransaction) throw new Error('a transaction is open on the timers\' database; the timers were not written (retry)');
+      this.writeBatch.immediate(batch);
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    this.committedBatches++;
+    for (const write of batch) write.resolve();
   }
 
   private async fireDueNow(limit: number): Promise<number> {
@@ -158,4 +255,16 @@ export class DurableTimers {
     }
     return fired;
   }
+}
+
+/** The row of a timer to write, validated (and its payload serialised) before it joins a batch. */
+function rowOf(timer: DurableTimer): { timerId: string; kind: string; dueAt: string; payload: string } {
+  if (Number.isNaN(Date.parse(timer.dueAt))) throw new Error(`Timer ${timer.timerId}: dueAt "${timer.dueAt}" is not an ISO-8601 time`);
+  let payload: string;
+  try {
+    payload = JSON.stringify(timer.payload);
+  } catch (error) {
+    throw new Error(`Timer ${timer.timerId}: its payload cannot be written as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return { timerId: timer.timerId, kind: timer.kind, dueAt: new Date(timer.dueAt).toISOString(), payload };
 }
