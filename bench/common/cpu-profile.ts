@@ -3,19 +3,48 @@ import { Session } from 'node:inspector/promises';
 import { progressLine } from './report';
 
 /**
- * A V8 CPU profile of one phase of a benchmark, written to `file` (BENCH_CPU_PROFILE) when it stops; without a file,
- * nothing is profiled. Summarise it with `npm run bench:profile -- <file>`.
+ * Profiles of one phase of a benchmark, each written to its file when the phase ends; without files, nothing is
+ * profiled:
+ * - `cpu` (BENCH_CPU_PROFILE): a V8 CPU profile (Chrome DevTools, speedscope); summarise it with
+ *   `npm run bench:profile -- <file>`.
+ * - `heap` (BENCH_HEAP_PROFILE): V8's sampling heap profile of the allocations made during the phase (one sample per
+ *   32 kB allocated on average, with its stack; DevTools' Memory tab reads it), which says what feeds the garbage
+ *   collector; `npm run bench:profile -- <file>.heapprofile` summarises it by allocating function and module.
  */
-export async function startCpuProfile(file: string | undefined): Promise<() => Promise<void>> {
-  if (!file) return async () => undefined;
+export async function startProfiles(files: { readonly cpu?: string; readonly heap?: string }): Promise<() => Promise<void>> {
+  if (!files.cpu && !files.heap) return async () => undefined;
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  if (files.cpu) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  if (files.heap) {
+    await session.post('HeapProfiler.enable');
+    // Objects collected before the phase ends are kept in the profile: what is allocated, not what survives.
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   return async () => {
-    const { profile } = await session.post('Profiler.stop');
-    fs.writeFileSync(file, JSON.stringify(profile));
+    if (files.cpu) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(files.cpu, JSON.stringify(profile));
+      progressLine(`CPU profile written to ${files.cpu} (npm run bench:profile -- ${files.cpu})`);
+    }
+    if (files.heap) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      fs.writeFileSync(files.heap, JSON.stringify(profile));
+      progressLine(`allocation profile written to ${files.heap} (npm run bench:profile -- ${files.heap})`);
+    }
     session.disconnect();
-    progressLine(`CPU profile written to ${file} (npm run bench:profile -- ${file})`);
   };
+}
+
+/** The CPU profile alone (see `startProfiles`). */
+export function startCpuProfile(file: string | undefined): Promise<() => Promise<void>> {
+  return startProfiles({ cpu: file });
+}
+
+/** The profiles a benchmark's environment asks for: BENCH_CPU_PROFILE and BENCH_HEAP_PROFILE (file paths). */
+export function profileFiles(env: NodeJS.ProcessEnv): { cpu?: string; heap?: string } {
+  return { cpu: env.BENCH_CPU_PROFILE?.trim() || undefined, heap: env.BENCH_HEAP_PROFILE?.trim() || undefined };
 }

@@ -26,7 +26,7 @@
  * per delivery before and after. That comparison is history now (the evidence log is the default): off by default.
  *
  * Environment: BENCH_DELIVERIES (default 1000), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
- * BENCH_COMPARE (0 | 1, default 0), SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files), BENCH_CPU_PROFILE=<file>
+ * BENCH_COMPARE (0 | 1, default 0), SQLITE_SYNCHRONOUS (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR (SQLite files), BENCH_CPU_PROFILE=<file>, BENCH_HEAP_PROFILE=<file> (the allocations of the timed phase, bench/common/cpu-profile.ts)
  * (a V8 CPU profile of the timed phase only, for Chrome DevTools or speedscope). The domicile's per-address limit on
  * session requests is off unless set (SESSION_REQUESTS_PER_ADDRESS_PER_HOUR=0): one client address opens a session
  * for each of BENCH_PAIRS senders.
@@ -36,13 +36,13 @@
 import '../common/crypto-count';
 import '../bus/preflight';
 import * as fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoopbackMailbox } from '@sigillum/channels';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { BATCH, countSignatures, cryptoCeiling, cryptoPerDelivery, rawBatchedInsertMs, rawCryptoRates, resultLine } from '../common/ceiling';
+import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { type CryptoCounts, cryptoCounts, cryptoCountsSince } from '../common/crypto-count';
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
 import {
@@ -141,12 +141,7 @@ async function runOnce(
     watch.recording = true;
 
     progressLine(`[${label}] sending ${formatInt(deliveries)} registered deliveries, ${settings.concurrency} in flight`);
-    const profiler = profile ? new Session() : undefined;
-    if (profiler) {
-      profiler.connect();
-      await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.start');
-    }
+    const stopProfiles = await startProfiles(profile ? profileFiles(process.env) : {});
     const latencies: number[] = [];
     const progress = new Progress('delivered', deliveries);
     const cryptoBefore = cryptoCounts();
@@ -160,12 +155,7 @@ async function runOnce(
     const elapsedMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
     const counted = cryptoCountsSince(cryptoBefore);
-    if (profiler) {
-      const { profile: written } = await profiler.post('Profiler.stop');
-      fs.writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(written));
-      progressLine(`CPU profile of the timed phase written to ${process.env.BENCH_CPU_PROFILE}`);
-      profiler.disconnect();
-    }
+    await stopProfiles();
     // Let the evidence of the last deliveries (and a checkpoint of the evidence log) land before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     watch.recording = false;
@@ -219,7 +209,7 @@ async function main(): Promise<number> {
       'evidence log',
       settings.deliveries,
       { EVIDENCE_RECORD_SIGNATURES: 'none' },
-      Boolean(process.env.BENCH_CPU_PROFILE),
+      true, // the main run is the one profiled, when BENCH_CPU_PROFILE / BENCH_HEAP_PROFILE ask for it
       (dir) => dirs.push(dir),
     );
 

@@ -8,11 +8,15 @@
  *
  *   npm run bench:profile -- /tmp/delivery.cpuprofile [rows]
  *
+ * Given a sampling heap profile instead (BENCH_HEAP_PROFILE=<file>), it prints where the bytes were allocated
+ * (heap-summary.ts): what the garbage collector's share is paid for.
+ *
  * The kinds are decided from the sampled frame and its caller (Node runs a one-shot signature as a native `run`
  * under signOneShot/verifyOneShot, the same name as better-sqlite3's Statement#run).
  */
 import * as fs from 'node:fs';
 import { BenchError, progressLine } from '../common/report';
+import { byAllocatingFrame, byOwner, byProductFunction, heapGroups, isHeapProfile, type SamplingHeapProfile } from './heap-summary';
 
 interface CallFrame {
   readonly functionName: string;
@@ -116,6 +120,7 @@ function main(): number {
   } catch (error) {
     throw new BenchError(`${file} is not a V8 CPU profile (${(error as Error).message}); BENCH_CPU_PROFILE writes one`);
   }
+  if (isHeapProfile(profile)) return printHeap(file, profile, rows);
   if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples)) throw new BenchError(`${file} has no nodes/samples: not a V8 CPU profile`);
   progressLine(`${file}: ${profile.samples.length} samples`);
   const summary = new ProfileSummary(profile);
@@ -138,6 +143,15 @@ function main(): number {
     summary.totalUs,
     rows,
   );
+  return 0;
+}
+
+function printHeap(file: string, profile: SamplingHeapProfile, rows: number): number {
+  const frames = heapGroups(profile, byAllocatingFrame);
+  process.stdout.write(`Allocation profile ${file}: ${(frames.total / 1024 / 1024).toFixed(0)} MiB sampled\n`);
+  print('By allocating frame', frames.groups, frames.total, rows);
+  print('By owning module (nearest apps/ or libs/ frame)', heapGroups(profile, byOwner).groups, frames.total, rows);
+  print('By allocating frame and the product function under it', heapGroups(profile, byProductFunction).groups, frames.total, rows);
   return 0;
 }
 
