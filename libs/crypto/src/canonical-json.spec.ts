@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { CanonicalJsonError, canonicalize, canonicalizeJsonText, canonicalizeToBuffer, isCanonicalJson } from './canonical-json';
+import { CanonicalJsonError, canonicalize, canonicalizeCarefully, canonicalizeJsonText, canonicalizeToBuffer, isCanonicalJson } from './canonical-json';
 
 /** The double whose IEEE-754 bits are `hex`. */
 function double(hex: string): number {
@@ -169,6 +169,29 @@ describe('canonicalize (RFC 8785)', () => {
 
   describe('properties', () => {
     const json = fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' });
+
+    /** The text, or the error's path and rule. */
+    const outcome = (write: (value: unknown) => string, value: unknown): unknown => {
+      try {
+        return write(value);
+      } catch (error) {
+        return error instanceof CanonicalJsonError ? { path: error.path, rule: error.rule } : error;
+      }
+    };
+
+    it('gives what the careful writer gives (same text, or the same error at the same place) on any value, JSON or not', () => {
+      const anything = fc.anything({ maxDepth: 4, withBigInt: true, withDate: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true, withBoxedValues: true, withMap: true, stringUnit: 'binary' });
+      fc.assert(
+        fc.property(fc.oneof(json, anything), (value) => {
+          expect(outcome(canonicalize, value)).toEqual(outcome(canonicalizeCarefully, value));
+        }),
+        { numRuns: 1000 },
+      );
+      const deep: unknown[] = [];
+      let tip = deep;
+      for (let level = 0; level < 1_000; level++) tip.push((tip = []));
+      expect(canonicalize(deep)).toBe(canonicalizeCarefully(deep)); // past the fast writer's depth: the careful one writes it
+    });
 
     it('is idempotent: canonical(parse(canonical(x))) === canonical(x)', () => {
       fc.assert(

@@ -32,10 +32,81 @@ export class CanonicalJsonError extends Error {
 
 /** RFC 8785 canonical JSON text of `value`. Throws CanonicalJsonError for anything outside the I-JSON data model. */
 export function canonicalize(value: unknown): string {
+  try {
+    return writeFast(value, 0);
+  } catch (error) {
+    if (error !== SLOW_PATH) throw error;
+  }
+  // Something outside the fast path's plain cases: the careful writer says exactly what and where (or writes it).
+  return canonicalizeCarefully(value);
+}
+
+/** @internal The careful writer alone (paths, cycle detection): what `canonicalize` falls back to; tests compare the two. */
+export function canonicalizeCarefully(value: unknown): string {
   const parts: string[] = [];
   write(value, '$', parts, new Set<object>());
   return parts.join('');
 }
+
+/** Thrown by `writeFast` when a value needs the careful writer (an error to name, a cycle to find). Never escapes. */
+const SLOW_PATH = Symbol('canonical JSON: take the careful path');
+/** Deeper than this, the fast writer hands over (the careful one tracks ancestors and finds cycles). */
+const MAX_FAST_DEPTH = 256;
+
+/**
+ * The canonical text of well-formed I-JSON, without the bookkeeping the careful writer needs only to report an error
+ * (a path string per member, the set of ancestors): evidence digests, the evidence log's leaves and the audit
+ * projection canonicalise every record, and that bookkeeping was most of what they allocated. Anything it does not
+ * accept as plainly valid throws SLOW_PATH, and `canonicalize` runs the careful writer, which gives the same text or
+ * the precise error: the two writers agree on every input (canonical-json.spec.ts checks them against each other).
+ */
+function writeFast(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (!isWellFormed(value)) throw SLOW_PATH;
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw SLOW_PATH;
+      return String(value);
+    case 'object':
+      break;
+    default:
+      throw SLOW_PATH;
+  }
+  if (value === null) return 'null';
+  if (depth > MAX_FAST_DEPTH) throw SLOW_PATH;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      const element: unknown = value[index];
+      if (element === undefined) throw SLOW_PATH;
+      text += (index > 0 ? ',' : '') + writeFast(element, depth + 1);
+    }
+    return `${text}]`;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if ((prototype !== Object.prototype && prototype !== null) || Object.getOwnPropertySymbols(value).length > 0) throw SLOW_PATH;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort(); // UTF-16 code units, RFC 8785 §3.2.3
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    if (!isWellFormed(key)) throw SLOW_PATH;
+    text += `${first ? '' : ','}${JSON.stringify(key)}:${writeFast(member, depth + 1)}`;
+    first = false;
+  }
+  return `${text}}`;
+}
+
+/** No lone surrogate (String.prototype.isWellFormed where the runtime has it: Node 20 does). */
+const isWellFormed: (text: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (text) => !LONE_SURROGATE.test(text);
 
 /** The UTF-8 bytes of the canonical JSON of `value`: what is hashed and signed. */
 export function canonicalizeToBuffer(value: unknown): Buffer {
