@@ -4,7 +4,8 @@ import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type Delive
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import type Database from 'better-sqlite3';
 import type { BusLogger } from '../bus-logger';
-import { toDeliveredMessage, type EmbeddedStatements, type MessageRow } from './embedded-log';
+import { type EmbeddedStatements, type MessageRow } from './embedded-log';
+import type { LogTail } from './log-tail';
 import { TRACEPARENT_HEADER } from '../observability/trace-context';
 import { recordDeadLetter } from '../observability/bus-metrics';
 
@@ -13,10 +14,12 @@ export interface EmbeddedConsumerHost {
   readonly database: Database.Database;
   readonly log: BusLogger;
   readonly statements: EmbeddedStatements;
+  readonly tail: LogTail;
   readonly tuning: { readonly pollIntervalMs: number; readonly pageSize: number; readonly checkpointIntervalMs: number };
   publishCountOf(topics: readonly string[]): number;
   waitForPublish(topics: readonly string[], seenCount: number, signal: AbortSignal): Promise<void>;
   notifyPublished(topics: Iterable<string>): void;
+  committed(rows: MessageRow[], before: number | undefined, after: number): void;
   acquireGroup(group: string, signal: AbortSignal): Promise<(() => void) | undefined>;
 }
 
@@ -162,10 +165,13 @@ export class EmbeddedConsumer implements BusConsumer {
   }
 
   /**
-   * The next rows of the group's topics in log order. Each topic is read through its index and the lists
-   * are merged, which gives exactly the first `limit` rows overall; one read transaction = one snapshot.
+   * The next rows of the group's topics in log order: from the in-memory tail when it holds every one of them (what
+   * this process just published, see LogTail), else from SQL. There each topic is read through its index and the
+   * lists are merged, which gives exactly the first `limit` rows overall; one read transaction = one snapshot.
    */
   private readPage(limit: number): MessageRow[] {
+    const fromTail = this.bus.tail.read(this.topics, this.readPositions, limit);
+    if (fromTail) return fromTail;
     const read = () => this.topics.flatMap((topic) => this.bus.statements.page.all(topic, this.readPositions.get(topic) ?? 0, limit) as MessageRow[]);
     const rows = this.topics.length === 1 ? read() : this.bus.database.transaction(read)();
     return this.topics.length === 1 ? rows : rows.sort((a, b) => a.offset - b.offset).slice(0, limit);
@@ -267,7 +273,7 @@ export class EmbeddedConsumer implements BusConsumer {
     let outcome: DeliveryOutcome;
     let headers: Record<string, string> = {};
     try {
-      const message = toDeliveredMessage(row);
+      const message = this.bus.tail.messageOf(row);
       headers = { ...(message.headers ?? {}), ...(message.traceparent && { [TRACEPARENT_HEADER]: message.traceparent }) };
       outcome = await deliverWithRetries(message, this.options.handler, this.policy, this.signal);
     } catch (error) {
@@ -300,16 +306,27 @@ export class EmbeddedConsumer implements BusConsumer {
     entry.done = true;
     const advanced = this.doneRange();
     const toWrite = new Map([...[...this.dirty].map((topic) => [topic, this.checkpoints.get(topic)!] as const), ...advanced.offsets]);
+    const headersText = JSON.stringify(headers);
+    let inserted: number | undefined;
     try {
       this.bus.database
         .transaction(() => {
-          this.bus.statements.insertDeadLetter.run(deadLetterTopic, JSON.stringify(headers), this.options.group, row.offset);
+          const result = this.bus.statements.insertDeadLetter.run(deadLetterTopic, headersText, this.options.group, row.offset);
+          if (result.changes > 0) inserted = Number(result.lastInsertRowid);
           for (const [topic, offset] of toWrite) this.bus.statements.saveCheckpoint.run(this.options.group, topic, offset);
         })
         .immediate();
     } catch (error) {
       entry.done = false;
       throw error;
+    }
+    // The dead letter as the log now holds it, for this process's consumers of the dead-letter topic.
+    if (inserted !== undefined) {
+      this.bus.committed(
+        [{ ...row, offset: inserted, topic: deadLetterTopic, headers: headersText, dlq_group: this.options.group }],
+        inserted - 1,
+        inserted,
+      );
     }
     this.window.splice(0, advanced.count);
     for (const [topic, offset] of advanced.offsets) this.checkpoints.set(topic, offset);

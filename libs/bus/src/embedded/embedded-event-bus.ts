@@ -6,9 +6,10 @@ import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer';
-import { prepareStatements, type EmbeddedStatements } from './embedded-log';
+import { prepareStatements, type EmbeddedStatements, type MessageRow } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
+import { DEFAULT_LOG_TAIL, LogTail, type LogTailLimits } from './log-tail';
 import { TRACEPARENT_HEADER } from '../observability/trace-context';
 
 export interface EmbeddedEventBusOptions {
@@ -37,21 +38,36 @@ export interface EmbeddedEventBusOptions {
    * kept at least 60 s, 500 rows per transaction); `false` keeps every message forever.
    */
   readonly pruning?: LogPruningOptions | false;
+  /**
+   * The end of the log this process published, kept in memory for its consumers (see LogTail): bounds per topic,
+   * default 2048 rows or 8 M characters of data; `false` reads every page from SQL. One tail per Database handle:
+   * the first bus on the handle sets it.
+   */
+  readonly memoryTail?: Partial<LogTailLimits> | false;
   readonly logger?: BusLogger;
+}
+
+/** What one publish transaction wrote: its rows, and the log's last offset before (if known) and at its commit. */
+interface Appended {
+  readonly rows: MessageRow[];
+  readonly before: number | undefined;
+  readonly after: number;
 }
 
 /** Default `maxInFlight` of an embedded consumer group. */
 export const DEFAULT_MAX_IN_FLIGHT = 16;
 
 /**
- * State shared by every bus on the same Database handle in this process: publish notifications, and
- * the group locks that keep one active consumer per group (see `consume`).
+ * State shared by every bus on the same Database handle in this process: publish notifications, the group
+ * locks that keep one active consumer per group (see `consume`), and the in-memory end of the log (LogTail).
  */
 interface SharedState {
   readonly published: EventEmitter;
   /** Publishes per topic in this process (only ever grows): a consumer wakes only for its own topics. */
   readonly publishCounts: Map<string, number>;
   readonly groupTails: Map<string, Promise<void>>;
+  /** Made by the first bus on the handle, once the schema exists. */
+  logTail?: LogTail;
 }
 const sharedStates = new WeakMap<Database.Database, SharedState>();
 function sharedStateOf(db: Database.Database): SharedState {
@@ -102,7 +118,7 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   private closed = false;
   /** @internal for EmbeddedConsumer */
   readonly statements: EmbeddedStatements;
-  private readonly insertBatch: Database.Transaction<(messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => number>;
+  private readonly insertBatch: Database.Transaction<(messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => Appended>;
 
   constructor(options: EmbeddedEventBusOptions | Database.Database) {
     const { db, ...tuning } = 'prepare' in options ? { db: options } : options;
@@ -118,10 +134,16 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     this.maxBackoffMs = tuning.maxBackoffMs;
     migrateEmbeddedBusSchema(db);
     this.statements = prepareStatements(db);
+    const memoryTail = tuning.memoryTail === false ? { rows: 0 } : tuning.memoryTail;
+    this.shared.logTail ??= new LogTail(db, { ...DEFAULT_LOG_TAIL, ...memoryTail });
     this.insertBatch = db.transaction((messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => {
-      let inserted = 0;
+      const rows: MessageRow[] = [];
+      let firstSkipped = false;
+      let lastSkipped = false;
       messages.forEach((message, index) => {
-        inserted += this.statements.insert.run(
+        // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
+        const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
+        const result = this.statements.insert.run(
           message.topic,
           message.key,
           message.id,
@@ -132,16 +154,47 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
           message.causationId,
           message.dataVersion,
           data[index],
-          // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
-          message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null,
+          headers,
           '',
-        ).changes;
+        );
+        lastSkipped = result.changes === 0;
+        if (lastSkipped) {
+          firstSkipped ||= index === 0;
+          return;
+        }
+        // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
+        rows.push({
+          offset: Number(result.lastInsertRowid),
+          topic: message.topic,
+          key: message.key,
+          message_id: message.id,
+          type: message.type,
+          source: message.source,
+          time: message.time,
+          correlation_id: message.correlationId,
+          causation_id: message.causationId,
+          data_version: message.dataVersion,
+          data: data[index],
+          headers,
+          dlq_group: '',
+        });
       });
       alsoInTransaction?.();
-      return inserted;
+      // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
+      // either end of the batch the counter itself says where the log stands (rare: republishing).
+      const before = firstSkipped ? undefined : rows[0].offset - 1;
+      const after = lastSkipped ? (this.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
+      return { rows, before, after };
     });
     if (tuning.pruning !== false) {
-      this.pruner = new LogPruner(db, tuning.pruning ?? {}, this.logger, Date.now, () => new Set([...this.consumers].map((consumer) => consumer.group)));
+      this.pruner = new LogPruner(
+        db,
+        tuning.pruning ?? {},
+        this.logger,
+        Date.now,
+        () => new Set([...this.consumers].map((consumer) => consumer.group)),
+        (topic, offset) => this.tail.pruned(topic, offset),
+      );
       this.pruner.start();
     }
   }
@@ -168,7 +221,8 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
       return;
     }
     try {
-      this.insertBatch.immediate(messages, data, alsoInTransaction);
+      const appended = this.insertBatch.immediate(messages, data, alsoInTransaction);
+      this.committed(appended.rows, appended.before, appended.after);
     } catch (error) {
       throw new Error(
         `Publishing ${messages.length} message(s) to the embedded bus on "${this.db.name}" failed: ${(error as Error).message}. ` +
@@ -206,7 +260,12 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
         }
       })
       .immediate();
-    const consumer = new EmbeddedConsumer(this, options, policy, maxInFlight, () => this.consumers.delete(consumer));
+    const topics = [...new Set(options.topics)];
+    this.tail.watch(topics);
+    const consumer = new EmbeddedConsumer(this, options, policy, maxInFlight, () => {
+      this.consumers.delete(consumer);
+      this.tail.unwatch(topics);
+    });
     this.consumers.add(consumer);
     consumer.start();
     return consumer;
@@ -262,6 +321,17 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   }
   get log(): BusLogger {
     return this.logger;
+  }
+  get tail(): LogTail {
+    return this.shared.logTail!;
+  }
+
+  /**
+   * Rows this process's transaction wrote to the log, once it committed: into the tail. Nested in a transaction still
+   * open (which could roll back) they are not committed yet: left out, the tail sees the log moved and reads SQL.
+   */
+  committed(rows: MessageRow[], before: number | undefined, after: number): void {
+    if (!this.db.inTransaction) this.tail.committed(rows, before, after);
   }
   get tuning() {
     return {

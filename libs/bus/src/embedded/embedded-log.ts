@@ -18,6 +18,8 @@ export interface MessageRow {
   data_version: number;
   data: string;
   headers: string | null;
+  /** '' for an ordinary message, the group for a dead letter. */
+  dlq_group: string;
 }
 
 export function prepareStatements(db: Database.Database) {

@@ -70,7 +70,7 @@ export class LogPruner {
     readonly deleteBatch: Database.Statement;
     readonly seen: Database.Statement;
   };
-  private readonly pruneBatch: Database.Transaction<(topic: string, horizon: number, limit: number) => number>;
+  private readonly pruneBatch: Database.Transaction<(topic: string, horizon: number, limit: number) => { changes: number; upTo: number }>;
   /** Rows deleted since start. */
   pruned = 0;
 
@@ -81,6 +81,8 @@ export class LogPruner {
     private readonly now: () => number = Date.now,
     /** The groups consuming through this bus now: seen at every pass. */
     private readonly activeGroups: () => Iterable<string> = () => [],
+    /** After a batch committed: rows of `topic` up to `offset` may be gone (the in-memory tail drops them too). */
+    private readonly onPruned: (topic: string, offset: number) => void = () => undefined,
   ) {
     this.options = { ...DEFAULT_LOG_PRUNING, ...options };
     for (const [name, value] of Object.entries(this.options)) {
@@ -112,8 +114,9 @@ export class LogPruner {
     };
     this.pruneBatch = db.transaction((topic: string, horizon: number, limit: number) => {
       const floor = this.statements.floorOf.get(topic, this.now() - this.options.groupExpiryMs) as number | null;
-      if (floor === null) return 0;
-      return this.statements.deleteBatch.run(topic, Math.min(floor, horizon), limit).changes;
+      if (floor === null) return { changes: 0, upTo: 0 };
+      const upTo = Math.min(floor, horizon);
+      return { changes: this.statements.deleteBatch.run(topic, upTo, limit).changes, upTo };
     });
   }
 
@@ -183,7 +186,8 @@ export class LogPruner {
       if (Math.min(floor, horizon) <= 0) continue;
       while (deleted < this.options.maxRowsPerPass && !this.stopped && this.db.open) {
         const limit = Math.min(this.options.batchSize, this.options.maxRowsPerPass - deleted);
-        const changes = this.pruneBatch.immediate(topic, horizon, limit);
+        const { changes, upTo } = this.pruneBatch.immediate(topic, horizon, limit);
+        if (changes > 0) this.onPruned(topic, upTo);
         deleted += changes;
         if (changes < limit) break;
         await new Promise((resolve) => setImmediate(resolve)); // let deliveries and publishes run between batches
