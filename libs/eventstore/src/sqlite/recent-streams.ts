@@ -113,7 +113,7 @@ export class RecentStreams {
 }
 
 /** Readers share the cached objects: freezing the envelope makes an accidental write throw instead of corrupting the cache. */
-function freeze(recorded: RecordedEvent): RecordedEvent {
+export function freeze(recorded: RecordedEvent): RecordedEvent {
   Object.freeze(recorded.event);
   Object.freeze(recorded.metadata);
   return Object.freeze(recorded);

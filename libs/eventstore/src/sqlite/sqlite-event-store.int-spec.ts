@@ -76,6 +76,37 @@ describe('SqliteEventStore', () => {
     expect(received.map((event) => event.streamId)).toEqual(['note-1', 'note-2']);
   });
 
+  it("hands its subscriptions its own commits from memory (no row read), another connection's from the file: every event once, in global order, as the file holds it", async () => {
+    const store = openStore({ pollIntervalMs: 50 });
+    const other = openStore();
+    const plain = new SqliteEventStore({ filename: file, streamCacheChars: 0, recentCommits: 0 });
+    open.push(plain);
+    const statements = (store as unknown as { statements: Record<'pageUpTo' | 'pageUpToInCategories', { all: (...args: unknown[]) => unknown[] }> }).statements;
+    const spies = [jest.spyOn(statements.pageUpTo, 'all'), jest.spyOn(statements.pageUpToInCategories, 'all')];
+    const rowsRead = () =>
+      spies.flatMap((spy) => spy.mock.results).reduce((sum, result) => sum + (Array.isArray(result.value) ? result.value.length : 0), 0);
+    const all: RecordedEvent[] = [];
+    const notes: RecordedEvent[] = [];
+    store.subscribeAll(async (event) => void all.push(event));
+    store.subscribeAll(async (event) => void notes.push(event), { categories: ['note'] });
+
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 }), pendingEvent('NoteTaken', { n: 1 })], 'no-stream');
+    await store.append('other-1', [pendingEvent('Ignored', {})], 'no-stream');
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 2 })], 1);
+    await waitUntil(() => all.length === 4 && notes.length === 3);
+    expect(rowsRead()).toBe(0);
+
+    await other.append('note-2', [pendingEvent('NoteTaken', { n: 3 })], 'no-stream'); // a gap in this store's tail
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 4 })], 2);
+    await waitUntil(() => all.length === 6 && notes.length === 5);
+    expect(rowsRead()).toBeGreaterThan(0);
+
+    const inFile = await plain.readAll();
+    expect(all).toEqual(inFile);
+    expect(notes).toEqual(inFile.filter((event) => event.streamId.startsWith('note-')));
+    spies.forEach((spy) => spy.mockRestore());
+  });
+
   it('a stream it read before still shows what another instance appended since (the recent-streams cache reads the file past what it holds)', async () => {
     const reader = openStore();
     const writer = openStore();

@@ -15,7 +15,8 @@ import {
 } from '../event-store.port';
 export { DuplicateEventIdError } from '../event-store.port';
 import { runSubscription } from '../subscription';
-import { RecentStreams } from './recent-streams';
+import { RecentCommits } from './recent-commits';
+import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -38,6 +39,12 @@ export interface SqliteTuning {
    * table by hand through the same connection, outside a store, are not seen by a stream already cached.
    */
   readonly streamCacheChars?: number;
+  /**
+   * Events this store committed last kept for its subscriptions (see RecentCommits); default 4096, 0 turns it off. A
+   * subscription close behind the appends gets them without a query; one further behind, or after another
+   * connection's commit, reads the file.
+   */
+  readonly recentCommits?: number;
 }
 
 /**
@@ -96,6 +103,8 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly recent: RecentStreams;
+  /** What this store committed last, for its subscriptions (see RecentCommits). */
+  private readonly commitsTail: RecentCommits;
   /** The file's data_version when last looked at (another connection's commit changes it). */
   private dataVersion: number;
 
@@ -121,6 +130,7 @@ export class SqliteEventStore implements EventStore {
     const shared = recentByDatabase.get(this.db);
     this.recent = shared ?? new RecentStreams(options.streamCacheChars ?? 16 * 1024 * 1024);
     if (!shared) recentByDatabase.set(this.db, this.recent);
+    this.commitsTail = new RecentCommits(options.recentCommits ?? 4_096);
 
     if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? (this.ownsDatabase ? 'NORMAL' : undefined);
@@ -202,25 +212,33 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * After the commit: the appended events join the stream's cached entry when it held exactly the revisions before
-   * them (the append read the stream's head inside its transaction, so the entry plus these events is the whole
-   * stream as committed), so the next read of a stream this process just wrote needs no query. Parsed back from the
-   * JSON text written, so a reader gets exactly what a read of the file would give.
+   * After the commit, what this process may keep of the appended events without reading them back: they join the
+   * stream's cached entry when it held exactly the revisions before them (the append read the stream's head inside its
+   * transaction, so entry + events is the whole stream as committed), and the recent commits its subscriptions are
+   * served from while any runs. Parsed back from the JSON text written, so a reader gets exactly what the file gives.
    */
-  private writeThrough(append: QueuedAppend, written: WrittenAppend): void {
-    if (!this.recent.enabled || !this.recent.continues(append.streamId, written.firstRevision)) return;
-    let weight = 0;
-    const events = append.rows.map((row, index): RecordedEvent => {
-      weight += row.data.length + row.metadata.length;
-      return {
-        streamId: append.streamId,
-        streamRevision: written.firstRevision + index,
-        globalPosition: written.positions[index],
-        event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
-        metadata: JSON.parse(row.metadata),
-      };
-    });
-    this.recent.appended(append.streamId, written.firstRevision, events, weight);
+  private keepCommitted(committed: readonly { append: QueuedAppend; written: WrittenAppend }[]): void {
+    const forSubscriptions = this.commitsTail.enabled && this.subscriptions.size > 0;
+    const all: RecordedEvent[] = [];
+    for (const { append, written } of committed) {
+      const continues = this.recent.enabled && this.recent.continues(append.streamId, written.firstRevision);
+      if (!continues && !forSubscriptions) continue;
+      let weight = 0;
+      const events = append.rows.map((row, index): RecordedEvent => {
+        weight += row.data.length + row.metadata.length;
+        // Frozen: the same objects go to every reader of the cache and every subscription.
+        return freeze({
+          streamId: append.streamId,
+          streamRevision: written.firstRevision + index,
+          globalPosition: written.positions[index],
+          event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
+          metadata: JSON.parse(row.metadata),
+        });
+      });
+      if (continues) this.recent.appended(append.streamId, written.firstRevision, events, weight);
+      if (forSubscriptions) all.push(...events);
+    }
+    if (forSubscriptions) this.commitsTail.committed(all);
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
@@ -266,6 +284,7 @@ export class SqliteEventStore implements EventStore {
     this.flush();
     this.closed = true;
     this.recent.clear();
+    this.commitsTail.clear();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
     if (this.ownsDatabase) this.db.close();
   }
@@ -347,13 +366,16 @@ export class SqliteEventStore implements EventStore {
       for (const append of batch) append.reject(error);
       return;
     }
+    const committed: { append: QueuedAppend; written: WrittenAppend }[] = [];
+    batch.forEach((append, index) => {
+      const outcome = outcomes[index];
+      if (!(outcome instanceof Error)) committed.push({ append, written: outcome });
+    });
+    this.keepCommitted(committed);
     batch.forEach((append, index) => {
       const outcome = outcomes[index];
       if (outcome instanceof Error) append.reject(outcome);
-      else {
-        this.writeThrough(append, outcome);
-        append.resolve(outcome.result);
-      }
+      else append.resolve(outcome.result);
     });
     if (outcomes.some((outcome) => !(outcome instanceof Error))) {
       this.commitCount++;
@@ -364,8 +386,19 @@ export class SqliteEventStore implements EventStore {
   private async *eventsAfter(after: bigint, categories: readonly string[] | undefined, signal: AbortSignal): AsyncGenerator<RecordedEvent> {
     let checkpoint = after;
     const categoriesJson = categories && JSON.stringify(categories);
+    const categorySet = categories && new Set(categories);
     while (!signal.aborted) {
       const commitsSeen = this.commitCount;
+      // Close behind this store's own appends: from memory, as long as positions run on from the checkpoint.
+      const recent = this.commitsTail.after(checkpoint, this.pageSize, categorySet);
+      if (recent && recent.through > checkpoint) {
+        for (const event of recent.events) {
+          if (signal.aborted) return;
+          yield event;
+        }
+        checkpoint = recent.through;
+        continue;
+      }
       // Rows at or below the head are all committed (single writer, positions never reused), so none can appear later.
       const head = (this.statements.lastPosition.get() as bigint | null) ?? 0n;
       const rows = (
