@@ -71,6 +71,11 @@ export class EmbeddedConsumer implements BusConsumer {
     return this.options.group;
   }
 
+  /** Per topic, the last offset read (live; empty until the consumer holds its group's slot). */
+  get positions(): ReadonlyMap<string, number> {
+    return this.readPositions;
+  }
+
   constructor(
     private readonly bus: EmbeddedConsumerHost,
     private readonly options: ConsumerOptions,

@@ -261,11 +261,11 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
       })
       .immediate();
     const topics = [...new Set(options.topics)];
-    this.tail.watch(topics);
     const consumer = new EmbeddedConsumer(this, options, policy, maxInFlight, () => {
       this.consumers.delete(consumer);
-      this.tail.unwatch(topics);
+      this.tail.unwatch(topics, consumer.positions);
     });
+    this.tail.watch(topics, consumer.positions);
     this.consumers.add(consumer);
     consumer.start();
     return consumer;

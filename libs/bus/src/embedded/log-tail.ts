@@ -16,8 +16,9 @@ import { toDeliveredMessage, type MessageRow } from './embedded-log';
  * event-loop turn (a commit elsewhere during the turn is seen at the next read, as a commit just after a query is).
  * A consumer reads from the tail only when every one of its topics is covered from its read position on; otherwise,
  * and whenever anything else wrote, it reads SQL as before. A topic's rows are bounded (oldest dropped first); a
- * consumer behind what the tail still holds reads SQL. Only the topics a consumer of this process reads are kept:
- * the rows of the others are dropped at once (a consumer starting later on one reads SQL until it catches up).
+ * consumer behind what the tail still holds reads SQL. Only the topics a consumer of this process reads are kept (the
+ * rows of the others are dropped at once: a consumer starting later on one reads SQL until it catches up), and their
+ * rows only until every such consumer has read them.
  */
 export interface LogTailLimits {
   /** Rows kept per topic at most; 0 keeps none (every read queries SQL). Default 1024. */
@@ -45,8 +46,8 @@ export class LogTail {
   private from?: number;
   private last = 0;
   private readonly topics = new Map<string, TopicTail>();
-  /** Consumers of this process per topic: only these topics' rows are kept. */
-  private readonly watchers = new Map<string, number>();
+  /** The read positions (per topic, live) of this process's consumers of each topic: only these topics' rows are kept. */
+  private readonly readers = new Map<string, Set<ReadonlyMap<string, number>>>();
   /** AUTOINCREMENT's counter as read (or known) in this event-loop turn; undefined: to be read. */
   private counterThisTurn?: number;
   private readonly decoded = new WeakMap<MessageRow, Decoded>();
@@ -81,19 +82,24 @@ export class LogTail {
     this.scheduleTurnEnd();
   }
 
-  /** A consumer of this process reads these topics from now on (until `unwatch`): keep their rows. */
-  watch(topics: readonly string[]): void {
-    for (const topic of topics) this.watchers.set(topic, (this.watchers.get(topic) ?? 0) + 1);
+  /**
+   * A consumer of this process reads these topics from now on (until `unwatch`), `positions` being its read position
+   * per topic as it moves: their rows are kept until every such consumer has read them (or the bounds drop them).
+   */
+  watch(topics: readonly string[], positions: ReadonlyMap<string, number>): void {
+    for (const topic of topics) {
+      let readers = this.readers.get(topic);
+      if (!readers) this.readers.set(topic, (readers = new Set()));
+      readers.add(positions);
+    }
   }
 
-  unwatch(topics: readonly string[]): void {
+  unwatch(topics: readonly string[], positions: ReadonlyMap<string, number>): void {
     for (const topic of topics) {
-      const count = (this.watchers.get(topic) ?? 0) - 1;
-      if (count > 0) {
-        this.watchers.set(topic, count);
-        continue;
-      }
-      this.watchers.delete(topic);
+      const readers = this.readers.get(topic);
+      readers?.delete(positions);
+      if (readers?.size) continue;
+      this.readers.delete(topic);
       const tail = this.topics.get(topic);
       if (tail) this.dropUpTo(tail, this.last);
     }
@@ -178,10 +184,17 @@ export class LogTail {
       tail = { rows: [], head: 0, dataChars: 0, droppedUpTo: 0 };
       this.topics.set(row.topic, tail);
     }
-    if (!this.watchers.has(row.topic)) {
+    const readers = this.readers.get(row.topic);
+    if (!readers) {
       tail.droppedUpTo = row.offset; // nobody here reads it: as if dropped at once
       return;
     }
+    // What every reader has read goes: kept longer, the rows (and their decoded messages) would only burden the
+    // garbage collector. A consumer that goes back (a restart from its checkpoint) reads SQL. One not reading yet
+    // (a standby waiting for its group) holds nothing back.
+    let slowest = Infinity;
+    for (const positions of readers) slowest = Math.min(slowest, positions.get(row.topic) ?? Infinity);
+    if (slowest !== Infinity && tail.head < tail.rows.length && tail.rows[tail.head].offset <= slowest) this.dropUpTo(tail, slowest);
     tail.rows.push(row);
     tail.dataChars += row.data.length;
     while (tail.rows.length - tail.head > this.limits.rows || (tail.dataChars > this.limits.dataChars && tail.rows.length - tail.head > 1)) {
