@@ -198,8 +198,9 @@ export class SqliteEventStore implements EventStore {
     const read = (from: number, count: number) => this.statements.readStream.all(streamId, from, count) as EventRow[];
     // Without the cache, or a slice of a stream it does not hold: read as asked. Otherwise through the cache.
     if (!this.recent.enabled || (fromRevision > 0 && this.recent.knownCount(streamId) === 0)) return read(fromRevision, maxCount).map(toRecordedEvent);
-    this.noticeForeignCommits();
-    let stream = this.recent.current(streamId);
+    // Only a read the cache could answer alone needs to know whether another connection committed since (data_version
+    // costs a statement); any other read asks the file past the cached end anyway.
+    let stream = this.recent.current(streamId) && (this.noticeForeignCommits(), this.recent.current(streamId));
     if (!stream) {
       const rows = read(this.recent.knownCount(streamId), -1);
       stream = this.recent.extend(
