@@ -327,11 +327,7 @@ export class EmbeddedConsumer implements BusConsumer {
     }
     // The dead letter as the log now holds it, for this process's consumers of the dead-letter topic.
     if (inserted !== undefined) {
-      this.bus.committed(
-        [{ ...row, offset: inserted, topic: deadLetterTopic, headers: headersText, dlq_group: this.options.group }],
-        inserted - 1,
-        inserted,
-      );
+      this.bus.committed([{ ...row, offset: inserted, topic: deadLetterTopic, headers: headersText, dlq_group: this.options.group }], inserted - 1, inserted);
     }
     this.window.splice(0, advanced.count);
     for (const [topic, offset] of advanced.offsets) this.checkpoints.set(topic, offset);

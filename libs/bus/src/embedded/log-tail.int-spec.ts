@@ -86,14 +86,16 @@ describe('EmbeddedEventBus in-memory tail (LogTail)', () => {
     const group = newGroup();
     const fromTail: DeliveredMessage[] = [];
     const deadLetters: DeliveredMessage[] = [];
-    await bus.consume({
-      group,
-      topics: [topic],
-      handler: async (message) => {
-        fromTail.push(message);
-        if (seqOf(message) === 1) throw new PoisonMessageError('seq 1 is poison');
-      },
-    }).then((consumer) => consumers.push(consumer));
+    await bus
+      .consume({
+        group,
+        topics: [topic],
+        handler: async (message) => {
+          fromTail.push(message);
+          if (seqOf(message) === 1) throw new PoisonMessageError('seq 1 is poison');
+        },
+      })
+      .then((consumer) => consumers.push(consumer));
     await consume(bus, newGroup(), [`${topic}.dlq`], deadLetters);
     await bus.publish([busMessage(topic, 'k', 0, { traceparent }), busMessage(topic, 'k', 1)]);
     await eventually(() => expect([fromTail.length, deadLetters.length]).toEqual([2, 1]));
