@@ -35,6 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { SqliteEventStore } from '@sigillum/eventstore';
+import { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import Database from 'better-sqlite3';
 import { auditProjection } from '../../apps/projections/src/audit/audit.projection';
 import { mailboxProjection } from '../../apps/projections/src/mailbox/mailbox.projection';
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
   });
   const mailbox = await new LoopbackMailbox().start();
   let db: Database.Database | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   try {
     const seed = await seedRun(dataDir, mailbox, settings);
     await mailbox.stop();
@@ -133,6 +135,9 @@ async function main(): Promise<number> {
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     const logEvents = count();
     db.pragma('wal_checkpoint(TRUNCATE)');
+    // As the product runs (libs/runtime/src/adapters.ts): the WAL is copied back by a worker thread, not inside the
+    // page commits of the rebuild (SQLite's auto-checkpoint would charge them the copy and its fsync).
+    checkpointer = WalCheckpointer.start(db, { onWarning: (message) => progressLine(`WAL checkpointer: ${message}`) });
 
     Logger.overrideLogger(['warn', 'error']); // as the bench app runs (LOG_LEVEL=warn): no progress line per page
     const results: { name: string; seconds: number; eventsRead: number; applied: number; poison: number; cpuMs: number }[] = [];
@@ -208,6 +213,7 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
+    await checkpointer?.stop();
     db?.close();
     await mailbox.stop().catch(() => undefined);
     cleanup();
