@@ -22,7 +22,11 @@ export async function startProfiles(files: { readonly cpu?: string; readonly hea
   if (files.heap) {
     await session.post('HeapProfiler.enable');
     // Objects collected before the phase ends are kept in the profile: what is allocated, not what survives.
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 32 * 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
   }
   return async () => {
     if (files.cpu) {

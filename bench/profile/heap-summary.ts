@@ -27,7 +27,10 @@ export function isHeapProfile(value: unknown): value is SamplingHeapProfile {
 const PRODUCT = /(?:^|\/)(apps|libs)\/([^/]+)\/src\/([^/]+)/;
 
 function frameName(frame: HeapFrame): string {
-  const where = frame.url.replace(/^.*?\/((apps|libs)\/)/, '$1').replace(/^.*node_modules\//, '').replace(/^file:\/\//, '');
+  const where = frame.url
+    .replace(/^.*?\/((apps|libs)\/)/, '$1')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^file:\/\//, '');
   return `${frame.functionName || '(anonymous)'} ${where}${where ? `:${frame.lineNumber + 1}` : ''}`;
 }
 

@@ -180,7 +180,17 @@ describe('canonicalize (RFC 8785)', () => {
     };
 
     it('gives what the careful writer gives (same text, or the same error at the same place) on any value, JSON or not', () => {
-      const anything = fc.anything({ maxDepth: 4, withBigInt: true, withDate: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true, withBoxedValues: true, withMap: true, stringUnit: 'binary' });
+      const anything = fc.anything({
+        maxDepth: 4,
+        withBigInt: true,
+        withDate: true,
+        withTypedArray: true,
+        withSparseArray: true,
+        withNullPrototype: true,
+        withBoxedValues: true,
+        withMap: true,
+        stringUnit: 'binary',
+      });
       fc.assert(
         fc.property(fc.oneof(json, anything), (value) => {
           expect(outcome(canonicalize, value)).toEqual(outcome(canonicalizeCarefully, value));

@@ -156,15 +156,17 @@ export class ProjectionRunner {
     const batch = this.pending.splice(0, this.pending.length);
     const outcomes: ({ applied: boolean } | { error: unknown })[] = [];
     try {
-      this.db.transaction(() => {
-        for (const { message } of batch) {
-          try {
-            outcomes.push({ applied: this.projector.handle(message) }); // a savepoint inside this transaction
-          } catch (error) {
-            outcomes.push({ error });
+      this.db
+        .transaction(() => {
+          for (const { message } of batch) {
+            try {
+              outcomes.push({ applied: this.projector.handle(message) }); // a savepoint inside this transaction
+            } catch (error) {
+              outcomes.push({ error });
+            }
           }
-        }
-      }).immediate(); // write lock first, as for a replayed page (see replayLog)
+        })
+        .immediate(); // write lock first, as for a replayed page (see replayLog)
     } catch (error) {
       // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
       for (const { reject } of batch) reject(error);
@@ -345,11 +347,13 @@ export class ProjectionRunner {
       `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
         `(head of the log: ${bounds ? bounds.head.toString() : 'none'})`,
     );
-    this.db.transaction(() => {
-      for (const table of this.projection.tables) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
-      this.db.prepare('DELETE FROM projection_applied WHERE name = ?').run(name);
-      this.db.exec(this.projection.schema);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const table of this.projection.tables) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
+        this.db.prepare('DELETE FROM projection_applied WHERE name = ?').run(name);
+        this.db.exec(this.projection.schema);
+      })
+      .immediate();
 
     markStarted();
     const { eventsRead, applied, poison, lastPosition } = await replayLog(

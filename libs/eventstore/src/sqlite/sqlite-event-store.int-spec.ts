@@ -83,8 +83,7 @@ describe('SqliteEventStore', () => {
     open.push(plain);
     const statements = (store as unknown as { statements: Record<'pageUpTo' | 'pageUpToInCategories', { all: (...args: unknown[]) => unknown[] }> }).statements;
     const spies = [jest.spyOn(statements.pageUpTo, 'all'), jest.spyOn(statements.pageUpToInCategories, 'all')];
-    const rowsRead = () =>
-      spies.flatMap((spy) => spy.mock.results).reduce((sum, result) => sum + (Array.isArray(result.value) ? result.value.length : 0), 0);
+    const rowsRead = () => spies.flatMap((spy) => spy.mock.results).reduce((sum, result) => sum + (Array.isArray(result.value) ? result.value.length : 0), 0);
     const all: RecordedEvent[] = [];
     const notes: RecordedEvent[] = [];
     store.subscribeAll(async (event) => void all.push(event));

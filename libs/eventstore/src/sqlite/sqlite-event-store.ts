@@ -18,6 +18,7 @@ import { runSubscription } from '../subscription';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
+import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
 
@@ -75,16 +76,6 @@ interface EventInsert {
   readonly version: number;
   readonly data: string;
   readonly metadata: string;
-}
-
-interface EventRow {
-  global_position: bigint;
-  stream_id: string;
-  stream_revision: bigint;
-  event_type: string;
-  event_version: bigint;
-  data: string;
-  metadata: string;
 }
 
 /** The recent-streams cache of each connection (one per handle, whatever the number of stores on it). */
@@ -438,27 +429,4 @@ export class SqliteEventStore implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new Error(`SqliteEventStore on "${this.db.name}" is closed; create a new store to read.`);
   }
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    streamId: row.stream_id,
-    streamRevision: Number(row.stream_revision),
-    globalPosition: row.global_position,
-    event: { type: row.event_type, version: Number(row.event_version), data: JSON.parse(row.data) },
-    metadata: JSON.parse(row.metadata),
-  };
-}
-
-function isUniqueViolation(error: unknown, column: string): boolean {
-  // Duck-typed, not instanceof: the native binding keeps the SqliteError class of the first module instance
-  // that loaded it, so under several module registries (Jest) instanceof fails for the others.
-  const candidate = error as { name?: unknown; code?: unknown; message?: unknown } | null;
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    candidate.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
-    typeof candidate.message === 'string' &&
-    candidate.message.includes(column)
-  );
 }

@@ -80,11 +80,13 @@ export class SqliteProjector {
   handle(message: DeliveredMessage): boolean {
     // IMMEDIATE when it is the outermost transaction (nested in a batch's, it is a savepoint): it reads before it
     // writes, and upgrading a read snapshot to a write fails at once when the WAL checkpointer reset the WAL between.
-    return this.db.transaction(() => {
-      if (this.alreadyApplied.get(this.projection.name, message.id)) return false;
-      this.projection.apply(this.projectionDb, message);
-      this.markApplied.run(this.projection.name, message.id, message.topic, message.offset);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.alreadyApplied.get(this.projection.name, message.id)) return false;
+        this.projection.apply(this.projectionDb, message);
+        this.markApplied.run(this.projection.name, message.id, message.topic, message.offset);
+        return true;
+      })
+      .immediate();
   }
 }

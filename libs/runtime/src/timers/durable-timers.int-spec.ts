@@ -146,7 +146,12 @@ describe('durable timers (SQLite, driven by the injected clock)', () => {
     it('keeps the order asked within a batch: schedule then cancel ends cancelled, cancel then schedule ends pending', async () => {
       const { db, timers } = open(new ManualClock(new Date('2026-01-01T00:00:00Z')));
       const before = timers.committedWriteBatches;
-      await Promise.all([timers.schedule(at('then-cancelled')), timers.cancel('then-cancelled'), timers.cancel('then-scheduled'), timers.schedule(at('then-scheduled'))]);
+      await Promise.all([
+        timers.schedule(at('then-cancelled')),
+        timers.cancel('then-cancelled'),
+        timers.cancel('then-scheduled'),
+        timers.schedule(at('then-scheduled')),
+      ]);
       expect(timers.committedWriteBatches - before).toBe(1);
       expect(committed()).toEqual({ 'then-cancelled': 'cancelled', 'then-scheduled': 'pending' });
       db.close();
@@ -233,7 +238,7 @@ describe('durable timers (SQLite, driven by the injected clock)', () => {
       db.close();
     });
 
-    it('schedules within the caller\'s transaction with scheduleWithin (committed or rolled back with it), never schedule', async () => {
+    it("schedules within the caller's transaction with scheduleWithin (committed or rolled back with it), never schedule", async () => {
       const { db, timers } = open(new ManualClock(new Date('2026-01-01T00:00:00Z')));
       expect(() => timers.scheduleWithin(at('outside'))).toThrow(/none is open; use schedule/);
       db.transaction(() => timers.scheduleWithin(at('kept')))();

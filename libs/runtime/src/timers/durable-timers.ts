@@ -221,7 +221,7 @@ export class DurableTimers {
     this.queue = [];
     try {
       // An open transaction (a caller's, across turns) would make ours a savepoint: resolved, yet not committed.
-      if (this.db.inTransaction) throw new Error('a transaction is open on the timers\' database; the timers were not written (retry)');
+      if (this.db.inTransaction) throw new Error("a transaction is open on the timers' database; the timers were not written (retry)");
       this.writeBatch.immediate(batch);
     } catch (error) {
       for (const write of batch) write.reject(error);
