@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
-import { leafHash, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@sigillum/tlog';
+import { InclusionVerifier, leafHash, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
 import type { Bundle } from '../../scripts/audit/bundle';
 import { canonicalJson } from '../../scripts/audit/jcs';
 
@@ -69,13 +69,20 @@ export function splitOf(bundle: Bundle): Split {
   const checkpoints = bundle.correspondences.map((item) => (item.checkpoint ? parseCheckpoint(openNote(item.checkpoint.note, [verifier]).text) : null));
   let index = 0;
   const inclusionProofsMs = timed(() => {
+    // One verifier per checkpoint (by its note): proofs of neighbouring leaves share the nodes it has proven.
+    const verifiers = new Map<string, InclusionVerifier>();
     bundle.correspondences.forEach((item, i) => {
       const checkpoint = checkpoints[i];
+      let inclusion = item.checkpoint ? verifiers.get(item.checkpoint.note) : undefined;
+      if (checkpoint && item.checkpoint && !inclusion) {
+        inclusion = new InclusionVerifier(checkpoint.size, checkpoint.rootHash);
+        verifiers.set(item.checkpoint.note, inclusion);
+      }
       for (const record of item.records) {
         const leaf = leaves[index++];
-        if (!checkpoint || record.leafIndex === null || !record.inclusionProof) continue;
+        if (!inclusion || record.leafIndex === null || !record.inclusionProof) continue;
         const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
-        verifyInclusion(record.leafIndex, checkpoint.size, leaf, proof, checkpoint.rootHash);
+        inclusion.verify(record.leafIndex, leaf, proof);
       }
     });
   });

@@ -4,3 +4,4 @@ export * from './tree';
 export * from './checkpoint';
 export * from './note';
 export * from './tiles';
+export * from './inclusion-verifier';
