@@ -47,8 +47,10 @@ export function withStatementCache(db: Database.Database, size = 256): Database.
 export class SqliteProjector {
   /** What `apply` is given: the connection with its statements kept compiled. */
   private readonly projectionDb: Database.Database;
-  private readonly alreadyApplied: Database.Statement<[string, string]>;
+  /** Records the event id unless it is there: `changes` 0 means it was applied before. */
   private readonly markApplied: Database.Statement<[string, string, string, string]>;
+  /** `applyOnce` in a transaction (a savepoint when nested), built once: better-sqlite3 builds its wrappers per call. */
+  private readonly applyOnceGuarded: Database.Transaction<(message: DeliveredMessage) => boolean>;
 
   constructor(
     private readonly db: Database.Database,
@@ -72,21 +74,25 @@ export class SqliteProjector {
       projection.version,
     );
     this.projectionDb = withStatementCache(db);
-    this.alreadyApplied = db.prepare('SELECT 1 FROM projection_applied WHERE name = ? AND event_id = ?');
-    this.markApplied = db.prepare('INSERT INTO projection_applied (name, event_id, topic, offset) VALUES (?, ?, ?, ?)');
+    this.markApplied = db.prepare('INSERT INTO projection_applied (name, event_id, topic, offset) VALUES (?, ?, ?, ?) ON CONFLICT (name, event_id) DO NOTHING');
+    this.applyOnceGuarded = db.transaction((message: DeliveredMessage) => this.applyOnce(message));
+  }
+
+  /**
+   * Records the event id and applies the message, or does nothing when the id was recorded before; no transaction of
+   * its own: for a caller whose transaction is thrown away as a whole when this throws (a rebuild's page, retried
+   * event by event with `handle`). Returns false when the message had already been applied.
+   */
+  applyOnce(message: DeliveredMessage): boolean {
+    if (this.markApplied.run(this.projection.name, message.id, message.topic, message.offset).changes === 0) return false;
+    this.projection.apply(this.projectionDb, message);
+    return true;
   }
 
   /** Applies the message once; returns false when it had already been applied. */
   handle(message: DeliveredMessage): boolean {
     // IMMEDIATE when it is the outermost transaction (nested in a batch's, it is a savepoint): it reads before it
     // writes, and upgrading a read snapshot to a write fails at once when the WAL checkpointer reset the WAL between.
-    return this.db
-      .transaction(() => {
-        if (this.alreadyApplied.get(this.projection.name, message.id)) return false;
-        this.projection.apply(this.projectionDb, message);
-        this.markApplied.run(this.projection.name, message.id, message.topic, message.offset);
-        return true;
-      })
-      .immediate();
+    return this.applyOnceGuarded.immediate(message);
   }
 }
