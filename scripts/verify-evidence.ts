@@ -9,7 +9,7 @@
 // its payload = the canonical record. Records are proven by the evidence log: for that proof (inclusion in a signed
 // checkpoint, truncation found) use `npm run audit -- export` and `verify`. Exit 0: valid; 1: invalid; 2: could not verify.
 import * as fs from 'node:fs';
-import { type EvidenceVerdict, verifyEvidenceChain } from '@sigillum/evidence';
+import { type EvidenceVerdict, verifyEvidenceChain, verifyProcessingSignatures } from '@sigillum/evidence';
 
 const USAGE = `Usage:
   npm run verify:evidence -- <correspondenceId> [--url http://127.0.0.1:3000] [--export evidence.json] [--at <ISO time>]
@@ -87,6 +87,8 @@ interface Evidence {
   readonly caCertificatePem: string;
   /** The certificate per-record JWS name by x5t#S256 (GET /evidence/:id serves it). */
   readonly signingCertificate?: string;
+  /** The operator certificates the records' quoted signatures name by x5t#S256, by thumbprint (GET /evidence/:id serves them). */
+  readonly certificates?: Record<string, string>;
 }
 
 /** The caller's credentials, from the environment only. */
@@ -129,15 +131,16 @@ function messageOf(body: string): string {
 function recordsOf(
   body: unknown,
   where: string,
-): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string; signingCertificate?: string } {
+): { correspondenceId: string | null; records: unknown[]; caCertificatePem?: string; signingCertificate?: string; certificates?: Record<string, string> } {
   if (Array.isArray(body)) return { correspondenceId: null, records: body };
   if (typeof body === 'object' && body !== null && Array.isArray((body as { records?: unknown }).records)) {
-    const object = body as { correspondenceId?: unknown; records: unknown[]; caCertificatePem?: unknown; signingCertificate?: unknown };
+    const object = body as { correspondenceId?: unknown; records: unknown[]; caCertificatePem?: unknown; signingCertificate?: unknown; certificates?: unknown };
     return {
       correspondenceId: typeof object.correspondenceId === 'string' ? object.correspondenceId : null,
       records: object.records,
       ...(typeof object.caCertificatePem === 'string' ? { caCertificatePem: object.caCertificatePem } : {}),
       ...(typeof object.signingCertificate === 'string' ? { signingCertificate: object.signingCertificate } : {}),
+      ...(typeof object.certificates === 'object' && object.certificates !== null ? { certificates: object.certificates as Record<string, string> } : {}),
     };
   }
   throw new Error(`${where} is not evidence: expected the body of GET /evidence/<id> ({ "records": [...] }) or an array of records`);
@@ -169,6 +172,7 @@ async function load(options: Options): Promise<Evidence> {
       records: parsed.records,
       caCertificatePem,
       ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}),
+      ...(parsed.certificates ? { certificates: parsed.certificates } : {}),
     };
   }
   const id = encodeURIComponent(options.correspondenceId as string);
@@ -184,6 +188,7 @@ async function load(options: Options): Promise<Evidence> {
     records: parsed.records,
     caCertificatePem,
     ...(parsed.signingCertificate ? { signingCertificate: parsed.signingCertificate } : {}),
+    ...(parsed.certificates ? { certificates: parsed.certificates } : {}),
   };
 }
 
@@ -227,6 +232,7 @@ async function main(): Promise<number> {
         records: evidence.records,
         caCertificatePem: evidence.caCertificatePem,
         ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}),
+        ...(evidence.certificates ? { certificates: evidence.certificates } : {}),
       };
       fs.writeFileSync(options.exportTo, `${JSON.stringify(saved, null, 2)}\n`);
       process.stdout.write(`Saved the evidence and the CA certificate to ${options.exportTo} (verify it later with --file).\n`);
@@ -236,7 +242,10 @@ async function main(): Promise<number> {
       ...(evidence.signingCertificate ? { certificates: [evidence.signingCertificate] } : {}),
     });
     process.stdout.write(`${report(evidence, verdict)}\n`);
-    return verdict.valid ? 0 : 1;
+    // The operators' signatures the records quote (certificates by x5t#S256 from `certificates`, or x5c), to the CA.
+    const quoted = verifyProcessingSignatures(evidence.records, evidence.caCertificatePem, evidence.certificates ?? {});
+    for (const problem of quoted) process.stdout.write(`INVALID record ${problem.index}: ${problem.rule}: ${problem.message}\n`);
+    return verdict.valid && quoted.length === 0 ? 0 : 1;
   } catch (error) {
     process.stderr.write(`Could not verify: ${(error as Error).message}\n`);
     if (error instanceof UsageError) process.stderr.write(`\n${USAGE}\n`);

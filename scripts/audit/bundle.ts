@@ -50,6 +50,11 @@ export interface Bundle {
   readonly tsaCertificatePems: string[];
   /** The certifier's signing certificates (PEM) that per-record JWS name by x5t#S256; absent when no record is signed. */
   readonly signingCertificatePems?: string[];
+  /**
+   * Operator certificates (PEM) by `x5t#S256` (base64url SHA-256 of the DER), each once: the operators' signatures the
+   * records quote (`processingTokens`) name their certificate by that thumbprint instead of carrying `x5c`.
+   */
+  readonly certificates?: Readonly<Record<string, string>>;
   readonly correspondences: BundleCorrespondence[];
 }
 

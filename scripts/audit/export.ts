@@ -8,6 +8,8 @@ import { progress } from './progress';
 interface EvidenceAnswer {
   /** The certificate per-record JWS name by x5t#S256 (absent from servers before optional signing). */
   signingCertificate?: string;
+  /** The operator certificates the records' quoted signatures name by x5t#S256, by thumbprint (absent from older servers). */
+  certificates?: Record<string, string>;
   records: {
     evidenceId: string;
     chainIndex: number;
@@ -98,7 +100,7 @@ async function exportOne(
   client: AuditClient,
   correspondenceId: string,
   waitMs: number,
-): Promise<{ item: BundleCorrespondence; verifierKey: string; signingCertificate?: string }> {
+): Promise<{ item: BundleCorrespondence; verifierKey: string; signingCertificate?: string; certificates: Record<string, string> }> {
   const id = encodeURIComponent(correspondenceId);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -146,7 +148,12 @@ async function exportOne(
         ...(proof.completeness ? { completeness: proof.completeness } : {}),
         records,
       };
-      return { item, verifierKey: proof.verifierKey, ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}) };
+      return {
+        item,
+        verifierKey: proof.verifierKey,
+        ...(evidence.signingCertificate ? { signingCertificate: evidence.signingCertificate } : {}),
+        certificates: evidence.certificates ?? {},
+      };
     }
     await sleep(200);
   }
@@ -178,9 +185,12 @@ export async function exportBundle(
   const bar = progress('export', ids.size);
   const correspondences: BundleCorrespondence[] = [];
   const signingCertificatePems = new Set<string>();
+  // Each operator certificate once, by x5t#S256: the records' quoted signatures name them instead of carrying x5c.
+  const certificates: Record<string, string> = {};
   try {
     for (const id of ids) {
-      const { item, verifierKey: servedKey, signingCertificate } = await exportOne(client, id, options.waitMs);
+      const { item, verifierKey: servedKey, signingCertificate, certificates: named } = await exportOne(client, id, options.waitMs);
+      Object.assign(certificates, named);
       // Only needed by records signed one by one (EVIDENCE_RECORD_SIGNATURES=jws): their JWS name it by x5t#S256.
       if (signingCertificate && item.records.some((record) => record.jws !== undefined)) signingCertificatePems.add(signingCertificate);
       if (servedKey.trim() !== verifierKey) throw new UsageError(`the proof of ${id} names verifier key ${servedKey}, not the published ${verifierKey}`);
@@ -214,6 +224,7 @@ export async function exportBundle(
     caCertificatePem,
     tsaCertificatePems: [...tsaCertificatePems],
     ...(signingCertificatePems.size > 0 ? { signingCertificatePems: [...signingCertificatePems] } : {}),
+    ...(Object.keys(certificates).length > 0 ? { certificates } : {}),
     correspondences,
   };
   fs.writeFileSync(options.out, `${JSON.stringify(bundle, null, 2)}\n`);

@@ -100,7 +100,7 @@ function program(): Command {
     .command('verify')
     .summary('verify a bundle offline, naming every failing record')
     .description(
-      "Verify a bundle offline (no network): checkpoint signatures against the log key, each record's leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c to the bundle's CA), and that no record the server had is missing (first, middle or last).",
+      "Verify a bundle offline (no network): checkpoint signatures against the log key, each record's leaf = SHA-256(0x00 || canonical JSON), each inclusion proof to the signed root, each chain (previousEvidenceDigest links, JWS with x5c or x5t#S256 to the bundle's CA), the operators' quoted signatures (certificates by x5t#S256 from the bundle's certificates, to the CA), and that no record the server had is missing (first, middle or last).",
     )
     .argument('<bundle>', 'the bundle written by export')
     .option(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
-import { type CompletenessStatement, parseCompleteness, verifyEvidenceChain } from '@sigillum/evidence';
+import { type CompletenessStatement, parseCompleteness, verifyEvidenceChain, verifyProcessingSignatures } from '@sigillum/evidence';
 import { type Checkpoint, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@sigillum/tlog';
 import type { Bundle, BundleCorrespondence, BundleRecord } from './bundle';
 import { canonicalJson } from './jcs';
@@ -35,8 +35,9 @@ const sameKey = (a: NoteVerifier, b: NoteVerifier) => a.name === b.name && a.key
 /**
  * Verifies an audit bundle offline: the log's checkpoint signatures (against the bundle's key, or the pinned one),
  * each record's leaf (SHA-256(0x00 || canonical JSON)), each inclusion proof to its checkpoint's root, the per-
- * correspondence chain (libs/evidence: JWS with x5c to the bundle's CA, previousEvidenceDigest links, contiguous
- * chain indexes) and completeness against what the server had when exporting (a record dropped anywhere is named).
+ * correspondence chain (libs/evidence: JWS with x5c or x5t#S256 to the bundle's CA, previousEvidenceDigest links, contiguous
+ * chain indexes), the operators' signatures the records quote (certificates by x5t#S256 from the bundle's
+ * `certificates`) and completeness against what the server had when exporting (a record dropped anywhere is named).
  */
 export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): VerifyReport {
   const problems: Problem[] = [];
@@ -75,7 +76,7 @@ export function verifyBundle(bundle: Bundle, options: VerifyOptions = {}): Verif
 
   const checkpoints = new CheckpointChecks(bundle.caCertificatePem, verifier);
   for (const item of bundle.correspondences) {
-    verifyCorrespondence(item, bundle.signingCertificatePems ?? [], checkpoints, problem, lines);
+    verifyCorrespondence(item, bundle.signingCertificatePems ?? [], bundle.certificates ?? {}, checkpoints, problem, lines);
     options.onCorrespondence?.(item.correspondenceId);
   }
 
@@ -150,6 +151,7 @@ class CheckpointChecks {
 function verifyCorrespondence(
   item: BundleCorrespondence,
   signingCertificates: readonly string[],
+  certificates: Readonly<Record<string, string>>,
   checkpoints: CheckpointChecks,
   sink: ProblemSink,
   lines: string[],
@@ -272,6 +274,10 @@ function verifyCorrespondence(
       }
     });
   }
+
+  // The operators' signatures the records quote: a certificate named by x5t#S256 is taken from the bundle's
+  // `certificates` (an unknown thumbprint is processing.certificate-unknown), one in x5c from the signature; to the CA.
+  for (const p of verifyProcessingSignatures(records, checkpoints.caPem, certificates)) problem(id, records[p.index] ?? null, p.rule, p.message);
 
   // Completeness: every record the server had, none dropped in the middle or at the end.
   const present = new Set(records.map((record) => record.chainIndex));

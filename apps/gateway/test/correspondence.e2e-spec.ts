@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,7 +20,7 @@ import {
   reportSkippedKafka,
 } from '@sigillum/testing';
 import { acknowledge, type OperatorCredentials, outputFor, reportOf, returnWith } from '../../certifier/src/chain/chain-test-kit';
-import { verifyEvidenceChain } from '@sigillum/evidence';
+import { thumbprintsNamedByRecords, verifyEvidenceChain, verifyProcessingSignatures } from '@sigillum/evidence';
 import { call } from '../src/demo/narrator';
 import { asBearer } from '../src/demo/staff';
 import { type Api, awaitChainOperator, DEMO_EVIDENCE, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../src/demo/story';
@@ -256,6 +256,13 @@ describe.each(runtimes)('registered correspondence through every role on the $na
     const evidence = await api('GET', `/evidence/${correspondenceId}`, undefined, auditorAuth);
     const verdict = verifyEvidenceChain(evidence.records ?? evidence, caPem);
     expect(verdict).toMatchObject({ valid: true });
+    // The operators' signatures the records quote name their certificate by x5t#S256: served once each, by thumbprint.
+    const named = thumbprintsNamedByRecords(evidence.records);
+    expect(named.length).toBeGreaterThan(0);
+    expect(Object.keys(evidence.certificates).sort()).toEqual([...named].sort());
+    expect(JSON.stringify(evidence.records)).not.toContain('"x5c"');
+    expect(verifyProcessingSignatures(evidence.records, caPem, evidence.certificates)).toEqual([]);
+    expect(verifyProcessingSignatures(evidence.records, caPem, {}).map((problem) => problem.rule)).toContain('processing.certificate-unknown');
     expect(await api('GET', `/evidence/${correspondenceId}/verification`, undefined, auditorAuth)).toMatchObject({ valid: true });
     // The sender and the recipient hold the same evidence of their own letter.
     for (const session of [aliceSession, bobSession]) {
@@ -284,9 +291,16 @@ describe.each(runtimes)('registered correspondence through every role on the $na
         fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
         const seal = await outputOf('seal');
         if (seal.output.step !== 'seal') throw new Error('not a seal');
-        const header = JSON.parse(Buffer.from(seal.output.sealJws.split('.')[0], 'base64url').toString('utf8')) as { x5c: string[] };
-        const pemOf = (der: string) => `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-        fs.writeFileSync(path.join(dir, 'seal-signer.pem'), pemOf(header.x5c[0]));
+        // The seal names its certificate by x5t#S256 (no x5c): the certificate is the one the CA recorded (CertificateIssued).
+        const header = JSON.parse(Buffer.from(seal.output.sealJws.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
+        expect(header.x5c).toBeUndefined();
+        const { certificateFingerprint } = seal.output;
+        const issued = (await store.readAll())
+          .map(({ event }) => event)
+          .find((event) => event.type === 'CertificateIssued' && (event.data as { fingerprint: string }).fingerprint === certificateFingerprint);
+        const signerPem = (issued?.data as { certificatePem: string }).certificatePem;
+        expect(createHash('sha256').update(new X509Certificate(signerPem).raw).digest('base64url')).toBe(header['x5t#S256']);
+        fs.writeFileSync(path.join(dir, 'seal-signer.pem'), signerPem);
         expect(execFileSync('openssl', ['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'seal-signer.pem')], { encoding: 'utf8' })).toContain(
           ': OK',
         );

@@ -88,6 +88,8 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
   const tsaKeyId = randomUUID();
   let signingCertificateId: string;
   let tsaCertificatePem: string;
+  /** The operator's signing certificate, as CertificateIssued recorded it: what its JWS name by x5t#S256. */
+  let signingCertificatePem: string;
 
   async function boot(): Promise<void> {
     const config = loadConfig({ ...env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'error', CONSUMER_MAX_ATTEMPTS: '2' });
@@ -175,7 +177,12 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     });
     expect(acknowledged.data.tokenDigest).toBe(sha256(canonicalize(token)));
     const ackPayload = { tokenId: token.tokenId, tokenDigest: acknowledged.data.tokenDigest, acknowledgedAt: acknowledged.data.acknowledgedAt };
-    verifyJwsDetached(acknowledged.data.signature, ackPayload, { trustedCaPem: ca.caCertificatePem, expectedAlg: 'EdDSA', at });
+    verifyJwsDetached(acknowledged.data.signature, ackPayload, {
+      trustedCaPem: ca.caCertificatePem,
+      certificates: signingCertificatePem,
+      expectedAlg: 'EdDSA',
+      at,
+    });
     const { report } = returned.data;
     expect(returned.data).toMatchObject({
       tokenId: token.tokenId,
@@ -186,7 +193,7 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     });
     expect(report).toMatchObject({ tokenId: token.tokenId, step: token.step, inputDigest: token.inputDigest, parameters: token.parameters });
     expect(report.outputDigest).toBe(sha256(canonicalize(report.output)));
-    verifyJwsDetached(returned.data.signature, report, { trustedCaPem: ca.caCertificatePem, expectedAlg: 'EdDSA', at });
+    verifyJwsDetached(returned.data.signature, report, { trustedCaPem: ca.caCertificatePem, certificates: signingCertificatePem, expectedAlg: 'EdDSA', at });
     // Times come from the injected clock (moved a day ahead of the wall clock).
     for (const time of [acknowledged.data.acknowledgedAt, report.startedAt, report.finishedAt, returned.data.returnedAt]) {
       expect(Date.parse(time)).toBeGreaterThan(Date.now() + 23 * 3600_000);
@@ -351,7 +358,9 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     };
     // A certificate of our key under another party's name is not taken.
     await certify('signing', randomUUID(), senderId);
-    signingCertificateId = (await certify('signing', signingKeyId)).certificateId;
+    const signing = await certify('signing', signingKeyId);
+    signingCertificateId = signing.certificateId;
+    signingCertificatePem = signing.certificatePem;
     const tsa = await certify('tsa', tsaKeyId);
     const tsaCertificateId = tsa.certificateId;
     tsaCertificatePem = tsa.certificatePem;
@@ -371,7 +380,7 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
   let sealToken: CertificationToken;
   let sealReport: StepReport;
 
-  it('seals: acknowledges and returns the token in one job stream; the seal verifies and openssl verifies its x5c chain', async () => {
+  it('seals: acknowledges and returns the token in one job stream; the seal verifies and openssl verifies the certificate it names (x5t#S256) to the CA', async () => {
     const chain: ChainStarted['data'] = {
       correspondenceId,
       senderId,
@@ -413,12 +422,19 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     expect(await store.readStream(streamIdOf(JOB_CATEGORY, foreignToken.tokenId))).toEqual([]);
     const output = sealReport.output;
     if (output.step !== 'seal') throw new Error('expected a seal output');
-    const verified = verifyJws(output.sealJws, { trustedCaPem: ca.caCertificatePem, expectedAlg: 'EdDSA', at: clock.now() });
+    // The seal names its certificate by x5t#S256 (no x5c): the verifier takes it from what it knows (CertificateIssued).
+    const verified = verifyJws(output.sealJws, {
+      trustedCaPem: ca.caCertificatePem,
+      certificates: signingCertificatePem,
+      expectedAlg: 'EdDSA',
+      at: clock.now(),
+    });
     expect(verified.payload).toEqual({ correspondenceId, inputDigest: specimenDigest, sealedAt: sealReport.startedAt });
-    const [leafDer, caDer] = verified.header.x5c!;
-    const leafFile = write('seal-leaf.pem', pemOfBase64Der(leafDer));
-    expect(new X509Certificate(pemOfBase64Der(caDer)).fingerprint256).toBe(new X509Certificate(ca.caCertificatePem).fingerprint256);
-    expect(output.certificateFingerprint).toBe(sha256(Buffer.from(leafDer, 'base64')));
+    expect(verified.header.x5c).toBeUndefined();
+    const leafDer = new X509Certificate(signingCertificatePem).raw;
+    expect(verified.header['x5t#S256']).toBe(createHash('sha256').update(leafDer).digest('base64url'));
+    const leafFile = write('seal-leaf.pem', pemOfBase64Der(leafDer.toString('base64')));
+    expect(output.certificateFingerprint).toBe(sha256(leafDer));
     const checked = openssl(['verify', '-CAfile', caFile, leafFile]);
     expect({ status: checked.status, stdout: checked.stdout }).toEqual({ status: 0, stdout: `${leafFile}: OK\n` });
     // And openssl refuses that chain under another CA.

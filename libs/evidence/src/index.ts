@@ -1,2 +1,3 @@
 export * from './evidence-verifier';
 export * from './completeness';
+export * from './processing-signatures';

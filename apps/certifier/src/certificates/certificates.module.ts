@@ -5,6 +5,7 @@ import { CERTIFICATES_OPTIONS, type CertificatesOptions, DEFAULT_CERTIFICATES_OP
 import { CertificatesService } from './certificates.service';
 import { CERTIFICATION_AUTHORITY, certificationAuthorityProvider } from './certification-authority.provider';
 import { ExpiringCertificatesController } from './expiring-certificates.controller';
+import { KnownCertificates } from './known-certificates';
 import { CertificateMachineAuthenticator } from './machine-authenticator';
 import { RevokedCertificates } from './revoked-certificates';
 import { RevokedCertificatesConsumer } from './revoked-certificates.consumer';
@@ -13,7 +14,8 @@ import { TlsServerCredentials } from './tls-server-credentials';
 /**
  * The certifier's CA: loaded or created at start-up from the keystore (KEY_STORE), recorded in `ca-<caId>`;
  * `POST /certificates`, `GET /certificates/:id`, `POST /certificates/:id/revocation`, `GET /ca/certificate`, and the
- * index of revoked certificates (RevokedCertificates, fed by the consumer of `sigillum.certificate.events`); the machine
+ * index of revoked certificates (RevokedCertificates) and of issued ones by fingerprint (KnownCertificates: what an
+ * `x5t#S256` names), both fed by the consumer of `sigillum.certificate.events`; the machine
  * authenticator of mutual TLS (client certificates of profile `client`, registered with the AuthenticatorRegistry) and
  * the HTTPS listener's server certificate and trust anchor (TLS_MATERIAL_SOURCE).
  * Needs from the process: KEY_STORE, EVENT_STORE, LOCAL_DB, CLOCK, ID_GENERATOR.
@@ -24,12 +26,13 @@ import { TlsServerCredentials } from './tls-server-credentials';
     { provide: CERTIFICATES_OPTIONS, useValue: DEFAULT_CERTIFICATES_OPTIONS },
     certificationAuthorityProvider,
     RevokedCertificates,
+    KnownCertificates,
     CertificatesService,
     CertificateMachineAuthenticator,
     TlsServerCredentials,
     { provide: TLS_MATERIAL_SOURCE, useExisting: TlsServerCredentials },
   ],
-  exports: [CERTIFICATION_AUTHORITY, CertificatesService, RevokedCertificates, CertificateMachineAuthenticator, TLS_MATERIAL_SOURCE],
+  exports: [CERTIFICATION_AUTHORITY, CertificatesService, RevokedCertificates, KnownCertificates, CertificateMachineAuthenticator, TLS_MATERIAL_SOURCE],
 })
 export class CertificatesModule {
   /** The same module with a CA named and timed otherwise. */

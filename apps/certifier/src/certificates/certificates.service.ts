@@ -26,6 +26,7 @@ import { CERTIFICATES_OPTIONS, type CertificatesOptions } from './certificates.o
 import { CERTIFICATION_AUTHORITY } from './certification-authority.provider';
 import { partyKeysOf } from './party-keys';
 import { serialForCertificateId } from './certificate-serials';
+import { KnownCertificates } from './known-certificates';
 import { RevokedCertificates } from './revoked-certificates';
 
 /** A certificate as the API shows it. */
@@ -53,6 +54,7 @@ export class CertificatesService {
     @Inject(CERTIFICATION_AUTHORITY) private readonly ca: CertificateAuthority,
     @Inject(CERTIFICATES_OPTIONS) private readonly options: CertificatesOptions,
     private readonly revocations: RevokedCertificates,
+    private readonly known: KnownCertificates,
   ) {
     this.handle = commandHandler(certificateDecider, { store, clock, ids, source: CERTIFIER_SOURCE });
   }
@@ -94,7 +96,10 @@ export class CertificatesService {
       { type: 'IssueCertificate', certificateId, partyId: request.partyId, keyId: request.keyId, profile: request.profile, party, certificate, now },
       { correlationId: requestId, causationId: requestId },
     );
-    return { ...viewOf(result.state, certificateId), profile: request.profile };
+    const view = viewOf(result.state, certificateId);
+    // A signature naming it by x5t#S256 may come back before the certificate's event does.
+    this.known.recordIssued(view.fingerprint, view.certificatePem);
+    return { ...view, profile: request.profile };
   }
 
   /**

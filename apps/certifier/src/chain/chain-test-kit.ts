@@ -21,12 +21,18 @@ export interface OperatorCredentials {
   readonly caCertificatePem: string;
   /** A TSA certificate from the certifier CA and its key, for the timestamp step. */
   readonly tsa?: { readonly certificatePem: string; readonly privateKey: KeyObject };
+  /** How the operator's JWS name its certificate: carried (`x5c`, a partner's way; the default) or by `x5t#S256` (Sigillum's processor). */
+  readonly namesCertificateBy?: 'x5c' | 'x5t#S256';
 }
 
 export const x5cOf = (credentials: Pick<OperatorCredentials, 'certificatePem' | 'caCertificatePem'>): string[] => [
   base64DerOf(credentials.certificatePem),
   base64DerOf(credentials.caCertificatePem),
 ];
+
+/** The signing options naming the operator's certificate as `credentials` say. */
+const certificateOptions = (credentials: OperatorCredentials) =>
+  credentials.namesCertificateBy === 'x5t#S256' ? { x5tCertificatePem: credentials.certificatePem } : { x5c: x5cOf(credentials) };
 
 export function acknowledge(token: CertificationToken, credentials: OperatorCredentials, acknowledgedAt: string): TokenAcknowledged['data'] {
   const payload = acknowledgementPayload(token, acknowledgedAt);
@@ -38,7 +44,12 @@ export function acknowledge(token: CertificationToken, credentials: OperatorCred
     tokenDigest: payload.tokenDigest,
     acknowledgedAt,
     keyId: credentials.keyId,
-    signature: signJwsDetached(payload, { privateKey: credentials.privateKey, alg: 'EdDSA', kid: credentials.keyId }),
+    signature: signJwsDetached(payload, {
+      privateKey: credentials.privateKey,
+      alg: 'EdDSA',
+      ...(credentials.namesCertificateBy === 'x5t#S256' ? certificateOptions(credentials) : {}),
+      kid: credentials.keyId,
+    }),
   };
 }
 
@@ -50,7 +61,7 @@ export function outputFor(token: CertificationToken, credentials: OperatorCreden
         step: 'seal',
         sealJws: signJws(
           { correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: at.toISOString() },
-          { privateKey: credentials.privateKey, alg: 'EdDSA', x5c: x5cOf(credentials), kid: credentials.keyId },
+          { privateKey: credentials.privateKey, alg: 'EdDSA', ...certificateOptions(credentials), kid: credentials.keyId },
         ),
         certificateFingerprint: createHash('sha256')
           .update(Buffer.from(base64DerOf(credentials.certificatePem), 'base64'))
@@ -106,7 +117,7 @@ export function returnWith(token: CertificationToken, report: StepReport, creden
     report,
     returnedAt,
     keyId: credentials.keyId,
-    signature: signJwsDetached(report, { privateKey: credentials.privateKey, alg: 'EdDSA', x5c: x5cOf(credentials), kid: credentials.keyId }),
+    signature: signJwsDetached(report, { privateKey: credentials.privateKey, alg: 'EdDSA', ...certificateOptions(credentials), kid: credentials.keyId }),
   };
 }
 

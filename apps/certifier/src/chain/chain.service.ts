@@ -32,6 +32,7 @@ import {
 } from '@sigillum/contracts';
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { nameBasedId } from '@sigillum/runtime';
+import { KnownCertificates } from '../certificates/known-certificates';
 import { RevokedCertificates } from '../certificates/revoked-certificates';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
@@ -39,7 +40,7 @@ import { FoldedStreamCache } from '@sigillum/eventstore';
 import { TrustCheckService } from '../trust-check/trust-check.service';
 import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
-import { checkReturn, standingOf, stepFailedReasons } from './compliance';
+import { certificatesNamedBy, checkReturn, standingOf, stepFailedReasons } from './compliance';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
 import { chainRetryRefusals, operatorRefusals, retryRefused } from './rules/chain-retry';
 import { admitSubmission, deliveryDecision } from './rules/delivery-gate';
@@ -88,11 +89,12 @@ export class ChainService {
     @Inject(CERTIFIER_SIGNER) private readonly signer: CertifierSigner,
     private readonly trust: TrustCheckService,
     revocations: RevokedCertificates,
+    private readonly certificates: KnownCertificates,
   ) {
     // A return, a timer and a redelivery may race on one chain: re-read and decide again a few times.
     this.handle = commandHandler(chainDecider, { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: 8 });
     this.operators = new FoldedStreamCache(store, operatorFactsFold);
-    this.verifier = new CertifiedSignatureVerifier(signer.caCertificatePem, revocations);
+    this.verifier = new CertifiedSignatureVerifier(signer.caCertificatePem, revocations, certificates);
   }
 
   get kinds(): readonly CorrespondenceKind[] {
@@ -236,6 +238,8 @@ export class ChainService {
     const { token } = standing.record;
     const [job, operator] = await Promise.all([this.jobEvents(token.tokenId), this.operators.load(streamIdOf(PARTY_CATEGORY, token.operatorId))]);
     const acknowledgement = firstAcknowledgement(job);
+    // Certificates named by x5t#S256 are looked up in the log first if this process has not learnt them yet.
+    await this.certificates.ensureKnown(certificatesNamedBy(acknowledgement, returned));
     const now = this.clock.now();
     const reasons = checkReturn(
       {

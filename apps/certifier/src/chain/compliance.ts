@@ -14,7 +14,13 @@ import { canonicalize, sha256Imprint, verifyTimeStampToken } from '@sigillum/cry
 import type { PartyKey } from '../certificates/party-keys';
 import { type ChainState, type TokenRecord, tokenOf, openTokenOf } from './chain.decider';
 import { lateAcknowledgement, lateReturn, overlongStep } from './rules/token-deadlines';
-import { CertificateRevokedError, type CertifiedSignatureVerifier, verifyDetachedByKey, x5cLeafFingerprintOf } from './signatures';
+import {
+  CertificateRevokedError,
+  type CertifiedSignatureVerifier,
+  signerCertificateFingerprintOf,
+  thumbprintFingerprintOf,
+  verifyDetachedByKey,
+} from './signatures';
 
 /**
  * Checks of an operator's return against its token and its specification: pure functions (crypto included, no I/O).
@@ -121,6 +127,13 @@ export function checkReturn(input: ReturnToCheck, verifier: CertifiedSignatureVe
   return reasons;
 }
 
+/** The certificates (SHA-256 of the DER, hex) a return's signatures name by `x5t#S256`: resolved before checkReturn runs. */
+export function certificatesNamedBy(acknowledgement: TokenAcknowledged['data'] | null, returned: TokenReturned['data']): string[] {
+  const output = returned.report?.output as { step?: unknown; sealJws?: unknown } | undefined;
+  const named = [acknowledgement?.signature, returned.signature, output?.step === 'seal' ? output.sealJws : undefined].map(thumbprintFingerprintOf);
+  return named.filter((fingerprint): fingerprint is string => fingerprint !== null);
+}
+
 type Fail = (rule: string, message: string) => void;
 
 /** SHA-256 (hex) of a PEM certificate's DER. */
@@ -138,8 +151,8 @@ function checkAcknowledgement({ token, acknowledgement, operatorKeys }: ReturnTo
     fail('ack.missing', `operator ${token.operatorId} never acknowledged token ${token.tokenId}`);
     return;
   }
-  // The acknowledgement is verified by the key the directory pins; when it names its certificate (x5c), that must not be revoked.
-  const ackCertificate = x5cLeafFingerprintOf(acknowledgement.signature);
+  // The acknowledgement is verified by the key the directory pins; when it names its certificate (x5c or x5t#S256), that must not be revoked.
+  const ackCertificate = signerCertificateFingerprintOf(acknowledgement.signature);
   if (ackCertificate !== null && verifier.isRevoked(ackCertificate)) fail('certificate.revoked', revokedMessage('the acknowledgement', token, ackCertificate));
   const key = usableKey(operatorKeys, acknowledgement.keyId);
   if (!key) {
@@ -175,7 +188,7 @@ function checkTimes({ token, returned, returnRecordedAt }: ReturnToCheck, stepSp
   }
 }
 
-/** The report's detached JWS: x5c to the certifier CA, leaf = a signature key of the operator in the directory, in force. */
+/** The report's detached JWS: its certificate (x5c, or x5t#S256 in the directory) to the certifier CA, leaf = a signature key of the operator in the directory, in force. */
 function checkReportSignature({ token, returned, operatorKeys, now }: ReturnToCheck, verifier: CertifiedSignatureVerifier, fail: Fail): void {
   let signer;
   try {

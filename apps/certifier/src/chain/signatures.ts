@@ -1,5 +1,15 @@
 import { createHash, createPublicKey, type KeyObject, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { base64UrlDecode, base64UrlEncode, canonicalize, isCanonicalJson, JwsError, type JsonValue, verifyJws, verifyJwsDetached } from '@sigillum/crypto';
+import {
+  base64UrlDecode,
+  base64UrlEncode,
+  canonicalize,
+  isCanonicalJson,
+  JwsError,
+  type JsonValue,
+  verifyJws,
+  verifyJwsDetached,
+  type VerifyJwsOptions,
+} from '@sigillum/crypto';
 
 /** Who signed, as far as the checks below need it. */
 export interface CertifiedSigner {
@@ -25,8 +35,11 @@ export class CertificateRevokedError extends JwsError {
   }
 }
 
-/** SHA-256 (hex) of the DER of the leaf certificate a compact JWS names in its `x5c` header; null when it names none. */
-export function x5cLeafFingerprintOf(compact: unknown): string | null {
+/**
+ * SHA-256 (hex) of the DER of the signer certificate a compact JWS names: its `x5c` leaf, or its `x5t#S256` thumbprint
+ * (RFC 7515 §4.1.8: base64url of that same SHA-256); null when it names none.
+ */
+export function signerCertificateFingerprintOf(compact: unknown): string | null {
   if (typeof compact !== 'string') return null;
   let header: unknown;
   try {
@@ -35,9 +48,34 @@ export function x5cLeafFingerprintOf(compact: unknown): string | null {
     return null;
   }
   const x5c = (header as { x5c?: unknown } | null)?.x5c;
-  if (!Array.isArray(x5c) || typeof x5c[0] !== 'string' || x5c[0].length === 0) return null;
-  return createHash('sha256').update(Buffer.from(x5c[0], 'base64')).digest('hex');
+  if (Array.isArray(x5c) && typeof x5c[0] === 'string' && x5c[0].length > 0) return createHash('sha256').update(Buffer.from(x5c[0], 'base64')).digest('hex');
+  return fingerprintOfThumbprint((header as Record<string, unknown> | null)?.['x5t#S256']);
 }
+
+/** SHA-256 (hex) of the certificate a compact JWS names by `x5t#S256` only (no `x5c`): what must be resolved to verify it. */
+export function thumbprintFingerprintOf(compact: unknown): string | null {
+  if (typeof compact !== 'string') return null;
+  try {
+    const header = JSON.parse(base64UrlDecode(compact.split('.')[0], 'protected header').toString('utf8')) as Record<string, unknown> | null;
+    return header === null || typeof header !== 'object' || header.x5c !== undefined ? null : fingerprintOfThumbprint(header['x5t#S256']);
+  } catch {
+    return null;
+  }
+}
+
+/** The hex SHA-256 an `x5t#S256` thumbprint encodes (base64url, 43 characters); null when it is not one. */
+export function fingerprintOfThumbprint(thumbprint: unknown): string | null {
+  if (typeof thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(thumbprint)) return null;
+  return Buffer.from(thumbprint, 'base64url').toString('hex');
+}
+
+/** Where a verifier finds the certificate a JWS names by `x5t#S256`: the certificates the CA issued, by fingerprint. */
+export interface CertificateDirectory {
+  /** The certificate (PEM) whose DER has this SHA-256 (hex), if known. */
+  certificatePemOf(fingerprint: string): string | undefined;
+}
+
+const NO_CERTIFICATES: CertificateDirectory = { certificatePemOf: () => undefined };
 
 interface CachedLeaf {
   readonly publicKey: KeyObject;
@@ -92,7 +130,8 @@ function checkEd25519(parts: CompactParts, encodedPayload: string, key: KeyObjec
 }
 
 /**
- * Verifies EdDSA JWS whose `x5c` chain must lead to one CA (the certifier's), remembering each leaf certificate
+ * Verifies EdDSA JWS whose signer certificate — carried in `x5c`, or named by `x5t#S256` and found in the directory of
+ * the certificates the CA issued — must lead to one CA (the certifier's), remembering each leaf certificate
  * once its chain verified: later signatures under the same certificate cost one Ed25519 verify, no X.509 parsing.
  * Revocation is asked on every use, cached leaf or not (a set lookup), so a certificate revoked after it was
  * cached is refused from then on: CertificateRevokedError.
@@ -105,6 +144,7 @@ export class CertifiedSignatureVerifier {
   constructor(
     readonly caCertificatePem: string,
     private readonly revocations: RevocationCheck = NOTHING_REVOKED,
+    private readonly certificates: CertificateDirectory = NO_CERTIFICATES,
     private readonly maxEntries = 4_096,
   ) {
     const ca = new X509Certificate(caCertificatePem);
@@ -117,7 +157,7 @@ export class CertifiedSignatureVerifier {
     const parts = splitCompact(compact, false);
     const cached = this.cachedLeaf(parts, at);
     if (!cached) {
-      const verified = verifyJws(compact, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
+      const verified = verifyJws(compact, this.optionsFor(parts, at));
       return this.unlessRevoked({ ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload });
     }
     this.unlessRevoked(cached);
@@ -132,7 +172,7 @@ export class CertifiedSignatureVerifier {
     const parts = splitCompact(compact, true);
     const cached = this.cachedLeaf(parts, at);
     if (!cached) {
-      const verified = verifyJwsDetached(compact, payload, { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at });
+      const verified = verifyJwsDetached(compact, payload, this.optionsFor(parts, at));
       return this.unlessRevoked({ ...this.remember(parts, verified.signerCertificatePem), payload: verified.payload });
     }
     this.unlessRevoked(cached);
@@ -154,12 +194,33 @@ export class CertifiedSignatureVerifier {
     return signer;
   }
 
-  private cachedLeaf(parts: CompactParts, at: Date): CachedLeaf | undefined {
+  /**
+   * The options of a full verification: the CA, and for a JWS naming its certificate by `x5t#S256` that certificate
+   * from the directory (an unknown thumbprint is `jws.x5t.unknown`). The chain, validity and signature are then
+   * checked by libs/crypto exactly as for an `x5c` chain.
+   */
+  private optionsFor(parts: CompactParts, at: Date): VerifyJwsOptions {
+    const options: VerifyJwsOptions = { trustedCaPem: this.caCertificatePem, expectedAlg: 'EdDSA', at };
+    if (parts.header.x5c !== undefined) return options;
+    const thumbprint = parts.header['x5t#S256'];
+    const fingerprint = fingerprintOfThumbprint(thumbprint);
+    if (fingerprint === null) throw new JwsError('jws.x5t.invalid', 'x5t#S256 must be the base64url SHA-256 (43 characters) of a DER certificate');
+    const pem = this.certificates.certificatePemOf(fingerprint);
+    if (pem === undefined) throw new JwsError('jws.x5t.unknown', `The JWS names certificate ${fingerprint} (x5t#S256), which the certifier CA never issued`);
+    return { ...options, certificates: pem };
+  }
+
+  /** The cache key of the signer certificate a JWS names: its `x5c` leaf, or its `x5t#S256` thumbprint. */
+  private leafKeyOf(parts: CompactParts): string {
     const x5c = parts.header.x5c;
-    if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string') {
-      throw new JwsError('jws.x5c.invalid', 'The JWS carries no x5c chain: its signer cannot be traced to the certifier CA');
-    }
-    const cached = this.leaves.get(x5c[0]);
+    if (Array.isArray(x5c) && x5c.length > 0 && typeof x5c[0] === 'string') return x5c[0];
+    const thumbprint = parts.header['x5t#S256'];
+    if (typeof thumbprint === 'string') return `x5t#S256:${thumbprint}`;
+    throw new JwsError('jws.x5c.invalid', 'The JWS carries neither an x5c chain nor an x5t#S256 thumbprint: its signer cannot be traced to the certifier CA');
+  }
+
+  private cachedLeaf(parts: CompactParts, at: Date): CachedLeaf | undefined {
+    const cached = this.leaves.get(this.leafKeyOf(parts));
     if (!cached) return undefined;
     const moment = at.getTime();
     if (moment < cached.from || moment >= cached.until)
@@ -168,7 +229,7 @@ export class CertifiedSignatureVerifier {
   }
 
   private remember(parts: CompactParts, signerCertificatePem: string | undefined): Omit<CertifiedSigner, 'payload'> {
-    if (!signerCertificatePem) throw new JwsError('jws.x5c.invalid', 'The JWS carries no x5c chain');
+    if (!signerCertificatePem) throw new JwsError('jws.x5c.invalid', 'The JWS names no signer certificate');
     const leaf = new X509Certificate(signerCertificatePem);
     const entry: CachedLeaf = {
       publicKey: leaf.publicKey,
@@ -179,8 +240,7 @@ export class CertifiedSignatureVerifier {
       from: Math.max(Date.parse(leaf.validFrom), this.caFrom),
       until: Math.min(Date.parse(leaf.validTo) + 1000, this.caUntil),
     };
-    const key = (parts.header.x5c as string[])[0];
-    this.leaves.set(key, entry);
+    this.leaves.set(this.leafKeyOf(parts), entry);
     if (this.leaves.size > this.maxEntries) {
       const oldest = this.leaves.keys().next().value;
       if (oldest !== undefined) this.leaves.delete(oldest);

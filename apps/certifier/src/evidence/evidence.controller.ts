@@ -3,7 +3,8 @@ import { Controller, ForbiddenException, Get, Inject, NotFoundException, Param, 
 import { Access, CurrentPrincipal, party, type Principal, staff } from '@sigillum/auth';
 import { CHAIN_CATEGORY, type ChainEvent, streamIdOf } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import type { EvidenceVerdict } from '@sigillum/evidence';
+import { type EvidenceVerdict, thumbprintsNamedByRecords } from '@sigillum/evidence';
+import { KnownCertificates } from '../certificates/known-certificates';
 import { EvidenceLog } from '../evidence-log/evidence-log';
 import type { LogVerdict } from '../evidence-log/log-verdict';
 import { EvidenceService, type EvidenceView } from './evidence.service';
@@ -23,6 +24,8 @@ const unknown = (correspondenceId: string) =>
 /**
  * The evidence of a correspondence, as a court or a regulator takes it away: every record (with its own JWS when the
  * certifier signs each record, naming `signingCertificate` by x5t#S256, which leads to `GET /ca/certificate`), and
+ * `certificates`: each operator certificate the records' quoted operator signatures name by `x5t#S256`, once, by
+ * thumbprint (PEM; they lead to the CA too), and
  * the verdict of the chain and of the evidence log on it (`GET /evidence/:id/proof` gives the inclusion proofs to
  * take away). Records hold party ids and digests, no content.
  */
@@ -32,6 +35,7 @@ export class EvidenceController {
     private readonly evidence: EvidenceService,
     private readonly evidenceLog: EvidenceLog,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly certificates: KnownCertificates,
   ) {}
 
   /**
@@ -53,13 +57,33 @@ export class EvidenceController {
     }
   }
 
+  /** The operator certificates (PEM) the records' quoted signatures name by x5t#S256, by thumbprint: each once. */
+  private async certificatesNamedBy(records: readonly EvidenceView[]): Promise<Record<string, string>> {
+    const thumbprints = thumbprintsNamedByRecords(records);
+    const fingerprintOf = (thumbprint: string) => Buffer.from(thumbprint, 'base64url').toString('hex');
+    await this.certificates.ensureKnown(thumbprints.map(fingerprintOf));
+    const certificates: Record<string, string> = {};
+    for (const thumbprint of thumbprints) {
+      const pem = this.certificates.certificatePemOf(fingerprintOf(thumbprint));
+      if (pem !== undefined) certificates[thumbprint] = pem;
+    }
+    return certificates;
+  }
+
   @Get(':correspondenceId')
   @ApiOperation({ summary: 'The signed evidence records of a correspondence' })
   @Access(staff('auditor'), party())
   async list(
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
     @CurrentPrincipal() principal: Principal,
-  ): Promise<{ correspondenceId: string; caCertificate: string; signingCertificate: string; proof: string; records: EvidenceView[] }> {
+  ): Promise<{
+    correspondenceId: string;
+    caCertificate: string;
+    signingCertificate: string;
+    certificates: Record<string, string>;
+    proof: string;
+    records: EvidenceView[];
+  }> {
     await this.ensureParticipant(principal, correspondenceId);
     const records = await this.evidence.list(correspondenceId);
     if (records === undefined) throw unknown(correspondenceId);
@@ -67,6 +91,7 @@ export class EvidenceController {
       correspondenceId,
       caCertificate: '/ca/certificate',
       signingCertificate: this.evidence.signingCertificatePem,
+      certificates: await this.certificatesNamedBy(records),
       proof: `/evidence/${correspondenceId}/proof`,
       records,
     };

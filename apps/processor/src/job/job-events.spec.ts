@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { canonicalize, verifyJwsDetached } from '@sigillum/crypto';
 import { performSeal } from '../steps/seal.step';
 import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
@@ -15,7 +15,7 @@ describe('job events: acknowledgement, signed report, failure', () => {
   const at = new Date(TEST_NOW.getTime() + 1_000);
   const later = new Date(TEST_NOW.getTime() + 1_250);
 
-  it('acknowledges with the digest of the canonical token, signed detached by the operator key (x5c, directory key id)', () => {
+  it('acknowledges with the digest of the canonical token, signed detached by the operator key (certificate by x5t#S256, directory key id)', () => {
     const event = tokenAcknowledged(token, pki.signer, at);
     expect(event).toMatchObject({
       type: 'TokenAcknowledged',
@@ -31,12 +31,22 @@ describe('job events: acknowledgement, signed report, failure', () => {
       },
     });
     const payload = { tokenId: token.tokenId, tokenDigest: event.data.tokenDigest, acknowledgedAt: event.data.acknowledgedAt };
-    const verified = verifyJwsDetached(event.data.signature, payload, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at });
+    const verified = verifyJwsDetached(event.data.signature, payload, {
+      trustedCaPem: pki.ca.caCertificatePem,
+      certificates: pki.signingCertificate.certificatePem,
+      expectedAlg: 'EdDSA',
+      at,
+    });
     expect(verified.header.kid).toBe(SIGNING_KEY_ID);
-    expect(verified.signerCertificatePem).toBeDefined();
+    expect(verified.header).not.toHaveProperty('x5c');
+    expect(verified.signerCertificatePem).toBe(new X509Certificate(pki.signingCertificate.certificatePem).toString());
     expect(() =>
-      verifyJwsDetached(event.data.signature, { ...payload, acknowledgedAt: later.toISOString() }, { trustedCaPem: pki.ca.caCertificatePem, at }),
-    ).toThrow();
+      verifyJwsDetached(
+        event.data.signature,
+        { ...payload, acknowledgedAt: later.toISOString() },
+        { trustedCaPem: pki.ca.caCertificatePem, certificates: pki.signingCertificate.certificatePem, at },
+      ),
+    ).toThrow(/signature/);
   });
 
   it('returns the token with a report whose output digest is SHA-256 of the canonical output, signed detached', () => {
@@ -61,10 +71,21 @@ describe('job events: acknowledgement, signed report, failure', () => {
       keyId: SIGNING_KEY_ID,
       report,
     });
-    expect(verifyJwsDetached(event.data.signature, report, { trustedCaPem: pki.ca.caCertificatePem, expectedAlg: 'EdDSA', at: later }).payload).toEqual(report);
+    expect(
+      verifyJwsDetached(event.data.signature, report, {
+        trustedCaPem: pki.ca.caCertificatePem,
+        certificates: pki.signingCertificate.certificatePem,
+        expectedAlg: 'EdDSA',
+        at: later,
+      }).payload,
+    ).toEqual(report);
     expect(() =>
-      verifyJwsDetached(event.data.signature, { ...report, outputDigest: '0'.repeat(64) }, { trustedCaPem: pki.ca.caCertificatePem, at: later }),
-    ).toThrow();
+      verifyJwsDetached(
+        event.data.signature,
+        { ...report, outputDigest: '0'.repeat(64) },
+        { trustedCaPem: pki.ca.caCertificatePem, certificates: pki.signingCertificate.certificatePem, at: later },
+      ),
+    ).toThrow(/signature/);
   });
 
   it('records a failure with its reasons', () => {

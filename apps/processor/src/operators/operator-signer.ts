@@ -20,17 +20,22 @@ export function chainValidity(chain: readonly X509Certificate[]): { readonly not
 }
 
 /**
- * One operator's signer: its Ed25519 key, certified by the CA, signing JWS (EdDSA, `x5c` = [operator certificate,
- * CA certificate], `kid` = the directory key id) over RFC 8785 canonical JSON.
+ * One operator's signer: its Ed25519 key, certified by the CA, signing JWS (EdDSA, `kid` = the directory key id,
+ * `x5t#S256` = base64url SHA-256 of the operator certificate's DER, RFC 7515 §4.1.8) over RFC 8785 canonical JSON.
+ * The certificate is named, not carried: the certifier holds every certificate its CA issued (CertificateIssued) and
+ * resolves the thumbprint; an evidence export carries each certificate once. (`x5c` stays accepted from partners.)
  *
- * Built once per certificate: the protected header is made (and checked: the leaf certifies the key) by
+ * Built once per certificate: the protected header is made (and checked: the certificate certifies the key) by
  * `signJwsDetached` at construction, so each signature afterwards is one canonicalisation and one Ed25519 sign,
- * not a parse of the chain. The tokens are byte-for-byte what `signJws`/`signJwsDetached` would produce.
+ * not a parse of the certificate. The tokens are byte-for-byte what `signJws`/`signJwsDetached` would produce.
  */
 export class OperatorSigner {
   /** Base64url of the canonical protected header. */
   private readonly encodedHeader: string;
+  /** Standard base64 DER of [operator certificate, CA certificate]: the chain the header names by thumbprint. */
   readonly x5c: readonly string[];
+  /** base64url SHA-256 of the operator certificate's DER: the header's `x5t#S256`. */
+  readonly x5tS256: string;
   /** SHA-256 of the operator certificate's DER, hex. */
   readonly certificateFingerprint: string;
   readonly notBefore: number;
@@ -44,9 +49,10 @@ export class OperatorSigner {
     readonly keyId: string,
   ) {
     this.x5c = [base64DerOfPem(certificatePem), base64DerOfPem(caCertificatePem)];
-    this.encodedHeader = signJwsDetached({}, { privateKey, alg: 'EdDSA', x5c: this.x5c, kid: keyId }).split('.')[0];
+    this.encodedHeader = signJwsDetached({}, { privateKey, alg: 'EdDSA', x5tCertificatePem: certificatePem, kid: keyId }).split('.')[0];
     const certificate = new X509Certificate(certificatePem);
     this.certificateFingerprint = certificateFingerprintOf(certificate);
+    this.x5tS256 = createHash('sha256').update(certificate.raw).digest('base64url');
     ({ notBefore: this.notBefore, notAfter: this.notAfter } = chainValidity([certificate, new X509Certificate(caCertificatePem)]));
   }
 

@@ -1,6 +1,7 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { ShapeError } from '@sigillum/bus';
 import { type CertificationToken, type DomainEvent, type JobEvent, streamIdOf } from '@sigillum/contracts';
+import { signJwsDetached } from '@sigillum/crypto';
 import { SqliteEventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { createTestPki, OPERATOR_ID, SIGNING_KEY_ID, TEST_NOW, type TestPki, testToken } from '../testing-fixtures';
@@ -117,8 +118,11 @@ describe('partner operators over Kafka: the processor side', () => {
     keyId: SIGNING_KEY_ID,
     certificateId: CERTIFICATE_ID,
   };
+  /** A partner signs its commands its own way: a detached JWS carrying its chain in `x5c` (Sigillum's own signers name it by x5t#S256). */
+  const partnerSign = (of: TestPki, payload: unknown) =>
+    signJwsDetached(payload, { privateKey: of.signingKey.privateKey, alg: 'EdDSA', x5c: of.signer.x5c, kid: SIGNING_KEY_ID });
   const signed = <C extends PartnerCommand>(command: Omit<C, 'signature'>): C =>
-    ({ ...command, signature: pki.signer.signDetached(signedPayloadOf({ ...command, signature: '' } as C)) }) as C;
+    ({ ...command, signature: partnerSign(pki, signedPayloadOf({ ...command, signature: '' } as C)) }) as C;
   const acknowledgement = (at = clock.now()) =>
     signed<AcknowledgeCommand>({ kind: 'acknowledge', ...base, tokenDigest: canonicalDigest(token), acknowledgedAt: at.toISOString() });
   const output = {
@@ -224,7 +228,7 @@ describe('partner operators over Kafka: the processor side', () => {
     const otherCa = createTestPki();
     try {
       anchors = [pki.ca.caCertificatePem];
-      const foreign = { ...acknowledgement(), signature: otherCa.signer.signDetached(signedPayloadOf(acknowledgement())) };
+      const foreign = { ...acknowledgement(), signature: partnerSign(otherCa, signedPayloadOf(acknowledgement())) };
       expect(await refusal(jobs.handle(foreign, PARTNER, context))).toBe('signature.invalid');
     } finally {
       otherCa.cleanup();

@@ -11,8 +11,8 @@ export interface SealPayload {
 
 /**
  * `seal`: the operator's certified Ed25519 key signs the input digest. The seal is a compact JWS (EdDSA,
- * `x5c` = [operator certificate, CA]) over the canonical `{ correspondenceId, inputDigest, sealedAt }`, so anyone
- * holding the CA certificate checks it offline.
+ * `x5t#S256` naming the operator certificate) over the canonical `{ correspondenceId, inputDigest, sealedAt }`: anyone
+ * holding the CA certificate and that certificate (the certifier's, an evidence export's `certificates`) checks it offline.
  */
 export function performSeal(token: CertificationToken, signer: OperatorSigner, sealedAt: Date): SealOutput {
   const payload: SealPayload = { correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: sealedAt.toISOString() };

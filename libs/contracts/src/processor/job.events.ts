@@ -10,7 +10,10 @@ export const JOB_CATEGORY = 'job';
 export type StepOutput =
   | {
       readonly step: 'seal';
-      /** Compact JWS (EdDSA, `x5c` = operator certificate + CA) over `{ correspondenceId, inputDigest, sealedAt }`. */
+      /**
+       * Compact JWS (EdDSA, `kid` + `x5t#S256` naming the operator certificate, whose SHA-256 is `certificateFingerprint`;
+       * `x5c` = operator certificate + CA in events before and from partners) over `{ correspondenceId, inputDigest, sealedAt }`.
+       */
       readonly sealJws: string;
       readonly certificateFingerprint: string;
     }
@@ -52,7 +55,10 @@ export interface StepReport {
 
 /**
  * Receipt of a token: `signature` is a detached JWS (EdDSA, by the operator's key `keyId`) over the canonical JSON
- * `{ tokenId, tokenDigest, acknowledgedAt }`, `tokenDigest` being SHA-256 of the canonical token.
+ * `{ tokenId, tokenDigest, acknowledgedAt }`, `tokenDigest` being SHA-256 of the canonical token. Its protected header
+ * names the operator certificate by `x5t#S256` (base64url SHA-256 of the DER: CertificateIssued's certificate) with
+ * `kid` = `keyId`; partner operators' JWS, and events written before, carry `x5c` instead. The shape of the event is
+ * unchanged (a string), so its version stays 1: readers accept both, verifiers resolve either.
  */
 export type TokenAcknowledged = DomainEvent<
   'TokenAcknowledged',
@@ -68,7 +74,7 @@ export type TokenAcknowledged = DomainEvent<
   }
 >;
 
-/** The token returned with the report: `signature` is a detached JWS (EdDSA, key `keyId`) over canonicalize(report). */
+/** The token returned with the report: `signature` is a detached JWS (EdDSA, key `keyId`; header as TokenAcknowledged's) over canonicalize(report). */
 export type TokenReturned = DomainEvent<
   'TokenReturned',
   {

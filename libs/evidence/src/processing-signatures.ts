@@ -1,0 +1,143 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { base64UrlDecode, JwsError, verifyJwsDetached } from '@sigillum/crypto';
+
+/**
+ * The operators' own signatures an evidence record quotes (`processingTokens[]`: the acknowledgement of each token and
+ * the signature of its report), checked offline. Sigillum's processor names the operator certificate by `x5t#S256`
+ * (RFC 7515 §4.1.8) instead of carrying `x5c`; the evidence then travels with each certificate once, in a map by
+ * thumbprint (GET /evidence/:id `certificates`, the audit bundle's `certificates`), and the verifier resolves the
+ * thumbprint there. A signature carrying `x5c` (a partner operator, records written before) is checked with its own
+ * chain. A signature naming no certificate (`kid` only) was checked by the certifier against the directory's key and
+ * is left to the record's own proof.
+ *
+ * Checked: the certificate leads to the CA and was valid at the time signed; the acknowledgement's signature over
+ * `{ tokenId, tokenDigest, acknowledgedAt }` (all in the record). The report's signature covers the report, which the
+ * record holds by digest only: its certificate is checked, its signature is the certifier's to check (it did).
+ * Rules: `processing.certificate-unknown` (a thumbprint the certificates given do not hold), `processing.certificate-untrusted`,
+ * `processing.signature-invalid`.
+ */
+
+export interface ProcessingSignatureProblem {
+  /** Index of the record among those given. */
+  readonly index: number;
+  readonly rule: string;
+  readonly message: string;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+interface NamedCertificate {
+  readonly x5c?: readonly unknown[];
+  readonly x5t?: string;
+}
+
+function namedCertificateOf(compact: unknown): NamedCertificate | null {
+  if (typeof compact !== 'string') return null;
+  try {
+    const header = JSON.parse(base64UrlDecode(compact.split('.')[0], 'protected header').toString('utf8')) as unknown;
+    if (!isObject(header)) return null;
+    if (Array.isArray(header.x5c)) return { x5c: header.x5c };
+    if (typeof header['x5t#S256'] === 'string') return { x5t: header['x5t#S256'] };
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+function quotedSignatures(record: unknown): { entry: Json; acknowledgement: unknown; report: unknown }[] {
+  const tokens = isObject(record) && Array.isArray(record.processingTokens) ? record.processingTokens : [];
+  return tokens.filter(isObject).map((entry) => ({ entry, acknowledgement: entry.acknowledgementSignature, report: entry.reportSignature }));
+}
+
+/** The `x5t#S256` thumbprints the records' quoted operator signatures name (without `x5c`): what an export must carry. */
+export function thumbprintsNamedByRecords(records: readonly unknown[]): string[] {
+  const named = new Set<string>();
+  for (const record of records) {
+    for (const quoted of quotedSignatures(isObject(record) && isObject(record.record) ? record.record : record)) {
+      for (const signature of [quoted.acknowledgement, quoted.report]) {
+        const certificate = namedCertificateOf(signature);
+        if (certificate?.x5t !== undefined) named.add(certificate.x5t);
+      }
+    }
+  }
+  return [...named];
+}
+
+/** `x5t#S256` of a PEM certificate: base64url SHA-256 of its DER. */
+export function thumbprintOfPem(pem: string): string {
+  return createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+}
+
+const timeOf = (value: unknown): Date | null => (typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? new Date(value) : null);
+
+/**
+ * Checks the quoted operator signatures of `records` (records, or items `{ record }` as GET /evidence serves them)
+ * against the CA, resolving `x5t#S256` from `certificates` (thumbprint → PEM). Empty when all hold.
+ */
+export function verifyProcessingSignatures(
+  records: readonly unknown[],
+  caCertificatePem: string,
+  certificates: Readonly<Record<string, string>> = {},
+): ProcessingSignatureProblem[] {
+  const problems: ProcessingSignatureProblem[] = [];
+  records.forEach((item, index) => {
+    const record = isObject(item) && isObject(item.record) ? item.record : item;
+    for (const { entry, acknowledgement, report } of quotedSignatures(record)) {
+      const what = `token ${String(entry.tokenId)} (step ${String(entry.stepId)})`;
+      const fail = (rule: string, message: string) => problems.push({ index, rule, message: `${what}: ${message}` });
+      const ackPayload = { tokenId: entry.tokenId, tokenDigest: entry.tokenDigest, acknowledgedAt: entry.acknowledgedAt };
+      checkOne('acknowledgement', acknowledgement, ackPayload, timeOf(entry.acknowledgedAt), caCertificatePem, certificates, fail);
+      checkOne('report', report, undefined, timeOf(entry.returnedAt), caCertificatePem, certificates, fail);
+    }
+  });
+  return problems;
+}
+
+function checkOne(
+  what: 'acknowledgement' | 'report',
+  signature: unknown,
+  payload: unknown,
+  at: Date | null,
+  caCertificatePem: string,
+  certificates: Readonly<Record<string, string>>,
+  fail: (rule: string, message: string) => void,
+): void {
+  const named = namedCertificateOf(signature);
+  if (!named) return;
+  let pem: string | undefined;
+  if (named.x5t !== undefined) {
+    pem = Object.prototype.hasOwnProperty.call(certificates, named.x5t) ? certificates[named.x5t] : undefined;
+    if (pem === undefined) {
+      fail('processing.certificate-unknown', `the ${what} signature names certificate x5t#S256 ${named.x5t}, which the evidence does not carry`);
+      return;
+    }
+    if (thumbprintOfPem(pem) !== named.x5t) {
+      fail('processing.certificate-unknown', `the certificate given for x5t#S256 ${named.x5t} has another thumbprint`);
+      return;
+    }
+  }
+  const options = { trustedCaPem: caCertificatePem, expectedAlg: 'EdDSA' as const, at: at ?? new Date(), ...(pem ? { certificates: pem } : {}) };
+  if (payload !== undefined) {
+    try {
+      verifyJwsDetached(String(signature), payload, options);
+    } catch (error) {
+      const code = error instanceof JwsError ? error.code : 'jws.invalid';
+      const rule = /^jws\.(chain|certificate|trust-anchor)/.test(code) ? 'processing.certificate-untrusted' : 'processing.signature-invalid';
+      fail(rule, `the ${what} signature does not verify: ${code}: ${(error as Error).message}`);
+    }
+    return;
+  }
+  // The report itself is not in the record: its certificate is checked (issued by the CA, valid when returned).
+  try {
+    const leaf = pem ? new X509Certificate(pem) : new X509Certificate(Buffer.from(String(named.x5c?.[0]), 'base64'));
+    const ca = new X509Certificate(caCertificatePem);
+    const moment = (at ?? new Date()).getTime();
+    const valid = moment >= Date.parse(leaf.validFrom) && moment < Date.parse(leaf.validTo) + 1000;
+    if (!(leaf.checkIssued(ca) && leaf.verify(ca.publicKey)))
+      fail('processing.certificate-untrusted', `the ${what} signature's certificate was not issued by the CA`);
+    else if (!valid) fail('processing.certificate-untrusted', `the ${what} signature's certificate was not valid when the token was returned`);
+  } catch (error) {
+    fail('processing.certificate-untrusted', `the ${what} signature's certificate is not readable: ${(error as Error).message}`);
+  }
+}
