@@ -97,7 +97,13 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
               maxAttempts: config.consumerMaxAttempts,
               security: kafkaSecurity(eventBus),
             })
-          : new BusTransport(bus, { role: spec.role, view, maxAttempts: config.consumerMaxAttempts });
+          : new BusTransport(bus, {
+              role: spec.role,
+              view,
+              maxAttempts: config.consumerMaxAttempts,
+              // Handlers called directly, not through Nest's RPC pipeline per message (see direct-handlers.ts).
+              resolveInstance: (type) => app.get(type, { strict: false }),
+            });
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     }
   }

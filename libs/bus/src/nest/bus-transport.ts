@@ -1,8 +1,9 @@
-import { Logger } from '@nestjs/common';
+import { applyDecorators, Logger, type Type } from '@nestjs/common';
 import { BaseRpcContext, CustomTransportStrategy, EventPattern, Server } from '@nestjs/microservices';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusConsumer, EventBus } from '../event-bus.port';
+import { DeclareBusHandler, type DirectHandler, directHandlers } from './direct-handlers';
 
 /** What an `@EventPattern(topic)` handler receives with `@Ctx()`. */
 export class BusContext extends BaseRpcContext<[DeliveredMessage, string]> {
@@ -28,6 +29,12 @@ export interface BusTransportOptions {
    * as `ConsumerOptions.maxInFlight`. Default: the bus's (embedded: 16). Handlers are not serialised here.
    */
   readonly maxInFlight?: number;
+  /**
+   * The application's instance of a controller class (`(type) => app.get(type, { strict: false })`): with it, handlers
+   * are called directly, not through Nest's RPC pipeline (see direct-handlers.ts for why that is the same, and which
+   * handlers keep the pipeline). Without it, every message goes through the pipeline.
+   */
+  readonly resolveInstance?: (type: Type<unknown>) => unknown;
 }
 
 /** Transport id of a role: handlers declared with `@RoleEventPattern(role, topic)` are served only by it. */
@@ -51,7 +58,8 @@ export const roleViewGroup = (role: string, instanceId?: string): string =>
  * the role's instances share the group `sigillum.<role>`, so each event is handled by one instance (the one that owns
  * its partition). Use it for handlers whose effect is shared: appending events, sending, calling out.
  */
-export const RoleEventPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleTransportId(role));
+export const RoleEventPattern = (role: string, topic: string): MethodDecorator =>
+  applyDecorators(EventPattern(topic, roleTransportId(role)), DeclareBusHandler(roleTransportId(role), topic));
 
 /**
  * `@EventPattern(topic)` for a role's LOCAL VIEW: a handler that only updates the process's own state (its local
@@ -59,7 +67,8 @@ export const RoleEventPattern = (role: string, topic: string): MethodDecorator =
  * (`sigillum.<role>.view.<instanceId>` on Kafka, from the beginning for a new instance; `sigillum.<role>.view` on
  * the embedded bus). A handler that appends events or has any other shared effect is work: `@RoleEventPattern`.
  */
-export const RoleViewPattern = (role: string, topic: string): MethodDecorator => EventPattern(topic, roleViewTransportId(role));
+export const RoleViewPattern = (role: string, topic: string): MethodDecorator =>
+  applyDecorators(EventPattern(topic, roleViewTransportId(role)), DeclareBusHandler(roleViewTransportId(role), topic));
 
 /**
  * Serves `@EventPattern(topic)` handlers from the EventBus port: the embedded mode's transport (the apps
@@ -73,6 +82,8 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   private readonly log = new Logger(BusTransport.name);
   /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
   private readonly routes = new Map<string, string>();
+  /** The handlers called directly, by topic (the others go through Nest's pipeline). */
+  private direct = new Map<string, DirectHandler>();
 
   constructor(
     private readonly bus: EventBus,
@@ -90,6 +101,17 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     const topics = [...this.getHandlers().keys()];
     if (topics.length === 0) return callback();
     try {
+      const resolve = this.options.resolveInstance;
+      if (resolve) {
+        const chainLength = (topic: string) => {
+          let count = 0;
+          for (let handler = this.handlerFor(topic); handler; handler = handler.next ?? null) count += 1;
+          return count;
+        };
+        this.direct = directHandlers(this.transportId as symbol, topics, resolve, chainLength, (topic, why) =>
+          this.log.log(`Group ${this.group}: ${topic} through Nest's pipeline (${why})`),
+        );
+      }
       this.consumer = await this.bus.consume({
         group: this.group,
         topics,
@@ -115,6 +137,8 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   }
 
   private async dispatch(message: DeliveredMessage): Promise<void> {
+    const direct = this.direct.get(message.topic);
+    if (direct) return direct(message, () => new BusContext([message, this.group]));
     const handler = this.handlerFor(message.topic);
     if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic}`);
     const result = await handler(message, new BusContext([message, this.group]));
