@@ -45,6 +45,7 @@ import { BATCH, countSignatures, cryptoCeiling, cryptoPerDelivery, rawBatchedIns
 import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { type CryptoCounts, cryptoCounts, cryptoCountsSince } from '../common/crypto-count';
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
+import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
 import {
   BenchError,
   integerSetting,
@@ -101,6 +102,8 @@ interface RunResult {
   readonly signatures: { ed25519: number; rsa: number };
   /** node:crypto signatures and verifications by key type, counted over the timed phase. */
   readonly counted: CryptoCounts;
+  /** SQLite commits and statements of the main thread, over the timed phase. */
+  readonly sqlite: SqliteCounts;
   readonly busKind: string;
   readonly storeKind: string;
   readonly dataDir: string;
@@ -145,6 +148,7 @@ async function runOnce(
     const latencies: number[] = [];
     const progress = new Progress('delivered', deliveries);
     const cryptoBefore = cryptoCounts();
+    const sqliteBefore = sqliteCounts();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const sending = sendAll(client, prepared, watch, settings.concurrency, (elapsed) => {
@@ -155,6 +159,7 @@ async function runOnce(
     const elapsedMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
     const counted = cryptoCountsSince(cryptoBefore);
+    const sqlite = sqliteCountsSince(sqliteBefore);
     await stopProfiles();
     // Let the evidence of the last deliveries (and a checkpoint of the evidence log) land before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -169,6 +174,7 @@ async function runOnce(
       events,
       signatures: countSignatures(events.map((e) => e.event.data)),
       counted,
+      sqlite,
       busKind: config.eventBus.kind,
       storeKind: config.eventStore.kind,
       dataDir,
@@ -278,6 +284,10 @@ async function main(): Promise<number> {
       .join(', ');
     notes.push(
       `per run: ${deliveriesPerSecond.toFixed(1)} deliveries/s, p50 ${mainDist.p50.toFixed(0)} ms, p99 ${mainDist.p99.toFixed(0)} ms, ${after.cpuMsPerDelivery.toFixed(1)} ms of process CPU per delivery, ${perDelivery.toFixed(1)} events and ${(edPerDelivery + rsaPerDelivery).toFixed(2)} signatures per delivery, ${formatRatio(ceilingRatio)} the ceiling`,
+    );
+    const sq = after.sqlite;
+    notes.push(
+      `SQLite per delivery (main thread, timed phase): ${(sq.commits / settings.deliveries).toFixed(1)} commits taking ${(sq.commitMs / settings.deliveries).toFixed(2)} ms, ${(sq.statements / settings.deliveries).toFixed(0)} statements; ${formatInt(bytesOf(after.events) / settings.deliveries)} bytes of event data (JSON of the events' data)`,
     );
     notes.push(
       `signatures per delivery (in its events): ${edPerDelivery.toFixed(1)} Ed25519, ${rsaPerDelivery.toFixed(2)} RSA-2048 (RFC 3161; checkpoint notes and their time-stamps are shared by every delivery of their second)`,

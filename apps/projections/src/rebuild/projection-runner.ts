@@ -93,6 +93,9 @@ export async function replayLog(
   return { eventsRead, applied, poison, lastPosition: last === undefined ? null : last.toString() };
 }
 
+/** What became of one live message of a batch. */
+type Outcome = { readonly applied: boolean } | { readonly error: unknown };
+
 interface PageCounts {
   readonly read: number;
   readonly done: number;
@@ -190,19 +193,9 @@ export class ProjectionRunner {
   private async flush(): Promise<void> {
     if (this.rebuilding) await this.rebuilding.catch(() => undefined);
     const batch = this.pending.splice(0, this.pending.length);
-    const outcomes: ({ applied: boolean } | { error: unknown })[] = [];
+    let outcomes: Outcome[];
     try {
-      this.db
-        .transaction(() => {
-          for (const { message } of batch) {
-            try {
-              outcomes.push({ applied: this.projector.handle(message) }); // a savepoint inside this transaction
-            } catch (error) {
-              outcomes.push({ error });
-            }
-          }
-        })
-        .immediate(); // write lock first, as for a replayed page (see replayLog)
+      outcomes = this.applyBatch(batch.map(({ message }) => message));
     } catch (error) {
       // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
       for (const { reject } of batch) reject(error);
@@ -213,6 +206,29 @@ export class ProjectionRunner {
       if ('error' in outcome) reject(outcome.error);
       else resolve(outcome.applied);
     });
+  }
+
+  /**
+   * The batch in one transaction (write lock first, as for a replayed page: see replayLog), first without a savepoint
+   * per message (two statements each, most of a batch's); when a message throws, that transaction is thrown away and
+   * the batch applied again with a savepoint per message, so that only the message that throws fails.
+   */
+  private applyBatch(messages: readonly DeliveredMessage[]): Outcome[] {
+    try {
+      return this.db.transaction(() => messages.map((message): Outcome => ({ applied: this.projector.applyOnce(message) }))).immediate();
+    } catch {
+      return this.db
+        .transaction(() =>
+          messages.map((message): Outcome => {
+            try {
+              return { applied: this.projector.handle(message) }; // a savepoint inside this transaction
+            } catch (error) {
+              return { error };
+            }
+          }),
+        )
+        .immediate();
+    }
   }
 
   get isRebuilding(): boolean {

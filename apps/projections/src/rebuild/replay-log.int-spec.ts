@@ -4,7 +4,7 @@ import type { DeliveredMessage } from '@sigillum/contracts';
 import { SqliteEventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector } from '../sqlite-projector';
-import { type RebuildableProjection, replayLog } from './projection-runner';
+import { ProjectionRunner, type RebuildableProjection, replayLog } from './projection-runner';
 
 /** A projection of the `note` category: one row per event; an event whose data says `poison` is refused. */
 const notes: RebuildableProjection = {
@@ -84,5 +84,38 @@ describe('replayLog: a page applied at once, or event by event when one of its e
     const projector = new SqliteProjector(db, failing);
     await expect(replayLog(db, projector, store, failing, log, 'Rebuild')).rejects.toThrow('disk on fire');
     expect(db.prepare("SELECT count(*) FROM projection_applied WHERE name = 'failing'").pluck().get()).toBe(0);
+  });
+});
+
+describe('ProjectionRunner.handle: live messages of one tick in one transaction', () => {
+  const message = (text: string, poison = false): DeliveredMessage => ({
+    topic: 'sigillum.note.events',
+    key: 'note-1',
+    id: idOf(text),
+    type: 'NoteWritten',
+    source: 'test',
+    time: '2026-12-03T00:00:00.000Z',
+    correlationId: 'c',
+    causationId: 'c',
+    dataVersion: 1,
+    data: poison ? { text, poison } : { text },
+    partition: 0,
+    offset: text,
+  });
+
+  it('applies a batch at once, and when one message throws, fails that one alone and keeps the others', async () => {
+    const db = new Database(':memory:');
+    const runner = new ProjectionRunner(db, new SqliteEventStore(db), notes, () => new Date());
+    const clean = await Promise.all(['a', 'b'].map((text) => runner.handle(message(text))));
+    expect(clean).toEqual([true, true]);
+    const mixed = await Promise.allSettled([
+      runner.handle(message('c')),
+      runner.handle(message('d', true)),
+      runner.handle(message('e')),
+      runner.handle(message('a')),
+    ]);
+    expect(mixed.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : 'rejected'))).toEqual([true, 'rejected', true, false]);
+    expect(rows(db)).toBe('a,b,c,e');
+    expect(applied(db)).toBe(4);
   });
 });

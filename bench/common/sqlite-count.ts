@@ -1,0 +1,51 @@
+/**
+ * Counts the SQLite transactions the main thread commits through better-sqlite3 and the time their COMMIT takes
+ * (writing the transaction's pages to the WAL), by wrapping `Statement#run` in place: a string test per statement
+ * run. Outermost transactions only (`db.transaction()` nests as savepoints, which are not commits). The WAL
+ * checkpointer runs on its own thread, with its own module instance, and is not counted.
+ */
+import Database = require('better-sqlite3');
+
+export interface SqliteCounts {
+  readonly commits: number;
+  readonly commitMs: number;
+  /** Statements run (`run`, `get`, `all`), commits included. */
+  readonly statements: number;
+}
+
+let commits = 0;
+let commitNs = 0n;
+let statements = 0;
+
+const probe = new Database(':memory:');
+type Method = (...args: unknown[]) => unknown;
+const statementProto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<'run' | 'get' | 'all', Method>;
+probe.close();
+for (const name of ['get', 'all'] as const) {
+  const original = statementProto[name];
+  statementProto[name] = function (this: unknown, ...args: unknown[]) {
+    statements += 1;
+    return original.apply(this, args);
+  };
+}
+const originalRun = statementProto.run;
+statementProto.run = function (this: unknown, ...args: unknown[]) {
+  statements += 1;
+  if ((this as { source: string }).source !== 'COMMIT') return originalRun.apply(this, args);
+  const started = process.hrtime.bigint();
+  try {
+    return originalRun.apply(this, args);
+  } finally {
+    commits += 1;
+    commitNs += process.hrtime.bigint() - started;
+  }
+};
+
+export function sqliteCounts(): SqliteCounts {
+  return { commits, commitMs: Number(commitNs) / 1e6, statements };
+}
+
+export function sqliteCountsSince(before: SqliteCounts): SqliteCounts {
+  const now = sqliteCounts();
+  return { commits: now.commits - before.commits, commitMs: now.commitMs - before.commitMs, statements: now.statements - before.statements };
+}
