@@ -4,7 +4,7 @@ import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type Delive
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import type Database from 'better-sqlite3';
 import type { BusLogger } from '../bus-logger';
-import { type EmbeddedStatements, type MessageRow } from './embedded-log';
+import { type EmbeddedStatements, type MessageRow, withEventData } from './embedded-log';
 import type { LogTail } from './log-tail';
 import { TRACEPARENT_HEADER } from '../observability/trace-context';
 import { recordDeadLetter } from '../observability/bus-metrics';
@@ -178,7 +178,7 @@ export class EmbeddedConsumer implements BusConsumer {
     const fromTail = this.bus.tail.read(this.topics, this.readPositions, limit);
     if (fromTail) return fromTail;
     const read = () => this.topics.flatMap((topic) => this.bus.statements.page.all(topic, this.readPositions.get(topic) ?? 0, limit) as MessageRow[]);
-    const rows = this.topics.length === 1 ? read() : this.bus.database.transaction(read)();
+    const rows = withEventData(this.bus.database, this.topics.length === 1 ? read() : this.bus.database.transaction(read)());
     return this.topics.length === 1 ? rows : rows.sort((a, b) => a.offset - b.offset).slice(0, limit);
   }
 
@@ -316,7 +316,21 @@ export class EmbeddedConsumer implements BusConsumer {
     try {
       this.bus.database
         .transaction(() => {
-          const result = this.bus.statements.insertDeadLetter.run(deadLetterTopic, headersText, this.options.group, row.offset);
+          // The row as read, with its data (a dead letter keeps its own copy, also of a message that referred to its event).
+          const result = this.bus.statements.insert.run(
+            deadLetterTopic,
+            row.key,
+            row.message_id,
+            row.type,
+            row.source,
+            row.time,
+            row.correlation_id,
+            row.causation_id,
+            row.data_version,
+            row.data,
+            headersText,
+            this.options.group,
+          );
           if (result.changes > 0) inserted = Number(result.lastInsertRowid);
           for (const [topic, offset] of toWrite) this.bus.statements.saveCheckpoint.run(this.options.group, topic, offset);
         })
@@ -327,7 +341,8 @@ export class EmbeddedConsumer implements BusConsumer {
     }
     // The dead letter as the log now holds it, for this process's consumers of the dead-letter topic.
     if (inserted !== undefined) {
-      this.bus.committed([{ ...row, offset: inserted, topic: deadLetterTopic, headers: headersText, dlq_group: this.options.group }], inserted - 1, inserted);
+      const deadLetter = { ...row, offset: inserted, topic: deadLetterTopic, headers: headersText, dlq_group: this.options.group, event_position: null };
+      this.bus.committed([deadLetter], inserted - 1, inserted);
     }
     this.window.splice(0, advanced.count);
     for (const [topic, offset] of advanced.offsets) this.checkpoints.set(topic, offset);

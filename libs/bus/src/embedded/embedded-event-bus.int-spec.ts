@@ -256,7 +256,7 @@ describe('EmbeddedEventBus', () => {
       const versions = db.prepare('SELECT component, version FROM schema_versions ORDER BY component').all();
       expect(versions).toEqual(
         expect.arrayContaining([
-          { component: 'bus', version: 3 },
+          { component: 'bus', version: 4 },
           { component: 'eventstore', version: 1 },
         ]),
       );

@@ -6,7 +6,7 @@ import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer';
-import { prepareStatements, type EmbeddedStatements, type MessageRow } from './embedded-log';
+import { hasEventsTable, prepareReferencingInsert, prepareStatements, type EmbeddedStatements, type MessageRow } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
 import { DEFAULT_LOG_TAIL, LogTail, type LogTailLimits } from './log-tail';
@@ -118,7 +118,11 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   private closed = false;
   /** @internal for EmbeddedConsumer */
   readonly statements: EmbeddedStatements;
-  private readonly insertBatch: Database.Transaction<(messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => Appended>;
+  private readonly insertBatch: Database.Transaction<
+    (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) => Appended
+  >;
+  /** The insert of a message that refers to its event (see publishInTransaction), once the file has the store's table. */
+  private referencingInsert?: Database.Statement;
 
   constructor(options: EmbeddedEventBusOptions | Database.Database) {
     const { db, ...tuning } = 'prepare' in options ? { db: options } : options;
@@ -136,56 +140,78 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     this.statements = prepareStatements(db);
     const memoryTail = tuning.memoryTail === false ? { rows: 0 } : tuning.memoryTail;
     this.shared.logTail ??= new LogTail(db, { ...DEFAULT_LOG_TAIL, ...memoryTail });
-    this.insertBatch = db.transaction((messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void) => {
-      const rows: MessageRow[] = [];
-      let firstSkipped = false;
-      let lastSkipped = false;
-      messages.forEach((message, index) => {
-        // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
-        const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
-        const result = this.statements.insert.run(
-          message.topic,
-          message.key,
-          message.id,
-          message.type,
-          message.source,
-          message.time,
-          message.correlationId,
-          message.causationId,
-          message.dataVersion,
-          data[index],
-          headers,
-          '',
-        );
-        lastSkipped = result.changes === 0;
-        if (lastSkipped) {
-          firstSkipped ||= index === 0;
-          return;
-        }
-        // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
-        rows.push({
-          offset: Number(result.lastInsertRowid),
-          topic: message.topic,
-          key: message.key,
-          message_id: message.id,
-          type: message.type,
-          source: message.source,
-          time: message.time,
-          correlation_id: message.correlationId,
-          causation_id: message.causationId,
-          data_version: message.dataVersion,
-          data: data[index],
-          headers,
-          dlq_group: '',
+    this.insertBatch = db.transaction(
+      (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) => {
+        const rows: MessageRow[] = [];
+        let firstSkipped = false;
+        let lastSkipped = false;
+        const referencing = positions && this.referencing();
+        messages.forEach((message, index) => {
+          // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
+          const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
+          // A relayed event this file's store holds: the row refers to it (no second copy of its data); else the data.
+          let referenced = referencing?.run(
+            message.topic,
+            message.key,
+            message.id,
+            message.type,
+            message.source,
+            message.time,
+            message.correlationId,
+            message.causationId,
+            message.dataVersion,
+            headers,
+            positions![index],
+            message.id,
+          );
+          if (referenced && referenced.changes === 0) referenced = undefined; // not this file's event (or already published: skipped below too)
+          const result =
+            referenced ??
+            this.statements.insert.run(
+              message.topic,
+              message.key,
+              message.id,
+              message.type,
+              message.source,
+              message.time,
+              message.correlationId,
+              message.causationId,
+              message.dataVersion,
+              data[index],
+              headers,
+              '',
+            );
+          lastSkipped = result.changes === 0;
+          if (lastSkipped) {
+            firstSkipped ||= index === 0;
+            return;
+          }
+          // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
+          rows.push({
+            offset: Number(result.lastInsertRowid),
+            topic: message.topic,
+            key: message.key,
+            message_id: message.id,
+            type: message.type,
+            source: message.source,
+            time: message.time,
+            correlation_id: message.correlationId,
+            causation_id: message.causationId,
+            data_version: message.dataVersion,
+            data: data[index],
+            headers,
+            dlq_group: '',
+            event_position: referenced ? Number(positions![index]) : null,
+          });
         });
-      });
-      alsoInTransaction?.();
-      // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
-      // either end of the batch the counter itself says where the log stands (rare: republishing).
-      const before = firstSkipped ? undefined : rows[0].offset - 1;
-      const after = lastSkipped ? (this.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
-      return { rows, before, after };
-    });
+        alsoInTransaction?.();
+        // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
+        // either end of the batch the counter itself says where the log stands (rare: republishing).
+        const before = firstSkipped ? undefined : rows[0].offset - 1;
+        const after = lastSkipped ? (this.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
+        return { rows, before, after };
+      },
+    );
     if (tuning.pruning !== false) {
       this.pruner = new LogPruner(
         db,
@@ -208,20 +234,33 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
    * Appends the messages and runs `alsoInTransaction` (synchronous, writing to `database` only) in the same
    * transaction: both commit or neither. The relay writes its checkpoint this way when the bus lives in the
    * file that holds it, which saves a commit per batch and makes "published" and "checkpointed" one fact.
+   * `positions`: the messages are the relayed events at these global positions of the event store; a message whose
+   * event this file's `events` table holds (same position, same id) is written as a reference to it, without a second
+   * copy of its data (its readers take the event's).
    */
-  async publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void): Promise<void> {
-    this.append(messages, alsoInTransaction);
+  async publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void, positions?: readonly bigint[]): Promise<void> {
+    this.append(messages, alsoInTransaction, positions);
   }
 
-  private append(messages: readonly BusMessage[], alsoInTransaction?: () => void): void {
+  /**
+   * The referencing insert, when the file has the event store's table (checked again until it has: the store may be
+   * made after the bus).
+   */
+  private referencing(): Database.Statement | undefined {
+    if (!this.referencingInsert && hasEventsTable(this.db)) this.referencingInsert = prepareReferencingInsert(this.db);
+    return this.referencingInsert;
+  }
+
+  private append(messages: readonly BusMessage[], alsoInTransaction?: () => void, positions?: readonly bigint[]): void {
     this.assertOpen('publish');
+    if (positions && positions.length !== messages.length) throw new TypeError('publishInTransaction: one event position per message, or none.');
     const data = serializeForPublish(messages);
     if (messages.length === 0) {
       if (alsoInTransaction) this.db.transaction(alsoInTransaction).immediate();
       return;
     }
     try {
-      const appended = this.insertBatch.immediate(messages, data, alsoInTransaction);
+      const appended = this.insertBatch.immediate(messages, data, alsoInTransaction, positions);
       this.committed(appended.rows, appended.before, appended.after);
     } catch (error) {
       throw new Error(

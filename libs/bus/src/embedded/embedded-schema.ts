@@ -50,6 +50,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE bus_subscriptions ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
   UPDATE bus_subscriptions SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
   `,
+  // 4: a message the relay copied from the event store in this very file refers to its event (`events.global_position`)
+  // instead of holding a second copy of its data: `data` is then '' and the readers take the event's (see embedded-log).
+  `
+  ALTER TABLE bus_messages ADD COLUMN event_position INTEGER NULL;
+  `,
 ];
 
 export function migrateEmbeddedBusSchema(db: Database.Database): void {

@@ -74,7 +74,8 @@ type RelayState = 'idle' | 'standby' | 'running' | 'retrying' | 'stopped';
  */
 export interface TransactionalPublisher {
   readonly database: Database.Database;
-  publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void): Promise<void>;
+  /** `positions`: each message's event's global position, so that the bus may refer to the event rather than copy it. */
+  publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void, positions?: readonly bigint[]): Promise<void>;
 }
 
 function publishesInTransactionOf(bus: EventBus, db: Database.Database): TransactionalPublisher | undefined {
@@ -89,7 +90,8 @@ function publishesInTransactionOf(bus: EventBus, db: Database.Database): Transac
  * last batch, which the embedded bus ignores (same topic and id); on Kafka the handlers are idempotent (most skip an
  * event id already applied). A publish that fails (a broker away, a producer the bus had to rebuild) is retried from
  * the checkpoint after a doubling delay, by itself.
- * When the bus is the embedded one on the checkpoint's own file, bus rows and checkpoint commit together.
+ * When the bus is the embedded one on the checkpoint's own file, bus rows and checkpoint commit together; when that file
+ * is the event store's too (the embedded default), the bus rows refer to the events instead of copying their data.
  */
 export class EventRelay {
   private readonly name: string;
@@ -313,7 +315,12 @@ export class EventRelay {
         try {
           if (this.sameFileBus) {
             // Bus rows and checkpoint in one commit (the generation cannot change within this synchronous transaction).
-            await this.sameFileBus.publishInTransaction(messages, () => this.saveCheckpoint.run(this.name, last.toString()));
+            // With the events' positions: where the store is this file too, the bus rows refer to the events instead of copying them.
+            await this.sameFileBus.publishInTransaction(
+              messages,
+              () => this.saveCheckpoint.run(this.name, last.toString()),
+              batch.map((event) => event.globalPosition),
+            );
           } else {
             await this.options.bus.publish(messages);
           }
