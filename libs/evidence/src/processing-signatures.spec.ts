@@ -49,6 +49,14 @@ const rules = (problems: readonly { rule: string }[]) => problems.map((problem) 
 describe('the operators signatures evidence quotes, offline', () => {
   it('resolves x5t#S256 from the certificates carried once, and checks the acknowledgement and the certificates to the CA', () => {
     const records = [recordWith('x5t'), recordWith('x5t')];
+    // A later record quotes the same entries again: checked once, the verdict given to each record quoting them.
+    const again = recordWith('x5t');
+    again.record.processingTokens[0].tokenDigest = 'c'.repeat(64);
+    const problems = verifyProcessingSignatures([again, again], ca.caCertificatePem, { [thumbprintOfPem(certificatePem)]: certificatePem });
+    expect(problems.map((problem) => [problem.index, problem.rule])).toEqual([
+      [0, 'processing.signature-invalid'],
+      [1, 'processing.signature-invalid'],
+    ]);
     const thumbprint = thumbprintOfPem(certificatePem);
     expect(thumbprintsNamedByRecords(records)).toEqual([thumbprint]);
     expect(verifyProcessingSignatures(records, ca.caCertificatePem, { [thumbprint]: certificatePem })).toEqual([]);
@@ -60,6 +68,8 @@ describe('the operators signatures evidence quotes, offline', () => {
     expect(problems[0]).toMatchObject({ index: 0, message: expect.stringContaining(thumbprintOfPem(certificatePem)) });
     const swapped = verifyProcessingSignatures([recordWith('x5t')], ca.caCertificatePem, { [thumbprintOfPem(certificatePem)]: foreignPem });
     expect(rules(swapped)).toEqual(['processing.certificate-unknown', 'processing.certificate-unknown']);
+    const garbage = verifyProcessingSignatures([recordWith('x5t')], ca.caCertificatePem, { [thumbprintOfPem(certificatePem)]: 'not a certificate' });
+    expect(rules(garbage)).toEqual(['processing.certificate-unknown', 'processing.certificate-unknown']);
   });
 
   it('processing.certificate-untrusted and processing.signature-invalid: another CA, or an acknowledgement altered', () => {

@@ -81,17 +81,51 @@ export function verifyProcessingSignatures(
   certificates: Readonly<Record<string, string>> = {},
 ): ProcessingSignatureProblem[] {
   const problems: ProcessingSignatureProblem[] = [];
+  // Each later record of a chain quotes the steps before it again: a quoted entry is checked once, its verdict reused.
+  const verdicts = new Map<string, readonly { rule: string; message: string }[]>();
   records.forEach((item, index) => {
     const record = isObject(item) && isObject(item.record) ? item.record : item;
     for (const { entry, acknowledgement, report } of quotedSignatures(record)) {
-      const what = `token ${String(entry.tokenId)} (step ${String(entry.stepId)})`;
-      const fail = (rule: string, message: string) => problems.push({ index, rule, message: `${what}: ${message}` });
       const ackPayload = { tokenId: entry.tokenId, tokenDigest: entry.tokenDigest, acknowledgedAt: entry.acknowledgedAt };
-      checkOne('acknowledgement', acknowledgement, ackPayload, timeOf(entry.acknowledgedAt), caCertificatePem, certificates, fail);
-      checkOne('report', report, undefined, timeOf(entry.returnedAt), caCertificatePem, certificates, fail);
+      const key = JSON.stringify([acknowledgement, report, ackPayload, entry.returnedAt, entry.stepId]);
+      let verdict = verdicts.get(key);
+      if (verdict === undefined) {
+        const found: { rule: string; message: string }[] = [];
+        const what = `token ${String(entry.tokenId)} (step ${String(entry.stepId)})`;
+        const fail = (rule: string, message: string) => found.push({ rule, message: `${what}: ${message}` });
+        checkOne('acknowledgement', acknowledgement, ackPayload, timeOf(entry.acknowledgedAt), caCertificatePem, certificates, fail);
+        checkOne('report', report, undefined, timeOf(entry.returnedAt), caCertificatePem, certificates, fail);
+        verdicts.set(key, (verdict = found));
+      }
+      for (const problem of verdict) problems.push({ index, ...problem });
     }
   });
   return problems;
+}
+
+/** Whether `ca` issued `leaf` (its name and its signature), asked once per pair. */
+const issuance = new Map<string, boolean>();
+function issuedBy(leaf: X509Certificate, ca: X509Certificate): boolean {
+  const key = `${leaf.fingerprint256}|${ca.fingerprint256}`;
+  let issued = issuance.get(key);
+  if (issued === undefined) {
+    issued = leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
+    if (issuance.size >= 256) issuance.clear();
+    issuance.set(key, issued);
+  }
+  return issued;
+}
+
+/** Parsed certificates by PEM or DER text (a bundle names a few operator certificates many times). */
+const parsedCertificates = new Map<string, X509Certificate>();
+function certificateOf(text: string, der: boolean): X509Certificate {
+  let certificate = parsedCertificates.get(text);
+  if (!certificate) {
+    certificate = new X509Certificate(der ? Buffer.from(text, 'base64') : text);
+    if (parsedCertificates.size >= 256) parsedCertificates.clear();
+    parsedCertificates.set(text, certificate);
+  }
+  return certificate;
 }
 
 function checkOne(
@@ -112,8 +146,14 @@ function checkOne(
       fail('processing.certificate-unknown', `the ${what} signature names certificate x5t#S256 ${named.x5t}, which the evidence does not carry`);
       return;
     }
-    if (thumbprintOfPem(pem) !== named.x5t) {
-      fail('processing.certificate-unknown', `the certificate given for x5t#S256 ${named.x5t} has another thumbprint`);
+    let thumbprint: string | null = null;
+    try {
+      thumbprint = createHash('sha256').update(certificateOf(pem, false).raw).digest('base64url');
+    } catch {
+      thumbprint = null;
+    }
+    if (thumbprint !== named.x5t) {
+      fail('processing.certificate-unknown', `the certificate given for x5t#S256 ${named.x5t} is not readable or has another thumbprint`);
       return;
     }
   }
@@ -130,12 +170,11 @@ function checkOne(
   }
   // The report itself is not in the record: its certificate is checked (issued by the CA, valid when returned).
   try {
-    const leaf = pem ? new X509Certificate(pem) : new X509Certificate(Buffer.from(String(named.x5c?.[0]), 'base64'));
-    const ca = new X509Certificate(caCertificatePem);
+    const leaf = pem ? certificateOf(pem, false) : certificateOf(String(named.x5c?.[0]), true);
+    const ca = certificateOf(caCertificatePem, false);
     const moment = (at ?? new Date()).getTime();
     const valid = moment >= Date.parse(leaf.validFrom) && moment < Date.parse(leaf.validTo) + 1000;
-    if (!(leaf.checkIssued(ca) && leaf.verify(ca.publicKey)))
-      fail('processing.certificate-untrusted', `the ${what} signature's certificate was not issued by the CA`);
+    if (!issuedBy(leaf, ca)) fail('processing.certificate-untrusted', `the ${what} signature's certificate was not issued by the CA`);
     else if (!valid) fail('processing.certificate-untrusted', `the ${what} signature's certificate was not valid when the token was returned`);
   } catch (error) {
     fail('processing.certificate-untrusted', `the ${what} signature's certificate is not readable: ${(error as Error).message}`);
