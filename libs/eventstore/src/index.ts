@@ -11,3 +11,4 @@ export * from './postgres/postgres-relay-lease';
 export * from './relay-lease.port';
 export { POSTGRES_SCHEMA_VERSION, migratePostgresSchema } from './postgres/migrations';
 export * from './sqlite/sqlite-projector';
+export * from './sqlite/batched-projector';

@@ -10,7 +10,7 @@ import {
   readRefusedByRecipient,
   Topics,
 } from '@sigillum/contracts';
-import { SqliteProjector } from '@sigillum/eventstore';
+import { BatchedProjector, SqliteProjector } from '@sigillum/eventstore';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { AcceptanceWindows } from './acceptance-window';
@@ -25,14 +25,15 @@ import { RecipientNotices } from './recipient-notices';
  */
 @Controller()
 export class CorrespondenceEventsConsumer {
-  private readonly projector: SqliteProjector;
+  /** The inbox/outbox read model: the messages of a tick in one transaction, acknowledged once it is committed. */
+  private readonly projector: BatchedProjector;
 
   constructor(
     @Inject(LOCAL_DB) db: Database.Database,
     private readonly windows: AcceptanceWindows,
     private readonly notices: RecipientNotices,
   ) {
-    this.projector = new SqliteProjector(db, mailboxProjection);
+    this.projector = new BatchedProjector(db, new SqliteProjector(db, mailboxProjection));
   }
 
   @RoleEventPattern('domicile', Topics.eventsOf(CORRESPONDENCE_CATEGORY))
@@ -55,6 +56,6 @@ export class CorrespondenceEventsConsumer {
       default:
         break;
     }
-    this.projector.handle(message);
+    await this.projector.handle(message);
   }
 }

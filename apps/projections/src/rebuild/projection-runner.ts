@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { PoisonMessageError } from '@sigillum/bus';
 import { type DeliveredMessage, DomainError, eventTopicForStream, messageFromRecordedEvent, streamCategory } from '@sigillum/contracts';
-import type { EventStore } from '@sigillum/eventstore';
+import { BatchedProjector, type EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector, type SqliteProjection } from '../sqlite-projector';
 import { readModelDigest } from './read-model-digest';
@@ -93,9 +93,6 @@ export async function replayLog(
   return { eventsRead, applied, poison, lastPosition: last === undefined ? null : last.toString() };
 }
 
-/** What became of one live message of a batch. */
-type Outcome = { readonly applied: boolean } | { readonly error: unknown };
-
 interface PageCounts {
   readonly read: number;
   readonly done: number;
@@ -146,6 +143,8 @@ function applyPageGuarded(db: Database.Database, messages: readonly DeliveredMes
 export class ProjectionRunner {
   private readonly log: Logger;
   private readonly projector: SqliteProjector;
+  /** Live messages, batched per tick; they wait for a running rebuild. */
+  private readonly live: BatchedProjector;
   private rebuilding: Promise<RebuildReport> | null = null;
   /** The running rebuild's progress record; null when none runs. */
   private tracker: RebuildTracker | null = null;
@@ -168,6 +167,7 @@ export class ProjectionRunner {
     const known = this.knownVersion();
     this.versionChanged = known !== undefined && known !== projection.version;
     this.projector = new SqliteProjector(db, projection);
+    this.live = new BatchedProjector(db, this.projector, () => this.rebuilding ?? undefined);
   }
 
   private knownVersion(): number | undefined {
@@ -178,57 +178,10 @@ export class ProjectionRunner {
 
   /**
    * Applies one live message once (after a running rebuild); false when it had already been applied. Messages that
-   * arrive together (the bus hands several over at once) are applied in one SQLite transaction, each in its own
-   * savepoint: a commit per batch instead of per event, and a refused message rolls back alone.
+   * arrive together (the bus hands several over at once) are applied in one SQLite transaction (see BatchedProjector).
    */
   handle(message: DeliveredMessage): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
-    });
-  }
-
-  private readonly pending: { message: DeliveredMessage; resolve: (applied: boolean) => void; reject: (error: unknown) => void }[] = [];
-
-  private async flush(): Promise<void> {
-    if (this.rebuilding) await this.rebuilding.catch(() => undefined);
-    const batch = this.pending.splice(0, this.pending.length);
-    let outcomes: Outcome[];
-    try {
-      outcomes = this.applyBatch(batch.map(({ message }) => message));
-    } catch (error) {
-      // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
-      for (const { reject } of batch) reject(error);
-      return;
-    }
-    batch.forEach(({ resolve, reject }, index) => {
-      const outcome = outcomes[index];
-      if ('error' in outcome) reject(outcome.error);
-      else resolve(outcome.applied);
-    });
-  }
-
-  /**
-   * The batch in one transaction (write lock first, as for a replayed page: see replayLog), first without a savepoint
-   * per message (two statements each, most of a batch's); when a message throws, that transaction is thrown away and
-   * the batch applied again with a savepoint per message, so that only the message that throws fails.
-   */
-  private applyBatch(messages: readonly DeliveredMessage[]): Outcome[] {
-    try {
-      return this.db.transaction(() => messages.map((message): Outcome => ({ applied: this.projector.applyOnce(message) }))).immediate();
-    } catch {
-      return this.db
-        .transaction(() =>
-          messages.map((message): Outcome => {
-            try {
-              return { applied: this.projector.handle(message) }; // a savepoint inside this transaction
-            } catch (error) {
-              return { error };
-            }
-          }),
-        )
-        .immediate();
-    }
+    return this.live.handle(message);
   }
 
   get isRebuilding(): boolean {

@@ -1,0 +1,79 @@
+import type { DeliveredMessage } from '@sigillum/contracts';
+import type Database from 'better-sqlite3';
+import type { SqliteProjector } from './sqlite-projector';
+
+/** What became of one message of a batch. */
+type Outcome = { readonly applied: boolean } | { readonly error: unknown };
+
+interface Pending {
+  readonly message: DeliveredMessage;
+  readonly resolve: (applied: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * A projector's messages that arrive together (the bus hands a group several at once) applied in one SQLite
+ * transaction: a commit per batch instead of per message. `handle` resolves once the batch is committed, so a
+ * consumer that awaits it acknowledges only what is durable. The batch is applied first without a savepoint per
+ * message (two statements each, most of a batch's); when a message throws, that transaction is thrown away and the
+ * batch applied again with a savepoint per message, so that only the message that throws fails.
+ */
+export class BatchedProjector {
+  private readonly pending: Pending[] = [];
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly projector: SqliteProjector,
+    /** Awaited before each batch (a running rebuild of the read model, which live messages wait for). */
+    private readonly before?: () => Promise<unknown> | undefined,
+  ) {}
+
+  /** Applies the message once, with the others of its tick; false when it had already been applied. */
+  handle(message: DeliveredMessage): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const waiting = this.before?.();
+    if (waiting) await waiting.catch(() => undefined);
+    const batch = this.pending.splice(0, this.pending.length);
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.apply(batch.map(({ message }) => message));
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, index) => {
+      const outcome = outcomes[index];
+      if ('error' in outcome) reject(outcome.error);
+      else resolve(outcome.applied);
+    });
+  }
+
+  /**
+   * IMMEDIATE: the write lock first (it reads before it writes, and upgrading a read snapshot to a write fails at once
+   * when the WAL checkpointer reset the WAL in between).
+   */
+  private apply(messages: readonly DeliveredMessage[]): Outcome[] {
+    try {
+      return this.db.transaction(() => messages.map((message): Outcome => ({ applied: this.projector.applyOnce(message) }))).immediate();
+    } catch {
+      return this.db
+        .transaction(() =>
+          messages.map((message): Outcome => {
+            try {
+              return { applied: this.projector.handle(message) }; // a savepoint inside this transaction
+            } catch (error) {
+              return { error };
+            }
+          }),
+        )
+        .immediate();
+    }
+  }
+}
