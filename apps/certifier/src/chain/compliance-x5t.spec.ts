@@ -169,6 +169,16 @@ describe('returns naming the operator certificate by x5t#S256', () => {
     expect(rules(altered)).toContain('signature.invalid');
   });
 
+  it('a header with both x5t#S256 and a malformed x5c is judged by its x5c, cached certificate or not', () => {
+    const token = tokenFor('deliver');
+    const { returned } = compliantReturn(token, operator, recipients, 4_000);
+    expect(() => verifier.verifyDetached(returned.signature, returned.report, now)).not.toThrow();
+    const header = JSON.parse(Buffer.from(returned.signature.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
+    const encoded = Buffer.from(JSON.stringify({ ...header, x5c: 'not a chain' })).toString('base64url');
+    const [, , signature] = returned.signature.split('.');
+    expect(() => verifier.verifyDetached(`${encoded}..${signature}`, returned.report, now)).toThrow(expect.objectContaining({ code: 'jws.x5c.invalid' }));
+  });
+
   it('certificate.revoked: acknowledgement, report and seal under a certificate the CA revoked, cached or not', () => {
     expect(check('seal')).toEqual([]);
     revoked.add(fingerprintOf(operator.certificatePem));

@@ -213,7 +213,11 @@ export class CertifiedSignatureVerifier {
   /** The cache key of the signer certificate a JWS names: its `x5c` leaf, or its `x5t#S256` thumbprint. */
   private leafKeyOf(parts: CompactParts): string {
     const x5c = parts.header.x5c;
-    if (Array.isArray(x5c) && x5c.length > 0 && typeof x5c[0] === 'string') return x5c[0];
+    if (x5c !== undefined) {
+      // A header with an x5c is judged by it, as the full verification does (a malformed one is refused, not skipped).
+      if (Array.isArray(x5c) && x5c.length > 0 && typeof x5c[0] === 'string') return x5c[0];
+      throw new JwsError('jws.x5c.invalid', 'The x5c header must be a non-empty array of base64 DER certificates');
+    }
     const thumbprint = parts.header['x5t#S256'];
     if (typeof thumbprint === 'string') return `x5t#S256:${thumbprint}`;
     throw new JwsError('jws.x5c.invalid', 'The JWS carries neither an x5c chain nor an x5t#S256 thumbprint: its signer cannot be traced to the certifier CA');
