@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
 import { type CompletenessStatement, parseCompleteness, verifyEvidenceChain, verifyProcessingSignatures } from '@sigillum/evidence';
-import { type Checkpoint, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey, verifyInclusion } from '@sigillum/tlog';
+import { type Checkpoint, InclusionVerifier, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
 import type { Bundle, BundleCorrespondence, BundleRecord } from './bundle';
 import { canonicalJson } from './jcs';
 
@@ -106,6 +106,11 @@ type ProblemSink = (correspondenceId: string | null, record: Pick<BundleRecord, 
 /** What checking one checkpoint found: its parsed form, or why its signature failed; its time-stamp's time, or why it failed. */
 interface CheckpointCheck {
   readonly checkpoint: Checkpoint | null;
+  /**
+   * The inclusion proofs against it, checked by one verifier for every correspondence using the checkpoint: records
+   * appended together are neighbouring leaves, and a proof is hashed only up to a node another one proved.
+   */
+  readonly inclusion: InclusionVerifier | null;
   readonly signatureError: string | null;
   readonly genTime: Date | null;
   readonly timeStampError: string | null;
@@ -138,12 +143,13 @@ class CheckpointChecks {
     } catch (error) {
       signatureError = (error as Error).message;
     }
-    if (!timeStampToken) return { checkpoint, signatureError, genTime: null, timeStampError: null };
+    const inclusion = checkpoint ? new InclusionVerifier(checkpoint.size, checkpoint.rootHash) : null;
+    if (!timeStampToken) return { checkpoint, inclusion, signatureError, genTime: null, timeStampError: null };
     try {
       const info = verifyTimeStampToken(Buffer.from(timeStampToken, 'base64'), { data: Buffer.from(note, 'utf8'), trustedCaPem: this.caPem });
-      return { checkpoint, signatureError, genTime: info.genTime, timeStampError: null };
+      return { checkpoint, inclusion, signatureError, genTime: info.genTime, timeStampError: null };
     } catch (error) {
-      return { checkpoint, signatureError, genTime: null, timeStampError: (error as Error).message };
+      return { checkpoint, inclusion, signatureError, genTime: null, timeStampError: (error as Error).message };
     }
   }
 }
@@ -168,11 +174,13 @@ function verifyCorrespondence(
 
   // The checkpoint: signed by the log key, well-formed, time-stamped by the CA's TSA when the server does so.
   let checkpoint: Checkpoint | null = null;
+  let inclusion: InclusionVerifier | null = null;
   if (!item.checkpoint || typeof item.checkpoint.note !== 'string') {
     problem(id, null, 'checkpoint.missing', 'the bundle carries no signed checkpoint for this correspondence: its records are not proven in the log');
   } else if (verifier) {
     const checked = checkpoints.check(item.checkpoint.note, item.checkpoint.timeStampToken || undefined);
     checkpoint = checked.checkpoint;
+    inclusion = checked.inclusion;
     if (checked.signatureError !== null) {
       problem(id, null, 'checkpoint.signature', `the checkpoint does not verify under ${keyIdOf(verifier)}: ${checked.signatureError}`);
     } else if (checkpoint && checkpoint.origin !== verifier.name) {
@@ -218,7 +226,7 @@ function verifyCorrespondence(
       problem(id, record, 'inclusion.missing', 'no leaf index or inclusion proof: the checkpoint does not cover this record');
       continue;
     }
-    if (!checkpoint || !entry) continue;
+    if (!checkpoint || !inclusion || !entry) continue;
     if (!Number.isSafeInteger(record.leafIndex) || record.leafIndex < 0 || record.leafIndex >= checkpoint.size) {
       problem(
         id,
@@ -229,7 +237,7 @@ function verifyCorrespondence(
       continue;
     }
     const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
-    if (!verifyInclusion(record.leafIndex, checkpoint.size, leafHash(entry), proof, checkpoint.rootHash)) {
+    if (!inclusion.verify(record.leafIndex, leafHash(entry), proof)) {
       problem(
         id,
         record,
