@@ -1,11 +1,13 @@
 /**
  * Where the offline verifier's time goes, measured by doing its steps again one kind at a time over the same bundle
  * with the same functions (scripts/audit/verify.ts): canonical JSON, SHA-256 (record digest and leaf hash), the
- * signed notes (checkpoint, completeness statement), the RFC 3161 tokens of the checkpoints, the inclusion proofs.
+ * signed notes (checkpoint, completeness statement), the RFC 3161 tokens of the checkpoints, the inclusion proofs, the
+ * operator signatures the records quote.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
+import { verifyProcessingSignatures } from '@sigillum/evidence';
 import { InclusionVerifier, leafHash, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
 import type { Bundle } from '../../scripts/audit/bundle';
 import { canonicalJson } from '../../scripts/audit/jcs';
@@ -16,6 +18,7 @@ export interface Split {
   readonly noteSignaturesMs: number;
   readonly timeStampTokensMs: number;
   readonly inclusionProofsMs: number;
+  readonly processingSignaturesMs: number;
   readonly notes: number;
   readonly tokens: number;
 }
@@ -42,13 +45,18 @@ export function splitOf(bundle: Bundle): Split {
       leaves.push(leafHash(entry));
     }
   });
+  // As the verifier does: each distinct checkpoint (note + time-stamp) once, each correspondence's completeness statement.
+  const distinct = new Map<string, { note: string; timeStampToken?: string }>();
+  for (const item of bundle.correspondences) {
+    if (item.checkpoint) distinct.set(`${item.checkpoint.note}\u0000${item.checkpoint.timeStampToken ?? ''}`, item.checkpoint);
+  }
   let notes = 0;
   const noteSignaturesMs = timed(() => {
+    for (const checkpoint of distinct.values()) {
+      parseCheckpoint(openNote(checkpoint.note, [verifier]).text);
+      notes += 1;
+    }
     for (const item of bundle.correspondences) {
-      if (item.checkpoint) {
-        parseCheckpoint(openNote(item.checkpoint.note, [verifier]).text);
-        notes += 1;
-      }
       if (item.completeness) {
         openNote(item.completeness, [verifier]);
         notes += 1;
@@ -57,10 +65,10 @@ export function splitOf(bundle: Bundle): Split {
   });
   let tokens = 0;
   const timeStampTokensMs = timed(() => {
-    for (const item of bundle.correspondences) {
-      if (!item.checkpoint?.timeStampToken) continue;
-      verifyTimeStampToken(Buffer.from(item.checkpoint.timeStampToken, 'base64'), {
-        data: Buffer.from(item.checkpoint.note, 'utf8'),
+    for (const checkpoint of distinct.values()) {
+      if (!checkpoint.timeStampToken) continue;
+      verifyTimeStampToken(Buffer.from(checkpoint.timeStampToken, 'base64'), {
+        data: Buffer.from(checkpoint.note, 'utf8'),
         trustedCaPem: bundle.caCertificatePem,
       });
       tokens += 1;
@@ -86,5 +94,9 @@ export function splitOf(bundle: Bundle): Split {
       }
     });
   });
-  return { canonicalJsonMs, hashingMs, noteSignaturesMs, timeStampTokensMs, inclusionProofsMs, notes, tokens };
+  // The operator signatures the records quote (acknowledgements, returns), by the certificates of the bundle.
+  const processingSignaturesMs = timed(() => {
+    for (const item of bundle.correspondences) verifyProcessingSignatures(item.records, bundle.caCertificatePem, bundle.certificates ?? {});
+  });
+  return { canonicalJsonMs, hashingMs, noteSignaturesMs, timeStampTokensMs, inclusionProofsMs, processingSignaturesMs, notes, tokens };
 }

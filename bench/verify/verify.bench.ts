@@ -153,9 +153,10 @@ async function main(): Promise<number> {
       ['read + JSON.parse of the bundle', best.parseMs],
       ['canonical JSON of the records', split.canonicalJsonMs],
       ['SHA-256 (record digests, leaf hashes)', split.hashingMs],
-      [`signed notes (${split.notes} checkpoints and completeness statements, Ed25519)`, split.noteSignaturesMs],
-      [`RFC 3161 tokens of the checkpoints (${split.tokens}, CMS + RSA + certificate path)`, split.timeStampTokensMs],
+      [`signed notes (${split.notes}: distinct checkpoints and completeness statements, Ed25519)`, split.noteSignaturesMs],
+      [`RFC 3161 tokens of the distinct checkpoints (${split.tokens}, CMS + RSA + certificate path)`, split.timeStampTokensMs],
       ['inclusion proofs', split.inclusionProofsMs],
+      ['quoted operator signatures (acknowledgements, returns; Ed25519 + certificate path)', split.processingSignaturesMs],
     ];
     const accounted = parts.reduce((sum, [, value]) => sum + value, 0);
     parts.push(['the rest (chains, completeness, report lines)', Math.max(0, best.wallMs - accounted)]);
@@ -185,6 +186,7 @@ async function main(): Promise<number> {
         notes_ms: split.noteSignaturesMs,
         hashing_ms: split.hashingMs + split.canonicalJsonMs,
         inclusion_ms: split.inclusionProofsMs,
+        processing_signatures_ms: split.processingSignaturesMs,
       })}\n`,
     );
     return 0;
