@@ -84,6 +84,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
     // Distributed: Nest's own Kafka transport (ServerKafka) serves the role's handlers; embedded: the bus port does.
     // Two servers per role: its work (@RoleEventPattern, group sigillum.<role>, shared by its instances) and its local
     // views (@RoleViewPattern, a group of this instance's own); a server without handlers starts no consumer.
+    // Handlers called directly, not through Nest's RPC pipeline per message (libs/bus/src/nest/direct-handlers.ts).
+    const resolveInstance = (type: Type<unknown>) => app.get(type, { strict: false });
     for (const view of [false, true]) {
       const strategy =
         eventBus.kind === 'kafka'
@@ -96,13 +98,13 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
               partitions: eventBus.partitions,
               maxAttempts: config.consumerMaxAttempts,
               security: kafkaSecurity(eventBus),
+              resolveInstance,
             })
           : new BusTransport(bus, {
               role: spec.role,
               view,
               maxAttempts: config.consumerMaxAttempts,
-              // Handlers called directly, not through Nest's RPC pipeline per message (see direct-handlers.ts).
-              resolveInstance: (type) => app.get(type, { strict: false }),
+              resolveInstance,
             });
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     }

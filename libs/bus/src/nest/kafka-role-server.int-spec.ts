@@ -87,7 +87,10 @@ if (!brokers) {
 
     const newRole = () => `krs${randomBytes(5).toString('hex')}`;
 
-    /** Starts a Nest microservice whose only transport is a KafkaRoleServer for `role`. */
+    /**
+     * Starts a Nest microservice whose only transport is a KafkaRoleServer for `role`; its handlers called directly, as
+     * the apps do (`resolveInstance`), unless `options.resolveInstance` is undefined (Nest's pipeline).
+     */
     async function start(
       role: string,
       topic: string,
@@ -97,7 +100,9 @@ if (!brokers) {
       const otherTopic = newTopic();
       @Module({ controllers: [consumerFor(role, topic, otherTopic, behaviour)] })
       class TestModule {}
+      let started: INestMicroservice | undefined;
       const server = new KafkaRoleServer({
+        resolveInstance: (type) => started?.get(type, { strict: false }),
         role,
         brokers: brokerList,
         clientId: 'krs-test',
@@ -108,6 +113,7 @@ if (!brokers) {
         ...options,
       });
       const app = await NestFactory.createMicroservice(TestModule, { strategy: server, logger: false });
+      started = app;
       app.useGlobalFilters(new RethrowFilter());
       apps.push(app);
       await app.listen();
@@ -132,34 +138,44 @@ if (!brokers) {
       return new Map(offsets.partitions.map((p) => [p.partition, p.offset]));
     }
 
-    it('hands the role handler the DeliveredMessage with its CloudEvents attributes, in group sigillum.<role>, on its topics only', async () => {
-      const role = newRole();
-      const topic = newTopic();
-      const received: { message: DeliveredMessage; group: string }[] = [];
-      const { server, otherTopic } = await start(role, topic, {
-        current: async (message, context) => void received.push({ message, group: context.getGroup() }),
-      });
-      expect(server.group).toBe(`sigillum.${role}`);
-      expect(server.topics).toEqual([topic]);
+    it.each([
+      ['directly', {}],
+      ["through Nest's pipeline", { resolveInstance: undefined }],
+    ])(
+      'hands the role handler (%s) the DeliveredMessage with its CloudEvents attributes, in group sigillum.<role>, on its topics only',
+      async (_how, options) => {
+        const role = newRole();
+        const topic = newTopic();
+        const received: { message: DeliveredMessage; group: string }[] = [];
+        const { server, otherTopic } = await start(
+          role,
+          topic,
+          { current: async (message, context) => void received.push({ message, group: context.getGroup() }) },
+          options,
+        );
+        expect(server.group).toBe(`sigillum.${role}`);
+        expect(server.topics).toEqual([topic]);
 
-      const message = busMessage(topic, 'note-1', 0, { data: { text: 'première ✓' }, dataVersion: 2 });
-      await bus.publish([message]);
-      await eventually(() => expect(received).toHaveLength(1), 30_000);
-      const [{ message: delivered, group }] = received;
-      expect(delivered).toEqual({ ...message, partition: expect.any(Number), offset: '0' });
-      expect(group).toBe(`sigillum.${role}`);
+        const message = busMessage(topic, 'note-1', 0, { data: { text: 'première ✓' }, dataVersion: 2 });
+        await bus.publish([message]);
+        await eventually(() => expect(received).toHaveLength(1), 30_000);
+        const [{ message: delivered, group }] = received;
+        expect(delivered).toEqual({ ...message, partition: expect.any(Number), offset: '0' });
+        expect(group).toBe(`sigillum.${role}`);
 
-      // The role's group is exactly sigillum.<role>, with our client id; Nest's "-server" group and reply topics do not exist.
-      const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
-      expect(groups).toContain(`sigillum.${role}`);
-      expect(groups).not.toContain(`sigillum.${role}-server`);
-      const [description] = (await admin.describeGroups([`sigillum.${role}`])).groups;
-      expect(description.members.map((member) => member.clientId)).toEqual([`krs-test.${role}`]);
-      const topics = await admin.listTopics();
-      expect(topics.filter((name) => name.startsWith(topic))).toEqual([topic]);
-      expect(topics).not.toContain(otherTopic);
-      await eventually(async () => expect((await committedOffsets(`sigillum.${role}`, topic)).get(delivered.partition)).toBe('1'), 10_000);
-    }, 60_000);
+        // The role's group is exactly sigillum.<role>, with our client id; Nest's "-server" group and reply topics do not exist.
+        const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+        expect(groups).toContain(`sigillum.${role}`);
+        expect(groups).not.toContain(`sigillum.${role}-server`);
+        const [description] = (await admin.describeGroups([`sigillum.${role}`])).groups;
+        expect(description.members.map((member) => member.clientId)).toEqual([`krs-test.${role}`]);
+        const topics = await admin.listTopics();
+        expect(topics.filter((name) => name.startsWith(topic))).toEqual([topic]);
+        expect(topics).not.toContain(otherTopic);
+        await eventually(async () => expect((await committedOffsets(`sigillum.${role}`, topic)).get(delivered.partition)).toBe('1'), 10_000);
+      },
+      60_000,
+    );
 
     it('retries a failing message, dead-letters it with the reason headers and goes on; poison and undecodable records go at once', async () => {
       const role = newRole();

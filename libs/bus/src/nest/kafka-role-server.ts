@@ -1,9 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type Type } from '@nestjs/common';
 import { ServerKafka, type KafkaOptions } from '@nestjs/microservices';
 import { Topics, type DeliveredMessage } from '@sigillum/contracts';
 import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
+import { type DirectHandler, directHandlers } from './direct-handlers';
 import { deadLetterHeaders, deliverWithRetries, isPoison, poisonReason, retryPolicy, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
@@ -56,6 +57,11 @@ export interface KafkaRoleServerOptions {
   /** kafkajs messages at or above this level reach `logger`; default `warn`. */
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'nothing';
   readonly logger?: BusLogger;
+  /**
+   * The application's instance of a controller class (`(type) => app.get(type, { strict: false })`): with it, handlers
+   * are called directly, not through Nest's RPC pipeline (see direct-handlers.ts); without it, through the pipeline.
+   */
+  readonly resolveInstance?: (type: Type<unknown>) => unknown;
 }
 
 const LOG_LEVELS = {
@@ -110,6 +116,8 @@ export class KafkaRoleServer extends ServerKafka {
   private unwatchLag?: () => void;
   /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
   private readonly routes = new Map<string, string>();
+  /** The handlers called directly, by topic (the others go through Nest's pipeline). */
+  private direct = new Map<string, DirectHandler>();
 
   constructor(private readonly roleOptions: KafkaRoleServerOptions) {
     if (!Array.isArray(roleOptions.brokers) || roleOptions.brokers.length === 0) {
@@ -186,6 +194,17 @@ export class KafkaRoleServer extends ServerKafka {
   override async listen(callback: (error?: unknown, ...optionalParams: unknown[]) => void): Promise<void> {
     // A role without handlers on this transport needs no consumer, no producer, no group.
     if (this.topics.length === 0) return callback();
+    const resolve = this.roleOptions.resolveInstance;
+    if (resolve) {
+      const chainLength = (topic: string) => {
+        let count = 0;
+        for (let handler = this.handlerFor(topic); handler; handler = handler.next ?? null) count += 1;
+        return count;
+      };
+      this.direct = directHandlers(this.transportId as symbol, this.topics, resolve, chainLength, (topic, why) =>
+        this.busLog.log(`Group ${this.logicalGroup}: ${topic} through Nest's pipeline (${why})`),
+      );
+    }
     this.controller = new AbortController();
     return super.listen(callback);
   }
@@ -301,8 +320,10 @@ export class KafkaRoleServer extends ServerKafka {
     const handler = this.handlerFor(message.topic);
     if (!handler) throw new Error(`No @EventPattern handler for topic ${message.topic} in role ${this.role}`);
     const context = new BusContext([message, this.logicalGroup]);
+    const direct = this.direct.get(message.topic);
     await this.onProcessingStartHook(this.transportId, context, async () => {
       try {
+        if (direct) return await direct(message, () => context);
         const result = await handler(message, context);
         if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
       } finally {
