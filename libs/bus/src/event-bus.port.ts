@@ -15,8 +15,8 @@ export interface ConsumerOptions {
   readonly fromBeginning?: boolean;
   /**
    * Messages this consumer hands to the handler at the same time, never two with the same key, and per key
-   * always in order. The embedded bus honours it (default 16; 1 = one message at a time, in log order); on Kafka
-   * the unit of concurrency is the partition, and this is ignored.
+   * always in order. The embedded bus: of the whole group (default 16; 1 = one message at a time, in log order).
+   * Kafka: of each partition, partitions in parallel (default 1: each partition in log order).
    */
   readonly maxInFlight?: number;
 }

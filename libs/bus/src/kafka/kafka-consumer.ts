@@ -45,6 +45,7 @@ export class KafkaConsumer implements BusConsumer {
       (error) =>
         this.bus.log.warn(`Group ${this.group} could not commit on stop (${(error as Error).message}); the last messages handled will be delivered again.`),
       options.group,
+      options.maxInFlight ?? 1,
     );
   }
 

@@ -25,6 +25,8 @@ export const DEFAULT_AUTO_COMMIT_INTERVAL_MS = 1_000;
 export const DEFAULT_AUTO_COMMIT_THRESHOLD = 1_000;
 /** Upper bound of the default concurrency: more workers than partitions only sit idle. */
 export const MAX_DEFAULT_PARTITIONS_CONSUMED_CONCURRENTLY = 12;
+/** Default records of one partition handled at once (of different keys), as the embedded bus's groups. */
+export const DEFAULT_PARTITION_IN_FLIGHT = 16;
 
 /**
  * The kafkajs run settings of an ordered, at-least-once batch consumer (see OrderedBatchConsumer):
@@ -75,11 +77,11 @@ export type RecordOutcome = 'done' | 'abandoned';
 /**
  * The `eachBatch` handler of an ordered, at-least-once consumer with batched commits:
  *
- * - the records of a batch (one partition) are handled one after the other, and two batches of the same
- *   partition never run at once (kafkajs could start a refetched batch while an earlier one is still
- *   finishing after an error), so order holds per partition, hence per key; partitions run in parallel
- *   up to `partitionsConsumedConcurrently`;
- * - after each record that is `done` its offset is resolved, then `commitOffsetsIfNecessary()` commits the
+ * - the records of a batch (one partition) of one key are handled one after the other, records of different keys
+ *   at the same time (up to `maxInFlight`; 1: the whole partition in log order), and two batches of the same
+ *   partition never run at once (kafkajs could start a refetched batch while an earlier one is still finishing
+ *   after an error), so order holds per key; partitions run in parallel up to `partitionsConsumedConcurrently`;
+ * - offsets are resolved in log order, up to the first record not yet `done`, then `commitOffsetsIfNecessary()` commits the
  *   resolved offsets once `autoCommitInterval` / `autoCommitThreshold` is reached, and `heartbeat()` keeps the
  *   membership alive; kafkajs commits only resolved offsets, so a commit never passes an unhandled record;
  * - an `abandoned` record (stopping), a stale batch (a seek) or a stopping runner ends the batch there: the
@@ -97,6 +99,8 @@ export class OrderedBatchConsumer {
     private readonly onFinalCommitFailed: (error: unknown) => void,
     /** The (logical) group, labelling the consumer lag gauge; no gauge without it. */
     private readonly group?: string,
+    /** Records of one partition handled at once, never two of one key; 1 handles them strictly in log order. */
+    private readonly maxInFlight: number = DEFAULT_PARTITION_IN_FLIGHT,
   ) {}
 
   /** Pass as `eachBatch` to kafkajs `consumer.run()`, with `orderedBatchRunConfig()`. */
@@ -122,21 +126,62 @@ export class OrderedBatchConsumer {
   private async process(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    for (const message of batch.messages) {
-      if (this.stopping.aborted || !isRunning() || isStale()) break;
-      // Throwing leaves this record unresolved; kafkajs commits the resolved ones and fetches from there again.
-      const outcome = await this.handle({ topic, partition, message, heartbeat });
-      if (outcome === 'abandoned') break;
-      resolveOffset(message.offset);
-      if (this.group !== undefined) {
-        // What is left on the partition as of this batch's high watermark: 0 once caught up.
-        const lag = Math.max(0, Number(batch.highWatermark) - 1 - Number(message.offset));
-        consumerLagMessages.set({ group: this.group, topic, partition: String(partition) }, lag);
+    const messages = batch.messages;
+    // Records of different keys are handled at the same time (at most maxInFlight), records of one key one after the
+    // other; offsets are resolved in log order only, up to the first record not yet done.
+    const done: boolean[] = new Array<boolean>(messages.length).fill(false);
+    const keyTails = new Map<string, Promise<void>>();
+    const running = new Set<Promise<void>>();
+    let resolved = 0;
+    /** Index of the first record abandoned or failed: neither it nor any record after it is resolved. */
+    let stopAt = messages.length;
+    let failure: { error: unknown } | undefined;
+    const advance = () => {
+      while (resolved < stopAt && done[resolved]) {
+        resolveOffset(messages[resolved].offset);
+        if (this.group !== undefined) {
+          // What is left on the partition as of this batch's high watermark: 0 once caught up.
+          const lag = Math.max(0, Number(batch.highWatermark) - 1 - Number(messages[resolved].offset));
+          consumerLagMessages.set({ group: this.group, topic, partition: String(partition) }, lag);
+        }
+        resolved += 1;
       }
+    };
+    for (let index = 0; index < messages.length; index++) {
+      if (this.stopping.aborted || !isRunning() || isStale() || index >= stopAt) break;
+      while (running.size >= this.maxInFlight) await Promise.race(running);
+      if (index >= stopAt) break;
+      const message = messages[index];
+      const key = message.key === null || message.key === undefined ? '' : message.key.toString('base64');
+      const previous = keyTails.get(key);
+      const work = (async () => {
+        if (previous) await previous;
+        if (index >= stopAt) return; // an earlier record of this key (or of the batch) did not get through
+        try {
+          const outcome = await this.handle({ topic, partition, message, heartbeat });
+          if (outcome === 'abandoned') stopAt = Math.min(stopAt, index);
+          else done[index] = true;
+          advance();
+        } catch (error) {
+          // Throwing leaves this record unresolved; kafkajs commits the resolved ones and fetches from there again.
+          stopAt = Math.min(stopAt, index);
+          failure ??= { error };
+        }
+      })();
+      keyTails.set(key, work);
+      running.add(work);
+      void work.then(async () => {
+        running.delete(work);
+        if (keyTails.get(key) === work) keyTails.delete(key);
+      });
+      advance();
       if (this.stopping.aborted) break;
       await commitOffsetsIfNecessary();
       await heartbeat();
     }
+    await Promise.all(running);
+    advance();
+    if (failure) throw failure.error;
     try {
       // kafkajs would commit after we return too, but stop() could not wait for that commit.
       await commitOffsetsIfNecessary(uncommittedOffsets());

@@ -13,7 +13,13 @@ import { logKafkajs } from '../kafka/kafkajs-log';
 import { recordDeadLetter } from '../observability/bus-metrics';
 import { ConsumerLagSampler } from '../observability/kafka-lag';
 import { checkedTopicPrefix, withoutPrefix } from '../kafka/topic-prefix';
-import { OrderedBatchConsumer, orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from '../kafka/ordered-batch-consumer';
+import {
+  DEFAULT_PARTITION_IN_FLIGHT,
+  OrderedBatchConsumer,
+  orderedBatchRunConfig,
+  type KafkaRecord,
+  type RecordOutcome,
+} from '../kafka/ordered-batch-consumer';
 import { BusContext, roleGroup, roleTransportId, roleViewGroup, roleViewTransportId } from './bus-transport';
 
 export interface KafkaRoleServerOptions {
@@ -62,6 +68,11 @@ export interface KafkaRoleServerOptions {
    * are called directly, not through Nest's RPC pipeline (see direct-handlers.ts); without it, through the pipeline.
    */
   readonly resolveInstance?: (type: Type<unknown>) => unknown;
+  /**
+   * Records of one partition handled at once, never two of one key, per key in order (as the embedded transport's
+   * groups); default 16. 1 handles each partition in log order.
+   */
+  readonly maxInFlight?: number;
 }
 
 const LOG_LEVELS = {
@@ -228,6 +239,7 @@ export class KafkaRoleServer extends ServerKafka {
       (error) =>
         this.busLog.warn(`Group ${this.group} could not commit on close (${(error as Error).message}); the last records handled will be delivered again.`),
       this.logicalGroup,
+      this.roleOptions.maxInFlight ?? DEFAULT_PARTITION_IN_FLIGHT,
     );
     this.batches = batches;
     await kafkaConsumer.subscribe({ ...this.options.subscribe, topics: [...topics] });
