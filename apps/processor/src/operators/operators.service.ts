@@ -70,8 +70,11 @@ export class OperatorsService {
       return { purpose, keyName, algorithm: ALGORITHM_OF[purpose], publicKeyPem: pair.publicKeyPem, fingerprint: pair.fingerprint };
     });
     const hostedAt = this.clock.now().toISOString();
+    // Asked before the append: the embedded bus may hand OperatorHosted to this process's HostingConsumer (which hosts it
+    // in the same view) before the append returns, and the first hosting is still a creation.
+    const wasHosted = this.operators.isHosted(operatorId);
     await this.recordHosting(operatorId, hostedAt, keys);
-    const created = this.operators.host(operatorId, hostedAt, keys);
+    const created = this.operators.host(operatorId, hostedAt, keys) || !wasHosted;
     return { created, view: this.view(operatorId) };
   }
 
