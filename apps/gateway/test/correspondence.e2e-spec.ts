@@ -305,6 +305,29 @@ describe.each(runtimes)('registered correspondence through every role on the $na
           ': OK',
         );
 
+        // The certifier's token signatures name its signing certificate by x5t#S256 (the operators are hosted): the
+        // certificate is the one CertifierSigningCertificateIssued recorded on the CA's stream, and openssl chains it to the CA.
+        const tokens = (await store.readStream(streamIdOf(CHAIN_CATEGORY, correspondenceId)))
+          .map(({ event }) => event as ChainEvent)
+          .filter((event) => event.type === 'StepTokenIssued');
+        expect(tokens.length).toBeGreaterThanOrEqual(4);
+        const recordedSigners = (await store.readAll())
+          .map(({ event }) => event)
+          .filter((event) => event.type === 'CertifierSigningCertificateIssued')
+          .map((event) => (event.data as { certificatePem: string }).certificatePem);
+        expect(recordedSigners).toHaveLength(1);
+        const signerThumbprint = createHash('sha256').update(new X509Certificate(recordedSigners[0]).raw).digest('base64url');
+        for (const issuedToken of tokens) {
+          if (issuedToken.type !== 'StepTokenIssued') continue;
+          const tokenHeader = JSON.parse(Buffer.from(issuedToken.data.signature.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
+          expect(tokenHeader).toMatchObject({ alg: 'EdDSA', 'x5t#S256': signerThumbprint });
+          expect(tokenHeader.x5c).toBeUndefined();
+        }
+        fs.writeFileSync(path.join(dir, 'certifier-signer.pem'), recordedSigners[0]);
+        expect(
+          execFileSync('openssl', ['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'certifier-signer.pem')], { encoding: 'utf8' }),
+        ).toContain(': OK');
+
         const stamp = await outputOf('timestamp');
         if (stamp.output.step !== 'timestamp') throw new Error('not a time-stamp');
         fs.writeFileSync(path.join(dir, 'token.tst'), Buffer.from(stamp.output.timeStampToken, 'base64'));

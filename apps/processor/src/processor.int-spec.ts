@@ -598,6 +598,46 @@ describe.each(runtimes)('processor on the $name bus', ({ env }) => {
     });
   }, 60_000);
 
+  it("a token naming the certifier's certificate by x5t#S256 is performed once CertifierSigningCertificateIssued is recorded; an unrecorded thumbprint is refused", async () => {
+    const certificate = new X509Certificate(certifier.certificatePem);
+    await feed(streamIdOf(CA_CATEGORY, ca.caId), [
+      [
+        'CertifierSigningCertificateIssued',
+        {
+          caId: ca.caId,
+          keyId: certifier.keyId,
+          serialNumber: certificate.serialNumber,
+          subject: 'CN=Sigillum certifier signing, O=Sigillum',
+          certificatePem: certifier.certificatePem,
+          fingerprint: certifier.certificateFingerprint,
+          notBefore: new Date(certificate.validFrom).toISOString(),
+          notAfter: new Date(certificate.validTo).toISOString(),
+          recordedAt: new Date().toISOString(),
+        },
+      ],
+    ]);
+    // Fed right after: the token may come before the CA event is consumed (then the CA stream is looked through once).
+    const byReferenceId = randomUUID();
+    const sealByReference = tokenFor(byReferenceId, 0, 'seal', sha256('named by thumbprint'));
+    const signature = certifier.signDetachedByReference(sealByReference);
+    expect(JSON.parse(Buffer.from(signature.split('.')[0], 'base64url').toString('utf8'))).not.toHaveProperty('x5c');
+    await feed(streamIdOf(CHAIN_CATEGORY, byReferenceId), [['StepTokenIssued', { token: sealByReference, signature }]]);
+    checkedReturn(sealByReference, await jobOf(sealByReference.tokenId, 2));
+
+    // Another certificate of the same CA with the certifier's subject, never recorded: refused by name, nothing performed.
+    const rogueKeys = FileKeyStore.open({ directory: path.join(workDir, 'rogue-keys'), passphrase: 'rogue passphrase' });
+    const unrecorded = loadCertifierSigner(rogueKeys, ca, { now: () => new Date() });
+    const unknownId = randomUUID();
+    const sealUnknown = tokenFor(unknownId, 0, 'seal', sha256('unrecorded thumbprint'));
+    await feed(streamIdOf(CHAIN_CATEGORY, unknownId), [
+      ['StepTokenIssued', { token: sealUnknown, signature: unrecorded.signDetachedByReference(sealUnknown) }],
+    ]);
+    const [failed] = await jobOf(sealUnknown.tokenId, 1);
+    expect(failed).toMatchObject({ type: 'StepFailed', data: { reasons: [expect.objectContaining({ rule: 'token.signature-invalid' })] } });
+    if (failed.type !== 'StepFailed') throw new Error('not a failure');
+    expect(failed.data.reasons[0].message).toMatch(/jws\.x5t\.unknown/);
+  }, 60_000);
+
   it('keeps hosting, certificates and trust anchor across a restart; a revoked signing certificate leaves certificate.missing', async () => {
     const before = (await http(ops).get(`/processor/operators/${operatorId}`).expect(200)).body;
     await app.close();

@@ -6,6 +6,7 @@ import type { FileKeyStore } from '@sigillum/crypto';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { KEY_STORE, LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
+import { CertifierCertificates } from './job/certifier-certificates';
 import { ChainReader } from './job/chain-reader';
 import { JobConsumer } from './job/job.consumer';
 import { JobRunner } from './job/job.runner';
@@ -33,6 +34,12 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
     { provide: PROCESSOR_CONFIG, useFactory: (config: SigillumConfig) => loadProcessorConfig(config.env, config.dataDir), inject: [SIGILLUM_CONFIG] },
     { provide: HostedOperatorsStore, useFactory: (db: Database.Database) => new HostedOperatorsStore(db), inject: [LOCAL_DB] },
     {
+      provide: CertifierCertificates,
+      useFactory: (db: Database.Database, store: EventStore, operators: HostedOperatorsStore) =>
+        new CertifierCertificates(db, store, () => operators.trustAnchors().map((anchor) => anchor.caId)),
+      inject: [LOCAL_DB, EVENT_STORE, HostedOperatorsStore],
+    },
+    {
       provide: OperatorCredentials,
       useFactory: (operators: HostedOperatorsStore, keystore: FileKeyStore) => new OperatorCredentials(operators, keystore),
       inject: [HostedOperatorsStore, KEY_STORE],
@@ -47,19 +54,20 @@ import { loadProcessorConfig, PROCESSOR_CONFIG, type ProcessorConfig } from './p
         sigillum: SigillumConfig,
         clock: Clock,
         ids: IdGenerator,
+        certifierCertificates: CertifierCertificates,
       ) =>
         new JobRunner({
           store,
           operators,
           credentials,
-          verifier: new CertifierTokenVerifier(),
+          verifier: new CertifierTokenVerifier(certifierCertificates),
           reader: new ChainReader(store),
           config,
           durableFiles: sigillum.sqliteSynchronous === 'FULL',
           clock,
           ids,
         }),
-      inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PROCESSOR_CONFIG, SIGILLUM_CONFIG, CLOCK, ID_GENERATOR],
+      inject: [EVENT_STORE, HostedOperatorsStore, OperatorCredentials, PROCESSOR_CONFIG, SIGILLUM_CONFIG, CLOCK, ID_GENERATOR, CertifierCertificates],
     },
     OperatorsService,
     // Partner operators over Kafka (PROCESSOR_PARTNERS): their inbound topics are declared before the transport starts.

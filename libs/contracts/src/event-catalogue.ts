@@ -9,6 +9,7 @@ import {
   type CertificateIssued,
   type CertificateRevoked,
   type CertificationAuthorityEstablished,
+  type CertifierSigningCertificateIssued,
   type LevelPolicyPublished,
   type SessionSecretEvent,
   type TrustCheckAnswered,
@@ -28,7 +29,7 @@ export type TrustCheckEvent = TrustCheckAnswered;
 /** Events of the streams of certificates the CA issued (`certificate-<certificateId>`). */
 export type IssuedCertificateEvent = CertificateIssued | CertificateRevoked;
 /** Events of the CA's own stream (`ca-<caId>`). */
-export type CertificationAuthorityEvent = CertificationAuthorityEstablished;
+export type CertificationAuthorityEvent = CertificationAuthorityEstablished | CertifierSigningCertificateIssued;
 
 /** Every stream category the product records, with the union of the events its streams hold. */
 export interface EventsByCategory {
@@ -108,6 +109,7 @@ export const EVENT_CATALOGUE: { readonly [C in EventCategory]: readonly EventsBy
   }),
   [CA_CATEGORY]: eventTypes<CertificationAuthorityEvent['type']>({
     CertificationAuthorityEstablished: true,
+    CertifierSigningCertificateIssued: true,
   }),
   [SESSION_CATEGORY]: eventTypes<SessionEvent['type']>({
     SessionRequested: true,

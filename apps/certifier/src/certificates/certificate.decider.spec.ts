@@ -1,4 +1,11 @@
-import type { CertificateIssued, CertificateRevoked, CertificationAuthorityEstablished, DomainError, PartyEvent } from '@sigillum/contracts';
+import type {
+  CertificateIssued,
+  CertificateRevoked,
+  CertificationAuthorityEstablished,
+  CertifierSigningCertificateIssued,
+  DomainError,
+  PartyEvent,
+} from '@sigillum/contracts';
 import type { IssuedCertificate } from '@sigillum/crypto';
 import { deciderSpecification } from '@sigillum/testing/decider-specification';
 import {
@@ -9,6 +16,7 @@ import {
   keyUseFor,
   subjectNamesParty,
   type IssueCertificate,
+  type RecordCertifierSigningCertificate,
   type RevokeCertificate,
 } from './certificate.decider';
 import { partyKeysOf } from './party-keys';
@@ -112,6 +120,53 @@ describe('certificate decider', () => {
         .given([established])
         .when({ ...establish, fingerprint: 'f'.repeat(64) })
         .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CA_ALREADY_ESTABLISHED')));
+    });
+
+    const recordSigning = (fingerprint = 'b'.repeat(64)): RecordCertifierSigningCertificate => ({
+      type: 'RecordCertifierSigningCertificate',
+      certificate: {
+        caId: establish.caId,
+        keyId: 'c'.repeat(64),
+        serialNumber: '02cd',
+        subject: 'CN=Sigillum certifier signing, O=Sigillum',
+        certificatePem: '-----BEGIN CERTIFICATE-----\nSIGNER\n-----END CERTIFICATE-----\n',
+        fingerprint,
+        notBefore: at,
+        notAfter: '2029-02-27T08:00:00.000Z',
+      },
+      now,
+    });
+    const signingRecorded = (fingerprint = 'b'.repeat(64)): CertifierSigningCertificateIssued => ({
+      type: 'CertifierSigningCertificateIssued',
+      version: 1,
+      data: { ...recordSigning(fingerprint).certificate, recordedAt: at },
+    });
+
+    it("given it is established, when the certifier's signing certificate is recorded, then CertifierSigningCertificateIssued", () => {
+      spec.given([established]).when(recordSigning()).then([signingRecorded()]);
+    });
+
+    it('given the signing certificate is recorded, when recorded again (every start), then nothing happens; a rotated one is recorded beside it', () => {
+      spec.given([established, signingRecorded()]).when(recordSigning()).thenNothingHappens();
+      spec
+        .given([established, signingRecorded()])
+        .when(recordSigning('d'.repeat(64)))
+        .then([signingRecorded('d'.repeat(64))]);
+      spec
+        .given([established, signingRecorded(), signingRecorded('d'.repeat(64))])
+        .when(recordSigning())
+        .thenNothingHappens();
+    });
+
+    it('given no CA (or another CA), when a signing certificate is recorded, then it is refused', () => {
+      spec
+        .given([])
+        .when(recordSigning())
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CA_NOT_ESTABLISHED')));
+      spec
+        .given([{ ...established, data: { ...established.data, caId: 'another' } }])
+        .when(recordSigning())
+        .thenThrows(codeOf((code) => expect(code).toBe('CERTIFIER.CA_NOT_ESTABLISHED')));
     });
 
     it('never carries a private key', () => {

@@ -3,6 +3,7 @@ import {
   type CertificateIssued,
   type CertificateRevoked,
   type CertificationAuthorityEstablished,
+  type CertifierSigningCertificateIssued,
   type Decider,
   DomainError,
 } from '@sigillum/contracts';
@@ -14,7 +15,7 @@ import type { PartyKey, PartyKeys } from './party-keys';
  * Signing is done before deciding (it needs the CA key, an effect); the decider judges the facts and records them.
  */
 
-export type CertificateEvent = CertificationAuthorityEstablished | CertificateIssued | CertificateRevoked;
+export type CertificateEvent = CertificationAuthorityEstablished | CertifierSigningCertificateIssued | CertificateIssued | CertificateRevoked;
 
 //////// Commands
 
@@ -26,6 +27,13 @@ export type EstablishCertificationAuthority = {
   readonly fingerprint: string;
   readonly notBefore: string;
   readonly notAfter: string;
+  readonly now: Date;
+};
+
+/** Records the certifier's own signing certificate on the CA's stream (a no-op when that certificate is recorded). */
+export type RecordCertifierSigningCertificate = {
+  readonly type: 'RecordCertifierSigningCertificate';
+  readonly certificate: Omit<CertifierSigningCertificateIssued['data'], 'recordedAt'>;
   readonly now: Date;
 };
 
@@ -49,13 +57,19 @@ export type RevokeCertificate = {
   readonly now: Date;
 };
 
-export type CertificateCommand = EstablishCertificationAuthority | IssueCertificate | RevokeCertificate;
+export type CertificateCommand = EstablishCertificationAuthority | RecordCertifierSigningCertificate | IssueCertificate | RevokeCertificate;
 
 //////// State
 
 export type CertificateState =
   | { readonly status: 'none' }
-  | { readonly status: 'established'; readonly caId: string; readonly fingerprint: string }
+  | {
+      readonly status: 'established';
+      readonly caId: string;
+      readonly fingerprint: string;
+      /** Fingerprints of the certifier's signing certificates recorded on the CA's stream. */
+      readonly signingCertificates: readonly string[];
+    }
   | { readonly status: 'issued'; readonly certificate: CertificateIssued['data'] }
   | { readonly status: 'revoked'; readonly certificate: CertificateIssued['data']; readonly reason: string; readonly revokedAt: string };
 
@@ -150,6 +164,15 @@ function establish(command: EstablishCertificationAuthority, state: CertificateS
   ];
 }
 
+function recordSigningCertificate(command: RecordCertifierSigningCertificate, state: CertificateState): CertifierSigningCertificateIssued[] {
+  const { certificate } = command;
+  if (state.status !== 'established' || state.caId !== certificate.caId) {
+    throw new DomainError('CERTIFIER.CA_NOT_ESTABLISHED', `CA ${certificate.caId} is not recorded: establish it before its signing certificate`);
+  }
+  if (state.signingCertificates.includes(certificate.fingerprint)) return [];
+  return [{ type: 'CertifierSigningCertificateIssued', version: 1, data: { ...certificate, recordedAt: command.now.toISOString() } }];
+}
+
 function issue(command: IssueCertificate, state: CertificateState): CertificateIssued[] {
   if (state.status === 'issued' || state.status === 'revoked') {
     // A retried append of the same certificate is a no-op; anything else under this id is a conflict.
@@ -206,6 +229,8 @@ export function decide(command: CertificateCommand, state: CertificateState): Ce
   switch (command.type) {
     case 'EstablishCertificationAuthority':
       return establish(command, state);
+    case 'RecordCertifierSigningCertificate':
+      return recordSigningCertificate(command, state);
     case 'IssueCertificate':
       return issue(command, state);
     case 'RevokeCertificate':
@@ -218,7 +243,9 @@ export function decide(command: CertificateCommand, state: CertificateState): Ce
 export function evolve(state: CertificateState, event: CertificateEvent): CertificateState {
   switch (event.type) {
     case 'CertificationAuthorityEstablished':
-      return { status: 'established', caId: event.data.caId, fingerprint: event.data.fingerprint };
+      return { status: 'established', caId: event.data.caId, fingerprint: event.data.fingerprint, signingCertificates: [] };
+    case 'CertifierSigningCertificateIssued':
+      return state.status === 'established' ? { ...state, signingCertificates: [...state.signingCertificates, event.data.fingerprint] } : state;
     case 'CertificateIssued':
       return { status: 'issued', certificate: event.data };
     case 'CertificateRevoked':

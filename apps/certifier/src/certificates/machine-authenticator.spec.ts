@@ -85,9 +85,9 @@ describe('machine authentication (client certificate → directory party)', () =
   it('refuses a serial the CA never issued', () => {
     const client = issue('client');
     expect(refusal(() => machinePrincipalFor(presentedOf(client), { status: 'none' }, party(), during))).toBe(MACHINE_RULES.unknownCertificate);
-    expect(refusal(() => machinePrincipalFor(presentedOf(client), { status: 'established', caId: 'x', fingerprint: 'y' }, party(), during))).toBe(
-      MACHINE_RULES.unknownCertificate,
-    );
+    expect(
+      refusal(() => machinePrincipalFor(presentedOf(client), { status: 'established', caId: 'x', fingerprint: 'y', signingCertificates: [] }, party(), during)),
+    ).toBe(MACHINE_RULES.unknownCertificate);
   });
 
   it('refuses another certificate under an issued serial (fingerprint) or a serial that is not the recorded one', () => {

@@ -41,6 +41,7 @@ import { TrustCheckService } from '../trust-check/trust-check.service';
 import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
 import { certificatesNamedBy, checkReturn, standingOf, stepFailedReasons } from './compliance';
+import { HostedOperators } from './hosted-operators';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
 import { chainRetryRefusals, operatorRefusals, retryRefused } from './rules/chain-retry';
 import { admitSubmission, deliveryDecision } from './rules/delivery-gate';
@@ -80,6 +81,7 @@ export class ChainService {
   private readonly handle: HandleCommand<ChainCommand, ChainState, ChainEvent>;
   private readonly operators: FoldedStreamCache<OperatorFacts, PartyEvent>;
   readonly verifier: CertifiedSignatureVerifier;
+  private readonly hosting: HostedOperators;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -94,6 +96,7 @@ export class ChainService {
     // A return, a timer and a redelivery may race on one chain: re-read and decide again a few times.
     this.handle = commandHandler(chainDecider, { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: 8 });
     this.operators = new FoldedStreamCache(store, operatorFactsFold);
+    this.hosting = new HostedOperators(store);
     this.verifier = new CertifiedSignatureVerifier(signer.caCertificatePem, revocations, certificates);
   }
 
@@ -175,7 +178,12 @@ export class ChainService {
       acknowledgeBy,
       returnBy,
     };
-    return { token, signature: this.signer.signDetached(token) };
+    return { token, signature: await this.tokenSignature(token) };
+  }
+
+  /** The certifier's signature over a token: by `x5t#S256` for an operator a Sigillum processor hosts, else `x5c` (hosted-operators.ts). */
+  private async tokenSignature(token: { readonly operatorId: string }): Promise<string> {
+    return (await this.hosting.isHosted(token.operatorId)) ? this.signer.signDetachedByReference(token) : this.signer.signDetached(token);
   }
 
   /** The next attempt's token, or null when the step's attempts are spent (the chain then fails). */

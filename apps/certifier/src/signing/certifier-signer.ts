@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Provider } from '@nestjs/common';
-import { CLOCK, type Clock } from '@sigillum/contracts';
+import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator } from '@sigillum/contracts';
 import {
   type CertificateAuthority,
   type FileKeyStore,
@@ -10,9 +11,11 @@ import {
   verifyJwsDetached,
   type VerifiedJws,
 } from '@sigillum/crypto';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { KEY_STORE } from '@sigillum/runtime';
 import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
 import { loadCertifiedKey } from './certified-key';
+import { recordSigningCertificate } from './signing-certificate-record';
 
 /** The certifier's signer of certification tokens and evidence. */
 export const CERTIFIER_SIGNER = Symbol('CERTIFIER_SIGNER');
@@ -25,13 +28,17 @@ const pemToBase64Der = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICAT
 
 /**
  * Signs what the certifier vouches for — certification tokens, evidence — with an Ed25519 key (node:crypto, fast)
- * whose certificate the certifier's own CA issued; every JWS carries `x5c` = [signing certificate, CA certificate],
- * so anyone holding the CA certificate verifies it offline (any JWS library, `openssl verify` for the chain).
+ * whose certificate the certifier's own CA issued and recorded (CertifierSigningCertificateIssued on `ca-<caId>`). A JWS
+ * carries `x5c` = [signing certificate, CA certificate], so anyone holding the CA certificate verifies it offline (any
+ * JWS library, `openssl verify` for the chain), or names the certificate by `x5t#S256` for verifiers that learn it
+ * from the log (the processor) or from an evidence bundle.
  */
 export class CertifierSigner {
   readonly x5c: readonly string[];
   readonly certificatePem: string;
   readonly caCertificatePem: string;
+  /** SHA-256 of the certificate's DER, hex (CertifierSigningCertificateIssued's `fingerprint`). */
+  readonly certificateFingerprint: string;
 
   constructor(
     private readonly key: StoredKeyPair,
@@ -41,6 +48,7 @@ export class CertifierSigner {
     this.certificatePem = certificatePem;
     this.caCertificatePem = caCertificatePem;
     this.x5c = [pemToBase64Der(certificatePem), pemToBase64Der(caCertificatePem)];
+    this.certificateFingerprint = createHash('sha256').update(Buffer.from(this.x5c[0], 'base64')).digest('hex');
   }
 
   /** SHA-256 of the signing key's SPKI DER, hex: the `kid` of every signature. */
@@ -61,6 +69,11 @@ export class CertifierSigner {
   /** Detached compact JWS (`header..signature`) over canonicalize(payload). */
   signDetached(payload: unknown, typ = 'JOSE'): string {
     return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
+  }
+
+  /** Detached compact JWS naming the certificate by `x5t#S256` instead of carrying `x5c`. */
+  signDetachedByReference(payload: unknown, typ = 'JOSE'): string {
+    return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5tCertificatePem: this.certificatePem, kid: this.key.fingerprint, typ });
   }
 
   verify(compact: string, at?: Date): VerifiedJws {
@@ -88,8 +101,13 @@ export function loadCertifierSigner(keystore: FileKeyStore, ca: CertificateAutho
   return new CertifierSigner(key, certificatePem, ca.caCertificatePem);
 }
 
+/** The signer, its certificate recorded on the CA's stream before anything is signed under it. */
 export const certifierSignerProvider: Provider = {
   provide: CERTIFIER_SIGNER,
-  useFactory: (keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock) => loadCertifierSigner(keystore, ca, clock),
-  inject: [KEY_STORE, CERTIFICATION_AUTHORITY, CLOCK],
+  useFactory: async (keystore: FileKeyStore, ca: CertificateAuthority, clock: Clock, store: EventStore, ids: IdGenerator) => {
+    const signer = loadCertifierSigner(keystore, ca, clock);
+    await recordSigningCertificate({ store, clock, ids }, ca, signer);
+    return signer;
+  },
+  inject: [KEY_STORE, CERTIFICATION_AUTHORITY, CLOCK, EVENT_STORE, ID_GENERATOR],
 };

@@ -85,6 +85,7 @@ export class JobRunner {
     const receivedAt = clock.now();
     const anchors = credentials.trustedCaPems();
     if (anchors.length === 0) throw new TrustAnchorUnknownError(token.tokenId);
+    await verifier.learn(signature);
     const problem = verifier.problem(signature, token, anchors, receivedAt);
     if (problem !== undefined) {
       this.log.warn(`Token ${token.tokenId} for operator ${token.operatorId} refused: ${problem}`);

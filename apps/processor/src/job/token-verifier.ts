@@ -1,5 +1,6 @@
 import { type KeyObject, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { base64UrlDecode, base64UrlEncode, canonicalize, JwsError, verifyJwsDetached } from '@sigillum/crypto';
+import type { CertifierCertificates } from './certifier-certificates';
 import { chainValidity } from '../operators/operator-signer';
 
 /**
@@ -16,6 +17,21 @@ interface VerifiedSigner {
 }
 
 const MAX_CACHED_HEADERS = 64;
+
+/** The certifier's signing certificates by `x5t#S256`, as learnt from CertifierSigningCertificateIssued. */
+export type CertifierCertificateLookup = Pick<CertifierCertificates, 'certificatePemOf' | 'ensureKnown'>;
+
+const NOTHING_LEARNT: CertifierCertificateLookup = { certificatePemOf: () => undefined, ensureKnown: () => Promise.resolve() };
+
+/** The `x5t#S256` a protected header (base64url JSON) names when it carries no `x5c`; undefined otherwise or unreadable. */
+function namedThumbprint(encodedHeader: string): string | undefined {
+  try {
+    const header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return header !== null && typeof header === 'object' && header.x5c === undefined && typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function subjectFields(certificate: X509Certificate): Map<string, string[]> {
   const fields = new Map<string, string[]>();
@@ -36,8 +52,11 @@ function isCertifierSigner(certificate: X509Certificate): boolean {
 }
 
 /**
- * Checks the certifier's detached JWS over a certification token: EdDSA, `x5c` chaining to a known CA, leaf = the
- * certifier's signing certificate, every certificate valid at `at`.
+ * Checks the certifier's detached JWS over a certification token: EdDSA, the signer certificate — carried in `x5c`,
+ * or named by `x5t#S256` and taken from the certificates the certifier recorded (CertifierSigningCertificateIssued,
+ * `certificates`) — chaining to a known CA, leaf = the certifier's signing certificate, every certificate (the CA
+ * included) valid at `at`. A thumbprint no recorded certificate has is refused as `jws.x5t.unknown`; call `learn`
+ * first so that one recorded but not consumed yet is looked for in the log.
  *
  * Every token of one certifier carries the same protected header (same key, same chain): once a header verified
  * in full, later tokens under it cost one canonicalisation and one Ed25519 verification, with the chain's validity
@@ -45,6 +64,17 @@ function isCertifierSigner(certificate: X509Certificate): boolean {
  */
 export class CertifierTokenVerifier {
   private readonly signers = new Map<string, VerifiedSigner>();
+
+  constructor(private readonly certificates: CertifierCertificateLookup = NOTHING_LEARNT) {}
+
+  /** Before `problem`: a certificate the signature names by `x5t#S256` and not learnt yet is looked for in the log (once). */
+  async learn(signature: unknown): Promise<void> {
+    if (typeof signature !== 'string') return;
+    const header = signature.slice(0, signature.indexOf('.'));
+    if (header.length === 0 || this.signers.has(header)) return;
+    const x5t = namedThumbprint(header);
+    if (x5t !== undefined && this.certificates.certificatePemOf(x5t) === undefined) await this.certificates.ensureKnown(x5t);
+  }
 
   /** undefined when the signature is the certifier's over exactly this token; otherwise why not. */
   problem(signature: unknown, token: unknown, trustedCaPems: readonly string[], at: Date): string | undefined {
@@ -66,9 +96,22 @@ export class CertifierTokenVerifier {
         ? undefined
         : 'The JWS signature does not verify: the token was altered or signed with another key';
     }
+    const x5t = namedThumbprint(header);
+    let named: string | undefined;
+    if (x5t !== undefined) {
+      named = this.certificates.certificatePemOf(x5t);
+      if (named === undefined) {
+        return `jws.x5t.unknown: the token names the certificate x5t#S256 ${x5t}, which the certifier has not recorded (no CertifierSigningCertificateIssued has it)`;
+      }
+    }
     let chainPems: readonly string[] | undefined;
     try {
-      chainPems = verifyJwsDetached(signature, token, { trustedCaPem: trustedCaPems, expectedAlg: 'EdDSA', at }).chainPems;
+      chainPems = verifyJwsDetached(signature, token, {
+        trustedCaPem: trustedCaPems,
+        expectedAlg: 'EdDSA',
+        at,
+        ...(named !== undefined ? { certificates: named } : {}),
+      }).chainPems;
     } catch (error) {
       if (error instanceof JwsError) return `${error.code}: ${error.message}`;
       throw error;
@@ -77,6 +120,11 @@ export class CertifierTokenVerifier {
     const chain = chainPems.map((pem) => new X509Certificate(pem));
     if (!isCertifierSigner(chain[0])) {
       return `the token is signed by "${chain[0].subject.replace(/\n/g, ', ')}", not by the certifier's signing certificate`;
+    }
+    // By x5t#S256 the chain is the leaf alone: the CA that issued it (checked valid at `at`) bounds the cached validity too.
+    if (chain.length === 1) {
+      const issuer = trustedCaPems.map((pem) => new X509Certificate(pem)).find((ca) => chain[0].checkIssued(ca) && chain[0].verify(ca.publicKey));
+      if (issuer) chain.push(issuer);
     }
     if (this.signers.size >= MAX_CACHED_HEADERS) this.signers.clear();
     this.signers.set(header, {

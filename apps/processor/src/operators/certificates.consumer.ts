@@ -10,10 +10,12 @@ import {
   readCertificateIssued,
   readCertificateRevoked,
   readCertificationAuthorityEstablished,
+  readCertifierSigningCertificateIssued,
   ShapeError,
   Topics,
 } from '@sigillum/contracts';
 import { fingerprintOf } from '@sigillum/crypto';
+import { CertifierCertificates } from '../job/certifier-certificates';
 import { HostedOperatorsStore } from './hosted-operators.store';
 import { certificateFingerprintOf } from './operator-signer';
 
@@ -26,7 +28,8 @@ function certificateOf(pemText: string, field: string): X509Certificate {
 }
 
 /**
- * What the processor learns from the certifier's CA: the CA certificate (trust anchor, `sigillum.ca.events`) and the
+ * What the processor learns from the certifier's CA: the CA certificate (trust anchor, `sigillum.ca.events`), the
+ * certifier's signing certificates (CertifierSigningCertificateIssued: what tokens naming `x5t#S256` are checked with) and the
  * certificates issued for keys it hosts (`sigillum.certificate.events`), matched by the public key's fingerprint;
  * revocations drop them. Recorded in LOCAL_DB, idempotently (by CA id and certificate id).
  */
@@ -34,11 +37,26 @@ function certificateOf(pemText: string, field: string): X509Certificate {
 export class CertificatesConsumer {
   private readonly log = new Logger('ProcessorCertificates');
 
-  constructor(private readonly operators: HostedOperatorsStore) {}
+  constructor(
+    private readonly operators: HostedOperatorsStore,
+    private readonly certifierCertificates: CertifierCertificates,
+  ) {}
 
   @RoleViewPattern('processor', Topics.eventsOf(CA_CATEGORY))
   onCaEvent(@Payload() message: DeliveredMessage): void {
-    if (eventTypeOf(message) !== 'CertificationAuthorityEstablished') return;
+    const type = eventTypeOf(message);
+    if (type === 'CertifierSigningCertificateIssued') {
+      const issued = parseData(message, (d) => {
+        const data = readCertifierSigningCertificateIssued(d);
+        const certificate = certificateOf(data.certificatePem, 'certificatePem');
+        if (certificateFingerprintOf(certificate) !== data.fingerprint) throw new ShapeError('fingerprint is not the SHA-256 of the certificate');
+        return data;
+      });
+      if (this.certifierCertificates.record(issued.caId, issued.certificatePem, issued.fingerprint, issued.recordedAt))
+        this.log.log(`Certifier signing certificate ${issued.fingerprint} (CA ${issued.caId})`);
+      return;
+    }
+    if (type !== 'CertificationAuthorityEstablished') return;
     const anchor = parseData(message, (d) => {
       const { caId, certificatePem, fingerprint, establishedAt } = readCertificationAuthorityEstablished(d);
       const certificate = certificateOf(certificatePem, 'certificatePem');

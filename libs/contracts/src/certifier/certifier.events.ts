@@ -149,6 +149,29 @@ export type CertificationAuthorityEstablished = DomainEvent<
   }
 >;
 
+/**
+ * The certifier's own signing certificate (the key that signs certification tokens and evidence), issued by its CA:
+ * recorded on `ca-<caId>` when the certifier first uses the certificate (at start-up, also for a certificate issued
+ * before this event existed, and again at each rotation). Every verifier learns from it the certificate a token's
+ * `x5t#S256` names (base64url of the SHA-256 whose hex is `fingerprint`), without the token carrying it in `x5c`.
+ */
+export type CertifierSigningCertificateIssued = DomainEvent<
+  'CertifierSigningCertificateIssued',
+  {
+    readonly caId: string;
+    /** SHA-256 of the signing key's SPKI DER, hex: the `kid` of the certifier's JWS. */
+    readonly keyId: string;
+    readonly serialNumber: string;
+    readonly subject: string;
+    readonly certificatePem: string;
+    /** SHA-256 of the certificate's DER, hex. */
+    readonly fingerprint: string;
+    readonly notBefore: string;
+    readonly notAfter: string;
+    readonly recordedAt: string;
+  }
+>;
+
 export type CertificateIssued = DomainEvent<
   'CertificateIssued',
   {

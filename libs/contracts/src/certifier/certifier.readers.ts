@@ -100,6 +100,17 @@ export const CA_READERS = readersOf<CertificationAuthorityEvent>({
     notAfter: Time,
     establishedAt: Time,
   },
+  CertifierSigningCertificateIssued: {
+    caId: Id,
+    keyId: Hex64,
+    serialNumber: text(),
+    subject: anyText(2_000),
+    certificatePem: Pem,
+    fingerprint: Hex64,
+    notBefore: Time,
+    notAfter: Time,
+    recordedAt: Time,
+  },
 });
 
 export const CERTIFICATE_READERS = readersOf<IssuedCertificateEvent>({
@@ -128,6 +139,7 @@ export const readSessionSecretRefused = SESSION_SECRET_READERS.SessionSecretRefu
 export const readSessionSecretResendRefused = SESSION_SECRET_READERS.SessionSecretResendRefused;
 export const readSecondChannelDeliveryFailed = SESSION_SECRET_READERS.SecondChannelDeliveryFailed;
 export const readCertificationAuthorityEstablished = CA_READERS.CertificationAuthorityEstablished;
+export const readCertifierSigningCertificateIssued = CA_READERS.CertifierSigningCertificateIssued;
 export const readCertificateIssued = CERTIFICATE_READERS.CertificateIssued;
 export const readCertificateRevoked = CERTIFICATE_READERS.CertificateRevoked;
 

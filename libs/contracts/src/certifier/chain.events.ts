@@ -18,8 +18,9 @@ export interface PlannedStep {
 
 /**
  * A certification token: the certifier's order to one operator to perform one step on one input. Signed by the
- * certifier: `StepTokenIssued.signature` is a detached JWS (EdDSA, `x5c` = certifier signing certificate + CA)
- * over the RFC 8785 canonical JSON of this object.
+ * certifier: `StepTokenIssued.signature` is a detached JWS (EdDSA, `kid`) over the RFC 8785 canonical JSON of this
+ * object; for an operator a Sigillum processor hosts it names the certifier's signing certificate by `x5t#S256`
+ * (CertifierSigningCertificateIssued on `ca-<caId>`), for any other (partners) it carries `x5c` = that certificate + CA.
  */
 export interface CertificationToken {
   readonly tokenId: string;
