@@ -186,8 +186,7 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     this.assertOpen('publish');
     if (!this.db.inTransaction) throw new Error('appendInOpenTransaction: no transaction is open on the handle.');
     if (positions.length !== messages.length) throw new TypeError('appendInOpenTransaction: one event position per message.');
-    // Straight in that transaction, not in a savepoint of its own (SQLite would journal the pages it changes).
-    const appended = appendRows(this.statements, this.referencing(), messages, serializeForPublish(messages), positions);
+    const appended = this.insertBatch(messages, serializeForPublish(messages), undefined, positions);
     return () => {
       this.committed(appended.rows, appended.before, appended.after);
       this.notifyPublished(messages.map((message) => message.topic));

@@ -40,20 +40,17 @@ describe('SqliteEventStore commit hooks (addSqliteCommitHook)', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('a hook that throws rolls the batch back, which is written again without the hooks: the appends commit', async () => {
-    const other = jest.fn();
-    addSqliteCommitHook(store.database, () => () => other());
-    let calls = 0;
+  it('a hook that throws is rolled back alone: the appends commit, its after-commit work never runs', async () => {
+    const after = jest.fn();
     addSqliteCommitHook(store.database, (events) => {
-      calls++;
       store.database.prepare('INSERT INTO side (position) VALUES (?)').run(events[0].globalPosition);
       throw new Error('hook failed');
     });
-    const { lastGlobalPosition } = await store.append('note-1', [pendingEvent('Noted', { n: 1 })], 'no-stream');
-    expect((await store.readStream('note-1')).map((event) => event.globalPosition)).toEqual([lastGlobalPosition]);
+    addSqliteCommitHook(store.database, () => after);
+    await store.append('note-1', [pendingEvent('Noted', { n: 1 })], 'no-stream');
+    expect(await store.readStream('note-1')).toHaveLength(1);
     expect(side()).toEqual([]);
-    expect(calls).toBe(1);
-    expect(other).not.toHaveBeenCalled(); // its work was rolled back with the rest
+    expect(after).toHaveBeenCalledTimes(1); // the other hook's
   });
 
   it('is not run for a batch nested in a transaction of the caller (which could still roll back)', async () => {

@@ -7,12 +7,10 @@ import type Database from 'better-sqlite3';
  * the bus messages of the events and its checkpoint there, in the same commit as the events.
  *
  * Called once per committed batch with the events it wrote, in global order (frozen: the same objects the store then
- * caches and gives its subscriptions), inside the batch's transaction: what it writes commits with the events. If a hook
- * throws, the whole transaction is rolled back and the batch written again without the hooks, so the events still
- * commit (a hook must then catch up by itself, as the relay does from its checkpoint). No savepoint per hook: inside
- * one, SQLite journals the pages the hook's statements change (measured: the relay's bus inserts cost ~2x).
- * It must be synchronous and write only to this handle. Returns what to run once the transaction has committed
- * (never if it rolled back), if anything.
+ * caches and gives its subscriptions), inside the batch's transaction, in a savepoint of its own: what it writes
+ * commits with the events; if it throws, its writes are rolled back and the events still commit (the hook must then
+ * catch up by itself, as the relay does from its checkpoint). It must be synchronous and write only to this handle.
+ * Returns what to run once the transaction has committed (never if it rolled back), if anything.
  */
 export type SqliteCommitHook = (events: readonly RecordedEvent[]) => (() => void) | void;
 
@@ -26,27 +24,9 @@ export function addSqliteCommitHook(db: Database.Database, hook: SqliteCommitHoo
   return () => void hooks.delete(hook);
 }
 
-/** A hook threw: the transaction it ran in must be rolled back (and the batch written again without hooks). */
-export class CommitHookError extends Error {}
-
 /**
- * Runs `write` (the batch's transaction, given whether to run the hooks in it): with the hooks, unless a transaction of
- * the caller's is open (it could still roll back after their after-commit work); when a hook threw, the transaction
- * rolled back and the batch is written again without them.
- */
-export function withCommitHooks<T>(db: Database.Database, write: (withHooks: boolean) => T): T {
-  const outermost = !db.inTransaction;
-  try {
-    return write(outermost);
-  } catch (error) {
-    if (!(error instanceof CommitHookError) || !outermost) throw error;
-    return write(false);
-  }
-}
-
-/**
- * Runs the hooks of the handle (inside its open transaction); returns what to run after the commit. `events` is only
- * called when a hook is registered. A hook that throws makes this throw a CommitHookError.
+ * Runs the hooks of the handle (inside its open transaction), each in a savepoint, a hook that throws rolled back alone;
+ * returns what to run after the commit. `events` is only called when a hook is registered.
  */
 export function runSqliteCommitHooks(db: Database.Database, events: () => readonly RecordedEvent[]): (() => void)[] {
   const hooks = hooksByDatabase.get(db);
@@ -55,21 +35,19 @@ export function runSqliteCommitHooks(db: Database.Database, events: () => readon
   const afterCommit: (() => void)[] = [];
   if (written.length === 0) return afterCommit;
   for (const hook of hooks) {
-    let after: (() => void) | void;
     try {
-      after = hook(written);
-    } catch (error) {
-      throw new CommitHookError(`A commit hook failed: ${(error as Error).message}`, { cause: error });
-    }
-    if (after) {
-      const then = after;
-      afterCommit.push(() => {
-        try {
-          then();
-        } catch {
-          // What follows a commit is the hook's own business: the appends have committed all the same.
-        }
-      });
+      const after = db.transaction(() => hook(written))();
+      if (after) {
+        afterCommit.push(() => {
+          try {
+            after();
+          } catch {
+            // What follows a commit is the hook's own business: the appends have committed all the same.
+          }
+        });
+      }
+    } catch {
+      // Rolled back to its savepoint: the hook's work waits for its own catch-up; the events commit.
     }
   }
   return afterCommit;

@@ -18,7 +18,7 @@ import { runSubscription } from '../subscription';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
-import { runSqliteCommitHooks, withCommitHooks } from './commit-hook';
+import { runSqliteCommitHooks } from './commit-hook';
 export { addSqliteCommitHook, type SqliteCommitHook } from './commit-hook';
 import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
@@ -113,7 +113,7 @@ export class SqliteEventStore implements EventStore {
 
   private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
   private readonly writeBatch: Database.Transaction<
-    (batch: readonly QueuedAppend[], withHooks: boolean) => { outcomes: Array<WrittenAppend | Error>; afterCommit: (() => void)[] }
+    (batch: readonly QueuedAppend[], outermost: boolean) => { outcomes: Array<WrittenAppend | Error>; afterCommit: (() => void)[] }
   >;
 
   constructor(source: SqliteEventStoreOptions | Database.Database) {
@@ -150,7 +150,7 @@ export class SqliteEventStore implements EventStore {
     this.dataVersion = this.statements.dataVersion.get() as number;
 
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
-    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[], withHooks: boolean) => {
+    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[], outermost: boolean) => {
       const outcomes = batch.map((append) => {
         try {
           return appendOne(append); // nested transaction = savepoint
@@ -160,8 +160,9 @@ export class SqliteEventStore implements EventStore {
         }
       });
       // The handle's commit hooks (the embedded relay's bus append) write in this transaction: one commit for both.
+      // Not in a transaction of someone else's, which could still roll back after their after-commit work.
       const recorded = () => outcomes.flatMap((out, index) => (out instanceof Error ? [] : (out.recorded = this.recordedOf(batch[index], out))));
-      return { outcomes, afterCommit: withHooks ? runSqliteCommitHooks(this.db, recorded) : [] };
+      return { outcomes, afterCommit: outermost ? runSqliteCommitHooks(this.db, recorded) : [] };
     });
   }
 
@@ -365,7 +366,7 @@ export class SqliteEventStore implements EventStore {
     this.queue = [];
     let outcomes: Array<WrittenAppend | Error>;
     try {
-      const written = withCommitHooks(this.db, (withHooks) => this.writeBatch.immediate(batch, withHooks));
+      const written = this.writeBatch.immediate(batch, !this.db.inTransaction);
       outcomes = written.outcomes;
       for (const after of written.afterCommit) after();
     } catch (error) {
