@@ -6,18 +6,11 @@ import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer';
-import {
-  appendRows,
-  hasEventsTable,
-  prepareReferencingInsert,
-  prepareStatements,
-  type Appended,
-  type EmbeddedStatements,
-  type MessageRow,
-} from './embedded-log';
+import { hasEventsTable, prepareReferencingInsert, prepareStatements, type EmbeddedStatements, type MessageRow } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
 import { DEFAULT_LOG_TAIL, LogTail, type LogTailLimits } from './log-tail';
+import { TRACEPARENT_HEADER } from '../observability/trace-context';
 
 export interface EmbeddedEventBusOptions {
   /** The SQLite handle holding the log (in the embedded default, the event store's file). The bus never closes it. */
@@ -52,6 +45,13 @@ export interface EmbeddedEventBusOptions {
    */
   readonly memoryTail?: Partial<LogTailLimits> | false;
   readonly logger?: BusLogger;
+}
+
+/** What one publish transaction wrote: its rows, and the log's last offset before (if known) and at its commit. */
+interface Appended {
+  readonly rows: MessageRow[];
+  readonly before: number | undefined;
+  readonly after: number;
 }
 
 /** Default `maxInFlight` of an embedded consumer group. */
@@ -142,9 +142,74 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     this.shared.logTail ??= new LogTail(db, { ...DEFAULT_LOG_TAIL, ...memoryTail });
     this.insertBatch = db.transaction(
       (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) => {
-        const appended = appendRows(this.statements, positions && this.referencing(), messages, data, positions);
+        const rows: MessageRow[] = [];
+        let firstSkipped = false;
+        let lastSkipped = false;
+        const referencing = positions && this.referencing();
+        messages.forEach((message, index) => {
+          // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
+          const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
+          // A relayed event this file's store holds: the row refers to it (no second copy of its data); else the data.
+          let referenced = referencing?.run(
+            message.topic,
+            message.key,
+            message.id,
+            message.type,
+            message.source,
+            message.time,
+            message.correlationId,
+            message.causationId,
+            message.dataVersion,
+            headers,
+            positions![index],
+            message.id,
+          );
+          if (referenced && referenced.changes === 0) referenced = undefined; // not this file's event (or already published: skipped below too)
+          const result =
+            referenced ??
+            this.statements.insert.run(
+              message.topic,
+              message.key,
+              message.id,
+              message.type,
+              message.source,
+              message.time,
+              message.correlationId,
+              message.causationId,
+              message.dataVersion,
+              data[index],
+              headers,
+              '',
+            );
+          lastSkipped = result.changes === 0;
+          if (lastSkipped) {
+            firstSkipped ||= index === 0;
+            return;
+          }
+          // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
+          rows.push({
+            offset: Number(result.lastInsertRowid),
+            topic: message.topic,
+            key: message.key,
+            message_id: message.id,
+            type: message.type,
+            source: message.source,
+            time: message.time,
+            correlation_id: message.correlationId,
+            causation_id: message.causationId,
+            data_version: message.dataVersion,
+            data: data[index],
+            headers,
+            dlq_group: '',
+            event_position: referenced ? Number(positions![index]) : null,
+          });
+        });
         alsoInTransaction?.();
-        return appended;
+        // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
+        // either end of the batch the counter itself says where the log stands (rare: republishing).
+        const before = firstSkipped ? undefined : rows[0].offset - 1;
+        const after = lastSkipped ? (this.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
+        return { rows, before, after };
       },
     );
     if (tuning.pruning !== false) {
@@ -175,22 +240,6 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
    */
   async publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void, positions?: readonly bigint[]): Promise<void> {
     this.append(messages, alsoInTransaction, positions);
-  }
-
-  /**
-   * Appends the messages (the relayed events at `positions`) inside the transaction open on `database` (a savepoint:
-   * the relay's hook in the event store's own write transaction, see addSqliteCommitHook), so that they commit with the
-   * events; returns what to run once that transaction has committed (the in-memory tail, the wake-up of consumers).
-   */
-  appendInOpenTransaction(messages: readonly BusMessage[], positions: readonly bigint[]): () => void {
-    this.assertOpen('publish');
-    if (!this.db.inTransaction) throw new Error('appendInOpenTransaction: no transaction is open on the handle.');
-    if (positions.length !== messages.length) throw new TypeError('appendInOpenTransaction: one event position per message.');
-    const appended = this.insertBatch(messages, serializeForPublish(messages), undefined, positions);
-    return () => {
-      this.committed(appended.rows, appended.before, appended.after);
-      this.notifyPublished(messages.map((message) => message.topic));
-    };
   }
 
   /**

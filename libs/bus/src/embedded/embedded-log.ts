@@ -1,4 +1,4 @@
-import { type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
+import { type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
 import { PoisonMessageError } from '../event-bus.port';
 import { TRACEPARENT_HEADER, validTraceparent } from '../observability/trace-context';
@@ -85,75 +85,6 @@ export function prepareStatements(db: Database.Database) {
 }
 
 export type EmbeddedStatements = ReturnType<typeof prepareStatements>;
-
-/** What one publish wrote: its rows, and the log's last offset before (if known) and after it. */
-export interface Appended {
-  readonly rows: MessageRow[];
-  readonly before: number | undefined;
-  readonly after: number;
-}
-
-/**
- * Inserts the messages (inside the caller's transaction): with `referencing` and their events' `positions`, a message
- * whose event this file holds refers to it; the others carry their `data`. A (topic, id) already in the log is skipped.
- */
-export function appendRows(
-  statements: EmbeddedStatements,
-  referencing: Database.Statement | undefined,
-  messages: readonly BusMessage[],
-  data: readonly string[],
-  positions?: readonly bigint[],
-): Appended {
-  const rows: MessageRow[] = [];
-  let firstSkipped = false;
-  let lastSkipped = false;
-  messages.forEach((message, index) => {
-    // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
-    const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
-    const attributes = [
-      message.topic,
-      message.key,
-      message.id,
-      message.type,
-      message.source,
-      message.time,
-      message.correlationId,
-      message.causationId,
-      message.dataVersion,
-    ] as const;
-    // A relayed event this file's store holds: the row refers to it (no second copy of its data); else the data.
-    let referenced = referencing?.run(...attributes, headers, positions![index], message.id);
-    if (referenced && referenced.changes === 0) referenced = undefined; // not this file's event (or already published: skipped below too)
-    const result = referenced ?? statements.insert.run(...attributes, data[index], headers, '');
-    lastSkipped = result.changes === 0;
-    if (lastSkipped) {
-      firstSkipped ||= index === 0;
-      return;
-    }
-    // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
-    rows.push({
-      offset: Number(result.lastInsertRowid),
-      topic: message.topic,
-      key: message.key,
-      message_id: message.id,
-      type: message.type,
-      source: message.source,
-      time: message.time,
-      correlation_id: message.correlationId,
-      causation_id: message.causationId,
-      data_version: message.dataVersion,
-      data: data[index],
-      headers,
-      dlq_group: '',
-      event_position: referenced ? Number(positions![index]) : null,
-    });
-  });
-  // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
-  // either end of the batch the counter itself says where the log stands (rare: republishing).
-  const before = firstSkipped ? undefined : rows[0].offset - 1;
-  const after = lastSkipped ? (statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
-  return { rows, before, after };
-}
 
 const eventDataOf = new WeakMap<Database.Database, Database.Statement>();
 

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { eventTopicForStream, messageFromRecordedEvent, streamCategory, type BusMessage, type RecordedEvent } from '@sigillum/contracts';
-import { addSqliteCommitHook, type EventStore, type RelayLease, type StoreSubscription } from '@sigillum/eventstore';
+import type { EventStore, RelayLease, StoreSubscription } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import type { EventBus } from '../event-bus.port';
@@ -76,8 +76,6 @@ export interface TransactionalPublisher {
   readonly database: Database.Database;
   /** `positions`: each message's event's global position, so that the bus may refer to the event rather than copy it. */
   publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void, positions?: readonly bigint[]): Promise<void>;
-  /** Appends inside the transaction open on `database`; returns what to run once it committed (EmbeddedEventBus). */
-  appendInOpenTransaction?(messages: readonly BusMessage[], positions: readonly bigint[]): () => void;
 }
 
 function publishesInTransactionOf(bus: EventBus, db: Database.Database): TransactionalPublisher | undefined {
@@ -126,8 +124,6 @@ export class EventRelay {
   private lastLag?: LagCount;
   /** Aborts a lease acquisition in progress (stop). */
   private leaseWait?: AbortController;
-  /** Removes the hook publishing in the event store's own commits (see publishInStoreCommit). */
-  private removeCommitHook?: () => void;
 
   constructor(private readonly options: EventRelayOptions) {
     this.name = options.name ?? 'relay';
@@ -154,9 +150,6 @@ export class EventRelay {
     }
     if (!this.options.lease) {
       this.state = 'running';
-      // The embedded default (bus and checkpoint in the store's file): publish in the store's own commits.
-      if (this.sameFileBus?.appendInOpenTransaction)
-        this.removeCommitHook = addSqliteCommitHook(this.options.db, (events) => this.publishInStoreCommit(events));
       this.subscribe();
       return;
     }
@@ -202,8 +195,6 @@ export class EventRelay {
     if (this.state === 'idle' || this.state === 'stopped') return;
     const wasRelaying = this.state !== 'standby';
     this.state = 'stopped';
-    this.removeCommitHook?.();
-    this.removeCommitHook = undefined;
     clearTimeout(this.retryTimer);
     this.leaseWait?.abort();
     if (!wasRelaying) {
@@ -314,43 +305,8 @@ export class EventRelay {
     return this.flushing;
   }
 
-  /**
-   * Inside the event store's write transaction (a SQLite commit hook on `db`, the store's file): publishes the batch's
-   * events and moves the checkpoint in that very commit, when the checkpoint is right before the batch (the relay is
-   * caught up). Otherwise (catching up, another writer's events in between) it does nothing and the subscription
-   * publishes them. What this published, the subscription then skips (at or below the checkpoint, see publishBuffered).
-   */
-  private publishInStoreCommit(events: readonly RecordedEvent[]): (() => void) | undefined {
-    if (this.state !== 'running' && this.state !== 'retrying') return undefined;
-    const first = events[0].globalPosition;
-    const last = events[events.length - 1].globalPosition;
-    if ((this.readCheckpoint() ?? 0n) !== first - 1n) return undefined;
-    const relayed = events.filter((event) => this.relays(event));
-    const published =
-      relayed.length > 0
-        ? this.sameFileBus!.appendInOpenTransaction!(
-            relayed.map((event) => messageFromRecordedEvent(event, this.topicOf)),
-            relayed.map((event) => event.globalPosition),
-          )
-        : undefined;
-    this.saveCheckpoint.run(this.name, last.toString());
-    return () => {
-      published?.();
-      if (this.checkpoint === undefined || this.checkpoint < last) this.checkpoint = last;
-      this.published += relayed.length;
-    };
-  }
-
   private async publishBuffered(generation: number): Promise<void> {
     while (generation === this.generation && this.buffer.length > 0) {
-      // Published already, in the store's commit (publishInStoreCommit): skipped. The file says what is, right before the
-      // (synchronous) publish below.
-      const done = this.removeCommitHook ? this.readCheckpoint() : this.checkpoint;
-      if (done !== undefined && this.buffer[0].globalPosition <= done) {
-        const skip = this.buffer.findIndex((event) => event.globalPosition > done);
-        this.buffer.splice(0, skip < 0 ? this.buffer.length : skip);
-        continue;
-      }
       const batch = this.buffer.slice(0, this.maxBatchSize);
       try {
         this.publishStartedAt = Date.now();
@@ -375,7 +331,7 @@ export class EventRelay {
         if (this.options.lease) await this.options.lease.saveCheckpoint(last);
         else if (!this.sameFileBus) this.saveCheckpoint.run(this.name, last.toString());
         if (generation !== this.generation) return;
-        if (this.checkpoint === undefined || this.checkpoint < last) this.checkpoint = last; // a store commit may have moved it further
+        this.checkpoint = last;
         this.buffer.splice(0, batch.length);
         this.published += batch.length;
         this.failures = 0;

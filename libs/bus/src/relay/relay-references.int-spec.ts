@@ -179,40 +179,4 @@ describe('EventRelay into the embedded bus on the store’s file: rows refer to 
 
     await eventually(() => expect(received.map((message) => message.data)).toEqual([{ old: true }, event.event.data]));
   });
-
-  it('publishes in the store’s own commit once caught up: rows and checkpoint are there when the append resolves', async () => {
-    const { db, store, relay } = processOn(path.join(dir, `hook-${randomBytes(4).toString('hex')}.db`));
-    const category = `ref${randomBytes(4).toString('hex')}`;
-    const streamId = streamIdOf(category, '1');
-    const backlog = Array.from({ length: 3 }, (_, index) => pendingEvent('Noted', { index }));
-    await store.append(streamId, backlog, 'no-stream'); // before the relay: published by its catch-up
-    const checkpoint = () => db.prepare("SELECT position FROM relay_checkpoints WHERE name = 'relay'").pluck().get() as string | undefined;
-    await relay.start();
-    await eventually(() => expect(rowsOf(db, topicOf(category))).toHaveLength(3));
-
-    const later = Array.from({ length: 4 }, (_, index) => pendingEvent('Noted', { index: 3 + index }));
-    const { lastGlobalPosition } = await store.append(streamId, later, 2);
-    // No turn of the event loop for the relay in between: the same commit wrote them.
-    expect(rowsOf(db, topicOf(category)).map((row) => row.message_id)).toEqual([...backlog, ...later].map((event) => event.metadata.eventId));
-    expect(checkpoint()).toBe(lastGlobalPosition.toString());
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the subscription sees them too, and skips them
-    expect(rowsOf(db, topicOf(category))).toHaveLength(7);
-    expect(await relay.health()).toMatchObject({ up: true, lag: 0, checkpoint: lastGlobalPosition.toString() });
-  });
-
-  it('a bus write failing in the store’s commit fails only the publish: the appends commit, the relay publishes later', async () => {
-    const { db, store, relay } = processOn(path.join(dir, `hookfail-${randomBytes(4).toString('hex')}.db`));
-    const category = `ref${randomBytes(4).toString('hex')}`;
-    await relay.start();
-    db.exec(`CREATE TRIGGER refuse_bus BEFORE INSERT ON bus_messages BEGIN SELECT RAISE(ABORT, 'disk says no'); END;`);
-    const events = Array.from({ length: 2 }, (_, index) => pendingEvent('Noted', { index }));
-    await store.append(streamIdOf(category, '1'), events, 'no-stream');
-    expect(await store.readStream(streamIdOf(category, '1'))).toHaveLength(2);
-    expect(rowsOf(db, topicOf(category))).toEqual([]);
-    await eventually(async () => expect((await relay.health()).detail).toMatch(/disk says no/));
-
-    db.exec('DROP TRIGGER refuse_bus');
-    await eventually(() => expect(rowsOf(db, topicOf(category)).map((row) => row.message_id)).toEqual(events.map((event) => event.metadata.eventId)));
-    await eventually(async () => expect(await relay.health()).toMatchObject({ up: true, lag: 0 }));
-  });
 });

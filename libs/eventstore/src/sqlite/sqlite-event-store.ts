@@ -18,8 +18,6 @@ import { runSubscription } from '../subscription';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
-import { runSqliteCommitHooks } from './commit-hook';
-export { addSqliteCommitHook, type SqliteCommitHook } from './commit-hook';
 import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -70,8 +68,6 @@ interface WrittenAppend {
   readonly result: AppendResult;
   readonly firstRevision: number;
   readonly positions: readonly bigint[];
-  /** Its events, when made inside the transaction (for the commit hooks): the same objects are then cached. */
-  recorded?: readonly RecordedEvent[];
 }
 
 interface EventInsert {
@@ -112,9 +108,7 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<StoreSubscription>();
 
   private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
-  private readonly writeBatch: Database.Transaction<
-    (batch: readonly QueuedAppend[], outermost: boolean) => { outcomes: Array<WrittenAppend | Error>; afterCommit: (() => void)[] }
-  >;
+  private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
 
   constructor(source: SqliteEventStoreOptions | Database.Database) {
     const options: SqliteEventStoreOptions = source instanceof Database ? { db: source } : source;
@@ -150,20 +144,16 @@ export class SqliteEventStore implements EventStore {
     this.dataVersion = this.statements.dataVersion.get() as number;
 
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
-    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[], outermost: boolean) => {
-      const outcomes = batch.map((append) => {
+    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[]) =>
+      batch.map((append) => {
         try {
           return appendOne(append); // nested transaction = savepoint
         } catch (error) {
           if (error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError) return error;
           throw error; // I/O, busy, full disk...: the whole batch fails
         }
-      });
-      // The handle's commit hooks (the embedded relay's bus append) write in this transaction: one commit for both.
-      // Not in a transaction of someone else's, which could still roll back after their after-commit work.
-      const recorded = () => outcomes.flatMap((out, index) => (out instanceof Error ? [] : (out.recorded = this.recordedOf(batch[index], out))));
-      return { outcomes, afterCommit: outermost ? runSqliteCommitHooks(this.db, recorded) : [] };
-    });
+      }),
+    );
   }
 
   /** The underlying handle, e.g. for an embedded bus sharing the file. */
@@ -225,25 +215,22 @@ export class SqliteEventStore implements EventStore {
     for (const { append, written } of committed) {
       const continues = this.recent.enabled && this.recent.continues(append.streamId, written.firstRevision);
       if (!continues && !forSubscriptions) continue;
-      const events = written.recorded ?? this.recordedOf(append, written);
-      const weight = append.rows.reduce((chars, row) => chars + row.data.length + row.metadata.length, 0);
+      let weight = 0;
+      const events = append.rows.map((row, index): RecordedEvent => {
+        weight += row.data.length + row.metadata.length;
+        // Frozen: the same objects go to every reader of the cache and every subscription.
+        return freeze({
+          streamId: append.streamId,
+          streamRevision: written.firstRevision + index,
+          globalPosition: written.positions[index],
+          event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
+          metadata: JSON.parse(row.metadata),
+        });
+      });
       if (continues) this.recent.appended(append.streamId, written.firstRevision, events, weight);
       if (forSubscriptions) all.push(...events);
     }
     if (forSubscriptions) this.commitsTail.committed(all);
-  }
-
-  /** The append's events, parsed back from the JSON text written; frozen: the same objects go to every reader of the cache and every subscription. */
-  private recordedOf(append: QueuedAppend, written: WrittenAppend): RecordedEvent[] {
-    return append.rows.map((row, index) =>
-      freeze({
-        streamId: append.streamId,
-        streamRevision: written.firstRevision + index,
-        globalPosition: written.positions[index],
-        event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
-        metadata: JSON.parse(row.metadata),
-      }),
-    );
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
@@ -366,9 +353,7 @@ export class SqliteEventStore implements EventStore {
     this.queue = [];
     let outcomes: Array<WrittenAppend | Error>;
     try {
-      const written = this.writeBatch.immediate(batch, !this.db.inTransaction);
-      outcomes = written.outcomes;
-      for (const after of written.afterCommit) after();
+      outcomes = this.writeBatch.immediate(batch);
     } catch (error) {
       for (const append of batch) append.reject(error);
       return;
