@@ -21,20 +21,22 @@ const probe = new Database(':memory:');
 type Method = (...args: unknown[]) => unknown;
 const statementProto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<'run' | 'get' | 'all', Method>;
 probe.close();
+// `original.apply(this, arguments)`: no array per call (a rest parameter would allocate one per statement, which the
+// allocation profile of the timed phase then showed as the product's).
 for (const name of ['get', 'all'] as const) {
   const original = statementProto[name];
-  statementProto[name] = function (this: unknown, ...args: unknown[]) {
+  statementProto[name] = function (this: unknown) {
     statements += 1;
-    return original.apply(this, args);
+    return original.apply(this, arguments as unknown as unknown[]);
   };
 }
 const originalRun = statementProto.run;
-statementProto.run = function (this: unknown, ...args: unknown[]) {
+statementProto.run = function (this: unknown) {
   statements += 1;
-  if ((this as { source: string }).source !== 'COMMIT') return originalRun.apply(this, args);
+  if ((this as { source: string }).source !== 'COMMIT') return originalRun.apply(this, arguments as unknown as unknown[]);
   const started = process.hrtime.bigint();
   try {
-    return originalRun.apply(this, args);
+    return originalRun.apply(this, arguments as unknown as unknown[]);
   } finally {
     commits += 1;
     commitNs += process.hrtime.bigint() - started;
