@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { RecordedEvent } from '@sigillum/contracts';
 import { eventStoreContract, pendingEvent } from '@sigillum/testing';
+import { WrongExpectedVersionError } from '../event-store.port';
 import { DuplicateEventIdError, SqliteEventStore } from './sqlite-event-store';
 import { withStatementCache } from './sqlite-projector';
 
@@ -213,6 +214,22 @@ describe('SqliteEventStore', () => {
     await expect(store.append('note-2', [pendingEvent('NoteTaken', {})], 'no-stream')).resolves.toMatchObject({
       nextExpectedVersion: 0,
     });
+  });
+
+  it('refuses an append whose expected version does not hold in the middle of a batch, and writes the others, in order', async () => {
+    const store = openStore();
+
+    const outcomes = await Promise.allSettled([
+      store.append('note-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream'),
+      store.append('note-1', [pendingEvent('NoteTaken', { n: 'stale' })], 5),
+      store.append('note-1', [pendingEvent('NoteTaken', { n: 1 }), pendingEvent('NoteTaken', { n: 2 })], 0),
+      store.append('note-2', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream'),
+    ]);
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+    expect((await store.readStream('note-1')).map((event) => (event.event.data as { n: number }).n)).toEqual([0, 1, 2]);
+    expect(await store.readStream('note-2')).toHaveLength(1);
   });
 
   it('rejects data JSON cannot carry without failing the batch', async () => {

@@ -109,6 +109,7 @@ export class SqliteEventStore implements EventStore {
 
   private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
   private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
+  private readonly writeBatchGuarded: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
 
   constructor(source: SqliteEventStoreOptions | Database.Database) {
     const options: SqliteEventStoreOptions = source instanceof Database ? { db: source } : source;
@@ -143,17 +144,22 @@ export class SqliteEventStore implements EventStore {
     this.statements = this.prepareStatements();
     this.dataVersion = this.statements.dataVersion.get() as number;
 
+    // No savepoint per append (SQLite journals the pages changed inside one): a wrong expected version fails before
+    // writing; a duplicate event id has the batch written again, each append in a savepoint; any other error fails it.
+    const batchOf = (write: (append: QueuedAppend) => WrittenAppend, refusal: (error: unknown) => boolean) =>
+      this.db.transaction((batch: readonly QueuedAppend[]) =>
+        batch.map((append) => {
+          try {
+            return write(append);
+          } catch (error) {
+            if (refusal(error)) return error as Error;
+            throw error;
+          }
+        }),
+      );
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
-    this.writeBatch = this.db.transaction((batch: readonly QueuedAppend[]) =>
-      batch.map((append) => {
-        try {
-          return appendOne(append); // nested transaction = savepoint
-        } catch (error) {
-          if (error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError) return error;
-          throw error; // I/O, busy, full disk...: the whole batch fails
-        }
-      }),
-    );
+    this.writeBatch = batchOf(this.writeAppend.bind(this), (error) => error instanceof WrongExpectedVersionError);
+    this.writeBatchGuarded = batchOf(appendOne, (error) => error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError);
   }
 
   /** The underlying handle, e.g. for an embedded bus sharing the file. */
@@ -346,6 +352,16 @@ export class SqliteEventStore implements EventStore {
     return { result: { nextExpectedVersion: revision, lastGlobalPosition: positions[positions.length - 1] ?? 0n }, firstRevision: current + 1, positions };
   }
 
+  /** The batch without savepoints; again with one per append when an append hit a duplicate event id. */
+  private writeBatchAtOnce(batch: readonly QueuedAppend[]): Array<WrittenAppend | Error> {
+    try {
+      return this.writeBatch.immediate(batch);
+    } catch (error) {
+      if (!(error instanceof DuplicateEventIdError)) throw error;
+      return this.writeBatchGuarded.immediate(batch);
+    }
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.queue.length === 0) return;
@@ -353,7 +369,7 @@ export class SqliteEventStore implements EventStore {
     this.queue = [];
     let outcomes: Array<WrittenAppend | Error>;
     try {
-      outcomes = this.writeBatch.immediate(batch);
+      outcomes = this.writeBatchAtOnce(batch);
     } catch (error) {
       for (const append of batch) append.reject(error);
       return;
