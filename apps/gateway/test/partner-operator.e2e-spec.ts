@@ -419,7 +419,9 @@ if (!brokers) {
       expect(record.data.recipients).toEqual([{ recipientId: bob, addressBlock: ['Bob Durand', '1 rue de la Paix', '75002 Paris', 'FR'], country: 'FR' }]);
       expect(Object.keys(record.data).sort()).toEqual(['recipients', 'signature', 'token']);
       // The certifier signed the partner's token with x5c (its operator is not hosted): the contract's check works as is.
-      const tokenHeader = JSON.parse(Buffer.from(String(record.data.signature).split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
+      const tokenHeader = JSON.parse(
+        Buffer.from(String((record.data as { signature?: unknown }).signature).split('.')[0], 'base64url').toString('utf8'),
+      ) as Record<string, unknown>;
       expect(tokenHeader.x5c).toHaveLength(2);
       expect(tokenHeader['x5t#S256']).toBeUndefined();
       // Not the hosted operator's tokens of the same letter, nothing of the registered letter, no other party.

@@ -3,7 +3,7 @@ import { BaseRpcContext, CustomTransportStrategy, EventPattern, Server } from '@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusConsumer, EventBus } from '../event-bus.port';
-import { DeclareBusHandler, type DirectHandler, directHandlers } from './direct-handlers';
+import { DeclareBusHandler, type DirectHandler, directHandlers, handlerCount } from './direct-handlers';
 
 /** What an `@EventPattern(topic)` handler receives with `@Ctx()`. */
 export class BusContext extends BaseRpcContext<[DeliveredMessage, string]> {
@@ -103,11 +103,7 @@ export class BusTransport extends Server implements CustomTransportStrategy {
     try {
       const resolve = this.options.resolveInstance;
       if (resolve) {
-        const chainLength = (topic: string) => {
-          let count = 0;
-          for (let handler = this.handlerFor(topic); handler; handler = handler.next ?? null) count += 1;
-          return count;
-        };
+        const chainLength = (topic: string) => handlerCount(this.handlerFor(topic));
         this.direct = directHandlers(this.transportId as symbol, topics, resolve, chainLength, (topic, why) =>
           this.log.log(`Group ${this.group}: ${topic} through Nest's pipeline (${why})`),
         );

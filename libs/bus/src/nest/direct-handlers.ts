@@ -33,6 +33,13 @@ export const DeclareBusHandler =
     declarations.push({ type: target.constructor as Type<unknown>, method: String(key), transportId, topic });
   };
 
+/** How many handlers Nest chained for a pattern (`next`: several `@EventPattern`s of one topic on one transport). */
+export function handlerCount(head: { next?: unknown } | null | undefined): number {
+  let count = 0;
+  for (let handler = head; handler; handler = handler.next as { next?: unknown } | undefined) count += 1;
+  return count;
+}
+
 /** A handler called directly: the controller's method, given the message (and the context when it asks for it). */
 export type DirectHandler = (message: DeliveredMessage, context: () => unknown) => Promise<void>;
 

@@ -4,7 +4,7 @@ import { Topics, type DeliveredMessage } from '@sigillum/contracts';
 import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
-import { type DirectHandler, directHandlers } from './direct-handlers';
+import { type DirectHandler, directHandlers, handlerCount } from './direct-handlers';
 import { deadLetterHeaders, deliverWithRetries, isPoison, poisonReason, retryPolicy, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
@@ -207,11 +207,7 @@ export class KafkaRoleServer extends ServerKafka {
     if (this.topics.length === 0) return callback();
     const resolve = this.roleOptions.resolveInstance;
     if (resolve) {
-      const chainLength = (topic: string) => {
-        let count = 0;
-        for (let handler = this.handlerFor(topic); handler; handler = handler.next ?? null) count += 1;
-        return count;
-      };
+      const chainLength = (topic: string) => handlerCount(this.handlerFor(topic));
       this.direct = directHandlers(this.transportId as symbol, this.topics, resolve, chainLength, (topic, why) =>
         this.busLog.log(`Group ${this.logicalGroup}: ${topic} through Nest's pipeline (${why})`),
       );
