@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { PoisonMessageError } from '@sigillum/bus';
 import { type DeliveredMessage, DomainError, eventTopicForStream, messageFromRecordedEvent, streamCategory } from '@sigillum/contracts';
-import { BatchedProjector, type EventStore } from '@sigillum/eventstore';
+import { applyBatch, BatchedProjector, type EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector, type SqliteProjection } from '../sqlite-projector';
 import { readModelDigest } from './read-model-digest';
@@ -70,17 +70,18 @@ export async function replayLog(
     const messages = within
       .filter((event) => projection.categories.includes(streamCategory(event.streamId)))
       .map((event): DeliveredMessage => ({ ...messageFromRecordedEvent(event, eventTopicForStream), partition: 0, offset: event.globalPosition.toString() }));
-    // One transaction per page. IMMEDIATE: the write lock is taken (waiting out the WAL checkpointer's brief hold,
-    // busy_timeout) before the first read, so the page never has to upgrade a read snapshot to a write, which SQLite
-    // refuses at once ("database is locked") when the checkpointer reset the WAL in between (bench:rebuild hit it on
-    // every run once the checkpointer ran beside it, as it does in the product). First without a savepoint per event
-    // (two statements each, a third of a rebuild's statements); a refused event throws the whole page away, which is
-    // then applied again with a savepoint per event, so that the refused event alone is skipped.
-    const counted = applyPage(db, messages, (message) => projector.applyOnce(message));
-    const { read, done, refused } = counted ?? applyPageGuarded(db, messages, projector, log, label);
-    eventsRead += read;
-    applied += done;
-    poison += refused;
+    // One transaction per page, without a savepoint per event unless one is refused (see applyBatch); the refused
+    // events are counted and skipped, any other error stops the rebuild with nothing of the page kept.
+    const outcomes = applyBatch(db, projector, messages, (error) => error instanceof PoisonMessageError);
+    outcomes.forEach((outcome, index) => {
+      eventsRead += 1;
+      if ('applied' in outcome) {
+        if (outcome.applied) applied += 1;
+        return;
+      }
+      poison += 1;
+      log.warn(`${label} skips ${messages[index].type} ${messages[index].id}: ${(outcome.error as Error).message}`);
+    });
     if (page.length > 0) after = page[page.length - 1].globalPosition;
     if (within.length > 0) last = within[within.length - 1].globalPosition;
     eventsScanned += within.length;
@@ -91,48 +92,6 @@ export async function replayLog(
     await new Promise((resolve) => setImmediate(resolve));
   }
   return { eventsRead, applied, poison, lastPosition: last === undefined ? null : last.toString() };
-}
-
-interface PageCounts {
-  readonly read: number;
-  readonly done: number;
-  readonly refused: number;
-}
-
-/** The page in one transaction, with no savepoint per event; undefined (and nothing kept) when an event is refused. */
-function applyPage(db: Database.Database, messages: readonly DeliveredMessage[], apply: (message: DeliveredMessage) => boolean): PageCounts | undefined {
-  try {
-    return db
-      .transaction((): PageCounts => {
-        let done = 0;
-        for (const message of messages) if (apply(message)) done += 1;
-        return { read: messages.length, done, refused: 0 };
-      })
-      .immediate();
-  } catch (error) {
-    if (error instanceof PoisonMessageError) return undefined;
-    throw error;
-  }
-}
-
-/** The page in one transaction, each event in its own savepoint: a refused event is rolled back, counted and skipped. */
-function applyPageGuarded(db: Database.Database, messages: readonly DeliveredMessage[], projector: SqliteProjector, log: Logger, label: string): PageCounts {
-  return db
-    .transaction((): PageCounts => {
-      let done = 0;
-      let refused = 0;
-      for (const message of messages) {
-        try {
-          if (projector.handle(message)) done += 1;
-        } catch (error) {
-          if (!(error instanceof PoisonMessageError)) throw error;
-          refused += 1;
-          log.warn(`${label} skips ${message.type} ${message.id}: ${error.message}`);
-        }
-      }
-      return { read: messages.length, done, refused };
-    })
-    .immediate();
 }
 
 /**

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { SqliteProjector } from './sqlite-projector';
 
 /** What became of one message of a batch. */
-type Outcome = { readonly applied: boolean } | { readonly error: unknown };
+export type Outcome = { readonly applied: boolean } | { readonly error: unknown };
 
 interface Pending {
   readonly message: DeliveredMessage;
@@ -42,7 +42,12 @@ export class BatchedProjector {
     const batch = this.pending.splice(0, this.pending.length);
     let outcomes: Outcome[];
     try {
-      outcomes = this.apply(batch.map(({ message }) => message));
+      outcomes = applyBatch(
+        this.db,
+        this.projector,
+        batch.map(({ message }) => message),
+        () => true,
+      );
     } catch (error) {
       // The commit itself failed: nothing of the batch is kept; every message is retried by the bus.
       for (const { reject } of batch) reject(error);
@@ -54,26 +59,36 @@ export class BatchedProjector {
       else resolve(outcome.applied);
     });
   }
+}
 
-  /**
-   * IMMEDIATE: the write lock first (it reads before it writes, and upgrading a read snapshot to a write fails at once
-   * when the WAL checkpointer reset the WAL in between).
-   */
-  private apply(messages: readonly DeliveredMessage[]): Outcome[] {
-    try {
-      return this.db.transaction(() => messages.map((message): Outcome => ({ applied: this.projector.applyOnce(message) }))).immediate();
-    } catch {
-      return this.db
-        .transaction(() =>
-          messages.map((message): Outcome => {
-            try {
-              return { applied: this.projector.handle(message) }; // a savepoint inside this transaction
-            } catch (error) {
-              return { error };
-            }
-          }),
-        )
-        .immediate();
-    }
+/**
+ * `messages` in one transaction (IMMEDIATE: the write lock first, since a projection reads before it writes and
+ * upgrading a read snapshot to a write fails at once when the WAL checkpointer reset the WAL in between), first with
+ * no savepoint per message (two statements each). When a message throws an error `refused` accepts, that transaction
+ * is thrown away and the batch applied again with a savepoint per message, so that only the refused messages fail
+ * (their outcome is the error); any other error rolls the whole batch back and is thrown.
+ */
+export function applyBatch(
+  db: Database.Database,
+  projector: SqliteProjector,
+  messages: readonly DeliveredMessage[],
+  refused: (error: unknown) => boolean,
+): Outcome[] {
+  try {
+    return db.transaction(() => messages.map((message): Outcome => ({ applied: projector.applyOnce(message) }))).immediate();
+  } catch (error) {
+    if (!refused(error)) throw error;
   }
+  return db
+    .transaction(() =>
+      messages.map((message): Outcome => {
+        try {
+          return { applied: projector.handle(message) }; // a savepoint inside this transaction
+        } catch (error) {
+          if (!refused(error)) throw error;
+          return { error };
+        }
+      }),
+    )
+    .immediate();
 }
