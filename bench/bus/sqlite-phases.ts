@@ -257,16 +257,18 @@ export async function benchSqlite(settings: Settings, payloads: readonly Payload
   return { store, storeDb: concurrentDb };
 }
 
-/** What SqliteEventStore.writeAppend runs per append (head lookup, insert, head upsert), batched but without its JS. */
+/**
+ * What SqliteEventStore.writeAppend runs per append when the stream is not in its cache (head lookup, insert, the
+ * stream's row when it is new), batched but without its JS.
+ */
 function rawStoreSql(db: Database.Database, payloads: readonly Payload[], batchSize: number, progress: Progress): void {
-  const head = db.prepare('SELECT revision FROM streams WHERE stream_id = ?').pluck();
+  const head = db.prepare('SELECT max(stream_revision) FROM events WHERE stream_id = ?').pluck();
   const insert = db.prepare(`INSERT INTO events (stream_id, stream_revision, event_id, event_type, event_version, data, metadata)
     VALUES (?, ?, ?, ?, ?, ?, ?)`);
-  const upsertHead = db.prepare(`INSERT INTO streams (stream_id, revision, category) VALUES (?, ?, ?)
-    ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision`);
+  const insertStream = db.prepare('INSERT INTO streams (stream_id, category) VALUES (?, ?) ON CONFLICT (stream_id) DO NOTHING');
   const writeBatch = db.transaction((batch: readonly Payload[]) => {
     for (const { streamId, pending } of batch) {
-      const revision = ((head.get(streamId) as number | undefined) ?? -1) + 1;
+      const revision = ((head.get(streamId) as number | null) ?? -1) + 1;
       insert.run(
         streamId,
         revision,
@@ -276,7 +278,7 @@ function rawStoreSql(db: Database.Database, payloads: readonly Payload[], batchS
         JSON.stringify(pending.event.data),
         JSON.stringify(pending.metadata),
       );
-      upsertHead.run(streamId, revision, CATEGORY);
+      if (revision === 0) insertStream.run(streamId, CATEGORY);
     }
   });
   for (let start = 0; start < payloads.length; start += batchSize) {

@@ -140,6 +140,48 @@ describe('SqliteEventStore', () => {
     expect(queries).toHaveBeenCalledTimes(1);
   });
 
+  it("knows a cached stream's head without a query, and asks the file once another connection appended (under the write lock)", async () => {
+    const store = openStore();
+    const other = openStore();
+    const head = jest.spyOn((store as unknown as { statements: { head: { get: (...args: unknown[]) => unknown } } }).statements.head, 'get');
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 }), pendingEvent('NoteTaken', { n: 1 })], 'no-stream');
+    await store.readStream('note-1');
+    head.mockClear();
+
+    await expect(store.append('note-1', [pendingEvent('NoteTaken', { n: 2 })], 1)).resolves.toMatchObject({ nextExpectedVersion: 2 });
+    expect(head).toHaveBeenCalledTimes(0);
+
+    // Another connection appends revision 3: the cache would say 2; a wrong expected version is refused by the file's head,
+    // and 'any' lands after revision 3, not on it.
+    await other.append('note-1', [pendingEvent('NoteTaken', { n: 3 })], 2);
+    await expect(store.append('note-1', [pendingEvent('NoteTaken', { n: 9 })], 2)).rejects.toBeInstanceOf(WrongExpectedVersionError);
+    await expect(store.append('note-1', [pendingEvent('NoteTaken', { n: 4 })], 'any')).resolves.toMatchObject({ nextExpectedVersion: 4 });
+    expect(head).toHaveBeenCalled();
+    expect((await store.readStream('note-1')).map((recorded) => (recorded.event.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('opens a file of the first schema (streams with a revision column) and carries on its streams', async () => {
+    const old = new Database(file);
+    old.exec(`CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+      INSERT INTO schema_versions VALUES ('eventstore', 1);
+      CREATE TABLE events (global_position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, stream_revision INTEGER NOT NULL,
+        event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL, event_version INTEGER NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
+        UNIQUE (stream_id, stream_revision));
+      CREATE TABLE streams (stream_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, category TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX streams_by_category ON streams (category, stream_id);
+      INSERT INTO events (stream_id, stream_revision, event_id, event_type, event_version, data, metadata)
+        VALUES ('note-1', 0, 'e0', 'NoteTaken', 1, '{}', '{"eventId":"e0"}');
+      INSERT INTO streams VALUES ('note-1', 0, 'note');`);
+    old.close();
+
+    const store = openStore();
+    await expect(store.append('note-1', [pendingEvent('NoteTagged', {})], 0)).resolves.toMatchObject({ nextExpectedVersion: 1 });
+    await expect(store.append('note-1', [pendingEvent('NoteTagged', {})], 0)).rejects.toBeInstanceOf(WrongExpectedVersionError);
+    const columns = new Database(file, { readonly: true });
+    expect(columns.prepare("SELECT name FROM pragma_table_info('streams')").pluck().all()).toEqual(['stream_id', 'category']);
+    columns.close();
+  });
+
   it('gives from its own appends exactly what a read of the file gives, and never a stream with a hole', async () => {
     const store = openStore();
     const other = openStore();

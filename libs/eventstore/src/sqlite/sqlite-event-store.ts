@@ -18,6 +18,7 @@ import { runSubscription } from '../subscription';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
+import { type EventStoreStatements, prepareEventStoreStatements } from './sqlite-statements';
 import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -81,11 +82,9 @@ interface EventInsert {
 /** The recent-streams cache of each connection (one per handle, whatever the number of stores on it). */
 const recentByDatabase = new WeakMap<Database.Database, RecentStreams>();
 
-const EVENT_COLUMNS = 'e.global_position, e.stream_id, e.stream_revision, e.event_type, e.event_version, e.data, e.metadata';
-
 /**
- * Event store on one SQLite file. Appends issued in the same tick share one `BEGIN IMMEDIATE`
- * transaction (group commit); each runs in its own savepoint, so one refused append leaves the others intact.
+ * Event store on one SQLite file. Appends issued in the same tick share one `BEGIN IMMEDIATE` transaction (group
+ * commit); a refused append (wrong expected version, duplicate event id) leaves the others intact.
  */
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
@@ -107,7 +106,7 @@ export class SqliteEventStore implements EventStore {
   private readonly commits = new EventEmitter().setMaxListeners(0);
   private readonly subscriptions = new Set<StoreSubscription>();
 
-  private readonly statements: ReturnType<SqliteEventStore['prepareStatements']>;
+  private readonly statements: EventStoreStatements;
   private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
   private readonly writeBatchGuarded: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
 
@@ -141,22 +140,25 @@ export class SqliteEventStore implements EventStore {
       if (this.ownsDatabase) this.db.close();
       throw error;
     }
-    this.statements = this.prepareStatements();
+    this.statements = prepareEventStoreStatements(this.db);
     this.dataVersion = this.statements.dataVersion.get() as number;
 
     // No savepoint per append (SQLite journals the pages changed inside one): a wrong expected version fails before
     // writing; a duplicate event id has the batch written again, each append in a savepoint; any other error fails it.
+    // Holding the write lock, one data_version tells whether the cached streams are still whole (then an append to one
+    // knows its head without a query, see writeAppend).
     const batchOf = (write: (append: QueuedAppend) => WrittenAppend, refusal: (error: unknown) => boolean) =>
-      this.db.transaction((batch: readonly QueuedAppend[]) =>
-        batch.map((append) => {
+      this.db.transaction((batch: readonly QueuedAppend[]) => {
+        this.noticeForeignCommits();
+        return batch.map((append) => {
           try {
             return write(append);
           } catch (error) {
             if (refusal(error)) return error as Error;
             throw error;
           }
-        }),
-      );
+        });
+      });
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
     this.writeBatch = batchOf(this.writeAppend.bind(this), (error) => error instanceof WrongExpectedVersionError);
     this.writeBatchGuarded = batchOf(appendOne, (error) => error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError);
@@ -287,50 +289,14 @@ export class SqliteEventStore implements EventStore {
     if (this.ownsDatabase) this.db.close();
   }
 
-  private prepareStatements() {
-    const db = this.db;
-    return {
-      head: db.prepare('SELECT revision FROM streams WHERE stream_id = ?').pluck(),
-      insertEvent: db
-        .prepare(
-          `INSERT INTO events (stream_id, stream_revision, event_id, event_type, event_version, data, metadata)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .safeIntegers(true),
-      upsertHead: db.prepare(
-        `INSERT INTO streams (stream_id, revision, category) VALUES (?, ?, ?)
-         ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision`,
-      ),
-      readStream: db
-        .prepare(
-          `SELECT ${EVENT_COLUMNS} FROM events e
-           WHERE e.stream_id = ? AND e.stream_revision >= ? ORDER BY e.stream_revision LIMIT ?`,
-        )
-        .safeIntegers(true),
-      readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`).safeIntegers(true),
-      lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      pageUpTo: db
-        .prepare(
-          `SELECT ${EVENT_COLUMNS} FROM events e
-           WHERE e.global_position > ? AND e.global_position <= ? ORDER BY e.global_position LIMIT ?`,
-        )
-        .safeIntegers(true),
-      // CROSS JOIN keeps the scan in global order (no sort); the head bound lets a rare category skip ahead.
-      pageUpToInCategories: db
-        .prepare(
-          `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.stream_id = e.stream_id
-           WHERE e.global_position > ? AND e.global_position <= ? AND s.category IN (SELECT value FROM json_each(?))
-           ORDER BY e.global_position LIMIT ?`,
-        )
-        .safeIntegers(true),
-    };
-  }
-
-  /** Runs inside the batch transaction, in its own savepoint. */
+  /**
+   * Runs inside the batch transaction (in a savepoint of its own only when the batch is written again). The head: the
+   * cached stream's length when the cache holds it whole (read to its end, not appended to since by this handle, no
+   * other connection's commit since: checked under the write lock), else the file's.
+   */
   private writeAppend({ streamId, expected, rows }: QueuedAppend): WrittenAppend {
-    const head = this.statements.head.get(streamId) as number | undefined;
-    const current = head ?? -1;
+    const cached = this.recent.current(streamId);
+    const current = cached ? cached.length - 1 : ((this.statements.head.get(streamId) as number | null) ?? -1);
     const satisfied =
       expected === 'any' || (expected === 'no-stream' && current === -1) || (expected === 'stream-exists' && current >= 0) || expected === current;
     if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
@@ -347,7 +313,7 @@ export class SqliteEventStore implements EventStore {
         throw error;
       }
     }
-    this.statements.upsertHead.run(streamId, revision, streamCategory(streamId));
+    if (current === -1) this.statements.insertStream.run(streamId, streamCategory(streamId));
     this.recent.wrote(streamId);
     return { result: { nextExpectedVersion: revision, lastGlobalPosition: positions[positions.length - 1] ?? 0n }, firstRevision: current + 1, positions };
   }

@@ -26,6 +26,8 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX streams_by_category ON streams (category, stream_id);
   `,
+  // A stream's head is max(stream_revision) of its events (the unique index answers it): no copy to update per append.
+  `ALTER TABLE streams DROP COLUMN revision;`,
 ];
 
 export const EVENT_STORE_SCHEMA_VERSION = MIGRATIONS.length;
