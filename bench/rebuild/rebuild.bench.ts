@@ -22,7 +22,9 @@
  *
  * Environment: BENCH_REBUILD_EVENTS (default 80000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
  * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file),
- * BENCH_CPU_PROFILE=<file> (a V8 CPU profile of the two rebuilds only; npm run bench:profile -- <file>).
+ * BENCH_CPU_PROFILE=<file> (a V8 CPU profile of the two rebuilds only; npm run bench:profile -- <file>),
+ * BENCH_REBUILD_LOG=<file> (the filled log kept there; when the file exists, a copy of it is rebuilt instead of
+ * seeding and filling a new one: before/after pairs on the very same log, and a minute less per run).
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
@@ -119,21 +121,44 @@ async function main(): Promise<number> {
   let db: Database.Database | undefined;
   let checkpointer: WalCheckpointer | undefined;
   try {
-    const seed = await seedRun(dataDir, mailbox, settings);
-    await mailbox.stop();
-    if (seed.events.length === 0) throw new BenchError('the seed deliveries wrote no events');
-    db = new Database(seed.sqliteFile);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${settings.synchronous}`);
-    db.pragma('busy_timeout = 5000');
+    const kept = process.env.BENCH_REBUILD_LOG?.trim() || undefined;
+    const open = (file: string) => {
+      const opened = new Database(file);
+      opened.pragma('journal_mode = WAL');
+      opened.pragma(`synchronous = ${settings.synchronous}`);
+      opened.pragma('busy_timeout = 5000');
+      return opened;
+    };
+    let logNote: string;
+    let sqliteFile: string;
+    if (kept && fs.existsSync(kept)) {
+      sqliteFile = path.join(dataDir, 'rebuild.db');
+      fs.copyFileSync(kept, sqliteFile);
+      await mailbox.stop();
+      db = open(sqliteFile);
+      logNote = `the log kept in ${kept} (BENCH_REBUILD_LOG)`;
+    } else {
+      const seed = await seedRun(dataDir, mailbox, settings);
+      await mailbox.stop();
+      if (seed.events.length === 0) throw new BenchError('the seed deliveries wrote no events');
+      sqliteFile = seed.sqliteFile;
+      db = open(sqliteFile);
+      const fillStore = new SqliteEventStore(db);
+      const before = Number(db.prepare('SELECT count(*) FROM events').pluck().get());
+      const copies = Math.max(0, Math.ceil((settings.events - before) / seed.events.length));
+      progressLine(`filling the log: ${copies} copies of the ${formatInt(seed.events.length)} events of the seed, fresh ids`);
+      const fillStarted = performance.now();
+      await replicate(fillStore, seed.events, seed.keep, copies);
+      const fillSeconds = (performance.now() - fillStarted) / 1000;
+      logNote = `a seed of ${settings.deliveries} real deliveries, ${formatInt(seed.events.length)} events, copied ${copies} times in ${fillSeconds.toFixed(1)} s`;
+      if (kept) {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        fs.copyFileSync(sqliteFile, kept);
+        logNote += `; kept in ${kept}`;
+      }
+    }
     const store = new SqliteEventStore(db);
-    const count = () => Number(db!.prepare('SELECT count(*) FROM events').pluck().get());
-    const copies = Math.max(0, Math.ceil((settings.events - count()) / seed.events.length));
-    progressLine(`filling the log: ${copies} copies of the ${formatInt(seed.events.length)} events of the seed, fresh ids`);
-    const fillStarted = performance.now();
-    await replicate(store, seed.events, seed.keep, copies);
-    const fillSeconds = (performance.now() - fillStarted) / 1000;
-    const logEvents = count();
+    const logEvents = Number(db.prepare('SELECT count(*) FROM events').pluck().get());
     db.pragma('wal_checkpoint(TRUNCATE)');
     // As the product runs (libs/runtime/src/adapters.ts): the WAL is copied back by a worker thread, not inside the
     // page commits of the rebuild (SQLite's auto-checkpoint would charge them the copy and its fsync).
@@ -190,9 +215,7 @@ async function main(): Promise<number> {
         `${r.name}: ${r.seconds.toFixed(2)} s, ${(r.cpuMs / 1000).toFixed(2)} s CPU, ${((r.cpuMs * 1000) / logEvents).toFixed(1)} µs CPU per log event`,
       );
     }
-    notes.push(
-      `log: ${formatInt(logEvents)} events (a seed of ${settings.deliveries} real deliveries, ${formatInt(seed.events.length)} events, copied ${copies} times in ${fillSeconds.toFixed(1)} s); file ${(fs.statSync(seed.sqliteFile).size / 1e6).toFixed(0)} MB`,
-    );
+    notes.push(`log: ${formatInt(logEvents)} events (${logNote}); file ${(fs.statSync(sqliteFile).size / 1e6).toFixed(0)} MB`);
     notes.push('target: >= 200,000 events/s; the machine is shared, figures are indicative');
 
     process.stdout.write(`\nSigillum projection rebuild benchmark (${new Date().toISOString()})\n`);
