@@ -160,6 +160,27 @@ describe('SqliteEventStore', () => {
     expect((await store.readStream('note-1')).map((recorded) => (recorded.event.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('asks data_version once per turn of the event loop for reads from the cache, and again after a commit of this process', async () => {
+    const store = openStore();
+    const other = new SqliteEventStore({ filename: file, maxBatchSize: 1 }); // another connection, writing at once
+    open.push(other);
+    const dataVersion = jest.spyOn((store as unknown as { statements: { dataVersion: { get: () => unknown } } }).statements.dataVersion, 'get');
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    await store.readStream('note-1');
+    await new Promise((resolve) => setImmediate(resolve));
+    dataVersion.mockClear();
+
+    // All in one turn (no timer in between): three reads ask once; the other connection's commit makes the next ask again.
+    await Promise.all([store.readStream('note-1'), store.readStream('note-1'), store.readStream('note-1')]);
+    expect(dataVersion).toHaveBeenCalledTimes(1);
+    await other.append('note-1', [pendingEvent('NoteTaken', { n: 1 })], 0);
+    expect((await store.readStream('note-1')).length).toBe(2);
+    expect(dataVersion).toHaveBeenCalledTimes(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    await store.readStream('note-1');
+    expect(dataVersion).toHaveBeenCalledTimes(3);
+  });
+
   it('opens a file of the first schema (streams with a revision column) and carries on its streams', async () => {
     const old = new Database(file);
     old.exec(`CREATE TABLE schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);

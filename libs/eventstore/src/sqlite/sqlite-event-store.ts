@@ -15,6 +15,7 @@ import {
 } from '../event-store.port';
 export { DuplicateEventIdError } from '../event-store.port';
 import { runSubscription } from '../subscription';
+import { ForeignCommitWatch, noteCommitInProcess } from './foreign-commits';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
@@ -97,6 +98,8 @@ export class SqliteEventStore implements EventStore {
   private readonly commitsTail: RecentCommits;
   /** The file's data_version when last looked at (another connection's commit changes it). */
   private dataVersion: number;
+  /** When a read answered from the cache must look at data_version again (once per turn, see foreign-commits.ts). */
+  private readonly foreignCommits = new ForeignCommitWatch();
 
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
@@ -198,8 +201,8 @@ export class SqliteEventStore implements EventStore {
     // Without the cache, or a slice of a stream it does not hold: read as asked. Otherwise through the cache.
     if (!this.recent.enabled || (fromRevision > 0 && this.recent.knownCount(streamId) === 0)) return read(fromRevision, maxCount).map(toRecordedEvent);
     // Only a read the cache could answer alone needs to know whether another connection committed since (data_version
-    // costs a statement); any other read asks the file past the cached end anyway.
-    let stream = this.recent.current(streamId) && (this.noticeForeignCommits(), this.recent.current(streamId));
+    // costs a statement, asked once per turn of the event loop); any other read asks the file past the cached end anyway.
+    let stream = this.recent.current(streamId) && (this.foreignCommits.due() && this.noticeForeignCommits(), this.recent.current(streamId));
     if (!stream) {
       const rows = read(this.recent.knownCount(streamId), -1);
       stream = this.recent.extend(
@@ -352,6 +355,7 @@ export class SqliteEventStore implements EventStore {
       else append.resolve(outcome.result);
     });
     if (outcomes.some((outcome) => !(outcome instanceof Error))) {
+      noteCommitInProcess();
       this.commitCount++;
       this.commits.emit('commit');
     }
