@@ -6,3 +6,4 @@ export * from './sealed-box';
 export * from './canonical-json';
 export * from './jws';
 export * from './timestamp';
+export * from './threadpool';

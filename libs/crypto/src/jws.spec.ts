@@ -1,7 +1,17 @@
 import { createPrivateKey, createPublicKey, createVerify, generateKeyPairSync, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import * as fc from 'fast-check';
 import { canonicalize } from './canonical-json';
-import { base64UrlDecode, JwsError, signJws, signJwsDetached, verifyJws, verifyJwsDetached, type JwsAlgorithm } from './jws';
+import {
+  base64UrlDecode,
+  JwsError,
+  signJws,
+  signJwsAsync,
+  signJwsDetached,
+  signJwsDetachedAsync,
+  verifyJws,
+  verifyJwsDetached,
+  type JwsAlgorithm,
+} from './jws';
 
 const ed = generateKeyPairSync('ed25519');
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -184,5 +194,29 @@ describe('JWS (RFC 7515) over canonical JSON', () => {
         { numRuns: 300 },
       );
     });
+  });
+});
+
+describe("signJwsAsync and signJwsDetachedAsync (the signature on libuv's threadpool)", () => {
+  it('make the very JWS of signJws and signJwsDetached for EdDSA and RS256 (deterministic), and a valid one for ES256', async () => {
+    for (const alg of ['EdDSA', 'RS256'] as const) {
+      const options = { privateKey: keys[alg].privateKey, alg, kid: 'k-1', typ: 'JOSE' };
+      expect(await signJwsAsync(evidence, options)).toBe(signJws(evidence, options));
+      expect(await signJwsDetachedAsync(evidence, options)).toBe(signJwsDetached(evidence, options));
+    }
+    const es = { privateKey: ec.privateKey, alg: 'ES256' as const };
+    expect(verifyJws(await signJwsAsync(evidence, es), { publicKey: ec.publicKey }).payload).toEqual(evidence);
+    expect(verifyJwsDetached(await signJwsDetachedAsync(evidence, es), evidence, { publicKey: ec.publicKey }).header.alg).toBe('ES256');
+  });
+
+  it('reject with the JwsError signJws throws (a public key, a key of another algorithm)', async () => {
+    for (const options of [
+      { privateKey: ed.publicKey, alg: 'EdDSA' as const },
+      { privateKey: rsa.privateKey, alg: 'EdDSA' as const },
+    ]) {
+      const code = codeOf(() => signJws(evidence, options));
+      await expect(signJwsAsync(evidence, options)).rejects.toMatchObject({ code });
+      await expect(signJwsDetachedAsync(evidence, options)).rejects.toMatchObject({ code });
+    }
   });
 });

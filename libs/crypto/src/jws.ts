@@ -22,6 +22,7 @@ import {
   type VerifiedJws,
   type VerifyJwsOptions,
 } from './jws-model';
+import { signAsync } from './threadpool';
 
 export * from './jws-model';
 export { x5tS256Of } from './jws-certificates';
@@ -74,6 +75,18 @@ function rawSign(alg: JwsAlgorithm, input: Buffer, key: KeyObject): Buffer {
       return cryptoSign('sha256', input, key);
     case 'ES256':
       return cryptoSign('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
+  }
+}
+
+/** rawSign on libuv's threadpool (threadpool.ts): the same bytes, the event loop free meanwhile. */
+function rawSignAsync(alg: JwsAlgorithm, input: Buffer, key: KeyObject): Promise<Buffer> {
+  switch (alg) {
+    case 'EdDSA':
+      return signAsync(null, input, key);
+    case 'RS256':
+      return signAsync('sha256', input, key);
+    case 'ES256':
+      return signAsync('sha256', input, { key, dsaEncoding: 'ieee-p1363' });
   }
 }
 
@@ -136,11 +149,21 @@ function encodedProtectedHeader(options: SignJwsOptions): string {
   return cache.get(key, () => base64UrlEncode(canonicalize(protectedHeader(options))));
 }
 
+/** The protected header and payload of a JWS, encoded: what the signature covers is `${header}.${payload}`. */
+function unsignedParts(payload: unknown, options: SignJwsOptions): { header: string; payload: string } {
+  return { header: encodedProtectedHeader(options), payload: base64UrlEncode(canonicalize(payload)) };
+}
+
 function signParts(payload: unknown, options: SignJwsOptions): { header: string; payload: string; signature: string } {
-  const header = encodedProtectedHeader(options);
-  const body = base64UrlEncode(canonicalize(payload));
-  const signature = base64UrlEncode(rawSign(options.alg, Buffer.from(`${header}.${body}`, 'ascii'), options.privateKey));
-  return { header, payload: body, signature };
+  const parts = unsignedParts(payload, options);
+  const signature = base64UrlEncode(rawSign(options.alg, Buffer.from(`${parts.header}.${parts.payload}`, 'ascii'), options.privateKey));
+  return { ...parts, signature };
+}
+
+async function signPartsAsync(payload: unknown, options: SignJwsOptions): Promise<{ header: string; payload: string; signature: string }> {
+  const parts = unsignedParts(payload, options);
+  const signature = base64UrlEncode(await rawSignAsync(options.alg, Buffer.from(`${parts.header}.${parts.payload}`, 'ascii'), options.privateKey));
+  return { ...parts, signature };
 }
 
 /** Compact JWS `header.payload.signature` over the RFC 8785 canonical JSON of `payload`. */
@@ -155,6 +178,18 @@ export function signJws(payload: unknown, options: SignJwsOptions): string {
  */
 export function signJwsDetached(payload: unknown, options: SignJwsOptions): string {
   const parts = signParts(payload, options);
+  return `${parts.header}..${parts.signature}`;
+}
+
+/** signJws with the signature made on libuv's threadpool (threadpool.ts): byte-identical for EdDSA and RS256. */
+export async function signJwsAsync(payload: unknown, options: SignJwsOptions): Promise<string> {
+  const parts = await signPartsAsync(payload, options);
+  return `${parts.header}.${parts.payload}.${parts.signature}`;
+}
+
+/** signJwsDetached with the signature made on libuv's threadpool (threadpool.ts): byte-identical for EdDSA and RS256. */
+export async function signJwsDetachedAsync(payload: unknown, options: SignJwsOptions): Promise<string> {
+  const parts = await signPartsAsync(payload, options);
   return `${parts.header}..${parts.signature}`;
 }
 

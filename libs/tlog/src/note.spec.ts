@@ -11,6 +11,7 @@ import {
   parseVerifierKey,
   rawEd25519PublicKey,
   signNote,
+  signNoteAsync,
 } from './note';
 
 // c2sp.org/signed-note, section "Verifier keys", Example.
@@ -41,6 +42,17 @@ describe('signed-note with Ed25519', () => {
     expect(ed25519VerifierKey('PeterNeumann', rawEd25519PublicKey(ed25519PrivateKeyOfSeed(GO_SEED)))).toBe(GO_VKEY);
     expect(signNote(GO_TEXT, [signer])).toBe(GO_NOTE);
     expect(openNote(GO_NOTE, [parseVerifierKey(GO_VKEY)]).text).toBe(GO_TEXT);
+  });
+
+  it('signNoteAsync (signatures on the threadpool) makes the same note, and uses `sign` for a signer without signAsync', async () => {
+    const signer = ed25519NoteSigner('PeterNeumann', ed25519PrivateKeyOfSeed(GO_SEED));
+    await expect(signNoteAsync(GO_TEXT, [signer])).resolves.toBe(GO_NOTE);
+    const { sign, name, keyId } = signer;
+    await expect(signNoteAsync(GO_TEXT, [{ name, keyId, sign }])).resolves.toBe(GO_NOTE);
+    const second = ed25519NoteSigner('log.example/b', generateKeyPairSync('ed25519').privateKey);
+    await expect(signNoteAsync(GO_TEXT, [signer, second])).resolves.toBe(signNote(GO_TEXT, [signer, second]));
+    await expect(signNoteAsync('no final newline', [signer])).rejects.toThrow(NoteFormatError);
+    await expect(signNoteAsync(GO_TEXT, [])).rejects.toThrow(NoteFormatError);
   });
 
   it('ignores unknown keys, refuses a note no trusted key signed, and one whose trusted signature fails', () => {

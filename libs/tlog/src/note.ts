@@ -86,6 +86,8 @@ export interface NoteSigner {
   readonly name: string;
   readonly keyId: Buffer;
   sign(text: Uint8Array): Buffer;
+  /** The same signature made off the event loop (node:crypto's callback form, on libuv's threadpool); signNoteAsync falls back to `sign`. */
+  signAsync?(text: Uint8Array): Promise<Buffer>;
 }
 
 export interface NoteVerifier {
@@ -99,7 +101,19 @@ export interface NoteVerifier {
 export function ed25519NoteSigner(name: string, privateKey: KeyObject): NoteSigner {
   const publicKey = rawEd25519PublicKey(privateKey);
   const keyId = ed25519KeyId(name, publicKey);
-  return { name, keyId, sign: (text) => cryptoSign(null, text, privateKey) };
+  return {
+    name,
+    keyId,
+    sign: (text) => cryptoSign(null, text, privateKey),
+    signAsync: (text) =>
+      new Promise<Buffer>((resolve, reject) => {
+        try {
+          cryptoSign(null, text, privateKey, (error, signature) => (error ? reject(error) : resolve(signature)));
+        } catch (error) {
+          reject(error);
+        }
+      }),
+  };
 }
 
 /** The verifier of a verifier key text; throws NoteFormatError for anything but a well-formed Ed25519 vkey. */
@@ -130,16 +144,29 @@ function checkText(text: string): void {
   if (LONE_SURROGATE.test(text)) throw new NoteFormatError('the text is not valid Unicode (lone surrogate)');
 }
 
-/** The signed note: the text, a blank line, one signature line per signer. */
-export function signNote(text: string, signers: readonly NoteSigner[]): string {
+function signatureLine(signer: NoteSigner, signature: Buffer): string {
+  return `${SIGNATURE_LINE_PREFIX}${signer.name} ${Buffer.concat([signer.keyId, signature]).toString('base64')}\n`;
+}
+
+function checkSigners(text: string, signers: readonly NoteSigner[]): void {
   checkText(text);
   if (signers.length === 0) throw new NoteFormatError('at least one signer is required');
+  for (const signer of signers) checkKeyName(signer.name);
+}
+
+/** The signed note: the text, a blank line, one signature line per signer. */
+export function signNote(text: string, signers: readonly NoteSigner[]): string {
+  checkSigners(text, signers);
   const bytes = Buffer.from(text, 'utf8');
-  const lines = signers.map((signer) => {
-    checkKeyName(signer.name);
-    return `${SIGNATURE_LINE_PREFIX}${signer.name} ${Buffer.concat([signer.keyId, signer.sign(bytes)]).toString('base64')}\n`;
-  });
-  return `${text}\n${lines.join('')}`;
+  return `${text}\n${signers.map((signer) => signatureLine(signer, signer.sign(bytes))).join('')}`;
+}
+
+/** signNote with each signature made by the signer's `signAsync` when it has one (off the event loop): the same note. */
+export async function signNoteAsync(text: string, signers: readonly NoteSigner[]): Promise<string> {
+  checkSigners(text, signers);
+  const bytes = Buffer.from(text, 'utf8');
+  const signatures = await Promise.all(signers.map((signer) => (signer.signAsync ? signer.signAsync(bytes) : signer.sign(bytes))));
+  return `${text}\n${signers.map((signer, index) => signatureLine(signer, signatures[index])).join('')}`;
 }
 
 export interface NoteSignature {

@@ -40,7 +40,7 @@ import { FoldedStreamCache } from '@sigillum/eventstore';
 import { TrustCheckService } from '../trust-check/trust-check.service';
 import { CHAIN_CONFIG, type ChainConfig } from './chain.config';
 import { type ChainCommand, chainDecider, type ChainState, type IssuedToken, openTokenOf, type TokenRecord } from './chain.decider';
-import { certificatesNamedBy, checkReturn, standingOf, stepFailedReasons } from './compliance';
+import { certificatesNamedBy, checkReturnAsync, standingOf, stepFailedReasons } from './compliance';
 import { HostedOperators } from './hosted-operators';
 import { type OperatorFacts, operatorFactsFold } from './operator-facts';
 import { chainRetryRefusals, operatorRefusals, retryRefused } from './rules/chain-retry';
@@ -183,7 +183,8 @@ export class ChainService {
 
   /** The certifier's signature over a token: by `x5t#S256` for an operator a Sigillum processor hosts, else `x5c` (hosted-operators.ts). */
   private async tokenSignature(token: { readonly operatorId: string }): Promise<string> {
-    return (await this.hosting.isHosted(token.operatorId)) ? this.signer.signDetachedByReference(token) : this.signer.signDetached(token);
+    // Signed on libuv's threadpool (off the event loop); the token is appended only once its signature is made.
+    return (await this.hosting.isHosted(token.operatorId)) ? this.signer.signDetachedByReferenceAsync(token) : this.signer.signDetachedAsync(token);
   }
 
   /** The next attempt's token, or null when the step's attempts are spent (the chain then fails). */
@@ -249,7 +250,7 @@ export class ChainService {
     // Certificates named by x5t#S256 are looked up in the log first if this process has not learnt them yet.
     await this.certificates.ensureKnown(certificatesNamedBy(acknowledgement, returned));
     const now = this.clock.now();
-    const reasons = checkReturn(
+    const reasons = await checkReturnAsync(
       {
         token,
         recipientIds: state.started.recipientIds,

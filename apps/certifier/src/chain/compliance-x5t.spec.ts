@@ -6,7 +6,7 @@ import type { CertificationToken, ProcessingStep, Reason } from '@sigillum/contr
 import { CertificateAuthority, FileKeyStore, generateKeyPair, signJwsDetached } from '@sigillum/crypto';
 import type { PartyKey } from '../certificates/party-keys';
 import { compliantReturn, type OperatorCredentials, returnWith } from './chain-test-kit';
-import { certificatesNamedBy, checkReturn, digestOf, type ReturnToCheck } from './compliance';
+import { certificatesNamedBy, checkReturn, checkReturnAsync, digestOf, type ReturnToCheck } from './compliance';
 import { CertifiedSignatureVerifier, signerCertificateFingerprintOf, thumbprintFingerprintOf } from './signatures';
 
 // Returns whose JWS name the operator certificate by x5t#S256 (as Sigillum's processor signs): resolved from the
@@ -64,6 +64,9 @@ const tokenFor = (step: ProcessingStep): CertificationToken => ({
   returnBy: iso(60),
 });
 
+/** Every return `check` judged, with the revocations at the time and checkReturn's reasons: checkReturnAsync must agree. */
+const checked: { readonly input: ReturnToCheck; readonly revoked: readonly string[]; readonly reasons: readonly Reason[] }[] = [];
+
 function check(step: ProcessingStep, signer = operator, change: (input: ReturnToCheck) => ReturnToCheck = (input) => input): Reason[] {
   const token = tokenFor(step);
   const { acknowledgement, returned } = compliantReturn(token, signer, recipients, 4_000);
@@ -77,7 +80,10 @@ function check(step: ProcessingStep, signer = operator, change: (input: ReturnTo
     operatorKeys: keys,
     now: new Date(Date.parse(returned.returnedAt) + 100),
   };
-  return checkReturn(change(input), verifier);
+  const changed = change(input);
+  const reasons = checkReturn(changed, verifier);
+  checked.push({ input: changed, revoked: [...revoked], reasons });
+  return reasons;
 }
 
 const rules = (reasons: readonly Reason[]) => [...new Set(reasons.map((reason) => reason.rule))];
@@ -193,5 +199,24 @@ describe('returns naming the operator certificate by x5t#S256', () => {
     const fresh = new CertifiedSignatureVerifier(ca.caCertificatePem, undefined, { certificatePemOf: (fingerprint) => issued.get(fingerprint) });
     expect(() => fresh.verifyDetached(returned.signature, returned.report, new Date(now.getTime() + 400 * 86_400_000))).toThrow(/expired/);
     expect(() => fresh.verifyDetached(returnWith(token, returned.report, operator, returned.returnedAt).signature, returned.report, now)).not.toThrow();
+  });
+});
+
+describe("checkReturnAsync (the Ed25519 verifications on libuv's threadpool)", () => {
+  it('gives the same reasons, in the same order, as checkReturn for every x5t#S256 return checked above, cached or not', async () => {
+    expect(checked.filter(({ reasons }) => reasons.length > 0).length).toBeGreaterThan(3);
+    for (const { input, revoked: then, reasons } of checked) {
+      revoked.clear();
+      then.forEach((fingerprint) => revoked.add(fingerprint));
+      await expect(checkReturnAsync(input, verifier)).resolves.toEqual(reasons);
+      // Nothing cached: the certificates are verified in full first (a refusal's wording is the full verification's).
+      const fresh = () =>
+        new CertifiedSignatureVerifier(
+          ca.caCertificatePem,
+          { isRevoked: (fingerprint) => revoked.has(fingerprint) },
+          { certificatePemOf: (fingerprint) => issued.get(fingerprint) },
+        );
+      await expect(checkReturnAsync(input, fresh())).resolves.toEqual(checkReturn(input, fresh()));
+    }
   });
 });

@@ -17,8 +17,17 @@ import type { PartyKey } from '../certificates/party-keys';
 import type { ChainState } from './chain.decider';
 import { chainDecider } from './chain.decider';
 import { acknowledge, compliantReturn, type OperatorCredentials, outputFor, reportOf, returnWith, x5cOf } from './chain-test-kit';
-import { acknowledgementPayload, checkReturn, digestOf, parameterProblems, type ReturnToCheck, standingOf, stepFailedReasons } from './compliance';
-import { CertificateRevokedError, CertifiedSignatureVerifier } from './signatures';
+import {
+  acknowledgementPayload,
+  checkReturn,
+  checkReturnAsync,
+  digestOf,
+  parameterProblems,
+  type ReturnToCheck,
+  standingOf,
+  stepFailedReasons,
+} from './compliance';
+import { CertificateRevokedError, CertifiedSignatureVerifier, verifyDetachedByKey, verifyDetachedByKeyAsync } from './signatures';
 
 const now = new Date('2026-06-01T12:00:00.000Z');
 const iso = (offsetSeconds: number) => new Date(now.getTime() + offsetSeconds * 1000).toISOString();
@@ -106,6 +115,9 @@ function tokenFor(step: ProcessingStep, overrides: Partial<CertificationToken> =
   };
 }
 
+/** Every return `check` judged, with the revocations at the time and checkReturn's reasons: checkReturnAsync must agree. */
+const checked: { readonly input: ReturnToCheck; readonly revoked: readonly string[]; readonly reasons: readonly Reason[] }[] = [];
+
 /** The checks of a return built by an honest operator, with one thing changed by `change`. */
 function check(step: ProcessingStep, change: (input: ReturnToCheck) => ReturnToCheck = (input) => input, token = tokenFor(step)): Reason[] {
   const { acknowledgement, returned } = compliantReturn(token, operator, recipients, 4_000);
@@ -119,7 +131,10 @@ function check(step: ProcessingStep, change: (input: ReturnToCheck) => ReturnToC
     operatorKeys: keys,
     now: new Date(Date.parse(returned.returnedAt) + 100),
   };
-  return checkReturn(change(input), verifier);
+  const changed = change(input);
+  const reasons = checkReturn(changed, verifier);
+  checked.push({ input: changed, revoked: [...revokedFingerprints], reasons });
+  return reasons;
 }
 
 const rules = (reasons: readonly Reason[]) => [...new Set(reasons.map((reason) => reason.rule))];
@@ -474,6 +489,21 @@ describe('compliance of a returned token', () => {
   });
 });
 
+describe("checkReturnAsync (the Ed25519 verifications on libuv's threadpool)", () => {
+  it('gives the same reasons, in the same order, as checkReturn for every return checked above', async () => {
+    expect(checked.length).toBeGreaterThan(40);
+    expect(checked.filter(({ reasons }) => reasons.length > 0).length).toBeGreaterThan(30);
+    for (const { input, revoked, reasons } of checked) {
+      revokedFingerprints.clear();
+      revoked.forEach((fingerprint) => revokedFingerprints.add(fingerprint));
+      await expect(checkReturnAsync(input, verifier)).resolves.toEqual(reasons);
+      // Nothing cached: the certificates are verified in full first (a refusal's wording is the full verification's).
+      const fresh = () => new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revokedFingerprints.has(fingerprint) });
+      await expect(checkReturnAsync(input, fresh())).resolves.toEqual(checkReturn(input, fresh()));
+    }
+  });
+});
+
 describe('standing of a returned token in its chain', () => {
   const token = tokenFor('seal');
   const started = {
@@ -562,6 +592,43 @@ describe('CertifiedSignatureVerifier', () => {
     expect(() =>
       new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) }).verify(seal.sealJws, now),
     ).toThrow(expect.objectContaining({ code: 'certificate.revoked' }));
+  });
+
+  it('verifyAsync and verifyDetachedAsync: the same signer, and from the cache the same refusals (forgery, alteration, validity, revocation)', async () => {
+    const revoked = new Set<string>();
+    const local = new CertifiedSignatureVerifier(ca.caCertificatePem, { isRevoked: (fingerprint) => revoked.has(fingerprint) });
+    const { returned } = compliantReturn(tokenFor('deliver'), operator, recipients);
+    const seal = outputFor(tokenFor('seal'), operator, recipients, now);
+    if (seal.step !== 'seal') throw new Error('unreachable');
+    // First sight: verified in full (and cached); then from the cache, off the event loop.
+    await expect(local.verifyDetachedAsync(returned.signature, returned.report, now)).resolves.toEqual(
+      local.verifyDetached(returned.signature, returned.report, now),
+    );
+    await expect(local.verifyAsync(seal.sealJws, now)).resolves.toEqual(local.verify(seal.sealJws, now));
+    expect(local.size).toBe(1);
+    const [header] = returned.signature.split('.');
+    const forged = signJwsDetached(returned.report, { privateKey: generateKeyPair('Ed25519').privateKey, alg: 'EdDSA' }).split('.');
+    await expect(local.verifyDetachedAsync(`${header}..${forged[2]}`, returned.report, now)).rejects.toThrow(/does not verify/);
+    await expect(local.verifyDetachedAsync(returned.signature, { ...returned.report, finishedAt: iso(9) }, now)).rejects.toThrow(/does not verify/);
+    const [sealHeader, sealPayload] = seal.sealJws.split('.');
+    await expect(local.verifyAsync(`${sealHeader}.${sealPayload}.${forged[2]}`, now)).rejects.toThrow(/does not verify/);
+    await expect(local.verifyDetachedAsync(returned.signature, returned.report, new Date(now.getTime() + 400 * 86_400_000))).rejects.toThrow(/not valid/);
+    revoked.add(certificateFingerprintOf(operator.certificatePem));
+    await expect(local.verifyDetachedAsync(returned.signature, returned.report, now)).rejects.toThrow(CertificateRevokedError);
+    await expect(local.verifyAsync(seal.sealJws, now)).rejects.toThrow(CertificateRevokedError);
+  });
+
+  it('verifyDetachedByKeyAsync: the same verdict as verifyDetachedByKey', async () => {
+    const token = tokenFor('deliver');
+    const { acknowledgement } = compliantReturn(token, operator, recipients);
+    const publicKeyPem = keys['key-1'].publicKeyPem;
+    const payload = acknowledgementPayload(token, acknowledgement.acknowledgedAt);
+    expect(() => verifyDetachedByKey(acknowledgement.signature, payload, publicKeyPem)).not.toThrow();
+    await expect(verifyDetachedByKeyAsync(acknowledgement.signature, payload, publicKeyPem)).resolves.toBeUndefined();
+    const other = { ...payload, tokenDigest: digestOf({ another: 'token' }) };
+    expect(() => verifyDetachedByKey(acknowledgement.signature, other, publicKeyPem)).toThrow(/does not verify/);
+    await expect(verifyDetachedByKeyAsync(acknowledgement.signature, other, publicKeyPem)).rejects.toThrow(/does not verify/);
+    await expect(verifyDetachedByKeyAsync(acknowledgement.signature, payload, generateKeyPair('Ed25519').publicKeyPem)).rejects.toThrow(/does not verify/);
   });
 
   it('verifies an embedded-payload JWS (a seal) from the cache too', () => {

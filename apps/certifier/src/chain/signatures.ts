@@ -6,6 +6,7 @@ import {
   isCanonicalJson,
   JwsError,
   type JsonValue,
+  verifyAsync,
   verifyJws,
   verifyJwsDetached,
   type VerifyJwsOptions,
@@ -116,17 +117,32 @@ function splitCompact(compact: unknown, detached: boolean): CompactParts {
   return { header: record, encodedHeader, encodedPayload, signature: base64UrlDecode(encodedSignature, 'signature') };
 }
 
+const signatureInvalid = () => new JwsError('jws.signature.invalid', 'The JWS signature does not verify: altered, or signed with another key');
+
+/** Whether an Ed25519 verification can succeed at all (key type, signature length): if not, it is not made. */
+const ed25519Applies = (parts: CompactParts, key: KeyObject): boolean => key.asymmetricKeyType === 'ed25519' && parts.signature.length === 64;
+
+const signingInput = (parts: CompactParts, encodedPayload: string): Buffer => Buffer.from(`${parts.encodedHeader}.${encodedPayload}`, 'ascii');
+
 function checkEd25519(parts: CompactParts, encodedPayload: string, key: KeyObject): void {
   let ok = false;
   try {
-    ok =
-      key.asymmetricKeyType === 'ed25519' &&
-      parts.signature.length === 64 &&
-      cryptoVerify(null, Buffer.from(`${parts.encodedHeader}.${encodedPayload}`, 'ascii'), key, parts.signature);
+    ok = ed25519Applies(parts, key) && cryptoVerify(null, signingInput(parts, encodedPayload), key, parts.signature);
   } catch {
     ok = false;
   }
-  if (!ok) throw new JwsError('jws.signature.invalid', 'The JWS signature does not verify: altered, or signed with another key');
+  if (!ok) throw signatureInvalid();
+}
+
+/** checkEd25519 with the verification made on libuv's threadpool (off the event loop): the same verdict. */
+async function checkEd25519Async(parts: CompactParts, encodedPayload: string, key: KeyObject): Promise<void> {
+  let ok = false;
+  try {
+    ok = ed25519Applies(parts, key) && (await verifyAsync(null, signingInput(parts, encodedPayload), key, parts.signature));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw signatureInvalid();
 }
 
 /**
@@ -162,9 +178,7 @@ export class CertifiedSignatureVerifier {
     }
     this.unlessRevoked(cached);
     checkEd25519(parts, parts.encodedPayload, cached.publicKey);
-    const payloadText = base64UrlDecode(parts.encodedPayload, 'payload').toString('utf8');
-    if (!isCanonicalJson(payloadText)) throw new JwsError('jws.payload.not-canonical', 'The signed payload is not RFC 8785 canonical JSON');
-    return { spkiFingerprint: cached.spkiFingerprint, certificateFingerprint: cached.certificateFingerprint, payload: JSON.parse(payloadText) as JsonValue };
+    return embeddedPayloadOf(parts, cached);
   }
 
   /** A detached compact JWS (`header..signature`) over canonicalize(payload). Throws JwsError saying why it does not verify. */
@@ -177,6 +191,29 @@ export class CertifiedSignatureVerifier {
     }
     this.unlessRevoked(cached);
     checkEd25519(parts, base64UrlEncode(canonicalize(payload)), cached.publicKey);
+    return { spkiFingerprint: cached.spkiFingerprint, certificateFingerprint: cached.certificateFingerprint, payload: payload as JsonValue };
+  }
+
+  /**
+   * verify, with the Ed25519 verification under a known certificate made on libuv's threadpool (off the event loop):
+   * the same verdict. A certificate seen for the first time is verified in full, synchronously (once per certificate).
+   */
+  async verifyAsync(compact: string, at: Date): Promise<CertifiedSigner> {
+    const parts = splitCompact(compact, false);
+    const cached = this.cachedLeaf(parts, at);
+    if (!cached) return this.verify(compact, at);
+    this.unlessRevoked(cached);
+    await checkEd25519Async(parts, parts.encodedPayload, cached.publicKey);
+    return embeddedPayloadOf(parts, cached);
+  }
+
+  /** verifyDetached, with the Ed25519 verification under a known certificate made off the event loop (as verifyAsync). */
+  async verifyDetachedAsync(compact: string, payload: unknown, at: Date): Promise<CertifiedSigner> {
+    const parts = splitCompact(compact, true);
+    const cached = this.cachedLeaf(parts, at);
+    if (!cached) return this.verifyDetached(compact, payload, at);
+    this.unlessRevoked(cached);
+    await checkEd25519Async(parts, base64UrlEncode(canonicalize(payload)), cached.publicKey);
     return { spkiFingerprint: cached.spkiFingerprint, certificateFingerprint: cached.certificateFingerprint, payload: payload as JsonValue };
   }
 
@@ -253,6 +290,13 @@ export class CertifiedSignatureVerifier {
   }
 }
 
+/** The payload of a compact JWS verified under a cached leaf: it must be canonical JSON. */
+function embeddedPayloadOf(parts: CompactParts, cached: CachedLeaf): CertifiedSigner {
+  const payloadText = base64UrlDecode(parts.encodedPayload, 'payload').toString('utf8');
+  if (!isCanonicalJson(payloadText)) throw new JwsError('jws.payload.not-canonical', 'The signed payload is not RFC 8785 canonical JSON');
+  return { spkiFingerprint: cached.spkiFingerprint, certificateFingerprint: cached.certificateFingerprint, payload: JSON.parse(payloadText) as JsonValue };
+}
+
 const publicKeys = new Map<string, KeyObject>();
 
 /** The KeyObject of an SPKI PEM, parsed once per process. */
@@ -273,4 +317,10 @@ function publicKeyOf(pem: string): KeyObject {
 export function verifyDetachedByKey(compact: string, payload: unknown, publicKeyPem: string): void {
   const parts = splitCompact(compact, true);
   checkEd25519(parts, base64UrlEncode(canonicalize(payload)), publicKeyOf(publicKeyPem));
+}
+
+/** verifyDetachedByKey with the Ed25519 verification made on libuv's threadpool (off the event loop): the same verdict. */
+export async function verifyDetachedByKeyAsync(compact: string, payload: unknown, publicKeyPem: string): Promise<void> {
+  const parts = splitCompact(compact, true);
+  await checkEd25519Async(parts, base64UrlEncode(canonicalize(payload)), publicKeyOf(publicKeyPem));
 }

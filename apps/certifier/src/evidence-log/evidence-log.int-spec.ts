@@ -19,7 +19,7 @@ const { privateKey } = generateKeyPairSync('ed25519');
 const signer = { note: ed25519NoteSigner(ORIGIN, privateKey), verifierKey: ed25519VerifierKey(ORIGIN, rawEd25519PublicKey(privateKey)) };
 const verifier = parseVerifierKey(signer.verifierKey);
 /** The time-stamp is checked by the e2e; here a stand-in. */
-const tsa = { timeStamp: () => Buffer.from('not a token') } as unknown as EvidenceLogTsa;
+const tsa = { timeStamp: () => Buffer.from('not a token'), timeStampAsync: () => Promise.resolve(Buffer.from('not a token')) } as unknown as EvidenceLogTsa;
 const clock = { now: () => new Date() };
 
 describe('EvidenceLog (real SQLite store)', () => {

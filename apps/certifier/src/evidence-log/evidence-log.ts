@@ -17,7 +17,7 @@ import {
 import { canonicalizeToBuffer } from '@sigillum/crypto';
 import { formatCompleteness } from '@sigillum/evidence';
 import { EVENT_STORE, type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
-import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
+import { encodeEntryBundle, formatCheckpoint, hashTile, MerkleTree, signNote, signNoteAsync, type TileRef, tileExists, TILE_WIDTH } from '@sigillum/tlog';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
@@ -73,7 +73,10 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
   private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
   private position: bigint | undefined;
-  private readonly checkpoints: SignedCheckpoint[] = [];
+  /** The latest checkpoint recorded on the log's stream (only it is served, see `latest`). */
+  private latestCheckpoint: SignedCheckpoint | undefined;
+  /** Recorded checkpoints the tree has not reached yet, oldest first: each is checked against the tree once it does, then dropped (a checkpoint a second under load must not pile up in memory). */
+  private readonly unverified: SignedCheckpoint[] = [];
   private revision = -1;
   /** When the tree first held leaves no checkpoint covers (monotonic ms: the cadence is not the injected clock's business); undefined when all are signed. */
   private grewAt: number | undefined;
@@ -141,7 +144,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The latest signed checkpoint, if any. */
   latest(): SignedCheckpoint | undefined {
-    return this.checkpoints[this.checkpoints.length - 1];
+    return this.latestCheckpoint;
   }
 
   get size(): number {
@@ -263,27 +266,29 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       this.revision = event.streamRevision;
       if (event.event.type !== 'EvidenceCheckpointSigned') continue;
       const data = (event.event as EvidenceCheckpointSigned).data;
-      this.checkpoints.push({
+      // Its own 32 bytes: Buffer.from of a short string is a view of Buffer's shared 8 KiB pool, and would keep it alive.
+      const rootHash = Buffer.allocUnsafeSlow(Buffer.byteLength(data.rootHash, 'hex'));
+      rootHash.write(data.rootHash, 'hex');
+      const checkpoint: SignedCheckpoint = {
         treeSize: data.treeSize,
-        rootHash: Buffer.from(data.rootHash, 'hex'),
+        rootHash,
         note: data.note,
         signedAt: data.signedAt,
         timeStampToken: data.timeStampToken,
-      });
+      };
+      this.latestCheckpoint = checkpoint;
+      this.unverified.push(checkpoint);
     }
   }
 
-  private verified = 0;
-
   /** Every recorded checkpoint the tree reaches must have the tree's root at its size; otherwise signing stops. */
   private checkAgainstCheckpoints(): void {
-    while (this.verified < this.checkpoints.length && this.checkpoints[this.verified].treeSize <= this.tree.size) {
-      const checkpoint = this.checkpoints[this.verified];
+    while (this.unverified.length > 0 && this.unverified[0].treeSize <= this.tree.size) {
+      const checkpoint = this.unverified.shift()!;
       if (!this.tree.root(checkpoint.treeSize).equals(checkpoint.rootHash) && this.halted === undefined) {
         this.halted = `the evidence in the store no longer gives the root of the checkpoint of size ${checkpoint.treeSize} signed at ${checkpoint.signedAt}: evidence was removed, reordered or edited`;
         this.log.error(`${this.halted}; no further checkpoint will be signed`);
       }
-      this.verified += 1;
     }
   }
 
@@ -298,10 +303,12 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private async sign(): Promise<void> {
     const treeSize = this.tree.size;
     const rootHash = this.tree.root();
-    const note = signNote(formatCheckpoint({ origin: this.origin, size: treeSize, rootHash }), [this.signer.note]);
+    // Both signatures off the event loop (libuv's threadpool); this runs in `exclusive`, so nothing reads the store or
+    // moves the tree meanwhile, and the append still expects the revision read before.
+    const note = await signNoteAsync(formatCheckpoint({ origin: this.origin, size: treeSize, rootHash }), [this.signer.note]);
     const now = this.clock.now();
     const signedAt = now.toISOString();
-    const timeStampToken = this.tsa.timeStamp(Buffer.from(note, 'utf8'), now).toString('base64');
+    const timeStampToken = (await this.tsa.timeStampAsync(Buffer.from(note, 'utf8'), now)).toString('base64');
     const eventId = this.ids.next();
     const event: EvidenceCheckpointSigned = {
       type: 'EvidenceCheckpointSigned',
@@ -322,7 +329,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     await this.readCheckpoints();
-    this.verified = Math.max(this.verified, this.checkpoints.length);
+    // Signed from this tree: nothing to check against it.
+    this.unverified.length = 0;
     this.grewAt = undefined;
   }
 }

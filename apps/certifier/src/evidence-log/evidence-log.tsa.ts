@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Provider } from '@nestjs/common';
 import { CLOCK, type Clock } from '@sigillum/contracts';
-import { type CertificateAuthority, createTimeStampToken, type FileKeyStore, sha256Imprint, type StoredKeyPair } from '@sigillum/crypto';
+import {
+  type CertificateAuthority,
+  createTimeStampToken,
+  createTimeStampTokenAsync,
+  type FileKeyStore,
+  sha256Imprint,
+  type StoredKeyPair,
+  type TimeStampTokenOptions,
+} from '@sigillum/crypto';
 import { KEY_STORE } from '@sigillum/runtime';
 import { CERTIFICATION_AUTHORITY } from '../certificates/certification-authority.provider';
 import { loadCertifiedKey } from '../signing/certified-key';
@@ -29,13 +37,22 @@ export class EvidenceLogTsa {
 
   /** A TimeStampToken (DER) over SHA-256(data) at `genTime`. */
   timeStamp(data: Buffer, genTime: Date): Buffer {
-    return createTimeStampToken({
+    return createTimeStampToken(this.order(data, genTime));
+  }
+
+  /** timeStamp with the RSA signature made on libuv's threadpool, off the event loop (createTimeStampTokenAsync). */
+  timeStampAsync(data: Buffer, genTime: Date): Promise<Buffer> {
+    return createTimeStampTokenAsync(this.order(data, genTime));
+  }
+
+  private order(data: Buffer, genTime: Date): TimeStampTokenOptions {
+    return {
       messageImprint: sha256Imprint(data),
       policyOid: this.policyOid,
       serialNumber: BigInt(`0x${randomBytes(16).toString('hex')}`),
       genTime,
       tsa: { certificatePem: this.certificatePem, privateKey: this.key.privateKey, chainPems: [this.caCertificatePem] },
-    });
+    };
   }
 }
 

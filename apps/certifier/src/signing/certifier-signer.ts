@@ -5,7 +5,10 @@ import {
   type CertificateAuthority,
   type FileKeyStore,
   signJws,
+  signJwsAsync,
   signJwsDetached,
+  signJwsDetachedAsync,
+  type SignJwsOptions,
   type StoredKeyPair,
   verifyJws,
   verifyJwsDetached,
@@ -58,22 +61,50 @@ export class CertifierSigner {
 
   /** Compact JWS over canonicalize(payload). */
   sign(payload: unknown, typ = 'JOSE'): string {
-    return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
+    return signJws(payload, this.carrying(typ));
   }
 
   /** Compact JWS over canonicalize(payload) naming the certificate by `x5t#S256` instead of carrying `x5c`. */
   signByReference(payload: unknown, typ = 'JOSE'): string {
-    return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5tCertificatePem: this.certificatePem, kid: this.key.fingerprint, typ });
+    return signJws(payload, this.naming(typ));
   }
 
   /** Detached compact JWS (`header..signature`) over canonicalize(payload). */
   signDetached(payload: unknown, typ = 'JOSE'): string {
-    return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ });
+    return signJwsDetached(payload, this.carrying(typ));
   }
 
   /** Detached compact JWS naming the certificate by `x5t#S256` instead of carrying `x5c`. */
   signDetachedByReference(payload: unknown, typ = 'JOSE'): string {
-    return signJwsDetached(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', x5tCertificatePem: this.certificatePem, kid: this.key.fingerprint, typ });
+    return signJwsDetached(payload, this.naming(typ));
+  }
+
+  // The same four with the Ed25519 signature made on libuv's threadpool, off the event loop (signJwsAsync): the same JWS.
+
+  signAsync(payload: unknown, typ = 'JOSE'): Promise<string> {
+    return signJwsAsync(payload, this.carrying(typ));
+  }
+
+  signByReferenceAsync(payload: unknown, typ = 'JOSE'): Promise<string> {
+    return signJwsAsync(payload, this.naming(typ));
+  }
+
+  signDetachedAsync(payload: unknown, typ = 'JOSE'): Promise<string> {
+    return signJwsDetachedAsync(payload, this.carrying(typ));
+  }
+
+  signDetachedByReferenceAsync(payload: unknown, typ = 'JOSE'): Promise<string> {
+    return signJwsDetachedAsync(payload, this.naming(typ));
+  }
+
+  /** Options of a JWS carrying `x5c` = [signing certificate, CA certificate]. */
+  private carrying(typ: string): SignJwsOptions {
+    return { privateKey: this.key.privateKey, alg: 'EdDSA', x5c: this.x5c, kid: this.key.fingerprint, typ };
+  }
+
+  /** Options of a JWS naming the signing certificate by `x5t#S256`. */
+  private naming(typ: string): SignJwsOptions {
+    return { privateKey: this.key.privateKey, alg: 'EdDSA', x5tCertificatePem: this.certificatePem, kid: this.key.fingerprint, typ };
   }
 
   verify(compact: string, at?: Date): VerifiedJws {

@@ -198,7 +198,7 @@ export class DraftService {
     if (draft.status === 'validated' && draft.validation.specimenDigest === specimenDigest) return draft; // retried: the first proof stands
     const currentSpecimenDigest = draft.status === 'discarded' || draft.status === 'submitted' ? '' : this.specimenOf(draft).digest;
     const validatedAt = this.now().toISOString();
-    const proof = this.signer.sign({ draftId, sessionId: session.sessionId, specimenDigest, validatedAt });
+    const proof = await this.signer.signAsync({ draftId, sessionId: session.sessionId, specimenDigest, validatedAt });
     const result = await this.execute(
       draftId,
       {

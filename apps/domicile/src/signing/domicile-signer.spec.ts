@@ -24,6 +24,13 @@ describe('DomicileSigner', () => {
     expect(open().keyId).toBe(signer.keyId);
   });
 
+  it('signAsync (the signature on the threadpool) makes the very proof sign makes', async () => {
+    const signer = open();
+    const payload = { draftId: 'd-2', sessionId: 's-2', specimenDigest: 'b'.repeat(64), validatedAt: '2025-01-01T00:00:01.000Z' };
+    await expect(signer.signAsync(payload)).resolves.toBe(signer.sign(payload));
+    await expect(signer.signAsync(payload, 'JOSE')).resolves.toBe(signer.sign(payload, 'JOSE'));
+  });
+
   it('refuses a proof whose payload was altered', () => {
     const signer = open();
     const [header, , signature] = signer.sign({ draftId: 'd-1' }).split('.');

@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { Provider } from '@nestjs/common';
-import { type FileKeyStore, signJws, type StoredKeyPair, verifyJws, type VerifiedJws } from '@sigillum/crypto';
+import { type FileKeyStore, signJws, signJwsAsync, type SignJwsOptions, type StoredKeyPair, verifyJws, type VerifiedJws } from '@sigillum/crypto';
 import { KEY_STORE } from '@sigillum/runtime';
 
 /** The domicile's signer of validation proofs. */
@@ -46,7 +46,16 @@ export class DomicileSigner {
 
   /** Compact JWS (EdDSA) over canonicalize(payload). */
   sign(payload: unknown, typ = VALIDATION_PROOF_TYP): string {
-    return signJws(payload, { privateKey: this.key.privateKey, alg: 'EdDSA', kid: this.key.fingerprint, typ });
+    return signJws(payload, this.options(typ));
+  }
+
+  /** sign, with the Ed25519 signature made on libuv's threadpool, off the event loop (signJwsAsync): the same JWS. */
+  signAsync(payload: unknown, typ = VALIDATION_PROOF_TYP): Promise<string> {
+    return signJwsAsync(payload, this.options(typ));
+  }
+
+  private options(typ: string): SignJwsOptions {
+    return { privateKey: this.key.privateKey, alg: 'EdDSA', kid: this.key.fingerprint, typ };
   }
 
   /** Checks a proof against this domicile's key; throws JwsError (with a stable `code`) when it does not verify. */

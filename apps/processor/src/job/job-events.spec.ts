@@ -1,8 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { canonicalize, verifyJwsDetached } from '@sigillum/crypto';
-import { performSeal } from '../steps/seal.step';
+import { performSeal, performSealAsync } from '../steps/seal.step';
 import { createTestPki, SIGNING_KEY_ID, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
-import { stepFailed, stepReport, tokenAcknowledged, tokenReturned } from './job-events';
+import { stepFailed, stepReport, tokenAcknowledged, tokenAcknowledgedAsync, tokenReturned, tokenReturnedAsync } from './job-events';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -47,6 +47,15 @@ describe('job events: acknowledgement, signed report, failure', () => {
         { trustedCaPem: pki.ca.caCertificatePem, certificates: pki.signingCertificate.certificatePem, at },
       ),
     ).toThrow(/signature/);
+  });
+
+  it('the async builders (signatures on the threadpool) make the very events of the synchronous ones', async () => {
+    expect(await tokenAcknowledgedAsync(token, pki.signer, at)).toEqual(tokenAcknowledged(token, pki.signer, at));
+    const output = await performSealAsync(token, pki.signer, at);
+    expect(output).toEqual(performSeal(token, pki.signer, at));
+    const report = stepReport(token, output, at, later);
+    expect(await tokenReturnedAsync(token, report, pki.signer, later)).toEqual(tokenReturned(token, report, pki.signer, later));
+    expect(await pki.signer.signAsync(report)).toBe(pki.signer.sign(report));
   });
 
   it('returns the token with a report whose output digest is SHA-256 of the canonical output, signed detached', () => {

@@ -9,9 +9,11 @@ export interface AcknowledgementPayload {
   readonly acknowledgedAt: string;
 }
 
-/** TokenAcknowledged: receipt of the token, signed (detached JWS) with the operator's certified key. */
-export function tokenAcknowledged(token: CertificationToken, signer: OperatorSigner, acknowledgedAt: Date): TokenAcknowledged {
-  const payload: AcknowledgementPayload = { tokenId: token.tokenId, tokenDigest: canonicalDigest(token), acknowledgedAt: acknowledgedAt.toISOString() };
+function acknowledgementOf(token: CertificationToken, acknowledgedAt: Date): AcknowledgementPayload {
+  return { tokenId: token.tokenId, tokenDigest: canonicalDigest(token), acknowledgedAt: acknowledgedAt.toISOString() };
+}
+
+function acknowledgedEvent(token: CertificationToken, payload: AcknowledgementPayload, keyId: string, signature: string): TokenAcknowledged {
   return {
     type: 'TokenAcknowledged',
     version: 1,
@@ -22,10 +24,22 @@ export function tokenAcknowledged(token: CertificationToken, signer: OperatorSig
       operatorId: token.operatorId,
       tokenDigest: payload.tokenDigest,
       acknowledgedAt: payload.acknowledgedAt,
-      keyId: signer.keyId,
-      signature: signer.signDetached(payload),
+      keyId,
+      signature,
     },
   };
+}
+
+/** TokenAcknowledged: receipt of the token, signed (detached JWS) with the operator's certified key. */
+export function tokenAcknowledged(token: CertificationToken, signer: OperatorSigner, acknowledgedAt: Date): TokenAcknowledged {
+  const payload = acknowledgementOf(token, acknowledgedAt);
+  return acknowledgedEvent(token, payload, signer.keyId, signer.signDetached(payload));
+}
+
+/** tokenAcknowledged with the signature made off the event loop (OperatorSigner.signDetachedAsync): the same event. */
+export async function tokenAcknowledgedAsync(token: CertificationToken, signer: OperatorSigner, acknowledgedAt: Date): Promise<TokenAcknowledged> {
+  const payload = acknowledgementOf(token, acknowledgedAt);
+  return acknowledgedEvent(token, payload, signer.keyId, await signer.signDetachedAsync(payload));
 }
 
 /** The report of a performed step: output digest = SHA-256 of canonicalize(output). */
@@ -42,8 +56,7 @@ export function stepReport(token: CertificationToken, output: StepOutput, starte
   };
 }
 
-/** TokenReturned: the token back with its report, the report signed (detached JWS) with the operator's certified key. */
-export function tokenReturned(token: CertificationToken, report: StepReport, signer: OperatorSigner, returnedAt: Date): TokenReturned {
+function returnedEvent(token: CertificationToken, report: StepReport, returnedAt: Date, keyId: string, signature: string): TokenReturned {
   return {
     type: 'TokenReturned',
     version: 1,
@@ -54,10 +67,20 @@ export function tokenReturned(token: CertificationToken, report: StepReport, sig
       operatorId: token.operatorId,
       report,
       returnedAt: returnedAt.toISOString(),
-      keyId: signer.keyId,
-      signature: signer.signDetached(report),
+      keyId,
+      signature,
     },
   };
+}
+
+/** TokenReturned: the token back with its report, the report signed (detached JWS) with the operator's certified key. */
+export function tokenReturned(token: CertificationToken, report: StepReport, signer: OperatorSigner, returnedAt: Date): TokenReturned {
+  return returnedEvent(token, report, returnedAt, signer.keyId, signer.signDetached(report));
+}
+
+/** tokenReturned with the signature made off the event loop (OperatorSigner.signDetachedAsync): the same event. */
+export async function tokenReturnedAsync(token: CertificationToken, report: StepReport, signer: OperatorSigner, returnedAt: Date): Promise<TokenReturned> {
+  return returnedEvent(token, report, returnedAt, signer.keyId, await signer.signDetachedAsync(report));
 }
 
 export function stepFailed(token: CertificationToken, reasons: readonly Reason[], failedAt: Date): StepFailed {

@@ -19,11 +19,11 @@ import { PROCESSOR_SOURCE } from '../processor.source';
 import { performArchive } from '../steps/archive.step';
 import { performDeliver } from '../steps/deliver.step';
 import { performPrintAndPost, type PostalIdentity } from '../steps/print-and-post.step';
-import { performSeal } from '../steps/seal.step';
+import { performSealAsync } from '../steps/seal.step';
 import { StepFailure } from '../steps/step-failure';
-import { performTimestamp } from '../steps/timestamp.step';
+import { performTimestampAsync } from '../steps/timestamp.step';
 import type { ChainReader } from './chain-reader';
-import { stepFailed, stepReport, tokenAcknowledged, tokenReturned } from './job-events';
+import { stepFailed, stepReport, tokenAcknowledgedAsync, tokenReturnedAsync } from './job-events';
 import type { CertifierTokenVerifier } from './token-verifier';
 
 /** A StepTokenIssued as consumed: the token exactly as the certifier signed it, and its detached JWS. */
@@ -66,6 +66,8 @@ export interface JobRunnerDependencies {
  * One certification token, start to end, for an operator this process hosts, written to `job-<tokenId>`:
  * 1. the certifier's signature is checked (a tampered token: StepFailed `token.signature-invalid`, nothing performed);
  * 2. receipt is acknowledged (signed), 3. the step is performed for real, 4. the token is returned with the signed report.
+ * The signatures and the verification are made on libuv's threadpool (the async forms of node:crypto), off the event
+ * loop; nothing is appended before all are done, and the job's events are still one append.
  * Acknowledgement and return are appended together (one commit); an operator that cannot perform records StepFailed
  * with reasons. Idempotent: a job stream that exists means the token was handled; the append expects no stream, so
  * a concurrent duplicate loses the race and changes nothing.
@@ -86,7 +88,7 @@ export class JobRunner {
     const anchors = credentials.trustedCaPems();
     if (anchors.length === 0) throw new TrustAnchorUnknownError(token.tokenId);
     await verifier.learn(signature);
-    const problem = verifier.problem(signature, token, anchors, receivedAt);
+    const problem = await verifier.problemAsync(signature, token, anchors, receivedAt);
     if (problem !== undefined) {
       this.log.warn(`Token ${token.tokenId} for operator ${token.operatorId} refused: ${problem}`);
       const reasons = [{ rule: 'token.signature-invalid', message: `the certifier's signature over the token does not verify: ${problem}` }];
@@ -101,7 +103,7 @@ export class JobRunner {
       if (error instanceof StepFailure) return this.append(streamId, [stepFailed(token, error.reasons, receivedAt)], context, 'failed');
       throw error;
     }
-    const acknowledged = tokenAcknowledged(token, signer, receivedAt);
+    const acknowledged = await tokenAcknowledgedAsync(token, signer, receivedAt);
 
     const startedAt = clock.now();
     let output: StepOutput;
@@ -113,7 +115,7 @@ export class JobRunner {
     }
     const finishedAt = clock.now();
     const report = stepReport(token, output, startedAt, finishedAt);
-    return this.append(streamId, [acknowledged, tokenReturned(token, report, signer, clock.now())], context, 'returned');
+    return this.append(streamId, [acknowledged, await tokenReturnedAsync(token, report, signer, clock.now())], context, 'returned');
   }
 
   private async perform(token: CertificationToken, signer: OperatorSigner, now: Date): Promise<StepOutput> {
@@ -121,9 +123,9 @@ export class JobRunner {
     const step = token.step;
     switch (step) {
       case 'seal':
-        return performSeal(token, signer, now);
+        return performSealAsync(token, signer, now);
       case 'timestamp':
-        return performTimestamp(token, credentials.tsa(token.operatorId, now), { policyOid: config.tsaPolicyOid, genTime: now });
+        return performTimestampAsync(token, credentials.tsa(token.operatorId, now), { policyOid: config.tsaPolicyOid, genTime: now });
       case 'deliver':
         return performDeliver(token, await reader.chainStarted(token.correspondenceId), now);
       case 'archive': {

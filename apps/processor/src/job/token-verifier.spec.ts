@@ -46,6 +46,39 @@ describe("the certifier's token signature, as the processor checks it", () => {
     expect(verifier.problem(signature, token, anchors, new Date(TEST_NOW.getTime() + 3 * 365 * 86_400_000))).toMatch(/expired/);
   });
 
+  it('problemAsync (the cached Ed25519 verification on the threadpool) answers as problem, call for call, cached header or not', async () => {
+    const certifier = loadCertifierSigner(pki.keystore, pki.ca, { now: () => TEST_NOW });
+    const anchors = [pki.ca.caCertificatePem];
+    const signature = await certifier.signDetachedAsync(token);
+    expect(signature).toBe(certifier.signDetached(token));
+    const [header, , sig] = signature.split('.');
+    const flipped = Buffer.from(sig, 'base64url');
+    flipped[10] ^= 0x01;
+    const foreign = loadCertifierSigner(other.keystore, other.ca, { now: () => TEST_NOW });
+    const later = new Date(TEST_NOW.getTime() + 3 * 365 * 86_400_000);
+    const calls: [unknown, unknown, Date][] = [
+      [signature, token, at],
+      [signature, { ...token }, at],
+      [signature, { ...token, inputDigest: '0'.repeat(64) }, at],
+      [signature, { ...token, extra: 1 }, at],
+      [`${header}..${flipped.toString('base64url')}`, token, at],
+      [`${header}..!!`, token, at],
+      [signature, token, later],
+      [foreign.signDetached(token), token, at],
+      [pki.signer.sign(token), token, at],
+      [42, token, at],
+    ];
+    const synchronous = new CertifierTokenVerifier();
+    const threadpool = new CertifierTokenVerifier();
+    const answers = calls.map(([jws, payload, moment]) => synchronous.problem(jws, payload, anchors, moment));
+    expect(answers.filter((answer) => answer === undefined)).toHaveLength(2);
+    for (const [index, [jws, payload, moment]] of calls.entries())
+      await expect(threadpool.problemAsync(jws, payload, anchors, moment)).resolves.toBe(answers[index]);
+    // And a tampered token on a fresh verifier (full path), and under a header verified already (cached path).
+    await expect(new CertifierTokenVerifier().problemAsync(signature, calls[2][1], anchors, at)).resolves.toMatch(/jws.signature.invalid/);
+    await expect(threadpool.problemAsync(signature, calls[2][1], anchors, at)).resolves.toMatch(/does not verify/);
+  });
+
   it("refuses an operator's own valid certificate (not the certifier's), another CA, and what is not a detached JWS", () => {
     const verifier = new CertifierTokenVerifier();
     const anchors = [pki.ca.caCertificatePem];

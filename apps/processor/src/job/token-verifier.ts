@@ -1,5 +1,5 @@
 import { type KeyObject, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { base64UrlDecode, base64UrlEncode, canonicalize, JwsError, verifyJwsDetached } from '@sigillum/crypto';
+import { base64UrlDecode, base64UrlEncode, canonicalize, JwsError, verifyAsync, verifyJwsDetached } from '@sigillum/crypto';
 import type { CertifierCertificates } from './certifier-certificates';
 import { chainValidity } from '../operators/operator-signer';
 
@@ -17,6 +17,12 @@ interface VerifiedSigner {
 }
 
 const MAX_CACHED_HEADERS = 64;
+
+const SIGNATURE_INVALID = 'The JWS signature does not verify: the token was altered or signed with another key';
+
+/** What underKnownHeader leaves to do: an answer already, or one Ed25519 verification. */
+type KnownHeaderCheck =
+  { readonly kind: 'problem'; readonly problem: string } | { readonly kind: 'verify'; readonly key: KeyObject; readonly input: Buffer; readonly raw: Buffer };
 
 /** The certifier's signing certificates by `x5t#S256`, as learnt from CertifierSigningCertificateIssued. */
 export type CertifierCertificateLookup = Pick<CertifierCertificates, 'certificatePemOf' | 'ensureKnown'>;
@@ -78,24 +84,48 @@ export class CertifierTokenVerifier {
 
   /** undefined when the signature is the certifier's over exactly this token; otherwise why not. */
   problem(signature: unknown, token: unknown, trustedCaPems: readonly string[], at: Date): string | undefined {
-    if (typeof signature !== 'string') return 'the token signature is not a compact JWS string';
+    const quick = this.underKnownHeader(signature, token, trustedCaPems, at);
+    if (quick === undefined) return this.fullProblem(signature as string, token, trustedCaPems, at);
+    if (quick.kind === 'problem') return quick.problem;
+    return quick.raw.length === 64 && cryptoVerify(null, quick.input, quick.key, quick.raw) ? undefined : SIGNATURE_INVALID;
+  }
+
+  /**
+   * problem, with the Ed25519 verification of a token under a header already verified made on libuv's threadpool (off
+   * the event loop): the same answer. A header seen for the first time is verified in full, synchronously (once).
+   */
+  async problemAsync(signature: unknown, token: unknown, trustedCaPems: readonly string[], at: Date): Promise<string | undefined> {
+    const quick = this.underKnownHeader(signature, token, trustedCaPems, at);
+    if (quick === undefined) return this.fullProblem(signature as string, token, trustedCaPems, at);
+    if (quick.kind === 'problem') return quick.problem;
+    return quick.raw.length === 64 && (await verifyAsync(null, quick.input, quick.key, quick.raw)) ? undefined : SIGNATURE_INVALID;
+  }
+
+  /**
+   * What is left to check of a signature under a protected header already verified in full (same anchors, `at` within
+   * the chain's validity): its Ed25519 signature over the canonical token. A problem found before that; undefined when
+   * the header must be verified in full.
+   */
+  private underKnownHeader(signature: unknown, token: unknown, trustedCaPems: readonly string[], at: Date): KnownHeaderCheck | undefined {
+    if (typeof signature !== 'string') return { kind: 'problem', problem: 'the token signature is not a compact JWS string' };
     const parts = signature.split('.');
-    if (parts.length !== 3 || parts[1] !== '') return 'the token signature is not a detached compact JWS (header..signature)';
+    if (parts.length !== 3 || parts[1] !== '') return { kind: 'problem', problem: 'the token signature is not a detached compact JWS (header..signature)' };
     const [header, , encodedSignature] = parts;
     const moment = at.getTime();
     const known = this.signers.get(header);
-    if (known && known.anchors === trustedCaPems && moment >= known.notBefore && moment <= known.notAfter) {
-      let raw: Buffer;
-      try {
-        raw = base64UrlDecode(encodedSignature, 'signature');
-      } catch (error) {
-        return (error as Error).message;
-      }
-      const input = Buffer.from(`${header}.${base64UrlEncode(canonicalize(token))}`, 'ascii');
-      return raw.length === 64 && cryptoVerify(null, input, known.key, raw)
-        ? undefined
-        : 'The JWS signature does not verify: the token was altered or signed with another key';
+    if (!known || known.anchors !== trustedCaPems || moment < known.notBefore || moment > known.notAfter) return undefined;
+    let raw: Buffer;
+    try {
+      raw = base64UrlDecode(encodedSignature, 'signature');
+    } catch (error) {
+      return { kind: 'problem', problem: (error as Error).message };
     }
+    return { kind: 'verify', key: known.key, input: Buffer.from(`${header}.${base64UrlEncode(canonicalize(token))}`, 'ascii'), raw };
+  }
+
+  /** The full verification of a signature (a `string` split in three, the second part empty), its header remembered when it verifies. */
+  private fullProblem(signature: string, token: unknown, trustedCaPems: readonly string[], at: Date): string | undefined {
+    const header = signature.slice(0, signature.indexOf('.'));
     const x5t = namedThumbprint(header);
     let named: string | undefined;
     if (x5t !== undefined) {

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject, sign as cryptoSign, X509Certificate } from 'node:crypto';
-import { base64UrlEncode, canonicalize, signJwsDetached } from '@sigillum/crypto';
+import { base64UrlEncode, canonicalize, signAsync, signJwsDetached } from '@sigillum/crypto';
 
 /** Standard base64 DER of a PEM certificate, as `x5c` carries it. */
 export function base64DerOfPem(pem: string): string {
@@ -67,7 +67,26 @@ export class OperatorSigner {
     return `${this.encodedHeader}..${this.signature(base64UrlEncode(canonicalize(payload)))}`;
   }
 
+  /** sign, the Ed25519 signature made on libuv's threadpool (off the event loop): the same token. */
+  async signAsync(payload: unknown): Promise<string> {
+    const body = base64UrlEncode(canonicalize(payload));
+    return `${this.encodedHeader}.${body}.${await this.signatureAsync(body)}`;
+  }
+
+  /** signDetached, the Ed25519 signature made on libuv's threadpool (off the event loop): the same token. */
+  async signDetachedAsync(payload: unknown): Promise<string> {
+    return `${this.encodedHeader}..${await this.signatureAsync(base64UrlEncode(canonicalize(payload)))}`;
+  }
+
+  private signingInput(encodedPayload: string): Buffer {
+    return Buffer.from(`${this.encodedHeader}.${encodedPayload}`, 'ascii');
+  }
+
   private signature(encodedPayload: string): string {
-    return cryptoSign(null, Buffer.from(`${this.encodedHeader}.${encodedPayload}`, 'ascii'), this.privateKey).toString('base64url');
+    return cryptoSign(null, this.signingInput(encodedPayload), this.privateKey).toString('base64url');
+  }
+
+  private async signatureAsync(encodedPayload: string): Promise<string> {
+    return (await signAsync(null, this.signingInput(encodedPayload), this.privateKey)).toString('base64url');
   }
 }

@@ -15,6 +15,14 @@ export interface SealPayload {
  * holding the CA certificate and that certificate (the certifier's, an evidence export's `certificates`) checks it offline.
  */
 export function performSeal(token: CertificationToken, signer: OperatorSigner, sealedAt: Date): SealOutput {
-  const payload: SealPayload = { correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: sealedAt.toISOString() };
-  return { step: 'seal', sealJws: signer.sign(payload), certificateFingerprint: signer.certificateFingerprint };
+  return { step: 'seal', sealJws: signer.sign(sealPayloadOf(token, sealedAt)), certificateFingerprint: signer.certificateFingerprint };
+}
+
+/** performSeal with the Ed25519 signature made off the event loop (OperatorSigner.signAsync): the same output. */
+export async function performSealAsync(token: CertificationToken, signer: OperatorSigner, sealedAt: Date): Promise<SealOutput> {
+  return { step: 'seal', sealJws: await signer.signAsync(sealPayloadOf(token, sealedAt)), certificateFingerprint: signer.certificateFingerprint };
+}
+
+function sealPayloadOf(token: CertificationToken, sealedAt: Date): SealPayload {
+  return { correspondenceId: token.correspondenceId, inputDigest: token.inputDigest, sealedAt: sealedAt.toISOString() };
 }

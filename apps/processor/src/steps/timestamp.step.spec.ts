@@ -3,7 +3,7 @@ import { parseTimeStampToken, verifyTimeStampToken } from '@sigillum/crypto';
 import { DEFAULT_TSA_POLICY_OID } from '../processor.config';
 import { createTestPki, TEST_NOW, testToken, type TestPki } from '../testing-fixtures';
 import { StepFailure } from './step-failure';
-import { inputDigestBytes, performTimestamp, timestampImprintOf } from './timestamp.step';
+import { inputDigestBytes, performTimestamp, performTimestampAsync, timestampImprintOf } from './timestamp.step';
 
 function failureOf(action: () => unknown): StepFailure {
   try {
@@ -63,5 +63,17 @@ describe('timestamp step (RFC 3161)', () => {
     expect(failureOf(() => performTimestamp({ ...token, inputDigest: 'ABC' }, pki.tsa, { policyOid: DEFAULT_TSA_POLICY_OID, genTime })).reasons[0].rule).toBe(
       'input.digest-invalid',
     );
+  });
+
+  it('performTimestampAsync (the RSA signature on the threadpool): the same output as performTimestamp, the same failures as rejections', async () => {
+    const options = { policyOid: DEFAULT_TSA_POLICY_OID, genTime, serialNumber: 0xc0ffeen };
+    expect(await performTimestampAsync(token, pki.tsa, options)).toEqual(performTimestamp(token, pki.tsa, options));
+    const late = { policyOid: DEFAULT_TSA_POLICY_OID, genTime: new Date(TEST_NOW.getTime() + 400 * 86_400_000) };
+    await expect(performTimestampAsync(token, pki.tsa, late)).rejects.toEqual(failureOf(() => performTimestamp(token, pki.tsa, late)));
+    await expect(performTimestampAsync(token, pki.tsa, late)).rejects.toBeInstanceOf(StepFailure);
+    const badDigest = { ...token, inputDigest: 'ABC' };
+    await expect(performTimestampAsync(badDigest, pki.tsa, options)).rejects.toMatchObject({
+      reasons: [expect.objectContaining({ rule: 'input.digest-invalid' })],
+    });
   });
 });

@@ -11,6 +11,7 @@ import {
   createTimeStampRejection,
   createTimeStampResponse,
   createTimeStampToken,
+  createTimeStampTokenAsync,
   parseTimeStampRequest,
   parseTimeStampResponse,
   parseTimeStampToken,
@@ -267,6 +268,44 @@ describe('RFC 3161 time-stamp authority, checked by openssl ts', () => {
     expect(errorOf(() => verifyTimeStampToken(token, { data: Buffer.from('other'), trustedCaPem: ca.caCertificatePem })).code).toBe('token.imprint.mismatch');
     // Note: OpenSSL 3.0's CMS/PKCS7 code cannot verify Ed25519 SignedData at all ("eddsa_digest_signverify_init:
     // invalid digest", even for its own `openssl cms -sign`), so RSA is the TSA key to use for openssl interop.
+  });
+
+  it('createTimeStampTokenAsync (the signature on the threadpool): the same DER as createTimeStampToken, RSA and Ed25519, and openssl accepts it', async () => {
+    const options = { messageImprint: sha256Imprint(data), policyOid: POLICY, serialNumber: 0xfeedn, genTime, nonce: 3n };
+    const rsaToken = await createTimeStampTokenAsync({ ...options, tsa });
+    expect(rsaToken.equals(createTimeStampToken({ ...options, tsa }))).toBe(true);
+    expect(verified(['-data', dataFile, '-in', write('async.tsr', rsaToken), '-token_in', '-CAfile', caFile, '-untrusted', tsaFile])).toEqual({
+      status: 0,
+      stdout: 'Verification: OK\n',
+    });
+    const edKey = generateKeyPair('Ed25519');
+    const edCertificate = ca.issue({
+      subject: { commonName: 'Sigillum TSA Ed25519 async' },
+      publicKeyPem: edKey.publicKeyPem,
+      profile: 'tsa',
+      validityDays: 365,
+      now,
+    });
+    const edTsa = { certificatePem: edCertificate.certificatePem, privateKey: edKey.privateKey, chainPems: [ca.caCertificatePem] };
+    const edToken = await createTimeStampTokenAsync({ ...options, tsa: edTsa, includeTsaName: true });
+    expect(edToken.equals(createTimeStampToken({ ...options, tsa: edTsa, includeTsaName: true }))).toBe(true);
+    expect(verifyTimeStampToken(edToken, { data, trustedCaPem: ca.caCertificatePem, nonce: 3n }).serialNumber).toBe(0xfeedn);
+  });
+
+  it('createTimeStampTokenAsync refuses what createTimeStampToken refuses, as a rejected promise with the same TimeStampError', async () => {
+    const signing = ca.issue({ subject: { commonName: 'Not a TSA either' }, publicKeyPem: tsaKey.publicKeyPem, profile: 'signing', validityDays: 365, now });
+    const base = { messageImprint: sha256Imprint(data), policyOid: POLICY, serialNumber: 1n, genTime };
+    const refusals: [string, Parameters<typeof createTimeStampToken>[0]][] = [
+      ['tsa.certificate.purpose', { ...base, tsa: { certificatePem: signing.certificatePem, privateKey: tsaKey.privateKey } }],
+      ['tsa.certificate.key', { ...base, tsa: { ...tsa, privateKey: generateKeyPair('RSA').privateKey } }],
+      ['tsa.certificate.validity', { ...base, genTime: new Date('2030-01-01T00:00:00Z'), tsa }],
+      ['genTime.invalid', { ...base, genTime: new Date(Number.NaN), tsa }],
+      ['serialNumber.range', { ...base, serialNumber: -1n, tsa }],
+    ];
+    for (const [code, options] of refusals) {
+      expect(errorOf(() => createTimeStampToken(options)).code).toBe(code);
+      await expect(createTimeStampTokenAsync(options)).rejects.toMatchObject({ name: 'TimeStampError', code });
+    }
   });
 
   it('our verifier refuses a token with any one byte changed', () => {

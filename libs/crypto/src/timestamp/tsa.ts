@@ -25,6 +25,7 @@ export {
   createTimeStampRejection,
   createTimeStampResponse,
   createTimeStampToken,
+  createTimeStampTokenAsync,
   type TimeStampAuthorityCredentials,
   type TimeStampTokenOptions,
 } from './tsa-build';
