@@ -167,6 +167,37 @@ describe('canonicalize (RFC 8785)', () => {
     expect(() => canonicalizeJsonText('{')).toThrow(CanonicalJsonError);
   });
 
+  it('writes an object already in canonical order as one in any other order (the sort it skips is not needed)', () => {
+    // Integer-like names come first from Object.keys in numeric order ("2" before "10"), which is not code-unit order.
+    const numeric = { '2': 'two', '10': 'ten', a: 1 };
+    expect(canonicalize(numeric)).toBe('{"10":"ten","2":"two","a":1}');
+    // Code units, not code points: U+1F600 (a surrogate pair) before U+FB33, inserted in either order.
+    const inOrder = JSON.parse('{"A":1,"a":{"b":[{"c":1,"d":2}]},"\ud83d\ude00":2,"\ufb33":3}') as unknown;
+    const reversed = JSON.parse('{"\ufb33":3,"\ud83d\ude00":2,"a":{"b":[{"d":2,"c":1}]},"A":1}') as unknown;
+    expect(canonicalize(inOrder)).toBe(canonicalizeCarefully(inOrder));
+    expect(canonicalize(reversed)).toBe(canonicalize(inOrder));
+    // Out of order only at the end, or only deep down.
+    expect(canonicalize({ a: 1, b: 2, c: 3, B: 4 })).toBe('{"B":4,"a":1,"b":2,"c":3}');
+    expect(canonicalize({ a: { x: [{ m: 1, n: { q: 1, p: 2 } }] } })).toBe('{"a":{"x":[{"m":1,"n":{"p":2,"q":1}}]}}');
+  });
+
+  it('quotes a string as JSON.stringify does whether or not it needs an escape', () => {
+    const strings = ['', 'plain', 'a"b', 'a\\b', 'tab\there', '\u0000', '\u001f', '\u007f', '\u2028\u2029', 'é', '\ud83d\ude00', 'x\ud83d\ude00y'];
+    for (const text of strings) {
+      expect(canonicalize(text)).toBe(JSON.stringify(text));
+      expect(canonicalize({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+    }
+  });
+
+  it('names the member with a lone surrogate every time, and writes past the names it keeps quoted', () => {
+    for (let attempt = 0; attempt < 2; attempt++) expect(errorOf(() => canonicalize({ ok: 1, ['a\ud800']: 1 })).rule).toBe('string.lone-surrogate');
+    // More distinct names than are kept (4,096), some longer than the 64 characters kept: each written right.
+    const many: Record<string, number> = {};
+    for (let index = 0; index < 5_000; index++) many[`name-${index}-${'x'.repeat(index % 100)}`] = index;
+    expect(canonicalize(many)).toBe(canonicalizeCarefully(many));
+    expect(canonicalize(many)).toBe(canonicalizeCarefully(many));
+  });
+
   describe('properties', () => {
     const json = fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' });
 
@@ -209,6 +240,16 @@ describe('canonicalize (RFC 8785)', () => {
           const once = canonicalize(value);
           expect(canonicalize(JSON.parse(once))).toBe(once);
           expect(isCanonicalJson(once)).toBe(true);
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('gives the careful writer’s text for a value in canonical order (parsed from canonical text)', () => {
+      fc.assert(
+        fc.property(json, (value) => {
+          const ordered = JSON.parse(canonicalizeCarefully(value)) as unknown;
+          expect(canonicalize(ordered)).toBe(canonicalizeCarefully(ordered));
         }),
         { numRuns: 300 },
       );

@@ -33,7 +33,7 @@ export class CanonicalJsonError extends Error {
 /** RFC 8785 canonical JSON text of `value`. Throws CanonicalJsonError for anything outside the I-JSON data model. */
 export function canonicalize(value: unknown): string {
   try {
-    return writeFast(value, 0);
+    return writeFast(value, '', 0);
   } catch (error) {
     if (error !== SLOW_PATH) throw error;
   }
@@ -59,47 +59,99 @@ const MAX_FAST_DEPTH = 256;
  * projection canonicalise every record, and that bookkeeping was most of what they allocated. Anything it does not
  * accept as plainly valid throws SLOW_PATH, and `canonicalize` runs the careful writer, which gives the same text or
  * the precise error: the two writers agree on every input (canonical-json.spec.ts checks them against each other).
+ *
+ * One pass appending to one string (`text`, returned): no string per value or member joined afterwards. Member names
+ * are quoted once and kept (`quotedName`), strings that need no escape are quoted without a copy (`quoted`), and the
+ * member names of an object already in canonical order (parsed from canonical text, or built in that order) are not
+ * sorted again (`namesInOrder`).
  */
-function writeFast(value: unknown, depth: number): string {
+function writeFast(value: unknown, text: string, depth: number): string {
   switch (typeof value) {
     case 'string':
-      if (!isWellFormed(value)) throw SLOW_PATH;
-      return JSON.stringify(value);
+      return text + quoted(value);
     case 'boolean':
-      return value ? 'true' : 'false';
+      return text + (value ? 'true' : 'false');
     case 'number':
       if (!Number.isFinite(value)) throw SLOW_PATH;
-      return String(value);
+      return text + String(value);
     case 'object':
       break;
     default:
       throw SLOW_PATH;
   }
-  if (value === null) return 'null';
+  if (value === null) return text + 'null';
   if (depth > MAX_FAST_DEPTH) throw SLOW_PATH;
   if (Array.isArray(value)) {
-    let text = '[';
+    text += '[';
     for (let index = 0; index < value.length; index++) {
       const element: unknown = value[index];
       if (element === undefined) throw SLOW_PATH;
-      text += (index > 0 ? ',' : '') + writeFast(element, depth + 1);
+      if (index > 0) text += ',';
+      text = writeFast(element, text, depth + 1);
     }
-    return `${text}]`;
+    return text + ']';
   }
   const prototype = Object.getPrototypeOf(value) as unknown;
   if ((prototype !== Object.prototype && prototype !== null) || Object.getOwnPropertySymbols(value).length > 0) throw SLOW_PATH;
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort(); // UTF-16 code units, RFC 8785 §3.2.3
-  let text = '{';
+  const names = namesInOrder(record);
+  text += '{';
   let first = true;
-  for (const key of keys) {
-    const member = record[key];
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index];
+    const member = record[name];
     if (member === undefined) continue;
-    if (!isWellFormed(key)) throw SLOW_PATH;
-    text += `${first ? '' : ','}${JSON.stringify(key)}:${writeFast(member, depth + 1)}`;
+    text += first ? quotedName(name) + ':' : ',' + quotedName(name) + ':';
     first = false;
+    text = writeFast(member, text, depth + 1);
   }
-  return `${text}}`;
+  return text + '}';
+}
+
+/**
+ * The object's own enumerable names sorted by UTF-16 code units (RFC 8785 §3.2.3; what `<` on strings and the default
+ * `sort` compare): one pass to see whether they already are, and a sort only when they are not.
+ */
+function namesInOrder(record: Record<string, unknown>): string[] {
+  const names = Object.keys(record);
+  for (let index = 1; index < names.length; index++) {
+    if (names[index - 1] > names[index]) return names.sort();
+  }
+  return names;
+}
+
+/**
+ * A string that holds no `"`, `\`, control character (< U+0020) or surrogate: JSON.stringify would only put quotes
+ * around it. Any other string goes through isWellFormed and JSON.stringify (a surrogate pair is fine, a lone one is not).
+ */
+const NEEDS_STRINGIFY = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** The string's JSON text, exactly JSON.stringify's (RFC 8785 §3.2.2.2); SLOW_PATH for a lone surrogate. */
+function quoted(text: string): string {
+  if (!NEEDS_STRINGIFY.test(text)) return '"' + text + '"';
+  if (!isWellFormed(text)) throw SLOW_PATH;
+  return JSON.stringify(text);
+}
+
+/**
+ * Member names recur (every record has the same few dozen): their JSON text is kept, up to QUOTED_NAMES_MAX names of
+ * at most QUOTED_NAME_MAX_LENGTH characters; when full it is emptied and fills again with the names in use. A name
+ * with a lone surrogate is never kept (it throws SLOW_PATH each time).
+ */
+const QUOTED_NAMES_MAX = 4_096;
+const QUOTED_NAME_MAX_LENGTH = 64;
+const quotedNames = new Map<string, string>();
+
+function quotedName(name: string): string {
+  let text = quotedNames.get(name);
+  if (text === undefined) {
+    text = quoted(name);
+    if (name.length <= QUOTED_NAME_MAX_LENGTH) {
+      if (quotedNames.size >= QUOTED_NAMES_MAX) quotedNames.clear();
+      quotedNames.set(name, text);
+    }
+  }
+  return text;
 }
 
 /** No lone surrogate (String.prototype.isWellFormed where the runtime has it: Node 20 does). */
