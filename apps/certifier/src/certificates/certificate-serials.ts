@@ -1,6 +1,6 @@
 /**
- * The serial of a certificate this CA issues for a party is its certificate id: the UUID's 32 hex digits (a UUID v4
- * carries 122 random bits, more than the 64 RFC 5280 practice asks of a serial). A TLS peer's serial therefore names
+ * The serial of a certificate this CA issues for a party is its certificate id: the UUID's 32 hex digits (a UUID v7
+ * carries 74 random bits after its 48-bit time, more than the 64 bits of CSPRNG output CA practice asks of a serial). A TLS peer's serial therefore names
  * the stream `certificate-<certificateId>` where the CA recorded what it issued, without an index to keep in step.
  */
 

@@ -72,7 +72,8 @@ export class CertificatesService {
     if (party.status !== 'registered') throw new Error('unreachable: certifiableKey accepted an unknown party');
     const now = this.clock.now();
     const certificateId = this.ids.next();
-    // The serial is the certificate id (122 random bits of a UUID v4): a TLS peer's serial names the certificate's stream.
+    // The serial is the certificate id (74 random bits of a UUID v7, see certificate-serials.ts): a TLS peer's serial
+    // names the certificate's stream.
     const serialNumber = serialForCertificateId(certificateId);
     let certificate: IssuedCertificate;
     try {
