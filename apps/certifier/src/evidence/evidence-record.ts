@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Reason } from '@sigillum/contracts';
-import { canonicalize, JCS_CANONICALIZATION_ID } from '@sigillum/crypto';
+import { canonicalize, JCS_CANONICALIZATION_ID } from '@sigillum/crypto/canonical-json';
 import type { EvidenceName, IssuerRole } from './evidence-names';
 
 /** Schema version of the evidence record (`version`). */
@@ -137,7 +137,12 @@ export function sha256Hex(text: string | Buffer): string {
 
 /** `recordDigest`: SHA-256 hex of the record's RFC 8785 canonical JSON (UTF-8). */
 export function recordDigestOf(record: unknown): string {
-  return sha256Hex(Buffer.from(canonicalize(record), 'utf8'));
+  return canonicalDigestOf(record);
+}
+
+/** SHA-256 hex of the UTF-8 of the value's RFC 8785 canonical JSON: the text is hashed as it is (no Buffer copy of it). */
+export function canonicalDigestOf(value: unknown): string {
+  return createHash('sha256').update(canonicalize(value), 'utf8').digest('hex');
 }
 
 /** A reason of the log as evidence carries it. */

@@ -1,13 +1,12 @@
 import { assertNever, type CertificationToken, type Reason, type TrustCheckAnswered } from '@sigillum/contracts';
-import { canonicalize } from '@sigillum/crypto/canonical-json';
 import type { EvidenceName } from './evidence-names';
 import {
+  canonicalDigestOf,
   type EvidenceReason,
   evidenceReasonOf,
   type EvidenceRecord,
   type ProcessingTokenEntry,
   SHA256_DIGEST_METHOD,
-  sha256Hex,
   type TrustAttestation,
   type UserContentInfo,
 } from './evidence-record';
@@ -186,7 +185,7 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
       const { token } = event.data;
       return evidence('sigillum:CertificationTokenIssued', token.issuedAt, facts.recipientIds, () => ({
         certificationToken: token as unknown as Record<string, unknown>,
-        tokenDigest: sha256Hex(Buffer.from(canonicalize(token), 'utf8')),
+        tokenDigest: canonicalDigestOf(token),
       }));
     }
     case 'StepCertified': {
@@ -214,7 +213,7 @@ export function evaluate(facts: Facts, source: SourceEvent, context: EvidenceCon
           certifiedAt: d.certifiedAt,
           operatorKeyId: job.returned.keyId,
           acknowledgementSignature: job.acknowledged.signature,
-          reportDigest: sha256Hex(Buffer.from(canonicalize(job.returned.report), 'utf8')),
+          reportDigest: canonicalDigestOf(job.returned.report),
           reportSignature: job.returned.signature,
         };
         return { processingTokens: [entry] };
