@@ -3,20 +3,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { PoisonMessageError } from '@sigillum/bus';
-import { type DeliveredMessage, DomainError, eventTopicForStream, messageFromRecordedEvent, streamCategory } from '@sigillum/contracts';
-import { applyBatch, BatchedProjector, type EventStore } from '@sigillum/eventstore';
+import { type DeliveredMessage, DomainError, streamCategory } from '@sigillum/contracts';
+import { BatchedProjector, type EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
-import { SqliteProjector, type SqliteProjection } from '../sqlite-projector';
+import { SqliteProjector } from '../sqlite-projector';
+import { type RebuildableProjection, replayLog, type ReplayCount, replayLogInto, type ReplayTarget } from './log-replay';
 import { readModelDigest } from './read-model-digest';
-import { logBounds, type PageCount, type RebuildReport, type RebuildStatus, RebuildTracker } from './rebuild-progress';
+import { type LogBounds, logBounds, type RebuildReport, type RebuildStatus, RebuildTracker } from './rebuild-progress';
+import { ScratchReadModel } from './scratch-read-model';
 
 export type { RebuildProgress, RebuildReport, RebuildStatus } from './rebuild-progress';
-
-/** A projection that can be rebuilt from the log: it names the stream categories it reads. */
-export interface RebuildableProjection extends SqliteProjection {
-  readonly categories: readonly string[];
-}
+export { type RebuildableProjection, replayLog, replayLogInto, type ReplayCount, type ReplayOutcome, type ReplayTarget } from './log-replay';
 
 /** A read model's digest at a position of the log. */
 export interface DigestAt {
@@ -34,65 +31,6 @@ export interface ReplayComparison {
 }
 
 const PAGE = 500;
-
-export interface ReplayCount {
-  readonly eventsRead: number;
-  readonly applied: number;
-  readonly poison: number;
-  /** Global position of the last event read (up to `upTo`); null when none was read. */
-  readonly lastPosition: string | null;
-}
-
-/**
- * Reads the log from position 0 (up to `upTo` inclusive, when given) and applies every event of the projection's
- * categories through the projector, one SQLite transaction per page; refused events are counted and skipped. The
- * machinery of a rebuild, and of a replay into a scratch database. `onPage` hears the counts after each page.
- */
-export async function replayLog(
-  db: Database.Database,
-  projector: SqliteProjector,
-  store: EventStore,
-  projection: RebuildableProjection,
-  log: Logger,
-  label: string,
-  upTo?: bigint,
-  onPage?: (count: PageCount) => void,
-): Promise<ReplayCount> {
-  let after: bigint | undefined;
-  let last: bigint | undefined;
-  let eventsScanned = 0;
-  let eventsRead = 0;
-  let applied = 0;
-  let poison = 0;
-  for (;;) {
-    const page = await store.readAll({ after, maxCount: PAGE });
-    const within = upTo === undefined ? page : page.filter((event) => event.globalPosition <= upTo);
-    const messages = within
-      .filter((event) => projection.categories.includes(streamCategory(event.streamId)))
-      .map((event): DeliveredMessage => ({ ...messageFromRecordedEvent(event, eventTopicForStream), partition: 0, offset: event.globalPosition.toString() }));
-    // One transaction per page, without a savepoint per event unless one is refused (see applyBatch); the refused
-    // events are counted and skipped, any other error stops the rebuild with nothing of the page kept.
-    const outcomes = applyBatch(db, projector, messages, (error) => error instanceof PoisonMessageError);
-    outcomes.forEach((outcome, index) => {
-      eventsRead += 1;
-      if ('applied' in outcome) {
-        if (outcome.applied) applied += 1;
-        return;
-      }
-      poison += 1;
-      log.warn(`${label} skips ${messages[index].type} ${messages[index].id}: ${(outcome.error as Error).message}`);
-    });
-    if (page.length > 0) after = page[page.length - 1].globalPosition;
-    if (within.length > 0) last = within[within.length - 1].globalPosition;
-    eventsScanned += within.length;
-    onPage?.({ eventsScanned, eventsRead, applied, poison, position: last });
-    if (messages.length > 0) log.log(`${label} progress: ${eventsRead} events replayed, ${applied} applied, at position ${String(last)}`);
-    if (page.length < PAGE || within.length < page.length) break;
-    // Let live work (and HTTP) breathe between pages.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return { eventsRead, applied, poison, lastPosition: last === undefined ? null : last.toString() };
-}
 
 /**
  * Applies live messages to one projection, and rebuilds it from position 0 of the event store on demand. While a
@@ -156,19 +94,45 @@ export class ProjectionRunner {
    * progress is in `status()` while it runs, and its report (or its failure) after.
    */
   rebuild(): Promise<RebuildReport> {
-    if (this.rebuilding) {
-      throw new DomainError('PROJECTION.REBUILDING', `Projection ${this.projection.name} is being rebuilt already; wait for it to finish`, 'conflict');
+    return ProjectionRunner.rebuildTogether([this])[0];
+  }
+
+  /**
+   * Rebuilds several projections of one database and store together: the log is read and turned into messages once
+   * for all of them (each page applied to each in its own transaction), each read model built in a scratch file and
+   * moved into place at the end (ScratchReadModel). Each runner is rebuilding meanwhile, as with `rebuild()`: its
+   * status, its live messages waiting, its report or failure; one projection's failure does not stop the others.
+   * Throws at once (nothing started) when one of them is being rebuilt already. One promise per runner, in order.
+   */
+  static rebuildTogether(runners: readonly ProjectionRunner[]): Promise<RebuildReport>[] {
+    for (const runner of runners) {
+      if (runner.rebuilding) {
+        throw new DomainError('PROJECTION.REBUILDING', `Projection ${runner.projection.name} is being rebuilt already; wait for it to finish`, 'conflict');
+      }
+      if (runner.db !== runners[0].db || runner.store !== runners[0].store)
+        throw new Error('Projections are rebuilt together only on one database and one event store');
     }
+    if (new Set(runners).size !== runners.length) throw new Error('A projection is rebuilt once at a time: the same runner was given twice');
+    if (runners.length === 0) return [];
+    const rebuilds = runners.map((runner) => runner.beginRebuild());
+    void ProjectionRunner.runTogether(runners[0].store, rebuilds);
+    return rebuilds.map((rebuild) => rebuild.report);
+  }
+
+  /** This runner's part of a rebuild: its tracker, its `started` signal, its outcome recorded in its status. */
+  private beginRebuild(): RunningRebuild {
     const tracker = new RebuildTracker(this.projection.name, this.now().toISOString(), this.monotonicMs);
     let markStarted: () => void = () => undefined;
     this.started = new Promise<void>((resolve) => (markStarted = resolve));
     this.tracker = tracker;
-    const run = this.replay(tracker, markStarted)
+    let settle: { resolve: (report: RebuildReport) => void; reject: (error: unknown) => void } | undefined;
+    const outcome = new Promise<RebuildReport>((resolve, reject) => (settle = { resolve, reject }));
+    const report = outcome
       .then(
-        (report) => {
-          this.lastReport = report;
+        (done) => {
+          this.lastReport = done;
           this.lastFailure = null;
-          return report;
+          return done;
         },
         (error: unknown) => {
           this.lastFailure = { startedAt: tracker.startedAt, failedAt: this.now().toISOString(), error: (error as Error).message };
@@ -179,8 +143,8 @@ export class ProjectionRunner {
         this.rebuilding = null;
         this.tracker = null;
       });
-    this.rebuilding = run;
-    return run;
+    this.rebuilding = report;
+    return { runner: this, tracker, markStarted, report, resolve: settle!.resolve, reject: settle!.reject, scratch: undefined };
   }
 
   /**
@@ -291,8 +255,8 @@ export class ProjectionRunner {
     }
   }
 
-  private async replay(tracker: RebuildTracker, markStarted: () => void): Promise<RebuildReport> {
-    const startedAt = tracker.startedAt;
+  /** Checks that this process can rebuild the projection; then drops its read model and opens its scratch. */
+  private async prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null): Promise<ReplayTarget> {
     const name = this.projection.name;
     if (this.applied() > 0 && !(await this.firstRelevantPosition())) {
       // A process whose own store does not hold the log (distributed mode on a per-process SQLite file) would wipe
@@ -304,9 +268,7 @@ export class ProjectionRunner {
         'conflict',
       );
     }
-    // The head of the log now: how far the rebuild has to go (events appended meanwhile are replayed too).
-    const bounds = await logBounds(this.store);
-    tracker.setBounds(bounds);
+    rebuild.tracker.setBounds(bounds);
     this.log.log(
       `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
         `(head of the log: ${bounds ? bounds.head.toString() : 'none'})`,
@@ -318,31 +280,87 @@ export class ProjectionRunner {
         this.db.exec(this.projection.schema);
       })
       .immediate();
+    const scratch = ScratchReadModel.open(this.db, this.projection);
+    rebuild.scratch = scratch;
+    rebuild.markStarted();
+    return {
+      db: scratch.db,
+      projector: scratch.projector,
+      projection: this.projection,
+      log: this.log,
+      label: 'Rebuild',
+      onPage: (count) => rebuild.tracker.page(count),
+    };
+  }
 
-    markStarted();
-    const { eventsRead, applied, poison, lastPosition } = await replayLog(
-      this.db,
-      this.projector,
-      this.store,
-      this.projection,
-      this.log,
-      'Rebuild',
-      undefined,
-      (count) => tracker.page(count),
-    );
+  /** Moves the scratch read model into place; the report, with the digest of the read model as rebuilt. */
+  private finishRebuild(rebuild: RunningRebuild, count: ReplayCount): RebuildReport {
+    rebuild.scratch?.transferInto();
+    const { eventsRead, applied, poison, lastPosition } = count;
     const { digest, rows } = this.digest();
     const report: RebuildReport = {
-      projection: name,
+      projection: this.projection.name,
       eventsRead,
       applied,
       poison,
       lastPosition,
       digest,
       rows,
-      startedAt,
+      startedAt: rebuild.tracker.startedAt,
       finishedAt: this.now().toISOString(),
     };
     this.log.log(`Rebuild finished: ${eventsRead} events, ${applied} applied, ${poison} refused; digest ${digest}`);
     return report;
   }
+
+  /** The shared run of `rebuildTogether`: every rebuild settled, every scratch file gone, whatever fails. */
+  private static async runTogether(store: EventStore, rebuilds: readonly RunningRebuild[]): Promise<void> {
+    let running = [...rebuilds];
+    const fail = (rebuild: RunningRebuild, error: unknown) => {
+      rebuild.scratch?.discard();
+      rebuild.reject(error);
+      running = running.filter((other) => other !== rebuild);
+    };
+    try {
+      // The head of the log now: how far the rebuilds have to go (events appended meanwhile are replayed too).
+      const bounds = await logBounds(store);
+      const targets = new Map<RunningRebuild, ReplayTarget>();
+      for (const rebuild of [...running]) {
+        try {
+          targets.set(rebuild, await rebuild.runner.prepareRebuild(rebuild, bounds));
+        } catch (error) {
+          fail(rebuild, error);
+        }
+      }
+      if (running.length === 0) return;
+      const outcomes = await replayLogInto(
+        store,
+        running.map((rebuild) => targets.get(rebuild)!),
+      );
+      for (const [index, rebuild] of [...running].entries()) {
+        const outcome = outcomes[index];
+        try {
+          if ('error' in outcome) throw outcome.error;
+          rebuild.resolve(rebuild.runner.finishRebuild(rebuild, outcome.count));
+          running = running.filter((other) => other !== rebuild);
+        } catch (error) {
+          fail(rebuild, error);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      for (const rebuild of [...running]) fail(rebuild, error);
+    }
+  }
+}
+
+/** One runner's part of a rebuild under way. */
+interface RunningRebuild {
+  readonly runner: ProjectionRunner;
+  readonly tracker: RebuildTracker;
+  readonly markStarted: () => void;
+  readonly report: Promise<RebuildReport>;
+  readonly resolve: (report: RebuildReport) => void;
+  readonly reject: (error: unknown) => void;
+  scratch: ScratchReadModel | undefined;
 }

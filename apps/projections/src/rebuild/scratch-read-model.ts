@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { SqliteProjector } from '../sqlite-projector';
+import type { RebuildableProjection } from './log-replay';
+
+/** Page cache of a scratch read model, KiB: the rows are inserted in event order, their keys in no order. */
+const SCRATCH_CACHE_KIB = 256 * 1024;
+const ALIAS = 'rebuild_scratch';
+
+/**
+ * The bulk path of a rebuild: the read model built from the log in a scratch SQLite file of its own (no WAL, no sync,
+ * no lock per page, a large page cache), through the same projector and projection code as the live path (the same
+ * statements, the same `projection_applied` rows), then moved into the main file's emptied tables in one transaction:
+ * every table copied in its key order, which appends instead of inserting at random (each page of the main file
+ * written once, not once per page of events that touched it), the secondary indexes built after the rows, and the
+ * applied event ids copied with them, so the live path's dedupe after the rebuild is exactly what the per-event path
+ * leaves. Why: rebuilt in place, each page of 500 events rewrote ~1,000 pages of the main file into its WAL (keys are
+ * UUIDs), ~200 MB of WAL per projection for 80,000 events.
+ */
+export class ScratchReadModel {
+  readonly db: Database.Database;
+  readonly projector: SqliteProjector;
+  private closed = false;
+
+  private constructor(
+    private readonly main: Database.Database,
+    private readonly projection: RebuildableProjection,
+    private readonly file: string,
+  ) {
+    this.db = new Database(file);
+    try {
+      this.db.pragma('journal_mode = MEMORY'); // a refused event's page is rolled back; nothing survives a crash anyway
+      this.db.pragma('synchronous = OFF');
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma(`cache_size = -${SCRATCH_CACHE_KIB}`);
+      this.projector = new SqliteProjector(this.db, projection);
+    } catch (error) {
+      this.discard();
+      throw error;
+    }
+  }
+
+  /** A scratch file beside the main file (the same disk), or in the temporary directory for an in-memory one. */
+  static open(main: Database.Database, projection: RebuildableProjection): ScratchReadModel {
+    const dir = main.memory || !main.name || main.name === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(main.name));
+    return new ScratchReadModel(main, projection, path.join(dir, `.rebuild-${projection.name}-${randomUUID()}.db`));
+  }
+
+  /**
+   * Replaces the projection's tables in the main file with the scratch's rows, and its applied event ids with the
+   * scratch's, in one IMMEDIATE transaction; then deletes the scratch file. Throws with the main file unchanged.
+   */
+  transferInto(): void {
+    const { main, projection } = this;
+    const tables = projection.tables;
+    this.closeScratch();
+    main.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(this.file);
+    try {
+      main
+        .transaction(() => {
+          for (const table of tables) main.exec(`DROP TABLE IF EXISTS main.${table}`);
+          main.exec(projection.schema);
+          // The secondary indexes go while the rows are copied, and are built again over them (one sort each).
+          const indexes = main
+            .prepare(`SELECT name FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${tables.map(() => '?').join(', ')})`)
+            .pluck()
+            .all(...tables) as string[];
+          for (const index of indexes) main.exec(`DROP INDEX main."${index.replace(/"/g, '""')}"`);
+          for (const table of tables) main.exec(`INSERT INTO main.${table} SELECT * FROM ${ALIAS}.${table}`);
+          main.prepare('DELETE FROM main.projection_applied WHERE name = ?').run(projection.name);
+          main.prepare(`INSERT INTO main.projection_applied SELECT * FROM ${ALIAS}.projection_applied WHERE name = ?`).run(projection.name);
+          main.exec(projection.schema); // the indexes again
+        })
+        .immediate();
+    } finally {
+      main.exec(`DETACH DATABASE ${ALIAS}`);
+      this.discard();
+    }
+  }
+
+  /** Closes and deletes the scratch file. Idempotent. */
+  discard(): void {
+    this.closeScratch();
+    for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
+  }
+
+  private closeScratch(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.db.open) this.db.close();
+  }
+}
