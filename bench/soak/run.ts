@@ -1,4 +1,5 @@
 /** The soak's machinery: settings, the app, drafts prepared ahead in batches, deliveries started at a fixed rate. */
+import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { LoopbackMailbox } from '@sigillum/channels';
 import { type BenchApp, type DeliveryWatch, type Enrolled, type Prepared, prepareLetters, startBenchApp } from '../common/delivery-run';
@@ -14,6 +15,8 @@ export interface SoakSettings {
   readonly pairs: number;
   readonly synchronous: 'NORMAL' | 'FULL';
   readonly brokers?: string;
+  /** Directory for two heap snapshots (after the warm-up and at the end), each with deliveries paused; unset: none. */
+  readonly heapSnapshots?: string;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
@@ -38,6 +41,7 @@ export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
     pairs: integer('BENCH_PAIRS', 20, 1),
     synchronous,
     brokers,
+    heapSnapshots: env.BENCH_SOAK_HEAP_SNAPSHOTS?.trim() || undefined,
   };
   refuseProblems(problems);
   return settings;
@@ -120,11 +124,40 @@ export class DraftSupply {
 export interface Sample {
   readonly seconds: number;
   readonly rss: number;
+  /** Of RSS: anonymous memory (V8's heap, malloc's arenas, ArrayBuffers), from /proc/self/status; 0 where there is none. */
+  readonly rssAnon: number;
   readonly heapUsed: number;
+  /** V8's heap as reserved from the system (live objects and garbage not yet collected, and free space it keeps). */
+  readonly heapTotal: number;
   /** Memory of ArrayBuffers and Buffers (outside the V8 heap, inside RSS). */
   readonly arrayBuffers: number;
   readonly done: number;
   readonly inFlight: number;
+}
+
+/** RssAnon of /proc/self/status in bytes (Linux), 0 elsewhere. */
+function rssAnon(): number {
+  try {
+    const match = /^RssAnon:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Process memory now, as a sample at `seconds` of the soak's clock. */
+export function memorySample(seconds: number, done: number, inFlight: number): Sample {
+  const memory = process.memoryUsage();
+  return {
+    seconds,
+    rss: memory.rss,
+    rssAnon: rssAnon(),
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    arrayBuffers: memory.arrayBuffers,
+    done,
+    inFlight,
+  };
 }
 
 export interface SoakOutcome {
@@ -151,6 +184,11 @@ export async function sendAtRate(o: {
   maxInFlight: number;
   sampleMs: number;
   onSample: (sample: Sample) => void;
+  /**
+   * Once `afterMs` of the soak's clock have passed: no new start until those in flight are done, then `run` (a heap
+   * snapshot), then the schedule goes on where it stopped (the soak's clock, and the samples' seconds, leave the pause out).
+   */
+  pause?: { readonly afterMs: number; readonly run: () => void };
 }): Promise<SoakOutcome> {
   const latencies = new Float64Array(o.total);
   let done = 0;
@@ -158,10 +196,13 @@ export async function sendAtRate(o: {
   let skipped = 0;
   let inFlight = 0;
   let failure: Error | undefined;
-  const start = performance.now();
+  let start = performance.now();
+  let pausedMs = 0;
+  let pauseDue = o.pause;
+  let pausing = false;
+  // No sample while paused: the soak's clock stops there.
   const sample = () => {
-    const memory = process.memoryUsage();
-    o.onSample({ seconds: (performance.now() - start) / 1000, rss: memory.rss, heapUsed: memory.heapUsed, arrayBuffers: memory.arrayBuffers, done, inFlight });
+    if (!pausing) o.onSample(memorySample((performance.now() - start) / 1000, done, inFlight));
   };
   sample();
   const sampler = setInterval(sample, o.sampleMs);
@@ -185,6 +226,17 @@ export async function sendAtRate(o: {
       const wait = start + (i * 1000) / o.rate - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       if (performance.now() - start > o.durationMs) break;
+      if (pauseDue && performance.now() - start >= pauseDue.afterMs) {
+        const pausedAt = performance.now();
+        pausing = true;
+        while (inFlight > 0 && !failure) await new Promise((resolve) => setTimeout(resolve, 20));
+        pauseDue.run();
+        pauseDue = undefined;
+        const paused = performance.now() - pausedAt;
+        pausedMs += paused;
+        start += paused;
+        pausing = false;
+      }
       if (failure) throw failure;
       if (o.supply.failure) throw o.supply.failure;
       const item = inFlight < o.maxInFlight ? o.supply.shift() : undefined;
@@ -203,6 +255,7 @@ export async function sendAtRate(o: {
   }
   const elapsedMs = performance.now() - start;
   sample();
+  if (pausedMs > 0) process.stderr.write(`[bench] paused ${(pausedMs / 1000).toFixed(1)} s for the heap snapshot (left out of the soak's clock)\n`);
   const dist = distribution(Array.from(latencies.subarray(0, Math.max(1, done))));
   return { done, failed, skipped, elapsedMs, p50: dist.p50, p99: dist.p99 };
 }

@@ -15,9 +15,21 @@
  * 10 %; and the sizes of the in-memory collections of the app's singletons (bench/soak/collections.ts) after the
  * warm-up and at the end, with their bounds where they declare one. Last line: `RESULT rss_growth_pct=… …`.
  *
+ * Columns besides RSS: RssAnon (Linux: the anonymous part of RSS: V8's heap, malloc's arenas, ArrayBuffers; the rest
+ * is mapped files and code), V8's heapTotal (what it reserved: live objects, garbage not collected yet, free space) and
+ * heapUsed. RSS that grows while heapTotal and Buffers do not is native memory: malloc's arenas (glibc keeps freed
+ * memory per arena; MALLOC_ARENA_MAX=2 bounds their number), SQLite's page caches, not a JavaScript leak.
+ *
+ * BENCH_SOAK_HEAP_SNAPSHOTS=<dir>: two heap snapshots, `1-warm.heapsnapshot` at the end of the warm-up and
+ * `2-end.heapsnapshot` at the end, each with no delivery in flight (new starts wait, the soak's clock leaves the pause
+ * out), and the memory right after each (a snapshot collects all garbage first: what is retained). Compare them with
+ * `node -r ./bench/register-paths.js dist-bench/bench/soak/heap-diff.js <dir>/1-warm.heapsnapshot <dir>/2-end.heapsnapshot`
+ * (who retains the ArrayBuffers, by path). Writing a snapshot costs hundreds of MB of native memory that stays in
+ * RSS: the RSS verdict of such a run is not the soak's; run again without.
+ *
  * Environment: BENCH_SOAK_RATE (deliveries/s; default half the probe), BENCH_SOAK_MINUTES (10), BENCH_SOAK_SAMPLE_S
- * (10), BENCH_SOAK_PROBE (200), BENCH_SOAK_MAX_IN_FLIGHT (512), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS, BENCH_KAFKA=1 with
- * KAFKA_BROKERS, TMPDIR.
+ * (10), BENCH_SOAK_PROBE (200), BENCH_SOAK_MAX_IN_FLIGHT (512), BENCH_PAIRS (20), BENCH_SOAK_HEAP_SNAPSHOTS,
+ * SQLITE_SYNCHRONOUS, BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR.
  *
  * A benchmark, not a test: it asserts nothing. Progress goes to stderr, the curve and the verdict to stdout.
  */
@@ -26,14 +38,28 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import * as v8 from 'node:v8';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { resultLine } from '../common/ceiling';
 import { type BenchApp, DeliveryWatch, enrolParties, sendAll } from '../common/delivery-run';
 import { Client, formatInt, progressLine, runBench } from '../common/report';
 import { type Collection, collectionsOf, UNREACHABLE } from './collections';
-import { DraftSupply, readSettings, type Sample, sendAtRate, startSoakApp } from './run';
+import { DraftSupply, memorySample, readSettings, type Sample, sendAtRate, startSoakApp } from './run';
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
+
+/** Writes `<dir>/<name>.heapsnapshot`; returns the memory right after (the snapshot collected all garbage first). */
+function heapSnapshot(dir: string, name: string, seconds: number): Sample {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.heapsnapshot`);
+  const started = performance.now();
+  v8.writeHeapSnapshot(file);
+  const after = memorySample(seconds, 0, 0);
+  progressLine(
+    `heap snapshot ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; retained: heapUsed ${mb(after.heapUsed).toFixed(0)} MB, Buffers ${mb(after.arrayBuffers).toFixed(1)} MB`,
+  );
+  return after;
+}
 
 async function main(): Promise<number> {
   const settings = readSettings(process.env);
@@ -76,6 +102,7 @@ async function main(): Promise<number> {
     supply.keepAhead(Math.ceil(rate * 30), total);
 
     const samples: Sample[] = [];
+    const retained: { at: string; sample: Sample }[] = [];
     let afterWarmUp: Map<string, Collection> | undefined;
     progressLine(`soak: ${rate} deliveries/s for ${settings.minutes} min (${formatInt(total)} deliveries), a sample every ${settings.sampleS} s`);
     const outcome = await sendAtRate({
@@ -87,23 +114,31 @@ async function main(): Promise<number> {
       durationMs,
       maxInFlight: settings.maxInFlight,
       sampleMs: settings.sampleS * 1000,
+      pause: settings.heapSnapshots
+        ? {
+            afterMs: durationMs * 0.2,
+            run: () => retained.push({ at: 'after the warm-up', sample: heapSnapshot(settings.heapSnapshots!, '1-warm', (durationMs * 0.2) / 1000) }),
+          }
+        : undefined,
       onSample: (sample) => {
         // The harness's own SMTP sink keeps every mail it caught (notices of every delivery): not the product's memory.
         mailbox.mails.splice(0);
         samples.push(sample);
         process.stderr.write(
-          `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  buffers ${mb(sample.arrayBuffers).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
+          `[bench]   ${sample.seconds.toFixed(0).padStart(5)} s  rss ${mb(sample.rss).toFixed(0).padStart(5)} MB  heapTotal ${mb(sample.heapTotal).toFixed(0).padStart(5)} MB  heapUsed ${mb(sample.heapUsed).toFixed(0).padStart(5)} MB  buffers ${mb(sample.arrayBuffers).toFixed(0).padStart(5)} MB  done ${formatInt(sample.done)}  in flight ${sample.inFlight}\n`,
         );
         if (!afterWarmUp && sample.seconds * 1000 >= durationMs * 0.2) afterWarmUp = collectionsOf(bench!.app);
       },
     });
     const atEnd = collectionsOf(bench.app);
+    if (settings.heapSnapshots) retained.push({ at: 'at the end', sample: heapSnapshot(settings.heapSnapshots, '2-end', durationMs / 1000) });
 
     // The verdict: RSS at the end of the warm-up (first sample at or after 20 % of the time) against the last sample.
     const warm = samples.find((s) => s.seconds * 1000 >= durationMs * 0.2) ?? samples[0];
     const last = samples[samples.length - 1];
     const growthPct = (100 * (last.rss - warm.rss)) / warm.rss;
     const heapGrowthPct = (100 * (last.heapUsed - warm.heapUsed)) / warm.heapUsed;
+    const heapTotalGrowthPct = (100 * (last.heapTotal - warm.heapTotal)) / warm.heapTotal;
     const buffersGrowthMb = mb(last.arrayBuffers - warm.arrayBuffers);
     const maxRss = Math.max(...samples.map((s) => s.rss));
 
@@ -115,16 +150,21 @@ async function main(): Promise<number> {
       `  ${rate} deliveries/s${probeRate ? ` (half the probe's ${probeRate.toFixed(1)}/s)` : ''} for ${settings.minutes} min: ${formatInt(outcome.done)} done, ${outcome.skipped} skipped (over ${settings.maxInFlight} in flight), ${outcome.failed} failed; achieved ${(outcome.done / (outcome.elapsedMs / 1000)).toFixed(1)}/s; p50 ${outcome.p50.toFixed(0)} ms, p99 ${outcome.p99.toFixed(0)} ms; drafts prepared during the run: ${formatInt(supply.preparedDuringRun)}\n\n`,
     );
     process.stdout.write(
-      `  ${'time s'.padStart(7)} ${'rss MB'.padStart(8)} ${'heapUsed MB'.padStart(12)} ${'buffers MB'.padStart(11)} ${'deliveries'.padStart(11)} ${'in flight'.padStart(10)}\n`,
+      `  ${'time s'.padStart(7)} ${'rss MB'.padStart(8)} ${'rssAnon MB'.padStart(11)} ${'heapTotal MB'.padStart(13)} ${'heapUsed MB'.padStart(12)} ${'buffers MB'.padStart(11)} ${'deliveries'.padStart(11)} ${'in flight'.padStart(10)}\n`,
     );
     for (const s of samples) {
       process.stdout.write(
-        `  ${s.seconds.toFixed(0).padStart(7)} ${mb(s.rss).toFixed(1).padStart(8)} ${mb(s.heapUsed).toFixed(1).padStart(12)} ${mb(s.arrayBuffers).toFixed(1).padStart(11)} ${formatInt(s.done).padStart(11)} ${String(s.inFlight).padStart(10)}\n`,
+        `  ${s.seconds.toFixed(0).padStart(7)} ${mb(s.rss).toFixed(1).padStart(8)} ${mb(s.rssAnon).toFixed(1).padStart(11)} ${mb(s.heapTotal).toFixed(1).padStart(13)} ${mb(s.heapUsed).toFixed(1).padStart(12)} ${mb(s.arrayBuffers).toFixed(1).padStart(11)} ${formatInt(s.done).padStart(11)} ${String(s.inFlight).padStart(10)}\n`,
       );
     }
+    for (const r of retained)
+      process.stdout.write(
+        `  retained ${r.at} (right after its heap snapshot, garbage collected): heapUsed ${mb(r.sample.heapUsed).toFixed(1)} MB, Buffers ${mb(r.sample.arrayBuffers).toFixed(1)} MB, RSS ${mb(r.sample.rss).toFixed(0)} MB\n`,
+      );
+    if (settings.heapSnapshots) process.stdout.write(`  (heap snapshots written: the RSS after the first one is not the soak's verdict)\n`);
     const verdict = Math.abs(growthPct) <= 10 ? 'PASS' : 'FAIL';
     process.stdout.write(
-      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
+      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %, heapTotal ${heapTotalGrowthPct >= 0 ? '+' : ''}${heapTotalGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
     );
     process.stdout.write(
       '\n  in-memory collections of the app (largest at the end; after the warm-up -> at the end, a max… number beside it shown as its bound):\n',
@@ -143,6 +183,7 @@ async function main(): Promise<number> {
       `${resultLine({
         rss_growth_pct: growthPct,
         heap_growth_pct: heapGrowthPct,
+        heap_total_growth_pct: heapTotalGrowthPct,
         buffers_growth_mb: buffersGrowthMb,
         rss_mb_end: mb(last.rss),
         rss_mb_max: mb(maxRss),

@@ -101,8 +101,7 @@ export function tileExists(ref: TileRef, size: number): boolean {
 export function hashTile(tree: MerkleTree, level: number, index: number, width = TILE_WIDTH): Buffer {
   const ref: TileRef = { kind: 'hash', level, index, width };
   if (!tileExists(ref, tree.size)) throw new RangeError(`tile ${tilePath(ref)} is not in a tree of size ${tree.size}`);
-  const hashes = tree.level(level * TILE_HEIGHT);
-  return Buffer.concat(hashes.slice(index * TILE_WIDTH, index * TILE_WIDTH + width));
+  return tree.levelHashes(level * TILE_HEIGHT, index * TILE_WIDTH, index * TILE_WIDTH + width);
 }
 
 /** An entry bundle: each entry as a big-endian uint16 length and its bytes. */

@@ -23,8 +23,10 @@ describe('MerkleTree (append-only, full subtrees stored by level)', () => {
 
   it('stores exactly the full subtrees of each level', () => {
     const tree = MerkleTree.fromEntries(entriesOf(13));
-    expect([0, 1, 2, 3, 4].map((level) => tree.level(level).length)).toEqual([13, 6, 3, 1, 0]);
-    expect(tree.level(3)[0].equals(rootOfEntries(entriesOf(8)))).toBe(true);
+    expect([0, 1, 2, 3, 4].map((level) => tree.levelSize(level))).toEqual([13, 6, 3, 1, 0]);
+    expect(tree.levelHashes(3, 0, 1).equals(rootOfEntries(entriesOf(8)))).toBe(true);
+    expect(tree.levelHashes(0, 2, 5).equals(Buffer.concat([2, 3, 4].map((i) => leafHash(entriesOf(13)[i]))))).toBe(true);
+    expect(() => tree.levelHashes(1, 0, 7)).toThrow(RangeError);
   });
 
   it('serves proofs for any earlier size, which verify against that size root', () => {
@@ -38,6 +40,29 @@ describe('MerkleTree (append-only, full subtrees stored by level)', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("keeps its hashes in its own memory, not in views of the caller's or of Buffer's shared pool", () => {
+    const hash = leafHash(Buffer.from('x'));
+    const tree = new MerkleTree();
+    tree.appendLeafHash(hash);
+    hash.fill(0);
+    expect(tree.leafHashAt(0).equals(leafHash(Buffer.from('x')))).toBe(true);
+    // A 32-byte copy from the pool would share its ArrayBuffer (8 KiB) with unrelated Buffers and keep it alive.
+    expect(tree.leafHashAt(0).buffer.byteLength).not.toBe(Buffer.poolSize);
+  });
+
+  it('grows its levels across chunks (first chunk doubling, then 1,024 hashes each) with the same roots, proofs and tiles', () => {
+    const entries = entriesOf(2_600);
+    const tree = MerkleTree.fromEntries(entries);
+    const oracle = oracleOf(entries.map(leafHash));
+    for (const size of [1, 8, 9, 17, 1_023, 1_024, 1_025, 2_048, 2_049, 2_600]) {
+      expect(tree.root(size).equals(rootOfEntries(entries.slice(0, size)))).toBe(true);
+      expect(tree.inclusionProof(size - 1, size)).toEqual(inclusionProof(size - 1, size, oracle));
+    }
+    expect(tree.levelHashes(0, 1_000, 1_100).equals(Buffer.concat(entries.slice(1_000, 1_100).map(leafHash)))).toBe(true);
+    expect(tree.levelSize(0)).toBe(2_600);
+    expect(tree.levelSize(1)).toBe(1_300);
   });
 
   it('is rebuilt identically from its ordered entries, and differently from reordered ones', () => {

@@ -1,15 +1,66 @@
-import { emptyRoot, isHash, leafHash, nodeHash } from './hash';
+import { emptyRoot, HASH_SIZE, isHash, leafHash, nodeHash } from './hash';
 import { consistencyProof, inclusionProof, splitPoint } from './merkle';
 
+/** Hashes per chunk of a level once it is large (2^10: 32 KiB): a tile (256 hashes, aligned) never spans two. */
+const CHUNK_BITS = 10;
+const CHUNK_HASHES = 1 << CHUNK_BITS;
+/** The first chunk of a level starts this small and doubles up to CHUNK_HASHES (a small tree stays small). */
+const FIRST_CAPACITY = 8;
+
 /**
- * An append-only Merkle tree (RFC 9162) that keeps the hash of every *full* subtree, by level: `level(0)` holds the
- * leaf hashes, `level(l)[i]` the hash of leaves [i·2^l, (i+1)·2^l). Appending a leaf adds at most one hash per level;
+ * The hashes of one level, 32 bytes each, side by side in chunks of their own memory (`Buffer.allocUnsafeSlow`, never
+ * Buffer's shared 8 KiB pool): one hash costs its 32 bytes. Kept as one Buffer per hash, a small copy from the pool
+ * kept its whole 8 KiB pool alive with it (the evidence log: ~8 KiB of ArrayBuffers per leaf); a digest of its own
+ * costs ~250 bytes of objects and native bookkeeping besides its 32.
+ */
+class HashLevel {
+  private readonly chunks: Buffer[] = [];
+  length = 0;
+
+  push(hash: Uint8Array): void {
+    const chunk = this.length >>> CHUNK_BITS;
+    const slot = this.length & (CHUNK_HASHES - 1);
+    let target = this.chunks[chunk];
+    if (target === undefined || (slot + 1) * HASH_SIZE > target.length) {
+      const capacity = target === undefined ? (chunk === 0 ? FIRST_CAPACITY : CHUNK_HASHES) : Math.min(CHUNK_HASHES, (target.length / HASH_SIZE) * 2);
+      const grown = Buffer.allocUnsafeSlow(capacity * HASH_SIZE);
+      if (target !== undefined) target.copy(grown, 0, 0, slot * HASH_SIZE);
+      this.chunks[chunk] = target = grown;
+    }
+    target.set(hash, slot * HASH_SIZE);
+    this.length += 1;
+  }
+
+  /** Hash `index` (< length): a view of the stored bytes, not a copy. */
+  at(index: number): Buffer {
+    const offset = (index & (CHUNK_HASHES - 1)) * HASH_SIZE;
+    return this.chunks[index >>> CHUNK_BITS].subarray(offset, offset + HASH_SIZE);
+  }
+
+  /** Hashes [start, end) concatenated, a copy. */
+  copy(start: number, end: number): Buffer {
+    const out = Buffer.allocUnsafe((end - start) * HASH_SIZE);
+    for (let index = start; index < end;) {
+      const chunk = index >>> CHUNK_BITS;
+      const from = index & (CHUNK_HASHES - 1);
+      const to = Math.min(CHUNK_HASHES, from + (end - index));
+      this.chunks[chunk].copy(out, (index - start) * HASH_SIZE, from * HASH_SIZE, to * HASH_SIZE);
+      index += to - from;
+    }
+    return out;
+  }
+}
+
+/**
+ * An append-only Merkle tree (RFC 9162) that keeps the hash of every *full* subtree, by level: level 0 holds the
+ * leaf hashes, level l's hash i that of leaves [i·2^l, (i+1)·2^l). Appending a leaf adds at most one hash per level;
  * any root, inclusion or consistency proof is then O(log n) lookups, and the tiles of c2sp.org/tlog-tiles are
- * slices of levels 0, 8, 16… (see tiles.ts). It holds hashes only; entries live where the caller keeps them, and the
- * tree is rebuilt from the ordered entries (`fromEntries`).
+ * slices of levels 0, 8, 16… (see tiles.ts). It holds hashes only, ~64 bytes a leaf (32 at level 0, 16 at level 1,
+ * …); entries live where the caller keeps them, and the tree is rebuilt from the ordered entries (`fromEntries`). The
+ * hashes it returns are views of its storage: do not modify them.
  */
 export class MerkleTree {
-  private readonly levels: Buffer[][] = [[]];
+  private readonly levels: HashLevel[] = [new HashLevel()];
 
   /** The tree of these entries, in order. */
   static fromEntries(entries: Iterable<Uint8Array>): MerkleTree {
@@ -32,28 +83,36 @@ export class MerkleTree {
   appendLeafHash(hash: Uint8Array): number {
     if (!isHash(hash)) throw new TypeError('a leaf hash is 32 bytes');
     const index = this.levels[0].length;
-    this.levels[0].push(Buffer.from(hash));
+    this.levels[0].push(hash);
     // Carry: while the level just written has an even number of full nodes, their parent is now full.
     let level = 0;
     while (this.levels[level].length % 2 === 0) {
       const nodes = this.levels[level];
-      const parent = nodeHash(nodes[nodes.length - 2], nodes[nodes.length - 1]);
+      const parent = nodeHash(nodes.at(nodes.length - 2), nodes.at(nodes.length - 1));
       level += 1;
-      if (this.levels.length === level) this.levels.push([]);
+      if (this.levels.length === level) this.levels.push(new HashLevel());
       this.levels[level].push(parent);
     }
     return index;
   }
 
-  /** The hashes of the full subtrees of height `level` (a copy-free view: do not modify). */
-  level(level: number): readonly Buffer[] {
-    return this.levels[level] ?? [];
+  /** How many full subtrees of height `level` the tree has (hashes stored at that level). */
+  levelSize(level: number): number {
+    return this.levels[level]?.length ?? 0;
   }
 
-  /** The hash of leaf `index`. */
+  /** The hashes of the full subtrees of height `level` from `start` to `end` (exclusive), concatenated: a copy. */
+  levelHashes(level: number, start: number, end: number): Buffer {
+    const size = this.levelSize(level);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size)
+      throw new RangeError(`hashes [${start}, ${end}) are not within level ${level} of ${size}`);
+    return start === end ? Buffer.alloc(0) : this.levels[level].copy(start, end);
+  }
+
+  /** The hash of leaf `index` (a view: do not modify). */
   leafHashAt(index: number): Buffer {
     this.checkRange(index, index + 1);
-    return this.levels[0][index];
+    return this.levels[0].at(index);
   }
 
   /** MTH(D[start:end]) within the current tree, 0 <= start < end <= size. */
@@ -66,9 +125,9 @@ export class MerkleTree {
     const width = end - start;
     // A full, aligned subtree is stored.
     if ((width & (width - 1)) === 0 && width <= 2 ** 30 && start % width === 0) {
-      const level = Math.log2(width);
-      const stored = this.levels[level]?.[start / width];
-      if (stored) return stored;
+      const level = this.levels[Math.log2(width)];
+      const index = start / width;
+      if (level !== undefined && index < level.length) return level.at(index);
     }
     const k = splitPoint(width);
     return nodeHash(this.mth(start, start + k), this.mth(start + k, end));
