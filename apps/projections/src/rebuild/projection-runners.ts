@@ -40,10 +40,11 @@ export class ProjectionRunners implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    for (const runner of this.runners.values()) {
-      if (!runner.versionChanged) continue;
-      this.log.log(`Projection ${runner.projection.name} changed version: rebuilding it from the log`);
-      runner.rebuild().catch((error: unknown) => this.log.error(`Rebuild of ${runner.projection.name} failed: ${(error as Error).message}`));
-    }
+    const changed = [...this.runners.values()].filter((runner) => runner.versionChanged);
+    for (const runner of changed) this.log.log(`Projection ${runner.projection.name} changed version: rebuilding it from the log`);
+    // Together: the log is read once for all of them.
+    ProjectionRunner.rebuildTogether(changed).forEach((rebuild, index) =>
+      rebuild.catch((error: unknown) => this.log.error(`Rebuild of ${changed[index].projection.name} failed: ${(error as Error).message}`)),
+    );
   }
 }

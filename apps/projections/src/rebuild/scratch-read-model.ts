@@ -12,7 +12,7 @@ const ALIAS = 'rebuild_scratch';
 
 /**
  * The bulk path of a rebuild: the read model built from the log in a scratch SQLite file of its own (no WAL, no sync,
- * no lock per page, a large page cache), through the same projector and projection code as the live path (the same
+ * one transaction for the whole build with a savepoint per page, a large page cache), through the same projector and projection code as the live path (the same
  * statements, the same `projection_applied` rows), then moved into the main file's emptied tables in one transaction:
  * every table copied in its key order, which appends instead of inserting at random (each page of the main file
  * written once, not once per page of events that touched it), the secondary indexes built after the rows, and the
@@ -36,7 +36,11 @@ export class ScratchReadModel {
       this.db.pragma('synchronous = OFF');
       this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma(`cache_size = -${SCRATCH_CACHE_KIB}`);
+      this.db.pragma('temp_store = MEMORY'); // the savepoints' journals
       this.projector = new SqliteProjector(this.db, projection);
+      // One transaction for the whole build, committed before the move: each page of events is a savepoint in it
+      // (rolled back alone when an event is refused), and a page's commit no longer writes every page it touched.
+      this.db.exec('BEGIN');
     } catch (error) {
       this.discard();
       throw error;
@@ -56,6 +60,7 @@ export class ScratchReadModel {
   transferInto(): void {
     const { main, projection } = this;
     const tables = projection.tables;
+    if (this.db.inTransaction) this.db.exec('COMMIT');
     this.closeScratch();
     main.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(this.file);
     try {
