@@ -4,6 +4,7 @@
  * run. Outermost transactions only (`db.transaction()` nests as savepoints, which are not commits). The WAL
  * checkpointer runs on its own thread, with its own module instance, and is not counted.
  */
+import { readFileSync } from 'node:fs';
 import Database = require('better-sqlite3');
 
 export interface SqliteCounts {
@@ -11,6 +12,22 @@ export interface SqliteCounts {
   readonly commitMs: number;
   /** Statements run (`run`, `get`, `all`), commits included. */
   readonly statements: number;
+  /**
+   * What the whole process handed to write(2) and how many calls (Linux `/proc/self/io`: `wchar`, `syscw`; every
+   * thread, so the WAL checkpointer's copy too, and sockets), or undefined where that file does not exist.
+   */
+  readonly written?: { readonly bytes: number; readonly calls: number };
+}
+
+function processWrites(): SqliteCounts['written'] {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1]);
+    const written = { bytes: field('wchar'), calls: field('syscw') };
+    return Number.isFinite(written.bytes) && Number.isFinite(written.calls) ? written : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 let commits = 0;
@@ -44,10 +61,11 @@ statementProto.run = function (this: unknown) {
 };
 
 export function sqliteCounts(): SqliteCounts {
-  return { commits, commitMs: Number(commitNs) / 1e6, statements };
+  return { commits, commitMs: Number(commitNs) / 1e6, statements, written: processWrites() };
 }
 
 export function sqliteCountsSince(before: SqliteCounts): SqliteCounts {
   const now = sqliteCounts();
-  return { commits: now.commits - before.commits, commitMs: now.commitMs - before.commitMs, statements: now.statements - before.statements };
+  const written = now.written && before.written && { bytes: now.written.bytes - before.written.bytes, calls: now.written.calls - before.written.calls };
+  return { commits: now.commits - before.commits, commitMs: now.commitMs - before.commitMs, statements: now.statements - before.statements, written };
 }

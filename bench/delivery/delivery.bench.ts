@@ -289,6 +289,11 @@ async function main(): Promise<number> {
     notes.push(
       `SQLite per delivery (main thread, timed phase): ${(sq.commits / settings.deliveries).toFixed(1)} commits taking ${(sq.commitMs / settings.deliveries).toFixed(2)} ms, ${(sq.statements / settings.deliveries).toFixed(0)} statements; ${formatInt(bytesOf(after.events) / settings.deliveries)} bytes of event data (JSON of the events' data)`,
     );
+    if (sq.written) {
+      notes.push(
+        `written per delivery (the whole process, timed phase, /proc/self/io): ${formatInt(sq.written.bytes / 1024 / settings.deliveries)} kB in ${formatInt(sq.written.calls / settings.deliveries)} write calls (WAL frames, the checkpointer's copy, sockets)`,
+      );
+    }
     notes.push(
       `signatures per delivery (in its events): ${edPerDelivery.toFixed(1)} Ed25519, ${rsaPerDelivery.toFixed(2)} RSA-2048 (RFC 3161; checkpoint notes and their time-stamps are shared by every delivery of their second)`,
     );
