@@ -22,7 +22,7 @@ export interface Collection {
 /** Caches known to exist but held in closures, out of reach from the container (see the module comment). */
 export const UNREACHABLE = [
   'SessionService: commandHandler cache (maxStreams MAX_CACHED_SESSIONS = 10,000, apps/domicile/src/session/session.service.ts)',
-  'EvidenceService: commandHandler cache (maxStreams CACHED_STREAMS = 10,000, apps/certifier/src/evidence/evidence.service.ts)',
+  'EvidenceService: commandHandler cache (maxStreams EVIDENCE_CACHED_CORRESPONDENCES, 1,000 by default, apps/certifier/src/evidence/evidence.service.ts)',
   'LevelPolicyService: commandHandler cache (maxStreams 1, apps/certifier/src/policy/level-policy.service.ts)',
 ];
 

@@ -17,7 +17,7 @@ import {
 import { type CommandContext, commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { CERTIFIER_SIGNER, type CertifierSigner } from '../signing/certifier-signer';
-import { EVIDENCE_CONFIG, type EvidenceConfig, type RecordSignatures } from './evidence.config';
+import { DEFAULT_CACHED_CORRESPONDENCES, EVIDENCE_CONFIG, type EvidenceConfig, type RecordSignatures } from './evidence.config';
 import { evolve, type EvidenceIssuer, type EvidenceState, type IgnoredSource, initialState, type RecordEvidence, recordEvidence } from './evidence.decider';
 import { EvidenceSourceLog } from './evidence-source-log';
 import type { EvidenceContext, JobFacts, SourceEvent } from './evidence-sources';
@@ -86,8 +86,6 @@ export class SourceNotInStoreError extends Error {
 }
 
 const MAX_ATTEMPTS = 5;
-/** Correspondences whose evidence fold stays in memory (the most recently used). */
-const CACHED_STREAMS = 10_000;
 
 /**
  * Records the evidence of a correspondence when one of its facts arrives: reads every source event of the
@@ -121,11 +119,13 @@ export class EvidenceService {
       this.ignoredBy.set(command, decided.ignored);
       return signedEvents(decided.events, this.signRecord);
     };
+    // Both caches hold the correspondences most recently worked on: their evidence fold, their source events.
+    const cached = config.cachedCorrespondences ?? DEFAULT_CACHED_CORRESPONDENCES;
     this.handle = commandHandler(
       { decide, evolve, initialState },
-      { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: CACHED_STREAMS } },
+      { store, clock, ids, source: CERTIFIER_SOURCE, maxAttempts: MAX_ATTEMPTS, cache: { maxStreams: cached } },
     );
-    this.sources = new EvidenceSourceLog(store);
+    this.sources = new EvidenceSourceLog(store, cached);
   }
 
   /** The CA certificate evidence chains lead to. */
