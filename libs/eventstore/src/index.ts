@@ -12,3 +12,4 @@ export * from './relay-lease.port';
 export { POSTGRES_SCHEMA_VERSION, migratePostgresSchema } from './postgres/migrations';
 export * from './sqlite/sqlite-projector';
 export * from './sqlite/batched-projector';
+export * from './sqlite/turn-commit';

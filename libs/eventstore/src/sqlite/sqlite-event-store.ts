@@ -16,6 +16,7 @@ import {
 export { DuplicateEventIdError } from '../event-store.port';
 import { runSubscription } from '../subscription';
 import { ForeignCommitWatch, noteCommitInProcess } from './foreign-commits';
+import { TurnCommit, type TurnWrites } from './turn-commit';
 import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
@@ -111,6 +112,23 @@ export class SqliteEventStore implements EventStore {
 
   private readonly statements: EventStoreStatements;
   private readonly writeBatch: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
+  /** writeBatch's body, for the turn's shared transaction (see TurnCommit). */
+  private readonly writeBatchInTurn: (batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>;
+  /** The appends of a turn are written in the handle's turn transaction, with the other components' writes of the turn. */
+  private readonly turn: TurnCommit;
+  private readonly turnWrites: TurnWrites = {
+    write: () => {
+      const batch = this.queue.slice();
+      if (batch.length === 0) return () => undefined;
+      const outcomes = this.writeBatchInTurn(batch);
+      return () => {
+        this.queue.splice(0, batch.length);
+        this.flushScheduled = false;
+        this.settle(batch, outcomes);
+      };
+    },
+    writeAlone: () => this.flush(),
+  };
   private readonly writeBatchGuarded: Database.Transaction<(batch: readonly QueuedAppend[]) => Array<WrittenAppend | Error>>;
 
   constructor(source: SqliteEventStoreOptions | Database.Database) {
@@ -150,21 +168,24 @@ export class SqliteEventStore implements EventStore {
     // writing; a duplicate event id has the batch written again, each append in a savepoint; any other error fails it.
     // Holding the write lock, one data_version tells whether the cached streams are still whole (then an append to one
     // knows its head without a query, see writeAppend).
-    const batchOf = (write: (append: QueuedAppend) => WrittenAppend, refusal: (error: unknown) => boolean) =>
-      this.db.transaction((batch: readonly QueuedAppend[]) => {
-        this.noticeForeignCommits();
-        return batch.map((append) => {
-          try {
-            return write(append);
-          } catch (error) {
-            if (refusal(error)) return error as Error;
-            throw error;
-          }
-        });
+    const batchOf = (write: (append: QueuedAppend) => WrittenAppend, refusal: (error: unknown) => boolean) => (batch: readonly QueuedAppend[]) => {
+      this.noticeForeignCommits();
+      return batch.map((append) => {
+        try {
+          return write(append);
+        } catch (error) {
+          if (refusal(error)) return error as Error;
+          throw error;
+        }
       });
+    };
     const appendOne = this.db.transaction((append: QueuedAppend) => this.writeAppend(append));
-    this.writeBatch = batchOf(this.writeAppend.bind(this), (error) => error instanceof WrongExpectedVersionError);
-    this.writeBatchGuarded = batchOf(appendOne, (error) => error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError);
+    this.writeBatchInTurn = batchOf(this.writeAppend.bind(this), (error) => error instanceof WrongExpectedVersionError);
+    this.writeBatch = this.db.transaction(this.writeBatchInTurn);
+    this.turn = TurnCommit.of(this.db);
+    this.writeBatchGuarded = this.db.transaction(
+      batchOf(appendOne, (error) => error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError),
+    );
   }
 
   /** The underlying handle, e.g. for an embedded bus sharing the file. */
@@ -188,7 +209,7 @@ export class SqliteEventStore implements EventStore {
       if (this.queue.length >= this.maxBatchSize) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        this.turn.join(this.turnWrites);
       }
     });
   }
@@ -343,6 +364,11 @@ export class SqliteEventStore implements EventStore {
       for (const append of batch) append.reject(error);
       return;
     }
+    this.settle(batch, outcomes);
+  }
+
+  /** Once the batch's transaction is committed: keeps what it may of the events, settles the callers, wakes subscriptions. */
+  private settle(batch: readonly QueuedAppend[], outcomes: readonly (WrittenAppend | Error)[]): void {
     const committed: { append: QueuedAppend; written: WrittenAppend }[] = [];
     batch.forEach((append, index) => {
       const outcome = outcomes[index];

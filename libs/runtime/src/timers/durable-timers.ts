@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Clock } from '@sigillum/contracts';
 import { migrateComponent } from '@sigillum/bus';
+import { TurnCommit, type TurnWrites } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 
 /** A timer as scheduled: fired once, at or after `dueAt` by the injected clock (event time), never before. */
@@ -76,6 +77,20 @@ export class DurableTimers {
   private flushScheduled = false;
   private committedBatches = 0;
   private readonly writeBatch: Database.Transaction<(batch: readonly QueuedWrite[]) => void>;
+  /** A turn's writes join the handle's turn transaction (TurnCommit), with the event store's appends of the turn. */
+  private readonly turn: TurnCommit;
+  private readonly turnWrites: TurnWrites = {
+    write: () => {
+      const batch = this.queue.slice();
+      if (batch.length > 0) this.writeRows(batch);
+      return () => {
+        this.queue.splice(0, batch.length);
+        this.flushScheduled = false;
+        this.settle(batch);
+      };
+    },
+    writeAlone: () => this.flush(),
+  };
 
   constructor(
     private readonly db: Database.Database,
@@ -95,12 +110,15 @@ export class DurableTimers {
       get: db.prepare('SELECT timer_id, kind, due_at, payload, state FROM durable_timers WHERE timer_id = ?'),
       stats: db.prepare("SELECT SUM(state = 'pending') AS pending, SUM(state = 'pending' AND last_error IS NOT NULL) AS failing FROM durable_timers"),
     };
-    this.writeBatch = db.transaction((batch: readonly QueuedWrite[]) => {
-      for (const write of batch) {
-        if (write.op === 'schedule') this.statements.schedule.run(write.timerId, write.kind, write.dueAt, write.payload);
-        else this.statements.cancel.run(write.timerId);
-      }
-    });
+    this.writeBatch = db.transaction((batch: readonly QueuedWrite[]) => this.writeRows(batch));
+    this.turn = TurnCommit.of(db);
+  }
+
+  private writeRows(batch: readonly QueuedWrite[]): void {
+    for (const write of batch) {
+      if (write.op === 'schedule') this.statements.schedule.run(write.timerId, write.kind, write.dueAt, write.payload);
+      else this.statements.cancel.run(write.timerId);
+    }
   }
 
   /** Registers the handler of one kind of timer; a timer of an unknown kind waits until its handler is registered. */
@@ -209,7 +227,7 @@ export class DurableTimers {
     if (this.queue.length >= MAX_BATCH_SIZE) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      this.turn.join(this.turnWrites);
     }
   }
 
@@ -227,6 +245,11 @@ export class DurableTimers {
       for (const write of batch) write.reject(error);
       return;
     }
+    this.settle(batch);
+  }
+
+  private settle(batch: readonly QueuedWrite[]): void {
+    if (batch.length === 0) return;
     this.committedBatches++;
     for (const write of batch) write.resolve();
   }
