@@ -47,10 +47,21 @@ export class ScratchReadModel {
     }
   }
 
-  /** A scratch file beside the main file (the same disk), or in the temporary directory for an in-memory one. */
+  /**
+   * A scratch file beside the main file (the same disk), or in the temporary directory for an in-memory one or when
+   * the main file's directory takes no new file. A process that dies mid-rebuild leaves it there (`.rebuild-*.db`).
+   */
   static open(main: Database.Database, projection: RebuildableProjection): ScratchReadModel {
-    const dir = main.memory || !main.name || main.name === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(main.name));
-    return new ScratchReadModel(main, projection, path.join(dir, `.rebuild-${projection.name}-${randomUUID()}.db`));
+    const name = `.rebuild-${projection.name}-${randomUUID()}.db`;
+    const inMemory = main.memory || !main.name || main.name === ':memory:';
+    if (!inMemory) {
+      try {
+        return new ScratchReadModel(main, projection, path.join(path.dirname(path.resolve(main.name)), name));
+      } catch {
+        // a read-only or full directory: the temporary one
+      }
+    }
+    return new ScratchReadModel(main, projection, path.join(os.tmpdir(), name));
   }
 
   /**
