@@ -2,6 +2,7 @@ import type { DeliveredMessage } from '@sigillum/contracts';
 import Database from 'better-sqlite3';
 import { BatchedProjector } from './batched-projector';
 import { type SqliteProjection, SqliteProjector } from './sqlite-projector';
+import { TurnCommit } from './turn-commit';
 
 /** One row per message; a message whose data says `fail` throws after writing its row. */
 const rowsProjection: SqliteProjection = {
@@ -51,6 +52,27 @@ describe('BatchedProjector', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(rows()).toBe('a,c');
     expect(db.prepare("SELECT count(*) FROM projection_applied WHERE event_id = 'b'").pluck().get()).toBe(0);
+  });
+
+  it("joins the handle's turn: two projectors and another component of a turn share one transaction; one that throws has them applied alone", async () => {
+    const other = new BatchedProjector(db, new SqliteProjector(db, { ...rowsProjection, name: 'rows-again', schema: 'SELECT 1', tables: [] }));
+    const seen: unknown[] = [];
+    TurnCommit.of(db).join({
+      write: () => {
+        seen.push(db.inTransaction, rows());
+        return () => seen.push('settled');
+      },
+      writeAlone: () => seen.push('alone'),
+    });
+    const handled = Promise.all([batched.handle(message('a')), other.handle(message('z'))]);
+    expect(await handled).toEqual([true, true]);
+    // The peek ran first in the turn, inside the shared transaction, before the projectors wrote.
+    expect(seen).toEqual([true, '', 'settled']);
+    expect(rows()).toBe('a,z');
+
+    const outcomes = await Promise.allSettled([batched.handle(message('b')), other.handle(message('c', true))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected']);
+    expect(rows()).toBe('a,b,z');
   });
 
   it('waits for `before` (a running rebuild) before applying, and resolves only once committed', async () => {

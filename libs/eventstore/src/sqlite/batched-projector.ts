@@ -1,6 +1,7 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
 import type { SqliteProjector } from './sqlite-projector';
+import { TurnCommit, type TurnWrites } from './turn-commit';
 
 /** What became of one message of a batch. */
 export type Outcome = { readonly applied: boolean } | { readonly error: unknown };
@@ -16,10 +17,27 @@ interface Pending {
  * transaction: a commit per batch instead of per message. `handle` resolves once the batch is committed, so a
  * consumer that awaits it acknowledges only what is durable. The batch is applied first without a savepoint per
  * message (two statements each, most of a batch's); when a message throws, that transaction is thrown away and the
- * batch applied again with a savepoint per message, so that only the message that throws fails.
+ * batch applied again with a savepoint per message, so that only the message that throws fails. The batch joins the
+ * handle's turn transaction (TurnCommit: one commit with the event store's appends and the other projectors of the
+ * turn); while a rebuild runs, or when the turn is rolled back, it is applied alone as described.
  */
 export class BatchedProjector {
   private readonly pending: Pending[] = [];
+  private readonly turnWrites: TurnWrites = {
+    write: () => {
+      if (this.before?.()) {
+        void this.flush(); // a rebuild runs: wait for it, then apply alone
+        return () => undefined;
+      }
+      const batch = this.pending.slice();
+      const applied = batch.map(({ message }) => this.projector.applyOnce(message));
+      return () => {
+        this.pending.splice(0, batch.length);
+        batch.forEach(({ resolve }, index) => resolve(applied[index]));
+      };
+    },
+    writeAlone: () => void this.flush(),
+  };
 
   constructor(
     private readonly db: Database.Database,
@@ -32,7 +50,7 @@ export class BatchedProjector {
   handle(message: DeliveredMessage): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ message, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
+      if (this.pending.length === 1) TurnCommit.of(this.db).join(this.turnWrites);
     });
   }
 
