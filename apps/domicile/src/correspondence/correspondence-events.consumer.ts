@@ -44,7 +44,7 @@ export class CorrespondenceEventsConsumer {
         const { correspondenceId, recipientId, acceptBy } = parseData(message, readDeliveredToRecipient);
         // Awaited: the message is acknowledged only once the window's timer is committed.
         await this.windows.schedule(correspondenceId, recipientId, acceptBy);
-        this.notices.notify({ correspondenceId, recipientId, acceptBy, correlationId: message.correlationId, causationId: message.id });
+        await this.notices.notify({ correspondenceId, recipientId, acceptBy, correlationId: message.correlationId, causationId: message.id });
         break;
       }
       case 'AcceptedByRecipient':

@@ -154,7 +154,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     hanging.hang = 'before-accept';
     const first = boot(hanging);
     const delivery = await deliveredLetter(first.store);
-    first.notices.notify(delivery); // what the consumer of DeliveredToRecipient does
+    await first.notices.notify(delivery); // what the consumer of DeliveredToRecipient does
     expect(first.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'pending', attempts: 0 });
     void first.timers.fireDue().catch(() => undefined); // the send starts and never answers...
     await new Promise((resolve) => setImmediate(resolve));
@@ -178,12 +178,12 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     expect(second.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'sent', attempts: 2, transport: 'stub' });
 
     // The bus hands DeliveredToRecipient over again (at least once), and a later process starts: nothing more is sent.
-    second.notices.notify(delivery);
+    await second.notices.notify(delivery);
     clock.advance(120_000);
     expect(await second.timers.fireDue()).toBe(0);
     second.crash();
     const third = boot(transport);
-    third.notices.notify(delivery);
+    await third.notices.notify(delivery);
     expect(await third.timers.fireDue()).toBe(0);
     expect(transport.handedOver).toHaveLength(1);
     expect(transport.inbox.size).toBe(1);
@@ -195,7 +195,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     transport.hang = 'after-accept';
     const first = boot(transport);
     const delivery = await deliveredLetter(first.store);
-    first.notices.notify(delivery);
+    await first.notices.notify(delivery);
     void first.timers.fireDue().catch(() => undefined);
     await new Promise((resolve) => setImmediate(resolve));
     expect(transport.handedOver).toHaveLength(1);
@@ -250,7 +250,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     ];
     const first = boot(transport);
     const delivery = await deliveredLetter(first.store);
-    first.notices.notify(delivery);
+    await first.notices.notify(delivery);
     expect(await first.timers.fireDue()).toBe(0);
     expect(first.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({
       status: 'pending',
@@ -286,7 +286,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     transport.failures = [new OutOfBandDeliveryError('smtp', 'the relay refused the recipient b***@example.org: 550 5.1.1 no such user')];
     const process = boot(transport);
     const delivery = await deliveredLetter(process.store);
-    process.notices.notify(delivery);
+    await process.notices.notify(delivery);
     expect(await process.timers.fireDue()).toBe(1);
     expect(process.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({
       status: 'undeliverable',
@@ -325,14 +325,14 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
       'any',
     );
     const second = await deliveredLetter(first.store);
-    first.notices.notify(second);
+    await first.notices.notify(second);
     expect(await first.timers.fireDue()).toBe(1);
     expect(transport.handedOver.map((n) => n.channel.address)).toEqual(['bob@example.org']);
 
     // The old address removed: the new one is all there is, and it is still cooling. The notice waits, durably.
     await first.store.append(BOB_STREAM, [pendingEvent('SecondChannelRemoved', { partyId: BOB, channelId: 'Bob-mail', removedAt: at() })] as never, 'any');
     const third = await deliveredLetter(first.store);
-    first.notices.notify(third);
+    await first.notices.notify(third);
     await first.timers.fireDue();
     const usableFrom = new Date(clock.now().getTime() + 24 * 3600_000).toISOString();
     expect(first.notices.noticeOf(third.correspondenceId, BOB)).toMatchObject({

@@ -3,7 +3,7 @@ import { migrateComponent } from '@sigillum/bus';
 import { isPermanentRefusal, OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import { PARTY_CATEGORY, type PartyEvent, streamIdOf } from '@sigillum/contracts';
 import { type ChannelHistory, evolveChannelHistory } from '@sigillum/contracts/directory/channel-choice';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, TurnCommit } from '@sigillum/eventstore';
 import { DURABLE_TIMERS, type DurableTimer, type DurableTimers, LOCAL_DB, nameBasedId } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
@@ -147,15 +147,18 @@ export class RecipientNotices implements OnModuleInit {
     if (armed > 0) this.log.log(`${armed} notice(s) left pending by an earlier process will be sent`);
   }
 
-  /** Claims the notice of a delivery and schedules its sending (durable); nothing when it was already claimed. */
-  notify(delivery: DeliveryToNotify): void {
+  /**
+   * Claims the notice of a delivery and schedules its sending (durable; resolves once committed, with the other writes
+   * of the turn on this file: TurnCommit); nothing when it was already claimed.
+   */
+  notify(delivery: DeliveryToNotify): Promise<void> {
     const now = this.correspondences.now().toISOString();
-    this.db.transaction(() => {
+    return TurnCommit.of(this.db).write(() => {
       const claimed =
         this.statements.claim.run(delivery.correspondenceId, delivery.recipientId, delivery.acceptBy, delivery.correlationId, delivery.causationId, now)
           .changes > 0;
       if (claimed) this.schedule(delivery.correspondenceId, delivery.recipientId, now);
-    })();
+    });
   }
 
   noticeOf(correspondenceId: string, recipientId: string): NoticeRecord | undefined {

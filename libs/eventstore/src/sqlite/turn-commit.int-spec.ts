@@ -101,6 +101,26 @@ describe('TurnCommit', () => {
     expect(rows()).toEqual(['a:1', 'b:2']);
   });
 
+  it('write(fn): resolves with its result once the turn is committed; rolled back by another, it runs again alone; its own error rejects it alone', async () => {
+    const events: string[] = [];
+    const insert = db.prepare("INSERT INTO t (component, value) VALUES ('fn', ?)");
+    let runs = 0;
+    const written = TurnCommit.of(db).write(() => {
+      runs++;
+      return insert.run('1').changes;
+    });
+    const failing = component(db, 'b', events, { failInTurn: true });
+    failing.add('2');
+    const refused = TurnCommit.of(db).write(() => {
+      throw new Error('refused alone');
+    });
+
+    await expect(written).resolves.toBe(1);
+    await expect(refused).rejects.toThrow('refused alone');
+    expect(runs).toBe(2); // in the turn (rolled back), then alone
+    expect(rows()).toEqual(['fn:1', 'b:2']);
+  });
+
   it('lets a lone component write alone at once', async () => {
     const events: string[] = [];
     component(db, 'a', events).add('1');

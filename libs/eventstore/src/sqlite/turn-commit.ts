@@ -51,6 +51,29 @@ export class TurnCommit {
     setImmediate(() => this.run());
   }
 
+  /**
+   * Runs `write` (statements only, no transaction of its own) in this turn's transaction; resolves with its result
+   * once committed. When the turn is rolled back, `write` runs again alone in its own transaction (so it must be
+   * written to run twice: idempotent statements), and its error, if it throws there, rejects this call only.
+   */
+  write<T>(write: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.join({
+        write: () => {
+          const result = write();
+          return () => resolve(result);
+        },
+        writeAlone: () => {
+          try {
+            resolve(this.db.transaction(write).immediate());
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
+    });
+  }
+
   private run(): void {
     this.scheduled = false;
     const components = [...this.joined];
