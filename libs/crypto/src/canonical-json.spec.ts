@@ -179,6 +179,15 @@ describe('canonicalize (RFC 8785)', () => {
     // Out of order only at the end, or only deep down.
     expect(canonicalize({ a: 1, b: 2, c: 3, B: 4 })).toBe('{"B":4,"a":1,"b":2,"c":3}');
     expect(canonicalize({ a: { x: [{ m: 1, n: { q: 1, p: 2 } }] } })).toBe('{"a":{"x":[{"m":1,"n":{"p":2,"q":1}}]}}');
+    // Reversed, shuffled: up to 32 names sorted in place by insertion, more by Array#sort.
+    for (const count of [2, 31, 32, 33, 200]) {
+      const names = Array.from({ length: count }, (_, index) => `n${String(index).padStart(3, '0')}`);
+      const expected = `{${names.map((name, index) => `"${name}":${index}`).join(',')}}`;
+      const reversedNames = Object.fromEntries([...names].reverse().map((name) => [name, Number(name.slice(1))]));
+      const shuffled = Object.fromEntries(names.map((_, index) => [names[(index * 7) % count], index])); // 7 is prime to every count
+      expect(canonicalize(reversedNames)).toBe(expected);
+      expect(canonicalize(shuffled)).toBe(canonicalizeCarefully(shuffled));
+    }
   });
 
   it('quotes a string as JSON.stringify does whether or not it needs an escape', () => {

@@ -110,15 +110,24 @@ function writeFast(value: unknown, text: string, depth: number): string {
 
 /**
  * The object's own enumerable names sorted by UTF-16 code units (RFC 8785 §3.2.3; what `<` on strings and the default
- * `sort` compare): one pass to see whether they already are, and a sort only when they are not.
+ * `sort` compare): one pass to see whether they already are, and a sort only when they are not — in place by insertion
+ * for the few names of an ordinary object (Array#sort copies the array into a work array first), by `sort` beyond.
  */
 function namesInOrder(record: Record<string, unknown>): string[] {
   const names = Object.keys(record);
   for (let index = 1; index < names.length; index++) {
-    if (names[index - 1] > names[index]) return names.sort();
+    const name = names[index];
+    if (names[index - 1] < name) continue;
+    if (names.length > INSERTION_SORT_MAX) return names.sort();
+    let at = index - 1;
+    for (; at >= 0 && names[at] > name; at--) names[at + 1] = names[at];
+    names[at + 1] = name;
   }
   return names;
 }
+
+/** Up to this many names an object's are sorted by insertion (at most 496 comparisons), more by Array#sort. */
+const INSERTION_SORT_MAX = 32;
 
 /**
  * A string that holds no `"`, `\`, control character (< U+0020) or surrogate: JSON.stringify would only put quotes
