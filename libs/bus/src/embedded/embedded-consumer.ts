@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Topics } from '@sigillum/contracts';
+import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import type Database from 'better-sqlite3';
@@ -354,26 +355,37 @@ export class EmbeddedConsumer implements BusConsumer {
     );
   }
 
+  /** The checkpoints are written with the other writes of a turn on this file (TurnCommit), not in a commit of their own. */
   private scheduleFlush(): void {
     if (this.flushTimer || this.dirty.size === 0) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      try {
-        if (this.bus.database.open) this.flushCheckpoints();
-      } catch (error) {
-        this.bus.log.warn(`Group ${this.options.group} could not save its checkpoints (${(error as Error).message}); retrying.`);
-        this.scheduleFlush();
-      }
+      if (!this.bus.database.open || this.dirty.size === 0) return;
+      const topics = [...this.dirty];
+      TurnCommit.of(this.bus.database)
+        .write(() => this.writeCheckpoints(topics))
+        .then(
+          // A topic whose checkpoint moved on since it was written stays dirty.
+          (written) => written.forEach((offset, topic) => offset === this.checkpoints.get(topic) && this.dirty.delete(topic)),
+          (error: Error) => {
+            this.bus.log.warn(`Group ${this.options.group} could not save its checkpoints (${error.message}); retrying.`);
+            this.scheduleFlush();
+          },
+        );
     }, this.bus.tuning.checkpointIntervalMs);
   }
 
   private flushCheckpoints(): void {
     if (this.dirty.size === 0) return;
     const topics = [...this.dirty];
-    this.bus.database.transaction(() => {
-      for (const topic of topics) this.bus.statements.saveCheckpoint.run(this.options.group, topic, this.checkpoints.get(topic));
-    })();
+    this.bus.database.transaction(() => this.writeCheckpoints(topics))();
     for (const topic of topics) this.dirty.delete(topic);
+  }
+
+  private writeCheckpoints(topics: readonly string[]): Map<string, number | undefined> {
+    const written = new Map(topics.map((topic) => [topic, this.checkpoints.get(topic)]));
+    for (const [topic, offset] of written) this.bus.statements.saveCheckpoint.run(this.options.group, topic, offset);
+    return written;
   }
 
   private throwFailure(): void {

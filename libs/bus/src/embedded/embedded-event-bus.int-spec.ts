@@ -257,7 +257,7 @@ describe('EmbeddedEventBus', () => {
       expect(versions).toEqual(
         expect.arrayContaining([
           { component: 'bus', version: 4 },
-          { component: 'eventstore', version: 1 },
+          { component: 'eventstore', version: 2 },
         ]),
       );
     });
