@@ -135,6 +135,27 @@ export interface Sample {
   readonly inFlight: number;
 }
 
+/**
+ * The trend of one measure over the samples from `fromSeconds` on: the least-squares line's values at the first and the
+ * last of them. Two samples alone say where each fell in the garbage collector's cycle (V8's heap, and RSS with it,
+ * swings by tens of MB between two major collections); the line over all of them is what grows.
+ */
+export function trendOf(samples: readonly Sample[], fromSeconds: number, measure: (s: Sample) => number): { from: number; to: number } | undefined {
+  const window = samples.filter((s) => s.seconds >= fromSeconds);
+  if (window.length < 3) return undefined;
+  const meanX = window.reduce((sum, s) => sum + s.seconds, 0) / window.length;
+  const meanY = window.reduce((sum, s) => sum + measure(s), 0) / window.length;
+  let sxy = 0;
+  let sxx = 0;
+  for (const s of window) {
+    sxy += (s.seconds - meanX) * (measure(s) - meanY);
+    sxx += (s.seconds - meanX) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  const at = (x: number) => meanY + slope * (x - meanX);
+  return { from: at(window[0].seconds), to: at(window[window.length - 1].seconds) };
+}
+
 /** RssAnon of /proc/self/status in bytes (Linux), 0 elsewhere. */
 function rssAnon(): number {
   try {

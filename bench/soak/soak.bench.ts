@@ -11,9 +11,11 @@
  * of the rate. It then starts one delivery every 1/rate s for BENCH_SOAK_MINUTES (open loop: a delivery that has not
  * completed does not hold the next one back; at most BENCH_SOAK_MAX_IN_FLIGHT in flight, later starts counted as
  * skipped), samples RSS and heap every BENCH_SOAK_SAMPLE_S seconds, and prints the curve (time, RSS, heapUsed,
- * Buffers outside the heap, deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the time) to the end, within
- * 10 %; and the sizes of the in-memory collections of the app's singletons (bench/soak/collections.ts) after the
- * warm-up and at the end, with their bounds where they declare one. Last line: `RESULT rss_growth_pct=… …`.
+ * Buffers outside the heap, deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the
+ * time) to the end, within 10 %, from those two samples; beside it the trend (least-squares line over every sample
+ * after the warm-up: two samples alone mostly say where each fell in V8's collection cycle); and the sizes of the
+ * in-memory collections of the app's singletons (bench/soak/collections.ts) after the warm-up and at the end, with
+ * their bounds where they declare one. Last line: `RESULT rss_growth_pct=… rss_trend_pct=… …`.
  *
  * Columns besides RSS: RssAnon (Linux: the anonymous part of RSS: V8's heap, malloc's arenas, ArrayBuffers; the rest
  * is mapped files and code), V8's heapTotal (what it reserved: live objects, garbage not collected yet, free space) and
@@ -24,7 +26,7 @@
  * `2-end.heapsnapshot` at the end, each with no delivery in flight (new starts wait, the soak's clock leaves the pause
  * out), and the memory right after each (a snapshot collects all garbage first: what is retained). Compare them with
  * `node -r ./bench/register-paths.js dist-bench/bench/soak/heap-diff.js <dir>/1-warm.heapsnapshot <dir>/2-end.heapsnapshot`
- * (who retains the ArrayBuffers, by path). Writing a snapshot costs hundreds of MB of native memory that stays in
+ * (ArrayBuffers by retainer path, the V8 heap by holder). Writing a snapshot costs hundreds of MB of native memory that stays in
  * RSS: the RSS verdict of such a run is not the soak's; run again without.
  *
  * Environment: BENCH_SOAK_RATE (deliveries/s; default half the probe), BENCH_SOAK_MINUTES (10), BENCH_SOAK_SAMPLE_S
@@ -44,7 +46,7 @@ import { resultLine } from '../common/ceiling';
 import { type BenchApp, DeliveryWatch, enrolParties, sendAll } from '../common/delivery-run';
 import { Client, formatInt, progressLine, runBench } from '../common/report';
 import { type Collection, collectionsOf, UNREACHABLE } from './collections';
-import { DraftSupply, memorySample, readSettings, type Sample, sendAtRate, startSoakApp } from './run';
+import { DraftSupply, memorySample, readSettings, type Sample, sendAtRate, startSoakApp, trendOf } from './run';
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
@@ -141,6 +143,12 @@ async function main(): Promise<number> {
     const heapTotalGrowthPct = (100 * (last.heapTotal - warm.heapTotal)) / warm.heapTotal;
     const buffersGrowthMb = mb(last.arrayBuffers - warm.arrayBuffers);
     const maxRss = Math.max(...samples.map((s) => s.rss));
+    const trend = trendOf(samples, warm.seconds, (s) => s.rss);
+    const trendPct = trend ? (100 * (trend.to - trend.from)) / trend.from : Number.NaN;
+    const trendOfMb = (measure: (s: Sample) => number) => {
+      const line = trendOf(samples, warm.seconds, measure);
+      return line ? `${mb(line.from).toFixed(0)} -> ${mb(line.to).toFixed(0)} MB` : '-';
+    };
 
     process.stdout.write(`\nSigillum soak benchmark (${new Date().toISOString()})\n`);
     process.stdout.write(
@@ -167,6 +175,9 @@ async function main(): Promise<number> {
       `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %, heapTotal ${heapTotalGrowthPct >= 0 ? '+' : ''}${heapTotalGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
     );
     process.stdout.write(
+      `  trend after the warm-up (least squares over the samples, not two of them): RSS ${trendOfMb((s) => s.rss)} (${trendPct >= 0 ? '+' : ''}${trendPct.toFixed(1)} %), heapTotal ${trendOfMb((s) => s.heapTotal)}, heapUsed ${trendOfMb((s) => s.heapUsed)}, Buffers ${trendOfMb((s) => s.arrayBuffers)}; RssAnon - heapTotal - Buffers (native: malloc, SQLite) ${trendOfMb((s) => s.rssAnon - s.heapTotal - s.arrayBuffers)}\n`,
+    );
+    process.stdout.write(
       '\n  in-memory collections of the app (largest at the end; after the warm-up -> at the end, a max… number beside it shown as its bound):\n',
     );
     const listed = [...atEnd.values()].sort((a, b) => b.size - a.size).filter((c, i) => i < 20 || (afterWarmUp?.get(c.name)?.size ?? 0) < c.size / 2);
@@ -182,6 +193,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `${resultLine({
         rss_growth_pct: growthPct,
+        rss_trend_pct: trendPct,
         heap_growth_pct: heapGrowthPct,
         heap_total_growth_pct: heapTotalGrowthPct,
         buffers_growth_mb: buffersGrowthMb,
