@@ -1,16 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { type BusMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
+import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import { retryPolicy } from '../delivery-policy';
 import { type BusConsumer, type ConsumerOptions, type EventBus } from '../event-bus.port';
 import { isTopicName, serializeForPublish } from '../message-validation';
 import { EmbeddedConsumer, type EmbeddedConsumerHost } from './embedded-consumer';
+import { type Appended, type InsertTarget, insertMessages } from './embedded-insert';
 import { hasEventsTable, prepareReferencingInsert, prepareStatements, type EmbeddedStatements, type MessageRow } from './embedded-log';
 import { migrateEmbeddedBusSchema } from './embedded-schema';
 import { LogPruner, type LogPruningOptions } from './log-pruner';
 import { DEFAULT_LOG_TAIL, LogTail, type LogTailLimits } from './log-tail';
-import { TRACEPARENT_HEADER } from '../observability/trace-context';
 
 export interface EmbeddedEventBusOptions {
   /** The SQLite handle holding the log (in the embedded default, the event store's file). The bus never closes it. */
@@ -45,13 +46,6 @@ export interface EmbeddedEventBusOptions {
    */
   readonly memoryTail?: Partial<LogTailLimits> | false;
   readonly logger?: BusLogger;
-}
-
-/** What one publish transaction wrote: its rows, and the log's last offset before (if known) and at its commit. */
-interface Appended {
-  readonly rows: MessageRow[];
-  readonly before: number | undefined;
-  readonly after: number;
 }
 
 /** Default `maxInFlight` of an embedded consumer group. */
@@ -121,6 +115,8 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   private readonly insertBatch: Database.Transaction<
     (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) => Appended
   >;
+  /** What insertMessages writes through: the statements, and the referencing insert. */
+  private readonly inserting: InsertTarget;
   /** The insert of a message that refers to its event (see publishInTransaction), once the file has the store's table. */
   private referencingInsert?: Database.Statement;
 
@@ -138,79 +134,12 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     this.maxBackoffMs = tuning.maxBackoffMs;
     migrateEmbeddedBusSchema(db);
     this.statements = prepareStatements(db);
+    this.inserting = { statements: this.statements, referencing: () => this.referencing() };
     const memoryTail = tuning.memoryTail === false ? { rows: 0 } : tuning.memoryTail;
     this.shared.logTail ??= new LogTail(db, { ...DEFAULT_LOG_TAIL, ...memoryTail });
     this.insertBatch = db.transaction(
-      (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) => {
-        const rows: MessageRow[] = [];
-        let firstSkipped = false;
-        let lastSkipped = false;
-        const referencing = positions && this.referencing();
-        messages.forEach((message, index) => {
-          // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
-          const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
-          // A relayed event this file's store holds: the row refers to it (no second copy of its data); else the data.
-          let referenced = referencing?.run(
-            message.topic,
-            message.key,
-            message.id,
-            message.type,
-            message.source,
-            message.time,
-            message.correlationId,
-            message.causationId,
-            message.dataVersion,
-            headers,
-            positions![index],
-            message.id,
-          );
-          if (referenced && referenced.changes === 0) referenced = undefined; // not this file's event (or already published: skipped below too)
-          const result =
-            referenced ??
-            this.statements.insert.run(
-              message.topic,
-              message.key,
-              message.id,
-              message.type,
-              message.source,
-              message.time,
-              message.correlationId,
-              message.causationId,
-              message.dataVersion,
-              data[index],
-              headers,
-              '',
-            );
-          lastSkipped = result.changes === 0;
-          if (lastSkipped) {
-            firstSkipped ||= index === 0;
-            return;
-          }
-          // The row as `SELECT *` reads it back (the attributes are validated strings and an integer: SQLite keeps them as they are).
-          rows.push({
-            offset: Number(result.lastInsertRowid),
-            topic: message.topic,
-            key: message.key,
-            message_id: message.id,
-            type: message.type,
-            source: message.source,
-            time: message.time,
-            correlation_id: message.correlationId,
-            causation_id: message.causationId,
-            data_version: message.dataVersion,
-            data: data[index],
-            headers,
-            dlq_group: '',
-            event_position: referenced ? Number(positions![index]) : null,
-          });
-        });
-        alsoInTransaction?.();
-        // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
-        // either end of the batch the counter itself says where the log stands (rare: republishing).
-        const before = firstSkipped ? undefined : rows[0].offset - 1;
-        const after = lastSkipped ? (this.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
-        return { rows, before, after };
-      },
+      (messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]) =>
+        insertMessages(this.inserting, messages, data, alsoInTransaction, positions),
     );
     if (tuning.pruning !== false) {
       this.pruner = new LogPruner(
@@ -239,7 +168,30 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
    * copy of its data (its readers take the event's).
    */
   async publishInTransaction(messages: readonly BusMessage[], alsoInTransaction: () => void, positions?: readonly bigint[]): Promise<void> {
-    this.append(messages, alsoInTransaction, positions);
+    this.assertOpen('publish');
+    if (positions && positions.length !== messages.length) throw new TypeError('publishInTransaction: one event position per message, or none.');
+    const data = serializeForPublish(messages);
+    if (messages.length === 0) return this.append(messages, alsoInTransaction, positions);
+    // With the other writes of this turn on the file (TurnCommit): the tail and the consumers learn of the rows once committed.
+    return new Promise((resolve, reject) =>
+      TurnCommit.of(this.db).join({
+        write: () => {
+          const appended = insertMessages(this.inserting, messages, data, alsoInTransaction, positions);
+          return () => {
+            this.published(messages, appended);
+            resolve();
+          };
+        },
+        writeAlone: () => {
+          try {
+            this.append(messages, alsoInTransaction, positions);
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        },
+      }),
+    );
   }
 
   /**
@@ -259,9 +211,9 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
       if (alsoInTransaction) this.db.transaction(alsoInTransaction).immediate();
       return;
     }
+    let appended: Appended;
     try {
-      const appended = this.insertBatch.immediate(messages, data, alsoInTransaction, positions);
-      this.committed(appended.rows, appended.before, appended.after);
+      appended = this.insertBatch.immediate(messages, data, alsoInTransaction, positions);
     } catch (error) {
       throw new Error(
         `Publishing ${messages.length} message(s) to the embedded bus on "${this.db.name}" failed: ${(error as Error).message}. ` +
@@ -269,6 +221,12 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
         { cause: error },
       );
     }
+    this.published(messages, appended);
+  }
+
+  /** Once the rows are committed: the in-memory tail takes them, and the consumers of their topics are woken. */
+  private published(messages: readonly BusMessage[], appended: Appended): void {
+    this.committed(appended.rows, appended.before, appended.after);
     this.notifyPublished(messages.map((message) => message.topic));
   }
 
