@@ -130,14 +130,17 @@ describe('rebuild progress over HTTP (embedded bus)', () => {
       expect(now.state).toBe('idle');
       return now;
     }, 15_000);
-    expect(done).toMatchObject({ progress: null, lastFailure: null, last: { projection: 'mailbox', lastPosition: head.toString(), poison: 0 } });
+    // The rebuild reads up to the head at its start: this test's head, or later when the app appended meanwhile (its own facts).
+    expect(done).toMatchObject({ progress: null, lastFailure: null, last: { projection: 'mailbox', poison: 0 } });
+    expect(BigInt(done.last!.lastPosition!)).toBeGreaterThanOrEqual(head);
     const list = (await http().get('/projections').set(tokens.ops).expect(200)).body as { projections: { name: string; progress: unknown }[] };
     expect(list.projections.every((p) => p.progress === null)).toBe(true);
   }, 60_000);
 
   it('without ?wait=false the rebuild answers 200 with its report, as before; it becomes the last one', async () => {
     const { body } = await http().post('/projections/audit/rebuild').set(tokens.ops).expect(200);
-    expect(body).toMatchObject({ projection: 'audit', lastPosition: head.toString() });
+    expect(body).toMatchObject({ projection: 'audit' });
+    expect(BigInt(body.lastPosition)).toBeGreaterThanOrEqual(head);
     expect((await status('audit')).last).toEqual(body);
   }, 30_000);
 });
