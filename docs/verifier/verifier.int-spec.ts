@@ -381,7 +381,7 @@ if (!hasCryptography) {
           note: ed25519NoteSigner(SIGILLUM_ORIGIN, privateKey),
           verifierKey: ed25519VerifierKey(SIGILLUM_ORIGIN, rawEd25519PublicKey(privateKey)),
         };
-        const tsa = { timeStamp: () => Buffer.from('not checked here') } as unknown as EvidenceLogTsa;
+        const tsa = { timeStampAsync: async () => Buffer.from('not checked here') } as unknown as EvidenceLogTsa;
         log = new EvidenceLog(store, { now: () => new Date() }, uuidGenerator, signer, tsa, {
           origin: SIGILLUM_ORIGIN,
           checkpointMs: 3_600_000,
