@@ -255,8 +255,8 @@ export class ProjectionRunner {
     }
   }
 
-  /** Checks that this process can rebuild the projection; then drops its read model and opens its scratch. */
-  private async prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null): Promise<ReplayTarget> {
+  /** Checks that this process can rebuild the projection (before the head of the log is read, and anything dropped). */
+  private async checkRebuild(): Promise<void> {
     const name = this.projection.name;
     if (this.applied() > 0 && !(await this.firstRelevantPosition())) {
       // A process whose own store does not hold the log (distributed mode on a per-process SQLite file) would wipe
@@ -268,6 +268,10 @@ export class ProjectionRunner {
         'conflict',
       );
     }
+  }
+
+  /** Drops the read model and opens its scratch: the rebuild has started. */
+  private prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null): ReplayTarget {
     rebuild.tracker.setBounds(bounds);
     this.log.log(
       `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
@@ -276,7 +280,7 @@ export class ProjectionRunner {
     this.db
       .transaction(() => {
         for (const table of this.projection.tables) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
-        this.db.prepare('DELETE FROM projection_applied WHERE name = ?').run(name);
+        this.db.prepare('DELETE FROM projection_applied WHERE name = ?').run(this.projection.name);
         this.db.exec(this.projection.schema);
       })
       .immediate();
@@ -322,12 +326,19 @@ export class ProjectionRunner {
       running = running.filter((other) => other !== rebuild);
     };
     try {
+      for (const rebuild of [...running]) {
+        try {
+          await rebuild.runner.checkRebuild();
+        } catch (error) {
+          fail(rebuild, error);
+        }
+      }
       // The head of the log now: how far the rebuilds have to go (events appended meanwhile are replayed too).
-      const bounds = await logBounds(store);
+      const bounds = running.length > 0 ? await logBounds(store) : null;
       const targets = new Map<RunningRebuild, ReplayTarget>();
       for (const rebuild of [...running]) {
         try {
-          targets.set(rebuild, await rebuild.runner.prepareRebuild(rebuild, bounds));
+          targets.set(rebuild, rebuild.runner.prepareRebuild(rebuild, bounds));
         } catch (error) {
           fail(rebuild, error);
         }
