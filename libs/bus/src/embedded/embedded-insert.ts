@@ -36,7 +36,8 @@ export function insertMessages(
     // The trace context rides in the headers column, as `traceparent` does in Kafka headers.
     const headers = message.traceparent ? JSON.stringify({ [TRACEPARENT_HEADER]: message.traceparent }) : null;
     // A relayed event this file's store holds: the row refers to it (no second copy of its data); else the data.
-    let referenced = referencing?.run(
+    // The message's attributes, in the column order both inserts start with.
+    const attributes = [
       message.topic,
       message.key,
       message.id,
@@ -46,27 +47,10 @@ export function insertMessages(
       message.correlationId,
       message.causationId,
       message.dataVersion,
-      headers,
-      positions![index],
-      message.id,
-    );
+    ];
+    let referenced = referencing?.run(...attributes, headers, positions![index], message.id);
     if (referenced && referenced.changes === 0) referenced = undefined; // not this file's event (or already published: skipped below too)
-    const result =
-      referenced ??
-      into.statements.insert.run(
-        message.topic,
-        message.key,
-        message.id,
-        message.type,
-        message.source,
-        message.time,
-        message.correlationId,
-        message.causationId,
-        message.dataVersion,
-        data[index],
-        headers,
-        '',
-      );
+    const result = referenced ?? into.statements.insert.run(...attributes, data[index], headers, '');
     lastSkipped = result.changes === 0;
     if (lastSkipped) {
       firstSkipped ||= index === 0;
