@@ -26,7 +26,10 @@
  * Environment: BENCH_SESSIONS (default 2000), BENCH_CONCURRENCY (32), BENCH_USERS (users, and as many
  * counterparts; default 50), BENCH_WARMUP (openings before measuring, default 200), SQLITE_SYNCHRONOUS
  * (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, BENCH_PHASE_TIMEOUT_S (default 300), TMPDIR (SQLite files),
- * BENCH_OUTBOX_DIR (where the file transport writes; default /dev/shm/… when it exists, else TMPDIR).
+ * BENCH_OUTBOX_DIR (where the file transport writes; default /dev/shm/… when it exists, else TMPDIR),
+ * BENCH_CPU_PROFILE=<file> / BENCH_HEAP_PROFILE=<file> (the throughput phase only; bench/common/cpu-profile.ts).
+ * CPU per opening (process.cpuUsage: the app, its threadpool and the bench's client, all in this process) is printed
+ * for both phases: on a shared machine it compares builds better than wall time. Last line: `RESULT …`.
  * The domicile's abuse limits are lifted unless set in the environment (SESSION_CODES_PER_USER_PER_HOUR=10000,
  * SESSION_REQUESTS_PER_ADDRESS_PER_HOUR=0): one client address opens thousands of sessions for BENCH_USERS users.
  *
@@ -60,6 +63,8 @@ import {
   within,
   runBench,
 } from '../common/report';
+import { resultLine } from '../common/ceiling';
+import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { appHealthFloor, bareHttpFloor, rawAppendFloor } from './floors';
 import { OutboxWatch } from './outbox-watch';
 import { openOne, type Opening, setUp } from './scene';
@@ -120,6 +125,12 @@ function printFacts(settings: Settings, config: SigillumConfig | undefined, outb
   for (const [name, value] of facts) process.stdout.write(`  ${name.padEnd(width)}  ${value}\n`);
 }
 
+/** Milliseconds of CPU (user + system) the process spent since `since`. */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
 async function main(): Promise<number> {
   const settings = readSettings(process.env);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sigillum-bench-session-'));
@@ -140,6 +151,7 @@ async function main(): Promise<number> {
   let config: SigillumConfig | undefined;
   let failure: unknown;
   let eventsPerOpening: Map<string, number> | undefined;
+  let result: string | undefined;
   try {
     config = loadConfig({
       ...process.env,
@@ -186,6 +198,7 @@ async function main(): Promise<number> {
     progressLine(`latency: ${formatInt(settings.sessions)} openings, one at a time`);
     const progress = new Progress('latency', settings.sessions);
     const openings: Opening[] = [];
+    const latencyCpu = process.cpuUsage();
     const latencyStarted = performance.now();
     await within(
       (async () => {
@@ -198,6 +211,7 @@ async function main(): Promise<number> {
       () => `the latency phase did only ${openings.length} of ${settings.sessions} openings within ${timeout / 1000} s`,
     );
     const latencyWall = performance.now() - latencyStarted;
+    const latencyCpuMs = cpuMsSince(latencyCpu) / settings.sessions;
     // Let the asynchronous tails (relay of SessionOpened, projections) land before counting what the openings wrote.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const written = await store.readAll({ after: positionBefore });
@@ -224,6 +238,8 @@ async function main(): Promise<number> {
     const loadProgress = new Progress('throughput', settings.sessions);
     const loaded: Opening[] = [];
     let next = 0;
+    const stopProfiles = await startProfiles(profileFiles(process.env));
+    const throughputCpu = process.cpuUsage();
     const throughputStarted = performance.now();
     await within(
       Promise.all(
@@ -239,6 +255,8 @@ async function main(): Promise<number> {
       () => `the throughput phase did only ${loaded.length} of ${settings.sessions} openings within ${timeout / 1000} s`,
     );
     const throughputWall = performance.now() - throughputStarted;
+    const throughputCpuMs = cpuMsSince(throughputCpu) / settings.sessions;
+    await stopProfiles();
     const loadedTotal = distribution(loaded.map((o) => o.requestMs + o.codeMs));
     const loadedRequest = distribution(loaded.map((o) => o.requestMs));
     const loadedOutOfBand = distribution(loaded.map((o) => o.outOfBandMs));
@@ -287,7 +305,20 @@ async function main(): Promise<number> {
         `channel (FileSender.send() took ${(loadedSendTotal / 1000).toFixed(2)} s summed over the openings, running concurrently).`,
       `HTTP floor: every opening makes 2 HTTP calls, so about ${ms(2 * bare.p50)} ms (bare) to ${ms(2 * health.p50)} ms (Nest) of its p50 is the HTTP round trip itself.`,
       `p99 of request + code, sequential: ${ms(total.p99)} ms (target <= 10 ms); under ${settings.concurrency} in flight: ${ms(loadedTotal.p99)} ms.`,
+      `CPU per opening (process, both legs, the bench's client included): sequential ${ms(latencyCpuMs)} ms, ` +
+        `${settings.concurrency} in flight ${ms(throughputCpuMs)} ms.`,
     );
+    result = resultLine({
+      seq_p50_ms: total.p50,
+      seq_p99_ms: total.p99,
+      seq_per_s: (openings.length * 1000) / (latencyWall - openings.reduce((sum, o) => sum + o.outOfBandMs, 0)),
+      seq_cpu_ms: latencyCpuMs,
+      conc_per_s: (loaded.length * 1000) / throughputWall,
+      conc_p99_ms: loadedTotal.p99,
+      conc_cpu_ms: throughputCpuMs,
+      http_floor_bare_p50_ms: bare.p50,
+      http_floor_nest_p50_ms: health.p50,
+    });
   } catch (error) {
     failure = error;
   } finally {
@@ -310,6 +341,7 @@ async function main(): Promise<number> {
       "ratio: p50 over the floor's p50 (sequential), or openings/s over the raw SQLite floor's openings/s (in flight).\n",
   );
   for (const note of notes) process.stdout.write(`Note: ${note}\n`);
+  if (result) process.stdout.write(`${result}\n`);
   if (failure) {
     const message = failure instanceof BenchError ? failure.message : `${(failure as Error)?.stack ?? String(failure)}`;
     process.stderr.write(`\n[bench] FAILED: ${message}\n`);
