@@ -107,8 +107,8 @@ export class SessionRateLimiter implements OnModuleInit {
   admitCode(http: Request, userId: string | null): CodeAdmission {
     if (userId === null) return NOTHING;
     const attempts = this.limits.attempts;
-    const { ids, countedAfter } = this.take(http, [{ limit: attempts, subject: userId, count: true }]);
-    const admission = admitted(() => this.store.release(ids));
+    const { taken, countedAfter } = this.take(http, [{ limit: attempts, subject: userId, count: true }]);
+    const admission = admitted(() => this.store.release(taken));
     return {
       ...admission,
       settle: (outcome) => {
@@ -126,12 +126,12 @@ export class SessionRateLimiter implements OnModuleInit {
   }
 
   private admitCodeSending(http: Request, userId: string): Admission {
-    const { ids } = this.take(http, [
+    const { taken } = this.take(http, [
       { limit: this.limits.address, subject: addressSubject(http.ip ?? http.socket?.remoteAddress), count: true },
       { limit: this.limits.user, subject: userId, count: true },
       { limit: this.limits.attempts, subject: userId, count: false },
     ]);
-    return admitted(() => this.store.release(ids));
+    return admitted(() => this.store.release(taken));
   }
 
   /** Takes the slots or throws the 429 (with Retry-After set on the response). */

@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { TurnCommit, type TurnWrites } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 import { decide, prunableBefore, type RateDecision, type RateLimit, type RateLimitRule } from './rate-limits';
 
@@ -8,18 +10,70 @@ export interface RateTake {
   readonly count: boolean;
 }
 
+/** One request counted under one key: queued in memory until the turn's transaction has written it, then a row. */
+interface CountedRow {
+  readonly rule: RateLimitRule;
+  readonly subject: string;
+  readonly at: number;
+  /** Its row id once written and committed; undefined while queued. */
+  id?: number;
+  /** Given back (release): never counted again. */
+  givenBack?: boolean;
+}
+
+/** What a take counted, to give back with `release`. */
+export interface Taken {
+  readonly rows: readonly CountedRow[];
+}
+
 export type TakeResult =
-  | { readonly decision: Extract<RateDecision, { allowed: true }>; readonly ids: readonly number[]; readonly countedAfter: ReadonlyMap<RateLimitRule, number> }
-  | { readonly decision: Extract<RateDecision, { allowed: false }>; readonly ids: readonly []; readonly countedAfter: ReadonlyMap<RateLimitRule, number> };
+  | { readonly decision: Extract<RateDecision, { allowed: true }>; readonly taken: Taken; readonly countedAfter: ReadonlyMap<RateLimitRule, number> }
+  | { readonly decision: Extract<RateDecision, { allowed: false }>; readonly taken: Taken; readonly countedAfter: ReadonlyMap<RateLimitRule, number> };
+
+const NOTHING_TAKEN: Taken = { rows: [] };
+const keyOf = (rule: string, subject: string) => `${rule}\u0000${subject}`;
 
 /**
  * The times of the requests the session abuse limits count, in the domicile's LOCAL_DB (so a restart does not
  * reset them): one row per counted request under (rule, subject). Not evidence and never a secret: rows older
  * than their window are pruned at each take of their key and, for keys nobody asks about any more, by a sweep.
- * A take reads, decides and counts in one transaction: two requests cannot both take the last slot.
+ *
+ * A take reads, decides and counts at once (synchronously, on the one connection of this process: two requests cannot
+ * both take the last slot). What it counts is written in the handle's transaction of this turn of the event loop
+ * (TurnCommit, with the event store's appends and the bus), not in a transaction of its own: a session opening made
+ * three commits here (two takes, a release) besides its events'. Until written, the counted requests are held in
+ * memory and counted with the rows; they are written before anything the request causes is answered (the request's
+ * own events are written in this turn or a later one), so a crash loses a count only with the request itself.
  */
 export class SessionRateStore {
+  private readonly log = new Logger('SessionLimits');
   private readonly statements;
+  /** Counted requests not written yet, in the order taken. */
+  private queued: CountedRow[] = [];
+  /** The same, by key, counted with the rows by `counted`. */
+  private readonly queuedByKey = new Map<string, CountedRow[]>();
+  /** Keys whose rows before a time can go (the windows they were taken under), written with the queue. */
+  private readonly prunes = new Map<string, { rule: RateLimitRule; subject: string; before: number }>();
+  /** Rows given back after they were written. */
+  private released: number[] = [];
+  private joined = false;
+  private failing = false;
+  private readonly turnWrites: TurnWrites = {
+    write: () => {
+      const written = this.writeQueued();
+      return () => this.committed(written);
+    },
+    writeAlone: () => {
+      try {
+        this.committed(this.db.transaction(() => this.writeQueued()).immediate());
+      } catch (error) {
+        this.joined = false;
+        // Kept queued (and counted from memory): written with the next take or release.
+        if (!this.failing) this.log.error(`Session abuse counters could not be written to LOCAL_DB (kept in memory, retried): ${(error as Error).message}`);
+        this.failing = true;
+      }
+    },
+  };
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -32,7 +86,8 @@ export class SessionRateStore {
       CREATE INDEX IF NOT EXISTS session_rate_events_by_key ON session_rate_events (rule, subject, at);
     `);
     this.statements = {
-      counted: db.prepare('SELECT at FROM session_rate_events WHERE rule = ? AND subject = ? ORDER BY at'),
+      // The newest `limit` inside the window are all a decision needs (see `decide`): not every row of a busy key.
+      counted: db.prepare('SELECT at FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ? ORDER BY at DESC LIMIT ?').pluck(),
       pruneKey: db.prepare('DELETE FROM session_rate_events WHERE rule = ? AND subject = ? AND at <= ?'),
       pruneRule: db.prepare('DELETE FROM session_rate_events WHERE rule = ? AND at <= ?'),
       count: db.prepare('INSERT INTO session_rate_events (rule, subject, at) VALUES (?, ?, ?)'),
@@ -40,34 +95,44 @@ export class SessionRateStore {
     };
   }
 
-  /** The times counted under a key (pruned or not: the rules look at the window themselves). */
-  counted(rule: RateLimitRule, subject: string): number[] {
-    return (this.statements.counted.all(rule, subject) as { at: number }[]).map((row) => row.at);
+  /**
+   * The times counted under a limit's key inside its window at `now`, written or queued: of the rows, the newest
+   * `limit` (an older one cannot change the decision, and while one more is allowed there are fewer than that).
+   */
+  counted(limit: RateLimit, subject: string, now: number): number[] {
+    const after = prunableBefore(limit, now);
+    const rows = this.statements.counted.all(limit.rule, subject, after, limit.limit) as number[];
+    for (const row of this.queuedByKey.get(keyOf(limit.rule, subject)) ?? []) if (row.at > after) rows.push(row.at);
+    return rows;
   }
 
   /**
    * Applies every limit to its subject at `now`; when all allow, counts the request under those with `count` and
-   * returns the ids of the rows it wrote (to give them back with `release`). Limits that are off (0) are skipped.
+   * returns what it counted (to give it back with `release`). Limits that are off (0) are skipped.
    */
   take(takes: readonly RateTake[], now: number): TakeResult {
-    return this.db
-      .transaction((): TakeResult => {
-        const active = takes.filter((take) => take.limit.limit > 0);
-        const checks = active.map((take) => {
-          this.statements.pruneKey.run(take.limit.rule, take.subject, prunableBefore(take.limit, now));
-          return { limit: take.limit, subject: take.subject, counted: this.counted(take.limit.rule, take.subject) };
-        });
-        const decision = decide(checks, now);
-        const countedAfter = new Map(checks.map((check) => [check.limit.rule, check.counted.length]));
-        if (!decision.allowed) return { decision, ids: [], countedAfter };
-        const ids: number[] = [];
-        for (const take of active.filter((t) => t.count)) {
-          ids.push(Number(this.statements.count.run(take.limit.rule, take.subject, now).lastInsertRowid));
-          countedAfter.set(take.limit.rule, (countedAfter.get(take.limit.rule) ?? 0) + 1);
-        }
-        return { decision, ids, countedAfter };
-      })
-      .immediate();
+    const active = takes.filter((take) => take.limit.limit > 0);
+    const checks = active.map((take) => ({ limit: take.limit, subject: take.subject, counted: this.counted(take.limit, take.subject, now) }));
+    const decision = decide(checks, now);
+    const countedAfter = new Map(checks.map((check) => [check.limit.rule, check.counted.length]));
+    if (!decision.allowed) return { decision, taken: NOTHING_TAKEN, countedAfter };
+    for (const take of active) {
+      const key = keyOf(take.limit.rule, take.subject);
+      this.prunes.set(key, { rule: take.limit.rule, subject: take.subject, before: prunableBefore(take.limit, now) });
+    }
+    const rows: CountedRow[] = [];
+    for (const take of active.filter((t) => t.count)) {
+      const row: CountedRow = { rule: take.limit.rule, subject: take.subject, at: now };
+      rows.push(row);
+      this.queued.push(row);
+      const key = keyOf(row.rule, row.subject);
+      const ofKey = this.queuedByKey.get(key);
+      if (ofKey) ofKey.push(row);
+      else this.queuedByKey.set(key, [row]);
+      countedAfter.set(take.limit.rule, (countedAfter.get(take.limit.rule) ?? 0) + 1);
+    }
+    this.joinTurn();
+    return { decision, taken: { rows }, countedAfter };
   }
 
   /** Drops every row its limit's window has left behind, whatever the subject (keys nobody asks about any more). */
@@ -75,8 +140,57 @@ export class SessionRateStore {
     for (const limit of limits) this.statements.pruneRule.run(limit.rule, prunableBefore(limit, now));
   }
 
-  /** Un-counts rows a take wrote: the request they stood for wrote nothing (or was not the kind the limit counts). */
-  release(ids: readonly number[]): void {
-    for (const id of ids) this.statements.release.run(id);
+  /** Un-counts what a take counted: the request it stood for wrote nothing (or was not the kind the limit counts). */
+  release(taken: Taken): void {
+    for (const row of taken.rows) {
+      if (row.givenBack) continue;
+      row.givenBack = true;
+      if (row.id !== undefined) {
+        this.released.push(row.id);
+        continue;
+      }
+      const index = this.queued.indexOf(row);
+      if (index >= 0) this.queued.splice(index, 1);
+      this.unqueue(row);
+    }
+    if (this.released.length > 0) this.joinTurn();
+  }
+
+  private joinTurn(): void {
+    if (this.joined) return;
+    this.joined = true;
+    TurnCommit.of(this.db).join(this.turnWrites);
+  }
+
+  /** Inside the turn's transaction: prunes, counts and un-counts what is queued (the queue stays until committed). */
+  private writeQueued(): { rows: CountedRow[]; ids: number[]; prunes: string[]; released: number[] } {
+    for (const { rule, subject, before } of this.prunes.values()) this.statements.pruneKey.run(rule, subject, before);
+    const rows = this.queued.slice();
+    const ids = rows.map((row) => Number(this.statements.count.run(row.rule, row.subject, row.at).lastInsertRowid));
+    const released = this.released.slice();
+    for (const id of released) this.statements.release.run(id);
+    return { rows, ids, prunes: [...this.prunes.keys()], released };
+  }
+
+  /** The turn committed what `writeQueued` wrote: those rows are the table's now. */
+  private committed(written: { rows: CountedRow[]; ids: number[]; prunes: string[]; released: number[] }): void {
+    this.joined = false;
+    this.failing = false;
+    written.rows.forEach((row, index) => {
+      row.id = written.ids[index];
+      this.unqueue(row);
+    });
+    this.queued.splice(0, written.rows.length);
+    for (const key of written.prunes) this.prunes.delete(key);
+    this.released.splice(0, written.released.length);
+  }
+
+  private unqueue(row: CountedRow): void {
+    const key = keyOf(row.rule, row.subject);
+    const ofKey = this.queuedByKey.get(key);
+    if (!ofKey) return;
+    const index = ofKey.indexOf(row);
+    if (index >= 0) ofKey.splice(index, 1);
+    if (ofKey.length === 0) this.queuedByKey.delete(key);
   }
 }
