@@ -19,6 +19,12 @@ export interface ConsumerOptions {
    * Kafka: of each partition, partitions in parallel (default 1: each partition in log order).
    */
   readonly maxInFlight?: number;
+  /**
+   * Per topic, the only message types the handler acts on: a message of another type of that topic is passed over
+   * (done, its offset committed, the handler not called; a record whose type cannot be read is delivered as usual).
+   * A topic not in the map: every message is delivered.
+   */
+  readonly handledTypes?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface BusConsumer {

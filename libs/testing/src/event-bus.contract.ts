@@ -103,6 +103,37 @@ export function eventBusContract(
     );
 
     it(
+      'with handledTypes, passes over the other types of a topic (no call, committed past), keeps each key in order, delivers every type of another topic',
+      async () => {
+        const [topic, other] = [newTopic(), newTopic()];
+        const keys = [`stream-a-${randomUUID()}`, `stream-b-${randomUUID()}`];
+        const typeOf = (seq: number) => (seq % 3 === 0 ? 'sigillum.note.NoteTaken' : 'sigillum.note.NoteSkimmed');
+        const messages = Array.from({ length: 12 }, (_, seq) => busMessage(topic, keys[seq % 2], seq, { type: typeOf(seq) }));
+        const others = [busMessage(other, keys[0], 0, { type: 'sigillum.note.NoteSkimmed' })];
+        const group = newGroup('typed');
+        const handledTypes = new Map([[topic, new Set(['sigillum.note.NoteTaken'])]]);
+        const seen: string[] = [];
+        const handler = async (message: DeliveredMessage) => void seen.push(`${message.topic === topic ? 'topic' : 'other'} ${seqOf(message)} ${message.type}`);
+        const first = await consume({ group, topics: [topic, other], handledTypes, maxInFlight: 4, handler });
+        await bus.publish(messages);
+        await bus.publish(others);
+        const wanted = ['topic 0', 'topic 3', 'topic 6', 'topic 9'].map((line) => `${line} sigillum.note.NoteTaken`);
+        await eventually(() => expect(seen).toHaveLength(5), waitMs);
+        expect(seen.filter((line) => line.startsWith('topic'))).toEqual(wanted); // keys alternate: 0 and 6 on a, 3 and 9 on b
+        expect(seen).toContain('other 0 sigillum.note.NoteSkimmed');
+        // What was passed over is committed: the group's next consumer starts after it, not on it.
+        await first.stop();
+        consumers.splice(consumers.indexOf(first), 1);
+        const last = busMessage(topic, keys[0], 12, { type: 'sigillum.note.NoteTaken' });
+        await bus.publish([last]);
+        const again: string[] = [];
+        await consume({ group, topics: [topic, other], handledTypes, handler: async (message) => void again.push(message.id) });
+        await eventually(() => expect(again).toEqual([last.id]), waitMs);
+      },
+      testTimeout,
+    );
+
+    it(
       'keeps the order of each key across 200 interleaved messages on 20 keys',
       async () => {
         const topic = newTopic();

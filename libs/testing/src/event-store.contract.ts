@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { streamIdOf, type PendingEvent, type RecordedEvent } from '@sigillum/contracts';
 import { WrongExpectedVersionError, type EventStore, type ExpectedVersion, type StoreSubscription, type SubscribeAllOptions } from '@sigillum/eventstore';
+import { readAllCategoriesContract } from './event-store-read-categories.contract';
 import { pendingEvent } from './events';
 
 const TEST_TIMEOUT_MS = 20_000;
 const WAIT_TIMEOUT_MS = 10_000;
-
 /**
  * The behaviour every EventStore adapter must share. One store serves the whole suite and every test uses
  * fresh random streams and categories, so it can run against a shared server that already holds data.
@@ -229,7 +229,7 @@ export function eventStoreContract(adapterName: string, makeStore: () => Promise
         expectStrictlyIncreasing(read);
       });
     });
-
+    readAllCategoriesContract(() => store);
     describe('subscribeAll', () => {
       it(
         'catches up on existing events, then delivers new ones, in order, one at a time',

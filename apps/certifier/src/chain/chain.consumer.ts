@@ -34,13 +34,14 @@ export class ChainConsumer {
     private readonly deadlines: ChainDeadlines,
   ) {}
 
-  @RoleEventPattern('certifier', Topics.eventsOf(CORRESPONDENCE_CATEGORY))
+  @RoleEventPattern('certifier', Topics.eventsOf(CORRESPONDENCE_CATEGORY), ['SubmissionRequested'])
   async onCorrespondenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'SubmissionRequested') return;
     await this.chains.onSubmissionRequested(parse(message, readSubmissionRequested), contextOf(message));
   }
 
-  @RoleEventPattern('certifier', Topics.eventsOf(JOB_CATEGORY))
+  // The bus passes over the other types (the acknowledgements): a type given a case below must be listed here.
+  @RoleEventPattern('certifier', Topics.eventsOf(JOB_CATEGORY), ['TokenReturned', 'StepFailed'])
   async onJobEvent(@Payload() message: DeliveredMessage): Promise<void> {
     switch (eventTypeOf(message)) {
       case 'TokenReturned':
@@ -53,7 +54,7 @@ export class ChainConsumer {
     }
   }
 
-  @RoleEventPattern('certifier', Topics.eventsOf(CHAIN_CATEGORY))
+  @RoleEventPattern('certifier', Topics.eventsOf(CHAIN_CATEGORY), ['StepTokenIssued', 'StepCertified', 'StepNonCompliant', 'StepDeadlineMissed'])
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     switch (eventTypeOf(message)) {
       case 'StepTokenIssued':

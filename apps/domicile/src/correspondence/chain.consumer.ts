@@ -49,7 +49,8 @@ export class ChainConsumer {
     @Inject(CORRESPONDENCE_CONFIG) private readonly config: CorrespondenceConfig,
   ) {}
 
-  @RoleEventPattern('domicile', Topics.eventsOf(CHAIN_CATEGORY))
+  // The bus passes over the other types (tokens issued, completion...): a type given a case below must be listed here.
+  @RoleEventPattern('domicile', Topics.eventsOf(CHAIN_CATEGORY), ['ChainStarted', 'ChainRefused', 'StepCertified', 'ChainFailed'])
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
     switch (eventTypeOf(message)) {

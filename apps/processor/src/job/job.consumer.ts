@@ -30,7 +30,7 @@ export class JobConsumer {
     @Inject(PartnerTokens) private readonly partnerTokens: PartnerTokens,
   ) {}
 
-  @RoleEventPattern('processor', Topics.eventsOf(CHAIN_CATEGORY))
+  @RoleEventPattern('processor', Topics.eventsOf(CHAIN_CATEGORY), ['StepTokenIssued'])
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'StepTokenIssued') return;
     const issued = parseData(message, issuedTokenOf);

@@ -37,8 +37,8 @@ export type ReplayOutcome = { readonly count: ReplayCount } | { readonly error: 
 const PAGE = 500;
 
 /**
- * Reads the log from position 0 (up to `upTo` inclusive, when given) once, page by page, and applies every event of a
- * target's categories to that target, one SQLite transaction per page and target (see applyBatch: no savepoint per
+ * Reads the log from position 0 (up to `upTo` inclusive, when given) once, page by page — only the events of the
+ * targets' categories (`readAll` with `categories`) — and applies every event of a target's categories to that target, one SQLite transaction per page and target (see applyBatch: no savepoint per
  * event unless one is refused); refused events are counted and skipped. An event is turned into a message once,
  * whatever the number of targets that read it. Any other error of a target stops that target alone (the others go on)
  * with nothing of its page kept: its outcome is the error. The machinery of a rebuild, of several rebuilt together,
@@ -58,9 +58,11 @@ export async function replayLogInto(store: EventStore, targets: readonly ReplayT
   let last: bigint | undefined;
   let eventsScanned = 0;
   for (;;) {
-    const page = await store.readAll({ after, maxCount: PAGE });
-    const within = upTo === undefined ? page : page.filter((event) => event.globalPosition <= upTo);
     const live = states.filter((state) => !state.failed);
+    // Only the categories some target still reads: the store skips the others without parsing them.
+    const categories = [...new Set(live.flatMap((state) => [...state.categories]))].sort();
+    const page = await store.readAll({ after, maxCount: PAGE, categories });
+    const within = upTo === undefined ? page : page.filter((event) => event.globalPosition <= upTo);
     const wanted: { category: string; event: RecordedEvent }[] = [];
     for (const event of within) {
       const category = streamCategory(event.streamId);

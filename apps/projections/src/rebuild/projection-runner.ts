@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { type DeliveredMessage, DomainError, streamCategory } from '@sigillum/contracts';
+import { type DeliveredMessage, DomainError } from '@sigillum/contracts';
 import { BatchedProjector, type EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector } from '../sqlite-projector';
@@ -144,7 +144,7 @@ export class ProjectionRunner {
         this.tracker = null;
       });
     this.rebuilding = report;
-    return { runner: this, tracker, markStarted, report, resolve: settle!.resolve, reject: settle!.reject, scratch: undefined };
+    return { runner: this, tracker, markStarted, report, resolve: settle!.resolve, reject: settle!.reject, scratch: undefined, bounds: null };
   }
 
   /**
@@ -231,10 +231,8 @@ export class ProjectionRunner {
     let after: bigint | undefined;
     let position: bigint | null = null;
     for (;;) {
-      const page = await this.store.readAll({ after, maxCount: PAGE });
-      for (const event of page) {
-        if (this.projection.categories.includes(streamCategory(event.streamId)) && eventIds.has(event.metadata.eventId)) position = event.globalPosition;
-      }
+      const page = await this.store.readAll({ after, maxCount: PAGE, categories: this.projection.categories });
+      for (const event of page) if (eventIds.has(event.metadata.eventId)) position = event.globalPosition;
       if (page.length < PAGE) return position;
       after = page[page.length - 1].globalPosition;
       await new Promise((resolve) => setImmediate(resolve));
@@ -245,14 +243,9 @@ export class ProjectionRunner {
     return (this.db.prepare('SELECT count(*) AS n FROM projection_applied WHERE name = ?').get(this.projection.name) as { n: number }).n;
   }
 
+  /** Whether the store holds any event of the projection's categories. */
   private async firstRelevantPosition(): Promise<boolean> {
-    let after: bigint | undefined;
-    for (;;) {
-      const page = await this.store.readAll({ after, maxCount: PAGE });
-      if (page.some((event) => this.projection.categories.includes(streamCategory(event.streamId)))) return true;
-      if (page.length < PAGE) return false;
-      after = page[page.length - 1].globalPosition;
-    }
+    return (await this.store.readAll({ maxCount: 1, categories: this.projection.categories })).length > 0;
   }
 
   /** Checks that this process can rebuild the projection (before the head of the log is read, and anything dropped). */
@@ -273,6 +266,7 @@ export class ProjectionRunner {
   /** Drops the read model and opens its scratch: the rebuild has started. */
   private prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null): ReplayTarget {
     rebuild.tracker.setBounds(bounds);
+    rebuild.bounds = bounds;
     this.log.log(
       `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
         `(head of the log: ${bounds ? bounds.head.toString() : 'none'})`,
@@ -300,7 +294,11 @@ export class ProjectionRunner {
   /** Moves the scratch read model into place; the report, with the digest of the read model as rebuilt. */
   private finishRebuild(rebuild: RunningRebuild, count: ReplayCount): RebuildReport {
     rebuild.scratch?.transferInto();
-    const { eventsRead, applied, poison, lastPosition } = count;
+    const { eventsRead, applied, poison } = count;
+    // The log was read to its end, past the head it had at the start: the events after the last one of these
+    // categories were skipped by the store (not read), so the last one read may be before that head.
+    const head = rebuild.bounds?.head;
+    const lastPosition = head !== undefined && (count.lastPosition === null || BigInt(count.lastPosition) < head) ? head.toString() : count.lastPosition;
     const { digest, rows } = this.digest();
     const report: RebuildReport = {
       projection: this.projection.name,
@@ -374,4 +372,6 @@ interface RunningRebuild {
   readonly resolve: (report: RebuildReport) => void;
   readonly reject: (error: unknown) => void;
   scratch: ScratchReadModel | undefined;
+  /** The first and last positions of the log when the rebuild started. */
+  bounds: LogBounds | null;
 }

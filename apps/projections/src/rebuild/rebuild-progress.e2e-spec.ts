@@ -17,9 +17,10 @@ import { realisticStories, writeRealisticLog } from './testing-fixtures';
 
 /**
  * `GET /projections/:name/rebuild` and `POST /projections/:name/rebuild?wait=false` over HTTP: who may follow a
- * rebuild and who may start one; the 202 answered at once with where to follow it; its progress while the page reads
- * are held (the log: four correspondences, then 1,200 events no projection reads, so several pages); 409 meanwhile;
- * the report once it is done.
+ * rebuild and who may start one; the 202 answered at once with where to follow it; its progress while its page read
+ * is held (the log: four correspondences, then 1,200 events no projection reads, which the rebuild skips: one page of
+ * the mailbox's events; progress within several pages: rebuild-progress.int-spec.ts); 409 meanwhile; the report once
+ * it is done, up to the head of the log.
  */
 describe('rebuild progress over HTTP (embedded bus)', () => {
   let app: INestApplication;
@@ -84,39 +85,33 @@ describe('rebuild progress over HTTP (embedded bus)', () => {
     expect((await status()).state).toBe('idle'); // nothing was started
   });
 
-  it('?wait=false answers 202 at once with where to follow it; the progress moves towards the head; 409 meanwhile; the report after', async () => {
-    // Hold the rebuild's pages after the first (its checks and first page go through), until the progress was read.
+  it('?wait=false answers 202 at once with where to follow it; its progress towards the head; 409 meanwhile; the report after', async () => {
+    // Hold the rebuild's page reads (its checks read one event at a time and go through), until the progress was read.
     const readAll = store.readAll.bind(store);
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
     const spy = jest.spyOn(store, 'readAll').mockImplementation(async (options) => {
-      if (options?.maxCount === 500 && options.after !== undefined) await held;
+      if (options?.maxCount === 500) await held;
       return readAll(options);
     });
     try {
       const started = await http().post('/projections/mailbox/rebuild?wait=false').set(tokens.ops).expect(202);
       expect(started.headers.location).toBe('/projections/mailbox/rebuild');
       expect(started.body).toMatchObject({ projection: 'mailbox', state: 'rebuilding', progressUrl: '/projections/mailbox/rebuild', last: null });
-      expect(started.body.progress).toMatchObject({ headPosition: head.toString() });
+      // The head at the rebuild's start: this test's, or later when the app appended meanwhile (its own facts).
+      const startHead = started.body.progress.headPosition as string;
+      expect(BigInt(startHead)).toBeGreaterThanOrEqual(head);
 
-      const during = await eventually(async () => {
-        const now = await status();
-        expect(now.progress?.eventsScanned).toBe(500);
-        return now;
-      }, 10_000);
+      const during = await status();
       expect(during.state).toBe('rebuilding');
-      expect(during.progress).toMatchObject({ projection: 'mailbox', headPosition: head.toString(), position: expect.stringMatching(/^\d+$/) });
-      expect(BigInt(during.progress!.position!)).toBeLessThan(head);
-      expect(during.progress!.percent).toBeGreaterThan(0);
-      expect(during.progress!.percent).toBeLessThan(100);
-      expect(during.progress!.applied).toBeGreaterThan(0);
+      expect(during.progress).toMatchObject({ projection: 'mailbox', headPosition: startHead, position: null, percent: 0, eventsScanned: 0, applied: 0 });
       expect(during.progress!.eventsPerSecond).toBeGreaterThanOrEqual(0);
-      if (during.progress!.etaSeconds !== null) expect(during.progress!.etaSeconds).toBeGreaterThanOrEqual(0);
+      expect(during.progress!.etaSeconds).toBeNull();
 
       const list = (await http().get('/projections').set(tokens.admin).expect(200)).body as {
         projections: { name: string; rebuilding: boolean; progress: unknown }[];
       };
-      expect(list.projections.find((p) => p.name === 'mailbox')).toMatchObject({ rebuilding: true, progress: { headPosition: head.toString() } });
+      expect(list.projections.find((p) => p.name === 'mailbox')).toMatchObject({ rebuilding: true, progress: { headPosition: startHead } });
       expect(list.projections.find((p) => p.name === 'audit')).toMatchObject({ rebuilding: false, progress: null });
 
       await http().post('/projections/mailbox/rebuild?wait=false').set(tokens.ops).expect(409);

@@ -7,7 +7,10 @@ export interface RebuildReport {
   readonly applied: number;
   /** Events the projection refused (they went to the dead-letter topic when consumed live). */
   readonly poison: number;
-  /** Global position of the last event read; null for an empty log. */
+  /**
+   * Global position the log was read up to: its head when the rebuild started, or the last event read when later
+   * (events appended meanwhile are replayed too); null for an empty log. The events of other categories are skipped.
+   */
   readonly lastPosition: string | null;
   readonly digest: string;
   readonly rows: Record<string, number>;
@@ -25,14 +28,17 @@ export interface RebuildProgress {
   readonly position: string | null;
   /** How far `position` is from the first event of the log to `headPosition`, 0–100 (positions, not event counts); null without a head. */
   readonly percent: number | null;
-  /** Events of the log read so far, of every category (the rebuild reads the whole log and keeps its own). */
+  /**
+   * Events of the log read so far: those of the categories the rebuild reads (of every projection rebuilt with it),
+   * the store skipping the others.
+   */
   readonly eventsScanned: number;
   /** Of those, events of the projection's categories. */
   readonly eventsRead: number;
   readonly applied: number;
   /** Events the projection refused (skipped). */
   readonly poison: number;
-  /** Events of the log read per second since the start. */
+  /** `eventsScanned` per second since the start. */
   readonly eventsPerSecond: number;
   /** Seconds left at the pace so far, to reach the head of the log as it was at the start; null until a page was read. Never negative. */
   readonly etaSeconds: number | null;

@@ -9,6 +9,7 @@ import { type EmbeddedStatements, type MessageRow, withEventData } from './embed
 import type { LogTail } from './log-tail';
 import { TRACEPARENT_HEADER } from '../observability/trace-context';
 import { recordDeadLetter } from '../observability/bus-metrics';
+import { countPassedOver, passesOver } from '../handled-types';
 
 /** What a consumer needs of its EmbeddedEventBus (which implements it): the file, its statements, wake-ups, group slots. */
 export interface EmbeddedConsumerHost {
@@ -165,7 +166,12 @@ export class EmbeddedConsumer implements BusConsumer {
       await this.waitForPublishOrFailure(seen);
       return;
     }
-    for (const row of rows) this.admit(row);
+    const passedOver = new Map<string, number>();
+    for (const row of rows) if (!this.admit(row)) passedOver.set(row.topic, (passedOver.get(row.topic) ?? 0) + 1);
+    if (passedOver.size > 0) {
+      this.retire(); // the checkpoint may move over what was passed over
+      for (const [topic, count] of passedOver) countPassedOver(topic, this.options.group, count);
+    }
     this.pump();
     await yieldToEventLoop(); // a long backlog must not starve timers and I/O
   }
@@ -183,10 +189,15 @@ export class EmbeddedConsumer implements BusConsumer {
     return this.topics.length === 1 ? rows : rows.sort((a, b) => a.offset - b.offset).slice(0, limit);
   }
 
-  private admit(row: MessageRow): void {
+  /** Takes a row into the window, to be delivered (true), or done at once when its type is none the handlers act on. */
+  private admit(row: MessageRow): boolean {
     const entry: WindowEntry = { row, done: false };
     this.window.push(entry);
     this.readPositions.set(row.topic, row.offset);
+    if (passesOver(this.options.handledTypes, row.topic, row.type)) {
+      entry.done = true;
+      return false;
+    }
     const later = this.byKey.get(row.key);
     if (later) {
       later.push(entry);
@@ -194,6 +205,7 @@ export class EmbeddedConsumer implements BusConsumer {
       this.byKey.set(row.key, []);
       this.ready.push(entry); // admitted in log order: `ready` stays sorted
     }
+    return true;
   }
 
   /** Starts ready messages, lowest offset first, while slots are free. Stopping, only those before the last one started. */

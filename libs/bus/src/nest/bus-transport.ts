@@ -3,7 +3,7 @@ import { BaseRpcContext, CustomTransportStrategy, EventPattern, Server } from '@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusConsumer, EventBus } from '../event-bus.port';
-import { DeclareBusHandler, type DirectHandler, directHandlers, handlerCount } from './direct-handlers';
+import { DeclareBusHandler, type DirectHandler, directHandlers, handledTypesOf, handlerCount } from './direct-handlers';
 
 /** What an `@EventPattern(topic)` handler receives with `@Ctx()`. */
 export class BusContext extends BaseRpcContext<[DeliveredMessage, string]> {
@@ -57,18 +57,21 @@ export const roleViewGroup = (role: string, instanceId?: string): string =>
  * `@EventPattern(topic)` bound to one role, so that each role consumes in its own group even in one process. WORK:
  * the role's instances share the group `sigillum.<role>`, so each event is handled by one instance (the one that owns
  * its partition). Use it for handlers whose effect is shared: appending events, sending, calling out.
+ * `types`: the only message types the handler acts on (it must return at once on any other). When every handler of
+ * the topic on this transport names its types, the bus passes over the others: no decode, no call, just the checkpoint.
  */
-export const RoleEventPattern = (role: string, topic: string): MethodDecorator =>
-  applyDecorators(EventPattern(topic, roleTransportId(role)), DeclareBusHandler(roleTransportId(role), topic));
+export const RoleEventPattern = (role: string, topic: string, types?: readonly string[]): MethodDecorator =>
+  applyDecorators(EventPattern(topic, roleTransportId(role)), DeclareBusHandler(roleTransportId(role), topic, types));
 
 /**
  * `@EventPattern(topic)` for a role's LOCAL VIEW: a handler that only updates the process's own state (its local
  * SQLite file, memory), so that every instance of the role needs every event. Served in the instance's own group
  * (`sigillum.<role>.view.<instanceId>` on Kafka, from the beginning for a new instance; `sigillum.<role>.view` on
  * the embedded bus). A handler that appends events or has any other shared effect is work: `@RoleEventPattern`.
+ * `types`: as for `RoleEventPattern`.
  */
-export const RoleViewPattern = (role: string, topic: string): MethodDecorator =>
-  applyDecorators(EventPattern(topic, roleViewTransportId(role)), DeclareBusHandler(roleViewTransportId(role), topic));
+export const RoleViewPattern = (role: string, topic: string, types?: readonly string[]): MethodDecorator =>
+  applyDecorators(EventPattern(topic, roleViewTransportId(role)), DeclareBusHandler(roleViewTransportId(role), topic, types));
 
 /**
  * Serves `@EventPattern(topic)` handlers from the EventBus port: the embedded mode's transport (the apps
@@ -108,9 +111,11 @@ export class BusTransport extends Server implements CustomTransportStrategy {
           this.log.log(`Group ${this.group}: ${topic} through Nest's pipeline (${why})`),
         );
       }
+      const handledTypes = handledTypesOf(this.transportId as symbol, topics, (topic) => handlerCount(this.handlerFor(topic)));
       this.consumer = await this.bus.consume({
         group: this.group,
         topics,
+        ...(handledTypes.size > 0 && { handledTypes }),
         maxAttempts: this.options.maxAttempts,
         ...(this.options.maxInFlight === undefined ? {} : { maxInFlight: this.options.maxInFlight }),
         handler: (message) => this.dispatch(message),

@@ -7,8 +7,15 @@ import Database from 'better-sqlite3';
 import { EmbeddedEventBus } from '../embedded/embedded-event-bus';
 import { BusContext, BusTransport, RoleEventPattern, roleTransportId } from './bus-transport';
 import { directHandlers, directProblem } from './direct-handlers';
+import { messagesPassedOverTotal } from '../observability/bus-metrics';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** `sigillum_bus_messages_passed_over_total` of a topic, all groups. */
+async function passedOver(topic: string): Promise<number> {
+  const { values } = await messagesPassedOverTotal.get();
+  return values.filter((value) => value.labels.topic === topic).reduce((sum, value) => sum + value.value, 0);
+}
 
 describe('BusTransport with resolveInstance: handlers called directly, the others through Nest', () => {
   let db: Database.Database;
@@ -69,6 +76,44 @@ describe('BusTransport with resolveInstance: handlers called directly, the other
     // The failed attempt redelivered the message to the group: the first handler saw it twice (at least once).
     expect(seen.filter((line) => line === `first ${message.id} sigillum.direct`).length).toBeGreaterThanOrEqual(1);
     expect(globalGuard).toEqual([]); // called directly
+  });
+
+  it('with declared types: the bus passes over a type no handler of the topic names; beside others, a typed handler gets only its types', async () => {
+    const [typed, shared] = [newTopic(), newTopic()];
+    const seen: string[] = [];
+    @Controller()
+    class Typed {
+      @RoleEventPattern('typed', typed, ['sigillum.note.NoteTaken'])
+      only(@Payload() message: DeliveredMessage): void {
+        seen.push(`only ${message.type}`);
+      }
+
+      @RoleEventPattern('typed', shared, ['sigillum.note.NoteTaken'])
+      picky(@Payload() message: DeliveredMessage): void {
+        seen.push(`picky ${message.type}`);
+      }
+
+      @RoleEventPattern('typed', shared)
+      every(@Payload() message: DeliveredMessage): void {
+        seen.push(`every ${message.type}`);
+      }
+    }
+    @Module({ controllers: [Typed] })
+    class TypedModule {}
+    const before = await passedOver(typed);
+    await start(TypedModule, 'typed');
+
+    const skimmed = { type: 'sigillum.note.NoteSkimmed' };
+    await bus.publish([busMessage(typed, 'k', 0, skimmed), busMessage(typed, 'k', 1), busMessage(shared, 'k', 0, skimmed), busMessage(shared, 'k', 1)]);
+    await eventually(() => expect(seen).toHaveLength(4), 10_000);
+    expect(seen.sort()).toEqual([
+      'every sigillum.note.NoteSkimmed',
+      'every sigillum.note.NoteTaken',
+      'only sigillum.note.NoteTaken',
+      'picky sigillum.note.NoteTaken',
+    ]);
+    expect((await passedOver(typed)) - before).toBe(1);
+    expect(globalGuard).toEqual([]);
   });
 
   it('serves a handler with a guard of its own through Nest, which consults the guard', async () => {

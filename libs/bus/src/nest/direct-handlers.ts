@@ -22,16 +22,39 @@ export interface BusHandlerDeclaration {
   readonly method: string;
   readonly transportId: symbol;
   readonly topic: string;
+  /** The message types the handler acts on (it returns at once on any other); undefined: every type. */
+  readonly types?: ReadonlySet<string>;
 }
 
 const declarations: BusHandlerDeclaration[] = [];
 
 /** Records a bus handler's declaration (the decorators `RoleEventPattern` and `RoleViewPattern` add it). */
 export const DeclareBusHandler =
-  (transportId: symbol, topic: string): MethodDecorator =>
+  (transportId: symbol, topic: string, types?: readonly string[]): MethodDecorator =>
   (target, key) => {
-    declarations.push({ type: target.constructor as Type<unknown>, method: String(key), transportId, topic });
+    declarations.push({ type: target.constructor as Type<unknown>, method: String(key), transportId, topic, ...(types && { types: new Set(types) }) });
   };
+
+/**
+ * The types of `topic` that some handler of `transportId` acts on, when every handler of the topic declares its types
+ * and they are all the handlers Nest registered (`expected`); undefined otherwise (a handler of every type, or one this
+ * module does not know of): then every message is delivered. The bus passes over the other types without a call.
+ */
+export function declaredTypes(transportId: symbol, topic: string, expected: number): ReadonlySet<string> | undefined {
+  const mine = declarations.filter((d) => d.transportId === transportId && d.topic === topic);
+  if (mine.length === 0 || mine.length !== expected || mine.some((d) => !d.types)) return undefined;
+  return new Set(mine.flatMap((d) => [...d.types!]));
+}
+
+/** Per topic, the types its handlers act on, for the topics whose handlers all declare theirs (see `declaredTypes`). */
+export function handledTypesOf(transportId: symbol, topics: readonly string[], expected: (topic: string) => number): Map<string, ReadonlySet<string>> {
+  const handled = new Map<string, ReadonlySet<string>>();
+  for (const topic of topics) {
+    const types = declaredTypes(transportId, topic, expected(topic));
+    if (types) handled.set(topic, types);
+  }
+  return handled;
+}
 
 /** How many handlers Nest chained for a pattern (`next`: several `@EventPattern`s of one topic on one transport). */
 export function handlerCount(head: { next?: unknown } | null | undefined): number {
@@ -111,7 +134,10 @@ export function directHandlers(
         why = `${declaration.type.name} is not an instance of the application`;
         break;
       }
-      calls.push(callerOf(instance as Record<string, (...args: unknown[]) => unknown>, declaration.method, checked.withContext));
+      const call = callerOf(instance as Record<string, (...args: unknown[]) => unknown>, declaration.method, checked.withContext);
+      const types = declaration.types;
+      // Beside others on its topic, a handler is only called with the types it declares (alone, the bus filters).
+      calls.push(types && mine.length > 1 ? (message, context) => (types.has(message.type) ? call(message, context) : Promise.resolve()) : call);
     }
     if (why) skipped(topic, why);
     else if (calls.length === 1) byTopic.set(topic, calls[0]);

@@ -26,10 +26,10 @@ class RethrowFilter implements ExceptionFilter {
 type Behaviour = (message: DeliveredMessage, context: BusContext) => Promise<void>;
 
 /** A controller serving `topic` for `role`, plus one handler of another role that this role's server must not serve. */
-function consumerFor(role: string, topic: string, otherTopic: string, behaviour: { current: Behaviour }): Type<unknown> {
+function consumerFor(role: string, topic: string, otherTopic: string, behaviour: { current: Behaviour }, types?: string[]): Type<unknown> {
   @Controller()
   class RoleConsumer {
-    @RoleEventPattern(role, topic)
+    @RoleEventPattern(role, topic, types)
     async onEvent(@Payload() message: DeliveredMessage, @Ctx() context: BusContext): Promise<void> {
       await behaviour.current(message, context);
     }
@@ -96,9 +96,10 @@ if (!brokers) {
       topic: string,
       behaviour: { current: Behaviour },
       options: Partial<KafkaRoleServerOptions> = {},
+      types?: string[],
     ): Promise<{ app: INestMicroservice; server: KafkaRoleServer; otherTopic: string }> {
       const otherTopic = newTopic();
-      @Module({ controllers: [consumerFor(role, topic, otherTopic, behaviour)] })
+      @Module({ controllers: [consumerFor(role, topic, otherTopic, behaviour, types)] })
       class TestModule {}
       let started: INestMicroservice | undefined;
       const server = new KafkaRoleServer({
@@ -176,6 +177,17 @@ if (!brokers) {
       },
       60_000,
     );
+
+    it('passes over the types its handler does not declare, undecoded, and commits past them', async () => {
+      const role = newRole();
+      const topic = newTopic();
+      const received: string[] = [];
+      await start(role, topic, { current: async (message) => void received.push(message.type) }, {}, ['sigillum.note.NoteTaken']);
+      await rawProducer.send({ topic, messages: [{ key: 'note-1', value: 'not even JSON', headers: { ce_type: 'sigillum.note.NoteSkimmed' } }] });
+      await bus.publish([busMessage(topic, 'note-1', 1)]);
+      await eventually(() => expect(received).toEqual(['sigillum.note.NoteTaken']), 30_000);
+      await eventually(async () => expect([...(await committedOffsets(`sigillum.${role}`, topic)).values()]).toContain('2'), 10_000);
+    }, 60_000);
 
     it('retries a failing message, dead-letters it with the reason headers and goes on; poison and undecodable records go at once', async () => {
       const role = newRole();

@@ -4,7 +4,8 @@ import { Topics, type DeliveredMessage } from '@sigillum/contracts';
 import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
-import { type DirectHandler, directHandlers, handlerCount } from './direct-handlers';
+import { type DirectHandler, directHandlers, handledTypesOf, handlerCount } from './direct-handlers';
+import { countPassedOver, passesOver, recordTypeOf } from '../handled-types';
 import { deadLetterHeaders, deliverWithRetries, isPoison, poisonReason, retryPolicy, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
@@ -127,6 +128,8 @@ export class KafkaRoleServer extends ServerKafka {
   private unwatchLag?: () => void;
   /** Route of each topic seen, as Nest normalises it (its JSON.parse attempt throws for a plain topic name: costly per message). */
   private readonly routes = new Map<string, string>();
+  /** Per topic, the only types its handlers act on (see `RoleEventPattern`); the others are passed over undecoded. */
+  private handledTypes = new Map<string, ReadonlySet<string>>();
   /** The handlers called directly, by topic (the others go through Nest's pipeline). */
   private direct = new Map<string, DirectHandler>();
 
@@ -206,8 +209,9 @@ export class KafkaRoleServer extends ServerKafka {
     // A role without handlers on this transport needs no consumer, no producer, no group.
     if (this.topics.length === 0) return callback();
     const resolve = this.roleOptions.resolveInstance;
+    const chainLength = (topic: string) => handlerCount(this.handlerFor(topic));
+    this.handledTypes = handledTypesOf(this.transportId as symbol, this.topics, chainLength);
     if (resolve) {
-      const chainLength = (topic: string) => handlerCount(this.handlerFor(topic));
       this.direct = directHandlers(this.transportId as symbol, this.topics, resolve, chainLength, (topic, why) =>
         this.busLog.log(`Group ${this.logicalGroup}: ${topic} through Nest's pipeline (${why})`),
       );
@@ -266,6 +270,10 @@ export class KafkaRoleServer extends ServerKafka {
   private async handleRecord({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord, stopping: AbortSignal): Promise<RecordOutcome> {
     // Handlers are found, and messages delivered and dead-lettered, by the logical topic.
     const topic = withoutPrefix(this.topicPrefix, wireTopic);
+    if (passesOver(this.handledTypes, topic, recordTypeOf(message.headers))) {
+      countPassedOver(topic, this.logicalGroup);
+      return 'done';
+    }
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);

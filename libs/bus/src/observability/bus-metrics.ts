@@ -30,6 +30,16 @@ export const deadLettersTotal = once(
     }),
 );
 
+export const messagesPassedOverTotal = once(
+  'sigillum_bus_messages_passed_over_total',
+  () =>
+    new Counter({
+      name: 'sigillum_bus_messages_passed_over_total',
+      help: 'Messages a consumer group committed past without a handler call: their type is none its handlers of the topic act on.',
+      labelNames: ['topic', 'group'] as const,
+    }),
+);
+
 /** Something that refreshes the lag gauge from where the truth is (the Kafka brokers), at scrape time among others. */
 export interface LagSource {
   /** Never rejects; resolves within the source's own time limit (the last figures stay when the brokers do not answer). */

@@ -100,18 +100,20 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const { after, maxCount = Number.MAX_SAFE_INTEGER } = options;
+    const { after, maxCount = Number.MAX_SAFE_INTEGER, categories } = options;
+    const wanted = categories && new Set(categories);
     const recorded: RecordedEvent[] = [];
-    if (maxCount <= 0) return recorded;
+    if (maxCount <= 0 || wanted?.size === 0) return recorded;
     // $all reads include fromPosition itself; `after` excludes it, hence one more event and the skip below.
     const read = this.client.readAll({
       fromPosition: positionOf(after),
       maxCount: after === undefined ? maxCount : maxCount + 1,
-      filter: excludeSystemEvents(),
+      filter: categories ? streamNameFilter({ prefixes: categories.map((category) => `${category}-`) }) : excludeSystemEvents(),
     });
     for await (const resolved of read) {
       const event = toRecordedEvent(resolved);
       if (!event || (after !== undefined && event.globalPosition <= after)) continue;
+      if (wanted && !wanted.has(streamCategory(event.streamId))) continue;
       recorded.push(event);
       if (recorded.length >= maxCount) break;
     }

@@ -220,8 +220,9 @@ export class PostgresEventStore implements EventStore {
       const { rows } = await this.pool.query<EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM ${this.table} e
          WHERE e.global_position > $1 AND e.global_position < ${HORIZON}
+           AND ($3::text[] IS NULL OR e.category = ANY($3::text[]))
          ORDER BY e.global_position LIMIT $2`,
-        [(options.after ?? 0n).toString(), limitOf(options.maxCount)],
+        [(options.after ?? 0n).toString(), limitOf(options.maxCount), options.categories ? [...options.categories] : null],
       );
       return rows.map(toRecordedEvent);
     });

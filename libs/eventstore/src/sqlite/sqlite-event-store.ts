@@ -21,6 +21,7 @@ import { RecentCommits } from './recent-commits';
 import { freeze, RecentStreams } from './recent-streams';
 import { migrateEventStoreSchema } from './sqlite-schema';
 import { type EventStoreStatements, prepareEventStoreStatements } from './sqlite-statements';
+import { readAllRows } from './sqlite-read-all';
 import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
 const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
@@ -276,8 +277,7 @@ export class SqliteEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const rows = this.statements.readAll.all(options.after ?? 0n, options.maxCount ?? -1) as EventRow[];
-    return rows.map(toRecordedEvent);
+    return readAllRows(this.statements, options).map(toRecordedEvent);
   }
 
   subscribeAll(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeAllOptions = {}): StoreSubscription {
