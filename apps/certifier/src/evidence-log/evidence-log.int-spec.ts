@@ -8,7 +8,17 @@ import { EVIDENCE_CATEGORY, EVIDENCE_LOG_CATEGORY, type EvidenceCheckpointSigned
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { uuidGenerator } from '@sigillum/runtime/ids';
 import { pendingEvent } from '@sigillum/testing';
-import { ed25519NoteSigner, ed25519VerifierKey, openNote, parseCheckpoint, parseVerifierKey, rawEd25519PublicKey, verifyConsistency } from '@sigillum/tlog';
+import { type EvidenceRecorded } from '@sigillum/contracts';
+import {
+  ed25519NoteSigner,
+  tilesOf,
+  ed25519VerifierKey,
+  openNote,
+  parseCheckpoint,
+  parseVerifierKey,
+  rawEd25519PublicKey,
+  verifyConsistency,
+} from '@sigillum/tlog';
 import { recordDigestOf } from '../evidence/evidence-record';
 import { EvidenceLog } from './evidence-log';
 import { type EvidenceLogConfig, originIdOf } from './evidence-log.config';
@@ -41,7 +51,8 @@ describe('EvidenceLog (real SQLite store)', () => {
       ...config,
     });
 
-  async function recordEvidence(store: SqliteEventStore, count: number): Promise<void> {
+  async function recordEvidence(store: SqliteEventStore, count: number): Promise<string[]> {
+    const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const correspondenceId = randomUUID();
       const record = {
@@ -68,7 +79,9 @@ describe('EvidenceLog (real SQLite store)', () => {
         ],
         'no-stream',
       );
+      ids.push(correspondenceId);
     }
+    return ids;
   }
 
   async function checkpointsOf(store: SqliteEventStore): Promise<EvidenceCheckpointSigned['data'][]> {
@@ -156,5 +169,40 @@ describe('EvidenceLog (real SQLite store)', () => {
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(/recordDigest is not the SHA-256 of its record/));
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(/no longer gives the root of the checkpoint of size 3 .* no further checkpoint will be signed/));
     errors.mockRestore();
+  });
+
+  it('a log started on the directory a killed one left (entries, index) rebuilds both from the store: same proofs, verdicts, tiles', async () => {
+    const store = open();
+    const entriesDir = fs.mkdtempSync(path.join(dir, 'log-'));
+    const ids = [...(await recordEvidence(store, 7)), randomUUID()]; // the last one unknown to the log
+    const killed = logOf(store, { entriesDir });
+    await killed.tick();
+    const answers = async (log: EvidenceLog) => {
+      await log.refresh();
+      const checkpoint = log.latest();
+      const perCorrespondence = [];
+      for (const id of ids) {
+        const served = (await store.readStream(streamIdOf(EVIDENCE_CATEGORY, id))).map((event) => (event.event as EvidenceRecorded).data);
+        perCorrespondence.push({
+          leaves: await log.leavesOf(id, checkpoint),
+          completeness: log.completenessOf(id, checkpoint),
+          verdict: await log.verdictOn(id, served),
+        });
+      }
+      const tiles = await Promise.all(tilesOf(checkpoint?.treeSize ?? 0).map((ref) => log.tile(ref)));
+      return { checkpoint, perCorrespondence, tiles };
+    };
+    const before = await answers(killed);
+    expect(before.checkpoint?.treeSize).toBe(7);
+    expect(before.perCorrespondence[0].leaves[0].inclusionProof).not.toBeNull();
+    expect(before.tiles.every((tile) => tile !== undefined && tile.length > 0)).toBe(true);
+
+    // `killed` is never closed: its files stay as it left them, open; a half-written index lies beside them.
+    fs.writeFileSync(path.join(entriesDir, `leaves-${originIdOf(ORIGIN)}.sqlite-journal`), 'torn');
+    const restarted = logOf(store, { entriesDir });
+    await restarted.tick();
+    expect(await answers(restarted)).toEqual(before);
+    await restarted.onModuleDestroy();
+    await killed.onModuleDestroy();
   });
 });

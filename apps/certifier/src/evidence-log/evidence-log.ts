@@ -23,7 +23,8 @@ import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evide
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
 import { EVIDENCE_LOG_TSA, type EvidenceLogTsa } from './evidence-log.tsa';
 import { LeafEntryFile } from './leaf-entry-file';
-import { type LoggedLeaf, type LogVerdict, logVerdict, type ServedRecord } from './log-verdict';
+import { type IndexedLeaf, LeafIndex } from './leaf-index';
+import { type LogVerdict, logVerdict, type ServedRecord } from './log-verdict';
 
 /** A checkpoint the log signed (from its stream). */
 export interface SignedCheckpoint {
@@ -67,11 +68,10 @@ const POLL_MS = 250;
 export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('EvidenceLog');
   private readonly tree = new MerkleTree();
-  /** The leaves' entries, on disk (one offset per leaf in memory): what the entry bundles serve. */
+  /** The leaves' entries, on disk: what the entry bundles serve. */
   private readonly entries: LeafEntryFile;
-  private readonly leafOf = new Map<string, number>();
-  /** The leaves of each correspondence, in leaf order (what `logVerdict` compares the store with). */
-  private readonly leavesByCorrespondence = new Map<string, LoggedLeaf[]>();
+  /** Evidence id → leaf, correspondence → leaves in leaf order (what `logVerdict` compares the store with), on disk. */
+  private readonly index: LeafIndex;
   private position: bigint | undefined;
   /** The latest checkpoint recorded on the log's stream (only it is served, see `latest`). */
   private latestCheckpoint: SignedCheckpoint | undefined;
@@ -98,6 +98,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
   ) {
     this.entries = new LeafEntryFile(path.join(config.entriesDir, `entries-${originIdOf(config.origin)}.bin`));
+    this.index = new LeafIndex(path.join(config.entriesDir, `leaves-${originIdOf(config.origin)}.sqlite`));
     this.origin = config.origin;
     this.streamId = streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(config.origin));
   }
@@ -117,6 +118,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
     this.entries.close();
+    this.index.close();
   }
 
   /** Reads what the store added (leaves, checkpoints) and signs a checkpoint when one is due. */
@@ -158,7 +160,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       .filter((event) => event.event.type === 'EvidenceRecorded')
       .map((event) => {
         const data = (event.event as EvidenceRecorded).data;
-        const leafIndex = this.leafOf.get(data.evidenceId) ?? null;
+        const leafIndex = this.index.leafOf(data.evidenceId) ?? null;
         const covered = checkpoint !== undefined && leafIndex !== null && leafIndex < checkpoint.treeSize;
         return {
           evidenceId: data.evidenceId,
@@ -177,8 +179,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     await this.refresh();
     return logVerdict(correspondenceId, served, {
       checkpoint: this.latest(),
-      leafOf: (evidenceId) => this.leafOf.get(evidenceId),
-      leavesOfCorrespondence: (id) => this.leavesByCorrespondence.get(id) ?? [],
+      leafOf: (evidenceId) => this.index.leafOf(evidenceId),
+      leavesOfCorrespondence: (id) => this.index.leavesOf(id),
       inclusionProof: (leafIndex, treeSize) => this.tree.inclusionProof(leafIndex, treeSize),
     });
   }
@@ -190,7 +192,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
    */
   completenessOf(correspondenceId: string, checkpoint: SignedCheckpoint | undefined): string | null {
     if (checkpoint === undefined) return null;
-    const leaves = (this.leavesByCorrespondence.get(correspondenceId) ?? []).filter((leaf) => leaf.leafIndex < checkpoint.treeSize);
+    const leaves = this.index.leavesOf(correspondenceId).filter((leaf) => leaf.leafIndex < checkpoint.treeSize);
     const last = leaves[leaves.length - 1];
     const text = formatCompleteness({
       correspondenceId,
@@ -235,11 +237,17 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     else this.grewAt = undefined;
   }
 
+  /**
+   * Each batch read from the store is written to disk (entries, then index) before the tree and the position move:
+   * a write that fails leaves both where they were, and the next tick reads the same batch again (both writes put the
+   * same bytes at the same places). Between two awaits, tree, entries and index hold the same leaves.
+   */
   private async readLeaves(): Promise<void> {
     for (;;) {
       const batch = await this.store.readAll({ after: this.position, maxCount: READ_BATCH });
+      const records: Buffer[] = [];
+      const leaves: IndexedLeaf[] = [];
       for (const recorded of batch) {
-        this.position = recorded.globalPosition;
         if (streamCategory(recorded.streamId) !== EVIDENCE_CATEGORY || recorded.event.type !== 'EvidenceRecorded') continue;
         const data = (recorded.event as EvidenceRecorded).data;
         const entry = canonicalizeToBuffer(data.record);
@@ -248,14 +256,20 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
             `evidence ${data.evidenceId} (${recorded.streamId}@${recorded.streamRevision}): recordDigest is not the SHA-256 of its record; logged as stored`,
           );
         }
-        const leafIndex = this.tree.append(entry);
-        this.leafOf.set(data.evidenceId, leafIndex);
-        this.entries.append(entry);
-        const leaves = this.leavesByCorrespondence.get(data.correspondenceId) ?? [];
-        leaves.push({ leafIndex, evidenceId: data.evidenceId, chainIndex: data.chainIndex, eventName: data.eventName });
-        this.leavesByCorrespondence.set(data.correspondenceId, leaves);
+        const leafIndex = this.tree.size + records.length;
+        records.push(entry);
+        leaves.push({
+          leafIndex,
+          evidenceId: data.evidenceId,
+          correspondenceId: data.correspondenceId,
+          chainIndex: data.chainIndex,
+          eventName: data.eventName,
+        });
       }
-      this.entries.flush();
+      this.entries.append(records);
+      this.index.add(leaves);
+      for (const entry of records) this.tree.append(entry);
+      if (batch.length > 0) this.position = batch[batch.length - 1].globalPosition;
       if (batch.length < READ_BATCH) return;
     }
   }
