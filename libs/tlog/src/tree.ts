@@ -8,12 +8,29 @@ const CHUNK_HASHES = 1 << CHUNK_BITS;
 const FIRST_CAPACITY = 8;
 
 /**
+ * Where a tree keeps the hashes of one level, in order: in memory by default (`HashLevel`), or wherever the tree's
+ * owner wants them (the evidence log keeps them in a file: a tree in memory grows by ~64 bytes a leaf for as long as
+ * the process lives). `at` may return a view or a copy; `flush` makes what was pushed durable where it is kept (a
+ * storage that cannot fail to keep a hash need not have one).
+ */
+export interface HashLevelStorage {
+  readonly length: number;
+  push(hash: Uint8Array): void;
+  /** Hash `index` (< length), 32 bytes: do not modify. */
+  at(index: number): Buffer;
+  /** Hashes [start, end) concatenated, a copy. */
+  copy(start: number, end: number): Buffer;
+  flush?(): void;
+  close?(): void;
+}
+
+/**
  * The hashes of one level, 32 bytes each, side by side in chunks of their own memory (`Buffer.allocUnsafeSlow`, never
  * Buffer's shared 8 KiB pool): one hash costs its 32 bytes. Kept as one Buffer per hash, a small copy from the pool
  * kept its whole 8 KiB pool alive with it (the evidence log: ~8 KiB of ArrayBuffers per leaf); a digest of its own
  * costs ~250 bytes of objects and native bookkeeping besides its 32.
  */
-class HashLevel {
+export class HashLevel implements HashLevelStorage {
   private readonly chunks: Buffer[] = [];
   length = 0;
 
@@ -60,7 +77,12 @@ class HashLevel {
  * hashes it returns are views of its storage: do not modify them.
  */
 export class MerkleTree {
-  private readonly levels: HashLevel[] = [new HashLevel()];
+  private readonly levels: HashLevelStorage[];
+
+  /** `newLevel(height)` makes the storage of each level as the tree grows (in memory by default). */
+  constructor(private readonly newLevel: (height: number) => HashLevelStorage = () => new HashLevel()) {
+    this.levels = [newLevel(0)];
+  }
 
   /** The tree of these entries, in order. */
   static fromEntries(entries: Iterable<Uint8Array>): MerkleTree {
@@ -90,10 +112,20 @@ export class MerkleTree {
       const nodes = this.levels[level];
       const parent = nodeHash(nodes.at(nodes.length - 2), nodes.at(nodes.length - 1));
       level += 1;
-      if (this.levels.length === level) this.levels.push(new HashLevel());
+      if (this.levels.length === level) this.levels.push(this.newLevel(level));
       this.levels[level].push(parent);
     }
     return index;
+  }
+
+  /** Writes what every level's storage holds pending (see HashLevelStorage.flush). */
+  flush(): void {
+    for (const level of this.levels) level.flush?.();
+  }
+
+  /** Releases every level's storage. */
+  close(): void {
+    for (const level of this.levels) level.close?.();
   }
 
   /** How many full subtrees of height `level` the tree has (hashes stored at that level). */

@@ -22,6 +22,7 @@ import { CERTIFIER_SOURCE } from '../certifier.source';
 import { EVIDENCE_LOG_CONFIG, type EvidenceLogConfig, originIdOf } from './evidence-log.config';
 import { EVIDENCE_LOG_SIGNER, type EvidenceLogSigner } from './evidence-log.signer';
 import { EVIDENCE_LOG_TSA, type EvidenceLogTsa } from './evidence-log.tsa';
+import { HashLevelFile } from './hash-level-file';
 import { LeafEntryFile } from './leaf-entry-file';
 import { type IndexedLeaf, LeafIndex } from './leaf-index';
 import { type LogVerdict, logVerdict, type ServedRecord } from './log-verdict';
@@ -67,7 +68,8 @@ const POLL_MS = 250;
 @Injectable()
 export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('EvidenceLog');
-  private readonly tree = new MerkleTree();
+  /** The tree's hashes, level by level, on disk (what it holds in memory is bounded: see HashLevelFile). */
+  private readonly tree: MerkleTree;
   /** The leaves' entries, on disk: what the entry bundles serve. */
   private readonly entries: LeafEntryFile;
   /** Evidence id → leaf, correspondence → leaves in leaf order (what `logVerdict` compares the store with), on disk. */
@@ -98,6 +100,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(EVIDENCE_LOG_CONFIG) private readonly config: EvidenceLogConfig,
   ) {
     this.entries = new LeafEntryFile(path.join(config.entriesDir, `entries-${originIdOf(config.origin)}.bin`));
+    const treeDir = path.join(config.entriesDir, `tree-${originIdOf(config.origin)}`);
+    this.tree = new MerkleTree((height) => new HashLevelFile(path.join(treeDir, `level-${height}.bin`)));
     this.index = new LeafIndex(path.join(config.entriesDir, `leaves-${originIdOf(config.origin)}.sqlite`));
     this.origin = config.origin;
     this.streamId = streamIdOf(EVIDENCE_LOG_CATEGORY, originIdOf(config.origin));
@@ -119,6 +123,7 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
     await this.queue.catch(() => undefined);
     this.entries.close();
     this.index.close();
+    this.tree.close();
   }
 
   /** Reads what the store added (leaves, checkpoints) and signs a checkpoint when one is due. */
@@ -240,7 +245,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Each batch read from the store is written to disk (entries, then index) before the tree and the position move:
    * a write that fails leaves both where they were, and the next tick reads the same batch again (both writes put the
-   * same bytes at the same places). Between two awaits, tree, entries and index hold the same leaves.
+   * same bytes at the same places). The tree's own files are written last (see below). Between two awaits, tree,
+   * entries and index hold the same leaves.
    */
   private async readLeaves(): Promise<void> {
     for (;;) {
@@ -270,6 +276,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
       this.index.add(leaves);
       for (const entry of records) this.tree.append(entry);
       if (batch.length > 0) this.position = batch[batch.length - 1].globalPosition;
+      // After the position: should the write fail, the hashes stay pending (served from memory) until the next flush.
+      this.tree.flush();
       if (batch.length < READ_BATCH) return;
     }
   }
