@@ -17,6 +17,8 @@ export interface SoakSettings {
   readonly brokers?: string;
   /** Directory for two heap snapshots (after the warm-up and at the end), each with deliveries paused; unset: none. */
   readonly heapSnapshots?: string;
+  /** BENCH_SOAK_RETAINED=1: the retained heap (two full collections) at those two points instead, no snapshot. */
+  readonly retained: boolean;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
@@ -42,6 +44,7 @@ export function readSettings(env: NodeJS.ProcessEnv): SoakSettings {
     synchronous,
     brokers,
     heapSnapshots: env.BENCH_SOAK_HEAP_SNAPSHOTS?.trim() || undefined,
+    retained: env.BENCH_SOAK_RETAINED?.trim() === '1',
   };
   refuseProblems(problems);
   return settings;
@@ -207,9 +210,9 @@ export async function sendAtRate(o: {
   onSample: (sample: Sample) => void;
   /**
    * Once `afterMs` of the soak's clock have passed: no new start until those in flight are done, then `run` (a heap
-   * snapshot), then the schedule goes on where it stopped (the soak's clock, and the samples' seconds, leave the pause out).
+   * snapshot), then the schedule goes on where it stopped (the soak's clock, and the samples' seconds, leave the pause out). `run` gets the deliveries done so far.
    */
-  pause?: { readonly afterMs: number; readonly run: () => void };
+  pause?: { readonly afterMs: number; readonly run: (done: number) => void };
 }): Promise<SoakOutcome> {
   const latencies = new Float64Array(o.total);
   let done = 0;
@@ -251,7 +254,7 @@ export async function sendAtRate(o: {
         const pausedAt = performance.now();
         pausing = true;
         while (inFlight > 0 && !failure) await new Promise((resolve) => setTimeout(resolve, 20));
-        pauseDue.run();
+        pauseDue.run(done);
         pauseDue = undefined;
         const paused = performance.now() - pausedAt;
         pausedMs += paused;
@@ -276,7 +279,7 @@ export async function sendAtRate(o: {
   }
   const elapsedMs = performance.now() - start;
   sample();
-  if (pausedMs > 0) process.stderr.write(`[bench] paused ${(pausedMs / 1000).toFixed(1)} s for the heap snapshot (left out of the soak's clock)\n`);
+  if (pausedMs > 0) process.stderr.write(`[bench] paused ${(pausedMs / 1000).toFixed(1)} s for the retained-memory measure (left out of the soak's clock)\n`);
   const dist = distribution(Array.from(latencies.subarray(0, Math.max(1, done))));
   return { done, failed, skipped, elapsedMs, p50: dist.p50, p99: dist.p99 };
 }

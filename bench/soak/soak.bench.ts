@@ -11,11 +11,12 @@
  * of the rate. It then starts one delivery every 1/rate s for BENCH_SOAK_MINUTES (open loop: a delivery that has not
  * completed does not hold the next one back; at most BENCH_SOAK_MAX_IN_FLIGHT in flight, later starts counted as
  * skipped), samples RSS and heap every BENCH_SOAK_SAMPLE_S seconds, and prints the curve (time, RSS, heapUsed,
- * Buffers outside the heap, deliveries done). Verdict: RSS growth from the end of the warm-up (the first 20 % of the
- * time) to the end, within 10 %, from those two samples; beside it the trend (least-squares line over every sample
- * after the warm-up: two samples alone mostly say where each fell in V8's collection cycle); and the sizes of the
- * in-memory collections of the app's singletons (bench/soak/collections.ts) after the warm-up and at the end, with
- * their bounds where they declare one. Last line: `RESULT rss_growth_pct=… rss_trend_pct=… …`.
+ * Buffers outside the heap, deliveries done). Verdict (bench/soak/verdict.ts), one line `VERDICT PASS|FAIL: …`: the
+ * RSS trend after the warm-up (the first 20 % of the time) within 10 % (least-squares line over every sample after
+ * it: two samples alone mostly say where each fell in V8's collection cycle; their figure is printed beside), and
+ * every in-memory collection of the app's singletons (bench/soak/collections.ts) within the bound it declares, none
+ * without one still growing; their sizes after the warm-up and at the end, with their bounds. Last line:
+ * `RESULT rss_growth_pct=… rss_trend_pct=… verdict_pass=1|0 …`.
  *
  * Columns besides RSS: RssAnon (Linux: the anonymous part of RSS: V8's heap, malloc's arenas, ArrayBuffers; the rest
  * is mapped files and code), V8's heapTotal (what it reserved: live objects, garbage not collected yet, free space) and
@@ -27,10 +28,12 @@
  * out), and the memory right after each (a snapshot collects all garbage first: what is retained). Compare them with
  * `node -r ./bench/register-paths.js dist-bench/bench/soak/heap-diff.js <dir>/1-warm.heapsnapshot <dir>/2-end.heapsnapshot`
  * (ArrayBuffers by retainer path, the V8 heap by holder). Writing a snapshot costs hundreds of MB of native memory that stays in
- * RSS: the RSS verdict of such a run is not the soak's; run again without.
+ * RSS: the RSS verdict of such a run is not the soak's; run again without. BENCH_SOAK_RETAINED=1: at the same two
+ * points, two full collections instead of snapshots (a pause of a second or so, not the snapshot's RSS), and the heap
+ * and Buffers retained per delivery between them.
  *
  * Environment: BENCH_SOAK_RATE (deliveries/s; default half the probe), BENCH_SOAK_MINUTES (10), BENCH_SOAK_SAMPLE_S
- * (10), BENCH_SOAK_PROBE (200), BENCH_SOAK_MAX_IN_FLIGHT (512), BENCH_PAIRS (20), BENCH_SOAK_HEAP_SNAPSHOTS,
+ * (10), BENCH_SOAK_PROBE (200), BENCH_SOAK_MAX_IN_FLIGHT (512), BENCH_PAIRS (20), BENCH_SOAK_HEAP_SNAPSHOTS, BENCH_SOAK_RETAINED,
  * SQLITE_SYNCHRONOUS, BENCH_KAFKA=1 with KAFKA_BROKERS, TMPDIR.
  *
  * A benchmark, not a test: it asserts nothing. Progress goes to stderr, the curve and the verdict to stdout.
@@ -41,24 +44,39 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { resultLine } from '../common/ceiling';
 import { type BenchApp, DeliveryWatch, enrolParties, sendAll } from '../common/delivery-run';
 import { Client, formatInt, progressLine, runBench } from '../common/report';
 import { type Collection, collectionsOf, UNREACHABLE } from './collections';
 import { DraftSupply, memorySample, readSettings, type Sample, sendAtRate, startSoakApp, trendOf } from './run';
+import { collectionVerdict, rssVerdict, verdictLines } from './verdict';
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 /** Writes `<dir>/<name>.heapsnapshot`; returns the memory right after (the snapshot collected all garbage first). */
-function heapSnapshot(dir: string, name: string, seconds: number): Sample {
+function heapSnapshot(dir: string, name: string, seconds: number, done: number): Sample {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.heapsnapshot`);
   const started = performance.now();
   v8.writeHeapSnapshot(file);
-  const after = memorySample(seconds, 0, 0);
+  const after = memorySample(seconds, done, 0);
   progressLine(
     `heap snapshot ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s; retained: heapUsed ${mb(after.heapUsed).toFixed(0)} MB, Buffers ${mb(after.arrayBuffers).toFixed(1)} MB`,
+  );
+  return after;
+}
+
+/** BENCH_SOAK_RETAINED=1: the memory after two full collections (what is retained), without a snapshot's cost. */
+function retainedNow(seconds: number, done: number): Sample {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  const after = memorySample(seconds, done, 0);
+  progressLine(
+    `collected: heapUsed ${mb(after.heapUsed).toFixed(0)} MB, Buffers ${mb(after.arrayBuffers).toFixed(1)} MB retained after ${formatInt(done)} deliveries`,
   );
   return after;
 }
@@ -116,12 +134,19 @@ async function main(): Promise<number> {
       durationMs,
       maxInFlight: settings.maxInFlight,
       sampleMs: settings.sampleS * 1000,
-      pause: settings.heapSnapshots
-        ? {
-            afterMs: durationMs * 0.2,
-            run: () => retained.push({ at: 'after the warm-up', sample: heapSnapshot(settings.heapSnapshots!, '1-warm', (durationMs * 0.2) / 1000) }),
-          }
-        : undefined,
+      pause:
+        settings.heapSnapshots || settings.retained
+          ? {
+              afterMs: durationMs * 0.2,
+              run: (done) =>
+                retained.push({
+                  at: 'after the warm-up',
+                  sample: settings.heapSnapshots
+                    ? heapSnapshot(settings.heapSnapshots, '1-warm', (durationMs * 0.2) / 1000, done)
+                    : retainedNow((durationMs * 0.2) / 1000, done),
+                }),
+            }
+          : undefined,
       onSample: (sample) => {
         // The harness's own SMTP sink keeps every mail it caught (notices of every delivery): not the product's memory.
         mailbox.mails.splice(0);
@@ -133,7 +158,8 @@ async function main(): Promise<number> {
       },
     });
     const atEnd = collectionsOf(bench.app);
-    if (settings.heapSnapshots) retained.push({ at: 'at the end', sample: heapSnapshot(settings.heapSnapshots, '2-end', durationMs / 1000) });
+    if (settings.heapSnapshots) retained.push({ at: 'at the end', sample: heapSnapshot(settings.heapSnapshots, '2-end', durationMs / 1000, outcome.done) });
+    else if (settings.retained) retained.push({ at: 'at the end', sample: retainedNow(durationMs / 1000, outcome.done) });
 
     // The verdict: RSS at the end of the warm-up (first sample at or after 20 % of the time) against the last sample.
     const warm = samples.find((s) => s.seconds * 1000 >= durationMs * 0.2) ?? samples[0];
@@ -143,8 +169,14 @@ async function main(): Promise<number> {
     const heapTotalGrowthPct = (100 * (last.heapTotal - warm.heapTotal)) / warm.heapTotal;
     const buffersGrowthMb = mb(last.arrayBuffers - warm.arrayBuffers);
     const maxRss = Math.max(...samples.map((s) => s.rss));
-    const trend = trendOf(samples, warm.seconds, (s) => s.rss);
-    const trendPct = trend ? (100 * (trend.to - trend.from)) / trend.from : Number.NaN;
+    const rss = rssVerdict(samples, warm.seconds);
+    const collections = collectionVerdict(afterWarmUp, atEnd);
+    // Retained (collected) heap and Buffers per delivery between the two pauses, when measured.
+    const [warmRetained, endRetained] = retained.map((r) => r.sample);
+    const retainedPerDelivery =
+      warmRetained && endRetained && endRetained.done > warmRetained.done
+        ? (endRetained.heapUsed + endRetained.arrayBuffers - warmRetained.heapUsed - warmRetained.arrayBuffers) / (endRetained.done - warmRetained.done)
+        : Number.NaN;
     const trendOfMb = (measure: (s: Sample) => number) => {
       const line = trendOf(samples, warm.seconds, measure);
       return line ? `${mb(line.from).toFixed(0)} -> ${mb(line.to).toFixed(0)} MB` : '-';
@@ -169,13 +201,15 @@ async function main(): Promise<number> {
       process.stdout.write(
         `  retained ${r.at} (right after its heap snapshot, garbage collected): heapUsed ${mb(r.sample.heapUsed).toFixed(1)} MB, Buffers ${mb(r.sample.arrayBuffers).toFixed(1)} MB, RSS ${mb(r.sample.rss).toFixed(0)} MB\n`,
       );
+    if (Number.isFinite(retainedPerDelivery))
+      process.stdout.write(`  retained heap + Buffers between the two: ${(retainedPerDelivery / 1024).toFixed(2)} kB a delivery\n`);
     if (settings.heapSnapshots) process.stdout.write(`  (heap snapshots written: the RSS after the first one is not the soak's verdict)\n`);
-    const verdict = Math.abs(growthPct) <= 10 ? 'PASS' : 'FAIL';
+    process.stdout.write(`\n${verdictLines(rss, collections, warm.seconds).join('\n')}\n`);
     process.stdout.write(
-      `\n  verdict: ${verdict}: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %, limit 10 %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %, heapTotal ${heapTotalGrowthPct >= 0 ? '+' : ''}${heapTotalGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
+      `  two samples: RSS ${mb(warm.rss).toFixed(0)} MB after the warm-up (${warm.seconds.toFixed(0)} s) -> ${mb(last.rss).toFixed(0)} MB at the end (${growthPct >= 0 ? '+' : ''}${growthPct.toFixed(1)} %); heapUsed ${heapGrowthPct >= 0 ? '+' : ''}${heapGrowthPct.toFixed(1)} %, heapTotal ${heapTotalGrowthPct >= 0 ? '+' : ''}${heapTotalGrowthPct.toFixed(1)} %; Buffers ${buffersGrowthMb >= 0 ? '+' : ''}${buffersGrowthMb.toFixed(0)} MB; max RSS ${mb(maxRss).toFixed(0)} MB\n`,
     );
     process.stdout.write(
-      `  trend after the warm-up (least squares over the samples, not two of them): RSS ${trendOfMb((s) => s.rss)} (${trendPct >= 0 ? '+' : ''}${trendPct.toFixed(1)} %), heapTotal ${trendOfMb((s) => s.heapTotal)}, heapUsed ${trendOfMb((s) => s.heapUsed)}, Buffers ${trendOfMb((s) => s.arrayBuffers)}; RssAnon - heapTotal - Buffers (native: malloc, SQLite) ${trendOfMb((s) => s.rssAnon - s.heapTotal - s.arrayBuffers)}\n`,
+      `  trends after the warm-up (least squares over the samples): RSS ${trendOfMb((s) => s.rss)} (${rss.trendPct >= 0 ? '+' : ''}${rss.trendPct.toFixed(1)} %), heapTotal ${trendOfMb((s) => s.heapTotal)}, heapUsed ${trendOfMb((s) => s.heapUsed)}, Buffers ${trendOfMb((s) => s.arrayBuffers)}; RssAnon - heapTotal - Buffers (native: malloc, SQLite) ${trendOfMb((s) => s.rssAnon - s.heapTotal - s.arrayBuffers)}\n`,
     );
     process.stdout.write(
       '\n  in-memory collections of the app (largest at the end; after the warm-up -> at the end, a max… number beside it shown as its bound):\n',
@@ -193,7 +227,9 @@ async function main(): Promise<number> {
     process.stdout.write(
       `${resultLine({
         rss_growth_pct: growthPct,
-        rss_trend_pct: trendPct,
+        rss_trend_pct: rss.trendPct,
+        verdict_pass: rss.pass && collections.pass ? 1 : 0,
+        retained_bytes_per_delivery: retainedPerDelivery,
         heap_growth_pct: heapGrowthPct,
         heap_total_growth_pct: heapTotalGrowthPct,
         buffers_growth_mb: buffersGrowthMb,
