@@ -73,6 +73,8 @@ export function partiesNamedBy(record: Data): { partyId: string; role: 'sender' 
 }
 
 export const auditProjection: RebuildableProjection = {
+  // A worker thread loads it from here when it is rebuilt with others (rebuild-threads.ts).
+  worker: { module: __filename, exportName: 'auditProjection' },
   name: 'audit',
   version: 1,
   categories: AUDIT_CATEGORIES,

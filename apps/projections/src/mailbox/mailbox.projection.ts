@@ -219,6 +219,8 @@ function recordEvidence(db: Database.Database, d: EvidenceRecorded['data']): voi
 }
 
 export const mailboxProjection: RebuildableProjection = {
+  // A worker thread loads it from here when it is rebuilt with others (rebuild-threads.ts).
+  worker: { module: __filename, exportName: 'mailboxProjection' },
   name: 'mailbox',
   version: 1,
   categories: MAILBOX_CATEGORIES,

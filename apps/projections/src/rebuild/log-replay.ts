@@ -9,6 +9,17 @@ import type { PageCount } from './rebuild-progress';
 /** A projection that can be rebuilt from the log: it names the stream categories it reads. */
 export interface RebuildableProjection extends SqliteProjection {
   readonly categories: readonly string[];
+  /**
+   * Where a worker thread finds this projection (its module's file and the export's name), so that projections rebuilt
+   * together are each rebuilt on a thread of their own (rebuild-threads.ts); without it, on the main thread.
+   */
+  readonly worker?: { readonly module: string; readonly exportName: string };
+}
+
+/** Where a replay's progress and refusals are logged (a Nest Logger; a worker's forwards them to the main thread). */
+export interface ReplayLog {
+  log(message: string): void;
+  warn(message: string): void;
 }
 
 export interface ReplayCount {
@@ -24,7 +35,7 @@ export interface ReplayTarget {
   readonly db: Database.Database;
   readonly projector: SqliteProjector;
   readonly projection: RebuildableProjection;
-  readonly log: Logger;
+  readonly log: ReplayLog;
   /** 'Rebuild', 'Replay': how its log lines start. */
   readonly label: string;
   /** The counts after each page. */

@@ -10,6 +10,7 @@ import { SqliteProjector } from '../sqlite-projector';
 import { type RebuildableProjection, replayLog, type ReplayCount, replayLogInto, type ReplayTarget } from './log-replay';
 import { readModelDigest } from './read-model-digest';
 import { type LogBounds, logBounds, type RebuildReport, type RebuildStatus, RebuildTracker } from './rebuild-progress';
+import { canRebuildInWorker, rebuildInWorker, type WorkerRebuild } from './rebuild-threads';
 import { ScratchReadModel } from './scratch-read-model';
 
 export type { RebuildProgress, RebuildReport, RebuildStatus } from './rebuild-progress';
@@ -59,6 +60,11 @@ export class ProjectionRunner {
     private readonly now: () => Date,
     /** Milliseconds of a monotonic clock, for the pace of a rebuild (the application's clock may stand still in tests). */
     private readonly monotonicMs: () => number = () => performance.now(),
+    /**
+     * The log is the SQLite store on `db`'s file: rebuilt together with others, this projection is rebuilt on a worker
+     * thread of its own (rebuild-threads.ts) when it can be loaded there.
+     */
+    readonly threads = false,
   ) {
     this.log = new Logger(`Projection ${projection.name}`);
     const known = this.knownVersion();
@@ -263,13 +269,16 @@ export class ProjectionRunner {
     }
   }
 
-  /** Drops the read model and opens its scratch: the rebuild has started. */
-  private prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null): ReplayTarget {
+  /**
+   * Drops the read model, then opens its scratch here, or starts its worker thread (`threaded`): the rebuild has
+   * started. Its target for `replayLogInto` when on this thread, undefined when on a worker.
+   */
+  private prepareRebuild(rebuild: RunningRebuild, bounds: LogBounds | null, threaded: boolean): ReplayTarget | undefined {
     rebuild.tracker.setBounds(bounds);
     rebuild.bounds = bounds;
     this.log.log(
       `Rebuild started: dropping ${this.projection.tables.join(', ')} and replaying ${this.projection.categories.join(', ')} from position 0 ` +
-        `(head of the log: ${bounds ? bounds.head.toString() : 'none'})`,
+        `(head of the log: ${bounds ? bounds.head.toString() : 'none'}${threaded ? ', on a worker thread' : ''})`,
     );
     this.db
       .transaction(() => {
@@ -278,6 +287,11 @@ export class ProjectionRunner {
         this.db.exec(this.projection.schema);
       })
       .immediate();
+    if (threaded) {
+      rebuild.worker = rebuildInWorker(this.db, this.projection, this.log, (count) => rebuild.tracker.page(count));
+      rebuild.markStarted();
+      return undefined;
+    }
     const scratch = ScratchReadModel.open(this.db, this.projection);
     rebuild.scratch = scratch;
     rebuild.markStarted();
@@ -292,8 +306,9 @@ export class ProjectionRunner {
   }
 
   /** Moves the scratch read model into place; the report, with the digest of the read model as rebuilt. */
-  private finishRebuild(rebuild: RunningRebuild, count: ReplayCount): RebuildReport {
-    rebuild.scratch?.transferInto();
+  private finishRebuild(rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string): RebuildReport {
+    if (scratchFile === undefined) rebuild.scratch?.transferInto();
+    else ScratchReadModel.moveInto(this.db, this.projection, scratchFile);
     const { eventsRead, applied, poison } = count;
     // The log was read to its end, past the head it had at the start: the events after the last one of these
     // categories were skipped by the store (not read), so the last one read may be before that head.
@@ -315,13 +330,29 @@ export class ProjectionRunner {
     return report;
   }
 
-  /** The shared run of `rebuildTogether`: every rebuild settled, every scratch file gone, whatever fails. */
+  /**
+   * The shared run of `rebuildTogether`: every rebuild settled, every scratch file gone, whatever fails. Several
+   * rebuilt together on a log in this file (`threads`) each go to a worker thread when their projection can be loaded
+   * there; the others share one read of the log here. Each read model is moved into place here as its build ends.
+   */
   private static async runTogether(store: EventStore, rebuilds: readonly RunningRebuild[]): Promise<void> {
     let running = [...rebuilds];
     const fail = (rebuild: RunningRebuild, error: unknown) => {
       rebuild.scratch?.discard();
+      const scratchFile = rebuild.worker?.scratchFile();
+      if (scratchFile !== undefined) ScratchReadModel.remove(scratchFile);
       rebuild.reject(error);
       running = running.filter((other) => other !== rebuild);
+    };
+    const finish = (rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string) => {
+      try {
+        rebuild.resolve(rebuild.runner.finishRebuild(rebuild, count, scratchFile));
+        running = running.filter((other) => other !== rebuild);
+      } catch (error) {
+        fail(rebuild, error);
+      } finally {
+        if (scratchFile !== undefined) ScratchReadModel.remove(scratchFile);
+      }
     };
     try {
       for (const rebuild of [...running]) {
@@ -333,30 +364,38 @@ export class ProjectionRunner {
       }
       // The head of the log now: how far the rebuilds have to go (events appended meanwhile are replayed too).
       const bounds = running.length > 0 ? await logBounds(store) : null;
-      const targets = new Map<RunningRebuild, ReplayTarget>();
+      const together = running.length > 1;
+      const threaded = (rebuild: RunningRebuild) => together && rebuild.runner.threads && canRebuildInWorker(rebuild.runner.db, rebuild.runner.projection);
+      const targets = new Map<RunningRebuild, ReplayTarget | undefined>();
       for (const rebuild of [...running]) {
         try {
-          targets.set(rebuild, rebuild.runner.prepareRebuild(rebuild, bounds));
+          targets.set(rebuild, rebuild.runner.prepareRebuild(rebuild, bounds, threaded(rebuild)));
         } catch (error) {
           fail(rebuild, error);
         }
       }
-      if (running.length === 0) return;
-      const outcomes = await replayLogInto(
-        store,
-        running.map((rebuild) => targets.get(rebuild)!),
-      );
-      for (const [index, rebuild] of [...running].entries()) {
-        const outcome = outcomes[index];
-        try {
-          if ('error' in outcome) throw outcome.error;
-          rebuild.resolve(rebuild.runner.finishRebuild(rebuild, outcome.count));
-          running = running.filter((other) => other !== rebuild);
-        } catch (error) {
-          fail(rebuild, error);
+      const here = running.filter((rebuild) => targets.get(rebuild) !== undefined);
+      const onWorkers = running
+        .filter((rebuild) => rebuild.worker !== undefined)
+        .map((rebuild) =>
+          rebuild.worker!.built.then(
+            ({ count, file }) => finish(rebuild, count, file),
+            (error: unknown) => fail(rebuild, error),
+          ),
+        );
+      if (here.length > 0) {
+        const outcomes = await replayLogInto(
+          store,
+          here.map((rebuild) => targets.get(rebuild)!),
+        );
+        for (const [index, rebuild] of here.entries()) {
+          const outcome = outcomes[index];
+          if ('error' in outcome) fail(rebuild, outcome.error);
+          else finish(rebuild, outcome.count);
+          await new Promise((resolve) => setImmediate(resolve));
         }
-        await new Promise((resolve) => setImmediate(resolve));
       }
+      await Promise.all(onWorkers);
     } catch (error) {
       for (const rebuild of [...running]) fail(rebuild, error);
     }
@@ -372,6 +411,8 @@ interface RunningRebuild {
   readonly resolve: (report: RebuildReport) => void;
   readonly reject: (error: unknown) => void;
   scratch: ScratchReadModel | undefined;
+  /** Its worker thread, when rebuilt on one. */
+  worker?: WorkerRebuild;
   /** The first and last positions of the log when the rebuild started. */
   bounds: LogBounds | null;
 }

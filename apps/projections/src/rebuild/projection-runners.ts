@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
-import { LOCAL_DB } from '@sigillum/runtime';
+import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import type { SigillumConfig } from '@sigillum/config';
 import type Database from 'better-sqlite3';
 import { ProjectionRunner, type RebuildableProjection } from './projection-runner';
 
@@ -18,12 +19,15 @@ export class ProjectionRunners implements OnApplicationBootstrap {
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
   ) {}
 
   runnerFor(projection: RebuildableProjection): ProjectionRunner {
     let runner = this.runners.get(projection.name);
     if (!runner) {
-      runner = new ProjectionRunner(this.db, this.store, projection, () => this.clock.now());
+      // The SQLite store keeps the log in this file (adapters.ts): projections rebuilt together can each read it on a thread.
+      const threads = this.config.eventStore.kind === 'sqlite';
+      runner = new ProjectionRunner(this.db, this.store, projection, () => this.clock.now(), undefined, threads);
       this.runners.set(projection.name, runner);
     }
     return runner;

@@ -28,7 +28,8 @@ export class ScratchReadModel {
   private constructor(
     private readonly main: Database.Database,
     private readonly projection: RebuildableProjection,
-    private readonly file: string,
+    /** The scratch file. */
+    readonly file: string,
   ) {
     this.db = new Database(file);
     try {
@@ -69,11 +70,27 @@ export class ScratchReadModel {
    * scratch's, in one IMMEDIATE transaction; then deletes the scratch file. Throws with the main file unchanged.
    */
   transferInto(): void {
-    const { main, projection } = this;
-    const tables = projection.tables;
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+    this.finishBuild();
+    try {
+      ScratchReadModel.moveInto(this.main, this.projection, this.file);
+    } finally {
+      this.discard();
+    }
+  }
+
+  /** Commits the build and closes the scratch, keeping its file (to be moved by `moveInto`, on another thread's connection). */
+  finishBuild(): void {
+    if (!this.closed && this.db.inTransaction) this.db.exec('COMMIT');
     this.closeScratch();
-    main.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(this.file);
+  }
+
+  /**
+   * Replaces the projection's tables in `main` with the rows of the scratch file (built and closed), and its applied
+   * event ids with the scratch's, in one IMMEDIATE transaction. Throws with the main file unchanged.
+   */
+  static moveInto(main: Database.Database, projection: RebuildableProjection, file: string): void {
+    const tables = projection.tables;
+    main.prepare(`ATTACH DATABASE ? AS ${ALIAS}`).run(file);
     try {
       main
         .transaction(() => {
@@ -93,14 +110,18 @@ export class ScratchReadModel {
         .immediate();
     } finally {
       main.exec(`DETACH DATABASE ${ALIAS}`);
-      this.discard();
     }
+  }
+
+  /** Deletes a scratch file (and its journal) that no connection has open any more. */
+  static remove(file: string): void {
+    for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${file}${suffix}`, { force: true });
   }
 
   /** Closes and deletes the scratch file. Idempotent. */
   discard(): void {
     this.closeScratch();
-    for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(`${this.file}${suffix}`, { force: true });
+    ScratchReadModel.remove(this.file);
   }
 
   private closeScratch(): void {
