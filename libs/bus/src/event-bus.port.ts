@@ -20,7 +20,8 @@ export interface ConsumerOptions {
    */
   readonly maxInFlight?: number;
   /**
-   * Per topic, the only message types the handler acts on: a message of another type of that topic is passed over
+   * Per topic, the only event types the handler acts on (type names: the last segment of a message's type, as
+   * `eventTypeOf` gives them): a message of another type of that topic is passed over
    * (done, its offset committed, the handler not called; a record whose type cannot be read is delivered as usual).
    * A topic not in the map: every message is delivered.
    */

@@ -1,16 +1,18 @@
+import { eventTypeOf } from '@sigillum/contracts';
 import type { IHeaders } from 'kafkajs';
 import type { ConsumerOptions } from './event-bus.port';
 import { messagesPassedOverTotal } from './observability/bus-metrics';
 
 /**
  * Whether a consumer passes over a message without calling its handler: its topic has declared handled types
- * (`ConsumerOptions.handledTypes`) and the message's type is not one of them. `type` undefined (a record whose
- * type header is missing or unreadable) is never passed over: the handler's decoding decides (poison, usually).
+ * (`ConsumerOptions.handledTypes`, event type names) and the message's (its type's last segment, `eventTypeOf`) is
+ * not one of them. `type` undefined (a record whose type header is missing or unreadable) is never passed over: the
+ * handler's decoding decides (poison, usually).
  */
 export function passesOver(handledTypes: ConsumerOptions['handledTypes'], topic: string, type: string | undefined): boolean {
   if (!handledTypes || type === undefined) return false;
   const types = handledTypes.get(topic);
-  return types !== undefined && !types.has(type);
+  return types !== undefined && !types.has(eventTypeOf({ type }));
 }
 
 /** The `ce_type` header of a Kafka record when it is one plain value, without decoding the rest of the record. */

@@ -111,7 +111,7 @@ export function eventBusContract(
         const messages = Array.from({ length: 12 }, (_, seq) => busMessage(topic, keys[seq % 2], seq, { type: typeOf(seq) }));
         const others = [busMessage(other, keys[0], 0, { type: 'sigillum.note.NoteSkimmed' })];
         const group = newGroup('typed');
-        const handledTypes = new Map([[topic, new Set(['sigillum.note.NoteTaken'])]]);
+        const handledTypes = new Map([[topic, new Set(['NoteTaken'])]]);
         const seen: string[] = [];
         const handler = async (message: DeliveredMessage) => void seen.push(`${message.topic === topic ? 'topic' : 'other'} ${seqOf(message)} ${message.type}`);
         const first = await consume({ group, topics: [topic, other], handledTypes, maxInFlight: 4, handler });

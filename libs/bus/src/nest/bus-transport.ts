@@ -57,7 +57,8 @@ export const roleViewGroup = (role: string, instanceId?: string): string =>
  * `@EventPattern(topic)` bound to one role, so that each role consumes in its own group even in one process. WORK:
  * the role's instances share the group `sigillum.<role>`, so each event is handled by one instance (the one that owns
  * its partition). Use it for handlers whose effect is shared: appending events, sending, calling out.
- * `types`: the only message types the handler acts on (it must return at once on any other). When every handler of
+ * `types`: the only event types (`eventTypeOf`: the message type's last segment) the handler acts on (it must
+ * return at once on any other). When every handler of
  * the topic on this transport names its types, the bus passes over the others: no decode, no call, just the checkpoint.
  */
 export const RoleEventPattern = (role: string, topic: string, types?: readonly string[]): MethodDecorator =>

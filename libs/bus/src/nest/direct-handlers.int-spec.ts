@@ -83,12 +83,12 @@ describe('BusTransport with resolveInstance: handlers called directly, the other
     const seen: string[] = [];
     @Controller()
     class Typed {
-      @RoleEventPattern('typed', typed, ['sigillum.note.NoteTaken'])
+      @RoleEventPattern('typed', typed, ['NoteTaken'])
       only(@Payload() message: DeliveredMessage): void {
         seen.push(`only ${message.type}`);
       }
 
-      @RoleEventPattern('typed', shared, ['sigillum.note.NoteTaken'])
+      @RoleEventPattern('typed', shared, ['NoteTaken'])
       picky(@Payload() message: DeliveredMessage): void {
         seen.push(`picky ${message.type}`);
       }

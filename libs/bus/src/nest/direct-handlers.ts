@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import type { DeliveredMessage } from '@sigillum/contracts';
+import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 
 /**
@@ -22,7 +22,7 @@ export interface BusHandlerDeclaration {
   readonly method: string;
   readonly transportId: symbol;
   readonly topic: string;
-  /** The message types the handler acts on (it returns at once on any other); undefined: every type. */
+  /** The event types (`eventTypeOf`) the handler acts on (it returns at once on any other); undefined: every type. */
   readonly types?: ReadonlySet<string>;
 }
 
@@ -137,7 +137,7 @@ export function directHandlers(
       const call = callerOf(instance as Record<string, (...args: unknown[]) => unknown>, declaration.method, checked.withContext);
       const types = declaration.types;
       // Beside others on its topic, a handler is only called with the types it declares (alone, the bus filters).
-      calls.push(types && mine.length > 1 ? (message, context) => (types.has(message.type) ? call(message, context) : Promise.resolve()) : call);
+      calls.push(types && mine.length > 1 ? (message, context) => (types.has(eventTypeOf(message)) ? call(message, context) : Promise.resolve()) : call);
     }
     if (why) skipped(topic, why);
     else if (calls.length === 1) byTopic.set(topic, calls[0]);

@@ -182,7 +182,7 @@ if (!brokers) {
       const role = newRole();
       const topic = newTopic();
       const received: string[] = [];
-      await start(role, topic, { current: async (message) => void received.push(message.type) }, {}, ['sigillum.note.NoteTaken']);
+      await start(role, topic, { current: async (message) => void received.push(message.type) }, {}, ['NoteTaken']);
       await rawProducer.send({ topic, messages: [{ key: 'note-1', value: 'not even JSON', headers: { ce_type: 'sigillum.note.NoteSkimmed' } }] });
       await bus.publish([busMessage(topic, 'note-1', 1)]);
       await eventually(() => expect(received).toEqual(['sigillum.note.NoteTaken']), 30_000);
