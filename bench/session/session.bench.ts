@@ -29,7 +29,8 @@
  * BENCH_OUTBOX_DIR (where the file transport writes; default /dev/shm/… when it exists, else TMPDIR),
  * BENCH_CPU_PROFILE=<file> / BENCH_HEAP_PROFILE=<file> (the throughput phase only; bench/common/cpu-profile.ts).
  * CPU per opening (process.cpuUsage: the app, its threadpool and the bench's client, all in this process) is printed
- * for both phases: on a shared machine it compares builds better than wall time. Last line: `RESULT …`.
+ * for both phases: on a shared machine it compares builds better than wall time; so do the SQLite statements and
+ * commits per opening (bench/common/sqlite-count.ts), which do not depend on the load at all. Last line: `RESULT …`.
  * The domicile's abuse limits are lifted unless set in the environment (SESSION_CODES_PER_USER_PER_HOUR=10000,
  * SESSION_REQUESTS_PER_ADDRESS_PER_HOUR=0): one client address opens thousands of sessions for BENCH_USERS users.
  *
@@ -65,10 +66,12 @@ import {
 } from '../common/report';
 import { resultLine } from '../common/ceiling';
 import { profileFiles, startProfiles } from '../common/cpu-profile';
+import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
 import { appHealthFloor, bareHttpFloor, rawAppendFloor } from './floors';
 import { OutboxWatch } from './outbox-watch';
 import { openOne, type Opening, setUp } from './scene';
 import { readSettings, type Settings } from './settings';
+import { startSqlTally, takeSqlTally } from './sql-tally';
 
 // Beside this file: settings.ts, outbox-watch.ts (the file channel observed), scene.ts (parties, one opening), floors.ts.
 
@@ -129,6 +132,11 @@ function printFacts(settings: Settings, config: SigillumConfig | undefined, outb
 function cpuMsSince(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
+}
+
+function perOpening(counts: SqliteCounts, openings: number): string {
+  const each = (n: number) => (n / openings).toFixed(2);
+  return `${each(counts.statements)} statements, ${each(counts.commits)} commits (${(counts.commitMs / openings).toFixed(3)} ms in COMMIT)`;
 }
 
 async function main(): Promise<number> {
@@ -198,6 +206,9 @@ async function main(): Promise<number> {
     progressLine(`latency: ${formatInt(settings.sessions)} openings, one at a time`);
     const progress = new Progress('latency', settings.sessions);
     const openings: Opening[] = [];
+    startSqlTally(process.env);
+    takeSqlTally(1);
+    const latencySqlite = sqliteCounts();
     const latencyCpu = process.cpuUsage();
     const latencyStarted = performance.now();
     await within(
@@ -212,6 +223,8 @@ async function main(): Promise<number> {
     );
     const latencyWall = performance.now() - latencyStarted;
     const latencyCpuMs = cpuMsSince(latencyCpu) / settings.sessions;
+    const latencyStatements = sqliteCountsSince(latencySqlite);
+    const latencyTally = takeSqlTally(settings.sessions);
     // Let the asynchronous tails (relay of SessionOpened, projections) land before counting what the openings wrote.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const written = await store.readAll({ after: positionBefore });
@@ -239,6 +252,7 @@ async function main(): Promise<number> {
     const loaded: Opening[] = [];
     let next = 0;
     const stopProfiles = await startProfiles(profileFiles(process.env));
+    const throughputSqlite = sqliteCounts();
     const throughputCpu = process.cpuUsage();
     const throughputStarted = performance.now();
     await within(
@@ -256,6 +270,14 @@ async function main(): Promise<number> {
     );
     const throughputWall = performance.now() - throughputStarted;
     const throughputCpuMs = cpuMsSince(throughputCpu) / settings.sessions;
+    const throughputStatements = sqliteCountsSince(throughputSqlite);
+    const throughputTally = takeSqlTally(settings.sessions);
+    for (const [phase, lines] of [
+      ['sequential', latencyTally],
+      [`${settings.concurrency} in flight`, throughputTally],
+    ] as const) {
+      if (lines.length > 0) notes.push(`SQL statements per opening, ${phase} (BENCH_SQL_TALLY=1):\n${lines.join('\n')}`);
+    }
     await stopProfiles();
     const loadedTotal = distribution(loaded.map((o) => o.requestMs + o.codeMs));
     const loadedRequest = distribution(loaded.map((o) => o.requestMs));
@@ -307,6 +329,8 @@ async function main(): Promise<number> {
       `p99 of request + code, sequential: ${ms(total.p99)} ms (target <= 10 ms); under ${settings.concurrency} in flight: ${ms(loadedTotal.p99)} ms.`,
       `CPU per opening (process, both legs, the bench's client included): sequential ${ms(latencyCpuMs)} ms, ` +
         `${settings.concurrency} in flight ${ms(throughputCpuMs)} ms.`,
+      `SQLite per opening (main thread; deterministic, unlike the times): sequential ${perOpening(latencyStatements, settings.sessions)}; ` +
+        `${settings.concurrency} in flight ${perOpening(throughputStatements, settings.sessions)}.`,
     );
     result = resultLine({
       seq_p50_ms: total.p50,
@@ -316,6 +340,10 @@ async function main(): Promise<number> {
       conc_per_s: (loaded.length * 1000) / throughputWall,
       conc_p99_ms: loadedTotal.p99,
       conc_cpu_ms: throughputCpuMs,
+      seq_statements: latencyStatements.statements / settings.sessions,
+      seq_commits: latencyStatements.commits / settings.sessions,
+      conc_statements: throughputStatements.statements / settings.sessions,
+      conc_commits: throughputStatements.commits / settings.sessions,
       http_floor_bare_p50_ms: bare.p50,
       http_floor_nest_p50_ms: health.p50,
     });

@@ -53,7 +53,7 @@ describe('SessionRateStore (SQLite, counts written with the turn)', () => {
     expect(store.take(take('ada', t0), t0 + 4).decision.allowed).toBe(true);
   });
 
-  it('counts only what its window holds, prunes the rest with the next count, and counts nothing for a check-only take', async () => {
+  it('counts only what its window holds, counts nothing for a check-only take, and the sweep drops what the window left', async () => {
     store.take(take('ada', t0), t0);
     store.take(take('ada', t0), t0 + 1);
     await turnEnds();
@@ -61,7 +61,11 @@ describe('SessionRateStore (SQLite, counts written with the turn)', () => {
     expect(store.counted(user, 'ada', later)).toEqual([]);
     expect(store.take(take('ada', later, false), later).taken.rows).toEqual([]);
     await turnEnds();
-    expect(rows()).toBe(0); // pruned with the take of its key
+    expect(rows()).toBe(2); // out of the window: no longer counted, still there
+    store.sweep([user], t0 + HOUR_MS);
+    expect(rows()).toBe(1); // t0 + 1 is still inside the hour ending at t0 + HOUR_MS
+    store.sweep([user], later);
+    expect(rows()).toBe(0);
   });
 
   it('keeps a count it could not write in memory, and writes it with the next turn', async () => {

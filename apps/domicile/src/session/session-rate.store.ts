@@ -36,7 +36,9 @@ const keyOf = (rule: string, subject: string) => `${rule}\u0000${subject}`;
 /**
  * The times of the requests the session abuse limits count, in the domicile's LOCAL_DB (so a restart does not
  * reset them): one row per counted request under (rule, subject). Not evidence and never a secret: rows older
- * than their window are pruned at each take of their key and, for keys nobody asks about any more, by a sweep.
+ * than their window are dropped by the limiter's sweep (every few minutes, every key at once): a decision reads only the
+ * rows inside its window (the index's range), so an older row costs room, not time, and pruning each key at each
+ * take cost a statement per limit and request (3 of the ~28 a session opening ran under load).
  *
  * A take reads, decides and counts at once (synchronously, on the one connection of this process: two requests cannot
  * both take the last slot). What it counts is written in the handle's transaction of this turn of the event loop
@@ -52,8 +54,6 @@ export class SessionRateStore {
   private queued: CountedRow[] = [];
   /** The same, by key, counted with the rows by `counted`. */
   private readonly queuedByKey = new Map<string, CountedRow[]>();
-  /** Keys whose rows before a time can go (the windows they were taken under), written with the queue. */
-  private readonly prunes = new Map<string, { rule: RateLimitRule; subject: string; before: number }>();
   /** Rows given back after they were written. */
   private released: number[] = [];
   private joined = false;
@@ -88,7 +88,6 @@ export class SessionRateStore {
     this.statements = {
       // The newest `limit` inside the window are all a decision needs (see `decide`): not every row of a busy key.
       counted: db.prepare('SELECT at FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ? ORDER BY at DESC LIMIT ?').pluck(),
-      pruneKey: db.prepare('DELETE FROM session_rate_events WHERE rule = ? AND subject = ? AND at <= ?'),
       pruneRule: db.prepare('DELETE FROM session_rate_events WHERE rule = ? AND at <= ?'),
       count: db.prepare('INSERT INTO session_rate_events (rule, subject, at) VALUES (?, ?, ?)'),
       release: db.prepare('DELETE FROM session_rate_events WHERE id = ?'),
@@ -116,10 +115,6 @@ export class SessionRateStore {
     const decision = decide(checks, now);
     const countedAfter = new Map(checks.map((check) => [check.limit.rule, check.counted.length]));
     if (!decision.allowed) return { decision, taken: NOTHING_TAKEN, countedAfter };
-    for (const take of active) {
-      const key = keyOf(take.limit.rule, take.subject);
-      this.prunes.set(key, { rule: take.limit.rule, subject: take.subject, before: prunableBefore(take.limit, now) });
-    }
     const rows: CountedRow[] = [];
     for (const take of active.filter((t) => t.count)) {
       const row: CountedRow = { rule: take.limit.rule, subject: take.subject, at: now };
@@ -162,18 +157,17 @@ export class SessionRateStore {
     TurnCommit.of(this.db).join(this.turnWrites);
   }
 
-  /** Inside the turn's transaction: prunes, counts and un-counts what is queued (the queue stays until committed). */
-  private writeQueued(): { rows: CountedRow[]; ids: number[]; prunes: string[]; released: number[] } {
-    for (const { rule, subject, before } of this.prunes.values()) this.statements.pruneKey.run(rule, subject, before);
+  /** Inside the turn's transaction: counts and un-counts what is queued (the queue stays until committed). */
+  private writeQueued(): { rows: CountedRow[]; ids: number[]; released: number[] } {
     const rows = this.queued.slice();
     const ids = rows.map((row) => Number(this.statements.count.run(row.rule, row.subject, row.at).lastInsertRowid));
     const released = this.released.slice();
     for (const id of released) this.statements.release.run(id);
-    return { rows, ids, prunes: [...this.prunes.keys()], released };
+    return { rows, ids, released };
   }
 
   /** The turn committed what `writeQueued` wrote: those rows are the table's now. */
-  private committed(written: { rows: CountedRow[]; ids: number[]; prunes: string[]; released: number[] }): void {
+  private committed(written: { rows: CountedRow[]; ids: number[]; released: number[] }): void {
     this.joined = false;
     this.failing = false;
     written.rows.forEach((row, index) => {
@@ -181,7 +175,6 @@ export class SessionRateStore {
       this.unqueue(row);
     });
     this.queued.splice(0, written.rows.length);
-    for (const key of written.prunes) this.prunes.delete(key);
     this.released.splice(0, written.released.length);
   }
 
