@@ -53,6 +53,14 @@ describe('session rate limits (sliding window per key)', () => {
       expect(given({ ...perUser, limit: 1 }, [min(5)]).when(t0)).toMatchObject({ allowed: false, retryAfterSeconds: 65 * 60 });
     });
 
+    it('given older times counted but not listed (a busy key), then they count, and the wait comes from the newest listed', () => {
+      const check = (counted: number[], older: number) => decide([{ limit: perUser, subject: 'user-ada', counted, older }], min(50));
+      expect(check([], 4)).toEqual({ allowed: true }); // four in the window: room for one more
+      expect(check([], 5)).toMatchObject({ allowed: false, retryAfterSeconds: 60 * 60 }); // not listed: the whole window
+      // The five newest listed, 20 older: the fifth newest (08:10) leaves at 09:10, twenty minutes after 08:50.
+      expect(check([min(10), min(20), min(30), min(40), min(45)], 20)).toMatchObject({ allowed: false, retryAfterSeconds: 20 * 60 });
+    });
+
     it('given a wait below a second, then Retry-After is rounded up to 1 second', () => {
       expect(waitMs({ ...perUser, limit: 1 }, [t0], t0 + HOUR_MS - 10)).toBe(10);
       expect(given({ ...perUser, limit: 1 }, [t0]).when(t0 + HOUR_MS - 10)).toMatchObject({ retryAfterSeconds: 1 });

@@ -24,6 +24,11 @@ export interface RateCheck {
   readonly limit: RateLimit;
   readonly subject: string;
   readonly counted: readonly number[];
+  /**
+   * Further times counted inside the window and not listed, all older than the listed ones (a store lists only the
+   * newest `limit` of a busy key, or none while the window has room: the decision needs no more). Default 0.
+   */
+  readonly older?: number;
 }
 
 export type RateDecision =
@@ -46,10 +51,12 @@ export const inWindow = (limit: RateLimit, counted: readonly number[], now: numb
  * window and room for `limit`, the oldest `n - limit + 1` must leave it: the last of them leaves at its time plus
  * the window.
  */
-export function waitMs(limit: RateLimit, counted: readonly number[], now: number): number {
+export function waitMs(limit: RateLimit, counted: readonly number[], now: number, older = 0): number {
   if (limit.limit <= 0) return 0;
   const inside = inWindow(limit, counted, now);
-  if (inside.length < limit.limit) return 0;
+  if (inside.length + older < limit.limit) return 0;
+  // The time that must leave is among the older ones, not listed (a store listing as it should never gets here): the window.
+  if (inside.length < limit.limit) return limit.windowMs;
   return Math.max(1, inside[inside.length - limit.limit] + limit.windowMs - now);
 }
 
@@ -58,7 +65,7 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 /** Every check must allow; when some refuse, the answer names each and waits for the longest. */
 export function decide(checks: readonly RateCheck[], now: number): RateDecision {
   const refused = checks
-    .map((check) => ({ rule: check.limit.rule, wait: waitMs(check.limit, check.counted, now) }))
+    .map((check) => ({ rule: check.limit.rule, wait: waitMs(check.limit, check.counted, now, check.older) }))
     .filter((check) => check.wait > 0)
     .map((check) => ({ rule: check.rule, retryAfterSeconds: seconds(check.wait) }));
   if (refused.length === 0) return { allowed: true };

@@ -31,7 +31,8 @@ describe('SessionRateStore (SQLite, counts written with the turn)', () => {
     await turnEnds();
     expect(rows()).toBe(3);
     expect(store.take(take('ada', t0), t0 + 3).decision.allowed).toBe(false); // from the rows now
-    expect(store.counted(user, 'ada', t0 + 3)).toEqual([t0 + 1, t0]);
+    expect(store.counted(user, 'ada', t0 + 3)).toEqual({ counted: [t0 + 1, t0], older: 0 }); // full: the newest listed
+    expect(store.counted(user, 'bob', t0 + 3)).toEqual({ counted: [], older: 1 }); // room left: only how many
   });
 
   it('gives back a count before and after it is written; twice changes nothing', async () => {
@@ -58,7 +59,7 @@ describe('SessionRateStore (SQLite, counts written with the turn)', () => {
     store.take(take('ada', t0), t0 + 1);
     await turnEnds();
     const later = t0 + HOUR_MS + 1;
-    expect(store.counted(user, 'ada', later)).toEqual([]);
+    expect(store.counted(user, 'ada', later)).toEqual({ counted: [], older: 0 });
     expect(store.take(take('ada', later, false), later).taken.rows).toEqual([]);
     await turnEnds();
     expect(rows()).toBe(2); // out of the window: no longer counted, still there

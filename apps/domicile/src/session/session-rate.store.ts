@@ -87,22 +87,28 @@ export class SessionRateStore {
     `);
     this.statements = {
       // The newest `limit` inside the window are all a decision needs (see `decide`): not every row of a busy key.
-      counted: db.prepare('SELECT at FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ? ORDER BY at DESC LIMIT ?').pluck(),
+      count: db.prepare('SELECT count(*) FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ?').pluck(),
+      // The newest `limit` inside the window are all a decision needs (see `decide`): not every row of a busy key.
+      newest: db.prepare('SELECT at FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ? ORDER BY at DESC LIMIT ?').pluck(),
       pruneRule: db.prepare('DELETE FROM session_rate_events WHERE rule = ? AND at <= ?'),
-      count: db.prepare('INSERT INTO session_rate_events (rule, subject, at) VALUES (?, ?, ?)'),
+      insert: db.prepare('INSERT INTO session_rate_events (rule, subject, at) VALUES (?, ?, ?)'),
       release: db.prepare('DELETE FROM session_rate_events WHERE id = ?'),
     };
   }
 
   /**
-   * The times counted under a limit's key inside its window at `now`, written or queued: of the rows, the newest
-   * `limit` (an older one cannot change the decision, and while one more is allowed there are fewer than that).
+   * What is counted under a limit's key inside its window at `now`, written or queued, as the decision needs it (see
+   * RateCheck): while the window has room, only how many rows (`older`) and the queued times; once it is full, the
+   * newest `limit` rows listed too. A count runs in SQLite over the index; rows reach JavaScript only for a full window.
    */
-  counted(limit: RateLimit, subject: string, now: number): number[] {
+  counted(limit: RateLimit, subject: string, now: number): { counted: number[]; older: number } {
     const after = prunableBefore(limit, now);
-    const rows = this.statements.counted.all(limit.rule, subject, after, limit.limit) as number[];
-    for (const row of this.queuedByKey.get(keyOf(limit.rule, subject)) ?? []) if (row.at > after) rows.push(row.at);
-    return rows;
+    const queued: number[] = [];
+    for (const row of this.queuedByKey.get(keyOf(limit.rule, subject)) ?? []) if (row.at > after) queued.push(row.at);
+    const written = this.statements.count.get(limit.rule, subject, after) as number;
+    if (written + queued.length < limit.limit) return { counted: queued, older: written };
+    const newest = this.statements.newest.all(limit.rule, subject, after, limit.limit) as number[];
+    return { counted: [...newest, ...queued], older: written - newest.length };
   }
 
   /**
@@ -111,9 +117,9 @@ export class SessionRateStore {
    */
   take(takes: readonly RateTake[], now: number): TakeResult {
     const active = takes.filter((take) => take.limit.limit > 0);
-    const checks = active.map((take) => ({ limit: take.limit, subject: take.subject, counted: this.counted(take.limit, take.subject, now) }));
+    const checks = active.map((take) => ({ limit: take.limit, subject: take.subject, ...this.counted(take.limit, take.subject, now) }));
     const decision = decide(checks, now);
-    const countedAfter = new Map(checks.map((check) => [check.limit.rule, check.counted.length]));
+    const countedAfter = new Map(checks.map((check) => [check.limit.rule, check.counted.length + check.older]));
     if (!decision.allowed) return { decision, taken: NOTHING_TAKEN, countedAfter };
     const rows: CountedRow[] = [];
     for (const take of active.filter((t) => t.count)) {
@@ -160,7 +166,7 @@ export class SessionRateStore {
   /** Inside the turn's transaction: counts and un-counts what is queued (the queue stays until committed). */
   private writeQueued(): { rows: CountedRow[]; ids: number[]; released: number[] } {
     const rows = this.queued.slice();
-    const ids = rows.map((row) => Number(this.statements.count.run(row.rule, row.subject, row.at).lastInsertRowid));
+    const ids = rows.map((row) => Number(this.statements.insert.run(row.rule, row.subject, row.at).lastInsertRowid));
     const released = this.released.slice();
     for (const id of released) this.statements.release.run(id);
     return { rows, ids, released };
