@@ -49,10 +49,21 @@ export async function deliverWithRetries(
   stopping: AbortSignal,
   hooks: DeliveryHooks = {},
 ): Promise<DeliveryOutcome> {
-  const stopTimer = eventHandlingSeconds.startTimer({ topic: message.topic });
+  const started = process.hrtime.bigint();
   const outcome = await attemptDelivery(message, handler, policy, stopping, hooks);
-  stopTimer({ outcome: outcome.kind });
+  handlingSecondsOf(message.topic, outcome.kind).observe(Number(process.hrtime.bigint() - started) / 1e9);
   return outcome;
+}
+
+type HandlingHistogram = ReturnType<typeof eventHandlingSeconds.labels>;
+const handlingChildren = new Map<string, HandlingHistogram>();
+
+/** The histogram's series of a topic and outcome, looked up once (prom-client hashes the labels on every observe otherwise). */
+function handlingSecondsOf(topic: string, outcome: DeliveryOutcome['kind']): HandlingHistogram {
+  const key = `${outcome} ${topic}`;
+  let child = handlingChildren.get(key);
+  if (!child) handlingChildren.set(key, (child = eventHandlingSeconds.labels({ topic, outcome })));
+  return child;
 }
 
 async function attemptDelivery(

@@ -18,29 +18,30 @@ const STRING_ATTRIBUTES = ['key', 'id', 'type', 'source', 'correlationId', 'caus
 export function serializeForPublish(messages: readonly BusMessage[]): string[] {
   if (!Array.isArray(messages)) throw new TypeError('publish() takes an array of BusMessage (use [] for none).');
   return messages.map((message, index) => {
-    const where = `BusMessage #${index} (id ${JSON.stringify(message?.id)}, topic ${JSON.stringify(message?.topic)})`;
+    // Only when refusing: every message of every publish passes here.
+    const where = () => `BusMessage #${index} (id ${JSON.stringify(message?.id)}, topic ${JSON.stringify(message?.topic)})`;
     if (!isTopicName(message?.topic)) {
-      throw new TypeError(`${where}: topic must be 1-249 characters of [a-zA-Z0-9._-]; use Topics.eventsOf(category).`);
+      throw new TypeError(`${where()}: topic must be 1-249 characters of [a-zA-Z0-9._-]; use Topics.eventsOf(category).`);
     }
     for (const attribute of STRING_ATTRIBUTES) {
       const value = message[attribute];
       if (typeof value !== 'string' || value.length === 0) {
-        throw new TypeError(`${where}: ${attribute} must be a non-empty string; build messages with messageFromRecordedEvent().`);
+        throw new TypeError(`${where()}: ${attribute} must be a non-empty string; build messages with messageFromRecordedEvent().`);
       }
     }
     if (!isRfc3339Time(message.time)) {
-      throw new TypeError(`${where}: time ${JSON.stringify(message.time)} is not an RFC 3339 timestamp; use Date#toISOString().`);
+      throw new TypeError(`${where()}: time ${JSON.stringify(message.time)} is not an RFC 3339 timestamp; use Date#toISOString().`);
     }
     if (!isDataVersion(message.dataVersion)) {
-      throw new TypeError(`${where}: dataVersion must be a non-negative integer (the event's schema version).`);
+      throw new TypeError(`${where()}: dataVersion must be a non-negative integer (the event's schema version).`);
     }
     let text: string | undefined;
     try {
       text = JSON.stringify(message.data);
     } catch (error) {
-      throw new TypeError(`${where}: data is not JSON-serialisable (${(error as Error).message}); convert bigint/Date to strings first.`);
+      throw new TypeError(`${where()}: data is not JSON-serialisable (${(error as Error).message}); convert bigint/Date to strings first.`);
     }
-    if (typeof text !== 'string') throw new TypeError(`${where}: data is undefined or a function; send null or an object instead.`);
+    if (typeof text !== 'string') throw new TypeError(`${where()}: data is undefined or a function; send null or an object instead.`);
     return text;
   });
 }

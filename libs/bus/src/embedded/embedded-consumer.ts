@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { Topics } from '@sigillum/contracts';
+import { type DeliveredMessage, Topics } from '@sigillum/contracts';
 import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
@@ -289,16 +289,18 @@ export class EmbeddedConsumer implements BusConsumer {
   private async deliver(entry: WindowEntry): Promise<DeliveryOutcome['kind']> {
     const { row } = entry;
     let outcome: DeliveryOutcome;
-    let headers: Record<string, string> = {};
+    let message: DeliveredMessage | undefined;
     try {
-      const message = this.bus.tail.messageOf(row);
-      headers = { ...(message.headers ?? {}), ...(message.traceparent && { [TRACEPARENT_HEADER]: message.traceparent }) };
+      message = this.bus.tail.messageOf(row);
       outcome = await deliverWithRetries(message, this.options.handler, this.policy, this.signal);
     } catch (error) {
       if (!(error instanceof PoisonMessageError)) throw error;
       outcome = { kind: 'dead-letter', attempts: 0, reason: poisonReason(error) };
     }
-    if (outcome.kind === 'dead-letter') this.deadLetter(entry, headers, outcome);
+    if (outcome.kind === 'dead-letter') {
+      const headers = { ...(message?.headers ?? {}), ...(message?.traceparent && { [TRACEPARENT_HEADER]: message.traceparent }) };
+      this.deadLetter(entry, headers, outcome);
+    }
     return outcome.kind;
   }
 

@@ -31,12 +31,8 @@ export function runHandling<T>(context: HandlingContext, fn: () => T): T {
 
 /** The context of handling one consumed message: its ids and its trace. */
 export function messageHandling(message: Pick<BusMessage, 'id' | 'type' | 'correlationId' | 'traceparent'>): HandlingContext {
-  return {
-    ...(message.traceparent && { traceparent: message.traceparent }),
-    correlationId: message.correlationId,
-    causationId: message.id,
-    eventType: message.type,
-  };
+  const context = { correlationId: message.correlationId, causationId: message.id, eventType: message.type };
+  return message.traceparent ? { traceparent: message.traceparent, ...context } : context;
 }
 
 /** The W3C header name, also used for the trace context in the embedded bus's headers column. */
