@@ -199,7 +199,7 @@ async function main(): Promise<number> {
     }
     for (const r of retained)
       process.stdout.write(
-        `  retained ${r.at} (right after its heap snapshot, garbage collected): heapUsed ${mb(r.sample.heapUsed).toFixed(1)} MB, Buffers ${mb(r.sample.arrayBuffers).toFixed(1)} MB, RSS ${mb(r.sample.rss).toFixed(0)} MB\n`,
+        `  retained ${r.at} (${settings.heapSnapshots ? 'right after its heap snapshot' : 'after two full collections'}, ${formatInt(r.sample.done)} deliveries done): heapUsed ${mb(r.sample.heapUsed).toFixed(1)} MB, Buffers ${mb(r.sample.arrayBuffers).toFixed(1)} MB, RSS ${mb(r.sample.rss).toFixed(0)} MB\n`,
       );
     if (Number.isFinite(retainedPerDelivery))
       process.stdout.write(`  retained heap + Buffers between the two: ${(retainedPerDelivery / 1024).toFixed(2)} kB a delivery\n`);
