@@ -96,7 +96,7 @@ start_instance() {
       KAFKA_BROKERS="$BROKERS" KAFKA_TOPIC_PREFIX="$NAME." INSTANCE_ID="$instance" \
       DATA_DIR="$DIR/$instance" KEYSTORE_DIR="$DIR/keys" KEYSTORE_PASSPHRASE="$(cat "$DIR/keystore-passphrase")" \
       PORT="$port" HOST=127.0.0.1 TRUST_PROXY="${TRUST_PROXY:-loopback}" LOG_LEVEL="${LOG_LEVEL:-log}" \
-      nohup node -r ./scripts/register-paths.js "dist/apps/$role/src/main.js" >>"$DIR/$instance.log" 2>&1 &
+      nohup node --max-semi-space-size=32 -r ./scripts/register-paths.js "dist/apps/$role/src/main.js" >>"$DIR/$instance.log" 2>&1 &
     echo $! >"$DIR/$instance.pid"
   )
   local waited=0
