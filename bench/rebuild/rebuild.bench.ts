@@ -26,6 +26,7 @@
  * Environment: BENCH_REBUILD_EVENTS (default 80000), BENCH_DELIVERIES (real deliveries of the seed, default 100),
  * BENCH_CONCURRENCY (64), BENCH_PAIRS (20), SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the SQLite file),
  * BENCH_CPU_PROFILE=<file> (a V8 CPU profile of the two rebuilds only; npm run bench:profile -- <file>),
+ * BENCH_REBUILD_THREADS=0 (both together on the main thread, one read of the log for both, as without worker threads),
  * BENCH_REBUILD_LOG=<file> (the filled log kept there; when the file exists, a copy of it is rebuilt instead of
  * seeding and filling a new one: before/after pairs on the very same log, and a minute less per run).
  *
@@ -71,6 +72,7 @@ function readSettings(env: NodeJS.ProcessEnv) {
     deliveries: integer('BENCH_DELIVERIES', 100, 10),
     concurrency: integer('BENCH_CONCURRENCY', 64, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),
+    threads: integer('BENCH_REBUILD_THREADS', 1, 0) > 0,
     synchronous: synchronousSetting(env, problems),
   };
   refuseProblems(problems);
@@ -174,7 +176,7 @@ async function main(): Promise<number> {
     const runs: RebuildableProjection[][] = [[mailboxProjection], [auditProjection], [mailboxProjection, auditProjection]];
     for (const projections of runs) {
       // As ProjectionRunners builds them on the SQLite store: projections rebuilt together each on a worker thread.
-      const runners = projections.map((projection) => new ProjectionRunner(db!, store, projection, () => new Date(), undefined, true));
+      const runners = projections.map((projection) => new ProjectionRunner(db!, store, projection, () => new Date(), undefined, settings.threads));
       const name = projections.map((projection) => projection.name).join(' + ');
       progressLine(`rebuilding ${name} from position 0 (${formatInt(logEvents)} events in the log)`);
       const cpuBefore = process.cpuUsage();
@@ -226,6 +228,7 @@ async function main(): Promise<number> {
       );
     }
     notes.push(`log: ${formatInt(logEvents)} events (${logNote}); file ${(fs.statSync(sqliteFile).size / 1e6).toFixed(0)} MB`);
+    notes.push(settings.threads ? 'mailbox + audit: each on a worker thread' : 'mailbox + audit: on the main thread (BENCH_REBUILD_THREADS=0)');
     notes.push('target: >= 200,000 events/s; the machine is shared, figures are indicative');
 
     process.stdout.write(`\nSigillum projection rebuild benchmark (${new Date().toISOString()})\n`);

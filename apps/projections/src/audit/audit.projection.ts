@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { parseData, PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
+// Modules, not the libraries' indexes: a rebuild's worker thread loads this file and what it imports (rebuild-threads.ts).
+import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
+import { parseData } from '@sigillum/bus/message-shape';
+import { skipUnknownEventType } from '@sigillum/bus/unknown-event-types';
 import {
   CA_CATEGORY,
   type DeliveredMessage,
@@ -10,7 +13,9 @@ import {
   readEvidenceRecorded,
   streamCategory,
 } from '@sigillum/contracts';
-import { canonicalize, JwsError, verifyJws } from '@sigillum/crypto';
+import { canonicalize } from '@sigillum/crypto/canonical-json';
+import { verifyJws } from '@sigillum/crypto/jws';
+import { JwsError } from '@sigillum/crypto/jws-model';
 import type Database from 'better-sqlite3';
 import type { RebuildableProjection } from '../rebuild/projection-runner';
 

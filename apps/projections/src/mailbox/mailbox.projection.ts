@@ -1,4 +1,7 @@
-import { parseData, PoisonMessageError, skipUnknownEventType } from '@sigillum/bus';
+// Modules, not the libraries' indexes: a rebuild's worker thread loads this file and what it imports (rebuild-threads.ts).
+import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
+import { parseData } from '@sigillum/bus/message-shape';
+import { skipUnknownEventType } from '@sigillum/bus/unknown-event-types';
 import {
   CHAIN_CATEGORY,
   CORRESPONDENCE_CATEGORY,
@@ -12,7 +15,7 @@ import {
   type Reason,
   streamCategory,
 } from '@sigillum/contracts';
-import { canonicalize } from '@sigillum/crypto';
+import { canonicalize } from '@sigillum/crypto/canonical-json';
 import type Database from 'better-sqlite3';
 import type { RebuildableProjection } from '../rebuild/projection-runner';
 

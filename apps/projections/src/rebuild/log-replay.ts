@@ -1,7 +1,7 @@
-import type { Logger } from '@nestjs/common';
-import { PoisonMessageError } from '@sigillum/bus';
+import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
 import { type DeliveredMessage, eventTopicForStream, messageFromRecordedEvent, type RecordedEvent, streamCategory } from '@sigillum/contracts';
-import { applyBatch, type EventStore } from '@sigillum/eventstore';
+import type { EventStore } from '@sigillum/eventstore';
+import { applyBatch } from '@sigillum/eventstore/sqlite/batched-projector';
 import type Database from 'better-sqlite3';
 import type { SqliteProjection, SqliteProjector } from '../sqlite-projector';
 import type { PageCount } from './rebuild-progress';
@@ -129,7 +129,7 @@ export async function replayLog(
   projector: SqliteProjector,
   store: EventStore,
   projection: RebuildableProjection,
-  log: Logger,
+  log: ReplayLog,
   label: string,
   upTo?: bigint,
   onPage?: (count: PageCount) => void,

@@ -305,16 +305,19 @@ export class ProjectionRunner {
     };
   }
 
-  /** Moves the scratch read model into place; the report, with the digest of the read model as rebuilt. */
-  private finishRebuild(rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string): RebuildReport {
+  /**
+   * Moves the scratch read model into place; the report, with the digest of the read model as moved (taken on the
+   * rebuild's worker thread, on its own connection to this file, when it has one: live messages wait meanwhile).
+   */
+  private async finishRebuild(rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string): Promise<RebuildReport> {
     if (scratchFile === undefined) rebuild.scratch?.transferInto();
     else ScratchReadModel.moveInto(this.db, this.projection, scratchFile);
+    const { digest, rows } = rebuild.worker ? await rebuild.worker.digest() : this.digest();
     const { eventsRead, applied, poison } = count;
     // The log was read to its end, past the head it had at the start: the events after the last one of these
     // categories were skipped by the store (not read), so the last one read may be before that head.
     const head = rebuild.bounds?.head;
     const lastPosition = head !== undefined && (count.lastPosition === null || BigInt(count.lastPosition) < head) ? head.toString() : count.lastPosition;
-    const { digest, rows } = this.digest();
     const report: RebuildReport = {
       projection: this.projection.name,
       eventsRead,
@@ -344,14 +347,15 @@ export class ProjectionRunner {
       rebuild.reject(error);
       running = running.filter((other) => other !== rebuild);
     };
-    const finish = (rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string) => {
+    const finish = async (rebuild: RunningRebuild, count: ReplayCount, scratchFile?: string) => {
       try {
-        rebuild.resolve(rebuild.runner.finishRebuild(rebuild, count, scratchFile));
+        rebuild.resolve(await rebuild.runner.finishRebuild(rebuild, count, scratchFile));
         running = running.filter((other) => other !== rebuild);
       } catch (error) {
         fail(rebuild, error);
       } finally {
         if (scratchFile !== undefined) ScratchReadModel.remove(scratchFile);
+        rebuild.worker?.stop();
       }
     };
     try {
@@ -391,7 +395,7 @@ export class ProjectionRunner {
         for (const [index, rebuild] of here.entries()) {
           const outcome = outcomes[index];
           if ('error' in outcome) fail(rebuild, outcome.error);
-          else finish(rebuild, outcome.count);
+          else await finish(rebuild, outcome.count);
           await new Promise((resolve) => setImmediate(resolve));
         }
       }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { canonicalize } from '@sigillum/crypto';
+import { canonicalize } from '@sigillum/crypto/canonical-json';
 import type Database from 'better-sqlite3';
 import type { SqliteProjection } from '../sqlite-projector';
 

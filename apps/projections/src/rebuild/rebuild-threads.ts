@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { RebuildableProjection, ReplayCount, ReplayLog } from './log-replay';
 import type { PageCount } from './rebuild-progress';
-import type { FromRebuildWorker, RebuildWorkerData } from './rebuild-worker';
+import type { FromRebuildWorker, RebuildWorkerData, ToRebuildWorker } from './rebuild-worker';
 
 /**
  * The tree the code runs from (the repository for TypeScript sources, dist/ when compiled): `@sigillum/<lib>[/<path>]`
@@ -52,6 +52,10 @@ export interface WorkerRebuild {
   readonly built: Promise<{ count: ReplayCount; file: string }>;
   /** The scratch file, once the worker opened it (to delete it if the worker dies). */
   scratchFile(): string | undefined;
+  /** Once built and moved: the read model's digest, taken by the worker on its connection. */
+  digest(): Promise<{ digest: string; rows: Record<string, number> }>;
+  /** Lets the worker end without a digest (idempotent). */
+  stop(): void;
 }
 
 /**
@@ -64,23 +68,39 @@ export function rebuildInWorker(main: Database.Database, projection: Rebuildable
   const data: RebuildWorkerData = { file: path.resolve(main.name), module: descriptor.module, exportName: descriptor.exportName };
   const entry = path.join(__dirname, `rebuild-worker${path.extname(__filename)}`);
   let scratch: string | undefined;
-  const built = new Promise<{ count: ReplayCount; file: string }>((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: ROOT, entry, data }, execArgv: [] });
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      outcome();
-    };
-    worker.on('message', (message: FromRebuildWorker) => {
-      if (message.type === 'scratch') scratch = message.file;
-      else if (message.type === 'page') onPage(message.count);
-      else if (message.type === 'log') log[message.level](message.message);
-      else if (message.type === 'built') settle(() => resolve({ count: message.count, file: scratch! }));
-      else settle(() => reject(new Error(message.message)));
-    });
-    worker.on('error', (error) => settle(() => reject(error)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`The rebuild worker of ${projection.name} stopped (exit code ${code}) before it finished`))));
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: ROOT, entry, data }, execArgv: [] });
+  // What the worker's next answer settles: its build first, then its digest.
+  let waiting: { resolve: (message: FromRebuildWorker) => void; reject: (error: Error) => void } | undefined;
+  const next = () => new Promise<FromRebuildWorker>((resolve, reject) => (waiting = { resolve, reject }));
+  const answer = (outcome: (pending: NonNullable<typeof waiting>) => void) => {
+    const pending = waiting;
+    waiting = undefined;
+    if (pending) outcome(pending);
+  };
+  const built = next().then((message) => ({ count: (message as Extract<FromRebuildWorker, { type: 'built' }>).count, file: scratch! }));
+  worker.on('message', (message: FromRebuildWorker) => {
+    if (message.type === 'scratch') scratch = message.file;
+    else if (message.type === 'page') onPage(message.count);
+    else if (message.type === 'log') log[message.level](message.message);
+    else if (message.type === 'failed') answer((pending) => pending.reject(new Error(message.message)));
+    else answer((pending) => pending.resolve(message));
   });
-  return { built, scratchFile: () => scratch };
+  worker.on('error', (error) => answer((pending) => pending.reject(error)));
+  worker.on('exit', (code) =>
+    answer((pending) => pending.reject(new Error(`The rebuild worker of ${projection.name} stopped (exit code ${code}) before it finished`))),
+  );
+  const send = (message: ToRebuildWorker) => worker.postMessage(message);
+  return {
+    built,
+    scratchFile: () => scratch,
+    digest: () => {
+      const digested = next();
+      send({ type: 'digest' });
+      return digested.then((message) => {
+        const { digest, rows } = message as Extract<FromRebuildWorker, { type: 'digested' }>;
+        return { digest, rows };
+      });
+    },
+    stop: () => send({ type: 'stop' }),
+  };
 }

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { SqliteProjector } from '../sqlite-projector';
+import { SqliteProjector } from '@sigillum/eventstore/sqlite/sqlite-projector';
 import type { RebuildableProjection } from './log-replay';
 
 /** Page cache of a scratch read model, KiB: the rows are inserted in event order, their keys in no order. */
