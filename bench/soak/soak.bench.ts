@@ -229,7 +229,8 @@ async function main(): Promise<number> {
         rss_growth_pct: growthPct,
         rss_trend_pct: rss.trendPct,
         verdict_pass: rss.pass && collections.pass ? 1 : 0,
-        retained_bytes_per_delivery: retainedPerDelivery,
+        // Only when measured (BENCH_SOAK_RETAINED or snapshots): a 0 would read as a figure.
+        ...(Number.isFinite(retainedPerDelivery) ? { retained_bytes_per_delivery: retainedPerDelivery } : {}),
         heap_growth_pct: heapGrowthPct,
         heap_total_growth_pct: heapTotalGrowthPct,
         buffers_growth_mb: buffersGrowthMb,
