@@ -46,6 +46,7 @@ import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { type CryptoCounts, cryptoCounts, cryptoCountsSince } from '../common/crypto-count';
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
 import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
+import { type BusCounts, busCounts, busCountsSince } from '../common/bus-count';
 import {
   BenchError,
   integerSetting,
@@ -104,6 +105,7 @@ interface RunResult {
   readonly counted: CryptoCounts;
   /** SQLite commits and statements of the main thread, over the timed phase. */
   readonly sqlite: SqliteCounts;
+  readonly bus: BusCounts;
   readonly busKind: string;
   readonly storeKind: string;
   readonly dataDir: string;
@@ -149,6 +151,7 @@ async function runOnce(
     const progress = new Progress('delivered', deliveries);
     const cryptoBefore = cryptoCounts();
     const sqliteBefore = sqliteCounts();
+    const busBefore = await busCounts();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const sending = sendAll(client, prepared, watch, settings.concurrency, (elapsed) => {
@@ -160,6 +163,7 @@ async function runOnce(
     const cpu = process.cpuUsage(cpuBefore);
     const counted = cryptoCountsSince(cryptoBefore);
     const sqlite = sqliteCountsSince(sqliteBefore);
+    const bus = await busCountsSince(busBefore);
     await stopProfiles();
     // Let the evidence of the last deliveries (and a checkpoint of the evidence log) land before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -175,6 +179,7 @@ async function runOnce(
       signatures: countSignatures(events.map((e) => e.event.data)),
       counted,
       sqlite,
+      bus,
       busKind: config.eventBus.kind,
       storeKind: config.eventStore.kind,
       dataDir,
@@ -288,6 +293,9 @@ async function main(): Promise<number> {
     const sq = after.sqlite;
     notes.push(
       `SQLite per delivery (main thread, timed phase): ${(sq.commits / settings.deliveries).toFixed(1)} commits taking ${(sq.commitMs / settings.deliveries).toFixed(2)} ms, ${(sq.statements / settings.deliveries).toFixed(0)} statements; ${formatInt(bytesOf(after.events) / settings.deliveries)} bytes of event data (JSON of the events' data)`,
+    );
+    notes.push(
+      `bus consumers per delivery (timed phase): ${(after.bus.handlerCalls / settings.deliveries).toFixed(1)} handler calls, ${(after.bus.passedOver / settings.deliveries).toFixed(1)} messages passed over (a type none of the topic's handlers acts on)`,
     );
     if (sq.written) {
       notes.push(
