@@ -27,7 +27,8 @@
  * counterparts; default 50), BENCH_WARMUP (openings before measuring, default 200), SQLITE_SYNCHRONOUS
  * (NORMAL | FULL), BENCH_KAFKA=1 with KAFKA_BROKERS, BENCH_PHASE_TIMEOUT_S (default 300), TMPDIR (SQLite files),
  * BENCH_OUTBOX_DIR (where the file transport writes; default /dev/shm/… when it exists, else TMPDIR),
- * BENCH_CPU_PROFILE=<file> / BENCH_HEAP_PROFILE=<file> (the throughput phase only; bench/common/cpu-profile.ts).
+ * BENCH_CPU_PROFILE=<file> / BENCH_HEAP_PROFILE=<file> (the throughput phase, or the sequential one with
+ * BENCH_PROFILE_PHASE=sequential; bench/common/cpu-profile.ts).
  * CPU per opening (process.cpuUsage: the app, its threadpool and the bench's client, all in this process) is printed
  * for both phases: on a shared machine it compares builds better than wall time; so do the SQLite statements and
  * commits per opening (bench/common/sqlite-count.ts), which do not depend on the load at all. Last line: `RESULT …`.
@@ -208,6 +209,8 @@ async function main(): Promise<number> {
     const openings: Opening[] = [];
     startSqlTally(process.env);
     takeSqlTally(1);
+    const profilePhase = process.env.BENCH_PROFILE_PHASE?.trim() === 'sequential' ? 'sequential' : 'throughput';
+    const stopLatencyProfiles = await startProfiles(profilePhase === 'sequential' ? profileFiles(process.env) : {});
     const latencySqlite = sqliteCounts();
     const latencyCpu = process.cpuUsage();
     const latencyStarted = performance.now();
@@ -225,6 +228,7 @@ async function main(): Promise<number> {
     const latencyCpuMs = cpuMsSince(latencyCpu) / settings.sessions;
     const latencyStatements = sqliteCountsSince(latencySqlite);
     const latencyTally = takeSqlTally(settings.sessions);
+    await stopLatencyProfiles();
     // Let the asynchronous tails (relay of SessionOpened, projections) land before counting what the openings wrote.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const written = await store.readAll({ after: positionBefore });
@@ -251,7 +255,7 @@ async function main(): Promise<number> {
     const loadProgress = new Progress('throughput', settings.sessions);
     const loaded: Opening[] = [];
     let next = 0;
-    const stopProfiles = await startProfiles(profileFiles(process.env));
+    const stopProfiles = await startProfiles(profilePhase === 'throughput' ? profileFiles(process.env) : {});
     const throughputSqlite = sqliteCounts();
     const throughputCpu = process.cpuUsage();
     const throughputStarted = performance.now();
