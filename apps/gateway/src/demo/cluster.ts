@@ -13,8 +13,15 @@ import type { RecordedEvent } from '@sigillum/contracts';
 import { PostgresEventStore } from '@sigillum/eventstore';
 import type { Api } from './story';
 
-/** The repository (this file runs from apps/gateway/src/demo or from dist/apps/gateway/src/demo). */
-const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../../..' : '../../../..');
+/** The repository: the nearest directory above this file with scripts/cluster.sh (it runs from the sources, dist/ or a bench build). */
+const ROOT = repositoryRoot(__dirname);
+
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'scripts', 'cluster.sh'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '../../../..');
+  }
+}
 const run = promisify(execFile);
 
 export const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
