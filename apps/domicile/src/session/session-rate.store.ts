@@ -50,6 +50,7 @@ const keyOf = (rule: string, subject: string) => `${rule}\u0000${subject}`;
 export class SessionRateStore {
   private readonly log = new Logger('SessionLimits');
   private readonly statements;
+  private readonly writeQueuedAlone: Database.Transaction<() => ReturnType<SessionRateStore['writeQueued']>>;
   /** Counted requests not written yet, in the order taken. */
   private queued: CountedRow[] = [];
   /** The same, by key, counted with the rows by `counted`. */
@@ -65,7 +66,7 @@ export class SessionRateStore {
     },
     writeAlone: () => {
       try {
-        this.committed(this.db.transaction(() => this.writeQueued()).immediate());
+        this.committed(this.writeQueuedAlone.immediate());
       } catch (error) {
         this.joined = false;
         // Kept queued (and counted from memory): written with the next take or release.
@@ -85,6 +86,8 @@ export class SessionRateStore {
       );
       CREATE INDEX IF NOT EXISTS session_rate_events_by_key ON session_rate_events (rule, subject, at);
     `);
+    // Built once: better-sqlite3 builds a transaction's wrappers at each db.transaction() call.
+    this.writeQueuedAlone = db.transaction(() => this.writeQueued());
     this.statements = {
       // The newest `limit` inside the window are all a decision needs (see `decide`): not every row of a busy key.
       count: db.prepare('SELECT count(*) FROM session_rate_events WHERE rule = ? AND subject = ? AND at > ?').pluck(),
