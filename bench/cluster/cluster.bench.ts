@@ -13,7 +13,7 @@
  * node:crypto calls and SQLite statements of other processes are not counted.
  *
  * Environment: BENCH_DELIVERIES (default 300), BENCH_CONCURRENCY (64), BENCH_PAIRS (20), BENCH_PHASE_TIMEOUT_S (600),
- * KAFKA_BROKERS, DATABASE_URL, BENCH_CLUSTER_BASE_PORT (default 3300: the gateway, the instances on the next ports).
+ * KAFKA_BROKERS, DATABASE_URL, BENCH_CLUSTER_BASE_PORT (default 3400: the gateway, the instances on the next ports).
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
 import * as fs from 'node:fs';
@@ -39,9 +39,10 @@ import {
   runBench,
   within,
 } from '../common/report';
-import { clusterPids, cpuMsBetween, kafkaPid, pidsNamed, sampleCpu } from './process-cpu';
+import { clusterPids, cpuMsBetween, listenerPid, pidsNamed, sampleCpu } from './process-cpu';
 
-const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist-bench${path.sep}`) ? '../../..' : '../..');
+/** Seconds the cluster is watched idle before the timed phase: what its processes use doing nothing (polls, heartbeats). */
+const IDLE_SECONDS = 10;
 
 async function main(): Promise<number> {
   const problems: string[] = [];
@@ -50,7 +51,7 @@ async function main(): Promise<number> {
     deliveries: integer('BENCH_DELIVERIES', 300, 10),
     concurrency: integer('BENCH_CONCURRENCY', 64, 1),
     pairs: integer('BENCH_PAIRS', 20, 1),
-    basePort: integer('BENCH_CLUSTER_BASE_PORT', 3300, 1024),
+    basePort: integer('BENCH_CLUSTER_BASE_PORT', 3400, 1024),
   };
   const timeoutMs = integer('BENCH_PHASE_TIMEOUT_S', 600, 1) * 1000;
   refuseProblems(problems);
@@ -83,9 +84,15 @@ async function main(): Promise<number> {
     watch.recording = true;
 
     const instances = clusterPids(dir);
-    const broker = kafkaPid(ROOT);
+    const [brokerHost, brokerPort] = brokers.split(',')[0].trim().split(':');
+    const broker = ['127.0.0.1', 'localhost'].includes(brokerHost) ? listenerPid(Number(brokerPort)) : undefined;
     const postgres = pidsNamed('postgres');
     const sample = () => ({ instances: sampleCpu(instances.values()), kafka: sampleCpu(broker ? [broker] : []), postgres: sampleCpu(pidsNamed('postgres')) });
+    progressLine(`watching the cluster idle for ${IDLE_SECONDS} s`);
+    const idleBefore = sample();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+    const idle = sample();
+    const idleCores = (at: 'instances' | 'kafka' | 'postgres') => cpuMsBetween(idleBefore[at], idle[at]) / (IDLE_SECONDS * 1000);
     progressLine(`sending ${formatInt(settings.deliveries)} registered deliveries, ${settings.concurrency} in flight, through the gateway`);
     const latencies: number[] = [];
     const progress = new Progress('delivered', settings.deliveries);
@@ -122,6 +129,9 @@ async function main(): Promise<number> {
     );
     notes.push(
       `cores busy through the timed phase: instances ${(instanceMs / elapsedMs).toFixed(2)}, all (Kafka, PostgreSQL, bench included) ${((instanceMs + kafkaMs + postgresMs + (own.user + own.system) / 1000) / elapsedMs).toFixed(2)}, of ${os.cpus().length}`,
+    );
+    notes.push(
+      `idle, before the timed phase (${IDLE_SECONDS} s): instances ${idleCores('instances').toFixed(3)} cores, Kafka ${idleCores('kafka').toFixed(3)}, PostgreSQL ${idleCores('postgres').toFixed(3)}; over the timed phase that is ${((idleCores('instances') * elapsedMs) / n).toFixed(1)} ms of the instances' CPU per delivery`,
     );
     notes.push(`events per delivery ${(watch.events.length / n).toFixed(2)}; signatures in them ${((signatures.ed25519 + signatures.rsa) / n).toFixed(2)}`);
     process.stdout.write(`\nSigillum registered-delivery benchmark, distributed (${new Date().toISOString()})\n`);

@@ -3,6 +3,7 @@
  * a cluster (their pid files), the Kafka broker of scripts/kafka.sh, every PostgreSQL process (server and backends).
  * A process that ended in between counts what it had used when last read; one that started in between, from zero.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -49,12 +50,15 @@ export function clusterPids(dir: string): Map<string, number> {
   return pids;
 }
 
-/** The broker of scripts/kafka.sh when it runs from this checkout's state directory. */
-export function kafkaPid(root: string): number | undefined {
-  const file = path.join(root, '.kafka', 'state', 'kafka.pid');
-  if (!fs.existsSync(file)) return undefined;
-  const pid = Number(fs.readFileSync(file, 'utf8').trim());
-  return cpuMsOf(pid) === undefined ? undefined : pid;
+/** The process listening on 127.0.0.1:`port` (the first broker of KAFKA_BROKERS, when local), from `ss`; undefined if none is seen. */
+export function listenerPid(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number(/pid=(\d+)/.exec(out)?.[1]);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function sampleCpu(pids: Iterable<number>): CpuByProcess {
