@@ -4,11 +4,11 @@
  * signed notes (checkpoint, completeness statement), the RFC 3161 tokens of the checkpoints, the inclusion proofs, the
  * operator signatures the records quote.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
 import { verifyProcessingSignatures } from '@sigillum/evidence';
-import { InclusionVerifier, leafHash, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
+import { InclusionVerifier, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
 import type { Bundle } from '../../scripts/audit/bundle';
 import { canonicalJson } from '../../scripts/audit/jcs';
 
@@ -32,17 +32,16 @@ const timed = (run: () => void) => {
 export function splitOf(bundle: Bundle): Split {
   const verifier = parseVerifierKey(bundle.verifierKey.trim());
   const records = bundle.correspondences.flatMap((item) => item.records);
-  const entries: Buffer[] = [];
+  const entries: string[] = [];
   const canonicalJsonMs = timed(() => {
-    for (const record of records) entries.push(Buffer.from(canonicalJson(record.record), 'utf8'));
+    for (const record of records) entries.push(canonicalJson(record.record));
   });
-  // As the verifier does: the record digest (hex, twice) and the leaf hash.
+  // As the verifier does: the record digest (hex) and the leaf hash, one-shot over the text.
   const leaves: Buffer[] = [];
   const hashingMs = timed(() => {
     for (const entry of entries) {
-      createHash('sha256').update(entry).digest('hex');
-      createHash('sha256').update(entry).digest('hex');
-      leaves.push(leafHash(entry));
+      hash('sha256', entry, 'hex');
+      leaves.push(hash('sha256', `\u0000${entry}`, 'buffer'));
     }
   });
   // As the verifier does: each distinct checkpoint (note + time-stamp) once, each correspondence's completeness statement.
@@ -89,8 +88,7 @@ export function splitOf(bundle: Bundle): Split {
       for (const record of item.records) {
         const leaf = leaves[index++];
         if (!inclusion || record.leafIndex === null || !record.inclusionProof) continue;
-        const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
-        inclusion.verify(record.leafIndex, leaf, proof);
+        inclusion.verifyEncoded(record.leafIndex, leaf, record.inclusionProof);
       }
     });
   });

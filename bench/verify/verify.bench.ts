@@ -17,7 +17,9 @@
  * again alone over the same bundle). Last line: `RESULT records_per_s=… …`.
  *
  * Environment: BENCH_DELIVERIES (default 200), BENCH_VERIFY_REPEAT (5), BENCH_CONCURRENCY (64), BENCH_PAIRS (20),
- * SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the data directory and the bundle).
+ * SQLITE_SYNCHRONOUS (NORMAL | FULL), TMPDIR (the data directory and the bundle), BENCH_VERIFY_BUNDLE=<file> (verify
+ * this bundle; when the file does not exist yet, the run makes it there and keeps it: two builds compared on the same
+ * bundle, minutes of deliveries saved), BENCH_CPU_PROFILE=<file> (the verify repetitions only; bench/common/cpu-profile.ts).
  *
  * A benchmark, not a test: it asserts nothing about timings. Progress goes to stderr, the table to stdout.
  */
@@ -33,6 +35,7 @@ import { exportBundle } from '../../scripts/audit/export';
 import { AuditClient } from '../../scripts/audit/http';
 import { verifyBundle } from '../../scripts/audit/verify';
 import { resultLine } from '../common/ceiling';
+import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
 import {
   BenchError,
@@ -116,10 +119,13 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   try {
-    const bundleFile = path.join(dataDir, 'bundle.json');
-    await produceBundle(dataDir, bundleFile, settings);
+    const kept = process.env.BENCH_VERIFY_BUNDLE?.trim();
+    const bundleFile = kept ? path.resolve(kept) : path.join(dataDir, 'bundle.json');
+    if (kept && fs.existsSync(bundleFile)) progressLine(`verifying ${bundleFile} (BENCH_VERIFY_BUNDLE), made before`);
+    else await produceBundle(dataDir, bundleFile, settings);
 
     progressLine(`verifying the bundle offline, ${settings.repeat} times (npm run audit -- verify)`);
+    const stopProfiles = await startProfiles(profileFiles(process.env));
     const runs: { wallMs: number; cpuMs: number; parseMs: number; records: number; correspondences: number; valid: boolean }[] = [];
     for (let i = 0; i < settings.repeat; i++) {
       const cpuBefore = process.cpuUsage();
@@ -133,6 +139,7 @@ async function main(): Promise<number> {
       runs.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, parseMs, records, correspondences: bundle.correspondences.length, valid: report.valid });
       if (!report.valid) throw new BenchError(`the bundle does not verify: ${report.lines.slice(-5).join(' / ')}`);
     }
+    await stopProfiles();
     const best = runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
     const recordsPerSecond = best.records / (best.wallMs / 1000);
     const split = splitOf(readBundle(bundleFile));
@@ -148,6 +155,9 @@ async function main(): Promise<number> {
       what: 'the same, records per second of process CPU (the machine is shared: wall time may include waiting)',
       perSecond: best.records / (best.cpuMs / 1000),
     });
+    const perCpu = runs.map((run) => run.records / (run.cpuMs / 1000)).sort((a, b) => a - b);
+    const medianPerCpu = perCpu[Math.floor(perCpu.length / 2)];
+    rows.push({ what: `records per second of process CPU, median of the ${runs.length} runs (steadier than the best wall run)`, perSecond: medianPerCpu });
     rows.push({ what: 'the same, correspondences per second', perSecond: best.correspondences / (best.wallMs / 1000) });
     const parts: [string, number][] = [
       ['read + JSON.parse of the bundle', best.parseMs],
@@ -177,6 +187,7 @@ async function main(): Promise<number> {
       `${resultLine({
         records_per_s: recordsPerSecond,
         records_per_cpu_s: best.records / (best.cpuMs / 1000),
+        records_per_cpu_s_median: medianPerCpu,
         records: best.records,
         correspondences: best.correspondences,
         verify_ms: best.wallMs,

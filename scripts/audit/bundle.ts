@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { UsageError } from './errors';
+import { parseJsonBytes } from './json-bytes';
 
 export const BUNDLE_FORMAT = 'sigillum.audit-bundle/1';
 
@@ -62,15 +63,15 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 
 /** Reads a bundle file; anything that is not one is bad input (exit 2), not an invalid bundle. */
 export function readBundle(file: string): Bundle {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJsonBytes(bytes);
   } catch (error) {
     throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
   }

@@ -37,4 +37,23 @@ describe("the kit's canonical JSON (RFC 8785)", () => {
     expect(() => canonicalJson('\ud800')).toThrow(/surrogate/);
     expect(() => canonicalJson(Number.NaN)).toThrow();
   });
+
+  it('writes what the fast way leaves to the careful one the same: names starting with a digit, __proto__, many names, escapes', () => {
+    const values: unknown[] = [
+      { b: 1, '10': 'ten', '2': 'two', a: { '1': [1, { '0': null }] } },
+      JSON.parse('{"__proto__":{"z":1,"a":2},"b":[true]}'),
+      Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 17) % 40}`, i])),
+      { control: '\u0001\u001f\n\t', quote: '"\\', emoji: '\ud83d\ude00', backslashU: '\\u0041' },
+      [{ b: 'x', a: { d: 4, c: 3 } }, 'plain'],
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(canonicalize(value));
+    expect(Object.keys(JSON.parse(canonicalJson(values[0])) as object)).toEqual(['2', '10', 'a', 'b']);
+    expect(canonicalJson(values[0])).toBe('{"10":"ten","2":"two","a":{"1":[1,{"0":null}]},"b":1}');
+    // A lone surrogate deep inside, and one after a control character: no canonical form, found either way.
+    expect(() => canonicalJson({ a: [{ b: 'x\ud800y' }] })).toThrow(/surrogate/);
+    expect(() => canonicalJson({ a: '\u0001', b: '\udc00' })).toThrow(/surrogate/);
+    expect(() => canonicalJson({ a: [1, Number.POSITIVE_INFINITY] })).toThrow(/non-finite/);
+    expect(() => canonicalJson({ a: () => 1 })).toThrow(/function/);
+    expect(() => canonicalJson([undefined])).toThrow(/undefined/);
+  });
 });

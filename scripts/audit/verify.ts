@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { verifyTimeStampToken } from '@sigillum/crypto/timestamp';
 import { type CompletenessStatement, parseCompleteness, verifyEvidenceChain, verifyProcessingSignatures } from '@sigillum/evidence';
-import { type Checkpoint, InclusionVerifier, leafHash, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
+import { type Checkpoint, InclusionVerifier, type NoteVerifier, openNote, parseCheckpoint, parseVerifierKey } from '@sigillum/tlog';
 import type { Bundle, BundleCorrespondence, BundleRecord } from './bundle';
 import { canonicalJson } from './jcs';
 
@@ -28,7 +28,7 @@ export interface VerifyOptions {
   readonly onCorrespondence?: (correspondenceId: string) => void;
 }
 
-const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256Hex = (text: string) => hash('sha256', text, 'hex');
 const keyIdOf = (verifier: NoteVerifier) => `${verifier.name}+${verifier.keyId.toString('hex')}`;
 const sameKey = (a: NoteVerifier, b: NoteVerifier) => a.name === b.name && a.keyId.equals(b.keyId) && a.publicKey.equals(b.publicKey);
 
@@ -195,20 +195,21 @@ function verifyCorrespondence(
   // Each record: its leaf is the hash of its canonical JSON, proven included under the checkpoint's root.
   const digests: (string | null)[] = [];
   for (const record of records) {
-    let entry: Buffer | null = null;
+    // Hashed as text (UTF-8, no buffer of our own): the digest of the entry, and below the leaf, SHA-256(0x00 || entry).
+    let entry: string | null = null;
     try {
-      entry = Buffer.from(canonicalJson(record.record), 'utf8');
+      entry = canonicalJson(record.record);
     } catch (error) {
       problem(id, record, 'record.shape', `the record has no canonical JSON form: ${(error as Error).message}`);
     }
-    const digest = entry ? sha256Hex(entry) : null;
+    const digest = entry === null ? null : sha256Hex(entry);
     digests.push(digest);
-    if (entry && record.recordDigest !== digest) {
+    if (entry !== null && record.recordDigest !== digest) {
       problem(
         id,
         record,
         'record.digest',
-        `recordDigest ${String(record.recordDigest).slice(0, 16)}… is not SHA-256 of the record's canonical JSON (${sha256Hex(entry).slice(0, 16)}…): the record was altered`,
+        `recordDigest ${String(record.recordDigest).slice(0, 16)}… is not SHA-256 of the record's canonical JSON (${String(digest).slice(0, 16)}…): the record was altered`,
       );
     }
     if (record.record?.chainIndex !== record.chainIndex || record.record?.eventName !== record.eventName) {
@@ -226,7 +227,7 @@ function verifyCorrespondence(
       problem(id, record, 'inclusion.missing', 'no leaf index or inclusion proof: the checkpoint does not cover this record');
       continue;
     }
-    if (!checkpoint || !inclusion || !entry) continue;
+    if (!checkpoint || !inclusion || entry === null) continue;
     if (!Number.isSafeInteger(record.leafIndex) || record.leafIndex < 0 || record.leafIndex >= checkpoint.size) {
       problem(
         id,
@@ -236,8 +237,9 @@ function verifyCorrespondence(
       );
       continue;
     }
-    const proof = record.inclusionProof.map((hash) => Buffer.from(String(hash), 'base64'));
-    if (!inclusion.verify(record.leafIndex, leafHash(entry), proof)) {
+    // Base64 as the bundle carries it: siblings already proven by a neighbour's proof are compared as text, not decoded.
+    const proof = record.inclusionProof.every((sibling) => typeof sibling === 'string') ? record.inclusionProof : record.inclusionProof.map(String);
+    if (!inclusion.verifyEncoded(record.leafIndex, hash('sha256', `\u0000${entry}`, 'buffer'), proof)) {
       problem(
         id,
         record,

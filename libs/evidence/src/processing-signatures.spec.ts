@@ -91,4 +91,20 @@ describe('the operators signatures evidence quotes, offline', () => {
     ]);
     expect(verifyProcessingSignatures([recordWith('kid'), { record: { chainIndex: 0 } }, 'not a record'], ca.caCertificatePem)).toEqual([]);
   });
+
+  it('a certificate not valid at the time signed, or a signature altered, is found under x5t#S256 too (each of many quoted entries)', () => {
+    const certificates = { [thumbprintOfPem(certificatePem)]: certificatePem };
+    const late = recordWith('x5t');
+    const entry = late.record.processingTokens[0];
+    entry.returnedAt = new Date(now.getTime() + 40 * 24 * 3600 * 1000).toISOString();
+    expect(rules(verifyProcessingSignatures([late], ca.caCertificatePem, certificates))).toEqual(['processing.certificate-untrusted']);
+    const records = Array.from({ length: 20 }, () => recordWith('x5t'));
+    expect(verifyProcessingSignatures(records, ca.caCertificatePem, certificates)).toEqual([]);
+    const signature = records[7].record.processingTokens[0].acknowledgementSignature;
+    const at = signature.length - 5;
+    records[7].record.processingTokens[0].acknowledgementSignature = signature.slice(0, at) + (signature[at] === 'A' ? 'B' : 'A') + signature.slice(at + 1);
+    expect(verifyProcessingSignatures(records, ca.caCertificatePem, certificates).map((problem) => [problem.index, problem.rule])).toEqual([
+      [7, 'processing.signature-invalid'],
+    ]);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { base64UrlDecode, JwsError, verifyJwsDetached } from '@sigillum/crypto';
+import { JwsError, verifyJwsDetached } from '@sigillum/crypto';
+import { certificateFactsOf, issuedBy, namedCertificateOf, validAt, verifiesQuickly } from './quoted-signature-facts';
 
 /**
  * The operators' own signatures an evidence record quotes (`processingTokens[]`: the acknowledgement of each token and
@@ -26,24 +27,6 @@ export interface ProcessingSignatureProblem {
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-interface NamedCertificate {
-  readonly x5c?: readonly unknown[];
-  readonly x5t?: string;
-}
-
-function namedCertificateOf(compact: unknown): NamedCertificate | null {
-  if (typeof compact !== 'string') return null;
-  try {
-    const header = JSON.parse(base64UrlDecode(compact.split('.')[0], 'protected header').toString('utf8')) as unknown;
-    if (!isObject(header)) return null;
-    if (Array.isArray(header.x5c)) return { x5c: header.x5c };
-    if (typeof header['x5t#S256'] === 'string') return { x5t: header['x5t#S256'] };
-    return null;
-  } catch {
-    return null;
-  }
-}
 
 function quotedSignatures(record: unknown): { entry: Json; acknowledgement: unknown; report: unknown }[] {
   const tokens = isObject(record) && Array.isArray(record.processingTokens) ? record.processingTokens : [];
@@ -103,31 +86,6 @@ export function verifyProcessingSignatures(
   return problems;
 }
 
-/** Whether `ca` issued `leaf` (its name and its signature), asked once per pair. */
-const issuance = new Map<string, boolean>();
-function issuedBy(leaf: X509Certificate, ca: X509Certificate): boolean {
-  const key = `${leaf.fingerprint256}|${ca.fingerprint256}`;
-  let issued = issuance.get(key);
-  if (issued === undefined) {
-    issued = leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
-    if (issuance.size >= 256) issuance.clear();
-    issuance.set(key, issued);
-  }
-  return issued;
-}
-
-/** Parsed certificates by PEM or DER text (a bundle names a few operator certificates many times). */
-const parsedCertificates = new Map<string, X509Certificate>();
-function certificateOf(text: string, der: boolean): X509Certificate {
-  let certificate = parsedCertificates.get(text);
-  if (!certificate) {
-    certificate = new X509Certificate(der ? Buffer.from(text, 'base64') : text);
-    if (parsedCertificates.size >= 256) parsedCertificates.clear();
-    parsedCertificates.set(text, certificate);
-  }
-  return certificate;
-}
-
 function checkOne(
   what: 'acknowledgement' | 'report',
   signature: unknown,
@@ -148,7 +106,7 @@ function checkOne(
     }
     let thumbprint: string | null = null;
     try {
-      thumbprint = createHash('sha256').update(certificateOf(pem, false).raw).digest('base64url');
+      thumbprint = certificateFactsOf(pem, false).thumbprint;
     } catch {
       thumbprint = null;
     }
@@ -159,6 +117,9 @@ function checkOne(
   }
   const options = { trustedCaPem: caCertificatePem, expectedAlg: 'EdDSA' as const, at: at ?? new Date(), ...(pem ? { certificates: pem } : {}) };
   if (payload !== undefined) {
+    // The common case (x5t#S256, all holds) with what is known of the header and certificate already; anything
+    // else, or a signature that does not verify, goes through verifyJwsDetached, which says why.
+    if (pem !== undefined && verifiesQuickly(String(signature), payload, pem, caCertificatePem, options.at)) return;
     try {
       verifyJwsDetached(String(signature), payload, options);
     } catch (error) {
@@ -170,10 +131,9 @@ function checkOne(
   }
   // The report itself is not in the record: its certificate is checked (issued by the CA, valid when returned).
   try {
-    const leaf = pem ? certificateOf(pem, false) : certificateOf(String(named.x5c?.[0]), true);
-    const ca = certificateOf(caCertificatePem, false);
-    const moment = (at ?? new Date()).getTime();
-    const valid = moment >= Date.parse(leaf.validFrom) && moment < Date.parse(leaf.validTo) + 1000;
+    const leaf = pem ? certificateFactsOf(pem, false) : certificateFactsOf(String(named.x5c?.[0]), true);
+    const ca = certificateFactsOf(caCertificatePem, false);
+    const valid = validAt(leaf, (at ?? new Date()).getTime());
     if (!issuedBy(leaf, ca)) fail('processing.certificate-untrusted', `the ${what} signature's certificate was not issued by the CA`);
     else if (!valid) fail('processing.certificate-untrusted', `the ${what} signature's certificate was not valid when the token was returned`);
   } catch (error) {

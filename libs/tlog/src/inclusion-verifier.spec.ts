@@ -84,4 +84,58 @@ describe('InclusionVerifier', () => {
     expect(mine.verify(-1, leaves[0], proofs[0])).toBe(false);
     expect(mine.verify(0, Buffer.alloc(31), proofs[0])).toBe(false);
   });
+
+  it('verifyEncoded (base64 siblings, as a bundle carries them) gives verify’s answer on the decoded proof', () => {
+    // Texts that decode to the same hash written otherwise (url alphabet, no padding), or to something else.
+    const spellings = ['as-is', 'url', 'unpadded', 'garbage', 'short', 'flip'] as const;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 100 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(...spellings), fc.nat(), fc.boolean()), { minLength: 1, maxLength: 30 }),
+        (size, probes) => {
+          const { leaves, root, proofs } = treeOf(size);
+          const encoded = new InclusionVerifier(size, root);
+          const plain = new InclusionVerifier(size, root);
+          for (let i = 0; i < size; i += 3)
+            encoded.verifyEncoded(
+              i,
+              leaves[i],
+              proofs[i].map((hash) => hash.toString('base64')),
+            );
+          for (const [n, spelling, m, otherIndex] of probes) {
+            const i = n % size;
+            const index = otherIndex ? (i + 1) % size : i;
+            const texts = proofs[i].map((hash) => hash.toString('base64'));
+            const at = texts.length > 0 ? m % texts.length : -1;
+            if (at >= 0) {
+              const hash = proofs[i][at];
+              if (spelling === 'url') texts[at] = hash.toString('base64url') + '=';
+              if (spelling === 'unpadded') texts[at] = hash.toString('base64').replace(/=+$/, '');
+              if (spelling === 'garbage') texts[at] = 'not base64 at all!';
+              if (spelling === 'short') texts[at] = hash.subarray(1).toString('base64');
+              if (spelling === 'flip') texts[at] = flipped(proofs[i], at)[at].toString('base64');
+            }
+            const decoded = texts.map((text) => Buffer.from(text, 'base64'));
+            expect(encoded.verifyEncoded(index, leaves[i], texts)).toBe(verifyInclusion(index, size, leaves[i], decoded, root));
+            expect(plain.verify(index, leaves[i], decoded)).toBe(verifyInclusion(index, size, leaves[i], decoded, root));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('verifyEncoded refuses a sibling that is not a hash even where a proven neighbour would let it through unhashed', () => {
+    const size = 64;
+    const { leaves, root, proofs } = treeOf(size);
+    const verifier = new InclusionVerifier(size, root);
+    const texts = (i: number) => proofs[i].map((hash) => hash.toString('base64'));
+    expect(verifier.verifyEncoded(0, leaves[0], texts(0))).toBe(true);
+    for (let at = 1; at < proofs[1].length; at++) {
+      const bad = texts(1);
+      bad[at] = bad[at].slice(0, -4);
+      expect(verifier.verifyEncoded(1, leaves[1], bad)).toBe(false);
+    }
+    expect(verifier.verifyEncoded(1, leaves[1], texts(1))).toBe(true);
+  });
 });
