@@ -5,13 +5,18 @@ import { HASH_SIZE, type HashLevelStorage } from '@sigillum/tlog';
 /** Hashes read from the file at once, aligned: a hash tile's width (8 KiB), what proofs of nearby leaves share. */
 const CHUNK_HASHES = 256;
 const CHUNK_BYTES = CHUNK_HASHES * HASH_SIZE;
+/**
+ * Chunks kept per level, the least recently used dropped: a proof reads near its leaf and, for a tree whose size is not
+ * a power of two, at the level's end (the right edge), so one chunk a level was read again at almost every step.
+ */
+const CHUNKS_KEPT = 4;
 
 /**
  * One level of the evidence log's Merkle tree in a file of its own, 32 bytes a hash in order: in memory the tree
  * cost ~64 bytes a leaf (~0.7 kB a delivery) for as long as the process lived. What the process holds is bounded:
- * the hashes pushed since the last `flush` (one batch of leaves read from the store) and the last chunk read
- * (8 KiB; the upper levels of every proof come from the same few chunks, so each level keeps its own). Hashes never
- * change once written, so a chunk read stays right.
+ * the hashes pushed since the last `flush` (one batch of leaves read from the store) and the last CHUNKS_KEPT chunks
+ * read (8 KiB each; the proofs of nearby leaves, and of every leaf at the upper levels, come from the same few chunks).
+ * Hashes never change once written, so a chunk read stays right.
  *
  * Like the tree it belongs to, the file is rebuilt from the store at each start (a new file: one a killed process
  * left is removed). A failed `flush` keeps the pending hashes (still served from memory) and writes them again, at
@@ -23,8 +28,8 @@ export class HashLevelFile implements HashLevelStorage {
   /** Hashes in the file; those from `written` to `length` are in `pending`. */
   private written = 0;
   private pending = Buffer.allocUnsafeSlow(64 * HASH_SIZE);
-  private chunk: Buffer | undefined;
-  private chunkStart = 0;
+  /** Chunks read, by their first hash's index, least recently used first (a Map keeps insertion order). */
+  private readonly chunks = new Map<number, Buffer>();
   private closed = false;
 
   constructor(readonly file: string) {
@@ -50,14 +55,18 @@ export class HashLevelFile implements HashLevelStorage {
       return this.pending.subarray(offset, offset + HASH_SIZE);
     }
     const start = index - (index % CHUNK_HASHES);
-    if (this.chunk === undefined || start !== this.chunkStart || (index - start) * HASH_SIZE >= this.chunk.length) {
-      // Only what is written: the level's last chunk may be partial, and read again once it has grown.
-      const hashes = Math.min(CHUNK_HASHES, this.written - start);
-      this.chunk = this.read(start, hashes, Buffer.allocUnsafeSlow(CHUNK_BYTES)).subarray(0, hashes * HASH_SIZE);
-      this.chunkStart = start;
-    }
     const offset = (index - start) * HASH_SIZE;
-    return this.chunk.subarray(offset, offset + HASH_SIZE);
+    let chunk = this.chunks.get(start);
+    if (chunk !== undefined) this.chunks.delete(start);
+    if (chunk === undefined || offset >= chunk.length) {
+      // Only what is written: the level's last chunk may be partial, and read again once it has grown. A new buffer
+      // each time: hashes returned from a dropped chunk are views of it, and stay right.
+      const hashes = Math.min(CHUNK_HASHES, this.written - start);
+      chunk = this.read(start, hashes, Buffer.allocUnsafeSlow(CHUNK_BYTES)).subarray(0, hashes * HASH_SIZE);
+      if (this.chunks.size >= CHUNKS_KEPT) this.chunks.delete(this.chunks.keys().next().value!);
+    }
+    this.chunks.set(start, chunk);
+    return chunk.subarray(offset, offset + HASH_SIZE);
   }
 
   copy(start: number, end: number): Buffer {
