@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import { keepIdleConnectionsOpen } from './keep-alive';
 import { type DynamicModule, type INestApplication, Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -62,6 +64,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   collectProcessMetrics();
   // JSON lines from the first one on (nestjs-pino); our own body parsers (size, depth, Unicode limits) below.
   const app = await NestFactory.create<NestExpressApplication>(root, { logger: nestLogger(config), abortOnError: false, bodyParser: false });
+  keepIdleConnectionsOpen(app.getHttpServer() as Server);
   // First: the request's trace context and its duration, before the gateway's proxy can take it elsewhere.
   installRequestObservation(app, logUnroutedRequest(config));
   options.beforeBodyParsers?.(app);

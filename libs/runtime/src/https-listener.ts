@@ -1,3 +1,4 @@
+import { keepIdleConnectionsOpen } from './keep-alive';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { RequestListener } from 'node:http';
@@ -190,6 +191,7 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
     },
     handler,
   );
+  keepIdleConnectionsOpen(listener);
   listener.on('tlsClientError', (error) => log.debug(`TLS handshake refused: ${error.message}`));
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) => reject(new Error(`The HTTPS listener could not listen on ${settings.host}:${settings.port}: ${error.message}`));
