@@ -8,7 +8,8 @@ import { SessionSecretHandler } from './session-secret.handler';
 export class SessionSecretConsumer {
   constructor(private readonly handler: SessionSecretHandler) {}
 
-  @RoleEventPattern('certifier', Topics.eventsOf(SESSION_CATEGORY))
+  // The bus passes over the other session events: the handler acts on these two only (session-secret.handler.ts).
+  @RoleEventPattern('certifier', Topics.eventsOf(SESSION_CATEGORY), ['SessionRequested', 'SessionCodeResendRequested'])
   async onSessionEvent(@Payload() message: DeliveredMessage): Promise<void> {
     await this.handler.handle(message);
   }

@@ -52,7 +52,7 @@ export class SessionConsumer {
     private readonly notifier: SessionNotifier,
   ) {}
 
-  @RoleEventPattern('domicile', Topics.eventsOf(TRUST_CHECK_CATEGORY))
+  @RoleEventPattern('domicile', Topics.eventsOf(TRUST_CHECK_CATEGORY), ['TrustCheckAnswered'])
   async onTrustCheckEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'TrustCheckAnswered') return;
     const answered = parseData(message, readTrustCheckAnswered);
