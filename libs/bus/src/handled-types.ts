@@ -15,8 +15,15 @@ export function passesOver(handledTypes: ConsumerOptions['handledTypes'], topic:
   return types !== undefined && !types.has(eventTypeOf({ type }));
 }
 
+/** Whether a Kafka record is passed over (see `passesOver`), judged by its `ce_type` header before decoding; counted when it is. */
+export function passesOverRecord(handledTypes: ConsumerOptions['handledTypes'], topic: string, headers: IHeaders | undefined, group: string): boolean {
+  if (!passesOver(handledTypes, topic, recordTypeOf(headers))) return false;
+  countPassedOver(topic, group);
+  return true;
+}
+
 /** The `ce_type` header of a Kafka record when it is one plain value, without decoding the rest of the record. */
-export function recordTypeOf(headers: IHeaders | undefined): string | undefined {
+function recordTypeOf(headers: IHeaders | undefined): string | undefined {
   const raw = headers?.ce_type;
   if (raw === undefined || Array.isArray(raw)) return undefined;
   const type = Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw);

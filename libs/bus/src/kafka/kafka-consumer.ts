@@ -4,7 +4,7 @@ import type { BusLogger } from '../bus-logger';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
 import { fromKafkaMessage } from './cloudevents-codec';
-import { countPassedOver, passesOver, recordTypeOf } from '../handled-types';
+import { passesOverRecord } from '../handled-types';
 import { withTimeout } from './kafka-requests';
 import { recordDeadLetter } from '../observability/bus-metrics';
 import { OrderedBatchConsumer, type orderedBatchRunConfig, type KafkaRecord, type RecordOutcome } from './ordered-batch-consumer';
@@ -107,10 +107,7 @@ export class KafkaConsumer implements BusConsumer {
   private async handle({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord): Promise<RecordOutcome> {
     // Delivered (and dead-lettered) under its logical name.
     const topic = this.bus.logicalTopic(wireTopic);
-    if (passesOver(this.options.handledTypes, topic, recordTypeOf(message.headers))) {
-      countPassedOver(topic, this.options.group);
-      return 'done';
-    }
+    if (passesOverRecord(this.options.handledTypes, topic, message.headers, this.options.group)) return 'done';
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);

@@ -5,7 +5,7 @@ import { Partitioners, logLevel, type Admin, type Consumer, type KafkaConfig, ty
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { BusLogger } from '../bus-logger';
 import { type DirectHandler, directHandlers, handledTypesOf, handlerCount } from './direct-handlers';
-import { countPassedOver, passesOver, recordTypeOf } from '../handled-types';
+import { passesOverRecord } from '../handled-types';
 import { deadLetterHeaders, deliverWithRetries, isPoison, poisonReason, retryPolicy, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import type { KafkaConsumerTuning } from '../kafka/kafka-event-bus';
 import { fromKafkaMessage } from '../kafka/cloudevents-codec';
@@ -270,10 +270,7 @@ export class KafkaRoleServer extends ServerKafka {
   private async handleRecord({ topic: wireTopic, partition, message, heartbeat }: KafkaRecord, stopping: AbortSignal): Promise<RecordOutcome> {
     // Handlers are found, and messages delivered and dead-lettered, by the logical topic.
     const topic = withoutPrefix(this.topicPrefix, wireTopic);
-    if (passesOver(this.handledTypes, topic, recordTypeOf(message.headers))) {
-      countPassedOver(topic, this.logicalGroup);
-      return 'done';
-    }
+    if (passesOverRecord(this.handledTypes, topic, message.headers, this.logicalGroup)) return 'done';
     let outcome: DeliveryOutcome;
     try {
       const delivered = fromKafkaMessage(topic, partition, message);
