@@ -128,7 +128,8 @@ describe('KafkaEventBus producer faults (a fake kafkajs client)', () => {
       client.describeCluster = () => new Promise(() => undefined);
       const started = Date.now();
       const health = await silent.health();
-      expect(Date.now() - started).toBeLessThan(500);
+      // Within the wait, not when the probe (which never answers) would: a loose wall-clock bound, CI machines stall.
+      expect(Date.now() - started).toBeLessThan(5_000);
       expect(health).toMatchObject({ up: false, detail: expect.stringMatching(/fake:9092: no answer to describeCluster within 100 ms/) });
       // The probe still in flight is shared, not repeated.
       await silent.health();
