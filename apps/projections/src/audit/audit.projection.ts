@@ -77,6 +77,40 @@ export function partiesNamedBy(record: Data): { partyId: string; role: 'sender' 
   return named;
 }
 
+/** Party rows one statement writes at most (4 parameters each). */
+const MAX_PARTY_ROWS = 32;
+
+/**
+ * The rows of the parties an evidence names, in one statement (a record names ~3: its sender, its recipient, an
+ * operator) instead of one each. The statement is prepared for a power of two of rows and padded by repeating the
+ * last party: `ON CONFLICT DO NOTHING` makes the repeat add nothing, so the rows are those of one insert per party.
+ */
+function insertParties(db: Database.Database, correspondenceId: string, chainIndex: number, parties: ReturnType<typeof partiesNamedBy>): void {
+  for (let start = 0; start < parties.length; start += MAX_PARTY_ROWS) {
+    const chunk = parties.slice(start, start + MAX_PARTY_ROWS);
+    let size = 1;
+    while (size < chunk.length) size *= 2;
+    const params: (string | number)[] = [];
+    for (let index = 0; index < size; index++) {
+      const { partyId, role } = chunk[Math.min(index, chunk.length - 1)];
+      params.push(partyId, correspondenceId, chainIndex, role);
+    }
+    // The projector's connection keeps each prepared statement by its text (withStatementCache): one per size.
+    db.prepare(partiesInsertSql(size)).run(...params);
+  }
+}
+
+const partiesInsertSqlBySize = new Map<number, string>();
+function partiesInsertSql(size: number): string {
+  let sql = partiesInsertSqlBySize.get(size);
+  if (sql === undefined) {
+    const rows = Array.from({ length: size }, () => '(?, ?, ?, ?)').join(', ');
+    sql = `INSERT INTO rm_audit_party_evidence (party_id, correspondence_id, chain_index, role) VALUES ${rows} ON CONFLICT DO NOTHING`;
+    partiesInsertSqlBySize.set(size, sql);
+  }
+  return sql;
+}
+
 export const auditProjection: RebuildableProjection = {
   // A worker thread loads it from here when it is rebuilt with others (rebuild-threads.ts).
   worker: { module: __filename, exportName: 'auditProjection' },
@@ -132,8 +166,7 @@ export const auditProjection: RebuildableProjection = {
       // signatures, and '' keeps existing read models valid without a drop-and-replay.
       d.jws ?? '',
     );
-    const named = db.prepare('INSERT INTO rm_audit_party_evidence (party_id, correspondence_id, chain_index, role) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
-    for (const { partyId, role } of partiesNamedBy(record)) named.run(partyId, d.correspondenceId, d.chainIndex, role);
+    insertParties(db, d.correspondenceId, d.chainIndex, partiesNamedBy(record));
   },
 };
 

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import Database from 'better-sqlite3';
 import { BatchedProjector } from './batched-projector';
@@ -13,6 +16,17 @@ const rowsProjection: SqliteProjection = {
   apply(db, message) {
     db.prepare('INSERT INTO rows (id) VALUES (?)').run(message.id);
     if ((message.data as { fail?: boolean }).fail) throw new Error(`refused ${message.id}`);
+  },
+};
+
+/** Counts the applies of each message: not idempotent, so only the projector's dedupe keeps a count at 1. */
+const countingProjection: SqliteProjection = {
+  name: 'counting',
+  version: 1,
+  schema: 'CREATE TABLE IF NOT EXISTS applies (id TEXT PRIMARY KEY, n INTEGER NOT NULL)',
+  tables: ['applies'],
+  apply(db, message) {
+    db.prepare('INSERT INTO applies (id, n) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1').run(message.id);
   },
 };
 
@@ -85,5 +99,53 @@ describe('BatchedProjector', () => {
     release();
     expect(await handled).toBe(true);
     expect(rows()).toBe('a');
+  });
+
+  describe('the event ids of a batch recorded together (applyAll), with the dedupe of one applyOnce per message', () => {
+    const counts = (of: Database.Database) => of.prepare('SELECT id, n FROM applies ORDER BY id').all();
+
+    it('gives the outcomes and rows of one applyOnce per message, across several statements and with repeats', () => {
+      const ids = Array.from({ length: 150 }, (_, i) => `m${String(i % 110).padStart(3, '0')}`); // 40 repeats, 2 statements apart
+      const alone = new Database(':memory:');
+      const one = new SqliteProjector(alone, countingProjection);
+      const expected = alone.transaction(() => ids.map((id) => one.applyOnce(message(id))))();
+      const together = new Database(':memory:');
+      const all = new SqliteProjector(together, countingProjection);
+      expect(together.transaction(() => all.applyAll(ids.map((id) => message(id))))()).toEqual(expected);
+      expect(expected.filter(Boolean)).toHaveLength(110);
+      expect(counts(together)).toEqual(counts(alone));
+      expect(together.prepare('SELECT count(*) FROM applies WHERE n <> 1').pluck().get()).toBe(0);
+      const recorded = (of: Database.Database) => of.prepare('SELECT name, event_id, topic, offset FROM projection_applied ORDER BY event_id').all();
+      expect(recorded(together)).toEqual(recorded(alone));
+      expect(together.transaction(() => all.applyAll([message('m001'), message('new')]))()).toEqual([false, true]);
+    });
+
+    it('applies a message redelivered after a crash once: skipped when its batch was committed, applied when it was not', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'projector-crash-'));
+      const file = path.join(dir, 'read-model.db');
+      try {
+        const first = new Database(file);
+        const committed = new BatchedProjector(first, new SqliteProjector(first, countingProjection));
+        expect(await Promise.all(['a', 'b'].map((id) => committed.handle(message(id))))).toEqual([true, true]);
+        // The next batch is applied, and the process dies before its COMMIT: closing with the transaction open
+        // rolls it back, as SQLite recovers a file whose writer was killed (the uncommitted WAL frames are ignored).
+        first.exec('BEGIN IMMEDIATE');
+        expect(new SqliteProjector(first, countingProjection).applyAll([message('c'), message('a')])).toEqual([true, false]);
+        first.close();
+
+        // The next process: the bus redelivers from its checkpoint, which the crash left before all of them.
+        const second = new Database(file);
+        const restarted = new BatchedProjector(second, new SqliteProjector(second, countingProjection));
+        expect(await Promise.all(['a', 'b', 'c', 'c'].map((id) => restarted.handle(message(id))))).toEqual([false, false, true, false]);
+        expect(counts(second)).toEqual([
+          { id: 'a', n: 1 },
+          { id: 'b', n: 1 },
+          { id: 'c', n: 1 },
+        ]);
+        second.close();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -16,7 +16,7 @@ interface Pending {
  * A projector's messages that arrive together (the bus hands a group several at once) applied in one SQLite
  * transaction: a commit per batch instead of per message. `handle` resolves once the batch is committed, so a
  * consumer that awaits it acknowledges only what is durable. The batch is applied first without a savepoint per
- * message (two statements each, most of a batch's); when a message throws, that transaction is thrown away and the
+ * message, its event ids recorded together (`SqliteProjector.applyAll`); when a message throws, that transaction is thrown away and the
  * batch applied again with a savepoint per message, so that only the message that throws fails. The batch joins the
  * handle's turn transaction (TurnCommit: one commit with the event store's appends and the other projectors of the
  * turn); while a rebuild runs, or when the turn is rolled back, it is applied alone as described.
@@ -30,7 +30,7 @@ export class BatchedProjector {
         return () => undefined;
       }
       const batch = this.pending.slice();
-      const applied = batch.map(({ message }) => this.projector.applyOnce(message));
+      const applied = this.projector.applyAll(batch.map(({ message }) => message));
       return () => {
         this.pending.splice(0, batch.length);
         batch.forEach(({ resolve }, index) => resolve(applied[index]));
@@ -82,7 +82,7 @@ export class BatchedProjector {
 /**
  * `messages` in one transaction (IMMEDIATE: the write lock first, since a projection reads before it writes and
  * upgrading a read snapshot to a write fails at once when the WAL checkpointer reset the WAL in between), first with
- * no savepoint per message (two statements each). When a message throws an error `refused` accepts, that transaction
+ * no savepoint per message (`applyAll`: the event ids recorded together). When a message throws an error `refused` accepts, that transaction
  * is thrown away and the batch applied again with a savepoint per message, so that only the refused messages fail
  * (their outcome is the error); any other error rolls the whole batch back and is thrown.
  */
@@ -93,7 +93,7 @@ export function applyBatch(
   refused: (error: unknown) => boolean,
 ): Outcome[] {
   try {
-    return db.transaction(() => messages.map((message): Outcome => ({ applied: projector.applyOnce(message) }))).immediate();
+    return db.transaction(() => projector.applyAll(messages).map((applied): Outcome => ({ applied }))).immediate();
   } catch (error) {
     if (!refused(error)) throw error;
   }

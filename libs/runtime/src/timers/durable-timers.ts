@@ -46,6 +46,9 @@ const MAX_RETRY_DELAY_MS = 60_000;
 /** Queued writes committed in one transaction at most (a larger turn is written in several). */
 const MAX_BATCH_SIZE = 512;
 
+/** Timers one statement of a batch writes at most (4 parameters each: far below SQLite's limit of 32,766). */
+const MAX_ROWS_PER_STATEMENT = 64;
+
 /** A schedule or a cancel waiting for the next group commit, with the promise of the caller who asked. */
 type QueuedWrite = (
   | { readonly op: 'schedule'; readonly timerId: string; readonly kind: string; readonly dueAt: string; readonly payload: string }
@@ -76,6 +79,8 @@ export class DurableTimers {
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
   private committedBatches = 0;
+  /** The batch's multi-row statements, by operation and row count (1, 2, 4 … 64), prepared when first needed. */
+  private readonly writeStatements = new Map<string, Database.Statement>();
   private readonly writeBatch: Database.Transaction<(batch: readonly QueuedWrite[]) => void>;
   /** A turn's writes join the handle's turn transaction (TurnCommit), with the event store's appends of the turn. */
   private readonly turn: TurnCommit;
@@ -100,7 +105,6 @@ export class DurableTimers {
     migrateComponent(db, 'durable_timers', MIGRATIONS);
     this.statements = {
       schedule: db.prepare('INSERT INTO durable_timers (timer_id, kind, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (timer_id) DO NOTHING'),
-      cancel: db.prepare("UPDATE durable_timers SET state = 'cancelled' WHERE timer_id = ? AND state = 'pending'"),
       due: db.prepare(
         "SELECT timer_id, kind, due_at, payload FROM durable_timers WHERE state = 'pending' AND due_at <= ? AND (retry_at IS NULL OR retry_at <= ?) ORDER BY due_at LIMIT ?",
       ),
@@ -114,11 +118,74 @@ export class DurableTimers {
     this.turn = TurnCommit.of(db);
   }
 
+  /**
+   * Writes a batch with the effect of its writes made one after the other, in a few statements for the whole batch
+   * (one per phase below, per 64 timers) instead of one per write. Per timer, the writes asked reduce exactly to at
+   * most: a cancel, then a schedule, then a cancel. A schedule after the first is a no-op (the row exists from then
+   * on: inserted, or there before), and so is a cancel after a cancel with no schedule between (nothing is pending
+   * after a cancel). So three phases, each touching only its own timers' rows, give the same rows as the writes in
+   * order: the first cancels (of timers not scheduled before them in the batch), the schedules (the first of each
+   * timer), the cancels that follow a schedule of the batch (a timer scheduled then cancelled in one turn is written
+   * cancelled: a redelivered schedule of it then finds it and schedules nothing).
+   */
   private writeRows(batch: readonly QueuedWrite[]): void {
+    const reached = new Map<string, 'cancelled' | 'scheduled' | 'scheduled, cancelled'>();
+    const cancelsFirst: string[] = [];
+    const schedules: (string | number)[][] = [];
+    const cancelsAfter: string[] = [];
     for (const write of batch) {
-      if (write.op === 'schedule') this.statements.schedule.run(write.timerId, write.kind, write.dueAt, write.payload);
-      else this.statements.cancel.run(write.timerId);
+      const before = reached.get(write.timerId);
+      if (write.op === 'schedule') {
+        if (before !== undefined && before !== 'cancelled') continue; // the first schedule stands
+        reached.set(write.timerId, 'scheduled');
+        schedules.push([write.timerId, write.kind, write.dueAt, write.payload]);
+      } else if (before === undefined) {
+        reached.set(write.timerId, 'cancelled');
+        cancelsFirst.push(write.timerId);
+      } else if (before === 'scheduled') {
+        reached.set(write.timerId, 'scheduled, cancelled');
+        cancelsAfter.push(write.timerId);
+      }
     }
+    this.runInChunks(
+      'cancel',
+      cancelsFirst.map((timerId) => [timerId]),
+    );
+    this.runInChunks('schedule', schedules);
+    this.runInChunks(
+      'cancel',
+      cancelsAfter.map((timerId) => [timerId]),
+    );
+  }
+
+  /**
+   * One statement per 64 rows, prepared for a power of two of rows and padded by repeating the last row: a repeated
+   * schedule conflicts and adds nothing, a repeated id in a cancel's list changes nothing.
+   */
+  private runInChunks(op: 'schedule' | 'cancel', rows: readonly (string | number)[][]): void {
+    for (let start = 0; start < rows.length; start += MAX_ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(start, start + MAX_ROWS_PER_STATEMENT);
+      let size = 1;
+      while (size < chunk.length) size *= 2;
+      const params: (string | number)[] = [];
+      for (let index = 0; index < size; index++) params.push(...chunk[Math.min(index, chunk.length - 1)]);
+      this.writeStatement(op, size).run(...params);
+    }
+  }
+
+  private writeStatement(op: 'schedule' | 'cancel', size: number): Database.Statement {
+    const key = `${op} ${size}`;
+    let statement = this.writeStatements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(
+        op === 'schedule'
+          ? `INSERT INTO durable_timers (timer_id, kind, due_at, payload) VALUES ${Array.from({ length: size }, () => '(?, ?, ?, ?)').join(', ')}
+             ON CONFLICT (timer_id) DO NOTHING`
+          : `UPDATE durable_timers SET state = 'cancelled' WHERE state = 'pending' AND timer_id IN (${Array.from({ length: size }, () => '?').join(', ')})`,
+      );
+      this.writeStatements.set(key, statement);
+    }
+    return statement;
   }
 
   /** Registers the handler of one kind of timer; a timer of an unknown kind waits until its handler is registered. */
