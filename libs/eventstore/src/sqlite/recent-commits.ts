@@ -44,6 +44,11 @@ export class RecentCommits {
     return { events, through };
   }
 
+  /** Position of the newest event held, or undefined when none is. */
+  get last(): bigint | undefined {
+    return this.events.length > 0 ? this.events[this.events.length - 1].globalPosition : undefined;
+  }
+
   /** Forgets everything (the file was closed). */
   clear(): void {
     this.events = [];

@@ -107,6 +107,31 @@ describe('SqliteEventStore', () => {
     spies.forEach((spy) => spy.mockRestore());
   });
 
+  it("follows its own commits without asking the file, and still finds another connection's later commit by its poll", async () => {
+    const store = openStore({ pollIntervalMs: 50 });
+    const other = openStore();
+    const statements = (store as unknown as { statements: Record<'lastPosition' | 'pageUpTo', { get?: unknown; all?: unknown }> }).statements;
+    const head = jest.spyOn(statements.lastPosition as { get: () => unknown }, 'get');
+    const page = jest.spyOn(statements.pageUpTo as { all: () => unknown[] }, 'all');
+    const received: RecordedEvent[] = [];
+    const subscription = store.subscribeAll(async (event) => void received.push(event));
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    await waitUntil(() => received.length === 1);
+    const queriesBefore = head.mock.calls.length + page.mock.calls.length;
+
+    for (let n = 1; n <= 3; n++) await store.append('note-1', [pendingEvent('NoteTaken', { n })], n - 1);
+    await waitUntil(() => received.length === 4);
+    // Woken by each commit, handed it from memory, caught up: no head or page query (the poll may add one per 50 ms).
+    expect(head.mock.calls.length + page.mock.calls.length - queriesBefore).toBeLessThanOrEqual(1);
+
+    await other.append('note-2', [pendingEvent('NoteTaken', { n: 9 })], 'no-stream'); // nothing of this store's after it
+    await waitUntil(() => received.length === 5);
+    await subscription.stop();
+    expect(received.map((event) => event.event.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }, { n: 9 }]);
+    head.mockRestore();
+    page.mockRestore();
+  });
+
   it('a stream it read before still shows what another instance appended since (the recent-streams cache reads the file past what it holds)', async () => {
     const reader = openStore();
     const writer = openStore();

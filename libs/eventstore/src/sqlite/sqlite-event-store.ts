@@ -401,6 +401,9 @@ export class SqliteEventStore implements EventStore {
           yield event;
         }
         checkpoint = recent.through;
+        // Caught up with this store's last commit: anything after it is another connection's, which the poll finds (or
+        // the gap it leaves before this store's next commit). Asking the file now would find nothing but that, sooner.
+        if (checkpoint === this.commitsTail.last) await this.nextCommitOrPoll(signal);
         continue;
       }
       // Rows at or below the head are all committed (single writer, positions never reused), so none can appear later.
