@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { SqliteEventStore } from '@sigillum/eventstore';
+import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { busMessage, eventBusContract, eventually, newGroup, newTopic } from '@sigillum/testing';
 import Database from 'better-sqlite3';
 import type { BusConsumer } from '../event-bus.port';
@@ -51,6 +52,22 @@ describe('EmbeddedEventBus', () => {
     });
 
     const collectInto = (into: DeliveredMessage[]) => async (message: DeliveredMessage) => void into.push(message);
+
+    it("writes the publishes of one event-loop turn in one commit, the turn's, and settles each once it is committed", async () => {
+      const topic = newTopic();
+      const reader = openFile(path.join(dir, 'specifics.db'));
+      const countRows = () => (reader.prepare('SELECT count(*) AS n FROM bus_messages WHERE topic = ?').get(topic) as { n: number }).n;
+      const turn = TurnCommit.of(db) as unknown as { run: () => void };
+      const runs = jest.spyOn(turn, 'run');
+      const first = bus.publish([busMessage(topic, 'k', 0)]);
+      const second = bus.publish([busMessage(topic, 'k', 1), busMessage(topic, 'k', 2)]);
+      expect(countRows()).toBe(0); // nothing written yet: the turn has not ended
+      await Promise.all([first, second]);
+      expect(countRows()).toBe(3);
+      expect(runs).toHaveBeenCalledTimes(1);
+      runs.mockRestore();
+      reader.close();
+    });
 
     it('publishing an already published (topic, id) is a no-op, so at-least-once publishing becomes exactly-once', async () => {
       const topic = newTopic();

@@ -154,9 +154,15 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     }
   }
 
-  /** Appends the messages in one transaction; a (topic, id) already in the log is skipped, so republishing is harmless. */
+  /**
+   * Appends the messages in one transaction, the turn's (TurnCommit: with the other writes of this turn on the file),
+   * and resolves once it is committed; a (topic, id) already in the log is skipped, so republishing is harmless.
+   * Called inside a transaction the caller holds open, they are written in it at once (they commit or roll back with it).
+   */
   async publish(messages: readonly BusMessage[]): Promise<void> {
-    this.append(messages);
+    if (this.db.inTransaction) return this.append(messages);
+    this.assertOpen('publish');
+    return this.appendInTurn(messages, serializeForPublish(messages));
   }
 
   /**
@@ -172,7 +178,12 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
     if (positions && positions.length !== messages.length) throw new TypeError('publishInTransaction: one event position per message, or none.');
     const data = serializeForPublish(messages);
     if (messages.length === 0) return this.append(messages, alsoInTransaction, positions);
-    // With the other writes of this turn on the file (TurnCommit): the tail and the consumers learn of the rows once committed.
+    return this.appendInTurn(messages, data, alsoInTransaction, positions);
+  }
+
+  /** With the other writes of this turn on the file (TurnCommit): the tail and the consumers learn of the rows once committed. */
+  private appendInTurn(messages: readonly BusMessage[], data: readonly string[], alsoInTransaction?: () => void, positions?: readonly bigint[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) =>
       TurnCommit.of(this.db).join({
         write: () => {
