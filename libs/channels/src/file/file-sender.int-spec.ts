@@ -48,6 +48,18 @@ describe('FileSender (real files)', () => {
     expect([failure.message, ...logger.lines].join('\n')).not.toContain('739164');
   });
 
+  it('creates the directory again when it was removed after the first message (0700, the next file 0600)', async () => {
+    const directory = path.join(root, 'removed');
+    let at = Date.parse('2025-06-30T13:55:00.123Z');
+    const sender = new FileSender({ directory, logger: captureLogger(), clock: () => new Date(at++) });
+    await sender.send(sampleMessage());
+    fs.rmSync(directory, { recursive: true });
+    const receipt = await sender.send(sampleMessage());
+    expect(fs.statSync(directory).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(receipt.transportReference!).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(directory)).toHaveLength(1);
+  });
+
   it('keeps a message id from escaping the directory', async () => {
     const directory = path.join(root, 'escape');
     const sender = new FileSender({ directory, logger: captureLogger(), clock });

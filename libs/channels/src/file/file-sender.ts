@@ -26,11 +26,40 @@ export class FileSender implements OutOfBandSender {
   private readonly kinds: ReadonlySet<SecondChannelKind>;
   private readonly logger: ChannelLogger;
   private readonly clock: () => Date;
+  /** The directory was created (or found) by this sender: later writes only create it again if it went away. */
+  private directoryMade = false;
 
   constructor(private readonly options: FileSenderOptions) {
     this.kinds = new Set(options.kinds ?? ['email', 'sms']);
     this.logger = options.logger ?? defaultChannelLogger('FileSender');
     this.clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Creates `file` (0600 whatever the umask; never over an existing one) in the directory, which is created (0700) at the
+   * first write and again if it was removed since (a file that cannot be opened for want of it): not asked for at every
+   * message, one call to the threadpool fewer per code sent.
+   */
+  private async writeNew(file: string, content: string): Promise<void> {
+    const open = () => fsp.open(file, 'wx', 0o600);
+    let handle: fsp.FileHandle;
+    if (!this.directoryMade) {
+      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+      this.directoryMade = true;
+      handle = await open();
+    } else {
+      handle = await open().catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+        return open();
+      });
+    }
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(content, 'utf8');
+    } finally {
+      await handle.close();
+    }
   }
 
   supports(kind: SecondChannelKind): boolean {
@@ -49,14 +78,7 @@ export class FileSender implements OutOfBandSender {
         ? [`To: ${address}`, `Subject: ${rendered.subject}`, `Message-Id: ${message.messageId}`, '', rendered.text].join('\n')
         : [`To: ${address}`, 'Channel: SMS', `Message-Id: ${message.messageId}`, '', rendered.short, ''].join('\n');
     try {
-      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
-      const handle = await fsp.open(file, 'wx', 0o600);
-      try {
-        await handle.chmod(0o600); // whatever the umask
-        await handle.writeFile(content, 'utf8');
-      } finally {
-        await handle.close();
-      }
+      await this.writeNew(file, content);
     } catch (error) {
       const detail = redactSecret((error as Error).message, message.code);
       this.logger.warn(`out-of-band message could not be written to ${file}: ${detail}`);
@@ -79,14 +101,7 @@ export class FileSender implements OutOfBandSender {
         ? [`To: ${address}`, `Subject: ${rendered.subject}`, `Message-Id: ${notice.messageId}`, '', rendered.text].join('\n')
         : [`To: ${address}`, 'Channel: SMS', `Message-Id: ${notice.messageId}`, '', rendered.short, ''].join('\n');
     try {
-      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
-      const handle = await fsp.open(file, 'wx', 0o600);
-      try {
-        await handle.chmod(0o600);
-        await handle.writeFile(content, 'utf8');
-      } finally {
-        await handle.close();
-      }
+      await this.writeNew(file, content);
     } catch (error) {
       const detail = (error as Error).message;
       this.logger.warn(`notice could not be written to ${file}: ${detail}`);
