@@ -22,8 +22,20 @@ interface Entry {
  * (`written`), and bumps the epoch whenever another connection committed to the file (SQLite's `data_version`); an
  * entry read to the end in the current epoch and not written since is the whole stream, with no query at all.
  */
+/** Where a stream is known to end, for reads from a revision of a stream the cache does not hold (see `nothingFrom`). */
+interface End {
+  /** No event of the stream is at this revision or after it. */
+  end: number;
+  epoch: number;
+  written: boolean;
+}
+
+/** Streams whose end is remembered (~100 bytes each), least recently learnt dropped first. */
+const MAX_ENDS = 16_384;
+
 export class RecentStreams {
   private readonly entries = new Map<string, Entry>();
+  private readonly ends = new Map<string, End>();
   private weight = 0;
   /** Bumped when another connection committed to the file: every entry may be behind. */
   private epoch = 0;
@@ -85,6 +97,37 @@ export class RecentStreams {
   wrote(streamId: string): void {
     const entry = this.entries.get(streamId);
     if (entry) entry.written = true;
+    const end = this.ends.get(streamId);
+    if (end) end.written = true;
+  }
+
+  /**
+   * A read of the file from a revision to the stream's end (no count limit) found nothing at or after `end`: remembered,
+   * so that the next read from `end` on (what a folded state asks for: the events after those it folded) needs no
+   * query while nothing can have been appended since.
+   */
+  endRead(streamId: string, end: number): void {
+    this.ends.delete(streamId);
+    this.ends.set(streamId, { end, epoch: this.epoch, written: false });
+    if (this.ends.size > MAX_ENDS) this.ends.delete(this.ends.keys().next().value as string);
+  }
+
+  /**
+   * This store committed `count` events at `firstRevision` on: when they start where the stream was known to end, it
+   * now ends after them (the append read the head under the write lock, as for `appended`).
+   */
+  committedPast(streamId: string, firstRevision: number, count: number): void {
+    const end = this.ends.get(streamId);
+    if (!end || end.end !== firstRevision) return;
+    end.end = firstRevision + count;
+    end.epoch = this.epoch;
+    end.written = false;
+  }
+
+  /** The stream is known to hold nothing at `revision` or after, now: not appended to since by this store or another connection. */
+  nothingFrom(streamId: string, revision: number): boolean {
+    const end = this.ends.get(streamId);
+    return end !== undefined && !end.written && end.epoch === this.epoch && revision >= end.end;
   }
 
   /** Another connection (or process) committed to the file: no entry is known to be current any more. */
@@ -95,6 +138,7 @@ export class RecentStreams {
   /** Forgets everything (the file was replaced or closed). */
   clear(): void {
     this.entries.clear();
+    this.ends.clear();
     this.weight = 0;
   }
 

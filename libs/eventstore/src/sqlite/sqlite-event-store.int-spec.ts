@@ -165,6 +165,36 @@ describe('SqliteEventStore', () => {
     expect(queries).toHaveBeenCalledTimes(1);
   });
 
+  it("answers a read from past a stream's known end without a query (a folded state asking for what follows), until this store or another connection appends", async () => {
+    const store = openStore();
+    const other = openStore();
+    await other.append('party-1', [pendingEvent('NoteTaken', { n: 0 }), pendingEvent('NoteTaken', { n: 1 })], 'no-stream');
+    const statement = (store as unknown as { statements: { readStream: { all: (...args: unknown[]) => unknown[] } } }).statements.readStream;
+    const queries = jest.spyOn(statement, 'all');
+    const after = async (revision: number) =>
+      (await store.readStream('party-1', { fromRevision: revision })).map((recorded) => (recorded.event.data as { n: number }).n);
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+    expect(await after(2)).toEqual([]);
+    expect(await after(2)).toEqual([]);
+    await nextTurn();
+    expect(await after(2)).toEqual([]);
+    expect(queries).toHaveBeenCalledTimes(1); // the first read only: the stream ends at 2, and nobody appended
+
+    await store.append('party-1', [pendingEvent('NoteTaken', { n: 2 })], 1); // this store: the end moves with it
+    expect(await after(3)).toEqual([]);
+    expect(queries).toHaveBeenCalledTimes(1);
+    expect(await after(2)).toEqual([2]);
+    expect(queries).toHaveBeenCalledTimes(2);
+
+    await other.append('party-1', [pendingEvent('NoteTaken', { n: 3 })], 2); // another connection: seen at the next turn's check
+    await nextTurn();
+    expect(await after(3)).toEqual([3]);
+    expect(await after(1)).toEqual([1, 2, 3]); // before the known end: always the file
+    expect(await store.readStream('party-1', { fromRevision: 1, maxCount: 1 })).toHaveLength(1);
+    expect(queries).toHaveBeenCalledTimes(5);
+  });
+
   it("knows a cached stream's head without a query, and asks the file once another connection appended (under the write lock)", async () => {
     const store = openStore();
     const other = openStore();

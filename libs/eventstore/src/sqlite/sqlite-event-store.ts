@@ -18,7 +18,8 @@ import { runSubscription } from '../subscription';
 import { ForeignCommitWatch, noteCommitInProcess } from './foreign-commits';
 import { TurnCommit, type TurnWrites } from './turn-commit';
 import { RecentCommits } from './recent-commits';
-import { freeze, RecentStreams } from './recent-streams';
+import { RecentStreams } from './recent-streams';
+import { type CommittedAppend, keepCommitted } from './committed-events';
 import { migrateEventStoreSchema } from './sqlite-schema';
 import { type EventStoreStatements, prepareEventStoreStatements } from './sqlite-statements';
 import { readAllRows } from './sqlite-read-all';
@@ -221,7 +222,8 @@ export class SqliteEventStore implements EventStore {
     const maxCount = options.maxCount ?? -1;
     const read = (from: number, count: number) => this.statements.readStream.all(streamId, from, count) as EventRow[];
     // Without the cache, or a slice of a stream it does not hold: read as asked. Otherwise through the cache.
-    if (!this.recent.enabled || (fromRevision > 0 && this.recent.knownCount(streamId) === 0)) return read(fromRevision, maxCount).map(toRecordedEvent);
+    if (!this.recent.enabled) return read(fromRevision, maxCount).map(toRecordedEvent);
+    if (fromRevision > 0 && this.recent.knownCount(streamId) === 0) return this.readSlice(streamId, fromRevision, maxCount);
     // Only a read the cache could answer alone needs to know whether another connection committed since (data_version
     // costs a statement, asked once per turn of the event loop); any other read asks the file past the cached end anyway.
     let stream = this.recent.current(streamId) && (this.foreignCommits.due() && this.noticeForeignCommits(), this.recent.current(streamId));
@@ -237,33 +239,17 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * After the commit, what this process may keep of the appended events without reading them back: they join the
-   * stream's cached entry when it held exactly the revisions before them (the append read the stream's head inside its
-   * transaction, so entry + events is the whole stream as committed), and the recent commits its subscriptions are
-   * served from while any runs. Parsed back from the JSON text written, so a reader gets exactly what the file gives.
+   * From a revision of a stream the cache does not hold whole (a folded state asking for what follows what it folded):
+   * nothing, without a query, when the stream is known to end at or before it and nothing can have been appended since
+   * (data_version asked once per turn, as for cached streams); else from the file, remembering where the stream ends.
    */
-  private keepCommitted(committed: readonly { append: QueuedAppend; written: WrittenAppend }[]): void {
-    const forSubscriptions = this.commitsTail.enabled && this.subscriptions.size > 0;
-    const all: RecordedEvent[] = [];
-    for (const { append, written } of committed) {
-      const continues = this.recent.enabled && this.recent.continues(append.streamId, written.firstRevision);
-      if (!continues && !forSubscriptions) continue;
-      let weight = 0;
-      const events = append.rows.map((row, index): RecordedEvent => {
-        weight += row.data.length + row.metadata.length;
-        // Frozen: the same objects go to every reader of the cache and every subscription.
-        return freeze({
-          streamId: append.streamId,
-          streamRevision: written.firstRevision + index,
-          globalPosition: written.positions[index],
-          event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
-          metadata: JSON.parse(row.metadata),
-        });
-      });
-      if (continues) this.recent.appended(append.streamId, written.firstRevision, events, weight);
-      if (forSubscriptions) all.push(...events);
-    }
-    if (forSubscriptions) this.commitsTail.committed(all);
+  private readSlice(streamId: string, fromRevision: number, maxCount: number): RecordedEvent[] {
+    // Asked before the read too, so that the end it learns is dated by the current epoch.
+    if (this.foreignCommits.due()) this.noticeForeignCommits();
+    if (this.recent.nothingFrom(streamId, fromRevision)) return [];
+    const rows = this.statements.readStream.all(streamId, fromRevision, maxCount) as EventRow[];
+    if (maxCount < 0 || rows.length < maxCount) this.recent.endRead(streamId, fromRevision + rows.length);
+    return rows.map(toRecordedEvent);
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
@@ -369,12 +355,13 @@ export class SqliteEventStore implements EventStore {
 
   /** Once the batch's transaction is committed: keeps what it may of the events, settles the callers, wakes subscriptions. */
   private settle(batch: readonly QueuedAppend[], outcomes: readonly (WrittenAppend | Error)[]): void {
-    const committed: { append: QueuedAppend; written: WrittenAppend }[] = [];
-    batch.forEach((append, index) => {
+    const committed: CommittedAppend[] = [];
+    batch.forEach(({ streamId, rows }, index) => {
       const outcome = outcomes[index];
-      if (!(outcome instanceof Error)) committed.push({ append, written: outcome });
+      if (!(outcome instanceof Error)) committed.push({ streamId, rows, firstRevision: outcome.firstRevision, positions: outcome.positions });
     });
-    this.keepCommitted(committed);
+    const tail = this.commitsTail.enabled && this.subscriptions.size > 0 ? this.commitsTail : undefined;
+    keepCommitted(this.recent, tail, committed);
     batch.forEach((append, index) => {
       const outcome = outcomes[index];
       if (outcome instanceof Error) append.reject(outcome);
