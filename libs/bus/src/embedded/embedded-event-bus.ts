@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type BusMessage } from '@sigillum/contracts';
+import { type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
 import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { defaultLogger, type BusLogger } from '../bus-logger';
@@ -237,7 +237,7 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
 
   /** Once the rows are committed: the in-memory tail takes them, and the consumers of their topics are woken. */
   private published(messages: readonly BusMessage[], appended: Appended): void {
-    this.committed(appended.rows, appended.before, appended.after);
+    this.committed(appended.rows, appended.before, appended.after, appended.decoded);
     this.notifyPublished(messages.map((message) => message.topic));
   }
 
@@ -338,8 +338,8 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
    * Rows this process's transaction wrote to the log, once it committed: into the tail. Nested in a transaction still
    * open (which could roll back) they are not committed yet: left out, the tail sees the log moved and reads SQL.
    */
-  committed(rows: MessageRow[], before: number | undefined, after: number): void {
-    if (!this.db.inTransaction) this.tail.committed(rows, before, after);
+  committed(rows: MessageRow[], before: number | undefined, after: number, decoded?: readonly (DeliveredMessage | undefined)[]): void {
+    if (!this.db.inTransaction) this.tail.committed(rows, before, after, decoded);
   }
   get tuning() {
     return {

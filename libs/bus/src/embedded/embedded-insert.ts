@@ -1,11 +1,16 @@
-import { type BusMessage } from '@sigillum/contracts';
+import { type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
-import { TRACEPARENT_HEADER } from '../observability/trace-context';
+import { TRACEPARENT_HEADER, validTraceparent } from '../observability/trace-context';
 import { type EmbeddedStatements, type MessageRow } from './embedded-log';
 
 /** What one publish wrote: its rows, and the log's last offset before (if known) and at its commit. */
 export interface Appended {
   readonly rows: MessageRow[];
+  /**
+   * Per row, the message as a consumer is handed it, when it is a relayed event of this file's store: built from the
+   * event's data the store already parsed, so that the tail need not parse the row's text again (see LogTail).
+   */
+  readonly decoded: (DeliveredMessage | undefined)[];
   readonly before: number | undefined;
   readonly after: number;
 }
@@ -29,6 +34,7 @@ export function insertMessages(
   positions?: readonly bigint[],
 ): Appended {
   const rows: MessageRow[] = [];
+  const decoded: (DeliveredMessage | undefined)[] = [];
   let firstSkipped = false;
   let lastSkipped = false;
   const referencing = positions && into.referencing();
@@ -73,11 +79,35 @@ export function insertMessages(
       dlq_group: '',
       event_position: referenced ? Number(positions![index]) : null,
     });
+    decoded.push(referenced ? relayedMessage(message, rows[rows.length - 1].offset) : undefined);
   });
   alsoInTransaction?.();
   // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
   // either end of the batch the counter itself says where the log stands (rare: republishing).
   const before = firstSkipped ? undefined : rows[0].offset - 1;
   const after = lastSkipped ? (into.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
-  return { rows, before, after };
+  return { rows, before, after, decoded };
+}
+
+/**
+ * What toDeliveredMessage gives for the row of a relayed event (its data the event's, the text being that data's
+ * JSON), without parsing the text back: the headers column holds the trace context only.
+ */
+function relayedMessage(message: BusMessage, offset: number): DeliveredMessage {
+  const delivered: DeliveredMessage = {
+    topic: message.topic,
+    key: message.key,
+    id: message.id,
+    type: message.type,
+    source: message.source,
+    time: message.time,
+    correlationId: message.correlationId,
+    causationId: message.causationId,
+    dataVersion: message.dataVersion,
+    data: message.data,
+    partition: 0,
+    offset: String(offset),
+  };
+  const traceparent = validTraceparent(message.traceparent);
+  return traceparent ? { ...delivered, traceparent } : delivered;
 }

@@ -67,15 +67,20 @@ export class LogTail {
   /**
    * Rows committed by this process in one transaction that has just committed (not one nested in a transaction
    * still open: it could roll back), in offset order. `before`: the log's last offset when the transaction began, if
-   * known; `after`: its last offset at commit (offsets given to rows skipped by ON CONFLICT included).
+   * known; `after`: its last offset at commit (offsets given to rows skipped by ON CONFLICT included). `decoded`: per
+   * row, the message already decoded, if the publisher had it (a relayed event: the data the store parsed).
    */
-  committed(rows: readonly MessageRow[], before: number | undefined, after: number): void {
+  committed(rows: readonly MessageRow[], before: number | undefined, after: number, decoded?: readonly (DeliveredMessage | undefined)[]): void {
     if (this.limits.rows === 0) return;
     if (before === undefined || this.from === undefined || before !== this.last) {
       // Someone else wrote (or we cannot tell): start a new range after what we do not know.
       this.restart(before ?? (rows.length > 0 ? rows[0].offset - 1 : after));
     }
-    for (const row of rows) this.append(Object.freeze(row));
+    rows.forEach((row, index) => {
+      const message = decoded?.[index];
+      if (message) this.decoded.set(row, { message: freezeEnvelope(message) });
+      this.append(Object.freeze(row));
+    });
     this.last = after;
     // Our write transaction held the lock: at its commit the counter was `after`.
     this.counterThisTurn = after;

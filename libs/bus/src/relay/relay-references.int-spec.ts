@@ -82,6 +82,8 @@ describe('EventRelay into the embedded bus on the store’s file: rows refer to 
     await one.relay.start();
 
     const events = Array.from({ length: 5 }, (_, index) => pendingEvent('Noted', { index, text: 'x'.repeat(100) }));
+    const traced = { ...events[1], metadata: { ...events[1].metadata, traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` } };
+    events[1] = traced;
     await one.store.append(streamIdOf(category, '1'), events, 'no-stream');
 
     const ids = events.map((event) => event.metadata.eventId);
@@ -89,8 +91,14 @@ describe('EventRelay into the embedded bus on the store’s file: rows refer to 
     await eventually(() => expect(there.map((message) => message.id)).toEqual(ids));
     expect(there.map((message) => message.data)).toEqual(events.map((event) => event.event.data));
     expect(here.map((message) => message.data)).toEqual(events.map((event) => event.event.data));
-    const positions = (await one.store.readStream(streamIdOf(category, '1'))).map((event) => Number(event.globalPosition));
+    const stored = await one.store.readStream(streamIdOf(category, '1'));
+    const positions = stored.map((event) => Number(event.globalPosition));
     expect(rowsOf(one.db, topicOf(category))).toEqual(ids.map((id, index) => ({ message_id: id, data: '', event_position: positions[index] })));
+    // Here, from the tail, the very data objects the store parsed at its commit (no second parse of the text), and
+    // messages equal in every attribute to those decoded from the rows by another process.
+    here.forEach((message, index) => expect(message.data).toBe(stored[index].event.data));
+    expect(here).toEqual(there);
+    expect(here[1].traceparent).toBe(traced.metadata.traceparent);
   });
 
   it('a dead letter keeps its own copy of the data (the console replays it as it is)', async () => {
