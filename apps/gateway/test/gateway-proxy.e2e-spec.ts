@@ -252,14 +252,18 @@ describe('gateway in front of a role in another process (ROLE_URLS)', () => {
     expect(answers[0]!.body).toEqual({ ok: true });
   });
 
-  it('answers 504 gateway.role-timeout when the role does not answer in time', async () => {
-    const started = Date.now();
-    let answer: Answer | undefined;
-    for (let i = 0; i < 2 && answer?.status !== 504; i++) answer = await call(base, 'GET', '/processor/operators/slow');
-    expect(answer?.status).toBe(504);
-    expect(answer?.body.reasons[0]).toEqual(expect.objectContaining({ rule: 'gateway.role-timeout', role: 'processor' }));
-    expect(Date.now() - started).toBeLessThan(2 * PROXY_TIMEOUT_MS + 1_000);
-  });
+  // The role never answers: that the 504 comes at all is the point. The hang guard is this test's own timeout,
+  // 30 s: 10x the two proxy timeouts (2 x 1.5 s) it may wait for.
+  it(
+    'answers 504 gateway.role-timeout when the role does not answer in time',
+    async () => {
+      let answer: Answer | undefined;
+      for (let i = 0; i < 2 && answer?.status !== 504; i++) answer = await call(base, 'GET', '/processor/operators/slow');
+      expect(answer?.status).toBe(504);
+      expect(answer?.body.reasons[0]).toEqual(expect.objectContaining({ rule: 'gateway.role-timeout', role: 'processor' }));
+    },
+    10 * 2 * PROXY_TIMEOUT_MS,
+  );
 
   it('documents the routes of the remote roles in its OpenAPI document', async () => {
     const document = await call(base, 'GET', '/docs-json');
@@ -270,7 +274,7 @@ describe('gateway in front of a role in another process (ROLE_URLS)', () => {
     expect(document.body.info.description).toContain('directory, processor');
   });
 
-  it('says, within a second, which roles answer: GET /health/roles', async () => {
+  it('says which roles answer: GET /health/roles', async () => {
     const answer = await call(base, 'GET', '/health/roles');
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual(expect.objectContaining({ status: 'up', down: [] }));
@@ -280,24 +284,25 @@ describe('gateway in front of a role in another process (ROLE_URLS)', () => {
     ]);
   });
 
-  it('answers 503 gateway.role-unreachable once the directory is gone, and /health/roles names it within a second', async () => {
+  it('answers 503 gateway.role-unreachable once the directory is gone, and /health/roles names it', async () => {
     await stop(directory);
-    const started = Date.now();
     const answer = await call(base, 'GET', '/staff/me', undefined, { authorization: `Bearer ${adminCredentialOf(directoryData)}` });
-    expect(Date.now() - started).toBeLessThan(PROXY_TIMEOUT_MS);
     expect(answer.status).toBe(503);
     expect(answer.body).toEqual(
       expect.objectContaining({ statusCode: 503, reasons: [expect.objectContaining({ rule: 'gateway.role-unreachable', role: 'directory' })] }),
     );
     expect(answer.body.message).toContain(`directory is unreachable at ${directoryUrl}`);
+    // Answered on the refused connection, not when the connect timer (1.5 s here) gave up: no wall-clock bound needed.
+    expect(answer.body.message).toContain(`${directoryUrl}: ECONNREFUSED`);
+    expect(answer.body.message).not.toContain('no connection within');
     expect(answer.body.message).toContain('ROLE_URLS');
 
-    const probeStarted = Date.now();
+    // The probe's own deadline is checked on a fake clock in remote-health.spec.ts; here the refused connection.
     const health = await call(base, 'GET', '/health/roles');
-    expect(Date.now() - probeStarted).toBeLessThan(1_000);
     expect(health.status).toBe(503);
     expect(health.body).toEqual(expect.objectContaining({ status: 'down', down: ['directory'] }));
     expect(health.body.roles.directory.detail).toContain('directory does not answer');
+    expect(health.body.roles.directory.urls).toEqual([expect.objectContaining({ url: directoryUrl, up: false, detail: 'ECONNREFUSED' })]);
 
     const own = await call(base, 'GET', '/health'); // the gateway's own components are still up
     expect(own.status).toBe(200);
