@@ -53,11 +53,11 @@ describe('operator console on an unreachable Kafka bus', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  it('GET /ops/bus: 200 within seconds, with why the brokers could not be read', async () => {
-    const started = Date.now();
+  // No wall-clock bound: the read's own 3 s limit is checked on a fake clock (consumer-lag.int-spec.ts); this test's
+  // timeout, 30 s (10x that limit), is the hang guard.
+  it('GET /ops/bus: 200, with why the brokers could not be read', async () => {
     const response = await fetch(`${base}/ops/bus`, { headers: { authorization: `Bearer ${ops}` } });
     expect(response.status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(10_000);
     const body = (await response.json()) as { bus: string; lag: unknown[]; deadLetters: unknown[]; unreachable?: string };
     expect(body).toMatchObject({ bus: 'kafka', lag: [], deadLetters: [] });
     expect(body.unreachable).toMatch(/127\.0\.0\.1:1/);
