@@ -1,4 +1,4 @@
-import type { BusMessage } from '@sigillum/contracts';
+import { type BusMessage, keptJsonText } from '@sigillum/contracts';
 
 /** Kafka's own rule for topic names; the embedded bus applies it too, so a topic that works embedded works on Kafka. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -35,7 +35,9 @@ export function serializeForPublish(messages: readonly BusMessage[]): string[] {
     if (!isDataVersion(message.dataVersion)) {
       throw new TypeError(`${where()}: dataVersion must be a non-negative integer (the event's schema version).`);
     }
-    let text: string | undefined;
+    // An event's data as the store parsed it: the text it was parsed from, not a second serialisation.
+    let text = keptJsonText(message.data);
+    if (text !== undefined) return text;
     try {
       text = JSON.stringify(message.data);
     } catch (error) {

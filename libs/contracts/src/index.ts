@@ -52,3 +52,4 @@ export * from './directory/staff.readers';
 export * from './domicile/session.readers';
 export * from './correspondence/correspondence.readers';
 export * from './readers/store-readers';
+export * from './json-text';

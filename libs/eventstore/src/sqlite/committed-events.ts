@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@sigillum/contracts';
+import { parseJsonKeepingText, type RecordedEvent } from '@sigillum/contracts';
 import type { RecentCommits } from './recent-commits';
 import { freeze, type RecentStreams } from './recent-streams';
 
@@ -31,7 +31,7 @@ export function keepCommitted(recent: RecentStreams, tail: RecentCommits | undef
         streamId,
         streamRevision: firstRevision + index,
         globalPosition: positions[index],
-        event: { type: row.type, version: row.version, data: JSON.parse(row.data) },
+        event: { type: row.type, version: row.version, data: parseJsonKeepingText(row.data) },
         metadata: JSON.parse(row.metadata),
       });
     });

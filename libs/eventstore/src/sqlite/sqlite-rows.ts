@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@sigillum/contracts';
+import { parseJsonKeepingText, type RecordedEvent } from '@sigillum/contracts';
 
 /** A row of the `events` table as the store's statements read it (integers as bigint), and how it becomes an event. */
 export interface EventRow {
@@ -16,7 +16,7 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     streamId: row.stream_id,
     streamRevision: Number(row.stream_revision),
     globalPosition: row.global_position,
-    event: { type: row.event_type, version: Number(row.event_version), data: JSON.parse(row.data) },
+    event: { type: row.event_type, version: Number(row.event_version), data: parseJsonKeepingText(row.data) },
     metadata: JSON.parse(row.metadata),
   };
 }
