@@ -29,7 +29,7 @@ function sequences(maxLength: number): Op[][] {
 /** Timers before the writes: absent, pending, cancelled or fired. */
 const INITIAL = ['absent', 'pending', 'cancelled', 'fired'] as const;
 
-describe('durable timers: the writes of one turn in a few multi-row statements, with the effect of the writes in order', () => {
+describe('durable timers: the writes of one turn in phases (the cancels in multi-row statements), with the effect of the writes in order', () => {
   const write = (timers: DurableTimers, timerId: string, op: Op) => (op === 'cancel' ? timers.cancel(timerId) : timers.schedule(timer(timerId, dueOf(op))));
 
   /** The timers of every (initial state, sequence of writes) pair, set to their initial state. */
@@ -53,7 +53,7 @@ describe('durable timers: the writes of one turn in a few multi-row statements, 
     // The reference: each write awaited alone (its own transaction, one row at a time).
     const alone = await prepared();
     for (const { timerId, ops } of alone.cases) for (const op of ops) await write(alone.timers, timerId, op);
-    // The same writes, all asked in one turn: one batch, written in phases by multi-row statements.
+    // The same writes, all asked in one turn: one batch, written in phases (cancels, schedules, cancels).
     const together = await prepared();
     const before = together.timers.committedWriteBatches;
     await Promise.all(together.cases.flatMap(({ timerId, ops }) => ops.map((op) => write(together.timers, timerId, op))));

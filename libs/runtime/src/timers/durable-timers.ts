@@ -128,9 +128,10 @@ export class DurableTimers {
    * that follow a schedule of the batch (a timer scheduled then cancelled in one turn is written cancelled: a
    * redelivered schedule of it then finds it and schedules nothing, so it never fires).
    *
-   * The schedules stay one row per statement: a multi-row insert into this rowid table loses SQLite's append path
-   * (a full page is split 50/50 instead of a new page started), which wrote ~10 % more WAL per delivery in
-   * bench:delivery than the statements it saved.
+   * The schedules stay one row per statement: a multi-row insert into this rowid table wrote ~10 % more per delivery
+   * in bench:delivery (and in a micro-benchmark of the same rows; not so for the WITHOUT ROWID tables of the
+   * projectors), most likely because it loses SQLite's append path (a full last page split in two instead of a new
+   * page started); the statements it saved were not worth those bytes.
    */
   private writeRows(batch: readonly QueuedWrite[]): void {
     const reached = new Map<string, 'cancelled' | 'scheduled' | 'scheduled, cancelled'>();
