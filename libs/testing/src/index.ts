@@ -6,3 +6,4 @@ export * from './kafka-suite';
 export * from './movable-clock';
 export { LoopbackMailbox as MailCatcher, type CaughtMail } from '@sigillum/channels';
 export * from './staff';
+export * from './sigkill-child';

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type IndexedLeaf, LeafIndex } from './leaf-index';
-
-const TS_REGISTER = path.resolve(__dirname, '../../../../libs/testing/src/event-bus-restart/ts-register.js');
+import { killedAtFirstOutput } from '@sigillum/testing';
 
 const leaf = (leafIndex: number, correspondenceId: string, chainIndex: number, evidenceId = `e-${leafIndex}`): IndexedLeaf => ({
   leafIndex,
@@ -89,14 +87,7 @@ describe('LeafIndex (the evidence log index on disk)', () => {
         index.add(batch);
         if (next === 3000) process.stdout.write('written\\n');
       }`;
-    const child = spawn(process.execPath, ['-r', TS_REGISTER, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-      child.stdout.once('data', () => child.kill('SIGKILL'));
-      child.once('error', reject);
-      child.once('exit', (code, killedBy) => (killedBy === 'SIGKILL' ? resolve(killedBy) : reject(new Error(`exit ${code}: ${stderr}`))));
-    });
+    const signal = await killedAtFirstOutput(script);
     expect(signal).toBe('SIGKILL');
     expect(fs.statSync(file).size).toBeGreaterThan(0);
 

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { type DurableTimer, DurableTimers } from './durable-timers';
-
-const TS_REGISTER = path.resolve(__dirname, '../../../testing/src/event-bus-restart/ts-register.js');
+import { killedAtFirstOutput } from '@sigillum/testing';
 
 /** A clock that stands still (the product's clocks are injected the same way). */
 const clock = { now: () => new Date('2026-01-01T00:00:00Z') };
@@ -114,14 +112,7 @@ describe('durable timers: the writes of one turn in phases (the cancels in multi
         writes.push(timers.cancel('kept-7'));
         Promise.all(writes).then(() => process.stdout.write('committed\\n'));
         setInterval(() => undefined, 1000);`;
-      const child = spawn(process.execPath, ['-r', TS_REGISTER, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
-        child.stdout.once('data', () => child.kill('SIGKILL'));
-        child.once('error', reject);
-        child.once('exit', (code, killedBy) => (killedBy === 'SIGKILL' ? resolve(killedBy) : reject(new Error(`exit ${code}: ${stderr}`))));
-      });
+      const signal = await killedAtFirstOutput(script);
       expect(signal).toBe('SIGKILL');
 
       const db = new Database(file);
