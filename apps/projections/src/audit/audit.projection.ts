@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
 import { parseData } from '@sigillum/bus/message-shape';
 import { skipUnknownEventType } from '@sigillum/bus/unknown-event-types';
+import { runInPaddedChunks } from '@sigillum/eventstore/sqlite/padded-rows';
 import {
   CA_CATEGORY,
   type DeliveredMessage,
@@ -82,22 +83,16 @@ const MAX_PARTY_ROWS = 32;
 
 /**
  * The rows of the parties an evidence names, in one statement (a record names ~3: its sender, its recipient, an
- * operator) instead of one each. The statement is prepared for a power of two of rows and padded by repeating the
- * last party: `ON CONFLICT DO NOTHING` makes the repeat add nothing, so the rows are those of one insert per party.
+ * operator) instead of one each (runInPaddedChunks: `ON CONFLICT DO NOTHING` makes a repeated party add nothing).
  */
 function insertParties(db: Database.Database, correspondenceId: string, chainIndex: number, parties: ReturnType<typeof partiesNamedBy>): void {
-  for (let start = 0; start < parties.length; start += MAX_PARTY_ROWS) {
-    const chunk = parties.slice(start, start + MAX_PARTY_ROWS);
-    let size = 1;
-    while (size < chunk.length) size *= 2;
-    const params: (string | number)[] = [];
-    for (let index = 0; index < size; index++) {
-      const { partyId, role } = chunk[Math.min(index, chunk.length - 1)];
-      params.push(partyId, correspondenceId, chainIndex, role);
-    }
-    // The projector's connection keeps each prepared statement by its text (withStatementCache): one per size.
-    db.prepare(partiesInsertSql(size)).run(...params);
-  }
+  // The projector's connection keeps each prepared statement by its text (withStatementCache): one per size.
+  runInPaddedChunks(
+    parties,
+    MAX_PARTY_ROWS,
+    ({ partyId, role }) => [partyId, correspondenceId, chainIndex, role],
+    (size, params) => db.prepare(partiesInsertSql(size)).run(...params),
+  );
 }
 
 const partiesInsertSqlBySize = new Map<number, string>();

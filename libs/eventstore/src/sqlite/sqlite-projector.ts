@@ -1,5 +1,6 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
+import { runInPaddedChunks } from './padded-rows';
 
 /**
  * A read model kept in the local SQLite file. `apply` runs inside one transaction together with the
@@ -105,9 +106,13 @@ export class SqliteProjector {
    */
   applyAll(messages: readonly DeliveredMessage[]): boolean[] {
     const fresh = new Set<string>();
-    for (let start = 0; start < messages.length; start += MAX_MARKED) {
-      for (const id of this.markAll(messages.slice(start, start + MAX_MARKED))) fresh.add(id);
-    }
+    const marked = runInPaddedChunks(
+      messages,
+      MAX_MARKED,
+      (message) => [this.projection.name, message.id, message.topic, message.offset],
+      (size, params) => this.markAllStatement(size).all(...params),
+    );
+    for (const ids of marked) for (const id of ids as string[]) fresh.add(id);
     // The projections never read projection_applied, so marking all first then applying is the same as interleaving.
     return messages.map((message) => {
       if (!fresh.delete(message.id)) return false; // applied before, or earlier in this batch
@@ -116,11 +121,8 @@ export class SqliteProjector {
     });
   }
 
-  /** Records the event ids of up to MAX_MARKED messages; returns those that were not recorded before. */
-  private markAll(messages: readonly DeliveredMessage[]): string[] {
-    // Prepared for a power of two of rows, padded by repeating the last message: its repeat conflicts, so adds nothing.
-    let size = 1;
-    while (size < messages.length) size *= 2;
+  /** Records the event ids of `size` messages, returning those not recorded before (runInPaddedChunks pads with repeats, which conflict). */
+  private markAllStatement(size: number): Database.Statement {
     let statement = this.markAllBySize.get(size);
     if (!statement) {
       const rows = Array.from({ length: size }, () => '(?, ?, ?, ?)').join(', ');
@@ -129,12 +131,7 @@ export class SqliteProjector {
         .pluck();
       this.markAllBySize.set(size, statement);
     }
-    const params: string[] = [];
-    for (let index = 0; index < size; index++) {
-      const message = messages[Math.min(index, messages.length - 1)];
-      params.push(this.projection.name, message.id, message.topic, message.offset);
-    }
-    return statement.all(...params) as string[];
+    return statement;
   }
 
   /** Applies the message once; returns false when it had already been applied. */

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Clock } from '@sigillum/contracts';
 import { migrateComponent } from '@sigillum/bus';
 import { TurnCommit, type TurnWrites } from '@sigillum/eventstore';
+import { runInPaddedChunks } from '@sigillum/eventstore/sqlite/padded-rows';
 import type Database from 'better-sqlite3';
 
 /** A timer as scheduled: fired once, at or after `dueAt` by the injected clock (event time), never before. */
@@ -158,23 +159,24 @@ export class DurableTimers {
   }
 
   /**
-   * One statement per 64 timers, prepared for a power of two of ids and padded by repeating the last id (a repeated
-   * id changes nothing). `+state`: the timer ids' own index, never the (state, due_at) one, which the planner picked
+   * One statement per 64 timers (runInPaddedChunks: a repeated id changes nothing). `+state`: the timer ids' own index, never the (state, due_at) one, which the planner picked
    * at times for a list of ids, visiting every pending timer (10× the CPU in a micro-benchmark).
    */
   private cancelAll(timerIds: readonly string[]): void {
-    for (let start = 0; start < timerIds.length; start += MAX_CANCELS_PER_STATEMENT) {
-      const chunk = timerIds.slice(start, start + MAX_CANCELS_PER_STATEMENT);
-      let size = 1;
-      while (size < chunk.length) size *= 2;
-      let statement = this.cancelStatements.get(size);
-      if (!statement) {
-        const ids = Array.from({ length: size }, () => '?').join(', ');
-        statement = this.db.prepare(`UPDATE durable_timers SET state = 'cancelled' WHERE timer_id IN (${ids}) AND +state = 'pending'`);
-        this.cancelStatements.set(size, statement);
-      }
-      statement.run(...Array.from({ length: size }, (_, index) => chunk[Math.min(index, chunk.length - 1)]));
-    }
+    runInPaddedChunks(
+      timerIds,
+      MAX_CANCELS_PER_STATEMENT,
+      (timerId) => [timerId],
+      (size, params) => {
+        let statement = this.cancelStatements.get(size);
+        if (!statement) {
+          const ids = Array.from({ length: size }, () => '?').join(', ');
+          statement = this.db.prepare(`UPDATE durable_timers SET state = 'cancelled' WHERE timer_id IN (${ids}) AND +state = 'pending'`);
+          this.cancelStatements.set(size, statement);
+        }
+        statement.run(...params);
+      },
+    );
   }
 
   /** Registers the handler of one kind of timer; a timer of an unknown kind waits until its handler is registered. */
