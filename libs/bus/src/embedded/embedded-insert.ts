@@ -1,7 +1,7 @@
 import { type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
-import { TRACEPARENT_HEADER, validTraceparent } from '../observability/trace-context';
-import { type EmbeddedStatements, type MessageRow } from './embedded-log';
+import { TRACEPARENT_HEADER } from '../observability/trace-context';
+import { deliveredMessage, type EmbeddedStatements, type MessageRow } from './embedded-log';
 
 /** What one publish wrote: its rows, and the log's last offset before (if known) and at its commit. */
 export interface Appended {
@@ -79,7 +79,12 @@ export function insertMessages(
       dlq_group: '',
       event_position: referenced ? Number(positions![index]) : null,
     });
-    decoded.push(referenced ? relayedMessage(message, rows[rows.length - 1].offset) : undefined);
+    // A relayed event's message, decoded from what was written (no parse of its text back: its data is the event's).
+    decoded.push(
+      referenced
+        ? deliveredMessage(rows[rows.length - 1], message.data, message.traceparent ? { [TRACEPARENT_HEADER]: message.traceparent } : undefined)
+        : undefined,
+    );
   });
   alsoInTransaction?.();
   // AUTOINCREMENT gives the first row the counter + 1; a row skipped by ON CONFLICT uses up an offset too, so at
@@ -87,27 +92,4 @@ export function insertMessages(
   const before = firstSkipped ? undefined : rows[0].offset - 1;
   const after = lastSkipped ? (into.statements.lastOffset.get() as number) : rows[rows.length - 1].offset;
   return { rows, before, after, decoded };
-}
-
-/**
- * What toDeliveredMessage gives for the row of a relayed event (its data the event's, the text being that data's
- * JSON), without parsing the text back: the headers column holds the trace context only.
- */
-function relayedMessage(message: BusMessage, offset: number): DeliveredMessage {
-  const delivered: DeliveredMessage = {
-    topic: message.topic,
-    key: message.key,
-    id: message.id,
-    type: message.type,
-    source: message.source,
-    time: message.time,
-    correlationId: message.correlationId,
-    causationId: message.causationId,
-    dataVersion: message.dataVersion,
-    data: message.data,
-    partition: 0,
-    offset: String(offset),
-  };
-  const traceparent = validTraceparent(message.traceparent);
-  return traceparent ? { ...delivered, traceparent } : delivered;
 }

@@ -124,6 +124,11 @@ export function toDeliveredMessage(row: MessageRow): DeliveredMessage {
       throw new PoisonMessageError(`headers of ${row.topic}@${row.offset} are not valid JSON (${(error as Error).message})`);
     }
   }
+  return deliveredMessage(row, data, headers);
+}
+
+/** The message of a row whose data and headers are decoded (by toDeliveredMessage, or known to its publisher). */
+export function deliveredMessage(row: MessageRow, data: unknown, headers: Record<string, string> | undefined): DeliveredMessage {
   const message: DeliveredMessage = {
     topic: row.topic,
     key: row.key,

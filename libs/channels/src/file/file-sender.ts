@@ -42,18 +42,16 @@ export class FileSender implements OutOfBandSender {
    */
   private async writeNew(file: string, content: string): Promise<void> {
     const open = () => fsp.open(file, 'wx', 0o600);
-    let handle: fsp.FileHandle;
+    const makeDirectory = () => fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
     if (!this.directoryMade) {
-      await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+      await makeDirectory();
       this.directoryMade = true;
-      handle = await open();
-    } else {
-      handle = await open().catch(async (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-        await fsp.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
-        return open();
-      });
     }
+    const handle = await open().catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await makeDirectory();
+      return open();
+    });
     try {
       await handle.chmod(0o600);
       await handle.writeFile(content, 'utf8');
