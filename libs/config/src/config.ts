@@ -28,6 +28,8 @@ export interface SigillumConfig {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Where WAL checkpoints run: `background` on a worker thread (off the event loop), `inline` inside commits (SQLite's auto-checkpoint). */
   readonly sqliteCheckpoint: 'background' | 'inline';
+  /** Where the projections apply live events to their read models: `thread` on a worker thread of their own (a second core), `inline` on the event loop. */
+  readonly projectionsApply: 'thread' | 'inline';
   /** JSON characters of recently read streams the SQLite store keeps in memory (0: none). */
   readonly sqliteStreamCacheChars: number;
   readonly eventStore: { kind: 'sqlite' } | { kind: 'kurrentdb'; connectionString: string } | { kind: 'postgres'; connectionString: string; schema: string };
@@ -65,6 +67,10 @@ export const ENVIRONMENT = {
   SQLITE_CHECKPOINT: {
     default: 'background',
     help: "background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite's auto-checkpoint inside commits)",
+  },
+  PROJECTIONS_APPLY: {
+    default: 'thread',
+    help: 'thread (the read models of the SQLite file are written by a worker thread with its own connection, on the second core) or inline (on the event loop)',
   },
   SQLITE_STREAM_CACHE_MB: {
     default: '16',
@@ -163,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const sqliteFile = env.SQLITE_FILE ? path.resolve(env.SQLITE_FILE) : path.join(dataDir, `${processName}.db`);
   const sqliteSynchronous = oneOf('SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const);
   const sqliteCheckpoint = oneOf('SQLITE_CHECKPOINT', ['background', 'inline'] as const);
+  const projectionsApply = oneOf('PROJECTIONS_APPLY', ['thread', 'inline'] as const);
   const sqliteStreamCacheChars = integer('SQLITE_STREAM_CACHE_MB', 0, 4096) * 1024 * 1024;
 
   const storeKind = oneOf('EVENT_STORE', ['sqlite', 'kurrentdb', 'postgres'] as const);
@@ -240,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
     sqliteFile,
     sqliteSynchronous,
     sqliteCheckpoint,
+    projectionsApply,
     sqliteStreamCacheChars,
     eventStore:
       storeKind === 'kurrentdb'

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { type DeliveredMessage, DomainError } from '@sigillum/contracts';
-import { BatchedProjector, type EventStore } from '@sigillum/eventstore';
+import { type ApplyElsewhere, BatchedProjector, type EventStore } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
 import { SqliteProjector } from '../sqlite-projector';
 import { type RebuildableProjection, replayLog, type ReplayCount, replayLogInto, type ReplayTarget } from './log-replay';
@@ -65,12 +65,14 @@ export class ProjectionRunner {
      * thread of its own (rebuild-threads.ts) when it can be loaded there.
      */
     readonly threads = false,
+    /** Where live batches are applied instead of on `db` (the live apply thread, threads/live-apply-thread.ts). */
+    liveElsewhere?: ApplyElsewhere,
   ) {
     this.log = new Logger(`Projection ${projection.name}`);
     const known = this.knownVersion();
     this.versionChanged = known !== undefined && known !== projection.version;
     this.projector = new SqliteProjector(db, projection);
-    this.live = new BatchedProjector(db, this.projector, () => this.rebuilding ?? undefined);
+    this.live = new BatchedProjector(db, this.projector, () => this.rebuilding ?? undefined, liveElsewhere);
   }
 
   private knownVersion(): number | undefined {
@@ -366,6 +368,8 @@ export class ProjectionRunner {
           fail(rebuild, error);
         }
       }
+      // A live batch on another thread when the rebuild began: committed before the read model is dropped.
+      await Promise.all(running.map((rebuild) => rebuild.runner.live.settled()));
       // The head of the log now: how far the rebuilds have to go (events appended meanwhile are replayed too).
       const bounds = running.length > 0 ? await logBounds(store) : null;
       const together = running.length > 1;

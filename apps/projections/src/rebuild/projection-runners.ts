@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import type { SigillumConfig } from '@sigillum/config';
 import type Database from 'better-sqlite3';
+import { LiveApplyThread } from '../threads/live-apply-thread';
 import { ProjectionRunner, type RebuildableProjection } from './projection-runner';
 
 /**
@@ -11,23 +12,49 @@ import { ProjectionRunner, type RebuildableProjection } from './projection-runne
  * version changed since the last start is rebuilt from the log once the application is up.
  */
 @Injectable()
-export class ProjectionRunners implements OnApplicationBootstrap {
+export class ProjectionRunners implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('ProjectionRunners');
   private readonly runners = new Map<string, ProjectionRunner>();
+  /** The live apply thread of the projections that a worker can load (PROJECTIONS_APPLY=thread, a file); started by their first batch. */
+  private readonly liveThread: LiveApplyThread | undefined;
+  private readonly threaded: RebuildableProjection[] = [];
 
   constructor(
     @Inject(LOCAL_DB) private readonly db: Database.Database,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
-  ) {}
+  ) {
+    if (config.projectionsApply === 'thread' && !db.memory && db.name !== '' && db.name !== ':memory:') {
+      this.liveThread = new LiveApplyThread(
+        {
+          file: db.name,
+          synchronous: config.sqliteSynchronous,
+          // Checkpoints stay with the main connection (its checkpointer thread, or its own auto-checkpoint).
+          autocheckpoint: 0,
+          projections: this.threaded,
+        },
+        new Logger('LiveApplyThread'),
+      );
+    }
+  }
 
   runnerFor(projection: RebuildableProjection): ProjectionRunner {
     let runner = this.runners.get(projection.name);
     if (!runner) {
       // The SQLite store keeps the log in this file (adapters.ts): projections rebuilt together can each read it on a thread.
       const threads = this.config.eventStore.kind === 'sqlite';
-      runner = new ProjectionRunner(this.db, this.store, projection, () => this.clock.now(), undefined, threads);
+      const thread = projection.worker ? this.liveThread : undefined;
+      if (thread) this.threaded.push(projection);
+      runner = new ProjectionRunner(
+        this.db,
+        this.store,
+        projection,
+        () => this.clock.now(),
+        undefined,
+        threads,
+        thread && ((messages) => thread.apply(projection.name, messages)),
+      );
       this.runners.set(projection.name, runner);
     }
     return runner;
@@ -41,6 +68,10 @@ export class ProjectionRunners implements OnApplicationBootstrap {
     const runner = this.runners.get(name);
     if (!runner) throw new DomainError('PROJECTION.UNKNOWN', `No rebuildable projection "${name}"; known: ${this.names().join(', ')}`, 'not-found');
     return runner;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.liveThread?.close();
   }
 
   onApplicationBootstrap(): void {

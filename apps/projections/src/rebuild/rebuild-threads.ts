@@ -1,46 +1,9 @@
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { startProjectionsWorker } from '../threads/projections-worker';
 import type { RebuildableProjection, ReplayCount, ReplayLog } from './log-replay';
 import type { PageCount } from './rebuild-progress';
 import type { FromRebuildWorker, RebuildWorkerData, ToRebuildWorker } from './rebuild-worker';
-
-/**
- * The tree the code runs from (the repository for TypeScript sources, dist/ when compiled): `@sigillum/<lib>[/<path>]`
- * is `<root>/libs/<lib>/src[/<path>]` there (tsconfig.json's paths, all of that form).
- */
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-
-/**
- * The worker's entry, plain CommonJS (as the WAL checkpointer's) so that it starts the same from the compiled dist and
- * under ts-jest: it resolves the @sigillum aliases itself (the main thread's resolver, tsconfig-paths or Jest's, is
- * not inherited), and from TypeScript sources compiles each module as it is required (typescript's transpileModule,
- * the repository's compiler options that change the output), then runs rebuild-worker's `runRebuildWorker`.
- */
-const WORKER_SOURCE = String.raw`
-const Module = require('node:module');
-const path = require('node:path');
-const fs = require('node:fs');
-const { parentPort, workerData } = require('node:worker_threads');
-const { root, entry, data } = workerData;
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  const alias = /^@sigillum\/([^/]+)(\/.*)?$/.exec(request);
-  return resolve.call(this, alias ? path.join(root, 'libs', alias[1], 'src', alias[2] || '') : request, ...rest);
-};
-if (entry.endsWith('.ts')) {
-  const ts = require('typescript');
-  const compilerOptions = {
-    module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true,
-    experimentalDecorators: true, emitDecoratorMetadata: true, sourceMap: false, inlineSourceMap: false,
-  };
-  Module._extensions['.ts'] = (module, filename) => {
-    const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), { compilerOptions, fileName: filename });
-    module._compile(outputText, filename);
-  };
-}
-require(entry).runRebuildWorker(data, parentPort).catch((error) => parentPort.postMessage({ type: 'failed', message: String(error) }));
-`;
 
 /** A projection a worker thread can load: it names its module and export (RebuildableProjection.worker). */
 export function canRebuildInWorker(main: Database.Database, projection: RebuildableProjection): boolean {
@@ -68,7 +31,7 @@ export function rebuildInWorker(main: Database.Database, projection: Rebuildable
   const data: RebuildWorkerData = { file: path.resolve(main.name), module: descriptor.module, exportName: descriptor.exportName };
   const entry = path.join(__dirname, `rebuild-worker${path.extname(__filename)}`);
   let scratch: string | undefined;
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: ROOT, entry, data }, execArgv: [] });
+  const worker = startProjectionsWorker(entry, 'runRebuildWorker', data);
   // What the worker's next answer settles: its build first, then its digest.
   let waiting: { resolve: (message: FromRebuildWorker) => void; reject: (error: Error) => void } | undefined;
   const next = () => new Promise<FromRebuildWorker>((resolve, reject) => (waiting = { resolve, reject }));

@@ -6,6 +6,17 @@ import { TurnCommit, type TurnWrites } from './turn-commit';
 /** What became of one message of a batch. */
 export type Outcome = { readonly applied: boolean } | { readonly error: unknown };
 
+/**
+ * Applies a batch somewhere else than on this connection (a worker thread with its own connection to the file), with
+ * the outcomes `applyBatch` would give; resolves once that batch is committed.
+ */
+export type ApplyElsewhere = (messages: readonly DeliveredMessage[]) => Promise<Outcome[]>;
+
+/** What an ApplyElsewhere rejects with when it cannot apply at all (its thread is gone for good): the batch is applied here. */
+export class ApplyElsewhereUnavailable extends Error {
+  override readonly name = 'ApplyElsewhereUnavailable';
+}
+
 interface Pending {
   readonly message: DeliveredMessage;
   readonly resolve: (applied: boolean) => void;
@@ -20,6 +31,9 @@ interface Pending {
  * batch applied again with a savepoint per message, so that only the message that throws fails. The batch joins the
  * handle's turn transaction (TurnCommit: one commit with the event store's appends and the other projectors of the
  * turn); while a rebuild runs, or when the turn is rolled back, it is applied alone as described.
+ *
+ * With `elsewhere`, the batches go there instead (one at a time, in order; what arrives meanwhile makes the next batch)
+ * and nothing joins the turn; when `elsewhere` is unavailable, this batch and every later one are applied here.
  */
 export class BatchedProjector {
   private readonly pending: Pending[] = [];
@@ -39,19 +53,65 @@ export class BatchedProjector {
     writeAlone: () => void this.flush(),
   };
 
+  /** A batch sent `elsewhere` and not answered yet; `sending` while the loop that sends them runs. */
+  private sent: Promise<unknown> = Promise.resolve();
+  private sending = false;
+
   constructor(
     private readonly db: Database.Database,
     private readonly projector: SqliteProjector,
     /** Awaited before each batch (a running rebuild of the read model, which live messages wait for). */
     private readonly before?: () => Promise<unknown> | undefined,
+    private elsewhere?: ApplyElsewhere,
   ) {}
 
   /** Applies the message once, with the others of its tick; false when it had already been applied. */
   handle(message: DeliveredMessage): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ message, resolve, reject });
-      if (this.pending.length === 1) TurnCommit.of(this.db).join(this.turnWrites);
+      if (this.pending.length !== 1) return;
+      if (!this.elsewhere) TurnCommit.of(this.db).join(this.turnWrites);
+      else if (!this.sending) setImmediate(() => void this.sendElsewhere());
     });
+  }
+
+  /** Resolves once no batch is being applied elsewhere (a rebuild waits for it before it drops the read model). */
+  async settled(): Promise<void> {
+    await this.sent.catch(() => undefined);
+  }
+
+  /** Sends the pending messages `elsewhere`, one batch at a time, until none is left. */
+  private async sendElsewhere(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.pending.length > 0) {
+        const waiting = this.before?.();
+        if (waiting) await waiting.catch(() => undefined);
+        if (!this.elsewhere) return void this.flush();
+        const batch = this.pending.splice(0, this.pending.length);
+        const messages = batch.map(({ message }) => message);
+        let outcomes: Outcome[];
+        try {
+          outcomes = await (this.sent = this.elsewhere(messages));
+        } catch (error) {
+          if (!(error instanceof ApplyElsewhereUnavailable)) {
+            for (const { reject } of batch) reject(error); // the bus delivers them again
+            continue;
+          }
+          this.elsewhere = undefined;
+          this.pending.unshift(...batch);
+          return void this.flush();
+        }
+        batch.forEach(({ resolve, reject }, index) => {
+          const outcome = outcomes[index];
+          if ('error' in outcome) reject(outcome.error);
+          else resolve(outcome.applied);
+        });
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   private async flush(): Promise<void> {
