@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { CLOCK, type Clock, DomainError } from '@sigillum/contracts';
 import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import { HealthChecks } from '@sigillum/runtime/health-checks';
 import type { SigillumConfig } from '@sigillum/config';
 import type Database from 'better-sqlite3';
 import { LiveApplyThread } from '../threads/live-apply-thread';
@@ -24,6 +25,7 @@ export class ProjectionRunners implements OnApplicationBootstrap, OnApplicationS
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
+    healthChecks: HealthChecks,
   ) {
     if (config.projectionsApply === 'thread' && !db.memory && db.name !== '' && db.name !== ':memory:') {
       this.liveThread = new LiveApplyThread(
@@ -36,6 +38,9 @@ export class ProjectionRunners implements OnApplicationBootstrap, OnApplicationS
         },
         new Logger('LiveApplyThread'),
       );
+      const thread = this.liveThread;
+      // Up either way (a thread that gave up leaves the work to the main thread): the detail says where it runs.
+      healthChecks.register('projections-live-apply', () => Promise.resolve({ up: true, ...thread.state() }));
     }
   }
 

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { HealthChecksModule } from '@sigillum/runtime/health-checks';
 import { ProjectionRunners } from './projection-runners';
 import { RebuildController } from './rebuild.controller';
 
 /** `POST|GET /projections/:name/rebuild`, `GET /projections/:name/digest`, and the runners the consumers apply through. */
-@Module({ controllers: [RebuildController], providers: [ProjectionRunners], exports: [ProjectionRunners] })
+@Module({ imports: [HealthChecksModule], controllers: [RebuildController], providers: [ProjectionRunners], exports: [ProjectionRunners] })
 export class RebuildModule {}

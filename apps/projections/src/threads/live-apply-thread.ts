@@ -60,6 +60,13 @@ export class LiveApplyThread {
     }
   }
 
+  /** Where the batches are applied now, for GET /health. */
+  state(): { readonly where: 'thread' | 'main thread'; readonly restarts: number; readonly detail: string } {
+    if (this.unavailable !== undefined) return { where: 'main thread', restarts: this.restarts, detail: this.unavailable };
+    const started = this.worker ? 'running' : 'started by the next batch';
+    return { where: 'thread', restarts: this.restarts, detail: `live apply on a worker thread (${started}; ${this.restarts} restart(s))` };
+  }
+
   /** Applies `messages` to `projection`'s read model on the thread; rejects with ApplyElsewhereUnavailable when it cannot. */
   apply(projection: string, messages: readonly DeliveredMessage[]): Promise<Outcome[]> {
     if (this.unavailable !== undefined) return Promise.reject(new ApplyElsewhereUnavailable(this.unavailable));
