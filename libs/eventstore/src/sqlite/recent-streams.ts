@@ -130,6 +130,11 @@ export class RecentStreams {
     return end !== undefined && !end.written && end.epoch === this.epoch && revision >= end.end;
   }
 
+  /** Bumped by `foreignCommit`: what was learnt of the file in an earlier epoch may be behind it (see AbsentStreams). */
+  get changeEpoch(): number {
+    return this.epoch;
+  }
+
   /** Another connection (or process) committed to the file: no entry is known to be current any more. */
   foreignCommit(): void {
     this.epoch++;

@@ -19,6 +19,7 @@ import { ForeignCommitWatch, noteCommitInProcess } from './foreign-commits';
 import { TurnCommit, type TurnWrites } from './turn-commit';
 import { RecentCommits } from './recent-commits';
 import { RecentStreams } from './recent-streams';
+import { AbsentStreams } from './absent-streams';
 import { type CommittedAppend, keepCommitted } from './committed-events';
 import { migrateEventStoreSchema } from './sqlite-schema';
 import { type EventStoreStatements, prepareEventStoreStatements } from './sqlite-statements';
@@ -97,6 +98,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly recent: RecentStreams;
+  private readonly absent: AbsentStreams; // tells, without a query, that the file holds no event of a stream
   /** What this store committed last, for its subscriptions (see RecentCommits). */
   private readonly commitsTail: RecentCommits;
   /** The file's data_version when last looked at (another connection's commit changes it). */
@@ -164,6 +166,7 @@ export class SqliteEventStore implements EventStore {
       throw error;
     }
     this.statements = prepareEventStoreStatements(this.db);
+    this.absent = AbsentStreams.of(this.db, this.recent);
     this.dataVersion = this.statements.dataVersion.get() as number;
 
     // No savepoint per append (SQLite journals the pages changed inside one): a wrong expected version fails before
@@ -228,7 +231,8 @@ export class SqliteEventStore implements EventStore {
     // costs a statement, asked once per turn of the event loop); any other read asks the file past the cached end anyway.
     let stream = this.recent.current(streamId) && (this.foreignCommits.due() && this.noticeForeignCommits(), this.recent.current(streamId));
     if (!stream) {
-      const rows = read(this.recent.knownCount(streamId), -1);
+      const known = this.recent.knownCount(streamId);
+      const rows = known === 0 && this.surelyAbsent(streamId) ? [] : read(known, -1);
       stream = this.recent.extend(
         streamId,
         rows.map(toRecordedEvent),
@@ -250,6 +254,12 @@ export class SqliteEventStore implements EventStore {
     const rows = this.statements.readStream.all(streamId, fromRevision, maxCount) as EventRow[];
     if (maxCount < 0 || rows.length < maxCount) this.recent.endRead(streamId, fromRevision + rows.length);
     return rows.map(toRecordedEvent);
+  }
+
+  /** The file holds no event of the stream, as of the last look at data_version (asked once per turn, as for the cache). */
+  private surelyAbsent(streamId: string): boolean {
+    if (this.foreignCommits.due()) this.noticeForeignCommits();
+    return this.absent.surelyAbsent(streamId);
   }
 
   /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
@@ -294,6 +304,7 @@ export class SqliteEventStore implements EventStore {
     this.flush();
     this.closed = true;
     this.recent.clear();
+    this.absent.clear();
     this.commitsTail.clear();
     await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
     if (this.ownsDatabase) this.db.close();
@@ -306,7 +317,7 @@ export class SqliteEventStore implements EventStore {
    */
   private writeAppend({ streamId, expected, rows }: QueuedAppend): WrittenAppend {
     const cached = this.recent.current(streamId);
-    const current = cached ? cached.length - 1 : ((this.statements.head.get(streamId) as number | null) ?? -1);
+    const current = cached ? cached.length - 1 : this.absent.surelyAbsentNow(streamId) ? -1 : ((this.statements.head.get(streamId) as number | null) ?? -1);
     const satisfied =
       expected === 'any' || (expected === 'no-stream' && current === -1) || (expected === 'stream-exists' && current >= 0) || expected === current;
     if (!satisfied) throw new WrongExpectedVersionError(streamId, expected, current);
@@ -323,7 +334,10 @@ export class SqliteEventStore implements EventStore {
         throw error;
       }
     }
-    if (current === -1) this.statements.insertStream.run(streamId, streamCategory(streamId));
+    if (current === -1) {
+      this.statements.insertStream.run(streamId, streamCategory(streamId));
+      this.absent.created(streamId);
+    }
     this.recent.wrote(streamId);
     return { result: { nextExpectedVersion: revision, lastGlobalPosition: positions[positions.length - 1] ?? 0n }, firstRevision: current + 1, positions };
   }
@@ -360,6 +374,7 @@ export class SqliteEventStore implements EventStore {
       const outcome = outcomes[index];
       if (!(outcome instanceof Error)) committed.push({ streamId, rows, firstRevision: outcome.firstRevision, positions: outcome.positions });
     });
+    this.absent.committed(committed);
     const tail = this.commitsTail.enabled && this.subscriptions.size > 0 ? this.commitsTail : undefined;
     keepCommitted(this.recent, tail, committed);
     batch.forEach((append, index) => {
