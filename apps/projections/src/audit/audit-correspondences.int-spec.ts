@@ -31,19 +31,24 @@ function evidenceRow(db: Database.Database, correspondenceId: string, chainIndex
   ).run(correspondenceId, chainIndex, `${correspondenceId}/${chainIndex}`, eventTime);
 }
 
-/** The v1 schema as it was before the range index: an existing database the next start must migrate in place. */
-const V1_SCHEMA_WITHOUT_INDEX = `
+/** The audit read model's tables as version `version` built them, without the range index, and that version recorded. */
+const schemaWithoutIndex = (evidenceKey: string, version: number) => `
   CREATE TABLE rm_audit_evidence (
     correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, evidence_id TEXT NOT NULL, event_name TEXT NOT NULL,
     erds_event_id TEXT, event_time TEXT, record_digest TEXT NOT NULL, previous_digest TEXT, recorded_at TEXT NOT NULL,
-    record TEXT NOT NULL, jws TEXT NOT NULL, PRIMARY KEY (correspondence_id, chain_index)) WITHOUT ROWID;
+    record TEXT NOT NULL, jws TEXT NOT NULL, ${evidenceKey};
   CREATE TABLE rm_audit_party_evidence (
     party_id TEXT NOT NULL, correspondence_id TEXT NOT NULL, chain_index INTEGER NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (party_id, correspondence_id, chain_index, role)) WITHOUT ROWID;
   CREATE TABLE rm_audit_trust_anchors (
     ca_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, certificate_pem TEXT NOT NULL, established_at TEXT NOT NULL);
   CREATE TABLE projection_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
-  INSERT INTO projection_versions VALUES ('audit', 1);`;
+  INSERT INTO projection_versions VALUES ('audit', ${version});`;
+
+/** Version 1 as it was before the range index: evidence rows in a WITHOUT ROWID table. */
+const V1_SCHEMA_WITHOUT_INDEX = schemaWithoutIndex('PRIMARY KEY (correspondence_id, chain_index)) WITHOUT ROWID', 1);
+/** Version 2 (a rowid table) as an older build of it would have left it without the range index. */
+const V2_SCHEMA_WITHOUT_INDEX = schemaWithoutIndex('UNIQUE (correspondence_id, chain_index))', 2);
 
 const hasRangeIndex = (db: Database.Database) =>
   db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rm_audit_evidence_first_time'").get() !== undefined;
@@ -179,11 +184,12 @@ describe('GET /audit/correspondences: correspondences by first-evidence time, pa
     expect(Array.isArray(await validated({ since: '2026-03-02', until: '2026-03-02T00:00:00.001Z', limit: '500' }))).toBe(false);
   });
 
-  it('migration: an existing v1 read model gets the index in place at start (no version change, same digest); a rebuild recreates it', async () => {
+  it('migration: an existing read model of this version gets the index in place at start (no version change, same digest); a rebuild recreates it', async () => {
+    expect(auditProjection.version).toBe(2);
     const old = new Database(':memory:');
     const oldStore = new SqliteEventStore({ db: old });
     try {
-      old.exec(V1_SCHEMA_WITHOUT_INDEX);
+      old.exec(V2_SCHEMA_WITHOUT_INDEX);
       evidenceRow(old, ID(7), 0, '2026-03-02T09:00:00.000Z');
       const before = readModelDigest(old, auditProjection);
       expect(hasRangeIndex(old)).toBe(false);
@@ -196,6 +202,31 @@ describe('GET /audit/correspondences: correspondences by first-evidence time, pa
 
       await runner.rebuild(); // drops the tables (and their indexes), recreates the schema, replays (an empty log here)
       expect(hasRangeIndex(old)).toBe(true);
+    } finally {
+      await oldStore.close();
+      old.close();
+    }
+  });
+
+  it('migration: a version 1 read model (evidence WITHOUT ROWID) is dropped at start and rebuilt in the rowid layout, to the same digest', async () => {
+    const old = new Database(':memory:');
+    const oldStore = new SqliteEventStore({ db: old });
+    const evidenceSql = () => (old.prepare("SELECT sql FROM sqlite_master WHERE name = 'rm_audit_evidence'").get() as { sql: string }).sql;
+    try {
+      old.exec(V1_SCHEMA_WITHOUT_INDEX);
+      evidenceRow(old, ID(7), 0, '2026-03-02T09:00:00.000Z');
+      const v1 = readModelDigest(old, auditProjection);
+      expect(evidenceSql()).toMatch(/WITHOUT ROWID/);
+
+      const runner = new ProjectionRunner(old, oldStore, auditProjection, () => new Date());
+      expect(runner.versionChanged).toBe(true); // the runners rebuild it from the log once the application is up
+      expect(evidenceSql()).not.toMatch(/WITHOUT ROWID/);
+      expect(hasRangeIndex(old)).toBe(true);
+      expect(runner.digest().rows.rm_audit_evidence).toBe(0);
+
+      // The same row in the new layout: the same digest (the rowid is not a column of the read model).
+      evidenceRow(old, ID(7), 0, '2026-03-02T09:00:00.000Z');
+      expect(runner.digest()).toEqual(v1);
     } finally {
       await oldStore.close();
       old.close();
