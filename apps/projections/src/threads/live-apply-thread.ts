@@ -5,7 +5,7 @@ import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { ApplyElsewhereUnavailable, type Outcome } from '@sigillum/eventstore/sqlite/batched-projector';
 import type { RebuildableProjection } from '../rebuild/log-replay';
-import type { FromLiveApplyWorker, LiveApplyWorkerData, ToLiveApplyWorker, WireError } from './live-apply-worker';
+import { type FromLiveApplyWorker, type LiveApplyWorkerData, type ToLiveApplyWorker, toWire, type WireError } from './live-apply-worker';
 import { startProjectionsWorker } from './projections-worker';
 
 export interface LiveApplyThreadOptions {
@@ -104,7 +104,7 @@ export class LiveApplyThread {
 
   private post(batch: number): void {
     const entry = this.inFlight.get(batch)!;
-    const message: ToLiveApplyWorker = { type: 'apply', batch, projection: entry.projection, messages: entry.messages };
+    const message: ToLiveApplyWorker = { type: 'apply', batch, projection: entry.projection, messages: entry.messages.map(toWire) };
     (this.worker ??= this.start()).postMessage(message);
   }
 
