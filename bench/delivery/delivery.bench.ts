@@ -47,6 +47,7 @@ import { type CryptoCounts, cryptoCounts, cryptoCountsSince } from '../common/cr
 import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } from '../common/delivery-run';
 import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
 import { type BusCounts, busCounts, busCountsSince } from '../common/bus-count';
+import { ReadModelWatch } from '../common/read-model-lag';
 import {
   BenchError,
   integerSetting,
@@ -106,6 +107,9 @@ interface RunResult {
   /** SQLite commits and statements of the main thread, over the timed phase. */
   readonly sqlite: SqliteCounts;
   readonly bus: BusCounts;
+  /** Milliseconds from the last delivery's completion until the read models held all of it; undefined: not within 30 s. */
+  readonly readModelsCaughtUpMs: number | undefined;
+  readonly readModelsBehind: number;
   readonly busKind: string;
   readonly storeKind: string;
   readonly dataDir: string;
@@ -165,6 +169,10 @@ async function runOnce(
     const sqlite = sqliteCountsSince(sqliteBefore);
     const bus = await busCountsSince(busBefore);
     await stopProfiles();
+    const readModels = new ReadModelWatch(config.sqliteFile);
+    const readModelsCaughtUpMs = await readModels.caughtUpWithin(30_000);
+    const readModelsBehind = readModels.behind();
+    readModels.close();
     // Let the evidence of the last deliveries (and a checkpoint of the evidence log) land before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     watch.recording = false;
@@ -180,6 +188,8 @@ async function runOnce(
       counted,
       sqlite,
       bus,
+      readModelsCaughtUpMs,
+      readModelsBehind,
       busKind: config.eventBus.kind,
       storeKind: config.eventStore.kind,
       dataDir,
@@ -296,6 +306,11 @@ async function main(): Promise<number> {
     );
     notes.push(
       `bus consumers per delivery (timed phase): ${(after.bus.handlerCalls / settings.deliveries).toFixed(1)} handler calls, ${(after.bus.passedOver / settings.deliveries).toFixed(1)} messages passed over (a type none of the topic's handlers acts on)`,
+    );
+    notes.push(
+      after.readModelsCaughtUpMs === undefined
+        ? `read models (mailbox, audit): still ${after.readModelsBehind} events behind the log 30 s after the last delivery completed`
+        : `read models (mailbox, audit): caught up with the log ${after.readModelsCaughtUpMs.toFixed(0)} ms after the last delivery completed (PROJECTIONS_APPLY=${process.env.PROJECTIONS_APPLY?.trim() || 'thread'})`,
     );
     if (sq.written) {
       notes.push(
