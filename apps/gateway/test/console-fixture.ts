@@ -131,6 +131,12 @@ export class ConsoleWorld {
     }, 15_000);
     const timers = this.app.get<DurableTimers>(DURABLE_TIMERS);
     await eventually(() => expect(timers.stats().pending).toBeGreaterThanOrEqual(1), 10_000);
+    // The console reads the read models, which follow the log (on the live apply thread by default): as an operator
+    // would, wait until the chain is in them.
+    await eventually(async () => {
+      const timeline = await fetch(`${this.base}/ops/chains/${sent.correspondenceId}/timeline`, { headers: { authorization: `Bearer ${this.tokens.ops}` } });
+      expect(timeline.status).toBe(200);
+    }, 30_000);
     return { correspondenceId: sent.correspondenceId, token };
   }
 

@@ -17,10 +17,16 @@ const CREDENTIAL = /^[A-Za-z0-9_-]{16,128}$/;
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
+ * Last activity is recorded at most once a second per session: a client's burst of requests costs one write, not one
+ * each. The idle limit (minutes) is then judged from an activity up to a second older than the true last one.
+ */
+export const ACTIVITY_GRANULARITY_MS = 1_000;
+
+/**
  * The authorization submodule's check of a party's session (claim 1 is the party's authentication), plugged into the
  * global AccessGuard: the credential's SHA-256 must match the digest in SessionOpened (constant-time); the session
  * must be open and within its idle and absolute limits. Last activity is kept in LOCAL_DB, not as an event per
- * request; a session found past a limit gets SessionExpired and a 401.
+ * request (and at most once a second); a session found past a limit gets SessionExpired and a 401.
  */
 @Injectable()
 export class SessionCredentialAuthenticator implements PartySessionAuthenticator, OnModuleInit {
@@ -58,7 +64,7 @@ export class SessionCredentialAuthenticator implements PartySessionAuthenticator
         rule === 'session.idle' ? 'The session expired after inactivity; open a new one' : 'The session reached its maximum lifetime; open a new one',
       );
     }
-    this.local.touch(sessionId, now);
+    if (lastActivityAt === null || now.getTime() - lastActivityAt.getTime() >= ACTIVITY_GRANULARITY_MS) this.local.touch(sessionId, now);
     return { kind: 'party', partyId: state.userId, sessionId };
   }
 }

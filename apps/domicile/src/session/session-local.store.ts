@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { TurnCommit } from '@sigillum/eventstore';
 import type Database from 'better-sqlite3';
 
 /**
@@ -7,6 +9,7 @@ import type Database from 'better-sqlite3';
  */
 export class SessionLocalStore {
   private readonly statements;
+  private readonly log = new Logger('SessionLocalStore');
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -40,8 +43,16 @@ export class SessionLocalStore {
     return row ? new Date(row.at) : null;
   }
 
+  /**
+   * Records the session's last activity in the turn's shared commit (TurnCommit: with the event store's appends of the
+   * same turn, instead of a commit of its own per request). Not awaited by the request: a crash before that commit
+   * loses less than a turn of activity, which only makes the session look idle sooner. A failure is logged.
+   */
   touch(sessionId: string, at: Date): void {
-    this.statements.touch.run(sessionId, at.toISOString());
+    const iso = at.toISOString();
+    TurnCommit.of(this.db)
+      .write(() => this.statements.touch.run(sessionId, iso))
+      .catch((error: unknown) => this.log.warn(`Last activity of session ${sessionId} not recorded: ${(error as Error).message}`));
   }
 
   forgetActivity(sessionId: string): void {

@@ -539,6 +539,24 @@ describe('sessions (domicile, claim 1) through Nest with a real SQLite event sto
       expect(after.body.reasons).toEqual([expect.objectContaining({ rule: 'session.expired' })]);
     });
 
+    it('records last activity at most once a second: a burst of requests costs one write', async () => {
+      const { sessionId, probe } = await openSession();
+      const activity = () =>
+        (db.prepare('SELECT last_activity_at AS at FROM domicile_session_activity WHERE session_id = ?').get(sessionId) as { at: string }).at;
+      clock.advance(10);
+      await probe().expect(200);
+      const first = clock.now().toISOString();
+      expect(activity()).toBe(first);
+      clock.advance(0.4);
+      await probe().expect(200);
+      clock.advance(0.5);
+      await probe().expect(200);
+      expect(activity()).toBe(first); // 0.9 s later: not written again
+      clock.advance(0.1);
+      await probe().expect(200);
+      expect(activity()).toBe(clock.now().toISOString()); // a second after the one recorded
+    });
+
     it('expires the session at its absolute limit even when in use (401 session.absolute)', async () => {
       const { sessionId, probe } = await openSession();
       for (let elapsed = 0; elapsed < 28_800 - 800; elapsed += 800) {
