@@ -47,12 +47,14 @@ export class AbsentStreams {
   }
 
   /**
-   * True only when the file holds no event of the stream (as of the caller's last look at data_version, asked just
-   * before). May build the filter or bring it up to date (a query); never inside a transaction of this handle, whose
-   * rows may yet be rolled back and their positions taken again by another connection's, which `through` would skip.
+   * True only when the file holds no event of the stream, as of the store's last look at data_version (`lookAtFile`:
+   * once per turn, as for the cache). May build the filter or bring it up to date (a query); never inside a transaction
+   * of this handle, whose rows may yet be rolled back and their positions given to another connection's, which
+   * `through` would skip.
    */
-  surelyAbsent(streamId: string): boolean {
+  surelyAbsent(streamId: string, lookAtFile: () => void): boolean {
     if (!this.recent.enabled || this.db.inTransaction) return false;
+    lookAtFile();
     if (!this.filter) this.build();
     else if (this.filter.usable && this.epoch !== this.recent.changeEpoch) this.catchUp();
     return !this.filter!.mayHold(streamId);
@@ -72,13 +74,12 @@ export class AbsentStreams {
   }
 
   /**
-   * This handle committed these appends. With no other connection's commit since the filter was brought up to date
-   * (data_version is asked under the write lock), the events up to their last position are this handle's, whose
-   * streams it was told of (`created`): a later catch-up need not read them again.
+   * This handle committed events up to `through`. With no other connection's append since the filter was brought up
+   * to date (data_version is asked under the write lock), the events up to it are this handle's, whose streams it was
+   * told of (`created`): a later catch-up need not read them again.
    */
-  committed(appends: readonly { readonly positions: readonly bigint[] }[]): void {
-    if (!this.filter || this.epoch !== this.recent.changeEpoch) return;
-    for (const { positions } of appends) for (const position of positions) if (position > this.through) this.through = position;
+  committed(through: bigint): void {
+    if (this.filter && this.epoch === this.recent.changeEpoch && through > this.through) this.through = through;
   }
 
   /** Forgets the filter (the file was closed); the next read that asks builds it again. */

@@ -19,8 +19,9 @@ interface Entry {
  * of a stream that every step of a chain re-reads (tokens, evidence, jobs).
  *
  * It also knows when reading past the cached end would find nothing: the store marks the streams it appends to
- * (`written`), and bumps the epoch whenever another connection committed to the file (SQLite's `data_version`); an
- * entry read to the end in the current epoch and not written since is the whole stream, with no query at all.
+ * (`written`), and bumps the epoch whenever another connection appended to the file (SQLite's `data_version` moved,
+ * and so did the file's last event position, see `foreignCommit`); an entry read to the end in the current epoch and
+ * not written since is the whole stream, with no query at all.
  */
 /** Where a stream is known to end, for reads from a revision of a stream the cache does not hold (see `nothingFrom`). */
 interface End {
@@ -37,8 +38,14 @@ export class RecentStreams {
   private readonly entries = new Map<string, Entry>();
   private readonly ends = new Map<string, End>();
   private weight = 0;
-  /** Bumped when another connection committed to the file: every entry may be behind. */
+  /** Bumped when another connection appended to the file: every entry may be behind. */
   private epoch = 0;
+  /**
+   * The file's last event position, all of whose events are accounted for (the epoch was bumped for any other
+   * connection's among them) when `accounted`; moved on by this handle's own commits.
+   */
+  private lastPosition = 0n;
+  private accounted = false;
 
   constructor(private readonly maxWeight: number) {}
 
@@ -135,9 +142,28 @@ export class RecentStreams {
     return this.epoch;
   }
 
-  /** Another connection (or process) committed to the file: no entry is known to be current any more. */
-  foreignCommit(): void {
+  /**
+   * Another connection (or process) committed to the file, whose last event position is now `lastPosition`. It
+   * appended events unless that is the position accounted for: positions only grow (AUTOINCREMENT, one writer at a
+   * time), so another connection's event lies past it. A commit of read models only (the projections' own
+   * connection, every few turns) then leaves every entry current. Else no entry is known to be current any more.
+   * Inside a transaction of this handle the position may count its uncommitted rows (another store's on the handle, in
+   * the turn's transaction): it is not taken as accounted then, since a rollback gives those positions out again.
+   */
+  foreignCommit(lastPosition: bigint, inTransaction: boolean): void {
+    if (this.accounted && lastPosition === this.lastPosition) return;
     this.epoch++;
+    this.accounted = !inTransaction;
+    this.lastPosition = lastPosition;
+  }
+
+  /**
+   * This handle committed events up to `position`: with data_version asked under the write lock, an append of another
+   * connection before them was seen then (and left nothing accounted for, inside the transaction), so every event up
+   * to it is accounted for, if those before it were.
+   */
+  committedThrough(position: bigint): void {
+    if (position > this.lastPosition) this.lastPosition = position;
   }
 
   /** Forgets everything (the file was replaced or closed). */

@@ -215,6 +215,35 @@ describe('SqliteEventStore', () => {
     expect((await store.readStream('note-1')).map((recorded) => (recorded.event.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it("keeps serving from memory after another connection's commit that appended no event (the read models' own connection)", async () => {
+    const store = openStore();
+    await store.append('note-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    const statements = (store as unknown as { statements: Record<'readStream' | 'head', { all: () => unknown; get: () => unknown }> }).statements;
+    const reads = jest.spyOn(statements.readStream, 'all');
+    const head = jest.spyOn(statements.head, 'get');
+    const readModels = new Database(file);
+    readModels.exec('CREATE TABLE IF NOT EXISTS rm_notes (n INTEGER)');
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+    for (let n = 1; n <= 3; n++) {
+      readModels.prepare('INSERT INTO rm_notes VALUES (?)').run(n);
+      await nextTurn();
+      expect((await store.readStream('note-1')).length).toBe(n);
+      expect(await store.readStream('note-1', { fromRevision: n })).toEqual([]);
+      expect(await store.readStream(`note-new-${n}`)).toEqual([]);
+      await store.append('note-1', [pendingEvent('NoteTaken', { n })], n - 1);
+    }
+    expect(reads).toHaveBeenCalledTimes(0);
+    expect(head).toHaveBeenCalledTimes(0);
+
+    // An event appended by that connection is seen at the next turn, as before.
+    await openStore().append('note-1', [pendingEvent('NoteTaken', { n: 4 })], 3);
+    readModels.close();
+    await nextTurn();
+    expect((await store.readStream('note-1')).length).toBe(5);
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
   it('asks data_version once per turn of the event loop for reads from the cache, and again after a commit of this process', async () => {
     const store = openStore();
     const other = new SqliteEventStore({ filename: file, maxBatchSize: 1 }); // another connection, writing at once

@@ -105,6 +105,7 @@ export class SqliteEventStore implements EventStore {
   private dataVersion: number;
   /** When a read answered from the cache must look at data_version again (once per turn, see foreign-commits.ts). */
   private readonly foreignCommits = new ForeignCommitWatch();
+  private readonly lookAtFile = () => this.foreignCommits.due() && this.noticeForeignCommits();
 
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
@@ -168,6 +169,7 @@ export class SqliteEventStore implements EventStore {
     this.statements = prepareEventStoreStatements(this.db);
     this.absent = AbsentStreams.of(this.db, this.recent);
     this.dataVersion = this.statements.dataVersion.get() as number;
+    if (!shared) this.recent.foreignCommit((this.statements.lastPosition.get() as bigint | null) ?? 0n, this.db.inTransaction); // where the file is now
 
     // No savepoint per append (SQLite journals the pages changed inside one): a wrong expected version fails before
     // writing; a duplicate event id has the batch written again, each append in a savepoint; any other error fails it.
@@ -232,7 +234,7 @@ export class SqliteEventStore implements EventStore {
     let stream = this.recent.current(streamId) && (this.foreignCommits.due() && this.noticeForeignCommits(), this.recent.current(streamId));
     if (!stream) {
       const known = this.recent.knownCount(streamId);
-      const rows = known === 0 && this.surelyAbsent(streamId) ? [] : read(known, -1);
+      const rows = known === 0 && this.absent.surelyAbsent(streamId, this.lookAtFile) ? [] : read(known, -1);
       stream = this.recent.extend(
         streamId,
         rows.map(toRecordedEvent),
@@ -256,18 +258,12 @@ export class SqliteEventStore implements EventStore {
     return rows.map(toRecordedEvent);
   }
 
-  /** The file holds no event of the stream, as of the last look at data_version (asked once per turn, as for the cache). */
-  private surelyAbsent(streamId: string): boolean {
-    if (this.foreignCommits.due()) this.noticeForeignCommits();
-    return this.absent.surelyAbsent(streamId);
-  }
-
-  /** SQLite's data_version changes when another connection committed: cached streams may then be behind. */
+  /** SQLite's data_version changes when another connection committed: cached streams are behind if it appended events. */
   private noticeForeignCommits(): void {
     const version = this.statements.dataVersion.get() as number;
     if (version !== this.dataVersion) {
       this.dataVersion = version;
-      this.recent.foreignCommit();
+      this.recent.foreignCommit((this.statements.lastPosition.get() as bigint | null) ?? 0n, this.db.inTransaction);
     }
   }
 
@@ -374,7 +370,9 @@ export class SqliteEventStore implements EventStore {
       const outcome = outcomes[index];
       if (!(outcome instanceof Error)) committed.push({ streamId, rows, firstRevision: outcome.firstRevision, positions: outcome.positions });
     });
-    this.absent.committed(committed);
+    const through = committed.reduce((last, { positions }) => positions[positions.length - 1] ?? last, 0n); // appends are written in order
+    this.recent.committedThrough(through);
+    this.absent.committed(through);
     const tail = this.commitsTail.enabled && this.subscriptions.size > 0 ? this.commitsTail : undefined;
     keepCommitted(this.recent, tail, committed);
     batch.forEach((append, index) => {
