@@ -13,7 +13,7 @@ import { SqliteEventStore } from './sqlite-event-store';
 type Spied = { mock: { calls: unknown[][] } };
 interface Internals {
   statements: { readStream: { all: (...args: unknown[]) => unknown[] }; head: { get: (...args: unknown[]) => unknown } };
-  absent: { size: number | undefined; statements: { openedBetween: { iterate: (...args: unknown[]) => IterableIterator<unknown> } } };
+  absent: { size: number | undefined; statements: { openedBetween: { all: (...args: unknown[]) => unknown[] } } };
 }
 const internals = (store: SqliteEventStore) => store as unknown as Internals;
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -133,7 +133,7 @@ describe('SqliteEventStore: streams the file surely does not hold (AbsentStreams
     const store = openStore();
     const other = openStore();
     await values(store, 'note-0'); // builds the filter
-    const caughtUp = jest.spyOn(internals(store).absent.statements.openedBetween, 'iterate');
+    const caughtUp = jest.spyOn(internals(store).absent.statements.openedBetween, 'all');
 
     for (let i = 1; i <= 3; i++) await store.append(`note-${i}`, [pendingEvent('NoteTaken', { n: i })], 'no-stream');
     expect(await values(store, 'note-9')).toEqual([]);
