@@ -24,6 +24,8 @@ export interface RoleSpec {
   readonly ownedCategories: readonly string[];
   /** Whether the role declares `@RoleEventPattern` handlers, hence needs a bus transport. */
   readonly consumes: boolean;
+  /** Messages its views' group handles at once on the embedded bus (never two of one key); the bus's default when undefined. */
+  readonly viewsInFlight?: (config: SigillumConfig) => number | undefined;
 }
 
 /** The root module of a process; its imports are chosen at start-up from the roles it runs. */
@@ -107,6 +109,7 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
               role: spec.role,
               view,
               maxAttempts: config.consumerMaxAttempts,
+              maxInFlight: view ? spec.viewsInFlight?.(config) : undefined,
               resolveInstance,
             });
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });

@@ -32,8 +32,9 @@ interface Pending {
  * handle's turn transaction (TurnCommit: one commit with the event store's appends and the other projectors of the
  * turn); while a rebuild runs, or when the turn is rolled back, it is applied alone as described.
  *
- * With `elsewhere`, the batches go there instead (one at a time, in order; what arrives meanwhile makes the next batch)
- * and nothing joins the turn; when `elsewhere` is unavailable, this batch and every later one are applied here.
+ * With `elsewhere`, the batches go there instead (a batch per tick, sent without waiting for those away, applied there
+ * in the order sent) and nothing joins the turn; when `elsewhere` is unavailable, the batch and every later one are
+ * applied here.
  */
 export class BatchedProjector {
   private readonly pending: Pending[] = [];
@@ -53,9 +54,9 @@ export class BatchedProjector {
     writeAlone: () => void this.flush(),
   };
 
-  /** A batch sent `elsewhere` and not answered yet; `sending` while the loop that sends them runs. */
-  private sent: Promise<unknown> = Promise.resolve();
-  private sending = false;
+  /** Batches sent `elsewhere` and not answered yet (they are applied there in the order sent). */
+  private readonly away = new Set<Promise<unknown>>();
+  private sendScheduled = false;
 
   constructor(
     private readonly db: Database.Database,
@@ -71,53 +72,58 @@ export class BatchedProjector {
       this.pending.push({ message, resolve, reject });
       if (this.pending.length !== 1) return;
       if (!this.elsewhere) TurnCommit.of(this.db).join(this.turnWrites);
-      else if (!this.sending) setImmediate(() => void this.sendElsewhere());
+      else if (!this.sendScheduled) {
+        this.sendScheduled = true;
+        setImmediate(() => {
+          this.sendScheduled = false;
+          void this.sendElsewhere();
+        });
+      }
     });
   }
 
   /** Resolves once no batch is being applied elsewhere (a rebuild waits for it before it drops the read model). */
   async settled(): Promise<void> {
-    await this.sent.catch(() => undefined);
+    while (this.away.size > 0) await Promise.allSettled([...this.away]);
   }
 
-  /** Sends the pending messages `elsewhere`, one batch at a time, until none is left. */
+  /**
+   * Sends the messages of this tick `elsewhere` as one batch, without waiting for the batches already away (they are
+   * applied there one after the other, in the order sent: a consumer's next message of a key is not held up by a
+   * round trip per batch). When `elsewhere` is unavailable, the batch is applied here, and so is every later one.
+   */
   private async sendElsewhere(): Promise<void> {
-    if (this.sending) return;
-    this.sending = true;
+    const waiting = this.before?.();
+    if (waiting) await waiting.catch(() => undefined);
+    if (this.pending.length === 0) return;
+    const elsewhere = this.elsewhere;
+    if (!elsewhere) return this.flush();
+    const batch = this.pending.splice(0, this.pending.length);
+    const answer = elsewhere(batch.map(({ message }) => message));
+    this.away.add(answer);
     try {
-      while (this.pending.length > 0) {
-        const waiting = this.before?.();
-        if (waiting) await waiting.catch(() => undefined);
-        if (!this.elsewhere) return void this.flush();
-        const batch = this.pending.splice(0, this.pending.length);
-        const messages = batch.map(({ message }) => message);
-        let outcomes: Outcome[];
-        try {
-          outcomes = await (this.sent = this.elsewhere(messages));
-        } catch (error) {
-          if (!(error instanceof ApplyElsewhereUnavailable)) {
-            for (const { reject } of batch) reject(error); // the bus delivers them again
-            continue;
-          }
-          this.elsewhere = undefined;
-          this.pending.unshift(...batch);
-          return void this.flush();
-        }
-        batch.forEach(({ resolve, reject }, index) => {
-          const outcome = outcomes[index];
-          if ('error' in outcome) reject(outcome.error);
-          else resolve(outcome.applied);
-        });
+      settle(batch, await answer);
+    } catch (error) {
+      if (!(error instanceof ApplyElsewhereUnavailable)) {
+        for (const { reject } of batch) reject(error); // nothing of it kept: the bus delivers them again
+        return;
       }
+      // Gone for good: this batch here now, before anything later (later batches away are refused the same way, in order).
+      this.elsewhere = undefined;
+      this.applyHere(batch);
     } finally {
-      this.sending = false;
+      this.away.delete(answer);
     }
   }
 
   private async flush(): Promise<void> {
     const waiting = this.before?.();
     if (waiting) await waiting.catch(() => undefined);
-    const batch = this.pending.splice(0, this.pending.length);
+    this.applyHere(this.pending.splice(0, this.pending.length));
+  }
+
+  /** `batch` in a transaction of its own on this connection. */
+  private applyHere(batch: readonly Pending[]): void {
     let outcomes: Outcome[];
     try {
       outcomes = applyBatch(
@@ -131,12 +137,17 @@ export class BatchedProjector {
       for (const { reject } of batch) reject(error);
       return;
     }
-    batch.forEach(({ resolve, reject }, index) => {
-      const outcome = outcomes[index];
-      if ('error' in outcome) reject(outcome.error);
-      else resolve(outcome.applied);
-    });
+    settle(batch, outcomes);
   }
+}
+
+/** Each message's caller gets its outcome: applied (or skipped as applied before), or its error. */
+function settle(batch: readonly Pending[], outcomes: readonly Outcome[]): void {
+  batch.forEach(({ resolve, reject }, index) => {
+    const outcome = outcomes[index];
+    if ('error' in outcome) reject(outcome.error);
+    else resolve(outcome.applied);
+  });
 }
 
 /**
