@@ -110,6 +110,7 @@ interface RunResult {
   /** Milliseconds from the last delivery's completion until the read models held all of it; undefined: not within 30 s. */
   readonly readModelsCaughtUpMs: number | undefined;
   readonly readModelsBehind: number;
+  readonly projectionsApply: string;
   readonly busKind: string;
   readonly storeKind: string;
   readonly dataDir: string;
@@ -190,6 +191,7 @@ async function runOnce(
       bus,
       readModelsCaughtUpMs,
       readModelsBehind,
+      projectionsApply: config.projectionsApply,
       busKind: config.eventBus.kind,
       storeKind: config.eventStore.kind,
       dataDir,
@@ -310,7 +312,7 @@ async function main(): Promise<number> {
     notes.push(
       after.readModelsCaughtUpMs === undefined
         ? `read models (mailbox, audit): still ${after.readModelsBehind} events behind the log 30 s after the last delivery completed`
-        : `read models (mailbox, audit): caught up with the log ${after.readModelsCaughtUpMs.toFixed(0)} ms after the last delivery completed (PROJECTIONS_APPLY=${process.env.PROJECTIONS_APPLY?.trim() || 'thread'})`,
+        : `read models (mailbox, audit): caught up with the log ${after.readModelsCaughtUpMs.toFixed(0)} ms after the last delivery completed (PROJECTIONS_APPLY=${after.projectionsApply})`,
     );
     if (sq.written) {
       notes.push(
