@@ -1,8 +1,7 @@
 import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
-import { SqliteEventStore, SqliteProjector } from '@sigillum/eventstore';
+import { SqliteProjector } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
-import { temporarySigner } from '../../../certifier/src/evidence/testing-fixtures';
-import { messagesOf, realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
+import { realisticMessagesOf } from '../rebuild/testing-fixtures';
 import { AUDIT_CATEGORIES, auditCorrespondence, auditProjection } from './audit.projection';
 
 /**
@@ -12,18 +11,9 @@ import { AUDIT_CATEGORIES, auditCorrespondence, auditProjection } from './audit.
  * (dbstat: better-sqlite3 is built with SQLITE_ENABLE_DBSTAT_VTAB.)
  */
 describe('audit projection: evidence rows stay in their page', () => {
-  const { signer, cleanup } = temporarySigner();
+  const realistic = realisticMessagesOf(AUDIT_CATEGORIES);
   let messages: DeliveredMessage[];
-
-  beforeAll(async () => {
-    const db = new Database(':memory:');
-    const store = new SqliteEventStore({ db });
-    await writeRealisticLog(store, realisticStories(), signer);
-    messages = await messagesOf(store, AUDIT_CATEGORIES);
-    await store.close();
-    db.close();
-  });
-  afterAll(() => cleanup());
+  beforeAll(() => (messages = realistic()));
 
   function projected(feed: readonly DeliveredMessage[]): Database.Database {
     const db = new Database(':memory:');

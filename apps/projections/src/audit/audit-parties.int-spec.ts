@@ -1,8 +1,7 @@
 import { type DeliveredMessage, eventTypeOf } from '@sigillum/contracts';
-import { SqliteEventStore, SqliteProjector } from '@sigillum/eventstore';
+import { SqliteProjector } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
-import { temporarySigner } from '../../../certifier/src/evidence/testing-fixtures';
-import { messagesOf, realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
+import { realisticMessagesOf } from '../rebuild/testing-fixtures';
 import { AUDIT_CATEGORIES, auditProjection, partiesNamedBy } from './audit.projection';
 
 /**
@@ -10,18 +9,9 @@ import { AUDIT_CATEGORIES, auditProjection, partiesNamedBy } from './audit.proje
  * rows must be exactly those of one insert per party named, whatever the number of parties, repeats included.
  */
 describe('audit projection: the party rows of an evidence', () => {
-  const { signer, cleanup } = temporarySigner();
+  const realistic = realisticMessagesOf(AUDIT_CATEGORIES);
   let messages: DeliveredMessage[];
-
-  beforeAll(async () => {
-    const db = new Database(':memory:');
-    const store = new SqliteEventStore({ db });
-    await writeRealisticLog(store, realisticStories(), signer);
-    messages = await messagesOf(store, AUDIT_CATEGORIES);
-    await store.close();
-    db.close();
-  });
-  afterAll(() => cleanup());
+  beforeAll(() => (messages = realistic()));
 
   /** The rows one insert per named party gives: every distinct (party, correspondence, index, role). */
   function expectedRows(evidence: readonly DeliveredMessage[]): string[] {

@@ -1,9 +1,8 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
-import { SqliteEventStore, SqliteProjector } from '@sigillum/eventstore';
+import { SqliteProjector } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
-import { temporarySigner } from '../../../certifier/src/evidence/testing-fixtures';
 import { readModelDigest } from '../rebuild/read-model-digest';
-import { messagesOf, realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
+import { realisticMessagesOf } from '../rebuild/testing-fixtures';
 import { MAILBOX_CATEGORIES, mailboxProjection } from './mailbox.projection';
 
 /**
@@ -12,18 +11,9 @@ import { MAILBOX_CATEGORIES, mailboxProjection } from './mailbox.projection';
  * the history stops being read by its key, and show the rows are those of version 1.
  */
 describe('mailbox projection: the history keyed in reading order', () => {
-  const { signer, cleanup } = temporarySigner();
+  const realistic = realisticMessagesOf(MAILBOX_CATEGORIES);
   let messages: DeliveredMessage[];
-
-  beforeAll(async () => {
-    const db = new Database(':memory:');
-    const store = new SqliteEventStore({ db });
-    await writeRealisticLog(store, realisticStories(), signer);
-    messages = await messagesOf(store, MAILBOX_CATEGORIES);
-    await store.close();
-    db.close();
-  });
-  afterAll(() => cleanup());
+  beforeAll(() => (messages = realistic()));
 
   /** Version 1's history table and its order index (the other tables as in version 2). */
   const V1_SCHEMA = mailboxProjection.schema.replace(

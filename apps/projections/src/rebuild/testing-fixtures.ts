@@ -13,11 +13,12 @@ import {
   TRUST_CHECK_CATEGORY,
 } from '@sigillum/contracts';
 import { describeCertificate } from '@sigillum/crypto';
-import type { EventStore } from '@sigillum/eventstore';
+import { type EventStore, SqliteEventStore } from '@sigillum/eventstore';
+import Database from 'better-sqlite3';
 import { pendingEvent } from '@sigillum/testing';
 import { createEvidenceDecider, evolve, initialState, type EvidenceState } from '../../../certifier/src/evidence/evidence.decider';
 import { evidenceIssuerOf } from '../../../certifier/src/evidence/evidence.service';
-import { CorrespondenceStory } from '../../../certifier/src/evidence/testing-fixtures';
+import { CorrespondenceStory, temporarySigner } from '../../../certifier/src/evidence/testing-fixtures';
 import type { CertifierSigner } from '../../../certifier/src/signing/certifier-signer';
 
 export interface RealisticLog {
@@ -162,4 +163,27 @@ export async function messagesOf(store: EventStore, categories: readonly string[
   return all
     .filter((event) => categories.some((category) => event.streamId.startsWith(`${category}-`)))
     .map((event) => ({ ...messageFromRecordedEvent(event, eventTopicForStream), partition: 0, offset: event.globalPosition.toString() }));
+}
+
+/**
+ * The messages of `categories` in a realistic log (signed by a temporary CA, written to a store in memory), as the bus
+ * delivers them: for specs that feed a projection directly. Registers its own beforeAll and afterAll (so call it in a
+ * describe, before the hooks that read it); the getter throws when read before.
+ */
+export function realisticMessagesOf(categories: readonly string[]): () => DeliveredMessage[] {
+  const { signer, cleanup } = temporarySigner();
+  let messages: DeliveredMessage[] | undefined;
+  beforeAll(async () => {
+    const db = new Database(':memory:');
+    const store = new SqliteEventStore({ db });
+    await writeRealisticLog(store, realisticStories(), signer);
+    messages = await messagesOf(store, categories);
+    await store.close();
+    db.close();
+  });
+  afterAll(() => cleanup());
+  return () => {
+    if (!messages) throw new Error('realisticMessagesOf: read in a test or a later hook, once its beforeAll has run');
+    return messages;
+  };
 }
