@@ -7,6 +7,7 @@ import type { SigillumConfig } from '@sigillum/config';
 import type Database from 'better-sqlite3';
 import { LiveApplyThread } from '../threads/live-apply-thread';
 import { ProjectionRunner, type RebuildableProjection } from './projection-runner';
+import { isFileDatabase } from './rebuild-threads';
 
 /**
  * The rebuildable projections of this process, by name. Consumers get their runner here; a projection whose
@@ -27,7 +28,7 @@ export class ProjectionRunners implements OnApplicationBootstrap, OnApplicationS
     @Inject(SIGILLUM_CONFIG) private readonly config: SigillumConfig,
     healthChecks: HealthChecks,
   ) {
-    if (config.projectionsApply === 'thread' && !db.memory && db.name !== '' && db.name !== ':memory:') {
+    if (config.projectionsApply === 'thread' && isFileDatabase(db)) {
       this.liveThread = new LiveApplyThread(
         {
           file: db.name,

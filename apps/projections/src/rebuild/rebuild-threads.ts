@@ -7,7 +7,12 @@ import type { FromRebuildWorker, RebuildWorkerData, ToRebuildWorker } from './re
 
 /** A projection a worker thread can load: it names its module and export (RebuildableProjection.worker). */
 export function canRebuildInWorker(main: Database.Database, projection: RebuildableProjection): boolean {
-  return projection.worker !== undefined && !main.memory && main.name !== '' && main.name !== ':memory:';
+  return projection.worker !== undefined && isFileDatabase(main);
+}
+
+/** A handle on a file another thread can open too (not an in-memory or temporary database). */
+export function isFileDatabase(db: Database.Database): boolean {
+  return !db.memory && db.name !== '' && db.name !== ':memory:';
 }
 
 export interface WorkerRebuild {

@@ -28,7 +28,7 @@ interface Batch {
 }
 
 /** The error as the bus sees it: a refused message stays refused (dead-lettered at once), anything else is retried. */
-function fromWire(error: WireError): Error {
+function errorFromWire(error: WireError): Error {
   const revived = error.name === 'PoisonMessageError' ? new PoisonMessageError(error.message) : new Error(error.message);
   if (error.name !== 'PoisonMessageError') revived.name = error.name;
   return revived;
@@ -46,6 +46,8 @@ function fromWire(error: WireError): Error {
 export class LiveApplyThread {
   private worker: Worker | undefined;
   private readonly inFlight = new Map<number, Batch>();
+  /** The promises of the batches in flight (close waits for them). */
+  private readonly answers = new Set<Promise<Outcome[]>>();
   private nextBatch = 0;
   private restarts = 0;
   private unavailable: string | undefined;
@@ -71,27 +73,21 @@ export class LiveApplyThread {
   apply(projection: string, messages: readonly DeliveredMessage[]): Promise<Outcome[]> {
     if (this.unavailable !== undefined) return Promise.reject(new ApplyElsewhereUnavailable(this.unavailable));
     if (this.closing) return Promise.reject(new ApplyElsewhereUnavailable('the live apply thread is stopping'));
-    return new Promise<Outcome[]>((resolve, reject) => {
+    const answer = new Promise<Outcome[]>((resolve, reject) => {
       const batch = this.nextBatch++;
       this.inFlight.set(batch, { projection, messages, resolve, reject });
       this.post(batch);
     });
+    this.answers.add(answer);
+    const forget = () => void this.answers.delete(answer);
+    answer.then(forget, forget);
+    return answer;
   }
 
   /** Waits for the batches in flight, then stops the worker; later batches are applied on the main thread. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const pending = [...this.inFlight.values()].map(
-        (batch) =>
-          new Promise<void>((settled) => {
-            const { resolve, reject } = batch;
-            Object.assign(batch, {
-              resolve: (outcomes: Outcome[]) => (resolve(outcomes), settled()),
-              reject: (error: unknown) => (reject(error), settled()),
-            });
-          }),
-      );
-      await Promise.all(pending);
+      await Promise.allSettled([...this.answers]);
       const worker = this.worker;
       this.worker = undefined;
       if (!worker) return;
@@ -143,8 +139,8 @@ export class LiveApplyThread {
     const batch = this.inFlight.get(message.batch);
     if (!batch) return;
     this.inFlight.delete(message.batch);
-    if (message.type === 'rejected') batch.reject(fromWire(message.error));
-    else batch.resolve(message.outcomes.map((outcome): Outcome => ('error' in outcome ? { error: fromWire(outcome.error) } : outcome)));
+    if (message.type === 'rejected') batch.reject(errorFromWire(message.error));
+    else batch.resolve(message.outcomes.map((outcome): Outcome => ('error' in outcome ? { error: errorFromWire(outcome.error) } : outcome)));
   }
 
   /** No worker from now on: the batches it held, and every later one, go back to the main thread. */
