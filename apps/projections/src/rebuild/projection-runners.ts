@@ -4,6 +4,7 @@ import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import { HealthChecks } from '@sigillum/runtime/health-checks';
 import type { SigillumConfig } from '@sigillum/config';
+import { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
 import type Database from 'better-sqlite3';
 import { LiveApplyThread } from '../threads/live-apply-thread';
 import { ProjectionRunner, type RebuildableProjection } from './projection-runner';
@@ -36,6 +37,8 @@ export class ProjectionRunners implements OnApplicationBootstrap, OnApplicationS
           // Checkpoints stay with the main connection (its checkpointer thread, or its own auto-checkpoint).
           autocheckpoint: 0,
           projections: this.threaded,
+          // The main connection's turns wait for the thread's batches on this lock, not asleep in SQLite's busy handler.
+          writeLock: ThreadWriteLock.shareFrom(db),
         },
         new Logger('LiveApplyThread'),
       );

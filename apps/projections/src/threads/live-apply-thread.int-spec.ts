@@ -5,6 +5,7 @@ import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { BatchedProjector } from '@sigillum/eventstore';
 import Database from 'better-sqlite3';
+import { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
 import { SqliteProjector } from '../sqlite-projector';
 import type { RebuildableProjection } from '../rebuild/log-replay';
 import { LiveApplyThread } from './live-apply-thread';
@@ -39,7 +40,10 @@ describe('LiveApplyThread', () => {
   let db: Database.Database;
   const threads: LiveApplyThread[] = [];
   const threadFor = (projection: RebuildableProjection = countingProjection, maxRestarts?: number) => {
-    const thread = new LiveApplyThread({ file: db.name, synchronous: 'NORMAL', autocheckpoint: 0, projections: [projection], maxRestarts }, log);
+    const thread = new LiveApplyThread(
+      { file: db.name, synchronous: 'NORMAL', autocheckpoint: 0, projections: [projection], maxRestarts, writeLock: ThreadWriteLock.shareFrom(db) },
+      log,
+    );
     threads.push(thread);
     return thread;
   };
@@ -88,6 +92,9 @@ describe('LiveApplyThread', () => {
     expect(rows().map((row) => row.n)).toEqual([1, 2, 3, 4]);
     expect(rows()[1].thread).not.toBe(first); // applied by the new thread: the first one's transaction never committed
     expect(logged.some((line) => /stopped \(exit code 7\); starting it again with the 1 batch/.test(line))).toBe(true);
+    // The dead thread held the process's write lock mid-batch: it was freed, so the main thread's turns do not wait.
+    expect(ThreadWriteLock.of(db)!.tryAcquire()).toBe(true);
+    ThreadWriteLock.of(db)!.release();
   }, 60_000);
 
   it('gives up after too many deaths: the batch comes back as unavailable, and a BatchedProjector applies it on the main thread', async () => {

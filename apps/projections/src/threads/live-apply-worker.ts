@@ -4,6 +4,7 @@ import { keptJsonText } from '@sigillum/contracts/json-text';
 // Modules, not the libraries' indexes (Kafka, KurrentDB, Nest's transports): this thread loads only what it runs.
 import { applyBatch, type Outcome } from '@sigillum/eventstore/sqlite/batched-projector';
 import { SqliteProjector, type SqliteProjection } from '@sigillum/eventstore/sqlite/sqlite-projector';
+import { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
 import Database from 'better-sqlite3';
 
 /** Where the worker finds the SQLite file and each projection it applies (module file and export name). */
@@ -13,6 +14,8 @@ export interface LiveApplyWorkerData {
   /** `wal_autocheckpoint` of the main connection: 0 when a checkpointer thread does the checkpoints. */
   readonly autocheckpoint: number;
   readonly busyTimeoutMs: number;
+  /** The process's write lock of the file (ThreadWriteLock's buffer): taken around each batch's transaction. */
+  readonly writeLock: SharedArrayBuffer;
   readonly projections: readonly { readonly name: string; readonly module: string; readonly exportName: string }[];
 }
 
@@ -75,6 +78,7 @@ export function runLiveApplyWorker(data: LiveApplyWorkerData, port: MessagePort)
     if (!projection || projection.name !== name) throw new Error(`${module} exports no projection ${name} as ${exportName}`);
     projectors.set(name, new SqliteProjector(db, projection));
   }
+  const writeLock = new ThreadWriteLock(data.writeLock);
   const send = (message: FromLiveApplyWorker) => port.postMessage(message);
   port.on('message', (message: ToLiveApplyWorker) => {
     if (message.type === 'stop') {
@@ -88,11 +92,16 @@ export function runLiveApplyWorker(data: LiveApplyWorkerData, port: MessagePort)
       return;
     }
     let outcomes: Outcome[];
+    const messages = message.messages.map(fromWire);
+    // Blocking here is this thread's to do: the main thread's turns then never sleep in SQLite's busy handler for it.
+    const held = writeLock.acquireSync(data.busyTimeoutMs);
     try {
-      outcomes = applyBatch(db, projector, message.messages.map(fromWire), () => true);
+      outcomes = applyBatch(db, projector, messages, () => true);
     } catch (error) {
       send({ type: 'rejected', batch: message.batch, error: toWireError(error) });
       return;
+    } finally {
+      if (held) writeLock.release();
     }
     send({
       type: 'applied',

@@ -1,4 +1,8 @@
 import type Database from 'better-sqlite3';
+import { ThreadWriteLock } from './thread-write-lock';
+
+/** How long a turn waits for another thread's write before it goes on to SQLite's own busy handling. */
+const LOCK_WAIT_MS = 5_000;
 
 /** What one component queued during a turn of the event loop, to be written in the turn's shared transaction. */
 export interface TurnWrites {
@@ -75,6 +79,25 @@ export class TurnCommit {
   }
 
   private run(): void {
+    // Another thread of this process writing to the file: wait for it here, the event loop running on, rather than
+    // in SQLite's busy handler, asleep (thread-write-lock.ts). Components joining meanwhile write in this same turn.
+    const lock = ThreadWriteLock.of(this.db);
+    if (lock && !lock.tryAcquire()) {
+      void lock.acquire(LOCK_WAIT_MS).then((held) => this.runHolding(held ? lock : undefined));
+      return;
+    }
+    this.runHolding(lock);
+  }
+
+  private runHolding(lock: ThreadWriteLock | undefined): void {
+    try {
+      this.writeTurn();
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private writeTurn(): void {
     this.scheduled = false;
     const components = [...this.joined];
     this.joined.clear();
