@@ -90,7 +90,7 @@ describe.each(runtimes)('walking skeleton on the $name bus', ({ env }) => {
   it('answers /health with every component up', async () => {
     const health = await eventually(async () => (await server().get('/health').expect(200)).body, 20_000);
     expect(health.status).toBe('up');
-    expect(Object.keys(health.components)).toEqual(['eventStore', 'bus', 'relay', 'secondChannels', 'timers', 'evidence-log']);
+    expect(Object.keys(health.components)).toEqual(['eventStore', 'bus', 'relay', 'secondChannels', 'timers', 'projections-live-apply', 'evidence-log']);
     for (const component of Object.values(health.components) as { up: boolean }[]) expect(component.up).toBe(true);
   });
 

@@ -13,7 +13,7 @@ describe('loadConfig', () => {
     expect(config.sqliteFile.endsWith('/var/sigillum.db')).toBe(true);
     expect(config.logLevels).toEqual(['error', 'warn', 'log']);
     expect(config.sqliteCheckpoint).toBe('background');
-    expect(config.projectionsApply).toBe('inline');
+    expect(config.projectionsApply).toBe('thread');
   });
 
   it('reads SQLITE_STREAM_CACHE_MB (16 by default, 0 turns the cache off) and refuses what is not an integer in range', () => {
@@ -24,7 +24,7 @@ describe('loadConfig', () => {
   });
 
   it('reads PROJECTIONS_APPLY and refuses other values', () => {
-    expect(loadConfig({ PROJECTIONS_APPLY: 'thread' }).projectionsApply).toBe('thread');
+    expect(loadConfig({ PROJECTIONS_APPLY: 'inline' }).projectionsApply).toBe('inline');
     expect(() => loadConfig({ PROJECTIONS_APPLY: 'worker' })).toThrow(/PROJECTIONS_APPLY="worker" must be one of thread, inline/);
   });
 

@@ -69,8 +69,8 @@ export const ENVIRONMENT = {
     help: "background (a worker thread copies the WAL into the database file, off the event loop) or inline (SQLite's auto-checkpoint inside commits)",
   },
   PROJECTIONS_APPLY: {
-    default: 'inline',
-    help: 'inline (the read models are written on the event loop) or thread (by a worker thread with its own connection to the SQLite file: read models current within ~50 ms at saturation, but fewer deliveries/s on 2 cores; docs/design/performance.md)',
+    default: 'thread',
+    help: 'thread (the read models of the SQLite file are written by a worker thread with its own connection, on the second core: more deliveries/s and read models current within ~30 ms at saturation; docs/design/performance.md) or inline (on the event loop)',
   },
   SQLITE_STREAM_CACHE_MB: {
     default: '16',

@@ -14,9 +14,9 @@ import { evidenceRole } from '../rebuild/evidence-role.test-kit';
 import { realisticStories, writeRealisticLog } from '../rebuild/testing-fixtures';
 
 /**
- * The embedded app with PROJECTIONS_APPLY=thread: the mailboxes and the audit view are written by the live apply
- * thread, served by the main thread's routes, and GET /health says where they are written. PROJECTIONS_APPLY=inline
- * (the default) keeps them on the event loop (no such component). Slow under ts-jest: the worker compiles
+ * The embedded app as `npm start` runs it (PROJECTIONS_APPLY=thread, the default): the mailboxes and the audit view are
+ * written by the live apply thread, served by the main thread's routes, and GET /health says where they are written.
+ * PROJECTIONS_APPLY=inline keeps them on the event loop (no such component). Slow under ts-jest: the worker compiles
  * the TypeScript modules it loads.
  */
 describe.each([
