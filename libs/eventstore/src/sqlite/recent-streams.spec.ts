@@ -47,4 +47,40 @@ describe('RecentStreams: which commits of other connections make cached streams 
     recent.foreignCommit(5n, false);
     expect(recent.current('note-1')).toBeUndefined();
   });
+
+  it("tells another connection's streams apart by their events when they are few, and makes every entry stale when they are not", () => {
+    const recent = new RecentStreams(1_000_000);
+    recent.foreignCommit(1n, false);
+    recent.extend('note-1', [event('note-1', 0)], 10);
+    recent.extend('note-2', [event('note-2', 0)], 10);
+    const asked: Array<[bigint, bigint]> = [];
+    const appendedTo =
+      (...streams: string[]) =>
+      (after: bigint, through: bigint) => {
+        asked.push([after, through]);
+        return streams;
+      };
+
+    recent.foreignCommit(3n, false, appendedTo('note-2')); // events 2 and 3, both of note-2
+    expect(asked).toEqual([[1n, 3n]]);
+    expect(recent.current('note-1')).toHaveLength(1);
+    expect(recent.current('note-2')).toBeUndefined();
+    const changes = recent.changeEpoch;
+
+    recent.foreignCommit(3n + 4_097n, false, appendedTo('note-3')); // too many to read them: every entry
+    expect(asked).toHaveLength(1);
+    expect(recent.current('note-1')).toBeUndefined();
+    expect(recent.changeEpoch).toBe(changes + 1); // streams may have been created either way (AbsentStreams catches up)
+  });
+
+  it('does not tell streams apart from a position it has not accounted for (inside a transaction of its handle)', () => {
+    const recent = new RecentStreams(1_000_000);
+    recent.foreignCommit(1n, false);
+    recent.foreignCommit(2n, true);
+    recent.extend('note-1', [event('note-1', 0)], 10);
+    const appendedTo = jest.fn(() => ['note-9']);
+    recent.foreignCommit(4n, false, appendedTo);
+    expect(appendedTo).not.toHaveBeenCalled();
+    expect(recent.current('note-1')).toBeUndefined();
+  });
 });

@@ -19,9 +19,10 @@ interface Entry {
  * of a stream that every step of a chain re-reads (tokens, evidence, jobs).
  *
  * It also knows when reading past the cached end would find nothing: the store marks the streams it appends to
- * (`written`), and bumps the epoch whenever another connection appended to the file (SQLite's `data_version` moved,
- * and so did the file's last event position, see `foreignCommit`); an entry read to the end in the current epoch and
- * not written since is the whole stream, with no query at all.
+ * (`written`), and so are the streams another connection appended to (SQLite's `data_version` moved, and so did the
+ * file's last event position: their events are read by position, see `foreignCommit`), or every entry at once (the
+ * epoch) when those cannot be told apart; an entry read to the end in the current epoch and not written since is the
+ * whole stream, with no query at all.
  */
 /** Where a stream is known to end, for reads from a revision of a stream the cache does not hold (see `nothingFrom`). */
 interface End {
@@ -31,6 +32,12 @@ interface End {
   written: boolean;
 }
 
+/** The distinct streams of the events at positions in (after, through]: one range read of the events table. */
+export type StreamsAppendedBetween = (after: bigint, through: bigint) => readonly string[];
+
+/** Another connection's events told apart by stream up to this many at a time; more make every entry behind at once. */
+const MAX_FOREIGN_EVENTS_TOLD_APART = 4_096n;
+
 /** Streams whose end is remembered (~100 bytes each), least recently learnt dropped first. */
 const MAX_ENDS = 16_384;
 
@@ -38,8 +45,10 @@ export class RecentStreams {
   private readonly entries = new Map<string, Entry>();
   private readonly ends = new Map<string, End>();
   private weight = 0;
-  /** Bumped when another connection appended to the file: every entry may be behind. */
+  /** Bumped when another connection appended to streams not told apart: every entry may be behind. */
   private epoch = 0;
+  /** Bumped whenever another connection appended to the file (what AbsentStreams catches up on). */
+  private foreignAppends = 0;
   /**
    * The file's last event position, all of whose events are accounted for (the epoch was bumped for any other
    * connection's among them) when `accounted`; moved on by this handle's own commits.
@@ -137,9 +146,9 @@ export class RecentStreams {
     return end !== undefined && !end.written && end.epoch === this.epoch && revision >= end.end;
   }
 
-  /** Bumped by `foreignCommit`: what was learnt of the file in an earlier epoch may be behind it (see AbsentStreams). */
+  /** Bumped by `foreignCommit` on any append of another connection: streams may have been created since (see AbsentStreams). */
   get changeEpoch(): number {
-    return this.epoch;
+    return this.foreignAppends;
   }
 
   /**
@@ -150,11 +159,27 @@ export class RecentStreams {
    * Inside a transaction of this handle the position may count its uncommitted rows (another store's on the handle, in
    * the turn's transaction): it is not taken as accounted then, since a rollback gives those positions out again.
    */
-  foreignCommit(lastPosition: bigint, inTransaction: boolean): void {
+  foreignCommit(lastPosition: bigint, inTransaction: boolean, streamsAppendedBetween?: StreamsAppendedBetween): void {
     if (this.accounted && lastPosition === this.lastPosition) return;
-    this.epoch++;
+    this.foreignAppends++;
+    // The events past the position accounted for are the other connection's: when they are few, only their streams
+    // are behind (another role's thread or process appending all the time leaves the rest of the cache current).
+    const appended =
+      this.accounted && lastPosition > this.lastPosition && lastPosition - this.lastPosition <= MAX_FOREIGN_EVENTS_TOLD_APART
+        ? streamsAppendedBetween?.(this.lastPosition, lastPosition)
+        : undefined;
+    if (appended) for (const streamId of appended) this.behind(streamId);
+    else this.epoch++;
     this.accounted = !inTransaction;
     this.lastPosition = lastPosition;
+  }
+
+  /** Another connection appended to the stream: its entry and its end must be read past again. */
+  private behind(streamId: string): void {
+    const entry = this.entries.get(streamId);
+    if (entry) entry.written = true;
+    const end = this.ends.get(streamId);
+    if (end) end.written = true;
   }
 
   /**

@@ -244,6 +244,32 @@ describe('SqliteEventStore', () => {
     expect(reads).toHaveBeenCalledTimes(1);
   });
 
+  it("after another connection's appends reads again only the streams it appended to (another role's thread or process writing all the time)", async () => {
+    const store = openStore();
+    const other = openStore();
+    for (const id of ['note-1', 'note-2', 'note-3']) await store.append(id, [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    for (const id of ['note-1', 'note-2', 'note-3']) await store.readStream(id);
+    await store.readStream('party-1', { fromRevision: 0 }); // a known end: nothing there yet
+    const reads = jest.spyOn((store as unknown as { statements: { readStream: { all: (...args: unknown[]) => unknown[] } } }).statements.readStream, 'all');
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    const lengths = async () => Promise.all(['note-1', 'note-2', 'note-3'].map(async (id) => (await store.readStream(id)).length));
+
+    await other.append('note-2', [pendingEvent('NoteTaken', { n: 1 })], 0);
+    await other.append('party-1', [pendingEvent('NoteTaken', { n: 0 })], 'no-stream');
+    await nextTurn();
+    expect(await lengths()).toEqual([1, 2, 1]);
+    expect(reads).toHaveBeenCalledTimes(1); // note-2 alone
+    expect(await store.readStream('party-1', { fromRevision: 0 })).toHaveLength(1); // its known end is behind too
+    expect(await store.readStream('party-9')).toEqual([]); // a stream nobody created: still answered by the filter
+    reads.mockClear();
+
+    // Again, from the position this store accounted for: only what came since.
+    await other.append('note-3', [pendingEvent('NoteTaken', { n: 1 })], 0);
+    await nextTurn();
+    expect(await lengths()).toEqual([1, 2, 2]);
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
   it('asks data_version once per turn of the event loop for reads from the cache, and again after a commit of this process', async () => {
     const store = openStore();
     const other = new SqliteEventStore({ filename: file, maxBatchSize: 1 }); // another connection, writing at once

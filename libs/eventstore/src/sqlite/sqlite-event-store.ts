@@ -263,9 +263,12 @@ export class SqliteEventStore implements EventStore {
     const version = this.statements.dataVersion.get() as number;
     if (version !== this.dataVersion) {
       this.dataVersion = version;
-      this.recent.foreignCommit((this.statements.lastPosition.get() as bigint | null) ?? 0n, this.db.inTransaction);
+      this.recent.foreignCommit((this.statements.lastPosition.get() as bigint | null) ?? 0n, this.db.inTransaction, this.streamsAppendedBetween);
     }
   }
+
+  private readonly streamsAppendedBetween = (after: bigint, through: bigint): string[] =>
+    this.statements.streamsAppendedBetween.all(after, through) as string[];
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();

@@ -25,6 +25,8 @@ export function prepareEventStoreStatements(db: Database.Database) {
       .safeIntegers(true),
     readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.global_position > ? ORDER BY e.global_position LIMIT ?`).safeIntegers(true),
     lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
+    // A rowid range: the streams of the events another connection committed since the position accounted for.
+    streamsAppendedBetween: db.prepare('SELECT DISTINCT stream_id FROM events WHERE global_position > ? AND global_position <= ?').pluck(),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
     pageUpTo: db
       .prepare(
