@@ -4,7 +4,7 @@ import type { Logger } from '@nestjs/common';
 import { PoisonMessageError } from '@sigillum/bus/event-bus.port';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { ApplyElsewhereUnavailable, type Outcome } from '@sigillum/eventstore/sqlite/batched-projector';
-import { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
+import type { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
 import type { RebuildableProjection } from '../rebuild/log-replay';
 import { type FromLiveApplyWorker, type LiveApplyWorkerData, type ToLiveApplyWorker, toWire, type WireError } from './live-apply-worker';
 import { startProjectionsWorker } from './projections-worker';
@@ -19,8 +19,8 @@ export interface LiveApplyThreadOptions {
   readonly projections: readonly RebuildableProjection[];
   /** Unexpected exits of the worker tolerated (it is started again each time); after that, batches are applied on the main thread. */
   readonly maxRestarts?: number;
-  /** The write lock the main connection's turns take (ThreadWriteLock.shareFrom); a lock of its own when not given. */
-  readonly writeLock?: ThreadWriteLock;
+  /** The write lock the main connection's turns take (ThreadWriteLock.shareFrom of its handle). */
+  readonly writeLock: ThreadWriteLock;
 }
 
 interface Batch {
@@ -55,13 +55,11 @@ export class LiveApplyThread {
   private restarts = 0;
   private unavailable: string | undefined;
   private closing: Promise<void> | undefined;
-  private readonly writeLock: ThreadWriteLock;
 
   constructor(
     private readonly options: LiveApplyThreadOptions,
     private readonly log: Pick<Logger, 'log' | 'warn' | 'error'>,
   ) {
-    this.writeLock = options.writeLock ?? new ThreadWriteLock();
     for (const projection of options.projections) {
       if (!projection.worker) throw new Error(`Projection ${projection.name} names no module a worker thread can load (worker)`);
     }
@@ -115,7 +113,7 @@ export class LiveApplyThread {
       synchronous: this.options.synchronous,
       autocheckpoint: this.options.autocheckpoint,
       busyTimeoutMs: this.options.busyTimeoutMs ?? 5000,
-      writeLock: this.writeLock.buffer,
+      writeLock: this.options.writeLock.buffer,
       projections: this.options.projections.map(({ name, worker }) => ({ name, module: worker!.module, exportName: worker!.exportName })),
     };
     const entry = path.join(__dirname, `live-apply-worker${path.extname(__filename)}`);
@@ -132,7 +130,7 @@ export class LiveApplyThread {
     });
     worker.on('error', (error) => this.log.error(`Live apply thread: ${error.message}`));
     worker.on('exit', (code) => {
-      this.writeLock.releaseHeldBy(threadId); // a thread stopped mid-batch must not leave the main thread waiting
+      this.options.writeLock.releaseHeldBy(threadId); // a thread stopped mid-batch must not leave the main thread waiting
       if (this.worker !== worker) return; // stopped on purpose, or replaced after a failed start
       this.worker = undefined;
       if (!started) return this.giveUp(worker, `the live apply thread stopped (exit code ${code}) before it was ready`);

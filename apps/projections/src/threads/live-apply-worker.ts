@@ -92,10 +92,11 @@ export function runLiveApplyWorker(data: LiveApplyWorkerData, port: MessagePort)
       return;
     }
     let outcomes: Outcome[];
-    const messages = message.messages.map(fromWire);
-    // Blocking here is this thread's to do: the main thread's turns then never sleep in SQLite's busy handler for it.
-    const held = writeLock.acquireSync(data.busyTimeoutMs);
+    let held = false;
     try {
+      const messages = message.messages.map(fromWire);
+      // Blocking here is this thread's to do: the main thread's turns then never sleep in SQLite's busy handler for it.
+      held = writeLock.acquireSync(data.busyTimeoutMs);
       outcomes = applyBatch(db, projector, messages, () => true);
     } catch (error) {
       send({ type: 'rejected', batch: message.batch, error: toWireError(error) });

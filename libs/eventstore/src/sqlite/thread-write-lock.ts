@@ -77,11 +77,15 @@ export class ThreadWriteLock {
 
   /** Gives the lock back (when this thread holds it) and wakes whoever waits for it. */
   release(): void {
-    if (Atomics.compareExchange(this.cell, 0, this.mine, 0) === this.mine) Atomics.notify(this.cell, 0);
+    this.free(this.mine);
   }
 
   /** Frees the lock of a thread that stopped while holding it (`threadId` as `worker.threadId`). */
   releaseHeldBy(stoppedThreadId: number): void {
-    if (Atomics.compareExchange(this.cell, 0, stoppedThreadId + 1, 0) === stoppedThreadId + 1) Atomics.notify(this.cell, 0);
+    this.free(stoppedThreadId + 1);
+  }
+
+  private free(mark: number): void {
+    if (Atomics.compareExchange(this.cell, 0, mark, 0) === mark) Atomics.notify(this.cell, 0);
   }
 }
