@@ -13,7 +13,7 @@ import { EVENT_STORE, type EventStore, type StoreSubscription } from '@sigillum/
 import { createSigillumApp } from '@sigillum/runtime';
 import { asBearer, issueStaffCredential, readAdminCredential } from '../../apps/gateway/src/demo/staff';
 import { type Api, enrolHostedOperator, enrolPerson, type OpenedSession, openSession } from '../../apps/gateway/src/demo/story';
-import { rolesFor } from '../../apps/gateway/src/roles';
+import { gatewaySetup } from '../../apps/gateway/src/role-threads/gateway-setup';
 import { BenchError, Client, Progress } from './report';
 
 export interface BenchApp {
@@ -23,7 +23,7 @@ export interface BenchApp {
   readonly store: EventStore;
 }
 
-/** Boots every role in this process, as `npm start` does, on `dataDir`, listening on 127.0.0.1 (a free port). */
+/** Boots every role in this process (ROLE_THREADS on threads of their own), as `npm start` does, on `dataDir`, listening on 127.0.0.1 (a free port). */
 export async function startBenchApp(options: {
   readonly dataDir: string;
   readonly mailbox: LoopbackMailbox;
@@ -46,7 +46,9 @@ export async function startBenchApp(options: {
     KEYSTORE_PASSPHRASE: 'bench passphrase for a throw-away data directory',
     ...options.env,
   });
-  const app = await createSigillumApp(config, rolesFor(config.roles));
+  // As `npm start` does: the roles of ROLE_THREADS (none by default) on threads of their own, their routes forwarded.
+  const setup = await gatewaySetup(config);
+  const app = await createSigillumApp(config, setup.roles, setup.appOptions);
   try {
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');

@@ -1,14 +1,14 @@
 import 'reflect-metadata';
 import { ConfigError, type SigillumConfig } from '@sigillum/config';
 import { runSigillum } from '@sigillum/runtime';
-import { remoteRolesSetup, type RemoteRolesSetup } from './proxy';
-import { gatewayPlan } from './roles';
+import { type GatewaySetup, gatewaySetup } from './role-threads/gateway-setup';
 
-// ROLES: the roles run in this process; ROLE_URLS: the roles other processes run, whose routes the gateway forwards.
-let setup: RemoteRolesSetup | undefined;
-function setupFor(config: SigillumConfig): RemoteRolesSetup {
+// ROLES: the roles run in this process; ROLE_THREADS: those of them on threads of their own; ROLE_URLS: the roles
+// other processes run. The gateway forwards the routes of the last two.
+let setup: Promise<GatewaySetup> | undefined;
+async function setupFor(config: SigillumConfig): Promise<GatewaySetup> {
   try {
-    return (setup ??= remoteRolesSetup(gatewayPlan(config)));
+    return await (setup ??= gatewaySetup(config));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -20,6 +20,6 @@ function setupFor(config: SigillumConfig): RemoteRolesSetup {
 
 void runSigillum(
   'sigillum',
-  (config) => setupFor(config).roles,
-  (config) => setupFor(config).appOptions,
+  async (config) => (await setupFor(config)).roles,
+  async (config) => (await setupFor(config)).appOptions,
 );

@@ -40,10 +40,19 @@ export interface GatewayPlan {
  * served elsewhere"; a role named explicitly in a ROLES list and in ROLE_URLS is refused (ConfigError), since which
  * of the two was meant cannot be guessed.
  */
-export function gatewayPlan(config: Pick<SigillumConfig, 'roles' | 'roleUrls' | 'env'>): GatewayPlan {
+export function gatewayPlan(config: Pick<SigillumConfig, 'roles' | 'roleUrls' | 'env'> & Partial<Pick<SigillumConfig, 'roleThreads'>>): GatewayPlan {
   const remote: Partial<Record<HostedRole, readonly string[]>> = {};
   for (const [role, urls] of Object.entries(config.roleUrls) as [Role, readonly string[] | undefined][]) {
     if (role !== 'gateway' && urls && urls.length > 0) remote[role] = urls;
+  }
+  const threaded = (config.roleThreads ?? []).filter((role) => remote[role as HostedRole] !== undefined);
+  if (threaded.length > 0) {
+    throw new ConfigError(
+      threaded.map(
+        (role) =>
+          `${role} is in ROLE_THREADS and in ROLE_URLS: run it on a thread of this process (remove it from ROLE_URLS) or in another one (remove it from ROLE_THREADS)`,
+      ),
+    );
   }
   const explicit = (config.env.ROLES ?? '').trim() !== '' && (config.env.ROLES ?? '').trim() !== 'all';
   if (explicit) {

@@ -213,6 +213,30 @@ describe('loadConfig', () => {
       expect(config.roleUrls).toEqual({ directory: ['http://127.0.0.1:3101'], processor: ['http://127.0.0.1:3105', 'http://127.0.0.1:3107'] });
     });
 
+    it('reads ROLE_THREADS (none by default) and BUS_IN_FLIGHT (256 by default)', () => {
+      expect(loadConfig({})).toMatchObject({ roleThreads: [], busInFlight: 256 });
+      expect(loadConfig({ ROLE_THREADS: ' certifier ,processor', BUS_IN_FLIGHT: '16' })).toMatchObject({
+        roleThreads: ['certifier', 'processor'],
+        busInFlight: 16,
+      });
+    });
+
+    it('names a role thread that is no role, the gateway, a role this process does not run, a role twice; a bad in-flight count', () => {
+      const problems = (env: Record<string, string>) => {
+        try {
+          loadConfig(env);
+          return [];
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+      };
+      expect(problems({ ROLE_THREADS: 'mailer' })).toEqual([expect.stringMatching(/^ROLE_THREADS entry "mailer" must be one of directory, certifier/)]);
+      expect(problems({ ROLE_THREADS: 'gateway' })).toEqual([expect.stringMatching(/^ROLE_THREADS entry "gateway" must be one of/)]);
+      expect(problems({ ROLES: 'directory', ROLE_THREADS: 'certifier' })).toEqual([expect.stringMatching(/"certifier" is not in ROLES/)]);
+      expect(problems({ ROLE_THREADS: 'certifier,certifier' })).toEqual(['ROLE_THREADS names a role twice']);
+      expect(problems({ BUS_IN_FLIGHT: '0' })).toEqual([expect.stringMatching(/^BUS_IN_FLIGHT/)]);
+    });
+
     it('names a bad prefix, instance id and role URL', () => {
       expect(() =>
         loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_TOPIC_PREFIX: 'a b', INSTANCE_ID: 'x/y', ROLE_URLS: 'mailer=http://a:1,directory=ftp://a/b' }),

@@ -52,6 +52,10 @@ export interface SigillumConfig {
   readonly consumerMaxAttempts: number;
   /** Roles the gateway process hosts besides itself (`ROLES`). */
   readonly roles: readonly Role[];
+  /** BUS_IN_FLIGHT: messages each consumer group of the embedded bus handles at once (never two of one key). */
+  readonly busInFlight: number;
+  /** ROLE_THREADS: roles of this process run on worker threads of their own (their own event loop and connection). */
+  readonly roleThreads: readonly Role[];
   readonly logLevels: ('error' | 'warn' | 'log' | 'debug' | 'verbose')[];
   /** The environment this config was read from; each role validates its own variables from it at start-up. */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -103,7 +107,15 @@ export const ENVIRONMENT = {
   KAFKA_SSL: { default: 'false', help: 'true: TLS to the brokers (required with KAFKA_SASL_MECHANISM=plain unless every broker is on loopback)' },
   KAFKA_SSL_CA_FILE: { default: '', help: "PEM file of the CAs that sign the brokers' certificates, instead of Node's list; needs KAFKA_SSL=true" },
   CONSUMER_MAX_ATTEMPTS: { default: '3', help: 'attempts before a failing message goes to the dead-letter topic' },
+  BUS_IN_FLIGHT: {
+    default: '256',
+    help: "embedded bus: messages each role's consumer group handles at once, never two of one key (those of a key stay in log order); 1 handles a group's messages one at a time",
+  },
   ROLES: { default: 'all', help: 'roles the gateway process runs: all, or a comma list of directory, certifier, domicile, processor, projections' },
+  ROLE_THREADS: {
+    default: '',
+    help: 'roles this process runs on worker threads of their own, e.g. certifier: their own event loop (the second core) and connection to the SQLite file, their routes forwarded by the gateway; empty: every role on the main thread',
+  },
   KEYSTORE_DIR: {
     default: '<DATA_DIR>/keys',
     help: 'the key store directory; instances of a deployment that must sign as one (two processors, two certifiers, the session verifier key) share it (a mounted secret volume)',
@@ -226,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   const roleUrls = parseRoleUrls(read('ROLE_URLS'), problems);
   const { sasl, ssl } = kafkaSecurity(env, brokers, problems);
   const consumerMaxAttempts = integer('CONSUMER_MAX_ATTEMPTS', 1, 100);
+  const busInFlight = integer('BUS_IN_FLIGHT', 1, 4096);
   const level = oneOf('LOG_LEVEL', LEVELS);
   const rolesRaw = read('ROLES');
   const roles =
@@ -238,6 +251,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
   for (const role of roles) {
     if (!ROLES.includes(role as Role)) problems.push(`ROLES entry "${role}" must be one of ${ROLES.join(', ')} (or ROLES=all)`);
   }
+  const roleThreads = read('ROLE_THREADS')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  for (const role of roleThreads) {
+    if (!ROLES.includes(role as Role) || role === 'gateway') {
+      problems.push(`ROLE_THREADS entry "${role}" must be one of ${ROLES.filter((r) => r !== 'gateway').join(', ')}`);
+    } else if (!roles.includes(role)) problems.push(`ROLE_THREADS entry "${role}" is not in ROLES: a role runs on a thread of the process that runs it`);
+  }
+  if (new Set(roleThreads).size !== roleThreads.length) problems.push('ROLE_THREADS names a role twice');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -260,9 +283,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, processName = 'sigillum'): Si
         ? { kind: 'kafka', brokers, clientId: read('KAFKA_CLIENT_ID'), partitions, topicPrefix, ...(sasl && { sasl }), ...(ssl && { ssl }) }
         : { kind: 'embedded' },
     consumerMaxAttempts,
+    busInFlight,
     instanceId,
     roleUrls,
     roles: roles as Role[],
+    roleThreads: roleThreads as Role[],
     logLevels: [...LEVELS.slice(0, LEVELS.indexOf(level) + 1)],
     env: { ...env },
   };

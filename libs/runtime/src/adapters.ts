@@ -5,6 +5,7 @@ import type { SigillumConfig } from '@sigillum/config';
 import { type EventStore, KurrentDbEventStore, PostgresEventStore, SqliteEventStore } from '@sigillum/eventstore';
 import { WalCheckpointer } from '@sigillum/eventstore/sqlite/wal-checkpointer';
 import Database from 'better-sqlite3';
+import { isGuestOf } from './threads/shared-file';
 
 /** Opens (creating if needed) the process's SQLite file in WAL mode. */
 export function openLocalDatabase(config: SigillumConfig): Database.Database {
@@ -28,6 +29,10 @@ export function openLocalDatabase(config: SigillumConfig): Database.Database {
  */
 export function startWalCheckpointer(config: SigillumConfig, db: Database.Database, warn: (message: string) => void): WalCheckpointer | undefined {
   if (config.sqliteCheckpoint !== 'background') return undefined;
+  if (isGuestOf(db.name)) {
+    db.pragma('wal_autocheckpoint = 0'); // a role thread: the main thread's checkpointer copies the WAL for every connection
+    return undefined;
+  }
   try {
     return WalCheckpointer.start(db, { onWarning: warn });
   } catch (error) {
@@ -50,7 +55,8 @@ export function createStore(config: SigillumConfig, db: Database.Database): Even
 export function createBus(config: SigillumConfig, db: Database.Database): EventBus {
   switch (config.eventBus.kind) {
     case 'embedded':
-      return new EmbeddedEventBus({ db });
+      // A role thread leaves the pruning of the log to the main thread's bus (one pruner per file).
+      return new EmbeddedEventBus({ db, maxInFlight: config.busInFlight, ...(isGuestOf(db.name) && { pruning: false }) });
     case 'kafka':
       return new KafkaEventBus({
         brokers: config.eventBus.brokers,

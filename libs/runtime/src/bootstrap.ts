@@ -139,8 +139,8 @@ export function unsharedStoreProblem(config: SigillumConfig, roles: readonly Rol
 /** Entry point of a process: validated config or a clear exit, then HTTP and bus consumers. */
 export async function runSigillum(
   processName: string,
-  chooseRoles: readonly RoleSpec[] | ((config: SigillumConfig) => readonly RoleSpec[]),
-  options?: AppOptions | ((config: SigillumConfig) => AppOptions),
+  chooseRoles: readonly RoleSpec[] | ((config: SigillumConfig) => readonly RoleSpec[] | Promise<readonly RoleSpec[]>),
+  options?: AppOptions | ((config: SigillumConfig) => AppOptions | Promise<AppOptions>),
 ): Promise<void> {
   let config: SigillumConfig;
   try {
@@ -154,14 +154,20 @@ export async function runSigillum(
     throw error;
   }
   const log = new Logger(processName);
-  const roles = typeof chooseRoles === 'function' ? chooseRoles(config) : chooseRoles;
+  let roles: readonly RoleSpec[];
+  try {
+    roles = typeof chooseRoles === 'function' ? await chooseRoles(config) : chooseRoles;
+  } catch (error) {
+    log.error(`Could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
   const unshared = unsharedStoreProblem(config, roles);
   if (unshared) {
     process.stderr.write(`${unshared}\n`);
     process.exit(78); // EX_CONFIG
   }
   try {
-    const app = await createSigillumApp(config, roles, typeof options === 'function' ? options(config) : options);
+    const app = await createSigillumApp(config, roles, typeof options === 'function' ? await options(config) : options);
     await app.startAllMicroservices();
     await app.listen(config.port, config.host);
     await startHttpsListener(app, config); // when HTTPS_PORT is set: the same app over HTTPS with mutual TLS

@@ -27,6 +27,11 @@ describe('gatewayPlan: ROLES and ROLE_URLS', () => {
     expect(() => plan({ ROLES: 'directory,certifier', ROLE_URLS: 'directory=http://10.0.0.5:3001' })).toThrow(ConfigError);
     expect(() => plan({ ROLES: 'directory,certifier', ROLE_URLS: 'directory=http://10.0.0.5:3001' })).toThrow(/directory is in ROLES and in ROLE_URLS/);
   });
+
+  it('refuses a role on a thread of this process (ROLE_THREADS) and in ROLE_URLS, naming it', () => {
+    expect(() => plan({ ROLE_THREADS: 'certifier', ROLE_URLS: 'certifier=http://10.0.0.5:3002' })).toThrow(/certifier is in ROLE_THREADS and in ROLE_URLS/);
+    expect(local({ ROLE_THREADS: 'certifier' })).toContain('certifier'); // the plan runs it here; gatewaySetup puts it on its thread
+  });
 });
 
 describe('remoteRolesSetup', () => {

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Inject, Module, Res, type Type } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Injectable, Module, type OnApplicationShutdown, Res, type Type } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, publicRoute } from '@sigillum/auth';
 import type { Response } from 'express';
@@ -25,12 +25,27 @@ export class RemoteRolesHealthController {
   }
 }
 
-/** The gateway's module when some roles run elsewhere: GatewayModule plus GET /health/roles. */
-export function remoteGatewayModule(upstreams: Readonly<Record<string, readonly string[]>>): Type<unknown> {
+export const REMOTE_ROLES_SHUTDOWN = Symbol('REMOTE_ROLES_SHUTDOWN');
+
+/** Stops what runs the remote roles when this process stops, if this process started it (roles on threads). */
+@Injectable()
+class RemoteRolesShutdown implements OnApplicationShutdown {
+  constructor(@Inject(REMOTE_ROLES_SHUTDOWN) private readonly stop: () => Promise<void>) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+}
+
+/**
+ * The gateway's module when some roles run elsewhere: GatewayModule plus GET /health/roles; `stop` is called when the
+ * app stops (the role threads this process started).
+ */
+export function remoteGatewayModule(upstreams: Readonly<Record<string, readonly string[]>>, stop: () => Promise<void> = async () => undefined): Type<unknown> {
   @Module({
     imports: [GatewayModule],
     controllers: [RemoteRolesHealthController],
-    providers: [{ provide: REMOTE_ROLE_URLS, useValue: upstreams }],
+    providers: [{ provide: REMOTE_ROLE_URLS, useValue: upstreams }, { provide: REMOTE_ROLES_SHUTDOWN, useValue: stop }, RemoteRolesShutdown],
   })
   class RemoteGatewayModule {}
   return RemoteGatewayModule;

@@ -15,14 +15,14 @@ export interface RemoteRolesSetup {
 }
 
 /** What the gateway process needs to serve the whole API at one address while some roles run in other processes. */
-export function remoteRolesSetup(plan: GatewayPlan, options: { readonly timeoutMs?: number } = {}): RemoteRolesSetup {
+export function remoteRolesSetup(plan: GatewayPlan, options: { readonly timeoutMs?: number; readonly stop?: () => Promise<void> } = {}): RemoteRolesSetup {
   const remote = Object.fromEntries(Object.entries(plan.remote).filter(([, urls]) => urls && urls.length > 0)) as Record<string, readonly string[]>;
   const names = Object.keys(remote) as (keyof typeof ALL_ROLES)[];
   if (names.length === 0) return { roles: plan.local, appOptions: {} };
   const modules = Object.fromEntries(names.map((role) => [role, ALL_ROLES[role].module]));
   const table = RouteTable.fromModules(modules);
   const log = new Logger('GatewayProxy');
-  const roles = plan.local.map((spec) => (spec.role === 'gateway' ? { ...gatewayRole, module: remoteGatewayModule(remote) } : spec));
+  const roles = plan.local.map((spec) => (spec.role === 'gateway' ? { ...gatewayRole, module: remoteGatewayModule(remote, options.stop) } : spec));
   return {
     roles,
     appOptions: {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { startProjectionsWorker } from '../threads/projections-worker';
+import { startSourceWorker } from '@sigillum/runtime/threads/source-worker';
 import type { RebuildableProjection, ReplayCount, ReplayLog } from './log-replay';
 import type { PageCount } from './rebuild-progress';
 import type { FromRebuildWorker, RebuildWorkerData, ToRebuildWorker } from './rebuild-worker';
@@ -36,7 +36,7 @@ export function rebuildInWorker(main: Database.Database, projection: Rebuildable
   const data: RebuildWorkerData = { file: path.resolve(main.name), module: descriptor.module, exportName: descriptor.exportName };
   const entry = path.join(__dirname, `rebuild-worker${path.extname(__filename)}`);
   let scratch: string | undefined;
-  const worker = startProjectionsWorker(entry, 'runRebuildWorker', data);
+  const worker = startSourceWorker(entry, 'runRebuildWorker', data);
   // What the worker's next answer settles: its build first, then its digest.
   let waiting: { resolve: (message: FromRebuildWorker) => void; reject: (error: Error) => void } | undefined;
   const next = () => new Promise<FromRebuildWorker>((resolve, reject) => (waiting = { resolve, reject }));

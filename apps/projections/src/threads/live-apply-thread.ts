@@ -7,7 +7,7 @@ import { ApplyElsewhereUnavailable, type Outcome } from '@sigillum/eventstore/sq
 import type { ThreadWriteLock } from '@sigillum/eventstore/sqlite/thread-write-lock';
 import type { RebuildableProjection } from '../rebuild/log-replay';
 import { type FromLiveApplyWorker, type LiveApplyWorkerData, type ToLiveApplyWorker, toWire, type WireError } from './live-apply-worker';
-import { startProjectionsWorker } from './projections-worker';
+import { startSourceWorker } from '@sigillum/runtime/threads/source-worker';
 
 export interface LiveApplyThreadOptions {
   /** The SQLite file of the read models (and of the log). */
@@ -117,7 +117,7 @@ export class LiveApplyThread {
       projections: this.options.projections.map(({ name, worker }) => ({ name, module: worker!.module, exportName: worker!.exportName })),
     };
     const entry = path.join(__dirname, `live-apply-worker${path.extname(__filename)}`);
-    const worker = startProjectionsWorker(entry, 'runLiveApplyWorker', data);
+    const worker = startSourceWorker(entry, 'runLiveApplyWorker', data);
     worker.unref();
     const threadId = worker.threadId; // -1 once it exited
     let started = false;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type BusMessage, type DeliveredMessage } from '@sigillum/contracts';
 import type Database from 'better-sqlite3';
+import { ThreadWakeups } from '@sigillum/eventstore/sqlite/thread-wakeups';
 import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { defaultLogger, type BusLogger } from '../bus-logger';
 import { retryPolicy } from '../delivery-policy';
@@ -62,13 +63,20 @@ interface SharedState {
   readonly groupTails: Map<string, Promise<void>>;
   /** Made by the first bus on the handle, once the schema exists. */
   logTail?: LogTail;
+  /** The other threads of the process on the same file, when roles run on threads of their own (thread-wakeups.ts). */
+  threads?: ThreadWakeups<readonly string[]>;
 }
 const sharedStates = new WeakMap<Database.Database, SharedState>();
+function countPublishes(state: SharedState, topics: Iterable<string>): void {
+  for (const topic of new Set(topics)) state.publishCounts.set(topic, (state.publishCounts.get(topic) ?? 0) + 1);
+  state.published.emit('published');
+}
 function sharedStateOf(db: Database.Database): SharedState {
   let state = sharedStates.get(db);
   if (!state) {
-    state = { published: new EventEmitter().setMaxListeners(0), publishCounts: new Map(), groupTails: new Map() };
-    sharedStates.set(db, state);
+    const made: SharedState = { published: new EventEmitter().setMaxListeners(0), publishCounts: new Map(), groupTails: new Map() };
+    made.threads = ThreadWakeups.of<readonly string[]>(db.name, 'bus', (topics) => countPublishes(made, Array.isArray(topics) ? topics : []));
+    sharedStates.set(db, (state = made));
   }
   return state;
 }
@@ -76,7 +84,8 @@ function sharedStateOf(db: Database.Database): SharedState {
 /**
  * The in-process bus of the embedded default: the log is the `bus_messages` table, each group keeps a
  * checkpoint per topic in `bus_checkpoints`, and dead letters are rows of `<topic>.dlq` with the
- * DeadLetterHeaders. Consumers wake on a publish to one of their topics in this process and poll for other processes.
+ * DeadLetterHeaders. Consumers wake on a publish to one of their topics in this process (any thread of it that shares the
+ * file: @sigillum/eventstore's thread-wakeups.ts) and poll for other processes.
  *
  * Groups: a group has one active consumer at a time per Database handle (the process's one handle in the
  * runtime); a second `consume()` for the same group stands by and takes over, from the checkpoint, when
@@ -379,8 +388,9 @@ export class EmbeddedEventBus implements EventBus, EmbeddedConsumerHost {
   }
 
   notifyPublished(topics: Iterable<string>): void {
-    for (const topic of new Set(topics)) this.shared.publishCounts.set(topic, (this.shared.publishCounts.get(topic) ?? 0) + 1);
-    this.shared.published.emit('published');
+    const names = [...new Set(topics)];
+    countPublishes(this.shared, names);
+    this.shared.threads?.published(names);
   }
 
   /**

@@ -24,35 +24,11 @@ import { type CommittedAppend, keepCommitted } from './committed-events';
 import { migrateEventStoreSchema } from './sqlite-schema';
 import { type EventStoreStatements, prepareEventStoreStatements } from './sqlite-statements';
 import { readAllRows } from './sqlite-read-all';
+import { SYNCHRONOUS_MODES, type SqliteTuning } from './sqlite-tuning';
+import { ThreadWakeups } from './thread-wakeups';
 import { type EventRow, isUniqueViolation, toRecordedEvent } from './sqlite-rows';
 
-const SYNCHRONOUS_MODES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-
-export interface SqliteTuning {
-  /** `NORMAL` (default, WAL): a power cut may lose the last commits but never corrupts; `FULL` fsyncs each commit. */
-  readonly synchronous?: (typeof SYNCHRONOUS_MODES)[number];
-  /** How long a write waits for another process's lock before failing; default 5000 ms. */
-  readonly busyTimeoutMs?: number;
-  /** Appends written in one transaction at most; default 512. */
-  readonly maxBatchSize?: number;
-  /** How often subscriptions look for rows written by other processes; default 500 ms. */
-  readonly pollIntervalMs?: number;
-  /** Rows a subscription reads per query; default 500. */
-  readonly pageSize?: number;
-  /**
-   * JSON characters of recently read streams kept in memory (see RecentStreams); default 16 Mi, 0 turns it off.
-   * A read then asks the file only for the revisions after those it holds, and not at all when neither this
-   * connection's stores nor another connection appended since (SQLite's data_version). Rows written to the events
-   * table by hand through the same connection, outside a store, are not seen by a stream already cached.
-   */
-  readonly streamCacheChars?: number;
-  /**
-   * Events this store committed last kept for its subscriptions (see RecentCommits); default 4096, 0 turns it off. A
-   * subscription close behind the appends gets them without a query; one further behind, or after another
-   * connection's commit, reads the file.
-   */
-  readonly recentCommits?: number;
-}
+export type { SqliteTuning } from './sqlite-tuning';
 
 /**
  * Either a file path (`':memory:'` for a private in-memory store) that the store opens, configures and closes,
@@ -113,6 +89,10 @@ export class SqliteEventStore implements EventStore {
   /** Bumped on every commit, so a subscription can tell it missed a notification while its handler ran. */
   private commitCount = 0;
   private readonly commits = new EventEmitter().setMaxListeners(0);
+  /** The other threads of the process on this file, told of the categories of each commit (thread-wakeups.ts). */
+  private readonly threads: ThreadWakeups<readonly string[]> | undefined;
+  /** Commits of the other threads, per category (and '' for all): a subscription wakes for its own categories only. */
+  private readonly commitsElsewhere = new Map<string, number>();
   private readonly subscriptions = new Set<StoreSubscription>();
 
   private readonly statements: EventStoreStatements;
@@ -148,6 +128,7 @@ export class SqliteEventStore implements EventStore {
     this.recent = shared ?? new RecentStreams(options.streamCacheChars ?? 16 * 1024 * 1024);
     if (!shared) recentByDatabase.set(this.db, this.recent);
     this.commitsTail = new RecentCommits(options.recentCommits ?? 4_096);
+    this.threads = ThreadWakeups.of<readonly string[]>(this.db.name, 'store', (from) => this.committedElsewhere(Array.isArray(from) ? from : []));
 
     if (this.ownsDatabase) this.db.pragma('journal_mode = WAL');
     const synchronous = options.synchronous ?? (this.ownsDatabase ? 'NORMAL' : undefined);
@@ -302,6 +283,7 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.threads?.close();
     this.recent.clear();
     this.absent.clear();
     this.commitsTail.clear();
@@ -385,9 +367,21 @@ export class SqliteEventStore implements EventStore {
     });
     if (outcomes.some((outcome) => !(outcome instanceof Error))) {
       noteCommitInProcess();
+      this.threads?.published([...new Set(committed.map(({ streamId }) => streamCategory(streamId)))]);
       this.commitCount++;
       this.commits.emit('commit');
     }
+  }
+
+  /** Another thread's commit of events of `categories`: the subscriptions to one of them (or to all) read the file. */
+  private committedElsewhere(categories: readonly string[]): void {
+    for (const category of [...categories, '']) this.commitsElsewhere.set(category, (this.commitsElsewhere.get(category) ?? 0) + 1);
+    this.commits.emit('elsewhere');
+  }
+
+  /** Commits of the other threads a subscription to `categories` (all when undefined) has to look at. */
+  private commitsElsewhereOf(categories: readonly string[] | undefined): number {
+    return (categories ?? ['']).reduce((sum, category) => sum + (this.commitsElsewhere.get(category) ?? 0), 0);
   }
 
   private async *eventsAfter(after: bigint, categories: readonly string[] | undefined, signal: AbortSignal): AsyncGenerator<RecordedEvent> {
@@ -396,6 +390,7 @@ export class SqliteEventStore implements EventStore {
     const categorySet = categories && new Set(categories);
     while (!signal.aborted) {
       const commitsSeen = this.commitCount;
+      const elsewhereSeen = this.commitsElsewhereOf(categories);
       // Close behind this store's own appends: from memory, as long as positions run on from the checkpoint.
       const recent = this.commitsTail.after(checkpoint, this.pageSize, categorySet);
       if (recent && recent.through > checkpoint) {
@@ -406,7 +401,7 @@ export class SqliteEventStore implements EventStore {
         checkpoint = recent.through;
         // Caught up with this store's last commit: anything after it is another connection's, which the poll finds (or
         // the gap it leaves before this store's next commit). Asking the file now would find nothing but that, sooner.
-        if (checkpoint === this.commitsTail.last) await this.nextCommitOrPoll(signal);
+        if (checkpoint === this.commitsTail.last) await this.nextCommitOrPoll(signal, categories, elsewhereSeen);
         continue;
       }
       // Rows at or below the head are all committed (single writer, positions never reused), so none can appear later.
@@ -424,22 +419,26 @@ export class SqliteEventStore implements EventStore {
       }
       if (rows.length < this.pageSize) {
         if (head > checkpoint) checkpoint = head; // everything up to the head was scanned
-        if (this.commitCount === commitsSeen) await this.nextCommitOrPoll(signal);
+        const idle = this.commitCount === commitsSeen && this.commitsElsewhereOf(categories) === elsewhereSeen;
+        if (idle) await this.nextCommitOrPoll(signal, categories, elsewhereSeen);
       }
     }
   }
 
-  /** Resolves on an in-process commit, after the poll interval (other processes' writes), or on stop. */
-  private nextCommitOrPoll(signal: AbortSignal): Promise<void> {
+  /** Resolves on this store's commit, another thread's of `categories`, after the poll interval (other processes), or on stop. */
+  private nextCommitOrPoll(signal: AbortSignal, categories: readonly string[] | undefined, elsewhereSeen: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.commits.off('commit', done);
+        this.commits.off('elsewhere', elsewhere);
         signal.removeEventListener('abort', done);
         resolve();
       };
+      const elsewhere = () => this.commitsElsewhereOf(categories) !== elsewhereSeen && done();
       const timer = setTimeout(done, this.pollIntervalMs);
       this.commits.on('commit', done);
+      this.commits.on('elsewhere', elsewhere);
       signal.addEventListener('abort', done);
     });
   }

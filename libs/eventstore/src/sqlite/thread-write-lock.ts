@@ -10,7 +10,8 @@ type WaitAsync = (
 ) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-const locks = new WeakMap<Database.Database, ThreadWriteLock>();
+/** The lock of each file shared by threads of this process, by the file's path (better-sqlite3's `db.name`). */
+const locks = new Map<string, ThreadWriteLock>();
 
 /**
  * Who writes to one SQLite file next, among the threads of one process that each hold a connection to it (the main
@@ -32,15 +33,28 @@ export class ThreadWriteLock {
 
   /** The lock of the threads writing through `db`'s file, made once; undefined when no other thread shares it. */
   static of(db: Database.Database): ThreadWriteLock | undefined {
-    return locks.get(db);
+    return locks.size === 0 ? undefined : locks.get(db.name);
   }
 
   /** Makes (once) the lock of `db`'s file, to hand its buffer to the threads that open their own connection to it. */
   static shareFrom(db: Database.Database): ThreadWriteLock {
-    let lock = locks.get(db);
+    return ThreadWriteLock.forFile(db.name);
+  }
+
+  /**
+   * The lock of `file` in this thread: the one given (a buffer another thread made, handed to this one before it
+   * opens its connection) or, without one, the lock this thread made for it already, or a new one.
+   */
+  static forFile(file: string, buffer?: SharedArrayBuffer): ThreadWriteLock {
+    let lock = locks.get(file);
+    if (buffer && lock?.buffer !== buffer) {
+      if (lock) throw new Error(`${file} has a write lock in this thread already; adopt another thread's before opening a connection to it`);
+      lock = new ThreadWriteLock(buffer);
+      locks.set(file, lock);
+    }
     if (!lock) {
       lock = new ThreadWriteLock();
-      locks.set(db, lock);
+      locks.set(file, lock);
     }
     return lock;
   }

@@ -43,8 +43,9 @@ Promise.resolve()
 
 /**
  * A worker thread running `run(data, port)` of the module `entry` (a file of this tree: .ts under ts-node or Jest,
- * .js in dist/), with the @sigillum aliases resolved as in the main thread.
+ * .js in dist/), with the @sigillum aliases resolved as in the main thread. `env`: its own copy of the environment
+ * (Node's default: a copy of the main thread's).
  */
-export function startProjectionsWorker(entry: string, run: string, data: unknown): Worker {
-  return new Worker(WORKER_SOURCE, { eval: true, workerData: { root: ROOT, entry, run, data }, execArgv: [] });
+export function startSourceWorker(entry: string, run: string, data: unknown, options: { readonly env?: NodeJS.ProcessEnv } = {}): Worker {
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: { root: ROOT, entry, run, data }, execArgv: [], ...(options.env && { env: options.env }) });
 }
