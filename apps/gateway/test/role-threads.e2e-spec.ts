@@ -99,6 +99,8 @@ describe('a role on a thread of its own (ROLE_THREADS=certifier, embedded)', () 
     );
     const counts: Record<string, number> = {};
     for (const { event } of await store.readStream(streamIdOf(CHAIN_CATEGORY, correspondenceId))) counts[event.type] = (counts[event.type] ?? 0) + 1;
+    // A return judged against a stale read of another thread's stream would be refused, and its step done again.
+    expect(counts).not.toHaveProperty('StepNonCompliant');
     return counts;
   }
 

@@ -4,7 +4,9 @@
  * committed. Asking before every read (about 95 times per registered delivery, a third of the statements run) buys
  * nothing more: another process's commit may land just after the question in either case — the store never promised
  * to see it sooner than the turn after — and a commit of this process (another connection's store) is seen at once,
- * so a caller that awaited an append always reads it back, whichever store it reads through.
+ * so a caller that awaited an append always reads it back, whichever store it reads through. The commits of the other
+ * threads of the process (role threads) count too, once this thread learns of them: their wake-up message, or rows of
+ * the embedded bus read from the file (thread-wakeups.ts, the embedded consumer).
  */
 let turn = 0;
 let turnEnding = false;

@@ -1,4 +1,5 @@
 import { BroadcastChannel } from 'node:worker_threads';
+import { noteCommitInProcess } from './foreign-commits';
 
 /** Files whose commits wake the readers of the other threads of this process (roles on threads of their own). */
 const sharedFiles = new Set<string>();
@@ -25,7 +26,10 @@ export class ThreadWakeups<T> {
     if (!sharedFiles.has(file)) return undefined;
     const channel = new BroadcastChannel(`sigillum.${kind}:${file}`);
     channel.unref();
-    channel.onmessage = (event) => heard((event as MessageEvent).data as T);
+    channel.onmessage = (event) => {
+      noteCommitInProcess(); // another thread of the process committed: the stores of this one ask the file again
+      heard((event as MessageEvent).data as T);
+    };
     return new ThreadWakeups<T>(channel);
   }
 
