@@ -48,6 +48,7 @@ import { type BenchApp, DeliveryWatch, prepareDrafts, sendAll, startBenchApp } f
 import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
 import { type BusCounts, busCounts, busCountsSince } from '../common/bus-count';
 import { ReadModelWatch } from '../common/read-model-lag';
+import { type ThreadCpu, threadCpuSince, threadTicks } from '../common/thread-cpu';
 import {
   BenchError,
   integerSetting,
@@ -100,6 +101,8 @@ interface RunResult {
   readonly deliveriesPerSecond: number;
   /** Process CPU (user + system) over the timed phase, per delivery. */
   readonly cpuMsPerDelivery: number;
+  /** CPU of each thread over the timed phase (Linux), and the phase's length, ms. */
+  readonly threads: (ThreadCpu & { readonly phaseMs: number }) | undefined;
   readonly events: RecordedEvent[];
   readonly signatures: { ed25519: number; rsa: number };
   /** node:crypto signatures and verifications by key type, counted over the timed phase. */
@@ -158,6 +161,7 @@ async function runOnce(
     const sqliteBefore = sqliteCounts();
     const busBefore = await busCounts();
     const cpuBefore = process.cpuUsage();
+    const threadsBefore = threadTicks();
     const started = performance.now();
     const sending = sendAll(client, prepared, watch, settings.concurrency, (elapsed) => {
       latencies.push(elapsed);
@@ -166,6 +170,7 @@ async function runOnce(
     await within(sending, timeout, () => `the deliveries did not all complete within ${timeout / 1000} s (${latencies.length} did)`);
     const elapsedMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const threads = threadCpuSince(threadsBefore);
     const counted = cryptoCountsSince(cryptoBefore);
     const sqlite = sqliteCountsSince(sqliteBefore);
     const bus = await busCountsSince(busBefore);
@@ -184,6 +189,7 @@ async function runOnce(
       latencies,
       deliveriesPerSecond: deliveries / (elapsedMs / 1000),
       cpuMsPerDelivery: (cpu.user + cpu.system) / 1000 / deliveries,
+      threads: threads && { ...threads, phaseMs: elapsedMs },
       events,
       signatures: countSignatures(events.map((e) => e.event.data)),
       counted,
@@ -302,6 +308,13 @@ async function main(): Promise<number> {
     notes.push(
       `per run: ${deliveriesPerSecond.toFixed(1)} deliveries/s, p50 ${mainDist.p50.toFixed(0)} ms, p99 ${mainDist.p99.toFixed(0)} ms, ${after.cpuMsPerDelivery.toFixed(1)} ms of process CPU per delivery, ${perDelivery.toFixed(1)} events and ${(edPerDelivery + rsaPerDelivery).toFixed(2)} signatures per delivery, ${formatRatio(ceilingRatio)} the ceiling`,
     );
+    if (after.threads) {
+      const { mainMs, othersMs, phaseMs } = after.threads;
+      const busiest = othersMs.slice(0, 4).map((ms) => `${(ms / settings.deliveries).toFixed(1)} ms (${((100 * ms) / phaseMs).toFixed(0)} %)`);
+      notes.push(
+        `CPU per delivery by thread (timed phase, /proc/self/task): main ${(mainMs / settings.deliveries).toFixed(1)} ms (busy ${((100 * mainMs) / phaseMs).toFixed(0)} % of the phase); the ${othersMs.length} others together ${(othersMs.reduce((a, b) => a + b, 0) / settings.deliveries).toFixed(1)} ms, the busiest ${busiest.join(', ')}`,
+      );
+    }
     const sq = after.sqlite;
     notes.push(
       `SQLite per delivery (main thread, timed phase): ${(sq.commits / settings.deliveries).toFixed(1)} commits taking ${(sq.commitMs / settings.deliveries).toFixed(2)} ms, ${(sq.statements / settings.deliveries).toFixed(0)} statements; ${formatInt(bytesOf(after.events) / settings.deliveries)} bytes of event data (JSON of the events' data)`,
