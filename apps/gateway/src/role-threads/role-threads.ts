@@ -86,8 +86,10 @@ export class RoleThread {
       worker.on('exit', (code) => {
         clearTimeout(timer);
         if (this.data.shared) ThreadWriteLock.forFile(this.data.shared.file).releaseHeldBy(threadId); // never leave the others waiting
+        const current = this.worker === worker;
+        if (current) this.worker = undefined; // stop() then has nothing to wait for
         if (!listening) return reject(new Error(`the ${this.role} thread stopped (exit code ${code}) before it listened`));
-        if (this.stopping || this.worker !== worker) return;
+        if (this.stopping || !current) return;
         this.urls.splice(0, this.urls.length);
         this.restart(code);
       });
