@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type DeliveredMessage, Topics } from '@sigillum/contracts';
-import { noteCommitInProcess } from '@sigillum/eventstore/sqlite/foreign-commits';
+import { readRowsOf } from '@sigillum/eventstore/sqlite/thread-wakeups';
 import { TurnCommit } from '@sigillum/eventstore/sqlite/turn-commit';
 import { deadLetterHeaders, deliverWithRetries, poisonReason, sleep, type DeliveryOutcome, type RetryPolicy } from '../delivery-policy';
 import { PoisonMessageError, type BusConsumer, type ConsumerOptions } from '../event-bus.port';
@@ -187,8 +187,8 @@ export class EmbeddedConsumer implements BusConsumer {
     if (fromTail) return fromTail;
     const read = () => this.topics.flatMap((topic) => this.bus.statements.page.all(topic, this.readPositions.get(topic) ?? 0, limit) as MessageRow[]);
     const rows = withEventData(this.bus.database, this.topics.length === 1 ? read() : this.bus.database.transaction(read)());
-    // Rows another connection may have written (a role thread's): the stores of this thread read the file again.
-    if (rows.length > 0) noteCommitInProcess();
+    // Rows another thread of the process may have written (a role thread's): this thread's stores look at the file again.
+    if (rows.length > 0) readRowsOf(this.bus.database.name);
     return this.topics.length === 1 ? rows : rows.sort((a, b) => a.offset - b.offset).slice(0, limit);
   }
 

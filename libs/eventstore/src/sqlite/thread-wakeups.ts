@@ -15,6 +15,14 @@ export function wakeAcrossThreads(file: string): void {
 }
 
 /**
+ * Rows of `file` just read from it may be another thread's commit (the embedded bus's log): when other threads of the
+ * process share the file, this thread's stores ask it again (`data_version`) before answering from their caches.
+ */
+export function readRowsOf(file: string): void {
+  if (sharedFiles.has(file)) noteCommitInProcess();
+}
+
+/**
  * One BroadcastChannel per file, kind of component and instance: `published` posts a small message (the topics of a
  * publish, say) to the same channel in the other threads, whose `heard` gets it. It does not keep a thread alive.
  */
