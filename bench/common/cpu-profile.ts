@@ -22,10 +22,12 @@ export async function startProfiles(files: { readonly cpu?: string; readonly hea
   if (files.heap) {
     await session.post('HeapProfiler.enable');
     // Objects collected before the phase ends are kept in the profile: what is allocated, not what survives.
+    // BENCH_HEAP_LIVE=1 keeps only what is still alive when the phase ends (what it left in caches and queues).
+    const allocated = process.env.BENCH_HEAP_LIVE?.trim() !== '1';
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: 32 * 1024,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: allocated,
+      includeObjectsCollectedByMinorGC: allocated,
     });
   }
   return async () => {

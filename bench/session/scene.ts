@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BenchError, type Client, Progress } from '../common/report';
 import { benchStaff } from '../common/staff';
+import { openWindow, type TimedWindow } from '../common/tail-causes';
 import type { OutboxWatch } from './outbox-watch';
 import type { Settings } from './settings';
 
@@ -77,12 +78,16 @@ export interface Opening {
   readonly sendMs: number;
   /** POST /sessions/:id/code until 200 open. */
   readonly codeMs: number;
+  /** The request's and the code's windows, for what the slowest spent their time on (tail-causes.ts). */
+  readonly windows: readonly TimedWindow[];
 }
 
 export async function openOne(client: Client, outbox: OutboxWatch, userId: string, counterpartId: string): Promise<Opening> {
+  const requestWindow = openWindow();
   const t0 = performance.now();
   const requested = await client.call('POST', '/sessions', { userId, counterpartIds: [counterpartId], correspondenceKind: 'registered' });
   const t1 = performance.now();
+  const request = requestWindow.end();
   const sessionId = requested.body.sessionId as string;
   if (requested.status !== 201 || requested.body.status !== 'challenged') {
     throw new BenchError(
@@ -91,13 +96,15 @@ export async function openOne(client: Client, outbox: OutboxWatch, userId: strin
     );
   }
   const { code, delivery } = await outbox.code(sessionId);
+  const codeWindow = openWindow();
   const t2 = performance.now();
   const opened = await client.call('POST', `/sessions/${sessionId}/code`, { code });
   const t3 = performance.now();
+  const submitted = codeWindow.end();
   if (opened.status !== 200 || typeof opened.body.credential !== 'string') {
     throw new BenchError(
       `POST /sessions/${sessionId}/code answered ${opened.status} ${JSON.stringify(opened.body).slice(0, 400)} instead of 200 with a credential`,
     );
   }
-  return { sessionId, requestMs: t1 - t0, outOfBandMs: t2 - t1, sendMs: delivery.sendMs, codeMs: t3 - t2 };
+  return { sessionId, requestMs: t1 - t0, outOfBandMs: t2 - t1, sendMs: delivery.sendMs, codeMs: t3 - t2, windows: [request, submitted] };
 }

@@ -66,6 +66,7 @@ import {
   runBench,
 } from '../common/report';
 import { resultLine } from '../common/ceiling';
+import { describeTail, gcByKind, tailCauses, watchGc } from '../common/tail-causes';
 import { profileFiles, startProfiles } from '../common/cpu-profile';
 import { type SqliteCounts, sqliteCounts, sqliteCountsSince } from '../common/sqlite-count';
 import { appHealthFloor, bareHttpFloor, rawAppendFloor } from './floors';
@@ -212,6 +213,7 @@ async function main(): Promise<number> {
     const profilePhase = process.env.BENCH_PROFILE_PHASE?.trim() === 'sequential' ? 'sequential' : 'throughput';
     const stopLatencyProfiles = await startProfiles(profilePhase === 'sequential' ? profileFiles(process.env) : {});
     const latencySqlite = sqliteCounts();
+    const latencyGc = watchGc();
     const latencyCpu = process.cpuUsage();
     const latencyStarted = performance.now();
     await within(
@@ -228,6 +230,19 @@ async function main(): Promise<number> {
     const latencyCpuMs = cpuMsSince(latencyCpu) / settings.sessions;
     const latencyStatements = sqliteCountsSince(latencySqlite);
     const latencyTally = takeSqlTally(settings.sessions);
+    latencyGc.stop();
+    notes.push(
+      describeTail(
+        'the sequential openings',
+        tailCauses(
+          openings.map((o) => o.windows),
+          latencyGc.pauses(),
+        ),
+      ),
+    );
+    notes.push(
+      `GC pauses of the sequential phase, main thread: ${gcByKind(latencyGc.pauses())}; heap used at its end ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB.`,
+    );
     await stopLatencyProfiles();
     // Let the asynchronous tails (relay of SessionOpened, projections) land before counting what the openings wrote.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -257,6 +272,7 @@ async function main(): Promise<number> {
     let next = 0;
     const stopProfiles = await startProfiles(profilePhase === 'throughput' ? profileFiles(process.env) : {});
     const throughputSqlite = sqliteCounts();
+    const throughputGc = watchGc();
     const throughputCpu = process.cpuUsage();
     const throughputStarted = performance.now();
     await within(
@@ -276,6 +292,16 @@ async function main(): Promise<number> {
     const throughputCpuMs = cpuMsSince(throughputCpu) / settings.sessions;
     const throughputStatements = sqliteCountsSince(throughputSqlite);
     const throughputTally = takeSqlTally(settings.sessions);
+    throughputGc.stop();
+    notes.push(
+      describeTail(
+        `the openings ${settings.concurrency} in flight`,
+        tailCauses(
+          loaded.map((o) => o.windows),
+          throughputGc.pauses(),
+        ),
+      ),
+    );
     for (const [phase, lines] of [
       ['sequential', latencyTally],
       [`${settings.concurrency} in flight`, throughputTally],

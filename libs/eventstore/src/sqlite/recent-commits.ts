@@ -11,7 +11,14 @@ import { streamCategory, type RecordedEvent } from '@sigillum/contracts';
  * gap it leaves in the tail sends the subscriber to the file for that stretch, never past it.
  */
 export class RecentCommits {
-  private events: RecordedEvent[] = [];
+  /**
+   * A ring of `maxEvents` slots, allocated at the first commit: the oldest event at `start`, `count` of them. A commit
+   * writes into the slots and moves the two numbers; it allocates nothing. (It was an array pushed to and then sliced
+   * to its bound, a new array of `maxEvents` at every commit once full: most of what a session opening allocated.)
+   */
+  private ring: (RecordedEvent | undefined)[] = [];
+  private start = 0;
+  private count = 0;
 
   constructor(private readonly maxEvents: number) {}
 
@@ -21,8 +28,17 @@ export class RecentCommits {
 
   /** Events committed by this store, in the order of their positions (a batch's appends are written in order). */
   committed(events: readonly RecordedEvent[]): void {
-    for (const event of events) this.events.push(event);
-    if (this.events.length > this.maxEvents) this.events = this.events.slice(this.events.length - this.maxEvents);
+    if (this.maxEvents <= 0) return;
+    if (this.ring.length === 0) this.ring = new Array<RecordedEvent | undefined>(this.maxEvents).fill(undefined);
+    for (const event of events) {
+      if (this.count < this.maxEvents) {
+        this.ring[(this.start + this.count) % this.maxEvents] = event;
+        this.count++;
+      } else {
+        this.ring[this.start] = event; // the oldest slot takes the newest event
+        this.start = (this.start + 1) % this.maxEvents;
+      }
+    }
   }
 
   /**
@@ -35,8 +51,8 @@ export class RecentCommits {
     if (first < 0) return undefined;
     const events: RecordedEvent[] = [];
     let through = checkpoint;
-    for (let index = first; index < this.events.length && events.length < limit; index++) {
-      const event = this.events[index];
+    for (let index = first; index < this.count && events.length < limit; index++) {
+      const event = this.at(index);
       if (event.globalPosition !== through + 1n) break;
       through = event.globalPosition;
       if (!categories || categories.has(streamCategory(event.streamId))) events.push(event);
@@ -46,25 +62,32 @@ export class RecentCommits {
 
   /** Position of the newest event held, or undefined when none is. */
   get last(): bigint | undefined {
-    return this.events.length > 0 ? this.events[this.events.length - 1].globalPosition : undefined;
+    return this.count > 0 ? this.at(this.count - 1).globalPosition : undefined;
   }
 
   /** Forgets everything (the file was closed). */
   clear(): void {
-    this.events = [];
+    this.ring = [];
+    this.start = 0;
+    this.count = 0;
   }
 
   get size(): number {
-    return this.events.length;
+    return this.count;
   }
 
-  /** Index of the event at `position`, or -1 (binary search: positions increase along the array). */
+  /** The `index`-th event held, oldest first. */
+  private at(index: number): RecordedEvent {
+    return this.ring[(this.start + index) % this.maxEvents]!;
+  }
+
+  /** Index (oldest first) of the event at `position`, or -1 (binary search: positions increase along the ring). */
   private indexOf(position: bigint): number {
     let low = 0;
-    let high = this.events.length - 1;
+    let high = this.count - 1;
     while (low <= high) {
       const middle = (low + high) >> 1;
-      const at = this.events[middle].globalPosition;
+      const at = this.at(middle).globalPosition;
       if (at === position) return middle;
       if (at < position) low = middle + 1;
       else high = middle - 1;
