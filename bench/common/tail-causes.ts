@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
+import { constants, type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
 
 /**
  * What the slowest operations of a phase spent their time on, besides their own work: the garbage collector's pauses
@@ -97,7 +97,12 @@ export function tailCauses(operations: readonly (readonly TimedWindow[])[], paus
 
 /** GC pauses by kind: count, total and longest, ms. */
 export function gcByKind(pauses: readonly PerformanceEntry[]): string {
-  const names: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak callbacks', 16: 'minor (minor mark-sweep)' };
+  const names: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor (scavenge)',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major (mark-compact)',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+  };
   const kinds = new Map<string, { n: number; ms: number; max: number }>();
   for (const pause of pauses) {
     const kind = (pause as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
