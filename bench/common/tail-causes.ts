@@ -39,7 +39,7 @@ export function watchGc(): { readonly pauses: () => readonly PerformanceEntry[];
 }
 
 /** The main thread's nanoseconds waiting on a run queue so far, or undefined where `/proc/thread-self/schedstat` is not. */
-export function runQueueNs(): number | undefined {
+function runQueueNs(): number | undefined {
   try {
     const fields = fs.readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ');
     return Number(fields[1]);
@@ -123,6 +123,6 @@ export function describeTail(phase: string, causes: TailCauses): string {
       : `waiting for a core ${causes.runQueueMs.toFixed(2)} ms (all: ${causes.allRunQueueMs!.toFixed(2)} ms)`;
   return (
     `The slowest ${causes.tail} of ${phase} (mean ${causes.meanMs.toFixed(2)} ms): GC pauses inside ${causes.gcMs.toFixed(2)} ms on average ` +
-    `(${causes.withGc} of them had one; all openings: ${causes.allGcMs.toFixed(2)} ms), main thread ${queue}.`
+    `(${causes.withGc} of them had one; all of the phase: ${causes.allGcMs.toFixed(2)} ms), main thread ${queue}.`
   );
 }

@@ -31,13 +31,10 @@ export class RecentCommits {
     if (this.maxEvents <= 0) return;
     if (this.ring.length === 0) this.ring = new Array<RecordedEvent | undefined>(this.maxEvents).fill(undefined);
     for (const event of events) {
-      if (this.count < this.maxEvents) {
-        this.ring[(this.start + this.count) % this.maxEvents] = event;
-        this.count++;
-      } else {
-        this.ring[this.start] = event; // the oldest slot takes the newest event
-        this.start = (this.start + 1) % this.maxEvents;
-      }
+      // The slot after the newest; once the ring is full, that is the oldest's, which then moves on.
+      this.ring[(this.start + this.count) % this.maxEvents] = event;
+      if (this.count < this.maxEvents) this.count++;
+      else this.start = (this.start + 1) % this.maxEvents;
     }
   }
 
