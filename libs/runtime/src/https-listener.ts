@@ -1,4 +1,5 @@
 import { keepIdleConnectionsOpen } from './keep-alive';
+import { expressShapedMessages } from './shaped-messages';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { RequestListener } from 'node:http';
@@ -179,7 +180,7 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
     log.warn('No CA to verify client certificates (the certifier does not run here and TLS_CLIENT_CA_FILE is unset): HTTPS without mutual TLS');
   }
 
-  const handler = app.getHttpAdapter().getInstance() as RequestListener;
+  const handler = app.getHttpAdapter().getInstance() as RequestListener & { request: object; response: object };
   const listener = https.createServer(
     {
       cert: server.certificatePem,
@@ -188,6 +189,8 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
       ...(clientCa !== undefined ? { ca: clientCa, requestCert: true } : { requestCert: false }),
       // The guard decides: an unverified certificate (or none) is an anonymous caller, not a failed handshake.
       rejectUnauthorized: false,
+      // Requests born with Express's own prototypes, as on the HTTP listener (shaped-messages.ts).
+      ...expressShapedMessages(handler),
     },
     handler,
   );
