@@ -22,12 +22,14 @@ export async function startProfiles(files: { readonly cpu?: string; readonly hea
   if (files.heap) {
     await session.post('HeapProfiler.enable');
     // Objects collected before the phase ends are kept in the profile: what is allocated, not what survives.
-    // BENCH_HEAP_LIVE=1 keeps only what is still alive when the phase ends (what it left in caches and queues).
-    const allocated = process.env.BENCH_HEAP_LIVE?.trim() !== '1';
+    // BENCH_HEAP_LIVE=1 keeps only what is still alive when the phase ends (what it left in caches and queues);
+    // BENCH_HEAP_LIVE=promoted also what a major collection freed: whatever outlived the young generation (what its
+    // scavenges copied and promoted), leaving out only what died young.
+    const keep = process.env.BENCH_HEAP_LIVE?.trim();
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: 32 * 1024,
-      includeObjectsCollectedByMajorGC: allocated,
-      includeObjectsCollectedByMinorGC: allocated,
+      includeObjectsCollectedByMajorGC: keep !== '1',
+      includeObjectsCollectedByMinorGC: keep !== '1' && keep !== 'promoted',
     });
   }
   return async () => {
