@@ -8,9 +8,9 @@ import { ExpressAdapter } from '@nestjs/platform-express';
  * response objects, so that a request is born with the shape Express gives it.
  *
  * Why: Express sets the prototype of every request and response it handles (`Object.setPrototypeOf(req,
- * app.request)`). Measured here (tenth round, docs/design/performance.md): done to objects born with Node's plain
+ * app.request)`). Measured here (eleventh round, docs/design/performance.md): done to objects born with Node's plain
  * prototypes, that keeps ~6-7 KB per request alive through the next young-generation collection, whatever the
- * handler does, so each scavenge copied and promoted 3-5 MB and paused 8-16 ms: the sequential session opening's p99.
+ * handler does, so each scavenge copied and promoted 2.5-5 MB and paused 8-16 ms: the sequential session opening's p99.
  * When the prototype is already the one Express sets, V8 changes nothing and those objects die young.
  */
 export function expressShapedMessages(app: {
