@@ -1,8 +1,7 @@
 import { keepIdleConnectionsOpen } from './keep-alive';
-import { expressShapedMessages } from './shaped-messages';
+import { type ExpressApp, expressShapedMessages } from './shaped-messages';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import type { RequestListener } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -180,7 +179,7 @@ export async function startHttpsListener(app: INestApplication, config: Sigillum
     log.warn('No CA to verify client certificates (the certifier does not run here and TLS_CLIENT_CA_FILE is unset): HTTPS without mutual TLS');
   }
 
-  const handler = app.getHttpAdapter().getInstance() as RequestListener & { request: object; response: object };
+  const handler = app.getHttpAdapter().getInstance() as ExpressApp;
   const listener = https.createServer(
     {
       cert: server.certificatePem,
