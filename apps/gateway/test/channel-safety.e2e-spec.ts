@@ -64,12 +64,16 @@ describe('party channel safety: cooling period and change notices (embedded bus,
   //////// What the enrolment desk and the certification officer do (through the services: see the note above).
 
   const certify = (partyId: string, name: string) =>
-    app.get(AttributesController).certify(partyId, {
-      name,
-      level: 'substantial',
-      validUntil: new Date(clock.now().getTime() + 365 * 24 * HOUR).toISOString(),
-      evidence: { method: 'in-person-id-check', reference: 'file-42', verifiedBy: 'officer-7' },
-    } as CertifyAttributeBody);
+    app.get(AttributesController).certify(
+      partyId,
+      {
+        name,
+        level: 'substantial',
+        validUntil: new Date(clock.now().getTime() + 365 * 24 * HOUR).toISOString(),
+        evidence: { method: 'in-person-id-check', reference: 'file-42', verifiedBy: 'officer-7' },
+      } as CertifyAttributeBody,
+      undefined,
+    );
 
   async function person(displayName: string): Promise<string> {
     const { partyId } = await parties().register({ kind: 'person', displayName });

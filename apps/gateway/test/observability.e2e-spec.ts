@@ -135,6 +135,15 @@ describe('observability: JSON logs, traceparent from sending to evidence, /metri
     expect(last).toMatchObject({ level: 'info', traceparent, context: 'Events' });
     // Every evidence line of the letter, in whichever role's handler it was recorded, carries the same trace.
     expect(evidence.every((line) => line.traceparent === traceparent)).toBe(true);
+    // And every event of the letter logged (its milestones: the submission, the chain, each step, the delivery), in
+    // whichever role it was recorded: the trace goes from command to event to message to command, passed explicitly.
+    const submitted = logged().find((line) => line.eventType === 'SubmissionAccepted' && line.streamId === `correspondence-${correspondenceId}`);
+    expect(submitted).toMatchObject({ traceparent });
+    const ofLetter = logged().filter((line) => line.context === 'Events' && line.correlationId === submitted?.correlationId);
+    const types = new Set(ofLetter.map((line) => String(line.eventType)));
+    for (const type of ['SubmissionAccepted', 'ChainStarted', 'StepCertified', 'ChainCompleted', 'DeliveredToRecipient', 'EvidenceRecorded'])
+      expect(types).toContain(type);
+    expect(ofLetter.filter((line) => line.traceparent !== traceparent)).toEqual([]);
     // Other requests carry traces of their own.
     const others = logged().filter((line) => line.req && line.traceparent && line.traceparent !== traceparent);
     expect(others.length).toBeGreaterThan(0);

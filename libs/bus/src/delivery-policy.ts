@@ -1,7 +1,6 @@
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { DeadLetterHeaders, PoisonMessageError } from './event-bus.port';
 import { eventHandlingSeconds } from './observability/bus-metrics';
-import { messageHandling, runHandling } from './observability/trace-context';
 
 /**
  * The retry and dead-letter policy shared by every adapter: each adapter only decides how to commit
@@ -73,11 +72,9 @@ async function attemptDelivery(
   stopping: AbortSignal,
   hooks: DeliveryHooks,
 ): Promise<DeliveryOutcome> {
-  // The handler runs in the message's context: its log lines carry the message's ids, and the events it records its trace.
-  const context = messageHandling(message);
   for (let attempt = 1; ; attempt++) {
     try {
-      await runHandling(context, () => handler(message));
+      await handler(message);
       return { kind: 'handled', attempts: attempt };
     } catch (error) {
       hooks.onAttemptFailed?.(error, attempt);

@@ -1,4 +1,4 @@
-import { type Clock, type Decider, type DomainEvent, foldEvents, type IdGenerator, type PendingEvent } from '@sigillum/contracts';
+import { type Clock, type Decider, type DomainEvent, type EventMetadata, foldEvents, type IdGenerator, type PendingEvent } from '@sigillum/contracts';
 import { type EventStore, WrongExpectedVersionError } from './event-store.port';
 import { FoldedStreamCache, type FoldedStream, loadFolded } from './folded-stream-cache';
 
@@ -7,6 +7,20 @@ export interface CommandContext {
   readonly correlationId: string;
   /** Id of the request or message that caused this command. */
   readonly causationId: string;
+  /** W3C `traceparent` of the HTTP request the command follows from (carried by the message that caused it); recorded with its events. */
+  readonly traceparent?: string;
+}
+
+/** The context of a command an HTTP request asks for: the request is its own correlation and cause, in its trace. */
+export function requestContext(requestId: string, traceparent?: string): CommandContext {
+  const context = { correlationId: requestId, causationId: requestId };
+  return traceparent ? { ...context, traceparent } : context;
+}
+
+/** The metadata of an event a command records: its id, the command's causality (trace included), when and by whom. */
+export function metadataOf(context: CommandContext, eventId: string, occurredAt: string, source: string): EventMetadata {
+  const metadata = { eventId, correlationId: context.correlationId, causationId: context.causationId, occurredAt, source };
+  return context.traceparent ? { ...metadata, traceparent: context.traceparent } : metadata;
 }
 
 export interface CommandHandlerDeps {
@@ -49,16 +63,7 @@ export function commandHandler<Command, State, Event extends DomainEvent>(decide
       if (events.length === 0) return { events, state, nextExpectedVersion: revision };
 
       const occurredAt = deps.clock.now().toISOString();
-      const pending: PendingEvent[] = events.map((event) => ({
-        event,
-        metadata: {
-          eventId: deps.ids.next(),
-          correlationId: context.correlationId,
-          causationId: context.causationId,
-          occurredAt,
-          source: deps.source,
-        },
-      }));
+      const pending: PendingEvent[] = events.map((event) => ({ event, metadata: metadataOf(context, deps.ids.next(), occurredAt, deps.source) }));
       try {
         const appended = await deps.store.append(streamId, pending, revision === -1 ? 'no-stream' : revision);
         const next = foldEvents({ initialState: () => state, evolve: fold.evolve }, events);

@@ -13,8 +13,8 @@ import { checkHttpsConfig, startHttpsListener } from './https-listener';
 import { installJsonLimits, loadJsonLimits } from './json-limits';
 import { serveOpenApi } from './openapi';
 import { ShapedExpressAdapter } from './shaped-messages';
-import { collectProcessMetrics, installRequestObservation, installRequestTraceContext } from './observability/metrics';
-import { loggerModule, logUnroutedRequest, nestLogger } from './observability/logger';
+import { collectProcessMetrics, installRequestObservation } from './observability/metrics';
+import { installRequestLogging, logUnroutedRequest, nestLogger } from './observability/logger';
 import { RuntimeModule } from './runtime.module';
 
 export interface RoleSpec {
@@ -46,8 +46,6 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   const root: DynamicModule = {
     module: ProcessModule,
     imports: [
-      // JSON log lines through nestjs-pino (pino-http: one line per request), with the ids of what is being handled.
-      loggerModule(config),
       RuntimeModule.forRoot({
         config,
         roles: roles.map((spec) => spec.role),
@@ -78,7 +76,8 @@ export async function createSigillumApp(config: SigillumConfig, roles: readonly 
   options.beforeBodyParsers?.(app);
   // Body parsers of our own, installed before any route, guard or pipe runs.
   installJsonLimits(app, jsonLimits);
-  installRequestTraceContext(app);
+  // One JSON line per request that reached the routes (pino-http), with its traceparent.
+  installRequestLogging(app, config);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();

@@ -1,5 +1,6 @@
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, party, staff } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { Body, Controller, Get, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import {
   ATTRIBUTES_CATEGORY,
@@ -13,7 +14,7 @@ import {
   streamIdOf,
   type TrustLevel,
 } from '@sigillum/contracts';
-import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand, requestContext } from '@sigillum/eventstore';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import { type AttributeStatus, attributeStatus, levelHeld } from '../policy/evaluate';
 import { LevelPolicyService } from '../policy/level-policy.service';
@@ -57,12 +58,15 @@ export class AttributesController {
   @Post('parties/:partyId/certifications')
   @ApiOperation({ summary: "Certifies a party's identity attribute at a level, after identity proofing" })
   @Access(staff('registrar'))
-  async certify(@Param('partyId', new ParseUUIDPipe()) partyId: string, @Body() body: CertifyAttributeBody) {
+  async certify(
+    @Param('partyId', new ParseUUIDPipe()) partyId: string,
+    @Body() body: CertifyAttributeBody,
+    @RequestTraceparent() traceparent: string | undefined,
+  ) {
     await this.requireParty(partyId);
     const policy = await this.policies.current();
     const now = this.clock.now();
     const attributeId = this.ids.next();
-    const requestId = this.ids.next();
     const result = await this.handle(
       streamIdOf(ATTRIBUTES_CATEGORY, partyId),
       {
@@ -77,7 +81,7 @@ export class AttributesController {
         evidence: body.evidence,
         now,
       },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     return { partyId, attributeId, policyId: policy.policyId, revision: result.nextExpectedVersion };
   }
@@ -90,13 +94,13 @@ export class AttributesController {
     @Param('partyId', new ParseUUIDPipe()) partyId: string,
     @Param('attributeId', new ParseUUIDPipe()) attributeId: string,
     @Body() body: RevokeAttributeBody,
+    @RequestTraceparent() traceparent: string | undefined,
   ) {
     const now = this.clock.now();
-    const requestId = this.ids.next();
     const result = await this.handle(
       streamIdOf(ATTRIBUTES_CATEGORY, partyId),
       { type: 'RevokeAttribute', partyId, attributeId, reason: body.reason, now },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     return { partyId, attributeId, revokedAt: now.toISOString(), revision: result.nextExpectedVersion };
   }

@@ -1,4 +1,5 @@
 import { Access, publicRoute, staff } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { Body, Controller, Get, Header, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { IssueCertificateBody, RevokeCertificateBody } from './certificates.dto';
@@ -13,13 +14,16 @@ export class CertificatesController {
   @Post('certificates')
   @ApiOperation({ summary: "Issues an X.509 certificate of the Sigillum CA for a party's registered key" })
   @Access(staff('admin'))
-  issue(@Body() body: IssueCertificateBody) {
-    return this.certificates.issue({
-      partyId: body.partyId,
-      keyId: body.keyId,
-      profile: body.profile,
-      ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
-    });
+  issue(@Body() body: IssueCertificateBody, @RequestTraceparent() traceparent: string | undefined) {
+    return this.certificates.issue(
+      {
+        partyId: body.partyId,
+        keyId: body.keyId,
+        profile: body.profile,
+        ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
+      },
+      traceparent,
+    );
   }
 
   @Get('certificates/:certificateId')
@@ -42,8 +46,12 @@ export class CertificatesController {
   })
   @ApiBadRequestResponse({ description: 'certificateId is not a UUID, or reason is missing, empty or longer than 300 characters (nothing recorded)' })
   @ApiNotFoundResponse({ description: 'No certificate with this id' })
-  revoke(@Param('certificateId', new ParseUUIDPipe()) certificateId: string, @Body() body: RevokeCertificateBody) {
-    return this.certificates.revoke(certificateId, body.reason);
+  revoke(
+    @Param('certificateId', new ParseUUIDPipe()) certificateId: string,
+    @Body() body: RevokeCertificateBody,
+    @RequestTraceparent() traceparent: string | undefined,
+  ) {
+    return this.certificates.revoke(certificateId, body.reason, traceparent);
   }
 
   /** The CA certificate, PEM: the trust anchor to give `openssl verify -CAfile`. */

@@ -12,7 +12,7 @@ import {
   streamIdOf,
 } from '@sigillum/contracts';
 import { type CertificateAuthority, type CertificateProfile, CertificateRequestError, type IssuedCertificate } from '@sigillum/crypto';
-import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand, requestContext } from '@sigillum/eventstore';
 import { CERTIFIER_SOURCE } from '../certifier.source';
 import {
   type CertificateCommand,
@@ -65,7 +65,7 @@ export class CertificatesService {
   }
 
   /** Certifies a party's registered, unrevoked key under `profile`, and records CertificateIssued. */
-  async issue(request: IssueRequest): Promise<CertificateView & { readonly profile: CertificateProfile }> {
+  async issue(request: IssueRequest, traceparent?: string): Promise<CertificateView & { readonly profile: CertificateProfile }> {
     const recorded = await this.store.readStream(streamIdOf(PARTY_CATEGORY, request.partyId));
     const party = partyKeysOf(eventsOf(PARTY_CATEGORY, recorded));
     const key = certifiableKey(party, request.partyId, request.keyId, request.profile);
@@ -91,11 +91,10 @@ export class CertificatesService {
         { rule: error.rule, message: error.message, partyId: request.partyId },
       ]);
     }
-    const requestId = this.ids.next();
     const result = await this.handle(
       streamIdOf(CERTIFICATE_CATEGORY, certificateId),
       { type: 'IssueCertificate', certificateId, partyId: request.partyId, keyId: request.keyId, profile: request.profile, party, certificate, now },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     const view = viewOf(result.state, certificateId);
     // A signature naming it by x5t#S256 may come back before the certificate's event does.
@@ -107,12 +106,11 @@ export class CertificatesService {
    * Revokes a certificate (CertificateRevoked): 404 when there is none; a revoked one stays as first revoked (same
    * answer, nothing recorded). The revocation index of this process knows it before the call returns.
    */
-  async revoke(certificateId: string, reason: string): Promise<CertificateView> {
-    const requestId = this.ids.next();
+  async revoke(certificateId: string, reason: string, traceparent?: string): Promise<CertificateView> {
     const result = await this.handle(
       streamIdOf(CERTIFICATE_CATEGORY, certificateId),
       { type: 'RevokeCertificate', certificateId, reason, now: this.clock.now() },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     const view = viewOf(result.state, certificateId);
     if (view.revokedAt !== null) this.revocations.recordRevoked(certificateId, view.fingerprint, view.revokedAt);

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData as parse, RoleEventPattern } from '@sigillum/bus';
+import { causedBy, parseData as parse, RoleEventPattern } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   CORRESPONDENCE_CATEGORY,
@@ -20,8 +20,6 @@ import type { CommandContext } from '@sigillum/eventstore';
 import { ChainDeadlines } from './chain.deadlines';
 import { ChainService } from './chain.service';
 
-const contextOf = (message: DeliveredMessage): CommandContext => ({ correlationId: message.correlationId, causationId: message.id });
-
 /**
  * The certifier's chain listens to three topics: submissions (the delivery gate), the processors' jobs (returns and
  * failures) and its own chain events (the deadlines' timers). Every handler is idempotent: the decider ignores what it
@@ -37,7 +35,7 @@ export class ChainConsumer {
   @RoleEventPattern('certifier', Topics.eventsOf(CORRESPONDENCE_CATEGORY), ['SubmissionRequested'])
   async onCorrespondenceEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'SubmissionRequested') return;
-    await this.chains.onSubmissionRequested(parse(message, readSubmissionRequested), contextOf(message));
+    await this.chains.onSubmissionRequested(parse(message, readSubmissionRequested), causedBy(message));
   }
 
   // The bus passes over the other types (the acknowledgements): a type given a case below must be listed here.
@@ -46,9 +44,9 @@ export class ChainConsumer {
     switch (eventTypeOf(message)) {
       case 'TokenReturned':
         // The acknowledgement is read from the job stream when the return is checked: nothing to do on it alone.
-        return this.chains.onTokenReturned(parse(message, readTokenReturned), message.time, contextOf(message));
+        return this.chains.onTokenReturned(parse(message, readTokenReturned), message.time, causedBy(message));
       case 'StepFailed':
-        return this.chains.onStepFailed(parse(message, readStepFailed), contextOf(message));
+        return this.chains.onStepFailed(parse(message, readStepFailed), causedBy(message));
       default:
         return;
     }

@@ -1,4 +1,6 @@
 import { Access, CurrentPrincipal, type Principal, publicRoute, staff } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
+import { requestContext } from '@sigillum/eventstore';
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -76,10 +78,10 @@ export class ChainController {
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
     @Body() body: RetryChainBody,
     @CurrentPrincipal() principal: Principal,
+    @RequestTraceparent() traceparent: string | undefined,
   ): Promise<RetryAccepted> {
-    const requestId = this.ids.next();
     const requestedBy = principal.kind === 'staff' ? principal.subject : principal.kind;
-    const { token } = await this.chains.retry(correspondenceId, { reason: body.reason, requestedBy }, { correlationId: requestId, causationId: requestId });
+    const { token } = await this.chains.retry(correspondenceId, { reason: body.reason, requestedBy }, requestContext(this.ids.next(), traceparent));
     return { correspondenceId, tokenId: token.tokenId, stepIndex: token.stepIndex, step: token.step, attempt: token.attempt, operatorId: token.operatorId };
   }
 

@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData, PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
+import { causedBy, parseData, PoisonMessageError, RoleEventPattern, skipUnknownEventType } from '@sigillum/bus';
 import { CHAIN_CATEGORY, CORRESPONDENCE_CATEGORY, type DeliveredMessage, eventTypeOf, streamIdOf, Topics } from '@sigillum/contracts';
 import { EvidenceService } from './evidence.service';
 import { checkSourceEvent, correspondenceIdOf, isSourceEventType, type SourceCategory } from './evidence-sources';
@@ -40,7 +40,7 @@ export class EvidenceConsumer {
     if (message.key !== streamIdOf(category, correspondenceId)) {
       throw new PoisonMessageError(`${message.type} ${message.id} is keyed ${message.key} but is about correspondence ${correspondenceId}`);
     }
-    const { recorded, ignored } = await this.evidence.record(correspondenceId, message.id, { correlationId: message.correlationId, causationId: message.id });
+    const { recorded, ignored } = await this.evidence.record(correspondenceId, message.id, causedBy(message));
     for (const skipped of ignored) {
       if (skipped.sourceEventId === message.id) {
         this.log.warn(`No evidence for ${skipped.sourceEventType} ${skipped.sourceEventId} of ${correspondenceId}: ${skipped.rule} — ${skipped.message}`);

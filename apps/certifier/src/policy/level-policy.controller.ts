@@ -1,5 +1,7 @@
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, staff } from '@sigillum/auth';
+import { requestContext } from '@sigillum/eventstore';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { Body, Controller, Get, Inject, Post } from '@nestjs/common';
 import { ID_GENERATOR, type IdGenerator, type LevelPolicy } from '@sigillum/contracts';
 import { PublishPolicyBody } from './level-policy.dto';
@@ -16,11 +18,13 @@ export class LevelPolicyController {
   @Post()
   @ApiOperation({ summary: 'Publishes a new version of the level policy' })
   @Access(staff('admin'))
-  async publish(@Body() body: PublishPolicyBody): Promise<{ policyId: string; version: number; changed: boolean; policy: LevelPolicy }> {
-    const requestId = this.ids.next();
+  async publish(
+    @Body() body: PublishPolicyBody,
+    @RequestTraceparent() traceparent: string | undefined,
+  ): Promise<{ policyId: string; version: number; changed: boolean; policy: LevelPolicy }> {
     const { policy, changed } = await this.policies.publish(
       { name: body.name, scale: body.scale, rules: body.rules.map(({ partyKind, level, allOf }) => ({ partyKind, level, allOf })) },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     return { policyId: policy.policyId, version: policy.version, changed, policy };
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { parseData } from '@sigillum/bus';
+import { causedBy, parseData } from '@sigillum/bus';
 import { OUT_OF_BAND_SENDER, type OutOfBandSender } from '@sigillum/channels';
 import {
   CLOCK,
@@ -90,7 +90,7 @@ export class SessionSecretHandler implements OnApplicationShutdown {
   async handle(message: DeliveredMessage): Promise<void> {
     const type = eventTypeOf(message);
     if (type !== 'SessionRequested' && type !== 'SessionCodeResendRequested') return;
-    const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
+    const context: CommandContext = causedBy(message);
     if (type === 'SessionRequested') return this.onSessionRequested(parseData(message, readSessionRequested), context);
     return this.onResendRequested(parseData(message, readSessionCodeResendRequested).sessionId, context);
   }

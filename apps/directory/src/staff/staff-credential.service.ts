@@ -8,7 +8,7 @@ import {
   type StaffRoleName,
 } from '@sigillum/auth';
 import { CLOCK, type Clock, ID_GENERATOR, type IdGenerator, STAFF_CATEGORY, type StaffEvent, streamIdOf } from '@sigillum/contracts';
-import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import { commandHandler, EVENT_STORE, type EventStore, type HandleCommand, requestContext } from '@sigillum/eventstore';
 
 /** What anyone but the holder may see of a credential: never the digest. */
 export function staffCredentialView(state: StaffCredentialState) {
@@ -41,28 +41,27 @@ export class StaffCredentialService {
   }
 
   /** Issues a credential and returns its token: the only time the secret exists outside its holder. */
-  async issue(subject: string, roles: readonly StaffRoleName[], issuedBy: string, credentialId = this.ids.next()) {
+  async issue(subject: string, roles: readonly StaffRoleName[], issuedBy: string, traceparent?: string) {
+    const credentialId = this.ids.next();
     const { token, secretDigest } = newStaffToken(credentialId);
-    return { ...(await this.record(credentialId, subject, roles, secretDigest, issuedBy)), credential: token };
+    return { ...(await this.record(credentialId, subject, roles, secretDigest, issuedBy, traceparent)), credential: token };
   }
 
   /** Records a credential whose secret the caller already holds (the first-start file written before the event). */
-  async record(credentialId: string, subject: string, roles: readonly StaffRoleName[], secretDigest: string, issuedBy: string) {
-    const requestId = this.ids.next();
+  async record(credentialId: string, subject: string, roles: readonly StaffRoleName[], secretDigest: string, issuedBy: string, traceparent?: string) {
     const result = await this.handle(
       streamIdOf(STAFF_CATEGORY, credentialId),
       { type: 'IssueStaffCredential', credentialId, subject, roles, secretDigest, issuedBy, now: this.clock.now() },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     return staffCredentialView(result.state)!;
   }
 
-  async revoke(credentialId: string, revokedBy: string, reason: string) {
-    const requestId = this.ids.next();
+  async revoke(credentialId: string, revokedBy: string, reason: string, traceparent?: string) {
     const result = await this.handle(
       streamIdOf(STAFF_CATEGORY, credentialId),
       { type: 'RevokeStaffCredential', credentialId, revokedBy, reason, now: this.clock.now() },
-      { correlationId: requestId, causationId: requestId },
+      requestContext(this.ids.next(), traceparent),
     );
     return staffCredentialView(result.state)!;
   }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, Post } from '@nestjs/common';
 import { Access, CurrentPrincipal, type Principal, staff } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { ApiOperation, ApiParam } from '@nestjs/swagger';
 import { Matches } from 'class-validator';
 import { staffCredentialView, StaffCredentialService } from './staff-credential.service';
@@ -21,8 +22,8 @@ export class StaffController {
   @Post('credentials')
   @ApiOperation({ summary: 'Issues a staff credential (shown once)' })
   @Access(staff('admin'))
-  async issue(@Body() body: IssueStaffCredentialBody, @CurrentPrincipal() principal: Principal) {
-    return this.credentials.issue(body.subject, body.roles, issuer(principal));
+  async issue(@Body() body: IssueStaffCredentialBody, @CurrentPrincipal() principal: Principal, @RequestTraceparent() traceparent: string | undefined) {
+    return this.credentials.issue(body.subject, body.roles, issuer(principal), traceparent);
   }
 
   @Get('credentials/:credentialId')
@@ -41,8 +42,13 @@ export class StaffController {
   @ApiOperation({ summary: 'Revokes a staff credential: refused from its next call on' })
   @HttpCode(HttpStatus.OK)
   @Access(staff('admin'))
-  async revoke(@Param() params: CredentialParams, @Body() body: RevokeStaffCredentialBody, @CurrentPrincipal() principal: Principal) {
-    return this.credentials.revoke(params.credentialId, issuer(principal), body.reason);
+  async revoke(
+    @Param() params: CredentialParams,
+    @Body() body: RevokeStaffCredentialBody,
+    @CurrentPrincipal() principal: Principal,
+    @RequestTraceparent() traceparent: string | undefined,
+  ) {
+    return this.credentials.revoke(params.credentialId, issuer(principal), body.reason, traceparent);
   }
 
   /** Who the caller is, as the server authenticated it (roles included): for consoles and scripts. */

@@ -1,6 +1,6 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData, RoleEventPattern } from '@sigillum/bus';
+import { causedBy, parseData, RoleEventPattern } from '@sigillum/bus';
 import {
   CHAIN_CATEGORY,
   type DeliveredMessage,
@@ -52,7 +52,7 @@ export class ChainConsumer {
   // The bus passes over the other types (tokens issued, completion...): a type given a case below must be listed here.
   @RoleEventPattern('domicile', Topics.eventsOf(CHAIN_CATEGORY), ['ChainStarted', 'ChainRefused', 'StepCertified', 'ChainFailed'])
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
-    const context: CommandContext = { correlationId: message.correlationId, causationId: message.id };
+    const context: CommandContext = causedBy(message);
     switch (eventTypeOf(message)) {
       case 'ChainStarted': {
         const started = parseData(message, readChainStarted);

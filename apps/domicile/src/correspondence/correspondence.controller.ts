@@ -1,4 +1,5 @@
 import { Access, party } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Logger, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
@@ -160,11 +161,15 @@ export class CorrespondenceController {
   @Post(':correspondenceId/acceptance')
   @ApiOperation({ summary: 'The recipient accepts the correspondence (consent mode)' })
   @HttpCode(HttpStatus.OK)
-  async accept(@Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string, @CurrentSession() session: AuthenticatedSession) {
+  async accept(
+    @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
+    @CurrentSession() session: AuthenticatedSession,
+    @RequestTraceparent() traceparent: string | undefined,
+  ) {
     const result = await this.correspondences.execute(
       correspondenceId,
       { type: 'Accept', recipientId: session.userId, sessionId: session.sessionId, now: this.correspondences.now() },
-      this.correspondences.newRequestContext(),
+      this.correspondences.newRequestContext(traceparent),
     );
     return { correspondenceId, recipientId: session.userId, ...recipientView(recipientStateOf(result.state as Existing, session.userId)) };
   }
@@ -177,11 +182,12 @@ export class CorrespondenceController {
     @Param('correspondenceId', new ParseUUIDPipe()) correspondenceId: string,
     @Body() body: RefusalBody,
     @CurrentSession() session: AuthenticatedSession,
+    @RequestTraceparent() traceparent: string | undefined,
   ) {
     const result = await this.correspondences.execute(
       correspondenceId,
       { type: 'Refuse', recipientId: session.userId, sessionId: session.sessionId, reason: body.reason ?? null, now: this.correspondences.now() },
-      this.correspondences.newRequestContext(),
+      this.correspondences.newRequestContext(traceparent),
     );
     return { correspondenceId, recipientId: session.userId, ...recipientView(recipientStateOf(result.state as Existing, session.userId)) };
   }
@@ -198,6 +204,7 @@ export class CorrespondenceController {
     @Param('digest') raw: string,
     @CurrentSession() session: AuthenticatedSession,
     @Res() response: Response,
+    @RequestTraceparent() traceparent: string | undefined,
   ): Promise<void> {
     const match = /^(?:sha256:)?([0-9a-f]{64})$/.exec(raw);
     if (!match)
@@ -223,7 +230,7 @@ export class CorrespondenceController {
       await this.correspondences.execute(
         correspondenceId,
         { type: 'HandOverContent', recipientId: session.userId, sessionId: session.sessionId, now: this.correspondences.now() },
-        this.correspondences.newRequestContext(),
+        this.correspondences.newRequestContext(traceparent),
       );
     }
     const stream: Readable = await this.contents.get(digest);

@@ -10,7 +10,7 @@ import {
   type RecordedEvent,
   streamIdOf,
 } from '@sigillum/contracts';
-import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, requestContext } from '@sigillum/eventstore';
 import { DOMICILE_SOURCE } from '../session/session.service';
 import { type CorrespondenceCommand, correspondenceDecider, type CorrespondenceState } from './correspondence.decider';
 import { StreamWatchers } from './stream-watchers';
@@ -48,9 +48,9 @@ export class CorrespondenceService {
     return this.clock.now();
   }
 
-  newRequestContext(): CommandContext {
-    const requestId = this.ids.next();
-    return { correlationId: requestId, causationId: requestId };
+  /** The context of a command an HTTP request asks for (`traceparent`: the request's, so its events carry its trace). */
+  newRequestContext(traceparent?: string): CommandContext {
+    return requestContext(this.ids.next(), traceparent);
   }
 
   async load(correspondenceId: string): Promise<LoadedCorrespondence> {

@@ -1,5 +1,6 @@
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, party } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { Body, Controller, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { violationsError } from '../draft/draft.service';
@@ -26,9 +27,10 @@ export class SendingController {
     @Headers('idempotency-key') header: string | undefined,
     @CurrentSession() session: AuthenticatedSession,
     @Res({ passthrough: true }) response: Response,
+    @RequestTraceparent() traceparent: string | undefined,
   ) {
     const submissionKey = submissionKeyOf(body.submissionKey, header);
-    const answer = await this.sending.send(session, draftId, submissionKey);
+    const answer = await this.sending.send(session, draftId, submissionKey, traceparent);
     response.status(answer.created ? HttpStatus.ACCEPTED : HttpStatus.OK);
     response.setHeader('Location', `/correspondences/${answer.correspondenceId}`);
     const { created: _created, ...rest } = answer;

@@ -42,7 +42,7 @@ export class SendingService {
     @Inject(DRAFT_CONFIG) private readonly config: DraftConfig,
   ) {}
 
-  async send(session: AuthenticatedSession, draftId: string, submissionKey: string): Promise<SendingAnswer> {
+  async send(session: AuthenticatedSession, draftId: string, submissionKey: string, traceparent?: string): Promise<SendingAnswer> {
     const senderId = session.userId;
     const correspondenceId = correspondenceIdFor(senderId, submissionKey);
     const draft = await this.drafts.loadOwned(draftId, senderId);
@@ -50,11 +50,11 @@ export class SendingService {
     const existing = await this.correspondences.load(correspondenceId);
     if (existing.state.status !== 'none') {
       if (existing.state.draftId !== draftId) return reused();
-      await this.healDraft(draft, existing.state.specimenDigest, correspondenceId, submissionKey, session);
+      await this.healDraft(draft, existing.state.specimenDigest, correspondenceId, submissionKey, session, traceparent);
       return answerOf(existing.state, false, correspondenceId);
     }
 
-    const context = this.drafts.newRequestContext();
+    const context = this.drafts.newRequestContext(traceparent);
     // Sendability is the draft decider's (checkSendable): refused here before the kind and the specimen are looked
     // at, and decided whole by SubmitDraft before anything is written.
     const validation = sendableValidation(draft, correspondenceId);
@@ -100,12 +100,13 @@ export class SendingService {
     correspondenceId: string,
     submissionKey: string,
     session: AuthenticatedSession,
+    traceparent: string | undefined,
   ): Promise<void> {
     if (draft.status !== 'validated' || draft.validation.specimenDigest !== specimenDigest) return;
     await this.drafts.execute(
       draft.draftId,
       { type: 'SubmitDraft', actorId: session.userId, correspondenceId, submissionKey, specimenDigest, now: this.drafts.now() },
-      this.drafts.newRequestContext(),
+      this.drafts.newRequestContext(traceparent),
     );
   }
 }

@@ -12,7 +12,15 @@ import {
   type IdGenerator,
   streamIdOf,
 } from '@sigillum/contracts';
-import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import {
+  type CommandContext,
+  commandHandler,
+  type CommandResult,
+  EVENT_STORE,
+  type EventStore,
+  type HandleCommand,
+  requestContext,
+} from '@sigillum/eventstore';
 import { ContentAccessStore } from '../content/content-access.store';
 import { CONTENT_STORE, type ContentStore, contentDigestOf, normalizeMediaType } from '../content/content-store.port';
 import type { AuthenticatedSession } from '../session/session-credential.guard';
@@ -70,9 +78,9 @@ export class DraftService {
     return this.clock.now();
   }
 
-  newRequestContext(): CommandContext {
-    const requestId = this.ids.next();
-    return { correlationId: requestId, causationId: requestId };
+  /** The context of a command an HTTP request asks for (`traceparent`: the request's, so its events carry its trace). */
+  newRequestContext(traceparent?: string): CommandContext {
+    return requestContext(this.ids.next(), traceparent);
   }
 
   /** The configured kind of this name (the config was validated at start; a draft only names configured kinds). */
@@ -148,31 +156,31 @@ export class DraftService {
     return { digest: hex, size: stat.size, contentType, name: part.name };
   }
 
-  async open(session: AuthenticatedSession, body: DraftBody): Promise<ExistingDraft> {
+  async open(session: AuthenticatedSession, body: DraftBody, traceparent?: string): Promise<ExistingDraft> {
     const content = await this.resolveContent(session.userId, body);
     const draftId = this.ids.next();
     const result = await this.execute(
       draftId,
       { type: 'OpenDraft', draftId, senderId: session.userId, sessionId: session.sessionId, content, now: this.now() },
-      this.newRequestContext(),
+      this.newRequestContext(traceparent),
     );
     return result.state as ExistingDraft;
   }
 
-  async edit(session: AuthenticatedSession, draftId: string, body: DraftBody): Promise<ExistingDraft> {
+  async edit(session: AuthenticatedSession, draftId: string, body: DraftBody, traceparent?: string): Promise<ExistingDraft> {
     await this.loadOwned(draftId, session.userId); // 404 / 403 before the parts are looked at
     const content = await this.resolveContent(session.userId, body);
     const result = await this.execute(
       draftId,
       { type: 'EditDraft', actorId: session.userId, sessionId: session.sessionId, content, now: this.now() },
-      this.newRequestContext(),
+      this.newRequestContext(traceparent),
     );
     return result.state as ExistingDraft;
   }
 
-  async discard(session: AuthenticatedSession, draftId: string): Promise<void> {
+  async discard(session: AuthenticatedSession, draftId: string, traceparent?: string): Promise<void> {
     await this.loadOwned(draftId, session.userId);
-    await this.execute(draftId, { type: 'DiscardDraft', actorId: session.userId, now: this.now() }, this.newRequestContext());
+    await this.execute(draftId, { type: 'DiscardDraft', actorId: session.userId, now: this.now() }, this.newRequestContext(traceparent));
   }
 
   /** The specimen of the draft as it stands, under its kind's current configuration. */
@@ -180,11 +188,19 @@ export class DraftService {
     return specimenOf(draft.draftId, draft.senderId, draft.content, this.kindOf(draft.content.kind));
   }
 
-  async showSpecimen(session: AuthenticatedSession, draftId: string): Promise<{ shown: ShownSpecimen; state: ExistingDraft; shownAt: string }> {
+  async showSpecimen(
+    session: AuthenticatedSession,
+    draftId: string,
+    traceparent?: string,
+  ): Promise<{ shown: ShownSpecimen; state: ExistingDraft; shownAt: string }> {
     const draft = await this.loadOwned(draftId, session.userId);
     const shown = this.specimenOf(draft);
     const now = this.now();
-    const result = await this.execute(draftId, { type: 'ShowSpecimen', actorId: session.userId, specimenDigest: shown.digest, now }, this.newRequestContext());
+    const result = await this.execute(
+      draftId,
+      { type: 'ShowSpecimen', actorId: session.userId, specimenDigest: shown.digest, now },
+      this.newRequestContext(traceparent),
+    );
     const recorded = result.events.find((event) => event.type === 'SpecimenShown');
     return { shown, state: result.state as ExistingDraft, shownAt: recorded?.type === 'SpecimenShown' ? recorded.data.shownAt : now.toISOString() };
   }
@@ -193,7 +209,7 @@ export class DraftService {
    * Validation: the proof is a JWS by the domicile key over canonicalize({ draftId, sessionId, specimenDigest,
    * validatedAt }); the decider keeps it only if the digest is the specimen last shown of the current content.
    */
-  async validate(session: AuthenticatedSession, draftId: string, specimenDigest: string): Promise<ExistingDraft> {
+  async validate(session: AuthenticatedSession, draftId: string, specimenDigest: string, traceparent?: string): Promise<ExistingDraft> {
     const draft = await this.loadOwned(draftId, session.userId);
     if (draft.status === 'validated' && draft.validation.specimenDigest === specimenDigest) return draft; // retried: the first proof stands
     const currentSpecimenDigest = draft.status === 'discarded' || draft.status === 'submitted' ? '' : this.specimenOf(draft).digest;
@@ -211,7 +227,7 @@ export class DraftService {
         proof,
         keyId: this.signer.keyId,
       },
-      this.newRequestContext(),
+      this.newRequestContext(traceparent),
     );
     return result.state as ExistingDraft;
   }

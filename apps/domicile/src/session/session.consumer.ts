@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData, RoleEventPattern } from '@sigillum/bus';
+import { causedBy, parseData, RoleEventPattern } from '@sigillum/bus';
 import {
   type ChannelHint,
   type DeliveredMessage,
@@ -63,7 +63,7 @@ export class SessionConsumer {
     const result = await this.sessions.execute(
       sessionId,
       { type: 'RecordTrustCheck', checkId: data.checkId, passed: false, verdicts: data.verdicts, now: this.sessions.now() },
-      contextOf(message),
+      causedBy(message),
     );
     if (result.state.status === 'none') this.log.warn(`Trust check ${data.checkId} answers session ${sessionId}, unknown to this domicile; ignored`);
   }
@@ -71,7 +71,7 @@ export class SessionConsumer {
   @RoleEventPattern('domicile', Topics.eventsOf(SESSION_SECRET_CATEGORY))
   async onSecretEvent(@Payload() message: DeliveredMessage): Promise<void> {
     const type = eventTypeOf(message);
-    const context = contextOf(message);
+    const context = causedBy(message);
     switch (type) {
       case 'SessionSecretIssued': {
         const read = parseData(message, readSessionSecretIssued);
@@ -147,8 +147,6 @@ export class SessionConsumer {
     );
   }
 }
-
-const contextOf = (message: DeliveredMessage): CommandContext => ({ correlationId: message.correlationId, causationId: message.id });
 
 //////// What the domicile records again of the certifier's events (read by the contracts readers)
 

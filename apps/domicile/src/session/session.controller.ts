@@ -2,6 +2,7 @@ import { ApiOperation, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { Access, party, publicRoute } from '@sigillum/auth';
 import { Body, Controller, Delete, Get, HttpCode, HttpException, HttpStatus, Inject, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
 import type { Reason } from '@sigillum/contracts';
+import { RequestTraceparent } from '@sigillum/runtime';
 import type { Request, Response } from 'express';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
 import { CurrentSession, type AuthenticatedSession } from './session-credential.guard';
@@ -70,11 +71,11 @@ export class SessionController {
   })
   @ApiOperation({ summary: 'Claim 1, step 1: asks to open a session; the code goes over the second channel' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
-  async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response) {
+  async request(@Body() body: RequestSessionBody, @Res({ passthrough: true }) response: Response, @RequestTraceparent() traceparent: string | undefined) {
     // Abuse limits (429 + Retry-After) before anything is written or sent.
     const admission = this.limits.admitSessionRequest(response.req, body.userId);
     const { sessionId } = await admission.during(() =>
-      this.sessions.request({ userId: body.userId, counterpartIds: body.counterpartIds, correspondenceKind: body.correspondenceKind }),
+      this.sessions.request({ userId: body.userId, counterpartIds: body.counterpartIds, correspondenceKind: body.correspondenceKind }, traceparent),
     );
     const state = await this.sessions.awaitDecision(sessionId, this.config.session.requestWaitMs);
     switch (state.status) {
@@ -116,9 +117,14 @@ export class SessionController {
   @ApiOperation({ summary: 'Claim 1, step 2: the code received over the second channel; answers the session credential once' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.OK)
-  async submitCode(@Param('id', new ParseUUIDPipe()) sessionId: string, @Body() body: SubmitCodeBody, @Req() http: Request) {
+  async submitCode(
+    @Param('id', new ParseUUIDPipe()) sessionId: string,
+    @Body() body: SubmitCodeBody,
+    @Req() http: Request,
+    @RequestTraceparent() traceparent: string | undefined,
+  ) {
     const admission = this.limits.admitCode(http, await this.sessions.userOf(sessionId));
-    const outcome = await admission.during(() => this.sessions.submitCode(sessionId, body.code));
+    const outcome = await admission.during(() => this.sessions.submitCode(sessionId, body.code, traceparent));
     admission.settle(outcome);
     if (outcome.kind === 'opened') {
       return {
@@ -170,10 +176,10 @@ export class SessionController {
   @ApiOperation({ summary: 'Asks for a new code over the second channel (throttled)' })
   @Access(publicRoute('claim 1: opening a session is how a party authenticates'))
   @HttpCode(HttpStatus.ACCEPTED)
-  async resend(@Param('id', new ParseUUIDPipe()) sessionId: string, @Req() http: Request) {
+  async resend(@Param('id', new ParseUUIDPipe()) sessionId: string, @Req() http: Request, @RequestTraceparent() traceparent: string | undefined) {
     const admission = this.limits.admitResend(http, await this.sessions.userOf(sessionId));
     const now = this.sessions.now();
-    await admission.during(() => this.sessions.execute(sessionId, { type: 'RequestResend', now }, this.sessions.newRequestContext()));
+    await admission.during(() => this.sessions.execute(sessionId, { type: 'RequestResend', now }, this.sessions.newRequestContext(traceparent)));
     return { sessionId, status: 'resend-requested', requestedAt: now.toISOString() };
   }
 
@@ -182,13 +188,17 @@ export class SessionController {
   @ApiOperation({ summary: "Closes the caller's own session" })
   @HttpCode(HttpStatus.NO_CONTENT)
   @Access(party())
-  async close(@Param('sessionId', new ParseUUIDPipe()) sessionId: string, @CurrentSession() session: AuthenticatedSession): Promise<void> {
+  async close(
+    @Param('sessionId', new ParseUUIDPipe()) sessionId: string,
+    @CurrentSession() session: AuthenticatedSession,
+    @RequestTraceparent() traceparent: string | undefined,
+  ): Promise<void> {
     if (sessionId !== session.sessionId) {
       throw refusal(HttpStatus.FORBIDDEN, 'ACCESS.FORBIDDEN', 'A party may close only the session it is authenticated with', [
         { rule: 'access.not-own-resource', message: 'The path names another session than the credential opens' },
       ]);
     }
-    await this.sessions.execute(session.sessionId, { type: 'Close', now: this.sessions.now() }, this.sessions.newRequestContext());
+    await this.sessions.execute(session.sessionId, { type: 'Close', now: this.sessions.now() }, this.sessions.newRequestContext(traceparent));
     this.local.forgetActivity(sessionId);
   }
 }

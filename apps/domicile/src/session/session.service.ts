@@ -2,7 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { CLOCK, type Clock, DomainError, ID_GENERATOR, type IdGenerator, SESSION_CATEGORY, type SessionEvent, streamIdOf } from '@sigillum/contracts';
 import { verifyCode } from '@sigillum/crypto';
-import { type CommandContext, commandHandler, type CommandResult, EVENT_STORE, type EventStore, type HandleCommand } from '@sigillum/eventstore';
+import {
+  type CommandContext,
+  commandHandler,
+  type CommandResult,
+  EVENT_STORE,
+  type EventStore,
+  type HandleCommand,
+  requestContext,
+} from '@sigillum/eventstore';
 import { SESSION_VERIFIER_KEY, type VerifierKey } from '@sigillum/runtime';
 import { DOMICILE_CONFIG, type DomicileConfig } from '../domicile.config';
 import { type SessionCommand, sessionDecider, SessionErrors, type SessionState } from './session.decider';
@@ -58,9 +66,9 @@ export class SessionService {
     return this.clock.now();
   }
 
-  newRequestContext(): CommandContext {
-    const requestId = this.ids.next();
-    return { correlationId: requestId, causationId: requestId };
+  /** The context of a command an HTTP request asks for (`traceparent`: the request's, so its events carry its trace). */
+  newRequestContext(traceparent?: string): CommandContext {
+    return requestContext(this.ids.next(), traceparent);
   }
 
   async load(sessionId: string): Promise<SessionState> {
@@ -83,9 +91,9 @@ export class SessionService {
     return result;
   }
 
-  async request(input: { userId: string; counterpartIds: string[]; correspondenceKind: string }) {
+  async request(input: { userId: string; counterpartIds: string[]; correspondenceKind: string }, traceparent?: string) {
     const sessionId = this.ids.next();
-    const result = await this.execute(sessionId, { type: 'RequestSession', sessionId, ...input, now: this.clock.now() }, this.newRequestContext());
+    const result = await this.execute(sessionId, { type: 'RequestSession', sessionId, ...input, now: this.clock.now() }, this.newRequestContext(traceparent));
     return { sessionId, state: result.state };
   }
 
@@ -115,8 +123,8 @@ export class SessionService {
    * time against the verifier bound to this session id; the decider applies the outcome. The credential is made
    * here and leaves only in the answer; the stream keeps its SHA-256.
    */
-  async submitCode(sessionId: string, code: string): Promise<CodeOutcome> {
-    const context = this.newRequestContext();
+  async submitCode(sessionId: string, code: string, traceparent?: string): Promise<CodeOutcome> {
+    const context = this.newRequestContext(traceparent);
     for (let attempt = 1; ; attempt++) {
       const state = await this.load(sessionId);
       let issueNumber = 0;

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Access, CurrentPrincipal, type Principal, staff } from '@sigillum/auth';
 import type { SigillumConfig } from '@sigillum/config';
 import { EVENT_BUS, type EventBus, KafkaEventBus } from '@sigillum/bus';
-import { IsPlainText, LOCAL_DB, SIGILLUM_CONFIG } from '@sigillum/runtime';
+import { IsPlainText, LOCAL_DB, RequestTraceparent, SIGILLUM_CONFIG } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -220,9 +220,10 @@ export class BusOpsController {
   async replay(
     @Param('offset', new ParseIntPipe()) offset: number,
     @CurrentPrincipal() principal: Principal,
+    @RequestTraceparent() traceparent: string | undefined,
   ): Promise<{ offset: number; state: DeadLetterState }> {
     this.requireEmbedded();
-    return { offset, state: await this.actions.replay(offset, subjectOf(principal)) };
+    return { offset, state: await this.actions.replay(offset, subjectOf(principal), traceparent) };
   }
 
   @Post('dead-letters/:offset/discard')
@@ -233,9 +234,10 @@ export class BusOpsController {
     @Param('offset', new ParseIntPipe()) offset: number,
     @Body() form: DiscardForm,
     @CurrentPrincipal() principal: Principal,
+    @RequestTraceparent() traceparent: string | undefined,
   ): Promise<{ offset: number; state: DeadLetterState }> {
     this.requireEmbedded();
-    return { offset, state: await this.actions.discard(offset, form.reason, subjectOf(principal)) };
+    return { offset, state: await this.actions.discard(offset, form.reason, subjectOf(principal), traceparent) };
   }
 
   private requireEmbedded(): void {

@@ -1,7 +1,7 @@
 import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { EVENT_BUS, type EventBus } from '@sigillum/bus';
 import { type Clock, CLOCK, ID_GENERATOR, type IdGenerator } from '@sigillum/contracts';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, metadataOf, requestContext } from '@sigillum/eventstore';
 import { LOCAL_DB } from '@sigillum/runtime';
 import type Database from 'better-sqlite3';
 import {
@@ -75,7 +75,7 @@ export class DeadLettersService {
     return { replayOffset: copy.offset, groupCheckpoint: checkpoint, passed: checkpoint !== null && checkpoint >= copy.offset };
   }
 
-  private async record(command: DeadLetterCommand): Promise<{ event: DeadLetterEvent; state: DeadLetterState }> {
+  private async record(command: DeadLetterCommand, traceparent: string | undefined): Promise<{ event: DeadLetterEvent; state: DeadLetterState }> {
     const { state, revision } = await this.state(command.letter.offset);
     let events: DeadLetterEvent[];
     try {
@@ -90,21 +90,21 @@ export class DeadLettersService {
         });
       throw error;
     }
-    const id = this.ids.next();
+    const context = requestContext(this.ids.next(), traceparent);
     await this.store.append(
       `${DEAD_LETTER_CATEGORY}-${command.letter.offset}`,
       events.map((event) => ({
         event,
-        metadata: { eventId: this.ids.next(), correlationId: id, causationId: id, occurredAt: command.at, source: 'sigillum/gateway' },
+        metadata: metadataOf(context, this.ids.next(), command.at, 'sigillum/gateway'),
       })),
       revision < 0 ? 'no-stream' : revision,
     );
     return { event: events[0], state: events.reduce(evolve, state) };
   }
 
-  async replay(offset: number, by: string): Promise<DeadLetterState> {
+  async replay(offset: number, by: string, traceparent?: string): Promise<DeadLetterState> {
     const { ref, row } = this.letter(offset);
-    const { event, state } = await this.record({ type: 'Replay', letter: ref, by, at: this.clock.now().toISOString() });
+    const { event, state } = await this.record({ type: 'Replay', letter: ref, by, at: this.clock.now().toISOString() }, traceparent);
     if (event.type !== 'DeadLetterReplayed') throw new Error('a replay records DeadLetterReplayed');
     const headers = Object.fromEntries(
       Object.entries(row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {}).filter(([name]) => !name.startsWith('dlq_')),
@@ -121,8 +121,8 @@ export class DeadLettersService {
     return state;
   }
 
-  async discard(offset: number, reason: string, by: string): Promise<DeadLetterState> {
+  async discard(offset: number, reason: string, by: string, traceparent?: string): Promise<DeadLetterState> {
     const { ref } = this.letter(offset);
-    return (await this.record({ type: 'Discard', letter: ref, reason, by, at: this.clock.now().toISOString() })).state;
+    return (await this.record({ type: 'Discard', letter: ref, reason, by, at: this.clock.now().toISOString() }, traceparent)).state;
   }
 }

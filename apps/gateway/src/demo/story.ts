@@ -6,6 +6,7 @@
  * (loopback) mailbox, anonymously as claim 1 wants, and acts through it from then on.
  */
 import type { LoopbackMailbox } from '@sigillum/channels';
+import { asBearer, issueStaffCredential } from './staff';
 
 export type Api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<any>;
 
@@ -153,4 +154,55 @@ export async function openSession(
     maskedAddress: session.channel?.maskedAddress,
     auth: { authorization: `Bearer ${opened.credential}`, 'x-sigillum-session': session.sessionId },
   };
+}
+
+/**
+ * A sender's letter to one recipient, as a client sends it: the content uploaded, the draft opened, its specimen shown
+ * and validated, then sent with `headers` added (a `traceparent`, say). Answers the sending's raw response (202, its
+ * `traceparent` header, `{ correspondenceId }`) and the draft's id.
+ */
+export async function sendLetter(
+  baseUrl: string,
+  api: Api,
+  session: OpenedSession,
+  letter: { recipientId: string; subject: string; text: string; headers?: Record<string, string> },
+): Promise<{ sending: Response; draftId: string }> {
+  const uploaded = (await fetch(`${baseUrl}/contents`, {
+    method: 'PUT',
+    headers: { ...session.auth, 'content-type': 'text/plain' },
+    body: letter.text,
+  }).then((r) => r.json())) as { digest: string };
+  const parts = [{ digest: uploaded.digest, name: 'letter.txt', contentType: 'text/plain' }];
+  const draft = await api('POST', '/drafts', { recipientIds: [letter.recipientId], subject: letter.subject, kind: 'registered', parts }, session.auth);
+  const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
+  await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
+  const sending = await fetch(`${baseUrl}/drafts/${draft.draftId}/sending`, {
+    method: 'POST',
+    headers: { ...session.auth, 'content-type': 'application/json', ...letter.headers },
+    body: JSON.stringify({ submissionKey: `letter-${draft.draftId}` }),
+  });
+  return { sending, draftId: draft.draftId as string };
+}
+
+/**
+ * Everything a first letter needs, set up as staff and parties do it: a registrar and an ops member (`<prefix>-…`), a
+ * hosted operator for the four steps, Alice and Bob enrolled at `substantial`, Alice's session with Bob open.
+ */
+export async function letterScene(
+  api: Api,
+  admin: Api,
+  mailbox: LoopbackMailbox,
+  prefix: string,
+): Promise<{ ops: Api; opsToken: string; alice: string; bob: string; session: OpenedSession }> {
+  const registrar = asBearer(api, await issueStaffCredential(admin, `${prefix}-registrar`, ['registrar']));
+  const opsToken = await issueStaffCredential(admin, `${prefix}-ops`, ['ops']);
+  const now = new Date();
+  await enrolHostedOperator(
+    { admin, registrar },
+    { displayName: 'Acme Processing', steps: ['seal', 'timestamp', 'deliver', 'archive'], level: 'substantial', now },
+  );
+  const alice = await enrolPerson(registrar, mailbox, { displayName: 'Alice Martin', email: 'alice@example.org', level: 'substantial', now });
+  const bob = await enrolPerson(registrar, mailbox, { displayName: 'Bob Durand', email: 'bob@example.org', level: 'substantial', now });
+  const session = await openSession(api, mailbox, { userId: alice, counterpartIds: [bob], kind: 'registered' });
+  return { ops: asBearer(api, opsToken), opsToken, alice, bob, session };
 }

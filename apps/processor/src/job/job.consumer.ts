@@ -1,6 +1,6 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { parseData, RoleEventPattern } from '@sigillum/bus';
+import { causedBy, parseData, RoleEventPattern } from '@sigillum/bus';
 import { CHAIN_CATEGORY, type Data, type DeliveredMessage, eventTypeOf, id, readStepTokenIssued, Topics } from '@sigillum/contracts';
 import { PartnerTokens } from '../partner/partner-tokens';
 import { type IssuedToken, JobRunner } from './job.runner';
@@ -34,9 +34,9 @@ export class JobConsumer {
   async onChainEvent(@Payload() message: DeliveredMessage): Promise<void> {
     if (eventTypeOf(message) !== 'StepTokenIssued') return;
     const issued = parseData(message, issuedTokenOf);
-    const outcome = await this.runner.run(issued, { correlationId: message.correlationId, causationId: message.id });
+    const outcome = await this.runner.run(issued, causedBy(message));
     // A partner operator's token goes to its own topic (PartnerTokens); other operators' tokens are their processors'.
-    if (outcome === 'not-hosted') await this.partnerTokens.forward(issued, { correlationId: message.correlationId, causationId: message.id });
+    if (outcome === 'not-hosted') await this.partnerTokens.forward(issued, causedBy(message));
     else this.log.debug(`Token ${issued.token.tokenId} (${issued.token.step}) for operator ${issued.token.operatorId}: ${outcome}`);
   }
 }

@@ -9,7 +9,7 @@ import {
   type StepOutput,
   streamIdOf,
 } from '@sigillum/contracts';
-import { type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
+import { type CommandContext, type EventStore, metadataOf, WrongExpectedVersionError } from '@sigillum/eventstore';
 import { nameBasedId } from '@sigillum/runtime';
 import type { HostedOperatorsStore } from '../operators/hosted-operators.store';
 import type { OperatorCredentials } from '../operators/operator-credentials';
@@ -32,10 +32,8 @@ export interface IssuedToken {
   readonly signature: string;
 }
 
-export interface JobContext {
-  readonly correlationId: string;
-  readonly causationId: string;
-}
+/** The causality of a job: the token's message (correlation, cause, trace). */
+export type JobContext = CommandContext;
 
 export type JobOutcome = 'not-hosted' | 'already-recorded' | 'returned' | 'failed' | 'refused';
 
@@ -170,7 +168,7 @@ export class JobRunner {
     const occurredAt = this.deps.clock.now().toISOString();
     const pending = events.map((event) => ({
       event,
-      metadata: { eventId: this.deps.ids.next(), correlationId: context.correlationId, causationId: context.causationId, occurredAt, source: PROCESSOR_SOURCE },
+      metadata: metadataOf(context, this.deps.ids.next(), occurredAt, PROCESSOR_SOURCE),
     }));
     try {
       await this.deps.store.append(streamId, pending, 'no-stream');

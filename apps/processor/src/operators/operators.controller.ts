@@ -1,5 +1,6 @@
 import { ApiOperation } from '@nestjs/swagger';
 import { Access, machine, staff } from '@sigillum/auth';
+import { RequestTraceparent } from '@sigillum/runtime';
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { HostOperatorBody } from './operators.dto';
@@ -14,8 +15,12 @@ export class OperatorsController {
   @Post()
   @ApiOperation({ summary: 'Hosts a processing operator in this processor: generates its keys (only public keys are returned)' })
   @Access(staff('admin'))
-  async host(@Body() body: HostOperatorBody, @Res({ passthrough: true }) response: Response): Promise<HostedOperatorView> {
-    const { created, view } = await this.operators.host(body.operatorId, body.keys ?? ['signing']);
+  async host(
+    @Body() body: HostOperatorBody,
+    @Res({ passthrough: true }) response: Response,
+    @RequestTraceparent() traceparent: string | undefined,
+  ): Promise<HostedOperatorView> {
+    const { created, view } = await this.operators.host(body.operatorId, body.keys ?? ['signing'], traceparent);
     response.status(created ? 201 : 200);
     return view;
   }

@@ -13,7 +13,7 @@ import {
   streamIdOf,
 } from '@sigillum/contracts';
 import type { FileKeyStore } from '@sigillum/crypto';
-import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
+import { EVENT_STORE, type EventStore, metadataOf, requestContext } from '@sigillum/eventstore';
 import { KEY_STORE } from '@sigillum/runtime';
 import { type HostedKey, HostedOperatorsStore, type KeyPurpose } from './hosted-operators.store';
 import { operatorKeyName } from './operator-credentials';
@@ -62,7 +62,7 @@ export class OperatorsService {
    * Hosts a processing operator of the directory (404 unknown party, 409 not a processing operator): generates the
    * keys asked for (once; asking again returns the same keys, adding any new purpose) and records the hosting.
    */
-  async host(operatorId: string, purposes: readonly KeyPurpose[]): Promise<{ created: boolean; view: HostedOperatorView }> {
+  async host(operatorId: string, purposes: readonly KeyPurpose[], traceparent?: string): Promise<{ created: boolean; view: HostedOperatorView }> {
     await this.assertProcessingOperator(operatorId);
     const keys: HostedKey[] = purposes.map((purpose) => {
       const keyName = operatorKeyName(operatorId, purpose);
@@ -73,7 +73,7 @@ export class OperatorsService {
     // Asked before the append: the embedded bus may hand OperatorHosted to this process's HostingConsumer (which hosts it
     // in the same view) before the append returns, and the first hosting is still a creation.
     const wasHosted = this.operators.isHosted(operatorId);
-    await this.recordHosting(operatorId, hostedAt, keys);
+    await this.recordHosting(operatorId, hostedAt, keys, traceparent);
     const created = this.operators.host(operatorId, hostedAt, keys) || !wasHosted;
     return { created, view: this.view(operatorId) };
   }
@@ -82,7 +82,7 @@ export class OperatorsService {
    * OperatorHosted on `hosting-<operatorId>`, unless the stream already says so with these keys: how the other
    * instances of the processor learn the hosting (HostingConsumer). Asking again adds no event.
    */
-  private async recordHosting(operatorId: string, hostedAt: string, keys: readonly HostedKey[]): Promise<void> {
+  private async recordHosting(operatorId: string, hostedAt: string, keys: readonly HostedKey[], traceparent: string | undefined): Promise<void> {
     const streamId = streamIdOf(HOSTING_CATEGORY, operatorId);
     const recorded = await this.store.readStream(streamId);
     const last = recorded[recorded.length - 1]?.event as HostingEvent | undefined;
@@ -96,12 +96,8 @@ export class OperatorsService {
       version: 1,
       data: { operatorId, hostedAt: last?.data.hostedAt ?? hostedAt, keys: [...merged.values()].sort((a, b) => a.purpose.localeCompare(b.purpose)) },
     };
-    const requestId = this.ids.next();
-    await this.store.append(
-      streamId,
-      [{ event, metadata: { eventId: this.ids.next(), correlationId: requestId, causationId: requestId, occurredAt: hostedAt, source: PROCESSOR_SOURCE } }],
-      recorded.length === 0 ? 'no-stream' : recorded.length - 1,
-    );
+    const metadata = metadataOf(requestContext(this.ids.next(), traceparent), this.ids.next(), hostedAt, PROCESSOR_SOURCE);
+    await this.store.append(streamId, [{ event, metadata }], recorded.length === 0 ? 'no-stream' : recorded.length - 1);
   }
 
   /** The hosting status (404 when this process does not host the operator). */

@@ -1,7 +1,7 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { PATTERN_EXTRAS_METADATA, PATTERN_HANDLER_METADATA, PATTERN_METADATA, TRANSPORT_METADATA } from '@nestjs/microservices/constants';
-import { PoisonMessageError, roleTransportId, ShapeError } from '@sigillum/bus';
+import { causedBy, PoisonMessageError, roleTransportId, ShapeError } from '@sigillum/bus';
 import type { DeliveredMessage } from '@sigillum/contracts';
 import { PARTNER_CONFIG, type PartnerBinding, type PartnerConfig } from './partner.config';
 import { readPartnerCommand } from './partner-commands';
@@ -41,7 +41,7 @@ export class PartnerInboundConsumer {
         throw new PoisonMessageError(`refused command.malformed: ${message.type} ${message.id} has an unexpected shape: ${error.message}`);
       throw error;
     }
-    const outcome = await this.jobs.handle(command, partner, { correlationId: message.correlationId, causationId: message.id });
+    const outcome = await this.jobs.handle(command, partner, causedBy(message));
     if (outcome.kind === 'duplicate')
       this.log.debug(`Partner ${partner.name}: ${message.type} ${message.id} for token ${command.tokenId} was already recorded`);
   }

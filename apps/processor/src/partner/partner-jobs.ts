@@ -21,7 +21,7 @@ import {
   type TokenReturned,
 } from '@sigillum/contracts';
 import { canonicalize, JwsError, verifyJwsDetached } from '@sigillum/crypto';
-import { type EventStore, WrongExpectedVersionError } from '@sigillum/eventstore';
+import { type CommandContext, type EventStore, metadataOf, WrongExpectedVersionError } from '@sigillum/eventstore';
 import { TrustAnchorUnknownError } from '../job/job.runner';
 import { PROCESSOR_SOURCE } from '../processor.source';
 import { canonicalDigest } from '../steps/step-outputs';
@@ -59,11 +59,6 @@ export interface PartnerJobsDependencies {
   readonly config: Pick<PartnerConfig, 'maxClockSkewSeconds'>;
   readonly clock: Clock;
   readonly ids: IdGenerator;
-}
-
-export interface CommandContext {
-  readonly correlationId: string;
-  readonly causationId: string;
 }
 
 /** `recorded`: the job event(s) appended; `duplicate`: the same command was recorded before, nothing changed. */
@@ -159,13 +154,7 @@ export class PartnerJobs {
         [
           {
             event,
-            metadata: {
-              eventId: this.deps.ids.next(),
-              correlationId: context.correlationId,
-              causationId: context.causationId,
-              occurredAt,
-              source: PROCESSOR_SOURCE,
-            },
+            metadata: metadataOf(context, this.deps.ids.next(), occurredAt, PROCESSOR_SOURCE),
           },
         ],
         job.length === 0 ? 'no-stream' : job[job.length - 1].streamRevision,

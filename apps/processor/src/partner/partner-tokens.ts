@@ -99,6 +99,7 @@ export class PartnerTokens implements OnApplicationBootstrap {
       time: token.issuedAt,
       correlationId: context.correlationId,
       causationId: context.causationId,
+      ...(context.traceparent && { traceparent: context.traceparent }),
       dataVersion: PARTNER_TOKEN_VERSION,
       data,
     };

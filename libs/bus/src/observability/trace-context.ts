@@ -1,38 +1,22 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { BusMessage } from '@sigillum/contracts';
 
 /**
- * What the code running now is handling: an HTTP request or a consumed event. Log lines take their ids from it, and
- * events recorded while it is current take its `traceparent` (W3C Trace Context), so a letter's events, on any role and
- * in any process, carry the trace id of the request that sent it.
+ * The causality of what a consumed message leads to: its correlation, itself as the cause, and its W3C `traceparent`,
+ * so that the events recorded while handling it carry, on any role and in any process, the trace id of the HTTP request
+ * that started the letter. Passed explicitly with the command (`CommandContext` has the same shape), never kept in an
+ * AsyncLocalStorage: its promise hooks cost ~4 % of a delivery's CPU (docs/design/performance.md, twelfth round).
  */
-export interface HandlingContext {
-  /** W3C `traceparent` (version 00): `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`. */
+export interface CausedBy {
+  readonly correlationId: string;
+  readonly causationId: string;
   readonly traceparent?: string;
-  /** Of the event being handled (absent while handling an HTTP request). */
-  readonly correlationId?: string;
-  /** The id of the event being handled: the causation of whatever it leads to. */
-  readonly causationId?: string;
-  readonly eventType?: string;
 }
 
-const storage = new AsyncLocalStorage<HandlingContext>();
-
-/** The context of the code running now, if any. */
-export function currentHandling(): HandlingContext | undefined {
-  return storage.getStore();
-}
-
-/** Runs `fn` with `context` as the current handling context (nested calls see it through every await). */
-export function runHandling<T>(context: HandlingContext, fn: () => T): T {
-  return storage.run(context, fn);
-}
-
-/** The context of handling one consumed message: its ids and its trace. */
-export function messageHandling(message: Pick<BusMessage, 'id' | 'type' | 'correlationId' | 'traceparent'>): HandlingContext {
-  const context = { correlationId: message.correlationId, causationId: message.id, eventType: message.type };
-  return message.traceparent ? { traceparent: message.traceparent, ...context } : context;
+/** What handling `message` leads to is caused by it, in its correlation and its trace. */
+export function causedBy(message: Pick<BusMessage, 'id' | 'correlationId' | 'traceparent'>): CausedBy {
+  const context = { correlationId: message.correlationId, causationId: message.id };
+  return message.traceparent ? { ...context, traceparent: message.traceparent } : context;
 }
 
 /** The W3C header name, also used for the trace context in the embedded bus's headers column. */

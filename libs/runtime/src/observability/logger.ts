@@ -1,9 +1,10 @@
-import type { DynamicModule, LoggerService } from '@nestjs/common';
-import { currentHandling, traceIdOf } from '@sigillum/bus';
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { traceIdOf } from '@sigillum/bus';
 import type { SigillumConfig } from '@sigillum/config';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Logger as PinoNestLogger, LoggerModule, PinoLogger } from 'nestjs-pino';
+import { Logger as PinoNestLogger, PinoLogger } from 'nestjs-pino';
 import pino from 'pino';
+import { pinoHttp } from 'pino-http';
 
 /** Nest's levels as LOG_LEVEL names them, and pino's. */
 const PINO_LEVELS = { error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' } as const;
@@ -34,9 +35,10 @@ export function pinoLevelOf(config: Pick<SigillumConfig, 'logLevels'>): pino.Lev
 
 /**
  * The process's one pino logger: JSON lines on stdout (through process.stdout, so what a test captures is what an
- * operator reads), ISO time, level names, and on every line the ids of what is being handled (an HTTP request's
- * traceparent; a consumed event's correlation, causation and trace). One per process: nestjs-pino keeps the first
- * logger it is given, so a later app in the same process (tests) only changes its level.
+ * operator reads), ISO time, level names. The ids of what a line is about are written by whoever logs it (the request
+ * line its traceparent, a recorded event its correlation, causation and trace): no AsyncLocalStorage carries them, its
+ * promise hooks cost ~4 % of a delivery's CPU. One per process: nestjs-pino keeps the first logger it is given, so a
+ * later app in the same process (tests) only changes its level.
  */
 export function rootLogger(level: pino.Level): pino.Logger {
   root ??= pino(
@@ -45,16 +47,6 @@ export function rootLogger(level: pino.Level): pino.Logger {
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => {
-        const handling = currentHandling();
-        if (!handling) return {};
-        const traceId = traceIdOf(handling.traceparent);
-        return {
-          ...(handling.correlationId && { correlationId: handling.correlationId }),
-          ...(handling.causationId && { causationId: handling.causationId }),
-          ...(handling.traceparent && { traceparent: handling.traceparent, traceId }),
-        };
-      },
       // Belt and braces: the request serializer below never includes headers; if a line ever carries them, not these.
       redact: {
         paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-sigillum-session"]', 'headers.authorization'],
@@ -74,11 +66,13 @@ export function routeOf(req: IncomingMessage): string {
   return typeof path === 'string' ? `${express.baseUrl ?? ''}${path}` : 'unmatched';
 }
 
-/** nestjs-pino's module: one JSON line per HTTP request when it ends (method, route, status, duration, traceparent). */
-export function loggerModule(config: SigillumConfig): DynamicModule {
-  return LoggerModule.forRoot({
-    renameContext: 'context',
-    pinoHttp: {
+/**
+ * pino-http after the body parsers: one JSON line per HTTP request when it ends (method, route, status, duration,
+ * traceparent). Not nestjs-pino's module, whose middleware runs the rest of every request in an AsyncLocalStorage.
+ */
+export function installRequestLogging(app: INestApplication, config: SigillumConfig): void {
+  app.use(
+    pinoHttp({
       logger: rootLogger(pinoLevelOf(config)),
       quietReqLogger: true,
       autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
@@ -87,9 +81,8 @@ export function loggerModule(config: SigillumConfig): DynamicModule {
         req: (req: { method?: string; url?: string }) => ({ method: req.method, path: (req.url ?? '').split('?')[0] }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       },
-      // Inside the request's trace context the mixin already writes it; outside (a response that ends elsewhere) from the header.
+      // The request's own (installRequestObservation made it valid, or a new one).
       customProps: (req: IncomingMessage) => {
-        if (currentHandling()?.traceparent) return {};
         const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
         return traceparent ? { traceparent, traceId: traceIdOf(traceparent) } : {};
       },
@@ -97,8 +90,8 @@ export function loggerModule(config: SigillumConfig): DynamicModule {
       customSuccessMessage: (req: IncomingMessage, res: ServerResponse, responseTime: number) =>
         `${req.method} ${routeOf(req)} ${res.statusCode} ${Math.round(responseTime)} ms`,
       customErrorMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${routeOf(req)} ${res.statusCode} failed`,
-    },
-  });
+    }),
+  );
 }
 
 /** The Nest logger of the process: nestjs-pino's, with Nest's start-up chatter moved to debug. */

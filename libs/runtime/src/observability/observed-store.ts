@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { currentHandling } from '@sigillum/bus';
 import type { PendingEvent } from '@sigillum/contracts';
 import { type AppendResult, type EventStore, type ExpectedVersion, ForwardingEventStore } from '@sigillum/eventstore';
 import { recordDomainMetrics } from './domain-metrics';
@@ -26,9 +25,9 @@ const MILESTONES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The store every role of the process writes through, observed: an event appended while an HTTP request or a consumed
- * event is being handled takes that handling's `traceparent` (unless it has one), so the trace follows the letter from
- * role to role; once appended, each event is counted (domain-metrics.ts) and logged with its ids, never its data.
+ * The store every role of the process writes through, observed: once appended, each event is counted
+ * (domain-metrics.ts) and logged with its ids and its `traceparent` (which the command's context put in its metadata:
+ * the HTTP request's, or that of the message that caused it), never its data.
  */
 export class ObservedEventStore extends ForwardingEventStore {
   private readonly log = new Logger('Events');
@@ -38,13 +37,9 @@ export class ObservedEventStore extends ForwardingEventStore {
   }
 
   override async append(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<AppendResult> {
-    const traceparent = currentHandling()?.traceparent;
-    const traced = traceparent
-      ? events.map((pending) => (pending.metadata.traceparent ? pending : { ...pending, metadata: { ...pending.metadata, traceparent } }))
-      : events;
-    const result = await this.inner.append(streamId, traced, expected);
-    recordDomainMetrics(streamId, traced);
-    for (const { event, metadata } of traced) {
+    const result = await this.inner.append(streamId, events, expected);
+    recordDomainMetrics(streamId, events);
+    for (const { event, metadata } of events) {
       const line = {
         msg: `recorded ${event.type} on ${streamId}`,
         eventType: event.type,
