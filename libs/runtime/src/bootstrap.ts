@@ -158,6 +158,8 @@ export async function runSigillum(
     }
     throw error;
   }
+  // JSON lines from here on, for every Nest Logger of the process (a role thread's supervisor logs before the app exists).
+  Logger.overrideLogger(nestLogger(config));
   const log = new Logger(processName);
   let roles: readonly RoleSpec[];
   try {
