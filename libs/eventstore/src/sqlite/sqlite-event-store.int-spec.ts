@@ -456,12 +456,14 @@ describe('SqliteEventStore', () => {
     expect(() => new SqliteEventStore({ filename: file })).toThrow(/schema version 99.*Upgrade Sigillum/);
   });
 
-  it('reports health, and down once closed', async () => {
+  it('reports health from a statement prepared once (a probe every few seconds prepares nothing), and down once closed', async () => {
     const store = new SqliteEventStore({ filename: file });
+    const prepare = jest.spyOn(store.database, 'prepare');
 
-    await expect(store.health()).resolves.toMatchObject({ up: true });
+    for (let probe = 0; probe < 3; probe++) await expect(store.health()).resolves.toEqual({ up: true, detail: `sqlite ${file}` });
+    expect(prepare).not.toHaveBeenCalled();
     await store.close();
-    await expect(store.health()).resolves.toMatchObject({ up: false });
+    await expect(store.health()).resolves.toEqual({ up: false, detail: 'event store closed' });
   });
 });
 

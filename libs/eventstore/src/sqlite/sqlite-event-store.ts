@@ -271,7 +271,7 @@ export class SqliteEventStore implements EventStore {
   async health(): Promise<{ up: boolean; detail?: string }> {
     if (this.closed) return { up: false, detail: 'event store closed' };
     try {
-      this.db.prepare('SELECT 1').get();
+      this.statements.ping.get();
       return { up: true, detail: `sqlite ${this.db.name}` };
     } catch (error) {
       return { up: false, detail: (error as Error).message };

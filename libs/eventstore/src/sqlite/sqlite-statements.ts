@@ -28,6 +28,8 @@ export function prepareEventStoreStatements(db: Database.Database) {
     // A rowid range: the streams of the events another connection committed since the position accounted for.
     streamsAppendedBetween: db.prepare('SELECT DISTINCT stream_id FROM events WHERE global_position > ? AND global_position <= ?').pluck(),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    // The health check's: prepared once, not once per probe.
+    ping: db.prepare('SELECT 1').pluck(),
     pageUpTo: db
       .prepare(
         `SELECT ${EVENT_COLUMNS} FROM events e
