@@ -110,6 +110,20 @@ describe('EvidenceLog (real SQLite store)', () => {
     expect(await checkpointsOf(store)).toHaveLength(1); // nothing grew: nothing signed
   });
 
+  it('reads only the evidence streams from the store (the other events are never parsed), every EvidenceRecorded among them a leaf', async () => {
+    const store = open();
+    const readAll = jest.spyOn(store, 'readAll');
+    const log = logOf(store);
+    for (let i = 0; i < 3; i++) {
+      await store.append(`note-${randomUUID()}`, [pendingEvent('NoteTaken', { i }), pendingEvent('NoteTagged', { i })], 'no-stream');
+      await recordEvidence(store, 1);
+    }
+    await log.tick();
+    expect((await checkpointsOf(store)).map((data) => data.treeSize)).toEqual([3]);
+    expect(readAll.mock.calls.length).toBeGreaterThan(0);
+    for (const [options] of readAll.mock.calls) expect(options?.categories).toEqual([EVIDENCE_CATEGORY]);
+  });
+
   it('signs EVIDENCE_CHECKPOINT_MS after the tree grew, however few the leaves', async () => {
     const store = open();
     const log = logOf(store, { checkpointMs: 150, checkpointLeaves: 1000 });

@@ -250,7 +250,8 @@ export class EvidenceLog implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async readLeaves(): Promise<void> {
     for (;;) {
-      const batch = await this.store.readAll({ after: this.position, maxCount: READ_BATCH });
+      // Only the evidence streams: the store skips the other events without parsing them (~2/3 of a delivery's).
+      const batch = await this.store.readAll({ after: this.position, maxCount: READ_BATCH, categories: [EVIDENCE_CATEGORY] });
       const records: Buffer[] = [];
       const leaves: IndexedLeaf[] = [];
       for (const recorded of batch) {
