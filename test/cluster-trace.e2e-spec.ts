@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import { LoopbackMailbox } from '@sigillum/channels';
 import { eventually } from '@sigillum/testing';
 import { asBearer } from '../apps/gateway/src/demo/staff';
-import { type Api, letterScene, sendLetter } from '../apps/gateway/src/demo/story';
+import { letterScene } from '../apps/gateway/src/demo/letter-scene';
+import { type Api, sendLetter } from '../apps/gateway/src/demo/story';
 import { Cluster, LOCAL_DATABASE_URL, postgresAnswers } from '../apps/gateway/src/demo/cluster';
 
 const brokers = process.env.KAFKA_BROKERS?.trim();

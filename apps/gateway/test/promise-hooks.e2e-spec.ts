@@ -16,7 +16,8 @@ import { LoopbackMailbox } from '@sigillum/channels';
 import { eventually } from '@sigillum/testing';
 import { call } from '../src/demo/narrator';
 import { asBearer, readAdminCredential } from '../src/demo/staff';
-import { type Api, letterScene, sendLetter } from '../src/demo/story';
+import { letterScene } from '../src/demo/letter-scene';
+import { type Api, sendLetter } from '../src/demo/story';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const TS_REGISTER = path.join(ROOT, 'libs', 'testing', 'src', 'event-bus-restart', 'ts-register.js');
