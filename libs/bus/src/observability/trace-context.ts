@@ -1,20 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { BusMessage } from '@sigillum/contracts';
+import type { CommandContext } from '@sigillum/eventstore';
 
 /**
- * The causality of what a consumed message leads to: its correlation, itself as the cause, and its W3C `traceparent`,
- * so that the events recorded while handling it carry, on any role and in any process, the trace id of the HTTP request
- * that started the letter. Passed explicitly with the command (`CommandContext` has the same shape), never kept in an
- * AsyncLocalStorage: its promise hooks cost ~4 % of a delivery's CPU (docs/design/performance.md, twelfth round).
+ * What handling `message` leads to is caused by it: its correlation, itself as the cause, and its W3C `traceparent`, so
+ * that the events recorded while handling it carry, on any role and in any process, the trace id of the HTTP request
+ * that started the letter. Passed explicitly with the command, never kept in an AsyncLocalStorage: its promise hooks
+ * cost ~4 % of a delivery's CPU (docs/design/performance.md, twelfth round).
  */
-export interface CausedBy {
-  readonly correlationId: string;
-  readonly causationId: string;
-  readonly traceparent?: string;
-}
-
-/** What handling `message` leads to is caused by it, in its correlation and its trace. */
-export function causedBy(message: Pick<BusMessage, 'id' | 'correlationId' | 'traceparent'>): CausedBy {
+export function causedBy(message: Pick<BusMessage, 'id' | 'correlationId' | 'traceparent'>): CommandContext {
   const context = { correlationId: message.correlationId, causationId: message.id };
   return message.traceparent ? { ...context, traceparent: message.traceparent } : context;
 }
