@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig } from '@sigillum/config';
+import { DRAFT_CATEGORY, PARTY_CATEGORY, streamIdOf } from '@sigillum/contracts';
+import { EVENT_STORE, type EventStore } from '@sigillum/eventstore';
 import { createSigillumApp } from '@sigillum/runtime';
 import { adminCredentialOf, baseUrlOf, issueStaffToken, MailCatcher } from '@sigillum/testing';
 import { call } from '../src/demo/narrator';
@@ -95,7 +97,16 @@ describe('observability: JSON logs, traceparent from sending to evidence, /metri
       { recipientIds: [bob], subject: 'Notice', kind: 'registered', parts: [{ digest: uploaded.digest, name: 'n.txt', contentType: 'text/plain' }] },
       session.auth,
     );
-    const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, session.auth);
+    // Any request's traceparent goes, explicitly, into the metadata of what it records: a party's specimen, a registrar's rename.
+    const specimenTrace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const renameTrace = '00-5c1f6f3a0d9e4b7a8c2d1e0f9a8b7c6d-1a2b3c4d5e6f7081-01';
+    const specimen = await api('POST', `/drafts/${draft.draftId}/specimen`, undefined, { ...session.auth, traceparent: specimenTrace });
+    await staff.registrar('POST', `/parties/${bob}/name`, { displayName: 'Bob Durand-Martin' }, { traceparent: renameTrace });
+    const store = app.get<EventStore>(EVENT_STORE);
+    const [shown] = (await store.readStream(streamIdOf(DRAFT_CATEGORY, draft.draftId))).filter((e) => e.event.type === 'SpecimenShown');
+    expect(shown.metadata.traceparent).toBe(specimenTrace);
+    const [renamed] = (await store.readStream(streamIdOf(PARTY_CATEGORY, bob))).filter((e) => e.event.type === 'PartyRenamed');
+    expect(renamed.metadata.traceparent).toBe(renameTrace);
     await api('POST', `/drafts/${draft.draftId}/validation`, { specimenDigest: specimen.specimenDigest }, session.auth);
 
     // The caller sends its own trace context, as a traced client would: it is kept, and answered back.
