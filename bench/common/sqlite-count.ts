@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import Database = require('better-sqlite3');
 
 export interface SqliteCounts {
+  /** Transactions committed: COMMITs, and write statements run outside any transaction (each its own commit). */
   readonly commits: number;
+  /** Of `commits`, the write statements run alone (an implicit transaction each). */
+  readonly autocommits: number;
   readonly commitMs: number;
   /** Statements run (`run`, `get`, `all`), commits included. */
   readonly statements: number;
@@ -31,7 +34,10 @@ function processWrites(): SqliteCounts['written'] {
 }
 
 let commits = 0;
+let autocommits = 0;
 let commitNs = 0n;
+/** Transaction control and pragmas: not a commit of their own, whatever `inTransaction` says before them. */
+const CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b/i;
 let statements = 0;
 
 const probe = new Database(':memory:');
@@ -50,22 +56,31 @@ for (const name of ['get', 'all'] as const) {
 const originalRun = statementProto.run;
 statementProto.run = function (this: unknown) {
   statements += 1;
-  if ((this as { source: string }).source !== 'COMMIT') return originalRun.apply(this, arguments as unknown as unknown[]);
+  const statement = this as { source: string; reader: boolean; database: { inTransaction: boolean } };
+  const alone = statement.source !== 'COMMIT' && !statement.reader && !CONTROL.test(statement.source) && !statement.database.inTransaction;
+  if (statement.source !== 'COMMIT' && !alone) return originalRun.apply(this, arguments as unknown as unknown[]);
   const started = process.hrtime.bigint();
   try {
     return originalRun.apply(this, arguments as unknown as unknown[]);
   } finally {
     commits += 1;
+    if (alone) autocommits += 1;
     commitNs += process.hrtime.bigint() - started;
   }
 };
 
 export function sqliteCounts(): SqliteCounts {
-  return { commits, commitMs: Number(commitNs) / 1e6, statements, written: processWrites() };
+  return { commits, autocommits, commitMs: Number(commitNs) / 1e6, statements, written: processWrites() };
 }
 
 export function sqliteCountsSince(before: SqliteCounts): SqliteCounts {
   const now = sqliteCounts();
   const written = now.written && before.written && { bytes: now.written.bytes - before.written.bytes, calls: now.written.calls - before.written.calls };
-  return { commits: now.commits - before.commits, commitMs: now.commitMs - before.commitMs, statements: now.statements - before.statements, written };
+  return {
+    commits: now.commits - before.commits,
+    autocommits: now.autocommits - before.autocommits,
+    commitMs: now.commitMs - before.commitMs,
+    statements: now.statements - before.statements,
+    written,
+  };
 }

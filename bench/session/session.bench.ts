@@ -138,7 +138,7 @@ function cpuMsSince(since: NodeJS.CpuUsage): number {
 
 function perOpening(counts: SqliteCounts, openings: number): string {
   const each = (n: number) => (n / openings).toFixed(2);
-  return `${each(counts.statements)} statements, ${each(counts.commits)} commits (${(counts.commitMs / openings).toFixed(3)} ms in COMMIT)`;
+  return `${each(counts.statements)} statements, ${each(counts.commits)} commits (${each(counts.autocommits)} of them a statement run alone; ${(counts.commitMs / openings).toFixed(3)} ms committing)`;
 }
 
 async function main(): Promise<number> {

@@ -15,6 +15,7 @@ import {
 import type { SecondChannelKind } from '@sigillum/contracts';
 import { SqliteEventStore } from '@sigillum/eventstore';
 import { DurableTimers, uuidGenerator } from '@sigillum/runtime';
+import { eventually } from '@sigillum/testing/eventually';
 import { pendingEvent } from '@sigillum/testing/events';
 import Database from 'better-sqlite3';
 import { CorrespondenceService, correspondenceStreamId } from './correspondence.service';
@@ -156,9 +157,8 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const delivery = await deliveredLetter(first.store);
     await first.notices.notify(delivery); // what the consumer of DeliveredToRecipient does
     expect(first.notices.noticeOf(delivery.correspondenceId, BOB)).toMatchObject({ status: 'pending', attempts: 0 });
-    void first.timers.fireDue().catch(() => undefined); // the send starts and never answers...
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(hanging.calls).toBe(1);
+    void first.timers.fireDue().catch(() => undefined); // the attempt is committed, the send starts and never answers...
+    await eventually(() => expect(hanging.calls).toBe(1));
     first.crash(); // ...and the process dies (kill -9): nothing in memory survives
 
     const transport = new StubTransport();
@@ -197,8 +197,7 @@ describe('RecipientNotices: a durable outbox on the real SQLite LOCAL_DB (crashe
     const delivery = await deliveredLetter(first.store);
     await first.notices.notify(delivery);
     void first.timers.fireDue().catch(() => undefined);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(transport.handedOver).toHaveLength(1);
+    await eventually(() => expect(transport.handedOver).toHaveLength(1));
     first.crash();
 
     transport.hang = null;

@@ -189,7 +189,9 @@ export class RecipientNotices implements OnModuleInit {
     const row = this.statements.row.get(correspondenceId, recipientId) as
       { status: string; acceptBy: string | null; correlationId: string | null; causationId: string | null } | undefined;
     if (!row || FINAL.has(row.status)) return; // settled before a crash kept the timer from being marked fired
-    const settle = (status: string, transport: string | null, detail: string | null) => this.settle(correspondenceId, recipientId, status, transport, detail);
+    // Written with the other writes of the turn on this file (TurnCommit): no commit of their own; resolved once committed.
+    const settle = (status: string, transport: string | null, detail: string | null) =>
+      TurnCommit.of(this.db).write(() => this.settle(correspondenceId, recipientId, status, transport, detail));
 
     const { state, history } = await this.correspondences.load(correspondenceId);
     if (state.status === 'none') throw new Error(`correspondence ${correspondenceId} is not in the store (yet)`);
@@ -211,7 +213,13 @@ export class RecipientNotices implements OnModuleInit {
       // Its channels were all verified within CHANNEL_COOLING_HOURS while it has or had an older one: wait for them.
       this.log.warn(`Notice to ${recipientId} of correspondence ${correspondenceId} waits until ${choice.usableFrom}: its usable channels are still cooling`);
       this.db.transaction(() => {
-        settle('pending', null, `channel.cooling: the recipient's usable channels were all verified recently; the notice goes at ${choice.usableFrom}`);
+        this.settle(
+          correspondenceId,
+          recipientId,
+          'pending',
+          null,
+          `channel.cooling: the recipient's usable channels were all verified recently; the notice goes at ${choice.usableFrom}`,
+        );
         this.timers.scheduleWithin({
           timerId: `${recipientNoticeTimerId(correspondenceId, recipientId)}:after:${choice.usableFrom}`,
           kind: RECIPIENT_NOTICE_TIMER_KIND,
@@ -227,7 +235,8 @@ export class RecipientNotices implements OnModuleInit {
       return settle('undeliverable', null, 'the out-of-band sender cannot carry notices');
     }
     const sender = await this.contactOf(state.senderId);
-    this.statements.attempt.run(this.correspondences.now().toISOString(), correspondenceId, recipientId);
+    const attemptAt = this.correspondences.now().toISOString();
+    await TurnCommit.of(this.db).write(() => this.statements.attempt.run(attemptAt, correspondenceId, recipientId));
     try {
       const receipt = await withTimeout(
         this.sender.notify({
@@ -245,7 +254,7 @@ export class RecipientNotices implements OnModuleInit {
         }),
         RECIPIENT_NOTICE_SEND_TIMEOUT_MS,
       );
-      settle('sent', receipt.transport, receipt.transportReference ?? null);
+      await settle('sent', receipt.transport, receipt.transportReference ?? null);
     } catch (error) {
       // Transport errors never carry a code (there is none) and mask addresses: safe to keep and log.
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 500);
@@ -253,7 +262,7 @@ export class RecipientNotices implements OnModuleInit {
         this.log.warn(`Notice to ${recipientId} of correspondence ${correspondenceId} refused for good: ${detail}`);
         return settle('undeliverable', null, detail);
       }
-      settle('pending', null, detail);
+      await settle('pending', null, detail);
       throw new Error(`notice to ${recipientId} of correspondence ${correspondenceId} not sent: ${detail}`);
     }
   }

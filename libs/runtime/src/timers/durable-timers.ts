@@ -324,7 +324,8 @@ export class DurableTimers {
       const timer: DurableTimer = { timerId: row.timer_id, kind: row.kind, dueAt: row.due_at, payload: JSON.parse(row.payload) };
       try {
         await handler(timer);
-        this.statements.fired.run(row.timer_id);
+        // With the other writes of the turn on this file (TurnCommit), not a commit of its own.
+        await this.turn.write(() => this.statements.fired.run(row.timer_id));
         fired++;
       } catch (error) {
         const attempts = ((this.statements.attempts.get(row.timer_id) as { attempts: number } | undefined)?.attempts ?? 0) + 1;
