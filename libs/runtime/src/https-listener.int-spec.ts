@@ -88,8 +88,14 @@ describe('startHttpsListener with TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_
   });
 
   it('serves the app over HTTPS with the given certificate and verifies client certificates against the given CA', async () => {
-    const { server } = await boot({ TLS_CERT_FILE: files.cert, TLS_KEY_FILE: files.key, TLS_CLIENT_CA_FILE: files.clientCa });
+    const { app, server } = await boot({ TLS_CERT_FILE: files.cert, TLS_KEY_FILE: files.key, TLS_CLIENT_CA_FILE: files.clientCa });
     const port = (server!.address() as AddressInfo).port;
+    // Its requests and responses are born with the Express app's prototypes, as on HTTP (shaped-messages.ts).
+    const express = app.getHttpAdapter().getInstance() as { request: object; response: object };
+    const births: boolean[] = [];
+    server!.prependListener('request', (req: object, res: object) =>
+      births.push(Object.getPrototypeOf(req) === express.request && Object.getPrototypeOf(res) === express.response),
+    );
     const machine = await get(port, { cert: clientCertificate, key: pem(clientKey.privateKey, 'pkcs8') });
     expect(machine.status).toBe(200);
     expect(machine.body).toEqual({ authorized: true, presented: expect.objectContaining({ subjectCommonName: 'machine-1' }) });
@@ -109,6 +115,7 @@ describe('startHttpsListener with TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_
       now: new Date(),
     });
     expect((await get(port, { cert: forged.certificatePem, key: pem(stranger.privateKey, 'pkcs8') })).body).toEqual({ authorized: false, presented: null });
+    expect(births).toEqual([true, true, true]);
   });
 
   it('trusts TLS_CLIENT_CA_FILE instead of the process CA when both are there', async () => {
